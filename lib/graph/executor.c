@@ -1,0 +1,65 @@
+/*
+ * Executor: enqueues the nodes of a graph in recording order (a topological
+ * order), each waiting on its dependencies' events, so that an out-of-order
+ * queue may overlap independent nodes; then waits for all of them.
+ */
+#include <stdlib.h>
+
+#include "graph.h"
+
+/* Waits for and releases the first n events of evs. */
+static cl_int finish(cl_event *evs, size_t n)
+{
+    cl_int worst = CL_SUCCESS;
+    for (size_t i = 0; i < n; i++) {
+        if (!evs[i])
+            continue;
+        cl_int err = clWaitForEvents(1, &evs[i]);
+        cl_int status = CL_COMPLETE;
+        if (err == CL_SUCCESS)
+            err = clGetEventInfo(evs[i], CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
+                                 &status, NULL);
+        if (err == CL_SUCCESS && status < 0)
+            err = status;
+        if (err != CL_SUCCESS && worst == CL_SUCCESS)
+            worst = err;
+        clReleaseEvent(evs[i]);
+    }
+    return worst;
+}
+
+enum clf_status clf_graph_run(struct clf_graph *g)
+{
+    if (!g)
+        return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx = g->ctx;
+    if (g->n_nodes == 0)
+        return CLF_OK;
+    cl_event *evs = calloc(g->n_nodes, sizeof *evs);
+    cl_event *wait = calloc(CLF_NODE_MAX_IN + 1, sizeof *wait);
+    if (!evs || !wait) {
+        free(evs);
+        free(wait);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to run a graph");
+    }
+    enum clf_status st = CLF_OK;
+    size_t done = 0;
+    for (; done < g->n_nodes; done++) {
+        const struct clf_node *node = &g->nodes[done];
+        for (size_t k = 0; k < node->n_deps; k++)
+            wait[k] = evs[node->deps[k]];
+        st = node->impl->enqueue(ctx, node, (cl_uint)node->n_deps, wait, &evs[done]);
+        if (st != CLF_OK) {
+            evs[done] = NULL;
+            break;
+        }
+    }
+    if (st != CLF_OK)
+        clFinish(ctx->queue); /* let what was enqueued drain before reporting */
+    cl_int err = finish(evs, done);
+    if (st == CLF_OK && err != CL_SUCCESS)
+        st = clf_fail_cl(ctx, err, "graph execution");
+    free(evs);
+    free(wait);
+    return st;
+}

@@ -1,0 +1,266 @@
+/* Context: device selection, OpenCL context and queue, configuration. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "device.h"
+#include "env.h"
+#include "program.h"
+
+static enum clf_log_level parse_log_level(const char *s, enum clf_log_level fallback)
+{
+    static const char *names[] = {"debug", "info", "warn", "error", "none"};
+    if (!s)
+        return fallback;
+    for (int i = 0; i < 5; i++)
+        if (!strcasecmp(s, names[i]))
+            return (enum clf_log_level)i;
+    return fallback;
+}
+
+struct clf_ctx_params clf_ctx_params_default(void)
+{
+    struct clf_env env;
+    clf_env_read(&env);
+    struct clf_ctx_params p;
+    memset(&p, 0, sizeof p);
+    p.device = NULL;
+    p.cache_dir = NULL;
+    p.disk_cache = true;
+    p.cl_dir = NULL;
+    p.log_fn = NULL;
+    p.log_user = NULL;
+    p.log_level = parse_log_level(env.log, CLF_LOG_WARN);
+    p.progress_fn = NULL;
+    p.progress_user = NULL;
+    p.pool_max_bytes = (size_t)256 << 20;
+    p.profiling = true;
+    return p;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s/%s", a, b);
+    return s;
+}
+
+/* Resolves the cache directory: params, env, XDG, HOME; NULL when disabled
+ * (*oom set when a string could not be allocated). */
+static char *resolve_cache_dir(const struct clf_ctx_params *p, const struct clf_env *env,
+                               bool *oom)
+{
+    char *dir = NULL;
+    *oom = false;
+    if (!p->disk_cache)
+        return NULL;
+    if (p->cache_dir)
+        dir = p->cache_dir[0] ? strdup(p->cache_dir) : NULL;
+    else if (env->cache_dir)
+        dir = env->cache_dir[0] ? strdup(env->cache_dir) : NULL;
+    else if (env->xdg_cache && env->xdg_cache[0])
+        dir = join(env->xdg_cache, "clformer");
+    else if (env->home && env->home[0])
+        dir = join(env->home, ".cache/clformer");
+    else
+        return NULL;
+    bool wanted = p->cache_dir ? p->cache_dir[0] != 0
+                               : !env->cache_dir || env->cache_dir[0] != 0;
+    *oom = wanted && !dir;
+    return dir;
+}
+
+static void set_base_options(struct clf_ctx *ctx)
+{
+    const struct clf_device_info *d = &ctx->info;
+    char std[32] = "";
+    if (d->c_major >= 1)
+        snprintf(std, sizeof std, "-cl-std=CL%d.%d ", d->c_major, d->c_minor);
+    snprintf(ctx->base_options, sizeof ctx->base_options,
+             "%s-DCLF_HAS_FP16=%d -DCLF_HAS_FP64=%d -DCLF_HAS_SUBGROUPS=%d "
+             "-DCLF_HAS_INT_DOT=%d -DCLF_DEVICE_CPU=%d",
+             std, d->fp16, d->fp64, d->subgroups, d->int_dot_product,
+             d->type == CLF_DEVICE_CPU);
+}
+
+static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool profiling)
+{
+    struct clf_device_entry *devs = NULL;
+    size_t n = 0, pick = 0;
+    char msg[2048];
+    enum clf_status st = clf_device_enumerate(&devs, &n, msg, sizeof msg);
+    if (st != CLF_OK)
+        return clf_fail(ctx, st, "%s", msg);
+    struct clf_device_info *infos = calloc(n, sizeof *infos);
+    if (!infos) {
+        free(devs);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the device list");
+    }
+    for (size_t i = 0; i < n; i++)
+        infos[i] = devs[i].info;
+    st = clf_device_match(spec, infos, n, &pick, msg, sizeof msg);
+    free(infos);
+    if (st != CLF_OK) {
+        free(devs);
+        return clf_fail(ctx, st, "%s", msg);
+    }
+    ctx->platform = devs[pick].platform;
+    ctx->device = devs[pick].device;
+    ctx->info = devs[pick].info;
+    free(devs);
+
+    cl_int err = CL_SUCCESS;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform,
+                                     0};
+    ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        ctx->context = NULL;
+        return clf_fail_cl(ctx, err, "clCreateContext");
+    }
+    cl_command_queue_properties qp = 0;
+    if (ctx->info.out_of_order_queue)
+        qp |= CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE;
+    if (profiling && ctx->info.profiling)
+        qp |= CL_QUEUE_PROFILING_ENABLE;
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
+    if (err != CL_SUCCESS && qp & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) {
+        qp &= ~(cl_command_queue_properties)CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE;
+        ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
+    }
+    if (err != CL_SUCCESS) {
+        ctx->queue = NULL;
+        return clf_fail_cl(ctx, err, "clCreateCommandQueue");
+    }
+    ctx->queue_out_of_order = (qp & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0;
+    return CLF_OK;
+}
+
+enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_ctx **out)
+{
+    if (!out)
+        return CLF_E_INVALID_ARG;
+    *out = NULL;
+    struct clf_ctx_params defaults = clf_ctx_params_default();
+    const struct clf_ctx_params *p = params ? params : &defaults;
+    struct clf_env env;
+    clf_env_read(&env);
+
+    struct clf_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return CLF_E_OUT_OF_MEMORY;
+    ctx->log_fn = p->log_fn;
+    ctx->log_user = p->log_user;
+    ctx->log_level = p->log_level;
+    ctx->progress_fn = p->progress_fn;
+    ctx->progress_user = p->progress_user;
+    ctx->pool.max_free_bytes = p->pool_max_bytes;
+
+    enum clf_status st = CLF_OK;
+    if ((unsigned)p->log_level > CLF_LOG_NONE) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "log_level %d out of range", (int)p->log_level);
+        goto fail;
+    }
+    bool oom = false;
+    ctx->cache_dir = resolve_cache_dir(p, &env, &oom);
+    const char *cl_dir = p->cl_dir ? p->cl_dir : env.cl_dir;
+    if (cl_dir && cl_dir[0] && !(ctx->cl_dir = strdup(cl_dir)))
+        oom = true;
+    if (oom) {
+        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the context's paths");
+        goto fail;
+    }
+    const char *spec = p->device ? p->device : clf_device_default_spec();
+    st = open_device(ctx, spec, p->profiling);
+    if (st != CLF_OK)
+        goto fail;
+    set_base_options(ctx);
+    clf_log(ctx, CLF_LOG_INFO, "device '%s' (%s), cache %s, kernels %s", ctx->info.name,
+            ctx->info.platform_name, ctx->cache_dir ? ctx->cache_dir : "disabled",
+            ctx->cl_dir ? ctx->cl_dir : "embedded");
+    *out = ctx;
+    return CLF_OK;
+
+fail:
+    clf_log(ctx, CLF_LOG_ERROR, "cannot create context: %s", ctx->last_error);
+    clf_ctx_destroy(ctx);
+    return st;
+}
+
+void clf_ctx_destroy(struct clf_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->queue)
+        clFinish(ctx->queue);
+    clf_pool_trim(ctx);
+    free(ctx->pool.free_bufs);
+    clf_programs_release(ctx);
+    if (ctx->queue)
+        clReleaseCommandQueue(ctx->queue);
+    if (ctx->context)
+        clReleaseContext(ctx->context);
+    free(ctx->cache_dir);
+    free(ctx->cl_dir);
+    free(ctx);
+}
+
+const char *clf_ctx_last_error(const struct clf_ctx *ctx)
+{
+    return ctx ? ctx->last_error : "no context";
+}
+
+enum clf_status clf_ctx_device_info(const struct clf_ctx *ctx, struct clf_device_info *out)
+{
+    if (!ctx || !out)
+        return CLF_E_INVALID_ARG;
+    *out = ctx->info;
+    return CLF_OK;
+}
+
+const char *clf_ctx_cache_dir(const struct clf_ctx *ctx)
+{
+    return ctx ? ctx->cache_dir : NULL;
+}
+
+enum clf_status clf_ctx_stats(const struct clf_ctx *ctx, struct clf_ctx_stats *out)
+{
+    if (!ctx || !out)
+        return CLF_E_INVALID_ARG;
+    *out = ctx->stats;
+    return CLF_OK;
+}
+
+void clf_ctx_trim(struct clf_ctx *ctx)
+{
+    if (ctx)
+        clf_pool_trim(ctx);
+}
+
+enum clf_status clf_ctx_warmup(struct clf_ctx *ctx)
+{
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    int total = 0, done = 0;
+    for (size_t i = 0; i < clf_cl_sources_count; i++)
+        total += strcmp(clf_cl_sources[i].family, "common") != 0;
+    for (size_t i = 0; i < clf_cl_sources_count; i++) {
+        const char *family = clf_cl_sources[i].family;
+        if (!strcmp(family, "common"))
+            continue;
+        char item[128];
+        snprintf(item, sizeof item, "%s.cl", family);
+        if (ctx->progress_fn)
+            ctx->progress_fn(ctx->progress_user, "building kernels", done, total, item);
+        struct clf_program_entry *prog = NULL;
+        enum clf_status st = clf_program_get(ctx, family, NULL, &prog);
+        if (st != CLF_OK)
+            return st;
+        done++;
+    }
+    if (ctx->progress_fn)
+        ctx->progress_fn(ctx->progress_user, "building kernels", done, total, NULL);
+    return CLF_OK;
+}

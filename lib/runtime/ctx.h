@@ -1,0 +1,74 @@
+/*
+ * Internal definition of the context and the helpers every part of the
+ * library uses to report errors and log. Not installed.
+ */
+#ifndef CLF_RUNTIME_CTX_H
+#define CLF_RUNTIME_CTX_H
+
+#include "clformer.h"
+#include "cl.h"
+#include "pool.h"
+
+/* A kernel object kept for reuse (arguments are set before each launch;
+ * a context is used by one thread at a time). */
+struct clf_kernel_entry {
+    char *name;
+    cl_kernel kernel;
+};
+
+/* One built program, keyed by source family and build options. */
+struct clf_program_entry {
+    char *family;      /* e.g. "elementwise" (cl/elementwise.cl) */
+    char *options;     /* full build options used */
+    cl_program program;
+    struct clf_kernel_entry *kernels;
+    size_t n_kernels;
+};
+
+struct clf_ctx {
+    struct clf_device_info info;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    bool queue_out_of_order;   /* queue created with out-of-order execution */
+
+    char *cache_dir;           /* NULL: disk cache disabled */
+    char *cl_dir;              /* NULL: embedded sources */
+    char base_options[256];    /* -cl-std and feature defines for every build */
+
+    clf_log_fn log_fn;         /* NULL: stderr */
+    void *log_user;
+    enum clf_log_level log_level;
+    clf_progress_fn progress_fn;
+    void *progress_user;
+
+    char last_error[4096];
+
+    struct clf_program_entry *programs;
+    size_t n_programs, cap_programs;
+
+    struct clf_pool pool;
+    struct clf_ctx_stats stats;
+};
+
+/* Logs one message at a level (formatted like printf). */
+void clf_log(struct clf_ctx *ctx, enum clf_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records a failure as the context's last error, logs it at DEBUG level,
+ * and returns status so that callers can `return clf_fail(...)`. */
+enum clf_status clf_fail(struct clf_ctx *ctx, enum clf_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Same for a failed OpenCL call: the message names the call and the error;
+ * allocation errors map to CLF_E_OUT_OF_MEMORY, others to CLF_E_OPENCL. */
+enum clf_status clf_fail_cl(struct clf_ctx *ctx, cl_int err, const char *call);
+
+/* Name of an OpenCL error code, e.g. "CL_OUT_OF_RESOURCES". */
+const char *clf_cl_error_name(cl_int err);
+
+/* Milliseconds from a monotonic clock. */
+double clf_now_ms(void);
+
+#endif

@@ -1,0 +1,24 @@
+/* Device enumeration and probing (internal side). */
+#ifndef CLF_RUNTIME_DEVICE_H
+#define CLF_RUNTIME_DEVICE_H
+
+#include "clformer.h"
+#include "cl.h"
+
+/* One enumerated device: its handles and probed capabilities. */
+struct clf_device_entry {
+    cl_platform_id platform;
+    cl_device_id device;
+    struct clf_device_info info;
+};
+
+/* Enumerates every device of every platform. On success *out is a malloc'd
+ * array of *count entries (free()). Returns CLF_E_NO_DEVICE when there is
+ * no platform or no device; msg receives a reason on failure. */
+enum clf_status clf_device_enumerate(struct clf_device_entry **out, size_t *count, char *msg,
+                                     size_t msg_size);
+
+/* $CLFORMER_DEVICE when set and not empty, else "auto". */
+const char *clf_device_default_spec(void);
+
+#endif

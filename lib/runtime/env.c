@@ -1,0 +1,14 @@
+/* Every environment variable the library reads, in one place. */
+#include <stdlib.h>
+
+#include "env.h"
+
+void clf_env_read(struct clf_env *env)
+{
+    env->device = getenv("CLFORMER_DEVICE");
+    env->cache_dir = getenv("CLFORMER_CACHE_DIR");
+    env->cl_dir = getenv("CLFORMER_CL_DIR");
+    env->log = getenv("CLFORMER_LOG");
+    env->xdg_cache = getenv("XDG_CACHE_HOME");
+    env->home = getenv("HOME");
+}

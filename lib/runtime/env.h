@@ -1,0 +1,18 @@
+/* The environment variables the library reads; all of them are read in
+ * env.c and listed in README.md. */
+#ifndef CLF_RUNTIME_ENV_H
+#define CLF_RUNTIME_ENV_H
+
+struct clf_env {
+    const char *device;    /* CLFORMER_DEVICE: default device spec */
+    const char *cache_dir; /* CLFORMER_CACHE_DIR: program cache ("" disables) */
+    const char *cl_dir;    /* CLFORMER_CL_DIR: kernel sources on disk */
+    const char *log;       /* CLFORMER_LOG: debug|info|warn|error|none */
+    const char *xdg_cache; /* XDG_CACHE_HOME */
+    const char *home;      /* HOME */
+};
+
+/* Fills env with the current values (NULL when unset). */
+void clf_env_read(struct clf_env *env);
+
+#endif

@@ -1,0 +1,93 @@
+/* Device buffer pool (see pool.h). */
+#include <stdlib.h>
+
+#include "ctx.h"
+
+size_t clf_pool_class(size_t bytes)
+{
+    size_t b = (bytes + 255) & ~(size_t)255;
+    if (b <= 1024)
+        return b;
+    size_t p = 1024;
+    while (p < b / 2 && p <= SIZE_MAX / 4)
+        p *= 2;
+    /* p < b <= 2p: round up to a multiple of p/4 */
+    size_t q = p / 4;
+    return (b + q - 1) / q * q;
+}
+
+enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
+                                 size_t *class_bytes)
+{
+    struct clf_pool *pool = &ctx->pool;
+    size_t cls = clf_pool_class(bytes);
+    *mem = NULL;
+    for (size_t i = pool->n_free; i-- > 0;) {
+        if (pool->free_bufs[i].bytes != cls)
+            continue;
+        *mem = pool->free_bufs[i].mem;
+        pool->free_bufs[i] = pool->free_bufs[--pool->n_free];
+        pool->free_bytes -= cls;
+        ctx->stats.pool_bytes_free -= cls;
+        ctx->stats.pool_bytes_live += cls;
+        ctx->stats.pool_hits++;
+        *class_bytes = cls;
+        return CLF_OK;
+    }
+    if (cls > ctx->info.max_alloc_bytes)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                        "buffer of %zu bytes exceeds the device's max allocation of %llu bytes",
+                        bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+    cl_int err = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, cls, NULL, &err);
+    if (err != CL_SUCCESS || !m) {
+        /* Free pooled memory and try once more before giving up. */
+        clf_pool_trim(ctx);
+        m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, cls, NULL, &err);
+        if (err != CL_SUCCESS || !m) {
+            clf_fail_cl(ctx, err, "clCreateBuffer");
+            return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "cannot allocate %zu bytes on '%s': %s",
+                            cls, ctx->info.name, clf_cl_error_name(err));
+        }
+    }
+    ctx->stats.pool_misses++;
+    ctx->stats.pool_bytes_live += cls;
+    *mem = m;
+    *class_bytes = cls;
+    return CLF_OK;
+}
+
+void clf_pool_release(struct clf_ctx *ctx, cl_mem mem, size_t class_bytes)
+{
+    struct clf_pool *pool = &ctx->pool;
+    ctx->stats.pool_bytes_live -= class_bytes;
+    if (pool->free_bytes + class_bytes <= pool->max_free_bytes) {
+        if (pool->n_free == pool->cap_free) {
+            size_t cap = pool->cap_free ? pool->cap_free * 2 : 16;
+            struct clf_pool_buf *grown = realloc(pool->free_bufs, cap * sizeof *grown);
+            if (!grown) {
+                clReleaseMemObject(mem);
+                return;
+            }
+            pool->free_bufs = grown;
+            pool->cap_free = cap;
+        }
+        pool->free_bufs[pool->n_free].mem = mem;
+        pool->free_bufs[pool->n_free].bytes = class_bytes;
+        pool->n_free++;
+        pool->free_bytes += class_bytes;
+        ctx->stats.pool_bytes_free += class_bytes;
+        return;
+    }
+    clReleaseMemObject(mem);
+}
+
+void clf_pool_trim(struct clf_ctx *ctx)
+{
+    struct clf_pool *pool = &ctx->pool;
+    for (size_t i = 0; i < pool->n_free; i++)
+        clReleaseMemObject(pool->free_bufs[i].mem);
+    pool->n_free = 0;
+    pool->free_bytes = 0;
+    ctx->stats.pool_bytes_free = 0;
+}

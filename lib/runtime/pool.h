@@ -1,0 +1,39 @@
+/* A pool of device buffers owned by the context: released buffers are kept
+ * (up to a byte budget) and handed out again for requests of the same size
+ * class, so repeated graph runs do not hit the driver's allocator. */
+#ifndef CLF_RUNTIME_POOL_H
+#define CLF_RUNTIME_POOL_H
+
+#include <stddef.h>
+
+#include "cl.h"
+#include "clformer.h"
+
+struct clf_ctx;
+
+struct clf_pool_buf {
+    cl_mem mem;
+    size_t bytes; /* size class the buffer was created with */
+};
+
+struct clf_pool {
+    struct clf_pool_buf *free_bufs;
+    size_t n_free, cap_free;
+    size_t free_bytes, max_free_bytes;
+};
+
+/* Size class for a request: rounded up to 256 bytes, then to a quarter of
+ * the next power of two (at most 25% slack). */
+size_t clf_pool_class(size_t bytes);
+
+/* Gets a buffer of at least `bytes` (> 0); *class_bytes receives its size. */
+enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
+                                 size_t *class_bytes);
+
+/* Returns a buffer obtained from clf_pool_acquire. */
+void clf_pool_release(struct clf_ctx *ctx, cl_mem mem, size_t class_bytes);
+
+/* Releases every free buffer. */
+void clf_pool_trim(struct clf_ctx *ctx);
+
+#endif

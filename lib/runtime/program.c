@@ -1,0 +1,279 @@
+/* Kernel program sources, builds and the per-context program table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program.h"
+
+static const char *embedded(const char *family)
+{
+    for (size_t i = 0; i < clf_cl_sources_count; i++)
+        if (!strcmp(clf_cl_sources[i].family, family))
+            return clf_cl_sources[i].text;
+    return NULL;
+}
+
+/* Reads <cl_dir>/<family>.cl into a malloc'd string. */
+static enum clf_status read_cl_file(struct clf_ctx *ctx, const char *family, char **text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.cl", ctx->cl_dir, family);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return clf_fail(ctx, CLF_E_IO, "cannot open kernel source %s (CLFORMER_CL_DIR)", path);
+    enum clf_status st = CLF_OK;
+    char *buf = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        st = clf_fail(ctx, CLF_E_IO, "cannot read kernel source %s", path);
+        goto done;
+    }
+    buf = malloc((size_t)n + 1);
+    if (!buf) {
+        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for %s", path);
+        goto done;
+    }
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        st = clf_fail(ctx, CLF_E_IO, "short read of kernel source %s", path);
+        free(buf);
+        buf = NULL;
+        goto done;
+    }
+    buf[n] = 0;
+done:
+    fclose(f);
+    *text = buf;
+    return st;
+}
+
+static enum clf_status family_text(struct clf_ctx *ctx, const char *family, char **text)
+{
+    *text = NULL;
+    if (!embedded(family))
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown kernel family '%s'", family);
+    if (ctx->cl_dir)
+        return read_cl_file(ctx, family, text);
+    *text = strdup(embedded(family));
+    return *text ? CLF_OK : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for kernel source");
+}
+
+enum clf_status clf_program_source(struct clf_ctx *ctx, const char *family, char **text)
+{
+    char *common = NULL, *body = NULL;
+    *text = NULL;
+    enum clf_status st = family_text(ctx, "common", &common);
+    if (st == CLF_OK)
+        st = family_text(ctx, family, &body);
+    if (st == CLF_OK) {
+        size_t a = strlen(common), b = strlen(body);
+        char *all = malloc(a + b + 2);
+        if (!all) {
+            st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for kernel source");
+        } else {
+            memcpy(all, common, a);
+            all[a] = '\n';
+            memcpy(all + a + 1, body, b + 1);
+            *text = all;
+        }
+    }
+    free(common);
+    free(body);
+    return st;
+}
+
+/* Fetches the build log of a failed build (malloc'd, may be NULL). */
+static char *build_log(struct clf_ctx *ctx, cl_program prog)
+{
+    size_t n = 0;
+    if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) != CL_SUCCESS)
+        return NULL;
+    char *log = calloc(n + 1, 1);
+    if (log && clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, n, log, NULL) !=
+                   CL_SUCCESS) {
+        free(log);
+        return NULL;
+    }
+    return log;
+}
+
+/* Builds from the cached binary; NULL when there is none or it does not load. */
+static cl_program build_from_cache(struct clf_ctx *ctx, const unsigned char key[16],
+                                   const char *options)
+{
+    unsigned char *bin = NULL;
+    size_t size = 0;
+    if (!clf_cache_load(ctx, key, &bin, &size))
+        return NULL;
+    cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
+    const unsigned char *bins[1] = {bin};
+    cl_program prog =
+        clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &size, bins, &bin_status, &err);
+    free(bin);
+    if (err == CL_SUCCESS && bin_status == CL_SUCCESS &&
+        clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL) == CL_SUCCESS)
+        return prog;
+    if (prog)
+        clReleaseProgram(prog);
+    ctx->stats.cache_rejected++;
+    clf_log(ctx, CLF_LOG_DEBUG, "cached program binary did not load; rebuilding from source");
+    return NULL;
+}
+
+static void store_binary(struct clf_ctx *ctx, cl_program prog, const unsigned char key[16])
+{
+    size_t size = 0;
+    if (!ctx->cache_dir ||
+        clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS ||
+        size == 0)
+        return;
+    unsigned char *bin = malloc(size);
+    unsigned char *bins[1] = {bin};
+    if (bin && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
+        clf_cache_store(ctx, key, bin, size);
+    free(bin);
+}
+
+static enum clf_status build(struct clf_ctx *ctx, const char *family, const char *options,
+                             cl_program *out)
+{
+    char *src = NULL;
+    cl_program prog = NULL;
+    unsigned char key[16];
+    double t0 = clf_now_ms();
+    enum clf_status st = clf_program_source(ctx, family, &src);
+    if (st != CLF_OK)
+        return st;
+
+    clf_cache_key(ctx, src, options, key);
+    prog = build_from_cache(ctx, key, options);
+    if (prog) {
+        ctx->stats.programs_loaded++;
+        goto done;
+    }
+
+    cl_int err = CL_SUCCESS;
+    const char *srcs[1] = {src};
+    prog = clCreateProgramWithSource(ctx->context, 1, srcs, NULL, &err);
+    if (err != CL_SUCCESS) {
+        st = clf_fail_cl(ctx, err, "clCreateProgramWithSource");
+        goto done;
+    }
+    err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char *log = build_log(ctx, prog);
+        clf_log(ctx, CLF_LOG_ERROR, "building %s.cl with '%s' failed (%s):\n%s", family, options,
+                clf_cl_error_name(err), log ? log : "(no build log)");
+        st = clf_fail(ctx, CLF_E_BUILD, "building %s.cl failed (%s): %s", family,
+                      clf_cl_error_name(err), log ? log : "(no build log)");
+        free(log);
+        clReleaseProgram(prog);
+        prog = NULL;
+        goto done;
+    }
+    ctx->stats.programs_built++;
+    store_binary(ctx, prog, key);
+done:
+    free(src);
+    ctx->stats.build_ms += clf_now_ms() - t0;
+    *out = prog;
+    return st;
+}
+
+enum clf_status clf_program_get(struct clf_ctx *ctx, const char *family, const char *extra,
+                                struct clf_program_entry **out)
+{
+    char options[1024];
+    int w = snprintf(options, sizeof options, "%s%s%s", ctx->base_options, extra ? " " : "",
+                     extra ? extra : "");
+    *out = NULL;
+    if (w < 0 || (size_t)w >= sizeof options)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "build options too long for %s.cl", family);
+    for (size_t i = 0; i < ctx->n_programs; i++) {
+        struct clf_program_entry *e = &ctx->programs[i];
+        if (!strcmp(e->family, family) && !strcmp(e->options, options)) {
+            ctx->stats.programs_reused++;
+            *out = e;
+            return CLF_OK;
+        }
+    }
+    if (ctx->n_programs == ctx->cap_programs) {
+        size_t cap = ctx->cap_programs ? 2 * ctx->cap_programs : 8;
+        struct clf_program_entry *grown = realloc(ctx->programs, cap * sizeof *grown);
+        if (!grown)
+            return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the program table");
+        ctx->programs = grown;
+        ctx->cap_programs = cap;
+    }
+    struct clf_program_entry e = {strdup(family), strdup(options), NULL, NULL, 0};
+    if (!e.family || !e.options) {
+        free(e.family);
+        free(e.options);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the program table");
+    }
+    enum clf_status st = build(ctx, family, options, &e.program);
+    if (st != CLF_OK) {
+        free(e.family);
+        free(e.options);
+        return st;
+    }
+    ctx->programs[ctx->n_programs] = e;
+    *out = &ctx->programs[ctx->n_programs++];
+    return CLF_OK;
+}
+
+enum clf_status clf_kernel_get(struct clf_ctx *ctx, const char *family, const char *extra,
+                               const char *kernel, cl_kernel *out)
+{
+    struct clf_program_entry *prog = NULL;
+    *out = NULL;
+    enum clf_status st = clf_program_get(ctx, family, extra, &prog);
+    if (st != CLF_OK)
+        return st;
+    for (size_t i = 0; i < prog->n_kernels; i++)
+        if (!strcmp(prog->kernels[i].name, kernel)) {
+            *out = prog->kernels[i].kernel;
+            return CLF_OK;
+        }
+    struct clf_kernel_entry *grown =
+        realloc(prog->kernels, (prog->n_kernels + 1) * sizeof *grown);
+    if (!grown)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the kernel table");
+    prog->kernels = grown;
+    cl_int err = CL_SUCCESS;
+    cl_kernel k = clCreateKernel(prog->program, kernel, &err);
+    if (err != CL_SUCCESS) {
+        clf_fail_cl(ctx, err, "clCreateKernel");
+        return clf_fail(ctx, err == CL_INVALID_KERNEL_NAME ? CLF_E_BUILD : CLF_E_OPENCL,
+                        "kernel '%s' of %s.cl: %s", kernel, family, clf_cl_error_name(err));
+    }
+    char *name = strdup(kernel);
+    if (!name) {
+        clReleaseKernel(k);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the kernel table");
+    }
+    prog->kernels[prog->n_kernels].name = name;
+    prog->kernels[prog->n_kernels].kernel = k;
+    prog->n_kernels++;
+    *out = k;
+    return CLF_OK;
+}
+
+void clf_programs_release(struct clf_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_programs; i++) {
+        struct clf_program_entry *e = &ctx->programs[i];
+        for (size_t k = 0; k < e->n_kernels; k++) {
+            clReleaseKernel(e->kernels[k].kernel);
+            free(e->kernels[k].name);
+        }
+        free(e->kernels);
+        clReleaseProgram(e->program);
+        free(e->family);
+        free(e->options);
+    }
+    free(ctx->programs);
+    ctx->programs = NULL;
+    ctx->n_programs = ctx->cap_programs = 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * On-disk cache of program binaries.
+ *
+ * Key: XXH3-128 of (format version, source text, build options, device
+ * name, driver version, platform version), so that a new driver or a changed
+ * kernel simply misses. File <key hex>.clbin:
+ *   8 bytes  magic "CLFPRG01"
+ *   16 bytes key (guards against renamed or colliding files)
+ *   8 bytes  binary size, little endian
+ *   8 bytes  XXH3-64 of the binary
+ *   binary
+ * Anything that does not check out (short, wrong magic/key/size/hash) is a
+ * rejected entry: the caller rebuilds from source and overwrites it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "program.h"
+
+#define MAGIC "CLFPRG01"
+#define HEADER_SIZE (8 + 16 + 8 + 8)
+#define FORMAT_VERSION "clformer-program-cache-1"
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+void clf_cache_key(const struct clf_ctx *ctx, const char *source, const char *options,
+                   unsigned char key[16])
+{
+    XXH3_state_t *st = XXH3_createState();
+    const char *parts[] = {FORMAT_VERSION, source, options, ctx->info.name,
+                           ctx->info.driver_version, ctx->info.platform_version};
+    XXH128_hash_t h;
+    if (st) {
+        XXH3_128bits_reset(st);
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+            XXH3_128bits_update(st, parts[i], strlen(parts[i]) + 1); /* with NUL separator */
+        h = XXH3_128bits_digest(st);
+        XXH3_freeState(st);
+    } else { /* no memory for the state: hash a bounded concatenation instead */
+        char buf[8192];
+        snprintf(buf, sizeof buf, "%s|%s|%s|%s|%s|%s", parts[0], parts[1], parts[2], parts[3],
+                 parts[4], parts[5]);
+        h = XXH3_128bits(buf, strlen(buf));
+    }
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    memcpy(key, c.digest, 16);
+}
+
+void clf_cache_path(const struct clf_ctx *ctx, const unsigned char key[16], char *path,
+                    size_t size)
+{
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    snprintf(path, size, "%s/%s.clbin", ctx->cache_dir ? ctx->cache_dir : ".", hex);
+}
+
+bool clf_cache_load(struct clf_ctx *ctx, const unsigned char key[16], unsigned char **bin,
+                    size_t *size)
+{
+    char path[4096];
+    unsigned char hdr[HEADER_SIZE];
+    unsigned char *data = NULL;
+    *bin = NULL;
+    *size = 0;
+    if (!ctx->cache_dir)
+        return false;
+    clf_cache_path(ctx, key, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    const char *why = NULL;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || sb.st_size < HEADER_SIZE) {
+        why = "shorter than its header";
+        goto reject;
+    }
+    if (fread(hdr, 1, HEADER_SIZE, f) != HEADER_SIZE || memcmp(hdr, MAGIC, 8) != 0) {
+        why = "bad magic";
+        goto reject;
+    }
+    if (memcmp(hdr + 8, key, 16) != 0) {
+        why = "key mismatch";
+        goto reject;
+    }
+    uint64_t n = get_u64(hdr + 24);
+    if (n == 0 || n != (uint64_t)sb.st_size - HEADER_SIZE) {
+        why = "size mismatch (truncated?)";
+        goto reject;
+    }
+    data = malloc((size_t)n);
+    if (!data) {
+        fclose(f);
+        return false;
+    }
+    if (fread(data, 1, (size_t)n, f) != n || XXH3_64bits(data, (size_t)n) != get_u64(hdr + 32)) {
+        why = "checksum mismatch";
+        goto reject;
+    }
+    fclose(f);
+    *bin = data;
+    *size = (size_t)n;
+    return true;
+
+reject:
+    fclose(f);
+    free(data);
+    ctx->stats.cache_rejected++;
+    clf_log(ctx, CLF_LOG_DEBUG, "program cache entry %s rejected: %s; rebuilding", path, why);
+    return false;
+}
+
+/* mkdir -p */
+static bool make_dirs(const char *dir)
+{
+    char tmp[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof tmp)
+        return false;
+    memcpy(tmp, dir, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return false;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
+}
+
+void clf_cache_store(struct clf_ctx *ctx, const unsigned char key[16], const unsigned char *bin,
+                     size_t size)
+{
+    char path[4096], tmp[4200];
+    unsigned char hdr[HEADER_SIZE];
+    if (!ctx->cache_dir || !bin || !size)
+        return;
+    if (!make_dirs(ctx->cache_dir)) {
+        clf_log(ctx, CLF_LOG_WARN, "cannot create cache directory %s: %s", ctx->cache_dir,
+                strerror(errno));
+        return;
+    }
+    clf_cache_path(ctx, key, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    memcpy(hdr, MAGIC, 8);
+    memcpy(hdr + 8, key, 16);
+    put_u64(hdr + 24, size);
+    put_u64(hdr + 32, XXH3_64bits(bin, size));
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
+    bool ok = f && fwrite(hdr, 1, HEADER_SIZE, f) == HEADER_SIZE &&
+              fwrite(bin, 1, size, f) == size;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) == 0) {
+        ctx->stats.cache_writes++;
+        return;
+    }
+    clf_log(ctx, CLF_LOG_WARN, "cannot write program cache entry %s: %s", path, strerror(errno));
+    remove(tmp);
+}

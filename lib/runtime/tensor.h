@@ -1,0 +1,49 @@
+/* Internal definition of tensors and their shared storage. */
+#ifndef CLF_RUNTIME_TENSOR_H
+#define CLF_RUNTIME_TENSOR_H
+
+#include "ctx.h"
+
+struct clf_graph;
+
+/* A device buffer shared by a tensor and its views (reference counted). */
+struct clf_storage {
+    cl_mem mem;
+    size_t class_bytes; /* size of the pooled buffer */
+    size_t bytes;       /* bytes requested: numel * dtype size of the creator */
+    int refs;
+};
+
+struct clf_tensor {
+    struct clf_ctx *ctx;
+    struct clf_storage *storage;
+    enum clf_dtype dtype;
+    int ndim;
+    int64_t shape[CLF_MAX_DIMS];   /* outermost first */
+    int64_t strides[CLF_MAX_DIMS]; /* in elements */
+    int64_t offset;                /* in elements */
+    struct clf_graph *owner;       /* non-NULL: destroyed with that graph */
+};
+
+/* Creates a dense tensor with new storage (the public create, minus argument
+ * checks on ctx). */
+enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int ndim,
+                               const int64_t *shape, struct clf_tensor **out);
+
+/* Frees a tensor whatever its owner. */
+void clf_tensor_free(struct clf_tensor *t);
+
+/* Shape, strides and offset padded in front to 4-D (for kernel arguments). */
+void clf_tensor_layout4(const struct clf_tensor *t, cl_long4 *shape, cl_long4 *strides,
+                        cl_long *offset);
+
+/* True when a and b have the same ndim and sizes. */
+bool clf_same_shape(const struct clf_tensor *a, const struct clf_tensor *b);
+
+/* Enqueues dst = src element by element (same shape and dtype, any strides),
+ * after the events in wait; *ev (may be NULL) receives the completion event. */
+enum clf_status clf_copy_enqueue(struct clf_ctx *ctx, const struct clf_tensor *src,
+                                 const struct clf_tensor *dst, cl_uint n_wait,
+                                 const cl_event *wait, cl_event *ev);
+
+#endif

@@ -1,0 +1,121 @@
+/* Host <-> device transfers of tensors, and the strided copy (cl/copy.cl)
+ * that gathers or scatters non-contiguous views through a dense buffer. */
+#include <stdlib.h>
+
+#include "program.h"
+#include "tensor.h"
+
+enum clf_status clf_copy_enqueue(struct clf_ctx *ctx, const struct clf_tensor *src,
+                                 const struct clf_tensor *dst, cl_uint n_wait,
+                                 const cl_event *wait, cl_event *ev)
+{
+    static const char *names[] = {NULL, "copy_u8", "copy_u16", NULL, "copy_u32"};
+    size_t es = clf_dtype_size(src->dtype);
+    if (es != clf_dtype_size(dst->dtype) || !clf_same_shape(src, dst))
+        return clf_fail(ctx, CLF_E_SHAPE, "copy between tensors of different shape or dtype");
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "copy", NULL, names[es], &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long4 sshape, sstr, dshape, dstr;
+    cl_long soff, doff;
+    clf_tensor_layout4(src, &sshape, &sstr, &soff);
+    clf_tensor_layout4(dst, &dshape, &dstr, &doff);
+    cl_int err = 0;
+    err |= clSetKernelArg(k, 0, sizeof(cl_mem), &src->storage->mem);
+    err |= clSetKernelArg(k, 1, sizeof soff, &soff);
+    err |= clSetKernelArg(k, 2, sizeof sstr, &sstr);
+    err |= clSetKernelArg(k, 3, sizeof(cl_mem), &dst->storage->mem);
+    err |= clSetKernelArg(k, 4, sizeof doff, &doff);
+    err |= clSetKernelArg(k, 5, sizeof dstr, &dstr);
+    err |= clSetKernelArg(k, 6, sizeof sshape, &sshape);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", names[es]);
+    size_t global = (size_t)clf_tensor_numel(src);
+    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, n_wait,
+                                 n_wait ? wait : NULL, ev);
+    if (err != CL_SUCCESS)
+        return clf_fail_cl(ctx, err, "clEnqueueNDRangeKernel(copy)");
+    return CLF_OK;
+}
+
+/* Checks a transfer's arguments; *bytes_needed receives numel * dtype size. */
+static enum clf_status check_transfer(struct clf_tensor *t, const void *host, size_t bytes)
+{
+    if (!t)
+        return CLF_E_INVALID_ARG;
+    if (!host)
+        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "NULL host pointer");
+    size_t need = (size_t)clf_tensor_numel(t) * clf_dtype_size(t->dtype);
+    if (bytes != need)
+        return clf_fail(t->ctx, CLF_E_SHAPE, "transfer of %zu bytes for a %s tensor of %zu bytes",
+                        bytes, clf_dtype_str(t->dtype), need);
+    return CLF_OK;
+}
+
+/* Runs a copy and waits for it. */
+static enum clf_status copy_sync(struct clf_ctx *ctx, const struct clf_tensor *src,
+                                 const struct clf_tensor *dst)
+{
+    cl_event ev = NULL;
+    enum clf_status st = clf_copy_enqueue(ctx, src, dst, 0, NULL, &ev);
+    if (st != CLF_OK)
+        return st;
+    cl_int err = clWaitForEvents(1, &ev);
+    clReleaseEvent(ev);
+    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clWaitForEvents(copy)");
+}
+
+enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t bytes)
+{
+    enum clf_status st = check_transfer(t, src, bytes);
+    if (st != CLF_OK)
+        return st;
+    struct clf_ctx *ctx = t->ctx;
+    size_t es = clf_dtype_size(t->dtype);
+    if (clf_tensor_is_contiguous(t)) {
+        cl_int err = clEnqueueWriteBuffer(ctx->queue, t->storage->mem, CL_TRUE,
+                                          (size_t)t->offset * es, bytes, src, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueWriteBuffer");
+    }
+    for (int i = 0; i < t->ndim; i++)
+        if (t->strides[i] == 0 && t->shape[i] > 1)
+            return clf_fail(ctx, CLF_E_SHAPE,
+                            "cannot write a view whose elements overlap (stride 0, dim %d)", i);
+    struct clf_tensor *tmp = NULL;
+    st = clf_tensor_new(ctx, t->dtype, t->ndim, t->shape, &tmp);
+    if (st != CLF_OK)
+        return st;
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, tmp->storage->mem, CL_TRUE, 0, bytes, src, 0,
+                                      NULL, NULL);
+    st = err == CL_SUCCESS ? copy_sync(ctx, tmp, t) : clf_fail_cl(ctx, err, "clEnqueueWriteBuffer");
+    clf_tensor_free(tmp);
+    return st;
+}
+
+enum clf_status clf_tensor_read(struct clf_tensor *t, void *dst, size_t bytes)
+{
+    enum clf_status st = check_transfer(t, dst, bytes);
+    if (st != CLF_OK)
+        return st;
+    struct clf_ctx *ctx = t->ctx;
+    size_t es = clf_dtype_size(t->dtype);
+    if (clf_tensor_is_contiguous(t)) {
+        cl_int err = clEnqueueReadBuffer(ctx->queue, t->storage->mem, CL_TRUE,
+                                         (size_t)t->offset * es, bytes, dst, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueReadBuffer");
+    }
+    struct clf_tensor *tmp = NULL;
+    st = clf_tensor_new(ctx, t->dtype, t->ndim, t->shape, &tmp);
+    if (st != CLF_OK)
+        return st;
+    st = copy_sync(ctx, t, tmp);
+    if (st == CLF_OK) {
+        cl_int err = clEnqueueReadBuffer(ctx->queue, tmp->storage->mem, CL_TRUE, 0, bytes, dst,
+                                         0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            st = clf_fail_cl(ctx, err, "clEnqueueReadBuffer");
+    }
+    clf_tensor_free(tmp);
+    return st;
+}

@@ -1,0 +1,133 @@
+/* Shared pieces of the `clformer` command. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("clformer: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'clformer %s%s--help')\n", cmd ? cmd : "", cmd ? " " : "");
+    return CLI_USAGE;
+}
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("clformer: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_FAIL;
+}
+
+static void log_to_stderr(void *user, enum clf_log_level level, const char *msg)
+{
+    (void)user;
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    fprintf(stderr, "clformer: %s: %s\n", level < CLF_LOG_NONE ? names[level] : "", msg);
+}
+
+/* Draws "building kernels 2/3 (copy.cl)" on one line of the terminal. */
+static void progress_on_tty(void *user, const char *what, int done, int total, const char *item)
+{
+    (void)user;
+    if (item)
+        fprintf(stderr, "\r\033[K%s %d/%d (%s)", what, done + 1, total, item);
+    else
+        fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+}
+
+struct clf_ctx_params cli_ctx_params(const char *device, bool quiet)
+{
+    struct clf_ctx_params p = clf_ctx_params_default();
+    p.device = device;
+    p.log_fn = log_to_stderr;
+    if (!quiet && isatty(STDERR_FILENO))
+        p.progress_fn = progress_on_tty;
+    return p;
+}
+
+cJSON *cli_device_json(const struct clf_device_info *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    char id[32];
+    snprintf(id, sizeof id, "%d:%d", d->platform_index, d->device_index);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddNumberToObject(o, "platform_index", d->platform_index);
+    cJSON_AddNumberToObject(o, "device_index", d->device_index);
+    cJSON_AddStringToObject(o, "platform_name", d->platform_name);
+    cJSON_AddStringToObject(o, "platform_vendor", d->platform_vendor);
+    cJSON_AddStringToObject(o, "platform_version", d->platform_version);
+    cJSON_AddStringToObject(o, "name", d->name);
+    cJSON_AddStringToObject(o, "vendor", d->vendor);
+    cJSON_AddStringToObject(o, "type", clf_device_type_str(d->type));
+    cJSON_AddStringToObject(o, "driver_version", d->driver_version);
+    cJSON_AddStringToObject(o, "opencl_version", d->version);
+    cJSON_AddStringToObject(o, "opencl_c_version", d->c_version);
+    cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
+    cJSON_AddNumberToObject(o, "clock_mhz", d->clock_mhz);
+    cJSON_AddNumberToObject(o, "global_mem_bytes", (double)d->global_mem_bytes);
+    cJSON_AddNumberToObject(o, "local_mem_bytes", (double)d->local_mem_bytes);
+    cJSON_AddBoolToObject(o, "local_mem_dedicated", d->local_mem_dedicated);
+    cJSON_AddNumberToObject(o, "constant_mem_bytes", (double)d->constant_mem_bytes);
+    cJSON_AddNumberToObject(o, "max_alloc_bytes", (double)d->max_alloc_bytes);
+    cJSON_AddNumberToObject(o, "max_work_group_size", (double)d->max_work_group_size);
+    cJSON_AddNumberToObject(o, "mem_base_align_bits", d->mem_base_align_bits);
+    cJSON *v = cJSON_AddObjectToObject(o, "preferred_vector_width");
+    if (v) {
+        cJSON_AddNumberToObject(v, "char", d->vec_char);
+        cJSON_AddNumberToObject(v, "short", d->vec_short);
+        cJSON_AddNumberToObject(v, "int", d->vec_int);
+        cJSON_AddNumberToObject(v, "long", d->vec_long);
+        cJSON_AddNumberToObject(v, "float", d->vec_float);
+        cJSON_AddNumberToObject(v, "double", d->vec_double);
+        cJSON_AddNumberToObject(v, "half", d->vec_half);
+    }
+    cJSON_AddBoolToObject(o, "fp16", d->fp16);
+    cJSON_AddBoolToObject(o, "fp64", d->fp64);
+    cJSON_AddBoolToObject(o, "subgroups", d->subgroups);
+    cJSON_AddBoolToObject(o, "integer_dot_product", d->int_dot_product);
+    cJSON_AddBoolToObject(o, "command_buffer", d->command_buffer);
+    cJSON_AddBoolToObject(o, "out_of_order_queue", d->out_of_order_queue);
+    cJSON_AddBoolToObject(o, "profiling", d->profiling);
+    return o;
+}
+
+int cli_print_json(cJSON *v)
+{
+    char *s = v ? cJSON_Print(v) : NULL;
+    cJSON_Delete(v);
+    if (!s)
+        return cli_error("out of memory writing JSON");
+    puts(s);
+    cJSON_free(s);
+    return CLI_OK;
+}
+
+const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, size, "%llu B", bytes);
+    else
+        snprintf(buf, size, "%.1f %s", v, units[u]);
+    return buf;
+}

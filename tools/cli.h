@@ -1,0 +1,34 @@
+/* Shared pieces of the `clformer` command: errors, progress, JSON. */
+#ifndef CLF_TOOLS_CLI_H
+#define CLF_TOOLS_CLI_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "clformer.h"
+
+/* Exit codes. */
+#define CLI_OK 0
+#define CLI_FAIL 1  /* the work failed */
+#define CLI_USAGE 2 /* bad command line */
+
+/* Prints "clformer: <message>" on stderr (one line) and returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "clformer: <message>" on stderr and returns CLI_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Context params for a command: the device spec, a log handler that writes
+ * "clformer: ..." lines on stderr, and a progress handler that draws on
+ * stderr only when it is a terminal and `quiet` is false. */
+struct clf_ctx_params cli_ctx_params(const char *device, bool quiet);
+
+/* A device's capabilities as a JSON object. */
+cJSON *cli_device_json(const struct clf_device_info *d);
+
+/* Prints a JSON value on stdout (pretty) and frees it; CLI_FAIL when NULL. */
+int cli_print_json(cJSON *v);
+
+/* Human-readable byte size, e.g. "3.7 GiB". */
+const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size);
+
+#endif
