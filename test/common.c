@@ -1,0 +1,124 @@
+#include "common.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct clf_ctx *shared_ctx;
+static char *shared_cache;
+static uint64_t rng_state;
+static int seeded;
+
+void test_require_device(void)
+{
+    struct clf_device_info *list = NULL;
+    size_t n = 0;
+    if (clf_devices_query(&list, &n) != CLF_OK || n == 0) {
+        printf("no OpenCL device: skipping\n");
+        exit(TEST_SKIP);
+    }
+    clf_devices_free(list);
+}
+
+struct clf_ctx *test_ctx(void)
+{
+    if (shared_ctx)
+        return shared_ctx;
+    shared_cache = test_make_tmpdir("shared-cache");
+    struct clf_ctx_params p = clf_ctx_params_default();
+    p.cache_dir = shared_cache;
+    enum clf_status st = clf_ctx_create(&p, &shared_ctx);
+    if (st != CLF_OK) {
+        fprintf(stderr, "cannot create the test context: %s\n", clf_status_str(st));
+        exit(1);
+    }
+    return shared_ctx;
+}
+
+void test_ctx_release(void)
+{
+    clf_ctx_destroy(shared_ctx);
+    shared_ctx = NULL;
+    if (shared_cache) {
+        test_remove_dir(shared_cache);
+        free(shared_cache);
+        shared_cache = NULL;
+    }
+}
+
+uint64_t test_seed(void)
+{
+    if (!seeded) {
+        const char *s = getenv("CLF_TEST_SEED");
+        rng_state = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+        printf("seed = %llu (set CLF_TEST_SEED to repeat)\n", (unsigned long long)rng_state);
+        fflush(stdout);
+        seeded = 1;
+    }
+    return rng_state;
+}
+
+uint64_t test_rand_u64(void)
+{
+    test_seed();
+    /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double test_rand_uniform(double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(test_rand_u64() >> 11) * 0x1.0p-53;
+}
+
+void test_fill_uniform(float *x, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)test_rand_uniform(lo, hi);
+}
+
+char *test_make_tmpdir(const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/clformer-test-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    char *dir = mkdtemp(tmpl);
+    if (!dir) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    return strdup(dir);
+}
+
+void test_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        remove(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int test_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    test_ctx_release();
+    return failed == 0 ? 0 : 1;
+}

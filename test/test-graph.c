@@ -1,0 +1,235 @@
+/* Graph core: recorded ops run in dependency order and match a
+ * double-precision CPU reference; repeated runs with new inputs; errors. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+/* Unit roundoff of binary32. */
+#define U32 0x1p-24
+
+static void poison(struct clf_tensor *t)
+{
+    size_t n = (size_t)clf_tensor_numel(t);
+    float *nan = malloc(n * sizeof *nan);
+    for (size_t i = 0; i < n; i++)
+        nan[i] = NAN;
+    ck_assert_ok(test_ctx(), clf_tensor_write(t, nan, n * sizeof *nan));
+    free(nan);
+}
+
+/* Largest relative error of out against ref; NaN in out gives +inf. */
+static double max_rel_err(const float *out, const double *ref, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)out[i] - ref[i]) / fabs(ref[i]);
+        if (!(e <= worst)) /* NaN-safe: NaN makes it inf */
+            worst = isnan(e) ? INFINITY : e;
+    }
+    return worst;
+}
+
+/*
+ * The graph (S = 5 x 12, all values in [0.5, 1.5], so nothing cancels):
+ *   h  = view of x as [heads 3, seq 5, d 4]       (input view, strided)
+ *   s  = a + b                                      depth 1
+ *   p  = s * c                                      depth 2
+ *   q  = scale(p, 0.5, 0.25)  (one fma rounding)    depth 3
+ *   hc = copy(h)                                    exact
+ *   r  = q + hc (q reshaped by a view)              depth 4
+ * Each op rounds its exact result once, so with positive operands the
+ * relative error of a depth-k result is at most (1+u)^k - 1 ~ k*u over the
+ * exact value computed in double from the same float inputs.
+ */
+START_TEST(test_dependent_ops)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t shape[3] = {3, 5, 4};
+    int64_t xs[2] = {5, 12};
+    float a[60], b[60], c[60], x[60], out[60];
+    double ref_q[60], ref_r[60];
+    struct clf_tensor *ta, *tb, *tc, *tx, *h, *s, *p, *q, *hc, *qv, *r;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, shape, &ta));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, shape, &tb));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, shape, &tc));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, xs, &tx));
+    int64_t hst[3] = {4, 12, 1};
+    ck_assert_ok(ctx, clf_tensor_view(tx, 3, shape, hst, 0, &h));
+
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_add(g, ta, tb, &s));
+    ck_assert_ok(ctx, clf_op_mul(g, s, tc, &p));
+    ck_assert_ok(ctx, clf_op_scale(g, p, 0.5f, 0.25f, &q));
+    ck_assert_ok(ctx, clf_op_copy(g, h, &hc));
+    /* q seen through a view of its own storage: the dependency must follow */
+    int64_t qst[3] = {20, 4, 1};
+    ck_assert_ok(ctx, clf_tensor_view(q, 3, shape, qst, 0, &qv));
+    ck_assert_ok(ctx, clf_op_add(g, qv, hc, &r));
+    ck_assert_uint_eq(clf_graph_node_count(g), 5);
+    ck_assert(clf_tensor_is_contiguous(hc));
+
+    for (int run = 0; run < 3; run++) { /* the same graph, new inputs each time */
+        test_fill_uniform(a, 60, 0.25, 0.75);
+        test_fill_uniform(b, 60, 0.25, 0.75);
+        test_fill_uniform(c, 60, 0.5, 1.5);
+        test_fill_uniform(x, 60, 0.5, 1.5);
+        ck_assert_ok(ctx, clf_tensor_write(ta, a, sizeof a));
+        ck_assert_ok(ctx, clf_tensor_write(tb, b, sizeof b));
+        ck_assert_ok(ctx, clf_tensor_write(tc, c, sizeof c));
+        ck_assert_ok(ctx, clf_tensor_write(tx, x, sizeof x));
+        poison(s);
+        poison(p);
+        poison(q);
+        poison(hc);
+        poison(r);
+        ck_assert_ok(ctx, clf_graph_run(g));
+
+        for (int hh = 0; hh < 3; hh++)
+            for (int t = 0; t < 5; t++)
+                for (int d = 0; d < 4; d++) {
+                    int i = (hh * 5 + t) * 4 + d;
+                    ref_q[i] = 0.5 * (((double)a[i] + b[i]) * c[i]) + 0.25;
+                    ref_r[i] = ref_q[i] + x[t * 12 + hh * 4 + d];
+                }
+        ck_assert_ok(ctx, clf_tensor_read(q, out, sizeof out));
+        double eq = max_rel_err(out, ref_q, 60);
+        ck_assert_msg(eq <= 3 * U32 * (1 + 1e-6), "q: relative error %g > 3u", eq);
+        ck_assert_ok(ctx, clf_tensor_read(hc, out, sizeof out));
+        for (int hh = 0; hh < 3; hh++)
+            for (int t = 0; t < 5; t++)
+                for (int d = 0; d < 4; d++)
+                    ck_assert_float_eq(out[(hh * 5 + t) * 4 + d], x[t * 12 + hh * 4 + d]);
+        ck_assert_ok(ctx, clf_tensor_read(r, out, sizeof out));
+        double er = max_rel_err(out, ref_r, 60);
+        ck_assert_msg(er <= 4 * U32 * (1 + 1e-6), "r: relative error %g > 4u", er);
+    }
+    /* graph-owned outputs ignore clf_tensor_destroy; the graph frees them */
+    clf_tensor_destroy(r);
+    clf_tensor_destroy(qv);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(h);
+    clf_tensor_destroy(ta);
+    clf_tensor_destroy(tb);
+    clf_tensor_destroy(tc);
+    clf_tensor_destroy(tx);
+}
+END_TEST
+
+/* A longer chain with a diamond: y_k = y_{k-1} * 1 + 0 etc. checks that the
+ * order is kept over many nodes (each result exact: powers of two). */
+START_TEST(test_chain_and_diamond)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t shape[1] = {1000};
+    float *host = malloc(1000 * sizeof *host), *out = malloc(1000 * sizeof *out);
+    for (int i = 0; i < 1000; i++)
+        host[i] = (float)(i - 500);
+    struct clf_tensor *x, *y, *left, *right;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, shape, &x));
+    ck_assert_ok(ctx, clf_tensor_write(x, host, 1000 * sizeof *host));
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    y = x;
+    for (int k = 0; k < 20; k++) /* y = 2^20 * x, exactly */
+        ck_assert_ok(ctx, clf_op_scale(g, y, 2.0f, 0.0f, &y));
+    ck_assert_ok(ctx, clf_op_scale(g, y, 0.5f, 0.0f, &left)); /* 2^19 x */
+    ck_assert_ok(ctx, clf_op_scale(g, y, 0.25f, 0.0f, &right)); /* 2^18 x */
+    ck_assert_ok(ctx, clf_op_add(g, left, right, &y)); /* 3 * 2^18 x, exact */
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_tensor_read(y, out, 1000 * sizeof *out));
+    for (int i = 0; i < 1000; i++)
+        ck_assert_float_eq(out[i], 3.0f * 262144.0f * (float)(i - 500));
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    free(host);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_copy_each_dtype)
+{
+    struct clf_ctx *ctx = test_ctx();
+    static const enum clf_dtype dts[] = {CLF_F32, CLF_F16, CLF_I8, CLF_I32};
+    int64_t shape[2] = {6, 10}, ts[2] = {10, 6}, tst[2] = {1, 10};
+    unsigned char host[240], out[240];
+    for (int k = 0; k < 4; k++) {
+        size_t es = clf_dtype_size(dts[k]);
+        for (size_t i = 0; i < sizeof host; i++)
+            host[i] = (unsigned char)test_rand_u64();
+        struct clf_tensor *x, *xt, *y;
+        struct clf_graph *g;
+        ck_assert_ok(ctx, clf_tensor_create(ctx, dts[k], 2, shape, &x));
+        ck_assert_ok(ctx, clf_tensor_write(x, host, 60 * es));
+        ck_assert_ok(ctx, clf_tensor_view(x, 2, ts, tst, 0, &xt)); /* transpose */
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        ck_assert_ok(ctx, clf_op_copy(g, xt, &y));
+        ck_assert_int_eq(clf_tensor_dtype(y), dts[k]);
+        ck_assert_ok(ctx, clf_graph_run(g));
+        memset(out, 0xee, sizeof out);
+        ck_assert_ok(ctx, clf_tensor_read(y, out, 60 * es));
+        for (int i = 0; i < 10; i++)
+            for (int j = 0; j < 6; j++)
+                ck_assert(!memcmp(out + (size_t)(i * 6 + j) * es, host + (size_t)(j * 10 + i) * es,
+                                  es));
+        clf_graph_destroy(g);
+        clf_tensor_destroy(xt);
+        clf_tensor_destroy(x);
+    }
+}
+END_TEST
+
+START_TEST(test_op_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t s1[2] = {2, 3}, s2[2] = {3, 2};
+    struct clf_tensor *a, *b, *i8, *y = (struct clf_tensor *)ctx;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, s1, &a));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, s2, &b));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I8, 2, s1, &i8));
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_status(ctx, clf_op_add(g, a, b, &y), CLF_E_SHAPE);
+    ck_assert_ptr_null(y);
+    ck_assert_status(ctx, clf_op_mul(g, a, i8, &y), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_op_scale(g, i8, 1, 0, &y), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_op_add(g, a, NULL, &y), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_add(g, a, a, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_copy(g, NULL, &y), CLF_E_INVALID_ARG);
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+    ck_assert_ok(ctx, clf_graph_run(g)); /* empty graph: nothing to do */
+
+    /* a tensor of another context is refused */
+    struct clf_ctx *other = NULL;
+    struct clf_ctx_params p = clf_ctx_params_default();
+    p.cache_dir = "";
+    ck_assert_int_eq(clf_ctx_create(&p, &other), CLF_OK);
+    struct clf_tensor *foreign;
+    ck_assert_ok(other, clf_tensor_create(other, CLF_F32, 2, s1, &foreign));
+    ck_assert_status(ctx, clf_op_add(g, a, foreign, &y), CLF_E_INVALID_ARG);
+    clf_tensor_destroy(foreign);
+    clf_ctx_destroy(other);
+
+    clf_graph_destroy(g);
+    clf_tensor_destroy(a);
+    clf_tensor_destroy(b);
+    clf_tensor_destroy(i8);
+}
+END_TEST
+
+int main(void)
+{
+    test_require_device();
+    test_seed();
+    Suite *s = suite_create("graph");
+    TCase *tc = tcase_create("graph");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_dependent_ops);
+    tcase_add_test(tc, test_chain_and_diamond);
+    tcase_add_test(tc, test_copy_each_dtype);
+    tcase_add_test(tc, test_op_errors);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
