@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "../lib/graph/graph.h" /* internal: dependency lists */
 
 /* Unit roundoff of binary32. */
 #define U32 0x1p-24
@@ -118,18 +119,20 @@ START_TEST(test_dependent_ops)
 }
 END_TEST
 
-/* A longer chain with a diamond: y_k = y_{k-1} * 1 + 0 etc. checks that the
- * order is kept over many nodes (each result exact: powers of two). */
+/* A chain of 20 doublings ending in a diamond: checks that the order is kept
+ * over many nodes on an out-of-order queue (every result is exact: powers of
+ * two times small integers). Large enough that a missing dependency races. */
+#define N_CHAIN (1 << 18)
 START_TEST(test_chain_and_diamond)
 {
     struct clf_ctx *ctx = test_ctx();
-    int64_t shape[1] = {1000};
-    float *host = malloc(1000 * sizeof *host), *out = malloc(1000 * sizeof *out);
-    for (int i = 0; i < 1000; i++)
-        host[i] = (float)(i - 500);
+    int64_t shape[1] = {N_CHAIN};
+    float *host = malloc(N_CHAIN * sizeof *host), *out = malloc(N_CHAIN * sizeof *out);
+    for (int i = 0; i < N_CHAIN; i++)
+        host[i] = (float)(i % 1000 - 500);
     struct clf_tensor *x, *y, *left, *right;
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, shape, &x));
-    ck_assert_ok(ctx, clf_tensor_write(x, host, 1000 * sizeof *host));
+    ck_assert_ok(ctx, clf_tensor_write(x, host, N_CHAIN * sizeof *host));
     struct clf_graph *g;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     y = x;
@@ -139,13 +142,46 @@ START_TEST(test_chain_and_diamond)
     ck_assert_ok(ctx, clf_op_scale(g, y, 0.25f, 0.0f, &right)); /* 2^18 x */
     ck_assert_ok(ctx, clf_op_add(g, left, right, &y)); /* 3 * 2^18 x, exact */
     ck_assert_ok(ctx, clf_graph_run(g));
-    ck_assert_ok(ctx, clf_tensor_read(y, out, 1000 * sizeof *out));
-    for (int i = 0; i < 1000; i++)
-        ck_assert_float_eq(out[i], 3.0f * 262144.0f * (float)(i - 500));
+    ck_assert_ok(ctx, clf_tensor_read(y, out, N_CHAIN * sizeof *out));
+    for (int i = 0; i < N_CHAIN; i++)
+        ck_assert_float_eq(out[i], 3.0f * 262144.0f * (float)(i % 1000 - 500));
     clf_graph_destroy(g);
     clf_tensor_destroy(x);
     free(host);
     free(out);
+}
+END_TEST
+
+/* The recorded dependencies themselves (a race test alone can pass by luck):
+ * each node waits for exactly the latest writers of its inputs' storage,
+ * views included. */
+START_TEST(test_dependencies_recorded)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t shape[2] = {4, 8}, half[2] = {4, 4}, st[2] = {8, 1};
+    struct clf_tensor *x, *a, *b, *c, *av, *d, *e;
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &x));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_scale(g, x, 2, 0, &a));          /* 0: no deps */
+    ck_assert_ok(ctx, clf_op_scale(g, x, 3, 0, &b));          /* 1: no deps */
+    ck_assert_ok(ctx, clf_op_add(g, a, b, &c));               /* 2: 0, 1 */
+    ck_assert_ok(ctx, clf_tensor_view(a, 2, half, st, 4, &av));
+    ck_assert_ok(ctx, clf_op_copy(g, av, &d));                /* 3: 0 (through a view) */
+    ck_assert_ok(ctx, clf_op_mul(g, c, c, &e));               /* 4: 2 once */
+    ck_assert_uint_eq(g->n_nodes, 5);
+    ck_assert_uint_eq(g->nodes[0].n_deps, 0);
+    ck_assert_uint_eq(g->nodes[1].n_deps, 0);
+    ck_assert_uint_eq(g->nodes[2].n_deps, 2);
+    ck_assert_uint_eq(g->nodes[2].deps[0], 0);
+    ck_assert_uint_eq(g->nodes[2].deps[1], 1);
+    ck_assert_uint_eq(g->nodes[3].n_deps, 1);
+    ck_assert_uint_eq(g->nodes[3].deps[0], 0);
+    ck_assert_uint_eq(g->nodes[4].n_deps, 1);
+    ck_assert_uint_eq(g->nodes[4].deps[0], 2);
+    clf_tensor_destroy(av);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
 }
 END_TEST
 
@@ -228,6 +264,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_dependent_ops);
     tcase_add_test(tc, test_chain_and_diamond);
+    tcase_add_test(tc, test_dependencies_recorded);
     tcase_add_test(tc, test_copy_each_dtype);
     tcase_add_test(tc, test_op_errors);
     suite_add_tcase(s, tc);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The `clformer` command: help and version, one-line errors with exit 2 for
+# bad command lines, devices as a table and as JSON, info with the program
+# cache cold then warm, and silence (no progress) when stderr is not a tty.
+# Usage: cli.sh PATH/TO/clformer
+set -u
+exe=$1
+fails=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+pass() { echo "ok: $*"; }
+
+# expect RC DESCRIPTION -- COMMAND...: runs it, keeps stdout/stderr in $tmp.
+expect() {
+  local want=$1 what=$2; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  local rc=$?
+  if [ "$rc" -eq "$want" ]; then pass "$what"; else
+    fail "$what: exit $rc, expected $want"; sed 's/^/  | /' "$tmp/err"; fi
+}
+one_line_err() {
+  local n; n=$(wc -l <"$tmp/err")
+  if [ "$n" -eq 1 ] && grep -q '^clformer: ' "$tmp/err"; then pass "$1: one-line error"
+  else fail "$1: stderr has $n lines"; sed 's/^/  | /' "$tmp/err"; fi
+}
+json_check() { # python expression over `d`, the parsed stdout
+  if python3 -c "import json,sys; d=json.load(open('$tmp/out')); sys.exit(0 if ($2) else 1)"
+  then pass "$1"; else fail "$1"; head -c 2000 "$tmp/out"; fi
+}
+
+if ! "$exe" devices >/dev/null 2>&1; then
+  echo "no OpenCL device: skipping"; exit 77
+fi
+
+expect 0 "--version" -- "$exe" --version
+grep -qE '^clformer [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version output: $(cat "$tmp/out")"
+for c in "" devices info; do
+  expect 0 "$c --help" -- "$exe" $c --help
+  grep -q '^Usage: clformer' "$tmp/out" || fail "$c --help prints no usage"
+done
+expect 2 "no command" -- "$exe"
+expect 2 "unknown command" -- "$exe" frobnicate; one_line_err "unknown command"
+expect 2 "unknown global option" -- "$exe" --frob; one_line_err "unknown global option"
+expect 2 "devices bad option" -- "$exe" devices --bogus; one_line_err "devices bad option"
+expect 2 "devices extra argument" -- "$exe" devices extra; one_line_err "devices extra argument"
+expect 2 "info missing value" -- "$exe" info --device; one_line_err "info missing value"
+expect 2 "info bad option" -- "$exe" info -x; one_line_err "info bad option"
+
+expect 1 "info unknown device" -- "$exe" info --device no-such-device-xyz --no-build
+one_line_err "info unknown device"
+grep -q "unknown device spec 'no-such-device-xyz'" "$tmp/err" || fail "unknown spec message"
+expect 1 "info unknown device (context)" -- "$exe" info --device no-such-device-xyz
+grep -q "devices:" "$tmp/err" || fail "unknown spec does not list devices"
+
+expect 0 "devices table" -- "$exe" devices
+head -1 "$tmp/out" | grep -q '^ID' || fail "devices table header"
+expect 0 "devices --json" -- "$exe" devices --json
+json_check "devices --json lists devices with capabilities" \
+  "len(d) >= 1 and all(k in x for x in d for k in ('name','type','platform_name','driver_version','opencl_c_version','compute_units','global_mem_bytes','max_alloc_bytes','fp16','fp64','subgroups','integer_dot_product','command_buffer','preferred_vector_width'))"
+if [ -f /etc/OpenCL/vendors/pocl.icd ]; then
+  json_check "PoCL CPU device listed" \
+    "any(x['type'] == 'cpu' and 'Portable Computing Language' in x['platform_name'] and x['compute_units'] >= 1 for x in d)"
+fi
+
+export CLFORMER_CACHE_DIR="$tmp/cache"
+expect 0 "info --json, cold cache" -- "$exe" info --json
+json_check "cold: programs built" "d['kernels']['programs_built'] >= 1 and d['kernels']['programs_loaded_from_cache'] == 0"
+built=$(python3 -c "import json; print(json.load(open('$tmp/out'))['kernels']['programs_built'])")
+[ -s "$tmp/err" ] && fail "stderr not empty when not a terminal: $(cat "$tmp/err")"
+expect 0 "info --json, warm cache" -- "$exe" info --json
+json_check "warm: programs loaded" "d['kernels']['programs_built'] == 0 and d['kernels']['programs_loaded_from_cache'] == $built"
+expect 0 "info text" -- "$exe" info
+grep -q '^kernel programs' "$tmp/out" || fail "info text lacks the kernel line"
+# progress is drawn when stderr is a terminal (script(1) provides one)
+if command -v script >/dev/null; then
+  CLFORMER_CACHE_DIR="$tmp/cache-tty" script -qec "'$exe' info >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+  if grep -q 'building kernels 1/[0-9]* (.*\.cl)' "$tmp/tty"; then pass "progress on a terminal"
+  else fail "no progress on a terminal: $(cat -v "$tmp/tty" | head -c 300)"; fi
+fi
+CLFORMER_DEVICE=no-such-device-xyz expect 1 "CLFORMER_DEVICE is honoured" -- "$exe" info --no-build
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

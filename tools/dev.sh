@@ -1,0 +1,64 @@
+#!/bin/sh
+# Set-up, build and the two jobs of README's quick start, on Debian 12.
+#   tools/dev.sh run    install what is missing, build, run the main job
+#   tools/dev.sh test   install what is missing, build, run every test suite
+# As root the missing packages are installed with apt-get; otherwise the exact
+# apt-get command is printed and the script stops.
+set -eu
+cd "$(dirname "$0")/.."
+
+job=${1:-}
+case "$job" in
+run | test) ;;
+*)
+    echo "usage: tools/dev.sh run|test" >&2
+    exit 2
+    ;;
+esac
+
+# Build tools, the OpenCL ICD loader and headers, PoCL (a CPU OpenCL device),
+# CLBlast, xxHash (cache keys), cJSON (the tool's JSON), Check (tests).
+packages="build-essential meson ninja-build pkg-config python3 binutils
+  ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
+  libclblast-dev libxxhash-dev libcjson-dev check"
+
+missing=""
+for p in $packages; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "clformer: missing packages; install them as root with:" >&2
+        echo "  apt-get update && apt-get install -y$missing" >&2
+        exit 1
+    fi
+    echo "clformer: installing$missing" >&2
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+fi
+
+if [ ! -f build/build.ninja ]; then
+    meson setup build -Dwerror=true
+fi
+meson compile -C build
+
+if [ "$job" = run ]; then
+    exec ./build/tools/clformer devices
+fi
+
+status=0
+meson test -C build --print-errorlogs || status=$?
+# One summary line over every suite; a skipped suite fails the job unless
+# CLFORMER_ALLOW_SKIP=1 (on a machine set up by this script none may skip).
+python3 - build/meson-logs/testlog.json "${CLFORMER_ALLOW_SKIP:-0}" <<'PY' || status=1
+import json, sys
+results = [json.loads(line)["result"] for line in open(sys.argv[1]) if line.strip()]
+passed = sum(r == "OK" for r in results)
+skipped = sum(r == "SKIP" for r in results)
+failed = len(results) - passed - skipped
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed or (skipped and sys.argv[2] != "1") else 0)
+PY
+exit $status
