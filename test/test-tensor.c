@@ -15,37 +15,32 @@ static void fill_random_bytes(void *p, size_t n)
         b[i] = (unsigned char)test_rand_u64();
 }
 
+/* Storage element index of the i-th element (row-major) of view v. */
+static int64_t storage_index(const struct clf_tensor *v, int64_t i)
+{
+    int64_t off = clf_tensor_offset(v);
+    for (int d = clf_tensor_ndim(v) - 1; d >= 0; d--) {
+        off += (i % clf_tensor_dim(v, d)) * clf_tensor_stride(v, d);
+        i /= clf_tensor_dim(v, d);
+    }
+    return off;
+}
+
 /* CPU gather: the elements a view addresses, from a dense copy of its
  * storage, in row-major order of the view's shape. */
 static void gather(const void *storage, size_t es, const struct clf_tensor *v, void *out)
 {
-    int nd = clf_tensor_ndim(v);
-    int64_t numel = clf_tensor_numel(v);
-    for (int64_t i = 0; i < numel; i++) {
-        int64_t rem = i, off = clf_tensor_offset(v);
-        for (int d = nd - 1; d >= 0; d--) {
-            int64_t idx = rem % clf_tensor_dim(v, d);
-            rem /= clf_tensor_dim(v, d);
-            off += idx * clf_tensor_stride(v, d);
-        }
-        memcpy((char *)out + (size_t)i * es, (const char *)storage + (size_t)off * es, es);
-    }
+    for (int64_t i = 0; i < clf_tensor_numel(v); i++)
+        memcpy((char *)out + (size_t)i * es,
+               (const char *)storage + (size_t)storage_index(v, i) * es, es);
 }
 
 /* The inverse: writes dense `src` into the storage copy at the view's places. */
 static void scatter(void *storage, size_t es, const struct clf_tensor *v, const void *src)
 {
-    int nd = clf_tensor_ndim(v);
-    int64_t numel = clf_tensor_numel(v);
-    for (int64_t i = 0; i < numel; i++) {
-        int64_t rem = i, off = clf_tensor_offset(v);
-        for (int d = nd - 1; d >= 0; d--) {
-            int64_t idx = rem % clf_tensor_dim(v, d);
-            rem /= clf_tensor_dim(v, d);
-            off += idx * clf_tensor_stride(v, d);
-        }
-        memcpy((char *)storage + (size_t)off * es, (const char *)src + (size_t)i * es, es);
-    }
+    for (int64_t i = 0; i < clf_tensor_numel(v); i++)
+        memcpy((char *)storage + (size_t)storage_index(v, i) * es,
+               (const char *)src + (size_t)i * es, es);
 }
 
 START_TEST(test_round_trip_each_dtype)

@@ -88,6 +88,7 @@ enum clf_status clf_graph_add_node(struct clf_graph *g, const struct clf_op_impl
         node.in[i] = in[i];
     for (int i = 0; i < n_params; i++)
         node.params[i] = params[i];
+    node.n_params = n_params;
     /* Read-after-write: the latest earlier node whose output shares storage
      * with an input (outputs are fresh tensors, so there is no other hazard). */
     for (int i = 0; i < n_in; i++) {

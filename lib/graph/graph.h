@@ -28,6 +28,7 @@ struct clf_node {
     int n_in;
     struct clf_tensor *out;
     float params[CLF_NODE_MAX_PARAMS];
+    int n_params;
     size_t *deps; /* indices of earlier nodes this one waits for */
     size_t n_deps;
 };

@@ -16,54 +16,36 @@ static cl_int set_tensor_args(cl_kernel k, cl_uint arg, const struct clf_tensor 
     return err;
 }
 
-static enum clf_status launch(struct clf_ctx *ctx, cl_kernel k, const struct clf_node *node,
-                              cl_int arg_err, cl_uint n_wait, const cl_event *wait, cl_event *ev)
+/* Enqueues kernel ew_<op name>: arguments are (buffer, offset, strides) for
+ * each input then the output, the long4 shape, then the node's float
+ * parameters; one work-item per output element. */
+static enum clf_status enqueue_ew(struct clf_ctx *ctx, const struct clf_node *node,
+                                  cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    if (arg_err != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", node->impl->name);
-    size_t global = (size_t)clf_tensor_numel(node->out);
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, n_wait,
-                                        n_wait ? wait : NULL, ev);
-    if (err != CL_SUCCESS)
-        return clf_fail_cl(ctx, err, "clEnqueueNDRangeKernel");
-    return CLF_OK;
-}
-
-static enum clf_status enqueue_binary(struct clf_ctx *ctx, const struct clf_node *node,
-                                      cl_uint n_wait, const cl_event *wait, cl_event *ev)
-{
-    char name[32] = "ew_";
+    char name[32];
     cl_kernel k = NULL;
-    snprintf(name + 3, sizeof name - 3, "%s", node->impl->name);
+    snprintf(name, sizeof name, "ew_%s", node->impl->name);
     enum clf_status st = clf_kernel_get(ctx, "elementwise", NULL, name, &k);
     if (st != CLF_OK)
         return st;
     cl_long4 shape, strides;
     cl_long off;
     clf_tensor_layout4(node->out, &shape, &strides, &off);
-    cl_int err = set_tensor_args(k, 0, node->in[0]);
-    err |= set_tensor_args(k, 3, node->in[1]);
-    err |= set_tensor_args(k, 6, node->out);
-    err |= clSetKernelArg(k, 9, sizeof shape, &shape);
-    return launch(ctx, k, node, err, n_wait, wait, ev);
-}
-
-static enum clf_status enqueue_scale(struct clf_ctx *ctx, const struct clf_node *node,
-                                     cl_uint n_wait, const cl_event *wait, cl_event *ev)
-{
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "elementwise", NULL, "ew_scale", &k);
-    if (st != CLF_OK)
-        return st;
-    cl_long4 shape, strides;
-    cl_long off;
-    clf_tensor_layout4(node->out, &shape, &strides, &off);
-    cl_int err = set_tensor_args(k, 0, node->in[0]);
-    err |= set_tensor_args(k, 3, node->out);
-    err |= clSetKernelArg(k, 6, sizeof shape, &shape);
-    err |= clSetKernelArg(k, 7, sizeof(float), &node->params[0]);
-    err |= clSetKernelArg(k, 8, sizeof(float), &node->params[1]);
-    return launch(ctx, k, node, err, n_wait, wait, ev);
+    cl_uint arg = 0;
+    cl_int err = CL_SUCCESS;
+    for (int i = 0; i < node->n_in; i++, arg += 3)
+        err |= set_tensor_args(k, arg, node->in[i]);
+    err |= set_tensor_args(k, arg, node->out);
+    arg += 3;
+    err |= clSetKernelArg(k, arg++, sizeof shape, &shape);
+    for (int i = 0; i < node->n_params; i++)
+        err |= clSetKernelArg(k, arg++, sizeof(float), &node->params[i]);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
+    size_t global = (size_t)clf_tensor_numel(node->out);
+    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, n_wait,
+                                 n_wait ? wait : NULL, ev);
+    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueNDRangeKernel");
 }
 
 static enum clf_status enqueue_copy(struct clf_ctx *ctx, const struct clf_node *node,
@@ -72,9 +54,9 @@ static enum clf_status enqueue_copy(struct clf_ctx *ctx, const struct clf_node *
     return clf_copy_enqueue(ctx, node->in[0], node->out, n_wait, wait, ev);
 }
 
-static const struct clf_op_impl op_add = {"add", enqueue_binary};
-static const struct clf_op_impl op_mul = {"mul", enqueue_binary};
-static const struct clf_op_impl op_scale = {"scale", enqueue_scale};
+static const struct clf_op_impl op_add = {"add", enqueue_ew};
+static const struct clf_op_impl op_mul = {"mul", enqueue_ew};
+static const struct clf_op_impl op_scale = {"scale", enqueue_ew};
 static const struct clf_op_impl op_copy = {"copy", enqueue_copy};
 
 static enum clf_status record_binary(struct clf_graph *g, const struct clf_op_impl *impl,

@@ -195,6 +195,11 @@ void clf_ctx_destroy(struct clf_ctx *ctx)
         return;
     if (ctx->queue)
         clFinish(ctx->queue);
+    if (ctx->stats.pool_bytes_live)
+        clf_log(ctx, CLF_LOG_WARN,
+                "context destroyed while tensors hold %llu device bytes; destroy tensors "
+                "and graphs first",
+                (unsigned long long)ctx->stats.pool_bytes_live);
     clf_pool_trim(ctx);
     free(ctx->pool.free_bufs);
     clf_programs_release(ctx);

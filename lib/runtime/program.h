@@ -21,7 +21,8 @@ enum clf_status clf_program_source(struct clf_ctx *ctx, const char *family, char
 
 /* Returns the program for family built with the context's base options plus
  * `extra` (may be NULL), building or loading it from the disk cache on first
- * use. The entry stays owned by the context. */
+ * use. The entry stays owned by the context; the pointer is valid until the
+ * next program is added (use it at once). */
 enum clf_status clf_program_get(struct clf_ctx *ctx, const char *family, const char *extra,
                                 struct clf_program_entry **out);
 
