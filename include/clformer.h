@@ -318,6 +318,7 @@ CLF_API enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, 
 /** Copies the tensor into dst, dense row-major; bytes = numel * dtype size. Blocking. */
 CLF_API enum clf_status clf_tensor_read(struct clf_tensor *t, void *dst, size_t bytes);
 
+/** Element type (CLF_F32 for NULL). */
 CLF_API enum clf_dtype clf_tensor_dtype(const struct clf_tensor *t);
 /** Number of dimensions; 0 for NULL. */
 CLF_API int clf_tensor_ndim(const struct clf_tensor *t);
@@ -345,6 +346,7 @@ CLF_API bool clf_tensor_is_contiguous(const struct clf_tensor *t);
  */
 struct clf_graph;
 
+/** Creates an empty graph on a context. */
 CLF_API enum clf_status clf_graph_create(struct clf_ctx *ctx, struct clf_graph **out);
 /** Destroys the graph and the tensors its ops created (NULL is fine). */
 CLF_API void clf_graph_destroy(struct clf_graph *g);
