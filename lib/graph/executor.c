@@ -35,8 +35,11 @@ enum clf_status clf_graph_run(struct clf_graph *g)
     struct clf_ctx *ctx = g->ctx;
     if (g->n_nodes == 0)
         return CLF_OK;
+    size_t max_deps = 1;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        max_deps = g->nodes[i].n_deps > max_deps ? g->nodes[i].n_deps : max_deps;
     cl_event *evs = calloc(g->n_nodes, sizeof *evs);
-    cl_event *wait = calloc(CLF_NODE_MAX_IN + 1, sizeof *wait);
+    cl_event *wait = calloc(max_deps, sizeof *wait);
     if (!evs || !wait) {
         free(evs);
         free(wait);
@@ -45,7 +48,7 @@ enum clf_status clf_graph_run(struct clf_graph *g)
     enum clf_status st = CLF_OK;
     size_t done = 0;
     for (; done < g->n_nodes; done++) {
-        const struct clf_node *node = &g->nodes[done];
+        struct clf_node *node = &g->nodes[done];
         for (size_t k = 0; k < node->n_deps; k++)
             wait[k] = evs[node->deps[k]];
         st = node->impl->enqueue(ctx, node, (cl_uint)node->n_deps, wait, &evs[done]);
@@ -53,6 +56,7 @@ enum clf_status clf_graph_run(struct clf_graph *g)
             evs[done] = NULL;
             break;
         }
+        node->out->storage->version++;
     }
     if (st != CLF_OK)
         clFinish(ctx->queue); /* let what was enqueued drain before reporting */

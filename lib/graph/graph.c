@@ -19,14 +19,21 @@ enum clf_status clf_graph_create(struct clf_ctx *ctx, struct clf_graph **out)
     return CLF_OK;
 }
 
+static void node_release(struct clf_ctx *ctx, struct clf_node *n)
+{
+    if (n->out_owned)
+        clf_tensor_free(n->out);
+    if (n->state && n->state_free)
+        n->state_free(ctx, n->state);
+    free(n->deps);
+}
+
 void clf_graph_destroy(struct clf_graph *g)
 {
     if (!g)
         return;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        clf_tensor_free(g->nodes[i].out);
-        free(g->nodes[i].deps);
-    }
+    for (size_t i = 0; i < g->n_nodes; i++)
+        node_release(g->ctx, &g->nodes[i]);
     free(g->nodes);
     free(g);
 }
@@ -34,6 +41,17 @@ void clf_graph_destroy(struct clf_graph *g)
 size_t clf_graph_node_count(const struct clf_graph *g)
 {
     return g ? g->n_nodes : 0;
+}
+
+enum clf_status clf_graph_check_call(struct clf_graph *g, struct clf_tensor **out, const char *op)
+{
+    if (out)
+        *out = NULL;
+    if (!g)
+        return CLF_E_INVALID_ARG;
+    if (!out)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL output pointer for %s", op);
+    return CLF_OK;
 }
 
 enum clf_status clf_graph_check_input(struct clf_graph *g, const struct clf_tensor *t,
@@ -46,62 +64,69 @@ enum clf_status clf_graph_check_input(struct clf_graph *g, const struct clf_tens
     return CLF_OK;
 }
 
-enum clf_status clf_graph_new_output(struct clf_graph *g, enum clf_dtype dtype,
-                                     const struct clf_tensor *like, struct clf_tensor **out)
+enum clf_status clf_graph_new_output(struct clf_graph *g, enum clf_dtype dtype, int ndim,
+                                     const int64_t *shape, struct clf_tensor **out)
 {
-    enum clf_status st = clf_tensor_new(g->ctx, dtype, like->ndim, like->shape, out);
+    enum clf_status st = clf_tensor_new(g->ctx, dtype, ndim, shape, out);
     if (st == CLF_OK)
         (*out)->owner = g;
     return st;
 }
 
-enum clf_status clf_graph_add_node(struct clf_graph *g, const struct clf_op_impl *impl,
-                                   struct clf_tensor *const *in, int n_in, const float *params,
-                                   int n_params, struct clf_tensor *out)
+static bool reads(const struct clf_node *n, const struct clf_storage *s)
 {
-    struct clf_node node;
-    memset(&node, 0, sizeof node);
-    if (n_in > CLF_NODE_MAX_IN || n_params > CLF_NODE_MAX_PARAMS) {
-        clf_tensor_free(out);
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "too many inputs or parameters for %s",
-                        impl->name);
-    }
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] && n->in[i]->storage == s)
+            return true;
+    return false;
+}
+
+static void add_dep(struct clf_node *n, size_t j)
+{
+    for (size_t k = 0; k < n->n_deps; k++)
+        if (n->deps[k] == j)
+            return;
+    n->deps[n->n_deps++] = j;
+}
+
+enum clf_status clf_graph_add_node(struct clf_graph *g, const struct clf_node *proto)
+{
+    struct clf_node node = *proto;
+    node.deps = NULL;
+    node.n_deps = 0;
     if (g->n_nodes == g->cap_nodes) {
         size_t cap = g->cap_nodes ? 2 * g->cap_nodes : 16;
         struct clf_node *grown = realloc(g->nodes, cap * sizeof *grown);
         if (!grown) {
-            clf_tensor_free(out);
+            node_release(g->ctx, &node);
             return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a graph node");
         }
         g->nodes = grown;
         g->cap_nodes = cap;
     }
-    node.deps = calloc((size_t)n_in + 1, sizeof *node.deps);
+    /* at most one writer per input, plus the output's writer and readers */
+    node.deps = calloc(g->n_nodes + 1, sizeof *node.deps);
     if (!node.deps) {
-        clf_tensor_free(out);
+        node_release(g->ctx, &node);
         return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a graph node");
     }
-    node.impl = impl;
-    node.n_in = n_in;
-    node.out = out;
-    for (int i = 0; i < n_in; i++)
-        node.in[i] = in[i];
-    for (int i = 0; i < n_params; i++)
-        node.params[i] = params[i];
-    node.n_params = n_params;
-    /* Read-after-write: the latest earlier node whose output shares storage
-     * with an input (outputs are fresh tensors, so there is no other hazard). */
-    for (int i = 0; i < n_in; i++) {
-        for (size_t j = g->n_nodes; j-- > 0;) {
-            if (g->nodes[j].out->storage != in[i]->storage)
-                continue;
-            bool seen = false;
-            for (size_t k = 0; k < node.n_deps; k++)
-                seen |= node.deps[k] == j;
-            if (!seen)
-                node.deps[node.n_deps++] = j;
+    for (int i = 0; i < node.n_in; i++) {
+        if (!node.in[i])
+            continue;
+        for (size_t j = g->n_nodes; j-- > 0;)
+            if (g->nodes[j].out->storage == node.in[i]->storage) {
+                add_dep(&node, j);
+                break;
+            }
+    }
+    const struct clf_storage *os = node.out->storage;
+    for (size_t j = g->n_nodes; j-- > 0;) {
+        if (g->nodes[j].out->storage == os) {
+            add_dep(&node, j);
             break;
         }
+        if (reads(&g->nodes[j], os))
+            add_dep(&node, j);
     }
     g->nodes[g->n_nodes++] = node;
     return CLF_OK;

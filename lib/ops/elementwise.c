@@ -1,26 +1,14 @@
 /* Elementwise ops (cl/elementwise.cl) and the dense copy op (cl/copy.cl). */
 #include <stdio.h>
 
-#include "../graph/graph.h"
-#include "../runtime/program.h"
-
-/* Sets (buffer, offset, strides) for tensor t at arguments arg..arg+2. */
-static cl_int set_tensor_args(cl_kernel k, cl_uint arg, const struct clf_tensor *t)
-{
-    cl_long4 shape, strides;
-    cl_long off;
-    clf_tensor_layout4(t, &shape, &strides, &off);
-    cl_int err = clSetKernelArg(k, arg, sizeof(cl_mem), &t->storage->mem);
-    err |= clSetKernelArg(k, arg + 1, sizeof off, &off);
-    err |= clSetKernelArg(k, arg + 2, sizeof strides, &strides);
-    return err;
-}
+#include "ops.h"
 
 /* Enqueues kernel ew_<op name>: arguments are (buffer, offset, strides) for
  * each input then the output, the long4 shape, then the node's float
- * parameters; one work-item per output element. */
-static enum clf_status enqueue_ew(struct clf_ctx *ctx, const struct clf_node *node,
-                                  cl_uint n_wait, const cl_event *wait, cl_event *ev)
+ * parameters (fparams[0..n_f), n_f in iparams[0]); one work-item per output
+ * element. */
+static enum clf_status enqueue_ew(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                  const cl_event *wait, cl_event *ev)
 {
     char name[32];
     cl_kernel k = NULL;
@@ -34,22 +22,20 @@ static enum clf_status enqueue_ew(struct clf_ctx *ctx, const struct clf_node *no
     cl_uint arg = 0;
     cl_int err = CL_SUCCESS;
     for (int i = 0; i < node->n_in; i++, arg += 3)
-        err |= set_tensor_args(k, arg, node->in[i]);
-    err |= set_tensor_args(k, arg, node->out);
+        err |= clf_set_tensor_args(k, arg, node->in[i]);
+    err |= clf_set_tensor_args(k, arg, node->out);
     arg += 3;
     err |= clSetKernelArg(k, arg++, sizeof shape, &shape);
-    for (int i = 0; i < node->n_params; i++)
-        err |= clSetKernelArg(k, arg++, sizeof(float), &node->params[i]);
+    for (int64_t i = 0; i < node->iparams[0]; i++)
+        err |= clSetKernelArg(k, arg++, sizeof(float), &node->fparams[i]);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
     size_t global = (size_t)clf_tensor_numel(node->out);
-    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, n_wait,
-                                 n_wait ? wait : NULL, ev);
-    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueNDRangeKernel");
+    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, name);
 }
 
-static enum clf_status enqueue_copy(struct clf_ctx *ctx, const struct clf_node *node,
-                                    cl_uint n_wait, const cl_event *wait, cl_event *ev)
+static enum clf_status enqueue_copy(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                    const cl_event *wait, cl_event *ev)
 {
     return clf_copy_enqueue(ctx, node->in[0], node->out, n_wait, wait, ev);
 }
@@ -59,33 +45,50 @@ static const struct clf_op_impl op_mul = {"mul", enqueue_ew};
 static const struct clf_op_impl op_scale = {"scale", enqueue_ew};
 static const struct clf_op_impl op_copy = {"copy", enqueue_copy};
 
+/* Records a node reading `in` (n_in tensors, all checked) whose new
+ * graph-owned output has dtype `dtype` and the shape of in[0]. */
+static enum clf_status record(struct clf_graph *g, const struct clf_op_impl *impl,
+                              struct clf_tensor **in, int n_in, enum clf_dtype dtype,
+                              const float *fparams, int n_f, struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, impl->name);
+    for (int i = 0; st == CLF_OK && i < n_in; i++)
+        st = clf_graph_check_input(g, in[i], i ? "second input" : "input");
+    if (st != CLF_OK)
+        return st;
+    struct clf_node node = {0};
+    node.impl = impl;
+    node.n_in = n_in;
+    for (int i = 0; i < n_in; i++)
+        node.in[i] = in[i];
+    node.iparams[0] = n_f;
+    for (int i = 0; i < n_f; i++)
+        node.fparams[i] = fparams[i];
+    st = clf_graph_new_output(g, dtype, in[0]->ndim, in[0]->shape, &node.out);
+    if (st != CLF_OK)
+        return st;
+    node.out_owned = true;
+    st = clf_graph_add_node(g, &node);
+    if (st == CLF_OK)
+        *out = node.out;
+    return st;
+}
+
 static enum clf_status record_binary(struct clf_graph *g, const struct clf_op_impl *impl,
                                      struct clf_tensor *a, struct clf_tensor *b,
                                      struct clf_tensor **out)
 {
-    if (!g || !out)
-        return g ? clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL argument to %s", impl->name)
-                 : CLF_E_INVALID_ARG;
-    *out = NULL;
-    enum clf_status st = clf_graph_check_input(g, a, "a");
-    if (st == CLF_OK)
-        st = clf_graph_check_input(g, b, "b");
-    if (st != CLF_OK)
-        return st;
-    if (a->dtype != CLF_F32 || b->dtype != CLF_F32)
-        return clf_fail(g->ctx, CLF_E_SHAPE, "%s needs f32 inputs (got %s, %s)", impl->name,
-                        clf_dtype_str(a->dtype), clf_dtype_str(b->dtype));
-    if (!clf_same_shape(a, b))
-        return clf_fail(g->ctx, CLF_E_SHAPE, "%s needs inputs of the same shape", impl->name);
-    struct clf_tensor *y = NULL;
-    st = clf_graph_new_output(g, CLF_F32, a, &y);
-    if (st != CLF_OK)
-        return st;
     struct clf_tensor *in[2] = {a, b};
-    st = clf_graph_add_node(g, impl, in, 2, NULL, 0, y);
-    if (st == CLF_OK)
-        *out = y;
-    return st;
+    enum clf_status st = clf_graph_check_call(g, out, impl->name);
+    if (st == CLF_OK && a && b) {
+        if (a->dtype != CLF_F32 || b->dtype != CLF_F32)
+            return clf_fail(g->ctx, CLF_E_SHAPE, "%s needs f32 inputs (got %s, %s)", impl->name,
+                            clf_dtype_str(a->dtype), clf_dtype_str(b->dtype));
+        if (!clf_same_shape(a, b))
+            return clf_fail(g->ctx, CLF_E_SHAPE, "%s needs inputs of the same shape",
+                            impl->name);
+    }
+    return st == CLF_OK ? record(g, impl, in, 2, CLF_F32, NULL, 0, out) : st;
 }
 
 enum clf_status clf_op_add(struct clf_graph *g, struct clf_tensor *a, struct clf_tensor *b,
@@ -100,39 +103,19 @@ enum clf_status clf_op_mul(struct clf_graph *g, struct clf_tensor *a, struct clf
     return record_binary(g, &op_mul, a, b, out);
 }
 
-/* Records a unary node whose output has dtype `dtype` and x's shape. */
-static enum clf_status record_unary(struct clf_graph *g, const struct clf_op_impl *impl,
-                                    struct clf_tensor *x, enum clf_dtype dtype,
-                                    const float *params, int n_params, struct clf_tensor **out)
-{
-    if (!g || !out)
-        return g ? clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL argument to %s", impl->name)
-                 : CLF_E_INVALID_ARG;
-    *out = NULL;
-    enum clf_status st = clf_graph_check_input(g, x, "x");
-    if (st != CLF_OK)
-        return st;
-    struct clf_tensor *y = NULL;
-    st = clf_graph_new_output(g, dtype, x, &y);
-    if (st != CLF_OK)
-        return st;
-    st = clf_graph_add_node(g, impl, &x, 1, params, n_params, y);
-    if (st == CLF_OK)
-        *out = y;
-    return st;
-}
-
 enum clf_status clf_op_scale(struct clf_graph *g, struct clf_tensor *x, float alpha, float beta,
                              struct clf_tensor **out)
 {
-    if (g && x && x->dtype != CLF_F32)
+    enum clf_status st = clf_graph_check_call(g, out, "scale");
+    if (st == CLF_OK && x && x->dtype != CLF_F32)
         return clf_fail(g->ctx, CLF_E_SHAPE, "scale needs an f32 input (got %s)",
                         clf_dtype_str(x->dtype));
     const float params[2] = {alpha, beta};
-    return record_unary(g, &op_scale, x, CLF_F32, params, 2, out);
+    return st == CLF_OK ? record(g, &op_scale, &x, 1, CLF_F32, params, 2, out) : st;
 }
 
 enum clf_status clf_op_copy(struct clf_graph *g, struct clf_tensor *x, struct clf_tensor **out)
 {
-    return record_unary(g, &op_copy, x, x ? x->dtype : CLF_F32, NULL, 0, out);
+    enum clf_status st = clf_graph_check_call(g, out, "copy");
+    return st == CLF_OK ? record(g, &op_copy, &x, 1, x ? x->dtype : CLF_F32, NULL, 0, out) : st;
 }

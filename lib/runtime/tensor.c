@@ -176,10 +176,58 @@ enum clf_status clf_tensor_slice(struct clf_tensor *base, int dim, int64_t start
                            base->offset + start * base->strides[dim], out);
 }
 
+enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t key[4],
+                                size_t bytes, struct clf_derived **out, bool *fresh)
+{
+    struct clf_derived *d = t->derived;
+    *out = NULL;
+    *fresh = false;
+    while (d && (d->kind != kind || memcmp(d->key, key, sizeof d->key) != 0))
+        d = d->next;
+    if (d && d->class_bytes >= bytes) {
+        *fresh = d->version == t->storage->version;
+        *out = d;
+        return CLF_OK;
+    }
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d)
+            return clf_fail(t->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a derived buffer");
+        d->kind = kind;
+        memcpy(d->key, key, sizeof d->key);
+        d->next = t->derived;
+        t->derived = d;
+    } else if (d->mem) {
+        clf_pool_release(t->ctx, d->mem, d->class_bytes);
+        d->mem = NULL;
+    }
+    enum clf_status st = clf_pool_acquire(t->ctx, bytes, &d->mem, &d->class_bytes);
+    if (st != CLF_OK) {
+        d->mem = NULL;
+        d->class_bytes = 0;
+        return st;
+    }
+    d->version = (uint64_t)-1;
+    *out = d;
+    return CLF_OK;
+}
+
+void clf_derived_mark_fresh(const struct clf_tensor *t, struct clf_derived *d)
+{
+    d->version = t->storage->version;
+}
+
 void clf_tensor_free(struct clf_tensor *t)
 {
     if (!t)
         return;
+    while (t->derived) {
+        struct clf_derived *d = t->derived;
+        t->derived = d->next;
+        if (d->mem)
+            clf_pool_release(t->ctx, d->mem, d->class_bytes);
+        free(d);
+    }
     if (--t->storage->refs == 0) {
         clf_pool_release(t->ctx, t->storage->mem, t->storage->class_bytes);
         free(t->storage);

@@ -12,6 +12,20 @@ struct clf_storage {
     size_t class_bytes; /* size of the pooled buffer */
     size_t bytes;       /* bytes requested: numel * dtype size of the creator */
     int refs;
+    uint64_t version;   /* bumped by every write (host or graph node): caches
+                           derived from the contents compare it */
+};
+
+/* A device buffer derived from a tensor's contents (e.g. a weight packed
+ * into GEMM panels), kept with the tensor and valid while the storage's
+ * version equals `version`. */
+struct clf_derived {
+    int kind;           /* who made it, e.g. CLF_DERIVED_GEMM_PACK_B */
+    int64_t key[4];     /* the maker's parameters (panel sizes, transposition...) */
+    uint64_t version;   /* storage version it was made from */
+    cl_mem mem;
+    size_t class_bytes; /* pool size class of mem */
+    struct clf_derived *next;
 };
 
 struct clf_tensor {
@@ -23,6 +37,7 @@ struct clf_tensor {
     int64_t strides[CLF_MAX_DIMS]; /* in elements */
     int64_t offset;                /* in elements */
     struct clf_graph *owner;       /* non-NULL: destroyed with that graph */
+    struct clf_derived *derived;   /* cached derived buffers, freed with the tensor */
 };
 
 /* Creates a dense tensor with new storage (the public create, minus argument
@@ -32,6 +47,15 @@ enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int nd
 
 /* Frees a tensor whatever its owner. */
 void clf_tensor_free(struct clf_tensor *t);
+
+/* Finds the derived buffer of (kind, key) of t. Returns it with *fresh set
+ * when it matches the storage's current version; otherwise creates or
+ * resizes it (at least `bytes`, contents undefined) with *fresh false, and
+ * the caller fills it then calls clf_derived_mark_fresh. */
+enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t key[4],
+                                size_t bytes, struct clf_derived **out, bool *fresh);
+/* Records that d now matches its tensor's current storage version. */
+void clf_derived_mark_fresh(const struct clf_tensor *t, struct clf_derived *d);
 
 /* Shape, strides and offset padded in front to 4-D (for kernel arguments). */
 void clf_tensor_layout4(const struct clf_tensor *t, cl_long4 *shape, cl_long4 *strides,

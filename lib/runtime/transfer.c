@@ -73,6 +73,7 @@ enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t b
         return st;
     struct clf_ctx *ctx = t->ctx;
     size_t es = clf_dtype_size(t->dtype);
+    t->storage->version++;
     if (clf_tensor_is_contiguous(t)) {
         cl_int err = clEnqueueWriteBuffer(ctx->queue, t->storage->mem, CL_TRUE,
                                           (size_t)t->offset * es, bytes, src, 0, NULL, NULL);

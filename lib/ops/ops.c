@@ -1,0 +1,28 @@
+/* Helpers shared by the op families. */
+#include "ops.h"
+
+cl_int clf_set_tensor_args(cl_kernel k, cl_uint arg, const struct clf_tensor *t)
+{
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(t, &shape, &strides, &off);
+    cl_int err = clSetKernelArg(k, arg, sizeof(cl_mem), &t->storage->mem);
+    err |= clSetKernelArg(k, arg + 1, sizeof off, &off);
+    err |= clSetKernelArg(k, arg + 2, sizeof strides, &strides);
+    return err;
+}
+
+enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global,
+                           const size_t *local, cl_uint n_wait, const cl_event *wait, cl_event *ev,
+                           const char *what)
+{
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, n_wait,
+                                        n_wait ? wait : NULL, ev);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, err == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
+                                     err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY
+                                 ? CLF_E_OUT_OF_MEMORY
+                                 : CLF_E_OPENCL,
+                        "enqueueing %s failed: %s (%d)", what, clf_cl_error_name(err), (int)err);
+    return CLF_OK;
+}
