@@ -21,3 +21,26 @@ long clf_offset4(long gid, long4 shape, long4 strides, long offset)
     long i0 = gid / shape.s1;
     return offset + i0 * strides.s0 + i1 * strides.s1 + i2 * strides.s2 + i3 * strides.s3;
 }
+
+/* Activation codes, as enum clf_act in clformer.h. */
+#define CLF_ACT_NONE 0
+#define CLF_ACT_RELU 1
+#define CLF_ACT_GELU 2
+#define CLF_ACT_GELU_TANH 3
+
+/*
+ * act(x) for an activation code:
+ *   RELU       max(0, x)
+ *   GELU       0.5*x*(1 + erf(x/sqrt(2)))                     (exact form)
+ *   GELU_TANH  0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))  (Hendrycks & Gimpel)
+ */
+float clf_act_apply(float x, int act)
+{
+    if (act == CLF_ACT_RELU)
+        return x < 0.0f ? 0.0f : x; /* NaN stays NaN, as in PyTorch */
+    if (act == CLF_ACT_GELU)
+        return 0.5f * x * (1.0f + erf(x * 0.70710678118654752f));
+    if (act == CLF_ACT_GELU_TANH)
+        return 0.5f * x * (1.0f + tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    return x;
+}

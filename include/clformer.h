@@ -50,7 +50,8 @@ enum clf_status {
     CLF_E_IO,            /**< reading or writing a file failed */
     CLF_E_FORMAT,        /**< a file or string is malformed */
     CLF_E_UNSUPPORTED,   /**< the device or build lacks a needed feature */
-    CLF_E_STATE          /**< the object is not in a state to do this */
+    CLF_E_STATE,         /**< the object is not in a state to do this */
+    CLF_E_NUMERIC        /**< a numerical method failed (e.g. an SVD did not converge) */
 };
 
 /** Short English description of a status; never NULL. */
@@ -171,6 +172,14 @@ typedef void (*clf_log_fn)(void *user, enum clf_log_level level, const char *msg
 typedef void (*clf_progress_fn)(void *user, const char *what, int done, int total,
                                 const char *item);
 
+/** Who computes a GEMM. */
+enum clf_gemm_provider {
+    CLF_GEMM_AUTO = 0,    /**< measured once per device and shape class, remembered */
+    CLF_GEMM_CLBLAST = 1, /**< CLBlast (tuned for GPUs) */
+    CLF_GEMM_NATIVE = 2   /**< clformer's kernels: packed register tiles on CPU devices,
+                               local-memory tiles on GPUs */
+};
+
 /** Context configuration; get one from clf_ctx_params_default(). */
 struct clf_ctx_params {
     /** Device spec (see clf_device_match). Default NULL: $CLFORMER_DEVICE,
@@ -200,6 +209,10 @@ struct clf_ctx_params {
     size_t pool_max_bytes;
     /** Default true. Enables event profiling on the context's queue. */
     bool profiling;
+    /** GEMM provider for ops that leave theirs at CLF_GEMM_AUTO. Default
+     *  CLF_GEMM_AUTO (measured per device and shape class, the choice kept in
+     *  the cache directory), or $CLFORMER_GEMM (auto, clblast, native). */
+    enum clf_gemm_provider gemm_provider;
 };
 
 /** Returns the documented defaults. */
@@ -247,6 +260,8 @@ struct clf_ctx_stats {
     uint64_t pool_bytes_free;     /**< device bytes kept for reuse */
     unsigned pool_hits;           /**< allocations served by the pool */
     unsigned pool_misses;         /**< allocations that created a buffer */
+    unsigned gemm_tuned;          /**< GEMM shape classes measured by the auto-tuner */
+    unsigned gemm_tune_loaded;    /**< GEMM choices read from the cache directory */
 };
 
 /** Copies the context's counters. */
@@ -306,7 +321,8 @@ CLF_API enum clf_status clf_tensor_view(struct clf_tensor *base, int ndim, const
 CLF_API enum clf_status clf_tensor_slice(struct clf_tensor *base, int dim, int64_t start,
                                          int64_t len, struct clf_tensor **out);
 
-/** Destroys a tensor (NULL is fine). Graph-owned tensors are not destroyed. */
+/** Destroys a tensor (NULL is fine). Tensors owned by a graph or by the
+ *  context (clf_posenc_sinusoidal) are left alone. */
 CLF_API void clf_tensor_destroy(struct clf_tensor *t);
 
 /**
@@ -371,6 +387,126 @@ CLF_API enum clf_status clf_op_scale(struct clf_graph *g, struct clf_tensor *x, 
 /** out = dense row-major copy of x (any dtype, any strides). */
 CLF_API enum clf_status clf_op_copy(struct clf_graph *g, struct clf_tensor *x,
                                     struct clf_tensor **out);
+
+
+/* ------------------------------------------------------------------------ */
+/* Dense ops                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** Activation functions (of an op or of a GEMM epilogue). */
+enum clf_act {
+    CLF_ACT_NONE = 0,
+    CLF_ACT_RELU = 1,      /**< max(0, x) */
+    CLF_ACT_GELU = 2,      /**< 0.5·x·(1 + erf(x/√2)), the exact form */
+    CLF_ACT_GELU_TANH = 3  /**< 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
+};
+
+/** Name of a provider ("auto", "clblast", "native"). */
+CLF_API const char *clf_gemm_provider_str(enum clf_gemm_provider p);
+
+/** Options of clf_op_gemm; get one from clf_gemm_params_default(). */
+struct clf_gemm_params {
+    bool trans_a;             /**< use Aᵀ. Default false */
+    bool trans_b;             /**< use Bᵀ (nn.Linear weights [N, K]). Default false */
+    float alpha;              /**< Default 1 */
+    float beta;               /**< Default 0; needs `c` when not 0 */
+    /** [N] f32 added to every row after alpha·A·B (+ beta·C). Default NULL. */
+    struct clf_tensor *bias;
+    enum clf_act act;         /**< applied last. Default CLF_ACT_NONE */
+    /** Existing output to write (and, with beta ≠ 0, to accumulate into):
+     *  [M, N] or [batch, M, N] f32, last dimension contiguous. Default NULL:
+     *  the op creates a graph-owned output. */
+    struct clf_tensor *c;
+    /** Default CLF_GEMM_AUTO: the context's choice (clf_ctx_params.gemm_provider). */
+    enum clf_gemm_provider provider;
+};
+
+/** Returns the documented defaults. */
+CLF_API struct clf_gemm_params clf_gemm_params_default(void);
+
+/**
+ * out = act(alpha · op(A) · op(B) + beta · C + bias), row-major f32.
+ * op(A) is [M, K] (A is [K, M] with trans_a), op(B) is [K, N] (B is [N, K]
+ * with trans_b). Batched: A [batch, ·, ·] and B [batch, ·, ·] or a 2-D B
+ * shared by every batch; the batch stride is each tensor's dim-0 stride, so
+ * heads addressed by strides need no copy. Each matrix needs one unit
+ * stride (rows or columns contiguous). Output [M, N] or [batch, M, N].
+ * @param p  NULL means clf_gemm_params_default()
+ */
+CLF_API enum clf_status clf_op_gemm(struct clf_graph *g, struct clf_tensor *a, struct clf_tensor *b,
+                                    const struct clf_gemm_params *p, struct clf_tensor **out);
+
+/** out[..., j] = x[..., j] + bias[j]; x f32 [..., N], bias f32 [N]. */
+CLF_API enum clf_status clf_op_bias_add(struct clf_graph *g, struct clf_tensor *x,
+                                        struct clf_tensor *bias, struct clf_tensor **out);
+
+/** out = act(x), elementwise, x f32. */
+CLF_API enum clf_status clf_op_act(struct clf_graph *g, struct clf_tensor *x, enum clf_act act,
+                                   struct clf_tensor **out);
+
+/** Softmax over the last dimension, max-subtracted (no overflow for any
+ *  finite input); x f32 [..., N]. −inf entries give 0; a row of only −inf,
+ *  or with NaN or +inf, gives NaN (as PyTorch). */
+CLF_API enum clf_status clf_op_softmax(struct clf_graph *g, struct clf_tensor *x,
+                                       struct clf_tensor **out);
+
+/**
+ * LayerNorm over the last dimension: (x − mean) / sqrt(var + eps) · gamma +
+ * beta, variance of the deviations (two-pass: exact for rows with a large
+ * mean). x f32 [..., N]; gamma, beta f32 [N] or NULL (1 and 0); eps > 0.
+ */
+CLF_API enum clf_status clf_op_layernorm(struct clf_graph *g, struct clf_tensor *x,
+                                         struct clf_tensor *gamma, struct clf_tensor *beta,
+                                         float eps, struct clf_tensor **out);
+
+/**
+ * Embedding gather: out[..., :] = table[ids[...], :]. table f32 [V, D], ids
+ * i32 of any shape (up to 3 dims). Every id is checked against V before the
+ * kernel runs (the run waits for the ids and reads them back: one host
+ * synchronisation per run): an id outside [0, V) makes clf_graph_run fail
+ * with CLF_E_INVALID_ARG naming it and its position.
+ */
+CLF_API enum clf_status clf_op_embedding(struct clf_graph *g, struct clf_tensor *table,
+                                         struct clf_tensor *ids, struct clf_tensor **out);
+
+/* ------------------------------------------------------------------------ */
+/* Positional encodings (seed §3.3)                                         */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * The sinusoidal table PE[pos, 2i] = sin(pos / 10000^(2i/d)),
+ * PE[pos, 2i+1] = cos(pos / 10000^(2i/d)), [max_len, d_model] f32, computed
+ * in double on the host and rounded once, once per context per
+ * (max_len, d_model), and kept by the context (it lives until
+ * clf_ctx_destroy; clf_tensor_destroy ignores it). An odd d_model ends with
+ * a sine column.
+ */
+CLF_API enum clf_status clf_posenc_sinusoidal(struct clf_ctx *ctx, int64_t max_len,
+                                              int64_t d_model, struct clf_tensor **table);
+
+/**
+ * out[..., s, :] = x[..., s, :] + table[s, :]: adds a positional table (the
+ * sinusoidal one or a learned one from weights) to x [..., seq, d], seq ≤
+ * the table's rows; a 1-D x [d] is position 0.
+ */
+CLF_API enum clf_status clf_op_posenc_add(struct clf_graph *g, struct clf_tensor *x,
+                                          struct clf_tensor *table, struct clf_tensor **out);
+
+/**
+ * Low-rank factorisation of a positional table, P ≈ U·V with U [max_len, r]
+ * and V [r, d], by truncated SVD on the host (LAPACK): U = U_r·Σ_r, V = V_rᵀ.
+ * Creates U and V (the caller destroys them). rel_error (may be NULL)
+ * receives ‖P − U·V‖_F / ‖P‖_F from the discarded singular values.
+ */
+CLF_API enum clf_status clf_posenc_factorize(struct clf_ctx *ctx, struct clf_tensor *table,
+                                             int64_t rank, struct clf_tensor **u,
+                                             struct clf_tensor **v, double *rel_error);
+
+/** out[..., s, :] = x[..., s, :] + U[s, :]·V: the low-rank table applied
+ *  without forming it. */
+CLF_API enum clf_status clf_op_posenc_add_lowrank(struct clf_graph *g, struct clf_tensor *x,
+                                                  struct clf_tensor *u, struct clf_tensor *v,
+                                                  struct clf_tensor **out);
 
 #ifdef __cplusplus
 }

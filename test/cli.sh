@@ -36,7 +36,7 @@ fi
 
 expect 0 "--version" -- "$exe" --version
 grep -qE '^clformer [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version output: $(cat "$tmp/out")"
-for c in "" devices info; do
+for c in "" devices info bench; do
   expect 0 "$c --help" -- "$exe" $c --help
   grep -q '^Usage: clformer' "$tmp/out" || fail "$c --help prints no usage"
 done
@@ -63,6 +63,21 @@ if [ -f /etc/OpenCL/vendors/pocl.icd ]; then
   json_check "PoCL CPU device listed" \
     "any(x['type'] == 'cpu' and 'Portable Computing Language' in x['platform_name'] and x['compute_units'] >= 1 for x in d)"
 fi
+
+expect 2 "bench without a benchmark" -- "$exe" bench; one_line_err "bench without a benchmark"
+expect 2 "bench unknown benchmark" -- "$exe" bench frob; one_line_err "bench unknown benchmark"
+expect 2 "bench bad shape" -- "$exe" bench gemm --shape 12x; one_line_err "bench bad shape"
+expect 2 "bench bad provider" -- "$exe" bench gemm --provider cuda; one_line_err "bench bad provider"
+expect 2 "bench bad runs" -- "$exe" bench softmax --runs 0; one_line_err "bench bad runs"
+expect 0 "bench gemm --json (small)" -- "$exe" bench gemm --shape 33x17x9 --runs 3 --provider native --json
+json_check "bench gemm reports GFLOP/s" "d['results'][0]['gflops'] > 0 and d['results'][0]['m'] == 33"
+if python3 -c "import json,sys; d=json.load(open('$tmp/out')); sys.exit(0 if 'ratio' in d['results'][0] else 1)"; then
+  json_check "bench gemm agrees with OpenBLAS" "d['results'][0]['max_rel_error'] < 1e-5 and d['results'][0]['ratio'] > 0"
+fi
+expect 0 "bench softmax --json (small)" -- "$exe" bench softmax --shape 20x33 --runs 3 --json
+json_check "bench softmax agrees with the C loop" "d['results'][0]['max_abs_error'] < 1e-5 and d['results'][0]['gbs'] > 0"
+expect 0 "bench layernorm (small)" -- "$exe" bench layernorm --shape 20x33 --runs 3
+grep -q '^layernorm' "$tmp/out" || fail "bench layernorm prints no result line"
 
 export CLFORMER_CACHE_DIR="$tmp/cache"
 expect 0 "info --json, cold cache" -- "$exe" info --json

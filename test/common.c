@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,38 @@ void test_remove_dir(const char *dir)
     }
     closedir(d);
     rmdir(dir);
+}
+
+double test_gamma(double n)
+{
+    return n * TEST_U32 / (1 - n * TEST_U32);
+}
+
+void test_poison(struct clf_tensor *t)
+{
+    size_t n = (size_t)clf_tensor_numel(t);
+    float *nan = malloc(n * sizeof *nan);
+    for (size_t i = 0; i < n; i++)
+        nan[i] = NAN;
+    ck_assert_ok(test_ctx(), clf_tensor_write(t, nan, n * sizeof *nan));
+    free(nan);
+}
+
+float *test_read_all(struct clf_tensor *t)
+{
+    size_t n = (size_t)clf_tensor_numel(t);
+    float *h = malloc(n * sizeof *h);
+    ck_assert_ok(test_ctx(), clf_tensor_read(t, h, n * sizeof *h));
+    return h;
+}
+
+struct clf_tensor *test_upload(int ndim, const int64_t *shape, const float *host)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_tensor *t = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, ndim, shape, &t));
+    ck_assert_ok(ctx, clf_tensor_write(t, host, (size_t)clf_tensor_numel(t) * sizeof *host));
+    return t;
 }
 
 int test_run_suite(Suite *s)

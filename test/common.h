@@ -34,6 +34,18 @@ char *test_make_tmpdir(const char *tag);
 /* Removes a directory and the files in it (one level). */
 void test_remove_dir(const char *dir);
 
+/* Unit roundoff of binary32. */
+#define TEST_U32 0x1p-24
+/* gamma_n = n u / (1 - n u): the bound of n fp32 roundings (Higham, 3.1). */
+double test_gamma(double n);
+
+/* Fills an f32 tensor with NaN (poisons an output before a run). */
+void test_poison(struct clf_tensor *t);
+/* Reads an f32 tensor (dense, logical order) into a new malloc'd array. */
+float *test_read_all(struct clf_tensor *t);
+/* A new dense f32 tensor on the shared context holding host. */
+struct clf_tensor *test_upload(int ndim, const int64_t *shape, const float *host);
+
 /* Runs a suite without forking (OpenCL state does not survive fork) and
  * returns the process exit status. */
 int test_run_suite(Suite *s);

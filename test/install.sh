@@ -44,7 +44,7 @@ echo "ok: program built against the installed clformer.pc runs"
 cc -std=c11 -pedantic -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app-static" \
   $(pkg-config "${pcflags[@]}" --cflags clformer) "$libdir/libclformer.a" \
   $(pkg-config "${pcflags[@]}" --static --libs-only-other --libs-only-L clformer) \
-  $(pkg-config --libs OpenCL clblast libxxhash) -lm
+  $(pkg-config --libs OpenCL clblast libxxhash libcjson lapacke) -lm
 "$tmp/app-static"
 echo "ok: static link against libclformer.a runs"
 

@@ -7,19 +7,6 @@
 #include "common.h"
 #include "../lib/graph/graph.h" /* internal: dependency lists */
 
-/* Unit roundoff of binary32. */
-#define U32 0x1p-24
-
-static void poison(struct clf_tensor *t)
-{
-    size_t n = (size_t)clf_tensor_numel(t);
-    float *nan = malloc(n * sizeof *nan);
-    for (size_t i = 0; i < n; i++)
-        nan[i] = NAN;
-    ck_assert_ok(test_ctx(), clf_tensor_write(t, nan, n * sizeof *nan));
-    free(nan);
-}
-
 /* Largest relative error of out against ref; NaN in out gives +inf. */
 static double max_rel_err(const float *out, const double *ref, size_t n)
 {
@@ -81,11 +68,11 @@ START_TEST(test_dependent_ops)
         ck_assert_ok(ctx, clf_tensor_write(tb, b, sizeof b));
         ck_assert_ok(ctx, clf_tensor_write(tc, c, sizeof c));
         ck_assert_ok(ctx, clf_tensor_write(tx, x, sizeof x));
-        poison(s);
-        poison(p);
-        poison(q);
-        poison(hc);
-        poison(r);
+        test_poison(s);
+        test_poison(p);
+        test_poison(q);
+        test_poison(hc);
+        test_poison(r);
         ck_assert_ok(ctx, clf_graph_run(g));
 
         for (int hh = 0; hh < 3; hh++)
@@ -97,7 +84,7 @@ START_TEST(test_dependent_ops)
                 }
         ck_assert_ok(ctx, clf_tensor_read(q, out, sizeof out));
         double eq = max_rel_err(out, ref_q, 60);
-        ck_assert_msg(eq <= 3 * U32 * (1 + 1e-6), "q: relative error %g > 3u", eq);
+        ck_assert_msg(eq <= 3 * TEST_U32 * (1 + 1e-6), "q: relative error %g > 3u", eq);
         ck_assert_ok(ctx, clf_tensor_read(hc, out, sizeof out));
         for (int hh = 0; hh < 3; hh++)
             for (int t = 0; t < 5; t++)
@@ -105,7 +92,7 @@ START_TEST(test_dependent_ops)
                     ck_assert_float_eq(out[(hh * 5 + t) * 4 + d], x[t * 12 + hh * 4 + d]);
         ck_assert_ok(ctx, clf_tensor_read(r, out, sizeof out));
         double er = max_rel_err(out, ref_r, 60);
-        ck_assert_msg(er <= 4 * U32 * (1 + 1e-6), "r: relative error %g > 4u", er);
+        ck_assert_msg(er <= 4 * TEST_U32 * (1 + 1e-6), "r: relative error %g > 4u", er);
     }
     /* graph-owned outputs ignore clf_tensor_destroy; the graph frees them */
     clf_tensor_destroy(r);

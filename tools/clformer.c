@@ -6,6 +6,7 @@
 
 int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -14,6 +15,7 @@ static const struct {
 } commands[] = {
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
     {"info", cmd_info, "show every capability of one device and build its kernels"},
+    {"bench", cmd_bench, "time ops against a CPU baseline measured in the same run"},
 };
 
 static void usage(FILE *f)

@@ -17,10 +17,11 @@ run | test) ;;
 esac
 
 # Build tools, the OpenCL ICD loader and headers, PoCL (a CPU OpenCL device),
-# CLBlast, xxHash (cache keys), cJSON (the tool's JSON), Check (tests).
+# CLBlast, xxHash (cache keys), cJSON (tuning records, JSON output), LAPACKE
+# (SVD), OpenBLAS (LAPACK backend, the baseline of `clformer bench`), Check.
 packages="build-essential meson ninja-build pkg-config python3 binutils
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
-  libclblast-dev libxxhash-dev libcjson-dev check"
+  libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev check"
 
 missing=""
 for p in $packages; do

@@ -18,11 +18,11 @@ def main():
         with open(path, 'rb') as f:
             data = f.read()
         name = os.path.splitext(os.path.basename(path))[0]
-        lines.append('static const char src_%d[] = {' % i)
+        lines.append('static const unsigned char src_%d[] = {' % i)
         for k in range(0, len(data), 16):
             lines.append('    ' + ', '.join('0x%02x' % b for b in data[k:k + 16]) + ',')
         lines.append('    0x00};')
-        entries.append('    {"%s", src_%d},' % (name, i))
+        entries.append('    {"%s", (const char *)src_%d},' % (name, i))
     lines.append('const struct clf_cl_source clf_cl_sources[] = {')
     lines.extend(entries)
     lines.append('};')

@@ -7,6 +7,7 @@
 #include "device.h"
 #include "env.h"
 #include "program.h"
+#include "tensor.h"
 
 static enum clf_log_level parse_log_level(const char *s, enum clf_log_level fallback)
 {
@@ -36,6 +37,11 @@ struct clf_ctx_params clf_ctx_params_default(void)
     p.progress_user = NULL;
     p.pool_max_bytes = (size_t)256 << 20;
     p.profiling = true;
+    p.gemm_provider = CLF_GEMM_AUTO;
+    if (env.gemm && !strcasecmp(env.gemm, "clblast"))
+        p.gemm_provider = CLF_GEMM_CLBLAST;
+    else if (env.gemm && !strcasecmp(env.gemm, "native"))
+        p.gemm_provider = CLF_GEMM_NATIVE;
     return p;
 }
 
@@ -159,6 +165,12 @@ enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_c
     ctx->pool.max_free_bytes = p->pool_max_bytes;
 
     enum clf_status st = CLF_OK;
+    ctx->gemm_provider = p->gemm_provider;
+    if ((unsigned)p->gemm_provider > CLF_GEMM_NATIVE) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "gemm_provider %d out of range",
+                      (int)p->gemm_provider);
+        goto fail;
+    }
     if ((unsigned)p->log_level > CLF_LOG_NONE) {
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "log_level %d out of range", (int)p->log_level);
         goto fail;
@@ -189,12 +201,74 @@ fail:
     return st;
 }
 
+enum clf_status clf_ctx_in_order_queue(struct clf_ctx *ctx, cl_command_queue *out)
+{
+    if (!ctx->queue_out_of_order) {
+        *out = ctx->queue;
+        return CLF_OK;
+    }
+    if (!ctx->queue_in_order) {
+        cl_int err = CL_SUCCESS;
+        cl_command_queue_properties qp = ctx->info.profiling ? CL_QUEUE_PROFILING_ENABLE : 0;
+        ctx->queue_in_order = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
+        if (err != CL_SUCCESS) {
+            ctx->queue_in_order = NULL;
+            return clf_fail_cl(ctx, err, "clCreateCommandQueue(in-order)");
+        }
+    }
+    *out = ctx->queue_in_order;
+    return CLF_OK;
+}
+
+enum clf_status clf_ctx_on_destroy(struct clf_ctx *ctx, void (*fn)(struct clf_ctx *ctx))
+{
+    for (int i = 0; i < ctx->n_on_destroy; i++)
+        if (ctx->on_destroy[i] == fn)
+            return CLF_OK;
+    if (ctx->n_on_destroy == (int)(sizeof ctx->on_destroy / sizeof ctx->on_destroy[0]))
+        return clf_fail(ctx, CLF_E_STATE, "too many cleanup hooks on the context");
+    ctx->on_destroy[ctx->n_on_destroy++] = fn;
+    return CLF_OK;
+}
+
+struct clf_tensor *clf_ctx_owned_find(const struct clf_ctx *ctx, int kind, const int64_t key[4])
+{
+    for (size_t i = 0; i < ctx->n_owned; i++)
+        if (ctx->owned[i].kind == kind && !memcmp(ctx->owned[i].key, key, sizeof(int64_t) * 4))
+            return ctx->owned[i].tensor;
+    return NULL;
+}
+
+enum clf_status clf_ctx_owned_add(struct clf_ctx *ctx, int kind, const int64_t key[4],
+                                  struct clf_tensor *t)
+{
+    struct clf_ctx_tensor *grown = realloc(ctx->owned, (ctx->n_owned + 1) * sizeof *grown);
+    if (!grown) {
+        clf_tensor_free(t);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a context table");
+    }
+    ctx->owned = grown;
+    grown[ctx->n_owned].kind = kind;
+    memcpy(grown[ctx->n_owned].key, key, sizeof(int64_t) * 4);
+    grown[ctx->n_owned].tensor = t;
+    t->ctx_owned = true;
+    ctx->n_owned++;
+    return CLF_OK;
+}
+
 void clf_ctx_destroy(struct clf_ctx *ctx)
 {
     if (!ctx)
         return;
     if (ctx->queue)
         clFinish(ctx->queue);
+    if (ctx->queue_in_order)
+        clFinish(ctx->queue_in_order);
+    for (int i = 0; i < ctx->n_on_destroy; i++)
+        ctx->on_destroy[i](ctx);
+    for (size_t i = 0; i < ctx->n_owned; i++)
+        clf_tensor_free(ctx->owned[i].tensor);
+    free(ctx->owned);
     if (ctx->stats.pool_bytes_live)
         clf_log(ctx, CLF_LOG_WARN,
                 "context destroyed while tensors hold %llu device bytes; destroy tensors "
@@ -203,6 +277,8 @@ void clf_ctx_destroy(struct clf_ctx *ctx)
     clf_pool_trim(ctx);
     free(ctx->pool.free_bufs);
     clf_programs_release(ctx);
+    if (ctx->queue_in_order)
+        clReleaseCommandQueue(ctx->queue_in_order);
     if (ctx->queue)
         clReleaseCommandQueue(ctx->queue);
     if (ctx->context)

@@ -25,6 +25,19 @@ struct clf_program_entry {
     size_t n_kernels;
 };
 
+/* Kinds of context-owned tensors. */
+enum clf_ctx_tensor_kind {
+    CLF_CTX_TENSOR_SINUSOIDAL = 1 /* key: max_len, d_model */
+};
+
+/* A tensor the context owns (e.g. a precomputed positional table), found
+ * again by (kind, key) and destroyed with the context. */
+struct clf_ctx_tensor {
+    int kind;
+    int64_t key[4];
+    struct clf_tensor *tensor;
+};
+
 struct clf_ctx {
     struct clf_device_info info;
     cl_platform_id platform;
@@ -43,10 +56,22 @@ struct clf_ctx {
     clf_progress_fn progress_fn;
     void *progress_user;
 
+    enum clf_gemm_provider gemm_provider; /* context default for GEMM ops */
+
     char last_error[4096];
 
     struct clf_program_entry *programs;
     size_t n_programs, cap_programs;
+
+    cl_command_queue queue_in_order; /* lazily made for libraries that need in-order
+                                        execution (CLBlast) when `queue` is not */
+    void (*on_destroy[4])(struct clf_ctx *ctx); /* cleanups registered by ops */
+    int n_on_destroy;
+
+    void *gemm_tune;           /* GEMM auto-tune records (lib/ops/gemm_tune.c) */
+
+    struct clf_ctx_tensor *owned;
+    size_t n_owned;
 
     struct clf_pool pool;
     struct clf_ctx_stats stats;
@@ -67,6 +92,19 @@ enum clf_status clf_fail_cl(struct clf_ctx *ctx, cl_int err, const char *call);
 
 /* Name of an OpenCL error code, e.g. "CL_OUT_OF_RESOURCES". */
 const char *clf_cl_error_name(cl_int err);
+
+/* An in-order queue on the context's device: `queue` itself when it is
+ * in-order, else a second queue made on first use. */
+enum clf_status clf_ctx_in_order_queue(struct clf_ctx *ctx, cl_command_queue *out);
+/* Registers fn to run once when the context is destroyed (before its
+ * queues are released); registering the same fn twice is a no-op. */
+enum clf_status clf_ctx_on_destroy(struct clf_ctx *ctx, void (*fn)(struct clf_ctx *ctx));
+
+/* The context-owned tensor of (kind, key), or NULL. */
+struct clf_tensor *clf_ctx_owned_find(const struct clf_ctx *ctx, int kind, const int64_t key[4]);
+/* Hands t to the context under (kind, key); on failure t is freed. */
+enum clf_status clf_ctx_owned_add(struct clf_ctx *ctx, int kind, const int64_t key[4],
+                                  struct clf_tensor *t);
 
 /* Milliseconds from a monotonic clock. */
 double clf_now_ms(void);

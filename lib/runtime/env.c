@@ -9,6 +9,7 @@ void clf_env_read(struct clf_env *env)
     env->cache_dir = getenv("CLFORMER_CACHE_DIR");
     env->cl_dir = getenv("CLFORMER_CL_DIR");
     env->log = getenv("CLFORMER_LOG");
+    env->gemm = getenv("CLFORMER_GEMM");
     env->xdg_cache = getenv("XDG_CACHE_HOME");
     env->home = getenv("HOME");
 }

@@ -8,6 +8,7 @@ struct clf_env {
     const char *cache_dir; /* CLFORMER_CACHE_DIR: program cache ("" disables) */
     const char *cl_dir;    /* CLFORMER_CL_DIR: kernel sources on disk */
     const char *log;       /* CLFORMER_LOG: debug|info|warn|error|none */
+    const char *gemm;      /* CLFORMER_GEMM: auto|clblast|native */
     const char *xdg_cache; /* XDG_CACHE_HOME */
     const char *home;      /* HOME */
 };

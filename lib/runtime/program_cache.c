@@ -12,14 +12,13 @@
  * Anything that does not check out (short, wrong magic/key/size/hash) is a
  * rejected entry: the caller rebuilds from source and overwrites it.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
 
+#include "cache_dir.h"
 #include "program.h"
 
 #define MAGIC "CLFPRG01"
@@ -128,55 +127,18 @@ reject:
     return false;
 }
 
-/* mkdir -p */
-static bool make_dirs(const char *dir)
-{
-    char tmp[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof tmp)
-        return false;
-    memcpy(tmp, dir, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return false;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
-}
-
 void clf_cache_store(struct clf_ctx *ctx, const unsigned char key[16], const unsigned char *bin,
                      size_t size)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     unsigned char hdr[HEADER_SIZE];
     if (!ctx->cache_dir || !bin || !size)
         return;
-    if (!make_dirs(ctx->cache_dir)) {
-        clf_log(ctx, CLF_LOG_WARN, "cannot create cache directory %s: %s", ctx->cache_dir,
-                strerror(errno));
-        return;
-    }
-    clf_cache_path(ctx, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     memcpy(hdr, MAGIC, 8);
     memcpy(hdr + 8, key, 16);
     put_u64(hdr + 24, size);
     put_u64(hdr + 32, XXH3_64bits(bin, size));
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (fd >= 0 && !f)
-        close(fd);
-    bool ok = f && fwrite(hdr, 1, HEADER_SIZE, f) == HEADER_SIZE &&
-              fwrite(bin, 1, size, f) == size;
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (ok && rename(tmp, path) == 0) {
+    clf_cache_path(ctx, key, path, sizeof path);
+    if (clf_cache_write_file(ctx, strrchr(path, '/') + 1, hdr, HEADER_SIZE, bin, size))
         ctx->stats.cache_writes++;
-        return;
-    }
-    clf_log(ctx, CLF_LOG_WARN, "cannot write program cache entry %s: %s", path, strerror(errno));
-    remove(tmp);
 }

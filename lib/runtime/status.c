@@ -29,6 +29,7 @@ const char *clf_status_str(enum clf_status status)
     case CLF_E_FORMAT: return "malformed input";
     case CLF_E_UNSUPPORTED: return "unsupported";
     case CLF_E_STATE: return "invalid state";
+    case CLF_E_NUMERIC: return "numerical failure";
     }
     return "unknown status";
 }

@@ -176,7 +176,7 @@ enum clf_status clf_tensor_slice(struct clf_tensor *base, int dim, int64_t start
                            base->offset + start * base->strides[dim], out);
 }
 
-enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t key[4],
+enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t key[8],
                                 size_t bytes, struct clf_derived **out, bool *fresh)
 {
     struct clf_derived *d = t->derived;
@@ -198,6 +198,8 @@ enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t ke
         d->next = t->derived;
         t->derived = d;
     } else if (d->mem) {
+        /* kernels enqueued earlier may still read the old buffer */
+        clFinish(t->ctx->queue);
         clf_pool_release(t->ctx, d->mem, d->class_bytes);
         d->mem = NULL;
     }
@@ -212,8 +214,13 @@ enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t ke
     return CLF_OK;
 }
 
-void clf_derived_mark_fresh(const struct clf_tensor *t, struct clf_derived *d)
+void clf_derived_mark_fresh(const struct clf_tensor *t, struct clf_derived *d, cl_event filled)
 {
+    if (filled)
+        clRetainEvent(filled);
+    if (d->ready)
+        clReleaseEvent(d->ready);
+    d->ready = filled;
     d->version = t->storage->version;
 }
 
@@ -224,6 +231,8 @@ void clf_tensor_free(struct clf_tensor *t)
     while (t->derived) {
         struct clf_derived *d = t->derived;
         t->derived = d->next;
+        if (d->ready)
+            clReleaseEvent(d->ready);
         if (d->mem)
             clf_pool_release(t->ctx, d->mem, d->class_bytes);
         free(d);
@@ -237,7 +246,7 @@ void clf_tensor_free(struct clf_tensor *t)
 
 void clf_tensor_destroy(struct clf_tensor *t)
 {
-    if (t && !t->owner)
+    if (t && !t->owner && !t->ctx_owned)
         clf_tensor_free(t);
 }
 

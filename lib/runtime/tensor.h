@@ -21,8 +21,10 @@ struct clf_storage {
  * version equals `version`. */
 struct clf_derived {
     int kind;           /* who made it, e.g. CLF_DERIVED_GEMM_PACK_B */
-    int64_t key[4];     /* the maker's parameters (panel sizes, transposition...) */
+    int64_t key[8];     /* the maker's parameters (panel sizes, layout...) */
     uint64_t version;   /* storage version it was made from */
+    cl_event ready;     /* completes when the last fill has finished (or NULL):
+                           users on an out-of-order queue wait for it */
     cl_mem mem;
     size_t class_bytes; /* pool size class of mem */
     struct clf_derived *next;
@@ -37,6 +39,7 @@ struct clf_tensor {
     int64_t strides[CLF_MAX_DIMS]; /* in elements */
     int64_t offset;                /* in elements */
     struct clf_graph *owner;       /* non-NULL: destroyed with that graph */
+    bool ctx_owned;                /* destroyed with the context */
     struct clf_derived *derived;   /* cached derived buffers, freed with the tensor */
 };
 
@@ -52,10 +55,11 @@ void clf_tensor_free(struct clf_tensor *t);
  * when it matches the storage's current version; otherwise creates or
  * resizes it (at least `bytes`, contents undefined) with *fresh false, and
  * the caller fills it then calls clf_derived_mark_fresh. */
-enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t key[4],
+enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t key[8],
                                 size_t bytes, struct clf_derived **out, bool *fresh);
-/* Records that d now matches its tensor's current storage version. */
-void clf_derived_mark_fresh(const struct clf_tensor *t, struct clf_derived *d);
+/* Records that d now matches its tensor's current storage version, once
+ * `filled` (retained; may be NULL) completes. */
+void clf_derived_mark_fresh(const struct clf_tensor *t, struct clf_derived *d, cl_event filled);
 
 /* Shape, strides and offset padded in front to 4-D (for kernel arguments). */
 void clf_tensor_layout4(const struct clf_tensor *t, cl_long4 *shape, cl_long4 *strides,

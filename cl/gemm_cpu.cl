@@ -1,0 +1,263 @@
+/*
+ * GEMM for CPU devices (PoCL and the like): both operands packed into
+ * panels, a TM x TN register tile of C per work-item, no local memory, no
+ * barriers. Host side: lib/ops/gemm_cpu.c.
+ *
+ * Build defines (set by the host):
+ *   TM  rows of C per work-item, 1..16
+ *   TN  columns of C per work-item, VW, 2*VW, 3*VW or 4*VW
+ *   VW  vector width of the accumulators, 8 or 16
+ * so one work-item keeps TM * TN/VW accumulators of type floatVW.
+ *
+ * Packed layouts (f32, dense, zero-padded past the matrix edge):
+ *   A panels  [batch][ceil(m/TM)][k][TM]:  Ap[p][q][kk][t] = A_p[q*TM + t, kk]
+ *   B panels  [batch_b][ceil(n/TN)][k][TN]: Bp[p][q][kk][t] = B_p[kk, q*TN + t]
+ * so the k-loop of the compute kernel reads TM scalars of A and TN/VW
+ * vectors of B from two contiguous, sequentially walked streams.
+ */
+
+#ifndef TM
+#define TM 6
+#endif
+#ifndef TN
+#define TN 16
+#endif
+#ifndef VW
+#define VW 8
+#endif
+
+#if VW == 8
+#define VEC float8
+#define VLOAD vload8
+#define VSTORE vstore8
+#elif VW == 16
+#define VEC float16
+#define VLOAD vload16
+#define VSTORE vstore16
+#else
+#error "VW must be 8 or 16"
+#endif
+
+/* Depth steps packed by one work-item of a pack kernel. */
+#define PACK_K 512
+
+/*
+ * Packs T rows of a strided matrix X [R, K] into one panel slice:
+ *   dst[p][q][kk][t] = (q*T + t < R) ? src[off + p*bs + (q*T + t)*rs + kk*ks] : 0
+ * for this work-item's panel q = get_global_id(0), depth chunk
+ * kk in [PACK_K*get_global_id(1), +PACK_K) and batch p = get_global_id(2).
+ *   src  f32 buffer holding X_p[r, kk] at off + p*bs + r*rs + kk*ks
+ *   dst  [batch][ceil(R/T)][K][T] f32
+ * T is a compile-time constant at every call (the loops unroll).
+ */
+void clf_gemm_cpu_pack(__global const float *src, long off, long rs, long ks, long bs, int R,
+                       int K, __global float *dst, const int T)
+{
+    int q = (int)get_global_id(0);
+    int k0 = (int)get_global_id(1) * PACK_K;
+    long p = (long)get_global_id(2);
+    int nq = (R + T - 1) / T;
+    if (q >= nq || k0 >= K)
+        return;
+    int k1 = min(k0 + PACK_K, K);
+    int rows = min(T, R - q * T);
+    __global const float *s = src + off + p * bs + (long)q * T * rs;
+    __global float *d = dst + ((p * nq + q) * (long)K + k0) * T;
+    if (rows == T && ks == 1) {
+        /* depth contiguous (row-major A, nn.Linear B): per group of up to
+         * 8 rows, 8 depth steps of each row by a vector load, written out
+         * transposed */
+        int kk = k0;
+        for (; kk + 8 <= k1; kk += 8, d += 8 * T) {
+            for (int t0 = 0; t0 < T; t0 += 8) {
+                float8 r[8];
+                for (int t = 0; t < 8 && t0 + t < T; t++)
+                    r[t] = vload8(0, s + (t0 + t) * rs + kk);
+                for (int t = 0; t < 8 && t0 + t < T; t++) {
+                    d[0 * T + t0 + t] = r[t].s0;
+                    d[1 * T + t0 + t] = r[t].s1;
+                    d[2 * T + t0 + t] = r[t].s2;
+                    d[3 * T + t0 + t] = r[t].s3;
+                    d[4 * T + t0 + t] = r[t].s4;
+                    d[5 * T + t0 + t] = r[t].s5;
+                    d[6 * T + t0 + t] = r[t].s6;
+                    d[7 * T + t0 + t] = r[t].s7;
+                }
+            }
+        }
+        for (; kk < k1; kk++, d += T)
+            for (int t = 0; t < T; t++)
+                d[t] = s[t * rs + kk];
+    } else if (rows == T && rs == 1) {
+        /* rows contiguous (transposed A, row-major B): a plain copy */
+        for (int kk = k0; kk < k1; kk++, d += T)
+            for (int t = 0; t < T; t++)
+                d[t] = s[t + kk * ks];
+    } else {
+        for (int kk = k0; kk < k1; kk++, d += T)
+            for (int t = 0; t < T; t++)
+                d[t] = t < rows ? s[t * rs + kk * ks] : 0.0f;
+    }
+}
+
+/*
+ * A [batch][m][k] (any strides) -> A panels [batch][ceil(m/TM)][k][TM]:
+ *   Ap[p][q][kk][t] = a[a_off + p*a_bs + (q*TM + t)*a_rs + kk*a_cs], 0 past m.
+ * Global size (>= ceil(m/TM), >= ceil(k/PACK_K), batch).
+ */
+__kernel void gemm_cpu_pack_a(__global const float *a, long a_off, long a_rs, long a_cs,
+                              long a_bs, int m, int k, __global float *ap)
+{
+    clf_gemm_cpu_pack(a, a_off, a_rs, a_cs, a_bs, m, k, ap, TM);
+}
+
+/*
+ * B [batch_b][k][n] (any strides) -> B panels [batch_b][ceil(n/TN)][k][TN]:
+ *   Bp[p][q][kk][t] = b[b_off + p*b_bs + kk*b_rs + (q*TN + t)*b_cs], 0 past n.
+ * (The rows of a panel run along n, so the row stride passed down is b_cs.)
+ * Global size (>= ceil(n/TN), >= ceil(k/PACK_K), batch_b).
+ */
+__kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, long b_cs,
+                              long b_bs, int n, int k, __global float *bp)
+{
+    clf_gemm_cpu_pack(b, b_off, b_cs, b_rs, b_bs, n, k, bp, TN);
+}
+
+/* ROWS(X) expands X(0) ... X(TM-1); COLS(Y, i) expands Y(i, 0) ... Y(i, TN/VW-1). */
+#define CLF_R1(X) X(0)
+#define CLF_R2(X) CLF_R1(X) X(1)
+#define CLF_R3(X) CLF_R2(X) X(2)
+#define CLF_R4(X) CLF_R3(X) X(3)
+#define CLF_R5(X) CLF_R4(X) X(4)
+#define CLF_R6(X) CLF_R5(X) X(5)
+#define CLF_R7(X) CLF_R6(X) X(6)
+#define CLF_R8(X) CLF_R7(X) X(7)
+#define CLF_R9(X) CLF_R8(X) X(8)
+#define CLF_R10(X) CLF_R9(X) X(9)
+#define CLF_R11(X) CLF_R10(X) X(10)
+#define CLF_R12(X) CLF_R11(X) X(11)
+#define CLF_R13(X) CLF_R12(X) X(12)
+#define CLF_R14(X) CLF_R13(X) X(13)
+#define CLF_R15(X) CLF_R14(X) X(14)
+#define CLF_R16(X) CLF_R15(X) X(15)
+#define CLF_ROWS_(n, X) CLF_R##n(X)
+#define CLF_ROWS(n, X) CLF_ROWS_(n, X)
+#define ROWS(X) CLF_ROWS(TM, X)
+
+#if TN == VW
+#define COLS(Y, i) Y(i, 0)
+#elif TN == 2 * VW
+#define COLS(Y, i) Y(i, 0) Y(i, 1)
+#elif TN == 3 * VW
+#define COLS(Y, i) Y(i, 0) Y(i, 1) Y(i, 2)
+#elif TN == 4 * VW
+#define COLS(Y, i) Y(i, 0) Y(i, 1) Y(i, 2) Y(i, 3)
+#else
+#error "TN must be 1 to 4 times VW"
+#endif
+#define NV (TN / VW)
+
+#define ACC_DECL(i, v) VEC acc##i##_##v = (VEC)(0.0f);
+#define ACC_DECL_ROW(i) COLS(ACC_DECL, i)
+#define B_LOAD(i, v) VEC b##v = VLOAD(v, bk);
+#define ACC_FMA(i, v) acc##i##_##v = fma(a##i, b##v, acc##i##_##v);
+#define ACC_FMA_ROW(i)                                                                          \
+    {                                                                                           \
+        VEC a##i = (VEC)(ak[i]);                                                                \
+        COLS(ACC_FMA, i)                                                                        \
+    }
+
+/* act(x) component-wise (clf_act_apply of common.cl). */
+VEC clf_gemm_cpu_act(VEC x, int act)
+{
+    float t[VW];
+    VSTORE(x, 0, t);
+    for (int e = 0; e < VW; e++)
+        t[e] = clf_act_apply(t[e], act);
+    return VLOAD(0, t);
+}
+
+/*
+ * The epilogue for VW adjacent outputs of one row:
+ *   crow[j+e] = act(alpha*acc[e] + beta*crow[j+e] + bias[j+e]),  e < min(VW, n-j)
+ * with crow the row's first element. Three roundings at most before act:
+ * alpha*acc, the fma with beta*C (only when beta != 0: C is never read
+ * otherwise, so NaN in the old C does not leak), the bias addition.
+ */
+void clf_gemm_cpu_store(VEC acc, __global float *crow, int j, int n, float alpha, float beta,
+                        __global const float *bias, int has_bias, int act)
+{
+    if (j >= n)
+        return;
+    VEC t = alpha * acc;
+    if (j + VW <= n) {
+        if (beta != 0.0f)
+            t = fma((VEC)(beta), VLOAD(0, crow + j), t);
+        if (has_bias)
+            t += VLOAD(0, bias + j);
+        if (act != CLF_ACT_NONE)
+            t = clf_gemm_cpu_act(t, act);
+        VSTORE(t, 0, crow + j);
+        return;
+    }
+    float x[VW];
+    VSTORE(t, 0, x);
+    for (int e = 0; e < n - j; e++) {
+        float y = x[e];
+        if (beta != 0.0f)
+            y = fma(beta, crow[j + e], y);
+        if (has_bias)
+            y += bias[j + e];
+        crow[j + e] = clf_act_apply(y, act);
+    }
+}
+
+#define ACC_STORE(i, v)                                                                         \
+    clf_gemm_cpu_store(acc##i##_##v, crow, j0 + (v) * VW, n, alpha, beta, bias, has_bias, act);
+#define ACC_STORE_ROW(i)                                                                        \
+    if (i0 + (i) < m) {                                                                         \
+        __global float *crow = cp + (long)(i0 + (i)) * c_rs;                                   \
+        COLS(ACC_STORE, i)                                                                      \
+    }
+
+/*
+ * C_p[i, j] = act(alpha * sum_kk A_p[i, kk] * B_p[kk, j] + beta * C_p[i, j] + bias[j])
+ * for the TM x TN tile (rows q_m*TM.., columns q_n*TN..) of batch p, where
+ * q_m = get_global_id(0) (work-items past ceil(m/TM) return at once),
+ * q_n = get_global_id(1), p = get_global_id(2).
+ *   ap        A panels [batch][ceil(m/TM)][k][TM]
+ *   bp        B panels [batch_b][ceil(n/TN)][k][TN]; batch p uses bp + p*bp_bs
+ *   bp_bs     elements between the batches of bp: 0 when B is shared
+ *   c         C_p[i, j] at c[c_off + p*c_bs + i*c_rs + j]  (rows contiguous)
+ *   bias      bias[j] at bias[bias_off + j], read only when has_bias
+ *   m, n, k   the problem; alpha, beta, act (CLF_ACT_*) the epilogue
+ * The dot products run over kk = 0..k-1 in order, one fma per step, in
+ * TM * TN/VW vector accumulators; padding rows/columns of the panels are
+ * zero and their outputs are never stored.
+ */
+__kernel void gemm_cpu_tile(__global const float *ap, __global const float *bp, long bp_bs,
+                            __global float *c, long c_off, long c_rs, long c_bs,
+                            __global const float *bias, long bias_off, int has_bias, int m,
+                            int n, int k, float alpha, float beta, int act)
+{
+    int qm = (int)get_global_id(0);
+    int qn = (int)get_global_id(1);
+    long p = (long)get_global_id(2);
+    int mt = (m + TM - 1) / TM;
+    if (qm >= mt)
+        return;
+    __global const float *ak = ap + (p * mt + qm) * (long)k * TM;
+    __global const float *bk = bp + p * bp_bs + (long)qn * k * TN;
+
+    ROWS(ACC_DECL_ROW)
+    for (int kk = 0; kk < k; kk++, ak += TM, bk += TN) {
+        COLS(B_LOAD, 0)
+        ROWS(ACC_FMA_ROW)
+    }
+
+    int i0 = qm * TM, j0 = qn * TN;
+    __global float *cp = c + c_off + p * c_bs; /* row 0 of C_p */
+    if (has_bias)
+        bias += bias_off;
+    ROWS(ACC_STORE_ROW)
+}

@@ -1,0 +1,232 @@
+/*
+ * Row ops on f32 tensors: bias add, activation, softmax, layernorm, and the
+ * embedding gather. See lib/ops/rows.c for the host side.
+ *
+ * Tensor arguments follow common.cl: (buffer, element offset, long4 strides),
+ * shapes padded in front to 4-D. A "row" is the last dimension (.s3); the
+ * leading three dimensions enumerate rows, row r = ((i0 * d1) + i1) * d2 + i2,
+ * and its first element is element r * d3 in row-major order.
+ *
+ * The row reductions (softmax, layernorm) come in two variants:
+ *   *_item:  one work-item per row, looping over it (no barriers; best on
+ *            CPU devices, where barriers are emulated); global size = rows.
+ *   *_group: one work-group per row; each work-item handles the columns
+ *            lid, lid + ls, ... and partial results are combined by a tree
+ *            in local memory; ls = local size, a power of two; global size =
+ *            rows * ls; scratch holds ls floats.
+ * Both compute the same formulas; only the order of the additions differs.
+ */
+
+/* Offset of element 0 of row r of a strided 4-D tensor. */
+long rows_base(long r, long4 shape, long4 strides, long offset)
+{
+    return clf_offset4(r * shape.s3, shape, strides, offset);
+}
+
+/* Tree reduction of v over the work-group (ls a power of two): every
+ * work-item receives the sum (is_max = 0) or the fmax (is_max = 1).
+ * scratch: [ls] local floats; contains barriers, so every work-item of the
+ * group must call it. */
+float rows_group_reduce(float v, int is_max, __local float *scratch)
+{
+    int lid = (int)get_local_id(0);
+    int ls = (int)get_local_size(0);
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = ls >> 1; s > 0; s >>= 1) {
+        if (lid < s)
+            scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + s])
+                                  : scratch[lid] + scratch[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* scratch may be reused at once */
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Elementwise along rows: one work-item per element, global = numel.      */
+/* ------------------------------------------------------------------------ */
+
+/* y[..., j] = x[..., j] + b[j] (one rounding). */
+__kernel void rows_bias_add(__global const float *x, long x_off, long4 x_str, /* [..., N] */
+                            __global const float *b, long b_off, long4 b_str, /* [N] */
+                            __global float *y, long y_off, long4 y_str,       /* [..., N] */
+                            long4 shape)                                      /* of x and y */
+{
+    long gid = (long)get_global_id(0);
+    long j = gid % shape.s3;
+    y[clf_offset4(gid, shape, y_str, y_off)] =
+        x[clf_offset4(gid, shape, x_str, x_off)] + b[b_off + j * b_str.s3];
+}
+
+/* y = act(x), act an activation code of common.cl. */
+__kernel void rows_act(__global const float *x, long x_off, long4 x_str, /* [...] */
+                       __global float *y, long y_off, long4 y_str,       /* [...] */
+                       long4 shape,                                      /* of x and y */
+                       int act)
+{
+    long gid = (long)get_global_id(0);
+    y[clf_offset4(gid, shape, y_str, y_off)] =
+        clf_act_apply(x[clf_offset4(gid, shape, x_str, x_off)], act);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Softmax over rows                                                       */
+/* ------------------------------------------------------------------------ */
+/*
+ * m = max_j x_j; e_j = exp(x_j - m); s = sum_j e_j; y_j = e_j / s.
+ * m makes every exponent <= 0, so nothing overflows for finite inputs and
+ * s >= 1 (the maximum contributes exp(0)). -inf entries give 0. A row with
+ * a NaN or +inf, or a row of only -inf (m = -inf, -inf - -inf = NaN), gives
+ * a row of NaN, as PyTorch does. e_j is stored in y, then rescaled in place
+ * (each y_j is written and re-read by the same work-item).
+ */
+
+__kernel void softmax_item(__global const float *x, long x_off, long4 x_str, /* [..., N] */
+                           __global float *y, long y_off, long4 y_str,       /* [..., N] */
+                           long4 shape)                                      /* of x and y */
+{
+    long r = (long)get_global_id(0);
+    long n = shape.s3;
+    long xb = rows_base(r, shape, x_str, x_off), xs = x_str.s3;
+    long yb = rows_base(r, shape, y_str, y_off), ys = y_str.s3;
+    float m = -INFINITY;
+    for (long j = 0; j < n; j++)
+        m = fmax(m, x[xb + j * xs]);
+    float s = 0.0f;
+    for (long j = 0; j < n; j++) {
+        float e = exp(x[xb + j * xs] - m);
+        y[yb + j * ys] = e;
+        s += e;
+    }
+    for (long j = 0; j < n; j++)
+        y[yb + j * ys] = y[yb + j * ys] / s;
+}
+
+__kernel void softmax_group(__global const float *x, long x_off, long4 x_str, /* [..., N] */
+                            __global float *y, long y_off, long4 y_str,       /* [..., N] */
+                            long4 shape,                                      /* of x and y */
+                            __local float *scratch)                           /* [ls] */
+{
+    long r = (long)get_group_id(0);
+    long lid = (long)get_local_id(0), ls = (long)get_local_size(0);
+    long n = shape.s3;
+    long xb = rows_base(r, shape, x_str, x_off), xs = x_str.s3;
+    long yb = rows_base(r, shape, y_str, y_off), ys = y_str.s3;
+    float m = -INFINITY;
+    for (long j = lid; j < n; j += ls)
+        m = fmax(m, x[xb + j * xs]);
+    m = rows_group_reduce(m, 1, scratch);
+    float s = 0.0f;
+    for (long j = lid; j < n; j += ls) {
+        float e = exp(x[xb + j * xs] - m);
+        y[yb + j * ys] = e;
+        s += e;
+    }
+    s = rows_group_reduce(s, 0, scratch);
+    for (long j = lid; j < n; j += ls)
+        y[yb + j * ys] = y[yb + j * ys] / s;
+}
+
+/* ------------------------------------------------------------------------ */
+/* LayerNorm over rows                                                     */
+/* ------------------------------------------------------------------------ */
+/*
+ * Shifted two-pass: p = x_0 (the row's first element) is a pivot close to
+ * the data, a_j = x_j - p (exact when x_j and p are within a factor of 2,
+ * Sterbenz), so a large common mean never enters a rounded sum:
+ *   d    = inv_n * sum_j a_j                 mean of the shifted row
+ *   c_j  = a_j - d                           deviation from the mean
+ *   var  = inv_n * sum_j c_j^2               variance of the deviations
+ *   y_j  = fma(c_j * rsqrt(var + eps), g_j, b_j)
+ * with g = 1 and b = 0 where gamma / beta are absent (has_gamma / has_beta
+ * 0; their buffer arguments are then unused). inv_n = 1/N rounded on the
+ * host. A constant row gives c = 0 and y = beta exactly.
+ */
+
+__kernel void layernorm_item(__global const float *x, long x_off, long4 x_str, /* [..., N] */
+                             __global const float *g, long g_off, long4 g_str, /* [N] */
+                             __global const float *b, long b_off, long4 b_str, /* [N] */
+                             __global float *y, long y_off, long4 y_str,       /* [..., N] */
+                             long4 shape,                                      /* of x and y */
+                             float eps, float inv_n, int has_gamma, int has_beta)
+{
+    long r = (long)get_global_id(0);
+    long n = shape.s3;
+    long xb = rows_base(r, shape, x_str, x_off), xs = x_str.s3;
+    long yb = rows_base(r, shape, y_str, y_off), ys = y_str.s3;
+    float p = x[xb];
+    float sum = 0.0f;
+    for (long j = 0; j < n; j++)
+        sum += x[xb + j * xs] - p;
+    float d = sum * inv_n;
+    float sq = 0.0f;
+    for (long j = 0; j < n; j++) {
+        float c = (x[xb + j * xs] - p) - d;
+        sq += c * c;
+    }
+    float rs = rsqrt(sq * inv_n + eps);
+    for (long j = 0; j < n; j++) {
+        float c = (x[xb + j * xs] - p) - d;
+        float gj = has_gamma ? g[g_off + j * g_str.s3] : 1.0f;
+        float bj = has_beta ? b[b_off + j * b_str.s3] : 0.0f;
+        y[yb + j * ys] = fma(c * rs, gj, bj);
+    }
+}
+
+__kernel void layernorm_group(__global const float *x, long x_off, long4 x_str, /* [..., N] */
+                              __global const float *g, long g_off, long4 g_str, /* [N] */
+                              __global const float *b, long b_off, long4 b_str, /* [N] */
+                              __global float *y, long y_off, long4 y_str,       /* [..., N] */
+                              long4 shape,                                      /* of x and y */
+                              float eps, float inv_n, int has_gamma, int has_beta,
+                              __local float *scratch)                           /* [ls] */
+{
+    long r = (long)get_group_id(0);
+    long lid = (long)get_local_id(0), ls = (long)get_local_size(0);
+    long n = shape.s3;
+    long xb = rows_base(r, shape, x_str, x_off), xs = x_str.s3;
+    long yb = rows_base(r, shape, y_str, y_off), ys = y_str.s3;
+    float p = x[xb];
+    float sum = 0.0f;
+    for (long j = lid; j < n; j += ls)
+        sum += x[xb + j * xs] - p;
+    float d = rows_group_reduce(sum, 0, scratch) * inv_n;
+    float sq = 0.0f;
+    for (long j = lid; j < n; j += ls) {
+        float c = (x[xb + j * xs] - p) - d;
+        sq += c * c;
+    }
+    float rs = rsqrt(rows_group_reduce(sq, 0, scratch) * inv_n + eps);
+    for (long j = lid; j < n; j += ls) {
+        float c = (x[xb + j * xs] - p) - d;
+        float gj = has_gamma ? g[g_off + j * g_str.s3] : 1.0f;
+        float bj = has_beta ? b[b_off + j * b_str.s3] : 0.0f;
+        y[yb + j * ys] = fma(c * rs, gj, bj);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Embedding gather                                                        */
+/* ------------------------------------------------------------------------ */
+/*
+ * y[i..., k] = table[ids[i...], k]; one work-item per output element,
+ * global = numel(y). The host checks every id against vocab before the
+ * launch; the clamp to [0, vocab - 1] only makes a wild read impossible if
+ * a bad id slips through.
+ */
+__kernel void embedding_gather(__global const float *t, long t_off, long4 t_str, /* [V, D] */
+                               __global const int *ids, long i_off, long4 i_str, /* [ids...] */
+                               __global float *y, long y_off, long4 y_str,       /* [ids..., D] */
+                               long4 shape,     /* of y, padded: [1 or ids..., D] */
+                               long4 ids_shape, /* of ids, padded */
+                               long vocab)      /* V */
+{
+    long gid = (long)get_global_id(0);
+    long k = gid % shape.s3;
+    long row = gid / shape.s3;
+    long id = (long)ids[clf_offset4(row, ids_shape, i_str, i_off)];
+    id = id < 0 ? 0 : (id >= vocab ? vocab - 1 : id);
+    y[clf_offset4(gid, shape, y_str, y_off)] = t[t_off + id * t_str.s2 + k * t_str.s3];
+}

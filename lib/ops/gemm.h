@@ -1,0 +1,116 @@
+/*
+ * GEMM internals: the problem every provider receives, and the providers.
+ * The public op (clf_op_gemm, gemm.c) resolves tensors, transpositions and
+ * batch strides into a struct clf_gemm_problem; a provider enqueues it.
+ */
+#ifndef CLF_OPS_GEMM_H
+#define CLF_OPS_GEMM_H
+
+#include "ops.h"
+
+/* Kinds of derived buffers (struct clf_derived) made by GEMM providers. */
+#define CLF_DERIVED_GEMM_PACK_B 1
+
+/*
+ * For every batch p in [0, batch), i in [0, m), j in [0, n):
+ *   C_p[i,j] = act(alpha · Σ_k A_p[i,k] · B_p[k,j] + beta · C_p[i,j] + bias[j])
+ * with (all offsets and strides in elements of f32 buffers)
+ *   A_p[i,k] = a[a_off + p·a_bs + i·a_rs + k·a_cs]
+ *   B_p[k,j] = b[b_off + p·b_bs + k·b_rs + j·b_cs]      (b_bs = 0: B shared)
+ *   C_p[i,j] = c[c_off + p·c_bs + i·c_rs + j]            (rows contiguous)
+ *   bias[j]  = bias[bias_off + j]                        (bias_t NULL: none)
+ * When beta == 0, C's old contents are never read (NaN in C stays out).
+ */
+struct clf_gemm_problem {
+    int64_t batch, m, n, k;
+    struct clf_tensor *a_t, *b_t, *c_t, *bias_t; /* for buffers and derived caches */
+    cl_long a_off, a_rs, a_cs, a_bs;
+    cl_long b_off, b_rs, b_cs, b_bs;
+    cl_long c_off, c_rs, c_bs;
+    cl_long bias_off;
+    float alpha, beta;
+    enum clf_act act;
+};
+
+/* Scratch a provider keeps between runs of one node (e.g. the packed A
+ * operand); freed with the node. */
+struct clf_gemm_scratch {
+    cl_mem buf[2];
+    size_t class_bytes[2];
+};
+
+/* Gets scratch buffer `slot` of at least `bytes` from the pool (kept and
+ * reused when big enough). */
+enum clf_status clf_gemm_scratch_get(struct clf_ctx *ctx, struct clf_gemm_scratch *s, int slot,
+                                     size_t bytes, cl_mem *out);
+/* Returns the scratch buffers to the pool. */
+void clf_gemm_scratch_release(struct clf_ctx *ctx, struct clf_gemm_scratch *s);
+
+/*
+ * Native kernels for CPU devices (gemm_cpu.c, cl/gemm_cpu.cl): both operands
+ * packed into panels (A as [batch][ceil(m/TM)][k][TM], B as
+ * [batch_b][ceil(n/TN)][k][TN], zero-padded), a register tile of TM×TN
+ * outputs per work-item, no local memory, no barriers; the epilogue (alpha,
+ * beta, bias, act) fused into the store. B is packed once and kept as a
+ * derived buffer of b_t while its contents do not change (weights); A is
+ * packed on the device by a pack kernel on every run.
+ */
+struct clf_gemm_cpu_config {
+    int tm, tn;        /* register tile */
+    int vw;            /* accumulator vector width (floatVW); tn is a multiple */
+    int local0;        /* work-group size along the tile rows (local size local0 × 1) */
+};
+extern const struct clf_gemm_cpu_config clf_gemm_cpu_configs[];
+extern const int clf_gemm_cpu_n_configs;
+
+enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                     const struct clf_gemm_cpu_config *cfg,
+                                     struct clf_gemm_scratch *scratch, cl_uint n_wait,
+                                     const cl_event *wait, cl_event *ev);
+
+/* CLBlast (gemm_clblast.c): Sgemm / SgemmStridedBatched on an in-order
+ * queue, then cl/gemm.cl's epilogue for bias and activation. Needs a unit
+ * stride in each of A and B (row- or column-major storage). Scratch slot 1
+ * holds Sgemm's temp buffer, sized once per node. */
+bool clf_gemm_clblast_supports(const struct clf_gemm_problem *p);
+enum clf_status clf_gemm_clblast_enqueue(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                         struct clf_gemm_scratch *scratch, cl_uint n_wait,
+                                         const cl_event *wait, cl_event *ev);
+
+/* Native kernels for GPUs (gemm_gpu.c, cl/gemm.cl): TS×TS tiles of A and B
+ * staged in local memory, each work-item accumulating WPT outputs of a
+ * column, epilogue fused; any strides. */
+struct clf_gemm_gpu_config {
+    int ts;  /* tile size (work-group covers a TS×TS block of C) */
+    int wpt; /* outputs per work-item (local size TS × TS/WPT) */
+};
+extern const struct clf_gemm_gpu_config clf_gemm_gpu_configs[];
+extern const int clf_gemm_gpu_n_configs;
+enum clf_status clf_gemm_gpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                     const struct clf_gemm_gpu_config *cfg, cl_uint n_wait,
+                                     const cl_event *wait, cl_event *ev);
+
+/* C = act(C + bias) over the problem's C (after a provider without a fused
+ * epilogue). */
+enum clf_status clf_gemm_epilogue_enqueue(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                          cl_uint n_wait, const cl_event *wait, cl_event *ev);
+
+/* A provider and one of its configurations. */
+struct clf_gemm_choice {
+    enum clf_gemm_provider provider; /* CLF_GEMM_CLBLAST or CLF_GEMM_NATIVE */
+    int config;                      /* index into the native family's configs */
+};
+
+/* Runs one choice. */
+enum clf_status clf_gemm_run_choice(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                    const struct clf_gemm_choice *c,
+                                    struct clf_gemm_scratch *scratch, cl_uint n_wait,
+                                    const cl_event *wait, cl_event *ev);
+
+/* Auto-tune (gemm_tune.c): the choice for p's shape class on this device,
+ * measured once (on scratch buffers, never on p's own) and remembered in
+ * the context and in <cache dir>/gemm-tune-<device hash>.json. */
+enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                     struct clf_gemm_choice *out);
+
+#endif

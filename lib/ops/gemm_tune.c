@@ -1,0 +1,294 @@
+/*
+ * GEMM auto-tune: for each shape class on a device, every candidate (the
+ * native family's configurations, and CLBlast when the layout allows it) is
+ * run on scratch operands of the problem's size; the fastest (median wall
+ * time of a few runs after a warm-up that absorbs kernel compilation) is
+ * kept in the context and written to <cache dir>/gemm-tune-<hash>.json,
+ * where <hash> covers the device name, driver and platform versions.
+ *
+ * Shape class: each of m, n, k bucketed (<=16, <=64, <=256, <=1024, more),
+ * batched or not, and each operand's layout (rows contiguous, columns
+ * contiguous, other) — the things that change which kernel wins.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "../runtime/cache_dir.h"
+#include "gemm.h"
+
+/* Each candidate runs once to warm up (kernel builds, packing of the
+ * scratch B), then at least TUNE_MIN_RUNS times and until TUNE_MIN_MS have
+ * passed (at most TUNE_MAX_RUNS); its time is the fastest run, the figure
+ * least disturbed by other work on a shared machine. */
+#define TUNE_MIN_RUNS 5
+#define TUNE_MAX_RUNS 50
+#define TUNE_MIN_MS 40.0
+
+struct tune_state {
+    cJSON *root; /* {"device": ..., "choices": {class: {"provider", "config", "ms"}}} */
+    char file[64];
+};
+
+static void tune_free(struct clf_ctx *ctx)
+{
+    struct tune_state *ts = ctx->gemm_tune;
+    if (ts) {
+        cJSON_Delete(ts->root);
+        free(ts);
+        ctx->gemm_tune = NULL;
+    }
+}
+
+static int bucket(int64_t x)
+{
+    return x <= 16 ? 0 : x <= 64 ? 1 : x <= 256 ? 2 : x <= 1024 ? 3 : 4;
+}
+
+static char layout_char(cl_long rs, cl_long cs)
+{
+    return cs == 1 ? 'r' : rs == 1 ? 'c' : 's';
+}
+
+static void class_key(const struct clf_gemm_problem *p, char *key, size_t size)
+{
+    snprintf(key, size, "m%d-n%d-k%d-b%d-%c%c", bucket(p->m), bucket(p->n), bucket(p->k),
+             p->batch > 1, layout_char(p->a_rs, p->a_cs), layout_char(p->b_rs, p->b_cs));
+}
+
+/* Loads (or starts) the records of this device. */
+static enum clf_status tune_state(struct clf_ctx *ctx, struct tune_state **out)
+{
+    if (ctx->gemm_tune) {
+        *out = ctx->gemm_tune;
+        return CLF_OK;
+    }
+    struct tune_state *ts = calloc(1, sizeof *ts);
+    if (!ts)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for GEMM tuning records");
+    char id[1024];
+    snprintf(id, sizeof id, "gemm-tune-1|%s|%s|%s", ctx->info.name, ctx->info.driver_version,
+             ctx->info.platform_version);
+    snprintf(ts->file, sizeof ts->file, "gemm-tune-%016llx.json",
+             (unsigned long long)XXH3_64bits(id, strlen(id)));
+    char *text = NULL;
+    size_t n = 0;
+    if (clf_cache_read_file(ctx, ts->file, &text, &n)) {
+        ts->root = cJSON_Parse(text);
+        free(text);
+        if (!ts->root || !cJSON_IsObject(cJSON_GetObjectItem(ts->root, "choices"))) {
+            clf_log(ctx, CLF_LOG_DEBUG, "GEMM tuning file %s unreadable; tuning again", ts->file);
+            cJSON_Delete(ts->root);
+            ts->root = NULL;
+        } else {
+            ctx->stats.gemm_tune_loaded +=
+                (unsigned)cJSON_GetArraySize(cJSON_GetObjectItem(ts->root, "choices"));
+        }
+    }
+    if (!ts->root) {
+        ts->root = cJSON_CreateObject();
+        if (!ts->root || !cJSON_AddStringToObject(ts->root, "device", ctx->info.name) ||
+            !cJSON_AddObjectToObject(ts->root, "choices")) {
+            cJSON_Delete(ts->root);
+            free(ts);
+            return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for GEMM tuning records");
+        }
+    }
+    enum clf_status st = clf_ctx_on_destroy(ctx, tune_free);
+    if (st != CLF_OK) {
+        cJSON_Delete(ts->root);
+        free(ts);
+        return st;
+    }
+    ctx->gemm_tune = ts;
+    *out = ts;
+    return CLF_OK;
+}
+
+/* A recorded choice, validated against what this build offers. */
+static bool recorded(struct clf_ctx *ctx, const cJSON *rec, const struct clf_gemm_problem *p,
+                     struct clf_gemm_choice *out)
+{
+    const cJSON *prov = cJSON_GetObjectItem(rec, "provider");
+    const cJSON *cfg = cJSON_GetObjectItem(rec, "config");
+    if (!cJSON_IsString(prov) || !cJSON_IsNumber(cfg))
+        return false;
+    int n_native = ctx->info.type == CLF_DEVICE_CPU ? clf_gemm_cpu_n_configs
+                                                    : clf_gemm_gpu_n_configs;
+    if (!strcmp(prov->valuestring, "clblast") && clf_gemm_clblast_supports(p)) {
+        out->provider = CLF_GEMM_CLBLAST;
+        out->config = 0;
+        return true;
+    }
+    if (!strcmp(prov->valuestring, "native") && cfg->valueint >= 0 &&
+        cfg->valueint < n_native) {
+        out->provider = CLF_GEMM_NATIVE;
+        out->config = cfg->valueint;
+        return true;
+    }
+    return false;
+}
+
+/* A dense scratch tensor for an operand of `rows` x `cols` stored row-major
+ * or transposed like the problem's (layout char), batch copies. */
+static enum clf_status scratch_operand(struct clf_ctx *ctx, int64_t batch, int64_t rows,
+                                       int64_t cols, char layout, struct clf_tensor **t,
+                                       cl_long *rs, cl_long *cs, cl_long *bs)
+{
+    bool trans = layout == 'c';
+    int64_t shape[3] = {batch, trans ? cols : rows, trans ? rows : cols};
+    enum clf_status st = clf_tensor_new(ctx, CLF_F32, 3, shape, t);
+    if (st != CLF_OK)
+        return st;
+    *rs = trans ? 1 : cols;
+    *cs = trans ? rows : 1;
+    *bs = rows * cols;
+    /* contents: zeros (timing does not depend on values; no NaN/denormals) */
+    float zero = 0.0f;
+    cl_int err = clEnqueueFillBuffer(ctx->queue, (*t)->storage->mem, &zero, sizeof zero, 0,
+                                     (size_t)(batch * rows * cols) * sizeof(float), 0, NULL,
+                                     NULL);
+    if (err == CL_SUCCESS)
+        err = clFinish(ctx->queue);
+    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueFillBuffer");
+}
+
+/* Fastest wall time (ms) of choice c over the runs described above. */
+static enum clf_status time_choice(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                   const struct clf_gemm_choice *c, double *ms)
+{
+    struct clf_gemm_scratch scratch = {0};
+    double best = -1, total = 0;
+    enum clf_status st = CLF_OK;
+    for (int r = -1; st == CLF_OK && r < TUNE_MAX_RUNS &&
+                     (r < TUNE_MIN_RUNS || total < TUNE_MIN_MS); r++) {
+        cl_event ev = NULL;
+        double t0 = clf_now_ms();
+        st = clf_gemm_run_choice(ctx, p, c, &scratch, 0, NULL, &ev);
+        if (st == CLF_OK) {
+            cl_int err = clWaitForEvents(1, &ev);
+            clReleaseEvent(ev);
+            if (err != CL_SUCCESS)
+                st = clf_fail_cl(ctx, err, "clWaitForEvents(gemm tune)");
+        }
+        double t = clf_now_ms() - t0;
+        if (r >= 0) {
+            total += t;
+            best = best < 0 || t < best ? t : best;
+        }
+    }
+    clf_gemm_scratch_release(ctx, &scratch);
+    *ms = best;
+    return st;
+}
+
+/* Measures every candidate on scratch operands shaped like p. */
+static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                               struct clf_gemm_choice *best, cJSON *times)
+{
+    struct clf_gemm_problem q = *p;
+    struct clf_tensor *a = NULL, *b = NULL, *c = NULL;
+    q.batch = p->batch < 4 ? p->batch : 4; /* enough to time the batched path */
+    q.alpha = 1.0f;
+    q.beta = 0.0f;
+    q.bias_t = NULL;
+    q.act = CLF_ACT_NONE;
+    cl_long dummy;
+    enum clf_status st = scratch_operand(ctx, q.batch, q.m, q.k, layout_char(p->a_rs, p->a_cs),
+                                         &a, &q.a_rs, &q.a_cs, &q.a_bs);
+    if (st == CLF_OK)
+        st = scratch_operand(ctx, p->b_bs ? q.batch : 1, q.k, q.n,
+                             layout_char(p->b_rs, p->b_cs), &b, &q.b_rs, &q.b_cs, &q.b_bs);
+    if (st == CLF_OK)
+        st = scratch_operand(ctx, q.batch, q.m, q.n, 'r', &c, &q.c_rs, &dummy, &q.c_bs);
+    if (st != CLF_OK)
+        goto done;
+    if (!p->b_bs)
+        q.b_bs = 0;
+    q.a_t = a;
+    q.b_t = b;
+    q.c_t = c;
+    q.a_off = q.b_off = q.c_off = 0;
+
+    int n_native = ctx->info.type == CLF_DEVICE_CPU ? clf_gemm_cpu_n_configs
+                                                    : clf_gemm_gpu_n_configs;
+    bool blas = clf_gemm_clblast_supports(&q);
+    int total = n_native + blas;
+    double best_ms = -1;
+    enum clf_status last = CLF_OK;
+    for (int i = 0; i < total; i++) {
+        struct clf_gemm_choice ch = {i < n_native ? CLF_GEMM_NATIVE : CLF_GEMM_CLBLAST,
+                                     i < n_native ? i : 0};
+        /* CPU tiles wider than the device's vectors are correct but spill */
+        if (ch.provider == CLF_GEMM_NATIVE && ctx->info.type == CLF_DEVICE_CPU &&
+            (unsigned)clf_gemm_cpu_configs[i].vw > (ctx->info.vec_float > 4 ? ctx->info.vec_float : 4))
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "%s:%d", clf_gemm_provider_str(ch.provider), ch.config);
+        if (ctx->progress_fn)
+            ctx->progress_fn(ctx->progress_user, "tuning gemm", i, total, name);
+        double ms = 0;
+        enum clf_status s = time_choice(ctx, &q, &ch, &ms);
+        if (s != CLF_OK) {
+            clf_log(ctx, CLF_LOG_DEBUG, "gemm tune: %s failed: %s", name, ctx->last_error);
+            last = s;
+            continue;
+        }
+        cJSON_AddNumberToObject(times, name, ms);
+        if (best_ms < 0 || ms < best_ms) {
+            best_ms = ms;
+            *best = ch;
+        }
+    }
+    if (ctx->progress_fn)
+        ctx->progress_fn(ctx->progress_user, "tuning gemm", total, total, NULL);
+    if (best_ms < 0)
+        st = last != CLF_OK ? last : clf_fail(ctx, CLF_E_UNSUPPORTED, "no GEMM candidate ran");
+done:
+    clf_tensor_free(a);
+    clf_tensor_free(b);
+    clf_tensor_free(c);
+    return st;
+}
+
+enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                     struct clf_gemm_choice *out)
+{
+    struct tune_state *ts = NULL;
+    enum clf_status st = tune_state(ctx, &ts);
+    if (st != CLF_OK)
+        return st;
+    char key[64];
+    class_key(p, key, sizeof key);
+    cJSON *choices = cJSON_GetObjectItem(ts->root, "choices");
+    cJSON *rec = cJSON_GetObjectItem(choices, key);
+    if (rec && recorded(ctx, rec, p, out))
+        return CLF_OK;
+    cJSON *times = cJSON_CreateObject();
+    if (!times)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for GEMM tuning records");
+    st = measure(ctx, p, out, times);
+    if (st != CLF_OK) {
+        cJSON_Delete(times);
+        return st;
+    }
+    ctx->stats.gemm_tuned++;
+    cJSON_DeleteItemFromObject(choices, key);
+    rec = cJSON_AddObjectToObject(choices, key);
+    if (rec) {
+        cJSON_AddStringToObject(rec, "provider", clf_gemm_provider_str(out->provider));
+        cJSON_AddNumberToObject(rec, "config", out->config);
+        cJSON_AddItemToObject(rec, "ms", times);
+    } else {
+        cJSON_Delete(times);
+    }
+    clf_log(ctx, CLF_LOG_INFO, "gemm %s on '%s': %s:%d", key, ctx->info.name,
+            clf_gemm_provider_str(out->provider), out->config);
+    char *text = cJSON_Print(ts->root);
+    if (text)
+        clf_cache_write_file(ctx, ts->file, text, strlen(text), NULL, 0);
+    cJSON_free(text);
+    return CLF_OK;
+}

@@ -1,0 +1,473 @@
+/*
+ * Row ops (cl/rows.cl): bias add, activation, softmax, layernorm, embedding.
+ * Every op checks its arguments when recorded (nothing is launched for a
+ * bad call) and records one node; the enqueue functions set the kernel
+ * arguments and launch.
+ *
+ * Node parameters:
+ *   act        iparams[0] = enum clf_act
+ *   softmax    iparams[0] = enum clf_rows_variant (resolved, never AUTO)
+ *   layernorm  iparams[0] = variant; fparams[0] = eps, fparams[1] = 1/N
+ *              (rounded once on the host); in[1] = gamma, in[2] = beta
+ *              (either may be NULL)
+ *   embedding  iparams[0] = 1 to check the ids on the host before the
+ *              gather; in[0] = table, in[1] = ids
+ *
+ * The embedding check is a synchronisation point: its enqueue waits for the
+ * nodes producing the ids and reads them back (blocking) on every run, so
+ * nodes recorded after it are enqueued only once the ids are known.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rows.h"
+
+/* Largest work-group size the group variants use (a power of two). */
+#define ROWS_MAX_GROUP 256
+
+enum clf_rows_variant clf_rows_auto_variant(const struct clf_ctx *ctx)
+{
+    return ctx->info.type == CLF_DEVICE_CPU ? CLF_ROWS_PER_ITEM : CLF_ROWS_PER_GROUP;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Enqueue                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Number of rows (product of all but the last dimension). */
+static int64_t row_count(const struct clf_tensor *t)
+{
+    return clf_tensor_numel(t) / t->shape[t->ndim - 1];
+}
+
+/* Sets the (buffer, offset, strides) arguments of an optional tensor; when
+ * t is NULL, `dummy`'s buffer with zero offset and strides stands in (the
+ * kernel does not read it). */
+static cl_int set_optional_args(cl_kernel k, cl_uint arg, const struct clf_tensor *t,
+                                const struct clf_tensor *dummy)
+{
+    if (t)
+        return clf_set_tensor_args(k, arg, t);
+    cl_long off = 0;
+    cl_long4 zero = {{0, 0, 0, 0}};
+    cl_int err = clSetKernelArg(k, arg, sizeof(cl_mem), &dummy->storage->mem);
+    err |= clSetKernelArg(k, arg + 1, sizeof off, &off);
+    err |= clSetKernelArg(k, arg + 2, sizeof zero, &zero);
+    return err;
+}
+
+/* Work-group size of the group variant for rows of n elements: the
+ * smallest power of two >= n, at most ROWS_MAX_GROUP and what the device
+ * allows for kernel k. */
+static enum clf_status group_size(struct clf_ctx *ctx, cl_kernel k, int64_t n, size_t *ls)
+{
+    size_t kmax = 0;
+    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                          &kmax, NULL);
+    if (err != CL_SUCCESS)
+        return clf_fail_cl(ctx, err, "clGetKernelWorkGroupInfo");
+    size_t cap = ROWS_MAX_GROUP;
+    if (kmax && kmax < cap)
+        cap = kmax;
+    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < cap)
+        cap = ctx->info.max_work_group_size;
+    if (ctx->info.local_mem_bytes && ctx->info.local_mem_bytes / sizeof(float) < cap)
+        cap = (size_t)(ctx->info.local_mem_bytes / sizeof(float));
+    size_t s = 1;
+    while (2 * s <= cap && (int64_t)s < n)
+        s *= 2;
+    *ls = s;
+    return CLF_OK;
+}
+
+/* Launches a row-reduction kernel whose arguments up to `arg` are set: the
+ * item variant over rows, the group variant over rows work-groups with a
+ * local scratch argument at `arg`. */
+static enum clf_status launch_rows(struct clf_ctx *ctx, cl_kernel k, cl_uint arg,
+                                   const struct clf_node *node, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev, const char *name)
+{
+    const struct clf_tensor *y = node->out;
+    size_t rows = (size_t)row_count(y);
+    if (node->iparams[0] == CLF_ROWS_PER_ITEM)
+        return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
+    size_t ls = 1;
+    enum clf_status st = group_size(ctx, k, y->shape[y->ndim - 1], &ls);
+    if (st != CLF_OK)
+        return st;
+    cl_int err = clSetKernelArg(k, arg, ls * sizeof(float), NULL);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting the local scratch of %s failed: %s", name,
+                        clf_cl_error_name(err));
+    size_t global = rows * ls;
+    return clf_launch(ctx, k, 1, &global, &ls, n_wait, wait, ev, name);
+}
+
+static enum clf_status enqueue_bias_add(struct clf_ctx *ctx, struct clf_node *node,
+                                        cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "rows", NULL, "rows_bias_add", &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(node->out, &shape, &strides, &off);
+    cl_int err = clf_set_tensor_args(k, 0, node->in[0]);
+    err |= clf_set_tensor_args(k, 3, node->in[1]);
+    err |= clf_set_tensor_args(k, 6, node->out);
+    err |= clSetKernelArg(k, 9, sizeof shape, &shape);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of rows_bias_add failed");
+    size_t global = (size_t)clf_tensor_numel(node->out);
+    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "rows_bias_add");
+}
+
+static enum clf_status enqueue_act(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "rows", NULL, "rows_act", &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(node->out, &shape, &strides, &off);
+    cl_int act = (cl_int)node->iparams[0];
+    cl_int err = clf_set_tensor_args(k, 0, node->in[0]);
+    err |= clf_set_tensor_args(k, 3, node->out);
+    err |= clSetKernelArg(k, 6, sizeof shape, &shape);
+    err |= clSetKernelArg(k, 7, sizeof act, &act);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of rows_act failed");
+    size_t global = (size_t)clf_tensor_numel(node->out);
+    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "rows_act");
+}
+
+static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *node,
+                                       cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    const char *name = node->iparams[0] == CLF_ROWS_PER_ITEM ? "softmax_item" : "softmax_group";
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "rows", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(node->out, &shape, &strides, &off);
+    cl_int err = clf_set_tensor_args(k, 0, node->in[0]);
+    err |= clf_set_tensor_args(k, 3, node->out);
+    err |= clSetKernelArg(k, 6, sizeof shape, &shape);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
+    return launch_rows(ctx, k, 7, node, n_wait, wait, ev, name);
+}
+
+static enum clf_status enqueue_layernorm(struct clf_ctx *ctx, struct clf_node *node,
+                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    const char *name =
+        node->iparams[0] == CLF_ROWS_PER_ITEM ? "layernorm_item" : "layernorm_group";
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "rows", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(node->out, &shape, &strides, &off);
+    cl_float eps = node->fparams[0], inv_n = node->fparams[1];
+    cl_int has_gamma = node->in[1] != NULL, has_beta = node->in[2] != NULL;
+    cl_int err = clf_set_tensor_args(k, 0, node->in[0]);
+    err |= set_optional_args(k, 3, node->in[1], node->in[0]);
+    err |= set_optional_args(k, 6, node->in[2], node->in[0]);
+    err |= clf_set_tensor_args(k, 9, node->out);
+    err |= clSetKernelArg(k, 12, sizeof shape, &shape);
+    err |= clSetKernelArg(k, 13, sizeof eps, &eps);
+    err |= clSetKernelArg(k, 14, sizeof inv_n, &inv_n);
+    err |= clSetKernelArg(k, 15, sizeof has_gamma, &has_gamma);
+    err |= clSetKernelArg(k, 16, sizeof has_beta, &has_beta);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
+    return launch_rows(ctx, k, 17, node, n_wait, wait, ev, name);
+}
+
+/* Reads the ids back (after the wait list) and fails on the first one
+ * outside [0, V). */
+static enum clf_status check_ids(struct clf_ctx *ctx, struct clf_tensor *ids, int64_t vocab,
+                                 cl_uint n_wait, const cl_event *wait)
+{
+    if (n_wait) {
+        clFlush(ctx->queue);
+        cl_int err = clWaitForEvents(n_wait, wait);
+        if (err != CL_SUCCESS)
+            return clf_fail_cl(ctx, err, "clWaitForEvents(embedding ids)");
+    }
+    size_t n = (size_t)clf_tensor_numel(ids);
+    int32_t *host = malloc(n * sizeof *host);
+    if (!host)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to check %zu embedding ids", n);
+    enum clf_status st = clf_tensor_read(ids, host, n * sizeof *host);
+    for (size_t i = 0; st == CLF_OK && i < n; i++) {
+        if (host[i] >= 0 && host[i] < vocab)
+            continue;
+        /* position of element i in ids' shape, outermost first */
+        int64_t idx[CLF_MAX_DIMS] = {0};
+        size_t rest = i;
+        for (int d = ids->ndim - 1; d >= 0; d--) {
+            idx[d] = (int64_t)(rest % (size_t)ids->shape[d]);
+            rest /= (size_t)ids->shape[d];
+        }
+        char pos[96];
+        int w = 0;
+        for (int d = 0; d < ids->ndim; d++)
+            w += snprintf(pos + w, sizeof pos - (size_t)w, "%s%lld", d ? ", " : "",
+                          (long long)idx[d]);
+        st = clf_fail(ctx, CLF_E_INVALID_ARG,
+                      "embedding: id %d at position [%s] is outside the table's rows [0, %lld)",
+                      (int)host[i], pos, (long long)vocab);
+    }
+    free(host);
+    return st;
+}
+
+static enum clf_status enqueue_embedding(struct clf_ctx *ctx, struct clf_node *node,
+                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    struct clf_tensor *table = node->in[0], *ids = node->in[1];
+    cl_long vocab = table->shape[0];
+    enum clf_status st;
+    if (node->iparams[0]) {
+        st = check_ids(ctx, ids, vocab, n_wait, wait);
+        if (st != CLF_OK)
+            return st;
+    }
+    cl_kernel k = NULL;
+    st = clf_kernel_get(ctx, "rows", NULL, "embedding_gather", &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long4 shape, ids_shape, strides;
+    cl_long off;
+    clf_tensor_layout4(node->out, &shape, &strides, &off);
+    clf_tensor_layout4(ids, &ids_shape, &strides, &off);
+    cl_int err = clf_set_tensor_args(k, 0, table);
+    err |= clf_set_tensor_args(k, 3, ids);
+    err |= clf_set_tensor_args(k, 6, node->out);
+    err |= clSetKernelArg(k, 9, sizeof shape, &shape);
+    err |= clSetKernelArg(k, 10, sizeof ids_shape, &ids_shape);
+    err |= clSetKernelArg(k, 11, sizeof vocab, &vocab);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of embedding_gather failed");
+    size_t global = (size_t)clf_tensor_numel(node->out);
+    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "embedding_gather");
+}
+
+static const struct clf_op_impl op_bias_add = {"bias_add", enqueue_bias_add};
+static const struct clf_op_impl op_act = {"act", enqueue_act};
+static const struct clf_op_impl op_softmax = {"softmax", enqueue_softmax};
+static const struct clf_op_impl op_layernorm = {"layernorm", enqueue_layernorm};
+static const struct clf_op_impl op_embedding = {"embedding", enqueue_embedding};
+
+/* ------------------------------------------------------------------------ */
+/* Recording                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Checks an input: present, of g's context, of dtype `dtype`. */
+static enum clf_status check_tensor(struct clf_graph *g, const struct clf_tensor *t,
+                                    enum clf_dtype dtype, const char *op, const char *what)
+{
+    char label[64];
+    snprintf(label, sizeof label, "%s %s", op, what);
+    enum clf_status st = clf_graph_check_input(g, t, label);
+    if (st != CLF_OK)
+        return st;
+    if (t->dtype != dtype)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "%s needs %s %s (got %s)", op, clf_dtype_str(dtype),
+                        what, clf_dtype_str(t->dtype));
+    return CLF_OK;
+}
+
+/* Checks an optional per-column vector (bias, gamma, beta): f32 [n]. */
+static enum clf_status check_vector(struct clf_graph *g, const struct clf_tensor *t, int64_t n,
+                                    const char *op, const char *what)
+{
+    enum clf_status st = check_tensor(g, t, CLF_F32, op, what);
+    if (st != CLF_OK)
+        return st;
+    if (t->ndim != 1 || t->shape[0] != n)
+        return clf_fail(g->ctx, CLF_E_SHAPE,
+                        "%s: %s must be [%lld] (the last dimension of the input), got %d-D "
+                        "with %lld elements",
+                        op, what, (long long)n, t->ndim, (long long)clf_tensor_numel(t));
+    return CLF_OK;
+}
+
+static enum clf_status check_variant(struct clf_graph *g, enum clf_rows_variant *variant,
+                                     const char *op)
+{
+    if (*variant == CLF_ROWS_AUTO)
+        *variant = clf_rows_auto_variant(g->ctx);
+    if (*variant != CLF_ROWS_PER_ITEM && *variant != CLF_ROWS_PER_GROUP)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: unknown kernel variant %d", op,
+                        (int)*variant);
+    return CLF_OK;
+}
+
+/* Creates the node's graph-owned f32 output of the given shape and appends
+ * the node; *out receives the output. */
+static enum clf_status add_node(struct clf_graph *g, struct clf_node *node, int ndim,
+                                const int64_t *shape, struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_new_output(g, CLF_F32, ndim, shape, &node->out);
+    if (st != CLF_OK)
+        return st;
+    node->out_owned = true;
+    st = clf_graph_add_node(g, node);
+    if (st == CLF_OK)
+        *out = node->out;
+    return st;
+}
+
+enum clf_status clf_op_bias_add(struct clf_graph *g, struct clf_tensor *x,
+                                struct clf_tensor *bias, struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, "bias_add");
+    if (st == CLF_OK)
+        st = check_tensor(g, x, CLF_F32, "bias_add", "input");
+    if (st == CLF_OK)
+        st = check_vector(g, bias, x->shape[x->ndim - 1], "bias_add", "bias");
+    if (st != CLF_OK)
+        return st;
+    struct clf_node node = {0};
+    node.impl = &op_bias_add;
+    node.n_in = 2;
+    node.in[0] = x;
+    node.in[1] = bias;
+    return add_node(g, &node, x->ndim, x->shape, out);
+}
+
+enum clf_status clf_op_act(struct clf_graph *g, struct clf_tensor *x, enum clf_act act,
+                           struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, "act");
+    if (st == CLF_OK)
+        st = check_tensor(g, x, CLF_F32, "act", "input");
+    if (st != CLF_OK)
+        return st;
+    switch (act) {
+    case CLF_ACT_NONE:
+    case CLF_ACT_RELU:
+    case CLF_ACT_GELU:
+    case CLF_ACT_GELU_TANH:
+        break;
+    default:
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "act: unknown activation %d", (int)act);
+    }
+    struct clf_node node = {0};
+    node.impl = &op_act;
+    node.n_in = 1;
+    node.in[0] = x;
+    node.iparams[0] = act;
+    return add_node(g, &node, x->ndim, x->shape, out);
+}
+
+enum clf_status clf_rows_softmax_record(struct clf_graph *g, struct clf_tensor *x,
+                                        enum clf_rows_variant variant, struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, "softmax");
+    if (st == CLF_OK)
+        st = check_tensor(g, x, CLF_F32, "softmax", "input");
+    if (st == CLF_OK)
+        st = check_variant(g, &variant, "softmax");
+    if (st != CLF_OK)
+        return st;
+    struct clf_node node = {0};
+    node.impl = &op_softmax;
+    node.n_in = 1;
+    node.in[0] = x;
+    node.iparams[0] = variant;
+    return add_node(g, &node, x->ndim, x->shape, out);
+}
+
+enum clf_status clf_op_softmax(struct clf_graph *g, struct clf_tensor *x, struct clf_tensor **out)
+{
+    return clf_rows_softmax_record(g, x, CLF_ROWS_AUTO, out);
+}
+
+enum clf_status clf_rows_layernorm_record(struct clf_graph *g, struct clf_tensor *x,
+                                          struct clf_tensor *gamma, struct clf_tensor *beta,
+                                          float eps, enum clf_rows_variant variant,
+                                          struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, "layernorm");
+    if (st == CLF_OK)
+        st = check_tensor(g, x, CLF_F32, "layernorm", "input");
+    if (st != CLF_OK)
+        return st;
+    int64_t n = x->shape[x->ndim - 1];
+    if (gamma)
+        st = check_vector(g, gamma, n, "layernorm", "gamma");
+    if (st == CLF_OK && beta)
+        st = check_vector(g, beta, n, "layernorm", "beta");
+    if (st != CLF_OK)
+        return st;
+    if (!(eps > 0.0f) || isinf(eps))
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "layernorm: eps must be > 0 and finite (got %g)",
+                        (double)eps);
+    st = check_variant(g, &variant, "layernorm");
+    if (st != CLF_OK)
+        return st;
+    struct clf_node node = {0};
+    node.impl = &op_layernorm;
+    node.n_in = 3;
+    node.in[0] = x;
+    node.in[1] = gamma;
+    node.in[2] = beta;
+    node.fparams[0] = eps;
+    node.fparams[1] = 1.0f / (float)n; /* one IEEE rounding (n < 2^24 is exact as a float) */
+    node.iparams[0] = variant;
+    return add_node(g, &node, x->ndim, x->shape, out);
+}
+
+enum clf_status clf_op_layernorm(struct clf_graph *g, struct clf_tensor *x,
+                                 struct clf_tensor *gamma, struct clf_tensor *beta, float eps,
+                                 struct clf_tensor **out)
+{
+    return clf_rows_layernorm_record(g, x, gamma, beta, eps, CLF_ROWS_AUTO, out);
+}
+
+enum clf_status clf_rows_embedding_record(struct clf_graph *g, struct clf_tensor *table,
+                                          struct clf_tensor *ids, bool check_ids,
+                                          struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, "embedding");
+    if (st == CLF_OK)
+        st = check_tensor(g, table, CLF_F32, "embedding", "table");
+    if (st == CLF_OK)
+        st = check_tensor(g, ids, CLF_I32, "embedding", "ids");
+    if (st != CLF_OK)
+        return st;
+    if (table->ndim != 2)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "embedding: the table must be 2-D [V, D], got %d-D",
+                        table->ndim);
+    if (ids->ndim > CLF_MAX_DIMS - 1)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "embedding: ids must have 1 to %d dimensions, got %d",
+                        CLF_MAX_DIMS - 1, ids->ndim);
+    int64_t shape[CLF_MAX_DIMS];
+    for (int d = 0; d < ids->ndim; d++)
+        shape[d] = ids->shape[d];
+    shape[ids->ndim] = table->shape[1];
+    struct clf_node node = {0};
+    node.impl = &op_embedding;
+    node.n_in = 2;
+    node.in[0] = table;
+    node.in[1] = ids;
+    node.iparams[0] = check_ids;
+    return add_node(g, &node, ids->ndim + 1, shape, out);
+}
+
+enum clf_status clf_op_embedding(struct clf_graph *g, struct clf_tensor *table,
+                                 struct clf_tensor *ids, struct clf_tensor **out)
+{
+    return clf_rows_embedding_record(g, table, ids, true, out);
+}

@@ -1,0 +1,40 @@
+/*
+ * Row ops (lib/ops/rows.c, cl/rows.cl): bias add, activation, softmax,
+ * layernorm, embedding. Internal: the record functions with the choices the
+ * public ops make on their own, so that tests can force each kernel variant
+ * on any device. Not installed.
+ */
+#ifndef CLF_OPS_ROWS_H
+#define CLF_OPS_ROWS_H
+
+#include "ops.h"
+
+/* How a row reduction (softmax, layernorm) is spread over work-items. */
+enum clf_rows_variant {
+    CLF_ROWS_AUTO = -1, /* by device type: CPU -> PER_ITEM, others -> PER_GROUP */
+    CLF_ROWS_PER_ITEM = 0,  /* one work-item loops over a whole row, no barriers
+                               (best on CPU devices, where barriers are emulated) */
+    CLF_ROWS_PER_GROUP = 1  /* one work-group per row, local-memory tree reduction
+                               (GPUs) */
+};
+
+/* The variant CLF_ROWS_AUTO resolves to on ctx's device. */
+enum clf_rows_variant clf_rows_auto_variant(const struct clf_ctx *ctx);
+
+/* clf_op_softmax with an explicit variant (stored in node iparams[0]). */
+enum clf_status clf_rows_softmax_record(struct clf_graph *g, struct clf_tensor *x,
+                                        enum clf_rows_variant variant, struct clf_tensor **out);
+
+/* clf_op_layernorm with an explicit variant (stored in node iparams[0]). */
+enum clf_status clf_rows_layernorm_record(struct clf_graph *g, struct clf_tensor *x,
+                                          struct clf_tensor *gamma, struct clf_tensor *beta,
+                                          float eps, enum clf_rows_variant variant,
+                                          struct clf_tensor **out);
+
+/* clf_op_embedding; check_ids false skips the host-side id check (only for
+ * testing that the kernel clamps out-of-range ids to [0, V-1]). */
+enum clf_status clf_rows_embedding_record(struct clf_graph *g, struct clf_tensor *table,
+                                          struct clf_tensor *ids, bool check_ids,
+                                          struct clf_tensor **out);
+
+#endif

@@ -1,0 +1,84 @@
+/* Files in the context's cache directory (see cache_dir.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache_dir.h"
+
+/* mkdir -p */
+static bool make_dirs(const char *dir)
+{
+    char tmp[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof tmp)
+        return false;
+    memcpy(tmp, dir, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return false;
+        *p = '/';
+    }
+    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
+}
+
+bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *head,
+                          size_t head_size, const void *body, size_t body_size)
+{
+    char path[4096], tmp[4200];
+    if (!ctx->cache_dir)
+        return false;
+    if (!make_dirs(ctx->cache_dir)) {
+        clf_log(ctx, CLF_LOG_WARN, "cannot create cache directory %s: %s", ctx->cache_dir,
+                strerror(errno));
+        return false;
+    }
+    snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
+    bool ok = f && (!head_size || fwrite(head, 1, head_size, f) == head_size) &&
+              (!body_size || fwrite(body, 1, body_size, f) == body_size);
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) == 0)
+        return true;
+    clf_log(ctx, CLF_LOG_WARN, "cannot write cache file %s: %s", path, strerror(errno));
+    if (fd >= 0)
+        remove(tmp);
+    return false;
+}
+
+bool clf_cache_read_file(struct clf_ctx *ctx, const char *name, char **data, size_t *size)
+{
+    char path[4096];
+    *data = NULL;
+    *size = 0;
+    if (!ctx->cache_dir)
+        return false;
+    snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    struct stat sb;
+    char *buf = NULL;
+    bool ok = fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 &&
+              (buf = malloc((size_t)sb.st_size + 1)) != NULL &&
+              fread(buf, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
+    fclose(f);
+    if (!ok) {
+        free(buf);
+        return false;
+    }
+    buf[sb.st_size] = 0;
+    *data = buf;
+    *size = (size_t)sb.st_size;
+    return true;
+}

@@ -1,0 +1,413 @@
+/*
+ * `clformer bench`: times ops on the device against a CPU baseline measured
+ * in the same run (OpenBLAS for GEMM when built with it, a plain C loop for
+ * the row ops), after warm-up, as medians of many runs.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef CLF_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+#include "cli.h"
+
+struct bench_opts {
+    const char *device;
+    enum clf_gemm_provider provider;
+    int runs;
+    bool json;
+    int64_t shape[3]; /* --shape, 0 when not given */
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static void fill(float *x, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) { /* xorshift, values in [-1, 1) */
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        x[i] = (float)((double)seed / 2147483648.0 - 1.0);
+    }
+}
+
+/* Times `runs` runs of g after two warm-up runs; median ms, or -1. */
+static double time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs)
+{
+    double *t = malloc((size_t)runs * sizeof *t);
+    for (int r = -2; r < runs; r++) {
+        double t0 = now_ms();
+        if (clf_graph_run(g) != CLF_OK) {
+            cli_error("run failed: %s", clf_ctx_last_error(ctx));
+            free(t);
+            return -1;
+        }
+        if (r >= 0)
+            t[r] = now_ms() - t0;
+    }
+    double m = median(t, runs);
+    free(t);
+    return m;
+}
+
+static struct clf_tensor *upload(struct clf_ctx *ctx, int nd, const int64_t *shape,
+                                 const float *x)
+{
+    struct clf_tensor *t = NULL;
+    if (clf_tensor_create(ctx, CLF_F32, nd, shape, &t) != CLF_OK)
+        return NULL;
+    if (clf_tensor_write(t, x, (size_t)clf_tensor_numel(t) * sizeof *x) != CLF_OK) {
+        clf_tensor_destroy(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* One GEMM shape: C[M,N] = A[M,K] · W[N,K]ᵀ (W as nn.Linear weights). */
+static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int64_t m,
+                            int64_t n, int64_t k, cJSON *arr)
+{
+    size_t na = (size_t)(m * k), nb = (size_t)(n * k), nc = (size_t)(m * n);
+    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c = malloc(nc * sizeof *c);
+    float *ref = malloc(nc * sizeof *ref);
+    int rc = CLI_FAIL;
+    struct clf_tensor *ta = NULL, *tb = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    fill(a, na, 1);
+    fill(b, nb, 2);
+    int64_t as[2] = {m, k}, bs[2] = {n, k};
+    ta = upload(ctx, 2, as, a);
+    tb = upload(ctx, 2, bs, b);
+    struct clf_gemm_params p = clf_gemm_params_default();
+    p.trans_b = true;
+    p.provider = o->provider;
+    if (!ta || !tb || clf_graph_create(ctx, &g) != CLF_OK ||
+        clf_op_gemm(g, ta, tb, &p, &y) != CLF_OK) {
+        cli_error("gemm setup failed: %s", clf_ctx_last_error(ctx));
+        goto done;
+    }
+    double ms = time_graph(ctx, g, o->runs);
+    if (ms < 0 || clf_tensor_read(y, c, nc * sizeof *c) != CLF_OK)
+        goto done;
+    double gflops = 2.0 * (double)m * (double)n * (double)k / (ms * 1e6);
+
+    /* baseline, and the error against it relative to the largest |C| */
+    double base_ms = -1, base_gflops = 0, err = 0, cmax = 0;
+#ifdef CLF_HAVE_OPENBLAS
+    double *t = malloc((size_t)o->runs * sizeof *t);
+    for (int r = -2; r < o->runs; r++) {
+        double t0 = now_ms();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a,
+                    (int)k, b, (int)k, 0.0f, ref, (int)n);
+        if (r >= 0)
+            t[r] = now_ms() - t0;
+    }
+    base_ms = median(t, o->runs);
+    free(t);
+    /* OpenBLAS's idle workers spin for a while after a call and would slow
+     * the device measured next in this process */
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    base_gflops = 2.0 * (double)m * (double)n * (double)k / (base_ms * 1e6);
+    for (size_t i = 0; i < nc; i++) {
+        double d = fabs((double)c[i] - ref[i]);
+        err = d > err || isnan(d) ? d : err;
+        cmax = fabs(ref[i]) > cmax ? fabs(ref[i]) : cmax;
+    }
+#endif
+    double rel = cmax > 0 ? err / cmax : err;
+    if (o->json) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "op", "gemm");
+        cJSON_AddNumberToObject(e, "m", (double)m);
+        cJSON_AddNumberToObject(e, "n", (double)n);
+        cJSON_AddNumberToObject(e, "k", (double)k);
+        cJSON_AddStringToObject(e, "provider", clf_gemm_provider_str(o->provider));
+        cJSON_AddNumberToObject(e, "ms", ms);
+        cJSON_AddNumberToObject(e, "gflops", gflops);
+        if (base_ms >= 0) {
+            cJSON_AddStringToObject(e, "baseline", "openblas");
+            cJSON_AddNumberToObject(e, "baseline_ms", base_ms);
+            cJSON_AddNumberToObject(e, "baseline_gflops", base_gflops);
+            cJSON_AddNumberToObject(e, "ratio", gflops / base_gflops);
+            cJSON_AddNumberToObject(e, "max_rel_error", rel);
+        }
+        cJSON_AddItemToArray(arr, e);
+    } else if (base_ms >= 0) {
+        printf("gemm %5lldx%5lldx%5lld  %8.3f ms %7.1f GFLOP/s | openblas %8.3f ms %7.1f "
+               "GFLOP/s | ratio %.2f | max err %.1e\n",
+               (long long)m, (long long)n, (long long)k, ms, gflops, base_ms, base_gflops,
+               gflops / base_gflops, rel);
+    } else {
+        printf("gemm %5lldx%5lldx%5lld  %8.3f ms %7.1f GFLOP/s (built without OpenBLAS: no "
+               "baseline)\n", (long long)m, (long long)n, (long long)k, ms, gflops);
+    }
+    rc = CLI_OK;
+done:
+    clf_graph_destroy(g);
+    clf_tensor_destroy(ta);
+    clf_tensor_destroy(tb);
+    free(a);
+    free(b);
+    free(c);
+    free(ref);
+    return rc;
+}
+
+/* Plain C baselines of the row ops (float, one thread). */
+static void softmax_c(const float *x, float *y, int64_t rows, int64_t n)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n, mx = xr[0], sum = 0;
+        for (int64_t j = 1; j < n; j++)
+            mx = xr[j] > mx ? xr[j] : mx;
+        for (int64_t j = 0; j < n; j++)
+            sum += yr[j] = expf(xr[j] - mx);
+        for (int64_t j = 0; j < n; j++)
+            yr[j] /= sum;
+    }
+}
+
+static void layernorm_c(const float *x, float *y, int64_t rows, int64_t n)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n, mean = 0, var = 0;
+        for (int64_t j = 0; j < n; j++)
+            mean += xr[j];
+        mean /= (float)n;
+        for (int64_t j = 0; j < n; j++)
+            var += (xr[j] - mean) * (xr[j] - mean);
+        float inv = 1.0f / sqrtf(var / (float)n + 1e-5f);
+        for (int64_t j = 0; j < n; j++)
+            yr[j] = (xr[j] - mean) * inv;
+    }
+}
+
+/* Softmax or LayerNorm over rows × n: GB/s counts one read and one write. */
+static int bench_rows(struct clf_ctx *ctx, const struct bench_opts *o, bool softmax,
+                      int64_t rows, int64_t n, cJSON *arr)
+{
+    size_t total = (size_t)(rows * n);
+    float *x = malloc(total * sizeof *x), *y = malloc(total * sizeof *y),
+          *ref = malloc(total * sizeof *ref);
+    int rc = CLI_FAIL;
+    struct clf_graph *g = NULL;
+    struct clf_tensor *tx = NULL, *out = NULL;
+    fill(x, total, 3);
+    int64_t shape[2] = {rows, n};
+    tx = upload(ctx, 2, shape, x);
+    enum clf_status st = !tx ? CLF_E_OUT_OF_MEMORY : clf_graph_create(ctx, &g);
+    if (st == CLF_OK)
+        st = softmax ? clf_op_softmax(g, tx, &out)
+                     : clf_op_layernorm(g, tx, NULL, NULL, 1e-5f, &out);
+    if (st != CLF_OK) {
+        cli_error("%s setup failed: %s", softmax ? "softmax" : "layernorm",
+                  clf_ctx_last_error(ctx));
+        goto done;
+    }
+    double ms = time_graph(ctx, g, o->runs);
+    if (ms < 0 || clf_tensor_read(out, y, total * sizeof *y) != CLF_OK)
+        goto done;
+    double *t = malloc((size_t)o->runs * sizeof *t);
+    for (int r = -2; r < o->runs; r++) {
+        double t0 = now_ms();
+        (softmax ? softmax_c : layernorm_c)(x, ref, rows, n);
+        if (r >= 0)
+            t[r] = now_ms() - t0;
+    }
+    double base_ms = median(t, o->runs);
+    free(t);
+    double err = 0;
+    for (size_t i = 0; i < total; i++) {
+        double d = fabs((double)y[i] - ref[i]);
+        err = d > err || isnan(d) ? d : err;
+    }
+    double gbs = 2.0 * (double)total * sizeof(float) / (ms * 1e6);
+    double base_gbs = 2.0 * (double)total * sizeof(float) / (base_ms * 1e6);
+    const char *name = softmax ? "softmax" : "layernorm";
+    if (o->json) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "op", name);
+        cJSON_AddNumberToObject(e, "rows", (double)rows);
+        cJSON_AddNumberToObject(e, "n", (double)n);
+        cJSON_AddNumberToObject(e, "ms", ms);
+        cJSON_AddNumberToObject(e, "gbs", gbs);
+        cJSON_AddStringToObject(e, "baseline", "c-loop-1-thread");
+        cJSON_AddNumberToObject(e, "baseline_ms", base_ms);
+        cJSON_AddNumberToObject(e, "baseline_gbs", base_gbs);
+        cJSON_AddNumberToObject(e, "ratio", base_ms / ms);
+        cJSON_AddNumberToObject(e, "max_abs_error", err);
+        cJSON_AddItemToArray(arr, e);
+    } else {
+        printf("%-9s %6lldx%-6lld %8.3f ms %6.2f GB/s | C loop %8.3f ms %6.2f GB/s | ratio "
+               "%.2f | max err %.1e\n",
+               name, (long long)rows, (long long)n, ms, gbs, base_ms, base_gbs, base_ms / ms,
+               err);
+    }
+    rc = CLI_OK;
+done:
+    clf_graph_destroy(g);
+    clf_tensor_destroy(tx);
+    free(x);
+    free(y);
+    free(ref);
+    return rc;
+}
+
+static void help(void)
+{
+    printf("Usage: clformer bench gemm|softmax|layernorm [OPTIONS]\n\n"
+           "Times an op on the device (median of --runs runs after two warm-up runs, which\n"
+           "include kernel builds and auto-tuning) against a CPU baseline measured in the\n"
+           "same run: OpenBLAS cblas_sgemm for gemm (when built with OpenBLAS), a plain C\n"
+           "loop for softmax and layernorm. Prints GFLOP/s or GB/s, the ratio and the\n"
+           "largest error against the baseline.\n\n"
+           "  gemm       C[M,N] = A[M,K] * W[N,K]^T; default shapes 512x1536x384,\n"
+           "             512x384x1536, 1024x1024x1024 (MxNxK)\n"
+           "  softmax    rows x N, default 6144x512 (12 heads x 512 queries x 512 keys)\n"
+           "  layernorm  rows x N, default 512x384 and 512x768\n\n"
+           "  -d, --device SPEC     device (see clformer info --help)\n"
+           "      --provider P      gemm provider: auto (default), clblast, native\n"
+           "      --shape MxNxK     one gemm shape, or ROWSxN for the row ops\n"
+           "      --runs N          timed runs (default 20)\n"
+           "      --json            print JSON\n"
+           "  -h, --help            this text\n");
+}
+
+/* Parses "AxB" or "AxBxC" into shape (n parts expected). */
+static bool parse_shape(const char *s, int64_t *shape, int parts)
+{
+    char *end;
+    for (int i = 0; i < parts; i++) {
+        long long v = strtoll(s, &end, 10);
+        if (end == s || v < 1 || v > (1ll << 24))
+            return false;
+        shape[i] = v;
+        if (i < parts - 1) {
+            if (*end != 'x')
+                return false;
+            s = end + 1;
+        }
+    }
+    return *end == 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
+                                         {"provider", required_argument, NULL, 'p'},
+                                         {"shape", required_argument, NULL, 's'},
+                                         {"runs", required_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
+    struct bench_opts o = {NULL, CLF_GEMM_AUTO, 20, false, {0, 0, 0}};
+    const char *shape = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o.device = optarg; break;
+        case 'p':
+            if (!strcmp(optarg, "auto"))
+                o.provider = CLF_GEMM_AUTO;
+            else if (!strcmp(optarg, "clblast"))
+                o.provider = CLF_GEMM_CLBLAST;
+            else if (!strcmp(optarg, "native"))
+                o.provider = CLF_GEMM_NATIVE;
+            else
+                return cli_usage_error("bench", "unknown provider '%s'", optarg);
+            break;
+        case 's': shape = optarg; break;
+        case 'r': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 100000)
+                return cli_usage_error("bench", "--runs needs a number from 1 to 100000");
+            o.runs = (int)v;
+            break;
+        }
+        case 'j': o.json = true; break;
+        case 'h': help(); return CLI_OK;
+        case ':':
+            return cli_usage_error("bench", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("bench", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("bench", optind >= argc ? "which benchmark? gemm, softmax or "
+                                                         "layernorm%s"
+                                                       : "one benchmark at a time%s", "");
+    const char *what = argv[optind];
+    bool is_gemm = !strcmp(what, "gemm"), is_sm = !strcmp(what, "softmax"),
+         is_ln = !strcmp(what, "layernorm");
+    if (!is_gemm && !is_sm && !is_ln)
+        return cli_usage_error("bench", "unknown benchmark '%s'", what);
+    if (shape && !parse_shape(shape, o.shape, is_gemm ? 3 : 2))
+        return cli_usage_error("bench", "bad --shape '%s' (%s)", shape,
+                               is_gemm ? "MxNxK" : "ROWSxN");
+
+    struct clf_ctx_params p = cli_ctx_params(o.device, o.json);
+    p.gemm_provider = o.provider;
+    struct clf_ctx *ctx = NULL;
+    if (clf_ctx_create(&p, &ctx) != CLF_OK)
+        return CLI_FAIL;
+    struct clf_device_info info;
+    clf_ctx_device_info(ctx, &info);
+    cJSON *root = o.json ? cJSON_CreateObject() : NULL, *arr = NULL;
+    if (root) {
+        cJSON_AddStringToObject(root, "device", info.name);
+        cJSON_AddStringToObject(root, "platform", info.platform_name);
+        cJSON_AddNumberToObject(root, "runs", o.runs);
+        arr = cJSON_AddArrayToObject(root, "results");
+    } else {
+        printf("device: %s (%s), median of %d runs\n", info.name, info.platform_name, o.runs);
+    }
+    int rc = CLI_OK;
+    if (is_gemm) {
+        static const int64_t dflt[][3] = {{512, 1536, 384}, {512, 384, 1536}, {1024, 1024, 1024}};
+        if (o.shape[0])
+            rc = bench_gemm_shape(ctx, &o, o.shape[0], o.shape[1], o.shape[2], arr);
+        for (int i = 0; !o.shape[0] && rc == CLI_OK && i < 3; i++)
+            rc = bench_gemm_shape(ctx, &o, dflt[i][0], dflt[i][1], dflt[i][2], arr);
+    } else {
+        static const int64_t sm[][2] = {{6144, 512}}, ln[][2] = {{512, 384}, {512, 768}};
+        const int64_t(*d)[2] = is_sm ? sm : ln;
+        int nd = is_sm ? 1 : 2;
+        if (o.shape[0])
+            rc = bench_rows(ctx, &o, is_sm, o.shape[0], o.shape[1], arr);
+        for (int i = 0; !o.shape[0] && rc == CLI_OK && i < nd; i++)
+            rc = bench_rows(ctx, &o, is_sm, d[i][0], d[i][1], arr);
+    }
+    if (root) {
+        if (rc == CLI_OK)
+            rc = cli_print_json(root);
+        else
+            cJSON_Delete(root);
+    }
+    clf_ctx_destroy(ctx);
+    return rc;
+}
