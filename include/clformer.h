@@ -370,6 +370,14 @@ CLF_API void clf_graph_destroy(struct clf_graph *g);
 CLF_API size_t clf_graph_node_count(const struct clf_graph *g);
 
 /**
+ * Describes node i (in recording order): the op and, once the graph has
+ * run, what it chose, e.g. "gemm native:0 (tile 6x64, float16)". Writes a
+ * NUL-terminated string into buf; CLF_E_INVALID_ARG when i is out of range.
+ */
+CLF_API enum clf_status clf_graph_node_desc(const struct clf_graph *g, size_t i, char *buf,
+                                            size_t size);
+
+/**
  * Executes every recorded node; blocks until all have finished. May be
  * called again (for example after writing new inputs).
  */

@@ -57,6 +57,10 @@ START_TEST(test_dependent_ops)
     ck_assert_ok(ctx, clf_tensor_view(q, 3, shape, qst, 0, &qv));
     ck_assert_ok(ctx, clf_op_add(g, qv, hc, &r));
     ck_assert_uint_eq(clf_graph_node_count(g), 5);
+    char desc[16];
+    ck_assert_ok(ctx, clf_graph_node_desc(g, 1, desc, sizeof desc));
+    ck_assert_str_eq(desc, "mul");
+    ck_assert_int_eq(clf_graph_node_desc(g, 0, desc, 0), CLF_E_INVALID_ARG);
     ck_assert(clf_tensor_is_contiguous(hc));
 
     for (int run = 0; run < 3; run++) { /* the same graph, new inputs each time */

@@ -111,6 +111,8 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
     if (ms < 0 || clf_tensor_read(y, c, nc * sizeof *c) != CLF_OK)
         goto done;
     double gflops = 2.0 * (double)m * (double)n * (double)k / (ms * 1e6);
+    char chosen[128];
+    clf_graph_node_desc(g, 0, chosen, sizeof chosen);
 
     /* baseline, and the error against it relative to the largest |C| */
     double base_ms = -1, base_gflops = 0, err = 0, cmax = 0;
@@ -144,6 +146,7 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
         cJSON_AddNumberToObject(e, "n", (double)n);
         cJSON_AddNumberToObject(e, "k", (double)k);
         cJSON_AddStringToObject(e, "provider", clf_gemm_provider_str(o->provider));
+        cJSON_AddStringToObject(e, "chosen", chosen);
         cJSON_AddNumberToObject(e, "ms", ms);
         cJSON_AddNumberToObject(e, "gflops", gflops);
         if (base_ms >= 0) {
@@ -156,12 +159,12 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
         cJSON_AddItemToArray(arr, e);
     } else if (base_ms >= 0) {
         printf("gemm %5lldx%5lldx%5lld  %8.3f ms %7.1f GFLOP/s | openblas %8.3f ms %7.1f "
-               "GFLOP/s | ratio %.2f | max err %.1e\n",
+               "GFLOP/s | ratio %.2f | max err %.1e | %s\n",
                (long long)m, (long long)n, (long long)k, ms, gflops, base_ms, base_gflops,
-               gflops / base_gflops, rel);
+               gflops / base_gflops, rel, chosen);
     } else {
         printf("gemm %5lldx%5lldx%5lld  %8.3f ms %7.1f GFLOP/s (built without OpenBLAS: no "
-               "baseline)\n", (long long)m, (long long)n, (long long)k, ms, gflops);
+               "baseline) | %s\n", (long long)m, (long long)n, (long long)k, ms, gflops, chosen);
     }
     rc = CLI_OK;
 done:

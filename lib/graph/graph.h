@@ -22,6 +22,9 @@ struct clf_op_impl {
      * is mutable so that an op may keep scratch state in node->state. */
     enum clf_status (*enqueue)(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                const cl_event *wait, cl_event *ev);
+    /* Optional: writes what the node runs (e.g. the kernel variant chosen)
+     * into buf; NULL means the op's name alone. */
+    void (*describe)(const struct clf_node *node, char *buf, size_t size);
 };
 
 struct clf_node {

@@ -40,10 +40,10 @@ static enum clf_status enqueue_copy(struct clf_ctx *ctx, struct clf_node *node, 
     return clf_copy_enqueue(ctx, node->in[0], node->out, n_wait, wait, ev);
 }
 
-static const struct clf_op_impl op_add = {"add", enqueue_ew};
-static const struct clf_op_impl op_mul = {"mul", enqueue_ew};
-static const struct clf_op_impl op_scale = {"scale", enqueue_ew};
-static const struct clf_op_impl op_copy = {"copy", enqueue_copy};
+static const struct clf_op_impl op_add = {.name = "add", .enqueue = enqueue_ew};
+static const struct clf_op_impl op_mul = {.name = "mul", .enqueue = enqueue_ew};
+static const struct clf_op_impl op_scale = {.name = "scale", .enqueue = enqueue_ew};
+static const struct clf_op_impl op_copy = {.name = "copy", .enqueue = enqueue_copy};
 
 /* Records a node reading `in` (n_in tensors, all checked) whose new
  * graph-owned output has dtype `dtype` and the shape of in[0]. */

@@ -3,6 +3,7 @@
  * struct clf_gemm_problem at record time, and at run time hands it to the
  * provider chosen (forced, or measured by the auto-tuner).
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "gemm.h"
@@ -120,7 +121,34 @@ static enum clf_status enqueue_gemm(struct clf_ctx *ctx, struct clf_node *node, 
     return clf_gemm_run_choice(ctx, &gn->prob, &gn->choice, &gn->scratch, n_wait, wait, ev);
 }
 
-static const struct clf_op_impl op_gemm = {"gemm", enqueue_gemm};
+static void describe_gemm(const struct clf_node *node, char *buf, size_t size)
+{
+    const struct gemm_node *gn = node->state;
+    const struct clf_gemm_problem *p = &gn->prob;
+    int w = snprintf(buf, size, "gemm %lldx%lldx%lld", (long long)p->m, (long long)p->n,
+                     (long long)p->k);
+    if (p->batch > 1 && w > 0 && (size_t)w < size)
+        w += snprintf(buf + w, size - (size_t)w, " x%lld", (long long)p->batch);
+    if (w < 0 || (size_t)w >= size)
+        return;
+    if (!gn->chosen) {
+        snprintf(buf + w, size - (size_t)w, " %s (not run yet)",
+                 clf_gemm_provider_str(gn->requested));
+    } else if (gn->choice.provider == CLF_GEMM_CLBLAST) {
+        snprintf(buf + w, size - (size_t)w, " clblast");
+    } else if (p->a_t->ctx->info.type == CLF_DEVICE_CPU) {
+        const struct clf_gemm_cpu_config *c = &clf_gemm_cpu_configs[gn->choice.config];
+        snprintf(buf + w, size - (size_t)w, " native:%d (cpu tile %dx%d, float%d)",
+                 gn->choice.config, c->tm, c->tn, c->vw);
+    } else {
+        const struct clf_gemm_gpu_config *c = &clf_gemm_gpu_configs[gn->choice.config];
+        snprintf(buf + w, size - (size_t)w, " native:%d (gpu tile %d, %d per item)",
+                 gn->choice.config, c->ts, c->wpt);
+    }
+}
+
+static const struct clf_op_impl op_gemm = {
+    .name = "gemm", .enqueue = enqueue_gemm, .describe = describe_gemm};
 
 /* Rows, columns and (row, column) strides of the matrix in the last two
  * dimensions of t, transposed when trans. */

@@ -137,8 +137,8 @@ static enum clf_status enqueue_lowrank(struct clf_ctx *ctx, struct clf_node *nod
     return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "posenc_add_lowrank");
 }
 
-static const struct clf_op_impl op_add = {"posenc_add", enqueue_add};
-static const struct clf_op_impl op_lowrank = {"posenc_add_lowrank", enqueue_lowrank};
+static const struct clf_op_impl op_add = {.name = "posenc_add", .enqueue = enqueue_add};
+static const struct clf_op_impl op_lowrank = {.name = "posenc_add_lowrank", .enqueue = enqueue_lowrank};
 
 /* Checks that t is a 2-D f32 tensor; `what` names it in the message. */
 static enum clf_status check_matrix(struct clf_ctx *ctx, const struct clf_tensor *t,

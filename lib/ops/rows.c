@@ -262,11 +262,11 @@ static enum clf_status enqueue_embedding(struct clf_ctx *ctx, struct clf_node *n
     return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "embedding_gather");
 }
 
-static const struct clf_op_impl op_bias_add = {"bias_add", enqueue_bias_add};
-static const struct clf_op_impl op_act = {"act", enqueue_act};
-static const struct clf_op_impl op_softmax = {"softmax", enqueue_softmax};
-static const struct clf_op_impl op_layernorm = {"layernorm", enqueue_layernorm};
-static const struct clf_op_impl op_embedding = {"embedding", enqueue_embedding};
+static const struct clf_op_impl op_bias_add = {.name = "bias_add", .enqueue = enqueue_bias_add};
+static const struct clf_op_impl op_act = {.name = "act", .enqueue = enqueue_act};
+static const struct clf_op_impl op_softmax = {.name = "softmax", .enqueue = enqueue_softmax};
+static const struct clf_op_impl op_layernorm = {.name = "layernorm", .enqueue = enqueue_layernorm};
+static const struct clf_op_impl op_embedding = {.name = "embedding", .enqueue = enqueue_embedding};
 
 /* ------------------------------------------------------------------------ */
 /* Recording                                                                */
