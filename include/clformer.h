@@ -260,8 +260,8 @@ struct clf_ctx_stats {
     uint64_t pool_bytes_free;     /**< device bytes kept for reuse */
     unsigned pool_hits;           /**< allocations served by the pool */
     unsigned pool_misses;         /**< allocations that created a buffer */
-    unsigned gemm_tuned;          /**< GEMM shape classes measured by the auto-tuner */
-    unsigned gemm_tune_loaded;    /**< GEMM choices read from the cache directory */
+    unsigned tuned;               /**< shape classes measured by the auto-tuners (GEMM, attention) */
+    unsigned tune_loaded;         /**< tuning records read from the cache directory */
 };
 
 /** Copies the context's counters. */

@@ -318,11 +318,11 @@ START_TEST(test_auto_tune_remembered)
         struct clf_ctx_stats st;
         ck_assert_ok(ctx, clf_ctx_stats(ctx, &st));
         if (round == 0) {
-            ck_assert_uint_eq(st.gemm_tuned, 1);
-            ck_assert_uint_eq(st.gemm_tune_loaded, 0);
+            ck_assert_uint_eq(st.tuned, 1);
+            ck_assert_uint_eq(st.tune_loaded, 0);
         } else {
-            ck_assert_uint_eq(st.gemm_tuned, 0);
-            ck_assert_uint_ge(st.gemm_tune_loaded, 1);
+            ck_assert_uint_eq(st.tuned, 0);
+            ck_assert_uint_ge(st.tune_loaded, 1);
         }
         clf_graph_destroy(g);
         clf_tensor_destroy(ta);

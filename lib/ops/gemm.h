@@ -108,8 +108,8 @@ enum clf_status clf_gemm_run_choice(struct clf_ctx *ctx, const struct clf_gemm_p
                                     const cl_event *wait, cl_event *ev);
 
 /* Auto-tune (gemm_tune.c): the choice for p's shape class on this device,
- * measured once (on scratch buffers, never on p's own) and remembered in
- * the context and in <cache dir>/gemm-tune-<device hash>.json. */
+ * measured once (on scratch buffers, never on p's own) and remembered as a
+ * tuning record (lib/runtime/tune.h). */
 enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
                                      struct clf_gemm_choice *out);
 

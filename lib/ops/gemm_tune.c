@@ -3,20 +3,17 @@
  * native family's configurations, and CLBlast when the layout allows it) is
  * run on scratch operands of the problem's size; the fastest (median wall
  * time of a few runs after a warm-up that absorbs kernel compilation) is
- * kept in the context and written to <cache dir>/gemm-tune-<hash>.json,
- * where <hash> covers the device name, driver and platform versions.
+ * kept as a tuning record (lib/runtime/tune.h: in the context and in the
+ * cache directory, per device).
  *
  * Shape class: each of m, n, k bucketed (<=16, <=64, <=256, <=1024, more),
  * batched or not, and each operand's layout (rows contiguous, columns
  * contiguous, other) — the things that change which kernel wins.
  */
-#include <cjson/cJSON.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
-#include "../runtime/cache_dir.h"
+#include "../runtime/tune.h"
 #include "gemm.h"
 
 /* Each candidate runs once to warm up (kernel builds, packing of the
@@ -26,21 +23,6 @@
 #define TUNE_MIN_RUNS 5
 #define TUNE_MAX_RUNS 50
 #define TUNE_MIN_MS 40.0
-
-struct tune_state {
-    cJSON *root; /* {"device": ..., "choices": {class: {"provider", "config", "ms"}}} */
-    char file[64];
-};
-
-static void tune_free(struct clf_ctx *ctx)
-{
-    struct tune_state *ts = ctx->gemm_tune;
-    if (ts) {
-        cJSON_Delete(ts->root);
-        free(ts);
-        ctx->gemm_tune = NULL;
-    }
-}
 
 static int bucket(int64_t x)
 {
@@ -56,55 +38,6 @@ static void class_key(const struct clf_gemm_problem *p, char *key, size_t size)
 {
     snprintf(key, size, "m%d-n%d-k%d-b%d-%c%c", bucket(p->m), bucket(p->n), bucket(p->k),
              p->batch > 1, layout_char(p->a_rs, p->a_cs), layout_char(p->b_rs, p->b_cs));
-}
-
-/* Loads (or starts) the records of this device. */
-static enum clf_status tune_state(struct clf_ctx *ctx, struct tune_state **out)
-{
-    if (ctx->gemm_tune) {
-        *out = ctx->gemm_tune;
-        return CLF_OK;
-    }
-    struct tune_state *ts = calloc(1, sizeof *ts);
-    if (!ts)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for GEMM tuning records");
-    char id[1024];
-    snprintf(id, sizeof id, "gemm-tune-1|%s|%s|%s", ctx->info.name, ctx->info.driver_version,
-             ctx->info.platform_version);
-    snprintf(ts->file, sizeof ts->file, "gemm-tune-%016llx.json",
-             (unsigned long long)XXH3_64bits(id, strlen(id)));
-    char *text = NULL;
-    size_t n = 0;
-    if (clf_cache_read_file(ctx, ts->file, &text, &n)) {
-        ts->root = cJSON_Parse(text);
-        free(text);
-        if (!ts->root || !cJSON_IsObject(cJSON_GetObjectItem(ts->root, "choices"))) {
-            clf_log(ctx, CLF_LOG_DEBUG, "GEMM tuning file %s unreadable; tuning again", ts->file);
-            cJSON_Delete(ts->root);
-            ts->root = NULL;
-        } else {
-            ctx->stats.gemm_tune_loaded +=
-                (unsigned)cJSON_GetArraySize(cJSON_GetObjectItem(ts->root, "choices"));
-        }
-    }
-    if (!ts->root) {
-        ts->root = cJSON_CreateObject();
-        if (!ts->root || !cJSON_AddStringToObject(ts->root, "device", ctx->info.name) ||
-            !cJSON_AddObjectToObject(ts->root, "choices")) {
-            cJSON_Delete(ts->root);
-            free(ts);
-            return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for GEMM tuning records");
-        }
-    }
-    enum clf_status st = clf_ctx_on_destroy(ctx, tune_free);
-    if (st != CLF_OK) {
-        cJSON_Delete(ts->root);
-        free(ts);
-        return st;
-    }
-    ctx->gemm_tune = ts;
-    *out = ts;
-    return CLF_OK;
 }
 
 /* A recorded choice, validated against what this build offers. */
@@ -256,39 +189,28 @@ done:
 enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
                                      struct clf_gemm_choice *out)
 {
-    struct tune_state *ts = NULL;
-    enum clf_status st = tune_state(ctx, &ts);
-    if (st != CLF_OK)
-        return st;
     char key[64];
     class_key(p, key, sizeof key);
-    cJSON *choices = cJSON_GetObjectItem(ts->root, "choices");
-    cJSON *rec = cJSON_GetObjectItem(choices, key);
+    const cJSON *rec = clf_tune_get(ctx, "gemm", key);
     if (rec && recorded(ctx, rec, p, out))
         return CLF_OK;
     cJSON *times = cJSON_CreateObject();
-    if (!times)
+    cJSON *record = cJSON_CreateObject();
+    if (!times || !record) {
+        cJSON_Delete(times);
+        cJSON_Delete(record);
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for GEMM tuning records");
-    st = measure(ctx, p, out, times);
+    }
+    enum clf_status st = measure(ctx, p, out, times);
     if (st != CLF_OK) {
         cJSON_Delete(times);
+        cJSON_Delete(record);
         return st;
     }
-    ctx->stats.gemm_tuned++;
-    cJSON_DeleteItemFromObject(choices, key);
-    rec = cJSON_AddObjectToObject(choices, key);
-    if (rec) {
-        cJSON_AddStringToObject(rec, "provider", clf_gemm_provider_str(out->provider));
-        cJSON_AddNumberToObject(rec, "config", out->config);
-        cJSON_AddItemToObject(rec, "ms", times);
-    } else {
-        cJSON_Delete(times);
-    }
+    cJSON_AddStringToObject(record, "provider", clf_gemm_provider_str(out->provider));
+    cJSON_AddNumberToObject(record, "config", out->config);
+    cJSON_AddItemToObject(record, "ms", times);
     clf_log(ctx, CLF_LOG_INFO, "gemm %s on '%s': %s:%d", key, ctx->info.name,
             clf_gemm_provider_str(out->provider), out->config);
-    char *text = cJSON_Print(ts->root);
-    if (text)
-        clf_cache_write_file(ctx, ts->file, text, strlen(text), NULL, 0);
-    cJSON_free(text);
-    return CLF_OK;
+    return clf_tune_put(ctx, "gemm", key, record);
 }

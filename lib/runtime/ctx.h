@@ -68,7 +68,7 @@ struct clf_ctx {
     void (*on_destroy[4])(struct clf_ctx *ctx); /* cleanups registered by ops */
     int n_on_destroy;
 
-    void *gemm_tune;           /* GEMM auto-tune records (lib/ops/gemm_tune.c) */
+    void *tune;                /* tuning records (tune.c) */
 
     struct clf_ctx_tensor *owned;
     size_t n_owned;
