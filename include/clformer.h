@@ -258,6 +258,7 @@ struct clf_ctx_stats {
     double build_ms;              /**< wall time spent building/loading */
     uint64_t pool_bytes_live;     /**< device bytes held by live buffers */
     uint64_t pool_bytes_free;     /**< device bytes kept for reuse */
+    uint64_t pool_bytes_peak;     /**< most live bytes at once (since creation or clf_ctx_trim) */
     unsigned pool_hits;           /**< allocations served by the pool */
     unsigned pool_misses;         /**< allocations that created a buffer */
     unsigned tuned;               /**< shape classes measured by the auto-tuners (GEMM, attention) */
@@ -267,7 +268,8 @@ struct clf_ctx_stats {
 /** Copies the context's counters. */
 CLF_API enum clf_status clf_ctx_stats(const struct clf_ctx *ctx, struct clf_ctx_stats *out);
 
-/** Releases every pooled (free) device buffer. */
+/** Releases every pooled (free) device buffer, and restarts the peak of
+ *  live bytes (clf_ctx_stats) from the bytes live now. */
 CLF_API void clf_ctx_trim(struct clf_ctx *ctx);
 
 /* ------------------------------------------------------------------------ */
@@ -515,6 +517,199 @@ CLF_API enum clf_status clf_posenc_factorize(struct clf_ctx *ctx, struct clf_ten
 CLF_API enum clf_status clf_op_posenc_add_lowrank(struct clf_graph *g, struct clf_tensor *x,
                                                   struct clf_tensor *u, struct clf_tensor *v,
                                                   struct clf_tensor **out);
+
+/* ------------------------------------------------------------------------ */
+/* Attention                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** Which attention implementation runs. */
+enum clf_attention_impl {
+    CLF_ATTN_AUTO = 0,  /**< chosen by device and size (measured once, remembered) */
+    CLF_ATTN_FUSED = 1, /**< online-softmax kernel (FlashAttention recurrence), O(n·d)
+                             memory: never an n×n buffer */
+    CLF_ATTN_GEMM = 2   /**< batched Q·Kᵀ, masked softmax, ·V (n×n scores) */
+};
+
+/** Name of an implementation ("auto", "fused", "gemm"). */
+CLF_API const char *clf_attention_impl_str(enum clf_attention_impl impl);
+
+/** Options of clf_op_attention; get one from clf_attention_params_default(). */
+struct clf_attention_params {
+    /** Score scale. Default 0: 1/sqrt(head_dim). */
+    float scale;
+    /** Query i attends keys j <= i only (top-left aligned, as PyTorch's
+     *  is_causal). Default false. */
+    bool causal;
+    /** [batch, seq_k] i32: nonzero marks a padded key that no query
+     *  attends. Default NULL: no padding. */
+    struct clf_tensor *key_padding;
+    /** Default CLF_ATTN_AUTO. */
+    enum clf_attention_impl impl;
+    /** Existing output [batch, heads, seq_q, head_dim] f32, any strides
+     *  (e.g. a view into a [batch, seq, heads·head_dim] tensor, so that
+     *  heads are merged without a copy). Default NULL: a new output. */
+    struct clf_tensor *out;
+};
+
+/** Returns the documented defaults. */
+CLF_API struct clf_attention_params clf_attention_params_default(void);
+
+/**
+ * out = softmax(Q·Kᵀ·scale + mask)·V per batch and head.
+ * q [batch, heads, seq_q, head_dim], k and v [batch, heads, seq_k, head_dim],
+ * f32, any strides (heads addressed by strides need no copy); head_dim up
+ * to 256; seq_q may differ from seq_k. A query whose keys are all masked
+ * gets zeros, never NaN.
+ * @param p  NULL means clf_attention_params_default()
+ */
+CLF_API enum clf_status clf_op_attention(struct clf_graph *g, struct clf_tensor *q,
+                                         struct clf_tensor *k, struct clf_tensor *v,
+                                         const struct clf_attention_params *p,
+                                         struct clf_tensor **out);
+
+/* ------------------------------------------------------------------------ */
+/* Files: .npy and safetensors                                              */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Reads a float32 .npy file (format versions 1 to 3, little-endian '<f4',
+ * C order, 0 to CLF_MAX_DIMS dimensions) into a malloc'd array (free());
+ * shape entries past *ndim are set to 0.
+ * Anything else (fortran order, another dtype, a truncated or malformed
+ * file) is CLF_E_FORMAT, or CLF_E_IO when the file cannot be read, with a
+ * message naming the file and the problem.
+ */
+CLF_API enum clf_status clf_npy_read(struct clf_ctx *ctx, const char *path, float **data,
+                                     int *ndim, int64_t shape[CLF_MAX_DIMS]);
+
+/** Writes a float32 .npy file (version 1, '<f4', C order). */
+CLF_API enum clf_status clf_npy_write(struct clf_ctx *ctx, const char *path, const float *data,
+                                      int ndim, const int64_t *shape);
+
+/** An open safetensors file (header parsed and checked; data read on demand). */
+struct clf_safetensors;
+
+/**
+ * Opens a safetensors file: checks the header length against the file, the
+ * JSON, every tensor's dtype, shape and byte range (inside the data,
+ * consistent with the shape) before anything is used. Errors as
+ * clf_npy_read, naming the file and the tensor.
+ */
+CLF_API enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
+                                             struct clf_safetensors **out);
+/** Closes a file (NULL is fine). */
+CLF_API void clf_safetensors_close(struct clf_safetensors *st);
+/** Number of tensors in the file. */
+CLF_API size_t clf_safetensors_count(const struct clf_safetensors *st);
+/** Name of tensor i (in file order), or NULL when out of range. */
+CLF_API const char *clf_safetensors_name(const struct clf_safetensors *st, size_t i);
+/**
+ * Shape of a named tensor; dtype receives its safetensors dtype ("F32",
+ * "F16", "BF16", "F64", ...; may be NULL). CLF_E_FORMAT (message naming
+ * it) when there is no such tensor or it has more than CLF_MAX_DIMS dims.
+ */
+CLF_API enum clf_status clf_safetensors_shape(const struct clf_safetensors *st, const char *name,
+                                              int *ndim, int64_t shape[CLF_MAX_DIMS],
+                                              const char **dtype);
+/**
+ * Reads a named tensor as float32 into dst (count = its element count, else
+ * CLF_E_SHAPE), converting F16, BF16 and F64; other dtypes, a missing
+ * tensor or one of more than CLF_MAX_DIMS dims are CLF_E_FORMAT; CLF_E_IO
+ * when the file shrank since it was opened.
+ */
+CLF_API enum clf_status clf_safetensors_read(struct clf_safetensors *st, const char *name,
+                                             float *dst, size_t count);
+
+/** One tensor to write. */
+struct clf_safetensors_entry {
+    const char *name;
+    const float *data; /**< dense row-major */
+    int ndim;
+    const int64_t *shape;
+};
+
+/** Writes float32 tensors as a safetensors file (atomically: temp + rename),
+ *  with {"__metadata__": {"format": "pt"}} as Hugging Face loaders expect;
+ *  names must be unique, valid UTF-8 and not "__metadata__". */
+CLF_API enum clf_status clf_safetensors_write(struct clf_ctx *ctx, const char *path,
+                                              const struct clf_safetensors_entry *entries,
+                                              size_t count);
+
+/* ------------------------------------------------------------------------ */
+/* The encoder (the seed's ParallelTransformer)                             */
+/* ------------------------------------------------------------------------ */
+
+/** Shape and behaviour of an encoder stack; get one from
+ *  clf_encoder_config_default(). */
+struct clf_encoder_config {
+    int64_t d_model;   /**< Default 512 */
+    int64_t heads;     /**< Default 8; must divide d_model */
+    int64_t d_ff;      /**< Default 2048 */
+    int64_t layers;    /**< Default 6 */
+    enum clf_act act;  /**< CLF_ACT_RELU (default, as PyTorch) or CLF_ACT_GELU / GELU_TANH */
+    float eps;         /**< LayerNorm epsilon. Default 1e-5 */
+    /** false (default): post-LN, x = LN(x + MHA(x)), x = LN(x + FFN(x)) as
+     *  the seed and PyTorch's default; true: pre-LN, x = x + MHA(LN(x)),
+     *  x = x + FFN(LN(x)). */
+    bool norm_first;
+    enum clf_attention_impl attn_impl; /**< Default CLF_ATTN_AUTO */
+};
+
+/** Returns the documented defaults. */
+CLF_API struct clf_encoder_config clf_encoder_config_default(void);
+
+/** A stack of encoder layers with its weights on the device. */
+struct clf_encoder;
+
+/**
+ * Creates an encoder with seeded random weights: every weight matrix
+ * uniform in ±1/sqrt(fan_in), biases uniform in ±0.1/sqrt(fan_in),
+ * LayerNorm gamma in 1 ± 0.1 and beta in ±0.1 (splitmix64 from seed, the
+ * same on every machine).
+ */
+CLF_API enum clf_status clf_encoder_create_random(struct clf_ctx *ctx,
+                                                  const struct clf_encoder_config *cfg,
+                                                  uint64_t seed, struct clf_encoder **out);
+
+/**
+ * Loads an encoder from a safetensors file with PyTorch state_dict names:
+ * nn.TransformerEncoder's "layers.N.self_attn.in_proj_weight" ... (and an
+ * optional final "norm.weight"/"norm.bias"), or, for one layer,
+ * nn.TransformerEncoderLayer's "self_attn.in_proj_weight", ...,
+ * "linear1.*", "linear2.*", "norm1.*", "norm2.*". Every tensor's shape is
+ * checked against cfg (CLF_E_SHAPE naming the tensor); a missing tensor is
+ * CLF_E_FORMAT.
+ */
+CLF_API enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                         const char *path, struct clf_encoder **out);
+
+/** Destroys an encoder (NULL is fine); graphs recorded with it first. */
+CLF_API void clf_encoder_destroy(struct clf_encoder *enc);
+
+/** The encoder's configuration. */
+CLF_API struct clf_encoder_config clf_encoder_get_config(const struct clf_encoder *enc);
+
+/**
+ * Copies one weight to the host as float32, by its PyTorch name within a
+ * layer ("self_attn.in_proj_weight", "linear1.bias", "norm2.weight", ...);
+ * layer −1 names the final "norm.weight"/"norm.bias" (CLF_E_FORMAT when
+ * the encoder has none). count must equal the weight's element count.
+ */
+CLF_API enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer,
+                                                const char *name, float *dst, size_t count);
+
+/**
+ * Records the forward pass of every layer on g: x f32 [batch, seq, d_model]
+ * (any strides), key_padding i32 [batch, seq] (nonzero = padding) or NULL.
+ * *out receives the graph-owned output [batch, seq, d_model].
+ */
+CLF_API enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g,
+                                            struct clf_tensor *x, struct clf_tensor *key_padding,
+                                            struct clf_tensor **out);
+
+/** Device time of node i's last command in the latest run, in ms (needs
+ *  profiling, on by default); CLF_E_STATE before any run. */
+CLF_API enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms);
 
 #ifdef __cplusplus
 }

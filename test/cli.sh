@@ -2,9 +2,10 @@
 # The `clformer` command: help and version, one-line errors with exit 2 for
 # bad command lines, devices as a table and as JSON, info with the program
 # cache cold then warm, and silence (no progress) when stderr is not a tty.
-# Usage: cli.sh PATH/TO/clformer
+# Usage: cli.sh PATH/TO/clformer SOURCE_DIR
 set -u
 exe=$1
+src=$2
 fails=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -36,7 +37,7 @@ fi
 
 expect 0 "--version" -- "$exe" --version
 grep -qE '^clformer [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version output: $(cat "$tmp/out")"
-for c in "" devices info bench; do
+for c in "" devices info bench run; do
   expect 0 "$c --help" -- "$exe" $c --help
   grep -q '^Usage: clformer' "$tmp/out" || fail "$c --help prints no usage"
 done
@@ -78,6 +79,33 @@ expect 0 "bench softmax --json (small)" -- "$exe" bench softmax --shape 20x33 --
 json_check "bench softmax agrees with the C loop" "d['results'][0]['max_abs_error'] < 1e-5 and d['results'][0]['gbs'] > 0"
 expect 0 "bench layernorm (small)" -- "$exe" bench layernorm --shape 20x33 --runs 3
 grep -q '^layernorm' "$tmp/out" || fail "bench layernorm prints no result line"
+
+small=(--layers 2 --d-model 32 --heads 4 --d-ff 48 --seq 19 --runs 2)
+expect 2 "run heads must divide d-model" -- "$exe" run --d-model 30 --heads 4; one_line_err "run heads"
+expect 2 "run bad activation" -- "$exe" run --activation tanh; one_line_err "run bad activation"
+expect 2 "run bad number" -- "$exe" run --seq 0; one_line_err "run bad number"
+expect 0 "run --check --json (small)" -- "$exe" run "${small[@]}" --check --json --output "$tmp/y.npy"
+json_check "run agrees with the double reference" "d['rel_error'] < 1e-5 and d['ms'] > 0 and d['tokens_per_s'] > 0 and any(o['op'] == 'attention' for o in d['ops'])"
+[ -s "$tmp/y.npy" ] || fail "run --output wrote nothing"
+expect 0 "run --input from a .npy (pre-LN, gelu)" -- "$exe" run --layers 1 --d-model 32 --heads 4 --d-ff 48 --input "$tmp/y.npy" --norm-first --activation gelu --check
+grep -q '^check ' "$tmp/out" || fail "run --check prints no check line"
+grep -q 'seq 19' "$tmp/out" || fail "run --input did not take the sequence length from the file"
+expect 1 "run with a missing weights file" -- "$exe" run "${small[@]}" --weights "$tmp/none.safetensors"
+one_line_err "run missing weights"; grep -q "none.safetensors" "$tmp/err" || fail "missing file not named"
+for f in "$src"/test/corpus/safetensors/bad-*.safetensors; do
+  expect 1 "run --weights $(basename "$f")" -- "$exe" run "${small[@]}" --weights "$f"
+  one_line_err "run --weights $(basename "$f")"
+  grep -q "$(basename "$f")" "$tmp/err" || fail "$(basename "$f") not named in: $(cat "$tmp/err")"
+done
+for f in "$src"/test/corpus/npy/bad-*.npy "$src"/test/corpus/npy/ok-v1-2x3.npy; do
+  expect 1 "run --input $(basename "$f")" -- "$exe" run "${small[@]}" --input "$f"
+  one_line_err "run --input $(basename "$f")"
+  grep -q "$(basename "$f")" "$tmp/err" || fail "$(basename "$f") not named in: $(cat "$tmp/err")"
+done
+expect 0 "bench attention (small)" -- "$exe" bench attention --seq 40 --runs 2 --json
+json_check "bench attention runs both implementations" "sorted(r['impl'] for r in d['results']) == ['fused', 'gemm'] and all(r['gflops'] > 0 for r in d['results'])"
+expect 0 "bench layer (small)" -- "$exe" bench layer --seq 24 --runs 2
+grep -q '^layer ' "$tmp/out" || fail "bench layer prints no result line"
 
 export CLFORMER_CACHE_DIR="$tmp/cache"
 expect 0 "info --json, cold cache" -- "$exe" info --json

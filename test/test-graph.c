@@ -176,6 +176,43 @@ START_TEST(test_dependencies_recorded)
 }
 END_TEST
 
+/* Elementwise ops on strided views (the non-dense index path) and on dense
+ * tensors at an offset (the dense path), against exact products/sums. */
+START_TEST(test_strided_elementwise)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t s[2] = {7, 9}, ts[2] = {9, 7}, tst[2] = {1, 9}, rs[1] = {9};
+    float x[63], out[63];
+    for (int i = 0; i < 63; i++)
+        x[i] = (float)(i % 11) - 5.0f;
+    struct clf_tensor *tx = test_upload(2, s, x), *xt, *row1, *y, *z, *w;
+    ck_assert_ok(ctx, clf_tensor_view(tx, 2, ts, tst, 0, &xt)); /* transpose */
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_mul(g, xt, xt, &y));
+    ck_assert_ok(ctx, clf_op_scale(g, xt, 2.0f, 1.0f, &z));
+    int64_t unit[1] = {1};
+    ck_assert_ok(ctx, clf_tensor_view(tx, 1, rs, unit, 27, &row1)); /* dense, offset 27 */
+    ck_assert_ok(ctx, clf_op_add(g, row1, row1, &w));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_tensor_read(y, out, sizeof out));
+    for (int i = 0; i < 9; i++)
+        for (int j = 0; j < 7; j++)
+            ck_assert_float_eq(out[i * 7 + j], x[j * 9 + i] * x[j * 9 + i]);
+    ck_assert_ok(ctx, clf_tensor_read(z, out, sizeof out));
+    for (int i = 0; i < 9; i++)
+        for (int j = 0; j < 7; j++)
+            ck_assert_float_eq(out[i * 7 + j], 2.0f * x[j * 9 + i] + 1.0f);
+    ck_assert_ok(ctx, clf_tensor_read(w, out, 9 * sizeof *out));
+    for (int j = 0; j < 9; j++)
+        ck_assert_float_eq(out[j], 2.0f * x[27 + j]);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(row1);
+    clf_tensor_destroy(xt);
+    clf_tensor_destroy(tx);
+}
+END_TEST
+
 START_TEST(test_copy_each_dtype)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -256,6 +293,7 @@ int main(void)
     tcase_add_test(tc, test_dependent_ops);
     tcase_add_test(tc, test_chain_and_diamond);
     tcase_add_test(tc, test_dependencies_recorded);
+    tcase_add_test(tc, test_strided_elementwise);
     tcase_add_test(tc, test_copy_each_dtype);
     tcase_add_test(tc, test_op_errors);
     suite_add_tcase(s, tc);

@@ -181,6 +181,7 @@ START_TEST(test_pool_reuse)
     ck_assert_ok(ctx, clf_ctx_stats(ctx, &s1));
     ck_assert_uint_eq(s1.pool_misses, s0.pool_misses + 1);
     ck_assert_uint_ge(s1.pool_bytes_live, s0.pool_bytes_live + 100 * 37 * 4);
+    ck_assert_uint_ge(s1.pool_bytes_peak, s1.pool_bytes_live);
     clf_tensor_destroy(t);
     ck_assert_ok(ctx, clf_ctx_stats(ctx, &s2));
     ck_assert_uint_eq(s2.pool_bytes_live, s0.pool_bytes_live);
@@ -195,6 +196,7 @@ START_TEST(test_pool_reuse)
     clf_ctx_trim(ctx);
     ck_assert_ok(ctx, clf_ctx_stats(ctx, &s3));
     ck_assert_uint_eq(s3.pool_bytes_free, 0);
+    ck_assert_uint_eq(s3.pool_bytes_peak, s3.pool_bytes_live); /* restarted by the trim */
 }
 END_TEST
 

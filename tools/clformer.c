@@ -7,12 +7,14 @@
 int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"run", cmd_run, "run an encoder stack forward (the main job)"},
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
     {"info", cmd_info, "show every capability of one device and build its kernels"},
     {"bench", cmd_bench, "time ops against a CPU baseline measured in the same run"},

@@ -13,14 +13,17 @@
 #include <cblas.h>
 #endif
 
+#include "baseline.h"
 #include "cli.h"
 
 struct bench_opts {
     const char *device;
     enum clf_gemm_provider provider;
+    enum clf_attention_impl attn_impl; /* --attn-impl; AUTO: both implementations */
     int runs;
     bool json;
     int64_t shape[3]; /* --shape, 0 when not given */
+    int64_t seq;      /* --seq, 0 when not given */
 };
 
 static double now_ms(void)
@@ -28,6 +31,14 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void pause_for_openblas(void)
+{
+    /* OpenBLAS's idle workers spin for a while after a call and would slow
+     * the device measured next in this process */
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -52,19 +63,27 @@ static void fill(float *x, size_t n, unsigned seed)
     }
 }
 
-/* Times `runs` runs of g after two warm-up runs; median ms, or -1. */
+/* Times `runs` runs of g after a warm-up of at least two runs and 300 ms
+ * (kernel builds, tuning, weight packing, and the slow first ~100 ms of a
+ * process seen with PoCL); median ms, or -1 (the reason in the context's
+ * last error). */
 static double time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs)
 {
+    (void)ctx;
     double *t = malloc((size_t)runs * sizeof *t);
-    for (int r = -2; r < runs; r++) {
-        double t0 = now_ms();
+    double start = now_ms();
+    for (int w = 0; w < 2 || now_ms() - start < 300; w++)
         if (clf_graph_run(g) != CLF_OK) {
-            cli_error("run failed: %s", clf_ctx_last_error(ctx));
             free(t);
             return -1;
         }
-        if (r >= 0)
-            t[r] = now_ms() - t0;
+    for (int r = 0; r < runs; r++) {
+        double t0 = now_ms();
+        if (clf_graph_run(g) != CLF_OK) {
+            free(t);
+            return -1;
+        }
+        t[r] = now_ms() - t0;
     }
     double m = median(t, runs);
     free(t);
@@ -108,8 +127,10 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
         goto done;
     }
     double ms = time_graph(ctx, g, o->runs);
-    if (ms < 0 || clf_tensor_read(y, c, nc * sizeof *c) != CLF_OK)
+    if (ms < 0 || clf_tensor_read(y, c, nc * sizeof *c) != CLF_OK) {
+        cli_error("gemm failed: %s", clf_ctx_last_error(ctx));
         goto done;
+    }
     double gflops = 2.0 * (double)m * (double)n * (double)k / (ms * 1e6);
     char chosen[128];
     clf_graph_node_desc(g, 0, chosen, sizeof chosen);
@@ -127,10 +148,7 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
     }
     base_ms = median(t, o->runs);
     free(t);
-    /* OpenBLAS's idle workers spin for a while after a call and would slow
-     * the device measured next in this process */
-    struct timespec pause = {0, 300 * 1000 * 1000};
-    nanosleep(&pause, NULL);
+    pause_for_openblas();
     base_gflops = 2.0 * (double)m * (double)n * (double)k / (base_ms * 1e6);
     for (size_t i = 0; i < nc; i++) {
         double d = fabs((double)c[i] - ref[i]);
@@ -178,37 +196,6 @@ done:
     return rc;
 }
 
-/* Plain C baselines of the row ops (float, one thread). */
-static void softmax_c(const float *x, float *y, int64_t rows, int64_t n)
-{
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
-        float *yr = y + r * n, mx = xr[0], sum = 0;
-        for (int64_t j = 1; j < n; j++)
-            mx = xr[j] > mx ? xr[j] : mx;
-        for (int64_t j = 0; j < n; j++)
-            sum += yr[j] = expf(xr[j] - mx);
-        for (int64_t j = 0; j < n; j++)
-            yr[j] /= sum;
-    }
-}
-
-static void layernorm_c(const float *x, float *y, int64_t rows, int64_t n)
-{
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
-        float *yr = y + r * n, mean = 0, var = 0;
-        for (int64_t j = 0; j < n; j++)
-            mean += xr[j];
-        mean /= (float)n;
-        for (int64_t j = 0; j < n; j++)
-            var += (xr[j] - mean) * (xr[j] - mean);
-        float inv = 1.0f / sqrtf(var / (float)n + 1e-5f);
-        for (int64_t j = 0; j < n; j++)
-            yr[j] = (xr[j] - mean) * inv;
-    }
-}
-
 /* Softmax or LayerNorm over rows × n: GB/s counts one read and one write. */
 static int bench_rows(struct clf_ctx *ctx, const struct bench_opts *o, bool softmax,
                       int64_t rows, int64_t n, cJSON *arr)
@@ -232,12 +219,14 @@ static int bench_rows(struct clf_ctx *ctx, const struct bench_opts *o, bool soft
         goto done;
     }
     double ms = time_graph(ctx, g, o->runs);
-    if (ms < 0 || clf_tensor_read(out, y, total * sizeof *y) != CLF_OK)
+    if (ms < 0 || clf_tensor_read(out, y, total * sizeof *y) != CLF_OK) {
+        cli_error("%s failed: %s", softmax ? "softmax" : "layernorm", clf_ctx_last_error(ctx));
         goto done;
+    }
     double *t = malloc((size_t)o->runs * sizeof *t);
     for (int r = -2; r < o->runs; r++) {
         double t0 = now_ms();
-        (softmax ? softmax_c : layernorm_c)(x, ref, rows, n);
+        (softmax ? base_softmax : base_layernorm)(x, ref, rows, n);
         if (r >= 0)
             t[r] = now_ms() - t0;
     }
@@ -258,7 +247,7 @@ static int bench_rows(struct clf_ctx *ctx, const struct bench_opts *o, bool soft
         cJSON_AddNumberToObject(e, "n", (double)n);
         cJSON_AddNumberToObject(e, "ms", ms);
         cJSON_AddNumberToObject(e, "gbs", gbs);
-        cJSON_AddStringToObject(e, "baseline", "c-loop-1-thread");
+        cJSON_AddStringToObject(e, "baseline", "c-loop-1-thread-vectorised");
         cJSON_AddNumberToObject(e, "baseline_ms", base_ms);
         cJSON_AddNumberToObject(e, "baseline_gbs", base_gbs);
         cJSON_AddNumberToObject(e, "ratio", base_ms / ms);
@@ -280,21 +269,251 @@ done:
     return rc;
 }
 
+
+/* One attention size with one implementation: 12 heads, head_dim 64. */
+static int bench_attention_n(struct clf_ctx *ctx, const struct bench_opts *o, int64_t n,
+                             enum clf_attention_impl impl, cJSON *arr)
+{
+    const int64_t heads = 12, d = 64;
+    size_t total = (size_t)(heads * n * d);
+    float *q = malloc(total * sizeof *q), *k = malloc(total * sizeof *k),
+          *v = malloc(total * sizeof *v), *out = malloc(total * sizeof *out);
+    int64_t shape[4] = {1, heads, n, d};
+    struct clf_tensor *tq = NULL, *tk = NULL, *tv = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    int rc = CLI_FAIL;
+    fill(q, total, 4);
+    fill(k, total, 5);
+    fill(v, total, 6);
+    clf_ctx_trim(ctx);
+    struct clf_ctx_stats s0, s1;
+    clf_ctx_stats(ctx, &s0);
+    tq = upload(ctx, 4, shape, q);
+    tk = upload(ctx, 4, shape, k);
+    tv = upload(ctx, 4, shape, v);
+    struct clf_attention_params p = clf_attention_params_default();
+    p.impl = impl;
+    enum clf_status st = tq && tk && tv ? clf_graph_create(ctx, &g) : CLF_E_OUT_OF_MEMORY;
+    if (st == CLF_OK)
+        st = clf_op_attention(g, tq, tk, tv, &p, &y);
+    double ms = st == CLF_OK ? time_graph(ctx, g, o->runs) : -1;
+    const char *name = clf_attention_impl_str(impl);
+    if (ms < 0) { /* e.g. the n×n scores of the GEMM path do not fit: report, go on */
+        if (o->json) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "op", "attention");
+            cJSON_AddStringToObject(e, "impl", name);
+            cJSON_AddNumberToObject(e, "n", (double)n);
+            cJSON_AddStringToObject(e, "error", clf_ctx_last_error(ctx));
+            cJSON_AddItemToArray(arr, e);
+        } else {
+            printf("attention n %5lld %-5s  n/a: %s\n", (long long)n, name,
+                   clf_ctx_last_error(ctx));
+        }
+        rc = CLI_OK;
+        goto done;
+    }
+    clf_ctx_stats(ctx, &s1);
+    double mem = (double)(s1.pool_bytes_peak - s0.pool_bytes_live);
+    double io = 4.0 * (double)total * sizeof(float); /* q, k, v, out */
+    double gflops = 4.0 * (double)n * (double)n * (double)d * (double)heads / (ms * 1e6);
+    char chosen[128];
+    clf_graph_node_desc(g, 0, chosen, sizeof chosen);
+    clf_tensor_read(y, out, total * sizeof *out);
+    double base_ms = -1, err = 0;
+#ifdef CLF_HAVE_OPENBLAS
+    float *ref = malloc(total * sizeof *ref), *s = malloc((size_t)(n * n) * sizeof *s);
+    if (ref && s) {
+        double *t = malloc((size_t)o->runs * sizeof *t);
+        for (int r = -1; r < o->runs; r++) {
+            double t0 = now_ms();
+            base_attention(q, k, v, ref, s, heads, n, d);
+            if (r >= 0)
+                t[r] = now_ms() - t0;
+        }
+        base_ms = median(t, o->runs);
+        free(t);
+        for (size_t i = 0; i < total; i++) {
+            double e = fabs((double)out[i] - ref[i]);
+            err = e > err || isnan(e) ? e : err;
+        }
+        pause_for_openblas();
+    }
+    free(ref);
+    free(s);
+#endif
+    if (o->json) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "op", "attention");
+        cJSON_AddStringToObject(e, "impl", name);
+        cJSON_AddStringToObject(e, "chosen", chosen);
+        cJSON_AddNumberToObject(e, "n", (double)n);
+        cJSON_AddNumberToObject(e, "heads", (double)heads);
+        cJSON_AddNumberToObject(e, "head_dim", (double)d);
+        cJSON_AddNumberToObject(e, "ms", ms);
+        cJSON_AddNumberToObject(e, "gflops", gflops);
+        cJSON_AddNumberToObject(e, "device_bytes", mem);
+        cJSON_AddNumberToObject(e, "device_bytes_beyond_qkvo", mem - io);
+        if (base_ms >= 0) {
+            cJSON_AddStringToObject(e, "baseline", "openblas sgemm + softmax + sgemm");
+            cJSON_AddNumberToObject(e, "baseline_ms", base_ms);
+            cJSON_AddNumberToObject(e, "ratio", base_ms / ms);
+            cJSON_AddNumberToObject(e, "max_abs_error", err);
+        }
+        cJSON_AddItemToArray(arr, e);
+    } else {
+        char b1[32], b2[32];
+        printf("attention n %5lld %-5s %9.3f ms %6.1f GFLOP/s | device memory %s (%s beyond "
+               "q, k, v, out)",
+               (long long)n, name, ms, gflops, cli_bytes((unsigned long long)mem, b1, sizeof b1),
+               cli_bytes((unsigned long long)(mem > io ? mem - io : 0), b2, sizeof b2));
+        if (base_ms >= 0)
+            printf(" | openblas 3-step %9.3f ms | ratio %.2f | max err %.1e", base_ms,
+                   base_ms / ms, err);
+        printf(" | %s\n", chosen);
+    }
+    rc = CLI_OK;
+done:
+    clf_graph_destroy(g);
+    clf_tensor_destroy(tq);
+    clf_tensor_destroy(tk);
+    clf_tensor_destroy(tv);
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    return rc;
+}
+
+/* One encoder layer, d_model 384, 12 heads, d_ff 1536 (the shape). */
+static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t seq, cJSON *arr)
+{
+    struct clf_encoder_config c = clf_encoder_config_default();
+    c.d_model = 384;
+    c.heads = 12;
+    c.d_ff = 1536;
+    c.layers = 1;
+    c.attn_impl = o->attn_impl;
+    const int64_t d = c.d_model, f = c.d_ff, n = seq;
+    size_t total = (size_t)(n * d);
+    float *x = malloc(total * sizeof *x);
+    struct clf_encoder *enc = NULL;
+    struct clf_tensor *tx = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    int rc = CLI_FAIL;
+    fill(x, total, 7);
+    clf_ctx_trim(ctx);
+    struct clf_ctx_stats s0, s1;
+    clf_ctx_stats(ctx, &s0);
+    int64_t xs[3] = {1, n, d};
+    enum clf_status st = clf_encoder_create_random(ctx, &c, 1, &enc);
+    if (st == CLF_OK && !(tx = upload(ctx, 3, xs, x)))
+        st = CLF_E_OUT_OF_MEMORY;
+    if (st == CLF_OK)
+        st = clf_graph_create(ctx, &g);
+    if (st == CLF_OK)
+        st = clf_encoder_forward(enc, g, tx, NULL, &y);
+    double ms = st == CLF_OK ? time_graph(ctx, g, o->runs) : -1;
+    if (ms < 0) {
+        cli_error("layer: %s", clf_ctx_last_error(ctx));
+        goto done;
+    }
+    clf_ctx_stats(ctx, &s1);
+    double mem = (double)(s1.pool_bytes_peak - s0.pool_bytes_live);
+    double flops = 2.0 * (double)n * (4.0 * (double)(d * d) + 2.0 * (double)(d * f)) +
+                   4.0 * (double)n * (double)n * (double)d;
+    double base_ms = -1;
+#ifdef CLF_HAVE_OPENBLAS
+    /* the layer's GEMMs alone through OpenBLAS: a floor for any BLAS-based
+     * implementation (no softmax, LayerNorm, bias or residual work) */
+    float *a = malloc((size_t)(n * f) * sizeof *a), *w = malloc((size_t)(f * d) * sizeof *w);
+    float *r = malloc((size_t)(n * f) * sizeof *r), *s = malloc((size_t)(n * n) * sizeof *s);
+    if (a && w && r && s) {
+        fill(a, (size_t)(n * f), 8);
+        fill(w, (size_t)(f * d), 9);
+        double *t = malloc((size_t)o->runs * sizeof *t);
+        for (int rr = -1; rr < o->runs; rr++) {
+            double t0 = now_ms();
+            const int in[4] = {(int)d, (int)d, (int)d, (int)f}, on[4] = {3 * (int)d, (int)d,
+                                                                         (int)f, (int)d};
+            for (int i = 0; i < 4; i++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, on[i], in[i], 1.0f,
+                            a, in[i], w, in[i], 0.0f, r, on[i]);
+            for (int h = 0; h < 12; h++) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, 32, 1.0f, a,
+                            (int)d, w, (int)d, 0.0f, s, (int)n);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, 32, (int)n, 1.0f,
+                            s, (int)n, w, (int)d, 0.0f, r, (int)d);
+            }
+            if (rr >= 0)
+                t[rr] = now_ms() - t0;
+        }
+        base_ms = median(t, o->runs);
+        free(t);
+        pause_for_openblas();
+    }
+    free(a);
+    free(w);
+    free(r);
+    free(s);
+#endif
+    if (o->json) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "op", "layer");
+        cJSON_AddNumberToObject(e, "d_model", (double)d);
+        cJSON_AddNumberToObject(e, "heads", 12);
+        cJSON_AddNumberToObject(e, "d_ff", (double)f);
+        cJSON_AddNumberToObject(e, "seq", (double)n);
+        cJSON_AddNumberToObject(e, "ms", ms);
+        cJSON_AddNumberToObject(e, "gflops", flops / (ms * 1e6));
+        cJSON_AddNumberToObject(e, "device_bytes", mem);
+        if (base_ms >= 0) {
+            cJSON_AddStringToObject(e, "baseline", "openblas gemms only");
+            cJSON_AddNumberToObject(e, "baseline_ms", base_ms);
+            cJSON_AddNumberToObject(e, "ratio", base_ms / ms);
+        }
+        cJSON_AddItemToArray(arr, e);
+    } else {
+        char b[32];
+        printf("layer d %lld h 12 ff %lld seq %lld  %8.3f ms %6.1f GFLOP/s | device memory %s",
+               (long long)d, (long long)f, (long long)n, ms, flops / (ms * 1e6),
+               cli_bytes((unsigned long long)mem, b, sizeof b));
+        if (base_ms >= 0)
+            printf(" | openblas GEMMs alone %8.3f ms | ratio %.2f", base_ms, base_ms / ms);
+        printf("\n");
+    }
+    rc = CLI_OK;
+done:
+    clf_graph_destroy(g);
+    clf_tensor_destroy(tx);
+    clf_encoder_destroy(enc);
+    free(x);
+    return rc;
+}
+
 static void help(void)
 {
-    printf("Usage: clformer bench gemm|softmax|layernorm [OPTIONS]\n\n"
-           "Times an op on the device (median of --runs runs after two warm-up runs, which\n"
-           "include kernel builds and auto-tuning) against a CPU baseline measured in the\n"
-           "same run: OpenBLAS cblas_sgemm for gemm (when built with OpenBLAS), a plain C\n"
-           "loop for softmax and layernorm. Prints GFLOP/s or GB/s, the ratio and the\n"
-           "largest error against the baseline.\n\n"
+    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer [OPTIONS]\n\n"
+           "Times an op on the device (median of --runs runs after a warm-up of at least\n"
+           "two runs and 300 ms, which covers kernel builds and auto-tuning) against a\n"
+           "CPU baseline measured in the same run: OpenBLAS cblas_sgemm for gemm (when\n"
+           "built with OpenBLAS), a vectorised one-thread C loop for softmax and\n"
+           "layernorm. Prints GFLOP/s or GB/s, the ratio and the largest error against\n"
+           "the baseline.\n\n"
            "  gemm       C[M,N] = A[M,K] * W[N,K]^T; default shapes 512x1536x384,\n"
            "             512x384x1536, 1024x1024x1024 (MxNxK)\n"
            "  softmax    rows x N, default 6144x512 (12 heads x 512 queries x 512 keys)\n"
-           "  layernorm  rows x N, default 512x384 and 512x768\n\n"
+           "  layernorm  rows x N, default 512x384 and 512x768\n"
+           "  attention  12 heads, head_dim 64, n = 512 ... 8192 (--seq for one n), each\n"
+           "             implementation (--attn-impl for one); baseline: OpenBLAS sgemm,\n"
+           "             softmax, sgemm per head; device memory beyond q, k, v, out\n"
+           "  layer      one encoder layer, d_model 384, 12 heads, d_ff 1536, seq 512\n"
+           "             (--seq); baseline: the layer's GEMMs alone through OpenBLAS\n\n"
            "  -d, --device SPEC     device (see clformer info --help)\n"
            "      --provider P      gemm provider: auto (default), clblast, native\n"
            "      --shape MxNxK     one gemm shape, or ROWSxN for the row ops\n"
+           "      --seq N           sequence length (attention, layer)\n"
+           "      --attn-impl I     auto, fused, gemm (attention, layer)\n"
            "      --runs N          timed runs (default 20)\n"
            "      --json            print JSON\n"
            "  -h, --help            this text\n");
@@ -324,10 +543,12 @@ int cmd_bench(int argc, char **argv)
                                          {"provider", required_argument, NULL, 'p'},
                                          {"shape", required_argument, NULL, 's'},
                                          {"runs", required_argument, NULL, 'r'},
+                                         {"seq", required_argument, NULL, 'n'},
+                                         {"attn-impl", required_argument, NULL, 'a'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    struct bench_opts o = {NULL, CLF_GEMM_AUTO, 20, false, {0, 0, 0}};
+    struct bench_opts o = {NULL, CLF_GEMM_AUTO, CLF_ATTN_AUTO, 20, false, {0, 0, 0}, 0};
     const char *shape = NULL;
     int c;
     opterr = 0;
@@ -353,6 +574,24 @@ int cmd_bench(int argc, char **argv)
             o.runs = (int)v;
             break;
         }
+        case 'n': {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*end || v < 1 || v > (1 << 20))
+                return cli_usage_error("bench", "--seq needs a number from 1 to 1048576");
+            o.seq = v;
+            break;
+        }
+        case 'a':
+            if (!strcmp(optarg, "auto"))
+                o.attn_impl = CLF_ATTN_AUTO;
+            else if (!strcmp(optarg, "fused"))
+                o.attn_impl = CLF_ATTN_FUSED;
+            else if (!strcmp(optarg, "gemm"))
+                o.attn_impl = CLF_ATTN_GEMM;
+            else
+                return cli_usage_error("bench", "unknown --attn-impl '%s'", optarg);
+            break;
         case 'j': o.json = true; break;
         case 'h': help(); return CLI_OK;
         case ':':
@@ -366,9 +605,12 @@ int cmd_bench(int argc, char **argv)
                                                        : "one benchmark at a time%s", "");
     const char *what = argv[optind];
     bool is_gemm = !strcmp(what, "gemm"), is_sm = !strcmp(what, "softmax"),
-         is_ln = !strcmp(what, "layernorm");
-    if (!is_gemm && !is_sm && !is_ln)
+         is_ln = !strcmp(what, "layernorm"), is_attn = !strcmp(what, "attention"),
+         is_layer = !strcmp(what, "layer");
+    if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer)
         return cli_usage_error("bench", "unknown benchmark '%s'", what);
+    if (shape && (is_attn || is_layer))
+        return cli_usage_error("bench", "--shape is for gemm and the row ops; use --seq");
     if (shape && !parse_shape(shape, o.shape, is_gemm ? 3 : 2))
         return cli_usage_error("bench", "bad --shape '%s' (%s)", shape,
                                is_gemm ? "MxNxK" : "ROWSxN");
@@ -390,7 +632,22 @@ int cmd_bench(int argc, char **argv)
         printf("device: %s (%s), median of %d runs\n", info.name, info.platform_name, o.runs);
     }
     int rc = CLI_OK;
-    if (is_gemm) {
+    if (is_attn) {
+        static const int64_t ns[] = {512, 1024, 2048, 4096, 8192};
+        for (size_t i = 0; rc == CLI_OK && i < sizeof ns / sizeof ns[0]; i++) {
+            if (o.seq && ns[i] != ns[0])
+                break;
+            int64_t n = o.seq ? o.seq : ns[i];
+            if (o.attn_impl != CLF_ATTN_AUTO) {
+                rc = bench_attention_n(ctx, &o, n, o.attn_impl, arr);
+                continue;
+            }
+            for (int impl = CLF_ATTN_FUSED; rc == CLI_OK && impl <= CLF_ATTN_GEMM; impl++)
+                rc = bench_attention_n(ctx, &o, n, (enum clf_attention_impl)impl, arr);
+        }
+    } else if (is_layer) {
+        rc = bench_layer(ctx, &o, o.seq ? o.seq : 512, arr);
+    } else if (is_gemm) {
         static const int64_t dflt[][3] = {{512, 1536, 384}, {512, 384, 1536}, {1024, 1024, 1024}};
         if (o.shape[0])
             rc = bench_gemm_shape(ctx, &o, o.shape[0], o.shape[1], o.shape[2], arr);

@@ -7,11 +7,26 @@
 
 #include "graph.h"
 
-/* Waits for and releases the first n events of evs. */
-static cl_int finish(cl_event *evs, size_t n)
+/* Device time of a completed event in ms, or -1 without profiling. */
+static double event_ms(cl_event ev)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    if (clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) !=
+            CL_SUCCESS ||
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) !=
+            CL_SUCCESS ||
+        t1 < t0)
+        return -1;
+    return (double)(t1 - t0) / 1e6;
+}
+
+/* Waits for and releases the first n events of evs, recording each node's
+ * device time. */
+static cl_int finish(struct clf_graph *g, cl_event *evs, size_t n)
 {
     cl_int worst = CL_SUCCESS;
     for (size_t i = 0; i < n; i++) {
+        g->nodes[i].timed = false;
         if (!evs[i])
             continue;
         cl_int err = clWaitForEvents(1, &evs[i]);
@@ -23,9 +38,26 @@ static cl_int finish(cl_event *evs, size_t n)
             err = status;
         if (err != CL_SUCCESS && worst == CL_SUCCESS)
             worst = err;
+        double ms = err == CL_SUCCESS ? event_ms(evs[i]) : -1;
+        g->nodes[i].timed = ms >= 0;
+        g->nodes[i].time_ms = ms;
         clReleaseEvent(evs[i]);
     }
     return worst;
+}
+
+enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms)
+{
+    if (!g || !ms)
+        return CLF_E_INVALID_ARG;
+    if (i >= g->n_nodes)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "no node %zu (the graph has %zu)", i,
+                        g->n_nodes);
+    if (!g->nodes[i].timed)
+        return clf_fail(g->ctx, CLF_E_STATE, "node %zu has no time (not run, or no profiling)",
+                        i);
+    *ms = g->nodes[i].time_ms;
+    return CLF_OK;
 }
 
 enum clf_status clf_graph_run(struct clf_graph *g)
@@ -60,7 +92,7 @@ enum clf_status clf_graph_run(struct clf_graph *g)
     }
     if (st != CLF_OK)
         clFinish(ctx->queue); /* let what was enqueued drain before reporting */
-    cl_int err = finish(evs, done);
+    cl_int err = finish(g, evs, done);
     if (st == CLF_OK && err != CL_SUCCESS)
         st = clf_fail_cl(ctx, err, "graph execution");
     free(evs);

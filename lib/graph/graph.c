@@ -35,8 +35,32 @@ void clf_graph_destroy(struct clf_graph *g)
         return;
     for (size_t i = 0; i < g->n_nodes; i++)
         node_release(g->ctx, &g->nodes[i]);
+    for (size_t i = 0; i < g->n_adopted; i++)
+        clf_tensor_free(g->adopted[i]);
+    free(g->adopted);
     free(g->nodes);
     free(g);
+}
+
+enum clf_status clf_graph_adopt(struct clf_graph *g, struct clf_tensor *t)
+{
+    struct clf_tensor **grown = realloc(g->adopted, (g->n_adopted + 1) * sizeof *grown);
+    if (!grown) {
+        clf_tensor_free(t);
+        return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a graph tensor");
+    }
+    g->adopted = grown;
+    g->adopted[g->n_adopted++] = t;
+    t->owner = g;
+    return CLF_OK;
+}
+
+enum clf_status clf_graph_view(struct clf_graph *g, struct clf_tensor *base, int ndim,
+                               const int64_t *shape, const int64_t *strides, int64_t offset,
+                               struct clf_tensor **out)
+{
+    enum clf_status st = clf_tensor_view(base, ndim, shape, strides, offset, out);
+    return st == CLF_OK ? clf_graph_adopt(g, *out) : st;
 }
 
 size_t clf_graph_node_count(const struct clf_graph *g)

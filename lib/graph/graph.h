@@ -39,13 +39,26 @@ struct clf_node {
     void (*state_free)(struct clf_ctx *ctx, void *state);
     size_t *deps;                     /* indices of earlier nodes this one waits for */
     size_t n_deps;
+    double time_ms;                   /* device time of the last command, latest run */
+    bool timed;                       /* time_ms is valid */
 };
 
 struct clf_graph {
     struct clf_ctx *ctx;
     struct clf_node *nodes;
     size_t n_nodes, cap_nodes;
+    struct clf_tensor **adopted; /* tensors (views) the graph destroys */
+    size_t n_adopted;
 };
+
+/* Hands a tensor (typically a view made while recording) to the graph,
+ * which destroys it with itself; on failure t is destroyed. */
+enum clf_status clf_graph_adopt(struct clf_graph *g, struct clf_tensor *t);
+
+/* A view of base (clf_tensor_view) owned by the graph. */
+enum clf_status clf_graph_view(struct clf_graph *g, struct clf_tensor *base, int ndim,
+                               const int64_t *shape, const int64_t *strides, int64_t offset,
+                               struct clf_tensor **out);
 
 /* Checks that a tensor can be an input of g: not NULL, same context. */
 enum clf_status clf_graph_check_input(struct clf_graph *g, const struct clf_tensor *t,

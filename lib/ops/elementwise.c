@@ -4,9 +4,9 @@
 #include "ops.h"
 
 /* Enqueues kernel ew_<op name>: arguments are (buffer, offset, strides) for
- * each input then the output, the long4 shape, then the node's float
- * parameters (fparams[0..n_f), n_f in iparams[0]); one work-item per output
- * element. */
+ * each input then the output, the long4 shape, whether all are dense, then
+ * the node's float parameters (fparams[0..n_f), n_f in iparams[0]); one
+ * work-item per output element. */
 static enum clf_status enqueue_ew(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                   const cl_event *wait, cl_event *ev)
 {
@@ -26,6 +26,10 @@ static enum clf_status enqueue_ew(struct clf_ctx *ctx, struct clf_node *node, cl
     err |= clf_set_tensor_args(k, arg, node->out);
     arg += 3;
     err |= clSetKernelArg(k, arg++, sizeof shape, &shape);
+    cl_int contig = clf_tensor_is_contiguous(node->out);
+    for (int i = 0; i < node->n_in; i++)
+        contig = contig && clf_tensor_is_contiguous(node->in[i]);
+    err |= clSetKernelArg(k, arg++, sizeof contig, &contig);
     for (int64_t i = 0; i < node->iparams[0]; i++)
         err |= clSetKernelArg(k, arg++, sizeof(float), &node->fparams[i]);
     if (err != CL_SUCCESS)

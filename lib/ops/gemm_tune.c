@@ -10,6 +10,7 @@
  * batched or not, and each operand's layout (rows contiguous, columns
  * contiguous, other) — the things that change which kernel wins.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,11 +18,13 @@
 #include "gemm.h"
 
 /* Each candidate runs once to warm up (kernel builds, packing of the
- * scratch B), then at least TUNE_MIN_RUNS times and until TUNE_MIN_MS have
- * passed (at most TUNE_MAX_RUNS); its time is the fastest run, the figure
- * least disturbed by other work on a shared machine. */
-#define TUNE_MIN_RUNS 5
-#define TUNE_MAX_RUNS 50
+ * scratch B); then the candidates run in turn, round after round, at least
+ * TUNE_MIN_ROUNDS rounds and until each has run TUNE_MIN_MS in all (at most
+ * TUNE_MAX_ROUNDS), so that a passing disturbance (another process, the
+ * slow first ~100 ms of a process on PoCL) hits them alike. A candidate's
+ * time is its fastest run, the figure least disturbed on a shared machine. */
+#define TUNE_MIN_ROUNDS 5
+#define TUNE_MAX_ROUNDS 50
 #define TUNE_MIN_MS 40.0
 
 static int bucket(int64_t x)
@@ -88,38 +91,29 @@ static enum clf_status scratch_operand(struct clf_ctx *ctx, int64_t batch, int64
     return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueFillBuffer");
 }
 
-/* Fastest wall time (ms) of choice c over the runs described above. */
-static enum clf_status time_choice(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
-                                   const struct clf_gemm_choice *c, double *ms)
+/* Runs choice c once and waits; *ms receives the wall time. */
+static enum clf_status run_once(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                const struct clf_gemm_choice *c, struct clf_gemm_scratch *scratch,
+                                double *ms)
 {
-    struct clf_gemm_scratch scratch = {0};
-    double best = -1, total = 0;
-    enum clf_status st = CLF_OK;
-    for (int r = -1; st == CLF_OK && r < TUNE_MAX_RUNS &&
-                     (r < TUNE_MIN_RUNS || total < TUNE_MIN_MS); r++) {
-        cl_event ev = NULL;
-        double t0 = clf_now_ms();
-        st = clf_gemm_run_choice(ctx, p, c, &scratch, 0, NULL, &ev);
-        if (st == CLF_OK) {
-            cl_int err = clWaitForEvents(1, &ev);
-            clReleaseEvent(ev);
-            if (err != CL_SUCCESS)
-                st = clf_fail_cl(ctx, err, "clWaitForEvents(gemm tune)");
-        }
-        double t = clf_now_ms() - t0;
-        if (r >= 0) {
-            total += t;
-            best = best < 0 || t < best ? t : best;
-        }
+    cl_event ev = NULL;
+    double t0 = clf_now_ms();
+    enum clf_status st = clf_gemm_run_choice(ctx, p, c, scratch, 0, NULL, &ev);
+    if (st == CLF_OK) {
+        cl_int err = clWaitForEvents(1, &ev);
+        clReleaseEvent(ev);
+        if (err != CL_SUCCESS)
+            st = clf_fail_cl(ctx, err, "clWaitForEvents(gemm tune)");
     }
-    clf_gemm_scratch_release(ctx, &scratch);
-    *ms = best;
+    *ms = clf_now_ms() - t0;
     return st;
 }
 
+#define MAX_CANDIDATES 8
+
 /* Measures every candidate on scratch operands shaped like p. */
 static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
-                               struct clf_gemm_choice *best, cJSON *times)
+                               struct clf_gemm_choice *out, cJSON *times)
 {
     struct clf_gemm_problem q = *p;
     struct clf_tensor *a = NULL, *b = NULL, *c = NULL;
@@ -147,36 +141,75 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_proble
 
     int n_native = ctx->info.type == CLF_DEVICE_CPU ? clf_gemm_cpu_n_configs
                                                     : clf_gemm_gpu_n_configs;
-    bool blas = clf_gemm_clblast_supports(&q);
-    int total = n_native + blas;
-    double best_ms = -1;
-    enum clf_status last = CLF_OK;
-    for (int i = 0; i < total; i++) {
-        struct clf_gemm_choice ch = {i < n_native ? CLF_GEMM_NATIVE : CLF_GEMM_CLBLAST,
-                                     i < n_native ? i : 0};
+    struct clf_gemm_choice cand[MAX_CANDIDATES];
+    struct clf_gemm_scratch scratch[MAX_CANDIDATES];
+    double best[MAX_CANDIDATES], total[MAX_CANDIDATES];
+    int n = 0;
+    for (int i = 0; i < n_native && n < MAX_CANDIDATES - 1; i++) {
         /* CPU tiles wider than the device's vectors are correct but spill */
-        if (ch.provider == CLF_GEMM_NATIVE && ctx->info.type == CLF_DEVICE_CPU &&
-            (unsigned)clf_gemm_cpu_configs[i].vw > (ctx->info.vec_float > 4 ? ctx->info.vec_float : 4))
+        if (ctx->info.type == CLF_DEVICE_CPU &&
+            (unsigned)clf_gemm_cpu_configs[i].vw >
+                (ctx->info.vec_float > 4 ? ctx->info.vec_float : 4))
             continue;
+        cand[n++] = (struct clf_gemm_choice){CLF_GEMM_NATIVE, i};
+    }
+    if (clf_gemm_clblast_supports(&q))
+        cand[n++] = (struct clf_gemm_choice){CLF_GEMM_CLBLAST, 0};
+    memset(scratch, 0, sizeof scratch);
+
+    /* warm-up; a candidate that fails is dropped (best < 0) */
+    enum clf_status last = CLF_OK;
+    int alive = 0;
+    for (int i = 0; i < n; i++) {
         char name[32];
-        snprintf(name, sizeof name, "%s:%d", clf_gemm_provider_str(ch.provider), ch.config);
+        snprintf(name, sizeof name, "%s:%d", clf_gemm_provider_str(cand[i].provider),
+                 cand[i].config);
         if (ctx->progress_fn)
-            ctx->progress_fn(ctx->progress_user, "tuning gemm", i, total, name);
-        double ms = 0;
-        enum clf_status s = time_choice(ctx, &q, &ch, &ms);
+            ctx->progress_fn(ctx->progress_user, "tuning gemm", i, n, name);
+        double ms;
+        enum clf_status s = run_once(ctx, &q, &cand[i], &scratch[i], &ms);
+        best[i] = s == CLF_OK ? INFINITY : -1;
+        total[i] = 0;
+        alive += s == CLF_OK;
         if (s != CLF_OK) {
             clf_log(ctx, CLF_LOG_DEBUG, "gemm tune: %s failed: %s", name, ctx->last_error);
             last = s;
-            continue;
         }
-        cJSON_AddNumberToObject(times, name, ms);
-        if (best_ms < 0 || ms < best_ms) {
-            best_ms = ms;
-            *best = ch;
+    }
+    for (int r = 0; alive && r < TUNE_MAX_ROUNDS; r++) {
+        bool enough = r >= TUNE_MIN_ROUNDS;
+        for (int i = 0; i < n; i++) {
+            if (best[i] < 0)
+                continue;
+            double ms;
+            if (run_once(ctx, &q, &cand[i], &scratch[i], &ms) != CLF_OK) {
+                best[i] = -1;
+                alive--;
+                continue;
+            }
+            total[i] += ms;
+            best[i] = ms < best[i] ? ms : best[i];
+            enough = enough && total[i] >= TUNE_MIN_MS;
+        }
+        if (enough)
+            break;
+    }
+    double best_ms = -1;
+    for (int i = 0; i < n; i++) {
+        clf_gemm_scratch_release(ctx, &scratch[i]);
+        if (best[i] < 0)
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "%s:%d", clf_gemm_provider_str(cand[i].provider),
+                 cand[i].config);
+        cJSON_AddNumberToObject(times, name, best[i]);
+        if (best_ms < 0 || best[i] < best_ms) {
+            best_ms = best[i];
+            *out = cand[i];
         }
     }
     if (ctx->progress_fn)
-        ctx->progress_fn(ctx->progress_user, "tuning gemm", total, total, NULL);
+        ctx->progress_fn(ctx->progress_user, "tuning gemm", n, n, NULL);
     if (best_ms < 0)
         st = last != CLF_OK ? last : clf_fail(ctx, CLF_E_UNSUPPORTED, "no GEMM candidate ran");
 done:

@@ -316,8 +316,10 @@ enum clf_status clf_ctx_stats(const struct clf_ctx *ctx, struct clf_ctx_stats *o
 
 void clf_ctx_trim(struct clf_ctx *ctx)
 {
-    if (ctx)
-        clf_pool_trim(ctx);
+    if (!ctx)
+        return;
+    clf_pool_trim(ctx);
+    ctx->stats.pool_bytes_peak = ctx->stats.pool_bytes_live;
 }
 
 enum clf_status clf_ctx_warmup(struct clf_ctx *ctx)

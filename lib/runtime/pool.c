@@ -30,6 +30,8 @@ enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
         pool->free_bytes -= cls;
         ctx->stats.pool_bytes_free -= cls;
         ctx->stats.pool_bytes_live += cls;
+        if (ctx->stats.pool_bytes_live > ctx->stats.pool_bytes_peak)
+            ctx->stats.pool_bytes_peak = ctx->stats.pool_bytes_live;
         ctx->stats.pool_hits++;
         *class_bytes = cls;
         return CLF_OK;
@@ -52,6 +54,8 @@ enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
     }
     ctx->stats.pool_misses++;
     ctx->stats.pool_bytes_live += cls;
+    if (ctx->stats.pool_bytes_live > ctx->stats.pool_bytes_peak)
+        ctx->stats.pool_bytes_peak = ctx->stats.pool_bytes_live;
     *mem = m;
     *class_bytes = cls;
     return CLF_OK;

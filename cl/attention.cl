@@ -1,0 +1,549 @@
+/*
+ * Exact scaled dot-product attention (host side: lib/ops/attention.c).
+ *
+ *   out[b,h,i,:] = sum_j softmax_j(scale * q[b,h,i,:] . k[b,h,j,:] + mask) v[b,h,j,:]
+ *
+ * q [batch, heads, seq_q, d], k and v [batch, heads, seq_k, d], out like q,
+ * all f32 with any strides, passed as (buffer, element offset, long4
+ * strides) with the four dimensions (b, h, row, dd) in .s0 .. .s3. mask is
+ * -inf for a key j > i when causal (top-left aligned), for a padded key
+ * (key_padding[b, j] != 0) and for keys past seq_k in a padded tile. A
+ * query whose keys are all masked gets zeros.
+ *
+ * Every kernel works in the base-2 domain: the host passes
+ * c = scale * log2(e) (rounded once), scores are t = c * q.k and the weights
+ * 2^(t - max t) equal exp(scale * q.k - max) up to rounding.
+ *
+ * Kernels:
+ *   attn_key_bias     per-key additive mask (0 or -inf) [batch][nk_pad]
+ *   attn_pack_k       K into transposed key panels for attn_fused_cpu
+ *   attn_fused_cpu    online softmax, register tiles, no local memory
+ *   attn_fused_group  online softmax, K/V tiles staged in local memory (GPUs)
+ *   attn_softmax_*    the GEMM path's masked softmax over an n x n score
+ *                     buffer (per row: one work-item, or one work-group)
+ *
+ * Build defines (set by the host; defaults let the program build bare):
+ *   VW    vector width of attn_fused_cpu (8 or 16); lanes are queries
+ *   QV    query vectors per work-item (1 or 2): QB = QV * VW queries
+ *   BK    keys per tile of attn_fused_cpu (4, 8, 12 or 16) and of the
+ *         K panels of attn_pack_k
+ *   DC    head_dim elements per accumulator pass of P.V (4, 8, 12 or 16)
+ *   DMAX  largest head_dim the program handles (sizes private arrays)
+ *   GQ    queries (= work-items) per work-group of attn_fused_group
+ *   GK    keys per local-memory tile of attn_fused_group
+ */
+
+#ifndef VW
+#define VW 16
+#endif
+#ifndef QV
+#define QV 2
+#endif
+#ifndef BK
+#define BK 12
+#endif
+#ifndef DC
+#define DC 8
+#endif
+#ifndef DMAX
+#define DMAX 64
+#endif
+#ifndef GQ
+#define GQ 64
+#endif
+#ifndef GK
+#define GK 64
+#endif
+
+#define QB (QV * VW)
+
+#if VW == 8
+#define VEC float8
+#define VECI int8
+#define VLOAD vload8
+#define VSTORE vstore8
+#define IOTA ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+#elif VW == 16
+#define VEC float16
+#define VECI int16
+#define VLOAD vload16
+#define VSTORE vstore16
+#define IOTA ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#else
+#error "VW must be 8 or 16"
+#endif
+
+/* Unrolled lists: X(0) ... X(n-1). */
+#define ATT_L1(X) X(0)
+#define ATT_L2(X) ATT_L1(X) X(1)
+#define ATT_L3(X) ATT_L2(X) X(2)
+#define ATT_L4(X) ATT_L3(X) X(3)
+#define ATT_L5(X) ATT_L4(X) X(4)
+#define ATT_L6(X) ATT_L5(X) X(5)
+#define ATT_L7(X) ATT_L6(X) X(6)
+#define ATT_L8(X) ATT_L7(X) X(7)
+#define ATT_L9(X) ATT_L8(X) X(8)
+#define ATT_L10(X) ATT_L9(X) X(9)
+#define ATT_L11(X) ATT_L10(X) X(10)
+#define ATT_L12(X) ATT_L11(X) X(11)
+#define ATT_L13(X) ATT_L12(X) X(12)
+#define ATT_L14(X) ATT_L13(X) X(13)
+#define ATT_L15(X) ATT_L14(X) X(14)
+#define ATT_L16(X) ATT_L15(X) X(15)
+#define ATT_LIST_(n, X) ATT_L##n(X)
+#define ATT_LIST(n, X) ATT_LIST_(n, X)
+
+/* Y(a, 0) ... Y(a, QV-1) */
+#if QV == 1
+#define QVS(Y, a) Y(a, 0)
+#elif QV == 2
+#define QVS(Y, a) Y(a, 0) Y(a, 1)
+#else
+#error "QV must be 1 or 2"
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Key mask                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * kb[b * nk_pad + j] = 0 when key j of batch b is attended, -inf when it is
+ * padded (has_pad and pad[b, j] != 0) or past seq_k (j >= sk).
+ *   pad  i32 [batch, seq_k] as (buffer, offset, strides .s2 = batch,
+ *        .s3 = key); read only when has_pad
+ *   kb   [batch][nk_pad] f32
+ * Global size (nk_pad, batch).
+ */
+__kernel void attn_key_bias(__global const int *pad, long pad_off, long4 pad_str, int has_pad,
+                            int sk, int nk_pad, __global float *kb)
+{
+    int j = (int)get_global_id(0);
+    long b = (long)get_global_id(1);
+    if (j >= nk_pad)
+        return;
+    bool masked = j >= sk;
+    if (!masked && has_pad)
+        masked = pad[pad_off + b * pad_str.s2 + j * pad_str.s3] != 0;
+    kb[b * nk_pad + j] = masked ? -INFINITY : 0.0f;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fused attention for CPU devices                                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * K [batch, heads, seq_k, d] (any strides) -> key panels
+ *   kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd]
+ * zero past seq_k (nkb = ceil(seq_k / BK)): for each head dimension dd the
+ * BK keys of tile t lie side by side, so attn_fused_cpu broadcasts them
+ * from one pointer at constant displacements. One work-item per panel;
+ * global size (nkb, heads, batch).
+ */
+__kernel void attn_pack_k(__global const float *k, long k_off, long4 k_str, /* [b,h,sk,d] */
+                          int sk, int d, int nkb,
+                          __global float *kp) /* [b][h][nkb][d][BK] */
+{
+    int t = (int)get_global_id(0);
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (t >= nkb)
+        return;
+    __global float *dst = kp + ((b * heads + h) * nkb + t) * (long)d * BK;
+    __global const float *src = k + k_off + b * k_str.s0 + h * k_str.s1;
+    for (int j = 0; j < BK; j++) {
+        int row = t * BK + j;
+        if (row < sk) {
+            __global const float *r = src + row * k_str.s2;
+            for (int dd = 0; dd < d; dd++)
+                dst[dd * BK + j] = r[dd * k_str.s3];
+        } else {
+            for (int dd = 0; dd < d; dd++)
+                dst[dd * BK + j] = 0.0f;
+        }
+    }
+}
+
+/* Per (key j, query vector v) register accumulators of the score tile. */
+#define S_DECL(j, v) VEC s##j##_##v = (VEC)(0.0f);
+#define S_DECL_J(j) QVS(S_DECL, j)
+#define Q_LOAD(a, v) VEC qv##v = VLOAD(v, qr);
+#define S_FMA(j, v) s##j##_##v = fma(qv##v, kj, s##j##_##v);
+#define S_FMA_J(j)                                                                                \
+    {                                                                                             \
+        VEC kj = (VEC)(kr[j]);                                                                    \
+        QVS(S_FMA, j)                                                                             \
+    }
+#define S_BIAS(j, v) s##j##_##v += bj;
+#define S_BIAS_J(j)                                                                               \
+    {                                                                                             \
+        float bj = kbt[j];                                                                        \
+        QVS(S_BIAS, j)                                                                            \
+    }
+#define S_CAUSAL(j, v) s##j##_##v = select(s##j##_##v, (VEC)(-INFINITY), (VECI)(j0 + j) > qi##v);
+#define S_CAUSAL_J(j) QVS(S_CAUSAL, j)
+#define S_MAX(j, v) mb##v = fmax(mb##v, s##j##_##v);
+#define S_MAX_J(j) QVS(S_MAX, j)
+#define S_EXP(j, v)                                                                               \
+    {                                                                                             \
+        VEC e = exp2(s##j##_##v - mu##v);                                                         \
+        ls##v += e;                                                                               \
+        VSTORE(e, (j) * QV + (v), ps);                                                            \
+    }
+#define S_EXP_J(j) QVS(S_EXP, j)
+
+/* P.V accumulators: head_dim element c + e, query vector v. */
+#define A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW) * al##v;
+#define A_DECL_E(e) QVS(A_DECL, e)
+#define P_LOAD(a, v) VEC pv##v = VLOAD((a) * QV + (v), ps);
+#define A_FMA(e, v) a##e##_##v = fma(pv##v, ve, a##e##_##v);
+#define A_FMA_E(e)                                                                                \
+    {                                                                                             \
+        VEC ve = (VEC)(vr[e]);                                                                    \
+        QVS(A_FMA, e)                                                                             \
+    }
+#define A_STORE(e, v) VSTORE(a##e##_##v, 0, ot + (c + e) * QB + (v) * VW);
+#define A_STORE_E(e) QVS(A_STORE, e)
+
+/*
+ * One work-item computes QB = QV*VW queries (rows q0 .. q0+QB-1 of head h
+ * of batch b; global size (ceil(seq_q/QB), heads, batch), local size 1).
+ * Lanes of every vector are queries, so the whole online softmax is
+ * lane-wise and there is no horizontal reduction:
+ *   qt[dd][i]   c * q[q0+i, dd]                         (private, transposed)
+ *   ot[dd][i]   running sum_j 2^(t_ij - m_i) v[j, dd]    (private)
+ *   m_i, l_i    running max and running sum of 2^(t_ij - m_i)
+ * For each tile of BK keys j0..j0+BK-1 (causal: only up to q0+QB-1):
+ *   1. t = qt . kp (BK x QV register tile, one fma per (key, dd), the key
+ *      values broadcast from the panel), + kb (padding / past seq_k),
+ *      causal lanes with j > i set to -inf;
+ *   2. m' = max(m, max_j t); mu = m' (0 while every key so far is masked,
+ *      so that no -inf - -inf arises); alpha = 2^(m - mu);
+ *      p_j = 2^(t_j - mu); l = alpha l + sum_j p_j;
+ *   3. ot = alpha ot + sum_j p_j v[j, :], DC head_dim elements at a time
+ *      (v broadcast from its row, which must be contiguous: v_str.s3 == 1).
+ * At the end out[i, dd] = ot[dd][i] / l_i, or 0 when l_i == 0 (every key
+ * masked). No buffer other than out is written.
+ *   kp   key panels from attn_pack_k: [b][h][nkb][d][BK]
+ *   kb   key bias from attn_key_bias: [batch][nkb*BK]
+ *   c    scale * log2(e)
+ */
+__kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /* [b,h,sq,d] */
+                             __global const float *kp, __global const float *kb,
+                             __global const float *v, long v_off, long4 v_str, /* [b,h,sk,d] */
+                             __global float *o, long o_off, long4 o_str,       /* [b,h,sq,d] */
+                             int sq, int sk, int d, int nkb, float cl2, int causal)
+{
+    int q0 = (int)get_global_id(0) * QB;
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (q0 >= sq)
+        return;
+    float qt[DMAX * QB];
+    float ot[DMAX * QB];
+    float ps[BK * QB];
+
+    /* queries, scaled, transposed; lanes past seq_q hold zeros */
+    __global const float *qb = q + q_off + b * q_str.s0 + h * q_str.s1;
+    for (int i = 0; i < QB; i++) {
+        __global const float *r = qb + (long)(q0 + i) * q_str.s2;
+        bool live = q0 + i < sq;
+        for (int dd = 0; dd < d; dd++)
+            qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] : 0.0f;
+    }
+    for (int e = 0; e < d * QB; e++)
+        ot[e] = 0.0f;
+
+#define QI_DECL(a, v) VECI qi##v = (VECI)(q0 + (v) * VW) + IOTA;
+#define M_DECL(a, v) VEC m##v = (VEC)(-INFINITY), l##v = (VEC)(0.0f);
+    QVS(QI_DECL, 0)
+    QVS(M_DECL, 0)
+
+    int kend = causal ? min(sk, q0 + QB) : sk;
+    __global const float *kph = kp + (b * heads + h) * nkb * (long)d * BK;
+    __global const float *kbb = kb + b * (long)nkb * BK;
+    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
+    for (int j0 = 0; j0 < kend; j0 += BK) {
+        /* 1. scores */
+        ATT_LIST(BK, S_DECL_J)
+        __global const float *kr = kph + (long)(j0 / BK) * d * BK;
+        __private const float *qr = qt;
+        for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {
+            QVS(Q_LOAD, 0)
+            ATT_LIST(BK, S_FMA_J)
+        }
+        __global const float *kbt = kbb + j0;
+        ATT_LIST(BK, S_BIAS_J)
+        if (causal && j0 + BK - 1 > q0) {
+            ATT_LIST(BK, S_CAUSAL_J)
+        }
+
+        /* 2. online softmax, lane-wise */
+#define MB_DECL(a, v) VEC mb##v = m##v;
+#define MU_DECL(a, v)                                                                             \
+    VEC mu##v = select(mb##v, (VEC)(0.0f), isinf(mb##v));                                         \
+    VEC al##v = exp2(m##v - mu##v);                                                               \
+    VEC ls##v = (VEC)(0.0f);                                                                      \
+    m##v = mb##v;
+#define L_UPDATE(a, v) l##v = fma(l##v, al##v, ls##v);
+        QVS(MB_DECL, 0)
+        ATT_LIST(BK, S_MAX_J)
+        QVS(MU_DECL, 0)
+        ATT_LIST(BK, S_EXP_J)
+        QVS(L_UPDATE, 0)
+
+        /* 3. ot = alpha ot + P.V */
+        int jn = min(BK, sk - j0);
+        __global const float *vt = vh + (long)j0 * v_str.s2;
+        int c = 0;
+        for (; c + DC <= d; c += DC) {
+            ATT_LIST(DC, A_DECL_E)
+            __global const float *vr = vt + c;
+            for (int j = 0; j < jn; j++, vr += v_str.s2) {
+                QVS(P_LOAD, j)
+                ATT_LIST(DC, A_FMA_E)
+            }
+            ATT_LIST(DC, A_STORE_E)
+        }
+        for (; c < d; c++) {
+            ATT_L1(A_DECL_E)
+            __global const float *vr = vt + c;
+            for (int j = 0; j < jn; j++, vr += v_str.s2) {
+                QVS(P_LOAD, j)
+                ATT_L1(A_FMA_E)
+            }
+            ATT_L1(A_STORE_E)
+        }
+    }
+
+    /* out = ot / l; 0 where every key was masked */
+    float lf[QB];
+#define L_STORE(a, v) VSTORE(l##v, v, lf);
+    QVS(L_STORE, 0)
+    __global float *ob = o + o_off + b * o_str.s0 + h * o_str.s1;
+    for (int i = 0; i < QB && q0 + i < sq; i++) {
+        __global float *r = ob + (long)(q0 + i) * o_str.s2;
+        float li = lf[i];
+        for (int dd = 0; dd < d; dd++)
+            r[dd * o_str.s3] = li > 0.0f ? ot[dd * QB + i] / li : 0.0f;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fused attention for GPUs                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One work-group of GQ work-items computes GQ queries of head h of batch b
+ * (global size (ceil(seq_q/GQ)*GQ, heads, batch), local size (GQ, 1, 1)),
+ * one query per work-item. Tiles of GK keys and values are staged in local
+ * memory by the whole group (kt, vt: [GK][DMAX]), then each work-item runs
+ * the online softmax over them with its query and accumulator in private
+ * memory: t_j = c q.k_j + kb_j (causal: -inf for j > i); m' = max(m, max t);
+ * mu = m' or 0 while all masked; alpha = 2^(m - mu); p_j = 2^(t_j - mu);
+ * l = alpha l + sum p; acc = alpha acc + sum p_j v_j. out = acc / l, or 0
+ * when l == 0.
+ *   kb   key bias from attn_key_bias: [batch][nk_pad], nk_pad >= the
+ *        keys of the last tile
+ */
+__kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
+                               __global const float *k, long k_off, long4 k_str,
+                               __global const float *v, long v_off, long4 v_str,
+                               __global const float *kb, int nk_pad,
+                               __global float *o, long o_off, long4 o_str, int sq, int sk, int d,
+                               float cl2, int causal)
+{
+    __local float kt[GK * DMAX];
+    __local float vt[GK * DMAX];
+    __local float bt[GK];
+    int lid = (int)get_local_id(0);
+    int g0 = (int)get_group_id(0) * GQ;
+    int qi = g0 + lid;
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    bool live = qi < sq;
+
+    float qr[DMAX];
+    float acc[DMAX];
+    __global const float *qrow = q + q_off + b * q_str.s0 + h * q_str.s1 + (long)qi * q_str.s2;
+    for (int dd = 0; dd < d; dd++) {
+        qr[dd] = live ? cl2 * qrow[dd * q_str.s3] : 0.0f;
+        acc[dd] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+
+    int kend = causal ? min(sk, g0 + GQ) : sk;
+    __global const float *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
+    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
+    for (int j0 = 0; j0 < kend; j0 += GK) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int e = lid; e < GK * d; e += GQ) {
+            int j = e / d, dd = e - j * d;
+            bool in = j0 + j < sk;
+            long r = (long)(j0 + j);
+            kt[j * DMAX + dd] = in ? kh[r * k_str.s2 + dd * k_str.s3] : 0.0f;
+            vt[j * DMAX + dd] = in ? vh[r * v_str.s2 + dd * v_str.s3] : 0.0f;
+        }
+        for (int j = lid; j < GK; j += GQ)
+            bt[j] = j0 + j < nk_pad ? kb[b * nk_pad + j0 + j] : -INFINITY;
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        float t[GK];
+        float mb = m;
+        for (int j = 0; j < GK; j++) {
+            float s = 0.0f;
+            for (int dd = 0; dd < d; dd++)
+                s = fma(qr[dd], kt[j * DMAX + dd], s);
+            s += bt[j];
+            if (causal && j0 + j > qi)
+                s = -INFINITY;
+            t[j] = s;
+            mb = fmax(mb, s);
+        }
+        float mu = isinf(mb) ? 0.0f : mb;
+        float al = exp2(m - mu);
+        m = mb;
+        float ls = 0.0f;
+        for (int dd = 0; dd < d; dd++)
+            acc[dd] *= al;
+        for (int j = 0; j < GK; j++) {
+            float p = exp2(t[j] - mu);
+            ls += p;
+            for (int dd = 0; dd < d; dd++)
+                acc[dd] = fma(p, vt[j * DMAX + dd], acc[dd]);
+        }
+        l = fma(l, al, ls);
+    }
+    if (!live)
+        return;
+    __global float *orow = o + o_off + b * o_str.s0 + h * o_str.s1 + (long)qi * o_str.s2;
+    for (int dd = 0; dd < d; dd++)
+        orow[dd * o_str.s3] = l > 0.0f ? acc[dd] / l : 0.0f;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GEMM path: masked softmax over the scores                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * s [bh][sq][sk] dense f32 holds t = c * q.k (the GEMM's alpha is c);
+ * replaced in place by the weights
+ *   w_ij = 2^(t_ij - m_i) / sum_j' 2^(t_ij' - m_i)  over the attended keys,
+ * 0 for masked keys (kb_j = -inf, or j > i when causal), and a row of zeros
+ * when every key of the row is masked. Row r = bh_index * sq + i; batch
+ * b = bh_index / heads.
+ *   kb  [batch][nk_pad] from attn_key_bias (nk_pad >= sk)
+ *
+ * attn_softmax_item: one work-item per row, VW-wide vectors along it;
+ *   global size (bh * sq).
+ * attn_softmax_group: one work-group per row (local size ls, a power of
+ *   two), columns lid, lid + ls, ..., combined by a tree in local memory;
+ *   global size (bh * sq * ls); scratch [ls] floats.
+ */
+
+/* Loads VW scores of row s from column j (j + VW <= sk) with the mask. */
+VEC attn_masked_load(__global const float *s, __global const float *kbr, int j, int i,
+                     int causal)
+{
+    VEC x = VLOAD(0, s + j) + VLOAD(0, kbr + j);
+    if (causal)
+        x = select(x, (VEC)(-INFINITY), (VECI)(j) + IOTA > (VECI)(i));
+    return x;
+}
+
+float attn_masked_one(__global const float *s, __global const float *kbr, int j, int i,
+                      int causal)
+{
+    return causal && j > i ? -INFINITY : s[j] + kbr[j];
+}
+
+__kernel void attn_softmax_item(__global float *s, __global const float *kb, int nk_pad,
+                                int heads, int sq, int sk, int causal)
+{
+    long r = (long)get_global_id(0);
+    int i = (int)(r % sq);
+    long b = r / sq / heads;
+    __global float *row = s + r * sk;
+    __global const float *kbr = kb + b * nk_pad;
+    int nv = sk - sk % VW;
+    VEC mv = (VEC)(-INFINITY);
+    for (int j = 0; j < nv; j += VW)
+        mv = fmax(mv, attn_masked_load(row, kbr, j, i, causal));
+    float m = -INFINITY;
+    for (int j = nv; j < sk; j++)
+        m = fmax(m, attn_masked_one(row, kbr, j, i, causal));
+    float mt[VW];
+    VSTORE(mv, 0, mt);
+    for (int e = 0; e < VW; e++)
+        m = fmax(m, mt[e]);
+    if (isinf(m) && m < 0.0f) { /* every key masked */
+        for (int j = 0; j < sk; j++)
+            row[j] = 0.0f;
+        return;
+    }
+    VEC sv = (VEC)(0.0f);
+    for (int j = 0; j < nv; j += VW) {
+        VEC e = exp2(attn_masked_load(row, kbr, j, i, causal) - m);
+        VSTORE(e, 0, row + j);
+        sv += e;
+    }
+    float sum = 0.0f;
+    for (int j = nv; j < sk; j++) {
+        float e = exp2(attn_masked_one(row, kbr, j, i, causal) - m);
+        row[j] = e;
+        sum += e;
+    }
+    VSTORE(sv, 0, mt);
+    for (int e = 0; e < VW; e++)
+        sum += mt[e];
+    for (int j = 0; j < nv; j += VW)
+        VSTORE(VLOAD(0, row + j) / sum, 0, row + j);
+    for (int j = nv; j < sk; j++)
+        row[j] = row[j] / sum;
+}
+
+/* Tree reduction over the work-group (ls a power of two): sum or fmax. */
+float attn_group_reduce(float x, int is_max, __local float *scratch)
+{
+    int lid = (int)get_local_id(0);
+    int ls = (int)get_local_size(0);
+    scratch[lid] = x;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = ls >> 1; w > 0; w >>= 1) {
+        if (lid < w)
+            scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + w])
+                                  : scratch[lid] + scratch[lid + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float y = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return y;
+}
+
+__kernel void attn_softmax_group(__global float *s, __global const float *kb, int nk_pad,
+                                 int heads, int sq, int sk, int causal,
+                                 __local float *scratch)
+{
+    long r = (long)get_group_id(0);
+    int lid = (int)get_local_id(0), ls = (int)get_local_size(0);
+    int i = (int)(r % sq);
+    long b = r / sq / heads;
+    __global float *row = s + r * sk;
+    __global const float *kbr = kb + b * nk_pad;
+    float m = -INFINITY;
+    for (int j = lid; j < sk; j += ls)
+        m = fmax(m, attn_masked_one(row, kbr, j, i, causal));
+    m = attn_group_reduce(m, 1, scratch);
+    if (isinf(m) && m < 0.0f) {
+        for (int j = lid; j < sk; j += ls)
+            row[j] = 0.0f;
+        return;
+    }
+    float sum = 0.0f;
+    for (int j = lid; j < sk; j += ls) {
+        float e = exp2(attn_masked_one(row, kbr, j, i, causal) - m);
+        row[j] = e;
+        sum += e;
+    }
+    sum = attn_group_reduce(sum, 0, scratch);
+    for (int j = lid; j < sk; j += ls)
+        row[j] = row[j] / sum;
+}

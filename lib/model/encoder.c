@@ -1,0 +1,489 @@
+/*
+ * The encoder stack: the seed's ParallelTransformer layer (§5), i.e.
+ * PyTorch's nn.TransformerEncoderLayer at inference (dropout = identity):
+ *   post-LN:  x = LN1(x + MHA(x));      x = LN2(x + FFN(x))
+ *   pre-LN:   x = x + MHA(LN1(x));      x = x + FFN(LN2(x))
+ *   MHA(x)  = concat_h(attention(x Wq_hᵀ + bq_h, x Wk_hᵀ + bk_h, x Wv_hᵀ + bv_h)) Woᵀ + bo
+ *   FFN(x)  = act(x W1ᵀ + b1) W2ᵀ + b2
+ * with one fused QKV projection (in_proj_weight [3d, d]), heads addressed
+ * by strides in the [tokens, 3d] projection (no transposing copies), and
+ * the attention writing straight into the [tokens, d] layout the output
+ * projection reads.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../graph/graph.h"
+
+/* The weights of one layer, in PyTorch's names (see weight_table). */
+struct layer {
+    struct clf_tensor *in_w, *in_b, *out_w, *out_b, *w1, *b1, *w2, *b2, *n1w, *n1b, *n2w, *n2b;
+};
+
+struct clf_encoder {
+    struct clf_ctx *ctx;
+    struct clf_encoder_config cfg;
+    struct layer *layers;
+    struct clf_tensor *norm_w, *norm_b; /* optional final LayerNorm */
+};
+
+/* One named weight of a layer: where it lives and its shape (rows, cols;
+ * cols 0 for a vector), in units of d_model (d) and d_ff (f). */
+struct weight_desc {
+    const char *name;
+    size_t offset; /* of the struct clf_tensor * in struct layer */
+    char rows, cols; /* 'd', 'f', '3' (3d), or 0 */
+};
+
+static const struct weight_desc weight_table[] = {
+    {"self_attn.in_proj_weight", offsetof(struct layer, in_w), '3', 'd'},
+    {"self_attn.in_proj_bias", offsetof(struct layer, in_b), '3', 0},
+    {"self_attn.out_proj.weight", offsetof(struct layer, out_w), 'd', 'd'},
+    {"self_attn.out_proj.bias", offsetof(struct layer, out_b), 'd', 0},
+    {"linear1.weight", offsetof(struct layer, w1), 'f', 'd'},
+    {"linear1.bias", offsetof(struct layer, b1), 'f', 0},
+    {"linear2.weight", offsetof(struct layer, w2), 'd', 'f'},
+    {"linear2.bias", offsetof(struct layer, b2), 'd', 0},
+    {"norm1.weight", offsetof(struct layer, n1w), 'd', 0},
+    {"norm1.bias", offsetof(struct layer, n1b), 'd', 0},
+    {"norm2.weight", offsetof(struct layer, n2w), 'd', 0},
+    {"norm2.bias", offsetof(struct layer, n2b), 'd', 0},
+};
+#define N_WEIGHTS (sizeof weight_table / sizeof weight_table[0])
+
+static struct clf_tensor **slot(struct layer *l, const struct weight_desc *w)
+{
+    return (struct clf_tensor **)((char *)l + w->offset);
+}
+
+static int64_t dim_of(const struct clf_encoder_config *c, char unit)
+{
+    return unit == 'd' ? c->d_model : unit == 'f' ? c->d_ff : unit == '3' ? 3 * c->d_model : 0;
+}
+
+/* Shape of a weight: ndim 1 or 2. */
+static int weight_shape(const struct clf_encoder_config *c, const struct weight_desc *w,
+                        int64_t shape[2])
+{
+    shape[0] = dim_of(c, w->rows);
+    shape[1] = dim_of(c, w->cols);
+    return w->cols ? 2 : 1;
+}
+
+struct clf_encoder_config clf_encoder_config_default(void)
+{
+    struct clf_encoder_config c;
+    memset(&c, 0, sizeof c);
+    c.d_model = 512;
+    c.heads = 8;
+    c.d_ff = 2048;
+    c.layers = 6;
+    c.act = CLF_ACT_RELU;
+    c.eps = 1e-5f;
+    c.norm_first = false;
+    c.attn_impl = CLF_ATTN_AUTO;
+    return c;
+}
+
+static enum clf_status check_config(struct clf_ctx *ctx, const struct clf_encoder_config *c)
+{
+    if (!c)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder configuration");
+    if (c->d_model < 1 || c->heads < 1 || c->d_ff < 1 || c->layers < 1 ||
+        c->d_model > (1 << 20) || c->d_ff > (1 << 22) || c->layers > 1024)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "encoder sizes out of range (d_model %lld, heads %lld, d_ff %lld, "
+                        "layers %lld)",
+                        (long long)c->d_model, (long long)c->heads, (long long)c->d_ff,
+                        (long long)c->layers);
+    if (c->d_model % c->heads)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "heads (%lld) must divide d_model (%lld)",
+                        (long long)c->heads, (long long)c->d_model);
+    if (c->d_model / c->heads > 256)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "head_dim %lld is above 256",
+                        (long long)(c->d_model / c->heads));
+    if (c->act != CLF_ACT_RELU && c->act != CLF_ACT_GELU && c->act != CLF_ACT_GELU_TANH)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "encoder activation must be ReLU or GELU");
+    if (!(c->eps > 0) || isinf(c->eps))
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "LayerNorm eps must be positive and finite");
+    if ((unsigned)c->attn_impl > CLF_ATTN_GEMM)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown attention implementation %d",
+                        (int)c->attn_impl);
+    return CLF_OK;
+}
+
+void clf_encoder_destroy(struct clf_encoder *enc)
+{
+    if (!enc)
+        return;
+    for (int64_t i = 0; enc->layers && i < enc->cfg.layers; i++)
+        for (size_t w = 0; w < N_WEIGHTS; w++)
+            clf_tensor_destroy(*slot(&enc->layers[i], &weight_table[w]));
+    free(enc->layers);
+    clf_tensor_destroy(enc->norm_w);
+    clf_tensor_destroy(enc->norm_b);
+    free(enc);
+}
+
+/* Checks the arguments every constructor takes and allocates the encoder
+ * into *enc; *out (the caller's pointer) is cleared first. */
+static enum clf_status encoder_new(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                   struct clf_encoder **out, struct clf_encoder **enc_out)
+{
+    *enc_out = NULL;
+    if (!out)
+        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "NULL output pointer") : CLF_E_INVALID_ARG;
+    *out = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    enum clf_status st = check_config(ctx, cfg);
+    if (st != CLF_OK)
+        return st;
+    struct clf_encoder *enc = calloc(1, sizeof *enc);
+    if (enc)
+        enc->layers = calloc((size_t)cfg->layers, sizeof *enc->layers);
+    if (!enc || !enc->layers) {
+        free(enc);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for an encoder");
+    }
+    enc->ctx = ctx;
+    enc->cfg = *cfg;
+    *enc_out = enc;
+    return CLF_OK;
+}
+
+/* Creates a device tensor holding host data. */
+static enum clf_status upload(struct clf_ctx *ctx, int ndim, const int64_t *shape,
+                              const float *host, struct clf_tensor **out)
+{
+    enum clf_status st = clf_tensor_create(ctx, CLF_F32, ndim, shape, out);
+    if (st == CLF_OK)
+        st = clf_tensor_write(*out, host, (size_t)clf_tensor_numel(*out) * sizeof *host);
+    if (st != CLF_OK) {
+        clf_tensor_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1). */
+static double uniform(uint64_t *s)
+{
+    return (double)(splitmix64(s) >> 11) * 0x1.0p-52 - 1.0;
+}
+
+enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                          uint64_t seed, struct clf_encoder **out)
+{
+    struct clf_encoder *enc = NULL;
+    enum clf_status st = encoder_new(ctx, cfg, out, &enc);
+    if (st != CLF_OK)
+        return st;
+    uint64_t state = seed;
+    size_t cap = (size_t)(3 * cfg->d_model * cfg->d_model);
+    if ((size_t)(cfg->d_ff * cfg->d_model) > cap)
+        cap = (size_t)(cfg->d_ff * cfg->d_model);
+    float *host = malloc(cap * sizeof *host);
+    if (!host) {
+        clf_encoder_destroy(enc);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for random weights");
+    }
+    for (int64_t i = 0; st == CLF_OK && i < cfg->layers; i++) {
+        for (size_t w = 0; st == CLF_OK && w < N_WEIGHTS; w++) {
+            const struct weight_desc *wd = &weight_table[w];
+            int64_t shape[2];
+            int nd = weight_shape(cfg, wd, shape);
+            size_t n = (size_t)(shape[0] * (nd == 2 ? shape[1] : 1));
+            bool norm = !strncmp(wd->name, "norm", 4), is_gamma = norm && strstr(wd->name, "weight");
+            /* fan_in: the matrix's columns; a bias uses its matrix's */
+            double fan_in = wd->cols ? (double)shape[1]
+                                     : (double)dim_of(cfg, weight_table[w - 1].cols);
+            double a = norm ? 0.1 : wd->cols ? 1.0 / sqrt(fan_in) : 0.1 / sqrt(fan_in);
+            for (size_t e = 0; e < n; e++)
+                host[e] = (float)((is_gamma ? 1.0 : 0.0) + a * uniform(&state));
+            st = upload(ctx, nd, shape, host, slot(&enc->layers[i], wd));
+        }
+    }
+    free(host);
+    if (st != CLF_OK) {
+        clf_encoder_destroy(enc);
+        return st;
+    }
+    *out = enc;
+    return CLF_OK;
+}
+
+/* Reads a named tensor of the file, checked against the expected shape,
+ * into a new device tensor. */
+static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *st,
+                                   const char *path, const char *name, int nd,
+                                   const int64_t *shape, struct clf_tensor **out)
+{
+    int fnd = 0;
+    int64_t fshape[CLF_MAX_DIMS];
+    enum clf_status s = clf_safetensors_shape(st, name, &fnd, fshape, NULL);
+    if (s != CLF_OK)
+        return s;
+    bool same = fnd == nd;
+    for (int i = 0; same && i < nd; i++)
+        same = fshape[i] == shape[i];
+    if (!same) {
+        char want[64], got[64] = "";
+        snprintf(want, sizeof want, nd == 2 ? "[%lld, %lld]" : "[%lld]", (long long)shape[0],
+                 (long long)(nd == 2 ? shape[1] : 0));
+        for (int i = 0, w = 0; i < fnd && w < (int)sizeof got - 24; i++)
+            w += snprintf(got + w, sizeof got - (size_t)w, "%s%lld", i ? ", " : "",
+                          (long long)fshape[i]);
+        return clf_fail(ctx, CLF_E_SHAPE,
+                        "%s: tensor '%s' has shape [%s]; the configuration needs %s", path,
+                        name, got, want);
+    }
+    size_t n = (size_t)(shape[0] * (nd == 2 ? shape[1] : 1));
+    float *host = malloc(n * sizeof *host);
+    if (!host)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for '%s'", name);
+    s = clf_safetensors_read(st, name, host, n);
+    if (s == CLF_OK)
+        s = upload(ctx, nd, shape, host, out);
+    free(host);
+    return s;
+}
+
+enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                 const char *path, struct clf_encoder **out)
+{
+    struct clf_encoder *enc = NULL;
+    struct clf_safetensors *st = NULL;
+    enum clf_status s = encoder_new(ctx, cfg, out, &enc);
+    if (s != CLF_OK)
+        return s;
+    if (!path) {
+        clf_encoder_destroy(enc);
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL weights path");
+    }
+    s = clf_safetensors_open(ctx, path, &st);
+    if (s != CLF_OK) {
+        clf_encoder_destroy(enc);
+        return s;
+    }
+    /* nn.TransformerEncoderLayer's names for a lone layer, else
+     * nn.TransformerEncoder's "layers.N." prefixes */
+    int nd;
+    int64_t shape[CLF_MAX_DIMS];
+    bool bare = cfg->layers == 1 &&
+                clf_safetensors_shape(st, "self_attn.in_proj_weight", &nd, shape, NULL) == CLF_OK;
+    for (int64_t i = 0; s == CLF_OK && i < cfg->layers; i++) {
+        for (size_t w = 0; s == CLF_OK && w < N_WEIGHTS; w++) {
+            char name[128];
+            if (bare)
+                snprintf(name, sizeof name, "%s", weight_table[w].name);
+            else
+                snprintf(name, sizeof name, "layers.%lld.%s", (long long)i, weight_table[w].name);
+            int64_t ws[2];
+            int wnd = weight_shape(cfg, &weight_table[w], ws);
+            s = load_tensor(ctx, st, path, name, wnd, ws, slot(&enc->layers[i], &weight_table[w]));
+        }
+    }
+    /* layers beyond cfg->layers would be silently ignored: refuse them */
+    char extra[64];
+    snprintf(extra, sizeof extra, "layers.%lld.self_attn.in_proj_weight", (long long)cfg->layers);
+    if (s == CLF_OK && !bare && clf_safetensors_shape(st, extra, &nd, shape, NULL) == CLF_OK)
+        s = clf_fail(ctx, CLF_E_SHAPE, "%s holds more than the %lld layers configured", path,
+                     (long long)cfg->layers);
+    int64_t d = cfg->d_model;
+    if (s == CLF_OK && clf_safetensors_shape(st, "norm.weight", &nd, shape, NULL) == CLF_OK) {
+        s = load_tensor(ctx, st, path, "norm.weight", 1, &d, &enc->norm_w);
+        if (s == CLF_OK)
+            s = load_tensor(ctx, st, path, "norm.bias", 1, &d, &enc->norm_b);
+    }
+    clf_safetensors_close(st);
+    if (s != CLF_OK) {
+        clf_encoder_destroy(enc);
+        return s;
+    }
+    *out = enc;
+    return CLF_OK;
+}
+
+struct clf_encoder_config clf_encoder_get_config(const struct clf_encoder *enc)
+{
+    return enc ? enc->cfg : clf_encoder_config_default();
+}
+
+enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer, const char *name,
+                                        float *dst, size_t count)
+{
+    if (!enc)
+        return CLF_E_INVALID_ARG;
+    if (!name || !dst)
+        return clf_fail(enc->ctx, CLF_E_INVALID_ARG, "NULL name or destination");
+    struct clf_tensor *t = NULL;
+    if (layer == -1) {
+        t = !strcmp(name, "norm.weight") ? enc->norm_w : !strcmp(name, "norm.bias") ? enc->norm_b
+                                                                                    : NULL;
+    } else if (layer >= 0 && layer < enc->cfg.layers) {
+        for (size_t w = 0; w < N_WEIGHTS; w++)
+            if (!strcmp(name, weight_table[w].name))
+                t = *slot(&enc->layers[layer], &weight_table[w]);
+    } else {
+        return clf_fail(enc->ctx, CLF_E_INVALID_ARG, "no layer %d (the encoder has %lld)", layer,
+                        (long long)enc->cfg.layers);
+    }
+    if (!t)
+        return clf_fail(enc->ctx, CLF_E_FORMAT, "the encoder has no weight '%s'%s", name,
+                        layer == -1 ? " (no final norm)" : "");
+    return clf_tensor_read(t, dst, count * sizeof *dst);
+}
+
+/* y = x Wᵀ + b (act) for x [tokens, in], W [out, in]: one GEMM with the
+ * bias and activation fused; c (may be NULL) receives it, accumulating
+ * beta·c. */
+static enum clf_status linear(struct clf_graph *g, struct clf_tensor *x, struct clf_tensor *w,
+                              struct clf_tensor *b, enum clf_act act, struct clf_tensor *c,
+                              float beta, struct clf_tensor **y)
+{
+    struct clf_gemm_params p = clf_gemm_params_default();
+    p.trans_b = true;
+    p.bias = b;
+    p.act = act;
+    p.c = c;
+    p.beta = beta;
+    return clf_op_gemm(g, x, w, &p, y);
+}
+
+/* Multi-head self-attention of x [tokens = batch·seq, d]: returns the
+ * output projection [tokens, d]. */
+static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const struct layer *l,
+                           struct clf_tensor *x, int64_t batch, int64_t seq,
+                           struct clf_tensor *key_padding, struct clf_tensor **y)
+{
+    const int64_t d = enc->cfg.d_model, h = enc->cfg.heads, hd = d / h;
+    struct clf_tensor *qkv = NULL, *q = NULL, *k = NULL, *v = NULL, *attn = NULL, *heads = NULL,
+                      *o = NULL;
+    enum clf_status st = linear(g, x, l->in_w, l->in_b, CLF_ACT_NONE, NULL, 0, &qkv);
+    /* qkv [tokens, 3d]: q, k, v of head j at columns j·hd, d + j·hd, 2d + j·hd */
+    const int64_t hs[4] = {batch, h, seq, hd};
+    const int64_t qs[4] = {seq * 3 * d, hd, 3 * d, 1};
+    if (st == CLF_OK)
+        st = clf_graph_view(g, qkv, 4, hs, qs, 0, &q);
+    if (st == CLF_OK)
+        st = clf_graph_view(g, qkv, 4, hs, qs, d, &k);
+    if (st == CLF_OK)
+        st = clf_graph_view(g, qkv, 4, hs, qs, 2 * d, &v);
+    /* the attention writes each head into its columns of attn [tokens, d] */
+    const int64_t ts[2] = {batch * seq, d};
+    const int64_t os[4] = {seq * d, hd, d, 1};
+    if (st == CLF_OK)
+        st = clf_graph_new_output(g, CLF_F32, 2, ts, &attn);
+    if (st == CLF_OK && (st = clf_graph_adopt(g, attn)) == CLF_OK)
+        st = clf_graph_view(g, attn, 4, hs, os, 0, &heads);
+    if (st == CLF_OK) {
+        struct clf_attention_params ap = clf_attention_params_default();
+        ap.key_padding = key_padding;
+        ap.impl = enc->cfg.attn_impl;
+        ap.out = heads;
+        st = clf_op_attention(g, q, k, v, &ap, &o);
+    }
+    if (st == CLF_OK)
+        st = linear(g, attn, l->out_w, l->out_b, CLF_ACT_NONE, NULL, 0, y);
+    return st;
+}
+
+/* One layer on x [tokens, d]; *y receives [tokens, d]. */
+static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *g,
+                                     const struct layer *l, struct clf_tensor *x, int64_t batch,
+                                     int64_t seq, struct clf_tensor *key_padding,
+                                     struct clf_tensor **y)
+{
+    const struct clf_encoder_config *c = &enc->cfg;
+    struct clf_tensor *a = NULL, *r = NULL, *n = NULL, *f = NULL, *out = NULL;
+    enum clf_status st;
+    if (!c->norm_first) {
+        /* r = x + MHA(x); n = LN1(r); f = act(n W1ᵀ + b1); n += f W2ᵀ + b2; y = LN2(n) */
+        st = mha(enc, g, l, x, batch, seq, key_padding, &a);
+        if (st == CLF_OK)
+            st = clf_op_add(g, x, a, &r);
+        if (st == CLF_OK)
+            st = clf_op_layernorm(g, r, l->n1w, l->n1b, c->eps, &n);
+        if (st == CLF_OK)
+            st = linear(g, n, l->w1, l->b1, c->act, NULL, 0, &f);
+        if (st == CLF_OK) /* in place: n is this layer's own intermediate */
+            st = linear(g, f, l->w2, l->b2, CLF_ACT_NONE, n, 1.0f, &out);
+        if (st == CLF_OK)
+            st = clf_op_layernorm(g, n, l->n2w, l->n2b, c->eps, y);
+    } else {
+        /* n = LN1(x); r = x + MHA(n); n2 = LN2(r); r += FFN(n2); y = r */
+        st = clf_op_layernorm(g, x, l->n1w, l->n1b, c->eps, &n);
+        if (st == CLF_OK)
+            st = mha(enc, g, l, n, batch, seq, key_padding, &a);
+        if (st == CLF_OK)
+            st = clf_op_add(g, x, a, &r);
+        if (st == CLF_OK)
+            st = clf_op_layernorm(g, r, l->n2w, l->n2b, c->eps, &n);
+        if (st == CLF_OK)
+            st = linear(g, n, l->w1, l->b1, c->act, NULL, 0, &f);
+        if (st == CLF_OK)
+            st = linear(g, f, l->w2, l->b2, CLF_ACT_NONE, r, 1.0f, &out);
+        if (st == CLF_OK)
+            *y = r;
+    }
+    return st;
+}
+
+enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g,
+                                    struct clf_tensor *x, struct clf_tensor *key_padding,
+                                    struct clf_tensor **out)
+{
+    if (!enc)
+        return CLF_E_INVALID_ARG;
+    enum clf_status st = clf_graph_check_call(g, out, "encoder");
+    if (st == CLF_OK)
+        st = clf_graph_check_input(g, x, "encoder input");
+    if (st != CLF_OK)
+        return st;
+    if (g->ctx != enc->ctx)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "the graph and the encoder differ in context");
+    const int64_t d = enc->cfg.d_model;
+    if (x->dtype != CLF_F32 || x->ndim != 3 || x->shape[2] != d)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "encoder input must be f32 [batch, seq, %lld]",
+                        (long long)d);
+    const int64_t batch = x->shape[0], seq = x->shape[1];
+    if (key_padding) {
+        if ((st = clf_graph_check_input(g, key_padding, "key padding")) != CLF_OK)
+            return st;
+        if (key_padding->dtype != CLF_I32 || key_padding->ndim != 2 ||
+            key_padding->shape[0] != batch || key_padding->shape[1] != seq)
+            return clf_fail(g->ctx, CLF_E_SHAPE, "key padding must be i32 [%lld, %lld]",
+                            (long long)batch, (long long)seq);
+    }
+    /* x as [tokens, d]: a view when its layout allows, else a dense copy */
+    struct clf_tensor *cur = NULL;
+    const int64_t ts[2] = {batch * seq, d};
+    if (x->strides[2] == 1 && x->strides[0] == seq * x->strides[1]) {
+        const int64_t st2[2] = {x->strides[1], 1};
+        st = clf_graph_view(g, x, 2, ts, st2, x->offset, &cur);
+    } else {
+        struct clf_tensor *dense = NULL;
+        st = clf_op_copy(g, x, &dense);
+        if (st == CLF_OK)
+            st = clf_graph_view(g, dense, 2, ts, dense->strides + 1, 0, &cur);
+    }
+    for (int64_t i = 0; st == CLF_OK && i < enc->cfg.layers; i++)
+        st = layer_forward(enc, g, &enc->layers[i], cur, batch, seq, key_padding, &cur);
+    if (st == CLF_OK && enc->norm_w)
+        st = clf_op_layernorm(g, cur, enc->norm_w, enc->norm_b, enc->cfg.eps, &cur);
+    const int64_t os[3] = {batch, seq, d}, ost[3] = {seq * d, d, 1};
+    if (st == CLF_OK)
+        st = clf_graph_view(g, cur, 3, os, ost, cur->offset, out);
+    return st;
+}

@@ -1,0 +1,121 @@
+/*
+ * File helpers shared by the .npy and safetensors readers and writers
+ * (defined in npy.c): whole-range reads with pread, atomic writes through a
+ * temporary file renamed into place, little-endian loads and stores.
+ * Not installed.
+ */
+#ifndef CLF_MODEL_IO_H
+#define CLF_MODEL_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ctx.h"
+
+/* Opens an existing regular file for reading; *size receives its size.
+ * Returns the descriptor, or -1 after clf_fail(ctx, CLF_E_IO, "path: ..."). */
+int clf_io_open_read(struct clf_ctx *ctx, const char *path, uint64_t *size);
+
+/* Reads exactly n bytes at offset off (retrying short reads and EINTR).
+ * Returns CLF_OK, or CLF_E_IO naming path and `what` (end of file reached
+ * early, or the system error). */
+enum clf_status clf_io_pread(struct clf_ctx *ctx, int fd, const char *path, void *buf, size_t n,
+                             uint64_t off, const char *what);
+
+/* An atomic write: data goes to a fresh temporary file next to path (so
+ * that rename stays on one file system), created with mode 0666 less the
+ * umask, and is renamed onto path only when everything has been written
+ * and flushed to disk. A failure at any point leaves path untouched and no
+ * temporary file behind. */
+struct clf_io_writer {
+    const char *path; /* destination */
+    char *tmp;        /* temporary file name (malloc'd) */
+    int fd;           /* -1 when not open */
+    bool failed;      /* an error was reported; commit will abort */
+};
+
+/* Creates the temporary file; CLF_E_IO (or CLF_E_OUT_OF_MEMORY) on failure. */
+enum clf_status clf_io_writer_open(struct clf_ctx *ctx, struct clf_io_writer *w, const char *path);
+/* Appends n bytes; CLF_E_IO on failure (the writer is then marked failed). */
+enum clf_status clf_io_writer_put(struct clf_ctx *ctx, struct clf_io_writer *w, const void *buf,
+                                  size_t n);
+/* Flushes, closes and renames onto the destination; on any failure (or
+ * after a failed put) removes the temporary file instead. Always releases
+ * the writer. */
+enum clf_status clf_io_writer_commit(struct clf_ctx *ctx, struct clf_io_writer *w);
+/* Abandons the write: closes and removes the temporary file. */
+void clf_io_writer_abort(struct clf_io_writer *w);
+/* Appends n floats as little-endian binary32 (byte-swapped in chunks on
+ * big-endian hosts). */
+enum clf_status clf_io_put_f32(struct clf_ctx *ctx, struct clf_io_writer *w, const float *x,
+                               size_t n);
+
+/* True when the host stores integers little-endian. */
+static inline bool clf_io_host_le(void)
+{
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static inline uint16_t clf_io_le16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t clf_io_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static inline uint64_t clf_io_le64(const unsigned char *p)
+{
+    return (uint64_t)clf_io_le32(p) | ((uint64_t)clf_io_le32(p + 4) << 32);
+}
+
+static inline void clf_io_put_le16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static inline void clf_io_put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void clf_io_put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Reverses the byte order of n 32-bit words in place (big-endian hosts). */
+static inline void clf_io_swap32(void *data, size_t n)
+{
+    unsigned char *p = data;
+    for (size_t i = 0; i < n; i++, p += 4) {
+        unsigned char t = p[0];
+        p[0] = p[3];
+        p[3] = t;
+        t = p[1];
+        p[1] = p[2];
+        p[2] = t;
+    }
+}
+
+/* a * b into *out unless it overflows uint64_t. */
+static inline bool clf_io_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    if (a != 0 && b > UINT64_MAX / a)
+        return false;
+    *out = a * b;
+    return true;
+}
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * Attention internals (lib/ops/attention.c, cl/attention.cl): the problem
+ * the op resolves at record time, the implementations it can run, and a
+ * recording entry that forces a kernel variant (tests run the GPU variant
+ * on CPU devices with it).
+ */
+#ifndef CLF_OPS_ATTENTION_H
+#define CLF_OPS_ATTENTION_H
+
+#include "gemm.h"
+
+/* Largest head_dim. */
+#define CLF_ATTN_MAX_HEAD_DIM 256
+
+/* Kernel family: the fused kernel and the GEMM path's softmax. */
+enum clf_attn_fused_variant {
+    CLF_ATTN_FUSED_BY_DEVICE = -1, /* CPU devices: CPU; others: GROUP */
+    CLF_ATTN_FUSED_CPU = 0,        /* register tiles, no local memory (attn_fused_cpu);
+                                      one work-item per softmax row */
+    CLF_ATTN_FUSED_GROUP = 1       /* K/V tiles in local memory (attn_fused_group);
+                                      one work-group per softmax row */
+};
+
+/*
+ * out[b,h,i,:] = sum_j softmax_j(scale q[b,h,i,:].k[b,h,j,:] + mask) v[b,h,j,:]
+ * for b < batch, h < heads, i < sq; j < sk. Tensors are 4-D [b, h, row, dd]
+ * with any strides (their own offsets and strides are used).
+ */
+struct clf_attn_problem {
+    int64_t batch, heads, sq, sk, d;
+    struct clf_tensor *q, *k, *v, *out;
+    struct clf_tensor *pad; /* [batch, sk] i32 or NULL */
+    float scale;            /* resolved (never 0) */
+    bool causal;
+};
+
+/* clf_op_attention with the kernel family forced (tests run the GPU
+ * family on CPU devices with it). */
+enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
+                                     struct clf_tensor *k, struct clf_tensor *v,
+                                     const struct clf_attention_params *p,
+                                     enum clf_attn_fused_variant variant,
+                                     struct clf_tensor **out);
+
+#endif

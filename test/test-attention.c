@@ -1,0 +1,698 @@
+/*
+ * Exact attention (clf_op_attention) against a double-precision reference:
+ * both implementations forced (the fused kernel's CPU and local-memory GPU
+ * variants) and AUTO; sizes from 1 to 1030 including odd ones, head_dim 1
+ * to 256, seq_q != seq_k, causal and key-padding masks, fully masked rows
+ * (exact zeros), strided q/k/v views of a fused QKV projection and a
+ * strided out view, batch > 1 with per-batch padding, the memory the fused
+ * kernel uses, the AUTO choice remembered per device, and bad arguments.
+ * Every output is poisoned with NaN before the run; NaN never passes.
+ * ATTN_TEST_VERBOSE=1 prints each case's error / bound ratio.
+ *
+ * Error bound, per output element o[b,h,i,dd] (u = 2^-24). The reference
+ * computes, in double from the same float inputs and the same float scale,
+ *   s_j = scale q.k_j, M = max over attended j of s_j,
+ *   w_j = exp(s_j - M) / sum_j' exp(s_j' - M), o = sum_j w_j v_j.
+ * The kernels compute in base 2 (t = c q.k with c = fl(scale log2 e),
+ * weights 2^(t_j - mu)), which changes nothing but the roundings below.
+ *  1. Scores: c, the product c q (or the GEMM's alpha) and a d-term dot
+ *     product in any order: |t^_j - t_j| <= gamma_{d+2} c sum|q k_j|, i.e.
+ *     a factor exp(D_j) on the weight with D_j = gamma_{d+2} scale sum|q k_j|
+ *     (Higham, 3.1). The maximum subtracted is common to all terms and
+ *     cancels in the ratio.
+ *  2. Exponentials: fl(t_j - mu) has an absolute error u |t_j - mu| with
+ *     mu <= M log2 e the running maximum when j is processed (mu >= t_j),
+ *     and the rescale factors 2^(m_old - mu) applied to earlier terms add
+ *     arguments that telescope to at most (M - s_j) log2 e in total: a
+ *     factor exp(2u (M - s_j)) in natural units. exp2 is within 3 ulp
+ *     (OpenCL 1.2 spec, section 7.4; 3 ulp <= 6u relative for normal results), once
+ *     for the weight and once per later rescale, at most T = ceil(sk/4)
+ *     rescales (one per key tile, every variant's tiles hold >= 4 keys):
+ *     a factor (1 + 6u)^(T+1). Together, weight j is perturbed by a factor
+ *     (1 + rho_j) with
+ *       |rho_j| <= r_j = exp(D_j + 2u (M - s_j)) (1 + 6u)^(T+1) - 1.
+ *     The same computed weight enters the numerator and the normalising sum
+ *     (and the rescale factors hit both alike), so the result is a convex
+ *     combination sum_j w~_j v_j with w~_j = w_j (1 + rho_j) / (1 + rho_bar),
+ *     rho_bar = sum_j w_j rho_j, |rho_bar| <= R = sum_j w_j r_j:
+ *       |sum_j (w~_j - w_j) v_j| <= E = sum_j w_j (r_j + R) |v_j| / (1 - R).
+ *  3. Accumulation: the numerator and the sum each go through at most
+ *     N = sk + T + 2 roundings per term (fma chain, rescale products, the
+ *     GEMM path's normalisation), the final division one more:
+ *       gamma_N (A + E) for each of the two, u (A + E) for the division,
+ *     with A = sum_j w_j |v_j[dd]| (computed by the reference).
+ * So |o^ - o| <= E + (2 gamma_N + u)(A + E) + 1e-30 (the last for
+ * underflowed weights, which are < 2^-126 of the largest). A query whose
+ * every key is masked must give exactly 0.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/ops/attention.h" /* internal: forcing the fused kernel variant */
+#include "common.h"
+
+/* How q, k, v and out are laid out in device memory. */
+enum layout {
+    LAYOUT_DENSE = 0,   /* separate dense [B, H, S, D] tensors, out created by the op */
+    LAYOUT_QKV = 1,     /* q, k, v views of one [B, S, 3*H*D] projection (sq == sk), out
+                           a view of a [B, S, H*D] tensor */
+    LAYOUT_COLUMNS = 2, /* v and out stored as [B, H, D, S] (head_dim strided), q and k
+                           dense */
+    LAYOUT_IN_PLACE = 3 /* dense; out is q itself */
+};
+
+struct acase {
+    int64_t b, h, sq, sk, d;
+    bool causal;
+    int pad;        /* 0 none; 1 random keys per batch (some batch fully padded when b>1);
+                       2 key 0 padded (with causal: query 0 fully masked) */
+    float scale;    /* 0: default */
+    enum clf_attention_impl impl;
+    enum clf_attn_fused_variant variant;
+    enum layout layout;
+    int row_step;   /* check every row_step-th query row (1: all) */
+};
+
+/* Logical host data, dense [B, H, S, D]. */
+struct data {
+    float *q, *k, *v;
+    int32_t *pad; /* [B, sk] or NULL */
+};
+
+static size_t idx4(const struct acase *c, int64_t s, int64_t b, int64_t h, int64_t i, int64_t dd)
+{
+    return (size_t)(((b * c->h + h) * s + i) * c->d + dd);
+}
+
+static bool masked(const struct acase *c, const struct data *x, int64_t b, int64_t i, int64_t j)
+{
+    if (c->causal && j > i)
+        return true;
+    return x->pad && x->pad[b * c->sk + j] != 0;
+}
+
+/* Largest error / bound ratio over the checked rows (inf for NaN, or for a
+ * fully masked row that is not exactly 0). */
+static double check(const struct acase *c, const struct data *x, const float *out)
+{
+    float scale = c->scale != 0 ? c->scale : (float)(1.0 / sqrt((double)c->d));
+    int64_t T = (c->sk + 3) / 4;
+    double u = TEST_U32;
+    double g_d = test_gamma((double)c->d + 2), g_n = test_gamma((double)(c->sk + T + 2));
+    double exp_f = pow(1 + 6 * u, (double)(T + 1));
+    double *s = malloc((size_t)c->sk * sizeof *s), *w = malloc((size_t)c->sk * sizeof *w);
+    double *r = malloc((size_t)c->sk * sizeof *r);
+    double worst = 0;
+    int step = c->row_step > 0 ? c->row_step : 1;
+    for (int64_t b = 0; b < c->b; b++)
+        for (int64_t h = 0; h < c->h; h++)
+            for (int64_t i = 0; i < c->sq; i += (i + step < c->sq || i == c->sq - 1) ? step : 1) {
+                const float *qi = x->q + idx4(c, c->sq, b, h, i, 0);
+                const float *o = out + idx4(c, c->sq, b, h, i, 0);
+                double m = -INFINITY;
+                for (int64_t j = 0; j < c->sk; j++) {
+                    const float *kj = x->k + idx4(c, c->sk, b, h, j, 0);
+                    double dot = 0, mag = 0;
+                    for (int64_t dd = 0; dd < c->d; dd++) {
+                        dot += (double)qi[dd] * kj[dd];
+                        mag += fabs((double)qi[dd] * kj[dd]);
+                    }
+                    s[j] = (double)scale * dot;
+                    r[j] = g_d * fabs((double)scale) * mag; /* D_j for now */
+                    if (!masked(c, x, b, i, j) && s[j] > m)
+                        m = s[j];
+                }
+                if (m == -INFINITY) { /* every key masked: exact zeros */
+                    for (int64_t dd = 0; dd < c->d; dd++)
+                        if (o[dd] != 0.0f)
+                            return INFINITY;
+                    continue;
+                }
+                double sum = 0;
+                for (int64_t j = 0; j < c->sk; j++) {
+                    w[j] = masked(c, x, b, i, j) ? 0 : exp(s[j] - m);
+                    sum += w[j];
+                }
+                double R = 0;
+                for (int64_t j = 0; j < c->sk; j++) {
+                    w[j] /= sum;
+                    r[j] = exp(r[j] + 2 * u * (m - s[j])) * exp_f - 1;
+                    R += w[j] * r[j];
+                }
+                for (int64_t dd = 0; dd < c->d; dd++) {
+                    double ref = 0, a = 0, e = 0;
+                    for (int64_t j = 0; j < c->sk; j++) {
+                        if (w[j] == 0)
+                            continue;
+                        double vj = x->v[idx4(c, c->sk, b, h, j, dd)];
+                        ref += w[j] * vj;
+                        a += w[j] * fabs(vj);
+                        e += w[j] * (r[j] + R) * fabs(vj);
+                    }
+                    e /= 1 - R;
+                    double bound = e + (2 * g_n + u) * (a + e) + 1e-30;
+                    double ratio = fabs((double)o[dd] - ref) / bound;
+                    if (!(ratio <= worst))
+                        worst = isnan(ratio) ? INFINITY : ratio;
+                }
+            }
+    free(s);
+    free(w);
+    free(r);
+    return worst;
+}
+
+static float *random_floats(size_t n, double lo, double hi)
+{
+    float *x = malloc(n * sizeof *x);
+    test_fill_uniform(x, n, lo, hi);
+    return x;
+}
+
+/* The device tensors of a case: q, k, v, out (NULL: the op creates it)
+ * and the padding mask, with the storages (base) and views to destroy. */
+struct dev {
+    struct clf_tensor *q, *k, *v, *out, *pad;
+    struct clf_tensor *base[4];
+    struct clf_tensor *views[4];
+};
+
+static struct clf_tensor *make_view(struct clf_tensor *base, const int64_t *shape,
+                                    const int64_t *strides, int64_t offset)
+{
+    struct clf_tensor *t = NULL;
+    ck_assert_ok(test_ctx(), clf_tensor_view(base, 4, shape, strides, offset, &t));
+    return t;
+}
+
+static void write_all(struct clf_tensor *t, const float *x)
+{
+    ck_assert_ok(test_ctx(),
+                 clf_tensor_write(t, x, (size_t)clf_tensor_numel(t) * sizeof *x));
+}
+
+static void upload(const struct acase *c, const struct data *x, struct dev *dv)
+{
+    struct clf_ctx *ctx = test_ctx();
+    memset(dv, 0, sizeof *dv);
+    int64_t B = c->b, H = c->h, D = c->d;
+    int64_t qs[4] = {B, H, c->sq, D}, ks[4] = {B, H, c->sk, D};
+    switch (c->layout) {
+    case LAYOUT_QKV: {
+        ck_assert_int_eq(c->sq, c->sk);
+        int64_t S = c->sq;
+        int64_t xs[3] = {B, S, 3 * H * D}, ys[3] = {B, S, H * D};
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, xs, &dv->base[0]));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, ys, &dv->base[1]));
+        int64_t st[4] = {S * 3 * H * D, D, 3 * H * D, 1}, ot[4] = {S * H * D, D, H * D, 1};
+        dv->q = dv->views[0] = make_view(dv->base[0], qs, st, 0);
+        dv->k = dv->views[1] = make_view(dv->base[0], ks, st, H * D);
+        dv->v = dv->views[2] = make_view(dv->base[0], ks, st, 2 * H * D);
+        dv->out = dv->views[3] = make_view(dv->base[1], qs, ot, 0);
+        test_poison(dv->base[0]);
+        break;
+    }
+    case LAYOUT_COLUMNS: {
+        /* v and out hold [B, H, D, S] storage: head_dim has stride S */
+        int64_t vs[4] = {B, H, D, c->sk}, os[4] = {B, H, D, c->sq};
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &dv->base[0]));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ks, &dv->base[1]));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, vs, &dv->base[2]));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, os, &dv->base[3]));
+        int64_t vt[4] = {H * D * c->sk, D * c->sk, 1, c->sk};
+        int64_t ot[4] = {H * D * c->sq, D * c->sq, 1, c->sq};
+        dv->q = dv->base[0];
+        dv->k = dv->base[1];
+        dv->v = dv->views[0] = make_view(dv->base[2], ks, vt, 0);
+        dv->out = dv->views[1] = make_view(dv->base[3], qs, ot, 0);
+        break;
+    }
+    default:
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &dv->base[0]));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ks, &dv->base[1]));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ks, &dv->base[2]));
+        dv->q = dv->base[0];
+        dv->k = dv->base[1];
+        dv->v = dv->base[2];
+        dv->out = c->layout == LAYOUT_IN_PLACE ? dv->q : NULL;
+        break;
+    }
+    write_all(dv->q, x->q);
+    write_all(dv->k, x->k);
+    write_all(dv->v, x->v);
+    if (x->pad) {
+        int64_t ps[2] = {B, c->sk};
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &dv->pad));
+        ck_assert_ok(ctx, clf_tensor_write(dv->pad, x->pad, (size_t)(B * c->sk) * sizeof(int32_t)));
+    }
+}
+
+static void release(struct dev *dv)
+{
+    for (int i = 0; i < 4; i++)
+        clf_tensor_destroy(dv->views[i]);
+    for (int i = 0; i < 4; i++)
+        clf_tensor_destroy(dv->base[i]);
+    clf_tensor_destroy(dv->pad);
+}
+
+static const char *layout_name(enum layout l)
+{
+    return l == LAYOUT_QKV ? "qkv-views" : l == LAYOUT_COLUMNS ? "strided-v/out"
+                                         : l == LAYOUT_IN_PLACE ? "in-place" : "dense";
+}
+
+/* Runs one case on fresh random data and checks it (twice: a second run of
+ * the same graph reuses the node's scratch and choice). */
+static void run_case(struct acase c)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct data x = {0};
+    size_t nq = (size_t)(c.b * c.h * c.sq * c.d), nk = (size_t)(c.b * c.h * c.sk * c.d);
+    x.q = random_floats(nq, -2, 2);
+    x.k = random_floats(nk, -2, 2);
+    x.v = random_floats(nk, -1, 1);
+    if (c.pad) {
+        x.pad = calloc((size_t)(c.b * c.sk), sizeof *x.pad);
+        for (int64_t b = 0; b < c.b; b++)
+            for (int64_t j = 0; j < c.sk; j++) {
+                if (c.pad == 2)
+                    x.pad[b * c.sk + j] = j == 0 ? 7 : 0;
+                else if (c.b > 1 && b == c.b - 1)
+                    x.pad[b * c.sk + j] = 1; /* the whole batch entry padded */
+                else
+                    x.pad[b * c.sk + j] = (test_rand_u64() % 4 == 0) ? -1 : 0;
+            }
+    }
+    struct dev dv;
+    upload(&c, &x, &dv);
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_attention_params p = clf_attention_params_default();
+    p.scale = c.scale;
+    p.causal = c.causal;
+    p.key_padding = dv.pad;
+    p.impl = c.impl;
+    p.out = dv.out;
+    struct clf_tensor *y = NULL;
+    ck_assert_ok(ctx, clf_attention_record(g, dv.q, dv.k, dv.v, &p, c.variant, &y));
+    if (dv.out)
+        ck_assert_ptr_eq(y, dv.out);
+    char desc[256];
+    for (int run = 0; run < 2; run++) {
+        if (c.layout == LAYOUT_IN_PLACE)
+            write_all(dv.q, x.q); /* the previous run overwrote it */
+        else if (c.layout == LAYOUT_QKV)
+            test_poison(dv.base[1]);
+        else if (c.layout == LAYOUT_COLUMNS)
+            test_poison(dv.base[3]);
+        else
+            test_poison(y);
+        ck_assert_ok(ctx, clf_graph_run(g));
+        float *out = test_read_all(y);
+        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
+        double r = check(&c, &x, out);
+        ck_assert_msg(r <= 1,
+                      "%s: b%lld h%lld sq%lld sk%lld d%lld causal %d pad %d scale %g %s: "
+                      "error %g x bound (run %d)",
+                      desc, (long long)c.b, (long long)c.h, (long long)c.sq, (long long)c.sk,
+                      (long long)c.d, c.causal, c.pad, (double)c.scale, layout_name(c.layout), r,
+                      run);
+        if (getenv("ATTN_TEST_VERBOSE"))
+            printf("%-90s %s ratio %.3g\n", desc, layout_name(c.layout), r);
+        free(out);
+    }
+    const char *want = c.impl == CLF_ATTN_GEMM ? " gemm (" : c.impl == CLF_ATTN_FUSED ? " fused " : " auto: ";
+    ck_assert_msg(strstr(desc, want), "%s (wanted '%s')", desc, want);
+    if (c.impl == CLF_ATTN_FUSED && c.variant == CLF_ATTN_FUSED_GROUP)
+        ck_assert_msg(strstr(desc, "fused group"), "%s", desc);
+    if (c.impl == CLF_ATTN_GEMM && c.variant == CLF_ATTN_FUSED_GROUP)
+        ck_assert_msg(strstr(desc, "group softmax"), "%s", desc);
+    clf_graph_destroy(g);
+    release(&dv);
+    free(x.q);
+    free(x.k);
+    free(x.v);
+    free(x.pad);
+}
+
+static struct acase mk(int64_t b, int64_t h, int64_t sq, int64_t sk, int64_t d,
+                       enum clf_attention_impl impl)
+{
+    struct acase c;
+    memset(&c, 0, sizeof c);
+    c.b = b, c.h = h, c.sq = sq, c.sk = sk, c.d = d;
+    c.impl = impl;
+    c.variant = CLF_ATTN_FUSED_BY_DEVICE;
+    c.layout = LAYOUT_DENSE;
+    c.row_step = 1;
+    return c;
+}
+
+/* (sq, sk, d) for the size sweeps: odd sizes, seq_q != seq_k both ways,
+ * head_dim 1 to 256 (every DMAX bucket). */
+static const int64_t sizes[][3] = {
+    {1, 1, 1},    {1, 7, 32},    {7, 7, 64},    {13, 100, 80},  {100, 13, 128},
+    {33, 70, 256}, {50, 50, 1},  {257, 129, 64}, {64, 64, 32},  {129, 200, 48},
+};
+
+static void sweep(enum clf_attention_impl impl, enum clf_attn_fused_variant variant)
+{
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int causal = 0; causal < 2; causal++) {
+            struct acase c = mk(1, 2, sizes[i][0], sizes[i][1], sizes[i][2], impl);
+            c.causal = causal;
+            c.variant = variant;
+            run_case(c);
+        }
+}
+
+START_TEST(test_fused_sizes)
+{
+    sweep(CLF_ATTN_FUSED, CLF_ATTN_FUSED_BY_DEVICE);
+}
+END_TEST
+
+START_TEST(test_gemm_sizes)
+{
+    sweep(CLF_ATTN_GEMM, CLF_ATTN_FUSED_BY_DEVICE);
+}
+END_TEST
+
+/* The GPU kernel family (local-memory tiles, per-group softmax rows), run
+ * on whatever device is present. */
+START_TEST(test_group_sizes)
+{
+    sweep(CLF_ATTN_FUSED, CLF_ATTN_FUSED_GROUP);
+    for (int causal = 0; causal < 2; causal++)
+        for (size_t i = 0; i < 4; i++) {
+            struct acase c = mk(1, 2, sizes[i * 2 + 1][0], sizes[i * 2 + 1][1],
+                                sizes[i * 2 + 1][2], CLF_ATTN_GEMM);
+            c.causal = causal;
+            c.variant = CLF_ATTN_FUSED_GROUP;
+            run_case(c);
+        }
+}
+END_TEST
+
+/* Long sequences (sampled rows), odd sizes, every implementation. */
+START_TEST(test_long)
+{
+    static const int64_t longs[][3] = {{513, 513, 128}, {1030, 1030, 64}, {1030, 7, 64},
+                                       {5, 1030, 64}};
+    for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++)
+        for (int impl = CLF_ATTN_FUSED; impl <= CLF_ATTN_GEMM; impl++) {
+            struct acase c = mk(1, 2, longs[i][0], longs[i][1], longs[i][2],
+                                (enum clf_attention_impl)impl);
+            c.causal = i == 1;
+            c.row_step = 7;
+            run_case(c);
+        }
+    struct acase c = mk(1, 1, 1030, 1030, 64, CLF_ATTN_FUSED);
+    c.variant = CLF_ATTN_FUSED_GROUP;
+    c.causal = true;
+    c.row_step = 11;
+    run_case(c);
+}
+END_TEST
+
+/* Causal, key padding, both; fully masked rows; batch > 1 with per-batch
+ * padding (the last batch entry entirely padded); a sharp custom scale. */
+START_TEST(test_masks)
+{
+    for (int impl = CLF_ATTN_FUSED; impl <= CLF_ATTN_GEMM + 2; impl++) {
+        bool group = impl > CLF_ATTN_GEMM;
+        for (int mode = 0; mode < 5; mode++) {
+            struct acase c = mk(3, 2, 37, 45, 64,
+                                impl == CLF_ATTN_GEMM + 2 ? CLF_ATTN_GEMM
+                                : group                   ? CLF_ATTN_FUSED
+                                                          : (enum clf_attention_impl)impl);
+            c.variant = group ? CLF_ATTN_FUSED_GROUP : CLF_ATTN_FUSED_BY_DEVICE;
+            switch (mode) {
+            case 0: c.pad = 1; break;
+            case 1: c.pad = 1, c.causal = true; break;
+            case 2: c.pad = 2, c.causal = true; break; /* query 0 sees nothing */
+            case 3: c.pad = 1, c.sq = 60, c.sk = 20, c.causal = true; break;
+            case 4: c.pad = 1, c.scale = 2.5f, c.d = 32; break;
+            }
+            run_case(c);
+        }
+    }
+}
+END_TEST
+
+/* Heads addressed by strides: q/k/v views of one [B, S, 3 H D] projection
+ * and out a view of [B, S, H D] (no batch flattening possible); v and out
+ * with a strided head_dim; out overwriting q. */
+START_TEST(test_strided)
+{
+    for (int impl = CLF_ATTN_AUTO; impl <= CLF_ATTN_GEMM + 1; impl++) {
+        bool group = impl == CLF_ATTN_GEMM + 1;
+        enum clf_attention_impl im = group ? CLF_ATTN_FUSED : (enum clf_attention_impl)impl;
+        for (int l = LAYOUT_QKV; l <= LAYOUT_IN_PLACE; l++) {
+            struct acase c = mk(2, 3, 45, 45, 64, im);
+            if (l == LAYOUT_COLUMNS)
+                c.sq = 30, c.d = 24;
+            c.layout = (enum layout)l;
+            c.variant = group ? CLF_ATTN_FUSED_GROUP : CLF_ATTN_FUSED_BY_DEVICE;
+            c.causal = l != LAYOUT_COLUMNS;
+            c.pad = l == LAYOUT_QKV ? 1 : 0;
+            run_case(c);
+        }
+    }
+}
+END_TEST
+
+/* AUTO picks an implementation by measuring once per size class, tells
+ * which in the node's description, and a second context with the same
+ * cache directory reads the choice instead of measuring. */
+START_TEST(test_auto_remembered)
+{
+    char *dir = test_make_tmpdir("attn-tune");
+    char first[256] = "";
+    for (int round = 0; round < 2; round++) {
+        struct clf_ctx_params cp = clf_ctx_params_default();
+        cp.cache_dir = dir;
+        cp.gemm_provider = CLF_GEMM_NATIVE; /* only attention is tuned here */
+        struct clf_ctx *ctx = NULL;
+        ck_assert_int_eq(clf_ctx_create(&cp, &ctx), CLF_OK);
+        enum { H = 2, S = 40, D = 16 };
+        float q[H * S * D], out[H * S * D];
+        test_fill_uniform(q, H * S * D, -1, 1);
+        int64_t shape[4] = {1, H, S, D};
+        struct clf_tensor *t = NULL, *y = NULL;
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, shape, &t));
+        ck_assert_ok(ctx, clf_tensor_write(t, q, sizeof q));
+        struct clf_graph *g = NULL;
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        ck_assert_ok(ctx, clf_op_attention(g, t, t, t, NULL, &y));
+        char desc[256];
+        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
+        ck_assert_str_eq(desc, "attention 1x2 q40 k40 d16 auto (not run yet)");
+        ck_assert_ok(ctx, clf_graph_run(g));
+        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
+        ck_assert_msg(strstr(desc, " auto: fused ") || strstr(desc, " auto: gemm "), "%s", desc);
+        if (round == 0)
+            snprintf(first, sizeof first, "%s", desc);
+        else
+            ck_assert_str_eq(desc, first);
+        ck_assert_ok(ctx, clf_tensor_read(y, out, sizeof out));
+        for (int i = 0; i < H * S * D; i++)
+            ck_assert(isfinite(out[i]) && fabsf(out[i]) <= 1.0f);
+        struct clf_ctx_stats st;
+        ck_assert_ok(ctx, clf_ctx_stats(ctx, &st));
+        if (round == 0) {
+            ck_assert_uint_eq(st.tuned, 1);
+        } else {
+            ck_assert_uint_eq(st.tuned, 0);
+            ck_assert_uint_ge(st.tune_loaded, 1);
+        }
+        clf_graph_destroy(g);
+        clf_tensor_destroy(t);
+        clf_ctx_destroy(ctx);
+    }
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
+/* The fused implementation at n = 2048 allocates O(n d) device memory
+ * (its key panels, key mask and the output), never the 2048 x 2048 scores
+ * (16 MiB per head) of the GEMM path, whose growth the same counters show. */
+START_TEST(test_fused_memory)
+{
+    struct clf_ctx *ctx = test_ctx();
+    enum { H = 2, N = 2048, D = 64 };
+    uint64_t per_head_nd = (uint64_t)N * D * sizeof(float);      /* 512 KiB */
+    uint64_t per_head_nn = (uint64_t)N * N * sizeof(float);      /* 16 MiB */
+    for (int impl = CLF_ATTN_FUSED; impl <= CLF_ATTN_GEMM; impl++) {
+        struct acase c = mk(1, H, N, N, D, (enum clf_attention_impl)impl);
+        struct data x = {0};
+        x.q = random_floats((size_t)H * N * D, -2, 2);
+        x.k = random_floats((size_t)H * N * D, -2, 2);
+        x.v = random_floats((size_t)H * N * D, -1, 1);
+        struct dev dv;
+        upload(&c, &x, &dv);
+        clf_ctx_trim(ctx);
+        struct clf_ctx_stats s0, s1;
+        ck_assert_ok(ctx, clf_ctx_stats(ctx, &s0));
+        struct clf_graph *g = NULL;
+        struct clf_tensor *y = NULL;
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        struct clf_attention_params p = clf_attention_params_default();
+        p.impl = c.impl;
+        ck_assert_ok(ctx, clf_op_attention(g, dv.q, dv.k, dv.v, &p, &y));
+        test_poison(y);
+        ck_assert_ok(ctx, clf_graph_run(g));
+        ck_assert_ok(ctx, clf_ctx_stats(ctx, &s1));
+        uint64_t grown = s1.pool_bytes_live - s0.pool_bytes_live;
+        if (getenv("ATTN_TEST_VERBOSE"))
+            printf("n = %d, %d heads, d = %d, %s: live pool grew by %llu bytes (n d = %llu "
+                   "bytes per head, n^2 = %llu)\n",
+                   N, H, D, clf_attention_impl_str(c.impl), (unsigned long long)grown,
+                   (unsigned long long)per_head_nd, (unsigned long long)per_head_nn);
+        if (impl == CLF_ATTN_FUSED) {
+            /* out + key panels (H n d each, pool classes round up by <= 25%)
+             * + the key mask (n floats) */
+            uint64_t limit = (uint64_t)(1.25 * (2 * H * per_head_nd + N * sizeof(float))) + 4096;
+            ck_assert_msg(grown <= limit, "fused attention grew the live pool by %llu bytes "
+                          "(limit %llu, O(n d))", (unsigned long long)grown,
+                          (unsigned long long)limit);
+            ck_assert_msg(grown < per_head_nn, "fused attention holds an n x n buffer");
+        } else {
+            ck_assert_msg(grown >= H * per_head_nn, "the GEMM path grew the pool by %llu bytes",
+                          (unsigned long long)grown);
+        }
+        float *out = test_read_all(y);
+        c.row_step = 331;
+        double r = check(&c, &x, out);
+        ck_assert_msg(r <= 1, "n = %d %s: error %g x bound", N,
+                      clf_attention_impl_str(c.impl), r);
+        free(out);
+        clf_graph_destroy(g);
+        release(&dv);
+        free(x.q);
+        free(x.k);
+        free(x.v);
+    }
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t s4[4] = {2, 3, 5, 8}, sk[4] = {2, 3, 7, 8}, sbad_b[4] = {1, 3, 7, 8};
+    int64_t sbad_h[4] = {2, 2, 7, 8}, sbad_d[4] = {2, 3, 7, 4}, s3[3] = {2, 5, 8};
+    int64_t sbig[4] = {1, 1, 2, 257}, sd0[4] = {1, 1, 2, 1}, spad[2] = {2, 7}, spadbad[2] = {2, 5};
+    struct clf_tensor *q, *k, *v, *kb, *kh, *kd, *q3, *qi8, *big, *pad, *padbad, *padf, *o;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, s4, &q));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sk, &k));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sk, &v));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sbad_b, &kb));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sbad_h, &kh));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sbad_d, &kd));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, s3, &q3));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I8, 4, s4, &qi8));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sbig, &big));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, spad, &pad));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, spadbad, &padbad));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, spad, &padf));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sk, &o)); /* wrong out shape */
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_tensor *y = NULL;
+    struct clf_attention_params p = clf_attention_params_default();
+
+    ck_assert_status(ctx, clf_op_attention(g, q, k, v, NULL, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_attention(NULL, q, k, v, NULL, &y), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_attention(g, NULL, k, v, NULL, &y), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_attention(g, q, NULL, v, NULL, &y), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_attention(g, q, k, NULL, NULL, &y), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_attention(g, q3, k, v, NULL, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "4-D"));
+    ck_assert_status(ctx, clf_op_attention(g, qi8, k, v, NULL, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "f32"));
+    ck_assert_status(ctx, clf_op_attention(g, q, kb, v, NULL, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "batch"));
+    ck_assert_status(ctx, clf_op_attention(g, q, kh, v, NULL, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "heads"));
+    ck_assert_status(ctx, clf_op_attention(g, q, kd, v, NULL, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "head_dim"));
+    ck_assert_status(ctx, clf_op_attention(g, q, k, kh, NULL, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "v's"));
+    ck_assert_status(ctx, clf_op_attention(g, q, k, q, NULL, &y), CLF_E_SHAPE); /* v seq 5 != 7 */
+    ck_assert_status(ctx, clf_op_attention(g, big, big, big, NULL, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "257"));
+    /* head_dim 0 cannot even be made as a tensor; the smallest, 1, is fine */
+    struct clf_tensor *zero = NULL;
+    int64_t sz[4] = {1, 1, 2, 0};
+    ck_assert_int_ne(clf_tensor_create(ctx, CLF_F32, 4, sz, &zero), CLF_OK);
+    struct clf_tensor *d1 = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sd0, &d1));
+
+    p.key_padding = padbad;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "key_padding"));
+    p.key_padding = padf;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "i32"));
+    p.key_padding = q;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), CLF_E_SHAPE);
+    p.key_padding = pad;
+    p.out = o;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "out"));
+    p.out = k; /* right shape for q = k, but it is k itself */
+    ck_assert_status(ctx, clf_op_attention(g, k, k, v, &p, &y), CLF_E_INVALID_ARG);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "overlaps"));
+    p.out = NULL;
+    p.impl = (enum clf_attention_impl)9;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), CLF_E_INVALID_ARG);
+    p.impl = CLF_ATTN_AUTO;
+    p.scale = NAN;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), CLF_E_INVALID_ARG);
+    p.scale = 0;
+    ck_assert_status(ctx, clf_attention_record(g, q, k, v, &p, (enum clf_attn_fused_variant)5, &y),
+                     CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(y);
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+
+    /* a valid call still records after all that */
+    ck_assert_ok(ctx, clf_op_attention(g, q, k, v, &p, &y));
+    ck_assert_ok(ctx, clf_op_attention(g, d1, d1, d1, NULL, &y));
+    ck_assert_uint_eq(clf_graph_node_count(g), 2);
+    clf_graph_destroy(g);
+    struct clf_tensor *all[] = {q, k, v, kb, kh, kd, q3, qi8, big, pad, padbad, padf, o, d1};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        clf_tensor_destroy(all[i]);
+
+    ck_assert_str_eq(clf_attention_impl_str(CLF_ATTN_AUTO), "auto");
+    ck_assert_str_eq(clf_attention_impl_str(CLF_ATTN_FUSED), "fused");
+    ck_assert_str_eq(clf_attention_impl_str(CLF_ATTN_GEMM), "gemm");
+    ck_assert_str_eq(clf_attention_impl_str((enum clf_attention_impl)7), "?");
+    struct clf_attention_params d = clf_attention_params_default();
+    ck_assert(d.scale == 0 && !d.causal && !d.key_padding && d.impl == CLF_ATTN_AUTO && !d.out);
+}
+END_TEST
+
+int main(void)
+{
+    test_require_device();
+    test_seed();
+    Suite *s = suite_create("attention");
+    TCase *tc = tcase_create("attention");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_fused_sizes);
+    tcase_add_test(tc, test_gemm_sizes);
+    tcase_add_test(tc, test_group_sizes);
+    tcase_add_test(tc, test_masks);
+    tcase_add_test(tc, test_strided);
+    tcase_add_test(tc, test_long);
+    tcase_add_test(tc, test_fused_memory);
+    tcase_add_test(tc, test_auto_remembered);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}

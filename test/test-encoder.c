@@ -1,0 +1,314 @@
+/*
+ * The encoder layer and stack against the double-precision CPU reference
+ * (tools/ref_encoder.c): post-LN and pre-LN, ReLU and GELU, one and two
+ * layers, key padding, weights random or from safetensors files with
+ * PyTorch's names, and configuration / weight-file errors.
+ *
+ * Error bound (relative, Frobenius norm over the output). Every stage of a
+ * layer is a set of fp32 dot products of length K <= Kmax = max(d_model,
+ * d_ff, seq) (projections, attention scores and P·V, FFN) or a LayerNorm /
+ * softmax over one of those lengths; each adds at most gamma_Kmax relative
+ * error to its result (Higham 3.1), and the following stages carry it on
+ * scaled by their condition: LayerNorm renormalises rows (condition ~
+ * |gamma|/sigma of its input, O(1) here: weights ~ U(±1/sqrt(fan_in)),
+ * gamma ~ 1), the residual adds are well conditioned, softmax's condition
+ * is bounded by the score range (|scores| <= a few units here). With at
+ * most 8 such stages per layer and an O(1) condition at each, the bound is
+ * 8 · C · layers · gamma_Kmax with C = 8 covering the conditions — chosen
+ * from this accounting before looking at any output.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tools/ref_encoder.h"
+#include "common.h"
+
+static double bound(const struct clf_encoder_config *c, int64_t seq)
+{
+    double kmax = (double)c->d_model;
+    kmax = (double)c->d_ff > kmax ? (double)c->d_ff : kmax;
+    kmax = (double)seq > kmax ? (double)seq : kmax;
+    return 8 * 8 * (double)c->layers * test_gamma(kmax);
+}
+
+/* Runs enc on fresh x (optionally padded) and compares with the reference. */
+static void check_against_reference(struct clf_encoder *enc, int64_t batch, int64_t seq,
+                                    bool padding, bool strided_x)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_encoder_config c = clf_encoder_get_config(enc);
+    const int64_t d = c.d_model;
+    size_t n = (size_t)(batch * seq * d);
+    float *x = malloc(n * sizeof *x), *out;
+    double *ref = malloc(n * sizeof *ref);
+    int32_t *pad = NULL;
+    test_fill_uniform(x, n, -1, 1);
+    struct clf_tensor *tx = NULL, *tp = NULL, *y = NULL, *base = NULL;
+    if (strided_x) { /* x as [batch, seq, d] inside a [seq, batch, d + 3] buffer */
+        int64_t bs[3] = {seq, batch, d + 3};
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, bs, &base));
+        int64_t vs[3] = {batch, seq, d}, vst[3] = {d + 3, batch * (d + 3), 1};
+        ck_assert_ok(ctx, clf_tensor_view(base, 3, vs, vst, 1, &tx));
+        ck_assert_ok(ctx, clf_tensor_write(tx, x, n * sizeof *x));
+    } else {
+        int64_t xs[3] = {batch, seq, d};
+        tx = test_upload(3, xs, x);
+    }
+    if (padding) { /* batch b pads its last b keys; the last batch pads all of them */
+        pad = calloc((size_t)(batch * seq), sizeof *pad);
+        for (int64_t b = 0; b < batch; b++)
+            for (int64_t j = 0; j < seq; j++)
+                pad[b * seq + j] = b == batch - 1 && batch > 1 ? 1 : j >= seq - b;
+        int64_t ps[2] = {batch, seq};
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &tp));
+        ck_assert_ok(ctx, clf_tensor_write(tp, pad, (size_t)(batch * seq) * sizeof *pad));
+    }
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, tx, tp, &y));
+    ck_assert_int_eq(clf_tensor_ndim(y), 3);
+    ck_assert_int_eq(clf_tensor_dim(y, 2), d);
+    ck_assert_ok(ctx, clf_graph_run(g));
+    out = test_read_all(y);
+
+    struct ref_weights *rw = ref_weights_read(enc);
+    ck_assert_ptr_nonnull(rw);
+    ck_assert_int_eq(ref_encoder_forward(rw, batch, seq, x, pad, ref), 0);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)out[i] - ref[i];
+        num += e * e;
+        den += ref[i] * ref[i];
+    }
+    double rel = sqrt(num / den), b = bound(&c, seq);
+    printf("encoder %lld layer(s) d %lld h %lld ff %lld %s %s batch %lld seq %lld%s: rel error "
+           "%.2e (bound %.2e)\n",
+           (long long)c.layers, (long long)d, (long long)c.heads, (long long)c.d_ff,
+           c.norm_first ? "pre-LN" : "post-LN", c.act == CLF_ACT_RELU ? "relu" : "gelu",
+           (long long)batch, (long long)seq, padding ? " padded" : "", rel, b);
+    ck_assert_msg(rel <= b, "relative error %g above the bound %g", rel, b);
+    ref_weights_free(rw);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(tx);
+    clf_tensor_destroy(base);
+    clf_tensor_destroy(tp);
+    free(x);
+    free(out);
+    free(ref);
+    free(pad);
+}
+
+static struct clf_encoder_config small_config(int layers, bool norm_first, enum clf_act act)
+{
+    struct clf_encoder_config c = clf_encoder_config_default();
+    c.d_model = 48;
+    c.heads = 4;
+    c.d_ff = 80;
+    c.layers = layers;
+    c.norm_first = norm_first;
+    c.act = act;
+    return c;
+}
+
+START_TEST(test_random_layers)
+{
+    struct clf_ctx *ctx = test_ctx();
+    /* _i: bit 0 pre-LN, bit 1 GELU, bit 2 two layers */
+    struct clf_encoder_config c =
+        small_config(_i & 4 ? 2 : 1, _i & 1, _i & 2 ? CLF_ACT_GELU : CLF_ACT_RELU);
+    struct clf_encoder *enc = NULL;
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+    check_against_reference(enc, 2, 13, false, false);
+    check_against_reference(enc, 3, 17, true, _i & 1);
+    clf_encoder_destroy(enc);
+}
+END_TEST
+
+START_TEST(test_longer_sequence)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_encoder_config c = small_config(1, false, CLF_ACT_GELU_TANH);
+    c.d_model = 64;
+    c.heads = 2; /* head_dim 32 */
+    struct clf_encoder *enc = NULL;
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, 7, &enc));
+    check_against_reference(enc, 1, 300, false, false);
+    clf_encoder_destroy(enc);
+}
+END_TEST
+
+/* Host weights in PyTorch's names, written to a safetensors file. */
+struct file_weights {
+    float *data[16];
+    struct clf_safetensors_entry e[32];
+    int64_t shapes[32][2];
+    char names[32][64];
+    size_t n;
+};
+
+static void add_weight(struct file_weights *fw, const char *name, int64_t rows, int64_t cols,
+                       double center)
+{
+    size_t i = fw->n++;
+    size_t count = (size_t)(rows * (cols ? cols : 1));
+    float *p = malloc(count * sizeof *p);
+    for (size_t k = 0; k < count; k++)
+        p[k] = (float)(center + test_rand_uniform(-0.2, 0.2));
+    snprintf(fw->names[i], sizeof fw->names[i], "%s", name);
+    fw->shapes[i][0] = rows;
+    fw->shapes[i][1] = cols;
+    fw->e[i].name = fw->names[i];
+    fw->e[i].data = p;
+    fw->e[i].ndim = cols ? 2 : 1;
+    fw->e[i].shape = fw->shapes[i];
+}
+
+static void layer_weights(struct file_weights *fw, const char *prefix, int64_t d, int64_t f)
+{
+    static const struct {
+        const char *name;
+        char r, c;
+        double center;
+    } w[] = {{"self_attn.in_proj_weight", '3', 'd', 0}, {"self_attn.in_proj_bias", '3', 0, 0},
+             {"self_attn.out_proj.weight", 'd', 'd', 0}, {"self_attn.out_proj.bias", 'd', 0, 0},
+             {"linear1.weight", 'f', 'd', 0}, {"linear1.bias", 'f', 0, 0},
+             {"linear2.weight", 'd', 'f', 0}, {"linear2.bias", 'd', 0, 0},
+             {"norm1.weight", 'd', 0, 1}, {"norm1.bias", 'd', 0, 0},
+             {"norm2.weight", 'd', 0, 1}, {"norm2.bias", 'd', 0, 0}};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s", prefix, w[i].name);
+        int64_t rows = w[i].r == '3' ? 3 * d : w[i].r == 'd' ? d : f;
+        int64_t cols = w[i].c == 'd' ? d : w[i].c == 'f' ? f : 0;
+        add_weight(fw, name, rows, cols, w[i].center);
+    }
+}
+
+static void free_weights(struct file_weights *fw)
+{
+    for (size_t i = 0; i < fw->n; i++)
+        free((void *)fw->e[i].data);
+    fw->n = 0;
+}
+
+START_TEST(test_weights_from_files)
+{
+    struct clf_ctx *ctx = test_ctx();
+    char *dir = test_make_tmpdir("weights");
+    char path[4200];
+    struct clf_encoder_config c = small_config(1, false, CLF_ACT_RELU);
+    struct clf_encoder *enc = NULL;
+    float got[48];
+
+    /* one nn.TransformerEncoderLayer, bare names */
+    struct file_weights fw = {0};
+    layer_weights(&fw, "", c.d_model, c.d_ff);
+    snprintf(path, sizeof path, "%s/layer.safetensors", dir);
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &enc));
+    ck_assert_ok(ctx, clf_encoder_read_weight(enc, 0, "norm2.bias", got, 48));
+    ck_assert_mem_eq(got, fw.e[11].data, sizeof got); /* the file's values, unchanged */
+    check_against_reference(enc, 2, 9, true, false);
+    clf_encoder_destroy(enc);
+    free_weights(&fw);
+
+    /* nn.TransformerEncoder with two layers and a final norm */
+    c.layers = 2;
+    layer_weights(&fw, "layers.0.", c.d_model, c.d_ff);
+    layer_weights(&fw, "layers.1.", c.d_model, c.d_ff);
+    add_weight(&fw, "norm.weight", c.d_model, 0, 1);
+    add_weight(&fw, "norm.bias", c.d_model, 0, 0);
+    snprintf(path, sizeof path, "%s/stack.safetensors", dir);
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &enc));
+    ck_assert_ok(ctx, clf_encoder_read_weight(enc, -1, "norm.bias", got, 48));
+    ck_assert_mem_eq(got, fw.e[25].data, sizeof got);
+    check_against_reference(enc, 1, 11, false, false);
+    clf_encoder_destroy(enc);
+
+    /* the configuration disagrees with the file */
+    c.layers = 1; /* the file holds two */
+    ck_assert_status(ctx, clf_encoder_load(ctx, &c, path, &enc), CLF_E_SHAPE);
+    ck_assert_ptr_null(enc);
+    c.layers = 3; /* the file holds two */
+    ck_assert_status(ctx, clf_encoder_load(ctx, &c, path, &enc), CLF_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "layers.2."));
+    c.layers = 2;
+    c.d_ff = 96;
+    ck_assert_status(ctx, clf_encoder_load(ctx, &c, path, &enc), CLF_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "linear1.weight"));
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "stack.safetensors"));
+    c.d_ff = 80;
+    snprintf(path, sizeof path, "%s/missing.safetensors", dir);
+    ck_assert_status(ctx, clf_encoder_load(ctx, &c, path, &enc), CLF_E_IO);
+    free_weights(&fw);
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_encoder_config c = small_config(1, false, CLF_ACT_RELU);
+    struct clf_encoder *enc = NULL;
+    c.heads = 5; /* does not divide 48 */
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    c = small_config(1, false, CLF_ACT_NONE);
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    c = small_config(0, false, CLF_ACT_RELU);
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    c = small_config(1, false, CLF_ACT_RELU);
+    c.eps = 0;
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    c = small_config(1, false, CLF_ACT_RELU);
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, NULL, 1, &enc), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_encoder_create_random(NULL, &c, 1, &enc), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_encoder_load(ctx, &c, NULL, &enc), CLF_E_INVALID_ARG);
+
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, 1, &enc));
+    float w[48];
+    ck_assert_status(ctx, clf_encoder_read_weight(enc, 1, "norm1.weight", w, 48),
+                     CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_encoder_read_weight(enc, 0, "norm3.weight", w, 48), CLF_E_FORMAT);
+    ck_assert_status(ctx, clf_encoder_read_weight(enc, -1, "norm.weight", w, 48), CLF_E_FORMAT);
+    ck_assert_status(ctx, clf_encoder_read_weight(enc, 0, "norm1.weight", w, 47), CLF_E_SHAPE);
+
+    struct clf_graph *g = NULL;
+    struct clf_tensor *x = NULL, *pad = NULL, *y = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    int64_t bad[3] = {1, 4, 47}, good[3] = {1, 4, 48}, ps[2] = {1, 5};
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, bad, &x));
+    ck_assert_status(ctx, clf_encoder_forward(enc, g, x, NULL, &y), CLF_E_SHAPE);
+    clf_tensor_destroy(x);
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, good, &x));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &pad));
+    ck_assert_status(ctx, clf_encoder_forward(enc, g, x, pad, &y), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_encoder_forward(enc, g, x, NULL, NULL), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_encoder_forward(NULL, g, x, NULL, &y), CLF_E_INVALID_ARG);
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    clf_tensor_destroy(pad);
+    clf_encoder_destroy(enc);
+    clf_encoder_destroy(NULL);
+}
+END_TEST
+
+int main(void)
+{
+    test_require_device();
+    test_seed();
+    Suite *s = suite_create("encoder");
+    TCase *tc = tcase_create("encoder");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_errors);
+    tcase_add_loop_test(tc, test_random_layers, 0, 8);
+    tcase_add_test(tc, test_longer_sequence);
+    tcase_add_test(tc, test_weights_from_files);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}

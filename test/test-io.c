@@ -1,0 +1,971 @@
+/* Files: .npy and safetensors. Round trips (0-D to 4-D, random data, exact
+ * equality), headers byte-exact as NumPy writes them, dtype conversions
+ * (F16, BF16, F64) on values whose conversion is exact plus rounding cases,
+ * malformed files (each error's status and that its message names the
+ * file), argument errors, atomic writes, and the seed corpus of
+ * test/corpus (ok-* accepted, bad-* rejected). */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static char *tmpdir;
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Path of a file in the suite's directory (one of a few rotating buffers). */
+static const char *tmp_path(const char *name)
+{
+    static char bufs[4][4096];
+    static int k;
+    char *b = bufs[k++ % 4];
+    snprintf(b, sizeof bufs[0], "%s/%s", tmpdir, name);
+    return b;
+}
+
+static const char *write_bytes(const char *name, const void *data, size_t n)
+{
+    const char *path = tmp_path(name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+/* Reads a whole file (malloc'd); *n receives its size. */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *n = (size_t)size;
+    return buf;
+}
+
+/* Number of entries of the suite's directory whose name contains s. */
+static int count_files_containing(const char *s)
+{
+    DIR *d = opendir(tmpdir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strstr(e->d_name, s))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Asserts that the context's last error names path (and contains `want`
+ * when not NULL). */
+static void assert_message(const char *path, const char *want)
+{
+    const char *msg = clf_ctx_last_error(test_ctx());
+    ck_assert_msg(strstr(msg, path) != NULL, "message does not name %s: %s", path, msg);
+    if (want)
+        ck_assert_msg(strstr(msg, want) != NULL, "message lacks \"%s\": %s", want, msg);
+}
+
+static void put_le16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* A .npy file: magic, version (1 or 2/3), header text as given (no padding
+ * added), then data. */
+static const char *write_npy_raw(const char *name, int major, const char *header,
+                                 const void *data, size_t data_bytes)
+{
+    size_t hl = strlen(header), pre = major == 1 ? 10 : 12;
+    unsigned char *buf = malloc(pre + hl + data_bytes + 1);
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (unsigned char)major;
+    buf[7] = 0;
+    if (major == 1) {
+        put_le16(buf + 8, (unsigned)hl);
+    } else {
+        put_le16(buf + 8, (unsigned)hl);
+        put_le16(buf + 10, (unsigned)(hl >> 16));
+    }
+    memcpy(buf + pre, header, hl);
+    if (data_bytes)
+        memcpy(buf + pre + hl, data, data_bytes);
+    const char *path = write_bytes(name, buf, pre + hl + data_bytes);
+    free(buf);
+    return path;
+}
+
+/* A .npy file with a header as NumPy pads it (to a multiple of 64). */
+static const char *write_npy_header(const char *name, const char *dict, const void *data,
+                                    size_t data_bytes)
+{
+    char header[1024];
+    size_t n = strlen(dict);
+    ck_assert_uint_lt(n + 70, sizeof header);
+    memcpy(header, dict, n);
+    while ((10 + n + 1) % 64)
+        header[n++] = ' ';
+    header[n++] = '\n';
+    header[n] = 0;
+    return write_npy_raw(name, 1, header, data, data_bytes);
+}
+
+/* A safetensors file: 8-byte length (of header, unless hlen is given),
+ * header text, data. */
+static const char *write_st_raw(const char *name, const char *header, uint64_t hlen,
+                                const void *data, size_t data_bytes)
+{
+    size_t n = strlen(header);
+    unsigned char *buf = malloc(8 + n + data_bytes + 1);
+    put_le64(buf, hlen ? hlen : n);
+    memcpy(buf + 8, header, n);
+    if (data_bytes)
+        memcpy(buf + 8 + n, data, data_bytes);
+    const char *path = write_bytes(name, buf, 8 + n + data_bytes);
+    free(buf);
+    return path;
+}
+
+static void fill_random_bits(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* mostly ordinary values, sometimes arbitrary bit patterns (NaN
+         * payloads, subnormals, infinities must survive byte for byte) */
+        if (test_rand_u64() % 4 == 0) {
+            uint32_t bits = (uint32_t)test_rand_u64();
+            memcpy(&x[i], &bits, 4);
+        } else {
+            x[i] = (float)test_rand_uniform(-10, 10);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* .npy                                                                     */
+/* ------------------------------------------------------------------------ */
+
+START_TEST(test_npy_round_trip)
+{
+    struct clf_ctx *ctx = test_ctx();
+    for (int rep = 0; rep < 3; rep++)
+        for (int ndim = 0; ndim <= CLF_MAX_DIMS; ndim++) {
+            int64_t shape[CLF_MAX_DIMS] = {0};
+            size_t n = 1;
+            for (int d = 0; d < ndim; d++) {
+                /* rep 2 has an empty dimension (zero elements) */
+                shape[d] = (rep == 2 && d == ndim - 1) ? 0 : 1 + (int64_t)(test_rand_u64() % 7);
+                n *= (size_t)shape[d];
+            }
+            float *x = malloc((n ? n : 1) * sizeof *x);
+            fill_random_bits(x, n);
+            char name[64];
+            snprintf(name, sizeof name, "rt-%d-%d.npy", rep, ndim);
+            const char *path = tmp_path(name);
+            ck_assert_ok(ctx, clf_npy_write(ctx, path, x, ndim, shape));
+
+            /* layout: prefix + header a multiple of 64, ending in '\n' */
+            size_t size;
+            unsigned char *raw = slurp(path, &size);
+            ck_assert_int_eq(memcmp(raw, "\x93NUMPY\x01\x00", 8), 0);
+            size_t hlen = (size_t)raw[8] | ((size_t)raw[9] << 8);
+            ck_assert_uint_eq((10 + hlen) % 64, 0);
+            ck_assert_int_eq(raw[10 + hlen - 1], '\n');
+            ck_assert_uint_eq(size, 10 + hlen + 4 * n);
+            free(raw);
+
+            float *y = NULL;
+            int got_ndim = -1;
+            int64_t got[CLF_MAX_DIMS];
+            ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &got_ndim, got));
+            ck_assert_ptr_nonnull(y);
+            ck_assert_int_eq(got_ndim, ndim);
+            for (int d = 0; d < ndim; d++)
+                ck_assert_int_eq(got[d], shape[d]);
+            ck_assert_int_eq(memcmp(x, y, n * sizeof *x), 0);
+            free(x);
+            free(y);
+        }
+    /* no temporary file left behind */
+    ck_assert_int_eq(count_files_containing(".tmp"), 0);
+}
+END_TEST
+
+/* Headers exactly as numpy.save writes them (format 1.0, sorted keys, the
+ * first dimension given room to grow to 21 digits, padded with spaces and
+ * a newline to a multiple of 64 bytes); the writer must produce the same
+ * bytes, and the reader must accept them and NumPy < 1.14's 16-byte
+ * aligned headers. */
+static const char numpy_2x3[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
+                                "                                                          \n";
+static const char numpy_5[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }"
+                              "                                                            \n";
+static const char numpy_old_2x3[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
+                                    "          \n";
+static const char numpy_old_5[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }"
+                                  "            \n";
+
+START_TEST(test_npy_numpy_headers)
+{
+    struct clf_ctx *ctx = test_ctx();
+    ck_assert_uint_eq(10 + strlen(numpy_2x3), 128);
+    ck_assert_uint_eq(10 + strlen(numpy_5), 128);
+    ck_assert_uint_eq(10 + strlen(numpy_old_2x3), 80);
+    ck_assert_uint_eq(10 + strlen(numpy_old_5), 80);
+    const float v[6] = {1, -2, 0.5f, 3.25f, -0.0f, 1e-3f};
+    struct {
+        const char *name, *header;
+        int ndim;
+        int64_t d0, d1;
+    } cases[] = {
+        {"np-2x3.npy", numpy_2x3, 2, 2, 3},
+        {"np-5.npy", numpy_5, 1, 5, 0},
+        {"np-old-2x3.npy", numpy_old_2x3, 2, 2, 3},
+        {"np-old-5.npy", numpy_old_5, 1, 5, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = (size_t)(cases[c].d0 * (cases[c].ndim == 2 ? cases[c].d1 : 1));
+        const char *path = write_npy_raw(cases[c].name, 1, cases[c].header, v, n * 4);
+        float *y = NULL;
+        int nd = 0;
+        int64_t sh[CLF_MAX_DIMS];
+        ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &nd, sh));
+        ck_assert_int_eq(nd, cases[c].ndim);
+        ck_assert_int_eq(sh[0], cases[c].d0);
+        if (nd == 2)
+            ck_assert_int_eq(sh[1], cases[c].d1);
+        ck_assert_int_eq(memcmp(y, v, n * 4), 0);
+        free(y);
+    }
+    /* the writer: byte for byte */
+    const int64_t s23[2] = {2, 3}, s5[1] = {5};
+    struct {
+        const char *header;
+        int ndim;
+        const int64_t *shape;
+        size_t n;
+    } w[] = {{numpy_2x3, 2, s23, 6}, {numpy_5, 1, s5, 5}};
+    for (size_t c = 0; c < 2; c++) {
+        const char *path = tmp_path("np-written.npy");
+        ck_assert_ok(ctx, clf_npy_write(ctx, path, v, w[c].ndim, w[c].shape));
+        size_t size;
+        unsigned char *raw = slurp(path, &size);
+        ck_assert_uint_eq(size, 128 + 4 * w[c].n);
+        ck_assert_int_eq(memcmp(raw, "\x93NUMPY\x01\x00\x76\x00", 10), 0);
+        ck_assert_int_eq(memcmp(raw + 10, w[c].header, 118), 0);
+        free(raw);
+    }
+    /* a 0-D array: shape () and no growth padding */
+    const char *path = tmp_path("np-scalar.npy");
+    ck_assert_ok(ctx, clf_npy_write(ctx, path, v, 0, NULL));
+    size_t size;
+    unsigned char *raw = slurp(path, &size);
+    ck_assert_uint_eq(size, 132);
+    ck_assert_int_eq(memcmp(raw + 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
+                            55),
+                     0);
+    free(raw);
+}
+END_TEST
+
+/* Header texts NumPy (ast.literal_eval) accepts: keys in any order, double
+ * quotes, no trailing comma, newlines, tuples with a trailing comma,
+ * Python 2 'L' suffixes, unpadded headers; versions 2.0 and 3.0; bytes
+ * after the data. */
+START_TEST(test_npy_header_variants)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    struct {
+        const char *header;
+        int major;
+        int ndim;
+        int64_t shape[4];
+        size_t extra; /* bytes after the data */
+    } cases[] = {
+        {"{\"shape\": (2, 3), \"fortran_order\": False, \"descr\": \"<f4\"}\n", 1, 2, {2, 3}, 0},
+        {"{'fortran_order':False,'descr':'<f4','shape':(4,)}", 1, 1, {4}, 0},
+        {"{\n  'descr' : '<f4' ,\n  'fortran_order' : False ,\n  'shape' : ( 2 , 2 , ) ,\n}  \n",
+         1, 2, {2, 2}, 0},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 3L), }\n", 1, 2, {2, 3}, 0},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (), }\n", 1, 0, {0}, 0},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 2, 2), }\n", 1, 4,
+         {1, 2, 2, 2}, 0},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }\n", 1, 2, {0, 3}, 0},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }\n", 2, 1, {3}, 0},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }\n", 3, 1, {3}, 0},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n", 1, 1, {2}, 8},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = 1;
+        for (int d = 0; d < cases[c].ndim; d++)
+            n *= (size_t)cases[c].shape[d];
+        char name[32];
+        snprintf(name, sizeof name, "var-%zu.npy", c);
+        const char *path =
+            write_npy_raw(name, cases[c].major, cases[c].header, v, (n + cases[c].extra / 4) * 4);
+        float *y = NULL;
+        int nd = -1;
+        int64_t sh[CLF_MAX_DIMS];
+        ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &nd, sh));
+        ck_assert_int_eq(nd, cases[c].ndim);
+        for (int d = 0; d < nd; d++)
+            ck_assert_int_eq(sh[d], cases[c].shape[d]);
+        ck_assert_int_eq(memcmp(y, v, n * 4), 0);
+        free(y);
+    }
+}
+END_TEST
+
+START_TEST(test_npy_malformed)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const float v[8] = {0};
+    struct {
+        const char *name;
+        const char *dict; /* padded as NumPy does; NULL: raw bytes below */
+        const char *raw;
+        size_t raw_len;
+        size_t data_bytes;
+        const char *want; /* in the message */
+    } cases[] = {
+        {"empty.npy", NULL, "", 0, 0, "empty"},
+        {"magic.npy", NULL, "\x93NUMPZ\x01\x00\x10\x00{}", 12, 0, "magic"},
+        {"text.npy", NULL, "hello", 5, 0, "magic"},
+        {"trunc-version.npy", NULL, "\x93NUMPY\x01", 7, 0, "truncated"},
+        {"trunc-length.npy", NULL, "\x93NUMPY\x01\x00\x76", 9, 0, "truncated"},
+        {"trunc-header.npy", NULL, "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', ", 26, 0,
+         "header length 118 beyond the file"},
+        {"hlen-beyond.npy", NULL, "\x93NUMPY\x02\x00\x3f\x42\x0f\x00{}", 14, 0,
+         "header length 999999 beyond the file"},
+        {"version.npy", NULL, "\x93NUMPY\x04\x00\x02\x00{}", 12, 0, "version 4.0"},
+        {"fortran.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", NULL, 0,
+         16, "fortran order is not supported"},
+        {"f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", NULL, 0, 16,
+         "dtype '<f8' is not float32"},
+        {"be.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", NULL, 0, 8,
+         "big-endian"},
+        {"i4.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", NULL, 0, 8,
+         "'<i4'"},
+        {"struct.npy", "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }",
+         NULL, 0, 4, "structured"},
+        {"neg.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }", NULL, 0, 8,
+         "negative"},
+        {"huge.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }",
+         NULL, 0, 8, "too large"},
+        {"overflow.npy",
+         "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", NULL, 0,
+         8, "too many elements"},
+        {"big.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }", NULL,
+         0, 8, "data is 8 bytes, the shape (1000000000000,) needs 4000000000000"},
+        {"short.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", NULL, 0, 12,
+         "data is 12 bytes, the shape (2, 2) needs 16"},
+        {"5d.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 2), }", NULL,
+         0, 8, "5 dimensions"},
+        {"no-shape.npy", "{'descr': '<f4', 'fortran_order': False, }", NULL, 0, 0, "'shape'"},
+        {"dup.npy", "{'descr': '<f4', 'shape': (1,), 'shape': (1,), 'fortran_order': False}",
+         NULL, 0, 4, "twice"},
+        {"unknown.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 0}", NULL,
+         0, 4, "unknown"},
+        {"list.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': [1], }", NULL, 0, 4,
+         "list"},
+        {"not-tuple.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2), }", NULL, 0, 8,
+         "tuple"},
+        {"bool.npy", "{'descr': '<f4', 'fortran_order': 0, 'shape': (1,), }", NULL, 0, 4,
+         "True or False"},
+        {"unterminated.npy", "{'descr': '<f4, 'fortran_order': False, 'shape': (1,), }", NULL, 0,
+         4, "malformed"},
+        {"open.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", NULL, 0, 4,
+         "malformed"},
+        {"garbage.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1,)} x", NULL, 0, 4,
+         "after the header"},
+        {"not-dict.npy", "['descr', '<f4']", NULL, 0, 4, "not a dict"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *path = cases[c].dict
+                               ? write_npy_header(cases[c].name, cases[c].dict, v,
+                                                  cases[c].data_bytes)
+                               : write_bytes(cases[c].name, cases[c].raw, cases[c].raw_len);
+        float *y = (float *)&y;
+        int nd = 0;
+        int64_t sh[CLF_MAX_DIMS];
+        enum clf_status st = clf_npy_read(ctx, path, &y, &nd, sh);
+        ck_assert_msg(st == CLF_E_FORMAT, "%s: got %s: %s", cases[c].name, clf_status_str(st),
+                      clf_ctx_last_error(ctx));
+        ck_assert_ptr_null(y);
+        assert_message(path, cases[c].want);
+    }
+
+    /* missing and unreadable files are I/O errors */
+    float *y = NULL;
+    int nd = 0;
+    int64_t sh[CLF_MAX_DIMS];
+    const char *missing = tmp_path("does-not-exist.npy");
+    ck_assert_status(ctx, clf_npy_read(ctx, missing, &y, &nd, sh), CLF_E_IO);
+    assert_message(missing, NULL);
+    ck_assert_status(ctx, clf_npy_read(ctx, tmpdir, &y, &nd, sh), CLF_E_IO);
+    assert_message(tmpdir, NULL);
+}
+END_TEST
+
+START_TEST(test_npy_args_and_atomic_write)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const float v[4] = {1, 2, 3, 4};
+    const int64_t shape[2] = {2, 2}, neg[2] = {2, -2};
+    float *y = NULL;
+    int nd = 0;
+    int64_t sh[CLF_MAX_DIMS];
+    const char *path = tmp_path("args.npy");
+    ck_assert_int_eq(clf_npy_read(NULL, path, &y, &nd, sh), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_read(ctx, NULL, &y, &nd, sh), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_read(ctx, path, NULL, &nd, sh), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_read(ctx, path, &y, NULL, sh), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_read(ctx, path, &y, &nd, NULL), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_npy_write(NULL, path, v, 2, shape), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_write(ctx, NULL, v, 2, shape), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_write(ctx, path, NULL, 2, shape), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_write(ctx, path, v, 2, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_write(ctx, path, v, 5, shape), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_write(ctx, path, v, -1, shape), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_write(ctx, path, v, 2, neg), CLF_E_INVALID_ARG);
+    /* an empty array needs no data */
+    const int64_t empty[1] = {0};
+    ck_assert_ok(ctx, clf_npy_write(ctx, path, NULL, 1, empty));
+    ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &nd, sh));
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(nd, 1);
+    ck_assert_int_eq(sh[0], 0);
+    free(y);
+
+    /* overwriting replaces the file; a failed write leaves it alone */
+    ck_assert_ok(ctx, clf_npy_write(ctx, path, v, 2, shape));
+    ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &nd, sh));
+    ck_assert_int_eq(nd, 2);
+    ck_assert_int_eq(memcmp(y, v, sizeof v), 0);
+    free(y);
+    char bad_dir[4200];
+    snprintf(bad_dir, sizeof bad_dir, "%s/no-such-dir/x.npy", tmpdir);
+    ck_assert_status(ctx, clf_npy_write(ctx, bad_dir, v, 2, shape), CLF_E_IO);
+    assert_message(bad_dir, NULL);
+    ck_assert_int_eq(count_files_containing(".tmp"), 0);
+
+    /* a name of NAME_MAX length: the temporary name must not be longer */
+    char longname[256];
+    memset(longname, 'a', 251);
+    strcpy(longname + 251, ".npy");
+    const char *long_path = tmp_path(longname);
+    ck_assert_ok(ctx, clf_npy_write(ctx, long_path, v, 2, shape));
+    ck_assert_ok(ctx, clf_npy_read(ctx, long_path, &y, &nd, sh));
+    free(y);
+
+    /* the file is created with the usual permissions (not mkstemp's 0600) */
+    mode_t mask = umask(0);
+    umask(mask);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0666 & ~mask);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* safetensors                                                              */
+/* ------------------------------------------------------------------------ */
+
+START_TEST(test_st_round_trip)
+{
+    struct clf_ctx *ctx = test_ctx();
+    enum { N = 8 };
+    const char *names[N] = {"embed.weight", "layers.0.bias", "scalar", "empty",
+                            "w4", "quote\"back\\slash", "caf\xc3\xa9 \xe2\x82\xac", "tab\tnl\n"};
+    int64_t shapes[N][CLF_MAX_DIMS];
+    int ndims[N] = {2, 1, 0, 2, 4, 3, 1, 2};
+    float *data[N];
+    size_t counts[N];
+    struct clf_safetensors_entry e[N];
+    for (int i = 0; i < N; i++) {
+        counts[i] = 1;
+        for (int d = 0; d < ndims[i]; d++) {
+            shapes[i][d] = (i == 3 && d == 0) ? 0 : 1 + (int64_t)(test_rand_u64() % 6);
+            counts[i] *= (size_t)shapes[i][d];
+        }
+        data[i] = malloc((counts[i] ? counts[i] : 1) * sizeof(float));
+        fill_random_bits(data[i], counts[i]);
+        e[i] = (struct clf_safetensors_entry){names[i], data[i], ndims[i], shapes[i]};
+    }
+    const char *path = tmp_path("rt.safetensors");
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, e, N));
+    ck_assert_int_eq(count_files_containing(".tmp"), 0);
+
+    size_t size;
+    unsigned char *raw = slurp(path, &size);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | raw[i];
+    ck_assert_uint_eq(hlen % 8, 0);
+    ck_assert_int_eq(raw[8], '{');
+    size_t total = 0;
+    for (int i = 0; i < N; i++)
+        total += 4 * counts[i];
+    ck_assert_uint_eq(size, 8 + hlen + total);
+    free(raw);
+
+    struct clf_safetensors *st = NULL;
+    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_assert_uint_eq(clf_safetensors_count(st), N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_str_eq(clf_safetensors_name(st, (size_t)i), names[i]); /* file order */
+        int nd = -1;
+        int64_t sh[CLF_MAX_DIMS];
+        const char *dt = NULL;
+        ck_assert_ok(ctx, clf_safetensors_shape(st, names[i], &nd, sh, &dt));
+        ck_assert_int_eq(nd, ndims[i]);
+        for (int d = 0; d < nd; d++)
+            ck_assert_int_eq(sh[d], shapes[i][d]);
+        ck_assert_str_eq(dt, "F32");
+        float *y = malloc((counts[i] ? counts[i] : 1) * sizeof(float));
+        ck_assert_ok(ctx, clf_safetensors_read(st, names[i], y, counts[i]));
+        ck_assert_int_eq(memcmp(y, data[i], counts[i] * sizeof(float)), 0);
+        free(y);
+    }
+    ck_assert_ptr_null(clf_safetensors_name(st, N));
+    clf_safetensors_close(st);
+
+    /* no tensors at all */
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, NULL, 0));
+    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_assert_uint_eq(clf_safetensors_count(st), 0);
+    clf_safetensors_close(st);
+    for (int i = 0; i < N; i++)
+        free(data[i]);
+}
+END_TEST
+
+/* Values whose conversion to float32 is exact, and F64 rounding cases. */
+START_TEST(test_st_conversions)
+{
+    struct clf_ctx *ctx = test_ctx();
+    /* F16: 1, -2, 0.5, 65504 (max), 2^-24 (smallest subnormal), -2^-14
+     * (smallest normal), +inf, -0 */
+    const uint16_t f16[8] = {0x3C00, 0xC000, 0x3800, 0x7BFF, 0x0001, 0x8400, 0x7C00, 0x8000};
+    const float f16_want[8] = {1, -2, 0.5f, 65504, 0x1p-24f, -0x1p-14f, INFINITY, -0.0f};
+    /* BF16: 1, -3, 3.140625, +inf, 2^-133 (subnormal in float32), -0 */
+    const uint16_t bf16[6] = {0x3F80, 0xC040, 0x4049, 0x7F80, 0x0001, 0x8000};
+    const float bf16_want[6] = {1, -3, 3.140625f, INFINITY, 0x1p-133f, -0.0f};
+    /* F64: exact ones, then rounding: 0.1; 1 + 2^-24 (tie, to even: 1);
+     * 1 + 3·2^-24 (tie, to even: 1 + 2^-22); 1 + 2^-24 + 2^-40 (above the
+     * tie: 1 + 2^-23); 1e40 (overflow: inf) */
+    const double f64[10] = {1.5, -0.25, 1e10, 0x1p-126, 0x1p-149, 0.1, 1 + 0x1p-24,
+                            1 + 3 * 0x1p-24, 1 + 0x1p-24 + 0x1p-40, 1e40};
+    const float f64_want[10] = {1.5f, -0.25f, 1e10f, 0x1p-126f, 0x1p-149f, 0.1f, 1.0f,
+                                1 + 0x1p-22f, 1 + 0x1p-23f, INFINITY};
+    unsigned char data[16 + 12 + 80 + 8];
+    size_t k = 0;
+    for (int i = 0; i < 8; i++, k += 2)
+        put_le16(data + k, f16[i]);
+    for (int i = 0; i < 6; i++, k += 2)
+        put_le16(data + k, bf16[i]);
+    for (int i = 0; i < 10; i++, k += 8) {
+        uint64_t bits;
+        memcpy(&bits, &f64[i], 8);
+        put_le64(data + k, bits);
+    }
+    put_le64(data + k, 0xFFFFFFFF00000007ull); /* I32: 7, -1 */
+    k += 8;
+    const char *header = "{\"__metadata__\":{\"format\":\"pt\",\"note\":\"x\"},"
+                         "\"h\":{\"dtype\":\"F16\",\"shape\":[2,4],\"data_offsets\":[0,16]},"
+                         "\"b\":{\"dtype\":\"BF16\",\"shape\":[6],\"data_offsets\":[16,28]},"
+                         "\"d\":{\"dtype\":\"F64\",\"shape\":[10],\"data_offsets\":[28,108]},"
+                         "\"i\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[108,116]}}";
+    const char *path = write_st_raw("conv.safetensors", header, 0, data, k);
+    struct clf_safetensors *st = NULL;
+    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_assert_uint_eq(clf_safetensors_count(st), 4);
+    ck_assert_str_eq(clf_safetensors_name(st, 0), "h");
+    ck_assert_str_eq(clf_safetensors_name(st, 3), "i");
+
+    float y[10];
+    ck_assert_ok(ctx, clf_safetensors_read(st, "h", y, 8));
+    ck_assert_int_eq(memcmp(y, f16_want, sizeof f16_want), 0);
+    ck_assert_ok(ctx, clf_safetensors_read(st, "b", y, 6));
+    ck_assert_int_eq(memcmp(y, bf16_want, sizeof bf16_want), 0);
+    ck_assert_ok(ctx, clf_safetensors_read(st, "d", y, 10));
+    for (int i = 0; i < 10; i++)
+        ck_assert_msg(memcmp(&y[i], &f64_want[i], 4) == 0, "F64 %d: %a, want %a", i,
+                      (double)y[i], (double)f64_want[i]);
+
+    const char *dt = NULL;
+    int nd;
+    int64_t sh[CLF_MAX_DIMS];
+    ck_assert_ok(ctx, clf_safetensors_shape(st, "i", &nd, sh, &dt));
+    ck_assert_str_eq(dt, "I32");
+    ck_assert_ok(ctx, clf_safetensors_shape(st, "h", &nd, sh, NULL));
+    ck_assert_int_eq(nd, 2);
+    ck_assert_int_eq(sh[0], 2);
+    ck_assert_int_eq(sh[1], 4);
+    ck_assert_status(ctx, clf_safetensors_read(st, "i", y, 2), CLF_E_FORMAT);
+    assert_message(path, "I32");
+    ck_assert_status(ctx, clf_safetensors_read(st, "h", y, 7), CLF_E_SHAPE);
+    assert_message(path, "'h'");
+    ck_assert_status(ctx, clf_safetensors_read(st, "nope", y, 1), CLF_E_FORMAT);
+    assert_message(path, "'nope'");
+    ck_assert_status(ctx, clf_safetensors_shape(st, "nope", &nd, sh, NULL), CLF_E_FORMAT);
+    assert_message(path, "'nope'");
+    clf_safetensors_close(st);
+}
+END_TEST
+
+START_TEST(test_st_malformed)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const unsigned char zeros[64] = {0};
+    struct clf_safetensors *st = (struct clf_safetensors *)&st;
+
+    /* shorter than the length field */
+    const char *path = write_bytes("short.safetensors", "\x05\x00\x00\x00\x00", 5);
+    ck_assert_status(ctx, clf_safetensors_open(ctx, path, &st), CLF_E_FORMAT);
+    ck_assert_ptr_null(st);
+    assert_message(path, "too short");
+    path = write_bytes("empty.safetensors", "", 0);
+    ck_assert_status(ctx, clf_safetensors_open(ctx, path, &st), CLF_E_FORMAT);
+    assert_message(path, "too short");
+
+    const char *one = "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    struct {
+        const char *name, *header;
+        uint64_t hlen;
+        size_t data;
+        const char *want;
+    } cases[] = {
+        {"2p60.safetensors", one, 1ull << 60, 8, "header length 1152921504606846976 beyond"},
+        {"hlen-beyond.safetensors", one, 100, 8, "beyond the file"},
+        {"not-json.safetensors", "{\"t\": {\"dtype\": \"F32\",", 0, 8, "not valid JSON"},
+        {"garbage.safetensors", "hello world", 0, 0, "not valid JSON"},
+        {"array.safetensors", "[1, 2, 3]", 0, 0, "not a JSON object"},
+        {"string.safetensors", "\"x\"", 0, 0, "not a JSON object"},
+        {"trailing.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} x", 0, 8, "after"},
+        {"entry-not-object.safetensors", "{\"t\": 3}", 0, 0, "'t'"},
+        {"no-dtype.safetensors", "{\"t\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 0, 8,
+         "\"dtype\""},
+        {"no-shape.safetensors", "{\"t\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 0, 8,
+         "\"shape\""},
+        {"no-offsets.safetensors", "{\"t\":{\"dtype\":\"F32\",\"shape\":[2]}}", 0, 8,
+         "\"data_offsets\""},
+        {"dtype-number.safetensors",
+         "{\"t\":{\"dtype\":4,\"shape\":[2],\"data_offsets\":[0,8]}}", 0, 8, "dtype"},
+        {"unknown-dtype.safetensors",
+         "{\"t\":{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,8]}}", 0, 8, "'Q4'"},
+        {"lowercase-dtype.safetensors",
+         "{\"t\":{\"dtype\":\"f32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 0, 8, "'f32'"},
+        {"shape-not-array.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", 0, 8, "'t'"},
+        {"neg-dim.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 0, 8, "'t'"},
+        {"float-dim.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,8]}}", 0, 8, "'t'"},
+        {"huge-dim.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[1e300],\"data_offsets\":[0,8]}}", 0, 8,
+         "too large"},
+        {"overflow.safetensors",
+         "{\"t\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296,16],"
+         "\"data_offsets\":[0,8]}}",
+         0, 8, "too many elements"},
+        {"offsets-beyond.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 0, 8,
+         "[4, 12] beyond the data (8 bytes)"},
+        {"offsets-far.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,1e30]}}", 0, 8,
+         "beyond the data"},
+        {"offsets-reversed.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 0, 8, "reversed"},
+        {"offsets-mismatch.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 0, 12,
+         "hold 8 bytes, shape [3] of F32 needs 12"},
+        {"offsets-three.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,8]}}", 0, 8, "pair"},
+        {"offsets-neg.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,0]}}", 0, 8, "pair"},
+        {"dup.safetensors",
+         "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+         "\"u\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+         "\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+         0, 8, "'t' appears twice"},
+        {"metadata-value.safetensors",
+         "{\"__metadata__\":{\"n\":1},\"t\":{\"dtype\":\"F32\",\"shape\":[2],"
+         "\"data_offsets\":[0,8]}}",
+         0, 8, "__metadata__"},
+        {"metadata-array.safetensors", "{\"__metadata__\":[]}", 0, 0, "__metadata__"},
+        {"utf8.safetensors",
+         "{\"t\xff\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 0, 8, "UTF-8"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        path = write_st_raw(cases[c].name, cases[c].header, cases[c].hlen, zeros, cases[c].data);
+        st = (struct clf_safetensors *)&st;
+        enum clf_status s = clf_safetensors_open(ctx, path, &st);
+        ck_assert_msg(s == CLF_E_FORMAT, "%s: got %s: %s", cases[c].name, clf_status_str(s),
+                      clf_ctx_last_error(ctx));
+        ck_assert_ptr_null(st);
+        assert_message(path, cases[c].want);
+    }
+
+    /* deep nesting: inside cJSON's limit it is an entry that is not an
+     * object; beyond it (2000 levels), not JSON; never a stack overflow */
+    for (int depth = 100; depth <= 2000; depth += 1900) {
+        char *deep = malloc(16 + 2 * (size_t)depth);
+        size_t k = (size_t)sprintf(deep, "{\"t\":");
+        memset(deep + k, '[', (size_t)depth);
+        memset(deep + k + depth, ']', (size_t)depth);
+        strcpy(deep + k + 2 * (size_t)depth, "}");
+        path = write_st_raw("deep.safetensors", deep, 0, NULL, 0);
+        free(deep);
+        ck_assert_status(ctx, clf_safetensors_open(ctx, path, &st), CLF_E_FORMAT);
+        assert_message(path, depth == 100 ? "'t'" : "not valid JSON");
+    }
+
+    const char *missing = tmp_path("missing.safetensors");
+    ck_assert_status(ctx, clf_safetensors_open(ctx, missing, &st), CLF_E_IO);
+    assert_message(missing, NULL);
+    ck_assert_status(ctx, clf_safetensors_open(ctx, tmpdir, &st), CLF_E_IO);
+    assert_message(tmpdir, NULL);
+}
+END_TEST
+
+/* A tensor with 5 dims: the file opens, that tensor reports CLF_E_FORMAT,
+ * the others read. Also dtypes that are known but not convertible. */
+START_TEST(test_st_five_dims)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const float v[4] = {1, 2, 3, 4};
+    const char *header =
+        "{\"five\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,2],\"data_offsets\":[0,8]},"
+        "\"two\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]},"
+        "\"u8\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[16,16]},"
+        "\"fp8\":{\"dtype\":\"F8_E4M3\",\"shape\":[0],\"data_offsets\":[16,16]}}   ";
+    const char *path = write_st_raw("five.safetensors", header, 0, v, sizeof v);
+    struct clf_safetensors *st = NULL;
+    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_assert_uint_eq(clf_safetensors_count(st), 4);
+    ck_assert_str_eq(clf_safetensors_name(st, 0), "five");
+    int nd;
+    int64_t sh[CLF_MAX_DIMS];
+    float y[2];
+    ck_assert_status(ctx, clf_safetensors_shape(st, "five", &nd, sh, NULL), CLF_E_FORMAT);
+    assert_message(path, "5 dimensions");
+    ck_assert_status(ctx, clf_safetensors_read(st, "five", y, 2), CLF_E_FORMAT);
+    assert_message(path, "'five'");
+    ck_assert_ok(ctx, clf_safetensors_read(st, "two", y, 2));
+    ck_assert(y[0] == 3 && y[1] == 4);
+    ck_assert_status(ctx, clf_safetensors_read(st, "u8", y, 0), CLF_E_FORMAT);
+    assert_message(path, "U8");
+    ck_assert_status(ctx, clf_safetensors_read(st, "fp8", y, 0), CLF_E_FORMAT);
+    assert_message(path, "F8_E4M3");
+    clf_safetensors_close(st);
+}
+END_TEST
+
+/* The file shrinks after open: a read reports CLF_E_IO, never a crash. */
+START_TEST(test_st_truncated_after_open)
+{
+    struct clf_ctx *ctx = test_ctx();
+    float v[256];
+    for (int i = 0; i < 256; i++)
+        v[i] = (float)i;
+    const int64_t shape[1] = {256};
+    struct clf_safetensors_entry e = {"t", v, 1, shape};
+    const char *path = tmp_path("shrink.safetensors");
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, &e, 1));
+    struct clf_safetensors *st = NULL;
+    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_assert_int_eq(truncate(path, 100), 0);
+    float y[256];
+    ck_assert_status(ctx, clf_safetensors_read(st, "t", y, 256), CLF_E_IO);
+    assert_message(path, "'t'");
+    clf_safetensors_close(st);
+}
+END_TEST
+
+START_TEST(test_st_args)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const float v[4] = {1, 2, 3, 4};
+    const int64_t s2[1] = {2}, s4[1] = {4}, neg[1] = {-1}, s5[5] = {1, 1, 1, 1, 4};
+    const char *path = tmp_path("args.safetensors");
+    struct clf_safetensors *st = NULL;
+    ck_assert_int_eq(clf_safetensors_open(NULL, path, &st), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_open(ctx, NULL, &st), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_open(ctx, path, NULL), CLF_E_INVALID_ARG);
+    clf_safetensors_close(NULL);
+    ck_assert_uint_eq(clf_safetensors_count(NULL), 0);
+    ck_assert_ptr_null(clf_safetensors_name(NULL, 0));
+    int nd;
+    int64_t sh[CLF_MAX_DIMS];
+    float y[4];
+    ck_assert_int_eq(clf_safetensors_shape(NULL, "t", &nd, sh, NULL), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_safetensors_read(NULL, "t", y, 4), CLF_E_INVALID_ARG);
+
+    struct clf_safetensors_entry ok[2] = {{"a", v, 1, s2}, {"b", v, 1, s4}};
+    ck_assert_int_eq(clf_safetensors_write(NULL, path, ok, 2), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_write(ctx, NULL, ok, 2), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_write(ctx, path, NULL, 2), CLF_E_INVALID_ARG);
+    struct {
+        struct clf_safetensors_entry e[2];
+        const char *want;
+    } bad[] = {
+        {{{"a", v, 1, s2}, {"a", v, 1, s4}}, "twice"},
+        {{{"a", v, 1, s2}, {"__metadata__", v, 1, s4}}, "reserved"},
+        {{{"a", v, 1, s2}, {NULL, v, 1, s4}}, "NULL name"},
+        {{{"a", v, 1, s2}, {"b", NULL, 1, s4}}, "NULL data"},
+        {{{"a", v, 1, s2}, {"b", v, 1, NULL}}, "NULL shape"},
+        {{{"a", v, 1, s2}, {"b", v, 1, neg}}, "negative"},
+        {{{"a", v, 1, s2}, {"b", v, 5, s5}}, "ndim 5"},
+        {{{"a", v, 1, s2}, {"b\xff", v, 1, s4}}, "UTF-8"},
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        ck_assert_status(ctx, clf_safetensors_write(ctx, path, bad[c].e, 2), CLF_E_INVALID_ARG);
+        assert_message(path, bad[c].want);
+    }
+    ck_assert_int_eq(access(path, F_OK), -1); /* nothing was written */
+
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, ok, 2));
+    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_assert_status(ctx, clf_safetensors_shape(st, NULL, &nd, sh, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_shape(st, "a", NULL, sh, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_shape(st, "a", &nd, NULL, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_read(st, NULL, y, 2), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_read(st, "a", NULL, 2), CLF_E_INVALID_ARG);
+    ck_assert_ok(ctx, clf_safetensors_read(st, "b", y, 4));
+    ck_assert_int_eq(memcmp(y, v, sizeof v), 0);
+    clf_safetensors_close(st);
+
+    char bad_dir[4200];
+    snprintf(bad_dir, sizeof bad_dir, "%s/no-such-dir/x.safetensors", tmpdir);
+    ck_assert_status(ctx, clf_safetensors_write(ctx, bad_dir, ok, 2), CLF_E_IO);
+    assert_message(bad_dir, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Seed corpus                                                              */
+/* ------------------------------------------------------------------------ */
+
+static int corpus_files(const char *sub, char names[][320], int max)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/test/corpus/%s", CLF_SOURCE_DIR, sub);
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "no corpus directory %s", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max)
+        if (!strncmp(e->d_name, "ok-", 3) || !strncmp(e->d_name, "bad-", 4))
+            snprintf(names[n++], 320, "%.20s/%.255s", sub, e->d_name);
+    closedir(d);
+    return n;
+}
+
+START_TEST(test_corpus)
+{
+    struct clf_ctx *ctx = test_ctx();
+    static char names[256][320];
+    char path[4096];
+    int n = corpus_files("npy", names, 256), ok = 0, bad = 0;
+    ck_assert_int_gt(n, 10);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/test/corpus/%.300s", CLF_SOURCE_DIR, names[i]);
+        bool want_ok = strstr(names[i], "/ok-") != NULL;
+        float *y = NULL;
+        int nd;
+        int64_t sh[CLF_MAX_DIMS];
+        enum clf_status s = clf_npy_read(ctx, path, &y, &nd, sh);
+        ck_assert_msg(s == (want_ok ? CLF_OK : CLF_E_FORMAT), "%s: %s: %s", names[i],
+                      clf_status_str(s), clf_ctx_last_error(ctx));
+        if (!want_ok)
+            assert_message(path, NULL);
+        free(y);
+        want_ok ? ok++ : bad++;
+    }
+    ck_assert_int_gt(ok, 3);
+    ck_assert_int_gt(bad, 3);
+
+    n = corpus_files("safetensors", names, 256);
+    ck_assert_int_gt(n, 10);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/test/corpus/%.300s", CLF_SOURCE_DIR, names[i]);
+        bool want_ok = strstr(names[i], "/ok-") != NULL;
+        struct clf_safetensors *st = NULL;
+        enum clf_status s = clf_safetensors_open(ctx, path, &st);
+        ck_assert_msg(s == (want_ok ? CLF_OK : CLF_E_FORMAT), "%s: %s: %s", names[i],
+                      clf_status_str(s), clf_ctx_last_error(ctx));
+        if (!want_ok) {
+            assert_message(path, NULL);
+            continue;
+        }
+        for (size_t t = 0; t < clf_safetensors_count(st); t++) {
+            const char *name = clf_safetensors_name(st, t);
+            int nd;
+            int64_t sh[CLF_MAX_DIMS];
+            s = clf_safetensors_shape(st, name, &nd, sh, NULL);
+            size_t count = 1;
+            for (int d = 0; s == CLF_OK && d < nd; d++)
+                count *= (size_t)sh[d];
+            float *y = malloc(count * sizeof *y + 1);
+            if (s == CLF_OK)
+                s = clf_safetensors_read(st, name, y, count);
+            ck_assert_msg(s == CLF_OK || s == CLF_E_FORMAT, "%s '%s': %s", names[i], name,
+                          clf_ctx_last_error(ctx));
+            free(y);
+        }
+        clf_safetensors_close(st);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    test_require_device();
+    test_seed();
+    tmpdir = test_make_tmpdir("io");
+    Suite *s = suite_create("io");
+    TCase *tc = tcase_create("npy");
+    tcase_add_test(tc, test_npy_round_trip);
+    tcase_add_test(tc, test_npy_numpy_headers);
+    tcase_add_test(tc, test_npy_header_variants);
+    tcase_add_test(tc, test_npy_malformed);
+    tcase_add_test(tc, test_npy_args_and_atomic_write);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("safetensors");
+    tcase_add_test(tc, test_st_round_trip);
+    tcase_add_test(tc, test_st_conversions);
+    tcase_add_test(tc, test_st_malformed);
+    tcase_add_test(tc, test_st_five_dims);
+    tcase_add_test(tc, test_st_truncated_after_open);
+    tcase_add_test(tc, test_st_args);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("corpus");
+    tcase_add_test(tc, test_corpus);
+    suite_add_tcase(s, tc);
+    int rc = test_run_suite(s);
+    test_remove_dir(tmpdir);
+    free(tmpdir);
+    return rc;
+}

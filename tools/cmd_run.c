@@ -1,0 +1,408 @@
+/*
+ * `clformer run`: the main job. Runs the encoder stack forward on the
+ * selected device, with weights from a safetensors file or seeded random
+ * ones, on an input from a .npy file or seeded random data; prints the
+ * device, configuration, time, tokens/s and a per-op time summary.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "ref_encoder.h"
+
+struct run_opts {
+    const char *device, *weights, *input, *output;
+    int64_t seq, batch;
+    struct clf_encoder_config cfg;
+    uint64_t seed;
+    int runs;
+    bool check, json;
+};
+
+static void help(void)
+{
+    printf("Usage: clformer run [OPTIONS]\n\n"
+           "Runs an encoder stack (the seed's ParallelTransformer: post-LN layers of\n"
+           "multi-head self-attention and a feed-forward network) forward on the device.\n"
+           "Without --weights the weights are seeded random; without --input so is x.\n\n"
+           "  -d, --device SPEC      device (see clformer info --help); default auto\n"
+           "  -w, --weights FILE     safetensors with PyTorch nn.TransformerEncoder names\n"
+           "                         (layers.N.self_attn.in_proj_weight, ...) or, for one\n"
+           "                         layer, nn.TransformerEncoderLayer names\n"
+           "  -i, --input FILE       float32 .npy [seq, d_model] or [batch, seq, d_model]\n"
+           "  -o, --output FILE      write the output as float32 .npy (same shape)\n"
+           "      --seq N            sequence length without --input (default 512)\n"
+           "      --batch N          batch size without --input (default 1)\n"
+           "      --layers N         default 6\n"
+           "      --d-model N        default 512\n"
+           "      --heads N          default 8\n"
+           "      --d-ff N           default 2048\n"
+           "      --activation A     relu (default), gelu, gelu-tanh\n"
+           "      --eps X            LayerNorm epsilon (default 1e-5)\n"
+           "      --norm-first       pre-LN layers instead of post-LN\n"
+           "      --attn-impl I      auto (default), fused, gemm\n"
+           "      --seed N           seed of random weights and input (default 1)\n"
+           "      --runs N           timed runs after one warm-up (default 3)\n"
+           "      --check            compare with a double-precision CPU reference\n"
+           "      --json             print JSON\n"
+           "  -h, --help             this text\n");
+}
+
+static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Per-op totals of the latest run: op name (first word of the node
+ * description) -> count and device ms. */
+struct op_time {
+    char name[32];
+    int count;
+    double ms;
+};
+
+static int op_times(struct clf_graph *g, struct op_time *ops, int max, double *total)
+{
+    int n = 0;
+    *total = 0;
+    for (size_t i = 0; i < clf_graph_node_count(g); i++) {
+        char desc[128];
+        double ms;
+        if (clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK ||
+            clf_graph_node_time(g, i, &ms) != CLF_OK)
+            continue;
+        desc[strcspn(desc, " ")] = 0;
+        int k = 0;
+        while (k < n && strcmp(ops[k].name, desc))
+            k++;
+        if (k == n) {
+            if (n == max)
+                continue;
+            snprintf(ops[n].name, sizeof ops[n].name, "%.31s", desc);
+            ops[n].count = 0;
+            ops[n].ms = 0;
+            n++;
+        }
+        ops[k].count++;
+        ops[k].ms += ms;
+        *total += ms;
+    }
+    for (int i = 0; i < n; i++) /* by time, largest first */
+        for (int j = i + 1; j < n; j++)
+            if (ops[j].ms > ops[i].ms) {
+                struct op_time t = ops[i];
+                ops[i] = ops[j];
+                ops[j] = t;
+            }
+    return n;
+}
+
+/* Fills x with seeded values in [-1, 1). */
+static void fill_input(float *x, size_t n, uint64_t seed)
+{
+    uint64_t s = seed ^ 0x5eed5eed5eedull;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        x[i] = (float)((double)((z ^ (z >> 31)) >> 11) * 0x1.0p-52 - 1.0);
+    }
+}
+
+static int parse(int argc, char **argv, struct run_opts *o)
+{
+    enum { O_SEQ = 256, O_BATCH, O_LAYERS, O_DMODEL, O_HEADS, O_DFF, O_ACT, O_EPS, O_NORMFIRST,
+           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON };
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
+        {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
+        {"seq", required_argument, NULL, O_SEQ},  {"batch", required_argument, NULL, O_BATCH},
+        {"layers", required_argument, NULL, O_LAYERS},
+        {"d-model", required_argument, NULL, O_DMODEL},
+        {"heads", required_argument, NULL, O_HEADS}, {"d-ff", required_argument, NULL, O_DFF},
+        {"activation", required_argument, NULL, O_ACT}, {"eps", required_argument, NULL, O_EPS},
+        {"norm-first", no_argument, NULL, O_NORMFIRST},
+        {"attn-impl", required_argument, NULL, O_ATTN},
+        {"seed", required_argument, NULL, O_SEED}, {"runs", required_argument, NULL, O_RUNS},
+        {"check", no_argument, NULL, O_CHECK},    {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
+    int c;
+    int64_t v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":d:w:i:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->device = optarg; break;
+        case 'w': o->weights = optarg; break;
+        case 'i': o->input = optarg; break;
+        case 'o': o->output = optarg; break;
+#define INT_OPT(code, field, lo, hi, name)                                                      \
+    case code:                                                                                  \
+        if (!parse_int(optarg, lo, hi, &v))                                                     \
+            return cli_usage_error("run", "--%s needs an integer from %lld to %lld", name,     \
+                                   (long long)(lo), (long long)(hi));                           \
+        field = v;                                                                              \
+        break;
+            INT_OPT(O_SEQ, o->seq, 1, 1 << 20, "seq")
+            INT_OPT(O_BATCH, o->batch, 1, 1 << 16, "batch")
+            INT_OPT(O_LAYERS, o->cfg.layers, 1, 1024, "layers")
+            INT_OPT(O_DMODEL, o->cfg.d_model, 1, 1 << 16, "d-model")
+            INT_OPT(O_HEADS, o->cfg.heads, 1, 1 << 12, "heads")
+            INT_OPT(O_DFF, o->cfg.d_ff, 1, 1 << 18, "d-ff")
+            INT_OPT(O_RUNS, o->runs, 1, 100000, "runs")
+#undef INT_OPT
+        case O_SEED:
+            if (!parse_int(optarg, 0, INT64_MAX, &v))
+                return cli_usage_error("run", "--seed needs a non-negative integer");
+            o->seed = (uint64_t)v;
+            break;
+        case O_ACT:
+            if (!strcmp(optarg, "relu"))
+                o->cfg.act = CLF_ACT_RELU;
+            else if (!strcmp(optarg, "gelu"))
+                o->cfg.act = CLF_ACT_GELU;
+            else if (!strcmp(optarg, "gelu-tanh"))
+                o->cfg.act = CLF_ACT_GELU_TANH;
+            else
+                return cli_usage_error("run", "unknown activation '%s' (relu, gelu, gelu-tanh)",
+                                       optarg);
+            break;
+        case O_EPS: {
+            char *end;
+            double e = strtod(optarg, &end);
+            if (end == optarg || *end || !(e > 0) || e > 1)
+                return cli_usage_error("run", "--eps needs a number in (0, 1]");
+            o->cfg.eps = (float)e;
+            break;
+        }
+        case O_NORMFIRST: o->cfg.norm_first = true; break;
+        case O_ATTN:
+            if (!strcmp(optarg, "auto"))
+                o->cfg.attn_impl = CLF_ATTN_AUTO;
+            else if (!strcmp(optarg, "fused"))
+                o->cfg.attn_impl = CLF_ATTN_FUSED;
+            else if (!strcmp(optarg, "gemm"))
+                o->cfg.attn_impl = CLF_ATTN_GEMM;
+            else
+                return cli_usage_error("run", "unknown --attn-impl '%s' (auto, fused, gemm)",
+                                       optarg);
+            break;
+        case O_CHECK: o->check = true; break;
+        case O_JSON: o->json = true; break;
+        case 'h': help(); return -1;
+        case ':': return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (o->cfg.d_model % o->cfg.heads)
+        return cli_usage_error("run", "--heads (%lld) must divide --d-model (%lld)",
+                               (long long)o->cfg.heads, (long long)o->cfg.d_model);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_opts o = {0};
+    o.cfg = clf_encoder_config_default();
+    o.seq = 512;
+    o.batch = 1;
+    o.seed = 1;
+    o.runs = 3;
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+
+    struct clf_ctx_params p = cli_ctx_params(o.device, o.json);
+    struct clf_ctx *ctx = NULL;
+    if (clf_ctx_create(&p, &ctx) != CLF_OK)
+        return CLI_FAIL;
+    struct clf_encoder *enc = NULL;
+    struct clf_graph *g = NULL;
+    struct clf_tensor *x = NULL, *y = NULL;
+    struct ref_weights *rw = NULL;
+    float *host = NULL, *out = NULL;
+    double *ref = NULL;
+    rc = CLI_FAIL;
+
+    /* input: [seq, d] or [batch, seq, d] from the file, else seeded */
+    int64_t shape[CLF_MAX_DIMS];
+    int nd = 3;
+    if (o.input) {
+        if (clf_npy_read(ctx, o.input, &host, &nd, shape) != CLF_OK) {
+            cli_error("%s", clf_ctx_last_error(ctx));
+            goto done;
+        }
+        if ((nd != 2 && nd != 3) || shape[nd - 1] != o.cfg.d_model) {
+            cli_error("%s: shape must be [seq, %lld] or [batch, seq, %lld]", o.input,
+                      (long long)o.cfg.d_model, (long long)o.cfg.d_model);
+            goto done;
+        }
+        o.batch = nd == 3 ? shape[0] : 1;
+        o.seq = shape[nd - 2];
+    } else {
+        size_t n = (size_t)(o.batch * o.seq * o.cfg.d_model);
+        host = malloc(n * sizeof *host);
+        if (!host) {
+            cli_error("out of memory");
+            goto done;
+        }
+        fill_input(host, n, o.seed);
+    }
+    const int64_t xs[3] = {o.batch, o.seq, o.cfg.d_model};
+    const size_t n = (size_t)(o.batch * o.seq * o.cfg.d_model);
+
+    double t0 = now_ms();
+    enum clf_status st = o.weights ? clf_encoder_load(ctx, &o.cfg, o.weights, &enc)
+                                   : clf_encoder_create_random(ctx, &o.cfg, o.seed, &enc);
+    if (st == CLF_OK)
+        st = clf_tensor_create(ctx, CLF_F32, 3, xs, &x);
+    if (st == CLF_OK)
+        st = clf_tensor_write(x, host, n * sizeof *host);
+    if (st == CLF_OK)
+        st = clf_graph_create(ctx, &g);
+    if (st == CLF_OK)
+        st = clf_encoder_forward(enc, g, x, NULL, &y);
+    double load_ms = now_ms() - t0;
+    t0 = now_ms();
+    if (st == CLF_OK) /* warm-up: kernel builds, tuning, weight packing */
+        st = clf_graph_run(g);
+    double warm_ms = now_ms() - t0;
+    double *times = calloc((size_t)o.runs, sizeof *times);
+    for (int r = 0; st == CLF_OK && r < o.runs; r++) {
+        t0 = now_ms();
+        st = clf_graph_run(g);
+        times[r] = now_ms() - t0;
+    }
+    if (st != CLF_OK) {
+        free(times);
+        cli_error("%s", clf_ctx_last_error(ctx));
+        goto done;
+    }
+    qsort(times, (size_t)o.runs, sizeof *times, cmp_double);
+    double ms = times[o.runs / 2];
+    free(times);
+    out = malloc(n * sizeof *out);
+    if (!out || clf_tensor_read(y, out, n * sizeof *out) != CLF_OK) {
+        cli_error("reading the output failed: %s", clf_ctx_last_error(ctx));
+        goto done;
+    }
+    if (o.output) {
+        int64_t os[3] = {o.batch, o.seq, o.cfg.d_model};
+        bool flat = o.input && nd == 2;
+        if (clf_npy_write(ctx, o.output, out, flat ? 2 : 3, flat ? os + 1 : os) != CLF_OK) {
+            cli_error("%s", clf_ctx_last_error(ctx));
+            goto done;
+        }
+    }
+    double max_abs = 0, rel = 0;
+    if (o.check) {
+        ref = malloc(n * sizeof *ref);
+        rw = ref_weights_read(enc);
+        if (!ref || !rw || ref_encoder_forward(rw, o.batch, o.seq, host, NULL, ref) != 0) {
+            cli_error("the CPU reference failed: %s", clf_ctx_last_error(ctx));
+            goto done;
+        }
+        double num = 0, den = 0;
+        for (size_t i = 0; i < n; i++) {
+            double e = fabs((double)out[i] - ref[i]);
+            max_abs = e > max_abs || isnan(e) ? e : max_abs;
+            num += e * e;
+            den += ref[i] * ref[i];
+        }
+        rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    }
+
+    struct op_time ops[32];
+    double dev_total = 0;
+    int nops = op_times(g, ops, 32, &dev_total);
+    struct clf_device_info info;
+    clf_ctx_device_info(ctx, &info);
+    double tokens = (double)(o.batch * o.seq);
+    const char *act = o.cfg.act == CLF_ACT_RELU ? "relu"
+                      : o.cfg.act == CLF_ACT_GELU ? "gelu" : "gelu-tanh";
+    if (o.json) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "device", info.name);
+        cJSON_AddStringToObject(r, "platform", info.platform_name);
+        cJSON *c = cJSON_AddObjectToObject(r, "config");
+        cJSON_AddNumberToObject(c, "d_model", (double)o.cfg.d_model);
+        cJSON_AddNumberToObject(c, "heads", (double)o.cfg.heads);
+        cJSON_AddNumberToObject(c, "d_ff", (double)o.cfg.d_ff);
+        cJSON_AddNumberToObject(c, "layers", (double)o.cfg.layers);
+        cJSON_AddStringToObject(c, "activation", act);
+        cJSON_AddBoolToObject(c, "norm_first", o.cfg.norm_first);
+        cJSON_AddNumberToObject(c, "batch", (double)o.batch);
+        cJSON_AddNumberToObject(c, "seq", (double)o.seq);
+        cJSON_AddStringToObject(c, "weights", o.weights ? o.weights : "random");
+        cJSON_AddNumberToObject(r, "load_ms", load_ms);
+        cJSON_AddNumberToObject(r, "first_run_ms", warm_ms);
+        cJSON_AddNumberToObject(r, "ms", ms);
+        cJSON_AddNumberToObject(r, "tokens_per_s", tokens / (ms / 1e3));
+        cJSON *a = cJSON_AddArrayToObject(r, "ops");
+        for (int i = 0; i < nops; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "op", ops[i].name);
+            cJSON_AddNumberToObject(e, "count", ops[i].count);
+            cJSON_AddNumberToObject(e, "ms", ops[i].ms);
+            cJSON_AddItemToArray(a, e);
+        }
+        if (o.check) {
+            cJSON_AddNumberToObject(r, "max_abs_error", max_abs);
+            cJSON_AddNumberToObject(r, "rel_error", rel);
+        }
+        rc = cli_print_json(r);
+    } else {
+        printf("device   %s (%s)\n", info.name, info.platform_name);
+        printf("config   %lld layers, d_model %lld, %lld heads, d_ff %lld, %s, %s, batch %lld, "
+               "seq %lld, weights %s\n",
+               (long long)o.cfg.layers, (long long)o.cfg.d_model, (long long)o.cfg.heads,
+               (long long)o.cfg.d_ff, act, o.cfg.norm_first ? "pre-LN" : "post-LN",
+               (long long)o.batch, (long long)o.seq, o.weights ? o.weights : "random");
+        printf("time     %.2f ms (median of %d runs), %.0f tokens/s; first run %.1f ms, "
+               "setup %.1f ms\n",
+               ms, o.runs, tokens / (ms / 1e3), warm_ms, load_ms);
+        if (nops) {
+            printf("ops      device time of the last run, by op:\n");
+            for (int i = 0; i < nops; i++)
+                printf("  %-12s %4d x %9.3f ms  %5.1f%%\n", ops[i].name, ops[i].count, ops[i].ms,
+                       dev_total > 0 ? 100 * ops[i].ms / dev_total : 0.0);
+        }
+        if (o.check)
+            printf("check    max abs error %.3e, relative error %.3e (against double precision)\n",
+                   max_abs, rel);
+        rc = CLI_OK;
+    }
+done:
+    ref_weights_free(rw);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    clf_encoder_destroy(enc);
+    clf_ctx_destroy(ctx);
+    free(host);
+    free(out);
+    free(ref);
+    return rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * A plain double-precision CPU implementation of the encoder stack, the
+ * yardstick of `clformer run --check` and of the tests: the same math as
+ * lib/model/encoder.c (and PyTorch's nn.TransformerEncoderLayer at
+ * inference), with nothing shared with the device code but the weights.
+ */
+#ifndef CLF_TOOLS_REF_ENCODER_H
+#define CLF_TOOLS_REF_ENCODER_H
+
+#include <stdint.h>
+
+#include "clformer.h"
+
+/* The weights of an encoder copied to the host. */
+struct ref_weights;
+
+/* Reads every weight of enc (clf_encoder_read_weight); NULL on failure,
+ * with the reason in the context's last error. */
+struct ref_weights *ref_weights_read(struct clf_encoder *enc);
+void ref_weights_free(struct ref_weights *w);
+
+/*
+ * y = encoder(x): x [batch, seq, d] float, key_padding [batch, seq] (nonzero
+ * = padded) or NULL, y [batch, seq, d] double. Attention with every key
+ * masked gives zeros, as the device does. Returns 0, or -1 when out of
+ * memory.
+ */
+int ref_encoder_forward(const struct ref_weights *w, int64_t batch, int64_t seq, const float *x,
+                        const int32_t *key_padding, double *y);
+
+#endif
