@@ -46,7 +46,8 @@ fi
 meson compile -C build
 
 if [ "$job" = run ]; then
-    exec ./build/tools/clformer devices
+    ./build/tools/clformer devices
+    exec ./build/tools/clformer run
 fi
 
 status=0
