@@ -533,6 +533,60 @@ enum clf_attention_impl {
 /** Name of an implementation ("auto", "fused", "gemm"). */
 CLF_API const char *clf_attention_impl_str(enum clf_attention_impl impl);
 
+/** Which keys each query keeps (seed §3.1.1, §4.2). */
+enum clf_attention_sparsity {
+    CLF_ATTN_EXACT = 0,     /**< every (unmasked) key */
+    CLF_ATTN_THRESHOLD = 1, /**< softmax weights below τ become zero */
+    CLF_ATTN_TOPK = 2,      /**< the k largest scores per query, softmax over them */
+    CLF_ATTN_WINDOW = 3     /**< a band of keys around the query, plus global tokens */
+};
+
+/**
+ * The sparse variant of an attention: one plain struct shared by the op
+ * (clf_attention_params.variant), the encoder (clf_encoder_config) and the
+ * command line's --attn (clf_attention_variant_parse). Fields not used by
+ * the chosen sparsity are ignored.
+ */
+struct clf_attention_variant {
+    enum clf_attention_sparsity sparsity; /**< Default CLF_ATTN_EXACT */
+    /** THRESHOLD: τ in [0, 1); weights p_ij = softmax_j(s_ij) below τ are
+     *  dropped. τ = 0 is exact attention. Default 0. */
+    float threshold;
+    /** THRESHOLD: divide by the sum of the kept weights (default false: keep
+     *  the exact weights, which stays closer to exact attention). */
+    bool renormalize;
+    /** TOPK: k >= 1; each query keeps its k largest scores, ties broken
+     *  towards the lower key index; k >= seq_k is exact. Default 0 (unset). */
+    int64_t topk;
+    /** WINDOW: query i attends keys [i − window_left, i + window_right]
+     *  (>= 0; the op's causal flag caps the right side at 0). Default 0. */
+    int64_t window_left, window_right;
+    /** WINDOW: the first global_tokens keys are attended by every query and
+     *  the first global_tokens queries attend every key (Longformer).
+     *  Default 0. */
+    int64_t global_tokens;
+};
+
+/**
+ * Parses the --attn grammar into v (starting from exact attention):
+ *   exact
+ *   threshold:TAU[,renorm]          e.g. threshold:1e-3
+ *   topk:K                          e.g. topk:32
+ *   window:W[,left:L][,right:R][,global:G]
+ *                                   W sets both sides; left/right override
+ *                                   one; e.g. window:128,global:2
+ * Values are checked as clf_op_attention checks them. On failure msg (may
+ * be NULL) receives a one-line explanation.
+ * @return CLF_OK, or CLF_E_INVALID_ARG
+ */
+CLF_API enum clf_status clf_attention_variant_parse(const char *spec,
+                                                    struct clf_attention_variant *v, char *msg,
+                                                    size_t msg_size);
+
+/** Writes the --attn form of v into buf (e.g. "window:128,global:2"). */
+CLF_API void clf_attention_variant_str(const struct clf_attention_variant *v, char *buf,
+                                       size_t size);
+
 /** Options of clf_op_attention; get one from clf_attention_params_default(). */
 struct clf_attention_params {
     /** Score scale. Default 0: 1/sqrt(head_dim). */
@@ -549,6 +603,12 @@ struct clf_attention_params {
      *  (e.g. a view into a [batch, seq, heads·head_dim] tensor, so that
      *  heads are merged without a copy). Default NULL: a new output. */
     struct clf_tensor *out;
+    /** Sparse variant. Default: exact. Invalid values are CLF_E_INVALID_ARG
+     *  before anything is recorded. */
+    struct clf_attention_variant variant;
+    /** THRESHOLD only: [batch, heads, seq_q] i32 receiving the number of keys
+     *  each query kept (the kept fraction = count / seq_k). Default NULL. */
+    struct clf_tensor *kept;
 };
 
 /** Returns the documented defaults. */
@@ -653,6 +713,7 @@ struct clf_encoder_config {
      *  x = x + FFN(LN(x)). */
     bool norm_first;
     enum clf_attention_impl attn_impl; /**< Default CLF_ATTN_AUTO */
+    struct clf_attention_variant attn;  /**< Default exact attention */
 };
 
 /** Returns the documented defaults. */

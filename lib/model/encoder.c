@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../graph/graph.h"
+#include "../ops/attention_variant.h"
 
 /* The weights of one layer, in PyTorch's names (see weight_table). */
 struct layer {
@@ -111,7 +112,7 @@ static enum clf_status check_config(struct clf_ctx *ctx, const struct clf_encode
     if ((unsigned)c->attn_impl > CLF_ATTN_GEMM)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown attention implementation %d",
                         (int)c->attn_impl);
-    return CLF_OK;
+    return clf_attention_variant_check(ctx, &c->attn);
 }
 
 void clf_encoder_destroy(struct clf_encoder *enc)
@@ -391,6 +392,7 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
         struct clf_attention_params ap = clf_attention_params_default();
         ap.key_padding = key_padding;
         ap.impl = enc->cfg.attn_impl;
+        ap.variant = enc->cfg.attn;
         ap.out = heads;
         st = clf_op_attention(g, q, k, v, &ap, &o);
     }

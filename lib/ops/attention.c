@@ -27,6 +27,7 @@
 
 #include "../runtime/tune.h"
 #include "attention.h"
+#include "attention_variant.h"
 
 const char *clf_attention_impl_str(enum clf_attention_impl impl)
 {
@@ -966,6 +967,11 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     if (!isfinite(p->scale))
         return clf_fail(ctx, CLF_E_INVALID_ARG, "attention: scale must be finite, got %g",
                         (double)p->scale);
+    st = clf_attention_variant_check(g->ctx, &p->variant);
+    if (st != CLF_OK)
+        return st;
+    if (p->variant.sparsity != CLF_ATTN_EXACT)
+        return clf_fail(g->ctx, CLF_E_UNSUPPORTED, "attention: sparse variants are not built yet");
     if ((unsigned)p->impl > CLF_ATTN_GEMM)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "attention: unknown implementation %d",
                         (int)p->impl);

@@ -1,0 +1,179 @@
+/* The sparse attention variants' parameters: checks, the --attn grammar and
+ * its printed form (see struct clf_attention_variant in clformer.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention_variant.h"
+
+/* Checks v; on failure writes why into msg (may be NULL). */
+static enum clf_status check(const struct clf_attention_variant *v, char *msg, size_t size)
+{
+    const char *why = NULL;
+    switch (v->sparsity) {
+    case CLF_ATTN_EXACT: break;
+    case CLF_ATTN_THRESHOLD:
+        if (!(v->threshold >= 0.0f && v->threshold < 1.0f))
+            why = "threshold must be in [0, 1)";
+        break;
+    case CLF_ATTN_TOPK:
+        if (v->topk < 1)
+            why = "top-k needs k >= 1";
+        break;
+    case CLF_ATTN_WINDOW:
+        if (v->window_left < 0 || v->window_right < 0)
+            why = "window sides must be >= 0";
+        else if (v->global_tokens < 0)
+            why = "global tokens must be >= 0";
+        break;
+    default: why = "unknown attention sparsity"; break;
+    }
+    if (why && msg && size)
+        snprintf(msg, size, "%s", why);
+    return why ? CLF_E_INVALID_ARG : CLF_OK;
+}
+
+enum clf_status clf_attention_variant_check(struct clf_ctx *ctx,
+                                            const struct clf_attention_variant *v)
+{
+    char msg[128];
+    enum clf_status st = check(v, msg, sizeof msg);
+    return st == CLF_OK ? CLF_OK : clf_fail(ctx, st, "attention: %s", msg);
+}
+
+/* Parses a whole decimal integer into *out. */
+static bool parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_float(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || isnan(v))
+        return false;
+    *out = (float)v;
+    return true;
+}
+
+enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attention_variant *v,
+                                            char *msg, size_t msg_size)
+{
+    char buf[256], local[8];
+    if (!msg || !msg_size) {
+        msg = local;
+        msg_size = sizeof local;
+    }
+    msg[0] = 0;
+    if (!spec || !v) {
+        snprintf(msg, msg_size, "NULL attention spec");
+        return CLF_E_INVALID_ARG;
+    }
+    if (strlen(spec) >= sizeof buf) {
+        snprintf(msg, msg_size, "attention spec too long");
+        return CLF_E_INVALID_ARG;
+    }
+    snprintf(buf, sizeof buf, "%s", spec);
+    struct clf_attention_variant r;
+    memset(&r, 0, sizeof r);
+    /* first item names the variant: NAME[:VALUE]; then KEY:VALUE items */
+    char *save = NULL;
+    char *item = strtok_r(buf, ",", &save);
+    if (!item) {
+        snprintf(msg, msg_size, "empty attention spec (exact, threshold:T, topk:K, window:W)");
+        return CLF_E_INVALID_ARG;
+    }
+    char *val = strchr(item, ':');
+    if (val)
+        *val++ = 0;
+    bool ok = true;
+    if (!strcmp(item, "exact")) {
+        ok = !val;
+    } else if (!strcmp(item, "threshold")) {
+        r.sparsity = CLF_ATTN_THRESHOLD;
+        ok = val && parse_float(val, &r.threshold);
+    } else if (!strcmp(item, "topk")) {
+        r.sparsity = CLF_ATTN_TOPK;
+        ok = val && parse_int(val, &r.topk);
+    } else if (!strcmp(item, "window")) {
+        r.sparsity = CLF_ATTN_WINDOW;
+        ok = val && parse_int(val, &r.window_left);
+        r.window_right = r.window_left;
+    } else {
+        snprintf(msg, msg_size,
+                 "unknown attention '%s' (exact, threshold:T, topk:K, window:W)", item);
+        return CLF_E_INVALID_ARG;
+    }
+    if (!ok) {
+        snprintf(msg, msg_size, "'%s' needs %s", item,
+                 !strcmp(item, "exact") ? "no value"
+                 : r.sparsity == CLF_ATTN_THRESHOLD ? "a number, e.g. threshold:1e-3"
+                                                    : "an integer, e.g. topk:32 or window:128");
+        return CLF_E_INVALID_ARG;
+    }
+    while ((item = strtok_r(NULL, ",", &save)) != NULL) {
+        val = strchr(item, ':');
+        if (val)
+            *val++ = 0;
+        if (r.sparsity == CLF_ATTN_THRESHOLD && !strcmp(item, "renorm") && !val) {
+            r.renormalize = true;
+        } else if (r.sparsity == CLF_ATTN_WINDOW && val &&
+                   (!strcmp(item, "left") || !strcmp(item, "right") || !strcmp(item, "global"))) {
+            int64_t x;
+            if (!parse_int(val, &x)) {
+                snprintf(msg, msg_size, "'%s' needs an integer", item);
+                return CLF_E_INVALID_ARG;
+            }
+            *(!strcmp(item, "left") ? &r.window_left
+              : !strcmp(item, "right") ? &r.window_right : &r.global_tokens) = x;
+        } else {
+            snprintf(msg, msg_size, "'%s%s%s' does not apply here", item, val ? ":" : "",
+                     val ? val : "");
+            return CLF_E_INVALID_ARG;
+        }
+    }
+    enum clf_status st = check(&r, msg, msg_size);
+    if (st == CLF_OK)
+        *v = r;
+    return st;
+}
+
+void clf_attention_variant_str(const struct clf_attention_variant *v, char *buf, size_t size)
+{
+    if (!buf || !size)
+        return;
+    if (!v) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    switch (v->sparsity) {
+    case CLF_ATTN_THRESHOLD:
+        snprintf(buf, size, "threshold:%g%s", (double)v->threshold,
+                 v->renormalize ? ",renorm" : "");
+        break;
+    case CLF_ATTN_TOPK: snprintf(buf, size, "topk:%lld", (long long)v->topk); break;
+    case CLF_ATTN_WINDOW:
+        if (v->window_left == v->window_right)
+            snprintf(buf, size, "window:%lld", (long long)v->window_left);
+        else
+            snprintf(buf, size, "window:%lld,left:%lld,right:%lld", (long long)v->window_left,
+                     (long long)v->window_left, (long long)v->window_right);
+        if (v->global_tokens) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, size - n, ",global:%lld", (long long)v->global_tokens);
+        }
+        break;
+    default: snprintf(buf, size, "exact"); break;
+    }
+}
