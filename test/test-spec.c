@@ -161,6 +161,57 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+/* The --attn grammar (clf_attention_variant_parse) and its printed form. */
+START_TEST(test_attention_variants)
+{
+    struct clf_attention_variant v;
+    char msg[256], back[128];
+    ck_assert_int_eq(clf_attention_variant_parse("exact", &v, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(v.sparsity, CLF_ATTN_EXACT);
+    ck_assert_int_eq(clf_attention_variant_parse("threshold:1e-3,renorm", &v, msg, sizeof msg),
+                     CLF_OK);
+    ck_assert_int_eq(v.sparsity, CLF_ATTN_THRESHOLD);
+    ck_assert_float_eq(v.threshold, 1e-3f);
+    ck_assert(v.renormalize);
+    ck_assert_int_eq(clf_attention_variant_parse("topk:32", &v, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(v.sparsity, CLF_ATTN_TOPK);
+    ck_assert_int_eq(v.topk, 32);
+    ck_assert_int_eq(clf_attention_variant_parse("window:128,global:2", &v, msg, sizeof msg),
+                     CLF_OK);
+    ck_assert_int_eq(v.window_left, 128);
+    ck_assert_int_eq(v.window_right, 128);
+    ck_assert_int_eq(v.global_tokens, 2);
+    clf_attention_variant_str(&v, back, sizeof back);
+    ck_assert_str_eq(back, "window:128,global:2");
+    ck_assert_int_eq(clf_attention_variant_parse("window:8,left:3,right:0", &v, msg, sizeof msg),
+                     CLF_OK);
+    ck_assert_int_eq(v.window_left, 3);
+    ck_assert_int_eq(v.window_right, 0);
+    clf_attention_variant_str(&v, back, sizeof back);
+    struct clf_attention_variant again;
+    ck_assert_int_eq(clf_attention_variant_parse(back, &again, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(again.window_left, 3); /* the printed form parses back the same */
+    ck_assert_int_eq(again.window_right, 0);
+
+    static const char *bad[] = {"",           "topk:0",        "topk:-3",       "topk",
+                                "topk:1.5",   "window:-1",     "window:4,global:-1",
+                                "threshold:1", "threshold:-0.1", "threshold:nan", "threshold:x",
+                                "exact:3",    "window:4,renorm", "topk:8,left:2", "dense",
+                                "window:4,left"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v.sparsity = CLF_ATTN_TOPK;
+        v.topk = 77;
+        ck_assert_msg(clf_attention_variant_parse(bad[i], &v, msg, sizeof msg) ==
+                          CLF_E_INVALID_ARG,
+                      "'%s' accepted", bad[i]);
+        ck_assert_msg(strlen(msg) > 0, "'%s': no message", bad[i]);
+        ck_assert_int_eq(v.topk, 77); /* untouched on failure */
+    }
+    ck_assert_int_eq(clf_attention_variant_parse(NULL, &v, NULL, 0), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_attention_variant_parse("exact", NULL, NULL, 0), CLF_E_INVALID_ARG);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("spec");
@@ -173,5 +224,8 @@ int main(void)
     tcase_add_test(tc, test_ambiguous_and_unknown);
     tcase_add_test(tc, test_bad_arguments);
     suite_add_tcase(s, tc);
+    TCase *ta = tcase_create("attention");
+    tcase_add_test(ta, test_attention_variants);
+    suite_add_tcase(s, ta);
     return test_run_suite(s);
 }

@@ -15,6 +15,7 @@
 
 #include "baseline.h"
 #include "cli.h"
+#include "plot_svg.h"
 
 struct bench_opts {
     const char *device;
@@ -24,6 +25,9 @@ struct bench_opts {
     bool json;
     int64_t shape[3]; /* --shape, 0 when not given */
     int64_t seq;      /* --seq, 0 when not given */
+    int n_variants;   /* --attn, repeatable */
+    struct clf_attention_variant variants[8];
+    const char *plot; /* --plot FILE.svg */
 };
 
 static double now_ms(void)
@@ -385,6 +389,136 @@ done:
     return rc;
 }
 
+/* Runs g (timed) and reads its output y into host; the time in ms, -1 on
+ * failure. Also writes "node ms, node ms" of the latest run into nodes. */
+static double time_and_read(struct clf_ctx *ctx, struct clf_graph *g, const struct bench_opts *o,
+                            struct clf_tensor *y, float *host, size_t count, char *nodes,
+                            size_t size)
+{
+    double ms = time_graph(ctx, g, o->runs);
+    if (ms < 0 || clf_tensor_read(y, host, count * sizeof *host) != CLF_OK)
+        return -1;
+    size_t used = 0;
+    nodes[0] = 0;
+    for (size_t i = 0; i < clf_graph_node_count(g) && used + 1 < size; i++) {
+        char desc[160];
+        double t;
+        if (clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK ||
+            clf_graph_node_time(g, i, &t) != CLF_OK)
+            continue;
+        desc[strcspn(desc, " ")] = 0;
+        int w = snprintf(nodes + used, size - used, "%s%s %.3f ms", used ? ", " : "", desc, t);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    return ms;
+}
+
+/* Sparse variants against exact attention (12 heads, head_dim 64): for each
+ * n, time and relative error ‖out − exact‖/‖exact‖ of every --attn variant,
+ * the device time of each node (top-k's selection apart), and a chart. */
+static int bench_attention_variants(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
+{
+    static const int64_t dflt[] = {512, 2048, 8192};
+    const int64_t heads = 12, d = 64;
+    struct plot_panel panels[2];
+    memset(panels, 0, sizeof panels);
+    snprintf(panels[0].title, sizeof panels[0].title, "time (12 heads, head_dim 64)");
+    snprintf(panels[0].xlabel, sizeof panels[0].xlabel, "sequence length n");
+    snprintf(panels[0].ylabel, sizeof panels[0].ylabel, "ms");
+    snprintf(panels[1].title, sizeof panels[1].title, "error against exact attention");
+    snprintf(panels[1].xlabel, sizeof panels[1].xlabel, "sequence length n");
+    snprintf(panels[1].ylabel, sizeof panels[1].ylabel, "relative error");
+    int rc = CLI_OK;
+    for (int ni = 0; rc == CLI_OK && ni < (o->seq ? 1 : 3); ni++) {
+        int64_t n = o->seq ? o->seq : dflt[ni];
+        size_t total = (size_t)(heads * n * d);
+        float *q = malloc(total * sizeof *q), *k = malloc(total * sizeof *k),
+              *v = malloc(total * sizeof *v), *exact = malloc(total * sizeof *exact),
+              *out = malloc(total * sizeof *out);
+        int64_t shape[4] = {1, heads, n, d};
+        fill(q, total, 4);
+        fill(k, total, 5);
+        fill(v, total, 6);
+        struct clf_tensor *tq = upload(ctx, 4, shape, q), *tk = upload(ctx, 4, shape, k),
+                          *tv = upload(ctx, 4, shape, v);
+        double exact_ms = -1;
+        for (int vi = -1; rc == CLI_OK && vi < o->n_variants; vi++) {
+            /* vi = -1: the exact reference (fused) */
+            struct clf_attention_params p = clf_attention_params_default();
+            char name[64] = "exact", nodes[512] = "";
+            if (vi >= 0) {
+                p.variant = o->variants[vi];
+                clf_attention_variant_str(&p.variant, name, sizeof name);
+                if (p.variant.sparsity == CLF_ATTN_EXACT)
+                    continue; /* that is the reference itself */
+            } else {
+                p.impl = CLF_ATTN_FUSED;
+            }
+            struct clf_graph *g = NULL;
+            struct clf_tensor *y = NULL;
+            enum clf_status st = tq && tk && tv ? clf_graph_create(ctx, &g) : CLF_E_OUT_OF_MEMORY;
+            if (st == CLF_OK)
+                st = clf_op_attention(g, tq, tk, tv, &p, &y);
+            double ms = st == CLF_OK ? time_and_read(ctx, g, o, y, vi < 0 ? exact : out, total,
+                                                     nodes, sizeof nodes)
+                                     : -1;
+            clf_graph_destroy(g);
+            if (ms < 0) {
+                if (vi < 0) {
+                    rc = cli_error("exact attention at n %lld: %s", (long long)n,
+                                   clf_ctx_last_error(ctx));
+                    break;
+                }
+                printf("attention n %5lld %-22s n/a: %s\n", (long long)n, name,
+                       clf_ctx_last_error(ctx));
+                continue;
+            }
+            double num = 0, den = 0;
+            if (vi < 0) {
+                exact_ms = ms;
+            } else {
+                for (size_t i = 0; i < total; i++) {
+                    double e = (double)out[i] - exact[i];
+                    num += e * e;
+                    den += (double)exact[i] * exact[i];
+                }
+            }
+            double rel = vi < 0 ? 0 : den > 0 ? sqrt(num / den) : sqrt(num);
+            if (isnan(num))
+                rel = NAN;
+            plot_add(&panels[0], name, (double)n, ms);
+            if (vi >= 0)
+                plot_add(&panels[1], name, (double)n, rel > 0 ? rel : 1e-16);
+            if (o->json) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "op", "attention");
+                cJSON_AddStringToObject(e, "variant", name);
+                cJSON_AddNumberToObject(e, "n", (double)n);
+                cJSON_AddNumberToObject(e, "ms", ms);
+                cJSON_AddNumberToObject(e, "speedup_vs_exact", exact_ms / ms);
+                cJSON_AddNumberToObject(e, "rel_error", rel);
+                cJSON_AddStringToObject(e, "nodes", nodes);
+                cJSON_AddItemToArray(arr, e);
+            } else {
+                printf("attention n %5lld %-22s %10.3f ms | %6.2fx exact | rel error %.2e | %s\n",
+                       (long long)n, name, ms, exact_ms / ms, rel, nodes);
+            }
+        }
+        clf_tensor_destroy(tq);
+        clf_tensor_destroy(tk);
+        clf_tensor_destroy(tv);
+        free(q);
+        free(k);
+        free(v);
+        free(exact);
+        free(out);
+    }
+    if (rc == CLI_OK && o->plot &&
+        !plot_write_svg(o->plot, "clformer bench attention", panels, 2))
+        rc = cli_error("cannot write %s", o->plot);
+    return rc;
+}
+
 /* One encoder layer, d_model 384, 12 heads, d_ff 1536 (the shape). */
 static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t seq, cJSON *arr)
 {
@@ -514,6 +648,11 @@ static void help(void)
            "      --shape MxNxK     one gemm shape, or ROWSxN for the row ops\n"
            "      --seq N           sequence length (attention, layer)\n"
            "      --attn-impl I     auto, fused, gemm (attention, layer)\n"
+           "      --attn SPEC       attention: compare a sparse variant with exact attention\n"
+           "                        for n = 512, 2048, 8192 (repeatable): exact,\n"
+           "                        threshold:T[,renorm], topk:K, window:W[,left:L]\n"
+           "                        [,right:R][,global:G]\n"
+           "      --plot FILE.svg   with --attn: draw time and error against n (log axes)\n"
            "      --runs N          timed runs (default 20)\n"
            "      --json            print JSON\n"
            "  -h, --help            this text\n");
@@ -545,10 +684,16 @@ int cmd_bench(int argc, char **argv)
                                          {"runs", required_argument, NULL, 'r'},
                                          {"seq", required_argument, NULL, 'n'},
                                          {"attn-impl", required_argument, NULL, 'a'},
+                                         {"attn", required_argument, NULL, 'v'},
+                                         {"plot", required_argument, NULL, 'P'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
-    struct bench_opts o = {NULL, CLF_GEMM_AUTO, CLF_ATTN_AUTO, 20, false, {0, 0, 0}, 0};
+    struct bench_opts o;
+    memset(&o, 0, sizeof o);
+    o.provider = CLF_GEMM_AUTO;
+    o.attn_impl = CLF_ATTN_AUTO;
+    o.runs = 20;
     const char *shape = NULL;
     int c;
     opterr = 0;
@@ -592,6 +737,17 @@ int cmd_bench(int argc, char **argv)
             else
                 return cli_usage_error("bench", "unknown --attn-impl '%s'", optarg);
             break;
+        case 'v': {
+            char msg[256];
+            if (o.n_variants == 8)
+                return cli_usage_error("bench", "at most 8 --attn variants");
+            if (clf_attention_variant_parse(optarg, &o.variants[o.n_variants], msg, sizeof msg) !=
+                CLF_OK)
+                return cli_usage_error("bench", "--attn %s: %s", optarg, msg);
+            o.n_variants++;
+            break;
+        }
+        case 'P': o.plot = optarg; break;
         case 'j': o.json = true; break;
         case 'h': help(); return CLI_OK;
         case ':':
@@ -609,6 +765,10 @@ int cmd_bench(int argc, char **argv)
          is_layer = !strcmp(what, "layer");
     if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer)
         return cli_usage_error("bench", "unknown benchmark '%s'", what);
+    if ((o.n_variants || o.plot) && !is_attn)
+        return cli_usage_error("bench", "--attn and --plot are for the attention benchmark");
+    if (o.plot && !o.n_variants)
+        return cli_usage_error("bench", "--plot draws the --attn variants: give at least one");
     if (shape && (is_attn || is_layer))
         return cli_usage_error("bench", "--shape is for gemm and the row ops; use --seq");
     if (shape && !parse_shape(shape, o.shape, is_gemm ? 3 : 2))
@@ -637,7 +797,9 @@ int cmd_bench(int argc, char **argv)
         printf("device: %s (%s), median of %d runs\n", info.name, info.platform_name, o.runs);
     }
     int rc = CLI_OK;
-    if (is_attn) {
+    if (is_attn && o.n_variants) {
+        rc = bench_attention_variants(ctx, &o, arr);
+    } else if (is_attn) {
         static const int64_t ns[] = {512, 1024, 2048, 4096, 8192};
         for (size_t i = 0; rc == CLI_OK && i < sizeof ns / sizeof ns[0]; i++) {
             if (o.seq && ns[i] != ns[0])

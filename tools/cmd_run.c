@@ -45,6 +45,8 @@ static void help(void)
            "      --eps X            LayerNorm epsilon (default 1e-5)\n"
            "      --norm-first       pre-LN layers instead of post-LN\n"
            "      --attn-impl I      auto (default), fused, gemm\n"
+           "      --attn SPEC        exact (default), threshold:T[,renorm], topk:K,\n"
+           "                         window:W[,left:L][,right:R][,global:G]\n"
            "      --seed N           seed of random weights and input (default 1)\n"
            "      --runs N           timed runs after one warm-up (default 3)\n"
            "      --check            compare with a double-precision CPU reference\n"
@@ -134,7 +136,7 @@ static void fill_input(float *x, size_t n, uint64_t seed)
 static int parse(int argc, char **argv, struct run_opts *o)
 {
     enum { O_SEQ = 256, O_BATCH, O_LAYERS, O_DMODEL, O_HEADS, O_DFF, O_ACT, O_EPS, O_NORMFIRST,
-           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON };
+           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON, O_VARIANT };
     static const struct option opts[] = {
         {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
         {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
@@ -145,6 +147,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"activation", required_argument, NULL, O_ACT}, {"eps", required_argument, NULL, O_EPS},
         {"norm-first", no_argument, NULL, O_NORMFIRST},
         {"attn-impl", required_argument, NULL, O_ATTN},
+        {"attn", required_argument, NULL, O_VARIANT},
         {"seed", required_argument, NULL, O_SEED}, {"runs", required_argument, NULL, O_RUNS},
         {"check", no_argument, NULL, O_CHECK},    {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
@@ -208,6 +211,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
                 return cli_usage_error("run", "unknown --attn-impl '%s' (auto, fused, gemm)",
                                        optarg);
             break;
+        case O_VARIANT: {
+            char msg[256];
+            if (clf_attention_variant_parse(optarg, &o->cfg.attn, msg, sizeof msg) != CLF_OK)
+                return cli_usage_error("run", "--attn %s: %s", optarg, msg);
+            break;
+        }
         case O_CHECK: o->check = true; break;
         case O_JSON: o->json = true; break;
         case 'h': help(); return -1;
@@ -343,6 +352,8 @@ int cmd_run(int argc, char **argv)
     double tokens = (double)(o.batch * o.seq);
     const char *act = o.cfg.act == CLF_ACT_RELU ? "relu"
                       : o.cfg.act == CLF_ACT_GELU ? "gelu" : "gelu-tanh";
+    char attn[96];
+    clf_attention_variant_str(&o.cfg.attn, attn, sizeof attn);
     if (o.json) {
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "device", info.name);
@@ -354,6 +365,7 @@ int cmd_run(int argc, char **argv)
         cJSON_AddNumberToObject(c, "layers", (double)o.cfg.layers);
         cJSON_AddStringToObject(c, "activation", act);
         cJSON_AddBoolToObject(c, "norm_first", o.cfg.norm_first);
+        cJSON_AddStringToObject(c, "attention", attn);
         cJSON_AddNumberToObject(c, "batch", (double)o.batch);
         cJSON_AddNumberToObject(c, "seq", (double)o.seq);
         cJSON_AddStringToObject(c, "weights", o.weights ? o.weights : "random");
@@ -376,10 +388,10 @@ int cmd_run(int argc, char **argv)
         rc = cli_print_json(r);
     } else {
         printf("device   %s (%s)\n", info.name, info.platform_name);
-        printf("config   %lld layers, d_model %lld, %lld heads, d_ff %lld, %s, %s, batch %lld, "
-               "seq %lld, weights %s\n",
+        printf("config   %lld layers, d_model %lld, %lld heads, d_ff %lld, %s, %s, attention %s, "
+               "batch %lld, seq %lld, weights %s\n",
                (long long)o.cfg.layers, (long long)o.cfg.d_model, (long long)o.cfg.heads,
-               (long long)o.cfg.d_ff, act, o.cfg.norm_first ? "pre-LN" : "post-LN",
+               (long long)o.cfg.d_ff, act, o.cfg.norm_first ? "pre-LN" : "post-LN", attn,
                (long long)o.batch, (long long)o.seq, o.weights ? o.weights : "random");
         printf("time     %.2f ms (median of %d runs), %.0f tokens/s; first run %.1f ms, "
                "setup %.1f ms\n",
