@@ -573,8 +573,10 @@ struct clf_attention_variant {
  *   threshold:TAU[,renorm]          e.g. threshold:1e-3
  *   topk:K                          e.g. topk:32
  *   window:W[,left:L][,right:R][,global:G]
- *                                   W sets both sides; left/right override
- *                                   one; e.g. window:128,global:2
+ *                                   a band of W+1 keys centred on the query
+ *                                   (Longformer's window size: left = W/2,
+ *                                   right = W − W/2); left/right override a
+ *                                   side; e.g. window:128,global:2
  * Values are checked as clf_op_attention checks them. On failure msg (may
  * be NULL) receives a one-line explanation.
  * @return CLF_OK, or CLF_E_INVALID_ARG

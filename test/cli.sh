@@ -102,6 +102,13 @@ for f in "$src"/test/corpus/npy/bad-*.npy "$src"/test/corpus/npy/ok-v1-2x3.npy; 
   one_line_err "run --input $(basename "$f")"
   grep -q "$(basename "$f")" "$tmp/err" || fail "$(basename "$f") not named in: $(cat "$tmp/err")"
 done
+expect 0 "run with a window wider than the sequence equals exact" -- "$exe" run "${small[@]}" --attn window:64,global:1 --check --json
+json_check "run --attn window agrees with exact attention" "d['rel_error'] < 1e-5 and d['config']['attention'] == 'window:64,global:1'"
+expect 2 "run bad --attn" -- "$exe" run --attn topk:0; one_line_err "run bad --attn"
+expect 0 "bench attention variants with a plot" -- "$exe" bench attention --seq 48 --runs 2 --attn window:8 --attn topk:4 --attn threshold:0.01 --plot "$tmp/p.svg"
+grep -q 'window:8 ' "$tmp/out" && grep -q 'topk:4 ' "$tmp/out" && grep -q 'threshold:0.01 ' "$tmp/out" || fail "bench attention --attn lacks a variant: $(cat "$tmp/out")"
+grep -q '<polyline' "$tmp/p.svg" || fail "--plot wrote no chart"
+expect 2 "bench --plot without --attn" -- "$exe" bench attention --plot "$tmp/q.svg"; one_line_err "bench --plot without --attn"
 expect 0 "bench attention (small)" -- "$exe" bench attention --seq 40 --runs 2 --json
 json_check "bench attention runs both implementations" "sorted(r['impl'] for r in d['results']) == ['fused', 'gemm'] and all(r['gflops'] > 0 for r in d['results'])"
 expect 0 "bench layer (small)" -- "$exe" bench layer --seq 24 --runs 2

@@ -178,11 +178,16 @@ START_TEST(test_attention_variants)
     ck_assert_int_eq(v.topk, 32);
     ck_assert_int_eq(clf_attention_variant_parse("window:128,global:2", &v, msg, sizeof msg),
                      CLF_OK);
-    ck_assert_int_eq(v.window_left, 128);
-    ck_assert_int_eq(v.window_right, 128);
+    ck_assert_int_eq(v.window_left, 64); /* 129 keys: 64 on each side */
+    ck_assert_int_eq(v.window_right, 64);
     ck_assert_int_eq(v.global_tokens, 2);
     clf_attention_variant_str(&v, back, sizeof back);
     ck_assert_str_eq(back, "window:128,global:2");
+    ck_assert_int_eq(clf_attention_variant_parse("window:7", &v, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(v.window_left, 3);
+    ck_assert_int_eq(v.window_right, 4);
+    clf_attention_variant_str(&v, back, sizeof back);
+    ck_assert_str_eq(back, "window:7");
     ck_assert_int_eq(clf_attention_variant_parse("window:8,left:3,right:0", &v, msg, sizeof msg),
                      CLF_OK);
     ck_assert_int_eq(v.window_left, 3);

@@ -49,7 +49,8 @@ static void help(void)
            "                         window:W[,left:L][,right:R][,global:G]\n"
            "      --seed N           seed of random weights and input (default 1)\n"
            "      --runs N           timed runs after one warm-up (default 3)\n"
-           "      --check            compare with a double-precision CPU reference\n"
+           "      --check            compare with a double-precision CPU reference (exact\n"
+           "                         attention: with --attn it shows the variant's error)\n"
            "      --json             print JSON\n"
            "  -h, --help             this text\n");
 }

@@ -970,8 +970,9 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     st = clf_attention_variant_check(g->ctx, &p->variant);
     if (st != CLF_OK)
         return st;
-    if (p->variant.sparsity != CLF_ATTN_EXACT)
-        return clf_fail(g->ctx, CLF_E_UNSUPPORTED, "attention: sparse variants are not built yet");
+    st = clf_attention_sparse_check(g, p, batch, heads, sq, q, k, v);
+    if (st != CLF_OK)
+        return st;
     if ((unsigned)p->impl > CLF_ATTN_GEMM)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "attention: unknown implementation %d",
                         (int)p->impl);
@@ -1025,6 +1026,19 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
             return st;
         node.out_owned = true;
     }
+    if (variant == CLF_ATTN_FUSED_BY_DEVICE)
+        variant = ctx->info.type == CLF_DEVICE_CPU ? CLF_ATTN_FUSED_CPU : CLF_ATTN_FUSED_GROUP;
+    if (p->variant.sparsity != CLF_ATTN_EXACT) {
+        /* sparse variants run their own kernels (p->impl does not apply) */
+        struct clf_attn_problem prob;
+        memset(&prob, 0, sizeof prob);
+        prob.batch = batch, prob.heads = heads, prob.sq = sq, prob.sk = sk, prob.d = d;
+        prob.q = q, prob.k = k, prob.v = v, prob.out = node.out;
+        prob.pad = p->key_padding;
+        prob.scale = p->scale != 0.0f ? p->scale : (float)(1.0 / sqrt((double)d));
+        prob.causal = p->causal;
+        return clf_attention_sparse_record(g, &prob, p, variant, node.out_owned, out);
+    }
     struct attn_node *an = calloc(1, sizeof *an);
     if (!an) {
         if (node.out_owned)
@@ -1044,8 +1058,6 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     an->prob.scale = p->scale != 0.0f ? p->scale : (float)(1.0 / sqrt((double)d));
     an->prob.causal = p->causal;
     an->requested = p->impl;
-    if (variant == CLF_ATTN_FUSED_BY_DEVICE)
-        variant = ctx->info.type == CLF_DEVICE_CPU ? CLF_ATTN_FUSED_CPU : CLF_ATTN_FUSED_GROUP;
     an->variant = variant;
     node.impl = &op_attention;
     node.in[0] = q;

@@ -42,4 +42,22 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                                      enum clf_attn_fused_variant variant,
                                      struct clf_tensor **out);
 
+/* Sparse variants (attention_sparse.c). */
+
+/* Checks params.kept (before anything is recorded). */
+enum clf_status clf_attention_sparse_check(struct clf_graph *g,
+                                           const struct clf_attention_params *p, int64_t batch,
+                                           int64_t heads, int64_t sq, const struct clf_tensor *q,
+                                           const struct clf_tensor *k,
+                                           const struct clf_tensor *v);
+
+/* Records the nodes of a sparse variant (p->variant, already checked) of
+ * prob (its out set; out_owned: created by the op, freed on failure) with
+ * the resolved kernel family (CPU or GROUP). */
+enum clf_status clf_attention_sparse_record(struct clf_graph *g,
+                                            const struct clf_attn_problem *prob,
+                                            const struct clf_attention_params *p,
+                                            enum clf_attn_fused_variant family, bool out_owned,
+                                            struct clf_tensor **out);
+
 #endif

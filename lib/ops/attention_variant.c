@@ -108,8 +108,11 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
         ok = val && parse_int(val, &r.topk);
     } else if (!strcmp(item, "window")) {
         r.sparsity = CLF_ATTN_WINDOW;
-        ok = val && parse_int(val, &r.window_left);
-        r.window_right = r.window_left;
+        int64_t w = 0;
+        ok = val && parse_int(val, &w) && w >= 0;
+        /* Longformer's window size: W+1 keys, W/2 on each side */
+        r.window_left = w / 2;
+        r.window_right = w - w / 2;
     } else {
         snprintf(msg, msg_size,
                  "unknown attention '%s' (exact, threshold:T, topk:K, window:W)", item);
@@ -164,16 +167,19 @@ void clf_attention_variant_str(const struct clf_attention_variant *v, char *buf,
         break;
     case CLF_ATTN_TOPK: snprintf(buf, size, "topk:%lld", (long long)v->topk); break;
     case CLF_ATTN_WINDOW:
-        if (v->window_left == v->window_right)
-            snprintf(buf, size, "window:%lld", (long long)v->window_left);
+    {
+        const int64_t w = v->window_left + v->window_right;
+        if (v->window_left == w / 2 && v->window_right == w - w / 2) /* the plain form */
+            snprintf(buf, size, "window:%lld", (long long)w);
         else
-            snprintf(buf, size, "window:%lld,left:%lld,right:%lld", (long long)v->window_left,
+            snprintf(buf, size, "window:%lld,left:%lld,right:%lld", (long long)w,
                      (long long)v->window_left, (long long)v->window_right);
         if (v->global_tokens) {
             size_t n = strlen(buf);
             snprintf(buf + n, size - n, ",global:%lld", (long long)v->global_tokens);
         }
         break;
+    }
     default: snprintf(buf, size, "exact"); break;
     }
 }

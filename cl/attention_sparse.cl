@@ -1,0 +1,774 @@
+/*
+ * Sparse attention variants (host side: lib/ops/attention_sparse.c).
+ *
+ *   out[b,h,i,:] = sum_j w_ij v[b,h,j,:]
+ *
+ * with the weights of exact attention (cl/attention.cl) restricted to the
+ * keys a variant keeps:
+ *   threshold  w_ij = p_ij if p_ij >= tau else 0, p = softmax_j(scores);
+ *              renormalize: w_ij /= sum of the kept p_ij
+ *   top-k      softmax over the k largest scores of row i (ties towards the
+ *              lower key index), the others masked to -inf
+ *   window     softmax over the keys j with i - wl <= j <= i + wr, or
+ *              j < ng (global keys), or i < ng (global queries)
+ * Masks of exact attention still apply: causal (j > i masked, top-left
+ * aligned), key padding, keys past seq_k. Band positions are key indices:
+ * query i sits at key position i whatever seq_q and seq_k are (the same
+ * top-left alignment as the causal mask). A query with no attended key gets
+ * zeros.
+ *
+ * Tensor arguments: (buffer, element offset, long4 strides) with the four
+ * dimensions (b, h, row, dd) in .s0 .. .s3. Every kernel works in base 2:
+ * c = scale * log2(e), t = c q.k, weights 2^(t - max t).
+ *
+ * Kernels:
+ *   sp_key_bias         per-key additive mask (0 or -inf) [batch][nk_pad]
+ *   sp_pack_k           K into transposed key panels (as attn_pack_k)
+ *   sp_window_cpu       window, QB queries per work-item in vector lanes,
+ *                       register tiles, only the key tiles of the block's
+ *                       band and the global keys (CPU devices)
+ *   sp_threshold_cpu    threshold, two passes over the keys (CPU devices)
+ *   sp_topk_select_cpu  top-k selection into a bounded heap per query,
+ *                       scores in register tiles (CPU devices)
+ *   sp_window_item, sp_threshold_item, sp_topk_select_item:
+ *                       one work-item per query, scalar (other devices)
+ *   sp_topk_attend      softmax over the selected keys and P.V, one
+ *                       work-item per query (every device)
+ *
+ * Build defines: VW, QV, BK, DC, DMAX as in attention.cl.
+ */
+
+#ifndef VW
+#define VW 16
+#endif
+#ifndef QV
+#define QV 2
+#endif
+#ifndef BK
+#define BK 12
+#endif
+#ifndef DC
+#define DC 8
+#endif
+#ifndef DMAX
+#define DMAX 64
+#endif
+
+#define QB (QV * VW)
+
+#if VW == 8
+#define VEC float8
+#define VECI int8
+#define VLOAD vload8
+#define VSTORE vstore8
+#define IOTA ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+#elif VW == 16
+#define VEC float16
+#define VECI int16
+#define VLOAD vload16
+#define VSTORE vstore16
+#define IOTA ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#else
+#error "VW must be 8 or 16"
+#endif
+
+#define SP_L1(X) X(0)
+#define SP_L2(X) SP_L1(X) X(1)
+#define SP_L3(X) SP_L2(X) X(2)
+#define SP_L4(X) SP_L3(X) X(3)
+#define SP_L5(X) SP_L4(X) X(4)
+#define SP_L6(X) SP_L5(X) X(5)
+#define SP_L7(X) SP_L6(X) X(6)
+#define SP_L8(X) SP_L7(X) X(7)
+#define SP_L9(X) SP_L8(X) X(8)
+#define SP_L10(X) SP_L9(X) X(9)
+#define SP_L11(X) SP_L10(X) X(10)
+#define SP_L12(X) SP_L11(X) X(11)
+#define SP_L13(X) SP_L12(X) X(12)
+#define SP_L14(X) SP_L13(X) X(13)
+#define SP_L15(X) SP_L14(X) X(14)
+#define SP_L16(X) SP_L15(X) X(15)
+#define SP_LIST_(n, X) SP_L##n(X)
+#define SP_LIST(n, X) SP_LIST_(n, X)
+
+#if QV == 1
+#define QVS(Y, a) Y(a, 0)
+#elif QV == 2
+#define QVS(Y, a) Y(a, 0) Y(a, 1)
+#else
+#error "QV must be 1 or 2"
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* kb[b * nk_pad + j] = 0 for an attended key, -inf for a padded one or one
+ * past seq_k. Global size (nk_pad, batch). */
+__kernel void sp_key_bias(__global const int *pad, long pad_off, long4 pad_str, int has_pad,
+                          int sk, int nk_pad, __global float *kb)
+{
+    int j = (int)get_global_id(0);
+    long b = (long)get_global_id(1);
+    if (j >= nk_pad)
+        return;
+    bool masked = j >= sk;
+    if (!masked && has_pad)
+        masked = pad[pad_off + b * pad_str.s2 + j * pad_str.s3] != 0;
+    kb[b * nk_pad + j] = masked ? -INFINITY : 0.0f;
+}
+
+/* kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd], zero
+ * past seq_k. Global size (nkb, heads, batch). */
+__kernel void sp_pack_k(__global const float *k, long k_off, long4 k_str, int sk, int d, int nkb,
+                        __global float *kp)
+{
+    int t = (int)get_global_id(0);
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (t >= nkb)
+        return;
+    __global float *dst = kp + ((b * heads + h) * nkb + t) * (long)d * BK;
+    __global const float *src = k + k_off + b * k_str.s0 + h * k_str.s1;
+    for (int j = 0; j < BK; j++) {
+        int row = t * BK + j;
+        if (row < sk) {
+            __global const float *r = src + row * k_str.s2;
+            for (int dd = 0; dd < d; dd++)
+                dst[dd * BK + j] = r[dd * k_str.s3];
+        } else {
+            for (int dd = 0; dd < d; dd++)
+                dst[dd * BK + j] = 0.0f;
+        }
+    }
+}
+
+/*
+ * Bounded heap of the kk best (score, key) pairs of one query, worst at the
+ * root: a is worse than b when a.s < b.s, or a.s == b.s and a.j > b.j.
+ * Keys arrive in increasing order, so a new key whose score equals the
+ * root's loses (ties go to the lower index): it enters only when s > root.
+ * Empty slots hold (-inf, -1); masked keys (-inf) never enter.
+ */
+bool sp_worse(float as, int aj, float bs, int bj)
+{
+    return as < bs || (as == bs && aj > bj);
+}
+
+void sp_heap_push(__global float *hs, __global int *hi, int kk, float s, int j)
+{
+    int e = 0;
+    for (;;) {
+        int c = 2 * e + 1;
+        if (c >= kk)
+            break;
+        if (c + 1 < kk && sp_worse(hs[c + 1], hi[c + 1], hs[c], hi[c]))
+            c++;
+        if (!sp_worse(hs[c], hi[c], s, j))
+            break;
+        hs[e] = hs[c];
+        hi[e] = hi[c];
+        e = c;
+    }
+    hs[e] = s;
+    hi[e] = j;
+}
+
+/* ------------------------------------------------------------------------ */
+/* CPU kernels: register tiles (as attn_fused_cpu)                          */
+/* ------------------------------------------------------------------------ */
+
+#define S_DECL(j, v) VEC s##j##_##v = (VEC)(0.0f);
+#define S_DECL_J(j) QVS(S_DECL, j)
+#define Q_LOAD(a, v) VEC qv##v = VLOAD(v, qr);
+#define S_FMA(j, v) s##j##_##v = fma(qv##v, kj, s##j##_##v);
+#define S_FMA_J(j)                                                                                \
+    {                                                                                             \
+        VEC kj = (VEC)(kr[j]);                                                                    \
+        QVS(S_FMA, j)                                                                             \
+    }
+#define S_BIAS(j, v) s##j##_##v += bj;
+#define S_BIAS_J(j)                                                                               \
+    {                                                                                             \
+        float bj = kbt[j];                                                                        \
+        QVS(S_BIAS, j)                                                                            \
+    }
+#define S_CAUSAL(j, v) s##j##_##v = select(s##j##_##v, (VEC)(-INFINITY), (VECI)(j0 + j) > qi##v);
+#define S_CAUSAL_J(j) QVS(S_CAUSAL, j)
+/* window mask: outside the band, not a global key or query, or causal */
+#define S_WIN(j, v)                                                                               \
+    {                                                                                             \
+        VECI jv = (VECI)(j0 + j);                                                                 \
+        VECI bad = (jv < qi##v - (VECI)(wl)) | (jv > qi##v + (VECI)(wre));                        \
+        bad &= (qi##v >= (VECI)(ng)) & (VECI)(j0 + j >= ng ? -1 : 0);                             \
+        if (causal)                                                                               \
+            bad |= jv > qi##v;                                                                    \
+        s##j##_##v = select(s##j##_##v, (VEC)(-INFINITY), bad);                                   \
+    }
+#define S_WIN_J(j) QVS(S_WIN, j)
+#define S_MAX(j, v) mb##v = fmax(mb##v, s##j##_##v);
+#define S_MAX_J(j) QVS(S_MAX, j)
+#define S_EXP(j, v)                                                                               \
+    {                                                                                             \
+        VEC e = exp2(s##j##_##v - mu##v);                                                         \
+        ls##v += e;                                                                               \
+        VSTORE(e, (j) * QV + (v), ps);                                                            \
+    }
+#define S_EXP_J(j) QVS(S_EXP, j)
+#define S_STORE(j, v) VSTORE(s##j##_##v, (j) * QV + (v), ps);
+#define S_STORE_J(j) QVS(S_STORE, j)
+
+#define A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW) * al##v;
+#define A_DECL_E(e) QVS(A_DECL, e)
+#define A_DECL1(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW);
+#define A_DECL1_E(e) QVS(A_DECL1, e)
+#define P_LOAD(a, v) VEC pv##v = VLOAD((a) * QV + (v), ps);
+#define A_FMA(e, v) a##e##_##v = fma(pv##v, ve, a##e##_##v);
+#define A_FMA_E(e)                                                                                \
+    {                                                                                             \
+        VEC ve = (VEC)(vr[e]);                                                                    \
+        QVS(A_FMA, e)                                                                             \
+    }
+#define A_STORE(e, v) VSTORE(a##e##_##v, 0, ot + (c + e) * QB + (v) * VW);
+#define A_STORE_E(e) QVS(A_STORE, e)
+
+#define QI_DECL(a, v) VECI qi##v = (VECI)(q0 + (v) * VW) + IOTA;
+#define M_DECL(a, v) VEC m##v = (VEC)(-INFINITY), l##v = (VEC)(0.0f);
+#define MB_DECL(a, v) VEC mb##v = m##v;
+#define MU_DECL(a, v)                                                                             \
+    VEC mu##v = select(mb##v, (VEC)(0.0f), isinf(mb##v));                                         \
+    VEC al##v = exp2(m##v - mu##v);                                                               \
+    VEC ls##v = (VEC)(0.0f);                                                                      \
+    m##v = mb##v;
+#define L_UPDATE(a, v) l##v = fma(l##v, al##v, ls##v);
+
+/* Loads the block's queries, scaled by c and transposed, into qt. */
+void sp_load_q(__private float *qt, __global const float *qb, long4 q_str, int q0, int sq, int d,
+               float cl2)
+{
+    for (int i = 0; i < QB; i++) {
+        __global const float *r = qb + (long)(q0 + i) * q_str.s2;
+        bool live = q0 + i < sq;
+        for (int dd = 0; dd < d; dd++)
+            qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] : 0.0f;
+    }
+}
+
+/* The BK x QV score tile of keys j0.. for the block: t = qt . kp + kb. */
+#define SCORE_TILE()                                                                              \
+    SP_LIST(BK, S_DECL_J)                                                                         \
+    {                                                                                             \
+        __global const float *kr = kph + (long)(j0 / BK) * d * BK;                                \
+        __private const float *qr = qt;                                                           \
+        for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {                                      \
+            QVS(Q_LOAD, 0)                                                                        \
+            SP_LIST(BK, S_FMA_J)                                                                  \
+        }                                                                                         \
+        __global const float *kbt = kbb + j0;                                                     \
+        SP_LIST(BK, S_BIAS_J)                                                                     \
+    }
+
+/* ot (+)= sum over keys [ja, jb) of the tile of ps[j] v[j, :]; `first`
+ * picks A_DECL (scaled by al) or A_DECL1 (plain). vt points at v row j0. */
+#define PV_RANGE(ADECL, ja, jb)                                                                   \
+    {                                                                                             \
+        int c = 0;                                                                                \
+        for (; c + DC <= d; c += DC) {                                                            \
+            SP_LIST(DC, ADECL)                                                                    \
+            __global const float *vr = vt + c + (long)(ja - j0) * v_str.s2;                       \
+            for (int j = ja - j0; j < jb - j0; j++, vr += v_str.s2) {                             \
+                QVS(P_LOAD, j)                                                                    \
+                SP_LIST(DC, A_FMA_E)                                                              \
+            }                                                                                     \
+            SP_LIST(DC, A_STORE_E)                                                                \
+        }                                                                                         \
+        for (; c < d; c++) {                                                                      \
+            SP_L1(ADECL)                                                                          \
+            __global const float *vr = vt + c + (long)(ja - j0) * v_str.s2;                       \
+            for (int j = ja - j0; j < jb - j0; j++, vr += v_str.s2) {                             \
+                QVS(P_LOAD, j)                                                                    \
+                SP_L1(A_FMA_E)                                                                    \
+            }                                                                                     \
+            SP_L1(A_STORE_E)                                                                      \
+        }                                                                                         \
+    }
+
+/* Writes out = ot * f lane-wise (f = 1/l or 0) for the live queries. */
+void sp_store_out(__global float *ob, long4 o_str, __private const float *ot,
+                  __private const float *lf, int q0, int sq, int d, int recip)
+{
+    for (int i = 0; i < QB && q0 + i < sq; i++) {
+        __global float *r = ob + (long)(q0 + i) * o_str.s2;
+        float li = lf[i];
+        for (int dd = 0; dd < d; dd++)
+            r[dd * o_str.s3] = recip ? (li > 0.0f ? ot[dd * QB + i] / li : 0.0f)
+                                     : ot[dd * QB + i];
+    }
+}
+
+/*
+ * Window attention, QB queries q0.. per work-item (global size
+ * (ceil(seq_q/QB), heads, batch), local size 1); the online softmax of
+ * attn_fused_cpu over the key tiles that hold a key some query of the block
+ * attends: every tile when the block holds a global query (q0 < ng), else
+ * the tiles of the global keys [0, ng) and of the band
+ * [q0 - wl, q0 + QB - 1 + wre]. P.V reads only the keys of those ranges
+ * (never a V row outside them); keys of a tile that a lane does not attend
+ * are masked to -inf lane-wise (skipped for tiles inside every lane's band).
+ *   wl, wre  band sides (wre = 0 when causal), clamped to seq_q + seq_k
+ *   ng       global tokens, clamped likewise
+ */
+__kernel void sp_window_cpu(__global const float *q, long q_off, long4 q_str,
+                            __global const float *kp, __global const float *kb,
+                            __global const float *v, long v_off, long4 v_str,
+                            __global float *o, long o_off, long4 o_str, int sq, int sk, int d,
+                            int nkb, float cl2, int causal, int wl, int wre, int ng)
+{
+    int q0 = (int)get_global_id(0) * QB;
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (q0 >= sq)
+        return;
+    float qt[DMAX * QB];
+    float ot[DMAX * QB];
+    float ps[BK * QB];
+    sp_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2);
+    for (int e = 0; e < d * QB; e++)
+        ot[e] = 0.0f;
+    QVS(QI_DECL, 0)
+    QVS(M_DECL, 0)
+
+    int qlast = min(sq, q0 + QB) - 1;
+    bool allq = q0 < ng;
+    /* global keys that some lane may attend: [0, ge) */
+    int ge = min(ng, sk);
+    if (causal)
+        ge = min(ge, qlast + 1);
+    /* the block's band [lo, hi] (empty when lo > hi) */
+    int lo = max(0, q0 - wl);
+    int hi = min(sk - 1, qlast + wre);
+    int kend = allq ? (causal ? min(sk, qlast + 1) : sk) : 0;
+    int tg = allq ? (kend + BK - 1) / BK : (ge + BK - 1) / BK;
+    /* band tiles [tlo, thi) after the global ones [0, tg) */
+    int tlo = allq ? tg : max(tg, lo / BK);
+    int thi = allq || lo > hi ? tg : (hi + BK) / BK;
+    int qmax = q0 + QB - 1;
+
+    __global const float *kph = kp + (b * heads + h) * nkb * (long)d * BK;
+    __global const float *kbb = kb + b * (long)nkb * BK;
+    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
+    for (int t = 0;; t++) {
+        if (t >= tg) {
+            t = max(t, tlo);
+            if (t >= thi)
+                break;
+        }
+        int j0 = t * BK;
+        /* key ranges of this tile that P.V reads: [a1, b1) and [a2, b2) */
+        int a1, b1, a2, b2;
+        if (allq) {
+            a1 = j0, b1 = min(j0 + BK, kend), a2 = b2 = b1;
+        } else {
+            a1 = j0, b1 = max(j0, min(j0 + BK, ge));
+            a2 = max(max(j0, lo), b1), b2 = max(a2, min(j0 + BK, hi + 1));
+        }
+        SCORE_TILE()
+        /* a tile inside every lane's band needs no lane mask */
+        bool full = !allq && j0 >= qmax - wl && j0 + BK - 1 <= q0 + wre;
+        if (!full) {
+            SP_LIST(BK, S_WIN_J)
+        }
+        QVS(MB_DECL, 0)
+        SP_LIST(BK, S_MAX_J)
+        QVS(MU_DECL, 0)
+        SP_LIST(BK, S_EXP_J)
+        QVS(L_UPDATE, 0)
+        __global const float *vt = vh + (long)j0 * v_str.s2;
+        if (a1 < b1) {
+            PV_RANGE(A_DECL_E, a1, b1)
+            if (a2 < b2)
+                PV_RANGE(A_DECL1_E, a2, b2)
+        } else if (a2 < b2) {
+            PV_RANGE(A_DECL_E, a2, b2)
+        } else {
+            /* nothing read: still rescale ot */
+            for (int e = 0; e < d; e++) {
+#define OT_SCALE(a, v) VSTORE(VLOAD(0, ot + e * QB + (v) * VW) * al##v, 0, ot + e * QB + (v) * VW);
+                QVS(OT_SCALE, 0)
+            }
+        }
+    }
+    float lf[QB];
+#define L_STORE(a, v) VSTORE(l##v, v, lf);
+    QVS(L_STORE, 0)
+    sp_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, ot, lf, q0, sq, d, 1);
+}
+
+/*
+ * Threshold attention, QB queries per work-item (as sp_window_cpu), two
+ * passes over the keys:
+ *   1. running max m and sum l of 2^(t - m) (the online softmax without
+ *      P.V);
+ *   2. the same scores again (bit-identical: same code, same order),
+ *      p = 2^(t - m) * (1/l); kept when the key is attended and p >= tau;
+ *      ot += p v over the kept keys, kept counts and (renorm) the sum of
+ *      the kept p lane-wise.
+ * out = ot, or ot / sum kept (renorm; 0 when nothing was kept).
+ *   kept  i32 [b, h, sq] (buffer, offset, strides .s1 .. .s3), written when
+ *         has_kept
+ */
+__kernel void sp_threshold_cpu(__global const float *q, long q_off, long4 q_str,
+                               __global const float *kp, __global const float *kb,
+                               __global const float *v, long v_off, long4 v_str,
+                               __global float *o, long o_off, long4 o_str,
+                               __global int *kept, long kept_off, long4 kept_str, int has_kept,
+                               int sq, int sk, int d, int nkb, float cl2, int causal, float tau,
+                               int renorm)
+{
+    int q0 = (int)get_global_id(0) * QB;
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (q0 >= sq)
+        return;
+    float qt[DMAX * QB];
+    float ot[DMAX * QB];
+    float ps[BK * QB];
+    sp_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2);
+    for (int e = 0; e < d * QB; e++)
+        ot[e] = 0.0f;
+    QVS(QI_DECL, 0)
+    QVS(M_DECL, 0)
+    int kend = causal ? min(sk, q0 + QB) : sk;
+    __global const float *kph = kp + (b * heads + h) * nkb * (long)d * BK;
+    __global const float *kbb = kb + b * (long)nkb * BK;
+    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
+
+    /* pass 1 */
+    for (int j0 = 0; j0 < kend; j0 += BK) {
+        SCORE_TILE()
+        if (causal && j0 + BK - 1 > q0) {
+            SP_LIST(BK, S_CAUSAL_J)
+        }
+        QVS(MB_DECL, 0)
+        SP_LIST(BK, S_MAX_J)
+        QVS(MU_DECL, 0)
+        SP_LIST(BK, S_EXP_J)
+        QVS(L_UPDATE, 0)
+    }
+
+    /* pass 2 */
+#define P2_DECL(a, v)                                                                             \
+    VEC inv##v = select((VEC)(1.0f) / l##v, (VEC)(0.0f), l##v <= (VEC)(0.0f));                    \
+    VEC mf##v = select(m##v, (VEC)(0.0f), isinf(m##v));                                           \
+    VECI cnt##v = (VECI)(0);                                                                      \
+    VEC lk##v = (VEC)(0.0f);                                                                      \
+    VEC al##v = (VEC)(1.0f);
+    QVS(P2_DECL, 0)
+#define S_KEEP(j, v)                                                                              \
+    {                                                                                             \
+        VEC p = exp2(s##j##_##v - mf##v) * inv##v;                                                \
+        VECI keep = (p >= (VEC)(tau)) & (s##j##_##v > (VEC)(-INFINITY));                         \
+        p = select((VEC)(0.0f), p, keep);                                                         \
+        cnt##v -= keep;                                                                           \
+        lk##v += p;                                                                               \
+        VSTORE(p, (j) * QV + (v), ps);                                                            \
+    }
+#define S_KEEP_J(j) QVS(S_KEEP, j)
+    for (int j0 = 0; j0 < kend; j0 += BK) {
+        SCORE_TILE()
+        if (causal && j0 + BK - 1 > q0) {
+            SP_LIST(BK, S_CAUSAL_J)
+        }
+        SP_LIST(BK, S_KEEP_J)
+        __global const float *vt = vh + (long)j0 * v_str.s2;
+        int jn = min(j0 + BK, sk);
+        PV_RANGE(A_DECL1_E, j0, jn)
+    }
+    float lf[QB];
+    int cf[QB];
+#define LK_STORE(a, v) VSTORE(lk##v, v, lf);
+#define CNT_STORE(a, v) VSTORE(cnt##v, v, cf);
+    QVS(LK_STORE, 0)
+    QVS(CNT_STORE, 0)
+    sp_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, ot, lf, q0, sq, d, renorm);
+    if (has_kept) {
+        __global int *kr = kept + kept_off + b * kept_str.s1 + h * kept_str.s2;
+        for (int i = 0; i < QB && q0 + i < sq; i++)
+            kr[(long)(q0 + i) * kept_str.s3] = cf[i];
+    }
+}
+
+/*
+ * Top-k selection, QB queries per work-item: the score tiles of
+ * attn_fused_cpu (with the masks), then each lane whose tile maximum beats
+ * its heap's root pushes its keys into its bounded heap (sp_heap_push).
+ *   idx  i32 [b][h][sq][kk] dense: the selected keys in heap order, -1 for
+ *        an empty slot (fewer than kk attended keys)
+ *   hs   f32 like idx: heap scores (scratch)
+ */
+__kernel void sp_topk_select_cpu(__global const float *q, long q_off, long4 q_str,
+                                 __global const float *kp, __global const float *kb, int sq,
+                                 int sk, int d, int nkb, float cl2, int causal, int kk,
+                                 __global int *idx, __global float *hs)
+{
+    int q0 = (int)get_global_id(0) * QB;
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (q0 >= sq)
+        return;
+    float qt[DMAX * QB];
+    float ps[BK * QB];
+    float thr[QB];
+    sp_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2);
+    long row0 = (b * heads + h) * (long)sq + q0;
+    for (int i = 0; i < QB; i++) {
+        /* lanes past seq_q never push: +inf root */
+        thr[i] = q0 + i < sq ? -INFINITY : INFINITY;
+        if (q0 + i < sq)
+            for (int e = 0; e < kk; e++) {
+                hs[(row0 + i) * kk + e] = -INFINITY;
+                idx[(row0 + i) * kk + e] = -1;
+            }
+    }
+    QVS(QI_DECL, 0)
+    int kend = causal ? min(sk, q0 + QB) : sk;
+    __global const float *kph = kp + (b * heads + h) * nkb * (long)d * BK;
+    __global const float *kbb = kb + b * (long)nkb * BK;
+    for (int j0 = 0; j0 < kend; j0 += BK) {
+        SCORE_TILE()
+        if (causal && j0 + BK - 1 > q0) {
+            SP_LIST(BK, S_CAUSAL_J)
+        }
+#define TM_DECL(a, v) VEC mb##v = (VEC)(-INFINITY);
+        QVS(TM_DECL, 0)
+        SP_LIST(BK, S_MAX_J)
+#define TM_TEST(a, v) any(mb##v > VLOAD(v, thr)) ||
+        if (QVS(TM_TEST, 0) 0) {
+            SP_LIST(BK, S_STORE_J)
+            float tmax[QB];
+#define TM_STORE(a, v) VSTORE(mb##v, v, tmax);
+            QVS(TM_STORE, 0)
+            int jn = min(BK, sk - j0);
+            for (int v = 0; v < QV; v++)
+                for (int l = 0; l < VW; l++) {
+                    int i = v * VW + l;
+                    if (!(tmax[i] > thr[i]))
+                        continue;
+                    __global float *hr = hs + (row0 + i) * kk;
+                    __global int *ir = idx + (row0 + i) * kk;
+                    for (int j = 0; j < jn; j++) {
+                        float s = ps[(j * QV + v) * VW + l];
+                        if (s > thr[i]) {
+                            sp_heap_push(hr, ir, kk, s, j0 + j);
+                            thr[i] = hr[0];
+                        }
+                    }
+                }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Simple kernels: one work-item per query (GPU family)                     */
+/* ------------------------------------------------------------------------ */
+
+/* t = c q.k_j with the row of q already scaled in qr; kh at key 0. */
+float sp_dot(__private const float *qr, __global const float *kh, long4 k_str, int j, int d)
+{
+    __global const float *kr = kh + (long)j * k_str.s2;
+    float s = 0.0f;
+    for (int dd = 0; dd < d; dd++)
+        s = fma(qr[dd], kr[dd * k_str.s3], s);
+    return s;
+}
+
+/* Score of key j for query i with the exact masks, -inf when masked. */
+float sp_score(__private const float *qr, __global const float *kh, long4 k_str,
+               __global const float *kbb, int i, int j, int d, int causal)
+{
+    if (causal && j > i)
+        return -INFINITY;
+    float bj = kbb[j];
+    if (bj < 0.0f)
+        return -INFINITY;
+    return sp_dot(qr, kh, k_str, j, d);
+}
+
+#define ITEM_PROLOGUE()                                                                           \
+    int i = (int)get_global_id(0);                                                                \
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);                                  \
+    if (i >= sq)                                                                                  \
+        return;                                                                                   \
+    float qr[DMAX];                                                                               \
+    float acc[DMAX];                                                                              \
+    {                                                                                             \
+        __global const float *qrow = q + q_off + b * q_str.s0 + h * q_str.s1 + (long)i * q_str.s2; \
+        for (int dd = 0; dd < d; dd++) {                                                          \
+            qr[dd] = cl2 * qrow[dd * q_str.s3];                                                   \
+            acc[dd] = 0.0f;                                                                       \
+        }                                                                                         \
+    }                                                                                             \
+    __global const float *kh = k + k_off + b * k_str.s0 + h * k_str.s1;                           \
+    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;                          \
+    __global const float *kbb = kb + b * (long)nk_pad;                                            \
+    __global float *orow = o + o_off + b * o_str.s0 + h * o_str.s1 + (long)i * o_str.s2;
+
+/* One online-softmax step for key j with score s (-inf: skipped). */
+#define ONLINE_STEP(s, j)                                                                         \
+    if (s > -INFINITY) {                                                                          \
+        float mn = fmax(m, s);                                                                    \
+        float al = exp2(m - mn), p = exp2(s - mn);                                                \
+        __global const float *vr = vh + (long)(j) * v_str.s2;                                     \
+        for (int dd = 0; dd < d; dd++)                                                            \
+            acc[dd] = fma(p, vr[dd * v_str.s3], acc[dd] * al);                                    \
+        l = fma(l, al, p);                                                                        \
+        m = mn;                                                                                   \
+    }
+
+#define ITEM_STORE()                                                                              \
+    for (int dd = 0; dd < d; dd++)                                                                \
+        orow[dd * o_str.s3] = l > 0.0f ? acc[dd] / l : 0.0f;
+
+/* Window, one query per work-item: the global keys, then the band (never a
+ * key outside them). Global size (roundup(sq), heads, batch). */
+__kernel void sp_window_item(__global const float *q, long q_off, long4 q_str,
+                             __global const float *k, long k_off, long4 k_str,
+                             __global const float *v, long v_off, long4 v_str,
+                             __global const float *kb, int nk_pad,
+                             __global float *o, long o_off, long4 o_str, int sq, int sk, int d,
+                             float cl2, int causal, int wl, int wre, int ng)
+{
+    ITEM_PROLOGUE()
+    float m = -INFINITY, l = 0.0f;
+    int lo, hi, ge;
+    if (i < ng) {
+        ge = 0, lo = 0, hi = sk - 1;
+    } else {
+        ge = min(ng, sk);
+        lo = max(ge, i - wl);
+        hi = min(sk - 1, i + wre);
+    }
+    for (int j = 0; j < ge; j++) {
+        float s = sp_score(qr, kh, k_str, kbb, i, j, d, causal);
+        ONLINE_STEP(s, j)
+    }
+    for (int j = lo; j <= hi; j++) {
+        float s = sp_score(qr, kh, k_str, kbb, i, j, d, causal);
+        ONLINE_STEP(s, j)
+    }
+    ITEM_STORE()
+}
+
+/* Threshold, one query per work-item, two passes (as sp_threshold_cpu). */
+__kernel void sp_threshold_item(__global const float *q, long q_off, long4 q_str,
+                                __global const float *k, long k_off, long4 k_str,
+                                __global const float *v, long v_off, long4 v_str,
+                                __global const float *kb, int nk_pad,
+                                __global float *o, long o_off, long4 o_str,
+                                __global int *kept, long kept_off, long4 kept_str, int has_kept,
+                                int sq, int sk, int d, float cl2, int causal, float tau,
+                                int renorm)
+{
+    ITEM_PROLOGUE()
+    float m = -INFINITY, l = 0.0f;
+    for (int j = 0; j < sk; j++) {
+        float s = sp_score(qr, kh, k_str, kbb, i, j, d, causal);
+        if (s > -INFINITY) {
+            float mn = fmax(m, s);
+            l = fma(l, exp2(m - mn), exp2(s - mn));
+            m = mn;
+        }
+    }
+    float inv = l > 0.0f ? 1.0f / l : 0.0f, lk = 0.0f;
+    int cnt = 0;
+    for (int j = 0; j < sk; j++) {
+        float s = sp_score(qr, kh, k_str, kbb, i, j, d, causal);
+        if (!(s > -INFINITY))
+            continue;
+        float p = exp2(s - m) * inv;
+        if (!(p >= tau))
+            continue;
+        cnt++;
+        lk += p;
+        __global const float *vr = vh + (long)j * v_str.s2;
+        for (int dd = 0; dd < d; dd++)
+            acc[dd] = fma(p, vr[dd * v_str.s3], acc[dd]);
+    }
+    for (int dd = 0; dd < d; dd++)
+        orow[dd * o_str.s3] = !renorm ? acc[dd] : lk > 0.0f ? acc[dd] / lk : 0.0f;
+    if (has_kept)
+        kept[kept_off + b * kept_str.s1 + h * kept_str.s2 + (long)i * kept_str.s3] = cnt;
+}
+
+/* Top-k selection, one query per work-item (as sp_topk_select_cpu). */
+__kernel void sp_topk_select_item(__global const float *q, long q_off, long4 q_str,
+                                  __global const float *k, long k_off, long4 k_str,
+                                  __global const float *kb, int nk_pad, int sq, int sk, int d,
+                                  float cl2, int causal, int kk, __global int *idx,
+                                  __global float *hs)
+{
+    int i = (int)get_global_id(0);
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (i >= sq)
+        return;
+    float qr[DMAX];
+    __global const float *qrow = q + q_off + b * q_str.s0 + h * q_str.s1 + (long)i * q_str.s2;
+    for (int dd = 0; dd < d; dd++)
+        qr[dd] = cl2 * qrow[dd * q_str.s3];
+    __global const float *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
+    __global const float *kbb = kb + b * (long)nk_pad;
+    long row = (b * heads + h) * (long)sq + i;
+    __global float *hr = hs + row * kk;
+    __global int *ir = idx + row * kk;
+    for (int e = 0; e < kk; e++) {
+        hr[e] = -INFINITY;
+        ir[e] = -1;
+    }
+    float root = -INFINITY;
+    for (int j = 0; j < sk; j++) {
+        float s = sp_score(qr, kh, k_str, kbb, i, j, d, causal);
+        if (s > root) {
+            sp_heap_push(hr, ir, kk, s, j);
+            root = hr[0];
+        }
+    }
+}
+
+/*
+ * Top-k attention over the selected keys, one query per work-item (global
+ * size (roundup(sq, local), heads, batch)): online softmax of the scores
+ * c q.k_j over the keys idx[row][0..kk) (-1: none), P.V.
+ */
+__kernel void sp_topk_attend(__global const float *q, long q_off, long4 q_str,
+                             __global const float *k, long k_off, long4 k_str,
+                             __global const float *v, long v_off, long4 v_str,
+                             __global const int *idx, __global float *o, long o_off, long4 o_str,
+                             int sq, int d, float cl2, int kk)
+{
+    int i = (int)get_global_id(0);
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (i >= sq)
+        return;
+    float qr[DMAX];
+    float acc[DMAX];
+    __global const float *qrow = q + q_off + b * q_str.s0 + h * q_str.s1 + (long)i * q_str.s2;
+    for (int dd = 0; dd < d; dd++) {
+        qr[dd] = cl2 * qrow[dd * q_str.s3];
+        acc[dd] = 0.0f;
+    }
+    __global const float *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
+    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
+    __global const int *ir = idx + ((b * heads + h) * (long)sq + i) * kk;
+    float m = -INFINITY, l = 0.0f;
+    for (int e = 0; e < kk; e++) {
+        int j = ir[e];
+        if (j < 0)
+            continue;
+        float s = sp_dot(qr, kh, k_str, j, d);
+        ONLINE_STEP(s, j)
+    }
+    __global float *orow = o + o_off + b * o_str.s0 + h * o_str.s1 + (long)i * o_str.s2;
+    ITEM_STORE()
+}

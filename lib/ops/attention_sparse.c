@@ -1,0 +1,610 @@
+/*
+ * Sparse attention variants (clf_op_attention with params.variant set;
+ * kernels in cl/attention_sparse.cl):
+ *  - threshold: one node; two passes over the keys per query block (1:
+ *    running max and sum; 2: the weights, which are kept when >= tau, P.V
+ *    over the kept ones, kept counts). O(n d) device memory.
+ *  - top-k: two nodes, so that clf_graph_node_time reports the selection
+ *    apart: "select" writes the indices of each query's k best keys
+ *    [batch, heads, seq_q, k] (a bounded heap per query, keys in increasing
+ *    order, ties to the lower index), "attend" runs the softmax and P.V over
+ *    them. k >= seq_k is clamped to seq_k (every attended key).
+ *  - window: one node; each query block reads only the key tiles of its
+ *    band and of the global keys: O(n w) work.
+ * Band positions are key indices (query i at key position i, top-left
+ * aligned like the causal mask) whatever seq_q and seq_k are.
+ *
+ * On CPU devices the kernels keep QB queries per work-item in vector lanes
+ * and the keys in register tiles of packed panels (as attn_fused_cpu); on
+ * other devices (or when the GROUP family is forced) one work-item runs one
+ * query with scalar loops. The top-k attend kernel is the per-query one on
+ * every device.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+
+enum sp_kind { SP_WINDOW, SP_THRESHOLD, SP_SELECT, SP_ATTEND, SP_MARK };
+
+struct sp_node {
+    enum sp_kind kind;
+    struct clf_attn_problem prob;
+    struct clf_attention_variant var;
+    bool cpu;                    /* CPU kernel family */
+    int kk;                      /* top-k: keys kept per query (<= seq_k) */
+    struct clf_tensor *kept;     /* threshold: [b, h, sq] i32 or NULL */
+    struct clf_tensor *idx;      /* top-k: [b, h, sq, kk] i32 (graph-owned) */
+    struct clf_gemm_scratch fs;  /* slot 0 key panels, slot 1 key bias */
+    struct clf_gemm_scratch hs;  /* slot 0 heap scores (select) */
+    struct clf_tensor *vdense;   /* dense copy of v (CPU kernels, v.s3 != 1) */
+    bool ran;
+};
+
+static void sp_node_free(struct clf_ctx *ctx, void *state)
+{
+    struct sp_node *sn = state;
+    clf_gemm_scratch_release(ctx, &sn->fs);
+    clf_gemm_scratch_release(ctx, &sn->hs);
+    clf_tensor_free(sn->vdense);
+    free(sn);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Launch helpers                                                           */
+/* ------------------------------------------------------------------------ */
+
+struct karg {
+    size_t size;
+    const void *value;
+};
+
+static enum clf_status set_args(struct clf_ctx *ctx, cl_kernel k, const char *name,
+                                const struct karg *args, cl_uint n)
+{
+    for (cl_uint i = 0; i < n; i++) {
+        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
+        if (err != CL_SUCCESS)
+            return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of %s failed: %s (%d)", i,
+                            name, clf_cl_error_name(err), (int)err);
+    }
+    return CLF_OK;
+}
+
+struct targ {
+    cl_mem mem;
+    cl_long off;
+    cl_long4 str;
+};
+
+static struct targ targ_of(const struct clf_tensor *t)
+{
+    struct targ a;
+    cl_long4 shape;
+    a.mem = t->storage->mem;
+    clf_tensor_layout4(t, &shape, &a.str, &a.off);
+    return a;
+}
+
+#define TARG(a) {sizeof(cl_mem), &(a).mem}, {sizeof(cl_long), &(a).off}, {sizeof(cl_long4), &(a).str}
+#define NARGS(a) ((cl_uint)(sizeof(a) / sizeof((a)[0])))
+
+static void release_event(cl_event *e)
+{
+    if (*e)
+        clReleaseEvent(*e);
+    *e = NULL;
+}
+
+static size_t round_up(size_t a, size_t b)
+{
+    return (a + b - 1) / b * b;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static size_t local_1d(const struct clf_ctx *ctx, size_t want)
+{
+    size_t l = want;
+    while (l > 1 && l > ctx->info.max_work_group_size)
+        l /= 2;
+    return l;
+}
+
+/* CPU tiles as attention.c's cpu_configs: float16 lanes x 2 (AVX-512) or
+ * float8 x 1; 12 keys per tile; 8 head_dim elements per P.V pass. */
+struct sp_config {
+    int vw, qv, bk, dc;
+};
+
+static struct sp_config sp_config_of(const struct clf_ctx *ctx)
+{
+    struct sp_config c = {16, 2, 12, 8};
+    if (ctx->info.vec_float < 16)
+        c.vw = 8, c.qv = 1;
+    return c;
+}
+
+static int dmax_of(int64_t d)
+{
+    return d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : 256;
+}
+
+static void sp_opts(const struct clf_ctx *ctx, int64_t d, char *buf, size_t size)
+{
+    struct sp_config c = sp_config_of(ctx);
+    snprintf(buf, size, "-DVW=%d -DQV=%d -DBK=%d -DDC=%d -DDMAX=%d", c.vw, c.qv, c.bk, c.dc,
+             dmax_of(d));
+}
+
+/* Clamps a band side or a global count (>= 0) to what an int kernel
+ * argument needs: nothing beyond seq_q + seq_k matters. */
+static cl_int clamp_side(int64_t x, const struct clf_attn_problem *p)
+{
+    int64_t lim = p->sq + p->sk;
+    return (cl_int)(x < lim ? x : lim);
+}
+
+/* Enqueues sp_key_bias into kb [batch][nk_pad]. */
+static enum clf_status enqueue_key_bias(struct clf_ctx *ctx, const struct clf_attn_problem *p,
+                                        const char *opts, cl_mem kb, int nk_pad, cl_uint n_wait,
+                                        const cl_event *wait, cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "attention_sparse", opts, "sp_key_bias", &k);
+    if (st != CLF_OK)
+        return st;
+    struct targ pad = p->pad ? targ_of(p->pad) : targ_of(p->q);
+    cl_int has_pad = p->pad != NULL, sk = (cl_int)p->sk, nkp = nk_pad;
+    const struct karg args[] = {TARG(pad), {sizeof has_pad, &has_pad}, {sizeof sk, &sk},
+                                {sizeof nkp, &nkp}, {sizeof(cl_mem), &kb}};
+    st = set_args(ctx, k, "sp_key_bias", args, NARGS(args));
+    if (st != CLF_OK)
+        return st;
+    size_t local[2] = {local_1d(ctx, 64), 1};
+    size_t global[2] = {round_up((size_t)nk_pad, local[0]), (size_t)p->batch};
+    return clf_launch(ctx, k, 2, global, local, n_wait, wait, ev, "sp_key_bias");
+}
+
+/* What the CPU kernels read besides q: key panels, key bias, v (dense
+ * rows). Enqueues the preparation after wait; its events go to evs. */
+struct cpu_prep {
+    cl_mem kp, kb;
+    const struct clf_tensor *v;
+    cl_int nkb;
+    cl_event evs[3];
+    cl_uint n_ev;
+};
+
+static void prep_release(struct cpu_prep *cp)
+{
+    for (cl_uint i = 0; i < cp->n_ev; i++)
+        release_event(&cp->evs[i]);
+    cp->n_ev = 0;
+}
+
+static enum clf_status prep_cpu(struct clf_ctx *ctx, struct sp_node *sn, const char *opts,
+                                bool need_v, cl_uint n_wait, const cl_event *wait,
+                                struct cpu_prep *cp)
+{
+    const struct clf_attn_problem *p = &sn->prob;
+    struct sp_config cfg = sp_config_of(ctx);
+    memset(cp, 0, sizeof *cp);
+    int64_t nkb = ceil_div(p->sk, cfg.bk);
+    int nk_pad = (int)(nkb * cfg.bk);
+    cp->nkb = (cl_int)nkb;
+    size_t kp_bytes = (size_t)(p->batch * p->heads * nkb * p->d * cfg.bk) * sizeof(float);
+    if (kp_bytes > ctx->info.max_alloc_bytes)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                        "sparse attention: %zu bytes of key panels exceed the device's %llu "
+                        "per buffer",
+                        kp_bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+    enum clf_status st = clf_gemm_scratch_get(ctx, &sn->fs, 0, kp_bytes, &cp->kp);
+    if (st == CLF_OK)
+        st = clf_gemm_scratch_get(ctx, &sn->fs, 1, (size_t)(p->batch * nk_pad) * sizeof(float),
+                                  &cp->kb);
+    if (st != CLF_OK)
+        return st;
+    st = enqueue_key_bias(ctx, p, opts, cp->kb, nk_pad, n_wait, wait, &cp->evs[cp->n_ev]);
+    if (st != CLF_OK)
+        return st;
+    cp->n_ev++;
+    cl_kernel k = NULL;
+    st = clf_kernel_get(ctx, "attention_sparse", opts, "sp_pack_k", &k);
+    if (st != CLF_OK)
+        return st;
+    struct targ kt = targ_of(p->k);
+    cl_int sk = (cl_int)p->sk, d = (cl_int)p->d, nkbi = cp->nkb;
+    const struct karg args[] = {TARG(kt), {sizeof sk, &sk}, {sizeof d, &d},
+                                {sizeof nkbi, &nkbi}, {sizeof(cl_mem), &cp->kp}};
+    st = set_args(ctx, k, "sp_pack_k", args, NARGS(args));
+    if (st != CLF_OK)
+        return st;
+    size_t global[3] = {(size_t)nkb, (size_t)p->heads, (size_t)p->batch};
+    size_t local[3] = {1, 1, 1};
+    st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &cp->evs[cp->n_ev], "sp_pack_k");
+    if (st != CLF_OK)
+        return st;
+    cp->n_ev++;
+    cp->v = p->v;
+    if (need_v && p->d > 1 && p->v->strides[3] != 1) {
+        if (!sn->vdense) {
+            int64_t shape[4] = {p->batch, p->heads, p->sk, p->d};
+            st = clf_tensor_new(ctx, CLF_F32, 4, shape, &sn->vdense);
+            if (st != CLF_OK)
+                return st;
+        }
+        st = clf_copy_enqueue(ctx, p->v, sn->vdense, n_wait, wait, &cp->evs[cp->n_ev]);
+        if (st != CLF_OK)
+            return st;
+        cp->n_ev++;
+        cp->v = sn->vdense;
+    }
+    return CLF_OK;
+}
+
+/* Key bias for the per-query kernels: [batch][sk]. */
+static enum clf_status prep_item(struct clf_ctx *ctx, struct sp_node *sn, const char *opts,
+                                 cl_uint n_wait, const cl_event *wait, cl_mem *kb, cl_event *ev)
+{
+    const struct clf_attn_problem *p = &sn->prob;
+    enum clf_status st =
+        clf_gemm_scratch_get(ctx, &sn->fs, 1, (size_t)(p->batch * p->sk) * sizeof(float), kb);
+    if (st != CLF_OK)
+        return st;
+    return enqueue_key_bias(ctx, p, opts, *kb, (int)p->sk, n_wait, wait, ev);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Enqueue                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_uint n_wait,
+                                    const cl_event *wait, cl_event *ev)
+{
+    const struct clf_attn_problem *p = &sn->prob;
+    char opts[128];
+    sp_opts(ctx, p->d, opts, sizeof opts);
+    struct sp_config cfg = sp_config_of(ctx);
+    struct targ qt = targ_of(p->q), ot = targ_of(p->out);
+    cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, causal = p->causal;
+    cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
+    cl_int wl = clamp_side(sn->var.window_left, p);
+    cl_int wre = p->causal ? 0 : clamp_side(sn->var.window_right, p);
+    cl_int ng = clamp_side(sn->var.global_tokens, p);
+    cl_float tau = sn->var.threshold;
+    cl_int renorm = sn->var.renormalize, has_kept = sn->kept != NULL, kk = sn->kk;
+    struct targ kt = sn->kept ? targ_of(sn->kept) : targ_of(p->q);
+    cl_mem hs = NULL, idx = sn->idx ? sn->idx->storage->mem : NULL;
+    enum clf_status st = CLF_OK;
+    if (sn->kind == SP_SELECT) {
+        size_t bytes = (size_t)(p->batch * p->heads * p->sq) * (size_t)sn->kk * sizeof(float);
+        st = clf_gemm_scratch_get(ctx, &sn->hs, 0, bytes, &hs);
+        if (st != CLF_OK)
+            return st;
+    }
+    cl_kernel k = NULL;
+    const char *name = NULL;
+    if (sn->cpu) {
+        struct cpu_prep cp;
+        st = prep_cpu(ctx, sn, opts, sn->kind != SP_SELECT, n_wait, wait, &cp);
+        struct targ vt = targ_of(cp.v);
+        cl_int nkb = cp.nkb;
+        name = sn->kind == SP_WINDOW      ? "sp_window_cpu"
+               : sn->kind == SP_THRESHOLD ? "sp_threshold_cpu"
+                                          : "sp_topk_select_cpu";
+        if (st == CLF_OK)
+            st = clf_kernel_get(ctx, "attention_sparse", opts, name, &k);
+        if (st == CLF_OK && sn->kind == SP_WINDOW) {
+            const struct karg args[] = {
+                TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
+                TARG(vt),           TARG(ot),                 {sizeof sq, &sq},
+                {sizeof sk, &sk},   {sizeof d, &d},           {sizeof nkb, &nkb},
+                {sizeof cl2, &cl2}, {sizeof causal, &causal}, {sizeof wl, &wl},
+                {sizeof wre, &wre}, {sizeof ng, &ng}};
+            st = set_args(ctx, k, name, args, NARGS(args));
+        } else if (st == CLF_OK && sn->kind == SP_THRESHOLD) {
+            const struct karg args[] = {
+                TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
+                TARG(vt),           TARG(ot),                 TARG(kt),
+                {sizeof has_kept, &has_kept}, {sizeof sq, &sq}, {sizeof sk, &sk},
+                {sizeof d, &d},     {sizeof nkb, &nkb},       {sizeof cl2, &cl2},
+                {sizeof causal, &causal}, {sizeof tau, &tau}, {sizeof renorm, &renorm}};
+            st = set_args(ctx, k, name, args, NARGS(args));
+        } else if (st == CLF_OK) {
+            const struct karg args[] = {
+                TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
+                {sizeof sq, &sq},   {sizeof sk, &sk},         {sizeof d, &d},
+                {sizeof nkb, &nkb}, {sizeof cl2, &cl2},       {sizeof causal, &causal},
+                {sizeof kk, &kk},   {sizeof(cl_mem), &idx},   {sizeof(cl_mem), &hs}};
+            st = set_args(ctx, k, name, args, NARGS(args));
+        }
+        if (st == CLF_OK) {
+            int qb = cfg.qv * cfg.vw;
+            size_t global[3] = {(size_t)ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
+            size_t local[3] = {1, 1, 1};
+            st = clf_launch(ctx, k, 3, global, local, cp.n_ev, cp.evs, ev, name);
+        }
+        if (st != CLF_OK && cp.n_ev)
+            clFinish(ctx->queue);
+        prep_release(&cp);
+        return st;
+    }
+    cl_mem kb = NULL;
+    cl_event ev_kb = NULL;
+    st = prep_item(ctx, sn, opts, n_wait, wait, &kb, &ev_kb);
+    struct targ kkt = targ_of(p->k), vt = targ_of(p->v);
+    cl_int nkp = sk;
+    name = sn->kind == SP_WINDOW      ? "sp_window_item"
+           : sn->kind == SP_THRESHOLD ? "sp_threshold_item"
+                                      : "sp_topk_select_item";
+    if (st == CLF_OK)
+        st = clf_kernel_get(ctx, "attention_sparse", opts, name, &k);
+    if (st == CLF_OK && sn->kind == SP_WINDOW) {
+        const struct karg args[] = {TARG(qt),           TARG(kkt),
+                                    TARG(vt),           {sizeof(cl_mem), &kb},
+                                    {sizeof nkp, &nkp}, TARG(ot),
+                                    {sizeof sq, &sq},   {sizeof sk, &sk},
+                                    {sizeof d, &d},     {sizeof cl2, &cl2},
+                                    {sizeof causal, &causal}, {sizeof wl, &wl},
+                                    {sizeof wre, &wre}, {sizeof ng, &ng}};
+        st = set_args(ctx, k, name, args, NARGS(args));
+    } else if (st == CLF_OK && sn->kind == SP_THRESHOLD) {
+        const struct karg args[] = {TARG(qt),           TARG(kkt),
+                                    TARG(vt),           {sizeof(cl_mem), &kb},
+                                    {sizeof nkp, &nkp}, TARG(ot),
+                                    TARG(kt),           {sizeof has_kept, &has_kept},
+                                    {sizeof sq, &sq},   {sizeof sk, &sk},
+                                    {sizeof d, &d},     {sizeof cl2, &cl2},
+                                    {sizeof causal, &causal}, {sizeof tau, &tau},
+                                    {sizeof renorm, &renorm}};
+        st = set_args(ctx, k, name, args, NARGS(args));
+    } else if (st == CLF_OK) {
+        const struct karg args[] = {TARG(qt),         TARG(kkt),
+                                    {sizeof(cl_mem), &kb}, {sizeof nkp, &nkp},
+                                    {sizeof sq, &sq}, {sizeof sk, &sk},
+                                    {sizeof d, &d},   {sizeof cl2, &cl2},
+                                    {sizeof causal, &causal}, {sizeof kk, &kk},
+                                    {sizeof(cl_mem), &idx}, {sizeof(cl_mem), &hs}};
+        st = set_args(ctx, k, name, args, NARGS(args));
+    }
+    if (st == CLF_OK) {
+        size_t l = local_1d(ctx, 64);
+        size_t global[3] = {round_up((size_t)p->sq, l), (size_t)p->heads, (size_t)p->batch};
+        size_t local[3] = {l, 1, 1};
+        st = clf_launch(ctx, k, 3, global, local, 1, &ev_kb, ev, name);
+    }
+    if (st != CLF_OK && ev_kb)
+        clFinish(ctx->queue);
+    release_event(&ev_kb);
+    return st;
+}
+
+static enum clf_status enqueue_attend(struct clf_ctx *ctx, struct sp_node *sn, cl_uint n_wait,
+                                      const cl_event *wait, cl_event *ev)
+{
+    const struct clf_attn_problem *p = &sn->prob;
+    char opts[128];
+    sp_opts(ctx, p->d, opts, sizeof opts);
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "attention_sparse", opts, "sp_topk_attend", &k);
+    if (st != CLF_OK)
+        return st;
+    struct targ qt = targ_of(p->q), kt = targ_of(p->k), vt = targ_of(p->v), ot = targ_of(p->out);
+    cl_mem idx = sn->idx->storage->mem;
+    cl_int sq = (cl_int)p->sq, d = (cl_int)p->d, kk = sn->kk;
+    cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
+    const struct karg args[] = {TARG(qt),         TARG(kt),         TARG(vt),
+                                {sizeof(cl_mem), &idx}, TARG(ot),   {sizeof sq, &sq},
+                                {sizeof d, &d},   {sizeof cl2, &cl2}, {sizeof kk, &kk}};
+    st = set_args(ctx, k, "sp_topk_attend", args, NARGS(args));
+    if (st != CLF_OK)
+        return st;
+    size_t l = local_1d(ctx, sn->cpu ? 16 : 64);
+    size_t global[3] = {round_up((size_t)p->sq, l), (size_t)p->heads, (size_t)p->batch};
+    size_t local[3] = {l, 1, 1};
+    return clf_launch(ctx, k, 3, global, local, n_wait, wait, ev, "sp_topk_attend");
+}
+
+static enum clf_status enqueue_sparse(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                      const cl_event *wait, cl_event *ev)
+{
+    struct sp_node *sn = node->state;
+    enum clf_status st;
+    if (ev)
+        *ev = NULL;
+    if (sn->kind == SP_MARK) {
+        cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, n_wait, wait, ev);
+        st = err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
+    } else if (sn->kind == SP_ATTEND) {
+        st = enqueue_attend(ctx, sn, n_wait, wait, ev);
+    } else {
+        st = enqueue_main(ctx, sn, n_wait, wait, ev);
+    }
+    if (st == CLF_OK)
+        sn->ran = true;
+    return st;
+}
+
+static void describe_sparse(const struct clf_node *node, char *buf, size_t size)
+{
+    const struct sp_node *sn = node->state;
+    const struct clf_attn_problem *p = &sn->prob;
+    char var[96];
+    clf_attention_variant_str(&sn->var, var, sizeof var);
+    static const char *stage[] = {"", "", " select", " attend", " kept"};
+    int w = snprintf(buf, size, "attention %lldx%lld q%lld k%lld d%lld%s%s %s%s",
+                     (long long)p->batch, (long long)p->heads, (long long)p->sq,
+                     (long long)p->sk, (long long)p->d, p->causal ? " causal" : "",
+                     p->pad ? " padded" : "", var, stage[sn->kind]);
+    if (w < 0 || (size_t)w >= size)
+        return;
+    char *s = buf + w;
+    size_t left = size - (size_t)w;
+    const struct clf_ctx *ctx = p->q->ctx;
+    struct sp_config c = sp_config_of(ctx);
+    if (sn->kind == SP_MARK)
+        return;
+    if (sn->kind == SP_ATTEND)
+        snprintf(s, left, " (k %d, one query per work-item, d<=%d)", sn->kk, dmax_of(p->d));
+    else if (sn->cpu)
+        snprintf(s, left, " cpu (%d queries x %d keys, float%d, d<=%d%s)", c.qv * c.vw, c.bk,
+                 c.vw, dmax_of(p->d),
+                 sn->kind == SP_SELECT ? ", bounded heap" : sn->kind == SP_THRESHOLD ? ", 2 passes" : "");
+    else
+        snprintf(s, left, " item (one query per work-item, d<=%d%s)", dmax_of(p->d),
+                 sn->kind == SP_SELECT ? ", bounded heap" : "");
+}
+
+static const struct clf_op_impl op_sparse = {
+    .name = "attention", .enqueue = enqueue_sparse, .describe = describe_sparse};
+
+/* ------------------------------------------------------------------------ */
+/* Recording                                                                */
+/* ------------------------------------------------------------------------ */
+
+enum clf_status clf_attention_sparse_check(struct clf_graph *g,
+                                           const struct clf_attention_params *p, int64_t batch,
+                                           int64_t heads, int64_t sq, const struct clf_tensor *q,
+                                           const struct clf_tensor *k,
+                                           const struct clf_tensor *v)
+{
+    struct clf_ctx *ctx = g->ctx;
+    const struct clf_tensor *m = p->kept;
+    if (!m)
+        return CLF_OK;
+    enum clf_status st = clf_graph_check_input(g, m, "attention kept");
+    if (st != CLF_OK)
+        return st;
+    if (p->variant.sparsity != CLF_ATTN_THRESHOLD)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "attention: kept counts apply to the threshold variant only");
+    if (m->dtype != CLF_I32 || m->ndim != 3 || m->shape[0] != batch || m->shape[1] != heads ||
+        m->shape[2] != sq)
+        return clf_fail(ctx, CLF_E_SHAPE,
+                        "attention: kept must be i32 [batch, heads, seq_q] = [%lld, %lld, %lld], "
+                        "got %s %d-D",
+                        (long long)batch, (long long)heads, (long long)sq,
+                        clf_dtype_str(m->dtype), m->ndim);
+    for (int i = 0; i < 3; i++)
+        if (m->shape[i] > 1 && m->strides[i] == 0)
+            return clf_fail(ctx, CLF_E_SHAPE,
+                            "attention: kept has a stride 0 (counts would be written more than "
+                            "once)");
+    if (m->storage == q->storage || m->storage == k->storage || m->storage == v->storage ||
+        (p->key_padding && m->storage == p->key_padding->storage) ||
+        (p->out && m->storage == p->out->storage))
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "attention: kept shares storage with q, k, v, the mask or out");
+    return CLF_OK;
+}
+
+static enum clf_status add(struct clf_graph *g, struct clf_node *node, const struct sp_node *proto)
+{
+    struct sp_node *sn = malloc(sizeof *sn);
+    if (!sn) {
+        if (node->out_owned)
+            clf_tensor_free(node->out);
+        return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for an attention node");
+    }
+    *sn = *proto;
+    node->impl = &op_sparse;
+    node->state = sn;
+    node->state_free = sp_node_free;
+    return clf_graph_add_node(g, node);
+}
+
+enum clf_status clf_attention_sparse_record(struct clf_graph *g,
+                                            const struct clf_attn_problem *prob,
+                                            const struct clf_attention_params *p,
+                                            enum clf_attn_fused_variant family, bool out_owned,
+                                            struct clf_tensor **out)
+{
+    struct clf_ctx *ctx = g->ctx;
+    struct sp_node proto;
+    memset(&proto, 0, sizeof proto);
+    proto.prob = *prob;
+    proto.var = p->variant;
+    proto.cpu = family == CLF_ATTN_FUSED_CPU;
+    proto.kept = p->kept;
+    struct clf_node node;
+    enum clf_status st;
+    switch (p->variant.sparsity) {
+    case CLF_ATTN_WINDOW:
+    case CLF_ATTN_THRESHOLD:
+        proto.kind = p->variant.sparsity == CLF_ATTN_WINDOW ? SP_WINDOW : SP_THRESHOLD;
+        memset(&node, 0, sizeof node);
+        node.out = prob->out;
+        node.out_owned = out_owned;
+        node.in[0] = prob->q, node.in[1] = prob->k, node.in[2] = prob->v;
+        node.in[3] = prob->pad, node.in[4] = p->kept;
+        node.n_in = 5;
+        st = add(g, &node, &proto);
+        if (st != CLF_OK || !p->kept)
+            break;
+        /* the counts are a second output: a marker node writing kept
+         * orders later readers of kept after the counts */
+        proto.kind = SP_MARK;
+        memset(&node, 0, sizeof node);
+        node.out = p->kept;
+        node.in[0] = prob->out;
+        node.n_in = 1;
+        st = add(g, &node, &proto);
+        break;
+    case CLF_ATTN_TOPK: {
+        proto.kk = (int)(p->variant.topk < prob->sk ? p->variant.topk : prob->sk);
+        double bytes = (double)(prob->batch * prob->heads * prob->sq) * proto.kk * 4.0;
+        if (bytes > (double)ctx->info.max_alloc_bytes) {
+            st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                          "attention top-k: %.0f bytes of indices exceed the device's %llu per "
+                          "buffer",
+                          bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+            if (out_owned)
+                clf_tensor_free(prob->out);
+            return st;
+        }
+        int64_t shape[4] = {prob->batch, prob->heads, prob->sq, proto.kk};
+        struct clf_tensor *idx = NULL;
+        st = clf_graph_new_output(g, CLF_I32, 4, shape, &idx);
+        if (st != CLF_OK) {
+            if (out_owned)
+                clf_tensor_free(prob->out);
+            return st;
+        }
+        proto.idx = idx;
+        proto.kind = SP_SELECT;
+        memset(&node, 0, sizeof node);
+        node.out = idx;
+        node.out_owned = true;
+        node.in[0] = prob->q, node.in[1] = prob->k, node.in[2] = prob->pad;
+        node.n_in = 3;
+        st = add(g, &node, &proto);
+        if (st != CLF_OK) {
+            if (out_owned)
+                clf_tensor_free(prob->out);
+            return st;
+        }
+        proto.kind = SP_ATTEND;
+        memset(&node, 0, sizeof node);
+        node.out = prob->out;
+        node.out_owned = out_owned;
+        node.in[0] = prob->q, node.in[1] = prob->k, node.in[2] = prob->v, node.in[3] = idx;
+        node.n_in = 4;
+        st = add(g, &node, &proto);
+        break;
+    }
+    default:
+        if (out_owned)
+            clf_tensor_free(prob->out);
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "attention: unknown sparsity %d",
+                        (int)p->variant.sparsity);
+    }
+    if (st == CLF_OK)
+        *out = prob->out;
+    return st;
+}
