@@ -406,8 +406,18 @@ static double time_and_read(struct clf_ctx *ctx, struct clf_graph *g, const stru
         if (clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK ||
             clf_graph_node_time(g, i, &t) != CLF_OK)
             continue;
+        /* the op's name, or the step of a multi-node op (top-k's "select"
+         * and "attend") */
+        static const char *steps[] = {"select", "attend", "kept"};
+        const char *label = desc;
+        for (int k = 0; k < 3; k++) {
+            const char *at = strstr(desc, steps[k]);
+            size_t len = strlen(steps[k]);
+            if (at && at > desc && at[-1] == ' ' && (at[len] == ' ' || at[len] == 0))
+                label = steps[k];
+        }
         desc[strcspn(desc, " ")] = 0;
-        int w = snprintf(nodes + used, size - used, "%s%s %.3f ms", used ? ", " : "", desc, t);
+        int w = snprintf(nodes + used, size - used, "%s%s %.3f ms", used ? ", " : "", label, t);
         used += w > 0 ? (size_t)w : 0;
     }
     return ms;
@@ -455,14 +465,30 @@ static int bench_attention_variants(struct clf_ctx *ctx, const struct bench_opts
                 p.impl = CLF_ATTN_FUSED;
             }
             struct clf_graph *g = NULL;
-            struct clf_tensor *y = NULL;
+            struct clf_tensor *y = NULL, *kept = NULL;
             enum clf_status st = tq && tk && tv ? clf_graph_create(ctx, &g) : CLF_E_OUT_OF_MEMORY;
+            int64_t ks[3] = {1, heads, n};
+            if (st == CLF_OK && p.variant.sparsity == CLF_ATTN_THRESHOLD)
+                st = clf_tensor_create(ctx, CLF_I32, 3, ks, &kept);
+            p.kept = kept;
             if (st == CLF_OK)
                 st = clf_op_attention(g, tq, tk, tv, &p, &y);
             double ms = st == CLF_OK ? time_and_read(ctx, g, o, y, vi < 0 ? exact : out, total,
                                                      nodes, sizeof nodes)
                                      : -1;
+            double kept_frac = -1; /* threshold: mean kept keys / n */
+            if (ms >= 0 && kept) {
+                int32_t *kc = malloc((size_t)(heads * n) * sizeof *kc);
+                if (kc && clf_tensor_read(kept, kc, (size_t)(heads * n) * sizeof *kc) == CLF_OK) {
+                    double sum = 0;
+                    for (int64_t i = 0; i < heads * n; i++)
+                        sum += kc[i];
+                    kept_frac = sum / ((double)(heads * n) * (double)n);
+                }
+                free(kc);
+            }
             clf_graph_destroy(g);
+            clf_tensor_destroy(kept);
             if (ms < 0) {
                 if (vi < 0) {
                     rc = cli_error("exact attention at n %lld: %s", (long long)n,
@@ -498,10 +524,15 @@ static int bench_attention_variants(struct clf_ctx *ctx, const struct bench_opts
                 cJSON_AddNumberToObject(e, "speedup_vs_exact", exact_ms / ms);
                 cJSON_AddNumberToObject(e, "rel_error", rel);
                 cJSON_AddStringToObject(e, "nodes", nodes);
+                if (kept_frac >= 0)
+                    cJSON_AddNumberToObject(e, "kept_fraction", kept_frac);
                 cJSON_AddItemToArray(arr, e);
             } else {
-                printf("attention n %5lld %-22s %10.3f ms | %6.2fx exact | rel error %.2e | %s\n",
-                       (long long)n, name, ms, exact_ms / ms, rel, nodes);
+                char kf[32] = "";
+                if (kept_frac >= 0)
+                    snprintf(kf, sizeof kf, " | kept %.2f%%", 100 * kept_frac);
+                printf("attention n %5lld %-22s %10.3f ms | %6.2fx exact | rel error %.2e%s | %s\n",
+                       (long long)n, name, ms, exact_ms / ms, rel, kf, nodes);
             }
         }
         clf_tensor_destroy(tq);

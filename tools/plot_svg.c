@@ -85,8 +85,9 @@ static void panel(FILE *f, const struct plot_panel *p, const struct plot_panel *
     put_text(f, p->title);
     fputs("</text>\n", f);
     for (int e = (int)x0; e <= (int)x1; e++) { /* decades, and 2x/5x ticks on x */
-        for (int m = 1; m <= 5; m *= (m == 1 ? 2 : 5)) {
-            double v = m * pow(10, e), x;
+        static const int mult[] = {1, 2, 5};
+        for (int mi = 0; mi < 3; mi++) {
+            double v = mult[mi] * pow(10, e), x;
             if (log10(v) > x1 + 1e-9)
                 break;
             x = PX(v);
