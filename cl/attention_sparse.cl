@@ -103,21 +103,6 @@
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* kb[b * nk_pad + j] = 0 for an attended key, -inf for a padded one or one
- * past seq_k. Global size (nk_pad, batch). */
-__kernel void sp_key_bias(__global const int *pad, long pad_off, long4 pad_str, int has_pad,
-                          int sk, int nk_pad, __global float *kb)
-{
-    int j = (int)get_global_id(0);
-    long b = (long)get_global_id(1);
-    if (j >= nk_pad)
-        return;
-    bool masked = j >= sk;
-    if (!masked && has_pad)
-        masked = pad[pad_off + b * pad_str.s2 + j * pad_str.s3] != 0;
-    kb[b * nk_pad + j] = masked ? -INFINITY : 0.0f;
-}
-
 /* kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd], zero
  * past seq_k. Global size (nkb, heads, batch). */
 __kernel void sp_pack_k(__global const float *k, long k_off, long4 k_str, int sk, int d, int nkb,

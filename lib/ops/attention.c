@@ -83,12 +83,6 @@ static const struct attn_cpu_config *cpu_config(const struct clf_ctx *ctx)
     return ctx->info.vec_float >= 16 ? &cpu_configs[0] : &cpu_configs[1];
 }
 
-/* head_dim bucket: the DMAX a program is built for. */
-static int dmax_of(int64_t d)
-{
-    return d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : 256;
-}
-
 /* Work-group shape of attn_fused_group: GQ queries (work-items) and GK keys
  * per local tile, K and V tiles of GK x DMAX floats each within the
  * device's local memory. */
@@ -162,58 +156,6 @@ static void attn_node_free(struct clf_ctx *ctx, void *state)
 /* Launch helpers                                                           */
 /* ------------------------------------------------------------------------ */
 
-struct karg {
-    size_t size;
-    const void *value;
-};
-
-static enum clf_status set_args(struct clf_ctx *ctx, cl_kernel k, const char *name,
-                                const struct karg *args, cl_uint n)
-{
-    for (cl_uint i = 0; i < n; i++) {
-        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
-        if (err != CL_SUCCESS)
-            return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of %s failed: %s (%d)", i,
-                            name, clf_cl_error_name(err), (int)err);
-    }
-    return CLF_OK;
-}
-
-/* Tensor argument triple: buffer, element offset, long4 strides. */
-struct targ {
-    cl_mem mem;
-    cl_long off;
-    cl_long4 str;
-};
-
-static struct targ targ_of(const struct clf_tensor *t)
-{
-    struct targ a;
-    cl_long4 shape;
-    a.mem = t->storage->mem;
-    clf_tensor_layout4(t, &shape, &a.str, &a.off);
-    return a;
-}
-
-#define TARG(a) {sizeof(cl_mem), &(a).mem}, {sizeof(cl_long), &(a).off}, {sizeof(cl_long4), &(a).str}
-
-static void release_event(cl_event *e)
-{
-    if (*e)
-        clReleaseEvent(*e);
-    *e = NULL;
-}
-
-static size_t round_up(size_t a, size_t b)
-{
-    return (a + b - 1) / b * b;
-}
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-    return (a + b - 1) / b;
-}
-
 /* Local size for 1-D helper kernels on this device (a fixed one, so that
  * PoCL compiles each kernel once whatever the global size). */
 static size_t helper_local(const struct clf_ctx *ctx, size_t want)
@@ -224,9 +166,7 @@ static size_t helper_local(const struct clf_ctx *ctx, size_t want)
     return l;
 }
 
-/* Enqueues attn_key_bias: kb [batch][nk_pad] (0 or -inf) after the wait
- * list. `opts` names the program to take it from. */
-static enum clf_status enqueue_key_bias(struct clf_ctx *ctx, const struct clf_attn_problem *p,
+enum clf_status clf_attn_enqueue_key_bias(struct clf_ctx *ctx, const struct clf_attn_problem *p,
                                         const char *opts, cl_mem kb, int nk_pad, cl_uint n_wait,
                                         const cl_event *wait, cl_event *ev)
 {
@@ -234,16 +174,16 @@ static enum clf_status enqueue_key_bias(struct clf_ctx *ctx, const struct clf_at
     enum clf_status st = clf_kernel_get(ctx, "attention", opts, "attn_key_bias", &k);
     if (st != CLF_OK)
         return st;
-    struct targ pad = p->pad ? targ_of(p->pad) : targ_of(p->q); /* unread when !has_pad */
+    struct clf_targ pad = p->pad ? clf_targ_of(p->pad) : clf_targ_of(p->q); /* unread when !has_pad */
     cl_int has_pad = p->pad != NULL, sk = (cl_int)p->sk, nkp = nk_pad;
-    const struct karg args[] = {TARG(pad),          {sizeof has_pad, &has_pad},
+    const struct clf_karg args[] = {CLF_TARG(pad),          {sizeof has_pad, &has_pad},
                                 {sizeof sk, &sk},   {sizeof nkp, &nkp},
                                 {sizeof(cl_mem), &kb}};
-    st = set_args(ctx, k, "attn_key_bias", args, sizeof args / sizeof args[0]);
+    st = clf_set_args(ctx, k, "attn_key_bias", args, sizeof args / sizeof args[0]);
     if (st != CLF_OK)
         return st;
     size_t local[2] = {helper_local(ctx, 64), 1};
-    size_t global[2] = {round_up((size_t)nk_pad, local[0]), (size_t)p->batch};
+    size_t global[2] = {clf_round_up((size_t)nk_pad, local[0]), (size_t)p->batch};
     return clf_launch(ctx, k, 2, global, local, n_wait, wait, ev, "attn_key_bias");
 }
 
@@ -256,12 +196,12 @@ static enum clf_status enqueue_fused_cpu(struct clf_ctx *ctx, struct attn_node *
 {
     const struct clf_attn_problem *p = &an->prob;
     const struct attn_cpu_config *cfg = cpu_config(ctx);
-    int dmax = dmax_of(p->d), gq, gk;
+    int dmax = clf_attn_dmax(p->d), gq, gk;
     group_config(ctx, dmax, &gq, &gk);
     char buf[128];
     const char *opts = opts_or_default(buf, sizeof buf, cfg->vw, cfg->qv, cfg->bk, cfg->dc, dmax,
                                        gq, gk);
-    int64_t nkb = ceil_div(p->sk, cfg->bk);
+    int64_t nkb = clf_ceil_div(p->sk, cfg->bk);
     int nk_pad = (int)(nkb * cfg->bk);
     size_t kp_bytes = (size_t)(p->batch * p->heads * nkb * p->d * cfg->bk) * sizeof(float);
     size_t kb_bytes = (size_t)(p->batch * nk_pad) * sizeof(float);
@@ -279,7 +219,7 @@ static enum clf_status enqueue_fused_cpu(struct clf_ctx *ctx, struct attn_node *
 
     cl_event evs[3] = {NULL, NULL, NULL};
     cl_uint n_ev = 0;
-    st = enqueue_key_bias(ctx, p, opts, kb, nk_pad, n_wait, wait, &evs[n_ev]);
+    st = clf_attn_enqueue_key_bias(ctx, p, opts, kb, nk_pad, n_wait, wait, &evs[n_ev]);
     if (st != CLF_OK)
         goto fail;
     n_ev++;
@@ -288,12 +228,12 @@ static enum clf_status enqueue_fused_cpu(struct clf_ctx *ctx, struct attn_node *
     st = clf_kernel_get(ctx, "attention", opts, "attn_pack_k", &k);
     if (st != CLF_OK)
         goto fail;
-    struct targ kt = targ_of(p->k);
+    struct clf_targ kt = clf_targ_of(p->k);
     cl_int sk = (cl_int)p->sk, d = (cl_int)p->d, nkbi = (cl_int)nkb;
     {
-        const struct karg args[] = {TARG(kt), {sizeof sk, &sk}, {sizeof d, &d},
+        const struct clf_karg args[] = {CLF_TARG(kt), {sizeof sk, &sk}, {sizeof d, &d},
                                     {sizeof nkbi, &nkbi}, {sizeof(cl_mem), &kp}};
-        st = set_args(ctx, k, "attn_pack_k", args, sizeof args / sizeof args[0]);
+        st = clf_set_args(ctx, k, "attn_pack_k", args, sizeof args / sizeof args[0]);
     }
     if (st != CLF_OK)
         goto fail;
@@ -324,23 +264,23 @@ static enum clf_status enqueue_fused_cpu(struct clf_ctx *ctx, struct attn_node *
     st = clf_kernel_get(ctx, "attention", opts, "attn_fused_cpu", &k);
     if (st != CLF_OK)
         goto fail;
-    struct targ qt = targ_of(p->q), vt = targ_of(vsrc), ot = targ_of(p->out);
+    struct clf_targ qt = clf_targ_of(p->q), vt = clf_targ_of(vsrc), ot = clf_targ_of(p->out);
     cl_int sq = (cl_int)p->sq, causal = p->causal;
     cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
     {
-        const struct karg args[] = {TARG(qt),           {sizeof(cl_mem), &kp},
-                                    {sizeof(cl_mem), &kb}, TARG(vt),
-                                    TARG(ot),           {sizeof sq, &sq},
+        const struct clf_karg args[] = {CLF_TARG(qt),           {sizeof(cl_mem), &kp},
+                                    {sizeof(cl_mem), &kb}, CLF_TARG(vt),
+                                    CLF_TARG(ot),           {sizeof sq, &sq},
                                     {sizeof sk, &sk},   {sizeof d, &d},
                                     {sizeof nkbi, &nkbi}, {sizeof cl2, &cl2},
                                     {sizeof causal, &causal}};
-        st = set_args(ctx, k, "attn_fused_cpu", args, sizeof args / sizeof args[0]);
+        st = clf_set_args(ctx, k, "attn_fused_cpu", args, sizeof args / sizeof args[0]);
     }
     if (st != CLF_OK)
         goto fail;
     {
         int qb = cfg->qv * cfg->vw;
-        size_t global[3] = {(size_t)ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
+        size_t global[3] = {(size_t)clf_ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
         size_t local[3] = {1, 1, 1};
         st = clf_launch(ctx, k, 3, global, local, n_ev, evs, ev, "attn_fused_cpu");
     }
@@ -348,7 +288,7 @@ fail:
     if (st != CLF_OK && n_ev)
         clFinish(ctx->queue);
     for (cl_uint i = 0; i < n_ev; i++)
-        release_event(&evs[i]);
+        clf_release_event(&evs[i]);
     return st;
 }
 
@@ -357,51 +297,51 @@ static enum clf_status enqueue_fused_group(struct clf_ctx *ctx, struct attn_node
 {
     const struct clf_attn_problem *p = &an->prob;
     const struct attn_cpu_config *cfg = cpu_config(ctx);
-    int dmax = dmax_of(p->d), gq, gk;
+    int dmax = clf_attn_dmax(p->d), gq, gk;
     group_config(ctx, dmax, &gq, &gk);
     char buf[128];
     const char *opts = opts_or_default(buf, sizeof buf, cfg->vw, cfg->qv, cfg->bk, cfg->dc, dmax,
                                        gq, gk);
-    int nk_pad = (int)(ceil_div(p->sk, gk) * gk);
+    int nk_pad = (int)(clf_ceil_div(p->sk, gk) * gk);
     cl_mem kb = NULL;
     enum clf_status st =
         clf_gemm_scratch_get(ctx, &an->fs, 1, (size_t)(p->batch * nk_pad) * sizeof(float), &kb);
     if (st != CLF_OK)
         return st;
     cl_event ev_kb = NULL;
-    st = enqueue_key_bias(ctx, p, opts, kb, nk_pad, n_wait, wait, &ev_kb);
+    st = clf_attn_enqueue_key_bias(ctx, p, opts, kb, nk_pad, n_wait, wait, &ev_kb);
     if (st != CLF_OK)
         return st;
     cl_kernel k = NULL;
     st = clf_kernel_get(ctx, "attention", opts, "attn_fused_group", &k);
     if (st == CLF_OK) {
-        struct targ qt = targ_of(p->q), kt = targ_of(p->k), vt = targ_of(p->v),
-                    ot = targ_of(p->out);
+        struct clf_targ qt = clf_targ_of(p->q), kt = clf_targ_of(p->k), vt = clf_targ_of(p->v),
+                    ot = clf_targ_of(p->out);
         cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, causal = p->causal;
         cl_int nkp = nk_pad;
         cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
-        const struct karg args[] = {TARG(qt),
-                                    TARG(kt),
-                                    TARG(vt),
+        const struct clf_karg args[] = {CLF_TARG(qt),
+                                    CLF_TARG(kt),
+                                    CLF_TARG(vt),
                                     {sizeof(cl_mem), &kb},
                                     {sizeof nkp, &nkp},
-                                    TARG(ot),
+                                    CLF_TARG(ot),
                                     {sizeof sq, &sq},
                                     {sizeof sk, &sk},
                                     {sizeof d, &d},
                                     {sizeof cl2, &cl2},
                                     {sizeof causal, &causal}};
-        st = set_args(ctx, k, "attn_fused_group", args, sizeof args / sizeof args[0]);
+        st = clf_set_args(ctx, k, "attn_fused_group", args, sizeof args / sizeof args[0]);
     }
     if (st == CLF_OK) {
-        size_t global[3] = {(size_t)(ceil_div(p->sq, gq) * gq), (size_t)p->heads,
+        size_t global[3] = {(size_t)(clf_ceil_div(p->sq, gq) * gq), (size_t)p->heads,
                             (size_t)p->batch};
         size_t local[3] = {(size_t)gq, 1, 1};
         st = clf_launch(ctx, k, 3, global, local, 1, &ev_kb, ev, "attn_fused_group");
     }
     if (st != CLF_OK)
         clFinish(ctx->queue);
-    release_event(&ev_kb);
+    clf_release_event(&ev_kb);
     return st;
 }
 
@@ -497,10 +437,10 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, const struct attn_no
     cl_mem s = an->scores->storage->mem;
     cl_int nkp = nk_pad, heads = (cl_int)p->heads, sq = (cl_int)p->sq, sk = (cl_int)p->sk;
     cl_int causal = p->causal;
-    const struct karg args[] = {{sizeof(cl_mem), &s}, {sizeof(cl_mem), &kb}, {sizeof nkp, &nkp},
+    const struct clf_karg args[] = {{sizeof(cl_mem), &s}, {sizeof(cl_mem), &kb}, {sizeof nkp, &nkp},
                                 {sizeof heads, &heads}, {sizeof sq, &sq},  {sizeof sk, &sk},
                                 {sizeof causal, &causal}};
-    st = set_args(ctx, k, name, args, sizeof args / sizeof args[0]);
+    st = clf_set_args(ctx, k, name, args, sizeof args / sizeof args[0]);
     if (st != CLF_OK)
         return st;
     size_t rows = (size_t)(p->batch * p->heads * p->sq);
@@ -587,44 +527,44 @@ static enum clf_status enqueue_gemm_path(struct clf_ctx *ctx, struct attn_node *
     /* one chain: key bias, Q.K^T per batch entry, softmax, P.V per batch
      * entry, copy (the GEMMs of a kind share their scratch) */
     cl_event prev = NULL, next = NULL, ev_kb = NULL;
-    st = enqueue_key_bias(ctx, p, opts, kb, nk_pad, n_wait, wait, &ev_kb);
+    st = clf_attn_enqueue_key_bias(ctx, p, opts, kb, nk_pad, n_wait, wait, &ev_kb);
     if (st != CLF_OK)
         return st;
     for (int64_t b = 0; st == CLF_OK && b < nb; b++) {
         gemm_problems(an, o, b, &qk, &pv);
         st = clf_gemm_run_choice(ctx, &qk, &an->gc[0], &an->gs[0], prev ? 1 : n_wait,
                                  prev ? &prev : wait, &next);
-        release_event(&prev);
+        clf_release_event(&prev);
         prev = next;
         next = NULL;
     }
     if (st == CLF_OK) {
         cl_event w[2] = {prev, ev_kb};
         st = enqueue_softmax(ctx, an, opts, kb, nk_pad, 2, w, &next);
-        release_event(&prev);
+        clf_release_event(&prev);
         prev = next;
         next = NULL;
     }
     for (int64_t b = 0; st == CLF_OK && b < nb; b++) {
         gemm_problems(an, o, b, &qk, &pv);
         st = clf_gemm_run_choice(ctx, &pv, &an->gc[1], &an->gs[1], 1, &prev, &next);
-        release_event(&prev);
+        clf_release_event(&prev);
         prev = next;
         next = NULL;
     }
     if (st == CLF_OK && !direct) {
         st = clf_copy_enqueue(ctx, an->odense, p->out, 1, &prev, &next);
-        release_event(&prev);
+        clf_release_event(&prev);
         prev = next;
         next = NULL;
     }
     if (st != CLF_OK)
         clFinish(ctx->queue);
-    release_event(&ev_kb);
+    clf_release_event(&ev_kb);
     if (st == CLF_OK && ev)
         *ev = prev;
     else
-        release_event(&prev);
+        clf_release_event(&prev);
     return st;
 }
 
@@ -675,7 +615,7 @@ static void class_key(const struct clf_attn_problem *p, char *key, size_t size)
     int64_t bh = p->batch * p->heads;
     int hb = bh == 1 ? 0 : bh <= 4 ? 1 : bh <= 16 ? 2 : 3;
     snprintf(key, size, "q%d-k%d-d%d-h%d-c%d", seq_bucket(p->sq), seq_bucket(p->sk),
-             dmax_of(p->d), hb, p->causal);
+             clf_attn_dmax(p->d), hb, p->causal);
 }
 
 /* One run of impl, waited for; *ms receives its wall time. */
@@ -868,13 +808,13 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
                  an->gemm_flat ? "" : ", per batch");
     } else if (an->variant == CLF_ATTN_FUSED_GROUP) {
         int gq, gk;
-        group_config(ctx, dmax_of(p->d), &gq, &gk);
+        group_config(ctx, clf_attn_dmax(p->d), &gq, &gk);
         snprintf(s, left, " %sfused group (%d queries x %d keys in local memory, d<=%d)", how, gq,
-                 gk, dmax_of(p->d));
+                 gk, clf_attn_dmax(p->d));
     } else {
         const struct attn_cpu_config *c = cpu_config(ctx);
         snprintf(s, left, " %sfused cpu (%d queries x %d keys, float%d, d<=%d)", how,
-                 c->qv * c->vw, c->bk, c->vw, dmax_of(p->d));
+                 c->qv * c->vw, c->bk, c->vw, clf_attn_dmax(p->d));
     }
 }
 

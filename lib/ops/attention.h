@@ -12,6 +12,12 @@
 /* Largest head_dim. */
 #define CLF_ATTN_MAX_HEAD_DIM 256
 
+/* head_dim bucket: the DMAX a program is built for. */
+static inline int clf_attn_dmax(int64_t d)
+{
+    return d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : 256;
+}
+
 /* Kernel family: the fused kernel and the GEMM path's softmax. */
 enum clf_attn_fused_variant {
     CLF_ATTN_FUSED_BY_DEVICE = -1, /* CPU devices: CPU; others: GROUP */
@@ -41,6 +47,13 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                                      const struct clf_attention_params *p,
                                      enum clf_attn_fused_variant variant,
                                      struct clf_tensor **out);
+
+/* Enqueues attn_key_bias (cl/attention.cl): kb [batch][nk_pad] = 0 for an
+ * attended key, -inf for a padded one or one past seq_k, after the wait
+ * list. opts: the attention program's options (NULL: the default one). */
+enum clf_status clf_attn_enqueue_key_bias(struct clf_ctx *ctx, const struct clf_attn_problem *p,
+                                          const char *opts, cl_mem kb, int nk_pad,
+                                          cl_uint n_wait, const cl_event *wait, cl_event *ev);
 
 /* Sparse variants (attention_sparse.c). */
 

@@ -56,58 +56,6 @@ static void sp_node_free(struct clf_ctx *ctx, void *state)
 /* Launch helpers                                                           */
 /* ------------------------------------------------------------------------ */
 
-struct karg {
-    size_t size;
-    const void *value;
-};
-
-static enum clf_status set_args(struct clf_ctx *ctx, cl_kernel k, const char *name,
-                                const struct karg *args, cl_uint n)
-{
-    for (cl_uint i = 0; i < n; i++) {
-        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
-        if (err != CL_SUCCESS)
-            return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of %s failed: %s (%d)", i,
-                            name, clf_cl_error_name(err), (int)err);
-    }
-    return CLF_OK;
-}
-
-struct targ {
-    cl_mem mem;
-    cl_long off;
-    cl_long4 str;
-};
-
-static struct targ targ_of(const struct clf_tensor *t)
-{
-    struct targ a;
-    cl_long4 shape;
-    a.mem = t->storage->mem;
-    clf_tensor_layout4(t, &shape, &a.str, &a.off);
-    return a;
-}
-
-#define TARG(a) {sizeof(cl_mem), &(a).mem}, {sizeof(cl_long), &(a).off}, {sizeof(cl_long4), &(a).str}
-#define NARGS(a) ((cl_uint)(sizeof(a) / sizeof((a)[0])))
-
-static void release_event(cl_event *e)
-{
-    if (*e)
-        clReleaseEvent(*e);
-    *e = NULL;
-}
-
-static size_t round_up(size_t a, size_t b)
-{
-    return (a + b - 1) / b * b;
-}
-
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-    return (a + b - 1) / b;
-}
-
 static size_t local_1d(const struct clf_ctx *ctx, size_t want)
 {
     size_t l = want;
@@ -130,16 +78,11 @@ static struct sp_config sp_config_of(const struct clf_ctx *ctx)
     return c;
 }
 
-static int dmax_of(int64_t d)
-{
-    return d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : 256;
-}
-
 static void sp_opts(const struct clf_ctx *ctx, int64_t d, char *buf, size_t size)
 {
     struct sp_config c = sp_config_of(ctx);
     snprintf(buf, size, "-DVW=%d -DQV=%d -DBK=%d -DDC=%d -DDMAX=%d", c.vw, c.qv, c.bk, c.dc,
-             dmax_of(d));
+             clf_attn_dmax(d));
 }
 
 /* Clamps a band side or a global count (>= 0) to what an int kernel
@@ -148,27 +91,6 @@ static cl_int clamp_side(int64_t x, const struct clf_attn_problem *p)
 {
     int64_t lim = p->sq + p->sk;
     return (cl_int)(x < lim ? x : lim);
-}
-
-/* Enqueues sp_key_bias into kb [batch][nk_pad]. */
-static enum clf_status enqueue_key_bias(struct clf_ctx *ctx, const struct clf_attn_problem *p,
-                                        const char *opts, cl_mem kb, int nk_pad, cl_uint n_wait,
-                                        const cl_event *wait, cl_event *ev)
-{
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "attention_sparse", opts, "sp_key_bias", &k);
-    if (st != CLF_OK)
-        return st;
-    struct targ pad = p->pad ? targ_of(p->pad) : targ_of(p->q);
-    cl_int has_pad = p->pad != NULL, sk = (cl_int)p->sk, nkp = nk_pad;
-    const struct karg args[] = {TARG(pad), {sizeof has_pad, &has_pad}, {sizeof sk, &sk},
-                                {sizeof nkp, &nkp}, {sizeof(cl_mem), &kb}};
-    st = set_args(ctx, k, "sp_key_bias", args, NARGS(args));
-    if (st != CLF_OK)
-        return st;
-    size_t local[2] = {local_1d(ctx, 64), 1};
-    size_t global[2] = {round_up((size_t)nk_pad, local[0]), (size_t)p->batch};
-    return clf_launch(ctx, k, 2, global, local, n_wait, wait, ev, "sp_key_bias");
 }
 
 /* What the CPU kernels read besides q: key panels, key bias, v (dense
@@ -184,7 +106,7 @@ struct cpu_prep {
 static void prep_release(struct cpu_prep *cp)
 {
     for (cl_uint i = 0; i < cp->n_ev; i++)
-        release_event(&cp->evs[i]);
+        clf_release_event(&cp->evs[i]);
     cp->n_ev = 0;
 }
 
@@ -195,7 +117,7 @@ static enum clf_status prep_cpu(struct clf_ctx *ctx, struct sp_node *sn, const c
     const struct clf_attn_problem *p = &sn->prob;
     struct sp_config cfg = sp_config_of(ctx);
     memset(cp, 0, sizeof *cp);
-    int64_t nkb = ceil_div(p->sk, cfg.bk);
+    int64_t nkb = clf_ceil_div(p->sk, cfg.bk);
     int nk_pad = (int)(nkb * cfg.bk);
     cp->nkb = (cl_int)nkb;
     size_t kp_bytes = (size_t)(p->batch * p->heads * nkb * p->d * cfg.bk) * sizeof(float);
@@ -210,7 +132,7 @@ static enum clf_status prep_cpu(struct clf_ctx *ctx, struct sp_node *sn, const c
                                   &cp->kb);
     if (st != CLF_OK)
         return st;
-    st = enqueue_key_bias(ctx, p, opts, cp->kb, nk_pad, n_wait, wait, &cp->evs[cp->n_ev]);
+    st = clf_attn_enqueue_key_bias(ctx, p, NULL, cp->kb, nk_pad, n_wait, wait, &cp->evs[cp->n_ev]);
     if (st != CLF_OK)
         return st;
     cp->n_ev++;
@@ -218,11 +140,11 @@ static enum clf_status prep_cpu(struct clf_ctx *ctx, struct sp_node *sn, const c
     st = clf_kernel_get(ctx, "attention_sparse", opts, "sp_pack_k", &k);
     if (st != CLF_OK)
         return st;
-    struct targ kt = targ_of(p->k);
+    struct clf_targ kt = clf_targ_of(p->k);
     cl_int sk = (cl_int)p->sk, d = (cl_int)p->d, nkbi = cp->nkb;
-    const struct karg args[] = {TARG(kt), {sizeof sk, &sk}, {sizeof d, &d},
+    const struct clf_karg args[] = {CLF_TARG(kt), {sizeof sk, &sk}, {sizeof d, &d},
                                 {sizeof nkbi, &nkbi}, {sizeof(cl_mem), &cp->kp}};
-    st = set_args(ctx, k, "sp_pack_k", args, NARGS(args));
+    st = clf_set_args(ctx, k, "sp_pack_k", args, CLF_NARGS(args));
     if (st != CLF_OK)
         return st;
     size_t global[3] = {(size_t)nkb, (size_t)p->heads, (size_t)p->batch};
@@ -249,7 +171,7 @@ static enum clf_status prep_cpu(struct clf_ctx *ctx, struct sp_node *sn, const c
 }
 
 /* Key bias for the per-query kernels: [batch][sk]. */
-static enum clf_status prep_item(struct clf_ctx *ctx, struct sp_node *sn, const char *opts,
+static enum clf_status prep_item(struct clf_ctx *ctx, struct sp_node *sn,
                                  cl_uint n_wait, const cl_event *wait, cl_mem *kb, cl_event *ev)
 {
     const struct clf_attn_problem *p = &sn->prob;
@@ -257,7 +179,7 @@ static enum clf_status prep_item(struct clf_ctx *ctx, struct sp_node *sn, const 
         clf_gemm_scratch_get(ctx, &sn->fs, 1, (size_t)(p->batch * p->sk) * sizeof(float), kb);
     if (st != CLF_OK)
         return st;
-    return enqueue_key_bias(ctx, p, opts, *kb, (int)p->sk, n_wait, wait, ev);
+    return clf_attn_enqueue_key_bias(ctx, p, NULL, *kb, (int)p->sk, n_wait, wait, ev);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -271,7 +193,7 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
     char opts[128];
     sp_opts(ctx, p->d, opts, sizeof opts);
     struct sp_config cfg = sp_config_of(ctx);
-    struct targ qt = targ_of(p->q), ot = targ_of(p->out);
+    struct clf_targ qt = clf_targ_of(p->q), ot = clf_targ_of(p->out);
     cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, causal = p->causal;
     cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
     cl_int wl = clamp_side(sn->var.window_left, p);
@@ -279,7 +201,7 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
     cl_int ng = clamp_side(sn->var.global_tokens, p);
     cl_float tau = sn->var.threshold;
     cl_int renorm = sn->var.renormalize, has_kept = sn->kept != NULL, kk = sn->kk;
-    struct targ kt = sn->kept ? targ_of(sn->kept) : targ_of(p->q);
+    struct clf_targ kt = sn->kept ? clf_targ_of(sn->kept) : clf_targ_of(p->q);
     cl_mem hs = NULL, idx = sn->idx ? sn->idx->storage->mem : NULL;
     enum clf_status st = CLF_OK;
     if (sn->kind == SP_SELECT) {
@@ -293,7 +215,7 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
     if (sn->cpu) {
         struct cpu_prep cp;
         st = prep_cpu(ctx, sn, opts, sn->kind != SP_SELECT, n_wait, wait, &cp);
-        struct targ vt = targ_of(cp.v);
+        struct clf_targ vt = clf_targ_of(cp.v);
         cl_int nkb = cp.nkb;
         name = sn->kind == SP_WINDOW      ? "sp_window_cpu"
                : sn->kind == SP_THRESHOLD ? "sp_threshold_cpu"
@@ -301,32 +223,32 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
         if (st == CLF_OK)
             st = clf_kernel_get(ctx, "attention_sparse", opts, name, &k);
         if (st == CLF_OK && sn->kind == SP_WINDOW) {
-            const struct karg args[] = {
-                TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
-                TARG(vt),           TARG(ot),                 {sizeof sq, &sq},
+            const struct clf_karg args[] = {
+                CLF_TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
+                CLF_TARG(vt),           CLF_TARG(ot),                 {sizeof sq, &sq},
                 {sizeof sk, &sk},   {sizeof d, &d},           {sizeof nkb, &nkb},
                 {sizeof cl2, &cl2}, {sizeof causal, &causal}, {sizeof wl, &wl},
                 {sizeof wre, &wre}, {sizeof ng, &ng}};
-            st = set_args(ctx, k, name, args, NARGS(args));
+            st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
         } else if (st == CLF_OK && sn->kind == SP_THRESHOLD) {
-            const struct karg args[] = {
-                TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
-                TARG(vt),           TARG(ot),                 TARG(kt),
+            const struct clf_karg args[] = {
+                CLF_TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
+                CLF_TARG(vt),           CLF_TARG(ot),                 CLF_TARG(kt),
                 {sizeof has_kept, &has_kept}, {sizeof sq, &sq}, {sizeof sk, &sk},
                 {sizeof d, &d},     {sizeof nkb, &nkb},       {sizeof cl2, &cl2},
                 {sizeof causal, &causal}, {sizeof tau, &tau}, {sizeof renorm, &renorm}};
-            st = set_args(ctx, k, name, args, NARGS(args));
+            st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
         } else if (st == CLF_OK) {
-            const struct karg args[] = {
-                TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
+            const struct clf_karg args[] = {
+                CLF_TARG(qt),           {sizeof(cl_mem), &cp.kp}, {sizeof(cl_mem), &cp.kb},
                 {sizeof sq, &sq},   {sizeof sk, &sk},         {sizeof d, &d},
                 {sizeof nkb, &nkb}, {sizeof cl2, &cl2},       {sizeof causal, &causal},
                 {sizeof kk, &kk},   {sizeof(cl_mem), &idx},   {sizeof(cl_mem), &hs}};
-            st = set_args(ctx, k, name, args, NARGS(args));
+            st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
         }
         if (st == CLF_OK) {
             int qb = cfg.qv * cfg.vw;
-            size_t global[3] = {(size_t)ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
+            size_t global[3] = {(size_t)clf_ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
             size_t local[3] = {1, 1, 1};
             st = clf_launch(ctx, k, 3, global, local, cp.n_ev, cp.evs, ev, name);
         }
@@ -337,8 +259,8 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
     }
     cl_mem kb = NULL;
     cl_event ev_kb = NULL;
-    st = prep_item(ctx, sn, opts, n_wait, wait, &kb, &ev_kb);
-    struct targ kkt = targ_of(p->k), vt = targ_of(p->v);
+    st = prep_item(ctx, sn, n_wait, wait, &kb, &ev_kb);
+    struct clf_targ kkt = clf_targ_of(p->k), vt = clf_targ_of(p->v);
     cl_int nkp = sk;
     name = sn->kind == SP_WINDOW      ? "sp_window_item"
            : sn->kind == SP_THRESHOLD ? "sp_threshold_item"
@@ -346,42 +268,42 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
     if (st == CLF_OK)
         st = clf_kernel_get(ctx, "attention_sparse", opts, name, &k);
     if (st == CLF_OK && sn->kind == SP_WINDOW) {
-        const struct karg args[] = {TARG(qt),           TARG(kkt),
-                                    TARG(vt),           {sizeof(cl_mem), &kb},
-                                    {sizeof nkp, &nkp}, TARG(ot),
+        const struct clf_karg args[] = {CLF_TARG(qt),           CLF_TARG(kkt),
+                                    CLF_TARG(vt),           {sizeof(cl_mem), &kb},
+                                    {sizeof nkp, &nkp}, CLF_TARG(ot),
                                     {sizeof sq, &sq},   {sizeof sk, &sk},
                                     {sizeof d, &d},     {sizeof cl2, &cl2},
                                     {sizeof causal, &causal}, {sizeof wl, &wl},
                                     {sizeof wre, &wre}, {sizeof ng, &ng}};
-        st = set_args(ctx, k, name, args, NARGS(args));
+        st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
     } else if (st == CLF_OK && sn->kind == SP_THRESHOLD) {
-        const struct karg args[] = {TARG(qt),           TARG(kkt),
-                                    TARG(vt),           {sizeof(cl_mem), &kb},
-                                    {sizeof nkp, &nkp}, TARG(ot),
-                                    TARG(kt),           {sizeof has_kept, &has_kept},
+        const struct clf_karg args[] = {CLF_TARG(qt),           CLF_TARG(kkt),
+                                    CLF_TARG(vt),           {sizeof(cl_mem), &kb},
+                                    {sizeof nkp, &nkp}, CLF_TARG(ot),
+                                    CLF_TARG(kt),           {sizeof has_kept, &has_kept},
                                     {sizeof sq, &sq},   {sizeof sk, &sk},
                                     {sizeof d, &d},     {sizeof cl2, &cl2},
                                     {sizeof causal, &causal}, {sizeof tau, &tau},
                                     {sizeof renorm, &renorm}};
-        st = set_args(ctx, k, name, args, NARGS(args));
+        st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
     } else if (st == CLF_OK) {
-        const struct karg args[] = {TARG(qt),         TARG(kkt),
+        const struct clf_karg args[] = {CLF_TARG(qt),         CLF_TARG(kkt),
                                     {sizeof(cl_mem), &kb}, {sizeof nkp, &nkp},
                                     {sizeof sq, &sq}, {sizeof sk, &sk},
                                     {sizeof d, &d},   {sizeof cl2, &cl2},
                                     {sizeof causal, &causal}, {sizeof kk, &kk},
                                     {sizeof(cl_mem), &idx}, {sizeof(cl_mem), &hs}};
-        st = set_args(ctx, k, name, args, NARGS(args));
+        st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
     }
     if (st == CLF_OK) {
         size_t l = local_1d(ctx, 64);
-        size_t global[3] = {round_up((size_t)p->sq, l), (size_t)p->heads, (size_t)p->batch};
+        size_t global[3] = {clf_round_up((size_t)p->sq, l), (size_t)p->heads, (size_t)p->batch};
         size_t local[3] = {l, 1, 1};
         st = clf_launch(ctx, k, 3, global, local, 1, &ev_kb, ev, name);
     }
     if (st != CLF_OK && ev_kb)
         clFinish(ctx->queue);
-    release_event(&ev_kb);
+    clf_release_event(&ev_kb);
     return st;
 }
 
@@ -395,18 +317,18 @@ static enum clf_status enqueue_attend(struct clf_ctx *ctx, struct sp_node *sn, c
     enum clf_status st = clf_kernel_get(ctx, "attention_sparse", opts, "sp_topk_attend", &k);
     if (st != CLF_OK)
         return st;
-    struct targ qt = targ_of(p->q), kt = targ_of(p->k), vt = targ_of(p->v), ot = targ_of(p->out);
+    struct clf_targ qt = clf_targ_of(p->q), kt = clf_targ_of(p->k), vt = clf_targ_of(p->v), ot = clf_targ_of(p->out);
     cl_mem idx = sn->idx->storage->mem;
     cl_int sq = (cl_int)p->sq, d = (cl_int)p->d, kk = sn->kk;
     cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
-    const struct karg args[] = {TARG(qt),         TARG(kt),         TARG(vt),
-                                {sizeof(cl_mem), &idx}, TARG(ot),   {sizeof sq, &sq},
+    const struct clf_karg args[] = {CLF_TARG(qt),         CLF_TARG(kt),         CLF_TARG(vt),
+                                {sizeof(cl_mem), &idx}, CLF_TARG(ot),   {sizeof sq, &sq},
                                 {sizeof d, &d},   {sizeof cl2, &cl2}, {sizeof kk, &kk}};
-    st = set_args(ctx, k, "sp_topk_attend", args, NARGS(args));
+    st = clf_set_args(ctx, k, "sp_topk_attend", args, CLF_NARGS(args));
     if (st != CLF_OK)
         return st;
     size_t l = local_1d(ctx, sn->cpu ? 16 : 64);
-    size_t global[3] = {round_up((size_t)p->sq, l), (size_t)p->heads, (size_t)p->batch};
+    size_t global[3] = {clf_round_up((size_t)p->sq, l), (size_t)p->heads, (size_t)p->batch};
     size_t local[3] = {l, 1, 1};
     return clf_launch(ctx, k, 3, global, local, n_wait, wait, ev, "sp_topk_attend");
 }
@@ -451,13 +373,13 @@ static void describe_sparse(const struct clf_node *node, char *buf, size_t size)
     if (sn->kind == SP_MARK)
         return;
     if (sn->kind == SP_ATTEND)
-        snprintf(s, left, " (k %d, one query per work-item, d<=%d)", sn->kk, dmax_of(p->d));
+        snprintf(s, left, " (k %d, one query per work-item, d<=%d)", sn->kk, clf_attn_dmax(p->d));
     else if (sn->cpu)
         snprintf(s, left, " cpu (%d queries x %d keys, float%d, d<=%d%s)", c.qv * c.vw, c.bk,
-                 c.vw, dmax_of(p->d),
+                 c.vw, clf_attn_dmax(p->d),
                  sn->kind == SP_SELECT ? ", bounded heap" : sn->kind == SP_THRESHOLD ? ", 2 passes" : "");
     else
-        snprintf(s, left, " item (one query per work-item, d<=%d%s)", dmax_of(p->d),
+        snprintf(s, left, " item (one query per work-item, d<=%d%s)", clf_attn_dmax(p->d),
                  sn->kind == SP_SELECT ? ", bounded heap" : "");
 }
 

@@ -52,21 +52,11 @@ static bool cfg_valid(const struct clf_gemm_cpu_config *cfg)
            cfg->local0 <= 256;
 }
 
-static int64_t ceil_div(int64_t a, int64_t b)
-{
-    return (a + b - 1) / b;
-}
-
-static size_t round_up(size_t a, size_t b)
-{
-    return (a + b - 1) / b * b;
-}
-
 /* Bytes of batches x ceil(rows/t) panels of depth k and width t (f32), or
  * 0 when that overflows. At least 64 bytes (k = 0 still gets a buffer). */
 static size_t panel_bytes(int64_t batches, int64_t rows, int64_t k, int t)
 {
-    int64_t panels = ceil_div(rows, t);
+    int64_t panels = clf_ceil_div(rows, t);
     double approx = (double)batches * (double)panels * (double)k * t * sizeof(float);
     if (approx > (double)(SIZE_MAX / 2))
         return 0;
@@ -141,25 +131,6 @@ static enum clf_status check_problem(struct clf_ctx *ctx, const struct clf_gemm_
     return CLF_OK;
 }
 
-/* One kernel argument as clSetKernelArg takes it. */
-struct karg {
-    size_t size;
-    const void *value;
-};
-
-/* Sets arguments 0..n_args-1 of k; names the kernel in an error. */
-static enum clf_status set_args(struct clf_ctx *ctx, cl_kernel k, const char *name,
-                                const struct karg *args, cl_uint n_args)
-{
-    for (cl_uint i = 0; i < n_args; i++) {
-        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
-        if (err != CL_SUCCESS)
-            return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of %s failed: %s (%d)", i,
-                            name, clf_cl_error_name(err), (int)err);
-    }
-    return CLF_OK;
-}
-
 /*
  * Enqueues pack kernel `name` (gemm_cpu_pack_a or gemm_cpu_pack_b, see
  * gemm_cpu.cl) with its arguments (src, off, s1, s2, bs, rows, depth, dst):
@@ -178,16 +149,16 @@ static enum clf_status enqueue_pack(struct clf_ctx *ctx, const char *opts, const
     if (st != CLF_OK)
         return st;
     cl_int r = (cl_int)rows, d = (cl_int)depth;
-    const struct karg args[] = {
+    const struct clf_karg args[] = {
         {sizeof(cl_mem), &src}, {sizeof off, &off}, {sizeof s1, &s1}, {sizeof s2, &s2},
         {sizeof bs, &bs},       {sizeof r, &r},     {sizeof d, &d},   {sizeof(cl_mem), &dst},
     };
-    st = set_args(ctx, k, name, args, sizeof args / sizeof args[0]);
+    st = clf_set_args(ctx, k, name, args, sizeof args / sizeof args[0]);
     if (st != CLF_OK)
         return st;
     /* A fixed local size: PoCL compiles a work-group function per local
      * size, so letting the driver choose would recompile per shape. */
-    size_t global[3] = {(size_t)ceil_div(rows, t), (size_t)ceil_div(depth > 0 ? depth : 1, PACK_K),
+    size_t global[3] = {(size_t)clf_ceil_div(rows, t), (size_t)clf_ceil_div(depth > 0 ? depth : 1, PACK_K),
                         (size_t)batches};
     size_t local[3] = {1, 1, 1};
     return clf_launch(ctx, k, 3, global, local, n_wait, wait, ev, name);
@@ -205,13 +176,6 @@ static void pack_b_key(const struct clf_gemm_problem *p, int tn, int64_t batch_b
     key[5] = p->b_cs;
     key[6] = batch_b > 1 ? p->b_bs : 0;
     key[7] = batch_b;
-}
-
-static void release_event(cl_event *e)
-{
-    if (*e)
-        clReleaseEvent(*e);
-    *e = NULL;
 }
 
 enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
@@ -292,12 +256,12 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
         goto fail;
     cl_mem bpk = d->mem, cmem = p->c_t->storage->mem;
     cl_mem bmem = p->bias_t ? p->bias_t->storage->mem : NULL;
-    cl_long bp_bs = batch_b > 1 ? (cl_long)(ceil_div(p->n, tn) * p->k * tn) : 0;
+    cl_long bp_bs = batch_b > 1 ? (cl_long)(clf_ceil_div(p->n, tn) * p->k * tn) : 0;
     cl_long c_off = p->c_off, c_rs = p->c_rs, c_bs = p->c_bs, bias_off = p->bias_off;
     cl_int has_bias = p->bias_t != NULL, m = (cl_int)p->m, n = (cl_int)p->n, kd = (cl_int)p->k;
     cl_int act = (cl_int)p->act;
     float alpha = p->alpha, beta = p->beta;
-    const struct karg args[] = {
+    const struct clf_karg args[] = {
         {sizeof(cl_mem), &apk},   {sizeof(cl_mem), &bpk},  {sizeof bp_bs, &bp_bs},
         {sizeof(cl_mem), &cmem},  {sizeof c_off, &c_off},  {sizeof c_rs, &c_rs},
         {sizeof c_bs, &c_bs},     {sizeof(cl_mem), bmem ? &bmem : NULL},
@@ -305,18 +269,18 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
         {sizeof n, &n},           {sizeof kd, &kd},        {sizeof alpha, &alpha},
         {sizeof beta, &beta},     {sizeof act, &act},
     };
-    st = set_args(ctx, k, "gemm_cpu_tile", args, sizeof args / sizeof args[0]);
+    st = clf_set_args(ctx, k, "gemm_cpu_tile", args, sizeof args / sizeof args[0]);
     if (st != CLF_OK)
         goto fail;
     size_t local[3] = {(size_t)cfg->local0, 1, 1};
-    size_t global[3] = {round_up((size_t)ceil_div(p->m, tm), local[0]),
-                        (size_t)ceil_div(p->n, tn), (size_t)p->batch};
+    size_t global[3] = {clf_round_up((size_t)clf_ceil_div(p->m, tm), local[0]),
+                        (size_t)clf_ceil_div(p->n, tn), (size_t)p->batch};
     cl_event deps[2] = {ev_a, ev_b};
     st = clf_launch(ctx, k, 3, global, local, ev_b ? 2 : 1, deps, &ev_c, "gemm_cpu_tile");
     if (st != CLF_OK)
         goto fail;
-    release_event(&ev_a);
-    release_event(&ev_b);
+    clf_release_event(&ev_a);
+    clf_release_event(&ev_b);
     if (ev)
         *ev = ev_c;
     else
@@ -328,7 +292,7 @@ fail:
      * pack already enqueued completes, so B stays valid. */
     if (ev_a || ev_b)
         clFinish(ctx->queue);
-    release_event(&ev_a);
-    release_event(&ev_b);
+    clf_release_event(&ev_a);
+    clf_release_event(&ev_b);
     return st;
 }

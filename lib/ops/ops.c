@@ -26,3 +26,31 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
                         "enqueueing %s failed: %s (%d)", what, clf_cl_error_name(err), (int)err);
     return CLF_OK;
 }
+
+enum clf_status clf_set_args(struct clf_ctx *ctx, cl_kernel k, const char *name,
+                             const struct clf_karg *args, cl_uint n)
+{
+    for (cl_uint i = 0; i < n; i++) {
+        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
+        if (err != CL_SUCCESS)
+            return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of %s failed: %s (%d)", i,
+                            name, clf_cl_error_name(err), (int)err);
+    }
+    return CLF_OK;
+}
+
+struct clf_targ clf_targ_of(const struct clf_tensor *t)
+{
+    struct clf_targ a;
+    cl_long4 shape;
+    a.mem = t->storage->mem;
+    clf_tensor_layout4(t, &shape, &a.str, &a.off);
+    return a;
+}
+
+void clf_release_event(cl_event *e)
+{
+    if (*e)
+        clReleaseEvent(*e);
+    *e = NULL;
+}

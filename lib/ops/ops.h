@@ -15,4 +15,44 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
                            const size_t *local, cl_uint n_wait, const cl_event *wait, cl_event *ev,
                            const char *what);
 
+/* One kernel argument: its size and a pointer to its value. */
+struct clf_karg {
+    size_t size;
+    const void *value;
+};
+
+/* Sets args[0..n) as k's arguments 0..n-1; names kernel `name` and the
+ * argument in an error. */
+enum clf_status clf_set_args(struct clf_ctx *ctx, cl_kernel k, const char *name,
+                             const struct clf_karg *args, cl_uint n);
+
+#define CLF_NARGS(a) ((cl_uint)(sizeof(a) / sizeof((a)[0])))
+
+/* A tensor as the kernel argument triple of cl/common.cl: buffer, element
+ * offset, long4 strides (padded to 4-D). */
+struct clf_targ {
+    cl_mem mem;
+    cl_long off;
+    cl_long4 str;
+};
+
+struct clf_targ clf_targ_of(const struct clf_tensor *t);
+
+/* The three struct clf_karg entries of a struct clf_targ. */
+#define CLF_TARG(a)                                                                           \
+    {sizeof(cl_mem), &(a).mem}, {sizeof(cl_long), &(a).off}, {sizeof(cl_long4), &(a).str}
+
+static inline int64_t clf_ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static inline size_t clf_round_up(size_t a, size_t b)
+{
+    return (a + b - 1) / b * b;
+}
+
+/* Releases *e when set and clears it. */
+void clf_release_event(cl_event *e);
+
 #endif
