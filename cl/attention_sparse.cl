@@ -38,12 +38,6 @@
  * Build defines: VW, QV, BK, DC, DMAX as in attention.cl.
  */
 
-#ifndef VW
-#define VW 16
-#endif
-#ifndef QV
-#define QV 2
-#endif
 #ifndef BK
 #define BK 12
 #endif
@@ -54,50 +48,7 @@
 #define DMAX 64
 #endif
 
-#define QB (QV * VW)
-
-#if VW == 8
-#define VEC float8
-#define VECI int8
-#define VLOAD vload8
-#define VSTORE vstore8
-#define IOTA ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
-#elif VW == 16
-#define VEC float16
-#define VECI int16
-#define VLOAD vload16
-#define VSTORE vstore16
-#define IOTA ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
-#else
-#error "VW must be 8 or 16"
-#endif
-
-#define SP_L1(X) X(0)
-#define SP_L2(X) SP_L1(X) X(1)
-#define SP_L3(X) SP_L2(X) X(2)
-#define SP_L4(X) SP_L3(X) X(3)
-#define SP_L5(X) SP_L4(X) X(4)
-#define SP_L6(X) SP_L5(X) X(5)
-#define SP_L7(X) SP_L6(X) X(6)
-#define SP_L8(X) SP_L7(X) X(7)
-#define SP_L9(X) SP_L8(X) X(8)
-#define SP_L10(X) SP_L9(X) X(9)
-#define SP_L11(X) SP_L10(X) X(10)
-#define SP_L12(X) SP_L11(X) X(11)
-#define SP_L13(X) SP_L12(X) X(12)
-#define SP_L14(X) SP_L13(X) X(13)
-#define SP_L15(X) SP_L14(X) X(14)
-#define SP_L16(X) SP_L15(X) X(15)
-#define SP_LIST_(n, X) SP_L##n(X)
-#define SP_LIST(n, X) SP_LIST_(n, X)
-
-#if QV == 1
-#define QVS(Y, a) Y(a, 0)
-#elif QV == 2
-#define QVS(Y, a) Y(a, 0) Y(a, 1)
-#else
-#error "QV must be 1 or 2"
-#endif
+#include "attention_common.cl"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -241,16 +192,16 @@ void sp_load_q(__private float *qt, __global const float *qb, long4 q_str, int q
 
 /* The BK x QV score tile of keys j0.. for the block: t = qt . kp + kb. */
 #define SCORE_TILE()                                                                              \
-    SP_LIST(BK, S_DECL_J)                                                                         \
+    ATT_LIST(BK, S_DECL_J)                                                                         \
     {                                                                                             \
         __global const float *kr = kph + (long)(j0 / BK) * d * BK;                                \
         __private const float *qr = qt;                                                           \
         for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {                                      \
             QVS(Q_LOAD, 0)                                                                        \
-            SP_LIST(BK, S_FMA_J)                                                                  \
+            ATT_LIST(BK, S_FMA_J)                                                                  \
         }                                                                                         \
         __global const float *kbt = kbb + j0;                                                     \
-        SP_LIST(BK, S_BIAS_J)                                                                     \
+        ATT_LIST(BK, S_BIAS_J)                                                                     \
     }
 
 /* ot (+)= sum over keys [ja, jb) of the tile of ps[j] v[j, :]; `first`
@@ -259,22 +210,22 @@ void sp_load_q(__private float *qt, __global const float *qb, long4 q_str, int q
     {                                                                                             \
         int c = 0;                                                                                \
         for (; c + DC <= d; c += DC) {                                                            \
-            SP_LIST(DC, ADECL)                                                                    \
+            ATT_LIST(DC, ADECL)                                                                    \
             __global const float *vr = vt + c + (long)(ja - j0) * v_str.s2;                       \
             for (int j = ja - j0; j < jb - j0; j++, vr += v_str.s2) {                             \
                 QVS(P_LOAD, j)                                                                    \
-                SP_LIST(DC, A_FMA_E)                                                              \
+                ATT_LIST(DC, A_FMA_E)                                                              \
             }                                                                                     \
-            SP_LIST(DC, A_STORE_E)                                                                \
+            ATT_LIST(DC, A_STORE_E)                                                                \
         }                                                                                         \
         for (; c < d; c++) {                                                                      \
-            SP_L1(ADECL)                                                                          \
+            ATT_L1(ADECL)                                                                          \
             __global const float *vr = vt + c + (long)(ja - j0) * v_str.s2;                       \
             for (int j = ja - j0; j < jb - j0; j++, vr += v_str.s2) {                             \
                 QVS(P_LOAD, j)                                                                    \
-                SP_L1(A_FMA_E)                                                                    \
+                ATT_L1(A_FMA_E)                                                                    \
             }                                                                                     \
-            SP_L1(A_STORE_E)                                                                      \
+            ATT_L1(A_STORE_E)                                                                      \
         }                                                                                         \
     }
 
@@ -361,12 +312,12 @@ __kernel void sp_window_cpu(__global const float *q, long q_off, long4 q_str,
         /* a tile inside every lane's band needs no lane mask */
         bool full = !allq && j0 >= qmax - wl && j0 + BK - 1 <= q0 + wre;
         if (!full) {
-            SP_LIST(BK, S_WIN_J)
+            ATT_LIST(BK, S_WIN_J)
         }
         QVS(MB_DECL, 0)
-        SP_LIST(BK, S_MAX_J)
+        ATT_LIST(BK, S_MAX_J)
         QVS(MU_DECL, 0)
-        SP_LIST(BK, S_EXP_J)
+        ATT_LIST(BK, S_EXP_J)
         QVS(L_UPDATE, 0)
         __global const float *vt = vh + (long)j0 * v_str.s2;
         if (a1 < b1) {
@@ -432,12 +383,12 @@ __kernel void sp_threshold_cpu(__global const float *q, long q_off, long4 q_str,
     for (int j0 = 0; j0 < kend; j0 += BK) {
         SCORE_TILE()
         if (causal && j0 + BK - 1 > q0) {
-            SP_LIST(BK, S_CAUSAL_J)
+            ATT_LIST(BK, S_CAUSAL_J)
         }
         QVS(MB_DECL, 0)
-        SP_LIST(BK, S_MAX_J)
+        ATT_LIST(BK, S_MAX_J)
         QVS(MU_DECL, 0)
-        SP_LIST(BK, S_EXP_J)
+        ATT_LIST(BK, S_EXP_J)
         QVS(L_UPDATE, 0)
     }
 
@@ -462,9 +413,9 @@ __kernel void sp_threshold_cpu(__global const float *q, long q_off, long4 q_str,
     for (int j0 = 0; j0 < kend; j0 += BK) {
         SCORE_TILE()
         if (causal && j0 + BK - 1 > q0) {
-            SP_LIST(BK, S_CAUSAL_J)
+            ATT_LIST(BK, S_CAUSAL_J)
         }
-        SP_LIST(BK, S_KEEP_J)
+        ATT_LIST(BK, S_KEEP_J)
         __global const float *vt = vh + (long)j0 * v_str.s2;
         int jn = min(j0 + BK, sk);
         PV_RANGE(A_DECL1_E, j0, jn)
@@ -522,14 +473,14 @@ __kernel void sp_topk_select_cpu(__global const float *q, long q_off, long4 q_st
     for (int j0 = 0; j0 < kend; j0 += BK) {
         SCORE_TILE()
         if (causal && j0 + BK - 1 > q0) {
-            SP_LIST(BK, S_CAUSAL_J)
+            ATT_LIST(BK, S_CAUSAL_J)
         }
 #define TM_DECL(a, v) VEC mb##v = (VEC)(-INFINITY);
         QVS(TM_DECL, 0)
-        SP_LIST(BK, S_MAX_J)
+        ATT_LIST(BK, S_MAX_J)
 #define TM_TEST(a, v) any(mb##v > VLOAD(v, thr)) ||
         if (QVS(TM_TEST, 0) 0) {
-            SP_LIST(BK, S_STORE_J)
+            ATT_LIST(BK, S_STORE_J)
             float tmax[QB];
 #define TM_STORE(a, v) VSTORE(mb##v, v, tmax);
             QVS(TM_STORE, 0)

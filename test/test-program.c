@@ -291,6 +291,38 @@ START_TEST(test_broken_kernel)
 }
 END_TEST
 
+/* `#include "x.cl"` lines are spliced by the host: a source that includes
+ * itself is an error, not a hang. */
+START_TEST(test_include_cycle)
+{
+    char *cl = test_make_tmpdir("cycle-cl");
+    copy_cl(cl, "common");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/attention_common.cl", cl);
+    const char *loop = "#include \"attention_common.cl\"\n";
+    write_file(path, loop, strlen(loop));
+    snprintf(path, sizeof path, "%s/attention.cl", cl);
+    const char *user = "#include \"attention_common.cl\"\n__kernel void k(void) {}\n";
+    write_file(path, user, strlen(user));
+    struct clf_ctx *ctx = make_ctx("", cl, NULL);
+    int64_t s[4] = {1, 1, 4, 8};
+    struct clf_tensor *q = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, s, &q));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_attention_params p = clf_attention_params_default();
+    p.impl = CLF_ATTN_FUSED;
+    ck_assert_ok(ctx, clf_op_attention(g, q, q, q, &p, &y));
+    ck_assert_status(ctx, clf_graph_run(g), CLF_E_BUILD);
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "#include"));
+    clf_graph_destroy(g);
+    clf_tensor_destroy(q);
+    clf_ctx_destroy(ctx);
+    test_remove_dir(cl);
+    free(cl);
+}
+END_TEST
+
 START_TEST(test_cl_dir)
 {
     /* CLFORMER_CL_DIR: sources read from disk */
@@ -352,6 +384,7 @@ int main(void)
     tcase_add_test(tc, test_cache_disabled_and_env);
     tcase_add_test(tc, test_broken_kernel);
     tcase_add_test(tc, test_cl_dir);
+    tcase_add_test(tc, test_include_cycle);
     tcase_add_test(tc, test_bad_device_spec);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

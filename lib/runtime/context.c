@@ -328,10 +328,10 @@ enum clf_status clf_ctx_warmup(struct clf_ctx *ctx)
         return CLF_E_INVALID_ARG;
     int total = 0, done = 0;
     for (size_t i = 0; i < clf_cl_sources_count; i++)
-        total += strcmp(clf_cl_sources[i].family, "common") != 0;
+        total += clf_program_is_family(clf_cl_sources[i].family);
     for (size_t i = 0; i < clf_cl_sources_count; i++) {
         const char *family = clf_cl_sources[i].family;
-        if (!strcmp(family, "common"))
+        if (!clf_program_is_family(family))
             continue;
         char item[128];
         snprintf(item, sizeof item, "%s.cl", family);

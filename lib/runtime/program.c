@@ -59,6 +59,53 @@ static enum clf_status family_text(struct clf_ctx *ctx, const char *family, char
     return *text ? CLF_OK : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for kernel source");
 }
 
+bool clf_program_is_family(const char *name)
+{
+    size_t n = strlen(name);
+    return strcmp(name, "common") != 0 && !(n > 7 && !strcmp(name + n - 7, "_common"));
+}
+
+/* Replaces each line `#include "NAME.cl"` of *text by NAME's source (one
+ * level: included files include nothing). The OpenCL compiler never sees
+ * our embedded files, so the host splices them. */
+static enum clf_status splice_includes(struct clf_ctx *ctx, char **text)
+{
+    static const char tag[] = "#include \"";
+    char *at;
+    int spliced = 0;
+    while ((at = strstr(*text, tag)) != NULL) {
+        if (++spliced > 16)
+            return clf_fail(ctx, CLF_E_BUILD, "too many #include lines (a cycle?) in a kernel source");
+        char *name = at + sizeof tag - 1, *end = strstr(name, ".cl\"");
+        if (!end || memchr(name, '\n', (size_t)(end - name)))
+            return clf_fail(ctx, CLF_E_BUILD, "malformed #include in a kernel source");
+        char family[64];
+        size_t len = (size_t)(end - name);
+        if (len >= sizeof family)
+            return clf_fail(ctx, CLF_E_BUILD, "#include name too long in a kernel source");
+        memcpy(family, name, len);
+        family[len] = 0;
+        char *inc = NULL;
+        enum clf_status st = family_text(ctx, family, &inc);
+        if (st != CLF_OK)
+            return st;
+        size_t head = (size_t)(at - *text), tail_at = head + (size_t)(end + 4 - at);
+        size_t n_inc = strlen(inc), n_tail = strlen(*text + tail_at);
+        char *joined = malloc(head + n_inc + n_tail + 1);
+        if (!joined) {
+            free(inc);
+            return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for kernel source");
+        }
+        memcpy(joined, *text, head);
+        memcpy(joined + head, inc, n_inc);
+        memcpy(joined + head + n_inc, *text + tail_at, n_tail + 1);
+        free(inc);
+        free(*text);
+        *text = joined;
+    }
+    return CLF_OK;
+}
+
 enum clf_status clf_program_source(struct clf_ctx *ctx, const char *family, char **text)
 {
     char *common = NULL, *body = NULL;
@@ -66,6 +113,8 @@ enum clf_status clf_program_source(struct clf_ctx *ctx, const char *family, char
     enum clf_status st = family_text(ctx, "common", &common);
     if (st == CLF_OK)
         st = family_text(ctx, family, &body);
+    if (st == CLF_OK)
+        st = splice_includes(ctx, &body);
     if (st == CLF_OK) {
         size_t a = strlen(common), b = strlen(body);
         char *all = malloc(a + b + 2);

@@ -16,8 +16,13 @@ extern const struct clf_cl_source clf_cl_sources[];
 extern const size_t clf_cl_sources_count;
 
 /* Reads a family's full program text (cl/common.cl followed by
- * cl/<family>.cl) into a malloc'd string. */
+ * cl/<family>.cl, whose `#include "NAME.cl"` lines are replaced by those
+ * sources) into a malloc'd string. */
 enum clf_status clf_program_source(struct clf_ctx *ctx, const char *family, char **text);
+
+/* False for include-only sources (common.cl and *_common.cl), which are
+ * spliced into programs, never built alone. */
+bool clf_program_is_family(const char *name);
 
 /* Returns the program for family built with the context's base options plus
  * `extra` (may be NULL), building or loading it from the disk cache on first
