@@ -16,13 +16,14 @@
  *
  * Kernels:
  *   attn_key_bias     per-key additive mask (0 or -inf) [batch][nk_pad]
- *   attn_pack_k       K into transposed key panels for attn_fused_cpu
+ *   attn_pack_k       K into transposed key panels (attention_common.cl)
  *   attn_fused_cpu    online softmax, register tiles, no local memory
  *   attn_fused_group  online softmax, K/V tiles staged in local memory (GPUs)
  *   attn_softmax_*    the GEMM path's masked softmax over an n x n score
  *                     buffer (per row: one work-item, or one work-group)
  *
- * Build defines (set by the host; defaults let the program build bare):
+ * Build defines (set by the host; defaults let the program build bare; VW,
+ * QV, BK, DC and DMAX default in attention_common.cl):
  *   VW    vector width of attn_fused_cpu (8 or 16); lanes are queries
  *   QV    query vectors per work-item (1 or 2): QB = QV * VW queries
  *   BK    keys per tile of attn_fused_cpu (4, 8, 12 or 16) and of the
@@ -33,15 +34,6 @@
  *   GK    keys per local-memory tile of attn_fused_group
  */
 
-#ifndef BK
-#define BK 12
-#endif
-#ifndef DC
-#define DC 8
-#endif
-#ifndef DMAX
-#define DMAX 64
-#endif
 #ifndef GQ
 #define GQ 64
 #endif
@@ -80,78 +72,8 @@ __kernel void attn_key_bias(__global const int *pad, long pad_off, long4 pad_str
 /* Fused attention for CPU devices                                          */
 /* ------------------------------------------------------------------------ */
 
-/*
- * K [batch, heads, seq_k, d] (any strides) -> key panels
- *   kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd]
- * zero past seq_k (nkb = ceil(seq_k / BK)): for each head dimension dd the
- * BK keys of tile t lie side by side, so attn_fused_cpu broadcasts them
- * from one pointer at constant displacements. One work-item per panel;
- * global size (nkb, heads, batch).
- */
-__kernel void attn_pack_k(__global const float *k, long k_off, long4 k_str, /* [b,h,sk,d] */
-                          int sk, int d, int nkb,
-                          __global float *kp) /* [b][h][nkb][d][BK] */
-{
-    int t = (int)get_global_id(0);
-    long h = (long)get_global_id(1), b = (long)get_global_id(2);
-    long heads = (long)get_global_size(1);
-    if (t >= nkb)
-        return;
-    __global float *dst = kp + ((b * heads + h) * nkb + t) * (long)d * BK;
-    __global const float *src = k + k_off + b * k_str.s0 + h * k_str.s1;
-    for (int j = 0; j < BK; j++) {
-        int row = t * BK + j;
-        if (row < sk) {
-            __global const float *r = src + row * k_str.s2;
-            for (int dd = 0; dd < d; dd++)
-                dst[dd * BK + j] = r[dd * k_str.s3];
-        } else {
-            for (int dd = 0; dd < d; dd++)
-                dst[dd * BK + j] = 0.0f;
-        }
-    }
-}
-
-/* Per (key j, query vector v) register accumulators of the score tile. */
-#define S_DECL(j, v) VEC s##j##_##v = (VEC)(0.0f);
-#define S_DECL_J(j) QVS(S_DECL, j)
-#define Q_LOAD(a, v) VEC qv##v = VLOAD(v, qr);
-#define S_FMA(j, v) s##j##_##v = fma(qv##v, kj, s##j##_##v);
-#define S_FMA_J(j)                                                                                \
-    {                                                                                             \
-        VEC kj = (VEC)(kr[j]);                                                                    \
-        QVS(S_FMA, j)                                                                             \
-    }
-#define S_BIAS(j, v) s##j##_##v += bj;
-#define S_BIAS_J(j)                                                                               \
-    {                                                                                             \
-        float bj = kbt[j];                                                                        \
-        QVS(S_BIAS, j)                                                                            \
-    }
-#define S_CAUSAL(j, v) s##j##_##v = select(s##j##_##v, (VEC)(-INFINITY), (VECI)(j0 + j) > qi##v);
-#define S_CAUSAL_J(j) QVS(S_CAUSAL, j)
-#define S_MAX(j, v) mb##v = fmax(mb##v, s##j##_##v);
-#define S_MAX_J(j) QVS(S_MAX, j)
-#define S_EXP(j, v)                                                                               \
-    {                                                                                             \
-        VEC e = exp2(s##j##_##v - mu##v);                                                         \
-        ls##v += e;                                                                               \
-        VSTORE(e, (j) * QV + (v), ps);                                                            \
-    }
-#define S_EXP_J(j) QVS(S_EXP, j)
-
-/* P.V accumulators: head_dim element c + e, query vector v. */
-#define A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW) * al##v;
-#define A_DECL_E(e) QVS(A_DECL, e)
-#define P_LOAD(a, v) VEC pv##v = VLOAD((a) * QV + (v), ps);
-#define A_FMA(e, v) a##e##_##v = fma(pv##v, ve, a##e##_##v);
-#define A_FMA_E(e)                                                                                \
-    {                                                                                             \
-        VEC ve = (VEC)(vr[e]);                                                                    \
-        QVS(A_FMA, e)                                                                             \
-    }
-#define A_STORE(e, v) VSTORE(a##e##_##v, 0, ot + (c + e) * QB + (v) * VW);
-#define A_STORE_E(e) QVS(A_STORE, e)
+/* The key panels (attn_pack_k) and the register-tile macros (S_*, A_*, the
+ * softmax state) are in attention_common.cl. */
 
 /*
  * One work-item computes QB = QV*VW queries (rows q0 .. q0+QB-1 of head h
@@ -202,8 +124,6 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
     for (int e = 0; e < d * QB; e++)
         ot[e] = 0.0f;
 
-#define QI_DECL(a, v) VECI qi##v = (VECI)(q0 + (v) * VW) + IOTA;
-#define M_DECL(a, v) VEC m##v = (VEC)(-INFINITY), l##v = (VEC)(0.0f);
     QVS(QI_DECL, 0)
     QVS(M_DECL, 0)
 
@@ -227,13 +147,6 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
         }
 
         /* 2. online softmax, lane-wise */
-#define MB_DECL(a, v) VEC mb##v = m##v;
-#define MU_DECL(a, v)                                                                             \
-    VEC mu##v = select(mb##v, (VEC)(0.0f), isinf(mb##v));                                         \
-    VEC al##v = exp2(m##v - mu##v);                                                               \
-    VEC ls##v = (VEC)(0.0f);                                                                      \
-    m##v = mb##v;
-#define L_UPDATE(a, v) l##v = fma(l##v, al##v, ls##v);
         QVS(MB_DECL, 0)
         ATT_LIST(BK, S_MAX_J)
         QVS(MU_DECL, 0)
@@ -266,7 +179,6 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
 
     /* out = ot / l; 0 where every key was masked */
     float lf[QB];
-#define L_STORE(a, v) VSTORE(l##v, v, lf);
     QVS(L_STORE, 0)
     __global float *ob = o + o_off + b * o_str.s0 + h * o_str.s1;
     for (int i = 0; i < QB && q0 + i < sq; i++) {

@@ -4,12 +4,27 @@
  * queries-per-item defines of the CPU kernels and the unrolling helpers.
  *   VW  float lanes per vector (8 or 16): queries per vector
  *   QV  vectors of queries per work-item (1 or 2); QB = QV * VW queries
+ *   BK  keys per tile, DC head_dim chunk of the P.V update, DMAX head_dim
+ *       bucket the program is built for
+ * and the register-tile macros of the CPU kernels: score tiles
+ * s<j>_<v> (key j of the tile, query vector v), their masks, the online
+ * softmax state (running max m, sum l) and the P.V accumulators a<e>_<v>.
  */
 #ifndef VW
 #define VW 16
 #endif
 #ifndef QV
 #define QV 2
+#endif
+
+#ifndef DMAX
+#define DMAX 64
+#endif
+#ifndef DC
+#define DC 8
+#endif
+#ifndef BK
+#define BK 12
 #endif
 
 #define QB (QV * VW)
@@ -58,3 +73,84 @@
 #else
 #error "QV must be 1 or 2"
 #endif
+
+/* Register-tile macros shared by the CPU kernels. */
+#define S_DECL(j, v) VEC s##j##_##v = (VEC)(0.0f);
+#define S_DECL_J(j) QVS(S_DECL, j)
+#define Q_LOAD(a, v) VEC qv##v = VLOAD(v, qr);
+#define S_FMA(j, v) s##j##_##v = fma(qv##v, kj, s##j##_##v);
+#define S_FMA_J(j)                                                                                \
+    {                                                                                             \
+        VEC kj = (VEC)(kr[j]);                                                                    \
+        QVS(S_FMA, j)                                                                             \
+    }
+#define S_BIAS(j, v) s##j##_##v += bj;
+#define S_BIAS_J(j)                                                                               \
+    {                                                                                             \
+        float bj = kbt[j];                                                                        \
+        QVS(S_BIAS, j)                                                                            \
+    }
+#define S_CAUSAL(j, v) s##j##_##v = select(s##j##_##v, (VEC)(-INFINITY), (VECI)(j0 + j) > qi##v);
+#define S_CAUSAL_J(j) QVS(S_CAUSAL, j)
+#define S_MAX(j, v) mb##v = fmax(mb##v, s##j##_##v);
+#define S_MAX_J(j) QVS(S_MAX, j)
+#define S_EXP(j, v)                                                                               \
+    {                                                                                             \
+        VEC e = exp2(s##j##_##v - mu##v);                                                         \
+        ls##v += e;                                                                               \
+        VSTORE(e, (j) * QV + (v), ps);                                                            \
+    }
+#define S_EXP_J(j) QVS(S_EXP, j)
+#define A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW) * al##v;
+#define A_DECL_E(e) QVS(A_DECL, e)
+#define P_LOAD(a, v) VEC pv##v = VLOAD((a) * QV + (v), ps);
+#define A_FMA(e, v) a##e##_##v = fma(pv##v, ve, a##e##_##v);
+#define A_FMA_E(e)                                                                                \
+    {                                                                                             \
+        VEC ve = (VEC)(vr[e]);                                                                    \
+        QVS(A_FMA, e)                                                                             \
+    }
+#define A_STORE(e, v) VSTORE(a##e##_##v, 0, ot + (c + e) * QB + (v) * VW);
+#define A_STORE_E(e) QVS(A_STORE, e)
+#define QI_DECL(a, v) VECI qi##v = (VECI)(q0 + (v) * VW) + IOTA;
+#define M_DECL(a, v) VEC m##v = (VEC)(-INFINITY), l##v = (VEC)(0.0f);
+#define MB_DECL(a, v) VEC mb##v = m##v;
+#define MU_DECL(a, v)                                                                             \
+    VEC mu##v = select(mb##v, (VEC)(0.0f), isinf(mb##v));                                         \
+    VEC al##v = exp2(m##v - mu##v);                                                               \
+    VEC ls##v = (VEC)(0.0f);                                                                      \
+    m##v = mb##v;
+#define L_UPDATE(a, v) l##v = fma(l##v, al##v, ls##v);
+#define L_STORE(a, v) VSTORE(l##v, v, lf);
+
+/*
+ * K [batch, heads, seq_k, d] (any strides) -> key panels
+ *   kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd]
+ * zero past seq_k (nkb = ceil(seq_k / BK)): for each head dimension dd the
+ * BK keys of tile t lie side by side, so attn_fused_cpu broadcasts them
+ * from one pointer at constant displacements. One work-item per panel;
+ * global size (nkb, heads, batch).
+ */
+__kernel void attn_pack_k(__global const float *k, long k_off, long4 k_str, /* [b,h,sk,d] */
+                          int sk, int d, int nkb,
+                          __global float *kp) /* [b][h][nkb][d][BK] */
+{
+    int t = (int)get_global_id(0);
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (t >= nkb)
+        return;
+    __global float *dst = kp + ((b * heads + h) * nkb + t) * (long)d * BK;
+    __global const float *src = k + k_off + b * k_str.s0 + h * k_str.s1;
+    for (int j = 0; j < BK; j++) {
+        int row = t * BK + j;
+        if (row < sk) {
+            __global const float *r = src + row * k_str.s2;
+            for (int dd = 0; dd < d; dd++)
+                dst[dd * BK + j] = r[dd * k_str.s3];
+        } else {
+            for (int dd = 0; dd < d; dd++)
+                dst[dd * BK + j] = 0.0f;
+        }
+    }
+}

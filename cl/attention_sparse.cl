@@ -23,7 +23,7 @@
  *
  * Kernels:
  *   sp_key_bias         per-key additive mask (0 or -inf) [batch][nk_pad]
- *   sp_pack_k           K into transposed key panels (as attn_pack_k)
+ *   attn_pack_k         K into transposed key panels (attention_common.cl)
  *   sp_window_cpu       window, QB queries per work-item in vector lanes,
  *                       register tiles, only the key tiles of the block's
  *                       band and the global keys (CPU devices)
@@ -38,46 +38,12 @@
  * Build defines: VW, QV, BK, DC, DMAX as in attention.cl.
  */
 
-#ifndef BK
-#define BK 12
-#endif
-#ifndef DC
-#define DC 8
-#endif
-#ifndef DMAX
-#define DMAX 64
-#endif
-
 #include "attention_common.cl"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd], zero
- * past seq_k. Global size (nkb, heads, batch). */
-__kernel void sp_pack_k(__global const float *k, long k_off, long4 k_str, int sk, int d, int nkb,
-                        __global float *kp)
-{
-    int t = (int)get_global_id(0);
-    long h = (long)get_global_id(1), b = (long)get_global_id(2);
-    long heads = (long)get_global_size(1);
-    if (t >= nkb)
-        return;
-    __global float *dst = kp + ((b * heads + h) * nkb + t) * (long)d * BK;
-    __global const float *src = k + k_off + b * k_str.s0 + h * k_str.s1;
-    for (int j = 0; j < BK; j++) {
-        int row = t * BK + j;
-        if (row < sk) {
-            __global const float *r = src + row * k_str.s2;
-            for (int dd = 0; dd < d; dd++)
-                dst[dd * BK + j] = r[dd * k_str.s3];
-        } else {
-            for (int dd = 0; dd < d; dd++)
-                dst[dd * BK + j] = 0.0f;
-        }
-    }
-}
 
 /*
  * Bounded heap of the kk best (score, key) pairs of one query, worst at the
@@ -114,23 +80,6 @@ void sp_heap_push(__global float *hs, __global int *hi, int kk, float s, int j)
 /* CPU kernels: register tiles (as attn_fused_cpu)                          */
 /* ------------------------------------------------------------------------ */
 
-#define S_DECL(j, v) VEC s##j##_##v = (VEC)(0.0f);
-#define S_DECL_J(j) QVS(S_DECL, j)
-#define Q_LOAD(a, v) VEC qv##v = VLOAD(v, qr);
-#define S_FMA(j, v) s##j##_##v = fma(qv##v, kj, s##j##_##v);
-#define S_FMA_J(j)                                                                                \
-    {                                                                                             \
-        VEC kj = (VEC)(kr[j]);                                                                    \
-        QVS(S_FMA, j)                                                                             \
-    }
-#define S_BIAS(j, v) s##j##_##v += bj;
-#define S_BIAS_J(j)                                                                               \
-    {                                                                                             \
-        float bj = kbt[j];                                                                        \
-        QVS(S_BIAS, j)                                                                            \
-    }
-#define S_CAUSAL(j, v) s##j##_##v = select(s##j##_##v, (VEC)(-INFINITY), (VECI)(j0 + j) > qi##v);
-#define S_CAUSAL_J(j) QVS(S_CAUSAL, j)
 /* window mask: outside the band, not a global key or query, or causal */
 #define S_WIN(j, v)                                                                               \
     {                                                                                             \
@@ -142,41 +91,11 @@ void sp_heap_push(__global float *hs, __global int *hi, int kk, float s, int j)
         s##j##_##v = select(s##j##_##v, (VEC)(-INFINITY), bad);                                   \
     }
 #define S_WIN_J(j) QVS(S_WIN, j)
-#define S_MAX(j, v) mb##v = fmax(mb##v, s##j##_##v);
-#define S_MAX_J(j) QVS(S_MAX, j)
-#define S_EXP(j, v)                                                                               \
-    {                                                                                             \
-        VEC e = exp2(s##j##_##v - mu##v);                                                         \
-        ls##v += e;                                                                               \
-        VSTORE(e, (j) * QV + (v), ps);                                                            \
-    }
-#define S_EXP_J(j) QVS(S_EXP, j)
 #define S_STORE(j, v) VSTORE(s##j##_##v, (j) * QV + (v), ps);
 #define S_STORE_J(j) QVS(S_STORE, j)
 
-#define A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW) * al##v;
-#define A_DECL_E(e) QVS(A_DECL, e)
 #define A_DECL1(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW);
 #define A_DECL1_E(e) QVS(A_DECL1, e)
-#define P_LOAD(a, v) VEC pv##v = VLOAD((a) * QV + (v), ps);
-#define A_FMA(e, v) a##e##_##v = fma(pv##v, ve, a##e##_##v);
-#define A_FMA_E(e)                                                                                \
-    {                                                                                             \
-        VEC ve = (VEC)(vr[e]);                                                                    \
-        QVS(A_FMA, e)                                                                             \
-    }
-#define A_STORE(e, v) VSTORE(a##e##_##v, 0, ot + (c + e) * QB + (v) * VW);
-#define A_STORE_E(e) QVS(A_STORE, e)
-
-#define QI_DECL(a, v) VECI qi##v = (VECI)(q0 + (v) * VW) + IOTA;
-#define M_DECL(a, v) VEC m##v = (VEC)(-INFINITY), l##v = (VEC)(0.0f);
-#define MB_DECL(a, v) VEC mb##v = m##v;
-#define MU_DECL(a, v)                                                                             \
-    VEC mu##v = select(mb##v, (VEC)(0.0f), isinf(mb##v));                                         \
-    VEC al##v = exp2(m##v - mu##v);                                                               \
-    VEC ls##v = (VEC)(0.0f);                                                                      \
-    m##v = mb##v;
-#define L_UPDATE(a, v) l##v = fma(l##v, al##v, ls##v);
 
 /* Loads the block's queries, scaled by c and transposed, into qt. */
 void sp_load_q(__private float *qt, __global const float *qb, long4 q_str, int q0, int sq, int d,
@@ -335,7 +254,6 @@ __kernel void sp_window_cpu(__global const float *q, long q_off, long4 q_str,
         }
     }
     float lf[QB];
-#define L_STORE(a, v) VSTORE(l##v, v, lf);
     QVS(L_STORE, 0)
     sp_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, ot, lf, q0, sq, d, 1);
 }

@@ -137,19 +137,19 @@ static enum clf_status prep_cpu(struct clf_ctx *ctx, struct sp_node *sn, const c
         return st;
     cp->n_ev++;
     cl_kernel k = NULL;
-    st = clf_kernel_get(ctx, "attention_sparse", opts, "sp_pack_k", &k);
+    st = clf_kernel_get(ctx, "attention_sparse", opts, "attn_pack_k", &k);
     if (st != CLF_OK)
         return st;
     struct clf_targ kt = clf_targ_of(p->k);
     cl_int sk = (cl_int)p->sk, d = (cl_int)p->d, nkbi = cp->nkb;
     const struct clf_karg args[] = {CLF_TARG(kt), {sizeof sk, &sk}, {sizeof d, &d},
                                 {sizeof nkbi, &nkbi}, {sizeof(cl_mem), &cp->kp}};
-    st = clf_set_args(ctx, k, "sp_pack_k", args, CLF_NARGS(args));
+    st = clf_set_args(ctx, k, "attn_pack_k", args, CLF_NARGS(args));
     if (st != CLF_OK)
         return st;
     size_t global[3] = {(size_t)nkb, (size_t)p->heads, (size_t)p->batch};
     size_t local[3] = {1, 1, 1};
-    st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &cp->evs[cp->n_ev], "sp_pack_k");
+    st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &cp->evs[cp->n_ev], "attn_pack_k");
     if (st != CLF_OK)
         return st;
     cp->n_ev++;
