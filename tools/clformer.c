@@ -28,7 +28,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'clformer COMMAND --help' describes a command's options.\n"
                "Environment: CLFORMER_DEVICE, CLFORMER_CACHE_DIR, CLFORMER_CL_DIR, "
-               "CLFORMER_LOG (see README.md).\n");
+               "CLFORMER_LOG,\nCLFORMER_GEMM (see README.md).\n");
 }
 
 int main(int argc, char **argv)
