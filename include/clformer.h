@@ -538,7 +538,19 @@ enum clf_attention_sparsity {
     CLF_ATTN_EXACT = 0,     /**< every (unmasked) key */
     CLF_ATTN_THRESHOLD = 1, /**< softmax weights below τ become zero */
     CLF_ATTN_TOPK = 2,      /**< the k largest scores per query, softmax over them */
-    CLF_ATTN_WINDOW = 3     /**< a band of keys around the query, plus global tokens */
+    CLF_ATTN_WINDOW = 3,    /**< a band of keys around the query, plus global tokens */
+    CLF_ATTN_LINFORMER = 4  /**< keys and values projected to `rank` rows along the
+                                 sequence (K' = E·K, V' = F·V), then exact attention;
+                                 no causal or key-padding mask (CLF_E_UNSUPPORTED) */
+};
+
+/** How Linformer's projections E, F [rank, seq_k] are made when the op is
+ *  not given them (clf_attention_params.proj_e / proj_f). */
+enum clf_attention_projection {
+    CLF_PROJ_MEAN = 0,    /**< E = F = segment means: row i averages the keys of segment
+                               i (seq_k split into rank nearly equal segments, the first
+                               seq_k mod rank one key longer) */
+    CLF_PROJ_GAUSSIAN = 1 /**< entries N(0, 1/rank) from `seed` (E and F independent) */
 };
 
 /**
@@ -565,6 +577,14 @@ struct clf_attention_variant {
      *  the first global_tokens queries attend every key (Longformer).
      *  Default 0. */
     int64_t global_tokens;
+    /** LINFORMER: the projected length r >= 1 (with CLF_PROJ_MEAN, r is
+     *  capped at seq_k, where E is the identity: exact attention). Default 0
+     *  (unset). */
+    int64_t rank;
+    /** LINFORMER: CLF_PROJ_MEAN (default) or CLF_PROJ_GAUSSIAN. */
+    enum clf_attention_projection projection;
+    /** LINFORMER with CLF_PROJ_GAUSSIAN: the seed. Default 0. */
+    uint64_t seed;
 };
 
 /**
@@ -572,6 +592,9 @@ struct clf_attention_variant {
  *   exact
  *   threshold:TAU[,renorm]          e.g. threshold:1e-3
  *   topk:K                          e.g. topk:32
+ *   linformer:R[,mean|,gauss][,seed:S]
+ *                                   keys and values projected to R rows
+ *                                   (segment means by default)
  *   window:W[,left:L][,right:R][,global:G]
  *                                   a band of W+1 keys centred on the query
  *                                   (Longformer's window size: left = W/2,
@@ -611,6 +634,10 @@ struct clf_attention_params {
     /** THRESHOLD only: [batch, heads, seq_q] i32 receiving the number of keys
      *  each query kept (the kept fraction = count / seq_k). Default NULL. */
     struct clf_tensor *kept;
+    /** LINFORMER only (CLF_E_INVALID_ARG otherwise): E and F, f32
+     *  [rank, seq_k] (e.g. from a weights file), shared by every batch and
+     *  head; both or neither. Default NULL: made as variant.projection says. */
+    struct clf_tensor *proj_e, *proj_f;
 };
 
 /** Returns the documented defaults. */

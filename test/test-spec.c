@@ -217,6 +217,59 @@ START_TEST(test_attention_variants)
 }
 END_TEST
 
+/* Linformer's --attn form: linformer:R[,mean|,gauss][,seed:S], printed back
+ * to the same variant. */
+START_TEST(test_attention_linformer)
+{
+    struct clf_attention_variant v, again;
+    char msg[256], back[128];
+    ck_assert_int_eq(clf_attention_variant_parse("linformer:64", &v, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(v.sparsity, CLF_ATTN_LINFORMER);
+    ck_assert_int_eq(v.rank, 64);
+    ck_assert_int_eq(v.projection, CLF_PROJ_MEAN);
+    ck_assert_int_eq(v.seed, 0);
+    clf_attention_variant_str(&v, back, sizeof back);
+    ck_assert_str_eq(back, "linformer:64");
+    ck_assert_int_eq(clf_attention_variant_parse("linformer:8,mean", &v, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(v.projection, CLF_PROJ_MEAN);
+    ck_assert_int_eq(v.rank, 8);
+    ck_assert_int_eq(clf_attention_variant_parse("linformer:16,gauss,seed:18446744073709551615",
+                                                 &v, msg, sizeof msg),
+                     CLF_OK);
+    ck_assert_int_eq(v.projection, CLF_PROJ_GAUSSIAN);
+    ck_assert(v.seed == UINT64_MAX);
+    clf_attention_variant_str(&v, back, sizeof back);
+    ck_assert_str_eq(back, "linformer:16,gauss,seed:18446744073709551615");
+    ck_assert_int_eq(clf_attention_variant_parse(back, &again, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(again.sparsity, CLF_ATTN_LINFORMER);
+    ck_assert_int_eq(again.rank, 16);
+    ck_assert_int_eq(again.projection, CLF_PROJ_GAUSSIAN);
+    ck_assert(again.seed == UINT64_MAX);
+    ck_assert_int_eq(clf_attention_variant_parse("linformer:3,seed:7,gauss", &v, msg, sizeof msg),
+                     CLF_OK);
+    ck_assert_int_eq(v.projection, CLF_PROJ_GAUSSIAN);
+    ck_assert(v.seed == 7);
+    clf_attention_variant_str(&v, back, sizeof back);
+    ck_assert_str_eq(back, "linformer:3,gauss,seed:7");
+
+    static const char *bad[] = {"linformer",          "linformer:0",          "linformer:-2",
+                                "linformer:1.5",      "linformer:x",          "linformer:4,gauss:1",
+                                "linformer:4,seed",   "linformer:4,seed:-1",  "linformer:4,seed:x",
+                                "linformer:4,seed:1,seed:2", "linformer:4,mean,gauss",
+                                "linformer:4,renorm", "linformer:4,global:2", "topk:4,gauss",
+                                "window:4,seed:3",    "linformer:4,seed:99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v.sparsity = CLF_ATTN_TOPK;
+        v.topk = 77;
+        ck_assert_msg(clf_attention_variant_parse(bad[i], &v, msg, sizeof msg) ==
+                          CLF_E_INVALID_ARG,
+                      "'%s' accepted", bad[i]);
+        ck_assert_msg(strlen(msg) > 0, "'%s': no message", bad[i]);
+        ck_assert_int_eq(v.topk, 77); /* untouched on failure */
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("spec");
@@ -231,6 +284,7 @@ int main(void)
     suite_add_tcase(s, tc);
     TCase *ta = tcase_create("attention");
     tcase_add_test(ta, test_attention_variants);
+    tcase_add_test(ta, test_attention_linformer);
     suite_add_tcase(s, ta);
     return test_run_suite(s);
 }

@@ -22,9 +22,10 @@
  *   s   [k]     singular values, non-negative, non-increasing (required)
  *   vt  [k, n]  right singular vectors as rows (orthonormal), or NULL
  * With u and vt both NULL only the singular values are computed (cheaper).
- * Returns CLF_E_INVALID_ARG (NULL a or s, a non-finite element, LAPACK did
- * not converge), CLF_E_SHAPE (m or n < 1, or too large for LAPACK's
- * integers), CLF_E_OUT_OF_MEMORY.
+ * Returns CLF_E_INVALID_ARG (NULL a or s, a non-finite element),
+ * CLF_E_NUMERIC (LAPACK did not converge), CLF_E_SHAPE (m or n < 1, or too
+ * large for LAPACK's integers), CLF_E_OUT_OF_MEMORY. ctx may be NULL (no
+ * message is kept then).
  */
 enum clf_status clf_svd(struct clf_ctx *ctx, const double *a, int64_t m, int64_t n, double *u,
                         double *s, double *vt);

@@ -913,6 +913,9 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     st = clf_attention_sparse_check(g, p, batch, heads, sq, q, k, v);
     if (st != CLF_OK)
         return st;
+    if ((p->proj_e || p->proj_f) && p->variant.sparsity != CLF_ATTN_LINFORMER)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "attention: proj_e/proj_f are Linformer's projections");
     if ((unsigned)p->impl > CLF_ATTN_GEMM)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "attention: unknown implementation %d",
                         (int)p->impl);
@@ -959,7 +962,10 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                             "attention: out overlaps k, v or the mask (only q itself, with the "
                             "same layout, may be overwritten)");
         node.out = o;
-    } else {
+    }
+    if (p->variant.sparsity == CLF_ATTN_LINFORMER) /* projections, then exact attention */
+        return clf_attention_lowrank_record(g, q, k, v, p, variant, out);
+    if (!p->out) {
         int64_t shape[4] = {batch, heads, sq, d};
         st = clf_graph_new_output(g, CLF_F32, 4, shape, &node.out);
         if (st != CLF_OK)

@@ -73,4 +73,29 @@ enum clf_status clf_attention_sparse_record(struct clf_graph *g,
                                             enum clf_attn_fused_variant family, bool out_owned,
                                             struct clf_tensor **out);
 
+
+/* Linformer (attention_lowrank.c). */
+
+/* The projected length the op uses: variant.rank, capped at seq_k with
+ * CLF_PROJ_MEAN (segments hold >= 1 key; rank >= seq_k is then E = I,
+ * exact attention); CLF_PROJ_GAUSSIAN and given E, F keep it. */
+int64_t clf_linformer_rank(const struct clf_attention_variant *v, int64_t sk);
+
+/* Fills out [r, sk] (row-major) with the generated projection: which = 0
+ * for E, 1 for F (equal for CLF_PROJ_MEAN; independent N(0, 1/r) streams of
+ * splitmix64 + Box-Muller from seed for CLF_PROJ_GAUSSIAN). Host only,
+ * deterministic. */
+void clf_linformer_projection(enum clf_attention_projection proj, uint64_t seed, int64_t r,
+                              int64_t sk, int which, float *out);
+
+/* Records Linformer (p->variant LINFORMER, already checked; q, k, v, the
+ * sizes and p->out checked by clf_attention_record): K' = E.K, V' = F.V by
+ * GEMMs, then exact attention of q on (K', V') with the kernel family
+ * forced as given. Causal and key padding are CLF_E_UNSUPPORTED. */
+enum clf_status clf_attention_lowrank_record(struct clf_graph *g, struct clf_tensor *q,
+                                             struct clf_tensor *k, struct clf_tensor *v,
+                                             const struct clf_attention_params *p,
+                                             enum clf_attn_fused_variant family,
+                                             struct clf_tensor **out);
+
 #endif

@@ -29,6 +29,12 @@ static enum clf_status check(const struct clf_attention_variant *v, char *msg, s
         else if (v->global_tokens < 0)
             why = "global tokens must be >= 0";
         break;
+    case CLF_ATTN_LINFORMER:
+        if (v->rank < 1)
+            why = "Linformer needs rank >= 1";
+        else if (v->projection != CLF_PROJ_MEAN && v->projection != CLF_PROJ_GAUSSIAN)
+            why = "unknown Linformer projection";
+        break;
     default: why = "unknown attention sparsity"; break;
     }
     if (why && msg && size)
@@ -51,6 +57,20 @@ static bool parse_int(const char *s, int64_t *out)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (end == s || *end || errno)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Parses a whole unsigned decimal integer (no sign) into *out. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno)
         return false;
     *out = v;
     return true;
@@ -91,7 +111,7 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
     char *save = NULL;
     char *item = strtok_r(buf, ",", &save);
     if (!item) {
-        snprintf(msg, msg_size, "empty attention spec (exact, threshold:T, topk:K, window:W)");
+        snprintf(msg, msg_size, "empty attention spec (exact, threshold:T, topk:K, window:W, linformer:R)");
         return CLF_E_INVALID_ARG;
     }
     char *val = strchr(item, ':');
@@ -113,24 +133,43 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
         /* Longformer's window size: W+1 keys, W/2 on each side */
         r.window_left = w / 2;
         r.window_right = w - w / 2;
+    } else if (!strcmp(item, "linformer")) {
+        r.sparsity = CLF_ATTN_LINFORMER;
+        ok = val && parse_int(val, &r.rank);
     } else {
         snprintf(msg, msg_size,
-                 "unknown attention '%s' (exact, threshold:T, topk:K, window:W)", item);
+                 "unknown attention '%s' (exact, threshold:T, topk:K, window:W, linformer:R)", item);
         return CLF_E_INVALID_ARG;
     }
     if (!ok) {
         snprintf(msg, msg_size, "'%s' needs %s", item,
                  !strcmp(item, "exact") ? "no value"
                  : r.sparsity == CLF_ATTN_THRESHOLD ? "a number, e.g. threshold:1e-3"
+                 : r.sparsity == CLF_ATTN_LINFORMER ? "an integer rank, e.g. linformer:64"
                                                     : "an integer, e.g. topk:32 or window:128");
         return CLF_E_INVALID_ARG;
     }
+    bool have_proj = false, have_seed = false;
     while ((item = strtok_r(NULL, ",", &save)) != NULL) {
         val = strchr(item, ':');
         if (val)
             *val++ = 0;
         if (r.sparsity == CLF_ATTN_THRESHOLD && !strcmp(item, "renorm") && !val) {
             r.renormalize = true;
+        } else if (r.sparsity == CLF_ATTN_LINFORMER && !val &&
+                   (!strcmp(item, "mean") || !strcmp(item, "gauss"))) {
+            if (have_proj) {
+                snprintf(msg, msg_size, "linformer takes one projection (mean or gauss)");
+                return CLF_E_INVALID_ARG;
+            }
+            have_proj = true;
+            r.projection = !strcmp(item, "gauss") ? CLF_PROJ_GAUSSIAN : CLF_PROJ_MEAN;
+        } else if (r.sparsity == CLF_ATTN_LINFORMER && val && !strcmp(item, "seed")) {
+            if (have_seed || !parse_u64(val, &r.seed)) {
+                snprintf(msg, msg_size, "'seed' needs one unsigned integer, e.g. seed:42");
+                return CLF_E_INVALID_ARG;
+            }
+            have_seed = true;
         } else if (r.sparsity == CLF_ATTN_WINDOW && val &&
                    (!strcmp(item, "left") || !strcmp(item, "right") || !strcmp(item, "global"))) {
             int64_t x;
@@ -180,6 +219,14 @@ void clf_attention_variant_str(const struct clf_attention_variant *v, char *buf,
         }
         break;
     }
+    case CLF_ATTN_LINFORMER:
+        snprintf(buf, size, "linformer:%lld%s", (long long)v->rank,
+                 v->projection == CLF_PROJ_GAUSSIAN ? ",gauss" : "");
+        if (v->seed) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, size - n, ",seed:%llu", (unsigned long long)v->seed);
+        }
+        break;
     default: snprintf(buf, size, "exact"); break;
     }
 }

@@ -78,7 +78,7 @@ static const char *level_name(enum clf_log_level level)
 
 static void vlog(struct clf_ctx *ctx, enum clf_log_level level, const char *fmt, va_list ap)
 {
-    if (level < ctx->log_level || level >= CLF_LOG_NONE)
+    if (!ctx || level < ctx->log_level || level >= CLF_LOG_NONE)
         return;
     char msg[8192];
     vsnprintf(msg, sizeof msg, fmt, ap);
