@@ -14,7 +14,9 @@
  *            lid, lid + ls, ... and partial results are combined by a tree
  *            in local memory; ls = local size, a power of two; global size =
  *            rows * ls; scratch holds ls floats.
- * Both compute the same formulas; only the order of the additions differs.
+ *   *_vec:   *_item for rows contiguous in every tensor, in explicit
+ *            vectors (see "Contiguous rows" below).
+ * All compute the same formulas; only the order of the additions differs.
  */
 
 /* Offset of element 0 of row r of a strided 4-D tensor. */
@@ -204,6 +206,138 @@ __kernel void layernorm_group(__global const float *x, long x_off, long4 x_str, 
         float gj = has_gamma ? g[g_off + j * g_str.s3] : 1.0f;
         float bj = has_beta ? b[b_off + j * b_str.s3] : 0.0f;
         y[yb + j * ys] = fma(c * rs, gj, bj);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Contiguous rows with explicit vectors (CPU devices)                     */
+/* ------------------------------------------------------------------------ */
+/*
+ * *_vec: the *_item kernels for rows whose last dimension has stride 1 in
+ * every tensor (x, y, and gamma / beta when present): one work-item per
+ * row, the row in vectors of ROWS_VW floats (8 or 16, a build define;
+ * vloadn / vstoren at any element offset), the sums and maxima in vector
+ * accumulators reduced at the end, then the n % ROWS_VW tail scalar. On
+ * PoCL explicit vectors in one work-item beat the implicit vectorisation
+ * across work-items, which turns a row loop into strided gathers. Same
+ * formulas as *_item; only the order of the additions differs. The strides
+ * .s3 arguments are ignored (taken as 1).
+ */
+#ifndef ROWS_VW
+#define ROWS_VW 16
+#endif
+#define ROWS_CAT_(a, b) a##b
+#define ROWS_CAT(a, b) ROWS_CAT_(a, b)
+#define rows_vf ROWS_CAT(float, ROWS_VW)
+#define rows_vload ROWS_CAT(vload, ROWS_VW)
+#define rows_vstore ROWS_CAT(vstore, ROWS_VW)
+
+#if ROWS_VW == 16
+float rows_hsum(float16 v)
+{
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+float rows_hmax(float16 v)
+{
+    float8 a = fmax(v.lo, v.hi);
+    float4 b = fmax(a.lo, a.hi);
+    float2 c = fmax(b.lo, b.hi);
+    return fmax(c.x, c.y);
+}
+#elif ROWS_VW == 8
+float rows_hsum(float8 v)
+{
+    float4 b = v.lo + v.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+float rows_hmax(float8 v)
+{
+    float4 b = fmax(v.lo, v.hi);
+    float2 c = fmax(b.lo, b.hi);
+    return fmax(c.x, c.y);
+}
+#else
+#error "ROWS_VW must be 8 or 16"
+#endif
+
+__kernel void softmax_vec(__global const float *x, long x_off, long4 x_str, /* [..., N] */
+                          __global float *y, long y_off, long4 y_str,       /* [..., N] */
+                          long4 shape)                                      /* of x and y */
+{
+    long r = (long)get_global_id(0);
+    long n = shape.s3, nv = n - n % ROWS_VW;
+    __global const float *xr = x + rows_base(r, shape, x_str, x_off);
+    __global float *yr = y + rows_base(r, shape, y_str, y_off);
+    rows_vf mv = (rows_vf)(-INFINITY);
+    for (long j = 0; j < nv; j += ROWS_VW)
+        mv = fmax(mv, rows_vload(0, xr + j));
+    float m = rows_hmax(mv);
+    for (long j = nv; j < n; j++)
+        m = fmax(m, xr[j]);
+    rows_vf sv = (rows_vf)(0.0f);
+    for (long j = 0; j < nv; j += ROWS_VW) {
+        rows_vf e = exp(rows_vload(0, xr + j) - m);
+        rows_vstore(e, 0, yr + j);
+        sv += e;
+    }
+    float s = rows_hsum(sv);
+    for (long j = nv; j < n; j++) {
+        float e = exp(xr[j] - m);
+        yr[j] = e;
+        s += e;
+    }
+    for (long j = 0; j < nv; j += ROWS_VW)
+        rows_vstore(rows_vload(0, yr + j) / s, 0, yr + j);
+    for (long j = nv; j < n; j++)
+        yr[j] = yr[j] / s;
+}
+
+__kernel void layernorm_vec(__global const float *x, long x_off, long4 x_str, /* [..., N] */
+                            __global const float *g, long g_off, long4 g_str, /* [N] */
+                            __global const float *b, long b_off, long4 b_str, /* [N] */
+                            __global float *y, long y_off, long4 y_str,       /* [..., N] */
+                            long4 shape,                                      /* of x and y */
+                            float eps, float inv_n, int has_gamma, int has_beta)
+{
+    long r = (long)get_global_id(0);
+    long n = shape.s3, nv = n - n % ROWS_VW;
+    __global const float *xr = x + rows_base(r, shape, x_str, x_off);
+    __global float *yr = y + rows_base(r, shape, y_str, y_off);
+    __global const float *gr = g + g_off, *br = b + b_off;
+    float p = xr[0];
+    rows_vf av = (rows_vf)(0.0f);
+    for (long j = 0; j < nv; j += ROWS_VW)
+        av += rows_vload(0, xr + j) - p;
+    float sum = rows_hsum(av);
+    for (long j = nv; j < n; j++)
+        sum += xr[j] - p;
+    float d = sum * inv_n;
+    rows_vf qv = (rows_vf)(0.0f);
+    for (long j = 0; j < nv; j += ROWS_VW) {
+        rows_vf c = (rows_vload(0, xr + j) - p) - d;
+        qv += c * c;
+    }
+    float sq = rows_hsum(qv);
+    for (long j = nv; j < n; j++) {
+        float c = (xr[j] - p) - d;
+        sq += c * c;
+    }
+    float rs = rsqrt(sq * inv_n + eps);
+    for (long j = 0; j < nv; j += ROWS_VW) {
+        rows_vf c = (rows_vload(0, xr + j) - p) - d;
+        rows_vf gj = has_gamma ? rows_vload(0, gr + j) : (rows_vf)(1.0f);
+        rows_vf bj = has_beta ? rows_vload(0, br + j) : (rows_vf)(0.0f);
+        rows_vstore(fma(c * rs, gj, bj), 0, yr + j);
+    }
+    for (long j = nv; j < n; j++) {
+        float c = (xr[j] - p) - d;
+        float gj = has_gamma ? gr[j] : 1.0f;
+        float bj = has_beta ? br[j] : 0.0f;
+        yr[j] = fma(c * rs, gj, bj);
     }
 }
 

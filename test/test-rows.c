@@ -31,8 +31,10 @@
 /* Covers the neglected second-order terms of the first-order bounds. */
 #define SLACK 1.01
 
-static const enum clf_rows_variant variants[2] = {CLF_ROWS_PER_ITEM, CLF_ROWS_PER_GROUP};
-static const char *variant_name[2] = {"per-item", "per-group"};
+#define N_VARIANTS 3
+static const enum clf_rows_variant variants[N_VARIANTS] = {CLF_ROWS_PER_ITEM, CLF_ROWS_PER_GROUP,
+                                                           CLF_ROWS_PER_ITEM_VEC};
+static const char *variant_name[N_VARIANTS] = {"per-item", "per-group", "per-item-vec"};
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -140,6 +142,25 @@ static size_t elem(const struct input *in, int64_t i)
 static double at(const struct input *in, int64_t r, int64_t j)
 {
     return in->host[elem(in, r * in->shape[in->ndim - 1] + j)];
+}
+
+/* True when in (NULL: absent) is contiguous along its last dimension. */
+static bool last_contiguous(const struct input *in)
+{
+    return !in || in->shape[in->ndim - 1] <= 1 || in->strides[in->ndim - 1] == 1;
+}
+
+/* The variant a record with variants[v] must store: the vector variant
+ * only for rows contiguous in x, gamma and beta, else the per-item one. */
+static enum clf_rows_variant expected_variant(int v, const struct input *x,
+                                              const struct input *gamma,
+                                              const struct input *beta)
+{
+    if (variants[v] != CLF_ROWS_PER_ITEM_VEC)
+        return variants[v];
+    return last_contiguous(x) && last_contiguous(gamma) && last_contiguous(beta)
+               ? CLF_ROWS_PER_ITEM_VEC
+               : CLF_ROWS_PER_ITEM;
 }
 
 /* Tracks the worst err / bound of a check and fails on the first element
@@ -369,11 +390,14 @@ static void run_softmax(struct input *x, int v, const char *label)
     struct clf_tensor *y;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     ck_assert_ok(ctx, clf_rows_softmax_record(g, x->view, variants[v], &y));
+    enum clf_rows_variant taken = expected_variant(v, x, NULL, NULL);
+    ck_assert_int_eq(g->nodes[g->n_nodes - 1].iparams[0], taken);
     test_poison(y);
     ck_assert_ok(ctx, clf_graph_run(g));
     float *out = test_read_all(y);
     char what[128];
-    snprintf(what, sizeof what, "softmax %s %s", label, variant_name[v]);
+    snprintf(what, sizeof what, "softmax %s %s%s", label, variant_name[v],
+             taken != variants[v] ? " (took per-item)" : "");
     struct worst w = {0, what};
     check_softmax_rows(x, out, &w);
     report(&w);
@@ -381,8 +405,11 @@ static void run_softmax(struct input *x, int v, const char *label)
     clf_graph_destroy(g);
 }
 
-/* Shapes for the row reductions: odd row lengths (1, 7, 13, 1001), odd row
- * counts, every layout. */
+/* Shapes for the row reductions: odd row lengths (1, 7, 13, 1001) and
+ * lengths around the vector widths 8 and 16 (9, 15, 16, 17, 33), odd row
+ * counts, every layout. Dense and head-split inputs are contiguous along
+ * the rows (the vector variant runs; head-split rows start at odd offsets),
+ * transposed ones are not (it falls back to per-item). */
 static const struct {
     int ndim;
     int64_t shape[4];
@@ -395,6 +422,17 @@ static const struct {
     {2, {3, 1001}, DENSE},
     {3, {3, 5, 1001}, TRANSPOSED},
     {1, {13}, TRANSPOSED},
+    {2, {9, 7}, DENSE},
+    {3, {3, 5, 13}, DENSE},
+    {2, {3, 9}, HEADSPLIT},
+    {2, {4, 15}, DENSE},
+    {3, {2, 3, 16}, HEADSPLIT},
+    {2, {5, 16}, DENSE},
+    {2, {3, 17}, DENSE},
+    {2, {5, 16}, TRANSPOSED},
+    {3, {3, 2, 17}, HEADSPLIT},
+    {2, {3, 33}, DENSE},
+    {1, {1001}, DENSE},
 };
 #define N_ROW_CASES (sizeof row_cases / sizeof row_cases[0])
 
@@ -409,7 +447,7 @@ START_TEST(test_softmax_random)
                  (long long)row_cases[c].shape[row_cases[c].ndim - 1],
                  (long long)(numel(&x) / row_cases[c].shape[row_cases[c].ndim - 1]),
                  layout_name[row_cases[c].lay]);
-        for (int v = 0; v < 2; v++)
+        for (int v = 0; v < N_VARIANTS; v++)
             run_softmax(&x, v, label);
         input_free(&x);
     }
@@ -432,9 +470,10 @@ START_TEST(test_softmax_special)
         {-87.0f, -103.0f, -120.0f, 0.0f, -150.0f, -200.0f},    /* exps underflow */
     };
     int64_t shape[2] = {R, N};
-    for (int v = 0; v < 2; v++) {
+    static const enum layout lays[N_VARIANTS] = {HEADSPLIT, TRANSPOSED, DENSE};
+    for (int v = 0; v < N_VARIANTS; v++) {
         struct input x;
-        input_make(&x, 2, shape, v ? TRANSPOSED : HEADSPLIT, 0, 1);
+        input_make(&x, 2, shape, lays[v], 0, 1);
         for (int r = 0; r < R; r++)
             for (int j = 0; j < N; j++)
                 x.host[elem(&x, r * N + j)] = rows[r][j];
@@ -445,7 +484,7 @@ START_TEST(test_softmax_special)
     /* a row of length 1 is 1 (here for huge and tiny values too) */
     int64_t one[2] = {5, 1};
     static const float vals[5] = {1e30f, -1e30f, 0.0f, 1e-30f, -7.0f};
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < N_VARIANTS; v++) {
         struct input x;
         input_make(&x, 2, one, DENSE, 0, 1);
         for (int r = 0; r < 5; r++)
@@ -528,12 +567,15 @@ static void run_layernorm(struct input *x, struct input *gamma, struct input *be
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     ck_assert_ok(ctx, clf_rows_layernorm_record(g, x->view, gamma ? gamma->view : NULL,
                                                 beta ? beta->view : NULL, eps, variants[v], &y));
+    enum clf_rows_variant taken = expected_variant(v, x, gamma, beta);
+    ck_assert_int_eq(g->nodes[g->n_nodes - 1].iparams[0], taken);
     test_poison(y);
     ck_assert_ok(ctx, clf_graph_run(g));
     float *out = test_read_all(y);
     char what[128];
-    snprintf(what, sizeof what, "layernorm %s%s%s %s", label, gamma ? " gamma" : "",
-             beta ? " beta" : "", variant_name[v]);
+    snprintf(what, sizeof what, "layernorm %s%s%s %s%s", label, gamma ? " gamma" : "",
+             beta ? " beta" : "", variant_name[v],
+             taken != variants[v] ? " (took per-item)" : "");
     struct worst w = {0, what};
     check_layernorm_rows(x, gamma, beta, eps, out, &w);
     report(&w);
@@ -545,19 +587,24 @@ START_TEST(test_layernorm_random)
 {
     for (size_t c = 0; c < N_ROW_CASES; c++) {
         int64_t n = row_cases[c].shape[row_cases[c].ndim - 1];
-        struct input x, gamma, beta;
+        struct input x, gamma, beta, gamma_d, beta_d;
         input_make(&x, row_cases[c].ndim, row_cases[c].shape, row_cases[c].lay, -2, 3);
         input_make(&gamma, 1, &n, c % 2 ? TRANSPOSED : DENSE, 0.5, 1.5);
         input_make(&beta, 1, &n, c % 3 ? DENSE : TRANSPOSED, -1, 1);
+        input_make(&gamma_d, 1, &n, DENSE, 0.5, 1.5); /* contiguous: the vector path */
+        input_make(&beta_d, 1, &n, DENSE, -1, 1);
         input_upload(&x);
         input_upload(&gamma);
         input_upload(&beta);
+        input_upload(&gamma_d);
+        input_upload(&beta_d);
         char label[64];
         snprintf(label, sizeof label, "%d-D n=%lld rows=%lld %s", row_cases[c].ndim,
                  (long long)n, (long long)(numel(&x) / n), layout_name[row_cases[c].lay]);
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < N_VARIANTS; v++) {
             /* with both, with only one, and with neither of gamma / beta */
             run_layernorm(&x, &gamma, &beta, 1e-5f, v, label);
+            run_layernorm(&x, &gamma_d, &beta_d, 1e-5f, v, label);
             run_layernorm(&x, c % 2 ? &gamma : NULL, c % 2 ? NULL : &beta, 1e-5f, v, label);
             if (c == 0 || c == 4)
                 run_layernorm(&x, NULL, NULL, 1e-5f, v, label);
@@ -565,6 +612,8 @@ START_TEST(test_layernorm_random)
         input_free(&x);
         input_free(&gamma);
         input_free(&beta);
+        input_free(&gamma_d);
+        input_free(&beta_d);
     }
 }
 END_TEST
@@ -588,7 +637,7 @@ START_TEST(test_layernorm_large_mean)
         input_upload(&beta);
         char label[64];
         snprintf(label, sizeof label, "mean 1e4 n=%lld", (long long)n);
-        for (int v = 0; v < 2; v++) {
+        for (int v = 0; v < N_VARIANTS; v++) {
             run_layernorm(&x, &gamma, &beta, 1e-5f, v, label);
             run_layernorm(&x, NULL, NULL, 1e-5f, v, label);
             run_layernorm(&x, &gamma, NULL, 0.25f, v, label);
@@ -770,16 +819,32 @@ START_TEST(test_auto_variant)
     enum clf_rows_variant want =
         info.type == CLF_DEVICE_CPU ? CLF_ROWS_PER_ITEM : CLF_ROWS_PER_GROUP;
     ck_assert_int_eq(clf_rows_auto_variant(ctx), want);
-    int64_t shape[2] = {3, 5};
-    struct clf_tensor *x, *y;
+    /* contiguous rows on a CPU device take the vector variant; strided rows
+     * (x transposed, or a strided gamma) the per-item one */
+    enum clf_rows_variant want_dense =
+        info.type == CLF_DEVICE_CPU ? CLF_ROWS_PER_ITEM_VEC : CLF_ROWS_PER_GROUP;
+    int64_t shape[2] = {3, 5}, tshape[2] = {5, 3}, tstr[2] = {1, 5}, n10 = 10, n5 = 5, two = 2;
+    struct clf_tensor *x, *xt, *g10, *gs, *y;
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &x));
+    ck_assert_ok(ctx, clf_tensor_view(x, 2, tshape, tstr, 0, &xt));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, &n10, &g10));
+    ck_assert_ok(ctx, clf_tensor_view(g10, 1, &n5, &two, 0, &gs));
     struct clf_graph *g;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     ck_assert_ok(ctx, clf_op_softmax(g, x, &y));
     ck_assert_ok(ctx, clf_op_layernorm(g, x, NULL, NULL, 1e-5f, &y));
-    ck_assert_int_eq(g->nodes[0].iparams[0], want);
-    ck_assert_int_eq(g->nodes[1].iparams[0], want);
+    ck_assert_ok(ctx, clf_op_softmax(g, xt, &y));
+    ck_assert_ok(ctx, clf_op_layernorm(g, xt, NULL, NULL, 1e-5f, &y));
+    ck_assert_ok(ctx, clf_op_layernorm(g, x, gs, NULL, 1e-5f, &y));
+    ck_assert_ok(ctx, clf_op_layernorm(g, x, NULL, gs, 1e-5f, &y));
+    ck_assert_int_eq(g->nodes[0].iparams[0], want_dense);
+    ck_assert_int_eq(g->nodes[1].iparams[0], want_dense);
+    for (int i = 2; i < 6; i++)
+        ck_assert_int_eq(g->nodes[i].iparams[0], want);
     clf_graph_destroy(g);
+    clf_tensor_destroy(gs);
+    clf_tensor_destroy(g10);
+    clf_tensor_destroy(xt);
     clf_tensor_destroy(x);
 }
 END_TEST

@@ -6,7 +6,8 @@
  *
  * Node parameters:
  *   act        iparams[0] = enum clf_act
- *   softmax    iparams[0] = enum clf_rows_variant (resolved, never AUTO)
+ *   softmax    iparams[0] = enum clf_rows_variant (resolved, never AUTO;
+ *              PER_ITEM_VEC only for rows contiguous in every input)
  *   layernorm  iparams[0] = variant; fparams[0] = eps, fparams[1] = 1/N
  *              (rounded once on the host); in[1] = gamma, in[2] = beta
  *              (either may be NULL)
@@ -81,6 +82,22 @@ static enum clf_status group_size(struct clf_ctx *ctx, cl_kernel k, int64_t n, s
     return CLF_OK;
 }
 
+/* Kernel name and build options of a row-reduction node: base is "softmax"
+ * or "layernorm"; the vector variant is built with -DROWS_VW=16 where the
+ * device prefers 16-wide floats, else 8. */
+static void rows_kernel(const struct clf_ctx *ctx, const struct clf_node *node, const char *base,
+                        char *name, size_t size, const char **opts)
+{
+    static const char *vw8 = "-DROWS_VW=8", *vw16 = "-DROWS_VW=16";
+    const char *suffix = node->iparams[0] == CLF_ROWS_PER_ITEM   ? "item"
+                         : node->iparams[0] == CLF_ROWS_PER_GROUP ? "group"
+                                                                  : "vec";
+    snprintf(name, size, "%s_%s", base, suffix);
+    *opts = NULL;
+    if (node->iparams[0] == CLF_ROWS_PER_ITEM_VEC)
+        *opts = ctx->info.vec_float >= 16 ? vw16 : vw8;
+}
+
 /* Launches a row-reduction kernel whose arguments up to `arg` are set: the
  * item variant over rows, the group variant over rows work-groups with a
  * local scratch argument at `arg`. */
@@ -90,7 +107,7 @@ static enum clf_status launch_rows(struct clf_ctx *ctx, cl_kernel k, cl_uint arg
 {
     const struct clf_tensor *y = node->out;
     size_t rows = (size_t)row_count(y);
-    if (node->iparams[0] == CLF_ROWS_PER_ITEM)
+    if (node->iparams[0] != CLF_ROWS_PER_GROUP)
         return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
     size_t ls = 1;
     enum clf_status st = group_size(ctx, k, y->shape[y->ndim - 1], &ls);
@@ -148,9 +165,11 @@ static enum clf_status enqueue_act(struct clf_ctx *ctx, struct clf_node *node, c
 static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *node,
                                        cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    const char *name = node->iparams[0] == CLF_ROWS_PER_ITEM ? "softmax_item" : "softmax_group";
+    char name[32];
+    const char *opts;
+    rows_kernel(ctx, node, "softmax", name, sizeof name, &opts);
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "rows", NULL, name, &k);
+    enum clf_status st = clf_kernel_get(ctx, "rows", opts, name, &k);
     if (st != CLF_OK)
         return st;
     cl_long4 shape, strides;
@@ -167,10 +186,11 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *nod
 static enum clf_status enqueue_layernorm(struct clf_ctx *ctx, struct clf_node *node,
                                          cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    const char *name =
-        node->iparams[0] == CLF_ROWS_PER_ITEM ? "layernorm_item" : "layernorm_group";
+    char name[32];
+    const char *opts;
+    rows_kernel(ctx, node, "layernorm", name, sizeof name, &opts);
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "rows", NULL, name, &k);
+    enum clf_status st = clf_kernel_get(ctx, "rows", opts, name, &k);
     if (st != CLF_OK)
         return st;
     cl_long4 shape, strides;
@@ -302,14 +322,34 @@ static enum clf_status check_vector(struct clf_graph *g, const struct clf_tensor
     return CLF_OK;
 }
 
-static enum clf_status check_variant(struct clf_graph *g, enum clf_rows_variant *variant,
-                                     const char *op)
+/* True when t (NULL: absent) has stride 1 in its last dimension (or a last
+ * dimension of 1). */
+static bool last_contiguous(const struct clf_tensor *t)
 {
-    if (*variant == CLF_ROWS_AUTO)
+    return !t || t->shape[t->ndim - 1] <= 1 || t->strides[t->ndim - 1] == 1;
+}
+
+/* Resolves *variant: AUTO by device type, then PER_ITEM and PER_ITEM_VEC to
+ * PER_ITEM_VEC when x, gamma and beta (either may be NULL) are contiguous
+ * along the rows (the output always is), else to PER_ITEM. AUTO takes the
+ * vector variant on CPU devices only. */
+static enum clf_status check_variant(struct clf_graph *g, enum clf_rows_variant *variant,
+                                     const char *op, const struct clf_tensor *x,
+                                     const struct clf_tensor *gamma,
+                                     const struct clf_tensor *beta)
+{
+    bool contiguous = last_contiguous(x) && last_contiguous(gamma) && last_contiguous(beta);
+    if (*variant == CLF_ROWS_AUTO) {
         *variant = clf_rows_auto_variant(g->ctx);
-    if (*variant != CLF_ROWS_PER_ITEM && *variant != CLF_ROWS_PER_GROUP)
+        if (*variant == CLF_ROWS_PER_ITEM && g->ctx->info.type == CLF_DEVICE_CPU)
+            *variant = CLF_ROWS_PER_ITEM_VEC;
+    }
+    if (*variant != CLF_ROWS_PER_ITEM && *variant != CLF_ROWS_PER_GROUP &&
+        *variant != CLF_ROWS_PER_ITEM_VEC)
         return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: unknown kernel variant %d", op,
                         (int)*variant);
+    if (*variant == CLF_ROWS_PER_ITEM_VEC && !contiguous)
+        *variant = CLF_ROWS_PER_ITEM;
     return CLF_OK;
 }
 
@@ -378,7 +418,7 @@ enum clf_status clf_rows_softmax_record(struct clf_graph *g, struct clf_tensor *
     if (st == CLF_OK)
         st = check_tensor(g, x, CLF_F32, "softmax", "input");
     if (st == CLF_OK)
-        st = check_variant(g, &variant, "softmax");
+        st = check_variant(g, &variant, "softmax", x, NULL, NULL);
     if (st != CLF_OK)
         return st;
     struct clf_node node = {0};
@@ -414,7 +454,7 @@ enum clf_status clf_rows_layernorm_record(struct clf_graph *g, struct clf_tensor
     if (!(eps > 0.0f) || isinf(eps))
         return clf_fail(g->ctx, CLF_E_INVALID_ARG, "layernorm: eps must be > 0 and finite (got %g)",
                         (double)eps);
-    st = check_variant(g, &variant, "layernorm");
+    st = check_variant(g, &variant, "layernorm", x, gamma, beta);
     if (st != CLF_OK)
         return st;
     struct clf_node node = {0};
