@@ -539,9 +539,12 @@ enum clf_attention_sparsity {
     CLF_ATTN_THRESHOLD = 1, /**< softmax weights below τ become zero */
     CLF_ATTN_TOPK = 2,      /**< the k largest scores per query, softmax over them */
     CLF_ATTN_WINDOW = 3,    /**< a band of keys around the query, plus global tokens */
-    CLF_ATTN_LINFORMER = 4  /**< keys and values projected to `rank` rows along the
+    CLF_ATTN_LINFORMER = 4, /**< keys and values projected to `rank` rows along the
                                  sequence (K' = E·K, V' = F·V), then exact attention;
                                  no causal or key-padding mask (CLF_E_UNSUPPORTED) */
+    CLF_ATTN_NYSTROM = 5    /**< Nyströmformer: `rank` landmarks (segment means of Q and
+                                 K), softmax(QK̃ᵀ)·A⁺·softmax(Q̃Kᵀ)·V with A⁺ by `iters`
+                                 Newton–Schulz-type iterations; no causal or padding */
 };
 
 /** How Linformer's projections E, F [rank, seq_k] are made when the op is
@@ -585,6 +588,11 @@ struct clf_attention_variant {
     enum clf_attention_projection projection;
     /** LINFORMER with CLF_PROJ_GAUSSIAN: the seed. Default 0. */
     uint64_t seed;
+    /** NYSTROM: iterations of the Moore–Penrose pseudo-inverse
+     *  Z ← ¼·Z(13I − AZ(15I − AZ(7I − AZ))) from Z₀ = Aᵀ/(‖A‖₁‖A‖∞). The
+     *  paper's 6 is not converged (~1e-2 off on exact cases); 20 reach
+     *  ~1e-7 in fp32. Default 0: 6. */
+    int iters;
 };
 
 /**
@@ -592,6 +600,7 @@ struct clf_attention_variant {
  *   exact
  *   threshold:TAU[,renorm]          e.g. threshold:1e-3
  *   topk:K                          e.g. topk:32
+ *   nystrom:M[,iters:N]             M landmarks, N pseudo-inverse iterations
  *   linformer:R[,mean|,gauss][,seed:S]
  *                                   keys and values projected to R rows
  *                                   (segment means by default)

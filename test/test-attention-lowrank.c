@@ -641,6 +641,527 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/*
+ * Nystromformer (CLF_ATTN_NYSTROM, appended to the Linformer suite above).
+ * Per batch and head: landmarks Q~ = P Q, K~ = P K (segment means, m rows);
+ * F = softmax(s Q K~^T), A = softmax(s Q~ K~^T), B = softmax(s Q~ K^T);
+ * out = F (Z (B V)), Z from Z_0 = A^T / (|A|_1 |A|_inf) by `iters` steps of
+ * Z <- Z (13 I - AZ (15 I - AZ (7 I - AZ))) / 4.
+ *
+ * Exactness: Q and K piecewise-constant over equal segments (n = L m): then
+ * B = A P (each distinct key repeated L times) and F's rows are exact
+ * attention's weights per distinct key, so with Z = A^-1,
+ * out = F (A^-1 A P V) = F (P V) = exact attention over the n keys. Also
+ * m = n (P = I: landmarks are the tokens). Both only once the iteration
+ * has converged: `iters` = 20; the default 6 is measurably not.
+ *
+ * Error bound (against a double reference nys_d of the same formula on the
+ * same float inputs, same iteration count; in the exactness checks plus
+ * |nys_d - exact|, measured in double: the iteration itself reaches
+ * |I - AZ| ~ 4e-16 in double (cubic convergence once |I - AZ| < 1;
+ * p(1 - e) = 1 - 0.75 e^3 + ...), the measured |nys_d - exact| is ~1e-8).
+ * The fp32 part R is a first-order normwise estimate per head, |.| the
+ * inf-norm, |A|_inf = |F|_inf = |B|_inf = 1 (softmax rows), so
+ * kappa = |A^-1|_inf (A^-1 by Gauss-Jordan in double):
+ *  - scores s q.k~: a d-term dot product of a landmark mean of up to L
+ *    terms: absolute error <= D = gamma_{d+L+1} s max_ij sum |q_i||k_j|;
+ *  - softmax weights (rows of <= n entries; exp within 4 ulp, the sum, the
+ *    division): relative error rho = 2 D + gamma_{n+10} elementwise, for F,
+ *    A and B alike;
+ *  - out = F (Z (B V)): dF moves out by rho |Z B V| <= rho |A^-1| max|V|;
+ *    dB by |Z| rho max|V| = |A^-1| rho max|V|; dA moves A^-1 by
+ *    <= |A^-1|^2 |dA| <= |A^-1| kappa rho, and the iteration's own
+ *    roundings (m-term GEMMs on intermediates up to ~15 I) leave it at its
+ *    limiting accuracy ~ |A^-1| kappa gamma_{15 m}; the three GEMMs B.V,
+ *    Z.(BV), F.W add gamma_n, gamma_m, gamma_m times |A^-1| max|V|;
+ *  R = 2 max|V| |A^-1| (rho (2 + kappa) + kappa gamma_{15 m} + gamma_n
+ *      + 2 gamma_m), the 2 covering second-order terms.
+ * The worst-case gamma_k (Higham 3.1) make R ~5e-4 for the inputs here
+ * (|A^-1| ~ 1-4) while the measured errors are ~1e-7..1e-6 (ratio ~1e-3,
+ * printed with ATTN_TEST_VERBOSE): loose, not tuned to the output. Inputs
+ * are kept well-conditioned (Q ~ K per landmark segment, see nys_inputs):
+ * on uniform random Q, K, A is near-uniform (|A^-1| ~ 1e3..1e5) and the
+ * bound says nothing; the 6-iteration check uses such an A on purpose
+ * (amp 0.5: |A^-1| ~ 700, Z_0's scale x0 = 1/(|A|_1 |A|_inf |A^-1|^2)
+ * ~ 2e-6, so 6 steps leave the smallest singular directions at
+ * ~x0 3.25^6 << 1: measured error ~8e-3 vs ~8e-7 at 20 iterations).
+ */
+
+struct nys {
+    int64_t b, h, n, d, m;
+    int iters;
+    enum layout layout;
+    double amp; /* piecewise inputs: segment vectors uniform in [-amp, amp] (0: 1.5) */
+};
+
+static struct lcase nys_lcase(const struct nys *c)
+{
+    struct lcase l;
+    memset(&l, 0, sizeof l);
+    l.b = c->b, l.h = c->h, l.sq = c->n, l.n = c->n, l.d = c->d, l.r = c->m;
+    l.layout = c->layout;
+    return l;
+}
+
+static float *run_nystrom(const struct nys *c, struct dev *dv)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_attention_params p = clf_attention_params_default();
+    p.variant.sparsity = CLF_ATTN_NYSTROM;
+    p.variant.rank = c->m;
+    p.variant.iters = c->iters;
+    p.out = dv->out;
+    struct clf_tensor *y = NULL;
+    ck_assert_ok(ctx, clf_op_attention(g, dv->q, dv->k, dv->v, &p, &y));
+    if (dv->out)
+        ck_assert_ptr_eq(y, dv->out);
+    float *first = NULL;
+    size_t n = (size_t)(c->b * c->h * c->n * c->d);
+    for (int run = 0; run < 2; run++) {
+        test_poison(y);
+        ck_assert_ok(ctx, clf_graph_run(g));
+        float *o = test_read_all(y);
+        if (!first) {
+            first = o;
+        } else {
+            ck_assert_msg(memcmp(first, o, n * sizeof *o) == 0, "second run differs");
+            free(o);
+        }
+    }
+    clf_graph_destroy(g);
+    return first;
+}
+
+/* Inverts a [m, m] (row-major, double) by Gauss-Jordan with partial
+ * pivoting into inv; returns false when singular. */
+static bool invert(const double *a, int64_t m, double *inv)
+{
+    double *w = malloc((size_t)(m * 2 * m) * sizeof *w);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < 2 * m; j++)
+            w[i * 2 * m + j] = j < m ? a[i * m + j] : (j - m == i);
+    bool ok = true;
+    for (int64_t c = 0; c < m && ok; c++) {
+        int64_t piv = c;
+        for (int64_t i = c + 1; i < m; i++)
+            if (fabs(w[i * 2 * m + c]) > fabs(w[piv * 2 * m + c]))
+                piv = i;
+        if (w[piv * 2 * m + c] == 0.0) {
+            ok = false;
+            break;
+        }
+        for (int64_t j = 0; j < 2 * m; j++) {
+            double t = w[c * 2 * m + j];
+            w[c * 2 * m + j] = w[piv * 2 * m + j];
+            w[piv * 2 * m + j] = t;
+        }
+        double dv = w[c * 2 * m + c];
+        for (int64_t j = 0; j < 2 * m; j++)
+            w[c * 2 * m + j] /= dv;
+        for (int64_t i = 0; i < m; i++) {
+            if (i == c)
+                continue;
+            double f = w[i * 2 * m + c];
+            for (int64_t j = 0; j < 2 * m; j++)
+                w[i * 2 * m + j] -= f * w[c * 2 * m + j];
+        }
+    }
+    for (int64_t i = 0; i < m && ok; i++)
+        for (int64_t j = 0; j < m; j++)
+            inv[i * m + j] = w[i * 2 * m + m + j];
+    free(w);
+    return ok;
+}
+
+static double inf_norm(const double *a, int64_t m)
+{
+    double best = 0;
+    for (int64_t i = 0; i < m; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < m; j++)
+            s += fabs(a[i * m + j]);
+        best = fmax(best, s);
+    }
+    return best;
+}
+
+/* Row softmax of x [rows, cols] in place. */
+static void softmax_rows(double *x, int64_t rows, int64_t cols)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < cols; j++)
+            mx = fmax(mx, x[i * cols + j]);
+        for (int64_t j = 0; j < cols; j++)
+            sum += (x[i * cols + j] = exp(x[i * cols + j] - mx));
+        for (int64_t j = 0; j < cols; j++)
+            x[i * cols + j] /= sum;
+    }
+}
+
+/* c [r, k] = a [r, t] . b [t, k] */
+static void matmul(const double *a, const double *b, int64_t r, int64_t t, int64_t k, double *c)
+{
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t j = 0; j < k; j++) {
+            double s = 0;
+            for (int64_t l = 0; l < t; l++)
+                s += a[i * t + l] * b[l * k + j];
+            c[i * k + j] = s;
+        }
+}
+
+/*
+ * The double reference of one (batch, head): o [n, d] = Nystrom of
+ * (q, k, v) [n, d] (float inputs), and the estimate R of the fp32 error
+ * (above). exact (may be NULL) receives exact attention.
+ */
+static double nys_ref(const struct nys *c, const float *q, const float *k, const float *v,
+                      double *o, double *exact)
+{
+    const int64_t n = c->n, d = c->d, m = c->m < n ? c->m : n;
+    const double s = 1.0 / sqrt((double)d);
+    double *ql = calloc((size_t)(m * d), sizeof *ql), *kl = calloc((size_t)(m * d), sizeof *kl);
+    int64_t base = n / m, extra = n % m, lmax = base + (extra > 0);
+    for (int64_t i = 0; i < m; i++) {
+        int64_t len = base + (i < extra), start = i * base + (i < extra ? i : extra);
+        for (int64_t t = start; t < start + len; t++)
+            for (int64_t dd = 0; dd < d; dd++) {
+                ql[i * d + dd] += q[t * d + dd] / (double)len;
+                kl[i * d + dd] += k[t * d + dd] / (double)len;
+            }
+    }
+    double *F = malloc((size_t)(n * m) * sizeof *F), *A = malloc((size_t)(m * m) * sizeof *A),
+           *B = malloc((size_t)(m * n) * sizeof *B);
+    double maxq = 0, maxk = 0, maxv = 0;
+    for (int64_t i = 0; i < n * d; i++) {
+        maxq = fmax(maxq, fabs(q[i]));
+        maxk = fmax(maxk, fabs(k[i]));
+        maxv = fmax(maxv, fabs(v[i]));
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < m; j++) {
+            double a = 0;
+            for (int64_t dd = 0; dd < d; dd++)
+                a += q[i * d + dd] * kl[j * d + dd];
+            F[i * m + j] = s * a;
+        }
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < m; j++) {
+            double a = 0;
+            for (int64_t dd = 0; dd < d; dd++)
+                a += ql[i * d + dd] * kl[j * d + dd];
+            A[i * m + j] = s * a;
+        }
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double a = 0;
+            for (int64_t dd = 0; dd < d; dd++)
+                a += ql[i * d + dd] * k[j * d + dd];
+            B[i * n + j] = s * a;
+        }
+    softmax_rows(F, n, m);
+    softmax_rows(A, m, m);
+    softmax_rows(B, m, n);
+    /* Z_0 and the iterations */
+    size_t mm = (size_t)(m * m);
+    double *Z = malloc(mm * sizeof *Z), *AZ = malloc(mm * sizeof *AZ),
+           *T = malloc(mm * sizeof *T), *U = malloc(mm * sizeof *U);
+    double n1 = 0, ninf = inf_norm(A, m);
+    for (int64_t j = 0; j < m; j++) {
+        double sum = 0;
+        for (int64_t i = 0; i < m; i++)
+            sum += fabs(A[i * m + j]);
+        n1 = fmax(n1, sum);
+    }
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < m; j++)
+            Z[i * m + j] = A[j * m + i] / (n1 * ninf);
+    const int iters = c->iters ? c->iters : 6;
+    static const double cs[3] = {7, 15, 13};
+    for (int it = 0; it < iters; it++) {
+        matmul(A, Z, m, m, m, AZ);
+        for (size_t e = 0; e < mm; e++)
+            T[e] = (e % (size_t)(m + 1) == 0 ? cs[0] : 0) - AZ[e];
+        for (int st = 1; st < 3; st++) {
+            matmul(AZ, T, m, m, m, U);
+            for (size_t e = 0; e < mm; e++)
+                T[e] = (e % (size_t)(m + 1) == 0 ? cs[st] : 0) - U[e];
+        }
+        matmul(Z, T, m, m, m, U);
+        for (size_t e = 0; e < mm; e++)
+            Z[e] = 0.25 * U[e];
+    }
+    if (getenv("NYS_DEBUG")) {
+        matmul(A, Z, m, m, m, AZ);
+        double res = 0;
+        for (size_t e = 0; e < mm; e++)
+            res = fmax(res, fabs(AZ[e] - (e % (size_t)(m + 1) == 0)));
+        printf("  residual %.3g\n", res);
+    }
+    double *BV = malloc((size_t)(m * d) * sizeof *BV), *W = malloc((size_t)(m * d) * sizeof *W);
+    double *vd = malloc((size_t)(n * d) * sizeof *vd);
+    for (int64_t i = 0; i < n * d; i++)
+        vd[i] = v[i];
+    matmul(B, vd, m, n, d, BV);
+    matmul(Z, BV, m, m, d, W);
+    matmul(F, W, n, m, d, o);
+    if (exact) {
+        double *sc = malloc((size_t)n * sizeof *sc);
+        for (int64_t i = 0; i < n; i++) {
+            for (int64_t j = 0; j < n; j++) {
+                double a = 0;
+                for (int64_t dd = 0; dd < d; dd++)
+                    a += q[i * d + dd] * k[j * d + dd];
+                sc[j] = s * a;
+            }
+            softmax_rows(sc, 1, n);
+            for (int64_t dd = 0; dd < d; dd++) {
+                double a = 0;
+                for (int64_t j = 0; j < n; j++)
+                    a += sc[j] * vd[j * d + dd];
+                exact[i * d + dd] = a;
+            }
+        }
+        free(sc);
+    }
+    /* the fp32 estimate; |A|_inf = 1 (softmax rows), so kappa = |A^-1|_inf */
+    double R = INFINITY;
+    if (invert(A, m, T)) {
+        double ainv = inf_norm(T, m), kappa = ninf * ainv, qk = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double a = 0;
+                for (int64_t dd = 0; dd < d; dd++)
+                    a += fabs(q[i * d + dd]) * fabs(k[j * d + dd]);
+                qk = fmax(qk, a);
+            }
+        double D = test_gamma((double)(d + lmax + 1)) * s * qk;
+        double rho = 2 * D + test_gamma((double)(n + 10));
+        R = 2 * maxv * ainv *
+            (rho * (2 + kappa) + kappa * test_gamma(15.0 * (double)m) + test_gamma((double)n) +
+             2 * test_gamma((double)m));
+        if (getenv("ATTN_TEST_VERBOSE") && getenv("NYS_DEBUG"))
+            printf("  |A^-1| %.3g x0 %.3g D %.3g R %.3g\n", ainv,
+                   1.0 / (n1 * ninf * ainv * ainv), D, R);
+    }
+    free(ql), free(kl), free(F), free(A), free(B), free(Z), free(AZ), free(T), free(U);
+    free(BV), free(W), free(vd);
+    return R;
+}
+
+/* Inputs per case. Piecewise: Q, K constant over the m landmark segments
+ * (one random vector per segment, uniform in [-amp, amp]; K's perturbed by
+ * up to 0.2 amp), which keeps A well-conditioned (|A^-1|_inf ~ 1-4), and
+ * with noise every token then moved by up to 0.3 amp more (not exact any
+ * more: B != A P). Without piecewise: Q, K uniform in [-1, 1] (A then
+ * ill-conditioned: only m = n uses it, where it is not). V uniform in
+ * [-1, 1]. */
+static void nys_inputs(const struct nys *c, bool piecewise, bool noise, float *q, float *k,
+                       float *v)
+{
+    const int64_t BH = c->b * c->h, n = c->n, d = c->d, m = c->m < n ? c->m : n;
+    const double amp = c->amp > 0 ? c->amp : 1.5;
+    test_fill_uniform(v, (size_t)(BH * n * d), -1, 1);
+    if (!piecewise) {
+        test_fill_uniform(q, (size_t)(BH * n * d), -1, 1);
+        test_fill_uniform(k, (size_t)(BH * n * d), -1, 1);
+        return;
+    }
+    float *x = malloc((size_t)(m * d) * sizeof *x), *y = malloc((size_t)(m * d) * sizeof *y);
+    for (int64_t p = 0; p < BH; p++) {
+        test_fill_uniform(x, (size_t)(m * d), -amp, amp);
+        for (int64_t i = 0; i < m * d; i++)
+            y[i] = x[i] + (float)test_rand_uniform(-0.2 * amp, 0.2 * amp);
+        for (int64_t t = 0; t < n; t++) {
+            int64_t len, seg = segment_of(n, m, t, &len);
+            for (int64_t dd = 0; dd < d; dd++) {
+                size_t e = (size_t)((p * n + t) * d + dd);
+                q[e] = x[seg * d + dd];
+                k[e] = y[seg * d + dd];
+                if (noise) {
+                    q[e] += (float)test_rand_uniform(-0.3 * amp, 0.3 * amp);
+                    k[e] += (float)test_rand_uniform(-0.3 * amp, 0.3 * amp);
+                }
+            }
+        }
+    }
+    free(x);
+    free(y);
+}
+
+/* Runs a case; returns the max error against exact attention (exact) or
+ * the double reference, after checking it against the bound. */
+static double nys_case(struct nys c, bool piecewise, bool noise, bool exact)
+{
+    const int64_t BH = c.b * c.h, n = c.n, d = c.d;
+    size_t total = (size_t)(BH * n * d);
+    float *q = malloc(total * sizeof *q), *k = malloc(total * sizeof *k),
+          *v = malloc(total * sizeof *v);
+    nys_inputs(&c, piecewise, noise, q, k, v);
+    struct lcase l = nys_lcase(&c);
+    struct dev dv;
+    upload(&l, q, k, v, &dv);
+    float *got = run_nystrom(&c, &dv);
+    double *o = malloc((size_t)(n * d) * sizeof *o), *ex = malloc((size_t)(n * d) * sizeof *ex);
+    double worst = 0, worst_ratio = 0, conv = 0;
+    for (int64_t p = 0; p < BH; p++) {
+        size_t off = (size_t)(p * n * d);
+        double R = nys_ref(&c, q + off, k + off, v + off, o, exact ? ex : NULL);
+        ck_assert_msg(isfinite(R), "singular A in the reference");
+        double cv = 0, err = 0;
+        for (int64_t i = 0; i < n * d; i++) {
+            double ref = exact ? ex[i] : o[i];
+            if (exact)
+                cv = fmax(cv, fabs(o[i] - ex[i]));
+            ck_assert_msg(isfinite(got[off + i]), "non-finite output");
+            err = fmax(err, fabs(got[off + i] - ref));
+        }
+        conv = fmax(conv, cv);
+        worst = fmax(worst, err);
+        worst_ratio = fmax(worst_ratio, err / (cv + R));
+    }
+    if (getenv("ATTN_TEST_VERBOSE"))
+        printf("nystrom b%lld h%lld n%lld d%lld m%lld iters %d layout %d %s: err %.3g "
+               "(double conv %.3g) ratio %.3g\n",
+               (long long)c.b, (long long)c.h, (long long)n, (long long)d, (long long)c.m,
+               c.iters, (int)c.layout, exact ? "vs exact" : "vs ref", worst, conv, worst_ratio);
+    ck_assert_msg(worst_ratio <= 1 || !exact || c.iters < 20,
+                  "nystrom m%lld iters %d: error %g x bound", (long long)c.m, c.iters,
+                  worst_ratio);
+    if (!exact)
+        ck_assert_msg(worst_ratio <= 1, "nystrom m%lld iters %d vs ref: error %g x bound",
+                      (long long)c.m, c.iters, worst_ratio);
+    free(q), free(k), free(v), free(got), free(o), free(ex);
+    release(&dv);
+    return worst;
+}
+
+START_TEST(test_nystrom_exact)
+{
+    /* piecewise-constant Q, K over m equal segments, 20 iterations */
+    const struct nys cases[] = {
+        {1, 2, 64, 32, 8, 20, L_DENSE, 0},
+        {2, 2, 96, 64, 16, 20, L_QKV, 0},
+        {2, 3, 64, 16, 4, 20, L_PERM, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        nys_case(cases[i], true, false, true);
+    /* m = n: the landmarks are the tokens (random Q, K), and m > n capped */
+    const struct nys ident[] = {
+        {1, 2, 16, 32, 16, 20, L_DENSE, 0},
+        {1, 1, 12, 16, 40, 20, L_QKV, 0},
+    };
+    for (size_t i = 0; i < sizeof ident / sizeof ident[0]; i++)
+        nys_case(ident[i], true, false, true);
+}
+END_TEST
+
+START_TEST(test_nystrom_six_not_converged)
+{
+    /* the paper's 6 iterations on an exact case stay far from it */
+    struct nys c = {1, 2, 128, 32, 32, 20, L_DENSE, getenv("NYS_AMP") ? atof(getenv("NYS_AMP")) : 0.5};
+    const int64_t BH = c.b * c.h, total = BH * c.n * c.d;
+    float *q = malloc((size_t)total * sizeof *q), *k = malloc((size_t)total * sizeof *k),
+          *v = malloc((size_t)total * sizeof *v);
+    nys_inputs(&c, true, false, q, k, v);
+    double err[2];
+    const int iters[2] = {20, 6};
+    double *ex = malloc((size_t)(c.n * c.d) * sizeof *ex),
+           *o = malloc((size_t)(c.n * c.d) * sizeof *o);
+    for (int t = 0; t < 2; t++) {
+        c.iters = iters[t];
+        struct lcase l = nys_lcase(&c);
+        struct dev dv;
+        upload(&l, q, k, v, &dv);
+        float *got = run_nystrom(&c, &dv);
+        err[t] = 0;
+        for (int64_t p = 0; p < BH; p++) {
+            size_t off = (size_t)(p * c.n * c.d);
+            nys_ref(&c, q + off, k + off, v + off, o, ex);
+            for (int64_t i = 0; i < c.n * c.d; i++)
+                err[t] = fmax(err[t], fabs(got[off + i] - ex[i]));
+        }
+        free(got);
+        release(&dv);
+    }
+    if (getenv("ATTN_TEST_VERBOSE"))
+        printf("nystrom exact case m%lld: 20 iterations err %.3g, 6 iterations err %.3g\n",
+               (long long)c.m, err[0], err[1]);
+    ck_assert_msg(err[1] > 100 * err[0] && err[1] > 1e-4,
+                  "6 iterations (err %g) should be far from converged (20: %g)", err[1], err[0]);
+    free(q), free(k), free(v), free(ex), free(o);
+}
+END_TEST
+
+START_TEST(test_nystrom_reference)
+{
+    const struct nys cases[] = {
+        {1, 2, 64, 32, 8, 0, L_DENSE, 0},   /* default 6 iterations */
+        {2, 2, 100, 64, 16, 20, L_QKV, 0},  /* uneven segments, strided out */
+        {2, 2, 50, 32, 7, 3, L_PERM, 0},
+        {1, 3, 33, 16, 5, 1, L_DENSE, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        nys_case(cases[i], true, true, false);
+}
+END_TEST
+
+START_TEST(test_nystrom_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const int64_t B = 2, H = 2, n = 16, D = 32;
+    int64_t qs[4] = {B, H, n, D}, ps[2] = {B, n};
+    struct clf_tensor *q = NULL, *k = NULL, *v = NULL, *pad = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &q));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &k));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &v));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &pad));
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_tensor *y = NULL;
+    struct clf_attention_params p = clf_attention_params_default();
+    p.variant.sparsity = CLF_ATTN_NYSTROM;
+#define EXPECT(want)                                                                          \
+    do {                                                                                      \
+        ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), want);                    \
+        ck_assert_ptr_null(y);                                                                \
+        ck_assert_uint_eq(clf_graph_node_count(g), 0);                                        \
+    } while (0)
+    p.variant.rank = 0;
+    EXPECT(CLF_E_INVALID_ARG);
+    p.variant.rank = 4;
+    p.variant.iters = -1;
+    EXPECT(CLF_E_INVALID_ARG);
+    p.variant.iters = 0;
+    p.causal = true;
+    EXPECT(CLF_E_UNSUPPORTED);
+    p.causal = false;
+    p.key_padding = pad;
+    EXPECT(CLF_E_UNSUPPORTED);
+    p.key_padding = NULL;
+#undef EXPECT
+    ck_assert_ok(ctx, clf_op_attention(g, q, k, v, &p, &y));
+    ck_assert_ptr_nonnull(y);
+    static const char *bad[] = {"nystrom", "nystrom:0", "nystrom:8,iters:-1",
+                                "nystrom:8,seed:3", "nystrom:8,iters:2,iters:3",
+                                "nystrom:8,iters"};
+    struct clf_attention_variant var;
+    char msg[128];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(clf_attention_variant_parse(bad[i], &var, msg, sizeof msg) ==
+                          CLF_E_INVALID_ARG,
+                      "'%s' accepted", bad[i]);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(q);
+    clf_tensor_destroy(k);
+    clf_tensor_destroy(v);
+    clf_tensor_destroy(pad);
+}
+END_TEST
+
 int main(void)
 {
     test_require_device();
@@ -655,5 +1176,12 @@ int main(void)
     tcase_add_test(tc, test_reference);
     tcase_add_test(tc, test_gaussian_deterministic);
     suite_add_tcase(s, tc);
+    TCase *tn = tcase_create("nystrom");
+    tcase_set_timeout(tn, 120);
+    tcase_add_test(tn, test_nystrom_errors);
+    tcase_add_test(tn, test_nystrom_exact);
+    tcase_add_test(tn, test_nystrom_six_not_converged);
+    tcase_add_test(tn, test_nystrom_reference);
+    suite_add_tcase(s, tn);
     return test_run_suite(s);
 }

@@ -270,6 +270,42 @@ START_TEST(test_attention_linformer)
 }
 END_TEST
 
+/* Nystromformer's --attn form: nystrom:M[,iters:N], printed back (iters
+ * only when set: 0 means the default 6). */
+START_TEST(test_attention_nystrom)
+{
+    struct clf_attention_variant v;
+    char msg[128], back[64];
+    ck_assert_int_eq(clf_attention_variant_parse("nystrom:64", &v, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(v.sparsity, CLF_ATTN_NYSTROM);
+    ck_assert_int_eq(v.rank, 64);
+    ck_assert_int_eq(v.iters, 0);
+    clf_attention_variant_str(&v, back, sizeof back);
+    ck_assert_str_eq(back, "nystrom:64");
+    ck_assert_int_eq(clf_attention_variant_parse("nystrom:8,iters:20", &v, msg, sizeof msg),
+                     CLF_OK);
+    ck_assert_int_eq(v.rank, 8);
+    ck_assert_int_eq(v.iters, 20);
+    clf_attention_variant_str(&v, back, sizeof back);
+    ck_assert_str_eq(back, "nystrom:8,iters:20");
+    struct clf_attention_variant again;
+    ck_assert_int_eq(clf_attention_variant_parse(back, &again, msg, sizeof msg), CLF_OK);
+    ck_assert_int_eq(again.rank, 8);
+    ck_assert_int_eq(again.iters, 20);
+    static const char *bad[] = {"nystrom",          "nystrom:0",         "nystrom:-3",
+                                "nystrom:x",        "nystrom:8,iters:-1", "nystrom:8,seed:3",
+                                "nystrom:8,iters",  "nystrom:8,iters:x",  "nystrom:8,iters:1,iters:2",
+                                "nystrom:8,gauss",  "nystrom:8,iters:99999999999", "linformer:4,iters:2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        msg[0] = 0;
+        ck_assert_msg(clf_attention_variant_parse(bad[i], &v, msg, sizeof msg) ==
+                          CLF_E_INVALID_ARG,
+                      "'%s' accepted", bad[i]);
+        ck_assert_msg(msg[0] != 0, "'%s': no message", bad[i]);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("spec");
@@ -285,6 +321,7 @@ int main(void)
     TCase *ta = tcase_create("attention");
     tcase_add_test(ta, test_attention_variants);
     tcase_add_test(ta, test_attention_linformer);
+    tcase_add_test(ta, test_attention_nystrom);
     suite_add_tcase(s, ta);
     return test_run_suite(s);
 }

@@ -398,26 +398,51 @@ static double time_and_read(struct clf_ctx *ctx, struct clf_graph *g, const stru
     double ms = time_graph(ctx, g, o->runs);
     if (ms < 0 || clf_tensor_read(y, host, count * sizeof *host) != CLF_OK)
         return -1;
-    size_t used = 0;
-    nodes[0] = 0;
-    for (size_t i = 0; i < clf_graph_node_count(g) && used + 1 < size; i++) {
+    /* device time by step: the op's name, or the step of a multi-node op
+     * (top-k's "select" and "attend"), summed over its nodes */
+    struct {
+        char label[16];
+        int count;
+        double ms;
+    } steps[16];
+    int n_steps = 0;
+    for (size_t i = 0; i < clf_graph_node_count(g); i++) {
         char desc[160];
         double t;
         if (clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK ||
             clf_graph_node_time(g, i, &t) != CLF_OK)
             continue;
-        /* the op's name, or the step of a multi-node op (top-k's "select"
-         * and "attend") */
-        static const char *steps[] = {"select", "attend", "kept"};
+        static const char *named[] = {"select", "attend", "kept"};
         const char *label = desc;
         for (int k = 0; k < 3; k++) {
-            const char *at = strstr(desc, steps[k]);
-            size_t len = strlen(steps[k]);
+            const char *at = strstr(desc, named[k]);
+            size_t len = strlen(named[k]);
             if (at && at > desc && at[-1] == ' ' && (at[len] == ' ' || at[len] == 0))
-                label = steps[k];
+                label = named[k];
         }
         desc[strcspn(desc, " ")] = 0;
-        int w = snprintf(nodes + used, size - used, "%s%s %.3f ms", used ? ", " : "", label, t);
+        int k = 0;
+        while (k < n_steps && strcmp(steps[k].label, label))
+            k++;
+        if (k == n_steps) {
+            if (n_steps == 16)
+                continue;
+            snprintf(steps[k].label, sizeof steps[k].label, "%.15s", label);
+            steps[k].count = 0;
+            steps[k].ms = 0;
+            n_steps++;
+        }
+        steps[k].count++;
+        steps[k].ms += t;
+    }
+    size_t used = 0;
+    nodes[0] = 0;
+    for (int k = 0; k < n_steps && used + 1 < size; k++) {
+        int w = steps[k].count > 1
+                    ? snprintf(nodes + used, size - used, "%s%s %.3f ms (%d nodes)",
+                               used ? ", " : "", steps[k].label, steps[k].ms, steps[k].count)
+                    : snprintf(nodes + used, size - used, "%s%s %.3f ms", used ? ", " : "",
+                               steps[k].label, steps[k].ms);
         used += w > 0 ? (size_t)w : 0;
     }
     return ms;

@@ -965,6 +965,8 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     }
     if (p->variant.sparsity == CLF_ATTN_LINFORMER) /* projections, then exact attention */
         return clf_attention_lowrank_record(g, q, k, v, p, variant, out);
+    if (p->variant.sparsity == CLF_ATTN_NYSTROM) /* GEMMs, softmaxes, pseudo-inverse */
+        return clf_attention_nystrom_record(g, q, k, v, p, out);
     if (!p->out) {
         int64_t shape[4] = {batch, heads, sq, d};
         st = clf_graph_new_output(g, CLF_F32, 4, shape, &node.out);

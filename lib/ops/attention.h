@@ -98,4 +98,19 @@ enum clf_status clf_attention_lowrank_record(struct clf_graph *g, struct clf_ten
                                              enum clf_attn_fused_variant family,
                                              struct clf_tensor **out);
 
+/* Nystromformer (attention_lowrank.c). */
+
+/* The landmark count the op uses: variant.rank capped at min(seq_q, seq_k)
+ * (segments hold >= 1 token). */
+int64_t clf_nystrom_landmarks(const struct clf_attention_variant *v, int64_t sq, int64_t sk);
+
+/* Records Nystromformer (p->variant NYSTROM, already checked; q, k, v, the
+ * sizes and p->out checked by clf_attention_record) as GEMMs, softmaxes and
+ * the nys_* kernels of cl/attention_lowrank.cl. Causal and key padding are
+ * CLF_E_UNSUPPORTED. */
+enum clf_status clf_attention_nystrom_record(struct clf_graph *g, struct clf_tensor *q,
+                                             struct clf_tensor *k, struct clf_tensor *v,
+                                             const struct clf_attention_params *p,
+                                             struct clf_tensor **out);
+
 #endif

@@ -231,3 +231,293 @@ enum clf_status clf_attention_lowrank_record(struct clf_graph *g, struct clf_ten
         ep.scale = (float)(1.0 / sqrt((double)q->shape[3]));
     return clf_attention_record(g, q, kp, vp, &ep, family, out);
 }
+
+/*
+ * Nystromformer (Xiong et al. 2021), per batch entry and head (flattened
+ * into one GEMM batch index bh):
+ *   Q~ = P_q.Q, K~ = P_k.K       landmarks: segment means (P as Linformer's
+ *                                CLF_PROJ_MEAN, m capped at min(seq_q, seq_k))
+ *   F = softmax(s Q.K~^T)        [sq, m]
+ *   A = softmax(s Q~.K~^T)       [m, m]
+ *   B = softmax(s Q~.K^T)        [m, sk]
+ *   out = F.(Z.(B.V))            Z ~ A^+
+ * with s the score scale (the paper's d^-1/4 on Q and K, as GEMM alpha).
+ * Z_0 = A^T / (||A||_1 ||A||_inf) per matrix (nys_norm, nys_z0), then
+ * `iters` times (default 6)
+ *   AZ = A.Z; T1 = 7I - AZ; T2 = 15I - AZ.T1; T3 = 13I - AZ.T2;
+ *   Z <- 1/4 Z.T3
+ * the c I terms filled by nys_eye and accumulated by GEMMs with beta = 1,
+ * alpha = -1. No [n, n] buffer: the largest are F [sq, m] and B [m, sk].
+ * Inputs whose (batch, head) strides do not flatten or whose matrices have
+ * no unit stride are copied dense first; an out whose rows are not
+ * contiguous (or do not flatten) gets a dense result stored by nys_store.
+ */
+
+/* nys_norm: in[0] = A [bh, m, m] dense, out = nrm [bh]; iparams[0] = m. */
+static enum clf_status enqueue_nys_norm(struct clf_ctx *ctx, struct clf_node *node,
+                                        cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, "nys_norm", &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long m = node->iparams[0];
+    struct clf_targ a = clf_targ_of(node->in[0]), n = clf_targ_of(node->out);
+    const struct clf_karg args[] = {{sizeof(cl_mem), &a.mem}, {sizeof(cl_long), &a.off},
+                                    {sizeof(cl_mem), &n.mem}, {sizeof(cl_long), &n.off},
+                                    {sizeof(cl_long), &m}};
+    if ((st = clf_set_args(ctx, k, "nys_norm", args, CLF_NARGS(args))) != CLF_OK)
+        return st;
+    size_t global = (size_t)node->out->shape[0];
+    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "nys_norm");
+}
+
+/* nys_z0: in[0] = A, in[1] = nrm, out = Z; iparams[0] = m. */
+static enum clf_status enqueue_nys_z0(struct clf_ctx *ctx, struct clf_node *node,
+                                      cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, "nys_z0", &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long m = node->iparams[0];
+    struct clf_targ a = clf_targ_of(node->in[0]), n = clf_targ_of(node->in[1]),
+                    z = clf_targ_of(node->out);
+    const struct clf_karg args[] = {{sizeof(cl_mem), &a.mem}, {sizeof(cl_long), &a.off},
+                                    {sizeof(cl_mem), &n.mem}, {sizeof(cl_long), &n.off},
+                                    {sizeof(cl_mem), &z.mem}, {sizeof(cl_long), &z.off},
+                                    {sizeof(cl_long), &m}};
+    if ((st = clf_set_args(ctx, k, "nys_z0", args, CLF_NARGS(args))) != CLF_OK)
+        return st;
+    size_t global[2] = {(size_t)(m * m), (size_t)node->out->shape[0]};
+    return clf_launch(ctx, k, 2, global, NULL, n_wait, wait, ev, "nys_z0");
+}
+
+/* nys_eye: in[0] = X or NULL, out = Y; iparams[0] = m, fparams[0] = c. */
+static enum clf_status enqueue_nys_eye(struct clf_ctx *ctx, struct clf_node *node,
+                                       cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, "nys_eye", &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long m = node->iparams[0];
+    cl_float c = node->fparams[0];
+    cl_int use_x = node->in[0] != NULL;
+    struct clf_targ y = clf_targ_of(node->out);
+    struct clf_targ x = use_x ? clf_targ_of(node->in[0]) : y; /* unread without X */
+    const struct clf_karg args[] = {{sizeof(cl_mem), &x.mem},   {sizeof(cl_long), &x.off},
+                                    {sizeof(cl_int), &use_x},   {sizeof(cl_mem), &y.mem},
+                                    {sizeof(cl_long), &y.off},  {sizeof(cl_long), &m},
+                                    {sizeof(cl_float), &c}};
+    if ((st = clf_set_args(ctx, k, "nys_eye", args, CLF_NARGS(args))) != CLF_OK)
+        return st;
+    size_t global[2] = {(size_t)(m * m), (size_t)node->out->shape[0]};
+    return clf_launch(ctx, k, 2, global, NULL, n_wait, wait, ev, "nys_eye");
+}
+
+/* nys_store: in[0] = X (4-D), out = Y (4-D, same shape, any strides). */
+static enum clf_status enqueue_nys_store(struct clf_ctx *ctx, struct clf_node *node,
+                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, "nys_store", &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long4 shape, xs, ys;
+    cl_long xo, yo;
+    clf_tensor_layout4(node->in[0], &shape, &xs, &xo);
+    clf_tensor_layout4(node->out, &shape, &ys, &yo);
+    cl_mem xm = node->in[0]->storage->mem, ym = node->out->storage->mem;
+    const struct clf_karg args[] = {{sizeof(cl_mem), &xm},  {sizeof(cl_long), &xo},
+                                    {sizeof(cl_long4), &xs}, {sizeof(cl_mem), &ym},
+                                    {sizeof(cl_long), &yo},  {sizeof(cl_long4), &ys},
+                                    {sizeof(cl_long4), &shape}};
+    if ((st = clf_set_args(ctx, k, "nys_store", args, CLF_NARGS(args))) != CLF_OK)
+        return st;
+    size_t global = (size_t)clf_tensor_numel(node->out);
+    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "nys_store");
+}
+
+static const struct clf_op_impl op_nys_norm = {.name = "nys_norm", .enqueue = enqueue_nys_norm};
+static const struct clf_op_impl op_nys_z0 = {.name = "nys_z0", .enqueue = enqueue_nys_z0};
+static const struct clf_op_impl op_nys_eye = {.name = "nys_eye", .enqueue = enqueue_nys_eye};
+static const struct clf_op_impl op_nys_store = {.name = "nys_store",
+                                                .enqueue = enqueue_nys_store};
+
+/* A graph-owned dense f32 tensor. */
+static enum clf_status nys_new(struct clf_graph *g, int ndim, const int64_t *shape,
+                               struct clf_tensor **out)
+{
+    struct clf_tensor *t = NULL;
+    enum clf_status st = clf_tensor_new(g->ctx, CLF_F32, ndim, shape, &t);
+    if (st != CLF_OK)
+        return st;
+    if ((st = clf_graph_adopt(g, t)) != CLF_OK)
+        return st;
+    *out = t;
+    return CLF_OK;
+}
+
+/* Records a node of impl over in[0], in[1] (may be NULL) writing out. */
+static enum clf_status nys_node(struct clf_graph *g, const struct clf_op_impl *impl,
+                                struct clf_tensor *in0, struct clf_tensor *in1,
+                                struct clf_tensor *out, int64_t m, float c)
+{
+    struct clf_node node;
+    memset(&node, 0, sizeof node);
+    node.impl = impl;
+    node.in[0] = in0;
+    node.in[1] = in1;
+    node.n_in = 2;
+    node.out = out;
+    node.iparams[0] = m;
+    node.fparams[0] = c;
+    return clf_graph_add_node(g, &node);
+}
+
+/* The [bh, rows, d] view GEMMs read of x [B, H, rows, d]: x itself when its
+ * (batch, head) strides flatten and a matrix has a unit stride, else a
+ * dense copy. */
+static enum clf_status nys_flat(struct clf_graph *g, struct clf_tensor *x,
+                                struct clf_tensor **out)
+{
+    const int64_t B = x->shape[0], H = x->shape[1], n = x->shape[2], d = x->shape[3];
+    const int64_t *s = x->strides;
+    const bool flat = B == 1 || H == 1 || s[0] == H * s[1];
+    enum clf_status st;
+    if (!flat || !(s[3] == 1 || s[2] == 1) || (B * H > 1 && (H == 1 ? s[0] : s[1]) == 0)) {
+        if ((st = clf_op_copy(g, x, &x)) != CLF_OK)
+            return st;
+        s = x->strides;
+    }
+    int64_t shape[3] = {B * H, n, d};
+    int64_t str[3] = {H == 1 ? s[0] : s[1], s[2], s[3]};
+    return clf_graph_view(g, x, 3, shape, str, x->offset, out);
+}
+
+/* One GEMM: C = alpha op(A).op(B) (+ C with c and beta = 1). */
+static enum clf_status nys_gemm(struct clf_graph *g, struct clf_tensor *a, bool ta,
+                                struct clf_tensor *b, bool tb, float alpha,
+                                struct clf_tensor *c, float beta, struct clf_tensor **out)
+{
+    struct clf_gemm_params gp = clf_gemm_params_default();
+    gp.trans_a = ta;
+    gp.trans_b = tb;
+    gp.alpha = alpha;
+    gp.beta = beta;
+    gp.c = c;
+    return clf_op_gemm(g, a, b, &gp, out);
+}
+
+enum clf_status clf_attention_nystrom_record(struct clf_graph *g, struct clf_tensor *q,
+                                             struct clf_tensor *k, struct clf_tensor *v,
+                                             const struct clf_attention_params *p,
+                                             struct clf_tensor **out)
+{
+    struct clf_ctx *ctx = g->ctx;
+    const struct clf_attention_variant *var = &p->variant;
+    if (p->causal)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "attention: causal masking is not supported with Nystromformer "
+                        "(landmarks mix all positions)");
+    if (p->key_padding)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "attention: key padding is not supported with Nystromformer "
+                        "(landmarks average padded keys)");
+    const int64_t B = q->shape[0], H = q->shape[1], sq = q->shape[2], d = q->shape[3];
+    const int64_t sk = k->shape[2], BH = B * H;
+    int64_t m = clf_nystrom_landmarks(var, sq, sk);
+    const int iters = var->iters ? var->iters : 6;
+    if (m > INT32_MAX / 2 || m * sq > ((int64_t)1 << 31) || m * sk > ((int64_t)1 << 31) ||
+        BH * m * (sq > sk ? sq : sk) > ((int64_t)1 << 40))
+        return clf_fail(ctx, CLF_E_SHAPE, "attention: Nystrom landmarks %lld are too many",
+                        (long long)m);
+    const float s = p->scale != 0.0f ? p->scale : (float)(1.0 / sqrt((double)d));
+    struct clf_attention_variant mean;
+    memset(&mean, 0, sizeof mean);
+    mean.projection = CLF_PROJ_MEAN;
+    enum clf_status st;
+    struct clf_tensor *pq = NULL, *pk = NULL;
+    if ((st = make_proj(g, &mean, m, sq, 0, &pq)) != CLF_OK)
+        return st;
+    if (sk == sq)
+        pk = pq;
+    else if ((st = make_proj(g, &mean, m, sk, 0, &pk)) != CLF_OK)
+        return st;
+    struct clf_tensor *q3, *k3, *v3;
+    if ((st = nys_flat(g, q, &q3)) != CLF_OK || (st = nys_flat(g, k, &k3)) != CLF_OK ||
+        (st = nys_flat(g, v, &v3)) != CLF_OK)
+        return st;
+    /* landmarks, transposed: Q~^T = Q^T.P_q^T [bh, d, m] (P shared as B) */
+    struct clf_tensor *qlt, *klt, *sf, *sa, *sb, *f, *a, *bm, *bv;
+    if ((st = nys_gemm(g, q3, true, pq, true, 1.0f, NULL, 0.0f, &qlt)) != CLF_OK ||
+        (st = nys_gemm(g, k3, true, pk, true, 1.0f, NULL, 0.0f, &klt)) != CLF_OK ||
+        (st = nys_gemm(g, q3, false, klt, false, s, NULL, 0.0f, &sf)) != CLF_OK ||
+        (st = nys_gemm(g, qlt, true, klt, false, s, NULL, 0.0f, &sa)) != CLF_OK ||
+        (st = nys_gemm(g, qlt, true, k3, true, s, NULL, 0.0f, &sb)) != CLF_OK ||
+        (st = clf_op_softmax(g, sf, &f)) != CLF_OK ||
+        (st = clf_op_softmax(g, sa, &a)) != CLF_OK ||
+        (st = clf_op_softmax(g, sb, &bm)) != CLF_OK ||
+        (st = nys_gemm(g, bm, false, v3, false, 1.0f, NULL, 0.0f, &bv)) != CLF_OK)
+        return st;
+    /* Z ~ A^+ */
+    int64_t mm[3] = {BH, m, m}, one[1] = {BH};
+    struct clf_tensor *nrm, *z[2], *az, *t1, *t2, *t3, *y;
+    if ((st = nys_new(g, 1, one, &nrm)) != CLF_OK || (st = nys_new(g, 3, mm, &z[0])) != CLF_OK ||
+        (st = nys_new(g, 3, mm, &z[1])) != CLF_OK || (st = nys_new(g, 3, mm, &az)) != CLF_OK ||
+        (st = nys_new(g, 3, mm, &t1)) != CLF_OK || (st = nys_new(g, 3, mm, &t2)) != CLF_OK ||
+        (st = nys_new(g, 3, mm, &t3)) != CLF_OK)
+        return st;
+    if ((st = nys_node(g, &op_nys_norm, a, NULL, nrm, m, 0.0f)) != CLF_OK ||
+        (st = nys_node(g, &op_nys_z0, a, nrm, z[0], m, 0.0f)) != CLF_OK)
+        return st;
+    int cur = 0;
+    for (int it = 0; it < iters; it++, cur ^= 1) {
+        if ((st = nys_gemm(g, a, false, z[cur], false, 1.0f, az, 0.0f, &y)) != CLF_OK ||
+            (st = nys_node(g, &op_nys_eye, az, NULL, t1, m, 7.0f)) != CLF_OK ||
+            (st = nys_node(g, &op_nys_eye, NULL, NULL, t2, m, 15.0f)) != CLF_OK ||
+            (st = nys_gemm(g, az, false, t1, false, -1.0f, t2, 1.0f, &y)) != CLF_OK ||
+            (st = nys_node(g, &op_nys_eye, NULL, NULL, t3, m, 13.0f)) != CLF_OK ||
+            (st = nys_gemm(g, az, false, t2, false, -1.0f, t3, 1.0f, &y)) != CLF_OK ||
+            (st = nys_gemm(g, z[cur], false, t3, false, 0.25f, z[cur ^ 1], 0.0f, &y)) != CLF_OK)
+            return st;
+    }
+    struct clf_tensor *w;
+    if ((st = nys_gemm(g, z[cur], false, bv, false, 1.0f, NULL, 0.0f, &w)) != CLF_OK)
+        return st;
+    /* out = F.W, straight into out when its rows are contiguous and its
+     * (batch, head) strides flatten */
+    struct clf_tensor *o = p->out;
+    if (!o) {
+        int64_t shape[4] = {B, H, sq, d};
+        if ((st = nys_new(g, 4, shape, &o)) != CLF_OK)
+            return st;
+    }
+    const int64_t *os = o->strides;
+    const bool direct = (o->shape[3] == 1 || os[3] == 1) &&
+                        (B == 1 || H == 1 || os[0] == H * os[1]) &&
+                        (BH == 1 || (H == 1 ? os[0] : os[1]) != 0);
+    struct clf_tensor *dst = o;
+    if (!direct) {
+        int64_t shape[4] = {B, H, sq, d};
+        if ((st = nys_new(g, 4, shape, &dst)) != CLF_OK)
+            return st;
+    }
+    int64_t shape3[3] = {BH, sq, d};
+    int64_t str3[3] = {H == 1 ? dst->strides[0] : dst->strides[1], dst->strides[2], 1};
+    struct clf_tensor *o3;
+    if ((st = clf_graph_view(g, dst, 3, shape3, str3, dst->offset, &o3)) != CLF_OK ||
+        (st = nys_gemm(g, f, false, w, false, 1.0f, o3, 0.0f, &y)) != CLF_OK)
+        return st;
+    if (!direct && (st = nys_node(g, &op_nys_store, dst, NULL, o, 0, 0.0f)) != CLF_OK)
+        return st;
+    *out = o;
+    return CLF_OK;
+}
+
+int64_t clf_nystrom_landmarks(const struct clf_attention_variant *v, int64_t sq, int64_t sk)
+{
+    int64_t m = v->rank, n = sq < sk ? sq : sk;
+    return m > n ? n : m;
+}

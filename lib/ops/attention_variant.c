@@ -35,6 +35,12 @@ static enum clf_status check(const struct clf_attention_variant *v, char *msg, s
         else if (v->projection != CLF_PROJ_MEAN && v->projection != CLF_PROJ_GAUSSIAN)
             why = "unknown Linformer projection";
         break;
+    case CLF_ATTN_NYSTROM:
+        if (v->rank < 1)
+            why = "Nystrom needs landmarks >= 1";
+        else if (v->iters < 0)
+            why = "Nystrom needs iters >= 0";
+        break;
     default: why = "unknown attention sparsity"; break;
     }
     if (why && msg && size)
@@ -111,7 +117,7 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
     char *save = NULL;
     char *item = strtok_r(buf, ",", &save);
     if (!item) {
-        snprintf(msg, msg_size, "empty attention spec (exact, threshold:T, topk:K, window:W, linformer:R)");
+        snprintf(msg, msg_size, "empty attention spec (exact, threshold:T, topk:K, window:W, linformer:R, nystrom:M)");
         return CLF_E_INVALID_ARG;
     }
     char *val = strchr(item, ':');
@@ -136,9 +142,12 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
     } else if (!strcmp(item, "linformer")) {
         r.sparsity = CLF_ATTN_LINFORMER;
         ok = val && parse_int(val, &r.rank);
+    } else if (!strcmp(item, "nystrom")) {
+        r.sparsity = CLF_ATTN_NYSTROM;
+        ok = val && parse_int(val, &r.rank);
     } else {
         snprintf(msg, msg_size,
-                 "unknown attention '%s' (exact, threshold:T, topk:K, window:W, linformer:R)", item);
+                 "unknown attention '%s' (exact, threshold:T, topk:K, window:W, linformer:R, nystrom:M)", item);
         return CLF_E_INVALID_ARG;
     }
     if (!ok) {
@@ -146,10 +155,11 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
                  !strcmp(item, "exact") ? "no value"
                  : r.sparsity == CLF_ATTN_THRESHOLD ? "a number, e.g. threshold:1e-3"
                  : r.sparsity == CLF_ATTN_LINFORMER ? "an integer rank, e.g. linformer:64"
+                 : r.sparsity == CLF_ATTN_NYSTROM   ? "an integer landmark count, e.g. nystrom:64"
                                                     : "an integer, e.g. topk:32 or window:128");
         return CLF_E_INVALID_ARG;
     }
-    bool have_proj = false, have_seed = false;
+    bool have_proj = false, have_seed = false, have_iters = false;
     while ((item = strtok_r(NULL, ",", &save)) != NULL) {
         val = strchr(item, ':');
         if (val)
@@ -170,6 +180,14 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
                 return CLF_E_INVALID_ARG;
             }
             have_seed = true;
+        } else if (r.sparsity == CLF_ATTN_NYSTROM && val && !strcmp(item, "iters")) {
+            int64_t x;
+            if (have_iters || !parse_int(val, &x) || x < INT32_MIN || x > INT32_MAX) {
+                snprintf(msg, msg_size, "'iters' needs one integer, e.g. iters:20");
+                return CLF_E_INVALID_ARG;
+            }
+            r.iters = (int)x;
+            have_iters = true;
         } else if (r.sparsity == CLF_ATTN_WINDOW && val &&
                    (!strcmp(item, "left") || !strcmp(item, "right") || !strcmp(item, "global"))) {
             int64_t x;
@@ -225,6 +243,13 @@ void clf_attention_variant_str(const struct clf_attention_variant *v, char *buf,
         if (v->seed) {
             size_t n = strlen(buf);
             snprintf(buf + n, size - n, ",seed:%llu", (unsigned long long)v->seed);
+        }
+        break;
+    case CLF_ATTN_NYSTROM:
+        snprintf(buf, size, "nystrom:%lld", (long long)v->rank);
+        if (v->iters) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, size - n, ",iters:%d", v->iters);
         }
         break;
     default: snprintf(buf, size, "exact"); break;
