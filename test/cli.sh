@@ -114,6 +114,39 @@ json_check "bench attention runs both implementations" "sorted(r['impl'] for r i
 expect 0 "bench layer (small)" -- "$exe" bench layer --seq 24 --runs 2
 grep -q '^layer ' "$tmp/out" || fail "bench layer prints no result line"
 
+expect 0 "analyze attention --help" -- "$exe" analyze attention --help
+grep -q '^Usage: clformer analyze attention' "$tmp/out" || fail "analyze attention --help prints no usage"
+an=(--layers 2 --d-model 32 --heads 4 --d-ff 48 --seq 19)
+expect 0 "analyze attention --json (small)" -- "$exe" analyze attention "${an[@]}" --layer 1 --ranks 1,4,19 --json
+json_check "analyze: sorted spectra of length 19, exact at r = 19, error non-increasing" \
+  "d['layer'] == 1 and d['ranks'] == [1, 4, 19] and len(d['heads']) == 4 and all(len(h['singular_values']) == 19 and all(a >= b for a, b in zip(h['singular_values'], h['singular_values'][1:])) and h['singular_values'][-1] >= 0 and [e['rank'] for e in h['errors']] == [1, 4, 19] and h['errors'][2]['rel_error'] < 1e-12 and all(a['rel_error'] >= b['rel_error'] for a, b in zip(h['errors'], h['errors'][1:])) and 1 <= h['numerical_rank'] <= 19 for h in d['heads'])"
+expect 0 "analyze attention (text)" -- "$exe" analyze attention "${an[@]}" --layer 1 --ranks 1,4,19
+[ "$(grep -c '^head ' "$tmp/out")" -eq 4 ] || fail "analyze text lacks a line per head: $(cat "$tmp/out")"
+# batch 0: every token the same row (attention rank 1); batch 1: a ramp
+python3 - "$tmp/same.npy" <<'PY'
+import struct, sys
+text = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 19, 32), }"
+pad = 64 - (10 + len(text) + 1) % 64
+header = (text + " " * pad + "\n").encode("latin1")
+row = [((i * 7) % 11 - 5) / 4.0 for i in range(32)]
+data = row * 19 + [((i * 13) % 17 - 8) / 8.0 for i in range(19 * 32)]
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header)
+    f.write(struct.pack("<%df" % len(data), *data))
+PY
+expect 0 "analyze attention with identical tokens" -- "$exe" analyze attention "${an[@]}" --input "$tmp/same.npy" --layer 1 --ranks 1,2 --json
+json_check "analyze: identical tokens give rank-1 attention" \
+  "d['config']['seq'] == 19 and all(h['errors'][0]['rel_error'] < 1e-12 and h['numerical_rank'] == 1 for h in d['heads'])"
+expect 2 "analyze bad --ranks" -- "$exe" analyze attention "${an[@]}" --ranks 4,x; one_line_err "analyze bad --ranks"
+expect 2 "analyze --ranks 0" -- "$exe" analyze attention "${an[@]}" --ranks 0,4; one_line_err "analyze --ranks 0"
+expect 2 "analyze --layer out of range" -- "$exe" analyze attention "${an[@]}" --layer 5; one_line_err "analyze --layer out of range"
+grep -q -- "--layer 5" "$tmp/err" || fail "analyze --layer message: $(cat "$tmp/err")"
+expect 2 "analyze unknown analysis" -- "$exe" analyze frob; one_line_err "analyze unknown analysis"
+expect 1 "analyze missing input" -- "$exe" analyze attention "${an[@]}" --input "$tmp/none.npy"
+one_line_err "analyze missing input"; grep -q "none.npy" "$tmp/err" || fail "missing input not named"
+expect 1 "analyze missing weights" -- "$exe" analyze attention "${an[@]}" --weights "$tmp/none.safetensors"
+one_line_err "analyze missing weights"
+
 export CLFORMER_CACHE_DIR="$tmp/cache"
 expect 0 "info --json, cold cache" -- "$exe" info --json
 json_check "cold: programs built" "d['kernels']['programs_built'] >= 1 and d['kernels']['programs_loaded_from_cache'] == 0"

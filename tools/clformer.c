@@ -8,6 +8,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -18,6 +19,7 @@ static const struct {
     {"devices", cmd_devices, "list OpenCL platforms and devices"},
     {"info", cmd_info, "show every capability of one device and build its kernels"},
     {"bench", cmd_bench, "time ops against a CPU baseline measured in the same run"},
+    {"analyze", cmd_analyze, "analyse a layer's attention (singular values, low-rank error)"},
 };
 
 static void usage(FILE *f)

@@ -120,9 +120,10 @@ static double act(double x, enum clf_act a)
     return x;
 }
 
-/* out[tokens, d] = MHA(x) without the output projection. */
+/* out[tokens, d] = MHA(x) without the output projection; probs, when not
+ * NULL, receives the probabilities [batch, heads, seq, seq]. */
 static void attention(const struct clf_encoder_config *c, const double *qkv, int64_t batch,
-                      int64_t seq, const int32_t *pad, double *out, double *p)
+                      int64_t seq, const int32_t *pad, double *out, double *p, double *probs)
 {
     const int64_t d = c->d_model, h = c->heads, hd = d / h;
     const double scale = 1 / sqrt((double)hd);
@@ -143,12 +144,17 @@ static void attention(const struct clf_encoder_config *c, const double *qkv, int
                     m = p[j] > m ? p[j] : m;
                 }
                 double *o = out + (b * seq + i) * d + hh * hd;
+                double *pr = probs ? probs + ((b * h + hh) * seq + i) * seq : NULL;
                 memset(o, 0, (size_t)hd * sizeof *o);
+                if (pr)
+                    memset(pr, 0, (size_t)seq * sizeof *pr);
                 if (m == -INFINITY) /* every key masked: zeros */
                     continue;
                 double sum = 0;
                 for (int64_t j = 0; j < seq; j++)
                     sum += p[j] = p[j] == -INFINITY ? 0 : exp(p[j] - m);
+                for (int64_t j = 0; pr && j < seq; j++)
+                    pr[j] = p[j] / sum;
                 for (int64_t j = 0; j < seq; j++) {
                     if (p[j] == 0)
                         continue;
@@ -159,8 +165,10 @@ static void attention(const struct clf_encoder_config *c, const double *qkv, int
             }
 }
 
-int ref_encoder_forward(const struct ref_weights *w, int64_t batch, int64_t seq, const float *x,
-                        const int32_t *key_padding, double *y)
+/* The forward pass; with probs, it stops after layer `stop`'s attention,
+ * having written its probabilities there. */
+static int forward(const struct ref_weights *w, int64_t batch, int64_t seq, const float *x,
+                   const int32_t *key_padding, double *y, int64_t stop, double *probs)
 {
     const struct clf_encoder_config *c = &w->cfg;
     const int64_t d = c->d_model, f = c->d_ff, n = batch * seq;
@@ -182,7 +190,12 @@ int ref_encoder_forward(const struct ref_weights *w, int64_t batch, int64_t seq,
         if (c->norm_first)
             layernorm(nrm, n, d, l->n1w, l->n1b, c->eps);
         linear(nrm, n, d, l->in_w, l->in_b, 3 * d, qkv);
-        attention(c, qkv, batch, seq, key_padding, att, p);
+        if (probs && li == stop) {
+            attention(c, qkv, batch, seq, key_padding, att, p, probs);
+            rc = 0;
+            goto done;
+        }
+        attention(c, qkv, batch, seq, key_padding, att, p, NULL);
         linear(att, n, d, l->out_w, l->out_b, d, tmp);
         for (int64_t i = 0; i < n * d; i++)
             y[i] += tmp[i];
@@ -210,5 +223,24 @@ done:
     free(ff);
     free(nrm);
     free(p);
+    return rc;
+}
+
+int ref_encoder_forward(const struct ref_weights *w, int64_t batch, int64_t seq, const float *x,
+                        const int32_t *key_padding, double *y)
+{
+    return forward(w, batch, seq, x, key_padding, y, -1, NULL);
+}
+
+int ref_encoder_attention(const struct ref_weights *w, int64_t seq, const float *x,
+                          int64_t layer, double *probs)
+{
+    if (layer < 0 || layer >= w->cfg.layers)
+        return -1;
+    double *y = malloc((size_t)(seq * w->cfg.d_model) * sizeof *y);
+    if (!y)
+        return -1;
+    int rc = forward(w, 1, seq, x, NULL, y, layer, probs);
+    free(y);
     return rc;
 }

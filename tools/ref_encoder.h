@@ -28,4 +28,13 @@ void ref_weights_free(struct ref_weights *w);
 int ref_encoder_forward(const struct ref_weights *w, int64_t batch, int64_t seq, const float *x,
                         const int32_t *key_padding, double *y);
 
+/*
+ * The attention probabilities of one layer (0-based) for one sequence x
+ * [seq, d] float: runs the earlier layers, then writes probs [heads, seq,
+ * seq] (row i of head h: the softmax weights of query i over the keys).
+ * Returns 0, or -1 when out of memory or the layer is out of range.
+ */
+int ref_encoder_attention(const struct ref_weights *w, int64_t seq, const float *x,
+                          int64_t layer, double *probs);
+
 #endif
