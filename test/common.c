@@ -145,6 +145,55 @@ struct clf_tensor *test_upload(int ndim, const int64_t *shape, const float *host
     return t;
 }
 
+/* rows x cols (rows >= cols) with orthonormal columns. */
+static double *random_orthonormal(int64_t rows, int64_t cols)
+{
+    double *q = malloc((size_t)(rows * cols) * sizeof *q);
+    ck_assert_ptr_nonnull(q);
+    for (int64_t i = 0; i < rows * cols; i++)
+        q[i] = test_rand_uniform(-1, 1);
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t c = 0; c < cols; c++) {
+            for (int64_t p = 0; p < c; p++) {
+                double dot = 0;
+                for (int64_t i = 0; i < rows; i++)
+                    dot += q[i * cols + p] * q[i * cols + c];
+                for (int64_t i = 0; i < rows; i++)
+                    q[i * cols + c] -= dot * q[i * cols + p];
+            }
+            double nrm = 0;
+            for (int64_t i = 0; i < rows; i++)
+                nrm += q[i * cols + c] * q[i * cols + c];
+            nrm = sqrt(nrm);
+            for (int64_t i = 0; i < rows; i++)
+                q[i * cols + c] /= nrm;
+        }
+    return q;
+}
+
+double *test_known_spectrum(int64_t m, int64_t n, double **q1_out, double **q2_out)
+{
+    const int64_t k = m < n ? m : n;
+    double *q1 = random_orthonormal(m, k), *q2 = random_orthonormal(n, k);
+    double *a = calloc((size_t)(m * n), sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t p = 0; p < k; p++) {
+            const double w = q1[i * k + p] / (double)(p + 1);
+            for (int64_t j = 0; j < n; j++)
+                a[i * n + j] += w * q2[j * k + p];
+        }
+    if (q1_out)
+        *q1_out = q1;
+    else
+        free(q1);
+    if (q2_out)
+        *q2_out = q2;
+    else
+        free(q2);
+    return a;
+}
+
 int test_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -46,6 +46,13 @@ float *test_read_all(struct clf_tensor *t);
 /* A new dense f32 tensor on the shared context holding host. */
 struct clf_tensor *test_upload(int ndim, const int64_t *shape, const float *host);
 
+/* A = Q1 diag(1/j) Q2^T, [m, n] row-major double (malloc'd), with Q1
+ * [m, k] and Q2 [n, k] random orthonormal (Gram-Schmidt twice: orthogonal
+ * to ~1e-16), k = min(m, n): singular values exactly 1/j up to rounding, so
+ * every rank-r truncation error is known. q1 and q2 (may be NULL) receive
+ * the factors (malloc'd) for tests that need A_r itself. */
+double *test_known_spectrum(int64_t m, int64_t n, double **q1, double **q2);
+
 /* Runs a suite without forking (OpenCL state does not survive fork) and
  * returns the process exit status. */
 int test_run_suite(Suite *s);

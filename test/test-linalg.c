@@ -11,51 +11,6 @@
 #include "../lib/linalg/rsvd.h" /* internal: the randomised SVD */
 #include "../lib/linalg/svd.h"
 
-/* rows x cols (rows >= cols) with orthonormal columns: modified Gram-Schmidt,
- * twice, of uniform random columns (orthogonal to ~1e-16). */
-static double *random_orthonormal(int64_t rows, int64_t cols)
-{
-    double *q = malloc((size_t)(rows * cols) * sizeof *q);
-    ck_assert_ptr_nonnull(q);
-    for (int64_t i = 0; i < rows * cols; i++)
-        q[i] = test_rand_uniform(-1, 1);
-    for (int pass = 0; pass < 2; pass++)
-        for (int64_t c = 0; c < cols; c++) {
-            for (int64_t p = 0; p < c; p++) {
-                double dot = 0;
-                for (int64_t i = 0; i < rows; i++)
-                    dot += q[i * cols + p] * q[i * cols + c];
-                for (int64_t i = 0; i < rows; i++)
-                    q[i * cols + c] -= dot * q[i * cols + p];
-            }
-            double nrm = 0;
-            for (int64_t i = 0; i < rows; i++)
-                nrm += q[i * cols + c] * q[i * cols + c];
-            nrm = sqrt(nrm);
-            for (int64_t i = 0; i < rows; i++)
-                q[i * cols + c] /= nrm;
-        }
-    return q;
-}
-
-/* A = Q1 diag(1/j) Q2^T [m, n], Q1 [m, k], Q2 [n, k] random orthonormal. */
-static double *known_spectrum(int64_t m, int64_t n)
-{
-    const int64_t k = m < n ? m : n;
-    double *q1 = random_orthonormal(m, k), *q2 = random_orthonormal(n, k);
-    double *a = calloc((size_t)(m * n), sizeof *a);
-    ck_assert_ptr_nonnull(a);
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t p = 0; p < k; p++) {
-            const double w = q1[i * k + p] / (double)(p + 1);
-            for (int64_t j = 0; j < n; j++)
-                a[i * n + j] += w * q2[j * k + p];
-        }
-    free(q1);
-    free(q2);
-    return a;
-}
-
 /* sqrt(sum_{j > r} 1/j^2), j = 1..k: ||A - A_r||_F for the optimal A_r. */
 static double exact_tail(int64_t k, int64_t r)
 {
@@ -146,7 +101,7 @@ static struct result run_rsvd(const double *a, int64_t m, int64_t n, int64_t r, 
  */
 static void check_power(int64_t m, int64_t n)
 {
-    double *a = known_spectrum(m, n);
+    double *a = test_known_spectrum(m, n, NULL, NULL);
     const int64_t ranks[] = {10, 20, 40};
     for (size_t i = 0; i < sizeof ranks / sizeof *ranks; i++)
         for (int q = 1; q <= 2; q++) {
@@ -191,7 +146,7 @@ END_TEST
 START_TEST(test_no_power)
 {
     const int64_t m = 300, n = 200, p = 10;
-    double *a = known_spectrum(m, n);
+    double *a = test_known_spectrum(m, n, NULL, NULL);
     const int64_t ranks[] = {10, 20, 40};
     for (size_t i = 0; i < sizeof ranks / sizeof *ranks; i++) {
         const int64_t r = ranks[i];
@@ -218,7 +173,7 @@ END_TEST
 START_TEST(test_full_rank)
 {
     const int64_t m = 300, n = 200;
-    double *a = known_spectrum(m, n);
+    double *a = test_known_spectrum(m, n, NULL, NULL);
     const double frob = clf_frobenius_norm(a, m, n);
     double s[200];
     for (int q = 0; q <= 1; q++) {
@@ -244,7 +199,7 @@ END_TEST
 START_TEST(test_deterministic)
 {
     const int64_t m = 120, n = 80, r = 12;
-    double *a = known_spectrum(m, n);
+    double *a = test_known_spectrum(m, n, NULL, NULL);
     double *u[3], *s[3], *vt[3];
     const uint64_t seed = test_rand_u64();
     for (int i = 0; i < 3; i++) {
@@ -278,7 +233,7 @@ END_TEST
 START_TEST(test_rank_for_error)
 {
     const int64_t m = 300, n = 200, kmax = 40;
-    double *a = known_spectrum(m, n);
+    double *a = test_known_spectrum(m, n, NULL, NULL);
     const double frob = clf_frobenius_norm(a, m, n);
     double exact_frob = exact_tail(n, 0);
     ck_assert_msg(fabs(frob - exact_frob) <= 1e-12, "||A||_F = %.17g, expected %.17g", frob,

@@ -398,32 +398,6 @@ END_TEST
 /* Host SVD: a matrix with a known spectrum                                 */
 /* ------------------------------------------------------------------------ */
 
-/* rows x cols (rows >= cols) with orthonormal columns: modified Gram-Schmidt,
- * twice, of uniform random columns (orthogonal to ~1e-16). */
-static double *random_orthonormal(int64_t rows, int64_t cols)
-{
-    double *q = malloc((size_t)(rows * cols) * sizeof *q);
-    for (int64_t i = 0; i < rows * cols; i++)
-        q[i] = test_rand_uniform(-1, 1);
-    for (int pass = 0; pass < 2; pass++)
-        for (int64_t c = 0; c < cols; c++) {
-            for (int64_t p = 0; p < c; p++) {
-                double dot = 0;
-                for (int64_t i = 0; i < rows; i++)
-                    dot += q[i * cols + p] * q[i * cols + c];
-                for (int64_t i = 0; i < rows; i++)
-                    q[i * cols + c] -= dot * q[i * cols + p];
-            }
-            double nrm = 0;
-            for (int64_t i = 0; i < rows; i++)
-                nrm += q[i * cols + c] * q[i * cols + c];
-            nrm = sqrt(nrm);
-            for (int64_t i = 0; i < rows; i++)
-                q[i * cols + c] /= nrm;
-        }
-    return q;
-}
-
 /* ||sigma_{j > r}|| / ||sigma|| for sigma_j = 1/j, j = 1..k. */
 static double analytic_tail(int64_t k, int64_t r)
 {
@@ -450,12 +424,8 @@ static void check_known_spectrum(int64_t m, int64_t n)
 {
     struct clf_ctx *ctx = test_ctx();
     const int64_t k = m < n ? m : n;
-    double *q1 = random_orthonormal(m, k), *q2 = random_orthonormal(n, k);
-    double *a = calloc((size_t)(m * n), sizeof *a);
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++)
-            for (int64_t p = 0; p < k; p++)
-                a[i * n + j] += q1[i * k + p] * (1.0 / (double)(p + 1)) * q2[j * k + p];
+    double *q1 = NULL, *q2 = NULL;
+    double *a = test_known_spectrum(m, n, &q1, &q2);
 
     double *u = malloc((size_t)(m * k) * sizeof *u), *s = malloc((size_t)k * sizeof *s);
     double *vt = malloc((size_t)(k * n) * sizeof *vt), *s_only = malloc((size_t)k * sizeof *s);

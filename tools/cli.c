@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -130,4 +131,57 @@ const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size)
     else
         snprintf(buf, size, "%.1f %s", v, units[u]);
     return buf;
+}
+
+bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_act(const char *s, enum clf_act *act)
+{
+    if (!strcmp(s, "relu"))
+        *act = CLF_ACT_RELU;
+    else if (!strcmp(s, "gelu"))
+        *act = CLF_ACT_GELU;
+    else if (!strcmp(s, "gelu-tanh"))
+        *act = CLF_ACT_GELU_TANH;
+    else
+        return false;
+    return true;
+}
+
+double cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double cli_median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+void cli_seeded_input(float *x, size_t n, uint64_t seed)
+{
+    uint64_t s = seed ^ 0x5eed5eed5eedull;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        x[i] = (float)((double)((z ^ (z >> 31)) >> 11) * 0x1.0p-52 - 1.0);
+    }
 }

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "clformer.h"
 
@@ -27,6 +28,22 @@ cJSON *cli_device_json(const struct clf_device_info *d);
 
 /* Prints a JSON value on stdout (pretty) and frees it; CLI_FAIL when NULL. */
 int cli_print_json(cJSON *v);
+
+/* Parses a whole decimal integer in [lo, hi]. */
+bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* relu, gelu, gelu-tanh -> *act; false for anything else. */
+bool cli_parse_act(const char *s, enum clf_act *act);
+
+/* Milliseconds from a monotonic clock. */
+double cli_now_ms(void);
+
+/* Median of t[0..n) (sorts t). */
+double cli_median(double *t, int n);
+
+/* The seeded input of `clformer run` and `analyze`: n values in [-1, 1)
+ * from splitmix64, the same for the same seed on every machine. */
+void cli_seeded_input(float *x, size_t n, uint64_t seed);
 
 /* Human-readable byte size, e.g. "3.7 GiB". */
 const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size);

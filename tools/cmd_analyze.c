@@ -55,28 +55,6 @@ static void help(void)
            "  -h, --help             this text\n");
 }
 
-static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* The seeded input of `clformer run` (same values for the same seed). */
-static void fill_input(float *x, size_t n, uint64_t seed)
-{
-    uint64_t s = seed ^ 0x5eed5eed5eedull;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        x[i] = (float)((double)((z ^ (z >> 31)) >> 11) * 0x1.0p-52 - 1.0);
-    }
-}
-
 static bool parse_ranks(const char *s, struct analyze_opts *o)
 {
     o->nranks = 0;
@@ -124,7 +102,7 @@ static int parse(int argc, char **argv, struct analyze_opts *o)
         case 'i': o->input = optarg; break;
 #define INT_OPT(code, field, lo, hi, name)                                                      \
     case code:                                                                                  \
-        if (!parse_int(optarg, lo, hi, &v))                                                     \
+        if (!cli_parse_int(optarg, lo, hi, &v))                                                     \
             return cli_usage_error("analyze", "--%s needs an integer from %lld to %lld", name, \
                                    (long long)(lo), (long long)(hi));                           \
         field = v;                                                                              \
@@ -136,24 +114,18 @@ static int parse(int argc, char **argv, struct analyze_opts *o)
             INT_OPT(O_LAYER, o->layer, 0, 1023, "layer")
 #undef INT_OPT
         case O_LAYERS:
-            if (!parse_int(optarg, 1, 1024, &v))
+            if (!cli_parse_int(optarg, 1, 1024, &v))
                 return cli_usage_error("analyze", "--layers needs an integer from 1 to 1024");
             o->cfg.layers = v;
             layers_given = true;
             break;
         case O_SEED:
-            if (!parse_int(optarg, 0, INT64_MAX, &v))
+            if (!cli_parse_int(optarg, 0, INT64_MAX, &v))
                 return cli_usage_error("analyze", "--seed needs a non-negative integer");
             o->seed = (uint64_t)v;
             break;
         case O_ACT:
-            if (!strcmp(optarg, "relu"))
-                o->cfg.act = CLF_ACT_RELU;
-            else if (!strcmp(optarg, "gelu"))
-                o->cfg.act = CLF_ACT_GELU;
-            else if (!strcmp(optarg, "gelu-tanh"))
-                o->cfg.act = CLF_ACT_GELU_TANH;
-            else
+            if (!cli_parse_act(optarg, &o->cfg.act))
                 return cli_usage_error("analyze",
                                        "unknown activation '%s' (relu, gelu, gelu-tanh)", optarg);
             break;
@@ -271,7 +243,7 @@ int cmd_analyze(int argc, char **argv)
             cli_error("out of memory");
             goto done;
         }
-        fill_input(host, n, o.seed);
+        cli_seeded_input(host, n, o.seed);
     }
 
     enum clf_status st = o.weights ? clf_encoder_load(ctx, &o.cfg, o.weights, &enc)

@@ -30,31 +30,12 @@ struct bench_opts {
     const char *plot; /* --plot FILE.svg */
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void pause_for_openblas(void)
 {
     /* OpenBLAS's idle workers spin for a while after a call and would slow
      * the device measured next in this process */
     struct timespec pause = {0, 300 * 1000 * 1000};
     nanosleep(&pause, NULL);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
 static void fill(float *x, size_t n, unsigned seed)
@@ -75,21 +56,21 @@ static double time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs)
 {
     (void)ctx;
     double *t = malloc((size_t)runs * sizeof *t);
-    double start = now_ms();
-    for (int w = 0; w < 2 || now_ms() - start < 300; w++)
+    double start = cli_now_ms();
+    for (int w = 0; w < 2 || cli_now_ms() - start < 300; w++)
         if (clf_graph_run(g) != CLF_OK) {
             free(t);
             return -1;
         }
     for (int r = 0; r < runs; r++) {
-        double t0 = now_ms();
+        double t0 = cli_now_ms();
         if (clf_graph_run(g) != CLF_OK) {
             free(t);
             return -1;
         }
-        t[r] = now_ms() - t0;
+        t[r] = cli_now_ms() - t0;
     }
-    double m = median(t, runs);
+    double m = cli_median(t, runs);
     free(t);
     return m;
 }
@@ -144,13 +125,13 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
 #ifdef CLF_HAVE_OPENBLAS
     double *t = malloc((size_t)o->runs * sizeof *t);
     for (int r = -2; r < o->runs; r++) {
-        double t0 = now_ms();
+        double t0 = cli_now_ms();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)k, 1.0f, a,
                     (int)k, b, (int)k, 0.0f, ref, (int)n);
         if (r >= 0)
-            t[r] = now_ms() - t0;
+            t[r] = cli_now_ms() - t0;
     }
-    base_ms = median(t, o->runs);
+    base_ms = cli_median(t, o->runs);
     free(t);
     pause_for_openblas();
     base_gflops = 2.0 * (double)m * (double)n * (double)k / (base_ms * 1e6);
@@ -229,12 +210,12 @@ static int bench_rows(struct clf_ctx *ctx, const struct bench_opts *o, bool soft
     }
     double *t = malloc((size_t)o->runs * sizeof *t);
     for (int r = -2; r < o->runs; r++) {
-        double t0 = now_ms();
+        double t0 = cli_now_ms();
         (softmax ? base_softmax : base_layernorm)(x, ref, rows, n);
         if (r >= 0)
-            t[r] = now_ms() - t0;
+            t[r] = cli_now_ms() - t0;
     }
-    double base_ms = median(t, o->runs);
+    double base_ms = cli_median(t, o->runs);
     free(t);
     double err = 0;
     for (size_t i = 0; i < total; i++) {
@@ -330,12 +311,12 @@ static int bench_attention_n(struct clf_ctx *ctx, const struct bench_opts *o, in
     if (ref && s) {
         double *t = malloc((size_t)o->runs * sizeof *t);
         for (int r = -1; r < o->runs; r++) {
-            double t0 = now_ms();
+            double t0 = cli_now_ms();
             base_attention(q, k, v, ref, s, heads, n, d);
             if (r >= 0)
-                t[r] = now_ms() - t0;
+                t[r] = cli_now_ms() - t0;
         }
-        base_ms = median(t, o->runs);
+        base_ms = cli_median(t, o->runs);
         free(t);
         for (size_t i = 0; i < total; i++) {
             double e = fabs((double)out[i] - ref[i]);
@@ -623,7 +604,7 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
         fill(w, (size_t)(f * d), 9);
         double *t = malloc((size_t)o->runs * sizeof *t);
         for (int rr = -1; rr < o->runs; rr++) {
-            double t0 = now_ms();
+            double t0 = cli_now_ms();
             const int in[4] = {(int)d, (int)d, (int)d, (int)f}, on[4] = {3 * (int)d, (int)d,
                                                                          (int)f, (int)d};
             for (int i = 0; i < 4; i++)
@@ -636,9 +617,9 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
                             s, (int)n, w, (int)d, 0.0f, r, (int)d);
             }
             if (rr >= 0)
-                t[rr] = now_ms() - t0;
+                t[rr] = cli_now_ms() - t0;
         }
-        base_ms = median(t, o->runs);
+        base_ms = cli_median(t, o->runs);
         free(t);
         pause_for_openblas();
     }

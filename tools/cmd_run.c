@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "ref_encoder.h"
@@ -53,29 +52,6 @@ static void help(void)
            "                         attention: with --attn it shows the variant's error)\n"
            "      --json             print JSON\n"
            "  -h, --help             this text\n");
-}
-
-static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Per-op totals of the latest run: op name (first word of the node
@@ -122,18 +98,6 @@ static int op_times(struct clf_graph *g, struct op_time *ops, int max, double *t
     return n;
 }
 
-/* Fills x with seeded values in [-1, 1). */
-static void fill_input(float *x, size_t n, uint64_t seed)
-{
-    uint64_t s = seed ^ 0x5eed5eed5eedull;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        x[i] = (float)((double)((z ^ (z >> 31)) >> 11) * 0x1.0p-52 - 1.0);
-    }
-}
-
 static int parse(int argc, char **argv, struct run_opts *o)
 {
     enum { O_SEQ = 256, O_BATCH, O_LAYERS, O_DMODEL, O_HEADS, O_DFF, O_ACT, O_EPS, O_NORMFIRST,
@@ -163,7 +127,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case 'o': o->output = optarg; break;
 #define INT_OPT(code, field, lo, hi, name)                                                      \
     case code:                                                                                  \
-        if (!parse_int(optarg, lo, hi, &v))                                                     \
+        if (!cli_parse_int(optarg, lo, hi, &v))                                                     \
             return cli_usage_error("run", "--%s needs an integer from %lld to %lld", name,     \
                                    (long long)(lo), (long long)(hi));                           \
         field = v;                                                                              \
@@ -177,18 +141,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
             INT_OPT(O_RUNS, o->runs, 1, 100000, "runs")
 #undef INT_OPT
         case O_SEED:
-            if (!parse_int(optarg, 0, INT64_MAX, &v))
+            if (!cli_parse_int(optarg, 0, INT64_MAX, &v))
                 return cli_usage_error("run", "--seed needs a non-negative integer");
             o->seed = (uint64_t)v;
             break;
         case O_ACT:
-            if (!strcmp(optarg, "relu"))
-                o->cfg.act = CLF_ACT_RELU;
-            else if (!strcmp(optarg, "gelu"))
-                o->cfg.act = CLF_ACT_GELU;
-            else if (!strcmp(optarg, "gelu-tanh"))
-                o->cfg.act = CLF_ACT_GELU_TANH;
-            else
+            if (!cli_parse_act(optarg, &o->cfg.act))
                 return cli_usage_error("run", "unknown activation '%s' (relu, gelu, gelu-tanh)",
                                        optarg);
             break;
@@ -279,12 +237,12 @@ int cmd_run(int argc, char **argv)
             cli_error("out of memory");
             goto done;
         }
-        fill_input(host, n, o.seed);
+        cli_seeded_input(host, n, o.seed);
     }
     const int64_t xs[3] = {o.batch, o.seq, o.cfg.d_model};
     const size_t n = (size_t)(o.batch * o.seq * o.cfg.d_model);
 
-    double t0 = now_ms();
+    double t0 = cli_now_ms();
     enum clf_status st = o.weights ? clf_encoder_load(ctx, &o.cfg, o.weights, &enc)
                                    : clf_encoder_create_random(ctx, &o.cfg, o.seed, &enc);
     if (st == CLF_OK)
@@ -295,24 +253,23 @@ int cmd_run(int argc, char **argv)
         st = clf_graph_create(ctx, &g);
     if (st == CLF_OK)
         st = clf_encoder_forward(enc, g, x, NULL, &y);
-    double load_ms = now_ms() - t0;
-    t0 = now_ms();
+    double load_ms = cli_now_ms() - t0;
+    t0 = cli_now_ms();
     if (st == CLF_OK) /* warm-up: kernel builds, tuning, weight packing */
         st = clf_graph_run(g);
-    double warm_ms = now_ms() - t0;
+    double warm_ms = cli_now_ms() - t0;
     double *times = calloc((size_t)o.runs, sizeof *times);
     for (int r = 0; st == CLF_OK && r < o.runs; r++) {
-        t0 = now_ms();
+        t0 = cli_now_ms();
         st = clf_graph_run(g);
-        times[r] = now_ms() - t0;
+        times[r] = cli_now_ms() - t0;
     }
     if (st != CLF_OK) {
         free(times);
         cli_error("%s", clf_ctx_last_error(ctx));
         goto done;
     }
-    qsort(times, (size_t)o.runs, sizeof *times, cmp_double);
-    double ms = times[o.runs / 2];
+    double ms = cli_median(times, o.runs);
     free(times);
     out = malloc(n * sizeof *out);
     if (!out || clf_tensor_read(y, out, n * sizeof *out) != CLF_OK) {
