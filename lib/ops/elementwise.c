@@ -12,30 +12,20 @@ static enum clf_status enqueue_ew(struct clf_ctx *ctx, struct clf_node *node, cl
 {
     char name[32];
     cl_kernel k = NULL;
+    cl_uint arg = 0;
     snprintf(name, sizeof name, "ew_%s", node->impl->name);
-    enum clf_status st = clf_kernel_get(ctx, "elementwise", NULL, name, &k);
+    enum clf_status st = clf_kernel_io(ctx, node, "elementwise", NULL, name, &k, &arg);
     if (st != CLF_OK)
         return st;
-    cl_long4 shape, strides;
-    cl_long off;
-    clf_tensor_layout4(node->out, &shape, &strides, &off);
-    cl_uint arg = 0;
-    cl_int err = CL_SUCCESS;
-    for (int i = 0; i < node->n_in; i++, arg += 3)
-        err |= clf_set_tensor_args(k, arg, node->in[i]);
-    err |= clf_set_tensor_args(k, arg, node->out);
-    arg += 3;
-    err |= clSetKernelArg(k, arg++, sizeof shape, &shape);
     cl_int contig = clf_tensor_is_contiguous(node->out);
     for (int i = 0; i < node->n_in; i++)
         contig = contig && clf_tensor_is_contiguous(node->in[i]);
-    err |= clSetKernelArg(k, arg++, sizeof contig, &contig);
+    cl_int err = clSetKernelArg(k, arg++, sizeof contig, &contig);
     for (int64_t i = 0; i < node->iparams[0]; i++)
         err |= clSetKernelArg(k, arg++, sizeof(float), &node->fparams[i]);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
-    size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, name);
+    return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_copy(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,

@@ -54,3 +54,43 @@ void clf_release_event(cl_event *e)
         clReleaseEvent(*e);
     *e = NULL;
 }
+
+enum clf_status clf_kernel_io(struct clf_ctx *ctx, const struct clf_node *node,
+                              const char *family, const char *opts, const char *name,
+                              cl_kernel *k, cl_uint *next)
+{
+    enum clf_status st = clf_kernel_get(ctx, family, opts, name, k);
+    if (st != CLF_OK)
+        return st;
+    cl_uint arg = 0;
+    cl_int err = CL_SUCCESS;
+    for (int i = 0; i < node->n_in; i++, arg += 3) {
+        if (node->in[i]) {
+            err |= clf_set_tensor_args(*k, arg, node->in[i]);
+        } else { /* an absent optional input: a placeholder never read */
+            cl_long off = 0;
+            cl_long4 zero = {{0, 0, 0, 0}};
+            err |= clSetKernelArg(*k, arg, sizeof(cl_mem), &node->in[0]->storage->mem);
+            err |= clSetKernelArg(*k, arg + 1, sizeof off, &off);
+            err |= clSetKernelArg(*k, arg + 2, sizeof zero, &zero);
+        }
+    }
+    err |= clf_set_tensor_args(*k, arg, node->out);
+    arg += 3;
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(node->out, &shape, &strides, &off);
+    err |= clSetKernelArg(*k, arg++, sizeof shape, &shape);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
+    *next = arg;
+    return CLF_OK;
+}
+
+enum clf_status clf_launch_per_element(struct clf_ctx *ctx, cl_kernel k,
+                                       const struct clf_node *node, cl_uint n_wait,
+                                       const cl_event *wait, cl_event *ev, const char *name)
+{
+    size_t global = (size_t)clf_tensor_numel(node->out);
+    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, name);
+}

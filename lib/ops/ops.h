@@ -15,6 +15,23 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
                            const size_t *local, cl_uint n_wait, const cl_event *wait, cl_event *ev,
                            const char *what);
 
+/*
+ * Gets kernel `name` of program `family` (build options `opts`, may be NULL)
+ * and sets the arguments the per-element and per-row kernels of cl/ begin
+ * with: (buffer, offset, long4 strides) of node->in[0..n_in) in order — a
+ * NULL input gets in[0]'s buffer with zero offset and strides (its kernel
+ * is told not to read it) — then of node->out, then the out's long4 shape.
+ * *next receives the index of the next argument.
+ */
+enum clf_status clf_kernel_io(struct clf_ctx *ctx, const struct clf_node *node,
+                              const char *family, const char *opts, const char *name,
+                              cl_kernel *k, cl_uint *next);
+
+/* Enqueues k with one work-item per element of node->out. */
+enum clf_status clf_launch_per_element(struct clf_ctx *ctx, cl_kernel k,
+                                       const struct clf_node *node, cl_uint n_wait,
+                                       const cl_event *wait, cl_event *ev, const char *name);
+
 /* One kernel argument: its size and a pointer to its value. */
 struct clf_karg {
     size_t size;

@@ -97,44 +97,30 @@ enum clf_status clf_posenc_sinusoidal(struct clf_ctx *ctx, int64_t max_len, int6
 static enum clf_status enqueue_add(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
+    /* x [d0, d1, seq, d], table [rows, d] -> y [d0, d1, seq, d], shape */
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "posenc", NULL, "posenc_add", &k);
-    if (st != CLF_OK)
-        return st;
-    cl_long4 shape, strides;
-    cl_long off;
-    clf_tensor_layout4(node->out, &shape, &strides, &off);
-    cl_int err = clf_set_tensor_args(k, 0, node->in[0]); /* x     [d0, d1, seq, d] */
-    err |= clf_set_tensor_args(k, 3, node->in[1]);        /* table [rows, d] */
-    err |= clf_set_tensor_args(k, 6, node->out);          /* y     [d0, d1, seq, d] */
-    err |= clSetKernelArg(k, 9, sizeof shape, &shape);    /* (d0, d1, seq, d) */
-    if (err != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of posenc_add failed");
-    size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "posenc_add");
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "posenc", NULL, "posenc_add", &k, &arg);
+    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "posenc_add")
+                        : st;
 }
 
 /* posenc_add_lowrank: in[0] = x, in[1] = U, in[2] = V; iparams[0] = rank. */
 static enum clf_status enqueue_lowrank(struct clf_ctx *ctx, struct clf_node *node,
                                        cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
+    /* x [d0, d1, seq, d], U [rows, rank], V [rank, d] -> y, shape, then r */
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "posenc", NULL, "posenc_add_lowrank", &k);
+    cl_uint arg = 0;
+    cl_long rank = node->iparams[0];
+    enum clf_status st =
+        clf_kernel_io(ctx, node, "posenc", NULL, "posenc_add_lowrank", &k, &arg);
     if (st != CLF_OK)
         return st;
-    cl_long4 shape, strides;
-    cl_long off, rank = node->iparams[0];
-    clf_tensor_layout4(node->out, &shape, &strides, &off);
-    cl_int err = clf_set_tensor_args(k, 0, node->in[0]); /* x [d0, d1, seq, d] */
-    err |= clf_set_tensor_args(k, 3, node->in[1]);        /* U [rows, rank] */
-    err |= clf_set_tensor_args(k, 6, node->in[2]);        /* V [rank, d] */
-    err |= clf_set_tensor_args(k, 9, node->out);          /* y [d0, d1, seq, d] */
-    err |= clSetKernelArg(k, 12, sizeof shape, &shape);   /* (d0, d1, seq, d) */
-    err |= clSetKernelArg(k, 13, sizeof rank, &rank);     /* r */
+    cl_int err = clSetKernelArg(k, arg, sizeof rank, &rank);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of posenc_add_lowrank failed");
-    size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "posenc_add_lowrank");
+    return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "posenc_add_lowrank");
 }
 
 static const struct clf_op_impl op_add = {.name = "posenc_add", .enqueue = enqueue_add};

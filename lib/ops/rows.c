@@ -42,22 +42,6 @@ static int64_t row_count(const struct clf_tensor *t)
     return clf_tensor_numel(t) / t->shape[t->ndim - 1];
 }
 
-/* Sets the (buffer, offset, strides) arguments of an optional tensor; when
- * t is NULL, `dummy`'s buffer with zero offset and strides stands in (the
- * kernel does not read it). */
-static cl_int set_optional_args(cl_kernel k, cl_uint arg, const struct clf_tensor *t,
-                                const struct clf_tensor *dummy)
-{
-    if (t)
-        return clf_set_tensor_args(k, arg, t);
-    cl_long off = 0;
-    cl_long4 zero = {{0, 0, 0, 0}};
-    cl_int err = clSetKernelArg(k, arg, sizeof(cl_mem), &dummy->storage->mem);
-    err |= clSetKernelArg(k, arg + 1, sizeof off, &off);
-    err |= clSetKernelArg(k, arg + 2, sizeof zero, &zero);
-    return err;
-}
-
 /* Work-group size of the group variant for rows of n elements: the
  * smallest power of two >= n, at most ROWS_MAX_GROUP and what the device
  * allows for kernel k. */
@@ -124,92 +108,64 @@ static enum clf_status launch_rows(struct clf_ctx *ctx, cl_kernel k, cl_uint arg
 static enum clf_status enqueue_bias_add(struct clf_ctx *ctx, struct clf_node *node,
                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
+    /* x, bias -> y, shape */
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "rows", NULL, "rows_bias_add", &k);
-    if (st != CLF_OK)
-        return st;
-    cl_long4 shape, strides;
-    cl_long off;
-    clf_tensor_layout4(node->out, &shape, &strides, &off);
-    cl_int err = clf_set_tensor_args(k, 0, node->in[0]);
-    err |= clf_set_tensor_args(k, 3, node->in[1]);
-    err |= clf_set_tensor_args(k, 6, node->out);
-    err |= clSetKernelArg(k, 9, sizeof shape, &shape);
-    if (err != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of rows_bias_add failed");
-    size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "rows_bias_add");
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "rows", NULL, "rows_bias_add", &k, &arg);
+    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "rows_bias_add")
+                        : st;
 }
 
 static enum clf_status enqueue_act(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
+    /* x -> y, shape, then the activation code */
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "rows", NULL, "rows_act", &k);
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "rows", NULL, "rows_act", &k, &arg);
     if (st != CLF_OK)
         return st;
-    cl_long4 shape, strides;
-    cl_long off;
-    clf_tensor_layout4(node->out, &shape, &strides, &off);
     cl_int act = (cl_int)node->iparams[0];
-    cl_int err = clf_set_tensor_args(k, 0, node->in[0]);
-    err |= clf_set_tensor_args(k, 3, node->out);
-    err |= clSetKernelArg(k, 6, sizeof shape, &shape);
-    err |= clSetKernelArg(k, 7, sizeof act, &act);
-    if (err != CL_SUCCESS)
+    if (clSetKernelArg(k, arg, sizeof act, &act) != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of rows_act failed");
-    size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "rows_act");
+    return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "rows_act");
 }
 
 static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *node,
                                        cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
+    /* x -> y, shape */
     char name[32];
     const char *opts;
     rows_kernel(ctx, node, "softmax", name, sizeof name, &opts);
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "rows", opts, name, &k);
-    if (st != CLF_OK)
-        return st;
-    cl_long4 shape, strides;
-    cl_long off;
-    clf_tensor_layout4(node->out, &shape, &strides, &off);
-    cl_int err = clf_set_tensor_args(k, 0, node->in[0]);
-    err |= clf_set_tensor_args(k, 3, node->out);
-    err |= clSetKernelArg(k, 6, sizeof shape, &shape);
-    if (err != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
-    return launch_rows(ctx, k, 7, node, n_wait, wait, ev, name);
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "rows", opts, name, &k, &arg);
+    return st == CLF_OK ? launch_rows(ctx, k, arg, node, n_wait, wait, ev, name) : st;
 }
 
 static enum clf_status enqueue_layernorm(struct clf_ctx *ctx, struct clf_node *node,
                                          cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
+    /* x, gamma, beta (either may be absent) -> y, shape, then eps, 1/N and
+     * whether gamma and beta are given */
     char name[32];
     const char *opts;
     rows_kernel(ctx, node, "layernorm", name, sizeof name, &opts);
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "rows", opts, name, &k);
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "rows", opts, name, &k, &arg);
     if (st != CLF_OK)
         return st;
-    cl_long4 shape, strides;
-    cl_long off;
-    clf_tensor_layout4(node->out, &shape, &strides, &off);
     cl_float eps = node->fparams[0], inv_n = node->fparams[1];
     cl_int has_gamma = node->in[1] != NULL, has_beta = node->in[2] != NULL;
-    cl_int err = clf_set_tensor_args(k, 0, node->in[0]);
-    err |= set_optional_args(k, 3, node->in[1], node->in[0]);
-    err |= set_optional_args(k, 6, node->in[2], node->in[0]);
-    err |= clf_set_tensor_args(k, 9, node->out);
-    err |= clSetKernelArg(k, 12, sizeof shape, &shape);
-    err |= clSetKernelArg(k, 13, sizeof eps, &eps);
-    err |= clSetKernelArg(k, 14, sizeof inv_n, &inv_n);
-    err |= clSetKernelArg(k, 15, sizeof has_gamma, &has_gamma);
-    err |= clSetKernelArg(k, 16, sizeof has_beta, &has_beta);
+    cl_int err = clSetKernelArg(k, arg++, sizeof eps, &eps);
+    err |= clSetKernelArg(k, arg++, sizeof inv_n, &inv_n);
+    err |= clSetKernelArg(k, arg++, sizeof has_gamma, &has_gamma);
+    err |= clSetKernelArg(k, arg++, sizeof has_beta, &has_beta);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
-    return launch_rows(ctx, k, 17, node, n_wait, wait, ev, name);
+    return launch_rows(ctx, k, arg, node, n_wait, wait, ev, name);
 }
 
 /* Reads the ids back (after the wait list) and fails on the first one

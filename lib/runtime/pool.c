@@ -27,7 +27,6 @@ enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
             continue;
         *mem = pool->free_bufs[i].mem;
         pool->free_bufs[i] = pool->free_bufs[--pool->n_free];
-        pool->free_bytes -= cls;
         ctx->stats.pool_bytes_free -= cls;
         ctx->stats.pool_bytes_live += cls;
         if (ctx->stats.pool_bytes_live > ctx->stats.pool_bytes_peak)
@@ -65,7 +64,7 @@ void clf_pool_release(struct clf_ctx *ctx, cl_mem mem, size_t class_bytes)
 {
     struct clf_pool *pool = &ctx->pool;
     ctx->stats.pool_bytes_live -= class_bytes;
-    if (pool->free_bytes + class_bytes <= pool->max_free_bytes) {
+    if (ctx->stats.pool_bytes_free + class_bytes <= pool->max_free_bytes) {
         if (pool->n_free == pool->cap_free) {
             size_t cap = pool->cap_free ? pool->cap_free * 2 : 16;
             struct clf_pool_buf *grown = realloc(pool->free_bufs, cap * sizeof *grown);
@@ -79,7 +78,6 @@ void clf_pool_release(struct clf_ctx *ctx, cl_mem mem, size_t class_bytes)
         pool->free_bufs[pool->n_free].mem = mem;
         pool->free_bufs[pool->n_free].bytes = class_bytes;
         pool->n_free++;
-        pool->free_bytes += class_bytes;
         ctx->stats.pool_bytes_free += class_bytes;
         return;
     }
@@ -92,6 +90,5 @@ void clf_pool_trim(struct clf_ctx *ctx)
     for (size_t i = 0; i < pool->n_free; i++)
         clReleaseMemObject(pool->free_bufs[i].mem);
     pool->n_free = 0;
-    pool->free_bytes = 0;
     ctx->stats.pool_bytes_free = 0;
 }

@@ -19,7 +19,7 @@ struct clf_pool_buf {
 struct clf_pool {
     struct clf_pool_buf *free_bufs;
     size_t n_free, cap_free;
-    size_t free_bytes, max_free_bytes;
+    size_t max_free_bytes; /* the free bytes themselves are ctx->stats.pool_bytes_free */
 };
 
 /* Size class for a request: rounded up to 256 bytes, then to a quarter of
