@@ -3,8 +3,9 @@
  *
  *   out[b,h,i,:] = sum_j softmax_j(scale * q[b,h,i,:] . k[b,h,j,:] + mask) v[b,h,j,:]
  *
- * q [batch, heads, seq_q, d], k and v [batch, heads, seq_k, d], out like q,
- * all f32 with any strides, passed as (buffer, element offset, long4
+ * q [batch, heads, seq_q, d], k [batch, heads, seq_k, d], v [batch, heads,
+ * seq_k, dv], out [batch, heads, seq_q, dv] (d = dk, dv: the head_dims of
+ * the scores and of the values, each <= DMAX), all f32 with any strides, passed as (buffer, element offset, long4
  * strides) with the four dimensions (b, h, row, dd) in .s0 .. .s3. mask is
  * -inf for a key j > i when causal (top-left aligned), for a padded key
  * (key_padding[b, j] != 0) and for keys past seq_k in a padded tile. A
@@ -29,7 +30,8 @@
  *   BK    keys per tile of attn_fused_cpu (4, 8, 12 or 16) and of the
  *         K panels of attn_pack_k
  *   DC    head_dim elements per accumulator pass of P.V (4, 8, 12 or 16)
- *   DMAX  largest head_dim the program handles (sizes private arrays)
+ *   DMAX  largest head_dim (d and dv) the program handles (sizes private
+ *         arrays)
  *   GQ    queries (= work-items) per work-group of attn_fused_group
  *   GK    keys per local-memory tile of attn_fused_group
  */
@@ -80,8 +82,8 @@ __kernel void attn_key_bias(__global const int *pad, long pad_off, long4 pad_str
  * of batch b; global size (ceil(seq_q/QB), heads, batch), local size 1).
  * Lanes of every vector are queries, so the whole online softmax is
  * lane-wise and there is no horizontal reduction:
- *   qt[dd][i]   c * q[q0+i, dd]                         (private, transposed)
- *   ot[dd][i]   running sum_j 2^(t_ij - m_i) v[j, dd]    (private)
+ *   qt[dd][i]   c * q[q0+i, dd], dd < d                 (private, transposed)
+ *   ot[dd][i]   running sum_j 2^(t_ij - m_i) v[j, dd], dd < dv   (private)
  *   m_i, l_i    running max and running sum of 2^(t_ij - m_i)
  * For each tile of BK keys j0..j0+BK-1 (causal: only up to q0+QB-1):
  *   1. t = qt . kp (BK x QV register tile, one fma per (key, dd), the key
@@ -90,19 +92,20 @@ __kernel void attn_key_bias(__global const int *pad, long pad_off, long4 pad_str
  *   2. m' = max(m, max_j t); mu = m' (0 while every key so far is masked,
  *      so that no -inf - -inf arises); alpha = 2^(m - mu);
  *      p_j = 2^(t_j - mu); l = alpha l + sum_j p_j;
- *   3. ot = alpha ot + sum_j p_j v[j, :], DC head_dim elements at a time
+ *   3. ot = alpha ot + sum_j p_j v[j, :], DC of the dv elements at a time
  *      (v broadcast from its row, which must be contiguous: v_str.s3 == 1).
- * At the end out[i, dd] = ot[dd][i] / l_i, or 0 when l_i == 0 (every key
+ * At the end out[i, dd] = ot[dd][i] / l_i (dd < dv), or 0 when l_i == 0 (every key
  * masked). No buffer other than out is written.
  *   kp   key panels from attn_pack_k: [b][h][nkb][d][BK]
  *   kb   key bias from attn_key_bias: [batch][nkb*BK]
+ *   d    q's and k's head_dim; dv v's and out's (both <= DMAX)
  *   c    scale * log2(e)
  */
 __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /* [b,h,sq,d] */
                              __global const float *kp, __global const float *kb,
-                             __global const float *v, long v_off, long4 v_str, /* [b,h,sk,d] */
-                             __global float *o, long o_off, long4 o_str,       /* [b,h,sq,d] */
-                             int sq, int sk, int d, int nkb, float cl2, int causal)
+                             __global const float *v, long v_off, long4 v_str, /* [b,h,sk,dv] */
+                             __global float *o, long o_off, long4 o_str,       /* [b,h,sq,dv] */
+                             int sq, int sk, int d, int dv, int nkb, float cl2, int causal)
 {
     int q0 = (int)get_global_id(0) * QB;
     long h = (long)get_global_id(1), b = (long)get_global_id(2);
@@ -121,7 +124,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
         for (int dd = 0; dd < d; dd++)
             qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] : 0.0f;
     }
-    for (int e = 0; e < d * QB; e++)
+    for (int e = 0; e < dv * QB; e++)
         ot[e] = 0.0f;
 
     QVS(QI_DECL, 0)
@@ -157,7 +160,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
         int jn = min(BK, sk - j0);
         __global const float *vt = vh + (long)j0 * v_str.s2;
         int c = 0;
-        for (; c + DC <= d; c += DC) {
+        for (; c + DC <= dv; c += DC) {
             ATT_LIST(DC, A_DECL_E)
             __global const float *vr = vt + c;
             for (int j = 0; j < jn; j++, vr += v_str.s2) {
@@ -166,7 +169,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
             }
             ATT_LIST(DC, A_STORE_E)
         }
-        for (; c < d; c++) {
+        for (; c < dv; c++) {
             ATT_L1(A_DECL_E)
             __global const float *vr = vt + c;
             for (int j = 0; j < jn; j++, vr += v_str.s2) {
@@ -184,7 +187,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
     for (int i = 0; i < QB && q0 + i < sq; i++) {
         __global float *r = ob + (long)(q0 + i) * o_str.s2;
         float li = lf[i];
-        for (int dd = 0; dd < d; dd++)
+        for (int dd = 0; dd < dv; dd++)
             r[dd * o_str.s3] = li > 0.0f ? ot[dd * QB + i] / li : 0.0f;
     }
 }
@@ -197,7 +200,8 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
  * One work-group of GQ work-items computes GQ queries of head h of batch b
  * (global size (ceil(seq_q/GQ)*GQ, heads, batch), local size (GQ, 1, 1)),
  * one query per work-item. Tiles of GK keys and values are staged in local
- * memory by the whole group (kt, vt: [GK][DMAX]), then each work-item runs
+ * memory by the whole group (kt: [GK][DMAX] holding d of each row, vt:
+ * [GK][DMAX] holding dv), then each work-item runs
  * the online softmax over them with its query and accumulator in private
  * memory: t_j = c q.k_j + kb_j (causal: -inf for j > i); m' = max(m, max t);
  * mu = m' or 0 while all masked; alpha = 2^(m - mu); p_j = 2^(t_j - mu);
@@ -205,13 +209,14 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
  * when l == 0.
  *   kb   key bias from attn_key_bias: [batch][nk_pad], nk_pad >= the
  *        keys of the last tile
+ *   d    q's and k's head_dim; dv v's and out's (both <= DMAX)
  */
-__kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
-                               __global const float *k, long k_off, long4 k_str,
-                               __global const float *v, long v_off, long4 v_str,
+__kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str, /* [b,h,sq,d] */
+                               __global const float *k, long k_off, long4 k_str, /* [b,h,sk,d] */
+                               __global const float *v, long v_off, long4 v_str, /* [b,h,sk,dv] */
                                __global const float *kb, int nk_pad,
-                               __global float *o, long o_off, long4 o_str, int sq, int sk, int d,
-                               float cl2, int causal)
+                               __global float *o, long o_off, long4 o_str,       /* [b,h,sq,dv] */
+                               int sq, int sk, int d, int dv, float cl2, int causal)
 {
     __local float kt[GK * DMAX];
     __local float vt[GK * DMAX];
@@ -225,23 +230,28 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
     float qr[DMAX];
     float acc[DMAX];
     __global const float *qrow = q + q_off + b * q_str.s0 + h * q_str.s1 + (long)qi * q_str.s2;
-    for (int dd = 0; dd < d; dd++) {
+    for (int dd = 0; dd < d; dd++)
         qr[dd] = live ? cl2 * qrow[dd * q_str.s3] : 0.0f;
+    for (int dd = 0; dd < dv; dd++)
         acc[dd] = 0.0f;
-    }
     float m = -INFINITY, l = 0.0f;
+    int dm = max(d, dv);
 
     int kend = causal ? min(sk, g0 + GQ) : sk;
     __global const float *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
     __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
     for (int j0 = 0; j0 < kend; j0 += GK) {
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int e = lid; e < GK * d; e += GQ) {
-            int j = e / d, dd = e - j * d;
+        /* rows of max(d, dv): the k part when dd < d, the v part when dd < dv
+         * (both when d == dv) */
+        for (int e = lid; e < GK * dm; e += GQ) {
+            int j = e / dm, dd = e - j * dm;
             bool in = j0 + j < sk;
             long r = (long)(j0 + j);
-            kt[j * DMAX + dd] = in ? kh[r * k_str.s2 + dd * k_str.s3] : 0.0f;
-            vt[j * DMAX + dd] = in ? vh[r * v_str.s2 + dd * v_str.s3] : 0.0f;
+            if (dd < d)
+                kt[j * DMAX + dd] = in ? kh[r * k_str.s2 + dd * k_str.s3] : 0.0f;
+            if (dd < dv)
+                vt[j * DMAX + dd] = in ? vh[r * v_str.s2 + dd * v_str.s3] : 0.0f;
         }
         for (int j = lid; j < GK; j += GQ)
             bt[j] = j0 + j < nk_pad ? kb[b * nk_pad + j0 + j] : -INFINITY;
@@ -263,12 +273,12 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
         float al = exp2(m - mu);
         m = mb;
         float ls = 0.0f;
-        for (int dd = 0; dd < d; dd++)
+        for (int dd = 0; dd < dv; dd++)
             acc[dd] *= al;
         for (int j = 0; j < GK; j++) {
             float p = exp2(t[j] - mu);
             ls += p;
-            for (int dd = 0; dd < d; dd++)
+            for (int dd = 0; dd < dv; dd++)
                 acc[dd] = fma(p, vt[j * DMAX + dd], acc[dd]);
         }
         l = fma(l, al, ls);
@@ -276,7 +286,7 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
     if (!live)
         return;
     __global float *orow = o + o_off + b * o_str.s0 + h * o_str.s1 + (long)qi * o_str.s2;
-    for (int dd = 0; dd < d; dd++)
+    for (int dd = 0; dd < dv; dd++)
         orow[dd * o_str.s3] = l > 0.0f ? acc[dd] / l : 0.0f;
 }
 

@@ -4,8 +4,9 @@
  * queries-per-item defines of the CPU kernels and the unrolling helpers.
  *   VW  float lanes per vector (8 or 16): queries per vector
  *   QV  vectors of queries per work-item (1 or 2); QB = QV * VW queries
- *   BK  keys per tile, DC head_dim chunk of the P.V update, DMAX head_dim
- *       bucket the program is built for
+ *   BK  keys per tile, DC head_dim chunk of the P.V update (of v's head_dim
+ *       dv), DMAX head_dim bucket the program is built for (the larger of
+ *       q/k's d and v's dv)
  * and the register-tile macros of the CPU kernels: score tiles
  * s<j>_<v> (key j of the tile, query vector v), their masks, the online
  * softmax state (running max m, sum l) and the P.V accumulators a<e>_<v>.

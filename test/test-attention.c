@@ -4,7 +4,9 @@
  * variants) and AUTO; sizes from 1 to 1030 including odd ones, head_dim 1
  * to 256, seq_q != seq_k, causal and key-padding masks, fully masked rows
  * (exact zeros), strided q/k/v views of a fused QKV projection and a
- * strided out view, batch > 1 with per-batch padding, the memory the fused
+ * strided out view, batch > 1 with per-batch padding, v's head_dim dv
+ * different from q's and k's d (the bound below is unchanged: d enters the
+ * scores, dv only the number of outputs), the memory the fused
  * kernel uses, the AUTO choice remembered per device, and bad arguments.
  * Every output is poisoned with NaN before the run; NaN never passes.
  * ATTN_TEST_VERBOSE=1 prints each case's error / bound ratio.
@@ -56,15 +58,16 @@
 /* How q, k, v and out are laid out in device memory. */
 enum layout {
     LAYOUT_DENSE = 0,   /* separate dense [B, H, S, D] tensors, out created by the op */
-    LAYOUT_QKV = 1,     /* q, k, v views of one [B, S, 3*H*D] projection (sq == sk), out
-                           a view of a [B, S, H*D] tensor */
-    LAYOUT_COLUMNS = 2, /* v and out stored as [B, H, D, S] (head_dim strided), q and k
+    LAYOUT_QKV = 1,     /* q, k, v views of one [B, S, H*(2*D + DV)] projection (sq == sk),
+                           out a view of a [B, S, H*DV] tensor */
+    LAYOUT_COLUMNS = 2, /* v and out stored as [B, H, DV, S] (head_dim strided), q and k
                            dense */
-    LAYOUT_IN_PLACE = 3 /* dense; out is q itself */
+    LAYOUT_IN_PLACE = 3 /* dense; out is q itself (DV == D) */
 };
 
 struct acase {
     int64_t b, h, sq, sk, d;
+    int64_t dv;     /* v's and out's head_dim (0: d) */
     bool causal;
     int pad;        /* 0 none; 1 random keys per batch (some batch fully padded when b>1);
                        2 key 0 padded (with causal: query 0 fully masked) */
@@ -75,15 +78,23 @@ struct acase {
     int row_step;   /* check every row_step-th query row (1: all) */
 };
 
-/* Logical host data, dense [B, H, S, D]. */
+/* Logical host data, dense: q [B, H, sq, D], k [B, H, sk, D], v [B, H, sk, DV]. */
 struct data {
     float *q, *k, *v;
     int32_t *pad; /* [B, sk] or NULL */
 };
 
-static size_t idx4(const struct acase *c, int64_t s, int64_t b, int64_t h, int64_t i, int64_t dd)
+/* v's and out's head_dim */
+static int64_t vdim(const struct acase *c)
 {
-    return (size_t)(((b * c->h + h) * s + i) * c->d + dd);
+    return c->dv ? c->dv : c->d;
+}
+
+/* Element (b, h, i, dd) of a dense [B, H, s, D] array. */
+static size_t idx4(const struct acase *c, int64_t s, int64_t D, int64_t b, int64_t h, int64_t i,
+                   int64_t dd)
+{
+    return (size_t)(((b * c->h + h) * s + i) * D + dd);
 }
 
 static bool masked(const struct acase *c, const struct data *x, int64_t b, int64_t i, int64_t j)
@@ -102,6 +113,7 @@ static double check(const struct acase *c, const struct data *x, const float *ou
     double u = TEST_U32;
     double g_d = test_gamma((double)c->d + 2), g_n = test_gamma((double)(c->sk + T + 2));
     double exp_f = pow(1 + 6 * u, (double)(T + 1));
+    int64_t dv = vdim(c);
     double *s = malloc((size_t)c->sk * sizeof *s), *w = malloc((size_t)c->sk * sizeof *w);
     double *r = malloc((size_t)c->sk * sizeof *r);
     double worst = 0;
@@ -109,11 +121,11 @@ static double check(const struct acase *c, const struct data *x, const float *ou
     for (int64_t b = 0; b < c->b; b++)
         for (int64_t h = 0; h < c->h; h++)
             for (int64_t i = 0; i < c->sq; i += (i + step < c->sq || i == c->sq - 1) ? step : 1) {
-                const float *qi = x->q + idx4(c, c->sq, b, h, i, 0);
-                const float *o = out + idx4(c, c->sq, b, h, i, 0);
+                const float *qi = x->q + idx4(c, c->sq, c->d, b, h, i, 0);
+                const float *o = out + idx4(c, c->sq, dv, b, h, i, 0);
                 double m = -INFINITY;
                 for (int64_t j = 0; j < c->sk; j++) {
-                    const float *kj = x->k + idx4(c, c->sk, b, h, j, 0);
+                    const float *kj = x->k + idx4(c, c->sk, c->d, b, h, j, 0);
                     double dot = 0, mag = 0;
                     for (int64_t dd = 0; dd < c->d; dd++) {
                         dot += (double)qi[dd] * kj[dd];
@@ -125,7 +137,7 @@ static double check(const struct acase *c, const struct data *x, const float *ou
                         m = s[j];
                 }
                 if (m == -INFINITY) { /* every key masked: exact zeros */
-                    for (int64_t dd = 0; dd < c->d; dd++)
+                    for (int64_t dd = 0; dd < dv; dd++)
                         if (o[dd] != 0.0f)
                             return INFINITY;
                     continue;
@@ -141,12 +153,12 @@ static double check(const struct acase *c, const struct data *x, const float *ou
                     r[j] = exp(r[j] + 2 * u * (m - s[j])) * exp_f - 1;
                     R += w[j] * r[j];
                 }
-                for (int64_t dd = 0; dd < c->d; dd++) {
+                for (int64_t dd = 0; dd < dv; dd++) {
                     double ref = 0, a = 0, e = 0;
                     for (int64_t j = 0; j < c->sk; j++) {
                         if (w[j] == 0)
                             continue;
-                        double vj = x->v[idx4(c, c->sk, b, h, j, dd)];
+                        double vj = x->v[idx4(c, c->sk, dv, b, h, j, dd)];
                         ref += w[j] * vj;
                         a += w[j] * fabs(vj);
                         e += w[j] * (r[j] + R) * fabs(vj);
@@ -197,45 +209,48 @@ static void upload(const struct acase *c, const struct data *x, struct dev *dv)
 {
     struct clf_ctx *ctx = test_ctx();
     memset(dv, 0, sizeof *dv);
-    int64_t B = c->b, H = c->h, D = c->d;
-    int64_t qs[4] = {B, H, c->sq, D}, ks[4] = {B, H, c->sk, D};
+    int64_t B = c->b, H = c->h, D = c->d, DV = vdim(c);
+    int64_t qs[4] = {B, H, c->sq, D}, ks[4] = {B, H, c->sk, D}, vs4[4] = {B, H, c->sk, DV};
+    int64_t os4[4] = {B, H, c->sq, DV};
     switch (c->layout) {
     case LAYOUT_QKV: {
         ck_assert_int_eq(c->sq, c->sk);
-        int64_t S = c->sq;
-        int64_t xs[3] = {B, S, 3 * H * D}, ys[3] = {B, S, H * D};
+        int64_t S = c->sq, W = H * (2 * D + DV);
+        int64_t xs[3] = {B, S, W}, ys[3] = {B, S, H * DV};
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, xs, &dv->base[0]));
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, ys, &dv->base[1]));
-        int64_t st[4] = {S * 3 * H * D, D, 3 * H * D, 1}, ot[4] = {S * H * D, D, H * D, 1};
+        int64_t st[4] = {S * W, D, W, 1}, vt[4] = {S * W, DV, W, 1};
+        int64_t ot[4] = {S * H * DV, DV, H * DV, 1};
         dv->q = dv->views[0] = make_view(dv->base[0], qs, st, 0);
         dv->k = dv->views[1] = make_view(dv->base[0], ks, st, H * D);
-        dv->v = dv->views[2] = make_view(dv->base[0], ks, st, 2 * H * D);
-        dv->out = dv->views[3] = make_view(dv->base[1], qs, ot, 0);
+        dv->v = dv->views[2] = make_view(dv->base[0], vs4, vt, 2 * H * D);
+        dv->out = dv->views[3] = make_view(dv->base[1], os4, ot, 0);
         test_poison(dv->base[0]);
         break;
     }
     case LAYOUT_COLUMNS: {
-        /* v and out hold [B, H, D, S] storage: head_dim has stride S */
-        int64_t vs[4] = {B, H, D, c->sk}, os[4] = {B, H, D, c->sq};
+        /* v and out hold [B, H, DV, S] storage: head_dim has stride S */
+        int64_t vs[4] = {B, H, DV, c->sk}, os[4] = {B, H, DV, c->sq};
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &dv->base[0]));
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ks, &dv->base[1]));
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, vs, &dv->base[2]));
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, os, &dv->base[3]));
-        int64_t vt[4] = {H * D * c->sk, D * c->sk, 1, c->sk};
-        int64_t ot[4] = {H * D * c->sq, D * c->sq, 1, c->sq};
+        int64_t vt[4] = {H * DV * c->sk, DV * c->sk, 1, c->sk};
+        int64_t ot[4] = {H * DV * c->sq, DV * c->sq, 1, c->sq};
         dv->q = dv->base[0];
         dv->k = dv->base[1];
-        dv->v = dv->views[0] = make_view(dv->base[2], ks, vt, 0);
-        dv->out = dv->views[1] = make_view(dv->base[3], qs, ot, 0);
+        dv->v = dv->views[0] = make_view(dv->base[2], vs4, vt, 0);
+        dv->out = dv->views[1] = make_view(dv->base[3], os4, ot, 0);
         break;
     }
     default:
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &dv->base[0]));
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ks, &dv->base[1]));
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ks, &dv->base[2]));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, vs4, &dv->base[2]));
         dv->q = dv->base[0];
         dv->k = dv->base[1];
         dv->v = dv->base[2];
+        ck_assert(c->layout != LAYOUT_IN_PLACE || DV == D);
         dv->out = c->layout == LAYOUT_IN_PLACE ? dv->q : NULL;
         break;
     }
@@ -271,9 +286,10 @@ static void run_case(struct acase c)
     struct clf_ctx *ctx = test_ctx();
     struct data x = {0};
     size_t nq = (size_t)(c.b * c.h * c.sq * c.d), nk = (size_t)(c.b * c.h * c.sk * c.d);
+    size_t nv = (size_t)(c.b * c.h * c.sk * vdim(&c));
     x.q = random_floats(nq, -2, 2);
     x.k = random_floats(nk, -2, 2);
-    x.v = random_floats(nk, -1, 1);
+    x.v = random_floats(nv, -1, 1);
     if (c.pad) {
         x.pad = calloc((size_t)(c.b * c.sk), sizeof *x.pad);
         for (int64_t b = 0; b < c.b; b++)
@@ -315,10 +331,10 @@ static void run_case(struct acase c)
         ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
         double r = check(&c, &x, out);
         ck_assert_msg(r <= 1,
-                      "%s: b%lld h%lld sq%lld sk%lld d%lld causal %d pad %d scale %g %s: "
-                      "error %g x bound (run %d)",
+                      "%s: b%lld h%lld sq%lld sk%lld d%lld dv%lld causal %d pad %d scale %g "
+                      "%s: error %g x bound (run %d)",
                       desc, (long long)c.b, (long long)c.h, (long long)c.sq, (long long)c.sk,
-                      (long long)c.d, c.causal, c.pad, (double)c.scale, layout_name(c.layout), r,
+                      (long long)c.d, (long long)vdim(&c), c.causal, c.pad, (double)c.scale, layout_name(c.layout), r,
                       run);
         if (getenv("ATTN_TEST_VERBOSE"))
             printf("%-90s %s ratio %.3g\n", desc, layout_name(c.layout), r);
@@ -459,6 +475,48 @@ START_TEST(test_strided)
             c.variant = group ? CLF_ATTN_FUSED_GROUP : CLF_ATTN_FUSED_BY_DEVICE;
             c.causal = l != LAYOUT_COLUMNS;
             c.pad = l == LAYOUT_QKV ? 1 : 0;
+            run_case(c);
+        }
+    }
+}
+END_TEST
+
+/* v's head_dim dv != q's and k's d (PyTorch's E != Ev), (d, dv) both
+ * ways, across DMAX buckets and odd: every exact implementation (fused CPU
+ * kernel, fused local-memory kernel, GEMM path) with causal and key
+ * padding and seq_q != seq_k; then strided q/k/v views of one projection
+ * with out a view of another (heads by strides), v and out with a strided
+ * head_dim, and AUTO (its measurement on [.., dv] scratch). */
+START_TEST(test_value_dim)
+{
+    static const int64_t dims[][2] = {{8, 32}, {32, 8}, {16, 64}, {5, 3}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        for (int impl = 0; impl < 3; impl++) {
+            struct acase c = mk(2, 2, 21, 30, dims[i][0],
+                                impl == 2 ? CLF_ATTN_GEMM : CLF_ATTN_FUSED);
+            c.dv = dims[i][1];
+            c.variant = impl == 1 ? CLF_ATTN_FUSED_GROUP : CLF_ATTN_FUSED_BY_DEVICE;
+            c.causal = i % 2 == 0;
+            c.pad = i < 2 ? 1 : 2;
+            if (i == 3)
+                c.sq = 40, c.sk = 13, c.causal = true, c.pad = 1;
+            run_case(c);
+        }
+    for (int impl = 0; impl < 4; impl++) {
+        enum clf_attention_impl im = impl == 3 ? CLF_ATTN_AUTO
+                                     : impl == 2 ? CLF_ATTN_GEMM
+                                                 : CLF_ATTN_FUSED;
+        for (int l = LAYOUT_QKV; l <= LAYOUT_COLUMNS; l++) {
+            if (impl == 3 && l == LAYOUT_COLUMNS)
+                continue;
+            struct acase c = mk(2, 3, 19, 19, l == LAYOUT_QKV ? 16 : 32, im);
+            c.dv = l == LAYOUT_QKV ? 24 : 8;
+            c.layout = (enum layout)l;
+            c.variant = impl == 1 ? CLF_ATTN_FUSED_GROUP : CLF_ATTN_FUSED_BY_DEVICE;
+            c.causal = l == LAYOUT_QKV;
+            c.pad = 1;
+            if (l == LAYOUT_COLUMNS)
+                c.sq = 11;
             run_case(c);
         }
     }
@@ -644,6 +702,31 @@ START_TEST(test_errors)
     p.out = o;
     ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), CLF_E_SHAPE);
     ck_assert(strstr(clf_ctx_last_error(ctx), "out"));
+    /* dv != d: out must have dv columns; sparse variants refuse it */
+    struct clf_tensor *odv = NULL, *vbig = NULL;
+    int64_t sodv[4] = {2, 3, 5, 4}, svbig[4] = {2, 3, 7, 257};
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, sodv, &odv));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, svbig, &vbig));
+    p.key_padding = NULL;
+    p.out = odv;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), CLF_E_SHAPE); /* dv 8, out 4 */
+    ck_assert(strstr(clf_ctx_last_error(ctx), "out must be f32 [batch, heads, seq_q, dv]"));
+    ck_assert(strstr(clf_ctx_last_error(ctx), "[2, 3, 5, 8]"));
+    p.out = NULL;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, vbig, &p, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "v's head_dim 257"));
+    p.variant.sparsity = CLF_ATTN_TOPK;
+    p.variant.topk = 3;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, kd, &p, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "needs v's head_dim equal to q's"));
+    ck_assert(strstr(clf_ctx_last_error(ctx), "4") && strstr(clf_ctx_last_error(ctx), "8"));
+    p.variant.sparsity = CLF_ATTN_LINFORMER;
+    p.variant.rank = 2;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, kd, &p, &y), CLF_E_SHAPE);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "linformer variant needs v's head_dim"));
+    p.variant = clf_attention_params_default().variant;
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+    p.key_padding = pad;
     p.out = k; /* right shape for q = k, but it is k itself */
     ck_assert_status(ctx, clf_op_attention(g, k, k, v, &p, &y), CLF_E_INVALID_ARG);
     ck_assert(strstr(clf_ctx_last_error(ctx), "overlaps"));
@@ -662,9 +745,17 @@ START_TEST(test_errors)
     /* a valid call still records after all that */
     ck_assert_ok(ctx, clf_op_attention(g, q, k, v, &p, &y));
     ck_assert_ok(ctx, clf_op_attention(g, d1, d1, d1, NULL, &y));
-    ck_assert_uint_eq(clf_graph_node_count(g), 2);
+    p.out = odv;
+    ck_assert_ok(ctx, clf_op_attention(g, q, k, kd, &p, &y)); /* dv 4 != d 8 */
+    ck_assert_ptr_eq(y, odv);
+    p.out = NULL;
+    ck_assert_uint_eq(clf_graph_node_count(g), 3);
+    char desc[256];
+    ck_assert_ok(ctx, clf_graph_node_desc(g, 2, desc, sizeof desc));
+    ck_assert_msg(strstr(desc, " d8 dv4 "), "%s", desc);
     clf_graph_destroy(g);
-    struct clf_tensor *all[] = {q, k, v, kb, kh, kd, q3, qi8, big, pad, padbad, padf, o, d1};
+    struct clf_tensor *all[] = {q, k, v, kb, kh, kd, q3, qi8, big, pad, padbad, padf, o, d1,
+                                odv, vbig};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         clf_tensor_destroy(all[i]);
 
@@ -690,6 +781,7 @@ int main(void)
     tcase_add_test(tc, test_group_sizes);
     tcase_add_test(tc, test_masks);
     tcase_add_test(tc, test_strided);
+    tcase_add_test(tc, test_value_dim);
     tcase_add_test(tc, test_long);
     tcase_add_test(tc, test_fused_memory);
     tcase_add_test(tc, test_auto_remembered);

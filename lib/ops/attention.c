@@ -1,6 +1,8 @@
 /*
  * Exact attention (clf_op_attention): softmax(scale Q.K^T + mask).V per
- * batch and head, with any strides, causal and key-padding masks.
+ * batch and head, with any strides, causal and key-padding masks. Q and K
+ * share a head_dim d, V and the output have their own dv (the sparse and
+ * low-rank variants need dv == d).
  *
  * Two implementations (cl/attention.cl):
  *  - fused: the online-softmax recurrence of FlashAttention, never an
@@ -101,6 +103,12 @@ static void group_config(const struct clf_ctx *ctx, int dmax, int *gq, int *gk)
     *gk = k;
 }
 
+/* The DMAX bucket of a problem: its private arrays hold max(d, dv). */
+static int problem_dmax(const struct clf_attn_problem *p)
+{
+    return clf_attn_dmax(p->d > p->dv ? p->d : p->dv);
+}
+
 /* Build options: buf, or NULL when they are the defaults (the program
  * clf_ctx_warmup builds is then reused). */
 static const char *opts_or_default(char *buf, size_t size, int vw, int qv, int bk, int dc,
@@ -124,10 +132,11 @@ struct attn_node {
     bool measured;                       /* chosen by the tuner (AUTO) */
     /* fused: slot 0 key panels (CPU variant), slot 1 key bias */
     struct clf_gemm_scratch fs;
-    struct clf_tensor *vdense;           /* dense copy of v (CPU variant, v.s3 != 1) */
+    struct clf_tensor *vdense;           /* dense copy of v [b, h, sk, dv] (CPU variant,
+                                            v.s3 != 1) */
     /* gemm path */
     struct clf_tensor *scores;           /* [bh, sq, sk] */
-    struct clf_tensor *odense;           /* [b, h, sq, d] when out's rows are strided */
+    struct clf_tensor *odense;           /* [b, h, sq, dv] when out's rows are strided */
     struct clf_gemm_scratch gs[2];       /* of Q.K^T and P.V */
     bool gemm_chosen;
     struct clf_gemm_choice gc[2];
@@ -196,7 +205,7 @@ static enum clf_status enqueue_fused_cpu(struct clf_ctx *ctx, struct attn_node *
 {
     const struct clf_attn_problem *p = &an->prob;
     const struct attn_cpu_config *cfg = cpu_config(ctx);
-    int dmax = clf_attn_dmax(p->d), gq, gk;
+    int dmax = problem_dmax(p), gq, gk;
     group_config(ctx, dmax, &gq, &gk);
     char buf[128];
     const char *opts = opts_or_default(buf, sizeof buf, cfg->vw, cfg->qv, cfg->bk, cfg->dc, dmax,
@@ -247,9 +256,9 @@ static enum clf_status enqueue_fused_cpu(struct clf_ctx *ctx, struct attn_node *
     n_ev++;
 
     const struct clf_tensor *vsrc = p->v;
-    if (p->d > 1 && p->v->strides[3] != 1) {
+    if (p->dv > 1 && p->v->strides[3] != 1) {
         if (!an->vdense) {
-            int64_t shape[4] = {p->batch, p->heads, p->sk, p->d};
+            int64_t shape[4] = {p->batch, p->heads, p->sk, p->dv};
             st = clf_tensor_new(ctx, CLF_F32, 4, shape, &an->vdense);
             if (st != CLF_OK)
                 goto fail;
@@ -265,14 +274,15 @@ static enum clf_status enqueue_fused_cpu(struct clf_ctx *ctx, struct attn_node *
     if (st != CLF_OK)
         goto fail;
     struct clf_targ qt = clf_targ_of(p->q), vt = clf_targ_of(vsrc), ot = clf_targ_of(p->out);
-    cl_int sq = (cl_int)p->sq, causal = p->causal;
+    cl_int sq = (cl_int)p->sq, dv = (cl_int)p->dv, causal = p->causal;
     cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
     {
         const struct clf_karg args[] = {CLF_TARG(qt),           {sizeof(cl_mem), &kp},
                                     {sizeof(cl_mem), &kb}, CLF_TARG(vt),
                                     CLF_TARG(ot),           {sizeof sq, &sq},
                                     {sizeof sk, &sk},   {sizeof d, &d},
-                                    {sizeof nkbi, &nkbi}, {sizeof cl2, &cl2},
+                                    {sizeof dv, &dv},   {sizeof nkbi, &nkbi},
+                                    {sizeof cl2, &cl2},
                                     {sizeof causal, &causal}};
         st = clf_set_args(ctx, k, "attn_fused_cpu", args, sizeof args / sizeof args[0]);
     }
@@ -297,7 +307,7 @@ static enum clf_status enqueue_fused_group(struct clf_ctx *ctx, struct attn_node
 {
     const struct clf_attn_problem *p = &an->prob;
     const struct attn_cpu_config *cfg = cpu_config(ctx);
-    int dmax = clf_attn_dmax(p->d), gq, gk;
+    int dmax = problem_dmax(p), gq, gk;
     group_config(ctx, dmax, &gq, &gk);
     char buf[128];
     const char *opts = opts_or_default(buf, sizeof buf, cfg->vw, cfg->qv, cfg->bk, cfg->dc, dmax,
@@ -317,8 +327,8 @@ static enum clf_status enqueue_fused_group(struct clf_ctx *ctx, struct attn_node
     if (st == CLF_OK) {
         struct clf_targ qt = clf_targ_of(p->q), kt = clf_targ_of(p->k), vt = clf_targ_of(p->v),
                     ot = clf_targ_of(p->out);
-        cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, causal = p->causal;
-        cl_int nkp = nk_pad;
+        cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, dv = (cl_int)p->dv;
+        cl_int causal = p->causal, nkp = nk_pad;
         cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
         const struct clf_karg args[] = {CLF_TARG(qt),
                                     CLF_TARG(kt),
@@ -329,6 +339,7 @@ static enum clf_status enqueue_fused_group(struct clf_ctx *ctx, struct attn_node
                                     {sizeof sq, &sq},
                                     {sizeof sk, &sk},
                                     {sizeof d, &d},
+                                    {sizeof dv, &dv},
                                     {sizeof cl2, &cl2},
                                     {sizeof causal, &causal}};
         st = clf_set_args(ctx, k, "attn_fused_group", args, sizeof args / sizeof args[0]);
@@ -395,7 +406,7 @@ static void gemm_problems(const struct attn_node *an, const struct clf_tensor *o
     qk->act = CLF_ACT_NONE;
 
     memset(pv, 0, sizeof *pv);
-    pv->batch = batch, pv->m = sq, pv->n = p->d, pv->k = sk;
+    pv->batch = batch, pv->m = sq, pv->n = p->dv, pv->k = sk;
     pv->a_t = an->scores, pv->b_t = v, pv->c_t = (struct clf_tensor *)o;
     pv->a_off = an->scores->offset + sbase, pv->a_rs = sk, pv->a_cs = 1, pv->a_bs = sq * sk;
     pv->b_off = v->offset + b * v->strides[0], pv->b_rs = v->strides[2];
@@ -487,11 +498,11 @@ static enum clf_status enqueue_gemm_path(struct clf_ctx *ctx, struct attn_node *
             return st;
     }
     /* P.V straight into out when its rows are contiguous, else a scratch */
-    bool direct = p->d == 1 || p->out->strides[3] == 1;
+    bool direct = p->dv == 1 || p->out->strides[3] == 1;
     const struct clf_tensor *o = p->out;
     if (!direct) {
         if (!an->odense) {
-            int64_t shape[4] = {p->batch, p->heads, p->sq, p->d};
+            int64_t shape[4] = {p->batch, p->heads, p->sq, p->dv};
             st = clf_tensor_new(ctx, CLF_F32, 4, shape, &an->odense);
             if (st != CLF_OK)
                 return st;
@@ -593,7 +604,7 @@ static enum clf_status enqueue_impl(struct clf_ctx *ctx, struct attn_node *an,
 #define TUNE_MIN_RUNS 3
 #define TUNE_MAX_RUNS 20
 #define TUNE_MIN_MS 60.0
-/* Work per timed run (flops, 4 sq sk d per head; at most 16 heads) the
+/* Work per timed run (flops, 2 sq sk (d + dv) per head; at most 16 heads) the
  * tuner aims at, and the work per head beyond which it does not measure:
  * the fused kernel is taken (measured 1.5-2.3x faster than the GEMM path
  * from n = 1024 on, and the GEMM path's n x n scores grow with n^2); so is
@@ -610,12 +621,17 @@ static int seq_bucket(int64_t n)
     return b;
 }
 
+/* The size class: "q<sq>-k<sk>-d<d>-h<bh>-c<causal>" (buckets) when
+ * dv == d, as before dv existed; "q..-k..-d<d>-v<dv>-h..-c.." otherwise. */
 static void class_key(const struct clf_attn_problem *p, char *key, size_t size)
 {
     int64_t bh = p->batch * p->heads;
     int hb = bh == 1 ? 0 : bh <= 4 ? 1 : bh <= 16 ? 2 : 3;
-    snprintf(key, size, "q%d-k%d-d%d-h%d-c%d", seq_bucket(p->sq), seq_bucket(p->sk),
-             clf_attn_dmax(p->d), hb, p->causal);
+    char vpart[16] = "";
+    if (p->dv != p->d)
+        snprintf(vpart, sizeof vpart, "-v%d", clf_attn_dmax(p->dv));
+    snprintf(key, size, "q%d-k%d-d%d%s-h%d-c%d", seq_bucket(p->sq), seq_bucket(p->sk),
+             clf_attn_dmax(p->d), vpart, hb, p->causal);
 }
 
 /* One run of impl, waited for; *ms receives its wall time. */
@@ -659,7 +675,7 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
                                enum clf_attention_impl *best, cJSON *times)
 {
     const struct clf_attn_problem *p = &an->prob;
-    double head_flops = 4.0 * (double)p->sq * (double)p->sk * (double)p->d;
+    double head_flops = 2.0 * (double)p->sq * (double)p->sk * (double)(p->d + p->dv);
     int64_t heads = (int64_t)(TUNE_RUN_FLOPS / head_flops);
     int64_t bh = p->batch * p->heads;
     heads = heads < 1 ? 1 : heads > bh ? bh : heads > 16 ? 16 : heads;
@@ -674,9 +690,9 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
     if (st == CLF_OK)
         st = zeros(ctx, heads, p->sk, p->d, &t.prob.k);
     if (st == CLF_OK)
-        st = zeros(ctx, heads, p->sk, p->d, &t.prob.v);
+        st = zeros(ctx, heads, p->sk, p->dv, &t.prob.v);
     if (st == CLF_OK)
-        st = zeros(ctx, heads, p->sq, p->d, &t.prob.out);
+        st = zeros(ctx, heads, p->sq, p->dv, &t.prob.out);
     static const enum clf_attention_impl impls[2] = {CLF_ATTN_FUSED, CLF_ATTN_GEMM};
     double best_ms[2] = {-1, -1}, total = 0;
     for (int r = -1; st == CLF_OK && r < TUNE_MAX_RUNS && (r < TUNE_MIN_RUNS || total < TUNE_MIN_MS);
@@ -712,7 +728,7 @@ static enum clf_status tune_choose(struct clf_ctx *ctx, struct attn_node *an,
                                    enum clf_attention_impl *out)
 {
     const struct clf_attn_problem *p = &an->prob;
-    double head_flops = 4.0 * (double)p->sq * (double)p->sk * (double)p->d;
+    double head_flops = 2.0 * (double)p->sq * (double)p->sk * (double)(p->d + p->dv);
     double scores = (double)(p->batch * p->heads) * (double)p->sq * (double)p->sk * sizeof(float);
     if (head_flops > TUNE_MAX_HEAD_FLOPS || scores > (double)ctx->info.max_alloc_bytes) {
         *out = CLF_ATTN_FUSED;
@@ -779,9 +795,12 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
 {
     const struct attn_node *an = node->state;
     const struct clf_attn_problem *p = &an->prob;
-    int w = snprintf(buf, size, "attention %lldx%lld q%lld k%lld d%lld%s%s",
+    char dvs[32] = "";
+    if (p->dv != p->d)
+        snprintf(dvs, sizeof dvs, " dv%lld", (long long)p->dv);
+    int w = snprintf(buf, size, "attention %lldx%lld q%lld k%lld d%lld%s%s%s",
                      (long long)p->batch, (long long)p->heads, (long long)p->sq,
-                     (long long)p->sk, (long long)p->d, p->causal ? " causal" : "",
+                     (long long)p->sk, (long long)p->d, dvs, p->causal ? " causal" : "",
                      p->pad ? " padded" : "");
     if (w < 0 || (size_t)w >= size)
         return;
@@ -808,18 +827,32 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
                  an->gemm_flat ? "" : ", per batch");
     } else if (an->variant == CLF_ATTN_FUSED_GROUP) {
         int gq, gk;
-        group_config(ctx, clf_attn_dmax(p->d), &gq, &gk);
+        group_config(ctx, problem_dmax(p), &gq, &gk);
         snprintf(s, left, " %sfused group (%d queries x %d keys in local memory, d<=%d)", how, gq,
-                 gk, clf_attn_dmax(p->d));
+                 gk, problem_dmax(p));
     } else {
         const struct attn_cpu_config *c = cpu_config(ctx);
         snprintf(s, left, " %sfused cpu (%d queries x %d keys, float%d, d<=%d)", how,
-                 c->qv * c->vw, c->bk, c->vw, clf_attn_dmax(p->d));
+                 c->qv * c->vw, c->bk, c->vw, problem_dmax(p));
     }
 }
 
 static const struct clf_op_impl op_attention = {
     .name = "attention", .enqueue = enqueue_attention, .describe = describe_attention};
+
+/* The name of a sparsity in errors (as --attn spells it). */
+static const char *sparsity_name(enum clf_attention_sparsity s)
+{
+    switch (s) {
+    case CLF_ATTN_EXACT: return "exact";
+    case CLF_ATTN_THRESHOLD: return "threshold";
+    case CLF_ATTN_TOPK: return "topk";
+    case CLF_ATTN_WINDOW: return "window";
+    case CLF_ATTN_LINFORMER: return "linformer";
+    case CLF_ATTN_NYSTROM: return "nystrom";
+    default: return "sparse";
+    }
+}
 
 /* Checks one of q, k, v: f32, 4-D; names it in errors. */
 static enum clf_status check_qkv(struct clf_graph *g, const struct clf_tensor *t, const char *what)
@@ -879,10 +912,14 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
         (st = check_qkv(g, v, "v")) != CLF_OK)
         return st;
     int64_t batch = q->shape[0], heads = q->shape[1], sq = q->shape[2], d = q->shape[3];
-    int64_t sk = k->shape[2];
+    int64_t sk = k->shape[2], dv = v->shape[3];
     if (d > CLF_ATTN_MAX_HEAD_DIM)
         return clf_fail(ctx, CLF_E_SHAPE, "attention: head_dim %lld is above the supported %d",
                         (long long)d, CLF_ATTN_MAX_HEAD_DIM);
+    if (dv > CLF_ATTN_MAX_HEAD_DIM)
+        return clf_fail(ctx, CLF_E_SHAPE,
+                        "attention: v's head_dim %lld is above the supported %d", (long long)dv,
+                        CLF_ATTN_MAX_HEAD_DIM);
     const char *dims[4] = {"batch", "heads", "seq", "head_dim"};
     for (int i = 0; i < 4; i++) {
         if (i != 2 && k->shape[i] != q->shape[i])
@@ -893,16 +930,17 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                             (long long)batch, (long long)heads, (long long)sq, (long long)d,
                             (long long)k->shape[0], (long long)k->shape[1],
                             (long long)k->shape[2], (long long)k->shape[3]);
-        if (v->shape[i] != k->shape[i])
+        if (i < 3 && v->shape[i] != k->shape[i])
             return clf_fail(ctx, CLF_E_SHAPE,
-                            "attention: v's %s (%lld) differs from k's (%lld); v must be shaped "
-                            "like k [%lld, %lld, %lld, %lld]",
+                            "attention: v's %s (%lld) differs from k's (%lld); v must be [batch, "
+                            "heads, seq_k, dv] = [%lld, %lld, %lld, dv]",
                             dims[i], (long long)v->shape[i], (long long)k->shape[i],
                             (long long)k->shape[0], (long long)k->shape[1],
-                            (long long)k->shape[2], (long long)k->shape[3]);
+                            (long long)k->shape[2]);
     }
+    int64_t dm = d > dv ? d : dv;
     if (sq > INT32_MAX / 2 || sk > INT32_MAX / 2 || batch * heads > INT32_MAX ||
-        sq * d > INT32_MAX / 2 || sk * d > INT32_MAX / 2)
+        sq * dm > INT32_MAX / 2 || sk * dm > INT32_MAX / 2)
         return clf_fail(ctx, CLF_E_SHAPE, "attention: sizes beyond 2^30 are not supported");
     if (!isfinite(p->scale))
         return clf_fail(ctx, CLF_E_INVALID_ARG, "attention: scale must be finite, got %g",
@@ -910,6 +948,17 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     st = clf_attention_variant_check(g->ctx, &p->variant);
     if (st != CLF_OK)
         return st;
+    if (p->variant.sparsity == CLF_ATTN_SVD)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "attention: svd factorises the weights' score forms, which the op does "
+                        "not see: use it through the encoder (clf_encoder_config.attn), or give "
+                        "the op q and k projected to the rank");
+    if (dv != d && p->variant.sparsity != CLF_ATTN_EXACT)
+        return clf_fail(ctx, CLF_E_SHAPE,
+                        "attention: v's head_dim %lld differs from q's %lld; the %s variant "
+                        "needs v's head_dim equal to q's (only exact attention allows dv != dk)",
+                        (long long)dv, (long long)d,
+                        sparsity_name(p->variant.sparsity));
     st = clf_attention_sparse_check(g, p, batch, heads, sq, q, k, v);
     if (st != CLF_OK)
         return st;
@@ -943,13 +992,18 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
         if ((st = clf_graph_check_input(g, o, "attention out")) != CLF_OK)
             return st;
         bool ok = o->dtype == CLF_F32 && o->ndim == 4 && o->shape[0] == batch &&
-                  o->shape[1] == heads && o->shape[2] == sq && o->shape[3] == d;
-        if (!ok)
+                  o->shape[1] == heads && o->shape[2] == sq && o->shape[3] == dv;
+        if (!ok) {
+            char got[96] = "";
+            if (o->ndim == 4)
+                snprintf(got, sizeof got, " [%lld, %lld, %lld, %lld]", (long long)o->shape[0],
+                         (long long)o->shape[1], (long long)o->shape[2], (long long)o->shape[3]);
             return clf_fail(ctx, CLF_E_SHAPE,
-                            "attention: out must be f32 [batch, heads, seq_q, head_dim] = "
-                            "[%lld, %lld, %lld, %lld], got %s %d-D",
-                            (long long)batch, (long long)heads, (long long)sq, (long long)d,
-                            clf_dtype_str(o->dtype), o->ndim);
+                            "attention: out must be f32 [batch, heads, seq_q, dv] = "
+                            "[%lld, %lld, %lld, %lld] (dv: v's head_dim), got %s %d-D%s",
+                            (long long)batch, (long long)heads, (long long)sq, (long long)dv,
+                            clf_dtype_str(o->dtype), o->ndim, got);
+        }
         for (int i = 0; i < 4; i++)
             if (o->shape[i] > 1 && o->strides[i] == 0)
                 return clf_fail(ctx, CLF_E_SHAPE,
@@ -968,7 +1022,7 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     if (p->variant.sparsity == CLF_ATTN_NYSTROM) /* GEMMs, softmaxes, pseudo-inverse */
         return clf_attention_nystrom_record(g, q, k, v, p, out);
     if (!p->out) {
-        int64_t shape[4] = {batch, heads, sq, d};
+        int64_t shape[4] = {batch, heads, sq, dv};
         st = clf_graph_new_output(g, CLF_F32, 4, shape, &node.out);
         if (st != CLF_OK)
             return st;
@@ -981,6 +1035,7 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
         struct clf_attn_problem prob;
         memset(&prob, 0, sizeof prob);
         prob.batch = batch, prob.heads = heads, prob.sq = sq, prob.sk = sk, prob.d = d;
+        prob.dv = dv;
         prob.q = q, prob.k = k, prob.v = v, prob.out = node.out;
         prob.pad = p->key_padding;
         prob.scale = p->scale != 0.0f ? p->scale : (float)(1.0 / sqrt((double)d));
@@ -998,6 +1053,7 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     an->prob.sq = sq;
     an->prob.sk = sk;
     an->prob.d = d;
+    an->prob.dv = dv;
     an->prob.q = q;
     an->prob.k = k;
     an->prob.v = v;

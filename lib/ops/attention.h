@@ -12,7 +12,8 @@
 /* Largest head_dim. */
 #define CLF_ATTN_MAX_HEAD_DIM 256
 
-/* head_dim bucket: the DMAX a program is built for. */
+/* head_dim bucket: the DMAX a program is built for (of max(dk, dv) for
+ * the exact kernels). */
 static inline int clf_attn_dmax(int64_t d)
 {
     return d <= 32 ? 32 : d <= 64 ? 64 : d <= 128 ? 128 : 256;
@@ -30,10 +31,13 @@ enum clf_attn_fused_variant {
 /*
  * out[b,h,i,:] = sum_j softmax_j(scale q[b,h,i,:].k[b,h,j,:] + mask) v[b,h,j,:]
  * for b < batch, h < heads, i < sq; j < sk. Tensors are 4-D [b, h, row, dd]
- * with any strides (their own offsets and strides are used).
+ * with any strides (their own offsets and strides are used): q [.., sq, d],
+ * k [.., sk, d], v [.., sk, dv], out [.., sq, dv]. The sparse variants need
+ * dv == d.
  */
 struct clf_attn_problem {
-    int64_t batch, heads, sq, sk, d;
+    int64_t batch, heads, sq, sk, d; /* d: q's and k's head_dim */
+    int64_t dv;                      /* v's and out's head_dim */
     struct clf_tensor *q, *k, *v, *out;
     struct clf_tensor *pad; /* [batch, sk] i32 or NULL */
     float scale;            /* resolved (never 0) */
