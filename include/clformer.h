@@ -542,9 +542,17 @@ enum clf_attention_sparsity {
     CLF_ATTN_LINFORMER = 4, /**< keys and values projected to `rank` rows along the
                                  sequence (K' = E·K, V' = F·V), then exact attention;
                                  no causal or key-padding mask (CLF_E_UNSUPPORTED) */
-    CLF_ATTN_NYSTROM = 5    /**< Nyströmformer: `rank` landmarks (segment means of Q and
+    CLF_ATTN_NYSTROM = 5,   /**< Nyströmformer: `rank` landmarks (segment means of Q and
                                  K), softmax(QK̃ᵀ)·A⁺·softmax(Q̃Kᵀ)·V with A⁺ by `iters`
                                  Newton–Schulz-type iterations; no causal or padding */
+    CLF_ATTN_SVD = 6        /**< low-rank score form, a property of the weights: the
+                                 encoder factorises each head's bilinear form
+                                 [W_Q,h b_Q,h]ᵀ[W_K,h b_K,h] to `rank` by truncated
+                                 SVD (LAPACK) or randomised SVD (`randomized`), so
+                                 that Q and K have `rank` columns per head; exact
+                                 when rank >= head_dim. clf_op_attention, which
+                                 sees Q and K rather than weights, refuses it
+                                 (CLF_E_UNSUPPORTED) */
 };
 
 /** How Linformer's projections E, F [rank, seq_k] are made when the op is
@@ -581,18 +589,28 @@ struct clf_attention_variant {
      *  Default 0. */
     int64_t global_tokens;
     /** LINFORMER: the projected length r >= 1 (with CLF_PROJ_MEAN, r is
-     *  capped at seq_k, where E is the identity: exact attention). Default 0
-     *  (unset). */
+     *  capped at seq_k, where E is the identity: exact attention). NYSTROM:
+     *  the landmarks. SVD: the rank of each head's score form (capped at
+     *  head_dim, where the form is exact). Default 0 (unset). */
     int64_t rank;
     /** LINFORMER: CLF_PROJ_MEAN (default) or CLF_PROJ_GAUSSIAN. */
     enum clf_attention_projection projection;
-    /** LINFORMER with CLF_PROJ_GAUSSIAN: the seed. Default 0. */
+    /** LINFORMER with CLF_PROJ_GAUSSIAN, SVD with `randomized`: the seed.
+     *  Default 0. */
     uint64_t seed;
     /** NYSTROM: iterations of the Moore–Penrose pseudo-inverse
      *  Z ← ¼·Z(13I − AZ(15I − AZ(7I − AZ))) from Z₀ = Aᵀ/(‖A‖₁‖A‖∞). The
      *  paper's 6 is not converged (~1e-2 off on exact cases); 20 reach
-     *  ~1e-7 in fp32. Default 0: 6. */
+     *  ~1e-7 in fp32. Default 0: 6.
+     *  SVD with `randomized`: the power iterations q (>= 0). */
     int iters;
+    /** SVD: false (default) for LAPACK's truncated SVD, true for the
+     *  randomised SVD (Halko et al. 2011) with `oversample` extra columns,
+     *  `iters` power iterations and the Gaussian test matrix from `seed`.
+     *  The parser's defaults for svd:R,rand are p = 10, q = 1. */
+    bool randomized;
+    /** SVD with `randomized`: the oversampling p (>= 0). Default 0. */
+    int64_t oversample;
 };
 
 /**
@@ -601,6 +619,10 @@ struct clf_attention_variant {
  *   threshold:TAU[,renorm]          e.g. threshold:1e-3
  *   topk:K                          e.g. topk:32
  *   nystrom:M[,iters:N]             M landmarks, N pseudo-inverse iterations
+ *   svd:R[,rand[,p:P][,q:Q][,seed:S]]
+ *                                   each head's score form at rank R (LAPACK;
+ *                                   rand: randomised SVD, p 10 and q 1 unless
+ *                                   given); for the encoder, not the op
  *   linformer:R[,mean|,gauss][,seed:S]
  *                                   keys and values projected to R rows
  *                                   (segment means by default)
@@ -654,10 +676,13 @@ CLF_API struct clf_attention_params clf_attention_params_default(void);
 
 /**
  * out = softmax(Q·Kᵀ·scale + mask)·V per batch and head.
- * q [batch, heads, seq_q, head_dim], k and v [batch, heads, seq_k, head_dim],
- * f32, any strides (heads addressed by strides need no copy); head_dim up
- * to 256; seq_q may differ from seq_k. A query whose keys are all masked
- * gets zeros, never NaN.
+ * q [batch, heads, seq_q, dk], k [batch, heads, seq_k, dk],
+ * v [batch, heads, seq_k, dv], out [batch, heads, seq_q, dv]; f32, any
+ * strides (heads addressed by strides need no copy); dk and dv each 1 to
+ * 256 and may differ (as PyTorch's E and Ev) for exact attention, while the
+ * sparse and low-rank variants need dv = dk (CLF_E_SHAPE otherwise); the
+ * default scale is 1/sqrt(dk); seq_q may differ from seq_k. A query whose
+ * keys are all masked gets zeros, never NaN.
  * @param p  NULL means clf_attention_params_default()
  */
 CLF_API enum clf_status clf_op_attention(struct clf_graph *g, struct clf_tensor *q,

@@ -614,6 +614,14 @@ START_TEST(test_errors)
     p.causal = true;
     EXPECT(CLF_E_UNSUPPORTED);
     p.causal = false;
+    /* SVD attention factorises weights, which the op does not see */
+    p.variant.sparsity = CLF_ATTN_SVD;
+    p.variant.rank = 2;
+    EXPECT(CLF_E_UNSUPPORTED);
+    p.variant.rank = 0;
+    EXPECT(CLF_E_INVALID_ARG);
+    p.variant.sparsity = CLF_ATTN_LINFORMER;
+    p.variant.rank = r;
     /* projections given to a variant that has none */
     p.variant.sparsity = CLF_ATTN_EXACT;
     p.proj_e = e;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/linalg/svd.h" /* internal: LAPACK's SVD, for the truncated reference */
 #include "../tools/ref_encoder.h"
 #include "common.h"
 
@@ -31,6 +32,54 @@ static double bound(const struct clf_encoder_config *c, int64_t seq)
     kmax = (double)c->d_ff > kmax ? (double)c->d_ff : kmax;
     kmax = (double)seq > kmax ? (double)seq : kmax;
     return 8 * 8 * (double)c->layers * test_gamma(kmax);
+}
+
+/* When > 0, check_against_reference gives its reference every head's score
+ * form truncated to this rank (the SVD attention's approximation, applied
+ * in double from the weights through LAPACK). */
+static int64_t ref_form_rank;
+
+/* Sets the truncated forms M_h,r = U_r Σ_r V_rᵀ of M_h = [W_Q,h b_Q,h]ᵀ[W_K,h b_K,h]
+ * on the reference (qk_lowrank.h) for every layer and head. */
+static void set_truncated_forms(struct ref_weights *rw, struct clf_encoder *enc, int64_t r)
+{
+    struct clf_encoder_config c = clf_encoder_get_config(enc);
+    const int64_t d = c.d_model, hd = d / c.heads, n = d + 1, k = n;
+    float *w = malloc((size_t)(3 * d * d) * sizeof *w), *b = malloc((size_t)(3 * d) * sizeof *b);
+    double *m = malloc((size_t)(n * n) * sizeof *m), *u = malloc((size_t)(n * k) * sizeof *u);
+    double *sv = malloc((size_t)k * sizeof *sv), *vt = malloc((size_t)(k * n) * sizeof *vt);
+    for (int64_t li = 0; li < c.layers; li++) {
+        ck_assert_ok(test_ctx(), clf_encoder_read_weight(enc, (int)li, "self_attn.in_proj_weight",
+                                                         w, (size_t)(3 * d * d)));
+        ck_assert_ok(test_ctx(),
+                     clf_encoder_read_weight(enc, (int)li, "self_attn.in_proj_bias", b,
+                                             (size_t)(3 * d)));
+        for (int64_t h = 0; h < c.heads; h++) {
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    double acc = 0;
+                    for (int64_t e = h * hd; e < (h + 1) * hd; e++)
+                        acc += (i < d ? (double)w[e * d + i] : (double)b[e]) *
+                               (j < d ? (double)w[(d + e) * d + j] : (double)b[d + e]);
+                    m[i * n + j] = acc;
+                }
+            ck_assert_int_eq(clf_svd(NULL, m, n, n, u, sv, vt), CLF_OK);
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    double acc = 0;
+                    for (int64_t e = 0; e < r && e < k; e++)
+                        acc += u[i * k + e] * sv[e] * vt[e * n + j];
+                    m[i * n + j] = acc;
+                }
+            ck_assert_int_eq(ref_weights_set_score_form(rw, li, h, m), 0);
+        }
+    }
+    free(w);
+    free(b);
+    free(m);
+    free(u);
+    free(sv);
+    free(vt);
 }
 
 /* Runs enc on fresh x (optionally padded) and compares with the reference. */
@@ -75,6 +124,8 @@ static void check_against_reference(struct clf_encoder *enc, int64_t batch, int6
 
     struct ref_weights *rw = ref_weights_read(enc);
     ck_assert_ptr_nonnull(rw);
+    if (ref_form_rank > 0)
+        set_truncated_forms(rw, enc, ref_form_rank);
     ck_assert_int_eq(ref_encoder_forward(rw, batch, seq, x, pad, ref), 0);
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) {
@@ -83,11 +134,14 @@ static void check_against_reference(struct clf_encoder *enc, int64_t batch, int6
         den += ref[i] * ref[i];
     }
     double rel = sqrt(num / den), b = bound(&c, seq);
-    printf("encoder %lld layer(s) d %lld h %lld ff %lld %s %s batch %lld seq %lld%s: rel error "
-           "%.2e (bound %.2e)\n",
+    char attn[64];
+    clf_attention_variant_str(&c.attn, attn, sizeof attn);
+    printf("encoder %lld layer(s) d %lld h %lld ff %lld %s %s %s batch %lld seq %lld%s%s: rel "
+           "error %.2e (bound %.2e)\n",
            (long long)c.layers, (long long)d, (long long)c.heads, (long long)c.d_ff,
-           c.norm_first ? "pre-LN" : "post-LN", c.act == CLF_ACT_RELU ? "relu" : "gelu",
-           (long long)batch, (long long)seq, padding ? " padded" : "", rel, b);
+           c.norm_first ? "pre-LN" : "post-LN", c.act == CLF_ACT_RELU ? "relu" : "gelu", attn,
+           (long long)batch, (long long)seq, padding ? " padded" : "",
+           ref_form_rank > 0 ? " (reference: truncated forms)" : "", rel, b);
     ck_assert_msg(rel <= b, "relative error %g above the bound %g", rel, b);
     ref_weights_free(rw);
     clf_graph_destroy(g);
@@ -249,6 +303,95 @@ START_TEST(test_weights_from_files)
 }
 END_TEST
 
+/*
+ * SVD attention (lib/model/qk_lowrank.h). Exact cases: a head's score form
+ * has rank <= head_dim, so svd:R with R >= head_dim reproduces exact
+ * attention; and weights whose W_Q,h, b_Q,h rows beyond r are zero give
+ * forms of rank <= r, reproduced by svd:r, and by the randomised SVD since
+ * r + p covers the form's whole range. Truncated case: the reference gets
+ * each head's form truncated in double (LAPACK) — the same approximation —
+ * and the randomised SVD with r + p >= rank(M_h) = head_dim matches it too
+ * (its sample space then spans the form's range exactly).
+ */
+START_TEST(test_svd_attention)
+{
+    struct clf_ctx *ctx = test_ctx();
+    char *dir = test_make_tmpdir("svd");
+    char path[4200], msg[128];
+    struct clf_encoder_config c = small_config(1, false, CLF_ACT_RELU);
+    const int64_t d = c.d_model, hd = d / c.heads, r = 5;
+    struct clf_encoder *enc = NULL;
+
+    /* full rank on random weights: exact (svd:hd, svd above hd capped) */
+    const char *full[] = {"svd:12", "svd:40", "svd:12,rand,q:0"};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_ok(ctx, clf_attention_variant_parse(full[i], &c.attn, msg, sizeof msg));
+        ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+        check_against_reference(enc, 2, 11, i == 0, false);
+        clf_encoder_destroy(enc);
+    }
+
+    /* forms of rank r by construction: svd:r and svd:r,rand are exact */
+    struct file_weights fw = {0};
+    layer_weights(&fw, "", d, c.d_ff);
+    float *qw = (float *)fw.e[0].data, *qb = (float *)fw.e[1].data;
+    for (int64_t h = 0; h < c.heads; h++)
+        for (int64_t e = r; e < hd; e++) {
+            qb[h * hd + e] = 0;
+            for (int64_t i = 0; i < d; i++)
+                qw[(h * hd + e) * d + i] = 0;
+        }
+    snprintf(path, sizeof path, "%s/rank5.safetensors", dir);
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    const char *lowrank[] = {"svd:5", "svd:5,rand,seed:3"};
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_ok(ctx, clf_attention_variant_parse(lowrank[i], &c.attn, msg, sizeof msg));
+        ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &enc));
+        check_against_reference(enc, 2, 13, true, false);
+        clf_encoder_destroy(enc);
+    }
+    free_weights(&fw);
+
+    /* truncated below the forms' rank: against the truncated reference */
+    const char *trunc[] = {"svd:3", "svd:3,rand,p:9,q:0"};
+    ref_form_rank = 3;
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_ok(ctx, clf_attention_variant_parse(trunc[i], &c.attn, msg, sizeof msg));
+        ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+        check_against_reference(enc, 2, 13, i == 1, false);
+        clf_encoder_destroy(enc);
+    }
+    ref_form_rank = 0;
+
+    /* the grammar */
+    struct clf_attention_variant v;
+    char buf[64];
+    ck_assert_ok(ctx, clf_attention_variant_parse("svd:7,rand", &v, msg, sizeof msg));
+    ck_assert(v.sparsity == CLF_ATTN_SVD && v.rank == 7 && v.randomized);
+    ck_assert_int_eq(v.oversample, 10);
+    ck_assert_int_eq(v.iters, 1);
+    clf_attention_variant_str(&v, buf, sizeof buf);
+    ck_assert_str_eq(buf, "svd:7,rand,p:10,q:1");
+    ck_assert_ok(ctx, clf_attention_variant_parse("svd:7,q:2,rand,p:0,seed:5", &v, msg, sizeof msg));
+    ck_assert(v.oversample == 0 && v.iters == 2 && v.seed == 5);
+    clf_attention_variant_str(&v, buf, sizeof buf);
+    ck_assert_str_eq(buf, "svd:7,rand,p:0,q:2,seed:5");
+    const char *bad[] = {"svd",     "svd:0",          "svd:-2",          "svd:4,p:3",
+                         "svd:4,q:1", "svd:4,rand,p:-1", "svd:4,rand,q:x", "svd:4,rand,p:1,p:2",
+                         "svd:4,gauss"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(clf_attention_variant_parse(bad[i], &v, msg, sizeof msg) ==
+                          CLF_E_INVALID_ARG && msg[0],
+                      "'%s' accepted", bad[i]);
+    c.attn.sparsity = CLF_ATTN_SVD;
+    c.attn.rank = 0;
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(enc);
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -309,6 +452,7 @@ int main(void)
     tcase_add_loop_test(tc, test_random_layers, 0, 8);
     tcase_add_test(tc, test_longer_sequence);
     tcase_add_test(tc, test_weights_from_files);
+    tcase_add_test(tc, test_svd_attention);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -556,8 +556,13 @@ static int bench_attention_variants(struct clf_ctx *ctx, const struct bench_opts
     return rc;
 }
 
-/* One encoder layer, d_model 384, 12 heads, d_ff 1536 (the shape). */
-static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t seq, cJSON *arr)
+/* Times one encoder layer, d_model 384, 12 heads, d_ff 1536 (the issue's
+ * shape), seeded weights and input, attention variant v: returns the median
+ * ms (-1 on failure, the reason in the context), the device bytes beyond
+ * what was live before in *mem, and the output [seq, 384] in out (may be
+ * NULL). */
+static double layer_time(struct clf_ctx *ctx, const struct bench_opts *o, int64_t seq,
+                         const struct clf_attention_variant *v, float *out, double *mem)
 {
     struct clf_encoder_config c = clf_encoder_config_default();
     c.d_model = 384;
@@ -565,18 +570,20 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
     c.d_ff = 1536;
     c.layers = 1;
     c.attn_impl = o->attn_impl;
-    const int64_t d = c.d_model, f = c.d_ff, n = seq;
-    size_t total = (size_t)(n * d);
+    c.attn = *v;
+    const int64_t d = c.d_model;
+    size_t total = (size_t)(seq * d);
     float *x = malloc(total * sizeof *x);
     struct clf_encoder *enc = NULL;
     struct clf_tensor *tx = NULL, *y = NULL;
     struct clf_graph *g = NULL;
-    int rc = CLI_FAIL;
+    if (!x)
+        return -1;
     fill(x, total, 7);
     clf_ctx_trim(ctx);
     struct clf_ctx_stats s0, s1;
     clf_ctx_stats(ctx, &s0);
-    int64_t xs[3] = {1, n, d};
+    int64_t xs[3] = {1, seq, d};
     enum clf_status st = clf_encoder_create_random(ctx, &c, 1, &enc);
     if (st == CLF_OK && !(tx = upload(ctx, 3, xs, x)))
         st = CLF_E_OUT_OF_MEMORY;
@@ -585,12 +592,92 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
     if (st == CLF_OK)
         st = clf_encoder_forward(enc, g, tx, NULL, &y);
     double ms = st == CLF_OK ? time_graph(ctx, g, o->runs) : -1;
-    if (ms < 0) {
-        cli_error("layer: %s", clf_ctx_last_error(ctx));
-        goto done;
-    }
+    if (ms >= 0 && out && clf_tensor_read(y, out, total * sizeof *out) != CLF_OK)
+        ms = -1;
     clf_ctx_stats(ctx, &s1);
-    double mem = (double)(s1.pool_bytes_peak - s0.pool_bytes_live);
+    *mem = (double)(s1.pool_bytes_peak - s0.pool_bytes_live);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(tx);
+    clf_encoder_destroy(enc);
+    free(x);
+    return ms;
+}
+
+/* Attention variants inside the layer against the exact layer: time and
+ * relative error ‖y − y_exact‖/‖y_exact‖ of the layer's output, for seq
+ * 512 and 2048 (or --seq). Random weights: the weights' score forms have
+ * flat spectra, so low-rank variants are far from their best case here. */
+static int bench_layer_variants(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
+{
+    static const int64_t dflt[] = {512, 2048};
+    int rc = CLI_OK;
+    for (int ni = 0; rc == CLI_OK && ni < (o->seq ? 1 : 2); ni++) {
+        int64_t n = o->seq ? o->seq : dflt[ni];
+        size_t total = (size_t)(n * 384);
+        float *exact = malloc(total * sizeof *exact), *out = malloc(total * sizeof *out);
+        double exact_ms = -1;
+        for (int vi = -1; rc == CLI_OK && exact && out && vi < o->n_variants; vi++) {
+            struct clf_attention_variant ex;
+            memset(&ex, 0, sizeof ex);
+            const struct clf_attention_variant *v = vi < 0 ? &ex : &o->variants[vi];
+            char name[64];
+            clf_attention_variant_str(v, name, sizeof name);
+            if (vi >= 0 && v->sparsity == CLF_ATTN_EXACT)
+                continue;
+            double mem = 0, ms = layer_time(ctx, o, n, v, vi < 0 ? exact : out, &mem);
+            if (ms < 0) {
+                if (vi < 0)
+                    rc = cli_error("exact layer at seq %lld: %s", (long long)n,
+                                   clf_ctx_last_error(ctx));
+                else
+                    printf("layer seq %5lld %-24s n/a: %s\n", (long long)n, name,
+                           clf_ctx_last_error(ctx));
+                continue;
+            }
+            double num = 0, den = 0;
+            for (size_t i = 0; vi >= 0 && i < total; i++) {
+                double e = (double)out[i] - exact[i];
+                num += e * e;
+                den += (double)exact[i] * exact[i];
+            }
+            if (vi < 0)
+                exact_ms = ms;
+            double rel = vi < 0 ? 0 : den > 0 ? sqrt(num / den) : sqrt(num);
+            if (o->json) {
+                cJSON *e = cJSON_CreateObject();
+                cJSON_AddStringToObject(e, "op", "layer");
+                cJSON_AddStringToObject(e, "variant", name);
+                cJSON_AddNumberToObject(e, "seq", (double)n);
+                cJSON_AddNumberToObject(e, "ms", ms);
+                cJSON_AddNumberToObject(e, "speedup_vs_exact", exact_ms / ms);
+                cJSON_AddNumberToObject(e, "rel_error", rel);
+                cJSON_AddNumberToObject(e, "device_bytes", mem);
+                cJSON_AddItemToArray(arr, e);
+            } else {
+                char b[32];
+                printf("layer seq %5lld %-24s %10.3f ms | %6.2fx exact | rel error %.2e | device "
+                       "memory %s\n",
+                       (long long)n, name, ms, exact_ms / ms, rel,
+                       cli_bytes((unsigned long long)mem, b, sizeof b));
+            }
+        }
+        if (!exact || !out)
+            rc = cli_error("out of host memory");
+        free(exact);
+        free(out);
+    }
+    return rc;
+}
+
+/* One encoder layer, exact attention, against its GEMMs through OpenBLAS. */
+static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t seq, cJSON *arr)
+{
+    const int64_t d = 384, f = 1536, n = seq;
+    struct clf_attention_variant ex;
+    memset(&ex, 0, sizeof ex);
+    double mem = 0, ms = layer_time(ctx, o, seq, &ex, NULL, &mem);
+    if (ms < 0)
+        return cli_error("layer: %s", clf_ctx_last_error(ctx));
     double flops = 2.0 * (double)n * (4.0 * (double)(d * d) + 2.0 * (double)(d * f)) +
                    4.0 * (double)n * (double)n * (double)d;
     double base_ms = -1;
@@ -653,13 +740,7 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
             printf(" | openblas GEMMs alone %8.3f ms | ratio %.2f", base_ms, base_ms / ms);
         printf("\n");
     }
-    rc = CLI_OK;
-done:
-    clf_graph_destroy(g);
-    clf_tensor_destroy(tx);
-    clf_encoder_destroy(enc);
-    free(x);
-    return rc;
+    return CLI_OK;
 }
 
 static void help(void)
@@ -685,10 +766,12 @@ static void help(void)
            "      --shape MxNxK     one gemm shape, or ROWSxN for the row ops\n"
            "      --seq N           sequence length (attention, layer)\n"
            "      --attn-impl I     auto, fused, gemm (attention, layer)\n"
-           "      --attn SPEC       attention: compare a sparse variant with exact attention\n"
-           "                        for n = 512, 2048, 8192 (repeatable): exact,\n"
-           "                        threshold:T[,renorm], topk:K, window:W[,left:L]\n"
-           "                        [,right:R][,global:G]\n"
+           "      --attn SPEC       attention: compare a variant with exact attention for\n"
+           "                        n = 512, 2048, 8192; layer: the layer with that variant\n"
+           "                        against the exact layer for seq 512, 2048 (repeatable,\n"
+           "                        up to 8): threshold:T[,renorm], topk:K, window:W[,left:L]\n"
+           "                        [,right:R][,global:G], linformer:R, nystrom:M[,iters:N],\n"
+           "                        svd:R[,rand] (layer only: it factorises the weights)\n"
            "      --plot FILE.svg   with --attn: draw time and error against n (log axes)\n"
            "      --runs N          timed runs (default 20)\n"
            "      --json            print JSON\n"
@@ -802,8 +885,9 @@ int cmd_bench(int argc, char **argv)
          is_layer = !strcmp(what, "layer");
     if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer)
         return cli_usage_error("bench", "unknown benchmark '%s'", what);
-    if ((o.n_variants || o.plot) && !is_attn)
-        return cli_usage_error("bench", "--attn and --plot are for the attention benchmark");
+    if ((o.n_variants && !is_attn && !is_layer) || (o.plot && !is_attn))
+        return cli_usage_error("bench", "--attn is for the attention and layer benchmarks, "
+                                        "--plot for attention");
     if (o.plot && !o.n_variants)
         return cli_usage_error("bench", "--plot draws the --attn variants: give at least one");
     if (shape && (is_attn || is_layer))
@@ -849,6 +933,8 @@ int cmd_bench(int argc, char **argv)
             for (int impl = CLF_ATTN_FUSED; rc == CLI_OK && impl <= CLF_ATTN_GEMM; impl++)
                 rc = bench_attention_n(ctx, &o, n, (enum clf_attention_impl)impl, arr);
         }
+    } else if (is_layer && o.n_variants) {
+        rc = bench_layer_variants(ctx, &o, arr);
     } else if (is_layer) {
         rc = bench_layer(ctx, &o, o.seq ? o.seq : 512, arr);
     } else if (is_gemm) {

@@ -13,6 +13,7 @@ struct ref_weights {
     struct clf_encoder_config cfg;
     struct ref_layer *layers;
     float *norm_w, *norm_b; /* NULL without a final norm */
+    double **forms; /* [layers · heads] score forms, NULL entries: exact */
 };
 
 static float *read_weight(struct clf_encoder *enc, int layer, const char *name, size_t n)
@@ -37,6 +38,9 @@ void ref_weights_free(struct ref_weights *w)
             free(all[k]);
     }
     free(w->layers);
+    for (int64_t i = 0; w->forms && i < w->cfg.layers * w->cfg.heads; i++)
+        free(w->forms[i]);
+    free(w->forms);
     free(w->norm_w);
     free(w->norm_b);
     free(w);
@@ -76,6 +80,25 @@ struct ref_weights *ref_weights_read(struct clf_encoder *enc)
         return NULL;
     }
     return w;
+}
+
+int ref_weights_set_score_form(struct ref_weights *w, int64_t layer, int64_t head,
+                               const double *m)
+{
+    const int64_t h = w->cfg.heads, n = w->cfg.d_model + 1;
+    if (layer < 0 || layer >= w->cfg.layers || head < 0 || head >= h)
+        return -1;
+    if (!w->forms && !(w->forms = calloc((size_t)(w->cfg.layers * h), sizeof *w->forms)))
+        return -1;
+    double **f = &w->forms[layer * h + head];
+    free(*f);
+    *f = NULL;
+    if (!m)
+        return 0;
+    if (!(*f = malloc((size_t)(n * n) * sizeof **f)))
+        return -1;
+    memcpy(*f, m, (size_t)(n * n) * sizeof **f);
+    return 0;
 }
 
 /* y[t, o] = sum_i x[t, i] W[o, i] + b[o] for t < n (x, y [n, in/out]). */
@@ -120,25 +143,50 @@ static double act(double x, enum clf_act a)
     return x;
 }
 
+/* Scores of one query through a score form: s_j = x̃_iᵀ m x̃_j for the keys
+ * j < seq of x [seq, d] (one sequence). */
+static void form_scores(const double *m, const double *x, int64_t d, int64_t seq, int64_t i,
+                        double *s)
+{
+    const int64_t n = d + 1;
+    for (int64_t j = 0; j < seq; j++) {
+        const double *xj = x + j * d;
+        double acc = 0;
+        for (int64_t a = 0; a < n; a++) {
+            double xa = a < d ? x[i * d + a] : 1.0, row = 0;
+            for (int64_t e = 0; e < n; e++)
+                row += m[a * n + e] * (e < d ? xj[e] : 1.0);
+            acc += xa * row;
+        }
+        s[j] = acc;
+    }
+}
+
 /* out[tokens, d] = MHA(x) without the output projection; probs, when not
- * NULL, receives the probabilities [batch, heads, seq, seq]. */
-static void attention(const struct clf_encoder_config *c, const double *qkv, int64_t batch,
-                      int64_t seq, const int32_t *pad, double *out, double *p, double *probs)
+ * NULL, receives the probabilities [batch, heads, seq, seq]. x [tokens, d]
+ * is the attention's input (read only for heads with a score form, forms
+ * [heads] or NULL). */
+static void attention(const struct clf_encoder_config *c, const double *qkv, const double *x,
+                      double *const *forms, int64_t batch, int64_t seq, const int32_t *pad,
+                      double *out, double *p, double *probs)
 {
     const int64_t d = c->d_model, h = c->heads, hd = d / h;
     const double scale = 1 / sqrt((double)hd);
     for (int64_t b = 0; b < batch; b++)
         for (int64_t hh = 0; hh < h; hh++)
             for (int64_t i = 0; i < seq; i++) {
+                const double *form = forms ? forms[hh] : NULL;
+                if (form)
+                    form_scores(form, x + b * seq * d, d, seq, i, p);
                 const double *q = qkv + ((b * seq + i) * 3 * d) + hh * hd;
                 double m = -INFINITY;
                 for (int64_t j = 0; j < seq; j++) {
+                    double s = form ? p[j] : 0;
                     p[j] = -INFINITY;
                     if (pad && pad[b * seq + j])
                         continue;
                     const double *k = qkv + ((b * seq + j) * 3 * d) + d + hh * hd;
-                    double s = 0;
-                    for (int64_t e = 0; e < hd; e++)
+                    for (int64_t e = 0; !form && e < hd; e++)
                         s += q[e] * k[e];
                     p[j] = s * scale;
                     m = p[j] > m ? p[j] : m;
@@ -190,12 +238,13 @@ static int forward(const struct ref_weights *w, int64_t batch, int64_t seq, cons
         if (c->norm_first)
             layernorm(nrm, n, d, l->n1w, l->n1b, c->eps);
         linear(nrm, n, d, l->in_w, l->in_b, 3 * d, qkv);
+        double *const *forms = w->forms ? w->forms + li * c->heads : NULL;
         if (probs && li == stop) {
-            attention(c, qkv, batch, seq, key_padding, att, p, probs);
+            attention(c, qkv, nrm, forms, batch, seq, key_padding, att, p, probs);
             rc = 0;
             goto done;
         }
-        attention(c, qkv, batch, seq, key_padding, att, p, NULL);
+        attention(c, qkv, nrm, forms, batch, seq, key_padding, att, p, NULL);
         linear(att, n, d, l->out_w, l->out_b, d, tmp);
         for (int64_t i = 0; i < n * d; i++)
             y[i] += tmp[i];

@@ -20,6 +20,17 @@ struct ref_weights *ref_weights_read(struct clf_encoder *enc);
 void ref_weights_free(struct ref_weights *w);
 
 /*
+ * Replaces head `head`'s scores in layer `layer` by the bilinear form m
+ * [(d+1), (d+1)] (copied): s_ij = x̃_iᵀ m x̃_j with x̃ = [x; 1] the layer's
+ * attention input, instead of (W_Q x_i + b_Q)·(W_K x_j + b_K) (the same
+ * form at full rank, see lib/model/qk_lowrank.h); the scale stays
+ * 1/sqrt(head_dim). NULL m restores the exact scores. Returns 0, or -1
+ * (out of range, out of memory).
+ */
+int ref_weights_set_score_form(struct ref_weights *w, int64_t layer, int64_t head,
+                               const double *m);
+
+/*
  * y = encoder(x): x [batch, seq, d] float, key_padding [batch, seq] (nonzero
  * = padded) or NULL, y [batch, seq, d] double. Attention with every key
  * masked gives zeros, as the device does. Returns 0, or -1 when out of

@@ -17,10 +17,14 @@
 
 #include "../graph/graph.h"
 #include "../ops/attention_variant.h"
+#include "qk_lowrank.h"
 
 /* The weights of one layer, in PyTorch's names (see weight_table). */
 struct layer {
     struct clf_tensor *in_w, *in_b, *out_w, *out_b, *w1, *b1, *w2, *b2, *n1w, *n1b, *n2w, *n2b;
+    /* SVD attention only (qk_lowrank.h): the projection [2·heads·r + d, d]
+     * and its bias, Q' and K' at rank r per head, then V */
+    struct clf_tensor *svd_w, *svd_b;
 };
 
 struct clf_encoder {
@@ -120,8 +124,12 @@ void clf_encoder_destroy(struct clf_encoder *enc)
     if (!enc)
         return;
     for (int64_t i = 0; enc->layers && i < enc->cfg.layers; i++)
+    {
         for (size_t w = 0; w < N_WEIGHTS; w++)
             clf_tensor_destroy(*slot(&enc->layers[i], &weight_table[w]));
+        clf_tensor_destroy(enc->layers[i].svd_w);
+        clf_tensor_destroy(enc->layers[i].svd_b);
+    }
     free(enc->layers);
     clf_tensor_destroy(enc->norm_w);
     clf_tensor_destroy(enc->norm_b);
@@ -166,6 +174,53 @@ static enum clf_status upload(struct clf_ctx *ctx, int ndim, const int64_t *shap
         clf_tensor_destroy(*out);
         *out = NULL;
     }
+    return st;
+}
+
+/* SVD attention: factorises every layer's score forms (qk_lowrank.h) from
+ * its in_proj weights, once, when the weights arrive. The mean relative
+ * error of the heads' forms goes to the log. */
+static enum clf_status prepare_svd(struct clf_encoder *enc)
+{
+    const struct clf_encoder_config *c = &enc->cfg;
+    if (c->attn.sparsity != CLF_ATTN_SVD)
+        return CLF_OK;
+    const int64_t d = c->d_model, h = c->heads, r = clf_qk_lowrank_rank(&c->attn, d / h);
+    const int64_t rows = 2 * h * r + d;
+    float *w = malloc((size_t)(3 * d * d) * sizeof *w), *b = malloc((size_t)(3 * d) * sizeof *b);
+    float *ow = malloc((size_t)(rows * d) * sizeof *ow), *ob = malloc((size_t)rows * sizeof *ob);
+    double *err = malloc((size_t)h * sizeof *err);
+    enum clf_status st = CLF_OK;
+    if (!w || !b || !ow || !ob || !err)
+        st = clf_fail(enc->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for SVD attention");
+    for (int64_t i = 0; st == CLF_OK && i < c->layers; i++) {
+        struct layer *l = &enc->layers[i];
+        const int64_t ws[2] = {rows, d};
+        st = clf_tensor_read(l->in_w, w, (size_t)(3 * d * d) * sizeof *w);
+        if (st == CLF_OK)
+            st = clf_tensor_read(l->in_b, b, (size_t)(3 * d) * sizeof *b);
+        if (st == CLF_OK)
+            st = clf_qk_lowrank(enc->ctx, w, b, d, h, &c->attn, ow, ob, err);
+        if (st == CLF_OK)
+            st = upload(enc->ctx, 2, ws, ow, &l->svd_w);
+        if (st == CLF_OK)
+            st = upload(enc->ctx, 1, &rows, ob, &l->svd_b);
+        if (st == CLF_OK) {
+            double mean = 0, worst = 0;
+            for (int64_t k = 0; k < h; k++) {
+                mean += err[k] / (double)h;
+                worst = err[k] > worst ? err[k] : worst;
+            }
+            clf_log(enc->ctx, CLF_LOG_INFO,
+                    "layer %lld: score forms at rank %lld, relative error mean %.3g, worst %.3g",
+                    (long long)i, (long long)r, mean, worst);
+        }
+    }
+    free(w);
+    free(b);
+    free(ow);
+    free(ob);
+    free(err);
     return st;
 }
 
@@ -216,6 +271,8 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
         }
     }
     free(host);
+    if (st == CLF_OK)
+        st = prepare_svd(enc);
     if (st != CLF_OK) {
         clf_encoder_destroy(enc);
         return st;
@@ -308,6 +365,8 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
             s = load_tensor(ctx, st, path, "norm.bias", 1, &d, &enc->norm_b);
     }
     clf_safetensors_close(st);
+    if (s == CLF_OK)
+        s = prepare_svd(enc);
     if (s != CLF_OK) {
         clf_encoder_destroy(enc);
         return s;
@@ -371,16 +430,20 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
     const int64_t d = enc->cfg.d_model, h = enc->cfg.heads, hd = d / h;
     struct clf_tensor *qkv = NULL, *q = NULL, *k = NULL, *v = NULL, *attn = NULL, *heads = NULL,
                       *o = NULL;
-    enum clf_status st = linear(g, x, l->in_w, l->in_b, CLF_ACT_NONE, NULL, 0, &qkv);
-    /* qkv [tokens, 3d]: q, k, v of head j at columns j·hd, d + j·hd, 2d + j·hd */
-    const int64_t hs[4] = {batch, h, seq, hd};
-    const int64_t qs[4] = {seq * 3 * d, hd, 3 * d, 1};
+    const bool svd = enc->cfg.attn.sparsity == CLF_ATTN_SVD;
+    /* qkv [tokens, w]: q, k, v of head j at columns j·qd, h·qd + j·qd, 2·h·qd + j·hd,
+     * qd = hd (w = 3d), or the SVD rank r (w = 2·h·r + d) */
+    const int64_t qd = svd ? clf_qk_lowrank_rank(&enc->cfg.attn, hd) : hd, w = 2 * h * qd + d;
+    enum clf_status st = svd ? linear(g, x, l->svd_w, l->svd_b, CLF_ACT_NONE, NULL, 0, &qkv)
+                             : linear(g, x, l->in_w, l->in_b, CLF_ACT_NONE, NULL, 0, &qkv);
+    const int64_t qks[4] = {batch, h, seq, qd}, hs[4] = {batch, h, seq, hd};
+    const int64_t qs[4] = {seq * w, qd, w, 1}, vs[4] = {seq * w, hd, w, 1};
     if (st == CLF_OK)
-        st = clf_graph_view(g, qkv, 4, hs, qs, 0, &q);
+        st = clf_graph_view(g, qkv, 4, qks, qs, 0, &q);
     if (st == CLF_OK)
-        st = clf_graph_view(g, qkv, 4, hs, qs, d, &k);
+        st = clf_graph_view(g, qkv, 4, qks, qs, h * qd, &k);
     if (st == CLF_OK)
-        st = clf_graph_view(g, qkv, 4, hs, qs, 2 * d, &v);
+        st = clf_graph_view(g, qkv, 4, hs, vs, 2 * h * qd, &v);
     /* the attention writes each head into its columns of attn [tokens, d] */
     const int64_t ts[2] = {batch * seq, d};
     const int64_t os[4] = {seq * d, hd, d, 1};
@@ -392,7 +455,10 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
         struct clf_attention_params ap = clf_attention_params_default();
         ap.key_padding = key_padding;
         ap.impl = enc->cfg.attn_impl;
-        ap.variant = enc->cfg.attn;
+        if (svd) /* the factored forms give the scores; the attention itself is exact */
+            ap.scale = (float)(1.0 / sqrt((double)hd));
+        else
+            ap.variant = enc->cfg.attn;
         ap.out = heads;
         st = clf_op_attention(g, q, k, v, &ap, &o);
     }

@@ -41,6 +41,14 @@ static enum clf_status check(const struct clf_attention_variant *v, char *msg, s
         else if (v->iters < 0)
             why = "Nystrom needs iters >= 0";
         break;
+    case CLF_ATTN_SVD:
+        if (v->rank < 1)
+            why = "SVD attention needs rank >= 1";
+        else if (v->randomized && v->oversample < 0)
+            why = "randomised SVD needs oversampling p >= 0";
+        else if (v->randomized && v->iters < 0)
+            why = "randomised SVD needs power iterations q >= 0";
+        break;
     default: why = "unknown attention sparsity"; break;
     }
     if (why && msg && size)
@@ -117,7 +125,7 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
     char *save = NULL;
     char *item = strtok_r(buf, ",", &save);
     if (!item) {
-        snprintf(msg, msg_size, "empty attention spec (exact, threshold:T, topk:K, window:W, linformer:R, nystrom:M)");
+        snprintf(msg, msg_size, "empty attention spec (exact, threshold:T, topk:K, window:W, linformer:R, nystrom:M, svd:R)");
         return CLF_E_INVALID_ARG;
     }
     char *val = strchr(item, ':');
@@ -145,9 +153,12 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
     } else if (!strcmp(item, "nystrom")) {
         r.sparsity = CLF_ATTN_NYSTROM;
         ok = val && parse_int(val, &r.rank);
+    } else if (!strcmp(item, "svd")) {
+        r.sparsity = CLF_ATTN_SVD;
+        ok = val && parse_int(val, &r.rank);
     } else {
         snprintf(msg, msg_size,
-                 "unknown attention '%s' (exact, threshold:T, topk:K, window:W, linformer:R, nystrom:M)", item);
+                 "unknown attention '%s' (exact, threshold:T, topk:K, window:W, linformer:R, nystrom:M, svd:R)", item);
         return CLF_E_INVALID_ARG;
     }
     if (!ok) {
@@ -156,10 +167,11 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
                  : r.sparsity == CLF_ATTN_THRESHOLD ? "a number, e.g. threshold:1e-3"
                  : r.sparsity == CLF_ATTN_LINFORMER ? "an integer rank, e.g. linformer:64"
                  : r.sparsity == CLF_ATTN_NYSTROM   ? "an integer landmark count, e.g. nystrom:64"
+                 : r.sparsity == CLF_ATTN_SVD       ? "an integer rank, e.g. svd:16"
                                                     : "an integer, e.g. topk:32 or window:128");
         return CLF_E_INVALID_ARG;
     }
-    bool have_proj = false, have_seed = false, have_iters = false;
+    bool have_proj = false, have_seed = false, have_iters = false, have_p = false;
     while ((item = strtok_r(NULL, ",", &save)) != NULL) {
         val = strchr(item, ':');
         if (val)
@@ -174,7 +186,26 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
             }
             have_proj = true;
             r.projection = !strcmp(item, "gauss") ? CLF_PROJ_GAUSSIAN : CLF_PROJ_MEAN;
-        } else if (r.sparsity == CLF_ATTN_LINFORMER && val && !strcmp(item, "seed")) {
+        } else if (r.sparsity == CLF_ATTN_SVD && !val && !strcmp(item, "rand")) {
+            if (!r.randomized) { /* Halko et al.'s usual choices */
+                r.randomized = true;
+                r.oversample = have_p ? r.oversample : 10;
+                r.iters = have_iters ? r.iters : 1;
+            }
+        } else if (r.sparsity == CLF_ATTN_SVD && val && (!strcmp(item, "p") || !strcmp(item, "q"))) {
+            int64_t x;
+            bool is_p = !strcmp(item, "p");
+            if ((is_p ? have_p : have_iters) || !parse_int(val, &x) || x < 0 || x > INT32_MAX) {
+                snprintf(msg, msg_size, "'%s' needs one integer >= 0, e.g. %s:%d", item, item,
+                         is_p ? 10 : 1);
+                return CLF_E_INVALID_ARG;
+            }
+            if (is_p)
+                r.oversample = x, have_p = true;
+            else
+                r.iters = (int)x, have_iters = true;
+        } else if ((r.sparsity == CLF_ATTN_LINFORMER || r.sparsity == CLF_ATTN_SVD) && val &&
+                   !strcmp(item, "seed")) {
             if (have_seed || !parse_u64(val, &r.seed)) {
                 snprintf(msg, msg_size, "'seed' needs one unsigned integer, e.g. seed:42");
                 return CLF_E_INVALID_ARG;
@@ -202,6 +233,10 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
                      val ? val : "");
             return CLF_E_INVALID_ARG;
         }
+    }
+    if (r.sparsity == CLF_ATTN_SVD && !r.randomized && (have_p || have_iters || have_seed)) {
+        snprintf(msg, msg_size, "p, q and seed belong to the randomised SVD: add ',rand'");
+        return CLF_E_INVALID_ARG;
     }
     enum clf_status st = check(&r, msg, msg_size);
     if (st == CLF_OK)
@@ -250,6 +285,17 @@ void clf_attention_variant_str(const struct clf_attention_variant *v, char *buf,
         if (v->iters) {
             size_t n = strlen(buf);
             snprintf(buf + n, size - n, ",iters:%d", v->iters);
+        }
+        break;
+    case CLF_ATTN_SVD:
+        if (v->randomized)
+            snprintf(buf, size, "svd:%lld,rand,p:%lld,q:%d%s", (long long)v->rank,
+                     (long long)v->oversample, v->iters, v->seed ? "," : "");
+        else
+            snprintf(buf, size, "svd:%lld", (long long)v->rank);
+        if (v->randomized && v->seed) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, size - n, "seed:%llu", (unsigned long long)v->seed);
         }
         break;
     default: snprintf(buf, size, "exact"); break;
