@@ -691,6 +691,273 @@ CLF_API enum clf_status clf_op_attention(struct clf_graph *g, struct clf_tensor 
                                          struct clf_tensor **out);
 
 /* ------------------------------------------------------------------------ */
+/* Quantisation (seed §3.1.3, §3.2.2)                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One rounding rule everywhere: rne(t) rounds to the nearest integer, ties
+ * to even (C's nearbyint/rint in the default mode, OpenCL's rint), applied
+ * to the exact quotient x/s (the device corrects its division with an fma
+ * residual, so codes never depend on the driver's division accuracy).
+ * Scales computed on the device are correctly rounded fp32 quotients.
+ */
+
+/** How values map to integer codes. With b bits: */
+enum clf_quant_scheme {
+    /** q = clamp(rne(x/s), −Q, Q), Q = 2^(b−1) − 1, s = max|x| / Q;
+     *  x ≈ q·s. b in 2..8. */
+    CLF_QUANT_SYMMETRIC = 0,
+    /** q = clamp(rne(x/s) + z, −2^(b−1), 2^(b−1) − 1) with lo = min(min x, 0),
+     *  hi = max(max x, 0), s = (hi − lo) / (2^b − 1), z = −2^(b−1) − rne(lo/s)
+     *  (0 is exact); x ≈ (q − z)·s. b in 1..8. */
+    CLF_QUANT_AFFINE = 1,
+    /** Powers of two: s = 2^E (E = lg(max|x|)); q = sign(x)·(e − E + L) for
+     *  e = lg(|x|) >= E − L + 1, else 0, L = 2^(b−1) − 1 levels;
+     *  x ≈ sign(q)·s·2^(|q| − L). lg(y) is log2 rounded in the log domain:
+     *  with y = m·2^k, m in [0.5, 1) (frexp), lg(y) = k when m >= 0x1.6a09e6p-1f
+     *  (√½ rounded to fp32), else k − 1. b in 2..8. */
+    CLF_QUANT_LOG = 2
+};
+
+/** Which elements share a scale. A tensor of 1 to 4 dims is seen as
+ *  [rows, cols]: cols = its last dimension, rows = the product of the others. */
+enum clf_quant_axis {
+    CLF_QUANT_TENSOR = 0, /**< one scale */
+    CLF_QUANT_ROW = 1,    /**< one per row (per token for activations, K and V) */
+    CLF_QUANT_COLUMN = 2  /**< one per column (per channel) */
+};
+
+/** Options of clf_op_quantize / clf_op_dequantize; get one from
+ *  clf_quant_params_default(). */
+struct clf_quant_params {
+    enum clf_quant_scheme scheme; /**< Default CLF_QUANT_SYMMETRIC */
+    enum clf_quant_axis axis;     /**< Default CLF_QUANT_ROW */
+    int bits;                     /**< Default 8; ranges per scheme above */
+    /** Given scales instead of computed ones (host values, copied when the
+     *  op is recorded): 1, rows or cols of them by `axis`, each > 0 and
+     *  finite (CLF_E_INVALID_ARG otherwise; LOG: powers of two). Default
+     *  NULL: computed on the device by max-abs / min-max reductions. */
+    const float *scales;
+    /** AFFINE with given scales: the zero points (same count). */
+    const int32_t *zeros;
+    size_t n_scales; /**< count of scales (and zeros) */
+};
+
+/** Returns the documented defaults. */
+CLF_API struct clf_quant_params clf_quant_params_default(void);
+
+/**
+ * Quantises x (f32, 1 to 4 dims, any strides) to dense i8 codes q of the
+ * same shape, with scale f32 [groups] (groups: 1, rows or cols) and, for
+ * AFFINE, zero i32 [groups] (else *zero is set to NULL; zero may be NULL
+ * then). Non-finite inputs are skipped by the reductions; NaN quantises as 0
+ * does (code 0; AFFINE: code z), ±Inf saturates (to the extreme code). A
+ * group whose values are all 0 (or not finite) gets s = 0, z = 0 and codes 0
+ * (dequantised: 0). Computed scales that would overflow saturate: LOG uses
+ * E <= 127, AFFINE with b = 1 at most FLT_MAX (hi − lo is rounded to fp32
+ * once; where that overflows, the scale is ((hi − lo)/2) / ((2^b − 1)/2)).
+ * Scales are exact for normal quotients; subnormal inputs and scales follow
+ * the device's denormal support. Given scales (p->scales) are checked and
+ * copied when the op is recorded: count = groups (CLF_E_SHAPE), each > 0 and
+ * finite, LOG: powers of two, AFFINE: zeros required, each in
+ * [−2^(b−1), 2^(b−1) − 1]; zeros without scales, or for another scheme, are
+ * refused (CLF_E_INVALID_ARG); q is then the only node recorded.
+ * p NULL means clf_quant_params_default(). All outputs are graph-owned.
+ * Errors: CLF_E_INVALID_ARG (bits outside the scheme's range, bad scales or
+ * zeros, unknown scheme or axis, NULL q or scale, NULL zero for AFFINE),
+ * CLF_E_SHAPE (dtype, dims, scale count); nothing is recorded then.
+ */
+CLF_API enum clf_status clf_op_quantize(struct clf_graph *g, struct clf_tensor *x,
+                                        const struct clf_quant_params *p, struct clf_tensor **q,
+                                        struct clf_tensor **scale, struct clf_tensor **zero);
+
+/** y (f32, q's shape, dense) from i8 codes q (any strides), scale f32 and,
+ *  for AFFINE, zero i32 (NULL otherwise: CLF_E_INVALID_ARG if given), each of
+ *  `groups` elements in any shape and strides (CLF_E_SHAPE otherwise), as
+ *  p->scheme / axis / bits say (p->scales is ignored; p NULL: defaults).
+ *  One fp32 rounding: SYMMETRIC q·s, AFFINE (q − z)·s, LOG
+ *  sign(q)·s·2^(|q| − L) (0 for q = 0). */
+CLF_API enum clf_status clf_op_dequantize(struct clf_graph *g, struct clf_tensor *q,
+                                          struct clf_tensor *scale, struct clf_tensor *zero,
+                                          const struct clf_quant_params *p,
+                                          struct clf_tensor **y);
+
+/** Options of clf_op_gemm_q8; get one from clf_gemm_q8_params_default(). */
+struct clf_gemm_q8_params {
+    struct clf_tensor *bias; /**< [N] f32 added after scaling. Default NULL */
+    enum clf_act act;        /**< applied last. Default CLF_ACT_NONE */
+};
+
+/** Returns the documented defaults. */
+CLF_API struct clf_gemm_q8_params clf_gemm_q8_params_default(void);
+
+/**
+ * Integer GEMM for quantised linear layers:
+ *   C[m, n] = act(a_scale[m] · b_scale[n] · Σ_k A[m, k]·B[n, k] + bias[n])
+ * A i8 [M, K] (activations, per-row symmetric scales a_scale f32 [M]),
+ * B i8 [N, K] (nn.Linear weights, per-output-channel scales b_scale f32
+ * [N]), rows contiguous (any row stride). The sum is exact in i32 (K <=
+ * 2^31 / 127² = 133,144, else CLF_E_SHAPE; codes −128 are fine while
+ * K·128² < 2^31, K <= 131,071); the scaling is fp32, in the order
+ * (a_scale·b_scale)·(float)Σ + bias, then act. Errors: CLF_E_SHAPE (dtypes,
+ * dims, K, scale or bias lengths), CLF_E_INVALID_ARG (act). Uses
+ * cl_khr_integer_dot_product when the device has it, plain integer code
+ * otherwise. C f32 [M, N], graph-owned.
+ * @param p  NULL means clf_gemm_q8_params_default()
+ */
+CLF_API enum clf_status clf_op_gemm_q8(struct clf_graph *g, struct clf_tensor *a,
+                                       struct clf_tensor *a_scale, struct clf_tensor *b,
+                                       struct clf_tensor *b_scale,
+                                       const struct clf_gemm_q8_params *p, struct clf_tensor **c);
+
+/** Storage of the attention weights P in clf_op_attention_quant. */
+enum clf_p_format {
+    CLF_P_F32 = 0,  /**< fp32 (no rounding) */
+    CLF_P_F16 = 1,  /**< rounded to fp16 (vstore_half, round to nearest even) */
+    CLF_P_LOG = 2   /**< powers of two, CLF_QUANT_LOG with full scale 1 and
+                         `p_bits` bits: p ≈ 2^−j for j < L, smaller p → 0 */
+};
+
+/** Options of clf_op_attention_quant; get one from
+ *  clf_attention_quant_params_default(). */
+struct clf_attention_quant_params {
+    float scale;                     /**< Default 0: 1/sqrt(head_dim) */
+    bool causal;                     /**< as clf_attention_params. Default false */
+    struct clf_tensor *key_padding;  /**< as clf_attention_params. Default NULL */
+    /** K and V i8: CLF_QUANT_ROW (per token: scales [batch, heads, seq_k])
+     *  or CLF_QUANT_COLUMN (per channel: scales [batch, heads, head_dim]).
+     *  Default CLF_QUANT_ROW. Ignored for f32 K and V. */
+    enum clf_quant_axis kv_axis;
+    enum clf_p_format p_format;      /**< Default CLF_P_F32 */
+    int p_bits;                      /**< CLF_P_LOG: 2..8. Default 4 */
+};
+
+/** Returns the documented defaults. */
+CLF_API struct clf_attention_quant_params clf_attention_quant_params_default(void);
+
+/**
+ * Mixed-precision attention: q f32 [batch, heads, seq_q, head_dim] (any
+ * strides); k and v either both f32 (any strides; k_scale, v_scale NULL) or
+ * both symmetric i8 codes [batch, heads, seq_k, head_dim] (any strides)
+ * with f32 scales, dequantised as code·scale: per token [batch, heads,
+ * seq_k] (p->kv_axis CLF_QUANT_ROW) or per channel [batch, heads, head_dim]
+ * (CLF_QUANT_COLUMN); a scale tensor may also be 1-D [batch·heads·n] (as
+ * clf_op_quantize makes per row of a dense 4-D tensor) or, per channel,
+ * 1-D [head_dim] shared by every batch entry and head. v's head_dim may
+ * differ from q's and k's. fp32 scores s_j = scale·q·k_j and fp32
+ * accumulation. Two passes over the keys: the row maximum m first, then
+ * p_j = exp(s_j − m) stored as p->p_format says, out = Σ p_j v_j / Σ p_j
+ * (both sums over the stored p_j). causal and key_padding as
+ * clf_attention_params; a query with every key masked gets zeros.
+ * head_dim up to 256. Output f32 [batch, heads, seq_q, v's head_dim],
+ * dense, graph-owned.
+ * Errors: CLF_E_SHAPE (dtypes: q not f32, k and v not both f32 or both i8;
+ * dims, mismatched sizes, scale shapes, head_dim > 256, key_padding not
+ * i32 [batch, seq_k]); CLF_E_INVALID_ARG (NULL tensors, scales missing for
+ * i8 or given for f32, kv_axis not ROW or COLUMN for i8, unknown p_format,
+ * p_bits outside 2..8 with CLF_P_LOG, non-finite scale). Nothing is
+ * recorded on error.
+ * @param p  NULL means clf_attention_quant_params_default()
+ */
+CLF_API enum clf_status clf_op_attention_quant(struct clf_graph *g, struct clf_tensor *q,
+                                               struct clf_tensor *k, struct clf_tensor *k_scale,
+                                               struct clf_tensor *v, struct clf_tensor *v_scale,
+                                               const struct clf_attention_quant_params *p,
+                                               struct clf_tensor **out);
+
+/** Activation quantisers for the FFN, between the activation and W2.
+ *  Codes are rne of the exact quotient (as above); a zero code gives +0. */
+enum clf_actq_kind {
+    CLF_ACTQ_NONE = 0, /**< y = x */
+    /** y = sign(x)·α (sign(0) = sign(−0) = +1), α = mean|x| over the finite
+     *  values of the row (correctly rounded quotient; 0 for a row without
+     *  finite values), or `alpha` when given (> 0). */
+    CLF_ACTQ_BINARY = 1,
+    /** Multi-threshold: y = levels[i] where thresholds[i−1] <= x <
+     *  thresholds[i] (n_thresholds strictly ascending and finite,
+     *  n_thresholds + 1 finite levels). */
+    CLF_ACTQ_STEPS = 2,
+    /** PWLQ (Fang et al. 2020): b-bit uniform on [−c, c] split by the
+     *  breakpoint 0 < p < c into a centre |x| <= p and tails p < |x| <= c,
+     *  each with L = 2^(b−1) − 1 steps per sign; |x| > c saturates. Steps
+     *  s1 = p/L, s2 = (c − p)/L computed in double, rounded to float (both
+     *  must be normal); centre y = ±min(rne(|x|/s1), L)·s1, tails
+     *  y = ±fma(k, s2, p) with k = min(rne(fl(|x| − p)/s2), L) (k = L
+     *  beyond c). b in 2..8. */
+    CLF_ACTQ_PWL = 3,
+    /** LSQ / PACT inference form: y = clip(rne(x/s), −Q_N, Q_P)·s with
+     *  Q_N = 2^(b−1), Q_P = 2^(b−1) − 1 (signed, b in 2..8), or Q_N = 0,
+     *  Q_P = 2^b − 1 (unsigned, b in 1..8; PACT's clip(x, 0, α) with
+     *  s = α/(2^b − 1)); s a positive normal float. */
+    CLF_ACTQ_LSQ = 4
+};
+
+#define CLF_ACTQ_MAX_STEPS 16
+
+/** An activation quantiser; zero-initialised means none. */
+struct clf_actq {
+    enum clf_actq_kind kind;
+    int bits;            /**< PWL: 2..8; LSQ: 1..8 unsigned, 2..8 signed */
+    bool is_signed;      /**< LSQ: signed codes (default false: unsigned, PACT) */
+    float alpha;         /**< BINARY: given α (0: mean|x| per row) */
+    float step;          /**< LSQ: s > 0 */
+    float clip;          /**< PWL: c > 0 */
+    float breakpoint;    /**< PWL: p in (0, c) */
+    int n_thresholds;    /**< STEPS: 1 .. CLF_ACTQ_MAX_STEPS − 1 */
+    float thresholds[CLF_ACTQ_MAX_STEPS - 1];
+    float levels[CLF_ACTQ_MAX_STEPS];
+};
+
+/**
+ * y = quantiser(x), elementwise (BINARY with α = 0: per row of the last
+ * dimension), x f32 1 to 4 dims, any strides, y dense and graph-owned.
+ * Bad parameters (kind, bits, non-positive or non-finite α, s, c, p,
+ * subnormal steps, unordered or non-finite thresholds, non-finite levels,
+ * a threshold count outside 1..15) are CLF_E_INVALID_ARG and record
+ * nothing. NaN stays NaN; ±Inf saturates where the quantiser clips
+ * (BINARY: ±α, PWL, LSQ: the extreme code, STEPS: the first / last level),
+ * else stays (NONE).
+ */
+CLF_API enum clf_status clf_op_actq(struct clf_graph *g, struct clf_tensor *x,
+                                    const struct clf_actq *q, struct clf_tensor **y);
+
+/**
+ * Calibrates q's free parameters from a host sample of activations
+ * (n values; non-finite values skipped), keeping kind and bits (and
+ * is_signed): LSQ: s = 2·mean|x| / √Q_P (LSQ's initialisation, Esser et
+ * al. 2020) when signed, and for unsigned (PACT) α = the 99.9th percentile
+ * of x⁺ = max(x, 0) (nearest rank: the ⌈0.999·m⌉-th smallest of m; the
+ * maximum when that is 0), s = α / (2^b − 1); PWL: c = max|x| and p the
+ * candidate fl(c·k/65), k = 1..64, with the least squared error over the
+ * sample (the first on ties); BINARY: α = mean|x|; NONE, STEPS: nothing
+ * (given). Computed in double, rounded once to float. CLF_E_INVALID_ARG
+ * (q unchanged) for an empty sample, one without finite values, bad bits
+ * or kind, or one that gives no usable step (LSQ: all values 0, or PACT:
+ * none positive; PWL: max|x| = 0).
+ */
+CLF_API enum clf_status clf_actq_calibrate(struct clf_ctx *ctx, const float *x, size_t n,
+                                           struct clf_actq *q);
+
+/**
+ * Parses the --ffn-act grammar into q: none, binary[:ALPHA],
+ * lsq:B[,signed][,step:S], pact:B[,alpha:A] (LSQ unsigned, s = A/(2^B − 1)
+ * in double), pwl:B[,clip:C,bp:P] (both or neither),
+ * steps:T1/T2/...:L0/L1/... (thresholds, then levels). Options in any
+ * order, each at most once; given values finite and > 0. Free parameters
+ * left 0 are calibrated (clf_actq_calibrate) by the encoder; all others
+ * are checked as clf_op_actq does. On failure q is unchanged and msg (may
+ * be NULL) receives why. CLF_E_INVALID_ARG.
+ */
+CLF_API enum clf_status clf_actq_parse(const char *spec, struct clf_actq *q, char *msg,
+                                       size_t msg_size);
+
+/** Writes the --ffn-act form of q into buf (truncated to size, always
+ *  terminated): the grammar's canonical form, every value in the shortest
+ *  %g form that reads back exactly, so parse(str(q)) == q; PACT is written
+ *  as lsq:B,step:S. */
+CLF_API void clf_actq_str(const struct clf_actq *q, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------ */
 /* Files: .npy and safetensors                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -762,6 +1029,14 @@ CLF_API enum clf_status clf_safetensors_write(struct clf_ctx *ctx, const char *p
 /* The encoder (the seed's ParallelTransformer)                             */
 /* ------------------------------------------------------------------------ */
 
+/** How the encoder stores the attention's K and V. */
+enum clf_kv_format {
+    CLF_KV_F32 = 0,         /**< fp32 */
+    CLF_KV_INT8_TOKEN = 1,  /**< symmetric int8, one scale per token and head */
+    CLF_KV_INT8_CHANNEL = 2 /**< symmetric int8, one scale per channel (of d_model),
+                                 over all the batch's tokens */
+};
+
 /** Shape and behaviour of an encoder stack; get one from
  *  clf_encoder_config_default(). */
 struct clf_encoder_config {
@@ -777,6 +1052,19 @@ struct clf_encoder_config {
     bool norm_first;
     enum clf_attention_impl attn_impl; /**< Default CLF_ATTN_AUTO */
     struct clf_attention_variant attn;  /**< Default exact attention */
+    /* Quantisation (seed §3.1.3, §3.2.2). The attention formats need exact
+     * attention (another variant with them is CLF_E_UNSUPPORTED). */
+    enum clf_kv_format kv;     /**< K and V storage. Default CLF_KV_F32 */
+    enum clf_p_format attn_p;  /**< attention weights' storage. Default CLF_P_F32 */
+    int attn_p_bits;           /**< CLF_P_LOG: 2..8. Default 4 */
+    /** Every linear layer (QKV, output projection, W1, W2) in int8:
+     *  weights symmetric per output channel once at load, activations
+     *  symmetric per token at run time, clf_op_gemm_q8. Default false. */
+    bool linear_int8;
+    /** Quantiser between the FFN's activation and W2 (clf_op_actq); free
+     *  parameters left 0 (LSQ's step, PWL's clip) are set per layer by
+     *  clf_encoder_calibrate. Default none. */
+    struct clf_actq ffn_act;
 };
 
 /** Returns the documented defaults. */
@@ -830,6 +1118,17 @@ CLF_API enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int lay
 CLF_API enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g,
                                             struct clf_tensor *x, struct clf_tensor *key_padding,
                                             struct clf_tensor **out);
+
+/**
+ * Sets the free parameters of cfg.ffn_act (LSQ's step, PWL's clip and
+ * breakpoint) per layer with clf_actq_calibrate, from the activations
+ * before W2 in one forward pass of x (shapes as clf_encoder_forward) run
+ * without the activation quantiser. Needed before clf_encoder_forward when
+ * such a parameter is 0 (CLF_E_STATE otherwise); a no-op when there is
+ * nothing to calibrate. Runs on its own graph.
+ */
+CLF_API enum clf_status clf_encoder_calibrate(struct clf_encoder *enc, struct clf_tensor *x,
+                                              struct clf_tensor *key_padding);
 
 /** Device time of node i's last command in the latest run, in ms (needs
  *  profiling, on by default); CLF_E_STATE before any run. */

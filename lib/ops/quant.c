@@ -1,0 +1,439 @@
+/*
+ * Quantisation to i8 codes and back (cl/quant.cl): clf_op_quantize and
+ * clf_op_dequantize, with the rules documented in clformer.h.
+ *
+ * A quantisation records up to four nodes, each with one output (so that
+ * the graph's dependency tracking sees every write):
+ *   quantize_reduce  in x                     out stats f32 [groups, 2]
+ *                    (lo, hi per group; graph-owned scratch)
+ *   quantize_scale   in stats                 out scale f32 [groups]
+ *   quantize_zero    in stats, scale          out zero i32 [groups]  (affine)
+ *   quantize         in x, scale, zero|NULL   out q i8, x's shape
+ * With given scales only the last one: scale (and zero) are graph-owned
+ * tensors filled from the host when the op is recorded.
+ * A dequantisation records one node:
+ *   dequantize       in q, scale, zero|NULL   out y f32, q's shape
+ * Every node keeps iparams[0] = scheme, [1] = axis, [2] = bits.
+ */
+#include <math.h>
+
+#include "ops.h"
+
+/* Largest work-group size of quant_reduce (a power of two). */
+#define QUANT_MAX_GROUP 256
+
+struct clf_quant_params clf_quant_params_default(void)
+{
+    struct clf_quant_params p = {0};
+    p.scheme = CLF_QUANT_SYMMETRIC;
+    p.axis = CLF_QUANT_ROW;
+    p.bits = 8;
+    p.scales = NULL;
+    p.zeros = NULL;
+    p.n_scales = 0;
+    return p;
+}
+
+/* Rows and columns of t seen as [rows, cols] (cols: the last dimension). */
+static int64_t cols_of(const struct clf_tensor *t)
+{
+    return t->shape[t->ndim - 1];
+}
+
+static int64_t rows_of(const struct clf_tensor *t)
+{
+    return clf_tensor_numel(t) / cols_of(t);
+}
+
+static int64_t groups_of(const struct clf_tensor *t, enum clf_quant_axis axis)
+{
+    return axis == CLF_QUANT_ROW ? rows_of(t) : axis == CLF_QUANT_COLUMN ? cols_of(t) : 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Enqueue                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Work-group size of quant_reduce for groups of n elements: the smallest
+ * power of two >= n, at most QUANT_MAX_GROUP and what the device allows for
+ * k (two local float arrays of that size). */
+static enum clf_status reduce_group_size(struct clf_ctx *ctx, cl_kernel k, int64_t n, size_t *ls)
+{
+    size_t kmax = 0;
+    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                          &kmax, NULL);
+    if (err != CL_SUCCESS)
+        return clf_fail_cl(ctx, err, "clGetKernelWorkGroupInfo");
+    size_t cap = QUANT_MAX_GROUP;
+    if (kmax && kmax < cap)
+        cap = kmax;
+    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < cap)
+        cap = ctx->info.max_work_group_size;
+    if (ctx->info.local_mem_bytes && ctx->info.local_mem_bytes / (2 * sizeof(float)) < cap)
+        cap = (size_t)(ctx->info.local_mem_bytes / (2 * sizeof(float)));
+    size_t s = 1;
+    while (2 * s <= cap && (int64_t)s < n)
+        s *= 2;
+    *ls = s;
+    return CLF_OK;
+}
+
+static enum clf_status enqueue_reduce(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                      const cl_event *wait, cl_event *ev)
+{
+    /* x, shape, stats, axis, affine, local lo, local hi */
+    static const char name[] = "quant_reduce";
+    const struct clf_tensor *x = node->in[0];
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    cl_int axis = (cl_int)node->iparams[1], affine = node->iparams[0] == CLF_QUANT_AFFINE;
+    int64_t groups = groups_of(x, (enum clf_quant_axis)axis);
+    size_t ls = 1;
+    st = reduce_group_size(ctx, k, clf_tensor_numel(x) / groups, &ls);
+    if (st != CLF_OK)
+        return st;
+    struct clf_targ xa = clf_targ_of(x);
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(x, &shape, &strides, &off);
+    const struct clf_karg args[] = {
+        CLF_TARG(xa),
+        {sizeof shape, &shape},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof axis, &axis},
+        {sizeof affine, &affine},
+        {ls * sizeof(float), NULL},
+        {ls * sizeof(float), NULL},
+    };
+    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    if (st != CLF_OK)
+        return st;
+    size_t global = (size_t)groups * ls;
+    return clf_launch(ctx, k, 1, &global, &ls, n_wait, wait, ev, name);
+}
+
+static enum clf_status enqueue_scale(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                     const cl_event *wait, cl_event *ev)
+{
+    /* stats, scale, scheme, bits */
+    static const char name[] = "quant_scale";
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    cl_int scheme = (cl_int)node->iparams[0], bits = (cl_int)node->iparams[2];
+    const struct clf_karg args[] = {
+        {sizeof(cl_mem), &node->in[0]->storage->mem},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof scheme, &scheme},
+        {sizeof bits, &bits},
+    };
+    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+}
+
+static enum clf_status enqueue_zero(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                    const cl_event *wait, cl_event *ev)
+{
+    /* stats, scale, zero, bits */
+    static const char name[] = "quant_zero";
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    cl_int bits = (cl_int)node->iparams[2];
+    const struct clf_karg args[] = {
+        {sizeof(cl_mem), &node->in[0]->storage->mem},
+        {sizeof(cl_mem), &node->in[1]->storage->mem},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof bits, &bits},
+    };
+    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+}
+
+static enum clf_status enqueue_codes(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                     const cl_event *wait, cl_event *ev)
+{
+    /* x, shape, scale, zero (scale's buffer when absent), q, axis, scheme,
+     * bits, has_zero; scale and zero are dense graph-owned tensors */
+    static const char name[] = "quant_codes";
+    const struct clf_tensor *x = node->in[0], *scale = node->in[1], *zero = node->in[2];
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    struct clf_targ xa = clf_targ_of(x);
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(x, &shape, &strides, &off);
+    cl_int axis = (cl_int)node->iparams[1], scheme = (cl_int)node->iparams[0],
+           bits = (cl_int)node->iparams[2], has_zero = zero != NULL;
+    const struct clf_karg args[] = {
+        CLF_TARG(xa),
+        {sizeof shape, &shape},
+        {sizeof(cl_mem), &scale->storage->mem},
+        {sizeof(cl_mem), zero ? &zero->storage->mem : &scale->storage->mem},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof axis, &axis},
+        {sizeof scheme, &scheme},
+        {sizeof bits, &bits},
+        {sizeof has_zero, &has_zero},
+    };
+    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+}
+
+static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *node,
+                                       cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    /* q, shape, scale + its shape, zero + its shape (scale again when
+     * absent, never read), y, axis, scheme, bits */
+    static const char name[] = "quant_dequant";
+    const struct clf_tensor *q = node->in[0], *scale = node->in[1];
+    const struct clf_tensor *zero = node->in[2] ? node->in[2] : scale;
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    struct clf_targ qa = clf_targ_of(q), sa = clf_targ_of(scale), za = clf_targ_of(zero);
+    cl_long4 shape, s_shape, z_shape, strides;
+    cl_long off;
+    clf_tensor_layout4(q, &shape, &strides, &off);
+    clf_tensor_layout4(scale, &s_shape, &strides, &off);
+    clf_tensor_layout4(zero, &z_shape, &strides, &off);
+    cl_int axis = (cl_int)node->iparams[1], scheme = (cl_int)node->iparams[0],
+           bits = (cl_int)node->iparams[2];
+    const struct clf_karg args[] = {
+        CLF_TARG(qa),
+        {sizeof shape, &shape},
+        CLF_TARG(sa),
+        {sizeof s_shape, &s_shape},
+        CLF_TARG(za),
+        {sizeof z_shape, &z_shape},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof axis, &axis},
+        {sizeof scheme, &scheme},
+        {sizeof bits, &bits},
+    };
+    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+}
+
+static const struct clf_op_impl op_reduce = {.name = "quantize_reduce", .enqueue = enqueue_reduce};
+static const struct clf_op_impl op_scale = {.name = "quantize_scale", .enqueue = enqueue_scale};
+static const struct clf_op_impl op_zero = {.name = "quantize_zero", .enqueue = enqueue_zero};
+static const struct clf_op_impl op_codes = {.name = "quantize", .enqueue = enqueue_codes};
+static const struct clf_op_impl op_dequant = {.name = "dequantize", .enqueue = enqueue_dequant};
+
+/* ------------------------------------------------------------------------ */
+/* Recording                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Checks scheme, axis and bits (CLF_E_INVALID_ARG). */
+static enum clf_status check_params(struct clf_graph *g, const struct clf_quant_params *p,
+                                    const char *op)
+{
+    if (p->scheme != CLF_QUANT_SYMMETRIC && p->scheme != CLF_QUANT_AFFINE &&
+        p->scheme != CLF_QUANT_LOG)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: unknown scheme %d", op, (int)p->scheme);
+    if (p->axis != CLF_QUANT_TENSOR && p->axis != CLF_QUANT_ROW && p->axis != CLF_QUANT_COLUMN)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: unknown axis %d", op, (int)p->axis);
+    int lo = p->scheme == CLF_QUANT_AFFINE ? 1 : 2;
+    if (p->bits < lo || p->bits > 8)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: bits = %d outside %d..8 for this scheme",
+                        op, p->bits, lo);
+    return CLF_OK;
+}
+
+/* Checks that t has dtype `dtype` and 1 to CLF_MAX_DIMS dims (CLF_E_SHAPE). */
+static enum clf_status check_tensor(struct clf_graph *g, const struct clf_tensor *t,
+                                    enum clf_dtype dtype, const char *op, const char *what)
+{
+    if (t->dtype != dtype)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "%s needs an %s %s (got %s)", op,
+                        clf_dtype_str(dtype), what, clf_dtype_str(t->dtype));
+    if (t->ndim < 1 || t->ndim > CLF_MAX_DIMS)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "%s needs a 1- to %d-D %s", op, CLF_MAX_DIMS, what);
+    return CLF_OK;
+}
+
+/* Checks the given scales (and zeros) of p for `groups` groups. */
+static enum clf_status check_given(struct clf_graph *g, const struct clf_quant_params *p,
+                                   int64_t groups)
+{
+    if (!p->scales)
+        return p->zeros ? clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                                   "quantize: zero points given without scales")
+                        : CLF_OK;
+    if ((int64_t)p->n_scales != groups)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "quantize: %zu scales given, the axis needs %lld",
+                        p->n_scales, (long long)groups);
+    if (p->scheme == CLF_QUANT_AFFINE && !p->zeros)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "quantize: affine scales need zero points");
+    if (p->scheme != CLF_QUANT_AFFINE && p->zeros)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                        "quantize: zero points given for a scheme without them");
+    int32_t lowest = -(1 << (p->bits - 1)), highest = (1 << (p->bits - 1)) - 1;
+    for (size_t i = 0; i < p->n_scales; i++) {
+        float s = p->scales[i];
+        int e;
+        if (!(s > 0.0f) || !isfinite(s))
+            return clf_fail(g->ctx, CLF_E_INVALID_ARG, "quantize: scale %zu = %g is not > 0 "
+                            "and finite", i, (double)s);
+        if (p->scheme == CLF_QUANT_LOG && frexpf(s, &e) != 0.5f)
+            return clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                            "quantize: log scale %zu = %g is not a power of two", i, (double)s);
+        if (p->zeros && (p->zeros[i] < lowest || p->zeros[i] > highest))
+            return clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                            "quantize: zero point %zu = %d outside [%d, %d]", i,
+                            (int)p->zeros[i], (int)lowest, (int)highest);
+    }
+    return CLF_OK;
+}
+
+/* Records a node of impl reading in[0..n_in) (NULL entries allowed after
+ * the first) with parameters from p and a new graph-owned dense output. */
+static enum clf_status add(struct clf_graph *g, const struct clf_op_impl *impl,
+                           struct clf_tensor *const *in, int n_in,
+                           const struct clf_quant_params *p, enum clf_dtype dtype, int ndim,
+                           const int64_t *shape, struct clf_tensor **out)
+{
+    struct clf_node node = {0};
+    node.impl = impl;
+    node.n_in = n_in;
+    for (int i = 0; i < n_in; i++)
+        node.in[i] = in[i];
+    node.iparams[0] = p->scheme;
+    node.iparams[1] = p->axis;
+    node.iparams[2] = p->bits;
+    enum clf_status st = clf_graph_new_output(g, dtype, ndim, shape, &node.out);
+    if (st != CLF_OK)
+        return st;
+    node.out_owned = true;
+    st = clf_graph_add_node(g, &node);
+    if (st == CLF_OK)
+        *out = node.out;
+    return st;
+}
+
+/* A graph-owned 1-D tensor of n elements holding host data. */
+static enum clf_status upload(struct clf_graph *g, enum clf_dtype dtype, int64_t n,
+                              const void *host, struct clf_tensor **out)
+{
+    struct clf_tensor *t = NULL;
+    enum clf_status st = clf_tensor_new(g->ctx, dtype, 1, &n, &t);
+    if (st != CLF_OK)
+        return st;
+    st = clf_tensor_write(t, host, (size_t)n * clf_dtype_size(dtype));
+    if (st != CLF_OK) {
+        clf_tensor_free(t);
+        return st;
+    }
+    st = clf_graph_adopt(g, t);
+    if (st == CLF_OK)
+        *out = t;
+    return st;
+}
+
+enum clf_status clf_op_quantize(struct clf_graph *g, struct clf_tensor *x,
+                                const struct clf_quant_params *p, struct clf_tensor **q,
+                                struct clf_tensor **scale, struct clf_tensor **zero)
+{
+    if (zero)
+        *zero = NULL;
+    if (scale)
+        *scale = NULL;
+    enum clf_status st = clf_graph_check_call(g, q, "quantize");
+    if (st != CLF_OK)
+        return st;
+    struct clf_quant_params def = clf_quant_params_default();
+    if (!p)
+        p = &def;
+    if (!scale)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL scale output pointer for quantize");
+    st = clf_graph_check_input(g, x, "input");
+    if (st == CLF_OK)
+        st = check_tensor(g, x, CLF_F32, "quantize", "input");
+    if (st == CLF_OK)
+        st = check_params(g, p, "quantize");
+    if (st != CLF_OK)
+        return st;
+    bool affine = p->scheme == CLF_QUANT_AFFINE;
+    if (affine && !zero)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL zero output pointer for affine quantize");
+    int64_t groups = groups_of(x, p->axis);
+    st = check_given(g, p, groups);
+    if (st != CLF_OK)
+        return st;
+
+    struct clf_tensor *s = NULL, *z = NULL;
+    if (p->scales) {
+        st = upload(g, CLF_F32, groups, p->scales, &s);
+        if (st == CLF_OK && affine)
+            st = upload(g, CLF_I32, groups, p->zeros, &z);
+    } else {
+        struct clf_tensor *stats = NULL;
+        const int64_t stats_shape[2] = {groups, 2};
+        st = add(g, &op_reduce, &x, 1, p, CLF_F32, 2, stats_shape, &stats);
+        if (st == CLF_OK)
+            st = add(g, &op_scale, &stats, 1, p, CLF_F32, 1, &groups, &s);
+        if (st == CLF_OK && affine) {
+            struct clf_tensor *in[2] = {stats, s};
+            st = add(g, &op_zero, in, 2, p, CLF_I32, 1, &groups, &z);
+        }
+    }
+    struct clf_tensor *in[3] = {x, s, z};
+    if (st == CLF_OK)
+        st = add(g, &op_codes, in, 3, p, CLF_I8, x->ndim, x->shape, q);
+    if (st != CLF_OK)
+        return st;
+    *scale = s;
+    if (zero)
+        *zero = z;
+    return CLF_OK;
+}
+
+enum clf_status clf_op_dequantize(struct clf_graph *g, struct clf_tensor *q,
+                                  struct clf_tensor *scale, struct clf_tensor *zero,
+                                  const struct clf_quant_params *p, struct clf_tensor **y)
+{
+    enum clf_status st = clf_graph_check_call(g, y, "dequantize");
+    if (st != CLF_OK)
+        return st;
+    struct clf_quant_params def = clf_quant_params_default();
+    if (!p)
+        p = &def;
+    st = clf_graph_check_input(g, q, "codes");
+    if (st == CLF_OK)
+        st = clf_graph_check_input(g, scale, "scale");
+    if (st == CLF_OK)
+        st = check_params(g, p, "dequantize");
+    if (st == CLF_OK)
+        st = check_tensor(g, q, CLF_I8, "dequantize", "code tensor");
+    if (st == CLF_OK)
+        st = check_tensor(g, scale, CLF_F32, "dequantize", "scale");
+    if (st != CLF_OK)
+        return st;
+    int64_t groups = groups_of(q, p->axis);
+    if (clf_tensor_numel(scale) != groups)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "dequantize: %lld scales, the axis needs %lld",
+                        (long long)clf_tensor_numel(scale), (long long)groups);
+    if (p->scheme == CLF_QUANT_AFFINE) {
+        st = clf_graph_check_input(g, zero, "zero points");
+        if (st == CLF_OK)
+            st = check_tensor(g, zero, CLF_I32, "dequantize", "zero point tensor");
+        if (st != CLF_OK)
+            return st;
+        if (clf_tensor_numel(zero) != groups)
+            return clf_fail(g->ctx, CLF_E_SHAPE, "dequantize: %lld zero points, the axis needs "
+                            "%lld", (long long)clf_tensor_numel(zero), (long long)groups);
+    } else if (zero) {
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                        "dequantize: zero points given for a scheme without them");
+    }
+    struct clf_tensor *in[3] = {q, scale, zero};
+    return add(g, &op_dequant, in, 3, p, CLF_F32, q->ndim, q->shape, y);
+}
