@@ -392,6 +392,131 @@ START_TEST(test_svd_attention)
 }
 END_TEST
 
+/* Relative error of enc's output on fresh x against the exact double
+ * reference (no quantisation: it sees only the weights). */
+static double quantised_error(struct clf_encoder *enc, int64_t batch, int64_t seq,
+                              enum clf_status *calibrate)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_encoder_config c = clf_encoder_get_config(enc);
+    size_t n = (size_t)(batch * seq * c.d_model);
+    float *x = malloc(n * sizeof *x), *out;
+    double *ref = malloc(n * sizeof *ref);
+    test_fill_uniform(x, n, -1, 1);
+    int64_t xs[3] = {batch, seq, c.d_model};
+    struct clf_tensor *tx = test_upload(3, xs, x), *y = NULL;
+    struct clf_graph *g = NULL;
+    *calibrate = clf_encoder_calibrate(enc, tx, NULL);
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, tx, NULL, &y));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    out = test_read_all(y);
+    struct ref_weights *rw = ref_weights_read(enc);
+    ck_assert_int_eq(ref_encoder_forward(rw, batch, seq, x, NULL, ref), 0);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)out[i] - ref[i];
+        num += e * e;
+        den += ref[i] * ref[i];
+    }
+    ref_weights_free(rw);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(tx);
+    free(x), free(out), free(ref);
+    return isnan(num) ? INFINITY : sqrt(num / den);
+}
+
+/*
+ * The quantisation modes wired into the encoder. Each op is tested exactly
+ * against a reference applying the same rounding in its own suite
+ * (test-quant, test-gemm-q8, test-attention-quant, test-actq); here each
+ * mode must (a) change the output (error above fp32 rounding: the mode is
+ * applied, not ignored) and (b) stay within the error its quantisation
+ * step allows. Bounds: 8-bit symmetric codes carry a relative error of at
+ * most 1/(2·127) per element (~0.4 %), less in the mean (~0.23 % rms for a
+ * uniform rounding error); through a post-LN layer (LayerNorm renormalises)
+ * these stay of that order, so 2e-2 covers int8 K/V, fp16 P (2^-11) and
+ * int8 linear layers with margin. Coarser quantisers (4-bit LSQ: step ~ a
+ * tenth of the range; log:4 weights: factor-√2 levels; binarisation:
+ * ~60 % per activation) get bounds from their own step: 0.3 for 4-bit and
+ * log P, 1.0 for binarisation (which keeps only signs, but the residual
+ * path and LayerNorm keep the output from collapsing). Unsigned LSQ (PACT)
+ * also clips GELU's negative lobe (down to −0.17) and the top 0.1 %: a
+ * clipping error of a few per cent whatever the bits, hence 0.3 too.
+ */
+START_TEST(test_quantised_modes)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_encoder_config base = small_config(1, false, CLF_ACT_GELU);
+    static const struct {
+        const char *what;
+        double bound;
+    } modes[] = {{"kv int8", 2e-2},        {"kv int8:channel", 2e-2}, {"attn-quant f16", 2e-2},
+                 {"attn-quant log:4", 0.3}, {"linear int8", 2e-2},
+                 {"ffn-act lsq:8,signed", 2e-2}, {"ffn-act lsq:4,signed", 0.3},
+                 {"ffn-act lsq:4", 0.3}, {"ffn-act pwl:4", 0.3}, {"ffn-act binary", 1.0}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        struct clf_encoder_config c = base;
+        char key[32], msg[128];
+        const char *val = strchr(modes[i].what, ' ') + 1;
+        snprintf(key, sizeof key, "%.*s", (int)(val - 1 - modes[i].what), modes[i].what);
+        if (!strcmp(key, "kv"))
+            c.kv = strstr(val, "channel") ? CLF_KV_INT8_CHANNEL : CLF_KV_INT8_TOKEN;
+        else if (!strcmp(key, "attn-quant"))
+            c.attn_p = strstr(val, "log") ? CLF_P_LOG : CLF_P_F16;
+        else if (!strcmp(key, "linear"))
+            c.linear_int8 = true;
+        else
+            ck_assert_ok(ctx, clf_actq_parse(val, &c.ffn_act, msg, sizeof msg));
+        struct clf_encoder *enc = NULL;
+        ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+        enum clf_status cal;
+        double rel = quantised_error(enc, 2, 16, &cal);
+        ck_assert_ok(ctx, cal);
+        printf("encoder with %s: rel error against exact %.3e (bound %.1e)\n", modes[i].what,
+               rel, modes[i].bound);
+        ck_assert_msg(rel > 1e-6 && rel <= modes[i].bound, "%s: error %g outside (1e-6, %g]",
+                      modes[i].what, rel, modes[i].bound);
+        clf_encoder_destroy(enc);
+    }
+
+    /* uncalibrated quantisers: forward refuses, calibrate fixes it */
+    struct clf_encoder_config c = base;
+    char msg[128];
+    ck_assert_ok(ctx, clf_actq_parse("lsq:4", &c.ffn_act, msg, sizeof msg));
+    struct clf_encoder *enc = NULL;
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, 3, &enc));
+    int64_t xs[3] = {1, 5, c.d_model};
+    struct clf_tensor *x = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, xs, &x));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_status(ctx, clf_encoder_forward(enc, g, x, NULL, &y), CLF_E_STATE);
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+    float zeros[5 * 48] = {0};
+    ck_assert_ok(ctx, clf_tensor_write(x, zeros, sizeof zeros));
+    ck_assert_ok(ctx, clf_encoder_calibrate(enc, x, NULL));
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, x, NULL, &y));
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    clf_encoder_destroy(enc);
+
+    /* configurations that cannot work */
+    c = base;
+    c.kv = CLF_KV_INT8_TOKEN;
+    ck_assert_ok(ctx, clf_attention_variant_parse("topk:4", &c.attn, msg, sizeof msg));
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_UNSUPPORTED);
+    c = base;
+    c.attn_p = CLF_P_LOG;
+    c.attn_p_bits = 9;
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    c = base;
+    c.kv = (enum clf_kv_format)7;
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(enc);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -453,6 +578,7 @@ int main(void)
     tcase_add_test(tc, test_longer_sequence);
     tcase_add_test(tc, test_weights_from_files);
     tcase_add_test(tc, test_svd_attention);
+    tcase_add_test(tc, test_quantised_modes);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -156,6 +156,73 @@ bool cli_parse_act(const char *s, enum clf_act *act)
     return true;
 }
 
+bool cli_parse_quant(const char *name, const char *value, struct clf_encoder_config *cfg,
+                     char *msg, size_t size)
+{
+    msg[0] = 0;
+    if (!strcmp(name, "kv")) {
+        if (!strcmp(value, "f32"))
+            cfg->kv = CLF_KV_F32;
+        else if (!strcmp(value, "int8") || !strcmp(value, "int8:token"))
+            cfg->kv = CLF_KV_INT8_TOKEN;
+        else if (!strcmp(value, "int8:channel"))
+            cfg->kv = CLF_KV_INT8_CHANNEL;
+        else
+            snprintf(msg, size, "--kv takes f32, int8 (per token) or int8:channel");
+    } else if (!strcmp(name, "attn-quant")) {
+        int64_t bits = 0;
+        if (!strcmp(value, "f32"))
+            cfg->attn_p = CLF_P_F32;
+        else if (!strcmp(value, "f16"))
+            cfg->attn_p = CLF_P_F16;
+        else if (!strncmp(value, "log:", 4) && cli_parse_int(value + 4, 2, 8, &bits))
+            cfg->attn_p = CLF_P_LOG, cfg->attn_p_bits = (int)bits;
+        else
+            snprintf(msg, size, "--attn-quant takes f32, f16 or log:B with B in 2..8");
+    } else if (!strcmp(name, "linear")) {
+        if (!strcmp(value, "f32") || !strcmp(value, "int8"))
+            cfg->linear_int8 = !strcmp(value, "int8");
+        else
+            snprintf(msg, size, "--linear takes f32 or int8");
+    } else if (!strcmp(name, "ffn-act")) {
+        char why[200];
+        if (clf_actq_parse(value, &cfg->ffn_act, why, sizeof why) != CLF_OK)
+            snprintf(msg, size, "--ffn-act %s: %s", value, why);
+    } else {
+        snprintf(msg, size, "unknown quantisation option '%s'", name);
+    }
+    return msg[0] == 0;
+}
+
+void cli_quant_str(const struct clf_encoder_config *cfg, char *buf, size_t size)
+{
+    char act[128];
+    size_t n = 0;
+    buf[0] = 0;
+#define ADD(...)                                                                                \
+    do {                                                                                        \
+        int w_ = snprintf(buf + n, size - n, "%s", n ? ", " : "");                              \
+        n += w_ > 0 && (size_t)w_ < size - n ? (size_t)w_ : 0;                                  \
+        w_ = snprintf(buf + n, size - n, __VA_ARGS__);                                          \
+        n += w_ > 0 && (size_t)w_ < size - n ? (size_t)w_ : 0;                                  \
+    } while (0)
+    if (cfg->kv != CLF_KV_F32)
+        ADD("kv %s", cfg->kv == CLF_KV_INT8_TOKEN ? "int8" : "int8:channel");
+    if (cfg->attn_p == CLF_P_F16)
+        ADD("attn-quant f16");
+    else if (cfg->attn_p == CLF_P_LOG)
+        ADD("attn-quant log:%d", cfg->attn_p_bits);
+    if (cfg->linear_int8)
+        ADD("linear int8");
+    if (cfg->ffn_act.kind != CLF_ACTQ_NONE) {
+        clf_actq_str(&cfg->ffn_act, act, sizeof act);
+        ADD("ffn-act %s", act);
+    }
+#undef ADD
+    if (!n)
+        snprintf(buf, size, "none");
+}
+
 double cli_now_ms(void)
 {
     struct timespec ts;

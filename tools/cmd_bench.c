@@ -14,21 +14,9 @@
 #endif
 
 #include "baseline.h"
+#include "bench.h"
 #include "cli.h"
 #include "plot_svg.h"
-
-struct bench_opts {
-    const char *device;
-    enum clf_gemm_provider provider;
-    enum clf_attention_impl attn_impl; /* --attn-impl; AUTO: both implementations */
-    int runs;
-    bool json;
-    int64_t shape[3]; /* --shape, 0 when not given */
-    int64_t seq;      /* --seq, 0 when not given */
-    int n_variants;   /* --attn, repeatable */
-    struct clf_attention_variant variants[8];
-    const char *plot; /* --plot FILE.svg */
-};
 
 static void pause_for_openblas(void)
 {
@@ -38,7 +26,7 @@ static void pause_for_openblas(void)
     nanosleep(&pause, NULL);
 }
 
-static void fill(float *x, size_t n, unsigned seed)
+void bench_fill(float *x, size_t n, unsigned seed)
 {
     for (size_t i = 0; i < n; i++) { /* xorshift, values in [-1, 1) */
         seed ^= seed << 13;
@@ -48,11 +36,7 @@ static void fill(float *x, size_t n, unsigned seed)
     }
 }
 
-/* Times `runs` runs of g after a warm-up of at least two runs and 300 ms
- * (kernel builds, tuning, weight packing, and the slow first ~100 ms of a
- * process seen with PoCL); median ms, or -1 (the reason in the context's
- * last error). */
-static double time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs)
+double bench_time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs)
 {
     (void)ctx;
     double *t = malloc((size_t)runs * sizeof *t);
@@ -75,8 +59,8 @@ static double time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs)
     return m;
 }
 
-static struct clf_tensor *upload(struct clf_ctx *ctx, int nd, const int64_t *shape,
-                                 const float *x)
+struct clf_tensor *bench_upload(struct clf_ctx *ctx, int nd, const int64_t *shape,
+                                const float *x)
 {
     struct clf_tensor *t = NULL;
     if (clf_tensor_create(ctx, CLF_F32, nd, shape, &t) != CLF_OK)
@@ -98,11 +82,11 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
     int rc = CLI_FAIL;
     struct clf_tensor *ta = NULL, *tb = NULL, *y = NULL;
     struct clf_graph *g = NULL;
-    fill(a, na, 1);
-    fill(b, nb, 2);
+    bench_fill(a, na, 1);
+    bench_fill(b, nb, 2);
     int64_t as[2] = {m, k}, bs[2] = {n, k};
-    ta = upload(ctx, 2, as, a);
-    tb = upload(ctx, 2, bs, b);
+    ta = bench_upload(ctx, 2, as, a);
+    tb = bench_upload(ctx, 2, bs, b);
     struct clf_gemm_params p = clf_gemm_params_default();
     p.trans_b = true;
     p.provider = o->provider;
@@ -111,7 +95,7 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
         cli_error("gemm setup failed: %s", clf_ctx_last_error(ctx));
         goto done;
     }
-    double ms = time_graph(ctx, g, o->runs);
+    double ms = bench_time_graph(ctx, g, o->runs);
     if (ms < 0 || clf_tensor_read(y, c, nc * sizeof *c) != CLF_OK) {
         cli_error("gemm failed: %s", clf_ctx_last_error(ctx));
         goto done;
@@ -191,9 +175,9 @@ static int bench_rows(struct clf_ctx *ctx, const struct bench_opts *o, bool soft
     int rc = CLI_FAIL;
     struct clf_graph *g = NULL;
     struct clf_tensor *tx = NULL, *out = NULL;
-    fill(x, total, 3);
+    bench_fill(x, total, 3);
     int64_t shape[2] = {rows, n};
-    tx = upload(ctx, 2, shape, x);
+    tx = bench_upload(ctx, 2, shape, x);
     enum clf_status st = !tx ? CLF_E_OUT_OF_MEMORY : clf_graph_create(ctx, &g);
     if (st == CLF_OK)
         st = softmax ? clf_op_softmax(g, tx, &out)
@@ -203,7 +187,7 @@ static int bench_rows(struct clf_ctx *ctx, const struct bench_opts *o, bool soft
                   clf_ctx_last_error(ctx));
         goto done;
     }
-    double ms = time_graph(ctx, g, o->runs);
+    double ms = bench_time_graph(ctx, g, o->runs);
     if (ms < 0 || clf_tensor_read(out, y, total * sizeof *y) != CLF_OK) {
         cli_error("%s failed: %s", softmax ? "softmax" : "layernorm", clf_ctx_last_error(ctx));
         goto done;
@@ -267,21 +251,21 @@ static int bench_attention_n(struct clf_ctx *ctx, const struct bench_opts *o, in
     struct clf_tensor *tq = NULL, *tk = NULL, *tv = NULL, *y = NULL;
     struct clf_graph *g = NULL;
     int rc = CLI_FAIL;
-    fill(q, total, 4);
-    fill(k, total, 5);
-    fill(v, total, 6);
+    bench_fill(q, total, 4);
+    bench_fill(k, total, 5);
+    bench_fill(v, total, 6);
     clf_ctx_trim(ctx);
     struct clf_ctx_stats s0, s1;
     clf_ctx_stats(ctx, &s0);
-    tq = upload(ctx, 4, shape, q);
-    tk = upload(ctx, 4, shape, k);
-    tv = upload(ctx, 4, shape, v);
+    tq = bench_upload(ctx, 4, shape, q);
+    tk = bench_upload(ctx, 4, shape, k);
+    tv = bench_upload(ctx, 4, shape, v);
     struct clf_attention_params p = clf_attention_params_default();
     p.impl = impl;
     enum clf_status st = tq && tk && tv ? clf_graph_create(ctx, &g) : CLF_E_OUT_OF_MEMORY;
     if (st == CLF_OK)
         st = clf_op_attention(g, tq, tk, tv, &p, &y);
-    double ms = st == CLF_OK ? time_graph(ctx, g, o->runs) : -1;
+    double ms = st == CLF_OK ? bench_time_graph(ctx, g, o->runs) : -1;
     const char *name = clf_attention_impl_str(impl);
     if (ms < 0) { /* e.g. the n×n scores of the GEMM path do not fit: report, go on */
         if (o->json) {
@@ -376,7 +360,7 @@ static double time_and_read(struct clf_ctx *ctx, struct clf_graph *g, const stru
                             struct clf_tensor *y, float *host, size_t count, char *nodes,
                             size_t size)
 {
-    double ms = time_graph(ctx, g, o->runs);
+    double ms = bench_time_graph(ctx, g, o->runs);
     if (ms < 0 || clf_tensor_read(y, host, count * sizeof *host) != CLF_OK)
         return -1;
     /* device time by step: the op's name, or the step of a multi-node op
@@ -452,11 +436,11 @@ static int bench_attention_variants(struct clf_ctx *ctx, const struct bench_opts
               *v = malloc(total * sizeof *v), *exact = malloc(total * sizeof *exact),
               *out = malloc(total * sizeof *out);
         int64_t shape[4] = {1, heads, n, d};
-        fill(q, total, 4);
-        fill(k, total, 5);
-        fill(v, total, 6);
-        struct clf_tensor *tq = upload(ctx, 4, shape, q), *tk = upload(ctx, 4, shape, k),
-                          *tv = upload(ctx, 4, shape, v);
+        bench_fill(q, total, 4);
+        bench_fill(k, total, 5);
+        bench_fill(v, total, 6);
+        struct clf_tensor *tq = bench_upload(ctx, 4, shape, q), *tk = bench_upload(ctx, 4, shape, k),
+                          *tv = bench_upload(ctx, 4, shape, v);
         double exact_ms = -1;
         for (int vi = -1; rc == CLI_OK && vi < o->n_variants; vi++) {
             /* vi = -1: the exact reference (fused) */
@@ -579,19 +563,19 @@ static double layer_time(struct clf_ctx *ctx, const struct bench_opts *o, int64_
     struct clf_graph *g = NULL;
     if (!x)
         return -1;
-    fill(x, total, 7);
+    bench_fill(x, total, 7);
     clf_ctx_trim(ctx);
     struct clf_ctx_stats s0, s1;
     clf_ctx_stats(ctx, &s0);
     int64_t xs[3] = {1, seq, d};
     enum clf_status st = clf_encoder_create_random(ctx, &c, 1, &enc);
-    if (st == CLF_OK && !(tx = upload(ctx, 3, xs, x)))
+    if (st == CLF_OK && !(tx = bench_upload(ctx, 3, xs, x)))
         st = CLF_E_OUT_OF_MEMORY;
     if (st == CLF_OK)
         st = clf_graph_create(ctx, &g);
     if (st == CLF_OK)
         st = clf_encoder_forward(enc, g, tx, NULL, &y);
-    double ms = st == CLF_OK ? time_graph(ctx, g, o->runs) : -1;
+    double ms = st == CLF_OK ? bench_time_graph(ctx, g, o->runs) : -1;
     if (ms >= 0 && out && clf_tensor_read(y, out, total * sizeof *out) != CLF_OK)
         ms = -1;
     clf_ctx_stats(ctx, &s1);
@@ -687,8 +671,8 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
     float *a = malloc((size_t)(n * f) * sizeof *a), *w = malloc((size_t)(f * d) * sizeof *w);
     float *r = malloc((size_t)(n * f) * sizeof *r), *s = malloc((size_t)(n * n) * sizeof *s);
     if (a && w && r && s) {
-        fill(a, (size_t)(n * f), 8);
-        fill(w, (size_t)(f * d), 9);
+        bench_fill(a, (size_t)(n * f), 8);
+        bench_fill(w, (size_t)(f * d), 9);
         double *t = malloc((size_t)o->runs * sizeof *t);
         for (int rr = -1; rr < o->runs; rr++) {
             double t0 = cli_now_ms();
@@ -745,7 +729,7 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
 
 static void help(void)
 {
-    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer [OPTIONS]\n\n"
+    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant [OPTIONS]\n\n"
            "Times an op on the device (median of --runs runs after a warm-up of at least\n"
            "two runs and 300 ms, which covers kernel builds and auto-tuning) against a\n"
            "CPU baseline measured in the same run: OpenBLAS cblas_sgemm for gemm (when\n"
@@ -760,7 +744,11 @@ static void help(void)
            "             implementation (--attn-impl for one); baseline: OpenBLAS sgemm,\n"
            "             softmax, sgemm per head; device memory beyond q, k, v, out\n"
            "  layer      one encoder layer, d_model 384, 12 heads, d_ff 1536, seq 512\n"
-           "             (--seq); baseline: the layer's GEMMs alone through OpenBLAS\n\n"
+           "             (--seq); baseline: the layer's GEMMs alone through OpenBLAS\n"
+           "  quant      int8 GEMM against f32 GEMM (512x1536x384, 512x384x1536); the error\n"
+           "             and bytes of each quantisation scheme on K ~ N(0,1); int8 K/V and\n"
+           "             fp16 / log attention weights against exact attention (n 512,\n"
+           "             2048 or --seq); FFN activation quantisers on GELU(N(0,1))\n\n"
            "  -d, --device SPEC     device (see clformer info --help)\n"
            "      --provider P      gemm provider: auto (default), clblast, native\n"
            "      --shape MxNxK     one gemm shape, or ROWSxN for the row ops\n"
@@ -876,21 +864,21 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (optind != argc - 1)
-        return cli_usage_error("bench", optind >= argc ? "which benchmark? gemm, softmax or "
-                                                         "layernorm%s"
+        return cli_usage_error("bench", optind >= argc ? "which benchmark? gemm, softmax, "
+                                                         "layernorm, attention, layer or quant%s"
                                                        : "one benchmark at a time%s", "");
     const char *what = argv[optind];
     bool is_gemm = !strcmp(what, "gemm"), is_sm = !strcmp(what, "softmax"),
          is_ln = !strcmp(what, "layernorm"), is_attn = !strcmp(what, "attention"),
-         is_layer = !strcmp(what, "layer");
-    if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer)
+         is_layer = !strcmp(what, "layer"), is_quant = !strcmp(what, "quant");
+    if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer && !is_quant)
         return cli_usage_error("bench", "unknown benchmark '%s'", what);
     if ((o.n_variants && !is_attn && !is_layer) || (o.plot && !is_attn))
         return cli_usage_error("bench", "--attn is for the attention and layer benchmarks, "
                                         "--plot for attention");
     if (o.plot && !o.n_variants)
         return cli_usage_error("bench", "--plot draws the --attn variants: give at least one");
-    if (shape && (is_attn || is_layer))
+    if (shape && (is_attn || is_layer || is_quant))
         return cli_usage_error("bench", "--shape is for gemm and the row ops; use --seq");
     if (shape && !parse_shape(shape, o.shape, is_gemm ? 3 : 2))
         return cli_usage_error("bench", "bad --shape '%s' (%s)", shape,
@@ -933,6 +921,8 @@ int cmd_bench(int argc, char **argv)
             for (int impl = CLF_ATTN_FUSED; rc == CLI_OK && impl <= CLF_ATTN_GEMM; impl++)
                 rc = bench_attention_n(ctx, &o, n, (enum clf_attention_impl)impl, arr);
         }
+    } else if (is_quant) {
+        rc = bench_quant(ctx, &o, arr);
     } else if (is_layer && o.n_variants) {
         rc = bench_layer_variants(ctx, &o, arr);
     } else if (is_layer) {

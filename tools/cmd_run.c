@@ -45,7 +45,17 @@ static void help(void)
            "      --norm-first       pre-LN layers instead of post-LN\n"
            "      --attn-impl I      auto (default), fused, gemm\n"
            "      --attn SPEC        exact (default), threshold:T[,renorm], topk:K,\n"
-           "                         window:W[,left:L][,right:R][,global:G]\n"
+           "                         window:W[,left:L][,right:R][,global:G], linformer:R,\n"
+           "                         nystrom:M[,iters:N], svd:R[,rand[,p:P][,q:Q]]\n"
+           "      --kv F             K and V storage: f32 (default), int8 (per token),\n"
+           "                         int8:channel\n"
+           "      --attn-quant F     attention weights: f32 (default), f16, log:B\n"
+           "      --linear F         linear layers: f32 (default), int8 (per-channel\n"
+           "                         weights, per-token activations)\n"
+           "      --ffn-act SPEC     quantiser before W2: none (default), binary[:A],\n"
+           "                         lsq:B[,signed][,step:S], pact:B[,alpha:A],\n"
+           "                         pwl:B[,clip:C,bp:P], steps:T1/T2/..:L0/L1/..; free\n"
+           "                         parameters are calibrated on the input itself\n"
            "      --seed N           seed of random weights and input (default 1)\n"
            "      --runs N           timed runs after one warm-up (default 3)\n"
            "      --check            compare with a double-precision CPU reference (exact\n"
@@ -101,7 +111,7 @@ static int op_times(struct clf_graph *g, struct op_time *ops, int max, double *t
 static int parse(int argc, char **argv, struct run_opts *o)
 {
     enum { O_SEQ = 256, O_BATCH, O_LAYERS, O_DMODEL, O_HEADS, O_DFF, O_ACT, O_EPS, O_NORMFIRST,
-           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON, O_VARIANT };
+           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON, O_VARIANT, O_QUANT };
     static const struct option opts[] = {
         {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
         {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
@@ -113,13 +123,16 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"norm-first", no_argument, NULL, O_NORMFIRST},
         {"attn-impl", required_argument, NULL, O_ATTN},
         {"attn", required_argument, NULL, O_VARIANT},
+        {"kv", required_argument, NULL, O_QUANT}, {"attn-quant", required_argument, NULL, O_QUANT},
+        {"linear", required_argument, NULL, O_QUANT}, {"ffn-act", required_argument, NULL, O_QUANT},
         {"seed", required_argument, NULL, O_SEED}, {"runs", required_argument, NULL, O_RUNS},
         {"check", no_argument, NULL, O_CHECK},    {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
     int c;
     int64_t v;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":d:w:i:o:h", opts, NULL)) != -1) {
+    int li = -1;
+    while ((c = getopt_long(argc, argv, ":d:w:i:o:h", opts, &li)) != -1) {
         switch (c) {
         case 'd': o->device = optarg; break;
         case 'w': o->weights = optarg; break;
@@ -174,6 +187,12 @@ static int parse(int argc, char **argv, struct run_opts *o)
             char msg[256];
             if (clf_attention_variant_parse(optarg, &o->cfg.attn, msg, sizeof msg) != CLF_OK)
                 return cli_usage_error("run", "--attn %s: %s", optarg, msg);
+            break;
+        }
+        case O_QUANT: {
+            char msg[256];
+            if (!cli_parse_quant(opts[li].name, optarg, &o->cfg, msg, sizeof msg))
+                return cli_usage_error("run", "%s", msg);
             break;
         }
         case O_CHECK: o->check = true; break;
@@ -249,6 +268,8 @@ int cmd_run(int argc, char **argv)
         st = clf_tensor_create(ctx, CLF_F32, 3, xs, &x);
     if (st == CLF_OK)
         st = clf_tensor_write(x, host, n * sizeof *host);
+    if (st == CLF_OK) /* FFN activation quantisers' free parameters, from x itself */
+        st = clf_encoder_calibrate(enc, x, NULL);
     if (st == CLF_OK)
         st = clf_graph_create(ctx, &g);
     if (st == CLF_OK)
@@ -310,8 +331,9 @@ int cmd_run(int argc, char **argv)
     double tokens = (double)(o.batch * o.seq);
     const char *act = o.cfg.act == CLF_ACT_RELU ? "relu"
                       : o.cfg.act == CLF_ACT_GELU ? "gelu" : "gelu-tanh";
-    char attn[96];
+    char attn[96], quant[256];
     clf_attention_variant_str(&o.cfg.attn, attn, sizeof attn);
+    cli_quant_str(&o.cfg, quant, sizeof quant);
     if (o.json) {
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "device", info.name);
@@ -324,6 +346,7 @@ int cmd_run(int argc, char **argv)
         cJSON_AddStringToObject(c, "activation", act);
         cJSON_AddBoolToObject(c, "norm_first", o.cfg.norm_first);
         cJSON_AddStringToObject(c, "attention", attn);
+        cJSON_AddStringToObject(c, "quantisation", quant);
         cJSON_AddNumberToObject(c, "batch", (double)o.batch);
         cJSON_AddNumberToObject(c, "seq", (double)o.seq);
         cJSON_AddStringToObject(c, "weights", o.weights ? o.weights : "random");
@@ -347,9 +370,9 @@ int cmd_run(int argc, char **argv)
     } else {
         printf("device   %s (%s)\n", info.name, info.platform_name);
         printf("config   %lld layers, d_model %lld, %lld heads, d_ff %lld, %s, %s, attention %s, "
-               "batch %lld, seq %lld, weights %s\n",
+               "quantisation %s, batch %lld, seq %lld, weights %s\n",
                (long long)o.cfg.layers, (long long)o.cfg.d_model, (long long)o.cfg.heads,
-               (long long)o.cfg.d_ff, act, o.cfg.norm_first ? "pre-LN" : "post-LN", attn,
+               (long long)o.cfg.d_ff, act, o.cfg.norm_first ? "pre-LN" : "post-LN", attn, quant,
                (long long)o.batch, (long long)o.seq, o.weights ? o.weights : "random");
         printf("time     %.2f ms (median of %d runs), %.0f tokens/s; first run %.1f ms, "
                "setup %.1f ms\n",
@@ -361,8 +384,11 @@ int cmd_run(int argc, char **argv)
                        dev_total > 0 ? 100 * ops[i].ms / dev_total : 0.0);
         }
         if (o.check)
-            printf("check    max abs error %.3e, relative error %.3e (against double precision)\n",
-                   max_abs, rel);
+            printf("check    max abs error %.3e, relative error %.3e (against double precision%s)\n",
+                   max_abs, rel,
+                   strcmp(quant, "none") || o.cfg.attn.sparsity != CLF_ATTN_EXACT
+                       ? ", exact attention, no quantisation: the approximation's error"
+                       : "");
         rc = CLI_OK;
     }
 done:

@@ -25,6 +25,10 @@ struct layer {
     /* SVD attention only (qk_lowrank.h): the projection [2·heads·r + d, d]
      * and its bias, Q' and K' at rank r per head, then V */
     struct clf_tensor *svd_w, *svd_b;
+    /* linear_int8 only: i8 codes [N, K] and per-output-channel scales [N] of
+     * the QKV projection (svd_w in SVD mode, else in_w), out_w, w1, w2 */
+    struct clf_tensor *qkv_q, *qkv_s, *out_q, *out_s, *w1_q, *w1_s, *w2_q, *w2_s;
+    struct clf_actq actq; /* cfg.ffn_act, calibrated for this layer */
 };
 
 struct clf_encoder {
@@ -32,7 +36,17 @@ struct clf_encoder {
     struct clf_encoder_config cfg;
     struct layer *layers;
     struct clf_tensor *norm_w, *norm_b; /* optional final LayerNorm */
+    /* clf_encoder_calibrate: while recording, each layer's activation before
+     * W2 goes to calib[layer] and the quantiser is left out */
+    struct clf_tensor **calib;
 };
+
+/* The layer's owned tensors beyond weight_table's. */
+#define EXTRA_TENSORS(l)                                                                      \
+    {                                                                                         \
+        &(l)->svd_w, &(l)->svd_b, &(l)->qkv_q, &(l)->qkv_s, &(l)->out_q, &(l)->out_s,         \
+            &(l)->w1_q, &(l)->w1_s, &(l)->w2_q, &(l)->w2_s                                    \
+    }
 
 /* One named weight of a layer: where it lives and its shape (rows, cols;
  * cols 0 for a vector), in units of d_model (d) and d_ff (f). */
@@ -89,6 +103,7 @@ struct clf_encoder_config clf_encoder_config_default(void)
     c.eps = 1e-5f;
     c.norm_first = false;
     c.attn_impl = CLF_ATTN_AUTO;
+    c.attn_p_bits = 4;
     return c;
 }
 
@@ -116,6 +131,18 @@ static enum clf_status check_config(struct clf_ctx *ctx, const struct clf_encode
     if ((unsigned)c->attn_impl > CLF_ATTN_GEMM)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown attention implementation %d",
                         (int)c->attn_impl);
+    if ((unsigned)c->kv > CLF_KV_INT8_CHANNEL || (unsigned)c->attn_p > CLF_P_LOG)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown K/V or attention-weight format");
+    if (c->attn_p == CLF_P_LOG && (c->attn_p_bits < 2 || c->attn_p_bits > 8))
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "log-quantised attention weights need 2..8 bits, "
+                                                "got %d", c->attn_p_bits);
+    if ((c->kv != CLF_KV_F32 || c->attn_p != CLF_P_F32) && c->attn.sparsity != CLF_ATTN_EXACT)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "quantised K/V or attention weights need exact attention (the sparse "
+                        "and low-rank variants run their own kernels)");
+    if ((unsigned)c->ffn_act.kind > CLF_ACTQ_LSQ)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown FFN activation quantiser %d",
+                        (int)c->ffn_act.kind);
     return clf_attention_variant_check(ctx, &c->attn);
 }
 
@@ -127,8 +154,9 @@ void clf_encoder_destroy(struct clf_encoder *enc)
     {
         for (size_t w = 0; w < N_WEIGHTS; w++)
             clf_tensor_destroy(*slot(&enc->layers[i], &weight_table[w]));
-        clf_tensor_destroy(enc->layers[i].svd_w);
-        clf_tensor_destroy(enc->layers[i].svd_b);
+        struct clf_tensor **extra[] = EXTRA_TENSORS(&enc->layers[i]);
+        for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++)
+            clf_tensor_destroy(*extra[k]);
     }
     free(enc->layers);
     clf_tensor_destroy(enc->norm_w);
@@ -224,6 +252,67 @@ static enum clf_status prepare_svd(struct clf_encoder *enc)
     return st;
 }
 
+/* *q, *s: owned i8 codes and per-row scales of w [N, K] (symmetric, 8
+ * bits: one scale per output channel), made by clf_op_quantize on a graph
+ * of their own and copied out of it. */
+static enum clf_status quantize_weight(struct clf_ctx *ctx, struct clf_tensor *w,
+                                       struct clf_tensor **q, struct clf_tensor **s)
+{
+    struct clf_graph *g = NULL;
+    struct clf_tensor *gq = NULL, *gs = NULL, *gz = NULL;
+    struct clf_quant_params p = clf_quant_params_default();
+    const int64_t rows = clf_tensor_dim(w, 0), cols = clf_tensor_dim(w, 1);
+    const int64_t shape[2] = {rows, cols};
+    size_t bytes = (size_t)(rows * cols);
+    void *host = malloc(bytes + (size_t)rows * sizeof(float));
+    enum clf_status st = host ? clf_graph_create(ctx, &g) : CLF_E_OUT_OF_MEMORY;
+    if (st == CLF_OK)
+        st = clf_op_quantize(g, w, &p, &gq, &gs, &gz);
+    if (st == CLF_OK)
+        st = clf_graph_run(g);
+    if (st == CLF_OK)
+        st = clf_tensor_read(gq, host, bytes);
+    if (st == CLF_OK)
+        st = clf_tensor_read(gs, (char *)host + bytes, (size_t)rows * sizeof(float));
+    if (st == CLF_OK)
+        st = clf_tensor_create(ctx, CLF_I8, 2, shape, q);
+    if (st == CLF_OK)
+        st = clf_tensor_write(*q, host, bytes);
+    if (st == CLF_OK)
+        st = upload(ctx, 1, &rows, (const float *)(void *)((char *)host + bytes), s);
+    if (st == CLF_E_OUT_OF_MEMORY && !host)
+        st = clf_fail(ctx, st, "no host memory to quantise a weight");
+    clf_graph_destroy(g);
+    free(host);
+    return st;
+}
+
+/* linear_int8: quantises every layer's linear weights once. */
+static enum clf_status prepare_int8(struct clf_encoder *enc)
+{
+    enum clf_status st = CLF_OK;
+    for (int64_t i = 0; st == CLF_OK && enc->cfg.linear_int8 && i < enc->cfg.layers; i++) {
+        struct layer *l = &enc->layers[i];
+        st = quantize_weight(enc->ctx, l->svd_w ? l->svd_w : l->in_w, &l->qkv_q, &l->qkv_s);
+        if (st == CLF_OK)
+            st = quantize_weight(enc->ctx, l->out_w, &l->out_q, &l->out_s);
+        if (st == CLF_OK)
+            st = quantize_weight(enc->ctx, l->w1, &l->w1_q, &l->w1_s);
+        if (st == CLF_OK)
+            st = quantize_weight(enc->ctx, l->w2, &l->w2_q, &l->w2_s);
+    }
+    return st;
+}
+
+/* The preparations that follow the weights' arrival. */
+static enum clf_status prepare(struct clf_encoder *enc)
+{
+    for (int64_t i = 0; i < enc->cfg.layers; i++)
+        enc->layers[i].actq = enc->cfg.ffn_act;
+    enum clf_status st = prepare_svd(enc);
+    return st == CLF_OK ? prepare_int8(enc) : st;
+}
+
 static uint64_t splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -272,7 +361,7 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
     }
     free(host);
     if (st == CLF_OK)
-        st = prepare_svd(enc);
+        st = prepare(enc);
     if (st != CLF_OK) {
         clf_encoder_destroy(enc);
         return st;
@@ -366,7 +455,7 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
     }
     clf_safetensors_close(st);
     if (s == CLF_OK)
-        s = prepare_svd(enc);
+        s = prepare(enc);
     if (s != CLF_OK) {
         clf_encoder_destroy(enc);
         return s;
@@ -405,20 +494,91 @@ enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer, cons
     return clf_tensor_read(t, dst, count * sizeof *dst);
 }
 
-/* y = x Wᵀ + b (act) for x [tokens, in], W [out, in]: one GEMM with the
- * bias and activation fused; c (may be NULL) receives it, accumulating
- * beta·c. */
-static enum clf_status linear(struct clf_graph *g, struct clf_tensor *x, struct clf_tensor *w,
-                              struct clf_tensor *b, enum clf_act act, struct clf_tensor *c,
-                              float beta, struct clf_tensor **y)
+/* A linear layer's weights: f32 W [out, in] and, with linear_int8, its
+ * codes and per-output-channel scales. */
+struct lin {
+    struct clf_tensor *w, *b, *wq, *ws;
+};
+
+/* y = x Wᵀ + b (act) (+ c) for x [tokens, in], W [out, in]. f32: one GEMM
+ * with the bias and activation fused, accumulating into c (may be NULL)
+ * in place. int8 (wq set): x quantised per token, clf_op_gemm_q8, then c
+ * added (a new tensor). */
+static enum clf_status linear(struct clf_graph *g, struct clf_tensor *x, const struct lin *w,
+                              enum clf_act act, struct clf_tensor *c, struct clf_tensor **y)
 {
+    if (w->wq) {
+        struct clf_quant_params qp = clf_quant_params_default(); /* symmetric, per row, 8 bits */
+        struct clf_gemm_q8_params p = clf_gemm_q8_params_default();
+        struct clf_tensor *xq = NULL, *xs = NULL, *xz = NULL, *t = NULL;
+        p.bias = w->b;
+        p.act = act;
+        enum clf_status st = clf_op_quantize(g, x, &qp, &xq, &xs, &xz);
+        if (st == CLF_OK)
+            st = clf_op_gemm_q8(g, xq, xs, w->wq, w->ws, &p, c ? &t : y);
+        if (st == CLF_OK && c)
+            st = clf_op_add(g, c, t, y);
+        return st;
+    }
     struct clf_gemm_params p = clf_gemm_params_default();
     p.trans_b = true;
-    p.bias = b;
+    p.bias = w->b;
     p.act = act;
     p.c = c;
-    p.beta = beta;
-    return clf_op_gemm(g, x, w, &p, y);
+    p.beta = c ? 1.0f : 0.0f;
+    return clf_op_gemm(g, x, w->w, &p, y);
+}
+
+/* Quantised attention (cfg.kv, cfg.attn_p): K and V of qkv [tokens, w]
+ * (k at column koff, v at voff, head j at j·hd) to int8 as cfg.kv says,
+ * then clf_op_attention_quant; *o receives [batch, heads, seq, hd]. */
+static enum clf_status attention_quant(struct clf_encoder *enc, struct clf_graph *g,
+                                       struct clf_tensor *q, struct clf_tensor *k,
+                                       struct clf_tensor *v, struct clf_tensor *qkv,
+                                       int64_t koff, int64_t voff, int64_t batch, int64_t seq,
+                                       struct clf_tensor *key_padding, struct clf_tensor **o)
+{
+    const struct clf_encoder_config *c = &enc->cfg;
+    const int64_t d = c->d_model, h = c->heads, hd = d / h, w = qkv->strides[0];
+    struct clf_attention_quant_params ap = clf_attention_quant_params_default();
+    ap.key_padding = key_padding;
+    ap.p_format = c->attn_p;
+    ap.p_bits = c->attn_p_bits;
+    struct clf_tensor *kv[2] = {k, v}, *codes[2] = {NULL, NULL}, *scales[2] = {NULL, NULL};
+    enum clf_status st = CLF_OK;
+    for (int i = 0; st == CLF_OK && c->kv != CLF_KV_F32 && i < 2; i++) {
+        struct clf_quant_params qp = clf_quant_params_default();
+        struct clf_tensor *src = kv[i], *cq = NULL, *cs = NULL, *cz = NULL;
+        const int64_t hs[4] = {batch, h, seq, hd};
+        if (c->kv == CLF_KV_INT8_TOKEN) {
+            /* rows of [batch, heads, seq, hd]: scales [batch·heads·seq] */
+            const int64_t ss[3] = {batch, h, seq}, sst[3] = {h * seq, seq, 1};
+            st = clf_op_quantize(g, src, &qp, &codes[i], &cs, &cz);
+            if (st == CLF_OK)
+                st = clf_graph_view(g, cs, 3, ss, sst, 0, &scales[i]);
+            ap.kv_axis = CLF_QUANT_ROW;
+        } else {
+            /* columns of [tokens, d]: scales [d] = [heads, hd], the same for
+             * every batch */
+            const int64_t ts[2] = {batch * seq, d}, tst[2] = {w, 1};
+            const int64_t cst[4] = {seq * d, hd, d, 1};
+            const int64_t ss[3] = {batch, h, hd}, sst[3] = {0, hd, 1};
+            qp.axis = CLF_QUANT_COLUMN;
+            st = clf_graph_view(g, qkv, 2, ts, tst, i ? voff : koff, &src);
+            if (st == CLF_OK)
+                st = clf_op_quantize(g, src, &qp, &cq, &cs, &cz);
+            if (st == CLF_OK)
+                st = clf_graph_view(g, cq, 4, hs, cst, 0, &codes[i]);
+            if (st == CLF_OK)
+                st = clf_graph_view(g, cs, 3, ss, sst, 0, &scales[i]);
+            ap.kv_axis = CLF_QUANT_COLUMN;
+        }
+    }
+    if (st == CLF_OK && c->kv == CLF_KV_F32)
+        codes[0] = k, codes[1] = v;
+    if (st == CLF_OK)
+        st = clf_op_attention_quant(g, q, codes[0], scales[0], codes[1], scales[1], &ap, o);
+    return st;
 }
 
 /* Multi-head self-attention of x [tokens = batch·seq, d]: returns the
@@ -427,15 +587,18 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
                            struct clf_tensor *x, int64_t batch, int64_t seq,
                            struct clf_tensor *key_padding, struct clf_tensor **y)
 {
-    const int64_t d = enc->cfg.d_model, h = enc->cfg.heads, hd = d / h;
+    const struct clf_encoder_config *c = &enc->cfg;
+    const int64_t d = c->d_model, h = c->heads, hd = d / h;
     struct clf_tensor *qkv = NULL, *q = NULL, *k = NULL, *v = NULL, *attn = NULL, *heads = NULL,
                       *o = NULL;
-    const bool svd = enc->cfg.attn.sparsity == CLF_ATTN_SVD;
+    const bool svd = c->attn.sparsity == CLF_ATTN_SVD;
+    const bool quant = c->kv != CLF_KV_F32 || c->attn_p != CLF_P_F32;
     /* qkv [tokens, w]: q, k, v of head j at columns j·qd, h·qd + j·qd, 2·h·qd + j·hd,
      * qd = hd (w = 3d), or the SVD rank r (w = 2·h·r + d) */
-    const int64_t qd = svd ? clf_qk_lowrank_rank(&enc->cfg.attn, hd) : hd, w = 2 * h * qd + d;
-    enum clf_status st = svd ? linear(g, x, l->svd_w, l->svd_b, CLF_ACT_NONE, NULL, 0, &qkv)
-                             : linear(g, x, l->in_w, l->in_b, CLF_ACT_NONE, NULL, 0, &qkv);
+    const int64_t qd = svd ? clf_qk_lowrank_rank(&c->attn, hd) : hd, w = 2 * h * qd + d;
+    const struct lin in = {svd ? l->svd_w : l->in_w, svd ? l->svd_b : l->in_b, l->qkv_q, l->qkv_s};
+    const struct lin out = {l->out_w, l->out_b, l->out_q, l->out_s};
+    enum clf_status st = linear(g, x, &in, CLF_ACT_NONE, NULL, &qkv);
     const int64_t qks[4] = {batch, h, seq, qd}, hs[4] = {batch, h, seq, hd};
     const int64_t qs[4] = {seq * w, qd, w, 1}, vs[4] = {seq * w, hd, w, 1};
     if (st == CLF_OK)
@@ -444,51 +607,88 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
         st = clf_graph_view(g, qkv, 4, qks, qs, h * qd, &k);
     if (st == CLF_OK)
         st = clf_graph_view(g, qkv, 4, hs, vs, 2 * h * qd, &v);
-    /* the attention writes each head into its columns of attn [tokens, d] */
     const int64_t ts[2] = {batch * seq, d};
-    const int64_t os[4] = {seq * d, hd, d, 1};
-    if (st == CLF_OK)
-        st = clf_graph_new_output(g, CLF_F32, 2, ts, &attn);
-    if (st == CLF_OK && (st = clf_graph_adopt(g, attn)) == CLF_OK)
-        st = clf_graph_view(g, attn, 4, hs, os, 0, &heads);
-    if (st == CLF_OK) {
-        struct clf_attention_params ap = clf_attention_params_default();
-        ap.key_padding = key_padding;
-        ap.impl = enc->cfg.attn_impl;
-        if (svd) /* the factored forms give the scores; the attention itself is exact */
-            ap.scale = (float)(1.0 / sqrt((double)hd));
-        else
-            ap.variant = enc->cfg.attn;
-        ap.out = heads;
-        st = clf_op_attention(g, q, k, v, &ap, &o);
+    if (quant) {
+        /* o [batch, heads, seq, hd] dense, then its heads merged by a copy
+         * through the [batch, seq, heads, hd] view */
+        const int64_t ms[4] = {batch, seq, h, hd}, mst[4] = {h * seq * hd, hd, seq * hd, 1};
+        struct clf_tensor *mv = NULL, *merged = NULL;
+        if (st == CLF_OK)
+            st = attention_quant(enc, g, q, k, v, qkv, h * qd, 2 * h * qd, batch, seq,
+                                 key_padding, &o);
+        if (st == CLF_OK)
+            st = clf_graph_view(g, o, 4, ms, mst, 0, &mv);
+        if (st == CLF_OK)
+            st = clf_op_copy(g, mv, &merged);
+        if (st == CLF_OK)
+            st = clf_graph_view(g, merged, 2, ts, (const int64_t[2]){d, 1}, 0, &attn);
+    } else {
+        /* the attention writes each head into its columns of attn [tokens, d] */
+        const int64_t os[4] = {seq * d, hd, d, 1};
+        if (st == CLF_OK)
+            st = clf_graph_new_output(g, CLF_F32, 2, ts, &attn);
+        if (st == CLF_OK && (st = clf_graph_adopt(g, attn)) == CLF_OK)
+            st = clf_graph_view(g, attn, 4, hs, os, 0, &heads);
+        if (st == CLF_OK) {
+            struct clf_attention_params ap = clf_attention_params_default();
+            ap.key_padding = key_padding;
+            ap.impl = c->attn_impl;
+            if (svd) /* the factored forms give the scores; the attention itself is exact */
+                ap.scale = (float)(1.0 / sqrt((double)hd));
+            else
+                ap.variant = c->attn;
+            ap.out = heads;
+            st = clf_op_attention(g, q, k, v, &ap, &o);
+        }
     }
     if (st == CLF_OK)
-        st = linear(g, attn, l->out_w, l->out_b, CLF_ACT_NONE, NULL, 0, y);
+        st = linear(g, attn, &out, CLF_ACT_NONE, NULL, y);
     return st;
 }
 
+/* The FFN's hidden activations f [tokens, d_ff] → the quantised ones (or f
+ * itself while calibrating, recording it). */
+static enum clf_status ffn_act_quant(struct clf_encoder *enc, struct clf_graph *g,
+                                     const struct layer *l, int64_t layer, struct clf_tensor *f,
+                                     struct clf_tensor **fq)
+{
+    if (l->actq.kind == CLF_ACTQ_NONE) {
+        *fq = f;
+        return CLF_OK;
+    }
+    if (enc->calib) {
+        enc->calib[layer] = f;
+        *fq = f;
+        return CLF_OK;
+    }
+    return clf_op_actq(g, f, &l->actq, fq);
+}
+
 /* One layer on x [tokens, d]; *y receives [tokens, d]. */
-static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *g,
-                                     const struct layer *l, struct clf_tensor *x, int64_t batch,
-                                     int64_t seq, struct clf_tensor *key_padding,
-                                     struct clf_tensor **y)
+static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *g, int64_t li,
+                                     struct clf_tensor *x, int64_t batch, int64_t seq,
+                                     struct clf_tensor *key_padding, struct clf_tensor **y)
 {
     const struct clf_encoder_config *c = &enc->cfg;
-    struct clf_tensor *a = NULL, *r = NULL, *n = NULL, *f = NULL, *out = NULL;
+    const struct layer *l = &enc->layers[li];
+    const struct lin w1 = {l->w1, l->b1, l->w1_q, l->w1_s}, w2 = {l->w2, l->b2, l->w2_q, l->w2_s};
+    struct clf_tensor *a = NULL, *r = NULL, *n = NULL, *f = NULL, *fq = NULL, *out = NULL;
     enum clf_status st;
     if (!c->norm_first) {
-        /* r = x + MHA(x); n = LN1(r); f = act(n W1ᵀ + b1); n += f W2ᵀ + b2; y = LN2(n) */
+        /* r = x + MHA(x); n = LN1(r); f = act(n W1ᵀ + b1); n += q(f) W2ᵀ + b2; y = LN2(n) */
         st = mha(enc, g, l, x, batch, seq, key_padding, &a);
         if (st == CLF_OK)
             st = clf_op_add(g, x, a, &r);
         if (st == CLF_OK)
             st = clf_op_layernorm(g, r, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
-            st = linear(g, n, l->w1, l->b1, c->act, NULL, 0, &f);
-        if (st == CLF_OK) /* in place: n is this layer's own intermediate */
-            st = linear(g, f, l->w2, l->b2, CLF_ACT_NONE, n, 1.0f, &out);
+            st = linear(g, n, &w1, c->act, NULL, &f);
         if (st == CLF_OK)
-            st = clf_op_layernorm(g, n, l->n2w, l->n2b, c->eps, y);
+            st = ffn_act_quant(enc, g, l, li, f, &fq);
+        if (st == CLF_OK) /* in place (f32): n is this layer's own intermediate */
+            st = linear(g, fq, &w2, CLF_ACT_NONE, n, &out);
+        if (st == CLF_OK)
+            st = clf_op_layernorm(g, out, l->n2w, l->n2b, c->eps, y);
     } else {
         /* n = LN1(x); r = x + MHA(n); n2 = LN2(r); r += FFN(n2); y = r */
         st = clf_op_layernorm(g, x, l->n1w, l->n1b, c->eps, &n);
@@ -499,13 +699,21 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
         if (st == CLF_OK)
             st = clf_op_layernorm(g, r, l->n2w, l->n2b, c->eps, &n);
         if (st == CLF_OK)
-            st = linear(g, n, l->w1, l->b1, c->act, NULL, 0, &f);
+            st = linear(g, n, &w1, c->act, NULL, &f);
         if (st == CLF_OK)
-            st = linear(g, f, l->w2, l->b2, CLF_ACT_NONE, r, 1.0f, &out);
+            st = ffn_act_quant(enc, g, l, li, f, &fq);
         if (st == CLF_OK)
-            *y = r;
+            st = linear(g, fq, &w2, CLF_ACT_NONE, r, &out);
+        if (st == CLF_OK)
+            *y = out;
     }
     return st;
+}
+
+/* True when a layer's quantiser still has a parameter to calibrate. */
+static bool needs_calibration(const struct clf_actq *q)
+{
+    return (q->kind == CLF_ACTQ_LSQ && q->step == 0) || (q->kind == CLF_ACTQ_PWL && q->clip == 0);
 }
 
 enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g,
@@ -546,12 +754,64 @@ enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g
         if (st == CLF_OK)
             st = clf_graph_view(g, dense, 2, ts, dense->strides + 1, 0, &cur);
     }
+    for (int64_t i = 0; st == CLF_OK && !enc->calib && i < enc->cfg.layers; i++)
+        if (needs_calibration(&enc->layers[i].actq))
+            st = clf_fail(g->ctx, CLF_E_STATE,
+                          "layer %lld's FFN activation quantiser has parameters to calibrate: "
+                          "call clf_encoder_calibrate first, or give them",
+                          (long long)i);
     for (int64_t i = 0; st == CLF_OK && i < enc->cfg.layers; i++)
-        st = layer_forward(enc, g, &enc->layers[i], cur, batch, seq, key_padding, &cur);
+        st = layer_forward(enc, g, i, cur, batch, seq, key_padding, &cur);
     if (st == CLF_OK && enc->norm_w)
         st = clf_op_layernorm(g, cur, enc->norm_w, enc->norm_b, enc->cfg.eps, &cur);
     const int64_t os[3] = {batch, seq, d}, ost[3] = {seq * d, d, 1};
     if (st == CLF_OK)
         st = clf_graph_view(g, cur, 3, os, ost, cur->offset, out);
+    return st;
+}
+
+enum clf_status clf_encoder_calibrate(struct clf_encoder *enc, struct clf_tensor *x,
+                                      struct clf_tensor *key_padding)
+{
+    if (!enc)
+        return CLF_E_INVALID_ARG;
+    bool any = false;
+    for (int64_t i = 0; i < enc->cfg.layers; i++)
+        any = any || needs_calibration(&enc->layers[i].actq);
+    if (!any)
+        return CLF_OK;
+    struct clf_graph *g = NULL;
+    struct clf_tensor *y = NULL;
+    float *host = NULL;
+    enc->calib = calloc((size_t)enc->cfg.layers, sizeof *enc->calib);
+    enum clf_status st = enc->calib ? clf_graph_create(enc->ctx, &g)
+                                    : clf_fail(enc->ctx, CLF_E_OUT_OF_MEMORY,
+                                               "no host memory to calibrate");
+    if (st == CLF_OK)
+        st = clf_encoder_forward(enc, g, x, key_padding, &y);
+    if (st == CLF_OK)
+        st = clf_graph_run(g);
+    for (int64_t i = 0; st == CLF_OK && i < enc->cfg.layers; i++) {
+        struct layer *l = &enc->layers[i];
+        if (!needs_calibration(&l->actq))
+            continue;
+        size_t n = (size_t)clf_tensor_numel(enc->calib[i]);
+        float *h = realloc(host, n * sizeof *h);
+        if (!h) {
+            st = clf_fail(enc->ctx, CLF_E_OUT_OF_MEMORY, "no host memory to calibrate");
+            break;
+        }
+        host = h;
+        struct clf_actq q = l->actq;
+        st = clf_tensor_read(enc->calib[i], host, n * sizeof *host);
+        if (st == CLF_OK)
+            st = clf_actq_calibrate(enc->ctx, host, n, &q);
+        if (st == CLF_OK)
+            l->actq = q;
+    }
+    free(host);
+    clf_graph_destroy(g);
+    free(enc->calib);
+    enc->calib = NULL;
     return st;
 }
