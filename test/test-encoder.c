@@ -501,6 +501,44 @@ START_TEST(test_quantised_modes)
     clf_tensor_destroy(x);
     clf_encoder_destroy(enc);
 
+    /* the step from the weights file: equal to giving it in the configuration */
+    char *dir = test_make_tmpdir("actq"), path[4200];
+    struct file_weights fw = {0};
+    layer_weights(&fw, "", c.d_model, c.d_ff);
+    add_weight(&fw, "ffn_act.step", 1, 0, 0.3);
+    const float step = fw.e[fw.n - 1].data[0];
+    snprintf(path, sizeof path, "%s/actq.safetensors", dir);
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    c = base;
+    ck_assert_ok(ctx, clf_actq_parse("lsq:4,signed", &c.ffn_act, msg, sizeof msg));
+    float *outs[2];
+    for (int i = 0; i < 2; i++) {
+        c.ffn_act.step = i ? step : 0; /* 0: from the file */
+        ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &enc));
+        int64_t s3[3] = {1, 7, c.d_model};
+        float xin[7 * 48];
+        for (int k = 0; k < 7 * 48; k++)
+            xin[k] = (float)sin(k);
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        x = test_upload(3, s3, xin);
+        ck_assert_ok(ctx, clf_encoder_forward(enc, g, x, NULL, &y)); /* no calibration needed */
+        ck_assert_ok(ctx, clf_graph_run(g));
+        outs[i] = test_read_all(y);
+        clf_graph_destroy(g);
+        clf_tensor_destroy(x);
+        clf_encoder_destroy(enc);
+    }
+    ck_assert_mem_eq(outs[0], outs[1], 7 * 48 * sizeof(float));
+    free(outs[0]), free(outs[1]);
+    ((float *)fw.e[fw.n - 1].data)[0] = -1; /* a bad value in the file */
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    c.ffn_act.step = 0;
+    ck_assert_status(ctx, clf_encoder_load(ctx, &c, path, &enc), CLF_E_FORMAT);
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "ffn_act.step"));
+    free_weights(&fw);
+    test_remove_dir(dir);
+    free(dir);
+
     /* configurations that cannot work */
     c = base;
     c.kv = CLF_KV_INT8_TOKEN;

@@ -187,6 +187,8 @@ static enum clf_status encoder_new(struct clf_ctx *ctx, const struct clf_encoder
     }
     enc->ctx = ctx;
     enc->cfg = *cfg;
+    for (int64_t i = 0; i < cfg->layers; i++)
+        enc->layers[i].actq = cfg->ffn_act;
     *enc_out = enc;
     return CLF_OK;
 }
@@ -307,8 +309,6 @@ static enum clf_status prepare_int8(struct clf_encoder *enc)
 /* The preparations that follow the weights' arrival. */
 static enum clf_status prepare(struct clf_encoder *enc)
 {
-    for (int64_t i = 0; i < enc->cfg.layers; i++)
-        enc->layers[i].actq = enc->cfg.ffn_act;
     enum clf_status st = prepare_svd(enc);
     return st == CLF_OK ? prepare_int8(enc) : st;
 }
@@ -406,6 +406,49 @@ static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *
     return s;
 }
 
+/* The FFN activation quantiser's parameters a weights file may hold per
+ * layer (each a one-element tensor), overriding calibration:
+ *   ffn_act.step   LSQ's s          ffn_act.alpha  BINARY's α, or PACT's α
+ *   ffn_act.clip   PWL's c                         (unsigned LSQ: s = α/(2^b − 1))
+ *   ffn_act.breakpoint  PWL's p
+ * Names as the layer's others ("layers.N." prefix unless prefix is ""). A
+ * parameter of another quantiser than the configured one is ignored. */
+static enum clf_status load_actq(struct clf_ctx *ctx, struct clf_safetensors *st,
+                                 const char *path, const char *prefix, int64_t layer,
+                                 struct clf_actq *q)
+{
+    static const char *names[] = {"step", "alpha", "clip", "breakpoint"};
+    for (size_t k = 0; k < 4 && q->kind != CLF_ACTQ_NONE; k++) {
+        char name[96];
+        if (prefix)
+            snprintf(name, sizeof name, "%sffn_act.%s", prefix, names[k]);
+        else
+            snprintf(name, sizeof name, "layers.%lld.ffn_act.%s", (long long)layer, names[k]);
+        int nd = 0;
+        int64_t shape[CLF_MAX_DIMS];
+        if (clf_safetensors_shape(st, name, &nd, shape, NULL) != CLF_OK)
+            continue; /* absent: calibrated or given in the configuration */
+        float v = 0;
+        enum clf_status s = clf_safetensors_read(st, name, &v, 1);
+        if (s != CLF_OK)
+            return clf_fail(ctx, s, "%s: '%s' must hold one number", path, name);
+        if (!(v > 0) || isinf(v))
+            return clf_fail(ctx, CLF_E_FORMAT, "%s: '%s' is %g; it must be positive and finite",
+                            path, name, (double)v);
+        if (k == 0 && q->kind == CLF_ACTQ_LSQ)
+            q->step = v;
+        else if (k == 1 && q->kind == CLF_ACTQ_BINARY)
+            q->alpha = v;
+        else if (k == 1 && q->kind == CLF_ACTQ_LSQ && !q->is_signed)
+            q->step = v / (float)((1 << q->bits) - 1);
+        else if (k == 2 && q->kind == CLF_ACTQ_PWL)
+            q->clip = v;
+        else if (k == 3 && q->kind == CLF_ACTQ_PWL)
+            q->breakpoint = v;
+    }
+    return CLF_OK;
+}
+
 enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
                                  const char *path, struct clf_encoder **out)
 {
@@ -440,6 +483,8 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
             int wnd = weight_shape(cfg, &weight_table[w], ws);
             s = load_tensor(ctx, st, path, name, wnd, ws, slot(&enc->layers[i], &weight_table[w]));
         }
+        if (s == CLF_OK)
+            s = load_actq(ctx, st, path, bare ? "" : NULL, i, &enc->layers[i].actq);
     }
     /* layers beyond cfg->layers would be silently ignored: refuse them */
     char extra[64];
@@ -713,7 +758,8 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
 /* True when a layer's quantiser still has a parameter to calibrate. */
 static bool needs_calibration(const struct clf_actq *q)
 {
-    return (q->kind == CLF_ACTQ_LSQ && q->step == 0) || (q->kind == CLF_ACTQ_PWL && q->clip == 0);
+    return (q->kind == CLF_ACTQ_LSQ && q->step == 0) ||
+           (q->kind == CLF_ACTQ_PWL && (q->clip == 0 || q->breakpoint == 0));
 }
 
 enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g,
