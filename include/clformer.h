@@ -1090,7 +1090,11 @@ CLF_API enum clf_status clf_encoder_create_random(struct clf_ctx *ctx,
  * nn.TransformerEncoderLayer's "self_attn.in_proj_weight", ...,
  * "linear1.*", "linear2.*", "norm1.*", "norm2.*". Every tensor's shape is
  * checked against cfg (CLF_E_SHAPE naming the tensor); a missing tensor is
- * CLF_E_FORMAT.
+ * CLF_E_FORMAT. Optional one-element tensors per layer set the FFN
+ * activation quantiser's parameters instead of calibration: "ffn_act.step"
+ * (LSQ), "ffn_act.alpha" (BINARY's α, or PACT's α for unsigned LSQ: s =
+ * α/(2^b − 1)), "ffn_act.clip" and "ffn_act.breakpoint" (PWL); a value that
+ * is not positive and finite is CLF_E_FORMAT.
  */
 CLF_API enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
                                          const char *path, struct clf_encoder **out);
