@@ -17,46 +17,10 @@
 
 #include "../graph/graph.h"
 #include "../ops/attention_variant.h"
+#include "encoder_internal.h"
 #include "qk_lowrank.h"
 
-/* The weights of one layer, in PyTorch's names (see weight_table). */
-struct layer {
-    struct clf_tensor *in_w, *in_b, *out_w, *out_b, *w1, *b1, *w2, *b2, *n1w, *n1b, *n2w, *n2b;
-    /* SVD attention only (qk_lowrank.h): the projection [2·heads·r + d, d]
-     * and its bias, Q' and K' at rank r per head, then V */
-    struct clf_tensor *svd_w, *svd_b;
-    /* linear_int8 only: i8 codes [N, K] and per-output-channel scales [N] of
-     * the QKV projection (svd_w in SVD mode, else in_w), out_w, w1, w2 */
-    struct clf_tensor *qkv_q, *qkv_s, *out_q, *out_s, *w1_q, *w1_s, *w2_q, *w2_s;
-    struct clf_actq actq; /* cfg.ffn_act, calibrated for this layer */
-};
-
-struct clf_encoder {
-    struct clf_ctx *ctx;
-    struct clf_encoder_config cfg;
-    struct layer *layers;
-    struct clf_tensor *norm_w, *norm_b; /* optional final LayerNorm */
-    /* clf_encoder_calibrate: while recording, each layer's activation before
-     * W2 goes to calib[layer] and the quantiser is left out */
-    struct clf_tensor **calib;
-};
-
-/* The layer's owned tensors beyond weight_table's. */
-#define EXTRA_TENSORS(l)                                                                      \
-    {                                                                                         \
-        &(l)->svd_w, &(l)->svd_b, &(l)->qkv_q, &(l)->qkv_s, &(l)->out_q, &(l)->out_s,         \
-            &(l)->w1_q, &(l)->w1_s, &(l)->w2_q, &(l)->w2_s                                    \
-    }
-
-/* One named weight of a layer: where it lives and its shape (rows, cols;
- * cols 0 for a vector), in units of d_model (d) and d_ff (f). */
-struct weight_desc {
-    const char *name;
-    size_t offset; /* of the struct clf_tensor * in struct layer */
-    char rows, cols; /* 'd', 'f', '3' (3d), or 0 */
-};
-
-static const struct weight_desc weight_table[] = {
+const struct weight_desc clf_encoder_weight_table[] = {
     {"self_attn.in_proj_weight", offsetof(struct layer, in_w), '3', 'd'},
     {"self_attn.in_proj_bias", offsetof(struct layer, in_b), '3', 0},
     {"self_attn.out_proj.weight", offsetof(struct layer, out_w), 'd', 'd'},
@@ -70,24 +34,24 @@ static const struct weight_desc weight_table[] = {
     {"norm2.weight", offsetof(struct layer, n2w), 'd', 0},
     {"norm2.bias", offsetof(struct layer, n2b), 'd', 0},
 };
-#define N_WEIGHTS (sizeof weight_table / sizeof weight_table[0])
+_Static_assert(sizeof clf_encoder_weight_table / sizeof clf_encoder_weight_table[0] == N_WEIGHTS,
+               "N_WEIGHTS counts the table");
 
-static struct clf_tensor **slot(struct layer *l, const struct weight_desc *w)
+struct clf_tensor **clf_encoder_slot(struct layer *l, const struct weight_desc *w)
 {
     return (struct clf_tensor **)((char *)l + w->offset);
 }
 
-static int64_t dim_of(const struct clf_encoder_config *c, char unit)
+int64_t clf_encoder_dim(const struct clf_encoder_config *c, char unit)
 {
     return unit == 'd' ? c->d_model : unit == 'f' ? c->d_ff : unit == '3' ? 3 * c->d_model : 0;
 }
 
-/* Shape of a weight: ndim 1 or 2. */
-static int weight_shape(const struct clf_encoder_config *c, const struct weight_desc *w,
-                        int64_t shape[2])
+int clf_encoder_weight_shape(const struct clf_encoder_config *c, const struct weight_desc *w,
+                             int64_t shape[2])
 {
-    shape[0] = dim_of(c, w->rows);
-    shape[1] = dim_of(c, w->cols);
+    shape[0] = clf_encoder_dim(c, w->rows);
+    shape[1] = clf_encoder_dim(c, w->cols);
     return w->cols ? 2 : 1;
 }
 
@@ -153,7 +117,7 @@ void clf_encoder_destroy(struct clf_encoder *enc)
     for (int64_t i = 0; enc->layers && i < enc->cfg.layers; i++)
     {
         for (size_t w = 0; w < N_WEIGHTS; w++)
-            clf_tensor_destroy(*slot(&enc->layers[i], &weight_table[w]));
+            clf_tensor_destroy(*clf_encoder_slot(&enc->layers[i], &clf_encoder_weight_table[w]));
         struct clf_tensor **extra[] = EXTRA_TENSORS(&enc->layers[i]);
         for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++)
             clf_tensor_destroy(*extra[k]);
@@ -193,126 +157,6 @@ static enum clf_status encoder_new(struct clf_ctx *ctx, const struct clf_encoder
     return CLF_OK;
 }
 
-/* Creates a device tensor holding host data. */
-static enum clf_status upload(struct clf_ctx *ctx, int ndim, const int64_t *shape,
-                              const float *host, struct clf_tensor **out)
-{
-    enum clf_status st = clf_tensor_create(ctx, CLF_F32, ndim, shape, out);
-    if (st == CLF_OK)
-        st = clf_tensor_write(*out, host, (size_t)clf_tensor_numel(*out) * sizeof *host);
-    if (st != CLF_OK) {
-        clf_tensor_destroy(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
-/* SVD attention: factorises every layer's score forms (qk_lowrank.h) from
- * its in_proj weights, once, when the weights arrive. The mean relative
- * error of the heads' forms goes to the log. */
-static enum clf_status prepare_svd(struct clf_encoder *enc)
-{
-    const struct clf_encoder_config *c = &enc->cfg;
-    if (c->attn.sparsity != CLF_ATTN_SVD)
-        return CLF_OK;
-    const int64_t d = c->d_model, h = c->heads, r = clf_qk_lowrank_rank(&c->attn, d / h);
-    const int64_t rows = 2 * h * r + d;
-    float *w = malloc((size_t)(3 * d * d) * sizeof *w), *b = malloc((size_t)(3 * d) * sizeof *b);
-    float *ow = malloc((size_t)(rows * d) * sizeof *ow), *ob = malloc((size_t)rows * sizeof *ob);
-    double *err = malloc((size_t)h * sizeof *err);
-    enum clf_status st = CLF_OK;
-    if (!w || !b || !ow || !ob || !err)
-        st = clf_fail(enc->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for SVD attention");
-    for (int64_t i = 0; st == CLF_OK && i < c->layers; i++) {
-        struct layer *l = &enc->layers[i];
-        const int64_t ws[2] = {rows, d};
-        st = clf_tensor_read(l->in_w, w, (size_t)(3 * d * d) * sizeof *w);
-        if (st == CLF_OK)
-            st = clf_tensor_read(l->in_b, b, (size_t)(3 * d) * sizeof *b);
-        if (st == CLF_OK)
-            st = clf_qk_lowrank(enc->ctx, w, b, d, h, &c->attn, ow, ob, err);
-        if (st == CLF_OK)
-            st = upload(enc->ctx, 2, ws, ow, &l->svd_w);
-        if (st == CLF_OK)
-            st = upload(enc->ctx, 1, &rows, ob, &l->svd_b);
-        if (st == CLF_OK) {
-            double mean = 0, worst = 0;
-            for (int64_t k = 0; k < h; k++) {
-                mean += err[k] / (double)h;
-                worst = err[k] > worst ? err[k] : worst;
-            }
-            clf_log(enc->ctx, CLF_LOG_INFO,
-                    "layer %lld: score forms at rank %lld, relative error mean %.3g, worst %.3g",
-                    (long long)i, (long long)r, mean, worst);
-        }
-    }
-    free(w);
-    free(b);
-    free(ow);
-    free(ob);
-    free(err);
-    return st;
-}
-
-/* *q, *s: owned i8 codes and per-row scales of w [N, K] (symmetric, 8
- * bits: one scale per output channel), made by clf_op_quantize on a graph
- * of their own and copied out of it. */
-static enum clf_status quantize_weight(struct clf_ctx *ctx, struct clf_tensor *w,
-                                       struct clf_tensor **q, struct clf_tensor **s)
-{
-    struct clf_graph *g = NULL;
-    struct clf_tensor *gq = NULL, *gs = NULL, *gz = NULL;
-    struct clf_quant_params p = clf_quant_params_default();
-    const int64_t rows = clf_tensor_dim(w, 0), cols = clf_tensor_dim(w, 1);
-    const int64_t shape[2] = {rows, cols};
-    size_t bytes = (size_t)(rows * cols);
-    void *host = malloc(bytes + (size_t)rows * sizeof(float));
-    enum clf_status st = host ? clf_graph_create(ctx, &g) : CLF_E_OUT_OF_MEMORY;
-    if (st == CLF_OK)
-        st = clf_op_quantize(g, w, &p, &gq, &gs, &gz);
-    if (st == CLF_OK)
-        st = clf_graph_run(g);
-    if (st == CLF_OK)
-        st = clf_tensor_read(gq, host, bytes);
-    if (st == CLF_OK)
-        st = clf_tensor_read(gs, (char *)host + bytes, (size_t)rows * sizeof(float));
-    if (st == CLF_OK)
-        st = clf_tensor_create(ctx, CLF_I8, 2, shape, q);
-    if (st == CLF_OK)
-        st = clf_tensor_write(*q, host, bytes);
-    if (st == CLF_OK)
-        st = upload(ctx, 1, &rows, (const float *)(void *)((char *)host + bytes), s);
-    if (st == CLF_E_OUT_OF_MEMORY && !host)
-        st = clf_fail(ctx, st, "no host memory to quantise a weight");
-    clf_graph_destroy(g);
-    free(host);
-    return st;
-}
-
-/* linear_int8: quantises every layer's linear weights once. */
-static enum clf_status prepare_int8(struct clf_encoder *enc)
-{
-    enum clf_status st = CLF_OK;
-    for (int64_t i = 0; st == CLF_OK && enc->cfg.linear_int8 && i < enc->cfg.layers; i++) {
-        struct layer *l = &enc->layers[i];
-        st = quantize_weight(enc->ctx, l->svd_w ? l->svd_w : l->in_w, &l->qkv_q, &l->qkv_s);
-        if (st == CLF_OK)
-            st = quantize_weight(enc->ctx, l->out_w, &l->out_q, &l->out_s);
-        if (st == CLF_OK)
-            st = quantize_weight(enc->ctx, l->w1, &l->w1_q, &l->w1_s);
-        if (st == CLF_OK)
-            st = quantize_weight(enc->ctx, l->w2, &l->w2_q, &l->w2_s);
-    }
-    return st;
-}
-
-/* The preparations that follow the weights' arrival. */
-static enum clf_status prepare(struct clf_encoder *enc)
-{
-    enum clf_status st = prepare_svd(enc);
-    return st == CLF_OK ? prepare_int8(enc) : st;
-}
-
 static uint64_t splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -345,23 +189,23 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
     }
     for (int64_t i = 0; st == CLF_OK && i < cfg->layers; i++) {
         for (size_t w = 0; st == CLF_OK && w < N_WEIGHTS; w++) {
-            const struct weight_desc *wd = &weight_table[w];
+            const struct weight_desc *wd = &clf_encoder_weight_table[w];
             int64_t shape[2];
-            int nd = weight_shape(cfg, wd, shape);
+            int nd = clf_encoder_weight_shape(cfg, wd, shape);
             size_t n = (size_t)(shape[0] * (nd == 2 ? shape[1] : 1));
             bool norm = !strncmp(wd->name, "norm", 4), is_gamma = norm && strstr(wd->name, "weight");
             /* fan_in: the matrix's columns; a bias uses its matrix's */
             double fan_in = wd->cols ? (double)shape[1]
-                                     : (double)dim_of(cfg, weight_table[w - 1].cols);
+                                     : (double)clf_encoder_dim(cfg, clf_encoder_weight_table[w - 1].cols);
             double a = norm ? 0.1 : wd->cols ? 1.0 / sqrt(fan_in) : 0.1 / sqrt(fan_in);
             for (size_t e = 0; e < n; e++)
                 host[e] = (float)((is_gamma ? 1.0 : 0.0) + a * uniform(&state));
-            st = upload(ctx, nd, shape, host, slot(&enc->layers[i], wd));
+            st = clf_encoder_upload(ctx, nd, shape, host, clf_encoder_slot(&enc->layers[i], wd));
         }
     }
     free(host);
     if (st == CLF_OK)
-        st = prepare(enc);
+        st = clf_encoder_prepare(enc);
     if (st != CLF_OK) {
         clf_encoder_destroy(enc);
         return st;
@@ -401,7 +245,7 @@ static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for '%s'", name);
     s = clf_safetensors_read(st, name, host, n);
     if (s == CLF_OK)
-        s = upload(ctx, nd, shape, host, out);
+        s = clf_encoder_upload(ctx, nd, shape, host, out);
     free(host);
     return s;
 }
@@ -476,12 +320,12 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
         for (size_t w = 0; s == CLF_OK && w < N_WEIGHTS; w++) {
             char name[128];
             if (bare)
-                snprintf(name, sizeof name, "%s", weight_table[w].name);
+                snprintf(name, sizeof name, "%s", clf_encoder_weight_table[w].name);
             else
-                snprintf(name, sizeof name, "layers.%lld.%s", (long long)i, weight_table[w].name);
+                snprintf(name, sizeof name, "layers.%lld.%s", (long long)i, clf_encoder_weight_table[w].name);
             int64_t ws[2];
-            int wnd = weight_shape(cfg, &weight_table[w], ws);
-            s = load_tensor(ctx, st, path, name, wnd, ws, slot(&enc->layers[i], &weight_table[w]));
+            int wnd = clf_encoder_weight_shape(cfg, &clf_encoder_weight_table[w], ws);
+            s = load_tensor(ctx, st, path, name, wnd, ws, clf_encoder_slot(&enc->layers[i], &clf_encoder_weight_table[w]));
         }
         if (s == CLF_OK)
             s = load_actq(ctx, st, path, bare ? "" : NULL, i, &enc->layers[i].actq);
@@ -500,7 +344,7 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
     }
     clf_safetensors_close(st);
     if (s == CLF_OK)
-        s = prepare(enc);
+        s = clf_encoder_prepare(enc);
     if (s != CLF_OK) {
         clf_encoder_destroy(enc);
         return s;
@@ -527,8 +371,8 @@ enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer, cons
                                                                                     : NULL;
     } else if (layer >= 0 && layer < enc->cfg.layers) {
         for (size_t w = 0; w < N_WEIGHTS; w++)
-            if (!strcmp(name, weight_table[w].name))
-                t = *slot(&enc->layers[layer], &weight_table[w]);
+            if (!strcmp(name, clf_encoder_weight_table[w].name))
+                t = *clf_encoder_slot(&enc->layers[layer], &clf_encoder_weight_table[w]);
     } else {
         return clf_fail(enc->ctx, CLF_E_INVALID_ARG, "no layer %d (the encoder has %lld)", layer,
                         (long long)enc->cfg.layers);
