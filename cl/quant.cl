@@ -10,7 +10,7 @@
  * Scheme codes as enum clf_quant_scheme: 0 symmetric, 1 affine, 2 log.
  * With b bits: Q = L = 2^(b-1) - 1, affine codes in [-2^(b-1), 2^(b-1) - 1].
  *
- * Kernels, in the order a quantisation runs them:
+ * Work-group kernels (GPUs), in the order a quantisation runs them:
  *   quant_reduce  one work-group per group: stats[g] = (lo, hi) over the
  *                 finite elements, lo = min(min x, 0), hi = max(max x, 0)
  *                 (affine), else lo = 0, hi = max |x| (0 when none)
@@ -18,6 +18,22 @@
  *   quant_zero    one work-item per group (affine): zero[g] from stats, scale
  *   quant_codes   one work-item per element: q from x, scale, zero
  *   quant_dequant one work-item per element: y from q, scale, zero
+ * Work-item kernels (CPU devices, where barriers are emulated by work-item
+ * loops): no local memory, no barriers; rows whose last stride is 1 go in
+ * explicit float8 vectors (PoCL turns a per-work-item row loop into strided
+ * gathers otherwise), the rest element by element:
+ *   quant_row_item      per-row groups, one work-item per row: lo, hi over
+ *                       the row, scale and zero, then the row's codes (the
+ *                       row is read twice, the second time from cache)
+ *   quant_partial_item  per-column / per-tensor groups, first stage: work-item
+ *                       (cb, b) reduces columns 8cb .. 8cb + 7 over the rows
+ *                       of block b into part (lo, hi per block and column)
+ *   quant_finish        second stage, one work-item per group: lo, hi over
+ *                       the blocks (and columns, per tensor), scale and zero
+ *   quant_codes_rows    codes, one work-item per row (given or computed scales)
+ *   quant_dequant_rows  values, one work-item per row
+ * Both kinds compute the same exact functions (min, max, the rounding rule
+ * of quant_common.cl), so their results are bitwise equal.
  */
 #include "quant_common.cl"
 
@@ -81,7 +97,7 @@ __kernel void quant_reduce(__global const float *x, long x_off, long4 x_str, lon
 }
 
 /*
- * scale[g] (dense f32 [groups]) from stats[g] = (lo, hi):
+ * Scale of a group from its (lo, hi):
  *   symmetric  s = hi / Q, correctly rounded (q_div_rn)
  *   affine     s = d / (2^b - 1), correctly rounded, d = hi - lo rounded to
  *              fp32 (one rounding); where d overflows, the same value as
@@ -90,11 +106,8 @@ __kernel void quant_reduce(__global const float *x, long x_off, long4 x_str, lon
  *   log        s = 2^E, E = min(lg(hi), 127) (2^128 is not a float)
  * and s = 0 for hi - lo = 0 (a group of zeros).
  */
-__kernel void quant_scale(__global const float *stats, __global float *scale, int scheme,
-                          int bits)
+inline float q_scale_of(float lo, float hi, int scheme, int bits)
 {
-    long g = (long)get_global_id(0);
-    float lo = stats[2 * g], hi = stats[2 * g + 1];
     float s = 0.0f;
     if (scheme == QS_AFFINE) {
         float levels = (float)((1 << bits) - 1);
@@ -109,48 +122,52 @@ __kernel void quant_scale(__global const float *stats, __global float *scale, in
         else
             s = q_div_rn(hi, (float)((1 << (bits - 1)) - 1));
     }
-    scale[g] = s;
+    return s;
 }
 
 /*
- * Affine zero points, zero[g] (dense i32 [groups]):
- * z = -2^(b-1) - rne(lo / s) (lo <= 0, so z >= -2^(b-1); clamped to the
- * code range for safety), 0 where s = 0.
+ * Affine zero point of a group: z = -2^(b-1) - rne(lo / s) (lo <= 0, so
+ * z >= -2^(b-1); clamped to the code range for safety), 0 where s = 0.
  */
+inline int q_zero_of(float lo, float s, int bits)
+{
+    int lowest = -(1 << (bits - 1)), highest = (1 << (bits - 1)) - 1;
+    int z = 0;
+    if (s > 0.0f) {
+        float t = (float)lowest - q_rne_div(lo, s);
+        z = (int)clamp(t, (float)lowest, (float)highest);
+    }
+    return z;
+}
+
+/* scale[g] (dense f32 [groups]) from stats[g] = (lo, hi), q_scale_of. */
+__kernel void quant_scale(__global const float *stats, __global float *scale, int scheme,
+                          int bits)
+{
+    long g = (long)get_global_id(0);
+    scale[g] = q_scale_of(stats[2 * g], stats[2 * g + 1], scheme, bits);
+}
+
+/* Affine zero points, zero[g] (dense i32 [groups]), q_zero_of. */
 __kernel void quant_zero(__global const float *stats, __global const float *scale,
                          __global int *zero, int bits)
 {
     long g = (long)get_global_id(0);
-    float s = scale[g];
-    int lowest = -(1 << (bits - 1)), highest = (1 << (bits - 1)) - 1;
-    int z = 0;
-    if (s > 0.0f) {
-        float t = (float)lowest - q_rne_div(stats[2 * g], s);
-        z = (int)clamp(t, (float)lowest, (float)highest);
-    }
-    zero[g] = z;
+    zero[g] = q_zero_of(stats[2 * g], scale[g], bits);
 }
 
 /*
- * q = code of x, one work-item per element (q dense i8, x strided), with
- * s = scale[group], z = zero[group] (zero read only when has_zero):
+ * Code of one value v with scale s and zero point z (0 unless affine):
  *   s = 0       0 (a group of zeros: every code 0)
  *   NaN         quantised as 0 is: 0, affine z
- *   symmetric   clamp(rne(x/s), -Q, Q)
- *   affine      clamp(rne(x/s) + z, -2^(b-1), 2^(b-1) - 1)
- *   log         sign(x) min(lg|x| - lg s + L, L) where that is >= 1, else 0
- * rne(x/s) is q_rne_div, exact; ±Inf gives an infinite quotient (or
+ *   symmetric   clamp(rne(v/s), -Q, Q)
+ *   affine      clamp(rne(v/s) + z, -2^(b-1), 2^(b-1) - 1)
+ *   log         sign(v) min(lg|v| - lg s + L, L) where that is >= 1, else 0
+ * rne(v/s) is q_rne_div, exact; ±Inf gives an infinite quotient (or
  * lg = +large), so it saturates through the clamps.
  */
-__kernel void quant_codes(__global const float *x, long x_off, long4 x_str, long4 shape,
-                          __global const float *scale, __global const int *zero,
-                          __global char *q, int axis, int scheme, int bits, int has_zero)
+inline int q_code(float v, float s, float z, int scheme, int bits)
 {
-    long gid = (long)get_global_id(0);
-    long cols = shape.s3;
-    long g = q_group(gid / cols, gid % cols, axis);
-    float v = x[clf_offset4(gid, shape, x_str, x_off)];
-    float s = scale[g];
     int h = 1 << (bits - 1); /* 2^(b-1) */
     int code = 0;
     if (isnan(v))
@@ -160,7 +177,6 @@ __kernel void quant_codes(__global const float *x, long x_off, long4 x_str, long
             float lim = (float)(h - 1);
             code = (int)clamp(q_rne_div(v, s), -lim, lim);
         } else if (scheme == QS_AFFINE) {
-            float z = has_zero ? (float)zero[g] : 0.0f;
             code = (int)clamp(q_rne_div(v, s) + z, (float)-h, (float)(h - 1));
         } else if (fabs(v) > 0.0f) {
             int levels = h - 1;
@@ -170,16 +186,295 @@ __kernel void quant_codes(__global const float *x, long x_off, long4 x_str, long
                 code = v < 0.0f ? -level : level;
         }
     }
-    q[gid] = (char)code;
+    return code;
+}
+
+/*
+ * q_rne_div and q_lg lane by lane (same operations, selects for the
+ * branches), for finite x and s > 0 per lane (other lanes: don't care).
+ */
+inline float8 q_rne_div8(float8 x, float8 s)
+{
+    float8 t = x / s;
+    float8 n0 = rint(t);
+    float8 r = fma(-n0, s, x); /* exact, as in q_rne_div */
+    float8 hs = 0.5f * s;
+    float8 n = select(n0, n0 + 1.0f, r > hs);
+    n = select(n, n0 - 1.0f, r < -hs);
+    int8 tie = r == hs || r == -hs;
+    if (any(tie)) { /* a true tie: the even neighbour */
+        float8 other = n0 + select((float8)-1.0f, (float8)1.0f, r > 0.0f);
+        n = select(n, select(other, n0, fmod(n0, (float8)2.0f) == 0.0f), tie);
+    }
+    return select(n, t, fabs(t) >= 8388608.0f); /* 2^23, as q_rne_div */
+}
+
+inline int8 q_lg8(float8 y)
+{
+    int8 k;
+    float8 m = frexp(y, &k);
+    return select(k - 1, k, m >= 0x1.6a09e6p-1f);
+}
+
+/* q_code lane by lane: 8 codes of v with scales s and zero points z. */
+inline char8 q_code8(float8 v, float8 s, float8 z, int scheme, int bits)
+{
+    int h = 1 << (bits - 1);
+    v = select(v, (float8)0.0f, isnan(v));
+    float8 code;
+    if (scheme == QS_SYMMETRIC) {
+        float lim = (float)(h - 1);
+        code = clamp(q_rne_div8(v, s), -lim, lim);
+    } else if (scheme == QS_AFFINE) {
+        code = clamp(q_rne_div8(v, s) + z, (float)-h, (float)(h - 1));
+    } else {
+        int levels = h - 1;
+        float8 a = fabs(v);
+        int8 e = select(q_lg8(a), (int8)1000, isinf(v));
+        int8 level = min(e - q_lg8(s) + levels, levels);
+        float8 fl = convert_float8(level);
+        code = select((float8)0.0f, select(fl, -fl, v < 0.0f), level >= 1 && a > 0.0f);
+    }
+    return convert_char8(convert_int8(select((float8)0.0f, code, s > 0.0f)));
+}
+
+/*
+ * Codes of one row of n values at x[xb + j xs] into qr[0 .. n): scales
+ * scale[j] and zeros zero[j] per column (per_col), else scale[g], zero[g]
+ * (zero read only when has_zero; scale and zero dense). float8 vectors where
+ * xs = 1, element by element otherwise and for the tail.
+ */
+inline void q_codes_row(__global const float *x, long xb, long xs, long n, __global char *qr,
+                        __global const float *scale, __global const int *zero, long g,
+                        int per_col, int has_zero, int scheme, int bits)
+{
+    float s0 = per_col ? 0.0f : scale[g];
+    float z0 = per_col || !has_zero ? 0.0f : (float)zero[g];
+    long j = 0;
+    if (xs == 1) {
+        for (; j + 8 <= n; j += 8) {
+            float8 s = per_col ? vload8(0, scale + j) : (float8)s0;
+            float8 z = per_col && has_zero ? convert_float8(vload8(0, zero + j)) : (float8)z0;
+            vstore8(q_code8(vload8(0, x + xb + j), s, z, scheme, bits), 0, qr + j);
+        }
+    }
+    for (; j < n; j++) {
+        float s = per_col ? scale[j] : s0;
+        float z = per_col && has_zero ? (float)zero[j] : z0;
+        qr[j] = (char)q_code(x[xb + j * xs], s, z, scheme, bits);
+    }
+}
+
+/*
+ * Per-row quantisation in one pass per row (CPU devices), work-item r:
+ * lo = min(min x, 0), hi = max(max x, 0) over the finite values of row r
+ * (non-finite ones count as 0, which changes neither), hi = max(hi, -lo)
+ * = max |x| and lo = 0 unless affine (as quant_reduce); then scale[r] =
+ * q_scale_of, zero[r] = q_zero_of (affine), then the row's codes into q
+ * (dense i8, x's shape). x: buffer, offset, strides; shape as above; scale
+ * f32 [rows], zero i32 [rows] (scale's buffer when not affine, not written).
+ */
+__kernel void quant_row_item(__global const float *x, long x_off, long4 x_str, long4 shape,
+                             __global char *q, __global float *scale, __global int *zero,
+                             int scheme, int bits)
+{
+    long r = (long)get_global_id(0);
+    long n = shape.s3, xs = x_str.s3;
+    long xb = clf_offset4(r * n, shape, x_str, x_off);
+    float lo = 0.0f, hi = 0.0f;
+    long j = 0;
+    if (xs == 1) {
+        float8 vlo = 0.0f, vhi = 0.0f;
+        for (; j + 8 <= n; j += 8) {
+            float8 v = vload8(0, x + xb + j);
+            v = select(v, (float8)0.0f, !isfinite(v));
+            vlo = fmin(vlo, v);
+            vhi = fmax(vhi, v);
+        }
+        float4 l4 = fmin(vlo.lo, vlo.hi), h4 = fmax(vhi.lo, vhi.hi);
+        float2 l2 = fmin(l4.lo, l4.hi), h2 = fmax(h4.lo, h4.hi);
+        lo = fmin(l2.x, l2.y);
+        hi = fmax(h2.x, h2.y);
+    }
+    for (; j < n; j++) {
+        float v = x[xb + j * xs];
+        if (isfinite(v)) {
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+        }
+    }
+    int affine = scheme == QS_AFFINE;
+    if (!affine) {
+        hi = fmax(hi, -lo);
+        lo = 0.0f;
+    }
+    float s = q_scale_of(lo, hi, scheme, bits);
+    scale[r] = s;
+    if (affine)
+        zero[r] = q_zero_of(lo, s, bits);
+    /* the row's scale and zero were written by this work-item: visible */
+    q_codes_row(x, xb, xs, n, q + r * n, scale, zero, r, 0, affine, scheme, bits);
+}
+
+/*
+ * First stage of per-column and per-tensor reductions (CPU devices):
+ * work-item (cb, b) of global [ceil(cols / 8), ceil(rows / block)] takes
+ * columns c = 8 cb .. min(8 cb + 8, cols) - 1 and rows b block ..
+ * min((b + 1) block, rows) - 1 and writes, per column, lo = min(min x, 0)
+ * to part[b cols + c] and hi = max(max x, 0) to part[parts cols + b cols + c]
+ * over the finite values (part: dense f32 [2, parts, cols]). The row bases
+ * are stepped through the three leading dimensions (no divisions per row).
+ */
+__kernel void quant_partial_item(__global const float *x, long x_off, long4 x_str, long4 shape,
+                                 __global float *part, long block)
+{
+    long cb = (long)get_global_id(0), b = (long)get_global_id(1);
+    long parts = (long)get_global_size(1);
+    long cols = shape.s3, rows = shape.s0 * shape.s1 * shape.s2, xs = x_str.s3;
+    long c0 = 8 * cb, c1 = min(c0 + 8, cols);
+    long r0 = b * block, r1 = min(r0 + block, rows);
+    long i2 = r0 % shape.s2, t = r0 / shape.s2;
+    long i1 = t % shape.s1, i0 = t / shape.s1;
+    __global float *plo = part + b * cols, *phi = part + parts * cols + b * cols;
+    if (xs == 1 && c1 - c0 == 8) {
+        float8 lo = 0.0f, hi = 0.0f;
+        for (long r = r0; r < r1; r++) {
+            long base = x_off + i0 * x_str.s0 + i1 * x_str.s1 + i2 * x_str.s2;
+            float8 v = vload8(0, x + base + c0);
+            v = select(v, (float8)0.0f, !isfinite(v));
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+            if (++i2 == shape.s2) {
+                i2 = 0;
+                if (++i1 == shape.s1) {
+                    i1 = 0;
+                    i0++;
+                }
+            }
+        }
+        vstore8(lo, 0, plo + c0);
+        vstore8(hi, 0, phi + c0);
+        return;
+    }
+    for (long c = c0; c < c1; c++) {
+        plo[c] = 0.0f;
+        phi[c] = 0.0f;
+    }
+    for (long r = r0; r < r1; r++) {
+        long base = x_off + i0 * x_str.s0 + i1 * x_str.s1 + i2 * x_str.s2;
+        for (long c = c0; c < c1; c++) {
+            float v = x[base + c * xs];
+            if (isfinite(v)) {
+                plo[c] = fmin(plo[c], v);
+                phi[c] = fmax(phi[c], v);
+            }
+        }
+        if (++i2 == shape.s2) {
+            i2 = 0;
+            if (++i1 == shape.s1) {
+                i1 = 0;
+                i0++;
+            }
+        }
+    }
+}
+
+/*
+ * Second stage (CPU devices), one work-item per group: lo, hi over part
+ * (dense f32 [2, parts, cols], from quant_partial_item) for column g
+ * (axis COLUMN) or everything (TENSOR; one work-item), hi = max(hi, -lo)
+ * and lo = 0 unless affine; scale[g] = q_scale_of, zero[g] = q_zero_of
+ * (affine; zero: scale's buffer otherwise, not written).
+ */
+__kernel void quant_finish(__global const float *part, long parts, long cols,
+                           __global float *scale, __global int *zero, int axis, int scheme,
+                           int bits)
+{
+    long g = (long)get_global_id(0);
+    long n = axis == QA_COLUMN ? parts : parts * cols, step = axis == QA_COLUMN ? cols : 1;
+    __global const float *plo = part + (axis == QA_COLUMN ? g : 0), *phi = plo + parts * cols;
+    float lo = 0.0f, hi = 0.0f;
+    for (long i = 0; i < n; i++) {
+        lo = fmin(lo, plo[i * step]);
+        hi = fmax(hi, phi[i * step]);
+    }
+    int affine = scheme == QS_AFFINE;
+    if (!affine) {
+        hi = fmax(hi, -lo);
+        lo = 0.0f;
+    }
+    float s = q_scale_of(lo, hi, scheme, bits);
+    scale[g] = s;
+    if (affine)
+        zero[g] = q_zero_of(lo, s, bits);
+}
+
+/*
+ * Codes, one work-item per row (CPU devices): q (dense i8, x's shape) from
+ * x (strided) and dense scale, zero (zero read only when has_zero) of the
+ * axis, q_codes_row.
+ */
+__kernel void quant_codes_rows(__global const float *x, long x_off, long4 x_str, long4 shape,
+                               __global const float *scale, __global const int *zero,
+                               __global char *q, int axis, int scheme, int bits, int has_zero)
+{
+    long r = (long)get_global_id(0);
+    long n = shape.s3;
+    long xb = clf_offset4(r * n, shape, x_str, x_off);
+    q_codes_row(x, xb, x_str.s3, n, q + r * n, scale, zero, axis == QA_ROW ? r : 0,
+                axis == QA_COLUMN, has_zero, scheme, bits);
+}
+
+/*
+ * q = code of x, one work-item per element (q dense i8, x strided), with
+ * s = scale[group], z = zero[group] (zero read only when has_zero), q_code.
+ */
+__kernel void quant_codes(__global const float *x, long x_off, long4 x_str, long4 shape,
+                          __global const float *scale, __global const int *zero,
+                          __global char *q, int axis, int scheme, int bits, int has_zero)
+{
+    long gid = (long)get_global_id(0);
+    long cols = shape.s3;
+    long g = q_group(gid / cols, gid % cols, axis);
+    float z = has_zero ? (float)zero[g] : 0.0f;
+    q[gid] = (char)q_code(x[clf_offset4(gid, shape, x_str, x_off)], scale[g], z, scheme, bits);
+}
+
+/*
+ * Value of code c with scale s and zero point z (affine), one fp32
+ * rounding at most:
+ *   symmetric  c s
+ *   affine     (c - z) s      (c - z exact)
+ *   log        sign(c) s 2^(|c| - L), 0 for c = 0 (ldexp: exact)
+ */
+inline float q_value(int c, float s, int z, int scheme, int bits)
+{
+    if (scheme == QS_AFFINE)
+        return (float)(c - z) * s;
+    if (scheme == QS_LOG) {
+        int levels = (1 << (bits - 1)) - 1;
+        return c == 0 ? 0.0f : copysign(ldexp(s, (c < 0 ? -c : c) - levels), (float)c);
+    }
+    return (float)c * s;
+}
+
+/* q_value lane by lane (c - z exact in float: both small integers). */
+inline float8 q_value8(float8 c, float8 s, float8 z, int scheme, int bits)
+{
+    if (scheme == QS_AFFINE)
+        return (c - z) * s;
+    if (scheme == QS_LOG) {
+        int levels = (1 << (bits - 1)) - 1;
+        float8 v = copysign(ldexp(s, convert_int8(fabs(c)) - levels), c);
+        return select(v, (float8)0.0f, c == 0.0f);
+    }
+    return c * s;
 }
 
 /*
  * y = value of code q, one work-item per element (y dense f32, q strided;
  * scale and zero: buffer, offset, strides, shape, element g at logical
- * index g), one fp32 rounding at most:
- *   symmetric  q s
- *   affine     (q - z) s      (q - z exact in int)
- *   log        sign(q) s 2^(|q| - L), 0 for q = 0 (ldexp: exact)
+ * index g), q_value.
  */
 __kernel void quant_dequant(__global const char *q, long q_off, long4 q_str, long4 shape,
                             __global const float *scale, long s_off, long4 s_str, long4 s_shape,
@@ -191,14 +486,43 @@ __kernel void quant_dequant(__global const char *q, long q_off, long4 q_str, lon
     long g = q_group(gid / cols, gid % cols, axis);
     int c = (int)q[clf_offset4(gid, shape, q_str, q_off)];
     float s = scale[clf_offset4(g, s_shape, s_str, s_off)];
-    float v;
-    if (scheme == QS_AFFINE) {
-        v = (float)(c - zero[clf_offset4(g, z_shape, z_str, z_off)]) * s;
-    } else if (scheme == QS_LOG) {
-        int levels = (1 << (bits - 1)) - 1;
-        v = c == 0 ? 0.0f : copysign(ldexp(s, (c < 0 ? -c : c) - levels), (float)c);
-    } else {
-        v = (float)c * s;
+    int z = scheme == QS_AFFINE ? zero[clf_offset4(g, z_shape, z_str, z_off)] : 0;
+    y[gid] = q_value(c, s, z, scheme, bits);
+}
+
+/*
+ * quant_dequant with one work-item per row (CPU devices), same arguments
+ * plus `lin`: 1 when scale (and zero) are contiguous (element g at offset
+ * + g). float8 vectors where the row of q has stride 1 and, per column,
+ * lin; element by element otherwise and for the tail.
+ */
+__kernel void quant_dequant_rows(__global const char *q, long q_off, long4 q_str, long4 shape,
+                                 __global const float *scale, long s_off, long4 s_str,
+                                 long4 s_shape, __global const int *zero, long z_off,
+                                 long4 z_str, long4 z_shape, __global float *y, int axis,
+                                 int scheme, int bits, int lin)
+{
+    long r = (long)get_global_id(0);
+    long n = shape.s3, qs = q_str.s3;
+    long qb = clf_offset4(r * n, shape, q_str, q_off);
+    __global float *yr = y + r * n;
+    int affine = scheme == QS_AFFINE, per_col = axis == QA_COLUMN;
+    long g = axis == QA_ROW ? r : 0;
+    float s0 = per_col ? 0.0f : scale[clf_offset4(g, s_shape, s_str, s_off)];
+    int z0 = per_col || !affine ? 0 : zero[clf_offset4(g, z_shape, z_str, z_off)];
+    long j = 0;
+    if (qs == 1 && (!per_col || lin)) {
+        for (; j + 8 <= n; j += 8) {
+            float8 c = convert_float8(vload8(0, q + qb + j));
+            float8 s = per_col ? vload8(0, scale + s_off + j) : (float8)s0;
+            float8 z = per_col && affine ? convert_float8(vload8(0, zero + z_off + j))
+                                         : (float8)(float)z0;
+            vstore8(q_value8(c, s, z, scheme, bits), 0, yr + j);
+        }
     }
-    y[gid] = v;
+    for (; j < n; j++) {
+        float s = per_col ? scale[clf_offset4(j, s_shape, s_str, s_off)] : s0;
+        int z = per_col && affine ? zero[clf_offset4(j, z_shape, z_str, z_off)] : z0;
+        yr[j] = q_value((int)q[qb + j * qs], s, z, scheme, bits);
+    }
 }

@@ -17,6 +17,12 @@
  *   dequantised values: the one fp32 rounding of q * s done in float.
  * The only statistical checks are the quantisation errors of N(0,1) data
  * (test_error_model), with bounds explained there.
+ *
+ * The op has two kernel sets, chosen when recorded by the device type:
+ * work-item kernels on CPU devices, work-group reductions elsewhere. The
+ * tests run the device's own; test_group_variant runs the exact checks
+ * again with the other set, forced by recording with the context's device
+ * type changed (both must give bitwise the same results).
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +30,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "../lib/runtime/ctx.h" /* internal: device type, to force the work-group kernels */
 
 /* ------------------------------------------------------------------------ */
 /* Inputs                                                                   */
@@ -281,16 +288,24 @@ static void poison_bytes(struct clf_tensor *t)
     free(b);
 }
 
+/* When true, run() records with the other kernel set than the device's
+ * own (the context's device type switched while recording). */
+static bool other_variant;
+
 /* Quantises in->view with p then dequantises, on the device. */
 static void run(struct input *in, const struct clf_quant_params *p, struct result *r)
 {
     struct clf_ctx *ctx = test_ctx();
     struct clf_graph *g;
     struct clf_tensor *q, *s, *z = (struct clf_tensor *)1, *y;
+    enum clf_device_type type = ctx->info.type;
+    if (other_variant)
+        ctx->info.type = type == CLF_DEVICE_CPU ? CLF_DEVICE_GPU : CLF_DEVICE_CPU;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     ck_assert_ok(ctx, clf_op_quantize(g, in->view, p, &q, &s, &z));
     ck_assert(p->scheme == CLF_QUANT_AFFINE ? z != NULL : z == NULL);
     ck_assert_ok(ctx, clf_op_dequantize(g, q, s, z, p, &y));
+    ctx->info.type = type;
     r->groups = groups_of(in->rows, in->cols, p->axis);
     ck_assert_int_eq(clf_tensor_dtype(q), CLF_I8);
     ck_assert_int_eq(clf_tensor_numel(s), r->groups);
@@ -394,8 +409,11 @@ static void all_params(struct input *in, const char *tag)
 /* Tests                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* N(0,1) inputs of odd shapes and layouts: every scheme, axis, bit width. */
-START_TEST(test_random)
+/* N(0,1) inputs of odd shapes and layouts: every scheme, axis, bit width.
+ * Rows of 131 and 13 contiguous values (vectors of 8 and a tail), strided
+ * rows, and 3x5x7x16 head-split: 105 rows in blocks of the work-item
+ * reduction that start inside the leading dimensions. */
+static void random_cases(void)
 {
     static const struct {
         int ndim;
@@ -408,6 +426,7 @@ START_TEST(test_random)
         {4, {2, 3, 4, 9}, TRANSPOSED, "2x3x4x9 transposed"},
         {1, {1001}, TRANSPOSED, "1001 stride 2"},
         {2, {1, 1}, DENSE, "1x1"},
+        {4, {3, 5, 7, 16}, HEADSPLIT, "3x5x7x16 head-split"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         struct input in;
@@ -416,6 +435,11 @@ START_TEST(test_random)
         all_params(&in, cases[c].name);
         input_free(&in);
     }
+}
+
+START_TEST(test_random)
+{
+    random_cases();
 }
 END_TEST
 
@@ -836,19 +860,22 @@ START_TEST(test_errors)
     ck_assert_uint_eq(clf_graph_node_count(g), 0);
 #undef QUANT
 
-    /* valid calls record: computed scales 2 nodes (+1 affine) + codes */
+    /* valid calls record: computed per-row symmetric scales, work-group
+     * kernels: reduce, scale, codes; work-item kernels (CPU): the fused
+     * row kernel and the scale's marker */
     p = clf_quant_params_default();
     ck_assert_ok(ctx, clf_op_quantize(g, x, NULL, &q, &s, &z));
     ck_assert(z == NULL);
-    ck_assert_uint_eq(clf_graph_node_count(g), 3);
+    size_t base = ctx->info.type == CLF_DEVICE_CPU ? 2 : 3;
+    ck_assert_uint_eq(clf_graph_node_count(g), base);
     p.scheme = CLF_QUANT_AFFINE;
     p.scales = ok3;
     p.zeros = zok;
     p.n_scales = 3;
     ck_assert_ok(ctx, clf_op_quantize(g, x, &p, &q, &s, &z));
-    ck_assert_uint_eq(clf_graph_node_count(g), 4);
+    ck_assert_uint_eq(clf_graph_node_count(g), base + 1);
     ck_assert_ok(ctx, clf_op_dequantize(g, q8, sc3, z3, &p, &y));
-    ck_assert_uint_eq(clf_graph_node_count(g), 5);
+    ck_assert_uint_eq(clf_graph_node_count(g), base + 2);
 
     clf_graph_destroy(g);
     clf_tensor_destroy(x);
@@ -859,6 +886,28 @@ START_TEST(test_errors)
     clf_tensor_destroy(sc5);
     clf_tensor_destroy(sc3i);
     clf_tensor_destroy(z3);
+}
+END_TEST
+
+/* The other kernel set (work-group kernels on a CPU device, work-item ones
+ * elsewhere): the exact checks of test_random, test_special and
+ * test_error_model's per-row data. */
+START_TEST(test_group_variant)
+{
+    other_variant = true;
+    random_cases();
+    const int64_t shape[2] = {4, 17};
+    struct input in;
+    input_make(&in, 2, shape, HEADSPLIT, 1.0);
+    *at(&in, 3) = NAN;
+    *at(&in, 5) = INFINITY;
+    *at(&in, 6) = -INFINITY;
+    for (int j = 0; j < 17; j++)
+        *at(&in, 34 + j) = j % 3 == 0 ? NAN : j % 3 == 1 ? INFINITY : -INFINITY;
+    input_upload(&in);
+    all_params(&in, "other kernels, special values");
+    input_free(&in);
+    other_variant = false;
 }
 END_TEST
 
@@ -890,6 +939,7 @@ int main(void)
     tcase_add_test(tc, test_given_scales);
     tcase_add_test(tc, test_dequant_strided);
     tcase_add_test(tc, test_error_model);
+    tcase_add_test(tc, test_group_variant);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

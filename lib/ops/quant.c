@@ -2,18 +2,39 @@
  * Quantisation to i8 codes and back (cl/quant.cl): clf_op_quantize and
  * clf_op_dequantize, with the rules documented in clformer.h.
  *
- * A quantisation records up to four nodes, each with one output (so that
- * the graph's dependency tracking sees every write):
+ * Two sets of kernels, chosen when the op is recorded (iparams[3]): on CPU
+ * devices work-item kernels without local memory or barriers (PoCL
+ * emulates barriers with work-item loops, slowly), elsewhere work-group
+ * reductions. Both give bitwise equal results (exact min / max, one
+ * rounding rule).
+ *
+ * Work-group variant (QUANT_GROUP): up to four nodes, each with one output
+ * (so that the graph's dependency tracking sees every write):
  *   quantize_reduce  in x                     out stats f32 [groups, 2]
  *                    (lo, hi per group; graph-owned scratch)
  *   quantize_scale   in stats                 out scale f32 [groups]
  *   quantize_zero    in stats, scale          out zero i32 [groups]  (affine)
  *   quantize         in x, scale, zero|NULL   out q i8, x's shape
- * With given scales only the last one: scale (and zero) are graph-owned
+ * Work-item variant (QUANT_ITEM), per row: one kernel writes all outputs,
+ *   quantize_row     in x, scale, zero|NULL   out q (quant_row_item; also
+ *                    writes scale and zero, listed as inputs so that the
+ *                    marker nodes below are ordered after it)
+ *   quantize_output  in q                     out scale   (a marker)
+ *   quantize_output  in q                     out zero    (affine; a marker)
+ * The markers are the recorded writers of the second outputs: later readers
+ * of scale or zero wait for them, and so for quantize_row.
+ * Work-item variant, per column and per tensor: a two-stage reduction,
+ *   quantize_partial in x                     out part f32 [2, parts, cols]
+ *                    (lo, hi per block of QUANT_BLOCK rows and column)
+ *   quantize_finish  in part, zero|NULL       out scale (also writes zero)
+ *   quantize_output  in scale                 out zero    (affine; a marker)
+ *   quantize         in x, scale, zero|NULL   out q (quant_codes_rows)
+ * With given scales only the last node: scale (and zero) are graph-owned
  * tensors filled from the host when the op is recorded.
  * A dequantisation records one node:
  *   dequantize       in q, scale, zero|NULL   out y f32, q's shape
- * Every node keeps iparams[0] = scheme, [1] = axis, [2] = bits.
+ * Every node keeps iparams[0] = scheme, [1] = axis, [2] = bits,
+ * [3] = variant.
  */
 #include <math.h>
 
@@ -21,6 +42,18 @@
 
 /* Largest work-group size of quant_reduce (a power of two). */
 #define QUANT_MAX_GROUP 256
+
+/* Rows per work-item of quant_partial_item: enough work per item to hide
+ * the launch, few enough partial results for quant_finish's loop. */
+#define QUANT_BLOCK 32
+
+/* Kernel sets (iparams[3]). */
+enum quant_variant { QUANT_GROUP = 0, QUANT_ITEM = 1 };
+
+static enum quant_variant variant_of(const struct clf_ctx *ctx)
+{
+    return ctx->info.type == CLF_DEVICE_CPU ? QUANT_ITEM : QUANT_GROUP;
+}
 
 struct clf_quant_params clf_quant_params_default(void)
 {
@@ -159,7 +192,7 @@ static enum clf_status enqueue_codes(struct clf_ctx *ctx, struct clf_node *node,
 {
     /* x, shape, scale, zero (scale's buffer when absent), q, axis, scheme,
      * bits, has_zero; scale and zero are dense graph-owned tensors */
-    static const char name[] = "quant_codes";
+    const char *name = node->iparams[3] == QUANT_ITEM ? "quant_codes_rows" : "quant_codes";
     const struct clf_tensor *x = node->in[0], *scale = node->in[1], *zero = node->in[2];
     cl_kernel k = NULL;
     enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
@@ -183,7 +216,12 @@ static enum clf_status enqueue_codes(struct clf_ctx *ctx, struct clf_node *node,
         {sizeof has_zero, &has_zero},
     };
     st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
-    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+    if (st != CLF_OK)
+        return st;
+    if (node->iparams[3] == QUANT_GROUP)
+        return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);
+    size_t rows = (size_t)rows_of(x);
+    return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *node,
@@ -191,7 +229,8 @@ static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *nod
 {
     /* q, shape, scale + its shape, zero + its shape (scale again when
      * absent, never read), y, axis, scheme, bits */
-    static const char name[] = "quant_dequant";
+    bool item = node->iparams[3] == QUANT_ITEM;
+    const char *name = item ? "quant_dequant_rows" : "quant_dequant";
     const struct clf_tensor *q = node->in[0], *scale = node->in[1];
     const struct clf_tensor *zero = node->in[2] ? node->in[2] : scale;
     cl_kernel k = NULL;
@@ -206,6 +245,7 @@ static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *nod
     clf_tensor_layout4(zero, &z_shape, &strides, &off);
     cl_int axis = (cl_int)node->iparams[1], scheme = (cl_int)node->iparams[0],
            bits = (cl_int)node->iparams[2];
+    cl_int lin = clf_tensor_is_contiguous(scale) && clf_tensor_is_contiguous(zero);
     const struct clf_karg args[] = {
         CLF_TARG(qa),
         {sizeof shape, &shape},
@@ -217,11 +257,119 @@ static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *nod
         {sizeof axis, &axis},
         {sizeof scheme, &scheme},
         {sizeof bits, &bits},
+        {sizeof lin, &lin}, /* quant_dequant_rows only */
+    };
+    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args) - (item ? 0 : 1));
+    if (st != CLF_OK)
+        return st;
+    if (!item)
+        return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);
+    size_t rows = (size_t)rows_of(q);
+    return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
+}
+
+static enum clf_status enqueue_row(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev)
+{
+    /* x, shape, q, scale, zero (scale's buffer when absent), scheme, bits */
+    static const char name[] = "quant_row_item";
+    const struct clf_tensor *x = node->in[0], *scale = node->in[1], *zero = node->in[2];
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    struct clf_targ xa = clf_targ_of(x);
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(x, &shape, &strides, &off);
+    cl_int scheme = (cl_int)node->iparams[0], bits = (cl_int)node->iparams[2];
+    const struct clf_karg args[] = {
+        CLF_TARG(xa),
+        {sizeof shape, &shape},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof(cl_mem), &scale->storage->mem},
+        {sizeof(cl_mem), zero ? &zero->storage->mem : &scale->storage->mem},
+        {sizeof scheme, &scheme},
+        {sizeof bits, &bits},
+    };
+    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    if (st != CLF_OK)
+        return st;
+    size_t rows = (size_t)rows_of(x);
+    return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
+}
+
+static enum clf_status enqueue_partial(struct clf_ctx *ctx, struct clf_node *node,
+                                       cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    /* x, shape, part, block; global [ceil(cols / 8), parts] */
+    static const char name[] = "quant_partial_item";
+    const struct clf_tensor *x = node->in[0];
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    struct clf_targ xa = clf_targ_of(x);
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(x, &shape, &strides, &off);
+    cl_long block = QUANT_BLOCK;
+    const struct clf_karg args[] = {
+        CLF_TARG(xa),
+        {sizeof shape, &shape},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof block, &block},
+    };
+    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    if (st != CLF_OK)
+        return st;
+    size_t global[2] = {(size_t)clf_ceil_div(cols_of(x), 8), (size_t)node->out->shape[1]};
+    return clf_launch(ctx, k, 2, global, NULL, n_wait, wait, ev, name);
+}
+
+static enum clf_status enqueue_finish(struct clf_ctx *ctx, struct clf_node *node,
+                                      cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    /* part, parts, cols, scale, zero (scale's buffer when absent), axis,
+     * scheme, bits; one work-item per group */
+    static const char name[] = "quant_finish";
+    const struct clf_tensor *part = node->in[0], *zero = node->in[1];
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
+    if (st != CLF_OK)
+        return st;
+    cl_long parts = part->shape[1], cols = part->shape[2];
+    cl_int axis = (cl_int)node->iparams[1], scheme = (cl_int)node->iparams[0],
+           bits = (cl_int)node->iparams[2];
+    const struct clf_karg args[] = {
+        {sizeof(cl_mem), &part->storage->mem},
+        {sizeof parts, &parts},
+        {sizeof cols, &cols},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof(cl_mem), zero ? &zero->storage->mem : &node->out->storage->mem},
+        {sizeof axis, &axis},
+        {sizeof scheme, &scheme},
+        {sizeof bits, &bits},
     };
     st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
     return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
 }
 
+/* A second output's writer: orders the node after the one that wrote it. */
+static enum clf_status enqueue_marker(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                      const cl_event *wait, cl_event *ev)
+{
+    (void)node;
+    cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, n_wait, n_wait ? wait : NULL, ev);
+    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
+}
+
+static const struct clf_op_impl op_row = {.name = "quantize_row", .enqueue = enqueue_row};
+static const struct clf_op_impl op_partial = {.name = "quantize_partial",
+                                              .enqueue = enqueue_partial};
+static const struct clf_op_impl op_finish = {.name = "quantize_finish",
+                                             .enqueue = enqueue_finish};
+static const struct clf_op_impl op_marker = {.name = "quantize_output", .enqueue = enqueue_marker};
 static const struct clf_op_impl op_reduce = {.name = "quantize_reduce", .enqueue = enqueue_reduce};
 static const struct clf_op_impl op_scale = {.name = "quantize_scale", .enqueue = enqueue_scale};
 static const struct clf_op_impl op_zero = {.name = "quantize_zero", .enqueue = enqueue_zero};
@@ -309,6 +457,7 @@ static enum clf_status add(struct clf_graph *g, const struct clf_op_impl *impl,
     node.iparams[0] = p->scheme;
     node.iparams[1] = p->axis;
     node.iparams[2] = p->bits;
+    node.iparams[3] = variant_of(g->ctx);
     enum clf_status st = clf_graph_new_output(g, dtype, ndim, shape, &node.out);
     if (st != CLF_OK)
         return st;
@@ -316,6 +465,68 @@ static enum clf_status add(struct clf_graph *g, const struct clf_op_impl *impl,
     st = clf_graph_add_node(g, &node);
     if (st == CLF_OK)
         *out = node.out;
+    return st;
+}
+
+/* A graph-owned dense 1-D tensor of n elements written by a node that
+ * does not declare it as its output (see the marker nodes). */
+static enum clf_status hidden_output(struct clf_graph *g, enum clf_dtype dtype, int64_t n,
+                                     struct clf_tensor **out)
+{
+    struct clf_tensor *t = NULL;
+    enum clf_status st = clf_graph_new_output(g, dtype, 1, &n, &t);
+    if (st == CLF_OK)
+        st = clf_graph_adopt(g, t);
+    *out = st == CLF_OK ? t : NULL;
+    return st;
+}
+
+/* Records a marker node reading `after` and declaring `out` as its output:
+ * out was written by the node that wrote `after` (or read it as input). */
+static enum clf_status add_marker(struct clf_graph *g, struct clf_tensor *after,
+                                  struct clf_tensor *out)
+{
+    struct clf_node node = {0};
+    node.impl = &op_marker;
+    node.n_in = 1;
+    node.in[0] = after;
+    node.out = out;
+    node.out_owned = false;
+    return clf_graph_add_node(g, &node);
+}
+
+/* Records the nodes computing scale (and zero) with the work-item kernels
+ * (see the file comment); for per-row groups the codes q too. */
+static enum clf_status add_item(struct clf_graph *g, struct clf_tensor *x,
+                                const struct clf_quant_params *p, int64_t groups,
+                                struct clf_tensor **s, struct clf_tensor **z,
+                                struct clf_tensor **q)
+{
+    bool affine = p->scheme == CLF_QUANT_AFFINE;
+    enum clf_status st = CLF_OK;
+    if (affine)
+        st = hidden_output(g, CLF_I32, groups, z);
+    if (p->axis == CLF_QUANT_ROW) {
+        if (st == CLF_OK)
+            st = hidden_output(g, CLF_F32, groups, s);
+        struct clf_tensor *in[3] = {x, *s, *z};
+        if (st == CLF_OK)
+            st = add(g, &op_row, in, 3, p, CLF_I8, x->ndim, x->shape, q);
+        if (st == CLF_OK)
+            st = add_marker(g, *q, *s);
+        if (st == CLF_OK && affine)
+            st = add_marker(g, *q, *z);
+        return st;
+    }
+    struct clf_tensor *part = NULL;
+    const int64_t part_shape[3] = {2, clf_ceil_div(rows_of(x), QUANT_BLOCK), cols_of(x)};
+    if (st == CLF_OK)
+        st = add(g, &op_partial, &x, 1, p, CLF_F32, 3, part_shape, &part);
+    struct clf_tensor *in[2] = {part, *z};
+    if (st == CLF_OK)
+        st = add(g, &op_finish, in, 2, p, CLF_F32, 1, &groups, s);
+    if (st == CLF_OK && affine)
+        st = add_marker(g, *s, *z);
     return st;
 }
 
@@ -374,6 +585,8 @@ enum clf_status clf_op_quantize(struct clf_graph *g, struct clf_tensor *x,
         st = upload(g, CLF_F32, groups, p->scales, &s);
         if (st == CLF_OK && affine)
             st = upload(g, CLF_I32, groups, p->zeros, &z);
+    } else if (variant_of(g->ctx) == QUANT_ITEM) {
+        st = add_item(g, x, p, groups, &s, &z, q);
     } else {
         struct clf_tensor *stats = NULL;
         const int64_t stats_shape[2] = {groups, 2};
@@ -386,10 +599,13 @@ enum clf_status clf_op_quantize(struct clf_graph *g, struct clf_tensor *x,
         }
     }
     struct clf_tensor *in[3] = {x, s, z};
-    if (st == CLF_OK)
+    bool fused = !p->scales && p->axis == CLF_QUANT_ROW && variant_of(g->ctx) == QUANT_ITEM;
+    if (st == CLF_OK && !fused)
         st = add(g, &op_codes, in, 3, p, CLF_I8, x->ndim, x->shape, q);
-    if (st != CLF_OK)
+    if (st != CLF_OK) {
+        *q = NULL;
         return st;
+    }
     *scale = s;
     if (zero)
         *zero = z;
