@@ -1029,6 +1029,44 @@ CLF_API enum clf_status clf_safetensors_write(struct clf_ctx *ctx, const char *p
 /* The encoder (the seed's ParallelTransformer)                             */
 /* ------------------------------------------------------------------------ */
 
+/** How the encoder stores its feed-forward weights W1 [d_ff, d_model] and
+ *  W2 [d_model, d_ff] (seed §3.2.1). */
+enum clf_ffn_format {
+    CLF_FFN_DENSE = 0, /**< as given */
+    CLF_FFN_SVD = 1,   /**< W ≈ U_r·(Σ_r V_rᵀ) by LAPACK's truncated SVD: two GEMMs */
+    CLF_FFN_RSVD = 2,  /**< the same factors by the randomised SVD (Halko et al.) */
+    CLF_FFN_TT = 3     /**< Tensor-Train matrix (TT-SVD, Oseledets 2011) applied core
+                            by core, never forming W */
+};
+
+/** The FFN weights' factorisation; zero-initialised means dense. */
+struct clf_ffn_factor {
+    enum clf_ffn_format format;
+    /** SVD, RSVD: the rank r (capped at min of the weight's sides); TT:
+     *  the largest TT-rank. 0: chosen from eps. */
+    int64_t rank;
+    /** With rank 0: the relative error target ‖W − W_r‖_F <= eps·‖W‖_F
+     *  (SVD: the smallest rank whose Eckart–Young tail meets it; RSVD: from
+     *  the randomised spectrum; TT: TT-SVD's bound). */
+    double eps;
+    int64_t oversample; /**< RSVD: p (the parser's default 10) */
+    int power_iters;    /**< RSVD: q (the parser's default 1) */
+    uint64_t seed;      /**< RSVD: the test matrix's seed */
+    int tt_cores;       /**< TT: d, 2..6 (0: 3); d_model and d_ff are split into d
+                             balanced factors */
+};
+
+/**
+ * Parses the --ffn grammar: dense | svd:R | svd:eps=E | rsvd:R[,p:P][,q:Q][,seed:S]
+ * | rsvd:eps=E[,...] | tt:R[,d:D] | tt:eps=E[,d:D]. On failure msg (may be
+ * NULL) receives why. CLF_E_INVALID_ARG.
+ */
+CLF_API enum clf_status clf_ffn_factor_parse(const char *spec, struct clf_ffn_factor *f,
+                                             char *msg, size_t msg_size);
+
+/** Writes the --ffn form of f into buf. */
+CLF_API void clf_ffn_factor_str(const struct clf_ffn_factor *f, char *buf, size_t size);
+
 /** How the encoder stores the attention's K and V. */
 enum clf_kv_format {
     CLF_KV_F32 = 0,         /**< fp32 */
@@ -1061,6 +1099,9 @@ struct clf_encoder_config {
      *  weights symmetric per output channel once at load, activations
      *  symmetric per token at run time, clf_op_gemm_q8. Default false. */
     bool linear_int8;
+    /** FFN weights' factorisation, made when the weights arrive (or read
+     *  from the file, see clf_encoder_load). Default dense. */
+    struct clf_ffn_factor ffn;
     /** Quantiser between the FFN's activation and W2 (clf_op_actq); free
      *  parameters left 0 (LSQ's step, PWL's clip) are set per layer by
      *  clf_encoder_calibrate. Default none. */
@@ -1090,7 +1131,11 @@ CLF_API enum clf_status clf_encoder_create_random(struct clf_ctx *ctx,
  * nn.TransformerEncoderLayer's "self_attn.in_proj_weight", ...,
  * "linear1.*", "linear2.*", "norm1.*", "norm2.*". Every tensor's shape is
  * checked against cfg (CLF_E_SHAPE naming the tensor); a missing tensor is
- * CLF_E_FORMAT. Optional one-element tensors per layer set the FFN
+ * CLF_E_FORMAT. With cfg->ffn SVD or RSVD, factors in the file
+ * ("linear1.lowrank.left" / ".right", as clf_encoder_save writes them) are
+ * used instead of factorising (a configured rank must equal theirs, else
+ * CLF_E_SHAPE); with TT, cores "linear1.tt.core.J" [r_J, m_J, n_J, r_J+1]
+ * likewise (they must chain into the weight's shape). Optional one-element tensors per layer set the FFN
  * activation quantiser's parameters instead of calibration: "ffn_act.step"
  * (LSQ), "ffn_act.alpha" (BINARY's α, or PACT's α for unsigned LSQ: s =
  * α/(2^b − 1)), "ffn_act.clip" and "ffn_act.breakpoint" (PWL); a value that
@@ -1098,6 +1143,17 @@ CLF_API enum clf_status clf_encoder_create_random(struct clf_ctx *ctx,
  */
 CLF_API enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
                                          const char *path, struct clf_encoder **out);
+
+/**
+ * Writes enc's weights to a safetensors file in clf_encoder_load's names
+ * ("layers.N." prefixes): the PyTorch weights, the FFN's SVD factors
+ * ("layers.N.linear1.lowrank.left" [d_ff, r], ".right" [r, d_model], and
+ * linear2's), the Tensor-Train cores ("layers.N.linear1.tt.core.J") and the
+ * FFN activation quantiser's parameters
+ * ("layers.N.ffn_act.step", ...) when the encoder has them, so that loading
+ * the file again skips factorisation and calibration.
+ */
+CLF_API enum clf_status clf_encoder_save(struct clf_encoder *enc, const char *path);
 
 /** Destroys an encoder (NULL is fine); graphs recorded with it first. */
 CLF_API void clf_encoder_destroy(struct clf_encoder *enc);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "../lib/linalg/svd.h" /* internal: LAPACK's SVD, for the truncated reference */
+#include "../lib/linalg/tt.h"  /* internal: TT-matrix reconstruction */
 #include "../tools/ref_encoder.h"
 #include "common.h"
 
@@ -82,6 +83,92 @@ static void set_truncated_forms(struct ref_weights *rw, struct clf_encoder *enc,
     free(vt);
 }
 
+/* When > 0, check_against_reference gives its reference W1 and W2
+ * truncated to this rank (the SVD FFN's approximation, in double through
+ * LAPACK, rounded once to float). */
+static int64_t ref_ffn_rank;
+
+/* The rank-r truncation of w [m, n] in place (double SVD, one rounding). */
+static void truncate_matrix(float *w, int64_t m, int64_t n, int64_t r)
+{
+    const int64_t k = m < n ? m : n;
+    double *a = malloc((size_t)(m * n) * sizeof *a), *u = malloc((size_t)(m * k) * sizeof *u);
+    double *sv = malloc((size_t)k * sizeof *sv), *vt = malloc((size_t)(k * n) * sizeof *vt);
+    for (int64_t i = 0; i < m * n; i++)
+        a[i] = w[i];
+    ck_assert_int_eq(clf_svd(NULL, a, m, n, u, sv, vt), CLF_OK);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = 0;
+            for (int64_t e = 0; e < r && e < k; e++)
+                acc += u[i * k + e] * sv[e] * vt[e * n + j];
+            w[i * n + j] = (float)acc;
+        }
+    free(a), free(u), free(sv), free(vt);
+}
+
+static void set_truncated_ffn(struct ref_weights *rw, struct clf_encoder *enc, int64_t r)
+{
+    struct clf_encoder_config c = clf_encoder_get_config(enc);
+    const size_t n = (size_t)(c.d_model * c.d_ff);
+    float *w = malloc(n * sizeof *w);
+    const char *names[2] = {"linear1.weight", "linear2.weight"};
+    for (int64_t li = 0; li < c.layers; li++)
+        for (int k = 0; k < 2; k++) {
+            ck_assert_ok(test_ctx(), clf_encoder_read_weight(enc, (int)li, names[k], w, n));
+            truncate_matrix(w, k ? c.d_model : c.d_ff, k ? c.d_ff : c.d_model, r);
+            ck_assert_int_eq(ref_weights_set(rw, li, names[k], w, n), 0);
+        }
+    free(w);
+}
+
+/* When set, check_against_reference gives its reference W1 and W2 as the
+ * Tensor-Trains saved in this file (clf_encoder_save), reconstructed in
+ * double and rounded once to float. */
+static const char *ref_tt_file;
+
+static void set_tt_ffn(struct ref_weights *rw, struct clf_encoder *enc, const char *path)
+{
+    struct clf_encoder_config c = clf_encoder_get_config(enc);
+    const size_t n = (size_t)(c.d_model * c.d_ff);
+    struct clf_safetensors *st = NULL;
+    ck_assert_ok(test_ctx(), clf_safetensors_open(test_ctx(), path, &st));
+    double *wd = malloc(n * sizeof *wd);
+    float *w = malloc(n * sizeof *w);
+    for (int64_t li = 0; li < c.layers; li++)
+        for (int k = 0; k < 2; k++) {
+            struct clf_tt tt;
+            memset(&tt, 0, sizeof tt);
+            for (int j = 0; j < CLF_TT_MAX_D; j++) {
+                char name[96];
+                int nd = 0;
+                int64_t sh[CLF_MAX_DIMS];
+                snprintf(name, sizeof name, "layers.%lld.linear%d.tt.core.%d", (long long)li,
+                         k + 1, j);
+                if (clf_safetensors_shape(st, name, &nd, sh, NULL) != CLF_OK)
+                    break;
+                size_t count = (size_t)(sh[0] * sh[1] * sh[2] * sh[3]);
+                float *h = malloc(count * sizeof *h);
+                ck_assert_ok(test_ctx(), clf_safetensors_read(st, name, h, count));
+                tt.cores[j] = malloc(count * sizeof *tt.cores[j]);
+                for (size_t e = 0; e < count; e++)
+                    tt.cores[j][e] = h[e];
+                free(h);
+                tt.r[j] = sh[0], tt.m[j] = sh[1], tt.n[j] = sh[2], tt.r[j + 1] = sh[3];
+                tt.d = j + 1;
+            }
+            ck_assert_int_ge(tt.d, 1);
+            ck_assert_int_eq(clf_tt_to_dense(&tt, wd), CLF_OK);
+            for (size_t e = 0; e < n; e++)
+                w[e] = (float)wd[e];
+            ck_assert_int_eq(ref_weights_set(rw, li, k ? "linear2.weight" : "linear1.weight", w, n),
+                             0);
+            clf_tt_free(&tt);
+        }
+    clf_safetensors_close(st);
+    free(wd), free(w);
+}
+
 /* Runs enc on fresh x (optionally padded) and compares with the reference. */
 static void check_against_reference(struct clf_encoder *enc, int64_t batch, int64_t seq,
                                     bool padding, bool strided_x)
@@ -126,6 +213,10 @@ static void check_against_reference(struct clf_encoder *enc, int64_t batch, int6
     ck_assert_ptr_nonnull(rw);
     if (ref_form_rank > 0)
         set_truncated_forms(rw, enc, ref_form_rank);
+    if (ref_ffn_rank > 0)
+        set_truncated_ffn(rw, enc, ref_ffn_rank);
+    if (ref_tt_file)
+        set_tt_ffn(rw, enc, ref_tt_file);
     ck_assert_int_eq(ref_encoder_forward(rw, batch, seq, x, pad, ref), 0);
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) {
@@ -134,14 +225,21 @@ static void check_against_reference(struct clf_encoder *enc, int64_t batch, int6
         den += ref[i] * ref[i];
     }
     double rel = sqrt(num / den), b = bound(&c, seq);
-    char attn[64];
+    char attn[160], ffn[64];
     clf_attention_variant_str(&c.attn, attn, sizeof attn);
+    clf_ffn_factor_str(&c.ffn, ffn, sizeof ffn);
+    if (c.ffn.format != CLF_FFN_DENSE)
+        snprintf(attn + strlen(attn), sizeof attn - strlen(attn), ", ffn %s", ffn);
     printf("encoder %lld layer(s) d %lld h %lld ff %lld %s %s %s batch %lld seq %lld%s%s: rel "
            "error %.2e (bound %.2e)\n",
            (long long)c.layers, (long long)d, (long long)c.heads, (long long)c.d_ff,
            c.norm_first ? "pre-LN" : "post-LN", c.act == CLF_ACT_RELU ? "relu" : "gelu", attn,
            (long long)batch, (long long)seq, padding ? " padded" : "",
-           ref_form_rank > 0 ? " (reference: truncated forms)" : "", rel, b);
+           ref_form_rank > 0 ? " (reference: truncated forms)"
+           : ref_ffn_rank > 0 ? " (reference: truncated W1, W2)"
+           : ref_tt_file      ? " (reference: the saved Tensor-Trains)"
+                              : "",
+           rel, b);
     ck_assert_msg(rel <= b, "relative error %g above the bound %g", rel, b);
     ref_weights_free(rw);
     clf_graph_destroy(g);
@@ -555,6 +653,154 @@ START_TEST(test_quantised_modes)
 }
 END_TEST
 
+/*
+ * Low-rank FFN weights. Exact cases: at full rank (min(d_model, d_ff))
+ * the factors reproduce W to fp32 rounding, so the layer equals the dense
+ * reference; the randomised SVD with r + p >= min(d_model, d_ff) samples the
+ * whole range and equals the truncated SVD. Truncated cases: against the
+ * reference with W1, W2 replaced by their rank-r truncations (double SVD,
+ * one rounding to float). The error-target form picks the smallest rank
+ * whose Eckart–Young tail meets eps. Saving and loading the factors gives a
+ * bitwise-equal forward pass.
+ */
+START_TEST(test_ffn_lowrank)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_encoder_config c = small_config(2, false, CLF_ACT_GELU);
+    char msg[128];
+    struct clf_encoder *enc = NULL;
+    static const struct {
+        const char *spec;
+        int64_t ref_rank; /* 0: exact */
+    } cases[] = {{"svd:48", 0}, {"svd:100", 0}, {"rsvd:48,q:0", 0}, {"svd:7", 7},
+                 {"rsvd:7,p:41,q:0", 7}, {"rsvd:7,p:5,q:2", -1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_ok(ctx, clf_ffn_factor_parse(cases[i].spec, &c.ffn, msg, sizeof msg));
+        ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+        if (cases[i].ref_rank >= 0) {
+            ref_ffn_rank = cases[i].ref_rank;
+            check_against_reference(enc, 2, 9, i % 2, false);
+            ref_ffn_rank = 0;
+        } else { /* q = 2 power iterations: close to the truncation, not equal */
+            enum clf_status cal;
+            double rel = quantised_error(enc, 2, 9, &cal);
+            printf("encoder with ffn %s: rel error against dense %.3e\n", cases[i].spec, rel);
+            ck_assert(rel > 1e-5 && rel < 1.0);
+        }
+        clf_encoder_destroy(enc);
+    }
+
+    /* eps: the smallest rank meeting the target, read back from a saved file */
+    char *dir = test_make_tmpdir("ffn"), path[4200];
+    snprintf(path, sizeof path, "%s/ffn.safetensors", dir);
+    ck_assert_ok(ctx, clf_ffn_factor_parse("svd:eps=0.3", &c.ffn, msg, sizeof msg));
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, 5, &enc));
+    ck_assert_ok(ctx, clf_encoder_save(enc, path));
+    struct clf_safetensors *st = NULL;
+    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    int nd = 0;
+    int64_t shape[CLF_MAX_DIMS];
+    ck_assert_ok(ctx, clf_safetensors_shape(st, "layers.1.linear2.lowrank.left", &nd, shape, NULL));
+    clf_safetensors_close(st);
+    {
+        const int64_t m = c.d_model, n = c.d_ff, k = m;
+        float *w = malloc((size_t)(m * n) * sizeof *w);
+        double *a = malloc((size_t)(m * n) * sizeof *a), *sv = malloc((size_t)k * sizeof *sv);
+        ck_assert_ok(ctx, clf_encoder_read_weight(enc, 1, "linear2.weight", w, (size_t)(m * n)));
+        for (int64_t i = 0; i < m * n; i++)
+            a[i] = w[i];
+        ck_assert_int_eq(clf_svd(NULL, a, m, n, NULL, sv, NULL), CLF_OK);
+        int64_t want = clf_svd_rank_for_error(sv, k, 0.3);
+        printf("svd:eps=0.3 on linear2 [48, 80]: rank %lld (expected %lld)\n",
+               (long long)shape[1], (long long)want);
+        ck_assert_int_eq(shape[1], want);
+        ck_assert(want > 1 && want < k);
+        free(w), free(a), free(sv);
+    }
+
+    /* the saved factors load without factorising: the same forward, bit for bit */
+    int64_t xs[3] = {1, 6, c.d_model};
+    float xin[6 * 48];
+    for (int i = 0; i < 6 * 48; i++)
+        xin[i] = (float)cos(i);
+    float *outs[2];
+    struct clf_encoder *encs[2] = {enc, NULL};
+    c.ffn.rank = 0; /* from the file */
+    ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &encs[1]));
+    for (int i = 0; i < 2; i++) {
+        struct clf_graph *g = NULL;
+        struct clf_tensor *x = test_upload(3, xs, xin), *y = NULL;
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        ck_assert_ok(ctx, clf_encoder_forward(encs[i], g, x, NULL, &y));
+        ck_assert_ok(ctx, clf_graph_run(g));
+        outs[i] = test_read_all(y);
+        clf_graph_destroy(g);
+        clf_tensor_destroy(x);
+    }
+    ck_assert_mem_eq(outs[0], outs[1], sizeof xin);
+    free(outs[0]), free(outs[1]);
+    clf_encoder_destroy(encs[1]);
+    clf_encoder_destroy(enc);
+    c.ffn.rank = shape[1] + 1; /* disagrees with the file */
+    ck_assert_status(ctx, clf_encoder_load(ctx, &c, path, &enc), CLF_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "lowrank"));
+    test_remove_dir(dir);
+    free(dir);
+
+    /* Tensor-Train: full ranks (tiny eps) reproduce W; capped ranks against
+     * the reference holding the saved cores' reconstruction; then the file
+     * loads back to the same forward pass */
+    dir = test_make_tmpdir("tt");
+    snprintf(path, sizeof path, "%s/tt.safetensors", dir);
+    const char *tts[] = {"tt:eps=1e-9", "tt:3", "tt:2,d:2"};
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_ok(ctx, clf_ffn_factor_parse(tts[i], &c.ffn, msg, sizeof msg));
+        ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+        ck_assert_ok(ctx, clf_encoder_save(enc, path));
+        if (i) /* exact at full ranks: the plain reference */
+            ref_tt_file = path;
+        check_against_reference(enc, 2, 9, true, false);
+        ref_tt_file = NULL;
+        ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &encs[1]));
+        encs[0] = enc;
+        for (int e = 0; e < 2; e++) {
+            struct clf_graph *g = NULL;
+            struct clf_tensor *x = test_upload(3, xs, xin), *y = NULL;
+            ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+            ck_assert_ok(ctx, clf_encoder_forward(encs[e], g, x, NULL, &y));
+            ck_assert_ok(ctx, clf_graph_run(g));
+            outs[e] = test_read_all(y);
+            clf_graph_destroy(g);
+            clf_tensor_destroy(x);
+        }
+        ck_assert_mem_eq(outs[0], outs[1], sizeof xin);
+        free(outs[0]), free(outs[1]);
+        clf_encoder_destroy(encs[1]);
+        clf_encoder_destroy(enc);
+    }
+    test_remove_dir(dir);
+    free(dir);
+
+    /* the grammar */
+    struct clf_ffn_factor f;
+    char buf[64];
+    ck_assert_ok(ctx, clf_ffn_factor_parse("rsvd:32", &f, msg, sizeof msg));
+    ck_assert(f.format == CLF_FFN_RSVD && f.rank == 32 && f.oversample == 10 && f.power_iters == 1);
+    clf_ffn_factor_str(&f, buf, sizeof buf);
+    ck_assert_str_eq(buf, "rsvd:32,p:10,q:1");
+    ck_assert_ok(ctx, clf_ffn_factor_parse("tt:eps=0.01,d:4", &f, msg, sizeof msg));
+    clf_ffn_factor_str(&f, buf, sizeof buf);
+    ck_assert_str_eq(buf, "tt:eps=0.01,d:4");
+    const char *bad[] = {"", "svd", "svd:0", "svd:eps=0", "svd:eps=1", "svd:eps=x", "dense:3",
+                         "svd:8,p:3", "rsvd:8,d:3", "tt:4,d:1", "tt:4,d:7", "rsvd:8,p:-1",
+                         "lowrank:8", "tt:4,d:3,d:3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(clf_ffn_factor_parse(bad[i], &f, msg, sizeof msg) == CLF_E_INVALID_ARG &&
+                          msg[0],
+                      "'%s' accepted", bad[i]);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -617,6 +863,7 @@ int main(void)
     tcase_add_test(tc, test_weights_from_files);
     tcase_add_test(tc, test_svd_attention);
     tcase_add_test(tc, test_quantised_modes);
+    tcase_add_test(tc, test_ffn_lowrank);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

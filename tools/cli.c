@@ -156,7 +156,7 @@ bool cli_parse_act(const char *s, enum clf_act *act)
     return true;
 }
 
-bool cli_parse_quant(const char *name, const char *value, struct clf_encoder_config *cfg,
+bool cli_parse_layer_option(const char *name, const char *value, struct clf_encoder_config *cfg,
                      char *msg, size_t size)
 {
     msg[0] = 0;
@@ -184,6 +184,10 @@ bool cli_parse_quant(const char *name, const char *value, struct clf_encoder_con
             cfg->linear_int8 = !strcmp(value, "int8");
         else
             snprintf(msg, size, "--linear takes f32 or int8");
+    } else if (!strcmp(name, "ffn")) {
+        char why[200];
+        if (clf_ffn_factor_parse(value, &cfg->ffn, why, sizeof why) != CLF_OK)
+            snprintf(msg, size, "--ffn %s: %s", value, why);
     } else if (!strcmp(name, "ffn-act")) {
         char why[200];
         if (clf_actq_parse(value, &cfg->ffn_act, why, sizeof why) != CLF_OK)
@@ -194,7 +198,7 @@ bool cli_parse_quant(const char *name, const char *value, struct clf_encoder_con
     return msg[0] == 0;
 }
 
-void cli_quant_str(const struct clf_encoder_config *cfg, char *buf, size_t size)
+void cli_layer_options_str(const struct clf_encoder_config *cfg, char *buf, size_t size)
 {
     char act[128];
     size_t n = 0;
@@ -206,6 +210,10 @@ void cli_quant_str(const struct clf_encoder_config *cfg, char *buf, size_t size)
         w_ = snprintf(buf + n, size - n, __VA_ARGS__);                                          \
         n += w_ > 0 && (size_t)w_ < size - n ? (size_t)w_ : 0;                                  \
     } while (0)
+    if (cfg->ffn.format != CLF_FFN_DENSE) {
+        clf_ffn_factor_str(&cfg->ffn, act, sizeof act);
+        ADD("ffn %s", act);
+    }
     if (cfg->kv != CLF_KV_F32)
         ADD("kv %s", cfg->kv == CLF_KV_INT8_TOKEN ? "int8" : "int8:channel");
     if (cfg->attn_p == CLF_P_F16)

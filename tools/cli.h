@@ -35,18 +35,19 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* relu, gelu, gelu-tanh -> *act; false for anything else. */
 bool cli_parse_act(const char *s, enum clf_act *act);
 
-/* The quantisation options shared by run and bench, into cfg:
+/* The layer options shared by run and bench, into cfg:
+ *   --ffn SPEC                    FFN weights (clf_ffn_factor_parse's grammar)
  *   --kv f32|int8|int8:channel    K and V storage (int8 = per token)
  *   --attn-quant f32|f16|log:B    attention weights' storage
  *   --linear f32|int8             linear layers
  *   --ffn-act SPEC                clf_actq_parse's grammar
  * name is the option without dashes; false with msg set on a bad value. */
-bool cli_parse_quant(const char *name, const char *value, struct clf_encoder_config *cfg,
+bool cli_parse_layer_option(const char *name, const char *value, struct clf_encoder_config *cfg,
                      char *msg, size_t size);
 
-/* cfg's quantisation in the options' words ("kv int8, linear int8"), or
- * "none". */
-void cli_quant_str(const struct clf_encoder_config *cfg, char *buf, size_t size);
+/* cfg's FFN format and quantisation in the options' words ("ffn svd:64,
+ * kv int8, linear int8"), or "none". */
+void cli_layer_options_str(const struct clf_encoder_config *cfg, char *buf, size_t size);
 
 /* Milliseconds from a monotonic clock. */
 double cli_now_ms(void);

@@ -20,6 +20,7 @@ struct run_opts {
     uint64_t seed;
     int runs;
     bool check, json;
+    const char *save; /* --save FILE */
 };
 
 static void help(void)
@@ -47,6 +48,11 @@ static void help(void)
            "      --attn SPEC        exact (default), threshold:T[,renorm], topk:K,\n"
            "                         window:W[,left:L][,right:R][,global:G], linformer:R,\n"
            "                         nystrom:M[,iters:N], svd:R[,rand[,p:P][,q:Q]]\n"
+           "      --ffn SPEC         FFN weights: dense (default), svd:R, svd:eps=E,\n"
+           "                         rsvd:R[,p:P][,q:Q][,seed:S], tt:R[,d:D], tt:eps=E\n"
+           "      --save FILE        write the prepared weights (with FFN factors and\n"
+           "                         calibrated quantiser parameters) as safetensors, for\n"
+           "                         a later --weights FILE that skips preparing them\n"
            "      --kv F             K and V storage: f32 (default), int8 (per token),\n"
            "                         int8:channel\n"
            "      --attn-quant F     attention weights: f32 (default), f16, log:B\n"
@@ -111,7 +117,7 @@ static int op_times(struct clf_graph *g, struct op_time *ops, int max, double *t
 static int parse(int argc, char **argv, struct run_opts *o)
 {
     enum { O_SEQ = 256, O_BATCH, O_LAYERS, O_DMODEL, O_HEADS, O_DFF, O_ACT, O_EPS, O_NORMFIRST,
-           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON, O_VARIANT, O_QUANT };
+           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON, O_VARIANT, O_QUANT, O_SAVE };
     static const struct option opts[] = {
         {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
         {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
@@ -125,6 +131,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"attn", required_argument, NULL, O_VARIANT},
         {"kv", required_argument, NULL, O_QUANT}, {"attn-quant", required_argument, NULL, O_QUANT},
         {"linear", required_argument, NULL, O_QUANT}, {"ffn-act", required_argument, NULL, O_QUANT},
+        {"ffn", required_argument, NULL, O_QUANT}, {"save", required_argument, NULL, O_SAVE},
         {"seed", required_argument, NULL, O_SEED}, {"runs", required_argument, NULL, O_RUNS},
         {"check", no_argument, NULL, O_CHECK},    {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
@@ -191,10 +198,11 @@ static int parse(int argc, char **argv, struct run_opts *o)
         }
         case O_QUANT: {
             char msg[256];
-            if (!cli_parse_quant(opts[li].name, optarg, &o->cfg, msg, sizeof msg))
+            if (!cli_parse_layer_option(opts[li].name, optarg, &o->cfg, msg, sizeof msg))
                 return cli_usage_error("run", "%s", msg);
             break;
         }
+        case O_SAVE: o->save = optarg; break;
         case O_CHECK: o->check = true; break;
         case O_JSON: o->json = true; break;
         case 'h': help(); return -1;
@@ -270,6 +278,8 @@ int cmd_run(int argc, char **argv)
         st = clf_tensor_write(x, host, n * sizeof *host);
     if (st == CLF_OK) /* FFN activation quantisers' free parameters, from x itself */
         st = clf_encoder_calibrate(enc, x, NULL);
+    if (st == CLF_OK && o.save)
+        st = clf_encoder_save(enc, o.save);
     if (st == CLF_OK)
         st = clf_graph_create(ctx, &g);
     if (st == CLF_OK)
@@ -333,7 +343,7 @@ int cmd_run(int argc, char **argv)
                       : o.cfg.act == CLF_ACT_GELU ? "gelu" : "gelu-tanh";
     char attn[96], quant[256];
     clf_attention_variant_str(&o.cfg.attn, attn, sizeof attn);
-    cli_quant_str(&o.cfg, quant, sizeof quant);
+    cli_layer_options_str(&o.cfg, quant, sizeof quant);
     if (o.json) {
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "device", info.name);
@@ -346,7 +356,7 @@ int cmd_run(int argc, char **argv)
         cJSON_AddStringToObject(c, "activation", act);
         cJSON_AddBoolToObject(c, "norm_first", o.cfg.norm_first);
         cJSON_AddStringToObject(c, "attention", attn);
-        cJSON_AddStringToObject(c, "quantisation", quant);
+        cJSON_AddStringToObject(c, "options", quant);
         cJSON_AddNumberToObject(c, "batch", (double)o.batch);
         cJSON_AddNumberToObject(c, "seq", (double)o.seq);
         cJSON_AddStringToObject(c, "weights", o.weights ? o.weights : "random");
@@ -370,7 +380,7 @@ int cmd_run(int argc, char **argv)
     } else {
         printf("device   %s (%s)\n", info.name, info.platform_name);
         printf("config   %lld layers, d_model %lld, %lld heads, d_ff %lld, %s, %s, attention %s, "
-               "quantisation %s, batch %lld, seq %lld, weights %s\n",
+               "options %s, batch %lld, seq %lld, weights %s\n",
                (long long)o.cfg.layers, (long long)o.cfg.d_model, (long long)o.cfg.heads,
                (long long)o.cfg.d_ff, act, o.cfg.norm_first ? "pre-LN" : "post-LN", attn, quant,
                (long long)o.batch, (long long)o.seq, o.weights ? o.weights : "random");

@@ -82,6 +82,30 @@ struct ref_weights *ref_weights_read(struct clf_encoder *enc)
     return w;
 }
 
+int ref_weights_set(struct ref_weights *w, int64_t layer, const char *name, const float *data,
+                    size_t count)
+{
+    if (layer < 0 || layer >= w->cfg.layers)
+        return -1;
+    struct ref_layer *l = &w->layers[layer];
+    const size_t d = (size_t)w->cfg.d_model, f = (size_t)w->cfg.d_ff;
+    const struct {
+        const char *name;
+        float *p;
+        size_t n;
+    } all[] = {{"linear1.weight", l->w1, f * d}, {"linear2.weight", l->w2, d * f},
+               {"self_attn.in_proj_weight", l->in_w, 3 * d * d},
+               {"self_attn.out_proj.weight", l->out_w, d * d}};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(name, all[i].name)) {
+            if (count != all[i].n)
+                return -1;
+            memcpy(all[i].p, data, count * sizeof *data);
+            return 0;
+        }
+    return -1;
+}
+
 int ref_weights_set_score_form(struct ref_weights *w, int64_t layer, int64_t head,
                                const double *m)
 {

@@ -19,6 +19,13 @@ struct ref_weights;
 struct ref_weights *ref_weights_read(struct clf_encoder *enc);
 void ref_weights_free(struct ref_weights *w);
 
+/* Replaces the reference's copy of one weight of a layer (PyTorch's name
+ * within the layer, e.g. "linear1.weight"; count floats, copied), e.g. by
+ * an approximation the device applies. Returns 0, or -1 (unknown name,
+ * layer out of range). */
+int ref_weights_set(struct ref_weights *w, int64_t layer, const char *name, const float *data,
+                    size_t count);
+
 /*
  * Replaces head `head`'s scores in layer `layer` by the bilinear form m
  * [(d+1), (d+1)] (copied): s_ij = x̃_iᵀ m x̃_j with x̃ = [x; 1] the layer's

@@ -18,6 +18,8 @@
 #include "../graph/graph.h"
 #include "../ops/attention_variant.h"
 #include "encoder_internal.h"
+#include "../ops/tt.h"
+#include "ffn_factor.h"
 #include "qk_lowrank.h"
 
 const struct weight_desc clf_encoder_weight_table[] = {
@@ -104,6 +106,8 @@ static enum clf_status check_config(struct clf_ctx *ctx, const struct clf_encode
         return clf_fail(ctx, CLF_E_UNSUPPORTED,
                         "quantised K/V or attention weights need exact attention (the sparse "
                         "and low-rank variants run their own kernels)");
+    if (clf_ffn_factor_check(ctx, &c->ffn) != CLF_OK)
+        return CLF_E_INVALID_ARG;
     if ((unsigned)c->ffn_act.kind > CLF_ACTQ_LSQ)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown FFN activation quantiser %d",
                         (int)c->ffn_act.kind);
@@ -121,6 +125,10 @@ void clf_encoder_destroy(struct clf_encoder *enc)
         struct clf_tensor **extra[] = EXTRA_TENSORS(&enc->layers[i]);
         for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++)
             clf_tensor_destroy(*extra[k]);
+        clf_tt_free(&enc->layers[i].tt1);
+        clf_tt_free(&enc->layers[i].tt2);
+        clf_tt_weights_free(enc->layers[i].tt1_w);
+        clf_tt_weights_free(enc->layers[i].tt2_w);
     }
     free(enc->layers);
     clf_tensor_destroy(enc->norm_w);
@@ -130,8 +138,8 @@ void clf_encoder_destroy(struct clf_encoder *enc)
 
 /* Checks the arguments every constructor takes and allocates the encoder
  * into *enc; *out (the caller's pointer) is cleared first. */
-static enum clf_status encoder_new(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
-                                   struct clf_encoder **out, struct clf_encoder **enc_out)
+enum clf_status clf_encoder_new(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                struct clf_encoder **out, struct clf_encoder **enc_out)
 {
     *enc_out = NULL;
     if (!out)
@@ -175,7 +183,7 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
                                           uint64_t seed, struct clf_encoder **out)
 {
     struct clf_encoder *enc = NULL;
-    enum clf_status st = encoder_new(ctx, cfg, out, &enc);
+    enum clf_status st = clf_encoder_new(ctx, cfg, out, &enc);
     if (st != CLF_OK)
         return st;
     uint64_t state = seed;
@@ -214,145 +222,6 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
     return CLF_OK;
 }
 
-/* Reads a named tensor of the file, checked against the expected shape,
- * into a new device tensor. */
-static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *st,
-                                   const char *path, const char *name, int nd,
-                                   const int64_t *shape, struct clf_tensor **out)
-{
-    int fnd = 0;
-    int64_t fshape[CLF_MAX_DIMS];
-    enum clf_status s = clf_safetensors_shape(st, name, &fnd, fshape, NULL);
-    if (s != CLF_OK)
-        return s;
-    bool same = fnd == nd;
-    for (int i = 0; same && i < nd; i++)
-        same = fshape[i] == shape[i];
-    if (!same) {
-        char want[64], got[64] = "";
-        snprintf(want, sizeof want, nd == 2 ? "[%lld, %lld]" : "[%lld]", (long long)shape[0],
-                 (long long)(nd == 2 ? shape[1] : 0));
-        for (int i = 0, w = 0; i < fnd && w < (int)sizeof got - 24; i++)
-            w += snprintf(got + w, sizeof got - (size_t)w, "%s%lld", i ? ", " : "",
-                          (long long)fshape[i]);
-        return clf_fail(ctx, CLF_E_SHAPE,
-                        "%s: tensor '%s' has shape [%s]; the configuration needs %s", path,
-                        name, got, want);
-    }
-    size_t n = (size_t)(shape[0] * (nd == 2 ? shape[1] : 1));
-    float *host = malloc(n * sizeof *host);
-    if (!host)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for '%s'", name);
-    s = clf_safetensors_read(st, name, host, n);
-    if (s == CLF_OK)
-        s = clf_encoder_upload(ctx, nd, shape, host, out);
-    free(host);
-    return s;
-}
-
-/* The FFN activation quantiser's parameters a weights file may hold per
- * layer (each a one-element tensor), overriding calibration:
- *   ffn_act.step   LSQ's s          ffn_act.alpha  BINARY's α, or PACT's α
- *   ffn_act.clip   PWL's c                         (unsigned LSQ: s = α/(2^b − 1))
- *   ffn_act.breakpoint  PWL's p
- * Names as the layer's others ("layers.N." prefix unless prefix is ""). A
- * parameter of another quantiser than the configured one is ignored. */
-static enum clf_status load_actq(struct clf_ctx *ctx, struct clf_safetensors *st,
-                                 const char *path, const char *prefix, int64_t layer,
-                                 struct clf_actq *q)
-{
-    static const char *names[] = {"step", "alpha", "clip", "breakpoint"};
-    for (size_t k = 0; k < 4 && q->kind != CLF_ACTQ_NONE; k++) {
-        char name[96];
-        if (prefix)
-            snprintf(name, sizeof name, "%sffn_act.%s", prefix, names[k]);
-        else
-            snprintf(name, sizeof name, "layers.%lld.ffn_act.%s", (long long)layer, names[k]);
-        int nd = 0;
-        int64_t shape[CLF_MAX_DIMS];
-        if (clf_safetensors_shape(st, name, &nd, shape, NULL) != CLF_OK)
-            continue; /* absent: calibrated or given in the configuration */
-        float v = 0;
-        enum clf_status s = clf_safetensors_read(st, name, &v, 1);
-        if (s != CLF_OK)
-            return clf_fail(ctx, s, "%s: '%s' must hold one number", path, name);
-        if (!(v > 0) || isinf(v))
-            return clf_fail(ctx, CLF_E_FORMAT, "%s: '%s' is %g; it must be positive and finite",
-                            path, name, (double)v);
-        if (k == 0 && q->kind == CLF_ACTQ_LSQ)
-            q->step = v;
-        else if (k == 1 && q->kind == CLF_ACTQ_BINARY)
-            q->alpha = v;
-        else if (k == 1 && q->kind == CLF_ACTQ_LSQ && !q->is_signed)
-            q->step = v / (float)((1 << q->bits) - 1);
-        else if (k == 2 && q->kind == CLF_ACTQ_PWL)
-            q->clip = v;
-        else if (k == 3 && q->kind == CLF_ACTQ_PWL)
-            q->breakpoint = v;
-    }
-    return CLF_OK;
-}
-
-enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
-                                 const char *path, struct clf_encoder **out)
-{
-    struct clf_encoder *enc = NULL;
-    struct clf_safetensors *st = NULL;
-    enum clf_status s = encoder_new(ctx, cfg, out, &enc);
-    if (s != CLF_OK)
-        return s;
-    if (!path) {
-        clf_encoder_destroy(enc);
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL weights path");
-    }
-    s = clf_safetensors_open(ctx, path, &st);
-    if (s != CLF_OK) {
-        clf_encoder_destroy(enc);
-        return s;
-    }
-    /* nn.TransformerEncoderLayer's names for a lone layer, else
-     * nn.TransformerEncoder's "layers.N." prefixes */
-    int nd;
-    int64_t shape[CLF_MAX_DIMS];
-    bool bare = cfg->layers == 1 &&
-                clf_safetensors_shape(st, "self_attn.in_proj_weight", &nd, shape, NULL) == CLF_OK;
-    for (int64_t i = 0; s == CLF_OK && i < cfg->layers; i++) {
-        for (size_t w = 0; s == CLF_OK && w < N_WEIGHTS; w++) {
-            char name[128];
-            if (bare)
-                snprintf(name, sizeof name, "%s", clf_encoder_weight_table[w].name);
-            else
-                snprintf(name, sizeof name, "layers.%lld.%s", (long long)i, clf_encoder_weight_table[w].name);
-            int64_t ws[2];
-            int wnd = clf_encoder_weight_shape(cfg, &clf_encoder_weight_table[w], ws);
-            s = load_tensor(ctx, st, path, name, wnd, ws, clf_encoder_slot(&enc->layers[i], &clf_encoder_weight_table[w]));
-        }
-        if (s == CLF_OK)
-            s = load_actq(ctx, st, path, bare ? "" : NULL, i, &enc->layers[i].actq);
-    }
-    /* layers beyond cfg->layers would be silently ignored: refuse them */
-    char extra[64];
-    snprintf(extra, sizeof extra, "layers.%lld.self_attn.in_proj_weight", (long long)cfg->layers);
-    if (s == CLF_OK && !bare && clf_safetensors_shape(st, extra, &nd, shape, NULL) == CLF_OK)
-        s = clf_fail(ctx, CLF_E_SHAPE, "%s holds more than the %lld layers configured", path,
-                     (long long)cfg->layers);
-    int64_t d = cfg->d_model;
-    if (s == CLF_OK && clf_safetensors_shape(st, "norm.weight", &nd, shape, NULL) == CLF_OK) {
-        s = load_tensor(ctx, st, path, "norm.weight", 1, &d, &enc->norm_w);
-        if (s == CLF_OK)
-            s = load_tensor(ctx, st, path, "norm.bias", 1, &d, &enc->norm_b);
-    }
-    clf_safetensors_close(st);
-    if (s == CLF_OK)
-        s = clf_encoder_prepare(enc);
-    if (s != CLF_OK) {
-        clf_encoder_destroy(enc);
-        return s;
-    }
-    *out = enc;
-    return CLF_OK;
-}
-
 struct clf_encoder_config clf_encoder_get_config(const struct clf_encoder *enc)
 {
     return enc ? enc->cfg : clf_encoder_config_default();
@@ -384,9 +253,10 @@ enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer, cons
 }
 
 /* A linear layer's weights: f32 W [out, in] and, with linear_int8, its
- * codes and per-output-channel scales. */
+ * codes and per-output-channel scales, or SVD factors W ≈ left·right. */
 struct lin {
-    struct clf_tensor *w, *b, *wq, *ws;
+    struct clf_tensor *w, *b, *wq, *ws, *left, *right;
+    const struct clf_tt_weights *tt;
 };
 
 /* y = x Wᵀ + b (act) (+ c) for x [tokens, in], W [out, in]. f32: one GEMM
@@ -415,6 +285,18 @@ static enum clf_status linear(struct clf_graph *g, struct clf_tensor *x, const s
     p.act = act;
     p.c = c;
     p.beta = c ? 1.0f : 0.0f;
+    if (w->tt) { /* core by core, then c added */
+        struct clf_tensor *t = NULL;
+        enum clf_status st = clf_op_tt_linear(g, x, w->tt, w->b, act, c ? &t : y);
+        return st == CLF_OK && c ? clf_op_add(g, c, t, y) : st;
+    }
+    if (w->left) { /* x·Rᵀ [tokens, r], then ·Lᵀ with the bias and activation */
+        struct clf_gemm_params p1 = clf_gemm_params_default();
+        struct clf_tensor *t = NULL;
+        p1.trans_b = true;
+        enum clf_status st = clf_op_gemm(g, x, w->right, &p1, &t);
+        return st == CLF_OK ? clf_op_gemm(g, t, w->left, &p, y) : st;
+    }
     return clf_op_gemm(g, x, w->w, &p, y);
 }
 
@@ -485,8 +367,9 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
     /* qkv [tokens, w]: q, k, v of head j at columns j·qd, h·qd + j·qd, 2·h·qd + j·hd,
      * qd = hd (w = 3d), or the SVD rank r (w = 2·h·r + d) */
     const int64_t qd = svd ? clf_qk_lowrank_rank(&c->attn, hd) : hd, w = 2 * h * qd + d;
-    const struct lin in = {svd ? l->svd_w : l->in_w, svd ? l->svd_b : l->in_b, l->qkv_q, l->qkv_s};
-    const struct lin out = {l->out_w, l->out_b, l->out_q, l->out_s};
+    const struct lin in = {svd ? l->svd_w : l->in_w, svd ? l->svd_b : l->in_b, l->qkv_q, l->qkv_s,
+                           NULL, NULL, NULL};
+    const struct lin out = {l->out_w, l->out_b, l->out_q, l->out_s, NULL, NULL, NULL};
     enum clf_status st = linear(g, x, &in, CLF_ACT_NONE, NULL, &qkv);
     const int64_t qks[4] = {batch, h, seq, qd}, hs[4] = {batch, h, seq, hd};
     const int64_t qs[4] = {seq * w, qd, w, 1}, vs[4] = {seq * w, hd, w, 1};
@@ -560,7 +443,8 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
 {
     const struct clf_encoder_config *c = &enc->cfg;
     const struct layer *l = &enc->layers[li];
-    const struct lin w1 = {l->w1, l->b1, l->w1_q, l->w1_s}, w2 = {l->w2, l->b2, l->w2_q, l->w2_s};
+    const struct lin w1 = {l->w1, l->b1, l->w1_q, l->w1_s, l->w1_l, l->w1_r, l->tt1_w};
+    const struct lin w2 = {l->w2, l->b2, l->w2_q, l->w2_s, l->w2_l, l->w2_r, l->tt2_w};
     struct clf_tensor *a = NULL, *r = NULL, *n = NULL, *f = NULL, *fq = NULL, *out = NULL;
     enum clf_status st;
     if (!c->norm_first) {

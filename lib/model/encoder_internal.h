@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "clformer.h"
+#include "../linalg/tt.h"
 
 /* The weights of one layer, in PyTorch's names (see weight_table). */
 struct layer {
@@ -22,6 +23,10 @@ struct layer {
     /* FFN as SVD factors (cfg.ffn SVD/RSVD): W ≈ left·right, left [out, r],
      * right [r, in] */
     struct clf_tensor *w1_l, *w1_r, *w2_l, *w2_r;
+    /* FFN as Tensor-Trains (cfg.ffn TT): host cores (kept for saving) and
+     * their device copies */
+    struct clf_tt tt1, tt2;
+    struct clf_tt_weights *tt1_w, *tt2_w;
     struct clf_actq actq; /* cfg.ffn_act, calibrated for this layer */
 };
 
@@ -68,6 +73,11 @@ int clf_encoder_weight_shape(const struct clf_encoder_config *c, const struct we
 /* Creates a device f32 tensor holding host data. */
 enum clf_status clf_encoder_upload(struct clf_ctx *ctx, int ndim, const int64_t *shape,
                                    const float *host, struct clf_tensor **out);
+
+/* Checks cfg and allocates an encoder into *enc_out (weights not yet
+ * there); *out (the caller's pointer) is cleared first. */
+enum clf_status clf_encoder_new(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                struct clf_encoder **out, struct clf_encoder **enc_out);
 
 /* What follows the weights' arrival (encoder_prepare.c): SVD score forms,
  * FFN factors (unless a file gave them), int8 weights. */

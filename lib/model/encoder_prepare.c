@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../runtime/ctx.h"
+#include "../ops/tt.h"
 #include "encoder_internal.h"
 #include "ffn_factor.h"
 #include "qk_lowrank.h"
@@ -116,10 +117,98 @@ static enum clf_status prepare_int8(struct clf_encoder *enc)
         st = quantize_weight(enc->ctx, l->svd_w ? l->svd_w : l->in_w, &l->qkv_q, &l->qkv_s);
         if (st == CLF_OK)
             st = quantize_weight(enc->ctx, l->out_w, &l->out_q, &l->out_s);
-        if (st == CLF_OK)
+        if (st == CLF_OK && enc->cfg.ffn.format == CLF_FFN_DENSE)
             st = quantize_weight(enc->ctx, l->w1, &l->w1_q, &l->w1_s);
-        if (st == CLF_OK)
+        if (st == CLF_OK && enc->cfg.ffn.format == CLF_FFN_DENSE)
             st = quantize_weight(enc->ctx, l->w2, &l->w2_q, &l->w2_s);
+    }
+    return st;
+}
+
+/* *l [m, r], *r [r, n]: W's SVD factors (ffn_factor.h), uploaded. */
+static enum clf_status factor_weight(struct clf_encoder *enc, struct clf_tensor *w, int64_t layer,
+                                     const char *name, struct clf_tensor **l,
+                                     struct clf_tensor **r)
+{
+    const int64_t m = clf_tensor_dim(w, 0), n = clf_tensor_dim(w, 1);
+    float *host = malloc((size_t)(m * n) * sizeof *host), *left = NULL, *right = NULL;
+    int64_t rank = 0;
+    double err = 0;
+    enum clf_status st = host ? clf_tensor_read(w, host, (size_t)(m * n) * sizeof *host)
+                              : clf_fail(enc->ctx, CLF_E_OUT_OF_MEMORY,
+                                         "no host memory to factorise a weight");
+    if (st == CLF_OK)
+        st = clf_ffn_lowrank(enc->ctx, host, m, n, &enc->cfg.ffn, &left, &right, &rank, &err);
+    const int64_t ls[2] = {m, rank}, rs[2] = {rank, n};
+    if (st == CLF_OK)
+        st = clf_encoder_upload(enc->ctx, 2, ls, left, l);
+    if (st == CLF_OK)
+        st = clf_encoder_upload(enc->ctx, 2, rs, right, r);
+    if (st == CLF_OK)
+        clf_log(enc->ctx, CLF_LOG_INFO,
+                "layer %lld %s [%lld, %lld]: rank %lld, relative error %.3g, %lld of %lld "
+                "parameters",
+                (long long)layer, name, (long long)m, (long long)n, (long long)rank, err,
+                (long long)(rank * (m + n)), (long long)(m * n));
+    free(host), free(left), free(right);
+    return st;
+}
+
+/* tt: W's Tensor-Train (TT-SVD with d cores, modes from clf_tt_modes,
+ * ranks capped by cfg.ffn.rank and/or set by cfg.ffn.eps), unless tt->d is
+ * set already (from a file); then its device copy. */
+static enum clf_status tt_weight(struct clf_encoder *enc, struct clf_tensor *w, int64_t layer,
+                                 const char *name, struct clf_tt *tt, struct clf_tt_weights **dev)
+{
+    const int64_t m = clf_tensor_dim(w, 0), n = clf_tensor_dim(w, 1);
+    const struct clf_ffn_factor *f = &enc->cfg.ffn;
+    enum clf_status st = CLF_OK;
+    if (!tt->d) {
+        const int d = f->tt_cores ? f->tt_cores : 3;
+        int64_t mm[CLF_TT_MAX_D], nn[CLF_TT_MAX_D];
+        float *host = malloc((size_t)(m * n) * sizeof *host);
+        double *a = malloc((size_t)(m * n) * sizeof *a), err = 0;
+        st = host && a ? clf_tensor_read(w, host, (size_t)(m * n) * sizeof *host)
+                       : clf_fail(enc->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for TT-SVD");
+        for (int64_t i = 0; st == CLF_OK && i < m * n; i++)
+            a[i] = host[i];
+        if (st == CLF_OK)
+            st = clf_tt_modes(m, d, mm);
+        if (st == CLF_OK)
+            st = clf_tt_modes(n, d, nn);
+        if (st == CLF_OK)
+            st = clf_tt_svd(enc->ctx, a, m, n, d, mm, nn, f->rank, f->rank ? 0 : f->eps, tt, &err);
+        if (st == CLF_OK)
+            clf_log(enc->ctx, CLF_LOG_INFO,
+                    "layer %lld %s [%lld, %lld]: %d TT cores, relative error %.3g, %lld of %lld "
+                    "parameters, %.3g of %.3g FLOPs per token",
+                    (long long)layer, name, (long long)m, (long long)n, d, err,
+                    (long long)clf_tt_params(tt), (long long)(m * n), clf_tt_flops_per_token(tt),
+                    2.0 * (double)(m * n));
+        free(host), free(a);
+    }
+    return st == CLF_OK ? clf_tt_upload(enc->ctx, tt, dev) : st;
+}
+
+/* FFN factors (SVD, RSVD) or Tensor-Trains, unless the weights file gave them. */
+static enum clf_status prepare_ffn(struct clf_encoder *enc)
+{
+    const enum clf_ffn_format f = enc->cfg.ffn.format;
+    enum clf_status st = CLF_OK;
+    for (int64_t i = 0; st == CLF_OK && f == CLF_FFN_TT && i < enc->cfg.layers; i++) {
+        struct layer *l = &enc->layers[i];
+        st = tt_weight(enc, l->w1, i, "linear1", &l->tt1, &l->tt1_w);
+        if (st == CLF_OK)
+            st = tt_weight(enc, l->w2, i, "linear2", &l->tt2, &l->tt2_w);
+    }
+    for (int64_t i = 0; st == CLF_OK && (f == CLF_FFN_SVD || f == CLF_FFN_RSVD) &&
+                        i < enc->cfg.layers;
+         i++) {
+        struct layer *l = &enc->layers[i];
+        if (!l->w1_l)
+            st = factor_weight(enc, l->w1, i, "linear1", &l->w1_l, &l->w1_r);
+        if (st == CLF_OK && !l->w2_l)
+            st = factor_weight(enc, l->w2, i, "linear2", &l->w2_l, &l->w2_r);
     }
     return st;
 }
@@ -127,6 +216,8 @@ static enum clf_status prepare_int8(struct clf_encoder *enc)
 enum clf_status clf_encoder_prepare(struct clf_encoder *enc)
 {
     enum clf_status st = prepare_svd(enc);
+    if (st == CLF_OK)
+        st = prepare_ffn(enc);
     return st == CLF_OK ? prepare_int8(enc) : st;
 }
 

@@ -1,0 +1,201 @@
+/*
+ * Tensor-Train linear layer (cl/tt.cl): upload of the cores and the op,
+ * recorded as one node per core.
+ *
+ * Node parameters of a step (impl "tt_contract"):
+ *   in[0] = the step's input (x for step 0, else the previous step's out),
+ *   in[1] = the core gt[k] [K, Qpad], in[2] = bias [M] or NULL (last step)
+ *   iparams[0] P, [1] Q = m_k·r_{k+1}, [2] Qpad, [3] K = r_k·n_k,
+ *   [4] S = Π_{u>k} n_u, [5] in_ldp (row stride of in[0] over p),
+ *   [6] act (NONE except in the last step), [7] M (the bias period)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tt.h"
+
+/* Tile sizes of tt_contract (TT_TC x TT_TQ in cl/tt.cl). */
+#define TT_TC 8
+
+static enum clf_status enqueue_tt(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                  const cl_event *wait, cl_event *ev)
+{
+    /* in, gt, bias (placeholder when absent) -> out, shape, then the scalars */
+    cl_kernel k = NULL;
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "tt", NULL, "tt_contract", &k, &arg);
+    if (st != CLF_OK)
+        return st;
+    const int64_t *ip = node->iparams;
+    cl_long P = ip[0], Q = ip[1], Qpad = ip[2], K = ip[3], S = ip[4], ldp = ip[5], M = ip[7];
+    cl_int act = (cl_int)ip[6], has_bias = node->in[2] != NULL;
+    const struct clf_karg args[] = {
+        {sizeof P, &P},   {sizeof Q, &Q},     {sizeof Qpad, &Qpad},         {sizeof K, &K},
+        {sizeof S, &S},   {sizeof ldp, &ldp}, {sizeof has_bias, &has_bias}, {sizeof M, &M},
+        {sizeof act, &act}};
+    for (cl_uint i = 0; i < CLF_NARGS(args); i++)
+        if (clSetKernelArg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
+            return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of tt_contract failed",
+                            arg + i);
+    const size_t global[2] = {(size_t)clf_ceil_div(P * S, TT_TC),
+                              (size_t)(Qpad / CLF_TT_QTILE)};
+    return clf_launch(ctx, k, 2, global, NULL, n_wait, wait, ev, "tt_contract");
+}
+
+static void describe_tt(const struct clf_node *node, char *buf, size_t size)
+{
+    snprintf(buf, size, "tt_contract P=%lld Q=%lld K=%lld S=%lld", (long long)node->iparams[0],
+             (long long)node->iparams[1], (long long)node->iparams[3],
+             (long long)node->iparams[4]);
+}
+
+static const struct clf_op_impl op_tt = {
+    .name = "tt_contract", .enqueue = enqueue_tt, .describe = describe_tt};
+
+void clf_tt_weights_free(struct clf_tt_weights *w)
+{
+    if (!w)
+        return;
+    for (int k = 0; k < CLF_TT_MAX_D; k++)
+        clf_tensor_destroy(w->gt[k]);
+    free(w);
+}
+
+enum clf_status clf_tt_upload(struct clf_ctx *ctx, const struct clf_tt *tt,
+                              struct clf_tt_weights **out)
+{
+    if (!ctx || !out)
+        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "TT upload: NULL output")
+                   : CLF_E_INVALID_ARG;
+    *out = NULL;
+    enum clf_status st = clf_tt_check(ctx, tt);
+    if (st != CLF_OK)
+        return st;
+    struct clf_tt_weights *w = calloc(1, sizeof *w);
+    if (!w)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "TT upload: no host memory");
+    w->ctx = ctx;
+    w->d = tt->d;
+    w->M = w->N = 1;
+    w->r[0] = tt->r[0];
+    for (int k = 0; k < tt->d; k++) {
+        w->m[k] = tt->m[k];
+        w->n[k] = tt->n[k];
+        w->r[k + 1] = tt->r[k + 1];
+        w->M *= tt->m[k];
+        w->N *= tt->n[k];
+    }
+    float *host = NULL;
+    for (int k = 0; k < tt->d && st == CLF_OK; k++) {
+        const int64_t A = tt->r[k], Mk = tt->m[k], Nk = tt->n[k], R = tt->r[k + 1];
+        const int64_t K = A * Nk, Q = Mk * R, Qpad = (int64_t)clf_round_up((size_t)Q, CLF_TT_QTILE);
+        w->qpad[k] = Qpad;
+        host = calloc((size_t)(K * Qpad), sizeof *host);
+        if (!host) {
+            st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "TT upload: no host memory for core %d", k);
+            break;
+        }
+        const double *g = tt->cores[k]; /* [A, Mk, Nk, R] */
+        for (int64_t a = 0; a < A; a++)
+            for (int64_t i = 0; i < Mk; i++)
+                for (int64_t j = 0; j < Nk; j++)
+                    for (int64_t b = 0; b < R; b++) {
+                        const double v = g[((a * Mk + i) * Nk + j) * R + b];
+                        if (!(fabs(v) <= 3.4028234663852886e38)) {
+                            st = clf_fail(ctx, CLF_E_INVALID_ARG,
+                                          "TT upload: core %d element (%lld, %lld, %lld, %lld) "
+                                          "is not a finite f32", k, (long long)a, (long long)i,
+                                          (long long)j, (long long)b);
+                            goto next;
+                        }
+                        host[(a * Nk + j) * Qpad + i * R + b] = (float)v;
+                    }
+        const int64_t shape[2] = {K, Qpad};
+        st = clf_tensor_create(ctx, CLF_F32, 2, shape, &w->gt[k]);
+        if (st == CLF_OK)
+            st = clf_tensor_write(w->gt[k], host, (size_t)(K * Qpad) * sizeof *host);
+    next:
+        free(host);
+        host = NULL;
+    }
+    if (st != CLF_OK) {
+        clf_tt_weights_free(w);
+        return st;
+    }
+    *out = w;
+    return CLF_OK;
+}
+
+enum clf_status clf_op_tt_linear(struct clf_graph *g, struct clf_tensor *x,
+                                 const struct clf_tt_weights *w, struct clf_tensor *bias,
+                                 enum clf_act act, struct clf_tensor **y)
+{
+    enum clf_status st = clf_graph_check_call(g, y, "tt_linear");
+    if (st == CLF_OK)
+        st = clf_graph_check_input(g, x, "tt_linear input");
+    if (st != CLF_OK)
+        return st;
+    struct clf_ctx *ctx = g->ctx;
+    if (!w)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "tt_linear: NULL TT weights");
+    if (w->ctx != ctx)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "tt_linear: the TT weights belong to another "
+                        "context");
+    if (act < CLF_ACT_NONE || act > CLF_ACT_GELU_TANH)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "tt_linear: unknown activation %d", (int)act);
+    if (x->dtype != CLF_F32 || x->ndim != 2 || x->shape[1] != w->N || x->strides[1] != 1)
+        return clf_fail(ctx, CLF_E_SHAPE,
+                        "tt_linear: x must be f32 [B, %lld] with contiguous rows (got %s, %d-D, "
+                        "last size %lld, last stride %lld)", (long long)w->N,
+                        clf_dtype_str(x->dtype), x->ndim, (long long)x->shape[x->ndim - 1],
+                        (long long)x->strides[x->ndim - 1]);
+    if (bias) {
+        st = clf_graph_check_input(g, bias, "tt_linear bias");
+        if (st != CLF_OK)
+            return st;
+        if (bias->dtype != CLF_F32 || bias->ndim != 1 || bias->shape[0] != w->M)
+            return clf_fail(ctx, CLF_E_SHAPE, "tt_linear: bias must be f32 [%lld]",
+                            (long long)w->M);
+    }
+    for (int k = 0; k < w->d; k++)
+        if (!w->gt[k] || w->gt[k]->ctx != ctx)
+            return clf_fail(ctx, CLF_E_INVALID_ARG, "tt_linear: core %d missing", k);
+
+    const int64_t B = x->shape[0];
+    struct clf_tensor *in = x;
+    int64_t P = B, in_ldp = x->strides[0];
+    for (int k = 0; k < w->d; k++) {
+        int64_t S = 1;
+        for (int u = k + 1; u < w->d; u++)
+            S *= w->n[u];
+        const bool last = k == w->d - 1;
+        struct clf_node node = {0};
+        node.impl = &op_tt;
+        node.n_in = 3;
+        node.in[0] = in;
+        node.in[1] = w->gt[k];
+        node.in[2] = last ? bias : NULL;
+        node.iparams[0] = P;
+        node.iparams[1] = w->m[k] * w->r[k + 1];
+        node.iparams[2] = w->qpad[k];
+        node.iparams[3] = w->r[k] * w->n[k];
+        node.iparams[4] = S;
+        node.iparams[5] = in_ldp;
+        node.iparams[6] = last ? act : CLF_ACT_NONE;
+        node.iparams[7] = w->M;
+        const int64_t out_shape[2] = {last ? B : P, last ? w->M : w->m[k] * w->r[k + 1] * S};
+        st = clf_graph_new_output(g, CLF_F32, 2, out_shape, &node.out);
+        if (st != CLF_OK)
+            return st;
+        node.out_owned = true;
+        st = clf_graph_add_node(g, &node);
+        if (st != CLF_OK)
+            return st;
+        in = node.out;
+        in_ldp = w->r[k + 1] * S; /* next step reads [P·m_k, r_{k+1}·n_{k+1}, S/n_{k+1}] */
+        P *= w->m[k];
+    }
+    *y = in;
+    return CLF_OK;
+}
