@@ -1155,6 +1155,22 @@ CLF_API enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_e
  */
 CLF_API enum clf_status clf_encoder_save(struct clf_encoder *enc, const char *path);
 
+/** What the encoder made of one layer's FFN weights (clf_encoder_ffn_stats). */
+struct clf_ffn_stats {
+    int64_t params;               /**< W1 and W2 as stored (factors, cores) */
+    int64_t dense_params;         /**< 2·d_model·d_ff */
+    double flops_per_token;       /**< of applying W1 and W2 as stored */
+    double dense_flops_per_token; /**< 4·d_model·d_ff */
+    int64_t rank[2];              /**< W1, W2: the SVD rank, or the largest TT-rank; 0 dense */
+    /** W1, W2: ‖W − Ŵ‖_F / ‖W‖_F of the stored approximation (0 dense;
+     *  NaN when the factors came from a file and were not measured). */
+    double rel_error[2];
+};
+
+/** Fills *out for layer `layer`; CLF_E_INVALID_ARG out of range. */
+CLF_API enum clf_status clf_encoder_ffn_stats(const struct clf_encoder *enc, int layer,
+                                              struct clf_ffn_stats *out);
+
 /** Destroys an encoder (NULL is fine); graphs recorded with it first. */
 CLF_API void clf_encoder_destroy(struct clf_encoder *enc);
 

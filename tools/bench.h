@@ -34,6 +34,9 @@ double bench_time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs);
 struct clf_tensor *bench_upload(struct clf_ctx *ctx, int nd, const int64_t *shape,
                                 const float *x);
 
+/* `clformer bench ffn` (bench_ffn.c). */
+int bench_ffn(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
+
 /* `clformer bench quant` (bench_quant.c). */
 int bench_quant(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
 

@@ -729,7 +729,7 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
 
 static void help(void)
 {
-    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant [OPTIONS]\n\n"
+    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant|ffn [OPTIONS]\n\n"
            "Times an op on the device (median of --runs runs after a warm-up of at least\n"
            "two runs and 300 ms, which covers kernel builds and auto-tuning) against a\n"
            "CPU baseline measured in the same run: OpenBLAS cblas_sgemm for gemm (when\n"
@@ -748,7 +748,10 @@ static void help(void)
            "  quant      int8 GEMM against f32 GEMM (512x1536x384, 512x384x1536); the error\n"
            "             and bytes of each quantisation scheme on K ~ N(0,1); int8 K/V and\n"
            "             fp16 / log attention weights against exact attention (n 512,\n"
-           "             2048 or --seq); FFN activation quantisers on GELU(N(0,1))\n\n"
+           "             2048 or --seq); FFN activation quantisers on GELU(N(0,1))\n"
+           "  ffn        dense, SVD (ranks 32..256) and Tensor-Train FFN weights in one\n"
+           "             layer at 384/1536 and 768/3072, seq 512 (--seq): parameters,\n"
+           "             FLOPs, FFN time, errors, and the measured break-even rank\n\n"
            "  -d, --device SPEC     device (see clformer info --help)\n"
            "      --provider P      gemm provider: auto (default), clblast, native\n"
            "      --shape MxNxK     one gemm shape, or ROWSxN for the row ops\n"
@@ -865,20 +868,20 @@ int cmd_bench(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage_error("bench", optind >= argc ? "which benchmark? gemm, softmax, "
-                                                         "layernorm, attention, layer or quant%s"
+                                                         "layernorm, attention, layer, quant or ffn%s"
                                                        : "one benchmark at a time%s", "");
     const char *what = argv[optind];
     bool is_gemm = !strcmp(what, "gemm"), is_sm = !strcmp(what, "softmax"),
          is_ln = !strcmp(what, "layernorm"), is_attn = !strcmp(what, "attention"),
-         is_layer = !strcmp(what, "layer"), is_quant = !strcmp(what, "quant");
-    if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer && !is_quant)
+         is_layer = !strcmp(what, "layer"), is_quant = !strcmp(what, "quant"), is_ffn = !strcmp(what, "ffn");
+    if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer && !is_quant && !is_ffn)
         return cli_usage_error("bench", "unknown benchmark '%s'", what);
     if ((o.n_variants && !is_attn && !is_layer) || (o.plot && !is_attn))
         return cli_usage_error("bench", "--attn is for the attention and layer benchmarks, "
                                         "--plot for attention");
     if (o.plot && !o.n_variants)
         return cli_usage_error("bench", "--plot draws the --attn variants: give at least one");
-    if (shape && (is_attn || is_layer || is_quant))
+    if (shape && (is_attn || is_layer || is_quant || is_ffn))
         return cli_usage_error("bench", "--shape is for gemm and the row ops; use --seq");
     if (shape && !parse_shape(shape, o.shape, is_gemm ? 3 : 2))
         return cli_usage_error("bench", "bad --shape '%s' (%s)", shape,
@@ -923,6 +926,8 @@ int cmd_bench(int argc, char **argv)
         }
     } else if (is_quant) {
         rc = bench_quant(ctx, &o, arr);
+    } else if (is_ffn) {
+        rc = bench_ffn(ctx, &o, arr);
     } else if (is_layer && o.n_variants) {
         rc = bench_layer_variants(ctx, &o, arr);
     } else if (is_layer) {

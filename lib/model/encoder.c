@@ -159,8 +159,12 @@ enum clf_status clf_encoder_new(struct clf_ctx *ctx, const struct clf_encoder_co
     }
     enc->ctx = ctx;
     enc->cfg = *cfg;
-    for (int64_t i = 0; i < cfg->layers; i++)
+    for (int64_t i = 0; i < cfg->layers; i++) {
         enc->layers[i].actq = cfg->ffn_act;
+        /* stays NaN for factors a file gives; prepared ones set it */
+        enc->layers[i].ffn_error[0] = enc->layers[i].ffn_error[1] =
+            cfg->ffn.format == CLF_FFN_DENSE ? 0.0 : NAN;
+    }
     *enc_out = enc;
     return CLF_OK;
 }
@@ -219,6 +223,44 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
         return st;
     }
     *out = enc;
+    return CLF_OK;
+}
+
+enum clf_status clf_encoder_ffn_stats(const struct clf_encoder *enc, int layer,
+                                      struct clf_ffn_stats *out)
+{
+    if (!enc || !out)
+        return CLF_E_INVALID_ARG;
+    if (layer < 0 || layer >= enc->cfg.layers)
+        return clf_fail(enc->ctx, CLF_E_INVALID_ARG, "no layer %d (the encoder has %lld)", layer,
+                        (long long)enc->cfg.layers);
+    const struct layer *l = &enc->layers[layer];
+    const int64_t d = enc->cfg.d_model, f = enc->cfg.d_ff;
+    memset(out, 0, sizeof *out);
+    out->dense_params = 2 * d * f;
+    out->dense_flops_per_token = 4.0 * (double)(d * f);
+    out->params = out->dense_params;
+    out->flops_per_token = out->dense_flops_per_token;
+    const struct clf_tt *tts[2] = {&l->tt1, &l->tt2};
+    struct clf_tensor *lefts[2] = {l->w1_l, l->w2_l};
+    if (tts[0]->d || lefts[0]) {
+        out->params = 0;
+        out->flops_per_token = 0;
+    }
+    for (int k = 0; k < 2; k++) {
+        out->rel_error[k] = l->ffn_error[k];
+        if (tts[k]->d) {
+            out->params += clf_tt_params(tts[k]);
+            out->flops_per_token += clf_tt_flops_per_token(tts[k]);
+            for (int j = 1; j < tts[k]->d; j++)
+                out->rank[k] = tts[k]->r[j] > out->rank[k] ? tts[k]->r[j] : out->rank[k];
+        } else if (lefts[k]) {
+            const int64_t r = clf_tensor_dim(lefts[k], 1);
+            out->rank[k] = r;
+            out->params += r * (d + f);
+            out->flops_per_token += 2.0 * (double)(r * (d + f));
+        }
+    }
     return CLF_OK;
 }
 

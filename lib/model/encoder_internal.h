@@ -28,6 +28,7 @@ struct layer {
     struct clf_tt tt1, tt2;
     struct clf_tt_weights *tt1_w, *tt2_w;
     struct clf_actq actq; /* cfg.ffn_act, calibrated for this layer */
+    double ffn_error[2];  /* W1, W2's relative approximation errors (NaN: unmeasured) */
 };
 
 struct clf_encoder {

@@ -128,7 +128,7 @@ static enum clf_status prepare_int8(struct clf_encoder *enc)
 /* *l [m, r], *r [r, n]: W's SVD factors (ffn_factor.h), uploaded. */
 static enum clf_status factor_weight(struct clf_encoder *enc, struct clf_tensor *w, int64_t layer,
                                      const char *name, struct clf_tensor **l,
-                                     struct clf_tensor **r)
+                                     struct clf_tensor **r, double *rel_error)
 {
     const int64_t m = clf_tensor_dim(w, 0), n = clf_tensor_dim(w, 1);
     float *host = malloc((size_t)(m * n) * sizeof *host), *left = NULL, *right = NULL;
@@ -145,6 +145,8 @@ static enum clf_status factor_weight(struct clf_encoder *enc, struct clf_tensor 
     if (st == CLF_OK)
         st = clf_encoder_upload(enc->ctx, 2, rs, right, r);
     if (st == CLF_OK)
+        *rel_error = err;
+    if (st == CLF_OK)
         clf_log(enc->ctx, CLF_LOG_INFO,
                 "layer %lld %s [%lld, %lld]: rank %lld, relative error %.3g, %lld of %lld "
                 "parameters",
@@ -158,7 +160,8 @@ static enum clf_status factor_weight(struct clf_encoder *enc, struct clf_tensor 
  * ranks capped by cfg.ffn.rank and/or set by cfg.ffn.eps), unless tt->d is
  * set already (from a file); then its device copy. */
 static enum clf_status tt_weight(struct clf_encoder *enc, struct clf_tensor *w, int64_t layer,
-                                 const char *name, struct clf_tt *tt, struct clf_tt_weights **dev)
+                                 const char *name, struct clf_tt *tt, struct clf_tt_weights **dev,
+                                 double *rel_error)
 {
     const int64_t m = clf_tensor_dim(w, 0), n = clf_tensor_dim(w, 1);
     const struct clf_ffn_factor *f = &enc->cfg.ffn;
@@ -179,6 +182,8 @@ static enum clf_status tt_weight(struct clf_encoder *enc, struct clf_tensor *w, 
         if (st == CLF_OK)
             st = clf_tt_svd(enc->ctx, a, m, n, d, mm, nn, f->rank, f->rank ? 0 : f->eps, tt, &err);
         if (st == CLF_OK)
+            *rel_error = err;
+        if (st == CLF_OK)
             clf_log(enc->ctx, CLF_LOG_INFO,
                     "layer %lld %s [%lld, %lld]: %d TT cores, relative error %.3g, %lld of %lld "
                     "parameters, %.3g of %.3g FLOPs per token",
@@ -197,18 +202,18 @@ static enum clf_status prepare_ffn(struct clf_encoder *enc)
     enum clf_status st = CLF_OK;
     for (int64_t i = 0; st == CLF_OK && f == CLF_FFN_TT && i < enc->cfg.layers; i++) {
         struct layer *l = &enc->layers[i];
-        st = tt_weight(enc, l->w1, i, "linear1", &l->tt1, &l->tt1_w);
+        st = tt_weight(enc, l->w1, i, "linear1", &l->tt1, &l->tt1_w, &l->ffn_error[0]);
         if (st == CLF_OK)
-            st = tt_weight(enc, l->w2, i, "linear2", &l->tt2, &l->tt2_w);
+            st = tt_weight(enc, l->w2, i, "linear2", &l->tt2, &l->tt2_w, &l->ffn_error[1]);
     }
     for (int64_t i = 0; st == CLF_OK && (f == CLF_FFN_SVD || f == CLF_FFN_RSVD) &&
                         i < enc->cfg.layers;
          i++) {
         struct layer *l = &enc->layers[i];
         if (!l->w1_l)
-            st = factor_weight(enc, l->w1, i, "linear1", &l->w1_l, &l->w1_r);
+            st = factor_weight(enc, l->w1, i, "linear1", &l->w1_l, &l->w1_r, &l->ffn_error[0]);
         if (st == CLF_OK && !l->w2_l)
-            st = factor_weight(enc, l->w2, i, "linear2", &l->w2_l, &l->w2_r);
+            st = factor_weight(enc, l->w2, i, "linear2", &l->w2_l, &l->w2_r, &l->ffn_error[1]);
     }
     return st;
 }
