@@ -715,6 +715,15 @@ START_TEST(test_ffn_lowrank)
                (long long)shape[1], (long long)want);
         ck_assert_int_eq(shape[1], want);
         ck_assert(want > 1 && want < k);
+        struct clf_ffn_stats fs;
+        ck_assert_ok(ctx, clf_encoder_ffn_stats(enc, 1, &fs));
+        ck_assert_int_eq(fs.rank[1], want);
+        ck_assert(fabs(fs.rel_error[1] - clf_svd_tail_error(sv, k, want)) < 1e-12);
+        ck_assert(fs.rel_error[1] <= 0.3 && fs.rel_error[0] <= 0.3);
+        ck_assert_int_eq(fs.params, (fs.rank[0] + fs.rank[1]) * (m + n));
+        ck_assert(fs.flops_per_token == 2.0 * (double)fs.params);
+        ck_assert_int_eq(fs.dense_params, 2 * m * n);
+        ck_assert_status(ctx, clf_encoder_ffn_stats(enc, 2, &fs), CLF_E_INVALID_ARG);
         free(w), free(a), free(sv);
     }
 
@@ -739,6 +748,9 @@ START_TEST(test_ffn_lowrank)
     }
     ck_assert_mem_eq(outs[0], outs[1], sizeof xin);
     free(outs[0]), free(outs[1]);
+    struct clf_ffn_stats loaded;
+    ck_assert_ok(ctx, clf_encoder_ffn_stats(encs[1], 1, &loaded));
+    ck_assert(isnan(loaded.rel_error[1]) && loaded.rank[1] == shape[1]); /* not measured */
     clf_encoder_destroy(encs[1]);
     clf_encoder_destroy(enc);
     c.ffn.rank = shape[1] + 1; /* disagrees with the file */
