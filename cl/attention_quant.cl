@@ -16,6 +16,27 @@
  * (rounded once by the host), p_j = 2^(t_j - max t), equal to
  * exp(s_j - m) up to rounding.
  *
+ * Both kernels do the same arithmetic, in the same order, per (query, key):
+ *   t_j = fma chain over dd = 0 .. d-1 (from 0) of qc[dd] * k'[j, dd], with
+ *         qc[dd] = c * q[dd] (KV 0, 1) or (c * q[dd]) * ks[dd] (KV 2: the
+ *         channel scale folded into the query) and k' the f32 value or the
+ *         i8 code (exact in fp32); KV 1 then t_j = t_j * ks[j] (the token
+ *         scale after the chain); masked keys -inf;
+ *   p^_j = store(2^(t_j - m)); l = sum of p^_j;
+ *   acc[dd] = fma chain over j of w_j * v'[j, dd], w_j = p^_j * vs[j]
+ *         (KV 1: the token scale folded into the weight) or p^_j, v' the
+ *         value or the code; out = acc / l, KV 2: (acc * vs[dd]) / l.
+ * (l and acc summed over j in ascending order in both), so one error bound
+ * covers both (test/test-attention-quant.c); results may still differ in
+ * the last bits (scalar vs vector exp2).
+ *
+ * Kernels:
+ *   attn_quant      one work-item per query (GPUs)
+ *   aq_pack_k       K (f32 or codes) into f32 key panels (CPU devices)
+ *   aq_convert_v    V's codes to dense f32 codes (CPU devices, i8)
+ *   attn_quant_cpu  QB queries per work-item in vector lanes, register
+ *                   tiles of BK keys (CPU devices)
+ *
  * Build defines (set by the host):
  *   KV    0: k, v f32 (any strides; the scale arguments are unread);
  *         1: k, v i8 codes, scales per token [batch, heads, seq_k];
@@ -28,6 +49,10 @@
  *         log domain), else 0 (CLF_QUANT_LOG with full scale 1; L levels
  *         2^0 .. 2^-(L-1), a kernel argument)
  *   DMAX  largest head_dim (d and dv) the program handles (private arrays)
+ *   AQ_CPU  1: build aq_pack_k and attn_quant_cpu (with VW, QV, BK, DC of
+ *         attention_common.cl, and VS3 = 1 when the last stride of the
+ *         v it reads is 1);
+ *         0: attn_quant
  */
 
 #ifndef KV
@@ -39,6 +64,12 @@
 #ifndef DMAX
 #define DMAX 64
 #endif
+#ifndef AQ_CPU
+#define AQ_CPU 0
+#endif
+#ifndef VS3
+#define VS3 1
+#endif
 
 #include "quant_common.cl" /* q_lg */
 
@@ -47,6 +78,12 @@
 #else
 #define KV_T char
 #endif
+
+#if !AQ_CPU
+
+/* ------------------------------------------------------------------------ */
+/* One work-item per query (GPUs)                                           */
+/* ------------------------------------------------------------------------ */
 
 /* Keys per inner tile: each q[dd] / acc[dd] load serves AQ_BK keys. */
 #define AQ_BK 4
@@ -206,3 +243,306 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
         orow[dd * o_str.s3] = l > 0.0f ? a / l : 0.0f;
     }
 }
+
+#endif /* !AQ_CPU */
+
+#if AQ_CPU
+
+/* ------------------------------------------------------------------------ */
+/* Register tiles (CPU devices)                                             */
+/* ------------------------------------------------------------------------ */
+
+/* VW, QV (QB = QV * VW), BK, DC, the vector types and the score-tile
+ * macros (S_DECL_J, Q_LOAD, S_FMA_J, S_BIAS_J, S_CAUSAL_J, QI_DECL,
+ * P_LOAD, A_STORE_E, L_STORE, ATT_LIST, QVS) of attn_fused_cpu. */
+#include "attention_common.cl"
+
+#if VW == 8
+#define AQ_VSTORE_HALF_RTE vstore_half8_rte
+#define AQ_VLOAD_HALF vload_half8
+#define AQ_AS_VECI as_int8
+#define AQ_AS_VEC as_float8
+#else
+#define AQ_VSTORE_HALF_RTE vstore_half16_rte
+#define AQ_VLOAD_HALF vload_half16
+#define AQ_AS_VECI as_int16
+#define AQ_AS_VEC as_float16
+#endif
+
+/*
+ * The stored weights p^ of VW weights p in [0, 1] (PF above), lane-wise and
+ * equal to aq_store_p lane by lane. LOG: for a normal p (biased exponent
+ * E > 0, mantissa field f), frexp gives k = E - 126 and m = 1.f / 2, so
+ * q_lg(p) = E - 126 when 1.f >= 2 * 0x1.6a09e6p-1 = 0x1.6a09e6, i.e.
+ * f >= 0x6a09e6 / 2 = 0x3504f3 (exact: 0x6a09e6 is even), else E - 127.
+ * A subnormal p = f * 2^-149 has q_lg(p) = -126 when f >= 0x1.6a09e6p-1 *
+ * 2^23 = 0x5a8279.8, i.e. f >= 0x5a827a, else less than -126; L <= 127
+ * keeps only exponents >= 1 - L >= -126, so "-127" stands for all those
+ * (and for p = 0). A kept exponent e >= -126 is the normal 2^e.
+ */
+inline VEC aq_store_pv(VEC p, int levels)
+{
+#if PF == 1
+    ushort h[VW];
+    AQ_VSTORE_HALF_RTE(p, 0, (__private half *)h);
+    return AQ_VLOAD_HALF(0, (__private const half *)h);
+#elif PF == 2
+    VECI bits = AQ_AS_VECI(p);
+    /* a true vector comparison is -1 */
+    VECI e = (bits >> 23) - 127 - ((bits & 0x7fffff) >= (VECI)(0x3504f3));
+    VECI esub = select((VECI)(-127), (VECI)(-126), bits >= (VECI)(0x5a827a));
+    e = select(e, esub, bits < (VECI)(0x00800000));
+    return select((VEC)(0.0f), AQ_AS_VEC((e + 127) << 23), e >= (VECI)(1 - levels));
+#else
+    (void)levels;
+    return p;
+#endif
+}
+
+/*
+ * K [batch, heads, seq_k, d] (f32 or i8 codes, any strides) -> f32 key
+ * panels (the codes converted exactly, the scales not applied)
+ *   kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd]
+ * zero past seq_k (nkb = ceil(seq_k / BK)), the layout of attn_pack_k.
+ * One work-item per panel; global size (nkb, heads, batch).
+ */
+__kernel void aq_pack_k(__global const KV_T *k, long k_off, long4 k_str, int sk, int d, int nkb,
+                        __global float *kp)
+{
+    int t = (int)get_global_id(0);
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (t >= nkb)
+        return;
+    __global float *dst = kp + ((b * heads + h) * nkb + t) * (long)d * BK;
+    __global const KV_T *src = k + k_off + b * k_str.s0 + h * k_str.s1;
+    for (int j = 0; j < BK; j++) {
+        int row = t * BK + j;
+        if (row < sk) {
+            __global const KV_T *r = src + row * k_str.s2;
+            for (int dd = 0; dd < d; dd++)
+                dst[dd * BK + j] = (float)r[dd * k_str.s3];
+        } else {
+            for (int dd = 0; dd < d; dd++)
+                dst[dd * BK + j] = 0.0f;
+        }
+    }
+}
+
+#if KV != 0
+/*
+ * V's codes [batch, heads, seq_k, dv] (any strides) -> dense f32 codes
+ *   vf[((b*heads + h)*sk + j)*dv + dd] = (float)v[b, h, j, dd]
+ * (exact; the scales are applied by attn_quant_cpu), so that its P.V loop
+ * broadcasts floats from contiguous rows as with f32 V. One work-item per
+ * row; global size (sk, heads, batch).
+ */
+__kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int sk, int dv,
+                           __global float *vf)
+{
+    int j = (int)get_global_id(0);
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (j >= sk)
+        return;
+    __global const KV_T *r = v + v_off + b * v_str.s0 + h * v_str.s1 + j * v_str.s2;
+    __global float *dst = vf + ((b * heads + h) * sk + j) * (long)dv;
+    for (int dd = 0; dd < dv; dd++)
+        dst[dd] = (float)r[dd * v_str.s3];
+}
+#endif
+
+/* Per tile: key bias kbt[j] (0, or -inf for a padded key or one past
+ * seq_k), token scales kst[j] of K and vst[j] of V (KV 1). */
+#if KV == 1
+#define AQ_TILE_SCALES(jc)                                                                        \
+    kst[j] = ksh[(jc) * ks_str.s2];                                                               \
+    vst[j] = vsh[(jc) * vs_str.s2];
+/* t = (q.k) * ks[j], then the bias (0 or -inf) */
+#define AQ_SB(j, v) s##j##_##v = s##j##_##v * kj + bj;
+#define AQ_SB_J(j)                                                                                \
+    {                                                                                             \
+        float kj = kst[j], bj = kbt[j];                                                           \
+        QVS(AQ_SB, j)                                                                             \
+    }
+#define AQ_W(j, e) ((e) * vst[j]) /* the weight with V's token scale */
+#else
+#define AQ_TILE_SCALES(jc)
+#define AQ_SB_J(j) S_BIAS_J(j)
+#define AQ_W(j, e) (e)
+#endif
+
+/* The BK x QV score tile s<j>_<v> of keys j0 .. j0+BK-1 (masked: -inf). */
+#define AQ_SCORES                                                                                 \
+    ATT_LIST(BK, S_DECL_J)                                                                        \
+    {                                                                                             \
+        __global const float *kr = kph + (long)(j0 / BK) * d * BK;                                \
+        __private const float *qr = qt;                                                           \
+        for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {                                      \
+            QVS(Q_LOAD, 0)                                                                        \
+            ATT_LIST(BK, S_FMA_J)                                                                 \
+        }                                                                                         \
+    }                                                                                             \
+    for (int j = 0; j < BK; j++) {                                                                \
+        int jc = min(j0 + j, sk - 1);                                                             \
+        kbt[j] = j0 + j >= sk || (has_pad && padb[jc * pad_str.s3] != 0) ? -INFINITY : 0.0f;     \
+        AQ_TILE_SCALES(jc)                                                                        \
+    }                                                                                             \
+    ATT_LIST(BK, AQ_SB_J)                                                                         \
+    if (causal && j0 + BK - 1 > q0) {                                                             \
+        ATT_LIST(BK, S_CAUSAL_J)                                                                  \
+    }
+
+#define AQ_M_DECL(a, v) VEC m##v = (VEC)(-INFINITY);
+#define AQ_MAX(j, v) m##v = fmax(m##v, s##j##_##v);
+#define AQ_MAX_J(j) QVS(AQ_MAX, j)
+/* mu: the row maximum, 0 where every key is masked (2^(-inf - 0) = 0) */
+#define AQ_MU_DECL(a, v)                                                                          \
+    VEC mu##v = select(m##v, (VEC)(0.0f), isinf(m##v));                                           \
+    VEC l##v = (VEC)(0.0f);
+#define AQ_EXP(j, v)                                                                              \
+    {                                                                                             \
+        VEC e = aq_store_pv(exp2(s##j##_##v - mu##v), levels);                                    \
+        l##v += e;                                                                                \
+        VSTORE(AQ_W(j, e), (j) * QV + (v), ps);                                                   \
+    }
+#define AQ_EXP_J(j) QVS(AQ_EXP, j)
+#define AQ_A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW);
+#define AQ_A_DECL_E(e) QVS(AQ_A_DECL, e)
+#if VS3
+#define AQ_VSTEP 1
+#define AQ_VAT(e) vr[e]
+#else
+#define AQ_VSTEP v_str.s3
+#define AQ_VAT(e) vr[(e) * v_str.s3]
+#endif
+#define AQ_A_FMA_E(e)                                                                             \
+    {                                                                                             \
+        VEC ve = (VEC)(AQ_VAT(e));                                                         \
+        QVS(A_FMA, e)                                                                             \
+    }
+
+/*
+ * One work-item computes QB = QV*VW queries q0 .. q0+QB-1 of head h of
+ * batch b (global size (ceil(seq_q/QB), heads, batch), local size 1), the
+ * queries in vector lanes as in attn_fused_cpu (attention.cl):
+ *   qt[dd][i]  qc[dd] of query q0+i (zeros past seq_q), private
+ *   ot[dd][i]  the P.V accumulators, private
+ * Pass 1, per tile of BK keys (causal: up to q0+QB-1): the BK x QV score
+ * tile (one fma per (key, dd) with the key broadcast from its panel), the
+ * token scale (KV 1), the mask; m = lane-wise max. Pass 2: the same
+ * tile again, p^ = store(2^(t - mu)) (mu = m, 0 where all masked), l += p^,
+ * ps[j] = the weights (KV 1: times V's token scale), then
+ * ot += ps . v, DC of the dv elements at a time (v broadcast from its row;
+ * VS3 0: any stride of the row). out[i, dd] = ot[dd][i] / l_i (KV 2: ot
+ * times V's channel scale first), 0 where l_i == 0.
+ *   q    f32 [b, h, sq, d] (buffer, offset, long4 strides)
+ *   kp   f32 key panels from aq_pack_k [b][h][nkb][d][BK]
+ *   ks   f32 K scales as attn_quant's (KV 1: per token, 2: per channel)
+ *   v    f32 [b, h, sk, dv]: the values (KV 0) or the codes from
+ *        aq_convert_v (KV 1, 2); vs its scales like ks
+ *   pad  i32 [b, sk] (.s2 batch, .s3 key); read only when has_pad
+ *   o    f32 [b, h, sq, dv]
+ *   cl2  scale * log2(e); levels: L of PF 2
+ */
+__kernel void attn_quant_cpu(__global const float *q, long q_off, long4 q_str,
+                             __global const float *kp,
+                             __global const float *ks, long ks_off, long4 ks_str,
+                             __global const float *v, long v_off, long4 v_str,
+                             __global const float *vs, long vs_off, long4 vs_str,
+                             __global const int *pad, long pad_off, long4 pad_str,
+                             __global float *o, long o_off, long4 o_str, int sq, int sk, int d,
+                             int dv, int nkb, int causal, int has_pad, float cl2, int levels)
+{
+    int q0 = (int)get_global_id(0) * QB;
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    long heads = (long)get_global_size(1);
+    if (q0 >= sq)
+        return;
+    float qt[DMAX * QB];
+    float ot[DMAX * QB];
+    float ps[BK * QB];
+    float kbt[BK];
+#if KV == 1
+    float kst[BK], vst[BK];
+#endif
+#if KV != 0
+    __global const float *ksh = ks + ks_off + b * ks_str.s0 + h * ks_str.s1;
+    __global const float *vsh = vs + vs_off + b * vs_str.s0 + h * vs_str.s1;
+#endif
+
+    __global const float *qb = q + q_off + b * q_str.s0 + h * q_str.s1;
+    for (int i = 0; i < QB; i++) {
+        __global const float *r = qb + (long)(q0 + i) * q_str.s2;
+        bool live = q0 + i < sq;
+        for (int dd = 0; dd < d; dd++) {
+#if KV == 2
+            qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] * ksh[dd * ks_str.s2] : 0.0f;
+#else
+            qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] : 0.0f;
+#endif
+        }
+    }
+    for (int e = 0; e < dv * QB; e++)
+        ot[e] = 0.0f;
+
+    QVS(QI_DECL, 0)
+    int kend = causal ? min(sk, q0 + QB) : sk;
+    __global const float *kph = kp + (b * heads + h) * nkb * (long)d * BK;
+    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
+    __global const int *padb = pad + pad_off + b * pad_str.s2;
+
+    /* pass 1: the row maxima */
+    QVS(AQ_M_DECL, 0)
+    for (int j0 = 0; j0 < kend; j0 += BK) {
+        AQ_SCORES
+        ATT_LIST(BK, AQ_MAX_J)
+    }
+
+    /* pass 2: the stored weights, their sums, P.V */
+    QVS(AQ_MU_DECL, 0)
+    for (int j0 = 0; j0 < kend; j0 += BK) {
+        AQ_SCORES
+        ATT_LIST(BK, AQ_EXP_J)
+
+        int jn = min(BK, sk - j0);
+        __global const float *vt = vh + (long)j0 * v_str.s2;
+        int c = 0;
+        for (; c + DC <= dv; c += DC) {
+            ATT_LIST(DC, AQ_A_DECL_E)
+            __global const float *vr = vt + c * AQ_VSTEP;
+            for (int j = 0; j < jn; j++, vr += v_str.s2) {
+                QVS(P_LOAD, j)
+                ATT_LIST(DC, AQ_A_FMA_E)
+            }
+            ATT_LIST(DC, A_STORE_E)
+        }
+        for (; c < dv; c++) {
+            ATT_L1(AQ_A_DECL_E)
+            __global const float *vr = vt + c * AQ_VSTEP;
+            for (int j = 0; j < jn; j++, vr += v_str.s2) {
+                QVS(P_LOAD, j)
+                ATT_L1(AQ_A_FMA_E)
+            }
+            ATT_L1(A_STORE_E)
+        }
+    }
+
+    float lf[QB];
+    QVS(L_STORE, 0)
+    __global float *ob = o + o_off + b * o_str.s0 + h * o_str.s1;
+    for (int i = 0; i < QB && q0 + i < sq; i++) {
+        __global float *r = ob + (long)(q0 + i) * o_str.s2;
+        float li = lf[i];
+        for (int dd = 0; dd < dv; dd++) {
+#if KV == 2
+            float a = ot[dd * QB + i] * vsh[dd * vs_str.s2];
+#else
+            float a = ot[dd * QB + i];
+#endif
+            r[dd * o_str.s3] = li > 0.0f ? a / li : 0.0f;
+        }
+    }
+}
+
+#endif /* AQ_CPU */

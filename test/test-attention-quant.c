@@ -12,7 +12,14 @@
  * kind); i8 per token and per channel; fp16 P; LOG 4 bits (and 2, 8);
  * causal; key padding with a fully padded query row (and a fully padded
  * batch entry) giving exact zeros; seq_q != seq_k; strided q and strided
- * i8 codes; head_dim 1 .. 256, dv != d. Every output is poisoned with NaN;
+ * i8 codes, V with a last stride of 2; head_dim 1 .. 256, dv != d. Each
+ * case runs on the device's kernel family (CPU devices: attn_quant_cpu,
+ * register tiles, 32 or 8 query lanes by the vector width) and again
+ * through the per-query GPU kernel (attn_quant, forced by setting the
+ * context's device type to GPU while recording), and on CPU devices the
+ * 8-lane tile configuration (vector width forced to 8). Both families do
+ * the same arithmetic (cl/attention_quant.cl), so one bound serves both.
+ * Every output is poisoned with NaN;
  * NaN never passes. AQ_TEST_VERBOSE=1 prints each case's error / bound.
  *
  * Error bound, per output element (u = 2^-24, gamma_n = n u / (1 - n u)).
@@ -54,6 +61,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "../lib/runtime/ctx.h" /* internal: device type, to force the per-query kernel */
 
 /* KV storage of a case. */
 enum kvq {
@@ -70,6 +78,7 @@ struct qcase {
     bool causal;
     int pad;      /* 0 none; 1 random keys, query rows of batch 0 with key 0 only... see make_pad */
     bool strided; /* q a view of a [B, sq, H, 2d] storage; k, v views of [B, sk, H, D] */
+    bool vstep2;  /* v a view of every other element of a [B, H, sk, 2 dv] storage */
     float scale;  /* 0: default */
     bool gauss;   /* N(0, 1) data instead of uniform */
 };
@@ -272,7 +281,7 @@ static double reference(const struct qcase *c, const struct qdata *x, bool exact
 /* Device tensors of a case. */
 struct qdev {
     struct clf_tensor *q, *k, *v, *ks, *vs, *pad;
-    struct clf_tensor *own[8];
+    struct clf_tensor *own[12];
     int n_own;
 };
 
@@ -290,6 +299,14 @@ static struct clf_tensor *make4(struct qdev *dv, enum clf_dtype dt, int64_t B, i
     struct clf_ctx *ctx = test_ctx();
     struct clf_tensor *t = NULL;
     int64_t shape[4] = {B, H, S, D};
+    if (W < 0) { /* every other element of a [B, H, S, 2D] storage */
+        int64_t bs[4] = {B, H, S, 2 * D}, st[4] = {H * S * 2 * D, S * 2 * D, 2 * D, 2};
+        struct clf_tensor *base = NULL;
+        ck_assert_ok(ctx, clf_tensor_create(ctx, dt, 4, bs, &base));
+        keep(dv, base);
+        ck_assert_ok(ctx, clf_tensor_view(base, 4, shape, st, 1, &t));
+        return keep(dv, t);
+    }
     if (!strided) {
         ck_assert_ok(ctx, clf_tensor_create(ctx, dt, 4, shape, &t));
         return keep(dv, t);
@@ -311,7 +328,7 @@ static void upload(const struct qcase *c, const struct qdata *x, struct qdev *dv
     ck_assert_ok(ctx, clf_tensor_write(dv->q, x->q, (size_t)(B * H * sq * d) * sizeof(float)));
     enum clf_dtype dt = c->kv == KV_F32 ? CLF_F32 : CLF_I8;
     dv->k = make4(dv, dt, B, H, sk, d, c->strided, d);
-    dv->v = make4(dv, dt, B, H, sk, dvv, c->strided, dvv + 1);
+    dv->v = make4(dv, dt, B, H, sk, dvv, c->strided, c->vstep2 ? -1 : dvv + 1);
     size_t nk = (size_t)(B * H * sk * d), nv = (size_t)(B * H * sk * dvv);
     if (c->kv == KV_F32) {
         ck_assert_ok(ctx, clf_tensor_write(dv->k, x->k, nk * sizeof(float)));
@@ -396,6 +413,13 @@ static struct clf_attention_quant_params params_of(const struct qcase *c, struct
     return p;
 }
 
+/* Set by test_per_query: record with the context's device type set to GPU,
+ * so that a CPU device runs the per-query kernel (attn_quant) too. */
+static bool force_per_query;
+/* Set by test_cpu_narrow: record with the device's float vector width set
+ * to this (8: the CPU kernel's 8-lane configuration). */
+static unsigned force_vec_float;
+
 /* Runs the op on x (uploaded into dv); returns the output (malloc'd). */
 static float *run_op(const struct qcase *c, struct qdev *dv, char *desc, size_t dsize)
 {
@@ -404,10 +428,23 @@ static float *run_op(const struct qcase *c, struct qdev *dv, char *desc, size_t 
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     struct clf_attention_quant_params p = params_of(c, dv->pad);
     struct clf_tensor *y = NULL;
-    ck_assert_ok(ctx, clf_op_attention_quant(g, dv->q, dv->k, dv->ks, dv->v, dv->vs, &p, &y));
+    enum clf_device_type type = ctx->info.type;
+    unsigned vec_float = ctx->info.vec_float;
+    if (force_per_query) /* the kernel is chosen when recorded */
+        ctx->info.type = CLF_DEVICE_GPU;
+    if (force_vec_float)
+        ctx->info.vec_float = force_vec_float;
+    enum clf_status st = clf_op_attention_quant(g, dv->q, dv->k, dv->ks, dv->v, dv->vs, &p, &y);
+    ctx->info.type = type;
+    ctx->info.vec_float = vec_float;
+    ck_assert_status(ctx, st, CLF_OK);
     test_poison(y);
     ck_assert_ok(ctx, clf_graph_run(g));
     ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, dsize));
+    bool cpu = type == CLF_DEVICE_CPU && !force_per_query;
+    ck_assert_msg(strstr(desc, cpu ? "(cpu tiles" : "(per query)"), "%s", desc);
+    if (cpu && force_vec_float == 8)
+        ck_assert_msg(strstr(desc, "(cpu tiles 8 queries"), "%s", desc);
     float *out = test_read_all(y);
     clf_graph_destroy(g);
     return out;
@@ -454,7 +491,7 @@ static struct qcase mk(int64_t b, int64_t h, int64_t sq, int64_t sk, int64_t d, 
 }
 
 /* f32 K and V, fp32 P: exact attention (within rounding). */
-START_TEST(test_f32_exact)
+static void cases_f32_exact(void)
 {
     int64_t sizes[][5] = {{1, 1, 1, 1, 1},    {1, 2, 17, 17, 8},   {2, 3, 33, 65, 64},
                           {1, 1, 5, 300, 256}, {1, 2, 70, 3, 32},   {2, 1, 40, 40, 100}};
@@ -469,10 +506,15 @@ START_TEST(test_f32_exact)
     c.scale = 2.5f; /* sharp weights */
     run_case(c);
 }
+
+START_TEST(test_f32_exact)
+{
+    cases_f32_exact();
+}
 END_TEST
 
 /* i8 K and V, per token and per channel, every P format. */
-START_TEST(test_i8)
+static void cases_i8(void)
 {
     enum kvq kvs[2] = {KV_ROW, KV_COL};
     for (int a = 0; a < 2; a++) {
@@ -492,10 +534,15 @@ START_TEST(test_i8)
         run_case(c);
     }
 }
+
+START_TEST(test_i8)
+{
+    cases_i8();
+}
 END_TEST
 
 /* Causal and key-padding masks, fully masked rows, seq_q != seq_k. */
-START_TEST(test_masks)
+static void cases_masks(void)
 {
     enum kvq kvs[3] = {KV_F32, KV_ROW, KV_COL};
     enum clf_p_format pfs[3] = {CLF_P_F32, CLF_P_F16, CLF_P_LOG};
@@ -515,10 +562,17 @@ START_TEST(test_masks)
         run_case(c);
     }
 }
+
+START_TEST(test_masks)
+{
+    cases_masks();
+}
 END_TEST
 
-/* Strided q (a view of a wider storage) and strided K/V (codes or f32). */
-START_TEST(test_strided)
+/* Strided q (a view of a wider storage) and strided K/V (codes or f32);
+ * V's elements 2 apart (the CPU kernel reads such an f32 V in place, with
+ * the stride, and converts i8 codes to dense f32 first). */
+static void cases_strided(void)
 {
     enum kvq kvs[3] = {KV_F32, KV_ROW, KV_COL};
     for (int a = 0; a < 3; a++) {
@@ -526,7 +580,45 @@ START_TEST(test_strided)
         c.strided = true;
         c.causal = a == 2;
         run_case(c);
+        c = mk(1, 2, 37, 26, 16, kvs[a], (enum clf_p_format)((a + 1) % 3));
+        c.dv = 12; /* not a multiple of the CPU kernel's DC = 8 */
+        c.vstep2 = true;
+        c.pad = 1;
+        c.causal = a == 0;
+        run_case(c);
     }
+}
+
+START_TEST(test_strided)
+{
+    cases_strided();
+}
+END_TEST
+
+/* Every case above through the per-query kernel (attn_quant, the GPU
+ * family): a no-op repeat on GPUs, the other family on CPU devices. */
+START_TEST(test_per_query)
+{
+    force_per_query = true;
+    cases_f32_exact();
+    cases_i8();
+    cases_masks();
+    cases_strided();
+    force_per_query = false;
+}
+END_TEST
+
+/* The CPU kernel's 8-lane configuration (devices with 8-float vectors),
+ * on CPU devices. */
+START_TEST(test_cpu_narrow)
+{
+    if (test_ctx()->info.type != CLF_DEVICE_CPU)
+        return;
+    force_vec_float = 8;
+    cases_i8();
+    cases_masks();
+    cases_strided();
+    force_vec_float = 0;
 }
 END_TEST
 
@@ -737,6 +829,8 @@ int main(void)
     tcase_add_test(tc, test_i8);
     tcase_add_test(tc, test_masks);
     tcase_add_test(tc, test_strided);
+    tcase_add_test(tc, test_per_query);
+    tcase_add_test(tc, test_cpu_narrow);
     tcase_add_test(tc, test_accuracy);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -7,9 +7,19 @@
  * maximum, then p_j = exp(s_j - m)) so that each stored p_j is the rounding
  * of one fixed value, not of a running rescale.
  *
- * One node, one kernel launch (attn_quant, one work-item per query). The
- * program is specialised per (KV: f32 / i8 per token / i8 per channel,
- * PF: the P format, DMAX: head_dim bucket).
+ * One node. Two kernel families, chosen when the op is recorded by the
+ * device type (tests force the GPU one on CPU devices by setting the
+ * context's device type around the recording):
+ *  - CPU devices: aq_pack_k packs K (f32 or codes, as f32) into key panels
+ *    in a scratch buffer (i8 V: aq_convert_v makes its codes dense f32 in
+ *    another), then attn_quant_cpu computes QB queries per
+ *    work-item in vector lanes with BK x QB register tiles (the structure
+ *    of attention.cl's attn_fused_cpu, two passes over the key tiles);
+ *  - other devices: attn_quant, one work-item per query.
+ * Both do the same arithmetic (cl/attention_quant.cl). The program is
+ * specialised per (KV: f32 / i8 per token / i8 per channel, PF: the P
+ * format, DMAX: head_dim bucket; CPU: the tile shape and whether v's rows
+ * are contiguous).
  *
  * Node: in[0] q, in[1] k, in[2] k_scale, in[3] v, in[4] v_scale (the
  * scales NULL for f32 K and V), in[5] key_padding (or NULL); the state
@@ -40,7 +50,30 @@ struct aq_scale_layout {
     cl_long4 str;
 };
 
+/*
+ * attn_quant_cpu tiles, as attention.c's attn_fused_cpu configurations:
+ * VW lanes (queries) per vector, QV query vectors per work-item, BK keys
+ * per tile, DC head_dim elements per P.V pass. 16-float vectors
+ * (AVX-512): 2 x 12 score and 2 x 8 P.V accumulators of 32 registers;
+ * 8-float vectors (AVX2, 16 registers): 12 + 1 and 8 + 1.
+ */
+struct aq_cpu_config {
+    int vw, qv, bk, dc;
+};
+static const struct aq_cpu_config aq_cpu_configs[] = {
+    {16, 2, 12, 8},
+    {8, 1, 12, 8},
+};
+
+static const struct aq_cpu_config *aq_cpu_config(const struct clf_ctx *ctx)
+{
+    return ctx->info.vec_float >= 16 ? &aq_cpu_configs[0] : &aq_cpu_configs[1];
+}
+
 struct aq_node {
+    bool cpu;       /* attn_quant_cpu (chosen at record time), else attn_quant */
+    const struct aq_cpu_config *cfg; /* its tiles (chosen at record time) */
+    struct clf_gemm_scratch fs; /* cpu: slot 0 the key panels, 1 V's codes as f32 */
     int kv;         /* 0 f32, 1 i8 per token, 2 i8 per channel (the KV define) */
     int pf;         /* enum clf_p_format */
     int levels;     /* CLF_P_LOG: 2^(p_bits-1) - 1 */
@@ -54,8 +87,122 @@ struct aq_node {
 
 static void aq_node_free(struct clf_ctx *ctx, void *state)
 {
-    (void)ctx;
-    free(state);
+    struct aq_node *an = state;
+    clf_gemm_scratch_release(ctx, &an->fs);
+    free(an);
+}
+
+/* The CPU family: aq_pack_k into scratch panels (slot 0), for i8 V
+ * aq_convert_v into a dense f32 scratch (slot 1), then attn_quant_cpu. */
+static enum clf_status enqueue_cpu(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev)
+{
+    struct aq_node *an = node->state;
+    const struct aq_cpu_config *cfg = an->cfg;
+    struct clf_tensor *v = node->in[3];
+    int vs3 = an->kv != 0 || an->dv <= 1 || v->strides[3] == 1;
+    char opts[160];
+    snprintf(opts, sizeof opts,
+             "-DKV=%d -DPF=%d -DDMAX=%d -DAQ_CPU=1 -DVW=%d -DQV=%d -DBK=%d -DDC=%d -DVS3=%d",
+             an->kv, an->pf, an->dmax, cfg->vw, cfg->qv, cfg->bk, cfg->dc, vs3);
+    int64_t nkb = clf_ceil_div(an->sk, cfg->bk);
+    size_t kp_bytes = (size_t)(an->batch * an->heads * nkb * an->d * cfg->bk) * sizeof(float);
+    size_t vf_bytes = (size_t)(an->batch * an->heads * an->sk * an->dv) * sizeof(float);
+    size_t most = kp_bytes > vf_bytes ? kp_bytes : vf_bytes;
+    if (most > ctx->info.max_alloc_bytes)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                        "attention_quant: %zu bytes of key panels or values exceed the "
+                        "device's %llu per buffer",
+                        most, (unsigned long long)ctx->info.max_alloc_bytes);
+    cl_mem kp = NULL, vf = NULL;
+    enum clf_status st = clf_gemm_scratch_get(ctx, &an->fs, 0, kp_bytes, &kp);
+    if (st == CLF_OK && an->kv != 0)
+        st = clf_gemm_scratch_get(ctx, &an->fs, 1, vf_bytes, &vf);
+    if (st != CLF_OK)
+        return st;
+    cl_event evs[2] = {NULL, NULL};
+    cl_uint n_ev = 0;
+    cl_kernel k = NULL;
+    cl_int sk = (cl_int)an->sk, d = (cl_int)an->d, dv = (cl_int)an->dv, nkbi = (cl_int)nkb;
+    size_t local[3] = {1, 1, 1};
+    if ((st = clf_kernel_get(ctx, "attention_quant", opts, "aq_pack_k", &k)) != CLF_OK)
+        goto done;
+    struct clf_targ tk = clf_targ_of(node->in[1]);
+    {
+        const struct clf_karg args[] = {CLF_TARG(tk), {sizeof sk, &sk}, {sizeof d, &d},
+                                        {sizeof nkbi, &nkbi}, {sizeof(cl_mem), &kp}};
+        st = clf_set_args(ctx, k, "aq_pack_k", args, CLF_NARGS(args));
+    }
+    if (st != CLF_OK)
+        goto done;
+    {
+        size_t global[3] = {(size_t)nkb, (size_t)an->heads, (size_t)an->batch};
+        st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &evs[n_ev], "aq_pack_k");
+    }
+    if (st != CLF_OK)
+        goto done;
+    n_ev++;
+
+    struct clf_targ tv = clf_targ_of(v);
+    if (an->kv != 0) { /* codes as dense f32 [b, h, sk, dv] */
+        if ((st = clf_kernel_get(ctx, "attention_quant", opts, "aq_convert_v", &k)) != CLF_OK)
+            goto done;
+        {
+            const struct clf_karg args[] = {CLF_TARG(tv), {sizeof sk, &sk}, {sizeof dv, &dv},
+                                            {sizeof(cl_mem), &vf}};
+            st = clf_set_args(ctx, k, "aq_convert_v", args, CLF_NARGS(args));
+        }
+        if (st != CLF_OK)
+            goto done;
+        size_t global[3] = {(size_t)an->sk, (size_t)an->heads, (size_t)an->batch};
+        st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &evs[n_ev], "aq_convert_v");
+        if (st != CLF_OK)
+            goto done;
+        n_ev++;
+        tv.mem = vf, tv.off = 0;
+        tv.str.s[3] = 1, tv.str.s[2] = an->dv, tv.str.s[1] = an->sk * an->dv;
+        tv.str.s[0] = an->heads * an->sk * an->dv;
+    }
+
+    if ((st = clf_kernel_get(ctx, "attention_quant", opts, "attn_quant_cpu", &k)) != CLF_OK)
+        goto done;
+    struct clf_tensor *q = node->in[0];
+    struct clf_targ tq = clf_targ_of(q), to = clf_targ_of(node->out);
+    /* absent scales and mask: q's buffer, never read */
+    struct clf_targ tks = tq, tvs = tq, tp = tq;
+    if (node->in[2]) {
+        tks.mem = node->in[2]->storage->mem, tks.off = an->ks.off, tks.str = an->ks.str;
+        tvs.mem = node->in[4]->storage->mem, tvs.off = an->vs.off, tvs.str = an->vs.str;
+    }
+    if (node->in[5])
+        tp = clf_targ_of(node->in[5]);
+    cl_int sq = (cl_int)an->sq;
+    cl_int causal = an->causal, has_pad = node->in[5] != NULL, levels = an->levels;
+    cl_float c = an->c;
+    {
+        const struct clf_karg args[] = {
+            CLF_TARG(tq),         {sizeof(cl_mem), &kp}, CLF_TARG(tks),
+            CLF_TARG(tv),         CLF_TARG(tvs),         CLF_TARG(tp),
+            CLF_TARG(to),         {sizeof sq, &sq},      {sizeof sk, &sk},
+            {sizeof d, &d},       {sizeof dv, &dv},      {sizeof nkbi, &nkbi},
+            {sizeof causal, &causal}, {sizeof has_pad, &has_pad}, {sizeof c, &c},
+            {sizeof levels, &levels}};
+        st = clf_set_args(ctx, k, "attn_quant_cpu", args, CLF_NARGS(args));
+    }
+    if (st != CLF_OK)
+        goto done;
+    {
+        int qb = cfg->qv * cfg->vw;
+        size_t global[3] = {(size_t)clf_ceil_div(an->sq, qb), (size_t)an->heads,
+                            (size_t)an->batch};
+        st = clf_launch(ctx, k, 3, global, local, n_ev, evs, ev, "attn_quant_cpu");
+    }
+done:
+    if (st != CLF_OK && n_ev)
+        clFinish(ctx->queue);
+    for (cl_uint i = 0; i < n_ev; i++)
+        clf_release_event(&evs[i]);
+    return st;
 }
 
 static enum clf_status enqueue_attention_quant(struct clf_ctx *ctx, struct clf_node *node,
@@ -63,6 +210,8 @@ static enum clf_status enqueue_attention_quant(struct clf_ctx *ctx, struct clf_n
                                                cl_event *ev)
 {
     const struct aq_node *an = node->state;
+    if (an->cpu)
+        return enqueue_cpu(ctx, node, n_wait, wait, ev);
     char opts[64];
     snprintf(opts, sizeof opts, "-DKV=%d -DPF=%d -DDMAX=%d", an->kv, an->pf, an->dmax);
     cl_kernel k = NULL;
@@ -106,13 +255,18 @@ static void describe_attention_quant(const struct clf_node *node, char *buf, siz
 {
     const struct aq_node *an = node->state;
     const char *kv = an->kv == 0 ? "f32" : an->kv == 1 ? "i8 per token" : "i8 per channel";
-    char pb[16] = "";
+    char pb[16] = "", kern[48] = "per query";
+    if (an->cpu)
+        snprintf(kern, sizeof kern, "cpu tiles %d queries x %d keys", an->cfg->qv * an->cfg->vw,
+                 an->cfg->bk);
     if (an->pf == CLF_P_LOG)
         snprintf(pb, sizeof pb, " (%d levels)", an->levels);
-    snprintf(buf, size, "attention_quant %lldx%lld q%lld k%lld d%lld dv%lld kv %s p %s%s%s%s",
+    snprintf(buf, size,
+             "attention_quant %lldx%lld q%lld k%lld d%lld dv%lld kv %s p %s%s%s%s (%s)",
              (long long)an->batch, (long long)an->heads, (long long)an->sq, (long long)an->sk,
              (long long)an->d, (long long)an->dv, kv, p_format_name(an->pf), pb,
-             an->causal ? " causal" : "", node->in[5] ? " padded" : "");
+             an->causal ? " causal" : "", node->in[5] ? " padded" : "",
+             kern);
 }
 
 static const struct clf_op_impl op_attention_quant = {.name = "attention_quant",
@@ -297,6 +451,8 @@ enum clf_status clf_op_attention_quant(struct clf_graph *g, struct clf_tensor *q
     struct aq_node *an = calloc(1, sizeof *an);
     if (!an)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for an attention_quant node");
+    an->cpu = ctx->info.type == CLF_DEVICE_CPU;
+    an->cfg = aq_cpu_config(ctx);
     an->kv = kv;
     an->pf = (int)p->p_format;
     an->levels = p->p_format == CLF_P_LOG ? (1 << (p->p_bits - 1)) - 1 : 0;
