@@ -23,6 +23,12 @@
  *
  * Epilogue (the last step): v += bias[(o mod bias_mod)·bias_str] when
  * has_bias, o the flat output index; then clf_act_apply(v, act).
+ *
+ * The same kernel serves both contraction orders (lib/ops/tt.h): left to
+ * right, k = (a, n) and q = (m, r) as above; right to left, k = (n, r) and
+ * q = (a, m), p runs over (b, j_0..j_{k−1}) and s over (i_{k+1}..), the
+ * core uploaded in that layout. Steps with S = 1 are GEMMs (clf_op_gemm)
+ * and do not come here.
  */
 #define TT_TQ 4
 #define TT_TC 8
@@ -90,4 +96,25 @@ __kernel void tt_contract(__global const float *in, long in_off, long4 in_str_un
             out[out_off + o] = clf_act_apply(y, act);
         }
     }
+}
+
+/*
+ * Epilogue of a TT linear layer whose last step was a GEMM with rows that
+ * are not tokens (lib/ops/tt.c): y[b, i] = act(in[b, i] + bias[i]) (the
+ * bias term only when has_bias), one work-item per element of y [B, M].
+ *   in   [B, M] the GEMM's output (strides in_str.s2, .s3)
+ *   bias [M] (stride bias_str.s3) or a placeholder
+ *   out  [B, M] y (strides out_str.s2, .s3)
+ * One rounding (the add) before clf_act_apply.
+ */
+__kernel void tt_bias_act(__global const float *in, long in_off, long4 in_str,
+                          __global const float *bias, long bias_off, long4 bias_str,
+                          __global float *out, long out_off, long4 out_str,
+                          long4 out_shape_unused, long M, int has_bias, int act)
+{
+    const long o = (long)get_global_id(0), b = o / M, i = o % M;
+    float v = in[in_off + b * in_str.s2 + i * in_str.s3];
+    if (has_bias)
+        v += bias[bias_off + i * bias_str.s3];
+    out[out_off + b * out_str.s2 + i * out_str.s3] = clf_act_apply(v, act);
 }

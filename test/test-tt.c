@@ -267,9 +267,13 @@ END_TEST
 /*
  * Per-element bound of the device result against y = act(z), z = x·W_TTᵀ
  * + b, all in double from the double cores.
- * Step k of the kernel is a sum of K_k = r_k·n_k products per output,
- * accumulated sequentially with fma in fp32: computed = exact + e with
- * |e| <= gamma_{K_k}·Σ|terms| (Higham Thm 3.5 form). The cores are rounded
+ * Step k is a sum of K_k products per output (K_k = r_k·n_k left to right,
+ * n_k·r_{k+1} right to left), in fp32 by tt_contract (sequential fma) or
+ * by clf_op_gemm (alpha = 1, beta = 0: some summation order of the same
+ * K_k products, blocked or not): in any order computed = exact + e with
+ * |e| <= gamma_{K_k}·Σ|terms| (Higham Thm 3.5 / §3.1 for any order).
+ * The bias add (in the GEMM's or tt_contract's epilogue, or tt_bias_act)
+ * is one more rounding. The cores are rounded
  * once to fp32 (relative u each). The contraction being multilinear in the
  * cores and in x, induction over the steps gives
  *   |ẑ − x·W_TTᵀ| <= ((1 + u)^d Π_k (1 + gamma_{K_k}) − 1) · (|x|·|W|_TTᵀ)
@@ -335,15 +339,21 @@ static void check_kernel(const struct clf_tt *tt, int64_t B, bool with_bias, enu
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     struct clf_tensor *y = NULL;
     ck_assert_ok(ctx, clf_op_tt_linear(g, x, tw, bt, act, &y));
-    ck_assert_uint_eq(g->n_nodes, (size_t)d);
+    /* d steps, plus a tt_bias_act node when the last step is a GEMM whose
+     * rows are not tokens (left to right, m_{d-1} != M) and has work */
+    const bool extra = !tw->rtl && tt->m[d - 1] != M && (with_bias || act != CLF_ACT_NONE);
+    ck_assert_uint_eq(g->n_nodes, (size_t)d + extra);
+    ck_assert(tw->rtl == clf_tt_order_rtl(tt));
+    ck_assert(clf_tt_flops_per_token(tt) == clf_tt_flops_order(tt, tw->rtl));
+    ck_assert(clf_tt_flops_per_token(tt) <= clf_tt_flops_order(tt, !tw->rtl));
     ck_assert(y && clf_tensor_ndim(y) == 2);
     test_poison(y);
     ck_assert_ok(ctx, clf_graph_run(g));
     float *out = test_read_all(y);
 
     double chain = pow(1 + TEST_U32, d);
-    for (int k = 0; k < d; k++)
-        chain *= 1 + test_gamma((double)(tt->r[k] * tt->n[k]));
+    for (int k = 0; k < d; k++) /* K_k: (r_k, n_k) or (n_k, r_{k+1}) */
+        chain *= 1 + test_gamma((double)((tw->rtl ? tt->r[k + 1] : tt->r[k]) * tt->n[k]));
     chain -= 1;
     double worst = 0; /* max err / bound */
     for (int64_t p = 0; p < B; p++)
@@ -386,14 +396,21 @@ START_TEST(test_kernel)
         {3, {8, 12, 16}, {6, 8, 8}, {1, 5, 9, 1}},
         {4, {2, 3, 2, 2}, {2, 2, 3, 2}, {1, 3, 2, 3, 1}},
         {4, {3, 2, 1, 5}, {2, 3, 4, 1}, {1, 2, 5, 1, 1}},
+        /* right to left cheaper (n large last, m large first) */
+        {3, {8, 6, 6}, {6, 8, 12}, {1, 8, 8, 1}},
+        {2, {12, 2}, {2, 9}, {1, 4, 1}},
+        {2, {6, 1}, {2, 7}, {1, 3, 1}},          /* right to left, last S = 1 */
+        {1, {6}, {10}, {1, 1}},                  /* d = 1: one GEMM */
+        {2, {1, 9}, {5, 4}, {1, 3, 1}},          /* m_{d-1} = M: GEMM epilogue */
     };
     const int64_t bs[3] = {1, 7, 130};
     const enum clf_act acts[4] = {CLF_ACT_NONE, CLF_ACT_RELU, CLF_ACT_GELU, CLF_ACT_GELU_TANH};
     int t = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         struct clf_tt tt = random_tt(cases[c].d, cases[c].m, cases[c].n, cases[c].r);
-        char what[32];
-        snprintf(what, sizeof what, "case %zu (d=%d)", c, cases[c].d);
+        char what[48];
+        snprintf(what, sizeof what, "case %zu (d=%d, %s)", c, cases[c].d,
+                 clf_tt_order_rtl(&tt) ? "rtl" : "ltr");
         for (int b = 0; b < 3; b++, t++)
             check_kernel(&tt, bs[b], t % 2 == 0, acts[t % 4], what);
         clf_tt_free(&tt);

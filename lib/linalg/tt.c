@@ -93,18 +93,31 @@ int64_t clf_tt_params(const struct clf_tt *tt)
     return p;
 }
 
-double clf_tt_flops_per_token(const struct clf_tt *tt)
+double clf_tt_flops_order(const struct clf_tt *tt, bool rtl)
 {
     double f = 0;
     for (int k = 0; tt && k < tt->d && k < CLF_TT_MAX_D; k++) {
-        double rows = 1, cols = 1; /* Π_{u<k} m_u, Π_{u>k} n_u */
+        /* (Π_{u<k} m_u)·(Π_{u>k} n_u) left to right, (Π_{u<k} n_u)·(Π_{u>k} m_u)
+         * right to left */
+        double rows = 1, cols = 1;
         for (int u = 0; u < k; u++)
-            rows *= (double)tt->m[u];
+            rows *= (double)(rtl ? tt->n[u] : tt->m[u]);
         for (int u = k + 1; u < tt->d; u++)
-            cols *= (double)tt->n[u];
-        f += 2.0 * (double)(tt->r[k] * tt->n[k] * tt->m[k] * tt->r[k + 1]) * rows * cols;
+            cols *= (double)(rtl ? tt->m[u] : tt->n[u]);
+        f += 2.0 * (double)tt->r[k] * (double)tt->n[k] * (double)tt->m[k] *
+             (double)tt->r[k + 1] * rows * cols;
     }
     return f;
+}
+
+bool clf_tt_order_rtl(const struct clf_tt *tt)
+{
+    return clf_tt_flops_order(tt, true) < clf_tt_flops_order(tt, false);
+}
+
+double clf_tt_flops_per_token(const struct clf_tt *tt)
+{
+    return clf_tt_flops_order(tt, clf_tt_order_rtl(tt));
 }
 
 void clf_tt_free(struct clf_tt *tt)

@@ -12,6 +12,7 @@
 #ifndef CLF_LINALG_TT_H
 #define CLF_LINALG_TT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "clformer.h"
@@ -84,12 +85,26 @@ enum clf_status clf_tt_check(struct clf_ctx *ctx, const struct clf_tt *tt);
 int64_t clf_tt_params(const struct clf_tt *tt);
 
 /*
- * FLOPs per token (one row of x) of y = x·Wᵀ in the contraction order of
- * clf_op_tt_linear (cores 0, 1, ..., d−1; step k contracts (r_k, n_k) for
- * every (i_0..i_{k-1}, i_k, r_{k+1}, j_{k+1}..j_{d-1})):
- *   Σ_k 2·r_k·n_k·m_k·r_{k+1}·(Π_{u<k} m_u)·(Π_{u>k} n_u)
- * (a multiply and an add per term; the bias and activation not counted).
+ * Contraction orders of y = x·Wᵀ (clf_op_tt_linear applies one core per
+ * step; both orders give the same y in exact arithmetic):
+ *   left to right (rtl = false): cores 0, 1, ..., d−1; step k contracts
+ *     (r_k, n_k) for every (b, i_0..i_{k-1}, i_k, r_{k+1}, j_{k+1}..j_{d-1}):
+ *     2·r_k·n_k·m_k·r_{k+1}·(Π_{u<k} m_u)·(Π_{u>k} n_u) FLOPs per token;
+ *   right to left (rtl = true): cores d−1, ..., 0; step k contracts
+ *     (n_k, r_{k+1}) for every (b, j_0..j_{k-1}, r_k, i_k, i_{k+1}..i_{d-1}):
+ *     2·r_k·n_k·m_k·r_{k+1}·(Π_{u<k} n_u)·(Π_{u>k} m_u) FLOPs per token.
+ * (A multiply and an add per term; the bias and activation not counted.)
+ * clf_tt_flops_order returns the sum over the steps of the given order (0
+ * for a NULL tt).
  */
+double clf_tt_flops_order(const struct clf_tt *tt, bool rtl);
+
+/* The order clf_op_tt_linear uses: right to left when its FLOP count is
+ * strictly smaller than left to right's (ties: left to right). */
+bool clf_tt_order_rtl(const struct clf_tt *tt);
+
+/* FLOPs per token (one row of x) of y = x·Wᵀ in the order clf_op_tt_linear
+ * uses: clf_tt_flops_order(tt, clf_tt_order_rtl(tt)). */
 double clf_tt_flops_per_token(const struct clf_tt *tt);
 
 /* Frees the cores and zeroes the struct (NULL is fine). */
