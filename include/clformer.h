@@ -213,6 +213,15 @@ struct clf_ctx_params {
      *  CLF_GEMM_AUTO (measured per device and shape class, the choice kept in
      *  the cache directory), or $CLFORMER_GEMM (auto, clblast, native). */
     enum clf_gemm_provider gemm_provider;
+    /** How graphs run independent nodes concurrently. 0 (default): one
+     *  out-of-order queue when the device has them, else one in-order
+     *  queue. N >= 1: N in-order queues, nodes spread over them with event
+     *  wait lists (1: everything in order). Also $CLFORMER_QUEUES. */
+    int queues;
+    /** Default true: where the device has cl_khr_command_buffer, a graph
+     *  is recorded into a command buffer after its first run and replayed;
+     *  false (or $CLFORMER_COMMAND_BUFFER=0) always enqueues directly. */
+    bool command_buffers;
 };
 
 /** Returns the documented defaults. */
@@ -381,9 +390,53 @@ CLF_API enum clf_status clf_graph_node_desc(const struct clf_graph *g, size_t i,
 
 /**
  * Executes every recorded node; blocks until all have finished. May be
- * called again (for example after writing new inputs).
+ * called again (for example after writing new inputs). The first run plans
+ * the graph: the tensors its ops create get device memory by lifetime, so
+ * that an intermediate tensor's memory is reused once its last reader has
+ * run (a graph's outputs that no later node reads, and tensors passed to
+ * clf_graph_keep, live to the end). Recording more nodes plans again.
  */
 CLF_API enum clf_status clf_graph_run(struct clf_graph *g);
+
+/**
+ * Keeps a tensor that g's ops created (an intermediate, e.g. an activation
+ * to inspect; or a view of one) alive and readable after the run: its
+ * memory is not reused. Call it before running; after a run the next run
+ * plans again. CLF_E_INVALID_ARG when t was not created by g's ops.
+ * Reading an intermediate whose memory was reused is CLF_E_STATE, and so
+ * is reading any tensor g's ops created before g has run. Writing one
+ * before the first run (e.g. to poison it) plans g then; a run may
+ * overwrite what was written into an intermediate.
+ */
+CLF_API enum clf_status clf_graph_keep(struct clf_graph *g, struct clf_tensor *t);
+
+/**
+ * The device memory of the tensors g's ops created: *planned as laid out
+ * by the planner (what the graph holds), *naive if each had its own
+ * buffer. CLF_E_STATE before the first run (nothing planned yet).
+ */
+CLF_API enum clf_status clf_graph_memory(const struct clf_graph *g, size_t *planned,
+                                         size_t *naive);
+
+/** When and where node i's commands ran in the latest run. */
+struct clf_node_timing {
+    double start_ms; /**< device start of its first command, from the run's first start */
+    double end_ms;   /**< device end of its last command, same origin */
+    int queue;       /**< index of the queue it ran on (0 with one queue) */
+    bool replayed;   /**< the run replayed a recorded command buffer */
+};
+
+/** Fills *out for node i (needs profiling); CLF_E_STATE before any run. */
+CLF_API enum clf_status clf_graph_node_timing(const struct clf_graph *g, size_t i,
+                                              struct clf_node_timing *out);
+
+/**
+ * What node i computes, for throughput figures: *flops its floating-point
+ * (or integer) operations, *bytes the bytes its inputs and output occupy
+ * (a lower bound on its memory traffic). 0 flops for data movement.
+ */
+CLF_API enum clf_status clf_graph_node_cost(const struct clf_graph *g, size_t i, double *flops,
+                                            double *bytes);
 
 /** out = a + b, elementwise; a and b f32 of the same shape (any strides). */
 CLF_API enum clf_status clf_op_add(struct clf_graph *g, struct clf_tensor *a,

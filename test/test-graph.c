@@ -1,11 +1,12 @@
 /* Graph core: recorded ops run in dependency order and match a
  * double-precision CPU reference; repeated runs with new inputs; errors. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
-#include "../lib/graph/graph.h" /* internal: dependency lists */
+#include "../lib/graph/graph.h" /* internal: dependency lists, the memory plan */
 
 /* Largest relative error of out against ref; NaN in out gives +inf. */
 static double max_rel_err(const float *out, const double *ref, size_t n)
@@ -283,6 +284,289 @@ START_TEST(test_op_errors)
 }
 END_TEST
 
+/* ---- memory planning (lib/graph/plan.c) ---- */
+
+/* Runs a 6-layer encoder on x in a fresh graph; returns the output on the
+ * host. no_reuse defeats the planner (every tensor its own memory). */
+static float *encoder_once(struct clf_encoder *enc, struct clf_tensor *x, size_t n,
+                           bool no_reuse)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_graph *g;
+    struct clf_tensor *y;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    g->no_reuse = no_reuse;
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, x, NULL, &y));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float *out = malloc(n * sizeof *out);
+    ck_assert_ok(ctx, clf_tensor_read(y, out, n * sizeof *out));
+    clf_graph_destroy(g);
+    return out;
+}
+
+/*
+ * A 6-layer encoder stack (d 48, 4 heads, ff 80, seq 16, batch 2): the plan
+ * shares memory between layers, so it needs well under a third of one
+ * buffer per tensor (each layer's ~20 tensors die within the layer; only
+ * a few live at a time). The results are bitwise those of the same graph
+ * with planning defeated (the same kernels on the same data: sharing memory
+ * must change nothing), and one plan run on two inputs gives each input's
+ * result (a fresh graph's, bitwise).
+ */
+START_TEST(test_plan_encoder)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_encoder_config c = clf_encoder_config_default();
+    c.d_model = 48, c.heads = 4, c.d_ff = 80, c.layers = 6;
+    struct clf_encoder *enc;
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+    int64_t xs[3] = {2, 16, 48};
+    size_t n = 2 * 16 * 48;
+    float *x1 = malloc(n * sizeof *x1), *x2 = malloc(n * sizeof *x2);
+    float *out = malloc(n * sizeof *out);
+    test_fill_uniform(x1, n, -1, 1);
+    test_fill_uniform(x2, n, -1, 1);
+    struct clf_tensor *x = test_upload(3, xs, x1), *y;
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, x, NULL, &y));
+    size_t planned = 0, naive = 0;
+    ck_assert_status(ctx, clf_graph_memory(g, &planned, &naive), CLF_E_STATE);
+    ck_assert_status(ctx, clf_tensor_read(y, out, n * sizeof *out), CLF_E_STATE); /* not run */
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_graph_memory(g, &planned, &naive));
+    printf("encoder 6 x (d 48, ff 80), [2, 16] tokens: planned %zu bytes, naive %zu (%.1fx), "
+           "%s, %zu nodes\n",
+           planned, naive, (double)naive / (double)planned, g->arena ? "arena" : "pool",
+           g->n_nodes);
+    ck_assert_uint_le(planned, naive / 3);
+
+    float *ref = encoder_once(enc, x, n, true);
+    ck_assert_ok(ctx, clf_tensor_read(y, out, n * sizeof *out));
+    ck_assert(!memcmp(out, ref, n * sizeof *out));
+    free(ref);
+
+    /* the same plan, another input */
+    ck_assert_ok(ctx, clf_tensor_write(x, x2, n * sizeof *x2));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_tensor_read(y, out, n * sizeof *out));
+    ref = encoder_once(enc, x, n, false);
+    ck_assert(!memcmp(out, ref, n * sizeof *out));
+    for (size_t i = 0; i < n; i++)
+        ck_assert(isfinite(out[i]));
+    free(ref);
+    /* and back to the first */
+    ck_assert_ok(ctx, clf_tensor_write(x, x1, n * sizeof *x1));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_tensor_read(y, out, n * sizeof *out));
+    ref = encoder_once(enc, x, n, true);
+    ck_assert(!memcmp(out, ref, n * sizeof *out));
+    free(ref);
+
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    clf_encoder_destroy(enc);
+    free(x1);
+    free(x2);
+    free(out);
+}
+END_TEST
+
+#define N_PLAN (1 << 18)
+
+/*
+ * Graph of equal-size tensors where memory is reused across independent
+ * branches (x and w are inputs):
+ *   0: a = 2x         lifetime [0, 1]
+ *   1: b = 3a         [1, 3]      (a's last reader)
+ *   2: c = 5w         [2, 3]      independent of 0 and 1: takes a's memory
+ *   3: d = b + c      [3, end]    result
+ * Node 2 must wait for nodes 0 and 1 (it overwrites a, which node 1 reads):
+ * without that dependency an out-of-order queue may run it first and b
+ * would be 3 * 5w. All values are small integers times powers of two:
+ * every result is exact.
+ */
+static void record_reuse(struct clf_graph *g, struct clf_tensor *x, struct clf_tensor *w,
+                         struct clf_tensor **a, struct clf_tensor **b, struct clf_tensor **c,
+                         struct clf_tensor **d)
+{
+    struct clf_ctx *ctx = test_ctx();
+    ck_assert_ok(ctx, clf_op_scale(g, x, 2, 0, a));
+    ck_assert_ok(ctx, clf_op_scale(g, *a, 3, 0, b));
+    ck_assert_ok(ctx, clf_op_scale(g, w, 5, 0, c));
+    ck_assert_ok(ctx, clf_op_add(g, *b, *c, d));
+}
+
+static bool has_dep(const struct clf_node *n, size_t j)
+{
+    for (size_t k = 0; k < n->n_deps; k++)
+        if (n->deps[k] == j)
+            return true;
+    return false;
+}
+
+START_TEST(test_plan_reuse_order)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t shape[1] = {N_PLAN};
+    float *hx = malloc(N_PLAN * sizeof *hx), *hw = malloc(N_PLAN * sizeof *hw);
+    float *out = malloc(N_PLAN * sizeof *out);
+    struct clf_tensor *x, *w, *a, *b, *c, *d, *e;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, shape, &x));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, shape, &w));
+    printf("queue %s\n", ctx->queue_out_of_order ? "out of order" : "in order");
+    for (int pool = 0; pool < 2; pool++) { /* the arena, then the fallback pool */
+        for (int i = 0; i < N_PLAN; i++) {
+            hx[i] = (float)(i % 1000 - 500);
+            hw[i] = (float)(i % 77 - 38);
+        }
+        ck_assert_ok(ctx, clf_tensor_write(x, hx, N_PLAN * sizeof *hx));
+        ck_assert_ok(ctx, clf_tensor_write(w, hw, N_PLAN * sizeof *hw));
+        struct clf_graph *g;
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        g->plan_pool = pool;
+        record_reuse(g, x, w, &a, &b, &c, &d);
+        ck_assert_uint_eq(g->nodes[2].n_deps, 0); /* recorded: independent */
+        for (int run = 0; run < 3; run++) {
+            ck_assert_ok(ctx, clf_graph_run(g));
+            ck_assert_int_eq(g->arena, !pool);
+            /* c shares a's memory: node 2 waits for node 0 (a's writer) and
+             * node 1 (its reader); the plan did not add deps twice */
+            if (g->arena)
+                ck_assert_uint_eq(c->storage->plan_off, a->storage->plan_off);
+            else
+                ck_assert_ptr_eq(c->storage->mem, a->storage->mem);
+            ck_assert(a->storage->reused);
+            ck_assert(!b->storage->reused && !c->storage->reused && !d->storage->reused);
+            ck_assert(has_dep(&g->nodes[2], 0) && has_dep(&g->nodes[2], 1));
+            ck_assert_uint_eq(g->nodes[2].n_deps, 2);
+            ck_assert_ok(ctx, clf_tensor_read(d, out, N_PLAN * sizeof *out));
+            for (int i = 0; i < N_PLAN; i++)
+                ck_assert_float_eq(out[i], 6.0f * hx[i] + 5.0f * hw[i]);
+            ck_assert_ok(ctx, clf_tensor_read(b, out, N_PLAN * sizeof *out));
+            for (int i = 0; i < N_PLAN; i++)
+                ck_assert_float_eq(out[i], 6.0f * hx[i]);
+            /* a's memory now holds c: reading it is refused */
+            ck_assert_status(ctx, clf_tensor_read(a, out, N_PLAN * sizeof *out), CLF_E_STATE);
+            size_t planned, naive;
+            ck_assert_ok(ctx, clf_graph_memory(g, &planned, &naive));
+            ck_assert_uint_eq(naive, 4 * N_PLAN * sizeof(float));
+            ck_assert_uint_le(planned, naive * 3 / 4 + 4096); /* 3 tensors' memory (+ alignment) */
+            for (int i = 0; i < N_PLAN; i++) /* next run: new inputs */
+                hx[i] = (float)((i + run + 1) % 999 - 500);
+            ck_assert_ok(ctx, clf_tensor_write(x, hx, N_PLAN * sizeof *hx));
+        }
+        /* a node added after running plans again: d becomes an intermediate
+         * (read by e), e the result */
+        ck_assert_ok(ctx, clf_op_scale(g, d, 0.5f, 0, &e));
+        ck_assert(!g->planned);
+        ck_assert_status(ctx, clf_tensor_read(e, out, N_PLAN * sizeof *out), CLF_E_STATE);
+        uint64_t gen = g->plan_gen;
+        ck_assert_ok(ctx, clf_graph_run(g));
+        ck_assert_uint_eq(g->plan_gen, gen + 1);
+        ck_assert_uint_eq(g->nodes[2].n_deps, 2); /* recomputed, not doubled */
+        ck_assert_ok(ctx, clf_tensor_read(e, out, N_PLAN * sizeof *out));
+        for (int i = 0; i < N_PLAN; i++)
+            ck_assert_float_eq(out[i], 0.5f * (6.0f * hx[i] + 5.0f * hw[i]));
+        clf_graph_destroy(g);
+    }
+    clf_tensor_destroy(x);
+    clf_tensor_destroy(w);
+    free(hx);
+    free(hw);
+    free(out);
+}
+END_TEST
+
+/* clf_graph_keep: a kept intermediate keeps its memory and reads back;
+ * keeping after planning plans again; tensors not made by the graph are
+ * refused. */
+START_TEST(test_plan_keep)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t shape[1] = {4096};
+    float hx[4096], hw[4096], out[4096];
+    for (int i = 0; i < 4096; i++) {
+        hx[i] = (float)(i % 100 - 50);
+        hw[i] = (float)(i % 7);
+    }
+    struct clf_tensor *x = test_upload(1, shape, hx), *w = test_upload(1, shape, hw);
+    struct clf_tensor *a, *b, *c, *d, *av;
+    struct clf_graph *g, *other;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &other));
+    record_reuse(g, x, w, &a, &b, &c, &d);
+    ck_assert_status(ctx, clf_graph_keep(g, x), CLF_E_INVALID_ARG); /* not the graph's */
+    ck_assert_status(ctx, clf_graph_keep(other, a), CLF_E_INVALID_ARG); /* another graph's */
+    ck_assert_status(ctx, clf_graph_keep(g, NULL), CLF_E_INVALID_ARG);
+    ck_assert_ok(ctx, clf_graph_run(g));
+    size_t p1, p2, naive;
+    ck_assert_ok(ctx, clf_graph_memory(g, &p1, &naive));
+    ck_assert_status(ctx, clf_tensor_read(a, out, sizeof out), CLF_E_STATE);
+    ck_assert_msg(strstr(clf_ctx_last_error(ctx), "clf_graph_keep"), "message: %s",
+                  clf_ctx_last_error(ctx));
+    /* keep a through a view of it, after planning: the next run plans again */
+    int64_t unit[1] = {1};
+    ck_assert_ok(ctx, clf_graph_view(g, a, 1, shape, unit, 0, &av));
+    ck_assert_ok(ctx, clf_graph_keep(g, av));
+    ck_assert(!g->planned);
+    ck_assert_status(ctx, clf_graph_memory(g, &p2, &naive), CLF_E_STATE);
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_graph_memory(g, &p2, &naive));
+    ck_assert_uint_gt(p2, p1); /* a no longer shares */
+    ck_assert(!a->storage->reused);
+    ck_assert_ok(ctx, clf_tensor_read(a, out, sizeof out));
+    for (int i = 0; i < 4096; i++)
+        ck_assert_float_eq(out[i], 2.0f * hx[i]);
+    ck_assert_ok(ctx, clf_tensor_read(d, out, sizeof out));
+    for (int i = 0; i < 4096; i++)
+        ck_assert_float_eq(out[i], 6.0f * hx[i] + 5.0f * hw[i]);
+    clf_graph_destroy(other);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    clf_tensor_destroy(w);
+}
+END_TEST
+
+/* The diamond a -> b, a -> c, (b, c) -> d with a, b, c intermediates:
+ * b and c are alive together (neither may take the other's memory), d may
+ * take a's. */
+START_TEST(test_plan_diamond)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t shape[1] = {N_PLAN};
+    float *hx = malloc(N_PLAN * sizeof *hx), *out = malloc(N_PLAN * sizeof *out);
+    for (int i = 0; i < N_PLAN; i++)
+        hx[i] = (float)(i % 1000 - 500);
+    struct clf_tensor *x, *a, *b, *c, *d;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, shape, &x));
+    ck_assert_ok(ctx, clf_tensor_write(x, hx, N_PLAN * sizeof *hx));
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_scale(g, x, 2, 0, &a));   /* 0 */
+    ck_assert_ok(ctx, clf_op_scale(g, a, 3, 0, &b));   /* 1 */
+    ck_assert_ok(ctx, clf_op_scale(g, a, 0.5f, 0, &c)); /* 2 */
+    ck_assert_ok(ctx, clf_op_add(g, b, c, &d));        /* 3 */
+    test_poison(d); /* writing before the first run plans the graph */
+    ck_assert(g->planned);
+    ck_assert_status(ctx, clf_tensor_read(d, out, N_PLAN * sizeof *out), CLF_E_STATE);
+    for (int run = 0; run < 2; run++) {
+        ck_assert_ok(ctx, clf_graph_run(g));
+        ck_assert_ok(ctx, clf_tensor_read(d, out, N_PLAN * sizeof *out));
+        for (int i = 0; i < N_PLAN; i++)
+            ck_assert_float_eq(out[i], 7.0f * hx[i]);
+    }
+    ck_assert_ptr_ne(b->storage->mem, c->storage->mem);
+    size_t planned, naive;
+    ck_assert_ok(ctx, clf_graph_memory(g, &planned, &naive));
+    ck_assert_uint_le(planned, naive * 3 / 4 + 4096);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    free(hx);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     test_require_device();
@@ -296,6 +580,10 @@ int main(void)
     tcase_add_test(tc, test_strided_elementwise);
     tcase_add_test(tc, test_copy_each_dtype);
     tcase_add_test(tc, test_op_errors);
+    tcase_add_test(tc, test_plan_encoder);
+    tcase_add_test(tc, test_plan_reuse_order);
+    tcase_add_test(tc, test_plan_keep);
+    tcase_add_test(tc, test_plan_diamond);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -4,6 +4,7 @@
  * ones, on an input from a .npy file or seeded random data; prints the
  * device, configuration, time, tokens/s and a per-op time summary.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "profile.h"
 #include "ref_encoder.h"
 
 struct run_opts {
@@ -20,7 +22,10 @@ struct run_opts {
     uint64_t seed;
     int runs;
     bool check, json;
-    const char *save; /* --save FILE */
+    const char *save;  /* --save FILE */
+    bool profile;      /* --profile */
+    const char *trace; /* --trace FILE.json */
+    int queues;        /* --queues N */
 };
 
 static void help(void)
@@ -50,6 +55,12 @@ static void help(void)
            "                         nystrom:M[,iters:N], svd:R[,rand[,p:P][,q:Q]]\n"
            "      --ffn SPEC         FFN weights: dense (default), svd:R, svd:eps=E,\n"
            "                         rsvd:R[,p:P][,q:Q][,seed:S], tt:R[,d:D], tt:eps=E\n"
+           "      --profile          device time by op: nodes, ms, share, GFLOP/s, GB/s\n"
+           "                         (per-node times: no command-buffer replay)\n"
+           "      --trace FILE.json  the last run as Chrome trace events (Perfetto,\n"
+           "                         chrome://tracing), one track per queue\n"
+           "      --queues N         0: one out-of-order queue if the device has one\n"
+           "                         (default); N: N in-order queues\n"
            "      --save FILE        write the prepared weights (with FFN factors and\n"
            "                         calibrated quantiser parameters) as safetensors, for\n"
            "                         a later --weights FILE that skips preparing them\n"
@@ -70,54 +81,11 @@ static void help(void)
            "  -h, --help             this text\n");
 }
 
-/* Per-op totals of the latest run: op name (first word of the node
- * description) -> count and device ms. */
-struct op_time {
-    char name[32];
-    int count;
-    double ms;
-};
-
-static int op_times(struct clf_graph *g, struct op_time *ops, int max, double *total)
-{
-    int n = 0;
-    *total = 0;
-    for (size_t i = 0; i < clf_graph_node_count(g); i++) {
-        char desc[128];
-        double ms;
-        if (clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK ||
-            clf_graph_node_time(g, i, &ms) != CLF_OK)
-            continue;
-        desc[strcspn(desc, " ")] = 0;
-        int k = 0;
-        while (k < n && strcmp(ops[k].name, desc))
-            k++;
-        if (k == n) {
-            if (n == max)
-                continue;
-            snprintf(ops[n].name, sizeof ops[n].name, "%.31s", desc);
-            ops[n].count = 0;
-            ops[n].ms = 0;
-            n++;
-        }
-        ops[k].count++;
-        ops[k].ms += ms;
-        *total += ms;
-    }
-    for (int i = 0; i < n; i++) /* by time, largest first */
-        for (int j = i + 1; j < n; j++)
-            if (ops[j].ms > ops[i].ms) {
-                struct op_time t = ops[i];
-                ops[i] = ops[j];
-                ops[j] = t;
-            }
-    return n;
-}
-
 static int parse(int argc, char **argv, struct run_opts *o)
 {
     enum { O_SEQ = 256, O_BATCH, O_LAYERS, O_DMODEL, O_HEADS, O_DFF, O_ACT, O_EPS, O_NORMFIRST,
-           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON, O_VARIANT, O_QUANT, O_SAVE };
+           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON, O_VARIANT, O_QUANT, O_SAVE, O_PROFILE,
+           O_TRACE, O_QUEUES };
     static const struct option opts[] = {
         {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
         {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
@@ -132,6 +100,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"kv", required_argument, NULL, O_QUANT}, {"attn-quant", required_argument, NULL, O_QUANT},
         {"linear", required_argument, NULL, O_QUANT}, {"ffn-act", required_argument, NULL, O_QUANT},
         {"ffn", required_argument, NULL, O_QUANT}, {"save", required_argument, NULL, O_SAVE},
+        {"profile", no_argument, NULL, O_PROFILE}, {"trace", required_argument, NULL, O_TRACE},
+        {"queues", required_argument, NULL, O_QUEUES},
         {"seed", required_argument, NULL, O_SEED}, {"runs", required_argument, NULL, O_RUNS},
         {"check", no_argument, NULL, O_CHECK},    {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
@@ -203,6 +173,13 @@ static int parse(int argc, char **argv, struct run_opts *o)
             break;
         }
         case O_SAVE: o->save = optarg; break;
+        case O_PROFILE: o->profile = true; break;
+        case O_TRACE: o->trace = optarg; break;
+        case O_QUEUES:
+            if (!cli_parse_int(optarg, 0, 64, &v))
+                return cli_usage_error("run", "--queues needs an integer from 0 to 64");
+            o->queues = (int)v;
+            break;
         case O_CHECK: o->check = true; break;
         case O_JSON: o->json = true; break;
         case 'h': help(); return -1;
@@ -231,6 +208,9 @@ int cmd_run(int argc, char **argv)
         return rc < 0 ? CLI_OK : rc;
 
     struct clf_ctx_params p = cli_ctx_params(o.device, o.json);
+    p.queues = o.queues;
+    if (o.profile || o.trace) /* per-node times need direct runs */
+        p.command_buffers = false;
     struct clf_ctx *ctx = NULL;
     if (clf_ctx_create(&p, &ctx) != CLF_OK)
         return CLI_FAIL;
@@ -333,9 +313,15 @@ int cmd_run(int argc, char **argv)
         rel = den > 0 ? sqrt(num / den) : sqrt(num);
     }
 
-    struct op_time ops[32];
+    struct profile_op ops[32];
     double dev_total = 0;
-    int nops = op_times(g, ops, 32, &dev_total);
+    int nops = profile_ops(g, ops, 32, &dev_total);
+    size_t planned = 0, naive = 0;
+    bool have_mem = clf_graph_memory(g, &planned, &naive) == CLF_OK;
+    if (o.trace && !profile_write_trace(g, o.trace)) {
+        cli_error("cannot write the trace %s: %s", o.trace, strerror(errno));
+        goto done;
+    }
     struct clf_device_info info;
     clf_ctx_device_info(ctx, &info);
     double tokens = (double)(o.batch * o.seq);
@@ -364,13 +350,10 @@ int cmd_run(int argc, char **argv)
         cJSON_AddNumberToObject(r, "first_run_ms", warm_ms);
         cJSON_AddNumberToObject(r, "ms", ms);
         cJSON_AddNumberToObject(r, "tokens_per_s", tokens / (ms / 1e3));
-        cJSON *a = cJSON_AddArrayToObject(r, "ops");
-        for (int i = 0; i < nops; i++) {
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "op", ops[i].name);
-            cJSON_AddNumberToObject(e, "count", ops[i].count);
-            cJSON_AddNumberToObject(e, "ms", ops[i].ms);
-            cJSON_AddItemToArray(a, e);
+        cJSON_AddItemToObject(r, "ops", profile_json(ops, nops));
+        if (have_mem) {
+            cJSON_AddNumberToObject(r, "planned_bytes", (double)planned);
+            cJSON_AddNumberToObject(r, "naive_bytes", (double)naive);
         }
         if (o.check) {
             cJSON_AddNumberToObject(r, "max_abs_error", max_abs);
@@ -387,11 +370,22 @@ int cmd_run(int argc, char **argv)
         printf("time     %.2f ms (median of %d runs), %.0f tokens/s; first run %.1f ms, "
                "setup %.1f ms\n",
                ms, o.runs, tokens / (ms / 1e3), warm_ms, load_ms);
-        if (nops) {
+        if (have_mem) {
+            char b1[32], b2[32];
+            printf("memory   intermediates planned %s, %s with a buffer each\n",
+                   cli_bytes((unsigned long long)planned, b1, sizeof b1),
+                   cli_bytes((unsigned long long)naive, b2, sizeof b2));
+        }
+        if (nops && o.profile) {
+            printf("profile  device time of the last run, by op:\n");
+            profile_print(ops, nops, dev_total);
+        } else if (nops) {
             printf("ops      device time of the last run, by op:\n");
             for (int i = 0; i < nops; i++)
                 printf("  %-12s %4d x %9.3f ms  %5.1f%%\n", ops[i].name, ops[i].count, ops[i].ms,
                        dev_total > 0 ? 100 * ops[i].ms / dev_total : 0.0);
+        } else if (o.profile) {
+            printf("profile  no per-node times (profiling off, or replayed)\n");
         }
         if (o.check)
             printf("check    max abs error %.3e, relative error %.3e (against double precision%s)\n",

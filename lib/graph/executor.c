@@ -1,63 +1,368 @@
 /*
- * Executor: enqueues the nodes of a graph in recording order (a topological
- * order), each waiting on its dependencies' events, so that an out-of-order
- * queue may overlap independent nodes; then waits for all of them.
+ * Executor: runs the nodes of a graph in recording order (a topological
+ * order), each waiting on its dependencies' events, then waits for all.
+ *
+ * Queues (clf_ctx_params.queues): with one queue (out-of-order when the
+ * device has them) every node goes there; with N in-order queues each node
+ * continues the queue of its dependency enqueued last when that queue's
+ * latest node is that dependency (a chain stays on one queue), else takes
+ * the least recently used queue; wait lists carry the events across
+ * queues. ctx->queue is pointed at the node's queue while the node is
+ * enqueued (the ops enqueue there) and set back to queues[0] after.
+ *
+ * Command buffers (cl_khr_command_buffer, clf_ctx_params.command_buffers):
+ * the first run of a graph is direct (it tunes, chooses kernels, packs
+ * weights); the next one records every node into a command buffer (the ops
+ * run as usual, clf_launch / clf_marker record instead of enqueueing, see
+ * struct clf_recorder), finalizes and enqueues it; later runs enqueue it
+ * again. A node that cannot be recorded (CLBlast, host work, anything that
+ * enqueues on a queue directly: ctx->queue is NULL while recording, so it
+ * fails) makes the recording fail: the run is then made directly, and the
+ * graph is not recorded again (until it gains nodes) when that direct run
+ * succeeds. A recording is dropped when the graph gains nodes or is
+ * planned again (its buffers may move), and when a graph input with
+ * derived buffers (packed weights) was written since it was recorded: the
+ * next run is direct (it refreshes them) and the one after records again.
+ * Replays give no per-node times (the command buffer runs as one command).
  */
 #include <stdlib.h>
 
+#include "../ops/ops.h"
 #include "graph.h"
 
-/* Device time of a completed event in ms, or -1 without profiling. */
-static double event_ms(cl_event ev)
+/* A graph input that has derived buffers, and its storage version when
+ * the graph was recorded. */
+struct rec_input {
+    struct clf_tensor *t;
+    uint64_t version;
+};
+
+struct clf_exec {
+    size_t cap;             /* entries in the per-node arrays */
+    double *start_ms, *end_ms;
+    int *queue;             /* queue index of each node, latest direct run */
+    bool ran;               /* a run finished (successfully or not) */
+    bool replayed;          /* the latest run replayed the command buffer */
+
+    size_t direct_ok_nodes; /* n_nodes of the latest successful direct run (+1) */
+    size_t unrecordable_nodes; /* n_nodes (+1) at which recording failed */
+    struct clf_recorder rec; /* rec.cb: the recording (NULL: none) */
+    size_t rec_nodes;
+    uint64_t rec_plan_gen;
+    struct rec_input *inputs;
+    size_t n_inputs;
+};
+
+void clf_exec_free(struct clf_graph *g)
 {
-    cl_ulong t0 = 0, t1 = 0;
-    if (clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) !=
-            CL_SUCCESS ||
-        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) !=
-            CL_SUCCESS ||
-        t1 < t0)
-        return -1;
-    return (double)(t1 - t0) / 1e6;
+    struct clf_exec *ex = g->exec;
+    if (!ex)
+        return;
+    clf_recorder_free(g->ctx, &ex->rec);
+    free(ex->start_ms);
+    free(ex->end_ms);
+    free(ex->queue);
+    free(ex->inputs);
+    free(ex);
+    g->exec = NULL;
 }
 
-/* Waits for and releases the first n events of evs, recording each node's
- * device time. */
-static cl_int finish(struct clf_graph *g, cl_event *evs, size_t n)
+static struct clf_exec *exec_get(struct clf_graph *g)
+{
+    struct clf_exec *ex = g->exec;
+    if (!ex && !(ex = g->exec = calloc(1, sizeof *ex)))
+        return NULL;
+    if (ex->cap < g->n_nodes) {
+        double *s = realloc(ex->start_ms, g->n_nodes * sizeof *s);
+        if (s)
+            ex->start_ms = s;
+        double *e = realloc(ex->end_ms, g->n_nodes * sizeof *e);
+        if (e)
+            ex->end_ms = e;
+        int *q = realloc(ex->queue, g->n_nodes * sizeof *q);
+        if (q)
+            ex->queue = q;
+        if (!s || !e || !q)
+            return NULL;
+        ex->cap = g->n_nodes;
+    }
+    return ex;
+}
+
+/* Profiling times of a completed event in ns; false without profiling. */
+static bool event_times(cl_event ev, cl_ulong *t0, cl_ulong *t1)
+{
+    return clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *t0, t0, NULL) ==
+               CL_SUCCESS &&
+           clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *t1, t1, NULL) ==
+               CL_SUCCESS &&
+           *t1 >= *t0;
+}
+
+/* Waits for one event; its execution status folded in. */
+static cl_int wait_event(cl_event ev)
+{
+    cl_int err = clWaitForEvents(1, &ev);
+    cl_int status = CL_COMPLETE;
+    if (err == CL_SUCCESS)
+        err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status,
+                             NULL);
+    if (err == CL_SUCCESS && status < 0)
+        err = status;
+    return err;
+}
+
+/*
+ * Waits for and releases the first n events of evs (and of firsts, the
+ * nodes' first commands, may be NULL entries), recording each node's
+ * device time (its final command, clf_graph_node_time) and its span:
+ * start of its first command to end of its final one, in ms from the
+ * earliest start of the run (clf_graph_node_timing). A node whose commands
+ * ran out of order could have started before its first command did; the
+ * span takes the earlier of the two starts it knows.
+ */
+static cl_int finish(struct clf_graph *g, struct clf_exec *ex, cl_event *evs, cl_event *firsts,
+                     size_t n)
 {
     cl_int worst = CL_SUCCESS;
+    cl_ulong origin = (cl_ulong)-1;
+    cl_ulong *t = calloc(2 * (n ? n : 1), sizeof *t); /* start, end per node */
     for (size_t i = 0; i < n; i++) {
-        g->nodes[i].timed = false;
+        struct clf_node *node = &g->nodes[i];
+        node->timed = false;
         if (!evs[i])
             continue;
-        cl_int err = clWaitForEvents(1, &evs[i]);
-        cl_int status = CL_COMPLETE;
-        if (err == CL_SUCCESS)
-            err = clGetEventInfo(evs[i], CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status,
-                                 &status, NULL);
-        if (err == CL_SUCCESS && status < 0)
-            err = status;
+        cl_int err = wait_event(evs[i]);
         if (err != CL_SUCCESS && worst == CL_SUCCESS)
             worst = err;
-        double ms = err == CL_SUCCESS ? event_ms(evs[i]) : -1;
-        g->nodes[i].timed = ms >= 0;
-        g->nodes[i].time_ms = ms;
-        clReleaseEvent(evs[i]);
+        cl_ulong t0 = 0, t1 = 0, f0 = 0, f1 = 0;
+        if (err == CL_SUCCESS && t && event_times(evs[i], &t0, &t1)) {
+            node->timed = true;
+            node->time_ms = (double)(t1 - t0) / 1e6;
+            if (firsts[i] && wait_event(firsts[i]) == CL_SUCCESS &&
+                event_times(firsts[i], &f0, &f1) && f0 < t0)
+                t0 = f0;
+            t[2 * i] = t0;
+            t[2 * i + 1] = t1;
+            origin = t0 < origin ? t0 : origin;
+        }
     }
+    for (size_t i = 0; i < n; i++) {
+        if (g->nodes[i].timed) {
+            ex->start_ms[i] = (double)(t[2 * i] - origin) / 1e6;
+            ex->end_ms[i] = (double)(t[2 * i + 1] - origin) / 1e6;
+        }
+        if (evs[i])
+            clReleaseEvent(evs[i]);
+        if (firsts[i])
+            clReleaseEvent(firsts[i]);
+    }
+    free(t);
     return worst;
 }
 
-enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms)
+/* Lets everything enqueued on every queue drain (error paths). */
+static void finish_queues(struct clf_ctx *ctx)
 {
-    if (!g || !ms)
-        return CLF_E_INVALID_ARG;
-    if (i >= g->n_nodes)
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "no node %zu (the graph has %zu)", i,
-                        g->n_nodes);
-    if (!g->nodes[i].timed)
-        return clf_fail(g->ctx, CLF_E_STATE, "node %zu has no time (not run, or no profiling)",
-                        i);
-    *ms = g->nodes[i].time_ms;
+    for (int q = 0; q < ctx->n_queues; q++)
+        clFinish(ctx->queues[q]);
+    if (ctx->queue_in_order)
+        clFinish(ctx->queue_in_order);
+}
+
+/* Enqueues every node directly, spread over the context's queues. */
+static enum clf_status run_direct(struct clf_graph *g, struct clf_exec *ex)
+{
+    struct clf_ctx *ctx = g->ctx;
+    size_t n = g->n_nodes, max_deps = 1;
+    for (size_t i = 0; i < n; i++)
+        max_deps = g->nodes[i].n_deps > max_deps ? g->nodes[i].n_deps : max_deps;
+    cl_event *evs = calloc(n, sizeof *evs);
+    cl_event *firsts = calloc(n, sizeof *firsts);
+    cl_event *wait = calloc(max_deps, sizeof *wait);
+    if (!evs || !firsts || !wait) {
+        free(evs);
+        free(firsts);
+        free(wait);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to run a graph");
+    }
+    /* per queue: its latest node (or SIZE_MAX) */
+    size_t last[CLF_MAX_QUEUES];
+    for (int q = 0; q < CLF_MAX_QUEUES; q++)
+        last[q] = SIZE_MAX;
+    enum clf_status st = CLF_OK;
+    size_t done = 0;
+    ctx->track_first = ctx->profiling;
+    for (; done < n; done++) {
+        struct clf_node *node = &g->nodes[done];
+        int q = 0;
+        if (ctx->n_queues > 1) {
+            size_t dep = SIZE_MAX; /* the dependency enqueued last */
+            for (size_t k = 0; k < node->n_deps; k++)
+                if (dep == SIZE_MAX || node->deps[k] > dep)
+                    dep = node->deps[k];
+            if (dep != SIZE_MAX && last[ex->queue[dep]] == dep) {
+                q = ex->queue[dep];
+            } else { /* least recently used: never used first, then oldest */
+                for (int c = 1; c < ctx->n_queues; c++)
+                    if (last[c] == SIZE_MAX ? last[q] != SIZE_MAX
+                                            : last[q] != SIZE_MAX && last[c] < last[q])
+                        q = c;
+            }
+        }
+        ex->queue[done] = q;
+        last[q] = done;
+        for (size_t k = 0; k < node->n_deps; k++)
+            wait[k] = evs[node->deps[k]];
+        ctx->queue = ctx->queues[q];
+        ctx->node_first_ev = NULL;
+        st = node->impl->enqueue(ctx, node, (cl_uint)node->n_deps, wait, &evs[done]);
+        ctx->queue = ctx->queues[0];
+        firsts[done] = ctx->node_first_ev;
+        ctx->node_first_ev = NULL;
+        if (st != CLF_OK) {
+            if (evs[done])
+                clReleaseEvent(evs[done]);
+            evs[done] = NULL;
+            if (firsts[done])
+                clReleaseEvent(firsts[done]);
+            firsts[done] = NULL;
+            break;
+        }
+        node->out->storage->version++;
+    }
+    ctx->track_first = false;
+    if (st != CLF_OK)
+        finish_queues(ctx); /* let what was enqueued drain before reporting */
+    cl_int err = finish(g, ex, evs, firsts, done);
+    if (st == CLF_OK && err != CL_SUCCESS)
+        st = clf_fail_cl(ctx, err, "graph execution");
+    free(evs);
+    free(firsts);
+    free(wait);
+    return st;
+}
+
+/* True when t's storage is written by a node of g (not a graph input). */
+static bool written_by_graph(const struct clf_graph *g, const struct clf_tensor *t)
+{
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].out->storage == t->storage)
+            return true;
+    return false;
+}
+
+/* Collects the graph inputs with derived buffers into ex->inputs; false
+ * when one of those buffers is stale (then the run should be direct, to
+ * refresh it outside the recording) or on no memory. */
+static bool collect_inputs(struct clf_graph *g, struct clf_exec *ex)
+{
+    ex->n_inputs = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const struct clf_node *node = &g->nodes[i];
+        for (int j = 0; j < node->n_in; j++) {
+            struct clf_tensor *t = node->in[j];
+            if (!t || !t->derived || written_by_graph(g, t))
+                continue;
+            for (const struct clf_derived *d = t->derived; d; d = d->next)
+                if (d->version != t->storage->version)
+                    return false;
+            bool seen = false;
+            for (size_t k = 0; k < ex->n_inputs && !seen; k++)
+                seen = ex->inputs[k].t == t;
+            if (seen)
+                continue;
+            struct rec_input *grown = realloc(ex->inputs, (ex->n_inputs + 1) * sizeof *grown);
+            if (!grown)
+                return false;
+            ex->inputs = grown;
+            grown[ex->n_inputs].t = t;
+            grown[ex->n_inputs++].version = t->storage->version;
+        }
+    }
+    return true;
+}
+
+/* True while the recording still describes g. */
+static bool recording_valid(const struct clf_graph *g, const struct clf_exec *ex)
+{
+    if (ex->rec_nodes != g->n_nodes || ex->rec_plan_gen != g->plan_gen)
+        return false;
+    for (size_t k = 0; k < ex->n_inputs; k++)
+        if (ex->inputs[k].t->storage->version != ex->inputs[k].version)
+            return false;
+    return true;
+}
+
+/* Records every node into a new command buffer (ex->rec.cb on success). */
+static enum clf_status record(struct clf_graph *g, struct clf_exec *ex)
+{
+    struct clf_ctx *ctx = g->ctx;
+    size_t n = g->n_nodes, max_deps = 1;
+    for (size_t i = 0; i < n; i++)
+        max_deps = g->nodes[i].n_deps > max_deps ? g->nodes[i].n_deps : max_deps;
+    cl_event *evs = calloc(n, sizeof *evs);
+    cl_event *wait = calloc(max_deps, sizeof *wait);
+    cl_int err = CL_SUCCESS;
+    ex->rec.cb = evs && wait ? ctx->cb.create(1, &ctx->queues[0], NULL, &err) : NULL;
+    enum clf_status st = CLF_OK;
+    if (!evs || !wait)
+        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to record a graph");
+    else if (err != CL_SUCCESS || !ex->rec.cb)
+        st = clf_fail_cl(ctx, err != CL_SUCCESS ? err : CL_INVALID_VALUE,
+                         "clCreateCommandBufferKHR");
+    if (st == CLF_OK) {
+        ctx->rec = &ex->rec;
+        ctx->queue = NULL;
+        for (size_t i = 0; i < n && st == CLF_OK; i++) {
+            struct clf_node *node = &g->nodes[i];
+            for (size_t k = 0; k < node->n_deps; k++)
+                wait[k] = evs[node->deps[k]];
+            st = node->impl->enqueue(ctx, node, (cl_uint)node->n_deps, wait, &evs[i]);
+            if (st == CLF_OK)
+                node->out->storage->version++;
+        }
+        ctx->rec = NULL;
+        ctx->queue = ctx->queues[0];
+    }
+    if (st == CLF_OK) {
+        err = ctx->cb.finalize(ex->rec.cb);
+        if (err != CL_SUCCESS)
+            st = clf_fail_cl(ctx, err, "clFinalizeCommandBufferKHR");
+    }
+    for (size_t i = 0; evs && i < n; i++)
+        if (evs[i])
+            clReleaseEvent(evs[i]); /* stand-ins (or an op's foreign event) */
+    free(evs);
+    free(wait);
+    clf_recorder_drop_events(&ex->rec);
+    if (st != CLF_OK) {
+        clf_log(ctx, CLF_LOG_DEBUG, "graph not recorded: %s", ctx->last_error);
+        clf_recorder_free(ctx, &ex->rec);
+        return st;
+    }
+    ex->rec_nodes = n;
+    ex->rec_plan_gen = g->plan_gen;
     return CLF_OK;
+}
+
+/* Enqueues the recorded command buffer and waits for it. */
+static enum clf_status replay(struct clf_graph *g, struct clf_exec *ex, bool bump)
+{
+    struct clf_ctx *ctx = g->ctx;
+    cl_event ev = NULL;
+    cl_int err = ctx->cb.enqueue(1, &ctx->queues[0], ex->rec.cb, 0, NULL, &ev);
+    if (err != CL_SUCCESS)
+        return clf_fail_cl(ctx, err, "clEnqueueCommandBufferKHR");
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        g->nodes[i].timed = false;
+        if (bump)
+            g->nodes[i].out->storage->version++;
+    }
+    ex->replayed = true;
+    err = wait_event(ev);
+    clReleaseEvent(ev);
+    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "graph execution (command buffer)");
 }
 
 enum clf_status clf_graph_run(struct clf_graph *g)
@@ -65,37 +370,107 @@ enum clf_status clf_graph_run(struct clf_graph *g)
     if (!g)
         return CLF_E_INVALID_ARG;
     struct clf_ctx *ctx = g->ctx;
+    enum clf_status pst = clf_graph_prepare_run(g); /* memory plan (plan.c) */
+    if (pst != CLF_OK)
+        return pst;
     if (g->n_nodes == 0)
         return CLF_OK;
-    size_t max_deps = 1;
-    for (size_t i = 0; i < g->n_nodes; i++)
-        max_deps = g->nodes[i].n_deps > max_deps ? g->nodes[i].n_deps : max_deps;
-    cl_event *evs = calloc(g->n_nodes, sizeof *evs);
-    cl_event *wait = calloc(max_deps, sizeof *wait);
-    if (!evs || !wait) {
-        free(evs);
-        free(wait);
+    struct clf_exec *ex = exec_get(g);
+    if (!ex)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to run a graph");
+    ex->ran = true;
+    ex->replayed = false;
+    if (ex->rec.cb && !recording_valid(g, ex))
+        clf_recorder_free(ctx, &ex->rec);
+    if (ex->rec.cb)
+        return replay(g, ex, true);
+    /* record when a direct run of these nodes succeeded and the graph's
+     * derived buffers are fresh (refreshing them is for direct runs) */
+    if (ctx->command_buffers && ex->direct_ok_nodes == g->n_nodes + 1 &&
+        ex->unrecordable_nodes != g->n_nodes + 1 && collect_inputs(g, ex)) {
+        if (record(g, ex) == CLF_OK)
+            return replay(g, ex, false); /* record() bumped the versions */
+        enum clf_status st = run_direct(g, ex);
+        if (st == CLF_OK) /* the node, not the run, was the problem */
+            ex->unrecordable_nodes = g->n_nodes + 1;
+        return st;
     }
-    enum clf_status st = CLF_OK;
-    size_t done = 0;
-    for (; done < g->n_nodes; done++) {
-        struct clf_node *node = &g->nodes[done];
-        for (size_t k = 0; k < node->n_deps; k++)
-            wait[k] = evs[node->deps[k]];
-        st = node->impl->enqueue(ctx, node, (cl_uint)node->n_deps, wait, &evs[done]);
-        if (st != CLF_OK) {
-            evs[done] = NULL;
-            break;
-        }
-        node->out->storage->version++;
-    }
-    if (st != CLF_OK)
-        clFinish(ctx->queue); /* let what was enqueued drain before reporting */
-    cl_int err = finish(g, evs, done);
-    if (st == CLF_OK && err != CL_SUCCESS)
-        st = clf_fail_cl(ctx, err, "graph execution");
-    free(evs);
-    free(wait);
+    enum clf_status st = run_direct(g, ex);
+    if (st == CLF_OK)
+        ex->direct_ok_nodes = g->n_nodes + 1;
     return st;
+}
+
+/* Common checks of the per-node queries. */
+static enum clf_status check_node(const struct clf_graph *g, size_t i)
+{
+    if (i >= g->n_nodes)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "no node %zu (the graph has %zu)", i,
+                        g->n_nodes);
+    const struct clf_exec *ex = g->exec;
+    if (!ex || !ex->ran || i >= ex->cap)
+        return clf_fail(g->ctx, CLF_E_STATE, "node %zu has no time: the graph has not run", i);
+    if (ex->replayed)
+        return clf_fail(g->ctx, CLF_E_STATE,
+                        "node %zu has no time: the run was replayed from a command buffer; set "
+                        "command_buffers = false for per-node times",
+                        i);
+    if (!g->nodes[i].timed)
+        return clf_fail(g->ctx, CLF_E_STATE, "node %zu has no time (not run, or no profiling)",
+                        i);
+    return CLF_OK;
+}
+
+enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms)
+{
+    if (!g || !ms)
+        return CLF_E_INVALID_ARG;
+    enum clf_status st = check_node(g, i);
+    if (st != CLF_OK)
+        return st;
+    *ms = g->nodes[i].time_ms;
+    return CLF_OK;
+}
+
+enum clf_status clf_graph_node_timing(const struct clf_graph *g, size_t i,
+                                      struct clf_node_timing *out)
+{
+    if (!g || !out)
+        return CLF_E_INVALID_ARG;
+    enum clf_status st = check_node(g, i);
+    if (st != CLF_OK)
+        return st;
+    out->start_ms = g->exec->start_ms[i];
+    out->end_ms = g->exec->end_ms[i];
+    out->queue = g->exec->queue[i];
+    out->replayed = false; /* replays have no per-node timings (CLF_E_STATE) */
+    return CLF_OK;
+}
+
+/* Bytes of t's elements (a view: its own extent). */
+static double tensor_bytes(const struct clf_tensor *t)
+{
+    return (double)clf_tensor_numel(t) * (double)clf_dtype_size(t->dtype);
+}
+
+enum clf_status clf_graph_node_cost(const struct clf_graph *g, size_t i, double *flops,
+                                    double *bytes)
+{
+    if (!g || !flops || !bytes)
+        return CLF_E_INVALID_ARG;
+    if (i >= g->n_nodes)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "no node %zu (the graph has %zu)", i,
+                        g->n_nodes);
+    const struct clf_node *node = &g->nodes[i];
+    double b = tensor_bytes(node->out);
+    for (int j = 0; j < node->n_in; j++) {
+        bool seen = !node->in[j];
+        for (int k = 0; k < j && !seen; k++)
+            seen = node->in[k] == node->in[j];
+        if (!seen)
+            b += tensor_bytes(node->in[j]);
+    }
+    *bytes = b;
+    *flops = node->impl->flops ? node->impl->flops(node) : 0;
+    return CLF_OK;
 }

@@ -33,11 +33,19 @@ void clf_graph_destroy(struct clf_graph *g)
 {
     if (!g)
         return;
+    clf_exec_free(g); /* the recorded command buffer, before what it uses */
     for (size_t i = 0; i < g->n_nodes; i++)
         node_release(g->ctx, &g->nodes[i]);
     for (size_t i = 0; i < g->n_adopted; i++)
         clf_tensor_free(g->adopted[i]);
     free(g->adopted);
+    /* the storages' sub-buffers go before the arena they are cut from */
+    for (size_t i = 0; i < g->n_stores; i++)
+        clf_storage_release(g->ctx, g->stores[i]);
+    free(g->stores);
+    for (size_t i = 0; i < g->n_bufs; i++)
+        clReleaseMemObject(g->bufs[i]);
+    free(g->bufs);
     free(g->nodes);
     free(g);
 }
@@ -108,10 +116,56 @@ enum clf_status clf_graph_check_input(struct clf_graph *g, const struct clf_tens
 enum clf_status clf_graph_new_output(struct clf_graph *g, enum clf_dtype dtype, int ndim,
                                      const int64_t *shape, struct clf_tensor **out)
 {
-    enum clf_status st = clf_tensor_new(g->ctx, dtype, ndim, shape, out);
-    if (st == CLF_OK)
-        (*out)->owner = g;
-    return st;
+    if (g->n_stores == g->cap_stores) {
+        size_t cap = g->cap_stores ? 2 * g->cap_stores : 16;
+        struct clf_storage **grown = realloc(g->stores, cap * sizeof *grown);
+        if (!grown) {
+            *out = NULL;
+            return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a graph tensor");
+        }
+        g->stores = grown;
+        g->cap_stores = cap;
+    }
+    enum clf_status st = clf_tensor_new_deferred(g->ctx, g, dtype, ndim, shape, out);
+    if (st != CLF_OK)
+        return st;
+    (*out)->owner = g;
+    (*out)->storage->refs++; /* the graph's reference, dropped at destroy */
+    g->stores[g->n_stores++] = (*out)->storage;
+    g->planned = false;
+    return CLF_OK;
+}
+
+enum clf_status clf_graph_keep(struct clf_graph *g, struct clf_tensor *t)
+{
+    if (!g)
+        return CLF_E_INVALID_ARG;
+    if (!t)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL tensor to keep");
+    if (t->storage->graph != g)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                        "clf_graph_keep: the tensor was not created by this graph's ops");
+    if (!t->storage->keep) {
+        t->storage->keep = true;
+        g->planned = false; /* a planned graph plans again on its next run */
+    }
+    return CLF_OK;
+}
+
+enum clf_status clf_graph_memory(const struct clf_graph *g, size_t *planned, size_t *naive)
+{
+    if (!g)
+        return CLF_E_INVALID_ARG;
+    if (!planned || !naive)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL output pointer");
+    *planned = *naive = 0;
+    if (!g->planned)
+        return clf_fail(g->ctx, CLF_E_STATE,
+                        "the graph's memory is planned by its first run (none since the "
+                        "latest change)");
+    *planned = g->planned_bytes;
+    *naive = g->naive_bytes;
+    return CLF_OK;
 }
 
 static bool reads(const struct clf_node *n, const struct clf_storage *s)
@@ -169,6 +223,8 @@ enum clf_status clf_graph_add_node(struct clf_graph *g, const struct clf_node *p
         if (reads(&g->nodes[j], os))
             add_dep(&node, j);
     }
+    node.n_deps_rec = node.n_deps;
     g->nodes[g->n_nodes++] = node;
+    g->planned = false; /* lifetimes changed: plan again on the next run */
     return CLF_OK;
 }

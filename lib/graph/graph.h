@@ -25,6 +25,9 @@ struct clf_op_impl {
     /* Optional: writes what the node runs (e.g. the kernel variant chosen)
      * into buf; NULL means the op's name alone. */
     void (*describe)(const struct clf_node *node, char *buf, size_t size);
+    /* Optional: the node's floating-point (or integer) operations, for
+     * clf_graph_node_cost; NULL means 0 (data movement). */
+    double (*flops)(const struct clf_node *node);
 };
 
 struct clf_node {
@@ -37,8 +40,11 @@ struct clf_node {
     int64_t iparams[CLF_NODE_MAX_PARAMS];
     void *state;                      /* op-specific, freed by state_free */
     void (*state_free)(struct clf_ctx *ctx, void *state);
-    size_t *deps;                     /* indices of earlier nodes this one waits for */
+    size_t *deps;                     /* indices of earlier nodes this one waits for;
+                                         capacity: the node's own index + 1 */
     size_t n_deps;
+    size_t n_deps_rec;                /* deps[0..n_deps_rec) come from recording, the
+                                         rest from the memory plan (memory reuse) */
     double time_ms;                   /* device time of the last command, latest run */
     bool timed;                       /* time_ms is valid */
 };
@@ -49,7 +55,42 @@ struct clf_graph {
     size_t n_nodes, cap_nodes;
     struct clf_tensor **adopted; /* tensors (views) the graph destroys */
     size_t n_adopted;
+    /* Memory plan (plan.c). The storages of the tensors the graph's ops
+     * create (clf_graph_new_output), one reference each, in creation order. */
+    struct clf_storage **stores;
+    size_t n_stores, cap_stores;
+    bool planned;         /* every storage in stores has memory, deps include reuse */
+    bool ran;             /* clf_graph_run started since the latest plan */
+    bool no_reuse;        /* testing: every storage lives to the end (no sharing) */
+    bool plan_pool;       /* testing: skip the arena, use the buffer pool fallback */
+    cl_mem *bufs;         /* the arena (one buffer) or the pool's whole buffers */
+    size_t n_bufs;
+    bool arena;           /* bufs[0] is an arena of sub-buffers */
+    size_t planned_bytes; /* the arena's size, or the sum of the pool's buffers */
+    size_t naive_bytes;   /* the sum of the storages' sizes */
+    uint64_t plan_gen;    /* bumped by every plan: whoever keeps the storages' cl_mem
+                             handles across runs (recorded command buffers) compares it */
+    struct clf_exec *exec; /* executor state (executor.c): queues used, timings, the
+                              recorded command buffer; freed by clf_exec_free */
 };
+
+/* Frees g->exec (executor.c); called by clf_graph_destroy. */
+void clf_exec_free(struct clf_graph *g);
+
+/*
+ * Plans the memory of g's storages (plan.c): frees any previous plan, gives
+ * each storage device memory by lifetime (see plan.c) and adds to the
+ * nodes the dependencies that memory reuse needs. Clears g->ran.
+ */
+enum clf_status clf_graph_plan(struct clf_graph *g);
+
+/* Called by clf_graph_run before enqueueing: plans when g is not planned,
+ * then marks g as run (its storages become readable). */
+enum clf_status clf_graph_prepare_run(struct clf_graph *g);
+
+/* Releases the memory of g's plan (the storages' handles, then the
+ * buffers); g is no longer planned. */
+void clf_graph_plan_free(struct clf_graph *g);
 
 /* Hands a tensor (typically a view made while recording) to the graph,
  * which destroys it with itself; on failure t is destroyed. */
@@ -64,7 +105,8 @@ enum clf_status clf_graph_view(struct clf_graph *g, struct clf_tensor *base, int
 enum clf_status clf_graph_check_input(struct clf_graph *g, const struct clf_tensor *t,
                                       const char *what);
 
-/* Creates a graph-owned dense output tensor of the given shape. */
+/* Creates a graph-owned dense output tensor of the given shape. Its
+ * storage gets device memory when the graph plans (first run). */
 enum clf_status clf_graph_new_output(struct clf_graph *g, enum clf_dtype dtype, int ndim,
                                      const int64_t *shape, struct clf_tensor **out);
 

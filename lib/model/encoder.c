@@ -605,6 +605,9 @@ enum clf_status clf_encoder_calibrate(struct clf_encoder *enc, struct clf_tensor
                                                "no host memory to calibrate");
     if (st == CLF_OK)
         st = clf_encoder_forward(enc, g, x, key_padding, &y);
+    for (int64_t i = 0; st == CLF_OK && i < enc->cfg.layers; i++)
+        if (enc->calib[i]) /* read after the run: their memory must not be reused */
+            st = clf_graph_keep(g, enc->calib[i]);
     if (st == CLF_OK)
         st = clf_graph_run(g);
     for (int64_t i = 0; st == CLF_OK && i < enc->cfg.layers; i++) {

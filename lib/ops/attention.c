@@ -837,8 +837,23 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
     }
 }
 
-static const struct clf_op_impl op_attention = {
-    .name = "attention", .enqueue = enqueue_attention, .describe = describe_attention};
+/* q [b, h, sq, d], k [b, h, sk, d], v [b, h, sk, dv]: 2·sq·sk·d for Q.K^T
+ * and 2·sq·sk·dv for P.V per (batch, head), the softmax's O(sq·sk) and a
+ * causal mask's halving left out. */
+static double flops_attention(const struct clf_node *node)
+{
+    const struct clf_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
+    int nd = q->ndim;
+    double sq = (double)q->shape[nd - 2], d = (double)q->shape[nd - 1];
+    double sk = (double)k->shape[nd - 2], dv = (double)v->shape[nd - 1];
+    double bh = (double)clf_tensor_numel(q) / (sq * d > 0 ? sq * d : 1);
+    return 2.0 * bh * sq * sk * (d + dv);
+}
+
+static const struct clf_op_impl op_attention = {.name = "attention",
+                                                .enqueue = enqueue_attention,
+                                                .describe = describe_attention,
+                                                .flops = flops_attention};
 
 /* The name of a sparsity in errors (as --attn spells it). */
 static const char *sparsity_name(enum clf_attention_sparsity s)

@@ -341,8 +341,7 @@ static enum clf_status enqueue_sparse(struct clf_ctx *ctx, struct clf_node *node
     if (ev)
         *ev = NULL;
     if (sn->kind == SP_MARK) {
-        cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, n_wait, wait, ev);
-        st = err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
+        st = clf_marker(ctx, n_wait, wait, ev);
     } else if (sn->kind == SP_ATTEND) {
         st = enqueue_attend(ctx, sn, n_wait, wait, ev);
     } else {

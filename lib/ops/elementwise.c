@@ -34,9 +34,18 @@ static enum clf_status enqueue_copy(struct clf_ctx *ctx, struct clf_node *node, 
     return clf_copy_enqueue(ctx, node->in[0], node->out, n_wait, wait, ev);
 }
 
-static const struct clf_op_impl op_add = {.name = "add", .enqueue = enqueue_ew};
-static const struct clf_op_impl op_mul = {.name = "mul", .enqueue = enqueue_ew};
-static const struct clf_op_impl op_scale = {.name = "scale", .enqueue = enqueue_ew};
+/* One operation per output element (clf_graph_node_cost). */
+static double flops_ew(const struct clf_node *node)
+{
+    return (double)clf_tensor_numel(node->out);
+}
+
+static const struct clf_op_impl op_add = {.name = "add", .enqueue = enqueue_ew,
+                                          .flops = flops_ew};
+static const struct clf_op_impl op_mul = {.name = "mul", .enqueue = enqueue_ew,
+                                          .flops = flops_ew};
+static const struct clf_op_impl op_scale = {.name = "scale", .enqueue = enqueue_ew,
+                                            .flops = flops_ew};
 static const struct clf_op_impl op_copy = {.name = "copy", .enqueue = enqueue_copy};
 
 /* Records a node reading `in` (n_in tensors, all checked) whose new

@@ -147,8 +147,15 @@ static void describe_gemm(const struct clf_node *node, char *buf, size_t size)
     }
 }
 
+/* 2·M·N·K per batch entry (the epilogue's O(M·N) is left out). */
+static double flops_gemm(const struct clf_node *node)
+{
+    const struct clf_gemm_problem *p = &((const struct gemm_node *)node->state)->prob;
+    return 2.0 * (double)p->batch * (double)p->m * (double)p->n * (double)p->k;
+}
+
 static const struct clf_op_impl op_gemm = {
-    .name = "gemm", .enqueue = enqueue_gemm, .describe = describe_gemm};
+    .name = "gemm", .enqueue = enqueue_gemm, .describe = describe_gemm, .flops = flops_gemm};
 
 /* Rows, columns and (row, column) strides of the matrix in the last two
  * dimensions of t, transposed when trans. */

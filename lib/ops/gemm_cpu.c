@@ -195,8 +195,7 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
     const cl_event *wl = n_wait ? wait : NULL;
 
     if (p->batch == 0 || p->m == 0 || p->n == 0) { /* nothing to compute */
-        cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, n_wait, wl, ev);
-        return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
+        return clf_marker(ctx, n_wait, wl, ev);
     }
 
     const int tm = cfg->tm, tn = cfg->tn;

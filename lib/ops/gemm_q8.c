@@ -244,8 +244,17 @@ static void describe_gemm_q8(const struct clf_node *node, char *buf, size_t size
                                            : "tiled");
 }
 
-static const struct clf_op_impl op_gemm_q8 = {
-    .name = "gemm_q8", .enqueue = enqueue_gemm_q8, .describe = describe_gemm_q8};
+/* 2·M·N·K integer operations (C [M, N], A [M, K]). */
+static double flops_gemm_q8(const struct clf_node *node)
+{
+    return 2.0 * (double)node->out->shape[0] * (double)node->out->shape[1] *
+           (double)node->in[0]->shape[1];
+}
+
+static const struct clf_op_impl op_gemm_q8 = {.name = "gemm_q8",
+                                              .enqueue = enqueue_gemm_q8,
+                                              .describe = describe_gemm_q8,
+                                              .flops = flops_gemm_q8};
 
 /* True when t is dtype [len] (1-D). */
 static bool is_vector(const struct clf_tensor *t, enum clf_dtype dtype, int64_t len)

@@ -360,8 +360,7 @@ static enum clf_status enqueue_marker(struct clf_ctx *ctx, struct clf_node *node
                                       const cl_event *wait, cl_event *ev)
 {
     (void)node;
-    cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, n_wait, n_wait ? wait : NULL, ev);
-    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
+    return clf_marker(ctx, n_wait, wait, ev);
 }
 
 static const struct clf_op_impl op_row = {.name = "quantize_row", .enqueue = enqueue_row};

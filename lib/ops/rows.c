@@ -238,10 +238,41 @@ static enum clf_status enqueue_embedding(struct clf_ctx *ctx, struct clf_node *n
     return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "embedding_gather");
 }
 
-static const struct clf_op_impl op_bias_add = {.name = "bias_add", .enqueue = enqueue_bias_add};
-static const struct clf_op_impl op_act = {.name = "act", .enqueue = enqueue_act};
-static const struct clf_op_impl op_softmax = {.name = "softmax", .enqueue = enqueue_softmax};
-static const struct clf_op_impl op_layernorm = {.name = "layernorm", .enqueue = enqueue_layernorm};
+/* Operation counts for clf_graph_node_cost, per output element: 1 for a
+ * bias add or ReLU, ~20 for GELU (erf or tanh and a cube: a rough figure),
+ * ~5 for softmax (max, subtract, exp, sum, scale) and layernorm (mean,
+ * centre, square-sum, normalise, affine). */
+static double flops_per_elem(const struct clf_node *node, double per)
+{
+    return per * (double)clf_tensor_numel(node->out);
+}
+
+static double flops_bias_add(const struct clf_node *node)
+{
+    return flops_per_elem(node, 1);
+}
+
+static double flops_act(const struct clf_node *node)
+{
+    return flops_per_elem(node, node->iparams[0] == CLF_ACT_GELU ||
+                                        node->iparams[0] == CLF_ACT_GELU_TANH
+                                    ? 20
+                                    : 1);
+}
+
+static double flops_rows5(const struct clf_node *node)
+{
+    return flops_per_elem(node, 5);
+}
+
+static const struct clf_op_impl op_bias_add = {.name = "bias_add", .enqueue = enqueue_bias_add,
+                                               .flops = flops_bias_add};
+static const struct clf_op_impl op_act = {.name = "act", .enqueue = enqueue_act,
+                                          .flops = flops_act};
+static const struct clf_op_impl op_softmax = {.name = "softmax", .enqueue = enqueue_softmax,
+                                              .flops = flops_rows5};
+static const struct clf_op_impl op_layernorm = {.name = "layernorm", .enqueue = enqueue_layernorm,
+                                                .flops = flops_rows5};
 static const struct clf_op_impl op_embedding = {.name = "embedding", .enqueue = enqueue_embedding};
 
 /* ------------------------------------------------------------------------ */

@@ -42,6 +42,14 @@ struct clf_ctx_params clf_ctx_params_default(void)
         p.gemm_provider = CLF_GEMM_CLBLAST;
     else if (env.gemm && !strcasecmp(env.gemm, "native"))
         p.gemm_provider = CLF_GEMM_NATIVE;
+    p.queues = 0;
+    if (env.queues && env.queues[0]) {
+        char *end = NULL;
+        long q = strtol(env.queues, &end, 10);
+        if (end && !*end && q >= 0 && q <= CLF_MAX_QUEUES)
+            p.queues = (int)q;
+    }
+    p.command_buffers = !(env.command_buffer && !strcmp(env.command_buffer, "0"));
     return p;
 }
 
@@ -92,7 +100,8 @@ static void set_base_options(struct clf_ctx *ctx)
              d->type == CLF_DEVICE_CPU);
 }
 
-static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool profiling)
+static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool profiling,
+                                   int n_queues)
 {
     struct clf_device_entry *devs = NULL;
     size_t n = 0, pick = 0;
@@ -126,22 +135,106 @@ static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool p
         ctx->context = NULL;
         return clf_fail_cl(ctx, err, "clCreateContext");
     }
+    /* queues == 0: one queue, out-of-order when the device allows it;
+     * N >= 1: N in-order queues (the executor spreads nodes over them) */
     cl_command_queue_properties qp = 0;
-    if (ctx->info.out_of_order_queue)
+    if (n_queues == 0 && ctx->info.out_of_order_queue)
         qp |= CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE;
     if (profiling && ctx->info.profiling)
         qp |= CL_QUEUE_PROFILING_ENABLE;
-    ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
-    if (err != CL_SUCCESS && qp & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) {
-        qp &= ~(cl_command_queue_properties)CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE;
-        ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
+    int nq = n_queues == 0 ? 1 : n_queues;
+    for (int i = 0; i < nq; i++) {
+        ctx->queues[i] = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
+        if (err != CL_SUCCESS && qp & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) {
+            qp &= ~(cl_command_queue_properties)CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE;
+            ctx->queues[i] = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
+        }
+        if (err != CL_SUCCESS) {
+            ctx->queues[i] = NULL;
+            return clf_fail_cl(ctx, err, "clCreateCommandQueue");
+        }
+        ctx->n_queues = i + 1;
     }
-    if (err != CL_SUCCESS) {
-        ctx->queue = NULL;
-        return clf_fail_cl(ctx, err, "clCreateCommandQueue");
-    }
+    ctx->queue = ctx->queues[0];
     ctx->queue_out_of_order = (qp & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0;
+    ctx->profiling = (qp & CL_QUEUE_PROFILING_ENABLE) != 0;
     return CLF_OK;
+}
+
+#if defined(__GNUC__) && defined(__ELF__)
+/* OpenCL 2.1, declared here because the headers are used at the 1.2 level;
+ * weak so that a 1.2 ICD loader without it still links (then NULL). */
+extern CL_API_ENTRY cl_kernel CL_API_CALL clCloneKernel(cl_kernel, cl_int *)
+    __attribute__((weak));
+#define CLF_CLONE_KERNEL clCloneKernel
+#else
+#define CLF_CLONE_KERNEL NULL
+#endif
+
+cl_kernel clf_clone_kernel(struct clf_ctx *ctx, cl_kernel k, cl_int *err)
+{
+    (void)ctx;
+    cl_kernel (*clone)(cl_kernel, cl_int *) = CLF_CLONE_KERNEL;
+    if (!clone) {
+        *err = CL_INVALID_OPERATION;
+        return NULL;
+    }
+    return clone(k, err);
+}
+
+/*
+ * Enables command-buffer recording when the device has
+ * cl_khr_command_buffer, its platform is OpenCL >= 2.1 (recording clones
+ * each kernel, clCloneKernel: PoCL 3.1 does not capture a kernel's
+ * arguments when a command is recorded, so every recorded command gets a
+ * kernel object of its own whose arguments never change), the entry points
+ * load, the queues have the properties the device requires, and an
+ * out-of-order queue is allowed when ours is one.
+ */
+static void load_command_buffers(struct clf_ctx *ctx)
+{
+    int major = 0, minor = 0;
+    /* PoCL before 4: its cl_khr_command_buffer 0.9.0 does not capture a
+     * kernel's arguments when a command is recorded (a later
+     * clSetKernelArg leaves the command with freed argument storage:
+     * measured, it crashes or computes with other arguments), and it
+     * crashed recording gemm_cpu_tile even with cloned kernels */
+    int pocl_major = 0;
+    const char *pocl = strstr(ctx->info.platform_version, "PoCL ");
+    if (pocl && sscanf(pocl, "PoCL %d", &pocl_major) == 1 && pocl_major < 4)
+        return;
+    if (!ctx->info.command_buffer || !CLF_CLONE_KERNEL ||
+        sscanf(ctx->info.platform_version, "OpenCL %d.%d", &major, &minor) != 2 ||
+        major * 10 + minor < 21)
+        return;
+    /* (memcpy: ISO C has no cast from void * to a function pointer) */
+#define CLF_CB_LOAD(field, name)                                                              \
+    {                                                                                         \
+        void *sym = clGetExtensionFunctionAddressForPlatform(ctx->platform, #name);          \
+        if (!sym)                                                                             \
+            return;                                                                           \
+        memcpy(&ctx->cb.field, &sym, sizeof sym);                                             \
+    }
+    CLF_CB_LOAD(create, clCreateCommandBufferKHR)
+    CLF_CB_LOAD(finalize, clFinalizeCommandBufferKHR)
+    CLF_CB_LOAD(release, clReleaseCommandBufferKHR)
+    CLF_CB_LOAD(enqueue, clEnqueueCommandBufferKHR)
+    CLF_CB_LOAD(ndrange, clCommandNDRangeKernelKHR)
+    CLF_CB_LOAD(barrier, clCommandBarrierWithWaitListKHR)
+#undef CLF_CB_LOAD
+    cl_command_queue_properties need = 0, have = 0;
+    cl_device_command_buffer_capabilities_khr caps = 0;
+    if (clGetDeviceInfo(ctx->device, CL_DEVICE_COMMAND_BUFFER_REQUIRED_QUEUE_PROPERTIES_KHR,
+                        sizeof need, &need, NULL) != CL_SUCCESS ||
+        clGetDeviceInfo(ctx->device, CL_DEVICE_COMMAND_BUFFER_CAPABILITIES_KHR, sizeof caps,
+                        &caps, NULL) != CL_SUCCESS ||
+        clGetCommandQueueInfo(ctx->queues[0], CL_QUEUE_PROPERTIES, sizeof have, &have, NULL) !=
+            CL_SUCCESS)
+        return;
+    if ((need & ~have) != 0 ||
+        (ctx->queue_out_of_order && !(caps & CL_COMMAND_BUFFER_CAPABILITY_OUT_OF_ORDER_KHR)))
+        return;
+    ctx->command_buffers = true;
 }
 
 enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_ctx **out)
@@ -171,6 +264,11 @@ enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_c
                       (int)p->gemm_provider);
         goto fail;
     }
+    if (p->queues < 0 || p->queues > CLF_MAX_QUEUES) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "queues %d out of range [0, %d]", p->queues,
+                      CLF_MAX_QUEUES);
+        goto fail;
+    }
     if ((unsigned)p->log_level > CLF_LOG_NONE) {
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "log_level %d out of range", (int)p->log_level);
         goto fail;
@@ -185,10 +283,12 @@ enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_c
         goto fail;
     }
     const char *spec = p->device ? p->device : clf_device_default_spec();
-    st = open_device(ctx, spec, p->profiling);
+    st = open_device(ctx, spec, p->profiling, p->queues);
     if (st != CLF_OK)
         goto fail;
     set_base_options(ctx);
+    if (p->command_buffers)
+        load_command_buffers(ctx);
     clf_log(ctx, CLF_LOG_INFO, "device '%s' (%s), cache %s, kernels %s", ctx->info.name,
             ctx->info.platform_name, ctx->cache_dir ? ctx->cache_dir : "disabled",
             ctx->cl_dir ? ctx->cl_dir : "embedded");
@@ -203,13 +303,16 @@ fail:
 
 enum clf_status clf_ctx_in_order_queue(struct clf_ctx *ctx, cl_command_queue *out)
 {
+    if (ctx->rec || !ctx->queue)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "no queue while a graph is recorded into a command buffer");
     if (!ctx->queue_out_of_order) {
         *out = ctx->queue;
         return CLF_OK;
     }
     if (!ctx->queue_in_order) {
         cl_int err = CL_SUCCESS;
-        cl_command_queue_properties qp = ctx->info.profiling ? CL_QUEUE_PROFILING_ENABLE : 0;
+        cl_command_queue_properties qp = ctx->profiling ? CL_QUEUE_PROFILING_ENABLE : 0;
         ctx->queue_in_order = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
         if (err != CL_SUCCESS) {
             ctx->queue_in_order = NULL;
@@ -260,8 +363,8 @@ void clf_ctx_destroy(struct clf_ctx *ctx)
 {
     if (!ctx)
         return;
-    if (ctx->queue)
-        clFinish(ctx->queue);
+    for (int i = 0; i < ctx->n_queues; i++)
+        clFinish(ctx->queues[i]);
     if (ctx->queue_in_order)
         clFinish(ctx->queue_in_order);
     for (int i = 0; i < ctx->n_on_destroy; i++)
@@ -279,8 +382,8 @@ void clf_ctx_destroy(struct clf_ctx *ctx)
     clf_programs_release(ctx);
     if (ctx->queue_in_order)
         clReleaseCommandQueue(ctx->queue_in_order);
-    if (ctx->queue)
-        clReleaseCommandQueue(ctx->queue);
+    for (int i = 0; i < ctx->n_queues; i++)
+        clReleaseCommandQueue(ctx->queues[i]);
     if (ctx->context)
         clReleaseContext(ctx->context);
     free(ctx->cache_dir);

@@ -9,6 +9,23 @@
 #include "cl.h"
 #include "pool.h"
 
+#include <CL/cl_ext.h> /* cl_khr_command_buffer types */
+
+/* Most queues a context makes (clf_ctx_params.queues). */
+#define CLF_MAX_QUEUES 16
+
+/* The cl_khr_command_buffer entry points (loaded per platform). */
+struct clf_cb_api {
+    clCreateCommandBufferKHR_fn create;
+    clFinalizeCommandBufferKHR_fn finalize;
+    clReleaseCommandBufferKHR_fn release;
+    clEnqueueCommandBufferKHR_fn enqueue;
+    clCommandNDRangeKernelKHR_fn ndrange;
+    clCommandBarrierWithWaitListKHR_fn barrier;
+};
+
+struct clf_recorder; /* ops.h: a command buffer being recorded */
+
 /* A kernel object kept for reuse (arguments are set before each launch;
  * a context is used by one thread at a time). */
 struct clf_kernel_entry {
@@ -43,8 +60,22 @@ struct clf_ctx {
     cl_platform_id platform;
     cl_device_id device;
     cl_context context;
+    /* The queue ops enqueue on: queues[0] outside graph runs; the executor
+     * points it at each node's queue while enqueueing the node, and sets
+     * it to NULL while recording a command buffer (so that anything not
+     * routed through clf_launch / clf_marker fails instead of running). */
     cl_command_queue queue;
-    bool queue_out_of_order;   /* queue created with out-of-order execution */
+    cl_command_queue queues[CLF_MAX_QUEUES]; /* made at creation; [0] the home queue */
+    int n_queues;
+    bool queue_out_of_order;   /* queues[0] (the only one) is out-of-order */
+    bool profiling;            /* the queues have profiling enabled */
+
+    bool command_buffers;      /* graphs are recorded and replayed (param, device
+                                  extension and entry points all present) */
+    struct clf_cb_api cb;
+    struct clf_recorder *rec;  /* non-NULL while a graph is recorded */
+    bool track_first;          /* clf_launch / clf_marker keep node_first_ev */
+    cl_event node_first_ev;    /* the first command of the node being enqueued */
 
     char *cache_dir;           /* NULL: disk cache disabled */
     char *cl_dir;              /* NULL: embedded sources */
@@ -93,9 +124,13 @@ enum clf_status clf_fail_cl(struct clf_ctx *ctx, cl_int err, const char *call);
 /* Name of an OpenCL error code, e.g. "CL_OUT_OF_RESOURCES". */
 const char *clf_cl_error_name(cl_int err);
 
-/* An in-order queue on the context's device: `queue` itself when it is
- * in-order, else a second queue made on first use. */
+/* An in-order queue on the context's device: `queue` (the current one)
+ * when it is in-order, else a second queue made on first use.
+ * CLF_E_UNSUPPORTED while a command buffer is recorded (no queue). */
 enum clf_status clf_ctx_in_order_queue(struct clf_ctx *ctx, cl_command_queue *out);
+/* clCloneKernel where the ICD loader has it (else NULL, *err set). */
+cl_kernel clf_clone_kernel(struct clf_ctx *ctx, cl_kernel k, cl_int *err);
+
 /* Registers fn to run once when the context is destroyed (before its
  * queues are released); registering the same fn twice is a no-op. */
 enum clf_status clf_ctx_on_destroy(struct clf_ctx *ctx, void (*fn)(struct clf_ctx *ctx));

@@ -10,6 +10,8 @@ void clf_env_read(struct clf_env *env)
     env->cl_dir = getenv("CLFORMER_CL_DIR");
     env->log = getenv("CLFORMER_LOG");
     env->gemm = getenv("CLFORMER_GEMM");
+    env->queues = getenv("CLFORMER_QUEUES");
+    env->command_buffer = getenv("CLFORMER_COMMAND_BUFFER");
     env->xdg_cache = getenv("XDG_CACHE_HOME");
     env->home = getenv("HOME");
 }

@@ -9,6 +9,9 @@ struct clf_env {
     const char *cl_dir;    /* CLFORMER_CL_DIR: kernel sources on disk */
     const char *log;       /* CLFORMER_LOG: debug|info|warn|error|none */
     const char *gemm;      /* CLFORMER_GEMM: auto|clblast|native */
+    const char *queues;    /* CLFORMER_QUEUES: 0 (one queue, out-of-order when
+                              possible) or N in-order queues */
+    const char *command_buffer; /* CLFORMER_COMMAND_BUFFER: 0 disables recording */
     const char *xdg_cache; /* XDG_CACHE_HOME */
     const char *home;      /* HOME */
 };

@@ -55,8 +55,9 @@ static enum clf_status check_shape(struct clf_ctx *ctx, enum clf_dtype dtype, in
     return CLF_OK;
 }
 
-enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int ndim,
-                               const int64_t *shape, struct clf_tensor **out)
+/* A dense tensor over a new storage (bytes set, no device memory yet). */
+static enum clf_status tensor_alloc(struct clf_ctx *ctx, enum clf_dtype dtype, int ndim,
+                                    const int64_t *shape, struct clf_tensor **out)
 {
     int64_t numel = 0;
     *out = NULL;
@@ -71,12 +72,6 @@ enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int nd
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor");
     }
     s->bytes = (size_t)numel * clf_dtype_size(dtype);
-    st = clf_pool_acquire(ctx, s->bytes, &s->mem, &s->class_bytes);
-    if (st != CLF_OK) {
-        free(t);
-        free(s);
-        return st;
-    }
     s->refs = 1;
     t->ctx = ctx;
     t->storage = s;
@@ -90,6 +85,32 @@ enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int nd
     }
     *out = t;
     return CLF_OK;
+}
+
+enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int ndim,
+                               const int64_t *shape, struct clf_tensor **out)
+{
+    enum clf_status st = tensor_alloc(ctx, dtype, ndim, shape, out);
+    if (st != CLF_OK)
+        return st;
+    struct clf_storage *s = (*out)->storage;
+    st = clf_pool_acquire(ctx, s->bytes, &s->mem, &s->class_bytes);
+    if (st != CLF_OK) {
+        free(s);
+        free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+enum clf_status clf_tensor_new_deferred(struct clf_ctx *ctx, struct clf_graph *g,
+                                        enum clf_dtype dtype, int ndim, const int64_t *shape,
+                                        struct clf_tensor **out)
+{
+    enum clf_status st = tensor_alloc(ctx, dtype, ndim, shape, out);
+    if (st == CLF_OK)
+        (*out)->storage->graph = g;
+    return st;
 }
 
 enum clf_status clf_tensor_create(struct clf_ctx *ctx, enum clf_dtype dtype, int ndim,
@@ -237,11 +258,21 @@ void clf_tensor_free(struct clf_tensor *t)
             clf_pool_release(t->ctx, d->mem, d->class_bytes);
         free(d);
     }
-    if (--t->storage->refs == 0) {
-        clf_pool_release(t->ctx, t->storage->mem, t->storage->class_bytes);
-        free(t->storage);
-    }
+    clf_storage_release(t->ctx, t->storage);
     free(t);
+}
+
+void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s)
+{
+    if (--s->refs > 0)
+        return;
+    if (s->graph) {
+        if (s->mem)
+            clReleaseMemObject(s->mem);
+    } else {
+        clf_pool_release(ctx, s->mem, s->class_bytes);
+    }
+    free(s);
 }
 
 void clf_tensor_destroy(struct clf_tensor *t)

@@ -8,12 +8,21 @@ struct clf_graph;
 
 /* A device buffer shared by a tensor and its views (reference counted). */
 struct clf_storage {
-    cl_mem mem;
+    cl_mem mem;         /* NULL while a graph-planned storage is not planned */
     size_t class_bytes; /* size of the pooled buffer */
     size_t bytes;       /* bytes requested: numel * dtype size of the creator */
     int refs;
     uint64_t version;   /* bumped by every write (host or graph node): caches
                            derived from the contents compare it */
+    /* Graph-planned storage (clf_graph_new_output): `graph` is set, the
+     * memory comes from the graph's plan (lib/graph/plan.c) and mem is
+     * this storage's own reference (a sub-buffer of the graph's arena, or
+     * a retained pool buffer), released with the storage, not pooled. */
+    struct clf_graph *graph;
+    bool keep;          /* clf_graph_keep: lives to the end of the graph */
+    bool reused;        /* latest plan: a later tensor takes its memory during a run */
+    size_t plan_off;    /* latest plan: byte offset in the arena or its buffer */
+    int plan_buf;       /* latest plan: which of the graph's buffers */
 };
 
 /* A device buffer derived from a tensor's contents (e.g. a weight packed
@@ -50,6 +59,15 @@ enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int nd
 
 /* Frees a tensor whatever its owner. */
 void clf_tensor_free(struct clf_tensor *t);
+
+/* Drops one reference to s; the last frees it and its memory. */
+void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s);
+
+/* A dense tensor of graph-planned storage: shape and bytes known, no
+ * device memory (s->mem NULL) until g plans it. */
+enum clf_status clf_tensor_new_deferred(struct clf_ctx *ctx, struct clf_graph *g,
+                                        enum clf_dtype dtype, int ndim, const int64_t *shape,
+                                        struct clf_tensor **out);
 
 /* Finds the derived buffer of (kind, key) of t. Returns it with *fresh set
  * when it matches the storage's current version; otherwise creates or

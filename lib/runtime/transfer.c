@@ -2,6 +2,8 @@
  * that gathers or scatters non-contiguous views through a dense buffer. */
 #include <stdlib.h>
 
+#include "../graph/graph.h"
+#include "../ops/ops.h" /* clf_launch */
 #include "program.h"
 #include "tensor.h"
 
@@ -32,11 +34,8 @@ enum clf_status clf_copy_enqueue(struct clf_ctx *ctx, const struct clf_tensor *s
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", names[es]);
     size_t global = (size_t)clf_tensor_numel(src);
-    err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global, NULL, n_wait,
-                                 n_wait ? wait : NULL, ev);
-    if (err != CL_SUCCESS)
-        return clf_fail_cl(ctx, err, "clEnqueueNDRangeKernel(copy)");
-    return CLF_OK;
+    /* through clf_launch: recorded when the executor records a graph */
+    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, names[es]);
 }
 
 /* Checks a transfer's arguments; *bytes_needed receives numel * dtype size. */
@@ -51,6 +50,35 @@ static enum clf_status check_transfer(struct clf_tensor *t, const void *host, si
         return clf_fail(t->ctx, CLF_E_SHAPE, "transfer of %zu bytes for a %s tensor of %zu bytes",
                         bytes, clf_dtype_str(t->dtype), need);
     return CLF_OK;
+}
+
+/* A tensor of graph-planned storage (clf_graph_new_output) is readable
+ * once its graph has run, unless a later tensor took its memory during the
+ * run (an intermediate not passed to clf_graph_keep). */
+static enum clf_status check_readable(const struct clf_tensor *t)
+{
+    const struct clf_storage *s = t->storage;
+    if (!s->graph)
+        return CLF_OK;
+    if (!s->mem || !s->graph->ran)
+        return clf_fail(t->ctx, CLF_E_STATE,
+                        "reading a graph's tensor before the graph has run: not run yet "
+                        "(since its latest change)");
+    if (s->reused)
+        return clf_fail(t->ctx, CLF_E_STATE,
+                        "reading an intermediate tensor of a graph whose memory a later "
+                        "tensor reused during the run: call clf_graph_keep on it before "
+                        "running to read it");
+    return CLF_OK;
+}
+
+/* Writing a tensor of graph-planned storage plans the graph first, so that
+ * it has memory (e.g. poisoning outputs before a run). What is written into
+ * an intermediate may be overwritten by the run. */
+static enum clf_status ensure_memory(struct clf_tensor *t)
+{
+    struct clf_graph *g = t->storage->graph;
+    return g && !g->planned ? clf_graph_plan(g) : CLF_OK;
 }
 
 /* Runs a copy and waits for it. */
@@ -69,6 +97,8 @@ static enum clf_status copy_sync(struct clf_ctx *ctx, const struct clf_tensor *s
 enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t bytes)
 {
     enum clf_status st = check_transfer(t, src, bytes);
+    if (st == CLF_OK)
+        st = ensure_memory(t);
     if (st != CLF_OK)
         return st;
     struct clf_ctx *ctx = t->ctx;
@@ -97,6 +127,8 @@ enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t b
 enum clf_status clf_tensor_read(struct clf_tensor *t, void *dst, size_t bytes)
 {
     enum clf_status st = check_transfer(t, dst, bytes);
+    if (st == CLF_OK)
+        st = check_readable(t);
     if (st != CLF_OK)
         return st;
     struct clf_ctx *ctx = t->ctx;

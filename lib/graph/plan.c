@@ -1,0 +1,329 @@
+/*
+ * Memory planning: the tensors a graph's ops create (clf_graph_new_output)
+ * get device memory when the graph first runs, by lifetime, so that an
+ * intermediate's memory serves later tensors once its last reader has run.
+ *
+ * Lifetime of a storage: [first node touching it, last node touching it]
+ * in recording order, where a node touches a storage when one of its
+ * inputs or its output lies in it. A storage is a RESULT, living to the end
+ * of the graph, when its last toucher writes it (nobody reads it after),
+ * when it was passed to clf_graph_keep, or when no node touches it.
+ *
+ * Layout: one arena buffer, each storage a sub-buffer at an offset aligned
+ * to CL_DEVICE_MEM_BASE_ADDR_ALIGN, placed greedily by size (largest first,
+ * at the lowest offset not overlapping in address any placed storage whose
+ * lifetime overlaps its own). When the arena exceeds the device's largest
+ * allocation or sub-buffers fail, a pool of whole buffers instead: each
+ * storage, in order of first use, takes the smallest free buffer that fits
+ * (best fit) whose occupant's lifetime has ended, else a new buffer.
+ *
+ * Reuse needs ordering: when storage B takes memory of storage A (A's
+ * lifetime ends before B's begins), every node touching B waits for every
+ * node that touched A (deps beyond the node's n_deps_rec), so an
+ * out-of-order queue cannot let B's writer overtake A's last reader.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+
+/* One storage being planned. */
+struct item {
+    struct clf_storage *s;
+    size_t first, last;  /* lifetime in node indices; last = n_nodes for results */
+    size_t *touch;       /* the nodes touching it, ascending */
+    size_t n_touch;
+    size_t off;          /* arena: byte offset */
+};
+
+/* Appends node i to the nodes touching it (they come in ascending order). */
+static bool touch(struct item *it, size_t i)
+{
+    if (it->n_touch && it->touch[it->n_touch - 1] == i)
+        return true;
+    size_t *grown = realloc(it->touch, (it->n_touch + 1) * sizeof *grown);
+    if (!grown)
+        return false;
+    it->touch = grown;
+    it->touch[it->n_touch++] = i;
+    return true;
+}
+
+static void add_dep(struct clf_node *n, size_t j)
+{
+    for (size_t k = 0; k < n->n_deps; k++)
+        if (n->deps[k] == j)
+            return;
+    n->deps[n->n_deps++] = j;
+}
+
+/* B reuses A's memory: every node touching b waits for every node that
+ * touched a (all of them earlier: a's lifetime ends before b's begins). */
+static void order_reuse(struct clf_graph *g, const struct item *a, const struct item *b)
+{
+    for (size_t i = 0; i < b->n_touch; i++)
+        for (size_t j = 0; j < a->n_touch; j++)
+            add_dep(&g->nodes[b->touch[i]], a->touch[j]);
+    a->s->reused = true;
+}
+
+static bool lifetimes_overlap(const struct item *a, const struct item *b)
+{
+    return a->first <= b->last && b->first <= a->last;
+}
+
+/* The earlier of two storages with disjoint lifetimes, and the later. */
+static void order_pair(struct clf_graph *g, const struct item *a, const struct item *b)
+{
+    if (a->last < b->first)
+        order_reuse(g, a, b);
+    else
+        order_reuse(g, b, a);
+}
+
+static int by_size_desc(const void *pa, const void *pb)
+{
+    const struct item *a = *(struct item *const *)pa, *b = *(struct item *const *)pb;
+    if (a->s->bytes != b->s->bytes)
+        return a->s->bytes > b->s->bytes ? -1 : 1;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+static int by_offset(const void *pa, const void *pb)
+{
+    const struct item *a = *(struct item *const *)pa, *b = *(struct item *const *)pb;
+    return a->off < b->off ? -1 : a->off > b->off;
+}
+
+static size_t align_up(size_t x, size_t a)
+{
+    return (x + a - 1) / a * a;
+}
+
+/* Greedy-by-size placement; returns the arena's size. */
+static size_t pack(struct item *items, size_t n, size_t align, struct item **order,
+                   struct item **live)
+{
+    for (size_t i = 0; i < n; i++)
+        order[i] = &items[i];
+    qsort(order, n, sizeof *order, by_size_desc);
+    size_t arena = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = order[i];
+        size_t n_live = 0;
+        for (size_t j = 0; j < i; j++) /* the placed ones alive at the same time */
+            if (lifetimes_overlap(order[j], it))
+                live[n_live++] = order[j];
+        qsort(live, n_live, sizeof *live, by_offset);
+        size_t off = 0;
+        for (size_t j = 0; j < n_live; j++) {
+            if (off + it->s->bytes <= live[j]->off)
+                break; /* fits in the gap before live[j] */
+            size_t end = align_up(live[j]->off + live[j]->s->bytes, align);
+            off = end > off ? end : off;
+        }
+        it->off = off;
+        arena = off + it->s->bytes > arena ? off + it->s->bytes : arena;
+    }
+    return arena;
+}
+
+/* Cuts every storage's sub-buffer from the arena; false on a CL error
+ * (the caller falls back to the pool). */
+static bool cut_arena(struct clf_graph *g, struct item *items, size_t n, size_t arena)
+{
+    cl_int err = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, arena, NULL, &err);
+    if (err != CL_SUCCESS || !m)
+        return false;
+    g->bufs[0] = m;
+    g->n_bufs = 1;
+    for (size_t i = 0; i < n; i++) {
+        cl_buffer_region r = {items[i].off, items[i].s->bytes};
+        items[i].s->mem = clCreateSubBuffer(m, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+                                            &r, &err);
+        if (err != CL_SUCCESS || !items[i].s->mem) {
+            items[i].s->mem = NULL;
+            clf_graph_plan_free(g);
+            return false;
+        }
+        items[i].s->plan_off = items[i].off;
+        items[i].s->plan_buf = 0;
+    }
+    g->arena = true;
+    g->planned_bytes = arena;
+    return true;
+}
+
+static int by_first(const void *pa, const void *pb)
+{
+    const struct item *a = *(struct item *const *)pa, *b = *(struct item *const *)pb;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/* The fallback: whole buffers shared by storages of disjoint lifetimes. */
+static enum clf_status pool(struct clf_graph *g, struct item *items, size_t n,
+                            struct item **order, struct item **occupant, size_t *buf_bytes)
+{
+    struct clf_ctx *ctx = g->ctx;
+    for (size_t i = 0; i < n; i++)
+        order[i] = &items[i];
+    qsort(order, n, sizeof *order, by_first);
+    g->planned_bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = order[i];
+        size_t best = (size_t)-1;
+        for (size_t b = 0; b < g->n_bufs; b++)
+            if (occupant[b]->last < it->first && buf_bytes[b] >= it->s->bytes &&
+                (best == (size_t)-1 || buf_bytes[b] < buf_bytes[best]))
+                best = b;
+        if (best == (size_t)-1) {
+            if (it->s->bytes > ctx->info.max_alloc_bytes)
+                return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                                "a graph tensor of %zu bytes exceeds the device's max "
+                                "allocation of %llu bytes",
+                                it->s->bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+            cl_int err = CL_SUCCESS;
+            cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, it->s->bytes, NULL, &err);
+            if (err != CL_SUCCESS || !m) {
+                clf_fail_cl(ctx, err, "clCreateBuffer");
+                return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                                "cannot allocate %zu bytes for a graph tensor on '%s'",
+                                it->s->bytes, ctx->info.name);
+            }
+            best = g->n_bufs++;
+            g->bufs[best] = m;
+            buf_bytes[best] = it->s->bytes;
+            g->planned_bytes += it->s->bytes;
+        } else {
+            order_reuse(g, occupant[best], it);
+        }
+        occupant[best] = it;
+        clRetainMemObject(g->bufs[best]);
+        it->s->mem = g->bufs[best];
+        it->s->plan_off = 0;
+        it->s->plan_buf = (int)best;
+    }
+    return CLF_OK;
+}
+
+void clf_graph_plan_free(struct clf_graph *g)
+{
+    for (size_t i = 0; i < g->n_stores; i++) {
+        struct clf_storage *s = g->stores[i];
+        if (s->mem)
+            clReleaseMemObject(s->mem); /* sub-buffers before their arena */
+        s->mem = NULL;
+        s->reused = false;
+    }
+    for (size_t i = 0; i < g->n_bufs; i++)
+        clReleaseMemObject(g->bufs[i]);
+    g->n_bufs = 0;
+    g->arena = false;
+    g->planned = false;
+    g->ran = false;
+    g->planned_bytes = 0;
+}
+
+/* Lifetimes of the storages and the nodes touching them. */
+static enum clf_status lifetimes(struct clf_graph *g, struct item *items)
+{
+    size_t n = g->n_stores, end = g->n_nodes;
+    for (size_t i = 0; i < n; i++) {
+        items[i].s = g->stores[i];
+        g->stores[i]->plan_buf = (int)i; /* temporarily: the storage's item */
+    }
+    for (size_t k = 0; k < g->n_nodes; k++) {
+        const struct clf_node *node = &g->nodes[k];
+        for (int j = 0; j <= node->n_in; j++) {
+            const struct clf_tensor *t = j < node->n_in ? node->in[j] : node->out;
+            if (!t || t->storage->graph != g)
+                continue;
+            if (!touch(&items[t->storage->plan_buf], k))
+                return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory to plan a graph");
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        if (!it->n_touch || it->s->keep || g->no_reuse) {
+            it->first = it->n_touch ? it->touch[0] : 0;
+            it->last = end;
+            continue;
+        }
+        it->first = it->touch[0];
+        size_t lastk = it->touch[it->n_touch - 1];
+        /* written by its last toucher (nobody reads it after): a result */
+        it->last = g->nodes[lastk].out->storage == it->s ? end : lastk;
+    }
+    return CLF_OK;
+}
+
+enum clf_status clf_graph_plan(struct clf_graph *g)
+{
+    struct clf_ctx *ctx = g->ctx;
+    clf_graph_plan_free(g);
+    for (size_t k = 0; k < g->n_nodes; k++)
+        g->nodes[k].n_deps = g->nodes[k].n_deps_rec;
+    g->plan_gen++;
+    size_t n = g->n_stores;
+    g->naive_bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        g->naive_bytes += g->stores[i]->bytes;
+    if (n == 0) {
+        g->planned = true;
+        return CLF_OK;
+    }
+    struct item *items = calloc(n, sizeof *items);
+    struct item **order = calloc(n, sizeof *order);
+    struct item **scratch = calloc(n, sizeof *scratch);
+    size_t *buf_bytes = calloc(n, sizeof *buf_bytes);
+    cl_mem *bufs = realloc(g->bufs, n * sizeof *bufs);
+    if (bufs)
+        g->bufs = bufs;
+    enum clf_status st = items && order && scratch && buf_bytes && bufs
+                             ? CLF_OK
+                             : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to plan a graph");
+    if (st == CLF_OK)
+        st = lifetimes(g, items);
+    if (st == CLF_OK) {
+        size_t align = ctx->info.mem_base_align_bits / 8;
+        align = align ? align : 128;
+        size_t arena = pack(items, n, align, order, scratch);
+        if (g->plan_pool || arena > ctx->info.max_alloc_bytes || !cut_arena(g, items, n, arena)) {
+            st = pool(g, items, n, order, scratch, buf_bytes);
+        } else {
+            /* every pair sharing addresses (necessarily at different times) */
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                    if (items[i].off < items[j].off + items[j].s->bytes &&
+                        items[j].off < items[i].off + items[i].s->bytes)
+                        order_pair(g, &items[i], &items[j]);
+        }
+    }
+    if (items)
+        for (size_t i = 0; i < n; i++)
+            free(items[i].touch);
+    free(items);
+    free(order);
+    free(scratch);
+    free(buf_bytes);
+    if (st != CLF_OK) {
+        clf_graph_plan_free(g);
+        for (size_t k = 0; k < g->n_nodes; k++)
+            g->nodes[k].n_deps = g->nodes[k].n_deps_rec;
+        return st;
+    }
+    g->planned = true;
+    return CLF_OK;
+}
+
+enum clf_status clf_graph_prepare_run(struct clf_graph *g)
+{
+    if (!g->planned) {
+        enum clf_status st = clf_graph_plan(g);
+        if (st != CLF_OK)
+            return st;
+    }
+    g->ran = true;
+    return CLF_OK;
+}

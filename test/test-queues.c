@@ -1,0 +1,260 @@
+/* The executor's queues, per-node timings and costs, and command buffers:
+ * a diamond graph run with 1, 2 and 4 in-order queues, directly and
+ * recorded / replayed, with new inputs between runs; weights rewritten
+ * after recording; a launch that fails. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "../lib/ops/ops.h" /* clf_test_fail_launch_after */
+#include "../lib/runtime/ctx.h"
+
+/*
+ * The diamond (M = N = K = 96):
+ *   a = x · W            (gemm, native provider: W packed once on CPUs)
+ *   b = relu(a)          c = 0.5 a + 0.25     (independent of each other)
+ *   d = b + c
+ * x and W hold small integers in [-4, 4], so every product and partial
+ * sum is an integer below 2^24 in magnitude (|sum| <= 96 * 16): the GEMM
+ * is exact in any summation order, and so are relu, 0.5 a + 0.25 and
+ * b + c (a few integer bits plus two fraction bits). The double reference
+ * is therefore exact and every configuration must match it bitwise.
+ */
+#define DIM 96
+
+struct diamond {
+    struct clf_graph *g;
+    struct clf_tensor *x, *w, *a, *b, *c, *d;
+};
+
+static void fill_ints(float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)((int)(test_rand_u64() % 9) - 4);
+}
+
+static void reference(const float *x, const float *w, double *d)
+{
+    for (int i = 0; i < DIM; i++)
+        for (int j = 0; j < DIM; j++) {
+            double a = 0;
+            for (int k = 0; k < DIM; k++)
+                a += (double)x[i * DIM + k] * w[k * DIM + j];
+            d[i * DIM + j] = (a > 0 ? a : 0) + (0.5 * a + 0.25);
+        }
+}
+
+static void build(struct clf_ctx *ctx, struct diamond *dm)
+{
+    int64_t shape[2] = {DIM, DIM};
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &dm->x));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &dm->w));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &dm->g));
+    struct clf_gemm_params gp = clf_gemm_params_default();
+    gp.provider = CLF_GEMM_NATIVE;
+    ck_assert_ok(ctx, clf_op_gemm(dm->g, dm->x, dm->w, &gp, &dm->a));
+    ck_assert_ok(ctx, clf_op_act(dm->g, dm->a, CLF_ACT_RELU, &dm->b));
+    ck_assert_ok(ctx, clf_op_scale(dm->g, dm->a, 0.5f, 0.25f, &dm->c));
+    ck_assert_ok(ctx, clf_op_add(dm->g, dm->b, dm->c, &dm->d));
+    ck_assert_uint_eq(clf_graph_node_count(dm->g), 4);
+}
+
+static void destroy(struct diamond *dm)
+{
+    clf_graph_destroy(dm->g);
+    clf_tensor_destroy(dm->x);
+    clf_tensor_destroy(dm->w);
+}
+
+/* Writes new x (and W when w_too), runs, checks d bitwise. */
+static void run_check(struct clf_ctx *ctx, struct diamond *dm, float *x, float *w, bool w_too,
+                      const char *what)
+{
+    fill_ints(x, DIM * DIM);
+    ck_assert_ok(ctx, clf_tensor_write(dm->x, x, DIM * DIM * sizeof *x));
+    if (w_too) {
+        fill_ints(w, DIM * DIM);
+        ck_assert_ok(ctx, clf_tensor_write(dm->w, w, DIM * DIM * sizeof *w));
+    }
+    double *ref = malloc(DIM * DIM * sizeof *ref);
+    reference(x, w, ref);
+    ck_assert_ok(ctx, clf_graph_run(dm->g));
+    float *d = test_read_all(dm->d);
+    size_t bad = 0;
+    for (size_t i = 0; i < DIM * DIM; i++)
+        bad += !((double)d[i] == ref[i]); /* NaN never passes */
+    ck_assert_msg(bad == 0, "%s: %zu of %d elements differ from the exact result", what, bad,
+                  DIM * DIM);
+    free(d);
+    free(ref);
+}
+
+static struct clf_ctx *make_ctx(int queues, bool command_buffers)
+{
+    static char *cache;
+    if (!cache)
+        cache = test_make_tmpdir("queues-cache"); /* shared: one build of each program */
+    struct clf_ctx_params p = clf_ctx_params_default();
+    p.cache_dir = cache;
+    p.queues = queues;
+    p.command_buffers = command_buffers;
+    p.gemm_provider = CLF_GEMM_NATIVE;
+    struct clf_ctx *ctx = NULL;
+    enum clf_status st = clf_ctx_create(&p, &ctx);
+    ck_assert_msg(st == CLF_OK, "context with %d queues: %s", queues, clf_status_str(st));
+    ck_assert_int_eq(ctx->n_queues, queues == 0 ? 1 : queues);
+    return ctx;
+}
+
+/* True when the latest run of g was a replay (per-node times refused). */
+static bool replayed(struct clf_ctx *ctx, struct clf_graph *g)
+{
+    struct clf_node_timing t;
+    return clf_graph_node_timing(g, 0, &t) == CLF_E_STATE &&
+           strstr(clf_ctx_last_error(ctx), "replayed") != NULL;
+}
+
+/* Queues 1, 2 and 4, each with command buffers (direct, record, replay)
+ * and without (three direct runs), new inputs every run: all exact. */
+START_TEST(test_diamond_configs)
+{
+    static const int queues[] = {1, 2, 4};
+    float *x = malloc(DIM * DIM * sizeof *x), *w = malloc(DIM * DIM * sizeof *w);
+    for (int qi = 0; qi < 3; qi++) {
+        struct clf_ctx *ctx = make_ctx(queues[qi], true);
+        bool cb_on = ctx->command_buffers;
+        for (int with_cb = 1; with_cb >= 0; with_cb--) {
+            ctx->command_buffers = cb_on && with_cb;
+            struct diamond dm;
+            build(ctx, &dm);
+            for (int run = 0; run < 3; run++) {
+                char what[96];
+                snprintf(what, sizeof what, "queues %d, command buffers %s, run %d",
+                         queues[qi], ctx->command_buffers ? "on" : "off", run);
+                run_check(ctx, &dm, x, w, run == 0, what);
+                /* runs 0 (direct) and 1 (records, then runs the buffer)
+                 * are not replays of an earlier recording; run 2 replays */
+                if (run == 2 && ctx->command_buffers)
+                    ck_assert_msg(replayed(ctx, dm.g), "%s: not replayed", what);
+                if (!ctx->command_buffers)
+                    ck_assert(!replayed(ctx, dm.g));
+            }
+            destroy(&dm);
+        }
+        if (!cb_on)
+            printf("queues: the device has no usable command buffers: direct runs only\n");
+        clf_ctx_destroy(ctx);
+    }
+    free(x);
+    free(w);
+}
+END_TEST
+
+/* Per-node timings with 2 queues: indices in range, start <= end, the two
+ * branches b and c (nodes 1, 2) on different queues; costs. */
+START_TEST(test_timings_and_cost)
+{
+    struct clf_ctx *ctx = make_ctx(2, false);
+    ck_assert(!ctx->command_buffers);
+    struct diamond dm;
+    build(ctx, &dm);
+    struct clf_node_timing t[4];
+    ck_assert_status(ctx, clf_graph_node_timing(dm.g, 0, &t[0]), CLF_E_STATE); /* not run */
+    float *x = malloc(DIM * DIM * sizeof *x), *w = malloc(DIM * DIM * sizeof *w);
+    run_check(ctx, &dm, x, w, true, "timings");
+    struct clf_device_info info;
+    ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
+    for (size_t i = 0; i < 4 && info.profiling; i++) {
+        ck_assert_ok(ctx, clf_graph_node_timing(dm.g, i, &t[i]));
+        ck_assert_int_ge(t[i].queue, 0);
+        ck_assert_int_lt(t[i].queue, 2);
+        ck_assert(t[i].start_ms >= 0 && t[i].start_ms <= t[i].end_ms);
+        ck_assert(!t[i].replayed);
+        double ms = -1;
+        ck_assert_ok(ctx, clf_graph_node_time(dm.g, i, &ms));
+        ck_assert(ms >= 0 && ms <= t[i].end_ms - t[i].start_ms + 1e-6);
+        printf("queues: node %zu on queue %d, %.3f .. %.3f ms\n", i, t[i].queue, t[i].start_ms,
+               t[i].end_ms);
+    }
+    if (info.profiling) {
+        ck_assert_int_ne(t[1].queue, t[2].queue);
+        ck_assert_int_eq(t[1].queue, t[0].queue); /* b continues a's chain */
+        ck_assert(t[1].start_ms >= t[0].end_ms && t[3].start_ms >= t[2].end_ms);
+    }
+
+    double flops = 0, bytes = 0;
+    ck_assert_ok(ctx, clf_graph_node_cost(dm.g, 0, &flops, &bytes));
+    ck_assert(flops == 2.0 * DIM * DIM * DIM);
+    ck_assert(bytes == 3.0 * DIM * DIM * 4); /* x, W, a */
+    ck_assert_ok(ctx, clf_graph_node_cost(dm.g, 3, &flops, &bytes));
+    ck_assert(flops == (double)DIM * DIM);
+    ck_assert(bytes == 3.0 * DIM * DIM * 4); /* b, c, d */
+    ck_assert_status(ctx, clf_graph_node_cost(dm.g, 4, &flops, &bytes), CLF_E_INVALID_ARG);
+    destroy(&dm);
+    clf_ctx_destroy(ctx);
+    free(x);
+    free(w);
+}
+END_TEST
+
+/* A recorded graph whose weight is rewritten: the recording (which does
+ * not repack W) is dropped, the next run is direct and repacks, the one
+ * after records again; all exact. Then a launch failing while running
+ * directly and while recording: an error, or a direct fallback, and the
+ * context keeps working. */
+START_TEST(test_rewrite_and_failure)
+{
+    struct clf_ctx *ctx = make_ctx(0, true);
+    struct diamond dm;
+    build(ctx, &dm);
+    float *x = malloc(DIM * DIM * sizeof *x), *w = malloc(DIM * DIM * sizeof *w);
+    run_check(ctx, &dm, x, w, true, "direct");
+    run_check(ctx, &dm, x, w, false, "recorded");
+    run_check(ctx, &dm, x, w, false, "replayed");
+    ck_assert(!ctx->command_buffers || replayed(ctx, dm.g));
+    run_check(ctx, &dm, x, w, true, "new W (direct)");
+    ck_assert(!replayed(ctx, dm.g));
+    run_check(ctx, &dm, x, w, false, "new W (recorded again)");
+    run_check(ctx, &dm, x, w, true, "newer W (direct)");
+    run_check(ctx, &dm, x, w, false, "newer W (recorded again)");
+    run_check(ctx, &dm, x, w, false, "newer W (replayed)");
+    ck_assert(!ctx->command_buffers || replayed(ctx, dm.g));
+    destroy(&dm);
+
+    /* direct run: the 3rd launch fails (the GEMM takes 2 or more) */
+    build(ctx, &dm);
+    clf_test_fail_launch_after(3);
+    enum clf_status st = clf_graph_run(dm.g);
+    clf_test_fail_launch_after(0);
+    ck_assert_msg(st == CLF_E_OUT_OF_MEMORY, "got %s", clf_status_str(st));
+    ck_assert(strstr(clf_ctx_last_error(ctx), "CL_OUT_OF_RESOURCES") != NULL);
+    run_check(ctx, &dm, x, w, true, "after a failed run");
+    /* recording: the first recorded launch fails; the run falls back to a
+     * direct one, which is exact */
+    if (ctx->command_buffers) {
+        clf_test_fail_launch_after(1);
+        run_check(ctx, &dm, x, w, false, "failed recording");
+        clf_test_fail_launch_after(0);
+    }
+    run_check(ctx, &dm, x, w, false, "after a failed recording");
+    destroy(&dm);
+    clf_ctx_destroy(ctx);
+    free(x);
+    free(w);
+}
+END_TEST
+
+int main(void)
+{
+    test_require_device();
+    printf("queues: seed %llu\n", (unsigned long long)test_seed());
+    Suite *s = suite_create("queues");
+    TCase *tc = tcase_create("queues");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_diamond_configs);
+    tcase_add_test(tc, test_timings_and_cost);
+    tcase_add_test(tc, test_rewrite_and_failure);
+    suite_add_tcase(s, tc);
+    return test_run_suite(s);
+}
