@@ -1259,6 +1259,136 @@ CLF_API enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_
 CLF_API enum clf_status clf_encoder_calibrate(struct clf_encoder *enc, struct clf_tensor *x,
                                               struct clf_tensor *key_padding);
 
+/* ------------------------------------------------------------------------ */
+/* A real model: BERT WordPiece tokenizer and sentence embeddings           */
+/* ------------------------------------------------------------------------ */
+
+/** Options of clf_tokenizer_load; get one from clf_tokenizer_params_default(). */
+struct clf_tokenizer_params {
+    bool lower_case;      /**< lower-case and strip accents (uncased BERT). Default true */
+    int64_t max_length;   /**< tokens per text including [CLS] and [SEP]; longer texts
+                               are truncated (reported). Default 256 */
+    int64_t max_word_chars; /**< longer words become [UNK]. Default 100 */
+};
+
+/** Returns the documented defaults. */
+CLF_API struct clf_tokenizer_params clf_tokenizer_params_default(void);
+
+/** A BERT WordPiece tokenizer (vocabulary loaded from vocab.txt). */
+struct clf_tokenizer;
+
+/**
+ * Loads vocab.txt (one token per line, id = line number, "\r\n" allowed,
+ * a later duplicate wins as in Hugging Face's dict; lines must be UTF-8).
+ * [CLS], [SEP], [UNK] and [PAD] must be present (CLF_E_FORMAT otherwise;
+ * [MASK] is optional). p NULL means the defaults; max_length < 2 or
+ * max_word_chars < 1 is CLF_E_INVALID_ARG. Errors name the file (CLF_E_IO
+ * when it cannot be read). ctx only receives error messages and may be
+ * NULL; the tokenizer is host code and needs no device. A tokenizer may be
+ * used by one thread at a time (it keeps ctx for its errors).
+ */
+CLF_API enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
+                                           const struct clf_tokenizer_params *p,
+                                           struct clf_tokenizer **out);
+CLF_API void clf_tokenizer_destroy(struct clf_tokenizer *t);
+
+/**
+ * BERT's tokenisation of one UTF-8 text, as Hugging Face's BertTokenizer and
+ * BertTokenizerFast (uncased) give it: the special tokens written in the
+ * text ("[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"; exact case) are kept
+ * as such; the rest is cleaned (U+0000, U+FFFD and every character of a
+ * category C* except \t \n \r dropped; \t \n \r and categories Zs, Zl, Zp
+ * are white space), CJK ideographs (BERT's _is_chinese_char ranges) become
+ * words of their own, words are split on white space, lower-cased one code
+ * point at a time and stripped of accents (Unicode NFD, marks of category
+ * Mn removed, via utf8proc; both only with lower_case), split on
+ * punctuation (ASCII 33-47, 58-64, 91-96, 123-126 and categories P*), then
+ * greedy longest-match WordPiece with "##" continuations ([UNK] for a word
+ * of more than max_word_chars code points or with a position no piece
+ * matches); [CLS] first, [SEP] last, truncated to max_length (the first
+ * max_length - 2 pieces are kept). Only characters whose Unicode
+ * properties differ between utf8proc's and Python's Unicode versions may
+ * tokenise differently.
+ *   ids       receives up to cap ids
+ *   n         receives the number of ids (<= max_length)
+ *   truncated receives whether the text was cut (may be NULL)
+ * Invalid UTF-8 is CLF_E_INVALID_ARG; cap < the ids produced is CLF_E_SHAPE.
+ */
+CLF_API enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text,
+                                             int32_t *ids, size_t cap, size_t *n,
+                                             bool *truncated);
+
+/** The id of a vocabulary token, or -1. */
+CLF_API int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char *token);
+
+/** A BERT encoder with its embeddings (e.g. all-MiniLM-L6-v2). */
+struct clf_bert;
+
+/**
+ * Loads a Hugging Face BERT model directory: config.json (read with cJSON:
+ * hidden_size, num_attention_heads, intermediate_size, num_hidden_layers,
+ * vocab_size required; hidden_act "gelu" (erf form; "gelu_new" and
+ * "gelu_pytorch_tanh" give the tanh form, "relu" ReLU, others
+ * CLF_E_UNSUPPORTED), layer_norm_eps (default 1e-12),
+ * max_position_embeddings (512), type_vocab_size (2); a
+ * position_embedding_type other than "absolute" is CLF_E_UNSUPPORTED) and
+ * model.safetensors (names with or without the "bert." prefix:
+ * embeddings.word_embeddings.weight, ..., encoder.layer.N.attention.self.
+ * query.weight, ...; the pooler is not used). Each layer becomes a post-LN
+ * encoder layer (Q, K and V stacked into in_proj). options (may be NULL)
+ * gives the encoder's attention variant, quantisation and FFN format; its
+ * sizes, activation, eps and norm_first are ignored (the config's are
+ * used). Every tensor's shape is checked (CLF_E_SHAPE naming it); a missing
+ * one, or a missing config key, is CLF_E_FORMAT naming the file; a missing
+ * file is CLF_E_IO; more layers in the file than configured is CLF_E_SHAPE.
+ */
+CLF_API enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
+                                      const struct clf_encoder_config *options,
+                                      struct clf_bert **out);
+CLF_API void clf_bert_destroy(struct clf_bert *b);
+
+/** The model's encoder configuration (sizes from config.json). */
+CLF_API struct clf_encoder_config clf_bert_config(const struct clf_bert *b);
+
+/** The encoder inside (for clf_encoder_calibrate, _save, _ffn_stats). */
+CLF_API struct clf_encoder *clf_bert_encoder(struct clf_bert *b);
+
+/**
+ * Records the model on g: ids i32 [batch, seq], mask i32 [batch, seq]
+ * (1 = token, 0 = padding) or NULL (no padding); *hidden receives the last
+ * hidden states f32 [batch, seq, d] (graph-owned). seq <= max_position_
+ * embeddings (CLF_E_SHAPE otherwise). Embeddings: word rows (ids checked
+ * against the vocabulary when the graph runs: clf_op_embedding) + token
+ * type 0's row + position rows 0..seq-1, LayerNorm; then the encoder with
+ * key padding (mask == 0), made on the device. Rows of padding get hidden
+ * states too (they attend to the tokens); only the mask says which count.
+ */
+CLF_API enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g,
+                                         struct clf_tensor *ids, struct clf_tensor *mask,
+                                         struct clf_tensor **hidden);
+
+/**
+ * Calibrates the free parameters of the options' ffn_act (clf_encoder_
+ * calibrate) on the activations of these inputs (ids, mask as
+ * clf_bert_forward, tensors the caller wrote); needed before
+ * clf_bert_forward when such a parameter is 0, a no-op otherwise. Runs on
+ * its own graphs.
+ */
+CLF_API enum clf_status clf_bert_calibrate(struct clf_bert *b, struct clf_tensor *ids,
+                                           struct clf_tensor *mask);
+
+/**
+ * Sentence embeddings as sentence-transformers computes them (Pooling
+ * mean, then Normalize): p[b] = Σ_t mask[b,t]·hidden[b,t,:] /
+ * max(Σ_t mask[b,t], 1e-9), out[b] = p[b] / max(‖p[b]‖₂, 1e-12).
+ * hidden f32 [batch, seq, d] (any strides), mask i32 [batch, seq] (1 =
+ * token, 0 = padding; other values weigh the token); *out receives f32
+ * [batch, d] (graph-owned). A text with no token gets zeros. Sums in f32.
+ */
+CLF_API enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tensor *hidden,
+                                                   struct clf_tensor *mask,
+                                                   struct clf_tensor **out);
+
 /** Device time of node i's last command in the latest run, in ms (needs
  *  profiling, on by default); CLF_E_STATE before any run. */
 CLF_API enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms);

@@ -9,6 +9,7 @@ int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -20,6 +21,7 @@ static const struct {
     {"info", cmd_info, "show every capability of one device and build its kernels"},
     {"bench", cmd_bench, "time ops against a CPU baseline measured in the same run"},
     {"analyze", cmd_analyze, "analyse a layer's attention (singular values, low-rank error)"},
+    {"embed", cmd_embed, "sentence embeddings with a BERT model (all-MiniLM-L6-v2)"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,474 @@
+/*
+ * A Hugging Face BERT model (e.g. all-MiniLM-L6-v2) on the encoder stack.
+ *
+ * BertModel at inference (dropout = identity), Devlin et al. 2019:
+ *   e = LN_emb(W_word[ids] + W_type[0] + W_pos[0..seq))           [batch, seq, d]
+ *   h = post-LN encoder layers (encoder.c) on e, padded keys masked
+ * Each BERT layer is a post-LN nn.TransformerEncoderLayer with GELU:
+ *   in_proj  = concat(attention.self.query, .key, .value)   [3d, d], [3d]
+ *   out_proj = attention.output.dense                       [d, d]
+ *   norm1    = attention.output.LayerNorm                   [d]
+ *   linear1  = intermediate.dense                           [d_ff, d]
+ *   linear2  = output.dense                                 [d, d_ff]
+ *   norm2    = output.LayerNorm                             [d]
+ * The attention mask (1 = token) becomes the encoder's key padding (mask
+ * == 0) on the device (clf_pool_key_padding). HF adds the mask as a large
+ * negative bias before the softmax; the encoder leaves padded keys out of
+ * it, the same up to exp(-3.4e38) = 0. Token types are always 0 (one text
+ * per row), as sentence-transformers passes them; the sum is formed in
+ * HF's order (word + type, then + position).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../graph/graph.h"
+#include "../ops/pool.h"
+#include "../runtime/ctx.h"
+#include "encoder_internal.h"
+
+struct clf_bert {
+    struct clf_ctx *ctx;
+    struct clf_encoder *enc;
+    struct clf_tensor *word;       /* [V, d] */
+    struct clf_tensor *pos;        /* [P, d] */
+    struct clf_tensor *type0;      /* [d]: token type 0's row */
+    struct clf_tensor *ln_w, *ln_b; /* [d] */
+    int64_t vocab, max_pos;
+};
+
+/* ------------------------------------------------------------------------ */
+/* config.json                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* The sizes config.json gives. */
+struct bert_sizes {
+    int64_t d, heads, d_ff, layers, vocab, max_pos, types;
+    enum clf_act act;
+    double eps;
+};
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer. */
+static enum clf_status read_text(struct clf_ctx *ctx, const char *path, char **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return clf_fail(ctx, CLF_E_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break;
+        char *b = cap > (64u << 20) ? NULL : realloc(buf, 2 * cap);
+        if (!b) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = b;
+        cap *= 2;
+    }
+    bool err = ferror(f);
+    fclose(f);
+    if (!buf)
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: too large for a configuration (or no memory)",
+                        path);
+    if (err) {
+        free(buf);
+        return clf_fail(ctx, CLF_E_IO, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    return CLF_OK;
+}
+
+/* An integer field >= 1 of the configuration; def < 0: required. */
+static enum clf_status get_int(struct clf_ctx *ctx, const cJSON *root, const char *path,
+                               const char *key, int64_t def, int64_t hi, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v && def >= 0) {
+        *out = def;
+        return CLF_OK;
+    }
+    if (!v)
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: no \"%s\"", path, key);
+    double x = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!(x >= 1 && x <= (double)hi) || x != floor(x))
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: \"%s\" must be an integer from 1 to %lld", path,
+                        key, (long long)hi);
+    *out = (int64_t)x;
+    return CLF_OK;
+}
+
+static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct bert_sizes *s)
+{
+    char *text = NULL;
+    enum clf_status st = read_text(ctx, path, &text);
+    if (st != CLF_OK)
+        return st;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: not a JSON object", path);
+    }
+    st = get_int(ctx, root, path, "hidden_size", -1, 1 << 16, &s->d);
+    if (st == CLF_OK)
+        st = get_int(ctx, root, path, "num_attention_heads", -1, 1 << 12, &s->heads);
+    if (st == CLF_OK)
+        st = get_int(ctx, root, path, "intermediate_size", -1, 1 << 20, &s->d_ff);
+    if (st == CLF_OK)
+        st = get_int(ctx, root, path, "num_hidden_layers", -1, 1024, &s->layers);
+    if (st == CLF_OK)
+        st = get_int(ctx, root, path, "vocab_size", -1, 1 << 24, &s->vocab);
+    if (st == CLF_OK)
+        st = get_int(ctx, root, path, "max_position_embeddings", 512, 1 << 20, &s->max_pos);
+    if (st == CLF_OK)
+        st = get_int(ctx, root, path, "type_vocab_size", 2, 1 << 16, &s->types);
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    const char *a = act ? cJSON_GetStringValue(act) : "gelu";
+    if (st == CLF_OK && !a)
+        st = clf_fail(ctx, CLF_E_FORMAT, "%s: \"hidden_act\" must be a string", path);
+    else if (st == CLF_OK && !strcmp(a, "gelu"))
+        s->act = CLF_ACT_GELU;
+    else if (st == CLF_OK && (!strcmp(a, "gelu_new") || !strcmp(a, "gelu_pytorch_tanh")))
+        s->act = CLF_ACT_GELU_TANH;
+    else if (st == CLF_OK && !strcmp(a, "relu"))
+        s->act = CLF_ACT_RELU;
+    else if (st == CLF_OK)
+        st = clf_fail(ctx, CLF_E_UNSUPPORTED,
+                      "%s: hidden_act \"%s\" is not supported (gelu, gelu_new, "
+                      "gelu_pytorch_tanh, relu)",
+                      path, a);
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+    s->eps = 1e-12; /* BertConfig's default */
+    if (st == CLF_OK && eps) {
+        if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1)
+            st = clf_fail(ctx, CLF_E_FORMAT, "%s: \"layer_norm_eps\" must be a number in (0, 1]",
+                          path);
+        else
+            s->eps = eps->valuedouble;
+    }
+    const cJSON *pe = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
+    if (st == CLF_OK && pe && (!cJSON_IsString(pe) || strcmp(pe->valuestring, "absolute")))
+        st = clf_fail(ctx, CLF_E_UNSUPPORTED,
+                      "%s: only absolute (learned) position embeddings are supported", path);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* model.safetensors                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* The open weights file and the name prefix its tensors carry ("" or
+ * "bert."). */
+struct weights {
+    struct clf_ctx *ctx;
+    struct clf_safetensors *st;
+    const char *path;
+    const char *prefix;
+};
+
+/* Reads tensor prefix+name, which must have shape [rows] (cols 0) or
+ * [rows, cols], into host (rows·max(cols, 1) floats). */
+static enum clf_status read_weight(struct weights *w, const char *name, int64_t rows,
+                                   int64_t cols, float *host)
+{
+    char full[160];
+    snprintf(full, sizeof full, "%s%s", w->prefix, name);
+    int nd = 0;
+    int64_t shape[CLF_MAX_DIMS];
+    if (clf_safetensors_shape(w->st, full, &nd, shape, NULL) != CLF_OK)
+        return clf_fail(w->ctx, CLF_E_FORMAT, "%s: no tensor '%s'", w->path, full);
+    const int want_nd = cols ? 2 : 1;
+    if (nd != want_nd || shape[0] != rows || (cols && shape[1] != cols)) {
+        char want[64], got[96] = "";
+        snprintf(want, sizeof want, cols ? "[%lld, %lld]" : "[%lld]", (long long)rows,
+                 (long long)cols);
+        for (int i = 0, n = 0; i < nd && n < (int)sizeof got - 24; i++)
+            n += snprintf(got + n, sizeof got - (size_t)n, "%s%lld", i ? ", " : "",
+                          (long long)shape[i]);
+        return clf_fail(w->ctx, CLF_E_SHAPE,
+                        "%s: tensor '%s' has shape [%s]; config.json needs %s", w->path, full,
+                        got, want);
+    }
+    return clf_safetensors_read(w->st, full, host, (size_t)(rows * (cols ? cols : 1)));
+}
+
+/* Reads a weight into a new device tensor *out. */
+static enum clf_status load_weight(struct weights *w, const char *name, int64_t rows,
+                                   int64_t cols, float *host, struct clf_tensor **out)
+{
+    enum clf_status st = read_weight(w, name, rows, cols, host);
+    const int64_t shape[2] = {rows, cols};
+    return st == CLF_OK ? clf_encoder_upload(w->ctx, cols ? 2 : 1, shape, host, out) : st;
+}
+
+/* An encoder weight and the BERT tensors (after "encoder.layer.N.") it is
+ * made of: one, or three stacked along the rows (Q, K, V). */
+static const struct {
+    const char *encoder_name;
+    const char *bert[3];
+} layer_map[] = {
+    {"self_attn.in_proj_weight",
+     {"attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight"}},
+    {"self_attn.in_proj_bias",
+     {"attention.self.query.bias", "attention.self.key.bias", "attention.self.value.bias"}},
+    {"self_attn.out_proj.weight", {"attention.output.dense.weight"}},
+    {"self_attn.out_proj.bias", {"attention.output.dense.bias"}},
+    {"norm1.weight", {"attention.output.LayerNorm.weight"}},
+    {"norm1.bias", {"attention.output.LayerNorm.bias"}},
+    {"linear1.weight", {"intermediate.dense.weight"}},
+    {"linear1.bias", {"intermediate.dense.bias"}},
+    {"linear2.weight", {"output.dense.weight"}},
+    {"linear2.bias", {"output.dense.bias"}},
+    {"norm2.weight", {"output.LayerNorm.weight"}},
+    {"norm2.bias", {"output.LayerNorm.bias"}},
+};
+_Static_assert(sizeof layer_map / sizeof layer_map[0] == N_WEIGHTS, "every encoder weight mapped");
+
+/* Layer i's 12 weights into the encoder's slots. host holds the largest. */
+static enum clf_status load_layer(struct weights *w, struct clf_encoder *enc, int64_t i,
+                                  float *host)
+{
+    enum clf_status st = CLF_OK;
+    for (size_t m = 0; st == CLF_OK && m < N_WEIGHTS; m++) {
+        const struct weight_desc *wd = NULL;
+        for (size_t k = 0; k < N_WEIGHTS; k++)
+            if (!strcmp(clf_encoder_weight_table[k].name, layer_map[m].encoder_name))
+                wd = &clf_encoder_weight_table[k];
+        if (!wd)
+            return clf_fail(w->ctx, CLF_E_STATE, "bert: no encoder weight '%s'",
+                            layer_map[m].encoder_name);
+        int64_t shape[2];
+        int nd = clf_encoder_weight_shape(&enc->cfg, wd, shape);
+        const int parts = layer_map[m].bert[1] ? 3 : 1;
+        const int64_t rows = shape[0] / parts, cols = nd == 2 ? shape[1] : 0;
+        const size_t part = (size_t)(rows * (cols ? cols : 1));
+        for (int p = 0; st == CLF_OK && p < parts; p++) {
+            char name[128];
+            snprintf(name, sizeof name, "encoder.layer.%lld.%s", (long long)i,
+                     layer_map[m].bert[p]);
+            st = read_weight(w, name, rows, cols, host + (size_t)p * part);
+        }
+        if (st == CLF_OK)
+            st = clf_encoder_upload(w->ctx, nd, shape, host,
+                                    clf_encoder_slot(&enc->layers[i], wd));
+    }
+    return st;
+}
+
+/* The embeddings: word, position, token type 0, LayerNorm. */
+static enum clf_status load_embeddings(struct weights *w, struct clf_bert *b,
+                                       const struct bert_sizes *s, float *host)
+{
+    enum clf_status st =
+        load_weight(w, "embeddings.word_embeddings.weight", s->vocab, s->d, host, &b->word);
+    if (st == CLF_OK)
+        st = load_weight(w, "embeddings.position_embeddings.weight", s->max_pos, s->d, host,
+                         &b->pos);
+    if (st == CLF_OK) /* all rows checked, row 0 kept */
+        st = read_weight(w, "embeddings.token_type_embeddings.weight", s->types, s->d, host);
+    if (st == CLF_OK)
+        st = clf_encoder_upload(w->ctx, 1, &s->d, host, &b->type0);
+    if (st == CLF_OK)
+        st = load_weight(w, "embeddings.LayerNorm.weight", s->d, 0, host, &b->ln_w);
+    if (st == CLF_OK)
+        st = load_weight(w, "embeddings.LayerNorm.bias", s->d, 0, host, &b->ln_b);
+    return st;
+}
+
+void clf_bert_destroy(struct clf_bert *b)
+{
+    if (!b)
+        return;
+    clf_encoder_destroy(b->enc);
+    clf_tensor_destroy(b->word);
+    clf_tensor_destroy(b->pos);
+    clf_tensor_destroy(b->type0);
+    clf_tensor_destroy(b->ln_w);
+    clf_tensor_destroy(b->ln_b);
+    free(b);
+}
+
+enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
+                              const struct clf_encoder_config *options, struct clf_bert **out)
+{
+    if (!out)
+        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "NULL output pointer") : CLF_E_INVALID_ARG;
+    *out = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    if (!model_dir)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL model directory");
+    size_t len = strlen(model_dir) + 32;
+    char *cfg_path = malloc(len), *st_path = malloc(len);
+    struct clf_bert *b = calloc(1, sizeof *b);
+    float *host = NULL;
+    struct weights w = {ctx, NULL, st_path, ""};
+    struct bert_sizes s;
+    enum clf_status st = cfg_path && st_path && b
+                             ? CLF_OK
+                             : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a model");
+    if (st == CLF_OK) {
+        b->ctx = ctx;
+        snprintf(cfg_path, len, "%s/config.json", model_dir);
+        snprintf(st_path, len, "%s/model.safetensors", model_dir);
+        st = read_config(ctx, cfg_path, &s);
+    }
+    /* the options' attention, quantisation and FFN format; the sizes are
+     * config.json's */
+    struct clf_encoder_config c = options ? *options : clf_encoder_config_default();
+    if (st == CLF_OK) {
+        c.d_model = s.d;
+        c.heads = s.heads;
+        c.d_ff = s.d_ff;
+        c.layers = s.layers;
+        c.act = s.act;
+        c.eps = (float)s.eps;
+        c.norm_first = false;
+        b->vocab = s.vocab;
+        b->max_pos = s.max_pos;
+        struct clf_encoder *unused = NULL;
+        st = clf_encoder_new(ctx, &c, &unused, &b->enc);
+    }
+    if (st == CLF_OK)
+        st = clf_safetensors_open(ctx, st_path, &w.st);
+    int nd;
+    int64_t shape[CLF_MAX_DIMS];
+    if (st == CLF_OK &&
+        clf_safetensors_shape(w.st, "bert.embeddings.word_embeddings.weight", &nd, shape, NULL) ==
+            CLF_OK)
+        w.prefix = "bert.";
+    if (st == CLF_OK) { /* room for the largest tensor */
+        int64_t most = s.vocab * s.d;
+        const int64_t others[4] = {s.max_pos * s.d, s.types * s.d, 3 * s.d * s.d, s.d_ff * s.d};
+        for (int i = 0; i < 4; i++)
+            most = others[i] > most ? others[i] : most;
+        host = malloc((size_t)most * sizeof *host);
+        if (!host)
+            st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to load %s", st_path);
+    }
+    if (st == CLF_OK)
+        st = load_embeddings(&w, b, &s, host);
+    for (int64_t i = 0; st == CLF_OK && i < s.layers; i++)
+        st = load_layer(&w, b->enc, i, host);
+    char extra[96];
+    snprintf(extra, sizeof extra, "%sencoder.layer.%lld.attention.self.query.weight", w.prefix,
+             (long long)s.layers);
+    if (st == CLF_OK && clf_safetensors_shape(w.st, extra, &nd, shape, NULL) == CLF_OK)
+        st = clf_fail(ctx, CLF_E_SHAPE, "%s holds more layers than the %lld of config.json",
+                      st_path, (long long)s.layers);
+    clf_safetensors_close(w.st);
+    free(host);
+    if (st == CLF_OK)
+        st = clf_encoder_prepare(b->enc);
+    free(cfg_path);
+    free(st_path);
+    if (st != CLF_OK) {
+        clf_bert_destroy(b);
+        return st;
+    }
+    *out = b;
+    return CLF_OK;
+}
+
+struct clf_encoder_config clf_bert_config(const struct clf_bert *b)
+{
+    return b ? b->enc->cfg : clf_encoder_config_default();
+}
+
+struct clf_encoder *clf_bert_encoder(struct clf_bert *b)
+{
+    return b ? b->enc : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Forward                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Records the embeddings e [batch, seq, d] and, with a mask, the key
+ * padding kp [batch, seq] (else NULL). */
+static enum clf_status embed(struct clf_bert *b, struct clf_graph *g, struct clf_tensor *ids,
+                             struct clf_tensor *mask, struct clf_tensor **e,
+                             struct clf_tensor **kp)
+{
+    *kp = NULL;
+    enum clf_status st = clf_graph_check_call(g, e, "bert");
+    if (st == CLF_OK)
+        st = clf_graph_check_input(g, ids, "bert ids");
+    if (st != CLF_OK)
+        return st;
+    if (g->ctx != b->ctx)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "the graph and the model differ in context");
+    if (ids->dtype != CLF_I32 || ids->ndim != 2)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "bert: ids must be i32 [batch, seq]");
+    if (ids->shape[1] > b->max_pos)
+        return clf_fail(g->ctx, CLF_E_SHAPE,
+                        "bert: %lld tokens per text; the model has %lld positions",
+                        (long long)ids->shape[1], (long long)b->max_pos);
+    if (mask) {
+        st = clf_graph_check_input(g, mask, "bert mask");
+        if (st != CLF_OK)
+            return st;
+        if (mask->dtype != CLF_I32 || mask->ndim != 2 || mask->shape[0] != ids->shape[0] ||
+            mask->shape[1] != ids->shape[1])
+            return clf_fail(g->ctx, CLF_E_SHAPE, "bert: the mask must be i32 [%lld, %lld] as the ids",
+                            (long long)ids->shape[0], (long long)ids->shape[1]);
+    }
+    struct clf_tensor *w = NULL, *wt = NULL, *wtp = NULL;
+    st = clf_op_embedding(g, b->word, ids, &w);
+    if (st == CLF_OK)
+        st = clf_op_bias_add(g, w, b->type0, &wt);
+    if (st == CLF_OK)
+        st = clf_op_posenc_add(g, wt, b->pos, &wtp);
+    if (st == CLF_OK)
+        st = clf_op_layernorm(g, wtp, b->ln_w, b->ln_b, b->enc->cfg.eps, e);
+    if (st == CLF_OK && mask)
+        st = clf_pool_key_padding(g, mask, kp);
+    return st;
+}
+
+enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g, struct clf_tensor *ids,
+                                 struct clf_tensor *mask, struct clf_tensor **hidden)
+{
+    if (!b)
+        return g ? clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL model") : CLF_E_INVALID_ARG;
+    struct clf_tensor *e = NULL, *kp = NULL;
+    enum clf_status st = clf_graph_check_call(g, hidden, "bert");
+    if (st == CLF_OK)
+        st = embed(b, g, ids, mask, &e, &kp);
+    if (st == CLF_OK)
+        st = clf_encoder_forward(b->enc, g, e, kp, hidden);
+    return st;
+}
+
+enum clf_status clf_bert_calibrate(struct clf_bert *b, struct clf_tensor *ids,
+                                   struct clf_tensor *mask)
+{
+    if (!b)
+        return CLF_E_INVALID_ARG;
+    struct clf_graph *g = NULL;
+    struct clf_tensor *e = NULL, *kp = NULL;
+    enum clf_status st = clf_graph_create(b->ctx, &g);
+    if (st == CLF_OK)
+        st = embed(b, g, ids, mask, &e, &kp);
+    if (st == CLF_OK)
+        st = clf_graph_keep(g, e);
+    if (st == CLF_OK && kp)
+        st = clf_graph_keep(g, kp);
+    if (st == CLF_OK)
+        st = clf_graph_run(g);
+    if (st == CLF_OK) /* e and kp stay valid until g is destroyed */
+        st = clf_encoder_calibrate(b->enc, e, kp);
+    clf_graph_destroy(g);
+    return st;
+}

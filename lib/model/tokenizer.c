@@ -1,0 +1,557 @@
+/*
+ * BERT's WordPiece tokenizer, as Hugging Face's BertTokenizer /
+ * BertTokenizerFast (transformers 4.36, tokenizers 0.15) give it for an
+ * uncased model such as all-MiniLM-L6-v2:
+ *
+ *   1. special tokens written in the text ("[CLS]", "[SEP]", "[UNK]",
+ *      "[PAD]", "[MASK]": exact, case-sensitive) are taken as they are and
+ *      split the text into segments (HF's added-token split);
+ *   2. BasicTokenizer on each segment: drop U+0000, U+FFFD and "control"
+ *      characters (every category C*: Cc, Cf, Cn, Co, Cs, except \t \n \r),
+ *      treat \t \n \r and categories Zs, Zl, Zp as white space, put a word
+ *      boundary around each CJK ideograph (BERT's _is_chinese_char ranges),
+ *      split on white space; with lower_case each word is lower-cased code
+ *      point by code point (utf8proc_tolower, simple case mapping: HF
+ *      lower-cases one character at a time too, so no final-sigma rule) and
+ *      its accents are stripped (canonical decomposition, NFD, then every
+ *      non-spacing mark, category Mn, removed); then every punctuation
+ *      character (ASCII 33-47, 58-64, 91-96, 123-126 and categories P*)
+ *      becomes a word of its own;
+ *   3. WordpieceTokenizer on each word: a word of more than max_word_chars
+ *      code points is [UNK]; otherwise greedy longest match from the left,
+ *      pieces after the first looked up as "##" + piece, and a word with a
+ *      position no piece matches is one [UNK];
+ *   4. [CLS] + the first max_length - 2 pieces + [SEP].
+ *
+ * The vocabulary (vocab.txt: one token per line, id = line number, a later
+ * duplicate wins as in HF's dict) is an open-addressing hash table keyed
+ * by XXH3_64bits of the token's UTF-8 bytes. Character properties come
+ * from utf8proc (its Unicode version may differ from Python's for
+ * characters assigned recently; those are the only expected differences).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <utf8proc.h>
+#include <xxhash.h>
+
+#include "io.h"
+
+/* [CLS], [SEP], [UNK], [PAD], [MASK] */
+#define TOK_MAX_SPECIALS 5
+
+struct tok_entry {
+    uint64_t hash;
+    uint32_t off; /* into strings */
+    uint32_t len; /* bytes */
+    int32_t id;   /* -1: empty slot */
+};
+
+struct tok_special {
+    const char *text;
+    size_t len;
+    int32_t id;
+};
+
+struct clf_tokenizer {
+    struct clf_ctx *ctx;
+    struct clf_tokenizer_params p;
+    char *strings;           /* vocab.txt's bytes, lines NUL-terminated in place */
+    struct tok_entry *table; /* power-of-two size, load <= 1/2 */
+    size_t mask;
+    int32_t cls, sep, unk;
+    struct tok_special specials[TOK_MAX_SPECIALS];
+    size_t n_specials;
+};
+
+struct clf_tokenizer_params clf_tokenizer_params_default(void)
+{
+    struct clf_tokenizer_params p = {.lower_case = true, .max_length = 256, .max_word_chars = 100};
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Vocabulary                                                               */
+/* ------------------------------------------------------------------------ */
+
+static int32_t tok_lookup(const struct clf_tokenizer *t, const char *s, size_t len)
+{
+    uint64_t h = XXH3_64bits(s, len);
+    for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
+        const struct tok_entry *e = &t->table[i];
+        if (e->id < 0)
+            return -1;
+        if (e->hash == h && e->len == len && memcmp(t->strings + e->off, s, len) == 0)
+            return e->id;
+    }
+}
+
+/* Inserts or (a later duplicate line) overwrites. The table never fills:
+ * its size is at least twice the number of lines. */
+static void tok_insert(struct clf_tokenizer *t, uint32_t off, uint32_t len, int32_t id)
+{
+    const char *s = t->strings + off;
+    uint64_t h = XXH3_64bits(s, len);
+    for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
+        struct tok_entry *e = &t->table[i];
+        if (e->id < 0) {
+            *e = (struct tok_entry){.hash = h, .off = off, .len = len, .id = id};
+            return;
+        }
+        if (e->hash == h && e->len == len && memcmp(t->strings + e->off, s, len) == 0) {
+            e->id = id;
+            return;
+        }
+    }
+}
+
+static bool utf8_valid(const char *s, size_t len)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    size_t i = 0;
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (k <= 0)
+            return false;
+        i += (size_t)k;
+    }
+    return true;
+}
+
+enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
+                                   const struct clf_tokenizer_params *p,
+                                   struct clf_tokenizer **out)
+{
+    if (!out)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "clf_tokenizer_load: out is NULL");
+    *out = NULL;
+    if (!vocab_path)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "clf_tokenizer_load: vocab_path is NULL");
+    struct clf_tokenizer_params params = p ? *p : clf_tokenizer_params_default();
+    if (params.max_length < 2 || params.max_length > INT32_MAX)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "clf_tokenizer_load: max_length %lld must be in [2, 2^31-1] (room for "
+                        "[CLS] and [SEP])",
+                        (long long)params.max_length);
+    if (params.max_word_chars < 1)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "clf_tokenizer_load: max_word_chars %lld must be >= 1",
+                        (long long)params.max_word_chars);
+
+    uint64_t size;
+    int fd = clf_io_open_read(ctx, vocab_path, &size);
+    if (fd < 0)
+        return CLF_E_IO;
+    if (size >= UINT32_MAX) {
+        close(fd);
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: %llu bytes is too large for a vocabulary",
+                        vocab_path, (unsigned long long)size);
+    }
+    struct clf_tokenizer *t = calloc(1, sizeof *t);
+    char *buf = malloc((size_t)size + 1);
+    if (!t || !buf) {
+        close(fd);
+        free(t);
+        free(buf);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
+                        vocab_path);
+    }
+    enum clf_status st = clf_io_pread(ctx, fd, vocab_path, buf, (size_t)size, 0, "the vocabulary");
+    close(fd);
+    if (st != CLF_OK) {
+        free(t);
+        free(buf);
+        return st;
+    }
+    buf[size] = '\0';
+    t->ctx = ctx;
+    t->p = params;
+    t->strings = buf;
+
+    /* Lines as Python's readlines(): a final line without '\n' counts, the
+     * empty string after a final '\n' does not; "\r\n" ends a line too. */
+    size_t lines = 0;
+    for (size_t i = 0; i < size; i++)
+        lines += buf[i] == '\n';
+    if (size > 0 && buf[size - 1] != '\n')
+        lines++;
+    if (lines > (size_t)INT32_MAX) {
+        clf_tokenizer_destroy(t);
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: too many lines", vocab_path);
+    }
+    size_t cap = 16;
+    while (cap < 2 * lines)
+        cap *= 2;
+    t->table = malloc(cap * sizeof *t->table);
+    if (!t->table) {
+        clf_tokenizer_destroy(t);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
+                        vocab_path);
+    }
+    for (size_t i = 0; i < cap; i++)
+        t->table[i].id = -1;
+    t->mask = cap - 1;
+
+    size_t start = 0;
+    for (int32_t id = 0; start < size; id++) {
+        size_t end = start;
+        while (end < size && buf[end] != '\n')
+            end++;
+        size_t next = end + 1;
+        if (end > start && buf[end - 1] == '\r')
+            end--;
+        buf[end] = '\0';
+        if (!utf8_valid(buf + start, end - start)) {
+            clf_tokenizer_destroy(t);
+            return clf_fail(ctx, CLF_E_FORMAT, "%s: line %ld is not valid UTF-8", vocab_path,
+                            (long)id + 1);
+        }
+        tok_insert(t, (uint32_t)start, (uint32_t)(end - start), id);
+        start = next;
+    }
+
+    static const char *const required[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]"};
+    for (size_t i = 0; i < 4; i++)
+        if (tok_lookup(t, required[i], strlen(required[i])) < 0) {
+            clf_tokenizer_destroy(t);
+            return clf_fail(ctx, CLF_E_FORMAT, "%s: the vocabulary lacks %s", vocab_path,
+                            required[i]);
+        }
+    t->cls = tok_lookup(t, "[CLS]", 5);
+    t->sep = tok_lookup(t, "[SEP]", 5);
+    t->unk = tok_lookup(t, "[UNK]", 5);
+    static const char *const specials[TOK_MAX_SPECIALS] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]",
+                                                           "[MASK]"};
+    for (size_t i = 0; i < TOK_MAX_SPECIALS; i++) {
+        int32_t id = tok_lookup(t, specials[i], strlen(specials[i]));
+        if (id >= 0)
+            t->specials[t->n_specials++] =
+                (struct tok_special){.text = specials[i], .len = strlen(specials[i]), .id = id};
+    }
+    *out = t;
+    return CLF_OK;
+}
+
+void clf_tokenizer_destroy(struct clf_tokenizer *t)
+{
+    if (!t)
+        return;
+    free(t->table);
+    free(t->strings);
+    free(t);
+}
+
+int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char *token)
+{
+    if (!t || !token)
+        return -1;
+    return tok_lookup(t, token, strlen(token));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Character classes (transformers' tokenization_bert.py)                    */
+/* ------------------------------------------------------------------------ */
+
+/* _is_whitespace, and what Python's str.split() and tokenizers' BERT
+ * normaliser also treat as white space among the characters that survive
+ * cleaning: U+2028 (Zl) and U+2029 (Zp). */
+static bool is_space(int32_t c)
+{
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        return true;
+    utf8proc_category_t cat = utf8proc_category(c);
+    return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+           cat == UTF8PROC_CATEGORY_ZP;
+}
+
+/* _is_control: any category starting with "C", except \t \n \r. */
+static bool is_control(int32_t c)
+{
+    if (c == '\t' || c == '\n' || c == '\r')
+        return false;
+    switch (utf8proc_category(c)) {
+    case UTF8PROC_CATEGORY_CN:
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CS:
+    case UTF8PROC_CATEGORY_CO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* _is_punctuation: the ASCII non-alphanumerics (e.g. "^", "$", "`" are not
+ * P* in Unicode but are here) and every category starting with "P". */
+static bool is_punct(int32_t c)
+{
+    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+        (c >= 123 && c <= 126))
+        return true;
+    utf8proc_category_t cat = utf8proc_category(c);
+    return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
+}
+
+/* _is_chinese_char: the CJK Unified Ideographs blocks (not Japanese kana or
+ * Hangul, which are written with spaces or split by WordPiece). */
+static bool is_cjk(int32_t c)
+{
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
+           (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
+           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Encoding                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* One encode call's state: growable scratch buffers and the pieces so far
+ * (at most `limit` = max_length - 2 are kept; more sets `truncated`). */
+struct tok_run {
+    const struct clf_tokenizer *t;
+    int32_t *body;
+    size_t n, body_cap, limit;
+    bool truncated;
+    int32_t *cps; /* a word's code points */
+    size_t cps_cap;
+    utf8proc_int32_t *nfd; /* its decomposition */
+    size_t nfd_cap;
+    char *bytes; /* a word's UTF-8 */
+    size_t bytes_cap;
+    size_t *offs; /* byte offset of each code point in bytes, and the end */
+    size_t offs_cap;
+    char *key; /* "##" + a piece */
+    size_t key_cap;
+    bool oom;
+};
+
+static bool grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = c;
+    return true;
+}
+
+static void emit(struct tok_run *r, int32_t id)
+{
+    if (r->n >= r->limit) {
+        r->truncated = true;
+        return;
+    }
+    if (!grow((void **)&r->body, &r->body_cap, r->n + 1, sizeof *r->body)) {
+        r->oom = true;
+        return;
+    }
+    r->body[r->n++] = id;
+}
+
+/* WordpieceTokenizer on one word of n code points (no space, no
+ * punctuation except a lone one). */
+static void wordpiece(struct tok_run *r, const int32_t *w, size_t n)
+{
+    const struct clf_tokenizer *t = r->t;
+    if (n == 0)
+        return;
+    if (n > (size_t)t->p.max_word_chars) {
+        emit(r, t->unk);
+        return;
+    }
+    if (!grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1) ||
+        !grow((void **)&r->offs, &r->offs_cap, n + 1, sizeof *r->offs) ||
+        !grow((void **)&r->key, &r->key_cap, 4 * n + 2, 1)) {
+        r->oom = true;
+        return;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        r->offs[i] = len;
+        len += (size_t)utf8proc_encode_char(w[i], (utf8proc_uint8_t *)r->bytes + len);
+    }
+    r->offs[n] = len;
+
+    /* Greedy longest match. A failure anywhere makes the whole word one
+     * [UNK], so the pieces emitted so far are taken back then. */
+    size_t first = r->n;
+    bool was_truncated = r->truncated;
+    for (size_t start = 0; start < n;) {
+        int32_t id = -1;
+        size_t end = n;
+        for (; end > start; end--) {
+            const char *piece = r->bytes + r->offs[start];
+            size_t l = r->offs[end] - r->offs[start];
+            if (start == 0) {
+                id = tok_lookup(t, piece, l);
+            } else {
+                r->key[0] = '#';
+                r->key[1] = '#';
+                memcpy(r->key + 2, piece, l);
+                id = tok_lookup(t, r->key, l + 2);
+            }
+            if (id >= 0)
+                break;
+        }
+        if (id < 0) {
+            /* Undo this word's pieces: it is a single [UNK]. */
+            r->n = first;
+            r->truncated = was_truncated;
+            emit(r, t->unk);
+            return;
+        }
+        emit(r, id);
+        start = end;
+    }
+}
+
+/* BasicTokenizer's per-word step on a white-space-delimited word: lower-case
+ * and strip accents (if lower_case), then split on punctuation (and, to be
+ * safe, white space) and run WordPiece on each part. */
+static void basic_word(struct tok_run *r, const int32_t *w, size_t n)
+{
+    if (n == 0)
+        return;
+    const int32_t *v = w;
+    size_t m = n;
+    if (r->t->p.lower_case) {
+        /* Lower-case into UTF-8, then NFD (canonical decomposition with
+         * canonical ordering) back to code points. */
+        if (!grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1)) {
+            r->oom = true;
+            return;
+        }
+        size_t len = 0;
+        for (size_t i = 0; i < n; i++)
+            len += (size_t)utf8proc_encode_char(utf8proc_tolower(w[i]),
+                                                (utf8proc_uint8_t *)r->bytes + len);
+        utf8proc_ssize_t k;
+        for (;;) {
+            k = utf8proc_decompose((const utf8proc_uint8_t *)r->bytes, (utf8proc_ssize_t)len,
+                                   r->nfd, (utf8proc_ssize_t)r->nfd_cap, UTF8PROC_DECOMPOSE);
+            if (k < 0) { /* cannot happen: the text was validated */
+                r->oom = true;
+                return;
+            }
+            if ((size_t)k <= r->nfd_cap)
+                break;
+            if (!grow((void **)&r->nfd, &r->nfd_cap, (size_t)k, sizeof *r->nfd)) {
+                r->oom = true;
+                return;
+            }
+        }
+        /* Remove the non-spacing marks, in place. */
+        m = 0;
+        for (size_t i = 0; i < (size_t)k; i++)
+            if (utf8proc_category(r->nfd[i]) != UTF8PROC_CATEGORY_MN)
+                r->nfd[m++] = r->nfd[i];
+        v = r->nfd;
+    }
+    size_t s = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (is_space(v[i]) || is_punct(v[i])) {
+            wordpiece(r, v + s, i - s);
+            if (is_punct(v[i]))
+                wordpiece(r, v + i, 1);
+            s = i + 1;
+        }
+    }
+    wordpiece(r, v + s, m - s);
+}
+
+/* BasicTokenizer on one segment (no special token inside): clean, space the
+ * CJK ideographs, split on white space. */
+static void basic_segment(struct tok_run *r, const char *s, size_t len)
+{
+    size_t i = 0, n = 0;
+    while (i < len) {
+        utf8proc_int32_t c;
+        i += (size_t)utf8proc_iterate((const utf8proc_uint8_t *)s + i,
+                                      (utf8proc_ssize_t)(len - i), &c);
+        if (c == 0 || c == 0xFFFD || is_control(c))
+            continue;
+        if (is_space(c) || is_cjk(c)) {
+            basic_word(r, r->cps, n);
+            n = 0;
+            if (is_cjk(c))
+                basic_word(r, &c, 1);
+            continue;
+        }
+        if (!grow((void **)&r->cps, &r->cps_cap, n + 1, sizeof *r->cps)) {
+            r->oom = true;
+            return;
+        }
+        r->cps[n++] = c;
+    }
+    basic_word(r, r->cps, n);
+}
+
+enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, int32_t *ids,
+                                     size_t cap, size_t *n, bool *truncated)
+{
+    if (!t)
+        return CLF_E_INVALID_ARG;
+    if (!text || !n || (!ids && cap > 0))
+        return clf_fail(t->ctx, CLF_E_INVALID_ARG,
+                        "clf_tokenizer_encode: text, n or ids is NULL");
+    size_t len = strlen(text);
+    if (!utf8_valid(text, len))
+        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: invalid UTF-8");
+
+    struct tok_run r = {.t = t, .limit = (size_t)t->p.max_length - 2};
+    /* Segments between the special tokens written in the text. The
+     * specials are ASCII, so a byte-wise match never splits a character. */
+    size_t seg = 0;
+    for (size_t i = 0; i < len && !r.oom;) {
+        const struct tok_special *sp = NULL;
+        if (text[i] == '[')
+            for (size_t k = 0; k < t->n_specials; k++)
+                if (len - i >= t->specials[k].len &&
+                    memcmp(text + i, t->specials[k].text, t->specials[k].len) == 0) {
+                    sp = &t->specials[k];
+                    break;
+                }
+        if (!sp) {
+            i++;
+            continue;
+        }
+        basic_segment(&r, text + seg, i - seg);
+        emit(&r, sp->id);
+        i += sp->len;
+        seg = i;
+    }
+    if (!r.oom)
+        basic_segment(&r, text + seg, len - seg);
+
+    enum clf_status st = CLF_OK;
+    if (r.oom)
+        st = clf_fail(t->ctx, CLF_E_OUT_OF_MEMORY, "clf_tokenizer_encode: no memory");
+    else if (cap < r.n + 2)
+        st = clf_fail(t->ctx, CLF_E_SHAPE,
+                      "clf_tokenizer_encode: %zu ids produced, room for %zu", r.n + 2, cap);
+    if (st == CLF_OK) {
+        ids[0] = t->cls;
+        if (r.n)
+            memcpy(ids + 1, r.body, r.n * sizeof *ids);
+        ids[r.n + 1] = t->sep;
+        *n = r.n + 2;
+        if (truncated)
+            *truncated = r.truncated;
+    }
+    free(r.body);
+    free(r.cps);
+    free(r.nfd);
+    free(r.bytes);
+    free(r.offs);
+    free(r.key);
+    return st;
+}

@@ -1,0 +1,127 @@
+/*
+ * Sentence pooling (cl/pool.cl): the masked mean and L2 normalisation of
+ * sentence-transformers (clf_op_mean_pool_normalize, two nodes: pool_mean
+ * [batch, d], then pool_l2_normalize), and the key padding of an attention
+ * mask (clf_pool_key_padding). Arguments are checked when recorded.
+ */
+#include <stdio.h>
+
+#include "pool.h"
+
+static enum clf_status enqueue_key_padding(struct clf_ctx *ctx, struct clf_node *node,
+                                           cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    /* mask -> kp, shape */
+    cl_kernel k = NULL;
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "pool", NULL, "pool_key_padding", &k, &arg);
+    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev,
+                                                 "pool_key_padding")
+                        : st;
+}
+
+static enum clf_status enqueue_mean(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                    const cl_event *wait, cl_event *ev)
+{
+    /* h, mask -> p, shape, then seq */
+    cl_kernel k = NULL;
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "pool", NULL, "pool_mean", &k, &arg);
+    if (st != CLF_OK)
+        return st;
+    cl_long seq = node->in[0]->shape[1];
+    if (clSetKernelArg(k, arg, sizeof seq, &seq) != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of pool_mean failed");
+    return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "pool_mean");
+}
+
+static enum clf_status enqueue_l2(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
+                                  const cl_event *wait, cl_event *ev)
+{
+    /* x -> y, shape; one work-item per row */
+    cl_kernel k = NULL;
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, "pool", NULL, "pool_l2_normalize", &k, &arg);
+    if (st != CLF_OK)
+        return st;
+    size_t rows = (size_t)node->out->shape[0];
+    return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, "pool_l2_normalize");
+}
+
+static const struct clf_op_impl op_key_padding = {.name = "key_padding",
+                                                  .enqueue = enqueue_key_padding};
+static const struct clf_op_impl op_mean = {.name = "mean_pool", .enqueue = enqueue_mean};
+static const struct clf_op_impl op_l2 = {.name = "l2_normalize", .enqueue = enqueue_l2};
+
+/* Checks an attention mask: i32 [batch, seq] (of hidden's first two
+ * dimensions when hidden is given). */
+static enum clf_status check_mask(struct clf_graph *g, const struct clf_tensor *mask,
+                                  const struct clf_tensor *hidden, const char *op)
+{
+    enum clf_status st = clf_graph_check_input(g, mask, "mask");
+    if (st != CLF_OK)
+        return st;
+    if (mask->dtype != CLF_I32 || mask->ndim != 2 ||
+        (hidden && (mask->shape[0] != hidden->shape[0] || mask->shape[1] != hidden->shape[1])))
+        return clf_fail(g->ctx, CLF_E_SHAPE, "%s: the mask must be i32 [batch, seq]%s", op,
+                        hidden ? " matching the hidden states" : "");
+    return CLF_OK;
+}
+
+/* Appends node with a new graph-owned output of the given dtype and shape. */
+static enum clf_status add_node(struct clf_graph *g, struct clf_node *node, enum clf_dtype dtype,
+                                int ndim, const int64_t *shape, struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_new_output(g, dtype, ndim, shape, &node->out);
+    if (st != CLF_OK)
+        return st;
+    node->out_owned = true;
+    st = clf_graph_add_node(g, node);
+    if (st == CLF_OK)
+        *out = node->out;
+    return st;
+}
+
+enum clf_status clf_pool_key_padding(struct clf_graph *g, struct clf_tensor *mask,
+                                     struct clf_tensor **kp)
+{
+    enum clf_status st = clf_graph_check_call(g, kp, "key_padding");
+    if (st == CLF_OK)
+        st = check_mask(g, mask, NULL, "key_padding");
+    if (st != CLF_OK)
+        return st;
+    struct clf_node node = {0};
+    node.impl = &op_key_padding;
+    node.n_in = 1;
+    node.in[0] = mask;
+    return add_node(g, &node, CLF_I32, 2, mask->shape, kp);
+}
+
+enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tensor *hidden,
+                                           struct clf_tensor *mask, struct clf_tensor **out)
+{
+    const char *op = "mean_pool_normalize";
+    enum clf_status st = clf_graph_check_call(g, out, op);
+    if (st == CLF_OK)
+        st = clf_graph_check_input(g, hidden, "hidden states");
+    if (st != CLF_OK)
+        return st;
+    if (hidden->dtype != CLF_F32 || hidden->ndim != 3)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "%s: hidden states must be f32 [batch, seq, d]", op);
+    if ((st = check_mask(g, mask, hidden, op)) != CLF_OK)
+        return st;
+    const int64_t ps[2] = {hidden->shape[0], hidden->shape[2]};
+    struct clf_node mean = {0}, l2 = {0};
+    struct clf_tensor *p = NULL;
+    mean.impl = &op_mean;
+    mean.n_in = 2;
+    mean.in[0] = hidden;
+    mean.in[1] = mask;
+    st = add_node(g, &mean, CLF_F32, 2, ps, &p);
+    if (st != CLF_OK)
+        return st;
+    l2.impl = &op_l2;
+    l2.n_in = 1;
+    l2.in[0] = p;
+    return add_node(g, &l2, CLF_F32, 2, ps, out);
+}

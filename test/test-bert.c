@@ -1,0 +1,502 @@
+/*
+ * The BERT model (lib/model/bert.c): clf_bert_load, clf_bert_forward and
+ * sentence embeddings (clf_op_mean_pool_normalize) of all-MiniLM-L6-v2.
+ *
+ * Model-free cases run always, on tiny models written here: loading with
+ * and without the "bert." prefix, a forward that runs, and the load errors
+ * (missing directory, broken config.json, unsupported activation, a missing
+ * tensor, a wrong shape, extra layers).
+ *
+ * The model cases need the model directory: $CLFORMER_MODEL_DIR, else
+ * ${XDG_CACHE_HOME:-$HOME/.cache}/clformer/models/all-MiniLM-L6-v2
+ * (tools/fetch_model.sh puts it there). Without it they are left out and
+ * the suite exits 77 (skipped) once the model-free cases have passed.
+ *   - the configuration read from config.json;
+ *   - embeddings of the texts of test/reference/minilm-embeddings.json
+ *     (sentence-transformers' output, fp32 PyTorch) with ids from
+ *     clf_tokenizer_*, each text alone: max abs error <= 1e-4 and cosine
+ *     >= 0.9999. Why 1e-4: both sides are fp32 with different summation
+ *     orders through 6 layers (each LayerNorm divides by a row's standard
+ *     deviation, amplifying absolute differences); measured here 3.7e-7
+ *     on PoCL (printed), so 1e-4 leaves room for other devices' GEMM and exp/erf
+ *     accuracy while still catching any wrong weight or layout (those give
+ *     errors of 1e-2 and more);
+ *   - all texts as one batch padded to the longest, with the mask: the same
+ *     embeddings as one by one within 1e-5 (padded keys get exactly zero
+ *     attention weight, so only summation orders that depend on the batch
+ *     shape differ: a few fp32 ulps of entries of size ~0.05).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "common.h"
+
+#ifndef CLF_SOURCE_DIR
+#define CLF_SOURCE_DIR "."
+#endif
+
+#define D 384
+
+/* The model directory (static buffer), or NULL when it has no config.json. */
+static const char *model_dir(void)
+{
+    static char dir[4096];
+    const char *env = getenv("CLFORMER_MODEL_DIR");
+    if (env && *env) {
+        snprintf(dir, sizeof dir, "%s", env);
+    } else {
+        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        if (xdg && *xdg)
+            snprintf(dir, sizeof dir, "%s/clformer/models/all-MiniLM-L6-v2", xdg);
+        else
+            snprintf(dir, sizeof dir, "%s/.cache/clformer/models/all-MiniLM-L6-v2",
+                     home ? home : ".");
+    }
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    FILE *f = fopen(cfg, "r");
+    if (!f)
+        return NULL;
+    fclose(f);
+    return dir;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tiny models (no download needed)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Sizes of the tiny model: d 8, 2 heads, d_ff 16, 1 layer, 10 words, 6
+ * positions, 2 token types. */
+enum { TD = 8, TF = 16, TV = 10, TP = 6 };
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char *tiny_config =
+    "{\"hidden_size\": 8, \"num_attention_heads\": 2, \"intermediate_size\": 16,"
+    " \"num_hidden_layers\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 6,"
+    " \"type_vocab_size\": 2, \"hidden_act\": \"gelu\", \"layer_norm_eps\": 1e-12}";
+
+/* Writes dir/model.safetensors with a tiny BERT's tensors under prefix;
+ * `skip` (may be NULL) is left out, `wrong` (may be NULL) gets one row
+ * too many; with extra_layer, encoder.layer.1.* also appear. */
+static void write_tiny(const char *dir, const char *prefix, const char *skip, const char *wrong,
+                       bool extra_layer)
+{
+    static const struct {
+        const char *name;
+        int64_t rows, cols;
+    } t[] = {
+        {"embeddings.word_embeddings.weight", TV, TD},
+        {"embeddings.position_embeddings.weight", TP, TD},
+        {"embeddings.token_type_embeddings.weight", 2, TD},
+        {"embeddings.LayerNorm.weight", TD, 0},
+        {"embeddings.LayerNorm.bias", TD, 0},
+        {"encoder.layer.L.attention.self.query.weight", TD, TD},
+        {"encoder.layer.L.attention.self.query.bias", TD, 0},
+        {"encoder.layer.L.attention.self.key.weight", TD, TD},
+        {"encoder.layer.L.attention.self.key.bias", TD, 0},
+        {"encoder.layer.L.attention.self.value.weight", TD, TD},
+        {"encoder.layer.L.attention.self.value.bias", TD, 0},
+        {"encoder.layer.L.attention.output.dense.weight", TD, TD},
+        {"encoder.layer.L.attention.output.dense.bias", TD, 0},
+        {"encoder.layer.L.attention.output.LayerNorm.weight", TD, 0},
+        {"encoder.layer.L.attention.output.LayerNorm.bias", TD, 0},
+        {"encoder.layer.L.intermediate.dense.weight", TF, TD},
+        {"encoder.layer.L.intermediate.dense.bias", TF, 0},
+        {"encoder.layer.L.output.dense.weight", TD, TF},
+        {"encoder.layer.L.output.dense.bias", TD, 0},
+        {"encoder.layer.L.output.LayerNorm.weight", TD, 0},
+        {"encoder.layer.L.output.LayerNorm.bias", TD, 0},
+    };
+    const size_t nt = sizeof t / sizeof t[0];
+    struct clf_safetensors_entry e[2 * sizeof t / sizeof t[0]];
+    char names[2 * sizeof t / sizeof t[0]][128];
+    int64_t shapes[2 * sizeof t / sizeof t[0]][2];
+    float *data = malloc((size_t)(TV + 1) * TF * sizeof *data);
+    test_fill_uniform(data, (size_t)(TV + 1) * TF, -0.5, 0.5);
+    size_t n = 0;
+    for (int layer = 0; layer < (extra_layer ? 2 : 1); layer++) {
+        for (size_t i = 0; i < nt; i++) {
+            if (layer && strncmp(t[i].name, "encoder.", 8))
+                continue;
+            char base[120];
+            snprintf(base, sizeof base, "%s", t[i].name);
+            char *l = strstr(base, ".L.");
+            if (l)
+                l[1] = (char)('0' + layer);
+            if (skip && !strcmp(base, skip))
+                continue;
+            snprintf(names[n], sizeof names[n], "%s%s", prefix, base);
+            shapes[n][0] = t[i].rows + (wrong && !strcmp(base, wrong));
+            shapes[n][1] = t[i].cols;
+            e[n].name = names[n];
+            e[n].data = data;
+            e[n].ndim = t[i].cols ? 2 : 1;
+            e[n].shape = shapes[n];
+            n++;
+        }
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    struct clf_ctx *ctx = test_ctx();
+    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, e, n));
+    free(data);
+}
+
+/* Loads the tiny model of dir (expecting `want`), and when it loads, runs
+ * it on a padded batch and checks the pooled rows are unit vectors. */
+static void load_tiny(const char *dir, enum clf_status want, const char *message_part)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_bert *b = (struct clf_bert *)&b; /* must be cleared on failure */
+    ck_assert_status(ctx, clf_bert_load(ctx, dir, NULL, &b), want);
+    if (message_part)
+        ck_assert_msg(strstr(clf_ctx_last_error(ctx), message_part), "'%s' does not name '%s'",
+                      clf_ctx_last_error(ctx), message_part);
+    if (want != CLF_OK) {
+        ck_assert_ptr_null(b);
+        return;
+    }
+    struct clf_encoder_config c = clf_bert_config(b);
+    ck_assert_int_eq(c.d_model, TD);
+    ck_assert_int_eq(c.heads, 2);
+    ck_assert_int_eq(c.d_ff, TF);
+    ck_assert_int_eq(c.layers, 1);
+    const int64_t is[2] = {2, 5};
+    const int32_t ids[10] = {1, 2, 3, 4, 5, 9, 8, 0, 0, 0}, mask[10] = {1, 1, 1, 1, 1,
+                                                                         1, 1, 0, 0, 0};
+    struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, is, &ti));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, is, &tm));
+    ck_assert_ok(ctx, clf_tensor_write(ti, ids, sizeof ids));
+    ck_assert_ok(ctx, clf_tensor_write(tm, mask, sizeof mask));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_bert_forward(b, g, ti, tm, &h));
+    ck_assert_ok(ctx, clf_op_mean_pool_normalize(g, h, tm, &y));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float out[2 * TD];
+    ck_assert_ok(ctx, clf_tensor_read(y, out, sizeof out));
+    for (int r = 0; r < 2; r++) {
+        double s = 0;
+        for (int j = 0; j < TD; j++)
+            s += (double)out[r * TD + j] * out[r * TD + j];
+        ck_assert_msg(fabs(s - 1) < 1e-5, "row %d: squared norm %g", r, s);
+    }
+    clf_graph_destroy(g);
+    clf_tensor_destroy(ti);
+    clf_tensor_destroy(tm);
+    clf_bert_destroy(b);
+}
+
+START_TEST(test_tiny_load)
+{
+    char *dir = test_make_tmpdir("bert-tiny");
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    write_file(cfg, tiny_config);
+    write_tiny(dir, "", NULL, NULL, false);
+    load_tiny(dir, CLF_OK, NULL);
+    write_tiny(dir, "bert.", NULL, NULL, false); /* BertForXxx checkpoints' names */
+    load_tiny(dir, CLF_OK, NULL);
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_load_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_bert *b = NULL;
+    char *dir = test_make_tmpdir("bert-errors");
+    char cfg[512], missing[512];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    snprintf(missing, sizeof missing, "%s/no-such-model", dir);
+    ck_assert_status(ctx, clf_bert_load(ctx, missing, NULL, &b), CLF_E_IO);
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "no-such-model/config.json"));
+    ck_assert_status(ctx, clf_bert_load(ctx, NULL, NULL, &b), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_bert_load(ctx, dir, NULL, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_bert_load(NULL, dir, NULL, &b), CLF_E_INVALID_ARG);
+
+    /* config.json: not JSON, a key missing, an unsupported activation */
+    write_tiny(dir, "", NULL, NULL, false);
+    write_file(cfg, "{\"hidden_size\": 8,");
+    load_tiny(dir, CLF_E_FORMAT, "config.json");
+    write_file(cfg, "{\"num_attention_heads\": 2, \"intermediate_size\": 16, "
+                    "\"num_hidden_layers\": 1, \"vocab_size\": 10}");
+    load_tiny(dir, CLF_E_FORMAT, "hidden_size");
+    write_file(cfg, "{\"hidden_size\": 8, \"num_attention_heads\": 2, \"intermediate_size\": 16, "
+                    "\"num_hidden_layers\": 1, \"vocab_size\": 10, \"hidden_act\": \"swish\"}");
+    load_tiny(dir, CLF_E_UNSUPPORTED, "swish");
+    write_file(cfg, "{\"hidden_size\": 8, \"num_attention_heads\": 3, \"intermediate_size\": 16, "
+                    "\"num_hidden_layers\": 1, \"vocab_size\": 10}");
+    load_tiny(dir, CLF_E_INVALID_ARG, "heads"); /* 3 does not divide 8 */
+
+    /* model.safetensors: absent, a tensor missing, a wrong shape, extra layers */
+    write_file(cfg, tiny_config);
+    char st[512];
+    snprintf(st, sizeof st, "%s/model.safetensors", dir);
+    remove(st);
+    load_tiny(dir, CLF_E_IO, "model.safetensors");
+    write_tiny(dir, "", "encoder.layer.0.attention.self.key.bias", NULL, false);
+    load_tiny(dir, CLF_E_FORMAT, "encoder.layer.0.attention.self.key.bias");
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "model.safetensors"));
+    write_tiny(dir, "bert.", "embeddings.LayerNorm.weight", NULL, false);
+    load_tiny(dir, CLF_E_FORMAT, "embeddings.LayerNorm.weight");
+    write_tiny(dir, "", NULL, "encoder.layer.0.intermediate.dense.weight", false);
+    load_tiny(dir, CLF_E_SHAPE, "encoder.layer.0.intermediate.dense.weight");
+    write_tiny(dir, "", NULL, "embeddings.position_embeddings.weight", false);
+    load_tiny(dir, CLF_E_SHAPE, "embeddings.position_embeddings.weight");
+    write_tiny(dir, "", NULL, NULL, true);
+    load_tiny(dir, CLF_E_SHAPE, "more layers");
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_forward_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    char *dir = test_make_tmpdir("bert-fwd");
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    write_file(cfg, tiny_config);
+    write_tiny(dir, "", NULL, NULL, false);
+    struct clf_bert *b = NULL;
+    ck_assert_ok(ctx, clf_bert_load(ctx, dir, NULL, &b));
+    const int64_t ok[2] = {2, 3}, other[2] = {2, 4}, too_long[2] = {1, TP + 1};
+    struct clf_tensor *ids = NULL, *mask = NULL, *idsf = NULL, *idl = NULL, *h = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ok, &ids));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, other, &mask));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, ok, &idsf));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, too_long, &idl));
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_status(ctx, clf_bert_forward(NULL, g, ids, NULL, &h), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_bert_forward(b, NULL, ids, NULL, &h), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_bert_forward(b, g, NULL, NULL, &h), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_bert_forward(b, g, ids, NULL, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_bert_forward(b, g, idsf, NULL, &h), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_bert_forward(b, g, ids, mask, &h), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_bert_forward(b, g, idl, NULL, &h), CLF_E_SHAPE);
+    ck_assert_ptr_null(h);
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+    /* an id outside the vocabulary fails the run, naming it */
+    const int32_t bad[6] = {1, 2, TV, 0, 0, 0};
+    ck_assert_ok(ctx, clf_tensor_write(ids, bad, sizeof bad));
+    ck_assert_ok(ctx, clf_bert_forward(b, g, ids, NULL, &h));
+    ck_assert_status(ctx, clf_graph_run(g), CLF_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "id 10"));
+    ck_assert_ptr_null(clf_bert_encoder(NULL));
+    ck_assert_ptr_nonnull(clf_bert_encoder(b));
+    clf_bert_destroy(NULL);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(ids);
+    clf_tensor_destroy(mask);
+    clf_tensor_destroy(idsf);
+    clf_tensor_destroy(idl);
+    clf_bert_destroy(b);
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* all-MiniLM-L6-v2                                                         */
+/* ------------------------------------------------------------------------ */
+
+static struct clf_bert *model;
+static struct clf_tokenizer *tokenizer;
+
+static void model_setup(void)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const char *dir = model_dir();
+    char vocab[4200];
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
+    ck_assert_ok(ctx, clf_bert_load(ctx, dir, NULL, &model));
+    ck_assert_ok(ctx, clf_tokenizer_load(ctx, vocab, NULL, &tokenizer));
+}
+
+static void model_teardown(void)
+{
+    clf_bert_destroy(model);
+    clf_tokenizer_destroy(tokenizer);
+    model = NULL;
+    tokenizer = NULL;
+}
+
+START_TEST(test_config)
+{
+    model_setup();
+    struct clf_encoder_config c = clf_bert_config(model);
+    ck_assert_int_eq(c.d_model, 384);
+    ck_assert_int_eq(c.heads, 12);
+    ck_assert_int_eq(c.d_ff, 1536);
+    ck_assert_int_eq(c.layers, 6);
+    ck_assert_int_eq(c.act, CLF_ACT_GELU);
+    ck_assert(c.eps == 1e-12f);
+    ck_assert(!c.norm_first);
+    model_teardown();
+}
+END_TEST
+
+/* The reference texts and embeddings [n, D] (malloc'd). */
+static int read_reference(char ***texts, float **emb)
+{
+    const char *path = CLF_SOURCE_DIR "/test/reference/minilm-embeddings.json";
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s is missing", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    buf[len] = 0;
+    fclose(f);
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "texts");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "embeddings");
+    ck_assert_msg(cJSON_IsArray(t) && cJSON_IsArray(e), "%s: texts and embeddings", path);
+    int n = cJSON_GetArraySize(t);
+    ck_assert_int_eq(cJSON_GetArraySize(e), n);
+    ck_assert_int_gt(n, 0);
+    *texts = calloc((size_t)n, sizeof **texts);
+    *emb = malloc((size_t)n * D * sizeof **emb);
+    for (int i = 0; i < n; i++) {
+        const cJSON *s = cJSON_GetArrayItem(t, i), *row = cJSON_GetArrayItem(e, i);
+        ck_assert(cJSON_IsString(s) && cJSON_GetArraySize(row) == D);
+        (*texts)[i] = strdup(s->valuestring);
+        for (int j = 0; j < D; j++)
+            (*emb)[i * D + j] = (float)cJSON_GetArrayItem(row, j)->valuedouble;
+    }
+    cJSON_Delete(root);
+    return n;
+}
+
+/* Embeds texts[0..n) as one batch padded to the longest; out [n, D]. */
+static void embed(char **texts, int n, float *out)
+{
+    struct clf_ctx *ctx = test_ctx();
+    enum { CAP = 512 };
+    int32_t *ids = calloc((size_t)n * CAP, sizeof *ids), *mask = calloc((size_t)n * CAP, 4);
+    size_t *len = calloc((size_t)n, sizeof *len), seq = 1;
+    for (int i = 0; i < n; i++) {
+        bool cut = false;
+        ck_assert_ok(ctx, clf_tokenizer_encode(tokenizer, texts[i], ids + (size_t)i * CAP, CAP,
+                                               &len[i], &cut));
+        seq = len[i] > seq ? len[i] : seq;
+    }
+    int32_t *pi = calloc((size_t)n * seq, sizeof *pi), *pm = calloc((size_t)n * seq, 4);
+    for (int i = 0; i < n; i++)
+        for (size_t t = 0; t < len[i]; t++) {
+            pi[(size_t)i * seq + t] = ids[(size_t)i * CAP + t];
+            pm[(size_t)i * seq + t] = 1;
+        }
+    const int64_t s[2] = {n, (int64_t)seq};
+    struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, s, &ti));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, s, &tm));
+    ck_assert_ok(ctx, clf_tensor_write(ti, pi, (size_t)n * seq * sizeof *pi));
+    ck_assert_ok(ctx, clf_tensor_write(tm, pm, (size_t)n * seq * sizeof *pm));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    /* one text: no mask (nothing is padded) */
+    ck_assert_ok(ctx, clf_bert_forward(model, g, ti, n > 1 ? tm : NULL, &h));
+    ck_assert_ok(ctx, clf_op_mean_pool_normalize(g, h, tm, &y));
+    test_poison(y);
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_tensor_read(y, out, (size_t)n * D * sizeof *out));
+    clf_graph_destroy(g);
+    clf_tensor_destroy(ti);
+    clf_tensor_destroy(tm);
+    free(ids);
+    free(mask);
+    free(len);
+    free(pi);
+    free(pm);
+}
+
+START_TEST(test_reference_and_batch)
+{
+    model_setup();
+    char **texts = NULL;
+    float *ref = NULL;
+    int n = read_reference(&texts, &ref);
+    float *one = malloc((size_t)n * D * sizeof *one), *all = malloc((size_t)n * D * sizeof *all);
+    double worst = 0, worst_cos = 1, worst_batch = 0;
+    for (int i = 0; i < n; i++) {
+        embed(texts + i, 1, one + (size_t)i * D);
+        double dot = 0, na = 0, nb = 0, err = 0;
+        for (int j = 0; j < D; j++) {
+            double a = one[i * D + j], r = ref[i * D + j];
+            double e = fabs(a - r);
+            err = e > err || isnan(e) ? e : err;
+            dot += a * r;
+            na += a * a;
+            nb += r * r;
+        }
+        double cos = dot / sqrt(na * nb);
+        ck_assert_msg(err <= 1e-4, "text %d \"%s\": max abs error %.3g > 1e-4", i, texts[i], err);
+        ck_assert_msg(cos >= 0.9999, "text %d \"%s\": cosine %.7f < 0.9999", i, texts[i], cos);
+        worst = err > worst ? err : worst;
+        worst_cos = cos < worst_cos ? cos : worst_cos;
+    }
+    embed(texts, n, all);
+    for (int i = 0; i < n * D; i++) {
+        double e = fabs((double)all[i] - one[i]);
+        ck_assert_msg(e <= 1e-5, "batched text %d, element %d: %.9g vs %.9g alone", i / D, i % D,
+                      (double)all[i], (double)one[i]);
+        worst_batch = e > worst_batch ? e : worst_batch;
+    }
+    printf("bert: %d texts, max abs error %.3g, min cosine %.9f against the reference; "
+           "batched vs alone %.3g\n",
+           n, worst, worst_cos, worst_batch);
+    for (int i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    free(ref);
+    free(one);
+    free(all);
+    model_teardown();
+}
+END_TEST
+
+int main(void)
+{
+    test_require_device();
+    test_seed();
+    Suite *s = suite_create("bert");
+    TCase *tc = tcase_create("tiny");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_tiny_load);
+    tcase_add_test(tc, test_load_errors);
+    tcase_add_test(tc, test_forward_errors);
+    suite_add_tcase(s, tc);
+    const bool have_model = model_dir() != NULL;
+    if (have_model) {
+        TCase *tm = tcase_create("all-MiniLM-L6-v2");
+        tcase_set_timeout(tm, 600);
+        tcase_add_test(tm, test_config);
+        tcase_add_test(tm, test_reference_and_batch);
+        suite_add_tcase(s, tm);
+    }
+    int rc = test_run_suite(s);
+    if (rc == 0 && !have_model) {
+        printf("bert: no model (set CLFORMER_MODEL_DIR or run tools/fetch_model.sh): the "
+               "all-MiniLM-L6-v2 cases were skipped\n");
+        return TEST_SKIP;
+    }
+    return rc;
+}

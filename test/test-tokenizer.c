@@ -1,0 +1,410 @@
+/*
+ * BERT WordPiece tokenizer (clf_tokenizer_*).
+ *
+ * "unit": a tiny vocabulary written to a temporary directory; each rule of
+ * the algorithm (greedy longest match, "##" continuations, [UNK] for a word
+ * with no match or too many characters, cleaning, lower-casing and accent
+ * stripping, punctuation and CJK splits, special tokens in the text,
+ * truncation) and each error status, with ids worked out by hand.
+ *
+ * "reference": every case of test/reference/minilm-tokens.json (written by
+ * tools/make_reference.py with Hugging Face's BertTokenizer and
+ * BertTokenizerFast, which agree on all of them) must give exactly the same
+ * ids and truncation flag with all-MiniLM-L6-v2's vocab.txt. Tokenisation is
+ * exact, so there is no tolerance. The model directory is
+ * $CLFORMER_MODEL_DIR or the cache of tools/fetch_model.sh; without it the
+ * unit tests still run and the suite then exits 77 (skipped).
+ *
+ * No OpenCL device is needed: the tokenizer is host code (ctx NULL).
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+
+static char *tmpdir;
+
+/* Writes text to tmpdir/name; returns the malloc'd path. */
+static char *write_file(const char *name, const char *text)
+{
+    size_t len = strlen(tmpdir) + strlen(name) + 2;
+    char *path = malloc(len);
+    ck_assert_ptr_nonnull(path);
+    snprintf(path, len, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+/* The tiny vocabulary; ids are line numbers (0-based). */
+static const char tiny_vocab[] = "[PAD]\n"  /* 0 */
+                                 "[UNK]\n"  /* 1 */
+                                 "[CLS]\n"  /* 2 */
+                                 "[SEP]\n"  /* 3 */
+                                 "[MASK]\n" /* 4 */
+                                 "un\n"     /* 5 */
+                                 "unaff\n"  /* 6 */
+                                 "##able\n" /* 7 */
+                                 "##aff\n"  /* 8 */
+                                 "##le\n"   /* 9 */
+                                 "hello\n"  /* 10 */
+                                 "##o\n"    /* 11 */
+                                 "wor\n"    /* 12 */
+                                 "##ld\n"   /* 13 */
+                                 ",\n"      /* 14 */
+                                 "!\n"      /* 15 */
+                                 "中\n"     /* 16 */
+                                 "文\n"     /* 17 */
+                                 "cafe\n"   /* 18 */
+                                 "x\n"      /* 19 */
+                                 "$\n"      /* 20 */
+                                 "é\n"      /* 21 */
+                                 "dup\n"    /* 22 */
+                                 "dup\r\n"  /* 23: CRLF line; a later duplicate wins */
+                                 "##\xc3\xa9\n" /* 24: ##é */
+                                 "a\n"      /* 25 */
+                                 "b";       /* 26: last line without '\n' */
+
+static struct clf_tokenizer *load_tiny(const struct clf_tokenizer_params *p)
+{
+    char *path = write_file("vocab.txt", tiny_vocab);
+    struct clf_tokenizer *t = NULL;
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, p, &t));
+    free(path);
+    return t;
+}
+
+/* Encodes text and compares with want (n_want ids, without [CLS]/[SEP],
+ * which are checked too). */
+static void expect(struct clf_tokenizer *t, const char *text, const int32_t *want, size_t n_want,
+                   bool want_trunc)
+{
+    int32_t ids[64];
+    size_t n = 999;
+    bool trunc = !want_trunc;
+    enum clf_status st = clf_tokenizer_encode(t, text, ids, 64, &n, &trunc);
+    ck_assert_msg(st == CLF_OK, "'%s': %s", text, clf_status_str(st));
+    ck_assert_msg(n == n_want + 2, "'%s': %zu ids, expected %zu", text, n, n_want + 2);
+    ck_assert_int_eq(ids[0], 2);
+    ck_assert_int_eq(ids[n - 1], 3);
+    for (size_t i = 0; i < n_want; i++)
+        ck_assert_msg(ids[i + 1] == want[i], "'%s': id %zu is %d, expected %d", text, i + 1,
+                      ids[i + 1], want[i]);
+    ck_assert_int_eq(trunc, want_trunc);
+}
+
+#define EXPECT(t, text, trunc, ...)                                                         \
+    do {                                                                                    \
+        const int32_t w_[] = {__VA_ARGS__};                                                 \
+        expect(t, text, w_, sizeof w_ / sizeof w_[0], trunc);                               \
+    } while (0)
+#define EXPECT_EMPTY(t, text) expect(t, text, NULL, 0, false)
+
+START_TEST(test_wordpiece)
+{
+    struct clf_tokenizer *t = load_tiny(NULL);
+    /* Greedy longest match from the left: "unaff" beats "un" + "##aff". */
+    EXPECT(t, "unaffable", false, 6, 7);
+    EXPECT(t, "unable", false, 5, 7);
+    EXPECT(t, "unle", false, 5, 9);
+    EXPECT(t, "hello world", false, 10, 12, 13);
+    EXPECT(t, "helloo", false, 10, 11);
+    /* A position without any piece: the whole word is one [UNK] (the
+     * pieces already matched are dropped). */
+    EXPECT(t, "unzz", false, 1);
+    EXPECT(t, "zz hello", false, 1, 10);
+    /* "##" is only a continuation: "able" alone has no match. */
+    EXPECT(t, "able", false, 1);
+    /* Punctuation is a word of its own, also "$" (ASCII 36, Sc in Unicode). */
+    EXPECT(t, "hello,world!", false, 10, 14, 12, 13, 15);
+    EXPECT(t, "$x", false, 20, 19);
+    /* CJK ideographs are words of their own even without spaces. */
+    EXPECT(t, "中文", false, 16, 17);
+    EXPECT(t, "x中x", false, 19, 16, 19);
+    /* Special tokens written in the text, exact and case-sensitive. */
+    EXPECT(t, "hello[MASK]x", false, 10, 4, 19);
+    EXPECT(t, "[CLS][SEP][PAD][UNK]", false, 2, 3, 0, 1);
+    EXPECT(t, "[mask]", false, 1, 1, 1); /* "[", "mask" ([UNK]), "]" */
+    clf_tokenizer_destroy(t);
+}
+END_TEST
+
+START_TEST(test_normalisation)
+{
+    struct clf_tokenizer *t = load_tiny(NULL);
+    /* Lower-case, NFD and combining marks removed, composed or not. */
+    EXPECT(t, "HeLLo", false, 10);
+    EXPECT(t, "Café", false, 18);
+    EXPECT(t, "CAFE\xcc\x81", false, 18); /* E + U+0301 */
+    EXPECT_EMPTY(t, "\xcc\x81"); /* a lone mark vanishes */
+    /* Control characters (Cc, Cf; not \t \n \r) and U+FFFD are dropped
+     * without splitting; \t \n \r, U+00A0, U+3000, U+2028 split. */
+    EXPECT(t, "hel\x01lo\xe2\x80\x8b", false, 10);
+    EXPECT(t, "hel\xef\xbf\xbdlo", false, 10);
+    EXPECT(t, "x\ty\nx\rx\xc2\xa0x\xe3\x80\x80x\xe2\x80\xa8x", false, 19, 1, 19, 19, 19, 19,
+           19);
+    EXPECT_EMPTY(t, "");
+    EXPECT_EMPTY(t, " \t\r\n \xe3\x80\x80");
+    EXPECT_EMPTY(t, "\x01\x02");
+    clf_tokenizer_destroy(t);
+
+    /* Cased: no lower-casing and no accent stripping. */
+    struct clf_tokenizer_params p = clf_tokenizer_params_default();
+    p.lower_case = false;
+    t = load_tiny(&p);
+    EXPECT(t, "Hello hello", false, 1, 10);
+    EXPECT(t, "\xc3\xa9", false, 21); /* é kept */
+    clf_tokenizer_destroy(t);
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+    /* max_word_chars: a longer word is [UNK] before any matching. */
+    struct clf_tokenizer_params p = clf_tokenizer_params_default();
+    ck_assert_int_eq(p.lower_case, true);
+    ck_assert_int_eq(p.max_length, 256);
+    ck_assert_int_eq(p.max_word_chars, 100);
+    p.max_word_chars = 5;
+    struct clf_tokenizer *t = load_tiny(&p);
+    EXPECT(t, "hello", false, 10);
+    EXPECT(t, "helloo", false, 1);
+    /* Characters, not bytes: "ééééé" is 5 characters (10 bytes). */
+    clf_tokenizer_destroy(t);
+    p.lower_case = false;
+    t = load_tiny(&p);
+    EXPECT(t, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", false, 21, 24, 24, 24, 24);
+    EXPECT(t, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", false, 1);
+    clf_tokenizer_destroy(t);
+
+    /* max_length 4: two pieces fit; a third truncates. */
+    p = clf_tokenizer_params_default();
+    p.max_length = 4;
+    t = load_tiny(&p);
+    EXPECT(t, "hello hello", false, 10, 10);
+    EXPECT(t, "hello hello hello", true, 10, 10);
+    EXPECT(t, "x helloo", true, 19, 10);
+    EXPECT(t, "x xunzz", false, 19, 1); /* the [UNK] word fits exactly */
+
+    /* cap: the ids produced must fit. */
+    int32_t ids[4];
+    size_t n = 0;
+    ck_assert_status(NULL, clf_tokenizer_encode(t, "hello", ids, 2, &n, NULL), CLF_E_SHAPE);
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "hello", ids, 3, &n, NULL));
+    ck_assert_uint_eq(n, 3);
+    ck_assert_status(NULL, clf_tokenizer_encode(t, "x x x x", ids, 3, &n, NULL), CLF_E_SHAPE);
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "x x x x", ids, 4, &n, NULL));
+    ck_assert_uint_eq(n, 4);
+    clf_tokenizer_destroy(t);
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    struct clf_tokenizer *t = load_tiny(NULL);
+    int32_t ids[8];
+    size_t n;
+    /* Invalid UTF-8: a stray continuation byte, a truncated sequence, an
+     * overlong encoding, a surrogate, a code point above U+10FFFF. */
+    static const char *const bad[] = {"\xff", "ab\x80", "\xc3", "\xc0\xaf", "\xed\xa0\x80",
+                                      "\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_status(NULL, clf_tokenizer_encode(t, bad[i], ids, 8, &n, NULL),
+                         CLF_E_INVALID_ARG);
+    ck_assert_status(NULL, clf_tokenizer_encode(t, NULL, ids, 8, &n, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(NULL, clf_tokenizer_encode(t, "x", ids, 8, NULL, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(NULL, clf_tokenizer_encode(NULL, "x", ids, 8, &n, NULL), CLF_E_INVALID_ARG);
+
+    /* token_id: line numbers; a later duplicate (CRLF line) wins; the last
+     * line needs no '\n'. */
+    ck_assert_int_eq(clf_tokenizer_token_id(t, "hello"), 10);
+    ck_assert_int_eq(clf_tokenizer_token_id(t, "##ld"), 13);
+    ck_assert_int_eq(clf_tokenizer_token_id(t, "dup"), 23);
+    ck_assert_int_eq(clf_tokenizer_token_id(t, "b"), 26);
+    ck_assert_int_eq(clf_tokenizer_token_id(t, "nope"), -1);
+    ck_assert_int_eq(clf_tokenizer_token_id(t, NULL), -1);
+    ck_assert_int_eq(clf_tokenizer_token_id(NULL, "x"), -1);
+    clf_tokenizer_destroy(t);
+    clf_tokenizer_destroy(NULL);
+
+    /* Each required special token missing in turn: CLF_E_FORMAT. */
+    static const char *const lacking[] = {"[UNK]\n[CLS]\n[SEP]\nx\n", "[PAD]\n[CLS]\n[SEP]\n",
+                                          "[PAD]\n[UNK]\n[SEP]\n", "[PAD]\n[UNK]\n[CLS]\n"};
+    for (size_t i = 0; i < 4; i++) {
+        char *path = write_file("bad.txt", lacking[i]);
+        static char sentinel;
+        t = (struct clf_tokenizer *)(void *)&sentinel; /* must be reset to NULL */
+        ck_assert_status(NULL, clf_tokenizer_load(NULL, path, NULL, &t), CLF_E_FORMAT);
+        ck_assert_ptr_null(t);
+        free(path);
+    }
+    /* [MASK] is optional: without it "[MASK]" in a text is plain text. */
+    char *path = write_file("nomask.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[\n]\n");
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "[MASK]", ids, 8, &n, NULL));
+    ck_assert_uint_eq(n, 5); /* [CLS] "[" [UNK] "]" [SEP] */
+    ck_assert_int_eq(ids[1], 4);
+    ck_assert_int_eq(ids[2], 1);
+    ck_assert_int_eq(ids[3], 5);
+    clf_tokenizer_destroy(t);
+    free(path);
+    /* Invalid UTF-8 in the vocabulary, a missing file, bad parameters. */
+    path = write_file("badutf.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n\xff\n");
+    ck_assert_status(NULL, clf_tokenizer_load(NULL, path, NULL, &t), CLF_E_FORMAT);
+    free(path);
+    path = write_file("vocab.txt", tiny_vocab);
+    struct clf_tokenizer_params p = clf_tokenizer_params_default();
+    p.max_length = 1;
+    ck_assert_status(NULL, clf_tokenizer_load(NULL, path, &p, &t), CLF_E_INVALID_ARG);
+    p = clf_tokenizer_params_default();
+    p.max_word_chars = 0;
+    ck_assert_status(NULL, clf_tokenizer_load(NULL, path, &p, &t), CLF_E_INVALID_ARG);
+    ck_assert_status(NULL, clf_tokenizer_load(NULL, NULL, NULL, &t), CLF_E_INVALID_ARG);
+    ck_assert_status(NULL, clf_tokenizer_load(NULL, path, NULL, NULL), CLF_E_INVALID_ARG);
+    free(path);
+    path = write_file("dummy", "");
+    strcpy(path + strlen(path) - 5, "nope.");
+    ck_assert_status(NULL, clf_tokenizer_load(NULL, path, NULL, &t), CLF_E_IO);
+    free(path);
+}
+END_TEST
+
+/* The model directory, or NULL when vocab.txt is absent there. */
+static char *model_vocab(void)
+{
+    char buf[4096];
+    const char *dir = getenv("CLFORMER_MODEL_DIR");
+    if (dir && *dir) {
+        snprintf(buf, sizeof buf, "%s/vocab.txt", dir);
+    } else {
+        const char *xdg = getenv("XDG_CACHE_HOME");
+        const char *home = getenv("HOME");
+        if (xdg && *xdg)
+            snprintf(buf, sizeof buf, "%s/clformer/models/all-MiniLM-L6-v2/vocab.txt", xdg);
+        else if (home && *home)
+            snprintf(buf, sizeof buf, "%s/.cache/clformer/models/all-MiniLM-L6-v2/vocab.txt",
+                     home);
+        else
+            return NULL;
+    }
+    FILE *f = fopen(buf, "rb");
+    if (!f)
+        return NULL;
+    fclose(f);
+    return strdup(buf);
+}
+
+static char *vocab_path;
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    ck_assert_int_ge(size, 0);
+    rewind(f);
+    char *s = malloc((size_t)size + 1);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(fread(s, 1, (size_t)size, f), (size_t)size);
+    s[size] = '\0';
+    fclose(f);
+    return s;
+}
+
+START_TEST(test_reference)
+{
+    char *json = read_text(CLF_SOURCE_DIR "/test/reference/minilm-tokens.json");
+    cJSON *root = cJSON_Parse(json);
+    ck_assert_msg(root != NULL, "minilm-tokens.json does not parse");
+    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(root, "cases");
+    ck_assert(cJSON_IsArray(cases));
+    ck_assert_int_ge(cJSON_GetArraySize(cases), 60);
+
+    struct clf_tokenizer *t = NULL;
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, vocab_path, NULL, &t));
+    ck_assert_int_eq(clf_tokenizer_token_id(t, "[CLS]"), 101);
+    ck_assert_int_eq(clf_tokenizer_token_id(t, "[SEP]"), 102);
+
+    int32_t ids[256];
+    size_t count = 0, n_trunc = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases)
+    {
+        const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "text"));
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(c, "ids");
+        const cJSON *want_trunc = cJSON_GetObjectItemCaseSensitive(c, "truncated");
+        ck_assert(text && cJSON_IsArray(want) && cJSON_IsBool(want_trunc));
+        size_t n = 0;
+        bool trunc = false;
+        ck_assert_ok(NULL, clf_tokenizer_encode(t, text, ids, 256, &n, &trunc));
+        size_t n_want = (size_t)cJSON_GetArraySize(want);
+        ck_assert_msg(n == n_want, "case %zu (\"%.60s\"): %zu ids, expected %zu", count, text, n,
+                      n_want);
+        for (size_t i = 0; i < n; i++) {
+            int w = (int)cJSON_GetArrayItem(want, (int)i)->valuedouble;
+            ck_assert_msg(ids[i] == w, "case %zu (\"%.60s\"): id %zu is %d, expected %d", count,
+                          text, i, ids[i], w);
+        }
+        ck_assert_int_eq(trunc, cJSON_IsTrue(want_trunc));
+        n_trunc += trunc;
+        count++;
+    }
+    ck_assert_uint_ge(n_trunc, 1); /* the long text */
+
+    /* Throughput on the truncated long text (the whole text is tokenised
+     * before truncation is known to be needed, as HF does). */
+    const char *longest = NULL;
+    cJSON_ArrayForEach(c, cases)
+    {
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "truncated")))
+            longest = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "text"));
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const int reps = 200;
+    size_t n = 0;
+    for (int r = 0; r < reps; r++)
+        ck_assert_ok(NULL, clf_tokenizer_encode(t, longest, ids, 256, &n, NULL));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    printf("reference: %zu cases identical; encode of a %zu-byte text: %.1f us (%.1f MB/s)\n",
+           count, strlen(longest), 1e6 * s / reps, (double)strlen(longest) * reps / s / 1e6);
+    clf_tokenizer_destroy(t);
+    cJSON_Delete(root);
+    free(json);
+}
+END_TEST
+
+int main(void)
+{
+    tmpdir = test_make_tmpdir("tokenizer");
+    vocab_path = model_vocab();
+    Suite *s = suite_create("tokenizer");
+    TCase *tc = tcase_create("unit");
+    tcase_add_test(tc, test_wordpiece);
+    tcase_add_test(tc, test_normalisation);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_errors);
+    suite_add_tcase(s, tc);
+    if (vocab_path) {
+        tc = tcase_create("reference");
+        tcase_add_test(tc, test_reference);
+        suite_add_tcase(s, tc);
+    }
+    int rc = test_run_suite(s);
+    test_remove_dir(tmpdir);
+    free(tmpdir);
+    if (rc == 0 && !vocab_path) {
+        printf("all-MiniLM-L6-v2 not found (set CLFORMER_MODEL_DIR or run "
+               "tools/fetch_model.sh): reference cases skipped\n");
+        return TEST_SKIP;
+    }
+    free(vocab_path);
+    return rc;
+}
