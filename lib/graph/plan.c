@@ -245,7 +245,7 @@ static enum clf_status lifetimes(struct clf_graph *g, struct item *items)
     }
     for (size_t i = 0; i < n; i++) {
         struct item *it = &items[i];
-        if (!it->n_touch || it->s->keep || g->no_reuse) {
+        if (!it->n_touch || it->s->keep || g->no_reuse || g->ctx->plan_mode == 3) {
             it->first = it->n_touch ? it->touch[0] : 0;
             it->last = end;
             continue;
@@ -289,7 +289,11 @@ enum clf_status clf_graph_plan(struct clf_graph *g)
         size_t align = ctx->info.mem_base_align_bits / 8;
         align = align ? align : 128;
         size_t arena = pack(items, n, align, order, scratch);
-        if (g->plan_pool || arena > ctx->info.max_alloc_bytes || !cut_arena(g, items, n, arena)) {
+        /* sub-buffers: on CPU devices unless told (NVIDIA's driver 580
+         * crashed in clReleaseMemObject of sub-buffers in our tests) */
+        bool arena_ok = ctx->plan_mode == 1 || (ctx->plan_mode == 0 && ctx->info.type == CLF_DEVICE_CPU);
+        if (g->plan_pool || !arena_ok || arena > ctx->info.max_alloc_bytes ||
+            !cut_arena(g, items, n, arena)) {
             st = pool(g, items, n, order, scratch, buf_bytes);
         } else {
             /* every pair sharing addresses (necessarily at different times) */

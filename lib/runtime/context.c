@@ -273,6 +273,18 @@ enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_c
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "log_level %d out of range", (int)p->log_level);
         goto fail;
     }
+    if (env.plan && *env.plan) {
+        static const char *modes[] = {"auto", "arena", "pool", "none"};
+        ctx->plan_mode = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(env.plan, modes[i]))
+                ctx->plan_mode = i;
+        if (ctx->plan_mode < 0) {
+            st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_PLAN '%s': auto, arena, pool or none",
+                          env.plan);
+            goto fail;
+        }
+    }
     bool oom = false;
     ctx->cache_dir = resolve_cache_dir(p, &env, &oom);
     const char *cl_dir = p->cl_dir ? p->cl_dir : env.cl_dir;

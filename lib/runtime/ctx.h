@@ -65,6 +65,11 @@ struct clf_ctx {
      * it to NULL while recording a command buffer (so that anything not
      * routed through clf_launch / clf_marker fails instead of running). */
     cl_command_queue queue;
+    /* CLFORMER_PLAN: 0 auto (the arena on CPU devices, whole buffers
+     * elsewhere: NVIDIA's driver 580 crashed releasing sub-buffers), 1 an
+     * arena with sub-buffers, 2 whole buffers reused (the pool layout),
+     * 3 no reuse */
+    int plan_mode;
     cl_command_queue queues[CLF_MAX_QUEUES]; /* made at creation; [0] the home queue */
     int n_queues;
     bool queue_out_of_order;   /* queues[0] (the only one) is out-of-order */

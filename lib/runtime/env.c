@@ -12,6 +12,7 @@ void clf_env_read(struct clf_env *env)
     env->gemm = getenv("CLFORMER_GEMM");
     env->queues = getenv("CLFORMER_QUEUES");
     env->command_buffer = getenv("CLFORMER_COMMAND_BUFFER");
+    env->plan = getenv("CLFORMER_PLAN");
     env->xdg_cache = getenv("XDG_CACHE_HOME");
     env->home = getenv("HOME");
 }

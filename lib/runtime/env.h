@@ -12,6 +12,8 @@ struct clf_env {
     const char *queues;    /* CLFORMER_QUEUES: 0 (one queue, out-of-order when
                               possible) or N in-order queues */
     const char *command_buffer; /* CLFORMER_COMMAND_BUFFER: 0 disables recording */
+    const char *plan;      /* CLFORMER_PLAN: auto|arena|pool|none, how graphs lay
+                              out their intermediates (default auto) */
     const char *xdg_cache; /* XDG_CACHE_HOME */
     const char *home;      /* HOME */
 };

@@ -11,6 +11,8 @@
 #   OUT              where the logs go (default /tmp/clformer-out)
 #   QUICK=1          a few tests and one small bench (a dry run)
 #   TESTS="io cli"   only these tests (names of test/meson.build)
+#   WRAP="cmd args"  run each test under a command (a debugger: backtraces)
+#   NOBENCH=1        no benchmarks; SECOND=1: only those a first run missed
 #   BUDGET=430       seconds for everything; TEST_BUDGET=270: tests end by then
 #   CLFORMER_DEVICE  default gpu (NVIDIA), auto with an ICD argument
 # Logs in $OUT: env.log (set-up, libraries, nvidia-smi, devices, info),
@@ -215,7 +217,9 @@ run_test() { # NAME COMMAND...
         return
     fi
     t0=$(now)
-    (cd "$build" && MALLOC_PERTURB_=$((RANDOM % 255 + 1)) timeout -k 5 "$t" "${lb[@]}" "$@") \
+    # WRAP (e.g. "cuda-gdb -q -batch -ex run -ex bt --args") runs each test under it
+    # shellcheck disable=SC2086
+    (cd "$build" && MALLOC_PERTURB_=$((RANDOM % 255 + 1)) timeout -k 5 "$t" "${lb[@]}" ${WRAP:-} "$@") \
         >"$work/test.out" 2>&1 </dev/null
     rc=$?
     record "$name" "$rc" "$(secs "$t0" "$(now)")" "$work/test.out"
@@ -261,7 +265,16 @@ bench() { # LIMIT ARGS...
     *) bench_bad=$((bench_bad + 1)) ;; esac
 }
 echo "== bench (at $(elapsed)s)" | tee -a "$blog"
-if [ "$quick" = 1 ]; then
+if [ -n "${NOBENCH:-}" ]; then
+    :
+elif [ -n "${SECOND:-}" ]; then # what a first run could not reach
+    bench 30 layer
+    step 40 "$blog" "clformer run --profile" -- "$exe" run --profile --seq 512 --d-model 384 --heads 12 --d-ff 1536 --runs 5
+    bench 60 ffn --runs 5
+    bench 40 layer --seq 2048 --runs 10
+    bench 60 attention --runs 3 --seq 8192 --attn linformer:64 --attn linformer:256 \
+        --attn nystrom:64 --attn nystrom:256 --attn window:256
+elif [ "$quick" = 1 ]; then
     bench 60 gemm --shape 256x256x256 --runs 3
 else
     bench 60 gemm
@@ -273,7 +286,9 @@ else
     "$exe" bench --help 2>/dev/null | grep -q '|quant' && bench 60 quant
     bench 100 attention --runs 5 --attn topk:64 --attn window:256,global:16 \
         --attn threshold:0.001 --plot "$OUT/attention-variants.svg"
+    bench 60 ffn --runs 5
     bench 40 gemm --shape 4096x4096x4096 --runs 10
+    step 40 "$blog" "clformer run --profile" -- "$exe" run --profile --seq 512 --d-model 384 --heads 12 --d-ff 1536 --runs 5
     bench 40 gemm --provider native
     bench 40 gemm --provider clblast
     bench 60 layer --seq 2048 --runs 10
