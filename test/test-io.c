@@ -731,8 +731,11 @@ START_TEST(test_st_malformed)
     /* deep nesting: inside cJSON's limit it is an entry that is not an
      * object; beyond it (2000 levels), not JSON; never a stack overflow */
     for (int depth = 100; depth <= 2000; depth += 1900) {
-        char *deep = malloc(16 + 2 * (size_t)depth);
-        size_t k = (size_t)sprintf(deep, "{\"t\":");
+        static const char head[] = "{\"t\":";
+        const size_t k = sizeof head - 1;
+        char *deep = malloc(k + 2 * (size_t)depth + 2);
+        ck_assert_ptr_nonnull(deep);
+        memcpy(deep, head, k);
         memset(deep + k, '[', (size_t)depth);
         memset(deep + k + depth, ']', (size_t)depth);
         strcpy(deep + k + 2 * (size_t)depth, "}");
@@ -865,6 +868,97 @@ START_TEST(test_st_args)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Limits checked before allocation                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Every size a file claims is checked against the file (and against
+ * size_t / int64) before anything of that size is allocated: the claims
+ * below would need terabytes to exabytes, so an allocation first would fail
+ * with CLF_E_OUT_OF_MEMORY (or abort under ASan); each must instead be
+ * CLF_E_FORMAT with a message naming the file and the sizes. */
+START_TEST(test_limits_before_allocation)
+{
+    struct clf_ctx *ctx = test_ctx();
+    float four[4] = {1, 2, 3, 4};
+    struct {
+        const char *name, *dict, *want;
+    } npy[] = {
+        /* data far shorter than the shape: the sizes, not a malloc */
+        {"lim-big-shape.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }",
+         "needs 4398046511104"},
+        /* element count past uint64 */
+        {"lim-overflow.npy",
+         "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
+         "too many elements"},
+        /* past size_t as bytes (2^62 elements * 4) */
+        {"lim-bytes.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,), }",
+         "too many elements"},
+        /* a dimension past int64 */
+        {"lim-dim.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775808,), }",
+         "too large"},
+    };
+    for (size_t c = 0; c < sizeof npy / sizeof npy[0]; c++) {
+        const char *path = write_npy_header(npy[c].name, npy[c].dict, four, sizeof four);
+        float *y = (float *)four;
+        int nd = -1;
+        int64_t sh[CLF_MAX_DIMS];
+        ck_assert_status(ctx, clf_npy_read(ctx, path, &y, &nd, sh), CLF_E_FORMAT);
+        ck_assert_ptr_null(y);
+        assert_message(path, npy[c].want);
+    }
+    /* a header length beyond the file (v2: 4-byte length, 2^32 - 1) */
+    {
+        unsigned char b[12 + 16];
+        memcpy(b, "\x93NUMPY\x02\x00\xff\xff\xff\xff", 12);
+        memset(b + 12, ' ', 16);
+        const char *path = write_bytes("lim-hlen.npy", b, sizeof b);
+        float *y = NULL;
+        int nd;
+        int64_t sh[CLF_MAX_DIMS];
+        ck_assert_status(ctx, clf_npy_read(ctx, path, &y, &nd, sh), CLF_E_FORMAT);
+        assert_message(path, "header length 4294967295 beyond the file");
+    }
+
+    struct {
+        const char *name, *header;
+        uint64_t hlen;
+        const char *want;
+    } st[] = {
+        /* header lengths beyond the file, up to 2^64 - 1 */
+        {"lim-hlen.safetensors", "{}", 1000, "1000"},
+        {"lim-hlen-2p60.safetensors", "{}", (uint64_t)1 << 60, "1152921504606846976"},
+        {"lim-hlen-max.safetensors", "{}", UINT64_MAX, "18446744073709551615"},
+        /* a shape past the data, exact in JSON: 2^40 elements */
+        {"lim-shape.safetensors",
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776],\"data_offsets\":[0,16]}}", 0,
+         "needs 4398046511104"},
+        /* an element count past uint64 */
+        {"lim-overflow.safetensors",
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],"
+         "\"data_offsets\":[0,16]}}",
+         0, "too many elements"},
+        /* data offsets past the end of the data (16 bytes) */
+        {"lim-offsets.safetensors",
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[1099511627776,"
+         "1099511627792]}}",
+         0, "beyond the data (16 bytes)"},
+        /* offsets past 2^53 (not exact in a JSON number) */
+        {"lim-offsets-2p60.safetensors",
+         "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,"
+         "1152921504606846976]}}",
+         0, "beyond the data"},
+    };
+    for (size_t c = 0; c < sizeof st / sizeof st[0]; c++) {
+        const char *path = write_st_raw(st[c].name, st[c].header, st[c].hlen, four, sizeof four);
+        struct clf_safetensors *f = (struct clf_safetensors *)&f;
+        ck_assert_status(ctx, clf_safetensors_open(ctx, path, &f), CLF_E_FORMAT);
+        ck_assert_ptr_null(f);
+        assert_message(path, st[c].want);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Seed corpus                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -961,6 +1055,10 @@ int main(void)
     tcase_add_test(tc, test_st_truncated_after_open);
     tcase_add_test(tc, test_st_args);
     suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_add_test(tc, test_limits_before_allocation);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("corpus");
     tcase_add_test(tc, test_corpus);
     suite_add_tcase(s, tc);

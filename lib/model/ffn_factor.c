@@ -132,6 +132,12 @@ enum clf_status clf_ffn_factor_parse(const char *spec, struct clf_ffn_factor *f,
 
 void clf_ffn_factor_str(const struct clf_ffn_factor *f, char *buf, size_t size)
 {
+    char eps[40]; /* the shortest %g form (6 to 17 digits) that reads back as eps */
+    for (int digits = 6; f && digits <= 17; digits++) {
+        snprintf(eps, sizeof eps, "%.*g", digits, f->eps);
+        if (strtod(eps, NULL) == f->eps)
+            break;
+    }
     static const char *names[] = {"dense", "svd", "rsvd", "tt"};
     if (!buf || !size)
         return;
@@ -144,7 +150,7 @@ void clf_ffn_factor_str(const struct clf_ffn_factor *f, char *buf, size_t size)
         return;
     }
     int n = f->rank ? snprintf(buf, size, "%s:%lld", names[f->format], (long long)f->rank)
-                    : snprintf(buf, size, "%s:eps=%g", names[f->format], f->eps);
+                    : snprintf(buf, size, "%s:eps=%s", names[f->format], eps);
     size_t used = n > 0 && (size_t)n < size ? (size_t)n : size - 1;
     if (f->format == CLF_FFN_RSVD && f->seed)
         snprintf(buf + used, size - used, ",p:%lld,q:%d,seed:%llu", (long long)f->oversample,

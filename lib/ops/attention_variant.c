@@ -26,6 +26,8 @@ static enum clf_status check(const struct clf_attention_variant *v, char *msg, s
     case CLF_ATTN_WINDOW:
         if (v->window_left < 0 || v->window_right < 0)
             why = "window sides must be >= 0";
+        else if (v->window_left > INT64_MAX - v->window_right) /* their sum is printed */
+            why = "window too large";
         else if (v->global_tokens < 0)
             why = "global tokens must be >= 0";
         break;
@@ -244,8 +246,21 @@ enum clf_status clf_attention_variant_parse(const char *spec, struct clf_attenti
     return st;
 }
 
+/* The shortest %g form (6 to 9 digits) of v that parse_float reads back as
+ * v (6 digits alone lose bits: threshold:0.123456789 would not round-trip). */
+static const char *fmt_float(float v, char buf[32])
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, 32, "%.*g", digits, (double)v);
+        if ((float)strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 void clf_attention_variant_str(const struct clf_attention_variant *v, char *buf, size_t size)
 {
+    char f[32];
     if (!buf || !size)
         return;
     if (!v) {
@@ -254,7 +269,7 @@ void clf_attention_variant_str(const struct clf_attention_variant *v, char *buf,
     }
     switch (v->sparsity) {
     case CLF_ATTN_THRESHOLD:
-        snprintf(buf, size, "threshold:%g%s", (double)v->threshold,
+        snprintf(buf, size, "threshold:%s%s", fmt_float(v->threshold, f),
                  v->renormalize ? ",renorm" : "");
         break;
     case CLF_ATTN_TOPK: snprintf(buf, size, "topk:%lld", (long long)v->topk); break;
