@@ -147,6 +147,51 @@ one_line_err "analyze missing input"; grep -q "none.npy" "$tmp/err" || fail "mis
 expect 1 "analyze missing weights" -- "$exe" analyze attention "${an[@]}" --weights "$tmp/none.safetensors"
 one_line_err "analyze missing weights"
 
+# embed and bench model: errors always; the real work only when the model is
+# there (tools/fetch_model.sh), with the default program cache (warm)
+for c in embed "bench model"; do
+  expect 0 "$c --help" -- "$exe" $c --help
+  grep -q '^Usage: clformer' "$tmp/out" || fail "$c --help prints no usage"
+done
+grep -q '^  model ' "$tmp/out" || fail "bench --help does not describe the model benchmark"
+expect 2 "embed without texts" -- "$exe" embed; one_line_err "embed without texts"
+expect 1 "embed with a missing model" -- "$exe" embed --model /nonexistent hello
+one_line_err "embed missing model"
+grep -q "fetch_model.sh" "$tmp/err" || fail "embed missing model does not say how to fetch it"
+expect 2 "embed --batch 0" -- "$exe" embed --batch 0 hello; one_line_err "embed --batch 0"
+expect 1 "bench model with a missing model" -- "$exe" bench model --model /nonexistent
+one_line_err "bench model missing model"
+grep -q "fetch_model.sh" "$tmp/err" || fail "bench model missing model does not say how to fetch it"
+expect 2 "bench --speed without model" -- "$exe" bench gemm --speed; one_line_err "bench --speed"
+model=${CLFORMER_MODEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/clformer/models/all-MiniLM-L6-v2}
+if [ -f "$model/config.json" ] && [ -f "$model/model.safetensors" ] && [ -f "$model/vocab.txt" ]; then
+  expect 0 "embed --npy" -- "$exe" embed --npy "$tmp/e.npy" "A man is eating food." "Hello, world!"
+  # numpy's own header for '<f4' (2, 384) is 128 bytes (10 + 118, padded to 64)
+  size=$(wc -c <"$tmp/e.npy")
+  [ "$size" -eq $((128 + 2 * 384 * 4)) ] || fail "embed --npy wrote $size bytes"
+  if python3 - "$tmp/e.npy" <<'PY'
+import ast, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<H", b[8:10])[0]
+h = ast.literal_eval(b[10:10 + n].decode("latin1"))
+sys.exit(0 if b[:8] == b"\x93NUMPY\x01\x00" and 10 + n == 128 and h["descr"] == "<f4"
+         and h["shape"] == (2, 384) and not h["fortran_order"] else 1)
+PY
+  then pass "embed --npy holds float32 [2, 384]"; else fail "embed --npy header"; fi
+  expect 0 "embed --similarity" -- "$exe" embed --similarity "A man is eating food." "Hello, world!"
+  # matrix rows: "  I  S_I0  S_I1" (the text list above them has "  I  TEXT")
+  if awk '$1 ~ /^[01]$/ && NF == 3 && $2 ~ /^-?[0-9]\.[0-9][0-9][0-9][0-9]$/ {
+            rows++; if ($($1 + 2) != "1.0000") bad = 1 }
+          END { exit !(rows == 2 && !bad) }' "$tmp/out"
+  then pass "embed --similarity: 2x2, 1.0000 on the diagonal"
+  else fail "embed --similarity output:"; sed 's/^/  | /' "$tmp/out"; fi
+  expect 0 "bench model --speed (one run)" -- "$exe" bench model --speed --runs 1 --json
+  json_check "bench model --speed: batches 1, 8, 32 of 18 tokens" \
+    "[r['batch'] for r in d['results']] == [1, 8, 32] and all(r['seq'] == 18 and r['sentences_per_s'] > 0 for r in d['results'])"
+else
+  echo "skip: no model at $model (tools/fetch_model.sh): embed and bench model not run"
+fi
+
 export CLFORMER_CACHE_DIR="$tmp/cache"
 expect 0 "info --json, cold cache" -- "$exe" info --json
 json_check "cold: programs built" "d['kernels']['programs_built'] >= 1 and d['kernels']['programs_loaded_from_cache'] == 0"

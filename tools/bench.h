@@ -1,4 +1,4 @@
-/* Shared by the `clformer bench` benchmarks (cmd_bench.c, bench_quant.c). */
+/* Shared by the `clformer bench` benchmarks (cmd_bench.c, bench_*.c). */
 #ifndef CLF_TOOLS_BENCH_H
 #define CLF_TOOLS_BENCH_H
 
@@ -18,7 +18,9 @@ struct bench_opts {
     int64_t seq;      /* --seq, 0 when not given */
     int n_variants;   /* --attn, repeatable */
     struct clf_attention_variant variants[8];
-    const char *plot; /* --plot FILE.svg */
+    const char *plot;  /* --plot FILE.svg */
+    const char *model; /* --model DIR (model), NULL: the default directory */
+    bool speed;        /* --speed (model) */
 };
 
 /* x[i] in [-1, 1) from a xorshift seeded by seed. */
@@ -39,5 +41,8 @@ int bench_ffn(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
 
 /* `clformer bench quant` (bench_quant.c). */
 int bench_quant(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
+
+/* `clformer bench model` (bench_model.c). */
+int bench_model(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
 
 #endif

@@ -729,7 +729,8 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
 
 static void help(void)
 {
-    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant|ffn [OPTIONS]\n\n"
+    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant|ffn|model "
+           "[OPTIONS]\n\n"
            "Times an op on the device (median of --runs runs after a warm-up of at least\n"
            "two runs and 300 ms, which covers kernel builds and auto-tuning) against a\n"
            "CPU baseline measured in the same run: OpenBLAS cblas_sgemm for gemm (when\n"
@@ -751,7 +752,15 @@ static void help(void)
            "             2048 or --seq); FFN activation quantisers on GELU(N(0,1))\n"
            "  ffn        dense, SVD (ranks 32..256) and Tensor-Train FFN weights in one\n"
            "             layer at 384/1536 and 768/3072, seq 512 (--seq): parameters,\n"
-           "             FLOPs, FFN time, errors, and the measured break-even rank\n\n"
+           "             FLOPs, FFN time, errors, and the measured break-even rank\n"
+           "  model      a BERT sentence model (all-MiniLM-L6-v2) exact and with each\n"
+           "             attention variant, K/V and attention-weight quantisation, int8\n"
+           "             linear layers, low-rank / TT FFN and FFN activation quantisers, on\n"
+           "             64 built-in sentences (32 graded pairs): time per batch, device\n"
+           "             memory, cosine to the exact embeddings, Spearman correlation of the\n"
+           "             pair similarities with the exact model's; --speed: the exact\n"
+           "             model's sentences/s for batches of 1, 8 and 32 (default --runs 5,\n"
+           "             with --speed 10)\n\n"
            "  -d, --device SPEC     device (see clformer info --help)\n"
            "      --provider P      gemm provider: auto (default), clblast, native\n"
            "      --shape MxNxK     one gemm shape, or ROWSxN for the row ops\n"
@@ -764,6 +773,8 @@ static void help(void)
            "                        [,right:R][,global:G], linformer:R, nystrom:M[,iters:N],\n"
            "                        svd:R[,rand] (layer only: it factorises the weights)\n"
            "      --plot FILE.svg   with --attn: draw time and error against n (log axes)\n"
+           "      --model DIR       model: the model directory (default as clformer embed)\n"
+           "      --speed           model: sentences per second of the exact model\n"
            "      --runs N          timed runs (default 20)\n"
            "      --json            print JSON\n"
            "  -h, --help            this text\n");
@@ -798,6 +809,8 @@ int cmd_bench(int argc, char **argv)
                                          {"attn", required_argument, NULL, 'v'},
                                          {"plot", required_argument, NULL, 'P'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"speed", no_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     struct bench_opts o;
@@ -806,6 +819,7 @@ int cmd_bench(int argc, char **argv)
     o.attn_impl = CLF_ATTN_AUTO;
     o.runs = 20;
     const char *shape = NULL;
+    bool runs_given = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:h", opts, NULL)) != -1) {
@@ -828,6 +842,7 @@ int cmd_bench(int argc, char **argv)
             if (*end || v < 1 || v > 100000)
                 return cli_usage_error("bench", "--runs needs a number from 1 to 100000");
             o.runs = (int)v;
+            runs_given = true;
             break;
         }
         case 'n': {
@@ -860,6 +875,8 @@ int cmd_bench(int argc, char **argv)
         }
         case 'P': o.plot = optarg; break;
         case 'j': o.json = true; break;
+        case 'm': o.model = optarg; break;
+        case 'S': o.speed = true; break;
         case 'h': help(); return CLI_OK;
         case ':':
             return cli_usage_error("bench", "option '%s' needs a value", argv[optind - 1]);
@@ -868,19 +885,29 @@ int cmd_bench(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage_error("bench", optind >= argc ? "which benchmark? gemm, softmax, "
-                                                         "layernorm, attention, layer, quant or ffn%s"
+                                                         "layernorm, attention, layer, quant, "
+                                                         "ffn or model%s"
                                                        : "one benchmark at a time%s", "");
     const char *what = argv[optind];
     bool is_gemm = !strcmp(what, "gemm"), is_sm = !strcmp(what, "softmax"),
          is_ln = !strcmp(what, "layernorm"), is_attn = !strcmp(what, "attention"),
-         is_layer = !strcmp(what, "layer"), is_quant = !strcmp(what, "quant"), is_ffn = !strcmp(what, "ffn");
-    if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer && !is_quant && !is_ffn)
+         is_layer = !strcmp(what, "layer"), is_quant = !strcmp(what, "quant"),
+         is_ffn = !strcmp(what, "ffn"), is_model = !strcmp(what, "model");
+    if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer && !is_quant && !is_ffn &&
+        !is_model)
         return cli_usage_error("bench", "unknown benchmark '%s'", what);
     if ((o.n_variants && !is_attn && !is_layer) || (o.plot && !is_attn))
         return cli_usage_error("bench", "--attn is for the attention and layer benchmarks, "
                                         "--plot for attention");
     if (o.plot && !o.n_variants)
         return cli_usage_error("bench", "--plot draws the --attn variants: give at least one");
+    if ((o.model || o.speed) && !is_model)
+        return cli_usage_error("bench", "--model and --speed are for the model benchmark");
+    if (is_model && (shape || o.seq))
+        return cli_usage_error("bench", "the model benchmark has its own sentences: no --shape "
+                                        "or --seq");
+    if (is_model && !runs_given) /* 25 loads, 64 sentences in ~0.25 s: ~75 s on 2 cores */
+        o.runs = o.speed ? 10 : 5;
     if (shape && (is_attn || is_layer || is_quant || is_ffn))
         return cli_usage_error("bench", "--shape is for gemm and the row ops; use --seq");
     if (shape && !parse_shape(shape, o.shape, is_gemm ? 3 : 2))
@@ -928,6 +955,8 @@ int cmd_bench(int argc, char **argv)
         rc = bench_quant(ctx, &o, arr);
     } else if (is_ffn) {
         rc = bench_ffn(ctx, &o, arr);
+    } else if (is_model) {
+        rc = bench_model(ctx, &o, arr);
     } else if (is_layer && o.n_variants) {
         rc = bench_layer_variants(ctx, &o, arr);
     } else if (is_layer) {
