@@ -84,6 +84,7 @@ small=(--layers 2 --d-model 32 --heads 4 --d-ff 48 --seq 19 --runs 2)
 expect 2 "run heads must divide d-model" -- "$exe" run --d-model 30 --heads 4; one_line_err "run heads"
 expect 2 "run bad activation" -- "$exe" run --activation tanh; one_line_err "run bad activation"
 expect 2 "run bad number" -- "$exe" run --seq 0; one_line_err "run bad number"
+expect 2 "run number beyond int64" -- "$exe" run --seq 99999999999999999999
 expect 0 "run --check --json (small)" -- "$exe" run "${small[@]}" --check --json --output "$tmp/y.npy"
 json_check "run agrees with the double reference" "d['rel_error'] < 1e-5 and d['ms'] > 0 and d['tokens_per_s'] > 0 and any(o['op'] == 'attention' for o in d['ops'])"
 [ -s "$tmp/y.npy" ] || fail "run --output wrote nothing"

@@ -1,4 +1,5 @@
 /* Shared pieces of the `clformer` command. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,8 +137,9 @@ const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size)
 bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
     char *end;
+    errno = 0; /* out of range: strtoll saturates and sets ERANGE */
     long long v = strtoll(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi)
+    if (end == s || *end || errno || v < lo || v > hi)
         return false;
     *out = v;
     return true;
