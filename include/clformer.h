@@ -1389,6 +1389,90 @@ CLF_API enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct c
                                                    struct clf_tensor *mask,
                                                    struct clf_tensor **out);
 
+/* ------------------------------------------------------------------------ */
+/* Several devices: device groups, tensor and data parallelism              */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A group of devices, one context each (its own queues, program builds and
+ * caches). Contexts of a group are independent: work on different members
+ * may run at the same time from different threads.
+ */
+struct clf_group;
+
+/**
+ * Creates a group from a device list spec: "all" (every device, in
+ * clf_devices_query's order), or a comma-separated list of single specs
+ * (clf_device_match's grammar, e.g. "gpu:0,gpu:1", "cpu:0,cpu:1",
+ * "0:0,0:1"), members in the list's order. A device named twice (even by
+ * two spellings, "0:0,cpu:0"), an empty item ("gpu:0,,gpu:1", a trailing
+ * comma) or an item matching no device is CLF_E_DEVICE_SPEC; a NULL or
+ * blank spec CLF_E_INVALID_ARG. p (may be NULL: defaults) gives every
+ * context's parameters; its `device` field is replaced by the member's
+ * "P:D". On failure msg (may be NULL) receives a one-line reason listing
+ * the devices that exist, and *out is NULL.
+ */
+CLF_API enum clf_status clf_group_create(const char *spec, const struct clf_ctx_params *p,
+                                         struct clf_group **out, char *msg, size_t msg_size);
+CLF_API void clf_group_destroy(struct clf_group *g);
+/** Number of devices. */
+CLF_API int clf_group_size(const struct clf_group *g);
+/** Member i's context (owned by the group), or NULL out of range. */
+CLF_API struct clf_ctx *clf_group_ctx(struct clf_group *g, int i);
+
+/**
+ * A tensor-parallel encoder (Megatron-LM, Shoeybi et al. 2019) over the
+ * N devices of a group: rank r holds heads [r·h/N, (r+1)·h/N) (their Q, K,
+ * V rows of in_proj_weight and bias, their columns of out_proj.weight)
+ * and the hidden units [r·f/N, (r+1)·f/N) of the FFN (those rows of W1
+ * and entries of b1, those columns of W2); LayerNorm weights on every
+ * rank, out_proj.bias and linear2.bias on rank 0 only (added once). One
+ * all-reduce (sum) after each sub-layer, staged through the host: every
+ * rank's partial [tokens, d] is read back, the partials summed in fp32 in
+ * rank order (rank 0's already carries the bias and the residual), the
+ * sum written to every rank as the next sub-layer's input, and every rank
+ * applies the following LayerNorm itself (replicated, no second round
+ * trip); the last LayerNorms (post-LN's closing one, a final norm) run on
+ * rank 0. Ranks run in one thread each; each rank's graphs are recorded
+ * once per (batch, seq, padded or not) and replayed. heads and d_ff must
+ * be divisible by N (CLF_E_INVALID_ARG naming them). Exact attention,
+ * dense f32 weights only (attention variants, K/V or weight quantisation,
+ * FFN factors or activation quantisers: CLF_E_UNSUPPORTED). Errors are
+ * reported on the group's first context (clf_ctx_last_error), naming the
+ * member when another one failed.
+ */
+struct clf_encoder_tp;
+
+/** Creates one from weights (path, as clf_encoder_load, a final norm
+ *  included; NULL: seeded random weights identical to
+ *  clf_encoder_create_random's with the same seed). The full encoder is
+ *  made once on the first member's context, read back and sliced. */
+CLF_API enum clf_status clf_encoder_tp_create(struct clf_group *grp,
+                                              const struct clf_encoder_config *cfg,
+                                              const char *path, uint64_t seed,
+                                              struct clf_encoder_tp **out);
+CLF_API void clf_encoder_tp_destroy(struct clf_encoder_tp *e);
+
+/**
+ * y = encoder(x) on the host: x and y [batch, seq, d_model] f32,
+ * key_padding [batch, seq] (nonzero = padded) or NULL. Equal to one
+ * device's clf_encoder_forward within fp32 rounding (the partial sums are
+ * added in another order); the same input gives the same output bit for
+ * bit. One forward at a time per encoder.
+ */
+CLF_API enum clf_status clf_encoder_tp_forward(struct clf_encoder_tp *e, const float *x,
+                                               int64_t batch, int64_t seq,
+                                               const int32_t *key_padding, float *y);
+
+/** Bytes each device sent to and received from the all-reduces per layer
+ *  in the latest forward (for scaling estimates): its 2 sub-layer inputs
+ *  written and 2 partials read, 4·tokens·d_model·4 for any N (even 1: the
+ *  staging always goes through the host); the key padding and rank 0's
+ *  final LayerNorm round trip are not counted. A ring all-reduce would move
+ *  2·2·(N−1)/N·tokens·d_model·4. CLF_E_STATE before a forward. */
+CLF_API enum clf_status clf_encoder_tp_comm_bytes(const struct clf_encoder_tp *e,
+                                                  double *bytes_per_layer);
+
 /** Device time of node i's last command in the latest run, in ms (needs
  *  profiling, on by default); CLF_E_STATE before any run. */
 CLF_API enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms);

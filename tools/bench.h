@@ -21,6 +21,8 @@ struct bench_opts {
     const char *plot;  /* --plot FILE.svg */
     const char *model; /* --model DIR (model), NULL: the default directory */
     bool speed;        /* --speed (model) */
+    const char *devices; /* --devices LIST (scale; default all) */
+    bool mpi;            /* --mpi (scale: the ranks of mpirun) */
 };
 
 /* x[i] in [-1, 1) from a xorshift seeded by seed. */
@@ -44,5 +46,9 @@ int bench_quant(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
 
 /* `clformer bench model` (bench_model.c). */
 int bench_model(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
+
+/* `clformer bench scale` (bench_scale.c): 1 and 2 devices, data and tensor
+ * parallel, or with o->mpi the ranks of mpirun; makes its own contexts. */
+int bench_scale(const struct bench_opts *o, cJSON *arr);
 
 #endif

@@ -322,7 +322,9 @@ static int bench_attention_quant(struct clf_ctx *ctx, const struct bench_opts *o
 /* 4. FFN activation quantisers on GELU(N(0, 1)) [512, 1536]. */
 static int bench_actq(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
 {
-    static const char *specs[] = {"binary", "lsq:4,signed", "lsq:4", "pact:4", "pwl:4", "lsq:8"};
+    /* pact:B is unsigned LSQ with s = α/(2^B − 1): it prints as lsq:B,step:S */
+    static const char *specs[] = {"binary", "lsq:4,signed", "lsq:8,signed", "pact:4", "pwl:4",
+                                  "steps:-1/0/1:-1.5/-0.5/0.5/1.5"};
     const int64_t shape[2] = {512, 1536};
     const size_t n = 512 * 1536;
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);

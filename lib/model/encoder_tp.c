@@ -1,0 +1,622 @@
+/*
+ * The tensor-parallel encoder (Megatron-LM's layer split, Shoeybi et al.
+ * 2019, §3) over a device group of N members, with a host-staged
+ * all-reduce. The math is encoder.c's (post-LN and pre-LN); what differs is
+ * where each product is computed.
+ *
+ * Weights of layer l on rank r (h heads of hd = d/h, dl = d/N, fl = f/N):
+ *   in_w  [3·dl, d]  rows [r·dl, (r+1)·dl) of each of Wq, Wk, Wv (the heads
+ *                    [r·h/N, (r+1)·h/N)), in_b [3·dl] their biases
+ *   out_w [d, dl]    Wo's columns of those heads; bo only on rank 0
+ *   w1    [fl, d]    W1's rows [r·fl, (r+1)·fl), b1 [fl] their entries
+ *   w2    [d, fl]    W2's columns of that range; b2 only on rank 0
+ *   norm1, norm2     replicated (every rank normalises its own input)
+ * so that MHA(x) = Σ_r attn_r(x)·out_w_rᵀ + bo and FFN(x) = Σ_r
+ * act(x·w1_rᵀ + b1_r)·w2_rᵀ + b2 exactly (the sums split by heads and by
+ * hidden units).
+ *
+ * One forward = 2·layers sub-layers j = 2l + s (s = 0 attention, 1 FFN);
+ * for each, every rank runs its own small graph (recorded once per
+ * (batch, seq, padded) and replayed) on the sub-layer input `in` [T, d],
+ * T = batch·seq:
+ *   h    = LN(in) when the sub-layer starts with a LayerNorm, else in:
+ *          pre-LN: LN1_l (s = 0), LN2_l (s = 1); post-LN: LN2_{l−1} (s = 0,
+ *          l > 0: the previous layer's closing norm), LN1_l (s = 1), none
+ *          for the very first sub-layer
+ *   res  = h (post-LN), in (pre-LN): the residual
+ *   part = attn_r(h)·out_w_rᵀ, or act(h·w1_rᵀ + b1_r)·w2_rᵀ [T, d]; rank 0
+ *          also adds the bias and the residual in the GEMM's epilogue
+ *          (part_0 = ... + bias + res, with C = res, beta = 1)
+ * Then the all-reduce, on the host: every rank's part is read back, the
+ * sum Σ_r part_r is formed in fp32 in the fixed order r = 0, 1, ..., N−1
+ * (each rank's thread sums its own block of rows), and written to every
+ * rank as the next sub-layer's `in`. The LayerNorm thus runs on every
+ * device (replicated, on identical inputs: no second round trip). After
+ * the last sub-layer a tail graph on rank 0 applies what is left (post-LN:
+ * LN2 of the last layer; and the optional final norm).
+ *
+ * Communication per layer and device: 2 inputs written and 2 partials read,
+ * 4·T·d·4 bytes (the first sub-layer's input is x itself; the last sum
+ * goes to rank 0's tail only, not counted, nor the key padding). A ring
+ * all-reduce would move 2·2·(N−1)/N·T·d·4 per layer and device, i.e.
+ * 2(N−1)/N of this; the host staging pays the full size for any N, even 1.
+ *
+ * Ranks run in one thread each (rank 0 in the caller's), meeting at two
+ * barriers per sub-layer: after the device work (partials on the host)
+ * and after the reduction (the sum complete).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../graph/graph.h"
+#include "../runtime/ctx.h"
+#include "encoder_internal.h"
+
+/* One layer's slices on one rank (out_b, b2 NULL on ranks > 0). */
+struct tp_layer {
+    struct clf_tensor *in_w, *in_b, *out_w, *out_b, *w1, *b1, *w2, *b2, *n1w, *n1b, *n2w, *n2b;
+};
+
+#define TP_LAYER_TENSORS(l)                                                                   \
+    {                                                                                         \
+        &(l)->in_w, &(l)->in_b, &(l)->out_w, &(l)->out_b, &(l)->w1, &(l)->b1, &(l)->w2,       \
+            &(l)->b2, &(l)->n1w, &(l)->n1b, &(l)->n2w, &(l)->n2b                              \
+    }
+
+struct tp_rank {
+    struct clf_ctx *ctx;
+    struct tp_layer *layers;            /* [layers] */
+    struct clf_tensor *norm_w, *norm_b; /* rank 0: the optional final norm */
+    /* recorded for one shape */
+    struct clf_tensor *in;              /* [T, d]: every sub-layer's input */
+    struct clf_tensor *pad;             /* [batch, seq] i32, or NULL */
+    struct clf_graph **graphs;          /* [2·layers] */
+    struct clf_tensor **part;           /* [2·layers] their outputs [T, d] */
+    float *host_part;                   /* [T·d]: the latest partial */
+    double bytes;                       /* moved by the latest forward's sub-layers */
+    enum clf_status st;                 /* the latest forward's status */
+};
+
+struct clf_encoder_tp {
+    struct clf_group *grp;
+    struct clf_encoder_config cfg;
+    int n;
+    struct tp_rank *rank;               /* [n] */
+    bool has_norm;                      /* a final LayerNorm (from the file) */
+    /* the recorded shape */
+    int64_t batch, seq;
+    bool padded, recorded;
+    struct clf_graph *tail;             /* rank 0: post-LN's last LN2, the final norm; or NULL */
+    struct clf_tensor *tail_out;
+    float *cur;                         /* [T·d]: the latest all-reduced sum */
+    double comm_bytes;                  /* per layer and device, latest forward (−1: none) */
+};
+
+/* Frees what was recorded for a shape. */
+static void drop_shape(struct clf_encoder_tp *e)
+{
+    for (int r = 0; e->rank && r < e->n; r++) {
+        struct tp_rank *k = &e->rank[r];
+        for (int64_t j = 0; k->graphs && j < 2 * e->cfg.layers; j++)
+            clf_graph_destroy(k->graphs[j]);
+        free(k->graphs);
+        free(k->part);
+        free(k->host_part);
+        clf_tensor_destroy(k->in);
+        clf_tensor_destroy(k->pad);
+        k->graphs = NULL, k->part = NULL, k->host_part = NULL, k->in = NULL, k->pad = NULL;
+    }
+    clf_graph_destroy(e->tail);
+    e->tail = NULL, e->tail_out = NULL;
+    free(e->cur);
+    e->cur = NULL;
+    e->recorded = false;
+}
+
+void clf_encoder_tp_destroy(struct clf_encoder_tp *e)
+{
+    if (!e)
+        return;
+    drop_shape(e);
+    for (int r = 0; e->rank && r < e->n; r++) {
+        struct tp_rank *k = &e->rank[r];
+        for (int64_t l = 0; k->layers && l < e->cfg.layers; l++) {
+            struct clf_tensor **t[] = TP_LAYER_TENSORS(&k->layers[l]);
+            for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+                clf_tensor_destroy(*t[i]);
+        }
+        free(k->layers);
+        clf_tensor_destroy(k->norm_w);
+        clf_tensor_destroy(k->norm_b);
+    }
+    free(e->rank);
+    free(e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Weights: the full encoder made on rank 0's context, read back, sliced.    */
+/* ------------------------------------------------------------------------ */
+
+/* Rows [r0, r0 + nr) of src [rows, cols] into dst [nr, cols]. */
+static void copy_rows(float *dst, const float *src, int64_t cols, int64_t r0, int64_t nr)
+{
+    memcpy(dst, src + r0 * cols, (size_t)(nr * cols) * sizeof *dst);
+}
+
+/* Columns [c0, c0 + nc) of src [rows, cols] into dst [rows, nc]. */
+static void copy_cols(float *dst, const float *src, int64_t rows, int64_t cols, int64_t c0,
+                      int64_t nc)
+{
+    for (int64_t i = 0; i < rows; i++)
+        memcpy(dst + i * nc, src + i * cols + c0, (size_t)nc * sizeof *dst);
+}
+
+/* Uploads rank r's slices of layer l of full. full_buf holds the largest
+ * weight, slice_buf its slice. */
+static enum clf_status upload_layer(struct clf_encoder_tp *e, struct clf_encoder *full, int64_t l,
+                                    int r, float *full_buf, float *slice_buf)
+{
+    const int64_t d = e->cfg.d_model, f = e->cfg.d_ff, dl = d / e->n, fl = f / e->n;
+    struct tp_rank *k = &e->rank[r];
+    struct clf_ctx *ctx = k->ctx;
+    struct tp_layer *t = &k->layers[l];
+    const int li = (int)l;
+    enum clf_status st;
+#define READ(name, count) clf_encoder_read_weight(full, li, name, full_buf, (size_t)(count))
+#define UP1(n0, dst) clf_encoder_upload(ctx, 1, (const int64_t[1]){n0}, slice_buf, dst)
+#define UP2(n0, n1, dst) clf_encoder_upload(ctx, 2, (const int64_t[2]){n0, n1}, slice_buf, dst)
+    /* QKV: the rows of Q, K and V of rank r's heads, stacked [q; k; v] */
+    if ((st = READ("self_attn.in_proj_weight", 3 * d * d)) != CLF_OK)
+        return st;
+    for (int p = 0; p < 3; p++)
+        copy_rows(slice_buf + p * dl * d, full_buf, d, p * d + r * dl, dl);
+    if ((st = UP2(3 * dl, d, &t->in_w)) != CLF_OK)
+        return st;
+    if ((st = READ("self_attn.in_proj_bias", 3 * d)) != CLF_OK)
+        return st;
+    for (int p = 0; p < 3; p++)
+        copy_rows(slice_buf + p * dl, full_buf, 1, p * d + r * dl, dl);
+    if ((st = UP1(3 * dl, &t->in_b)) != CLF_OK)
+        return st;
+    /* output projection: the columns of those heads */
+    if ((st = READ("self_attn.out_proj.weight", d * d)) != CLF_OK)
+        return st;
+    copy_cols(slice_buf, full_buf, d, d, r * dl, dl);
+    if ((st = UP2(d, dl, &t->out_w)) != CLF_OK)
+        return st;
+    /* FFN: W1's rows and b1's entries of the hidden range, W2's columns */
+    if ((st = READ("linear1.weight", f * d)) != CLF_OK)
+        return st;
+    copy_rows(slice_buf, full_buf, d, r * fl, fl);
+    if ((st = UP2(fl, d, &t->w1)) != CLF_OK)
+        return st;
+    if ((st = READ("linear1.bias", f)) != CLF_OK)
+        return st;
+    copy_rows(slice_buf, full_buf, 1, r * fl, fl);
+    if ((st = UP1(fl, &t->b1)) != CLF_OK)
+        return st;
+    if ((st = READ("linear2.weight", d * f)) != CLF_OK)
+        return st;
+    copy_cols(slice_buf, full_buf, d, f, r * fl, fl);
+    if ((st = UP2(d, fl, &t->w2)) != CLF_OK)
+        return st;
+    /* whole vectors: the biases added once (rank 0), the norms everywhere */
+    struct {
+        const char *name;
+        struct clf_tensor **dst;
+        bool all;
+    } vecs[] = {{"self_attn.out_proj.bias", &t->out_b, false}, {"linear2.bias", &t->b2, false},
+                {"norm1.weight", &t->n1w, true},              {"norm1.bias", &t->n1b, true},
+                {"norm2.weight", &t->n2w, true},              {"norm2.bias", &t->n2b, true}};
+    for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
+        if (!vecs[i].all && r > 0)
+            continue;
+        if ((st = clf_encoder_read_weight(full, li, vecs[i].name, slice_buf, (size_t)d)) != CLF_OK)
+            return st;
+        if ((st = UP1(d, vecs[i].dst)) != CLF_OK)
+            return st;
+    }
+#undef READ
+#undef UP1
+#undef UP2
+    return CLF_OK;
+}
+
+/* What the tensor-parallel encoder does not do (CLF_E_UNSUPPORTED), and
+ * the divisibility it needs (CLF_E_INVALID_ARG). */
+static enum clf_status check_tp_config(struct clf_ctx *ctx, const struct clf_encoder_config *c,
+                                       int n)
+{
+    if (c->attn.sparsity != CLF_ATTN_EXACT || c->kv != CLF_KV_F32 || c->attn_p != CLF_P_F32 ||
+        c->linear_int8 || c->ffn.format != CLF_FFN_DENSE || c->ffn_act.kind != CLF_ACTQ_NONE)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "the tensor-parallel encoder runs exact attention and dense f32 weights "
+                        "only (no attention variant, K/V or weight quantisation, FFN "
+                        "factorisation or activation quantiser)");
+    if (c->heads >= 1 && c->d_ff >= 1 && (c->heads % n || c->d_ff % n))
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "tensor parallelism over %d devices needs heads (%lld) and d_ff (%lld) "
+                        "divisible by %d",
+                        n, (long long)c->heads, (long long)c->d_ff, n);
+    return CLF_OK;
+}
+
+enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
+                                      const char *path, uint64_t seed, struct clf_encoder_tp **out)
+{
+    if (!out)
+        return CLF_E_INVALID_ARG;
+    *out = NULL;
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    if (!ctx0)
+        return CLF_E_INVALID_ARG;
+    if (!cfg)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder configuration");
+    const int n = clf_group_size(grp);
+    enum clf_status st = check_tp_config(ctx0, cfg, n);
+    if (st != CLF_OK)
+        return st;
+
+    /* the full encoder, as one device would have it (checks cfg) */
+    struct clf_encoder *full = NULL;
+    st = path ? clf_encoder_load(ctx0, cfg, path, &full)
+              : clf_encoder_create_random(ctx0, cfg, seed, &full);
+    if (st != CLF_OK)
+        return st;
+
+    struct clf_encoder_tp *e = calloc(1, sizeof *e);
+    if (e)
+        e->rank = calloc((size_t)n, sizeof *e->rank);
+    const int64_t d = cfg->d_model, f = cfg->d_ff;
+    const size_t big = (size_t)((3 * d > f ? 3 * d : f) * d);
+    float *full_buf = malloc(big * sizeof *full_buf), *slice_buf = malloc(big * sizeof *slice_buf);
+    if (!e || !e->rank || !full_buf || !slice_buf) {
+        st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
+        goto done;
+    }
+    e->grp = grp;
+    e->cfg = *cfg;
+    e->n = n;
+    e->comm_bytes = -1;
+    e->has_norm = full->norm_w != NULL;
+    for (int r = 0; st == CLF_OK && r < n; r++) {
+        e->rank[r].ctx = clf_group_ctx(grp, r);
+        e->rank[r].layers = calloc((size_t)cfg->layers, sizeof *e->rank[r].layers);
+        if (!e->rank[r].layers)
+            st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
+        for (int64_t l = 0; st == CLF_OK && l < cfg->layers; l++)
+            st = upload_layer(e, full, l, r, full_buf, slice_buf);
+        if (st != CLF_OK && r > 0) /* the reason is on that rank's context */
+            st = clf_fail(ctx0, st, "device %d of the group: %s", r,
+                          clf_ctx_last_error(e->rank[r].ctx));
+    }
+    if (st == CLF_OK && e->has_norm) {
+        const int64_t s1[1] = {d};
+        st = clf_encoder_read_weight(full, -1, "norm.weight", slice_buf, (size_t)d);
+        if (st == CLF_OK)
+            st = clf_encoder_upload(ctx0, 1, s1, slice_buf, &e->rank[0].norm_w);
+        if (st == CLF_OK)
+            st = clf_encoder_read_weight(full, -1, "norm.bias", slice_buf, (size_t)d);
+        if (st == CLF_OK)
+            st = clf_encoder_upload(ctx0, 1, s1, slice_buf, &e->rank[0].norm_b);
+    }
+done:
+    free(full_buf);
+    free(slice_buf);
+    clf_encoder_destroy(full);
+    if (st != CLF_OK) {
+        clf_encoder_tp_destroy(e);
+        return st;
+    }
+    *out = e;
+    return CLF_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Recording: one graph per rank and sub-layer, for one shape.               */
+/* ------------------------------------------------------------------------ */
+
+/* The LayerNorm sub-layer j starts with (gamma, beta; NULL: none). */
+static void input_norm(const struct clf_encoder_tp *e, const struct tp_rank *k, int64_t j,
+                       struct clf_tensor **w, struct clf_tensor **b)
+{
+    const int64_t l = j / 2, s = j % 2;
+    const struct tp_layer *t = &k->layers[l];
+    *w = *b = NULL;
+    if (e->cfg.norm_first) {
+        *w = s ? t->n2w : t->n1w;
+        *b = s ? t->n2b : t->n1b;
+    } else if (s) {
+        *w = t->n1w, *b = t->n1b;
+    } else if (l > 0) {
+        *w = k->layers[l - 1].n2w, *b = k->layers[l - 1].n2b;
+    }
+}
+
+/* Records rank r's graph of sub-layer j on g; *part receives its output. */
+static enum clf_status record_sublayer(struct clf_encoder_tp *e, int r, int64_t j,
+                                       struct clf_graph *g, struct clf_tensor **part)
+{
+    const struct clf_encoder_config *c = &e->cfg;
+    struct tp_rank *k = &e->rank[r];
+    const struct tp_layer *t = &k->layers[j / 2];
+    const int64_t batch = e->batch, seq = e->seq, tokens = batch * seq;
+    const int64_t d = c->d_model, hl = c->heads / e->n, hd = d / c->heads, dl = hl * hd;
+    struct clf_tensor *nw, *nb, *h = k->in, *res;
+    enum clf_status st = CLF_OK;
+    input_norm(e, k, j, &nw, &nb);
+    if (nw)
+        st = clf_op_layernorm(g, k->in, nw, nb, c->eps, &h);
+    res = c->norm_first ? k->in : h;
+
+    /* the last GEMM: rank 0 adds the bias and the residual */
+    struct clf_gemm_params last = clf_gemm_params_default();
+    last.trans_b = true;
+    if (r == 0) {
+        last.bias = j % 2 ? t->b2 : t->out_b;
+        last.c = res;
+        last.beta = 1.0f;
+    }
+    struct clf_gemm_params p = clf_gemm_params_default();
+    p.trans_b = true;
+    if (j % 2 == 0) {
+        /* qkv [T, 3·dl]: q, k, v of local head i at columns i·hd, dl + i·hd, 2·dl + i·hd */
+        struct clf_tensor *qkv = NULL, *q = NULL, *kk = NULL, *v = NULL, *attn = NULL,
+                          *heads = NULL, *o = NULL;
+        const int64_t w = 3 * dl, hs[4] = {batch, hl, seq, hd}, qs[4] = {seq * w, hd, w, 1};
+        const int64_t ts[2] = {tokens, dl}, os[4] = {seq * dl, hd, dl, 1};
+        p.bias = t->in_b;
+        if (st == CLF_OK)
+            st = clf_op_gemm(g, h, t->in_w, &p, &qkv);
+        if (st == CLF_OK)
+            st = clf_graph_view(g, qkv, 4, hs, qs, 0, &q);
+        if (st == CLF_OK)
+            st = clf_graph_view(g, qkv, 4, hs, qs, dl, &kk);
+        if (st == CLF_OK)
+            st = clf_graph_view(g, qkv, 4, hs, qs, 2 * dl, &v);
+        /* the attention writes each head into its columns of attn [T, dl] */
+        if (st == CLF_OK)
+            st = clf_graph_new_output(g, CLF_F32, 2, ts, &attn);
+        if (st == CLF_OK && (st = clf_graph_adopt(g, attn)) == CLF_OK)
+            st = clf_graph_view(g, attn, 4, hs, os, 0, &heads);
+        if (st == CLF_OK) {
+            struct clf_attention_params ap = clf_attention_params_default();
+            ap.key_padding = k->pad;
+            ap.impl = c->attn_impl;
+            ap.out = heads;
+            st = clf_op_attention(g, q, kk, v, &ap, &o);
+        }
+        if (st == CLF_OK)
+            st = clf_op_gemm(g, attn, t->out_w, &last, part);
+    } else {
+        struct clf_tensor *fh = NULL;
+        p.bias = t->b1;
+        p.act = c->act;
+        if (st == CLF_OK)
+            st = clf_op_gemm(g, h, t->w1, &p, &fh);
+        if (st == CLF_OK)
+            st = clf_op_gemm(g, fh, t->w2, &last, part);
+    }
+    return st;
+}
+
+/* Records every rank's graphs (and rank 0's tail) for (batch, seq, padded). */
+static enum clf_status record(struct clf_encoder_tp *e, int64_t batch, int64_t seq, bool padded)
+{
+    drop_shape(e);
+    const int64_t d = e->cfg.d_model, tokens = batch * seq, nj = 2 * e->cfg.layers;
+    const int64_t ts[2] = {tokens, d}, ps[2] = {batch, seq};
+    e->batch = batch, e->seq = seq, e->padded = padded;
+    struct clf_ctx *ctx0 = e->rank[0].ctx;
+    enum clf_status st = CLF_OK;
+    e->cur = malloc((size_t)(tokens * d) * sizeof *e->cur);
+    if (!e->cur)
+        st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for the all-reduce");
+    for (int r = 0; st == CLF_OK && r < e->n; r++) {
+        struct tp_rank *k = &e->rank[r];
+        k->graphs = calloc((size_t)nj, sizeof *k->graphs);
+        k->part = calloc((size_t)nj, sizeof *k->part);
+        k->host_part = malloc((size_t)(tokens * d) * sizeof *k->host_part);
+        if (!k->graphs || !k->part || !k->host_part)
+            st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for the all-reduce");
+        if (st == CLF_OK)
+            st = clf_tensor_create(k->ctx, CLF_F32, 2, ts, &k->in);
+        if (st == CLF_OK && padded)
+            st = clf_tensor_create(k->ctx, CLF_I32, 2, ps, &k->pad);
+        for (int64_t j = 0; st == CLF_OK && j < nj; j++) {
+            st = clf_graph_create(k->ctx, &k->graphs[j]);
+            if (st == CLF_OK)
+                st = record_sublayer(e, r, j, k->graphs[j], &k->part[j]);
+        }
+        if (st != CLF_OK && r > 0)
+            st = clf_fail(ctx0, st, "device %d of the group: %s", r, clf_ctx_last_error(k->ctx));
+    }
+    /* rank 0's tail: post-LN's closing LN2 of the last layer, the final norm */
+    const struct tp_layer *last = &e->rank[0].layers[e->cfg.layers - 1];
+    if (st == CLF_OK && (!e->cfg.norm_first || e->has_norm)) {
+        struct clf_tensor *y = e->rank[0].in;
+        st = clf_graph_create(ctx0, &e->tail);
+        if (st == CLF_OK && !e->cfg.norm_first)
+            st = clf_op_layernorm(e->tail, y, last->n2w, last->n2b, e->cfg.eps, &y);
+        if (st == CLF_OK && e->has_norm)
+            st = clf_op_layernorm(e->tail, y, e->rank[0].norm_w, e->rank[0].norm_b, e->cfg.eps,
+                                  &y);
+        e->tail_out = y;
+    }
+    if (st != CLF_OK) {
+        drop_shape(e);
+        return st;
+    }
+    e->recorded = true;
+    return CLF_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The forward pass: one thread per rank, two barriers per sub-layer.        */
+/* ------------------------------------------------------------------------ */
+
+struct tp_run {
+    struct clf_encoder_tp *e;
+    const float *x;
+    const int32_t *pad;
+    pthread_barrier_t barrier;
+    /* the gate: the ranks' threads start work once every one of them
+     * exists (go = 1), or return (go = −1) when one could not be made */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int go;
+};
+
+struct tp_worker {
+    struct tp_run *run;
+    int r;
+};
+
+static void *rank_main(void *arg)
+{
+    const struct tp_worker *w = arg;
+    struct clf_encoder_tp *e = w->run->e;
+    pthread_mutex_lock(&w->run->lock);
+    while (!w->run->go)
+        pthread_cond_wait(&w->run->cond, &w->run->lock);
+    const int go = w->run->go;
+    pthread_mutex_unlock(&w->run->lock);
+    if (go < 0)
+        return NULL;
+    struct tp_rank *k = &e->rank[w->r];
+    const int64_t d = e->cfg.d_model, tokens = e->batch * e->seq, nj = 2 * e->cfg.layers;
+    const size_t bytes = (size_t)(tokens * d) * sizeof(float);
+    /* this rank's block of rows of the sum */
+    const int64_t i0 = tokens * w->r / e->n * d, i1 = tokens * (w->r + 1) / e->n * d;
+    k->bytes = 0;
+    k->st = CLF_OK;
+    if (k->pad)
+        k->st = clf_tensor_write(k->pad, w->run->pad, (size_t)tokens * sizeof(int32_t));
+    for (int64_t j = 0; j < nj; j++) {
+        /* the device's part: input in, graph, partial out */
+        if (k->st == CLF_OK)
+            k->st = clf_tensor_write(k->in, j ? e->cur : w->run->x, bytes);
+        if (k->st == CLF_OK)
+            k->st = clf_graph_run(k->graphs[j]);
+        if (k->st == CLF_OK)
+            k->st = clf_tensor_read(k->part[j], k->host_part, bytes);
+        if (k->st == CLF_OK)
+            k->bytes += 2.0 * (double)bytes;
+        pthread_barrier_wait(&w->run->barrier);
+        /* every status is visible after the barrier, and none changes
+         * before the next one: every rank stops at the same j */
+        bool ok = true;
+        for (int r = 0; r < e->n; r++)
+            ok = ok && e->rank[r].st == CLF_OK;
+        if (ok)
+            for (int64_t i = i0; i < i1; i++) {
+                float s = e->rank[0].host_part[i];
+                for (int r = 1; r < e->n; r++)
+                    s += e->rank[r].host_part[i];
+                e->cur[i] = s;
+            }
+        pthread_barrier_wait(&w->run->barrier);
+        if (!ok)
+            break;
+    }
+    return NULL;
+}
+
+enum clf_status clf_encoder_tp_forward(struct clf_encoder_tp *e, const float *x, int64_t batch,
+                                       int64_t seq, const int32_t *key_padding, float *y)
+{
+    if (!e)
+        return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx0 = e->rank[0].ctx;
+    if (!x || !y)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL input or output of the encoder");
+    if (batch < 1 || seq < 1 || batch > (1 << 20) || seq > (1 << 20) ||
+        batch * seq > (INT64_C(1) << 40) / e->cfg.d_model)
+        return clf_fail(ctx0, CLF_E_SHAPE, "encoder input [%lld, %lld, %lld] out of range",
+                        (long long)batch, (long long)seq, (long long)e->cfg.d_model);
+    enum clf_status st = CLF_OK;
+    const bool padded = key_padding != NULL;
+    if (!e->recorded || e->batch != batch || e->seq != seq || e->padded != padded)
+        st = record(e, batch, seq, padded);
+    if (st != CLF_OK)
+        return st;
+
+    struct tp_run run;
+    memset(&run, 0, sizeof run);
+    run.e = e, run.x = x, run.pad = key_padding;
+    struct tp_worker *w = calloc((size_t)e->n, sizeof *w);
+    pthread_t *th = calloc((size_t)e->n, sizeof *th);
+    bool sync = false;
+    if (w && th && pthread_barrier_init(&run.barrier, NULL, (unsigned)e->n) == 0) {
+        if (pthread_mutex_init(&run.lock, NULL) == 0) {
+            if (pthread_cond_init(&run.cond, NULL) == 0)
+                sync = true;
+            else
+                pthread_mutex_destroy(&run.lock);
+        }
+        if (!sync)
+            pthread_barrier_destroy(&run.barrier);
+    }
+    if (!sync) {
+        free(w);
+        free(th);
+        return clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "cannot synchronise the ranks' threads");
+    }
+    /* rank 0 runs in this thread, rank r > 0 in th[r] */
+    int started = 1;
+    for (int r = 0; r < e->n; r++)
+        w[r] = (struct tp_worker){&run, r};
+    for (; started < e->n; started++)
+        if (pthread_create(&th[started], NULL, rank_main, &w[started]) != 0)
+            break;
+    pthread_mutex_lock(&run.lock);
+    run.go = started == e->n ? 1 : -1;
+    pthread_cond_broadcast(&run.cond);
+    pthread_mutex_unlock(&run.lock);
+    if (started == e->n)
+        rank_main(&w[0]);
+    else
+        st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "cannot start a thread per device");
+    for (int r = 1; r < started; r++)
+        pthread_join(th[r], NULL);
+    pthread_cond_destroy(&run.cond);
+    pthread_mutex_destroy(&run.lock);
+    pthread_barrier_destroy(&run.barrier);
+    free(w);
+    free(th);
+    if (st != CLF_OK)
+        return st;
+
+    for (int r = 0; r < e->n; r++)
+        if (e->rank[r].st != CLF_OK)
+            return r ? clf_fail(ctx0, e->rank[r].st, "device %d of the group: %s", r,
+                                clf_ctx_last_error(e->rank[r].ctx))
+                     : e->rank[r].st;
+    const size_t bytes = (size_t)(batch * seq * e->cfg.d_model) * sizeof(float);
+    if (e->tail) {
+        st = clf_tensor_write(e->rank[0].in, e->cur, bytes);
+        if (st == CLF_OK)
+            st = clf_graph_run(e->tail);
+        if (st == CLF_OK)
+            st = clf_tensor_read(e->tail_out, y, bytes);
+    } else {
+        memcpy(y, e->cur, bytes);
+    }
+    double most = 0;
+    for (int r = 0; r < e->n; r++)
+        most = e->rank[r].bytes > most ? e->rank[r].bytes : most;
+    e->comm_bytes = st == CLF_OK ? most / (double)e->cfg.layers : -1;
+    return st;
+}
+
+enum clf_status clf_encoder_tp_comm_bytes(const struct clf_encoder_tp *e, double *bytes_per_layer)
+{
+    if (!e || !bytes_per_layer)
+        return CLF_E_INVALID_ARG;
+    if (e->comm_bytes < 0)
+        return clf_fail(e->rank[0].ctx, CLF_E_STATE, "no tensor-parallel forward has run yet");
+    *bytes_per_layer = e->comm_bytes;
+    return CLF_OK;
+}

@@ -1,0 +1,215 @@
+/* `clformer` under mpirun (see cli_mpi.h). */
+#include "cli_mpi.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
+
+#include "clformer.h"
+
+#ifdef CLF_HAVE_MPI
+#include <mpi.h> /* Open MPI's (this file's own header is cli_mpi.h) */
+#endif
+
+bool cli_mpi_launched(void)
+{
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]))
+            return true;
+    return false;
+}
+
+static int env_int(const char *name, int dflt)
+{
+    const char *s = getenv(name);
+    char *end;
+    long v = s ? strtol(s, &end, 10) : 0;
+    return s && *s && !*end && v >= 0 && v <= INT_MAX ? (int)v : dflt;
+}
+
+void cli_mpi_begin(struct cli_mpi *m)
+{
+    memset(m, 0, sizeof *m);
+    m->size = 1;
+#ifdef CLF_HAVE_MPI
+    int inited = 0;
+    MPI_Initialized(&inited);
+    if (!cli_mpi_launched() || inited || MPI_Init(NULL, NULL) != MPI_SUCCESS)
+        return;
+    m->active = true;
+    MPI_Comm_rank(MPI_COMM_WORLD, &m->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &m->size);
+    m->local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("MPI_LOCALRANKID", m->rank));
+#endif
+}
+
+void cli_mpi_end(struct cli_mpi *m)
+{
+#ifdef CLF_HAVE_MPI
+    if (m->active)
+        MPI_Finalize();
+#endif
+    m->active = false;
+}
+
+bool cli_mpi_all_ok(const struct cli_mpi *m, bool ok)
+{
+#ifdef CLF_HAVE_MPI
+    if (m->active) {
+        int mine = ok, all = 0;
+        if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return false;
+        return all != 0;
+    }
+#else
+    (void)m;
+#endif
+    return ok;
+}
+
+void cli_mpi_barrier(const struct cli_mpi *m)
+{
+#ifdef CLF_HAVE_MPI
+    if (m->active)
+        MPI_Barrier(MPI_COMM_WORLD);
+#else
+    (void)m;
+#endif
+}
+
+double cli_mpi_max(const struct cli_mpi *m, double x)
+{
+#ifdef CLF_HAVE_MPI
+    double r = x;
+    if (m->active && MPI_Allreduce(&x, &r, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD) == MPI_SUCCESS)
+        return r;
+#else
+    (void)m;
+#endif
+    return x;
+}
+
+void cli_shard(size_t n, int parts, int r, size_t *first, size_t *count)
+{
+    size_t p = (size_t)parts, q = n / p, extra = n % p, i = (size_t)r;
+    *first = i * q + (i < extra ? i : extra);
+    *count = q + (i < extra ? 1 : 0);
+}
+
+bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *counts,
+                    float *all)
+{
+#ifdef CLF_HAVE_MPI
+    if (m->active) {
+        int *cnt = malloc((size_t)m->size * sizeof *cnt), *disp = malloc((size_t)m->size * sizeof *disp);
+        bool ok = cnt && disp;
+        size_t off = 0;
+        for (int r = 0; ok && r < m->size; r++) {
+            ok = counts[r] <= INT_MAX && off <= INT_MAX;
+            cnt[r] = (int)counts[r];
+            disp[r] = (int)off;
+            off += counts[r];
+        }
+        /* every rank takes part (a rank that failed the checks above would
+         * leave the others waiting: the checks depend only on counts, the
+         * same everywhere) */
+        /* the root's own share may already be in place (local == all) */
+        const void *send = m->rank == 0 && local == all ? MPI_IN_PLACE : (const void *)local;
+        ok = ok && MPI_Gatherv(send, cnt[m->rank], MPI_FLOAT, all, cnt, disp, MPI_FLOAT, 0,
+                               MPI_COMM_WORLD) == MPI_SUCCESS;
+        free(cnt);
+        free(disp);
+        return ok;
+    }
+#endif
+    if (counts[0] && local != all)
+        memcpy(all, local, counts[0] * sizeof *all);
+    return true;
+}
+
+/* The device type a bare spec names, or -1 when the spec is more specific. */
+static int bare_type(const char *spec, const struct clf_device_info *list, size_t n)
+{
+    if (!strcasecmp(spec, "gpu"))
+        return CLF_DEVICE_GPU;
+    if (!strcasecmp(spec, "cpu"))
+        return CLF_DEVICE_CPU;
+    if (!strcasecmp(spec, "accelerator") || !strcasecmp(spec, "acc"))
+        return CLF_DEVICE_ACCELERATOR;
+    size_t i;
+    if (!strcasecmp(spec, "auto") && clf_device_match("auto", list, n, &i, NULL, 0) == CLF_OK)
+        return (int)list[i].type;
+    return -1;
+}
+
+bool cli_mpi_device(const char *spec, int local_rank, char *buf, size_t size, char *msg,
+                    size_t msg_size)
+{
+    if (!spec || !*spec)
+        spec = getenv("CLFORMER_DEVICE");
+    if (!spec || !*spec)
+        spec = "auto";
+    struct clf_device_info *list = NULL;
+    size_t n = 0;
+    if (clf_devices_query(&list, &n) != CLF_OK || !n) {
+        snprintf(msg, msg_size, "no OpenCL device");
+        clf_devices_free(list);
+        return false;
+    }
+    int type = bare_type(spec, list, n);
+    size_t of_type = 0;
+    for (size_t i = 0; type >= 0 && i < n; i++)
+        of_type += (int)list[i].type == type;
+    if (type >= 0 && of_type) /* "gpu:K" etc.: clf_device_match's N-th of a type */
+        snprintf(buf, size, "%s:%zu", clf_device_type_str((enum clf_device_type)type),
+                 (size_t)local_rank % of_type);
+    else
+        snprintf(buf, size, "%s", spec);
+    clf_devices_free(list);
+    return true;
+}
+
+struct par_job {
+    void (*fn)(void *arg, int i);
+    void *arg;
+    int i;
+};
+
+static void *par_main(void *p)
+{
+    struct par_job *j = p;
+    j->fn(j->arg, j->i);
+    return NULL;
+}
+
+bool cli_parallel(int n, void (*fn)(void *arg, int i), void *arg)
+{
+    if (n <= 1) {
+        if (n == 1)
+            fn(arg, 0);
+        return true;
+    }
+    pthread_t *th = calloc((size_t)n, sizeof *th);
+    struct par_job *jobs = calloc((size_t)n, sizeof *jobs);
+    bool *started = calloc((size_t)n, sizeof *started), ok = th && jobs && started;
+    for (int i = 1; th && jobs && started && i < n; i++) {
+        jobs[i] = (struct par_job){fn, arg, i};
+        started[i] = pthread_create(&th[i], NULL, par_main, &jobs[i]) == 0;
+        ok = ok && started[i];
+    }
+    fn(arg, 0);
+    for (int i = 1; i < n; i++) {
+        if (started && started[i])
+            pthread_join(th[i], NULL);
+        else
+            fn(arg, i);
+    }
+    free(th);
+    free(jobs);
+    free(started);
+    return ok;
+}
