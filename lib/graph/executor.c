@@ -29,6 +29,7 @@
 
 #include "../ops/ops.h"
 #include "graph.h"
+#include "../runtime/fault.h"
 
 /* A graph input that has derived buffers, and its storage version when
  * the graph was recorded. */
@@ -102,7 +103,7 @@ static bool event_times(cl_event ev, cl_ulong *t0, cl_ulong *t1)
 /* Waits for one event; its execution status folded in. */
 static cl_int wait_event(cl_event ev)
 {
-    cl_int err = clWaitForEvents(1, &ev);
+    cl_int err = clf_fault(CLF_FAULT_WAIT, &err) ? err : clWaitForEvents(1, &ev);
     cl_int status = CL_COMPLETE;
     if (err == CL_SUCCESS)
         err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status,

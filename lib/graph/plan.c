@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "../runtime/fault.h"
 
 /* One storage being planned. */
 struct item {
@@ -133,14 +134,14 @@ static size_t pack(struct item *items, size_t n, size_t align, struct item **ord
 static bool cut_arena(struct clf_graph *g, struct item *items, size_t n, size_t arena)
 {
     cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, arena, NULL, &err);
+    cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, arena, NULL, &err);
     if (err != CL_SUCCESS || !m)
         return false;
     g->bufs[0] = m;
     g->n_bufs = 1;
     for (size_t i = 0; i < n; i++) {
         cl_buffer_region r = {items[i].off, items[i].s->bytes};
-        items[i].s->mem = clCreateSubBuffer(m, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
+        items[i].s->mem = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateSubBuffer(m, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION,
                                             &r, &err);
         if (err != CL_SUCCESS || !items[i].s->mem) {
             items[i].s->mem = NULL;
@@ -184,7 +185,7 @@ static enum clf_status pool(struct clf_graph *g, struct item *items, size_t n,
                                 "allocation of %llu bytes",
                                 it->s->bytes, (unsigned long long)ctx->info.max_alloc_bytes);
             cl_int err = CL_SUCCESS;
-            cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, it->s->bytes, NULL, &err);
+            cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, it->s->bytes, NULL, &err);
             if (err != CL_SUCCESS || !m) {
                 clf_fail_cl(ctx, err, "clCreateBuffer");
                 return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "ops.h"
+#include "../runtime/fault.h"
 
 cl_int clf_set_tensor_args(cl_kernel k, cl_uint arg, const struct clf_tensor *t)
 {
@@ -14,11 +15,9 @@ cl_int clf_set_tensor_args(cl_kernel k, cl_uint arg, const struct clf_tensor *t)
     return err;
 }
 
-static int fail_launch_after; /* clf_test_fail_launch_after */
-
 void clf_test_fail_launch_after(int n)
 {
-    fail_launch_after = n > 0 ? n : 0;
+    clf_fault_arm(CLF_FAULT_LAUNCH, n > 0 ? (unsigned long)n : 0, CL_OUT_OF_RESOURCES);
 }
 
 static enum clf_status launch_failed(struct clf_ctx *ctx, cl_int err, const char *what)
@@ -56,7 +55,7 @@ static cl_int record_waits(struct clf_recorder *r, cl_uint n_wait, const cl_even
         }
         /* not recorded here: an event of an earlier run, complete before
          * the command buffer can run */
-        cl_int err = clWaitForEvents(1, &wait[i]);
+        cl_int err = clf_fault(CLF_FAULT_WAIT, &err) ? err : clWaitForEvents(1, &wait[i]);
         if (err != CL_SUCCESS)
             return err;
     }
@@ -141,8 +140,9 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
 {
     if (ev)
         *ev = NULL;
-    if (fail_launch_after > 0 && --fail_launch_after == 0)
-        return launch_failed(ctx, CL_OUT_OF_RESOURCES, what);
+    cl_int ferr = CL_SUCCESS;
+    if (clf_fault(CLF_FAULT_LAUNCH, &ferr) || clf_fault(CLF_FAULT_ENQUEUE, &ferr))
+        return launch_failed(ctx, ferr, what);
     if (ctx->rec) {
         cl_int err = record_launch(ctx, k, dims, global, local, n_wait, wait, ev);
         return err == CL_SUCCESS ? CLF_OK : launch_failed(ctx, err, what);
@@ -166,6 +166,8 @@ enum clf_status clf_marker(struct clf_ctx *ctx, cl_uint n_wait, const cl_event *
     if (ev)
         *ev = NULL;
     cl_int err;
+    if (clf_fault(CLF_FAULT_ENQUEUE, &err))
+        return clf_fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
     if (ctx->rec) {
         struct clf_recorder *r = ctx->rec;
         cl_sync_point_khr stack[8], *sps = n_wait <= 8 ? stack : malloc(n_wait * sizeof *sps);

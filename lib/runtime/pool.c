@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "ctx.h"
+#include "fault.h"
 
 size_t clf_pool_class(size_t bytes)
 {
@@ -21,6 +22,11 @@ enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
 {
     struct clf_pool *pool = &ctx->pool;
     size_t cls = clf_pool_class(bytes);
+    /* a request near the device's largest allocation whose class would
+     * exceed it gets exactly what it asked for (a size no other class has:
+     * released, it serves requests of this very size only) */
+    if (cls > ctx->info.max_alloc_bytes && bytes <= ctx->info.max_alloc_bytes)
+        cls = bytes;
     *mem = NULL;
     for (size_t i = pool->n_free; i-- > 0;) {
         if (pool->free_bufs[i].bytes != cls)
@@ -40,11 +46,11 @@ enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
                         "buffer of %zu bytes exceeds the device's max allocation of %llu bytes",
                         bytes, (unsigned long long)ctx->info.max_alloc_bytes);
     cl_int err = CL_SUCCESS;
-    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, cls, NULL, &err);
+    cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, cls, NULL, &err);
     if (err != CL_SUCCESS || !m) {
         /* Free pooled memory and try once more before giving up. */
         clf_pool_trim(ctx);
-        m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, cls, NULL, &err);
+        m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, cls, NULL, &err);
         if (err != CL_SUCCESS || !m) {
             clf_fail_cl(ctx, err, "clCreateBuffer");
             return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "cannot allocate %zu bytes on '%s': %s",

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "program.h"
 
 static const char *embedded(const char *family)
@@ -157,7 +158,7 @@ static cl_program build_from_cache(struct clf_ctx *ctx, const unsigned char key[
         return NULL;
     cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
     const unsigned char *bins[1] = {bin};
-    cl_program prog =
+    cl_program prog = clf_fault(CLF_FAULT_BUILD, &err) ? NULL :
         clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &size, bins, &bin_status, &err);
     free(bin);
     if (err == CL_SUCCESS && bin_status == CL_SUCCESS &&
@@ -209,7 +210,7 @@ static enum clf_status build(struct clf_ctx *ctx, const char *family, const char
         st = clf_fail_cl(ctx, err, "clCreateProgramWithSource");
         goto done;
     }
-    err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
+    err = clf_fault(CLF_FAULT_BUILD, &err) ? err : clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
     if (err != CL_SUCCESS) {
         char *log = build_log(ctx, prog);
         clf_log(ctx, CLF_LOG_ERROR, "building %s.cl with '%s' failed (%s):\n%s", family, options,

@@ -4,6 +4,7 @@
 
 #include "../graph/graph.h"
 #include "../ops/ops.h" /* clf_launch */
+#include "fault.h"
 #include "program.h"
 #include "tensor.h"
 
@@ -89,7 +90,7 @@ static enum clf_status copy_sync(struct clf_ctx *ctx, const struct clf_tensor *s
     enum clf_status st = clf_copy_enqueue(ctx, src, dst, 0, NULL, &ev);
     if (st != CLF_OK)
         return st;
-    cl_int err = clWaitForEvents(1, &ev);
+    cl_int err = clf_fault(CLF_FAULT_WAIT, &err) ? err : clWaitForEvents(1, &ev);
     clReleaseEvent(ev);
     return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clWaitForEvents(copy)");
 }
@@ -105,7 +106,7 @@ enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t b
     size_t es = clf_dtype_size(t->dtype);
     t->storage->version++;
     if (clf_tensor_is_contiguous(t)) {
-        cl_int err = clEnqueueWriteBuffer(ctx->queue, t->storage->mem, CL_TRUE,
+        cl_int err = clf_fault(CLF_FAULT_ENQUEUE, &err) ? err : clEnqueueWriteBuffer(ctx->queue, t->storage->mem, CL_TRUE,
                                           (size_t)t->offset * es, bytes, src, 0, NULL, NULL);
         return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueWriteBuffer");
     }
@@ -117,7 +118,7 @@ enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t b
     st = clf_tensor_new(ctx, t->dtype, t->ndim, t->shape, &tmp);
     if (st != CLF_OK)
         return st;
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, tmp->storage->mem, CL_TRUE, 0, bytes, src, 0,
+    cl_int err = clf_fault(CLF_FAULT_ENQUEUE, &err) ? err : clEnqueueWriteBuffer(ctx->queue, tmp->storage->mem, CL_TRUE, 0, bytes, src, 0,
                                       NULL, NULL);
     st = err == CL_SUCCESS ? copy_sync(ctx, tmp, t) : clf_fail_cl(ctx, err, "clEnqueueWriteBuffer");
     clf_tensor_free(tmp);
@@ -134,7 +135,7 @@ enum clf_status clf_tensor_read(struct clf_tensor *t, void *dst, size_t bytes)
     struct clf_ctx *ctx = t->ctx;
     size_t es = clf_dtype_size(t->dtype);
     if (clf_tensor_is_contiguous(t)) {
-        cl_int err = clEnqueueReadBuffer(ctx->queue, t->storage->mem, CL_TRUE,
+        cl_int err = clf_fault(CLF_FAULT_ENQUEUE, &err) ? err : clEnqueueReadBuffer(ctx->queue, t->storage->mem, CL_TRUE,
                                          (size_t)t->offset * es, bytes, dst, 0, NULL, NULL);
         return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueReadBuffer");
     }
@@ -144,7 +145,7 @@ enum clf_status clf_tensor_read(struct clf_tensor *t, void *dst, size_t bytes)
         return st;
     st = copy_sync(ctx, t, tmp);
     if (st == CLF_OK) {
-        cl_int err = clEnqueueReadBuffer(ctx->queue, tmp->storage->mem, CL_TRUE, 0, bytes, dst,
+        cl_int err = clf_fault(CLF_FAULT_ENQUEUE, &err) ? err : clEnqueueReadBuffer(ctx->queue, tmp->storage->mem, CL_TRUE, 0, bytes, dst,
                                          0, NULL, NULL);
         if (err != CL_SUCCESS)
             st = clf_fail_cl(ctx, err, "clEnqueueReadBuffer");
