@@ -7,6 +7,7 @@
  * destroyed (the only control CLBlast's C API offers), so no device memory
  * outlives the context.
  */
+#include <pthread.h>
 #include <clblast_c.h>
 
 #include "gemm.h"
@@ -38,10 +39,18 @@ bool clf_gemm_clblast_supports(const struct clf_gemm_problem *p)
            blas_layout(p->b_rs, p->b_cs, p->k, p->n, &t, &ld) && p->a_bs >= 0 && p->b_bs >= 0;
 }
 
+/* CLBlast keeps process-wide caches (programs, kernels, its database):
+ * calls from contexts on different threads (device groups, one thread per
+ * device) raised CLBlast's "unexpected exception" (-2039) on PoCL, so
+ * every CLBlast call of the library holds this lock. They only enqueue. */
+static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void clear_clblast_cache(struct clf_ctx *ctx)
 {
     (void)ctx;
+    pthread_mutex_lock(&clblast_lock);
     CLBlastClearCache();
+    pthread_mutex_unlock(&clblast_lock);
 }
 
 static enum clf_status clblast_fail(struct clf_ctx *ctx, CLBlastStatusCode s, const char *call)
@@ -78,6 +87,7 @@ enum clf_status clf_gemm_clblast_enqueue(struct clf_ctx *ctx, const struct clf_g
     cl_event done = NULL;
     CLBlastStatusCode s;
     const char *call;
+    pthread_mutex_lock(&clblast_lock);
     if (p->batch == 1) {
         call = "CLBlastSgemm";
         size_t temp = 0;
@@ -87,8 +97,10 @@ enum clf_status clf_gemm_clblast_enqueue(struct clf_ctx *ctx, const struct clf_g
         cl_mem tbuf = NULL;
         if (s == CLBlastSuccess && temp > 0)
             st = clf_gemm_scratch_get(ctx, scratch, 1, temp, &tbuf);
-        if (st != CLF_OK)
+        if (st != CLF_OK) {
+            pthread_mutex_unlock(&clblast_lock);
             return st;
+        }
         if (s == CLBlastSuccess && tbuf)
             s = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, (size_t)p->m,
                                            (size_t)p->n, (size_t)p->k, p->alpha, p->a_t->storage->mem,
@@ -108,6 +120,7 @@ enum clf_status clf_gemm_clblast_enqueue(struct clf_ctx *ctx, const struct clf_g
             (size_t)p->b_off, ldb, (size_t)p->b_bs, p->beta, p->c_t->storage->mem,
             (size_t)p->c_off, ldc, (size_t)p->c_bs, (size_t)p->batch, &q, &done);
     }
+    pthread_mutex_unlock(&clblast_lock);
     if (s != CLBlastSuccess) {
         if (done)
             clReleaseEvent(done);
