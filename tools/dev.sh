@@ -71,4 +71,9 @@ failed = len(results) - passed - skipped
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed or (skipped and sys.argv[2] != "1") else 0)
 PY
+# Once more under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan).
+# CLFORMER_SANITIZE=0 skips it.
+if [ "$status" = 0 ] && [ "${CLFORMER_SANITIZE:-1}" != 0 ]; then
+    ./tools/sanitize.sh || status=1
+fi
 exit $status
