@@ -1155,6 +1155,12 @@ struct clf_encoder_config {
     /** FFN weights' factorisation, made when the weights arrive (or read
      *  from the file, see clf_encoder_load). Default dense. */
     struct clf_ffn_factor ffn;
+    /** Free the f32 weights that a prepared form replaces in the forward
+     *  pass (FFN factors or cores, int8 weights, SVD score forms), so that
+     *  the device holds only what runs; clf_encoder_read_weight and
+     *  clf_encoder_save then refuse those weights (CLF_E_STATE). Default
+     *  false: keep them. */
+    bool drop_dense;
     /** Quantiser between the FFN's activation and W2 (clf_op_actq); free
      *  parameters left 0 (LSQ's step, PWL's clip) are set per layer by
      *  clf_encoder_calibrate. Default none. */

@@ -813,6 +813,70 @@ START_TEST(test_ffn_lowrank)
 }
 END_TEST
 
+/* drop_dense frees the f32 weights a prepared form replaces: the forward
+ * pass is bitwise the same, the device holds less, and the dropped weights
+ * can be neither read nor saved. */
+START_TEST(test_drop_dense)
+{
+    struct clf_ctx *ctx = test_ctx();
+    char msg[128];
+    const char *what[] = {"ffn svd:8", "linear int8", "ffn tt:2 + attn svd:4"};
+    for (int m = 0; m < 3; m++) {
+        struct clf_encoder_config c = small_config(2, false, CLF_ACT_GELU);
+        if (m == 0)
+            ck_assert_ok(ctx, clf_ffn_factor_parse("svd:8", &c.ffn, msg, sizeof msg));
+        if (m == 1)
+            c.linear_int8 = true;
+        if (m == 2) {
+            ck_assert_ok(ctx, clf_ffn_factor_parse("tt:2", &c.ffn, msg, sizeof msg));
+            ck_assert_ok(ctx, clf_attention_variant_parse("svd:4", &c.attn, msg, sizeof msg));
+        }
+        int64_t xs[3] = {2, 7, c.d_model};
+        float xin[2 * 7 * 48];
+        for (int i = 0; i < 2 * 7 * 48; i++)
+            xin[i] = (float)sin(0.7 * i);
+        float *outs[2];
+        uint64_t live[2];
+        for (int drop = 0; drop < 2; drop++) {
+            struct clf_ctx_stats s0, s1;
+            clf_ctx_trim(ctx);
+            clf_ctx_stats(ctx, &s0);
+            c.drop_dense = drop;
+            struct clf_encoder *enc = NULL;
+            ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, 77, &enc));
+            clf_ctx_stats(ctx, &s1);
+            live[drop] = s1.pool_bytes_live - s0.pool_bytes_live;
+            struct clf_graph *g = NULL;
+            struct clf_tensor *x = test_upload(3, xs, xin), *y = NULL;
+            ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+            ck_assert_ok(ctx, clf_encoder_forward(enc, g, x, NULL, &y));
+            ck_assert_ok(ctx, clf_graph_run(g));
+            outs[drop] = test_read_all(y);
+            float w[80 * 48];
+            enum clf_status want = drop ? CLF_E_STATE : CLF_OK;
+            ck_assert_status(ctx, clf_encoder_read_weight(enc, 1, "linear1.weight", w, 80 * 48),
+                             want);
+            ck_assert_ok(ctx, clf_encoder_read_weight(enc, 1, "linear1.bias", w, 80));
+            if (drop) {
+                char *dir = test_make_tmpdir("drop"), path[4200];
+                snprintf(path, sizeof path, "%s/e.safetensors", dir);
+                ck_assert_status(ctx, clf_encoder_save(enc, path), CLF_E_STATE);
+                test_remove_dir(dir);
+                free(dir);
+            }
+            clf_graph_destroy(g);
+            clf_tensor_destroy(x);
+            clf_encoder_destroy(enc);
+        }
+        printf("drop_dense, %s: weights %llu -> %llu device bytes\n", what[m],
+               (unsigned long long)live[0], (unsigned long long)live[1]);
+        ck_assert_mem_eq(outs[0], outs[1], sizeof xin);
+        ck_assert(live[1] < live[0]);
+        free(outs[0]), free(outs[1]);
+    }
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -876,6 +940,7 @@ int main(void)
     tcase_add_test(tc, test_svd_attention);
     tcase_add_test(tc, test_quantised_modes);
     tcase_add_test(tc, test_ffn_lowrank);
+    tcase_add_test(tc, test_drop_dense);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

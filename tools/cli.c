@@ -186,6 +186,8 @@ bool cli_parse_layer_option(const char *name, const char *value, struct clf_enco
             cfg->linear_int8 = !strcmp(value, "int8");
         else
             snprintf(msg, size, "--linear takes f32 or int8");
+    } else if (!strcmp(name, "drop-dense")) {
+        cfg->drop_dense = true;
     } else if (!strcmp(name, "ffn")) {
         char why[200];
         if (clf_ffn_factor_parse(value, &cfg->ffn, why, sizeof why) != CLF_OK)
@@ -224,6 +226,8 @@ void cli_layer_options_str(const struct clf_encoder_config *cfg, char *buf, size
         ADD("attn-quant log:%d", cfg->attn_p_bits);
     if (cfg->linear_int8)
         ADD("linear int8");
+    if (cfg->drop_dense)
+        ADD("drop-dense");
     if (cfg->ffn_act.kind != CLF_ACTQ_NONE) {
         clf_actq_str(&cfg->ffn_act, act, sizeof act);
         ADD("ffn-act %s", act);

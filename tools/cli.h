@@ -37,6 +37,8 @@ bool cli_parse_act(const char *s, enum clf_act *act);
 
 /* The layer options shared by run and bench, into cfg:
  *   --ffn SPEC                    FFN weights (clf_ffn_factor_parse's grammar)
+ *   --drop-dense                  free the f32 weights a prepared form replaces
+ *                                 (value ignored)
  *   --kv f32|int8|int8:channel    K and V storage (int8 = per token)
  *   --attn-quant f32|f16|log:B    attention weights' storage
  *   --linear f32|int8             linear layers

@@ -54,6 +54,7 @@ static void help(void)
            "      --attn-impl I      auto (default), fused, gemm\n"
            "      --attn SPEC        attention variant, as clformer run --attn\n"
            "      --ffn SPEC         FFN weights, as clformer run --ffn\n"
+           "      --drop-dense       free the f32 weights a prepared form replaces\n"
            "      --kv F             K and V storage: f32 (default), int8, int8:channel\n"
            "      --attn-quant F     attention weights: f32 (default), f16, log:B\n"
            "      --linear F         linear layers: f32 (default), int8\n"
@@ -126,7 +127,8 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
         {"kv", required_argument, NULL, O_LAYER}, {"attn-quant", required_argument, NULL, O_LAYER},
         {"linear", required_argument, NULL, O_LAYER},
         {"ffn-act", required_argument, NULL, O_LAYER},
-        {"ffn", required_argument, NULL, O_LAYER}, {"help", no_argument, NULL, 'h'},
+        {"ffn", required_argument, NULL, O_LAYER},
+        {"drop-dense", no_argument, NULL, O_LAYER}, {"help", no_argument, NULL, 'h'},
         {"devices", required_argument, NULL, O_DEVICES},
         {0, 0, 0, 0}};
     int c, li = -1;

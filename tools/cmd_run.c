@@ -70,6 +70,8 @@ static void help(void)
            "                         chrome://tracing), one track per queue\n"
            "      --queues N         0: one out-of-order queue if the device has one\n"
            "                         (default); N: N in-order queues\n"
+           "      --drop-dense       free the f32 weights that a prepared form (--ffn,\n"
+           "                         --linear int8, --attn svd) replaces\n"
            "      --save FILE        write the prepared weights (with FFN factors and\n"
            "                         calibrated quantiser parameters) as safetensors, for\n"
            "                         a later --weights FILE that skips preparing them\n"
@@ -117,7 +119,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"attn", required_argument, NULL, O_VARIANT},
         {"kv", required_argument, NULL, O_QUANT}, {"attn-quant", required_argument, NULL, O_QUANT},
         {"linear", required_argument, NULL, O_QUANT}, {"ffn-act", required_argument, NULL, O_QUANT},
-        {"ffn", required_argument, NULL, O_QUANT}, {"save", required_argument, NULL, O_SAVE},
+        {"ffn", required_argument, NULL, O_QUANT}, {"drop-dense", no_argument, NULL, O_QUANT}, {"save", required_argument, NULL, O_SAVE},
         {"profile", no_argument, NULL, O_PROFILE}, {"trace", required_argument, NULL, O_TRACE},
         {"queues", required_argument, NULL, O_QUEUES},
         {"devices", required_argument, NULL, O_DEVICES},

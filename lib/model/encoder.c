@@ -288,6 +288,14 @@ enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer, cons
         return clf_fail(enc->ctx, CLF_E_INVALID_ARG, "no layer %d (the encoder has %lld)", layer,
                         (long long)enc->cfg.layers);
     }
+    bool known = false;
+    for (size_t w = 0; layer >= 0 && w < N_WEIGHTS; w++)
+        known = known || !strcmp(name, clf_encoder_weight_table[w].name);
+    if (!t && known && enc->cfg.drop_dense)
+        return clf_fail(enc->ctx, CLF_E_STATE,
+                        "'%s' was dropped after preparation (drop_dense): its prepared form "
+                        "replaces it",
+                        name);
     if (!t)
         return clf_fail(enc->ctx, CLF_E_FORMAT, "the encoder has no weight '%s'%s", name,
                         layer == -1 ? " (no final norm)" : "");

@@ -342,6 +342,11 @@ enum clf_status clf_encoder_save(struct clf_encoder *enc, const char *path)
         for (size_t w = 0; st == CLF_OK && w < N_WEIGHTS; w++) {
             snprintf(name, sizeof name, "layers.%lld.%s", (long long)i,
                      clf_encoder_weight_table[w].name);
+            if (!*clf_encoder_slot(l, &clf_encoder_weight_table[w])) {
+                st = clf_fail(enc->ctx, CLF_E_STATE,
+                              "cannot save '%s': dropped after preparation (drop_dense)", name);
+                break;
+            }
             st = save_add(enc->ctx, &sl, name,
                           *clf_encoder_slot(l, &clf_encoder_weight_table[w]), 0);
         }

@@ -223,6 +223,21 @@ enum clf_status clf_encoder_prepare(struct clf_encoder *enc)
     enum clf_status st = prepare_svd(enc);
     if (st == CLF_OK)
         st = prepare_ffn(enc);
-    return st == CLF_OK ? prepare_int8(enc) : st;
+    if (st == CLF_OK)
+        st = prepare_int8(enc);
+    for (int64_t i = 0; st == CLF_OK && enc->cfg.drop_dense && i < enc->cfg.layers; i++) {
+        /* the f32 weights the forward pass no longer reads (biases stay) */
+        struct layer *l = &enc->layers[i];
+        struct clf_tensor **drop[4] = {
+            l->svd_w || l->qkv_q ? &l->in_w : NULL, l->out_q ? &l->out_w : NULL,
+            l->w1_l || l->tt1_w || l->w1_q ? &l->w1 : NULL,
+            l->w2_l || l->tt2_w || l->w2_q ? &l->w2 : NULL};
+        for (int k = 0; k < 4; k++)
+            if (drop[k]) {
+                clf_tensor_destroy(*drop[k]);
+                *drop[k] = NULL;
+            }
+    }
+    return st;
 }
 
