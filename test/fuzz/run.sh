@@ -3,11 +3,12 @@
 # (default 60), starting from a scratch copy of its seed corpus
 # (test/fuzz/corpus/<harness>; the committed corpus never grows), prints
 # the executions per harness and fails when any harness finds a crash.
-# Crashers (and leak / timeout inputs) are copied to test/fuzz/crashers/
-# for triage; turn each into a regression input under test/corpus/ or a
-# unit test once fixed.
+# Crashers (and leak / timeout inputs) and their logs are copied to
+# BUILD_DIR/fuzz-crashers/ (outside the source tree) for triage; turn
+# each into a regression input under test/fuzz/corpus/NAME/ or a unit test
+# once fixed.
 #   CC=clang meson setup build-fuzz -Dfuzz=true && ninja -C build-fuzz
-#   test/fuzz/run.sh build-fuzz 60 [HARNESS...]   (default: all seven)
+#   test/fuzz/run.sh build-fuzz 60 [HARNESS...]   (default: every harness)
 set -u
 build=${1:?usage: test/fuzz/run.sh BUILD_DIR [SECONDS]}
 seconds=${2:-60}
@@ -15,7 +16,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$build" && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/clf-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
-crashers=$src/test/fuzz/crashers
+crashers=$build/fuzz-crashers
 
 # Leaks inside PoCL / the ICD loader / LLVM only (test/lsan.supp); ours count.
 export LSAN_OPTIONS="suppressions=$src/test/lsan.supp:print_suppressions=0"
@@ -25,7 +26,8 @@ export CLFORMER_LOG=none
 
 status=0
 shift $(($# < 2 ? $# : 2))
-names=${*:-safetensors npy device-spec attention-variant actq ffn-factor cli-int}
+# default: every harness, test/fuzz/fuzz-NAME.c
+names=${*:-$(cd "$src/test/fuzz" && ls fuzz-*.c | sed 's/^fuzz-//; s/\.c$//')}
 for name in $names; do
     exe=$build/test/fuzz-$name
     if [ ! -x "$exe" ]; then
