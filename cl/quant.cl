@@ -140,6 +140,26 @@ inline int q_zero_of(float lo, float s, int bits)
     return z;
 }
 
+/*
+ * Scale and zero point of group g from its range lo <= 0 <= hi over the
+ * finite values: hi = max(hi, -lo) = max |x| and lo = 0 unless affine, then
+ * scale[g] = q_scale_of and, affine only, zero[g] = q_zero_of (zero is not
+ * written otherwise).
+ */
+inline void q_store_scale(float lo, float hi, int scheme, int bits, __global float *scale,
+                          __global int *zero, long g)
+{
+    int affine = scheme == QS_AFFINE;
+    if (!affine) {
+        hi = fmax(hi, -lo);
+        lo = 0.0f;
+    }
+    float s = q_scale_of(lo, hi, scheme, bits);
+    scale[g] = s;
+    if (affine)
+        zero[g] = q_zero_of(lo, s, bits);
+}
+
 /* scale[g] (dense f32 [groups]) from stats[g] = (lo, hi), q_scale_of. */
 __kernel void quant_scale(__global const float *stats, __global float *scale, int scheme,
                           int bits)
@@ -303,17 +323,9 @@ __kernel void quant_row_item(__global const float *x, long x_off, long4 x_str, l
             hi = fmax(hi, v);
         }
     }
-    int affine = scheme == QS_AFFINE;
-    if (!affine) {
-        hi = fmax(hi, -lo);
-        lo = 0.0f;
-    }
-    float s = q_scale_of(lo, hi, scheme, bits);
-    scale[r] = s;
-    if (affine)
-        zero[r] = q_zero_of(lo, s, bits);
+    q_store_scale(lo, hi, scheme, bits, scale, zero, r);
     /* the row's scale and zero were written by this work-item: visible */
-    q_codes_row(x, xb, xs, n, q + r * n, scale, zero, r, 0, affine, scheme, bits);
+    q_codes_row(x, xb, xs, n, q + r * n, scale, zero, r, 0, scheme == QS_AFFINE, scheme, bits);
 }
 
 /*
@@ -398,15 +410,7 @@ __kernel void quant_finish(__global const float *part, long parts, long cols,
         lo = fmin(lo, plo[i * step]);
         hi = fmax(hi, phi[i * step]);
     }
-    int affine = scheme == QS_AFFINE;
-    if (!affine) {
-        hi = fmax(hi, -lo);
-        lo = 0.0f;
-    }
-    float s = q_scale_of(lo, hi, scheme, bits);
-    scale[g] = s;
-    if (affine)
-        zero[g] = q_zero_of(lo, s, bits);
+    q_store_scale(lo, hi, scheme, bits, scale, zero, g);
 }
 
 /*

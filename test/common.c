@@ -77,6 +77,118 @@ double test_rand_uniform(double lo, double hi)
     return lo + (hi - lo) * (double)(test_rand_u64() >> 11) * 0x1.0p-53;
 }
 
+int64_t test_layout_strides(int ndim, const int64_t *shape, enum test_layout lay,
+                            int64_t *strides, int64_t *offset)
+{
+    int perm[CLF_MAX_DIMS]; /* storage dimension k holds logical dimension perm[k] */
+    int64_t sshape[CLF_MAX_DIMS];
+    for (int k = 0; k < ndim; k++)
+        perm[k] = k;
+    int64_t inter = 1, pad = 0, off = 0;
+    if (lay == TEST_TRANSPOSED && ndim >= 2) {
+        perm[ndim - 1] = ndim - 2;
+        perm[ndim - 2] = ndim - 1;
+    } else if (lay == TEST_TRANSPOSED) {
+        inter = 2;
+    } else if (lay == TEST_HEADSPLIT) {
+        if (ndim >= 3) {
+            perm[0] = 1;
+            perm[1] = 0;
+        }
+        pad = 3;
+        off = 2;
+    }
+    for (int k = 0; k < ndim; k++)
+        sshape[k] = shape[perm[k]];
+    sshape[ndim - 1] += pad;
+    int64_t st = inter;
+    for (int k = ndim - 1; k >= 0; k--) {
+        strides[perm[k]] = st;
+        st *= sshape[k];
+    }
+    *offset = off;
+    return st + off;
+}
+
+double test_act_ref(double x, enum clf_act act)
+{
+    switch (act) {
+    case CLF_ACT_RELU:
+        return x > 0 ? x : 0;
+    case CLF_ACT_GELU:
+        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case CLF_ACT_GELU_TANH:
+        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    default:
+        return x;
+    }
+}
+
+double test_act_bound(double e, double pre, enum clf_act act)
+{
+    double x = fabs(pre) + e;
+    switch (act) {
+    case CLF_ACT_GELU:
+        return 1.13 * e + TEST_U32 * x * (18 + 0.8 * x);
+    case CLF_ACT_GELU_TANH:
+        return 1.13 * e + TEST_U32 * x * (7 + 4 * 0.8 * (x + 0.045 * x * x * x));
+    default:
+        return e;
+    }
+}
+
+void test_input_alloc(struct test_input *in)
+{
+    struct clf_ctx *ctx = test_ctx();
+    in->host = malloc(in->total * sizeof *in->host);
+    ck_assert_ptr_nonnull(in->host);
+    int64_t n1 = (int64_t)in->total;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, &n1, &in->base));
+    ck_assert_ok(ctx, clf_tensor_view(in->base, in->ndim, in->shape, in->strides, in->offset,
+                                      &in->view));
+}
+
+void test_input_make(struct test_input *in, int ndim, const int64_t *shape,
+                     enum test_layout lay)
+{
+    memset(in, 0, sizeof *in);
+    in->ndim = ndim;
+    for (int k = 0; k < ndim; k++)
+        in->shape[k] = shape[k];
+    in->total = (size_t)test_layout_strides(ndim, shape, lay, in->strides, &in->offset);
+    test_input_alloc(in);
+}
+
+size_t test_input_elem(const struct test_input *in, int64_t i)
+{
+    int64_t off = in->offset;
+    for (int k = in->ndim - 1; k >= 0; k--) {
+        off += (i % in->shape[k]) * in->strides[k];
+        i /= in->shape[k];
+    }
+    return (size_t)off;
+}
+
+int64_t test_input_numel(const struct test_input *in)
+{
+    int64_t n = 1;
+    for (int k = 0; k < in->ndim; k++)
+        n *= in->shape[k];
+    return n;
+}
+
+void test_input_upload(const struct test_input *in)
+{
+    ck_assert_ok(test_ctx(), clf_tensor_write(in->base, in->host, in->total * sizeof(float)));
+}
+
+void test_input_free(struct test_input *in)
+{
+    clf_tensor_destroy(in->view);
+    clf_tensor_destroy(in->base);
+    free(in->host);
+}
+
 void test_fill_uniform(float *x, size_t n, double lo, double hi)
 {
     for (size_t i = 0; i < n; i++)

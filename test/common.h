@@ -29,6 +29,46 @@ double test_rand_uniform(double lo, double hi);
 /* Fills n floats uniformly in [lo, hi). */
 void test_fill_uniform(float *x, size_t n, double lo, double hi);
 
+/* How a strided test input is laid out in its storage. */
+enum test_layout {
+    TEST_DENSE,      /* row-major */
+    TEST_TRANSPOSED, /* last two dimensions swapped in storage: rows are
+                        strided (a 1-D input gets stride 2) */
+    TEST_HEADSPLIT   /* first two dimensions swapped in storage (for >= 3-D:
+                        a [heads, seq, d] view of [seq, heads, d]),
+                        innermost storage dimension padded by 3, offset 2 */
+};
+/* The strides (ndim of them) and offset of a view of logical shape
+ * `shape` laid out as lay in a 1-D storage; returns the storage's element
+ * count. */
+int64_t test_layout_strides(int ndim, const int64_t *shape, enum test_layout lay,
+                            int64_t *strides, int64_t *offset);
+
+/* A strided f32 test input: a view of a 1-D storage tensor, with the
+ * storage's contents on the host. */
+struct test_input {
+    struct clf_tensor *base, *view;
+    float *host;  /* the storage */
+    size_t total; /* storage elements */
+    int ndim;
+    int64_t shape[CLF_MAX_DIMS], strides[CLF_MAX_DIMS], offset;
+};
+/* Allocates host (total floats, not initialised) and creates base and view
+ * on the shared context from in's total, ndim, shape, strides, offset. */
+void test_input_alloc(struct test_input *in);
+/* A new input of the given shape laid out as lay (test_layout_strides),
+ * host not initialised. */
+void test_input_make(struct test_input *in, int ndim, const int64_t *shape,
+                     enum test_layout lay);
+/* Storage index of logical element i (row-major order). */
+size_t test_input_elem(const struct test_input *in, int64_t i);
+/* Number of logical elements. */
+int64_t test_input_numel(const struct test_input *in);
+/* Sends the host storage to the device (after the caller changed it). */
+void test_input_upload(const struct test_input *in);
+/* Destroys the tensors and frees host. */
+void test_input_free(struct test_input *in);
+
 /* Creates a fresh empty directory under $TMPDIR (malloc'd path). */
 char *test_make_tmpdir(const char *tag);
 /* Removes a directory and the files in it (one level). */
@@ -38,6 +78,27 @@ void test_remove_dir(const char *dir);
 #define TEST_U32 0x1p-24
 /* gamma_n = n u / (1 - n u): the bound of n fp32 roundings (Higham, 3.1). */
 double test_gamma(double n);
+
+/* act(x) in double, the formulas of enum clf_act. */
+double test_act_ref(double x, enum clf_act act);
+
+/*
+ * Error bound of a float activation act(x̂) against the exact act(x), with
+ * |x̂ − x| ≤ e and |x| = |pre|. act is L-Lipschitz: L = 1 for none and
+ * ReLU, L = 1.13 for both GELU forms (max |act'| = 1.1290 at x ≈ ±√2),
+ * giving L·e; plus the float evaluation of act itself at an argument of
+ * magnitude X ≤ |pre| + e:
+ *  - ReLU (fmax) and none are exact;
+ *  - GELU 0.5·x·(1 + erf(x·c)): the argument's 2 roundings moved through
+ *    erf' ≤ 1.13 (≤ 1.6·u·X), erf within 16 ulp (≤ 32u, OpenCL's full
+ *    profile bound), 1 + e (2u), the product (u·X): in all
+ *    0.5·X·(1.6·u·X + 34u) + u·X ≤ u·X·(18 + 0.8·X);
+ *  - tanh form: the cubic argument z = c1·(x + c2·x³) takes ≤ 7 roundings
+ *    (constants included), |ẑ − z| ≤ γ_7·A with A = 0.8·(X + 0.045·X³);
+ *    tanh' ≤ 1, tanh within 5 ulp (10u), 1 + t (2u), product (u·X):
+ *    0.5·X·(7u·A + 12u) + u·X ≤ u·X·(7 + 4·A).
+ */
+double test_act_bound(double e, double pre, enum clf_act act);
 
 /* Fills an f32 tensor with NaN (poisons an output before a run). */
 void test_poison(struct clf_tensor *t);

@@ -35,24 +35,13 @@ enum clf_status clf_actq_record(struct clf_graph *g, struct clf_tensor *x,
 enum layout { DENSE, TRANSPOSED, PADDED };
 static const char *layout_name[] = {"dense", "transposed", "padded"};
 
-/* A strided input: a view of a 1-D storage tensor; host = the storage. */
-struct input {
-    struct clf_tensor *base, *view;
-    float *host;
-    size_t total;
-    int ndim;
-    int64_t shape[4], strides[4], offset, n;
-};
-
-static void input_make(struct input *in, int ndim, const int64_t *shape, enum layout lay)
+/* A strided input with values uniform in [-3, 3). */
+static void input_make(struct test_input *in, int ndim, const int64_t *shape, enum layout lay)
 {
     memset(in, 0, sizeof *in);
     in->ndim = ndim;
-    in->n = 1;
-    for (int k = 0; k < ndim; k++) {
+    for (int k = 0; k < ndim; k++)
         in->shape[k] = shape[k];
-        in->n *= shape[k];
-    }
     /* dense strides of the storage order; TRANSPOSED swaps the last two
      * dimensions in storage (1-D: stride 2), PADDED pads rows by 3 and
      * offsets by 5 */
@@ -74,35 +63,8 @@ static void input_make(struct input *in, int ndim, const int64_t *shape, enum la
         }
     }
     in->total = (size_t)(st + in->offset);
-    in->host = malloc(in->total * sizeof *in->host);
+    test_input_alloc(in);
     test_fill_uniform(in->host, in->total, -3, 3);
-    struct clf_ctx *ctx = test_ctx();
-    int64_t n1 = (int64_t)in->total;
-    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, &n1, &in->base));
-    ck_assert_ok(ctx, clf_tensor_view(in->base, ndim, in->shape, in->strides, in->offset,
-                                      &in->view));
-}
-
-static size_t elem(const struct input *in, int64_t i)
-{
-    int64_t off = in->offset;
-    for (int k = in->ndim - 1; k >= 0; k--) {
-        off += (i % in->shape[k]) * in->strides[k];
-        i /= in->shape[k];
-    }
-    return (size_t)off;
-}
-
-static void input_upload(struct input *in)
-{
-    ck_assert_ok(test_ctx(), clf_tensor_write(in->base, in->host, in->total * sizeof(float)));
-}
-
-static void input_free(struct input *in)
-{
-    clf_tensor_destroy(in->view);
-    clf_tensor_destroy(in->base);
-    free(in->host);
 }
 
 static double rne_div(float x, float s)
@@ -157,7 +119,7 @@ static bool same_bits(float a, float b)
 }
 
 /* Runs the op (variant −1: the public call) on in; returns y (malloc'd). */
-static float *run_actq(const struct input *in, const struct clf_actq *q, int variant)
+static float *run_actq(const struct test_input *in, const struct clf_actq *q, int variant)
 {
     struct clf_ctx *ctx = test_ctx();
     struct clf_graph *g;
@@ -241,25 +203,25 @@ START_TEST(test_kinds)
     qs[nq] = make_q(CLF_ACTQ_LSQ), qs[nq].bits = 1, qs[nq].step = 1.5f;
     names[nq++] = "pact 1-bit s=1.5";
     for (size_t c = 0; c < N_SHAPES; c++) {
-        struct input in;
+        struct test_input in;
         input_make(&in, shapes[c].ndim, shapes[c].shape, shapes[c].lay);
-        for (size_t i = 0; i < N_SPECIALS && (int64_t)i < in.n; i++)
-            in.host[elem(&in, (int64_t)(i * 5) % in.n)] = specials[i];
-        input_upload(&in);
+        for (size_t i = 0; i < N_SPECIALS && (int64_t)i < test_input_numel(&in); i++)
+            in.host[test_input_elem(&in, (int64_t)(i * 5) % test_input_numel(&in))] = specials[i];
+        test_input_upload(&in);
         for (int k = 0; k < nq; k++) {
             float *out = run_actq(&in, &qs[k], -1);
-            for (int64_t i = 0; i < in.n; i++) {
-                float x = in.host[elem(&in, i)], ref = ref_apply(&qs[k], x, qs[k].alpha);
+            for (int64_t i = 0; i < test_input_numel(&in); i++) {
+                float x = in.host[test_input_elem(&in, i)], ref = ref_apply(&qs[k], x, qs[k].alpha);
                 ck_assert_msg(same_bits(out[i], ref),
                               "%s, %s %lld elements: x[%lld] = %.9g gives %.9g, reference %.9g",
-                              names[k], layout_name[shapes[c].lay], (long long)in.n,
+                              names[k], layout_name[shapes[c].lay], (long long)test_input_numel(&in),
                               (long long)i, (double)x, (double)out[i], (double)ref);
             }
             free(out);
         }
         printf("  %-10s %lld elements: %d quantisers bit-exact\n", layout_name[shapes[c].lay],
-               (long long)in.n, nq);
-        input_free(&in);
+               (long long)test_input_numel(&in), nq);
+        test_input_free(&in);
     }
 }
 END_TEST
@@ -275,17 +237,17 @@ START_TEST(test_binary_mean)
 {
     for (size_t c = 0; c < N_SHAPES; c++) {
         for (int variant = 0; variant < 2; variant++) {
-            struct input in;
+            struct test_input in;
             input_make(&in, shapes[c].ndim, shapes[c].shape, shapes[c].lay);
-            int64_t cols = in.shape[in.ndim - 1], rows = in.n / cols;
+            int64_t cols = in.shape[in.ndim - 1], rows = test_input_numel(&in) / cols;
             /* specials in row 0; the last row all non-finite (α = 0) when
              * there are several rows */
             for (size_t i = 0; i < 6 && (int64_t)i < cols; i++)
-                in.host[elem(&in, (int64_t)i)] = specials[i];
+                in.host[test_input_elem(&in, (int64_t)i)] = specials[i];
             if (rows > 1)
                 for (int64_t j = 0; j < cols; j++)
-                    in.host[elem(&in, (rows - 1) * cols + j)] = j % 2 ? NAN : -INFINITY;
-            input_upload(&in);
+                    in.host[test_input_elem(&in, (rows - 1) * cols + j)] = j % 2 ? NAN : -INFINITY;
+            test_input_upload(&in);
             struct clf_actq q = make_q(CLF_ACTQ_BINARY);
             float *out = run_actq(&in, &q, variant);
             double worst = 0;
@@ -293,7 +255,7 @@ START_TEST(test_binary_mean)
                 double sum = 0;
                 int64_t m = 0;
                 for (int64_t j = 0; j < cols; j++) {
-                    float x = in.host[elem(&in, r * cols + j)];
+                    float x = in.host[test_input_elem(&in, r * cols + j)];
                     if (isfinite(x)) {
                         sum += fabs(x);
                         m++;
@@ -312,7 +274,7 @@ START_TEST(test_binary_mean)
                 if (bound > 0)
                     worst = fmax(worst, fabs(alpha - ref) / bound);
                 for (int64_t j = 0; j < cols; j++) {
-                    float x = in.host[elem(&in, r * cols + j)], y = out[r * cols + j];
+                    float x = in.host[test_input_elem(&in, r * cols + j)], y = out[r * cols + j];
                     ck_assert_msg(same_bits(y, ref_apply(&q, x, alpha)),
                                   "row %lld col %lld: x = %g gives %g (alpha %g)",
                                   (long long)r, (long long)j, (double)x, (double)y,
@@ -324,7 +286,7 @@ START_TEST(test_binary_mean)
                    variant ? "group" : "item", layout_name[shapes[c].lay], (long long)rows,
                    (long long)cols, worst);
             free(out);
-            input_free(&in);
+            test_input_free(&in);
         }
     }
 }
@@ -346,11 +308,11 @@ START_TEST(test_binary_gauss)
 {
     const int64_t rows = 20, cols = 5000, n = rows * cols;
     int64_t shape[2] = {rows, cols};
-    struct input in;
+    struct test_input in;
     input_make(&in, 2, shape, DENSE);
     for (int64_t i = 0; i < n; i++)
         in.host[i] = (float)gauss();
-    input_upload(&in);
+    test_input_upload(&in);
     struct clf_actq q = make_q(CLF_ACTQ_BINARY);
     float *out = run_actq(&in, &q, -1);
     double e2 = 0, x2 = 0;
@@ -366,7 +328,7 @@ START_TEST(test_binary_gauss)
     ck_assert_msg(fabs(rel - expect) <= bound, "binarisation error %.5f, expected %.5f +- %.4f",
                   rel, expect, bound);
     free(out);
-    input_free(&in);
+    test_input_free(&in);
 }
 END_TEST
 
@@ -381,14 +343,14 @@ START_TEST(test_lsq_gauss)
 {
     struct clf_ctx *ctx = test_ctx();
     const int64_t n = 100000;
-    struct input in;
+    struct test_input in;
     input_make(&in, 1, &n, DENSE);
     double sabs = 0;
     for (int64_t i = 0; i < n; i++) {
         in.host[i] = (float)gauss();
         sabs += fabs(in.host[i]);
     }
-    input_upload(&in);
+    test_input_upload(&in);
     struct clf_actq q = make_q(CLF_ACTQ_LSQ);
     q.bits = 4;
     q.is_signed = true;
@@ -415,7 +377,7 @@ START_TEST(test_lsq_gauss)
            (double)q.step, (long long)n, sqrt(e2 / x2), mse, m1, 6 * sd);
     ck_assert_msg(fabs(mse - m1) <= 6 * sd, "MSE %.6f, expected %.6f +- %.6f", mse, m1, 6 * sd);
     free(out);
-    input_free(&in);
+    test_input_free(&in);
 }
 END_TEST
 

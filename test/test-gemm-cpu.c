@@ -19,21 +19,6 @@
 /* Marks C elements the problem does not address: they must survive. */
 #define SENTINEL 4242.0f
 
-/* act(x) in double, the formulas of enum clf_act. */
-static double act_ref(double x, enum clf_act act)
-{
-    switch (act) {
-    case CLF_ACT_RELU:
-        return x > 0 ? x : 0;
-    case CLF_ACT_GELU:
-        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    case CLF_ACT_GELU_TANH:
-        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-    default:
-        return x;
-    }
-}
-
 /*
  * Per-element error bound of the provider's result against the exact
  * act(alpha·s + beta·c + bias), s = Σ_k a_k·b_k over the fp32 inputs.
@@ -45,18 +30,8 @@ static double act_ref(double x, enum clf_act act)
  *    u times a quantity bounded by |alpha|(1+γ_k)·mag + |beta·c| + |bias|,
  *    so the pre-activation error is
  *      E = |alpha|·γ_k·mag + γ_3·(|alpha|(1+γ_k)·mag + |beta·c| + |bias|).
- * 3. act is L-Lipschitz: L = 1 for none and ReLU, L = 1.13 for both GELU
- *    forms (max |act'| = 1.1290 at x ≈ ±√2), giving L·E; plus the float
- *    evaluation of act itself at an argument of magnitude X ≤ |pre| + E:
- *    - ReLU (fmax) and none are exact;
- *    - GELU 0.5·x·(1 + erf(x·c)): the argument's 2 roundings moved through
- *      erf' ≤ 1.13 (≤ 1.6·u·X), erf within 16 ulp (≤ 32u, OpenCL's full
- *      profile bound), 1 + e (2u), the product (u·X): in all
- *      0.5·X·(1.6·u·X + 34u) + u·X ≤ u·X·(18 + 0.8·X);
- *    - tanh form: the cubic argument z = c1·(x + c2·x³) takes ≤ 7 roundings
- *      (constants included), |ẑ − z| ≤ γ_7·A with A = 0.8·(X + 0.045·X³);
- *      tanh' ≤ 1, tanh within 5 ulp (10u), 1 + t (2u), product (u·X):
- *      0.5·X·(7u·A + 12u) + u·X ≤ u·X·(7 + 4·A).
+ * 3. The activation adds its Lipschitz factor and its own float
+ *    evaluation (test_act_bound in common.h, which derives them).
  */
 static double elem_bound(int64_t k, double mag, double alpha, double beta_c, double bias,
                          double pre, enum clf_act act)
@@ -64,15 +39,7 @@ static double elem_bound(int64_t k, double mag, double alpha, double beta_c, dou
     double gk = test_gamma((double)k);
     double e = fabs(alpha) * gk * mag +
                test_gamma(3) * (fabs(alpha) * (1 + gk) * mag + fabs(beta_c) + fabs(bias));
-    double x = fabs(pre) + e;
-    switch (act) {
-    case CLF_ACT_GELU:
-        return 1.13 * e + TEST_U32 * x * (18 + 0.8 * x);
-    case CLF_ACT_GELU_TANH:
-        return 1.13 * e + TEST_U32 * x * (7 + 4 * 0.8 * (x + 0.045 * x * x * x));
-    default:
-        return e;
-    }
+    return test_act_bound(e, pre, act);
 }
 
 /* One GEMM case: layouts and epilogue. */
@@ -269,7 +236,7 @@ static double check(const struct operands *o, const float *c0, const char *what)
                 double beta_c = p->beta != 0 ? (double)p->beta * c0[ci] : 0;
                 double bias = o->bias ? o->bias[p->bias_off + j] : 0;
                 double pre = (double)p->alpha * s + beta_c + bias;
-                double ref = act_ref(pre, p->act);
+                double ref = test_act_ref(pre, p->act);
                 double bound = elem_bound(p->k, mag, p->alpha, beta_c, bias, pre, p->act);
                 double err = fabs((double)out[ci] - ref);
                 ck_assert_msg(err <= bound,

@@ -28,44 +28,20 @@
 #include "../lib/runtime/ctx.h"  /* internal: device type, to force the tiled kernel */
 #include "../lib/runtime/pool.h" /* internal: clf_pool_class, to force the unpacked one */
 
-/* act(x) in double, the formulas of enum clf_act. */
-static double act_ref(double x, enum clf_act act)
-{
-    switch (act) {
-    case CLF_ACT_RELU:
-        return x > 0 ? x : 0;
-    case CLF_ACT_GELU:
-        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    case CLF_ACT_GELU_TANH:
-        return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-    default:
-        return x;
-    }
-}
-
 /*
  * Per-element bound of |C − act(pre)|, pre = sa·sb·S + bias exactly.
  * The kernel computes t = fl(fl(fl(sa·sb)·fl(S)) + bias): S is exact, then
  * three roundings give P̂ = P(1+δ)³ (P = sa·sb·S), |P̂ − P| ≤ γ_3|P|, and the
  * sum one more: E = γ_3|P| + u(|P|(1+γ_3) + |bias|) ≤ γ_4(|P| + |bias|).
- * The activation (as in test-gemm-cpu.c's elem_bound, from OpenCL's full
- * profile ulp bounds: erf 16 ulp, tanh 5 ulp): act is L-Lipschitz with
- * L = 1 (none, ReLU) or 1.13 (both GELU forms), plus the float evaluation
- * at |x| ≤ X = |pre| + E: GELU u·X·(18 + 0.8·X), tanh form
+ * The activation (test_act_bound in common.h, from OpenCL's full profile
+ * ulp bounds: erf 16 ulp, tanh 5 ulp): act is L-Lipschitz with L = 1
+ * (none, ReLU) or 1.13 (both GELU forms), plus the float evaluation at
+ * |x| ≤ X = |pre| + E: GELU u·X·(18 + 0.8·X), tanh form
  * u·X·(7 + 4·0.8·(X + 0.045·X³)); ReLU is exact.
  */
 static double elem_bound(double p, double bias, double pre, enum clf_act act)
 {
-    double e = test_gamma(4) * (fabs(p) + fabs(bias));
-    double x = fabs(pre) + e;
-    switch (act) {
-    case CLF_ACT_GELU:
-        return 1.13 * e + TEST_U32 * x * (18 + 0.8 * x);
-    case CLF_ACT_GELU_TANH:
-        return 1.13 * e + TEST_U32 * x * (7 + 4 * 0.8 * (x + 0.045 * x * x * x));
-    default:
-        return e;
-    }
+    return test_act_bound(test_gamma(4) * (fabs(p) + fabs(bias)), pre, act);
 }
 
 /* One case. */
@@ -179,7 +155,7 @@ static void run_case(const struct qcase *qc)
             }
             double pr = (double)sa[i] * sb[j] * (double)s;
             double bj = qc->bias ? bias[j] : 0;
-            double pre = pr + bj, ref = act_ref(pre, qc->act);
+            double pre = pr + bj, ref = test_act_ref(pre, qc->act);
             double bound = elem_bound(pr, bj, pre, qc->act), err = fabs(got - ref);
             ck_assert_msg(err <= bound,
                           "%lldx%lldx%lld%s act %d: C[%lld, %lld] = %.9g, ref %.9g, "

@@ -31,17 +31,6 @@ struct mats {
     float *a, *b, *c0, *bias; /* host copies, in the stored layouts */
 };
 
-static double act_d(double x, enum clf_act act)
-{
-    switch (act) {
-    case CLF_ACT_RELU: return x > 0 ? x : 0;
-    case CLF_ACT_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
-    case CLF_ACT_GELU_TANH:
-        return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-    default: return x;
-    }
-}
-
 /* A_p[i,k] and B_p[k,j] from the stored layouts. */
 static double a_at(const struct mats *s, int64_t p, int64_t i, int64_t kk)
 {
@@ -74,7 +63,7 @@ static double check(const struct mats *s, const float *out, float alpha, float b
                 double y = alpha * dot + beta * cold + bj;
                 double bound = test_gamma((double)s->k + 3) *
                                (fabs(alpha) * mag + fabs(beta * cold) + fabs(bj));
-                double ref = act_d(y, act);
+                double ref = test_act_ref(y, act);
                 if (act == CLF_ACT_GELU || act == CLF_ACT_GELU_TANH)
                     bound = 1.13 * bound + 32 * TEST_U32 * fabs(ref);
                 bound += 1e-37; /* an exact zero result */

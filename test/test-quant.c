@@ -36,34 +36,13 @@
 /* Inputs                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* How an input is laid out in its storage. */
-enum layout {
-    DENSE,      /* row-major */
-    TRANSPOSED, /* last two dimensions swapped in storage (1-D: stride 2) */
-    HEADSPLIT   /* first two dimensions swapped in storage (>= 3-D), last
-                   storage dimension padded by 3, offset 2 */
-};
-
-/* A strided f32 input: a view of a 1-D storage tensor; host holds the
- * storage, vals the logical values (row-major). */
+/* A strided f32 input: t (host holds the storage), vals the logical values
+ * (row-major). */
 struct input {
-    struct clf_tensor *base, *view;
-    float *host, *vals;
-    size_t total;
-    int ndim;
-    int64_t shape[CLF_MAX_DIMS], strides[CLF_MAX_DIMS], offset, n, rows, cols;
+    struct test_input t;
+    float *vals;
+    int64_t n, rows, cols;
 };
-
-/* Storage index of logical element i. */
-static size_t elem(const struct input *in, int64_t i)
-{
-    int64_t off = in->offset;
-    for (int k = in->ndim - 1; k >= 0; k--) {
-        off += (i % in->shape[k]) * in->strides[k];
-        i /= in->shape[k];
-    }
-    return (size_t)off;
-}
 
 /* A standard normal deviate (Box-Muller). */
 static double normal(void)
@@ -73,76 +52,35 @@ static double normal(void)
 }
 
 /* Makes an input of N(0,1) values times `mag`. */
-static void input_make(struct input *in, int ndim, const int64_t *shape, enum layout lay,
+static void input_make(struct input *in, int ndim, const int64_t *shape, enum test_layout lay,
                        double mag)
 {
-    struct clf_ctx *ctx = test_ctx();
-    int perm[CLF_MAX_DIMS];
-    int64_t sshape[CLF_MAX_DIMS], sst[CLF_MAX_DIMS];
-    for (int k = 0; k < ndim; k++)
-        perm[k] = k;
-    int64_t inter = 1, pad = 0, off = 0;
-    if (lay == TRANSPOSED && ndim >= 2) {
-        perm[ndim - 1] = ndim - 2;
-        perm[ndim - 2] = ndim - 1;
-    } else if (lay == TRANSPOSED) {
-        inter = 2;
-    } else if (lay == HEADSPLIT) {
-        if (ndim >= 3) {
-            perm[0] = 1;
-            perm[1] = 0;
-        }
-        pad = 3;
-        off = 2;
-    }
-    for (int k = 0; k < ndim; k++)
-        sshape[k] = shape[perm[k]];
-    sshape[ndim - 1] += pad;
-    int64_t st = inter;
-    for (int k = ndim - 1; k >= 0; k--) {
-        sst[k] = st;
-        st *= sshape[k];
-    }
-    memset(in, 0, sizeof *in);
-    in->ndim = ndim;
-    in->offset = off;
-    in->n = 1;
-    for (int k = 0; k < ndim; k++) {
-        in->shape[k] = shape[k];
-        in->strides[perm[k]] = sst[k];
-        in->n *= shape[k];
-    }
+    test_input_make(&in->t, ndim, shape, lay);
+    in->n = test_input_numel(&in->t);
     in->cols = shape[ndim - 1];
     in->rows = in->n / in->cols;
-    in->total = (size_t)(st + off);
-    in->host = malloc(in->total * sizeof *in->host);
     in->vals = malloc((size_t)in->n * sizeof *in->vals);
-    for (size_t i = 0; i < in->total; i++)
-        in->host[i] = (float)(mag * normal());
-    int64_t n1 = (int64_t)in->total;
-    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, &n1, &in->base));
-    ck_assert_ok(ctx, clf_tensor_view(in->base, ndim, in->shape, in->strides, off, &in->view));
+    for (size_t i = 0; i < in->t.total; i++)
+        in->t.host[i] = (float)(mag * normal());
 }
 
 /* Logical element i, for reading and changing. */
 static float *at(struct input *in, int64_t i)
 {
-    return &in->host[elem(in, i)];
+    return &in->t.host[test_input_elem(&in->t, i)];
 }
 
 /* Uploads the storage and refreshes vals (after the caller changed host). */
 static void input_upload(struct input *in)
 {
-    ck_assert_ok(test_ctx(), clf_tensor_write(in->base, in->host, in->total * sizeof(float)));
+    test_input_upload(&in->t);
     for (int64_t i = 0; i < in->n; i++)
         in->vals[i] = *at(in, i);
 }
 
 static void input_free(struct input *in)
 {
-    clf_tensor_destroy(in->view);
-    clf_tensor_destroy(in->base);
-    free(in->host);
+    test_input_free(&in->t);
     free(in->vals);
 }
 
@@ -292,7 +230,7 @@ static void poison_bytes(struct clf_tensor *t)
  * own (the context's device type switched while recording). */
 static bool other_variant;
 
-/* Quantises in->view with p then dequantises, on the device. */
+/* Quantises in->t.view with p then dequantises, on the device. */
 static void run(struct input *in, const struct clf_quant_params *p, struct result *r)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -302,7 +240,7 @@ static void run(struct input *in, const struct clf_quant_params *p, struct resul
     if (other_variant)
         ctx->info.type = type == CLF_DEVICE_CPU ? CLF_DEVICE_GPU : CLF_DEVICE_CPU;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-    ck_assert_ok(ctx, clf_op_quantize(g, in->view, p, &q, &s, &z));
+    ck_assert_ok(ctx, clf_op_quantize(g, in->t.view, p, &q, &s, &z));
     ck_assert(p->scheme == CLF_QUANT_AFFINE ? z != NULL : z == NULL);
     ck_assert_ok(ctx, clf_op_dequantize(g, q, s, z, p, &y));
     ctx->info.type = type;
@@ -418,15 +356,15 @@ static void random_cases(void)
     static const struct {
         int ndim;
         int64_t shape[4];
-        enum layout lay;
+        enum test_layout lay;
         const char *name;
     } cases[] = {
-        {2, {37, 131}, DENSE, "37x131"},
-        {3, {3, 5, 13}, HEADSPLIT, "3x5x13 head-split"},
-        {4, {2, 3, 4, 9}, TRANSPOSED, "2x3x4x9 transposed"},
-        {1, {1001}, TRANSPOSED, "1001 stride 2"},
-        {2, {1, 1}, DENSE, "1x1"},
-        {4, {3, 5, 7, 16}, HEADSPLIT, "3x5x7x16 head-split"},
+        {2, {37, 131}, TEST_DENSE, "37x131"},
+        {3, {3, 5, 13}, TEST_HEADSPLIT, "3x5x13 head-split"},
+        {4, {2, 3, 4, 9}, TEST_TRANSPOSED, "2x3x4x9 transposed"},
+        {1, {1001}, TEST_TRANSPOSED, "1001 stride 2"},
+        {2, {1, 1}, TEST_DENSE, "1x1"},
+        {4, {3, 5, 7, 16}, TEST_HEADSPLIT, "3x5x7x16 head-split"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         struct input in;
@@ -451,7 +389,7 @@ START_TEST(test_magnitudes)
     const int64_t shape[2] = {9, 40};
     for (size_t m = 0; m < sizeof mags / sizeof mags[0]; m++) {
         struct input in;
-        input_make(&in, 2, shape, DENSE, mags[m]);
+        input_make(&in, 2, shape, TEST_DENSE, mags[m]);
         input_upload(&in);
         char tag[32];
         snprintf(tag, sizeof tag, "magnitude %g", mags[m]);
@@ -459,7 +397,7 @@ START_TEST(test_magnitudes)
         input_free(&in);
     }
     struct input in;
-    input_make(&in, 2, shape, TRANSPOSED, 1e38);
+    input_make(&in, 2, shape, TEST_TRANSPOSED, 1e38);
     *at(&in, 0) = 3.0e38f; /* row 0 and column 0 span 6e38 > FLT_MAX */
     *at(&in, 1) = -3.0e38f;
     *at(&in, 40) = -3.3e38f;
@@ -482,7 +420,7 @@ START_TEST(test_ties)
     const float s = 0.09375f;
     const int64_t shape[2] = {1, 83};
     struct input in;
-    input_make(&in, 2, shape, DENSE, 1.0);
+    input_make(&in, 2, shape, TEST_DENSE, 1.0);
     for (int k = -20; k <= 20; k++) {
         float tie = (float)(k + 0.5) * s; /* (2k + 1) 3 2^-6: exact */
         *at(&in, k + 20) = tie;
@@ -529,7 +467,7 @@ START_TEST(test_special)
 {
     const int64_t shape[2] = {4, 17};
     struct input in;
-    input_make(&in, 2, shape, HEADSPLIT, 1.0);
+    input_make(&in, 2, shape, TEST_HEADSPLIT, 1.0);
     *at(&in, 3) = NAN;
     *at(&in, 5) = INFINITY;
     *at(&in, 6) = -INFINITY;
@@ -576,7 +514,7 @@ START_TEST(test_given_scales)
 {
     const int64_t shape[3] = {3, 7, 11};
     struct input in;
-    input_make(&in, 3, shape, HEADSPLIT, 2.0);
+    input_make(&in, 3, shape, TEST_HEADSPLIT, 2.0);
     *at(&in, 10) = NAN;
     *at(&in, 11) = -INFINITY;
     input_upload(&in);
@@ -606,7 +544,7 @@ START_TEST(test_given_scales)
             struct clf_graph *g;
             struct clf_tensor *q, *st, *zt;
             ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-            ck_assert_ok(ctx, clf_op_quantize(g, in.view, &p, &q, &st, &zt));
+            ck_assert_ok(ctx, clf_op_quantize(g, in.t.view, &p, &q, &st, &zt));
             ck_assert_uint_eq(clf_graph_node_count(g), 1);
             float s0 = s[0];
             s[0] = -1.0f;
@@ -643,7 +581,7 @@ START_TEST(test_error_model)
 {
     const int64_t shape[2] = {512, 64};
     struct input in;
-    input_make(&in, 2, shape, DENSE, 1.0);
+    input_make(&in, 2, shape, TEST_DENSE, 1.0);
     input_upload(&in);
     static const struct {
         enum clf_quant_scheme scheme;
@@ -898,7 +836,7 @@ START_TEST(test_group_variant)
     random_cases();
     const int64_t shape[2] = {4, 17};
     struct input in;
-    input_make(&in, 2, shape, HEADSPLIT, 1.0);
+    input_make(&in, 2, shape, TEST_HEADSPLIT, 1.0);
     *at(&in, 3) = NAN;
     *at(&in, 5) = INFINITY;
     *at(&in, 6) = -INFINITY;

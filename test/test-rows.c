@@ -40,121 +40,33 @@ static const char *variant_name[N_VARIANTS] = {"per-item", "per-group", "per-ite
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* How an input is laid out in its storage. */
-enum layout {
-    DENSE,      /* row-major */
-    TRANSPOSED, /* last two dimensions swapped in storage: rows are strided
-                   (a 1-D input gets stride 2) */
-    HEADSPLIT   /* first two dimensions swapped in storage (for >= 3-D: a
-                   [heads, seq, d] view of [seq, heads, d]), innermost
-                   storage dimension padded by 3, offset 2 */
-};
 static const char *layout_name[3] = {"dense", "transposed", "head-split"};
 
-/* A strided input: a view of a 1-D storage tensor, with the storage's
- * contents on the host. */
-struct input {
-    struct clf_tensor *base, *view;
-    float *host;   /* the storage, random */
-    size_t total;  /* storage elements */
-    int ndim;
-    int64_t shape[CLF_MAX_DIMS], strides[CLF_MAX_DIMS], offset;
-};
-
-static void input_make(struct input *in, int ndim, const int64_t *shape, enum layout lay,
-                       double lo, double hi)
+/* A strided input with values uniform in [lo, hi). */
+static void input_make(struct test_input *in, int ndim, const int64_t *shape,
+                       enum test_layout lay, double lo, double hi)
 {
-    struct clf_ctx *ctx = test_ctx();
-    int perm[CLF_MAX_DIMS]; /* storage dimension k holds logical dimension perm[k] */
-    int64_t sshape[CLF_MAX_DIMS], sst[CLF_MAX_DIMS];
-    for (int k = 0; k < ndim; k++)
-        perm[k] = k;
-    int64_t inter = 1, pad = 0, off = 0;
-    if (lay == TRANSPOSED && ndim >= 2) {
-        perm[ndim - 1] = ndim - 2;
-        perm[ndim - 2] = ndim - 1;
-    } else if (lay == TRANSPOSED) {
-        inter = 2;
-    } else if (lay == HEADSPLIT) {
-        if (ndim >= 3) {
-            perm[0] = 1;
-            perm[1] = 0;
-        }
-        pad = 3;
-        off = 2;
-    }
-    for (int k = 0; k < ndim; k++)
-        sshape[k] = shape[perm[k]];
-    sshape[ndim - 1] += pad;
-    int64_t st = inter;
-    for (int k = ndim - 1; k >= 0; k--) {
-        sst[k] = st;
-        st *= sshape[k];
-    }
-    memset(in, 0, sizeof *in);
-    in->ndim = ndim;
-    in->offset = off;
-    for (int k = 0; k < ndim; k++) {
-        in->shape[k] = shape[k];
-        in->strides[perm[k]] = sst[k];
-    }
-    in->total = (size_t)(st + off);
-    in->host = malloc(in->total * sizeof *in->host);
+    test_input_make(in, ndim, shape, lay);
     test_fill_uniform(in->host, in->total, lo, hi);
-    int64_t n1 = (int64_t)in->total;
-    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, &n1, &in->base));
-    ck_assert_ok(ctx, clf_tensor_view(in->base, ndim, in->shape, in->strides, off, &in->view));
-}
-
-/* Sends the host storage to the device (after the caller changed it). */
-static void input_upload(struct input *in)
-{
-    ck_assert_ok(test_ctx(), clf_tensor_write(in->base, in->host, in->total * sizeof(float)));
-}
-
-static void input_free(struct input *in)
-{
-    clf_tensor_destroy(in->view);
-    clf_tensor_destroy(in->base);
-    free(in->host);
-}
-
-static int64_t numel(const struct input *in)
-{
-    int64_t n = 1;
-    for (int k = 0; k < in->ndim; k++)
-        n *= in->shape[k];
-    return n;
-}
-
-/* Storage index of the element with row-major logical index i. */
-static size_t elem(const struct input *in, int64_t i)
-{
-    int64_t off = in->offset;
-    for (int k = in->ndim - 1; k >= 0; k--) {
-        off += (i % in->shape[k]) * in->strides[k];
-        i /= in->shape[k];
-    }
-    return (size_t)off;
 }
 
 /* Value of element j of row r (rows: the last dimension). */
-static double at(const struct input *in, int64_t r, int64_t j)
+static double at(const struct test_input *in, int64_t r, int64_t j)
 {
-    return in->host[elem(in, r * in->shape[in->ndim - 1] + j)];
+    return in->host[test_input_elem(in, r * in->shape[in->ndim - 1] + j)];
 }
 
 /* True when in (NULL: absent) is contiguous along its last dimension. */
-static bool last_contiguous(const struct input *in)
+static bool last_contiguous(const struct test_input *in)
 {
     return !in || in->shape[in->ndim - 1] <= 1 || in->strides[in->ndim - 1] == 1;
 }
 
 /* The variant a record with variants[v] must store: the vector variant
  * only for rows contiguous in x, gamma and beta, else the per-item one. */
-static enum clf_rows_variant expected_variant(int v, const struct input *x,
-                                              const struct input *gamma,
-                                              const struct input *beta)
+static enum clf_rows_variant expected_variant(int v, const struct test_input *x,
+                                              const struct test_input *gamma,
+                                              const struct test_input *beta)
 {
     if (variants[v] != CLF_ROWS_PER_ITEM_VEC)
         return variants[v];
@@ -200,22 +112,22 @@ START_TEST(test_bias_add)
     static const struct {
         int ndim;
         int64_t shape[4];
-        enum layout x_lay, b_lay;
+        enum test_layout x_lay, b_lay;
     } cases[] = {
-        {2, {5, 7}, DENSE, DENSE},
-        {3, {3, 5, 13}, HEADSPLIT, TRANSPOSED},
-        {2, {9, 13}, TRANSPOSED, DENSE},
-        {1, {7}, TRANSPOSED, TRANSPOSED},
-        {4, {2, 3, 1, 1001}, HEADSPLIT, DENSE},
-        {2, {3, 1}, DENSE, DENSE},
+        {2, {5, 7}, TEST_DENSE, TEST_DENSE},
+        {3, {3, 5, 13}, TEST_HEADSPLIT, TEST_TRANSPOSED},
+        {2, {9, 13}, TEST_TRANSPOSED, TEST_DENSE},
+        {1, {7}, TEST_TRANSPOSED, TEST_TRANSPOSED},
+        {4, {2, 3, 1, 1001}, TEST_HEADSPLIT, TEST_DENSE},
+        {2, {3, 1}, TEST_DENSE, TEST_DENSE},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        struct input x, b;
+        struct test_input x, b;
         int64_t n = cases[c].shape[cases[c].ndim - 1];
         input_make(&x, cases[c].ndim, cases[c].shape, cases[c].x_lay, -1, 1);
         input_make(&b, 1, &n, cases[c].b_lay, -1, 1);
-        input_upload(&x);
-        input_upload(&b);
+        test_input_upload(&x);
+        test_input_upload(&b);
         struct clf_graph *g;
         struct clf_tensor *y;
         ck_assert_ok(ctx, clf_graph_create(ctx, &g));
@@ -228,15 +140,15 @@ START_TEST(test_bias_add)
         snprintf(what, sizeof what, "bias_add %d-D n=%lld %s", cases[c].ndim, (long long)n,
                  layout_name[cases[c].x_lay]);
         struct worst w = {0, what};
-        for (int64_t i = 0; i < numel(&x); i++) {
-            double ref = (double)x.host[elem(&x, i)] + (double)b.host[elem(&b, i % n)];
+        for (int64_t i = 0; i < test_input_numel(&x); i++) {
+            double ref = (double)x.host[test_input_elem(&x, i)] + (double)b.host[test_input_elem(&b, i % n)];
             check_elem(&w, i, out[i], ref, TEST_U32 * fabs(ref) * (1 + 0x1p-20));
         }
         report(&w);
         free(out);
         clf_graph_destroy(g);
-        input_free(&x);
-        input_free(&b);
+        test_input_free(&x);
+        test_input_free(&b);
     }
 }
 END_TEST
@@ -288,11 +200,11 @@ START_TEST(test_act)
     static const struct {
         int ndim;
         int64_t shape[4];
-        enum layout lay;
+        enum test_layout lay;
     } cases[] = {
-        {3, {3, 5, 13}, HEADSPLIT},
-        {2, {9, 1001}, TRANSPOSED},
-        {1, {7}, DENSE},
+        {3, {3, 5, 13}, TEST_HEADSPLIT},
+        {2, {9, 1001}, TEST_TRANSPOSED},
+        {1, {7}, TEST_DENSE},
     };
     static const float specials[] = {0.0f,  -0.0f, 20.0f, -20.0f, 1e-20f, -1e-20f, 3.0f,
                                      -3.0f, 6.0f,  -6.0f, 0.5f,   -0.5f,  1e-3f,   -10.0f};
@@ -300,12 +212,12 @@ START_TEST(test_act)
                                         CLF_ACT_GELU_TANH};
     static const char *act_name[] = {"none", "relu", "gelu", "gelu_tanh"};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        struct input x;
+        struct test_input x;
         input_make(&x, cases[c].ndim, cases[c].shape, cases[c].lay, -6, 6);
-        int64_t n = numel(&x);
+        int64_t n = test_input_numel(&x);
         for (int64_t i = 0; i < n && i < (int64_t)(sizeof specials / sizeof specials[0]); i++)
-            x.host[elem(&x, i * 3 % n)] = specials[i];
-        input_upload(&x);
+            x.host[test_input_elem(&x, i * 3 % n)] = specials[i];
+        test_input_upload(&x);
         for (int a = 0; a < 4; a++) {
             struct clf_graph *g;
             struct clf_tensor *y;
@@ -319,7 +231,7 @@ START_TEST(test_act)
                      layout_name[cases[c].lay]);
             struct worst w = {0, what};
             for (int64_t i = 0; i < n; i++) {
-                double v = x.host[elem(&x, i)], ref = v, bound = 0; /* none, relu: exact */
+                double v = x.host[test_input_elem(&x, i)], ref = v, bound = 0; /* none, relu: exact */
                 if (acts[a] == CLF_ACT_RELU)
                     ref = v > 0 ? v : 0;
                 else if (acts[a] == CLF_ACT_GELU)
@@ -332,7 +244,7 @@ START_TEST(test_act)
             free(out);
             clf_graph_destroy(g);
         }
-        input_free(&x);
+        test_input_free(&x);
     }
 }
 END_TEST
@@ -352,9 +264,9 @@ END_TEST
  * the last term for exps and quotients below 2^-126 flushed to zero (s >= 1,
  * since the maximum contributes exp(0)).
  */
-static void check_softmax_rows(const struct input *x, const float *out, struct worst *w)
+static void check_softmax_rows(const struct test_input *x, const float *out, struct worst *w)
 {
-    int64_t n = x->shape[x->ndim - 1], rows = numel(x) / n;
+    int64_t n = x->shape[x->ndim - 1], rows = test_input_numel(x) / n;
     for (int64_t r = 0; r < rows; r++) {
         double m = -INFINITY;
         for (int64_t j = 0; j < n; j++)
@@ -383,7 +295,7 @@ static void check_softmax_rows(const struct input *x, const float *out, struct w
 }
 
 /* Records softmax of x with a variant, runs it, checks it. */
-static void run_softmax(struct input *x, int v, const char *label)
+static void run_softmax(struct test_input *x, int v, const char *label)
 {
     struct clf_ctx *ctx = test_ctx();
     struct clf_graph *g;
@@ -413,43 +325,43 @@ static void run_softmax(struct input *x, int v, const char *label)
 static const struct {
     int ndim;
     int64_t shape[4];
-    enum layout lay;
+    enum test_layout lay;
 } row_cases[] = {
-    {2, {5, 1}, DENSE},
-    {2, {9, 7}, TRANSPOSED},
-    {3, {3, 5, 13}, HEADSPLIT},
-    {4, {1, 3, 5, 7}, HEADSPLIT},
-    {2, {3, 1001}, DENSE},
-    {3, {3, 5, 1001}, TRANSPOSED},
-    {1, {13}, TRANSPOSED},
-    {2, {9, 7}, DENSE},
-    {3, {3, 5, 13}, DENSE},
-    {2, {3, 9}, HEADSPLIT},
-    {2, {4, 15}, DENSE},
-    {3, {2, 3, 16}, HEADSPLIT},
-    {2, {5, 16}, DENSE},
-    {2, {3, 17}, DENSE},
-    {2, {5, 16}, TRANSPOSED},
-    {3, {3, 2, 17}, HEADSPLIT},
-    {2, {3, 33}, DENSE},
-    {1, {1001}, DENSE},
+    {2, {5, 1}, TEST_DENSE},
+    {2, {9, 7}, TEST_TRANSPOSED},
+    {3, {3, 5, 13}, TEST_HEADSPLIT},
+    {4, {1, 3, 5, 7}, TEST_HEADSPLIT},
+    {2, {3, 1001}, TEST_DENSE},
+    {3, {3, 5, 1001}, TEST_TRANSPOSED},
+    {1, {13}, TEST_TRANSPOSED},
+    {2, {9, 7}, TEST_DENSE},
+    {3, {3, 5, 13}, TEST_DENSE},
+    {2, {3, 9}, TEST_HEADSPLIT},
+    {2, {4, 15}, TEST_DENSE},
+    {3, {2, 3, 16}, TEST_HEADSPLIT},
+    {2, {5, 16}, TEST_DENSE},
+    {2, {3, 17}, TEST_DENSE},
+    {2, {5, 16}, TEST_TRANSPOSED},
+    {3, {3, 2, 17}, TEST_HEADSPLIT},
+    {2, {3, 33}, TEST_DENSE},
+    {1, {1001}, TEST_DENSE},
 };
 #define N_ROW_CASES (sizeof row_cases / sizeof row_cases[0])
 
 START_TEST(test_softmax_random)
 {
     for (size_t c = 0; c < N_ROW_CASES; c++) {
-        struct input x;
+        struct test_input x;
         input_make(&x, row_cases[c].ndim, row_cases[c].shape, row_cases[c].lay, -8, 8);
-        input_upload(&x);
+        test_input_upload(&x);
         char label[64];
         snprintf(label, sizeof label, "%d-D n=%lld rows=%lld %s", row_cases[c].ndim,
                  (long long)row_cases[c].shape[row_cases[c].ndim - 1],
-                 (long long)(numel(&x) / row_cases[c].shape[row_cases[c].ndim - 1]),
+                 (long long)(test_input_numel(&x) / row_cases[c].shape[row_cases[c].ndim - 1]),
                  layout_name[row_cases[c].lay]);
         for (int v = 0; v < N_VARIANTS; v++)
             run_softmax(&x, v, label);
-        input_free(&x);
+        test_input_free(&x);
     }
 }
 END_TEST
@@ -470,28 +382,28 @@ START_TEST(test_softmax_special)
         {-87.0f, -103.0f, -120.0f, 0.0f, -150.0f, -200.0f},    /* exps underflow */
     };
     int64_t shape[2] = {R, N};
-    static const enum layout lays[N_VARIANTS] = {HEADSPLIT, TRANSPOSED, DENSE};
+    static const enum test_layout lays[N_VARIANTS] = {TEST_HEADSPLIT, TEST_TRANSPOSED, TEST_DENSE};
     for (int v = 0; v < N_VARIANTS; v++) {
-        struct input x;
+        struct test_input x;
         input_make(&x, 2, shape, lays[v], 0, 1);
         for (int r = 0; r < R; r++)
             for (int j = 0; j < N; j++)
-                x.host[elem(&x, r * N + j)] = rows[r][j];
-        input_upload(&x);
+                x.host[test_input_elem(&x, r * N + j)] = rows[r][j];
+        test_input_upload(&x);
         run_softmax(&x, v, "special rows");
-        input_free(&x);
+        test_input_free(&x);
     }
     /* a row of length 1 is 1 (here for huge and tiny values too) */
     int64_t one[2] = {5, 1};
     static const float vals[5] = {1e30f, -1e30f, 0.0f, 1e-30f, -7.0f};
     for (int v = 0; v < N_VARIANTS; v++) {
-        struct input x;
-        input_make(&x, 2, one, DENSE, 0, 1);
+        struct test_input x;
+        input_make(&x, 2, one, TEST_DENSE, 0, 1);
         for (int r = 0; r < 5; r++)
-            x.host[elem(&x, r)] = vals[r];
-        input_upload(&x);
+            x.host[test_input_elem(&x, r)] = vals[r];
+        test_input_upload(&x);
         run_softmax(&x, v, "rows of length 1");
-        input_free(&x);
+        test_input_free(&x);
     }
 }
 END_TEST
@@ -520,11 +432,11 @@ END_TEST
  * mean 1e4 and spread 1 keeps ~N u accuracy (a mean formed as sum x / N
  * would carry u 1e4 / sigma ~ 2e-3 into every output).
  */
-static void check_layernorm_rows(const struct input *x, const struct input *gamma,
-                                 const struct input *beta, float eps, const float *out,
+static void check_layernorm_rows(const struct test_input *x, const struct test_input *gamma,
+                                 const struct test_input *beta, float eps, const float *out,
                                  struct worst *w)
 {
-    int64_t n = x->shape[x->ndim - 1], rows = numel(x) / n;
+    int64_t n = x->shape[x->ndim - 1], rows = test_input_numel(x) / n;
     double *a = malloc((size_t)n * sizeof *a), *c = malloc((size_t)n * sizeof *c);
     for (int64_t r = 0; r < rows; r++) {
         double p = at(x, r, 0), sa = 0, sabs = 0;
@@ -545,8 +457,8 @@ static void check_layernorm_rows(const struct input *x, const struct input *gamm
         double rho_w = ((double)(n + 2) * TEST_U32 * var + 2 * TEST_U32 * cross) / (var + (double)eps) + TEST_U32;
         double rho_r = rho_w / 2 + 4 * TEST_U32;
         for (int64_t j = 0; j < n; j++) {
-            double g = gamma ? gamma->host[elem(gamma, j)] : 1.0;
-            double b = beta ? beta->host[elem(beta, j)] : 0.0;
+            double g = gamma ? gamma->host[test_input_elem(gamma, j)] : 1.0;
+            double b = beta ? beta->host[test_input_elem(beta, j)] : 0.0;
             double z = c[j] / se, ref = z * g + b;
             double ec = TEST_U32 * (fabs(a[j]) + (double)(n + 2) * abar + fabs(c[j]));
             double bound = SLACK * (fabs(g) * (ec / se + fabs(z) * (rho_r + TEST_U32)) +
@@ -558,7 +470,7 @@ static void check_layernorm_rows(const struct input *x, const struct input *gamm
     free(c);
 }
 
-static void run_layernorm(struct input *x, struct input *gamma, struct input *beta, float eps,
+static void run_layernorm(struct test_input *x, struct test_input *gamma, struct test_input *beta, float eps,
                           int v, const char *label)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -587,20 +499,20 @@ START_TEST(test_layernorm_random)
 {
     for (size_t c = 0; c < N_ROW_CASES; c++) {
         int64_t n = row_cases[c].shape[row_cases[c].ndim - 1];
-        struct input x, gamma, beta, gamma_d, beta_d;
+        struct test_input x, gamma, beta, gamma_d, beta_d;
         input_make(&x, row_cases[c].ndim, row_cases[c].shape, row_cases[c].lay, -2, 3);
-        input_make(&gamma, 1, &n, c % 2 ? TRANSPOSED : DENSE, 0.5, 1.5);
-        input_make(&beta, 1, &n, c % 3 ? DENSE : TRANSPOSED, -1, 1);
-        input_make(&gamma_d, 1, &n, DENSE, 0.5, 1.5); /* contiguous: the vector path */
-        input_make(&beta_d, 1, &n, DENSE, -1, 1);
-        input_upload(&x);
-        input_upload(&gamma);
-        input_upload(&beta);
-        input_upload(&gamma_d);
-        input_upload(&beta_d);
+        input_make(&gamma, 1, &n, c % 2 ? TEST_TRANSPOSED : TEST_DENSE, 0.5, 1.5);
+        input_make(&beta, 1, &n, c % 3 ? TEST_DENSE : TEST_TRANSPOSED, -1, 1);
+        input_make(&gamma_d, 1, &n, TEST_DENSE, 0.5, 1.5); /* contiguous: the vector path */
+        input_make(&beta_d, 1, &n, TEST_DENSE, -1, 1);
+        test_input_upload(&x);
+        test_input_upload(&gamma);
+        test_input_upload(&beta);
+        test_input_upload(&gamma_d);
+        test_input_upload(&beta_d);
         char label[64];
         snprintf(label, sizeof label, "%d-D n=%lld rows=%lld %s", row_cases[c].ndim,
-                 (long long)n, (long long)(numel(&x) / n), layout_name[row_cases[c].lay]);
+                 (long long)n, (long long)(test_input_numel(&x) / n), layout_name[row_cases[c].lay]);
         for (int v = 0; v < N_VARIANTS; v++) {
             /* with both, with only one, and with neither of gamma / beta */
             run_layernorm(&x, &gamma, &beta, 1e-5f, v, label);
@@ -609,11 +521,11 @@ START_TEST(test_layernorm_random)
             if (c == 0 || c == 4)
                 run_layernorm(&x, NULL, NULL, 1e-5f, v, label);
         }
-        input_free(&x);
-        input_free(&gamma);
-        input_free(&beta);
-        input_free(&gamma_d);
-        input_free(&beta_d);
+        test_input_free(&x);
+        test_input_free(&gamma);
+        test_input_free(&beta);
+        test_input_free(&gamma_d);
+        test_input_free(&beta_d);
     }
 }
 END_TEST
@@ -625,16 +537,16 @@ START_TEST(test_layernorm_large_mean)
     static const int64_t lens[2] = {13, 1001};
     for (int l = 0; l < 2; l++) {
         int64_t n = lens[l], shape[2] = {7, n};
-        struct input x, gamma, beta;
-        input_make(&x, 2, shape, l ? DENSE : TRANSPOSED, 1e4 - 0.5, 1e4 + 0.5);
-        input_make(&gamma, 1, &n, DENSE, 0.5, 1.5);
-        input_make(&beta, 1, &n, DENSE, -1, 1);
+        struct test_input x, gamma, beta;
+        input_make(&x, 2, shape, l ? TEST_DENSE : TEST_TRANSPOSED, 1e4 - 0.5, 1e4 + 0.5);
+        input_make(&gamma, 1, &n, TEST_DENSE, 0.5, 1.5);
+        input_make(&beta, 1, &n, TEST_DENSE, -1, 1);
         for (int64_t j = 0; j < n; j++) /* row 5: constant */
-            x.host[elem(&x, 5 * n + j)] = 12345.0f;
-        x.host[elem(&x, 6 * n)] = 1e4f + 40.0f; /* row 6: the pivot is an outlier */
-        input_upload(&x);
-        input_upload(&gamma);
-        input_upload(&beta);
+            x.host[test_input_elem(&x, 5 * n + j)] = 12345.0f;
+        x.host[test_input_elem(&x, 6 * n)] = 1e4f + 40.0f; /* row 6: the pivot is an outlier */
+        test_input_upload(&x);
+        test_input_upload(&gamma);
+        test_input_upload(&beta);
         char label[64];
         snprintf(label, sizeof label, "mean 1e4 n=%lld", (long long)n);
         for (int v = 0; v < N_VARIANTS; v++) {
@@ -642,9 +554,9 @@ START_TEST(test_layernorm_large_mean)
             run_layernorm(&x, NULL, NULL, 1e-5f, v, label);
             run_layernorm(&x, &gamma, NULL, 0.25f, v, label);
         }
-        input_free(&x);
-        input_free(&gamma);
-        input_free(&beta);
+        test_input_free(&x);
+        test_input_free(&gamma);
+        test_input_free(&beta);
     }
 }
 END_TEST
@@ -656,20 +568,20 @@ END_TEST
 enum { V = 11, D = 7 };
 
 /* A [V, D] table, stored transposed ([D, V] storage). */
-static void make_table(struct input *t)
+static void make_table(struct test_input *t)
 {
     int64_t shape[2] = {V, D};
-    input_make(t, 2, shape, TRANSPOSED, -1, 1);
-    input_upload(t);
+    input_make(t, 2, shape, TEST_TRANSPOSED, -1, 1);
+    test_input_upload(t);
 }
 
 /* Checks out [ids..., D] against the table and the host ids. */
-static void check_gather(const struct input *t, const int32_t *ids, int64_t n_ids,
+static void check_gather(const struct test_input *t, const int32_t *ids, int64_t n_ids,
                          const float *out)
 {
     for (int64_t i = 0; i < n_ids; i++)
         for (int64_t k = 0; k < D; k++) {
-            float ref = t->host[elem(t, (int64_t)ids[i] * D + k)];
+            float ref = t->host[test_input_elem(t, (int64_t)ids[i] * D + k)];
             ck_assert_msg(out[i * D + k] == ref, "embedding: out[%lld][%lld] = %g, expected %g",
                           (long long)i, (long long)k, out[i * D + k], ref);
         }
@@ -678,7 +590,7 @@ static void check_gather(const struct input *t, const int32_t *ids, int64_t n_id
 START_TEST(test_embedding)
 {
     struct clf_ctx *ctx = test_ctx();
-    struct input table;
+    struct test_input table;
     make_table(&table);
     static const struct {
         int ndim;
@@ -777,7 +689,7 @@ START_TEST(test_embedding)
         clf_tensor_destroy(view);
         clf_tensor_destroy(base);
     }
-    input_free(&table);
+    test_input_free(&table);
 }
 END_TEST
 
@@ -785,7 +697,7 @@ END_TEST
 START_TEST(test_embedding_clamp)
 {
     struct clf_ctx *ctx = test_ctx();
-    struct input table;
+    struct test_input table;
     make_table(&table);
     int32_t ids[6] = {-1, V, V + 1000, 3, INT32_MIN, INT32_MAX};
     int32_t clamped[6] = {0, V - 1, V - 1, 3, 0, V - 1};
@@ -803,7 +715,7 @@ START_TEST(test_embedding_clamp)
     free(out);
     clf_graph_destroy(g);
     clf_tensor_destroy(t);
-    input_free(&table);
+    test_input_free(&table);
 }
 END_TEST
 

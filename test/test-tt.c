@@ -293,17 +293,6 @@ static double kernel_bound(double chain, double absdot, double z, enum clf_act a
     return SLACK * dz + 0x1p-126;
 }
 
-static double act_ref(double z, enum clf_act act)
-{
-    if (act == CLF_ACT_RELU)
-        return z < 0 ? 0 : z;
-    if (act == CLF_ACT_GELU)
-        return 0.5 * z * (1 + erf(z / sqrt(2.0)));
-    if (act == CLF_ACT_GELU_TANH)
-        return 0.5 * z * (1 + tanh(sqrt(2 / M_PI) * (z + 0.044715 * z * z * z)));
-    return z;
-}
-
 /* Runs the op on a random x [B, N] (rows strided by N + 3, offset 2) with
  * bias (or not) and act, and checks every element against the bound. */
 static void check_kernel(const struct clf_tt *tt, int64_t B, bool with_bias, enum clf_act act,
@@ -364,7 +353,7 @@ static void check_kernel(const struct clf_tt *tt, int64_t B, bool with_bias, enu
                 z += (double)xp[j] * w[i * N + j];
                 a += fabs((double)xp[j]) * wabs[i * N + j];
             }
-            const double ref = act_ref(z, act), got = out[p * M + i];
+            const double ref = test_act_ref(z, act), got = out[p * M + i];
             const double bound = kernel_bound(chain, a, z, act), err = fabs(got - ref);
             ck_assert_msg(err <= bound, "%s B=%lld: y[%lld, %lld] = %.9g, ref %.9g, err %.3g > %.3g",
                           what, (long long)B, (long long)p, (long long)i, got, ref, err, bound);

@@ -158,6 +158,35 @@ bool cli_parse_act(const char *s, enum clf_act *act)
     return true;
 }
 
+bool cli_parse_attn_impl(const char *s, enum clf_attention_impl *impl)
+{
+    if (!strcmp(s, "auto"))
+        *impl = CLF_ATTN_AUTO;
+    else if (!strcmp(s, "fused"))
+        *impl = CLF_ATTN_FUSED;
+    else if (!strcmp(s, "gemm"))
+        *impl = CLF_ATTN_GEMM;
+    else
+        return false;
+    return true;
+}
+
+int cli_encoder_option(const char *cmd, const char *name, const char *value,
+                       struct clf_encoder_config *cfg)
+{
+    char msg[256];
+    if (!strcmp(name, "attn-impl")) {
+        if (!cli_parse_attn_impl(value, &cfg->attn_impl))
+            return cli_usage_error(cmd, "unknown --attn-impl '%s' (auto, fused, gemm)", value);
+    } else if (!strcmp(name, "attn")) {
+        if (clf_attention_variant_parse(value, &cfg->attn, msg, sizeof msg) != CLF_OK)
+            return cli_usage_error(cmd, "--attn %s: %s", value, msg);
+    } else if (!cli_parse_layer_option(name, value, cfg, msg, sizeof msg)) {
+        return cli_usage_error(cmd, "%s", msg);
+    }
+    return 0;
+}
+
 bool cli_parse_layer_option(const char *name, const char *value, struct clf_encoder_config *cfg,
                      char *msg, size_t size)
 {

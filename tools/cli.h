@@ -35,6 +35,17 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 /* relu, gelu, gelu-tanh -> *act; false for anything else. */
 bool cli_parse_act(const char *s, enum clf_act *act);
 
+/* auto, fused, gemm -> *impl; false for anything else. */
+bool cli_parse_attn_impl(const char *s, enum clf_attention_impl *impl);
+
+/* The encoder options shared by run and embed, into cfg: --attn-impl
+ * (cli_parse_attn_impl), --attn (clf_attention_variant_parse's grammar) and
+ * the layer options (cli_parse_layer_option). name is the option without
+ * dashes. Returns 0, or prints the usage error for cmd and returns
+ * CLI_USAGE. */
+int cli_encoder_option(const char *cmd, const char *name, const char *value,
+                       struct clf_encoder_config *cfg);
+
 /* The layer options shared by run and bench, into cfg:
  *   --ffn SPEC                    FFN weights (clf_ffn_factor_parse's grammar)
  *   --drop-dense                  free the f32 weights a prepared form replaces

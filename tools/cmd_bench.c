@@ -863,13 +863,7 @@ int cmd_bench(int argc, char **argv)
             break;
         }
         case 'a':
-            if (!strcmp(optarg, "auto"))
-                o.attn_impl = CLF_ATTN_AUTO;
-            else if (!strcmp(optarg, "fused"))
-                o.attn_impl = CLF_ATTN_FUSED;
-            else if (!strcmp(optarg, "gemm"))
-                o.attn_impl = CLF_ATTN_GEMM;
-            else
+            if (!cli_parse_attn_impl(optarg, &o.attn_impl))
                 return cli_usage_error("bench", "unknown --attn-impl '%s'", optarg);
             break;
         case 'v': {

@@ -149,26 +149,11 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
         case O_NPY: o->npy = optarg; break;
         case O_SIM: o->similarity = true; break;
         case O_ATTN_IMPL:
-            if (!strcmp(optarg, "auto"))
-                o->cfg.attn_impl = CLF_ATTN_AUTO;
-            else if (!strcmp(optarg, "fused"))
-                o->cfg.attn_impl = CLF_ATTN_FUSED;
-            else if (!strcmp(optarg, "gemm"))
-                o->cfg.attn_impl = CLF_ATTN_GEMM;
-            else
-                return cli_usage_error("embed", "unknown --attn-impl '%s' (auto, fused, gemm)",
-                                       optarg);
-            break;
-        case O_VARIANT: {
-            char msg[256];
-            if (clf_attention_variant_parse(optarg, &o->cfg.attn, msg, sizeof msg) != CLF_OK)
-                return cli_usage_error("embed", "--attn %s: %s", optarg, msg);
-            break;
-        }
+        case O_VARIANT:
         case O_LAYER: {
-            char msg[256];
-            if (!cli_parse_layer_option(opts[li].name, optarg, &o->cfg, msg, sizeof msg))
-                return cli_usage_error("embed", "%s", msg);
+            int rc = cli_encoder_option("embed", opts[li].name, optarg, &o->cfg);
+            if (rc)
+                return rc;
             break;
         }
         case 'h': help(); return -1;

@@ -172,26 +172,11 @@ static int parse(int argc, char **argv, struct run_opts *o)
         }
         case O_NORMFIRST: o->cfg.norm_first = true; break;
         case O_ATTN:
-            if (!strcmp(optarg, "auto"))
-                o->cfg.attn_impl = CLF_ATTN_AUTO;
-            else if (!strcmp(optarg, "fused"))
-                o->cfg.attn_impl = CLF_ATTN_FUSED;
-            else if (!strcmp(optarg, "gemm"))
-                o->cfg.attn_impl = CLF_ATTN_GEMM;
-            else
-                return cli_usage_error("run", "unknown --attn-impl '%s' (auto, fused, gemm)",
-                                       optarg);
-            break;
-        case O_VARIANT: {
-            char msg[256];
-            if (clf_attention_variant_parse(optarg, &o->cfg.attn, msg, sizeof msg) != CLF_OK)
-                return cli_usage_error("run", "--attn %s: %s", optarg, msg);
-            break;
-        }
+        case O_VARIANT:
         case O_QUANT: {
-            char msg[256];
-            if (!cli_parse_layer_option(opts[li].name, optarg, &o->cfg, msg, sizeof msg))
-                return cli_usage_error("run", "%s", msg);
+            int rc = cli_encoder_option("run", opts[li].name, optarg, &o->cfg);
+            if (rc)
+                return rc;
             break;
         }
         case O_SAVE: o->save = optarg; break;

@@ -177,30 +177,6 @@ static void state_free(struct clf_ctx *ctx, void *state)
     free(state);
 }
 
-/* Work-group size of actq_binary_group for rows of n: the smallest power of
- * two >= n, at most ACTQ_MAX_GROUP and what the device and kernel allow
- * (2·ls floats of local memory). */
-static enum clf_status group_size(struct clf_ctx *ctx, cl_kernel k, int64_t n, size_t *ls)
-{
-    size_t kmax = 0;
-    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
-                                          &kmax, NULL);
-    if (err != CL_SUCCESS)
-        return clf_fail_cl(ctx, err, "clGetKernelWorkGroupInfo");
-    size_t cap = ACTQ_MAX_GROUP;
-    if (kmax && kmax < cap)
-        cap = kmax;
-    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < cap)
-        cap = ctx->info.max_work_group_size;
-    if (ctx->info.local_mem_bytes && ctx->info.local_mem_bytes / (2 * sizeof(float)) < cap)
-        cap = (size_t)(ctx->info.local_mem_bytes / (2 * sizeof(float)));
-    size_t s = 1;
-    while (2 * s <= cap && (int64_t)s < n)
-        s *= 2;
-    *ls = s;
-    return CLF_OK;
-}
-
 static enum clf_status enqueue_actq(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                     const cl_event *wait, cl_event *ev)
 {
@@ -219,7 +195,9 @@ static enum clf_status enqueue_actq(struct clf_ctx *ctx, struct clf_node *node, 
         if (!group)
             return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
         size_t ls = 1;
-        st = group_size(ctx, k, y->shape[y->ndim - 1], &ls);
+        /* 2·ls floats of local memory */
+        st = clf_pow2_group_size(ctx, k, y->shape[y->ndim - 1], ACTQ_MAX_GROUP,
+                                 2 * sizeof(float), &ls);
         if (st != CLF_OK)
             return st;
         cl_int err = clSetKernelArg(k, arg, 2 * ls * sizeof(float), NULL);

@@ -276,10 +276,62 @@ enum clf_status clf_kernel_io(struct clf_ctx *ctx, const struct clf_node *node,
     return CLF_OK;
 }
 
+enum clf_status clf_pow2_group_size(struct clf_ctx *ctx, cl_kernel k, int64_t n, size_t max,
+                                    size_t local_per_item, size_t *ls)
+{
+    size_t kmax = 0;
+    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                          &kmax, NULL);
+    if (err != CL_SUCCESS)
+        return clf_fail_cl(ctx, err, "clGetKernelWorkGroupInfo");
+    size_t cap = max;
+    if (kmax && kmax < cap)
+        cap = kmax;
+    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < cap)
+        cap = ctx->info.max_work_group_size;
+    if (ctx->info.local_mem_bytes && ctx->info.local_mem_bytes / local_per_item < cap)
+        cap = (size_t)(ctx->info.local_mem_bytes / local_per_item);
+    size_t s = 1;
+    while (2 * s <= cap && (int64_t)s < n)
+        s *= 2;
+    *ls = s;
+    return CLF_OK;
+}
+
 enum clf_status clf_launch_per_element(struct clf_ctx *ctx, cl_kernel k,
                                        const struct clf_node *node, cl_uint n_wait,
                                        const cl_event *wait, cl_event *ev, const char *name)
 {
     size_t global = (size_t)clf_tensor_numel(node->out);
     return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, name);
+}
+
+enum clf_status clf_launch_io_args(struct clf_ctx *ctx, const struct clf_node *node,
+                                   const char *family, const char *name,
+                                   const struct clf_karg *args, cl_uint n, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev)
+{
+    cl_kernel k = NULL;
+    cl_uint arg = 0;
+    enum clf_status st = clf_kernel_io(ctx, node, family, NULL, name, &k, &arg);
+    if (st != CLF_OK)
+        return st;
+    for (cl_uint i = 0; i < n; i++)
+        if (clSetKernelArg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
+            return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
+    return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);
+}
+
+enum clf_status clf_add_node_with_output(struct clf_graph *g, struct clf_node *node,
+                                         enum clf_dtype dtype, int ndim, const int64_t *shape,
+                                         struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_new_output(g, dtype, ndim, shape, &node->out);
+    if (st != CLF_OK)
+        return st;
+    node->out_owned = true;
+    st = clf_graph_add_node(g, node);
+    if (st == CLF_OK)
+        *out = node->out;
+    return st;
 }

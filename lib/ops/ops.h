@@ -39,6 +39,19 @@ enum clf_status clf_launch_per_element(struct clf_ctx *ctx, cl_kernel k,
                                        const struct clf_node *node, cl_uint n_wait,
                                        const cl_event *wait, cl_event *ev, const char *name);
 
+/* Work-group size of a local-memory tree reduction over n elements with
+ * kernel k: the smallest power of two >= n, at most max (a power of two)
+ * and what the device and k allow, each work-item taking local_per_item
+ * bytes of local memory. */
+enum clf_status clf_pow2_group_size(struct clf_ctx *ctx, cl_kernel k, int64_t n, size_t max,
+                                    size_t local_per_item, size_t *ls);
+
+/* Creates node's graph-owned output of the given dtype and shape and
+ * appends node to g; *out receives the output. */
+enum clf_status clf_add_node_with_output(struct clf_graph *g, struct clf_node *node,
+                                         enum clf_dtype dtype, int ndim, const int64_t *shape,
+                                         struct clf_tensor **out);
+
 /* One kernel argument: its size and a pointer to its value. */
 struct clf_karg {
     size_t size;
@@ -51,6 +64,14 @@ enum clf_status clf_set_args(struct clf_ctx *ctx, cl_kernel k, const char *name,
                              const struct clf_karg *args, cl_uint n);
 
 #define CLF_NARGS(a) ((cl_uint)(sizeof(a) / sizeof((a)[0])))
+
+/* The per-element op launch: kernel `name` of program `family` with its
+ * clf_kernel_io arguments, then args[0..n) (n may be 0) as the next ones,
+ * launched with one work-item per element of node->out. */
+enum clf_status clf_launch_io_args(struct clf_ctx *ctx, const struct clf_node *node,
+                                   const char *family, const char *name,
+                                   const struct clf_karg *args, cl_uint n, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev);
 
 /* A tensor as the kernel argument triple of cl/common.cl: buffer, element
  * offset, long4 strides (padded to 4-D). */

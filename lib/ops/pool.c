@@ -12,27 +12,17 @@ static enum clf_status enqueue_key_padding(struct clf_ctx *ctx, struct clf_node 
                                            cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
     /* mask -> kp, shape */
-    cl_kernel k = NULL;
-    cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "pool", NULL, "pool_key_padding", &k, &arg);
-    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev,
-                                                 "pool_key_padding")
-                        : st;
+    return clf_launch_io_args(ctx, node, "pool", "pool_key_padding", NULL, 0, n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_mean(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                     const cl_event *wait, cl_event *ev)
 {
     /* h, mask -> p, shape, then seq */
-    cl_kernel k = NULL;
-    cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "pool", NULL, "pool_mean", &k, &arg);
-    if (st != CLF_OK)
-        return st;
     cl_long seq = node->in[0]->shape[1];
-    if (clSetKernelArg(k, arg, sizeof seq, &seq) != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of pool_mean failed");
-    return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "pool_mean");
+    const struct clf_karg args[] = {{sizeof seq, &seq}};
+    return clf_launch_io_args(ctx, node, "pool", "pool_mean", args, CLF_NARGS(args), n_wait, wait,
+                              ev);
 }
 
 static enum clf_status enqueue_l2(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
@@ -68,20 +58,6 @@ static enum clf_status check_mask(struct clf_graph *g, const struct clf_tensor *
     return CLF_OK;
 }
 
-/* Appends node with a new graph-owned output of the given dtype and shape. */
-static enum clf_status add_node(struct clf_graph *g, struct clf_node *node, enum clf_dtype dtype,
-                                int ndim, const int64_t *shape, struct clf_tensor **out)
-{
-    enum clf_status st = clf_graph_new_output(g, dtype, ndim, shape, &node->out);
-    if (st != CLF_OK)
-        return st;
-    node->out_owned = true;
-    st = clf_graph_add_node(g, node);
-    if (st == CLF_OK)
-        *out = node->out;
-    return st;
-}
-
 enum clf_status clf_pool_key_padding(struct clf_graph *g, struct clf_tensor *mask,
                                      struct clf_tensor **kp)
 {
@@ -94,7 +70,7 @@ enum clf_status clf_pool_key_padding(struct clf_graph *g, struct clf_tensor *mas
     node.impl = &op_key_padding;
     node.n_in = 1;
     node.in[0] = mask;
-    return add_node(g, &node, CLF_I32, 2, mask->shape, kp);
+    return clf_add_node_with_output(g, &node, CLF_I32, 2, mask->shape, kp);
 }
 
 enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tensor *hidden,
@@ -117,11 +93,11 @@ enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tenso
     mean.n_in = 2;
     mean.in[0] = hidden;
     mean.in[1] = mask;
-    st = add_node(g, &mean, CLF_F32, 2, ps, &p);
+    st = clf_add_node_with_output(g, &mean, CLF_F32, 2, ps, &p);
     if (st != CLF_OK)
         return st;
     l2.impl = &op_l2;
     l2.n_in = 1;
     l2.in[0] = p;
-    return add_node(g, &l2, CLF_F32, 2, ps, out);
+    return clf_add_node_with_output(g, &l2, CLF_F32, 2, ps, out);
 }

@@ -98,11 +98,7 @@ static enum clf_status enqueue_add(struct clf_ctx *ctx, struct clf_node *node, c
                                    const cl_event *wait, cl_event *ev)
 {
     /* x [d0, d1, seq, d], table [rows, d] -> y [d0, d1, seq, d], shape */
-    cl_kernel k = NULL;
-    cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "posenc", NULL, "posenc_add", &k, &arg);
-    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "posenc_add")
-                        : st;
+    return clf_launch_io_args(ctx, node, "posenc", "posenc_add", NULL, 0, n_wait, wait, ev);
 }
 
 /* posenc_add_lowrank: in[0] = x, in[1] = U, in[2] = V; iparams[0] = rank. */
@@ -110,17 +106,10 @@ static enum clf_status enqueue_lowrank(struct clf_ctx *ctx, struct clf_node *nod
                                        cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
     /* x [d0, d1, seq, d], U [rows, rank], V [rank, d] -> y, shape, then r */
-    cl_kernel k = NULL;
-    cl_uint arg = 0;
     cl_long rank = node->iparams[0];
-    enum clf_status st =
-        clf_kernel_io(ctx, node, "posenc", NULL, "posenc_add_lowrank", &k, &arg);
-    if (st != CLF_OK)
-        return st;
-    cl_int err = clSetKernelArg(k, arg, sizeof rank, &rank);
-    if (err != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of posenc_add_lowrank failed");
-    return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "posenc_add_lowrank");
+    const struct clf_karg args[] = {{sizeof rank, &rank}};
+    return clf_launch_io_args(ctx, node, "posenc", "posenc_add_lowrank", args, CLF_NARGS(args),
+                              n_wait, wait, ev);
 }
 
 static const struct clf_op_impl op_add = {.name = "posenc_add", .enqueue = enqueue_add};

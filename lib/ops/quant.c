@@ -87,30 +87,6 @@ static int64_t groups_of(const struct clf_tensor *t, enum clf_quant_axis axis)
 /* Enqueue                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Work-group size of quant_reduce for groups of n elements: the smallest
- * power of two >= n, at most QUANT_MAX_GROUP and what the device allows for
- * k (two local float arrays of that size). */
-static enum clf_status reduce_group_size(struct clf_ctx *ctx, cl_kernel k, int64_t n, size_t *ls)
-{
-    size_t kmax = 0;
-    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
-                                          &kmax, NULL);
-    if (err != CL_SUCCESS)
-        return clf_fail_cl(ctx, err, "clGetKernelWorkGroupInfo");
-    size_t cap = QUANT_MAX_GROUP;
-    if (kmax && kmax < cap)
-        cap = kmax;
-    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < cap)
-        cap = ctx->info.max_work_group_size;
-    if (ctx->info.local_mem_bytes && ctx->info.local_mem_bytes / (2 * sizeof(float)) < cap)
-        cap = (size_t)(ctx->info.local_mem_bytes / (2 * sizeof(float)));
-    size_t s = 1;
-    while (2 * s <= cap && (int64_t)s < n)
-        s *= 2;
-    *ls = s;
-    return CLF_OK;
-}
-
 static enum clf_status enqueue_reduce(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                       const cl_event *wait, cl_event *ev)
 {
@@ -124,7 +100,9 @@ static enum clf_status enqueue_reduce(struct clf_ctx *ctx, struct clf_node *node
     cl_int axis = (cl_int)node->iparams[1], affine = node->iparams[0] == CLF_QUANT_AFFINE;
     int64_t groups = groups_of(x, (enum clf_quant_axis)axis);
     size_t ls = 1;
-    st = reduce_group_size(ctx, k, clf_tensor_numel(x) / groups, &ls);
+    /* two local float arrays of ls */
+    st = clf_pow2_group_size(ctx, k, clf_tensor_numel(x) / groups, QUANT_MAX_GROUP,
+                             2 * sizeof(float), &ls);
     if (st != CLF_OK)
         return st;
     struct clf_targ xa = clf_targ_of(x);
@@ -147,15 +125,31 @@ static enum clf_status enqueue_reduce(struct clf_ctx *ctx, struct clf_node *node
     return clf_launch(ctx, k, 1, &global, &ls, n_wait, wait, ev, name);
 }
 
+/* Gets kernel `name` of the quant program and sets args[0..n) as its
+ * arguments. */
+static enum clf_status quant_kernel(struct clf_ctx *ctx, const char *name,
+                                    const struct clf_karg *args, cl_uint n, cl_kernel *k)
+{
+    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, k);
+    return st == CLF_OK ? clf_set_args(ctx, *k, name, args, n) : st;
+}
+
+/* quant_kernel, launched with one work-item per element of node->out. */
+static enum clf_status quant_launch_per_element(struct clf_ctx *ctx, const struct clf_node *node,
+                                                const char *name, const struct clf_karg *args,
+                                                cl_uint n, cl_uint n_wait, const cl_event *wait,
+                                                cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = quant_kernel(ctx, name, args, n, &k);
+    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+}
+
 static enum clf_status enqueue_scale(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                      const cl_event *wait, cl_event *ev)
 {
     /* stats, scale, scheme, bits */
     static const char name[] = "quant_scale";
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
-    if (st != CLF_OK)
-        return st;
     cl_int scheme = (cl_int)node->iparams[0], bits = (cl_int)node->iparams[2];
     const struct clf_karg args[] = {
         {sizeof(cl_mem), &node->in[0]->storage->mem},
@@ -163,8 +157,7 @@ static enum clf_status enqueue_scale(struct clf_ctx *ctx, struct clf_node *node,
         {sizeof scheme, &scheme},
         {sizeof bits, &bits},
     };
-    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
-    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+    return quant_launch_per_element(ctx, node, name, args, CLF_NARGS(args), n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_zero(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
@@ -172,10 +165,6 @@ static enum clf_status enqueue_zero(struct clf_ctx *ctx, struct clf_node *node, 
 {
     /* stats, scale, zero, bits */
     static const char name[] = "quant_zero";
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
-    if (st != CLF_OK)
-        return st;
     cl_int bits = (cl_int)node->iparams[2];
     const struct clf_karg args[] = {
         {sizeof(cl_mem), &node->in[0]->storage->mem},
@@ -183,8 +172,7 @@ static enum clf_status enqueue_zero(struct clf_ctx *ctx, struct clf_node *node, 
         {sizeof(cl_mem), &node->out->storage->mem},
         {sizeof bits, &bits},
     };
-    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
-    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+    return quant_launch_per_element(ctx, node, name, args, CLF_NARGS(args), n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_codes(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
@@ -195,9 +183,6 @@ static enum clf_status enqueue_codes(struct clf_ctx *ctx, struct clf_node *node,
     const char *name = node->iparams[3] == QUANT_ITEM ? "quant_codes_rows" : "quant_codes";
     const struct clf_tensor *x = node->in[0], *scale = node->in[1], *zero = node->in[2];
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
-    if (st != CLF_OK)
-        return st;
     struct clf_targ xa = clf_targ_of(x);
     cl_long4 shape, strides;
     cl_long off;
@@ -215,7 +200,7 @@ static enum clf_status enqueue_codes(struct clf_ctx *ctx, struct clf_node *node,
         {sizeof bits, &bits},
         {sizeof has_zero, &has_zero},
     };
-    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    enum clf_status st = quant_kernel(ctx, name, args, CLF_NARGS(args), &k);
     if (st != CLF_OK)
         return st;
     if (node->iparams[3] == QUANT_GROUP)
@@ -234,9 +219,6 @@ static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *nod
     const struct clf_tensor *q = node->in[0], *scale = node->in[1];
     const struct clf_tensor *zero = node->in[2] ? node->in[2] : scale;
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
-    if (st != CLF_OK)
-        return st;
     struct clf_targ qa = clf_targ_of(q), sa = clf_targ_of(scale), za = clf_targ_of(zero);
     cl_long4 shape, s_shape, z_shape, strides;
     cl_long off;
@@ -259,7 +241,7 @@ static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *nod
         {sizeof bits, &bits},
         {sizeof lin, &lin}, /* quant_dequant_rows only */
     };
-    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args) - (item ? 0 : 1));
+    enum clf_status st = quant_kernel(ctx, name, args, CLF_NARGS(args) - (item ? 0 : 1), &k);
     if (st != CLF_OK)
         return st;
     if (!item)
@@ -275,9 +257,6 @@ static enum clf_status enqueue_row(struct clf_ctx *ctx, struct clf_node *node, c
     static const char name[] = "quant_row_item";
     const struct clf_tensor *x = node->in[0], *scale = node->in[1], *zero = node->in[2];
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
-    if (st != CLF_OK)
-        return st;
     struct clf_targ xa = clf_targ_of(x);
     cl_long4 shape, strides;
     cl_long off;
@@ -292,7 +271,7 @@ static enum clf_status enqueue_row(struct clf_ctx *ctx, struct clf_node *node, c
         {sizeof scheme, &scheme},
         {sizeof bits, &bits},
     };
-    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    enum clf_status st = quant_kernel(ctx, name, args, CLF_NARGS(args), &k);
     if (st != CLF_OK)
         return st;
     size_t rows = (size_t)rows_of(x);
@@ -306,9 +285,6 @@ static enum clf_status enqueue_partial(struct clf_ctx *ctx, struct clf_node *nod
     static const char name[] = "quant_partial_item";
     const struct clf_tensor *x = node->in[0];
     cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
-    if (st != CLF_OK)
-        return st;
     struct clf_targ xa = clf_targ_of(x);
     cl_long4 shape, strides;
     cl_long off;
@@ -320,7 +296,7 @@ static enum clf_status enqueue_partial(struct clf_ctx *ctx, struct clf_node *nod
         {sizeof(cl_mem), &node->out->storage->mem},
         {sizeof block, &block},
     };
-    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
+    enum clf_status st = quant_kernel(ctx, name, args, CLF_NARGS(args), &k);
     if (st != CLF_OK)
         return st;
     size_t global[2] = {(size_t)clf_ceil_div(cols_of(x), 8), (size_t)node->out->shape[1]};
@@ -334,10 +310,6 @@ static enum clf_status enqueue_finish(struct clf_ctx *ctx, struct clf_node *node
      * scheme, bits; one work-item per group */
     static const char name[] = "quant_finish";
     const struct clf_tensor *part = node->in[0], *zero = node->in[1];
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "quant", NULL, name, &k);
-    if (st != CLF_OK)
-        return st;
     cl_long parts = part->shape[1], cols = part->shape[2];
     cl_int axis = (cl_int)node->iparams[1], scheme = (cl_int)node->iparams[0],
            bits = (cl_int)node->iparams[2];
@@ -351,8 +323,7 @@ static enum clf_status enqueue_finish(struct clf_ctx *ctx, struct clf_node *node
         {sizeof scheme, &scheme},
         {sizeof bits, &bits},
     };
-    st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
-    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+    return quant_launch_per_element(ctx, node, name, args, CLF_NARGS(args), n_wait, wait, ev);
 }
 
 /* A second output's writer: orders the node after the one that wrote it. */

@@ -42,30 +42,6 @@ static int64_t row_count(const struct clf_tensor *t)
     return clf_tensor_numel(t) / t->shape[t->ndim - 1];
 }
 
-/* Work-group size of the group variant for rows of n elements: the
- * smallest power of two >= n, at most ROWS_MAX_GROUP and what the device
- * allows for kernel k. */
-static enum clf_status group_size(struct clf_ctx *ctx, cl_kernel k, int64_t n, size_t *ls)
-{
-    size_t kmax = 0;
-    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
-                                          &kmax, NULL);
-    if (err != CL_SUCCESS)
-        return clf_fail_cl(ctx, err, "clGetKernelWorkGroupInfo");
-    size_t cap = ROWS_MAX_GROUP;
-    if (kmax && kmax < cap)
-        cap = kmax;
-    if (ctx->info.max_work_group_size && ctx->info.max_work_group_size < cap)
-        cap = ctx->info.max_work_group_size;
-    if (ctx->info.local_mem_bytes && ctx->info.local_mem_bytes / sizeof(float) < cap)
-        cap = (size_t)(ctx->info.local_mem_bytes / sizeof(float));
-    size_t s = 1;
-    while (2 * s <= cap && (int64_t)s < n)
-        s *= 2;
-    *ls = s;
-    return CLF_OK;
-}
-
 /* Kernel name and build options of a row-reduction node: base is "softmax"
  * or "layernorm"; the vector variant is built with -DROWS_VW=16 where the
  * device prefers 16-wide floats, else 8. */
@@ -94,7 +70,8 @@ static enum clf_status launch_rows(struct clf_ctx *ctx, cl_kernel k, cl_uint arg
     if (node->iparams[0] != CLF_ROWS_PER_GROUP)
         return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
     size_t ls = 1;
-    enum clf_status st = group_size(ctx, k, y->shape[y->ndim - 1], &ls);
+    enum clf_status st = clf_pow2_group_size(ctx, k, y->shape[y->ndim - 1], ROWS_MAX_GROUP,
+                                             sizeof(float), &ls);
     if (st != CLF_OK)
         return st;
     cl_int err = clSetKernelArg(k, arg, ls * sizeof(float), NULL);
@@ -109,26 +86,17 @@ static enum clf_status enqueue_bias_add(struct clf_ctx *ctx, struct clf_node *no
                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
     /* x, bias -> y, shape */
-    cl_kernel k = NULL;
-    cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "rows", NULL, "rows_bias_add", &k, &arg);
-    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "rows_bias_add")
-                        : st;
+    return clf_launch_io_args(ctx, node, "rows", "rows_bias_add", NULL, 0, n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_act(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
     /* x -> y, shape, then the activation code */
-    cl_kernel k = NULL;
-    cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "rows", NULL, "rows_act", &k, &arg);
-    if (st != CLF_OK)
-        return st;
     cl_int act = (cl_int)node->iparams[0];
-    if (clSetKernelArg(k, arg, sizeof act, &act) != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of rows_act failed");
-    return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "rows_act");
+    const struct clf_karg args[] = {{sizeof act, &act}};
+    return clf_launch_io_args(ctx, node, "rows", "rows_act", args, CLF_NARGS(args), n_wait, wait,
+                              ev);
 }
 
 static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *node,
@@ -340,21 +308,6 @@ static enum clf_status check_variant(struct clf_graph *g, enum clf_rows_variant 
     return CLF_OK;
 }
 
-/* Creates the node's graph-owned f32 output of the given shape and appends
- * the node; *out receives the output. */
-static enum clf_status add_node(struct clf_graph *g, struct clf_node *node, int ndim,
-                                const int64_t *shape, struct clf_tensor **out)
-{
-    enum clf_status st = clf_graph_new_output(g, CLF_F32, ndim, shape, &node->out);
-    if (st != CLF_OK)
-        return st;
-    node->out_owned = true;
-    st = clf_graph_add_node(g, node);
-    if (st == CLF_OK)
-        *out = node->out;
-    return st;
-}
-
 enum clf_status clf_op_bias_add(struct clf_graph *g, struct clf_tensor *x,
                                 struct clf_tensor *bias, struct clf_tensor **out)
 {
@@ -370,7 +323,7 @@ enum clf_status clf_op_bias_add(struct clf_graph *g, struct clf_tensor *x,
     node.n_in = 2;
     node.in[0] = x;
     node.in[1] = bias;
-    return add_node(g, &node, x->ndim, x->shape, out);
+    return clf_add_node_with_output(g, &node, CLF_F32, x->ndim, x->shape, out);
 }
 
 enum clf_status clf_op_act(struct clf_graph *g, struct clf_tensor *x, enum clf_act act,
@@ -395,7 +348,7 @@ enum clf_status clf_op_act(struct clf_graph *g, struct clf_tensor *x, enum clf_a
     node.n_in = 1;
     node.in[0] = x;
     node.iparams[0] = act;
-    return add_node(g, &node, x->ndim, x->shape, out);
+    return clf_add_node_with_output(g, &node, CLF_F32, x->ndim, x->shape, out);
 }
 
 enum clf_status clf_rows_softmax_record(struct clf_graph *g, struct clf_tensor *x,
@@ -413,7 +366,7 @@ enum clf_status clf_rows_softmax_record(struct clf_graph *g, struct clf_tensor *
     node.n_in = 1;
     node.in[0] = x;
     node.iparams[0] = variant;
-    return add_node(g, &node, x->ndim, x->shape, out);
+    return clf_add_node_with_output(g, &node, CLF_F32, x->ndim, x->shape, out);
 }
 
 enum clf_status clf_op_softmax(struct clf_graph *g, struct clf_tensor *x, struct clf_tensor **out)
@@ -453,7 +406,7 @@ enum clf_status clf_rows_layernorm_record(struct clf_graph *g, struct clf_tensor
     node.fparams[0] = eps;
     node.fparams[1] = 1.0f / (float)n; /* one IEEE rounding (n < 2^24 is exact as a float) */
     node.iparams[0] = variant;
-    return add_node(g, &node, x->ndim, x->shape, out);
+    return clf_add_node_with_output(g, &node, CLF_F32, x->ndim, x->shape, out);
 }
 
 enum clf_status clf_op_layernorm(struct clf_graph *g, struct clf_tensor *x,
@@ -490,7 +443,7 @@ enum clf_status clf_rows_embedding_record(struct clf_graph *g, struct clf_tensor
     node.in[0] = table;
     node.in[1] = ids;
     node.iparams[0] = check_ids;
-    return add_node(g, &node, ids->ndim + 1, shape, out);
+    return clf_add_node_with_output(g, &node, CLF_F32, ids->ndim + 1, shape, out);
 }
 
 enum clf_status clf_op_embedding(struct clf_graph *g, struct clf_tensor *table,

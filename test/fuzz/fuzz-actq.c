@@ -3,8 +3,6 @@
  * field (floats bit for bit). */
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static bool same(const struct clf_actq *a, const struct clf_actq *b)
 {
     return a->kind == b->kind && a->bits == b->bits && a->is_signed == b->is_signed &&

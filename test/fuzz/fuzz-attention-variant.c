@@ -3,8 +3,6 @@
  * struct, field for field (floats bit for bit). */
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static bool same(const struct clf_attention_variant *a, const struct clf_attention_variant *b)
 {
     return a->sparsity == b->sparsity && !memcmp(&a->threshold, &b->threshold, sizeof a->threshold) &&

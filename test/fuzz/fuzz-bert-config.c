@@ -9,9 +9,6 @@
 
 #include <sys/stat.h>
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #define D 8
 #define FF 16
 #define VOCAB 10

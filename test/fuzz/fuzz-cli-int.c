@@ -10,8 +10,6 @@
 
 #include "../../tools/cli.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /* Reference: strtoll's syntax (leading space, sign, decimal digits, the
  * whole string), the exact value; false when none or beyond int64. */
 static bool ref_parse(const char *s, int64_t *out)

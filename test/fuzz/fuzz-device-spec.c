@@ -6,8 +6,6 @@
  * buffer. */
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #define NDEV 80
 
 static struct clf_device_info devs[NDEV];

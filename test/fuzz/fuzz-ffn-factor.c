@@ -3,8 +3,6 @@
  * field for field (eps bit for bit). */
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static bool same(const struct clf_ffn_factor *a, const struct clf_ffn_factor *b)
 {
     return a->format == b->format && a->rank == b->rank &&

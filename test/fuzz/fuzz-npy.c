@@ -3,15 +3,7 @@
  * extent). */
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc, (void)argv;
-    fuzz_make_ctx();
-    return 0;
-}
+FUZZ_INITIALIZE_CTX()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

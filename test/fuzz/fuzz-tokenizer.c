@@ -14,9 +14,6 @@
 
 #include <stdbool.h>
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /* The small vocabulary: the specials, some words, pieces and characters
  * (ASCII, accented, CJK). */
 static const char small_vocab[] =

@@ -15,6 +15,11 @@
 
 #include "clformer.h"
 
+/* The libFuzzer entry points (declared for -Wmissing-prototypes; a harness
+ * defines LLVMFuzzerTestOneInput and, when it needs one, an initialiser). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* Aborts with a message when cond is false. */
 #define FUZZ_CHECK(cond, ...)                                                                  \
     do {                                                                                       \
@@ -41,6 +46,16 @@ static inline void fuzz_make_ctx(void)
         exit(1);
     }
 }
+
+/* Defines LLVMFuzzerInitialize as fuzz_make_ctx, for the harnesses that
+ * need nothing else before the first input. */
+#define FUZZ_INITIALIZE_CTX()                                                                  \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                          \
+    {                                                                                          \
+        (void)argc, (void)argv;                                                                \
+        fuzz_make_ctx();                                                                       \
+        return 0;                                                                              \
+    }
 
 /* The input as a regular file: one memfd, rewritten per input, opened by
  * path (/proc/self/fd/N) as the readers do. */
