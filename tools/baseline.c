@@ -6,8 +6,14 @@
 #include <cblas.h>
 #endif
 
-/* Built for the widest vectors the CPU running it has (ifunc clones). */
+/* Built for the widest vectors the CPU running it has (gcc's ifunc clones;
+ * clang 14 left the clones' symbols undefined across files, so with clang
+ * the baselines build for the default target only). */
+#if defined(__GNUC__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
 
 /* Softmax of one row of n into y (y may be x). */
 CLONES static void softmax_row(const float *x, float *y, int64_t n)
