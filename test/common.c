@@ -316,3 +316,33 @@ int test_run_suite(Suite *s)
     test_ctx_release();
     return failed == 0 ? 0 : 1;
 }
+
+void test_write_all(struct clf_tensor *t, const float *x)
+{
+    ck_assert_ok(test_ctx(), clf_tensor_write(t, x, (size_t)clf_tensor_numel(t) * sizeof *x));
+}
+
+struct clf_tensor *test_view4(struct clf_tensor *base, const int64_t *shape,
+                              const int64_t *strides, int64_t offset)
+{
+    struct clf_tensor *t = NULL;
+    ck_assert_ok(test_ctx(), clf_tensor_view(base, 4, shape, strides, offset, &t));
+    return t;
+}
+
+struct clf_tensor *test_upload_pad(int64_t B, int64_t S, const int32_t *pad)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t ps[2] = {B, S};
+    struct clf_tensor *t = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &t));
+    ck_assert_ok(ctx, clf_tensor_write(t, pad, (size_t)(B * S) * sizeof *pad));
+    return t;
+}
+
+float *test_random_floats(size_t n, double lo, double hi)
+{
+    float *x = malloc(n * sizeof *x);
+    test_fill_uniform(x, n, lo, hi);
+    return x;
+}

@@ -106,6 +106,15 @@ void test_poison(struct clf_tensor *t);
 float *test_read_all(struct clf_tensor *t);
 /* A new dense f32 tensor on the shared context holding host. */
 struct clf_tensor *test_upload(int ndim, const int64_t *shape, const float *host);
+/* Writes t's numel floats from x (the whole tensor, logical order). */
+void test_write_all(struct clf_tensor *t, const float *x);
+/* A 4-D view of base (clf_tensor_view) on the shared context. */
+struct clf_tensor *test_view4(struct clf_tensor *base, const int64_t *shape,
+                              const int64_t *strides, int64_t offset);
+/* A new [B, S] i32 padding mask on the shared context holding pad. */
+struct clf_tensor *test_upload_pad(int64_t B, int64_t S, const int32_t *pad);
+/* n floats uniformly in [lo, hi) (test_fill_uniform), malloc'd. */
+float *test_random_floats(size_t n, double lo, double hi);
 
 /* A = Q1 diag(1/j) Q2^T, [m, n] row-major double (malloc'd), with Q1
  * [m, k] and Q2 [n, k] random orthonormal (Gram-Schmidt twice: orthogonal

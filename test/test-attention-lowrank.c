@@ -204,14 +204,7 @@ static struct clf_tensor *create(struct dev *dv, int ndim, const int64_t *shape)
 static struct clf_tensor *view(struct dev *dv, struct clf_tensor *base, const int64_t *shape,
                                const int64_t *strides, int64_t offset)
 {
-    struct clf_tensor *t = NULL;
-    ck_assert_ok(test_ctx(), clf_tensor_view(base, 4, shape, strides, offset, &t));
-    return own(dv, t);
-}
-
-static void write_all(struct clf_tensor *t, const float *x)
-{
-    ck_assert_ok(test_ctx(), clf_tensor_write(t, x, (size_t)clf_tensor_numel(t) * sizeof *x));
+    return own(dv, test_view4(base, shape, strides, offset));
 }
 
 static void upload(const struct lcase *c, const float *q, const float *k, const float *v,
@@ -241,9 +234,9 @@ static void upload(const struct lcase *c, const float *q, const float *k, const 
             dv->v = create(dv, 4, ks);
         }
     }
-    write_all(dv->q, q);
-    write_all(dv->k, k);
-    write_all(dv->v, v);
+    test_write_all(dv->q, q);
+    test_write_all(dv->k, k);
+    test_write_all(dv->v, v);
 }
 
 static void release(struct dev *dv)
@@ -252,16 +245,28 @@ static void release(struct dev *dv)
         clf_tensor_destroy(dv->owned[i]);
 }
 
-static float *random_floats(size_t n, double lo, double hi)
-{
-    float *x = malloc(n * sizeof *x);
-    test_fill_uniform(x, n, lo, hi);
-    return x;
-}
-
 static const char *proj_name(enum proj_kind p)
 {
     return p == P_MEAN ? "mean" : p == P_GAUSS ? "gauss" : "given";
+}
+
+/* Runs g twice, poisoning its output y (n floats) first each time, checks
+ * the two results are bitwise equal and returns the first (malloc'd). */
+static float *run_twice(struct clf_graph *g, struct clf_tensor *y, size_t n)
+{
+    float *first = NULL;
+    for (int run = 0; run < 2; run++) {
+        test_poison(y);
+        ck_assert_ok(test_ctx(), clf_graph_run(g));
+        float *o = test_read_all(y);
+        if (!first) {
+            first = o;
+        } else {
+            ck_assert_msg(memcmp(first, o, n * sizeof *o) == 0, "second run differs");
+            free(o);
+        }
+    }
+    return first;
 }
 
 /* Records and runs Linformer on the case's device tensors (twice, output
@@ -285,19 +290,7 @@ static float *run_linformer(const struct lcase *c, struct dev *dv, struct clf_te
     ck_assert_ok(ctx, clf_attention_record(g, dv->q, dv->k, dv->v, &p, c->family, &y));
     if (dv->out)
         ck_assert_ptr_eq(y, dv->out);
-    float *first = NULL;
-    size_t n = (size_t)(c->b * c->h * c->sq * c->d);
-    for (int run = 0; run < 2; run++) {
-        test_poison(y);
-        ck_assert_ok(ctx, clf_graph_run(g));
-        float *o = test_read_all(y);
-        if (!first) {
-            first = o;
-        } else {
-            ck_assert_msg(memcmp(first, o, n * sizeof *o) == 0, "second run differs");
-            free(o);
-        }
-    }
+    float *first = run_twice(g, y, (size_t)(c->b * c->h * c->sq * c->d));
     if (getenv("ATTN_TEST_VERBOSE")) {
         char desc[256];
         for (size_t i = 0; i < clf_graph_node_count(g); i++)
@@ -330,8 +323,8 @@ static void run_exact_case(struct lcase c)
 {
     const int64_t n = c.n, r = c.r < n ? c.r : n; /* r > n is capped */
     size_t nq = (size_t)(c.b * c.h * c.sq * c.d), nk = (size_t)(c.b * c.h * n * c.d);
-    float *q = random_floats(nq, -2, 2), *k = random_floats(nk, -2, 2);
-    float *v = random_floats(nk, -1, 1);
+    float *q = test_random_floats(nq, -2, 2), *k = test_random_floats(nk, -2, 2);
+    float *v = test_random_floats(nk, -1, 1);
     unsigned char *keep = NULL;
     if (r < n) {
         /* every key of a segment takes the segment's first key */
@@ -380,8 +373,8 @@ static void run_ref_case(struct lcase c)
     const int64_t n = c.n, r = c.proj == P_MEAN && c.r > n ? n : c.r;
     size_t nq = (size_t)(c.b * c.h * c.sq * c.d), nk = (size_t)(c.b * c.h * n * c.d);
     size_t np = (size_t)(c.b * c.h * r * c.d);
-    float *q = random_floats(nq, -2, 2), *k = random_floats(nk, -2, 2);
-    float *v = random_floats(nk, -1, 1);
+    float *q = test_random_floats(nq, -2, 2), *k = test_random_floats(nk, -2, 2);
+    float *v = test_random_floats(nk, -1, 1);
     double *E = calloc((size_t)(r * n), sizeof *E), *F = calloc((size_t)(r * n), sizeof *F);
     float *ef = malloc((size_t)(r * n) * sizeof *ef), *ff = malloc((size_t)(r * n) * sizeof *ff);
     switch (c.proj) {
@@ -529,8 +522,8 @@ START_TEST(test_gaussian_deterministic)
 {
     struct lcase c = {2, 2, 20, 50, 32, 8, P_GAUSS, 99, L_DENSE, CPU, false};
     size_t nq = (size_t)(c.b * c.h * c.sq * c.d), nk = (size_t)(c.b * c.h * c.n * c.d);
-    float *q = random_floats(nq, -2, 2), *k = random_floats(nk, -2, 2);
-    float *v = random_floats(nk, -1, 1);
+    float *q = test_random_floats(nq, -2, 2), *k = test_random_floats(nk, -2, 2);
+    float *v = test_random_floats(nk, -1, 1);
     struct dev dv;
     upload(&c, q, k, v, &dv);
     float *o1 = run_linformer(&c, &dv, NULL, NULL);
@@ -546,6 +539,16 @@ START_TEST(test_gaussian_deterministic)
     free(q), free(k), free(v), free(o1), free(o2), free(o3);
 }
 END_TEST
+
+/* In the error tests: attention of (q, k, v) with params p into graph g
+ * fails with want, leaving y NULL and g without nodes (a macro, so that a
+ * failure names the test's line). */
+#define EXPECT(want)                                                                          \
+    do {                                                                                      \
+        ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), want);                    \
+        ck_assert_ptr_null(y);                                                                \
+        ck_assert_uint_eq(clf_graph_node_count(g), 0);                                        \
+    } while (0)
 
 START_TEST(test_errors)
 {
@@ -571,12 +574,6 @@ START_TEST(test_errors)
     struct clf_tensor *y = NULL;
     struct clf_attention_params p = clf_attention_params_default();
     p.variant.sparsity = CLF_ATTN_LINFORMER;
-#define EXPECT(want)                                                                          \
-    do {                                                                                      \
-        ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), want);                    \
-        ck_assert_ptr_null(y);                                                                \
-        ck_assert_uint_eq(clf_graph_node_count(g), 0);                                        \
-    } while (0)
     p.variant.rank = 0; /* r = 0 */
     EXPECT(CLF_E_INVALID_ARG);
     p.variant.rank = -3;
@@ -633,7 +630,6 @@ START_TEST(test_errors)
     ck_assert_ok(ctx, clf_op_attention(g, q, k, v, &p, &y));
     ck_assert_ptr_nonnull(y);
     ck_assert_uint_eq(clf_graph_node_count(g), 3);
-#undef EXPECT
     static const char *bad[] = {"linformer", "linformer:0", "linformer:4,gauss,seed:-1",
                                 "linformer:4,mean,gauss", "linformer:4,renorm"};
     struct clf_attention_variant var;
@@ -725,19 +721,7 @@ static float *run_nystrom(const struct nys *c, struct dev *dv)
     ck_assert_ok(ctx, clf_op_attention(g, dv->q, dv->k, dv->v, &p, &y));
     if (dv->out)
         ck_assert_ptr_eq(y, dv->out);
-    float *first = NULL;
-    size_t n = (size_t)(c->b * c->h * c->n * c->d);
-    for (int run = 0; run < 2; run++) {
-        test_poison(y);
-        ck_assert_ok(ctx, clf_graph_run(g));
-        float *o = test_read_all(y);
-        if (!first) {
-            first = o;
-        } else {
-            ck_assert_msg(memcmp(first, o, n * sizeof *o) == 0, "second run differs");
-            free(o);
-        }
-    }
+    float *first = run_twice(g, y, (size_t)(c->b * c->h * c->n * c->d));
     clf_graph_destroy(g);
     return first;
 }
@@ -821,6 +805,19 @@ static void matmul(const double *a, const double *b, int64_t r, int64_t t, int64
         }
 }
 
+/* out [rows, cols] = s a b^T for a [rows, d], b [cols, d] (row-major). */
+static void scores(const double *a, const double *b, int64_t rows, int64_t cols, int64_t d,
+                   double s, double *out)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) {
+            double acc = 0;
+            for (int64_t dd = 0; dd < d; dd++)
+                acc += a[i * d + dd] * b[j * d + dd];
+            out[i * cols + j] = s * acc;
+        }
+}
+
 /*
  * The double reference of one (batch, head): o [n, d] = Nystrom of
  * (q, k, v) [n, d] (float inputs), and the estimate R of the fp32 error
@@ -849,27 +846,12 @@ static double nys_ref(const struct nys *c, const float *q, const float *k, const
         maxk = fmax(maxk, fabs(k[i]));
         maxv = fmax(maxv, fabs(v[i]));
     }
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = 0; j < m; j++) {
-            double a = 0;
-            for (int64_t dd = 0; dd < d; dd++)
-                a += q[i * d + dd] * kl[j * d + dd];
-            F[i * m + j] = s * a;
-        }
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < m; j++) {
-            double a = 0;
-            for (int64_t dd = 0; dd < d; dd++)
-                a += ql[i * d + dd] * kl[j * d + dd];
-            A[i * m + j] = s * a;
-        }
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            double a = 0;
-            for (int64_t dd = 0; dd < d; dd++)
-                a += ql[i * d + dd] * k[j * d + dd];
-            B[i * n + j] = s * a;
-        }
+    double *qd = malloc((size_t)(n * d) * sizeof *qd), *kd = malloc((size_t)(n * d) * sizeof *kd);
+    for (int64_t i = 0; i < n * d; i++)
+        qd[i] = q[i], kd[i] = k[i];
+    scores(qd, kl, n, m, d, s, F);
+    scores(ql, kl, m, m, d, s, A);
+    scores(ql, kd, m, n, d, s, B);
     softmax_rows(F, n, m);
     softmax_rows(A, m, m);
     softmax_rows(B, m, n);
@@ -919,12 +901,7 @@ static double nys_ref(const struct nys *c, const float *q, const float *k, const
     if (exact) {
         double *sc = malloc((size_t)n * sizeof *sc);
         for (int64_t i = 0; i < n; i++) {
-            for (int64_t j = 0; j < n; j++) {
-                double a = 0;
-                for (int64_t dd = 0; dd < d; dd++)
-                    a += q[i * d + dd] * k[j * d + dd];
-                sc[j] = s * a;
-            }
+            scores(qd + i * d, kd, 1, n, d, s, sc);
             softmax_rows(sc, 1, n);
             for (int64_t dd = 0; dd < d; dd++) {
                 double a = 0;
@@ -956,7 +933,7 @@ static double nys_ref(const struct nys *c, const float *q, const float *k, const
                    1.0 / (n1 * ninf * ainv * ainv), D, R);
     }
     free(ql), free(kl), free(F), free(A), free(B), free(Z), free(AZ), free(T), free(U);
-    free(BV), free(W), free(vd);
+    free(BV), free(W), free(vd), free(qd), free(kd);
     return R;
 }
 
@@ -1132,12 +1109,6 @@ START_TEST(test_nystrom_errors)
     struct clf_tensor *y = NULL;
     struct clf_attention_params p = clf_attention_params_default();
     p.variant.sparsity = CLF_ATTN_NYSTROM;
-#define EXPECT(want)                                                                          \
-    do {                                                                                      \
-        ck_assert_status(ctx, clf_op_attention(g, q, k, v, &p, &y), want);                    \
-        ck_assert_ptr_null(y);                                                                \
-        ck_assert_uint_eq(clf_graph_node_count(g), 0);                                        \
-    } while (0)
     p.variant.rank = 0;
     EXPECT(CLF_E_INVALID_ARG);
     p.variant.rank = 4;

@@ -345,12 +345,8 @@ static void upload(const struct qcase *c, const struct qdata *x, struct qdev *dv
         ck_assert_ok(ctx, clf_tensor_write(dv->ks, x->ksc, (size_t)(B * H * kss[2]) * 4));
         ck_assert_ok(ctx, clf_tensor_write(dv->vs, x->vsc, (size_t)(B * H * vss[2]) * 4));
     }
-    if (x->pad) {
-        int64_t ps[2] = {B, sk};
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &dv->pad));
-        keep(dv, dv->pad);
-        ck_assert_ok(ctx, clf_tensor_write(dv->pad, x->pad, (size_t)(B * sk) * sizeof(int32_t)));
-    }
+    if (x->pad)
+        dv->pad = keep(dv, test_upload_pad(B, sk, x->pad));
 }
 
 static void release(struct qdev *dv)

@@ -250,32 +250,12 @@ static double check(const struct scase *c, const struct data *x, const float *ou
     return worst;
 }
 
-static float *random_floats(size_t n, double lo, double hi)
-{
-    float *x = malloc(n * sizeof *x);
-    test_fill_uniform(x, n, lo, hi);
-    return x;
-}
-
 /* Device side: q, k, v (dense, or views of one [B, S, 3 H D] tensor), out
  * (NULL, or a view of [B, S, H D]), pad, kept. */
 struct dev {
     struct clf_tensor *q, *k, *v, *out, *pad, *kept;
     struct clf_tensor *base[2], *views[4];
 };
-
-static struct clf_tensor *make_view(struct clf_tensor *base, const int64_t *shape,
-                                    const int64_t *strides, int64_t offset)
-{
-    struct clf_tensor *t = NULL;
-    ck_assert_ok(test_ctx(), clf_tensor_view(base, 4, shape, strides, offset, &t));
-    return t;
-}
-
-static void write_all(struct clf_tensor *t, const float *x)
-{
-    ck_assert_ok(test_ctx(), clf_tensor_write(t, x, (size_t)clf_tensor_numel(t) * sizeof *x));
-}
 
 static void upload(const struct scase *c, const struct data *x, struct dev *dv)
 {
@@ -290,24 +270,20 @@ static void upload(const struct scase *c, const struct data *x, struct dev *dv)
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, xs, &dv->base[0]));
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, ys, &dv->base[1]));
         int64_t st[4] = {S * 3 * H * D, D, 3 * H * D, 1}, ot[4] = {S * H * D, D, H * D, 1};
-        dv->q = dv->views[0] = make_view(dv->base[0], qs, st, 0);
-        dv->k = dv->views[1] = make_view(dv->base[0], ks, st, H * D);
-        dv->v = dv->views[2] = make_view(dv->base[0], ks, st, 2 * H * D);
-        dv->out = dv->views[3] = make_view(dv->base[1], qs, ot, 0);
+        dv->q = dv->views[0] = test_view4(dv->base[0], qs, st, 0);
+        dv->k = dv->views[1] = test_view4(dv->base[0], ks, st, H * D);
+        dv->v = dv->views[2] = test_view4(dv->base[0], ks, st, 2 * H * D);
+        dv->out = dv->views[3] = test_view4(dv->base[1], qs, ot, 0);
     } else {
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &dv->q));
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ks, &dv->k));
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ks, &dv->v));
     }
-    write_all(dv->q, x->q);
-    write_all(dv->k, x->k);
-    write_all(dv->v, x->v);
-    if (x->pad) {
-        int64_t ps[2] = {B, c->sk};
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &dv->pad));
-        ck_assert_ok(ctx,
-                     clf_tensor_write(dv->pad, x->pad, (size_t)(B * c->sk) * sizeof(int32_t)));
-    }
+    test_write_all(dv->q, x->q);
+    test_write_all(dv->k, x->k);
+    test_write_all(dv->v, x->v);
+    if (x->pad)
+        dv->pad = test_upload_pad(B, c->sk, x->pad);
     if (c->kept) {
         int64_t ks3[3] = {B, H, c->sq};
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 3, ks3, &dv->kept));
@@ -335,9 +311,9 @@ static void run_case(struct scase c)
     struct clf_ctx *ctx = test_ctx();
     struct data x = {0};
     size_t nq = (size_t)(c.b * c.h * c.sq * c.d), nk = (size_t)(c.b * c.h * c.sk * c.d);
-    x.q = random_floats(nq, -2, 2);
-    x.k = random_floats(nk, -2, 2);
-    x.v = random_floats(nk, -1, 1);
+    x.q = test_random_floats(nq, -2, 2);
+    x.k = test_random_floats(nk, -2, 2);
+    x.v = test_random_floats(nk, -1, 1);
     if (c.dup > 0)
         for (int64_t bh = 0; bh < c.b * c.h; bh++)
             for (int64_t j = 0; j + c.dup < c.sk; j += 2 * c.dup)
@@ -579,7 +555,7 @@ START_TEST(test_topk_nodes)
 {
     struct clf_ctx *ctx = test_ctx();
     int64_t shape[4] = {1, 4, 300, 64};
-    float *x = random_floats(4 * 300 * 64, -1, 1);
+    float *x = test_random_floats(4 * 300 * 64, -1, 1);
     struct clf_tensor *t = test_upload(4, shape, x);
     struct clf_graph *g = NULL;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));

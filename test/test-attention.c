@@ -176,13 +176,6 @@ static double check(const struct acase *c, const struct data *x, const float *ou
     return worst;
 }
 
-static float *random_floats(size_t n, double lo, double hi)
-{
-    float *x = malloc(n * sizeof *x);
-    test_fill_uniform(x, n, lo, hi);
-    return x;
-}
-
 /* The device tensors of a case: q, k, v, out (NULL: the op creates it)
  * and the padding mask, with the storages (base) and views to destroy. */
 struct dev {
@@ -190,20 +183,6 @@ struct dev {
     struct clf_tensor *base[4];
     struct clf_tensor *views[4];
 };
-
-static struct clf_tensor *make_view(struct clf_tensor *base, const int64_t *shape,
-                                    const int64_t *strides, int64_t offset)
-{
-    struct clf_tensor *t = NULL;
-    ck_assert_ok(test_ctx(), clf_tensor_view(base, 4, shape, strides, offset, &t));
-    return t;
-}
-
-static void write_all(struct clf_tensor *t, const float *x)
-{
-    ck_assert_ok(test_ctx(),
-                 clf_tensor_write(t, x, (size_t)clf_tensor_numel(t) * sizeof *x));
-}
 
 static void upload(const struct acase *c, const struct data *x, struct dev *dv)
 {
@@ -221,10 +200,10 @@ static void upload(const struct acase *c, const struct data *x, struct dev *dv)
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, ys, &dv->base[1]));
         int64_t st[4] = {S * W, D, W, 1}, vt[4] = {S * W, DV, W, 1};
         int64_t ot[4] = {S * H * DV, DV, H * DV, 1};
-        dv->q = dv->views[0] = make_view(dv->base[0], qs, st, 0);
-        dv->k = dv->views[1] = make_view(dv->base[0], ks, st, H * D);
-        dv->v = dv->views[2] = make_view(dv->base[0], vs4, vt, 2 * H * D);
-        dv->out = dv->views[3] = make_view(dv->base[1], os4, ot, 0);
+        dv->q = dv->views[0] = test_view4(dv->base[0], qs, st, 0);
+        dv->k = dv->views[1] = test_view4(dv->base[0], ks, st, H * D);
+        dv->v = dv->views[2] = test_view4(dv->base[0], vs4, vt, 2 * H * D);
+        dv->out = dv->views[3] = test_view4(dv->base[1], os4, ot, 0);
         test_poison(dv->base[0]);
         break;
     }
@@ -239,8 +218,8 @@ static void upload(const struct acase *c, const struct data *x, struct dev *dv)
         int64_t ot[4] = {H * DV * c->sq, DV * c->sq, 1, c->sq};
         dv->q = dv->base[0];
         dv->k = dv->base[1];
-        dv->v = dv->views[0] = make_view(dv->base[2], vs4, vt, 0);
-        dv->out = dv->views[1] = make_view(dv->base[3], os4, ot, 0);
+        dv->v = dv->views[0] = test_view4(dv->base[2], vs4, vt, 0);
+        dv->out = dv->views[1] = test_view4(dv->base[3], os4, ot, 0);
         break;
     }
     default:
@@ -254,14 +233,11 @@ static void upload(const struct acase *c, const struct data *x, struct dev *dv)
         dv->out = c->layout == LAYOUT_IN_PLACE ? dv->q : NULL;
         break;
     }
-    write_all(dv->q, x->q);
-    write_all(dv->k, x->k);
-    write_all(dv->v, x->v);
-    if (x->pad) {
-        int64_t ps[2] = {B, c->sk};
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &dv->pad));
-        ck_assert_ok(ctx, clf_tensor_write(dv->pad, x->pad, (size_t)(B * c->sk) * sizeof(int32_t)));
-    }
+    test_write_all(dv->q, x->q);
+    test_write_all(dv->k, x->k);
+    test_write_all(dv->v, x->v);
+    if (x->pad)
+        dv->pad = test_upload_pad(B, c->sk, x->pad);
 }
 
 static void release(struct dev *dv)
@@ -287,9 +263,9 @@ static void run_case(struct acase c)
     struct data x = {0};
     size_t nq = (size_t)(c.b * c.h * c.sq * c.d), nk = (size_t)(c.b * c.h * c.sk * c.d);
     size_t nv = (size_t)(c.b * c.h * c.sk * vdim(&c));
-    x.q = random_floats(nq, -2, 2);
-    x.k = random_floats(nk, -2, 2);
-    x.v = random_floats(nv, -1, 1);
+    x.q = test_random_floats(nq, -2, 2);
+    x.k = test_random_floats(nk, -2, 2);
+    x.v = test_random_floats(nv, -1, 1);
     if (c.pad) {
         x.pad = calloc((size_t)(c.b * c.sk), sizeof *x.pad);
         for (int64_t b = 0; b < c.b; b++)
@@ -319,7 +295,7 @@ static void run_case(struct acase c)
     char desc[256];
     for (int run = 0; run < 2; run++) {
         if (c.layout == LAYOUT_IN_PLACE)
-            write_all(dv.q, x.q); /* the previous run overwrote it */
+            test_write_all(dv.q, x.q); /* the previous run overwrote it */
         else if (c.layout == LAYOUT_QKV)
             test_poison(dv.base[1]);
         else if (c.layout == LAYOUT_COLUMNS)
@@ -588,9 +564,9 @@ START_TEST(test_fused_memory)
     for (int impl = CLF_ATTN_FUSED; impl <= CLF_ATTN_GEMM; impl++) {
         struct acase c = mk(1, H, N, N, D, (enum clf_attention_impl)impl);
         struct data x = {0};
-        x.q = random_floats((size_t)H * N * D, -2, 2);
-        x.k = random_floats((size_t)H * N * D, -2, 2);
-        x.v = random_floats((size_t)H * N * D, -1, 1);
+        x.q = test_random_floats((size_t)H * N * D, -2, 2);
+        x.k = test_random_floats((size_t)H * N * D, -2, 2);
+        x.v = test_random_floats((size_t)H * N * D, -1, 1);
         struct dev dv;
         upload(&c, &x, &dv);
         clf_ctx_trim(ctx);

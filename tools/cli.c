@@ -1,5 +1,6 @@
 /* Shared pieces of the `clformer` command. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,39 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
     return true;
 }
 
+int cli_int_option(const char *cmd, const char *name, const char *value, int64_t lo, int64_t hi,
+                   int64_t *out)
+{
+    if (!cli_parse_int(value, lo, hi, out))
+        return cli_usage_error(cmd, "--%s needs an integer from %lld to %lld", name,
+                               (long long)lo, (long long)hi);
+    return 0;
+}
+
+int cli_seed_option(const char *cmd, const char *value, uint64_t *seed)
+{
+    int64_t v;
+    if (!cli_parse_int(value, 0, INT64_MAX, &v))
+        return cli_usage_error(cmd, "--seed needs a non-negative integer");
+    *seed = (uint64_t)v;
+    return 0;
+}
+
+int cli_getopt_error(const char *cmd, int c, char **argv)
+{
+    if (c == ':')
+        return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+int cli_check_shape(const char *cmd, const struct clf_encoder_config *cfg)
+{
+    if (cfg->d_model % cfg->heads)
+        return cli_usage_error(cmd, "--heads (%lld) must divide --d-model (%lld)",
+                               (long long)cfg->heads, (long long)cfg->d_model);
+    return 0;
+}
+
 bool cli_parse_act(const char *s, enum clf_act *act)
 {
     if (!strcmp(s, "relu"))
@@ -174,8 +208,31 @@ bool cli_parse_attn_impl(const char *s, enum clf_attention_impl *impl)
 int cli_encoder_option(const char *cmd, const char *name, const char *value,
                        struct clf_encoder_config *cfg)
 {
+    /* the shape options: --NAME needs an integer from 1 to hi */
+    const struct {
+        const char *name;
+        int64_t hi;
+        int64_t *field;
+    } ints[] = {
+        {"layers", 1024, &cfg->layers},
+        {"d-model", 1 << 16, &cfg->d_model},
+        {"heads", 1 << 12, &cfg->heads},
+        {"d-ff", 1 << 18, &cfg->d_ff},
+    };
     char msg[256];
-    if (!strcmp(name, "attn-impl")) {
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (!strcmp(name, ints[i].name))
+            return cli_int_option(cmd, name, value, 1, ints[i].hi, ints[i].field);
+    if (!strcmp(name, "activation")) {
+        if (!cli_parse_act(value, &cfg->act))
+            return cli_usage_error(cmd, "unknown activation '%s' (relu, gelu, gelu-tanh)", value);
+    } else if (!strcmp(name, "eps")) {
+        char *end;
+        double e = strtod(value, &end);
+        if (end == value || *end || !(e > 0) || e > 1)
+            return cli_usage_error(cmd, "--eps needs a number in (0, 1]");
+        cfg->eps = (float)e;
+    } else if (!strcmp(name, "attn-impl")) {
         if (!cli_parse_attn_impl(value, &cfg->attn_impl))
             return cli_usage_error(cmd, "unknown --attn-impl '%s' (auto, fused, gemm)", value);
     } else if (!strcmp(name, "attn")) {

@@ -32,13 +32,33 @@ int cli_print_json(cJSON *v);
 /* Parses a whole decimal integer in [lo, hi]. */
 bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
+/* The integer option --name: value parsed into *out (cli_parse_int) and 0,
+ * or "--name needs an integer from lo to hi" as cmd's usage error and
+ * CLI_USAGE (*out untouched). */
+int cli_int_option(const char *cmd, const char *name, const char *value, int64_t lo, int64_t hi,
+                   int64_t *out);
+
+/* --seed: a non-negative integer into *seed and 0, or the usage error for
+ * cmd and CLI_USAGE. */
+int cli_seed_option(const char *cmd, const char *value, uint64_t *seed);
+
+/* getopt_long's error return c (':' a missing value, else an unknown
+ * option, argv[optind - 1]) as cmd's usage error; returns CLI_USAGE. */
+int cli_getopt_error(const char *cmd, int c, char **argv);
+
+/* The encoder shape's check after the options: --heads must divide
+ * --d-model. Returns 0, or the usage error for cmd and CLI_USAGE. */
+int cli_check_shape(const char *cmd, const struct clf_encoder_config *cfg);
+
 /* relu, gelu, gelu-tanh -> *act; false for anything else. */
 bool cli_parse_act(const char *s, enum clf_act *act);
 
 /* auto, fused, gemm -> *impl; false for anything else. */
 bool cli_parse_attn_impl(const char *s, enum clf_attention_impl *impl);
 
-/* The encoder options shared by run and embed, into cfg: --attn-impl
+/* The encoder options shared by run, embed and analyze, into cfg: the shape
+ * (--layers 1..1024, --d-model 1..65536, --heads 1..4096, --d-ff 1..262144),
+ * --activation (cli_parse_act), --eps (0, 1], --attn-impl
  * (cli_parse_attn_impl), --attn (clf_attention_variant_parse's grammar) and
  * the layer options (cli_parse_layer_option). name is the option without
  * dashes. Returns 0, or prints the usage error for cmd and returns

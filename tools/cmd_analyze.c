@@ -77,58 +77,38 @@ static bool parse_ranks(const char *s, struct analyze_opts *o)
 
 static int parse(int argc, char **argv, struct analyze_opts *o)
 {
-    enum { O_SEQ = 256, O_LAYERS, O_DMODEL, O_HEADS, O_DFF, O_ACT, O_NORMFIRST, O_SEED,
-           O_LAYER, O_RANKS, O_JSON };
+    /* O_ENC: the encoder options of cli_encoder_option */
+    enum { O_SEQ = 256, O_LAYERS, O_ENC, O_NORMFIRST, O_SEED, O_LAYER, O_RANKS, O_JSON };
     static const struct option opts[] = {
         {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
         {"input", required_argument, NULL, 'i'},  {"seq", required_argument, NULL, O_SEQ},
         {"layers", required_argument, NULL, O_LAYERS},
-        {"d-model", required_argument, NULL, O_DMODEL},
-        {"heads", required_argument, NULL, O_HEADS}, {"d-ff", required_argument, NULL, O_DFF},
-        {"activation", required_argument, NULL, O_ACT},
+        {"d-model", required_argument, NULL, O_ENC},
+        {"heads", required_argument, NULL, O_ENC}, {"d-ff", required_argument, NULL, O_ENC},
+        {"activation", required_argument, NULL, O_ENC},
         {"norm-first", no_argument, NULL, O_NORMFIRST},
         {"seed", required_argument, NULL, O_SEED}, {"layer", required_argument, NULL, O_LAYER},
         {"ranks", required_argument, NULL, O_RANKS}, {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'},         {0, 0, 0, 0}};
     int c;
-    int64_t v;
     bool layers_given = false;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":d:w:i:h", opts, NULL)) != -1) {
+    int li = -1;
+    while ((c = getopt_long(argc, argv, ":d:w:i:h", opts, &li)) != -1) {
+        int rc = 0;
         switch (c) {
         case 'd': o->device = optarg; break;
         case 'w': o->weights = optarg; break;
         case 'i': o->input = optarg; break;
-#define INT_OPT(code, field, lo, hi, name)                                                      \
-    case code:                                                                                  \
-        if (!cli_parse_int(optarg, lo, hi, &v))                                                     \
-            return cli_usage_error("analyze", "--%s needs an integer from %lld to %lld", name, \
-                                   (long long)(lo), (long long)(hi));                           \
-        field = v;                                                                              \
-        break;
-            INT_OPT(O_SEQ, o->seq, 1, 1 << 16, "seq")
-            INT_OPT(O_DMODEL, o->cfg.d_model, 1, 1 << 16, "d-model")
-            INT_OPT(O_HEADS, o->cfg.heads, 1, 1 << 12, "heads")
-            INT_OPT(O_DFF, o->cfg.d_ff, 1, 1 << 18, "d-ff")
-            INT_OPT(O_LAYER, o->layer, 0, 1023, "layer")
-#undef INT_OPT
+        case O_SEQ: rc = cli_int_option("analyze", "seq", optarg, 1, 1 << 16, &o->seq); break;
+        case O_LAYER: rc = cli_int_option("analyze", "layer", optarg, 0, 1023, &o->layer); break;
         case O_LAYERS:
-            if (!cli_parse_int(optarg, 1, 1024, &v))
-                return cli_usage_error("analyze", "--layers needs an integer from 1 to 1024");
-            o->cfg.layers = v;
-            layers_given = true;
+        case O_ENC:
+            rc = cli_encoder_option("analyze", opts[li].name, optarg, &o->cfg);
+            layers_given |= c == O_LAYERS;
             break;
-        case O_SEED:
-            if (!cli_parse_int(optarg, 0, INT64_MAX, &v))
-                return cli_usage_error("analyze", "--seed needs a non-negative integer");
-            o->seed = (uint64_t)v;
-            break;
-        case O_ACT:
-            if (!cli_parse_act(optarg, &o->cfg.act))
-                return cli_usage_error("analyze",
-                                       "unknown activation '%s' (relu, gelu, gelu-tanh)", optarg);
-            break;
+        case O_SEED: rc = cli_seed_option("analyze", optarg, &o->seed); break;
         case O_NORMFIRST: o->cfg.norm_first = true; break;
         case O_RANKS:
             if (!parse_ranks(optarg, o))
@@ -139,16 +119,16 @@ static int parse(int argc, char **argv, struct analyze_opts *o)
             break;
         case O_JSON: o->json = true; break;
         case 'h': help(); return -1;
-        case ':':
-            return cli_usage_error("analyze", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("analyze", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_getopt_error("analyze", c, argv);
         }
+        if (rc)
+            return rc;
     }
     if (optind < argc)
         return cli_usage_error("analyze", "unexpected argument '%s'", argv[optind]);
-    if (o->cfg.d_model % o->cfg.heads)
-        return cli_usage_error("analyze", "--heads (%lld) must divide --d-model (%lld)",
-                               (long long)o->cfg.heads, (long long)o->cfg.d_model);
+    int rc = cli_check_shape("analyze", &o->cfg);
+    if (rc)
+        return rc;
     if ((layers_given || !o->weights) && o->layer >= o->cfg.layers)
         return cli_usage_error("analyze", "--layer %lld is out of range: the model has %lld "
                                "layers (0 to %lld)",

@@ -157,8 +157,7 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
             break;
         }
         case 'h': help(); return -1;
-        case ':': return cli_usage_error("embed", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("embed", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_getopt_error("embed", c, argv);
         }
     }
     for (int i = optind; i < argc; i++)

@@ -103,23 +103,22 @@ static void help(void)
 
 static int parse(int argc, char **argv, struct run_opts *o)
 {
-    enum { O_SEQ = 256, O_BATCH, O_LAYERS, O_DMODEL, O_HEADS, O_DFF, O_ACT, O_EPS, O_NORMFIRST,
-           O_ATTN, O_SEED, O_RUNS, O_CHECK, O_JSON, O_VARIANT, O_QUANT, O_SAVE, O_PROFILE,
-           O_TRACE, O_QUEUES, O_DEVICES, O_TP };
+    /* O_ENC: the encoder options of cli_encoder_option */
+    enum { O_SEQ = 256, O_BATCH, O_ENC, O_NORMFIRST, O_SEED, O_RUNS, O_CHECK, O_JSON, O_SAVE,
+           O_PROFILE, O_TRACE, O_QUEUES, O_DEVICES, O_TP };
     static const struct option opts[] = {
         {"device", required_argument, NULL, 'd'}, {"weights", required_argument, NULL, 'w'},
         {"input", required_argument, NULL, 'i'},  {"output", required_argument, NULL, 'o'},
         {"seq", required_argument, NULL, O_SEQ},  {"batch", required_argument, NULL, O_BATCH},
-        {"layers", required_argument, NULL, O_LAYERS},
-        {"d-model", required_argument, NULL, O_DMODEL},
-        {"heads", required_argument, NULL, O_HEADS}, {"d-ff", required_argument, NULL, O_DFF},
-        {"activation", required_argument, NULL, O_ACT}, {"eps", required_argument, NULL, O_EPS},
+        {"layers", required_argument, NULL, O_ENC}, {"d-model", required_argument, NULL, O_ENC},
+        {"heads", required_argument, NULL, O_ENC},  {"d-ff", required_argument, NULL, O_ENC},
+        {"activation", required_argument, NULL, O_ENC}, {"eps", required_argument, NULL, O_ENC},
         {"norm-first", no_argument, NULL, O_NORMFIRST},
-        {"attn-impl", required_argument, NULL, O_ATTN},
-        {"attn", required_argument, NULL, O_VARIANT},
-        {"kv", required_argument, NULL, O_QUANT}, {"attn-quant", required_argument, NULL, O_QUANT},
-        {"linear", required_argument, NULL, O_QUANT}, {"ffn-act", required_argument, NULL, O_QUANT},
-        {"ffn", required_argument, NULL, O_QUANT}, {"drop-dense", no_argument, NULL, O_QUANT}, {"save", required_argument, NULL, O_SAVE},
+        {"attn-impl", required_argument, NULL, O_ENC}, {"attn", required_argument, NULL, O_ENC},
+        {"kv", required_argument, NULL, O_ENC},     {"attn-quant", required_argument, NULL, O_ENC},
+        {"linear", required_argument, NULL, O_ENC}, {"ffn-act", required_argument, NULL, O_ENC},
+        {"ffn", required_argument, NULL, O_ENC},    {"drop-dense", no_argument, NULL, O_ENC},
+        {"save", required_argument, NULL, O_SAVE},
         {"profile", no_argument, NULL, O_PROFILE}, {"trace", required_argument, NULL, O_TRACE},
         {"queues", required_argument, NULL, O_QUEUES},
         {"devices", required_argument, NULL, O_DEVICES},
@@ -132,53 +131,21 @@ static int parse(int argc, char **argv, struct run_opts *o)
     opterr = 0;
     int li = -1;
     while ((c = getopt_long(argc, argv, ":d:w:i:o:h", opts, &li)) != -1) {
+        int rc = 0;
         switch (c) {
         case 'd': o->device = optarg; break;
         case 'w': o->weights = optarg; break;
         case 'i': o->input = optarg; break;
         case 'o': o->output = optarg; break;
-#define INT_OPT(code, field, lo, hi, name)                                                      \
-    case code:                                                                                  \
-        if (!cli_parse_int(optarg, lo, hi, &v))                                                     \
-            return cli_usage_error("run", "--%s needs an integer from %lld to %lld", name,     \
-                                   (long long)(lo), (long long)(hi));                           \
-        field = v;                                                                              \
-        break;
-            INT_OPT(O_SEQ, o->seq, 1, 1 << 20, "seq")
-            INT_OPT(O_BATCH, o->batch, 1, 1 << 16, "batch")
-            INT_OPT(O_LAYERS, o->cfg.layers, 1, 1024, "layers")
-            INT_OPT(O_DMODEL, o->cfg.d_model, 1, 1 << 16, "d-model")
-            INT_OPT(O_HEADS, o->cfg.heads, 1, 1 << 12, "heads")
-            INT_OPT(O_DFF, o->cfg.d_ff, 1, 1 << 18, "d-ff")
-            INT_OPT(O_RUNS, o->runs, 1, 100000, "runs")
-#undef INT_OPT
-        case O_SEED:
-            if (!cli_parse_int(optarg, 0, INT64_MAX, &v))
-                return cli_usage_error("run", "--seed needs a non-negative integer");
-            o->seed = (uint64_t)v;
+        case O_SEQ: rc = cli_int_option("run", "seq", optarg, 1, 1 << 20, &o->seq); break;
+        case O_BATCH: rc = cli_int_option("run", "batch", optarg, 1, 1 << 16, &o->batch); break;
+        case O_RUNS:
+            if (!(rc = cli_int_option("run", "runs", optarg, 1, 100000, &v)))
+                o->runs = (int)v;
             break;
-        case O_ACT:
-            if (!cli_parse_act(optarg, &o->cfg.act))
-                return cli_usage_error("run", "unknown activation '%s' (relu, gelu, gelu-tanh)",
-                                       optarg);
-            break;
-        case O_EPS: {
-            char *end;
-            double e = strtod(optarg, &end);
-            if (end == optarg || *end || !(e > 0) || e > 1)
-                return cli_usage_error("run", "--eps needs a number in (0, 1]");
-            o->cfg.eps = (float)e;
-            break;
-        }
+        case O_SEED: rc = cli_seed_option("run", optarg, &o->seed); break;
         case O_NORMFIRST: o->cfg.norm_first = true; break;
-        case O_ATTN:
-        case O_VARIANT:
-        case O_QUANT: {
-            int rc = cli_encoder_option("run", opts[li].name, optarg, &o->cfg);
-            if (rc)
-                return rc;
-            break;
-        }
+        case O_ENC: rc = cli_encoder_option("run", opts[li].name, optarg, &o->cfg); break;
         case O_SAVE: o->save = optarg; break;
         case O_PROFILE: o->profile = true; break;
         case O_TRACE: o->trace = optarg; break;
@@ -192,15 +159,16 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case O_CHECK: o->check = true; break;
         case O_JSON: o->json = true; break;
         case 'h': help(); return -1;
-        case ':': return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_getopt_error("run", c, argv);
         }
+        if (rc)
+            return rc;
     }
     if (optind < argc)
         return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    if (o->cfg.d_model % o->cfg.heads)
-        return cli_usage_error("run", "--heads (%lld) must divide --d-model (%lld)",
-                               (long long)o->cfg.heads, (long long)o->cfg.d_model);
+    int rc = cli_check_shape("run", &o->cfg);
+    if (rc)
+        return rc;
     if (o->tp && !o->devices)
         return cli_usage_error("run", "--tensor-parallel needs --devices LIST");
     if (o->devices && o->device)

@@ -253,33 +253,39 @@ enum clf_status clf_attention_lowrank_record(struct clf_graph *g, struct clf_ten
  * contiguous (or do not flatten) gets a dense result stored by nys_store.
  */
 
+/* Launches kernel `name` of attention_lowrank with arguments args[0..n)
+ * over global[0..dims) (no local size). */
+static enum clf_status nys_launch(struct clf_ctx *ctx, const char *name,
+                                  const struct clf_karg *args, cl_uint n, cl_uint dims,
+                                  const size_t *global, cl_uint n_wait, const cl_event *wait,
+                                  cl_event *ev)
+{
+    cl_kernel k = NULL;
+    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, name, &k);
+    if (st == CLF_OK)
+        st = clf_set_args(ctx, k, name, args, n);
+    if (st != CLF_OK)
+        return st;
+    return clf_launch(ctx, k, dims, global, NULL, n_wait, wait, ev, name);
+}
+
 /* nys_norm: in[0] = A [bh, m, m] dense, out = nrm [bh]; iparams[0] = m. */
 static enum clf_status enqueue_nys_norm(struct clf_ctx *ctx, struct clf_node *node,
                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, "nys_norm", &k);
-    if (st != CLF_OK)
-        return st;
     cl_long m = node->iparams[0];
     struct clf_targ a = clf_targ_of(node->in[0]), n = clf_targ_of(node->out);
     const struct clf_karg args[] = {{sizeof(cl_mem), &a.mem}, {sizeof(cl_long), &a.off},
                                     {sizeof(cl_mem), &n.mem}, {sizeof(cl_long), &n.off},
                                     {sizeof(cl_long), &m}};
-    if ((st = clf_set_args(ctx, k, "nys_norm", args, CLF_NARGS(args))) != CLF_OK)
-        return st;
     size_t global = (size_t)node->out->shape[0];
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "nys_norm");
+    return nys_launch(ctx, "nys_norm", args, CLF_NARGS(args), 1, &global, n_wait, wait, ev);
 }
 
 /* nys_z0: in[0] = A, in[1] = nrm, out = Z; iparams[0] = m. */
 static enum clf_status enqueue_nys_z0(struct clf_ctx *ctx, struct clf_node *node,
                                       cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, "nys_z0", &k);
-    if (st != CLF_OK)
-        return st;
     cl_long m = node->iparams[0];
     struct clf_targ a = clf_targ_of(node->in[0]), n = clf_targ_of(node->in[1]),
                     z = clf_targ_of(node->out);
@@ -287,20 +293,14 @@ static enum clf_status enqueue_nys_z0(struct clf_ctx *ctx, struct clf_node *node
                                     {sizeof(cl_mem), &n.mem}, {sizeof(cl_long), &n.off},
                                     {sizeof(cl_mem), &z.mem}, {sizeof(cl_long), &z.off},
                                     {sizeof(cl_long), &m}};
-    if ((st = clf_set_args(ctx, k, "nys_z0", args, CLF_NARGS(args))) != CLF_OK)
-        return st;
     size_t global[2] = {(size_t)(m * m), (size_t)node->out->shape[0]};
-    return clf_launch(ctx, k, 2, global, NULL, n_wait, wait, ev, "nys_z0");
+    return nys_launch(ctx, "nys_z0", args, CLF_NARGS(args), 2, global, n_wait, wait, ev);
 }
 
 /* nys_eye: in[0] = X or NULL, out = Y; iparams[0] = m, fparams[0] = c. */
 static enum clf_status enqueue_nys_eye(struct clf_ctx *ctx, struct clf_node *node,
                                        cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, "nys_eye", &k);
-    if (st != CLF_OK)
-        return st;
     cl_long m = node->iparams[0];
     cl_float c = node->fparams[0];
     cl_int use_x = node->in[0] != NULL;
@@ -310,20 +310,14 @@ static enum clf_status enqueue_nys_eye(struct clf_ctx *ctx, struct clf_node *nod
                                     {sizeof(cl_int), &use_x},   {sizeof(cl_mem), &y.mem},
                                     {sizeof(cl_long), &y.off},  {sizeof(cl_long), &m},
                                     {sizeof(cl_float), &c}};
-    if ((st = clf_set_args(ctx, k, "nys_eye", args, CLF_NARGS(args))) != CLF_OK)
-        return st;
     size_t global[2] = {(size_t)(m * m), (size_t)node->out->shape[0]};
-    return clf_launch(ctx, k, 2, global, NULL, n_wait, wait, ev, "nys_eye");
+    return nys_launch(ctx, "nys_eye", args, CLF_NARGS(args), 2, global, n_wait, wait, ev);
 }
 
 /* nys_store: in[0] = X (4-D), out = Y (4-D, same shape, any strides). */
 static enum clf_status enqueue_nys_store(struct clf_ctx *ctx, struct clf_node *node,
                                          cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    cl_kernel k = NULL;
-    enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, "nys_store", &k);
-    if (st != CLF_OK)
-        return st;
     cl_long4 shape, xs, ys;
     cl_long xo, yo;
     clf_tensor_layout4(node->in[0], &shape, &xs, &xo);
@@ -333,10 +327,8 @@ static enum clf_status enqueue_nys_store(struct clf_ctx *ctx, struct clf_node *n
                                     {sizeof(cl_long4), &xs}, {sizeof(cl_mem), &ym},
                                     {sizeof(cl_long), &yo},  {sizeof(cl_long4), &ys},
                                     {sizeof(cl_long4), &shape}};
-    if ((st = clf_set_args(ctx, k, "nys_store", args, CLF_NARGS(args))) != CLF_OK)
-        return st;
     size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "nys_store");
+    return nys_launch(ctx, "nys_store", args, CLF_NARGS(args), 1, &global, n_wait, wait, ev);
 }
 
 static const struct clf_op_impl op_nys_norm = {.name = "nys_norm", .enqueue = enqueue_nys_norm};
