@@ -68,10 +68,7 @@ struct clf_attention_params clf_attention_params_default(void)
  * vectors and 16 registers (AVX2): 12 + 1 and 8 + 1 registers (147 GFLOP/s
  * on the AVX-512 device, not measured on an AVX2 one).
  */
-struct attn_cpu_config {
-    int vw, qv, bk, dc;
-};
-static const struct attn_cpu_config cpu_configs[] = {
+static const struct clf_attn_cpu_config cpu_configs[] = {
     {16, 2, 12, 8},
     {8, 1, 12, 8},
 };
@@ -80,7 +77,7 @@ static const struct attn_cpu_config cpu_configs[] = {
  * defaults of attention.cl, what clf_ctx_warmup builds). */
 #define DEFAULT_OPTS "-DVW=16 -DQV=2 -DBK=12 -DDC=8 -DDMAX=64 -DGQ=64 -DGK=64"
 
-static const struct attn_cpu_config *cpu_config(const struct clf_ctx *ctx)
+const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx)
 {
     return ctx->info.vec_float >= 16 ? &cpu_configs[0] : &cpu_configs[1];
 }
@@ -204,7 +201,7 @@ static enum clf_status enqueue_fused_cpu(struct clf_ctx *ctx, struct attn_node *
                                          cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
     const struct clf_attn_problem *p = &an->prob;
-    const struct attn_cpu_config *cfg = cpu_config(ctx);
+    const struct clf_attn_cpu_config *cfg = clf_attn_cpu_config(ctx);
     int dmax = problem_dmax(p), gq, gk;
     group_config(ctx, dmax, &gq, &gk);
     char buf[128];
@@ -306,7 +303,7 @@ static enum clf_status enqueue_fused_group(struct clf_ctx *ctx, struct attn_node
                                            cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
     const struct clf_attn_problem *p = &an->prob;
-    const struct attn_cpu_config *cfg = cpu_config(ctx);
+    const struct clf_attn_cpu_config *cfg = clf_attn_cpu_config(ctx);
     int dmax = problem_dmax(p), gq, gk;
     group_config(ctx, dmax, &gq, &gk);
     char buf[128];
@@ -527,7 +524,7 @@ static enum clf_status enqueue_gemm_path(struct clf_ctx *ctx, struct attn_node *
     }
 
     char buf[128];
-    const struct attn_cpu_config *cfg = cpu_config(ctx);
+    const struct clf_attn_cpu_config *cfg = clf_attn_cpu_config(ctx);
     const char *opts = opts_or_default(buf, sizeof buf, cfg->vw, 2, 12, 8, 64, 64, 64);
     int nk_pad = (int)p->sk;
     cl_mem kb = NULL;
@@ -831,7 +828,7 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
         snprintf(s, left, " %sfused group (%d queries x %d keys in local memory, d<=%d)", how, gq,
                  gk, problem_dmax(p));
     } else {
-        const struct attn_cpu_config *c = cpu_config(ctx);
+        const struct clf_attn_cpu_config *c = clf_attn_cpu_config(ctx);
         snprintf(s, left, " %sfused cpu (%d queries x %d keys, float%d, d<=%d)", how,
                  c->qv * c->vw, c->bk, c->vw, problem_dmax(p));
     }

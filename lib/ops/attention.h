@@ -44,6 +44,15 @@ struct clf_attn_problem {
     bool causal;
 };
 
+/* Register tiles of the CPU kernels that keep queries in vector lanes
+ * (attn_fused_cpu, attn_quant_cpu): VW lanes (queries) per vector, QV
+ * query vectors per work-item, BK keys per tile, DC head_dim elements per
+ * P.V pass; chosen by the device's float vector width (attention.c). */
+struct clf_attn_cpu_config {
+    int vw, qv, bk, dc;
+};
+const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx);
+
 /* clf_op_attention with the kernel family forced (tests run the GPU
  * family on CPU devices with it). */
 enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,

@@ -50,29 +50,10 @@ struct aq_scale_layout {
     cl_long4 str;
 };
 
-/*
- * attn_quant_cpu tiles, as attention.c's attn_fused_cpu configurations:
- * VW lanes (queries) per vector, QV query vectors per work-item, BK keys
- * per tile, DC head_dim elements per P.V pass. 16-float vectors
- * (AVX-512): 2 x 12 score and 2 x 8 P.V accumulators of 32 registers;
- * 8-float vectors (AVX2, 16 registers): 12 + 1 and 8 + 1.
- */
-struct aq_cpu_config {
-    int vw, qv, bk, dc;
-};
-static const struct aq_cpu_config aq_cpu_configs[] = {
-    {16, 2, 12, 8},
-    {8, 1, 12, 8},
-};
-
-static const struct aq_cpu_config *aq_cpu_config(const struct clf_ctx *ctx)
-{
-    return ctx->info.vec_float >= 16 ? &aq_cpu_configs[0] : &aq_cpu_configs[1];
-}
 
 struct aq_node {
     bool cpu;       /* attn_quant_cpu (chosen at record time), else attn_quant */
-    const struct aq_cpu_config *cfg; /* its tiles (chosen at record time) */
+    const struct clf_attn_cpu_config *cfg; /* its tiles (chosen at record time) */
     struct clf_gemm_scratch fs; /* cpu: slot 0 the key panels, 1 V's codes as f32 */
     int kv;         /* 0 f32, 1 i8 per token, 2 i8 per channel (the KV define) */
     int pf;         /* enum clf_p_format */
@@ -98,7 +79,7 @@ static enum clf_status enqueue_cpu(struct clf_ctx *ctx, struct clf_node *node, c
                                    const cl_event *wait, cl_event *ev)
 {
     struct aq_node *an = node->state;
-    const struct aq_cpu_config *cfg = an->cfg;
+    const struct clf_attn_cpu_config *cfg = an->cfg;
     struct clf_tensor *v = node->in[3];
     int vs3 = an->kv != 0 || an->dv <= 1 || v->strides[3] == 1;
     char opts[160];
@@ -464,7 +445,7 @@ enum clf_status clf_op_attention_quant(struct clf_graph *g, struct clf_tensor *q
     if (!an)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for an attention_quant node");
     an->cpu = ctx->info.type == CLF_DEVICE_CPU;
-    an->cfg = aq_cpu_config(ctx);
+    an->cfg = clf_attn_cpu_config(ctx); /* the attn_fused_cpu tiles */
     an->kv = kv;
     an->pf = (int)p->p_format;
     an->levels = p->p_format == CLF_P_LOG ? (1 << (p->p_bits - 1)) - 1 : 0;
