@@ -51,7 +51,8 @@ enum clf_status {
     CLF_E_FORMAT,        /**< a file or string is malformed */
     CLF_E_UNSUPPORTED,   /**< the device or build lacks a needed feature */
     CLF_E_STATE,         /**< the object is not in a state to do this */
-    CLF_E_NUMERIC        /**< a numerical method failed (e.g. an SVD did not converge) */
+    CLF_E_NUMERIC,       /**< a numerical method failed (e.g. an SVD did not converge) */
+    CLF_E_COMM           /**< an exchange with other ranks failed (or another rank did) */
 };
 
 /** Short English description of a status; never NULL. */
@@ -1457,6 +1458,51 @@ CLF_API enum clf_status clf_encoder_tp_create(struct clf_group *grp,
                                               const struct clf_encoder_config *cfg,
                                               const char *path, uint64_t seed,
                                               struct clf_encoder_tp **out);
+
+/**
+ * How one rank of a tensor-parallel encoder whose ranks are in different
+ * processes (MPI ranks, say, a device each) meets the others: its rank, the
+ * number of ranks N, and the all-reduce, which the caller provides.
+ */
+struct clf_tp_comm {
+    int rank; /**< this rank, in [0, size): it holds that share of the heads and d_ff */
+    int size; /**< N >= 1; heads and d_ff must be divisible by it */
+    /**
+     * Sums buf over the ranks, in place. clf_encoder_tp_forward calls it on
+     * every rank once per sub-layer (2·layers times a forward, in the same
+     * order everywhere) with buf this rank's partial [tokens, d_model]
+     * (count = tokens·d_model floats) and ok true. It returns true with buf
+     * holding the sum, the same bits on every rank (add each element in
+     * rank order, as the device group does, to match its results bit for
+     * bit), or false on every rank when the exchange or any rank failed.
+     * ok false says this rank failed (buf and count are then not to be
+     * used; buf may be NULL): the call only tells the others, and must
+     * return false. A forward that fails before its first sub-layer
+     * (arguments, recording) still calls it once, so that the others stop
+     * too. Called from the thread that called the forward.
+     */
+    bool (*allreduce)(void *user, float *buf, size_t count, bool ok);
+    void *user; /**< passed to allreduce */
+};
+
+/**
+ * Creates rank comm->rank's share of a tensor-parallel encoder on ctx: the
+ * same slices as member comm->rank of a clf_encoder_tp_create group of
+ * comm->size devices (weights from path, or seeded random ones: every rank
+ * must pass the same cfg, path or seed). The full encoder is made on ctx
+ * once, read back and sliced. The forward then runs on every rank with the
+ * same x and key_padding, and every rank receives y (each applies the
+ * closing LayerNorms itself); with an all-reduce that adds in rank order
+ * the result equals a group's of the same devices bit for bit. A failure of
+ * the all-reduce is CLF_E_COMM (the rank that failed returns its own
+ * status). NULL cfg, comm or comm->allreduce, or a rank out of [0, size),
+ * is CLF_E_INVALID_ARG; comm is copied.
+ */
+CLF_API enum clf_status clf_encoder_tp_create_rank(struct clf_ctx *ctx,
+                                                   const struct clf_encoder_config *cfg,
+                                                   const char *path, uint64_t seed,
+                                                   const struct clf_tp_comm *comm,
+                                                   struct clf_encoder_tp **out);
 CLF_API void clf_encoder_tp_destroy(struct clf_encoder_tp *e);
 
 /**
@@ -1473,9 +1519,11 @@ CLF_API enum clf_status clf_encoder_tp_forward(struct clf_encoder_tp *e, const f
 /** Bytes each device sent to and received from the all-reduces per layer
  *  in the latest forward (for scaling estimates): its 2 sub-layer inputs
  *  written and 2 partials read, 4·tokens·d_model·4 for any N (even 1: the
- *  staging always goes through the host); the key padding and rank 0's
- *  final LayerNorm round trip are not counted. A ring all-reduce would move
- *  2·2·(N−1)/N·tokens·d_model·4. CLF_E_STATE before a forward. */
+ *  staging always goes through the host); the key padding and the closing
+ *  LayerNorm's round trip are not counted, nor, for one rank of a
+ *  clf_tp_comm, what its all-reduce sends to the other ranks (a ring or
+ *  reduce-scatter + all-gather: 2·2·(N−1)/N·tokens·d_model·4 per layer).
+ *  CLF_E_STATE before a successful forward. */
 CLF_API enum clf_status clf_encoder_tp_comm_bytes(const struct clf_encoder_tp *e,
                                                   double *bytes_per_layer);
 

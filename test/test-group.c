@@ -24,13 +24,26 @@
  * more roundings, γ(Kmax) + N·u <= γ(Kmax + N), so it is within
  * 8·C·layers·γ(Kmax + N) of the exact result, and the two within the sum
  * of both bounds of each other.
+ *
+ * Ranks in other processes (clf_encoder_tp_create_rank, a clf_tp_comm):
+ * emulated by one thread per rank, each on its own member of the group,
+ * meeting in an all-reduce over shared memory that adds in rank order. Its
+ * results must equal the group's bit for bit on every rank (the same
+ * kernels on the same devices, the same additions in the same order); an
+ * exchange that fails at a random sub-layer, or a rank that fails before
+ * its first one, makes every rank return (CLF_E_COMM, or the failed rank's
+ * own status) instead of waiting, and the next forward is right again; so
+ * does a rank's device failure (every enqueue of a forward failed in turn,
+ * lib/runtime/fault.h, with one rank: the injection is process-wide).
  */
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+#include "../lib/runtime/fault.h"
 
 static char *cache_dir;
 static struct clf_device_info *devs;
@@ -441,6 +454,287 @@ START_TEST(test_tp_errors)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* One rank per thread, an all-reduce over shared memory                    */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_RANKS 4
+
+struct world {
+    int n;
+    pthread_barrier_t barrier;
+    float *buf[MAX_RANKS];
+    size_t count[MAX_RANKS];
+    bool ok[MAX_RANKS];
+    int calls[MAX_RANKS]; /* all-reduces so far, per rank */
+    int fail_at;          /* the call index whose exchange fails (-1: none) */
+};
+
+struct rank_arg {
+    struct world *w;
+    int rank;
+    /* the forward to run */
+    struct clf_encoder_tp *tp;
+    const float *x;
+    const int32_t *pad;
+    int64_t batch, seq;
+    float *y;
+    enum clf_status st;
+};
+
+/* clf_tp_comm's all-reduce: each rank sums every element in rank order
+ * into its own copy after the first barrier, and takes it after the second
+ * (when nobody reads the partials any more). */
+static bool world_allreduce(void *user, float *buf, size_t count, bool ok)
+{
+    struct rank_arg *a = user;
+    struct world *w = a->w;
+    const int r = a->rank, call = w->calls[r]++;
+    w->buf[r] = buf, w->count[r] = count, w->ok[r] = ok;
+    pthread_barrier_wait(&w->barrier);
+    bool all = call != w->fail_at;
+    for (int q = 0; q < w->n; q++)
+        all = all && w->ok[q] && w->count[q] == count;
+    float *sum = all ? malloc(count * sizeof *sum) : NULL;
+    for (size_t i = 0; sum && i < count; i++) {
+        float s = w->buf[0][i];
+        for (int q = 1; q < w->n; q++)
+            s += w->buf[q][i];
+        sum[i] = s;
+    }
+    pthread_barrier_wait(&w->barrier);
+    if (sum)
+        memcpy(buf, sum, count * sizeof *buf);
+    free(sum);
+    return sum != NULL;
+}
+
+static void *rank_forward(void *arg)
+{
+    struct rank_arg *a = arg;
+    a->st = clf_encoder_tp_forward(a->tp, a->x, a->batch, a->seq, a->pad, a->y);
+    return NULL;
+}
+
+/* Runs every rank's forward at once (rank 0 in this thread). */
+static void forward_ranks(struct rank_arg *a, int n)
+{
+    pthread_t th[MAX_RANKS];
+    for (int r = 1; r < n; r++)
+        ck_assert_int_eq(pthread_create(&th[r], NULL, rank_forward, &a[r]), 0);
+    rank_forward(&a[0]);
+    for (int r = 1; r < n; r++)
+        pthread_join(th[r], NULL);
+}
+
+/* n ranks (1, and every device): the same bits as the group's encoder on
+ * every rank, with padding and a change of shape; failures on the way. */
+START_TEST(test_tp_ranks)
+{
+    for (int all = 0; all < 2; all++) {
+        if (all && n_devs < 2) {
+            printf("one device: ranks on two devices not tried\n");
+            break;
+        }
+        struct clf_group *grp = shared_group(all);
+        const int n = clf_group_size(grp);
+        ck_assert_int_le(n, MAX_RANKS);
+        struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+        struct clf_encoder_config c = small_config(all, all ? CLF_ACT_GELU : CLF_ACT_RELU);
+        const uint64_t seed = test_rand_u64();
+        struct clf_encoder_tp *gtp = NULL;
+        ck_assert_ok(ctx0, clf_encoder_tp_create(grp, &c, NULL, seed, &gtp));
+        struct world w = {.n = n, .fail_at = -1};
+        ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, (unsigned)n), 0);
+        struct rank_arg a[MAX_RANKS];
+        memset(a, 0, sizeof a);
+        for (int r = 0; r < n; r++) {
+            struct clf_ctx *ctx = clf_group_ctx(grp, r);
+            const struct clf_tp_comm comm = {r, n, world_allreduce, &a[r]};
+            a[r].w = &w, a[r].rank = r;
+            ck_assert_ok(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, seed, &comm, &a[r].tp));
+        }
+        const int64_t shapes[3][2] = {{3, 7}, {1, 5}, {3, 7}};
+        for (int k = 0; k < 3; k++) {
+            const int64_t batch = shapes[k][0], seq = shapes[k][1];
+            const size_t count = (size_t)(batch * seq * c.d_model);
+            int32_t *pad = NULL;
+            float *x = make_input(batch, seq, c.d_model, k != 1, &pad);
+            float *want = malloc(count * sizeof *want);
+            ck_assert_ok(ctx0, clf_encoder_tp_forward(gtp, x, batch, seq, pad, want));
+            for (int r = 0; r < n; r++) {
+                a[r].x = x, a[r].pad = pad, a[r].batch = batch, a[r].seq = seq;
+                a[r].y = malloc(count * sizeof *a[r].y);
+                for (size_t i = 0; i < count; i++)
+                    a[r].y[i] = NAN;
+            }
+            forward_ranks(a, n);
+            for (int r = 0; r < n; r++) {
+                ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
+                ck_assert_msg(!memcmp(a[r].y, want, count * sizeof *want),
+                              "rank %d of %d: not the group's result", r, n);
+                double bytes = 0;
+                ck_assert_ok(clf_group_ctx(grp, r), clf_encoder_tp_comm_bytes(a[r].tp, &bytes));
+                ck_assert_double_eq(bytes, 4.0 * (double)count * 4.0);
+            }
+            printf("ranks N=%d, batch %lld seq %lld%s: every rank's output equals the "
+                   "group's bit for bit\n",
+                   n, (long long)batch, (long long)seq, pad ? " padded" : "");
+
+            if (k == 0) {
+                /* the exchange fails at a random sub-layer: every rank
+                 * returns CLF_E_COMM, then runs right again */
+                memset(w.calls, 0, sizeof w.calls);
+                w.fail_at = (int)(test_rand_u64() % (uint64_t)(2 * c.layers));
+                forward_ranks(a, n);
+                for (int r = 0; r < n; r++) {
+                    ck_assert_status(clf_group_ctx(grp, r), a[r].st, CLF_E_COMM);
+                    ck_assert_int_eq(w.calls[r], w.fail_at + 1);
+                }
+                printf("exchange failed at sub-layer %d: %s\n", w.fail_at,
+                       clf_ctx_last_error(ctx0));
+                for (int r = 0; r < n; r++) {
+                    double bytes;
+                    ck_assert_int_eq(clf_encoder_tp_comm_bytes(a[r].tp, &bytes), CLF_E_STATE);
+                }
+                w.fail_at = -1;
+                /* the last rank fails before its first sub-layer (no
+                 * input): the others stop at the first all-reduce */
+                a[n - 1].x = NULL;
+                memset(w.calls, 0, sizeof w.calls);
+                forward_ranks(a, n);
+                a[n - 1].x = x;
+                for (int r = 0; r < n; r++) {
+                    ck_assert_status(clf_group_ctx(grp, r), a[r].st,
+                                     r == n - 1 ? CLF_E_INVALID_ARG : CLF_E_COMM);
+                    ck_assert_int_eq(w.calls[r], 1);
+                }
+                forward_ranks(a, n);
+                for (int r = 0; r < n; r++) {
+                    ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
+                    ck_assert_int_eq(memcmp(a[r].y, want, count * sizeof *want), 0);
+                }
+            }
+            for (int r = 0; r < n; r++)
+                free(a[r].y);
+            free(x), free(pad), free(want);
+        }
+        for (int r = 0; r < n; r++)
+            clf_encoder_tp_destroy(a[r].tp);
+        clf_encoder_tp_destroy(gtp);
+        pthread_barrier_destroy(&w.barrier);
+    }
+}
+END_TEST
+
+/* One rank (N = 1, so one thread: fault injection is not thread-safe):
+ * every enqueue of a forward made to fail in turn. The rank returns its own
+ * error, not CLF_E_COMM, having told the others (the all-reduce called
+ * with ok false) unless it failed after the last all-reduce, in the
+ * closing LayerNorm; and then runs right again. */
+START_TEST(test_tp_rank_faults)
+{
+    struct clf_ctx *ctx = clf_group_ctx(shared_group(false), 0);
+    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
+    struct world w = {.n = 1, .fail_at = -1};
+    ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, 1), 0);
+    struct rank_arg a = {.w = &w, .rank = 0, .batch = 2, .seq = 5};
+    const struct clf_tp_comm comm = {0, 1, world_allreduce, &a};
+    ck_assert_ok(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, test_rand_u64(), &comm, &a.tp));
+    const size_t count = (size_t)(a.batch * a.seq * c.d_model);
+    int32_t *pad = NULL;
+    float *x = make_input(a.batch, a.seq, c.d_model, true, &pad);
+    float *want = malloc(count * sizeof *want);
+    a.x = x, a.pad = pad, a.y = malloc(count * sizeof *a.y);
+    ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, want));
+    clf_fault_count(true);
+    ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y));
+    const unsigned long calls = clf_fault_calls(CLF_FAULT_ENQUEUE);
+    clf_fault_reset();
+    ck_assert_uint_gt(calls, 0);
+    int failed = 0, in_tail = 0;
+    for (unsigned long k = 1; k <= calls; k++) {
+        memset(w.calls, 0, sizeof w.calls);
+        clf_fault_arm(CLF_FAULT_ENQUEUE, k, CL_OUT_OF_RESOURCES);
+        const enum clf_status st = clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y);
+        ck_assert_msg(clf_fault_fired(CLF_FAULT_ENQUEUE), "enqueue %lu of %lu not reached", k,
+                      calls);
+        clf_fault_reset();
+        if (st == CLF_OK) { /* worked around: the right result */
+            ck_assert_int_eq(memcmp(a.y, want, count * sizeof *want), 0);
+        } else {
+            failed++;
+            ck_assert_msg(st != CLF_E_COMM, "enqueue %lu: CLF_E_COMM for its own failure", k);
+            ck_assert_msg(*clf_ctx_last_error(ctx), "enqueue %lu: no message", k);
+            const bool tail = w.calls[0] == 2 * c.layers && w.ok[0];
+            in_tail += tail;
+            ck_assert_msg(tail || !w.ok[0], "enqueue %lu: the others were not told", k);
+        }
+        ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y));
+        ck_assert_int_eq(memcmp(a.y, want, count * sizeof *want), 0);
+    }
+    printf("one rank: %lu enqueues failed in turn, %d forwards failed (%d after the last "
+           "all-reduce), every later one right\n",
+           calls, failed, in_tail);
+    ck_assert_int_gt(failed, 0);
+    clf_encoder_tp_destroy(a.tp);
+    pthread_barrier_destroy(&w.barrier);
+    free(x), free(pad), free(want), free(a.y);
+}
+END_TEST
+
+static bool never_called(void *user, float *buf, size_t count, bool ok)
+{
+    (void)user, (void)buf, (void)count, (void)ok;
+    ck_abort_msg("all-reduce called by a creation");
+    return false;
+}
+
+START_TEST(test_tp_rank_errors)
+{
+    struct clf_ctx *ctx = clf_group_ctx(shared_group(false), 0);
+    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
+    struct clf_encoder_tp *tp = (struct clf_encoder_tp *)1;
+    struct clf_tp_comm comm = {0, 2, never_called, NULL};
+    ck_assert_int_eq(clf_encoder_tp_create_rank(NULL, &c, NULL, 1, &comm, &tp),
+                     CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(tp);
+    ck_assert_int_eq(clf_encoder_tp_create_rank(ctx, &c, NULL, 1, &comm, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_encoder_tp_create_rank(ctx, NULL, NULL, 1, &comm, &tp),
+                     CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, 1, NULL, &tp),
+                     CLF_E_INVALID_ARG);
+    comm.allreduce = NULL;
+    ck_assert_status(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, 1, &comm, &tp),
+                     CLF_E_INVALID_ARG);
+    comm.allreduce = never_called;
+    const int bad[][2] = {{2, 2}, {-1, 2}, {0, 0}, {0, -3}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        comm.rank = bad[i][0], comm.size = bad[i][1];
+        ck_assert_status(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, 1, &comm, &tp),
+                         CLF_E_INVALID_ARG);
+        ck_assert_ptr_null(tp);
+    }
+    /* 3 ranks do not divide 4 heads nor d_ff 80 */
+    comm.rank = 1, comm.size = 3;
+    ck_assert_status(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, 1, &comm, &tp),
+                     CLF_E_INVALID_ARG);
+    ck_assert_msg(strstr(clf_ctx_last_error(ctx), "3 ranks") &&
+                      strstr(clf_ctx_last_error(ctx), "heads (4)"),
+                  "%s", clf_ctx_last_error(ctx));
+    /* what the group refuses, a rank refuses */
+    comm.size = 2;
+    c.kv = CLF_KV_INT8_TOKEN;
+    ck_assert_status(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, 1, &comm, &tp),
+                     CLF_E_UNSUPPORTED);
+    c = small_config(false, CLF_ACT_RELU);
+    ck_assert_status(ctx, clf_encoder_tp_create_rank(ctx, &c, "/nonexistent/w.safetensors", 1,
+                                                      &comm, &tp),
+                     CLF_E_IO);
+    ck_assert_ptr_null(tp);
+}
+END_TEST
+
 int main(void)
 {
     /* two PoCL devices on one machine, read by PoCL at platform init */
@@ -461,6 +755,9 @@ int main(void)
     tcase_add_test(tc, test_tp_pre_ln);
     tcase_add_test(tc, test_tp_file);
     tcase_add_test(tc, test_tp_errors);
+    tcase_add_test(tc, test_tp_ranks);
+    tcase_add_test(tc, test_tp_rank_errors);
+    tcase_add_test(tc, test_tp_rank_faults);
     suite_add_tcase(s, tc);
     int rc = test_run_suite(s);
     clf_group_destroy(grp_all);

@@ -44,6 +44,11 @@
  * Ranks run in one thread each (rank 0 in the caller's), meeting at two
  * barriers per sub-layer: after the device work (partials on the host)
  * and after the reduction (the sum complete).
+ *
+ * One rank of ranks in other processes (clf_encoder_tp_create_rank): the
+ * same, with one rank held here (global rank comm.rank of comm.size) and
+ * the caller's all-reduce in place of the barriers and the sum; every rank
+ * then has the sum and runs the tail itself, so every rank returns y.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -80,24 +85,27 @@ struct tp_rank {
 };
 
 struct clf_encoder_tp {
-    struct clf_group *grp;
+    struct clf_tp_comm comm;            /* allreduce NULL: a group's host all-reduce */
     struct clf_encoder_config cfg;
-    int n;
-    struct tp_rank *rank;               /* [n] */
+    int n;                              /* the ranks the layers are split over (N) */
+    int nlocal;                         /* ranks held here: N (a group), 1 (one rank) */
+    int base;                           /* rank[0]'s global rank */
+    struct tp_rank *rank;               /* [nlocal] */
     bool has_norm;                      /* a final LayerNorm (from the file) */
     /* the recorded shape */
     int64_t batch, seq;
     bool padded, recorded;
     struct clf_graph *tail;             /* rank 0: post-LN's last LN2, the final norm; or NULL */
     struct clf_tensor *tail_out;
-    float *cur;                         /* [T·d]: the latest all-reduced sum */
+    float *cur;                         /* [T·d]: the latest all-reduced sum (a group's;
+                                           one rank's is its host_part) */
     double comm_bytes;                  /* per layer and device, latest forward (−1: none) */
 };
 
 /* Frees what was recorded for a shape. */
 static void drop_shape(struct clf_encoder_tp *e)
 {
-    for (int r = 0; e->rank && r < e->n; r++) {
+    for (int r = 0; e->rank && r < e->nlocal; r++) {
         struct tp_rank *k = &e->rank[r];
         for (int64_t j = 0; k->graphs && j < 2 * e->cfg.layers; j++)
             clf_graph_destroy(k->graphs[j]);
@@ -120,7 +128,7 @@ void clf_encoder_tp_destroy(struct clf_encoder_tp *e)
     if (!e)
         return;
     drop_shape(e);
-    for (int r = 0; e->rank && r < e->n; r++) {
+    for (int r = 0; e->rank && r < e->nlocal; r++) {
         struct tp_rank *k = &e->rank[r];
         for (int64_t l = 0; k->layers && l < e->cfg.layers; l++) {
             struct clf_tensor **t[] = TP_LAYER_TENSORS(&k->layers[l]);
@@ -153,13 +161,14 @@ static void copy_cols(float *dst, const float *src, int64_t rows, int64_t cols, 
         memcpy(dst + i * nc, src + i * cols + c0, (size_t)nc * sizeof *dst);
 }
 
-/* Uploads rank r's slices of layer l of full. full_buf holds the largest
- * weight, slice_buf its slice. */
+/* Uploads local rank i's slices of layer l of full (those of global rank
+ * r = base + i). full_buf holds the largest weight, slice_buf its slice. */
 static enum clf_status upload_layer(struct clf_encoder_tp *e, struct clf_encoder *full, int64_t l,
-                                    int r, float *full_buf, float *slice_buf)
+                                    int i, float *full_buf, float *slice_buf)
 {
     const int64_t d = e->cfg.d_model, f = e->cfg.d_ff, dl = d / e->n, fl = f / e->n;
-    struct tp_rank *k = &e->rank[r];
+    const int r = e->base + i;
+    struct tp_rank *k = &e->rank[i];
     struct clf_ctx *ctx = k->ctx;
     struct tp_layer *t = &k->layers[l];
     const int li = (int)l;
@@ -210,12 +219,12 @@ static enum clf_status upload_layer(struct clf_encoder_tp *e, struct clf_encoder
     } vecs[] = {{"self_attn.out_proj.bias", &t->out_b, false}, {"linear2.bias", &t->b2, false},
                 {"norm1.weight", &t->n1w, true},              {"norm1.bias", &t->n1b, true},
                 {"norm2.weight", &t->n2w, true},              {"norm2.bias", &t->n2b, true}};
-    for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) {
-        if (!vecs[i].all && r > 0)
+    for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++) {
+        if (!vecs[v].all && r > 0)
             continue;
-        if ((st = clf_encoder_read_weight(full, li, vecs[i].name, slice_buf, (size_t)d)) != CLF_OK)
+        if ((st = clf_encoder_read_weight(full, li, vecs[v].name, slice_buf, (size_t)d)) != CLF_OK)
             return st;
-        if ((st = UP1(d, vecs[i].dst)) != CLF_OK)
+        if ((st = UP1(d, vecs[v].dst)) != CLF_OK)
             return st;
     }
 #undef READ
@@ -227,7 +236,7 @@ static enum clf_status upload_layer(struct clf_encoder_tp *e, struct clf_encoder
 /* What the tensor-parallel encoder does not do (CLF_E_UNSUPPORTED), and
  * the divisibility it needs (CLF_E_INVALID_ARG). */
 static enum clf_status check_tp_config(struct clf_ctx *ctx, const struct clf_encoder_config *c,
-                                       int n)
+                                       int n, const char *what)
 {
     if (c->attn.sparsity != CLF_ATTN_EXACT || c->kv != CLF_KV_F32 || c->attn_p != CLF_P_F32 ||
         c->linear_int8 || c->ffn.format != CLF_FFN_DENSE || c->ffn_act.kind != CLF_ACTQ_NONE)
@@ -237,25 +246,21 @@ static enum clf_status check_tp_config(struct clf_ctx *ctx, const struct clf_enc
                         "factorisation or activation quantiser)");
     if (c->heads >= 1 && c->d_ff >= 1 && (c->heads % n || c->d_ff % n))
         return clf_fail(ctx, CLF_E_INVALID_ARG,
-                        "tensor parallelism over %d devices needs heads (%lld) and d_ff (%lld) "
+                        "tensor parallelism over %d %s needs heads (%lld) and d_ff (%lld) "
                         "divisible by %d",
-                        n, (long long)c->heads, (long long)c->d_ff, n);
+                        n, what, (long long)c->heads, (long long)c->d_ff, n);
     return CLF_OK;
 }
 
-enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
-                                      const char *path, uint64_t seed, struct clf_encoder_tp **out)
+/* The encoder of global ranks [base, base + nlocal) of n, on ctxs[0..nlocal)
+ * (errors on ctxs[0]), comm (allreduce NULL for a group) kept. */
+static enum clf_status make_tp(struct clf_ctx *const *ctxs, int nlocal, int base, int n,
+                               const struct clf_tp_comm *comm,
+                               const struct clf_encoder_config *cfg, const char *path,
+                               uint64_t seed, struct clf_encoder_tp **out)
 {
-    if (!out)
-        return CLF_E_INVALID_ARG;
-    *out = NULL;
-    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
-    if (!ctx0)
-        return CLF_E_INVALID_ARG;
-    if (!cfg)
-        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder configuration");
-    const int n = clf_group_size(grp);
-    enum clf_status st = check_tp_config(ctx0, cfg, n);
+    struct clf_ctx *ctx0 = ctxs[0];
+    enum clf_status st = check_tp_config(ctx0, cfg, n, comm->allreduce ? "ranks" : "devices");
     if (st != CLF_OK)
         return st;
 
@@ -268,7 +273,7 @@ enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_en
 
     struct clf_encoder_tp *e = calloc(1, sizeof *e);
     if (e)
-        e->rank = calloc((size_t)n, sizeof *e->rank);
+        e->rank = calloc((size_t)nlocal, sizeof *e->rank);
     const int64_t d = cfg->d_model, f = cfg->d_ff;
     const size_t big = (size_t)((3 * d > f ? 3 * d : f) * d);
     float *full_buf = malloc(big * sizeof *full_buf), *slice_buf = malloc(big * sizeof *slice_buf);
@@ -276,13 +281,15 @@ enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_en
         st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
         goto done;
     }
-    e->grp = grp;
+    e->comm = *comm;
     e->cfg = *cfg;
     e->n = n;
+    e->nlocal = nlocal;
+    e->base = base;
     e->comm_bytes = -1;
     e->has_norm = full->norm_w != NULL;
-    for (int r = 0; st == CLF_OK && r < n; r++) {
-        e->rank[r].ctx = clf_group_ctx(grp, r);
+    for (int r = 0; st == CLF_OK && r < nlocal; r++) {
+        e->rank[r].ctx = ctxs[r];
         e->rank[r].layers = calloc((size_t)cfg->layers, sizeof *e->rank[r].layers);
         if (!e->rank[r].layers)
             st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
@@ -292,6 +299,7 @@ enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_en
             st = clf_fail(ctx0, st, "device %d of the group: %s", r,
                           clf_ctx_last_error(e->rank[r].ctx));
     }
+    /* the final norm on the rank that runs the tail: the first one held here */
     if (st == CLF_OK && e->has_norm) {
         const int64_t s1[1] = {d};
         st = clf_encoder_read_weight(full, -1, "norm.weight", slice_buf, (size_t)d);
@@ -312,6 +320,49 @@ done:
     }
     *out = e;
     return CLF_OK;
+}
+
+enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
+                                      const char *path, uint64_t seed, struct clf_encoder_tp **out)
+{
+    if (!out)
+        return CLF_E_INVALID_ARG;
+    *out = NULL;
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    if (!ctx0)
+        return CLF_E_INVALID_ARG;
+    if (!cfg)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder configuration");
+    const int n = clf_group_size(grp);
+    struct clf_ctx **ctxs = malloc((size_t)n * sizeof *ctxs);
+    if (!ctxs)
+        return clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
+    for (int r = 0; r < n; r++)
+        ctxs[r] = clf_group_ctx(grp, r);
+    const struct clf_tp_comm none = {0, n, NULL, NULL};
+    enum clf_status st = make_tp(ctxs, n, 0, n, &none, cfg, path, seed, out);
+    free(ctxs);
+    return st;
+}
+
+enum clf_status clf_encoder_tp_create_rank(struct clf_ctx *ctx,
+                                           const struct clf_encoder_config *cfg,
+                                           const char *path, uint64_t seed,
+                                           const struct clf_tp_comm *comm,
+                                           struct clf_encoder_tp **out)
+{
+    if (!out)
+        return CLF_E_INVALID_ARG;
+    *out = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    if (!cfg || !comm || !comm->allreduce)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "NULL encoder configuration, communicator or all-reduce");
+    if (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "rank %d of %d ranks: out of range", comm->rank,
+                        comm->size);
+    return make_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, path, seed, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -335,12 +386,14 @@ static void input_norm(const struct clf_encoder_tp *e, const struct tp_rank *k, 
     }
 }
 
-/* Records rank r's graph of sub-layer j on g; *part receives its output. */
-static enum clf_status record_sublayer(struct clf_encoder_tp *e, int r, int64_t j,
+/* Records local rank i's graph of sub-layer j on g; *part receives its
+ * output. */
+static enum clf_status record_sublayer(struct clf_encoder_tp *e, int i, int64_t j,
                                        struct clf_graph *g, struct clf_tensor **part)
 {
     const struct clf_encoder_config *c = &e->cfg;
-    struct tp_rank *k = &e->rank[r];
+    struct tp_rank *k = &e->rank[i];
+    const int r = e->base + i;
     const struct tp_layer *t = &k->layers[j / 2];
     const int64_t batch = e->batch, seq = e->seq, tokens = batch * seq;
     const int64_t d = c->d_model, hl = c->heads / e->n, hd = d / c->heads, dl = hl * hd;
@@ -402,7 +455,8 @@ static enum clf_status record_sublayer(struct clf_encoder_tp *e, int r, int64_t 
     return st;
 }
 
-/* Records every rank's graphs (and rank 0's tail) for (batch, seq, padded). */
+/* Records every local rank's graphs (and rank[0]'s tail) for (batch, seq,
+ * padded). */
 static enum clf_status record(struct clf_encoder_tp *e, int64_t batch, int64_t seq, bool padded)
 {
     drop_shape(e);
@@ -411,10 +465,12 @@ static enum clf_status record(struct clf_encoder_tp *e, int64_t batch, int64_t s
     e->batch = batch, e->seq = seq, e->padded = padded;
     struct clf_ctx *ctx0 = e->rank[0].ctx;
     enum clf_status st = CLF_OK;
-    e->cur = malloc((size_t)(tokens * d) * sizeof *e->cur);
-    if (!e->cur)
-        st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for the all-reduce");
-    for (int r = 0; st == CLF_OK && r < e->n; r++) {
+    if (!e->comm.allreduce) {
+        e->cur = malloc((size_t)(tokens * d) * sizeof *e->cur);
+        if (!e->cur)
+            st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for the all-reduce");
+    }
+    for (int r = 0; st == CLF_OK && r < e->nlocal; r++) {
         struct tp_rank *k = &e->rank[r];
         k->graphs = calloc((size_t)nj, sizeof *k->graphs);
         k->part = calloc((size_t)nj, sizeof *k->part);
@@ -433,7 +489,7 @@ static enum clf_status record(struct clf_encoder_tp *e, int64_t batch, int64_t s
         if (st != CLF_OK && r > 0)
             st = clf_fail(ctx0, st, "device %d of the group: %s", r, clf_ctx_last_error(k->ctx));
     }
-    /* rank 0's tail: post-LN's closing LN2 of the last layer, the final norm */
+    /* rank[0]'s tail: post-LN's closing LN2 of the last layer, the final norm */
     const struct tp_layer *last = &e->rank[0].layers[e->cfg.layers - 1];
     if (st == CLF_OK && (!e->cfg.norm_first || e->has_norm)) {
         struct clf_tensor *y = e->rank[0].in;
@@ -474,90 +530,111 @@ struct tp_worker {
     int r;
 };
 
-static void *rank_main(void *arg)
+/* Where the latest all-reduced sum [T·d] is: the group's buffer, or one
+ * rank's own partial, summed in place by the caller's all-reduce. */
+static float *sum_buf(struct clf_encoder_tp *e)
 {
-    const struct tp_worker *w = arg;
-    struct clf_encoder_tp *e = w->run->e;
-    pthread_mutex_lock(&w->run->lock);
-    while (!w->run->go)
-        pthread_cond_wait(&w->run->cond, &w->run->lock);
-    const int go = w->run->go;
-    pthread_mutex_unlock(&w->run->lock);
-    if (go < 0)
-        return NULL;
-    struct tp_rank *k = &e->rank[w->r];
+    return e->comm.allreduce ? e->rank[0].host_part : e->cur;
+}
+
+/* The group's all-reduce of sub-layer j, local rank i's share: the sum of
+ * its block of rows, between two barriers. false when a rank failed. */
+static bool group_allreduce(struct tp_run *run, int i)
+{
+    struct clf_encoder_tp *e = run->e;
+    const int64_t d = e->cfg.d_model, tokens = e->batch * e->seq;
+    const int64_t i0 = tokens * i / e->n * d, i1 = tokens * (i + 1) / e->n * d;
+    pthread_barrier_wait(&run->barrier);
+    /* every status is visible after the barrier, and none changes before
+     * the next one: every rank stops at the same j */
+    bool ok = true;
+    for (int r = 0; r < e->n; r++)
+        ok = ok && e->rank[r].st == CLF_OK;
+    if (ok)
+        for (int64_t x = i0; x < i1; x++) {
+            float s = e->rank[0].host_part[x];
+            for (int r = 1; r < e->n; r++)
+                s += e->rank[r].host_part[x];
+            e->cur[x] = s;
+        }
+    pthread_barrier_wait(&run->barrier);
+    return ok;
+}
+
+/* Local rank i's forward: per sub-layer, its device part then the
+ * all-reduce (the group's, or the caller's for one rank). */
+static void run_rank(struct tp_run *run, int i)
+{
+    struct clf_encoder_tp *e = run->e;
+    struct tp_rank *k = &e->rank[i];
     const int64_t d = e->cfg.d_model, tokens = e->batch * e->seq, nj = 2 * e->cfg.layers;
-    const size_t bytes = (size_t)(tokens * d) * sizeof(float);
-    /* this rank's block of rows of the sum */
-    const int64_t i0 = tokens * w->r / e->n * d, i1 = tokens * (w->r + 1) / e->n * d;
+    const size_t count = (size_t)(tokens * d), bytes = count * sizeof(float);
+    const float *sum = sum_buf(e);
     k->bytes = 0;
     k->st = CLF_OK;
     if (k->pad)
-        k->st = clf_tensor_write(k->pad, w->run->pad, (size_t)tokens * sizeof(int32_t));
+        k->st = clf_tensor_write(k->pad, run->pad, (size_t)tokens * sizeof(int32_t));
     for (int64_t j = 0; j < nj; j++) {
         /* the device's part: input in, graph, partial out */
         if (k->st == CLF_OK)
-            k->st = clf_tensor_write(k->in, j ? e->cur : w->run->x, bytes);
+            k->st = clf_tensor_write(k->in, j ? sum : run->x, bytes);
         if (k->st == CLF_OK)
             k->st = clf_graph_run(k->graphs[j]);
         if (k->st == CLF_OK)
             k->st = clf_tensor_read(k->part[j], k->host_part, bytes);
         if (k->st == CLF_OK)
             k->bytes += 2.0 * (double)bytes;
-        pthread_barrier_wait(&w->run->barrier);
-        /* every status is visible after the barrier, and none changes
-         * before the next one: every rank stops at the same j */
-        bool ok = true;
-        for (int r = 0; r < e->n; r++)
-            ok = ok && e->rank[r].st == CLF_OK;
-        if (ok)
-            for (int64_t i = i0; i < i1; i++) {
-                float s = e->rank[0].host_part[i];
-                for (int r = 1; r < e->n; r++)
-                    s += e->rank[r].host_part[i];
-                e->cur[i] = s;
-            }
-        pthread_barrier_wait(&w->run->barrier);
-        if (!ok)
+        if (!e->comm.allreduce) {
+            if (!group_allreduce(run, i))
+                break;
+            continue;
+        }
+        const bool ok = k->st == CLF_OK;
+        if (!e->comm.allreduce(e->comm.user, k->host_part, count, ok)) {
+            if (ok)
+                k->st = clf_fail(k->ctx, CLF_E_COMM,
+                                 "rank %d: the all-reduce after layer %lld's %s failed (another "
+                                 "rank's failure, or the exchange's)",
+                                 e->base, (long long)(j / 2), j % 2 ? "feed-forward" : "attention");
+            break;
+        }
+        if (!ok) /* the all-reduce succeeded although this rank had failed */
             break;
     }
+}
+
+static void *rank_main(void *arg)
+{
+    const struct tp_worker *w = arg;
+    pthread_mutex_lock(&w->run->lock);
+    while (!w->run->go)
+        pthread_cond_wait(&w->run->cond, &w->run->lock);
+    const int go = w->run->go;
+    pthread_mutex_unlock(&w->run->lock);
+    if (go > 0)
+        run_rank(w->run, w->r);
     return NULL;
 }
 
-enum clf_status clf_encoder_tp_forward(struct clf_encoder_tp *e, const float *x, int64_t batch,
-                                       int64_t seq, const int32_t *key_padding, float *y)
+/* Runs every local rank of a group at once, one thread each (rank 0 in
+ * this one). */
+static enum clf_status run_group(struct tp_run *run)
 {
-    if (!e)
-        return CLF_E_INVALID_ARG;
+    struct clf_encoder_tp *e = run->e;
     struct clf_ctx *ctx0 = e->rank[0].ctx;
-    if (!x || !y)
-        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL input or output of the encoder");
-    if (batch < 1 || seq < 1 || batch > (1 << 20) || seq > (1 << 20) ||
-        batch * seq > (INT64_C(1) << 40) / e->cfg.d_model)
-        return clf_fail(ctx0, CLF_E_SHAPE, "encoder input [%lld, %lld, %lld] out of range",
-                        (long long)batch, (long long)seq, (long long)e->cfg.d_model);
     enum clf_status st = CLF_OK;
-    const bool padded = key_padding != NULL;
-    if (!e->recorded || e->batch != batch || e->seq != seq || e->padded != padded)
-        st = record(e, batch, seq, padded);
-    if (st != CLF_OK)
-        return st;
-
-    struct tp_run run;
-    memset(&run, 0, sizeof run);
-    run.e = e, run.x = x, run.pad = key_padding;
     struct tp_worker *w = calloc((size_t)e->n, sizeof *w);
     pthread_t *th = calloc((size_t)e->n, sizeof *th);
     bool sync = false;
-    if (w && th && pthread_barrier_init(&run.barrier, NULL, (unsigned)e->n) == 0) {
-        if (pthread_mutex_init(&run.lock, NULL) == 0) {
-            if (pthread_cond_init(&run.cond, NULL) == 0)
+    if (w && th && pthread_barrier_init(&run->barrier, NULL, (unsigned)e->n) == 0) {
+        if (pthread_mutex_init(&run->lock, NULL) == 0) {
+            if (pthread_cond_init(&run->cond, NULL) == 0)
                 sync = true;
             else
-                pthread_mutex_destroy(&run.lock);
+                pthread_mutex_destroy(&run->lock);
         }
         if (!sync)
-            pthread_barrier_destroy(&run.barrier);
+            pthread_barrier_destroy(&run->barrier);
     }
     if (!sync) {
         free(w);
@@ -567,45 +644,83 @@ enum clf_status clf_encoder_tp_forward(struct clf_encoder_tp *e, const float *x,
     /* rank 0 runs in this thread, rank r > 0 in th[r] */
     int started = 1;
     for (int r = 0; r < e->n; r++)
-        w[r] = (struct tp_worker){&run, r};
+        w[r] = (struct tp_worker){run, r};
     for (; started < e->n; started++)
         if (pthread_create(&th[started], NULL, rank_main, &w[started]) != 0)
             break;
-    pthread_mutex_lock(&run.lock);
-    run.go = started == e->n ? 1 : -1;
-    pthread_cond_broadcast(&run.cond);
-    pthread_mutex_unlock(&run.lock);
+    pthread_mutex_lock(&run->lock);
+    run->go = started == e->n ? 1 : -1;
+    pthread_cond_broadcast(&run->cond);
+    pthread_mutex_unlock(&run->lock);
     if (started == e->n)
         rank_main(&w[0]);
     else
         st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "cannot start a thread per device");
     for (int r = 1; r < started; r++)
         pthread_join(th[r], NULL);
-    pthread_cond_destroy(&run.cond);
-    pthread_mutex_destroy(&run.lock);
-    pthread_barrier_destroy(&run.barrier);
+    pthread_cond_destroy(&run->cond);
+    pthread_mutex_destroy(&run->lock);
+    pthread_barrier_destroy(&run->barrier);
     free(w);
     free(th);
-    if (st != CLF_OK)
-        return st;
+    return st;
+}
 
-    for (int r = 0; r < e->n; r++)
+/* Checks the arguments and records the graphs for this shape if needed. */
+static enum clf_status prepare(struct clf_encoder_tp *e, const float *x, int64_t batch,
+                               int64_t seq, const int32_t *key_padding, const float *y)
+{
+    struct clf_ctx *ctx0 = e->rank[0].ctx;
+    if (!x || !y)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL input or output of the encoder");
+    if (batch < 1 || seq < 1 || batch > (1 << 20) || seq > (1 << 20) ||
+        batch * seq > (INT64_C(1) << 40) / e->cfg.d_model)
+        return clf_fail(ctx0, CLF_E_SHAPE, "encoder input [%lld, %lld, %lld] out of range",
+                        (long long)batch, (long long)seq, (long long)e->cfg.d_model);
+    const bool padded = key_padding != NULL;
+    if (!e->recorded || e->batch != batch || e->seq != seq || e->padded != padded)
+        return record(e, batch, seq, padded);
+    return CLF_OK;
+}
+
+enum clf_status clf_encoder_tp_forward(struct clf_encoder_tp *e, const float *x, int64_t batch,
+                                       int64_t seq, const int32_t *key_padding, float *y)
+{
+    if (!e)
+        return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx0 = e->rank[0].ctx;
+    e->comm_bytes = -1;
+    enum clf_status st = prepare(e, x, batch, seq, key_padding, y);
+    if (st != CLF_OK) {
+        /* the other ranks are, or will be, in the first all-reduce */
+        if (e->comm.allreduce)
+            e->comm.allreduce(e->comm.user, NULL, 0, false);
+        return st;
+    }
+    struct tp_run run;
+    memset(&run, 0, sizeof run);
+    run.e = e, run.x = x, run.pad = key_padding;
+    if (e->comm.allreduce)
+        run_rank(&run, 0);
+    else if ((st = run_group(&run)) != CLF_OK)
+        return st;
+    for (int r = 0; r < e->nlocal; r++)
         if (e->rank[r].st != CLF_OK)
             return r ? clf_fail(ctx0, e->rank[r].st, "device %d of the group: %s", r,
                                 clf_ctx_last_error(e->rank[r].ctx))
                      : e->rank[r].st;
     const size_t bytes = (size_t)(batch * seq * e->cfg.d_model) * sizeof(float);
     if (e->tail) {
-        st = clf_tensor_write(e->rank[0].in, e->cur, bytes);
+        st = clf_tensor_write(e->rank[0].in, sum_buf(e), bytes);
         if (st == CLF_OK)
             st = clf_graph_run(e->tail);
         if (st == CLF_OK)
             st = clf_tensor_read(e->tail_out, y, bytes);
     } else {
-        memcpy(y, e->cur, bytes);
+        memcpy(y, sum_buf(e), bytes);
     }
     double most = 0;
-    for (int r = 0; r < e->n; r++)
+    for (int r = 0; r < e->nlocal; r++)
         most = e->rank[r].bytes > most ? e->rank[r].bytes : most;
     e->comm_bytes = st == CLF_OK ? most / (double)e->cfg.layers : -1;
     return st;

@@ -30,6 +30,7 @@ const char *clf_status_str(enum clf_status status)
     case CLF_E_UNSUPPORTED: return "unsupported";
     case CLF_E_STATE: return "invalid state";
     case CLF_E_NUMERIC: return "numerical failure";
+    case CLF_E_COMM: return "communication with other ranks failed";
     }
     return "unknown status";
 }
