@@ -4,7 +4,10 @@
 # POCL_DEVICES="pthread pthread") give the same bytes as one device: the
 # same kernels on identical devices, the same per-item work (a row of the
 # batch never meets another; embed keeps the batches of --batch). Tensor
-# parallel adds partial sums in another order: within 1e-5 relative.
+# parallel adds partial sums in another order: within 1e-5 relative. Tensor
+# parallel over mpirun ranks (every rank a share of every layer, the
+# all-reduce over MPI adding in rank order) gives the same bytes as
+# --tensor-parallel over as many devices in one process.
 # Usage: mpi.sh PATH/TO/clformer HAVE_MPI(0|1)
 set -u
 exe=$1
@@ -67,9 +70,38 @@ same "3 ranks (uneven shares) = one device" "$tmp/one.npy" "$tmp/mpi3.npy"
 run "mpirun -np 2 on two devices" -- env POCL_DEVICES="$two" "${mpirun[@]}" -x POCL_DEVICES \
   "$exe" run "${small[@]}" --output "$tmp/mpi2d.npy"
 same "2 ranks on cpu:0 and cpu:1 = one device" "$tmp/one.npy" "$tmp/mpi2d.npy"
+run "mpirun -np 2 run --tensor-parallel" -- "${mpirun[@]}" "$exe" run "${small[@]}" \
+  --tensor-parallel --json --output "$tmp/tpmpi.npy"
+same "tensor parallel: 2 ranks = 2 devices" "$tmp/tp.npy" "$tmp/tpmpi.npy"
+# per layer, each rank sends 2 sub-layers x 2(N-1)/N x tokens x d_model x 4
+# bytes (reduce-scatter + all-gather): 2 x 1 x 64 x 48 x 4
+python3 -c "import json,sys; d=json.load(open('$tmp/out')); sys.exit(0 if d['parallel']=='tensor-mpi' and d['ranks']==2 and d['mpi_bytes_per_layer']==2*64*48*4 else 1)" \
+  && pass "run --tensor-parallel under mpirun: JSON" || fail "run --tensor-parallel JSON: $(head -c 600 "$tmp/out")"
+run "run --devices x4 --tensor-parallel" -- env POCL_DEVICES="$two $two" "$exe" run "${small[@]}" \
+  --devices all --tensor-parallel --output "$tmp/tp4.npy"
+run "mpirun -np 4 run --tensor-parallel" -- "${mpirun[@]/2/4}" "$exe" run "${small[@]}" \
+  --tensor-parallel --output "$tmp/tpmpi4.npy"
+same "tensor parallel: 4 ranks = 4 devices" "$tmp/tp4.npy" "$tmp/tpmpi4.npy"
+# 3 ranks divide neither 4 heads nor d_ff 80: every rank says so, none hangs
+if timeout 120 "${mpirun[@]/2/3}" "$exe" run "${small[@]}" --tensor-parallel \
+  >"$tmp/out" 2>"$tmp/err" </dev/null; then
+  fail "mpirun -np 3 --tensor-parallel with 4 heads accepted"
+elif [ "$(grep -c 'over 3 ranks needs heads (4)' "$tmp/err")" -eq 3 ]; then
+  pass "mpirun -np 3 --tensor-parallel: refused on every rank"
+else
+  fail "mpirun -np 3 --tensor-parallel: $(head -c 600 "$tmp/err")"
+fi
 run "bench scale --mpi" -- "${mpirun[@]}" "$exe" bench scale --mpi --seq 16 --runs 1 --json
-python3 -c "import json,sys; d=json.load(open('$tmp/out')); r=d['results'][0]; sys.exit(0 if r['ranks']==2 and r['ms']>0 else 1)" \
-  && pass "bench scale --mpi JSON" || fail "bench scale --mpi JSON: $(head -c 500 "$tmp/out")"
+python3 - "$tmp/out" <<'PY' && pass "bench scale --mpi JSON" || fail "bench scale --mpi JSON: $(head -c 800 "$tmp/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))['results']
+ok = r[0]['mode'] == 'mpi' and r[0]['ranks'] == 2 and r[0]['ms'] > 0
+# tensor parallel row: 8 x 16 tokens of d_model 384, 2 ranks
+t = r[1]
+ok = ok and t['mode'] == 'mpi-tensor-parallel' and t['ms'] > 0
+ok = ok and t['mpi_bytes_per_layer'] == 2 * 8 * 16 * 384 * 4
+sys.exit(0 if ok else 1)
+PY
 
 model=${CLFORMER_MODEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/clformer/models/all-MiniLM-L6-v2}
 if [ -f "$model/config.json" ] && [ -f "$model/model.safetensors" ] && [ -f "$model/vocab.txt" ]; then

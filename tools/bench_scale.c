@@ -4,12 +4,16 @@
  * parallel (the batch split, a replica of the weights on each device) and
  * tensor parallel (clf_encoder_tp), with efficiency t1 / (N·tN) and the
  * bytes each device exchanges per layer; with --mpi under mpirun, rank 0
- * alone against all ranks running their share plus the gather to rank 0.
+ * alone against all ranks running their share plus the gather to rank 0,
+ * and against tensor parallelism over the ranks (all-reduces over MPI).
  * The link table turns the measured bytes into time on real interconnects.
  */
+#define _GNU_SOURCE /* sched_getaffinity: the cores mpirun bound a rank to */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "cli.h"
@@ -229,7 +233,8 @@ done:
 }
 
 /* --mpi: rank 0 alone (the whole batch), then every rank its share plus
- * MPI_Gatherv of the outputs to rank 0. */
+ * MPI_Gatherv of the outputs to rank 0, then tensor parallel over the
+ * ranks (clf_encoder_tp_create_rank, cli_mpi_allreduce_sum). */
 static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const float *x)
 {
     struct cli_mpi m;
@@ -237,6 +242,7 @@ static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const 
     char spec[256], msg[256];
     struct clf_ctx *ctx = NULL;
     struct sc_rep r = {0};
+    struct clf_encoder_tp *tp = NULL;
     const int64_t d = scale_cfg().d_model;
     const size_t row_n = (size_t)(seq * d), n = SC_BATCH * row_n;
     float *y = malloc(n * sizeof *y);
@@ -253,6 +259,7 @@ static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const 
         ok = rep_setup(&r, ctx, SC_BATCH, seq, x) == CLF_OK && (t1 = time_reps(&r, 1, o->runs)) >= 0;
         rep_free(&r);
     }
+    cli_mpi_barrier_idle(&m); /* the others wait without taking rank 0's cores */
     if (!cli_mpi_all_ok(&m, ok))
         goto done;
     for (int k = 0; k < m.size; k++) {
@@ -282,26 +289,74 @@ static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const 
     }
     tn = cli_median(t, o->runs);
     double gathered = (double)(n - counts[0]) * sizeof(float); /* rank 0 receives */
+    /* tensor parallel over the ranks (when they divide 12 heads and d_ff
+     * 1536): every rank the whole batch, its share of every layer */
+    struct clf_encoder_config c = scale_cfg();
+    double ttn = -1, sent = 0, staged = 0;
+    if (c.heads % m.size == 0 && c.d_ff % m.size == 0) {
+        const struct clf_tp_comm comm = {m.rank, m.size, cli_mpi_allreduce_sum, &m};
+        ok = clf_encoder_tp_create_rank(ctx, &c, NULL, 1, &comm, &tp) == CLF_OK;
+        for (int k = -2; cli_mpi_all_ok(&m, ok) && k < o->runs; k++) {
+            cli_mpi_barrier(&m);
+            m.sent = 0;
+            double t0 = cli_now_ms();
+            ok = clf_encoder_tp_forward(tp, x, SC_BATCH, seq, NULL, y) == CLF_OK;
+            if (k >= 0)
+                t[k] = cli_mpi_max(&m, cli_now_ms() - t0);
+        }
+        if (!cli_mpi_all_ok(&m, ok)) {
+            cli_error("rank %d, tensor parallel: %s", m.rank, clf_ctx_last_error(ctx));
+            goto done;
+        }
+        ttn = cli_median(t, o->runs);
+        sent = m.sent / SC_LAYERS;
+        clf_encoder_tp_comm_bytes(tp, &staged);
+    }
     rc = CLI_OK;
     if (m.rank)
         goto done;
     struct clf_device_info info;
     clf_ctx_device_info(ctx, &info);
+    /* mpirun binds each rank to a core by default (np <= 2): a CPU device
+     * then has that core alone, and ranks do not share compute */
+    cpu_set_t set;
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int bound = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : -1;
     if (o->json) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "mode", "mpi");
+        cJSON_AddNumberToObject(e, "rank0_cores", bound);
+        cJSON_AddNumberToObject(e, "cores", (double)cores);
         cJSON_AddNumberToObject(e, "ranks", m.size);
         cJSON_AddNumberToObject(e, "ms_one_rank", t1);
         cJSON_AddNumberToObject(e, "ms", tn);
         cJSON_AddNumberToObject(e, "efficiency", t1 / (m.size * tn));
         cJSON_AddNumberToObject(e, "bytes_gathered", gathered);
         cJSON_AddItemToArray(arr, e);
+        if (ttn > 0) {
+            e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "mode", "mpi-tensor-parallel");
+            cJSON_AddNumberToObject(e, "ranks", m.size);
+            cJSON_AddNumberToObject(e, "ms_one_rank", t1);
+            cJSON_AddNumberToObject(e, "ms", ttn);
+            cJSON_AddNumberToObject(e, "efficiency", t1 / (m.size * ttn));
+            cJSON_AddNumberToObject(e, "mpi_bytes_per_layer", sent);
+            cJSON_AddNumberToObject(e, "staged_bytes_per_layer", staged);
+            cJSON *l = cJSON_AddObjectToObject(e, "link_ms_per_forward");
+            for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+                cJSON_AddNumberToObject(l, links[i].name, SC_LAYERS * sent / links[i].bps * 1e3);
+            cJSON_AddItemToArray(arr, e);
+        }
     } else {
         char b[32];
         printf("encoder: %d layers, d_model 384, 12 heads, d_ff 1536, seq %lld, batch %d; "
                "MPI ranks %d%s (rank 0: %s)\n",
                SC_LAYERS, (long long)seq, SC_BATCH, m.size,
                m.active ? "" : " (not under mpirun)", info.name);
+        printf("rank 0 may run on %d of the %ld cores%s\n", bound, cores,
+               bound < cores ? " (mpirun's binding: ranks do not share cores; --bind-to none "
+                               "lets them)"
+                             : "");
         printf("rank 0 alone, whole batch     %9.2f ms\n", t1);
         printf("%d ranks, share + gather      %9.2f ms  efficiency %.2f  gathered %s per "
                "forward",
@@ -309,8 +364,20 @@ static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const 
         for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
             printf(" | %s %.3f ms", links[i].name, gathered / links[i].bps * 1e3);
         printf("\n");
+        if (ttn > 0) {
+            printf("%d ranks, tensor parallel     %9.2f ms  efficiency %.2f  MPI %s per layer "
+                   "and rank",
+                   m.size, ttn, t1 / (m.size * ttn),
+                   cli_bytes((unsigned long long)sent, b, sizeof b));
+            for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+                printf(" | %s %.3f ms", links[i].name, SC_LAYERS * sent / links[i].bps * 1e3);
+            printf("\n");
+        } else {
+            printf("tensor parallel: %d ranks do not divide 12 heads and d_ff 1536\n", m.size);
+        }
     }
 done:
+    clf_encoder_tp_destroy(tp);
     rep_free(&r);
     clf_ctx_destroy(ctx);
     free(y);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "clformer.h"
 
@@ -23,6 +24,7 @@ bool cli_mpi_launched(void)
     return false;
 }
 
+#ifdef CLF_HAVE_MPI
 static int env_int(const char *name, int dflt)
 {
     const char *s = getenv(name);
@@ -30,6 +32,7 @@ static int env_int(const char *name, int dflt)
     long v = s ? strtol(s, &end, 10) : 0;
     return s && *s && !*end && v >= 0 && v <= INT_MAX ? (int)v : dflt;
 }
+#endif
 
 void cli_mpi_begin(struct cli_mpi *m)
 {
@@ -81,6 +84,21 @@ void cli_mpi_barrier(const struct cli_mpi *m)
 #endif
 }
 
+void cli_mpi_barrier_idle(const struct cli_mpi *m)
+{
+#ifdef CLF_HAVE_MPI
+    MPI_Request req;
+    int done = 0;
+    if (!m->active || MPI_Ibarrier(MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+        return;
+    const struct timespec ms = {0, 1000000};
+    while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done)
+        nanosleep(&ms, NULL);
+#else
+    (void)m;
+#endif
+}
+
 double cli_mpi_max(const struct cli_mpi *m, double x)
 {
 #ifdef CLF_HAVE_MPI
@@ -125,10 +143,58 @@ bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *c
         free(disp);
         return ok;
     }
+#else
+    (void)m;
 #endif
     if (counts[0] && local != all)
         memcpy(all, local, counts[0] * sizeof *all);
     return true;
+}
+
+bool cli_mpi_allreduce_sum(void *user, float *buf, size_t count, bool ok)
+{
+    struct cli_mpi *m = user;
+#ifdef CLF_HAVE_MPI
+    if (m->active) {
+        const int n = m->size, me = m->rank;
+        int *cnt = malloc((size_t)n * sizeof *cnt), *disp = malloc((size_t)n * sizeof *disp);
+        int *rcnt = malloc((size_t)n * sizeof *rcnt), *rdisp = malloc((size_t)n * sizeof *rdisp);
+        float *blocks = NULL;
+        size_t first = 0, mine = 0;
+        /* count is the same on every rank that has not failed */
+        bool fits = ok && count <= INT_MAX;
+        if (fits) {
+            cli_shard(count, n, me, &first, &mine);
+            blocks = malloc((mine ? mine : 1) * (size_t)n * sizeof *blocks);
+        }
+        if (!cli_mpi_all_ok(m, fits && cnt && disp && rcnt && rdisp && blocks)) {
+            free(cnt), free(disp), free(rcnt), free(rdisp), free(blocks);
+            return false;
+        }
+        for (int r = 0; r < n; r++) {
+            size_t f, c;
+            cli_shard(count, n, r, &f, &c);
+            cnt[r] = (int)c, disp[r] = (int)f;
+            rcnt[r] = (int)mine, rdisp[r] = r * (int)mine;
+        }
+        /* reduce-scatter: every rank's block `me` here, summed in rank order */
+        bool done = MPI_Alltoallv(buf, cnt, disp, MPI_FLOAT, blocks, rcnt, rdisp, MPI_FLOAT,
+                                  MPI_COMM_WORLD) == MPI_SUCCESS;
+        for (size_t i = 0; done && i < mine; i++) {
+            float s = blocks[i];
+            for (int r = 1; r < n; r++)
+                s += blocks[(size_t)r * mine + i];
+            buf[first + i] = s;
+        }
+        done = done && MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, cnt, disp,
+                                      MPI_FLOAT, MPI_COMM_WORLD) == MPI_SUCCESS;
+        m->sent += (double)(count - mine + mine * (size_t)(n - 1)) * sizeof(float);
+        free(cnt), free(disp), free(rcnt), free(rdisp), free(blocks);
+        return done;
+    }
+#endif
+    (void)buf, (void)count;
+    return cli_mpi_all_ok(m, ok);
 }
 
 /* The device type a bare spec names, or -1 when the spec is more specific. */

@@ -16,6 +16,7 @@ struct cli_mpi {
     bool active;    /* MPI was initialised by cli_mpi_begin */
     int rank, size; /* in MPI_COMM_WORLD; 0 and 1 when not active */
     int local_rank; /* on this node (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCAL_RANK) */
+    double sent;    /* bytes this rank sent in cli_mpi_allreduce_sum so far */
 };
 
 /* Initialises MPI when launched by mpirun (see above); fills m. */
@@ -34,6 +35,11 @@ bool cli_mpi_all_ok(const struct cli_mpi *m, bool ok);
 /* Barrier over all ranks (nothing when not active). */
 void cli_mpi_barrier(const struct cli_mpi *m);
 
+/* A barrier that does not spin: a rank that arrives early sleeps in 1 ms
+ * steps (Open MPI's blocking calls poll a core, which a rank still working
+ * on a shared machine would lose). */
+void cli_mpi_barrier_idle(const struct cli_mpi *m);
+
 /* Maximum of x over ranks, on every rank (x when not active). */
 double cli_mpi_max(const struct cli_mpi *m, double x);
 
@@ -48,6 +54,17 @@ void cli_shard(size_t n, int parts, int r, size_t *first, size_t *count);
  * type). false on an MPI error or a count over INT_MAX. Not active: copies. */
 bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *counts,
                     float *all);
+
+/* clf_tp_comm's all-reduce over MPI_COMM_WORLD (user: the struct cli_mpi):
+ * first a logical AND of every rank's ok (false on every rank when one
+ * failed), then a reduce-scatter and an all-gather: rank r receives block
+ * r of every rank's buf (cli_shard's blocks of count), adds them in rank
+ * order 0, 1, ..., N-1, and the sums are gathered into every rank's buf.
+ * The result is thus the same bits on every rank, and the same as a
+ * device group's host all-reduce (clf_encoder_tp_create), which adds in
+ * that order too. Each rank sends 2·(N-1)/N·count floats (a ring's
+ * volume), counted in m->sent. Not active: buf is already the sum. */
+bool cli_mpi_allreduce_sum(void *user, float *buf, size_t count, bool ok);
 
 /* Runs fn(arg, i) for i in [0, n) at the same time, one thread each (i = 0
  * on the calling thread), and returns when all have; false when a thread

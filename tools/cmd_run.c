@@ -8,7 +8,9 @@
  * replica of the weights on each, one thread each; data parallelism), or
  * with --tensor-parallel runs one clf_encoder_tp over the group. Under
  * mpirun (built with MPI) each rank takes its share of the batch on its
- * own device and rank 0 gathers the output (tools/cli_mpi.h).
+ * own device and rank 0 gathers the output (tools/cli_mpi.h); with
+ * --tensor-parallel each rank holds its share of every layer instead
+ * (clf_encoder_tp_create_rank) and the ranks all-reduce over MPI.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -84,12 +86,15 @@ static void help(void)
            "                         lsq:B[,signed][,step:S], pact:B[,alpha:A],\n"
            "                         pwl:B[,clip:C,bp:P], steps:T1/T2/..:L0/L1/..; free\n"
            "                         parameters are calibrated on the input itself\n"
-           "      --devices LIST     data parallelism: the batch split over these devices\n"
+           "");
+    printf("      --devices LIST     data parallelism: the batch split over these devices\n"
            "                         (\"all\", \"gpu:0,gpu:1\", ...), a replica of the weights\n"
            "                         on each, run at the same time; the output is the same\n"
            "                         as one device's\n"
-           "      --tensor-parallel  with --devices: split each layer's heads and FFN over\n"
-           "                         the devices instead (dense f32, exact attention)\n"
+           "      --tensor-parallel  with --devices, or under mpirun: split each layer's\n"
+           "                         heads and FFN over the devices (ranks) instead (dense\n"
+           "                         f32, exact attention; heads and d-ff divisible by\n"
+           "                         their number)\n"
            "      --seed N           seed of random weights and input (default 1)\n"
            "      --runs N           timed runs after one warm-up (default 3)\n"
            "      --check            compare with a double-precision CPU reference (exact\n"
@@ -98,7 +103,10 @@ static void help(void)
            "  -h, --help             this text\n"
            "\nUnder mpirun (when built with MPI) every rank runs its share of the batch\n"
            "on its own device (a bare --device type or auto: the node-local rank's one\n"
-           "of that type) and rank 0 gathers and prints the result.\n");
+           "of that type) and rank 0 gathers and prints the result. With\n"
+           "--tensor-parallel the ranks split every layer instead, meeting in an\n"
+           "all-reduce over MPI after each attention and feed-forward block; the output\n"
+           "is the same bits as --devices with as many devices of the same kind.\n");
 }
 
 static int parse(int argc, char **argv, struct run_opts *o)
@@ -169,8 +177,8 @@ static int parse(int argc, char **argv, struct run_opts *o)
     int rc = cli_check_shape("run", &o->cfg);
     if (rc)
         return rc;
-    if (o->tp && !o->devices)
-        return cli_usage_error("run", "--tensor-parallel needs --devices LIST");
+    if (o->tp && !o->devices && !cli_mpi_launched())
+        return cli_usage_error("run", "--tensor-parallel needs --devices LIST, or mpirun");
     if (o->devices && o->device)
         return cli_usage_error("run", "give --device or --devices, not both");
     if (o->devices && cli_mpi_launched())
@@ -307,6 +315,11 @@ int cmd_run(int argc, char **argv)
     size_t *counts = NULL;
     rc = CLI_FAIL;
     bool ok = true;
+    if (o.tp && !o.devices && !mpi.active) {
+        cli_error("--tensor-parallel under mpirun needs clformer built with MPI (meson "
+                  "option mpi)");
+        goto done;
+    }
     if (o.devices) {
         if (clf_group_create(o.devices, &p, &grp, msg, sizeof msg) != CLF_OK) {
             cli_error("--devices %s: %s", o.devices, msg);
@@ -382,24 +395,35 @@ int cmd_run(int argc, char **argv)
         reps[i].at = mpi.active ? 0 : reps[i].first;
     struct run_job job = {&o, reps, host, out};
 
-    double t0 = cli_now_ms(), load_ms, warm_ms;
+    double t0 = cli_now_ms(), load_ms, warm_ms, mpi_sent = 0;
     enum clf_status st = CLF_OK;
     if (o.tp) {
-        st = clf_encoder_tp_create(grp, &o.cfg, o.weights, o.seed, &tp);
+        /* a group's encoder, or this rank's share of one over the MPI ranks;
+         * under mpirun every rank runs every step (the all-reduces inside) */
+        const struct clf_tp_comm comm = {mpi.rank, mpi.size, cli_mpi_allreduce_sum, &mpi};
+        st = grp ? clf_encoder_tp_create(grp, &o.cfg, o.weights, o.seed, &tp)
+                 : clf_encoder_tp_create_rank(ctx, &o.cfg, o.weights, o.seed, &comm, &tp);
         load_ms = cli_now_ms() - t0;
         t0 = cli_now_ms();
-        if (st == CLF_OK)
+        if (cli_mpi_all_ok(&mpi, st == CLF_OK))
             st = clf_encoder_tp_forward(tp, host, o.batch, o.seq, NULL, out);
         warm_ms = cli_now_ms() - t0;
-        for (int r = 0; st == CLF_OK && r < o.runs; r++) {
+        for (int r = 0; cli_mpi_all_ok(&mpi, st == CLF_OK) && r < o.runs; r++) {
+            cli_mpi_barrier(&mpi);
+            mpi.sent = 0;
             t0 = cli_now_ms();
             st = clf_encoder_tp_forward(tp, host, o.batch, o.seq, NULL, out);
-            times[r] = cli_now_ms() - t0;
+            times[r] = cli_mpi_max(&mpi, cli_now_ms() - t0); /* the slowest rank */
+            mpi_sent = mpi.sent;
         }
-        if (st != CLF_OK) {
-            cli_error("%s", clf_ctx_last_error(ctx));
+        if (st != CLF_OK) { /* every rank says why (another rank's failure, at least) */
+            if (mpi.active)
+                cli_error("rank %d: %s", mpi.rank, clf_ctx_last_error(ctx));
+            else
+                cli_error("%s", clf_ctx_last_error(ctx));
+        }
+        if (!cli_mpi_all_ok(&mpi, st == CLF_OK))
             goto done;
-        }
     } else {
         cli_parallel(nrep, setup_replica, &job);
         st = replicas_status(reps, nrep);
@@ -478,7 +502,11 @@ int cmd_run(int argc, char **argv)
     if (tp)
         clf_encoder_tp_comm_bytes(tp, &comm);
     const int ndev = grp ? clf_group_size(grp) : 1;
-    const char *mode = o.tp ? "tensor" : grp ? "data" : mpi.active ? "mpi" : "none";
+    const char *mode = o.tp && mpi.active ? "tensor-mpi"
+                       : o.tp             ? "tensor"
+                       : grp              ? "data"
+                       : mpi.active       ? "mpi"
+                                          : "none";
     struct clf_device_info info;
     clf_ctx_device_info(ctx, &info);
     double tokens = (double)(o.batch * o.seq);
@@ -501,6 +529,8 @@ int cmd_run(int argc, char **argv)
         cJSON_AddNumberToObject(r, "ranks", mpi.size);
         if (tp)
             cJSON_AddNumberToObject(r, "comm_bytes_per_layer", comm);
+        if (tp && mpi.active)
+            cJSON_AddNumberToObject(r, "mpi_bytes_per_layer", mpi_sent / (double)o.cfg.layers);
         cJSON *c = cJSON_AddObjectToObject(r, "config");
         cJSON_AddNumberToObject(c, "d_model", (double)o.cfg.d_model);
         cJSON_AddNumberToObject(c, "heads", (double)o.cfg.heads);
@@ -539,12 +569,19 @@ int cmd_run(int argc, char **argv)
             printf("\n");
         }
         if (mpi.active)
-            printf("ranks    %d (MPI), the batch split over them; rank 0's device above\n",
-                   mpi.size);
+            printf("ranks    %d (MPI), %s; rank 0's device above\n", mpi.size,
+                   tp ? "tensor parallel: every layer split over them"
+                      : "the batch split over them");
         if (tp) {
             char b[32];
-            printf("comm     %s per layer sent and received by each device (all-reduces)\n",
+            printf("comm     %s per layer sent and received by each device (all-reduces, "
+                   "through the host)\n",
                    cli_bytes((unsigned long long)comm, b, sizeof b));
+            if (mpi.active)
+                printf("         %s per layer sent by each rank over MPI (reduce-scatter + "
+                       "all-gather)\n",
+                       cli_bytes((unsigned long long)(mpi_sent / (double)o.cfg.layers), b,
+                                 sizeof b));
         }
         printf("config   %lld layers, d_model %lld, %lld heads, d_ff %lld, %s, %s, attention %s, "
                "options %s, batch %lld, seq %lld, weights %s\n",
