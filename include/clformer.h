@@ -1375,6 +1375,17 @@ CLF_API enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g
                                          struct clf_tensor **hidden);
 
 /**
+ * Records only the embeddings, the encoder's input: *e receives f32
+ * [batch, seq, d] (graph-owned); arguments and checks as clf_bert_forward
+ * (the mask is checked, not used). With clf_encoder_tp_create_from(...,
+ * clf_bert_encoder(b), ...) this runs the model tensor-parallel: read e
+ * back, clf_encoder_tp_forward with key padding = (mask == 0).
+ */
+CLF_API enum clf_status clf_bert_embeddings(struct clf_bert *b, struct clf_graph *g,
+                                            struct clf_tensor *ids, struct clf_tensor *mask,
+                                            struct clf_tensor **e);
+
+/**
  * Calibrates the free parameters of the options' ffn_act (clf_encoder_
  * calibrate) on the activations of these inputs (ids, mask as
  * clf_bert_forward, tensors the caller wrote); needed before
@@ -1503,6 +1514,21 @@ CLF_API enum clf_status clf_encoder_tp_create_rank(struct clf_ctx *ctx,
                                                    const char *path, uint64_t seed,
                                                    const struct clf_tp_comm *comm,
                                                    struct clf_encoder_tp **out);
+
+/**
+ * The same two, sliced from an existing encoder instead (on any context;
+ * e.g. clf_bert_encoder's): its configuration, weights and final norm. It
+ * must hold its dense f32 weights and use none of what the
+ * tensor-parallel encoder refuses (CLF_E_UNSUPPORTED); it is only read,
+ * and may be destroyed afterwards.
+ */
+CLF_API enum clf_status clf_encoder_tp_create_from(struct clf_group *grp,
+                                                   const struct clf_encoder *full,
+                                                   struct clf_encoder_tp **out);
+CLF_API enum clf_status clf_encoder_tp_create_rank_from(struct clf_ctx *ctx,
+                                                        const struct clf_encoder *full,
+                                                        const struct clf_tp_comm *comm,
+                                                        struct clf_encoder_tp **out);
 CLF_API void clf_encoder_tp_destroy(struct clf_encoder_tp *e);
 
 /**

@@ -24,7 +24,9 @@
  *   - all texts as one batch padded to the longest, with the mask: the same
  *     embeddings as one by one within 1e-5 (padded keys get exactly zero
  *     attention weight, so only summation orders that depend on the batch
- *     shape differ: a few fp32 ulps of entries of size ~0.05).
+ *     shape differ: a few fp32 ulps of entries of size ~0.05);
+ *   - the same batch with the encoder tensor-parallel over two PoCL
+ *     devices (clf_bert_embeddings, clf_encoder_tp_create_from).
  */
 #include <math.h>
 #include <stdio.h>
@@ -385,12 +387,15 @@ static int read_reference(char ***texts, float **emb)
     return n;
 }
 
-/* Embeds texts[0..n) as one batch padded to the longest; out [n, D]. */
-static void embed(char **texts, int n, float *out)
+/* The ids and mask (1 = token) of texts[0..n) as one batch padded to the
+ * longest, *seq tokens: host arrays *pi, *pm [n, seq] and tensors ti, tm
+ * on the test context. */
+static void tokenize_batch(char **texts, int n, size_t *seq_out, int32_t **pi_out,
+                           int32_t **pm_out, struct clf_tensor **ti, struct clf_tensor **tm)
 {
     struct clf_ctx *ctx = test_ctx();
     enum { CAP = 512 };
-    int32_t *ids = calloc((size_t)n * CAP, sizeof *ids), *mask = calloc((size_t)n * CAP, 4);
+    int32_t *ids = calloc((size_t)n * CAP, sizeof *ids);
     size_t *len = calloc((size_t)n, sizeof *len), seq = 1;
     for (int i = 0; i < n; i++) {
         bool cut = false;
@@ -405,12 +410,24 @@ static void embed(char **texts, int n, float *out)
             pm[(size_t)i * seq + t] = 1;
         }
     const int64_t s[2] = {n, (int64_t)seq};
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, s, ti));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, s, tm));
+    ck_assert_ok(ctx, clf_tensor_write(*ti, pi, (size_t)n * seq * sizeof *pi));
+    ck_assert_ok(ctx, clf_tensor_write(*tm, pm, (size_t)n * seq * sizeof *pm));
+    free(ids);
+    free(len);
+    *seq_out = seq, *pi_out = pi, *pm_out = pm;
+}
+
+/* Embeds texts[0..n) as one batch padded to the longest; out [n, D]. */
+static void embed(char **texts, int n, float *out)
+{
+    struct clf_ctx *ctx = test_ctx();
+    size_t seq;
+    int32_t *pi, *pm;
     struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
     struct clf_graph *g = NULL;
-    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, s, &ti));
-    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, s, &tm));
-    ck_assert_ok(ctx, clf_tensor_write(ti, pi, (size_t)n * seq * sizeof *pi));
-    ck_assert_ok(ctx, clf_tensor_write(tm, pm, (size_t)n * seq * sizeof *pm));
+    tokenize_batch(texts, n, &seq, &pi, &pm, &ti, &tm);
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     /* one text: no mask (nothing is padded) */
     ck_assert_ok(ctx, clf_bert_forward(model, g, ti, n > 1 ? tm : NULL, &h));
@@ -421,9 +438,6 @@ static void embed(char **texts, int n, float *out)
     clf_graph_destroy(g);
     clf_tensor_destroy(ti);
     clf_tensor_destroy(tm);
-    free(ids);
-    free(mask);
-    free(len);
     free(pi);
     free(pm);
 }
@@ -473,8 +487,91 @@ START_TEST(test_reference_and_batch)
 }
 END_TEST
 
+/* Tensor parallel over every device (POCL_DEVICES="pthread pthread" in
+ * main: two): the reference texts as one padded batch, the embeddings from
+ * clf_bert_embeddings, the model's encoder split by
+ * clf_encoder_tp_create_from, key padding = mask == 0, pooled on the test
+ * context. Within the reference's bounds (1e-4, cosine 0.9999, as above),
+ * and within 1e-5 of one device's batch: the partial sums of each head
+ * and hidden unit are added in another order, which, as for batched
+ * against alone, moves entries of size ~0.05 by a few fp32 ulps. */
+START_TEST(test_tensor_parallel)
+{
+    model_setup();
+    struct clf_ctx *ctx = test_ctx();
+    char **texts = NULL;
+    float *ref = NULL;
+    const int n = read_reference(&texts, &ref);
+    float *one = malloc((size_t)n * D * sizeof *one), *tp = malloc((size_t)n * D * sizeof *tp);
+    embed(texts, n, one);
+
+    char msg[1024];
+    struct clf_group *grp = NULL;
+    struct clf_encoder_tp *etp = NULL;
+    ck_assert_msg(clf_group_create("all", NULL, &grp, msg, sizeof msg) == CLF_OK, "%s", msg);
+    ck_assert_ok(ctx, clf_encoder_tp_create_from(grp, clf_bert_encoder(model), &etp));
+    size_t seq;
+    int32_t *pi, *pm;
+    struct clf_tensor *ti = NULL, *tm = NULL, *e = NULL, *h = NULL, *y = NULL;
+    struct clf_graph *g = NULL, *pool = NULL;
+    tokenize_batch(texts, n, &seq, &pi, &pm, &ti, &tm);
+    const size_t rows = (size_t)n * seq;
+    float *x = malloc(rows * D * sizeof *x), *hs = malloc(rows * D * sizeof *hs);
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_bert_embeddings(model, g, ti, tm, &e));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_tensor_read(e, x, rows * D * sizeof *x));
+    for (size_t i = 0; i < rows; i++)
+        pm[i] = !pm[i];
+    for (size_t i = 0; i < rows * D; i++)
+        hs[i] = NAN;
+    ck_assert_ok(ctx, clf_encoder_tp_forward(etp, x, n, (int64_t)seq, pm, hs));
+    const int64_t hshape[3] = {n, (int64_t)seq, D};
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, hshape, &h));
+    ck_assert_ok(ctx, clf_tensor_write(h, hs, rows * D * sizeof *hs));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &pool));
+    ck_assert_ok(ctx, clf_op_mean_pool_normalize(pool, h, tm, &y));
+    test_poison(y);
+    ck_assert_ok(ctx, clf_graph_run(pool));
+    ck_assert_ok(ctx, clf_tensor_read(y, tp, (size_t)n * D * sizeof *tp));
+
+    double worst_ref = 0, worst_one = 0, worst_cos = 1;
+    for (int i = 0; i < n; i++) {
+        double dot = 0, na = 0, nb = 0;
+        for (int j = 0; j < D; j++) {
+            const double a = tp[i * D + j], r = ref[i * D + j], o = one[i * D + j];
+            const double er = fabs(a - r), eo = fabs(a - o);
+            ck_assert_msg(er <= 1e-4, "text %d: %.9g, reference %.9g", i, a, r);
+            ck_assert_msg(eo <= 1e-5, "text %d: %.9g, one device %.9g", i, a, o);
+            worst_ref = er > worst_ref ? er : worst_ref;
+            worst_one = eo > worst_one ? eo : worst_one;
+            dot += a * r, na += a * a, nb += r * r;
+        }
+        const double cos = dot / sqrt(na * nb);
+        ck_assert_msg(cos >= 0.9999, "text %d: cosine %.7f", i, cos);
+        worst_cos = cos < worst_cos ? cos : worst_cos;
+    }
+    printf("bert tensor parallel over %d device(s): max abs error %.3g (min cosine %.9f) "
+           "against the reference, %.3g against one device\n",
+           clf_group_size(grp), worst_ref, worst_cos, worst_one);
+    clf_graph_destroy(pool);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(h);
+    clf_tensor_destroy(ti);
+    clf_tensor_destroy(tm);
+    clf_encoder_tp_destroy(etp);
+    clf_group_destroy(grp);
+    for (int i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts), free(ref), free(one), free(tp), free(x), free(hs), free(pi), free(pm);
+    model_teardown();
+}
+END_TEST
+
 int main(void)
 {
+    /* two PoCL devices for the tensor-parallel case (read at platform init) */
+    setenv("POCL_DEVICES", "pthread pthread", 0);
     test_require_device();
     test_seed();
     Suite *s = suite_create("bert");
@@ -490,6 +587,7 @@ int main(void)
         tcase_set_timeout(tm, 600);
         tcase_add_test(tm, test_config);
         tcase_add_test(tm, test_reference_and_batch);
+        tcase_add_test(tm, test_tensor_parallel);
         suite_add_tcase(s, tm);
     }
     int rc = test_run_suite(s);

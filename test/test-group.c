@@ -683,6 +683,66 @@ START_TEST(test_tp_rank_faults)
 }
 END_TEST
 
+/* Sliced from an existing encoder (on another context than the group's
+ * first, when there are two): the same bits as made from the same seed. */
+START_TEST(test_tp_from)
+{
+    struct clf_group *grp = shared_group(n_devs >= 2);
+    const int n = clf_group_size(grp);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0), *other = clf_group_ctx(grp, n - 1);
+    struct clf_encoder_config c = small_config(true, CLF_ACT_GELU);
+    const uint64_t seed = test_rand_u64();
+    struct clf_encoder *full = NULL;
+    struct clf_encoder_tp *made = NULL, *from = NULL, *rank_from = NULL;
+    ck_assert_ok(other, clf_encoder_create_random(other, &c, seed, &full));
+    ck_assert_ok(ctx0, clf_encoder_tp_create(grp, &c, NULL, seed, &made));
+    ck_assert_ok(ctx0, clf_encoder_tp_create_from(grp, full, &from));
+    struct world w = {.n = 1, .fail_at = -1};
+    ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, 1), 0);
+    struct rank_arg a = {.w = &w, .rank = 0};
+    const struct clf_tp_comm comm = {0, 1, world_allreduce, &a};
+    ck_assert_ok(ctx0, clf_encoder_tp_create_rank_from(ctx0, full, &comm, &rank_from));
+    clf_encoder_destroy(full); /* only read while slicing */
+    const int64_t batch = 2, seq = 6;
+    const size_t count = (size_t)(batch * seq * c.d_model);
+    int32_t *pad = NULL;
+    float *x = make_input(batch, seq, c.d_model, true, &pad);
+    float *y[3];
+    struct clf_encoder_tp *tps[3] = {made, from, rank_from};
+    for (int i = 0; i < 3; i++) {
+        y[i] = malloc(count * sizeof *y[i]);
+        ck_assert_ok(ctx0, clf_encoder_tp_forward(tps[i], x, batch, seq, pad, y[i]));
+    }
+    ck_assert_int_eq(memcmp(y[0], y[1], count * sizeof *y[0]), 0);
+    if (n == 1) /* a group of one and one rank of one: the same slices */
+        ck_assert_int_eq(memcmp(y[0], y[2], count * sizeof *y[0]), 0);
+    printf("from an encoder, N=%d: the same bits as from its seed\n", n);
+
+    /* errors: NULL arguments, what the tensor-parallel encoder refuses */
+    struct clf_encoder_tp *tp = (struct clf_encoder_tp *)1;
+    ck_assert_int_eq(clf_encoder_tp_create_from(NULL, NULL, &tp), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx0, clf_encoder_tp_create_from(grp, NULL, &tp), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(tp);
+    ck_assert_status(ctx0, clf_encoder_tp_create_rank_from(ctx0, NULL, &comm, &tp),
+                     CLF_E_INVALID_ARG);
+    c.kv = CLF_KV_INT8_TOKEN;
+    ck_assert_ok(ctx0, clf_encoder_create_random(ctx0, &c, seed, &full));
+    ck_assert_status(ctx0, clf_encoder_tp_create_from(grp, full, &tp), CLF_E_UNSUPPORTED);
+    ck_assert_status(ctx0, clf_encoder_tp_create_rank_from(ctx0, full, NULL, &tp),
+                     CLF_E_INVALID_ARG);
+    ck_assert_status(ctx0, clf_encoder_tp_create_rank_from(ctx0, full, &comm, &tp),
+                     CLF_E_UNSUPPORTED);
+    ck_assert_ptr_null(tp);
+    clf_encoder_destroy(full);
+    for (int i = 0; i < 3; i++) {
+        clf_encoder_tp_destroy(tps[i]);
+        free(y[i]);
+    }
+    pthread_barrier_destroy(&w.barrier);
+    free(x), free(pad);
+}
+END_TEST
+
 static bool never_called(void *user, float *buf, size_t count, bool ok)
 {
     (void)user, (void)buf, (void)count, (void)ok;
@@ -758,6 +818,7 @@ int main(void)
     tcase_add_test(tc, test_tp_ranks);
     tcase_add_test(tc, test_tp_rank_errors);
     tcase_add_test(tc, test_tp_rank_faults);
+    tcase_add_test(tc, test_tp_from);
     suite_add_tcase(s, tc);
     int rc = test_run_suite(s);
     clf_group_destroy(grp_all);

@@ -420,13 +420,14 @@ struct clf_encoder *clf_bert_encoder(struct clf_bert *b)
 /* Forward                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Records the embeddings e [batch, seq, d] and, with a mask, the key
- * padding kp [batch, seq] (else NULL). */
+/* Records the embeddings e [batch, seq, d] and, with a mask and kp, the
+ * key padding *kp [batch, seq] (else NULL). */
 static enum clf_status embed(struct clf_bert *b, struct clf_graph *g, struct clf_tensor *ids,
                              struct clf_tensor *mask, struct clf_tensor **e,
                              struct clf_tensor **kp)
 {
-    *kp = NULL;
+    if (kp)
+        *kp = NULL;
     enum clf_status st = clf_graph_check_call(g, e, "bert");
     if (st == CLF_OK)
         st = clf_graph_check_input(g, ids, "bert ids");
@@ -457,7 +458,7 @@ static enum clf_status embed(struct clf_bert *b, struct clf_graph *g, struct clf
         st = clf_op_posenc_add(g, wt, b->pos, &wtp);
     if (st == CLF_OK)
         st = clf_op_layernorm(g, wtp, b->ln_w, b->ln_b, b->enc->cfg.eps, e);
-    if (st == CLF_OK && mask)
+    if (st == CLF_OK && mask && kp)
         st = clf_pool_key_padding(g, mask, kp);
     return st;
 }
@@ -474,6 +475,15 @@ enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g, struct
     if (st == CLF_OK)
         st = clf_encoder_forward(b->enc, g, e, kp, hidden);
     return st;
+}
+
+enum clf_status clf_bert_embeddings(struct clf_bert *b, struct clf_graph *g,
+                                    struct clf_tensor *ids, struct clf_tensor *mask,
+                                    struct clf_tensor **e)
+{
+    if (!b)
+        return g ? clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL model") : CLF_E_INVALID_ARG;
+    return embed(b, g, ids, mask, e, NULL);
 }
 
 enum clf_status clf_bert_calibrate(struct clf_bert *b, struct clf_tensor *ids,

@@ -253,21 +253,15 @@ static enum clf_status check_tp_config(struct clf_ctx *ctx, const struct clf_enc
 }
 
 /* The encoder of global ranks [base, base + nlocal) of n, on ctxs[0..nlocal)
- * (errors on ctxs[0]), comm (allreduce NULL for a group) kept. */
-static enum clf_status make_tp(struct clf_ctx *const *ctxs, int nlocal, int base, int n,
-                               const struct clf_tp_comm *comm,
-                               const struct clf_encoder_config *cfg, const char *path,
-                               uint64_t seed, struct clf_encoder_tp **out)
+ * (errors on ctxs[0]), sliced from full (read back, on any context), comm
+ * (allreduce NULL for a group) kept. */
+static enum clf_status split_tp(struct clf_ctx *const *ctxs, int nlocal, int base, int n,
+                                const struct clf_tp_comm *comm, const struct clf_encoder *full,
+                                struct clf_encoder_tp **out)
 {
     struct clf_ctx *ctx0 = ctxs[0];
+    const struct clf_encoder_config *cfg = &full->cfg;
     enum clf_status st = check_tp_config(ctx0, cfg, n, comm->allreduce ? "ranks" : "devices");
-    if (st != CLF_OK)
-        return st;
-
-    /* the full encoder, as one device would have it (checks cfg) */
-    struct clf_encoder *full = NULL;
-    st = path ? clf_encoder_load(ctx0, cfg, path, &full)
-              : clf_encoder_create_random(ctx0, cfg, seed, &full);
     if (st != CLF_OK)
         return st;
 
@@ -288,13 +282,15 @@ static enum clf_status make_tp(struct clf_ctx *const *ctxs, int nlocal, int base
     e->base = base;
     e->comm_bytes = -1;
     e->has_norm = full->norm_w != NULL;
+    /* reading weights back changes only the source's last error */
+    struct clf_encoder *src = (struct clf_encoder *)full;
     for (int r = 0; st == CLF_OK && r < nlocal; r++) {
         e->rank[r].ctx = ctxs[r];
         e->rank[r].layers = calloc((size_t)cfg->layers, sizeof *e->rank[r].layers);
         if (!e->rank[r].layers)
             st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
         for (int64_t l = 0; st == CLF_OK && l < cfg->layers; l++)
-            st = upload_layer(e, full, l, r, full_buf, slice_buf);
+            st = upload_layer(e, src, l, r, full_buf, slice_buf);
         if (st != CLF_OK && r > 0) /* the reason is on that rank's context */
             st = clf_fail(ctx0, st, "device %d of the group: %s", r,
                           clf_ctx_last_error(e->rank[r].ctx));
@@ -302,23 +298,62 @@ static enum clf_status make_tp(struct clf_ctx *const *ctxs, int nlocal, int base
     /* the final norm on the rank that runs the tail: the first one held here */
     if (st == CLF_OK && e->has_norm) {
         const int64_t s1[1] = {d};
-        st = clf_encoder_read_weight(full, -1, "norm.weight", slice_buf, (size_t)d);
+        st = clf_encoder_read_weight(src, -1, "norm.weight", slice_buf, (size_t)d);
         if (st == CLF_OK)
             st = clf_encoder_upload(ctx0, 1, s1, slice_buf, &e->rank[0].norm_w);
         if (st == CLF_OK)
-            st = clf_encoder_read_weight(full, -1, "norm.bias", slice_buf, (size_t)d);
+            st = clf_encoder_read_weight(src, -1, "norm.bias", slice_buf, (size_t)d);
         if (st == CLF_OK)
             st = clf_encoder_upload(ctx0, 1, s1, slice_buf, &e->rank[0].norm_b);
     }
 done:
     free(full_buf);
     free(slice_buf);
-    clf_encoder_destroy(full);
     if (st != CLF_OK) {
         clf_encoder_tp_destroy(e);
         return st;
     }
     *out = e;
+    return CLF_OK;
+}
+
+/* split_tp of the full encoder made on ctxs[0] from path or seed. */
+static enum clf_status make_tp(struct clf_ctx *const *ctxs, int nlocal, int base, int n,
+                               const struct clf_tp_comm *comm,
+                               const struct clf_encoder_config *cfg, const char *path,
+                               uint64_t seed, struct clf_encoder_tp **out)
+{
+    enum clf_status st = check_tp_config(ctxs[0], cfg, n, comm->allreduce ? "ranks" : "devices");
+    if (st != CLF_OK) /* before the full encoder is made */
+        return st;
+    struct clf_encoder *full = NULL;
+    st = path ? clf_encoder_load(ctxs[0], cfg, path, &full)
+              : clf_encoder_create_random(ctxs[0], cfg, seed, &full);
+    if (st == CLF_OK)
+        st = split_tp(ctxs, nlocal, base, n, comm, full, out);
+    clf_encoder_destroy(full);
+    return st;
+}
+
+/* The group's contexts (malloc'd) and the group's "comm" (no all-reduce). */
+static struct clf_ctx **group_ctxs(struct clf_group *grp, struct clf_tp_comm *none)
+{
+    const int n = clf_group_size(grp);
+    struct clf_ctx **ctxs = malloc((size_t)n * sizeof *ctxs);
+    for (int r = 0; ctxs && r < n; r++)
+        ctxs[r] = clf_group_ctx(grp, r);
+    *none = (struct clf_tp_comm){0, n, NULL, NULL};
+    return ctxs;
+}
+
+/* What the _rank functions check of comm (on ctx). */
+static enum clf_status check_comm(struct clf_ctx *ctx, const struct clf_tp_comm *comm)
+{
+    if (!comm || !comm->allreduce)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL communicator or all-reduce");
+    if (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "rank %d of %d ranks: out of range", comm->rank,
+                        comm->size);
     return CLF_OK;
 }
 
@@ -333,14 +368,31 @@ enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_en
         return CLF_E_INVALID_ARG;
     if (!cfg)
         return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder configuration");
-    const int n = clf_group_size(grp);
-    struct clf_ctx **ctxs = malloc((size_t)n * sizeof *ctxs);
+    struct clf_tp_comm none;
+    struct clf_ctx **ctxs = group_ctxs(grp, &none);
     if (!ctxs)
         return clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
-    for (int r = 0; r < n; r++)
-        ctxs[r] = clf_group_ctx(grp, r);
-    const struct clf_tp_comm none = {0, n, NULL, NULL};
-    enum clf_status st = make_tp(ctxs, n, 0, n, &none, cfg, path, seed, out);
+    enum clf_status st = make_tp(ctxs, none.size, 0, none.size, &none, cfg, path, seed, out);
+    free(ctxs);
+    return st;
+}
+
+enum clf_status clf_encoder_tp_create_from(struct clf_group *grp, const struct clf_encoder *full,
+                                           struct clf_encoder_tp **out)
+{
+    if (!out)
+        return CLF_E_INVALID_ARG;
+    *out = NULL;
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    if (!ctx0)
+        return CLF_E_INVALID_ARG;
+    if (!full)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder");
+    struct clf_tp_comm none;
+    struct clf_ctx **ctxs = group_ctxs(grp, &none);
+    if (!ctxs)
+        return clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
+    enum clf_status st = split_tp(ctxs, none.size, 0, none.size, &none, full, out);
     free(ctxs);
     return st;
 }
@@ -356,13 +408,27 @@ enum clf_status clf_encoder_tp_create_rank(struct clf_ctx *ctx,
     *out = NULL;
     if (!ctx)
         return CLF_E_INVALID_ARG;
-    if (!cfg || !comm || !comm->allreduce)
-        return clf_fail(ctx, CLF_E_INVALID_ARG,
-                        "NULL encoder configuration, communicator or all-reduce");
-    if (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "rank %d of %d ranks: out of range", comm->rank,
-                        comm->size);
-    return make_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, path, seed, out);
+    if (!cfg)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder configuration");
+    enum clf_status st = check_comm(ctx, comm);
+    return st == CLF_OK ? make_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, path, seed, out)
+                        : st;
+}
+
+enum clf_status clf_encoder_tp_create_rank_from(struct clf_ctx *ctx,
+                                                const struct clf_encoder *full,
+                                                const struct clf_tp_comm *comm,
+                                                struct clf_encoder_tp **out)
+{
+    if (!out)
+        return CLF_E_INVALID_ARG;
+    *out = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    if (!full)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder");
+    enum clf_status st = check_comm(ctx, comm);
+    return st == CLF_OK ? split_tp(&ctx, 1, comm->rank, comm->size, comm, full, out) : st;
 }
 
 /* ------------------------------------------------------------------------ */
