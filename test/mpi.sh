@@ -91,6 +91,18 @@ elif [ "$(grep -c 'over 3 ranks needs heads (4)' "$tmp/err")" -eq 3 ]; then
 else
   fail "mpirun -np 3 --tensor-parallel: $(head -c 600 "$tmp/err")"
 fi
+# ranks with different inputs (mpirun's MPMD form, another --seed): refused
+# by every rank before any sharding or all-reduce, not mixed
+for mode in "" --tensor-parallel; do
+  if timeout 120 mpirun -np 1 "$exe" run "${small[@]}" $mode : -np 1 "$exe" run "${small[@]}" \
+    $mode --seed 2 >"$tmp/out" 2>"$tmp/err" </dev/null; then
+    fail "ranks with different seeds ${mode:-(data parallel)} accepted"
+  elif grep -q "ranks have different inputs" "$tmp/err"; then
+    pass "ranks with different seeds ${mode:-(data parallel)}: refused"
+  else
+    fail "ranks with different seeds ${mode:-(data parallel)}: $(head -c 600 "$tmp/err")"
+  fi
+done
 run "bench scale --mpi" -- "${mpirun[@]}" "$exe" bench scale --mpi --seq 16 --runs 1 --json
 python3 - "$tmp/out" <<'PY' && pass "bench scale --mpi JSON" || fail "bench scale --mpi JSON: $(head -c 800 "$tmp/out")"
 import json, sys
@@ -113,6 +125,29 @@ if [ -f "$model/config.json" ] && [ -f "$model/model.safetensors" ] && [ -f "$mo
   run "embed --devices cpu:0,cpu:1" -- env POCL_DEVICES="$two" "$exe" embed --file "$tmp/texts" \
     --batch 2 --devices cpu:0,cpu:1 --npy "$tmp/e3.npy"
   same "embed: data parallel = one device" "$tmp/e1.npy" "$tmp/e3.npy"
+  run "embed --devices cpu:0,cpu:1 --tensor-parallel" -- env POCL_DEVICES="$two" "$exe" embed \
+    --file "$tmp/texts" --batch 2 --devices cpu:0,cpu:1 --tensor-parallel --npy "$tmp/e4.npy"
+  python3 - "$tmp/e1.npy" "$tmp/e4.npy" <<'PY' && pass "embed: tensor parallel within 1e-5 of one device" || fail "embed: tensor parallel differs"
+import struct, sys
+def load(p):
+    b = open(p, 'rb').read(); h = struct.unpack('<H', b[8:10])[0]; d = b[10 + h:]
+    return struct.unpack('<%df' % (len(d) // 4), d)
+a, b = load(sys.argv[1]), load(sys.argv[2])
+err = max(abs(x - y) for x, y in zip(a, b))
+print(f"embed tensor parallel: max abs difference to one device {err:.2e}")
+sys.exit(0 if len(a) == len(b) and err <= 1e-5 else 1)
+PY
+  run "embed, 2 ranks --tensor-parallel" -- "${mpirun[@]}" "$exe" embed --file "$tmp/texts" \
+    --batch 2 --tensor-parallel --npy "$tmp/e5.npy"
+  same "embed: tensor parallel, 2 ranks = 2 devices" "$tmp/e4.npy" "$tmp/e5.npy"
+  if timeout 120 "${mpirun[@]/2/5}" "$exe" embed --file "$tmp/texts" --tensor-parallel \
+    >"$tmp/out" 2>"$tmp/err" </dev/null; then
+    fail "embed: 5 ranks for 12 heads accepted"
+  elif [ "$(grep -c 'over 5 ranks needs heads (12)' "$tmp/err")" -eq 5 ]; then
+    pass "embed: 5 ranks --tensor-parallel refused on every rank"
+  else
+    fail "embed: 5 ranks --tensor-parallel: $(head -c 600 "$tmp/err")"
+  fi
 else
   echo "no model at $model (tools/fetch_model.sh): embed part skipped"
 fi

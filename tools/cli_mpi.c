@@ -74,6 +74,23 @@ bool cli_mpi_all_ok(const struct cli_mpi *m, bool ok)
     return ok;
 }
 
+bool cli_mpi_same(const struct cli_mpi *m, uint64_t hash)
+{
+#ifdef CLF_HAVE_MPI
+    if (m->active) {
+        unsigned long long h = hash, lo = 0, hi = 0;
+        return MPI_Allreduce(&h, &lo, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD) ==
+                   MPI_SUCCESS &&
+               MPI_Allreduce(&h, &hi, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD) ==
+                   MPI_SUCCESS &&
+               lo == hi;
+    }
+#else
+    (void)m, (void)hash;
+#endif
+    return true;
+}
+
 void cli_mpi_barrier(const struct cli_mpi *m)
 {
 #ifdef CLF_HAVE_MPI

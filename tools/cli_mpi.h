@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct cli_mpi {
     bool active;    /* MPI was initialised by cli_mpi_begin */
@@ -31,6 +32,13 @@ bool cli_mpi_launched(void);
  * not active). Every rank must call it: a failed rank makes the others
  * skip the collective that would otherwise wait for it forever. */
 bool cli_mpi_all_ok(const struct cli_mpi *m, bool ok);
+
+/* Whether every rank passed the same hash (a min and a max over ranks; true
+ * when not active). Callers hash what must agree, e.g. the input: files
+ * read on different nodes, or mpirun's MPMD form with other arguments, can
+ * give ranks different data, which sharding would mix and tensor
+ * parallelism would feed into one sum. Every rank must call it. */
+bool cli_mpi_same(const struct cli_mpi *m, uint64_t hash);
 
 /* Barrier over all ranks (nothing when not active). */
 void cli_mpi_barrier(const struct cli_mpi *m);

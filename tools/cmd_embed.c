@@ -8,6 +8,9 @@
  * (a model on each, one thread each); under mpirun (built with MPI) each
  * rank embeds its share of the batches and rank 0 gathers and prints. The
  * batches are the same as on one device, so the embeddings are too.
+ * --tensor-parallel instead splits the model's layers over the group, or
+ * over the ranks (an all-reduce over MPI), and every batch goes through
+ * all of them.
  */
 #include <getopt.h>
 #include <math.h>
@@ -15,12 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "cli.h"
 #include "cli_mpi.h"
 
 struct embed_opts {
     const char *model, *device, *npy, *file;
     const char *devices; /* --devices LIST */
+    bool tp;             /* --tensor-parallel */
     bool json, similarity;
     int64_t batch;
     struct clf_encoder_config cfg;
@@ -62,10 +68,14 @@ static void help(void)
            "                         are calibrated on the first batch of texts\n"
            "      --devices LIST     deal the batches over these devices (\"all\",\n"
            "                         \"gpu:0,gpu:1\", ...), a model on each, at the same time\n"
+           "      --tensor-parallel  with --devices, or under mpirun: split every layer's\n"
+           "                         heads and FFN over the devices (ranks) instead, and\n"
+           "                         run every batch on all of them (no other model option)\n"
            "  -h, --help             this text\n"
            "\nOutput: a JSON array of {\"text\", \"tokens\", \"embedding\"}.\n"
            "Under mpirun (when built with MPI) every rank embeds its share of the\n"
-           "batches on its own device and rank 0 prints (or writes) them all.\n");
+           "batches on its own device and rank 0 prints (or writes) them all; with\n"
+           "--tensor-parallel every rank runs every batch with its share of each layer.\n");
 }
 
 static int add_text(struct texts *t, const char *s)
@@ -116,7 +126,8 @@ static int read_lines(const char *path, struct texts *t)
 
 static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
 {
-    enum { O_BATCH = 256, O_JSON, O_NPY, O_SIM, O_ATTN_IMPL, O_VARIANT, O_LAYER, O_DEVICES };
+    enum { O_BATCH = 256, O_JSON, O_NPY, O_SIM, O_ATTN_IMPL, O_VARIANT, O_LAYER, O_DEVICES,
+           O_TP };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"device", required_argument, NULL, 'd'},
         {"file", required_argument, NULL, 'f'},   {"batch", required_argument, NULL, O_BATCH},
@@ -130,6 +141,7 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
         {"ffn", required_argument, NULL, O_LAYER},
         {"drop-dense", no_argument, NULL, O_LAYER}, {"help", no_argument, NULL, 'h'},
         {"devices", required_argument, NULL, O_DEVICES},
+        {"tensor-parallel", no_argument, NULL, O_TP},
         {0, 0, 0, 0}};
     int c, li = -1;
     int64_t v;
@@ -146,6 +158,7 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
             break;
         case O_JSON: o->json = true; break;
         case O_DEVICES: o->devices = optarg; break;
+        case O_TP: o->tp = true; break;
         case O_NPY: o->npy = optarg; break;
         case O_SIM: o->similarity = true; break;
         case O_ATTN_IMPL:
@@ -175,6 +188,8 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
     if (o->devices && cli_mpi_launched())
         return cli_usage_error("embed", "--devices is not for mpirun (each rank takes one "
                                         "device)");
+    if (o->tp && !o->devices && !cli_mpi_launched())
+        return cli_usage_error("embed", "--tensor-parallel needs --devices LIST, or mpirun");
     return 0;
 }
 
@@ -194,18 +209,16 @@ static const char *default_model(void)
     return dir;
 }
 
-/* Embeds texts [first, first + nb) (their ids and lengths given) into
- * out [nb, d]; calibrate: first calibrate the FFN activation quantiser on
- * this batch (out NULL: only that). */
-static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int32_t **ids,
-                                   const size_t *len, size_t nb, bool calibrate, float *out)
+/* The batch's ids and mask (1 = token) padded to its longest text (*seq):
+ * the host mask *pm [nb, seq] (malloc'd) and device tensors ti, tm. */
+static enum clf_status batch_inputs(struct clf_ctx *ctx, int32_t **ids, const size_t *len,
+                                    size_t nb, size_t *seq_out, int32_t **pm_out,
+                                    struct clf_tensor **ti, struct clf_tensor **tm)
 {
     size_t seq = 1;
     for (size_t i = 0; i < nb; i++)
         seq = len[i] > seq ? len[i] : seq;
     int32_t *pi = calloc(nb * seq, sizeof *pi), *pm = calloc(nb * seq, sizeof *pm);
-    struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
-    struct clf_graph *g = NULL;
     const int64_t shape[2] = {(int64_t)nb, (int64_t)seq};
     enum clf_status st = pi && pm ? CLF_OK : CLF_E_OUT_OF_MEMORY;
     for (size_t i = 0; st == CLF_OK && i < nb; i++)
@@ -214,13 +227,30 @@ static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int3
             pm[i * seq + t] = 1;
         }
     if (st == CLF_OK)
-        st = clf_tensor_create(ctx, CLF_I32, 2, shape, &ti);
+        st = clf_tensor_create(ctx, CLF_I32, 2, shape, ti);
     if (st == CLF_OK)
-        st = clf_tensor_create(ctx, CLF_I32, 2, shape, &tm);
+        st = clf_tensor_create(ctx, CLF_I32, 2, shape, tm);
     if (st == CLF_OK)
-        st = clf_tensor_write(ti, pi, nb * seq * sizeof *pi);
+        st = clf_tensor_write(*ti, pi, nb * seq * sizeof *pi);
     if (st == CLF_OK)
-        st = clf_tensor_write(tm, pm, nb * seq * sizeof *pm);
+        st = clf_tensor_write(*tm, pm, nb * seq * sizeof *pm);
+    free(pi);
+    *seq_out = seq;
+    *pm_out = pm;
+    return st;
+}
+
+/* Embeds texts [first, first + nb) (their ids and lengths given) into
+ * out [nb, d]; calibrate: first calibrate the FFN activation quantiser on
+ * this batch (out NULL: only that). */
+static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int32_t **ids,
+                                   const size_t *len, size_t nb, bool calibrate, float *out)
+{
+    size_t seq;
+    int32_t *pm = NULL;
+    struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    enum clf_status st = batch_inputs(ctx, ids, len, nb, &seq, &pm, &ti, &tm);
     if (st == CLF_OK && calibrate)
         st = clf_bert_calibrate(b, ti, tm);
     if (!out)
@@ -238,8 +268,120 @@ static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int3
     clf_graph_destroy(g);
     clf_tensor_destroy(ti);
     clf_tensor_destroy(tm);
-    free(pi);
     free(pm);
+    return st;
+}
+
+/* --tensor-parallel, one batch into out [nb, d]: the embeddings on ctx,
+ * read back; the encoder over the group or the ranks (key padding: mask
+ * == 0); the hidden states written back to ctx and pooled there. Under
+ * mpirun the ranks first agree that every one has its embeddings (the
+ * forward's all-reduces would wait for a rank that failed before); *quiet
+ * says the failure is another rank's, reported there. */
+static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
+                                      struct clf_encoder_tp *tp, struct cli_mpi *mpi,
+                                      int32_t **ids, const size_t *len, size_t nb, float *out,
+                                      bool *quiet)
+{
+    *quiet = false;
+    const int64_t d = clf_bert_config(b).d_model;
+    size_t seq;
+    int32_t *pm = NULL;
+    struct clf_tensor *ti = NULL, *tm = NULL, *e = NULL, *h = NULL, *y = NULL;
+    struct clf_graph *g = NULL, *pool = NULL;
+    enum clf_status st = batch_inputs(ctx, ids, len, nb, &seq, &pm, &ti, &tm);
+    const size_t rows = nb * seq, bytes = rows * (size_t)d * sizeof(float);
+    float *x = st == CLF_OK ? malloc(bytes) : NULL, *hs = st == CLF_OK ? malloc(bytes) : NULL;
+    if (st == CLF_OK && (!x || !hs))
+        st = CLF_E_OUT_OF_MEMORY;
+    if (st == CLF_OK)
+        st = clf_graph_create(ctx, &g);
+    if (st == CLF_OK)
+        st = clf_bert_embeddings(b, g, ti, tm, &e);
+    if (st == CLF_OK)
+        st = clf_graph_run(g);
+    if (st == CLF_OK)
+        st = clf_tensor_read(e, x, bytes);
+    for (size_t i = 0; st == CLF_OK && i < rows; i++)
+        pm[i] = !pm[i]; /* the mask becomes the key padding */
+    if (!cli_mpi_all_ok(mpi, st == CLF_OK) && st == CLF_OK) {
+        st = CLF_E_COMM;
+        *quiet = true;
+    }
+    if (st == CLF_OK)
+        st = clf_encoder_tp_forward(tp, x, (int64_t)nb, (int64_t)seq, pm, hs);
+    const int64_t hshape[3] = {(int64_t)nb, (int64_t)seq, d};
+    if (st == CLF_OK)
+        st = clf_tensor_create(ctx, CLF_F32, 3, hshape, &h);
+    if (st == CLF_OK)
+        st = clf_tensor_write(h, hs, bytes);
+    if (st == CLF_OK)
+        st = clf_graph_create(ctx, &pool);
+    if (st == CLF_OK)
+        st = clf_op_mean_pool_normalize(pool, h, tm, &y);
+    if (st == CLF_OK)
+        st = clf_graph_run(pool);
+    if (st == CLF_OK)
+        st = clf_tensor_read(y, out, nb * (size_t)d * sizeof *out);
+    clf_graph_destroy(pool);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(h);
+    clf_tensor_destroy(ti);
+    clf_tensor_destroy(tm);
+    free(pm);
+    free(x);
+    free(hs);
+    return st;
+}
+
+/* Prints ctx's error (under mpirun: with the rank). */
+static void rank_error(const struct cli_mpi *mpi, struct clf_ctx *ctx, enum clf_status st)
+{
+    const char *m = *clf_ctx_last_error(ctx) ? clf_ctx_last_error(ctx) : clf_status_str(st);
+    if (mpi->active)
+        cli_error("rank %d: %s", mpi->rank, m);
+    else
+        cli_error("%s", m);
+}
+
+/* --tensor-parallel: the model on ctx (the group's first device, or this
+ * rank's), its encoder split over the group or the ranks; every batch of
+ * --batch texts through all of them, into e [n, d]. Under mpirun every
+ * rank runs every step and returns the same success or failure; a rank
+ * prints its own failure. */
+static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, struct clf_ctx *ctx,
+                                struct clf_group *grp, struct cli_mpi *mpi, int32_t **ids,
+                                const size_t *len, size_t n, float *e)
+{
+    struct clf_bert *b = NULL;
+    struct clf_encoder_tp *tp = NULL;
+    const struct clf_tp_comm comm = {mpi->rank, mpi->size, cli_mpi_allreduce_sum, mpi};
+    enum clf_status st = clf_bert_load(ctx, dir, &o->cfg, &b);
+    if (st == CLF_OK)
+        st = grp ? clf_encoder_tp_create_from(grp, clf_bert_encoder(b), &tp)
+                 : clf_encoder_tp_create_rank_from(ctx, clf_bert_encoder(b), &comm, &tp);
+    const size_t bs = (size_t)o->batch;
+    const int64_t d = st == CLF_OK ? clf_bert_config(b).d_model : 0;
+    if (st != CLF_OK)
+        rank_error(mpi, ctx, st);
+    bool go = cli_mpi_all_ok(mpi, st == CLF_OK);
+    if (st == CLF_OK && !go)
+        st = CLF_E_COMM;
+    /* every rank makes the same collective calls: one agreement inside
+     * each batch, the forward's all-reduces, and one after it */
+    for (size_t t0 = 0; go && t0 < n; t0 += bs) {
+        const size_t nb = n - t0 < bs ? n - t0 : bs;
+        bool quiet;
+        st = embed_batch_tp(ctx, b, tp, mpi, ids + t0, len + t0, nb, e + t0 * (size_t)d,
+                            &quiet);
+        if (st != CLF_OK && !quiet)
+            rank_error(mpi, ctx, st);
+        go = cli_mpi_all_ok(mpi, st == CLF_OK);
+        if (st == CLF_OK && !go)
+            st = CLF_E_COMM;
+    }
+    clf_encoder_tp_destroy(tp);
+    clf_bert_destroy(b);
     return st;
 }
 
@@ -412,6 +554,20 @@ int cmd_embed(int argc, char **argv)
             goto done;
         }
     }
+    /* the ranks must have the same texts and model (see cli_mpi_same) */
+    uint64_t h = XXH3_64bits_withSeed(dir, strlen(dir), (uint64_t)o.batch);
+    for (size_t i = 0; st == CLF_OK && i < t.n; i++)
+        h = XXH3_64bits_withSeed(ids[i], len[i] * sizeof **ids, h ^ len[i]);
+    if (st != CLF_OK)
+        cli_error("%s", *clf_ctx_last_error(ctx) ? clf_ctx_last_error(ctx) : clf_status_str(st));
+    if (!cli_mpi_all_ok(&mpi, st == CLF_OK))
+        goto done;
+    if (!cli_mpi_same(&mpi, h)) {
+        if (mpi.rank == 0)
+            cli_error("the ranks have different texts or models (files that differ between "
+                      "nodes, or mpirun's MPMD form with other arguments)");
+        goto done;
+    }
     /* the workers: one per group member, else one (this rank's); batches
      * dealt in contiguous runs, so that a rank's embeddings are one block */
     const size_t nbatch = (t.n + (size_t)o.batch - 1) / (size_t)o.batch;
@@ -444,7 +600,13 @@ int cmd_embed(int argc, char **argv)
     clf_bert_destroy(probe);
     if (st == CLF_OK && !(e = malloc(t.n * (size_t)d * sizeof *e)))
         st = CLF_E_OUT_OF_MEMORY;
-    if (st == CLF_OK) {
+    if (o.tp) { /* every rank every batch: no share, no gather */
+        if (st != CLF_OK)
+            rank_error(&mpi, ctx, st);
+        if (!cli_mpi_all_ok(&mpi, st == CLF_OK) ||
+            embed_tp(&o, dir, ctx, grp, &mpi, ids, len, t.n, e) != CLF_OK)
+            goto done;
+    } else if (st == CLF_OK) {
         struct embed_job job = {&o, dir, w, ids, len, t.n, d, e, at};
         cli_parallel(nw, embed_worker, &job);
         for (int i = 0; i < nw; i++)
@@ -465,7 +627,7 @@ int cmd_embed(int argc, char **argv)
         goto done;
     for (int r = 0; r < mpi.size; r++)
         counts[r] *= (size_t)d;
-    if (mpi.active && !cli_mpi_gather(&mpi, e, counts, e)) { /* rank 0's share is in place */
+    if (mpi.active && !o.tp && !cli_mpi_gather(&mpi, e, counts, e)) { /* rank 0's share is in place */
         cli_error("MPI_Gatherv failed");
         goto done;
     }

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "cli.h"
 #include "cli_mpi.h"
 #include "profile.h"
@@ -370,6 +372,16 @@ int cmd_run(int argc, char **argv)
         ok = !cli_error("out of memory");
     if (!cli_mpi_all_ok(&mpi, ok))
         goto done;
+    /* the ranks must hold the same input, seed and weights file */
+    uint64_t h = XXH3_64bits_withSeed(host, n * sizeof *host, o.seed);
+    if (o.weights)
+        h = XXH3_64bits_withSeed(o.weights, strlen(o.weights), h);
+    if (!cli_mpi_same(&mpi, h)) {
+        if (mpi.rank == 0)
+            cli_error("the ranks have different inputs, seeds or weights files (files that "
+                      "differ between nodes, or mpirun's MPMD form with other arguments)");
+        goto done;
+    }
 
     /* the replicas: one per group member (data parallel), else one holding
      * this rank's share of the batch (all of it without mpirun) */
