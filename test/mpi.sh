@@ -29,6 +29,12 @@ small=(--seq 16 --batch 4 --d-model 48 --heads 4 --d-ff 80 --layers 2 --runs 1)
 same() { # DESCRIPTION A B
   if cmp -s "$2" "$3"; then pass "$1"; else fail "$1: $2 and $3 differ"; fi
 }
+refused() { # DESCRIPTION RANKS PATTERN -- COMMAND...: must fail, every rank printing PATTERN
+  local what=$1 ranks=$2 pattern=$3; shift 4
+  if timeout 120 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null; then fail "$what: accepted"
+  elif [ "$(grep -c "$pattern" "$tmp/err")" -eq "$ranks" ]; then pass "$what: refused on every rank"
+  else fail "$what: $(head -c 600 "$tmp/err")"; fi
+}
 run() { # DESCRIPTION -- COMMAND...: must exit 0
   local what=$1; shift 2
   if "$@" >"$tmp/out" 2>"$tmp/err" </dev/null; then pass "$what"
@@ -83,25 +89,14 @@ run "mpirun -np 4 run --tensor-parallel" -- "${mpirun[@]/2/4}" "$exe" run "${sma
   --tensor-parallel --output "$tmp/tpmpi4.npy"
 same "tensor parallel: 4 ranks = 4 devices" "$tmp/tp4.npy" "$tmp/tpmpi4.npy"
 # 3 ranks divide neither 4 heads nor d_ff 80: every rank says so, none hangs
-if timeout 120 "${mpirun[@]/2/3}" "$exe" run "${small[@]}" --tensor-parallel \
-  >"$tmp/out" 2>"$tmp/err" </dev/null; then
-  fail "mpirun -np 3 --tensor-parallel with 4 heads accepted"
-elif [ "$(grep -c 'over 3 ranks needs heads (4)' "$tmp/err")" -eq 3 ]; then
-  pass "mpirun -np 3 --tensor-parallel: refused on every rank"
-else
-  fail "mpirun -np 3 --tensor-parallel: $(head -c 600 "$tmp/err")"
-fi
+refused "mpirun -np 3 --tensor-parallel with 4 heads" 3 'over 3 ranks needs heads (4)' -- \
+  "${mpirun[@]/2/3}" "$exe" run "${small[@]}" --tensor-parallel
 # ranks with different inputs (mpirun's MPMD form, another --seed): refused
 # by every rank before any sharding or all-reduce, not mixed
+# (rank 0 alone says so)
 for mode in "" --tensor-parallel; do
-  if timeout 120 mpirun -np 1 "$exe" run "${small[@]}" $mode : -np 1 "$exe" run "${small[@]}" \
-    $mode --seed 2 >"$tmp/out" 2>"$tmp/err" </dev/null; then
-    fail "ranks with different seeds ${mode:-(data parallel)} accepted"
-  elif grep -q "ranks have different inputs" "$tmp/err"; then
-    pass "ranks with different seeds ${mode:-(data parallel)}: refused"
-  else
-    fail "ranks with different seeds ${mode:-(data parallel)}: $(head -c 600 "$tmp/err")"
-  fi
+  refused "ranks with different seeds ${mode:-(data parallel)}" 1 'ranks have different inputs' \
+    -- mpirun -np 1 "$exe" run "${small[@]}" $mode : -np 1 "$exe" run "${small[@]}" $mode --seed 2
 done
 run "bench scale --mpi" -- "${mpirun[@]}" "$exe" bench scale --mpi --seq 16 --runs 1 --json
 python3 - "$tmp/out" <<'PY' && pass "bench scale --mpi JSON" || fail "bench scale --mpi JSON: $(head -c 800 "$tmp/out")"
@@ -140,14 +135,8 @@ PY
   run "embed, 2 ranks --tensor-parallel" -- "${mpirun[@]}" "$exe" embed --file "$tmp/texts" \
     --batch 2 --tensor-parallel --npy "$tmp/e5.npy"
   same "embed: tensor parallel, 2 ranks = 2 devices" "$tmp/e4.npy" "$tmp/e5.npy"
-  if timeout 120 "${mpirun[@]/2/5}" "$exe" embed --file "$tmp/texts" --tensor-parallel \
-    >"$tmp/out" 2>"$tmp/err" </dev/null; then
-    fail "embed: 5 ranks for 12 heads accepted"
-  elif [ "$(grep -c 'over 5 ranks needs heads (12)' "$tmp/err")" -eq 5 ]; then
-    pass "embed: 5 ranks --tensor-parallel refused on every rank"
-  else
-    fail "embed: 5 ranks --tensor-parallel: $(head -c 600 "$tmp/err")"
-  fi
+  refused "embed: 5 ranks --tensor-parallel for 12 heads" 5 'over 5 ranks needs heads (12)' -- \
+    "${mpirun[@]/2/5}" "$exe" embed --file "$tmp/texts" --tensor-parallel
 else
   echo "no model at $model (tools/fetch_model.sh): embed part skipped"
 fi

@@ -117,6 +117,14 @@ static double time_tp(struct clf_encoder_tp *e, const float *x, float *y, int64_
     return ms;
 }
 
+/* e's "link_ms_per_forward": SC_LAYERS layers of bytes_layer on each link. */
+static void add_links(cJSON *e, double bytes_layer)
+{
+    cJSON *l = cJSON_AddObjectToObject(e, "link_ms_per_forward");
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        cJSON_AddNumberToObject(l, links[i].name, SC_LAYERS * bytes_layer / links[i].bps * 1e3);
+}
+
 static void row(const struct bench_opts *o, cJSON *arr, const char *mode, int n, double ms,
                 double t1, double bytes_layer)
 {
@@ -128,9 +136,7 @@ static void row(const struct bench_opts *o, cJSON *arr, const char *mode, int n,
         cJSON_AddNumberToObject(e, "ms", ms);
         cJSON_AddNumberToObject(e, "efficiency", eff);
         cJSON_AddNumberToObject(e, "comm_bytes_per_layer", bytes_layer);
-        cJSON *l = cJSON_AddObjectToObject(e, "link_ms_per_forward");
-        for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
-            cJSON_AddNumberToObject(l, links[i].name, SC_LAYERS * bytes_layer / links[i].bps * 1e3);
+        add_links(e, bytes_layer);
         cJSON_AddItemToArray(arr, e);
         return;
     }
@@ -232,6 +238,50 @@ done:
     return rc;
 }
 
+/* One timed step of every rank: its share of the batch plus the gather
+ * (r), or a tensor-parallel forward (tp). */
+struct mpi_step {
+    struct cli_mpi *m;
+    struct sc_rep *r;     /* data parallel: this rank's replica, count outputs */
+    size_t count;         /* floats of this rank's share (0: none) */
+    const size_t *counts; /* every rank's, for the gather */
+    struct clf_encoder_tp *tp; /* tensor parallel: the whole batch x */
+    const float *x;
+    int64_t seq;
+    float *y;
+};
+
+static bool mpi_step_run(struct mpi_step *s)
+{
+    if (s->tp)
+        return clf_encoder_tp_forward(s->tp, s->x, SC_BATCH, s->seq, NULL, s->y) == CLF_OK;
+    bool ok = true;
+    if (s->count) {
+        rep_run(s->r, 0);
+        ok = s->r->st == CLF_OK && clf_tensor_read(s->r->y, s->y, s->count * sizeof *s->y) ==
+                                       CLF_OK;
+    }
+    return cli_mpi_gather(s->m, s->y, s->counts, s->y) && ok;
+}
+
+/* Median over runs (after 2 warm-up runs) of the slowest rank's time of a
+ * step, each run started from a barrier, m->sent counting the latest
+ * run's bytes; -1 on every rank when one failed. runs < 0: this rank
+ * failed before, and only takes part in saying so. */
+static double time_ranks(struct cli_mpi *m, int runs, double *t, struct mpi_step *s)
+{
+    bool ok = runs >= 0;
+    for (int k = -2; cli_mpi_all_ok(m, ok) && k < runs; k++) {
+        cli_mpi_barrier(m);
+        m->sent = 0;
+        double t0 = cli_now_ms();
+        ok = mpi_step_run(s);
+        if (k >= 0)
+            t[k] = cli_mpi_max(m, cli_now_ms() - t0);
+    }
+    return cli_mpi_all_ok(m, ok) ? cli_median(t, runs) : -1;
+}
+
 /* --mpi: rank 0 alone (the whole batch), then every rank its share plus
  * MPI_Gatherv of the outputs to rank 0, then tensor parallel over the
  * ranks (clf_encoder_tp_create_rank, cli_mpi_allreduce_sum). */
@@ -272,22 +322,11 @@ static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const 
         }
     }
     ok = !cnt || rep_setup(&r, ctx, (int64_t)cnt, seq, x + first * row_n) == CLF_OK;
-    for (int k = -2; cli_mpi_all_ok(&m, ok) && k < o->runs; k++) {
-        cli_mpi_barrier(&m);
-        double t0 = cli_now_ms();
-        if (cnt) {
-            rep_run(&r, 0);
-            ok = r.st == CLF_OK && clf_tensor_read(r.y, y, cnt * row_n * sizeof *y) == CLF_OK;
-        }
-        ok = cli_mpi_gather(&m, y, counts, y) && ok;
-        if (k >= 0)
-            t[k] = cli_mpi_max(&m, cli_now_ms() - t0);
-    }
-    if (!cli_mpi_all_ok(&m, ok)) {
+    struct mpi_step dp = {.m = &m, .r = &r, .y = y, .count = cnt * row_n, .counts = counts};
+    if ((tn = time_ranks(&m, ok ? o->runs : -1, t, &dp)) < 0) {
         cli_error("rank %d: %s", m.rank, clf_ctx_last_error(ctx));
         goto done;
     }
-    tn = cli_median(t, o->runs);
     double gathered = (double)(n - counts[0]) * sizeof(float); /* rank 0 receives */
     /* tensor parallel over the ranks (when they divide 12 heads and d_ff
      * 1536): every rank the whole batch, its share of every layer */
@@ -296,19 +335,12 @@ static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const 
     if (c.heads % m.size == 0 && c.d_ff % m.size == 0) {
         const struct clf_tp_comm comm = {m.rank, m.size, cli_mpi_allreduce_sum, &m};
         ok = clf_encoder_tp_create_rank(ctx, &c, NULL, 1, &comm, &tp) == CLF_OK;
-        for (int k = -2; cli_mpi_all_ok(&m, ok) && k < o->runs; k++) {
-            cli_mpi_barrier(&m);
-            m.sent = 0;
-            double t0 = cli_now_ms();
-            ok = clf_encoder_tp_forward(tp, x, SC_BATCH, seq, NULL, y) == CLF_OK;
-            if (k >= 0)
-                t[k] = cli_mpi_max(&m, cli_now_ms() - t0);
-        }
-        if (!cli_mpi_all_ok(&m, ok)) {
+        struct mpi_step tps = {.m = &m, .tp = tp, .x = x, .y = y, .seq = seq};
+        /* every rank must try: the failed ones take part with ok false */
+        if ((ttn = time_ranks(&m, ok ? o->runs : -1, t, &tps)) < 0) {
             cli_error("rank %d, tensor parallel: %s", m.rank, clf_ctx_last_error(ctx));
             goto done;
         }
-        ttn = cli_median(t, o->runs);
         sent = m.sent / SC_LAYERS;
         clf_encoder_tp_comm_bytes(tp, &staged);
     }
@@ -342,9 +374,7 @@ static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const 
             cJSON_AddNumberToObject(e, "efficiency", t1 / (m.size * ttn));
             cJSON_AddNumberToObject(e, "mpi_bytes_per_layer", sent);
             cJSON_AddNumberToObject(e, "staged_bytes_per_layer", staged);
-            cJSON *l = cJSON_AddObjectToObject(e, "link_ms_per_forward");
-            for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
-                cJSON_AddNumberToObject(l, links[i].name, SC_LAYERS * sent / links[i].bps * 1e3);
+            add_links(e, sent);
             cJSON_AddItemToArray(arr, e);
         }
     } else {

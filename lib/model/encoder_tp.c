@@ -357,8 +357,11 @@ static enum clf_status check_comm(struct clf_ctx *ctx, const struct clf_tp_comm 
     return CLF_OK;
 }
 
-enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
-                                      const char *path, uint64_t seed, struct clf_encoder_tp **out)
+/* Both group constructors: split full when given, else make the encoder
+ * from cfg, path or seed first. */
+static enum clf_status group_tp(struct clf_group *grp, const struct clf_encoder *full,
+                                const struct clf_encoder_config *cfg, const char *path,
+                                uint64_t seed, struct clf_encoder_tp **out)
 {
     if (!out)
         return CLF_E_INVALID_ARG;
@@ -366,35 +369,54 @@ enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_en
     struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
     if (!ctx0)
         return CLF_E_INVALID_ARG;
-    if (!cfg)
-        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder configuration");
+    if (!full && !cfg)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder or configuration");
     struct clf_tp_comm none;
     struct clf_ctx **ctxs = group_ctxs(grp, &none);
     if (!ctxs)
         return clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
-    enum clf_status st = make_tp(ctxs, none.size, 0, none.size, &none, cfg, path, seed, out);
+    enum clf_status st = full ? split_tp(ctxs, none.size, 0, none.size, &none, full, out)
+                              : make_tp(ctxs, none.size, 0, none.size, &none, cfg, path, seed, out);
     free(ctxs);
     return st;
+}
+
+enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
+                                      const char *path, uint64_t seed, struct clf_encoder_tp **out)
+{
+    return group_tp(grp, NULL, cfg, path, seed, out);
 }
 
 enum clf_status clf_encoder_tp_create_from(struct clf_group *grp, const struct clf_encoder *full,
                                            struct clf_encoder_tp **out)
 {
+    if (out)
+        *out = NULL;
+    if (!full) /* not group_tp's "configuration" */
+        return clf_group_ctx(grp, 0) ? clf_fail(clf_group_ctx(grp, 0), CLF_E_INVALID_ARG,
+                                                "NULL encoder")
+                                     : CLF_E_INVALID_ARG;
+    return group_tp(grp, full, NULL, NULL, 0, out);
+}
+
+/* Both rank constructors, as group_tp. */
+static enum clf_status rank_tp(struct clf_ctx *ctx, const struct clf_encoder *full,
+                               const struct clf_encoder_config *cfg, const char *path,
+                               uint64_t seed, const struct clf_tp_comm *comm,
+                               struct clf_encoder_tp **out)
+{
     if (!out)
         return CLF_E_INVALID_ARG;
     *out = NULL;
-    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
-    if (!ctx0)
+    if (!ctx)
         return CLF_E_INVALID_ARG;
-    if (!full)
-        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder");
-    struct clf_tp_comm none;
-    struct clf_ctx **ctxs = group_ctxs(grp, &none);
-    if (!ctxs)
-        return clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
-    enum clf_status st = split_tp(ctxs, none.size, 0, none.size, &none, full, out);
-    free(ctxs);
-    return st;
+    if (!full && !cfg)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder or configuration");
+    enum clf_status st = check_comm(ctx, comm);
+    if (st != CLF_OK)
+        return st;
+    return full ? split_tp(&ctx, 1, comm->rank, comm->size, comm, full, out)
+                : make_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, path, seed, out);
 }
 
 enum clf_status clf_encoder_tp_create_rank(struct clf_ctx *ctx,
@@ -403,16 +425,7 @@ enum clf_status clf_encoder_tp_create_rank(struct clf_ctx *ctx,
                                            const struct clf_tp_comm *comm,
                                            struct clf_encoder_tp **out)
 {
-    if (!out)
-        return CLF_E_INVALID_ARG;
-    *out = NULL;
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
-    if (!cfg)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder configuration");
-    enum clf_status st = check_comm(ctx, comm);
-    return st == CLF_OK ? make_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, path, seed, out)
-                        : st;
+    return rank_tp(ctx, NULL, cfg, path, seed, comm, out);
 }
 
 enum clf_status clf_encoder_tp_create_rank_from(struct clf_ctx *ctx,
@@ -420,15 +433,11 @@ enum clf_status clf_encoder_tp_create_rank_from(struct clf_ctx *ctx,
                                                 const struct clf_tp_comm *comm,
                                                 struct clf_encoder_tp **out)
 {
-    if (!out)
-        return CLF_E_INVALID_ARG;
-    *out = NULL;
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
+    if (out)
+        *out = NULL;
     if (!full)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder");
-    enum clf_status st = check_comm(ctx, comm);
-    return st == CLF_OK ? split_tp(&ctx, 1, comm->rank, comm->size, comm, full, out) : st;
+        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder") : CLF_E_INVALID_ARG;
+    return rank_tp(ctx, full, NULL, NULL, 0, comm, out);
 }
 
 /* ------------------------------------------------------------------------ */
