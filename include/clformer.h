@@ -1332,6 +1332,16 @@ CLF_API int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char
 struct clf_bert;
 
 /**
+ * Where clformer's default model lives (tools/fetch_model.sh puts
+ * all-MiniLM-L6-v2 there): $CLFORMER_MODEL_DIR when set and not empty,
+ * else ${XDG_CACHE_HOME:-$HOME/.cache}/clformer/models/all-MiniLM-L6-v2
+ * ("." for $HOME when unset). Written into buf, NUL-terminated; whether
+ * the directory exists is not checked. CLF_E_INVALID_ARG for a NULL buf or
+ * one too small (buf then holds as much as fits).
+ */
+CLF_API enum clf_status clf_default_model_dir(char *buf, size_t size);
+
+/**
  * Loads a Hugging Face BERT model directory: config.json (read with cJSON:
  * hidden_size, num_attention_heads, intermediate_size, num_hidden_layers,
  * vocab_size required; hidden_act "gelu" (erf form; "gelu_new" and

@@ -1,9 +1,52 @@
 /* Every public function called with NULL or invalid arguments returns a
  * status or a neutral value; none crashes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
+
+/* Sets or (NULL) unsets an environment variable. */
+static void set_env(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+}
+
+/* clf_default_model_dir's rule, each variable in turn; the environment is
+ * put back after. */
+START_TEST(test_default_model_dir)
+{
+    static const char *names[3] = {"CLFORMER_MODEL_DIR", "XDG_CACHE_HOME", "HOME"};
+    char *saved[3];
+    for (int i = 0; i < 3; i++)
+        saved[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+    static const struct {
+        const char *env[3], *want;
+    } cases[] = {
+        {{"/m", "/x", "/h"}, "/m"},
+        {{"", "/x", "/h"}, "/x/clformer/models/all-MiniLM-L6-v2"},
+        {{NULL, "", "/h"}, "/h/.cache/clformer/models/all-MiniLM-L6-v2"},
+        {{NULL, NULL, NULL}, "./.cache/clformer/models/all-MiniLM-L6-v2"},
+    };
+    char buf[128];
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int i = 0; i < 3; i++)
+            set_env(names[i], cases[c].env[i]);
+        ck_assert_int_eq(clf_default_model_dir(buf, sizeof buf), CLF_OK);
+        ck_assert_str_eq(buf, cases[c].want);
+    }
+    ck_assert_int_eq(clf_default_model_dir(buf, 3), CLF_E_INVALID_ARG); /* "./.cache..." */
+    ck_assert_int_eq(clf_default_model_dir(NULL, 10), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_default_model_dir(buf, 0), CLF_E_INVALID_ARG);
+    for (int i = 0; i < 3; i++) {
+        set_env(names[i], saved[i]);
+        free(saved[i]);
+    }
+}
+END_TEST
 
 START_TEST(test_without_context)
 {
@@ -106,6 +149,7 @@ int main(void)
     TCase *tc = tcase_create("null");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_without_context);
+    tcase_add_test(tc, test_default_model_dir);
     struct clf_device_info *list = NULL;
     size_t n = 0;
     if (clf_devices_query(&list, &n) == CLF_OK) /* the rest needs a device */

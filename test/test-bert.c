@@ -47,17 +47,8 @@
 static const char *model_dir(void)
 {
     static char dir[4096];
-    const char *env = getenv("CLFORMER_MODEL_DIR");
-    if (env && *env) {
-        snprintf(dir, sizeof dir, "%s", env);
-    } else {
-        const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-        if (xdg && *xdg)
-            snprintf(dir, sizeof dir, "%s/clformer/models/all-MiniLM-L6-v2", xdg);
-        else
-            snprintf(dir, sizeof dir, "%s/.cache/clformer/models/all-MiniLM-L6-v2",
-                     home ? home : ".");
-    }
+    if (clf_default_model_dir(dir, sizeof dir) != CLF_OK)
+        return NULL;
     char cfg[4200];
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     FILE *f = fopen(cfg, "r");

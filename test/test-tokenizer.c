@@ -277,21 +277,10 @@ END_TEST
 /* The model directory, or NULL when vocab.txt is absent there. */
 static char *model_vocab(void)
 {
-    char buf[4096];
-    const char *dir = getenv("CLFORMER_MODEL_DIR");
-    if (dir && *dir) {
-        snprintf(buf, sizeof buf, "%s/vocab.txt", dir);
-    } else {
-        const char *xdg = getenv("XDG_CACHE_HOME");
-        const char *home = getenv("HOME");
-        if (xdg && *xdg)
-            snprintf(buf, sizeof buf, "%s/clformer/models/all-MiniLM-L6-v2/vocab.txt", xdg);
-        else if (home && *home)
-            snprintf(buf, sizeof buf, "%s/.cache/clformer/models/all-MiniLM-L6-v2/vocab.txt",
-                     home);
-        else
-            return NULL;
-    }
+    char dir[4000], buf[4096];
+    if (clf_default_model_dir(dir, sizeof dir) != CLF_OK)
+        return NULL;
+    snprintf(buf, sizeof buf, "%s/vocab.txt", dir);
     FILE *f = fopen(buf, "rb");
     if (!f)
         return NULL;

@@ -157,18 +157,9 @@ enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 static const char *model_dir(const struct bench_opts *o)
 {
     static char dir[4096];
-    const char *env = getenv("CLFORMER_MODEL_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME");
     if (o->model)
-        snprintf(dir, sizeof dir, "%s", o->model);
-    else if (env && *env)
-        snprintf(dir, sizeof dir, "%s", env);
-    else if (xdg && *xdg)
-        snprintf(dir, sizeof dir, "%s/clformer/models/all-MiniLM-L6-v2", xdg);
-    else
-        snprintf(dir, sizeof dir, "%s/.cache/clformer/models/all-MiniLM-L6-v2",
-                 home ? home : ".");
-    return dir;
+        return o->model;
+    return clf_default_model_dir(dir, sizeof dir) == CLF_OK ? dir : ".";
 }
 
 /* The tokenised sentences: ids and mask [N_SENT, seq] on the host (mask 1

@@ -193,22 +193,6 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
     return 0;
 }
 
-/* The default model directory (static buffer). */
-static const char *default_model(void)
-{
-    static char dir[4096];
-    const char *env = getenv("CLFORMER_MODEL_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME");
-    if (env && *env)
-        snprintf(dir, sizeof dir, "%s", env);
-    else if (xdg && *xdg)
-        snprintf(dir, sizeof dir, "%s/clformer/models/all-MiniLM-L6-v2", xdg);
-    else
-        snprintf(dir, sizeof dir, "%s/.cache/clformer/models/all-MiniLM-L6-v2",
-                 home ? home : ".");
-    return dir;
-}
-
 /* The batch's ids and mask (1 = token) padded to its longest text (*seq):
  * the host mask *pm [nb, seq] (malloc'd) and device tensors ti, tm. */
 static enum clf_status batch_inputs(struct clf_ctx *ctx, int32_t **ids, const size_t *len,
@@ -493,7 +477,12 @@ int cmd_embed(int argc, char **argv)
         free_texts(&t);
         return rc < 0 ? CLI_OK : rc;
     }
-    const char *dir = o.model ? o.model : default_model();
+    char def[4096];
+    const char *dir = o.model ? o.model : def;
+    if (!o.model && clf_default_model_dir(def, sizeof def) != CLF_OK) {
+        free_texts(&t);
+        return cli_error("the model directory's path is too long (give --model DIR)");
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "r");

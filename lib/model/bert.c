@@ -297,6 +297,23 @@ static enum clf_status load_embeddings(struct weights *w, struct clf_bert *b,
     return st;
 }
 
+enum clf_status clf_default_model_dir(char *buf, size_t size)
+{
+    if (!buf || !size)
+        return CLF_E_INVALID_ARG;
+    const char *env = getenv("CLFORMER_MODEL_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
+               *home = getenv("HOME");
+    int n;
+    if (env && *env)
+        n = snprintf(buf, size, "%s", env);
+    else if (xdg && *xdg)
+        n = snprintf(buf, size, "%s/clformer/models/all-MiniLM-L6-v2", xdg);
+    else
+        n = snprintf(buf, size, "%s/.cache/clformer/models/all-MiniLM-L6-v2",
+                     home && *home ? home : ".");
+    return n >= 0 && (size_t)n < size ? CLF_OK : CLF_E_INVALID_ARG;
+}
+
 void clf_bert_destroy(struct clf_bert *b)
 {
     if (!b)

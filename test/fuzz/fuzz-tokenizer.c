@@ -70,17 +70,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char small[64];
     snprintf(small, sizeof small, "/proc/self/fd/%d", fd);
 
-    char real[4096];
-    const char *dir = getenv("CLFORMER_MODEL_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME");
-    if (dir && *dir)
-        snprintf(real, sizeof real, "%s/vocab.txt", dir);
-    else if (xdg && *xdg)
-        snprintf(real, sizeof real, "%s/clformer/models/all-MiniLM-L6-v2/vocab.txt", xdg);
-    else
-        snprintf(real, sizeof real, "%s/.cache/clformer/models/all-MiniLM-L6-v2/vocab.txt",
-                 home ? home : "");
-    bool have_real = access(real, R_OK) == 0;
+    char dir[4000], real[4096];
+    bool have_real = clf_default_model_dir(dir, sizeof dir) == CLF_OK;
+    snprintf(real, sizeof real, "%s/vocab.txt", dir);
+    have_real = have_real && access(real, R_OK) == 0;
     fprintf(stderr, "fuzz-tokenizer: vocabulary %s\n", have_real ? real : "(small, built in)");
 
     struct clf_tokenizer_params p = clf_tokenizer_params_default();
