@@ -82,7 +82,8 @@ static void mul_a(const double *a, int64_t m, int64_t n, const double *x, int64_
     }
 }
 
-/* z [n, l] col-major = A^T · q, q [m, l] col-major. */
+/* z = A^T · q, q [m, l] col-major: z [n, l] col-major, which is the same
+ * memory as Q^T A [l, n] row-major. */
 static void mul_at(const double *a, int64_t m, int64_t n, const double *q, int64_t l, double *z)
 {
     memset(z, 0, (size_t)n * (size_t)l * sizeof *z);
@@ -93,21 +94,6 @@ static void mul_at(const double *a, int64_t m, int64_t n, const double *q, int64
             const double *ar = a + (size_t)i * (size_t)n;
             for (int64_t k = 0; k < n; k++)
                 zc[k] += w * ar[k];
-        }
-    }
-}
-
-/* b [l, n] row-major = Q^T A: row j of b is column j of q (transposed) times A. */
-static void mul_qt_a(const double *a, int64_t m, int64_t n, const double *q, int64_t l, double *b)
-{
-    memset(b, 0, (size_t)l * (size_t)n * sizeof *b);
-    for (int64_t j = 0; j < l; j++) {
-        double *br = b + (size_t)j * (size_t)n;
-        for (int64_t i = 0; i < m; i++) {
-            const double w = q[(size_t)i + (size_t)j * (size_t)m];
-            const double *ar = a + (size_t)i * (size_t)n;
-            for (int64_t k = 0; k < n; k++)
-                br[k] += w * ar[k];
         }
     }
 }
@@ -254,7 +240,7 @@ enum clf_status clf_rsvd(struct clf_ctx *ctx, const double *a, int64_t m, int64_
             goto out;
     }
 
-    mul_qt_a(a, m, n, q, l, b);
+    mul_at(a, m, n, q, l, b); /* b = Q^T A [l, n] row-major */
     if (!all_finite(b, sl * sn)) {
         st = clf_fail(ctx, CLF_E_NUMERIC, "randomised SVD: Q^T A overflowed");
         goto out;

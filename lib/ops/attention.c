@@ -834,17 +834,19 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
     }
 }
 
-/* q [b, h, sq, d], k [b, h, sk, d], v [b, h, sk, dv]: 2·sq·sk·d for Q.K^T
- * and 2·sq·sk·dv for P.V per (batch, head), the softmax's O(sq·sk) and a
- * causal mask's halving left out. */
-static double flops_attention(const struct clf_node *node)
+double clf_attention_flops(const struct clf_tensor *q, const struct clf_tensor *k,
+                           const struct clf_tensor *v)
 {
-    const struct clf_tensor *q = node->in[0], *k = node->in[1], *v = node->in[2];
     int nd = q->ndim;
     double sq = (double)q->shape[nd - 2], d = (double)q->shape[nd - 1];
     double sk = (double)k->shape[nd - 2], dv = (double)v->shape[nd - 1];
     double bh = (double)clf_tensor_numel(q) / (sq * d > 0 ? sq * d : 1);
     return 2.0 * bh * sq * sk * (d + dv);
+}
+
+static double flops_attention(const struct clf_node *node)
+{
+    return clf_attention_flops(node->in[0], node->in[1], node->in[2]);
 }
 
 static const struct clf_op_impl op_attention = {.name = "attention",

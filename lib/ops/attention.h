@@ -53,6 +53,12 @@ struct clf_attn_cpu_config {
 };
 const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx);
 
+/* q [b, h, sq, d], k [b, h, sk, d], v [b, h, sk, dv]: 2·sq·sk·d for Q.K^T
+ * and 2·sq·sk·dv for P.V per (batch, head), the softmax's O(sq·sk) and a
+ * causal mask's halving left out (the nodes' FLOP counts). */
+double clf_attention_flops(const struct clf_tensor *q, const struct clf_tensor *k,
+                           const struct clf_tensor *v);
+
 /* clf_op_attention with the kernel family forced (tests run the GPU
  * family on CPU devices with it). */
 enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,

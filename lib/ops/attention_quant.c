@@ -253,12 +253,7 @@ static void describe_attention_quant(const struct clf_node *node, char *buf, siz
 /* q in[0], k in[1], v in[3]: the exact attention's count. */
 static double flops_attention_quant(const struct clf_node *node)
 {
-    const struct clf_tensor *q = node->in[0], *k = node->in[1], *v = node->in[3];
-    int nd = q->ndim;
-    double sq = (double)q->shape[nd - 2], d = (double)q->shape[nd - 1];
-    double sk = (double)k->shape[nd - 2], dv = (double)v->shape[nd - 1];
-    double bh = (double)clf_tensor_numel(q) / (sq * d > 0 ? sq * d : 1);
-    return 2.0 * bh * sq * sk * (d + dv);
+    return clf_attention_flops(node->in[0], node->in[1], node->in[3]);
 }
 
 static const struct clf_op_impl op_attention_quant = {.name = "attention_quant",
