@@ -75,6 +75,20 @@ static void aq_node_free(struct clf_ctx *ctx, void *state)
 
 /* The CPU family: aq_pack_k into scratch panels (slot 0), for i8 V
  * aq_convert_v into a dense f32 scratch (slot 1), then attn_quant_cpu. */
+/* The K and V scales' and the key padding's kernel arguments; absent ones
+ * get q's buffer (tq), never read. */
+static void side_args(const struct clf_node *node, const struct aq_node *an, struct clf_targ tq,
+                      struct clf_targ *tks, struct clf_targ *tvs, struct clf_targ *tp)
+{
+    *tks = *tvs = *tp = tq;
+    if (node->in[2]) {
+        tks->mem = node->in[2]->storage->mem, tks->off = an->ks.off, tks->str = an->ks.str;
+        tvs->mem = node->in[4]->storage->mem, tvs->off = an->vs.off, tvs->str = an->vs.str;
+    }
+    if (node->in[5])
+        *tp = clf_targ_of(node->in[5]);
+}
+
 static enum clf_status enqueue_cpu(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
@@ -149,14 +163,8 @@ static enum clf_status enqueue_cpu(struct clf_ctx *ctx, struct clf_node *node, c
         goto done;
     struct clf_tensor *q = node->in[0];
     struct clf_targ tq = clf_targ_of(q), to = clf_targ_of(node->out);
-    /* absent scales and mask: q's buffer, never read */
-    struct clf_targ tks = tq, tvs = tq, tp = tq;
-    if (node->in[2]) {
-        tks.mem = node->in[2]->storage->mem, tks.off = an->ks.off, tks.str = an->ks.str;
-        tvs.mem = node->in[4]->storage->mem, tvs.off = an->vs.off, tvs.str = an->vs.str;
-    }
-    if (node->in[5])
-        tp = clf_targ_of(node->in[5]);
+    struct clf_targ tks, tvs, tp;
+    side_args(node, an, tq, &tks, &tvs, &tp);
     cl_int sq = (cl_int)an->sq;
     cl_int causal = an->causal, has_pad = node->in[5] != NULL, levels = an->levels;
     cl_float c = an->c;
@@ -202,14 +210,8 @@ static enum clf_status enqueue_attention_quant(struct clf_ctx *ctx, struct clf_n
     struct clf_tensor *q = node->in[0];
     struct clf_targ tq = clf_targ_of(q), tk = clf_targ_of(node->in[1]);
     struct clf_targ tv = clf_targ_of(node->in[3]), to = clf_targ_of(node->out);
-    /* absent scales and mask: q's buffer, never read */
-    struct clf_targ tks = tq, tvs = tq, tp = tq;
-    if (node->in[2]) {
-        tks.mem = node->in[2]->storage->mem, tks.off = an->ks.off, tks.str = an->ks.str;
-        tvs.mem = node->in[4]->storage->mem, tvs.off = an->vs.off, tvs.str = an->vs.str;
-    }
-    if (node->in[5])
-        tp = clf_targ_of(node->in[5]);
+    struct clf_targ tks, tvs, tp;
+    side_args(node, an, tq, &tks, &tvs, &tp);
     cl_int sq = (cl_int)an->sq, sk = (cl_int)an->sk, d = (cl_int)an->d, dv = (cl_int)an->dv;
     cl_int causal = an->causal, has_pad = node->in[5] != NULL, levels = an->levels;
     cl_float c = an->c;
