@@ -67,14 +67,7 @@ static enum clf_status record(struct clf_graph *g, const struct clf_op_impl *imp
     node.iparams[0] = n_f;
     for (int i = 0; i < n_f; i++)
         node.fparams[i] = fparams[i];
-    st = clf_graph_new_output(g, dtype, in[0]->ndim, in[0]->shape, &node.out);
-    if (st != CLF_OK)
-        return st;
-    node.out_owned = true;
-    st = clf_graph_add_node(g, &node);
-    if (st == CLF_OK)
-        *out = node.out;
-    return st;
+    return clf_add_node_with_output(g, &node, dtype, in[0]->ndim, in[0]->shape, out);
 }
 
 static enum clf_status record_binary(struct clf_graph *g, const struct clf_op_impl *impl,

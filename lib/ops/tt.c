@@ -253,14 +253,9 @@ enum clf_status clf_op_tt_linear(struct clf_graph *g, struct clf_tensor *x,
                     node.in[1] = bias;
                     node.iparams[0] = w->M;
                     node.iparams[1] = act;
-                    st = clf_graph_new_output(g, CLF_F32, 2, sh, &node.out);
+                    st = clf_add_node_with_output(g, &node, CLF_F32, 2, sh, &out);
                     if (st != CLF_OK)
                         return st;
-                    node.out_owned = true;
-                    st = clf_graph_add_node(g, &node);
-                    if (st != CLF_OK)
-                        return st;
-                    out = node.out;
                 }
             }
         } else {
@@ -279,14 +274,9 @@ enum clf_status clf_op_tt_linear(struct clf_graph *g, struct clf_tensor *x,
             node.iparams[6] = last ? act : CLF_ACT_NONE;
             node.iparams[7] = w->M;
             const int64_t out_shape[2] = {last ? B : P, last ? w->M : Q * S};
-            st = clf_graph_new_output(g, CLF_F32, 2, out_shape, &node.out);
+            st = clf_add_node_with_output(g, &node, CLF_F32, 2, out_shape, &out);
             if (st != CLF_OK)
                 return st;
-            node.out_owned = true;
-            st = clf_graph_add_node(g, &node);
-            if (st != CLF_OK)
-                return st;
-            out = node.out;
         }
         in = out;
         if (!last) /* the next step's P (see tt.h) */
