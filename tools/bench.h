@@ -34,6 +34,10 @@ void bench_fill(float *x, size_t n, unsigned seed);
  * last error). */
 double bench_time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs);
 
+/* ‖y − ref‖₂ / ‖ref‖₂ over n values (‖y − ref‖₂ when ref is all zeros;
+ * NaN when y has one). */
+double bench_rel_error(const float *y, const float *ref, size_t n);
+
 /* A new f32 device tensor holding x, or NULL. */
 struct clf_tensor *bench_upload(struct clf_ctx *ctx, int nd, const int64_t *shape,
                                 const float *x);

@@ -109,13 +109,7 @@ static int bench_shape(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
         rc = run_format(ctx, o, d, f, specs[i], x, seq, i ? out : dense, r);
         if (rc != CLI_OK)
             break;
-        double num = 0, den = 0;
-        for (size_t k = 0; i && k < n; k++) {
-            double e = (double)out[k] - dense[k];
-            num += e * e;
-            den += (double)dense[k] * dense[k];
-        }
-        r->out_error = i ? sqrt(num / den) : 0;
+        r->out_error = i ? bench_rel_error(out, dense, n) : 0;
         const struct clf_ffn_stats *s = &r->stats;
         char label[96];
         snprintf(label, sizeof label, "ffn %lldx%lld %s", (long long)d, (long long)f, r->name);

@@ -36,17 +36,6 @@ static void normal_fill(float *x, size_t n, unsigned seed)
     free(u);
 }
 
-static double rel_error(const float *y, const float *ref, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = (double)y[i] - ref[i];
-        num += e * e;
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
 /* Runs g timed, then reads y (count floats) into host: ms or -1. */
 static double run_read(struct clf_ctx *ctx, struct clf_graph *g, int runs, struct clf_tensor *y,
                        float *host, size_t count)
@@ -121,7 +110,7 @@ static int bench_gemm(struct clf_ctx *ctx, const struct bench_opts *o, int64_t m
                   clf_ctx_last_error(ctx));
         goto done;
     }
-    double err = rel_error(y8, y, ny), flops = 2.0 * (double)m * (double)n * (double)k;
+    double err = bench_rel_error(y8, y, ny), flops = 2.0 * (double)m * (double)n * (double)k;
     double b32 = 4.0 * (double)nw, b8 = (double)nw + 4.0 * (double)n;
     char mode[64], b1[32], b2[32];
     snprintf(mode, sizeof mode, "gemm %lldx%lldx%lld", (long long)m, (long long)n, (long long)k);
@@ -193,7 +182,7 @@ static int bench_schemes(struct clf_ctx *ctx, const struct bench_opts *o, cJSON 
             double groups = p.axis == CLF_QUANT_TENSOR ? 1 : p.axis == CLF_QUANT_ROW ? rows : cols;
             /* codes stored one per byte; scales (and zero points) 4 bytes each */
             double bytes = (double)n + groups * (p.scheme == CLF_QUANT_AFFINE ? 8 : 4);
-            double err = rel_error(y, x, n);
+            double err = bench_rel_error(y, x, n);
             char b1[32], b2[32];
             if (o->json)
                 add_row(arr, "scheme", modes[i].name, ms, -1, err, bytes, 4.0 * (double)n);
@@ -302,7 +291,7 @@ static int bench_attention_quant(struct clf_ctx *ctx, const struct bench_opts *o
         if (mi < 0)
             exact_ms = ms;
         /* y is [1, 12, n, 64] dense in both cases */
-        double err = mi < 0 ? 0 : rel_error(out, exact, total);
+        double err = mi < 0 ? 0 : bench_rel_error(out, exact, total);
         char label[96], b[32];
         snprintf(label, sizeof label, "attention n %lld, %s", (long long)n, name);
         if (o->json)
@@ -356,7 +345,7 @@ static int bench_actq(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *ar
             break;
         }
         clf_actq_str(&q, name, sizeof name);
-        double err = rel_error(y, x, n);
+        double err = bench_rel_error(y, x, n);
         if (o->json)
             add_row(arr, "ffn-act", name, ms, -1, err, -1, -1);
         else

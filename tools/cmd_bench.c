@@ -36,6 +36,17 @@ void bench_fill(float *x, size_t n, unsigned seed)
     }
 }
 
+double bench_rel_error(const float *y, const float *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (double)y[i] - ref[i];
+        num += e * e;
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
 double bench_time_graph(struct clf_ctx *ctx, struct clf_graph *g, int runs)
 {
     (void)ctx;
@@ -489,19 +500,9 @@ static int bench_attention_variants(struct clf_ctx *ctx, const struct bench_opts
                        clf_ctx_last_error(ctx));
                 continue;
             }
-            double num = 0, den = 0;
-            if (vi < 0) {
+            if (vi < 0)
                 exact_ms = ms;
-            } else {
-                for (size_t i = 0; i < total; i++) {
-                    double e = (double)out[i] - exact[i];
-                    num += e * e;
-                    den += (double)exact[i] * exact[i];
-                }
-            }
-            double rel = vi < 0 ? 0 : den > 0 ? sqrt(num / den) : sqrt(num);
-            if (isnan(num))
-                rel = NAN;
+            const double rel = vi < 0 ? 0 : bench_rel_error(out, exact, total);
             plot_add(&panels[0], name, (double)n, ms);
             if (vi >= 0)
                 plot_add(&panels[1], name, (double)n, rel > 0 ? rel : 1e-16);
@@ -618,15 +619,9 @@ static int bench_layer_variants(struct clf_ctx *ctx, const struct bench_opts *o,
                            clf_ctx_last_error(ctx));
                 continue;
             }
-            double num = 0, den = 0;
-            for (size_t i = 0; vi >= 0 && i < total; i++) {
-                double e = (double)out[i] - exact[i];
-                num += e * e;
-                den += (double)exact[i] * exact[i];
-            }
             if (vi < 0)
                 exact_ms = ms;
-            double rel = vi < 0 ? 0 : den > 0 ? sqrt(num / den) : sqrt(num);
+            const double rel = vi < 0 ? 0 : bench_rel_error(out, exact, total);
             if (o->json) {
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddStringToObject(e, "op", "layer");
