@@ -252,6 +252,22 @@ static void check_against_reference(struct clf_encoder *enc, int64_t batch, int6
     free(pad);
 }
 
+/* enc's forward pass on the host input x [b, s, d] (shape xs): the output,
+ * malloc'd. */
+static float *forward_host(struct clf_encoder *enc, const int64_t xs[3], const float *x)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_graph *g = NULL;
+    struct clf_tensor *tx = test_upload(3, xs, x), *y = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, tx, NULL, &y));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float *out = test_read_all(y);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(tx);
+    return out;
+}
+
 static struct clf_encoder_config small_config(int layers, bool norm_first, enum clf_act act)
 {
     struct clf_encoder_config c = clf_encoder_config_default();
@@ -617,13 +633,7 @@ START_TEST(test_quantised_modes)
         float xin[7 * 48];
         for (int k = 0; k < 7 * 48; k++)
             xin[k] = (float)sin(k);
-        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-        x = test_upload(3, s3, xin);
-        ck_assert_ok(ctx, clf_encoder_forward(enc, g, x, NULL, &y)); /* no calibration needed */
-        ck_assert_ok(ctx, clf_graph_run(g));
-        outs[i] = test_read_all(y);
-        clf_graph_destroy(g);
-        clf_tensor_destroy(x);
+        outs[i] = forward_host(enc, s3, xin); /* no calibration needed */
         clf_encoder_destroy(enc);
     }
     ck_assert_mem_eq(outs[0], outs[1], 7 * 48 * sizeof(float));
@@ -736,16 +746,8 @@ START_TEST(test_ffn_lowrank)
     struct clf_encoder *encs[2] = {enc, NULL};
     c.ffn.rank = 0; /* from the file */
     ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &encs[1]));
-    for (int i = 0; i < 2; i++) {
-        struct clf_graph *g = NULL;
-        struct clf_tensor *x = test_upload(3, xs, xin), *y = NULL;
-        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-        ck_assert_ok(ctx, clf_encoder_forward(encs[i], g, x, NULL, &y));
-        ck_assert_ok(ctx, clf_graph_run(g));
-        outs[i] = test_read_all(y);
-        clf_graph_destroy(g);
-        clf_tensor_destroy(x);
-    }
+    for (int i = 0; i < 2; i++)
+        outs[i] = forward_host(encs[i], xs, xin);
     ck_assert_mem_eq(outs[0], outs[1], sizeof xin);
     free(outs[0]), free(outs[1]);
     struct clf_ffn_stats loaded;
@@ -775,16 +777,8 @@ START_TEST(test_ffn_lowrank)
         ref_tt_file = NULL;
         ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &encs[1]));
         encs[0] = enc;
-        for (int e = 0; e < 2; e++) {
-            struct clf_graph *g = NULL;
-            struct clf_tensor *x = test_upload(3, xs, xin), *y = NULL;
-            ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-            ck_assert_ok(ctx, clf_encoder_forward(encs[e], g, x, NULL, &y));
-            ck_assert_ok(ctx, clf_graph_run(g));
-            outs[e] = test_read_all(y);
-            clf_graph_destroy(g);
-            clf_tensor_destroy(x);
-        }
+        for (int e = 0; e < 2; e++)
+            outs[e] = forward_host(encs[e], xs, xin);
         ck_assert_mem_eq(outs[0], outs[1], sizeof xin);
         free(outs[0]), free(outs[1]);
         clf_encoder_destroy(encs[1]);
@@ -846,12 +840,7 @@ START_TEST(test_drop_dense)
             ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, 77, &enc));
             clf_ctx_stats(ctx, &s1);
             live[drop] = s1.pool_bytes_live - s0.pool_bytes_live;
-            struct clf_graph *g = NULL;
-            struct clf_tensor *x = test_upload(3, xs, xin), *y = NULL;
-            ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-            ck_assert_ok(ctx, clf_encoder_forward(enc, g, x, NULL, &y));
-            ck_assert_ok(ctx, clf_graph_run(g));
-            outs[drop] = test_read_all(y);
+            outs[drop] = forward_host(enc, xs, xin);
             float w[80 * 48];
             enum clf_status want = drop ? CLF_E_STATE : CLF_OK;
             ck_assert_status(ctx, clf_encoder_read_weight(enc, 1, "linear1.weight", w, 80 * 48),
@@ -864,8 +853,6 @@ START_TEST(test_drop_dense)
                 test_remove_dir(dir);
                 free(dir);
             }
-            clf_graph_destroy(g);
-            clf_tensor_destroy(x);
             clf_encoder_destroy(enc);
         }
         printf("drop_dense, %s: weights %llu -> %llu device bytes\n", what[m],
