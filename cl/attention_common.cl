@@ -125,14 +125,19 @@
 #define L_STORE(a, v) VSTORE(l##v, v, lf);
 
 /*
- * K [batch, heads, seq_k, d] (any strides) -> key panels
+ * K [batch, heads, seq_k, d] (any strides; KPACK_T elements, float unless
+ * the including file says otherwise: attention_quant.cl's int8 codes,
+ * converted exactly) -> f32 key panels
  *   kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd]
  * zero past seq_k (nkb = ceil(seq_k / BK)): for each head dimension dd the
  * BK keys of tile t lie side by side, so attn_fused_cpu broadcasts them
  * from one pointer at constant displacements. One work-item per panel;
  * global size (nkb, heads, batch).
  */
-__kernel void attn_pack_k(__global const float *k, long k_off, long4 k_str, /* [b,h,sk,d] */
+#ifndef KPACK_T
+#define KPACK_T float
+#endif
+__kernel void attn_pack_k(__global const KPACK_T *k, long k_off, long4 k_str, /* [b,h,sk,d] */
                           int sk, int d, int nkb,
                           __global float *kp) /* [b][h][nkb][d][BK] */
 {
@@ -142,13 +147,13 @@ __kernel void attn_pack_k(__global const float *k, long k_off, long4 k_str, /* [
     if (t >= nkb)
         return;
     __global float *dst = kp + ((b * heads + h) * nkb + t) * (long)d * BK;
-    __global const float *src = k + k_off + b * k_str.s0 + h * k_str.s1;
+    __global const KPACK_T *src = k + k_off + b * k_str.s0 + h * k_str.s1;
     for (int j = 0; j < BK; j++) {
         int row = t * BK + j;
         if (row < sk) {
-            __global const float *r = src + row * k_str.s2;
+            __global const KPACK_T *r = src + row * k_str.s2;
             for (int dd = 0; dd < d; dd++)
-                dst[dd * BK + j] = r[dd * k_str.s3];
+                dst[dd * BK + j] = (float)r[dd * k_str.s3];
         } else {
             for (int dd = 0; dd < d; dd++)
                 dst[dd * BK + j] = 0.0f;

@@ -32,7 +32,8 @@
  *
  * Kernels:
  *   attn_quant      one work-item per query (GPUs)
- *   aq_pack_k       K (f32 or codes) into f32 key panels (CPU devices)
+ *   attn_pack_k     K (f32 or codes) into f32 key panels (CPU devices;
+ *                   attention_common.cl, with KPACK_T = KV_T)
  *   aq_convert_v    V's codes to dense f32 codes (CPU devices, i8)
  *   attn_quant_cpu  QB queries per work-item in vector lanes, register
  *                   tiles of BK keys (CPU devices)
@@ -49,7 +50,7 @@
  *         log domain), else 0 (CLF_QUANT_LOG with full scale 1; L levels
  *         2^0 .. 2^-(L-1), a kernel argument)
  *   DMAX  largest head_dim (d and dv) the program handles (private arrays)
- *   AQ_CPU  1: build aq_pack_k and attn_quant_cpu (with VW, QV, BK, DC of
+ *   AQ_CPU  1: build attn_pack_k and attn_quant_cpu (with VW, QV, BK, DC of
  *         attention_common.cl, and VS3 = 1 when the last stride of the
  *         v it reads is 1);
  *         0: attn_quant
@@ -254,7 +255,10 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
 
 /* VW, QV (QB = QV * VW), BK, DC, the vector types and the score-tile
  * macros (S_DECL_J, Q_LOAD, S_FMA_J, S_BIAS_J, S_CAUSAL_J, QI_DECL,
- * P_LOAD, A_STORE_E, L_STORE, ATT_LIST, QVS) of attn_fused_cpu. */
+ * P_LOAD, A_STORE_E, L_STORE, ATT_LIST, QVS) of attn_fused_cpu, and
+ * attn_pack_k, here reading KV_T (f32 or int8 codes, converted exactly;
+ * the scales are not applied). */
+#define KPACK_T KV_T
 #include "attention_common.cl"
 
 #if VW == 8
@@ -297,36 +301,6 @@ inline VEC aq_store_pv(VEC p, int levels)
     (void)levels;
     return p;
 #endif
-}
-
-/*
- * K [batch, heads, seq_k, d] (f32 or i8 codes, any strides) -> f32 key
- * panels (the codes converted exactly, the scales not applied)
- *   kp[((b*heads + h)*nkb + t)*d*BK + dd*BK + j] = k[b, h, t*BK + j, dd]
- * zero past seq_k (nkb = ceil(seq_k / BK)), the layout of attn_pack_k.
- * One work-item per panel; global size (nkb, heads, batch).
- */
-__kernel void aq_pack_k(__global const KV_T *k, long k_off, long4 k_str, int sk, int d, int nkb,
-                        __global float *kp)
-{
-    int t = (int)get_global_id(0);
-    long h = (long)get_global_id(1), b = (long)get_global_id(2);
-    long heads = (long)get_global_size(1);
-    if (t >= nkb)
-        return;
-    __global float *dst = kp + ((b * heads + h) * nkb + t) * (long)d * BK;
-    __global const KV_T *src = k + k_off + b * k_str.s0 + h * k_str.s1;
-    for (int j = 0; j < BK; j++) {
-        int row = t * BK + j;
-        if (row < sk) {
-            __global const KV_T *r = src + row * k_str.s2;
-            for (int dd = 0; dd < d; dd++)
-                dst[dd * BK + j] = (float)r[dd * k_str.s3];
-        } else {
-            for (int dd = 0; dd < d; dd++)
-                dst[dd * BK + j] = 0.0f;
-        }
-    }
 }
 
 #if KV != 0
@@ -437,7 +411,7 @@ __kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int 
  * VS3 0: any stride of the row). out[i, dd] = ot[dd][i] / l_i (KV 2: ot
  * times V's channel scale first), 0 where l_i == 0.
  *   q    f32 [b, h, sq, d] (buffer, offset, long4 strides)
- *   kp   f32 key panels from aq_pack_k [b][h][nkb][d][BK]
+ *   kp   f32 key panels from attn_pack_k [b][h][nkb][d][BK]
  *   ks   f32 K scales as attn_quant's (KV 1: per token, 2: per channel)
  *   v    f32 [b, h, sk, dv]: the values (KV 0) or the codes from
  *        aq_convert_v (KV 1, 2); vs its scales like ks

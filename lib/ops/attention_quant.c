@@ -10,7 +10,7 @@
  * One node. Two kernel families, chosen when the op is recorded by the
  * device type (tests force the GPU one on CPU devices by setting the
  * context's device type around the recording):
- *  - CPU devices: aq_pack_k packs K (f32 or codes, as f32) into key panels
+ *  - CPU devices: attn_pack_k packs K (f32 or codes, as f32) into key panels
  *    in a scratch buffer (i8 V: aq_convert_v makes its codes dense f32 in
  *    another), then attn_quant_cpu computes QB queries per
  *    work-item in vector lanes with BK x QB register tiles (the structure
@@ -73,7 +73,7 @@ static void aq_node_free(struct clf_ctx *ctx, void *state)
     free(an);
 }
 
-/* The CPU family: aq_pack_k into scratch panels (slot 0), for i8 V
+/* The CPU family: attn_pack_k into scratch panels (slot 0), for i8 V
  * aq_convert_v into a dense f32 scratch (slot 1), then attn_quant_cpu. */
 /* The K and V scales' and the key padding's kernel arguments; absent ones
  * get q's buffer (tq), never read. */
@@ -120,19 +120,19 @@ static enum clf_status enqueue_cpu(struct clf_ctx *ctx, struct clf_node *node, c
     cl_kernel k = NULL;
     cl_int sk = (cl_int)an->sk, d = (cl_int)an->d, dv = (cl_int)an->dv, nkbi = (cl_int)nkb;
     size_t local[3] = {1, 1, 1};
-    if ((st = clf_kernel_get(ctx, "attention_quant", opts, "aq_pack_k", &k)) != CLF_OK)
+    if ((st = clf_kernel_get(ctx, "attention_quant", opts, "attn_pack_k", &k)) != CLF_OK)
         goto done;
     struct clf_targ tk = clf_targ_of(node->in[1]);
     {
         const struct clf_karg args[] = {CLF_TARG(tk), {sizeof sk, &sk}, {sizeof d, &d},
                                         {sizeof nkbi, &nkbi}, {sizeof(cl_mem), &kp}};
-        st = clf_set_args(ctx, k, "aq_pack_k", args, CLF_NARGS(args));
+        st = clf_set_args(ctx, k, "attn_pack_k", args, CLF_NARGS(args));
     }
     if (st != CLF_OK)
         goto done;
     {
         size_t global[3] = {(size_t)nkb, (size_t)an->heads, (size_t)an->batch};
-        st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &evs[n_ev], "aq_pack_k");
+        st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &evs[n_ev], "attn_pack_k");
     }
     if (st != CLF_OK)
         goto done;
