@@ -17,7 +17,8 @@ void test_require_device(void);
 /* The suite's shared context (created on first use, default device,
  * disk cache in a private temporary directory). */
 struct clf_ctx *test_ctx(void);
-/* Destroys the shared context. */
+/* Destroys the shared context (or, with CLF_TEST_LEAK=1, leaks it: the
+ * sanitizer step's proof that our leaks are still reported). */
 void test_ctx_release(void);
 
 /* Random numbers from a seed printed once per suite: $CLF_TEST_SEED when
