@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "../lib/ops/ops.h" /* clf_test_fail_launch_after */
+#include "../lib/runtime/launch.h" /* clf_test_fail_launch_after */
 #include "../lib/runtime/ctx.h"
 
 /*

@@ -14,7 +14,7 @@
  * the first run of a graph is direct (it tunes, chooses kernels, packs
  * weights); the next one records every node into a command buffer (the ops
  * run as usual, clf_launch / clf_marker record instead of enqueueing, see
- * struct clf_recorder), finalizes and enqueues it; later runs enqueue it
+ * runtime/launch.h), finalizes and enqueues it; later runs enqueue it
  * again. A node that cannot be recorded (CLBlast, host work, anything that
  * enqueues on a queue directly: ctx->queue is NULL while recording, so it
  * fails) makes the recording fail: the run is then made directly, and the
@@ -27,9 +27,9 @@
  */
 #include <stdlib.h>
 
-#include "../ops/ops.h"
 #include "graph.h"
 #include "../runtime/fault.h"
+#include "../runtime/launch.h"
 
 /* A graph input that has derived buffers, and its storage version when
  * the graph was recorded. */
@@ -304,17 +304,10 @@ static enum clf_status record(struct clf_graph *g, struct clf_exec *ex)
         max_deps = g->nodes[i].n_deps > max_deps ? g->nodes[i].n_deps : max_deps;
     cl_event *evs = calloc(n, sizeof *evs);
     cl_event *wait = calloc(max_deps, sizeof *wait);
-    cl_int err = CL_SUCCESS;
-    ex->rec.cb = evs && wait ? ctx->cb.create(1, &ctx->queues[0], NULL, &err) : NULL;
-    enum clf_status st = CLF_OK;
-    if (!evs || !wait)
-        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to record a graph");
-    else if (err != CL_SUCCESS || !ex->rec.cb)
-        st = clf_fail_cl(ctx, err != CL_SUCCESS ? err : CL_INVALID_VALUE,
-                         "clCreateCommandBufferKHR");
+    enum clf_status st = evs && wait ? clf_recorder_begin(ctx, &ex->rec)
+                                     : clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                                                "no host memory to record a graph");
     if (st == CLF_OK) {
-        ctx->rec = &ex->rec;
-        ctx->queue = NULL;
         for (size_t i = 0; i < n && st == CLF_OK; i++) {
             struct clf_node *node = &g->nodes[i];
             for (size_t k = 0; k < node->n_deps; k++)
@@ -323,13 +316,7 @@ static enum clf_status record(struct clf_graph *g, struct clf_exec *ex)
             if (st == CLF_OK)
                 node->out->storage->version++;
         }
-        ctx->rec = NULL;
-        ctx->queue = ctx->queues[0];
-    }
-    if (st == CLF_OK) {
-        err = ctx->cb.finalize(ex->rec.cb);
-        if (err != CL_SUCCESS)
-            st = clf_fail_cl(ctx, err, "clFinalizeCommandBufferKHR");
+        st = clf_recorder_end(ctx, &ex->rec, st);
     }
     for (size_t i = 0; evs && i < n; i++)
         if (evs[i])

@@ -3,24 +3,12 @@
 #define CLF_OPS_OPS_H
 
 #include "../graph/graph.h"
+#include "../runtime/launch.h"
 #include "../runtime/program.h"
 
 /* Sets (buffer, element offset, long4 strides) of t at kernel arguments
  * arg, arg+1, arg+2 (the layout every kernel in cl/ takes, see common.cl). */
 cl_int clf_set_tensor_args(cl_kernel k, cl_uint arg, const struct clf_tensor *t);
-
-/*
- * Enqueues k over `dims` global sizes (local sizes NULL: the driver's
- * choice) on ctx->queue, after the wait events; names `what` in an error.
- * Every kernel launch of the library goes through here (and every marker
- * through clf_marker), so that while the executor records a graph
- * (ctx->rec set) the launch is recorded into the command buffer instead:
- * with a clone of k (arguments as set now), the wait events translated to
- * sync points, and *ev a stand-in event (see struct clf_recorder).
- */
-enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global,
-                           const size_t *local, cl_uint n_wait, const cl_event *wait, cl_event *ev,
-                           const char *what);
 
 /*
  * Gets kernel `name` of program `family` (build options `opts`, may be NULL)
@@ -99,39 +87,5 @@ static inline size_t clf_round_up(size_t a, size_t b)
 
 /* Releases *e when set and clears it. */
 void clf_release_event(cl_event *e);
-
-/* A marker after the wait events (*ev its event, may be NULL for none);
- * recorded as a barrier while recording. */
-enum clf_status clf_marker(struct clf_ctx *ctx, cl_uint n_wait, const cl_event *wait,
-                           cl_event *ev);
-
-/*
- * A command buffer being recorded (cl_khr_command_buffer). Ops keep
- * passing cl_event values around unchanged: each recorded command's sync
- * point is represented by a stand-in, a user event already set complete
- * (so it is an ordinary event to retain, release or even wait for), and
- * `evs`/`sps` map stand-ins back to sync points when they appear in a
- * later wait list. Events in a wait list that are not stand-ins come from
- * earlier runs (e.g. a derived buffer's fill): they are waited for at
- * record time and dropped.
- */
-struct clf_recorder {
-    cl_command_buffer_khr cb;
-    cl_event *evs;            /* stand-ins (one reference each) */
-    cl_sync_point_khr *sps;   /* their sync points */
-    size_t n, cap;
-    cl_kernel *kernels;       /* clones used by the recorded commands */
-    size_t n_kernels, cap_kernels;
-};
-
-/* Releases r's stand-in events (after recording: the command buffer and
- * the kernels stay). */
-void clf_recorder_drop_events(struct clf_recorder *r);
-/* Releases everything r holds: the command buffer, then the kernels. */
-void clf_recorder_free(struct clf_ctx *ctx, struct clf_recorder *r);
-
-/* Test hook: the n-th kernel launch from now (1: the next one) fails as if
- * the device returned CL_OUT_OF_RESOURCES, recorded or not; 0 disables. */
-void clf_test_fail_launch_after(int n);
 
 #endif

@@ -24,7 +24,7 @@ struct clf_cb_api {
     clCommandBarrierWithWaitListKHR_fn barrier;
 };
 
-struct clf_recorder; /* ops.h: a command buffer being recorded */
+struct clf_recorder; /* launch.h: a command buffer being recorded */
 
 /* A kernel object kept for reuse (arguments are set before each launch;
  * a context is used by one thread at a time). */

@@ -11,13 +11,13 @@
  *
  * Kinds and where they are hooked:
  *   BUFFER   clCreateBuffer / clCreateSubBuffer (runtime/pool.c, graph/plan.c)
- *   ENQUEUE  kernel launches and markers (ops/ops.c clf_launch, clf_marker),
+ *   ENQUEUE  kernel launches and markers (runtime/launch.c clf_launch, clf_marker),
  *            clEnqueueRead/WriteBuffer (runtime/transfer.c)
  *   LAUNCH   kernel launches only (clf_launch; clf_test_fail_launch_after)
  *   BUILD    clBuildProgram from source, clCreateProgramWithBinary from the
  *            disk cache (runtime/program.c)
  *   WAIT     clWaitForEvents (graph/executor.c, runtime/transfer.c,
- *            ops/ops.c while recording)
+ *            runtime/launch.c while recording)
  * A call counts once per kind it belongs to (a launch is LAUNCH and
  * ENQUEUE; the LAUNCH check comes first and a LAUNCH fault skips ENQUEUE's
  * count for that call).

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include "../graph/graph.h"
-#include "../ops/ops.h" /* clf_launch */
 #include "fault.h"
+#include "launch.h"
 #include "program.h"
 #include "tensor.h"
 
