@@ -40,8 +40,10 @@ void clf_graph_destroy(struct clf_graph *g)
         clf_tensor_free(g->adopted[i]);
     free(g->adopted);
     /* the storages' sub-buffers go before the arena they are cut from */
-    for (size_t i = 0; i < g->n_stores; i++)
-        clf_storage_release(g->ctx, g->stores[i]);
+    for (size_t i = 0; i < g->n_stores; i++) {
+        clf_storage_release(g->ctx, g->stores[i]->s);
+        free(g->stores[i]);
+    }
     free(g->stores);
     for (size_t i = 0; i < g->n_bufs; i++)
         clReleaseMemObject(g->bufs[i]);
@@ -118,7 +120,7 @@ enum clf_status clf_graph_new_output(struct clf_graph *g, enum clf_dtype dtype, 
 {
     if (g->n_stores == g->cap_stores) {
         size_t cap = g->cap_stores ? 2 * g->cap_stores : 16;
-        struct clf_storage **grown = realloc(g->stores, cap * sizeof *grown);
+        struct clf_plan_store **grown = realloc(g->stores, cap * sizeof *grown);
         if (!grown) {
             *out = NULL;
             return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a graph tensor");
@@ -126,12 +128,23 @@ enum clf_status clf_graph_new_output(struct clf_graph *g, enum clf_dtype dtype, 
         g->stores = grown;
         g->cap_stores = cap;
     }
-    enum clf_status st = clf_tensor_new_deferred(g->ctx, g, dtype, ndim, shape, out);
-    if (st != CLF_OK)
+    struct clf_plan_store *rec = calloc(1, sizeof *rec);
+    if (!rec) {
+        *out = NULL;
+        return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a graph tensor");
+    }
+    enum clf_status st = clf_tensor_new_planned(g->ctx, &clf_plan_hooks, rec, dtype, ndim,
+                                                shape, out);
+    if (st != CLF_OK) {
+        free(rec);
         return st;
+    }
     (*out)->owner = g;
     (*out)->storage->refs++; /* the graph's reference, dropped at destroy */
-    g->stores[g->n_stores++] = (*out)->storage;
+    rec->g = g;
+    rec->s = (*out)->storage;
+    rec->index = g->n_stores;
+    g->stores[g->n_stores++] = rec;
     g->planned = false;
     return CLF_OK;
 }
@@ -142,11 +155,12 @@ enum clf_status clf_graph_keep(struct clf_graph *g, struct clf_tensor *t)
         return CLF_E_INVALID_ARG;
     if (!t)
         return clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL tensor to keep");
-    if (t->storage->graph != g)
+    struct clf_plan_store *rec = clf_plan_store_of(g, t->storage);
+    if (!rec)
         return clf_fail(g->ctx, CLF_E_INVALID_ARG,
                         "clf_graph_keep: the tensor was not created by this graph's ops");
-    if (!t->storage->keep) {
-        t->storage->keep = true;
+    if (!rec->keep) {
+        rec->keep = true;
         g->planned = false; /* a planned graph plans again on its next run */
     }
     return CLF_OK;

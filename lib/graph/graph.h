@@ -13,6 +13,19 @@
 #define CLF_NODE_MAX_PARAMS 8
 
 struct clf_node;
+struct clf_graph;
+
+/* The memory plan's record of one storage a graph's ops create
+ * (clf_graph_new_output); the storage's planner (runtime/tensor.h). */
+struct clf_plan_store {
+    struct clf_graph *g;
+    struct clf_storage *s; /* one reference, dropped when g is destroyed */
+    size_t index;          /* in g->stores */
+    bool keep;             /* clf_graph_keep: lives to the end of the graph */
+    bool reused;           /* latest plan: a later tensor takes its memory during a run */
+    size_t off;            /* latest plan: byte offset in the arena or its buffer */
+    int buf;               /* latest plan: which of the graph's buffers */
+};
 
 /* What an op family provides to the executor. */
 struct clf_op_impl {
@@ -55,9 +68,9 @@ struct clf_graph {
     size_t n_nodes, cap_nodes;
     struct clf_tensor **adopted; /* tensors (views) the graph destroys */
     size_t n_adopted;
-    /* Memory plan (plan.c). The storages of the tensors the graph's ops
-     * create (clf_graph_new_output), one reference each, in creation order. */
-    struct clf_storage **stores;
+    /* Memory plan (plan.c). The records of the storages of the tensors the
+     * graph's ops create (clf_graph_new_output), in creation order. */
+    struct clf_plan_store **stores;
     size_t n_stores, cap_stores;
     bool planned;         /* every storage in stores has memory, deps include reuse */
     bool ran;             /* clf_graph_run started since the latest plan */
@@ -87,6 +100,17 @@ enum clf_status clf_graph_plan(struct clf_graph *g);
 /* Called by clf_graph_run before enqueueing: plans when g is not planned,
  * then marks g as run (its storages become readable). */
 enum clf_status clf_graph_prepare_run(struct clf_graph *g);
+
+/* The hooks of the storages g's ops create (plan.c): a tensor is readable
+ * once its graph has run, unless a later tensor took its memory during the
+ * run (an intermediate not passed to clf_graph_keep); writing one plans
+ * its graph first, so that it has memory (e.g. poisoning outputs before a
+ * run; what is written into an intermediate may be overwritten by the
+ * run). */
+extern const struct clf_storage_hooks clf_plan_hooks;
+
+/* The record of s when g's ops created it, else NULL. */
+struct clf_plan_store *clf_plan_store_of(const struct clf_graph *g, const struct clf_storage *s);
 
 /* Releases the memory of g's plan (the storages' handles, then the
  * buffers); g is no longer planned. */

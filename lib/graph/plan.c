@@ -30,7 +30,8 @@
 
 /* One storage being planned. */
 struct item {
-    struct clf_storage *s;
+    struct clf_plan_store *rec;
+    struct clf_storage *s;  /* rec->s */
     size_t first, last;  /* lifetime in node indices; last = n_nodes for results */
     size_t *touch;       /* the nodes touching it, ascending */
     size_t n_touch;
@@ -65,7 +66,7 @@ static void order_reuse(struct clf_graph *g, const struct item *a, const struct 
     for (size_t i = 0; i < b->n_touch; i++)
         for (size_t j = 0; j < a->n_touch; j++)
             add_dep(&g->nodes[b->touch[i]], a->touch[j]);
-    a->s->reused = true;
+    a->rec->reused = true;
 }
 
 static bool lifetimes_overlap(const struct item *a, const struct item *b)
@@ -148,8 +149,8 @@ static bool cut_arena(struct clf_graph *g, struct item *items, size_t n, size_t 
             clf_graph_plan_free(g);
             return false;
         }
-        items[i].s->plan_off = items[i].off;
-        items[i].s->plan_buf = 0;
+        items[i].rec->off = items[i].off;
+        items[i].rec->buf = 0;
     }
     g->arena = true;
     g->planned_bytes = arena;
@@ -202,8 +203,8 @@ static enum clf_status pool(struct clf_graph *g, struct item *items, size_t n,
         occupant[best] = it;
         clRetainMemObject(g->bufs[best]);
         it->s->mem = g->bufs[best];
-        it->s->plan_off = 0;
-        it->s->plan_buf = (int)best;
+        it->rec->off = 0;
+        it->rec->buf = (int)best;
     }
     return CLF_OK;
 }
@@ -211,11 +212,11 @@ static enum clf_status pool(struct clf_graph *g, struct item *items, size_t n,
 void clf_graph_plan_free(struct clf_graph *g)
 {
     for (size_t i = 0; i < g->n_stores; i++) {
-        struct clf_storage *s = g->stores[i];
+        struct clf_storage *s = g->stores[i]->s;
         if (s->mem)
             clReleaseMemObject(s->mem); /* sub-buffers before their arena */
         s->mem = NULL;
-        s->reused = false;
+        g->stores[i]->reused = false;
     }
     for (size_t i = 0; i < g->n_bufs; i++)
         clReleaseMemObject(g->bufs[i]);
@@ -231,22 +232,23 @@ static enum clf_status lifetimes(struct clf_graph *g, struct item *items)
 {
     size_t n = g->n_stores, end = g->n_nodes;
     for (size_t i = 0; i < n; i++) {
-        items[i].s = g->stores[i];
-        g->stores[i]->plan_buf = (int)i; /* temporarily: the storage's item */
+        items[i].rec = g->stores[i];
+        items[i].s = g->stores[i]->s;
     }
     for (size_t k = 0; k < g->n_nodes; k++) {
         const struct clf_node *node = &g->nodes[k];
         for (int j = 0; j <= node->n_in; j++) {
             const struct clf_tensor *t = j < node->n_in ? node->in[j] : node->out;
-            if (!t || t->storage->graph != g)
+            const struct clf_plan_store *rec = t ? clf_plan_store_of(g, t->storage) : NULL;
+            if (!rec)
                 continue;
-            if (!touch(&items[t->storage->plan_buf], k))
+            if (!touch(&items[rec->index], k))
                 return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory to plan a graph");
         }
     }
     for (size_t i = 0; i < n; i++) {
         struct item *it = &items[i];
-        if (!it->n_touch || it->s->keep || g->no_reuse || g->ctx->plan_mode == 3) {
+        if (!it->n_touch || it->rec->keep || g->no_reuse || g->ctx->plan_mode == 3) {
             it->first = it->n_touch ? it->touch[0] : 0;
             it->last = end;
             continue;
@@ -269,7 +271,7 @@ enum clf_status clf_graph_plan(struct clf_graph *g)
     size_t n = g->n_stores;
     g->naive_bytes = 0;
     for (size_t i = 0; i < n; i++)
-        g->naive_bytes += g->stores[i]->bytes;
+        g->naive_bytes += g->stores[i]->s->bytes;
     if (n == 0) {
         g->planned = true;
         return CLF_OK;
@@ -332,3 +334,32 @@ enum clf_status clf_graph_prepare_run(struct clf_graph *g)
     g->ran = true;
     return CLF_OK;
 }
+
+struct clf_plan_store *clf_plan_store_of(const struct clf_graph *g, const struct clf_storage *s)
+{
+    struct clf_plan_store *rec = s->hooks == &clf_plan_hooks ? s->planner : NULL;
+    return rec && rec->g == g ? rec : NULL;
+}
+
+static enum clf_status plan_check_readable(struct clf_ctx *ctx, void *planner)
+{
+    const struct clf_plan_store *rec = planner;
+    if (!rec->s->mem || !rec->g->ran)
+        return clf_fail(ctx, CLF_E_STATE,
+                        "reading a graph's tensor before the graph has run: not run yet "
+                        "(since its latest change)");
+    if (rec->reused)
+        return clf_fail(ctx, CLF_E_STATE,
+                        "reading an intermediate tensor of a graph whose memory a later "
+                        "tensor reused during the run: call clf_graph_keep on it before "
+                        "running to read it");
+    return CLF_OK;
+}
+
+static enum clf_status plan_ensure_memory(void *planner)
+{
+    struct clf_graph *g = ((struct clf_plan_store *)planner)->g;
+    return g->planned ? CLF_OK : clf_graph_plan(g);
+}
+
+const struct clf_storage_hooks clf_plan_hooks = {plan_check_readable, plan_ensure_memory};

@@ -103,13 +103,15 @@ enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int nd
     return st;
 }
 
-enum clf_status clf_tensor_new_deferred(struct clf_ctx *ctx, struct clf_graph *g,
-                                        enum clf_dtype dtype, int ndim, const int64_t *shape,
-                                        struct clf_tensor **out)
+enum clf_status clf_tensor_new_planned(struct clf_ctx *ctx, const struct clf_storage_hooks *hooks,
+                                       void *planner, enum clf_dtype dtype, int ndim,
+                                       const int64_t *shape, struct clf_tensor **out)
 {
     enum clf_status st = tensor_alloc(ctx, dtype, ndim, shape, out);
-    if (st == CLF_OK)
-        (*out)->storage->graph = g;
+    if (st == CLF_OK) {
+        (*out)->storage->hooks = hooks;
+        (*out)->storage->planner = planner;
+    }
     return st;
 }
 
@@ -266,7 +268,7 @@ void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s)
 {
     if (--s->refs > 0)
         return;
-    if (s->graph) {
+    if (s->hooks) {
         if (s->mem)
             clReleaseMemObject(s->mem);
     } else {

@@ -4,25 +4,35 @@
 
 #include "ctx.h"
 
-struct clf_graph;
+/*
+ * What the layer that plans a storage's memory (the graph's memory plan,
+ * lib/graph/plan.c) tells the runtime about it: the transfers ask before
+ * reading or writing. `planner` is the planner's record of the storage
+ * (struct clf_storage's planner).
+ */
+struct clf_storage_hooks {
+    /* CLF_OK when the contents may be read now; else the reason, set as
+     * ctx's last error. */
+    enum clf_status (*check_readable)(struct clf_ctx *ctx, void *planner);
+    /* Gives the storage device memory (mem) before a write when it has
+     * none. */
+    enum clf_status (*ensure_memory)(void *planner);
+};
 
 /* A device buffer shared by a tensor and its views (reference counted). */
 struct clf_storage {
-    cl_mem mem;         /* NULL while a graph-planned storage is not planned */
+    cl_mem mem;         /* NULL while a planned storage has no memory yet */
     size_t class_bytes; /* size of the pooled buffer */
     size_t bytes;       /* bytes requested: numel * dtype size of the creator */
     int refs;
     uint64_t version;   /* bumped by every write (host or graph node): caches
                            derived from the contents compare it */
-    /* Graph-planned storage (clf_graph_new_output): `graph` is set, the
-     * memory comes from the graph's plan (lib/graph/plan.c) and mem is
-     * this storage's own reference (a sub-buffer of the graph's arena, or
-     * a retained pool buffer), released with the storage, not pooled. */
-    struct clf_graph *graph;
-    bool keep;          /* clf_graph_keep: lives to the end of the graph */
-    bool reused;        /* latest plan: a later tensor takes its memory during a run */
-    size_t plan_off;    /* latest plan: byte offset in the arena or its buffer */
-    int plan_buf;       /* latest plan: which of the graph's buffers */
+    /* A planned storage (hooks set, clf_tensor_new_planned): its memory
+     * comes from a planner above the runtime, and mem is this storage's own
+     * reference (e.g. a sub-buffer of a graph's arena), released with the
+     * storage, not pooled. NULL for a storage of the buffer pool. */
+    const struct clf_storage_hooks *hooks;
+    void *planner;      /* the planner's record of this storage, for hooks */
 };
 
 /* A device buffer derived from a tensor's contents (e.g. a weight packed
@@ -63,11 +73,11 @@ void clf_tensor_free(struct clf_tensor *t);
 /* Drops one reference to s; the last frees it and its memory. */
 void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s);
 
-/* A dense tensor of graph-planned storage: shape and bytes known, no
- * device memory (s->mem NULL) until g plans it. */
-enum clf_status clf_tensor_new_deferred(struct clf_ctx *ctx, struct clf_graph *g,
-                                        enum clf_dtype dtype, int ndim, const int64_t *shape,
-                                        struct clf_tensor **out);
+/* A dense tensor of planned storage: shape and bytes known, no device
+ * memory (s->mem NULL) until its planner gives it some. */
+enum clf_status clf_tensor_new_planned(struct clf_ctx *ctx, const struct clf_storage_hooks *hooks,
+                                       void *planner, enum clf_dtype dtype, int ndim,
+                                       const int64_t *shape, struct clf_tensor **out);
 
 /* Finds the derived buffer of (kind, key) of t. Returns it with *fresh set
  * when it matches the storage's current version; otherwise creates or

@@ -2,7 +2,6 @@
  * that gathers or scatters non-contiguous views through a dense buffer. */
 #include <stdlib.h>
 
-#include "../graph/graph.h"
 #include "fault.h"
 #include "launch.h"
 #include "program.h"
@@ -53,33 +52,20 @@ static enum clf_status check_transfer(struct clf_tensor *t, const void *host, si
     return CLF_OK;
 }
 
-/* A tensor of graph-planned storage (clf_graph_new_output) is readable
- * once its graph has run, unless a later tensor took its memory during the
- * run (an intermediate not passed to clf_graph_keep). */
+/* A tensor of planned storage is readable when its planner says so (a
+ * graph's tensor: once the graph has run, see lib/graph/plan.c). */
 static enum clf_status check_readable(const struct clf_tensor *t)
 {
     const struct clf_storage *s = t->storage;
-    if (!s->graph)
-        return CLF_OK;
-    if (!s->mem || !s->graph->ran)
-        return clf_fail(t->ctx, CLF_E_STATE,
-                        "reading a graph's tensor before the graph has run: not run yet "
-                        "(since its latest change)");
-    if (s->reused)
-        return clf_fail(t->ctx, CLF_E_STATE,
-                        "reading an intermediate tensor of a graph whose memory a later "
-                        "tensor reused during the run: call clf_graph_keep on it before "
-                        "running to read it");
-    return CLF_OK;
+    return s->hooks ? s->hooks->check_readable(t->ctx, s->planner) : CLF_OK;
 }
 
-/* Writing a tensor of graph-planned storage plans the graph first, so that
- * it has memory (e.g. poisoning outputs before a run). What is written into
- * an intermediate may be overwritten by the run. */
+/* Writing a tensor of planned storage gives it memory first (a graph's
+ * tensor: the graph plans, e.g. to poison outputs before a run). */
 static enum clf_status ensure_memory(struct clf_tensor *t)
 {
-    struct clf_graph *g = t->storage->graph;
-    return g && !g->planned ? clf_graph_plan(g) : CLF_OK;
+    const struct clf_storage *s = t->storage;
+    return s->hooks ? s->hooks->ensure_memory(s->planner) : CLF_OK;
 }
 
 /* Runs a copy and waits for it. */
