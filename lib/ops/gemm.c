@@ -1,7 +1,8 @@
 /*
- * The GEMM op: resolves tensors, transpositions and batch strides into a
- * struct clf_gemm_problem at record time, and at run time hands it to the
- * provider chosen (forced, or measured by the auto-tuner).
+ * The GEMM op (the entry point): resolves tensors, transpositions and batch
+ * strides into a struct clf_gemm_problem at record time, and at run time
+ * hands it to the provider chosen (forced, or measured by the auto-tuner,
+ * gemm_tune.c) through clf_gemm_run_choice (gemm_run.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,53 +31,6 @@ struct clf_gemm_params clf_gemm_params_default(void)
     p.c = NULL;
     p.provider = CLF_GEMM_AUTO;
     return p;
-}
-
-enum clf_status clf_gemm_scratch_get(struct clf_ctx *ctx, struct clf_gemm_scratch *s, int slot,
-                                     size_t bytes, cl_mem *out)
-{
-    *out = NULL;
-    if (s->buf[slot] && s->class_bytes[slot] >= bytes) {
-        *out = s->buf[slot];
-        return CLF_OK;
-    }
-    if (s->buf[slot]) {
-        clf_pool_release(ctx, s->buf[slot], s->class_bytes[slot]);
-        s->buf[slot] = NULL;
-    }
-    enum clf_status st = clf_pool_acquire(ctx, bytes, &s->buf[slot], &s->class_bytes[slot]);
-    if (st != CLF_OK) {
-        s->buf[slot] = NULL;
-        return st;
-    }
-    *out = s->buf[slot];
-    return CLF_OK;
-}
-
-void clf_gemm_scratch_release(struct clf_ctx *ctx, struct clf_gemm_scratch *s)
-{
-    for (int i = 0; i < 2; i++)
-        if (s->buf[i])
-            clf_pool_release(ctx, s->buf[i], s->class_bytes[i]);
-    s->buf[0] = s->buf[1] = NULL;
-}
-
-enum clf_status clf_gemm_run_choice(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
-                                    const struct clf_gemm_choice *c,
-                                    struct clf_gemm_scratch *scratch, cl_uint n_wait,
-                                    const cl_event *wait, cl_event *ev)
-{
-    if (c->provider == CLF_GEMM_CLBLAST)
-        return clf_gemm_clblast_enqueue(ctx, p, scratch, n_wait, wait, ev);
-    if (ctx->info.type == CLF_DEVICE_CPU) {
-        if (c->config < 0 || c->config >= clf_gemm_cpu_n_configs)
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "no CPU GEMM configuration %d", c->config);
-        return clf_gemm_cpu_enqueue(ctx, p, &clf_gemm_cpu_configs[c->config], scratch, n_wait,
-                                    wait, ev);
-    }
-    if (c->config < 0 || c->config >= clf_gemm_gpu_n_configs)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "no GPU GEMM configuration %d", c->config);
-    return clf_gemm_gpu_enqueue(ctx, p, &clf_gemm_gpu_configs[c->config], n_wait, wait, ev);
 }
 
 /* Per-node state: the problem (resolved at record time), the requested

@@ -2,6 +2,11 @@
  * GEMM internals: the problem every provider receives, and the providers.
  * The public op (clf_op_gemm, gemm.c) resolves tensors, transpositions and
  * batch strides into a struct clf_gemm_problem; a provider enqueues it.
+ *
+ * Calls run one way: the op (gemm.c) -> the auto-tuner (gemm_tune.c) ->
+ * one choice run (gemm_run.c) -> the providers (gemm_cpu.c, gemm_gpu.c,
+ * gemm_clblast.c) -> their scratch (gemm_scratch.c); other ops that run
+ * GEMMs inside their nodes enter at the tuner or at gemm_run.c.
  */
 #ifndef CLF_OPS_GEMM_H
 #define CLF_OPS_GEMM_H
@@ -40,7 +45,7 @@ struct clf_gemm_scratch {
 };
 
 /* Gets scratch buffer `slot` of at least `bytes` from the pool (kept and
- * reused when big enough). */
+ * reused when big enough; gemm_scratch.c). */
 enum clf_status clf_gemm_scratch_get(struct clf_ctx *ctx, struct clf_gemm_scratch *s, int slot,
                                      size_t bytes, cl_mem *out);
 /* Returns the scratch buffers to the pool. */
@@ -101,7 +106,7 @@ struct clf_gemm_choice {
     int config;                      /* index into the native family's configs */
 };
 
-/* Runs one choice. */
+/* Runs one choice (gemm_run.c). */
 enum clf_status clf_gemm_run_choice(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
                                     const struct clf_gemm_choice *c,
                                     struct clf_gemm_scratch *scratch, cl_uint n_wait,
