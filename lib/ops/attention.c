@@ -18,8 +18,9 @@
  *    contiguous).
  * Both compute in base 2: c = scale * log2(e), weights 2^(t - max t).
  *
- * AUTO measures both once per device and size class (like gemm_tune.c,
- * records under family "attention") and remembers the faster; sizes whose
+ * AUTO measures both once per device and size class (timed by the tuner
+ * of lib/runtime/tuner.h, records under family "attention") and remembers
+ * the faster; sizes whose
  * n x n scores would be too big to time cheaply go to the fused kernel.
  */
 #include <math.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 
 #include "../runtime/tune.h"
+#include "../runtime/tuner.h"
 #include "attention.h"
 #include "attention_variant.h"
 
@@ -593,14 +595,6 @@ static enum clf_status enqueue_impl(struct clf_ctx *ctx, struct attn_node *an,
 /* AUTO: measured once per device and size class                            */
 /* ------------------------------------------------------------------------ */
 
-/* Both implementations run once to warm up (kernel builds, GEMM tuning),
- * then alternately (so that a passing disturbance, e.g. another process
- * busy for a while, hits both alike) at least TUNE_MIN_RUNS times each and
- * until TUNE_MIN_MS have passed (at most TUNE_MAX_RUNS); each one's time is
- * its fastest run. */
-#define TUNE_MIN_RUNS 3
-#define TUNE_MAX_RUNS 20
-#define TUNE_MIN_MS 60.0
 /* Work per timed run (flops, 2 sq sk (d + dv) per head; at most 16 heads) the
  * tuner aims at, and the work per head beyond which it does not measure:
  * the fused kernel is taken (measured 1.5-2.3x faster than the GEMM path
@@ -631,41 +625,25 @@ static void class_key(const struct clf_attn_problem *p, char *key, size_t size)
              clf_attn_dmax(p->d), vpart, hb, p->causal);
 }
 
-/* One run of impl, waited for; *ms receives its wall time. */
-static enum clf_status time_one(struct clf_ctx *ctx, struct attn_node *an,
-                                enum clf_attention_impl impl, double *ms)
+static const enum clf_attention_impl tune_impls[2] = {CLF_ATTN_FUSED, CLF_ATTN_GEMM};
+
+/* One run of tune_impls[i] on the node `user` (clf_tuner's run). */
+static enum clf_status tune_run(struct clf_ctx *ctx, void *user, int i, cl_event *ev)
 {
-    cl_event ev = NULL;
+    struct attn_node *an = user;
     /* fresh K and V contents, as when a projection feeds them on every run:
      * the GEMM path may not reuse K and V packed by an earlier run */
     an->prob.k->storage->version++;
     an->prob.v->storage->version++;
-    double t0 = clf_now_ms();
-    enum clf_status st = enqueue_impl(ctx, an, impl, 0, NULL, &ev);
-    if (st == CLF_OK) {
-        cl_int err = clWaitForEvents(1, &ev);
-        clReleaseEvent(ev);
-        if (err != CL_SUCCESS)
-            st = clf_fail_cl(ctx, err, "clWaitForEvents(attention tune)");
-    }
-    *ms = clf_now_ms() - t0;
-    return st;
+    return enqueue_impl(ctx, an, tune_impls[i], 0, NULL, ev);
 }
 
-/* A dense [1, heads, rows, d] scratch tensor of zeros. */
+/* A dense [1, heads, rows, d] tensor of zeros. */
 static enum clf_status zeros(struct clf_ctx *ctx, int64_t heads, int64_t rows, int64_t d,
                              struct clf_tensor **t)
 {
     int64_t shape[4] = {1, heads, rows, d};
-    enum clf_status st = clf_tensor_new(ctx, CLF_F32, 4, shape, t);
-    if (st != CLF_OK)
-        return st;
-    float zero = 0.0f;
-    cl_int err = clEnqueueFillBuffer(ctx->queue, (*t)->storage->mem, &zero, sizeof zero, 0,
-                                     (size_t)(heads * rows * d) * sizeof(float), 0, NULL, NULL);
-    if (err == CL_SUCCESS)
-        err = clFinish(ctx->queue);
-    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueFillBuffer");
+    return clf_tuner_zeros(ctx, 4, shape, t);
 }
 
 static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
@@ -690,29 +668,14 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
         st = zeros(ctx, heads, p->sk, p->dv, &t.prob.v);
     if (st == CLF_OK)
         st = zeros(ctx, heads, p->sq, p->dv, &t.prob.out);
-    static const enum clf_attention_impl impls[2] = {CLF_ATTN_FUSED, CLF_ATTN_GEMM};
-    double best_ms[2] = {-1, -1}, total = 0;
-    for (int r = -1; st == CLF_OK && r < TUNE_MAX_RUNS && (r < TUNE_MIN_RUNS || total < TUNE_MIN_MS);
-         r++) {
-        for (int i = 0; st == CLF_OK && i < 2; i++) {
-            if (r < 0 && ctx->progress_fn)
-                ctx->progress_fn(ctx->progress_user, "tuning attention", i, 2,
-                                 clf_attention_impl_str(impls[i]));
-            double ms = 0;
-            st = time_one(ctx, &t, impls[i], &ms);
-            if (st != CLF_OK || r < 0)
-                continue;
-            total += ms;
-            best_ms[i] = best_ms[i] < 0 || ms < best_ms[i] ? ms : best_ms[i];
-        }
-    }
-    if (st == CLF_OK) {
-        for (int i = 0; i < 2; i++)
-            cJSON_AddNumberToObject(times, clf_attention_impl_str(impls[i]), best_ms[i]);
-        *best = best_ms[1] < best_ms[0] ? CLF_ATTN_GEMM : CLF_ATTN_FUSED;
-    }
-    if (ctx->progress_fn)
-        ctx->progress_fn(ctx->progress_user, "tuning attention", 2, 2, NULL);
+    const char *names[2] = {clf_attention_impl_str(tune_impls[0]),
+                            clf_attention_impl_str(tune_impls[1])};
+    const struct clf_tuner tuner = {"tuning attention", 2, names, tune_run, &t};
+    int i = 0;
+    if (st == CLF_OK)
+        st = clf_tuner_run(ctx, &tuner, &i, times);
+    if (st == CLF_OK)
+        *best = tune_impls[i];
     attn_node_release(ctx, &t);
     clf_tensor_free(t.prob.q);
     clf_tensor_free(t.prob.k);

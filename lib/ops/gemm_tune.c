@@ -1,31 +1,21 @@
 /*
  * GEMM auto-tune: for each shape class on a device, every candidate (the
  * native family's configurations, and CLBlast when the layout allows it) is
- * run on scratch operands of the problem's size; the fastest (median wall
- * time of a few runs after a warm-up that absorbs kernel compilation) is
- * kept as a tuning record (lib/runtime/tune.h: in the context and in the
- * cache directory, per device).
+ * run on scratch operands of the problem's size and timed by the tuner of
+ * lib/runtime/tuner.h; the fastest is kept as a tuning record
+ * (lib/runtime/tune.h: in the context and in the cache directory, per
+ * device).
  *
  * Shape class: each of m, n, k bucketed (<=16, <=64, <=256, <=1024, more),
  * batched or not, and each operand's layout (rows contiguous, columns
  * contiguous, other) — the things that change which kernel wins.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../runtime/tune.h"
+#include "../runtime/tuner.h"
 #include "gemm.h"
-
-/* Each candidate runs once to warm up (kernel builds, packing of the
- * scratch B); then the candidates run in turn, round after round, at least
- * TUNE_MIN_ROUNDS rounds and until each has run TUNE_MIN_MS in all (at most
- * TUNE_MAX_ROUNDS), so that a passing disturbance (another process, the
- * slow first ~100 ms of a process on PoCL) hits them alike. A candidate's
- * time is its fastest run, the figure least disturbed on a shared machine. */
-#define TUNE_MIN_ROUNDS 5
-#define TUNE_MAX_ROUNDS 50
-#define TUNE_MIN_MS 40.0
 
 static int bucket(int64_t x)
 {
@@ -75,41 +65,24 @@ static enum clf_status scratch_operand(struct clf_ctx *ctx, int64_t batch, int64
 {
     bool trans = layout == 'c';
     int64_t shape[3] = {batch, trans ? cols : rows, trans ? rows : cols};
-    enum clf_status st = clf_tensor_new(ctx, CLF_F32, 3, shape, t);
-    if (st != CLF_OK)
-        return st;
     *rs = trans ? 1 : cols;
     *cs = trans ? rows : 1;
     *bs = rows * cols;
-    /* contents: zeros (timing does not depend on values; no NaN/denormals) */
-    float zero = 0.0f;
-    cl_int err = clEnqueueFillBuffer(ctx->queue, (*t)->storage->mem, &zero, sizeof zero, 0,
-                                     (size_t)(batch * rows * cols) * sizeof(float), 0, NULL,
-                                     NULL);
-    if (err == CL_SUCCESS)
-        err = clFinish(ctx->queue);
-    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueFillBuffer");
+    return clf_tuner_zeros(ctx, 3, shape, t);
 }
 
-/* Runs choice c once and waits; *ms receives the wall time. */
-static enum clf_status run_once(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
-                                const struct clf_gemm_choice *c, struct clf_gemm_scratch *scratch,
-                                double *ms)
+/* The candidates being measured: run_candidate's user data. */
+struct candidates {
+    const struct clf_gemm_problem *q; /* on scratch operands */
+    struct clf_gemm_choice choice[CLF_TUNER_MAX_CANDIDATES];
+    struct clf_gemm_scratch scratch[CLF_TUNER_MAX_CANDIDATES];
+};
+
+static enum clf_status run_candidate(struct clf_ctx *ctx, void *user, int i, cl_event *ev)
 {
-    cl_event ev = NULL;
-    double t0 = clf_now_ms();
-    enum clf_status st = clf_gemm_run_choice(ctx, p, c, scratch, 0, NULL, &ev);
-    if (st == CLF_OK) {
-        cl_int err = clWaitForEvents(1, &ev);
-        clReleaseEvent(ev);
-        if (err != CL_SUCCESS)
-            st = clf_fail_cl(ctx, err, "clWaitForEvents(gemm tune)");
-    }
-    *ms = clf_now_ms() - t0;
-    return st;
+    struct candidates *c = user;
+    return clf_gemm_run_choice(ctx, c->q, &c->choice[i], &c->scratch[i], 0, NULL, ev);
 }
-
-#define MAX_CANDIDATES 8
 
 /* Measures every candidate on scratch operands shaped like p. */
 static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
@@ -141,77 +114,34 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_proble
 
     int n_native = ctx->info.type == CLF_DEVICE_CPU ? clf_gemm_cpu_n_configs
                                                     : clf_gemm_gpu_n_configs;
-    struct clf_gemm_choice cand[MAX_CANDIDATES];
-    struct clf_gemm_scratch scratch[MAX_CANDIDATES];
-    double best[MAX_CANDIDATES], total[MAX_CANDIDATES];
+    struct candidates cands;
+    memset(&cands, 0, sizeof cands);
+    cands.q = &q;
     int n = 0;
-    for (int i = 0; i < n_native && n < MAX_CANDIDATES - 1; i++) {
+    for (int i = 0; i < n_native && n < CLF_TUNER_MAX_CANDIDATES - 1; i++) {
         /* CPU tiles wider than the device's vectors are correct but spill */
         if (ctx->info.type == CLF_DEVICE_CPU &&
             (unsigned)clf_gemm_cpu_configs[i].vw >
                 (ctx->info.vec_float > 4 ? ctx->info.vec_float : 4))
             continue;
-        cand[n++] = (struct clf_gemm_choice){CLF_GEMM_NATIVE, i};
+        cands.choice[n++] = (struct clf_gemm_choice){CLF_GEMM_NATIVE, i};
     }
     if (clf_gemm_clblast_supports(&q))
-        cand[n++] = (struct clf_gemm_choice){CLF_GEMM_CLBLAST, 0};
-    memset(scratch, 0, sizeof scratch);
-
-    /* warm-up; a candidate that fails is dropped (best < 0) */
-    enum clf_status last = CLF_OK;
-    int alive = 0;
+        cands.choice[n++] = (struct clf_gemm_choice){CLF_GEMM_CLBLAST, 0};
+    char names[CLF_TUNER_MAX_CANDIDATES][32];
+    const char *name_ptrs[CLF_TUNER_MAX_CANDIDATES];
     for (int i = 0; i < n; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "%s:%d", clf_gemm_provider_str(cand[i].provider),
-                 cand[i].config);
-        if (ctx->progress_fn)
-            ctx->progress_fn(ctx->progress_user, "tuning gemm", i, n, name);
-        double ms;
-        enum clf_status s = run_once(ctx, &q, &cand[i], &scratch[i], &ms);
-        best[i] = s == CLF_OK ? INFINITY : -1;
-        total[i] = 0;
-        alive += s == CLF_OK;
-        if (s != CLF_OK) {
-            clf_log(ctx, CLF_LOG_DEBUG, "gemm tune: %s failed: %s", name, ctx->last_error);
-            last = s;
-        }
+        snprintf(names[i], sizeof names[i], "%s:%d",
+                 clf_gemm_provider_str(cands.choice[i].provider), cands.choice[i].config);
+        name_ptrs[i] = names[i];
     }
-    for (int r = 0; alive && r < TUNE_MAX_ROUNDS; r++) {
-        bool enough = r >= TUNE_MIN_ROUNDS;
-        for (int i = 0; i < n; i++) {
-            if (best[i] < 0)
-                continue;
-            double ms;
-            if (run_once(ctx, &q, &cand[i], &scratch[i], &ms) != CLF_OK) {
-                best[i] = -1;
-                alive--;
-                continue;
-            }
-            total[i] += ms;
-            best[i] = ms < best[i] ? ms : best[i];
-            enough = enough && total[i] >= TUNE_MIN_MS;
-        }
-        if (enough)
-            break;
-    }
-    double best_ms = -1;
-    for (int i = 0; i < n; i++) {
-        clf_gemm_scratch_release(ctx, &scratch[i]);
-        if (best[i] < 0)
-            continue;
-        char name[32];
-        snprintf(name, sizeof name, "%s:%d", clf_gemm_provider_str(cand[i].provider),
-                 cand[i].config);
-        cJSON_AddNumberToObject(times, name, best[i]);
-        if (best_ms < 0 || best[i] < best_ms) {
-            best_ms = best[i];
-            *out = cand[i];
-        }
-    }
-    if (ctx->progress_fn)
-        ctx->progress_fn(ctx->progress_user, "tuning gemm", n, n, NULL);
-    if (best_ms < 0)
-        st = last != CLF_OK ? last : clf_fail(ctx, CLF_E_UNSUPPORTED, "no GEMM candidate ran");
+    const struct clf_tuner tuner = {"tuning gemm", n, name_ptrs, run_candidate, &cands};
+    int best = 0;
+    st = clf_tuner_run(ctx, &tuner, &best, times);
+    if (st == CLF_OK)
+        *out = cands.choice[best];
+    for (int i = 0; i < n; i++)
+        clf_gemm_scratch_release(ctx, &cands.scratch[i]);
 done:
     clf_tensor_free(a);
     clf_tensor_free(b);
