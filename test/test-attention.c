@@ -7,7 +7,9 @@
  * strided out view, batch > 1 with per-batch padding, v's head_dim dv
  * different from q's and k's d (the bound below is unchanged: d enters the
  * scores, dv only the number of outputs), the memory the fused
- * kernel uses, the AUTO choice remembered per device, and bad arguments.
+ * kernel uses, the AUTO choice remembered per device, bad arguments, and
+ * the build options table of the attention programs against the defaults
+ * their .cl files give.
  * Every output is poisoned with NaN before the run; NaN never passes.
  * ATTN_TEST_VERBOSE=1 prints each case's error / bound ratio.
  *
@@ -53,6 +55,7 @@
 #include <string.h>
 
 #include "../lib/ops/attention.h" /* internal: forcing the fused kernel variant */
+#include "../lib/runtime/program.h" /* internal: the programs' source */
 #include "common.h"
 
 /* How q, k, v and out are laid out in device memory. */
@@ -744,6 +747,81 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* The option of the table named name[0..len), or -1. */
+static int table_option(const char *name, size_t len)
+{
+    for (int i = 0; i < CLF_ATTN_OPTS; i++)
+        if (strlen(clf_attn_opt_defs[i].name) == len &&
+            !strncmp(clf_attn_opt_defs[i].name, name, len))
+            return i;
+    return -1;
+}
+
+/*
+ * The build options table (attention_options.c) against the .cl files:
+ * in each attention program's full source, every default given as
+ * "#ifndef NAME" + "#define NAME value" is an option of the table that the
+ * program reads, with the table's default (KPACK_T alone is set by the
+ * including file, not the host; a #define without a value is an include
+ * guard); every option the program reads has such a default. The host passes every option of a program, or none when all are
+ * at their defaults.
+ */
+START_TEST(test_options_match_cl)
+{
+    struct clf_ctx *ctx = test_ctx();
+    for (int pr = 0; pr < CLF_ATTN_PROGRAMS; pr++) {
+        const char *family = clf_attn_program_family[pr];
+        char *text = NULL;
+        ck_assert_ok(ctx, clf_program_source(ctx, family, &text));
+        bool seen[CLF_ATTN_OPTS] = {false};
+        for (const char *l = strstr(text, "#ifndef "); l; l = strstr(l + 1, "#ifndef ")) {
+            const char *name = l + 8;
+            size_t len = strcspn(name, " \n");
+            char def[64];
+            snprintf(def, sizeof def, "#define %.*s", (int)len, name);
+            const char *next = strchr(name, '\n');
+            ck_assert_msg(next && !strncmp(next + 1, def, strlen(def)),
+                          "%s.cl: #ifndef %.*s not followed by its #define", family, (int)len,
+                          name);
+            const char *value_at = next + 1 + strlen(def);
+            if (*value_at == '\n') /* an include guard */
+                continue;
+            if (len == 7 && !strncmp(name, "KPACK_T", 7))
+                continue;
+            int o = table_option(name, len);
+            ck_assert_msg(o >= 0 && (clf_attn_opt_defs[o].programs & (1u << pr)),
+                          "%s.cl: %.*s has a default but is not an option of the table", family,
+                          (int)len, name);
+            int value = atoi(value_at);
+            ck_assert_msg(value == clf_attn_opt_defs[o].value,
+                          "%s.cl: %s defaults to %d, the table to %d", family,
+                          clf_attn_opt_defs[o].name, value, clf_attn_opt_defs[o].value);
+            seen[o] = true;
+        }
+        for (int o = 0; o < CLF_ATTN_OPTS; o++)
+            ck_assert_msg(seen[o] == !!(clf_attn_opt_defs[o].programs & (1u << pr)),
+                          "%s.cl: option %s %s", family, clf_attn_opt_defs[o].name,
+                          seen[o] ? "read but not in the table" : "has no default");
+        free(text);
+
+        /* all defaults: no options (the program clf_ctx_warmup builds);
+         * one changed: every option the program reads */
+        char buf[CLF_ATTN_OPTIONS_LEN];
+        struct clf_attn_options opt = clf_attn_options_default();
+        ck_assert_ptr_null(clf_attn_options_str(pr, &opt, buf));
+        opt.v[CLF_ATTN_OPT_DMAX] = 128;
+        const char *str = clf_attn_options_str(pr, &opt, buf);
+        ck_assert_ptr_nonnull(str);
+        for (int o = 0; o < CLF_ATTN_OPTS; o++) {
+            char want[32];
+            snprintf(want, sizeof want, "-D%s=%d", clf_attn_opt_defs[o].name, opt.v[o]);
+            ck_assert_msg(!strstr(str, want) == !(clf_attn_opt_defs[o].programs & (1u << pr)),
+                          "%s: options \"%s\"", family, str);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     test_require_device();
@@ -752,6 +830,7 @@ int main(void)
     TCase *tc = tcase_create("attention");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_options_match_cl);
     tcase_add_test(tc, test_fused_sizes);
     tcase_add_test(tc, test_gemm_sizes);
     tcase_add_test(tc, test_group_sizes);

@@ -55,6 +55,15 @@ static void fake_init(struct fake *f, double a, double b, double c)
         f->fail_at[i] = -1;
 }
 
+/* Runs the tuner over f's candidates. */
+static enum clf_status tune(struct fake *f, int *best, cJSON **times)
+{
+    const struct clf_tuner t = {"tuning fake", N_FAKE, names, fake_run, f};
+    *best = -1;
+    *times = NULL;
+    return clf_tuner_run(test_ctx(), &t, best, times);
+}
+
 static double time_of(const cJSON *times, const char *name)
 {
     const cJSON *t = cJSON_GetObjectItem(times, name);
@@ -69,10 +78,9 @@ START_TEST(test_fastest_min_time)
     struct fake f;
     fake_init(&f, 3.0, 1.0, 2.0);
     f.warmup_ms[1] = 60.0; /* b's warm-up is slow (a kernel build) */
-    const struct clf_tuner t = {"tuning fake", N_FAKE, names, fake_run, &f};
-    cJSON *times = cJSON_CreateObject();
-    int best = -1;
-    ck_assert_ok(ctx, clf_tuner_run(ctx, &t, &best, times));
+    cJSON *times;
+    int best;
+    ck_assert_ok(ctx, tune(&f, &best, &times));
     ck_assert_int_eq(best, 1);
     double tb = time_of(times, "b");
     ck_assert_msg(tb >= 1.0 && tb < 30.0, "b's time %g ms (its warm-up timed?)", tb);
@@ -92,38 +100,28 @@ START_TEST(test_fastest_min_time)
 }
 END_TEST
 
-/* Long runs: CLF_TUNER_MIN_ROUNDS rounds suffice (the minimum time is
- * reached before). */
-START_TEST(test_min_rounds)
+/* Candidates of run times a, b, c (b the fastest) each run `runs` times
+ * (the warm-up included). */
+static void check_runs(double a, double b, double c, int runs)
 {
-    struct clf_ctx *ctx = test_ctx();
     struct fake f;
-    fake_init(&f, 12.0, 9.0, 15.0);
-    const struct clf_tuner t = {"tuning fake", N_FAKE, names, fake_run, &f};
-    cJSON *times = cJSON_CreateObject();
-    int best = -1;
-    ck_assert_ok(ctx, clf_tuner_run(ctx, &t, &best, times));
-    ck_assert_int_eq(best, 1);
+    fake_init(&f, a, b, c);
+    cJSON *times;
+    int best;
+    ck_assert_ok(test_ctx(), tune(&f, &best, &times));
+    if (b < a && b < c)
+        ck_assert_int_eq(best, 1);
     for (int i = 0; i < N_FAKE; i++)
-        ck_assert_int_eq(f.runs[i], 1 + CLF_TUNER_MIN_ROUNDS);
+        ck_assert_int_eq(f.runs[i], runs);
     cJSON_Delete(times);
 }
-END_TEST
 
-/* Runs too short to add up to CLF_TUNER_MIN_MS: CLF_TUNER_MAX_ROUNDS
- * rounds. */
-START_TEST(test_max_rounds)
+/* Long runs reach CLF_TUNER_MIN_MS before CLF_TUNER_MIN_ROUNDS rounds; runs
+ * too short to add up to it stop at CLF_TUNER_MAX_ROUNDS rounds. */
+START_TEST(test_round_bounds)
 {
-    struct clf_ctx *ctx = test_ctx();
-    struct fake f;
-    fake_init(&f, 0.0, 0.0, 0.0);
-    const struct clf_tuner t = {"tuning fake", N_FAKE, names, fake_run, &f};
-    cJSON *times = cJSON_CreateObject();
-    int best = -1;
-    ck_assert_ok(ctx, clf_tuner_run(ctx, &t, &best, times));
-    for (int i = 0; i < N_FAKE; i++)
-        ck_assert_int_eq(f.runs[i], 1 + CLF_TUNER_MAX_ROUNDS);
-    cJSON_Delete(times);
+    check_runs(12.0, 9.0, 15.0, 1 + CLF_TUNER_MIN_ROUNDS);
+    check_runs(0.0, 0.0, 0.0, 1 + CLF_TUNER_MAX_ROUNDS);
 }
 END_TEST
 
@@ -136,10 +134,9 @@ START_TEST(test_failures_dropped)
     fake_init(&f, 6.0, 1.0, 0.5);
     f.fail_at[1] = 3; /* b, the faster of the two left, fails its third timed run */
     f.fail_at[2] = 0; /* c, the fastest, fails its warm-up */
-    const struct clf_tuner t = {"tuning fake", N_FAKE, names, fake_run, &f};
-    cJSON *times = cJSON_CreateObject();
-    int best = -1;
-    ck_assert_ok(ctx, clf_tuner_run(ctx, &t, &best, times));
+    cJSON *times;
+    int best;
+    ck_assert_ok(ctx, tune(&f, &best, &times));
     ck_assert_int_eq(best, 0);
     ck_assert_int_eq(f.runs[1], 4);
     ck_assert_int_eq(f.runs[2], 1);
@@ -158,14 +155,12 @@ START_TEST(test_all_fail)
     f.fail_at[0] = 0;
     f.fail_at[1] = 2;
     f.fail_at[2] = 1;
-    const struct clf_tuner t = {"tuning fake", N_FAKE, names, fake_run, &f};
-    cJSON *times = cJSON_CreateObject();
-    int best = 7;
-    ck_assert_status(ctx, clf_tuner_run(ctx, &t, &best, times), CLF_E_OPENCL);
+    cJSON *times;
+    int best;
+    ck_assert_status(ctx, tune(&f, &best, &times), CLF_E_OPENCL);
     ck_assert_msg(strstr(clf_ctx_last_error(ctx), "candidate 1 fails run 2"), "%s",
                   clf_ctx_last_error(ctx));
-    ck_assert_int_eq(cJSON_GetArraySize(times), 0);
-    cJSON_Delete(times);
+    ck_assert_ptr_null(times);
 }
 END_TEST
 
@@ -176,8 +171,7 @@ int main(void)
     Suite *s = suite_create("tuner");
     TCase *tc = tcase_create("loop");
     tcase_add_test(tc, test_fastest_min_time);
-    tcase_add_test(tc, test_min_rounds);
-    tcase_add_test(tc, test_max_rounds);
+    tcase_add_test(tc, test_round_bounds);
     tcase_add_test(tc, test_failures_dropped);
     tcase_add_test(tc, test_all_fail);
     suite_add_tcase(s, tc);

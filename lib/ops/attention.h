@@ -1,8 +1,18 @@
 /*
- * Attention internals (lib/ops/attention.c, cl/attention.cl): the problem
- * the op resolves at record time, the implementations it can run, and a
- * recording entry that forces a kernel variant (tests run the GPU variant
- * on CPU devices with it).
+ * Attention internals (cl/attention*.cl). Calls run one way:
+ *   attention.c         the op clf_op_attention: checks, then dispatch to
+ *     attention_exact.c   the exact node (record, run, describe), which
+ *                         picks an implementation, measured when AUTO by
+ *     attention_tune.c    the tuner, and runs it through
+ *     attention_impl.c    the exact implementations' dispatch: the fused
+ *                         kernels (attention_fused.c) and the GEMM path
+ *                         (attention_gemm_path.c);
+ *     attention_sparse.c, attention_lowrank.c  the variants (Linformer
+ *                         records an exact node through attention_exact.c);
+ *   attention_quant.c   its own op (clf_op_attention_quant);
+ * and all of them call the shared code below them: attention_common.c (the
+ * problem, the tiles, key bias and key panels) and attention_options.c
+ * (the programs' build options).
  */
 #ifndef CLF_OPS_ATTENTION_H
 #define CLF_OPS_ATTENTION_H
@@ -44,20 +54,169 @@ struct clf_attn_problem {
     bool causal;
 };
 
+/* ------------------------------------------------------------------------ */
+/* Shared code (attention_common.c)                                         */
+/* ------------------------------------------------------------------------ */
+
 /* Register tiles of the CPU kernels that keep queries in vector lanes
- * (attn_fused_cpu, attn_quant_cpu): VW lanes (queries) per vector, QV
- * query vectors per work-item, BK keys per tile, DC head_dim elements per
- * P.V pass; chosen by the device's float vector width (attention.c). */
+ * (attn_fused_cpu, the sparse *_cpu kernels, attn_quant_cpu): VW lanes
+ * (queries) per vector, QV query vectors per work-item, BK keys per tile,
+ * DC head_dim elements per P.V pass; chosen by the device's float vector
+ * width. */
 struct clf_attn_cpu_config {
     int vw, qv, bk, dc;
 };
 const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx);
+
+/* Work-group shape of attn_fused_group: GQ queries (work-items) and GK keys
+ * per local tile, K and V tiles of GK x DMAX floats each within the
+ * device's local memory. */
+void clf_attn_group_config(const struct clf_ctx *ctx, int dmax, int *gq, int *gk);
+
+/* The DMAX bucket of a problem: its private arrays hold max(d, dv). */
+int clf_attn_problem_dmax(const struct clf_attn_problem *p);
+
+/* The kernel family to run: `family`, or by the device when
+ * CLF_ATTN_FUSED_BY_DEVICE (CPU devices: CPU; others: GROUP). */
+enum clf_attn_fused_variant clf_attn_family(const struct clf_ctx *ctx,
+                                            enum clf_attn_fused_variant family);
+
+/* Checks that the sizes fit the kernels' int arguments. */
+enum clf_status clf_attn_check_sizes(struct clf_ctx *ctx, int64_t batch, int64_t heads,
+                                     int64_t sq, int64_t sk, int64_t d, int64_t dv);
+
+/* Fills *prob for q, k, v (4-D, checked) with p's scale (0: 1/sqrt(d)),
+ * causal mask and key padding; its out is p->out, or a new graph output
+ * [batch, heads, seq_q, dv] (*out_owned then true). */
+enum clf_status clf_attn_problem_make(struct clf_graph *g, struct clf_tensor *q,
+                                      struct clf_tensor *k, struct clf_tensor *v,
+                                      const struct clf_attention_params *p,
+                                      struct clf_attn_problem *prob, bool *out_owned);
 
 /* q [b, h, sq, d], k [b, h, sk, d], v [b, h, sk, dv]: 2·sq·sk·d for Q.K^T
  * and 2·sq·sk·dv for P.V per (batch, head), the softmax's O(sq·sk) and a
  * causal mask's halving left out (the nodes' FLOP counts). */
 double clf_attention_flops(const struct clf_tensor *q, const struct clf_tensor *k,
                            const struct clf_tensor *v);
+
+/* Local size for 1-D helper kernels on this device: want, halved to what
+ * the device allows (a fixed one, so that PoCL compiles each kernel once
+ * whatever the global size). */
+size_t clf_attn_helper_local(const struct clf_ctx *ctx, size_t want);
+
+/* Enqueues attn_key_bias (cl/attention.cl): kb [batch][nk_pad] = 0 for an
+ * attended key, -inf for a padded one or one past seq_k, after the wait
+ * list. opts: the attention program's options (NULL: the default one). */
+enum clf_status clf_attn_enqueue_key_bias(struct clf_ctx *ctx, const struct clf_attn_problem *p,
+                                          const char *opts, cl_mem kb, int nk_pad,
+                                          cl_uint n_wait, const cl_event *wait, cl_event *ev);
+
+/* Bytes of the key panels of k [b, h, sk, d] in tiles of bk keys. */
+size_t clf_attn_key_panel_bytes(const struct clf_tensor *k, int bk);
+
+/* Enqueues attn_pack_k (attention_common.cl) of program `family` built
+ * with opts (its BK = bk): k [b, h, sk, d] into key panels kp
+ * [b][h][ceil(sk/bk)][d][bk], after the wait list. */
+enum clf_status clf_attn_enqueue_pack_k(struct clf_ctx *ctx, const char *family,
+                                        const char *opts, const struct clf_tensor *k, int bk,
+                                        cl_mem kp, cl_uint n_wait, const cl_event *wait,
+                                        cl_event *ev);
+
+/* What the CPU kernels (attn_fused_cpu, the sparse *_cpu kernels) read
+ * besides q. */
+struct clf_attn_cpu_inputs {
+    cl_mem kp;                  /* key panels [b][h][nkb][d][BK] (attn_pack_k) */
+    cl_mem kb;                  /* key bias [batch][nkb * BK] (attn_key_bias) */
+    int nkb;                    /* key tiles: ceil(seq_k / BK) */
+    const struct clf_tensor *v; /* p->v, or a dense copy when its rows are strided */
+    cl_event evs[3];            /* what made them */
+    cl_uint n_ev;
+};
+
+/* Enqueues the CPU inputs of p after the wait list, in slots 0 (panels)
+ * and 1 (bias) of fs: the key bias from cl/attention.cl built with
+ * bias_opts (NULL: the default program), the key panels from program
+ * `family` built with opts (the BK of this device's CPU tiles) and, when
+ * need_v and v's rows are strided (dv > 1), a dense copy of v in *vdense
+ * (made on first use). `what` names the op in errors. On failure the
+ * caller finishes the queue and releases what in->evs holds. */
+enum clf_status clf_attn_cpu_inputs(struct clf_ctx *ctx, const struct clf_attn_problem *p,
+                                    const char *family, const char *opts, const char *bias_opts,
+                                    bool need_v, struct clf_gemm_scratch *fs,
+                                    struct clf_tensor **vdense, const char *what,
+                                    cl_uint n_wait, const cl_event *wait,
+                                    struct clf_attn_cpu_inputs *in);
+
+/* Releases the events of in. */
+void clf_attn_cpu_inputs_release(struct clf_attn_cpu_inputs *in);
+
+/* ------------------------------------------------------------------------ */
+/* Build options (attention_options.c)                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The -D options of the attention programs, written once: the table
+ * clf_attn_opt_defs holds each one's name, default and the programs that
+ * read it. The host passes every option of a program, formatted from a
+ * struct clf_attn_options (clf_attn_options_str). The .cl files give each
+ * option the same default (#ifndef NAME / #define NAME value) so that a
+ * program also builds bare (clf_ctx_warmup, CLFORMER_CL_DIR): test-attention
+ * checks that every default there equals the table's. A program whose
+ * options all equal the defaults is built with none (NULL): the one
+ * clf_ctx_warmup built.
+ */
+enum clf_attn_program {
+    CLF_ATTN_PROGRAM_EXACT,  /* cl/attention.cl */
+    CLF_ATTN_PROGRAM_SPARSE, /* cl/attention_sparse.cl */
+    CLF_ATTN_PROGRAM_QUANT,  /* cl/attention_quant.cl */
+    CLF_ATTN_PROGRAMS
+};
+
+enum clf_attn_opt {
+    CLF_ATTN_OPT_VW,     /* float lanes per vector of the CPU kernels (8 or 16) */
+    CLF_ATTN_OPT_QV,     /* query vectors per work-item (1 or 2) */
+    CLF_ATTN_OPT_BK,     /* keys per register tile and per key panel */
+    CLF_ATTN_OPT_DC,     /* head_dim elements per P.V pass */
+    CLF_ATTN_OPT_DMAX,   /* largest head_dim (d and dv), sizes private arrays */
+    CLF_ATTN_OPT_GQ,     /* queries per work-group of attn_fused_group */
+    CLF_ATTN_OPT_GK,     /* keys per local-memory tile of attn_fused_group */
+    CLF_ATTN_OPT_KV,     /* quantised K, V: 0 f32, 1 i8 per token, 2 i8 per channel */
+    CLF_ATTN_OPT_PF,     /* how P is stored (enum clf_p_format) */
+    CLF_ATTN_OPT_AQ_CPU, /* 1: the quantised CPU kernels, 0: attn_quant */
+    CLF_ATTN_OPT_VS3,    /* 1: the quantised CPU kernel's v has unit last stride */
+    CLF_ATTN_OPTS
+};
+
+struct clf_attn_opt_def {
+    const char *name;  /* the define, e.g. "VW" */
+    int value;         /* its default */
+    unsigned programs; /* bit (1u << enum clf_attn_program) per program reading it */
+};
+extern const struct clf_attn_opt_def clf_attn_opt_defs[CLF_ATTN_OPTS];
+extern const char *const clf_attn_program_family[CLF_ATTN_PROGRAMS];
+
+/* Values of every option (indexed by enum clf_attn_opt). */
+struct clf_attn_options {
+    int v[CLF_ATTN_OPTS];
+};
+
+/* Every option at its default. */
+struct clf_attn_options clf_attn_options_default(void);
+
+/* The defaults with this device's CPU tiles (VW, QV, BK, DC) and DMAX
+ * for head_dims up to dmax_of. */
+struct clf_attn_options clf_attn_options_cpu(const struct clf_ctx *ctx, int64_t dmax_of);
+
+/* "-DVW=16 -DQV=2 ..." of every option program reads, into buf (at least
+ * CLF_ATTN_OPTIONS_LEN bytes); returns NULL when they all equal the
+ * defaults, else buf. */
+#define CLF_ATTN_OPTIONS_LEN 256
+const char *clf_attn_options_str(enum clf_attn_program program, const struct clf_attn_options *o,
+                                 char *buf);
+
+/* ------------------------------------------------------------------------ */
+/* The op (attention.c) and the exact node (attention_exact.c)              */
+/* ------------------------------------------------------------------------ */
 
 /* clf_op_attention with the kernel family forced (tests run the GPU
  * family on CPU devices with it). */
@@ -67,12 +226,14 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                                      enum clf_attn_fused_variant variant,
                                      struct clf_tensor **out);
 
-/* Enqueues attn_key_bias (cl/attention.cl): kb [batch][nk_pad] = 0 for an
- * attended key, -inf for a padded one or one past seq_k, after the wait
- * list. opts: the attention program's options (NULL: the default one). */
-enum clf_status clf_attn_enqueue_key_bias(struct clf_ctx *ctx, const struct clf_attn_problem *p,
-                                          const char *opts, cl_mem kb, int nk_pad,
-                                          cl_uint n_wait, const cl_event *wait, cl_event *ev);
+/* Records an exact attention node of prob (its out set; out_owned: created
+ * by the op, freed on failure) running impl (AUTO: measured at the first
+ * run) with the kernel family (CPU or GROUP). */
+enum clf_status clf_attention_exact_record(struct clf_graph *g,
+                                           const struct clf_attn_problem *prob,
+                                           enum clf_attention_impl impl,
+                                           enum clf_attn_fused_variant family, bool out_owned,
+                                           struct clf_tensor **out);
 
 /* Sparse variants (attention_sparse.c). */
 
@@ -109,8 +270,9 @@ void clf_linformer_projection(enum clf_attention_projection proj, uint64_t seed,
 
 /* Records Linformer (p->variant LINFORMER, already checked; q, k, v, the
  * sizes and p->out checked by clf_attention_record): K' = E.K, V' = F.V by
- * GEMMs, then exact attention of q on (K', V') with the kernel family
- * forced as given. Causal and key padding are CLF_E_UNSUPPORTED. */
+ * GEMMs, then an exact attention node of q on (K', V') with the kernel
+ * family given (CPU or GROUP). Causal and key padding are
+ * CLF_E_UNSUPPORTED. */
 enum clf_status clf_attention_lowrank_record(struct clf_graph *g, struct clf_tensor *q,
                                              struct clf_tensor *k, struct clf_tensor *v,
                                              const struct clf_attention_params *p,

@@ -13,7 +13,7 @@
  *    reads as [batch, heads, r, d] with strides (heads d r, d r, 1, r). One
  *    batched GEMM over batch x heads when K's (batch, head) strides flatten
  *    into one stride, else one GEMM per batch entry over its heads;
- *  - the attention is clf_attention_record with the exact variant on
+ *  - the attention is an exact attention node (attention_exact.c) on
  *    (q, K', V'), the kernel family passed through.
  *
  * E, F: params.proj_e / proj_f (f32 [rank, seq_k], any strides with one unit
@@ -223,13 +223,16 @@ enum clf_status clf_attention_lowrank_record(struct clf_graph *g, struct clf_ten
     struct clf_tensor *kp = NULL, *vp = NULL;
     if ((st = project(g, k, e, r, &kp)) != CLF_OK || (st = project(g, v, f, r, &vp)) != CLF_OK)
         return st;
-    struct clf_attention_params ep = *p;
-    memset(&ep.variant, 0, sizeof ep.variant); /* exact */
-    ep.proj_e = ep.proj_f = NULL;
-    ep.kept = NULL;
-    if (ep.scale == 0.0f) /* the head_dim is unchanged: same default */
-        ep.scale = (float)(1.0 / sqrt((double)q->shape[3]));
-    return clf_attention_record(g, q, kp, vp, &ep, family, out);
+    /* exact attention of q on (K', V'): seq_k' = r, the scale and out of p */
+    if ((st = clf_attn_check_sizes(ctx, q->shape[0], q->shape[1], q->shape[2], r, q->shape[3],
+                                   q->shape[3])) != CLF_OK)
+        return st;
+    struct clf_attn_problem prob;
+    bool out_owned = false;
+    if ((st = clf_attn_problem_make(g, q, kp, vp, p, &prob, &out_owned)) != CLF_OK)
+        return st;
+    return clf_attention_exact_record(g, &prob, p->impl, clf_attn_family(ctx, family), out_owned,
+                                      out);
 }
 
 /*

@@ -89,6 +89,17 @@ static void side_args(const struct clf_node *node, const struct aq_node *an, str
         *tp = clf_targ_of(node->in[5]);
 }
 
+/* The quantised program's options of an: KV, PF and DMAX (the rest at
+ * their defaults: attn_quant, not the CPU kernels). */
+static struct clf_attn_options aq_options(const struct aq_node *an)
+{
+    struct clf_attn_options o = clf_attn_options_default();
+    o.v[CLF_ATTN_OPT_KV] = an->kv;
+    o.v[CLF_ATTN_OPT_PF] = an->pf;
+    o.v[CLF_ATTN_OPT_DMAX] = an->dmax;
+    return o;
+}
+
 static enum clf_status enqueue_cpu(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
@@ -96,12 +107,17 @@ static enum clf_status enqueue_cpu(struct clf_ctx *ctx, struct clf_node *node, c
     const struct clf_attn_cpu_config *cfg = an->cfg;
     struct clf_tensor *v = node->in[3];
     int vs3 = an->kv != 0 || an->dv <= 1 || v->strides[3] == 1;
-    char opts[160];
-    snprintf(opts, sizeof opts,
-             "-DKV=%d -DPF=%d -DDMAX=%d -DAQ_CPU=1 -DVW=%d -DQV=%d -DBK=%d -DDC=%d -DVS3=%d",
-             an->kv, an->pf, an->dmax, cfg->vw, cfg->qv, cfg->bk, cfg->dc, vs3);
+    struct clf_attn_options o = aq_options(an);
+    o.v[CLF_ATTN_OPT_VW] = cfg->vw;
+    o.v[CLF_ATTN_OPT_QV] = cfg->qv;
+    o.v[CLF_ATTN_OPT_BK] = cfg->bk;
+    o.v[CLF_ATTN_OPT_DC] = cfg->dc;
+    o.v[CLF_ATTN_OPT_AQ_CPU] = 1;
+    o.v[CLF_ATTN_OPT_VS3] = vs3;
+    char buf[CLF_ATTN_OPTIONS_LEN];
+    const char *opts = clf_attn_options_str(CLF_ATTN_PROGRAM_QUANT, &o, buf);
     int64_t nkb = clf_ceil_div(an->sk, cfg->bk);
-    size_t kp_bytes = (size_t)(an->batch * an->heads * nkb * an->d * cfg->bk) * sizeof(float);
+    size_t kp_bytes = clf_attn_key_panel_bytes(node->in[1], cfg->bk);
     size_t vf_bytes = (size_t)(an->batch * an->heads * an->sk * an->dv) * sizeof(float);
     size_t most = kp_bytes > vf_bytes ? kp_bytes : vf_bytes;
     if (most > ctx->info.max_alloc_bytes)
@@ -120,20 +136,8 @@ static enum clf_status enqueue_cpu(struct clf_ctx *ctx, struct clf_node *node, c
     cl_kernel k = NULL;
     cl_int sk = (cl_int)an->sk, d = (cl_int)an->d, dv = (cl_int)an->dv, nkbi = (cl_int)nkb;
     size_t local[3] = {1, 1, 1};
-    if ((st = clf_kernel_get(ctx, "attention_quant", opts, "attn_pack_k", &k)) != CLF_OK)
-        goto done;
-    struct clf_targ tk = clf_targ_of(node->in[1]);
-    {
-        const struct clf_karg args[] = {CLF_TARG(tk), {sizeof sk, &sk}, {sizeof d, &d},
-                                        {sizeof nkbi, &nkbi}, {sizeof(cl_mem), &kp}};
-        st = clf_set_args(ctx, k, "attn_pack_k", args, CLF_NARGS(args));
-    }
-    if (st != CLF_OK)
-        goto done;
-    {
-        size_t global[3] = {(size_t)nkb, (size_t)an->heads, (size_t)an->batch};
-        st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &evs[n_ev], "attn_pack_k");
-    }
+    st = clf_attn_enqueue_pack_k(ctx, "attention_quant", opts, node->in[1], cfg->bk, kp, n_wait,
+                                 wait, &evs[n_ev]);
     if (st != CLF_OK)
         goto done;
     n_ev++;
@@ -201,8 +205,9 @@ static enum clf_status enqueue_attention_quant(struct clf_ctx *ctx, struct clf_n
     const struct aq_node *an = node->state;
     if (an->cpu)
         return enqueue_cpu(ctx, node, n_wait, wait, ev);
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DKV=%d -DPF=%d -DDMAX=%d", an->kv, an->pf, an->dmax);
+    struct clf_attn_options o = aq_options(an);
+    char buf[CLF_ATTN_OPTIONS_LEN];
+    const char *opts = clf_attn_options_str(CLF_ATTN_PROGRAM_QUANT, &o, buf);
     cl_kernel k = NULL;
     enum clf_status st = clf_kernel_get(ctx, "attention_quant", opts, "attn_quant", &k);
     if (st != CLF_OK)

@@ -56,33 +56,12 @@ static void sp_node_free(struct clf_ctx *ctx, void *state)
 /* Launch helpers                                                           */
 /* ------------------------------------------------------------------------ */
 
-static size_t local_1d(const struct clf_ctx *ctx, size_t want)
+/* The sparse program's options: this device's CPU tiles and d's DMAX
+ * (NULL: the default program). */
+static const char *sp_opts(const struct clf_ctx *ctx, int64_t d, char *buf)
 {
-    size_t l = want;
-    while (l > 1 && l > ctx->info.max_work_group_size)
-        l /= 2;
-    return l;
-}
-
-/* CPU tiles as attention.c's cpu_configs: float16 lanes x 2 (AVX-512) or
- * float8 x 1; 12 keys per tile; 8 head_dim elements per P.V pass. */
-struct sp_config {
-    int vw, qv, bk, dc;
-};
-
-static struct sp_config sp_config_of(const struct clf_ctx *ctx)
-{
-    struct sp_config c = {16, 2, 12, 8};
-    if (ctx->info.vec_float < 16)
-        c.vw = 8, c.qv = 1;
-    return c;
-}
-
-static void sp_opts(const struct clf_ctx *ctx, int64_t d, char *buf, size_t size)
-{
-    struct sp_config c = sp_config_of(ctx);
-    snprintf(buf, size, "-DVW=%d -DQV=%d -DBK=%d -DDC=%d -DDMAX=%d", c.vw, c.qv, c.bk, c.dc,
-             clf_attn_dmax(d));
+    struct clf_attn_options o = clf_attn_options_cpu(ctx, d);
+    return clf_attn_options_str(CLF_ATTN_PROGRAM_SPARSE, &o, buf);
 }
 
 /* Clamps a band side or a global count (>= 0) to what an int kernel
@@ -91,83 +70,6 @@ static cl_int clamp_side(int64_t x, const struct clf_attn_problem *p)
 {
     int64_t lim = p->sq + p->sk;
     return (cl_int)(x < lim ? x : lim);
-}
-
-/* What the CPU kernels read besides q: key panels, key bias, v (dense
- * rows). Enqueues the preparation after wait; its events go to evs. */
-struct cpu_prep {
-    cl_mem kp, kb;
-    const struct clf_tensor *v;
-    cl_int nkb;
-    cl_event evs[3];
-    cl_uint n_ev;
-};
-
-static void prep_release(struct cpu_prep *cp)
-{
-    for (cl_uint i = 0; i < cp->n_ev; i++)
-        clf_release_event(&cp->evs[i]);
-    cp->n_ev = 0;
-}
-
-static enum clf_status prep_cpu(struct clf_ctx *ctx, struct sp_node *sn, const char *opts,
-                                bool need_v, cl_uint n_wait, const cl_event *wait,
-                                struct cpu_prep *cp)
-{
-    const struct clf_attn_problem *p = &sn->prob;
-    struct sp_config cfg = sp_config_of(ctx);
-    memset(cp, 0, sizeof *cp);
-    int64_t nkb = clf_ceil_div(p->sk, cfg.bk);
-    int nk_pad = (int)(nkb * cfg.bk);
-    cp->nkb = (cl_int)nkb;
-    size_t kp_bytes = (size_t)(p->batch * p->heads * nkb * p->d * cfg.bk) * sizeof(float);
-    if (kp_bytes > ctx->info.max_alloc_bytes)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
-                        "sparse attention: %zu bytes of key panels exceed the device's %llu "
-                        "per buffer",
-                        kp_bytes, (unsigned long long)ctx->info.max_alloc_bytes);
-    enum clf_status st = clf_gemm_scratch_get(ctx, &sn->fs, 0, kp_bytes, &cp->kp);
-    if (st == CLF_OK)
-        st = clf_gemm_scratch_get(ctx, &sn->fs, 1, (size_t)(p->batch * nk_pad) * sizeof(float),
-                                  &cp->kb);
-    if (st != CLF_OK)
-        return st;
-    st = clf_attn_enqueue_key_bias(ctx, p, NULL, cp->kb, nk_pad, n_wait, wait, &cp->evs[cp->n_ev]);
-    if (st != CLF_OK)
-        return st;
-    cp->n_ev++;
-    cl_kernel k = NULL;
-    st = clf_kernel_get(ctx, "attention_sparse", opts, "attn_pack_k", &k);
-    if (st != CLF_OK)
-        return st;
-    struct clf_targ kt = clf_targ_of(p->k);
-    cl_int sk = (cl_int)p->sk, d = (cl_int)p->d, nkbi = cp->nkb;
-    const struct clf_karg args[] = {CLF_TARG(kt), {sizeof sk, &sk}, {sizeof d, &d},
-                                {sizeof nkbi, &nkbi}, {sizeof(cl_mem), &cp->kp}};
-    st = clf_set_args(ctx, k, "attn_pack_k", args, CLF_NARGS(args));
-    if (st != CLF_OK)
-        return st;
-    size_t global[3] = {(size_t)nkb, (size_t)p->heads, (size_t)p->batch};
-    size_t local[3] = {1, 1, 1};
-    st = clf_launch(ctx, k, 3, global, local, n_wait, wait, &cp->evs[cp->n_ev], "attn_pack_k");
-    if (st != CLF_OK)
-        return st;
-    cp->n_ev++;
-    cp->v = p->v;
-    if (need_v && p->d > 1 && p->v->strides[3] != 1) {
-        if (!sn->vdense) {
-            int64_t shape[4] = {p->batch, p->heads, p->sk, p->d};
-            st = clf_tensor_new(ctx, CLF_F32, 4, shape, &sn->vdense);
-            if (st != CLF_OK)
-                return st;
-        }
-        st = clf_copy_enqueue(ctx, p->v, sn->vdense, n_wait, wait, &cp->evs[cp->n_ev]);
-        if (st != CLF_OK)
-            return st;
-        cp->n_ev++;
-        cp->v = sn->vdense;
-    }
-    return CLF_OK;
 }
 
 /* Key bias for the per-query kernels: [batch][sk]. */
@@ -190,9 +92,9 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
                                     const cl_event *wait, cl_event *ev)
 {
     const struct clf_attn_problem *p = &sn->prob;
-    char opts[128];
-    sp_opts(ctx, p->d, opts, sizeof opts);
-    struct sp_config cfg = sp_config_of(ctx);
+    char buf[CLF_ATTN_OPTIONS_LEN];
+    const char *opts = sp_opts(ctx, p->d, buf);
+    const struct clf_attn_cpu_config *cfg = clf_attn_cpu_config(ctx);
     struct clf_targ qt = clf_targ_of(p->q), ot = clf_targ_of(p->out);
     cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, causal = p->causal;
     cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
@@ -213,8 +115,9 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
     cl_kernel k = NULL;
     const char *name = NULL;
     if (sn->cpu) {
-        struct cpu_prep cp;
-        st = prep_cpu(ctx, sn, opts, sn->kind != SP_SELECT, n_wait, wait, &cp);
+        struct clf_attn_cpu_inputs cp;
+        st = clf_attn_cpu_inputs(ctx, p, "attention_sparse", opts, NULL, sn->kind != SP_SELECT,
+                                 &sn->fs, &sn->vdense, "sparse attention", n_wait, wait, &cp);
         struct clf_targ vt = clf_targ_of(cp.v);
         cl_int nkb = cp.nkb;
         name = sn->kind == SP_WINDOW      ? "sp_window_cpu"
@@ -247,14 +150,14 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
             st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
         }
         if (st == CLF_OK) {
-            int qb = cfg.qv * cfg.vw;
+            int qb = cfg->qv * cfg->vw;
             size_t global[3] = {(size_t)clf_ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
             size_t local[3] = {1, 1, 1};
             st = clf_launch(ctx, k, 3, global, local, cp.n_ev, cp.evs, ev, name);
         }
         if (st != CLF_OK && cp.n_ev)
             clFinish(ctx->queue);
-        prep_release(&cp);
+        clf_attn_cpu_inputs_release(&cp);
         return st;
     }
     cl_mem kb = NULL;
@@ -296,7 +199,7 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
         st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
     }
     if (st == CLF_OK) {
-        size_t l = local_1d(ctx, 64);
+        size_t l = clf_attn_helper_local(ctx, 64);
         size_t global[3] = {clf_round_up((size_t)p->sq, l), (size_t)p->heads, (size_t)p->batch};
         size_t local[3] = {l, 1, 1};
         st = clf_launch(ctx, k, 3, global, local, 1, &ev_kb, ev, name);
@@ -311,8 +214,8 @@ static enum clf_status enqueue_attend(struct clf_ctx *ctx, struct sp_node *sn, c
                                       const cl_event *wait, cl_event *ev)
 {
     const struct clf_attn_problem *p = &sn->prob;
-    char opts[128];
-    sp_opts(ctx, p->d, opts, sizeof opts);
+    char buf[CLF_ATTN_OPTIONS_LEN];
+    const char *opts = sp_opts(ctx, p->d, buf);
     cl_kernel k = NULL;
     enum clf_status st = clf_kernel_get(ctx, "attention_sparse", opts, "sp_topk_attend", &k);
     if (st != CLF_OK)
@@ -327,7 +230,7 @@ static enum clf_status enqueue_attend(struct clf_ctx *ctx, struct sp_node *sn, c
     st = clf_set_args(ctx, k, "sp_topk_attend", args, CLF_NARGS(args));
     if (st != CLF_OK)
         return st;
-    size_t l = local_1d(ctx, sn->cpu ? 16 : 64);
+    size_t l = clf_attn_helper_local(ctx, sn->cpu ? 16 : 64);
     size_t global[3] = {clf_round_up((size_t)p->sq, l), (size_t)p->heads, (size_t)p->batch};
     size_t local[3] = {l, 1, 1};
     return clf_launch(ctx, k, 3, global, local, n_wait, wait, ev, "sp_topk_attend");
@@ -368,14 +271,14 @@ static void describe_sparse(const struct clf_node *node, char *buf, size_t size)
     char *s = buf + w;
     size_t left = size - (size_t)w;
     const struct clf_ctx *ctx = p->q->ctx;
-    struct sp_config c = sp_config_of(ctx);
+    const struct clf_attn_cpu_config *c = clf_attn_cpu_config(ctx);
     if (sn->kind == SP_MARK)
         return;
     if (sn->kind == SP_ATTEND)
         snprintf(s, left, " (k %d, one query per work-item, d<=%d)", sn->kk, clf_attn_dmax(p->d));
     else if (sn->cpu)
-        snprintf(s, left, " cpu (%d queries x %d keys, float%d, d<=%d%s)", c.qv * c.vw, c.bk,
-                 c.vw, clf_attn_dmax(p->d),
+        snprintf(s, left, " cpu (%d queries x %d keys, float%d, d<=%d%s)", c->qv * c->vw, c->bk,
+                 c->vw, clf_attn_dmax(p->d),
                  sn->kind == SP_SELECT ? ", bounded heap" : sn->kind == SP_THRESHOLD ? ", 2 passes" : "");
     else
         snprintf(s, left, " item (one query per work-item, d<=%d%s)", clf_attn_dmax(p->d),

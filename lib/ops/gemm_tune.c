@@ -86,7 +86,7 @@ static enum clf_status run_candidate(struct clf_ctx *ctx, void *user, int i, cl_
 
 /* Measures every candidate on scratch operands shaped like p. */
 static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
-                               struct clf_gemm_choice *out, cJSON *times)
+                               struct clf_gemm_choice *out, cJSON **times)
 {
     struct clf_gemm_problem q = *p;
     struct clf_tensor *a = NULL, *b = NULL, *c = NULL;
@@ -157,23 +157,14 @@ enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_
     const cJSON *rec = clf_tune_get(ctx, "gemm", key);
     if (rec && recorded(ctx, rec, p, out))
         return CLF_OK;
-    cJSON *times = cJSON_CreateObject();
-    cJSON *record = cJSON_CreateObject();
-    if (!times || !record) {
-        cJSON_Delete(times);
-        cJSON_Delete(record);
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for GEMM tuning records");
-    }
-    enum clf_status st = measure(ctx, p, out, times);
-    if (st != CLF_OK) {
-        cJSON_Delete(times);
-        cJSON_Delete(record);
+    cJSON *times = NULL;
+    enum clf_status st = measure(ctx, p, out, &times);
+    if (st != CLF_OK)
         return st;
-    }
-    cJSON_AddStringToObject(record, "provider", clf_gemm_provider_str(out->provider));
-    cJSON_AddNumberToObject(record, "config", out->config);
-    cJSON_AddItemToObject(record, "ms", times);
-    clf_log(ctx, CLF_LOG_INFO, "gemm %s on '%s': %s:%d", key, ctx->info.name,
-            clf_gemm_provider_str(out->provider), out->config);
-    return clf_tune_put(ctx, "gemm", key, record);
+    cJSON *fields = cJSON_CreateObject();
+    cJSON_AddStringToObject(fields, "provider", clf_gemm_provider_str(out->provider));
+    cJSON_AddNumberToObject(fields, "config", out->config);
+    char choice[32];
+    snprintf(choice, sizeof choice, "%s:%d", clf_gemm_provider_str(out->provider), out->config);
+    return clf_tuner_keep(ctx, "gemm", key, fields, times, choice);
 }

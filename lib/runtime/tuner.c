@@ -1,6 +1,7 @@
 /* The candidate-timing loop of the auto-tuners (see tuner.h). */
 #include <math.h>
 
+#include "tune.h"
 #include "tuner.h"
 
 /* One run of candidate i, waited for; *ms receives its wall time. */
@@ -22,8 +23,9 @@ static enum clf_status time_run(struct clf_ctx *ctx, const struct clf_tuner *t, 
 }
 
 enum clf_status clf_tuner_run(struct clf_ctx *ctx, const struct clf_tuner *t, int *best,
-                              cJSON *times)
+                              cJSON **times)
 {
+    *times = NULL;
     if (t->n < 0 || t->n > CLF_TUNER_MAX_CANDIDATES)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: %d candidates (at most %d)", t->what,
                         t->n, CLF_TUNER_MAX_CANDIDATES);
@@ -65,17 +67,17 @@ enum clf_status clf_tuner_run(struct clf_ctx *ctx, const struct clf_tuner *t, in
     if (ctx->progress_fn)
         ctx->progress_fn(ctx->progress_user, t->what, t->n, t->n, NULL);
     *best = -1;
-    for (int i = 0; i < t->n; i++) {
-        if (fastest[i] < 0)
-            continue;
-        cJSON_AddNumberToObject(times, t->names[i], fastest[i]);
-        if (*best < 0 || fastest[i] < fastest[*best])
+    for (int i = 0; i < t->n; i++)
+        if (fastest[i] >= 0 && (*best < 0 || fastest[i] < fastest[*best]))
             *best = i;
-    }
-    if (*best >= 0)
-        return CLF_OK;
-    return last != CLF_OK ? last : clf_fail(ctx, CLF_E_UNSUPPORTED, "%s: no candidate ran",
-                                            t->what);
+    if (*best < 0)
+        return last != CLF_OK ? last
+                              : clf_fail(ctx, CLF_E_UNSUPPORTED, "%s: no candidate ran", t->what);
+    *times = cJSON_CreateObject();
+    for (int i = 0; i < t->n; i++)
+        if (fastest[i] >= 0)
+            cJSON_AddNumberToObject(*times, t->names[i], fastest[i]);
+    return CLF_OK;
 }
 
 enum clf_status clf_tuner_zeros(struct clf_ctx *ctx, int ndim, const int64_t *shape,
@@ -90,4 +92,18 @@ enum clf_status clf_tuner_zeros(struct clf_ctx *ctx, int ndim, const int64_t *sh
     if (err == CL_SUCCESS)
         err = clFinish(ctx->queue);
     return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueFillBuffer");
+}
+
+enum clf_status clf_tuner_keep(struct clf_ctx *ctx, const char *family, const char *key,
+                               cJSON *fields, cJSON *times, const char *choice)
+{
+    if (!fields || !times) {
+        cJSON_Delete(fields);
+        cJSON_Delete(times);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for %s tuning records",
+                        family);
+    }
+    cJSON_AddItemToObject(fields, "ms", times);
+    clf_log(ctx, CLF_LOG_INFO, "%s %s on '%s': %s", family, key, ctx->info.name, choice);
+    return clf_tune_put(ctx, family, key, fields);
 }

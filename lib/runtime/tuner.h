@@ -34,10 +34,17 @@ struct clf_tuner {
 };
 
 /* Times t's candidates: *best receives the index of the fastest and
- * `times` gets "name": fastest ms for each candidate that ran. Fails with
- * the last failure when every candidate failed. */
+ * *times a new object of "name": fastest ms for each candidate that ran
+ * (NULL without host memory). Fails with the last failure when every
+ * candidate failed. */
 enum clf_status clf_tuner_run(struct clf_ctx *ctx, const struct clf_tuner *t, int *best,
-                              cJSON *times);
+                              cJSON **times);
+
+/* Keeps the tuning record of (family, key) (lib/runtime/tune.h): fields,
+ * the choice made (e.g. {"impl": "fused"}), with "ms": times added (both
+ * taken, also on failure), and logs `choice` as what was chosen. */
+enum clf_status clf_tuner_keep(struct clf_ctx *ctx, const char *family, const char *key,
+                               cJSON *fields, cJSON *times, const char *choice);
 
 /* A dense f32 tensor of zeros for candidates to run on (timings do not
  * depend on the values; zeros hold no NaN or denormals). On a failed fill

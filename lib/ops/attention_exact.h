@@ -1,0 +1,59 @@
+/*
+ * The exact attention node's state, shared by its files (see attention.h):
+ * attention_exact.c (the node), attention_tune.c (AUTO), attention_impl.c
+ * (dispatch, state), attention_fused.c and attention_gemm_path.c (the
+ * implementations).
+ */
+#ifndef CLF_OPS_ATTENTION_EXACT_H
+#define CLF_OPS_ATTENTION_EXACT_H
+
+#include "attention.h"
+
+struct attn_node {
+    struct clf_attn_problem prob;
+    enum clf_attention_impl requested;
+    enum clf_attn_fused_variant variant; /* resolved: CPU or GROUP */
+    bool chosen;
+    enum clf_attention_impl impl;        /* FUSED or GEMM once chosen */
+    bool measured;                       /* chosen by the tuner (AUTO) */
+    /* fused: slot 0 key panels (CPU variant), slot 1 key bias */
+    struct clf_gemm_scratch fs;
+    struct clf_tensor *vdense;           /* dense copy of v [b, h, sk, dv] (CPU variant,
+                                            v.s3 != 1) */
+    /* gemm path */
+    struct clf_tensor *scores;           /* [bh, sq, sk] */
+    struct clf_tensor *odense;           /* [b, h, sq, dv] when out's rows are strided */
+    struct clf_gemm_scratch gs[2];       /* of Q.K^T and P.V */
+    bool gemm_chosen;
+    struct clf_gemm_choice gc[2];
+    bool gemm_flat;                      /* one batched GEMM over batch x heads */
+};
+
+/* Releases an's buffers (attention_impl.c). */
+void clf_attn_node_release(struct clf_ctx *ctx, struct attn_node *an);
+
+/* Enqueues implementation impl (FUSED or GEMM) of an after the wait list
+ * (attention_impl.c). */
+enum clf_status clf_attn_exact_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                       enum clf_attention_impl impl, cl_uint n_wait,
+                                       const cl_event *wait, cl_event *ev);
+
+/* The fused kernels (attention_fused.c): attn_fused_cpu after key bias and
+ * key panels, attn_fused_group after key bias. */
+enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                           cl_uint n_wait, const cl_event *wait, cl_event *ev);
+enum clf_status clf_attn_fused_group_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                             cl_uint n_wait, const cl_event *wait,
+                                             cl_event *ev);
+
+/* The GEMM path (attention_gemm_path.c): S = c Q.K^T, the masked softmax
+ * in place, O = P.V. */
+enum clf_status clf_attn_gemm_path_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                           cl_uint n_wait, const cl_event *wait, cl_event *ev);
+
+/* AUTO (attention_tune.c): the faster implementation for an's size class
+ * on this device, measured once and kept as a tuning record. */
+enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an,
+                                     enum clf_attention_impl *out);
+
+#endif

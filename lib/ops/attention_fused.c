@@ -1,0 +1,110 @@
+/*
+ * The fused implementation of exact attention (cl/attention.cl): the
+ * online-softmax recurrence of FlashAttention, never an n x n buffer. On
+ * CPU devices attn_fused_cpu keeps a block of QB queries per work-item in
+ * vector lanes and walks the keys in register tiles (the keys first packed
+ * into transposed panels by attn_pack_k: O(n d) scratch); on other devices
+ * attn_fused_group stages K/V tiles in local memory.
+ */
+#include <math.h>
+
+#include "attention_exact.h"
+
+/* The exact program's options for p: this device's CPU tiles, p's DMAX and
+ * the group shape (*gq, *gk); into buf, or NULL for the default program. */
+static const char *fused_options(const struct clf_ctx *ctx, const struct clf_attn_problem *p,
+                                 char *buf, int *gq, int *gk)
+{
+    int dmax = clf_attn_problem_dmax(p);
+    clf_attn_group_config(ctx, dmax, gq, gk);
+    struct clf_attn_options o = clf_attn_options_cpu(ctx, p->d > p->dv ? p->d : p->dv);
+    o.v[CLF_ATTN_OPT_GQ] = *gq;
+    o.v[CLF_ATTN_OPT_GK] = *gk;
+    return clf_attn_options_str(CLF_ATTN_PROGRAM_EXACT, &o, buf);
+}
+
+enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                           cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    const struct clf_attn_problem *p = &an->prob;
+    const struct clf_attn_cpu_config *cfg = clf_attn_cpu_config(ctx);
+    char buf[CLF_ATTN_OPTIONS_LEN];
+    int gq, gk;
+    const char *opts = fused_options(ctx, p, buf, &gq, &gk);
+    struct clf_attn_cpu_inputs in;
+    enum clf_status st = clf_attn_cpu_inputs(ctx, p, "attention", opts, opts, true, &an->fs,
+                                             &an->vdense, "attention (fused)", n_wait, wait,
+                                             &in);
+    cl_kernel k = NULL;
+    if (st == CLF_OK)
+        st = clf_kernel_get(ctx, "attention", opts, "attn_fused_cpu", &k);
+    if (st == CLF_OK) {
+        struct clf_targ qt = clf_targ_of(p->q), vt = clf_targ_of(in.v), ot = clf_targ_of(p->out);
+        cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, dv = (cl_int)p->dv;
+        cl_int nkb = in.nkb, causal = p->causal;
+        cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
+        const struct clf_karg args[] = {CLF_TARG(qt),         {sizeof(cl_mem), &in.kp},
+                                        {sizeof(cl_mem), &in.kb}, CLF_TARG(vt),
+                                        CLF_TARG(ot),         {sizeof sq, &sq},
+                                        {sizeof sk, &sk},     {sizeof d, &d},
+                                        {sizeof dv, &dv},     {sizeof nkb, &nkb},
+                                        {sizeof cl2, &cl2},   {sizeof causal, &causal}};
+        st = clf_set_args(ctx, k, "attn_fused_cpu", args, CLF_NARGS(args));
+    }
+    if (st == CLF_OK) {
+        int qb = cfg->qv * cfg->vw;
+        size_t global[3] = {(size_t)clf_ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
+        size_t local[3] = {1, 1, 1};
+        st = clf_launch(ctx, k, 3, global, local, in.n_ev, in.evs, ev, "attn_fused_cpu");
+    }
+    if (st != CLF_OK && in.n_ev)
+        clFinish(ctx->queue);
+    clf_attn_cpu_inputs_release(&in);
+    return st;
+}
+
+enum clf_status clf_attn_fused_group_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                             cl_uint n_wait, const cl_event *wait,
+                                             cl_event *ev)
+{
+    const struct clf_attn_problem *p = &an->prob;
+    char buf[CLF_ATTN_OPTIONS_LEN];
+    int gq, gk;
+    const char *opts = fused_options(ctx, p, buf, &gq, &gk);
+    int nk_pad = (int)(clf_ceil_div(p->sk, gk) * gk);
+    cl_mem kb = NULL;
+    enum clf_status st =
+        clf_gemm_scratch_get(ctx, &an->fs, 1, (size_t)(p->batch * nk_pad) * sizeof(float), &kb);
+    if (st != CLF_OK)
+        return st;
+    cl_event ev_kb = NULL;
+    st = clf_attn_enqueue_key_bias(ctx, p, opts, kb, nk_pad, n_wait, wait, &ev_kb);
+    if (st != CLF_OK)
+        return st;
+    cl_kernel k = NULL;
+    st = clf_kernel_get(ctx, "attention", opts, "attn_fused_group", &k);
+    if (st == CLF_OK) {
+        struct clf_targ qt = clf_targ_of(p->q), kt = clf_targ_of(p->k), vt = clf_targ_of(p->v),
+                        ot = clf_targ_of(p->out);
+        cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, dv = (cl_int)p->dv;
+        cl_int causal = p->causal, nkp = nk_pad;
+        cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
+        const struct clf_karg args[] = {CLF_TARG(qt),       CLF_TARG(kt),
+                                        CLF_TARG(vt),       {sizeof(cl_mem), &kb},
+                                        {sizeof nkp, &nkp}, CLF_TARG(ot),
+                                        {sizeof sq, &sq},   {sizeof sk, &sk},
+                                        {sizeof d, &d},     {sizeof dv, &dv},
+                                        {sizeof cl2, &cl2}, {sizeof causal, &causal}};
+        st = clf_set_args(ctx, k, "attn_fused_group", args, CLF_NARGS(args));
+    }
+    if (st == CLF_OK) {
+        size_t global[3] = {(size_t)(clf_ceil_div(p->sq, gq) * gq), (size_t)p->heads,
+                            (size_t)p->batch};
+        size_t local[3] = {(size_t)gq, 1, 1};
+        st = clf_launch(ctx, k, 3, global, local, 1, &ev_kb, ev, "attn_fused_group");
+    }
+    if (st != CLF_OK)
+        clFinish(ctx->queue);
+    clf_release_event(&ev_kb);
+    return st;
+}
