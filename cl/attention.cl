@@ -23,8 +23,10 @@
  *   attn_softmax_*    the GEMM path's masked softmax over an n x n score
  *                     buffer (per row: one work-item, or one work-group)
  *
- * Build defines (set by the host; defaults let the program build bare; VW,
- * QV, BK, DC and DMAX default in attention_common.cl):
+ * Build defines (the host passes every one, from its table in
+ * lib/ops/attention_options.c; the defaults, checked equal to the table's
+ * by test-attention, let the program build bare; VW, QV, BK, DC and DMAX
+ * are in attention_common.cl):
  *   VW    vector width of attn_fused_cpu (8 or 16); lanes are queries
  *   QV    query vectors per work-item (1 or 2): QB = QV * VW queries
  *   BK    keys per tile of attn_fused_cpu (4, 8, 12 or 16) and of the
@@ -117,13 +119,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
     float ps[BK * QB];
 
     /* queries, scaled, transposed; lanes past seq_q hold zeros */
-    __global const float *qb = q + q_off + b * q_str.s0 + h * q_str.s1;
-    for (int i = 0; i < QB; i++) {
-        __global const float *r = qb + (long)(q0 + i) * q_str.s2;
-        bool live = q0 + i < sq;
-        for (int dd = 0; dd < d; dd++)
-            qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] : 0.0f;
-    }
+    attn_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2, 0, 0);
     for (int e = 0; e < dv * QB; e++)
         ot[e] = 0.0f;
 
@@ -136,13 +132,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
     __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
     for (int j0 = 0; j0 < kend; j0 += BK) {
         /* 1. scores */
-        ATT_LIST(BK, S_DECL_J)
-        __global const float *kr = kph + (long)(j0 / BK) * d * BK;
-        __private const float *qr = qt;
-        for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {
-            QVS(Q_LOAD, 0)
-            ATT_LIST(BK, S_FMA_J)
-        }
+        ATT_SCORE_TILE()
         __global const float *kbt = kbb + j0;
         ATT_LIST(BK, S_BIAS_J)
         if (causal && j0 + BK - 1 > q0) {
@@ -157,39 +147,15 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
         QVS(L_UPDATE, 0)
 
         /* 3. ot = alpha ot + P.V */
-        int jn = min(BK, sk - j0);
-        __global const float *vt = vh + (long)j0 * v_str.s2;
-        int c = 0;
-        for (; c + DC <= dv; c += DC) {
-            ATT_LIST(DC, A_DECL_E)
-            __global const float *vr = vt + c;
-            for (int j = 0; j < jn; j++, vr += v_str.s2) {
-                QVS(P_LOAD, j)
-                ATT_LIST(DC, A_FMA_E)
-            }
-            ATT_LIST(DC, A_STORE_E)
-        }
-        for (; c < dv; c++) {
-            ATT_L1(A_DECL_E)
-            __global const float *vr = vt + c;
-            for (int j = 0; j < jn; j++, vr += v_str.s2) {
-                QVS(P_LOAD, j)
-                ATT_L1(A_FMA_E)
-            }
-            ATT_L1(A_STORE_E)
-        }
+        float alf[QB];
+        QVS(AL_STORE, 0)
+        attn_pv(ot, ps, alf, vh + (long)j0 * v_str.s2, v_str.s2, 1, min(BK, sk - j0), dv);
     }
 
     /* out = ot / l; 0 where every key was masked */
     float lf[QB];
     QVS(L_STORE, 0)
-    __global float *ob = o + o_off + b * o_str.s0 + h * o_str.s1;
-    for (int i = 0; i < QB && q0 + i < sq; i++) {
-        __global float *r = ob + (long)(q0 + i) * o_str.s2;
-        float li = lf[i];
-        for (int dd = 0; dd < dv; dd++)
-            r[dd * o_str.s3] = li > 0.0f ? ot[dd * QB + i] / li : 0.0f;
-    }
+    attn_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, q0, sq, dv, ot, lf, 1, 0, 0);
 }
 
 /* ------------------------------------------------------------------------ */

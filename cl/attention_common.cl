@@ -1,13 +1,19 @@
 /*
- * Shared by cl/attention.cl and cl/attention_sparse.cl (spliced in by the
- * host in place of their include line): the vector width and
- * queries-per-item defines of the CPU kernels and the unrolling helpers.
+ * Shared by cl/attention.cl, cl/attention_sparse.cl and the CPU kernels of
+ * cl/attention_quant.cl (spliced in by the host in place of their include
+ * line): the build defines of the CPU kernels, their vector types, the
+ * unrolling helpers, the register-tile macros, and the helpers every CPU
+ * kernel runs the same way: the query load (attn_load_q), the score tile
+ * (ATT_SCORE_TILE), the P.V accumulation (attn_pv), the output store
+ * (attn_store_out) and the key panels (attn_pack_k).
  *   VW  float lanes per vector (8 or 16): queries per vector
  *   QV  vectors of queries per work-item (1 or 2); QB = QV * VW queries
  *   BK  keys per tile, DC head_dim chunk of the P.V update (of v's head_dim
  *       dv), DMAX head_dim bucket the program is built for (the larger of
  *       q/k's d and v's dv)
- * and the register-tile macros of the CPU kernels: score tiles
+ * The host passes every one (its table: lib/ops/attention_options.c); the
+ * defaults below, equal to the table's (test-attention checks them), let
+ * a program build bare. The register-tile macros name score tiles
  * s<j>_<v> (key j of the tile, query vector v), their masks, the online
  * softmax state (running max m, sum l) and the P.V accumulators a<e>_<v>.
  */
@@ -35,12 +41,20 @@
 #define VECI int8
 #define VLOAD vload8
 #define VSTORE vstore8
+#define VLOAD_HALF vload_half8
+#define VSTORE_HALF_RTE vstore_half8_rte
+#define AS_VEC as_float8
+#define AS_VECI as_int8
 #define IOTA ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
 #elif VW == 16
 #define VEC float16
 #define VECI int16
 #define VLOAD vload16
 #define VSTORE vstore16
+#define VLOAD_HALF vload_half16
+#define VSTORE_HALF_RTE vstore_half16_rte
+#define AS_VEC as_float16
+#define AS_VECI as_int16
 #define IOTA ((int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 #else
 #error "VW must be 8 or 16"
@@ -102,17 +116,6 @@
         VSTORE(e, (j) * QV + (v), ps);                                                            \
     }
 #define S_EXP_J(j) QVS(S_EXP, j)
-#define A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW) * al##v;
-#define A_DECL_E(e) QVS(A_DECL, e)
-#define P_LOAD(a, v) VEC pv##v = VLOAD((a) * QV + (v), ps);
-#define A_FMA(e, v) a##e##_##v = fma(pv##v, ve, a##e##_##v);
-#define A_FMA_E(e)                                                                                \
-    {                                                                                             \
-        VEC ve = (VEC)(vr[e]);                                                                    \
-        QVS(A_FMA, e)                                                                             \
-    }
-#define A_STORE(e, v) VSTORE(a##e##_##v, 0, ot + (c + e) * QB + (v) * VW);
-#define A_STORE_E(e) QVS(A_STORE, e)
 #define QI_DECL(a, v) VECI qi##v = (VECI)(q0 + (v) * VW) + IOTA;
 #define M_DECL(a, v) VEC m##v = (VEC)(-INFINITY), l##v = (VEC)(0.0f);
 #define MB_DECL(a, v) VEC mb##v = m##v;
@@ -123,6 +126,111 @@
     m##v = mb##v;
 #define L_UPDATE(a, v) l##v = fma(l##v, al##v, ls##v);
 #define L_STORE(a, v) VSTORE(l##v, v, lf);
+#define AL_STORE(a, v) VSTORE(al##v, v, alf);
+
+/*
+ * The queries q0 .. q0+QB-1 of one head (qh: q at its batch entry and
+ * head, q_str its strides), scaled by c and transposed:
+ *   qt[dd][i] = c * q[q0+i, dd] (then times cs[dd * cs_stride], a scale
+ *   per channel, when cs is not 0), 0 for lanes past seq_q; dd < d.
+ */
+inline void attn_load_q(__private float *qt, __global const float *qh, long4 q_str, int q0,
+                        int sq, int d, float c, __global const float *cs, long cs_stride)
+{
+    for (int i = 0; i < QB; i++) {
+        __global const float *r = qh + (long)(q0 + i) * q_str.s2;
+        bool live = q0 + i < sq;
+        for (int dd = 0; dd < d; dd++) {
+            float x = live ? c * r[dd * q_str.s3] : 0.0f;
+            qt[dd * QB + i] = live && cs ? x * cs[dd * cs_stride] : x;
+        }
+    }
+}
+
+/*
+ * The BK x QV score tile s<j>_<v> = qt . k of the keys j0 .. j0+BK-1 (no
+ * bias, no mask), one fma per (key, dd) with the keys broadcast from their
+ * panel. Needs qt (attn_load_q), kph (the head's key panels
+ * [nkb][d][BK]), j0 and d.
+ */
+#define ATT_SCORE_TILE()                                                                          \
+    ATT_LIST(BK, S_DECL_J)                                                                        \
+    {                                                                                             \
+        __global const float *kr = kph + (long)(j0 / BK) * d * BK;                                \
+        __private const float *qr = qt;                                                           \
+        for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {                                      \
+            QVS(Q_LOAD, 0)                                                                        \
+            ATT_LIST(BK, S_FMA_J)                                                                 \
+        }                                                                                         \
+    }
+
+/* The P.V accumulators of attn_pv: a<e>_<v> holds ot[c + e][v * VW ..]. */
+#define AL_LOAD(a, v) VEC al##v = al ? VLOAD(v, al) : (VEC)(1.0f);
+#define A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW) * al##v;
+#define A_DECL_E(e) QVS(A_DECL, e)
+#define P_LOAD(a, v) VEC pv##v = VLOAD((a) * QV + (v), ps);
+#define A_FMA(e, v) a##e##_##v = fma(pv##v, ve, a##e##_##v);
+#define A_FMA_E(e)                                                                                \
+    {                                                                                             \
+        VEC ve = (VEC)(vr[(e) * v_cs]);                                                           \
+        QVS(A_FMA, e)                                                                             \
+    }
+#define A_STORE(e, v) VSTORE(a##e##_##v, 0, ot + (c + e) * QB + (v) * VW);
+#define A_STORE_E(e) QVS(A_STORE, e)
+
+/*
+ * P.V of one key tile, lane-wise over the QB queries:
+ *   ot[dd][i] = al[i] * ot[dd][i] + sum_{j < jn} ps[j][i] v[j, dd]
+ * for dd < dv, DC of them at a time (the values broadcast from their row),
+ * where ps holds the tile's weights [BK][QB], v's rows start at vt (row
+ * stride v_rs, element stride v_cs: pass a literal 1 for contiguous rows),
+ * and al is 0 for no rescale (a factor of exactly 1). jn 0: only the
+ * rescale.
+ */
+inline void attn_pv(__private float *ot, __private const float *ps, __private const float *al,
+                    __global const float *vt, long v_rs, long v_cs, int jn, int dv)
+{
+    QVS(AL_LOAD, 0)
+    int c = 0;
+    for (; c + DC <= dv; c += DC) {
+        ATT_LIST(DC, A_DECL_E)
+        __global const float *vr = vt + c * v_cs;
+        for (int j = 0; j < jn; j++, vr += v_rs) {
+            QVS(P_LOAD, j)
+            ATT_LIST(DC, A_FMA_E)
+        }
+        ATT_LIST(DC, A_STORE_E)
+    }
+    for (; c < dv; c++) {
+        ATT_L1(A_DECL_E)
+        __global const float *vr = vt + c * v_cs;
+        for (int j = 0; j < jn; j++, vr += v_rs) {
+            QVS(P_LOAD, j)
+            ATT_L1(A_FMA_E)
+        }
+        ATT_L1(A_STORE_E)
+    }
+}
+
+/*
+ * out[q0+i, dd] = ot[dd][i] / l_i (0 where l_i is 0: every key masked) for
+ * the lanes i with q0+i < seq_q and dd < dv (oh: out at the batch entry and
+ * head; lf: l_i), ot first times cs[dd * cs_stride], a scale per channel,
+ * when cs is not 0; recip 0 stores ot (times cs) without dividing.
+ */
+inline void attn_store_out(__global float *oh, long4 o_str, int q0, int sq, int dv,
+                           __private const float *ot, __private const float *lf, int recip,
+                           __global const float *cs, long cs_stride)
+{
+    for (int i = 0; i < QB && q0 + i < sq; i++) {
+        __global float *r = oh + (long)(q0 + i) * o_str.s2;
+        float li = lf[i];
+        for (int dd = 0; dd < dv; dd++) {
+            float a = cs ? ot[dd * QB + i] * cs[dd * cs_stride] : ot[dd * QB + i];
+            r[dd * o_str.s3] = !recip ? a : li > 0.0f ? a / li : 0.0f;
+        }
+    }
+}
 
 /*
  * K [batch, heads, seq_k, d] (any strides; KPACK_T elements, float unless

@@ -38,7 +38,9 @@
  *   attn_quant_cpu  QB queries per work-item in vector lanes, register
  *                   tiles of BK keys (CPU devices)
  *
- * Build defines (set by the host):
+ * Build defines (the host passes every one, from its table in
+ * lib/ops/attention_options.c; the defaults below, checked equal to the
+ * table's by test-attention, let the program build bare):
  *   KV    0: k, v f32 (any strides; the scale arguments are unread);
  *         1: k, v i8 codes, scales per token [batch, heads, seq_k];
  *         2: k, v i8 codes, scales per channel [batch, heads, head_dim]
@@ -253,25 +255,12 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
 /* Register tiles (CPU devices)                                             */
 /* ------------------------------------------------------------------------ */
 
-/* VW, QV (QB = QV * VW), BK, DC, the vector types and the score-tile
- * macros (S_DECL_J, Q_LOAD, S_FMA_J, S_BIAS_J, S_CAUSAL_J, QI_DECL,
- * P_LOAD, A_STORE_E, L_STORE, ATT_LIST, QVS) of attn_fused_cpu, and
- * attn_pack_k, here reading KV_T (f32 or int8 codes, converted exactly;
- * the scales are not applied). */
+/* VW, QV (QB = QV * VW), BK, DC, the vector types, the register-tile
+ * macros and the helpers of attn_fused_cpu (the query load, the score
+ * tile, P.V, the output store), and attn_pack_k, here reading KV_T (f32 or
+ * int8 codes, converted exactly; the scales are not applied). */
 #define KPACK_T KV_T
 #include "attention_common.cl"
-
-#if VW == 8
-#define AQ_VSTORE_HALF_RTE vstore_half8_rte
-#define AQ_VLOAD_HALF vload_half8
-#define AQ_AS_VECI as_int8
-#define AQ_AS_VEC as_float8
-#else
-#define AQ_VSTORE_HALF_RTE vstore_half16_rte
-#define AQ_VLOAD_HALF vload_half16
-#define AQ_AS_VECI as_int16
-#define AQ_AS_VEC as_float16
-#endif
 
 /*
  * The stored weights p^ of VW weights p in [0, 1] (PF above), lane-wise and
@@ -288,15 +277,15 @@ inline VEC aq_store_pv(VEC p, int levels)
 {
 #if PF == 1
     ushort h[VW];
-    AQ_VSTORE_HALF_RTE(p, 0, (__private half *)h);
-    return AQ_VLOAD_HALF(0, (__private const half *)h);
+    VSTORE_HALF_RTE(p, 0, (__private half *)h);
+    return VLOAD_HALF(0, (__private const half *)h);
 #elif PF == 2
-    VECI bits = AQ_AS_VECI(p);
+    VECI bits = AS_VECI(p);
     /* a true vector comparison is -1 */
     VECI e = (bits >> 23) - 127 - ((bits & 0x7fffff) >= (VECI)(0x3504f3));
     VECI esub = select((VECI)(-127), (VECI)(-126), bits >= (VECI)(0x5a827a));
     e = select(e, esub, bits < (VECI)(0x00800000));
-    return select((VEC)(0.0f), AQ_AS_VEC((e + 127) << 23), e >= (VECI)(1 - levels));
+    return select((VEC)(0.0f), AS_VEC((e + 127) << 23), e >= (VECI)(1 - levels));
 #else
     (void)levels;
     return p;
@@ -348,15 +337,7 @@ __kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int 
 
 /* The BK x QV score tile s<j>_<v> of keys j0 .. j0+BK-1 (masked: -inf). */
 #define AQ_SCORES                                                                                 \
-    ATT_LIST(BK, S_DECL_J)                                                                        \
-    {                                                                                             \
-        __global const float *kr = kph + (long)(j0 / BK) * d * BK;                                \
-        __private const float *qr = qt;                                                           \
-        for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {                                      \
-            QVS(Q_LOAD, 0)                                                                        \
-            ATT_LIST(BK, S_FMA_J)                                                                 \
-        }                                                                                         \
-    }                                                                                             \
+    ATT_SCORE_TILE()                                                                              \
     for (int j = 0; j < BK; j++) {                                                                \
         int jc = min(j0 + j, sk - 1);                                                             \
         kbt[j] = j0 + j >= sk || (has_pad && padb[jc * pad_str.s3] != 0) ? -INFINITY : 0.0f;     \
@@ -381,21 +362,6 @@ __kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int 
         VSTORE(AQ_W(j, e), (j) * QV + (v), ps);                                                   \
     }
 #define AQ_EXP_J(j) QVS(AQ_EXP, j)
-#define AQ_A_DECL(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW);
-#define AQ_A_DECL_E(e) QVS(AQ_A_DECL, e)
-#if VS3
-#define AQ_VSTEP 1
-#define AQ_VAT(e) vr[e]
-#else
-#define AQ_VSTEP v_str.s3
-#define AQ_VAT(e) vr[(e) * v_str.s3]
-#endif
-#define AQ_A_FMA_E(e)                                                                             \
-    {                                                                                             \
-        VEC ve = (VEC)(AQ_VAT(e));                                                         \
-        QVS(A_FMA, e)                                                                             \
-    }
-
 /*
  * One work-item computes QB = QV*VW queries q0 .. q0+QB-1 of head h of
  * batch b (global size (ceil(seq_q/QB), heads, batch), local size 1), the
@@ -444,19 +410,14 @@ __kernel void attn_quant_cpu(__global const float *q, long q_off, long4 q_str,
     __global const float *ksh = ks + ks_off + b * ks_str.s0 + h * ks_str.s1;
     __global const float *vsh = vs + vs_off + b * vs_str.s0 + h * vs_str.s1;
 #endif
-
-    __global const float *qb = q + q_off + b * q_str.s0 + h * q_str.s1;
-    for (int i = 0; i < QB; i++) {
-        __global const float *r = qb + (long)(q0 + i) * q_str.s2;
-        bool live = q0 + i < sq;
-        for (int dd = 0; dd < d; dd++) {
-#if KV == 2
-            qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] * ksh[dd * ks_str.s2] : 0.0f;
+#if KV == 2 /* the channel scales: K's folded into the queries, V's into out */
+    __global const float *kcs = ksh, *vcs = vsh;
 #else
-            qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] : 0.0f;
+    __global const float *kcs = 0, *vcs = 0;
 #endif
-        }
-    }
+
+    attn_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2, kcs,
+                ks_str.s2);
     for (int e = 0; e < dv * QB; e++)
         ot[e] = 0.0f;
 
@@ -479,44 +440,14 @@ __kernel void attn_quant_cpu(__global const float *q, long q_off, long4 q_str,
         AQ_SCORES
         ATT_LIST(BK, AQ_EXP_J)
 
-        int jn = min(BK, sk - j0);
-        __global const float *vt = vh + (long)j0 * v_str.s2;
-        int c = 0;
-        for (; c + DC <= dv; c += DC) {
-            ATT_LIST(DC, AQ_A_DECL_E)
-            __global const float *vr = vt + c * AQ_VSTEP;
-            for (int j = 0; j < jn; j++, vr += v_str.s2) {
-                QVS(P_LOAD, j)
-                ATT_LIST(DC, AQ_A_FMA_E)
-            }
-            ATT_LIST(DC, A_STORE_E)
-        }
-        for (; c < dv; c++) {
-            ATT_L1(AQ_A_DECL_E)
-            __global const float *vr = vt + c * AQ_VSTEP;
-            for (int j = 0; j < jn; j++, vr += v_str.s2) {
-                QVS(P_LOAD, j)
-                ATT_L1(AQ_A_FMA_E)
-            }
-            ATT_L1(A_STORE_E)
-        }
+        attn_pv(ot, ps, 0, vh + (long)j0 * v_str.s2, v_str.s2, VS3 ? 1 : v_str.s3,
+                min(BK, sk - j0), dv);
     }
 
     float lf[QB];
     QVS(L_STORE, 0)
-    __global float *ob = o + o_off + b * o_str.s0 + h * o_str.s1;
-    for (int i = 0; i < QB && q0 + i < sq; i++) {
-        __global float *r = ob + (long)(q0 + i) * o_str.s2;
-        float li = lf[i];
-        for (int dd = 0; dd < dv; dd++) {
-#if KV == 2
-            float a = ot[dd * QB + i] * vsh[dd * vs_str.s2];
-#else
-            float a = ot[dd * QB + i];
-#endif
-            r[dd * o_str.s3] = li > 0.0f ? a / li : 0.0f;
-        }
-    }
+    attn_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, q0, sq, dv, ot, lf, 1, vcs,
+                   vs_str.s2);
 }
 
 #endif /* AQ_CPU */

@@ -21,8 +21,8 @@
  * dimensions (b, h, row, dd) in .s0 .. .s3. Every kernel works in base 2:
  * c = scale * log2(e), t = c q.k, weights 2^(t - max t).
  *
- * Kernels:
- *   sp_key_bias         per-key additive mask (0 or -inf) [batch][nk_pad]
+ * The per-key mask (0 or -inf) [batch][nk_pad] comes from attn_key_bias of
+ * cl/attention.cl (the host's clf_attn_enqueue_key_bias). Kernels:
  *   attn_pack_k         K into transposed key panels (attention_common.cl)
  *   sp_window_cpu       window, QB queries per work-item in vector lanes,
  *                       register tiles, only the key tiles of the block's
@@ -35,7 +35,8 @@
  *   sp_topk_attend      softmax over the selected keys and P.V, one
  *                       work-item per query (every device)
  *
- * Build defines: VW, QV, BK, DC, DMAX as in attention.cl.
+ * Build defines: VW, QV, BK, DC, DMAX as in attention.cl (defaults in
+ * attention_common.cl).
  */
 
 #include "attention_common.cl"
@@ -94,72 +95,13 @@ void sp_heap_push(__global float *hs, __global int *hi, int kk, float s, int j)
 #define S_STORE(j, v) VSTORE(s##j##_##v, (j) * QV + (v), ps);
 #define S_STORE_J(j) QVS(S_STORE, j)
 
-#define A_DECL1(e, v) VEC a##e##_##v = VLOAD(0, ot + (c + e) * QB + (v) * VW);
-#define A_DECL1_E(e) QVS(A_DECL1, e)
-
-/* Loads the block's queries, scaled by c and transposed, into qt. */
-void sp_load_q(__private float *qt, __global const float *qb, long4 q_str, int q0, int sq, int d,
-               float cl2)
-{
-    for (int i = 0; i < QB; i++) {
-        __global const float *r = qb + (long)(q0 + i) * q_str.s2;
-        bool live = q0 + i < sq;
-        for (int dd = 0; dd < d; dd++)
-            qt[dd * QB + i] = live ? cl2 * r[dd * q_str.s3] : 0.0f;
-    }
-}
-
 /* The BK x QV score tile of keys j0.. for the block: t = qt . kp + kb. */
 #define SCORE_TILE()                                                                              \
-    ATT_LIST(BK, S_DECL_J)                                                                         \
+    ATT_SCORE_TILE()                                                                              \
     {                                                                                             \
-        __global const float *kr = kph + (long)(j0 / BK) * d * BK;                                \
-        __private const float *qr = qt;                                                           \
-        for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {                                      \
-            QVS(Q_LOAD, 0)                                                                        \
-            ATT_LIST(BK, S_FMA_J)                                                                  \
-        }                                                                                         \
         __global const float *kbt = kbb + j0;                                                     \
-        ATT_LIST(BK, S_BIAS_J)                                                                     \
+        ATT_LIST(BK, S_BIAS_J)                                                                    \
     }
-
-/* ot (+)= sum over keys [ja, jb) of the tile of ps[j] v[j, :]; `first`
- * picks A_DECL (scaled by al) or A_DECL1 (plain). vt points at v row j0. */
-#define PV_RANGE(ADECL, ja, jb)                                                                   \
-    {                                                                                             \
-        int c = 0;                                                                                \
-        for (; c + DC <= d; c += DC) {                                                            \
-            ATT_LIST(DC, ADECL)                                                                    \
-            __global const float *vr = vt + c + (long)(ja - j0) * v_str.s2;                       \
-            for (int j = ja - j0; j < jb - j0; j++, vr += v_str.s2) {                             \
-                QVS(P_LOAD, j)                                                                    \
-                ATT_LIST(DC, A_FMA_E)                                                              \
-            }                                                                                     \
-            ATT_LIST(DC, A_STORE_E)                                                                \
-        }                                                                                         \
-        for (; c < d; c++) {                                                                      \
-            ATT_L1(ADECL)                                                                          \
-            __global const float *vr = vt + c + (long)(ja - j0) * v_str.s2;                       \
-            for (int j = ja - j0; j < jb - j0; j++, vr += v_str.s2) {                             \
-                QVS(P_LOAD, j)                                                                    \
-                ATT_L1(A_FMA_E)                                                                    \
-            }                                                                                     \
-            ATT_L1(A_STORE_E)                                                                      \
-        }                                                                                         \
-    }
-
-/* Writes out = ot * f lane-wise (f = 1/l or 0) for the live queries. */
-void sp_store_out(__global float *ob, long4 o_str, __private const float *ot,
-                  __private const float *lf, int q0, int sq, int d, int recip)
-{
-    for (int i = 0; i < QB && q0 + i < sq; i++) {
-        __global float *r = ob + (long)(q0 + i) * o_str.s2;
-        float li = lf[i];
-        for (int dd = 0; dd < d; dd++)
-            r[dd * o_str.s3] = recip ? (li > 0.0f ? ot[dd * QB + i] / li : 0.0f)
-                                     : ot[dd * QB + i];
-    }
-}
 
 /*
  * Window attention, QB queries q0.. per work-item (global size
@@ -187,7 +129,7 @@ __kernel void sp_window_cpu(__global const float *q, long q_off, long4 q_str,
     float qt[DMAX * QB];
     float ot[DMAX * QB];
     float ps[BK * QB];
-    sp_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2);
+    attn_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2, 0, 0);
     for (int e = 0; e < d * QB; e++)
         ot[e] = 0.0f;
     QVS(QI_DECL, 0)
@@ -238,24 +180,25 @@ __kernel void sp_window_cpu(__global const float *q, long q_off, long4 q_str,
         QVS(MU_DECL, 0)
         ATT_LIST(BK, S_EXP_J)
         QVS(L_UPDATE, 0)
+        /* P.V over [a1, b1) with the rescale, then [a2, b2) without; an
+         * empty first range: the rescale goes with the second (both empty:
+         * the rescale alone) */
         __global const float *vt = vh + (long)j0 * v_str.s2;
+        float alf[QB];
+        QVS(AL_STORE, 0)
         if (a1 < b1) {
-            PV_RANGE(A_DECL_E, a1, b1)
+            attn_pv(ot, ps, alf, vt, v_str.s2, 1, b1 - a1, d);
             if (a2 < b2)
-                PV_RANGE(A_DECL1_E, a2, b2)
-        } else if (a2 < b2) {
-            PV_RANGE(A_DECL_E, a2, b2)
+                attn_pv(ot, ps + (a2 - j0) * QB, 0, vt + (long)(a2 - j0) * v_str.s2, v_str.s2,
+                        1, b2 - a2, d);
         } else {
-            /* nothing read: still rescale ot */
-            for (int e = 0; e < d; e++) {
-#define OT_SCALE(a, v) VSTORE(VLOAD(0, ot + e * QB + (v) * VW) * al##v, 0, ot + e * QB + (v) * VW);
-                QVS(OT_SCALE, 0)
-            }
+            attn_pv(ot, ps + (a2 - j0) * QB, alf, vt + (long)(a2 - j0) * v_str.s2, v_str.s2, 1,
+                    b2 - a2, d);
         }
     }
     float lf[QB];
     QVS(L_STORE, 0)
-    sp_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, ot, lf, q0, sq, d, 1);
+    attn_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, q0, sq, d, ot, lf, 1, 0, 0);
 }
 
 /*
@@ -287,7 +230,7 @@ __kernel void sp_threshold_cpu(__global const float *q, long q_off, long4 q_str,
     float qt[DMAX * QB];
     float ot[DMAX * QB];
     float ps[BK * QB];
-    sp_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2);
+    attn_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2, 0, 0);
     for (int e = 0; e < d * QB; e++)
         ot[e] = 0.0f;
     QVS(QI_DECL, 0)
@@ -334,9 +277,7 @@ __kernel void sp_threshold_cpu(__global const float *q, long q_off, long4 q_str,
             ATT_LIST(BK, S_CAUSAL_J)
         }
         ATT_LIST(BK, S_KEEP_J)
-        __global const float *vt = vh + (long)j0 * v_str.s2;
-        int jn = min(j0 + BK, sk);
-        PV_RANGE(A_DECL1_E, j0, jn)
+        attn_pv(ot, ps, 0, vh + (long)j0 * v_str.s2, v_str.s2, 1, min(BK, sk - j0), d);
     }
     float lf[QB];
     int cf[QB];
@@ -344,7 +285,8 @@ __kernel void sp_threshold_cpu(__global const float *q, long q_off, long4 q_str,
 #define CNT_STORE(a, v) VSTORE(cnt##v, v, cf);
     QVS(LK_STORE, 0)
     QVS(CNT_STORE, 0)
-    sp_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, ot, lf, q0, sq, d, renorm);
+    attn_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, q0, sq, d, ot, lf, renorm, 0,
+                   0);
     if (has_kept) {
         __global int *kr = kept + kept_off + b * kept_str.s1 + h * kept_str.s2;
         for (int i = 0; i < QB && q0 + i < sq; i++)
@@ -373,7 +315,7 @@ __kernel void sp_topk_select_cpu(__global const float *q, long q_off, long4 q_st
     float qt[DMAX * QB];
     float ps[BK * QB];
     float thr[QB];
-    sp_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2);
+    attn_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2, 0, 0);
     long row0 = (b * heads + h) * (long)sq + q0;
     for (int i = 0; i < QB; i++) {
         /* lanes past seq_q never push: +inf root */
