@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "../lib/linalg/svd.h" /* internal: LAPACK's SVD, for the truncated reference */
-#include "../lib/linalg/tt.h"  /* internal: TT-matrix reconstruction */
+#include "../lib/linalg/tt_svd.h" /* internal: TT-matrix reconstruction */
 #include "../tools/ref_encoder.h"
 #include "common.h"
 

@@ -1,5 +1,5 @@
 /*
- * Sentence pooling (lib/ops/pool.c, cl/pool.cl), no model needed:
+ * Sentence pooling (lib/ops/pooling.c, cl/pooling.cl), no model needed:
  * clf_op_mean_pool_normalize against a double-precision reference on
  * random hidden states (dense and strided), random masks with a row of no
  * token and a full row; the key padding of a mask (exact); argument errors.
@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "../lib/ops/pool.h" /* internal: the key padding of a mask */
+#include "../lib/ops/pooling.h" /* internal: the key padding of a mask */
 
 #define SLACK 1.01
 
@@ -172,7 +172,7 @@ START_TEST(test_key_padding)
     ck_assert_ok(ctx, clf_tensor_write(m, mask, sizeof mask));
     struct clf_graph *g = NULL;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-    ck_assert_ok(ctx, clf_pool_key_padding(g, m, &kp));
+    ck_assert_ok(ctx, clf_pooling_key_padding(g, m, &kp));
     ck_assert_int_eq(kp->dtype, CLF_I32);
     memset(got, 0x55, sizeof got);
     ck_assert_ok(ctx, clf_tensor_write(kp, got, sizeof got));
@@ -205,7 +205,7 @@ START_TEST(test_errors)
     ck_assert_status(ctx, clf_op_mean_pool_normalize(g, h, mf, &y), CLF_E_SHAPE);
     ck_assert_status(ctx, clf_op_mean_pool_normalize(g, hf, m, &y), CLF_E_SHAPE);
     ck_assert_status(ctx, clf_op_mean_pool_normalize(g, m, m, &y), CLF_E_SHAPE);
-    ck_assert_status(ctx, clf_pool_key_padding(g, mf, &y), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_pooling_key_padding(g, mf, &y), CLF_E_SHAPE);
     ck_assert_ptr_null(y);
     ck_assert_uint_eq(clf_graph_node_count(g), 0);
     clf_graph_destroy(g);

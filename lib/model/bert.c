@@ -12,7 +12,7 @@
  *   linear2  = output.dense                                 [d, d_ff]
  *   norm2    = output.LayerNorm                             [d]
  * The attention mask (1 = token) becomes the encoder's key padding (mask
- * == 0) on the device (clf_pool_key_padding). HF adds the mask as a large
+ * == 0) on the device (clf_pooling_key_padding). HF adds the mask as a large
  * negative bias before the softmax; the encoder leaves padded keys out of
  * it, the same up to exp(-3.4e38) = 0. Token types are always 0 (one text
  * per row), as sentence-transformers passes them; the sum is formed in
@@ -27,7 +27,7 @@
 #include <cjson/cJSON.h>
 
 #include "../graph/graph.h"
-#include "../ops/pool.h"
+#include "../ops/pooling.h"
 #include "../runtime/ctx.h"
 #include "encoder_internal.h"
 
@@ -476,7 +476,7 @@ static enum clf_status embed(struct clf_bert *b, struct clf_graph *g, struct clf
     if (st == CLF_OK)
         st = clf_op_layernorm(g, wtp, b->ln_w, b->ln_b, b->enc->cfg.eps, e);
     if (st == CLF_OK && mask && kp)
-        st = clf_pool_key_padding(g, mask, kp);
+        st = clf_pooling_key_padding(g, mask, kp);
     return st;
 }
 

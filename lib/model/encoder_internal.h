@@ -1,7 +1,8 @@
 /* The encoder's internals, shared by encoder.c (configuration, loading,
  * the forward pass), encoder_prepare.c (what is made from the weights when
- * they arrive: SVD score forms, int8 weights, FFN factors) and
- * encoder_save.c. */
+ * they arrive: SVD score forms, int8 weights, FFN factors),
+ * encoder_file.c (loading and saving weights files) and encoder_tp.c and
+ * bert.c (which build on the encoder). */
 #ifndef CLF_MODEL_ENCODER_INTERNAL_H
 #define CLF_MODEL_ENCODER_INTERNAL_H
 
@@ -9,7 +10,7 @@
 #include <stdint.h>
 
 #include "clformer.h"
-#include "../linalg/tt.h"
+#include "../linalg/tt_svd.h"
 
 /* The weights of one layer, in PyTorch's names (see weight_table). */
 struct layer {

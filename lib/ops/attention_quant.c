@@ -2,7 +2,7 @@
  * Mixed-precision attention (clf_op_attention_quant, cl/attention_quant.cl):
  * q f32, K and V f32 or symmetric i8 codes with per-token or per-channel
  * f32 scales, the attention weights P stored as fp32, fp16 or powers of
- * two (seed §3.2.2: K and V int8, attention weights fp16). Scores and
+ * two (e.g. K and V int8, attention weights fp16). Scores and
  * accumulation are fp32; the weights come from a two-pass softmax (row
  * maximum, then p_j = exp(s_j - m)) so that each stored p_j is the rounding
  * of one fixed value, not of a running rescale.

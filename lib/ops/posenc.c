@@ -1,9 +1,9 @@
 /*
- * Positional encodings (seed §3.3; kernels in cl/posenc.cl):
- *  - the sinusoidal table, precomputed once per context per size (§3.3.1);
+ * Positional encodings (kernels in cl/posenc.cl):
+ *  - the sinusoidal table, precomputed once per context per size;
  *  - adding a table (sinusoidal or learned) to x [..., seq, d];
  *  - a low-rank factorisation P ≈ U·V of a table by truncated SVD on the
- *    host (§3.3.2), and adding U·V to x without forming the table.
+ *    host, and adding U·V to x without forming the table.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -1,13 +1,13 @@
 /*
- * Tensor-Train linear layer on the device (cl/tt.cl; seed §3.2.1): the
- * cores of a TT-matrix W [M, N] (lib/linalg/tt.h) uploaded in f32, and
+ * Tensor-Train linear layer on the device (cl/tt.cl): the
+ * cores of a TT-matrix W [M, N] (lib/linalg/tt_svd.h) uploaded in f32, and
  * y = act(x·Wᵀ + bias) applied core by core, never forming W. Internal.
  */
 #ifndef CLF_OPS_TT_H
 #define CLF_OPS_TT_H
 
 #include "ops.h"
-#include "../linalg/tt.h"
+#include "../linalg/tt_svd.h"
 
 /* Rows of a core's device layout are padded to a multiple of this (the
  * kernel's q tile, TT_TQ in cl/tt.cl). */

@@ -1,5 +1,5 @@
 /*
- * Sentence pooling and mask helpers (host side: lib/ops/pool.c).
+ * Sentence pooling and mask helpers (host side: lib/ops/pooling.c).
  *
  * Tensor arguments follow common.cl: (buffer, element offset, long4
  * strides), shapes padded in front to 4-D, so a [batch, seq, d] tensor has

@@ -1,5 +1,5 @@
 /*
- * Tensor-Train matrices on the host (see tt.h): balanced modes, TT-SVD
+ * Tensor-Train matrices on the host (see tt_svd.h): balanced modes, TT-SVD
  * (Oseledets 2011, Algorithm 1) and reconstruction.
  *
  * Index conventions. W [M, N] row-major; i = (i_0..i_{d-1}) over m,
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tt.h"
+#include "tt_svd.h"
 #include "rsvd.h"
 #include "svd.h"
 #include "ctx.h"

@@ -1,5 +1,5 @@
 /*
- * Tensor-Train (TT) matrices on the host, in double (seed §3.2.1).
+ * Tensor-Train (TT) matrices on the host, in double.
  *
  * TT-SVD: Oseledets, "Tensor-Train Decomposition", SIAM J. Sci. Comput.
  * 33(5), 2011, Algorithm 1. TT-matrix format (each core carries one row and
@@ -9,8 +9,8 @@
  * Same conventions as svd.h: dense row-major double arrays; every failure is
  * a status, with a message on ctx when ctx is not NULL; nothing aborts.
  */
-#ifndef CLF_LINALG_TT_H
-#define CLF_LINALG_TT_H
+#ifndef CLF_LINALG_TT_SVD_H
+#define CLF_LINALG_TT_SVD_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,18 +1,18 @@
 /*
- * Sentence pooling (cl/pool.cl): the masked mean and L2 normalisation of
+ * Sentence pooling (cl/pooling.cl): the masked mean and L2 normalisation of
  * sentence-transformers (clf_op_mean_pool_normalize, two nodes: pool_mean
  * [batch, d], then pool_l2_normalize), and the key padding of an attention
- * mask (clf_pool_key_padding). Arguments are checked when recorded.
+ * mask (clf_pooling_key_padding). Arguments are checked when recorded.
  */
 #include <stdio.h>
 
-#include "pool.h"
+#include "pooling.h"
 
 static enum clf_status enqueue_key_padding(struct clf_ctx *ctx, struct clf_node *node,
                                            cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
     /* mask -> kp, shape */
-    return clf_launch_io_args(ctx, node, "pool", "pool_key_padding", NULL, 0, n_wait, wait, ev);
+    return clf_launch_io_args(ctx, node, "pooling", "pool_key_padding", NULL, 0, n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_mean(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
@@ -21,7 +21,7 @@ static enum clf_status enqueue_mean(struct clf_ctx *ctx, struct clf_node *node, 
     /* h, mask -> p, shape, then seq */
     cl_long seq = node->in[0]->shape[1];
     const struct clf_karg args[] = {{sizeof seq, &seq}};
-    return clf_launch_io_args(ctx, node, "pool", "pool_mean", args, CLF_NARGS(args), n_wait, wait,
+    return clf_launch_io_args(ctx, node, "pooling", "pool_mean", args, CLF_NARGS(args), n_wait, wait,
                               ev);
 }
 
@@ -31,7 +31,7 @@ static enum clf_status enqueue_l2(struct clf_ctx *ctx, struct clf_node *node, cl
     /* x -> y, shape; one work-item per row */
     cl_kernel k = NULL;
     cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "pool", NULL, "pool_l2_normalize", &k, &arg);
+    enum clf_status st = clf_kernel_io(ctx, node, "pooling", NULL, "pool_l2_normalize", &k, &arg);
     if (st != CLF_OK)
         return st;
     size_t rows = (size_t)node->out->shape[0];
@@ -58,7 +58,7 @@ static enum clf_status check_mask(struct clf_graph *g, const struct clf_tensor *
     return CLF_OK;
 }
 
-enum clf_status clf_pool_key_padding(struct clf_graph *g, struct clf_tensor *mask,
+enum clf_status clf_pooling_key_padding(struct clf_graph *g, struct clf_tensor *mask,
                                      struct clf_tensor **kp)
 {
     enum clf_status st = clf_graph_check_call(g, kp, "key_padding");
