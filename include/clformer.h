@@ -1473,8 +1473,10 @@ struct clf_encoder_tp;
 
 /** Creates one from weights (path, as clf_encoder_load, a final norm
  *  included; NULL: seeded random weights identical to
- *  clf_encoder_create_random's with the same seed). The full encoder is
- *  made once on the first member's context, read back and sliced. */
+ *  clf_encoder_create_random's with the same seed). The weights are read
+ *  (or made) one at a time on the host and sliced there: each device
+ *  receives only its slices and the replicated parts, never the whole
+ *  model. */
 CLF_API enum clf_status clf_encoder_tp_create(struct clf_group *grp,
                                               const struct clf_encoder_config *cfg,
                                               const char *path, uint64_t seed,
@@ -1510,8 +1512,8 @@ struct clf_tp_comm {
  * Creates rank comm->rank's share of a tensor-parallel encoder on ctx: the
  * same slices as member comm->rank of a clf_encoder_tp_create group of
  * comm->size devices (weights from path, or seeded random ones: every rank
- * must pass the same cfg, path or seed). The full encoder is made on ctx
- * once, read back and sliced. The forward then runs on every rank with the
+ * must pass the same cfg, path or seed), read and sliced on the host: ctx
+ * never holds more than this rank's share. The forward then runs on every rank with the
  * same x and key_padding, and every rank receives y (each applies the
  * closing LayerNorms itself); with an all-reduce that adds in rank order
  * the result equals a group's of the same devices bit for bit. A failure of

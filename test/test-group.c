@@ -795,6 +795,171 @@ START_TEST(test_tp_rank_errors)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* What a rank holds on its device                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Rank r of n's weights, from the weight sizes: its 1/n of every split
+ * matrix and bias (Q, K, V rows and Wo columns of its heads, W1 rows, b1
+ * entries and W2 columns of its d_ff/n), the replicated LayerNorms, rank
+ * 0's out_proj.bias and linear2.bias, rank 0's final norm. *tensors: how
+ * many device tensors that is. */
+static double rank_bytes(const struct clf_encoder_config *c, int n, int r, bool norm,
+                         int *tensors)
+{
+    const double d = (double)c->d_model, f = (double)c->d_ff;
+    const double split = 3 * d * d + 3 * d + d * d + f * d + f + d * f;
+    const double per_layer = split / n + 4 * d + (r == 0 ? 2 * d : 0);
+    *tensors = (int)c->layers * (r == 0 ? 12 : 10) + (norm && r == 0 ? 2 : 0);
+    return 4 * ((double)c->layers * per_layer + (norm && r == 0 ? 2 * d : 0));
+}
+
+/* The bound on a context's live bytes for those tensors: the buffer pool
+ * rounds each one up to 256 bytes, then to a quarter of the power of two
+ * below it (lib/runtime/pool.c): at most 1.25·(bytes + 255) each. */
+static double held_bound(double bytes, int tensors)
+{
+    return 1.25 * (bytes + 255.0 * tensors);
+}
+
+/* Live bytes now and the peak since the last trim. */
+static void device_bytes(struct clf_ctx *ctx, double *live, double *peak)
+{
+    struct clf_ctx_stats s;
+    ck_assert_ok(ctx, clf_ctx_stats(ctx, &s));
+    *live = (double)s.pool_bytes_live;
+    *peak = (double)s.pool_bytes_peak;
+}
+
+/* Creates with fn(arg) on ctx and checks what ctx holds after (held) and
+ * at most during (peak) against rank r of n's weights: at least their
+ * bytes, at most held_bound; for n > 1 also below the whole model's bytes
+ * (full), which a rank that made the whole model first would exceed. */
+static void check_rank_memory(struct clf_ctx *ctx, const struct clf_encoder_config *c, int n,
+                              int r, bool norm, double full, const char *what,
+                              struct clf_encoder_tp *(*fn)(void *arg), void *arg,
+                              struct clf_encoder_tp **out)
+{
+    double live0, peak0, live, peak;
+    clf_ctx_trim(ctx);
+    device_bytes(ctx, &live0, &peak0);
+    *out = fn(arg);
+    device_bytes(ctx, &live, &peak);
+    int tensors;
+    const double want = rank_bytes(c, n, r, norm, &tensors), b = held_bound(want, tensors);
+    printf("%s: rank %d of %d holds %.0f bytes (peak %.0f) of its weights' %.0f (bound %.0f; "
+           "the whole model %.0f)\n",
+           what, r, n, live - live0, peak - live0, want, b, full);
+    ck_assert_msg(live - live0 >= want && live - live0 <= b, "held %.0f not in [%.0f, %.0f]",
+                  live - live0, want, b);
+    ck_assert_msg(peak - live0 <= b, "peak %.0f above %.0f", peak - live0, b);
+    if (n > 1)
+        ck_assert_msg(peak - live0 < full, "peak %.0f: the whole model (%.0f) was there",
+                      peak - live0, full);
+}
+
+struct rank_make {
+    struct clf_ctx *ctx;
+    const struct clf_encoder_config *c;
+    const char *path;
+    uint64_t seed;
+    struct clf_tp_comm comm;
+};
+
+static struct clf_encoder_tp *make_rank(void *arg)
+{
+    struct rank_make *m = arg;
+    struct clf_encoder_tp *tp = NULL;
+    ck_assert_ok(m->ctx, clf_encoder_tp_create_rank(m->ctx, m->c, m->path, m->seed, &m->comm, &tp));
+    return tp;
+}
+
+/* A rank of N = 1, 2, 4 holds its share and the replicated parts only,
+ * made from a seed and from a file, as measured by the
+ * context's own accounting (clf_ctx_stats); and its forward is still the
+ * group's (test_tp_ranks checks the bits). */
+START_TEST(test_tp_rank_memory)
+{
+    struct clf_ctx *ctx = clf_group_ctx(shared_group(false), 0);
+    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
+    c.d_model = 128, c.heads = 8, c.d_ff = 512;
+    const uint64_t seed = test_rand_u64();
+    int tensors;
+    const double full = rank_bytes(&c, 1, 0, false, &tensors);
+    struct clf_encoder *enc = NULL;
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, seed, &enc));
+    char *dir = test_make_tmpdir("group-rank-memory"), path[512];
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    ck_assert_ok(ctx, clf_encoder_save(enc, path));
+    clf_encoder_destroy(enc);
+    for (int n = 1; n <= 4; n *= 2)
+        for (int r = 0; r < n; r += n > 1 ? n - 1 : 1) {
+            struct rank_make m = {ctx, &c, NULL, seed, {r, n, never_called, NULL}};
+            struct clf_encoder_tp *tp = NULL;
+            check_rank_memory(ctx, &c, n, r, false, full, "seeded", make_rank, &m, &tp);
+            clf_encoder_tp_destroy(tp);
+            m.path = path;
+            check_rank_memory(ctx, &c, n, r, false, full, "from a file", make_rank, &m, &tp);
+            clf_encoder_tp_destroy(tp);
+        }
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
+struct group_make {
+    struct clf_group *grp;
+    const struct clf_encoder_config *c;
+    uint64_t seed;
+};
+
+static struct clf_encoder_tp *make_group(void *arg)
+{
+    struct group_make *m = arg;
+    struct clf_encoder_tp *tp = NULL;
+    ck_assert_ok(clf_group_ctx(m->grp, 0), clf_encoder_tp_create(m->grp, m->c, NULL, m->seed, &tp));
+    return tp;
+}
+
+/* The group's members: each holds its share (member 0 measured while the
+ * group is made; the others after). */
+START_TEST(test_tp_group_memory)
+{
+    if (n_devs < 2) {
+        printf("one device: a group's memory per member not tried\n");
+        return;
+    }
+    struct clf_group *grp = shared_group(true);
+    const int n = clf_group_size(grp);
+    struct clf_encoder_config c = small_config(true, CLF_ACT_GELU);
+    c.d_model = 128, c.heads = 8, c.d_ff = 512;
+    if (c.heads % n || c.d_ff % n) {
+        printf("%d devices do not divide the heads: not tried\n", n);
+        return;
+    }
+    int tensors;
+    const double full = rank_bytes(&c, 1, 0, false, &tensors);
+    double live0[MAX_RANKS], peak0;
+    ck_assert_int_le(n, MAX_RANKS);
+    for (int r = 1; r < n; r++) {
+        clf_ctx_trim(clf_group_ctx(grp, r));
+        device_bytes(clf_group_ctx(grp, r), &live0[r], &peak0);
+    }
+    struct group_make m = {grp, &c, test_rand_u64()};
+    struct clf_encoder_tp *tp = NULL;
+    check_rank_memory(clf_group_ctx(grp, 0), &c, n, 0, false, full, "group", make_group, &m, &tp);
+    for (int r = 1; r < n; r++) {
+        double live, peak;
+        device_bytes(clf_group_ctx(grp, r), &live, &peak);
+        const double want = rank_bytes(&c, n, r, false, &tensors), b = held_bound(want, tensors);
+        printf("group: member %d of %d holds %.0f bytes (peak %.0f; bound %.0f)\n", r, n,
+               live - live0[r], peak - live0[r], b);
+        ck_assert(live - live0[r] >= want && live - live0[r] <= b && peak - live0[r] <= b);
+    }
+    clf_encoder_tp_destroy(tp);
+}
+END_TEST
+
 int main(void)
 {
     /* two PoCL devices on one machine, read by PoCL at platform init */
@@ -819,6 +984,8 @@ int main(void)
     tcase_add_test(tc, test_tp_rank_errors);
     tcase_add_test(tc, test_tp_rank_faults);
     tcase_add_test(tc, test_tp_from);
+    tcase_add_test(tc, test_tp_rank_memory);
+    tcase_add_test(tc, test_tp_group_memory);
     suite_add_tcase(s, tc);
     int rc = test_run_suite(s);
     clf_group_destroy(grp_all);
