@@ -1565,6 +1565,37 @@ CLF_API enum clf_status clf_encoder_tp_forward(struct clf_encoder_tp *e, const f
 CLF_API enum clf_status clf_encoder_tp_comm_bytes(const struct clf_encoder_tp *e,
                                                   double *bytes_per_layer);
 
+/* ---- issue 18, item 4: data parallelism and ranks that hold their share ---- */
+/* (one block, to be moved with the rest of "Several devices" at the merge)    */
+
+/**
+ * BERT (clf_bert_load's model directory and options) split for tensor
+ * parallelism over the N devices of a group, no device ever holding the
+ * whole model: *tp receives the encoder layers (clf_encoder_tp_create's
+ * slices, read from model.safetensors and sliced on the host), *emb a
+ * model holding only the embeddings (word, position, token type rows and
+ * their LayerNorm, replicated: small) on the group's first context, for
+ * clf_bert_embeddings and clf_bert_config (clf_bert_forward and
+ * clf_bert_calibrate on it are CLF_E_STATE; clf_bert_encoder is NULL).
+ * The forward: clf_bert_embeddings, read back, clf_encoder_tp_forward with
+ * key padding = (mask == 0). options as clf_bert_load's, limited to what
+ * the tensor-parallel encoder runs (CLF_E_UNSUPPORTED otherwise). On
+ * failure both are NULL. Destroy each with its own function.
+ */
+CLF_API enum clf_status clf_bert_load_tp(struct clf_group *grp, const char *model_dir,
+                                         const struct clf_encoder_config *options,
+                                         struct clf_bert **emb, struct clf_encoder_tp **tp);
+
+/** The same as one rank of comm->size ranks in other processes (as
+ *  clf_encoder_tp_create_rank): the embeddings and this rank's share of the
+ *  layers on ctx. */
+CLF_API enum clf_status clf_bert_load_tp_rank(struct clf_ctx *ctx, const char *model_dir,
+                                              const struct clf_encoder_config *options,
+                                              const struct clf_tp_comm *comm,
+                                              struct clf_bert **emb, struct clf_encoder_tp **tp);
+
+/* ---- end of issue 18, item 4 ---- */
+
 /** Device time of node i's last command in the latest run, in ms (needs
  *  profiling, on by default); CLF_E_STATE before any run. */
 CLF_API enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms);

@@ -26,7 +26,8 @@
  *     attention weight, so only summation orders that depend on the batch
  *     shape differ: a few fp32 ulps of entries of size ~0.05);
  *   - the same batch with the encoder tensor-parallel over two PoCL
- *     devices (clf_bert_embeddings, clf_encoder_tp_create_from).
+ *     devices (clf_bert_embeddings, clf_encoder_tp_create_from), and
+ *     loaded split (clf_bert_load_tp: no device holds the whole model).
  */
 #include <math.h>
 #include <stdio.h>
@@ -478,6 +479,78 @@ START_TEST(test_reference_and_batch)
 }
 END_TEST
 
+/* clf_bert_load_tp over grp: each member holds its share of the layers
+ * (and member 0 the embeddings) and nothing more, as measured by its
+ * context (clf_ctx_stats): at least the share's bytes, at most the pool's
+ * rounding of them, below the whole encoder's bytes; its embeddings of
+ * ids [n, seq] (mask = !pad) equal the whole model's (x), its forward of x the
+ * whole model's encoder split by clf_encoder_tp_create_from (want), bit
+ * for bit. The model without layers refuses a whole forward. */
+static void load_tp_check(struct clf_group *grp, const int32_t *ids, const float *x,
+                          const int32_t *pad, int n, size_t seq, const float *want)
+{
+    const int nd = clf_group_size(grp);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    struct clf_bert *emb = NULL;
+    struct clf_encoder_tp *etp = NULL;
+    const struct clf_encoder_config c = clf_bert_config(model);
+    double live0[8], live, peak;
+    ck_assert_int_le(nd, 8);
+    for (int r = 0; r < nd; r++) {
+        clf_ctx_trim(clf_group_ctx(grp, r));
+        test_device_bytes(clf_group_ctx(grp, r), &live0[r], &peak);
+    }
+    ck_assert_ok(ctx0, clf_bert_load_tp(grp, model_dir(), NULL, &emb, &etp));
+    const double embeddings = 4.0 * (double)((30522 + 512 + 3) * D);
+    int tensors;
+    const double encoder = test_tp_rank_bytes(&c, 1, 0, false, &tensors);
+    for (int r = 0; r < nd; r++) {
+        test_device_bytes(clf_group_ctx(grp, r), &live, &peak);
+        const double share = test_tp_rank_bytes(&c, nd, r, false, &tensors) +
+                             (r == 0 ? embeddings : 0);
+        const double bound = test_pool_bound(share, tensors + (r == 0 ? 5 : 0));
+        printf("bert split over %d: member %d holds %.0f bytes (peak %.0f; its share %.0f, "
+               "bound %.0f; the whole encoder %.0f)\n",
+               nd, r, live - live0[r], peak - live0[r], share, bound, encoder);
+        ck_assert(live - live0[r] >= share && live - live0[r] <= bound);
+        ck_assert(peak - live0[r] <= bound);
+        if (nd > 1)
+            ck_assert(peak - live0[r] - (r == 0 ? embeddings : 0) < encoder);
+    }
+    ck_assert_int_eq(c.d_model, clf_bert_config(emb).d_model);
+    ck_assert_ptr_null(clf_bert_encoder(emb));
+
+    const size_t rows = (size_t)n * seq;
+    float *xe = malloc(rows * D * sizeof *xe), *hs = malloc(rows * D * sizeof *hs);
+    struct clf_tensor *ti0 = NULL, *tm0 = NULL, *e = NULL, *h = NULL;
+    struct clf_graph *g = NULL;
+    const int64_t shape[2] = {n, (int64_t)seq};
+    int32_t *mask = malloc(rows * sizeof *mask);
+    for (size_t i = 0; i < rows; i++)
+        mask[i] = !pad[i];
+    ck_assert_ok(ctx0, clf_tensor_create(ctx0, CLF_I32, 2, shape, &ti0));
+    ck_assert_ok(ctx0, clf_tensor_create(ctx0, CLF_I32, 2, shape, &tm0));
+    ck_assert_ok(ctx0, clf_tensor_write(ti0, ids, rows * sizeof *ids));
+    ck_assert_ok(ctx0, clf_tensor_write(tm0, mask, rows * sizeof *mask));
+    ck_assert_ok(ctx0, clf_graph_create(ctx0, &g));
+    ck_assert_status(ctx0, clf_bert_forward(emb, g, ti0, tm0, &h), CLF_E_STATE);
+    ck_assert_ok(ctx0, clf_bert_embeddings(emb, g, ti0, tm0, &e));
+    ck_assert_ok(ctx0, clf_graph_run(g));
+    ck_assert_ok(ctx0, clf_tensor_read(e, xe, rows * D * sizeof *xe));
+    ck_assert_int_eq(memcmp(xe, x, rows * D * sizeof *x), 0);
+    ck_assert_ok(ctx0, clf_encoder_tp_forward(etp, x, n, (int64_t)seq, pad, hs));
+    ck_assert_int_eq(memcmp(hs, want, rows * D * sizeof *hs), 0);
+    printf("bert split over %d by clf_bert_load_tp: the embeddings and hidden states of the "
+           "whole model's split, bit for bit\n",
+           nd);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(ti0);
+    clf_tensor_destroy(tm0);
+    clf_encoder_tp_destroy(etp);
+    clf_bert_destroy(emb);
+    free(xe), free(hs), free(mask);
+}
+
 /* Tensor parallel over every device (POCL_DEVICES="pthread pthread" in
  * main: two): the reference texts as one padded batch, the embeddings from
  * clf_bert_embeddings, the model's encoder split by
@@ -545,6 +618,9 @@ START_TEST(test_tensor_parallel)
     printf("bert tensor parallel over %d device(s): max abs error %.3g (min cosine %.9f) "
            "against the reference, %.3g against one device\n",
            clf_group_size(grp), worst_ref, worst_cos, worst_one);
+    clf_encoder_tp_destroy(etp);
+    etp = NULL;
+    load_tp_check(grp, pi, x, pm, n, seq, hs);
     clf_graph_destroy(pool);
     clf_graph_destroy(g);
     clf_tensor_destroy(h);

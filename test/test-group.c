@@ -799,38 +799,6 @@ END_TEST
 /* What a rank holds on its device                                          */
 /* ------------------------------------------------------------------------ */
 
-/* Rank r of n's weights, from the weight sizes: its 1/n of every split
- * matrix and bias (Q, K, V rows and Wo columns of its heads, W1 rows, b1
- * entries and W2 columns of its d_ff/n), the replicated LayerNorms, rank
- * 0's out_proj.bias and linear2.bias, rank 0's final norm. *tensors: how
- * many device tensors that is. */
-static double rank_bytes(const struct clf_encoder_config *c, int n, int r, bool norm,
-                         int *tensors)
-{
-    const double d = (double)c->d_model, f = (double)c->d_ff;
-    const double split = 3 * d * d + 3 * d + d * d + f * d + f + d * f;
-    const double per_layer = split / n + 4 * d + (r == 0 ? 2 * d : 0);
-    *tensors = (int)c->layers * (r == 0 ? 12 : 10) + (norm && r == 0 ? 2 : 0);
-    return 4 * ((double)c->layers * per_layer + (norm && r == 0 ? 2 * d : 0));
-}
-
-/* The bound on a context's live bytes for those tensors: the buffer pool
- * rounds each one up to 256 bytes, then to a quarter of the power of two
- * below it (lib/runtime/pool.c): at most 1.25·(bytes + 255) each. */
-static double held_bound(double bytes, int tensors)
-{
-    return 1.25 * (bytes + 255.0 * tensors);
-}
-
-/* Live bytes now and the peak since the last trim. */
-static void device_bytes(struct clf_ctx *ctx, double *live, double *peak)
-{
-    struct clf_ctx_stats s;
-    ck_assert_ok(ctx, clf_ctx_stats(ctx, &s));
-    *live = (double)s.pool_bytes_live;
-    *peak = (double)s.pool_bytes_peak;
-}
-
 /* Creates with fn(arg) on ctx and checks what ctx holds after (held) and
  * at most during (peak) against rank r of n's weights: at least their
  * bytes, at most held_bound; for n > 1 also below the whole model's bytes
@@ -842,11 +810,11 @@ static void check_rank_memory(struct clf_ctx *ctx, const struct clf_encoder_conf
 {
     double live0, peak0, live, peak;
     clf_ctx_trim(ctx);
-    device_bytes(ctx, &live0, &peak0);
+    test_device_bytes(ctx, &live0, &peak0);
     *out = fn(arg);
-    device_bytes(ctx, &live, &peak);
+    test_device_bytes(ctx, &live, &peak);
     int tensors;
-    const double want = rank_bytes(c, n, r, norm, &tensors), b = held_bound(want, tensors);
+    const double want = test_tp_rank_bytes(c, n, r, norm, &tensors), b = test_pool_bound(want, tensors);
     printf("%s: rank %d of %d holds %.0f bytes (peak %.0f) of its weights' %.0f (bound %.0f; "
            "the whole model %.0f)\n",
            what, r, n, live - live0, peak - live0, want, b, full);
@@ -885,7 +853,7 @@ START_TEST(test_tp_rank_memory)
     c.d_model = 128, c.heads = 8, c.d_ff = 512;
     const uint64_t seed = test_rand_u64();
     int tensors;
-    const double full = rank_bytes(&c, 1, 0, false, &tensors);
+    const double full = test_tp_rank_bytes(&c, 1, 0, false, &tensors);
     struct clf_encoder *enc = NULL;
     ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, seed, &enc));
     char *dir = test_make_tmpdir("group-rank-memory"), path[512];
@@ -938,20 +906,20 @@ START_TEST(test_tp_group_memory)
         return;
     }
     int tensors;
-    const double full = rank_bytes(&c, 1, 0, false, &tensors);
+    const double full = test_tp_rank_bytes(&c, 1, 0, false, &tensors);
     double live0[MAX_RANKS], peak0;
     ck_assert_int_le(n, MAX_RANKS);
     for (int r = 1; r < n; r++) {
         clf_ctx_trim(clf_group_ctx(grp, r));
-        device_bytes(clf_group_ctx(grp, r), &live0[r], &peak0);
+        test_device_bytes(clf_group_ctx(grp, r), &live0[r], &peak0);
     }
     struct group_make m = {grp, &c, test_rand_u64()};
     struct clf_encoder_tp *tp = NULL;
     check_rank_memory(clf_group_ctx(grp, 0), &c, n, 0, false, full, "group", make_group, &m, &tp);
     for (int r = 1; r < n; r++) {
         double live, peak;
-        device_bytes(clf_group_ctx(grp, r), &live, &peak);
-        const double want = rank_bytes(&c, n, r, false, &tensors), b = held_bound(want, tensors);
+        test_device_bytes(clf_group_ctx(grp, r), &live, &peak);
+        const double want = test_tp_rank_bytes(&c, n, r, false, &tensors), b = test_pool_bound(want, tensors);
         printf("group: member %d of %d holds %.0f bytes (peak %.0f; bound %.0f)\n", r, n,
                live - live0[r], peak - live0[r], b);
         ck_assert(live - live0[r] >= want && live - live0[r] <= b && peak - live0[r] <= b);

@@ -328,8 +328,9 @@ static void rank_error(const struct cli_mpi *mpi, struct clf_ctx *ctx, enum clf_
         cli_error("%s", m);
 }
 
-/* --tensor-parallel: the model on ctx (the group's first device, or this
- * rank's), its encoder split over the group or the ranks; every batch of
+/* --tensor-parallel: the model's embeddings on ctx (the group's first
+ * device, or this rank's), its layers split over the group or the ranks
+ * (no device holds the whole model); every batch of
  * --batch texts through all of them, into e [n, d]. Under mpirun every
  * rank runs every step and returns the same success or failure; a rank
  * prints its own failure. */
@@ -340,10 +341,8 @@ static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, str
     struct clf_bert *b = NULL;
     struct clf_encoder_tp *tp = NULL;
     const struct clf_tp_comm comm = {mpi->rank, mpi->size, cli_mpi_allreduce_sum, mpi};
-    enum clf_status st = clf_bert_load(ctx, dir, &o->cfg, &b);
-    if (st == CLF_OK)
-        st = grp ? clf_encoder_tp_create_from(grp, clf_bert_encoder(b), &tp)
-                 : clf_encoder_tp_create_rank_from(ctx, clf_bert_encoder(b), &comm, &tp);
+    enum clf_status st = grp ? clf_bert_load_tp(grp, dir, &o->cfg, &b, &tp)
+                             : clf_bert_load_tp_rank(ctx, dir, &o->cfg, &comm, &b, &tp);
     const size_t bs = (size_t)o->batch;
     const int64_t d = st == CLF_OK ? clf_bert_config(b).d_model : 0;
     if (st != CLF_OK)

@@ -348,8 +348,9 @@ enum clf_status clf_encoder_tp_split(struct clf_group *grp, struct clf_ctx *ctx,
                                      const struct clf_encoder_config *cfg,
                                      struct clf_weight_reader *rd, struct clf_encoder_tp **out)
 {
+    enum clf_status st = grp ? CLF_OK : check_comm(ctx, comm);
     if (!grp)
-        return split_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, rd, out);
+        return st == CLF_OK ? split_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, rd, out) : st;
     const int n = clf_group_size(grp);
     const struct clf_tp_comm none = {0, n, NULL, NULL};
     struct clf_ctx **ctxs = malloc((size_t)n * sizeof *ctxs);
@@ -358,7 +359,7 @@ enum clf_status clf_encoder_tp_split(struct clf_group *grp, struct clf_ctx *ctx,
                         "no host memory for a tensor-parallel encoder");
     for (int r = 0; r < n; r++)
         ctxs[r] = clf_group_ctx(grp, r);
-    enum clf_status st = split_tp(ctxs, n, 0, n, &none, cfg, rd, out);
+    st = split_tp(ctxs, n, 0, n, &none, cfg, rd, out);
     free(ctxs);
     return st;
 }
