@@ -1594,6 +1594,129 @@ CLF_API enum clf_status clf_bert_load_tp_rank(struct clf_ctx *ctx, const char *m
                                               const struct clf_tp_comm *comm,
                                               struct clf_bert **emb, struct clf_encoder_tp **tp);
 
+/**
+ * A data-parallel runner: the batch split over devices, each running a
+ * replica of the same model (an encoder, or BERT for sentence
+ * embeddings), the results gathered in batch order. Of a batch of B items,
+ * member (or rank) r of N takes [first_r, first_r + count_r): contiguous,
+ * count_r = B/N and one more for the first B mod N (a member with none
+ * idles). Each replica records the graph one device would (clf_encoder_
+ * forward; clf_bert_forward then clf_op_mean_pool_normalize) once per
+ * (share, seq, padding) and replays it; the items of a share never meet
+ * (rows of the GEMMs, each sequence's attention), so on devices of one
+ * kind the output equals one device's bit for bit, for every option but
+ * one: K/V int8 per channel (kv CLF_KV_INT8_CHANNEL) takes a scale per
+ * column over all tokens of a share, so its output depends on the split
+ * (within the quantisation's error). That holds when each share runs the
+ * kernels one device runs for the whole batch: with attn_impl
+ * CLF_ATTN_AUTO the exact attention's implementation (fused or GEMM, whose
+ * bits differ) is measured per size class and device, and a share of fewer
+ * sequences may fall into another class (batch·heads above 1, 4, 16) or,
+ * before the device's tuning records are written (the cache directory),
+ * be measured otherwise; a fixed attn_impl makes the choice everywhere the
+ * same. One call at a time per runner.
+ */
+struct clf_dp;
+
+/** Over a group: a replica on every member (cfg with weights from path, as
+ *  clf_encoder_load, or seeded random ones, as clf_encoder_create_random),
+ *  made and run in one thread per member. Errors are reported on the
+ *  group's first context, naming the member when another one failed. */
+CLF_API enum clf_status clf_dp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
+                                      const char *path, uint64_t seed, struct clf_dp **out);
+
+/** The same with a BERT model on every member (clf_bert_load's model
+ *  directory and options, which may be NULL), for clf_dp_embed. */
+CLF_API enum clf_status clf_dp_create_bert(struct clf_group *grp, const char *model_dir,
+                                           const struct clf_encoder_config *options,
+                                           struct clf_dp **out);
+
+/**
+ * How one rank of a data-parallel run whose ranks are in different
+ * processes (MPI ranks, a device each) meets the others: its rank, the
+ * number of ranks N, and the gather of the outputs, which the caller
+ * provides (the library calls no MPI).
+ */
+struct clf_dp_comm {
+    int rank; /**< this rank, in [0, size): it runs share `rank` of every batch */
+    int size; /**< N >= 1 */
+    /**
+     * Gathers the ranks' outputs. Called once per forward (clf_dp_forward,
+     * clf_dp_embed) on every rank, from the thread that called it, with
+     * ok true, y the whole output (every rank's counts[r] floats in rank
+     * order, counts the same array on every rank) holding this rank's
+     * block at its place. It fills the other ranks' blocks at least on
+     * rank 0 (a gather to rank 0) or on every rank (an all-gather), and
+     * returns true on every rank, or false on every rank when the
+     * exchange or any rank failed. ok false says this rank failed (y and
+     * counts are then NULL): the call only tells the others, and must
+     * return false. A forward that fails before running (its arguments)
+     * still calls it, so that the others stop too.
+     */
+    bool (*gather)(void *user, float *y, const size_t *counts, bool ok);
+    void *user; /**< passed to gather */
+};
+
+/** One rank's replica on ctx (cfg, path, seed as clf_dp_create: every rank
+ *  must pass the same). Every rank then calls each forward with the same
+ *  whole batch and receives the outputs where its gather puts them (its
+ *  own share always). A failure of the gather is CLF_E_COMM (the rank
+ *  that failed returns its own status). NULL cfg, comm or comm->gather, or
+ *  a rank out of [0, size), is CLF_E_INVALID_ARG; comm is copied. No
+ *  exchange is made while creating: the caller agrees on success. */
+CLF_API enum clf_status clf_dp_create_rank(struct clf_ctx *ctx,
+                                           const struct clf_encoder_config *cfg,
+                                           const char *path, uint64_t seed,
+                                           const struct clf_dp_comm *comm, struct clf_dp **out);
+/** The same with BERT (as clf_dp_create_bert). */
+CLF_API enum clf_status clf_dp_create_bert_rank(struct clf_ctx *ctx, const char *model_dir,
+                                                const struct clf_encoder_config *options,
+                                                const struct clf_dp_comm *comm,
+                                                struct clf_dp **out);
+CLF_API void clf_dp_destroy(struct clf_dp *dp);
+
+/**
+ * y = encoder(x) on the host, split over the members (or ranks): x and y
+ * [batch, seq, d_model] f32, key_padding [batch, seq] (nonzero = padded)
+ * or NULL. NULL x or y is CLF_E_INVALID_ARG; an out-of-range shape
+ * CLF_E_SHAPE; a BERT runner's CLF_E_INVALID_ARG.
+ */
+CLF_API enum clf_status clf_dp_forward(struct clf_dp *dp, const float *x, int64_t batch,
+                                       int64_t seq, const int32_t *key_padding, float *y);
+
+/** Calibrates every replica's FFN activation quantisers (clf_encoder_
+ *  calibrate) on the whole batch, as one device would (needed before a
+ *  forward when the configuration leaves a parameter 0): each replica then
+ *  quantises alike. A rank calibrates its own replica, without exchange
+ *  (every rank must pass the same batch). */
+CLF_API enum clf_status clf_dp_calibrate(struct clf_dp *dp, const float *x, int64_t batch,
+                                         int64_t seq, const int32_t *key_padding);
+
+/**
+ * Sentence embeddings of a BERT runner: ids and mask i32 [batch, seq] (1 =
+ * token, 0 = padding; each share keeps seq, so an item's padding is one
+ * device's), out f32 [batch, d_model], L2-normalised means of the last
+ * hidden states (clf_op_mean_pool_normalize). NULL ids, mask or out is
+ * CLF_E_INVALID_ARG; an encoder runner's too.
+ */
+CLF_API enum clf_status clf_dp_embed(struct clf_dp *dp, const int32_t *ids, const int32_t *mask,
+                                     int64_t batch, int64_t seq, float *out);
+/** clf_dp_calibrate for a BERT runner (clf_bert_calibrate on every
+ *  replica with the whole batch). */
+CLF_API enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp, const int32_t *ids,
+                                               const int32_t *mask, int64_t batch, int64_t seq);
+
+/** Replicas held here: the group's size, or 1 for a rank (0 for NULL). */
+CLF_API int clf_dp_members(const struct clf_dp *dp);
+/** Replica i's encoder (owned by the runner; a BERT runner's is its
+ *  model's), e.g. for clf_encoder_save, or NULL out of range. */
+CLF_API struct clf_encoder *clf_dp_encoder(struct clf_dp *dp, int i);
+/** The graph replica i recorded last (owned by the runner: for
+ *  clf_graph_node_time, clf_graph_memory; an idle replica keeps its
+ *  previous one), or NULL when it has recorded none or i is out of
+ *  range. */
+CLF_API struct clf_graph *clf_dp_graph(struct clf_dp *dp, int i);
+
 /* ---- end of issue 18, item 4 ---- */
 
 /** Device time of node i's last command in the latest run, in ms (needs
