@@ -1595,26 +1595,28 @@ CLF_API enum clf_status clf_bert_load_tp_rank(struct clf_ctx *ctx, const char *m
                                               struct clf_bert **emb, struct clf_encoder_tp **tp);
 
 /**
- * A data-parallel runner: the batch split over devices, each running a
- * replica of the same model (an encoder, or BERT for sentence
- * embeddings), the results gathered in batch order. Of a batch of B items,
- * member (or rank) r of N takes [first_r, first_r + count_r): contiguous,
- * count_r = B/N and one more for the first B mod N (a member with none
- * idles). Each replica records the graph one device would (clf_encoder_
- * forward; clf_bert_forward then clf_op_mean_pool_normalize) once per
- * (share, seq, padding) and replays it; the items of a share never meet
- * (rows of the GEMMs, each sequence's attention), so on devices of one
- * kind the output equals one device's bit for bit, for every option but
- * one: K/V int8 per channel (kv CLF_KV_INT8_CHANNEL) takes a scale per
- * column over all tokens of a share, so its output depends on the split
- * (within the quantisation's error). That holds when each share runs the
- * kernels one device runs for the whole batch: with attn_impl
- * CLF_ATTN_AUTO the exact attention's implementation (fused or GEMM, whose
- * bits differ) is measured per size class and device, and a share of fewer
- * sequences may fall into another class (batch·heads above 1, 4, 16) or,
- * before the device's tuning records are written (the cache directory),
- * be measured otherwise; a fixed attn_impl makes the choice everywhere the
- * same. One call at a time per runner.
+ * A data-parallel runner: the work split over devices, each running a
+ * replica of the same model, the results gathered in order. An encoder's
+ * runner splits the items of a batch (clf_dp_forward); a BERT runner deals
+ * whole batches of texts (clf_dp_embed: each keeps the padding it has on
+ * one device). Of B items (batches), member (or rank) r of N takes
+ * [first_r, first_r + count_r): contiguous, count_r = B/N and one more for
+ * the first B mod N (a member with none idles). Each replica records the
+ * graph one device would (clf_encoder_forward; clf_bert_forward then
+ * clf_op_mean_pool_normalize) once per shape and replays it; the items of
+ * a share never meet (rows of the GEMMs, each sequence's attention), so on
+ * devices of one kind the output equals one device's bit for bit, for
+ * every option but one: K/V int8 per channel (kv CLF_KV_INT8_CHANNEL)
+ * takes a scale per column over all tokens of a share, so an encoder's
+ * output then depends on the split (within the quantisation's error).
+ * That holds when each share runs the kernels one device runs for the
+ * whole batch: with attn_impl CLF_ATTN_AUTO the exact attention's
+ * implementation (fused or GEMM, whose bits differ) is measured per size
+ * class and device, and a share of fewer sequences may fall into another
+ * class (batch·heads above 1, 4, 16) or, before the device's tuning
+ * records are written (the cache directory), be measured otherwise; a
+ * fixed attn_impl makes the choice everywhere the same. One call at a
+ * time per runner.
  */
 struct clf_dp;
 
@@ -1638,11 +1640,12 @@ CLF_API enum clf_status clf_dp_create_bert(struct clf_group *grp, const char *mo
  * provides (the library calls no MPI).
  */
 struct clf_dp_comm {
-    int rank; /**< this rank, in [0, size): it runs share `rank` of every batch */
+    int rank; /**< this rank, in [0, size): it runs share `rank` of every call */
     int size; /**< N >= 1 */
     /**
      * Gathers the ranks' outputs. Called once per forward (clf_dp_forward,
-     * clf_dp_embed) on every rank, from the thread that called it, with
+     * clf_dp_embed; not by a calibration) on every rank, from the thread
+     * that called it, with
      * ok true, y the whole output (every rank's counts[r] floats in rank
      * order, counts the same array on every rank) holding this rank's
      * block at its place. It fills the other ranks' blocks at least on
@@ -1692,19 +1695,30 @@ CLF_API enum clf_status clf_dp_forward(struct clf_dp *dp, const float *x, int64_
 CLF_API enum clf_status clf_dp_calibrate(struct clf_dp *dp, const float *x, int64_t batch,
                                          int64_t seq, const int32_t *key_padding);
 
+/** One batch of texts for clf_dp_embed: ids and mask i32 [batch, seq] (1 =
+ *  token, 0 = padding), as clf_bert_forward takes them. */
+struct clf_dp_batch {
+    const int32_t *ids;
+    const int32_t *mask;
+    int64_t batch;
+    int64_t seq;
+};
+
 /**
- * Sentence embeddings of a BERT runner: ids and mask i32 [batch, seq] (1 =
- * token, 0 = padding; each share keeps seq, so an item's padding is one
- * device's), out f32 [batch, d_model], L2-normalised means of the last
- * hidden states (clf_op_mean_pool_normalize). NULL ids, mask or out is
- * CLF_E_INVALID_ARG; an encoder runner's too.
+ * Sentence embeddings of n batches with a BERT runner, the batches dealt
+ * whole over the members (ranks) as above, each one forward: out f32
+ * [Σ batch, d_model], the batches' rows in order, L2-normalised means of
+ * the last hidden states (clf_op_mean_pool_normalize). A rank's block is
+ * its batches' rows. NULL batches, ids, mask or out, or n = 0, is
+ * CLF_E_INVALID_ARG; so is an encoder's runner.
  */
-CLF_API enum clf_status clf_dp_embed(struct clf_dp *dp, const int32_t *ids, const int32_t *mask,
-                                     int64_t batch, int64_t seq, float *out);
-/** clf_dp_calibrate for a BERT runner (clf_bert_calibrate on every
- *  replica with the whole batch). */
-CLF_API enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp, const int32_t *ids,
-                                               const int32_t *mask, int64_t batch, int64_t seq);
+CLF_API enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batches,
+                                     size_t n, float *out);
+/** clf_dp_calibrate for a BERT runner: clf_bert_calibrate on every replica
+ *  with this one batch (e.g. the first of the texts, as one device would
+ *  calibrate). */
+CLF_API enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp,
+                                               const struct clf_dp_batch *batch);
 
 /** Replicas held here: the group's size, or 1 for a rank (0 for NULL). */
 CLF_API int clf_dp_members(const struct clf_dp *dp);

@@ -27,7 +27,9 @@
  *     shape differ: a few fp32 ulps of entries of size ~0.05);
  *   - the same batch with the encoder tensor-parallel over two PoCL
  *     devices (clf_bert_embeddings, clf_encoder_tp_create_from), and
- *     loaded split (clf_bert_load_tp: no device holds the whole model).
+ *     loaded split (clf_bert_load_tp: no device holds the whole model);
+ *   - data parallel over two PoCL devices (clf_dp_embed): batches of two
+ *     texts dealt over the devices, one device's bits.
  */
 #include <math.h>
 #include <stdio.h>
@@ -635,6 +637,76 @@ START_TEST(test_tensor_parallel)
 }
 END_TEST
 
+/* Data parallel over every device (clf_dp_create_bert, clf_dp_embed): the
+ * reference texts in batches of 2 (the last one alone), dealt whole over
+ * the devices, equal bit for bit to one device embedding each batch
+ * (clf_bert_forward with the mask, then clf_op_mean_pool_normalize). Both
+ * run the fused attention: AUTO may measure another implementation for a
+ * batch on another device (clformer.h, struct clf_dp). */
+START_TEST(test_data_parallel)
+{
+    model_setup();
+    struct clf_ctx *ctx = test_ctx();
+    char **texts = NULL;
+    float *ref = NULL;
+    const int n = read_reference(&texts, &ref);
+    const int nb = (n + 1) / 2;
+    struct clf_encoder_config opt = clf_encoder_config_default();
+    opt.attn_impl = CLF_ATTN_FUSED;
+    struct clf_bert *fused = NULL;
+    ck_assert_ok(ctx, clf_bert_load(ctx, model_dir(), &opt, &fused));
+    struct clf_dp_batch *b = calloc((size_t)nb, sizeof *b);
+    int32_t **mask = calloc((size_t)nb, sizeof *mask), **ids = calloc((size_t)nb, sizeof *ids);
+    float *one = malloc((size_t)n * D * sizeof *one), *dp_out = malloc((size_t)n * D * sizeof *dp_out);
+    for (int k = 0; k < nb; k++) {
+        const int count = 2 * k + 1 < n ? 2 : 1;
+        size_t seq;
+        struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
+        struct clf_graph *g = NULL;
+        tokenize_batch(texts + 2 * k, count, &seq, &ids[k], &mask[k], &ti, &tm);
+        b[k] = (struct clf_dp_batch){ids[k], mask[k], count, (int64_t)seq};
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        ck_assert_ok(ctx, clf_bert_forward(fused, g, ti, tm, &h));
+        ck_assert_ok(ctx, clf_op_mean_pool_normalize(g, h, tm, &y));
+        ck_assert_ok(ctx, clf_graph_run(g));
+        ck_assert_ok(ctx, clf_tensor_read(y, one + (size_t)k * 2 * D, (size_t)count * D * 4));
+        clf_graph_destroy(g);
+        clf_tensor_destroy(ti);
+        clf_tensor_destroy(tm);
+    }
+    char msg[1024];
+    struct clf_group *grp = NULL;
+    struct clf_dp *dp = NULL;
+    ck_assert_msg(clf_group_create("all", NULL, &grp, msg, sizeof msg) == CLF_OK, "%s", msg);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    ck_assert_ok(ctx0, clf_dp_create_bert(grp, model_dir(), &opt, &dp));
+    ck_assert_int_eq(clf_dp_members(dp), clf_group_size(grp));
+    ck_assert_ptr_nonnull(clf_dp_encoder(dp, 0));
+    ck_assert_ok(ctx0, clf_dp_calibrate_embed(dp, &b[0])); /* nothing to calibrate */
+    for (int i = 0; i < n * D; i++)
+        dp_out[i] = NAN;
+    ck_assert_ok(ctx0, clf_dp_embed(dp, b, (size_t)nb, dp_out));
+    ck_assert_int_eq(memcmp(dp_out, one, (size_t)n * D * sizeof *one), 0);
+    printf("bert data parallel over %d device(s): %d texts in %d batches, one device's bits\n",
+           clf_group_size(grp), n, nb);
+    /* an encoder's call, a batch without its mask */
+    float x[D];
+    ck_assert_status(ctx0, clf_dp_forward(dp, x, 1, 1, NULL, dp_out), CLF_E_INVALID_ARG);
+    b[0].mask = NULL;
+    ck_assert_status(ctx0, clf_dp_embed(dp, b, (size_t)nb, dp_out), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx0, clf_dp_embed(dp, b, 0, dp_out), CLF_E_INVALID_ARG);
+    clf_dp_destroy(dp);
+    clf_group_destroy(grp);
+    clf_bert_destroy(fused);
+    for (int k = 0; k < nb; k++)
+        free(ids[k]), free(mask[k]);
+    for (int i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts), free(ref), free(b), free(ids), free(mask), free(one), free(dp_out);
+    model_teardown();
+}
+END_TEST
+
 int main(void)
 {
     /* two PoCL devices for the tensor-parallel case (read at platform init) */
@@ -655,6 +727,7 @@ int main(void)
         tcase_add_test(tm, test_config);
         tcase_add_test(tm, test_reference_and_batch);
         tcase_add_test(tm, test_tensor_parallel);
+        tcase_add_test(tm, test_data_parallel);
         suite_add_tcase(s, tm);
     }
     int rc = test_run_suite(s);

@@ -1153,7 +1153,8 @@ START_TEST(test_dp_errors)
     ck_assert_status(ctx0, clf_dp_forward(dp, x, 0, 1, NULL, y), CLF_E_SHAPE);
     ck_assert_status(ctx0, clf_dp_forward(dp, x, 1, -1, NULL, y), CLF_E_SHAPE);
     ck_assert_status(ctx0, clf_dp_calibrate(dp, NULL, 1, 1, NULL), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx0, clf_dp_embed(dp, ids, mask, 1, 1, y), CLF_E_INVALID_ARG);
+    const struct clf_dp_batch b = {ids, mask, 1, 1};
+    ck_assert_status(ctx0, clf_dp_embed(dp, &b, 1, y), CLF_E_INVALID_ARG);
     ck_assert_msg(strstr(clf_ctx_last_error(ctx0), "clf_dp_forward"), "%s",
                   clf_ctx_last_error(ctx0));
     test_fill_uniform(x, 48, -1, 1);

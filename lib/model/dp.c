@@ -45,12 +45,16 @@ struct dp_member {
     enum clf_status st;           /* the latest call's */
 };
 
-/* What the members of one call read (set before their threads start). */
+/* What the members of one call read (set before their threads start):
+ * an encoder's batch of items, or BERT's whole batches. */
 struct dp_call {
-    const void *in;               /* x or ids, the whole batch */
-    const int32_t *pad;           /* key padding or mask, or NULL */
-    float *out;                   /* the whole output; NULL: calibration */
+    const float *x;               /* [batch, seq, d] */
+    const int32_t *pad;           /* [batch, seq] key padding, or NULL */
     int64_t batch, seq;
+    const struct clf_dp_batch *batches; /* [nbatches] */
+    size_t nbatches;
+    float *out;                   /* the whole output */
+    bool calibrate;               /* calibrate instead (on the whole batch, or batches[0]) */
 };
 
 struct clf_dp {
@@ -291,45 +295,18 @@ struct clf_graph *clf_dp_graph(struct clf_dp *dp, int i)
 /* Running                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* New input tensors for count items of the call's shape: *in (x f32
- * [count, seq, d], or ids i32 [count, seq]) and, when the call has them,
- * the key padding or mask *pad i32 [count, seq] (else NULL). */
-static enum clf_status new_inputs(const struct clf_dp *dp, struct clf_ctx *ctx, int64_t count,
-                                  struct clf_tensor **in, struct clf_tensor **pad)
+/* Records member m's graph for count items of seq tokens, padded or not:
+ * its inputs m->in (x f32 [count, seq, d], or ids i32 [count, seq]) and
+ * m->pad (key padding, or BERT's mask: i32 [count, seq]). */
+static enum clf_status record(struct clf_dp *dp, struct dp_member *m, int64_t count, int64_t seq,
+                              bool padded)
 {
-    const struct dp_call *c = &dp->call;
-    const int64_t ps[2] = {count, c->seq}, xs[3] = {count, c->seq, dp->d};
-    enum clf_status st = dp->bert ? clf_tensor_create(ctx, CLF_I32, 2, ps, in)
-                                  : clf_tensor_create(ctx, CLF_F32, 3, xs, in);
-    if (st == CLF_OK && c->pad)
-        st = clf_tensor_create(ctx, CLF_I32, 2, ps, pad);
-    return st;
-}
-
-/* Writes items [first, first + count) of the call's input and padding
- * into in and pad (tensors of new_inputs). */
-static enum clf_status write_items(const struct clf_dp *dp, int64_t first, int64_t count,
-                                   struct clf_tensor *in, struct clf_tensor *pad)
-{
-    const struct dp_call *c = &dp->call;
-    const size_t tokens = (size_t)(count * c->seq), at = (size_t)(first * c->seq);
-    enum clf_status st;
-    if (dp->bert)
-        st = clf_tensor_write(in, (const int32_t *)c->in + at, tokens * sizeof(int32_t));
-    else
-        st = clf_tensor_write(in, (const float *)c->in + at * (size_t)dp->d,
-                              tokens * (size_t)dp->d * sizeof(float));
-    if (st == CLF_OK && c->pad)
-        st = clf_tensor_write(pad, c->pad + at, tokens * sizeof(int32_t));
-    return st;
-}
-
-/* Records member m's graph for a share of count items of the call's shape. */
-static enum clf_status record(struct clf_dp *dp, struct dp_member *m, int64_t count)
-{
-    const struct dp_call *c = &dp->call;
     drop_shape(m);
-    enum clf_status st = new_inputs(dp, m->ctx, count, &m->in, &m->pad);
+    const int64_t ps[2] = {count, seq}, xs[3] = {count, seq, dp->d};
+    enum clf_status st = dp->bert ? clf_tensor_create(m->ctx, CLF_I32, 2, ps, &m->in)
+                                  : clf_tensor_create(m->ctx, CLF_F32, 3, xs, &m->in);
+    if (st == CLF_OK && padded)
+        st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &m->pad);
     if (st == CLF_OK)
         st = clf_graph_create(m->ctx, &m->g);
     struct clf_tensor *h = NULL;
@@ -343,63 +320,110 @@ static enum clf_status record(struct clf_dp *dp, struct dp_member *m, int64_t co
         drop_shape(m);
         return st;
     }
-    m->count = count, m->seq = c->seq, m->padded = c->pad != NULL;
+    m->count = count, m->seq = seq, m->padded = padded;
     return CLF_OK;
 }
 
-/* Member i's part of a forward: its share through its graph, its output
- * into its rows of the call's output. */
-static void run_share(struct clf_dp *dp, int i)
+/* Runs count items of seq tokens on member m: in (x [count, seq, d] f32,
+ * or ids [count, seq] i32) and pad ([count, seq] i32, or NULL) through
+ * its graph (recorded again when the shape changed), the output into out
+ * ([count, seq, d], or [count, d]). */
+static enum clf_status run_items(struct clf_dp *dp, struct dp_member *m, const void *in,
+                                 const int32_t *pad, int64_t count, int64_t seq, float *out)
+{
+    enum clf_status st = CLF_OK;
+    if (!m->g || m->count != count || m->seq != seq || m->padded != (pad != NULL))
+        st = record(dp, m, count, seq, pad != NULL);
+    const size_t tokens = (size_t)(count * seq);
+    if (st == CLF_OK)
+        st = clf_tensor_write(m->in, in, tokens * (dp->bert ? sizeof(int32_t)
+                                                            : (size_t)dp->d * sizeof(float)));
+    if (st == CLF_OK && pad)
+        st = clf_tensor_write(m->pad, pad, tokens * sizeof(int32_t));
+    if (st == CLF_OK)
+        st = clf_graph_run(m->g);
+    if (st == CLF_OK)
+        st = clf_tensor_read(m->out, out, (size_t)count * item_floats(dp, seq) * sizeof(float));
+    return st;
+}
+
+/* Member i's calibration: on the whole batch (an encoder), or on
+ * batches[0] (BERT); its recorded graph dropped (it holds the quantisers'
+ * parameters). */
+static void calibrate_member(struct clf_dp *dp, struct dp_member *m)
+{
+    const struct dp_call *c = &dp->call;
+    const int64_t count = dp->bert ? c->batches[0].batch : c->batch;
+    const int64_t seq = dp->bert ? c->batches[0].seq : c->seq;
+    const int32_t *pad = dp->bert ? c->batches[0].mask : c->pad;
+    const int64_t ps[2] = {count, seq}, xs[3] = {count, seq, dp->d};
+    const size_t tokens = (size_t)(count * seq);
+    struct clf_tensor *in = NULL, *tp = NULL;
+    drop_shape(m);
+    if (dp->bert)
+        m->st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &in);
+    else
+        m->st = clf_tensor_create(m->ctx, CLF_F32, 3, xs, &in);
+    if (m->st == CLF_OK && dp->bert)
+        m->st = clf_tensor_write(in, c->batches[0].ids, tokens * sizeof(int32_t));
+    else if (m->st == CLF_OK)
+        m->st = clf_tensor_write(in, c->x, tokens * (size_t)dp->d * sizeof(float));
+    if (m->st == CLF_OK && pad)
+        m->st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &tp);
+    if (m->st == CLF_OK && pad)
+        m->st = clf_tensor_write(tp, pad, tokens * sizeof(int32_t));
+    if (m->st == CLF_OK && dp->bert)
+        m->st = clf_bert_calibrate(m->bert, in, tp);
+    else if (m->st == CLF_OK)
+        m->st = clf_encoder_calibrate(m->enc, in, tp);
+    clf_tensor_destroy(in);
+    clf_tensor_destroy(tp);
+}
+
+/* The output floats before BERT batch k (the batches' items before it). */
+static size_t batch_offset(const struct clf_dp *dp, size_t k)
+{
+    size_t items = 0;
+    for (size_t j = 0; j < k; j++)
+        items += (size_t)dp->call.batches[j].batch;
+    return items * (size_t)dp->d;
+}
+
+/* Member i's part of a call: a calibration; or its share of the items
+ * (an encoder) or of the batches (BERT, each batch whole), its output
+ * into its place in the call's output. */
+static void run_member(struct clf_dp *dp, int i)
 {
     struct dp_member *m = &dp->m[i];
     const struct dp_call *c = &dp->call;
-    int64_t first, count;
-    share(c->batch, dp->n, rank_of(dp, i), &first, &count);
     m->st = CLF_OK;
-    if (!count) /* idle: its recorded graph is kept for a later batch */
+    if (c->calibrate) {
+        calibrate_member(dp, m);
         return;
-    if (!m->g || m->count != count || m->seq != c->seq || m->padded != (c->pad != NULL))
-        m->st = record(dp, m, count);
-    if (m->st == CLF_OK)
-        m->st = write_items(dp, first, count, m->in, m->pad);
-    if (m->st == CLF_OK)
-        m->st = clf_graph_run(m->g);
-    const size_t row = item_floats(dp, c->seq);
-    if (m->st == CLF_OK)
-        m->st = clf_tensor_read(m->out, c->out + (size_t)first * row,
-                                (size_t)count * row * sizeof(float));
+    }
+    int64_t first, count;
+    share(dp->bert ? (int64_t)c->nbatches : c->batch, dp->n, rank_of(dp, i), &first, &count);
+    /* an idle member keeps its recorded graph for a later call */
+    if (!dp->bert && count) {
+        const size_t at = (size_t)(first * c->seq);
+        m->st = run_items(dp, m, c->x + at * (size_t)dp->d, c->pad ? c->pad + at : NULL, count,
+                          c->seq, c->out + at * (size_t)dp->d);
+    }
+    size_t at = dp->bert ? batch_offset(dp, (size_t)first) : 0;
+    for (int64_t k = first; dp->bert && m->st == CLF_OK && k < first + count; k++) {
+        const struct clf_dp_batch *b = &c->batches[k];
+        m->st = run_items(dp, m, b->ids, b->mask, b->batch, b->seq, c->out + at);
+        at += (size_t)(b->batch * dp->d);
+    }
 }
 
-/* Member i's calibration on the whole batch; its recorded graph dropped. */
-static void calibrate_member(struct clf_dp *dp, int i)
-{
-    struct dp_member *m = &dp->m[i];
-    struct clf_tensor *in = NULL, *pad = NULL;
-    drop_shape(m);
-    m->st = new_inputs(dp, m->ctx, dp->call.batch, &in, &pad);
-    if (m->st == CLF_OK)
-        m->st = write_items(dp, 0, dp->call.batch, in, pad);
-    if (m->st == CLF_OK && dp->bert)
-        m->st = clf_bert_calibrate(m->bert, in, pad);
-    else if (m->st == CLF_OK)
-        m->st = clf_encoder_calibrate(m->enc, in, pad);
-    clf_tensor_destroy(in);
-    clf_tensor_destroy(pad);
-}
-
-/* Checks a call's arguments (on member 0's context); out: the output
- * pointer is there (or not needed). */
-static enum clf_status check_call(struct clf_dp *dp, bool bert, const void *in,
-                                  const int32_t *pad, int64_t batch, int64_t seq, bool out)
+/* Checks one batch's arguments (on member 0's context). */
+static enum clf_status check_batch(struct clf_dp *dp, const void *in, int64_t batch,
+                                   int64_t seq)
 {
     struct clf_ctx *ctx0 = dp->m[0].ctx;
-    if (bert != dp->bert)
-        return clf_fail(ctx0, CLF_E_INVALID_ARG, "this data-parallel runner holds %s: use %s",
-                        dp->bert ? "BERT" : "an encoder",
-                        dp->bert ? "clf_dp_embed" : "clf_dp_forward");
-    if (!in || !out || (bert && !pad))
-        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL input, %soutput of the runner",
-                        bert ? "mask or " : "");
+    if (!in)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL input of the runner");
     if (batch < 1 || seq < 1 || batch > (1 << 20) || seq > (1 << 20) ||
         batch * seq > (INT64_C(1) << 40) / dp->d)
         return clf_fail(ctx0, CLF_E_SHAPE, "data-parallel input [%lld, %lld] out of range",
@@ -407,62 +431,98 @@ static enum clf_status check_call(struct clf_dp *dp, bool bert, const void *in,
     return CLF_OK;
 }
 
-/* A forward into out, or a calibration, of the whole batch on every local
- * member; for a forward on a rank, then the caller's gather. */
-static enum clf_status run(struct clf_dp *dp, bool bert, bool calibrating, const void *in,
-                           const int32_t *pad, int64_t batch, int64_t seq, float *out)
+/* Checks a call's arguments (on member 0's context). */
+static enum clf_status check_call(struct clf_dp *dp, bool bert)
 {
-    if (!dp)
-        return CLF_E_INVALID_ARG;
-    enum clf_status st = check_call(dp, bert, in, pad, batch, seq, calibrating || out);
+    struct clf_ctx *ctx0 = dp->m[0].ctx;
+    const struct dp_call *c = &dp->call;
+    if (bert != dp->bert)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "this data-parallel runner holds %s: use %s",
+                        dp->bert ? "BERT" : "an encoder",
+                        dp->bert ? "clf_dp_embed" : "clf_dp_forward");
+    if (!c->calibrate && !c->out)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL output of the runner");
+    if (!bert)
+        return check_batch(dp, c->x, c->batch, c->seq);
+    if (!c->batches || !c->nbatches || c->nbatches > (size_t)INT32_MAX)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "no batches (or more than 2^31)");
+    enum clf_status st = CLF_OK;
+    for (size_t k = 0; st == CLF_OK && k < c->nbatches; k++) {
+        st = check_batch(dp, c->batches[k].ids, c->batches[k].batch, c->batches[k].seq);
+        if (st == CLF_OK && !c->batches[k].mask)
+            st = clf_fail(ctx0, CLF_E_INVALID_ARG, "batch %zu: NULL mask", k);
+    }
+    return st;
+}
+
+/* Runs dp->call (set by the caller) on every local member: a forward, or
+ * a calibration; for a forward on a rank, then the caller's gather. */
+static enum clf_status run(struct clf_dp *dp, bool bert)
+{
+    const struct dp_call *c = &dp->call;
+    enum clf_status st = check_call(dp, bert);
     size_t *counts = NULL;
-    if (st == CLF_OK && !calibrating && dp->comm.gather &&
-        !(counts = malloc((size_t)dp->n * sizeof *counts)))
+    if (st == CLF_OK && !c->calibrate && dp->comm.gather &&
+        !(counts = calloc((size_t)dp->n, sizeof *counts)))
         st = clf_fail(dp->m[0].ctx, CLF_E_OUT_OF_MEMORY, "no host memory for the gather");
     if (st == CLF_OK) {
-        dp->call = (struct dp_call){in, pad, out, batch, seq};
-        run_members(dp, calibrating ? calibrate_member : run_share);
-        dp->call = (struct dp_call){0};
+        run_members(dp, run_member);
         st = members_status(dp);
     }
-    if (calibrating || !dp->comm.gather)
-        return st;
-    /* a rank: the others are, or will be, in the gather */
-    for (int r = 0; counts && r < dp->n; r++) {
+    const bool gather = !c->calibrate && dp->comm.gather;
+    /* a rank's block of the output: its share's items (or batches') floats */
+    for (int r = 0; gather && counts && r < dp->n; r++) {
         int64_t first, count;
-        share(batch, dp->n, r, &first, &count);
-        counts[r] = (size_t)count * item_floats(dp, seq);
+        share(bert ? (int64_t)c->nbatches : c->batch, dp->n, r, &first, &count);
+        counts[r] = bert ? batch_offset(dp, (size_t)(first + count)) -
+                               batch_offset(dp, (size_t)first)
+                         : (size_t)count * item_floats(dp, c->seq);
     }
+    /* a rank: the others are, or will be, in the gather */
     const bool ok = st == CLF_OK;
-    if (!dp->comm.gather(dp->comm.user, ok ? out : NULL, ok ? counts : NULL, ok) && ok)
+    if (gather && !dp->comm.gather(dp->comm.user, ok ? c->out : NULL, ok ? counts : NULL, ok) &&
+        ok)
         st = clf_fail(dp->m[0].ctx, CLF_E_COMM,
                       "rank %d: the gather of the outputs failed (another rank's failure, or "
                       "the exchange's)",
                       dp->comm.rank);
     free(counts);
+    dp->call = (struct dp_call){0};
     return st;
 }
 
 enum clf_status clf_dp_forward(struct clf_dp *dp, const float *x, int64_t batch, int64_t seq,
                                const int32_t *key_padding, float *y)
 {
-    return run(dp, false, false, x, key_padding, batch, seq, y);
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->call = (struct dp_call){.x = x, .pad = key_padding, .batch = batch, .seq = seq, .out = y};
+    return run(dp, false);
 }
 
 enum clf_status clf_dp_calibrate(struct clf_dp *dp, const float *x, int64_t batch, int64_t seq,
                                  const int32_t *key_padding)
 {
-    return run(dp, false, true, x, key_padding, batch, seq, NULL);
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->call = (struct dp_call){
+        .x = x, .pad = key_padding, .batch = batch, .seq = seq, .calibrate = true};
+    return run(dp, false);
 }
 
-enum clf_status clf_dp_embed(struct clf_dp *dp, const int32_t *ids, const int32_t *mask,
-                             int64_t batch, int64_t seq, float *out)
+enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batches, size_t n,
+                             float *out)
 {
-    return run(dp, true, false, ids, mask, batch, seq, out);
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->call = (struct dp_call){.batches = batches, .nbatches = n, .out = out};
+    return run(dp, true);
 }
 
-enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp, const int32_t *ids,
-                                       const int32_t *mask, int64_t batch, int64_t seq)
+enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp, const struct clf_dp_batch *batch)
 {
-    return run(dp, true, true, ids, mask, batch, seq, NULL);
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->call = (struct dp_call){.batches = batch, .nbatches = batch ? 1 : 0, .calibrate = true};
+    return run(dp, true);
 }
