@@ -168,6 +168,17 @@ bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *c
     return true;
 }
 
+bool cli_mpi_dp_gather(void *user, float *y, const size_t *counts, bool ok)
+{
+    const struct cli_mpi *m = user;
+    if (!cli_mpi_all_ok(m, ok))
+        return false;
+    size_t at = 0; /* this rank's block */
+    for (int r = 0; r < m->rank; r++)
+        at += counts[r];
+    return cli_mpi_gather(m, y + at, counts, y);
+}
+
 bool cli_mpi_allreduce_sum(void *user, float *buf, size_t count, bool ok)
 {
     struct cli_mpi *m = user;

@@ -63,6 +63,13 @@ void cli_shard(size_t n, int parts, int r, size_t *first, size_t *count);
 bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *counts,
                     float *all);
 
+/* clf_dp_comm's gather over MPI_COMM_WORLD (user: the struct cli_mpi):
+ * a logical AND of every rank's ok (false on every rank when one failed),
+ * then MPI_Gatherv of every rank's block of y (counts[r] floats, rank
+ * order) into rank 0's y, rank 0's own block in place. Not active: y
+ * already holds everything. */
+bool cli_mpi_dp_gather(void *user, float *y, const size_t *counts, bool ok);
+
 /* clf_tp_comm's all-reduce over MPI_COMM_WORLD (user: the struct cli_mpi):
  * first a logical AND of every rank's ok (false on every rank when one
  * failed), then a reduce-scatter and an all-gather: rank r receives block
