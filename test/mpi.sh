@@ -112,6 +112,9 @@ run "run --devices x4 --tensor-parallel" -- env POCL_DEVICES="$two $two" "$exe" 
 run "mpirun -np 4 run --tensor-parallel" -- "${mpirun[@]/2/4}" "$exe" run "${small[@]}" \
   --tensor-parallel --output "$tmp/tpmpi4.npy"
 same "tensor parallel: 4 ranks = 4 devices" "$tmp/tp4.npy" "$tmp/tpmpi4.npy"
+# a data-parallel rank that cannot make its replica: every rank says so
+refused "mpirun -np 2 run with a missing weights file" 2 'none.safetensors' -- \
+  "${mpirun[@]}" "$exe" run "${small[@]}" --weights "$tmp/none.safetensors"
 # 3 ranks divide neither 4 heads nor d_ff 80: every rank says so, none hangs
 refused "mpirun -np 3 --tensor-parallel with 4 heads" 3 'over 3 ranks needs heads (4)' -- \
   "${mpirun[@]/2/3}" "$exe" run "${small[@]}" --tensor-parallel
