@@ -463,24 +463,42 @@ END_TEST
 struct world {
     int n;
     pthread_barrier_t barrier;
-    float *buf[MAX_RANKS];
-    size_t count[MAX_RANKS];
+    float *buf[MAX_RANKS];          /* each rank's all-reduce buffer, or gather output */
+    size_t count[MAX_RANKS];        /* all-reduce: its floats */
     bool ok[MAX_RANKS];
-    int calls[MAX_RANKS]; /* all-reduces so far, per rank */
+    int calls[MAX_RANKS]; /* exchanges so far, per rank */
     int fail_at;          /* the call index whose exchange fails (-1: none) */
 };
 
+/* A rank of a tensor-parallel encoder (tp) or a data-parallel runner (dp). */
 struct rank_arg {
     struct world *w;
     int rank;
     /* the forward to run */
     struct clf_encoder_tp *tp;
+    struct clf_dp *dp;
     const float *x;
     const int32_t *pad;
     int64_t batch, seq;
     float *y;
     enum clf_status st;
+    int layers, in_tail; /* test_tp_rank_faults */
 };
+
+/* The start of rank a's exchange: its buffer and ok published, the first
+ * barrier; then whether every rank is ok and this call is not the one made
+ * to fail (w->fail_at). */
+static bool meet(struct rank_arg *a, float *buf, bool ok)
+{
+    struct world *w = a->w;
+    const int r = a->rank, call = w->calls[r]++;
+    w->buf[r] = buf, w->ok[r] = ok;
+    pthread_barrier_wait(&w->barrier);
+    bool all = call != w->fail_at;
+    for (int q = 0; q < w->n; q++)
+        all = all && w->ok[q];
+    return all;
+}
 
 /* clf_tp_comm's all-reduce: each rank sums every element in rank order
  * into its own copy after the first barrier, and takes it after the second
@@ -489,12 +507,10 @@ static bool world_allreduce(void *user, float *buf, size_t count, bool ok)
 {
     struct rank_arg *a = user;
     struct world *w = a->w;
-    const int r = a->rank, call = w->calls[r]++;
-    w->buf[r] = buf, w->count[r] = count, w->ok[r] = ok;
-    pthread_barrier_wait(&w->barrier);
-    bool all = call != w->fail_at;
+    w->count[a->rank] = count;
+    bool all = meet(a, buf, ok);
     for (int q = 0; q < w->n; q++)
-        all = all && w->ok[q] && w->count[q] == count;
+        all = all && w->count[q] == count;
     float *sum = all ? malloc(count * sizeof *sum) : NULL;
     for (size_t i = 0; sum && i < count; i++) {
         float s = w->buf[0][i];
@@ -509,10 +525,29 @@ static bool world_allreduce(void *user, float *buf, size_t count, bool ok)
     return sum != NULL;
 }
 
+/* clf_dp_comm's gather as an all-gather: after the first barrier each
+ * rank copies the others' blocks into its own y (each reads only the
+ * others' own blocks, which nobody writes), then meets them again. */
+static bool world_gather(void *user, float *y, const size_t *counts, bool ok)
+{
+    struct rank_arg *a = user;
+    struct world *w = a->w;
+    const bool all = meet(a, y, ok);
+    size_t at = 0;
+    for (int q = 0; all && q < w->n; q++) {
+        if (q != a->rank)
+            memcpy(y + at, w->buf[q] + at, counts[q] * sizeof *y);
+        at += counts[q];
+    }
+    pthread_barrier_wait(&w->barrier);
+    return all;
+}
+
 static void *rank_forward(void *arg)
 {
     struct rank_arg *a = arg;
-    a->st = clf_encoder_tp_forward(a->tp, a->x, a->batch, a->seq, a->pad, a->y);
+    a->st = a->dp ? clf_dp_forward(a->dp, a->x, a->batch, a->seq, a->pad, a->y)
+                  : clf_encoder_tp_forward(a->tp, a->x, a->batch, a->seq, a->pad, a->y);
     return NULL;
 }
 
@@ -525,6 +560,101 @@ static void forward_ranks(struct rank_arg *a, int n)
     rank_forward(&a[0]);
     for (int r = 1; r < n; r++)
         pthread_join(th[r], NULL);
+}
+
+/* Whether rank a (alone) told the others of its failed forward: a data-
+ * parallel rank calls the gather once with ok false; a tensor-parallel
+ * one calls the all-reduce with ok false, unless it failed after the last
+ * one (its closing LayerNorm: counted in a->in_tail). */
+static bool told_others(struct rank_arg *a)
+{
+    if (a->dp)
+        return a->w->calls[0] == 1 && !a->w->ok[0];
+    const bool tail = a->w->calls[0] == 2 * a->layers && a->w->ok[0];
+    a->in_tail += tail;
+    return tail || !a->w->ok[0];
+}
+
+/* One rank (N = 1, one thread: fault injection is process-wide), every
+ * enqueue of a forward made to fail in turn: each time the forward gives
+ * the right result (want, count floats), or fails with its own status
+ * (not CLF_E_COMM) and a message, having told the others; the next forward
+ * is right again. Returns how many failed; *calls the enqueues. */
+static int fail_every_enqueue(struct clf_ctx *ctx, struct rank_arg *a, const float *want,
+                              size_t count, unsigned long *calls)
+{
+    clf_fault_count(true);
+    rank_forward(a);
+    ck_assert_ok(ctx, a->st);
+    *calls = clf_fault_calls(CLF_FAULT_ENQUEUE);
+    clf_fault_reset();
+    ck_assert_uint_gt(*calls, 0);
+    int failed = 0;
+    for (unsigned long k = 1; k <= *calls; k++) {
+        memset(a->w->calls, 0, sizeof a->w->calls);
+        clf_fault_arm(CLF_FAULT_ENQUEUE, k, CL_OUT_OF_RESOURCES);
+        rank_forward(a);
+        ck_assert_msg(clf_fault_fired(CLF_FAULT_ENQUEUE), "enqueue %lu of %lu not reached", k,
+                      *calls);
+        clf_fault_reset();
+        if (a->st == CLF_OK) { /* worked around: the right result */
+            ck_assert_int_eq(memcmp(a->y, want, count * sizeof *want), 0);
+        } else {
+            failed++;
+            ck_assert_msg(a->st != CLF_E_COMM, "enqueue %lu: CLF_E_COMM for its own failure", k);
+            ck_assert_msg(*clf_ctx_last_error(ctx), "enqueue %lu: no message", k);
+            ck_assert_msg(told_others(a), "enqueue %lu: the others were not told", k);
+        }
+        rank_forward(a);
+        ck_assert_ok(ctx, a->st);
+        ck_assert_int_eq(memcmp(a->y, want, count * sizeof *want), 0);
+    }
+    ck_assert_int_gt(failed, 0);
+    return failed;
+}
+
+/* n ranks on the first n members of grp (rank r on member r), meeting in
+ * w (its barrier made here): data-parallel runners (dp) or tensor-parallel
+ * encoders of configuration c with seed's weights, in a[0..n). */
+static void make_ranks(struct clf_group *grp, int n, struct world *w, struct rank_arg *a,
+                       const struct clf_encoder_config *c, uint64_t seed, bool dp)
+{
+    ck_assert_int_le(n, MAX_RANKS);
+    *w = (struct world){.n = n, .fail_at = -1};
+    ck_assert_int_eq(pthread_barrier_init(&w->barrier, NULL, (unsigned)n), 0);
+    memset(a, 0, (size_t)n * sizeof *a);
+    for (int r = 0; r < n; r++) {
+        struct clf_ctx *ctx = clf_group_ctx(grp, r);
+        const struct clf_tp_comm tc = {r, n, world_allreduce, &a[r]};
+        const struct clf_dp_comm dc = {r, n, world_gather, &a[r]};
+        a[r].w = w, a[r].rank = r, a[r].layers = (int)c->layers;
+        if (dp)
+            ck_assert_ok(ctx, clf_dp_create_rank(ctx, c, NULL, seed, &dc, &a[r].dp));
+        else
+            ck_assert_ok(ctx, clf_encoder_tp_create_rank(ctx, c, NULL, seed, &tc, &a[r].tp));
+    }
+}
+
+/* Gives every rank of a[0..n) (rank r on member r of grp) the input x
+ * [batch, seq] with key padding pad and a new output of NaNs, runs their
+ * forwards at once, and checks that each gives want (count floats) bit
+ * for bit. */
+static void ranks_give(struct rank_arg *a, int n, struct clf_group *grp, const float *x,
+                       const int32_t *pad, int64_t batch, int64_t seq, const float *want,
+                       size_t count)
+{
+    for (int r = 0; r < n; r++) {
+        a[r].x = x, a[r].pad = pad, a[r].batch = batch, a[r].seq = seq;
+        a[r].y = malloc(count * sizeof *a[r].y);
+        for (size_t i = 0; i < count; i++)
+            a[r].y[i] = NAN;
+    }
+    forward_ranks(a, n);
+    for (int r = 0; r < n; r++) {
+        ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
+        ck_assert_msg(!memcmp(a[r].y, want, count * sizeof *want),
+                      "rank %d of %d: not the group's result", r, n);
+    }
 }
 
 /* n ranks (1, and every device): the same bits as the group's encoder on
@@ -544,16 +674,9 @@ START_TEST(test_tp_ranks)
         const uint64_t seed = test_rand_u64();
         struct clf_encoder_tp *gtp = NULL;
         ck_assert_ok(ctx0, clf_encoder_tp_create(grp, &c, NULL, seed, &gtp));
-        struct world w = {.n = n, .fail_at = -1};
-        ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, (unsigned)n), 0);
+        struct world w;
         struct rank_arg a[MAX_RANKS];
-        memset(a, 0, sizeof a);
-        for (int r = 0; r < n; r++) {
-            struct clf_ctx *ctx = clf_group_ctx(grp, r);
-            const struct clf_tp_comm comm = {r, n, world_allreduce, &a[r]};
-            a[r].w = &w, a[r].rank = r;
-            ck_assert_ok(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, seed, &comm, &a[r].tp));
-        }
+        make_ranks(grp, n, &w, a, &c, seed, false);
         const int64_t shapes[3][2] = {{3, 7}, {1, 5}, {3, 7}};
         for (int k = 0; k < 3; k++) {
             const int64_t batch = shapes[k][0], seq = shapes[k][1];
@@ -562,17 +685,8 @@ START_TEST(test_tp_ranks)
             float *x = make_input(batch, seq, c.d_model, k != 1, &pad);
             float *want = malloc(count * sizeof *want);
             ck_assert_ok(ctx0, clf_encoder_tp_forward(gtp, x, batch, seq, pad, want));
+            ranks_give(a, n, grp, x, pad, batch, seq, want, count);
             for (int r = 0; r < n; r++) {
-                a[r].x = x, a[r].pad = pad, a[r].batch = batch, a[r].seq = seq;
-                a[r].y = malloc(count * sizeof *a[r].y);
-                for (size_t i = 0; i < count; i++)
-                    a[r].y[i] = NAN;
-            }
-            forward_ranks(a, n);
-            for (int r = 0; r < n; r++) {
-                ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
-                ck_assert_msg(!memcmp(a[r].y, want, count * sizeof *want),
-                              "rank %d of %d: not the group's result", r, n);
                 double bytes = 0;
                 ck_assert_ok(clf_group_ctx(grp, r), clf_encoder_tp_comm_bytes(a[r].tp, &bytes));
                 ck_assert_double_eq(bytes, 4.0 * (double)count * 4.0);
@@ -632,54 +746,40 @@ END_TEST
  * error, not CLF_E_COMM, having told the others (the all-reduce called
  * with ok false) unless it failed after the last all-reduce, in the
  * closing LayerNorm; and then runs right again. */
-START_TEST(test_tp_rank_faults)
+/* What test_tp_rank_faults and test_dp_rank_faults share: one rank of
+ * one, tensor parallel (gather NULL) or data parallel, through
+ * fail_every_enqueue. */
+static void rank_faults(bool dp)
 {
-    struct clf_ctx *ctx = clf_group_ctx(shared_group(false), 0);
+    struct clf_group *one = shared_group(false);
+    struct clf_ctx *ctx = clf_group_ctx(one, 0);
     struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
-    struct world w = {.n = 1, .fail_at = -1};
-    ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, 1), 0);
-    struct rank_arg a = {.w = &w, .rank = 0, .batch = 2, .seq = 5};
-    const struct clf_tp_comm comm = {0, 1, world_allreduce, &a};
-    ck_assert_ok(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, test_rand_u64(), &comm, &a.tp));
+    struct world w;
+    struct rank_arg a;
+    make_ranks(one, 1, &w, &a, &c, test_rand_u64(), dp);
+    a.batch = 2, a.seq = 5;
     const size_t count = (size_t)(a.batch * a.seq * c.d_model);
     int32_t *pad = NULL;
     float *x = make_input(a.batch, a.seq, c.d_model, true, &pad);
     float *want = malloc(count * sizeof *want);
-    a.x = x, a.pad = pad, a.y = malloc(count * sizeof *a.y);
-    ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, want));
-    clf_fault_count(true);
-    ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y));
-    const unsigned long calls = clf_fault_calls(CLF_FAULT_ENQUEUE);
-    clf_fault_reset();
-    ck_assert_uint_gt(calls, 0);
-    int failed = 0, in_tail = 0;
-    for (unsigned long k = 1; k <= calls; k++) {
-        memset(w.calls, 0, sizeof w.calls);
-        clf_fault_arm(CLF_FAULT_ENQUEUE, k, CL_OUT_OF_RESOURCES);
-        const enum clf_status st = clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y);
-        ck_assert_msg(clf_fault_fired(CLF_FAULT_ENQUEUE), "enqueue %lu of %lu not reached", k,
-                      calls);
-        clf_fault_reset();
-        if (st == CLF_OK) { /* worked around: the right result */
-            ck_assert_int_eq(memcmp(a.y, want, count * sizeof *want), 0);
-        } else {
-            failed++;
-            ck_assert_msg(st != CLF_E_COMM, "enqueue %lu: CLF_E_COMM for its own failure", k);
-            ck_assert_msg(*clf_ctx_last_error(ctx), "enqueue %lu: no message", k);
-            const bool tail = w.calls[0] == 2 * c.layers && w.ok[0];
-            in_tail += tail;
-            ck_assert_msg(tail || !w.ok[0], "enqueue %lu: the others were not told", k);
-        }
-        ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y));
-        ck_assert_int_eq(memcmp(a.y, want, count * sizeof *want), 0);
-    }
-    printf("one rank: %lu enqueues failed in turn, %d forwards failed (%d after the last "
-           "all-reduce), every later one right\n",
-           calls, failed, in_tail);
-    ck_assert_int_gt(failed, 0);
+    a.x = x, a.pad = pad, a.y = want;
+    rank_forward(&a);
+    ck_assert_ok(ctx, a.st);
+    a.y = malloc(count * sizeof *a.y);
+    unsigned long calls;
+    const int failed = fail_every_enqueue(ctx, &a, want, count, &calls);
+    printf("one %s rank: %lu enqueues failed in turn, %d forwards failed (%d after the last "
+           "exchange), every later one right\n",
+           dp ? "data-parallel" : "tensor-parallel", calls, failed, a.in_tail);
     clf_encoder_tp_destroy(a.tp);
+    clf_dp_destroy(a.dp);
     pthread_barrier_destroy(&w.barrier);
     free(x), free(pad), free(want), free(a.y);
+}
+
+START_TEST(test_tp_rank_faults)
+{
+    rank_faults(false);
 }
 END_TEST
 
@@ -1122,14 +1222,16 @@ START_TEST(test_dp_shapes)
 }
 END_TEST
 
+/* NULL and wrong arguments, a member that cannot make its replica, the
+ * other kind of runner's calls, and a forward that then runs. */
 START_TEST(test_dp_errors)
 {
+    struct clf_dp *dp = (struct clf_dp *)1;
+    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
     struct clf_group *grp = shared_group(n_devs >= 2);
     struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
-    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
-    struct clf_dp *dp = (struct clf_dp *)1;
+    const int32_t ids[1] = {0}, mask[1] = {1};
     float x[48], y[48];
-    int32_t ids[1] = {0}, mask[1] = {1};
     ck_assert_int_eq(clf_dp_create(NULL, &c, NULL, 1, &dp), CLF_E_INVALID_ARG);
     ck_assert_ptr_null(dp);
     ck_assert_int_eq(clf_dp_create(grp, &c, NULL, 1, NULL), CLF_E_INVALID_ARG);
@@ -1166,68 +1268,6 @@ START_TEST(test_dp_errors)
 }
 END_TEST
 
-/* One data-parallel rank per thread, an all-gather over shared memory. */
-struct dp_world {
-    int n;
-    pthread_barrier_t barrier;
-    float *y[MAX_RANKS];
-    const size_t *counts[MAX_RANKS];
-    bool ok[MAX_RANKS];
-    int calls[MAX_RANKS];
-    int fail_at; /* the call whose exchange fails (-1: none) */
-};
-
-struct dp_rank {
-    struct dp_world *w;
-    int rank;
-    struct clf_dp *dp;
-    const float *x;
-    const int32_t *pad;
-    int64_t batch, seq;
-    float *y;
-    enum clf_status st;
-};
-
-/* clf_dp_comm's gather as an all-gather: after the first barrier each
- * rank copies the others' blocks into its own y (each reads only the
- * others' own blocks, which nobody writes), then meets them again. */
-static bool world_gather(void *user, float *y, const size_t *counts, bool ok)
-{
-    struct dp_rank *a = user;
-    struct dp_world *w = a->w;
-    const int r = a->rank, call = w->calls[r]++;
-    w->y[r] = y, w->counts[r] = counts, w->ok[r] = ok;
-    pthread_barrier_wait(&w->barrier);
-    bool all = call != w->fail_at;
-    for (int q = 0; q < w->n; q++)
-        all = all && w->ok[q];
-    size_t at = 0;
-    for (int q = 0; all && q < w->n; q++) {
-        if (q != r)
-            memcpy(y + at, w->y[q] + at, counts[q] * sizeof *y);
-        at += counts[q];
-    }
-    pthread_barrier_wait(&w->barrier);
-    return all;
-}
-
-static void *dp_rank_forward(void *arg)
-{
-    struct dp_rank *a = arg;
-    a->st = clf_dp_forward(a->dp, a->x, a->batch, a->seq, a->pad, a->y);
-    return NULL;
-}
-
-static void dp_forward_ranks(struct dp_rank *a, int n)
-{
-    pthread_t th[MAX_RANKS];
-    for (int r = 1; r < n; r++)
-        ck_assert_int_eq(pthread_create(&th[r], NULL, dp_rank_forward, &a[r]), 0);
-    dp_rank_forward(&a[0]);
-    for (int r = 1; r < n; r++)
-        pthread_join(th[r], NULL);
-}
-
 /* A rank per device (batch 5: uneven shares on two): every rank's
  * gathered output is the group runner's bit for bit; an exchange that
  * fails, or a rank that fails, makes every rank return. */
@@ -1243,52 +1283,34 @@ START_TEST(test_dp_ranks)
     ck_assert_ok(ctx0, clf_dp_create(grp, &c, NULL, seed, &gdp));
     {
         const int n = nd;
-        struct dp_world w = {.n = n, .fail_at = -1};
-        ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, (unsigned)n), 0);
-        struct dp_rank a[MAX_RANKS];
-        memset(a, 0, sizeof a);
-        for (int r = 0; r < n; r++) {
-            struct clf_ctx *ctx = clf_group_ctx(grp, r);
-            const struct clf_dp_comm comm = {r, n, world_gather, &a[r]};
-            a[r].w = &w, a[r].rank = r;
-            ck_assert_ok(ctx, clf_dp_create_rank(ctx, &c, NULL, seed, &comm, &a[r].dp));
-        }
+        struct world w;
+        struct rank_arg a[MAX_RANKS];
+        make_ranks(grp, n, &w, a, &c, seed, true);
         const int64_t batch = 5, seq = 6;
         const size_t count = (size_t)(batch * seq * c.d_model);
         int32_t *pad = NULL;
         float *x = make_input(batch, seq, c.d_model, true, &pad);
         float *want = malloc(count * sizeof *want);
         ck_assert_ok(ctx0, clf_dp_forward(gdp, x, batch, seq, pad, want));
-        for (int r = 0; r < n; r++) {
-            a[r].x = x, a[r].pad = pad, a[r].batch = batch, a[r].seq = seq;
-            a[r].y = malloc(count * sizeof *a[r].y);
-            for (size_t i = 0; i < count; i++)
-                a[r].y[i] = NAN;
-        }
-        dp_forward_ranks(a, n);
-        for (int r = 0; r < n; r++) {
-            ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
-            ck_assert_msg(!memcmp(a[r].y, want, count * sizeof *want),
-                          "rank %d of %d: not the group's result", r, n);
-        }
+        ranks_give(a, n, grp, x, pad, batch, seq, want, count);
         printf("data-parallel ranks N=%d, batch %lld: every rank's gathered output equals the "
                "group's bit for bit\n",
                n, (long long)batch);
         /* the exchange fails: every rank returns CLF_E_COMM */
         w.fail_at = w.calls[0];
-        dp_forward_ranks(a, n);
+        forward_ranks(a, n);
         for (int r = 0; r < n; r++)
             ck_assert_status(clf_group_ctx(grp, r), a[r].st, CLF_E_COMM);
         printf("gather failed: %s\n", clf_ctx_last_error(ctx0));
         /* the last rank fails (no input): it says so, the others return */
         w.fail_at = -1;
         a[n - 1].x = NULL;
-        dp_forward_ranks(a, n);
+        forward_ranks(a, n);
         a[n - 1].x = x;
         for (int r = 0; r < n; r++)
             ck_assert_status(clf_group_ctx(grp, r), a[r].st,
                              r == n - 1 ? CLF_E_INVALID_ARG : CLF_E_COMM);
-        dp_forward_ranks(a, n);
+        forward_ranks(a, n);
         for (int r = 0; r < n; r++) {
             ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
             ck_assert_int_eq(memcmp(a[r].y, want, count * sizeof *want), 0);
@@ -1308,49 +1330,7 @@ END_TEST
  * ok false), and then runs right again. */
 START_TEST(test_dp_rank_faults)
 {
-    struct clf_ctx *ctx = clf_group_ctx(shared_group(false), 0);
-    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
-    struct dp_world w = {.n = 1, .fail_at = -1};
-    ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, 1), 0);
-    struct dp_rank a = {.w = &w, .rank = 0, .batch = 2, .seq = 5};
-    const struct clf_dp_comm comm = {0, 1, world_gather, &a};
-    ck_assert_ok(ctx, clf_dp_create_rank(ctx, &c, NULL, test_rand_u64(), &comm, &a.dp));
-    const size_t count = (size_t)(a.batch * a.seq * c.d_model);
-    int32_t *pad = NULL;
-    float *x = make_input(a.batch, a.seq, c.d_model, true, &pad);
-    float *want = malloc(count * sizeof *want), *y = malloc(count * sizeof *y);
-    ck_assert_ok(ctx, clf_dp_forward(a.dp, x, a.batch, a.seq, pad, want));
-    clf_fault_count(true);
-    ck_assert_ok(ctx, clf_dp_forward(a.dp, x, a.batch, a.seq, pad, y));
-    const unsigned long calls = clf_fault_calls(CLF_FAULT_ENQUEUE);
-    clf_fault_reset();
-    ck_assert_uint_gt(calls, 0);
-    int failed = 0;
-    for (unsigned long k = 1; k <= calls; k++) {
-        memset(w.calls, 0, sizeof w.calls);
-        clf_fault_arm(CLF_FAULT_ENQUEUE, k, CL_OUT_OF_RESOURCES);
-        const enum clf_status st = clf_dp_forward(a.dp, x, a.batch, a.seq, pad, y);
-        ck_assert_msg(clf_fault_fired(CLF_FAULT_ENQUEUE), "enqueue %lu of %lu not reached", k,
-                      calls);
-        clf_fault_reset();
-        ck_assert_int_eq(w.calls[0], 1);
-        if (st == CLF_OK) { /* worked around: the right result */
-            ck_assert_int_eq(memcmp(y, want, count * sizeof *want), 0);
-        } else {
-            failed++;
-            ck_assert_msg(st != CLF_E_COMM, "enqueue %lu: CLF_E_COMM for its own failure", k);
-            ck_assert_msg(!w.ok[0], "enqueue %lu: the others were not told", k);
-        }
-        ck_assert_ok(ctx, clf_dp_forward(a.dp, x, a.batch, a.seq, pad, y));
-        ck_assert_int_eq(memcmp(y, want, count * sizeof *want), 0);
-    }
-    printf("one data-parallel rank: %lu enqueues failed in turn, %d forwards failed, every "
-           "later one right\n",
-           calls, failed);
-    ck_assert_int_gt(failed, 0);
-    clf_dp_destroy(a.dp);
-    pthread_barrier_destroy(&w.barrier);
-    free(x), free(pad), free(want), free(y);
+    rank_faults(true);
 }
 END_TEST
 

@@ -188,12 +188,8 @@ static void make_replica(struct clf_dp *dp, int i)
 /* What the _rank constructors check of comm (on ctx). */
 static enum clf_status check_comm(struct clf_ctx *ctx, const struct clf_dp_comm *comm)
 {
-    if (!comm || !comm->gather)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL communicator or gather");
-    if (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "rank %d of %d ranks: out of range", comm->rank,
-                        comm->size);
-    return CLF_OK;
+    return clf_check_comm(ctx, comm, comm && comm->gather, "gather", comm ? comm->rank : 0,
+                          comm ? comm->size : 0);
 }
 
 /* Every constructor: the replicas on the group's members (grp), or on ctx
@@ -204,17 +200,15 @@ static enum clf_status make_dp(struct clf_group *grp, struct clf_ctx *ctx,
                                const struct clf_encoder_config *cfg, const char *path,
                                uint64_t seed, struct clf_dp **out)
 {
-    if (!out)
+    ctx = grp ? clf_group_ctx(grp, 0) : ctx; /* where errors go */
+    if (out)
+        *out = NULL;
+    if (!out || !ctx)
         return CLF_E_INVALID_ARG;
-    *out = NULL;
-    if (grp)
-        ctx = clf_group_ctx(grp, 0);
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
-    if (!bert && !cfg)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder configuration");
-    if (bert && !path)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL model directory");
+    const char *missing = bert ? (path ? NULL : "model directory")
+                               : (cfg ? NULL : "encoder configuration");
+    if (missing)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL %s", missing);
     enum clf_status st = grp ? CLF_OK : check_comm(ctx, comm);
     if (st != CLF_OK)
         return st;

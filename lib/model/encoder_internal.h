@@ -121,6 +121,12 @@ enum clf_status clf_encoder_file_reader(struct clf_ctx *ctx, const struct clf_en
                                         const char *path, struct clf_weight_reader *r);
 void clf_weight_reader_close(struct clf_weight_reader *r);
 
+/* What the constructors of a rank (tensor or data parallel) check of the
+ * caller's communicator (on ctx): that it is given (comm) with its
+ * exchange (fn, named `what` in the message), and rank in [0, size). */
+enum clf_status clf_check_comm(struct clf_ctx *ctx, const void *comm, bool fn, const char *what,
+                               int rank, int size);
+
 /* The tensor-parallel encoder sliced from r's weights (configuration cfg):
  * over the group grp (comm NULL), or rank comm->rank's share on ctx (grp
  * NULL). Arguments are the public constructors'; r is only read. */

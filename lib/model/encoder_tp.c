@@ -332,15 +332,21 @@ done:
     return CLF_OK;
 }
 
+enum clf_status clf_check_comm(struct clf_ctx *ctx, const void *comm, bool fn, const char *what,
+                               int rank, int size)
+{
+    if (!comm || !fn)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL communicator or %s", what);
+    if (size < 1 || rank < 0 || rank >= size)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "rank %d of %d ranks: out of range", rank, size);
+    return CLF_OK;
+}
+
 /* What the _rank functions check of comm (on ctx). */
 static enum clf_status check_comm(struct clf_ctx *ctx, const struct clf_tp_comm *comm)
 {
-    if (!comm || !comm->allreduce)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL communicator or all-reduce");
-    if (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "rank %d of %d ranks: out of range", comm->rank,
-                        comm->size);
-    return CLF_OK;
+    return clf_check_comm(ctx, comm, comm && comm->allreduce, "all-reduce", comm ? comm->rank : 0,
+                          comm ? comm->size : 0);
 }
 
 enum clf_status clf_encoder_tp_split(struct clf_group *grp, struct clf_ctx *ctx,
