@@ -1,5 +1,5 @@
 /*
- * Device groups and the tensor-parallel encoder.
+ * Device groups, the tensor-parallel encoder and the data-parallel runner.
  *
  * main() sets POCL_DEVICES="pthread pthread" (unless already set) before
  * the first OpenCL call, so that PoCL shows two CPU devices and the N = 2
@@ -35,6 +35,21 @@
  * own status) instead of waiting, and the next forward is right again; so
  * does a rank's device failure (every enqueue of a forward failed in turn,
  * lib/runtime/fault.h, with one rank: the injection is process-wide).
+ *
+ * What a rank holds: its context's live device bytes (clf_ctx_stats) after
+ * it is made, and their peak while it is made, for N = 1, 2, 4 (from a
+ * seed and from a file) and per member of a group: at least its share's
+ * bytes from the weight sizes, at most the buffer pool's rounding of them,
+ * below the whole model's (which a rank that made the whole model first
+ * would exceed).
+ *
+ * The data-parallel runner (clf_dp) against one device's forward of the
+ * whole batch: 20 option sets (attention variants, quantisers, FFN
+ * factorisations, calibrated activation quantisers) bit for bit but K/V
+ * int8 per channel (its scales span a share's tokens: near, reported);
+ * shapes changing, a member idle, weights from a file; ranks meeting in an
+ * all-gather over shared memory equal the group bit for bit, and a failed
+ * exchange, a failed rank or a device fault is returned on every rank.
  */
 #include <pthread.h>
 #include <math.h>

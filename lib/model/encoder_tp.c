@@ -13,7 +13,10 @@
  *   norm1, norm2     replicated (every rank normalises its own input)
  * so that MHA(x) = Σ_r attn_r(x)·out_w_rᵀ + bo and FFN(x) = Σ_r
  * act(x·w1_rᵀ + b1_r)·w2_rᵀ + b2 exactly (the sums split by heads and by
- * hidden units).
+ * hidden units). The weights arrive one at a time on the host (struct
+ * clf_weight_reader: an existing encoder read back, a weights file, seeded
+ * random weights, a BERT model's file), are sliced there, and only the
+ * slices are uploaded: no device holds more than its share.
  *
  * One forward = 2·layers sub-layers j = 2l + s (s = 0 attention, 1 FFN);
  * for each, every rank runs its own small graph (recorded once per
