@@ -1615,8 +1615,11 @@ CLF_API enum clf_status clf_bert_load_tp_rank(struct clf_ctx *ctx, const char *m
  * class and device, and a share of fewer sequences may fall into another
  * class (batch·heads above 1, 4, 16) or, before the device's tuning
  * records are written (the cache directory), be measured otherwise; a
- * fixed attn_impl makes the choice everywhere the same. One call at a
- * time per runner.
+ * fixed attn_impl makes the choice everywhere the same. The GEMMs' choices
+ * (provider and configuration, measured per size class too) gave the same
+ * bits in the tests on PoCL's CPU devices (the native kernels add along k
+ * in one order); GPUs' CLBlast and native GEMMs were not compared. One
+ * call at a time per runner.
  */
 struct clf_dp;
 
