@@ -1473,8 +1473,10 @@ struct clf_encoder_tp;
 
 /** Creates one from weights (path, as clf_encoder_load, a final norm
  *  included; NULL: seeded random weights identical to
- *  clf_encoder_create_random's with the same seed). The full encoder is
- *  made once on the first member's context, read back and sliced. */
+ *  clf_encoder_create_random's with the same seed). The weights are read
+ *  (or made) one at a time on the host and sliced there: each device
+ *  receives only its slices and the replicated parts, never the whole
+ *  model. */
 CLF_API enum clf_status clf_encoder_tp_create(struct clf_group *grp,
                                               const struct clf_encoder_config *cfg,
                                               const char *path, uint64_t seed,
@@ -1510,8 +1512,8 @@ struct clf_tp_comm {
  * Creates rank comm->rank's share of a tensor-parallel encoder on ctx: the
  * same slices as member comm->rank of a clf_encoder_tp_create group of
  * comm->size devices (weights from path, or seeded random ones: every rank
- * must pass the same cfg, path or seed). The full encoder is made on ctx
- * once, read back and sliced. The forward then runs on every rank with the
+ * must pass the same cfg, path or seed), read and sliced on the host: ctx
+ * never holds more than this rank's share. The forward then runs on every rank with the
  * same x and key_padding, and every rank receives y (each applies the
  * closing LayerNorms itself); with an all-reduce that adds in rank order
  * the result equals a group's of the same devices bit for bit. A failure of
@@ -1562,6 +1564,177 @@ CLF_API enum clf_status clf_encoder_tp_forward(struct clf_encoder_tp *e, const f
  *  CLF_E_STATE before a successful forward. */
 CLF_API enum clf_status clf_encoder_tp_comm_bytes(const struct clf_encoder_tp *e,
                                                   double *bytes_per_layer);
+
+/* ---- issue 18, item 4: data parallelism and ranks that hold their share ---- */
+/* (one block, to be moved with the rest of "Several devices" at the merge)    */
+
+/**
+ * BERT (clf_bert_load's model directory and options) split for tensor
+ * parallelism over the N devices of a group, no device ever holding the
+ * whole model: *tp receives the encoder layers (clf_encoder_tp_create's
+ * slices, read from model.safetensors and sliced on the host), *emb a
+ * model holding only the embeddings (word, position, token type rows and
+ * their LayerNorm, replicated: small) on the group's first context, for
+ * clf_bert_embeddings and clf_bert_config (clf_bert_forward and
+ * clf_bert_calibrate on it are CLF_E_STATE; clf_bert_encoder is NULL).
+ * The forward: clf_bert_embeddings, read back, clf_encoder_tp_forward with
+ * key padding = (mask == 0). options as clf_bert_load's, limited to what
+ * the tensor-parallel encoder runs (CLF_E_UNSUPPORTED otherwise). On
+ * failure both are NULL. Destroy each with its own function.
+ */
+CLF_API enum clf_status clf_bert_load_tp(struct clf_group *grp, const char *model_dir,
+                                         const struct clf_encoder_config *options,
+                                         struct clf_bert **emb, struct clf_encoder_tp **tp);
+
+/** The same as one rank of comm->size ranks in other processes (as
+ *  clf_encoder_tp_create_rank): the embeddings and this rank's share of the
+ *  layers on ctx. */
+CLF_API enum clf_status clf_bert_load_tp_rank(struct clf_ctx *ctx, const char *model_dir,
+                                              const struct clf_encoder_config *options,
+                                              const struct clf_tp_comm *comm,
+                                              struct clf_bert **emb, struct clf_encoder_tp **tp);
+
+/**
+ * A data-parallel runner: the work split over devices, each running a
+ * replica of the same model, the results gathered in order. An encoder's
+ * runner splits the items of a batch (clf_dp_forward); a BERT runner deals
+ * whole batches of texts (clf_dp_embed: each keeps the padding it has on
+ * one device). Of B items (batches), member (or rank) r of N takes
+ * [first_r, first_r + count_r): contiguous, count_r = B/N and one more for
+ * the first B mod N (a member with none idles). Each replica records the
+ * graph one device would (clf_encoder_forward; clf_bert_forward then
+ * clf_op_mean_pool_normalize) once per shape and replays it; the items of
+ * a share never meet (rows of the GEMMs, each sequence's attention), so on
+ * devices of one kind the output equals one device's bit for bit, for
+ * every option but one: K/V int8 per channel (kv CLF_KV_INT8_CHANNEL)
+ * takes a scale per column over all tokens of a share, so an encoder's
+ * output then depends on the split (within the quantisation's error).
+ * That holds when each share runs the kernels one device runs for the
+ * whole batch: with attn_impl CLF_ATTN_AUTO the exact attention's
+ * implementation (fused or GEMM, whose bits differ) is measured per size
+ * class and device, and a share of fewer sequences may fall into another
+ * class (batch·heads above 1, 4, 16) or, before the device's tuning
+ * records are written (the cache directory), be measured otherwise; a
+ * fixed attn_impl makes the choice everywhere the same. The GEMMs' choices
+ * (provider and configuration, measured per size class too) gave the same
+ * bits in the tests on PoCL's CPU devices (the native kernels add along k
+ * in one order); GPUs' CLBlast and native GEMMs were not compared. One
+ * call at a time per runner.
+ */
+struct clf_dp;
+
+/** Over a group: a replica on every member (cfg with weights from path, as
+ *  clf_encoder_load, or seeded random ones, as clf_encoder_create_random),
+ *  made and run in one thread per member. Errors are reported on the
+ *  group's first context, naming the member when another one failed. */
+CLF_API enum clf_status clf_dp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
+                                      const char *path, uint64_t seed, struct clf_dp **out);
+
+/** The same with a BERT model on every member (clf_bert_load's model
+ *  directory and options, which may be NULL), for clf_dp_embed. */
+CLF_API enum clf_status clf_dp_create_bert(struct clf_group *grp, const char *model_dir,
+                                           const struct clf_encoder_config *options,
+                                           struct clf_dp **out);
+
+/**
+ * How one rank of a data-parallel run whose ranks are in different
+ * processes (MPI ranks, a device each) meets the others: its rank, the
+ * number of ranks N, and the gather of the outputs, which the caller
+ * provides (the library calls no MPI).
+ */
+struct clf_dp_comm {
+    int rank; /**< this rank, in [0, size): it runs share `rank` of every call */
+    int size; /**< N >= 1 */
+    /**
+     * Gathers the ranks' outputs. Called once per forward (clf_dp_forward,
+     * clf_dp_embed; not by a calibration) on every rank, from the thread
+     * that called it, with
+     * ok true, y the whole output (every rank's counts[r] floats in rank
+     * order, counts the same array on every rank) holding this rank's
+     * block at its place. It fills the other ranks' blocks at least on
+     * rank 0 (a gather to rank 0) or on every rank (an all-gather), and
+     * returns true on every rank, or false on every rank when the
+     * exchange or any rank failed. ok false says this rank failed (y and
+     * counts are then NULL): the call only tells the others, and must
+     * return false. A forward that fails before running (its arguments)
+     * still calls it, so that the others stop too.
+     */
+    bool (*gather)(void *user, float *y, const size_t *counts, bool ok);
+    void *user; /**< passed to gather */
+};
+
+/** One rank's replica on ctx (cfg, path, seed as clf_dp_create: every rank
+ *  must pass the same). Every rank then calls each forward with the same
+ *  whole batch and receives the outputs where its gather puts them (its
+ *  own share always). A failure of the gather is CLF_E_COMM (the rank
+ *  that failed returns its own status). NULL cfg, comm or comm->gather, or
+ *  a rank out of [0, size), is CLF_E_INVALID_ARG; comm is copied. No
+ *  exchange is made while creating: the caller agrees on success. */
+CLF_API enum clf_status clf_dp_create_rank(struct clf_ctx *ctx,
+                                           const struct clf_encoder_config *cfg,
+                                           const char *path, uint64_t seed,
+                                           const struct clf_dp_comm *comm, struct clf_dp **out);
+/** The same with BERT (as clf_dp_create_bert). */
+CLF_API enum clf_status clf_dp_create_bert_rank(struct clf_ctx *ctx, const char *model_dir,
+                                                const struct clf_encoder_config *options,
+                                                const struct clf_dp_comm *comm,
+                                                struct clf_dp **out);
+CLF_API void clf_dp_destroy(struct clf_dp *dp);
+
+/**
+ * y = encoder(x) on the host, split over the members (or ranks): x and y
+ * [batch, seq, d_model] f32, key_padding [batch, seq] (nonzero = padded)
+ * or NULL. NULL x or y is CLF_E_INVALID_ARG; an out-of-range shape
+ * CLF_E_SHAPE; a BERT runner's CLF_E_INVALID_ARG.
+ */
+CLF_API enum clf_status clf_dp_forward(struct clf_dp *dp, const float *x, int64_t batch,
+                                       int64_t seq, const int32_t *key_padding, float *y);
+
+/** Calibrates every replica's FFN activation quantisers (clf_encoder_
+ *  calibrate) on the whole batch, as one device would (needed before a
+ *  forward when the configuration leaves a parameter 0): each replica then
+ *  quantises alike. A rank calibrates its own replica, without exchange
+ *  (every rank must pass the same batch). */
+CLF_API enum clf_status clf_dp_calibrate(struct clf_dp *dp, const float *x, int64_t batch,
+                                         int64_t seq, const int32_t *key_padding);
+
+/** One batch of texts for clf_dp_embed: ids and mask i32 [batch, seq] (1 =
+ *  token, 0 = padding), as clf_bert_forward takes them. */
+struct clf_dp_batch {
+    const int32_t *ids;
+    const int32_t *mask;
+    int64_t batch;
+    int64_t seq;
+};
+
+/**
+ * Sentence embeddings of n batches with a BERT runner, the batches dealt
+ * whole over the members (ranks) as above, each one forward: out f32
+ * [Σ batch, d_model], the batches' rows in order, L2-normalised means of
+ * the last hidden states (clf_op_mean_pool_normalize). A rank's block is
+ * its batches' rows. NULL batches, ids, mask or out, or n = 0, is
+ * CLF_E_INVALID_ARG; so is an encoder's runner.
+ */
+CLF_API enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batches,
+                                     size_t n, float *out);
+/** clf_dp_calibrate for a BERT runner: clf_bert_calibrate on every replica
+ *  with this one batch (e.g. the first of the texts, as one device would
+ *  calibrate). */
+CLF_API enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp,
+                                               const struct clf_dp_batch *batch);
+
+/** Replicas held here: the group's size, or 1 for a rank (0 for NULL). */
+CLF_API int clf_dp_members(const struct clf_dp *dp);
+/** Replica i's encoder (owned by the runner; a BERT runner's is its
+ *  model's), e.g. for clf_encoder_save, or NULL out of range. */
+CLF_API struct clf_encoder *clf_dp_encoder(struct clf_dp *dp, int i);
+/** The graph replica i recorded last (owned by the runner: for
+ *  clf_graph_node_time, clf_graph_memory; an idle replica keeps its
+ *  previous one), or NULL when it has recorded none or i is out of
+ *  range. */
+CLF_API struct clf_graph *clf_dp_graph(struct clf_dp *dp, int i);
+
+/* ---- end of issue 18, item 4 ---- */
 
 /** Device time of node i's last command in the latest run, in ms (needs
  *  profiling, on by default); CLF_E_STATE before any run. */

@@ -91,6 +91,17 @@ json_check "run agrees with the double reference" "d['rel_error'] < 1e-5 and d['
 expect 0 "run --input from a .npy (pre-LN, gelu)" -- "$exe" run --layers 1 --d-model 32 --heads 4 --d-ff 48 --input "$tmp/y.npy" --norm-first --activation gelu --check
 grep -q '^check ' "$tmp/out" || fail "run --check prints no check line"
 grep -q 'seq 19' "$tmp/out" || fail "run --input did not take the sequence length from the file"
+# the run's other outputs: --save (read back by --weights: the same output),
+# --profile, --trace, a calibrated --ffn-act quantiser
+expect 0 "run --save" -- "$exe" run "${small[@]}" --save "$tmp/w.safetensors" --output "$tmp/y1.npy"
+expect 0 "run --weights of --save" -- "$exe" run "${small[@]}" --weights "$tmp/w.safetensors" --output "$tmp/y2.npy"
+cmp -s "$tmp/y1.npy" "$tmp/y2.npy" && pass "run --save then --weights: the same output" || fail "run --weights of --save: another output"
+expect 0 "run --profile --trace" -- "$exe" run "${small[@]}" --profile --trace "$tmp/trace.json"
+grep -q '^profile  device time of the last run, by op:' "$tmp/out" && grep -q '^  gemm ' "$tmp/out" || fail "run --profile: $(cat "$tmp/out")"
+python3 -c "import json,sys; t=json.load(open('$tmp/trace.json')); sys.exit(0 if any(e.get('ph') == 'X' for e in t['traceEvents']) else 1)" \
+  && pass "run --trace writes trace events" || fail "run --trace: $(head -c 300 "$tmp/trace.json")"
+expect 0 "run --ffn-act lsq:4 --check --json (calibrated)" -- "$exe" run "${small[@]}" --ffn-act lsq:4 --check --json
+json_check "run --ffn-act: calibrated, near exact" "'lsq' in d['config']['options'] and 0 < d['rel_error'] < 0.5"
 expect 1 "run with a missing weights file" -- "$exe" run "${small[@]}" --weights "$tmp/none.safetensors"
 one_line_err "run missing weights"; grep -q "none.safetensors" "$tmp/err" || fail "missing file not named"
 for f in "$src"/test/corpus/safetensors/bad-*.safetensors; do

@@ -352,3 +352,26 @@ float *test_random_floats(size_t n, double lo, double hi)
     test_fill_uniform(x, n, lo, hi);
     return x;
 }
+
+double test_tp_rank_bytes(const struct clf_encoder_config *c, int n, int r, bool norm,
+                          int *tensors)
+{
+    const double d = (double)c->d_model, f = (double)c->d_ff;
+    const double split = 3 * d * d + 3 * d + d * d + f * d + f + d * f;
+    const double per_layer = split / n + 4 * d + (r == 0 ? 2 * d : 0);
+    *tensors = (int)c->layers * (r == 0 ? 12 : 10) + (norm && r == 0 ? 2 : 0);
+    return 4 * ((double)c->layers * per_layer + (norm && r == 0 ? 2 * d : 0));
+}
+
+double test_pool_bound(double bytes, int tensors)
+{
+    return 1.25 * (bytes + 255.0 * tensors);
+}
+
+void test_device_bytes(struct clf_ctx *ctx, double *live, double *peak)
+{
+    struct clf_ctx_stats s;
+    ck_assert_ok(ctx, clf_ctx_stats(ctx, &s));
+    *live = (double)s.pool_bytes_live;
+    *peak = (double)s.pool_bytes_peak;
+}

@@ -124,6 +124,22 @@ float *test_random_floats(size_t n, double lo, double hi);
  * the factors (malloc'd) for tests that need A_r itself. */
 double *test_known_spectrum(int64_t m, int64_t n, double **q1, double **q2);
 
+/* Rank r of n's share of a tensor-parallel encoder of configuration c,
+ * from the weight sizes, in bytes: its 1/n of every split matrix and bias
+ * (Q, K, V rows and Wo columns of its heads, W1 rows, b1 entries and W2
+ * columns of its d_ff/n), the replicated LayerNorms, rank 0's
+ * out_proj.bias and linear2.bias, and (norm) rank 0's final norm.
+ * *tensors: how many device tensors that is. */
+double test_tp_rank_bytes(const struct clf_encoder_config *c, int n, int r, bool norm,
+                          int *tensors);
+/* The most a context's live bytes (clf_ctx_stats) may be for `tensors`
+ * tensors of `bytes` in all: the buffer pool rounds each one up to 256
+ * bytes, then to a quarter of the power of two below it
+ * (lib/runtime/pool.c): at most 1.25·(bytes + 255) each. */
+double test_pool_bound(double bytes, int tensors);
+/* A context's live device bytes now, and their peak since the last trim. */
+void test_device_bytes(struct clf_ctx *ctx, double *live, double *peak);
+
 /* Runs a suite without forking (OpenCL state does not survive fork) and
  * returns the process exit status. */
 int test_run_suite(Suite *s);

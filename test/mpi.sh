@@ -7,7 +7,9 @@
 # parallel adds partial sums in another order: within 1e-5 relative. Tensor
 # parallel over mpirun ranks (every rank a share of every layer, the
 # all-reduce over MPI adding in rank order) gives the same bytes as
-# --tensor-parallel over as many devices in one process.
+# --tensor-parallel over as many devices in one process. bench scale over
+# 4 devices (and 2 ranks): a device holds a replica (data parallel) or 1/N
+# of the weights (tensor parallel).
 # Usage: mpi.sh PATH/TO/clformer HAVE_MPI(0|1)
 set -u
 exe=$1
@@ -24,7 +26,10 @@ fi
 # Open MPI refuses root without these (containers, CI)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 two="pthread pthread"
-small=(--seq 16 --batch 4 --d-model 48 --heads 4 --d-ff 80 --layers 2 --runs 1)
+# the fused attention everywhere: AUTO measures fused and GEMM attention per
+# size class and device, and a share of fewer sequences (3 ranks: 2, 1, 1)
+# is another class than the whole batch, whose choice may differ in bits
+small=(--seq 16 --batch 4 --d-model 48 --heads 4 --d-ff 80 --layers 2 --runs 1 --attn-impl fused)
 
 same() { # DESCRIPTION A B
   if cmp -s "$2" "$3"; then pass "$1"; else fail "$1: $2 and $3 differ"; fi
@@ -60,6 +65,25 @@ num = sum((x - y) ** 2 for x, y in zip(a, b)); den = sum(x * x for x in a)
 print(f"tensor parallel: relative error {(num / den) ** 0.5:.2e}, max abs {max(abs(x - y) for x, y in zip(a, b)):.2e}")
 sys.exit(0 if len(a) == len(b) and (num / den) ** 0.5 <= 1e-5 else 1)
 PY
+# bench scale over 4 devices: N = 1, 2, 4 data and tensor parallel; a
+# replica on every device, or about 1/N of the weights (the pool rounds
+# each buffer up by at most a quarter; the LayerNorms are replicated)
+run "bench scale, 4 devices" -- env POCL_DEVICES="$two $two" "$exe" bench scale --seq 16 --runs 1 --json
+python3 - "$tmp/out" <<'PY' && pass "bench scale: device memory per N" || fail "bench scale memory: $(head -c 1500 "$tmp/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))['results']
+rows = {(x['mode'], x['devices']): x for x in r}
+one = max(rows[('tensor-parallel', 1)]['device_bytes'])
+ok = sorted(rows) == sorted((m, n) for m in ('data-parallel', 'tensor-parallel') for n in (1, 2, 4))
+for n in (1, 2, 4):
+    dp, tp = rows[('data-parallel', n)], rows[('tensor-parallel', n)]
+    ok = ok and len(dp['device_bytes']) == n and len(tp['device_bytes']) == n
+    ok = ok and all(b == one for b in dp['device_bytes'])
+    ok = ok and all(one / n * 0.95 <= b <= one / n * 1.05 for b in tp['device_bytes'])
+    ok = ok and tp['device_peak_bytes'] <= max(tp['device_bytes'])
+    print(f"N={n}: tensor parallel holds {max(tp['device_bytes']) / one:.3f} of one device's weights per device")
+sys.exit(0 if ok else 1)
+PY
 if "$exe" run --tensor-parallel "${small[@]}" >/dev/null 2>&1; then
   fail "--tensor-parallel without --devices accepted"; else pass "--tensor-parallel needs --devices"; fi
 
@@ -88,6 +112,9 @@ run "run --devices x4 --tensor-parallel" -- env POCL_DEVICES="$two $two" "$exe" 
 run "mpirun -np 4 run --tensor-parallel" -- "${mpirun[@]/2/4}" "$exe" run "${small[@]}" \
   --tensor-parallel --output "$tmp/tpmpi4.npy"
 same "tensor parallel: 4 ranks = 4 devices" "$tmp/tp4.npy" "$tmp/tpmpi4.npy"
+# a data-parallel rank that cannot make its replica: every rank says so
+refused "mpirun -np 2 run with a missing weights file" 2 'none.safetensors' -- \
+  "${mpirun[@]}" "$exe" run "${small[@]}" --weights "$tmp/none.safetensors"
 # 3 ranks divide neither 4 heads nor d_ff 80: every rank says so, none hangs
 refused "mpirun -np 3 --tensor-parallel with 4 heads" 3 'over 3 ranks needs heads (4)' -- \
   "${mpirun[@]/2/3}" "$exe" run "${small[@]}" --tensor-parallel
@@ -107,6 +134,8 @@ ok = r[0]['mode'] == 'mpi' and r[0]['ranks'] == 2 and r[0]['ms'] > 0
 t = r[1]
 ok = ok and t['mode'] == 'mpi-tensor-parallel' and t['ms'] > 0
 ok = ok and t['mpi_bytes_per_layer'] == 2 * 8 * 16 * 384 * 4
+# a rank holds a replica, or about half of it
+ok = ok and 0.45 <= t['device_bytes'] / r[0]['device_bytes'] <= 0.55
 sys.exit(0 if ok else 1)
 PY
 

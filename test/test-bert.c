@@ -26,7 +26,10 @@
  *     attention weight, so only summation orders that depend on the batch
  *     shape differ: a few fp32 ulps of entries of size ~0.05);
  *   - the same batch with the encoder tensor-parallel over two PoCL
- *     devices (clf_bert_embeddings, clf_encoder_tp_create_from).
+ *     devices (clf_bert_embeddings, clf_encoder_tp_create_from), and
+ *     loaded split (clf_bert_load_tp: no device holds the whole model);
+ *   - data parallel over two PoCL devices (clf_dp_embed): batches of two
+ *     texts dealt over the devices, one device's bits.
  */
 #include <math.h>
 #include <stdio.h>
@@ -478,6 +481,78 @@ START_TEST(test_reference_and_batch)
 }
 END_TEST
 
+/* clf_bert_load_tp over grp: each member holds its share of the layers
+ * (and member 0 the embeddings) and nothing more, as measured by its
+ * context (clf_ctx_stats): at least the share's bytes, at most the pool's
+ * rounding of them, below the whole encoder's bytes; its embeddings of
+ * ids [n, seq] (mask = !pad) equal the whole model's (x), its forward of x the
+ * whole model's encoder split by clf_encoder_tp_create_from (want), bit
+ * for bit. The model without layers refuses a whole forward. */
+static void load_tp_check(struct clf_group *grp, const int32_t *ids, const float *x,
+                          const int32_t *pad, int n, size_t seq, const float *want)
+{
+    const int nd = clf_group_size(grp);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    struct clf_bert *emb = NULL;
+    struct clf_encoder_tp *etp = NULL;
+    const struct clf_encoder_config c = clf_bert_config(model);
+    double live0[8], live, peak;
+    ck_assert_int_le(nd, 8);
+    for (int r = 0; r < nd; r++) {
+        clf_ctx_trim(clf_group_ctx(grp, r));
+        test_device_bytes(clf_group_ctx(grp, r), &live0[r], &peak);
+    }
+    ck_assert_ok(ctx0, clf_bert_load_tp(grp, model_dir(), NULL, &emb, &etp));
+    const double embeddings = 4.0 * (double)((30522 + 512 + 3) * D);
+    int tensors;
+    const double encoder = test_tp_rank_bytes(&c, 1, 0, false, &tensors);
+    for (int r = 0; r < nd; r++) {
+        test_device_bytes(clf_group_ctx(grp, r), &live, &peak);
+        const double share = test_tp_rank_bytes(&c, nd, r, false, &tensors) +
+                             (r == 0 ? embeddings : 0);
+        const double bound = test_pool_bound(share, tensors + (r == 0 ? 5 : 0));
+        printf("bert split over %d: member %d holds %.0f bytes (peak %.0f; its share %.0f, "
+               "bound %.0f; the whole encoder %.0f)\n",
+               nd, r, live - live0[r], peak - live0[r], share, bound, encoder);
+        ck_assert(live - live0[r] >= share && live - live0[r] <= bound);
+        ck_assert(peak - live0[r] <= bound);
+        if (nd > 1)
+            ck_assert(peak - live0[r] - (r == 0 ? embeddings : 0) < encoder);
+    }
+    ck_assert_int_eq(c.d_model, clf_bert_config(emb).d_model);
+    ck_assert_ptr_null(clf_bert_encoder(emb));
+
+    const size_t rows = (size_t)n * seq;
+    float *xe = malloc(rows * D * sizeof *xe), *hs = malloc(rows * D * sizeof *hs);
+    struct clf_tensor *ti0 = NULL, *tm0 = NULL, *e = NULL, *h = NULL;
+    struct clf_graph *g = NULL;
+    const int64_t shape[2] = {n, (int64_t)seq};
+    int32_t *mask = malloc(rows * sizeof *mask);
+    for (size_t i = 0; i < rows; i++)
+        mask[i] = !pad[i];
+    ck_assert_ok(ctx0, clf_tensor_create(ctx0, CLF_I32, 2, shape, &ti0));
+    ck_assert_ok(ctx0, clf_tensor_create(ctx0, CLF_I32, 2, shape, &tm0));
+    ck_assert_ok(ctx0, clf_tensor_write(ti0, ids, rows * sizeof *ids));
+    ck_assert_ok(ctx0, clf_tensor_write(tm0, mask, rows * sizeof *mask));
+    ck_assert_ok(ctx0, clf_graph_create(ctx0, &g));
+    ck_assert_status(ctx0, clf_bert_forward(emb, g, ti0, tm0, &h), CLF_E_STATE);
+    ck_assert_ok(ctx0, clf_bert_embeddings(emb, g, ti0, tm0, &e));
+    ck_assert_ok(ctx0, clf_graph_run(g));
+    ck_assert_ok(ctx0, clf_tensor_read(e, xe, rows * D * sizeof *xe));
+    ck_assert_int_eq(memcmp(xe, x, rows * D * sizeof *x), 0);
+    ck_assert_ok(ctx0, clf_encoder_tp_forward(etp, x, n, (int64_t)seq, pad, hs));
+    ck_assert_int_eq(memcmp(hs, want, rows * D * sizeof *hs), 0);
+    printf("bert split over %d by clf_bert_load_tp: the embeddings and hidden states of the "
+           "whole model's split, bit for bit\n",
+           nd);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(ti0);
+    clf_tensor_destroy(tm0);
+    clf_encoder_tp_destroy(etp);
+    clf_bert_destroy(emb);
+    free(xe), free(hs), free(mask);
+}
+
 /* Tensor parallel over every device (POCL_DEVICES="pthread pthread" in
  * main: two): the reference texts as one padded batch, the embeddings from
  * clf_bert_embeddings, the model's encoder split by
@@ -545,6 +620,9 @@ START_TEST(test_tensor_parallel)
     printf("bert tensor parallel over %d device(s): max abs error %.3g (min cosine %.9f) "
            "against the reference, %.3g against one device\n",
            clf_group_size(grp), worst_ref, worst_cos, worst_one);
+    clf_encoder_tp_destroy(etp);
+    etp = NULL;
+    load_tp_check(grp, pi, x, pm, n, seq, hs);
     clf_graph_destroy(pool);
     clf_graph_destroy(g);
     clf_tensor_destroy(h);
@@ -555,6 +633,76 @@ START_TEST(test_tensor_parallel)
     for (int i = 0; i < n; i++)
         free(texts[i]);
     free(texts), free(ref), free(one), free(tp), free(x), free(hs), free(pi), free(pm);
+    model_teardown();
+}
+END_TEST
+
+/* Data parallel over every device (clf_dp_create_bert, clf_dp_embed): the
+ * reference texts in batches of 2 (the last one alone), dealt whole over
+ * the devices, equal bit for bit to one device embedding each batch
+ * (clf_bert_forward with the mask, then clf_op_mean_pool_normalize). Both
+ * run the fused attention: AUTO may measure another implementation for a
+ * batch on another device (clformer.h, struct clf_dp). */
+START_TEST(test_data_parallel)
+{
+    model_setup();
+    struct clf_ctx *ctx = test_ctx();
+    char **texts = NULL;
+    float *ref = NULL;
+    const int n = read_reference(&texts, &ref);
+    const int nb = (n + 1) / 2;
+    struct clf_encoder_config opt = clf_encoder_config_default();
+    opt.attn_impl = CLF_ATTN_FUSED;
+    struct clf_bert *fused = NULL;
+    ck_assert_ok(ctx, clf_bert_load(ctx, model_dir(), &opt, &fused));
+    struct clf_dp_batch *b = calloc((size_t)nb, sizeof *b);
+    int32_t **mask = calloc((size_t)nb, sizeof *mask), **ids = calloc((size_t)nb, sizeof *ids);
+    float *one = malloc((size_t)n * D * sizeof *one), *dp_out = malloc((size_t)n * D * sizeof *dp_out);
+    for (int k = 0; k < nb; k++) {
+        const int count = 2 * k + 1 < n ? 2 : 1;
+        size_t seq;
+        struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
+        struct clf_graph *g = NULL;
+        tokenize_batch(texts + 2 * k, count, &seq, &ids[k], &mask[k], &ti, &tm);
+        b[k] = (struct clf_dp_batch){ids[k], mask[k], count, (int64_t)seq};
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        ck_assert_ok(ctx, clf_bert_forward(fused, g, ti, tm, &h));
+        ck_assert_ok(ctx, clf_op_mean_pool_normalize(g, h, tm, &y));
+        ck_assert_ok(ctx, clf_graph_run(g));
+        ck_assert_ok(ctx, clf_tensor_read(y, one + (size_t)k * 2 * D, (size_t)count * D * 4));
+        clf_graph_destroy(g);
+        clf_tensor_destroy(ti);
+        clf_tensor_destroy(tm);
+    }
+    char msg[1024];
+    struct clf_group *grp = NULL;
+    struct clf_dp *dp = NULL;
+    ck_assert_msg(clf_group_create("all", NULL, &grp, msg, sizeof msg) == CLF_OK, "%s", msg);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    ck_assert_ok(ctx0, clf_dp_create_bert(grp, model_dir(), &opt, &dp));
+    ck_assert_int_eq(clf_dp_members(dp), clf_group_size(grp));
+    ck_assert_ptr_nonnull(clf_dp_encoder(dp, 0));
+    ck_assert_ok(ctx0, clf_dp_calibrate_embed(dp, &b[0])); /* nothing to calibrate */
+    for (int i = 0; i < n * D; i++)
+        dp_out[i] = NAN;
+    ck_assert_ok(ctx0, clf_dp_embed(dp, b, (size_t)nb, dp_out));
+    ck_assert_int_eq(memcmp(dp_out, one, (size_t)n * D * sizeof *one), 0);
+    printf("bert data parallel over %d device(s): %d texts in %d batches, one device's bits\n",
+           clf_group_size(grp), n, nb);
+    /* an encoder's call, a batch without its mask */
+    float x[D];
+    ck_assert_status(ctx0, clf_dp_forward(dp, x, 1, 1, NULL, dp_out), CLF_E_INVALID_ARG);
+    b[0].mask = NULL;
+    ck_assert_status(ctx0, clf_dp_embed(dp, b, (size_t)nb, dp_out), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx0, clf_dp_embed(dp, b, 0, dp_out), CLF_E_INVALID_ARG);
+    clf_dp_destroy(dp);
+    clf_group_destroy(grp);
+    clf_bert_destroy(fused);
+    for (int k = 0; k < nb; k++)
+        free(ids[k]), free(mask[k]);
+    for (int i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts), free(ref), free(b), free(ids), free(mask), free(one), free(dp_out);
     model_teardown();
 }
 END_TEST
@@ -579,6 +727,7 @@ int main(void)
         tcase_add_test(tm, test_config);
         tcase_add_test(tm, test_reference_and_batch);
         tcase_add_test(tm, test_tensor_parallel);
+        tcase_add_test(tm, test_data_parallel);
         suite_add_tcase(s, tm);
     }
     int rc = test_run_suite(s);

@@ -1,5 +1,5 @@
 /*
- * Device groups and the tensor-parallel encoder.
+ * Device groups, the tensor-parallel encoder and the data-parallel runner.
  *
  * main() sets POCL_DEVICES="pthread pthread" (unless already set) before
  * the first OpenCL call, so that PoCL shows two CPU devices and the N = 2
@@ -35,6 +35,21 @@
  * own status) instead of waiting, and the next forward is right again; so
  * does a rank's device failure (every enqueue of a forward failed in turn,
  * lib/runtime/fault.h, with one rank: the injection is process-wide).
+ *
+ * What a rank holds: its context's live device bytes (clf_ctx_stats) after
+ * it is made, and their peak while it is made, for N = 1, 2, 4 (from a
+ * seed and from a file) and per member of a group: at least its share's
+ * bytes from the weight sizes, at most the buffer pool's rounding of them,
+ * below the whole model's (which a rank that made the whole model first
+ * would exceed).
+ *
+ * The data-parallel runner (clf_dp) against one device's forward of the
+ * whole batch: 20 option sets (attention variants, quantisers, FFN
+ * factorisations, calibrated activation quantisers) bit for bit but K/V
+ * int8 per channel (its scales span a share's tokens: near, reported);
+ * shapes changing, a member idle, weights from a file; ranks meeting in an
+ * all-gather over shared memory equal the group bit for bit, and a failed
+ * exchange, a failed rank or a device fault is returned on every rank.
  */
 #include <pthread.h>
 #include <math.h>
@@ -463,24 +478,42 @@ END_TEST
 struct world {
     int n;
     pthread_barrier_t barrier;
-    float *buf[MAX_RANKS];
-    size_t count[MAX_RANKS];
+    float *buf[MAX_RANKS];          /* each rank's all-reduce buffer, or gather output */
+    size_t count[MAX_RANKS];        /* all-reduce: its floats */
     bool ok[MAX_RANKS];
-    int calls[MAX_RANKS]; /* all-reduces so far, per rank */
+    int calls[MAX_RANKS]; /* exchanges so far, per rank */
     int fail_at;          /* the call index whose exchange fails (-1: none) */
 };
 
+/* A rank of a tensor-parallel encoder (tp) or a data-parallel runner (dp). */
 struct rank_arg {
     struct world *w;
     int rank;
     /* the forward to run */
     struct clf_encoder_tp *tp;
+    struct clf_dp *dp;
     const float *x;
     const int32_t *pad;
     int64_t batch, seq;
     float *y;
     enum clf_status st;
+    int layers, in_tail; /* test_tp_rank_faults */
 };
+
+/* The start of rank a's exchange: its buffer and ok published, the first
+ * barrier; then whether every rank is ok and this call is not the one made
+ * to fail (w->fail_at). */
+static bool meet(struct rank_arg *a, float *buf, bool ok)
+{
+    struct world *w = a->w;
+    const int r = a->rank, call = w->calls[r]++;
+    w->buf[r] = buf, w->ok[r] = ok;
+    pthread_barrier_wait(&w->barrier);
+    bool all = call != w->fail_at;
+    for (int q = 0; q < w->n; q++)
+        all = all && w->ok[q];
+    return all;
+}
 
 /* clf_tp_comm's all-reduce: each rank sums every element in rank order
  * into its own copy after the first barrier, and takes it after the second
@@ -489,12 +522,10 @@ static bool world_allreduce(void *user, float *buf, size_t count, bool ok)
 {
     struct rank_arg *a = user;
     struct world *w = a->w;
-    const int r = a->rank, call = w->calls[r]++;
-    w->buf[r] = buf, w->count[r] = count, w->ok[r] = ok;
-    pthread_barrier_wait(&w->barrier);
-    bool all = call != w->fail_at;
+    w->count[a->rank] = count;
+    bool all = meet(a, buf, ok);
     for (int q = 0; q < w->n; q++)
-        all = all && w->ok[q] && w->count[q] == count;
+        all = all && w->count[q] == count;
     float *sum = all ? malloc(count * sizeof *sum) : NULL;
     for (size_t i = 0; sum && i < count; i++) {
         float s = w->buf[0][i];
@@ -509,10 +540,29 @@ static bool world_allreduce(void *user, float *buf, size_t count, bool ok)
     return sum != NULL;
 }
 
+/* clf_dp_comm's gather as an all-gather: after the first barrier each
+ * rank copies the others' blocks into its own y (each reads only the
+ * others' own blocks, which nobody writes), then meets them again. */
+static bool world_gather(void *user, float *y, const size_t *counts, bool ok)
+{
+    struct rank_arg *a = user;
+    struct world *w = a->w;
+    const bool all = meet(a, y, ok);
+    size_t at = 0;
+    for (int q = 0; all && q < w->n; q++) {
+        if (q != a->rank)
+            memcpy(y + at, w->buf[q] + at, counts[q] * sizeof *y);
+        at += counts[q];
+    }
+    pthread_barrier_wait(&w->barrier);
+    return all;
+}
+
 static void *rank_forward(void *arg)
 {
     struct rank_arg *a = arg;
-    a->st = clf_encoder_tp_forward(a->tp, a->x, a->batch, a->seq, a->pad, a->y);
+    a->st = a->dp ? clf_dp_forward(a->dp, a->x, a->batch, a->seq, a->pad, a->y)
+                  : clf_encoder_tp_forward(a->tp, a->x, a->batch, a->seq, a->pad, a->y);
     return NULL;
 }
 
@@ -525,6 +575,101 @@ static void forward_ranks(struct rank_arg *a, int n)
     rank_forward(&a[0]);
     for (int r = 1; r < n; r++)
         pthread_join(th[r], NULL);
+}
+
+/* Whether rank a (alone) told the others of its failed forward: a data-
+ * parallel rank calls the gather once with ok false; a tensor-parallel
+ * one calls the all-reduce with ok false, unless it failed after the last
+ * one (its closing LayerNorm: counted in a->in_tail). */
+static bool told_others(struct rank_arg *a)
+{
+    if (a->dp)
+        return a->w->calls[0] == 1 && !a->w->ok[0];
+    const bool tail = a->w->calls[0] == 2 * a->layers && a->w->ok[0];
+    a->in_tail += tail;
+    return tail || !a->w->ok[0];
+}
+
+/* One rank (N = 1, one thread: fault injection is process-wide), every
+ * enqueue of a forward made to fail in turn: each time the forward gives
+ * the right result (want, count floats), or fails with its own status
+ * (not CLF_E_COMM) and a message, having told the others; the next forward
+ * is right again. Returns how many failed; *calls the enqueues. */
+static int fail_every_enqueue(struct clf_ctx *ctx, struct rank_arg *a, const float *want,
+                              size_t count, unsigned long *calls)
+{
+    clf_fault_count(true);
+    rank_forward(a);
+    ck_assert_ok(ctx, a->st);
+    *calls = clf_fault_calls(CLF_FAULT_ENQUEUE);
+    clf_fault_reset();
+    ck_assert_uint_gt(*calls, 0);
+    int failed = 0;
+    for (unsigned long k = 1; k <= *calls; k++) {
+        memset(a->w->calls, 0, sizeof a->w->calls);
+        clf_fault_arm(CLF_FAULT_ENQUEUE, k, CL_OUT_OF_RESOURCES);
+        rank_forward(a);
+        ck_assert_msg(clf_fault_fired(CLF_FAULT_ENQUEUE), "enqueue %lu of %lu not reached", k,
+                      *calls);
+        clf_fault_reset();
+        if (a->st == CLF_OK) { /* worked around: the right result */
+            ck_assert_int_eq(memcmp(a->y, want, count * sizeof *want), 0);
+        } else {
+            failed++;
+            ck_assert_msg(a->st != CLF_E_COMM, "enqueue %lu: CLF_E_COMM for its own failure", k);
+            ck_assert_msg(*clf_ctx_last_error(ctx), "enqueue %lu: no message", k);
+            ck_assert_msg(told_others(a), "enqueue %lu: the others were not told", k);
+        }
+        rank_forward(a);
+        ck_assert_ok(ctx, a->st);
+        ck_assert_int_eq(memcmp(a->y, want, count * sizeof *want), 0);
+    }
+    ck_assert_int_gt(failed, 0);
+    return failed;
+}
+
+/* n ranks on the first n members of grp (rank r on member r), meeting in
+ * w (its barrier made here): data-parallel runners (dp) or tensor-parallel
+ * encoders of configuration c with seed's weights, in a[0..n). */
+static void make_ranks(struct clf_group *grp, int n, struct world *w, struct rank_arg *a,
+                       const struct clf_encoder_config *c, uint64_t seed, bool dp)
+{
+    ck_assert_int_le(n, MAX_RANKS);
+    *w = (struct world){.n = n, .fail_at = -1};
+    ck_assert_int_eq(pthread_barrier_init(&w->barrier, NULL, (unsigned)n), 0);
+    memset(a, 0, (size_t)n * sizeof *a);
+    for (int r = 0; r < n; r++) {
+        struct clf_ctx *ctx = clf_group_ctx(grp, r);
+        const struct clf_tp_comm tc = {r, n, world_allreduce, &a[r]};
+        const struct clf_dp_comm dc = {r, n, world_gather, &a[r]};
+        a[r].w = w, a[r].rank = r, a[r].layers = (int)c->layers;
+        if (dp)
+            ck_assert_ok(ctx, clf_dp_create_rank(ctx, c, NULL, seed, &dc, &a[r].dp));
+        else
+            ck_assert_ok(ctx, clf_encoder_tp_create_rank(ctx, c, NULL, seed, &tc, &a[r].tp));
+    }
+}
+
+/* Gives every rank of a[0..n) (rank r on member r of grp) the input x
+ * [batch, seq] with key padding pad and a new output of NaNs, runs their
+ * forwards at once, and checks that each gives want (count floats) bit
+ * for bit. */
+static void ranks_give(struct rank_arg *a, int n, struct clf_group *grp, const float *x,
+                       const int32_t *pad, int64_t batch, int64_t seq, const float *want,
+                       size_t count)
+{
+    for (int r = 0; r < n; r++) {
+        a[r].x = x, a[r].pad = pad, a[r].batch = batch, a[r].seq = seq;
+        a[r].y = malloc(count * sizeof *a[r].y);
+        for (size_t i = 0; i < count; i++)
+            a[r].y[i] = NAN;
+    }
+    forward_ranks(a, n);
+    for (int r = 0; r < n; r++) {
+        ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
+        ck_assert_msg(!memcmp(a[r].y, want, count * sizeof *want),
+                      "rank %d of %d: not the group's result", r, n);
+    }
 }
 
 /* n ranks (1, and every device): the same bits as the group's encoder on
@@ -544,16 +689,9 @@ START_TEST(test_tp_ranks)
         const uint64_t seed = test_rand_u64();
         struct clf_encoder_tp *gtp = NULL;
         ck_assert_ok(ctx0, clf_encoder_tp_create(grp, &c, NULL, seed, &gtp));
-        struct world w = {.n = n, .fail_at = -1};
-        ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, (unsigned)n), 0);
+        struct world w;
         struct rank_arg a[MAX_RANKS];
-        memset(a, 0, sizeof a);
-        for (int r = 0; r < n; r++) {
-            struct clf_ctx *ctx = clf_group_ctx(grp, r);
-            const struct clf_tp_comm comm = {r, n, world_allreduce, &a[r]};
-            a[r].w = &w, a[r].rank = r;
-            ck_assert_ok(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, seed, &comm, &a[r].tp));
-        }
+        make_ranks(grp, n, &w, a, &c, seed, false);
         const int64_t shapes[3][2] = {{3, 7}, {1, 5}, {3, 7}};
         for (int k = 0; k < 3; k++) {
             const int64_t batch = shapes[k][0], seq = shapes[k][1];
@@ -562,17 +700,8 @@ START_TEST(test_tp_ranks)
             float *x = make_input(batch, seq, c.d_model, k != 1, &pad);
             float *want = malloc(count * sizeof *want);
             ck_assert_ok(ctx0, clf_encoder_tp_forward(gtp, x, batch, seq, pad, want));
+            ranks_give(a, n, grp, x, pad, batch, seq, want, count);
             for (int r = 0; r < n; r++) {
-                a[r].x = x, a[r].pad = pad, a[r].batch = batch, a[r].seq = seq;
-                a[r].y = malloc(count * sizeof *a[r].y);
-                for (size_t i = 0; i < count; i++)
-                    a[r].y[i] = NAN;
-            }
-            forward_ranks(a, n);
-            for (int r = 0; r < n; r++) {
-                ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
-                ck_assert_msg(!memcmp(a[r].y, want, count * sizeof *want),
-                              "rank %d of %d: not the group's result", r, n);
                 double bytes = 0;
                 ck_assert_ok(clf_group_ctx(grp, r), clf_encoder_tp_comm_bytes(a[r].tp, &bytes));
                 ck_assert_double_eq(bytes, 4.0 * (double)count * 4.0);
@@ -632,54 +761,40 @@ END_TEST
  * error, not CLF_E_COMM, having told the others (the all-reduce called
  * with ok false) unless it failed after the last all-reduce, in the
  * closing LayerNorm; and then runs right again. */
-START_TEST(test_tp_rank_faults)
+/* What test_tp_rank_faults and test_dp_rank_faults share: one rank of
+ * one, tensor parallel (gather NULL) or data parallel, through
+ * fail_every_enqueue. */
+static void rank_faults(bool dp)
 {
-    struct clf_ctx *ctx = clf_group_ctx(shared_group(false), 0);
+    struct clf_group *one = shared_group(false);
+    struct clf_ctx *ctx = clf_group_ctx(one, 0);
     struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
-    struct world w = {.n = 1, .fail_at = -1};
-    ck_assert_int_eq(pthread_barrier_init(&w.barrier, NULL, 1), 0);
-    struct rank_arg a = {.w = &w, .rank = 0, .batch = 2, .seq = 5};
-    const struct clf_tp_comm comm = {0, 1, world_allreduce, &a};
-    ck_assert_ok(ctx, clf_encoder_tp_create_rank(ctx, &c, NULL, test_rand_u64(), &comm, &a.tp));
+    struct world w;
+    struct rank_arg a;
+    make_ranks(one, 1, &w, &a, &c, test_rand_u64(), dp);
+    a.batch = 2, a.seq = 5;
     const size_t count = (size_t)(a.batch * a.seq * c.d_model);
     int32_t *pad = NULL;
     float *x = make_input(a.batch, a.seq, c.d_model, true, &pad);
     float *want = malloc(count * sizeof *want);
-    a.x = x, a.pad = pad, a.y = malloc(count * sizeof *a.y);
-    ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, want));
-    clf_fault_count(true);
-    ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y));
-    const unsigned long calls = clf_fault_calls(CLF_FAULT_ENQUEUE);
-    clf_fault_reset();
-    ck_assert_uint_gt(calls, 0);
-    int failed = 0, in_tail = 0;
-    for (unsigned long k = 1; k <= calls; k++) {
-        memset(w.calls, 0, sizeof w.calls);
-        clf_fault_arm(CLF_FAULT_ENQUEUE, k, CL_OUT_OF_RESOURCES);
-        const enum clf_status st = clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y);
-        ck_assert_msg(clf_fault_fired(CLF_FAULT_ENQUEUE), "enqueue %lu of %lu not reached", k,
-                      calls);
-        clf_fault_reset();
-        if (st == CLF_OK) { /* worked around: the right result */
-            ck_assert_int_eq(memcmp(a.y, want, count * sizeof *want), 0);
-        } else {
-            failed++;
-            ck_assert_msg(st != CLF_E_COMM, "enqueue %lu: CLF_E_COMM for its own failure", k);
-            ck_assert_msg(*clf_ctx_last_error(ctx), "enqueue %lu: no message", k);
-            const bool tail = w.calls[0] == 2 * c.layers && w.ok[0];
-            in_tail += tail;
-            ck_assert_msg(tail || !w.ok[0], "enqueue %lu: the others were not told", k);
-        }
-        ck_assert_ok(ctx, clf_encoder_tp_forward(a.tp, x, a.batch, a.seq, pad, a.y));
-        ck_assert_int_eq(memcmp(a.y, want, count * sizeof *want), 0);
-    }
-    printf("one rank: %lu enqueues failed in turn, %d forwards failed (%d after the last "
-           "all-reduce), every later one right\n",
-           calls, failed, in_tail);
-    ck_assert_int_gt(failed, 0);
+    a.x = x, a.pad = pad, a.y = want;
+    rank_forward(&a);
+    ck_assert_ok(ctx, a.st);
+    a.y = malloc(count * sizeof *a.y);
+    unsigned long calls;
+    const int failed = fail_every_enqueue(ctx, &a, want, count, &calls);
+    printf("one %s rank: %lu enqueues failed in turn, %d forwards failed (%d after the last "
+           "exchange), every later one right\n",
+           dp ? "data-parallel" : "tensor-parallel", calls, failed, a.in_tail);
     clf_encoder_tp_destroy(a.tp);
+    clf_dp_destroy(a.dp);
     pthread_barrier_destroy(&w.barrier);
     free(x), free(pad), free(want), free(a.y);
+}
+
+START_TEST(test_tp_rank_faults)
+{
+    rank_faults(false);
 }
 END_TEST
 
@@ -795,6 +910,468 @@ START_TEST(test_tp_rank_errors)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* What a rank holds on its device                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Creates with fn(arg) on ctx and checks what ctx holds after (held) and
+ * at most during (peak) against rank r of n's weights: at least their
+ * bytes, at most held_bound; for n > 1 also below the whole model's bytes
+ * (full), which a rank that made the whole model first would exceed. */
+static void check_rank_memory(struct clf_ctx *ctx, const struct clf_encoder_config *c, int n,
+                              int r, bool norm, double full, const char *what,
+                              struct clf_encoder_tp *(*fn)(void *arg), void *arg,
+                              struct clf_encoder_tp **out)
+{
+    double live0, peak0, live, peak;
+    clf_ctx_trim(ctx);
+    test_device_bytes(ctx, &live0, &peak0);
+    *out = fn(arg);
+    test_device_bytes(ctx, &live, &peak);
+    int tensors;
+    const double want = test_tp_rank_bytes(c, n, r, norm, &tensors), b = test_pool_bound(want, tensors);
+    printf("%s: rank %d of %d holds %.0f bytes (peak %.0f) of its weights' %.0f (bound %.0f; "
+           "the whole model %.0f)\n",
+           what, r, n, live - live0, peak - live0, want, b, full);
+    ck_assert_msg(live - live0 >= want && live - live0 <= b, "held %.0f not in [%.0f, %.0f]",
+                  live - live0, want, b);
+    ck_assert_msg(peak - live0 <= b, "peak %.0f above %.0f", peak - live0, b);
+    if (n > 1)
+        ck_assert_msg(peak - live0 < full, "peak %.0f: the whole model (%.0f) was there",
+                      peak - live0, full);
+}
+
+struct rank_make {
+    struct clf_ctx *ctx;
+    const struct clf_encoder_config *c;
+    const char *path;
+    uint64_t seed;
+    struct clf_tp_comm comm;
+};
+
+static struct clf_encoder_tp *make_rank(void *arg)
+{
+    struct rank_make *m = arg;
+    struct clf_encoder_tp *tp = NULL;
+    ck_assert_ok(m->ctx, clf_encoder_tp_create_rank(m->ctx, m->c, m->path, m->seed, &m->comm, &tp));
+    return tp;
+}
+
+/* A rank of N = 1, 2, 4 holds its share and the replicated parts only,
+ * made from a seed and from a file, as measured by the
+ * context's own accounting (clf_ctx_stats); and its forward is still the
+ * group's (test_tp_ranks checks the bits). */
+START_TEST(test_tp_rank_memory)
+{
+    struct clf_ctx *ctx = clf_group_ctx(shared_group(false), 0);
+    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
+    c.d_model = 128, c.heads = 8, c.d_ff = 512;
+    const uint64_t seed = test_rand_u64();
+    int tensors;
+    const double full = test_tp_rank_bytes(&c, 1, 0, false, &tensors);
+    struct clf_encoder *enc = NULL;
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, seed, &enc));
+    char *dir = test_make_tmpdir("group-rank-memory"), path[512];
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    ck_assert_ok(ctx, clf_encoder_save(enc, path));
+    clf_encoder_destroy(enc);
+    for (int n = 1; n <= 4; n *= 2)
+        for (int r = 0; r < n; r += n > 1 ? n - 1 : 1) {
+            struct rank_make m = {ctx, &c, NULL, seed, {r, n, never_called, NULL}};
+            struct clf_encoder_tp *tp = NULL;
+            check_rank_memory(ctx, &c, n, r, false, full, "seeded", make_rank, &m, &tp);
+            clf_encoder_tp_destroy(tp);
+            m.path = path;
+            check_rank_memory(ctx, &c, n, r, false, full, "from a file", make_rank, &m, &tp);
+            clf_encoder_tp_destroy(tp);
+        }
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
+struct group_make {
+    struct clf_group *grp;
+    const struct clf_encoder_config *c;
+    uint64_t seed;
+};
+
+static struct clf_encoder_tp *make_group(void *arg)
+{
+    struct group_make *m = arg;
+    struct clf_encoder_tp *tp = NULL;
+    ck_assert_ok(clf_group_ctx(m->grp, 0), clf_encoder_tp_create(m->grp, m->c, NULL, m->seed, &tp));
+    return tp;
+}
+
+/* The group's members: each holds its share (member 0 measured while the
+ * group is made; the others after). */
+START_TEST(test_tp_group_memory)
+{
+    if (n_devs < 2) {
+        printf("one device: a group's memory per member not tried\n");
+        return;
+    }
+    struct clf_group *grp = shared_group(true);
+    const int n = clf_group_size(grp);
+    struct clf_encoder_config c = small_config(true, CLF_ACT_GELU);
+    c.d_model = 128, c.heads = 8, c.d_ff = 512;
+    if (c.heads % n || c.d_ff % n) {
+        printf("%d devices do not divide the heads: not tried\n", n);
+        return;
+    }
+    int tensors;
+    const double full = test_tp_rank_bytes(&c, 1, 0, false, &tensors);
+    double live0[MAX_RANKS], peak0;
+    ck_assert_int_le(n, MAX_RANKS);
+    for (int r = 1; r < n; r++) {
+        clf_ctx_trim(clf_group_ctx(grp, r));
+        test_device_bytes(clf_group_ctx(grp, r), &live0[r], &peak0);
+    }
+    struct group_make m = {grp, &c, test_rand_u64()};
+    struct clf_encoder_tp *tp = NULL;
+    check_rank_memory(clf_group_ctx(grp, 0), &c, n, 0, false, full, "group", make_group, &m, &tp);
+    for (int r = 1; r < n; r++) {
+        double live, peak;
+        test_device_bytes(clf_group_ctx(grp, r), &live, &peak);
+        const double want = test_tp_rank_bytes(&c, n, r, false, &tensors), b = test_pool_bound(want, tensors);
+        printf("group: member %d of %d holds %.0f bytes (peak %.0f; bound %.0f)\n", r, n,
+               live - live0[r], peak - live0[r], b);
+        ck_assert(live - live0[r] >= want && live - live0[r] <= b && peak - live0[r] <= b);
+    }
+    clf_encoder_tp_destroy(tp);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* The data-parallel runner                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* One option set of the encoder (small_config otherwise), and whether its
+ * result depends on how the batch is split (its quantisation scales span
+ * the tokens of a share). */
+struct dp_case {
+    const char *name;
+    const char *attn, *ffn, *ffn_act; /* --attn, --ffn, --ffn-act specs, or NULL */
+    enum clf_kv_format kv;
+    enum clf_p_format attn_p;
+    bool linear_int8, norm_first, gemm_impl;
+    bool batch_dependent;
+    bool unpadded; /* the variant takes no key padding */
+};
+
+static const struct dp_case dp_cases[] = {
+    {.name = "exact, post-LN"},
+    {.name = "exact, pre-LN, GEMM attention", .norm_first = true, .gemm_impl = true},
+    {.name = "threshold", .attn = "threshold:0.05"},
+    {.name = "top-k", .attn = "topk:3"},
+    {.name = "window", .attn = "window:4,global:1"},
+    {.name = "Linformer", .attn = "linformer:4", .unpadded = true},
+    {.name = "Nystrom", .attn = "nystrom:4,iters:6", .unpadded = true},
+    {.name = "SVD attention", .attn = "svd:4"},
+    {.name = "K/V int8 per token", .kv = CLF_KV_INT8_TOKEN},
+    {.name = "K/V int8 per channel", .kv = CLF_KV_INT8_CHANNEL, .batch_dependent = true},
+    {.name = "attention weights f16", .attn_p = CLF_P_F16},
+    {.name = "attention weights log", .attn_p = CLF_P_LOG},
+    {.name = "linear int8", .linear_int8 = true},
+    {.name = "FFN SVD", .ffn = "svd:8"},
+    {.name = "FFN RSVD", .ffn = "rsvd:8,seed:3"},
+    {.name = "FFN TT", .ffn = "tt:4"},
+    {.name = "FFN act binary", .ffn_act = "binary"},
+    {.name = "FFN act LSQ (calibrated)", .ffn_act = "lsq:4"},
+    {.name = "FFN act PACT", .ffn_act = "pact:4"},
+    {.name = "FFN act PWL (calibrated)", .ffn_act = "pwl:4"},
+};
+
+static struct clf_encoder_config dp_config(const struct dp_case *k)
+{
+    struct clf_encoder_config c = small_config(k->norm_first, CLF_ACT_GELU);
+    char msg[256] = "";
+    if (k->attn)
+        ck_assert_msg(clf_attention_variant_parse(k->attn, &c.attn, msg, sizeof msg) == CLF_OK,
+                      "%s", msg);
+    if (k->ffn)
+        ck_assert_msg(clf_ffn_factor_parse(k->ffn, &c.ffn, msg, sizeof msg) == CLF_OK, "%s", msg);
+    if (k->ffn_act)
+        ck_assert_msg(clf_actq_parse(k->ffn_act, &c.ffn_act, msg, sizeof msg) == CLF_OK, "%s",
+                      msg);
+    c.kv = k->kv;
+    c.attn_p = k->attn_p;
+    c.linear_int8 = k->linear_int8;
+    c.attn_impl = k->gemm_impl ? CLF_ATTN_GEMM : CLF_ATTN_FUSED; /* see test_dp_options */
+    return c;
+}
+
+/* One device's whole-batch result of enc (on ctx), calibrated first on the
+ * batch itself when its quantisers need it. */
+static float *one_device(struct clf_ctx *ctx, struct clf_encoder *enc, const float *x,
+                         int64_t batch, int64_t seq, const int32_t *pad)
+{
+    struct clf_encoder_config c = clf_encoder_get_config(enc);
+    struct clf_tensor *tx = NULL, *tp = NULL;
+    const int64_t xs[3] = {batch, seq, c.d_model}, ps[2] = {batch, seq};
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, xs, &tx));
+    ck_assert_ok(ctx, clf_tensor_write(tx, x, (size_t)(batch * seq * c.d_model) * sizeof *x));
+    if (pad) {
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ps, &tp));
+        ck_assert_ok(ctx, clf_tensor_write(tp, pad, (size_t)(batch * seq) * sizeof *pad));
+    }
+    ck_assert_ok(ctx, clf_encoder_calibrate(enc, tx, tp));
+    clf_tensor_destroy(tx);
+    clf_tensor_destroy(tp);
+    return reference(ctx, enc, x, batch, seq, pad);
+}
+
+/* Relative Frobenius difference of a and b (n floats); NaN stays NaN. */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return sqrt(num / den);
+}
+
+/* Every option set over the group (every device; batch 3 of 7 tokens,
+ * padded but for Linformer: shares of 2 and 1 on two devices) against one device's forward
+ * of the whole batch: the same bits, except the batch-dependent ones,
+ * which must be near (their quantisation's error) and are reported. */
+START_TEST(test_dp_options)
+{
+    struct clf_group *grp = shared_group(n_devs >= 2);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    const int64_t batch = 3, seq = 7;
+    int32_t *padding = NULL;
+    float *x = make_input(batch, seq, 48, true, &padding);
+    const size_t n = (size_t)(batch * seq * 48);
+    float *y = malloc(n * sizeof *y);
+    int equal = 0;
+    for (size_t k = 0; k < sizeof dp_cases / sizeof dp_cases[0]; k++) {
+        const struct dp_case *dc = &dp_cases[k];
+        const int32_t *pad = dc->unpadded ? NULL : padding;
+        struct clf_encoder_config c = dp_config(dc);
+        const uint64_t seed = test_rand_u64();
+        struct clf_encoder *enc = NULL;
+        struct clf_dp *dp = NULL;
+        ck_assert_ok(ctx0, clf_encoder_create_random(ctx0, &c, seed, &enc));
+        float *want = one_device(ctx0, enc, x, batch, seq, pad);
+        ck_assert_ok(ctx0, clf_dp_create(grp, &c, NULL, seed, &dp));
+        ck_assert_ok(ctx0, clf_dp_calibrate(dp, x, batch, seq, pad));
+        for (size_t i = 0; i < n; i++)
+            y[i] = NAN;
+        ck_assert_ok(ctx0, clf_dp_forward(dp, x, batch, seq, pad, y));
+        const bool same = !memcmp(y, want, n * sizeof *y);
+        const double rel = rel_diff(y, want, n);
+        printf("data parallel over %d, %-30s %s (relative difference %.2e)%s\n",
+               clf_group_size(grp), dc->name, same ? "bit for bit one device's" : "differs",
+               rel, dc->batch_dependent ? ": its scales span the batch" : "");
+        if (!dc->batch_dependent || clf_group_size(grp) == 1)
+            ck_assert_msg(same, "%s: not one device's result (relative difference %g)",
+                          dc->name, rel);
+        else /* int8 of K and V: a few 1/127 steps of the scale */
+            ck_assert_msg(rel <= 0.05, "%s: relative difference %g", dc->name, rel);
+        equal += same;
+        clf_dp_destroy(dp);
+        clf_encoder_destroy(enc);
+        free(want);
+    }
+    printf("%d of %zu option sets bit for bit one device's\n", equal,
+           sizeof dp_cases / sizeof dp_cases[0]);
+    free(x), free(padding), free(y);
+}
+END_TEST
+
+/* Shapes over the group and over a group of one: a member idle (batch 1),
+ * shapes changing (graphs recorded again), padding on and off, replays;
+ * weights from a file; the accessors. */
+START_TEST(test_dp_shapes)
+{
+    for (int all = 0; all < 2; all++) {
+        if (all && n_devs < 2)
+            break;
+        struct clf_group *grp = shared_group(all);
+        struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+        struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
+        c.attn_impl = CLF_ATTN_FUSED; /* see test_dp_options */
+        struct clf_encoder *enc = NULL;
+        struct clf_dp *dp = NULL, *from_file = NULL;
+        ck_assert_ok(ctx0, clf_encoder_create_random(ctx0, &c, test_rand_u64(), &enc));
+        char *dir = test_make_tmpdir("group-dp"), path[512];
+        snprintf(path, sizeof path, "%s/w.safetensors", dir);
+        ck_assert_ok(ctx0, clf_encoder_save(enc, path));
+        ck_assert_ok(ctx0, clf_dp_create(grp, &c, path, 0, &dp));
+        ck_assert_int_eq(clf_dp_members(dp), clf_group_size(grp));
+        for (int i = 0; i < clf_dp_members(dp); i++) {
+            ck_assert_ptr_nonnull(clf_dp_encoder(dp, i));
+            ck_assert_ptr_null(clf_dp_graph(dp, i));
+        }
+        ck_assert_ptr_null(clf_dp_encoder(dp, -1));
+        ck_assert_ptr_null(clf_dp_encoder(dp, clf_dp_members(dp)));
+        ck_assert_ptr_null(clf_dp_graph(dp, clf_dp_members(dp)));
+        const int64_t shapes[][3] = {{3, 7, 1}, {1, 5, 0}, {4, 6, 1}, {4, 6, 1}, {3, 7, 0}};
+        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+            const int64_t batch = shapes[k][0], seq = shapes[k][1];
+            const size_t n = (size_t)(batch * seq * c.d_model);
+            int32_t *pad = NULL;
+            float *x = make_input(batch, seq, c.d_model, shapes[k][2], &pad);
+            float *want = reference(ctx0, enc, x, batch, seq, pad), *y = malloc(n * sizeof *y);
+            for (size_t i = 0; i < n; i++)
+                y[i] = NAN;
+            ck_assert_ok(ctx0, clf_dp_forward(dp, x, batch, seq, pad, y));
+            ck_assert_msg(!memcmp(y, want, n * sizeof *y), "batch %lld seq %lld: not one device's",
+                          (long long)batch, (long long)seq);
+            ck_assert_ptr_nonnull(clf_dp_graph(dp, 0));
+            printf("data parallel over %d, batch %lld seq %lld%s: one device's bits\n",
+                   clf_group_size(grp), (long long)batch, (long long)seq, pad ? " padded" : "");
+            free(x), free(pad), free(want), free(y);
+        }
+        clf_dp_destroy(dp);
+        clf_encoder_destroy(enc);
+        ck_assert_status(ctx0, clf_dp_create(grp, &c, "/nonexistent/w.safetensors", 0, &from_file),
+                         CLF_E_IO);
+        ck_assert_ptr_null(from_file);
+        test_remove_dir(dir);
+        free(dir);
+    }
+}
+END_TEST
+
+/* NULL and wrong arguments, a member that cannot make its replica, the
+ * other kind of runner's calls, and a forward that then runs. */
+START_TEST(test_dp_errors)
+{
+    struct clf_dp *dp = (struct clf_dp *)1;
+    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
+    struct clf_group *grp = shared_group(n_devs >= 2);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    const int32_t ids[1] = {0}, mask[1] = {1};
+    float x[48], y[48];
+    ck_assert_int_eq(clf_dp_create(NULL, &c, NULL, 1, &dp), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(dp);
+    ck_assert_int_eq(clf_dp_create(grp, &c, NULL, 1, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx0, clf_dp_create(grp, NULL, NULL, 1, &dp), CLF_E_INVALID_ARG);
+    c.d_model = 50; /* 4 heads do not divide it: each member refuses */
+    ck_assert_status(ctx0, clf_dp_create(grp, &c, NULL, 1, &dp), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(dp);
+    ck_assert_status(ctx0, clf_dp_create_bert(grp, NULL, NULL, &dp), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx0, clf_dp_create_bert(grp, "/nonexistent", NULL, &dp), CLF_E_IO);
+    ck_assert_int_eq(clf_dp_forward(NULL, x, 1, 1, NULL, y), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_dp_members(NULL), 0);
+    ck_assert_ptr_null(clf_dp_encoder(NULL, 0));
+    ck_assert_ptr_null(clf_dp_graph(NULL, 0));
+    clf_dp_destroy(NULL);
+
+    c = small_config(false, CLF_ACT_RELU);
+    c.layers = 1;
+    ck_assert_ok(ctx0, clf_dp_create(grp, &c, NULL, 1, &dp));
+    ck_assert_status(ctx0, clf_dp_forward(dp, NULL, 1, 1, NULL, y), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx0, clf_dp_forward(dp, x, 1, 1, NULL, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx0, clf_dp_forward(dp, x, 0, 1, NULL, y), CLF_E_SHAPE);
+    ck_assert_status(ctx0, clf_dp_forward(dp, x, 1, -1, NULL, y), CLF_E_SHAPE);
+    ck_assert_status(ctx0, clf_dp_calibrate(dp, NULL, 1, 1, NULL), CLF_E_INVALID_ARG);
+    const struct clf_dp_batch b = {ids, mask, 1, 1};
+    ck_assert_status(ctx0, clf_dp_embed(dp, &b, 1, y), CLF_E_INVALID_ARG);
+    ck_assert_msg(strstr(clf_ctx_last_error(ctx0), "clf_dp_forward"), "%s",
+                  clf_ctx_last_error(ctx0));
+    test_fill_uniform(x, 48, -1, 1);
+    ck_assert_ok(ctx0, clf_dp_calibrate(dp, x, 1, 1, NULL)); /* nothing to calibrate */
+    ck_assert_ok(ctx0, clf_dp_forward(dp, x, 1, 1, NULL, y));
+    for (int i = 0; i < 48; i++)
+        ck_assert(isfinite(y[i]));
+    clf_dp_destroy(dp);
+}
+END_TEST
+
+/* A rank per device (batch 5: uneven shares on two): every rank's
+ * gathered output is the group runner's bit for bit; an exchange that
+ * fails, or a rank that fails, makes every rank return. */
+START_TEST(test_dp_ranks)
+{
+    struct clf_group *grp = shared_group(n_devs >= 2);
+    const int nd = clf_group_size(grp);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    struct clf_encoder_config c = small_config(true, CLF_ACT_GELU);
+    c.attn_impl = CLF_ATTN_FUSED; /* see test_dp_options */
+    const uint64_t seed = test_rand_u64();
+    struct clf_dp *gdp = NULL;
+    ck_assert_ok(ctx0, clf_dp_create(grp, &c, NULL, seed, &gdp));
+    {
+        const int n = nd;
+        struct world w;
+        struct rank_arg a[MAX_RANKS];
+        make_ranks(grp, n, &w, a, &c, seed, true);
+        const int64_t batch = 5, seq = 6;
+        const size_t count = (size_t)(batch * seq * c.d_model);
+        int32_t *pad = NULL;
+        float *x = make_input(batch, seq, c.d_model, true, &pad);
+        float *want = malloc(count * sizeof *want);
+        ck_assert_ok(ctx0, clf_dp_forward(gdp, x, batch, seq, pad, want));
+        ranks_give(a, n, grp, x, pad, batch, seq, want, count);
+        printf("data-parallel ranks N=%d, batch %lld: every rank's gathered output equals the "
+               "group's bit for bit\n",
+               n, (long long)batch);
+        /* the exchange fails: every rank returns CLF_E_COMM */
+        w.fail_at = w.calls[0];
+        forward_ranks(a, n);
+        for (int r = 0; r < n; r++)
+            ck_assert_status(clf_group_ctx(grp, r), a[r].st, CLF_E_COMM);
+        printf("gather failed: %s\n", clf_ctx_last_error(ctx0));
+        /* the last rank fails (no input): it says so, the others return */
+        w.fail_at = -1;
+        a[n - 1].x = NULL;
+        forward_ranks(a, n);
+        a[n - 1].x = x;
+        for (int r = 0; r < n; r++)
+            ck_assert_status(clf_group_ctx(grp, r), a[r].st,
+                             r == n - 1 ? CLF_E_INVALID_ARG : CLF_E_COMM);
+        forward_ranks(a, n);
+        for (int r = 0; r < n; r++) {
+            ck_assert_ok(clf_group_ctx(grp, r), a[r].st);
+            ck_assert_int_eq(memcmp(a[r].y, want, count * sizeof *want), 0);
+            clf_dp_destroy(a[r].dp);
+            free(a[r].y);
+        }
+        pthread_barrier_destroy(&w.barrier);
+        free(x), free(pad), free(want);
+    }
+    clf_dp_destroy(gdp);
+}
+END_TEST
+
+/* One rank (N = 1, one thread: fault injection is process-wide): every
+ * enqueue of a forward made to fail in turn. The rank returns its own
+ * error, not CLF_E_COMM, having told the others (the gather called with
+ * ok false), and then runs right again. */
+START_TEST(test_dp_rank_faults)
+{
+    rank_faults(true);
+}
+END_TEST
+
+START_TEST(test_dp_rank_errors)
+{
+    struct clf_ctx *ctx = clf_group_ctx(shared_group(false), 0);
+    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
+    struct clf_dp *dp = (struct clf_dp *)1;
+    struct clf_dp_comm comm = {0, 2, NULL, NULL};
+    ck_assert_int_eq(clf_dp_create_rank(NULL, &c, NULL, 1, &comm, &dp), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(dp);
+    ck_assert_status(ctx, clf_dp_create_rank(ctx, &c, NULL, 1, &comm, &dp), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_dp_create_rank(ctx, &c, NULL, 1, NULL, &dp), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_dp_create_bert_rank(ctx, "/nonexistent", NULL, &comm, &dp),
+                     CLF_E_INVALID_ARG);
+    comm.gather = world_gather;
+    const int bad[][2] = {{2, 2}, {-1, 2}, {0, 0}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        comm.rank = bad[i][0], comm.size = bad[i][1];
+        ck_assert_status(ctx, clf_dp_create_rank(ctx, &c, NULL, 1, &comm, &dp),
+                         CLF_E_INVALID_ARG);
+        ck_assert_ptr_null(dp);
+    }
+}
+END_TEST
+
 int main(void)
 {
     /* two PoCL devices on one machine, read by PoCL at platform init */
@@ -819,6 +1396,16 @@ int main(void)
     tcase_add_test(tc, test_tp_rank_errors);
     tcase_add_test(tc, test_tp_rank_faults);
     tcase_add_test(tc, test_tp_from);
+    tcase_add_test(tc, test_tp_rank_memory);
+    tcase_add_test(tc, test_tp_group_memory);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("data-parallel");
+    tcase_add_test(tc, test_dp_options);
+    tcase_add_test(tc, test_dp_shapes);
+    tcase_add_test(tc, test_dp_errors);
+    tcase_add_test(tc, test_dp_ranks);
+    tcase_add_test(tc, test_dp_rank_faults);
+    tcase_add_test(tc, test_dp_rank_errors);
     suite_add_tcase(s, tc);
     int rc = test_run_suite(s);
     clf_group_destroy(grp_all);

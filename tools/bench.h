@@ -51,8 +51,9 @@ int bench_quant(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
 /* `clformer bench model` (bench_model.c). */
 int bench_model(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
 
-/* `clformer bench scale` (bench_scale.c): 1 and 2 devices, data and tensor
- * parallel, or with o->mpi the ranks of mpirun; makes its own contexts. */
+/* `clformer bench scale` (bench_scale.c): 1, 2 and 4 devices, data and
+ * tensor parallel, with the device memory each holds, or with o->mpi the
+ * ranks of mpirun; makes its own contexts. */
 int bench_scale(const struct bench_opts *o, cJSON *arr);
 
 #endif

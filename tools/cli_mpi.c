@@ -2,7 +2,6 @@
 #include "cli_mpi.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -135,8 +134,12 @@ void cli_shard(size_t n, int parts, int r, size_t *first, size_t *count)
     *count = q + (i < extra ? 1 : 0);
 }
 
-bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *counts,
-                    float *all)
+/* Gathers each rank's counts[rank] floats from local on rank 0 into all
+ * (rank order; on other ranks all is not used; on rank 0 local may be all:
+ * its share is then already in place, at the start). Each count must fit
+ * an int (MPI's count type). false on an MPI error or a count over
+ * INT_MAX. Not active: copies. */
+static bool gather(const struct cli_mpi *m, const float *local, const size_t *counts, float *all)
 {
 #ifdef CLF_HAVE_MPI
     if (m->active) {
@@ -166,6 +169,17 @@ bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *c
     if (counts[0] && local != all)
         memcpy(all, local, counts[0] * sizeof *all);
     return true;
+}
+
+bool cli_mpi_dp_gather(void *user, float *y, const size_t *counts, bool ok)
+{
+    const struct cli_mpi *m = user;
+    if (!cli_mpi_all_ok(m, ok))
+        return false;
+    size_t at = 0; /* this rank's block */
+    for (int r = 0; r < m->rank; r++)
+        at += counts[r];
+    return gather(m, y + at, counts, y);
 }
 
 bool cli_mpi_allreduce_sum(void *user, float *buf, size_t count, bool ok)
@@ -254,45 +268,4 @@ bool cli_mpi_device(const char *spec, int local_rank, char *buf, size_t size, ch
         snprintf(buf, size, "%s", spec);
     clf_devices_free(list);
     return true;
-}
-
-struct par_job {
-    void (*fn)(void *arg, int i);
-    void *arg;
-    int i;
-};
-
-static void *par_main(void *p)
-{
-    struct par_job *j = p;
-    j->fn(j->arg, j->i);
-    return NULL;
-}
-
-bool cli_parallel(int n, void (*fn)(void *arg, int i), void *arg)
-{
-    if (n <= 1) {
-        if (n == 1)
-            fn(arg, 0);
-        return true;
-    }
-    pthread_t *th = calloc((size_t)n, sizeof *th);
-    struct par_job *jobs = calloc((size_t)n, sizeof *jobs);
-    bool *started = calloc((size_t)n, sizeof *started), ok = th && jobs && started;
-    for (int i = 1; th && jobs && started && i < n; i++) {
-        jobs[i] = (struct par_job){fn, arg, i};
-        started[i] = pthread_create(&th[i], NULL, par_main, &jobs[i]) == 0;
-        ok = ok && started[i];
-    }
-    fn(arg, 0);
-    for (int i = 1; i < n; i++) {
-        if (started && started[i])
-            pthread_join(th[i], NULL);
-        else
-            fn(arg, i);
-    }
-    free(th);
-    free(jobs);
-    free(started);
-    return ok;
 }

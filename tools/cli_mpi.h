@@ -55,13 +55,12 @@ double cli_mpi_max(const struct cli_mpi *m, double x);
  * differing by at most one (the first n % parts parts get one more). */
 void cli_shard(size_t n, int parts, int r, size_t *first, size_t *count);
 
-/* Gathers each rank's counts[rank] floats from local on rank 0 into all
- * (rank order; on other ranks all is not used; on rank 0 local may be all:
- * its share is then already in place, at the start). counts[r] is rank r's float
- * count, the same array on every rank; each must fit an int (MPI's count
- * type). false on an MPI error or a count over INT_MAX. Not active: copies. */
-bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *counts,
-                    float *all);
+/* clf_dp_comm's gather over MPI_COMM_WORLD (user: the struct cli_mpi):
+ * a logical AND of every rank's ok (false on every rank when one failed),
+ * then MPI_Gatherv of every rank's block of y (counts[r] floats, rank
+ * order) into rank 0's y, rank 0's own block in place. Not active: y
+ * already holds everything. */
+bool cli_mpi_dp_gather(void *user, float *y, const size_t *counts, bool ok);
 
 /* clf_tp_comm's all-reduce over MPI_COMM_WORLD (user: the struct cli_mpi):
  * first a logical AND of every rank's ok (false on every rank when one
@@ -73,11 +72,6 @@ bool cli_mpi_gather(const struct cli_mpi *m, const float *local, const size_t *c
  * that order too. Each rank sends 2·(N-1)/N·count floats (a ring's
  * volume), counted in m->sent. Not active: buf is already the sum. */
 bool cli_mpi_allreduce_sum(void *user, float *buf, size_t count, bool ok);
-
-/* Runs fn(arg, i) for i in [0, n) at the same time, one thread each (i = 0
- * on the calling thread), and returns when all have; false when a thread
- * could not be started (fn then ran on the calling thread instead). */
-bool cli_parallel(int n, void (*fn)(void *arg, int i), void *arg);
 
 /* The device spec for this rank: a bare type ("gpu", "cpu", "accelerator",
  * "acc") or "auto" (also the default NULL: $CLFORMER_DEVICE, else auto) is

@@ -5,12 +5,13 @@
  * L2-normalised (clf_op_mean_pool_normalize), as sentence-transformers.
  *
  * Several devices: --devices LIST deals the batches over a device group
- * (a model on each, one thread each); under mpirun (built with MPI) each
- * rank embeds its share of the batches and rank 0 gathers and prints. The
- * batches are the same as on one device, so the embeddings are too.
- * --tensor-parallel instead splits the model's layers over the group, or
- * over the ranks (an all-reduce over MPI), and every batch goes through
- * all of them.
+ * (clf_dp_create_bert: a model on each, one thread each); under mpirun
+ * (built with MPI) each rank is a rank of that runner (clf_dp_create_bert_
+ * rank): it embeds its share of the batches and rank 0 gathers them over
+ * MPI and prints. The batches are the same as on one device (a rank of
+ * one), so the embeddings are too. --tensor-parallel instead splits the
+ * model's layers over the group, or over the ranks (an all-reduce over
+ * MPI), and every batch goes through all of them.
  */
 #include <getopt.h>
 #include <math.h>
@@ -193,70 +194,47 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
     return 0;
 }
 
-/* The batch's ids and mask (1 = token) padded to its longest text (*seq):
- * the host mask *pm [nb, seq] (malloc'd) and device tensors ti, tm. */
-static enum clf_status batch_inputs(struct clf_ctx *ctx, int32_t **ids, const size_t *len,
-                                    size_t nb, size_t *seq_out, int32_t **pm_out,
-                                    struct clf_tensor **ti, struct clf_tensor **tm)
+/* The texts in batches of --batch, each padded to its longest text: the
+ * ids and masks (1 = token) [batch, seq] of every batch (malloc'd). */
+struct batches {
+    struct clf_dp_batch *b;
+    size_t n;
+};
+
+static void free_batches(struct batches *bt)
 {
-    size_t seq = 1;
-    for (size_t i = 0; i < nb; i++)
-        seq = len[i] > seq ? len[i] : seq;
-    int32_t *pi = calloc(nb * seq, sizeof *pi), *pm = calloc(nb * seq, sizeof *pm);
-    const int64_t shape[2] = {(int64_t)nb, (int64_t)seq};
-    enum clf_status st = pi && pm ? CLF_OK : CLF_E_OUT_OF_MEMORY;
-    for (size_t i = 0; st == CLF_OK && i < nb; i++)
-        for (size_t t = 0; t < len[i]; t++) {
-            pi[i * seq + t] = ids[i][t];
-            pm[i * seq + t] = 1;
-        }
-    if (st == CLF_OK)
-        st = clf_tensor_create(ctx, CLF_I32, 2, shape, ti);
-    if (st == CLF_OK)
-        st = clf_tensor_create(ctx, CLF_I32, 2, shape, tm);
-    if (st == CLF_OK)
-        st = clf_tensor_write(*ti, pi, nb * seq * sizeof *pi);
-    if (st == CLF_OK)
-        st = clf_tensor_write(*tm, pm, nb * seq * sizeof *pm);
-    free(pi);
-    *seq_out = seq;
-    *pm_out = pm;
-    return st;
+    for (size_t k = 0; bt->b && k < bt->n; k++) {
+        free((int32_t *)bt->b[k].ids);
+        free((int32_t *)bt->b[k].mask);
+    }
+    free(bt->b);
 }
 
-/* Embeds texts [first, first + nb) (their ids and lengths given) into
- * out [nb, d]; calibrate: first calibrate the FFN activation quantiser on
- * this batch (out NULL: only that). */
-static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int32_t **ids,
-                                   const size_t *len, size_t nb, bool calibrate, float *out)
+/* Makes the batches of bs texts of n (their ids and lengths given). */
+static bool make_batches(int32_t **ids, const size_t *len, size_t n, size_t bs,
+                         struct batches *bt)
 {
-    size_t seq;
-    int32_t *pm = NULL;
-    struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
-    struct clf_graph *g = NULL;
-    enum clf_status st = batch_inputs(ctx, ids, len, nb, &seq, &pm, &ti, &tm);
-    if (st == CLF_OK && calibrate)
-        st = clf_bert_calibrate(b, ti, tm);
-    if (!out)
-        nb = 0; /* calibration only */
-    if (st == CLF_OK && nb)
-        st = clf_graph_create(ctx, &g);
-    if (st == CLF_OK && nb)
-        st = clf_bert_forward(b, g, ti, tm, &h);
-    if (st == CLF_OK && nb)
-        st = clf_op_mean_pool_normalize(g, h, tm, &y);
-    if (st == CLF_OK && nb)
-        st = clf_graph_run(g);
-    if (st == CLF_OK && nb)
-        st = clf_tensor_read(y, out, (size_t)clf_tensor_numel(y) * sizeof *out);
-    clf_graph_destroy(g);
-    clf_tensor_destroy(ti);
-    clf_tensor_destroy(tm);
-    free(pm);
-    return st;
+    bt->n = (n + bs - 1) / bs;
+    bt->b = calloc(bt->n, sizeof *bt->b);
+    for (size_t k = 0; bt->b && k < bt->n; k++) {
+        const size_t t0 = k * bs, nb = n - t0 < bs ? n - t0 : bs;
+        size_t seq = 1;
+        for (size_t i = 0; i < nb; i++)
+            seq = len[t0 + i] > seq ? len[t0 + i] : seq;
+        int32_t *pi = calloc(nb * seq, sizeof *pi), *pm = calloc(nb * seq, sizeof *pm);
+        bt->b[k] = (struct clf_dp_batch){pi, pm, (int64_t)nb, (int64_t)seq};
+        if (!pi || !pm)
+            return false;
+        for (size_t i = 0; i < nb; i++)
+            for (size_t t = 0; t < len[t0 + i]; t++) {
+                pi[i * seq + t] = ids[t0 + i][t];
+                pm[i * seq + t] = 1;
+            }
+    }
+    return bt->b != NULL;
 }
 
-/* --tensor-parallel, one batch into out [nb, d]: the embeddings on ctx,
+/* --tensor-parallel, one batch into out [batch, d]: the embeddings on ctx,
  * read back; the encoder over the group or the ranks (key padding: mask
  * == 0); the hidden states written back to ctx and pooled there. Under
  * mpirun the ranks first agree that every one has its embeddings (the
@@ -264,20 +242,25 @@ static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int3
  * says the failure is another rank's, reported there. */
 static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
                                       struct clf_encoder_tp *tp, struct cli_mpi *mpi,
-                                      int32_t **ids, const size_t *len, size_t nb, float *out,
-                                      bool *quiet)
+                                      const struct clf_dp_batch *bt, float *out, bool *quiet)
 {
     *quiet = false;
     const int64_t d = clf_bert_config(b).d_model;
-    size_t seq;
-    int32_t *pm = NULL;
+    const int64_t shape[2] = {bt->batch, bt->seq};
+    const size_t rows = (size_t)(bt->batch * bt->seq), bytes = rows * (size_t)d * sizeof(float);
     struct clf_tensor *ti = NULL, *tm = NULL, *e = NULL, *h = NULL, *y = NULL;
     struct clf_graph *g = NULL, *pool = NULL;
-    enum clf_status st = batch_inputs(ctx, ids, len, nb, &seq, &pm, &ti, &tm);
-    const size_t rows = nb * seq, bytes = rows * (size_t)d * sizeof(float);
-    float *x = st == CLF_OK ? malloc(bytes) : NULL, *hs = st == CLF_OK ? malloc(bytes) : NULL;
-    if (st == CLF_OK && (!x || !hs))
-        st = CLF_E_OUT_OF_MEMORY;
+    float *x = malloc(bytes), *hs = malloc(bytes);
+    int32_t *pad = malloc(rows * sizeof *pad);
+    enum clf_status st = x && hs && pad ? CLF_OK : CLF_E_OUT_OF_MEMORY;
+    if (st == CLF_OK)
+        st = clf_tensor_create(ctx, CLF_I32, 2, shape, &ti);
+    if (st == CLF_OK)
+        st = clf_tensor_create(ctx, CLF_I32, 2, shape, &tm);
+    if (st == CLF_OK)
+        st = clf_tensor_write(ti, bt->ids, rows * sizeof *bt->ids);
+    if (st == CLF_OK)
+        st = clf_tensor_write(tm, bt->mask, rows * sizeof *bt->mask);
     if (st == CLF_OK)
         st = clf_graph_create(ctx, &g);
     if (st == CLF_OK)
@@ -287,14 +270,14 @@ static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
     if (st == CLF_OK)
         st = clf_tensor_read(e, x, bytes);
     for (size_t i = 0; st == CLF_OK && i < rows; i++)
-        pm[i] = !pm[i]; /* the mask becomes the key padding */
+        pad[i] = !bt->mask[i]; /* the mask becomes the key padding */
     if (!cli_mpi_all_ok(mpi, st == CLF_OK) && st == CLF_OK) {
         st = CLF_E_COMM;
         *quiet = true;
     }
     if (st == CLF_OK)
-        st = clf_encoder_tp_forward(tp, x, (int64_t)nb, (int64_t)seq, pm, hs);
-    const int64_t hshape[3] = {(int64_t)nb, (int64_t)seq, d};
+        st = clf_encoder_tp_forward(tp, x, bt->batch, bt->seq, pad, hs);
+    const int64_t hshape[3] = {bt->batch, bt->seq, d};
     if (st == CLF_OK)
         st = clf_tensor_create(ctx, CLF_F32, 3, hshape, &h);
     if (st == CLF_OK)
@@ -306,13 +289,13 @@ static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
     if (st == CLF_OK)
         st = clf_graph_run(pool);
     if (st == CLF_OK)
-        st = clf_tensor_read(y, out, nb * (size_t)d * sizeof *out);
+        st = clf_tensor_read(y, out, (size_t)(bt->batch * d) * sizeof *out);
     clf_graph_destroy(pool);
     clf_graph_destroy(g);
     clf_tensor_destroy(h);
     clf_tensor_destroy(ti);
     clf_tensor_destroy(tm);
-    free(pm);
+    free(pad);
     free(x);
     free(hs);
     return st;
@@ -328,24 +311,37 @@ static void rank_error(const struct cli_mpi *mpi, struct clf_ctx *ctx, enum clf_
         cli_error("%s", m);
 }
 
-/* --tensor-parallel: the model on ctx (the group's first device, or this
- * rank's), its encoder split over the group or the ranks; every batch of
- * --batch texts through all of them, into e [n, d]. Under mpirun every
- * rank runs every step and returns the same success or failure; a rank
- * prints its own failure. */
+/* Where the embeddings go: *e [n, d] (malloc'd once d is known), n texts. */
+struct embed_out {
+    float *e;
+    int64_t d;
+    size_t n;
+};
+
+/* Room for the embeddings of d floats each. */
+static enum clf_status alloc_out(struct embed_out *out, int64_t d)
+{
+    out->d = d;
+    out->e = malloc(out->n * (size_t)d * sizeof *out->e);
+    return out->e ? CLF_OK : CLF_E_OUT_OF_MEMORY;
+}
+
+/* --tensor-parallel: the model's embeddings on ctx (the group's first
+ * device, or this rank's), its layers split over the group or the ranks
+ * (no device holds the whole model); every batch through all of them, into
+ * out. Under mpirun every rank runs every step and returns the same
+ * success or failure; a rank prints its own failure. */
 static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, struct clf_ctx *ctx,
-                                struct clf_group *grp, struct cli_mpi *mpi, int32_t **ids,
-                                const size_t *len, size_t n, float *e)
+                                struct clf_group *grp, struct cli_mpi *mpi,
+                                const struct batches *bt, struct embed_out *out)
 {
     struct clf_bert *b = NULL;
     struct clf_encoder_tp *tp = NULL;
     const struct clf_tp_comm comm = {mpi->rank, mpi->size, cli_mpi_allreduce_sum, mpi};
-    enum clf_status st = clf_bert_load(ctx, dir, &o->cfg, &b);
+    enum clf_status st = grp ? clf_bert_load_tp(grp, dir, &o->cfg, &b, &tp)
+                             : clf_bert_load_tp_rank(ctx, dir, &o->cfg, &comm, &b, &tp);
     if (st == CLF_OK)
-        st = grp ? clf_encoder_tp_create_from(grp, clf_bert_encoder(b), &tp)
-                 : clf_encoder_tp_create_rank_from(ctx, clf_bert_encoder(b), &comm, &tp);
-    const size_t bs = (size_t)o->batch;
-    const int64_t d = st == CLF_OK ? clf_bert_config(b).d_model : 0;
+        st = alloc_out(out, clf_bert_config(b).d_model);
     if (st != CLF_OK)
         rank_error(mpi, ctx, st);
     bool go = cli_mpi_all_ok(mpi, st == CLF_OK);
@@ -353,11 +349,11 @@ static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, str
         st = CLF_E_COMM;
     /* every rank makes the same collective calls: one agreement inside
      * each batch, the forward's all-reduces, and one after it */
-    for (size_t t0 = 0; go && t0 < n; t0 += bs) {
-        const size_t nb = n - t0 < bs ? n - t0 : bs;
+    float *at = out->e;
+    for (size_t k = 0; go && k < bt->n; k++) {
         bool quiet;
-        st = embed_batch_tp(ctx, b, tp, mpi, ids + t0, len + t0, nb, e + t0 * (size_t)d,
-                            &quiet);
+        st = embed_batch_tp(ctx, b, tp, mpi, &bt->b[k], at, &quiet);
+        at += (size_t)(bt->b[k].batch * out->d);
         if (st != CLF_OK && !quiet)
             rank_error(mpi, ctx, st);
         go = cli_mpi_all_ok(mpi, st == CLF_OK);
@@ -366,6 +362,38 @@ static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, str
     }
     clf_encoder_tp_destroy(tp);
     clf_bert_destroy(b);
+    return st;
+}
+
+/* Data parallel (also one device: a rank of one): the model on every
+ * member of the group, or on this rank's device (clf_dp); the batches dealt
+ * whole over them, the embeddings gathered into out (under mpirun on rank
+ * 0, over MPI). The FFN activation quantiser is calibrated on the first
+ * batch, as one device would. Every rank returns the same success or
+ * failure; a rank prints its own failure. */
+static enum clf_status embed_dp(const struct embed_opts *o, const char *dir, struct clf_ctx *ctx,
+                                struct clf_group *grp, struct cli_mpi *mpi,
+                                const struct batches *bt, struct embed_out *out)
+{
+    struct clf_dp *dp = NULL;
+    const struct clf_dp_comm comm = {mpi->rank, mpi->size, cli_mpi_dp_gather, mpi};
+    enum clf_status st = grp ? clf_dp_create_bert(grp, dir, &o->cfg, &dp)
+                             : clf_dp_create_bert_rank(ctx, dir, &o->cfg, &comm, &dp);
+    if (st == CLF_OK)
+        st = alloc_out(out, clf_encoder_get_config(clf_dp_encoder(dp, 0)).d_model);
+    if (st == CLF_OK && o->cfg.ffn_act.kind != CLF_ACTQ_NONE)
+        st = clf_dp_calibrate_embed(dp, &bt->b[0]);
+    if (st != CLF_OK)
+        rank_error(mpi, ctx, st);
+    /* the embedding's gather is the only exchange: every rank there */
+    if (cli_mpi_all_ok(mpi, st == CLF_OK)) {
+        st = clf_dp_embed(dp, bt->b, bt->n, out->e);
+        if (st != CLF_OK)
+            rank_error(mpi, ctx, st);
+    } else if (st == CLF_OK) {
+        st = CLF_E_COMM;
+    }
+    clf_dp_destroy(dp);
     return st;
 }
 
@@ -426,46 +454,6 @@ static int print_output(const struct embed_opts *o, const struct texts *t, const
     return cli_print_json(a);
 }
 
-/* One device's part: batches [first, first + count) of --batch texts. */
-struct embed_worker {
-    struct clf_ctx *ctx; /* borrowed */
-    struct clf_bert *b;
-    size_t first, count;
-    enum clf_status st;
-};
-
-struct embed_job {
-    const struct embed_opts *o;
-    const char *dir;
-    struct embed_worker *w;
-    int32_t **ids;
-    const size_t *len;
-    size_t n;  /* texts */
-    int64_t d; /* embedding size */
-    float *e;  /* [n, d]; a rank writes its share at the start */
-    size_t at; /* the text whose embedding goes to e's first row */
-};
-
-/* Worker i: loads the model on its device, calibrates (on the first batch
- * of all, as one device would) and embeds its batches into e. */
-static void embed_worker(void *arg, int i)
-{
-    struct embed_job *j = arg;
-    struct embed_worker *w = &j->w[i];
-    const size_t bs = (size_t)j->o->batch;
-    if (!w->count)
-        return;
-    w->st = clf_bert_load(w->ctx, j->dir, &j->o->cfg, &w->b);
-    const size_t n0 = j->n < bs ? j->n : bs;
-    if (w->st == CLF_OK && w->first) /* the first batch's worker calibrates as it embeds */
-        w->st = embed_batch(w->ctx, w->b, j->ids, j->len, n0, true, NULL);
-    for (size_t k = w->first; w->st == CLF_OK && k < w->first + w->count; k++) {
-        size_t t0 = k * bs, nb = j->n - t0 < bs ? j->n - t0 : bs;
-        w->st = embed_batch(w->ctx, w->b, j->ids + t0, j->len + t0, nb, k == 0,
-                            j->e + (t0 - j->at) * (size_t)j->d);
-    }
-}
-
 int cmd_embed(int argc, char **argv)
 {
     struct embed_opts o = {0};
@@ -501,11 +489,9 @@ int cmd_embed(int argc, char **argv)
     struct clf_ctx *ctx = NULL; /* this rank's (or the group's first) device */
     struct clf_group *grp = NULL;
     struct clf_tokenizer *tok = NULL;
-    struct embed_worker *w = NULL;
-    int nw = 1;
     int32_t **ids = calloc(t.n, sizeof *ids);
-    size_t *len = calloc(t.n, sizeof *len), *counts = NULL;
-    float *e = NULL;
+    size_t *len = calloc(t.n, sizeof *len);
+    struct embed_out out = {0};
     rc = CLI_FAIL;
     bool ok = ids && len;
     if (!ok)
@@ -557,91 +543,39 @@ int cmd_embed(int argc, char **argv)
                       "nodes, or mpirun's MPMD form with other arguments)");
         goto done;
     }
-    /* the workers: one per group member, else one (this rank's); batches
-     * dealt in contiguous runs, so that a rank's embeddings are one block */
-    const size_t nbatch = (t.n + (size_t)o.batch - 1) / (size_t)o.batch;
-    nw = grp ? clf_group_size(grp) : 1;
-    w = calloc((size_t)nw, sizeof *w);
-    counts = calloc((size_t)mpi.size, sizeof *counts);
-    if (st == CLF_OK && (!w || !counts))
+    /* the batches of --batch texts, the same on every rank and device */
+    struct batches bt = {0};
+    if (st == CLF_OK && !make_batches(ids, len, t.n, (size_t)o.batch, &bt))
         st = CLF_E_OUT_OF_MEMORY;
-    size_t at = 0; /* this rank's first text */
-    for (int r = 0; st == CLF_OK && r < mpi.size; r++) {
-        size_t fb, cb;
-        cli_shard(nbatch, mpi.size, r, &fb, &cb);
-        size_t a = fb * (size_t)o.batch, z = (fb + cb) * (size_t)o.batch;
-        counts[r] = (z < t.n ? z : t.n) - (a < t.n ? a : t.n);
-        if (r == mpi.rank && mpi.active) {
-            at = a;
-            w[0].first = fb;
-            w[0].count = cb;
-        }
-    }
-    for (int i = 0; st == CLF_OK && !mpi.active && i < nw; i++)
-        cli_shard(nbatch, nw, i, &w[i].first, &w[i].count);
-    for (int i = 0; st == CLF_OK && i < nw; i++)
-        w[i].ctx = grp ? clf_group_ctx(grp, i) : ctx;
-    /* the embedding size from the model's config (each worker loads it) */
-    struct clf_bert *probe = NULL;
-    int64_t d = 0;
-    if (st == CLF_OK && (st = clf_bert_load(ctx, dir, &o.cfg, &probe)) == CLF_OK)
-        d = clf_bert_config(probe).d_model;
-    clf_bert_destroy(probe);
-    if (st == CLF_OK && !(e = malloc(t.n * (size_t)d * sizeof *e)))
-        st = CLF_E_OUT_OF_MEMORY;
-    if (o.tp) { /* every rank every batch: no share, no gather */
-        if (st != CLF_OK)
-            rank_error(&mpi, ctx, st);
-        if (!cli_mpi_all_ok(&mpi, st == CLF_OK) ||
-            embed_tp(&o, dir, ctx, grp, &mpi, ids, len, t.n, e) != CLF_OK)
-            goto done;
-    } else if (st == CLF_OK) {
-        struct embed_job job = {&o, dir, w, ids, len, t.n, d, e, at};
-        cli_parallel(nw, embed_worker, &job);
-        for (int i = 0; i < nw; i++)
-            if (w[i].st != CLF_OK) {
-                st = w[i].st;
-                ctx = w[i].ctx; /* for its error */
-                break;
-            }
-    }
-    if (st != CLF_OK) {
-        cli_error("%s", st == CLF_E_OUT_OF_MEMORY && !*clf_ctx_last_error(ctx)
-                            ? "out of memory"
-                            : clf_ctx_last_error(ctx));
-        cli_mpi_all_ok(&mpi, false);
+    if (st != CLF_OK)
+        cli_error("out of memory");
+    if (!cli_mpi_all_ok(&mpi, st == CLF_OK))
         goto done;
-    }
-    if (!cli_mpi_all_ok(&mpi, true))
+    /* every rank every batch (no share, no gather), or the batches dealt */
+    out.n = t.n;
+    st = o.tp ? embed_tp(&o, dir, ctx, grp, &mpi, &bt, &out)
+              : embed_dp(&o, dir, ctx, grp, &mpi, &bt, &out);
+    free_batches(&bt);
+    if (st != CLF_OK)
         goto done;
-    for (int r = 0; r < mpi.size; r++)
-        counts[r] *= (size_t)d;
-    if (mpi.active && !o.tp && !cli_mpi_gather(&mpi, e, counts, e)) { /* rank 0's share is in place */
-        cli_error("MPI_Gatherv failed");
-        goto done;
-    }
     if (mpi.rank > 0) { /* rank 0 reports */
         rc = CLI_OK;
         goto done;
     }
     if (o.npy) {
-        const int64_t shape[2] = {(int64_t)t.n, d};
-        if (clf_npy_write(ctx, o.npy, e, 2, shape) != CLF_OK) {
+        const int64_t shape[2] = {(int64_t)t.n, out.d};
+        if (clf_npy_write(ctx, o.npy, out.e, 2, shape) != CLF_OK) {
             cli_error("%s", clf_ctx_last_error(ctx));
             goto done;
         }
     }
-    rc = print_output(&o, &t, len, e, d);
+    rc = print_output(&o, &t, len, out.e, out.d);
 done:
     for (size_t i = 0; ids && i < t.n; i++)
         free(ids[i]);
     free(ids);
     free(len);
-    free(e);
-    free(counts);
-    for (int i = 0; w && i < nw; i++)
-        clf_bert_destroy(w[i].b);
-    free(w);
+    free(out.e);
     clf_tokenizer_destroy(tok);
     if (grp)
         clf_group_destroy(grp);

@@ -4,13 +4,15 @@
  * ones, on an input from a .npy file or seeded random data; prints the
  * device, configuration, time, tokens/s and a per-op time summary.
  *
- * Several devices: --devices LIST splits the batch over a device group (a
- * replica of the weights on each, one thread each; data parallelism), or
- * with --tensor-parallel runs one clf_encoder_tp over the group. Under
- * mpirun (built with MPI) each rank takes its share of the batch on its
- * own device and rank 0 gathers the output (tools/cli_mpi.h); with
- * --tensor-parallel each rank holds its share of every layer instead
- * (clf_encoder_tp_create_rank) and the ranks all-reduce over MPI.
+ * Several devices: --devices LIST splits the batch over a device group
+ * (clf_dp_create: a replica of the weights on each, one thread each; data
+ * parallelism), or with --tensor-parallel runs one clf_encoder_tp over the
+ * group. Under mpirun (built with MPI) each rank is one rank of a
+ * data-parallel runner (clf_dp_create_rank: its share of the batch on its
+ * own device, the outputs gathered on rank 0 over MPI, tools/cli_mpi.h);
+ * with --tensor-parallel each rank holds its share of every layer instead
+ * (clf_encoder_tp_create_rank) and the ranks all-reduce over MPI. Without
+ * either, the one device is a data-parallel rank of one.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -191,465 +193,431 @@ static int parse(int argc, char **argv, struct run_opts *o)
     return 0;
 }
 
-/* One device's part of the batch: items [first, first + count). */
-struct replica {
-    struct clf_ctx *ctx; /* borrowed (the group's or the run's) */
-    struct clf_encoder *enc;
-    struct clf_graph *g;
-    struct clf_tensor *x, *y;
-    size_t first, count; /* its items of the batch */
-    size_t at;           /* where its output goes in out, in items */
-    enum clf_status st;
+/* What cmd_run builds, uses and frees. */
+struct run_state {
+    struct run_opts o;
+    struct cli_mpi mpi;
+    struct clf_ctx *ctx;       /* this rank's device (also without mpirun), or the group's first */
+    struct clf_group *grp;     /* --devices */
+    float *host, *out;         /* the input and the output [batch, seq, d] */
+    int in_ndim;               /* the input's: 2 ([seq, d] from a file) or 3 */
+    double *times;             /* [runs] */
+    struct clf_dp *dp;         /* data parallel: over the group, or this rank (of one) */
+    struct clf_encoder_tp *tp; /* --tensor-parallel */
+    double load_ms, warm_ms, ms, mpi_sent;
+    double max_abs, rel;       /* --check */
 };
 
-/* What the threads of one step share. */
-struct run_job {
-    const struct run_opts *o;
-    struct replica *r;
-    const float *host; /* the whole input [batch, seq, d] */
-    float *out;        /* the whole output; a rank writes only its share */
-};
-
-/* Replica i: weights, its slice of x, the graph (recorded, not run). The
- * FFN activation quantisers' free parameters are calibrated on the whole
- * batch, so that every replica quantises as one device would. */
-static void setup_replica(void *arg, int i)
+/* The devices: the group of --devices, else this rank's (or the only) one,
+ * a context each. Under mpirun every rank agrees. */
+static bool open_devices(struct run_state *s)
 {
-    struct run_job *j = arg;
-    struct replica *r = &j->r[i];
-    const struct run_opts *o = j->o;
-    const size_t row = (size_t)(o->seq * o->cfg.d_model);
-    if (!r->count)
-        return;
-    r->st = o->weights ? clf_encoder_load(r->ctx, &o->cfg, o->weights, &r->enc)
-                       : clf_encoder_create_random(r->ctx, &o->cfg, o->seed, &r->enc);
-    const int64_t xs[3] = {(int64_t)r->count, o->seq, o->cfg.d_model};
-    if (r->st == CLF_OK)
-        r->st = clf_tensor_create(r->ctx, CLF_F32, 3, xs, &r->x);
-    if (r->st == CLF_OK)
-        r->st = clf_tensor_write(r->x, j->host + r->first * row, r->count * row * sizeof(float));
-    if (r->st == CLF_OK && o->cfg.ffn_act.kind != CLF_ACTQ_NONE) {
-        struct clf_tensor *all = r->x;
-        const int64_t as[3] = {o->batch, o->seq, o->cfg.d_model};
-        if (r->count != (size_t)o->batch) {
-            all = NULL;
-            r->st = clf_tensor_create(r->ctx, CLF_F32, 3, as, &all);
-            if (r->st == CLF_OK)
-                r->st = clf_tensor_write(all, j->host, (size_t)o->batch * row * sizeof(float));
-        }
-        if (r->st == CLF_OK)
-            r->st = clf_encoder_calibrate(r->enc, all, NULL);
-        if (all != r->x)
-            clf_tensor_destroy(all);
+    const struct run_opts *o = &s->o;
+    const bool quiet = o->json || s->mpi.rank > 0;
+    struct clf_ctx_params p = cli_ctx_params(o->device, quiet);
+    p.queues = o->queues;
+    if (o->profile || o->trace) /* per-node times need direct runs */
+        p.command_buffers = false;
+    char spec[256], msg[512];
+    bool ok = true;
+    if (o->tp && !o->devices && !s->mpi.active) {
+        cli_error("--tensor-parallel under mpirun needs clformer built with MPI (meson "
+                  "option mpi)");
+        return false;
     }
-    if (r->st == CLF_OK)
-        r->st = clf_graph_create(r->ctx, &r->g);
-    if (r->st == CLF_OK)
-        r->st = clf_encoder_forward(r->enc, r->g, r->x, NULL, &r->y);
-}
-
-static void run_replica(void *arg, int i)
-{
-    struct replica *r = &((struct run_job *)arg)->r[i];
-    if (r->count && r->st == CLF_OK)
-        r->st = clf_graph_run(r->g);
-}
-
-/* Reads replica i's output into its rows of out (for a rank: of out's
- * start, where its share is kept before the gather). */
-static void read_replica(void *arg, int i)
-{
-    struct run_job *j = arg;
-    struct replica *r = &j->r[i];
-    const size_t row = (size_t)(j->o->seq * j->o->cfg.d_model);
-    if (r->count && r->st == CLF_OK)
-        r->st = clf_tensor_read(r->y, j->out + r->at * row, r->count * row * sizeof(float));
-}
-
-static bool replicas_ok(const struct replica *r, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (r[i].st != CLF_OK)
-            return false;
+    if (o->devices) {
+        if (clf_group_create(o->devices, &p, &s->grp, msg, sizeof msg) != CLF_OK)
+            return !cli_error("--devices %s: %s", o->devices, msg);
+        s->ctx = clf_group_ctx(s->grp, 0);
+        return true;
+    }
+    if (s->mpi.active) {
+        ok = cli_mpi_device(o->device, s->mpi.local_rank, spec, sizeof spec, msg, sizeof msg);
+        p.device = spec;
+    }
+    if (!cli_mpi_all_ok(&s->mpi, ok && clf_ctx_create(&p, &s->ctx) == CLF_OK)) {
+        if (!ok)
+            cli_error("%s", msg);
+        return false;
+    }
     return true;
 }
 
-/* The first failed replica's status, its error printed. */
-static enum clf_status replicas_status(const struct replica *r, int n)
+/* The input: [seq, d] or [batch, seq, d] from the file, else seeded; every
+ * rank reads all of it, and the ranks check that they hold the same input,
+ * seed and weights file. Also the output and the timings' room. */
+static bool read_input(struct run_state *s)
 {
-    for (int i = 0; i < n; i++)
-        if (r[i].st != CLF_OK) {
-            cli_error("device %d: %s", i, clf_ctx_last_error(r[i].ctx));
-            return r[i].st;
+    struct run_opts *o = &s->o;
+    int64_t shape[CLF_MAX_DIMS];
+    bool ok = true;
+    s->in_ndim = 3;
+    if (o->input) {
+        if (clf_npy_read(s->ctx, o->input, &s->host, &s->in_ndim, shape) != CLF_OK) {
+            cli_error("%s", clf_ctx_last_error(s->ctx));
+            ok = false;
+        } else if ((s->in_ndim != 2 && s->in_ndim != 3) ||
+                   shape[s->in_ndim - 1] != o->cfg.d_model) {
+            cli_error("%s: shape must be [seq, %lld] or [batch, seq, %lld]", o->input,
+                      (long long)o->cfg.d_model, (long long)o->cfg.d_model);
+            ok = false;
+        } else {
+            o->batch = s->in_ndim == 3 ? shape[0] : 1;
+            o->seq = shape[s->in_ndim - 2];
         }
-    return CLF_OK;
+    } else {
+        size_t n = (size_t)(o->batch * o->seq * o->cfg.d_model);
+        s->host = malloc(n * sizeof *s->host);
+        if (s->host)
+            cli_seeded_input(s->host, n, o->seed);
+        else
+            ok = !cli_error("out of memory");
+    }
+    const size_t n = (size_t)(o->batch * o->seq * o->cfg.d_model);
+    s->out = ok ? malloc(n * sizeof *s->out) : NULL;
+    s->times = calloc((size_t)o->runs, sizeof *s->times);
+    if (ok && (!s->out || !s->times))
+        ok = !cli_error("out of memory");
+    if (!cli_mpi_all_ok(&s->mpi, ok))
+        return false;
+    /* the ranks must hold the same input, seed and weights file */
+    uint64_t h = XXH3_64bits_withSeed(s->host, n * sizeof *s->host, o->seed);
+    if (o->weights)
+        h = XXH3_64bits_withSeed(o->weights, strlen(o->weights), h);
+    if (!cli_mpi_same(&s->mpi, h)) {
+        if (s->mpi.rank == 0)
+            cli_error("the ranks have different inputs, seeds or weights files (files that "
+                      "differ between nodes, or mpirun's MPMD form with other arguments)");
+        return false;
+    }
+    return true;
+}
+
+/* Prints why the encoder failed (every rank: another rank's failure, at
+ * least). */
+static void rank_error(const struct run_state *s)
+{
+    if (s->mpi.active)
+        cli_error("rank %d: %s", s->mpi.rank, clf_ctx_last_error(s->ctx));
+    else
+        cli_error("%s", clf_ctx_last_error(s->ctx));
+}
+
+/* The encoder: tensor parallel (a group's, or this rank's share of one over
+ * the MPI ranks), else data parallel (a replica per group member, or this
+ * rank's: the only one without mpirun), its quantisers calibrated on the
+ * whole batch, --save written. Every rank agrees. */
+static bool build(struct run_state *s)
+{
+    const struct run_opts *o = &s->o;
+    double t0 = cli_now_ms();
+    enum clf_status st;
+    if (o->tp) {
+        const struct clf_tp_comm comm = {s->mpi.rank, s->mpi.size, cli_mpi_allreduce_sum, &s->mpi};
+        st = s->grp ? clf_encoder_tp_create(s->grp, &o->cfg, o->weights, o->seed, &s->tp)
+                    : clf_encoder_tp_create_rank(s->ctx, &o->cfg, o->weights, o->seed, &comm,
+                                                 &s->tp);
+    } else {
+        const struct clf_dp_comm comm = {s->mpi.rank, s->mpi.size, cli_mpi_dp_gather, &s->mpi};
+        st = s->grp ? clf_dp_create(s->grp, &o->cfg, o->weights, o->seed, &s->dp)
+                    : clf_dp_create_rank(s->ctx, &o->cfg, o->weights, o->seed, &comm, &s->dp);
+        /* the FFN activation quantisers' free parameters: calibrated on the
+         * whole batch by every replica, as one device would */
+        if (st == CLF_OK && o->cfg.ffn_act.kind != CLF_ACTQ_NONE)
+            st = clf_dp_calibrate(s->dp, s->host, o->batch, o->seq, NULL);
+        if (st == CLF_OK && o->save && s->mpi.rank == 0) /* the replicas' weights are the same */
+            st = clf_encoder_save(clf_dp_encoder(s->dp, 0), o->save);
+    }
+    s->load_ms = cli_now_ms() - t0;
+    if (st != CLF_OK)
+        rank_error(s);
+    return cli_mpi_all_ok(&s->mpi, st == CLF_OK);
+}
+
+/* One forward of the whole batch into s->out (under mpirun every rank
+ * runs it: the all-reduces or the gather inside). */
+static enum clf_status forward(struct run_state *s)
+{
+    const struct run_opts *o = &s->o;
+    return s->tp ? clf_encoder_tp_forward(s->tp, s->host, o->batch, o->seq, NULL, s->out)
+                 : clf_dp_forward(s->dp, s->host, o->batch, o->seq, NULL, s->out);
+}
+
+/* The warm-up (kernel builds, tuning, weight packing, recording) and the
+ * timed runs, each the slowest rank's time; under mpirun rank 0 then holds
+ * the whole output. */
+static bool time_runs(struct run_state *s)
+{
+    const struct run_opts *o = &s->o;
+    double t0 = cli_now_ms();
+    enum clf_status st = forward(s);
+    s->warm_ms = cli_now_ms() - t0;
+    /* the ranks agree before each run: a rank may fail after a forward's
+     * last exchange (tensor parallel: its closing LayerNorm) */
+    for (int r = 0; cli_mpi_all_ok(&s->mpi, st == CLF_OK) && r < o->runs; r++) {
+        cli_mpi_barrier(&s->mpi);
+        s->mpi.sent = 0;
+        t0 = cli_now_ms();
+        st = forward(s);
+        s->times[r] = cli_mpi_max(&s->mpi, cli_now_ms() - t0); /* the slowest rank */
+        s->mpi_sent = s->mpi.sent;
+    }
+    if (st != CLF_OK) /* every rank says why (another rank's failure, at least) */
+        rank_error(s);
+    if (!cli_mpi_all_ok(&s->mpi, st == CLF_OK))
+        return false;
+    s->ms = cli_median(s->times, o->runs);
+    return true;
+}
+
+/* --output: the output as .npy, in the input's rank. */
+static bool write_output(const struct run_state *s)
+{
+    const struct run_opts *o = &s->o;
+    int64_t os[3] = {o->batch, o->seq, o->cfg.d_model};
+    bool flat = o->input && s->in_ndim == 2;
+    if (!o->output || clf_npy_write(s->ctx, o->output, s->out, flat ? 2 : 3, flat ? os + 1 : os) ==
+                          CLF_OK)
+        return true;
+    return !cli_error("%s", clf_ctx_last_error(s->ctx));
+}
+
+/* --check: the output against the double-precision CPU reference with the
+ * same weights (the first replica's; loaded again for tensor parallelism). */
+static bool check(struct run_state *s)
+{
+    const struct run_opts *o = &s->o;
+    const size_t n = (size_t)(o->batch * o->seq * o->cfg.d_model);
+    struct clf_encoder *ref_enc = NULL, *we = s->dp ? clf_dp_encoder(s->dp, 0) : NULL;
+    if (!we && (o->weights ? clf_encoder_load(s->ctx, &o->cfg, o->weights, &ref_enc)
+                           : clf_encoder_create_random(s->ctx, &o->cfg, o->seed, &ref_enc)) ==
+                   CLF_OK)
+        we = ref_enc;
+    double *ref = malloc(n * sizeof *ref);
+    struct ref_weights *rw = we ? ref_weights_read(we) : NULL;
+    bool ok = ref && rw && ref_encoder_forward(rw, o->batch, o->seq, s->host, NULL, ref) == 0;
+    if (!ok)
+        cli_error("the CPU reference failed: %s", clf_ctx_last_error(s->ctx));
+    double num = 0, den = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        double e = fabs((double)s->out[i] - ref[i]);
+        s->max_abs = e > s->max_abs || isnan(e) ? e : s->max_abs;
+        num += e * e;
+        den += ref[i] * ref[i];
+    }
+    s->rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    ref_weights_free(rw);
+    clf_encoder_destroy(ref_enc);
+    free(ref);
+    return ok;
+}
+
+/* What the report shows besides the timings. */
+struct run_report {
+    struct clf_graph *g; /* the first replica's graph: per-op times, memory */
+    struct profile_op ops[32];
+    int nops;
+    double dev_total;
+    size_t planned, naive;
+    bool have_mem;
+    double comm; /* tensor parallel: bytes per layer and device */
+    int ndev;
+    const char *mode, *act;
+    char attn[96], quant[256];
+    bool several; /* the per-op figures are the first device's of several */
+};
+
+static void gather_report(const struct run_state *s, struct run_report *r)
+{
+    const struct run_opts *o = &s->o;
+    r->g = s->dp ? clf_dp_graph(s->dp, 0) : NULL;
+    r->nops = r->g ? profile_ops(r->g, r->ops, 32, &r->dev_total) : 0;
+    r->have_mem = r->g && clf_graph_memory(r->g, &r->planned, &r->naive) == CLF_OK;
+    r->comm = 0;
+    if (s->tp)
+        clf_encoder_tp_comm_bytes(s->tp, &r->comm);
+    r->ndev = s->grp ? clf_group_size(s->grp) : 1;
+    r->mode = o->tp && s->mpi.active ? "tensor-mpi"
+              : o->tp                ? "tensor"
+              : s->grp               ? "data"
+              : s->mpi.active        ? "mpi"
+                                     : "none";
+    r->act = o->cfg.act == CLF_ACT_RELU ? "relu" : o->cfg.act == CLF_ACT_GELU ? "gelu" : "gelu-tanh";
+    clf_attention_variant_str(&o->cfg.attn, r->attn, sizeof r->attn);
+    cli_layer_options_str(&o->cfg, r->quant, sizeof r->quant);
+    r->several = (s->grp && !o->tp && r->ndev > 1) || s->mpi.size > 1;
+}
+
+static int report_json(const struct run_state *s, const struct run_report *rp)
+{
+    const struct run_opts *o = &s->o;
+    struct clf_device_info info;
+    clf_ctx_device_info(s->ctx, &info);
+    const double tokens = (double)(o->batch * o->seq);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "device", info.name);
+    cJSON_AddStringToObject(r, "platform", info.platform_name);
+    cJSON_AddStringToObject(r, "parallel", rp->mode);
+    cJSON *devs = cJSON_AddArrayToObject(r, "devices");
+    for (int i = 0; i < rp->ndev; i++) {
+        struct clf_device_info di;
+        clf_ctx_device_info(s->grp ? clf_group_ctx(s->grp, i) : s->ctx, &di);
+        cJSON_AddItemToArray(devs, cJSON_CreateString(di.name));
+    }
+    cJSON_AddNumberToObject(r, "ranks", s->mpi.size);
+    if (s->tp)
+        cJSON_AddNumberToObject(r, "comm_bytes_per_layer", rp->comm);
+    if (s->tp && s->mpi.active)
+        cJSON_AddNumberToObject(r, "mpi_bytes_per_layer", s->mpi_sent / (double)o->cfg.layers);
+    cJSON *c = cJSON_AddObjectToObject(r, "config");
+    cJSON_AddNumberToObject(c, "d_model", (double)o->cfg.d_model);
+    cJSON_AddNumberToObject(c, "heads", (double)o->cfg.heads);
+    cJSON_AddNumberToObject(c, "d_ff", (double)o->cfg.d_ff);
+    cJSON_AddNumberToObject(c, "layers", (double)o->cfg.layers);
+    cJSON_AddStringToObject(c, "activation", rp->act);
+    cJSON_AddBoolToObject(c, "norm_first", o->cfg.norm_first);
+    cJSON_AddStringToObject(c, "attention", rp->attn);
+    cJSON_AddStringToObject(c, "options", rp->quant);
+    cJSON_AddNumberToObject(c, "batch", (double)o->batch);
+    cJSON_AddNumberToObject(c, "seq", (double)o->seq);
+    cJSON_AddStringToObject(c, "weights", o->weights ? o->weights : "random");
+    cJSON_AddNumberToObject(r, "load_ms", s->load_ms);
+    cJSON_AddNumberToObject(r, "first_run_ms", s->warm_ms);
+    cJSON_AddNumberToObject(r, "ms", s->ms);
+    cJSON_AddNumberToObject(r, "tokens_per_s", tokens / (s->ms / 1e3));
+    cJSON_AddItemToObject(r, "ops", profile_json(rp->ops, rp->nops));
+    if (rp->have_mem) {
+        cJSON_AddNumberToObject(r, "planned_bytes", (double)rp->planned);
+        cJSON_AddNumberToObject(r, "naive_bytes", (double)rp->naive);
+    }
+    if (o->check) {
+        cJSON_AddNumberToObject(r, "max_abs_error", s->max_abs);
+        cJSON_AddNumberToObject(r, "rel_error", s->rel);
+    }
+    return cli_print_json(r);
+}
+
+/* The devices, ranks and communication lines of the text report. */
+static void print_parallel(const struct run_state *s, const struct run_report *rp)
+{
+    if (s->grp) {
+        printf("devices  %d, %s parallel:", rp->ndev, rp->mode);
+        for (int i = 0; i < rp->ndev; i++) {
+            struct clf_device_info di;
+            clf_ctx_device_info(clf_group_ctx(s->grp, i), &di);
+            printf("%s %s", i ? "," : "", di.name);
+        }
+        printf("\n");
+    }
+    if (s->mpi.active)
+        printf("ranks    %d (MPI), %s; rank 0's device above\n", s->mpi.size,
+               s->tp ? "tensor parallel: every layer split over them"
+                     : "the batch split over them");
+    if (s->tp) {
+        char b[32];
+        printf("comm     %s per layer sent and received by each device (all-reduces, "
+               "through the host)\n",
+               cli_bytes((unsigned long long)rp->comm, b, sizeof b));
+        if (s->mpi.active)
+            printf("         %s per layer sent by each rank over MPI (reduce-scatter + "
+                   "all-gather)\n",
+                   cli_bytes((unsigned long long)(s->mpi_sent / (double)s->o.cfg.layers), b,
+                             sizeof b));
+    }
+}
+
+/* The memory, per-op and check lines of the text report. */
+static void print_details(const struct run_state *s, const struct run_report *rp)
+{
+    const struct run_opts *o = &s->o;
+    const char *first = rp->several ? " (the first device's)" : "";
+    if (rp->have_mem) {
+        char b1[32], b2[32];
+        printf("memory   intermediates planned %s, %s with a buffer each%s\n",
+               cli_bytes((unsigned long long)rp->planned, b1, sizeof b1),
+               cli_bytes((unsigned long long)rp->naive, b2, sizeof b2), first);
+    }
+    if (rp->nops && o->profile) {
+        printf("profile  device time of the last run, by op%s:\n", first);
+        profile_print(rp->ops, rp->nops, rp->dev_total);
+    } else if (rp->nops) {
+        printf("ops      device time of the last run, by op%s:\n", first);
+        for (int i = 0; i < rp->nops; i++)
+            printf("  %-12s %4d x %9.3f ms  %5.1f%%\n", rp->ops[i].name, rp->ops[i].count,
+                   rp->ops[i].ms, rp->dev_total > 0 ? 100 * rp->ops[i].ms / rp->dev_total : 0.0);
+    } else if (o->profile) {
+        printf("profile  no per-node times (profiling off, or replayed)\n");
+    }
+    if (o->check)
+        printf("check    max abs error %.3e, relative error %.3e (against double precision%s)\n",
+               s->max_abs, s->rel,
+               strcmp(rp->quant, "none") || o->cfg.attn.sparsity != CLF_ATTN_EXACT
+                   ? ", exact attention, no quantisation: the approximation's error"
+                   : "");
+}
+
+static int report_text(const struct run_state *s, const struct run_report *rp)
+{
+    const struct run_opts *o = &s->o;
+    struct clf_device_info info;
+    clf_ctx_device_info(s->ctx, &info);
+    const double tokens = (double)(o->batch * o->seq);
+    printf("device   %s (%s)\n", info.name, info.platform_name);
+    print_parallel(s, rp);
+    printf("config   %lld layers, d_model %lld, %lld heads, d_ff %lld, %s, %s, attention %s, "
+           "options %s, batch %lld, seq %lld, weights %s\n",
+           (long long)o->cfg.layers, (long long)o->cfg.d_model, (long long)o->cfg.heads,
+           (long long)o->cfg.d_ff, rp->act, o->cfg.norm_first ? "pre-LN" : "post-LN", rp->attn,
+           rp->quant, (long long)o->batch, (long long)o->seq, o->weights ? o->weights : "random");
+    printf("time     %.2f ms (median of %d runs), %.0f tokens/s; first run %.1f ms, "
+           "setup %.1f ms\n",
+           s->ms, o->runs, tokens / (s->ms / 1e3), s->warm_ms, s->load_ms);
+    print_details(s, rp);
+    return CLI_OK;
+}
+
+/* Rank 0's report: --output, --check, --trace, then the figures. */
+static int report(struct run_state *s)
+{
+    struct run_report rp;
+    if (!write_output(s) || (s->o.check && !check(s)))
+        return CLI_FAIL;
+    gather_report(s, &rp);
+    if (s->o.trace && rp.g && !profile_write_trace(rp.g, s->o.trace))
+        return cli_error("cannot write the trace %s: %s", s->o.trace, strerror(errno));
+    return s->o.json ? report_json(s, &rp) : report_text(s, &rp);
+}
+
+static void free_state(struct run_state *s)
+{
+    clf_dp_destroy(s->dp);
+    clf_encoder_tp_destroy(s->tp);
+    if (s->grp)
+        clf_group_destroy(s->grp);
+    else
+        clf_ctx_destroy(s->ctx);
+    free(s->host);
+    free(s->out);
+    free(s->times);
 }
 
 int cmd_run(int argc, char **argv)
 {
-    struct run_opts o = {0};
-    o.cfg = clf_encoder_config_default();
-    o.seq = 512;
-    o.batch = 1;
-    o.seed = 1;
-    o.runs = 3;
-    int rc = parse(argc, argv, &o);
+    struct run_state s = {0};
+    struct run_opts *o = &s.o;
+    o->cfg = clf_encoder_config_default();
+    o->seq = 512;
+    o->batch = 1;
+    o->seed = 1;
+    o->runs = 3;
+    int rc = parse(argc, argv, o);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
-
-    struct cli_mpi mpi;
-    cli_mpi_begin(&mpi);
-    const bool quiet = o.json || mpi.rank > 0;
-    struct clf_ctx_params p = cli_ctx_params(o.device, quiet);
-    p.queues = o.queues;
-    if (o.profile || o.trace) /* per-node times need direct runs */
-        p.command_buffers = false;
-    char spec[256], msg[512];
-    struct clf_ctx *ctx = NULL; /* this rank's device (also without mpirun) */
-    struct clf_group *grp = NULL;
-    struct clf_encoder_tp *tp = NULL;
-    struct clf_encoder *ref_enc = NULL; /* --check with --tensor-parallel */
-    struct replica *reps = NULL;
-    int nrep = 0;
-    struct ref_weights *rw = NULL;
-    float *host = NULL, *out = NULL;
-    double *ref = NULL, *times = NULL;
-    size_t *counts = NULL;
+    cli_mpi_begin(&s.mpi);
     rc = CLI_FAIL;
-    bool ok = true;
-    if (o.tp && !o.devices && !mpi.active) {
-        cli_error("--tensor-parallel under mpirun needs clformer built with MPI (meson "
-                  "option mpi)");
-        goto done;
-    }
-    if (o.devices) {
-        if (clf_group_create(o.devices, &p, &grp, msg, sizeof msg) != CLF_OK) {
-            cli_error("--devices %s: %s", o.devices, msg);
-            goto done;
-        }
-        ctx = clf_group_ctx(grp, 0);
-    } else {
-        if (mpi.active) {
-            ok = cli_mpi_device(o.device, mpi.local_rank, spec, sizeof spec, msg, sizeof msg);
-            p.device = spec;
-        }
-        if (!cli_mpi_all_ok(&mpi, ok && clf_ctx_create(&p, &ctx) == CLF_OK)) {
-            if (!ok)
-                cli_error("%s", msg);
-            goto done;
-        }
-    }
-
-    /* input: [seq, d] or [batch, seq, d] from the file, else seeded; every
-     * rank reads all of it and takes its share */
-    int64_t shape[CLF_MAX_DIMS];
-    int nd = 3;
-    if (o.input) {
-        if (clf_npy_read(ctx, o.input, &host, &nd, shape) != CLF_OK) {
-            cli_error("%s", clf_ctx_last_error(ctx));
-            ok = false;
-        } else if ((nd != 2 && nd != 3) || shape[nd - 1] != o.cfg.d_model) {
-            cli_error("%s: shape must be [seq, %lld] or [batch, seq, %lld]", o.input,
-                      (long long)o.cfg.d_model, (long long)o.cfg.d_model);
-            ok = false;
-        } else {
-            o.batch = nd == 3 ? shape[0] : 1;
-            o.seq = shape[nd - 2];
-        }
-    } else {
-        size_t n = (size_t)(o.batch * o.seq * o.cfg.d_model);
-        host = malloc(n * sizeof *host);
-        if (host)
-            cli_seeded_input(host, n, o.seed);
-        else
-            ok = !cli_error("out of memory");
-    }
-    const size_t row = (size_t)(o.seq * o.cfg.d_model);
-    const size_t n = (size_t)o.batch * row;
-    out = ok ? malloc(n * sizeof *out) : NULL;
-    times = calloc((size_t)o.runs, sizeof *times);
-    if (ok && (!out || !times))
-        ok = !cli_error("out of memory");
-    if (!cli_mpi_all_ok(&mpi, ok))
-        goto done;
-    /* the ranks must hold the same input, seed and weights file */
-    uint64_t h = XXH3_64bits_withSeed(host, n * sizeof *host, o.seed);
-    if (o.weights)
-        h = XXH3_64bits_withSeed(o.weights, strlen(o.weights), h);
-    if (!cli_mpi_same(&mpi, h)) {
-        if (mpi.rank == 0)
-            cli_error("the ranks have different inputs, seeds or weights files (files that "
-                      "differ between nodes, or mpirun's MPMD form with other arguments)");
-        goto done;
-    }
-
-    /* the replicas: one per group member (data parallel), else one holding
-     * this rank's share of the batch (all of it without mpirun) */
-    nrep = grp && !o.tp ? clf_group_size(grp) : 1;
-    reps = calloc((size_t)nrep, sizeof *reps);
-    counts = calloc((size_t)mpi.size, sizeof *counts);
-    if (!reps || !counts) {
-        cli_error("out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nrep; i++) {
-        reps[i].ctx = grp ? clf_group_ctx(grp, i) : ctx;
-        cli_shard((size_t)o.batch, nrep > 1 ? nrep : mpi.size, nrep > 1 ? i : mpi.rank,
-                  &reps[i].first, &reps[i].count);
-    }
-    for (int r = 0; r < mpi.size; r++) {
-        size_t first;
-        cli_shard((size_t)o.batch, mpi.size, r, &first, &counts[r]);
-        counts[r] *= row;
-    }
-    /* a rank keeps its share at the start of out until the gather */
-    for (int i = 0; i < nrep; i++)
-        reps[i].at = mpi.active ? 0 : reps[i].first;
-    struct run_job job = {&o, reps, host, out};
-
-    double t0 = cli_now_ms(), load_ms, warm_ms, mpi_sent = 0;
-    enum clf_status st = CLF_OK;
-    if (o.tp) {
-        /* a group's encoder, or this rank's share of one over the MPI ranks;
-         * under mpirun every rank runs every step (the all-reduces inside) */
-        const struct clf_tp_comm comm = {mpi.rank, mpi.size, cli_mpi_allreduce_sum, &mpi};
-        st = grp ? clf_encoder_tp_create(grp, &o.cfg, o.weights, o.seed, &tp)
-                 : clf_encoder_tp_create_rank(ctx, &o.cfg, o.weights, o.seed, &comm, &tp);
-        load_ms = cli_now_ms() - t0;
-        t0 = cli_now_ms();
-        if (cli_mpi_all_ok(&mpi, st == CLF_OK))
-            st = clf_encoder_tp_forward(tp, host, o.batch, o.seq, NULL, out);
-        warm_ms = cli_now_ms() - t0;
-        for (int r = 0; cli_mpi_all_ok(&mpi, st == CLF_OK) && r < o.runs; r++) {
-            cli_mpi_barrier(&mpi);
-            mpi.sent = 0;
-            t0 = cli_now_ms();
-            st = clf_encoder_tp_forward(tp, host, o.batch, o.seq, NULL, out);
-            times[r] = cli_mpi_max(&mpi, cli_now_ms() - t0); /* the slowest rank */
-            mpi_sent = mpi.sent;
-        }
-        if (st != CLF_OK) { /* every rank says why (another rank's failure, at least) */
-            if (mpi.active)
-                cli_error("rank %d: %s", mpi.rank, clf_ctx_last_error(ctx));
-            else
-                cli_error("%s", clf_ctx_last_error(ctx));
-        }
-        if (!cli_mpi_all_ok(&mpi, st == CLF_OK))
-            goto done;
-    } else {
-        cli_parallel(nrep, setup_replica, &job);
-        st = replicas_status(reps, nrep);
-        if (st == CLF_OK && o.save && mpi.rank == 0) /* the ranks' weights are the same */
-            st = clf_encoder_save(reps[0].enc, o.save);
-        load_ms = cli_now_ms() - t0;
-        if (!cli_mpi_all_ok(&mpi, st == CLF_OK))
-            goto done;
-        /* warm-up: kernel builds, tuning, weight packing */
-        t0 = cli_now_ms();
-        cli_parallel(nrep, run_replica, &job);
-        warm_ms = cli_now_ms() - t0;
-        for (int r = 0; cli_mpi_all_ok(&mpi, replicas_ok(reps, nrep)) && r < o.runs; r++) {
-            cli_mpi_barrier(&mpi);
-            t0 = cli_now_ms();
-            cli_parallel(nrep, run_replica, &job);
-            times[r] = cli_mpi_max(&mpi, cli_now_ms() - t0); /* the slowest rank */
-        }
-        cli_parallel(nrep, read_replica, &job);
-        if (!cli_mpi_all_ok(&mpi, replicas_status(reps, nrep) == CLF_OK))
-            goto done;
-        /* rank 0 gathers in place: its share is already at the start */
-        if (mpi.active && !cli_mpi_gather(&mpi, out, counts, out)) {
-            cli_error("MPI_Gatherv failed");
-            goto done;
-        }
-    }
-    double ms = cli_median(times, o.runs);
-    if (mpi.rank > 0) { /* rank 0 reports */
-        rc = CLI_OK;
-        goto done;
-    }
-    if (o.output) {
-        int64_t os[3] = {o.batch, o.seq, o.cfg.d_model};
-        bool flat = o.input && nd == 2;
-        if (clf_npy_write(ctx, o.output, out, flat ? 2 : 3, flat ? os + 1 : os) != CLF_OK) {
-            cli_error("%s", clf_ctx_last_error(ctx));
-            goto done;
-        }
-    }
-    double max_abs = 0, rel = 0;
-    if (o.check) {
-        struct clf_encoder *we = reps[0].enc;
-        if (!we && (o.weights ? clf_encoder_load(ctx, &o.cfg, o.weights, &ref_enc)
-                              : clf_encoder_create_random(ctx, &o.cfg, o.seed, &ref_enc)) ==
-                       CLF_OK)
-            we = ref_enc;
-        ref = malloc(n * sizeof *ref);
-        rw = we ? ref_weights_read(we) : NULL;
-        if (!ref || !rw || ref_encoder_forward(rw, o.batch, o.seq, host, NULL, ref) != 0) {
-            cli_error("the CPU reference failed: %s", clf_ctx_last_error(ctx));
-            goto done;
-        }
-        double num = 0, den = 0;
-        for (size_t i = 0; i < n; i++) {
-            double e = fabs((double)out[i] - ref[i]);
-            max_abs = e > max_abs || isnan(e) ? e : max_abs;
-            num += e * e;
-            den += ref[i] * ref[i];
-        }
-        rel = den > 0 ? sqrt(num / den) : sqrt(num);
-    }
-
-    /* per-op times, memory and the trace: the first replica's graph */
-    struct clf_graph *g = reps[0].g;
-    struct profile_op ops[32];
-    double dev_total = 0;
-    int nops = g ? profile_ops(g, ops, 32, &dev_total) : 0;
-    size_t planned = 0, naive = 0;
-    bool have_mem = g && clf_graph_memory(g, &planned, &naive) == CLF_OK;
-    if (o.trace && g && !profile_write_trace(g, o.trace)) {
-        cli_error("cannot write the trace %s: %s", o.trace, strerror(errno));
-        goto done;
-    }
-    double comm = 0;
-    if (tp)
-        clf_encoder_tp_comm_bytes(tp, &comm);
-    const int ndev = grp ? clf_group_size(grp) : 1;
-    const char *mode = o.tp && mpi.active ? "tensor-mpi"
-                       : o.tp             ? "tensor"
-                       : grp              ? "data"
-                       : mpi.active       ? "mpi"
-                                          : "none";
-    struct clf_device_info info;
-    clf_ctx_device_info(ctx, &info);
-    double tokens = (double)(o.batch * o.seq);
-    const char *act = o.cfg.act == CLF_ACT_RELU ? "relu"
-                      : o.cfg.act == CLF_ACT_GELU ? "gelu" : "gelu-tanh";
-    char attn[96], quant[256];
-    clf_attention_variant_str(&o.cfg.attn, attn, sizeof attn);
-    cli_layer_options_str(&o.cfg, quant, sizeof quant);
-    if (o.json) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "device", info.name);
-        cJSON_AddStringToObject(r, "platform", info.platform_name);
-        cJSON_AddStringToObject(r, "parallel", mode);
-        cJSON *devs = cJSON_AddArrayToObject(r, "devices");
-        for (int i = 0; i < ndev; i++) {
-            struct clf_device_info di;
-            clf_ctx_device_info(grp ? clf_group_ctx(grp, i) : ctx, &di);
-            cJSON_AddItemToArray(devs, cJSON_CreateString(di.name));
-        }
-        cJSON_AddNumberToObject(r, "ranks", mpi.size);
-        if (tp)
-            cJSON_AddNumberToObject(r, "comm_bytes_per_layer", comm);
-        if (tp && mpi.active)
-            cJSON_AddNumberToObject(r, "mpi_bytes_per_layer", mpi_sent / (double)o.cfg.layers);
-        cJSON *c = cJSON_AddObjectToObject(r, "config");
-        cJSON_AddNumberToObject(c, "d_model", (double)o.cfg.d_model);
-        cJSON_AddNumberToObject(c, "heads", (double)o.cfg.heads);
-        cJSON_AddNumberToObject(c, "d_ff", (double)o.cfg.d_ff);
-        cJSON_AddNumberToObject(c, "layers", (double)o.cfg.layers);
-        cJSON_AddStringToObject(c, "activation", act);
-        cJSON_AddBoolToObject(c, "norm_first", o.cfg.norm_first);
-        cJSON_AddStringToObject(c, "attention", attn);
-        cJSON_AddStringToObject(c, "options", quant);
-        cJSON_AddNumberToObject(c, "batch", (double)o.batch);
-        cJSON_AddNumberToObject(c, "seq", (double)o.seq);
-        cJSON_AddStringToObject(c, "weights", o.weights ? o.weights : "random");
-        cJSON_AddNumberToObject(r, "load_ms", load_ms);
-        cJSON_AddNumberToObject(r, "first_run_ms", warm_ms);
-        cJSON_AddNumberToObject(r, "ms", ms);
-        cJSON_AddNumberToObject(r, "tokens_per_s", tokens / (ms / 1e3));
-        cJSON_AddItemToObject(r, "ops", profile_json(ops, nops));
-        if (have_mem) {
-            cJSON_AddNumberToObject(r, "planned_bytes", (double)planned);
-            cJSON_AddNumberToObject(r, "naive_bytes", (double)naive);
-        }
-        if (o.check) {
-            cJSON_AddNumberToObject(r, "max_abs_error", max_abs);
-            cJSON_AddNumberToObject(r, "rel_error", rel);
-        }
-        rc = cli_print_json(r);
-    } else {
-        printf("device   %s (%s)\n", info.name, info.platform_name);
-        if (grp) {
-            printf("devices  %d, %s parallel:", ndev, mode);
-            for (int i = 0; i < ndev; i++) {
-                struct clf_device_info di;
-                clf_ctx_device_info(clf_group_ctx(grp, i), &di);
-                printf("%s %s", i ? "," : "", di.name);
-            }
-            printf("\n");
-        }
-        if (mpi.active)
-            printf("ranks    %d (MPI), %s; rank 0's device above\n", mpi.size,
-                   tp ? "tensor parallel: every layer split over them"
-                      : "the batch split over them");
-        if (tp) {
-            char b[32];
-            printf("comm     %s per layer sent and received by each device (all-reduces, "
-                   "through the host)\n",
-                   cli_bytes((unsigned long long)comm, b, sizeof b));
-            if (mpi.active)
-                printf("         %s per layer sent by each rank over MPI (reduce-scatter + "
-                       "all-gather)\n",
-                       cli_bytes((unsigned long long)(mpi_sent / (double)o.cfg.layers), b,
-                                 sizeof b));
-        }
-        printf("config   %lld layers, d_model %lld, %lld heads, d_ff %lld, %s, %s, attention %s, "
-               "options %s, batch %lld, seq %lld, weights %s\n",
-               (long long)o.cfg.layers, (long long)o.cfg.d_model, (long long)o.cfg.heads,
-               (long long)o.cfg.d_ff, act, o.cfg.norm_first ? "pre-LN" : "post-LN", attn, quant,
-               (long long)o.batch, (long long)o.seq, o.weights ? o.weights : "random");
-        printf("time     %.2f ms (median of %d runs), %.0f tokens/s; first run %.1f ms, "
-               "setup %.1f ms\n",
-               ms, o.runs, tokens / (ms / 1e3), warm_ms, load_ms);
-        if (have_mem) {
-            char b1[32], b2[32];
-            printf("memory   intermediates planned %s, %s with a buffer each%s\n",
-                   cli_bytes((unsigned long long)planned, b1, sizeof b1),
-                   cli_bytes((unsigned long long)naive, b2, sizeof b2),
-                   nrep > 1 || mpi.size > 1 ? " (the first device's)" : "");
-        }
-        if (nops && o.profile) {
-            printf("profile  device time of the last run, by op%s:\n",
-                   nrep > 1 || mpi.size > 1 ? " (the first device's)" : "");
-            profile_print(ops, nops, dev_total);
-        } else if (nops) {
-            printf("ops      device time of the last run, by op%s:\n",
-                   nrep > 1 || mpi.size > 1 ? " (the first device's)" : "");
-            for (int i = 0; i < nops; i++)
-                printf("  %-12s %4d x %9.3f ms  %5.1f%%\n", ops[i].name, ops[i].count, ops[i].ms,
-                       dev_total > 0 ? 100 * ops[i].ms / dev_total : 0.0);
-        } else if (o.profile) {
-            printf("profile  no per-node times (profiling off, or replayed)\n");
-        }
-        if (o.check)
-            printf("check    max abs error %.3e, relative error %.3e (against double precision%s)\n",
-                   max_abs, rel,
-                   strcmp(quant, "none") || o.cfg.attn.sparsity != CLF_ATTN_EXACT
-                       ? ", exact attention, no quantisation: the approximation's error"
-                       : "");
-        rc = CLI_OK;
-    }
-done:
-    ref_weights_free(rw);
-    for (int i = 0; reps && i < nrep; i++) {
-        clf_graph_destroy(reps[i].g);
-        clf_tensor_destroy(reps[i].x);
-        clf_encoder_destroy(reps[i].enc);
-    }
-    free(reps);
-    free(counts);
-    free(times);
-    clf_encoder_destroy(ref_enc);
-    clf_encoder_tp_destroy(tp);
-    if (grp)
-        clf_group_destroy(grp);
-    else
-        clf_ctx_destroy(ctx);
-    free(host);
-    free(out);
-    free(ref);
-    cli_mpi_end(&mpi);
+    if (open_devices(&s) && read_input(&s) && build(&s) && time_runs(&s))
+        rc = s.mpi.rank > 0 ? CLI_OK : report(&s); /* rank 0 reports */
+    free_state(&s);
+    cli_mpi_end(&s.mpi);
     return rc;
 }

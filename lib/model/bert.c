@@ -33,7 +33,8 @@
 
 struct clf_bert {
     struct clf_ctx *ctx;
-    struct clf_encoder *enc;
+    struct clf_encoder_config cfg;  /* the encoder's (config.json's sizes) */
+    struct clf_encoder *enc;        /* NULL: the embeddings only (clf_bert_load_tp) */
     struct clf_tensor *word;       /* [V, d] */
     struct clf_tensor *pos;        /* [P, d] */
     struct clf_tensor *type0;      /* [d]: token type 0's row */
@@ -246,30 +247,48 @@ static const struct {
 };
 _Static_assert(sizeof layer_map / sizeof layer_map[0] == N_WEIGHTS, "every encoder weight mapped");
 
+/* The encoder's table entry of layer_map[m] (NULL: none, a bug). */
+static const struct weight_desc *map_desc(size_t m)
+{
+    for (size_t k = 0; k < N_WEIGHTS; k++)
+        if (!strcmp(clf_encoder_weight_table[k].name, layer_map[m].encoder_name))
+            return &clf_encoder_weight_table[k];
+    return NULL;
+}
+
+/* Encoder weight wd = map_desc(m) of layer i read into host (its shape is
+ * the table's): one BERT tensor, or Q, K and V stacked along the rows. */
+static enum clf_status read_layer_weight(struct weights *w, const struct clf_encoder_config *c,
+                                         int64_t i, size_t m, const struct weight_desc *wd,
+                                         float *host)
+{
+    int64_t shape[2];
+    const int nd = clf_encoder_weight_shape(c, wd, shape);
+    const int parts = layer_map[m].bert[1] ? 3 : 1;
+    const int64_t rows = shape[0] / parts, cols = nd == 2 ? shape[1] : 0;
+    const size_t part = (size_t)(rows * (cols ? cols : 1));
+    enum clf_status st = CLF_OK;
+    for (int p = 0; st == CLF_OK && p < parts; p++) {
+        char name[128];
+        snprintf(name, sizeof name, "encoder.layer.%lld.%s", (long long)i, layer_map[m].bert[p]);
+        st = read_weight(w, name, rows, cols, host + (size_t)p * part);
+    }
+    return st;
+}
+
 /* Layer i's 12 weights into the encoder's slots. host holds the largest. */
 static enum clf_status load_layer(struct weights *w, struct clf_encoder *enc, int64_t i,
                                   float *host)
 {
     enum clf_status st = CLF_OK;
     for (size_t m = 0; st == CLF_OK && m < N_WEIGHTS; m++) {
-        const struct weight_desc *wd = NULL;
-        for (size_t k = 0; k < N_WEIGHTS; k++)
-            if (!strcmp(clf_encoder_weight_table[k].name, layer_map[m].encoder_name))
-                wd = &clf_encoder_weight_table[k];
+        const struct weight_desc *wd = map_desc(m);
         if (!wd)
             return clf_fail(w->ctx, CLF_E_STATE, "bert: no encoder weight '%s'",
                             layer_map[m].encoder_name);
         int64_t shape[2];
-        int nd = clf_encoder_weight_shape(&enc->cfg, wd, shape);
-        const int parts = layer_map[m].bert[1] ? 3 : 1;
-        const int64_t rows = shape[0] / parts, cols = nd == 2 ? shape[1] : 0;
-        const size_t part = (size_t)(rows * (cols ? cols : 1));
-        for (int p = 0; st == CLF_OK && p < parts; p++) {
-            char name[128];
-            snprintf(name, sizeof name, "encoder.layer.%lld.%s", (long long)i,
-                     layer_map[m].bert[p]);
-            st = read_weight(w, name, rows, cols, host + (size_t)p * part);
-        }
+        const int nd = clf_encoder_weight_shape(&enc->cfg, wd, shape);
+        st = read_layer_weight(w, &enc->cfg, i, m, wd, host);
         if (st == CLF_OK)
             st = clf_encoder_upload(w->ctx, nd, shape, host,
                                     clf_encoder_slot(&enc->layers[i], wd));
@@ -327,22 +346,38 @@ void clf_bert_destroy(struct clf_bert *b)
     free(b);
 }
 
-enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
-                              const struct clf_encoder_config *options, struct clf_bert **out)
+/* A model being loaded: its open weights file, config.json's sizes, a host
+ * buffer for the largest tensor. */
+struct bert_load {
+    struct weights w;
+    struct bert_sizes s;
+    float *host;
+};
+
+static void load_end(struct bert_load *L)
 {
-    if (!out)
-        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "NULL output pointer") : CLF_E_INVALID_ARG;
+    clf_safetensors_close(L->w.st);
+    free(L->host);
+    free((char *)L->w.path);
+}
+
+/* Reads config.json, opens model.safetensors and checks it (L), and makes
+ * *out: the model with its configuration (options' attention,
+ * quantisation and FFN format; config.json's sizes) and its embeddings on
+ * ctx, no encoder yet. */
+static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
+                                  const struct clf_encoder_config *options, struct clf_bert **out,
+                                  struct bert_load *L)
+{
+    memset(L, 0, sizeof *L);
     *out = NULL;
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
     if (!model_dir)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL model directory");
     size_t len = strlen(model_dir) + 32;
     char *cfg_path = malloc(len), *st_path = malloc(len);
     struct clf_bert *b = calloc(1, sizeof *b);
-    float *host = NULL;
-    struct weights w = {ctx, NULL, st_path, ""};
-    struct bert_sizes s;
+    struct bert_sizes *s = &L->s;
+    L->w = (struct weights){ctx, NULL, st_path, ""};
     enum clf_status st = cfg_path && st_path && b
                              ? CLF_OK
                              : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a model");
@@ -350,71 +385,65 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
         b->ctx = ctx;
         snprintf(cfg_path, len, "%s/config.json", model_dir);
         snprintf(st_path, len, "%s/model.safetensors", model_dir);
-        st = read_config(ctx, cfg_path, &s);
+        st = read_config(ctx, cfg_path, s);
     }
+    free(cfg_path);
     /* the options' attention, quantisation and FFN format; the sizes are
      * config.json's */
-    struct clf_encoder_config c = options ? *options : clf_encoder_config_default();
+    struct clf_encoder_config *c = b ? &b->cfg : NULL;
     if (st == CLF_OK) {
-        c.d_model = s.d;
-        c.heads = s.heads;
-        c.d_ff = s.d_ff;
-        c.layers = s.layers;
-        c.act = s.act;
-        c.eps = (float)s.eps;
-        c.norm_first = false;
-        b->vocab = s.vocab;
-        b->max_pos = s.max_pos;
-        struct clf_encoder *unused = NULL;
-        st = clf_encoder_new(ctx, &c, &unused, &b->enc);
+        *c = options ? *options : clf_encoder_config_default();
+        c->d_model = s->d;
+        c->heads = s->heads;
+        c->d_ff = s->d_ff;
+        c->layers = s->layers;
+        c->act = s->act;
+        c->eps = (float)s->eps;
+        c->norm_first = false;
+        b->vocab = s->vocab;
+        b->max_pos = s->max_pos;
+        st = clf_encoder_check_config(ctx, c);
     }
     if (st == CLF_OK)
-        st = clf_safetensors_open(ctx, st_path, &w.st);
+        st = clf_safetensors_open(ctx, st_path, &L->w.st);
     int nd;
     int64_t shape[CLF_MAX_DIMS];
     if (st == CLF_OK &&
-        clf_safetensors_shape(w.st, "bert.embeddings.word_embeddings.weight", &nd, shape, NULL) ==
-            CLF_OK)
-        w.prefix = "bert.";
+        clf_safetensors_shape(L->w.st, "bert.embeddings.word_embeddings.weight", &nd, shape,
+                              NULL) == CLF_OK)
+        L->w.prefix = "bert.";
     /* The tensors that size the host buffer below must be in the file with
      * config.json's shapes first: a bogus configuration (vocab_size 2^24,
      * hidden_size 2^16) must not make the loader ask for terabytes. */
     char full[160];
     if (st == CLF_OK)
-        st = check_weight(&w, "embeddings.word_embeddings.weight", s.vocab, s.d, full);
+        st = check_weight(&L->w, "embeddings.word_embeddings.weight", s->vocab, s->d, full);
     if (st == CLF_OK)
-        st = check_weight(&w, "embeddings.position_embeddings.weight", s.max_pos, s.d, full);
+        st = check_weight(&L->w, "embeddings.position_embeddings.weight", s->max_pos, s->d, full);
     if (st == CLF_OK)
-        st = check_weight(&w, "embeddings.token_type_embeddings.weight", s.types, s.d, full);
+        st = check_weight(&L->w, "embeddings.token_type_embeddings.weight", s->types, s->d, full);
     if (st == CLF_OK)
-        st = check_weight(&w, "encoder.layer.0.attention.self.query.weight", s.d, s.d, full);
+        st = check_weight(&L->w, "encoder.layer.0.attention.self.query.weight", s->d, s->d, full);
     if (st == CLF_OK)
-        st = check_weight(&w, "encoder.layer.0.intermediate.dense.weight", s.d_ff, s.d, full);
+        st = check_weight(&L->w, "encoder.layer.0.intermediate.dense.weight", s->d_ff, s->d, full);
+    char extra[96];
+    snprintf(extra, sizeof extra, "%sencoder.layer.%lld.attention.self.query.weight",
+             L->w.prefix, (long long)s->layers);
+    if (st == CLF_OK && clf_safetensors_shape(L->w.st, extra, &nd, shape, NULL) == CLF_OK)
+        st = clf_fail(ctx, CLF_E_SHAPE, "%s holds more layers than the %lld of config.json",
+                      st_path, (long long)s->layers);
     if (st == CLF_OK) { /* room for the largest tensor */
-        int64_t most = s.vocab * s.d;
-        const int64_t others[4] = {s.max_pos * s.d, s.types * s.d, 3 * s.d * s.d, s.d_ff * s.d};
+        int64_t most = s->vocab * s->d;
+        const int64_t others[4] = {s->max_pos * s->d, s->types * s->d, 3 * s->d * s->d,
+                                   s->d_ff * s->d};
         for (int i = 0; i < 4; i++)
             most = others[i] > most ? others[i] : most;
-        host = malloc((size_t)most * sizeof *host);
-        if (!host)
+        L->host = malloc((size_t)most * sizeof *L->host);
+        if (!L->host)
             st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to load %s", st_path);
     }
     if (st == CLF_OK)
-        st = load_embeddings(&w, b, &s, host);
-    for (int64_t i = 0; st == CLF_OK && i < s.layers; i++)
-        st = load_layer(&w, b->enc, i, host);
-    char extra[96];
-    snprintf(extra, sizeof extra, "%sencoder.layer.%lld.attention.self.query.weight", w.prefix,
-             (long long)s.layers);
-    if (st == CLF_OK && clf_safetensors_shape(w.st, extra, &nd, shape, NULL) == CLF_OK)
-        st = clf_fail(ctx, CLF_E_SHAPE, "%s holds more layers than the %lld of config.json",
-                      st_path, (long long)s.layers);
-    clf_safetensors_close(w.st);
-    free(host);
-    if (st == CLF_OK)
-        st = clf_encoder_prepare(b->enc);
-    free(cfg_path);
-    free(st_path);
+        st = load_embeddings(&L->w, b, s, L->host);
     if (st != CLF_OK) {
         clf_bert_destroy(b);
         return st;
@@ -423,9 +452,116 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
     return CLF_OK;
 }
 
+enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
+                              const struct clf_encoder_config *options, struct clf_bert **out)
+{
+    if (!out)
+        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "NULL output pointer") : CLF_E_INVALID_ARG;
+    *out = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    struct bert_load L;
+    struct clf_bert *b = NULL;
+    struct clf_encoder *unused = NULL;
+    enum clf_status st = load_begin(ctx, model_dir, options, &b, &L);
+    if (st == CLF_OK)
+        st = clf_encoder_new(ctx, &b->cfg, &unused, &b->enc);
+    for (int64_t i = 0; st == CLF_OK && i < L.s.layers; i++)
+        st = load_layer(&L.w, b->enc, i, L.host);
+    load_end(&L);
+    if (st == CLF_OK)
+        st = clf_encoder_prepare(b->enc);
+    if (st != CLF_OK) {
+        clf_bert_destroy(b);
+        return st;
+    }
+    *out = b;
+    return CLF_OK;
+}
+
+/* The model file as a weight reader (encoder_internal.h): self is the
+ * load in progress, its configuration cfg. */
+struct bert_src {
+    struct bert_load *L;
+    const struct clf_encoder_config *cfg;
+};
+
+static enum clf_status read_bert(void *self, int layer, const char *name, float *dst,
+                                 size_t count)
+{
+    struct bert_src *b = self;
+    for (size_t m = 0; layer >= 0 && layer < b->cfg->layers && m < N_WEIGHTS; m++) {
+        const struct weight_desc *wd = map_desc(m);
+        int64_t shape[2];
+        if (!wd || strcmp(wd->name, name))
+            continue;
+        const int nd = clf_encoder_weight_shape(b->cfg, wd, shape);
+        if (count == (size_t)(shape[0] * (nd == 2 ? shape[1] : 1)))
+            return read_layer_weight(&b->L->w, b->cfg, layer, m, wd, dst);
+    }
+    return clf_fail(b->L->w.ctx, CLF_E_INVALID_ARG, "bert: no weight '%s' of %zu floats in layer %d",
+                    name, count, layer);
+}
+
+/* Both tensor-parallel loaders: the embeddings on ctx (the group's first
+ * context), the layers split over the group or as comm's rank. */
+static enum clf_status load_tp(struct clf_group *grp, struct clf_ctx *ctx, const char *model_dir,
+                               const struct clf_encoder_config *options,
+                               const struct clf_tp_comm *comm, struct clf_bert **emb,
+                               struct clf_encoder_tp **tp)
+{
+    if (grp)
+        ctx = clf_group_ctx(grp, 0);
+    if (emb)
+        *emb = NULL;
+    if (tp)
+        *tp = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    if (!emb || !tp)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL output pointer");
+    struct bert_load L;
+    struct clf_bert *b = NULL;
+    enum clf_status st = load_begin(ctx, model_dir, options, &b, &L);
+    if (st == CLF_OK) {
+        struct bert_src src = {&L, &b->cfg};
+        struct clf_weight_reader rd = {read_bert, NULL, &src, false};
+        st = clf_encoder_tp_split(grp, ctx, comm, &b->cfg, &rd, tp);
+    }
+    load_end(&L);
+    if (st != CLF_OK) {
+        clf_bert_destroy(b);
+        return st;
+    }
+    *emb = b;
+    return CLF_OK;
+}
+
+enum clf_status clf_bert_load_tp(struct clf_group *grp, const char *model_dir,
+                                 const struct clf_encoder_config *options, struct clf_bert **emb,
+                                 struct clf_encoder_tp **tp)
+{
+    if (!grp) {
+        if (emb)
+            *emb = NULL;
+        if (tp)
+            *tp = NULL;
+        return CLF_E_INVALID_ARG;
+    }
+    return load_tp(grp, NULL, model_dir, options, NULL, emb, tp);
+}
+
+enum clf_status clf_bert_load_tp_rank(struct clf_ctx *ctx, const char *model_dir,
+                                      const struct clf_encoder_config *options,
+                                      const struct clf_tp_comm *comm, struct clf_bert **emb,
+                                      struct clf_encoder_tp **tp)
+{
+    return load_tp(NULL, ctx, model_dir, options, comm, emb, tp);
+}
+
 struct clf_encoder_config clf_bert_config(const struct clf_bert *b)
 {
-    return b ? b->enc->cfg : clf_encoder_config_default();
+    return b ? b->cfg : clf_encoder_config_default();
 }
 
 struct clf_encoder *clf_bert_encoder(struct clf_bert *b)
@@ -474,10 +610,18 @@ static enum clf_status embed(struct clf_bert *b, struct clf_graph *g, struct clf
     if (st == CLF_OK)
         st = clf_op_posenc_add(g, wt, b->pos, &wtp);
     if (st == CLF_OK)
-        st = clf_op_layernorm(g, wtp, b->ln_w, b->ln_b, b->enc->cfg.eps, e);
+        st = clf_op_layernorm(g, wtp, b->ln_w, b->ln_b, b->cfg.eps, e);
     if (st == CLF_OK && mask && kp)
         st = clf_pooling_key_padding(g, mask, kp);
     return st;
+}
+
+/* A model of clf_bert_load_tp holds its embeddings only. */
+static enum clf_status no_encoder(struct clf_bert *b)
+{
+    return clf_fail(b->ctx, CLF_E_STATE,
+                    "this model holds its embeddings only (clf_bert_load_tp): its layers are a "
+                    "tensor-parallel encoder's");
 }
 
 enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g, struct clf_tensor *ids,
@@ -487,6 +631,8 @@ enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g, struct
         return g ? clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL model") : CLF_E_INVALID_ARG;
     struct clf_tensor *e = NULL, *kp = NULL;
     enum clf_status st = clf_graph_check_call(g, hidden, "bert");
+    if (st == CLF_OK && !b->enc)
+        st = no_encoder(b);
     if (st == CLF_OK)
         st = embed(b, g, ids, mask, &e, &kp);
     if (st == CLF_OK)
@@ -508,6 +654,8 @@ enum clf_status clf_bert_calibrate(struct clf_bert *b, struct clf_tensor *ids,
 {
     if (!b)
         return CLF_E_INVALID_ARG;
+    if (!b->enc)
+        return no_encoder(b);
     struct clf_graph *g = NULL;
     struct clf_tensor *e = NULL, *kp = NULL;
     enum clf_status st = clf_graph_create(b->ctx, &g);

@@ -73,7 +73,7 @@ struct clf_encoder_config clf_encoder_config_default(void)
     return c;
 }
 
-static enum clf_status check_config(struct clf_ctx *ctx, const struct clf_encoder_config *c)
+enum clf_status clf_encoder_check_config(struct clf_ctx *ctx, const struct clf_encoder_config *c)
 {
     if (!c)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder configuration");
@@ -147,7 +147,7 @@ enum clf_status clf_encoder_new(struct clf_ctx *ctx, const struct clf_encoder_co
     *out = NULL;
     if (!ctx)
         return CLF_E_INVALID_ARG;
-    enum clf_status st = check_config(ctx, cfg);
+    enum clf_status st = clf_encoder_check_config(ctx, cfg);
     if (st != CLF_OK)
         return st;
     struct clf_encoder *enc = calloc(1, sizeof *enc);
@@ -169,9 +169,13 @@ enum clf_status clf_encoder_new(struct clf_ctx *ctx, const struct clf_encoder_co
     return CLF_OK;
 }
 
+/* splitmix64: the state advances by SPLITMIX_STEP per draw, so a stream
+ * can start at any draw k (state seed + k·SPLITMIX_STEP). */
+#define SPLITMIX_STEP 0x9e3779b97f4a7c15ull
+
 static uint64_t splitmix64(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (*s += SPLITMIX_STEP);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
@@ -183,6 +187,38 @@ static double uniform(uint64_t *s)
     return (double)(splitmix64(s) >> 11) * 0x1.0p-52 - 1.0;
 }
 
+/* Element count of weight w of a layer. */
+static size_t weight_count(const struct clf_encoder_config *cfg, size_t w)
+{
+    int64_t shape[2];
+    int nd = clf_encoder_weight_shape(cfg, &clf_encoder_weight_table[w], shape);
+    return (size_t)(shape[0] * (nd == 2 ? shape[1] : 1));
+}
+
+/* The random weights are one splitmix64 stream drawn in (layer, table)
+ * order: weight w of layer l starts after the draws of every weight before
+ * it. Matrices uniform in ±1/sqrt(fan_in), biases ±0.1/sqrt(fan_in) (their
+ * matrix's fan_in), LayerNorm gammas 1 ± 0.1 and betas ± 0.1. */
+void clf_encoder_random_weight(const struct clf_encoder_config *cfg, uint64_t seed, int64_t layer,
+                               size_t w, float *host)
+{
+    uint64_t before = 0, per_layer = 0;
+    for (size_t k = 0; k < N_WEIGHTS; k++) {
+        per_layer += weight_count(cfg, k);
+        before += k < w ? weight_count(cfg, k) : 0;
+    }
+    uint64_t state = seed + ((uint64_t)layer * per_layer + before) * SPLITMIX_STEP;
+    const struct weight_desc *wd = &clf_encoder_weight_table[w];
+    const size_t n = weight_count(cfg, w);
+    bool norm = !strncmp(wd->name, "norm", 4), is_gamma = norm && strstr(wd->name, "weight");
+    /* fan_in: the matrix's columns; a bias uses its matrix's */
+    double fan_in = (double)clf_encoder_dim(cfg, wd->cols ? wd->cols
+                                                          : clf_encoder_weight_table[w - 1].cols);
+    double a = norm ? 0.1 : wd->cols ? 1.0 / sqrt(fan_in) : 0.1 / sqrt(fan_in);
+    for (size_t e = 0; e < n; e++)
+        host[e] = (float)((is_gamma ? 1.0 : 0.0) + a * uniform(&state));
+}
+
 enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
                                           uint64_t seed, struct clf_encoder **out)
 {
@@ -190,7 +226,6 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
     enum clf_status st = clf_encoder_new(ctx, cfg, out, &enc);
     if (st != CLF_OK)
         return st;
-    uint64_t state = seed;
     size_t cap = (size_t)(3 * cfg->d_model * cfg->d_model);
     if ((size_t)(cfg->d_ff * cfg->d_model) > cap)
         cap = (size_t)(cfg->d_ff * cfg->d_model);
@@ -204,14 +239,7 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
             const struct weight_desc *wd = &clf_encoder_weight_table[w];
             int64_t shape[2];
             int nd = clf_encoder_weight_shape(cfg, wd, shape);
-            size_t n = (size_t)(shape[0] * (nd == 2 ? shape[1] : 1));
-            bool norm = !strncmp(wd->name, "norm", 4), is_gamma = norm && strstr(wd->name, "weight");
-            /* fan_in: the matrix's columns; a bias uses its matrix's */
-            double fan_in = wd->cols ? (double)shape[1]
-                                     : (double)clf_encoder_dim(cfg, clf_encoder_weight_table[w - 1].cols);
-            double a = norm ? 0.1 : wd->cols ? 1.0 / sqrt(fan_in) : 0.1 / sqrt(fan_in);
-            for (size_t e = 0; e < n; e++)
-                host[e] = (float)((is_gamma ? 1.0 : 0.0) + a * uniform(&state));
+            clf_encoder_random_weight(cfg, seed, i, w, host);
             st = clf_encoder_upload(ctx, nd, shape, host, clf_encoder_slot(&enc->layers[i], wd));
         }
     }
@@ -300,6 +328,59 @@ enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer, cons
         return clf_fail(enc->ctx, CLF_E_FORMAT, "the encoder has no weight '%s'%s", name,
                         layer == -1 ? " (no final norm)" : "");
     return clf_tensor_read(t, dst, count * sizeof *dst);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Weight readers (encoder_internal.h): an encoder's, random ones           */
+/* ------------------------------------------------------------------------ */
+
+static enum clf_status read_encoder(void *self, int layer, const char *name, float *dst,
+                                    size_t count)
+{
+    return clf_encoder_read_weight(self, layer, name, dst, count);
+}
+
+void clf_encoder_reader(struct clf_encoder *enc, struct clf_weight_reader *r)
+{
+    *r = (struct clf_weight_reader){read_encoder, NULL, enc, enc->norm_w != NULL};
+}
+
+/* The random reader's state: the configuration and the seed. */
+struct random_src {
+    struct clf_encoder_config cfg;
+    uint64_t seed;
+};
+
+static enum clf_status read_random(void *self, int layer, const char *name, float *dst,
+                                   size_t count)
+{
+    const struct random_src *s = self;
+    for (size_t w = 0; layer >= 0 && layer < s->cfg.layers && w < N_WEIGHTS; w++)
+        if (!strcmp(name, clf_encoder_weight_table[w].name) && count == weight_count(&s->cfg, w)) {
+            clf_encoder_random_weight(&s->cfg, s->seed, layer, w, dst);
+            return CLF_OK;
+        }
+    return CLF_E_INVALID_ARG; /* a caller's bug: the readers' users ask for table names */
+}
+
+enum clf_status clf_encoder_random_reader(const struct clf_encoder_config *cfg, uint64_t seed,
+                                          struct clf_weight_reader *r)
+{
+    struct random_src *s = malloc(sizeof *s);
+    if (!s)
+        return CLF_E_OUT_OF_MEMORY;
+    s->cfg = *cfg;
+    s->seed = seed;
+    *r = (struct clf_weight_reader){read_random, free, s, false};
+    return CLF_OK;
+}
+
+void clf_weight_reader_close(struct clf_weight_reader *r)
+{
+    if (r && r->close)
+        r->close(r->self);
+    if (r)
+        memset(r, 0, sizeof *r);
 }
 
 /* A linear layer's weights: f32 W [out, in] and, with linear_int8, its

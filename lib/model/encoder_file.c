@@ -10,10 +10,10 @@
 #include "encoder_internal.h"
 
 /* Reads a named tensor of the file, checked against the expected shape,
- * into a new device tensor. */
-static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *st,
-                                   const char *path, const char *name, int nd,
-                                   const int64_t *shape, struct clf_tensor **out)
+ * into host (its element count). */
+static enum clf_status read_checked(struct clf_ctx *ctx, struct clf_safetensors *st,
+                                    const char *path, const char *name, int nd,
+                                    const int64_t *shape, float *host)
 {
     int fnd = 0;
     int64_t fshape[CLF_MAX_DIMS];
@@ -34,15 +34,53 @@ static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *
                         "%s: tensor '%s' has shape [%s]; the configuration needs %s", path,
                         name, got, want);
     }
+    return clf_safetensors_read(st, name, host, (size_t)(shape[0] * (nd == 2 ? shape[1] : 1)));
+}
+
+/* read_checked into a new device tensor. */
+static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *st,
+                                   const char *path, const char *name, int nd,
+                                   const int64_t *shape, struct clf_tensor **out)
+{
     size_t n = (size_t)(shape[0] * (nd == 2 ? shape[1] : 1));
     float *host = malloc(n * sizeof *host);
     if (!host)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for '%s'", name);
-    s = clf_safetensors_read(st, name, host, n);
+    enum clf_status s = read_checked(ctx, st, path, name, nd, shape, host);
     if (s == CLF_OK)
         s = clf_encoder_upload(ctx, nd, shape, host, out);
     free(host);
     return s;
+}
+
+/* How a weights file names its tensors: nn.TransformerEncoderLayer's names
+ * for a lone layer (*bare), else nn.TransformerEncoder's "layers.N."
+ * prefixes; layers beyond cfg->layers would be silently ignored, so they
+ * are refused (CLF_E_SHAPE). *has_norm: the file has a final norm. */
+static enum clf_status file_layout(struct clf_ctx *ctx, struct clf_safetensors *st,
+                                   const char *path, const struct clf_encoder_config *cfg,
+                                   bool *bare, bool *has_norm)
+{
+    int nd;
+    int64_t shape[CLF_MAX_DIMS];
+    char extra[64];
+    *bare = cfg->layers == 1 &&
+            clf_safetensors_shape(st, "self_attn.in_proj_weight", &nd, shape, NULL) == CLF_OK;
+    *has_norm = clf_safetensors_shape(st, "norm.weight", &nd, shape, NULL) == CLF_OK;
+    snprintf(extra, sizeof extra, "layers.%lld.self_attn.in_proj_weight", (long long)cfg->layers);
+    if (!*bare && clf_safetensors_shape(st, extra, &nd, shape, NULL) == CLF_OK)
+        return clf_fail(ctx, CLF_E_SHAPE, "%s holds more than the %lld layers configured", path,
+                        (long long)cfg->layers);
+    return CLF_OK;
+}
+
+/* The file's name of weight `name` of layer i. */
+static void layer_name(char *buf, size_t size, bool bare, int64_t i, const char *name)
+{
+    if (bare)
+        snprintf(buf, size, "%s", name);
+    else
+        snprintf(buf, size, "layers.%lld.%s", (long long)i, name);
 }
 
 /* The FFN activation quantiser's parameters a weights file may hold per
@@ -205,19 +243,12 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
         clf_encoder_destroy(enc);
         return s;
     }
-    /* nn.TransformerEncoderLayer's names for a lone layer, else
-     * nn.TransformerEncoder's "layers.N." prefixes */
-    int nd;
-    int64_t shape[CLF_MAX_DIMS];
-    bool bare = cfg->layers == 1 &&
-                clf_safetensors_shape(st, "self_attn.in_proj_weight", &nd, shape, NULL) == CLF_OK;
+    bool bare = false, has_norm = false;
+    s = file_layout(ctx, st, path, cfg, &bare, &has_norm);
     for (int64_t i = 0; s == CLF_OK && i < cfg->layers; i++) {
         for (size_t w = 0; s == CLF_OK && w < N_WEIGHTS; w++) {
             char name[128];
-            if (bare)
-                snprintf(name, sizeof name, "%s", clf_encoder_weight_table[w].name);
-            else
-                snprintf(name, sizeof name, "layers.%lld.%s", (long long)i, clf_encoder_weight_table[w].name);
+            layer_name(name, sizeof name, bare, i, clf_encoder_weight_table[w].name);
             int64_t ws[2];
             int wnd = clf_encoder_weight_shape(cfg, &clf_encoder_weight_table[w], ws);
             s = load_tensor(ctx, st, path, name, wnd, ws, clf_encoder_slot(&enc->layers[i], &clf_encoder_weight_table[w]));
@@ -232,14 +263,8 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
         if (s == CLF_OK)
             s = load_tt(ctx, st, path, prefix, cfg, &enc->layers[i]);
     }
-    /* layers beyond cfg->layers would be silently ignored: refuse them */
-    char extra[64];
-    snprintf(extra, sizeof extra, "layers.%lld.self_attn.in_proj_weight", (long long)cfg->layers);
-    if (s == CLF_OK && !bare && clf_safetensors_shape(st, extra, &nd, shape, NULL) == CLF_OK)
-        s = clf_fail(ctx, CLF_E_SHAPE, "%s holds more than the %lld layers configured", path,
-                     (long long)cfg->layers);
     int64_t d = cfg->d_model;
-    if (s == CLF_OK && clf_safetensors_shape(st, "norm.weight", &nd, shape, NULL) == CLF_OK) {
+    if (s == CLF_OK && has_norm) {
         s = load_tensor(ctx, st, path, "norm.weight", 1, &d, &enc->norm_w);
         if (s == CLF_OK)
             s = load_tensor(ctx, st, path, "norm.bias", 1, &d, &enc->norm_b);
@@ -255,6 +280,73 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
     return CLF_OK;
 }
 
+/* The file reader's state (encoder_internal.h). */
+struct file_src {
+    struct clf_ctx *ctx;
+    struct clf_encoder_config cfg;
+    struct clf_safetensors *st;
+    char *path;
+    bool bare;
+};
+
+static void close_file(void *self)
+{
+    struct file_src *f = self;
+    if (!f)
+        return;
+    clf_safetensors_close(f->st);
+    free(f->path);
+    free(f);
+}
+
+static enum clf_status read_file(void *self, int layer, const char *name, float *dst,
+                                 size_t count)
+{
+    struct file_src *f = self;
+    const struct weight_desc *wd = NULL;
+    for (size_t w = 0; layer >= 0 && w < N_WEIGHTS; w++)
+        if (!strcmp(name, clf_encoder_weight_table[w].name))
+            wd = &clf_encoder_weight_table[w];
+    int64_t shape[2] = {f->cfg.d_model, 0};
+    int nd = wd ? clf_encoder_weight_shape(&f->cfg, wd, shape) : 1;
+    char full[128];
+    if (layer >= 0)
+        layer_name(full, sizeof full, f->bare, layer, name);
+    else
+        snprintf(full, sizeof full, "%s", name);
+    if ((layer >= 0 && !wd) || layer >= f->cfg.layers ||
+        count != (size_t)(shape[0] * (nd == 2 ? shape[1] : 1)))
+        return clf_fail(f->ctx, CLF_E_INVALID_ARG, "%s: no weight '%s' of %lld floats", f->path,
+                        full, (long long)count);
+    return read_checked(f->ctx, f->st, f->path, full, nd, shape, dst);
+}
+
+enum clf_status clf_encoder_file_reader(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                        const char *path, struct clf_weight_reader *r)
+{
+    memset(r, 0, sizeof *r);
+    if (!path)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL weights path");
+    struct file_src *f = calloc(1, sizeof *f);
+    if (f)
+        f->path = strdup(path);
+    if (!f || !f->path) {
+        close_file(f);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to read %s", path);
+    }
+    f->ctx = ctx;
+    f->cfg = *cfg;
+    bool has_norm = false;
+    enum clf_status s = clf_safetensors_open(ctx, path, &f->st);
+    if (s == CLF_OK)
+        s = file_layout(ctx, f->st, path, cfg, &f->bare, &has_norm);
+    if (s != CLF_OK) {
+        close_file(f);
+        return s;
+    }
+    *r = (struct clf_weight_reader){read_file, close_file, f, has_norm};
+    return CLF_OK;
+}
 
 /* The tensors clf_encoder_save writes, their names and host copies. */
 struct save_list {

@@ -1,8 +1,7 @@
-/* The encoder's internals, shared by encoder.c (configuration, loading,
- * the forward pass), encoder_prepare.c (what is made from the weights when
- * they arrive: SVD score forms, int8 weights, FFN factors),
- * encoder_file.c (loading and saving weights files) and encoder_tp.c and
- * bert.c (which build on the encoder). */
+/* The encoder's internals, shared by encoder.c (configuration, random
+ * weights, the forward pass), encoder_prepare.c (what is made from the
+ * weights when they arrive: SVD score forms, int8 weights, FFN factors),
+ * encoder_file.c (weights files), bert.c, encoder_tp.c and dp.c. */
 #ifndef CLF_MODEL_ENCODER_INTERNAL_H
 #define CLF_MODEL_ENCODER_INTERNAL_H
 
@@ -76,6 +75,10 @@ int clf_encoder_weight_shape(const struct clf_encoder_config *c, const struct we
 enum clf_status clf_encoder_upload(struct clf_ctx *ctx, int ndim, const int64_t *shape,
                                    const float *host, struct clf_tensor **out);
 
+/* Checks an encoder configuration (CLF_E_INVALID_ARG, CLF_E_UNSUPPORTED
+ * naming what is wrong). */
+enum clf_status clf_encoder_check_config(struct clf_ctx *ctx, const struct clf_encoder_config *c);
+
 /* Checks cfg and allocates an encoder into *enc_out (weights not yet
  * there); *out (the caller's pointer) is cleared first. */
 enum clf_status clf_encoder_new(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
@@ -84,5 +87,52 @@ enum clf_status clf_encoder_new(struct clf_ctx *ctx, const struct clf_encoder_co
 /* What follows the weights' arrival (encoder_prepare.c): SVD score forms,
  * FFN factors (unless a file gave them), int8 weights. */
 enum clf_status clf_encoder_prepare(struct clf_encoder *enc);
+
+/* Weight w of layer `layer` (clf_encoder_weight_table's order) of
+ * clf_encoder_create_random's weights with this seed into host (its
+ * element count): any weight can be made alone, in any order. */
+void clf_encoder_random_weight(const struct clf_encoder_config *cfg, uint64_t seed, int64_t layer,
+                               size_t w, float *host);
+
+/*
+ * A source of an encoder's dense f32 weights, read one at a time into host
+ * memory: an existing encoder (read back), a weights file, seeded random
+ * weights, a BERT model's file. The tensor-parallel encoder slices them on
+ * the host, so that no device ever holds more than its share.
+ */
+struct clf_weight_reader {
+    /* Reads weight `name` (clf_encoder_weight_table's names) of layer (0 to
+     * layers − 1; −1: the final norm's "norm.weight" or "norm.bias") into
+     * dst, count floats (the weight's element count). */
+    enum clf_status (*read)(void *self, int layer, const char *name, float *dst, size_t count);
+    void (*close)(void *self); /* frees self; NULL: nothing to free */
+    void *self;
+    bool has_norm;             /* the weights have a final LayerNorm */
+};
+
+/* Readers of an existing encoder (only read; it must outlive the reader),
+ * of seeded random weights (clf_encoder_create_random's), of a weights file
+ * (clf_encoder_load's names and checks; ctx receives its errors). Close
+ * each with clf_weight_reader_close. */
+void clf_encoder_reader(struct clf_encoder *enc, struct clf_weight_reader *r);
+enum clf_status clf_encoder_random_reader(const struct clf_encoder_config *cfg, uint64_t seed,
+                                          struct clf_weight_reader *r);
+enum clf_status clf_encoder_file_reader(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                        const char *path, struct clf_weight_reader *r);
+void clf_weight_reader_close(struct clf_weight_reader *r);
+
+/* What the constructors of a rank (tensor or data parallel) check of the
+ * caller's communicator (on ctx): that it is given (comm) with its
+ * exchange (fn, named `what` in the message), and rank in [0, size). */
+enum clf_status clf_check_comm(struct clf_ctx *ctx, const void *comm, bool fn, const char *what,
+                               int rank, int size);
+
+/* The tensor-parallel encoder sliced from r's weights (configuration cfg):
+ * over the group grp (comm NULL), or rank comm->rank's share on ctx (grp
+ * NULL). Arguments are the public constructors'; r is only read. */
+enum clf_status clf_encoder_tp_split(struct clf_group *grp, struct clf_ctx *ctx,
+                                     const struct clf_tp_comm *comm,
+                                     const struct clf_encoder_config *cfg,
+                                     struct clf_weight_reader *r, struct clf_encoder_tp **out);
 
 #endif

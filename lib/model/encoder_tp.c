@@ -13,7 +13,10 @@
  *   norm1, norm2     replicated (every rank normalises its own input)
  * so that MHA(x) = Σ_r attn_r(x)·out_w_rᵀ + bo and FFN(x) = Σ_r
  * act(x·w1_rᵀ + b1_r)·w2_rᵀ + b2 exactly (the sums split by heads and by
- * hidden units).
+ * hidden units). The weights arrive one at a time on the host (struct
+ * clf_weight_reader: an existing encoder read back, a weights file, seeded
+ * random weights, a BERT model's file), are sliced there, and only the
+ * slices are uploaded: no device holds more than its share.
  *
  * One forward = 2·layers sub-layers j = 2l + s (s = 0 attention, 1 FFN);
  * for each, every rank runs its own small graph (recorded once per
@@ -144,8 +147,32 @@ void clf_encoder_tp_destroy(struct clf_encoder_tp *e)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Weights: the full encoder made on rank 0's context, read back, sliced.    */
+/* Weights: read one at a time on the host, each rank's slice uploaded.     */
 /* ------------------------------------------------------------------------ */
+
+/* How weight w of clf_encoder_weight_table (the same order as struct
+ * tp_layer's fields) is split: by rows of each of Q, K and V, by rows, by
+ * columns (a share of `part`: d/N for the heads, d_ff/N for the FFN), or
+ * kept whole (on every rank, or on rank 0 only: the biases added once). */
+enum tp_split { TP_WHOLE, TP_RANK0, TP_QKV_ROWS, TP_ROWS, TP_COLS };
+static const struct {
+    size_t offset; /* of the struct clf_tensor * in struct tp_layer */
+    enum tp_split split;
+    char part;     /* 'd' or 'f' */
+} tp_table[N_WEIGHTS] = {
+    {offsetof(struct tp_layer, in_w), TP_QKV_ROWS, 'd'},  /* self_attn.in_proj_weight */
+    {offsetof(struct tp_layer, in_b), TP_QKV_ROWS, 'd'},  /* self_attn.in_proj_bias */
+    {offsetof(struct tp_layer, out_w), TP_COLS, 'd'},     /* self_attn.out_proj.weight */
+    {offsetof(struct tp_layer, out_b), TP_RANK0, 0},      /* self_attn.out_proj.bias */
+    {offsetof(struct tp_layer, w1), TP_ROWS, 'f'},        /* linear1.weight */
+    {offsetof(struct tp_layer, b1), TP_ROWS, 'f'},        /* linear1.bias */
+    {offsetof(struct tp_layer, w2), TP_COLS, 'f'},        /* linear2.weight */
+    {offsetof(struct tp_layer, b2), TP_RANK0, 0},         /* linear2.bias */
+    {offsetof(struct tp_layer, n1w), TP_WHOLE, 0},        /* norm1.weight */
+    {offsetof(struct tp_layer, n1b), TP_WHOLE, 0},        /* norm1.bias */
+    {offsetof(struct tp_layer, n2w), TP_WHOLE, 0},        /* norm2.weight */
+    {offsetof(struct tp_layer, n2b), TP_WHOLE, 0},        /* norm2.bias */
+};
 
 /* Rows [r0, r0 + nr) of src [rows, cols] into dst [nr, cols]. */
 static void copy_rows(float *dst, const float *src, int64_t cols, int64_t r0, int64_t nr)
@@ -161,76 +188,80 @@ static void copy_cols(float *dst, const float *src, int64_t rows, int64_t cols, 
         memcpy(dst + i * nc, src + i * cols + c0, (size_t)nc * sizeof *dst);
 }
 
-/* Uploads local rank i's slices of layer l of full (those of global rank
- * r = base + i). full_buf holds the largest weight, slice_buf its slice. */
-static enum clf_status upload_layer(struct clf_encoder_tp *e, struct clf_encoder *full, int64_t l,
-                                    int i, float *full_buf, float *slice_buf)
+/* Global rank r's slice of weight w: full [shape[0], shape[1]] (nd 2) or
+ * [shape[0]] (nd 1) into slice, shape becoming the slice's. Returns what
+ * to upload (full itself when the weight is whole). */
+static const float *slice_weight(const struct clf_encoder_tp *e, size_t w, int r,
+                                 const float *full, float *slice, int nd, int64_t shape[2])
 {
-    const int64_t d = e->cfg.d_model, f = e->cfg.d_ff, dl = d / e->n, fl = f / e->n;
-    const int r = e->base + i;
-    struct tp_rank *k = &e->rank[i];
-    struct clf_ctx *ctx = k->ctx;
-    struct tp_layer *t = &k->layers[l];
-    const int li = (int)l;
-    enum clf_status st;
-#define READ(name, count) clf_encoder_read_weight(full, li, name, full_buf, (size_t)(count))
-#define UP1(n0, dst) clf_encoder_upload(ctx, 1, (const int64_t[1]){n0}, slice_buf, dst)
-#define UP2(n0, n1, dst) clf_encoder_upload(ctx, 2, (const int64_t[2]){n0, n1}, slice_buf, dst)
-    /* QKV: the rows of Q, K and V of rank r's heads, stacked [q; k; v] */
-    if ((st = READ("self_attn.in_proj_weight", 3 * d * d)) != CLF_OK)
-        return st;
-    for (int p = 0; p < 3; p++)
-        copy_rows(slice_buf + p * dl * d, full_buf, d, p * d + r * dl, dl);
-    if ((st = UP2(3 * dl, d, &t->in_w)) != CLF_OK)
-        return st;
-    if ((st = READ("self_attn.in_proj_bias", 3 * d)) != CLF_OK)
-        return st;
-    for (int p = 0; p < 3; p++)
-        copy_rows(slice_buf + p * dl, full_buf, 1, p * d + r * dl, dl);
-    if ((st = UP1(3 * dl, &t->in_b)) != CLF_OK)
-        return st;
-    /* output projection: the columns of those heads */
-    if ((st = READ("self_attn.out_proj.weight", d * d)) != CLF_OK)
-        return st;
-    copy_cols(slice_buf, full_buf, d, d, r * dl, dl);
-    if ((st = UP2(d, dl, &t->out_w)) != CLF_OK)
-        return st;
-    /* FFN: W1's rows and b1's entries of the hidden range, W2's columns */
-    if ((st = READ("linear1.weight", f * d)) != CLF_OK)
-        return st;
-    copy_rows(slice_buf, full_buf, d, r * fl, fl);
-    if ((st = UP2(fl, d, &t->w1)) != CLF_OK)
-        return st;
-    if ((st = READ("linear1.bias", f)) != CLF_OK)
-        return st;
-    copy_rows(slice_buf, full_buf, 1, r * fl, fl);
-    if ((st = UP1(fl, &t->b1)) != CLF_OK)
-        return st;
-    if ((st = READ("linear2.weight", d * f)) != CLF_OK)
-        return st;
-    copy_cols(slice_buf, full_buf, d, f, r * fl, fl);
-    if ((st = UP2(d, fl, &t->w2)) != CLF_OK)
-        return st;
-    /* whole vectors: the biases added once (rank 0), the norms everywhere */
-    struct {
-        const char *name;
-        struct clf_tensor **dst;
-        bool all;
-    } vecs[] = {{"self_attn.out_proj.bias", &t->out_b, false}, {"linear2.bias", &t->b2, false},
-                {"norm1.weight", &t->n1w, true},              {"norm1.bias", &t->n1b, true},
-                {"norm2.weight", &t->n2w, true},              {"norm2.bias", &t->n2b, true}};
-    for (size_t v = 0; v < sizeof vecs / sizeof vecs[0]; v++) {
-        if (!vecs[v].all && r > 0)
-            continue;
-        if ((st = clf_encoder_read_weight(full, li, vecs[v].name, slice_buf, (size_t)d)) != CLF_OK)
-            return st;
-        if ((st = UP1(d, vecs[v].dst)) != CLF_OK)
-            return st;
+    const int64_t d = e->cfg.d_model, cols = nd == 2 ? shape[1] : 1;
+    const int64_t part = (tp_table[w].part == 'f' ? e->cfg.d_ff : d) / e->n;
+    switch (tp_table[w].split) {
+    case TP_QKV_ROWS: /* the rows of Q, K and V of rank r's heads, stacked [q; k; v] */
+        for (int p = 0; p < 3; p++)
+            copy_rows(slice + p * part * cols, full, cols, p * d + r * part, part);
+        shape[0] = 3 * part;
+        return slice;
+    case TP_ROWS:
+        copy_rows(slice, full, cols, r * part, part);
+        shape[0] = part;
+        return slice;
+    case TP_COLS:
+        copy_cols(slice, full, shape[0], cols, r * part, part);
+        shape[1] = part;
+        return slice;
+    default:
+        return full;
     }
-#undef READ
-#undef UP1
-#undef UP2
-    return CLF_OK;
+}
+
+/* Reads layer l's weights (l = −1: the final norm) from rd one at a time
+ * into full_buf and uploads each local rank's slice of it (through
+ * slice_buf). Errors on rank 0's context, naming the member. */
+static enum clf_status upload_layer(struct clf_encoder_tp *e, struct clf_weight_reader *rd,
+                                    int64_t l, float *full_buf, float *slice_buf)
+{
+    struct clf_ctx *ctx0 = e->rank[0].ctx;
+    enum clf_status st = CLF_OK;
+    for (size_t w = 0; st == CLF_OK && w < N_WEIGHTS; w++) {
+        const struct weight_desc *wd = &clf_encoder_weight_table[w];
+        int64_t fs[2];
+        const int nd = clf_encoder_weight_shape(&e->cfg, wd, fs);
+        if ((st = rd->read(rd->self, (int)l, wd->name, full_buf,
+                           (size_t)(fs[0] * (nd == 2 ? fs[1] : 1)))) != CLF_OK)
+            return st;
+        for (int i = 0; st == CLF_OK && i < e->nlocal; i++) {
+            const int r = e->base + i;
+            if (tp_table[w].split == TP_RANK0 && r > 0)
+                continue;
+            int64_t shape[2] = {fs[0], fs[1]};
+            const float *src = slice_weight(e, w, r, full_buf, slice_buf, nd, shape);
+            struct tp_layer *t = &e->rank[i].layers[l];
+            st = clf_encoder_upload(e->rank[i].ctx, nd, shape, src,
+                                    (struct clf_tensor **)((char *)t + tp_table[w].offset));
+            if (st != CLF_OK && i > 0) /* the reason is on that rank's context */
+                st = clf_fail(ctx0, st, "device %d of the group: %s", i,
+                              clf_ctx_last_error(e->rank[i].ctx));
+        }
+    }
+    return st;
+}
+
+/* The final norm (rd->has_norm) on the rank that runs the tail: the first
+ * one held here. */
+static enum clf_status upload_norm(struct clf_encoder_tp *e, struct clf_weight_reader *rd,
+                                   float *buf)
+{
+    const int64_t d = e->cfg.d_model;
+    struct clf_ctx *ctx0 = e->rank[0].ctx;
+    enum clf_status st = rd->read(rd->self, -1, "norm.weight", buf, (size_t)d);
+    if (st == CLF_OK)
+        st = clf_encoder_upload(ctx0, 1, &d, buf, &e->rank[0].norm_w);
+    if (st == CLF_OK)
+        st = rd->read(rd->self, -1, "norm.bias", buf, (size_t)d);
+    if (st == CLF_OK)
+        st = clf_encoder_upload(ctx0, 1, &d, buf, &e->rank[0].norm_b);
+    return st;
 }
 
 /* What the tensor-parallel encoder does not do (CLF_E_UNSUPPORTED), and
@@ -253,59 +284,46 @@ static enum clf_status check_tp_config(struct clf_ctx *ctx, const struct clf_enc
 }
 
 /* The encoder of global ranks [base, base + nlocal) of n, on ctxs[0..nlocal)
- * (errors on ctxs[0]), sliced from full (read back, on any context), comm
- * (allreduce NULL for a group) kept. */
+ * (errors on ctxs[0]), sliced from rd's weights, comm (allreduce NULL for a
+ * group) kept. Only the slices reach the devices. */
 static enum clf_status split_tp(struct clf_ctx *const *ctxs, int nlocal, int base, int n,
-                                const struct clf_tp_comm *comm, const struct clf_encoder *full,
+                                const struct clf_tp_comm *comm,
+                                const struct clf_encoder_config *cfg, struct clf_weight_reader *rd,
                                 struct clf_encoder_tp **out)
 {
     struct clf_ctx *ctx0 = ctxs[0];
-    const struct clf_encoder_config *cfg = &full->cfg;
     enum clf_status st = check_tp_config(ctx0, cfg, n, comm->allreduce ? "ranks" : "devices");
+    if (st == CLF_OK)
+        st = clf_encoder_check_config(ctx0, cfg);
     if (st != CLF_OK)
         return st;
 
     struct clf_encoder_tp *e = calloc(1, sizeof *e);
-    if (e)
-        e->rank = calloc((size_t)nlocal, sizeof *e->rank);
+    if (e && (e->rank = calloc((size_t)nlocal, sizeof *e->rank)) != NULL)
+        e->nlocal = nlocal; /* what destroy frees */
     const int64_t d = cfg->d_model, f = cfg->d_ff;
     const size_t big = (size_t)((3 * d > f ? 3 * d : f) * d);
     float *full_buf = malloc(big * sizeof *full_buf), *slice_buf = malloc(big * sizeof *slice_buf);
-    if (!e || !e->rank || !full_buf || !slice_buf) {
+    bool layers = e && e->rank;
+    for (int r = 0; layers && r < nlocal; r++) {
+        e->rank[r].ctx = ctxs[r];
+        e->rank[r].layers = calloc((size_t)cfg->layers, sizeof *e->rank[r].layers);
+        layers = e->rank[r].layers != NULL;
+    }
+    if (!layers || !full_buf || !slice_buf) {
         st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
         goto done;
     }
     e->comm = *comm;
     e->cfg = *cfg;
     e->n = n;
-    e->nlocal = nlocal;
     e->base = base;
     e->comm_bytes = -1;
-    e->has_norm = full->norm_w != NULL;
-    /* reading weights back changes only the source's last error */
-    struct clf_encoder *src = (struct clf_encoder *)full;
-    for (int r = 0; st == CLF_OK && r < nlocal; r++) {
-        e->rank[r].ctx = ctxs[r];
-        e->rank[r].layers = calloc((size_t)cfg->layers, sizeof *e->rank[r].layers);
-        if (!e->rank[r].layers)
-            st = clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
-        for (int64_t l = 0; st == CLF_OK && l < cfg->layers; l++)
-            st = upload_layer(e, src, l, r, full_buf, slice_buf);
-        if (st != CLF_OK && r > 0) /* the reason is on that rank's context */
-            st = clf_fail(ctx0, st, "device %d of the group: %s", r,
-                          clf_ctx_last_error(e->rank[r].ctx));
-    }
-    /* the final norm on the rank that runs the tail: the first one held here */
-    if (st == CLF_OK && e->has_norm) {
-        const int64_t s1[1] = {d};
-        st = clf_encoder_read_weight(src, -1, "norm.weight", slice_buf, (size_t)d);
-        if (st == CLF_OK)
-            st = clf_encoder_upload(ctx0, 1, s1, slice_buf, &e->rank[0].norm_w);
-        if (st == CLF_OK)
-            st = clf_encoder_read_weight(src, -1, "norm.bias", slice_buf, (size_t)d);
-        if (st == CLF_OK)
-            st = clf_encoder_upload(ctx0, 1, s1, slice_buf, &e->rank[0].norm_b);
-    }
+    e->has_norm = rd->has_norm;
+    for (int64_t l = 0; st == CLF_OK && l < cfg->layers; l++)
+        st = upload_layer(e, rd, l, full_buf, slice_buf);
+    if (st == CLF_OK && e->has_norm)
+        st = upload_norm(e, rd, full_buf);
 done:
     free(full_buf);
     free(slice_buf);
@@ -317,74 +335,84 @@ done:
     return CLF_OK;
 }
 
-/* split_tp of the full encoder made on ctxs[0] from path or seed. */
-static enum clf_status make_tp(struct clf_ctx *const *ctxs, int nlocal, int base, int n,
-                               const struct clf_tp_comm *comm,
-                               const struct clf_encoder_config *cfg, const char *path,
-                               uint64_t seed, struct clf_encoder_tp **out)
+enum clf_status clf_check_comm(struct clf_ctx *ctx, const void *comm, bool fn, const char *what,
+                               int rank, int size)
 {
-    enum clf_status st = check_tp_config(ctxs[0], cfg, n, comm->allreduce ? "ranks" : "devices");
-    if (st != CLF_OK) /* before the full encoder is made */
-        return st;
-    struct clf_encoder *full = NULL;
-    st = path ? clf_encoder_load(ctxs[0], cfg, path, &full)
-              : clf_encoder_create_random(ctxs[0], cfg, seed, &full);
-    if (st == CLF_OK)
-        st = split_tp(ctxs, nlocal, base, n, comm, full, out);
-    clf_encoder_destroy(full);
-    return st;
-}
-
-/* The group's contexts (malloc'd) and the group's "comm" (no all-reduce). */
-static struct clf_ctx **group_ctxs(struct clf_group *grp, struct clf_tp_comm *none)
-{
-    const int n = clf_group_size(grp);
-    struct clf_ctx **ctxs = malloc((size_t)n * sizeof *ctxs);
-    for (int r = 0; ctxs && r < n; r++)
-        ctxs[r] = clf_group_ctx(grp, r);
-    *none = (struct clf_tp_comm){0, n, NULL, NULL};
-    return ctxs;
+    if (!comm || !fn)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL communicator or %s", what);
+    if (size < 1 || rank < 0 || rank >= size)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "rank %d of %d ranks: out of range", rank, size);
+    return CLF_OK;
 }
 
 /* What the _rank functions check of comm (on ctx). */
 static enum clf_status check_comm(struct clf_ctx *ctx, const struct clf_tp_comm *comm)
 {
-    if (!comm || !comm->allreduce)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL communicator or all-reduce");
-    if (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "rank %d of %d ranks: out of range", comm->rank,
-                        comm->size);
-    return CLF_OK;
+    return clf_check_comm(ctx, comm, comm && comm->allreduce, "all-reduce", comm ? comm->rank : 0,
+                          comm ? comm->size : 0);
 }
 
-/* Both group constructors: split full when given, else make the encoder
- * from cfg, path or seed first. */
-static enum clf_status group_tp(struct clf_group *grp, const struct clf_encoder *full,
-                                const struct clf_encoder_config *cfg, const char *path,
-                                uint64_t seed, struct clf_encoder_tp **out)
+enum clf_status clf_encoder_tp_split(struct clf_group *grp, struct clf_ctx *ctx,
+                                     const struct clf_tp_comm *comm,
+                                     const struct clf_encoder_config *cfg,
+                                     struct clf_weight_reader *rd, struct clf_encoder_tp **out)
+{
+    enum clf_status st = grp ? CLF_OK : check_comm(ctx, comm);
+    if (!grp)
+        return st == CLF_OK ? split_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, rd, out) : st;
+    const int n = clf_group_size(grp);
+    const struct clf_tp_comm none = {0, n, NULL, NULL};
+    struct clf_ctx **ctxs = malloc((size_t)n * sizeof *ctxs);
+    if (!ctxs)
+        return clf_fail(clf_group_ctx(grp, 0), CLF_E_OUT_OF_MEMORY,
+                        "no host memory for a tensor-parallel encoder");
+    for (int r = 0; r < n; r++)
+        ctxs[r] = clf_group_ctx(grp, r);
+    st = split_tp(ctxs, n, 0, n, &none, cfg, rd, out);
+    free(ctxs);
+    return st;
+}
+
+/* Every constructor: checks the arguments (the group's, or ctx and comm),
+ * then splits full's weights when given, else those of cfg's file (path)
+ * or seed, read on the host (no device holds the whole model). */
+static enum clf_status make_tp(struct clf_group *grp, struct clf_ctx *ctx,
+                               const struct clf_tp_comm *comm, const struct clf_encoder *full,
+                               const struct clf_encoder_config *cfg, const char *path,
+                               uint64_t seed, struct clf_encoder_tp **out)
 {
     if (!out)
         return CLF_E_INVALID_ARG;
     *out = NULL;
-    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
-    if (!ctx0)
+    if (grp)
+        ctx = clf_group_ctx(grp, 0);
+    if (!ctx)
         return CLF_E_INVALID_ARG;
     if (!full && !cfg)
-        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL encoder or configuration");
-    struct clf_tp_comm none;
-    struct clf_ctx **ctxs = group_ctxs(grp, &none);
-    if (!ctxs)
-        return clf_fail(ctx0, CLF_E_OUT_OF_MEMORY, "no host memory for a tensor-parallel encoder");
-    enum clf_status st = full ? split_tp(ctxs, none.size, 0, none.size, &none, full, out)
-                              : make_tp(ctxs, none.size, 0, none.size, &none, cfg, path, seed, out);
-    free(ctxs);
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder or configuration");
+    enum clf_status st = grp ? CLF_OK : check_comm(ctx, comm);
+    if (st == CLF_OK && !full) /* before a file is opened */
+        st = check_tp_config(ctx, cfg, grp ? clf_group_size(grp) : comm->size,
+                             grp ? "devices" : "ranks");
+    if (st == CLF_OK && !full)
+        st = clf_encoder_check_config(ctx, cfg);
+    struct clf_weight_reader rd = {0};
+    if (st == CLF_OK && full)
+        clf_encoder_reader((struct clf_encoder *)full, &rd); /* only read */
+    else if (st == CLF_OK && path)
+        st = clf_encoder_file_reader(ctx, cfg, path, &rd);
+    else if (st == CLF_OK && clf_encoder_random_reader(cfg, seed, &rd) != CLF_OK)
+        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for random weights");
+    if (st == CLF_OK)
+        st = clf_encoder_tp_split(grp, ctx, comm, full ? &full->cfg : cfg, &rd, out);
+    clf_weight_reader_close(&rd);
     return st;
 }
 
 enum clf_status clf_encoder_tp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
                                       const char *path, uint64_t seed, struct clf_encoder_tp **out)
 {
-    return group_tp(grp, NULL, cfg, path, seed, out);
+    return make_tp(grp, NULL, NULL, NULL, cfg, path, seed, out);
 }
 
 enum clf_status clf_encoder_tp_create_from(struct clf_group *grp, const struct clf_encoder *full,
@@ -392,31 +420,11 @@ enum clf_status clf_encoder_tp_create_from(struct clf_group *grp, const struct c
 {
     if (out)
         *out = NULL;
-    if (!full) /* not group_tp's "configuration" */
+    if (!full) /* not make_tp's "configuration" */
         return clf_group_ctx(grp, 0) ? clf_fail(clf_group_ctx(grp, 0), CLF_E_INVALID_ARG,
                                                 "NULL encoder")
                                      : CLF_E_INVALID_ARG;
-    return group_tp(grp, full, NULL, NULL, 0, out);
-}
-
-/* Both rank constructors, as group_tp. */
-static enum clf_status rank_tp(struct clf_ctx *ctx, const struct clf_encoder *full,
-                               const struct clf_encoder_config *cfg, const char *path,
-                               uint64_t seed, const struct clf_tp_comm *comm,
-                               struct clf_encoder_tp **out)
-{
-    if (!out)
-        return CLF_E_INVALID_ARG;
-    *out = NULL;
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
-    if (!full && !cfg)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder or configuration");
-    enum clf_status st = check_comm(ctx, comm);
-    if (st != CLF_OK)
-        return st;
-    return full ? split_tp(&ctx, 1, comm->rank, comm->size, comm, full, out)
-                : make_tp(&ctx, 1, comm->rank, comm->size, comm, cfg, path, seed, out);
+    return make_tp(grp, NULL, NULL, full, NULL, NULL, 0, out);
 }
 
 enum clf_status clf_encoder_tp_create_rank(struct clf_ctx *ctx,
@@ -425,7 +433,7 @@ enum clf_status clf_encoder_tp_create_rank(struct clf_ctx *ctx,
                                            const struct clf_tp_comm *comm,
                                            struct clf_encoder_tp **out)
 {
-    return rank_tp(ctx, NULL, cfg, path, seed, comm, out);
+    return make_tp(NULL, ctx, comm, NULL, cfg, path, seed, out);
 }
 
 enum clf_status clf_encoder_tp_create_rank_from(struct clf_ctx *ctx,
@@ -437,7 +445,7 @@ enum clf_status clf_encoder_tp_create_rank_from(struct clf_ctx *ctx,
         *out = NULL;
     if (!full)
         return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder") : CLF_E_INVALID_ARG;
-    return rank_tp(ctx, full, NULL, NULL, 0, comm, out);
+    return make_tp(NULL, ctx, comm, full, NULL, NULL, 0, out);
 }
 
 /* ------------------------------------------------------------------------ */

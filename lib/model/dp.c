@@ -1,0 +1,522 @@
+/*
+ * The data-parallel runner (clformer.h, "Several devices"): a replica of
+ * one model on every member of a device group, or on this rank's device
+ * with the ranks' outputs gathered by the caller (struct clf_dp_comm), the
+ * batch split into contiguous shares.
+ *
+ * Shares: member (or rank) r of N takes items [first_r, first_r + count_r)
+ * of a batch of B, count_r = B/N plus one for the first B mod N (as many
+ * items as possible on every member, in batch order); a member with none
+ * idles.
+ *
+ * Per member and call (one thread each in a group, member 0 in the
+ * caller's): its graph, recorded once per (count, seq, padded) and
+ * replayed, is fed its rows of the input and its output read straight
+ * into its rows of the caller's output. The graph is the one a single
+ * device records for the same model (clf_encoder_forward; clf_bert_forward
+ * then clf_op_mean_pool_normalize), so an item's result is one device's
+ * wherever it runs, as long as no op mixes the items of a share: true of
+ * every op but K/V int8 per channel (its scales span all tokens).
+ *
+ * Calibration (the FFN activation quantisers' free parameters) runs on
+ * every replica with the whole batch, as one device would, and drops the
+ * recorded graphs (they hold the quantisers' parameters).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/ctx.h"
+#include "encoder_internal.h"
+
+/* One replica and what it recorded. */
+struct dp_member {
+    struct clf_ctx *ctx;
+    struct clf_encoder *enc;      /* an encoder runner's replica */
+    struct clf_bert *bert;        /* a BERT runner's */
+    /* recorded for one shape */
+    int64_t count, seq;           /* items of its share, sequence length */
+    bool padded;
+    struct clf_graph *g;
+    struct clf_tensor *in;        /* x f32 [count, seq, d], or ids i32 [count, seq] */
+    struct clf_tensor *pad;       /* key padding, or BERT's mask (1 = token), i32 [count, seq] */
+    struct clf_tensor *out;       /* y f32 [count, seq, d], or embeddings [count, d] */
+    enum clf_status st;           /* the latest call's */
+};
+
+/* What the members of one call read (set before their threads start):
+ * an encoder's batch of items, or BERT's whole batches. */
+struct dp_call {
+    const float *x;               /* [batch, seq, d] */
+    const int32_t *pad;           /* [batch, seq] key padding, or NULL */
+    int64_t batch, seq;
+    const struct clf_dp_batch *batches; /* [nbatches] */
+    size_t nbatches;
+    float *out;                   /* the whole output */
+    bool calibrate;               /* calibrate instead (on the whole batch, or batches[0]) */
+};
+
+struct clf_dp {
+    struct clf_dp_comm comm;      /* gather NULL: a group's members, gathered here */
+    int n;                        /* shares (N): the group's size, or comm.size */
+    int nlocal;                   /* replicas held here: N (a group), 1 (a rank) */
+    struct dp_member *m;          /* [nlocal] */
+    int64_t d;                    /* d_model */
+    bool bert;                    /* BERT sentence embeddings, else an encoder */
+    /* for the replicas' construction (one thread each) */
+    const struct clf_encoder_config *cfg;
+    const char *path;
+    uint64_t seed;
+    struct dp_call call;
+};
+
+/* Global share r of a batch: [*first, *first + *count). */
+static void share(int64_t batch, int n, int r, int64_t *first, int64_t *count)
+{
+    const int64_t q = batch / n, extra = batch % n;
+    *first = r * q + (r < extra ? r : extra);
+    *count = q + (r < extra ? 1 : 0);
+}
+
+/* The member's global rank. */
+static int rank_of(const struct clf_dp *dp, int i)
+{
+    return dp->comm.gather ? dp->comm.rank : i;
+}
+
+/* Floats of one item's output. */
+static size_t item_floats(const struct clf_dp *dp, int64_t seq)
+{
+    return (size_t)((dp->bert ? 1 : seq) * dp->d);
+}
+
+/* Frees what was recorded for a shape. */
+static void drop_shape(struct dp_member *m)
+{
+    clf_graph_destroy(m->g);
+    clf_tensor_destroy(m->in);
+    clf_tensor_destroy(m->pad);
+    m->g = NULL, m->in = NULL, m->pad = NULL, m->out = NULL;
+    m->count = 0;
+}
+
+void clf_dp_destroy(struct clf_dp *dp)
+{
+    if (!dp)
+        return;
+    for (int i = 0; dp->m && i < dp->nlocal; i++) {
+        drop_shape(&dp->m[i]);
+        clf_encoder_destroy(dp->m[i].enc);
+        clf_bert_destroy(dp->m[i].bert);
+    }
+    free(dp->m);
+    free(dp);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The members' threads                                                     */
+/* ------------------------------------------------------------------------ */
+
+struct dp_job {
+    struct clf_dp *dp;
+    void (*fn)(struct clf_dp *dp, int i);
+    int i;
+};
+
+static void *member_main(void *arg)
+{
+    struct dp_job *j = arg;
+    j->fn(j->dp, j->i);
+    return NULL;
+}
+
+/* Runs fn(dp, i) for every local member at once, one thread each (member
+ * 0 in this one); a member whose thread cannot start runs here after the
+ * others, so every member runs whatever happens. */
+static void run_members(struct clf_dp *dp, void (*fn)(struct clf_dp *dp, int i))
+{
+    const int n = dp->nlocal;
+    pthread_t *th = n > 1 ? calloc((size_t)n, sizeof *th) : NULL;
+    struct dp_job *jobs = n > 1 ? calloc((size_t)n, sizeof *jobs) : NULL;
+    bool *started = n > 1 ? calloc((size_t)n, sizeof *started) : NULL;
+    for (int i = 1; th && jobs && started && i < n; i++) {
+        jobs[i] = (struct dp_job){dp, fn, i};
+        started[i] = pthread_create(&th[i], NULL, member_main, &jobs[i]) == 0;
+    }
+    fn(dp, 0);
+    for (int i = 1; i < n; i++) {
+        if (started && started[i])
+            pthread_join(th[i], NULL);
+        else
+            fn(dp, i);
+    }
+    free(th);
+    free(jobs);
+    free(started);
+}
+
+/* The first failed member's status, its reason on member 0's context
+ * (naming the member). */
+static enum clf_status members_status(struct clf_dp *dp)
+{
+    for (int i = 0; i < dp->nlocal; i++)
+        if (dp->m[i].st != CLF_OK)
+            return i ? clf_fail(dp->m[0].ctx, dp->m[i].st, "device %d of the group: %s", i,
+                                clf_ctx_last_error(dp->m[i].ctx))
+                     : dp->m[i].st;
+    return CLF_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Construction                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Member i's replica: the encoder from dp->cfg (path or seed), or BERT
+ * from the model directory dp->path with options dp->cfg. */
+static void make_replica(struct clf_dp *dp, int i)
+{
+    struct dp_member *m = &dp->m[i];
+    if (dp->bert)
+        m->st = clf_bert_load(m->ctx, dp->path, dp->cfg, &m->bert);
+    else if (dp->path)
+        m->st = clf_encoder_load(m->ctx, dp->cfg, dp->path, &m->enc);
+    else
+        m->st = clf_encoder_create_random(m->ctx, dp->cfg, dp->seed, &m->enc);
+}
+
+/* What the _rank constructors check of comm (on ctx). */
+static enum clf_status check_comm(struct clf_ctx *ctx, const struct clf_dp_comm *comm)
+{
+    return clf_check_comm(ctx, comm, comm && comm->gather, "gather", comm ? comm->rank : 0,
+                          comm ? comm->size : 0);
+}
+
+/* Every constructor: the replicas on the group's members (grp), or on ctx
+ * as comm's rank. bert: path is the model directory and cfg its options
+ * (may be NULL). */
+static enum clf_status make_dp(struct clf_group *grp, struct clf_ctx *ctx,
+                               const struct clf_dp_comm *comm, bool bert,
+                               const struct clf_encoder_config *cfg, const char *path,
+                               uint64_t seed, struct clf_dp **out)
+{
+    ctx = grp ? clf_group_ctx(grp, 0) : ctx; /* where errors go */
+    if (out)
+        *out = NULL;
+    if (!out || !ctx)
+        return CLF_E_INVALID_ARG;
+    const char *missing = bert ? (path ? NULL : "model directory")
+                               : (cfg ? NULL : "encoder configuration");
+    if (missing)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL %s", missing);
+    enum clf_status st = grp ? CLF_OK : check_comm(ctx, comm);
+    if (st != CLF_OK)
+        return st;
+    struct clf_dp *dp = calloc(1, sizeof *dp);
+    const int nlocal = grp ? clf_group_size(grp) : 1;
+    if (dp && (dp->m = calloc((size_t)nlocal, sizeof *dp->m)) != NULL)
+        dp->nlocal = nlocal; /* what destroy frees */
+    if (!dp || !dp->m) {
+        clf_dp_destroy(dp);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a data-parallel runner");
+    }
+    dp->comm = grp ? (struct clf_dp_comm){0, nlocal, NULL, NULL} : *comm;
+    dp->n = dp->comm.size;
+    dp->bert = bert;
+    dp->cfg = cfg, dp->path = path, dp->seed = seed;
+    for (int i = 0; i < nlocal; i++)
+        dp->m[i].ctx = grp ? clf_group_ctx(grp, i) : ctx;
+    run_members(dp, make_replica);
+    dp->cfg = NULL, dp->path = NULL; /* the caller's, not kept */
+    st = members_status(dp);
+    if (st != CLF_OK) {
+        clf_dp_destroy(dp);
+        return st;
+    }
+    dp->d = bert ? clf_bert_config(dp->m[0].bert).d_model : dp->m[0].enc->cfg.d_model;
+    *out = dp;
+    return CLF_OK;
+}
+
+enum clf_status clf_dp_create(struct clf_group *grp, const struct clf_encoder_config *cfg,
+                              const char *path, uint64_t seed, struct clf_dp **out)
+{
+    if (!grp && out)
+        *out = NULL;
+    return grp ? make_dp(grp, NULL, NULL, false, cfg, path, seed, out) : CLF_E_INVALID_ARG;
+}
+
+enum clf_status clf_dp_create_rank(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                   const char *path, uint64_t seed,
+                                   const struct clf_dp_comm *comm, struct clf_dp **out)
+{
+    return make_dp(NULL, ctx, comm, false, cfg, path, seed, out);
+}
+
+enum clf_status clf_dp_create_bert(struct clf_group *grp, const char *model_dir,
+                                   const struct clf_encoder_config *options, struct clf_dp **out)
+{
+    if (!grp && out)
+        *out = NULL;
+    return grp ? make_dp(grp, NULL, NULL, true, options, model_dir, 0, out) : CLF_E_INVALID_ARG;
+}
+
+enum clf_status clf_dp_create_bert_rank(struct clf_ctx *ctx, const char *model_dir,
+                                        const struct clf_encoder_config *options,
+                                        const struct clf_dp_comm *comm, struct clf_dp **out)
+{
+    return make_dp(NULL, ctx, comm, true, options, model_dir, 0, out);
+}
+
+int clf_dp_members(const struct clf_dp *dp)
+{
+    return dp ? dp->nlocal : 0;
+}
+
+struct clf_encoder *clf_dp_encoder(struct clf_dp *dp, int i)
+{
+    if (!dp || i < 0 || i >= dp->nlocal)
+        return NULL;
+    return dp->bert ? clf_bert_encoder(dp->m[i].bert) : dp->m[i].enc;
+}
+
+struct clf_graph *clf_dp_graph(struct clf_dp *dp, int i)
+{
+    return dp && i >= 0 && i < dp->nlocal ? dp->m[i].g : NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Records member m's graph for count items of seq tokens, padded or not:
+ * its inputs m->in (x f32 [count, seq, d], or ids i32 [count, seq]) and
+ * m->pad (key padding, or BERT's mask: i32 [count, seq]). */
+static enum clf_status record(struct clf_dp *dp, struct dp_member *m, int64_t count, int64_t seq,
+                              bool padded)
+{
+    drop_shape(m);
+    const int64_t ps[2] = {count, seq}, xs[3] = {count, seq, dp->d};
+    enum clf_status st = dp->bert ? clf_tensor_create(m->ctx, CLF_I32, 2, ps, &m->in)
+                                  : clf_tensor_create(m->ctx, CLF_F32, 3, xs, &m->in);
+    if (st == CLF_OK && padded)
+        st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &m->pad);
+    if (st == CLF_OK)
+        st = clf_graph_create(m->ctx, &m->g);
+    struct clf_tensor *h = NULL;
+    if (st == CLF_OK && dp->bert)
+        st = clf_bert_forward(m->bert, m->g, m->in, m->pad, &h);
+    if (st == CLF_OK && dp->bert)
+        st = clf_op_mean_pool_normalize(m->g, h, m->pad, &m->out);
+    else if (st == CLF_OK)
+        st = clf_encoder_forward(m->enc, m->g, m->in, m->pad, &m->out);
+    if (st != CLF_OK) {
+        drop_shape(m);
+        return st;
+    }
+    m->count = count, m->seq = seq, m->padded = padded;
+    return CLF_OK;
+}
+
+/* Runs count items of seq tokens on member m: in (x [count, seq, d] f32,
+ * or ids [count, seq] i32) and pad ([count, seq] i32, or NULL) through
+ * its graph (recorded again when the shape changed), the output into out
+ * ([count, seq, d], or [count, d]). */
+static enum clf_status run_items(struct clf_dp *dp, struct dp_member *m, const void *in,
+                                 const int32_t *pad, int64_t count, int64_t seq, float *out)
+{
+    enum clf_status st = CLF_OK;
+    if (!m->g || m->count != count || m->seq != seq || m->padded != (pad != NULL))
+        st = record(dp, m, count, seq, pad != NULL);
+    const size_t tokens = (size_t)(count * seq);
+    if (st == CLF_OK)
+        st = clf_tensor_write(m->in, in, tokens * (dp->bert ? sizeof(int32_t)
+                                                            : (size_t)dp->d * sizeof(float)));
+    if (st == CLF_OK && pad)
+        st = clf_tensor_write(m->pad, pad, tokens * sizeof(int32_t));
+    if (st == CLF_OK)
+        st = clf_graph_run(m->g);
+    if (st == CLF_OK)
+        st = clf_tensor_read(m->out, out, (size_t)count * item_floats(dp, seq) * sizeof(float));
+    return st;
+}
+
+/* Member i's calibration: on the whole batch (an encoder), or on
+ * batches[0] (BERT); its recorded graph dropped (it holds the quantisers'
+ * parameters). */
+static void calibrate_member(struct clf_dp *dp, struct dp_member *m)
+{
+    const struct dp_call *c = &dp->call;
+    const int64_t count = dp->bert ? c->batches[0].batch : c->batch;
+    const int64_t seq = dp->bert ? c->batches[0].seq : c->seq;
+    const int32_t *pad = dp->bert ? c->batches[0].mask : c->pad;
+    const int64_t ps[2] = {count, seq}, xs[3] = {count, seq, dp->d};
+    const size_t tokens = (size_t)(count * seq);
+    struct clf_tensor *in = NULL, *tp = NULL;
+    drop_shape(m);
+    if (dp->bert)
+        m->st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &in);
+    else
+        m->st = clf_tensor_create(m->ctx, CLF_F32, 3, xs, &in);
+    if (m->st == CLF_OK && dp->bert)
+        m->st = clf_tensor_write(in, c->batches[0].ids, tokens * sizeof(int32_t));
+    else if (m->st == CLF_OK)
+        m->st = clf_tensor_write(in, c->x, tokens * (size_t)dp->d * sizeof(float));
+    if (m->st == CLF_OK && pad)
+        m->st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &tp);
+    if (m->st == CLF_OK && pad)
+        m->st = clf_tensor_write(tp, pad, tokens * sizeof(int32_t));
+    if (m->st == CLF_OK && dp->bert)
+        m->st = clf_bert_calibrate(m->bert, in, tp);
+    else if (m->st == CLF_OK)
+        m->st = clf_encoder_calibrate(m->enc, in, tp);
+    clf_tensor_destroy(in);
+    clf_tensor_destroy(tp);
+}
+
+/* The output floats before BERT batch k (the batches' items before it). */
+static size_t batch_offset(const struct clf_dp *dp, size_t k)
+{
+    size_t items = 0;
+    for (size_t j = 0; j < k; j++)
+        items += (size_t)dp->call.batches[j].batch;
+    return items * (size_t)dp->d;
+}
+
+/* Member i's part of a call: a calibration; or its share of the items
+ * (an encoder) or of the batches (BERT, each batch whole), its output
+ * into its place in the call's output. */
+static void run_member(struct clf_dp *dp, int i)
+{
+    struct dp_member *m = &dp->m[i];
+    const struct dp_call *c = &dp->call;
+    m->st = CLF_OK;
+    if (c->calibrate) {
+        calibrate_member(dp, m);
+        return;
+    }
+    int64_t first, count;
+    share(dp->bert ? (int64_t)c->nbatches : c->batch, dp->n, rank_of(dp, i), &first, &count);
+    /* an idle member keeps its recorded graph for a later call */
+    if (!dp->bert && count) {
+        const size_t at = (size_t)(first * c->seq);
+        m->st = run_items(dp, m, c->x + at * (size_t)dp->d, c->pad ? c->pad + at : NULL, count,
+                          c->seq, c->out + at * (size_t)dp->d);
+    }
+    size_t at = dp->bert ? batch_offset(dp, (size_t)first) : 0;
+    for (int64_t k = first; dp->bert && m->st == CLF_OK && k < first + count; k++) {
+        const struct clf_dp_batch *b = &c->batches[k];
+        m->st = run_items(dp, m, b->ids, b->mask, b->batch, b->seq, c->out + at);
+        at += (size_t)(b->batch * dp->d);
+    }
+}
+
+/* Checks one batch's arguments (on member 0's context). */
+static enum clf_status check_batch(struct clf_dp *dp, const void *in, int64_t batch,
+                                   int64_t seq)
+{
+    struct clf_ctx *ctx0 = dp->m[0].ctx;
+    if (!in)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL input of the runner");
+    if (batch < 1 || seq < 1 || batch > (1 << 20) || seq > (1 << 20) ||
+        batch * seq > (INT64_C(1) << 40) / dp->d)
+        return clf_fail(ctx0, CLF_E_SHAPE, "data-parallel input [%lld, %lld] out of range",
+                        (long long)batch, (long long)seq);
+    return CLF_OK;
+}
+
+/* Checks a call's arguments (on member 0's context). */
+static enum clf_status check_call(struct clf_dp *dp, bool bert)
+{
+    struct clf_ctx *ctx0 = dp->m[0].ctx;
+    const struct dp_call *c = &dp->call;
+    if (bert != dp->bert)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "this data-parallel runner holds %s: use %s",
+                        dp->bert ? "BERT" : "an encoder",
+                        dp->bert ? "clf_dp_embed" : "clf_dp_forward");
+    if (!c->calibrate && !c->out)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "NULL output of the runner");
+    if (!bert)
+        return check_batch(dp, c->x, c->batch, c->seq);
+    if (!c->batches || !c->nbatches || c->nbatches > (size_t)INT32_MAX)
+        return clf_fail(ctx0, CLF_E_INVALID_ARG, "no batches (or more than 2^31)");
+    enum clf_status st = CLF_OK;
+    for (size_t k = 0; st == CLF_OK && k < c->nbatches; k++) {
+        st = check_batch(dp, c->batches[k].ids, c->batches[k].batch, c->batches[k].seq);
+        if (st == CLF_OK && !c->batches[k].mask)
+            st = clf_fail(ctx0, CLF_E_INVALID_ARG, "batch %zu: NULL mask", k);
+    }
+    return st;
+}
+
+/* Runs dp->call (set by the caller) on every local member: a forward, or
+ * a calibration; for a forward on a rank, then the caller's gather. */
+static enum clf_status run(struct clf_dp *dp, bool bert)
+{
+    const struct dp_call *c = &dp->call;
+    enum clf_status st = check_call(dp, bert);
+    size_t *counts = NULL;
+    if (st == CLF_OK && !c->calibrate && dp->comm.gather &&
+        !(counts = calloc((size_t)dp->n, sizeof *counts)))
+        st = clf_fail(dp->m[0].ctx, CLF_E_OUT_OF_MEMORY, "no host memory for the gather");
+    if (st == CLF_OK) {
+        run_members(dp, run_member);
+        st = members_status(dp);
+    }
+    const bool gather = !c->calibrate && dp->comm.gather;
+    /* a rank's block of the output: its share's items (or batches') floats */
+    for (int r = 0; gather && counts && r < dp->n; r++) {
+        int64_t first, count;
+        share(bert ? (int64_t)c->nbatches : c->batch, dp->n, r, &first, &count);
+        counts[r] = bert ? batch_offset(dp, (size_t)(first + count)) -
+                               batch_offset(dp, (size_t)first)
+                         : (size_t)count * item_floats(dp, c->seq);
+    }
+    /* a rank: the others are, or will be, in the gather */
+    const bool ok = st == CLF_OK;
+    if (gather && !dp->comm.gather(dp->comm.user, ok ? c->out : NULL, ok ? counts : NULL, ok) &&
+        ok)
+        st = clf_fail(dp->m[0].ctx, CLF_E_COMM,
+                      "rank %d: the gather of the outputs failed (another rank's failure, or "
+                      "the exchange's)",
+                      dp->comm.rank);
+    free(counts);
+    dp->call = (struct dp_call){0};
+    return st;
+}
+
+enum clf_status clf_dp_forward(struct clf_dp *dp, const float *x, int64_t batch, int64_t seq,
+                               const int32_t *key_padding, float *y)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->call = (struct dp_call){.x = x, .pad = key_padding, .batch = batch, .seq = seq, .out = y};
+    return run(dp, false);
+}
+
+enum clf_status clf_dp_calibrate(struct clf_dp *dp, const float *x, int64_t batch, int64_t seq,
+                                 const int32_t *key_padding)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->call = (struct dp_call){
+        .x = x, .pad = key_padding, .batch = batch, .seq = seq, .calibrate = true};
+    return run(dp, false);
+}
+
+enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batches, size_t n,
+                             float *out)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->call = (struct dp_call){.batches = batches, .nbatches = n, .out = out};
+    return run(dp, true);
+}
+
+enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp, const struct clf_dp_batch *batch)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->call = (struct dp_call){.batches = batch, .nbatches = batch ? 1 : 0, .calibrate = true};
+    return run(dp, true);
+}
