@@ -13,7 +13,6 @@
  * all of them.
  */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "cli.h"
 #include "cli_mpi.h"
+#include "embed_batch.h"
 
 struct embed_opts {
     const char *model, *device, *npy, *file;
@@ -193,48 +193,26 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
     return 0;
 }
 
-/* The batch's ids and mask (1 = token) padded to its longest text (*seq):
- * the host mask *pm [nb, seq] (malloc'd) and device tensors ti, tm. */
-static enum clf_status batch_inputs(struct clf_ctx *ctx, int32_t **ids, const size_t *len,
-                                    size_t nb, size_t *seq_out, int32_t **pm_out,
-                                    struct clf_tensor **ti, struct clf_tensor **tm)
+/* The batch of texts ids[0..nb) padded (*bt) and its device tensors ti,
+ * tm [nb, seq]. */
+static enum clf_status batch_inputs(struct clf_ctx *ctx, int32_t *const *ids, const size_t *len,
+                                    size_t nb, struct embed_batch *bt, struct clf_tensor **ti,
+                                    struct clf_tensor **tm)
 {
-    size_t seq = 1;
-    for (size_t i = 0; i < nb; i++)
-        seq = len[i] > seq ? len[i] : seq;
-    int32_t *pi = calloc(nb * seq, sizeof *pi), *pm = calloc(nb * seq, sizeof *pm);
-    const int64_t shape[2] = {(int64_t)nb, (int64_t)seq};
-    enum clf_status st = pi && pm ? CLF_OK : CLF_E_OUT_OF_MEMORY;
-    for (size_t i = 0; st == CLF_OK && i < nb; i++)
-        for (size_t t = 0; t < len[i]; t++) {
-            pi[i * seq + t] = ids[i][t];
-            pm[i * seq + t] = 1;
-        }
-    if (st == CLF_OK)
-        st = clf_tensor_create(ctx, CLF_I32, 2, shape, ti);
-    if (st == CLF_OK)
-        st = clf_tensor_create(ctx, CLF_I32, 2, shape, tm);
-    if (st == CLF_OK)
-        st = clf_tensor_write(*ti, pi, nb * seq * sizeof *pi);
-    if (st == CLF_OK)
-        st = clf_tensor_write(*tm, pm, nb * seq * sizeof *pm);
-    free(pi);
-    *seq_out = seq;
-    *pm_out = pm;
-    return st;
+    enum clf_status st = embed_batch_pad(ids, len, nb, bt);
+    return st == CLF_OK ? embed_batch_upload(ctx, bt, (int64_t)nb, ti, tm) : st;
 }
 
 /* Embeds texts [first, first + nb) (their ids and lengths given) into
  * out [nb, d]; calibrate: first calibrate the FFN activation quantiser on
  * this batch (out NULL: only that). */
-static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int32_t **ids,
-                                   const size_t *len, size_t nb, bool calibrate, float *out)
+static enum clf_status forward_batch(struct clf_ctx *ctx, struct clf_bert *b, int32_t **ids,
+                                     const size_t *len, size_t nb, bool calibrate, float *out)
 {
-    size_t seq;
-    int32_t *pm = NULL;
+    struct embed_batch bt = {0};
     struct clf_tensor *ti = NULL, *tm = NULL, *h = NULL, *y = NULL;
     struct clf_graph *g = NULL;
-    enum clf_status st = batch_inputs(ctx, ids, len, nb, &seq, &pm, &ti, &tm);
+    enum clf_status st = batch_inputs(ctx, ids, len, nb, &bt, &ti, &tm);
     if (st == CLF_OK && calibrate)
         st = clf_bert_calibrate(b, ti, tm);
     if (!out)
@@ -252,7 +230,7 @@ static enum clf_status embed_batch(struct clf_ctx *ctx, struct clf_bert *b, int3
     clf_graph_destroy(g);
     clf_tensor_destroy(ti);
     clf_tensor_destroy(tm);
-    free(pm);
+    embed_batch_free(&bt);
     return st;
 }
 
@@ -269,12 +247,12 @@ static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
 {
     *quiet = false;
     const int64_t d = clf_bert_config(b).d_model;
-    size_t seq;
-    int32_t *pm = NULL;
+    struct embed_batch bt = {0};
     struct clf_tensor *ti = NULL, *tm = NULL, *e = NULL, *h = NULL, *y = NULL;
     struct clf_graph *g = NULL, *pool = NULL;
-    enum clf_status st = batch_inputs(ctx, ids, len, nb, &seq, &pm, &ti, &tm);
-    const size_t rows = nb * seq, bytes = rows * (size_t)d * sizeof(float);
+    enum clf_status st = batch_inputs(ctx, ids, len, nb, &bt, &ti, &tm);
+    const int64_t seq = bt.seq;
+    const size_t rows = nb * (size_t)seq, bytes = rows * (size_t)d * sizeof(float);
     float *x = st == CLF_OK ? malloc(bytes) : NULL, *hs = st == CLF_OK ? malloc(bytes) : NULL;
     if (st == CLF_OK && (!x || !hs))
         st = CLF_E_OUT_OF_MEMORY;
@@ -287,14 +265,14 @@ static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
     if (st == CLF_OK)
         st = clf_tensor_read(e, x, bytes);
     for (size_t i = 0; st == CLF_OK && i < rows; i++)
-        pm[i] = !pm[i]; /* the mask becomes the key padding */
+        bt.mask[i] = !bt.mask[i]; /* the mask becomes the key padding */
     if (!cli_mpi_all_ok(mpi, st == CLF_OK) && st == CLF_OK) {
         st = CLF_E_COMM;
         *quiet = true;
     }
     if (st == CLF_OK)
-        st = clf_encoder_tp_forward(tp, x, (int64_t)nb, (int64_t)seq, pm, hs);
-    const int64_t hshape[3] = {(int64_t)nb, (int64_t)seq, d};
+        st = clf_encoder_tp_forward(tp, x, (int64_t)nb, seq, bt.mask, hs);
+    const int64_t hshape[3] = {(int64_t)nb, seq, d};
     if (st == CLF_OK)
         st = clf_tensor_create(ctx, CLF_F32, 3, hshape, &h);
     if (st == CLF_OK)
@@ -312,7 +290,7 @@ static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
     clf_tensor_destroy(h);
     clf_tensor_destroy(ti);
     clf_tensor_destroy(tm);
-    free(pm);
+    embed_batch_free(&bt);
     free(x);
     free(hs);
     return st;
@@ -369,16 +347,10 @@ static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, str
     return st;
 }
 
-/* Cosine similarity of rows i and j of e [n, d] (0 for a zero row). */
+/* Cosine similarity of rows i and j of e [n, d]. */
 static double cosine(const float *e, int64_t d, size_t i, size_t j)
 {
-    double dot = 0, ni = 0, nj = 0;
-    for (int64_t k = 0; k < d; k++) {
-        dot += (double)e[i * (size_t)d + (size_t)k] * e[j * (size_t)d + (size_t)k];
-        ni += (double)e[i * (size_t)d + (size_t)k] * e[i * (size_t)d + (size_t)k];
-        nj += (double)e[j * (size_t)d + (size_t)k] * e[j * (size_t)d + (size_t)k];
-    }
-    return ni > 0 && nj > 0 ? dot / sqrt(ni * nj) : 0.0;
+    return embed_cosine(e + i * (size_t)d, e + j * (size_t)d, d);
 }
 
 static int print_output(const struct embed_opts *o, const struct texts *t, const size_t *len,
@@ -458,10 +430,10 @@ static void embed_worker(void *arg, int i)
     w->st = clf_bert_load(w->ctx, j->dir, &j->o->cfg, &w->b);
     const size_t n0 = j->n < bs ? j->n : bs;
     if (w->st == CLF_OK && w->first) /* the first batch's worker calibrates as it embeds */
-        w->st = embed_batch(w->ctx, w->b, j->ids, j->len, n0, true, NULL);
+        w->st = forward_batch(w->ctx, w->b, j->ids, j->len, n0, true, NULL);
     for (size_t k = w->first; w->st == CLF_OK && k < w->first + w->count; k++) {
         size_t t0 = k * bs, nb = j->n - t0 < bs ? j->n - t0 : bs;
-        w->st = embed_batch(w->ctx, w->b, j->ids + t0, j->len + t0, nb, k == 0,
+        w->st = forward_batch(w->ctx, w->b, j->ids + t0, j->len + t0, nb, k == 0,
                             j->e + (t0 - j->at) * (size_t)j->d);
     }
 }
