@@ -5,10 +5,12 @@
 # (which puts the staging directory before its paths): --cflags carries no
 # private dependency's flags; a program links shared, and static from the
 # .pc's Libs.private alone, and runs; the public header compiles as strict
-# C11 and as C++; the shared library exports only clf_* symbols.
-# Usage: install.sh BUILD_DIR
+# C11 and as C++; the programs of examples/ build against it alone; the
+# shared library exports only clf_* symbols.
+# Usage: install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
+src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dest="$tmp/stage"
@@ -71,6 +73,13 @@ int main() { return clf_dtype_size(CLF_F32) == 4 ? 0 : 1; }' >"$tmp/app.cpp"
   LD_LIBRARY_PATH="$libdir" "$tmp/app-cpp"
   echo "ok: the header compiles and links as C++"
 fi
+
+for f in "$src"/examples/*.c; do
+  cc -std=c11 -pedantic -Wall -Wextra -Werror "$f" -o "$tmp/example-$(basename "$f" .c)" \
+    $(pkg-config --cflags --libs clformer) -lm
+done
+LD_LIBRARY_PATH="$libdir" "$tmp/example-devices" >/dev/null
+echo "ok: examples/*.c build against the installed clformer.pc; example-devices runs"
 
 "$dest$prefix/bin/clformer" --version >/dev/null 2>&1 ||
   LD_LIBRARY_PATH="$libdir" "$dest$prefix/bin/clformer" --version
