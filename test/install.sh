@@ -6,7 +6,8 @@
 # private dependency's flags; a program links shared, and static from the
 # .pc's Libs.private alone, and runs; the public header compiles as strict
 # C11 and as C++; the programs of examples/ build against it alone; the
-# shared library exports only clf_* symbols.
+# man page is installed; the shared library exports only clf_*
+# symbols.
 # Usage: install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
@@ -80,6 +81,9 @@ for f in "$src"/examples/*.c; do
 done
 LD_LIBRARY_PATH="$libdir" "$tmp/example-devices" >/dev/null
 echo "ok: examples/*.c build against the installed clformer.pc; example-devices runs"
+
+[ -f "$dest$prefix/share/man/man1/clformer.1" ] || { echo "FAIL: no man page installed"; exit 1; }
+echo "ok: the man page is installed (share/man/man1/clformer.1)"
 
 "$dest$prefix/bin/clformer" --version >/dev/null 2>&1 ||
   LD_LIBRARY_PATH="$libdir" "$dest$prefix/bin/clformer" --version
