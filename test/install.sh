@@ -5,8 +5,8 @@
 # (which puts the staging directory before its paths): --cflags carries no
 # private dependency's flags; a program links shared, and static from the
 # .pc's Libs.private alone, and runs; the public header compiles as strict
-# C11 and as C++; the programs of examples/ build against it alone; the
-# man page is installed; the shared library exports only clf_*
+# C11 and as C++; the programs of examples/ and README's build against it
+# alone; the man page is installed; the shared library exports only clf_*
 # symbols.
 # Usage: install.sh BUILD_DIR SOURCE_DIR
 set -eu
@@ -81,6 +81,16 @@ for f in "$src"/examples/*.c; do
 done
 LD_LIBRARY_PATH="$libdir" "$tmp/example-devices" >/dev/null
 echo "ok: examples/*.c build against the installed clformer.pc; example-devices runs"
+
+# README's C program (its one C block), as a reader copies it: softmax of 1..4
+awk '/^```c$/ { on = 1; next } /^```$/ { on = 0 } on' "$src/README.md" >"$tmp/readme.c"
+[ -s "$tmp/readme.c" ] || { echo "FAIL: README.md has no C program"; exit 1; }
+cc -std=c11 -pedantic -Wall -Wextra -Werror "$tmp/readme.c" -o "$tmp/readme" \
+  $(pkg-config --cflags --libs clformer)
+out=$(LD_LIBRARY_PATH="$libdir" "$tmp/readme")
+[ "$out" = "0.032059 0.087144 0.236883 0.643914" ] ||
+  { echo "FAIL: README's program printed '$out'"; exit 1; }
+echo "ok: README's C program builds against the installed clformer.pc and prints $out"
 
 [ -f "$dest$prefix/share/man/man1/clformer.1" ] || { echo "FAIL: no man page installed"; exit 1; }
 echo "ok: the man page is installed (share/man/man1/clformer.1)"
