@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The `clformer` command: help and version, one-line errors with exit 2 for
-# bad command lines, devices as a table and as JSON, info with the program
-# cache cold then warm, and silence (no progress) when stderr is not a tty.
+# The `clformer` command: help (`clformer help COMMAND`, every environment
+# variable read) and version, one-line errors with exit 2 for bad command
+# lines, devices as a table and as JSON, info with the program cache cold
+# then warm, and silence (no progress) when stderr is not a tty.
 # Usage: cli.sh PATH/TO/clformer SOURCE_DIR
 set -u
 exe=$1
@@ -41,6 +42,30 @@ for c in "" devices info bench run; do
   expect 0 "$c --help" -- "$exe" $c --help
   grep -q '^Usage: clformer' "$tmp/out" || fail "$c --help prints no usage"
 done
+# clformer help COMMAND prints COMMAND --help, for every command --help lists
+"$exe" --help >"$tmp/usage"
+cmds=$(awk '/^Commands:/ { on = 1; next } on && /^$/ { exit } on { print $1 }' "$tmp/usage")
+[ "$(echo "$cmds" | wc -w)" -ge 6 ] || fail "--help lists $(echo "$cmds" | wc -w) commands"
+for c in $cmds; do
+  "$exe" "$c" --help >"$tmp/a" 2>&1
+  "$exe" help "$c" >"$tmp/b" 2>&1
+  if grep -q "^Usage: clformer $c" "$tmp/a" && cmp -s "$tmp/a" "$tmp/b"; then pass "help $c"
+  else fail "help $c is not $c --help"; diff "$tmp/a" "$tmp/b" | head -5; fi
+done
+expect 0 "help" -- "$exe" help
+cmp -s "$tmp/out" "$tmp/usage" || fail "help is not --help"
+expect 2 "help unknown command" -- "$exe" help frobnicate; one_line_err "help unknown command"
+grep -q "unknown command 'frobnicate'" "$tmp/err" || fail "help frobnicate: $(cat "$tmp/err")"
+expect 2 "help two commands" -- "$exe" help run bench; one_line_err "help two commands"
+# --help lists every environment variable the library and the command read:
+# in a source that calls getenv, every all-capitals string is one
+vars=$(grep -rlE 'getenv' "$src/lib" "$src/tools" --include='*.c' |
+  xargs grep -ohE '"[A-Z][A-Z0-9_]*"' | tr -d '"' | sort -u)
+[ "$(echo "$vars" | wc -w)" -ge 10 ] || fail "found only these variables read: $vars"
+missing=""
+for v in $vars; do grep -qE "^  $v +[^ ]" "$tmp/usage" || missing="$missing $v"; done
+if [ -z "$missing" ]; then pass "--help lists the $(echo "$vars" | wc -w) environment variables read"
+else fail "--help does not list:$missing"; fi
 expect 2 "no command" -- "$exe"
 expect 2 "unknown command" -- "$exe" frobnicate; one_line_err "unknown command"
 expect 2 "unknown global option" -- "$exe" --frob; one_line_err "unknown global option"

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# `meson install` into a staging prefix, then a program outside the tree
-# builds against the installed clformer.pc (shared and static) and runs; the
-# public header compiles as strict C11 and as C++; the shared library
-# exports only clf_* symbols.
-# Usage: install.sh BUILD_DIR
+# A staging install, as a package build makes one: `meson install --destdir`
+# into a scratch directory, then programs outside the tree build against the
+# staged clformer.pc, found with PKG_CONFIG_PATH and PKG_CONFIG_SYSROOT_DIR
+# (which puts the staging directory before its paths): --cflags carries no
+# private dependency's flags; a program links shared, and static from the
+# .pc's Libs.private alone, and runs; the public header compiles as strict
+# C11 and as C++; the programs of examples/ and README's build against it
+# alone; the man page is installed; the shared library exports only clf_*
+# symbols.
+# Usage: install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
+src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dest="$tmp/stage"
@@ -15,10 +21,23 @@ meson install -C "$build" --no-rebuild --destdir "$dest" >"$tmp/install.log" 2>&
 pc=$(find "$dest" -name clformer.pc | head -1)
 [ -n "$pc" ] || { echo "FAIL: clformer.pc not installed"; exit 1; }
 prefix=$(sed -n 's/^prefix=//p' "$pc")
-export PKG_CONFIG_PATH
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 PKG_CONFIG_PATH=$(dirname "$pc")
-pcflags=(--define-variable=prefix="$dest$prefix")
-libdir=$(pkg-config "${pcflags[@]}" --variable=libdir clformer)
+PKG_CONFIG_SYSROOT_DIR=$dest
+# (pkgconf puts the sysroot before --variable's value too; pkg-config did not)
+libdir=$dest$(pkg-config --variable=libdir clformer | sed "s|^$dest||")
+
+# --cflags: the include directory and OpenCL's (the one public requirement)
+if grep -q '^Requires.private' "$pc"; then
+  echo "FAIL: clformer.pc has private requirements, whose cflags --cflags would give:"
+  grep '^Requires.private' "$pc"; exit 1
+fi
+got=$(PKG_CONFIG_SYSROOT_DIR='' pkg-config --cflags clformer | xargs)
+want=$(echo "-I$prefix/include" "$(PKG_CONFIG_SYSROOT_DIR='' pkg-config --cflags OpenCL)" | xargs)
+if [ "$got" != "$want" ]; then
+  echo "FAIL: pkg-config --cflags clformer is '$got', expected '$want'"; exit 1
+fi
+echo "ok: pkg-config --cflags clformer is '$got'"
 
 cat >"$tmp/app.c" <<'C'
 #include <clformer.h>
@@ -37,25 +56,44 @@ int main(void)
 }
 C
 cc -std=c11 -pedantic -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app" \
-  $(pkg-config "${pcflags[@]}" --cflags --libs clformer)
+  $(pkg-config --cflags --libs clformer)
 LD_LIBRARY_PATH="$libdir" "$tmp/app"
 echo "ok: program built against the installed clformer.pc runs"
 
 cc -std=c11 -pedantic -Wall -Wextra -Werror "$tmp/app.c" -o "$tmp/app-static" \
-  $(pkg-config "${pcflags[@]}" --cflags clformer) "$libdir/libclformer.a" \
-  $(pkg-config "${pcflags[@]}" --static --libs-only-other --libs-only-L clformer) \
-  $(pkg-config --libs OpenCL clblast libxxhash libcjson lapacke) -lm
+  $(pkg-config --cflags clformer) "$libdir/libclformer.a" \
+  $(pkg-config --static --libs clformer | sed 's/-lclformer//')
 "$tmp/app-static"
-echo "ok: static link against libclformer.a runs"
+echo "ok: static link against libclformer.a with pkg-config --static --libs runs"
 
 if command -v c++ >/dev/null; then
   echo '#include <clformer.h>
 int main() { return clf_dtype_size(CLF_F32) == 4 ? 0 : 1; }' >"$tmp/app.cpp"
   c++ -std=c++11 -pedantic -Wall -Wextra -Werror "$tmp/app.cpp" -o "$tmp/app-cpp" \
-    $(pkg-config "${pcflags[@]}" --cflags --libs clformer)
+    $(pkg-config --cflags --libs clformer)
   LD_LIBRARY_PATH="$libdir" "$tmp/app-cpp"
   echo "ok: the header compiles and links as C++"
 fi
+
+for f in "$src"/examples/*.c; do
+  cc -std=c11 -pedantic -Wall -Wextra -Werror "$f" -o "$tmp/example-$(basename "$f" .c)" \
+    $(pkg-config --cflags --libs clformer) -lm
+done
+LD_LIBRARY_PATH="$libdir" "$tmp/example-devices" >/dev/null
+echo "ok: examples/*.c build against the installed clformer.pc; example-devices runs"
+
+# README's C program (its one C block), as a reader copies it: softmax of 1..4
+awk '/^```c$/ { on = 1; next } /^```$/ { on = 0 } on' "$src/README.md" >"$tmp/readme.c"
+[ -s "$tmp/readme.c" ] || { echo "FAIL: README.md has no C program"; exit 1; }
+cc -std=c11 -pedantic -Wall -Wextra -Werror "$tmp/readme.c" -o "$tmp/readme" \
+  $(pkg-config --cflags --libs clformer)
+out=$(LD_LIBRARY_PATH="$libdir" "$tmp/readme")
+[ "$out" = "0.032059 0.087144 0.236883 0.643914" ] ||
+  { echo "FAIL: README's program printed '$out'"; exit 1; }
+echo "ok: README's C program builds against the installed clformer.pc and prints $out"
+
+[ -f "$dest$prefix/share/man/man1/clformer.1" ] || { echo "FAIL: no man page installed"; exit 1; }
+echo "ok: the man page is installed (share/man/man1/clformer.1)"
 
 "$dest$prefix/bin/clformer" --version >/dev/null 2>&1 ||
   LD_LIBRARY_PATH="$libdir" "$dest$prefix/bin/clformer" --version

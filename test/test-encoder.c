@@ -1,6 +1,6 @@
 /*
  * The encoder layer and stack against the double-precision CPU reference
- * (tools/ref_encoder.c): post-LN and pre-LN, ReLU and GELU, one and two
+ * (reference/ref_encoder.c): post-LN and pre-LN, ReLU and GELU, one and two
  * layers, key padding, weights random or from safetensors files with
  * PyTorch's names, and configuration / weight-file errors.
  *
@@ -24,8 +24,8 @@
 
 #include "../lib/linalg/svd.h" /* internal: LAPACK's SVD, for the truncated reference */
 #include "../lib/linalg/tt_svd.h" /* internal: TT-matrix reconstruction */
-#include "../tools/ref_encoder.h"
 #include "common.h"
+#include "ref_encoder.h" /* reference/: the double-precision encoder */
 
 static double bound(const struct clf_encoder_config *c, int64_t seq)
 {

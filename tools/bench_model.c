@@ -43,6 +43,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "embed_batch.h"
 
 /* The pairs (sentences 2i and 2i + 1) and their hand grades. */
 static const struct {
@@ -162,45 +163,24 @@ static const char *model_dir(const struct bench_opts *o)
     return clf_default_model_dir(dir, sizeof dir) == CLF_OK ? dir : ".";
 }
 
-/* The tokenised sentences: ids and mask [N_SENT, seq] on the host (mask 1
- * on tokens, 0 on padding), padded says whether any text is shorter. */
-struct batch {
-    int32_t *ids, *mask;
-    int64_t seq;
-    bool padded;
-};
-
-static int tokenize(struct clf_ctx *ctx, const char *dir, struct batch *bt)
+/* The sentences tokenised and padded into bt [N_SENT, seq]. */
+static int tokenize(struct clf_ctx *ctx, const char *dir, struct embed_batch *bt)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     struct clf_tokenizer_params tp = clf_tokenizer_params_default();
     struct clf_tokenizer *tok = NULL;
-    int32_t *ids = malloc((size_t)(N_SENT * tp.max_length) * sizeof *ids);
+    int32_t *ids = malloc((size_t)(N_SENT * tp.max_length) * sizeof *ids), *rows[N_SENT];
     size_t len[N_SENT];
     enum clf_status st = ids ? clf_tokenizer_load(ctx, path, &tp, &tok) : CLF_E_OUT_OF_MEMORY;
-    bt->seq = 0;
     for (int i = 0; st == CLF_OK && i < N_SENT; i++) {
-        st = clf_tokenizer_encode(tok, sentence(i), ids + i * tp.max_length,
-                                  (size_t)tp.max_length, &len[i], NULL);
-        bt->seq = (int64_t)len[i] > bt->seq ? (int64_t)len[i] : bt->seq;
+        rows[i] = ids + i * tp.max_length;
+        st = clf_tokenizer_encode(tok, sentence(i), rows[i], (size_t)tp.max_length, &len[i],
+                                  NULL);
     }
     clf_tokenizer_destroy(tok);
-    if (st == CLF_OK) {
-        size_t n = (size_t)(N_SENT * bt->seq);
-        bt->ids = calloc(n, sizeof *bt->ids);
-        bt->mask = calloc(n, sizeof *bt->mask);
-        if (!bt->ids || !bt->mask)
-            st = CLF_E_OUT_OF_MEMORY;
-    }
-    bt->padded = false;
-    for (int i = 0; st == CLF_OK && i < N_SENT; i++) {
-        for (size_t t = 0; t < len[i]; t++) {
-            bt->ids[i * bt->seq + (int64_t)t] = ids[i * tp.max_length + (int64_t)t];
-            bt->mask[i * bt->seq + (int64_t)t] = 1;
-        }
-        bt->padded |= (int64_t)len[i] != bt->seq;
-    }
+    if (st == CLF_OK)
+        st = embed_batch_pad(rows, len, N_SENT, bt);
     free(ids);
     if (st != CLF_OK)
         return cli_error("model: tokenising: %s", clf_ctx_last_error(ctx));
@@ -211,21 +191,6 @@ static int tokenize(struct clf_ctx *ctx, const char *dir, struct batch *bt)
 struct inputs {
     struct clf_tensor *ids, *mask;
 };
-
-static enum clf_status upload(struct clf_ctx *ctx, const struct batch *bt, int n,
-                              struct inputs *in)
-{
-    const int64_t shape[2] = {n, bt->seq};
-    const size_t bytes = (size_t)(n * bt->seq) * sizeof(int32_t);
-    enum clf_status st = clf_tensor_create(ctx, CLF_I32, 2, shape, &in->ids);
-    if (st == CLF_OK)
-        st = clf_tensor_create(ctx, CLF_I32, 2, shape, &in->mask);
-    if (st == CLF_OK)
-        st = clf_tensor_write(in->ids, bt->ids, bytes);
-    if (st == CLF_OK)
-        st = clf_tensor_write(in->mask, bt->mask, bytes);
-    return st;
-}
 
 static void inputs_free(struct inputs *in)
 {
@@ -242,18 +207,6 @@ static enum clf_status record(struct clf_bert *b, struct clf_graph *g, const str
     struct clf_tensor *h = NULL;
     enum clf_status st = clf_bert_forward(b, g, in->ids, padded ? in->mask : NULL, &h);
     return st == CLF_OK ? clf_op_mean_pool_normalize(g, h, in->mask, y) : st;
-}
-
-/* Cosine of a and b [d]. */
-static double cosine(const float *a, const float *b, int64_t d)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (int64_t k = 0; k < d; k++) {
-        ab += (double)a[k] * b[k];
-        aa += (double)a[k] * a[k];
-        bb += (double)b[k] * b[k];
-    }
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0.0;
 }
 
 /* Ranks of x[0..n) from 1, ties given the average of the ranks they span. */
@@ -300,7 +253,7 @@ static double spearman(const double *x, const double *y, int n)
 static void pair_similarities(const float *e, int64_t d, double *sim)
 {
     for (int i = 0; i < N_PAIRS; i++)
-        sim[i] = cosine(e + 2 * i * d, e + (2 * i + 1) * d, d);
+        sim[i] = embed_cosine(e + 2 * i * d, e + (2 * i + 1) * d, d);
 }
 
 struct model_row {
@@ -345,7 +298,7 @@ static uint64_t live_bytes(struct clf_ctx *ctx)
  * skipped). A variant the library refuses for this input
  * (CLF_E_UNSUPPORTED) is marked skipped. */
 static int run_variant(struct clf_ctx *ctx, const struct bench_opts *o, const char *dir,
-                       const struct batch *bt, const struct variant *v, float **e, int64_t *d,
+                       const struct embed_batch *bt, const struct variant *v, float **e, int64_t *d,
                        struct model_row *row)
 {
     struct clf_encoder_config cfg = clf_encoder_config_default();
@@ -384,7 +337,7 @@ static int run_variant(struct clf_ctx *ctx, const struct bench_opts *o, const ch
         if (!(*e = malloc((size_t)(N_SENT * *d) * sizeof **e)))
             st = CLF_E_OUT_OF_MEMORY, host_err = "out of host memory";
         if (st == CLF_OK)
-            st = upload(ctx, bt, N_SENT, &in);
+            st = embed_batch_upload(ctx, bt, N_SENT, &in.ids, &in.mask);
     }
     if (st == CLF_OK) /* a no-op unless a quantiser has free parameters */
         st = clf_bert_calibrate(b, in.ids, bt->padded ? in.mask : NULL);
@@ -458,7 +411,7 @@ static void print_row(const struct bench_opts *o, const struct model_row *r, cJS
 }
 
 static int bench_variants(struct clf_ctx *ctx, const struct bench_opts *o, const char *dir,
-                          const struct batch *bt, cJSON *arr)
+                          const struct embed_batch *bt, cJSON *arr)
 {
     float *exact = NULL;
     double sim_exact[N_PAIRS], sim[N_PAIRS], grades[N_PAIRS];
@@ -488,7 +441,7 @@ static int bench_variants(struct clf_ctx *ctx, const struct bench_opts *o, const
             r.mean_cos = 0;
             r.min_cos = INFINITY;
             for (int s = 0; s < N_SENT; s++) {
-                double c = cosine(e + s * d, exact + s * d, d);
+                double c = embed_cosine(e + s * d, exact + s * d, d);
                 r.mean_cos += c / N_SENT;
                 r.min_cos = c < r.min_cos ? c : r.min_cos;
             }
@@ -508,7 +461,7 @@ static int bench_variants(struct clf_ctx *ctx, const struct bench_opts *o, const
 
 /* --speed: the exact model on the first 1, 8 and 32 sentences. */
 static int bench_speed(struct clf_ctx *ctx, const struct bench_opts *o, const char *dir,
-                       const struct batch *bt, cJSON *arr)
+                       const struct embed_batch *bt, cJSON *arr)
 {
     static const int sizes[] = {1, 8, 32};
     struct clf_bert *b = NULL;
@@ -529,7 +482,7 @@ static int bench_speed(struct clf_ctx *ctx, const struct bench_opts *o, const ch
         struct clf_graph *g = NULL;
         struct clf_tensor *y = NULL;
         double ms = -1;
-        st = upload(ctx, bt, n, &in);
+        st = embed_batch_upload(ctx, bt, n, &in.ids, &in.mask);
         if (st == CLF_OK)
             st = clf_graph_create(ctx, &g);
         if (st == CLF_OK)
@@ -572,11 +525,10 @@ int bench_model(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
                          "--model DIR",
                          dir);
     fclose(f);
-    struct batch bt = {0};
+    struct embed_batch bt = {0};
     int rc = tokenize(ctx, dir, &bt);
     if (rc == CLI_OK)
         rc = o->speed ? bench_speed(ctx, o, dir, &bt, arr) : bench_variants(ctx, o, dir, &bt, arr);
-    free(bt.ids);
-    free(bt.mask);
+    embed_batch_free(&bt);
     return rc;
 }

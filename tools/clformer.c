@@ -24,15 +24,60 @@ static const struct {
     {"embed", cmd_embed, "sentence embeddings with a BERT model (all-MiniLM-L6-v2)"},
 };
 
+/* Every environment variable the library and the command read (lib/runtime/
+ * env.c, lib/model/bert.c, tools/cli_mpi.c), one line each; test/cli.sh
+ * checks that the sources read no other. */
+static const struct {
+    const char *name, *effect;
+} environment[] = {
+    {"CLFORMER_DEVICE", "default device spec: auto, gpu, cpu:1, P:D, name"},
+    {"CLFORMER_CACHE_DIR", "kernel binary and tuning cache; empty: none"},
+    {"CLFORMER_CL_DIR", "read the kernels' .cl sources from this directory"},
+    {"CLFORMER_LOG", "log level: debug, info, warn (default), error"},
+    {"CLFORMER_GEMM", "GEMM provider: auto (default), clblast, native"},
+    {"CLFORMER_QUEUES", "0: an out-of-order queue (default); N: N in-order"},
+    {"CLFORMER_COMMAND_BUFFER", "0: never record graphs into command buffers"},
+    {"CLFORMER_PLAN", "intermediates' memory: auto, arena, pool, none"},
+    {"CLFORMER_MODEL_DIR", "model of embed, bench model (all-MiniLM-L6-v2)"},
+    {"XDG_CACHE_HOME", "the default cache is $XDG_CACHE_HOME/clformer"},
+    {"HOME", "without XDG_CACHE_HOME: $HOME/.cache/clformer"},
+    {"OMPI_COMM_WORLD_SIZE", "set by mpirun (Open MPI): run as one of its ranks"},
+    {"PMI_SIZE", "set by other MPI launchers (PMI): the same"},
+    {"PMIX_RANK", "set by PMIx launchers: the same"},
+    {"OMPI_COMM_WORLD_LOCAL_RANK", "the node-local rank that picks a rank's device"},
+    {"MPI_LOCALRANKID", "the same, set by MPICH"},
+};
+
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: clformer [--version] [--help] COMMAND [OPTIONS]\n\n"
+    fprintf(f, "Usage: clformer [--version] [--help] COMMAND [OPTIONS]\n"
+               "       clformer help COMMAND\n\n"
                "A portable OpenCL backend for transformer inference.\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'clformer COMMAND --help' describes a command's options.\n"
-               "Environment: CLFORMER_DEVICE, CLFORMER_CACHE_DIR, CLFORMER_CL_DIR, "
-               "CLFORMER_LOG,\nCLFORMER_GEMM (see README.md).\n");
+    fprintf(f, "\n'clformer help COMMAND' (or 'clformer COMMAND --help') describes a\n"
+               "command's options. Exit status: 0 done, 1 the work failed, 2 a bad\n"
+               "command line.\n\n"
+               "Environment (--device, --model and the library's params win over it):\n");
+    for (size_t i = 0; i < sizeof environment / sizeof environment[0]; i++)
+        fprintf(f, "  %-26s  %s\n", environment[i].name, environment[i].effect);
+}
+
+/* `clformer help [COMMAND]`: the usage, or COMMAND --help. */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (argc > 3)
+        return cli_usage_error(NULL, "help takes one command, not '%s'", argv[3]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[2], commands[i].name)) {
+            char *args[] = {argv[2], "--help", NULL};
+            return commands[i].run(2, args);
+        }
+    return cli_usage_error(NULL, "help: unknown command '%s'", argv[2]);
 }
 
 int main(int argc, char **argv)
@@ -42,10 +87,12 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return CLI_OK;
     }
+    if (!strcmp(cmd, "help"))
+        return help(argc, argv);
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
         printf("clformer %s\n", clf_version());
         return CLI_OK;

@@ -1,6 +1,6 @@
 /*
  * `clformer analyze attention`: how low-rank a layer's attention is. Runs
- * the double-precision CPU reference (tools/ref_encoder.c) up to one layer,
+ * the double-precision CPU reference (reference/ref_encoder.c) up to one layer,
  * takes each head's attention matrix P (seq x seq) for one sequence, and
  * prints its singular values (LAPACKE_dgesdd, values only), its numerical
  * rank and the best rank-r relative error in the Frobenius norm

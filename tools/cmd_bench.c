@@ -724,8 +724,8 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
 
 static void help(void)
 {
-    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant|ffn|model "
-           "[OPTIONS]\n\n"
+    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant|ffn|model|scale\n"
+           "                      [OPTIONS]\n\n"
            "Times an op on the device (median of --runs runs after a warm-up of at least\n"
            "two runs and 300 ms, which covers kernel builds and auto-tuning) against a\n"
            "CPU baseline measured in the same run: OpenBLAS cblas_sgemm for gemm (when\n"

@@ -14,7 +14,6 @@
  * MPI), and every batch goes through all of them.
  */
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "cli.h"
 #include "cli_mpi.h"
+#include "embed_batch.h"
 
 struct embed_opts {
     const char *model, *device, *npy, *file;
@@ -194,19 +194,20 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
     return 0;
 }
 
-/* The texts in batches of --batch, each padded to its longest text: the
- * ids and masks (1 = token) [batch, seq] of every batch (malloc'd). */
+/* The texts in batches of --batch, each padded to its longest text
+ * (embed_batch_pad): pad[k] holds batch k's ids and mask [batch, seq],
+ * b[k] the runner's view of them. */
 struct batches {
+    struct embed_batch *pad;
     struct clf_dp_batch *b;
     size_t n;
 };
 
 static void free_batches(struct batches *bt)
 {
-    for (size_t k = 0; bt->b && k < bt->n; k++) {
-        free((int32_t *)bt->b[k].ids);
-        free((int32_t *)bt->b[k].mask);
-    }
+    for (size_t k = 0; bt->pad && k < bt->n; k++)
+        embed_batch_free(&bt->pad[k]);
+    free(bt->pad);
     free(bt->b);
 }
 
@@ -215,23 +216,18 @@ static bool make_batches(int32_t **ids, const size_t *len, size_t n, size_t bs,
                          struct batches *bt)
 {
     bt->n = (n + bs - 1) / bs;
+    bt->pad = calloc(bt->n, sizeof *bt->pad);
     bt->b = calloc(bt->n, sizeof *bt->b);
-    for (size_t k = 0; bt->b && k < bt->n; k++) {
+    if (!bt->pad || !bt->b)
+        return false;
+    for (size_t k = 0; k < bt->n; k++) {
         const size_t t0 = k * bs, nb = n - t0 < bs ? n - t0 : bs;
-        size_t seq = 1;
-        for (size_t i = 0; i < nb; i++)
-            seq = len[t0 + i] > seq ? len[t0 + i] : seq;
-        int32_t *pi = calloc(nb * seq, sizeof *pi), *pm = calloc(nb * seq, sizeof *pm);
-        bt->b[k] = (struct clf_dp_batch){pi, pm, (int64_t)nb, (int64_t)seq};
-        if (!pi || !pm)
+        struct embed_batch *p = &bt->pad[k];
+        if (embed_batch_pad(ids + t0, len + t0, nb, p) != CLF_OK)
             return false;
-        for (size_t i = 0; i < nb; i++)
-            for (size_t t = 0; t < len[t0 + i]; t++) {
-                pi[i * seq + t] = ids[t0 + i][t];
-                pm[i * seq + t] = 1;
-            }
+        bt->b[k] = (struct clf_dp_batch){p->ids, p->mask, p->n, p->seq};
     }
-    return bt->b != NULL;
+    return true;
 }
 
 /* --tensor-parallel, one batch into out [batch, d]: the embeddings on ctx,
@@ -400,13 +396,7 @@ static enum clf_status embed_dp(const struct embed_opts *o, const char *dir, str
 /* Cosine similarity of rows i and j of e [n, d] (0 for a zero row). */
 static double cosine(const float *e, int64_t d, size_t i, size_t j)
 {
-    double dot = 0, ni = 0, nj = 0;
-    for (int64_t k = 0; k < d; k++) {
-        dot += (double)e[i * (size_t)d + (size_t)k] * e[j * (size_t)d + (size_t)k];
-        ni += (double)e[i * (size_t)d + (size_t)k] * e[i * (size_t)d + (size_t)k];
-        nj += (double)e[j * (size_t)d + (size_t)k] * e[j * (size_t)d + (size_t)k];
-    }
-    return ni > 0 && nj > 0 ? dot / sqrt(ni * nj) : 0.0;
+    return embed_cosine(e + i * (size_t)d, e + j * (size_t)d, d);
 }
 
 static int print_output(const struct embed_opts *o, const struct texts *t, const size_t *len,

@@ -4,8 +4,8 @@
  * lib/model/encoder.c (and PyTorch's nn.TransformerEncoderLayer at
  * inference), with nothing shared with the device code but the weights.
  */
-#ifndef CLF_TOOLS_REF_ENCODER_H
-#define CLF_TOOLS_REF_ENCODER_H
+#ifndef CLF_REFERENCE_REF_ENCODER_H
+#define CLF_REFERENCE_REF_ENCODER_H
 
 #include <stdint.h>
 
