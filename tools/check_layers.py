@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Checks that dependencies run one way: runtime -> linalg -> graph -> ops ->
-model -> tools (the meson test `layers`).
+model -> reference -> tools (the meson test `layers`). reference/ is the
+double-precision encoder on the public API that the command (run --check,
+analyze) and the tests use.
 
 Usage: check_layers.py SOURCE_ROOT ARCHIVE      check the tree and libclformer.a
        check_layers.py --self-test SOURCE_ROOT ARCHIVE
 
-Includes: every `#include "..."` of a .c or .h file in lib/ and tools/ must
-resolve (next to the file, then in include/, then in lib/runtime/: the
-library's include path) to a file of its own layer or a lower one; the
+Includes: every `#include "..."` of a .c or .h file in lib/, reference/ and
+tools/ must resolve (next to the file, then in include/, then in
+lib/runtime/: the library's include path, then in reference/) to a file of its own layer or a lower one; the
 public headers in include/ may be included from anywhere.
 
 Calls: for every object of the static library (named lib_<layer>_<file>.c.o
@@ -31,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 
-LAYERS = ['runtime', 'linalg', 'graph', 'ops', 'model', 'tools']
+LAYERS = ['runtime', 'linalg', 'graph', 'ops', 'model', 'reference', 'tools']
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 
 
@@ -40,15 +42,15 @@ def layer_of_path(root, path):
     rel = os.path.relpath(path, root).split(os.sep)
     if rel[0] == 'include':
         return None
-    if rel[0] == 'tools':
-        return LAYERS.index('tools')
+    if rel[0] in ('tools', 'reference'):
+        return LAYERS.index(rel[0])
     if rel[0] == 'lib' and len(rel) > 2 and rel[1] in LAYERS:
         return LAYERS.index(rel[1])
     raise ValueError('%s is in no layer' % path)
 
 
 def sources(root):
-    for top in ('lib', 'tools'):
+    for top in ('lib', 'reference', 'tools'):
         for d, _, names in os.walk(os.path.join(root, top)):
             for n in sorted(names):
                 if n.endswith(('.c', '.h')):
@@ -58,7 +60,8 @@ def sources(root):
 def check_includes(root):
     """Problems with the #include lines under root, as messages."""
     problems = []
-    search = [os.path.join(root, 'include'), os.path.join(root, 'lib', 'runtime')]
+    search = [os.path.join(root, 'include'), os.path.join(root, 'lib', 'runtime'),
+              os.path.join(root, 'reference')]
     for path in sources(root):
         own = layer_of_path(root, path)
         with open(path, encoding='utf-8') as f:
