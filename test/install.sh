@@ -79,6 +79,6 @@ echo "ok: ${#headers[@]} layer headers compile alone as C11 and C++"
 echo "ok: installed clformer runs"
 
 so=$(find "$libdir" -name 'libclformer.so.*' -type f | head -1)
-bad=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^clf_' | grep -v '^_' || true)
+bad=$(nm -D --defined-only "$so" | awk '$2 != "A" {print $3}' | grep -v '^clf_' | grep -v '^_' || true)
 if [ -n "$bad" ]; then echo "FAIL: exported symbols outside clf_*: $bad"; exit 1; fi
 echo "ok: only clf_* symbols exported ($(nm -D --defined-only "$so" | grep -c ' T clf_') functions)"
