@@ -1,6 +1,6 @@
 /*
  * File helpers shared by the .npy and safetensors readers and writers
- * (defined in npy.c): whole-range reads with pread, atomic writes through a
+ * (io.c): whole-range reads with pread, atomic writes through a
  * temporary file renamed into place, little-endian loads and stores.
  * Not installed.
  */
