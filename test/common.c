@@ -201,6 +201,20 @@ void test_fill_uniform(float *x, size_t n, double lo, double hi)
         x[i] = (float)test_rand_uniform(lo, hi);
 }
 
+void test_write_safetensors(const char *path, const struct clf_safetensors_entry *e, size_t n)
+{
+    char msg[1024];
+    ck_assert_status_msg(msg, clf_safetensors_write(path, e, n, msg, sizeof msg), CLF_OK);
+}
+
+struct clf_safetensors *test_open_safetensors(const char *path)
+{
+    char msg[1024];
+    struct clf_safetensors *st = NULL;
+    ck_assert_status_msg(msg, clf_safetensors_open(path, &st, msg, sizeof msg), CLF_OK);
+    return st;
+}
+
 char *test_make_tmpdir(const char *tag)
 {
     const char *base = getenv("TMPDIR");

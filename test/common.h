@@ -70,6 +70,11 @@ void test_input_upload(const struct test_input *in);
 /* Destroys the tensors and frees host. */
 void test_input_free(struct test_input *in);
 
+/* Writes a safetensors file (clf_safetensors_write), asserting success. */
+void test_write_safetensors(const char *path, const struct clf_safetensors_entry *e, size_t n);
+/* Opens a safetensors file (clf_safetensors_open), asserting success. */
+struct clf_safetensors *test_open_safetensors(const char *path);
+
 /* Creates a fresh empty directory under $TMPDIR (malloc'd path). */
 char *test_make_tmpdir(const char *tag);
 /* Removes a directory and the files in it (one level). */
@@ -128,14 +133,17 @@ double *test_known_spectrum(int64_t m, int64_t n, double **q1, double **q2);
  * returns the process exit status. */
 int test_run_suite(Suite *s);
 
-/* Asserts a status, printing the context's last error on mismatch. */
-#define ck_assert_status(ctx, expr, want)                                                    \
+/* Asserts a status, printing `message` (evaluated after expr) on mismatch. */
+#define ck_assert_status_msg(message, expr, want)                                            \
     do {                                                                                     \
         enum clf_status st_ = (expr);                                                        \
         ck_assert_msg(st_ == (want), "%s returned %s (%d), expected %s: %s", #expr,          \
-                      clf_status_str(st_), (int)st_, clf_status_str(want),                   \
-                      clf_ctx_last_error(ctx));                                              \
+                      clf_status_str(st_), (int)st_, clf_status_str(want), (message));       \
     } while (0)
+
+/* Asserts a status, printing the context's last error on mismatch. */
+#define ck_assert_status(ctx, expr, want)                                                    \
+    ck_assert_status_msg(clf_ctx_last_error(ctx), expr, want)
 
 #define ck_assert_ok(ctx, expr) ck_assert_status(ctx, expr, CLF_OK)
 

@@ -345,8 +345,9 @@ int cmd_run(int argc, char **argv)
     int64_t shape[CLF_MAX_DIMS];
     int nd = 3;
     if (o.input) {
-        if (clf_npy_read(ctx, o.input, &host, &nd, shape) != CLF_OK) {
-            cli_error("%s", clf_ctx_last_error(ctx));
+        char msg[1024];
+        if (clf_npy_read(o.input, &host, &nd, shape, msg, sizeof msg) != CLF_OK) {
+            cli_error("%s", msg);
             ok = false;
         } else if ((nd != 2 && nd != 3) || shape[nd - 1] != o.cfg.d_model) {
             cli_error("%s: shape must be [seq, %lld] or [batch, seq, %lld]", o.input,
@@ -471,8 +472,10 @@ int cmd_run(int argc, char **argv)
     if (o.output) {
         int64_t os[3] = {o.batch, o.seq, o.cfg.d_model};
         bool flat = o.input && nd == 2;
-        if (clf_npy_write(ctx, o.output, out, flat ? 2 : 3, flat ? os + 1 : os) != CLF_OK) {
-            cli_error("%s", clf_ctx_last_error(ctx));
+        char msg[1024];
+        if (clf_npy_write(o.output, out, flat ? 2 : 3, flat ? os + 1 : os, msg, sizeof msg) !=
+            CLF_OK) {
+            cli_error("%s", msg);
             goto done;
         }
     }

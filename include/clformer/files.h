@@ -8,6 +8,7 @@
 #define CLFORMER_FILES_H
 
 #include "core.h"
+#include "ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,7 +16,12 @@ extern "C" {
 
 /**
  * @defgroup files Files
- * .npy and safetensors files: float32 arrays and named tensors.
+ * .npy and safetensors files. The readers and writers are host code: they
+ * need no context (and no OpenCL device), and report a failure through
+ * the caller's message buffer (msg, msg_size: may be NULL and 0; always
+ * NUL-terminated, "" after a success) or, for the calls on an open
+ * safetensors file, clf_safetensors_last_error. Two conveniences put what
+ * they read into a tensor on a context.
  * @{
  */
 
@@ -25,14 +31,25 @@ extern "C" {
  * shape entries past *ndim are set to 0.
  * Anything else (fortran order, another dtype, a truncated or malformed
  * file) is CLF_E_FORMAT, or CLF_E_IO when the file cannot be read, with a
- * message naming the file and the problem.
+ * message naming the file and the problem; NULL path, data, ndim or shape
+ * is CLF_E_INVALID_ARG. *data is NULL on failure.
  */
-CLF_API enum clf_status clf_npy_read(struct clf_ctx *ctx, const char *path, float **data,
-                                     int *ndim, int64_t shape[CLF_MAX_DIMS]);
+CLF_API enum clf_status clf_npy_read(const char *path, float **data, int *ndim,
+                                     int64_t shape[CLF_MAX_DIMS], char *msg, size_t msg_size);
 
-/** Writes a float32 .npy file (version 1, '<f4', C order). */
-CLF_API enum clf_status clf_npy_write(struct clf_ctx *ctx, const char *path, const float *data,
-                                      int ndim, const int64_t *shape);
+/** Writes a float32 .npy file (version 1, '<f4', C order, byte for byte
+ *  what numpy.save writes), atomically (a temporary file renamed into
+ *  place). data may be NULL when the shape has no elements. */
+CLF_API enum clf_status clf_npy_write(const char *path, const float *data, int ndim,
+                                      const int64_t *shape, char *msg, size_t msg_size);
+
+/**
+ * Reads a float32 .npy file (clf_npy_read) into a new dense f32 tensor on
+ * ctx: a 0-D array becomes [1]; an array without elements is CLF_E_SHAPE.
+ * Failures are reported on ctx (clf_ctx_last_error).
+ */
+CLF_API enum clf_status clf_npy_read_tensor(struct clf_ctx *ctx, const char *path,
+                                            struct clf_tensor **out);
 
 /** An open safetensors file (header parsed and checked; data read on demand). */
 struct clf_safetensors;
@@ -41,12 +58,15 @@ struct clf_safetensors;
  * Opens a safetensors file: checks the header length against the file, the
  * JSON, every tensor's dtype, shape and byte range (inside the data,
  * consistent with the shape) before anything is used. Errors as
- * clf_npy_read, naming the file and the tensor.
+ * clf_npy_read, naming the file and the tensor; *out is NULL on failure.
  */
-CLF_API enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
-                                             struct clf_safetensors **out);
+CLF_API enum clf_status clf_safetensors_open(const char *path, struct clf_safetensors **out,
+                                             char *msg, size_t msg_size);
 /** Closes a file (NULL is fine). */
 CLF_API void clf_safetensors_close(struct clf_safetensors *st);
+/** Message of the latest failed call on st ("" when none); it names the
+ *  file and the tensor. Valid until the next call on st. */
+CLF_API const char *clf_safetensors_last_error(const struct clf_safetensors *st);
 /** Number of tensors in the file. */
 CLF_API size_t clf_safetensors_count(const struct clf_safetensors *st);
 /** Name of tensor i (in file order), or NULL when out of range. */
@@ -68,6 +88,15 @@ CLF_API enum clf_status clf_safetensors_shape(const struct clf_safetensors *st, 
 CLF_API enum clf_status clf_safetensors_read(struct clf_safetensors *st, const char *name,
                                              float *dst, size_t count);
 
+/**
+ * Reads a named tensor (clf_safetensors_read) into a new dense f32 tensor
+ * of its shape on ctx: a 0-D tensor becomes [1]; one without elements is
+ * CLF_E_SHAPE. Failures are reported on ctx (clf_ctx_last_error).
+ */
+CLF_API enum clf_status clf_safetensors_read_tensor(struct clf_ctx *ctx,
+                                                    struct clf_safetensors *st, const char *name,
+                                                    struct clf_tensor **out);
+
 /** One tensor to write. */
 struct clf_safetensors_entry {
     const char *name;     /**< the tensor's name, unique in the file */
@@ -78,10 +107,11 @@ struct clf_safetensors_entry {
 
 /** Writes float32 tensors as a safetensors file (atomically: temp + rename),
  *  with {"__metadata__": {"format": "pt"}} as Hugging Face loaders expect;
- *  names must be unique, valid UTF-8 and not "__metadata__". */
-CLF_API enum clf_status clf_safetensors_write(struct clf_ctx *ctx, const char *path,
+ *  names must be unique, valid UTF-8 and not "__metadata__"
+ *  (CLF_E_INVALID_ARG otherwise, nothing written). */
+CLF_API enum clf_status clf_safetensors_write(const char *path,
                                               const struct clf_safetensors_entry *entries,
-                                              size_t count);
+                                              size_t count, char *msg, size_t msg_size);
 
 /** @} */
 

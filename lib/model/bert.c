@@ -30,6 +30,7 @@
 #include "../ops/pool.h"
 #include "../runtime/ctx.h"
 #include "encoder_internal.h"
+#include "io.h"
 
 struct clf_bert {
     struct clf_ctx *ctx;
@@ -211,7 +212,9 @@ static enum clf_status read_weight(struct weights *w, const char *name, int64_t 
     enum clf_status st = check_weight(w, name, rows, cols, full);
     if (st != CLF_OK)
         return st;
-    return clf_safetensors_read(w->st, full, host, (size_t)(rows * (cols ? cols : 1)));
+    size_t count = (size_t)(rows * (cols ? cols : 1));
+    return clf_msg_to_ctx(w->ctx, clf_safetensors_read(w->st, full, host, count),
+                          clf_safetensors_last_error(w->st));
 }
 
 /* Reads a weight into a new device tensor *out. */
@@ -343,6 +346,7 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
     float *host = NULL;
     struct weights w = {ctx, NULL, st_path, ""};
     struct bert_sizes s;
+    char msg[1024];
     enum clf_status st = cfg_path && st_path && b
                              ? CLF_OK
                              : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a model");
@@ -369,7 +373,7 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
         st = clf_encoder_new(ctx, &c, &unused, &b->enc);
     }
     if (st == CLF_OK)
-        st = clf_safetensors_open(ctx, st_path, &w.st);
+        st = clf_msg_to_ctx(ctx, clf_safetensors_open(st_path, &w.st, msg, sizeof msg), msg);
     int nd;
     int64_t shape[CLF_MAX_DIMS];
     if (st == CLF_OK &&

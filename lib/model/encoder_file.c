@@ -8,6 +8,7 @@
 
 #include "../runtime/ctx.h"
 #include "encoder_internal.h"
+#include "io.h"
 
 /* Reads a named tensor of the file, checked against the expected shape,
  * into a new device tensor. */
@@ -19,7 +20,7 @@ static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *
     int64_t fshape[CLF_MAX_DIMS];
     enum clf_status s = clf_safetensors_shape(st, name, &fnd, fshape, NULL);
     if (s != CLF_OK)
-        return s;
+        return clf_msg_to_ctx(ctx, s, clf_safetensors_last_error(st));
     bool same = fnd == nd;
     for (int i = 0; same && i < nd; i++)
         same = fshape[i] == shape[i];
@@ -38,7 +39,8 @@ static enum clf_status load_tensor(struct clf_ctx *ctx, struct clf_safetensors *
     float *host = malloc(n * sizeof *host);
     if (!host)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for '%s'", name);
-    s = clf_safetensors_read(st, name, host, n);
+    s = clf_msg_to_ctx(ctx, clf_safetensors_read(st, name, host, n),
+                       clf_safetensors_last_error(st));
     if (s == CLF_OK)
         s = clf_encoder_upload(ctx, nd, shape, host, out);
     free(host);
@@ -160,8 +162,10 @@ static enum clf_status load_tt(struct clf_ctx *ctx, struct clf_safetensors *st, 
             size_t count = (size_t)(sh[0] * sh[1] * sh[2] * sh[3]);
             float *h = malloc(count * sizeof *h);
             tt.cores[j] = malloc(count * sizeof *tt.cores[j]);
-            s = h && tt.cores[j] ? clf_safetensors_read(st, name, h, count)
-                                 : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for '%s'", name);
+            s = h && tt.cores[j]
+                    ? clf_msg_to_ctx(ctx, clf_safetensors_read(st, name, h, count),
+                                     clf_safetensors_last_error(st))
+                    : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for '%s'", name);
             for (size_t e = 0; s == CLF_OK && e < count; e++)
                 tt.cores[j][e] = h[e];
             free(h);
@@ -200,7 +204,8 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
         clf_encoder_destroy(enc);
         return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL weights path");
     }
-    s = clf_safetensors_open(ctx, path, &st);
+    char msg[1024];
+    s = clf_msg_to_ctx(ctx, clf_safetensors_open(path, &st, msg, sizeof msg), msg);
     if (s != CLF_OK) {
         clf_encoder_destroy(enc);
         return s;
@@ -386,7 +391,11 @@ enum clf_status clf_encoder_save(struct clf_encoder *enc, const char *path)
     if (st == CLF_OK && enc->norm_b)
         st = save_add(enc->ctx, &sl, "norm.bias", enc->norm_b, 0);
     if (st == CLF_OK)
-        st = clf_safetensors_write(enc->ctx, path, sl.e, sl.n);
+    {
+        char msg[1024];
+        st = clf_msg_to_ctx(enc->ctx, clf_safetensors_write(path, sl.e, sl.n, msg, sizeof msg),
+                            msg);
+    }
     for (size_t i = 0; i < sl.n; i++)
         free(sl.data[i]);
     free(sl.e), free(sl.names), free(sl.shapes), free(sl.data);

@@ -142,9 +142,11 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
                         (long long)params.max_word_chars);
 
     uint64_t size;
-    int fd = clf_io_open_read(ctx, vocab_path, &size);
+    char msg[1024];
+    struct clf_msg m = clf_msg_init(msg, sizeof msg);
+    int fd = clf_io_open_read(&m, vocab_path, &size);
     if (fd < 0)
-        return CLF_E_IO;
+        return clf_msg_to_ctx(ctx, CLF_E_IO, msg);
     if (size >= UINT32_MAX) {
         close(fd);
         return clf_fail(ctx, CLF_E_FORMAT, "%s: %llu bytes is too large for a vocabulary",
@@ -159,12 +161,12 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
                         vocab_path);
     }
-    enum clf_status st = clf_io_pread(ctx, fd, vocab_path, buf, (size_t)size, 0, "the vocabulary");
+    enum clf_status st = clf_io_pread(&m, fd, vocab_path, buf, (size_t)size, 0, "the vocabulary");
     close(fd);
     if (st != CLF_OK) {
         free(t);
         free(buf);
-        return st;
+        return clf_msg_to_ctx(ctx, st, msg);
     }
     buf[size] = '\0';
     t->ctx = ctx;
