@@ -201,6 +201,13 @@ void test_fill_uniform(float *x, size_t n, double lo, double hi)
         x[i] = (float)test_rand_uniform(lo, hi);
 }
 
+struct clf_node_info test_node_info(const struct clf_graph *g, size_t i)
+{
+    struct clf_node_info info = {.size = sizeof info};
+    ck_assert_int_eq(clf_graph_node_info(g, i, &info), CLF_OK);
+    return info;
+}
+
 void test_write_safetensors(const char *path, const struct clf_safetensors_entry *e, size_t n)
 {
     char msg[1024];

@@ -70,6 +70,9 @@ void test_input_upload(const struct test_input *in);
 /* Destroys the tensors and frees host. */
 void test_input_free(struct test_input *in);
 
+/* clf_graph_node_info of node i, asserting success. */
+struct clf_node_info test_node_info(const struct clf_graph *g, size_t i);
+
 /* Writes a safetensors file (clf_safetensors_write), asserting success. */
 void test_write_safetensors(const char *path, const struct clf_safetensors_entry *e, size_t n);
 /* Opens a safetensors file (clf_safetensors_open), asserting success. */

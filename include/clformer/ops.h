@@ -126,14 +126,6 @@ CLF_API void clf_graph_destroy(struct clf_graph *g);
 CLF_API size_t clf_graph_node_count(const struct clf_graph *g);
 
 /**
- * Describes node i (in recording order): the op and, once the graph has
- * run, what it chose, e.g. "gemm native:0 (tile 6x64, float16)". Writes a
- * NUL-terminated string into buf; CLF_E_INVALID_ARG when i is out of range.
- */
-CLF_API enum clf_status clf_graph_node_desc(const struct clf_graph *g, size_t i, char *buf,
-                                            size_t size);
-
-/**
  * Executes every recorded node; blocks until all have finished. May be
  * called again (for example after writing new inputs). The first run plans
  * the graph: the tensors its ops create get device memory by lifetime, so
@@ -163,29 +155,50 @@ CLF_API enum clf_status clf_graph_keep(struct clf_graph *g, struct clf_tensor *t
 CLF_API enum clf_status clf_graph_memory(const struct clf_graph *g, size_t *planned,
                                          size_t *naive);
 
-/** When and where node i's commands ran in the latest run. */
-struct clf_node_timing {
+/** Size of clf_node_info's description, its terminating NUL included. */
+#define CLF_NODE_DESC_SIZE 256
+
+/**
+ * What node i of a graph is, computes and (in the latest run) took:
+ * filled by clf_graph_node_info. Set size to sizeof(struct clf_node_info)
+ * first: the library fills the fields that fit in it (a program built
+ * against older headers gets the fields it knows) and zeroes any it does
+ * not know.
+ */
+struct clf_node_info {
+    size_t size;     /**< set by the caller: sizeof(struct clf_node_info) */
+    /** The op's name: "gemm", "attention", "layernorm", ... (a string of
+     *  the library, never freed) */
+    const char *op;
+    /** The op and, once the graph has run, what it chose, e.g. "gemm
+     *  24x40x16 native:0 (tile 6x64, float16)"; truncated to fit */
+    char desc[CLF_NODE_DESC_SIZE];
+    /** Its floating-point (or integer) operations, for throughput figures;
+     *  0 for data movement */
+    double flops;
+    /** Bytes its inputs and output occupy (a lower bound on its memory
+     *  traffic) */
+    double bytes;
+    /** The fields below hold the latest run's times: false before any run,
+     *  without profiling (clf_ctx_params.profiling) or when the run
+     *  replayed a recorded command buffer */
+    bool timed;
+    /** The latest run replayed a recorded command buffer (no per-node
+     *  times then: set clf_ctx_params.command_buffers = false for them) */
+    bool replayed;
+    double time_ms;  /**< device time of its last command */
     double start_ms; /**< device start of its first command, from the run's first start */
     double end_ms;   /**< device end of its last command, same origin */
     int queue;       /**< index of the queue it ran on (0 with one queue) */
-    bool replayed;   /**< the run replayed a recorded command buffer */
 };
 
-/** Fills *out for node i (needs profiling); CLF_E_STATE before any run. */
-CLF_API enum clf_status clf_graph_node_timing(const struct clf_graph *g, size_t i,
-                                              struct clf_node_timing *out);
-
 /**
- * What node i computes, for throughput figures: *flops its floating-point
- * (or integer) operations, *bytes the bytes its inputs and output occupy
- * (a lower bound on its memory traffic). 0 flops for data movement.
+ * Fills *out for node i (in recording order): op name, description, cost
+ * and, after a run, times. CLF_E_INVALID_ARG for a NULL g or out, an unset
+ * out->size, or i out of range.
  */
-CLF_API enum clf_status clf_graph_node_cost(const struct clf_graph *g, size_t i, double *flops,
-                                            double *bytes);
-
-/** Device time of node i's last command in the latest run, in ms (needs
- *  profiling, on by default); CLF_E_STATE before any run. */
-CLF_API enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms);
+CLF_API enum clf_status clf_graph_node_info(const struct clf_graph *g, size_t i,
+                                            struct clf_node_info *out);
 
 /** @} */
 

@@ -76,22 +76,6 @@ size_t clf_graph_node_count(const struct clf_graph *g)
     return g ? g->n_nodes : 0;
 }
 
-enum clf_status clf_graph_node_desc(const struct clf_graph *g, size_t i, char *buf, size_t size)
-{
-    if (!g || !buf || size == 0)
-        return CLF_E_INVALID_ARG;
-    buf[0] = 0;
-    if (i >= g->n_nodes)
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "no node %zu (the graph has %zu)", i,
-                        g->n_nodes);
-    const struct clf_node *n = &g->nodes[i];
-    if (n->impl->describe)
-        n->impl->describe(n, buf, size);
-    else
-        snprintf(buf, size, "%s", n->impl->name);
-    return CLF_OK;
-}
-
 enum clf_status clf_graph_check_call(struct clf_graph *g, struct clf_tensor **out, const char *op)
 {
     if (out)
