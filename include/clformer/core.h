@@ -174,6 +174,15 @@ CLF_API enum clf_status clf_device_find(const char *spec, struct clf_device_info
 /** @defgroup context Contexts
  * A context is one device with its queues, kernel programs, caches and
  * buffer pool; tensors and graphs are made on one.
+ *
+ * Lifetime: a context is reference-counted by what is made on it. Every
+ * tensor (views included), graph and tokenizer holds a reference, and
+ * objects made of tensors (encoders, BERT models) hold it through them.
+ * clf_ctx_destroy drops the caller's reference; the context is freed (its
+ * queues, programs, caches and pool) when the last holder is destroyed.
+ * Until then the holders stay fully usable (a graph still runs, a tensor
+ * still reads and writes), but the caller must not pass the context itself
+ * to any call after clf_ctx_destroy.
  * @{ */
 
 /** A context: an OpenCL device, its queues, programs, caches and buffer
@@ -267,7 +276,10 @@ CLF_API struct clf_ctx_params clf_ctx_params_default(void);
 CLF_API enum clf_status clf_ctx_create(const struct clf_ctx_params *params,
                                        struct clf_ctx **out);
 
-/** Destroys a context. Its tensors and graphs must be destroyed first. */
+/** Drops the caller's reference to a context (NULL is fine): the context
+ *  is freed now, or with the last tensor, graph or tokenizer still made on
+ *  it (see @ref context "Contexts"). A second call on the same context is
+ *  an error, logged and ignored while the context lives. */
 CLF_API void clf_ctx_destroy(struct clf_ctx *ctx);
 
 /** Message of the last failure on this context ("" when none). */

@@ -238,7 +238,7 @@ struct clf_tokenizer;
  * max_word_chars < 1 is CLF_E_INVALID_ARG. Errors name the file (CLF_E_IO
  * when it cannot be read). ctx only receives error messages and may be
  * NULL; the tokenizer is host code and needs no device. A tokenizer may be
- * used by one thread at a time (it keeps ctx for its errors).
+ * used by one thread at a time (it keeps ctx for its errors, and alive).
  */
 CLF_API enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
                                            const struct clf_tokenizer_params *p,

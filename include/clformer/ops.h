@@ -46,7 +46,8 @@ CLF_API float clf_f16_to_f32(uint16_t h);
 /**
  * A tensor: a device buffer plus dtype, shape (outermost first), strides in
  * elements and an element offset. A view shares its base's storage; storage
- * lives until the last tensor using it is destroyed.
+ * lives until the last tensor using it is destroyed. A tensor keeps its
+ * context alive (see @ref context "Contexts").
  */
 struct clf_tensor;
 
@@ -114,7 +115,8 @@ CLF_API bool clf_tensor_is_contiguous(const struct clf_tensor *t);
  * clf_graph_run, which enqueues every node in dependency order with events.
  * Each op creates its output tensor; output tensors belong to the graph and
  * live until clf_graph_destroy (read them with clf_tensor_read; views of
- * them may be taken and must be destroyed before the graph).
+ * them may be taken and must be destroyed before the graph). A graph keeps
+ * its context alive (see @ref context "Contexts").
  */
 struct clf_graph;
 

@@ -15,6 +15,7 @@ enum clf_status clf_graph_create(struct clf_ctx *ctx, struct clf_graph **out)
     struct clf_graph *g = calloc(1, sizeof *g);
     if (!g)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a graph");
+    clf_ctx_ref(ctx);
     g->ctx = ctx;
     *out = g;
     return CLF_OK;
@@ -47,7 +48,9 @@ void clf_graph_destroy(struct clf_graph *g)
         clReleaseMemObject(g->bufs[i]);
     free(g->bufs);
     free(g->nodes);
+    struct clf_ctx *ctx = g->ctx;
     free(g);
+    clf_ctx_unref(ctx); /* last: this may free the context */
 }
 
 enum clf_status clf_graph_adopt(struct clf_graph *g, struct clf_tensor *t)

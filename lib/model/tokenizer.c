@@ -169,7 +169,6 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
         return clf_msg_to_ctx(ctx, st, msg);
     }
     buf[size] = '\0';
-    t->ctx = ctx;
     t->p = params;
     t->strings = buf;
 
@@ -233,6 +232,8 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
             t->specials[t->n_specials++] =
                 (struct tok_special){.text = specials[i], .len = strlen(specials[i]), .id = id};
     }
+    clf_ctx_ref(ctx); /* for its error messages: the context outlives it */
+    t->ctx = ctx;
     *out = t;
     return CLF_OK;
 }
@@ -243,7 +244,9 @@ void clf_tokenizer_destroy(struct clf_tokenizer *t)
         return;
     free(t->table);
     free(t->strings);
+    struct clf_ctx *ctx = t->ctx;
     free(t);
+    clf_ctx_unref(ctx);
 }
 
 int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char *token)

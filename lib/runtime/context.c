@@ -250,6 +250,7 @@ enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_c
     struct clf_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return CLF_E_OUT_OF_MEMORY;
+    ctx->refs = 1; /* the caller's */
     ctx->log_fn = p->log_fn;
     ctx->log_user = p->log_user;
     ctx->log_level = p->log_level;
@@ -367,14 +368,15 @@ enum clf_status clf_ctx_owned_add(struct clf_ctx *ctx, int kind, const int64_t k
     memcpy(grown[ctx->n_owned].key, key, sizeof(int64_t) * 4);
     grown[ctx->n_owned].tensor = t;
     t->ctx_owned = true;
+    ctx->refs--; /* the tensor's own: the context owns it now */
     ctx->n_owned++;
     return CLF_OK;
 }
 
-void clf_ctx_destroy(struct clf_ctx *ctx)
+/* Frees the context, once its last reference is gone. */
+static void ctx_free(struct clf_ctx *ctx)
 {
-    if (!ctx)
-        return;
+    ctx->freeing = true;
     for (int i = 0; i < ctx->n_queues; i++)
         clFinish(ctx->queues[i]);
     if (ctx->queue_in_order)
@@ -384,11 +386,10 @@ void clf_ctx_destroy(struct clf_ctx *ctx)
     for (size_t i = 0; i < ctx->n_owned; i++)
         clf_tensor_free(ctx->owned[i].tensor);
     free(ctx->owned);
-    if (ctx->stats.pool_bytes_live)
-        clf_log(ctx, CLF_LOG_WARN,
-                "context destroyed while tensors hold %llu device bytes; destroy tensors "
-                "and graphs first",
+    if (ctx->stats.pool_bytes_live) /* a buffer held without a reference: a bug of ours */
+        clf_log(ctx, CLF_LOG_WARN, "context freed while %llu device bytes are held",
                 (unsigned long long)ctx->stats.pool_bytes_live);
+    clf_log(ctx, CLF_LOG_DEBUG, "context on '%s' freed", ctx->info.name);
     clf_pool_trim(ctx);
     free(ctx->pool.free_bufs);
     clf_programs_release(ctx);
@@ -401,6 +402,37 @@ void clf_ctx_destroy(struct clf_ctx *ctx)
     free(ctx->cache_dir);
     free(ctx->cl_dir);
     free(ctx);
+}
+
+void clf_ctx_ref(struct clf_ctx *ctx)
+{
+    if (ctx)
+        ctx->refs++;
+}
+
+void clf_ctx_unref(struct clf_ctx *ctx)
+{
+    /* while freeing, the context's own tensors and caches go: no count */
+    if (!ctx || ctx->freeing)
+        return;
+    if (--ctx->refs == 0)
+        ctx_free(ctx);
+}
+
+void clf_ctx_destroy(struct clf_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->released) {
+        clf_log(ctx, CLF_LOG_ERROR, "clf_ctx_destroy called twice on a context (ignored)");
+        return;
+    }
+    ctx->released = true;
+    if (ctx->refs > 1)
+        clf_log(ctx, CLF_LOG_DEBUG,
+                "context released by its caller; %d tensors, graphs or tokenizers keep it",
+                ctx->refs - 1);
+    clf_ctx_unref(ctx);
 }
 
 const char *clf_ctx_last_error(const struct clf_ctx *ctx)

@@ -48,7 +48,8 @@ enum clf_ctx_tensor_kind {
 };
 
 /* A tensor the context owns (e.g. a precomputed positional table), found
- * again by (kind, key) and destroyed with the context. */
+ * again by (kind, key) and destroyed with the context; it holds no
+ * reference to the context (that would be a cycle). */
 struct clf_ctx_tensor {
     int kind;
     int64_t key[4];
@@ -56,6 +57,12 @@ struct clf_ctx_tensor {
 };
 
 struct clf_ctx {
+    /* References: the caller's (until clf_ctx_destroy) and one per tensor,
+     * graph and tokenizer made on the context; the last one frees it. A
+     * context is used by one thread at a time, so a plain count. */
+    int refs;
+    bool released;             /* clf_ctx_destroy dropped the caller's reference */
+    bool freeing;              /* the last reference is gone: being freed */
     struct clf_device_info info;
     cl_platform_id platform;
     cl_device_id device;
@@ -136,8 +143,14 @@ enum clf_status clf_ctx_in_order_queue(struct clf_ctx *ctx, cl_command_queue *ou
 /* clCloneKernel where the ICD loader has it (else NULL, *err set). */
 cl_kernel clf_clone_kernel(struct clf_ctx *ctx, cl_kernel k, cl_int *err);
 
-/* Registers fn to run once when the context is destroyed (before its
- * queues are released); registering the same fn twice is a no-op. */
+/* A reference to ctx (NULL is fine): whatever holds one keeps the context
+ * alive after clf_ctx_destroy. */
+void clf_ctx_ref(struct clf_ctx *ctx);
+/* Drops a reference (NULL is fine); the last one frees the context. */
+void clf_ctx_unref(struct clf_ctx *ctx);
+
+/* Registers fn to run once when the context is freed (before its queues
+ * are released); registering the same fn twice is a no-op. */
 enum clf_status clf_ctx_on_destroy(struct clf_ctx *ctx, void (*fn)(struct clf_ctx *ctx));
 
 /* The context-owned tensor of (kind, key), or NULL. */

@@ -73,6 +73,7 @@ static enum clf_status tensor_alloc(struct clf_ctx *ctx, enum clf_dtype dtype, i
     }
     s->bytes = (size_t)numel * clf_dtype_size(dtype);
     s->refs = 1;
+    clf_ctx_ref(ctx);
     t->ctx = ctx;
     t->storage = s;
     t->dtype = dtype;
@@ -99,6 +100,7 @@ enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int nd
         free(s);
         free(*out);
         *out = NULL;
+        clf_ctx_unref(ctx);
     }
     return st;
 }
@@ -160,6 +162,7 @@ enum clf_status clf_tensor_view(struct clf_tensor *base, int ndim, const int64_t
     struct clf_tensor *t = calloc(1, sizeof *t);
     if (!t)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a view");
+    clf_ctx_ref(ctx);
     t->ctx = ctx;
     t->storage = base->storage;
     t->storage->refs++;
@@ -259,7 +262,11 @@ void clf_tensor_free(struct clf_tensor *t)
         free(d);
     }
     clf_storage_release(t->ctx, t->storage);
+    struct clf_ctx *ctx = t->ctx;
+    bool holds_ref = !t->ctx_owned;
     free(t);
+    if (holds_ref) /* last: this may free the context */
+        clf_ctx_unref(ctx);
 }
 
 void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s)
