@@ -15,7 +15,10 @@
  *  - clformer/models.h — @ref models "models and tokenizers": the encoder,
  *    BERT models, the WordPiece tokenizer;
  *  - clformer/parallel.h — @ref parallel "several devices": device groups
- *    and tensor parallelism.
+ *    and tensor parallelism;
+ *  - clformer/opencl.h — @ref opencl "OpenCL interoperation": a context
+ *    over a caller's OpenCL context and queue, a tensor over a caller's
+ *    buffer. Not included here: it needs OpenCL's headers.
  *
  * Conventions:
  *  - every object is opaque and created/destroyed in pairs;

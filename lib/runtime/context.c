@@ -237,7 +237,22 @@ static void load_command_buffers(struct clf_ctx *ctx)
     ctx->command_buffers = true;
 }
 
+/* clf_ctx_create's way of opening the device: by params->device's spec. */
+static enum clf_status open_by_spec(struct clf_ctx *ctx, const struct clf_ctx_params *p,
+                                    void *user)
+{
+    (void)user;
+    const char *spec = p->device ? p->device : clf_device_default_spec();
+    return open_device(ctx, spec, p->profiling, p->queues);
+}
+
 enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_ctx **out)
+{
+    return clf_ctx_create_with(params, open_by_spec, NULL, out);
+}
+
+enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx_open_fn open,
+                                    void *user, struct clf_ctx **out)
 {
     if (!out)
         return CLF_E_INVALID_ARG;
@@ -295,8 +310,7 @@ enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_c
         st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the context's paths");
         goto fail;
     }
-    const char *spec = p->device ? p->device : clf_device_default_spec();
-    st = open_device(ctx, spec, p->profiling, p->queues);
+    st = open(ctx, p, user);
     if (st != CLF_OK)
         goto fail;
     set_base_options(ctx);
@@ -399,6 +413,8 @@ static void ctx_free(struct clf_ctx *ctx)
         clReleaseCommandQueue(ctx->queues[i]);
     if (ctx->context)
         clReleaseContext(ctx->context);
+    if (ctx->wrapped)
+        clReleaseDevice(ctx->device);
     free(ctx->cache_dir);
     free(ctx->cl_dir);
     free(ctx);

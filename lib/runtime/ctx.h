@@ -7,6 +7,7 @@
 
 #include "clformer.h"
 #include "cl.h"
+#include "clformer/opencl.h" /* after cl.h: the interop entry points */
 #include "pool.h"
 
 #include <CL/cl_ext.h> /* cl_khr_command_buffer types */
@@ -67,6 +68,8 @@ struct clf_ctx {
     cl_platform_id platform;
     cl_device_id device;
     cl_context context;
+    bool wrapped;              /* the device, context and queues[0] are a caller's
+                                  (clf_ctx_wrap_cl), retained and released by us */
     /* The queue ops enqueue on: queues[0] outside graph runs; the executor
      * points it at each node's queue while enqueueing the node, and sets
      * it to NULL while recording a command buffer (so that anything not
@@ -158,6 +161,14 @@ struct clf_tensor *clf_ctx_owned_find(const struct clf_ctx *ctx, int kind, const
 /* Hands t to the context under (kind, key); on failure t is freed. */
 enum clf_status clf_ctx_owned_add(struct clf_ctx *ctx, int kind, const int64_t key[4],
                                   struct clf_tensor *t);
+
+/* Opens a new context's device: sets platform, device, info, context,
+ * queues, n_queues, queue, queue_out_of_order and profiling, as p asks. */
+typedef enum clf_status (*clf_ctx_open_fn)(struct clf_ctx *ctx, const struct clf_ctx_params *p,
+                                           void *user);
+/* clf_ctx_create with another way of opening the device (interop.c). */
+enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx_open_fn open,
+                                    void *user, struct clf_ctx **out);
 
 /* Milliseconds from a monotonic clock. */
 double clf_now_ms(void);

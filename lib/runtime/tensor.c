@@ -209,7 +209,7 @@ enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t ke
     while (d && (d->kind != kind || memcmp(d->key, key, sizeof d->key) != 0))
         d = d->next;
     if (d && d->class_bytes >= bytes) {
-        *fresh = d->version == t->storage->version;
+        *fresh = !t->storage->wrapped && d->version == t->storage->version;
         *out = d;
         return CLF_OK;
     }
@@ -245,7 +245,10 @@ void clf_derived_mark_fresh(const struct clf_tensor *t, struct clf_derived *d, c
     if (d->ready)
         clReleaseEvent(d->ready);
     d->ready = filled;
-    d->version = t->storage->version;
+    /* a wrapped buffer's contents may change unseen: never fresh, so that
+     * it is derived again at every use and graphs that read it are not
+     * recorded (the executor's recorded inputs must stay fresh) */
+    d->version = t->storage->wrapped ? (uint64_t)-1 : t->storage->version;
 }
 
 void clf_tensor_free(struct clf_tensor *t)
@@ -273,7 +276,7 @@ void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s)
 {
     if (--s->refs > 0)
         return;
-    if (s->graph) {
+    if (s->graph || s->wrapped) {
         if (s->mem)
             clReleaseMemObject(s->mem);
     } else {

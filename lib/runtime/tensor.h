@@ -14,6 +14,9 @@ struct clf_storage {
     int refs;
     uint64_t version;   /* bumped by every write (host or graph node): caches
                            derived from the contents compare it */
+    bool wrapped;       /* mem is a caller's buffer (clf_tensor_wrap_cl), retained:
+                           released, never pooled; the caller may write it behind
+                           our back, so nothing derived from it is ever fresh */
     /* Graph-planned storage (clf_graph_new_output): `graph` is set, the
      * memory comes from the graph's plan (lib/graph/plan.c) and mem is
      * this storage's own reference (a sub-buffer of the graph's arena, or
@@ -64,7 +67,8 @@ void clf_tensor_free(struct clf_tensor *t);
 void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s);
 
 /* A dense tensor of graph-planned storage: shape and bytes known, no
- * device memory (s->mem NULL) until g plans it. */
+ * device memory (s->mem NULL) until g plans it; with g NULL, a storage
+ * whose memory the caller provides (clf_tensor_wrap_cl). */
 enum clf_status clf_tensor_new_deferred(struct clf_ctx *ctx, struct clf_graph *g,
                                         enum clf_dtype dtype, int ndim, const int64_t *shape,
                                         struct clf_tensor **out);
