@@ -11,6 +11,8 @@
 /* Exit status that meson counts as "skipped". */
 #define TEST_SKIP 77
 
+/* True when an OpenCL device exists. */
+bool test_have_device(void);
 /* Exits with TEST_SKIP (after saying why) when no OpenCL device exists. */
 void test_require_device(void);
 
@@ -77,6 +79,9 @@ struct clf_node_info test_node_info(const struct clf_graph *g, size_t i);
 void test_write_safetensors(const char *path, const struct clf_safetensors_entry *e, size_t n);
 /* Opens a safetensors file (clf_safetensors_open), asserting success. */
 struct clf_safetensors *test_open_safetensors(const char *path);
+
+/* Writes text into dir/name; returns that path (malloc'd). */
+char *test_write_text(const char *dir, const char *name, const char *text);
 
 /* Creates a fresh empty directory under $TMPDIR (malloc'd path). */
 char *test_make_tmpdir(const char *tag);

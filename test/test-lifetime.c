@@ -158,14 +158,10 @@ START_TEST(test_encoder_and_tokenizer)
     cfg.layers = 1;
     struct clf_encoder *enc = NULL;
     ck_assert_ok(ctx, clf_encoder_create_random(ctx, &cfg, 7, &enc));
-    char vocab[4200];
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", tmpdir);
-    FILE *f = fopen(vocab, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n", f);
-    ck_assert_int_eq(fclose(f), 0);
+    char *vocab = test_write_text(tmpdir, "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
     struct clf_tokenizer *tok = NULL;
     ck_assert_ok(ctx, clf_tokenizer_load(ctx, vocab, NULL, &tok));
+    free(vocab);
     const int64_t xs[3] = {1, 4, 16};
     struct clf_tensor *x = NULL, *y = NULL;
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, xs, &x));
