@@ -31,6 +31,49 @@ extern "C" {
  * @{
  */
 
+/** @defgroup abi The ABI of structs
+ * How structs cross the library's boundary, so that a program built against
+ * one version of these headers runs with another version of the library of
+ * the same soname (its symbols are versioned, node CLFORMER_0).
+ *
+ * Params structs (clf_ctx_params, clf_gemm_params, clf_attention_params,
+ * clf_quant_params, clf_gemm_q8_params, clf_attention_quant_params,
+ * clf_encoder_config, clf_tokenizer_params) and the output struct
+ * clf_node_info begin with `size_t size`: the size of the struct the
+ * caller was compiled with.
+ *  - Get a params struct from its X_default() or X_init(&p, sizeof p),
+ *    which set size and the defaults; a struct zeroed by hand has size 0
+ *    and is refused (CLF_E_INVALID_ARG). X_default() is inline: it returns
+ *    the caller's own struct (a by-value return of the library's would not
+ *    fit an older caller), and so are clf_encoder_get_config and
+ *    clf_bert_config.
+ *  - The library reads only the fields that fit in the caller's size: a
+ *    caller built against older headers gets the defaults for the fields
+ *    added since. A caller built against newer headers, on an older
+ *    library, may only leave the fields that library does not know at
+ *    zero (the "as before" of every added field); a nonzero one is
+ *    CLF_E_UNSUPPORTED.
+ *  - The library writes only the fields that fit in an output struct's
+ *    size (clf_node_info), and zeroes those it does not know.
+ *  - Fields are only ever added at the end; none is removed, moved or
+ *    retyped under one soname.
+ *
+ * The other structs (clf_device_info, clf_ctx_stats, clf_ffn_stats, and the
+ * plain values embedded in params: clf_attention_variant, clf_actq,
+ * clf_ffn_factor; clf_tp_comm, clf_safetensors_entry) have no size field:
+ * they are fixed under one soname, and changing one bumps it.
+ */
+
+/** Defines X_default() of a params struct X: X_init on the caller's own
+ *  struct, inline so that its size is the caller's (@ref abi "the ABI rule"). */
+#define CLF_PARAMS_DEFAULT(type)                                                             \
+    static inline struct type type##_default(void)                                           \
+    {                                                                                        \
+        struct type p;                                                                       \
+        type##_init(&p, sizeof p);                                                           \
+        return p;                                                                            \
+    }
+
 /** @defgroup status Status and version
  * Every fallible call returns an enum clf_status.
  * @{ */
@@ -221,6 +264,9 @@ CLF_API const char *clf_gemm_provider_str(enum clf_gemm_provider p);
 
 /** Context configuration; get one from clf_ctx_params_default(). */
 struct clf_ctx_params {
+    /** The struct\'s size: set by clf_ctx_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
     /** Device spec (see clf_device_match). Default NULL: $CLFORMER_DEVICE,
      *  else "auto". */
     const char *device;
@@ -263,8 +309,14 @@ struct clf_ctx_params {
     bool command_buffers;
 };
 
-/** Returns the documented defaults. */
-CLF_API struct clf_ctx_params clf_ctx_params_default(void);
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_ctx_params_init(struct clf_ctx_params *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_ctx_params)
 
 /**
  * Creates a context on the device chosen by params->device.

@@ -76,6 +76,9 @@ enum clf_kv_format {
 /** Shape and behaviour of an encoder stack; get one from
  *  clf_encoder_config_default(). */
 struct clf_encoder_config {
+    /** The struct\'s size: set by clf_encoder_config_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
     int64_t d_model;   /**< Default 512 */
     int64_t heads;     /**< Default 8; must divide d_model */
     int64_t d_ff;      /**< Default 2048 */
@@ -112,8 +115,14 @@ struct clf_encoder_config {
     struct clf_actq ffn_act;
 };
 
-/** Returns the documented defaults. */
-CLF_API struct clf_encoder_config clf_encoder_config_default(void);
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_encoder_config_init(struct clf_encoder_config *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_encoder_config)
 
 /** A stack of encoder layers with its weights on the device. */
 struct clf_encoder;
@@ -178,8 +187,19 @@ CLF_API enum clf_status clf_encoder_ffn_stats(const struct clf_encoder *enc, int
 /** Destroys an encoder (NULL is fine); graphs recorded with it first. */
 CLF_API void clf_encoder_destroy(struct clf_encoder *enc);
 
-/** The encoder's configuration. */
-CLF_API struct clf_encoder_config clf_encoder_get_config(const struct clf_encoder *enc);
+/** Copies enc's configuration into the first `size` bytes of *p, as
+ *  clf_encoder_config_init does the defaults (NULL enc: the defaults). */
+CLF_API void clf_encoder_config_of(const struct clf_encoder *enc, struct clf_encoder_config *p,
+                                   size_t size);
+
+/** The encoder's configuration (inline: the caller's struct, see @ref abi
+ *  "the ABI rule"). */
+static inline struct clf_encoder_config clf_encoder_get_config(const struct clf_encoder *enc)
+{
+    struct clf_encoder_config c;
+    clf_encoder_config_of(enc, &c, sizeof c);
+    return c;
+}
 
 /**
  * Copies one weight to the host as float32, by its PyTorch name within a
@@ -218,14 +238,23 @@ CLF_API enum clf_status clf_encoder_calibrate(struct clf_encoder *enc, struct cl
 
 /** Options of clf_tokenizer_load; get one from clf_tokenizer_params_default(). */
 struct clf_tokenizer_params {
+    /** The struct\'s size: set by clf_tokenizer_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
     bool lower_case;      /**< lower-case and strip accents (uncased BERT). Default true */
     int64_t max_length;   /**< tokens per text including [CLS] and [SEP]; longer texts
                                are truncated (reported). Default 256 */
     int64_t max_word_chars; /**< longer words become [UNK]. Default 100 */
 };
 
-/** Returns the documented defaults. */
-CLF_API struct clf_tokenizer_params clf_tokenizer_params_default(void);
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_tokenizer_params_init(struct clf_tokenizer_params *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_tokenizer_params)
 
 /** A BERT WordPiece tokenizer (vocabulary loaded from vocab.txt). */
 struct clf_tokenizer;
@@ -320,11 +349,16 @@ CLF_API enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir
  *  it first. */
 CLF_API void clf_bert_destroy(struct clf_bert *b);
 
-/** The model's encoder configuration (sizes from config.json). */
-CLF_API struct clf_encoder_config clf_bert_config(const struct clf_bert *b);
+/** The encoder inside (for clf_encoder_calibrate, _save, _ffn_stats);
+ *  NULL for a NULL b. */
+CLF_API struct clf_encoder *clf_bert_encoder(const struct clf_bert *b);
 
-/** The encoder inside (for clf_encoder_calibrate, _save, _ffn_stats). */
-CLF_API struct clf_encoder *clf_bert_encoder(struct clf_bert *b);
+/** The model's encoder configuration (sizes from config.json; inline, see
+ *  @ref abi "the ABI rule"). */
+static inline struct clf_encoder_config clf_bert_config(const struct clf_bert *b)
+{
+    return clf_encoder_get_config(clf_bert_encoder(b));
+}
 
 /**
  * Records the model on g: ids i32 [batch, seq], mask i32 [batch, seq]

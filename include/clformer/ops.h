@@ -231,6 +231,9 @@ CLF_API enum clf_status clf_op_copy(struct clf_graph *g, struct clf_tensor *x,
 
 /** Options of clf_op_gemm; get one from clf_gemm_params_default(). */
 struct clf_gemm_params {
+    /** The struct\'s size: set by clf_gemm_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
     bool trans_a;             /**< use Aᵀ. Default false */
     bool trans_b;             /**< use Bᵀ (nn.Linear weights [N, K]). Default false */
     float alpha;              /**< Default 1 */
@@ -246,8 +249,14 @@ struct clf_gemm_params {
     enum clf_gemm_provider provider;
 };
 
-/** Returns the documented defaults. */
-CLF_API struct clf_gemm_params clf_gemm_params_default(void);
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_gemm_params_init(struct clf_gemm_params *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_gemm_params)
 
 /**
  * out = act(alpha · op(A) · op(B) + beta · C + bias), row-major f32.
@@ -484,6 +493,9 @@ CLF_API void clf_attention_variant_str(const struct clf_attention_variant *v, ch
 
 /** Options of clf_op_attention; get one from clf_attention_params_default(). */
 struct clf_attention_params {
+    /** The struct\'s size: set by clf_attention_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
     /** Score scale. Default 0: 1/sqrt(head_dim). */
     float scale;
     /** Query i attends keys j <= i only (top-left aligned, as PyTorch's
@@ -511,8 +523,14 @@ struct clf_attention_params {
     struct clf_tensor *proj_f; /**< LINFORMER only: F, as proj_e */
 };
 
-/** Returns the documented defaults. */
-CLF_API struct clf_attention_params clf_attention_params_default(void);
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_attention_params_init(struct clf_attention_params *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_attention_params)
 
 /**
  * out = softmax(Q·Kᵀ·scale + mask)·V per batch and head.
@@ -575,6 +593,9 @@ enum clf_quant_axis {
 /** Options of clf_op_quantize / clf_op_dequantize; get one from
  *  clf_quant_params_default(). */
 struct clf_quant_params {
+    /** The struct\'s size: set by clf_quant_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
     enum clf_quant_scheme scheme; /**< Default CLF_QUANT_SYMMETRIC */
     enum clf_quant_axis axis;     /**< Default CLF_QUANT_ROW */
     int bits;                     /**< Default 8; ranges per scheme above */
@@ -588,8 +609,14 @@ struct clf_quant_params {
     size_t n_scales; /**< count of scales (and zeros) */
 };
 
-/** Returns the documented defaults. */
-CLF_API struct clf_quant_params clf_quant_params_default(void);
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_quant_params_init(struct clf_quant_params *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_quant_params)
 
 /**
  * Quantises x (f32, 1 to 4 dims, any strides) to dense i8 codes q of the
@@ -629,12 +656,21 @@ CLF_API enum clf_status clf_op_dequantize(struct clf_graph *g, struct clf_tensor
 
 /** Options of clf_op_gemm_q8; get one from clf_gemm_q8_params_default(). */
 struct clf_gemm_q8_params {
+    /** The struct\'s size: set by clf_gemm_q8_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
     struct clf_tensor *bias; /**< [N] f32 added after scaling. Default NULL */
     enum clf_act act;        /**< applied last. Default CLF_ACT_NONE */
 };
 
-/** Returns the documented defaults. */
-CLF_API struct clf_gemm_q8_params clf_gemm_q8_params_default(void);
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_gemm_q8_params_init(struct clf_gemm_q8_params *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_gemm_q8_params)
 
 /**
  * Integer GEMM for quantised linear layers:
@@ -666,6 +702,9 @@ enum clf_p_format {
 /** Options of clf_op_attention_quant; get one from
  *  clf_attention_quant_params_default(). */
 struct clf_attention_quant_params {
+    /** The struct\'s size: set by clf_attention_quant_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
     float scale;                     /**< Default 0: 1/sqrt(head_dim) */
     bool causal;                     /**< as clf_attention_params. Default false */
     struct clf_tensor *key_padding;  /**< as clf_attention_params. Default NULL */
@@ -677,8 +716,14 @@ struct clf_attention_quant_params {
     int p_bits;                      /**< CLF_P_LOG: 2..8. Default 4 */
 };
 
-/** Returns the documented defaults. */
-CLF_API struct clf_attention_quant_params clf_attention_quant_params_default(void);
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_attention_quant_params_init(struct clf_attention_quant_params *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_attention_quant_params)
 
 /**
  * Mixed-precision attention: q f32 [batch, heads, seq_q, head_dim] (any

@@ -29,6 +29,7 @@
 #include "../graph/graph.h"
 #include "../ops/pool.h"
 #include "../runtime/ctx.h"
+#include "../runtime/abi.h"
 #include "encoder_internal.h"
 #include "io.h"
 
@@ -358,7 +359,9 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
     }
     /* the options' attention, quantisation and FFN format; the sizes are
      * config.json's */
-    struct clf_encoder_config c = options ? *options : clf_encoder_config_default();
+    struct clf_encoder_config c = clf_encoder_config_default();
+    if (st == CLF_OK)
+        st = clf_abi_import(ctx, "clf_encoder_config", options, &c, sizeof c);
     if (st == CLF_OK) {
         c.d_model = s.d;
         c.heads = s.heads;
@@ -427,12 +430,7 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
     return CLF_OK;
 }
 
-struct clf_encoder_config clf_bert_config(const struct clf_bert *b)
-{
-    return b ? b->enc->cfg : clf_encoder_config_default();
-}
-
-struct clf_encoder *clf_bert_encoder(struct clf_bert *b)
+struct clf_encoder *clf_bert_encoder(const struct clf_bert *b)
 {
     return b ? b->enc : NULL;
 }

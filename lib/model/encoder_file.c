@@ -200,6 +200,7 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
     enum clf_status s = clf_encoder_new(ctx, cfg, out, &enc);
     if (s != CLF_OK)
         return s;
+    cfg = &enc->cfg; /* the caller's, as clf_encoder_new read it */
     if (!path) {
         clf_encoder_destroy(enc);
         return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL weights path");

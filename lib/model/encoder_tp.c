@@ -57,6 +57,7 @@
 
 #include "../graph/graph.h"
 #include "../runtime/ctx.h"
+#include "../runtime/abi.h"
 #include "encoder_internal.h"
 
 /* One layer's slices on one rank (out_b, b2 NULL on ranks > 0). */
@@ -323,9 +324,14 @@ static enum clf_status make_tp(struct clf_ctx *const *ctxs, int nlocal, int base
                                const struct clf_encoder_config *cfg, const char *path,
                                uint64_t seed, struct clf_encoder_tp **out)
 {
-    enum clf_status st = check_tp_config(ctxs[0], cfg, n, comm->allreduce ? "ranks" : "devices");
+    /* the caller's configuration, read by the ABI rule (clformer/core.h) */
+    struct clf_encoder_config c = clf_encoder_config_default();
+    enum clf_status st = clf_abi_import(ctxs[0], "clf_encoder_config", cfg, &c, sizeof c);
+    if (st == CLF_OK)
+        st = check_tp_config(ctxs[0], &c, n, comm->allreduce ? "ranks" : "devices");
     if (st != CLF_OK) /* before the full encoder is made */
         return st;
+    cfg = &c;
     struct clf_encoder *full = NULL;
     st = path ? clf_encoder_load(ctxs[0], cfg, path, &full)
               : clf_encoder_create_random(ctxs[0], cfg, seed, &full);

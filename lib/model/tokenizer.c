@@ -38,6 +38,7 @@
 #include <xxhash.h>
 
 #include "io.h"
+#include "../runtime/abi.h"
 
 /* [CLS], [SEP], [UNK], [PAD], [MASK] */
 #define TOK_MAX_SPECIALS 5
@@ -66,10 +67,11 @@ struct clf_tokenizer {
     size_t n_specials;
 };
 
-struct clf_tokenizer_params clf_tokenizer_params_default(void)
+void clf_tokenizer_params_init(struct clf_tokenizer_params *out, size_t size)
 {
     struct clf_tokenizer_params p = {.lower_case = true, .max_length = 256, .max_word_chars = 100};
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -130,7 +132,10 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
     *out = NULL;
     if (!vocab_path)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "clf_tokenizer_load: vocab_path is NULL");
-    struct clf_tokenizer_params params = p ? *p : clf_tokenizer_params_default();
+    struct clf_tokenizer_params params = clf_tokenizer_params_default();
+    enum clf_status ist = clf_abi_import(ctx, "clf_tokenizer_params", p, &params, sizeof params);
+    if (ist != CLF_OK)
+        return ist;
     if (params.max_length < 2 || params.max_length > INT32_MAX)
         return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "clf_tokenizer_load: max_length %lld must be in [2, 2^31-1] (room for "

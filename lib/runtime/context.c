@@ -8,6 +8,7 @@
 #include "env.h"
 #include "program.h"
 #include "tensor.h"
+#include "abi.h"
 
 static enum clf_log_level parse_log_level(const char *s, enum clf_log_level fallback)
 {
@@ -20,7 +21,7 @@ static enum clf_log_level parse_log_level(const char *s, enum clf_log_level fall
     return fallback;
 }
 
-struct clf_ctx_params clf_ctx_params_default(void)
+void clf_ctx_params_init(struct clf_ctx_params *out, size_t size)
 {
     struct clf_env env;
     clf_env_read(&env);
@@ -50,7 +51,8 @@ struct clf_ctx_params clf_ctx_params_default(void)
             p.queues = (int)q;
     }
     p.command_buffers = !(env.command_buffer && !strcmp(env.command_buffer, "0"));
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 static char *join(const char *a, const char *b)
@@ -257,8 +259,6 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     if (!out)
         return CLF_E_INVALID_ARG;
     *out = NULL;
-    struct clf_ctx_params defaults = clf_ctx_params_default();
-    const struct clf_ctx_params *p = params ? params : &defaults;
     struct clf_env env;
     clf_env_read(&env);
 
@@ -266,14 +266,20 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     if (!ctx)
         return CLF_E_OUT_OF_MEMORY;
     ctx->refs = 1; /* the caller's */
+    /* the caller's params over the defaults (left alone when refused: the
+     * failure is then logged as the defaults say) */
+    struct clf_ctx_params pl = clf_ctx_params_default();
+    const struct clf_ctx_params *p = &pl;
+    enum clf_status st = clf_abi_import(ctx, "clf_ctx_params", params, &pl, sizeof pl);
     ctx->log_fn = p->log_fn;
     ctx->log_user = p->log_user;
     ctx->log_level = p->log_level;
     ctx->progress_fn = p->progress_fn;
     ctx->progress_user = p->progress_user;
     ctx->pool.max_free_bytes = p->pool_max_bytes;
+    if (st != CLF_OK)
+        goto fail;
 
-    enum clf_status st = CLF_OK;
     ctx->gemm_provider = p->gemm_provider;
     if ((unsigned)p->gemm_provider > CLF_GEMM_NATIVE) {
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "gemm_provider %d out of range",
