@@ -281,8 +281,9 @@ CLF_API void clf_tokenizer_destroy(struct clf_tokenizer *t);
  * text ("[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"; exact case) are kept
  * as such; the rest is cleaned (U+0000, U+FFFD and every character of a
  * category C* except tab, line feed and carriage return dropped; those
- * three and categories Zs, Zl, Zp are white space), CJK ideographs (BERT's _is_chinese_char ranges) become
- * words of their own, words are split on white space, lower-cased one code
+ * three and categories Zs, Zl, Zp are white space), CJK ideographs (BERT's
+ * _is_chinese_char ranges) become words of their own, words are split on
+ * white space, lower-cased one code
  * point at a time and stripped of accents (Unicode NFD, marks of category
  * Mn removed, via utf8proc; both only with lower_case), split on
  * punctuation (ASCII 33-47, 58-64, 91-96, 123-126 and categories P*), then
