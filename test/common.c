@@ -13,15 +13,21 @@ static char *shared_cache;
 static uint64_t rng_state;
 static int seeded;
 
-void test_require_device(void)
+bool test_have_device(void)
 {
     struct clf_device_info *list = NULL;
     size_t n = 0;
-    if (clf_devices_query(&list, &n) != CLF_OK || n == 0) {
+    bool have = clf_devices_query(&list, &n) == CLF_OK && n > 0;
+    clf_devices_free(list);
+    return have;
+}
+
+void test_require_device(void)
+{
+    if (!test_have_device()) {
         printf("no OpenCL device: skipping\n");
         exit(TEST_SKIP);
     }
-    clf_devices_free(list);
 }
 
 struct clf_ctx *test_ctx(void)
@@ -199,6 +205,40 @@ void test_fill_uniform(float *x, size_t n, double lo, double hi)
 {
     for (size_t i = 0; i < n; i++)
         x[i] = (float)test_rand_uniform(lo, hi);
+}
+
+struct clf_node_info test_node_info(const struct clf_graph *g, size_t i)
+{
+    struct clf_node_info info = {.size = sizeof info};
+    ck_assert_int_eq(clf_graph_node_info(g, i, &info), CLF_OK);
+    return info;
+}
+
+void test_write_safetensors(const char *path, const struct clf_safetensors_entry *e, size_t n)
+{
+    char msg[1024];
+    ck_assert_status_msg(msg, clf_safetensors_write(path, e, n, msg, sizeof msg), CLF_OK);
+}
+
+struct clf_safetensors *test_open_safetensors(const char *path)
+{
+    char msg[1024];
+    struct clf_safetensors *st = NULL;
+    ck_assert_status_msg(msg, clf_safetensors_open(path, &st, msg, sizeof msg), CLF_OK);
+    return st;
+}
+
+char *test_write_text(const char *dir, const char *name, const char *text)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    ck_assert_ptr_nonnull(path);
+    snprintf(path, n, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
 }
 
 char *test_make_tmpdir(const char *tag)

@@ -11,6 +11,8 @@
 /* Exit status that meson counts as "skipped". */
 #define TEST_SKIP 77
 
+/* True when an OpenCL device exists. */
+bool test_have_device(void);
 /* Exits with TEST_SKIP (after saying why) when no OpenCL device exists. */
 void test_require_device(void);
 
@@ -69,6 +71,17 @@ int64_t test_input_numel(const struct test_input *in);
 void test_input_upload(const struct test_input *in);
 /* Destroys the tensors and frees host. */
 void test_input_free(struct test_input *in);
+
+/* clf_graph_node_info of node i, asserting success. */
+struct clf_node_info test_node_info(const struct clf_graph *g, size_t i);
+
+/* Writes a safetensors file (clf_safetensors_write), asserting success. */
+void test_write_safetensors(const char *path, const struct clf_safetensors_entry *e, size_t n);
+/* Opens a safetensors file (clf_safetensors_open), asserting success. */
+struct clf_safetensors *test_open_safetensors(const char *path);
+
+/* Writes text into dir/name; returns that path (malloc'd). */
+char *test_write_text(const char *dir, const char *name, const char *text);
 
 /* Creates a fresh empty directory under $TMPDIR (malloc'd path). */
 char *test_make_tmpdir(const char *tag);
@@ -144,14 +157,17 @@ void test_device_bytes(struct clf_ctx *ctx, double *live, double *peak);
  * returns the process exit status. */
 int test_run_suite(Suite *s);
 
-/* Asserts a status, printing the context's last error on mismatch. */
-#define ck_assert_status(ctx, expr, want)                                                    \
+/* Asserts a status, printing `message` (evaluated after expr) on mismatch. */
+#define ck_assert_status_msg(message, expr, want)                                            \
     do {                                                                                     \
         enum clf_status st_ = (expr);                                                        \
         ck_assert_msg(st_ == (want), "%s returned %s (%d), expected %s: %s", #expr,          \
-                      clf_status_str(st_), (int)st_, clf_status_str(want),                   \
-                      clf_ctx_last_error(ctx));                                              \
+                      clf_status_str(st_), (int)st_, clf_status_str(want), (message));       \
     } while (0)
+
+/* Asserts a status, printing the context's last error on mismatch. */
+#define ck_assert_status(ctx, expr, want)                                                    \
+    ck_assert_status_msg(clf_ctx_last_error(ctx), expr, want)
 
 #define ck_assert_ok(ctx, expr) ck_assert_status(ctx, expr, CLF_OK)
 

@@ -292,10 +292,8 @@ static float *run_linformer(const struct lcase *c, struct dev *dv, struct clf_te
         ck_assert_ptr_eq(y, dv->out);
     float *first = run_twice(g, y, (size_t)(c->b * c->h * c->sq * c->d));
     if (getenv("ATTN_TEST_VERBOSE")) {
-        char desc[256];
         for (size_t i = 0; i < clf_graph_node_count(g); i++)
-            if (clf_graph_node_desc(g, i, desc, sizeof desc) == CLF_OK)
-                printf("  node %zu: %s\n", i, desc);
+            printf("  node %zu: %s\n", i, test_node_info(g, i).desc);
     }
     clf_graph_destroy(g);
     return first;

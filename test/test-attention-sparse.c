@@ -377,7 +377,7 @@ static void run_case(struct scase c)
             ck_assert_ok(ctx, clf_tensor_read(dv.kept, kept,
                                               (size_t)(c.b * c.h * c.sq) * sizeof *kept));
         }
-        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
+        snprintf(desc, sizeof desc, "%s", test_node_info(g, 0).desc);
         double r = check(&c, &x, out, other, kept);
         ck_assert_msg(r <= 1,
                       "%s: b%lld h%lld sq%lld sk%lld d%lld causal %d pad %d dup %d nan %d: error "
@@ -565,15 +565,13 @@ START_TEST(test_topk_nodes)
     ck_assert_ok(ctx, clf_op_attention(g, t, t, t, &p, &y));
     ck_assert_uint_eq(clf_graph_node_count(g), 2);
     ck_assert_ok(ctx, clf_graph_run(g));
-    char d0[256], d1[256];
-    double t0 = -1, t1 = -1;
-    ck_assert_ok(ctx, clf_graph_node_desc(g, 0, d0, sizeof d0));
-    ck_assert_ok(ctx, clf_graph_node_desc(g, 1, d1, sizeof d1));
-    ck_assert_msg(strstr(d0, "topk:16 select"), "%s", d0);
-    ck_assert_msg(strstr(d1, "topk:16 attend"), "%s", d1);
-    ck_assert_ok(ctx, clf_graph_node_time(g, 0, &t0));
-    ck_assert_ok(ctx, clf_graph_node_time(g, 1, &t1));
-    ck_assert(t0 > 0 && t1 > 0);
+    struct clf_node_info n0 = test_node_info(g, 0), n1 = test_node_info(g, 1);
+    ck_assert_msg(strstr(n0.desc, "topk:16 select"), "%s", n0.desc);
+    ck_assert_msg(strstr(n1.desc, "topk:16 attend"), "%s", n1.desc);
+    ck_assert_str_eq(n0.op, "attention");
+    ck_assert_str_eq(n1.op, "attention");
+    ck_assert(n0.timed && n1.timed);
+    ck_assert(n0.time_ms > 0 && n1.time_ms > 0);
     clf_graph_destroy(g);
     clf_tensor_destroy(t);
     free(x);

@@ -307,7 +307,7 @@ static void run_case(struct acase c)
             test_poison(y);
         ck_assert_ok(ctx, clf_graph_run(g));
         float *out = test_read_all(y);
-        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
+        snprintf(desc, sizeof desc, "%s", test_node_info(g, 0).desc);
         double r = check(&c, &x, out);
         ck_assert_msg(r <= 1,
                       "%s: b%lld h%lld sq%lld sk%lld d%lld dv%lld causal %d pad %d scale %g "
@@ -526,10 +526,10 @@ START_TEST(test_auto_remembered)
         ck_assert_ok(ctx, clf_graph_create(ctx, &g));
         ck_assert_ok(ctx, clf_op_attention(g, t, t, t, NULL, &y));
         char desc[256];
-        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
+        snprintf(desc, sizeof desc, "%s", test_node_info(g, 0).desc);
         ck_assert_str_eq(desc, "attention 1x2 q40 k40 d16 auto (not run yet)");
         ck_assert_ok(ctx, clf_graph_run(g));
-        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
+        snprintf(desc, sizeof desc, "%s", test_node_info(g, 0).desc);
         ck_assert_msg(strstr(desc, " auto: fused ") || strstr(desc, " auto: gemm "), "%s", desc);
         if (round == 0)
             snprintf(first, sizeof first, "%s", desc);
@@ -730,7 +730,7 @@ START_TEST(test_errors)
     p.out = NULL;
     ck_assert_uint_eq(clf_graph_node_count(g), 3);
     char desc[256];
-    ck_assert_ok(ctx, clf_graph_node_desc(g, 2, desc, sizeof desc));
+    snprintf(desc, sizeof desc, "%s", test_node_info(g, 2).desc);
     ck_assert_msg(strstr(desc, " d8 dv4 "), "%s", desc);
     clf_graph_destroy(g);
     struct clf_tensor *all[] = {q, k, v, kb, kh, kd, q3, qi8, big, pad, padbad, padf, o, d1,

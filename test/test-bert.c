@@ -144,8 +144,7 @@ static void write_tiny(const char *dir, const char *prefix, const char *skip, co
     }
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    struct clf_ctx *ctx = test_ctx();
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, e, n));
+    test_write_safetensors(path, e, n);
     free(data);
 }
 

@@ -131,8 +131,7 @@ static void set_tt_ffn(struct ref_weights *rw, struct clf_encoder *enc, const ch
 {
     struct clf_encoder_config c = clf_encoder_get_config(enc);
     const size_t n = (size_t)(c.d_model * c.d_ff);
-    struct clf_safetensors *st = NULL;
-    ck_assert_ok(test_ctx(), clf_safetensors_open(test_ctx(), path, &st));
+    struct clf_safetensors *st = test_open_safetensors(path);
     double *wd = malloc(n * sizeof *wd);
     float *w = malloc(n * sizeof *w);
     for (int64_t li = 0; li < c.layers; li++)
@@ -149,7 +148,8 @@ static void set_tt_ffn(struct ref_weights *rw, struct clf_encoder *enc, const ch
                     break;
                 size_t count = (size_t)(sh[0] * sh[1] * sh[2] * sh[3]);
                 float *h = malloc(count * sizeof *h);
-                ck_assert_ok(test_ctx(), clf_safetensors_read(st, name, h, count));
+                ck_assert_status_msg(clf_safetensors_last_error(st),
+                                     clf_safetensors_read(st, name, h, count), CLF_OK);
                 tt.cores[j] = malloc(count * sizeof *tt.cores[j]);
                 for (size_t e = 0; e < count; e++)
                     tt.cores[j][e] = h[e];
@@ -374,7 +374,7 @@ START_TEST(test_weights_from_files)
     struct file_weights fw = {0};
     layer_weights(&fw, "", c.d_model, c.d_ff);
     snprintf(path, sizeof path, "%s/layer.safetensors", dir);
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    test_write_safetensors(path, fw.e, fw.n);
     ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &enc));
     ck_assert_ok(ctx, clf_encoder_read_weight(enc, 0, "norm2.bias", got, 48));
     ck_assert_mem_eq(got, fw.e[11].data, sizeof got); /* the file's values, unchanged */
@@ -389,7 +389,7 @@ START_TEST(test_weights_from_files)
     add_weight(&fw, "norm.weight", c.d_model, 0, 1);
     add_weight(&fw, "norm.bias", c.d_model, 0, 0);
     snprintf(path, sizeof path, "%s/stack.safetensors", dir);
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    test_write_safetensors(path, fw.e, fw.n);
     ck_assert_ok(ctx, clf_encoder_load(ctx, &c, path, &enc));
     ck_assert_ok(ctx, clf_encoder_read_weight(enc, -1, "norm.bias", got, 48));
     ck_assert_mem_eq(got, fw.e[25].data, sizeof got);
@@ -456,7 +456,7 @@ START_TEST(test_svd_attention)
                 qw[(h * hd + e) * d + i] = 0;
         }
     snprintf(path, sizeof path, "%s/rank5.safetensors", dir);
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    test_write_safetensors(path, fw.e, fw.n);
     const char *lowrank[] = {"svd:5", "svd:5,rand,seed:3"};
     for (size_t i = 0; i < 2; i++) {
         ck_assert_ok(ctx, clf_attention_variant_parse(lowrank[i], &c.attn, msg, sizeof msg));
@@ -622,7 +622,7 @@ START_TEST(test_quantised_modes)
     add_weight(&fw, "ffn_act.step", 1, 0, 0.3);
     const float step = fw.e[fw.n - 1].data[0];
     snprintf(path, sizeof path, "%s/actq.safetensors", dir);
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    test_write_safetensors(path, fw.e, fw.n);
     c = base;
     ck_assert_ok(ctx, clf_actq_parse("lsq:4,signed", &c.ffn_act, msg, sizeof msg));
     float *outs[2];
@@ -639,7 +639,7 @@ START_TEST(test_quantised_modes)
     ck_assert_mem_eq(outs[0], outs[1], 7 * 48 * sizeof(float));
     free(outs[0]), free(outs[1]);
     ((float *)fw.e[fw.n - 1].data)[0] = -1; /* a bad value in the file */
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, fw.e, fw.n));
+    test_write_safetensors(path, fw.e, fw.n);
     c.ffn_act.step = 0;
     ck_assert_status(ctx, clf_encoder_load(ctx, &c, path, &enc), CLF_E_FORMAT);
     ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "ffn_act.step"));
@@ -706,11 +706,13 @@ START_TEST(test_ffn_lowrank)
     ck_assert_ok(ctx, clf_ffn_factor_parse("svd:eps=0.3", &c.ffn, msg, sizeof msg));
     ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, 5, &enc));
     ck_assert_ok(ctx, clf_encoder_save(enc, path));
-    struct clf_safetensors *st = NULL;
-    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    struct clf_safetensors *st = test_open_safetensors(path);
     int nd = 0;
     int64_t shape[CLF_MAX_DIMS];
-    ck_assert_ok(ctx, clf_safetensors_shape(st, "layers.1.linear2.lowrank.left", &nd, shape, NULL));
+    ck_assert_status_msg(clf_safetensors_last_error(st),
+                         clf_safetensors_shape(st, "layers.1.linear2.lowrank.left", &nd, shape,
+                                               NULL),
+                         CLF_OK);
     clf_safetensors_close(st);
     {
         const int64_t m = c.d_model, n = c.d_ff, k = m;

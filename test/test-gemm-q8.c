@@ -126,8 +126,8 @@ static void run_case(const struct qcase *qc)
     ctx->info.type = type;
     ctx->info.max_alloc_bytes = max_alloc;
     ck_assert_status(ctx, st, CLF_OK);
-    char desc[96];
-    ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
+    char desc[CLF_NODE_DESC_SIZE];
+    snprintf(desc, sizeof desc, "%s", test_node_info(g, 0).desc);
     if (qc->kern == KERN_TILED)
         ck_assert_msg(strstr(desc, "tiled") != NULL, "%s", desc);
     if (qc->kern == KERN_DEFAULT && type == CLF_DEVICE_CPU)

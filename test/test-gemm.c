@@ -287,13 +287,12 @@ START_TEST(test_auto_tune_remembered)
         struct clf_gemm_params p = clf_gemm_params_default();
         p.trans_b = true;
         ck_assert_ok(ctx, clf_op_gemm(g, ta, tb, &p, &y));
-        char desc[128];
-        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
-        ck_assert_str_eq(desc, "gemm 24x40x16 auto (not run yet)");
+        ck_assert_str_eq(test_node_info(g, 0).desc, "gemm 24x40x16 auto (not run yet)");
         ck_assert_ok(ctx, clf_graph_run(g));
-        ck_assert_ok(ctx, clf_graph_node_desc(g, 0, desc, sizeof desc));
-        ck_assert_msg(strstr(desc, "native:") || strstr(desc, "clblast"), "%s", desc);
-        ck_assert_status(ctx, clf_graph_node_desc(g, 1, desc, sizeof desc), CLF_E_INVALID_ARG);
+        struct clf_node_info n = test_node_info(g, 0);
+        ck_assert_msg(strstr(n.desc, "native:") || strstr(n.desc, "clblast"), "%s", n.desc);
+        struct clf_node_info info = {.size = sizeof info};
+        ck_assert_status(ctx, clf_graph_node_info(g, 1, &info), CLF_E_INVALID_ARG);
         ck_assert_ok(ctx, clf_tensor_read(y, out, sizeof out));
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {

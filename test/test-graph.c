@@ -58,10 +58,7 @@ START_TEST(test_dependent_ops)
     ck_assert_ok(ctx, clf_tensor_view(q, 3, shape, qst, 0, &qv));
     ck_assert_ok(ctx, clf_op_add(g, qv, hc, &r));
     ck_assert_uint_eq(clf_graph_node_count(g), 5);
-    char desc[16];
-    ck_assert_ok(ctx, clf_graph_node_desc(g, 1, desc, sizeof desc));
-    ck_assert_str_eq(desc, "mul");
-    ck_assert_int_eq(clf_graph_node_desc(g, 0, desc, 0), CLF_E_INVALID_ARG);
+    ck_assert_str_eq(test_node_info(g, 1).desc, "mul");
     ck_assert(clf_tensor_is_contiguous(hc));
 
     for (int run = 0; run < 3; run++) { /* the same graph, new inputs each time */
@@ -115,6 +112,92 @@ END_TEST
  * over many nodes on an out-of-order queue (every result is exact: powers of
  * two times small integers). Large enough that a missing dependency races. */
 #define N_CHAIN (1 << 18)
+/* One call describes a node: the op's name (the first word of the
+ * description, which tools used to cut out), description, cost, and after
+ * a run its times. The struct's size decides what is written: a caller
+ * built against an older (smaller) struct gets only the fields it has, a
+ * newer (larger) one gets the fields it does not know zeroed. */
+START_TEST(test_node_description)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const int64_t s23[2] = {2, 3}, s34[2] = {3, 4};
+    struct clf_tensor *a, *b, *y1, *y2, *y3;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, s23, &a));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, s34, &b));
+    const float ones[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    ck_assert_ok(ctx, clf_tensor_write(a, ones, 6 * sizeof(float)));
+    ck_assert_ok(ctx, clf_tensor_write(b, ones, 12 * sizeof(float)));
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_add(g, a, a, &y1));
+    ck_assert_ok(ctx, clf_op_gemm(g, y1, b, NULL, &y2));
+    ck_assert_ok(ctx, clf_op_softmax(g, y2, &y3));
+    static const char *ops[3] = {"add", "gemm", "softmax"};
+    static const double flops[2] = {6, 2 * 2 * 3 * 4};
+    /* bytes: add reads a once (the same tensor twice) and writes y1 */
+    static const double bytes[3] = {2 * 6 * 4, (6 + 12 + 8) * 4, 2 * 8 * 4};
+    for (int run = 0; run < 2; run++) {
+        if (run)
+            ck_assert_ok(ctx, clf_graph_run(g));
+        for (size_t i = 0; i < 3; i++) {
+            struct clf_node_info n = test_node_info(g, i);
+            ck_assert_uint_eq(n.size, sizeof n);
+            ck_assert_str_eq(n.op, ops[i]);
+            size_t len = strlen(n.op);
+            ck_assert_msg(!strncmp(n.desc, n.op, len) && (n.desc[len] == ' ' || !n.desc[len]),
+                          "%s: %s", n.op, n.desc);
+            if (i < 2) /* softmax's count is its own (rows.c) */
+                ck_assert_msg(n.flops == flops[i], "%s: %g flops", n.op, n.flops);
+            ck_assert_msg(n.bytes == bytes[i], "%s: %g bytes", n.op, n.bytes);
+            ck_assert(!n.replayed);
+            struct clf_device_info info;
+            ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
+            ck_assert(n.timed == (run == 1 && info.profiling));
+            if (n.timed)
+                ck_assert(n.time_ms >= 0 && n.start_ms >= 0 && n.start_ms <= n.end_ms);
+            else
+                ck_assert(n.time_ms == 0 && n.start_ms == 0 && n.end_ms == 0);
+        }
+    }
+
+    /* an older caller: its struct ends before flops; nothing past it written */
+    union {
+        struct clf_node_info n;
+        unsigned char bytes[sizeof(struct clf_node_info) + 32];
+    } u;
+    const size_t old = offsetof(struct clf_node_info, flops);
+    memset(&u, 0xab, sizeof u);
+    u.n.size = old;
+    ck_assert_ok(ctx, clf_graph_node_info(g, 1, &u.n));
+    ck_assert_uint_eq(u.n.size, old);
+    ck_assert_str_eq(u.n.op, "gemm");
+    ck_assert(!strncmp(u.n.desc, "gemm ", 5));
+    for (size_t k = old; k < sizeof u; k++)
+        ck_assert_msg(u.bytes[k] == 0xab, "byte %zu written", k);
+    /* a newer caller: 32 more bytes, zeroed; its size stays */
+    memset(&u, 0xab, sizeof u);
+    u.n.size = sizeof u;
+    ck_assert_ok(ctx, clf_graph_node_info(g, 1, &u.n));
+    ck_assert_uint_eq(u.n.size, sizeof u);
+    ck_assert_str_eq(u.n.op, "gemm");
+    ck_assert(u.n.flops == flops[1]);
+    for (size_t k = sizeof u.n; k < sizeof u; k++)
+        ck_assert_msg(u.bytes[k] == 0, "byte %zu not zeroed", k);
+    /* refused: no size, NULL, out of range */
+    struct clf_node_info n = {.size = 0};
+    ck_assert_status(ctx, clf_graph_node_info(g, 0, &n), CLF_E_INVALID_ARG);
+    n.size = sizeof(size_t) - 1;
+    ck_assert_status(ctx, clf_graph_node_info(g, 0, &n), CLF_E_INVALID_ARG);
+    n.size = sizeof n;
+    ck_assert_status(ctx, clf_graph_node_info(g, 0, NULL), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_graph_node_info(g, 3, &n), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_graph_node_info(NULL, 0, &n), CLF_E_INVALID_ARG);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(a);
+    clf_tensor_destroy(b);
+}
+END_TEST
+
 START_TEST(test_chain_and_diamond)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -588,6 +671,7 @@ int main(void)
     TCase *tc = tcase_create("graph");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_dependent_ops);
+    tcase_add_test(tc, test_node_description);
     tcase_add_test(tc, test_chain_and_diamond);
     tcase_add_test(tc, test_dependencies_recorded);
     tcase_add_test(tc, test_strided_elementwise);

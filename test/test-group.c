@@ -384,7 +384,7 @@ START_TEST(test_tp_file)
         }
         char *dir = test_make_tmpdir("group-weights"), path[512];
         snprintf(path, sizeof path, "%s/w.safetensors", dir);
-        ck_assert_ok(ctx0, clf_safetensors_write(ctx0, path, e, ne));
+        test_write_safetensors(path, e, ne);
         ck_assert_ok(ctx0, clf_encoder_load(ctx0, &c, path, &full));
         ck_assert_ok(ctx0, clf_encoder_tp_create(grp, &c, path, 0, &tp));
         check_tp(grp, full, tp, 2, 9, false);

@@ -2,8 +2,9 @@
  * equality), headers byte-exact as NumPy writes them, dtype conversions
  * (F16, BF16, F64) on values whose conversion is exact plus rounding cases,
  * malformed files (each error's status and that its message names the
- * file), argument errors, atomic writes, and the seed corpus of
- * test/corpus (ok-* accepted, bad-* rejected). */
+ * file), argument errors, atomic writes, the seed corpus of test/corpus
+ * (ok-* accepted, bad-* rejected), the callers' message buffers: all
+ * without a context. Then the reads into tensors, on a context. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -69,14 +70,35 @@ static int count_files_containing(const char *s)
     return n;
 }
 
-/* Asserts that the context's last error names path (and contains `want`
- * when not NULL). */
+/* The message buffer every file call of the suite is given. */
+static char msg[1024];
+
+#define ck_io_status(expr, want) ck_assert_status_msg(msg, expr, want)
+#define ck_io_ok(expr) ck_io_status(expr, CLF_OK)
+/* The same for a call on an open safetensors file (its own last error). */
+#define ck_st_status(st, expr, want)                                                         \
+    ck_assert_status_msg(clf_safetensors_last_error(st), expr, want)
+#define ck_st_ok(st, expr) ck_st_status(st, expr, CLF_OK)
+
+/* Asserts that a message names path (and contains `want` when not NULL). */
+static void assert_text(const char *text, const char *path, const char *want)
+{
+    ck_assert_msg(strstr(text, path) != NULL, "message does not name %s: %s", path, text);
+    if (want)
+        ck_assert_msg(strstr(text, want) != NULL, "message lacks \"%s\": %s", want, text);
+}
+
+/* ... for the latest failure of a file call (msg). */
 static void assert_message(const char *path, const char *want)
 {
-    const char *msg = clf_ctx_last_error(test_ctx());
-    ck_assert_msg(strstr(msg, path) != NULL, "message does not name %s: %s", path, msg);
-    if (want)
-        ck_assert_msg(strstr(msg, want) != NULL, "message lacks \"%s\": %s", want, msg);
+    assert_text(msg, path, want);
+}
+
+/* ... for the latest failure of a call on st. */
+static void assert_st_message(const struct clf_safetensors *st, const char *path,
+                              const char *want)
+{
+    assert_text(clf_safetensors_last_error(st), path, want);
 }
 
 static void put_le16(unsigned char *p, unsigned v)
@@ -166,7 +188,6 @@ static void fill_random_bits(float *x, size_t n)
 
 START_TEST(test_npy_round_trip)
 {
-    struct clf_ctx *ctx = test_ctx();
     for (int rep = 0; rep < 3; rep++)
         for (int ndim = 0; ndim <= CLF_MAX_DIMS; ndim++) {
             int64_t shape[CLF_MAX_DIMS] = {0};
@@ -181,7 +202,7 @@ START_TEST(test_npy_round_trip)
             char name[64];
             snprintf(name, sizeof name, "rt-%d-%d.npy", rep, ndim);
             const char *path = tmp_path(name);
-            ck_assert_ok(ctx, clf_npy_write(ctx, path, x, ndim, shape));
+            ck_io_ok(clf_npy_write(path, x, ndim, shape, msg, sizeof msg));
 
             /* layout: prefix + header a multiple of 64, ending in '\n' */
             size_t size;
@@ -196,7 +217,7 @@ START_TEST(test_npy_round_trip)
             float *y = NULL;
             int got_ndim = -1;
             int64_t got[CLF_MAX_DIMS];
-            ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &got_ndim, got));
+            ck_io_ok(clf_npy_read(path, &y, &got_ndim, got, msg, sizeof msg));
             ck_assert_ptr_nonnull(y);
             ck_assert_int_eq(got_ndim, ndim);
             for (int d = 0; d < ndim; d++)
@@ -226,7 +247,6 @@ static const char numpy_old_5[] = "{'descr': '<f4', 'fortran_order': False, 'sha
 
 START_TEST(test_npy_numpy_headers)
 {
-    struct clf_ctx *ctx = test_ctx();
     ck_assert_uint_eq(10 + strlen(numpy_2x3), 128);
     ck_assert_uint_eq(10 + strlen(numpy_5), 128);
     ck_assert_uint_eq(10 + strlen(numpy_old_2x3), 80);
@@ -248,7 +268,7 @@ START_TEST(test_npy_numpy_headers)
         float *y = NULL;
         int nd = 0;
         int64_t sh[CLF_MAX_DIMS];
-        ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &nd, sh));
+        ck_io_ok(clf_npy_read(path, &y, &nd, sh, msg, sizeof msg));
         ck_assert_int_eq(nd, cases[c].ndim);
         ck_assert_int_eq(sh[0], cases[c].d0);
         if (nd == 2)
@@ -266,7 +286,7 @@ START_TEST(test_npy_numpy_headers)
     } w[] = {{numpy_2x3, 2, s23, 6}, {numpy_5, 1, s5, 5}};
     for (size_t c = 0; c < 2; c++) {
         const char *path = tmp_path("np-written.npy");
-        ck_assert_ok(ctx, clf_npy_write(ctx, path, v, w[c].ndim, w[c].shape));
+        ck_io_ok(clf_npy_write(path, v, w[c].ndim, w[c].shape, msg, sizeof msg));
         size_t size;
         unsigned char *raw = slurp(path, &size);
         ck_assert_uint_eq(size, 128 + 4 * w[c].n);
@@ -276,7 +296,7 @@ START_TEST(test_npy_numpy_headers)
     }
     /* a 0-D array: shape () and no growth padding */
     const char *path = tmp_path("np-scalar.npy");
-    ck_assert_ok(ctx, clf_npy_write(ctx, path, v, 0, NULL));
+    ck_io_ok(clf_npy_write(path, v, 0, NULL, msg, sizeof msg));
     size_t size;
     unsigned char *raw = slurp(path, &size);
     ck_assert_uint_eq(size, 132);
@@ -293,7 +313,6 @@ END_TEST
  * after the data. */
 START_TEST(test_npy_header_variants)
 {
-    struct clf_ctx *ctx = test_ctx();
     const float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     struct {
         const char *header;
@@ -326,7 +345,7 @@ START_TEST(test_npy_header_variants)
         float *y = NULL;
         int nd = -1;
         int64_t sh[CLF_MAX_DIMS];
-        ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &nd, sh));
+        ck_io_ok(clf_npy_read(path, &y, &nd, sh, msg, sizeof msg));
         ck_assert_int_eq(nd, cases[c].ndim);
         for (int d = 0; d < nd; d++)
             ck_assert_int_eq(sh[d], cases[c].shape[d]);
@@ -338,7 +357,6 @@ END_TEST
 
 START_TEST(test_npy_malformed)
 {
-    struct clf_ctx *ctx = test_ctx();
     const float v[8] = {0};
     struct {
         const char *name;
@@ -408,9 +426,9 @@ START_TEST(test_npy_malformed)
         float *y = (float *)&y;
         int nd = 0;
         int64_t sh[CLF_MAX_DIMS];
-        enum clf_status st = clf_npy_read(ctx, path, &y, &nd, sh);
+        enum clf_status st = clf_npy_read(path, &y, &nd, sh, msg, sizeof msg);
         ck_assert_msg(st == CLF_E_FORMAT, "%s: got %s: %s", cases[c].name, clf_status_str(st),
-                      clf_ctx_last_error(ctx));
+                      msg);
         ck_assert_ptr_null(y);
         assert_message(path, cases[c].want);
     }
@@ -420,52 +438,49 @@ START_TEST(test_npy_malformed)
     int nd = 0;
     int64_t sh[CLF_MAX_DIMS];
     const char *missing = tmp_path("does-not-exist.npy");
-    ck_assert_status(ctx, clf_npy_read(ctx, missing, &y, &nd, sh), CLF_E_IO);
+    ck_io_status(clf_npy_read(missing, &y, &nd, sh, msg, sizeof msg), CLF_E_IO);
     assert_message(missing, NULL);
-    ck_assert_status(ctx, clf_npy_read(ctx, tmpdir, &y, &nd, sh), CLF_E_IO);
+    ck_io_status(clf_npy_read(tmpdir, &y, &nd, sh, msg, sizeof msg), CLF_E_IO);
     assert_message(tmpdir, NULL);
 }
 END_TEST
 
 START_TEST(test_npy_args_and_atomic_write)
 {
-    struct clf_ctx *ctx = test_ctx();
     const float v[4] = {1, 2, 3, 4};
     const int64_t shape[2] = {2, 2}, neg[2] = {2, -2};
     float *y = NULL;
     int nd = 0;
     int64_t sh[CLF_MAX_DIMS];
     const char *path = tmp_path("args.npy");
-    ck_assert_int_eq(clf_npy_read(NULL, path, &y, &nd, sh), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_read(ctx, NULL, &y, &nd, sh), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_read(ctx, path, NULL, &nd, sh), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_read(ctx, path, &y, NULL, sh), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_read(ctx, path, &y, &nd, NULL), CLF_E_INVALID_ARG);
-    ck_assert_int_eq(clf_npy_write(NULL, path, v, 2, shape), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_write(ctx, NULL, v, 2, shape), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_write(ctx, path, NULL, 2, shape), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_write(ctx, path, v, 2, NULL), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_write(ctx, path, v, 5, shape), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_write(ctx, path, v, -1, shape), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_npy_write(ctx, path, v, 2, neg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_read(NULL, &y, &nd, sh, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_read(path, NULL, &nd, sh, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_read(path, &y, NULL, sh, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_read(path, &y, &nd, NULL, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_write(NULL, v, 2, shape, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_write(path, NULL, 2, shape, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_write(path, v, 2, NULL, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_write(path, v, 5, shape, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_write(path, v, -1, shape, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_npy_write(path, v, 2, neg, msg, sizeof msg), CLF_E_INVALID_ARG);
     /* an empty array needs no data */
     const int64_t empty[1] = {0};
-    ck_assert_ok(ctx, clf_npy_write(ctx, path, NULL, 1, empty));
-    ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &nd, sh));
+    ck_io_ok(clf_npy_write(path, NULL, 1, empty, msg, sizeof msg));
+    ck_io_ok(clf_npy_read(path, &y, &nd, sh, msg, sizeof msg));
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(nd, 1);
     ck_assert_int_eq(sh[0], 0);
     free(y);
 
     /* overwriting replaces the file; a failed write leaves it alone */
-    ck_assert_ok(ctx, clf_npy_write(ctx, path, v, 2, shape));
-    ck_assert_ok(ctx, clf_npy_read(ctx, path, &y, &nd, sh));
+    ck_io_ok(clf_npy_write(path, v, 2, shape, msg, sizeof msg));
+    ck_io_ok(clf_npy_read(path, &y, &nd, sh, msg, sizeof msg));
     ck_assert_int_eq(nd, 2);
     ck_assert_int_eq(memcmp(y, v, sizeof v), 0);
     free(y);
     char bad_dir[4200];
     snprintf(bad_dir, sizeof bad_dir, "%s/no-such-dir/x.npy", tmpdir);
-    ck_assert_status(ctx, clf_npy_write(ctx, bad_dir, v, 2, shape), CLF_E_IO);
+    ck_io_status(clf_npy_write(bad_dir, v, 2, shape, msg, sizeof msg), CLF_E_IO);
     assert_message(bad_dir, NULL);
     ck_assert_int_eq(count_files_containing(".tmp"), 0);
 
@@ -474,8 +489,8 @@ START_TEST(test_npy_args_and_atomic_write)
     memset(longname, 'a', 251);
     strcpy(longname + 251, ".npy");
     const char *long_path = tmp_path(longname);
-    ck_assert_ok(ctx, clf_npy_write(ctx, long_path, v, 2, shape));
-    ck_assert_ok(ctx, clf_npy_read(ctx, long_path, &y, &nd, sh));
+    ck_io_ok(clf_npy_write(long_path, v, 2, shape, msg, sizeof msg));
+    ck_io_ok(clf_npy_read(long_path, &y, &nd, sh, msg, sizeof msg));
     free(y);
 
     /* the file is created with the usual permissions (not mkstemp's 0600) */
@@ -493,7 +508,6 @@ END_TEST
 
 START_TEST(test_st_round_trip)
 {
-    struct clf_ctx *ctx = test_ctx();
     enum { N = 8 };
     const char *names[N] = {"embed.weight", "layers.0.bias", "scalar", "empty",
                             "w4", "quote\"back\\slash", "caf\xc3\xa9 \xe2\x82\xac", "tab\tnl\n"};
@@ -513,7 +527,7 @@ START_TEST(test_st_round_trip)
         e[i] = (struct clf_safetensors_entry){names[i], data[i], ndims[i], shapes[i]};
     }
     const char *path = tmp_path("rt.safetensors");
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, e, N));
+    ck_io_ok(clf_safetensors_write(path, e, N, msg, sizeof msg));
     ck_assert_int_eq(count_files_containing(".tmp"), 0);
 
     size_t size;
@@ -530,20 +544,20 @@ START_TEST(test_st_round_trip)
     free(raw);
 
     struct clf_safetensors *st = NULL;
-    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_io_ok(clf_safetensors_open(path, &st, msg, sizeof msg));
     ck_assert_uint_eq(clf_safetensors_count(st), N);
     for (int i = 0; i < N; i++) {
         ck_assert_str_eq(clf_safetensors_name(st, (size_t)i), names[i]); /* file order */
         int nd = -1;
         int64_t sh[CLF_MAX_DIMS];
         const char *dt = NULL;
-        ck_assert_ok(ctx, clf_safetensors_shape(st, names[i], &nd, sh, &dt));
+        ck_st_ok(st, clf_safetensors_shape(st, names[i], &nd, sh, &dt));
         ck_assert_int_eq(nd, ndims[i]);
         for (int d = 0; d < nd; d++)
             ck_assert_int_eq(sh[d], shapes[i][d]);
         ck_assert_str_eq(dt, "F32");
         float *y = malloc((counts[i] ? counts[i] : 1) * sizeof(float));
-        ck_assert_ok(ctx, clf_safetensors_read(st, names[i], y, counts[i]));
+        ck_st_ok(st, clf_safetensors_read(st, names[i], y, counts[i]));
         ck_assert_int_eq(memcmp(y, data[i], counts[i] * sizeof(float)), 0);
         free(y);
     }
@@ -551,8 +565,8 @@ START_TEST(test_st_round_trip)
     clf_safetensors_close(st);
 
     /* no tensors at all */
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, NULL, 0));
-    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_io_ok(clf_safetensors_write(path, NULL, 0, msg, sizeof msg));
+    ck_io_ok(clf_safetensors_open(path, &st, msg, sizeof msg));
     ck_assert_uint_eq(clf_safetensors_count(st), 0);
     clf_safetensors_close(st);
     for (int i = 0; i < N; i++)
@@ -563,7 +577,6 @@ END_TEST
 /* Values whose conversion to float32 is exact, and F64 rounding cases. */
 START_TEST(test_st_conversions)
 {
-    struct clf_ctx *ctx = test_ctx();
     /* F16: 1, -2, 0.5, 65504 (max), 2^-24 (smallest subnormal), -2^-14
      * (smallest normal), +inf, -0 */
     const uint16_t f16[8] = {0x3C00, 0xC000, 0x3800, 0x7BFF, 0x0001, 0x8400, 0x7C00, 0x8000};
@@ -598,17 +611,17 @@ START_TEST(test_st_conversions)
                          "\"i\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[108,116]}}";
     const char *path = write_st_raw("conv.safetensors", header, 0, data, k);
     struct clf_safetensors *st = NULL;
-    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_io_ok(clf_safetensors_open(path, &st, msg, sizeof msg));
     ck_assert_uint_eq(clf_safetensors_count(st), 4);
     ck_assert_str_eq(clf_safetensors_name(st, 0), "h");
     ck_assert_str_eq(clf_safetensors_name(st, 3), "i");
 
     float y[10];
-    ck_assert_ok(ctx, clf_safetensors_read(st, "h", y, 8));
+    ck_st_ok(st, clf_safetensors_read(st, "h", y, 8));
     ck_assert_int_eq(memcmp(y, f16_want, sizeof f16_want), 0);
-    ck_assert_ok(ctx, clf_safetensors_read(st, "b", y, 6));
+    ck_st_ok(st, clf_safetensors_read(st, "b", y, 6));
     ck_assert_int_eq(memcmp(y, bf16_want, sizeof bf16_want), 0);
-    ck_assert_ok(ctx, clf_safetensors_read(st, "d", y, 10));
+    ck_st_ok(st, clf_safetensors_read(st, "d", y, 10));
     for (int i = 0; i < 10; i++)
         ck_assert_msg(memcmp(&y[i], &f64_want[i], 4) == 0, "F64 %d: %a, want %a", i,
                       (double)y[i], (double)f64_want[i]);
@@ -616,37 +629,36 @@ START_TEST(test_st_conversions)
     const char *dt = NULL;
     int nd;
     int64_t sh[CLF_MAX_DIMS];
-    ck_assert_ok(ctx, clf_safetensors_shape(st, "i", &nd, sh, &dt));
+    ck_st_ok(st, clf_safetensors_shape(st, "i", &nd, sh, &dt));
     ck_assert_str_eq(dt, "I32");
-    ck_assert_ok(ctx, clf_safetensors_shape(st, "h", &nd, sh, NULL));
+    ck_st_ok(st, clf_safetensors_shape(st, "h", &nd, sh, NULL));
     ck_assert_int_eq(nd, 2);
     ck_assert_int_eq(sh[0], 2);
     ck_assert_int_eq(sh[1], 4);
-    ck_assert_status(ctx, clf_safetensors_read(st, "i", y, 2), CLF_E_FORMAT);
-    assert_message(path, "I32");
-    ck_assert_status(ctx, clf_safetensors_read(st, "h", y, 7), CLF_E_SHAPE);
-    assert_message(path, "'h'");
-    ck_assert_status(ctx, clf_safetensors_read(st, "nope", y, 1), CLF_E_FORMAT);
-    assert_message(path, "'nope'");
-    ck_assert_status(ctx, clf_safetensors_shape(st, "nope", &nd, sh, NULL), CLF_E_FORMAT);
-    assert_message(path, "'nope'");
+    ck_st_status(st, clf_safetensors_read(st, "i", y, 2), CLF_E_FORMAT);
+    assert_st_message(st, path, "I32");
+    ck_st_status(st, clf_safetensors_read(st, "h", y, 7), CLF_E_SHAPE);
+    assert_st_message(st, path, "'h'");
+    ck_st_status(st, clf_safetensors_read(st, "nope", y, 1), CLF_E_FORMAT);
+    assert_st_message(st, path, "'nope'");
+    ck_st_status(st, clf_safetensors_shape(st, "nope", &nd, sh, NULL), CLF_E_FORMAT);
+    assert_st_message(st, path, "'nope'");
     clf_safetensors_close(st);
 }
 END_TEST
 
 START_TEST(test_st_malformed)
 {
-    struct clf_ctx *ctx = test_ctx();
     const unsigned char zeros[64] = {0};
     struct clf_safetensors *st = (struct clf_safetensors *)&st;
 
     /* shorter than the length field */
     const char *path = write_bytes("short.safetensors", "\x05\x00\x00\x00\x00", 5);
-    ck_assert_status(ctx, clf_safetensors_open(ctx, path, &st), CLF_E_FORMAT);
+    ck_io_status(clf_safetensors_open(path, &st, msg, sizeof msg), CLF_E_FORMAT);
     ck_assert_ptr_null(st);
     assert_message(path, "too short");
     path = write_bytes("empty.safetensors", "", 0);
-    ck_assert_status(ctx, clf_safetensors_open(ctx, path, &st), CLF_E_FORMAT);
+    ck_io_status(clf_safetensors_open(path, &st, msg, sizeof msg), CLF_E_FORMAT);
     assert_message(path, "too short");
 
     const char *one = "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
@@ -721,9 +733,9 @@ START_TEST(test_st_malformed)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         path = write_st_raw(cases[c].name, cases[c].header, cases[c].hlen, zeros, cases[c].data);
         st = (struct clf_safetensors *)&st;
-        enum clf_status s = clf_safetensors_open(ctx, path, &st);
+        enum clf_status s = clf_safetensors_open(path, &st, msg, sizeof msg);
         ck_assert_msg(s == CLF_E_FORMAT, "%s: got %s: %s", cases[c].name, clf_status_str(s),
-                      clf_ctx_last_error(ctx));
+                      msg);
         ck_assert_ptr_null(st);
         assert_message(path, cases[c].want);
     }
@@ -741,14 +753,14 @@ START_TEST(test_st_malformed)
         strcpy(deep + k + 2 * (size_t)depth, "}");
         path = write_st_raw("deep.safetensors", deep, 0, NULL, 0);
         free(deep);
-        ck_assert_status(ctx, clf_safetensors_open(ctx, path, &st), CLF_E_FORMAT);
+        ck_io_status(clf_safetensors_open(path, &st, msg, sizeof msg), CLF_E_FORMAT);
         assert_message(path, depth == 100 ? "'t'" : "not valid JSON");
     }
 
     const char *missing = tmp_path("missing.safetensors");
-    ck_assert_status(ctx, clf_safetensors_open(ctx, missing, &st), CLF_E_IO);
+    ck_io_status(clf_safetensors_open(missing, &st, msg, sizeof msg), CLF_E_IO);
     assert_message(missing, NULL);
-    ck_assert_status(ctx, clf_safetensors_open(ctx, tmpdir, &st), CLF_E_IO);
+    ck_io_status(clf_safetensors_open(tmpdir, &st, msg, sizeof msg), CLF_E_IO);
     assert_message(tmpdir, NULL);
 }
 END_TEST
@@ -757,7 +769,6 @@ END_TEST
  * the others read. Also dtypes that are known but not convertible. */
 START_TEST(test_st_five_dims)
 {
-    struct clf_ctx *ctx = test_ctx();
     const float v[4] = {1, 2, 3, 4};
     const char *header =
         "{\"five\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,2],\"data_offsets\":[0,8]},"
@@ -766,22 +777,22 @@ START_TEST(test_st_five_dims)
         "\"fp8\":{\"dtype\":\"F8_E4M3\",\"shape\":[0],\"data_offsets\":[16,16]}}   ";
     const char *path = write_st_raw("five.safetensors", header, 0, v, sizeof v);
     struct clf_safetensors *st = NULL;
-    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_io_ok(clf_safetensors_open(path, &st, msg, sizeof msg));
     ck_assert_uint_eq(clf_safetensors_count(st), 4);
     ck_assert_str_eq(clf_safetensors_name(st, 0), "five");
     int nd;
     int64_t sh[CLF_MAX_DIMS];
     float y[2];
-    ck_assert_status(ctx, clf_safetensors_shape(st, "five", &nd, sh, NULL), CLF_E_FORMAT);
-    assert_message(path, "5 dimensions");
-    ck_assert_status(ctx, clf_safetensors_read(st, "five", y, 2), CLF_E_FORMAT);
-    assert_message(path, "'five'");
-    ck_assert_ok(ctx, clf_safetensors_read(st, "two", y, 2));
+    ck_st_status(st, clf_safetensors_shape(st, "five", &nd, sh, NULL), CLF_E_FORMAT);
+    assert_st_message(st, path, "5 dimensions");
+    ck_st_status(st, clf_safetensors_read(st, "five", y, 2), CLF_E_FORMAT);
+    assert_st_message(st, path, "'five'");
+    ck_st_ok(st, clf_safetensors_read(st, "two", y, 2));
     ck_assert(y[0] == 3 && y[1] == 4);
-    ck_assert_status(ctx, clf_safetensors_read(st, "u8", y, 0), CLF_E_FORMAT);
-    assert_message(path, "U8");
-    ck_assert_status(ctx, clf_safetensors_read(st, "fp8", y, 0), CLF_E_FORMAT);
-    assert_message(path, "F8_E4M3");
+    ck_st_status(st, clf_safetensors_read(st, "u8", y, 0), CLF_E_FORMAT);
+    assert_st_message(st, path, "U8");
+    ck_st_status(st, clf_safetensors_read(st, "fp8", y, 0), CLF_E_FORMAT);
+    assert_st_message(st, path, "F8_E4M3");
     clf_safetensors_close(st);
 }
 END_TEST
@@ -789,34 +800,31 @@ END_TEST
 /* The file shrinks after open: a read reports CLF_E_IO, never a crash. */
 START_TEST(test_st_truncated_after_open)
 {
-    struct clf_ctx *ctx = test_ctx();
     float v[256];
     for (int i = 0; i < 256; i++)
         v[i] = (float)i;
     const int64_t shape[1] = {256};
     struct clf_safetensors_entry e = {"t", v, 1, shape};
     const char *path = tmp_path("shrink.safetensors");
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, &e, 1));
+    ck_io_ok(clf_safetensors_write(path, &e, 1, msg, sizeof msg));
     struct clf_safetensors *st = NULL;
-    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
+    ck_io_ok(clf_safetensors_open(path, &st, msg, sizeof msg));
     ck_assert_int_eq(truncate(path, 100), 0);
     float y[256];
-    ck_assert_status(ctx, clf_safetensors_read(st, "t", y, 256), CLF_E_IO);
-    assert_message(path, "'t'");
+    ck_st_status(st, clf_safetensors_read(st, "t", y, 256), CLF_E_IO);
+    assert_st_message(st, path, "'t'");
     clf_safetensors_close(st);
 }
 END_TEST
 
 START_TEST(test_st_args)
 {
-    struct clf_ctx *ctx = test_ctx();
     const float v[4] = {1, 2, 3, 4};
     const int64_t s2[1] = {2}, s4[1] = {4}, neg[1] = {-1}, s5[5] = {1, 1, 1, 1, 4};
     const char *path = tmp_path("args.safetensors");
     struct clf_safetensors *st = NULL;
-    ck_assert_int_eq(clf_safetensors_open(NULL, path, &st), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_safetensors_open(ctx, NULL, &st), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_safetensors_open(ctx, path, NULL), CLF_E_INVALID_ARG);
+    ck_io_status(clf_safetensors_open(NULL, &st, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_safetensors_open(path, NULL, msg, sizeof msg), CLF_E_INVALID_ARG);
     clf_safetensors_close(NULL);
     ck_assert_uint_eq(clf_safetensors_count(NULL), 0);
     ck_assert_ptr_null(clf_safetensors_name(NULL, 0));
@@ -827,9 +835,8 @@ START_TEST(test_st_args)
     ck_assert_int_eq(clf_safetensors_read(NULL, "t", y, 4), CLF_E_INVALID_ARG);
 
     struct clf_safetensors_entry ok[2] = {{"a", v, 1, s2}, {"b", v, 1, s4}};
-    ck_assert_int_eq(clf_safetensors_write(NULL, path, ok, 2), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_safetensors_write(ctx, NULL, ok, 2), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_safetensors_write(ctx, path, NULL, 2), CLF_E_INVALID_ARG);
+    ck_io_status(clf_safetensors_write(NULL, ok, 2, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_safetensors_write(path, NULL, 2, msg, sizeof msg), CLF_E_INVALID_ARG);
     struct {
         struct clf_safetensors_entry e[2];
         const char *want;
@@ -844,26 +851,179 @@ START_TEST(test_st_args)
         {{{"a", v, 1, s2}, {"b\xff", v, 1, s4}}, "UTF-8"},
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
-        ck_assert_status(ctx, clf_safetensors_write(ctx, path, bad[c].e, 2), CLF_E_INVALID_ARG);
+        ck_io_status(clf_safetensors_write(path, bad[c].e, 2, msg, sizeof msg), CLF_E_INVALID_ARG);
         assert_message(path, bad[c].want);
     }
     ck_assert_int_eq(access(path, F_OK), -1); /* nothing was written */
 
-    ck_assert_ok(ctx, clf_safetensors_write(ctx, path, ok, 2));
-    ck_assert_ok(ctx, clf_safetensors_open(ctx, path, &st));
-    ck_assert_status(ctx, clf_safetensors_shape(st, NULL, &nd, sh, NULL), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_safetensors_shape(st, "a", NULL, sh, NULL), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_safetensors_shape(st, "a", &nd, NULL, NULL), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_safetensors_read(st, NULL, y, 2), CLF_E_INVALID_ARG);
-    ck_assert_status(ctx, clf_safetensors_read(st, "a", NULL, 2), CLF_E_INVALID_ARG);
-    ck_assert_ok(ctx, clf_safetensors_read(st, "b", y, 4));
+    ck_io_ok(clf_safetensors_write(path, ok, 2, msg, sizeof msg));
+    ck_io_ok(clf_safetensors_open(path, &st, msg, sizeof msg));
+    ck_st_status(st, clf_safetensors_shape(st, NULL, &nd, sh, NULL), CLF_E_INVALID_ARG);
+    ck_st_status(st, clf_safetensors_shape(st, "a", NULL, sh, NULL), CLF_E_INVALID_ARG);
+    ck_st_status(st, clf_safetensors_shape(st, "a", &nd, NULL, NULL), CLF_E_INVALID_ARG);
+    ck_st_status(st, clf_safetensors_read(st, NULL, y, 2), CLF_E_INVALID_ARG);
+    ck_st_status(st, clf_safetensors_read(st, "a", NULL, 2), CLF_E_INVALID_ARG);
+    ck_st_ok(st, clf_safetensors_read(st, "b", y, 4));
     ck_assert_int_eq(memcmp(y, v, sizeof v), 0);
     clf_safetensors_close(st);
 
     char bad_dir[4200];
     snprintf(bad_dir, sizeof bad_dir, "%s/no-such-dir/x.safetensors", tmpdir);
-    ck_assert_status(ctx, clf_safetensors_write(ctx, bad_dir, ok, 2), CLF_E_IO);
+    ck_io_status(clf_safetensors_write(bad_dir, ok, 2, msg, sizeof msg), CLF_E_IO);
     assert_message(bad_dir, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Messages, and no context needed                                          */
+/* ------------------------------------------------------------------------ */
+
+/* The readers and writers report through the caller's buffer: none (NULL,
+ * 0), a short one (truncated, terminated), cleared by a success; an open
+ * file's calls through clf_safetensors_last_error. No context exists in
+ * this test case (nor in the npy and safetensors ones). */
+START_TEST(test_messages)
+{
+    const float v[2] = {1, 2};
+    const int64_t s2[1] = {2};
+    const char *missing = tmp_path("no-such-file.npy");
+    float *y = NULL;
+    int nd = 0;
+    int64_t sh[CLF_MAX_DIMS];
+    ck_assert_int_eq(clf_npy_read(missing, &y, &nd, sh, NULL, 0), CLF_E_IO);
+    ck_assert_int_eq(clf_npy_read(missing, &y, &nd, sh, NULL, 100), CLF_E_IO);
+    char small[8];
+    memset(small, 'x', sizeof small);
+    ck_assert_int_eq(clf_npy_read(missing, &y, &nd, sh, small, 0), CLF_E_IO);
+    ck_assert_int_eq(small[0], 'x'); /* size 0: not written */
+    ck_assert_int_eq(clf_npy_read(missing, &y, &nd, sh, small, sizeof small), CLF_E_IO);
+    ck_assert_uint_eq(strlen(small), sizeof small - 1);
+    ck_assert_int_eq(strncmp(small, missing, sizeof small - 1), 0);
+
+    const char *path = tmp_path("msg.npy");
+    strcpy(msg, "stale");
+    ck_io_ok(clf_npy_write(path, v, 1, s2, msg, sizeof msg));
+    ck_assert_str_eq(msg, "");
+    strcpy(msg, "stale");
+    ck_io_ok(clf_npy_read(path, &y, &nd, sh, msg, sizeof msg));
+    ck_assert_str_eq(msg, "");
+    free(y);
+
+    struct clf_safetensors_entry e = {"w", v, 1, s2};
+    path = tmp_path("msg.safetensors");
+    ck_io_ok(clf_safetensors_write(path, &e, 1, NULL, 0));
+    struct clf_safetensors *st = NULL;
+    strcpy(msg, "stale");
+    ck_io_ok(clf_safetensors_open(path, &st, msg, sizeof msg));
+    ck_assert_str_eq(msg, "");
+    ck_assert_str_eq(clf_safetensors_last_error(st), "");
+    float w[2];
+    ck_st_status(st, clf_safetensors_read(st, "w", w, 3), CLF_E_SHAPE);
+    assert_st_message(st, path, "'w'");
+    ck_st_status(st, clf_safetensors_shape(st, "v", &nd, sh, NULL), CLF_E_FORMAT);
+    assert_st_message(st, path, "'v'");
+    ck_st_ok(st, clf_safetensors_read(st, "w", w, 2));
+    ck_assert(w[0] == 1 && w[1] == 2);
+    clf_safetensors_close(st);
+    ck_assert_ptr_nonnull(clf_safetensors_last_error(NULL));
+    ck_assert_int_eq(clf_safetensors_open(missing, &st, NULL, 0), CLF_E_IO);
+    ck_assert_ptr_null(st);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Into tensors (the conveniences on a context)                             */
+/* ------------------------------------------------------------------------ */
+
+/* Reads a tensor back into a new array (numel floats). */
+static float *read_back(struct clf_tensor *t)
+{
+    size_t n = (size_t)clf_tensor_numel(t);
+    float *y = malloc(n * sizeof *y);
+    ck_assert_ok(test_ctx(), clf_tensor_read(t, y, n * sizeof *y));
+    return y;
+}
+
+START_TEST(test_into_tensors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    float v[24];
+    fill_random_bits(v, 24);
+    const int64_t s234[3] = {2, 3, 4}, s0[2] = {3, 0};
+    const char *path = tmp_path("t.npy");
+    ck_io_ok(clf_npy_write(path, v, 3, s234, msg, sizeof msg));
+    struct clf_tensor *t = NULL;
+    ck_assert_ok(ctx, clf_npy_read_tensor(ctx, path, &t));
+    ck_assert_int_eq(clf_tensor_dtype(t), CLF_F32);
+    ck_assert_int_eq(clf_tensor_ndim(t), 3);
+    for (int d = 0; d < 3; d++)
+        ck_assert_int_eq(clf_tensor_dim(t, d), s234[d]);
+    float *y = read_back(t);
+    ck_assert_int_eq(memcmp(y, v, sizeof v), 0);
+    free(y);
+    clf_tensor_destroy(t);
+
+    /* 0-D: a [1] tensor; no elements: refused */
+    ck_io_ok(clf_npy_write(path, v, 0, NULL, msg, sizeof msg));
+    ck_assert_ok(ctx, clf_npy_read_tensor(ctx, path, &t));
+    ck_assert_int_eq(clf_tensor_ndim(t), 1);
+    ck_assert_int_eq(clf_tensor_dim(t, 0), 1);
+    y = read_back(t);
+    ck_assert_int_eq(memcmp(y, v, 4), 0);
+    free(y);
+    clf_tensor_destroy(t);
+    ck_io_ok(clf_npy_write(path, NULL, 2, s0, msg, sizeof msg));
+    t = (struct clf_tensor *)&t;
+    ck_assert_status(ctx, clf_npy_read_tensor(ctx, path, &t), CLF_E_SHAPE);
+    ck_assert_ptr_null(t);
+    assert_text(clf_ctx_last_error(ctx), path, "no elements");
+    /* the reader's errors, on the context */
+    const char *missing = tmp_path("missing.npy");
+    ck_assert_status(ctx, clf_npy_read_tensor(ctx, missing, &t), CLF_E_IO);
+    assert_text(clf_ctx_last_error(ctx), missing, NULL);
+    ck_assert_int_eq(clf_npy_read_tensor(NULL, path, &t), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_npy_read_tensor(ctx, path, NULL), CLF_E_INVALID_ARG);
+
+    /* safetensors: converted dtypes, 0-D, empty, missing, too many dims */
+    const uint16_t f16[3] = {0x3C00, 0xC000, 0x3800}; /* 1, -2, 0.5 */
+    unsigned char data[6 + 8 + 4];
+    for (int i = 0; i < 3; i++)
+        put_le16(data + 2 * i, f16[i]);
+    memcpy(data + 6, v, 8);
+    memcpy(data + 14, v, 4);
+    const char *header =
+        "{\"h\":{\"dtype\":\"F16\",\"shape\":[3,1],\"data_offsets\":[0,6]},"
+        "\"five\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,2],\"data_offsets\":[6,14]},"
+        "\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[14,18]},"
+        "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[18,18]}}";
+    path = write_st_raw("t.safetensors", header, 0, data, sizeof data);
+    struct clf_safetensors *st = test_open_safetensors(path);
+    ck_assert_ok(ctx, clf_safetensors_read_tensor(ctx, st, "h", &t));
+    ck_assert_int_eq(clf_tensor_ndim(t), 2);
+    ck_assert_int_eq(clf_tensor_dim(t, 0), 3);
+    ck_assert_int_eq(clf_tensor_dim(t, 1), 1);
+    y = read_back(t);
+    ck_assert(y[0] == 1 && y[1] == -2 && y[2] == 0.5f);
+    free(y);
+    clf_tensor_destroy(t);
+    ck_assert_ok(ctx, clf_safetensors_read_tensor(ctx, st, "s", &t));
+    ck_assert_int_eq(clf_tensor_ndim(t), 1);
+    y = read_back(t);
+    ck_assert_int_eq(memcmp(y, v, 4), 0);
+    free(y);
+    clf_tensor_destroy(t);
+    ck_assert_status(ctx, clf_safetensors_read_tensor(ctx, st, "e", &t), CLF_E_SHAPE);
+    assert_text(clf_ctx_last_error(ctx), path, "'e'");
+    ck_assert_status(ctx, clf_safetensors_read_tensor(ctx, st, "nope", &t), CLF_E_FORMAT);
+    assert_text(clf_ctx_last_error(ctx), path, "'nope'");
+    ck_assert_status(ctx, clf_safetensors_read_tensor(ctx, st, "five", &t), CLF_E_FORMAT);
+    assert_text(clf_ctx_last_error(ctx), path, "5 dimensions");
+    ck_assert_ptr_null(t);
+    ck_assert_status(ctx, clf_safetensors_read_tensor(ctx, NULL, "h", &t), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_read_tensor(ctx, st, NULL, &t), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_safetensors_read_tensor(ctx, st, "h", NULL), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_safetensors_read_tensor(NULL, st, "h", &t), CLF_E_INVALID_ARG);
+    clf_safetensors_close(st);
 }
 END_TEST
 
@@ -878,7 +1038,6 @@ END_TEST
  * CLF_E_FORMAT with a message naming the file and the sizes. */
 START_TEST(test_limits_before_allocation)
 {
-    struct clf_ctx *ctx = test_ctx();
     float four[4] = {1, 2, 3, 4};
     struct {
         const char *name, *dict, *want;
@@ -902,7 +1061,7 @@ START_TEST(test_limits_before_allocation)
         float *y = (float *)four;
         int nd = -1;
         int64_t sh[CLF_MAX_DIMS];
-        ck_assert_status(ctx, clf_npy_read(ctx, path, &y, &nd, sh), CLF_E_FORMAT);
+        ck_io_status(clf_npy_read(path, &y, &nd, sh, msg, sizeof msg), CLF_E_FORMAT);
         ck_assert_ptr_null(y);
         assert_message(path, npy[c].want);
     }
@@ -915,7 +1074,7 @@ START_TEST(test_limits_before_allocation)
         float *y = NULL;
         int nd;
         int64_t sh[CLF_MAX_DIMS];
-        ck_assert_status(ctx, clf_npy_read(ctx, path, &y, &nd, sh), CLF_E_FORMAT);
+        ck_io_status(clf_npy_read(path, &y, &nd, sh, msg, sizeof msg), CLF_E_FORMAT);
         assert_message(path, "header length 4294967295 beyond the file");
     }
 
@@ -951,7 +1110,7 @@ START_TEST(test_limits_before_allocation)
     for (size_t c = 0; c < sizeof st / sizeof st[0]; c++) {
         const char *path = write_st_raw(st[c].name, st[c].header, st[c].hlen, four, sizeof four);
         struct clf_safetensors *f = (struct clf_safetensors *)&f;
-        ck_assert_status(ctx, clf_safetensors_open(ctx, path, &f), CLF_E_FORMAT);
+        ck_io_status(clf_safetensors_open(path, &f, msg, sizeof msg), CLF_E_FORMAT);
         ck_assert_ptr_null(f);
         assert_message(path, st[c].want);
     }
@@ -979,7 +1138,6 @@ static int corpus_files(const char *sub, char names[][320], int max)
 
 START_TEST(test_corpus)
 {
-    struct clf_ctx *ctx = test_ctx();
     static char names[256][320];
     char path[4096];
     int n = corpus_files("npy", names, 256), ok = 0, bad = 0;
@@ -990,9 +1148,9 @@ START_TEST(test_corpus)
         float *y = NULL;
         int nd;
         int64_t sh[CLF_MAX_DIMS];
-        enum clf_status s = clf_npy_read(ctx, path, &y, &nd, sh);
+        enum clf_status s = clf_npy_read(path, &y, &nd, sh, msg, sizeof msg);
         ck_assert_msg(s == (want_ok ? CLF_OK : CLF_E_FORMAT), "%s: %s: %s", names[i],
-                      clf_status_str(s), clf_ctx_last_error(ctx));
+                      clf_status_str(s), msg);
         if (!want_ok)
             assert_message(path, NULL);
         free(y);
@@ -1007,9 +1165,9 @@ START_TEST(test_corpus)
         snprintf(path, sizeof path, "%s/test/corpus/%.300s", CLF_SOURCE_DIR, names[i]);
         bool want_ok = strstr(names[i], "/ok-") != NULL;
         struct clf_safetensors *st = NULL;
-        enum clf_status s = clf_safetensors_open(ctx, path, &st);
+        enum clf_status s = clf_safetensors_open(path, &st, msg, sizeof msg);
         ck_assert_msg(s == (want_ok ? CLF_OK : CLF_E_FORMAT), "%s: %s: %s", names[i],
-                      clf_status_str(s), clf_ctx_last_error(ctx));
+                      clf_status_str(s), msg);
         if (!want_ok) {
             assert_message(path, NULL);
             continue;
@@ -1026,7 +1184,7 @@ START_TEST(test_corpus)
             if (s == CLF_OK)
                 s = clf_safetensors_read(st, name, y, count);
             ck_assert_msg(s == CLF_OK || s == CLF_E_FORMAT, "%s '%s': %s", names[i], name,
-                          clf_ctx_last_error(ctx));
+                          msg);
             free(y);
         }
         clf_safetensors_close(st);
@@ -1036,7 +1194,6 @@ END_TEST
 
 int main(void)
 {
-    test_require_device();
     test_seed();
     tmpdir = test_make_tmpdir("io");
     Suite *s = suite_create("io");
@@ -1062,6 +1219,17 @@ int main(void)
     tc = tcase_create("corpus");
     tcase_add_test(tc, test_corpus);
     suite_add_tcase(s, tc);
+    tc = tcase_create("messages");
+    tcase_add_test(tc, test_messages);
+    suite_add_tcase(s, tc);
+    /* only the conveniences that fill tensors need a device */
+    if (test_have_device()) {
+        tc = tcase_create("tensors");
+        tcase_add_test(tc, test_into_tensors);
+        suite_add_tcase(s, tc);
+    } else {
+        printf("no OpenCL device: skipping the reads into tensors\n");
+    }
     int rc = test_run_suite(s);
     test_remove_dir(tmpdir);
     free(tmpdir);

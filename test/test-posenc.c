@@ -1,6 +1,7 @@
-/* Positional encodings (seed §3.3): the sinusoidal table, adding a table,
- * the host SVD (lib/linalg/svd.c) and the low-rank table, each against a
- * double-precision reference with a bound derived from the rounding. */
+/* Positional encodings (sinusoidal, learned, low-rank factorised): the
+ * sinusoidal table, adding a table, the host SVD (lib/linalg/svd.c) and the
+ * low-rank table, each against a double-precision reference with a bound
+ * derived from the rounding. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -702,7 +703,7 @@ START_TEST(test_lowrank_sinusoidal_512)
                fp32);
         ck_assert_msg(dev <= rel[i] + fp32, "rank %lld: device error %g > %g + %g",
                       (long long)r, dev, rel[i], fp32);
-        if (r == 128) { /* the claim of seed §3.3.2 on this table */
+        if (r == 128) { /* rank 128 reproduces this table (to 1e-5) */
             ck_assert_msg(rel[i] <= 1e-5, "rank 128: SVD error %g > 1e-5", rel[i]);
             ck_assert_msg(dev <= 1e-5, "rank 128: device error %g > 1e-5", dev);
         }

@@ -107,12 +107,12 @@ static struct clf_ctx *make_ctx(int queues, bool command_buffers)
     return ctx;
 }
 
-/* True when the latest run of g was a replay (per-node times refused). */
-static bool replayed(struct clf_ctx *ctx, struct clf_graph *g)
+/* True when the latest run of g was a replay (no per-node times then). */
+static bool replayed(struct clf_graph *g)
 {
-    struct clf_node_timing t;
-    return clf_graph_node_timing(g, 0, &t) == CLF_E_STATE &&
-           strstr(clf_ctx_last_error(ctx), "replayed") != NULL;
+    struct clf_node_info n = test_node_info(g, 0);
+    ck_assert(!(n.replayed && n.timed));
+    return n.replayed;
 }
 
 /* Queues 1, 2 and 4, each with command buffers (direct, record, replay)
@@ -136,9 +136,9 @@ START_TEST(test_diamond_configs)
                 /* runs 0 (direct) and 1 (records, then runs the buffer)
                  * are not replays of an earlier recording; run 2 replays */
                 if (run == 2 && ctx->command_buffers)
-                    ck_assert_msg(replayed(ctx, dm.g), "%s: not replayed", what);
+                    ck_assert_msg(replayed(dm.g), "%s: not replayed", what);
                 if (!ctx->command_buffers)
-                    ck_assert(!replayed(ctx, dm.g));
+                    ck_assert(!replayed(dm.g));
             }
             destroy(&dm);
         }
@@ -159,20 +159,22 @@ START_TEST(test_timings_and_cost)
     ck_assert(!ctx->command_buffers);
     struct diamond dm;
     build(ctx, &dm);
-    struct clf_node_timing t[4];
-    ck_assert_status(ctx, clf_graph_node_timing(dm.g, 0, &t[0]), CLF_E_STATE); /* not run */
+    struct clf_node_info t[4];
+    t[0] = test_node_info(dm.g, 0);
+    ck_assert(!t[0].timed && !t[0].replayed); /* not run */
     float *x = malloc(DIM * DIM * sizeof *x), *w = malloc(DIM * DIM * sizeof *w);
     run_check(ctx, &dm, x, w, true, "timings");
     struct clf_device_info info;
     ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
+    for (size_t i = 0; i < 4; i++)
+        t[i] = test_node_info(dm.g, i);
     for (size_t i = 0; i < 4 && info.profiling; i++) {
-        ck_assert_ok(ctx, clf_graph_node_timing(dm.g, i, &t[i]));
+        ck_assert(t[i].timed);
         ck_assert_int_ge(t[i].queue, 0);
         ck_assert_int_lt(t[i].queue, 2);
         ck_assert(t[i].start_ms >= 0 && t[i].start_ms <= t[i].end_ms);
         ck_assert(!t[i].replayed);
-        double ms = -1;
-        ck_assert_ok(ctx, clf_graph_node_time(dm.g, i, &ms));
+        double ms = t[i].time_ms;
         ck_assert(ms >= 0 && ms <= t[i].end_ms - t[i].start_ms + 1e-6);
         printf("queues: node %zu on queue %d, %.3f .. %.3f ms\n", i, t[i].queue, t[i].start_ms,
                t[i].end_ms);
@@ -183,14 +185,12 @@ START_TEST(test_timings_and_cost)
         ck_assert(t[1].start_ms >= t[0].end_ms && t[3].start_ms >= t[2].end_ms);
     }
 
-    double flops = 0, bytes = 0;
-    ck_assert_ok(ctx, clf_graph_node_cost(dm.g, 0, &flops, &bytes));
-    ck_assert(flops == 2.0 * DIM * DIM * DIM);
-    ck_assert(bytes == 3.0 * DIM * DIM * 4); /* x, W, a */
-    ck_assert_ok(ctx, clf_graph_node_cost(dm.g, 3, &flops, &bytes));
-    ck_assert(flops == (double)DIM * DIM);
-    ck_assert(bytes == 3.0 * DIM * DIM * 4); /* b, c, d */
-    ck_assert_status(ctx, clf_graph_node_cost(dm.g, 4, &flops, &bytes), CLF_E_INVALID_ARG);
+    ck_assert(t[0].flops == 2.0 * DIM * DIM * DIM);
+    ck_assert(t[0].bytes == 3.0 * DIM * DIM * 4); /* x, W, a */
+    ck_assert(t[3].flops == (double)DIM * DIM);
+    ck_assert(t[3].bytes == 3.0 * DIM * DIM * 4); /* b, c, d */
+    struct clf_node_info past = {.size = sizeof past};
+    ck_assert_status(ctx, clf_graph_node_info(dm.g, 4, &past), CLF_E_INVALID_ARG);
     destroy(&dm);
     clf_ctx_destroy(ctx);
     free(x);
@@ -212,14 +212,14 @@ START_TEST(test_rewrite_and_failure)
     run_check(ctx, &dm, x, w, true, "direct");
     run_check(ctx, &dm, x, w, false, "recorded");
     run_check(ctx, &dm, x, w, false, "replayed");
-    ck_assert(!ctx->command_buffers || replayed(ctx, dm.g));
+    ck_assert(!ctx->command_buffers || replayed(dm.g));
     run_check(ctx, &dm, x, w, true, "new W (direct)");
-    ck_assert(!replayed(ctx, dm.g));
+    ck_assert(!replayed(dm.g));
     run_check(ctx, &dm, x, w, false, "new W (recorded again)");
     run_check(ctx, &dm, x, w, true, "newer W (direct)");
     run_check(ctx, &dm, x, w, false, "newer W (recorded again)");
     run_check(ctx, &dm, x, w, false, "newer W (replayed)");
-    ck_assert(!ctx->command_buffers || replayed(ctx, dm.g));
+    ck_assert(!ctx->command_buffers || replayed(dm.g));
     destroy(&dm);
 
     /* direct run: the 3rd launch fails (the GEMM takes 2 or more) */

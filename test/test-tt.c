@@ -1,5 +1,5 @@
 /*
- * Tensor-Train feed-forward weights (seed §3.2.1): the host TT-SVD
+ * Tensor-Train feed-forward weights: the host TT-SVD
  * (lib/linalg/tt.c, Oseledets 2011) and the device TT linear layer
  * (lib/ops/tt.c, cl/tt.cl, Novikov et al. 2015).
  *

@@ -24,18 +24,17 @@ static double ffn_ms(struct clf_graph *g)
     int seen = 0;
     double ms = 0;
     for (size_t i = 0; i < clf_graph_node_count(g) && seen < 2; i++) {
-        char desc[160];
-        double t = 0;
-        if (clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK)
+        struct clf_node_info info = {.size = sizeof info};
+        if (clf_graph_node_info(g, i, &info) != CLF_OK)
             return -1;
-        if (!strncmp(desc, "layernorm", 9)) {
+        if (!strcmp(info.op, "layernorm")) {
             seen++;
             continue;
         }
         if (seen == 1) {
-            if (clf_graph_node_time(g, i, &t) != CLF_OK)
+            if (!info.timed)
                 return -1;
-            ms += t;
+            ms += info.time_ms;
         }
     }
     return seen == 2 ? ms : -1;

@@ -205,8 +205,9 @@ int cmd_analyze(int argc, char **argv)
     int64_t shape[CLF_MAX_DIMS];
     int nd = 0;
     if (o.input) {
-        if (clf_npy_read(ctx, o.input, &host, &nd, shape) != CLF_OK) {
-            cli_error("%s", clf_ctx_last_error(ctx));
+        char msg[1024];
+        if (clf_npy_read(o.input, &host, &nd, shape, msg, sizeof msg) != CLF_OK) {
+            cli_error("%s", msg);
             goto done;
         }
         if ((nd != 2 && nd != 3) || shape[nd - 1] != o.cfg.d_model || shape[nd - 2] < 1 ||

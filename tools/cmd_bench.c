@@ -112,8 +112,8 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
         goto done;
     }
     double gflops = 2.0 * (double)m * (double)n * (double)k / (ms * 1e6);
-    char chosen[128];
-    clf_graph_node_desc(g, 0, chosen, sizeof chosen);
+    struct clf_node_info chosen = {.size = sizeof chosen};
+    clf_graph_node_info(g, 0, &chosen);
 
     /* baseline, and the error against it relative to the largest |C| */
     double base_ms = -1, base_gflops = 0, err = 0, cmax = 0;
@@ -144,7 +144,7 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
         cJSON_AddNumberToObject(e, "n", (double)n);
         cJSON_AddNumberToObject(e, "k", (double)k);
         cJSON_AddStringToObject(e, "provider", clf_gemm_provider_str(o->provider));
-        cJSON_AddStringToObject(e, "chosen", chosen);
+        cJSON_AddStringToObject(e, "chosen", chosen.desc);
         cJSON_AddNumberToObject(e, "ms", ms);
         cJSON_AddNumberToObject(e, "gflops", gflops);
         if (base_ms >= 0) {
@@ -159,10 +159,11 @@ static int bench_gemm_shape(struct clf_ctx *ctx, const struct bench_opts *o, int
         printf("gemm %5lldx%5lldx%5lld  %8.3f ms %7.1f GFLOP/s | openblas %8.3f ms %7.1f "
                "GFLOP/s | ratio %.2f | max err %.1e | %s\n",
                (long long)m, (long long)n, (long long)k, ms, gflops, base_ms, base_gflops,
-               gflops / base_gflops, rel, chosen);
+               gflops / base_gflops, rel, chosen.desc);
     } else {
         printf("gemm %5lldx%5lldx%5lld  %8.3f ms %7.1f GFLOP/s (built without OpenBLAS: no "
-               "baseline) | %s\n", (long long)m, (long long)n, (long long)k, ms, gflops, chosen);
+               "baseline) | %s\n",
+               (long long)m, (long long)n, (long long)k, ms, gflops, chosen.desc);
     }
     rc = CLI_OK;
 done:
@@ -297,8 +298,8 @@ static int bench_attention_n(struct clf_ctx *ctx, const struct bench_opts *o, in
     double mem = (double)(s1.pool_bytes_peak - s0.pool_bytes_live);
     double io = 4.0 * (double)total * sizeof(float); /* q, k, v, out */
     double gflops = 4.0 * (double)n * (double)n * (double)d * (double)heads / (ms * 1e6);
-    char chosen[128];
-    clf_graph_node_desc(g, 0, chosen, sizeof chosen);
+    struct clf_node_info chosen = {.size = sizeof chosen};
+    clf_graph_node_info(g, 0, &chosen);
     clf_tensor_read(y, out, total * sizeof *out);
     double base_ms = -1, err = 0;
 #ifdef CLF_HAVE_OPENBLAS
@@ -326,7 +327,7 @@ static int bench_attention_n(struct clf_ctx *ctx, const struct bench_opts *o, in
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "op", "attention");
         cJSON_AddStringToObject(e, "impl", name);
-        cJSON_AddStringToObject(e, "chosen", chosen);
+        cJSON_AddStringToObject(e, "chosen", chosen.desc);
         cJSON_AddNumberToObject(e, "n", (double)n);
         cJSON_AddNumberToObject(e, "heads", (double)heads);
         cJSON_AddNumberToObject(e, "head_dim", (double)d);
@@ -350,7 +351,7 @@ static int bench_attention_n(struct clf_ctx *ctx, const struct bench_opts *o, in
         if (base_ms >= 0)
             printf(" | openblas 3-step %9.3f ms | ratio %.2f | max err %.1e", base_ms,
                    base_ms / ms, err);
-        printf(" | %s\n", chosen);
+        printf(" | %s\n", chosen.desc);
     }
     rc = CLI_OK;
 done:
@@ -383,20 +384,17 @@ static double time_and_read(struct clf_ctx *ctx, struct clf_graph *g, const stru
     } steps[16];
     int n_steps = 0;
     for (size_t i = 0; i < clf_graph_node_count(g); i++) {
-        char desc[160];
-        double t;
-        if (clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK ||
-            clf_graph_node_time(g, i, &t) != CLF_OK)
+        struct clf_node_info info = {.size = sizeof info};
+        if (clf_graph_node_info(g, i, &info) != CLF_OK || !info.timed)
             continue;
         static const char *named[] = {"select", "attend", "kept"};
-        const char *label = desc;
+        const char *label = info.op, *desc = info.desc;
         for (int k = 0; k < 3; k++) {
             const char *at = strstr(desc, named[k]);
             size_t len = strlen(named[k]);
             if (at && at > desc && at[-1] == ' ' && (at[len] == ' ' || at[len] == 0))
                 label = named[k];
         }
-        desc[strcspn(desc, " ")] = 0;
         int k = 0;
         while (k < n_steps && strcmp(steps[k].label, label))
             k++;
@@ -409,7 +407,7 @@ static double time_and_read(struct clf_ctx *ctx, struct clf_graph *g, const stru
             n_steps++;
         }
         steps[k].count++;
-        steps[k].ms += t;
+        steps[k].ms += info.time_ms;
     }
     size_t used = 0;
     nodes[0] = 0;

@@ -554,8 +554,9 @@ int cmd_embed(int argc, char **argv)
     }
     if (o.npy) {
         const int64_t shape[2] = {(int64_t)t.n, out.d};
-        if (clf_npy_write(ctx, o.npy, out.e, 2, shape) != CLF_OK) {
-            cli_error("%s", clf_ctx_last_error(ctx));
+        char msg[1024];
+        if (clf_npy_write(o.npy, out.e, 2, shape, msg, sizeof msg) != CLF_OK) {
+            cli_error("%s", msg);
             goto done;
         }
     }

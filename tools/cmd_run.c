@@ -253,8 +253,9 @@ static bool read_input(struct run_state *s)
     bool ok = true;
     s->in_ndim = 3;
     if (o->input) {
-        if (clf_npy_read(s->ctx, o->input, &s->host, &s->in_ndim, shape) != CLF_OK) {
-            cli_error("%s", clf_ctx_last_error(s->ctx));
+        char msg[1024];
+        if (clf_npy_read(o->input, &s->host, &s->in_ndim, shape, msg, sizeof msg) != CLF_OK) {
+            cli_error("%s", msg);
             ok = false;
         } else if ((s->in_ndim != 2 && s->in_ndim != 3) ||
                    shape[s->in_ndim - 1] != o->cfg.d_model) {
@@ -376,10 +377,11 @@ static bool write_output(const struct run_state *s)
     const struct run_opts *o = &s->o;
     int64_t os[3] = {o->batch, o->seq, o->cfg.d_model};
     bool flat = o->input && s->in_ndim == 2;
-    if (!o->output || clf_npy_write(s->ctx, o->output, s->out, flat ? 2 : 3, flat ? os + 1 : os) ==
-                          CLF_OK)
+    char msg[1024];
+    if (!o->output || clf_npy_write(o->output, s->out, flat ? 2 : 3, flat ? os + 1 : os, msg,
+                                    sizeof msg) == CLF_OK)
         return true;
-    return !cli_error("%s", clf_ctx_last_error(s->ctx));
+    return !cli_error("%s", msg);
 }
 
 /* --check: the output against the double-precision CPU reference with the

@@ -23,10 +23,11 @@ esac
 # all-MiniLM-L6-v2 model from PyPI for the model tests), Open MPI (mpirun
 # runs of the clformer command), clang (the libFuzzer harnesses of test/fuzz),
 # man-db (`man -l` renders docs/clformer.1 in the man test).
+# doxygen (the API reference, checked by the api-docs test).
 packages="build-essential meson ninja-build pkg-config python3 python3-pip binutils clang
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev
-  libutf8proc-dev check libopenmpi-dev openmpi-bin man-db"
+  libutf8proc-dev check libopenmpi-dev openmpi-bin man-db doxygen"
 
 missing=""
 for p in $packages; do

@@ -11,28 +11,24 @@ int profile_ops(const struct clf_graph *g, struct profile_op *ops, int max, doub
     int n = 0;
     *total = 0;
     for (size_t i = 0; i < clf_graph_node_count(g); i++) {
-        char desc[160];
-        double ms = 0, flops = 0, bytes = 0;
-        if (clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK ||
-            clf_graph_node_time(g, i, &ms) != CLF_OK)
+        struct clf_node_info info = {.size = sizeof info};
+        if (clf_graph_node_info(g, i, &info) != CLF_OK || !info.timed)
             continue;
-        clf_graph_node_cost(g, i, &flops, &bytes);
-        desc[strcspn(desc, " ")] = 0;
         int k = 0;
-        while (k < n && strcmp(ops[k].name, desc))
+        while (k < n && strcmp(ops[k].name, info.op))
             k++;
         if (k == n) {
             if (n == max)
                 continue;
             memset(&ops[n], 0, sizeof ops[n]);
-            snprintf(ops[n].name, sizeof ops[n].name, "%.31s", desc);
+            snprintf(ops[n].name, sizeof ops[n].name, "%.31s", info.op);
             n++;
         }
         ops[k].count++;
-        ops[k].ms += ms;
-        ops[k].flops += flops;
-        ops[k].bytes += bytes;
-        *total += ms;
+        ops[k].ms += info.time_ms;
+        ops[k].flops += info.flops;
+        ops[k].bytes += info.bytes;
+        *total += info.time_ms;
     }
     for (int i = 0; i < n; i++) /* by time, largest first */
         for (int j = i + 1; j < n; j++)
@@ -82,16 +78,11 @@ bool profile_write_trace(const struct clf_graph *g, const char *path)
     cJSON_AddStringToObject(root, "displayTimeUnit", "ms");
     int max_queue = -1;
     for (size_t i = 0; i < clf_graph_node_count(g); i++) {
-        struct clf_node_timing t;
-        char desc[160], op[32];
-        if (clf_graph_node_timing(g, i, &t) != CLF_OK ||
-            clf_graph_node_desc(g, i, desc, sizeof desc) != CLF_OK)
+        struct clf_node_info t = {.size = sizeof t};
+        if (clf_graph_node_info(g, i, &t) != CLF_OK || !t.timed)
             continue;
-        snprintf(op, sizeof op, "%.*s", (int)strcspn(desc, " "), desc);
-        double flops = 0, bytes = 0;
-        clf_graph_node_cost(g, i, &flops, &bytes);
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "name", op);
+        cJSON_AddStringToObject(e, "name", t.op);
         cJSON_AddStringToObject(e, "cat", "node");
         cJSON_AddStringToObject(e, "ph", "X");
         cJSON_AddNumberToObject(e, "ts", t.start_ms * 1e3); /* microseconds */
@@ -100,9 +91,9 @@ bool profile_write_trace(const struct clf_graph *g, const char *path)
         cJSON_AddNumberToObject(e, "tid", t.queue);
         cJSON *args = cJSON_AddObjectToObject(e, "args");
         cJSON_AddNumberToObject(args, "node", (double)i);
-        cJSON_AddStringToObject(args, "desc", desc);
-        cJSON_AddNumberToObject(args, "flops", flops);
-        cJSON_AddNumberToObject(args, "bytes", bytes);
+        cJSON_AddStringToObject(args, "desc", t.desc);
+        cJSON_AddNumberToObject(args, "flops", t.flops);
+        cJSON_AddNumberToObject(args, "bytes", t.bytes);
         cJSON_AddItemToArray(ev, e);
         max_queue = t.queue > max_queue ? t.queue : max_queue;
     }

@@ -11,7 +11,7 @@
 
 #include "clformer.h"
 
-/* Totals of one op (first word of the node descriptions). */
+/* Totals of one op (clf_node_info.op). */
 struct profile_op {
     char name[32];
     int count;

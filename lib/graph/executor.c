@@ -116,11 +116,11 @@ static cl_int wait_event(cl_event ev)
 /*
  * Waits for and releases the first n events of evs (and of firsts, the
  * nodes' first commands, may be NULL entries), recording each node's
- * device time (its final command, clf_graph_node_time) and its span:
+ * device time (its final command, clf_node_info.time_ms) and its span:
  * start of its first command to end of its final one, in ms from the
- * earliest start of the run (clf_graph_node_timing). A node whose commands
- * ran out of order could have started before its first command did; the
- * span takes the earlier of the two starts it knows.
+ * earliest start of the run (clf_node_info.start_ms, end_ms). A node whose
+ * commands ran out of order could have started before its first command
+ * did; the span takes the earlier of the two starts it knows.
  */
 static cl_int finish(struct clf_graph *g, struct clf_exec *ex, cl_event *evs, cl_event *firsts,
                      size_t n)
@@ -389,76 +389,15 @@ enum clf_status clf_graph_run(struct clf_graph *g)
     return st;
 }
 
-/* Common checks of the per-node queries. */
-static enum clf_status check_node(const struct clf_graph *g, size_t i)
+bool clf_exec_node_span(const struct clf_graph *g, size_t i, bool *replayed, double *start_ms,
+                        double *end_ms, int *queue)
 {
-    if (i >= g->n_nodes)
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "no node %zu (the graph has %zu)", i,
-                        g->n_nodes);
     const struct clf_exec *ex = g->exec;
-    if (!ex || !ex->ran || i >= ex->cap)
-        return clf_fail(g->ctx, CLF_E_STATE, "node %zu has no time: the graph has not run", i);
-    if (ex->replayed)
-        return clf_fail(g->ctx, CLF_E_STATE,
-                        "node %zu has no time: the run was replayed from a command buffer; set "
-                        "command_buffers = false for per-node times",
-                        i);
-    if (!g->nodes[i].timed)
-        return clf_fail(g->ctx, CLF_E_STATE, "node %zu has no time (not run, or no profiling)",
-                        i);
-    return CLF_OK;
-}
-
-enum clf_status clf_graph_node_time(const struct clf_graph *g, size_t i, double *ms)
-{
-    if (!g || !ms)
-        return CLF_E_INVALID_ARG;
-    enum clf_status st = check_node(g, i);
-    if (st != CLF_OK)
-        return st;
-    *ms = g->nodes[i].time_ms;
-    return CLF_OK;
-}
-
-enum clf_status clf_graph_node_timing(const struct clf_graph *g, size_t i,
-                                      struct clf_node_timing *out)
-{
-    if (!g || !out)
-        return CLF_E_INVALID_ARG;
-    enum clf_status st = check_node(g, i);
-    if (st != CLF_OK)
-        return st;
-    out->start_ms = g->exec->start_ms[i];
-    out->end_ms = g->exec->end_ms[i];
-    out->queue = g->exec->queue[i];
-    out->replayed = false; /* replays have no per-node timings (CLF_E_STATE) */
-    return CLF_OK;
-}
-
-/* Bytes of t's elements (a view: its own extent). */
-static double tensor_bytes(const struct clf_tensor *t)
-{
-    return (double)clf_tensor_numel(t) * (double)clf_dtype_size(t->dtype);
-}
-
-enum clf_status clf_graph_node_cost(const struct clf_graph *g, size_t i, double *flops,
-                                    double *bytes)
-{
-    if (!g || !flops || !bytes)
-        return CLF_E_INVALID_ARG;
-    if (i >= g->n_nodes)
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "no node %zu (the graph has %zu)", i,
-                        g->n_nodes);
-    const struct clf_node *node = &g->nodes[i];
-    double b = tensor_bytes(node->out);
-    for (int j = 0; j < node->n_in; j++) {
-        bool seen = !node->in[j];
-        for (int k = 0; k < j && !seen; k++)
-            seen = node->in[k] == node->in[j];
-        if (!seen)
-            b += tensor_bytes(node->in[j]);
-    }
-    *bytes = b;
-    *flops = node->impl->flops ? node->impl->flops(node) : 0;
-    return CLF_OK;
+    *replayed = ex && ex->ran && ex->replayed;
+    if (!ex || !ex->ran || ex->replayed || i >= ex->cap || !g->nodes[i].timed)
+        return false;
+    *start_ms = ex->start_ms[i];
+    *end_ms = ex->end_ms[i];
+    *queue = ex->queue[i];
+    return true;
 }

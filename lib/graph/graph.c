@@ -15,6 +15,7 @@ enum clf_status clf_graph_create(struct clf_ctx *ctx, struct clf_graph **out)
     struct clf_graph *g = calloc(1, sizeof *g);
     if (!g)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a graph");
+    clf_ctx_ref(ctx);
     g->ctx = ctx;
     *out = g;
     return CLF_OK;
@@ -49,7 +50,9 @@ void clf_graph_destroy(struct clf_graph *g)
         clReleaseMemObject(g->bufs[i]);
     free(g->bufs);
     free(g->nodes);
+    struct clf_ctx *ctx = g->ctx;
     free(g);
+    clf_ctx_unref(ctx); /* last: this may free the context */
 }
 
 enum clf_status clf_graph_adopt(struct clf_graph *g, struct clf_tensor *t)
@@ -76,22 +79,6 @@ enum clf_status clf_graph_view(struct clf_graph *g, struct clf_tensor *base, int
 size_t clf_graph_node_count(const struct clf_graph *g)
 {
     return g ? g->n_nodes : 0;
-}
-
-enum clf_status clf_graph_node_desc(const struct clf_graph *g, size_t i, char *buf, size_t size)
-{
-    if (!g || !buf || size == 0)
-        return CLF_E_INVALID_ARG;
-    buf[0] = 0;
-    if (i >= g->n_nodes)
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "no node %zu (the graph has %zu)", i,
-                        g->n_nodes);
-    const struct clf_node *n = &g->nodes[i];
-    if (n->impl->describe)
-        n->impl->describe(n, buf, size);
-    else
-        snprintf(buf, size, "%s", n->impl->name);
-    return CLF_OK;
 }
 
 enum clf_status clf_graph_check_call(struct clf_graph *g, struct clf_tensor **out, const char *op)

@@ -39,7 +39,7 @@ struct clf_op_impl {
      * into buf; NULL means the op's name alone. */
     void (*describe)(const struct clf_node *node, char *buf, size_t size);
     /* Optional: the node's floating-point (or integer) operations, for
-     * clf_graph_node_cost; NULL means 0 (data movement). */
+     * clf_graph_node_info; NULL means 0 (data movement). */
     double (*flops)(const struct clf_node *node);
 };
 
@@ -89,6 +89,13 @@ struct clf_graph {
 
 /* Frees g->exec (executor.c); called by clf_graph_destroy. */
 void clf_exec_free(struct clf_graph *g);
+
+/* Node i in g's latest run (executor.c): *replayed tells whether the run
+ * replayed a recorded command buffer; true with the span of its commands
+ * (*start_ms, *end_ms from the run's first start) and its *queue when the
+ * run timed the node (profiling, not a replay). */
+bool clf_exec_node_span(const struct clf_graph *g, size_t i, bool *replayed, double *start_ms,
+                        double *end_ms, int *queue);
 
 /*
  * Plans the memory of g's storages (plan.c): frees any previous plan, gives

@@ -1,7 +1,7 @@
 /*
  * Host-side singular value decomposition in double precision, through
  * LAPACKE (LAPACK's dgesdd, falling back to dgesvd). Used when preparing
- * tables and weights: low-rank positional tables, truncated
+ * tables and weights: low-rank factorised positional tables, truncated
  * SVD of attention / FFN weights.
  *
  * Matrices are dense row-major double arrays, element (i, j) of an m x n

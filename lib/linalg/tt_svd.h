@@ -1,5 +1,6 @@
 /*
- * Tensor-Train (TT) matrices on the host, in double.
+ * Tensor-Train (TT) matrices on the host, in double: the FFN weights'
+ * Tensor-Train format.
  *
  * TT-SVD: Oseledets, "Tensor-Train Decomposition", SIAM J. Sci. Comput.
  * 33(5), 2011, Algorithm 1. TT-matrix format (each core carries one row and

@@ -29,7 +29,9 @@
 #include "../graph/graph.h"
 #include "../ops/pooling.h"
 #include "../runtime/ctx.h"
+#include "../runtime/abi.h"
 #include "encoder_internal.h"
+#include "io.h"
 
 struct clf_bert {
     struct clf_ctx *ctx;
@@ -212,7 +214,9 @@ static enum clf_status read_weight(struct weights *w, const char *name, int64_t 
     enum clf_status st = check_weight(w, name, rows, cols, full);
     if (st != CLF_OK)
         return st;
-    return clf_safetensors_read(w->st, full, host, (size_t)(rows * (cols ? cols : 1)));
+    size_t count = (size_t)(rows * (cols ? cols : 1));
+    return clf_msg_to_ctx(w->ctx, clf_safetensors_read(w->st, full, host, count),
+                          clf_safetensors_last_error(w->st));
 }
 
 /* Reads a weight into a new device tensor *out. */
@@ -378,6 +382,7 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
     struct clf_bert *b = calloc(1, sizeof *b);
     struct bert_sizes *s = &L->s;
     L->w = (struct weights){ctx, NULL, st_path, ""};
+    char msg[1024];
     enum clf_status st = cfg_path && st_path && b
                              ? CLF_OK
                              : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a model");
@@ -392,7 +397,10 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
      * config.json's */
     struct clf_encoder_config *c = b ? &b->cfg : NULL;
     if (st == CLF_OK) {
-        *c = options ? *options : clf_encoder_config_default();
+        *c = clf_encoder_config_default();
+        st = clf_abi_import(ctx, "clf_encoder_config", options, c, sizeof *c);
+    }
+    if (st == CLF_OK) {
         c->d_model = s->d;
         c->heads = s->heads;
         c->d_ff = s->d_ff;
@@ -405,7 +413,7 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
         st = clf_encoder_check_config(ctx, c);
     }
     if (st == CLF_OK)
-        st = clf_safetensors_open(ctx, st_path, &L->w.st);
+        st = clf_msg_to_ctx(ctx, clf_safetensors_open(st_path, &L->w.st, msg, sizeof msg), msg);
     int nd;
     int64_t shape[CLF_MAX_DIMS];
     if (st == CLF_OK &&
@@ -559,12 +567,17 @@ enum clf_status clf_bert_load_tp_rank(struct clf_ctx *ctx, const char *model_dir
     return load_tp(NULL, ctx, model_dir, options, comm, emb, tp);
 }
 
-struct clf_encoder_config clf_bert_config(const struct clf_bert *b)
+void clf_bert_config_of(const struct clf_bert *b, struct clf_encoder_config *p, size_t size)
 {
-    return b ? b->cfg : clf_encoder_config_default();
+    /* b->cfg, not its encoder's: a tensor-parallel split (load_tp) has
+     * embeddings and no encoder */
+    if (b)
+        clf_abi_fill(p, size, &b->cfg, sizeof b->cfg);
+    else
+        clf_encoder_config_init(p, size);
 }
 
-struct clf_encoder *clf_bert_encoder(struct clf_bert *b)
+struct clf_encoder *clf_bert_encoder(const struct clf_bert *b)
 {
     return b ? b->enc : NULL;
 }

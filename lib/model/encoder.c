@@ -21,6 +21,7 @@
 #include "../ops/tt.h"
 #include "ffn_factor.h"
 #include "qk_lowrank.h"
+#include "../runtime/abi.h"
 
 const struct weight_desc clf_encoder_weight_table[] = {
     {"self_attn.in_proj_weight", offsetof(struct layer, in_w), '3', 'd'},
@@ -57,7 +58,7 @@ int clf_encoder_weight_shape(const struct clf_encoder_config *c, const struct we
     return w->cols ? 2 : 1;
 }
 
-struct clf_encoder_config clf_encoder_config_default(void)
+void clf_encoder_config_init(struct clf_encoder_config *out, size_t size)
 {
     struct clf_encoder_config c;
     memset(&c, 0, sizeof c);
@@ -70,7 +71,8 @@ struct clf_encoder_config clf_encoder_config_default(void)
     c.norm_first = false;
     c.attn_impl = CLF_ATTN_AUTO;
     c.attn_p_bits = 4;
-    return c;
+    c.size = sizeof c;
+    clf_abi_fill(out, size, &c, sizeof c);
 }
 
 enum clf_status clf_encoder_check_config(struct clf_ctx *ctx, const struct clf_encoder_config *c)
@@ -147,9 +149,15 @@ enum clf_status clf_encoder_new(struct clf_ctx *ctx, const struct clf_encoder_co
     *out = NULL;
     if (!ctx)
         return CLF_E_INVALID_ARG;
-    enum clf_status st = clf_encoder_check_config(ctx, cfg);
+    /* the caller's configuration, read by the ABI rule (clformer/core.h) */
+    struct clf_encoder_config c = clf_encoder_config_default();
+    enum clf_status st = cfg ? clf_abi_import(ctx, "clf_encoder_config", cfg, &c, sizeof c)
+                             : clf_encoder_check_config(ctx, NULL);
+    if (st == CLF_OK)
+        st = clf_encoder_check_config(ctx, &c);
     if (st != CLF_OK)
         return st;
+    cfg = &c;
     struct clf_encoder *enc = calloc(1, sizeof *enc);
     if (enc)
         enc->layers = calloc((size_t)cfg->layers, sizeof *enc->layers);
@@ -226,6 +234,7 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
     enum clf_status st = clf_encoder_new(ctx, cfg, out, &enc);
     if (st != CLF_OK)
         return st;
+    cfg = &enc->cfg; /* the caller's, as clf_encoder_new read it */
     size_t cap = (size_t)(3 * cfg->d_model * cfg->d_model);
     if ((size_t)(cfg->d_ff * cfg->d_model) > cap)
         cap = (size_t)(cfg->d_ff * cfg->d_model);
@@ -292,9 +301,13 @@ enum clf_status clf_encoder_ffn_stats(const struct clf_encoder *enc, int layer,
     return CLF_OK;
 }
 
-struct clf_encoder_config clf_encoder_get_config(const struct clf_encoder *enc)
+void clf_encoder_config_of(const struct clf_encoder *enc, struct clf_encoder_config *p,
+                           size_t size)
 {
-    return enc ? enc->cfg : clf_encoder_config_default();
+    if (enc)
+        clf_abi_fill(p, size, &enc->cfg, sizeof enc->cfg);
+    else
+        clf_encoder_config_init(p, size);
 }
 
 enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer, const char *name,

@@ -8,6 +8,7 @@
 
 #include "../runtime/ctx.h"
 #include "encoder_internal.h"
+#include "io.h"
 
 /* Reads a named tensor of the file, checked against the expected shape,
  * into host (its element count). */
@@ -19,7 +20,7 @@ static enum clf_status read_checked(struct clf_ctx *ctx, struct clf_safetensors 
     int64_t fshape[CLF_MAX_DIMS];
     enum clf_status s = clf_safetensors_shape(st, name, &fnd, fshape, NULL);
     if (s != CLF_OK)
-        return s;
+        return clf_msg_to_ctx(ctx, s, clf_safetensors_last_error(st));
     bool same = fnd == nd;
     for (int i = 0; same && i < nd; i++)
         same = fshape[i] == shape[i];
@@ -34,7 +35,10 @@ static enum clf_status read_checked(struct clf_ctx *ctx, struct clf_safetensors 
                         "%s: tensor '%s' has shape [%s]; the configuration needs %s", path,
                         name, got, want);
     }
-    return clf_safetensors_read(st, name, host, (size_t)(shape[0] * (nd == 2 ? shape[1] : 1)));
+    return clf_msg_to_ctx(ctx,
+                          clf_safetensors_read(st, name, host,
+                                               (size_t)(shape[0] * (nd == 2 ? shape[1] : 1))),
+                          clf_safetensors_last_error(st));
 }
 
 /* read_checked into a new device tensor. */
@@ -198,8 +202,10 @@ static enum clf_status load_tt(struct clf_ctx *ctx, struct clf_safetensors *st, 
             size_t count = (size_t)(sh[0] * sh[1] * sh[2] * sh[3]);
             float *h = malloc(count * sizeof *h);
             tt.cores[j] = malloc(count * sizeof *tt.cores[j]);
-            s = h && tt.cores[j] ? clf_safetensors_read(st, name, h, count)
-                                 : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for '%s'", name);
+            s = h && tt.cores[j]
+                    ? clf_msg_to_ctx(ctx, clf_safetensors_read(st, name, h, count),
+                                     clf_safetensors_last_error(st))
+                    : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for '%s'", name);
             for (size_t e = 0; s == CLF_OK && e < count; e++)
                 tt.cores[j][e] = h[e];
             free(h);
@@ -234,11 +240,13 @@ enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_c
     enum clf_status s = clf_encoder_new(ctx, cfg, out, &enc);
     if (s != CLF_OK)
         return s;
+    cfg = &enc->cfg; /* the caller's, as clf_encoder_new read it */
     if (!path) {
         clf_encoder_destroy(enc);
         return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL weights path");
     }
-    s = clf_safetensors_open(ctx, path, &st);
+    char msg[1024];
+    s = clf_msg_to_ctx(ctx, clf_safetensors_open(path, &st, msg, sizeof msg), msg);
     if (s != CLF_OK) {
         clf_encoder_destroy(enc);
         return s;
@@ -337,7 +345,8 @@ enum clf_status clf_encoder_file_reader(struct clf_ctx *ctx, const struct clf_en
     f->ctx = ctx;
     f->cfg = *cfg;
     bool has_norm = false;
-    enum clf_status s = clf_safetensors_open(ctx, path, &f->st);
+    char msg[1024];
+    enum clf_status s = clf_msg_to_ctx(ctx, clf_safetensors_open(path, &f->st, msg, sizeof msg), msg);
     if (s == CLF_OK)
         s = file_layout(ctx, f->st, path, cfg, &f->bare, &has_norm);
     if (s != CLF_OK) {
@@ -478,7 +487,11 @@ enum clf_status clf_encoder_save(struct clf_encoder *enc, const char *path)
     if (st == CLF_OK && enc->norm_b)
         st = save_add(enc->ctx, &sl, "norm.bias", enc->norm_b, 0);
     if (st == CLF_OK)
-        st = clf_safetensors_write(enc->ctx, path, sl.e, sl.n);
+    {
+        char msg[1024];
+        st = clf_msg_to_ctx(enc->ctx, clf_safetensors_write(path, sl.e, sl.n, msg, sizeof msg),
+                            msg);
+    }
     for (size_t i = 0; i < sl.n; i++)
         free(sl.data[i]);
     free(sl.e), free(sl.names), free(sl.shapes), free(sl.data);

@@ -60,6 +60,7 @@
 
 #include "../graph/graph.h"
 #include "../runtime/ctx.h"
+#include "../runtime/abi.h"
 #include "encoder_internal.h"
 
 /* One layer's slices on one rank (out_b, b2 NULL on ranks > 0). */
@@ -391,6 +392,12 @@ static enum clf_status make_tp(struct clf_group *grp, struct clf_ctx *ctx,
     if (!full && !cfg)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL encoder or configuration");
     enum clf_status st = grp ? CLF_OK : check_comm(ctx, comm);
+    /* the caller's configuration, read by the ABI rule (clformer/core.h) */
+    struct clf_encoder_config c = clf_encoder_config_default();
+    if (st == CLF_OK && !full) {
+        st = clf_abi_import(ctx, "clf_encoder_config", cfg, &c, sizeof c);
+        cfg = &c;
+    }
     if (st == CLF_OK && !full) /* before a file is opened */
         st = check_tp_config(ctx, cfg, grp ? clf_group_size(grp) : comm->size,
                              grp ? "devices" : "ranks");

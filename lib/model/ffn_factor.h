@@ -1,7 +1,8 @@
 /*
- * Low-rank feed-forward weights (seed §3.2.1): the --ffn grammar and the
- * SVD / randomised-SVD factorisation of one weight matrix when weights are
- * prepared. (The Tensor-Train format lives in lib/linalg/tt_svd.h.)
+ * Low-rank feed-forward weights: the --ffn grammar and the truncated SVD /
+ * randomised SVD (Halko et al. 2011) factorisation of one weight matrix
+ * when weights are prepared. (The Tensor-Train format lives in
+ * lib/linalg/tt.h.)
  */
 #ifndef CLF_MODEL_FFN_FACTOR_H
 #define CLF_MODEL_FFN_FACTOR_H

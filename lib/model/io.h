@@ -1,6 +1,6 @@
 /*
  * File helpers shared by the .npy and safetensors readers and writers
- * (defined in npy.c): whole-range reads with pread, atomic writes through a
+ * (io.c): whole-range reads with pread, atomic writes through a
  * temporary file renamed into place, little-endian loads and stores.
  * Not installed.
  */
@@ -14,14 +14,41 @@
 
 #include "ctx.h"
 
+/* Where the host-only file code reports why it failed: a caller's buffer
+ * (a public call's msg, a safetensors handle's last error). buf NULL or
+ * size 0 drops the message. */
+struct clf_msg {
+    char *buf;
+    size_t size;
+};
+
+/* A message buffer for a public call's (msg, msg_size), cleared ("" when
+ * the call succeeds). */
+static inline struct clf_msg clf_msg_init(char *buf, size_t size)
+{
+    if (buf && size > 0)
+        buf[0] = 0;
+    return (struct clf_msg){buf, size};
+}
+
+/* Writes the message (printf-style, truncated to m's size, always
+ * terminated) into m and returns status, so that callers can `return
+ * clf_msg_fail(m, ...)`. m may be NULL. */
+enum clf_status clf_msg_fail(struct clf_msg *m, enum clf_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Hands a host-only call's result to a context: a failure's message
+ * becomes ctx's last error (ctx may be NULL); returns status. */
+enum clf_status clf_msg_to_ctx(struct clf_ctx *ctx, enum clf_status status, const char *msg);
+
 /* Opens an existing regular file for reading; *size receives its size.
- * Returns the descriptor, or -1 after clf_fail(ctx, CLF_E_IO, "path: ..."). */
-int clf_io_open_read(struct clf_ctx *ctx, const char *path, uint64_t *size);
+ * Returns the descriptor, or -1 after clf_msg_fail(m, CLF_E_IO, "path: ..."). */
+int clf_io_open_read(struct clf_msg *m, const char *path, uint64_t *size);
 
 /* Reads exactly n bytes at offset off (retrying short reads and EINTR).
  * Returns CLF_OK, or CLF_E_IO naming path and `what` (end of file reached
  * early, or the system error). */
-enum clf_status clf_io_pread(struct clf_ctx *ctx, int fd, const char *path, void *buf, size_t n,
+enum clf_status clf_io_pread(struct clf_msg *m, int fd, const char *path, void *buf, size_t n,
                              uint64_t off, const char *what);
 
 /* An atomic write: data goes to a fresh temporary file next to path (so
@@ -37,20 +64,25 @@ struct clf_io_writer {
 };
 
 /* Creates the temporary file; CLF_E_IO (or CLF_E_OUT_OF_MEMORY) on failure. */
-enum clf_status clf_io_writer_open(struct clf_ctx *ctx, struct clf_io_writer *w, const char *path);
+enum clf_status clf_io_writer_open(struct clf_msg *m, struct clf_io_writer *w, const char *path);
 /* Appends n bytes; CLF_E_IO on failure (the writer is then marked failed). */
-enum clf_status clf_io_writer_put(struct clf_ctx *ctx, struct clf_io_writer *w, const void *buf,
+enum clf_status clf_io_writer_put(struct clf_msg *m, struct clf_io_writer *w, const void *buf,
                                   size_t n);
 /* Flushes, closes and renames onto the destination; on any failure (or
  * after a failed put) removes the temporary file instead. Always releases
  * the writer. */
-enum clf_status clf_io_writer_commit(struct clf_ctx *ctx, struct clf_io_writer *w);
+enum clf_status clf_io_writer_commit(struct clf_msg *m, struct clf_io_writer *w);
 /* Abandons the write: closes and removes the temporary file. */
 void clf_io_writer_abort(struct clf_io_writer *w);
 /* Appends n floats as little-endian binary32 (byte-swapped in chunks on
  * big-endian hosts). */
-enum clf_status clf_io_put_f32(struct clf_ctx *ctx, struct clf_io_writer *w, const float *x,
+enum clf_status clf_io_put_f32(struct clf_msg *m, struct clf_io_writer *w, const float *x,
                                size_t n);
+
+/* A new dense f32 tensor on ctx holding data (ndim dims of shape; a 0-D
+ * array becomes [1]); CLF_E_SHAPE, naming `what`, when it has no elements. */
+enum clf_status clf_io_upload(struct clf_ctx *ctx, const char *what, int ndim,
+                              const int64_t *shape, const float *data, struct clf_tensor **out);
 
 /* True when the host stores integers little-endian. */
 static inline bool clf_io_host_le(void)

@@ -1,7 +1,6 @@
 /*
  * .npy files (NumPy's format, versions 1.0, 2.0 and 3.0): float32 only,
- * little-endian, C order, 0 to CLF_MAX_DIMS dimensions. Also the file
- * helpers of io.h, shared with safetensors.c.
+ * little-endian, C order, 0 to CLF_MAX_DIMS dimensions.
  *
  * The header is a Python dict literal, e.g.
  *   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
@@ -11,169 +10,13 @@
  * suffixes) and rejects everything else with a message. Every length is
  * checked against the file size before anything is allocated.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
-
-/* ------------------------------------------------------------------------ */
-/* File helpers (io.h)                                                      */
-/* ------------------------------------------------------------------------ */
-
-int clf_io_open_read(struct clf_ctx *ctx, const char *path, uint64_t *size)
-{
-    int fd;
-    do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        clf_fail(ctx, CLF_E_IO, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        clf_fail(ctx, CLF_E_IO, "%s: cannot stat: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        clf_fail(ctx, CLF_E_IO, "%s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    *size = sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
-    return fd;
-}
-
-enum clf_status clf_io_pread(struct clf_ctx *ctx, int fd, const char *path, void *buf, size_t n,
-                             uint64_t off, const char *what)
-{
-    unsigned char *p = buf;
-    size_t done = 0;
-    while (done < n) {
-        size_t chunk = n - done;
-        if (chunk > ((size_t)1 << 30))
-            chunk = (size_t)1 << 30;
-        if (off + done > (uint64_t)INT64_MAX)
-            return clf_fail(ctx, CLF_E_IO, "%s: %s: offset beyond what the system can read",
-                            path, what);
-        ssize_t r = pread(fd, p + done, chunk, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return clf_fail(ctx, CLF_E_IO, "%s: cannot read %s: %s", path, what, strerror(errno));
-        if (r == 0)
-            return clf_fail(ctx, CLF_E_IO,
-                            "%s: cannot read %s: end of file after %zu of %zu bytes (was the "
-                            "file truncated?)",
-                            path, what, done, n);
-        done += (size_t)r;
-    }
-    return CLF_OK;
-}
-
-enum clf_status clf_io_writer_open(struct clf_ctx *ctx, struct clf_io_writer *w, const char *path)
-{
-    w->path = path;
-    w->fd = -1;
-    w->failed = false;
-    /* ".clformer-<pid>-<salt>.tmp" in the destination's directory: a name
-     * of its own rather than path + suffix, which could pass NAME_MAX */
-    const char *slash = strrchr(path, '/');
-    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
-    size_t n = dir_len + 64;
-    w->tmp = malloc(n);
-    if (!w->tmp)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for a file name", path);
-    memcpy(w->tmp, path, dir_len);
-    /* O_EXCL with a name made of the pid, the clock and an attempt number
-     * (mkstemp would create the file 0600 whatever the umask). */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t salt = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
-                    ((uint64_t)(uintptr_t)w << 16);
-    for (unsigned attempt = 0; attempt < 64; attempt++) {
-        snprintf(w->tmp + dir_len, n - dir_len, ".clformer-%ld-%08" PRIx64 ".tmp", (long)getpid(),
-                 (uint64_t)((salt + attempt * 0x9e3779b97f4a7c15ull) & 0xffffffffu));
-        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (w->fd >= 0)
-            return CLF_OK;
-        if (errno != EEXIST && errno != EINTR)
-            break;
-    }
-    enum clf_status st =
-        clf_fail(ctx, CLF_E_IO, "%s: cannot create a temporary file next to it: %s", path,
-                 strerror(errno));
-    free(w->tmp);
-    w->tmp = NULL;
-    return st;
-}
-
-enum clf_status clf_io_writer_put(struct clf_ctx *ctx, struct clf_io_writer *w, const void *buf,
-                                  size_t n)
-{
-    const unsigned char *p = buf;
-    if (w->failed || w->fd < 0)
-        return clf_fail(ctx, CLF_E_IO, "%s: write after a failure", w->path);
-    while (n > 0) {
-        size_t chunk = n < ((size_t)1 << 30) ? n : ((size_t)1 << 30);
-        ssize_t r = write(w->fd, p, chunk);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            w->failed = true;
-            return clf_fail(ctx, CLF_E_IO, "%s: cannot write: %s", w->path,
-                            r < 0 ? strerror(errno) : "no progress");
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return CLF_OK;
-}
-
-void clf_io_writer_abort(struct clf_io_writer *w)
-{
-    if (w->fd >= 0)
-        close(w->fd);
-    w->fd = -1;
-    if (w->tmp) {
-        unlink(w->tmp);
-        free(w->tmp);
-        w->tmp = NULL;
-    }
-}
-
-enum clf_status clf_io_writer_commit(struct clf_ctx *ctx, struct clf_io_writer *w)
-{
-    enum clf_status st = CLF_OK;
-    if (w->failed || w->fd < 0) {
-        clf_io_writer_abort(w);
-        return CLF_E_IO; /* already reported */
-    }
-    /* fsync so that a crash after the rename cannot leave an empty file
-     * under the final name; file systems without fsync (EINVAL) are fine. */
-    if (fsync(w->fd) != 0 && errno != EINVAL && errno != EROFS)
-        st = clf_fail(ctx, CLF_E_IO, "%s: cannot flush to disk: %s", w->path, strerror(errno));
-    int rc = close(w->fd);
-    w->fd = -1;
-    if (st == CLF_OK && rc != 0)
-        st = clf_fail(ctx, CLF_E_IO, "%s: cannot write: %s", w->path, strerror(errno));
-    if (st == CLF_OK && rename(w->tmp, w->path) != 0)
-        st = clf_fail(ctx, CLF_E_IO, "%s: cannot rename the temporary file into place: %s",
-                      w->path, strerror(errno));
-    if (st != CLF_OK)
-        unlink(w->tmp);
-    free(w->tmp);
-    w->tmp = NULL;
-    return st;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Header dict parser                                                       */
@@ -186,7 +29,7 @@ static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 #define NPY_MAX_HEADER (1u << 20)
 
 struct npy_parser {
-    struct clf_ctx *ctx;
+    struct clf_msg *m;
     const char *path;
     const char *s;   /* header text */
     size_t n, i;     /* length, position */
@@ -200,7 +43,7 @@ struct npy_parser {
 
 static enum clf_status npy_err(struct npy_parser *p, const char *what)
 {
-    return clf_fail(p->ctx, CLF_E_FORMAT, "%s: malformed .npy header at byte %zu: %s", p->path,
+    return clf_msg_fail(p->m, CLF_E_FORMAT, "%s: malformed .npy header at byte %zu: %s", p->path,
                     p->i, what);
 }
 
@@ -299,10 +142,10 @@ static enum clf_status npy_dim(struct npy_parser *p, int64_t *out)
     if (p->i < p->n && (p->s[p->i] == 'L' || p->s[p->i] == 'l'))
         p->i++;
     if (neg && (v != 0 || big))
-        return clf_fail(p->ctx, CLF_E_FORMAT, "%s: shape has a negative dimension -%.*s",
+        return clf_msg_fail(p->m, CLF_E_FORMAT, "%s: shape has a negative dimension -%.*s",
                         p->path, (int)(len > 40 ? 40 : len), p->s + start);
     if (big || v > (uint64_t)INT64_MAX)
-        return clf_fail(p->ctx, CLF_E_FORMAT, "%s: shape dimension %.*s%s is too large",
+        return clf_msg_fail(p->m, CLF_E_FORMAT, "%s: shape dimension %.*s%s is too large",
                         p->path, (int)(len > 40 ? 40 : len), p->s + start,
                         len > 40 ? "..." : "");
     *out = (int64_t)v;
@@ -373,7 +216,7 @@ static enum clf_status npy_parse(struct npy_parser *p)
             if (*have)
                 goto duplicate;
             if (!npy_peek(p, '\'') && !npy_peek(p, '"'))
-                return clf_fail(p->ctx, CLF_E_FORMAT,
+                return clf_msg_fail(p->m, CLF_E_FORMAT,
                                 "%s: dtype is not a plain type string (a structured dtype?); "
                                 "only '<f4' (float32) is supported",
                                 p->path);
@@ -393,7 +236,7 @@ static enum clf_status npy_parse(struct npy_parser *p)
                 return st;
         } else {
             p->i = key_at;
-            return clf_fail(p->ctx, CLF_E_FORMAT, "%s: unknown .npy header key '%s%s'", p->path,
+            return clf_msg_fail(p->m, CLF_E_FORMAT, "%s: unknown .npy header key '%s%s'", p->path,
                             key, trunc ? "..." : "");
         }
         *have = true;
@@ -407,14 +250,14 @@ static enum clf_status npy_parse(struct npy_parser *p)
         }
         continue;
     duplicate:
-        return clf_fail(p->ctx, CLF_E_FORMAT, "%s: .npy header key '%s' appears twice", p->path,
+        return clf_msg_fail(p->m, CLF_E_FORMAT, "%s: .npy header key '%s' appears twice", p->path,
                         key);
     }
     npy_ws(p);
     if (p->i != p->n)
         return npy_err(p, "unexpected text after the header dict");
     if (!p->have_descr || !p->have_fortran || !p->have_shape)
-        return clf_fail(p->ctx, CLF_E_FORMAT, "%s: .npy header lacks the key '%s'", p->path,
+        return clf_msg_fail(p->m, CLF_E_FORMAT, "%s: .npy header lacks the key '%s'", p->path,
                         !p->have_descr ? "descr" : !p->have_fortran ? "fortran_order" : "shape");
     return CLF_OK;
 }
@@ -434,15 +277,14 @@ static void shape_repr(char *buf, size_t size, int ndim, const int64_t *shape)
 /* Read                                                                     */
 /* ------------------------------------------------------------------------ */
 
-enum clf_status clf_npy_read(struct clf_ctx *ctx, const char *path, float **data, int *ndim,
-                             int64_t shape[CLF_MAX_DIMS])
+enum clf_status clf_npy_read(const char *path, float **data, int *ndim,
+                             int64_t shape[CLF_MAX_DIMS], char *msg, size_t msg_size)
 {
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
+    struct clf_msg msg_buf = clf_msg_init(msg, msg_size), *m = &msg_buf;
     if (data)
         *data = NULL;
     if (!path || !data || !ndim || !shape)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "clf_npy_read: NULL %s",
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "clf_npy_read: NULL %s",
                         !path ? "path" : !data ? "data" : !ndim ? "ndim" : "shape");
     *ndim = 0;
     for (int d = 0; d < CLF_MAX_DIMS; d++)
@@ -452,86 +294,86 @@ enum clf_status clf_npy_read(struct clf_ctx *ctx, const char *path, float **data
     char *header = NULL;
     float *out = NULL;
     uint64_t size = 0;
-    int fd = clf_io_open_read(ctx, path, &size);
+    int fd = clf_io_open_read(m, path, &size);
     if (fd < 0)
         return CLF_E_IO;
 
     /* magic (6), version (2), header length (2 or 4) */
     unsigned char pre[12];
     size_t have = size < sizeof pre ? (size_t)size : sizeof pre;
-    if ((st = clf_io_pread(ctx, fd, path, pre, have, 0, "the .npy prefix")) != CLF_OK)
+    if ((st = clf_io_pread(m, fd, path, pre, have, 0, "the .npy prefix")) != CLF_OK)
         goto done;
     if (size == 0) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: empty file, not a .npy file", path);
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: empty file, not a .npy file", path);
         goto done;
     }
     if (memcmp(pre, npy_magic, have < 6 ? have : 6) != 0) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
         goto done;
     }
     if (have < 8) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: truncated .npy file (%zu bytes, ends before the "
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: truncated .npy file (%zu bytes, ends before the "
                       "format version)", path, have);
         goto done;
     }
     unsigned major = pre[6], minor = pre[7];
     if (minor != 0 || major < 1 || major > 3) {
-        st = clf_fail(ctx, CLF_E_FORMAT,
+        st = clf_msg_fail(m, CLF_E_FORMAT,
                       "%s: .npy format version %u.%u is not supported (1.0, 2.0, 3.0 are)", path,
                       major, minor);
         goto done;
     }
     size_t prefix = major == 1 ? 10 : 12;
     if (have < prefix) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: truncated .npy file (%zu bytes, ends in the "
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: truncated .npy file (%zu bytes, ends in the "
                       "header length)", path, have);
         goto done;
     }
     uint64_t hlen = major == 1 ? clf_io_le16(pre + 8) : clf_io_le32(pre + 8);
     if (hlen > size - prefix) {
-        st = clf_fail(ctx, CLF_E_FORMAT,
+        st = clf_msg_fail(m, CLF_E_FORMAT,
                       "%s: header length %" PRIu64 " beyond the file (%" PRIu64
                       " bytes after the %zu-byte prefix): truncated header",
                       path, hlen, size - prefix, prefix);
         goto done;
     }
     if (hlen > NPY_MAX_HEADER) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: header length %" PRIu64
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: header length %" PRIu64
                       " is larger than any float32 header (limit %u)", path, hlen,
                       NPY_MAX_HEADER);
         goto done;
     }
     header = malloc((size_t)hlen + 1);
     if (!header) {
-        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the header", path);
+        st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for the header", path);
         goto done;
     }
-    if ((st = clf_io_pread(ctx, fd, path, header, (size_t)hlen, prefix, "the .npy header")) !=
+    if ((st = clf_io_pread(m, fd, path, header, (size_t)hlen, prefix, "the .npy header")) !=
         CLF_OK)
         goto done;
     header[hlen] = 0;
 
-    struct npy_parser p = {.ctx = ctx, .path = path, .s = header, .n = (size_t)hlen};
+    struct npy_parser p = {.m = m, .path = path, .s = header, .n = (size_t)hlen};
     if ((st = npy_parse(&p)) != CLF_OK)
         goto done;
     if (p.fortran) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: fortran order is not supported (C order only)",
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: fortran order is not supported (C order only)",
                       path);
         goto done;
     }
     if (strcmp(p.descr, "<f4") != 0) {
         if (!strcmp(p.descr, ">f4"))
-            st = clf_fail(ctx, CLF_E_FORMAT,
+            st = clf_msg_fail(m, CLF_E_FORMAT,
                           "%s: dtype '>f4' is big-endian float32; only little-endian '<f4' is "
                           "supported",
                           path);
         else
-            st = clf_fail(ctx, CLF_E_FORMAT, "%s: dtype '%s' is not float32 ('<f4')", path,
+            st = clf_msg_fail(m, CLF_E_FORMAT, "%s: dtype '%s' is not float32 ('<f4')", path,
                           p.descr);
         goto done;
     }
     if (p.ndim > CLF_MAX_DIMS) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: %d dimensions, more than CLF_MAX_DIMS (%d)", path,
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: %d dimensions, more than CLF_MAX_DIMS (%d)", path,
                       p.ndim, CLF_MAX_DIMS);
         goto done;
     }
@@ -545,22 +387,22 @@ enum clf_status clf_npy_read(struct clf_ctx *ctx, const char *path, float **data
         }
     if (numel == UINT64_MAX || !clf_io_mul_u64(numel, 4, &bytes) || bytes > SIZE_MAX ||
         bytes > (uint64_t)INT64_MAX) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: shape %s has too many elements", path, repr);
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: shape %s has too many elements", path, repr);
         goto done;
     }
     uint64_t data_off = prefix + hlen;
     if (size - data_off < bytes) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: data is %" PRIu64 " bytes, the shape %s needs %"
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: data is %" PRIu64 " bytes, the shape %s needs %"
                       PRIu64, path, size - data_off, repr, bytes);
         goto done;
     }
     out = malloc(bytes ? (size_t)bytes : 1);
     if (!out) {
-        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for %" PRIu64 " bytes of data",
+        st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for %" PRIu64 " bytes of data",
                       path, bytes);
         goto done;
     }
-    if ((st = clf_io_pread(ctx, fd, path, out, (size_t)bytes, data_off, "the .npy data")) !=
+    if ((st = clf_io_pread(m, fd, path, out, (size_t)bytes, data_off, "the .npy data")) !=
         CLF_OK)
         goto done;
     if (!clf_io_host_le())
@@ -582,49 +424,29 @@ done:
 /* Write                                                                    */
 /* ------------------------------------------------------------------------ */
 
-enum clf_status clf_io_put_f32(struct clf_ctx *ctx, struct clf_io_writer *w, const float *x,
-                               size_t n)
+enum clf_status clf_npy_write(const char *path, const float *data, int ndim,
+                              const int64_t *shape, char *msg, size_t msg_size)
 {
-    if (clf_io_host_le())
-        return n ? clf_io_writer_put(ctx, w, x, n * sizeof *x) : CLF_OK;
-    unsigned char buf[4096];
-    while (n > 0) {
-        size_t k = n < sizeof buf / 4 ? n : sizeof buf / 4;
-        memcpy(buf, x, k * 4);
-        clf_io_swap32(buf, k);
-        enum clf_status st = clf_io_writer_put(ctx, w, buf, k * 4);
-        if (st != CLF_OK)
-            return st;
-        x += k;
-        n -= k;
-    }
-    return CLF_OK;
-}
-
-enum clf_status clf_npy_write(struct clf_ctx *ctx, const char *path, const float *data, int ndim,
-                              const int64_t *shape)
-{
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
+    struct clf_msg msg_buf = clf_msg_init(msg, msg_size), *m = &msg_buf;
     if (!path)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "clf_npy_write: NULL path");
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "clf_npy_write: NULL path");
     if (ndim < 0 || ndim > CLF_MAX_DIMS)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: ndim %d is outside 0..%d", path, ndim,
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: ndim %d is outside 0..%d", path, ndim,
                         CLF_MAX_DIMS);
     if (ndim > 0 && !shape)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: NULL shape", path);
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: NULL shape", path);
     uint64_t numel = 1, bytes = 0;
     for (int d = 0; d < ndim; d++) {
         if (shape[d] < 0)
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: dimension %d is negative (%" PRId64 ")",
+            return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: dimension %d is negative (%" PRId64 ")",
                             path, d, shape[d]);
         if (!clf_io_mul_u64(numel, (uint64_t)shape[d], &numel))
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: the shape has too many elements", path);
+            return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: the shape has too many elements", path);
     }
     if (!clf_io_mul_u64(numel, 4, &bytes) || bytes > SIZE_MAX)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: the shape has too many elements", path);
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: the shape has too many elements", path);
     if (!data && numel > 0)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: NULL data", path);
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: NULL data", path);
 
     /* Byte for byte what numpy.save writes for a C-order float32 array:
      * sorted keys, room for the first dimension to grow to 21 digits, the
@@ -651,13 +473,38 @@ enum clf_status clf_npy_write(struct clf_ctx *ctx, const char *path, const float
     size_t head_size = 10 + hlen + pad;
 
     struct clf_io_writer w;
-    enum clf_status st = clf_io_writer_open(ctx, &w, path);
+    enum clf_status st = clf_io_writer_open(m, &w, path);
     if (st != CLF_OK)
         return st;
-    if ((st = clf_io_writer_put(ctx, &w, head, head_size)) != CLF_OK ||
-        (st = clf_io_put_f32(ctx, &w, data, (size_t)numel)) != CLF_OK) {
+    if ((st = clf_io_writer_put(m, &w, head, head_size)) != CLF_OK ||
+        (st = clf_io_put_f32(m, &w, data, (size_t)numel)) != CLF_OK) {
         clf_io_writer_abort(&w);
         return st;
     }
-    return clf_io_writer_commit(ctx, &w);
+    return clf_io_writer_commit(m, &w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Into a tensor                                                            */
+/* ------------------------------------------------------------------------ */
+
+enum clf_status clf_npy_read_tensor(struct clf_ctx *ctx, const char *path,
+                                    struct clf_tensor **out)
+{
+    if (!out)
+        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "NULL output pointer") : CLF_E_INVALID_ARG;
+    *out = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    char msg[1024];
+    float *data = NULL;
+    int ndim = 0;
+    int64_t shape[CLF_MAX_DIMS];
+    enum clf_status st = clf_npy_read(path, &data, &ndim, shape, msg, sizeof msg);
+    if (st == CLF_OK)
+        st = clf_io_upload(ctx, path, ndim, shape, data, out);
+    else
+        clf_fail(ctx, st, "%s", msg);
+    free(data);
+    return st;
 }

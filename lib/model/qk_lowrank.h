@@ -1,6 +1,7 @@
 /*
- * Low-rank score forms for SVD attention (CLF_ATTN_SVD; seed §3.1.2, the
- * SVD form of low-rank attention), prepared once from a layer's weights.
+ * Low-rank score forms for SVD attention (CLF_ATTN_SVD: each head's
+ * bilinear score form truncated by SVD), prepared once from a layer's
+ * weights.
  *
  * Head h's scores are bilinear in the layer input x (a row, d_model wide):
  *   s_ij = (W_Q,h x_i + b_Q,h) · (W_K,h x_j + b_K,h) = x̃_iᵀ M_h x̃_j,

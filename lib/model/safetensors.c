@@ -57,8 +57,14 @@ struct st_tensor {
     uint64_t begin;               /* byte offset in the data buffer */
 };
 
+/* Size of a handle's message buffer (clf_safetensors_last_error). */
+#define ST_MSG_SIZE 1024
+
 struct clf_safetensors {
-    struct clf_ctx *ctx;          /* for errors */
+    /* The message of the latest failure of a call on the handle
+     * (ST_MSG_SIZE bytes; separate, so that queries on a const handle can
+     * write it). */
+    char *error;
     char *path;
     int fd;
     uint64_t data_off;            /* 8 + header length */
@@ -177,6 +183,7 @@ void clf_safetensors_close(struct clf_safetensors *st)
     if (st->fd >= 0)
         close(st->fd);
     free(st->path);
+    free(st->error);
     free(st);
 }
 
@@ -185,33 +192,33 @@ void clf_safetensors_close(struct clf_safetensors *st)
 /* ------------------------------------------------------------------------ */
 
 /* Checks one tensor entry and fills *t (name not yet set). */
-static enum clf_status parse_entry(struct clf_ctx *ctx, const char *path, const cJSON *e,
+static enum clf_status parse_entry(struct clf_msg *m, const char *path, const cJSON *e,
                                    uint64_t data_size, struct st_tensor *t)
 {
     const char *name = e->string;
     if (!cJSON_IsObject(e))
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: tensor '%.200s': entry is not a JSON object",
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: tensor '%.200s': entry is not a JSON object",
                         path, name);
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!dtype || !shape || !offs)
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: tensor '%.200s': entry has no \"%s\"", path,
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: tensor '%.200s': entry has no \"%s\"", path,
                         name, !dtype ? "dtype" : !shape ? "shape" : "data_offsets");
 
     if (!cJSON_IsString(dtype))
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: tensor '%.200s': \"dtype\" is not a string",
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: tensor '%.200s': \"dtype\" is not a string",
                         path, name);
     t->dtype = -1;
     for (size_t k = 0; k < sizeof st_dtypes / sizeof st_dtypes[0]; k++)
         if (!strcmp(dtype->valuestring, st_dtypes[k].name))
             t->dtype = (int)k;
     if (t->dtype < 0)
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: tensor '%.200s': unknown dtype '%.40s'", path,
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: tensor '%.200s': unknown dtype '%.40s'", path,
                         name, dtype->valuestring);
 
     if (!cJSON_IsArray(shape))
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: tensor '%.200s': \"shape\" is not an array",
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: tensor '%.200s': \"shape\" is not an array",
                         path, name);
     t->ndim = 0;
     t->numel = 1;
@@ -222,11 +229,11 @@ static enum clf_status parse_entry(struct clf_ctx *ctx, const char *path, const 
         uint64_t v = 0;
         int r = json_uint(dim, &v);
         if (r == 0)
-            return clf_fail(ctx, CLF_E_FORMAT,
+            return clf_msg_fail(m, CLF_E_FORMAT,
                             "%s: tensor '%.200s': dimension %d is not a non-negative integer",
                             path, name, t->ndim);
         if (r == 2)
-            return clf_fail(ctx, CLF_E_FORMAT, "%s: tensor '%.200s': dimension %d is too large",
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: tensor '%.200s': dimension %d is too large",
                             path, name, t->ndim);
         if (t->ndim < CLF_MAX_DIMS)
             t->shape[t->ndim] = (int64_t)v;
@@ -236,7 +243,7 @@ static enum clf_status parse_entry(struct clf_ctx *ctx, const char *path, const 
     }
     uint64_t bytes = 0;
     if (overflow || !clf_io_mul_u64(t->numel, st_dtypes[t->dtype].size, &bytes))
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: tensor '%.200s': the shape has too many elements",
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: tensor '%.200s': the shape has too many elements",
                         path, name);
 
     uint64_t b = 0, en = 0;
@@ -246,29 +253,29 @@ static enum clf_status parse_entry(struct clf_ctx *ctx, const char *path, const 
         re = json_uint(cJSON_GetArrayItem(offs, 1), &en);
     }
     if (rb == 0 || re == 0)
-        return clf_fail(ctx, CLF_E_FORMAT,
+        return clf_msg_fail(m, CLF_E_FORMAT,
                         "%s: tensor '%.200s': \"data_offsets\" is not a pair of non-negative "
                         "integers",
                         path, name);
     if (rb == 2 || re == 2 || en > data_size || b > data_size) {
         if (rb == 1 && re == 1)
-            return clf_fail(ctx, CLF_E_FORMAT,
+            return clf_msg_fail(m, CLF_E_FORMAT,
                             "%s: tensor '%.200s': data_offsets [%" PRIu64 ", %" PRIu64
                             "] beyond the data (%" PRIu64 " bytes)",
                             path, name, b, en, data_size);
-        return clf_fail(ctx, CLF_E_FORMAT,
+        return clf_msg_fail(m, CLF_E_FORMAT,
                         "%s: tensor '%.200s': data_offsets beyond the data (%" PRIu64 " bytes)",
                         path, name, data_size);
     }
     if (b > en)
-        return clf_fail(ctx, CLF_E_FORMAT,
+        return clf_msg_fail(m, CLF_E_FORMAT,
                         "%s: tensor '%.200s': data_offsets [%" PRIu64 ", %" PRIu64
                         "] are reversed",
                         path, name, b, en);
     if (en - b != bytes) {
         char s[128];
         shape_str(s, sizeof s, t);
-        return clf_fail(ctx, CLF_E_FORMAT,
+        return clf_msg_fail(m, CLF_E_FORMAT,
                         "%s: tensor '%.200s': data_offsets [%" PRIu64 ", %" PRIu64
                         "] hold %" PRIu64 " bytes, shape %s of %s needs %" PRIu64,
                         path, name, b, en, en - b, s, st_dtypes[t->dtype].name, bytes);
@@ -278,30 +285,29 @@ static enum clf_status parse_entry(struct clf_ctx *ctx, const char *path, const 
 }
 
 /* Checks "__metadata__": an object of strings. */
-static enum clf_status check_metadata(struct clf_ctx *ctx, const char *path, const cJSON *m)
+static enum clf_status check_metadata(struct clf_msg *m, const char *path, const cJSON *meta)
 {
-    if (!cJSON_IsObject(m))
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: \"__metadata__\" is not a JSON object", path);
+    if (!cJSON_IsObject(meta))
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: \"__metadata__\" is not a JSON object", path);
     const cJSON *v;
-    cJSON_ArrayForEach(v, m)
+    cJSON_ArrayForEach(v, meta)
     {
         if (!cJSON_IsString(v))
-            return clf_fail(ctx, CLF_E_FORMAT,
+            return clf_msg_fail(m, CLF_E_FORMAT,
                             "%s: \"__metadata__\" value '%.200s' is not a string", path,
                             v->string);
     }
     return CLF_OK;
 }
 
-enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
-                                     struct clf_safetensors **out)
+enum clf_status clf_safetensors_open(const char *path, struct clf_safetensors **out,
+                                     char *msg, size_t msg_size)
 {
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
+    struct clf_msg msg_buf = clf_msg_init(msg, msg_size), *m = &msg_buf;
     if (out)
         *out = NULL;
     if (!path || !out)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "clf_safetensors_open: NULL %s",
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "clf_safetensors_open: NULL %s",
                         !path ? "path" : "out");
 
     enum clf_status st = CLF_OK;
@@ -309,49 +315,49 @@ enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
     cJSON *root = NULL;
     struct clf_safetensors *sf = calloc(1, sizeof *sf);
     if (!sf)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
-    sf->ctx = ctx;
+        return clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
     sf->fd = -1;
     sf->path = strdup(path);
-    if (!sf->path) {
-        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
+    sf->error = calloc(1, ST_MSG_SIZE);
+    if (!sf->path || !sf->error) {
+        st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
         goto fail;
     }
     uint64_t size = 0;
-    sf->fd = clf_io_open_read(ctx, path, &size);
+    sf->fd = clf_io_open_read(m, path, &size);
     if (sf->fd < 0) {
         st = CLF_E_IO;
         goto fail;
     }
     if (size < 8) {
-        st = clf_fail(ctx, CLF_E_FORMAT,
+        st = clf_msg_fail(m, CLF_E_FORMAT,
                       "%s: %" PRIu64 " bytes, too short for a safetensors file (8-byte header "
                       "length)",
                       path, size);
         goto fail;
     }
     unsigned char len8[8];
-    if ((st = clf_io_pread(ctx, sf->fd, path, len8, 8, 0, "the header length")) != CLF_OK)
+    if ((st = clf_io_pread(m, sf->fd, path, len8, 8, 0, "the header length")) != CLF_OK)
         goto fail;
     uint64_t n = clf_io_le64(len8);
     if (n > size - 8) {
-        st = clf_fail(ctx, CLF_E_FORMAT,
+        st = clf_msg_fail(m, CLF_E_FORMAT,
                       "%s: header length %" PRIu64 " beyond the file (%" PRIu64
                       " bytes after the length)",
                       path, n, size - 8);
         goto fail;
     }
     if (n > ST_MAX_HEADER) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: header length %" PRIu64 " exceeds the limit of %u",
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: header length %" PRIu64 " exceeds the limit of %u",
                       path, n, ST_MAX_HEADER);
         goto fail;
     }
     header = malloc((size_t)n + 1);
     if (!header) {
-        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the header", path);
+        st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for the header", path);
         goto fail;
     }
-    if ((st = clf_io_pread(ctx, sf->fd, path, header, (size_t)n, 8, "the header")) != CLF_OK)
+    if ((st = clf_io_pread(m, sf->fd, path, header, (size_t)n, 8, "the header")) != CLF_OK)
         goto fail;
     header[n] = 0;
     sf->data_off = 8 + n;
@@ -359,7 +365,7 @@ enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
 
     size_t bad = utf8_check((const unsigned char *)header, (size_t)n);
     if (bad != (size_t)n) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: header is not UTF-8 text (bad byte 0x%02x at %zu)",
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: header is not UTF-8 text (bad byte 0x%02x at %zu)",
                       path, (unsigned char)header[bad], bad);
         goto fail;
     }
@@ -367,18 +373,18 @@ enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
     root = cJSON_ParseWithLengthOpts(header, (size_t)n, &end, 0);
     if (!root) {
         size_t at = end ? (size_t)(end - header) : 0;
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: header is not valid JSON (error near byte %zu)",
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: header is not valid JSON (error near byte %zu)",
                       path, at);
         goto fail;
     }
     for (const char *p = end; p < header + n; p++)
         if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            st = clf_fail(ctx, CLF_E_FORMAT, "%s: header has text after the JSON (byte %zu)",
+            st = clf_msg_fail(m, CLF_E_FORMAT, "%s: header has text after the JSON (byte %zu)",
                           path, (size_t)(p - header));
             goto fail;
         }
     if (!cJSON_IsObject(root)) {
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: header is not a JSON object", path);
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: header is not a JSON object", path);
         goto fail;
     }
 
@@ -387,7 +393,7 @@ enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
     cJSON_ArrayForEach(e, root)
     {
         if (!strcmp(e->string, "__metadata__")) {
-            if ((st = check_metadata(ctx, path, e)) != CLF_OK)
+            if ((st = check_metadata(m, path, e)) != CLF_OK)
                 goto fail;
         } else {
             count++;
@@ -396,7 +402,7 @@ enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
     sf->t = calloc(count ? count : 1, sizeof *sf->t);
     sf->sorted = calloc(count ? count : 1, sizeof *sf->sorted);
     if (!sf->t || !sf->sorted) {
-        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for %zu tensors", path, count);
+        st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for %zu tensors", path, count);
         goto fail;
     }
     bool seen_metadata = false;
@@ -404,18 +410,18 @@ enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
     {
         if (!strcmp(e->string, "__metadata__")) {
             if (seen_metadata) {
-                st = clf_fail(ctx, CLF_E_FORMAT, "%s: \"__metadata__\" appears twice", path);
+                st = clf_msg_fail(m, CLF_E_FORMAT, "%s: \"__metadata__\" appears twice", path);
                 goto fail;
             }
             seen_metadata = true;
             continue;
         }
         struct st_tensor *t = &sf->t[sf->n];
-        if ((st = parse_entry(ctx, path, e, data_size, t)) != CLF_OK)
+        if ((st = parse_entry(m, path, e, data_size, t)) != CLF_OK)
             goto fail;
         t->name = strdup(e->string);
         if (!t->name) {
-            st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
+            st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
             goto fail;
         }
         sf->sorted[sf->n] = t;
@@ -425,7 +431,7 @@ enum clf_status clf_safetensors_open(struct clf_ctx *ctx, const char *path,
         qsort(sf->sorted, sf->n, sizeof *sf->sorted, cmp_tensor_name);
     for (size_t i = 1; i < sf->n; i++)
         if (!strcmp(sf->sorted[i - 1]->name, sf->sorted[i]->name)) {
-            st = clf_fail(ctx, CLF_E_FORMAT, "%s: tensor '%.200s' appears twice", path,
+            st = clf_msg_fail(m, CLF_E_FORMAT, "%s: tensor '%.200s' appears twice", path,
                           sf->sorted[i]->name);
             goto fail;
         }
@@ -445,6 +451,17 @@ fail:
 /* Queries and reads                                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Where a call on st reports a failure: its last error. */
+static struct clf_msg st_msg(const struct clf_safetensors *st)
+{
+    return (struct clf_msg){st->error, ST_MSG_SIZE};
+}
+
+const char *clf_safetensors_last_error(const struct clf_safetensors *st)
+{
+    return st ? st->error : "no safetensors file";
+}
+
 size_t clf_safetensors_count(const struct clf_safetensors *st)
 {
     return st ? st->n : 0;
@@ -459,11 +476,12 @@ const char *clf_safetensors_name(const struct clf_safetensors *st, size_t i)
 static enum clf_status lookup(const struct clf_safetensors *st, const char *name,
                               const struct st_tensor **out)
 {
+    struct clf_msg m = st_msg(st);
     const struct st_tensor *t = st_find(st, name);
     if (!t)
-        return clf_fail(st->ctx, CLF_E_FORMAT, "%s: no tensor '%.200s'", st->path, name);
+        return clf_msg_fail(&m, CLF_E_FORMAT, "%s: no tensor '%.200s'", st->path, name);
     if (t->ndim > CLF_MAX_DIMS)
-        return clf_fail(st->ctx, CLF_E_FORMAT,
+        return clf_msg_fail(&m, CLF_E_FORMAT,
                         "%s: tensor '%.200s' has %d dimensions, more than CLF_MAX_DIMS (%d)",
                         st->path, name, t->ndim, CLF_MAX_DIMS);
     *out = t;
@@ -475,8 +493,9 @@ enum clf_status clf_safetensors_shape(const struct clf_safetensors *st, const ch
 {
     if (!st)
         return CLF_E_INVALID_ARG;
+    struct clf_msg m = st_msg(st);
     if (!name || !ndim || !shape)
-        return clf_fail(st->ctx, CLF_E_INVALID_ARG, "clf_safetensors_shape: NULL %s",
+        return clf_msg_fail(&m, CLF_E_INVALID_ARG, "clf_safetensors_shape: NULL %s",
                         !name ? "name" : !ndim ? "ndim" : "shape");
     const struct st_tensor *t;
     enum clf_status s = lookup(st, name, &t);
@@ -495,8 +514,9 @@ enum clf_status clf_safetensors_read(struct clf_safetensors *st, const char *nam
 {
     if (!st)
         return CLF_E_INVALID_ARG;
+    struct clf_msg m = st_msg(st);
     if (!name || (!dst && count > 0))
-        return clf_fail(st->ctx, CLF_E_INVALID_ARG, "clf_safetensors_read: NULL %s",
+        return clf_msg_fail(&m, CLF_E_INVALID_ARG, "clf_safetensors_read: NULL %s",
                         !name ? "name" : "dst");
     const struct st_tensor *t;
     enum clf_status s = lookup(st, name, &t);
@@ -504,12 +524,12 @@ enum clf_status clf_safetensors_read(struct clf_safetensors *st, const char *nam
         return s;
     const char *dt = st_dtypes[t->dtype].name;
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_F64)
-        return clf_fail(st->ctx, CLF_E_FORMAT,
+        return clf_msg_fail(&m, CLF_E_FORMAT,
                         "%s: tensor '%.200s' has dtype %s; only F32, F16, BF16 and F64 convert "
                         "to float32",
                         st->path, name, dt);
     if ((uint64_t)count != t->numel)
-        return clf_fail(st->ctx, CLF_E_SHAPE,
+        return clf_msg_fail(&m, CLF_E_SHAPE,
                         "%s: tensor '%.200s' has %" PRIu64 " elements, count is %zu", st->path,
                         name, t->numel, count);
     uint64_t off = st->data_off + t->begin;
@@ -517,7 +537,7 @@ enum clf_status clf_safetensors_read(struct clf_safetensors *st, const char *nam
     snprintf(what, sizeof what, "tensor '%.200s'", name);
 
     if (t->dtype == ST_F32) {
-        s = clf_io_pread(st->ctx, st->fd, st->path, dst, count * 4, off, what);
+        s = clf_io_pread(&m, st->fd, st->path, dst, count * 4, off, what);
         if (s == CLF_OK && !clf_io_host_le())
             clf_io_swap32(dst, count);
         return s;
@@ -527,7 +547,7 @@ enum clf_status clf_safetensors_read(struct clf_safetensors *st, const char *nam
     size_t per = sizeof buf / size;
     for (size_t i = 0; i < count;) {
         size_t k = count - i < per ? count - i : per;
-        s = clf_io_pread(st->ctx, st->fd, st->path, buf, k * size, off + (uint64_t)i * size,
+        s = clf_io_pread(&m, st->fd, st->path, buf, k * size, off + (uint64_t)i * size,
                          what);
         if (s != CLF_OK)
             return s;
@@ -623,54 +643,54 @@ static int cmp_entry_name(const void *a, const void *b)
 
 /* Checks the entries: names (UTF-8, unique, not "__metadata__"), shapes,
  * data pointers. */
-static enum clf_status check_entries(struct clf_ctx *ctx, const char *path,
+static enum clf_status check_entries(struct clf_msg *m, const char *path,
                                      const struct clf_safetensors_entry *e, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         if (!e[i].name)
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: entry %zu has a NULL name", path, i);
+            return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: entry %zu has a NULL name", path, i);
         size_t len = strlen(e[i].name);
         if (utf8_check((const unsigned char *)e[i].name, len) != len)
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: entry %zu: name is not UTF-8", path, i);
+            return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: entry %zu: name is not UTF-8", path, i);
         if (!strcmp(e[i].name, "__metadata__"))
-            return clf_fail(ctx, CLF_E_INVALID_ARG,
+            return clf_msg_fail(m, CLF_E_INVALID_ARG,
                             "%s: entry %zu: the name \"__metadata__\" is reserved", path, i);
         if (e[i].ndim < 0 || e[i].ndim > CLF_MAX_DIMS)
-            return clf_fail(ctx, CLF_E_INVALID_ARG,
+            return clf_msg_fail(m, CLF_E_INVALID_ARG,
                             "%s: tensor '%.200s': ndim %d is outside 0..%d", path, e[i].name,
                             e[i].ndim, CLF_MAX_DIMS);
         if (e[i].ndim > 0 && !e[i].shape)
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: tensor '%.200s': NULL shape", path,
+            return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: tensor '%.200s': NULL shape", path,
                             e[i].name);
         uint64_t numel = 1, bytes;
         for (int d = 0; d < e[i].ndim; d++) {
             if (e[i].shape[d] < 0)
-                return clf_fail(ctx, CLF_E_INVALID_ARG,
+                return clf_msg_fail(m, CLF_E_INVALID_ARG,
                                 "%s: tensor '%.200s': dimension %d is negative", path, e[i].name,
                                 d);
             if (!clf_io_mul_u64(numel, (uint64_t)e[i].shape[d], &numel))
-                return clf_fail(ctx, CLF_E_INVALID_ARG,
+                return clf_msg_fail(m, CLF_E_INVALID_ARG,
                                 "%s: tensor '%.200s': too many elements", path, e[i].name);
         }
         if (!clf_io_mul_u64(numel, 4, &bytes) || bytes > SIZE_MAX || bytes > ST_MAX_EXACT_U)
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: tensor '%.200s': too many elements",
+            return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: tensor '%.200s': too many elements",
                             path, e[i].name);
         if (numel > 0 && !e[i].data)
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: tensor '%.200s': NULL data", path,
+            return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: tensor '%.200s': NULL data", path,
                             e[i].name);
     }
     if (count < 2)
         return CLF_OK;
     const struct clf_safetensors_entry **sorted = malloc(count * sizeof *sorted);
     if (!sorted)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
+        return clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
     for (size_t i = 0; i < count; i++)
         sorted[i] = &e[i];
     qsort(sorted, count, sizeof *sorted, cmp_entry_name);
     enum clf_status st = CLF_OK;
     for (size_t i = 1; i < count && st == CLF_OK; i++)
         if (!strcmp(sorted[i - 1]->name, sorted[i]->name))
-            st = clf_fail(ctx, CLF_E_INVALID_ARG, "%s: tensor '%.200s' appears twice", path,
+            st = clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: tensor '%.200s' appears twice", path,
                           sorted[i]->name);
     free(sorted);
     return st;
@@ -684,15 +704,15 @@ static uint64_t entry_numel(const struct clf_safetensors_entry *e)
     return n;
 }
 
-enum clf_status clf_safetensors_write(struct clf_ctx *ctx, const char *path,
-                                      const struct clf_safetensors_entry *entries, size_t count)
+enum clf_status clf_safetensors_write(const char *path,
+                                      const struct clf_safetensors_entry *entries, size_t count,
+                                      char *msg, size_t msg_size)
 {
-    if (!ctx)
-        return CLF_E_INVALID_ARG;
+    struct clf_msg msg_buf = clf_msg_init(msg, msg_size), *m = &msg_buf;
     if (!path || (!entries && count > 0))
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "clf_safetensors_write: NULL %s",
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "clf_safetensors_write: NULL %s",
                         !path ? "path" : "entries");
-    enum clf_status st = check_entries(ctx, path, entries, count);
+    enum clf_status st = check_entries(m, path, entries, count);
     if (st != CLF_OK)
         return st;
 
@@ -716,7 +736,7 @@ enum clf_status clf_safetensors_write(struct clf_ctx *ctx, const char *path,
         sb_str(&h, ",");
         if (off + bytes < off || off + bytes > ST_MAX_EXACT_U) {
             free(h.s);
-            return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: the tensors are too large together",
+            return clf_msg_fail(m, CLF_E_INVALID_ARG, "%s: the tensors are too large together",
                             path);
         }
         off += bytes;
@@ -728,25 +748,65 @@ enum clf_status clf_safetensors_write(struct clf_ctx *ctx, const char *path,
         sb_str(&h, " ");
     if (h.oom) {
         free(h.s);
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the header", path);
+        return clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for the header", path);
     }
 
     unsigned char len8[8];
     clf_io_put_le64(len8, (uint64_t)h.len);
     struct clf_io_writer w;
-    if ((st = clf_io_writer_open(ctx, &w, path)) != CLF_OK) {
+    if ((st = clf_io_writer_open(m, &w, path)) != CLF_OK) {
         free(h.s);
         return st;
     }
-    st = clf_io_writer_put(ctx, &w, len8, 8);
+    st = clf_io_writer_put(m, &w, len8, 8);
     if (st == CLF_OK)
-        st = clf_io_writer_put(ctx, &w, h.s, h.len);
+        st = clf_io_writer_put(m, &w, h.s, h.len);
     for (size_t i = 0; i < count && st == CLF_OK; i++)
-        st = clf_io_put_f32(ctx, &w, entries[i].data, (size_t)entry_numel(&entries[i]));
+        st = clf_io_put_f32(m, &w, entries[i].data, (size_t)entry_numel(&entries[i]));
     free(h.s);
     if (st != CLF_OK) {
         clf_io_writer_abort(&w);
         return st;
     }
-    return clf_io_writer_commit(ctx, &w);
+    return clf_io_writer_commit(m, &w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Into a tensor                                                            */
+/* ------------------------------------------------------------------------ */
+
+enum clf_status clf_safetensors_read_tensor(struct clf_ctx *ctx, struct clf_safetensors *st,
+                                            const char *name, struct clf_tensor **out)
+{
+    if (!out)
+        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "NULL output pointer") : CLF_E_INVALID_ARG;
+    *out = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    if (!st)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "NULL safetensors file");
+    int ndim = 0;
+    int64_t shape[CLF_MAX_DIMS];
+    enum clf_status s = clf_safetensors_shape(st, name, &ndim, shape, NULL);
+    size_t count = 1;
+    for (int d = 0; s == CLF_OK && d < ndim; d++)
+        count *= (size_t)shape[d];
+    /* the shape was checked against the file's data: count fits in memory
+     * as far as the file does */
+    float *data = s == CLF_OK ? malloc((count ? count : 1) * sizeof *data) : NULL;
+    struct clf_msg m = st_msg(st);
+    if (s == CLF_OK && !data)
+        s = clf_msg_fail(&m, CLF_E_OUT_OF_MEMORY, "%s: no memory for tensor '%.200s'", st->path,
+                         name);
+    if (s == CLF_OK)
+        s = clf_safetensors_read(st, name, data, count);
+    if (s == CLF_OK) {
+        char what[512];
+        snprintf(what, sizeof what, "%s: tensor '%.200s'", st->path, name);
+        s = clf_io_upload(ctx, what, ndim, shape, data, out);
+    } else {
+        clf_fail(ctx, s, "%s", st->error);
+    }
+    free(data);
+    return s;
 }

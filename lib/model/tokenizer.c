@@ -38,6 +38,7 @@
 #include <xxhash.h>
 
 #include "io.h"
+#include "../runtime/abi.h"
 
 /* [CLS], [SEP], [UNK], [PAD], [MASK] */
 #define TOK_MAX_SPECIALS 5
@@ -66,10 +67,11 @@ struct clf_tokenizer {
     size_t n_specials;
 };
 
-struct clf_tokenizer_params clf_tokenizer_params_default(void)
+void clf_tokenizer_params_init(struct clf_tokenizer_params *out, size_t size)
 {
     struct clf_tokenizer_params p = {.lower_case = true, .max_length = 256, .max_word_chars = 100};
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -130,7 +132,10 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
     *out = NULL;
     if (!vocab_path)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "clf_tokenizer_load: vocab_path is NULL");
-    struct clf_tokenizer_params params = p ? *p : clf_tokenizer_params_default();
+    struct clf_tokenizer_params params = clf_tokenizer_params_default();
+    enum clf_status ist = clf_abi_import(ctx, "clf_tokenizer_params", p, &params, sizeof params);
+    if (ist != CLF_OK)
+        return ist;
     if (params.max_length < 2 || params.max_length > INT32_MAX)
         return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "clf_tokenizer_load: max_length %lld must be in [2, 2^31-1] (room for "
@@ -142,9 +147,11 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
                         (long long)params.max_word_chars);
 
     uint64_t size;
-    int fd = clf_io_open_read(ctx, vocab_path, &size);
+    char msg[1024];
+    struct clf_msg m = clf_msg_init(msg, sizeof msg);
+    int fd = clf_io_open_read(&m, vocab_path, &size);
     if (fd < 0)
-        return CLF_E_IO;
+        return clf_msg_to_ctx(ctx, CLF_E_IO, msg);
     if (size >= UINT32_MAX) {
         close(fd);
         return clf_fail(ctx, CLF_E_FORMAT, "%s: %llu bytes is too large for a vocabulary",
@@ -159,15 +166,14 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
                         vocab_path);
     }
-    enum clf_status st = clf_io_pread(ctx, fd, vocab_path, buf, (size_t)size, 0, "the vocabulary");
+    enum clf_status st = clf_io_pread(&m, fd, vocab_path, buf, (size_t)size, 0, "the vocabulary");
     close(fd);
     if (st != CLF_OK) {
         free(t);
         free(buf);
-        return st;
+        return clf_msg_to_ctx(ctx, st, msg);
     }
     buf[size] = '\0';
-    t->ctx = ctx;
     t->p = params;
     t->strings = buf;
 
@@ -231,6 +237,8 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
             t->specials[t->n_specials++] =
                 (struct tok_special){.text = specials[i], .len = strlen(specials[i]), .id = id};
     }
+    clf_ctx_ref(ctx); /* for its error messages: the context outlives it */
+    t->ctx = ctx;
     *out = t;
     return CLF_OK;
 }
@@ -241,7 +249,9 @@ void clf_tokenizer_destroy(struct clf_tokenizer *t)
         return;
     free(t->table);
     free(t->strings);
+    struct clf_ctx *ctx = t->ctx;
     free(t);
+    clf_ctx_unref(ctx);
 }
 
 int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char *token)

@@ -11,8 +11,9 @@
 
 #include "attention.h"
 #include "attention_variant.h"
+#include "../runtime/abi.h"
 
-struct clf_attention_params clf_attention_params_default(void)
+void clf_attention_params_init(struct clf_attention_params *out, size_t size)
 {
     struct clf_attention_params p;
     memset(&p, 0, sizeof p);
@@ -21,7 +22,8 @@ struct clf_attention_params clf_attention_params_default(void)
     p.key_padding = NULL;
     p.impl = CLF_ATTN_AUTO;
     p.out = NULL;
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 /* The name of a sparsity in errors (as --attn spells it). */
@@ -91,7 +93,9 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
         return st;
     struct clf_ctx *ctx = g->ctx;
     struct clf_attention_params dflt = clf_attention_params_default();
-    const struct clf_attention_params *p = params ? params : &dflt;
+    if ((st = clf_abi_import(ctx, "clf_attention_params", params, &dflt, sizeof dflt)) != CLF_OK)
+        return st;
+    const struct clf_attention_params *p = &dflt;
     if ((st = check_qkv(g, q, "q")) != CLF_OK || (st = check_qkv(g, k, "k")) != CLF_OK ||
         (st = check_qkv(g, v, "v")) != CLF_OK)
         return st;

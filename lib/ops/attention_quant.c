@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "../runtime/abi.h"
 
 /* Work-items (queries) per work-group: one fixed size per device so that
  * PoCL compiles the kernel once (it vectorises across the work-items of a
@@ -268,7 +269,7 @@ static const struct clf_op_impl op_attention_quant = {.name = "attention_quant",
                                                       .describe = describe_attention_quant,
                                                       .flops = flops_attention_quant};
 
-struct clf_attention_quant_params clf_attention_quant_params_default(void)
+void clf_attention_quant_params_init(struct clf_attention_quant_params *out, size_t size)
 {
     struct clf_attention_quant_params p;
     memset(&p, 0, sizeof p);
@@ -278,7 +279,8 @@ struct clf_attention_quant_params clf_attention_quant_params_default(void)
     p.kv_axis = CLF_QUANT_ROW;
     p.p_format = CLF_P_F32;
     p.p_bits = 4;
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 /* Checks a 4-D k or v of dtype want; names it in errors. */
@@ -363,7 +365,10 @@ enum clf_status clf_op_attention_quant(struct clf_graph *g, struct clf_tensor *q
         return st;
     struct clf_ctx *ctx = g->ctx;
     struct clf_attention_quant_params dflt = clf_attention_quant_params_default();
-    const struct clf_attention_quant_params *p = params ? params : &dflt;
+    st = clf_abi_import(ctx, "clf_attention_quant_params", params, &dflt, sizeof dflt);
+    if (st != CLF_OK)
+        return st;
+    const struct clf_attention_quant_params *p = &dflt;
     if ((st = check_4d(g, q, "q", CLF_F32)) != CLF_OK)
         return st;
     if ((st = clf_graph_check_input(g, k, "attention_quant k")) != CLF_OK ||

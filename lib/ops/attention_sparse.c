@@ -4,7 +4,7 @@
  *  - threshold: one node; two passes over the keys per query block (1:
  *    running max and sum; 2: the weights, which are kept when >= tau, P.V
  *    over the kept ones, kept counts). O(n d) device memory.
- *  - top-k: two nodes, so that clf_graph_node_time reports the selection
+ *  - top-k: two nodes, so that clf_graph_node_info times the selection
  *    apart: "select" writes the indices of each query's k best keys
  *    [batch, heads, seq_q, k] (a bounded heap per query, keys in increasing
  *    order, ties to the lower index), "attend" runs the softmax and P.V over

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "gemm.h"
+#include "../runtime/abi.h"
 
 const char *clf_gemm_provider_str(enum clf_gemm_provider p)
 {
@@ -19,7 +20,7 @@ const char *clf_gemm_provider_str(enum clf_gemm_provider p)
     return "?";
 }
 
-struct clf_gemm_params clf_gemm_params_default(void)
+void clf_gemm_params_init(struct clf_gemm_params *out, size_t size)
 {
     struct clf_gemm_params p = {0};
     p.trans_a = false;
@@ -30,7 +31,8 @@ struct clf_gemm_params clf_gemm_params_default(void)
     p.act = CLF_ACT_NONE;
     p.c = NULL;
     p.provider = CLF_GEMM_AUTO;
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 /* Per-node state: the problem (resolved at record time), the requested
@@ -133,7 +135,9 @@ enum clf_status clf_op_gemm(struct clf_graph *g, struct clf_tensor *a, struct cl
         return st;
     struct clf_ctx *ctx = g->ctx;
     struct clf_gemm_params dflt = clf_gemm_params_default();
-    const struct clf_gemm_params *p = params ? params : &dflt;
+    if ((st = clf_abi_import(ctx, "clf_gemm_params", params, &dflt, sizeof dflt)) != CLF_OK)
+        return st;
+    const struct clf_gemm_params *p = &dflt;
     if ((st = clf_graph_check_input(g, a, "A")) != CLF_OK ||
         (st = clf_graph_check_input(g, b, "B")) != CLF_OK)
         return st;

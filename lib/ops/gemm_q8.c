@@ -23,6 +23,7 @@
 
 #include "gemm.h" /* struct clf_gemm_scratch */
 #include "ops.h"
+#include "../runtime/abi.h"
 
 /* Largest K whose sums stay exact in int32 for codes in [−127, 127]:
  * floor(2^31 / 127²). */
@@ -64,12 +65,13 @@ static uint64_t panel_bytes(int64_t rows, int64_t k, int t)
 #define Q8_QB 64
 #define Q8_QL 16
 
-struct clf_gemm_q8_params clf_gemm_q8_params_default(void)
+void clf_gemm_q8_params_init(struct clf_gemm_q8_params *out, size_t size)
 {
     struct clf_gemm_q8_params p = {0};
     p.bias = NULL;
     p.act = CLF_ACT_NONE;
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 static void q8_state_free(struct clf_ctx *ctx, void *state)
@@ -272,7 +274,9 @@ enum clf_status clf_op_gemm_q8(struct clf_graph *g, struct clf_tensor *a,
         return st;
     struct clf_ctx *ctx = g->ctx;
     struct clf_gemm_q8_params dflt = clf_gemm_q8_params_default();
-    const struct clf_gemm_q8_params *p = params ? params : &dflt;
+    if ((st = clf_abi_import(ctx, "clf_gemm_q8_params", params, &dflt, sizeof dflt)) != CLF_OK)
+        return st;
+    const struct clf_gemm_q8_params *p = &dflt;
     if ((st = clf_graph_check_input(g, a, "A")) != CLF_OK ||
         (st = clf_graph_check_input(g, a_scale, "a_scale")) != CLF_OK ||
         (st = clf_graph_check_input(g, b, "B")) != CLF_OK ||

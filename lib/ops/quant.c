@@ -39,6 +39,7 @@
 #include <math.h>
 
 #include "ops.h"
+#include "../runtime/abi.h"
 
 /* Largest work-group size of quant_reduce (a power of two). */
 #define QUANT_MAX_GROUP 256
@@ -55,7 +56,7 @@ static enum quant_variant variant_of(const struct clf_ctx *ctx)
     return ctx->info.type == CLF_DEVICE_CPU ? QUANT_ITEM : QUANT_GROUP;
 }
 
-struct clf_quant_params clf_quant_params_default(void)
+void clf_quant_params_init(struct clf_quant_params *out, size_t size)
 {
     struct clf_quant_params p = {0};
     p.scheme = CLF_QUANT_SYMMETRIC;
@@ -64,7 +65,8 @@ struct clf_quant_params clf_quant_params_default(void)
     p.scales = NULL;
     p.zeros = NULL;
     p.n_scales = 0;
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 /* Rows and columns of t seen as [rows, cols] (cols: the last dimension). */
@@ -531,8 +533,9 @@ enum clf_status clf_op_quantize(struct clf_graph *g, struct clf_tensor *x,
     if (st != CLF_OK)
         return st;
     struct clf_quant_params def = clf_quant_params_default();
-    if (!p)
-        p = &def;
+    if ((st = clf_abi_import(g->ctx, "clf_quant_params", p, &def, sizeof def)) != CLF_OK)
+        return st;
+    p = &def;
     if (!scale)
         return clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL scale output pointer for quantize");
     st = clf_graph_check_input(g, x, "input");
@@ -590,8 +593,9 @@ enum clf_status clf_op_dequantize(struct clf_graph *g, struct clf_tensor *q,
     if (st != CLF_OK)
         return st;
     struct clf_quant_params def = clf_quant_params_default();
-    if (!p)
-        p = &def;
+    if ((st = clf_abi_import(g->ctx, "clf_quant_params", p, &def, sizeof def)) != CLF_OK)
+        return st;
+    p = &def;
     st = clf_graph_check_input(g, q, "codes");
     if (st == CLF_OK)
         st = clf_graph_check_input(g, scale, "scale");

@@ -8,6 +8,7 @@
 #include "env.h"
 #include "program.h"
 #include "tensor.h"
+#include "abi.h"
 
 static enum clf_log_level parse_log_level(const char *s, enum clf_log_level fallback)
 {
@@ -20,7 +21,7 @@ static enum clf_log_level parse_log_level(const char *s, enum clf_log_level fall
     return fallback;
 }
 
-struct clf_ctx_params clf_ctx_params_default(void)
+void clf_ctx_params_init(struct clf_ctx_params *out, size_t size)
 {
     struct clf_env env;
     clf_env_read(&env);
@@ -50,7 +51,8 @@ struct clf_ctx_params clf_ctx_params_default(void)
             p.queues = (int)q;
     }
     p.command_buffers = !(env.command_buffer && !strcmp(env.command_buffer, "0"));
-    return p;
+    p.size = sizeof p;
+    clf_abi_fill(out, size, &p, sizeof p);
 }
 
 static char *join(const char *a, const char *b)
@@ -237,27 +239,47 @@ static void load_command_buffers(struct clf_ctx *ctx)
     ctx->command_buffers = true;
 }
 
+/* clf_ctx_create's way of opening the device: by params->device's spec. */
+static enum clf_status open_by_spec(struct clf_ctx *ctx, const struct clf_ctx_params *p,
+                                    void *user)
+{
+    (void)user;
+    const char *spec = p->device ? p->device : clf_device_default_spec();
+    return open_device(ctx, spec, p->profiling, p->queues);
+}
+
 enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_ctx **out)
+{
+    return clf_ctx_create_with(params, open_by_spec, NULL, out);
+}
+
+enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx_open_fn open,
+                                    void *user, struct clf_ctx **out)
 {
     if (!out)
         return CLF_E_INVALID_ARG;
     *out = NULL;
-    struct clf_ctx_params defaults = clf_ctx_params_default();
-    const struct clf_ctx_params *p = params ? params : &defaults;
     struct clf_env env;
     clf_env_read(&env);
 
     struct clf_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return CLF_E_OUT_OF_MEMORY;
+    ctx->refs = 1; /* the caller's */
+    /* the caller's params over the defaults (left alone when refused: the
+     * failure is then logged as the defaults say) */
+    struct clf_ctx_params pl = clf_ctx_params_default();
+    const struct clf_ctx_params *p = &pl;
+    enum clf_status st = clf_abi_import(ctx, "clf_ctx_params", params, &pl, sizeof pl);
     ctx->log_fn = p->log_fn;
     ctx->log_user = p->log_user;
     ctx->log_level = p->log_level;
     ctx->progress_fn = p->progress_fn;
     ctx->progress_user = p->progress_user;
     ctx->pool.max_free_bytes = p->pool_max_bytes;
+    if (st != CLF_OK)
+        goto fail;
 
-    enum clf_status st = CLF_OK;
     ctx->gemm_provider = p->gemm_provider;
     if ((unsigned)p->gemm_provider > CLF_GEMM_NATIVE) {
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "gemm_provider %d out of range",
@@ -294,8 +316,7 @@ enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_c
         st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the context's paths");
         goto fail;
     }
-    const char *spec = p->device ? p->device : clf_device_default_spec();
-    st = open_device(ctx, spec, p->profiling, p->queues);
+    st = open(ctx, p, user);
     if (st != CLF_OK)
         goto fail;
     set_base_options(ctx);
@@ -367,14 +388,15 @@ enum clf_status clf_ctx_owned_add(struct clf_ctx *ctx, int kind, const int64_t k
     memcpy(grown[ctx->n_owned].key, key, sizeof(int64_t) * 4);
     grown[ctx->n_owned].tensor = t;
     t->ctx_owned = true;
+    ctx->refs--; /* the tensor's own: the context owns it now */
     ctx->n_owned++;
     return CLF_OK;
 }
 
-void clf_ctx_destroy(struct clf_ctx *ctx)
+/* Frees the context, once its last reference is gone. */
+static void ctx_free(struct clf_ctx *ctx)
 {
-    if (!ctx)
-        return;
+    ctx->freeing = true;
     for (int i = 0; i < ctx->n_queues; i++)
         clFinish(ctx->queues[i]);
     if (ctx->queue_in_order)
@@ -384,11 +406,10 @@ void clf_ctx_destroy(struct clf_ctx *ctx)
     for (size_t i = 0; i < ctx->n_owned; i++)
         clf_tensor_free(ctx->owned[i].tensor);
     free(ctx->owned);
-    if (ctx->stats.pool_bytes_live)
-        clf_log(ctx, CLF_LOG_WARN,
-                "context destroyed while tensors hold %llu device bytes; destroy tensors "
-                "and graphs first",
+    if (ctx->stats.pool_bytes_live) /* a buffer held without a reference: a bug of ours */
+        clf_log(ctx, CLF_LOG_WARN, "context freed while %llu device bytes are held",
                 (unsigned long long)ctx->stats.pool_bytes_live);
+    clf_log(ctx, CLF_LOG_DEBUG, "context on '%s' freed", ctx->info.name);
     clf_pool_trim(ctx);
     free(ctx->pool.free_bufs);
     clf_programs_release(ctx);
@@ -398,9 +419,42 @@ void clf_ctx_destroy(struct clf_ctx *ctx)
         clReleaseCommandQueue(ctx->queues[i]);
     if (ctx->context)
         clReleaseContext(ctx->context);
+    if (ctx->wrapped)
+        clReleaseDevice(ctx->device);
     free(ctx->cache_dir);
     free(ctx->cl_dir);
     free(ctx);
+}
+
+void clf_ctx_ref(struct clf_ctx *ctx)
+{
+    if (ctx)
+        ctx->refs++;
+}
+
+void clf_ctx_unref(struct clf_ctx *ctx)
+{
+    /* while freeing, the context's own tensors and caches go: no count */
+    if (!ctx || ctx->freeing)
+        return;
+    if (--ctx->refs == 0)
+        ctx_free(ctx);
+}
+
+void clf_ctx_destroy(struct clf_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->released) {
+        clf_log(ctx, CLF_LOG_ERROR, "clf_ctx_destroy called twice on a context (ignored)");
+        return;
+    }
+    ctx->released = true;
+    if (ctx->refs > 1)
+        clf_log(ctx, CLF_LOG_DEBUG,
+                "context released by its caller; %d tensors, graphs or tokenizers keep it",
+                ctx->refs - 1);
+    clf_ctx_unref(ctx);
 }
 
 const char *clf_ctx_last_error(const struct clf_ctx *ctx)

@@ -7,6 +7,7 @@
 
 #include "clformer.h"
 #include "cl.h"
+#include "clformer/opencl.h" /* after cl.h: the interop entry points */
 #include "pool.h"
 
 #include <CL/cl_ext.h> /* cl_khr_command_buffer types */
@@ -48,7 +49,8 @@ enum clf_ctx_tensor_kind {
 };
 
 /* A tensor the context owns (e.g. a precomputed positional table), found
- * again by (kind, key) and destroyed with the context. */
+ * again by (kind, key) and destroyed with the context; it holds no
+ * reference to the context (that would be a cycle). */
 struct clf_ctx_tensor {
     int kind;
     int64_t key[4];
@@ -56,10 +58,18 @@ struct clf_ctx_tensor {
 };
 
 struct clf_ctx {
+    /* References: the caller's (until clf_ctx_destroy) and one per tensor,
+     * graph and tokenizer made on the context; the last one frees it. A
+     * context is used by one thread at a time, so a plain count. */
+    int refs;
+    bool released;             /* clf_ctx_destroy dropped the caller's reference */
+    bool freeing;              /* the last reference is gone: being freed */
     struct clf_device_info info;
     cl_platform_id platform;
     cl_device_id device;
     cl_context context;
+    bool wrapped;              /* the device, context and queues[0] are a caller's
+                                  (clf_ctx_wrap_cl), retained and released by us */
     /* The queue ops enqueue on: queues[0] outside graph runs; the executor
      * points it at each node's queue while enqueueing the node, and sets
      * it to NULL while recording a command buffer (so that anything not
@@ -136,8 +146,14 @@ enum clf_status clf_ctx_in_order_queue(struct clf_ctx *ctx, cl_command_queue *ou
 /* clCloneKernel where the ICD loader has it (else NULL, *err set). */
 cl_kernel clf_clone_kernel(struct clf_ctx *ctx, cl_kernel k, cl_int *err);
 
-/* Registers fn to run once when the context is destroyed (before its
- * queues are released); registering the same fn twice is a no-op. */
+/* A reference to ctx (NULL is fine): whatever holds one keeps the context
+ * alive after clf_ctx_destroy. */
+void clf_ctx_ref(struct clf_ctx *ctx);
+/* Drops a reference (NULL is fine); the last one frees the context. */
+void clf_ctx_unref(struct clf_ctx *ctx);
+
+/* Registers fn to run once when the context is freed (before its queues
+ * are released); registering the same fn twice is a no-op. */
 enum clf_status clf_ctx_on_destroy(struct clf_ctx *ctx, void (*fn)(struct clf_ctx *ctx));
 
 /* The context-owned tensor of (kind, key), or NULL. */
@@ -145,6 +161,14 @@ struct clf_tensor *clf_ctx_owned_find(const struct clf_ctx *ctx, int kind, const
 /* Hands t to the context under (kind, key); on failure t is freed. */
 enum clf_status clf_ctx_owned_add(struct clf_ctx *ctx, int kind, const int64_t key[4],
                                   struct clf_tensor *t);
+
+/* Opens a new context's device: sets platform, device, info, context,
+ * queues, n_queues, queue, queue_out_of_order and profiling, as p asks. */
+typedef enum clf_status (*clf_ctx_open_fn)(struct clf_ctx *ctx, const struct clf_ctx_params *p,
+                                           void *user);
+/* clf_ctx_create with another way of opening the device (interop.c). */
+enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx_open_fn open,
+                                    void *user, struct clf_ctx **out);
 
 /* Milliseconds from a monotonic clock. */
 double clf_now_ms(void);

@@ -119,6 +119,38 @@ static void probe(cl_platform_id p, cl_device_id d, struct clf_device_info *info
     info->profiling = (qp & CL_QUEUE_PROFILING_ENABLE) != 0;
 }
 
+/* Finds d in the enumeration: its platform's index and its own, or -1. */
+static void find_indices(cl_platform_id p, cl_device_id d, int *pi_out, int *di_out)
+{
+    *pi_out = *di_out = -1;
+    cl_platform_id plats[64];
+    cl_uint np = 0;
+    if (clGetPlatformIDs(64, plats, &np) != CL_SUCCESS)
+        return;
+    for (cl_uint pi = 0; pi < np && pi < 64; pi++) {
+        cl_device_id devs[256];
+        cl_uint nd = 0;
+        if (plats[pi] != p ||
+            clGetDeviceIDs(plats[pi], CL_DEVICE_TYPE_ALL, 256, devs, &nd) != CL_SUCCESS)
+            continue;
+        for (cl_uint di = 0; di < nd && di < 256; di++)
+            if (devs[di] == d) {
+                *pi_out = (int)pi;
+                *di_out = (int)di;
+            }
+    }
+}
+
+void clf_device_describe(cl_device_id d, cl_platform_id *platform, struct clf_device_info *info)
+{
+    cl_platform_id p = NULL;
+    clGetDeviceInfo(d, CL_DEVICE_PLATFORM, sizeof p, &p, NULL);
+    memset(info, 0, sizeof *info);
+    find_indices(p, d, &info->platform_index, &info->device_index);
+    probe(p, d, info);
+    *platform = p;
+}
+
 enum clf_status clf_device_enumerate(struct clf_device_entry **out, size_t *count, char *msg,
                                      size_t msg_size)
 {

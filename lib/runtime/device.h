@@ -18,6 +18,11 @@ struct clf_device_entry {
 enum clf_status clf_device_enumerate(struct clf_device_entry **out, size_t *count, char *msg,
                                      size_t msg_size);
 
+/* Probes a device given by handle (a caller's, clf_ctx_wrap_cl): its
+ * platform and capabilities; platform_index and device_index are its place
+ * in the enumeration, or -1 when it has none (a sub-device). */
+void clf_device_describe(cl_device_id d, cl_platform_id *platform, struct clf_device_info *info);
+
 /* $CLFORMER_DEVICE when set and not empty, else "auto". */
 const char *clf_device_default_spec(void);
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "clformer.h"
 
 struct clf_group {
@@ -191,9 +192,11 @@ enum clf_status clf_group_create(const char *spec, const struct clf_ctx_params *
         const struct clf_device_info *dev = &list[idx[i]];
         char dspec[32];
         snprintf(dspec, sizeof dspec, "%d:%d", dev->platform_index, dev->device_index);
-        struct clf_ctx_params cp = p ? *p : clf_ctx_params_default();
+        struct clf_ctx_params cp = clf_ctx_params_default();
+        st = clf_abi_import(NULL, "clf_ctx_params", p, &cp, sizeof cp);
         cp.device = dspec;
-        st = clf_ctx_create(&cp, &g->ctx[i]);
+        if (st == CLF_OK)
+            st = clf_ctx_create(&cp, &g->ctx[i]);
         if (st != CLF_OK) {
             char reason[512];
             snprintf(reason, sizeof reason, "cannot create a context on device %s '%s': %s",

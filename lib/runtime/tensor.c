@@ -73,6 +73,7 @@ static enum clf_status tensor_alloc(struct clf_ctx *ctx, enum clf_dtype dtype, i
     }
     s->bytes = (size_t)numel * clf_dtype_size(dtype);
     s->refs = 1;
+    clf_ctx_ref(ctx);
     t->ctx = ctx;
     t->storage = s;
     t->dtype = dtype;
@@ -99,6 +100,7 @@ enum clf_status clf_tensor_new(struct clf_ctx *ctx, enum clf_dtype dtype, int nd
         free(s);
         free(*out);
         *out = NULL;
+        clf_ctx_unref(ctx);
     }
     return st;
 }
@@ -162,6 +164,7 @@ enum clf_status clf_tensor_view(struct clf_tensor *base, int ndim, const int64_t
     struct clf_tensor *t = calloc(1, sizeof *t);
     if (!t)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a view");
+    clf_ctx_ref(ctx);
     t->ctx = ctx;
     t->storage = base->storage;
     t->storage->refs++;
@@ -208,7 +211,7 @@ enum clf_status clf_derived_get(struct clf_tensor *t, int kind, const int64_t ke
     while (d && (d->kind != kind || memcmp(d->key, key, sizeof d->key) != 0))
         d = d->next;
     if (d && d->class_bytes >= bytes) {
-        *fresh = d->version == t->storage->version;
+        *fresh = !t->storage->wrapped && d->version == t->storage->version;
         *out = d;
         return CLF_OK;
     }
@@ -244,7 +247,10 @@ void clf_derived_mark_fresh(const struct clf_tensor *t, struct clf_derived *d, c
     if (d->ready)
         clReleaseEvent(d->ready);
     d->ready = filled;
-    d->version = t->storage->version;
+    /* a wrapped buffer's contents may change unseen: never fresh, so that
+     * it is derived again at every use and graphs that read it are not
+     * recorded (the executor's recorded inputs must stay fresh) */
+    d->version = t->storage->wrapped ? (uint64_t)-1 : t->storage->version;
 }
 
 void clf_tensor_free(struct clf_tensor *t)
@@ -261,14 +267,18 @@ void clf_tensor_free(struct clf_tensor *t)
         free(d);
     }
     clf_storage_release(t->ctx, t->storage);
+    struct clf_ctx *ctx = t->ctx;
+    bool holds_ref = !t->ctx_owned;
     free(t);
+    if (holds_ref) /* last: this may free the context */
+        clf_ctx_unref(ctx);
 }
 
 void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s)
 {
     if (--s->refs > 0)
         return;
-    if (s->hooks) {
+    if (s->hooks || s->wrapped) {
         if (s->mem)
             clReleaseMemObject(s->mem);
     } else {

@@ -27,6 +27,9 @@ struct clf_storage {
     int refs;
     uint64_t version;   /* bumped by every write (host or graph node): caches
                            derived from the contents compare it */
+    bool wrapped;       /* mem is a caller's buffer (clf_tensor_wrap_cl), retained:
+                           released, never pooled; the caller may write it behind
+                           our back, so nothing derived from it is ever fresh */
     /* A planned storage (hooks set, clf_tensor_new_planned): its memory
      * comes from a planner above the runtime, and mem is this storage's own
      * reference (e.g. a sub-buffer of a graph's arena), released with the
@@ -74,7 +77,8 @@ void clf_tensor_free(struct clf_tensor *t);
 void clf_storage_release(struct clf_ctx *ctx, struct clf_storage *s);
 
 /* A dense tensor of planned storage: shape and bytes known, no device
- * memory (s->mem NULL) until its planner gives it some. */
+ * memory (s->mem NULL) until its planner gives it some; with hooks NULL, a
+ * storage whose memory the caller sets (clf_tensor_wrap_cl). */
 enum clf_status clf_tensor_new_planned(struct clf_ctx *ctx, const struct clf_storage_hooks *hooks,
                                        void *planner, enum clf_dtype dtype, int ndim,
                                        const int64_t *shape, struct clf_tensor **out);

@@ -1,17 +1,18 @@
-/* libFuzzer harness: clf_safetensors_open on arbitrary bytes, then the
- * shape of every tensor and, for those that convert to float32, the data
- * (into an array of exactly the element count, so ASan catches any write
- * past it). */
+/* libFuzzer harness: clf_safetensors_open on arbitrary bytes, without a
+ * context (no OpenCL), then the shape of every tensor and, for those that
+ * convert to float32, the data (into an array of exactly the element
+ * count, so ASan catches any write past it). Every failure must come with
+ * a message. */
 #include "fuzz.h"
-
-FUZZ_INITIALIZE_CTX()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *path = fuzz_file(data, size);
     struct clf_safetensors *sf = NULL;
-    if (clf_safetensors_open(fuzz_ctx, path, &sf) != CLF_OK) {
+    char msg[512];
+    if (clf_safetensors_open(path, &sf, msg, sizeof msg) != CLF_OK) {
         FUZZ_CHECK(sf == NULL, "handle set on failure");
+        FUZZ_CHECK(msg[0] != 0, "failure without a message");
         return 0;
     }
     size_t count = clf_safetensors_count(sf);
@@ -21,8 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int ndim = -1;
         int64_t shape[CLF_MAX_DIMS];
         const char *dtype = NULL;
-        if (clf_safetensors_shape(sf, name, &ndim, shape, &dtype) != CLF_OK)
+        if (clf_safetensors_shape(sf, name, &ndim, shape, &dtype) != CLF_OK) {
+            FUZZ_CHECK(clf_safetensors_last_error(sf)[0] != 0, "failure without a message");
             continue; /* more than CLF_MAX_DIMS dims */
+        }
         FUZZ_CHECK(ndim >= 0 && ndim <= CLF_MAX_DIMS && dtype, "ndim %d", ndim);
         uint64_t n = 1;
         for (int d = 0; d < ndim; d++) {

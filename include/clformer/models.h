@@ -1,0 +1,416 @@
+/**
+ * @file clformer/models.h
+ * @brief Models and tokenizers: the Transformer encoder, BERT models and their WordPiece tokenizer.
+ *
+ * Part of the public API; include clformer.h (the umbrella).
+ */
+#ifndef CLFORMER_MODELS_H
+#define CLFORMER_MODELS_H
+
+#include "core.h"
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup models Models and tokenizers
+ * The encoder stack, BERT models and the WordPiece tokenizer.
+ * @{
+ */
+/** @defgroup encoder The encoder
+ * A stack of post-LN (or pre-LN) Transformer encoder layers (Vaswani et al.
+ * 2017; PyTorch's nn.TransformerEncoder) with its weights on the device, and
+ * the ways to store them: low-rank and Tensor-Train FFN weights, int8 K/V
+ * and linear layers, quantised FFN activations.
+ * @{ */
+
+/** How the encoder stores its feed-forward weights W1 [d_ff, d_model] and
+ *  W2 [d_model, d_ff]: dense, or low-rank by truncated or randomised SVD,
+ *  or as a Tensor-Train matrix. */
+enum clf_ffn_format {
+    CLF_FFN_DENSE = 0, /**< as given */
+    CLF_FFN_SVD = 1,   /**< W ≈ U_r·(Σ_r V_rᵀ) by LAPACK's truncated SVD: two GEMMs */
+    CLF_FFN_RSVD = 2,  /**< the same factors by the randomised SVD (Halko et al.) */
+    CLF_FFN_TT = 3     /**< Tensor-Train matrix (TT-SVD, Oseledets 2011) applied core
+                            by core, never forming W */
+};
+
+/** The FFN weights' factorisation; zero-initialised means dense. */
+struct clf_ffn_factor {
+    enum clf_ffn_format format; /**< Default (0) CLF_FFN_DENSE */
+    /** SVD, RSVD: the rank r (capped at min of the weight's sides); TT:
+     *  the largest TT-rank. 0: chosen from eps. */
+    int64_t rank;
+    /** With rank 0: the relative error target ‖W − W_r‖_F <= eps·‖W‖_F
+     *  (SVD: the smallest rank whose Eckart–Young tail meets it; RSVD: from
+     *  the randomised spectrum; TT: TT-SVD's bound). */
+    double eps;
+    int64_t oversample; /**< RSVD: p (the parser's default 10) */
+    int power_iters;    /**< RSVD: q (the parser's default 1) */
+    uint64_t seed;      /**< RSVD: the test matrix's seed */
+    int tt_cores;       /**< TT: d, 2..6 (0: 3); d_model and d_ff are split into d
+                             balanced factors */
+};
+
+/**
+ * Parses the --ffn grammar: dense | svd:R | svd:eps=E | rsvd:R[,p:P][,q:Q][,seed:S]
+ * | rsvd:eps=E[,...] | tt:R[,d:D] | tt:eps=E[,d:D]. On failure msg (may be
+ * NULL) receives why. CLF_E_INVALID_ARG.
+ */
+CLF_API enum clf_status clf_ffn_factor_parse(const char *spec, struct clf_ffn_factor *f,
+                                             char *msg, size_t msg_size);
+
+/** Writes the --ffn form of f into buf. */
+CLF_API void clf_ffn_factor_str(const struct clf_ffn_factor *f, char *buf, size_t size);
+
+/** How the encoder stores the attention's K and V. */
+enum clf_kv_format {
+    CLF_KV_F32 = 0,         /**< fp32 */
+    CLF_KV_INT8_TOKEN = 1,  /**< symmetric int8, one scale per token and head */
+    CLF_KV_INT8_CHANNEL = 2 /**< symmetric int8, one scale per channel (of d_model),
+                                 over all the batch's tokens */
+};
+
+/** Shape and behaviour of an encoder stack; get one from
+ *  clf_encoder_config_default(). */
+struct clf_encoder_config {
+    /** The struct\'s size: set by clf_encoder_config_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
+    int64_t d_model;   /**< Default 512 */
+    int64_t heads;     /**< Default 8; must divide d_model */
+    int64_t d_ff;      /**< Default 2048 */
+    int64_t layers;    /**< Default 6 */
+    enum clf_act act;  /**< CLF_ACT_RELU (default, as PyTorch) or CLF_ACT_GELU / GELU_TANH */
+    float eps;         /**< LayerNorm epsilon. Default 1e-5 */
+    /** false (default): post-LN, x = LN(x + MHA(x)), x = LN(x + FFN(x)) as
+     *  the original Transformer and PyTorch's default; true: pre-LN, x = x + MHA(LN(x)),
+     *  x = x + FFN(LN(x)). */
+    bool norm_first;
+    enum clf_attention_impl attn_impl; /**< Default CLF_ATTN_AUTO */
+    struct clf_attention_variant attn;  /**< Default exact attention */
+    /* Quantisation (linear int8, power-of-two, fp16). The attention formats need exact
+     * attention (another variant with them is CLF_E_UNSUPPORTED). */
+    enum clf_kv_format kv;     /**< K and V storage. Default CLF_KV_F32 */
+    enum clf_p_format attn_p;  /**< attention weights' storage. Default CLF_P_F32 */
+    int attn_p_bits;           /**< CLF_P_LOG: 2..8. Default 4 */
+    /** Every linear layer (QKV, output projection, W1, W2) in int8:
+     *  weights symmetric per output channel once at load, activations
+     *  symmetric per token at run time, clf_op_gemm_q8. Default false. */
+    bool linear_int8;
+    /** FFN weights' factorisation, made when the weights arrive (or read
+     *  from the file, see clf_encoder_load). Default dense. */
+    struct clf_ffn_factor ffn;
+    /** Free the f32 weights that a prepared form replaces in the forward
+     *  pass (FFN factors or cores, int8 weights, SVD score forms), so that
+     *  the device holds only what runs; clf_encoder_read_weight and
+     *  clf_encoder_save then refuse those weights (CLF_E_STATE). Default
+     *  false: keep them. */
+    bool drop_dense;
+    /** Quantiser between the FFN's activation and W2 (clf_op_actq); free
+     *  parameters left 0 (LSQ's step, PWL's clip) are set per layer by
+     *  clf_encoder_calibrate. Default none. */
+    struct clf_actq ffn_act;
+};
+
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_encoder_config_init(struct clf_encoder_config *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_encoder_config)
+
+/** A stack of encoder layers with its weights on the device. */
+struct clf_encoder;
+
+/**
+ * Creates an encoder with seeded random weights: every weight matrix
+ * uniform in ±1/sqrt(fan_in), biases uniform in ±0.1/sqrt(fan_in),
+ * LayerNorm gamma in 1 ± 0.1 and beta in ±0.1 (splitmix64 from seed, the
+ * same on every machine).
+ */
+CLF_API enum clf_status clf_encoder_create_random(struct clf_ctx *ctx,
+                                                  const struct clf_encoder_config *cfg,
+                                                  uint64_t seed, struct clf_encoder **out);
+
+/**
+ * Loads an encoder from a safetensors file with PyTorch state_dict names:
+ * nn.TransformerEncoder's "layers.N.self_attn.in_proj_weight" ... (and an
+ * optional final "norm.weight"/"norm.bias"), or, for one layer,
+ * nn.TransformerEncoderLayer's "self_attn.in_proj_weight", ...,
+ * "linear1.*", "linear2.*", "norm1.*", "norm2.*". Every tensor's shape is
+ * checked against cfg (CLF_E_SHAPE naming the tensor); a missing tensor is
+ * CLF_E_FORMAT. With cfg->ffn SVD or RSVD, factors in the file
+ * ("linear1.lowrank.left" / ".right", as clf_encoder_save writes them) are
+ * used instead of factorising (a configured rank must equal theirs, else
+ * CLF_E_SHAPE); with TT, cores "linear1.tt.core.J" [r_J, m_J, n_J, r_J+1]
+ * likewise (they must chain into the weight's shape). Optional one-element tensors per layer set the FFN
+ * activation quantiser's parameters instead of calibration: "ffn_act.step"
+ * (LSQ), "ffn_act.alpha" (BINARY's α, or PACT's α for unsigned LSQ: s =
+ * α/(2^b − 1)), "ffn_act.clip" and "ffn_act.breakpoint" (PWL); a value that
+ * is not positive and finite is CLF_E_FORMAT.
+ */
+CLF_API enum clf_status clf_encoder_load(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
+                                         const char *path, struct clf_encoder **out);
+
+/**
+ * Writes enc's weights to a safetensors file in clf_encoder_load's names
+ * ("layers.N." prefixes): the PyTorch weights, the FFN's SVD factors
+ * ("layers.N.linear1.lowrank.left" [d_ff, r], ".right" [r, d_model], and
+ * linear2's), the Tensor-Train cores ("layers.N.linear1.tt.core.J") and the
+ * FFN activation quantiser's parameters
+ * ("layers.N.ffn_act.step", ...) when the encoder has them, so that loading
+ * the file again skips factorisation and calibration.
+ */
+CLF_API enum clf_status clf_encoder_save(struct clf_encoder *enc, const char *path);
+
+/** What the encoder made of one layer's FFN weights (clf_encoder_ffn_stats). */
+struct clf_ffn_stats {
+    int64_t params;               /**< W1 and W2 as stored (factors, cores) */
+    int64_t dense_params;         /**< 2·d_model·d_ff */
+    double flops_per_token;       /**< of applying W1 and W2 as stored */
+    double dense_flops_per_token; /**< 4·d_model·d_ff */
+    int64_t rank[2];              /**< W1, W2: the SVD rank, or the largest TT-rank; 0 dense */
+    /** W1, W2: ‖W − Ŵ‖_F / ‖W‖_F of the stored approximation (0 dense;
+     *  NaN when the factors came from a file and were not measured). */
+    double rel_error[2];
+};
+
+/** Fills *out for layer `layer`; CLF_E_INVALID_ARG out of range. */
+CLF_API enum clf_status clf_encoder_ffn_stats(const struct clf_encoder *enc, int layer,
+                                              struct clf_ffn_stats *out);
+
+/** Destroys an encoder (NULL is fine); graphs recorded with it first. */
+CLF_API void clf_encoder_destroy(struct clf_encoder *enc);
+
+/** Copies enc's configuration into the first `size` bytes of *p, as
+ *  clf_encoder_config_init does the defaults (NULL enc: the defaults). */
+CLF_API void clf_encoder_config_of(const struct clf_encoder *enc, struct clf_encoder_config *p,
+                                   size_t size);
+
+/** The encoder's configuration (inline: the caller's struct, see @ref abi
+ *  "the ABI rule"). */
+static inline struct clf_encoder_config clf_encoder_get_config(const struct clf_encoder *enc)
+{
+    struct clf_encoder_config c;
+    clf_encoder_config_of(enc, &c, sizeof c);
+    return c;
+}
+
+/**
+ * Copies one weight to the host as float32, by its PyTorch name within a
+ * layer ("self_attn.in_proj_weight", "linear1.bias", "norm2.weight", ...);
+ * layer −1 names the final "norm.weight"/"norm.bias" (CLF_E_FORMAT when
+ * the encoder has none). count must equal the weight's element count.
+ */
+CLF_API enum clf_status clf_encoder_read_weight(struct clf_encoder *enc, int layer,
+                                                const char *name, float *dst, size_t count);
+
+/**
+ * Records the forward pass of every layer on g: x f32 [batch, seq, d_model]
+ * (any strides), key_padding i32 [batch, seq] (nonzero = padding) or NULL.
+ * *out receives the graph-owned output [batch, seq, d_model].
+ */
+CLF_API enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g,
+                                            struct clf_tensor *x, struct clf_tensor *key_padding,
+                                            struct clf_tensor **out);
+
+/**
+ * Sets the free parameters of cfg.ffn_act (LSQ's step, PWL's clip and
+ * breakpoint) per layer with clf_actq_calibrate, from the activations
+ * before W2 in one forward pass of x (shapes as clf_encoder_forward) run
+ * without the activation quantiser. Needed before clf_encoder_forward when
+ * such a parameter is 0 (CLF_E_STATE otherwise); a no-op when there is
+ * nothing to calibrate. Runs on its own graph.
+ */
+CLF_API enum clf_status clf_encoder_calibrate(struct clf_encoder *enc, struct clf_tensor *x,
+                                              struct clf_tensor *key_padding);
+
+/** @} */
+
+/** @defgroup tokenizer Tokenizer
+ * BERT's WordPiece tokenizer (host code, no device).
+ * @{ */
+
+/** Options of clf_tokenizer_load; get one from clf_tokenizer_params_default(). */
+struct clf_tokenizer_params {
+    /** The struct\'s size: set by clf_tokenizer_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
+    bool lower_case;      /**< lower-case and strip accents (uncased BERT). Default true */
+    int64_t max_length;   /**< tokens per text including [CLS] and [SEP]; longer texts
+                               are truncated (reported). Default 256 */
+    int64_t max_word_chars; /**< longer words become [UNK]. Default 100 */
+};
+
+/** Sets the documented defaults in the first `size` bytes of *p (the
+ *  fields a struct of that size has; bytes past the library's own struct
+ *  zeroed) and size in p->size. NULL p: nothing. */
+CLF_API void clf_tokenizer_params_init(struct clf_tokenizer_params *p, size_t size);
+
+/** Returns the documented defaults (inline: compiled into the caller with
+ *  its own struct's size, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_tokenizer_params)
+
+/** A BERT WordPiece tokenizer (vocabulary loaded from vocab.txt). */
+struct clf_tokenizer;
+
+/**
+ * Loads vocab.txt (one token per line, id = line number, "\r\n" allowed,
+ * a later duplicate wins as in Hugging Face's dict; lines must be UTF-8).
+ * [CLS], [SEP], [UNK] and [PAD] must be present (CLF_E_FORMAT otherwise;
+ * [MASK] is optional). p NULL means the defaults; max_length < 2 or
+ * max_word_chars < 1 is CLF_E_INVALID_ARG. Errors name the file (CLF_E_IO
+ * when it cannot be read). ctx only receives error messages and may be
+ * NULL; the tokenizer is host code and needs no device. A tokenizer may be
+ * used by one thread at a time (it keeps ctx for its errors, and alive).
+ */
+CLF_API enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
+                                           const struct clf_tokenizer_params *p,
+                                           struct clf_tokenizer **out);
+/** Destroys a tokenizer (NULL is fine). */
+CLF_API void clf_tokenizer_destroy(struct clf_tokenizer *t);
+
+/**
+ * BERT's tokenisation of one UTF-8 text, as Hugging Face's BertTokenizer and
+ * BertTokenizerFast (uncased) give it: the special tokens written in the
+ * text ("[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"; exact case) are kept
+ * as such; the rest is cleaned (U+0000, U+FFFD and every character of a
+ * category C* except tab, line feed and carriage return dropped; those
+ * three and categories Zs, Zl, Zp are white space), CJK ideographs (BERT's
+ * _is_chinese_char ranges) become words of their own, words are split on
+ * white space, lower-cased one code
+ * point at a time and stripped of accents (Unicode NFD, marks of category
+ * Mn removed, via utf8proc; both only with lower_case), split on
+ * punctuation (ASCII 33-47, 58-64, 91-96, 123-126 and categories P*), then
+ * greedy longest-match WordPiece with "##" continuations ([UNK] for a word
+ * of more than max_word_chars code points or with a position no piece
+ * matches); [CLS] first, [SEP] last, truncated to max_length (the first
+ * max_length - 2 pieces are kept). Only characters whose Unicode
+ * properties differ between utf8proc's and Python's Unicode versions may
+ * tokenise differently.
+ *   ids       receives up to cap ids
+ *   n         receives the number of ids (<= max_length)
+ *   truncated receives whether the text was cut (may be NULL)
+ * Invalid UTF-8 is CLF_E_INVALID_ARG; cap < the ids produced is CLF_E_SHAPE.
+ */
+CLF_API enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text,
+                                             int32_t *ids, size_t cap, size_t *n,
+                                             bool *truncated);
+
+/** The id of a vocabulary token, or -1. */
+CLF_API int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char *token);
+
+/** @} */
+
+/** @defgroup bert BERT models
+ * Hugging Face BERT models (e.g. all-MiniLM-L6-v2): weights, embeddings and
+ * the encoder; sentence embeddings with clf_op_mean_pool_normalize.
+ * @{ */
+
+/** A BERT encoder with its embeddings (e.g. all-MiniLM-L6-v2). */
+struct clf_bert;
+
+/**
+ * Where clformer's default model lives (tools/fetch_model.sh puts
+ * all-MiniLM-L6-v2 there): $CLFORMER_MODEL_DIR when set and not empty,
+ * else ${XDG_CACHE_HOME:-$HOME/.cache}/clformer/models/all-MiniLM-L6-v2
+ * ("." for $HOME when unset). Written into buf, NUL-terminated; whether
+ * the directory exists is not checked. CLF_E_INVALID_ARG for a NULL buf or
+ * one too small (buf then holds as much as fits).
+ */
+CLF_API enum clf_status clf_default_model_dir(char *buf, size_t size);
+
+/**
+ * Loads a Hugging Face BERT model directory: config.json (read with cJSON:
+ * hidden_size, num_attention_heads, intermediate_size, num_hidden_layers,
+ * vocab_size required; hidden_act "gelu" (erf form; "gelu_new" and
+ * "gelu_pytorch_tanh" give the tanh form, "relu" ReLU, others
+ * CLF_E_UNSUPPORTED), layer_norm_eps (default 1e-12),
+ * max_position_embeddings (512), type_vocab_size (2); a
+ * position_embedding_type other than "absolute" is CLF_E_UNSUPPORTED) and
+ * model.safetensors (names with or without the "bert." prefix:
+ * embeddings.word_embeddings.weight, ..., encoder.layer.N.attention.self.
+ * query.weight, ...; the pooler is not used). Each layer becomes a post-LN
+ * encoder layer (Q, K and V stacked into in_proj). options (may be NULL)
+ * gives the encoder's attention variant, quantisation and FFN format; its
+ * sizes, activation, eps and norm_first are ignored (the config's are
+ * used). Every tensor's shape is checked (CLF_E_SHAPE naming it); a missing
+ * one, or a missing config key, is CLF_E_FORMAT naming the file; a missing
+ * file is CLF_E_IO; more layers in the file than configured is CLF_E_SHAPE.
+ */
+CLF_API enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
+                                      const struct clf_encoder_config *options,
+                                      struct clf_bert **out);
+/** Destroys a model and its weights (NULL is fine); graphs recorded with
+ *  it first. */
+CLF_API void clf_bert_destroy(struct clf_bert *b);
+
+/** The encoder inside (for clf_encoder_calibrate, _save, _ffn_stats);
+ *  NULL for a NULL b. */
+CLF_API struct clf_encoder *clf_bert_encoder(const struct clf_bert *b);
+
+/** Copies the model's encoder configuration (sizes from config.json) into
+ *  the first `size` bytes of *p, as clf_encoder_config_of (NULL b: the
+ *  defaults). Also for the embeddings of a tensor-parallel split
+ *  (clf_bert_load_tp), which hold no encoder. */
+CLF_API void clf_bert_config_of(const struct clf_bert *b, struct clf_encoder_config *p,
+                                size_t size);
+
+/** The model's encoder configuration (inline: the caller's struct, see
+ *  @ref abi "the ABI rule"). */
+static inline struct clf_encoder_config clf_bert_config(const struct clf_bert *b)
+{
+    struct clf_encoder_config c;
+    clf_bert_config_of(b, &c, sizeof c);
+    return c;
+}
+
+/**
+ * Records the model on g: ids i32 [batch, seq], mask i32 [batch, seq]
+ * (1 = token, 0 = padding) or NULL (no padding); *hidden receives the last
+ * hidden states f32 [batch, seq, d] (graph-owned). seq <= max_position_
+ * embeddings (CLF_E_SHAPE otherwise). Embeddings: word rows (ids checked
+ * against the vocabulary when the graph runs: clf_op_embedding) + token
+ * type 0's row + position rows 0..seq-1, LayerNorm; then the encoder with
+ * key padding (mask == 0), made on the device. Rows of padding get hidden
+ * states too (they attend to the tokens); only the mask says which count.
+ */
+CLF_API enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g,
+                                         struct clf_tensor *ids, struct clf_tensor *mask,
+                                         struct clf_tensor **hidden);
+
+/**
+ * Records only the embeddings, the encoder's input: *e receives f32
+ * [batch, seq, d] (graph-owned); arguments and checks as clf_bert_forward
+ * (the mask is checked, not used). With clf_encoder_tp_create_from(...,
+ * clf_bert_encoder(b), ...) this runs the model tensor-parallel: read e
+ * back, clf_encoder_tp_forward with key padding = (mask == 0).
+ */
+CLF_API enum clf_status clf_bert_embeddings(struct clf_bert *b, struct clf_graph *g,
+                                            struct clf_tensor *ids, struct clf_tensor *mask,
+                                            struct clf_tensor **e);
+
+/**
+ * Calibrates the free parameters of the options' ffn_act (clf_encoder_
+ * calibrate) on the activations of these inputs (ids, mask as
+ * clf_bert_forward, tensors the caller wrote); needed before
+ * clf_bert_forward when such a parameter is 0, a no-op otherwise. Runs on
+ * its own graphs.
+ */
+CLF_API enum clf_status clf_bert_calibrate(struct clf_bert *b, struct clf_tensor *ids,
+                                           struct clf_tensor *mask);
+
+/** @} */
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLFORMER_MODELS_H */
