@@ -1,4 +1,5 @@
-/* Files in the context's cache directory (see cache_dir.h). */
+/* Files in the context's cache directory, and whole files anywhere (see
+ * cache_dir.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,18 +28,10 @@ static bool make_dirs(const char *dir)
     return mkdir(tmp, 0755) == 0 || errno == EEXIST;
 }
 
-bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *head,
-                          size_t head_size, const void *body, size_t body_size)
+bool clf_file_write_atomic(const char *path, const void *head, size_t head_size,
+                           const void *body, size_t body_size)
 {
-    char path[4096], tmp[4200];
-    if (!ctx->cache_dir)
-        return false;
-    if (!make_dirs(ctx->cache_dir)) {
-        clf_log(ctx, CLF_LOG_WARN, "cannot create cache directory %s: %s", ctx->cache_dir,
-                strerror(errno));
-        return false;
-    }
-    snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, name);
+    char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
@@ -50,9 +43,53 @@ bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *hea
         ok = false;
     if (ok && rename(tmp, path) == 0)
         return true;
-    clf_log(ctx, CLF_LOG_WARN, "cannot write cache file %s: %s", path, strerror(errno));
+    int err = errno;
     if (fd >= 0)
         remove(tmp);
+    errno = err;
+    return false;
+}
+
+bool clf_file_read(const char *path, char **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    struct stat sb;
+    char *buf = NULL;
+    bool ok = fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 &&
+              (buf = malloc((size_t)sb.st_size + 1)) != NULL &&
+              fread(buf, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
+    int err = errno;
+    fclose(f);
+    if (!ok) {
+        free(buf);
+        errno = err;
+        return false;
+    }
+    buf[sb.st_size] = 0;
+    *data = buf;
+    *size = (size_t)sb.st_size;
+    return true;
+}
+
+bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *head,
+                          size_t head_size, const void *body, size_t body_size)
+{
+    char path[4096];
+    if (!ctx->cache_dir)
+        return false;
+    if (!make_dirs(ctx->cache_dir)) {
+        clf_log(ctx, CLF_LOG_WARN, "cannot create cache directory %s: %s", ctx->cache_dir,
+                strerror(errno));
+        return false;
+    }
+    snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, name);
+    if (clf_file_write_atomic(path, head, head_size, body, body_size))
+        return true;
+    clf_log(ctx, CLF_LOG_WARN, "cannot write cache file %s: %s", path, strerror(errno));
     return false;
 }
 
@@ -64,21 +101,5 @@ bool clf_cache_read_file(struct clf_ctx *ctx, const char *name, char **data, siz
     if (!ctx->cache_dir)
         return false;
     snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    struct stat sb;
-    char *buf = NULL;
-    bool ok = fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 &&
-              (buf = malloc((size_t)sb.st_size + 1)) != NULL &&
-              fread(buf, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
-    fclose(f);
-    if (!ok) {
-        free(buf);
-        return false;
-    }
-    buf[sb.st_size] = 0;
-    *data = buf;
-    *size = (size_t)sb.st_size;
-    return true;
+    return clf_file_read(path, data, size);
 }

@@ -1,4 +1,5 @@
-/* Files in the context's cache directory, written atomically. */
+/* Files in the context's cache directory, written atomically; whole-file
+ * reads and atomic writes anywhere. */
 #ifndef CLF_RUNTIME_CACHE_DIR_H
 #define CLF_RUNTIME_CACHE_DIR_H
 
@@ -14,5 +15,15 @@ bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *hea
 /* Reads <cache_dir>/<name> whole into a malloc'd buffer (NUL-terminated,
  * size excludes the NUL); false when absent, unreadable or disabled. */
 bool clf_cache_read_file(struct clf_ctx *ctx, const char *name, char **data, size_t *size);
+
+/* Writes the file at path as head followed by body, through a temporary
+ * file renamed into place (readers never see a partial file). false on
+ * failure, errno telling why. */
+bool clf_file_write_atomic(const char *path, const void *head, size_t head_size,
+                           const void *body, size_t body_size);
+
+/* Reads the file at path whole, as clf_cache_read_file; false when absent
+ * or unreadable, errno telling why. */
+bool clf_file_read(const char *path, char **data, size_t *size);
 
 #endif
