@@ -502,9 +502,10 @@ START_TEST(test_value_dim)
 }
 END_TEST
 
-/* AUTO picks an implementation by measuring once per size class, tells
- * which in the node's description, and a second context with the same
- * cache directory reads the choice instead of measuring. */
+/* AUTO picks an implementation by measuring once per size class (tuning
+ * mode full: whatever the shipped defaults say), tells which in the node's
+ * description, and a second context with the same cache directory reads
+ * the choice instead of measuring. */
 START_TEST(test_auto_remembered)
 {
     char *dir = test_make_tmpdir("attn-tune");
@@ -513,6 +514,7 @@ START_TEST(test_auto_remembered)
         struct clf_ctx_params cp = clf_ctx_params_default();
         cp.cache_dir = dir;
         cp.gemm_provider = CLF_GEMM_NATIVE; /* only attention is tuned here */
+        cp.tune_mode = CLF_TUNE_FULL;
         struct clf_ctx *ctx = NULL;
         ck_assert_int_eq(clf_ctx_create(&cp, &ctx), CLF_OK);
         enum { H = 2, S = 40, D = 16 };

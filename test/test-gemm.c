@@ -261,8 +261,9 @@ START_TEST(test_gpu_tiles)
 }
 END_TEST
 
-/* AUTO measures a shape class once, writes it to the cache directory, and a
- * second context reads it instead of measuring. */
+/* AUTO measures a shape class once (tuning mode full: every candidate,
+ * whatever the shipped defaults say), writes it to the cache directory,
+ * and a second context reads it instead of measuring. */
 START_TEST(test_auto_tune_remembered)
 {
     char *dir = test_make_tmpdir("tune");
@@ -270,6 +271,7 @@ START_TEST(test_auto_tune_remembered)
         struct clf_ctx_params cp = clf_ctx_params_default();
         cp.cache_dir = dir;
         cp.gemm_provider = CLF_GEMM_AUTO;
+        cp.tune_mode = CLF_TUNE_FULL;
         struct clf_ctx *ctx = NULL;
         ck_assert_int_eq(clf_ctx_create(&cp, &ctx), CLF_OK);
         enum { M = 24, N = 40, K = 16 };

@@ -262,6 +262,21 @@ enum clf_gemm_provider {
 /** Name of a provider ("auto", "clblast", "native"). */
 CLF_API const char *clf_gemm_provider_str(enum clf_gemm_provider p);
 
+/** How the auto-tuners (the GEMM provider and configuration of each shape
+ *  class, the exact attention's implementation of each size class) choose.
+ *  A choice once measured is kept as a tuning record of the device (in the
+ *  cache directory); every mode uses the records there are. */
+enum clf_tune_mode {
+    CLF_TUNE_AUTO = 0, /**< $CLFORMER_TUNE (off, fast, full) when set, else CLF_TUNE_FAST */
+    CLF_TUNE_OFF = 1,  /**< never measure: records, else the defaults shipped for the
+                            device's class, else the candidate expected fastest */
+    CLF_TUNE_FAST = 2, /**< records, else the shipped defaults where the device's class has
+                            them, else a measurement of only the candidates that can win
+                            (no CLBlast on CPU devices: 10-30x slower there) */
+    CLF_TUNE_FULL = 3  /**< records measured in full, else a measurement of every
+                            candidate (CLBlast included) */
+};
+
 /** Context configuration; get one from clf_ctx_params_default(). */
 struct clf_ctx_params {
     /** The struct\'s size: set by clf_ctx_params_init or _default (see @ref abi
@@ -307,6 +322,10 @@ struct clf_ctx_params {
      *  is recorded into a command buffer after its first run and replayed;
      *  false (or $CLFORMER_COMMAND_BUFFER=0) always enqueues directly. */
     bool command_buffers;
+    /** How the auto-tuners choose. Default CLF_TUNE_AUTO: $CLFORMER_TUNE
+     *  (off, fast, full; any other value makes clf_ctx_create fail with
+     *  CLF_E_INVALID_ARG), else CLF_TUNE_FAST. */
+    enum clf_tune_mode tune_mode;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the
@@ -367,6 +386,38 @@ struct clf_ctx_stats {
     unsigned tuned;               /**< shape classes measured by the auto-tuners (GEMM, attention) */
     unsigned tune_loaded;         /**< tuning records read from the cache directory */
 };
+
+/**
+ * Writes the tuning records of the context's device to a file: JSON with
+ * the device's identity (name, driver version, platform version) and one
+ * record per measured shape class, for clf_tune_import on another machine
+ * with the same device. The file is written whole or not at all.
+ */
+CLF_API enum clf_status clf_tune_export(struct clf_ctx *ctx, const char *path);
+
+/**
+ * Merges the tuning records of a file written by clf_tune_export into the
+ * device's own (a record of the file replaces one of the same class) and
+ * keeps them in the cache directory. Refused, with a message naming the
+ * file, and nothing merged: a file that cannot be read (CLF_E_IO), that is
+ * not JSON or has a malformed record (CLF_E_FORMAT), that is not a
+ * clformer tuning file (CLF_E_FORMAT), or whose device differs from the
+ * context's in name, driver or platform version (CLF_E_INVALID_ARG).
+ * @param ctx       the context whose device's records receive the file's
+ * @param path      the file
+ * @param imported  receives the number of records merged; may be NULL
+ */
+CLF_API enum clf_status clf_tune_import(struct clf_ctx *ctx, const char *path,
+                                        unsigned *imported);
+
+/**
+ * The tuning records of the context's device as JSON text, the contents
+ * clf_tune_export writes. *len receives the text's length (without the
+ * NUL); when size > *len the text and a NUL are copied to buf (buf may be
+ * NULL when size is 0, to ask for the length).
+ */
+CLF_API enum clf_status clf_tune_json(struct clf_ctx *ctx, char *buf, size_t size,
+                                      size_t *len);
 
 /** Copies the context's counters. */
 CLF_API enum clf_status clf_ctx_stats(const struct clf_ctx *ctx, struct clf_ctx_stats *out);

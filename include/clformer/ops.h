@@ -138,6 +138,20 @@ CLF_API size_t clf_graph_node_count(const struct clf_graph *g);
 CLF_API enum clf_status clf_graph_run(struct clf_graph *g);
 
 /**
+ * Measures now every shape class the graph's automatic choices (GEMMs of
+ * provider CLF_GEMM_AUTO, exact attention of impl CLF_ATTN_AUTO) use that
+ * has no tuning record good enough for the context's tuning mode, whatever
+ * the shipped defaults say: under CLF_TUNE_FULL every candidate is timed
+ * (records measured in fast mode are measured again), otherwise the
+ * candidates that can win on the device. Each class is measured once; the
+ * progress handler sees one count over all of them ("tuning", steps done of
+ * all steps). The records are kept (see clf_tune_export), and later runs
+ * use them. CLF_E_STATE under CLF_TUNE_OFF. clf_graph_run does the same
+ * before its first run, leaving out the classes the shipped defaults cover.
+ */
+CLF_API enum clf_status clf_graph_tune(struct clf_graph *g);
+
+/**
  * Keeps a tensor that g's ops created (an intermediate, e.g. an activation
  * to inspect; or a view of one) alive and readable after the run: its
  * memory is not reused. Call it before running; after a run the next run

@@ -41,6 +41,16 @@ struct clf_op_impl {
     /* Optional: the node's floating-point (or integer) operations, for
      * clf_graph_node_info; NULL means 0 (data movement). */
     double (*flops)(const struct clf_node *node);
+    /* Optional, for ops whose choice an auto-tuner measures (graph_tune.c):
+     * the tuner's steps (CLF_TUNER_STEPS) that the node's first run would
+     * spend measuring under the context's tuning mode, with `thorough`
+     * whatever the shipped defaults say, and "<family> <class key>" in key
+     * (nodes of one key share one measurement); 0 when nothing is to be
+     * measured (a forced choice, a record, a node that already ran). */
+    int (*tune_steps)(struct clf_ctx *ctx, const struct clf_node *node, bool thorough,
+                      char *key, size_t size);
+    /* Measures the node's class now and keeps the record (with tune_steps). */
+    enum clf_status (*tune)(struct clf_ctx *ctx, struct clf_node *node);
 };
 
 struct clf_node {
@@ -85,7 +95,15 @@ struct clf_graph {
                              handles across runs (recorded command buffers) compares it */
     struct clf_exec *exec; /* executor state (executor.c): queues used, timings, the
                               recorded command buffer; freed by clf_exec_free */
+    size_t tune_checked;  /* nodes [0, tune_checked) had their tuning done before a
+                             run (graph_tune.c) */
 };
+
+/* The tuning pass (graph_tune.c): measures every class that g's nodes
+ * from g->tune_checked on would measure in their first run, all of them up
+ * front with one progress count (with `thorough`, shipped defaults do not
+ * count, and every node is looked at). */
+enum clf_status clf_graph_tune_pass(struct clf_graph *g, bool thorough);
 
 /* Frees g->exec (executor.c); called by clf_graph_destroy. */
 void clf_exec_free(struct clf_graph *g);

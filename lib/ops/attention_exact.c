@@ -39,6 +39,21 @@ static enum clf_status enqueue_attention(struct clf_ctx *ctx, struct clf_node *n
     return clf_attn_exact_enqueue(ctx, an, an->impl, n_wait, wait, ev);
 }
 
+/* The graph's tuning pass (lib/graph/graph_tune.c). */
+static int tune_steps_attention(struct clf_ctx *ctx, const struct clf_node *node, bool thorough,
+                                char *key, size_t size)
+{
+    const struct attn_node *an = node->state;
+    if (an->chosen || an->requested != CLF_ATTN_AUTO)
+        return 0;
+    return clf_attn_tune_pending(ctx, an, thorough, key, size);
+}
+
+static enum clf_status tune_attention(struct clf_ctx *ctx, struct clf_node *node)
+{
+    return clf_attn_tune_measure(ctx, node->state);
+}
+
 static void describe_attention(const struct clf_node *node, char *buf, size_t size)
 {
     const struct attn_node *an = node->state;
@@ -93,7 +108,9 @@ static double flops_attention(const struct clf_node *node)
 static const struct clf_op_impl op_attention = {.name = "attention",
                                                 .enqueue = enqueue_attention,
                                                 .describe = describe_attention,
-                                                .flops = flops_attention};
+                                                .flops = flops_attention,
+                                                .tune_steps = tune_steps_attention,
+                                                .tune = tune_attention};
 
 enum clf_status clf_attention_exact_record(struct clf_graph *g,
                                            const struct clf_attn_problem *prob,

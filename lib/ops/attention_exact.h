@@ -55,5 +55,15 @@ enum clf_status clf_attn_gemm_path_enqueue(struct clf_ctx *ctx, struct attn_node
  * on this device, measured once and kept as a tuning record. */
 enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an,
                                      enum clf_attention_impl *out);
+/* p's size class, e.g. "q4-k4-d64-h2-c0" (see attention_tune.c), into key. */
+void clf_attn_class_key(const struct clf_attn_problem *p, char *key, size_t size);
+/* The tuner's steps that choosing for an's class would measure, with
+ * "attention <class key>" in key; 0 when the choice is known (with
+ * `thorough`, shipped defaults do not count). */
+int clf_attn_tune_pending(struct clf_ctx *ctx, const struct attn_node *an, bool thorough,
+                          char *key, size_t size);
+/* Measures an's class now and keeps the record (CLF_E_STATE when tuning is
+ * off); for the classes clf_attn_tune_pending counts. */
+enum clf_status clf_attn_tune_measure(struct clf_ctx *ctx, const struct attn_node *an);
 
 #endif

@@ -3,7 +3,10 @@
  * once per device and size class by the tuner of lib/runtime/tuner.h on
  * zero operands, the faster kept as a tuning record under family
  * "attention" (lib/runtime/tune.h); sizes whose n x n scores would be too
- * big to time cheaply go to the fused kernel.
+ * big to time cheaply go to the fused kernel. A class is measured only when
+ * no record the tuning mode accepts, and (in fast mode) no shipped default
+ * (tune_defaults.c), gives the choice; with tuning off and neither, the
+ * fused kernel is taken (it never holds the n x n scores).
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include "../runtime/tune.h"
 #include "../runtime/tuner.h"
 #include "attention_exact.h"
+#include "tune_defaults.h"
 
 /* Work per timed run (flops, 2 sq sk (d + dv) per head; at most 16 heads) the
  * tuner aims at, and the work per head beyond which it does not measure:
@@ -31,7 +35,7 @@ static int seq_bucket(int64_t n)
 
 /* The size class: "q<sq>-k<sk>-d<d>-h<bh>-c<causal>" (buckets) when
  * dv == d, as before dv existed; "q..-k..-d<d>-v<dv>-h..-c.." otherwise. */
-static void class_key(const struct clf_attn_problem *p, char *key, size_t size)
+void clf_attn_class_key(const struct clf_attn_problem *p, char *key, size_t size)
 {
     int64_t bh = p->batch * p->heads;
     int hb = bh == 1 ? 0 : bh <= 4 ? 1 : bh <= 16 ? 2 : 3;
@@ -87,7 +91,10 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
         st = zeros(ctx, heads, p->sq, p->dv, &t.prob.out);
     const char *names[2] = {clf_attention_impl_str(tune_impls[0]),
                             clf_attention_impl_str(tune_impls[1])};
-    const struct clf_tuner tuner = {"tuning attention", 2, names, tune_run, &t};
+    char what[96];
+    snprintf(what, sizeof what, "attention q%lld k%lld d%lld x%lld", (long long)p->sq,
+             (long long)p->sk, (long long)p->d, (long long)(p->batch * p->heads));
+    const struct clf_tuner tuner = {what, 2, names, tune_run, &t};
     int i = 0;
     if (st == CLF_OK)
         st = clf_tuner_run(ctx, &tuner, &i, times);
@@ -101,30 +108,46 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
     return st;
 }
 
-enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an,
-                                     enum clf_attention_impl *out)
+/* An implementation's name as a choice: FUSED or GEMM (false for others). */
+static bool parse_impl(const char *s, enum clf_attention_impl *out)
+{
+    if (s && !strcmp(s, "fused"))
+        *out = CLF_ATTN_FUSED;
+    else if (s && !strcmp(s, "gemm"))
+        *out = CLF_ATTN_GEMM;
+    else
+        return false;
+    return true;
+}
+
+/* The choice for an's class known without measuring (see the top; with
+ * `thorough` the shipped defaults do not count); false: to be measured.
+ * key receives the class key. */
+static bool known(struct clf_ctx *ctx, const struct attn_node *an, bool thorough, char *key,
+                  size_t size, enum clf_attention_impl *out)
 {
     const struct clf_attn_problem *p = &an->prob;
     double head_flops = 2.0 * (double)p->sq * (double)p->sk * (double)(p->d + p->dv);
     double scores = (double)(p->batch * p->heads) * (double)p->sq * (double)p->sk * sizeof(float);
-    if (head_flops > TUNE_MAX_HEAD_FLOPS || scores > (double)ctx->info.max_alloc_bytes) {
-        *out = CLF_ATTN_FUSED;
-        return CLF_OK;
-    }
-    char key[64];
-    class_key(p, key, sizeof key);
+    clf_attn_class_key(p, key, size);
+    *out = CLF_ATTN_FUSED;
+    if (head_flops > TUNE_MAX_HEAD_FLOPS || scores > (double)ctx->info.max_alloc_bytes)
+        return true;
     const cJSON *rec = clf_tune_get(ctx, "attention", key);
     const cJSON *impl = rec ? cJSON_GetObjectItem(rec, "impl") : NULL;
-    if (cJSON_IsString(impl)) {
-        if (!strcmp(impl->valuestring, "fused")) {
-            *out = CLF_ATTN_FUSED;
-            return CLF_OK;
-        }
-        if (!strcmp(impl->valuestring, "gemm")) {
-            *out = CLF_ATTN_GEMM;
-            return CLF_OK;
-        }
-    }
+    if (cJSON_IsString(impl) && parse_impl(impl->valuestring, out))
+        return true;
+    if (!thorough && ctx->tune_mode != CLF_TUNE_FULL &&
+        parse_impl(clf_tune_shipped(ctx, "attention", key), out))
+        return true;
+    *out = CLF_ATTN_FUSED;
+    return ctx->tune_mode == CLF_TUNE_OFF;
+}
+
+/* Measures an's class and keeps the record; *out receives the choice. */
+static enum clf_status measure_and_keep(struct clf_ctx *ctx, const struct attn_node *an,
+                                        const char *key, enum clf_attention_impl *out)
+{
     cJSON *times = NULL;
     enum clf_status st = measure(ctx, an, out, &times);
     if (st != CLF_OK)
@@ -132,4 +155,34 @@ enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an,
     cJSON *fields = cJSON_CreateObject();
     cJSON_AddStringToObject(fields, "impl", clf_attention_impl_str(*out));
     return clf_tuner_keep(ctx, "attention", key, fields, times, clf_attention_impl_str(*out));
+}
+
+enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an,
+                                     enum clf_attention_impl *out)
+{
+    char key[64];
+    if (known(ctx, an, false, key, sizeof key, out))
+        return CLF_OK;
+    return measure_and_keep(ctx, an, key, out);
+}
+
+int clf_attn_tune_pending(struct clf_ctx *ctx, const struct attn_node *an, bool thorough,
+                          char *key, size_t size)
+{
+    char k[64];
+    enum clf_attention_impl impl;
+    if (ctx->tune_mode == CLF_TUNE_OFF || known(ctx, an, thorough, k, sizeof k, &impl))
+        return 0;
+    snprintf(key, size, "attention %s", k);
+    return CLF_TUNER_STEPS(2);
+}
+
+enum clf_status clf_attn_tune_measure(struct clf_ctx *ctx, const struct attn_node *an)
+{
+    char key[64];
+    enum clf_attention_impl impl;
+    if (ctx->tune_mode == CLF_TUNE_OFF)
+        return clf_fail(ctx, CLF_E_STATE, "attention: tuning is off");
+    clf_attn_class_key(&an->prob, key, sizeof key);
+    return measure_and_keep(ctx, an, key, &impl);
 }

@@ -52,13 +52,18 @@ static void gemm_node_free(struct clf_ctx *ctx, void *state)
     free(gn);
 }
 
+/* The provider the node asks for: its own, else the context's. */
+static enum clf_gemm_provider requested(const struct clf_ctx *ctx, const struct gemm_node *gn)
+{
+    return gn->requested != CLF_GEMM_AUTO ? gn->requested : ctx->gemm_provider;
+}
+
 static enum clf_status enqueue_gemm(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                     const cl_event *wait, cl_event *ev)
 {
     struct gemm_node *gn = node->state;
     if (!gn->chosen) {
-        enum clf_gemm_provider req =
-            gn->requested != CLF_GEMM_AUTO ? gn->requested : ctx->gemm_provider;
+        enum clf_gemm_provider req = requested(ctx, gn);
         enum clf_status st = CLF_OK;
         if (req == CLF_GEMM_AUTO) {
             st = clf_gemm_tune_choose(ctx, &gn->prob, &gn->choice);
@@ -77,14 +82,28 @@ static enum clf_status enqueue_gemm(struct clf_ctx *ctx, struct clf_node *node, 
     return clf_gemm_run_choice(ctx, &gn->prob, &gn->choice, &gn->scratch, n_wait, wait, ev);
 }
 
+/* The graph's tuning pass (lib/graph/graph_tune.c): the steps of the
+ * node's class measurement still to be made, or 0. */
+static int tune_steps_gemm(struct clf_ctx *ctx, const struct clf_node *node, bool thorough,
+                           char *key, size_t size)
+{
+    const struct gemm_node *gn = node->state;
+    if (gn->chosen || requested(ctx, gn) != CLF_GEMM_AUTO)
+        return 0;
+    return clf_gemm_tune_pending(ctx, &gn->prob, thorough, key, size);
+}
+
+static enum clf_status tune_gemm(struct clf_ctx *ctx, struct clf_node *node)
+{
+    const struct gemm_node *gn = node->state;
+    return clf_gemm_tune_measure(ctx, &gn->prob);
+}
+
 static void describe_gemm(const struct clf_node *node, char *buf, size_t size)
 {
     const struct gemm_node *gn = node->state;
     const struct clf_gemm_problem *p = &gn->prob;
-    int w = snprintf(buf, size, "gemm %lldx%lldx%lld", (long long)p->m, (long long)p->n,
-                     (long long)p->k);
-    if (p->batch > 1 && w > 0 && (size_t)w < size)
-        w += snprintf(buf + w, size - (size_t)w, " x%lld", (long long)p->batch);
+    int w = clf_gemm_problem_str(p, buf, size);
     if (w < 0 || (size_t)w >= size)
         return;
     if (!gn->chosen) {
@@ -110,8 +129,12 @@ static double flops_gemm(const struct clf_node *node)
     return 2.0 * (double)p->batch * (double)p->m * (double)p->n * (double)p->k;
 }
 
-static const struct clf_op_impl op_gemm = {
-    .name = "gemm", .enqueue = enqueue_gemm, .describe = describe_gemm, .flops = flops_gemm};
+static const struct clf_op_impl op_gemm = {.name = "gemm",
+                                           .enqueue = enqueue_gemm,
+                                           .describe = describe_gemm,
+                                           .flops = flops_gemm,
+                                           .tune_steps = tune_steps_gemm,
+                                           .tune = tune_gemm};
 
 /* Rows, columns and (row, column) strides of the matrix in the last two
  * dimensions of t, transposed when trans. */

@@ -112,10 +112,23 @@ enum clf_status clf_gemm_run_choice(struct clf_ctx *ctx, const struct clf_gemm_p
                                     struct clf_gemm_scratch *scratch, cl_uint n_wait,
                                     const cl_event *wait, cl_event *ev);
 
-/* Auto-tune (gemm_tune.c): the choice for p's shape class on this device,
- * measured once (on scratch buffers, never on p's own) and remembered as a
- * tuning record (lib/runtime/tune.h). */
+/* Auto-tune (gemm_tune.c): the choice for p's shape class on this device:
+ * a tuning record (lib/runtime/tune.h), a shipped default
+ * (tune_defaults.c), or measured now (on scratch buffers, never on p's
+ * own) and kept as a record, as the context's tuning mode says. */
 enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
                                      struct clf_gemm_choice *out);
+/* The tuner's steps (CLF_TUNER_STEPS) that choosing for p's class would
+ * measure, with "gemm <class key>" in key; 0 when the choice is known
+ * (with `thorough`, shipped defaults do not count). */
+int clf_gemm_tune_pending(struct clf_ctx *ctx, const struct clf_gemm_problem *p, bool thorough,
+                          char *key, size_t size);
+/* Measures p's class now and keeps the record (CLF_E_STATE when tuning is
+ * off). */
+enum clf_status clf_gemm_tune_measure(struct clf_ctx *ctx, const struct clf_gemm_problem *p);
+/* p's shape class, e.g. "m3-n4-k3-b0-rc" (see gemm_tune.c), into key. */
+void clf_gemm_class_key(const struct clf_gemm_problem *p, char *key, size_t size);
+/* "gemm MxNxK" (" xB" when batched) into buf; snprintf's return. */
+int clf_gemm_problem_str(const struct clf_gemm_problem *p, char *buf, size_t size);
 
 #endif

@@ -1,21 +1,25 @@
 /*
- * GEMM auto-tune: for each shape class on a device, every candidate (the
- * native family's configurations, and CLBlast when the layout allows it) is
- * run on scratch operands of the problem's size and timed by the tuner of
+ * GEMM auto-tune: for each shape class on a device, the candidates (the
+ * native family's configurations, and CLBlast when the layout allows it;
+ * which of them, by the tuning mode: see candidates()) are run on scratch
+ * operands of the problem's size and timed by the tuner of
  * lib/runtime/tuner.h; the fastest is kept as a tuning record
  * (lib/runtime/tune.h: in the context and in the cache directory, per
- * device).
+ * device). A class is measured only when no record the mode accepts, and
+ * (in fast mode) no shipped default (tune_defaults.c), gives the choice.
  *
  * Shape class: each of m, n, k bucketed (<=16, <=64, <=256, <=1024, more),
  * batched or not, and each operand's layout (rows contiguous, columns
  * contiguous, other) — the things that change which kernel wins.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../runtime/tune.h"
 #include "../runtime/tuner.h"
 #include "gemm.h"
+#include "tune_defaults.h"
 
 static int bucket(int64_t x)
 {
@@ -27,10 +31,37 @@ static char layout_char(cl_long rs, cl_long cs)
     return cs == 1 ? 'r' : rs == 1 ? 'c' : 's';
 }
 
-static void class_key(const struct clf_gemm_problem *p, char *key, size_t size)
+void clf_gemm_class_key(const struct clf_gemm_problem *p, char *key, size_t size)
 {
     snprintf(key, size, "m%d-n%d-k%d-b%d-%c%c", bucket(p->m), bucket(p->n), bucket(p->k),
              p->batch > 1, layout_char(p->a_rs, p->a_cs), layout_char(p->b_rs, p->b_cs));
+}
+
+/* The choice of provider name prov and configuration cfg, when this build
+ * offers it for p on this device. */
+static bool valid_choice(struct clf_ctx *ctx, const struct clf_gemm_problem *p, const char *prov,
+                         int cfg, struct clf_gemm_choice *out)
+{
+    int n_native = ctx->info.type == CLF_DEVICE_CPU ? clf_gemm_cpu_n_configs
+                                                    : clf_gemm_gpu_n_configs;
+    if (!strcmp(prov, "clblast") && clf_gemm_clblast_supports(p)) {
+        *out = (struct clf_gemm_choice){CLF_GEMM_CLBLAST, 0};
+        return true;
+    }
+    if (!strcmp(prov, "native") && cfg >= 0 && cfg < n_native) {
+        *out = (struct clf_gemm_choice){CLF_GEMM_NATIVE, cfg};
+        return true;
+    }
+    return false;
+}
+
+int clf_gemm_problem_str(const struct clf_gemm_problem *p, char *buf, size_t size)
+{
+    int w = snprintf(buf, size, "gemm %lldx%lldx%lld", (long long)p->m, (long long)p->n,
+                     (long long)p->k);
+    if (p->batch > 1 && w > 0 && (size_t)w < size)
+        w += snprintf(buf + w, size - (size_t)w, " x%lld", (long long)p->batch);
+    return w;
 }
 
 /* A recorded choice, validated against what this build offers. */
@@ -39,19 +70,67 @@ static bool recorded(struct clf_ctx *ctx, const cJSON *rec, const struct clf_gem
 {
     const cJSON *prov = cJSON_GetObjectItem(rec, "provider");
     const cJSON *cfg = cJSON_GetObjectItem(rec, "config");
-    if (!cJSON_IsString(prov) || !cJSON_IsNumber(cfg))
+    return cJSON_IsString(prov) && cJSON_IsNumber(cfg) &&
+           valid_choice(ctx, p, prov->valuestring, cfg->valueint, out);
+}
+
+/* The shipped default of the class (tune_defaults.c: "native:N" or
+ * "clblast"), when it fits p. */
+static bool shipped(struct clf_ctx *ctx, const char *key, const struct clf_gemm_problem *p,
+                    struct clf_gemm_choice *out)
+{
+    const char *s = clf_tune_shipped(ctx, "gemm", key);
+    if (!s)
         return false;
-    int n_native = ctx->info.type == CLF_DEVICE_CPU ? clf_gemm_cpu_n_configs
-                                                    : clf_gemm_gpu_n_configs;
-    if (!strcmp(prov->valuestring, "clblast") && clf_gemm_clblast_supports(p)) {
-        out->provider = CLF_GEMM_CLBLAST;
-        out->config = 0;
+    if (!strncmp(s, "native:", 7))
+        return valid_choice(ctx, p, "native", atoi(s + 7), out);
+    return valid_choice(ctx, p, s, 0, out);
+}
+
+/*
+ * The candidates for p on this device under the context's tuning mode, the
+ * one expected fastest first (the choice of CLF_TUNE_OFF without a record
+ * or default). Under CLF_TUNE_FULL every configuration and CLBlast where
+ * the layout allows it. Otherwise those that can win: on CPU devices the
+ * native tiles whose accumulators fit the device's vectors (float8 always:
+ * at worst it spills a little, where a wider tile spills badly) and no
+ * CLBlast, whose GPU kernels lose 10-30x there (docs/measurements.md); on
+ * other devices CLBlast first, then the native tiles. Returns the count.
+ */
+static int candidates(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                      struct clf_gemm_choice *c)
+{
+    bool cpu = ctx->info.type == CLF_DEVICE_CPU;
+    bool full = ctx->tune_mode == CLF_TUNE_FULL;
+    int n_native = cpu ? clf_gemm_cpu_n_configs : clf_gemm_gpu_n_configs;
+    int n = 0;
+    bool blas = clf_gemm_clblast_supports(p) && (full || !cpu);
+    if (blas && !cpu)
+        c[n++] = (struct clf_gemm_choice){CLF_GEMM_CLBLAST, 0};
+    unsigned widest = ctx->info.vec_float > 8 ? ctx->info.vec_float : 8;
+    for (int i = 0; i < n_native && n < CLF_TUNER_MAX_CANDIDATES - 1; i++)
+        if (full || !cpu || (unsigned)clf_gemm_cpu_configs[i].vw <= widest)
+            c[n++] = (struct clf_gemm_choice){CLF_GEMM_NATIVE, i};
+    if (blas && cpu)
+        c[n++] = (struct clf_gemm_choice){CLF_GEMM_CLBLAST, 0};
+    return n;
+}
+
+/* The choice for p's class known without measuring: a record the tuning
+ * mode accepts; else, unless `thorough` or under CLF_TUNE_FULL, the shipped
+ * default; else under CLF_TUNE_OFF the candidate expected fastest. False:
+ * it is to be measured. */
+static bool known(struct clf_ctx *ctx, const struct clf_gemm_problem *p, const char *key,
+                  bool thorough, struct clf_gemm_choice *out)
+{
+    const cJSON *rec = clf_tune_get(ctx, "gemm", key);
+    if (rec && recorded(ctx, rec, p, out))
         return true;
-    }
-    if (!strcmp(prov->valuestring, "native") && cfg->valueint >= 0 &&
-        cfg->valueint < n_native) {
-        out->provider = CLF_GEMM_NATIVE;
-        out->config = cfg->valueint;
+    if (!thorough && ctx->tune_mode != CLF_TUNE_FULL && shipped(ctx, key, p, out))
+        return true;
+    struct clf_gemm_choice c[CLF_TUNER_MAX_CANDIDATES];
+    if (ctx->tune_mode == CLF_TUNE_OFF && candidates(ctx, p, c) > 0) {
+        *out = c[0];
         return true;
     }
     return false;
@@ -112,22 +191,10 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_proble
     q.c_t = c;
     q.a_off = q.b_off = q.c_off = 0;
 
-    int n_native = ctx->info.type == CLF_DEVICE_CPU ? clf_gemm_cpu_n_configs
-                                                    : clf_gemm_gpu_n_configs;
     struct candidates cands;
     memset(&cands, 0, sizeof cands);
     cands.q = &q;
-    int n = 0;
-    for (int i = 0; i < n_native && n < CLF_TUNER_MAX_CANDIDATES - 1; i++) {
-        /* CPU tiles wider than the device's vectors are correct but spill */
-        if (ctx->info.type == CLF_DEVICE_CPU &&
-            (unsigned)clf_gemm_cpu_configs[i].vw >
-                (ctx->info.vec_float > 4 ? ctx->info.vec_float : 4))
-            continue;
-        cands.choice[n++] = (struct clf_gemm_choice){CLF_GEMM_NATIVE, i};
-    }
-    if (clf_gemm_clblast_supports(&q))
-        cands.choice[n++] = (struct clf_gemm_choice){CLF_GEMM_CLBLAST, 0};
+    int n = candidates(ctx, p, cands.choice); /* p's layout decides CLBlast, not q's */
     char names[CLF_TUNER_MAX_CANDIDATES][32];
     const char *name_ptrs[CLF_TUNER_MAX_CANDIDATES];
     for (int i = 0; i < n; i++) {
@@ -135,7 +202,9 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_proble
                  clf_gemm_provider_str(cands.choice[i].provider), cands.choice[i].config);
         name_ptrs[i] = names[i];
     }
-    const struct clf_tuner tuner = {"tuning gemm", n, name_ptrs, run_candidate, &cands};
+    char what[96];
+    clf_gemm_problem_str(p, what, sizeof what);
+    const struct clf_tuner tuner = {what, n, name_ptrs, run_candidate, &cands};
     int best = 0;
     st = clf_tuner_run(ctx, &tuner, &best, times);
     if (st == CLF_OK)
@@ -149,14 +218,12 @@ done:
     return st;
 }
 
-enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
-                                     struct clf_gemm_choice *out)
+/* Measures p's class and keeps the record; *out receives the choice. */
+static enum clf_status measure_and_keep(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                        const char *key, struct clf_gemm_choice *out)
 {
-    char key[64];
-    class_key(p, key, sizeof key);
-    const cJSON *rec = clf_tune_get(ctx, "gemm", key);
-    if (rec && recorded(ctx, rec, p, out))
-        return CLF_OK;
+    if (ctx->tune_mode == CLF_TUNE_OFF)
+        return clf_fail(ctx, CLF_E_STATE, "gemm %s: tuning is off and no choice is known", key);
     cJSON *times = NULL;
     enum clf_status st = measure(ctx, p, out, &times);
     if (st != CLF_OK)
@@ -167,4 +234,34 @@ enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_
     char choice[32];
     snprintf(choice, sizeof choice, "%s:%d", clf_gemm_provider_str(out->provider), out->config);
     return clf_tuner_keep(ctx, "gemm", key, fields, times, choice);
+}
+
+enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
+                                     struct clf_gemm_choice *out)
+{
+    char key[64];
+    clf_gemm_class_key(p, key, sizeof key);
+    if (known(ctx, p, key, false, out))
+        return CLF_OK;
+    return measure_and_keep(ctx, p, key, out);
+}
+
+int clf_gemm_tune_pending(struct clf_ctx *ctx, const struct clf_gemm_problem *p, bool thorough,
+                          char *key, size_t size)
+{
+    char k[64];
+    struct clf_gemm_choice c[CLF_TUNER_MAX_CANDIDATES];
+    clf_gemm_class_key(p, k, sizeof k);
+    if (ctx->tune_mode == CLF_TUNE_OFF || known(ctx, p, k, thorough, c))
+        return 0;
+    snprintf(key, size, "gemm %s", k);
+    return CLF_TUNER_STEPS(candidates(ctx, p, c));
+}
+
+enum clf_status clf_gemm_tune_measure(struct clf_ctx *ctx, const struct clf_gemm_problem *p)
+{
+    char key[64];
+    struct clf_gemm_choice c;
+    clf_gemm_class_key(p, key, sizeof key);
+    return measure_and_keep(ctx, p, key, &c);
 }

@@ -51,6 +51,7 @@ void clf_ctx_params_init(struct clf_ctx_params *out, size_t size)
             p.queues = (int)q;
     }
     p.command_buffers = !(env.command_buffer && !strcmp(env.command_buffer, "0"));
+    p.tune_mode = CLF_TUNE_AUTO; /* $CLFORMER_TUNE is read (and checked) by clf_ctx_create */
     p.size = sizeof p;
     clf_abi_fill(out, size, &p, sizeof p);
 }
@@ -293,6 +294,15 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     }
     if ((unsigned)p->log_level > CLF_LOG_NONE) {
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "log_level %d out of range", (int)p->log_level);
+        goto fail;
+    }
+    ctx->tune_mode = p->tune_mode;
+    if ((unsigned)p->tune_mode > CLF_TUNE_FULL) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "tune_mode %d out of range", (int)p->tune_mode);
+        goto fail;
+    }
+    if (p->tune_mode == CLF_TUNE_AUTO && !clf_env_tune_mode(env.tune, &ctx->tune_mode)) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_TUNE '%s': off, fast or full", env.tune);
         goto fail;
     }
     if (env.plan && *env.plan) {

@@ -115,6 +115,12 @@ struct clf_ctx {
     int n_on_destroy;
 
     void *tune;                /* tuning records (tune.c) */
+    enum clf_tune_mode tune_mode; /* resolved: OFF, FAST or FULL */
+    /* The tuners' overall progress (tuner.c): steps done of all steps
+     * announced since the outermost clf_tuner_session_begin; `announced`:
+     * the next tuner run's steps are already counted in tune_total. */
+    int tune_depth, tune_done, tune_total;
+    bool tune_announced;
 
     struct clf_ctx_tensor *owned;
     size_t n_owned;

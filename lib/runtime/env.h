@@ -3,6 +3,10 @@
 #ifndef CLF_RUNTIME_ENV_H
 #define CLF_RUNTIME_ENV_H
 
+#include <stdbool.h>
+
+#include "clformer.h"
+
 struct clf_env {
     const char *device;    /* CLFORMER_DEVICE: default device spec */
     const char *cache_dir; /* CLFORMER_CACHE_DIR: program cache ("" disables) */
@@ -14,11 +18,17 @@ struct clf_env {
     const char *command_buffer; /* CLFORMER_COMMAND_BUFFER: 0 disables recording */
     const char *plan;      /* CLFORMER_PLAN: auto|arena|pool|none, how graphs lay
                               out their intermediates (default auto) */
+    const char *tune;      /* CLFORMER_TUNE: off|fast|full, the auto-tuners'
+                              mode (default fast) */
     const char *xdg_cache; /* XDG_CACHE_HOME */
     const char *home;      /* HOME */
 };
 
 /* Fills env with the current values (NULL when unset). */
 void clf_env_read(struct clf_env *env);
+
+/* CLFORMER_TUNE's value as a mode: unset or empty is CLF_TUNE_FAST; false
+ * for anything but off, fast or full (the context refuses it). */
+bool clf_env_tune_mode(const char *value, enum clf_tune_mode *mode);
 
 #endif

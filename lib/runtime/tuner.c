@@ -1,8 +1,39 @@
 /* The candidate-timing loop of the auto-tuners (see tuner.h). */
 #include <math.h>
+#include <stdio.h>
 
 #include "tune.h"
 #include "tuner.h"
+
+void clf_tuner_session_begin(struct clf_ctx *ctx, int steps)
+{
+    if (ctx->tune_depth++ == 0) {
+        ctx->tune_done = 0;
+        ctx->tune_total = 0;
+        ctx->tune_announced = false;
+    }
+    ctx->tune_total += steps;
+}
+
+void clf_tuner_session_end(struct clf_ctx *ctx)
+{
+    if (--ctx->tune_depth > 0)
+        return;
+    if (ctx->progress_fn && ctx->tune_total > 0)
+        ctx->progress_fn(ctx->progress_user, "tuning", ctx->tune_total, ctx->tune_total, NULL);
+    ctx->tune_done = ctx->tune_total = 0;
+    ctx->tune_announced = false;
+}
+
+/* Reports the step starting now: "<what> <item>". */
+static void report(struct clf_ctx *ctx, const struct clf_tuner *t, const char *item)
+{
+    if (!ctx->progress_fn)
+        return;
+    char text[160];
+    snprintf(text, sizeof text, "%s %s", t->what, item);
+    ctx->progress_fn(ctx->progress_user, "tuning", ctx->tune_done, ctx->tune_total, text);
+}
 
 /* One run of candidate i, waited for; *ms receives its wall time. */
 static enum clf_status time_run(struct clf_ctx *ctx, const struct clf_tuner *t, int i,
@@ -22,23 +53,20 @@ static enum clf_status time_run(struct clf_ctx *ctx, const struct clf_tuner *t, 
     return st;
 }
 
-enum clf_status clf_tuner_run(struct clf_ctx *ctx, const struct clf_tuner *t, int *best,
-                              cJSON **times)
+/* The rounds of clf_tuner_run: fastest[i] receives candidate i's fastest
+ * timed run, or -1 when it failed (*last: the last failure). */
+static void rounds(struct clf_ctx *ctx, const struct clf_tuner *t, double *fastest,
+                   enum clf_status *last)
 {
-    *times = NULL;
-    if (t->n < 0 || t->n > CLF_TUNER_MAX_CANDIDATES)
-        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: %d candidates (at most %d)", t->what,
-                        t->n, CLF_TUNER_MAX_CANDIDATES);
-    /* fastest[i] < 0: dropped; total[i]: the time of its timed runs */
-    double fastest[CLF_TUNER_MAX_CANDIDATES], total[CLF_TUNER_MAX_CANDIDATES];
-    enum clf_status last = CLF_OK;
+    double total[CLF_TUNER_MAX_CANDIDATES]; /* the time of each one's timed runs */
     int alive = 0;
     for (int r = -1; r < CLF_TUNER_MAX_ROUNDS && (r < 0 || alive); r++) {
         bool enough = r + 1 >= CLF_TUNER_MIN_ROUNDS;
+        if (r == 0)
+            report(ctx, t, "timing");
         for (int i = 0; i < t->n; i++) {
             if (r < 0) { /* the warm-up round */
-                if (ctx->progress_fn)
-                    ctx->progress_fn(ctx->progress_user, t->what, i, t->n, t->names[i]);
+                report(ctx, t, t->names[i]);
                 fastest[i] = INFINITY;
                 total[i] = 0;
                 alive++;
@@ -47,12 +75,14 @@ enum clf_status clf_tuner_run(struct clf_ctx *ctx, const struct clf_tuner *t, in
             }
             double ms = 0;
             enum clf_status st = time_run(ctx, t, i, &ms);
+            if (r < 0)
+                ctx->tune_done++;
             if (st != CLF_OK) {
                 clf_log(ctx, CLF_LOG_DEBUG, "%s: %s failed: %s", t->what, t->names[i],
                         ctx->last_error);
                 fastest[i] = -1;
                 alive--;
-                last = st;
+                *last = st;
                 continue;
             }
             if (r < 0)
@@ -64,8 +94,25 @@ enum clf_status clf_tuner_run(struct clf_ctx *ctx, const struct clf_tuner *t, in
         if (r >= 0 && enough)
             break;
     }
-    if (ctx->progress_fn)
-        ctx->progress_fn(ctx->progress_user, t->what, t->n, t->n, NULL);
+    ctx->tune_done++; /* the timed rounds' step */
+}
+
+enum clf_status clf_tuner_run(struct clf_ctx *ctx, const struct clf_tuner *t, int *best,
+                              cJSON **times)
+{
+    *times = NULL;
+    if (t->n < 0 || t->n > CLF_TUNER_MAX_CANDIDATES)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: %d candidates (at most %d)", t->what,
+                        t->n, CLF_TUNER_MAX_CANDIDATES);
+    clf_tuner_session_begin(ctx, 0);
+    if (ctx->tune_announced)
+        ctx->tune_announced = false;
+    else
+        ctx->tune_total += CLF_TUNER_STEPS(t->n);
+    double fastest[CLF_TUNER_MAX_CANDIDATES];
+    enum clf_status last = CLF_OK;
+    rounds(ctx, t, fastest, &last);
+    clf_tuner_session_end(ctx);
     *best = -1;
     for (int i = 0; i < t->n; i++)
         if (fastest[i] >= 0 && (*best < 0 || fastest[i] < fastest[*best]))
@@ -104,6 +151,7 @@ enum clf_status clf_tuner_keep(struct clf_ctx *ctx, const char *family, const ch
                         family);
     }
     cJSON_AddItemToObject(fields, "ms", times);
+    cJSON_AddStringToObject(fields, "mode", ctx->tune_mode == CLF_TUNE_FULL ? "full" : "fast");
     clf_log(ctx, CLF_LOG_INFO, "%s %s on '%s': %s", family, key, ctx->info.name, choice);
     return clf_tune_put(ctx, family, key, fields);
 }

@@ -25,13 +25,27 @@
 
 /* The candidates of one measurement. */
 struct clf_tuner {
-    const char *what;         /* progress stage, e.g. "tuning gemm" */
+    const char *what;         /* what is measured, e.g. "gemm 512x2048x512" (in
+                                 progress reports and messages) */
     int n;                    /* candidates, at most CLF_TUNER_MAX_CANDIDATES */
     const char *const *names; /* [n]: in progress reports and in `times` */
     /* Enqueues one run of candidate i; *ev receives its completion. */
     enum clf_status (*run)(struct clf_ctx *ctx, void *user, int i, cl_event *ev);
     void *user;
 };
+
+/* Progress: the handler sees one count, "tuning" done of total steps, over
+ * every measurement of a session: CLF_TUNER_STEPS(n) steps for n
+ * candidates (each warm-up, then the timed rounds). A session opened by
+ * clf_tuner_session_begin(ctx, steps) counts the steps announced up front
+ * and, for a measurement whose steps were announced, the caller sets
+ * ctx->tune_announced just before it; any other measurement adds its own
+ * steps as it starts (GEMMs measured inside an attention candidate's
+ * run). A measurement outside any session is a session of its own.
+ * Sessions nest; the outermost one's end clears the progress line. */
+#define CLF_TUNER_STEPS(n) ((n) + 1)
+void clf_tuner_session_begin(struct clf_ctx *ctx, int steps);
+void clf_tuner_session_end(struct clf_ctx *ctx);
 
 /* Times t's candidates: *best receives the index of the fastest and
  * *times a new object of "name": fastest ms for each candidate that ran
@@ -41,8 +55,9 @@ enum clf_status clf_tuner_run(struct clf_ctx *ctx, const struct clf_tuner *t, in
                               cJSON **times);
 
 /* Keeps the tuning record of (family, key) (lib/runtime/tune.h): fields,
- * the choice made (e.g. {"impl": "fused"}), with "ms": times added (both
- * taken, also on failure), and logs `choice` as what was chosen. */
+ * the choice made (e.g. {"impl": "fused"}), with "ms": times and "mode"
+ * (the context's: "full" or "fast") added (both taken, also on failure),
+ * and logs `choice` as what was chosen. */
 enum clf_status clf_tuner_keep(struct clf_ctx *ctx, const char *family, const char *key,
                                cJSON *fields, cJSON *times, const char *choice);
 

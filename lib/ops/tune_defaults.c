@@ -1,0 +1,113 @@
+/*
+ * Shipped tuning defaults (see tune_defaults.h). Each entry matches class
+ * keys by a pattern ('*' any text, '?' one character; the first entry that
+ * matches wins) and says where its choice was measured or why it is made.
+ * Keys: GEMM "m<b>-n<b>-k<b>-b<batched>-<A layout><B layout>" with sizes
+ * bucketed 0: <=16, 1: <=64, 2: <=256, 3: <=1024, 4: more, layouts r (rows
+ * contiguous), c (columns), s (strided) (gemm_tune.c); attention
+ * "q<b>-k<b>-d<d>[-v<dv>]-h<b>-c<causal>" (attention_tune.c). GEMM configs
+ * index clf_gemm_cpu_configs (0: 6x64 float16, 1: 8x48 float16, 2: 6x16
+ * float8) on CPU devices, clf_gemm_gpu_configs on GPUs.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "tune_defaults.h"
+
+enum device_class {
+    CLASS_NONE,       /* no defaults: fast mode measures */
+    CLASS_CPU_512,    /* a CPU device preferring 16-float vectors (AVX-512) */
+    CLASS_CPU,        /* any other CPU device */
+    CLASS_GPU_NVIDIA,
+    CLASS_GPU_AMD,
+    CLASS_GPU_INTEL
+};
+
+static const struct shipped {
+    enum device_class cls;
+    const char *family;
+    const char *pattern;
+    const char *choice;
+} shipped[] = {
+    /* PoCL 3.1 on a 2-core Xeon (Sapphire Rapids, AVX-512), `clformer tune
+     * --mode full` (docs/measurements.md, "Tuning"): CLBlast lost 3-30x on
+     * every class. 8x48 won or came within 3% on every class up to 1024
+     * rows; 6x64 won from 1025 rows on (1.18-1.47x ahead of 8x48). */
+    {CLASS_CPU_512, "gemm", "m4-*", "native:0"},
+    {CLASS_CPU_512, "gemm", "*", "native:1"},
+    /* Not measured: the one tile whose float8 accumulators fit 256-bit
+     * vectors (the float16 tiles spill there). */
+    {CLASS_CPU, "gemm", "*", "native:2"},
+    /* PoCL (as above): the fused kernel won every size class measured,
+     * 1.3-3.1x ahead of the GEMM path (whose n x n scores go through
+     * memory); assumed for other CPU runtimes, whose caches work alike. */
+    {CLASS_CPU_512, "attention", "*", "fused"},
+    {CLASS_CPU, "attention", "*", "fused"},
+    /* GPUs, not measured (no GPU here): CLBlast is tuned per GPU family by
+     * its authors and is the GEMM clformer's design takes on GPUs; where a
+     * strided operand rules it out, the 16x16 local-memory tile. */
+    {CLASS_GPU_NVIDIA, "gemm", "*s?", "native:0"},
+    {CLASS_GPU_NVIDIA, "gemm", "*s", "native:0"},
+    {CLASS_GPU_NVIDIA, "gemm", "*", "clblast"},
+    {CLASS_GPU_AMD, "gemm", "*s?", "native:0"},
+    {CLASS_GPU_AMD, "gemm", "*s", "native:0"},
+    {CLASS_GPU_AMD, "gemm", "*", "clblast"},
+    {CLASS_GPU_INTEL, "gemm", "*s?", "native:0"},
+    {CLASS_GPU_INTEL, "gemm", "*s", "native:0"},
+    {CLASS_GPU_INTEL, "gemm", "*", "clblast"},
+    /* GPUs, not measured: the fused kernel (K and V tiles in local memory,
+     * FlashAttention's recurrence) never writes the n x n scores that the
+     * GEMM path writes once and reads twice. */
+    {CLASS_GPU_NVIDIA, "attention", "*", "fused"},
+    {CLASS_GPU_AMD, "attention", "*", "fused"},
+    {CLASS_GPU_INTEL, "attention", "*", "fused"},
+};
+
+/* True when s contains word, ignoring case. */
+static bool has_word(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    for (; *s; s++) {
+        size_t i = 0;
+        while (i < n && s[i] && tolower((unsigned char)s[i]) == word[i])
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
+
+static enum device_class device_class(const struct clf_device_info *d)
+{
+    if (d->type & CLF_DEVICE_CPU)
+        return d->vec_float >= 16 ? CLASS_CPU_512 : CLASS_CPU;
+    if (!(d->type & CLF_DEVICE_GPU))
+        return CLASS_NONE;
+    if (has_word(d->vendor, "nvidia"))
+        return CLASS_GPU_NVIDIA;
+    if (has_word(d->vendor, "advanced micro devices") || has_word(d->vendor, "amd"))
+        return CLASS_GPU_AMD;
+    if (has_word(d->vendor, "intel"))
+        return CLASS_GPU_INTEL;
+    return CLASS_NONE;
+}
+
+/* Glob match: '*' any text (also none), '?' one character. */
+static bool matches(const char *pat, const char *s)
+{
+    if (*pat == '*')
+        return matches(pat + 1, s) || (*s && matches(pat, s + 1));
+    if (!*pat)
+        return !*s;
+    return *s && (*pat == '?' || *pat == *s) && matches(pat + 1, s + 1);
+}
+
+const char *clf_tune_shipped(const struct clf_ctx *ctx, const char *family, const char *key)
+{
+    enum device_class cls = device_class(&ctx->info);
+    for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++)
+        if (shipped[i].cls == cls && !strcmp(shipped[i].family, family) &&
+            matches(shipped[i].pattern, key))
+            return shipped[i].choice;
+    return NULL;
+}
