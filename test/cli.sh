@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The `clformer` command: help (`clformer help COMMAND`, every environment
 # variable read) and version, one-line errors with exit 2 for bad command
-# lines, devices as a table and as JSON, info with the program cache cold
-# then warm, and silence (no progress) when stderr is not a tty.
+# lines, devices as a table and as JSON, tune (export, import, refusals,
+# CLFORMER_TUNE), info with the program cache cold then warm, and silence
+# (no progress) when stderr is not a tty.
 # Usage: cli.sh PATH/TO/clformer SOURCE_DIR
 set -u
 exe=$1
@@ -229,6 +230,47 @@ else
   echo "skip: no model at $model (tools/fetch_model.sh): embed and bench model not run"
 fi
 
+# tune: usage errors; a pass over two GEMM shapes exported, then imported
+# into an empty cache (nothing measured there after); refused imports
+# (corrupt, another device's, not a tuning file) naming the file;
+# CLFORMER_TUNE checked; progress on a terminal only
+expect 2 "tune bad --mode" -- "$exe" tune --mode sometimes; one_line_err "tune bad --mode"
+expect 2 "tune bad --shape" -- "$exe" tune --shape 12x; one_line_err "tune bad --shape"
+expect 2 "tune --model and --shape" -- "$exe" tune --model "$tmp" --shape 1x2x3
+one_line_err "tune --model and --shape"
+CLFORMER_CACHE_DIR="$tmp/tune-a" expect 0 "tune --shape --export --json" -- \
+  "$exe" tune --shape 24x40x16 --shape 300x64x64 --export "$tmp/records.json" --json
+json_check "tune measured both classes, exported" \
+  "d['measured'] == 2 and d['mode'] == 'fast' and len(d['records']['gemm']) == 2 and d['exported'] == '$tmp/records.json'"
+[ -s "$tmp/err" ] && fail "tune: stderr not empty when not a terminal: $(cat "$tmp/err")"
+CLFORMER_CACHE_DIR="$tmp/tune-b" expect 0 "tune --import" -- "$exe" tune --import "$tmp/records.json" --json
+json_check "tune --import merged both records, measured nothing" \
+  "d['imported'] == 2 and 'measured' not in d and len(d['records']['gemm']) == 2"
+CLFORMER_CACHE_DIR="$tmp/tune-b" expect 0 "tune after the import" -- "$exe" tune --shape 24x40x16 --json
+json_check "tune after the import measures nothing" "d['measured'] == 0"
+head -c 200 "$tmp/records.json" >"$tmp/cut.json"
+sed 's/"driver":.*/"driver": "0.0-another-driver",/' "$tmp/records.json" >"$tmp/foreign.json"
+echo '{"weights": [1, 2]}' >"$tmp/notune.json"
+for f in cut foreign notune; do
+  CLFORMER_CACHE_DIR="$tmp/tune-b" expect 1 "tune --import $f.json refused" -- "$exe" tune --import "$tmp/$f.json"
+  one_line_err "tune --import $f.json"
+  grep -q "$f.json" "$tmp/err" || fail "tune --import $f.json: the file is not named: $(cat "$tmp/err")"
+done
+CLFORMER_CACHE_DIR="$tmp/tune-b" expect 1 "tune --import of another device's file" -- "$exe" tune --import "$tmp/foreign.json"
+grep -q "another device" "$tmp/err" || fail "foreign import: $(cat "$tmp/err")"
+CLFORMER_TUNE=sometimes expect 1 "a bad CLFORMER_TUNE is refused" -- "$exe" run "${small[@]}"
+one_line_err "bad CLFORMER_TUNE"
+grep -q "CLFORMER_TUNE 'sometimes': off, fast or full" "$tmp/err" || fail "bad CLFORMER_TUNE: $(cat "$tmp/err")"
+CLFORMER_TUNE=off CLFORMER_CACHE_DIR="$tmp/tune-off" expect 0 "run with CLFORMER_TUNE=off" -- "$exe" run "${small[@]}" --check --json
+json_check "run with tuning off agrees with the double reference" "d['rel_error'] < 1e-5"
+[ -e "$tmp/tune-off" ] && ls "$tmp/tune-off" | grep -q '^tune-' && fail "tuning off wrote a tuning file"
+if command -v script >/dev/null; then
+  CLFORMER_CACHE_DIR="$tmp/tune-tty" script -qec "'$exe' tune --shape 24x40x16 --shape 300x64x64 >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+  if grep -qE 'tuning \[[#-]+\] [0-9]+/8 gemm 300x64x64 native:[0-9].*left' "$tmp/tty"; then
+    pass "tune: one progress count over both classes, with the time left"
+  else fail "tune progress on a terminal: $(cat -v "$tmp/tty" | head -c 400)"; fi
+fi
+
 export CLFORMER_CACHE_DIR="$tmp/cache"
 expect 0 "info --json, cold cache" -- "$exe" info --json
 json_check "cold: programs built" "d['kernels']['programs_built'] >= 1 and d['kernels']['programs_loaded_from_cache'] == 0"
@@ -241,7 +283,7 @@ grep -q '^kernel programs' "$tmp/out" || fail "info text lacks the kernel line"
 # progress is drawn when stderr is a terminal (script(1) provides one)
 if command -v script >/dev/null; then
   CLFORMER_CACHE_DIR="$tmp/cache-tty" script -qec "'$exe' info >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
-  if grep -q 'building kernels 1/[0-9]* (.*\.cl)' "$tmp/tty"; then pass "progress on a terminal"
+  if grep -qE 'building kernels \[[#-]+\] [0-9]+/[0-9]+ .*\.cl' "$tmp/tty"; then pass "progress on a terminal"
   else fail "no progress on a terminal: $(cat -v "$tmp/tty" | head -c 300)"; fi
 fi
 CLFORMER_DEVICE=no-such-device-xyz expect 1 "CLFORMER_DEVICE is honoured" -- "$exe" info --no-build

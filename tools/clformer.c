@@ -10,6 +10,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -22,6 +23,7 @@ static const struct {
     {"bench", cmd_bench, "time ops against a CPU baseline measured in the same run"},
     {"analyze", cmd_analyze, "analyse a layer's attention (singular values, low-rank error)"},
     {"embed", cmd_embed, "sentence embeddings with a BERT model (all-MiniLM-L6-v2)"},
+    {"tune", cmd_tune, "measure a job's GEMM and attention choices; share them"},
 };
 
 /* Every environment variable the library and the command read (lib/runtime/

@@ -1,10 +1,12 @@
 /* Shared pieces of the `clformer` command. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,15 +41,62 @@ static void log_to_stderr(void *user, enum clf_log_level level, const char *msg)
     fprintf(stderr, "clformer: %s: %s\n", level < CLF_LOG_NONE ? names[level] : "", msg);
 }
 
-/* Draws "building kernels 2/3 (copy.cl)" on one line of the terminal. */
+/* The progress line's state: the phase being drawn and when it began
+ * (contexts of a device group report from their own threads). */
+static struct {
+    pthread_mutex_t lock;
+    char what[64];
+    double start_ms;
+} progress = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+
+/* Seconds as "42 s" or "3:05". */
+static const char *secs_str(double s, char *buf, size_t size)
+{
+    int v = s < 0 ? 0 : s > 359999 ? 359999 : (int)(s + 0.5); /* under 100 hours */
+    if (v < 60)
+        snprintf(buf, size, "%d s", v);
+    else
+        snprintf(buf, size, "%d:%02d", v / 60, v % 60);
+    return buf;
+}
+
+/* Draws "tuning [#####-----] 7/24 gemm 512x2048x512 native:1 0:12, about 0:31
+ * left" on one line of the terminal (cut to its width), counting overall:
+ * done of total steps of the phase `what`, the time since the phase began,
+ * and the time left at the pace so far; an item of NULL ends the phase. */
 static void progress_on_tty(void *user, const char *what, int done, int total, const char *item)
 {
     (void)user;
-    if (item)
-        fprintf(stderr, "\r\033[K%s %d/%d (%s)", what, done + 1, total, item);
-    else
+    pthread_mutex_lock(&progress.lock);
+    double now = cli_now_ms();
+    if (!item) {
         fprintf(stderr, "\r\033[K");
+        progress.what[0] = 0;
+    } else {
+        if (strncmp(progress.what, what, sizeof progress.what - 1) != 0) {
+            snprintf(progress.what, sizeof progress.what, "%s", what);
+            progress.start_ms = now;
+        }
+        enum { BAR = 20 };
+        char bar[BAR + 1], el[32], left[32], line[512];
+        int fill = total > 0 ? (int)((long long)BAR * done / total) : 0;
+        for (int i = 0; i < BAR; i++)
+            bar[i] = i < fill ? '#' : '-';
+        bar[BAR] = 0;
+        double elapsed = (now - progress.start_ms) / 1e3;
+        int w = snprintf(line, sizeof line, "%s [%s] %d/%d %s  %s", what, bar, done, total,
+                         item, secs_str(elapsed, el, sizeof el));
+        if (done > 0 && done < total && w > 0 && (size_t)w < sizeof line)
+            snprintf(line + w, sizeof line - (size_t)w, ", about %s left",
+                     secs_str(elapsed * (total - done) / done, left, sizeof left));
+        struct winsize ws;
+        size_t cols = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col : 80;
+        if (strlen(line) >= cols) /* a wrapped line would not be redrawn in place */
+            line[cols - 1] = 0;
+        fprintf(stderr, "\r\033[K%s", line);
+    }
     fflush(stderr);
+    pthread_mutex_unlock(&progress.lock);
 }
 
 struct clf_ctx_params cli_ctx_params(const char *device, bool quiet)
@@ -144,6 +193,23 @@ bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
         return false;
     *out = v;
     return true;
+}
+
+bool cli_parse_dims(const char *s, int64_t *shape, int parts)
+{
+    char *end = (char *)s;
+    for (int i = 0; i < parts; i++) {
+        long long v = strtoll(s, &end, 10);
+        if (end == s || v < 1 || v > (1ll << 24))
+            return false;
+        shape[i] = v;
+        if (i < parts - 1) {
+            if (*end != 'x')
+                return false;
+            s = end + 1;
+        }
+    }
+    return *end == 0;
 }
 
 int cli_int_option(const char *cmd, const char *name, const char *value, int64_t lo, int64_t hi,

@@ -32,6 +32,9 @@ int cli_print_json(cJSON *v);
 /* Parses a whole decimal integer in [lo, hi]. */
 bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
+/* "AxB" or "AxBxC" (parts of them, each from 1 to 2^24) into shape. */
+bool cli_parse_dims(const char *s, int64_t *shape, int parts);
+
 /* The integer option --name: value parsed into *out (cli_parse_int) and 0,
  * or "--name needs an integer from lo to hi" as cmd's usage error and
  * CLI_USAGE (*out untouched). */

@@ -782,24 +782,6 @@ static void help(void)
            "  -h, --help            this text\n");
 }
 
-/* Parses "AxB" or "AxBxC" into shape (n parts expected). */
-static bool parse_shape(const char *s, int64_t *shape, int parts)
-{
-    char *end;
-    for (int i = 0; i < parts; i++) {
-        long long v = strtoll(s, &end, 10);
-        if (end == s || v < 1 || v > (1ll << 24))
-            return false;
-        shape[i] = v;
-        if (i < parts - 1) {
-            if (*end != 'x')
-                return false;
-            s = end + 1;
-        }
-    }
-    return *end == 0;
-}
-
 int cmd_bench(int argc, char **argv)
 {
     static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
@@ -911,7 +893,7 @@ int cmd_bench(int argc, char **argv)
         o.runs = o.speed ? 10 : 5;
     if (shape && (is_attn || is_layer || is_quant || is_ffn))
         return cli_usage_error("bench", "--shape is for gemm and the row ops; use --seq");
-    if (shape && !parse_shape(shape, o.shape, is_gemm ? 3 : 2))
+    if (shape && !cli_parse_dims(shape, o.shape, is_gemm ? 3 : 2))
         return cli_usage_error("bench", "bad --shape '%s' (%s)", shape,
                                is_gemm ? "MxNxK" : "ROWSxN");
 
