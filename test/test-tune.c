@@ -240,6 +240,20 @@ START_TEST(test_off_and_full)
 }
 END_TEST
 
+/* clf_graph_tune over the workload in a new context on dir: the classes it
+ * measured. */
+static unsigned tune_pass(const char *dir, enum clf_tune_mode mode)
+{
+    struct clf_ctx *ctx = make_ctx(dir, mode);
+    struct work w;
+    work_record(ctx, &w);
+    ck_assert_ok(ctx, clf_graph_tune(w.g));
+    unsigned n = tuned(ctx);
+    work_free(&w);
+    clf_ctx_destroy(ctx);
+    return n;
+}
+
 /* Progress of a tuning pass: (what, done, total, item) calls. */
 struct progress_log {
     int calls, first_total, last_done, last_total;
@@ -314,52 +328,24 @@ START_TEST(test_fast_and_graph_tune)
     work_free(&w);
     clf_ctx_destroy(ctx);
 
-    /* another context reads them: fast measures nothing, full again */
-    ctx = make_ctx(dir, CLF_TUNE_FAST);
-    work_record(ctx, &w);
-    ck_assert_ok(ctx, clf_graph_tune(w.g));
-    ck_assert_uint_eq(tuned(ctx), 0);
-    work_free(&w);
-    clf_ctx_destroy(ctx);
-    ctx = make_ctx(dir, CLF_TUNE_FULL);
-    work_record(ctx, &w);
-    ck_assert_ok(ctx, clf_graph_tune(w.g));
-    ck_assert_uint_ge(tuned(ctx), classes); /* (and the attention's GEMM path's GEMMs) */
-    work_free(&w);
-    clf_ctx_destroy(ctx);
-    ctx = make_ctx(dir, CLF_TUNE_FAST);
-    work_record(ctx, &w);
-    ck_assert_ok(ctx, clf_graph_tune(w.g));
-    ck_assert_uint_eq(tuned(ctx), 0);
-    work_free(&w);
-    clf_ctx_destroy(ctx);
+    /* another context reads them: fast measures nothing, full again, then
+     * fast accepts full's records */
+    ck_assert_uint_eq(tune_pass(dir, CLF_TUNE_FAST), 0);
+    ck_assert_uint_ge(tune_pass(dir, CLF_TUNE_FULL), classes); /* (and the GEMM path's GEMMs) */
+    ck_assert_uint_eq(tune_pass(dir, CLF_TUNE_FAST), 0);
     test_remove_dir(dir);
     free(dir);
 }
 END_TEST
 
-/* The text of a file (NUL-terminated). */
-static char *slurp(const char *path)
+/* Writes the first n bytes of text as dir/name; returns the path (free). */
+static char *write_part(const char *dir, const char *name, const char *text, size_t n)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
-static void spit(const char *path, const char *text, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(text, 1, n, f), n);
-    fclose(f);
+    char *part = strndup(text, n);
+    ck_assert_ptr_nonnull(part);
+    char *path = test_write_text(dir, name, part);
+    free(part);
+    return path;
 }
 
 /* An import of path refused with status want, naming the file; nothing
@@ -415,35 +401,35 @@ START_TEST(test_export_import)
     ck_assert_uint_eq(tuned(ctx), 0);
     work_free(&w);
 
-    /* refusals: truncated, not a tuning file, another device, missing */
-    char *text = slurp(path), bad[4300];
-    snprintf(bad, sizeof bad, "%s/truncated.json", files);
-    spit(bad, text, strlen(text) / 2);
-    check_refused(ctx, bad, CLF_E_FORMAT);
-    snprintf(bad, sizeof bad, "%s/other.json", files);
-    spit(bad, "{\"weights\": [1, 2, 3]}", 22);
-    check_refused(ctx, bad, CLF_E_FORMAT);
-    snprintf(bad, sizeof bad, "%s/record.json", files); /* a family holding a non-record */
-    cJSON *doc = cJSON_Parse(text);
-    cJSON_AddItemToObject(cJSON_GetObjectItem(doc, "gemm"), "m0-n0-k0-b0-rr",
-                          cJSON_CreateNumber(3));
+    /* refusals: truncated, not a tuning file, a malformed record, another
+     * device, missing (the records: what the export wrote) */
+    char *text = cJSON_Print(ra), *bad;
+    ck_assert_ptr_nonnull(text);
+    check_refused(ctx, bad = write_part(files, "truncated.json", text, strlen(text) / 2),
+                  CLF_E_FORMAT);
+    free(bad);
+    check_refused(ctx, bad = test_write_text(files, "other.json", "{\"weights\": [1, 2, 3]}"),
+                  CLF_E_FORMAT);
+    free(bad);
+    cJSON *doc = cJSON_Duplicate(ra, true), *gemm = cJSON_GetObjectItem(doc, "gemm");
+    cJSON_AddItemToObject(gemm, "m0-n0-k0-b0-rr", cJSON_CreateNumber(3));
     char *s = cJSON_Print(doc);
-    spit(bad, s, strlen(s));
+    check_refused(ctx, bad = test_write_text(files, "record.json", s), CLF_E_FORMAT);
+    free(bad);
     cJSON_free(s);
-    check_refused(ctx, bad, CLF_E_FORMAT);
-    snprintf(bad, sizeof bad, "%s/foreign.json", files);
-    cJSON *dev = cJSON_GetObjectItem(doc, "device");
-    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(doc, "gemm"), "m0-n0-k0-b0-rr");
-    cJSON_ReplaceItemInObject(dev, "driver", cJSON_CreateString("0.0-some-other-driver"));
+    cJSON_DeleteItemFromObject(gemm, "m0-n0-k0-b0-rr");
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(doc, "device"), "driver",
+                              cJSON_CreateString("0.0-some-other-driver"));
     s = cJSON_Print(doc);
-    spit(bad, s, strlen(s));
-    cJSON_free(s);
-    check_refused(ctx, bad, CLF_E_INVALID_ARG);
+    check_refused(ctx, bad = test_write_text(files, "foreign.json", s), CLF_E_INVALID_ARG);
     ck_assert(strstr(clf_ctx_last_error(ctx), "another device"));
-    snprintf(bad, sizeof bad, "%s/missing.json", files);
-    check_refused(ctx, bad, CLF_E_IO);
+    free(bad);
+    cJSON_free(s);
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/missing.json", files);
+    check_refused(ctx, missing, CLF_E_IO);
     cJSON_Delete(doc);
-    free(text);
+    cJSON_free(text);
     clf_ctx_destroy(ctx);
 
     cJSON_Delete(ra);

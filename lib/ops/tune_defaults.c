@@ -9,9 +9,9 @@
  * index clf_gemm_cpu_configs (0: 6x64 float16, 1: 8x48 float16, 2: 6x16
  * float8) on CPU devices, clf_gemm_gpu_configs on GPUs.
  */
-#include <ctype.h>
 #include <string.h>
 
+#include "../runtime/device.h"
 #include "tune_defaults.h"
 
 enum device_class {
@@ -69,31 +69,17 @@ static const struct shipped {
     {CLASS_GPU_INTEL, "attention", "*", "fused"},
 };
 
-/* True when s contains word, ignoring case. */
-static bool has_word(const char *s, const char *word)
-{
-    size_t n = strlen(word);
-    for (; *s; s++) {
-        size_t i = 0;
-        while (i < n && s[i] && tolower((unsigned char)s[i]) == word[i])
-            i++;
-        if (i == n)
-            return true;
-    }
-    return false;
-}
-
 static enum device_class device_class(const struct clf_device_info *d)
 {
     if (d->type & CLF_DEVICE_CPU)
         return d->vec_float >= 16 ? CLASS_CPU_512 : CLASS_CPU;
     if (!(d->type & CLF_DEVICE_GPU))
         return CLASS_NONE;
-    if (has_word(d->vendor, "nvidia"))
+    if (clf_icontains(d->vendor, "nvidia"))
         return CLASS_GPU_NVIDIA;
-    if (has_word(d->vendor, "advanced micro devices") || has_word(d->vendor, "amd"))
+    if (clf_icontains(d->vendor, "advanced micro devices") || clf_icontains(d->vendor, "amd"))
         return CLASS_GPU_AMD;
-    if (has_word(d->vendor, "intel"))
+    if (clf_icontains(d->vendor, "intel"))
         return CLASS_GPU_INTEL;
     return CLASS_NONE;
 }

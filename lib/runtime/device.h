@@ -23,6 +23,10 @@ enum clf_status clf_device_enumerate(struct clf_device_entry **out, size_t *coun
  * in the enumeration, or -1 when it has none (a sub-device). */
 void clf_device_describe(cl_device_id d, cl_platform_id *platform, struct clf_device_info *info);
 
+/* True when hay contains needle (lowercase), ignoring hay's case
+ * (device_spec.c). */
+bool clf_icontains(const char *hay, const char *needle);
+
 /* $CLFORMER_DEVICE when set and not empty, else "auto". */
 const char *clf_device_default_spec(void);
 

@@ -34,7 +34,7 @@ static bool parse_index(const char *s, size_t *v)
     return true;
 }
 
-static bool icontains(const char *hay, const char *needle)
+bool clf_icontains(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
     for (; *hay; hay++) {
@@ -163,7 +163,7 @@ enum clf_status clf_device_match(const char *spec, const struct clf_device_info 
     size_t matches = 0, first = 0, nth = (size_t)-1;
     for (size_t i = 0; i < count; i++) {
         bool m = type ? (int)list[i].type == type
-                      : icontains(list[i].name, s) || icontains(list[i].platform_name, s);
+                      : clf_icontains(list[i].name, s) || clf_icontains(list[i].platform_name, s);
         if (i < sizeof keep / sizeof keep[0])
             keep[i] = m;
         if (!m)

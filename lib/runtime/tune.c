@@ -163,15 +163,28 @@ enum clf_status clf_tune_put(struct clf_ctx *ctx, const char *family, const char
     return CLF_OK;
 }
 
+/* The records as JSON text (cJSON_free it) into *text, for fn (a public
+ * entry point) whose other arguments are fine when args_ok. */
+static enum clf_status records_text(struct clf_ctx *ctx, bool args_ok, const char *fn,
+                                    char **text)
+{
+    *text = NULL;
+    if (!ctx)
+        return CLF_E_INVALID_ARG;
+    if (!args_ok)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s: a NULL argument", fn);
+    struct tune_state *ts = state(ctx);
+    *text = ts ? cJSON_Print(ts->root) : NULL;
+    return *text ? CLF_OK
+                 : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for tuning records");
+}
+
 enum clf_status clf_tune_json(struct clf_ctx *ctx, char *buf, size_t size, size_t *len)
 {
-    if (!ctx || !len || (size && !buf))
-        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "clf_tune_json: NULL buffer or length")
-                   : CLF_E_INVALID_ARG;
-    struct tune_state *ts = state(ctx);
-    char *text = ts ? cJSON_Print(ts->root) : NULL;
-    if (!text)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for tuning records");
+    char *text = NULL;
+    enum clf_status st = records_text(ctx, len && (buf || !size), "clf_tune_json", &text);
+    if (st != CLF_OK)
+        return st;
     *len = strlen(text);
     if (size > *len)
         memcpy(buf, text, *len + 1);
@@ -181,13 +194,10 @@ enum clf_status clf_tune_json(struct clf_ctx *ctx, char *buf, size_t size, size_
 
 enum clf_status clf_tune_export(struct clf_ctx *ctx, const char *path)
 {
-    if (!ctx || !path)
-        return ctx ? clf_fail(ctx, CLF_E_INVALID_ARG, "clf_tune_export: NULL path")
-                   : CLF_E_INVALID_ARG;
-    struct tune_state *ts = state(ctx);
-    char *text = ts ? cJSON_Print(ts->root) : NULL;
-    if (!text)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for tuning records");
+    char *text = NULL;
+    enum clf_status st = records_text(ctx, path != NULL, "clf_tune_export", &text);
+    if (st != CLF_OK)
+        return st;
     bool ok = clf_file_write_atomic(path, text, strlen(text), "\n", 1);
     cJSON_free(text);
     return ok ? CLF_OK : clf_fail(ctx, CLF_E_IO, "cannot write %s: %s", path, strerror(errno));
