@@ -137,7 +137,10 @@ static bool store(struct tune_state *ts, const char *family, const char *key, cJ
         return false;
     }
     cJSON_DeleteItemFromObject(fam, key);
-    return cJSON_AddItemToObject(fam, key, record);
+    if (cJSON_AddItemToObject(fam, key, record))
+        return true;
+    cJSON_Delete(record); /* (cJSON keeps it only on success) */
+    return false;
 }
 
 /* Rewrites the cache file (nothing when the disk cache is disabled). */
@@ -153,11 +156,10 @@ enum clf_status clf_tune_put(struct clf_ctx *ctx, const char *family, const char
                              cJSON *record)
 {
     struct tune_state *ts = state(ctx);
-    if (!ts || !store(ts, family, key, record)) {
-        if (!ts)
-            cJSON_Delete(record);
+    if (!ts)
+        cJSON_Delete(record);
+    if (!ts || !store(ts, family, key, record))
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for tuning records");
-    }
     ctx->stats.tuned++;
     save(ctx, ts);
     return CLF_OK;
