@@ -25,12 +25,20 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int cli_error(const char *fmt, ...)
 {
+    /* one line, one write: stderr is unbuffered, and the ranks of mpirun
+     * share it, so three writes could interleave with another rank's */
+    char line[2048];
     va_list ap;
-    fputs("clformer: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n] = '\n';
+    line[n + 1] = 0;
+    fprintf(stderr, "clformer: %s", line);
     return CLI_FAIL;
 }
 
