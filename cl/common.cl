@@ -22,6 +22,22 @@ long clf_offset4(long gid, long4 shape, long4 strides, long offset)
     return offset + i0 * strides.s0 + i1 * strides.s1 + i2 * strides.s2 + i3 * strides.s3;
 }
 
+/*
+ * Sizes for the guards of launches rounded up to whole work-groups
+ * (clf_launch_rounded in lib/runtime/launch.h): the work-items at or past
+ * the real size exist, and return before any read or write, e.g.
+ *   if (gid >= clf_numel4(shape)) return;
+ */
+long clf_numel4(long4 shape) /* elements of a padded 4-D shape */
+{
+    return shape.s0 * shape.s1 * shape.s2 * shape.s3;
+}
+
+long clf_rows4(long4 shape) /* its rows: all but the last dimension */
+{
+    return shape.s0 * shape.s1 * shape.s2;
+}
+
 /* Activation codes, as enum clf_act in clformer.h. */
 #define CLF_ACT_NONE 0
 #define CLF_ACT_RELU 1

@@ -257,7 +257,7 @@ enum clf_status clf_attention_lowrank_record(struct clf_graph *g, struct clf_ten
  */
 
 /* Launches kernel `name` of attention_lowrank with arguments args[0..n)
- * over global[0..dims) (no local size). */
+ * over global[0..dims) (clf_launch_rounded). */
 static enum clf_status nys_launch(struct clf_ctx *ctx, const char *name,
                                   const struct clf_karg *args, cl_uint n, cl_uint dims,
                                   const size_t *global, cl_uint n_wait, const cl_event *wait,
@@ -269,19 +269,19 @@ static enum clf_status nys_launch(struct clf_ctx *ctx, const char *name,
         st = clf_set_args(ctx, k, name, args, n);
     if (st != CLF_OK)
         return st;
-    return clf_launch(ctx, k, dims, global, NULL, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, dims, global, n_wait, wait, ev, name);
 }
 
 /* nys_norm: in[0] = A [bh, m, m] dense, out = nrm [bh]; iparams[0] = m. */
 static enum clf_status enqueue_nys_norm(struct clf_ctx *ctx, struct clf_node *node,
                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    cl_long m = node->iparams[0];
+    cl_long m = node->iparams[0], count = node->out->shape[0];
     struct clf_targ a = clf_targ_of(node->in[0]), n = clf_targ_of(node->out);
     const struct clf_karg args[] = {{sizeof(cl_mem), &a.mem}, {sizeof(cl_long), &a.off},
                                     {sizeof(cl_mem), &n.mem}, {sizeof(cl_long), &n.off},
-                                    {sizeof(cl_long), &m}};
-    size_t global = (size_t)node->out->shape[0];
+                                    {sizeof(cl_long), &m},      {sizeof(cl_long), &count}};
+    size_t global = (size_t)count;
     return nys_launch(ctx, "nys_norm", args, CLF_NARGS(args), 1, &global, n_wait, wait, ev);
 }
 

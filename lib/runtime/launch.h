@@ -10,8 +10,12 @@
 #include "ctx.h"
 
 /*
- * Enqueues k over `dims` global sizes (local sizes NULL: the driver's
- * choice) on ctx->queue, after the wait events; names `what` in an error.
+ * Enqueues k over `dims` global sizes in work-groups of `local` sizes on
+ * ctx->queue, after the wait events; names `what` in an error. local is
+ * never NULL (CLF_E_INVALID_ARG): a driver-chosen local size depends on the
+ * global size, and PoCL compiles a kernel anew for every local size it
+ * meets (0.1-1.5 s each), so that every new shape would compile again;
+ * kernels that take any size go through clf_launch_rounded.
  * While a graph is recorded (ctx->rec set) the launch is recorded into the
  * command buffer instead: with a clone of k (arguments as set now), the
  * wait events translated to sync points, and *ev a stand-in event (see
@@ -20,6 +24,24 @@
 enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global,
                            const size_t *local, cl_uint n_wait, const cl_event *wait, cl_event *ev,
                            const char *what);
+
+/* Work-items per work-group of clf_launch_rounded along dimension 0: a
+ * multiple of the SIMD widths in use (16 AVX-512 float lanes, NVIDIA's 32,
+ * AMD's 64), and small enough that a few hundred rows still make several
+ * work-groups for the cores of a CPU device. */
+#define CLF_ROUNDED_GROUP 64
+
+/*
+ * clf_launch in work-groups of a fixed shape, whatever the global sizes:
+ * CLF_ROUNDED_GROUP work-items along dimension 0 (fewer where the device or
+ * k allows fewer), 1 along the others, and global[0] rounded up to a whole
+ * number of work-groups. The kernel must return at once, before any read
+ * or write, for the work-items at or past the real global[0] (it is given
+ * the size it covers: the common.cl guards).
+ */
+enum clf_status clf_launch_rounded(struct clf_ctx *ctx, cl_kernel k, cl_uint dims,
+                                   const size_t *global, cl_uint n_wait, const cl_event *wait,
+                                   cl_event *ev, const char *what);
 
 /* A marker after the wait events (*ev its event, may be NULL for none);
  * recorded as a barrier while recording. */
