@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The `clformer` command: help (`clformer help COMMAND`, every environment
 # variable read) and version, one-line errors with exit 2 for bad command
-# lines, devices as a table and as JSON, info with the program cache cold
-# then warm, and silence (no progress) when stderr is not a tty.
+# lines, devices as a table and as JSON, info (with --build: the program
+# cache cold then warm), and silence (no progress) when stderr is not a tty.
 # Usage: cli.sh PATH/TO/clformer SOURCE_DIR
 set -u
 exe=$1
@@ -77,7 +77,7 @@ expect 2 "info bad option" -- "$exe" info -x; one_line_err "info bad option"
 expect 1 "info unknown device" -- "$exe" info --device no-such-device-xyz --no-build
 one_line_err "info unknown device"
 grep -q "unknown device spec 'no-such-device-xyz'" "$tmp/err" || fail "unknown spec message"
-expect 1 "info unknown device (context)" -- "$exe" info --device no-such-device-xyz
+expect 1 "info unknown device (context)" -- "$exe" info --device no-such-device-xyz --build
 grep -q "devices:" "$tmp/err" || fail "unknown spec does not list devices"
 
 expect 0 "devices table" -- "$exe" devices
@@ -230,17 +230,27 @@ else
 fi
 
 export CLFORMER_CACHE_DIR="$tmp/cache"
-expect 0 "info --json, cold cache" -- "$exe" info --json
-json_check "cold: programs built" "d['kernels']['programs_built'] >= 1 and d['kernels']['programs_loaded_from_cache'] == 0"
-built=$(python3 -c "import json; print(json.load(open('$tmp/out'))['kernels']['programs_built'])")
+expect 0 "info --json builds nothing" -- "$exe" info --json
+json_check "info --json: no kernels object" "'kernels' not in d"
+[ -n "$(ls -A "$tmp/cache" 2>/dev/null)" ] && fail "info without --build wrote to the cache"
+expect 0 "info --build --json, cold cache" -- "$exe" info --build --json
+# program binaries are not written on PoCL (it caches its own builds and
+# would compile every kernel again to give one), on other drivers they are
+json_check "cold: programs built, binaries as the driver wants" \
+  "d['kernels']['programs_built'] >= 1 and d['kernels']['programs_loaded_from_cache'] == 0 and d['kernels']['cache_writes'] == (0 if 'Portable Computing Language' in d['platform_name'] else d['kernels']['programs_built'])"
+written=$(python3 -c "import json; print(json.load(open('$tmp/out'))['kernels']['cache_writes'])")
 [ -s "$tmp/err" ] && fail "stderr not empty when not a terminal: $(cat "$tmp/err")"
-expect 0 "info --json, warm cache" -- "$exe" info --json
-json_check "warm: programs loaded" "d['kernels']['programs_built'] == 0 and d['kernels']['programs_loaded_from_cache'] == $built"
-expect 0 "info text" -- "$exe" info
+expect 0 "info --build --json, warm cache" -- "$exe" info --build --json
+json_check "warm: the written binaries loaded" "d['kernels']['programs_loaded_from_cache'] == $written"
+CLFORMER_BINARIES=sometimes expect 1 "CLFORMER_BINARIES with a bad value" -- "$exe" info --build
+grep -q "CLFORMER_BINARIES 'sometimes'" "$tmp/err" || fail "the bad CLFORMER_BINARIES is not named: $(cat "$tmp/err")"
+expect 0 "info --build text" -- "$exe" info --build
 grep -q '^kernel programs' "$tmp/out" || fail "info text lacks the kernel line"
+expect 0 "info --no-build (the default) is accepted" -- "$exe" info --no-build
+grep -q '^kernel programs' "$tmp/out" && fail "info --no-build built kernels"
 # progress is drawn when stderr is a terminal (script(1) provides one)
 if command -v script >/dev/null; then
-  CLFORMER_CACHE_DIR="$tmp/cache-tty" script -qec "'$exe' info >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+  CLFORMER_CACHE_DIR="$tmp/cache-tty" script -qec "'$exe' info --build >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
   if grep -q 'building kernels 1/[0-9]* (.*\.cl)' "$tmp/tty"; then pass "progress on a terminal"
   else fail "no progress on a terminal: $(cat -v "$tmp/tty" | head -c 300)"; fi
 fi

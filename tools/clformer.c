@@ -38,6 +38,7 @@ static const struct {
     {"CLFORMER_QUEUES", "0: an out-of-order queue (default); N: N in-order"},
     {"CLFORMER_COMMAND_BUFFER", "0: never record graphs into command buffers"},
     {"CLFORMER_PLAN", "intermediates' memory: auto, arena, pool, none"},
+    {"CLFORMER_BINARIES", "program binaries in the cache: auto, on, off"},
     {"CLFORMER_MODEL_DIR", "model of embed, bench model (all-MiniLM-L6-v2)"},
     {"XDG_CACHE_HOME", "the default cache is $XDG_CACHE_HOME/clformer"},
     {"HOME", "without XDG_CACHE_HOME: $HOME/.cache/clformer"},

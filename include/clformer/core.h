@@ -262,6 +262,24 @@ enum clf_gemm_provider {
 /** Name of a provider ("auto", "clblast", "native"). */
 CLF_API const char *clf_gemm_provider_str(enum clf_gemm_provider p);
 
+/**
+ * Whether built program binaries go to the disk cache
+ * (clf_ctx_params.program_binaries). A binary is the driver's answer to
+ * CL_PROGRAM_BINARIES after a build from source: loading it later skips
+ * the compiler (about 5 ms instead of 65 ms or more per program on PoCL
+ * 3.1). PoCL keeps a cache of its own builds, keyed by source, options and
+ * device, and asking it for a binary makes it compile every kernel of the
+ * program once more for any work-group size (seconds per program), so on
+ * PoCL the library leaves its builds to that cache unless told otherwise.
+ */
+enum clf_program_binaries {
+    CLF_BINARIES_AUTO = 0, /**< binaries found in the cache are loaded; new ones are
+                                written, except on drivers that keep their own cache
+                                of builds (PoCL) */
+    CLF_BINARIES_ON = 1,   /**< loaded and written on every driver */
+    CLF_BINARIES_OFF = 2   /**< neither: every program is built from its source */
+};
+
 /** Context configuration; get one from clf_ctx_params_default(). */
 struct clf_ctx_params {
     /** The struct\'s size: set by clf_ctx_params_init or _default (see @ref abi
@@ -307,6 +325,10 @@ struct clf_ctx_params {
      *  is recorded into a command buffer after its first run and replayed;
      *  false (or $CLFORMER_COMMAND_BUFFER=0) always enqueues directly. */
     bool command_buffers;
+    /** Program binaries in the disk cache (no effect without one). Default
+     *  CLF_BINARIES_AUTO, or $CLFORMER_BINARIES (auto, on, off; another
+     *  value makes clf_ctx_create fail with CLF_E_INVALID_ARG). */
+    enum clf_program_binaries program_binaries;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the

@@ -13,6 +13,7 @@ void clf_env_read(struct clf_env *env)
     env->queues = getenv("CLFORMER_QUEUES");
     env->command_buffer = getenv("CLFORMER_COMMAND_BUFFER");
     env->plan = getenv("CLFORMER_PLAN");
+    env->binaries = getenv("CLFORMER_BINARIES");
     env->xdg_cache = getenv("XDG_CACHE_HOME");
     env->home = getenv("HOME");
 }

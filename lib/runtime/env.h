@@ -14,6 +14,8 @@ struct clf_env {
     const char *command_buffer; /* CLFORMER_COMMAND_BUFFER: 0 disables recording */
     const char *plan;      /* CLFORMER_PLAN: auto|arena|pool|none, how graphs lay
                               out their intermediates (default auto) */
+    const char *binaries;  /* CLFORMER_BINARIES: auto|on|off, program binaries in
+                              the disk cache (clf_ctx_params.program_binaries) */
     const char *xdg_cache; /* XDG_CACHE_HOME */
     const char *home;      /* HOME */
 };

@@ -154,7 +154,7 @@ static cl_program build_from_cache(struct clf_ctx *ctx, const unsigned char key[
 {
     unsigned char *bin = NULL;
     size_t size = 0;
-    if (!clf_cache_load(ctx, key, &bin, &size))
+    if (!ctx->read_binaries || !clf_cache_load(ctx, key, &bin, &size))
         return NULL;
     cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
     const unsigned char *bins[1] = {bin};
@@ -174,7 +174,7 @@ static cl_program build_from_cache(struct clf_ctx *ctx, const unsigned char key[
 static void store_binary(struct clf_ctx *ctx, cl_program prog, const unsigned char key[16])
 {
     size_t size = 0;
-    if (!ctx->cache_dir ||
+    if (!ctx->write_binaries ||
         clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS ||
         size == 0)
         return;
