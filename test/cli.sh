@@ -222,6 +222,16 @@ PY
           END { exit !(rows == 2 && !bad) }' "$tmp/out"
   then pass "embed --similarity: 2x2, 1.0000 on the diagonal"
   else fail "embed --similarity output:"; sed 's/^/  | /' "$tmp/out"; fi
+  # progress on a terminal (script(1) provides one), none with --json; a
+  # cache directory of its own, so that programs are built, not loaded
+  if command -v script >/dev/null; then
+    CLFORMER_CACHE_DIR="$tmp/cache-embed-tty" script -qec "'$exe' embed 'one sentence' >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+    if grep -q 'building kernels 1/1 (.*\.cl)' "$tmp/tty"; then pass "embed: progress on a terminal"
+    else fail "embed: no progress on a terminal: $(cat -v "$tmp/tty" | head -c 300)"; fi
+    CLFORMER_CACHE_DIR="$tmp/cache-embed-tty2" script -qec "'$exe' embed --json 'one sentence' >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+    if [ -s "$tmp/tty" ]; then fail "embed --json drew on the terminal: $(cat -v "$tmp/tty" | head -c 300)"
+    else pass "embed --json: no progress"; fi
+  fi
   expect 0 "bench model --speed (one run)" -- "$exe" bench model --speed --runs 1 --json
   json_check "bench model --speed: batches 1, 8, 32 of 18 tokens" \
     "[r['batch'] for r in d['results']] == [1, 8, 32] and all(r['seq'] == 18 and r['sentences_per_s'] > 0 for r in d['results'])"

@@ -73,7 +73,9 @@ static void help(void)
            "                         heads and FFN over the devices (ranks) instead, and\n"
            "                         run every batch on all of them (no other model option)\n"
            "  -h, --help             this text\n"
-           "\nOutput: a JSON array of {\"text\", \"tokens\", \"embedding\"}.\n"
+           "\nOutput: a JSON array of {\"text\", \"tokens\", \"embedding\"}. On a terminal,\n"
+           "stderr shows the long steps (kernel builds, tuning) while they run; not with\n"
+           "--json, nor when stderr is not a terminal.\n"
            "Under mpirun (when built with MPI) every rank embeds its share of the\n"
            "batches on its own device and rank 0 prints (or writes) them all; with\n"
            "--tensor-parallel every rank runs every batch with its share of each layer.\n");
@@ -474,7 +476,8 @@ int cmd_embed(int argc, char **argv)
 
     struct cli_mpi mpi;
     cli_mpi_begin(&mpi);
-    struct clf_ctx_params p = cli_ctx_params(o.device, true);
+    /* progress on a terminal, as run: none with --json or on other ranks */
+    struct clf_ctx_params p = cli_ctx_params(o.device, o.json || mpi.rank > 0);
     char spec[256], msg[512];
     struct clf_ctx *ctx = NULL; /* this rank's (or the group's first) device */
     struct clf_group *grp = NULL;

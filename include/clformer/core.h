@@ -305,7 +305,10 @@ struct clf_ctx_params {
     /** Threshold. Default CLF_LOG_WARN, or $CLFORMER_LOG (debug, info,
      *  warn, error, none) when set. */
     enum clf_log_level log_level;
-    /** Progress handler for long work (kernel builds). Default NULL: none. */
+    /** Progress handler for long work: kernel builds (each program built
+     *  at its first use is one item of its own, "building kernels" 0 of 1,
+     *  then 1 of 1 with a NULL item once built; clf_ctx_warmup counts all
+     *  of its programs) and tuning. Default NULL: none. */
     clf_progress_fn progress_fn;
     void *progress_user;        /**< passed to progress_fn; default NULL */
     /** Bytes of released device buffers kept for reuse. Default 256 MiB. */

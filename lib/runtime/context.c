@@ -555,7 +555,9 @@ enum clf_status clf_ctx_warmup(struct clf_ctx *ctx)
         if (ctx->progress_fn)
             ctx->progress_fn(ctx->progress_user, "building kernels", done, total, item);
         struct clf_program_entry *prog = NULL;
+        ctx->warming = true;
         enum clf_status st = clf_program_get(ctx, family, NULL, &prog);
+        ctx->warming = false;
         if (st != CLF_OK)
             return st;
         done++;

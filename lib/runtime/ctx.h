@@ -104,6 +104,7 @@ struct clf_ctx {
     enum clf_log_level log_level;
     clf_progress_fn progress_fn;
     void *progress_user;
+    bool warming;              /* in clf_ctx_warmup, which reports the builds */
 
     enum clf_gemm_provider gemm_provider; /* context default for GEMM ops */
 

@@ -191,6 +191,7 @@ static enum clf_status build(struct clf_ctx *ctx, const char *family, const char
     char *src = NULL;
     cl_program prog = NULL;
     unsigned char key[16];
+    bool shown = false;
     double t0 = clf_now_ms();
     enum clf_status st = clf_program_source(ctx, family, &src);
     if (st != CLF_OK)
@@ -203,6 +204,13 @@ static enum clf_status build(struct clf_ctx *ctx, const char *family, const char
         goto done;
     }
 
+    /* a build at first use: one item of its own on the progress handler
+     * (0.1-2 s cold), cleared when done */
+    char item[80];
+    snprintf(item, sizeof item, "%s.cl", family);
+    shown = ctx->progress_fn && !ctx->warming; /* clf_ctx_warmup counts its own */
+    if (shown)
+        ctx->progress_fn(ctx->progress_user, "building kernels", 0, 1, item);
     cl_int err = CL_SUCCESS;
     const char *srcs[1] = {src};
     prog = clCreateProgramWithSource(ctx->context, 1, srcs, NULL, &err);
@@ -225,6 +233,8 @@ static enum clf_status build(struct clf_ctx *ctx, const char *family, const char
     ctx->stats.programs_built++;
     store_binary(ctx, prog, key);
 done:
+    if (shown)
+        ctx->progress_fn(ctx->progress_user, "building kernels", 1, 1, NULL);
     free(src);
     ctx->stats.build_ms += clf_now_ms() - t0;
     *out = prog;
