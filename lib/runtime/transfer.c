@@ -111,6 +111,37 @@ enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t b
     return st;
 }
 
+enum clf_status clf_tensor_fill(struct clf_tensor *t, clf_fill_fn fill, void *user)
+{
+    if (!t || !fill)
+        return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx = t->ctx;
+    if (!clf_tensor_is_contiguous(t))
+        return clf_fail(ctx, CLF_E_SHAPE, "filling a view that is not contiguous");
+    enum clf_status st = ensure_memory(t);
+    if (st != CLF_OK)
+        return st;
+    size_t es = clf_dtype_size(t->dtype), bytes = (size_t)clf_tensor_numel(t) * es;
+    cl_int err = CL_SUCCESS;
+    void *p = clf_fault(CLF_FAULT_ENQUEUE, &err) ? NULL
+              : clEnqueueMapBuffer(ctx->queue, t->storage->mem, CL_TRUE,
+                                   CL_MAP_WRITE_INVALIDATE_REGION, (size_t)t->offset * es, bytes,
+                                   0, NULL, NULL, &err);
+    if (err != CL_SUCCESS)
+        return clf_fail_cl(ctx, err, "clEnqueueMapBuffer");
+    t->storage->version++;
+    st = fill(user, p, bytes);
+    cl_event ev = NULL;
+    err = clEnqueueUnmapMemObject(ctx->queue, t->storage->mem, p, 0, NULL, &ev);
+    if (err == CL_SUCCESS)
+        err = clWaitForEvents(1, &ev);
+    if (ev)
+        clReleaseEvent(ev);
+    if (err != CL_SUCCESS && st == CLF_OK)
+        st = clf_fail_cl(ctx, err, "clEnqueueUnmapMemObject");
+    return st;
+}
+
 enum clf_status clf_tensor_read(struct clf_tensor *t, void *dst, size_t bytes)
 {
     enum clf_status st = check_transfer(t, dst, bytes);
