@@ -223,7 +223,8 @@ __kernel void layernorm_group(__global const float *x, long x_off, long4 x_str, 
 /*
  * *_vec: the *_item kernels for rows whose last dimension has stride 1 in
  * every tensor (x, y, and gamma / beta when present): one work-item per
- * row, the row in vectors of ROWS_VW floats (8 or 16, a build define;
+ * row, the row in vectors of ROWS_VW floats (16 where the device prefers
+ * 16-wide floats, else 8;
  * vloadn / vstoren at any element offset), the sums and maxima in vector
  * accumulators reduced at the end, then the n % ROWS_VW tail scalar. On
  * PoCL explicit vectors in one work-item beat the implicit vectorisation
@@ -231,8 +232,10 @@ __kernel void layernorm_group(__global const float *x, long x_off, long4 x_str, 
  * formulas as *_item; only the order of the additions differs. The strides
  * .s3 arguments are ignored (taken as 1).
  */
-#ifndef ROWS_VW
+#if CLF_VEC_FLOAT >= 16
 #define ROWS_VW 16
+#else
+#define ROWS_VW 8
 #endif
 #define ROWS_CAT_(a, b) a##b
 #define ROWS_CAT(a, b) ROWS_CAT_(a, b)

@@ -343,12 +343,25 @@ END_TEST
 
 START_TEST(test_broken_kernel)
 {
+    /* every source, quant.cl broken */
     char *cl = test_make_tmpdir("broken-cl");
-    copy_cl(cl, "common");
-    copy_cl(cl, "copy");
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/cl", CLF_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len > 3 && !strcmp(e->d_name + len - 3, ".cl")) {
+            char family[256];
+            snprintf(family, sizeof family, "%.*s", (int)(len - 3), e->d_name);
+            copy_cl(cl, family);
+        }
+    }
+    closedir(d);
     char path[4200];
-    snprintf(path, sizeof path, "%s/elementwise.cl", cl);
-    const char *broken = "__kernel void ew_add(__global float *x)\n"
+    snprintf(path, sizeof path, "%s/quant.cl", cl);
+    const char *broken = "__kernel void quant_reduce(__global float *x)\n"
                          "{\n    x[0] = undeclared_identifier_xyz;\n}\n";
     write_file(path, broken, strlen(broken));
 
@@ -356,14 +369,14 @@ START_TEST(test_broken_kernel)
     struct clf_ctx *ctx = make_ctx("", cl, &log);
     ck_assert_status(ctx, clf_ctx_warmup(ctx), CLF_E_BUILD);
     ck_assert_int_ge(log.errors, 1);
-    ck_assert_ptr_nonnull(strstr(log.text, "elementwise.cl"));
+    ck_assert_ptr_nonnull(strstr(log.text, "quant.cl"));
     ck_assert_ptr_nonnull(strstr(log.text, "undeclared_identifier_xyz")); /* the build log */
     ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "undeclared_identifier_xyz"));
 
     /* an op that needs the broken program reports it; the context stays
-     * usable for what does not (copy.cl) */
+     * usable for what does not (elementwise.cl, copy.cl) */
     int64_t shape[2] = {3, 4};
-    struct clf_tensor *a = NULL, *y = NULL, *col = NULL;
+    struct clf_tensor *a = NULL, *y = NULL, *col = NULL, *q = NULL, *scale = NULL;
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &a));
     float host[12];
     for (int i = 0; i < 12; i++)
@@ -371,8 +384,16 @@ START_TEST(test_broken_kernel)
     ck_assert_ok(ctx, clf_tensor_write(a, host, sizeof host));
     struct clf_graph *g = NULL;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-    ck_assert_ok(ctx, clf_op_add(g, a, a, &y));
+    struct clf_quant_params qp = clf_quant_params_default();
+    ck_assert_ok(ctx, clf_op_quantize(g, a, &qp, &q, &scale, NULL));
     ck_assert_status(ctx, clf_graph_run(g), CLF_E_BUILD);
+    clf_graph_destroy(g);
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_add(g, a, a, &y));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float sum[12];
+    ck_assert_ok(ctx, clf_tensor_read(y, sum, sizeof sum));
+    ck_assert_float_eq(sum[11], 22.0f);
     clf_graph_destroy(g);
     ck_assert_ok(ctx, clf_tensor_slice(a, 1, 2, 1, &col)); /* strided: read goes through copy */
     float got[3] = {-1, -1, -1};

@@ -131,9 +131,9 @@ static void set_base_options(struct clf_ctx *ctx)
         snprintf(std, sizeof std, "-cl-std=CL%d.%d ", d->c_major, d->c_minor);
     snprintf(ctx->base_options, sizeof ctx->base_options,
              "%s-DCLF_HAS_FP16=%d -DCLF_HAS_FP64=%d -DCLF_HAS_SUBGROUPS=%d "
-             "-DCLF_HAS_INT_DOT=%d -DCLF_DEVICE_CPU=%d",
+             "-DCLF_HAS_INT_DOT=%d -DCLF_DEVICE_CPU=%d -DCLF_VEC_FLOAT=%u",
              std, d->fp16, d->fp64, d->subgroups, d->int_dot_product,
-             d->type == CLF_DEVICE_CPU);
+             d->type == CLF_DEVICE_CPU, d->vec_float);
 }
 
 static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool profiling,
@@ -544,11 +544,14 @@ enum clf_status clf_ctx_warmup(struct clf_ctx *ctx)
     if (!ctx)
         return CLF_E_INVALID_ARG;
     int total = 0, done = 0;
-    for (size_t i = 0; i < clf_cl_sources_count; i++)
-        total += clf_program_is_family(clf_cl_sources[i].family);
+    /* one build per program: a family built with others counts once */
     for (size_t i = 0; i < clf_cl_sources_count; i++) {
         const char *family = clf_cl_sources[i].family;
-        if (!clf_program_is_family(family))
+        total += clf_program_is_family(family) && clf_program_name(family) == family;
+    }
+    for (size_t i = 0; i < clf_cl_sources_count; i++) {
+        const char *family = clf_cl_sources[i].family;
+        if (!clf_program_is_family(family) || clf_program_name(family) != family)
             continue;
         char item[128];
         snprintf(item, sizeof item, "%s.cl", family);
