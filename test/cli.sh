@@ -113,6 +113,10 @@ expect 2 "run number beyond int64" -- "$exe" run --seq 99999999999999999999
 expect 0 "run --check --json (small)" -- "$exe" run "${small[@]}" --check --json --output "$tmp/y.npy"
 json_check "run agrees with the double reference" "d['rel_error'] < 1e-5 and d['ms'] > 0 and d['tokens_per_s'] > 0 and any(o['op'] == 'attention' for o in d['ops'])"
 [ -s "$tmp/y.npy" ] || fail "run --output wrote nothing"
+expect 0 "run --runs auto --json (small)" -- "$exe" run --layers 2 --d-model 32 --heads 4 --d-ff 48 --seq 19 --json
+json_check "run --runs auto: several short runs, the start-up counters" \
+  "d['runs'] > 1 and d['context_ms'] > 0 and d['startup']['programs_built'] + d['startup']['programs_loaded'] >= 1"
+expect 2 "run --runs bogus" -- "$exe" run --runs often; one_line_err "run --runs bogus"
 expect 0 "run --input from a .npy (pre-LN, gelu)" -- "$exe" run --layers 1 --d-model 32 --heads 4 --d-ff 48 --input "$tmp/y.npy" --norm-first --activation gelu --check
 grep -q '^check ' "$tmp/out" || fail "run --check prints no check line"
 grep -q 'seq 19' "$tmp/out" || fail "run --input did not take the sequence length from the file"
