@@ -81,5 +81,5 @@ enum clf_status clf_gemm_epilogue_enqueue(struct clf_ctx *ctx, const struct clf_
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of gemm_epilogue failed");
     size_t global[3] = {(size_t)p->n, (size_t)p->m, (size_t)p->batch};
-    return clf_launch_rounded(ctx, kern, 3, global, n_wait, wait, ev, "gemm_epilogue");
+    return clf_launch_rounded(ctx, kern, 3, global, CLF_WORK_ELEMENT, n_wait, wait, ev, "gemm_epilogue");
 }

@@ -212,7 +212,7 @@ static enum clf_status enqueue_codes(struct clf_ctx *ctx, struct clf_node *node,
     if (node->iparams[3] == QUANT_GROUP)
         return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);
     size_t rows = (size_t)rows_of(x);
-    return clf_launch_rounded(ctx, k, 1, &rows, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *node,
@@ -253,7 +253,7 @@ static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *nod
     if (!item)
         return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);
     size_t rows = (size_t)rows_of(q);
-    return clf_launch_rounded(ctx, k, 1, &rows, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_row(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
@@ -281,7 +281,7 @@ static enum clf_status enqueue_row(struct clf_ctx *ctx, struct clf_node *node, c
     if (st != CLF_OK)
         return st;
     size_t rows = (size_t)rows_of(x);
-    return clf_launch_rounded(ctx, k, 1, &rows, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_partial(struct clf_ctx *ctx, struct clf_node *node,
@@ -306,7 +306,7 @@ static enum clf_status enqueue_partial(struct clf_ctx *ctx, struct clf_node *nod
     if (st != CLF_OK)
         return st;
     size_t global[2] = {(size_t)clf_ceil_div(cols_of(x), 8), (size_t)node->out->shape[1]};
-    return clf_launch_rounded(ctx, k, 2, global, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 2, global, CLF_WORK_ROW, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_finish(struct clf_ctx *ctx, struct clf_node *node,

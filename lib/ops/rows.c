@@ -63,7 +63,7 @@ static enum clf_status launch_rows(struct clf_ctx *ctx, cl_kernel k, cl_uint arg
     const struct clf_tensor *y = node->out;
     size_t rows = (size_t)row_count(y);
     if (node->iparams[0] != CLF_ROWS_PER_GROUP)
-        return clf_launch_rounded(ctx, k, 1, &rows, n_wait, wait, ev, name);
+        return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
     size_t ls = 1;
     enum clf_status st = clf_pow2_group_size(ctx, k, y->shape[y->ndim - 1], ROWS_MAX_GROUP,
                                              sizeof(float), &ls);
@@ -196,7 +196,7 @@ static enum clf_status enqueue_embedding(struct clf_ctx *ctx, struct clf_node *n
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of embedding_gather failed");
     size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch_rounded(ctx, k, 1, &global, n_wait, wait, ev, "embedding_gather");
+    return clf_launch_rounded(ctx, k, 1, &global, CLF_WORK_ELEMENT, n_wait, wait, ev, "embedding_gather");
 }
 
 /* Operation counts for clf_graph_node_cost, per output element: 1 for a

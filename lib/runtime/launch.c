@@ -152,10 +152,13 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
 }
 
 enum clf_status clf_launch_rounded(struct clf_ctx *ctx, cl_kernel k, cl_uint dims,
-                                   const size_t *global, cl_uint n_wait, const cl_event *wait,
-                                   cl_event *ev, const char *what)
+                                   const size_t *global, enum clf_work work, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev, const char *what)
 {
-    size_t kmax = 0, local[3] = {CLF_ROUNDED_GROUP, 1, 1}, rounded[3];
+    size_t group = work == CLF_WORK_ELEMENT            ? 4096
+                   : ctx->info.type == CLF_DEVICE_CPU ? 8
+                                                      : 64;
+    size_t kmax = 0, local[3] = {group, 1, 1}, rounded[3];
     if (ev)
         *ev = NULL;
     if (dims < 1 || dims > 3)

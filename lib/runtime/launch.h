@@ -25,23 +25,34 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
                            const size_t *local, cl_uint n_wait, const cl_event *wait, cl_event *ev,
                            const char *what);
 
-/* Work-items per work-group of clf_launch_rounded along dimension 0: a
- * multiple of the SIMD widths in use (16 AVX-512 float lanes, NVIDIA's 32,
- * AMD's 64), and small enough that a few hundred rows still make several
- * work-groups for the cores of a CPU device. */
-#define CLF_ROUNDED_GROUP 64
+/*
+ * What one work-item of a clf_launch_rounded launch does, which sets the
+ * work-group size (a property of the kernel and the device, never of the
+ * shape). Measured on PoCL 3.1 (2-core AVX-512), BERT batch 8 x 18 tokens:
+ *  CLF_WORK_ELEMENT  one element, a few operations: 4096 work-items per
+ *                    group (PoCL's largest; a GPU's limit caps it); PoCL
+ *                    runs a group as one vectorised loop and its own choice
+ *                    is as large, and smaller groups cost more (64 made an
+ *                    add of 55k elements 1.6x slower than PoCL's choice,
+ *                    1024 still 1.1x);
+ *  CLF_WORK_ROW      a row or another long loop: 8 per group on CPU devices,
+ *                    so that a hundred rows still spread over the cores
+ *                    (groups of 64 made LayerNorm of 144 rows 1.6x slower),
+ *                    64 elsewhere (whole warps and wavefronts).
+ */
+enum clf_work { CLF_WORK_ELEMENT, CLF_WORK_ROW };
 
 /*
  * clf_launch in work-groups of a fixed shape, whatever the global sizes:
- * CLF_ROUNDED_GROUP work-items along dimension 0 (fewer where the device or
- * k allows fewer), 1 along the others, and global[0] rounded up to a whole
+ * the work-items of `work` along dimension 0 (fewer where the device or k
+ * allows fewer), 1 along the others, and global[0] rounded up to a whole
  * number of work-groups. The kernel must return at once, before any read
  * or write, for the work-items at or past the real global[0] (it is given
  * the size it covers: the common.cl guards).
  */
 enum clf_status clf_launch_rounded(struct clf_ctx *ctx, cl_kernel k, cl_uint dims,
-                                   const size_t *global, cl_uint n_wait, const cl_event *wait,
-                                   cl_event *ev, const char *what);
+                                   const size_t *global, enum clf_work work, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev, const char *what);
 
 /* A marker after the wait events (*ev its event, may be NULL for none);
  * recorded as a barrier while recording. */

@@ -35,7 +35,7 @@ enum clf_status clf_copy_enqueue(struct clf_ctx *ctx, const struct clf_tensor *s
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", names[es]);
     size_t global = (size_t)clf_tensor_numel(src);
     /* through clf_launch: recorded when the executor records a graph */
-    return clf_launch_rounded(ctx, k, 1, &global, n_wait, wait, ev, names[es]);
+    return clf_launch_rounded(ctx, k, 1, &global, CLF_WORK_ELEMENT, n_wait, wait, ev, names[es]);
 }
 
 /* Checks a transfer's arguments; *bytes_needed receives numel * dtype size. */
