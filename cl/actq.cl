@@ -76,6 +76,8 @@ __kernel void actq_elem(__global const float *x, long x_off, long4 x_str, /* [..
                         float16 lev)          /* STEPS levels */
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     y[clf_offset4(gid, shape, y_str, y_off)] =
         actq_apply(x[clf_offset4(gid, shape, x_str, x_off)], kind, prm, thr, lev);
 }
@@ -110,6 +112,8 @@ __kernel void actq_binary_item(__global const float *x, long x_off, long4 x_str,
                                long4 shape)                                      /* of x and y */
 {
     long r = (long)get_global_id(0), n = shape.s3;
+    if (r >= clf_rows4(shape))
+        return;
     long xb = actq_row_base(r, shape, x_str, x_off), xs = x_str.s3;
     long yb = actq_row_base(r, shape, y_str, y_off), ys = y_str.s3;
     float sum = 0.0f, count = 0.0f;

@@ -2,7 +2,8 @@
  * Prepended by the host to every program. Build options always define:
  *   CLF_HAS_FP16, CLF_HAS_FP64, CLF_HAS_SUBGROUPS, CLF_HAS_INT_DOT (0/1):
  *     optional device features, probed at run time;
- *   CLF_DEVICE_CPU (0/1): the device is a CPU (PoCL and the like).
+ *   CLF_DEVICE_CPU (0/1): the device is a CPU (PoCL and the like);
+ *   CLF_VEC_FLOAT: the device's preferred float vector width.
  * Portability floor: OpenCL C 1.2.
  */
 
@@ -20,6 +21,22 @@ long clf_offset4(long gid, long4 shape, long4 strides, long offset)
     long i1 = gid % shape.s1;
     long i0 = gid / shape.s1;
     return offset + i0 * strides.s0 + i1 * strides.s1 + i2 * strides.s2 + i3 * strides.s3;
+}
+
+/*
+ * Sizes for the guards of launches rounded up to whole work-groups
+ * (clf_launch_rounded in lib/runtime/launch.h): the work-items at or past
+ * the real size exist, and return before any read or write, e.g.
+ *   if (gid >= clf_numel4(shape)) return;
+ */
+long clf_numel4(long4 shape) /* elements of a padded 4-D shape */
+{
+    return shape.s0 * shape.s1 * shape.s2 * shape.s3;
+}
+
+long clf_rows4(long4 shape) /* its rows: all but the last dimension */
+{
+    return shape.s0 * shape.s1 * shape.s2;
 }
 
 /* Activation codes, as enum clf_act in clformer.h. */

@@ -11,6 +11,8 @@
                        __global T *dst, long dst_off, long4 dst_str, long4 shape)         \
     {                                                                                     \
         long gid = (long)get_global_id(0);                                                \
+        if (gid >= clf_numel4(shape))                                                     \
+            return;                                                                       \
         dst[clf_offset4(gid, shape, dst_str, dst_off)] =                                  \
             src[clf_offset4(gid, shape, src_str, src_off)];                               \
     }

@@ -14,6 +14,8 @@ __kernel void ew_add(__global const float *a, long a_off, long4 a_str,
                      __global float *y, long y_off, long4 y_str, long4 shape, int contig)
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     y[EW_IDX(y)] = a[EW_IDX(a)] + b[EW_IDX(b)];
 }
 
@@ -23,6 +25,8 @@ __kernel void ew_mul(__global const float *a, long a_off, long4 a_str,
                      __global float *y, long y_off, long4 y_str, long4 shape, int contig)
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     y[EW_IDX(y)] = a[EW_IDX(a)] * b[EW_IDX(b)];
 }
 
@@ -32,5 +36,7 @@ __kernel void ew_scale(__global const float *x, long x_off, long4 x_str,
                        float alpha, float beta)
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     y[EW_IDX(y)] = fma(alpha, x[EW_IDX(x)], beta);
 }

@@ -81,11 +81,15 @@ void gemm_tiled(__global const float *a, long a_off, long a_rs, long a_cs, long 
     }
 }
 
-/* C = act(C + bias) in place; global size (n, m, batch). */
+/* C = act(C + bias) in place, C [batch, m, n]; global size (n, m, batch),
+ * dimension 0 rounded up (work-items j >= n return). */
 __kernel void gemm_epilogue(__global float *c, long c_off, long c_rs, long c_bs,
-                            __global const float *bias, long bias_off, int has_bias, int act)
+                            __global const float *bias, long bias_off, int has_bias, int act,
+                            int n)
 {
     const int j = get_global_id(0), i = get_global_id(1);
+    if (j >= n)
+        return;
     const long idx = c_off + (long)get_global_id(2) * c_bs + i * c_rs + j;
     float x = c[idx];
     if (has_bias)

@@ -13,6 +13,8 @@ __kernel void pool_key_padding(__global const int *mask, long m_off, long4 m_str
                                long4 shape)                                       /* of both */
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     kp[clf_offset4(gid, shape, k_str, k_off)] =
         mask[clf_offset4(gid, shape, m_str, m_off)] == 0 ? 1 : 0;
 }
@@ -31,6 +33,8 @@ __kernel void pool_mean(__global const float *h, long h_off, long4 h_str,  /* [B
                         long seq)                                          /* S */
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     long b = gid / shape.s3, j = gid % shape.s3;
     long hb = h_off + b * h_str.s1 + j * h_str.s3, mb = m_off + b * m_str.s2;
     float s = 0.0f, cnt = 0.0f;
@@ -52,6 +56,8 @@ __kernel void pool_l2_normalize(__global const float *x, long x_off, long4 x_str
                                 long4 shape)                                      /* of y */
 {
     long b = (long)get_global_id(0), n = shape.s3;
+    if (b >= clf_rows4(shape))
+        return;
     long xb = x_off + b * x_str.s2, yb = y_off + b * y_str.s2;
     float ss = 0.0f;
     for (long j = 0; j < n; j++) {

@@ -21,6 +21,8 @@ __kernel void posenc_add(__global const float *x, long x_off, long4 x_str,
                          __global float *y, long y_off, long4 y_str, long4 shape)
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     y[clf_offset4(gid, shape, y_str, y_off)] =
         x[clf_offset4(gid, shape, x_str, x_off)] + table[clf_offset4(gid, shape, t_str, t_off)];
 }
@@ -44,6 +46,8 @@ __kernel void posenc_add_lowrank(__global const float *x, long x_off, long4 x_st
                                  long rank)
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     long j = gid % shape.s3;
     long s = (gid / shape.s3) % shape.s2;
     __global const float *urow = u + u_off + s * u_str.s2; /* u[s, :] */

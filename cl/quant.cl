@@ -162,17 +162,21 @@ inline void q_store_scale(float lo, float hi, int scheme, int bits, __global flo
 
 /* scale[g] (dense f32 [groups]) from stats[g] = (lo, hi), q_scale_of. */
 __kernel void quant_scale(__global const float *stats, __global float *scale, int scheme,
-                          int bits)
+                          int bits, long groups)
 {
     long g = (long)get_global_id(0);
+    if (g >= groups)
+        return;
     scale[g] = q_scale_of(stats[2 * g], stats[2 * g + 1], scheme, bits);
 }
 
 /* Affine zero points, zero[g] (dense i32 [groups]), q_zero_of. */
 __kernel void quant_zero(__global const float *stats, __global const float *scale,
-                         __global int *zero, int bits)
+                         __global int *zero, int bits, long groups)
 {
     long g = (long)get_global_id(0);
+    if (g >= groups)
+        return;
     zero[g] = q_zero_of(stats[2 * g], scale[g], bits);
 }
 
@@ -299,6 +303,8 @@ __kernel void quant_row_item(__global const float *x, long x_off, long4 x_str, l
                              int scheme, int bits)
 {
     long r = (long)get_global_id(0);
+    if (r >= clf_rows4(shape))
+        return;
     long n = shape.s3, xs = x_str.s3;
     long xb = clf_offset4(r * n, shape, x_str, x_off);
     float lo = 0.0f, hi = 0.0f;
@@ -344,6 +350,8 @@ __kernel void quant_partial_item(__global const float *x, long x_off, long4 x_st
     long parts = (long)get_global_size(1);
     long cols = shape.s3, rows = shape.s0 * shape.s1 * shape.s2, xs = x_str.s3;
     long c0 = 8 * cb, c1 = min(c0 + 8, cols);
+    if (c0 >= cols)
+        return;
     long r0 = b * block, r1 = min(r0 + block, rows);
     long i2 = r0 % shape.s2, t = r0 / shape.s2;
     long i1 = t % shape.s1, i0 = t / shape.s1;
@@ -403,6 +411,8 @@ __kernel void quant_finish(__global const float *part, long parts, long cols,
                            int bits)
 {
     long g = (long)get_global_id(0);
+    if (g >= (axis == QA_COLUMN ? cols : 1))
+        return;
     long n = axis == QA_COLUMN ? parts : parts * cols, step = axis == QA_COLUMN ? cols : 1;
     __global const float *plo = part + (axis == QA_COLUMN ? g : 0), *phi = plo + parts * cols;
     float lo = 0.0f, hi = 0.0f;
@@ -423,6 +433,8 @@ __kernel void quant_codes_rows(__global const float *x, long x_off, long4 x_str,
                                __global char *q, int axis, int scheme, int bits, int has_zero)
 {
     long r = (long)get_global_id(0);
+    if (r >= clf_rows4(shape))
+        return;
     long n = shape.s3;
     long xb = clf_offset4(r * n, shape, x_str, x_off);
     q_codes_row(x, xb, x_str.s3, n, q + r * n, scale, zero, axis == QA_ROW ? r : 0,
@@ -438,6 +450,8 @@ __kernel void quant_codes(__global const float *x, long x_off, long4 x_str, long
                           __global char *q, int axis, int scheme, int bits, int has_zero)
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     long cols = shape.s3;
     long g = q_group(gid / cols, gid % cols, axis);
     float z = has_zero ? (float)zero[g] : 0.0f;
@@ -486,6 +500,8 @@ __kernel void quant_dequant(__global const char *q, long q_off, long4 q_str, lon
                             __global float *y, int axis, int scheme, int bits)
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     long cols = shape.s3;
     long g = q_group(gid / cols, gid % cols, axis);
     int c = (int)q[clf_offset4(gid, shape, q_str, q_off)];
@@ -507,6 +523,8 @@ __kernel void quant_dequant_rows(__global const char *q, long q_off, long4 q_str
                                  int scheme, int bits, int lin)
 {
     long r = (long)get_global_id(0);
+    if (r >= clf_rows4(shape))
+        return;
     long n = shape.s3, qs = q_str.s3;
     long qb = clf_offset4(r * n, shape, q_str, q_off);
     __global float *yr = y + r * n;

@@ -57,6 +57,8 @@ __kernel void rows_bias_add(__global const float *x, long x_off, long4 x_str, /*
                             long4 shape)                                      /* of x and y */
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     long j = gid % shape.s3;
     y[clf_offset4(gid, shape, y_str, y_off)] =
         x[clf_offset4(gid, shape, x_str, x_off)] + b[b_off + j * b_str.s3];
@@ -69,6 +71,8 @@ __kernel void rows_act(__global const float *x, long x_off, long4 x_str, /* [...
                        int act)
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     y[clf_offset4(gid, shape, y_str, y_off)] =
         clf_act_apply(x[clf_offset4(gid, shape, x_str, x_off)], act);
 }
@@ -90,6 +94,8 @@ __kernel void softmax_item(__global const float *x, long x_off, long4 x_str, /* 
                            long4 shape)                                      /* of x and y */
 {
     long r = (long)get_global_id(0);
+    if (r >= clf_rows4(shape))
+        return;
     long n = shape.s3;
     long xb = rows_base(r, shape, x_str, x_off), xs = x_str.s3;
     long yb = rows_base(r, shape, y_str, y_off), ys = y_str.s3;
@@ -155,6 +161,8 @@ __kernel void layernorm_item(__global const float *x, long x_off, long4 x_str, /
                              float eps, float inv_n, int has_gamma, int has_beta)
 {
     long r = (long)get_global_id(0);
+    if (r >= clf_rows4(shape))
+        return;
     long n = shape.s3;
     long xb = rows_base(r, shape, x_str, x_off), xs = x_str.s3;
     long yb = rows_base(r, shape, y_str, y_off), ys = y_str.s3;
@@ -215,7 +223,8 @@ __kernel void layernorm_group(__global const float *x, long x_off, long4 x_str, 
 /*
  * *_vec: the *_item kernels for rows whose last dimension has stride 1 in
  * every tensor (x, y, and gamma / beta when present): one work-item per
- * row, the row in vectors of ROWS_VW floats (8 or 16, a build define;
+ * row, the row in vectors of ROWS_VW floats (16 where the device prefers
+ * 16-wide floats, else 8;
  * vloadn / vstoren at any element offset), the sums and maxima in vector
  * accumulators reduced at the end, then the n % ROWS_VW tail scalar. On
  * PoCL explicit vectors in one work-item beat the implicit vectorisation
@@ -223,8 +232,10 @@ __kernel void layernorm_group(__global const float *x, long x_off, long4 x_str, 
  * formulas as *_item; only the order of the additions differs. The strides
  * .s3 arguments are ignored (taken as 1).
  */
-#ifndef ROWS_VW
+#if CLF_VEC_FLOAT >= 16
 #define ROWS_VW 16
+#else
+#define ROWS_VW 8
 #endif
 #define ROWS_CAT_(a, b) a##b
 #define ROWS_CAT(a, b) ROWS_CAT_(a, b)
@@ -269,6 +280,8 @@ __kernel void softmax_vec(__global const float *x, long x_off, long4 x_str, /* [
                           long4 shape)                                      /* of x and y */
 {
     long r = (long)get_global_id(0);
+    if (r >= clf_rows4(shape))
+        return;
     long n = shape.s3, nv = n - n % ROWS_VW;
     __global const float *xr = x + rows_base(r, shape, x_str, x_off);
     __global float *yr = y + rows_base(r, shape, y_str, y_off);
@@ -304,6 +317,8 @@ __kernel void layernorm_vec(__global const float *x, long x_off, long4 x_str, /*
                             float eps, float inv_n, int has_gamma, int has_beta)
 {
     long r = (long)get_global_id(0);
+    if (r >= clf_rows4(shape))
+        return;
     long n = shape.s3, nv = n - n % ROWS_VW;
     __global const float *xr = x + rows_base(r, shape, x_str, x_off);
     __global float *yr = y + rows_base(r, shape, y_str, y_off);
@@ -358,6 +373,8 @@ __kernel void embedding_gather(__global const float *t, long t_off, long4 t_str,
                                long vocab)      /* V */
 {
     long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
     long k = gid % shape.s3;
     long row = gid / shape.s3;
     long id = (long)ids[clf_offset4(row, ids_shape, i_str, i_off)];

@@ -110,9 +110,11 @@ __kernel void tt_contract(__global const float *in, long in_off, long4 in_str_un
 __kernel void tt_bias_act(__global const float *in, long in_off, long4 in_str,
                           __global const float *bias, long bias_off, long4 bias_str,
                           __global float *out, long out_off, long4 out_str,
-                          long4 out_shape_unused, long M, int has_bias, int act)
+                          long4 out_shape, long M, int has_bias, int act)
 {
     const long o = (long)get_global_id(0), b = o / M, i = o % M;
+    if (o >= clf_numel4(out_shape))
+        return;
     float v = in[in_off + b * in_str.s2 + i * in_str.s3];
     if (has_bias)
         v += bias[bias_off + i * bias_str.s3];

@@ -2,8 +2,8 @@
 # The `clformer` command: help (`clformer help COMMAND`, every environment
 # variable read) and version, one-line errors with exit 2 for bad command
 # lines, devices as a table and as JSON, tune (export, import, refusals,
-# CLFORMER_TUNE), info with the program cache cold then warm, and silence
-# (no progress) when stderr is not a tty.
+# CLFORMER_TUNE), info (with --build: the program cache cold then warm),
+# and silence (no progress) when stderr is not a tty.
 # Usage: cli.sh PATH/TO/clformer SOURCE_DIR
 set -u
 exe=$1
@@ -78,7 +78,7 @@ expect 2 "info bad option" -- "$exe" info -x; one_line_err "info bad option"
 expect 1 "info unknown device" -- "$exe" info --device no-such-device-xyz --no-build
 one_line_err "info unknown device"
 grep -q "unknown device spec 'no-such-device-xyz'" "$tmp/err" || fail "unknown spec message"
-expect 1 "info unknown device (context)" -- "$exe" info --device no-such-device-xyz
+expect 1 "info unknown device (context)" -- "$exe" info --device no-such-device-xyz --build
 grep -q "devices:" "$tmp/err" || fail "unknown spec does not list devices"
 
 expect 0 "devices table" -- "$exe" devices
@@ -114,6 +114,10 @@ expect 2 "run number beyond int64" -- "$exe" run --seq 99999999999999999999
 expect 0 "run --check --json (small)" -- "$exe" run "${small[@]}" --check --json --output "$tmp/y.npy"
 json_check "run agrees with the double reference" "d['rel_error'] < 1e-5 and d['ms'] > 0 and d['tokens_per_s'] > 0 and any(o['op'] == 'attention' for o in d['ops'])"
 [ -s "$tmp/y.npy" ] || fail "run --output wrote nothing"
+expect 0 "run --runs auto --json (small)" -- "$exe" run --layers 2 --d-model 32 --heads 4 --d-ff 48 --seq 19 --json
+json_check "run --runs auto: several short runs, the start-up counters" \
+  "d['runs'] > 1 and d['context_ms'] > 0 and d['startup']['programs_built'] + d['startup']['programs_loaded'] >= 1"
+expect 2 "run --runs bogus" -- "$exe" run --runs often; one_line_err "run --runs bogus"
 expect 0 "run --input from a .npy (pre-LN, gelu)" -- "$exe" run --layers 1 --d-model 32 --heads 4 --d-ff 48 --input "$tmp/y.npy" --norm-first --activation gelu --check
 grep -q '^check ' "$tmp/out" || fail "run --check prints no check line"
 grep -q 'seq 19' "$tmp/out" || fail "run --input did not take the sequence length from the file"
@@ -223,6 +227,16 @@ PY
           END { exit !(rows == 2 && !bad) }' "$tmp/out"
   then pass "embed --similarity: 2x2, 1.0000 on the diagonal"
   else fail "embed --similarity output:"; sed 's/^/  | /' "$tmp/out"; fi
+  # progress on a terminal (script(1) provides one), none with --json; a
+  # cache directory of its own, so that programs are built, not loaded
+  if command -v script >/dev/null; then
+    CLFORMER_CACHE_DIR="$tmp/cache-embed-tty" script -qec "'$exe' embed 'one sentence' >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+    if grep -q 'building kernels 1/1 (.*\.cl)' "$tmp/tty"; then pass "embed: progress on a terminal"
+    else fail "embed: no progress on a terminal: $(cat -v "$tmp/tty" | head -c 300)"; fi
+    CLFORMER_CACHE_DIR="$tmp/cache-embed-tty2" script -qec "'$exe' embed --json 'one sentence' >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+    if [ -s "$tmp/tty" ]; then fail "embed --json drew on the terminal: $(cat -v "$tmp/tty" | head -c 300)"
+    else pass "embed --json: no progress"; fi
+  fi
   expect 0 "bench model --speed (one run)" -- "$exe" bench model --speed --runs 1 --json
   json_check "bench model --speed: batches 1, 8, 32 of 18 tokens" \
     "[r['batch'] for r in d['results']] == [1, 8, 32] and all(r['seq'] == 18 and r['sentences_per_s'] > 0 for r in d['results'])"
@@ -272,17 +286,27 @@ if command -v script >/dev/null; then
 fi
 
 export CLFORMER_CACHE_DIR="$tmp/cache"
-expect 0 "info --json, cold cache" -- "$exe" info --json
-json_check "cold: programs built" "d['kernels']['programs_built'] >= 1 and d['kernels']['programs_loaded_from_cache'] == 0"
-built=$(python3 -c "import json; print(json.load(open('$tmp/out'))['kernels']['programs_built'])")
+expect 0 "info --json builds nothing" -- "$exe" info --json
+json_check "info --json: no kernels object" "'kernels' not in d"
+[ -n "$(ls -A "$tmp/cache" 2>/dev/null)" ] && fail "info without --build wrote to the cache"
+expect 0 "info --build --json, cold cache" -- "$exe" info --build --json
+# program binaries are not written on PoCL (it caches its own builds and
+# would compile every kernel again to give one), on other drivers they are
+json_check "cold: programs built, binaries as the driver wants" \
+  "d['kernels']['programs_built'] >= 1 and d['kernels']['programs_loaded_from_cache'] == 0 and d['kernels']['cache_writes'] == (0 if 'Portable Computing Language' in d['platform_name'] else d['kernels']['programs_built'])"
+written=$(python3 -c "import json; print(json.load(open('$tmp/out'))['kernels']['cache_writes'])")
 [ -s "$tmp/err" ] && fail "stderr not empty when not a terminal: $(cat "$tmp/err")"
-expect 0 "info --json, warm cache" -- "$exe" info --json
-json_check "warm: programs loaded" "d['kernels']['programs_built'] == 0 and d['kernels']['programs_loaded_from_cache'] == $built"
-expect 0 "info text" -- "$exe" info
+expect 0 "info --build --json, warm cache" -- "$exe" info --build --json
+json_check "warm: the written binaries loaded" "d['kernels']['programs_loaded_from_cache'] == $written"
+CLFORMER_BINARIES=sometimes expect 1 "CLFORMER_BINARIES with a bad value" -- "$exe" info --build
+grep -q "CLFORMER_BINARIES 'sometimes'" "$tmp/err" || fail "the bad CLFORMER_BINARIES is not named: $(cat "$tmp/err")"
+expect 0 "info --build text" -- "$exe" info --build
 grep -q '^kernel programs' "$tmp/out" || fail "info text lacks the kernel line"
+expect 0 "info --no-build (the default) is accepted" -- "$exe" info --no-build
+grep -q '^kernel programs' "$tmp/out" && fail "info --no-build built kernels"
 # progress is drawn when stderr is a terminal (script(1) provides one)
 if command -v script >/dev/null; then
-  CLFORMER_CACHE_DIR="$tmp/cache-tty" script -qec "'$exe' info >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
+  CLFORMER_CACHE_DIR="$tmp/cache-tty" script -qec "'$exe' info --build >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
   if grep -qE 'building kernels \[[#-]+\] [0-9]+/[0-9]+ .*\.cl' "$tmp/tty"; then pass "progress on a terminal"
   else fail "no progress on a terminal: $(cat -v "$tmp/tty" | head -c 300)"; fi
 fi

@@ -265,7 +265,8 @@ void test_remove_dir(const char *dir)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        remove(path);
+        if (remove(path) != 0)
+            test_remove_dir(path); /* a directory that is not empty */
     }
     closedir(d);
     rmdir(dir);

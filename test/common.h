@@ -85,7 +85,7 @@ char *test_write_text(const char *dir, const char *name, const char *text);
 
 /* Creates a fresh empty directory under $TMPDIR (malloc'd path). */
 char *test_make_tmpdir(const char *tag);
-/* Removes a directory and the files in it (one level). */
+/* Removes a directory and everything in it. */
 void test_remove_dir(const char *dir);
 
 /* Unit roundoff of binary32. */

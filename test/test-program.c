@@ -1,5 +1,7 @@
 /* Kernel programs: build, disk cache hits, corrupted entries, cache
- * configuration, kernel sources from a directory, build failures. */
+ * configuration, the binaries policy, kernel sources from a directory,
+ * build failures. The cache tests force program binaries on
+ * (CLF_BINARIES_ON): by default they are not written on PoCL. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ static struct clf_ctx *make_ctx(const char *cache_dir, const char *cl_dir, struc
     struct clf_ctx_params p = clf_ctx_params_default();
     p.cache_dir = cache_dir;
     p.cl_dir = cl_dir;
+    p.program_binaries = CLF_BINARIES_ON;
     if (log) {
         p.log_fn = capture;
         p.log_user = log;
@@ -244,14 +247,121 @@ START_TEST(test_cache_disabled_and_env)
 }
 END_TEST
 
+/* A context on dir with the binaries policy b. */
+static struct clf_ctx *policy_ctx(const char *dir, enum clf_program_binaries b)
+{
+    struct clf_ctx_params p = clf_ctx_params_default();
+    p.cache_dir = dir;
+    p.program_binaries = b;
+    struct clf_ctx *ctx = NULL;
+    ck_assert_int_eq(clf_ctx_create(&p, &ctx), CLF_OK);
+    return ctx;
+}
+
+/* Runs y = a + a (the elementwise program) and checks y. */
+static void run_add(struct clf_ctx *ctx)
+{
+    const int64_t shape[1] = {67};
+    float x[67], y[67];
+    for (int i = 0; i < 67; i++)
+        x[i] = (float)i;
+    struct clf_tensor *a = NULL, *out = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, shape, &a));
+    ck_assert_ok(ctx, clf_tensor_write(a, x, sizeof x));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_add(g, a, a, &out));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_tensor_read(out, y, sizeof y));
+    for (int i = 0; i < 67; i++)
+        ck_assert_float_eq(y[i], 2.0f * (float)i);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(a);
+}
+
+/* AUTO writes no binary where the driver caches its builds (PoCL) and
+ * reads those it finds; ON writes them; OFF neither reads nor writes;
+ * CLFORMER_BINARIES sets the default and a bad value is refused. */
+START_TEST(test_binaries_policy)
+{
+    char *dir = test_make_tmpdir("policy");
+    char names[8][4096];
+    struct clf_ctx *a = policy_ctx(dir, CLF_BINARIES_AUTO);
+    struct clf_device_info info;
+    ck_assert_ok(a, clf_ctx_device_info(a, &info));
+    bool pocl = strstr(info.platform_name, "Portable Computing Language") != NULL;
+    run_add(a);
+    struct clf_ctx_stats s = stats_of(a);
+    ck_assert_uint_ge(s.programs_built, 1);
+    ck_assert_uint_eq(s.cache_writes, pocl ? 0 : s.programs_built);
+    ck_assert_int_eq(list_entries(dir, names, 8), (int)s.cache_writes);
+    clf_ctx_destroy(a);
+
+    struct clf_ctx *b = policy_ctx(dir, CLF_BINARIES_ON);
+    run_add(b);
+    s = stats_of(b);
+    ck_assert_uint_eq(s.cache_writes, s.programs_built); /* each build written */
+    int written = list_entries(dir, names, 8);
+    ck_assert_int_eq(written, (int)(s.programs_built + s.programs_loaded));
+    ck_assert_int_ge(written, 1);
+    clf_ctx_destroy(b);
+
+    struct clf_ctx *c = policy_ctx(dir, CLF_BINARIES_AUTO); /* reads what it finds */
+    run_add(c);
+    s = stats_of(c);
+    ck_assert_uint_eq(s.programs_loaded, (unsigned)written);
+    ck_assert_uint_eq(s.programs_built, 0);
+    clf_ctx_destroy(c);
+
+    setenv("CLFORMER_BINARIES", "off", 1);
+    struct clf_ctx *d = NULL;
+    ck_assert_int_eq(clf_ctx_params_default().program_binaries, CLF_BINARIES_OFF);
+    struct clf_ctx_params p = clf_ctx_params_default();
+    p.cache_dir = dir;
+    ck_assert_int_eq(clf_ctx_create(&p, &d), CLF_OK);
+    run_add(d);
+    s = stats_of(d);
+    ck_assert_uint_eq(s.programs_loaded, 0);
+    ck_assert_uint_eq(s.cache_writes, 0);
+    ck_assert_uint_ge(s.programs_built, 1);
+    clf_ctx_destroy(d);
+
+    struct logbuf log = {.len = 0};
+    p.log_fn = capture;
+    p.log_user = &log;
+    setenv("CLFORMER_BINARIES", "sometimes", 1);
+    ck_assert_int_eq(clf_ctx_create(&p, &d), CLF_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(log.text, "CLFORMER_BINARIES 'sometimes'"));
+    unsetenv("CLFORMER_BINARIES");
+    p.program_binaries = (enum clf_program_binaries)7;
+    ck_assert_int_eq(clf_ctx_create(&p, &d), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(d);
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_broken_kernel)
 {
+    /* every source, quant.cl broken */
     char *cl = test_make_tmpdir("broken-cl");
-    copy_cl(cl, "common");
-    copy_cl(cl, "copy");
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/cl", CLF_SOURCE_DIR);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len > 3 && !strcmp(e->d_name + len - 3, ".cl")) {
+            char family[256];
+            snprintf(family, sizeof family, "%.*s", (int)(len - 3), e->d_name);
+            copy_cl(cl, family);
+        }
+    }
+    closedir(d);
     char path[4200];
-    snprintf(path, sizeof path, "%s/elementwise.cl", cl);
-    const char *broken = "__kernel void ew_add(__global float *x)\n"
+    snprintf(path, sizeof path, "%s/quant.cl", cl);
+    const char *broken = "__kernel void quant_reduce(__global float *x)\n"
                          "{\n    x[0] = undeclared_identifier_xyz;\n}\n";
     write_file(path, broken, strlen(broken));
 
@@ -259,14 +369,14 @@ START_TEST(test_broken_kernel)
     struct clf_ctx *ctx = make_ctx("", cl, &log);
     ck_assert_status(ctx, clf_ctx_warmup(ctx), CLF_E_BUILD);
     ck_assert_int_ge(log.errors, 1);
-    ck_assert_ptr_nonnull(strstr(log.text, "elementwise.cl"));
+    ck_assert_ptr_nonnull(strstr(log.text, "quant.cl"));
     ck_assert_ptr_nonnull(strstr(log.text, "undeclared_identifier_xyz")); /* the build log */
     ck_assert_ptr_nonnull(strstr(clf_ctx_last_error(ctx), "undeclared_identifier_xyz"));
 
     /* an op that needs the broken program reports it; the context stays
-     * usable for what does not (copy.cl) */
+     * usable for what does not (elementwise.cl, copy.cl) */
     int64_t shape[2] = {3, 4};
-    struct clf_tensor *a = NULL, *y = NULL, *col = NULL;
+    struct clf_tensor *a = NULL, *y = NULL, *col = NULL, *q = NULL, *scale = NULL;
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &a));
     float host[12];
     for (int i = 0; i < 12; i++)
@@ -274,8 +384,16 @@ START_TEST(test_broken_kernel)
     ck_assert_ok(ctx, clf_tensor_write(a, host, sizeof host));
     struct clf_graph *g = NULL;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-    ck_assert_ok(ctx, clf_op_add(g, a, a, &y));
+    struct clf_quant_params qp = clf_quant_params_default();
+    ck_assert_ok(ctx, clf_op_quantize(g, a, &qp, &q, &scale, NULL));
     ck_assert_status(ctx, clf_graph_run(g), CLF_E_BUILD);
+    clf_graph_destroy(g);
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_add(g, a, a, &y));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float sum[12];
+    ck_assert_ok(ctx, clf_tensor_read(y, sum, sizeof sum));
+    ck_assert_float_eq(sum[11], 22.0f);
     clf_graph_destroy(g);
     ck_assert_ok(ctx, clf_tensor_slice(a, 1, 2, 1, &col)); /* strided: read goes through copy */
     float got[3] = {-1, -1, -1};
@@ -382,6 +500,7 @@ int main(void)
     tcase_add_test(tc, test_cold_then_warm);
     tcase_add_test(tc, test_corrupt_entries_rebuilt);
     tcase_add_test(tc, test_cache_disabled_and_env);
+    tcase_add_test(tc, test_binaries_policy);
     tcase_add_test(tc, test_broken_kernel);
     tcase_add_test(tc, test_cl_dir);
     tcase_add_test(tc, test_include_cycle);

@@ -41,6 +41,7 @@ static const struct {
     {"CLFORMER_COMMAND_BUFFER", "0: never record graphs into command buffers"},
     {"CLFORMER_PLAN", "intermediates' memory: auto, arena, pool, none"},
     {"CLFORMER_TUNE", "auto-tuning: off, fast (default), full"},
+    {"CLFORMER_BINARIES", "program binaries in the cache: auto, on, off"},
     {"CLFORMER_MODEL_DIR", "model of embed, bench model (all-MiniLM-L6-v2)"},
     {"XDG_CACHE_HOME", "the default cache is $XDG_CACHE_HOME/clformer"},
     {"HOME", "without XDG_CACHE_HOME: $HOME/.cache/clformer"},

@@ -117,6 +117,20 @@ struct clf_ctx_params cli_ctx_params(const char *device, bool quiet)
     return p;
 }
 
+cJSON *cli_startup_json(struct clf_ctx *ctx)
+{
+    struct clf_ctx_stats s;
+    cJSON *o = cJSON_CreateObject();
+    if (!o || clf_ctx_stats(ctx, &s) != CLF_OK)
+        return o;
+    cJSON_AddNumberToObject(o, "programs_built", s.programs_built);
+    cJSON_AddNumberToObject(o, "programs_loaded", s.programs_loaded);
+    cJSON_AddNumberToObject(o, "build_ms", s.build_ms);
+    cJSON_AddNumberToObject(o, "tuned", s.tuned);
+    cJSON_AddNumberToObject(o, "tune_loaded", s.tune_loaded);
+    return o;
+}
+
 cJSON *cli_device_json(const struct clf_device_info *d)
 {
     cJSON *o = cJSON_CreateObject();

@@ -23,6 +23,12 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * stderr only when it is a terminal and `quiet` is false. */
 struct clf_ctx_params cli_ctx_params(const char *device, bool quiet);
 
+/* A context's start-up counters (clf_ctx_stats) as a JSON object:
+ * programs_built (from source; on PoCL its own cache may serve them),
+ * programs_loaded (binaries from the program cache), build_ms (both),
+ * tuned (shape classes measured), tune_loaded (records read). */
+cJSON *cli_startup_json(struct clf_ctx *ctx);
+
 /* A device's capabilities as a JSON object. */
 cJSON *cli_device_json(const struct clf_device_info *d);
 

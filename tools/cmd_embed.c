@@ -29,8 +29,15 @@ struct embed_opts {
     const char *devices; /* --devices LIST */
     bool tp;             /* --tensor-parallel */
     bool json, similarity;
+    bool timings;        /* --timings */
     int64_t batch;
     struct clf_encoder_config cfg;
+};
+
+/* Where the time went (--timings), in ms from the command's start. */
+struct embed_times {
+    double t0;
+    double context_ms, tokenize_ms, load_ms, embed_ms;
 };
 
 /* The texts: one allocation each. */
@@ -58,6 +65,9 @@ static void help(void)
            "      --npy FILE         write the embeddings as float32 .npy [texts, d] instead\n"
            "                         of printing them\n"
            "      --similarity       print the cosine similarity matrix of the texts\n"
+           "      --timings          print where the time went on stderr, one JSON line:\n"
+           "                         context, tokenizer, model loading and the embeddings\n"
+           "                         in ms, kernel programs built and loaded, tuning\n"
            "      --attn-impl I      auto (default), fused, gemm\n"
            "      --attn SPEC        attention variant, as clformer run --attn\n"
            "      --ffn SPEC         FFN weights, as clformer run --ffn\n"
@@ -73,7 +83,9 @@ static void help(void)
            "                         heads and FFN over the devices (ranks) instead, and\n"
            "                         run every batch on all of them (no other model option)\n"
            "  -h, --help             this text\n"
-           "\nOutput: a JSON array of {\"text\", \"tokens\", \"embedding\"}.\n"
+           "\nOutput: a JSON array of {\"text\", \"tokens\", \"embedding\"}. On a terminal,\n"
+           "stderr shows the long steps (kernel builds, tuning) while they run; not with\n"
+           "--json, nor when stderr is not a terminal.\n"
            "Under mpirun (when built with MPI) every rank embeds its share of the\n"
            "batches on its own device and rank 0 prints (or writes) them all; with\n"
            "--tensor-parallel every rank runs every batch with its share of each layer.\n");
@@ -128,12 +140,13 @@ static int read_lines(const char *path, struct texts *t)
 static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
 {
     enum { O_BATCH = 256, O_JSON, O_NPY, O_SIM, O_ATTN_IMPL, O_VARIANT, O_LAYER, O_DEVICES,
-           O_TP };
+           O_TP, O_TIMINGS };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"device", required_argument, NULL, 'd'},
         {"file", required_argument, NULL, 'f'},   {"batch", required_argument, NULL, O_BATCH},
         {"json", no_argument, NULL, O_JSON},      {"npy", required_argument, NULL, O_NPY},
         {"similarity", no_argument, NULL, O_SIM},
+        {"timings", no_argument, NULL, O_TIMINGS},
         {"attn-impl", required_argument, NULL, O_ATTN_IMPL},
         {"attn", required_argument, NULL, O_VARIANT},
         {"kv", required_argument, NULL, O_LAYER}, {"attn-quant", required_argument, NULL, O_LAYER},
@@ -162,6 +175,7 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
         case O_TP: o->tp = true; break;
         case O_NPY: o->npy = optarg; break;
         case O_SIM: o->similarity = true; break;
+        case O_TIMINGS: o->timings = true; break;
         case O_ATTN_IMPL:
         case O_VARIANT:
         case O_LAYER: {
@@ -329,13 +343,16 @@ static enum clf_status alloc_out(struct embed_out *out, int64_t d)
  * success or failure; a rank prints its own failure. */
 static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, struct clf_ctx *ctx,
                                 struct clf_group *grp, struct cli_mpi *mpi,
-                                const struct batches *bt, struct embed_out *out)
+                                const struct batches *bt, struct embed_out *out,
+                                struct embed_times *tm)
 {
     struct clf_bert *b = NULL;
     struct clf_encoder_tp *tp = NULL;
     const struct clf_tp_comm comm = {mpi->rank, mpi->size, cli_mpi_allreduce_sum, mpi};
+    double t = cli_now_ms();
     enum clf_status st = grp ? clf_bert_load_tp(grp, dir, &o->cfg, &b, &tp)
                              : clf_bert_load_tp_rank(ctx, dir, &o->cfg, &comm, &b, &tp);
+    tm->load_ms = cli_now_ms() - t;
     if (st == CLF_OK)
         st = alloc_out(out, clf_bert_config(b).d_model);
     if (st != CLF_OK)
@@ -369,12 +386,15 @@ static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, str
  * failure; a rank prints its own failure. */
 static enum clf_status embed_dp(const struct embed_opts *o, const char *dir, struct clf_ctx *ctx,
                                 struct clf_group *grp, struct cli_mpi *mpi,
-                                const struct batches *bt, struct embed_out *out)
+                                const struct batches *bt, struct embed_out *out,
+                                struct embed_times *tm)
 {
     struct clf_dp *dp = NULL;
     const struct clf_dp_comm comm = {mpi->rank, mpi->size, cli_mpi_dp_gather, mpi};
+    double t = cli_now_ms();
     enum clf_status st = grp ? clf_dp_create_bert(grp, dir, &o->cfg, &dp)
                              : clf_dp_create_bert_rank(ctx, dir, &o->cfg, &comm, &dp);
+    tm->load_ms = cli_now_ms() - t;
     if (st == CLF_OK)
         st = alloc_out(out, clf_encoder_get_config(clf_dp_encoder(dp, 0)).d_model);
     if (st == CLF_OK && o->cfg.ffn_act.kind != CLF_ACTQ_NONE)
@@ -444,6 +464,23 @@ static int print_output(const struct embed_opts *o, const struct texts *t, const
     return cli_print_json(a);
 }
 
+/* --timings: one JSON line on stderr (counters of ctx: the first device's
+ * of a group). */
+static void print_timings(const struct embed_times *tm, struct clf_ctx *ctx)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "context_ms", tm->context_ms);
+    cJSON_AddNumberToObject(o, "tokenize_ms", tm->tokenize_ms);
+    cJSON_AddNumberToObject(o, "load_ms", tm->load_ms);
+    cJSON_AddNumberToObject(o, "embed_ms", tm->embed_ms);
+    cJSON_AddItemToObject(o, "startup", cli_startup_json(ctx));
+    char *s = cJSON_PrintUnformatted(o);
+    if (s)
+        fprintf(stderr, "timings: %s\n", s);
+    free(s);
+    cJSON_Delete(o);
+}
+
 int cmd_embed(int argc, char **argv)
 {
     struct embed_opts o = {0};
@@ -472,9 +509,11 @@ int cmd_embed(int argc, char **argv)
     }
     fclose(f);
 
+    struct embed_times tm = {cli_now_ms(), 0, 0, 0, 0};
     struct cli_mpi mpi;
     cli_mpi_begin(&mpi);
-    struct clf_ctx_params p = cli_ctx_params(o.device, true);
+    /* progress on a terminal, as run: none with --json or on other ranks */
+    struct clf_ctx_params p = cli_ctx_params(o.device, o.json || mpi.rank > 0);
     char spec[256], msg[512];
     struct clf_ctx *ctx = NULL; /* this rank's (or the group's first) device */
     struct clf_group *grp = NULL;
@@ -501,6 +540,7 @@ int cmd_embed(int argc, char **argv)
     }
     if (!cli_mpi_all_ok(&mpi, ok))
         goto done;
+    tm.context_ms = cli_now_ms() - tm.t0;
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
     struct clf_tokenizer_params tp = clf_tokenizer_params_default();
     enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
@@ -543,8 +583,11 @@ int cmd_embed(int argc, char **argv)
         goto done;
     /* every rank every batch (no share, no gather), or the batches dealt */
     out.n = t.n;
-    st = o.tp ? embed_tp(&o, dir, ctx, grp, &mpi, &bt, &out)
-              : embed_dp(&o, dir, ctx, grp, &mpi, &bt, &out);
+    double t1 = cli_now_ms();
+    tm.tokenize_ms = t1 - tm.t0 - tm.context_ms;
+    st = o.tp ? embed_tp(&o, dir, ctx, grp, &mpi, &bt, &out, &tm)
+              : embed_dp(&o, dir, ctx, grp, &mpi, &bt, &out, &tm);
+    tm.embed_ms = cli_now_ms() - t1 - tm.load_ms;
     free_batches(&bt);
     if (st != CLF_OK)
         goto done;
@@ -561,6 +604,8 @@ int cmd_embed(int argc, char **argv)
         }
     }
     rc = print_output(&o, &t, len, out.e, out.d);
+    if (rc == CLI_OK && o.timings)
+        print_timings(&tm, ctx);
 done:
     for (size_t i = 0; ids && i < t.n; i++)
         free(ids[i]);

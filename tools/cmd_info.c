@@ -1,5 +1,5 @@
-/* `clformer info`: every probed capability of one device, then a context
- * on it that builds (or loads from cache) every kernel program. */
+/* `clformer info`: every probed capability of one device; with --build, a
+ * context on it that builds (or loads from cache) every kernel program. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,15 +9,17 @@
 
 static void help(void)
 {
-    printf("Usage: clformer info [--device SPEC] [--json] [--no-build]\n\n"
-           "Shows every probed capability of one device, creates a context on it and\n"
-           "builds every kernel program (from the program cache when it is warm),\n"
-           "reporting how long that took.\n\n"
+    printf("Usage: clformer info [--device SPEC] [--json] [--build]\n\n"
+           "Shows every probed capability of one device. With --build it also creates\n"
+           "a context on the device and builds every kernel program the library has,\n"
+           "with the default options (the first use of each builds it otherwise),\n"
+           "reporting how long that took and how many came from the program cache.\n\n"
            "  -d, --device SPEC  auto (default, or $CLFORMER_DEVICE), gpu, cpu, accelerator,\n"
            "                     TYPE:N, P:D, or a substring of the platform or device\n"
            "                     name (NAME:N for the N-th match)\n"
            "      --json         print JSON\n"
-           "      --no-build     only probe; do not create a context\n"
+           "      --build        create a context and build every kernel program\n"
+           "      --no-build     only probe (the default; kept for older scripts)\n"
            "  -h, --help         this text\n");
 }
 
@@ -57,17 +59,19 @@ int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
                                          {"json", no_argument, NULL, 'j'},
+                                         {"build", no_argument, NULL, 'b'},
                                          {"no-build", no_argument, NULL, 'n'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     const char *device = NULL;
-    bool json = false, build = true;
+    bool json = false, build = false;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': device = optarg; break;
         case 'j': json = true; break;
+        case 'b': build = true; break;
         case 'n': build = false; break;
         case 'h': help(); return CLI_OK;
         case ':':
@@ -124,6 +128,7 @@ int cmd_info(int argc, char **argv)
                 cJSON_AddNumberToObject(k, "build_ms", stats.build_ms);
                 cJSON_AddNumberToObject(k, "programs_built", stats.programs_built);
                 cJSON_AddNumberToObject(k, "programs_loaded_from_cache", stats.programs_loaded);
+                cJSON_AddNumberToObject(k, "cache_writes", stats.cache_writes);
                 cJSON_AddNumberToObject(k, "cache_rejected", stats.cache_rejected);
                 if (cache)
                     cJSON_AddStringToObject(k, "cache_dir", cache);
@@ -137,9 +142,10 @@ int cmd_info(int argc, char **argv)
         if (build) {
             printf("program cache     %s\n", cache ? cache : "disabled");
             printf("context create    %.1f ms\n", create_ms);
-            printf("kernel programs   %u built, %u loaded from cache, %u rejected, %.1f ms\n",
-                   stats.programs_built, stats.programs_loaded, stats.cache_rejected,
-                   stats.build_ms);
+            printf("kernel programs   %u built, %u loaded from cache, %u written to it, "
+                   "%u rejected, %.1f ms\n",
+                   stats.programs_built, stats.programs_loaded, stats.cache_writes,
+                   stats.cache_rejected, stats.build_ms);
         }
     }
     clf_ctx_destroy(ctx);

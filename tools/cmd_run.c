@@ -28,12 +28,16 @@
 #include "profile.h"
 #include "ref_encoder.h"
 
+/* --runs auto: timed runs for about RUNS_AUTO_MS, at most RUNS_AUTO_MAX. */
+#define RUNS_AUTO_MS 200.0
+#define RUNS_AUTO_MAX 1000
+
 struct run_opts {
     const char *device, *weights, *input, *output;
     int64_t seq, batch;
     struct clf_encoder_config cfg;
     uint64_t seed;
-    int runs;
+    int runs;          /* --runs N; 0: auto */
     bool check, json;
     const char *save;  /* --save FILE */
     bool profile;      /* --profile */
@@ -100,7 +104,9 @@ static void help(void)
            "                         f32, exact attention; heads and d-ff divisible by\n"
            "                         their number)\n"
            "      --seed N           seed of random weights and input (default 1)\n"
-           "      --runs N           timed runs after one warm-up (default 3)\n"
+           "      --runs N|auto      timed runs after one warm-up; default auto: as many\n"
+           "                         as fit in about 0.2 s, at least 1 (one run of the\n"
+           "                         default job on a 2-core CPU; it used to be 3)\n"
            "      --check            compare with a double-precision CPU reference (exact\n"
            "                         attention: with --attn it shows the variant's error)\n"
            "      --json             print JSON\n"
@@ -152,7 +158,11 @@ static int parse(int argc, char **argv, struct run_opts *o)
         case O_SEQ: rc = cli_int_option("run", "seq", optarg, 1, 1 << 20, &o->seq); break;
         case O_BATCH: rc = cli_int_option("run", "batch", optarg, 1, 1 << 16, &o->batch); break;
         case O_RUNS:
-            if (!(rc = cli_int_option("run", "runs", optarg, 1, 100000, &v)))
+            if (!strcmp(optarg, "auto"))
+                o->runs = 0;
+            else if (!cli_parse_int(optarg, 1, 100000, &v))
+                rc = cli_usage_error("run", "--runs needs auto or an integer from 1 to 100000");
+            else
                 o->runs = (int)v;
             break;
         case O_SEED: rc = cli_seed_option("run", optarg, &o->seed); break;
@@ -201,9 +211,11 @@ struct run_state {
     struct clf_group *grp;     /* --devices */
     float *host, *out;         /* the input and the output [batch, seq, d] */
     int in_ndim;               /* the input's: 2 ([seq, d] from a file) or 3 */
-    double *times;             /* [runs] */
+    double *times;             /* [runs, or RUNS_AUTO_MAX] */
+    int n_runs;                /* timed runs done */
     struct clf_dp *dp;         /* data parallel: over the group, or this rank (of one) */
     struct clf_encoder_tp *tp; /* --tensor-parallel */
+    double context_ms;         /* the devices' contexts made */
     double load_ms, warm_ms, ms, mpi_sent;
     double max_abs, rel;       /* --check */
 };
@@ -276,7 +288,7 @@ static bool read_input(struct run_state *s)
     }
     const size_t n = (size_t)(o->batch * o->seq * o->cfg.d_model);
     s->out = ok ? malloc(n * sizeof *s->out) : NULL;
-    s->times = calloc((size_t)o->runs, sizeof *s->times);
+    s->times = calloc((size_t)(o->runs ? o->runs : RUNS_AUTO_MAX), sizeof *s->times);
     if (ok && (!s->out || !s->times))
         ok = !cli_error("out of memory");
     if (!cli_mpi_all_ok(&s->mpi, ok))
@@ -355,19 +367,29 @@ static bool time_runs(struct run_state *s)
     s->warm_ms = cli_now_ms() - t0;
     /* the ranks agree before each run: a rank may fail after a forward's
      * last exchange (tensor parallel: its closing LayerNorm) */
-    for (int r = 0; cli_mpi_all_ok(&s->mpi, st == CLF_OK) && r < o->runs; r++) {
+    /* --runs auto: stop before the next run (taken to last as long as the
+     * latest) would take the timed runs past RUNS_AUTO_MS; the times are
+     * the slowest rank's, so every rank stops after the same run */
+    const int most = o->runs ? o->runs : RUNS_AUTO_MAX;
+    double total = 0;
+    s->n_runs = 0;
+    while (cli_mpi_all_ok(&s->mpi, st == CLF_OK) && s->n_runs < most) {
         cli_mpi_barrier(&s->mpi);
         s->mpi.sent = 0;
         t0 = cli_now_ms();
         st = forward(s);
-        s->times[r] = cli_mpi_max(&s->mpi, cli_now_ms() - t0); /* the slowest rank */
+        double t = cli_mpi_max(&s->mpi, cli_now_ms() - t0); /* the slowest rank */
+        s->times[s->n_runs++] = t;
         s->mpi_sent = s->mpi.sent;
+        total += t;
+        if (!o->runs && total + t > RUNS_AUTO_MS)
+            break;
     }
     if (st != CLF_OK) /* every rank says why (another rank's failure, at least) */
         rank_error(s);
     if (!cli_mpi_all_ok(&s->mpi, st == CLF_OK))
         return false;
-    s->ms = cli_median(s->times, o->runs);
+    s->ms = cli_median(s->times, s->n_runs);
     return true;
 }
 
@@ -483,8 +505,11 @@ static int report_json(const struct run_state *s, const struct run_report *rp)
     cJSON_AddNumberToObject(c, "batch", (double)o->batch);
     cJSON_AddNumberToObject(c, "seq", (double)o->seq);
     cJSON_AddStringToObject(c, "weights", o->weights ? o->weights : "random");
+    cJSON_AddNumberToObject(r, "context_ms", s->context_ms);
     cJSON_AddNumberToObject(r, "load_ms", s->load_ms);
     cJSON_AddNumberToObject(r, "first_run_ms", s->warm_ms);
+    cJSON_AddNumberToObject(r, "runs", s->n_runs);
+    cJSON_AddItemToObject(r, "startup", cli_startup_json(s->ctx));
     cJSON_AddNumberToObject(r, "ms", s->ms);
     cJSON_AddNumberToObject(r, "tokens_per_s", tokens / (s->ms / 1e3));
     cJSON_AddItemToObject(r, "ops", profile_json(rp->ops, rp->nops));
@@ -573,7 +598,13 @@ static int report_text(const struct run_state *s, const struct run_report *rp)
            rp->quant, (long long)o->batch, (long long)o->seq, o->weights ? o->weights : "random");
     printf("time     %.2f ms (median of %d runs), %.0f tokens/s; first run %.1f ms, "
            "setup %.1f ms\n",
-           s->ms, o->runs, tokens / (s->ms / 1e3), s->warm_ms, s->load_ms);
+           s->ms, s->n_runs, tokens / (s->ms / 1e3), s->warm_ms, s->load_ms);
+    struct clf_ctx_stats st;
+    if (clf_ctx_stats(s->ctx, &st) == CLF_OK)
+        printf("startup  context %.1f ms; kernel programs %u built, %u loaded from the cache "
+               "in %.1f ms; %u shape classes tuned%s\n",
+               s->context_ms, st.programs_built, st.programs_loaded, st.build_ms, st.tuned,
+               rp->several ? " (the first device's)" : "");
     print_details(s, rp);
     return CLI_OK;
 }
@@ -611,13 +642,16 @@ int cmd_run(int argc, char **argv)
     o->seq = 512;
     o->batch = 1;
     o->seed = 1;
-    o->runs = 3;
+    o->runs = 0; /* auto */
     int rc = parse(argc, argv, o);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     cli_mpi_begin(&s.mpi);
     rc = CLI_FAIL;
-    if (open_devices(&s) && read_input(&s) && build(&s) && time_runs(&s))
+    double t0 = cli_now_ms();
+    bool opened = open_devices(&s);
+    s.context_ms = cli_now_ms() - t0;
+    if (opened && read_input(&s) && build(&s) && time_runs(&s))
         rc = s.mpi.rank > 0 ? CLI_OK : report(&s); /* rank 0 reports */
     free_state(&s);
     cli_mpi_end(&s.mpi);

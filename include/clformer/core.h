@@ -277,6 +277,24 @@ enum clf_tune_mode {
                             candidate (CLBlast included) */
 };
 
+/**
+ * Whether built program binaries go to the disk cache
+ * (clf_ctx_params.program_binaries). A binary is the driver's answer to
+ * CL_PROGRAM_BINARIES after a build from source: loading it later skips
+ * the compiler (about 5 ms instead of 65 ms or more per program on PoCL
+ * 3.1). PoCL keeps a cache of its own builds, keyed by source, options and
+ * device, and asking it for a binary makes it compile every kernel of the
+ * program once more for any work-group size (seconds per program), so on
+ * PoCL the library leaves its builds to that cache unless told otherwise.
+ */
+enum clf_program_binaries {
+    CLF_BINARIES_AUTO = 0, /**< binaries found in the cache are loaded; new ones are
+                                written, except on drivers that keep their own cache
+                                of builds (PoCL) */
+    CLF_BINARIES_ON = 1,   /**< loaded and written on every driver */
+    CLF_BINARIES_OFF = 2   /**< neither: every program is built from its source */
+};
+
 /** Context configuration; get one from clf_ctx_params_default(). */
 struct clf_ctx_params {
     /** The struct\'s size: set by clf_ctx_params_init or _default (see @ref abi
@@ -302,7 +320,10 @@ struct clf_ctx_params {
     /** Threshold. Default CLF_LOG_WARN, or $CLFORMER_LOG (debug, info,
      *  warn, error, none) when set. */
     enum clf_log_level log_level;
-    /** Progress handler for long work (kernel builds). Default NULL: none. */
+    /** Progress handler for long work: kernel builds (each program built
+     *  at its first use is one item of its own, "building kernels" 0 of 1,
+     *  then 1 of 1 with a NULL item once built; clf_ctx_warmup counts all
+     *  of its programs) and tuning. Default NULL: none. */
     clf_progress_fn progress_fn;
     void *progress_user;        /**< passed to progress_fn; default NULL */
     /** Bytes of released device buffers kept for reuse. Default 256 MiB. */
@@ -326,6 +347,10 @@ struct clf_ctx_params {
      *  (off, fast, full; any other value makes clf_ctx_create fail with
      *  CLF_E_INVALID_ARG), else CLF_TUNE_FAST. */
     enum clf_tune_mode tune_mode;
+    /** Program binaries in the disk cache (no effect without one). Default
+     *  CLF_BINARIES_AUTO, or $CLFORMER_BINARIES (auto, on, off; another
+     *  value makes clf_ctx_create fail with CLF_E_INVALID_ARG). */
+    enum clf_program_binaries program_binaries;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the

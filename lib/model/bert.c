@@ -219,13 +219,33 @@ static enum clf_status read_weight(struct weights *w, const char *name, int64_t 
                           clf_safetensors_last_error(w->st));
 }
 
+/* A weight being read into its device tensor (clf_encoder_upload_fill):
+ * tensor name of shape [rows] or [rows, cols], or encoder weight m of
+ * layer (Q, K and V stacked where m says so). */
+struct weight_fill {
+    struct weights *w;
+    const char *name;
+    int64_t rows, cols;
+    const struct clf_encoder_config *cfg;
+    int64_t layer;
+    size_t m;
+    const struct weight_desc *wd;
+};
+
+static enum clf_status fill_weight(void *user, void *dst, size_t bytes)
+{
+    const struct weight_fill *f = user;
+    (void)bytes; /* the tensor was made with the weight's shape */
+    return read_weight(f->w, f->name, f->rows, f->cols, dst);
+}
+
 /* Reads a weight into a new device tensor *out. */
 static enum clf_status load_weight(struct weights *w, const char *name, int64_t rows,
-                                   int64_t cols, float *host, struct clf_tensor **out)
+                                   int64_t cols, struct clf_tensor **out)
 {
-    enum clf_status st = read_weight(w, name, rows, cols, host);
+    struct weight_fill f = {w, name, rows, cols, NULL, 0, 0, NULL};
     const int64_t shape[2] = {rows, cols};
-    return st == CLF_OK ? clf_encoder_upload(w->ctx, cols ? 2 : 1, shape, host, out) : st;
+    return clf_encoder_upload_fill(w->ctx, cols ? 2 : 1, shape, fill_weight, &f, out);
 }
 
 /* An encoder weight and the BERT tensors (after "encoder.layer.N.") it is
@@ -280,9 +300,16 @@ static enum clf_status read_layer_weight(struct weights *w, const struct clf_enc
     return st;
 }
 
-/* Layer i's 12 weights into the encoder's slots. host holds the largest. */
-static enum clf_status load_layer(struct weights *w, struct clf_encoder *enc, int64_t i,
-                                  float *host)
+static enum clf_status fill_layer_weight(void *user, void *dst, size_t bytes)
+{
+    const struct weight_fill *f = user;
+    (void)bytes; /* the tensor was made with the weight's shape */
+    return read_layer_weight(f->w, f->cfg, f->layer, f->m, f->wd, dst);
+}
+
+/* Layer i's 12 weights into the encoder's slots, each read straight into
+ * its device tensor. */
+static enum clf_status load_layer(struct weights *w, struct clf_encoder *enc, int64_t i)
 {
     enum clf_status st = CLF_OK;
     for (size_t m = 0; st == CLF_OK && m < N_WEIGHTS; m++) {
@@ -292,31 +319,30 @@ static enum clf_status load_layer(struct weights *w, struct clf_encoder *enc, in
                             layer_map[m].encoder_name);
         int64_t shape[2];
         const int nd = clf_encoder_weight_shape(&enc->cfg, wd, shape);
-        st = read_layer_weight(w, &enc->cfg, i, m, wd, host);
-        if (st == CLF_OK)
-            st = clf_encoder_upload(w->ctx, nd, shape, host,
-                                    clf_encoder_slot(&enc->layers[i], wd));
+        struct weight_fill f = {w, NULL, 0, 0, &enc->cfg, i, m, wd};
+        st = clf_encoder_upload_fill(w->ctx, nd, shape, fill_layer_weight, &f,
+                                     clf_encoder_slot(&enc->layers[i], wd));
     }
     return st;
 }
 
-/* The embeddings: word, position, token type 0, LayerNorm. */
+/* The embeddings: word, position, token type 0 (host: room for the
+ * token type table), LayerNorm. */
 static enum clf_status load_embeddings(struct weights *w, struct clf_bert *b,
                                        const struct bert_sizes *s, float *host)
 {
     enum clf_status st =
-        load_weight(w, "embeddings.word_embeddings.weight", s->vocab, s->d, host, &b->word);
+        load_weight(w, "embeddings.word_embeddings.weight", s->vocab, s->d, &b->word);
     if (st == CLF_OK)
-        st = load_weight(w, "embeddings.position_embeddings.weight", s->max_pos, s->d, host,
-                         &b->pos);
+        st = load_weight(w, "embeddings.position_embeddings.weight", s->max_pos, s->d, &b->pos);
     if (st == CLF_OK) /* all rows checked, row 0 kept */
         st = read_weight(w, "embeddings.token_type_embeddings.weight", s->types, s->d, host);
     if (st == CLF_OK)
         st = clf_encoder_upload(w->ctx, 1, &s->d, host, &b->type0);
     if (st == CLF_OK)
-        st = load_weight(w, "embeddings.LayerNorm.weight", s->d, 0, host, &b->ln_w);
+        st = load_weight(w, "embeddings.LayerNorm.weight", s->d, 0, &b->ln_w);
     if (st == CLF_OK)
-        st = load_weight(w, "embeddings.LayerNorm.bias", s->d, 0, host, &b->ln_b);
+        st = load_weight(w, "embeddings.LayerNorm.bias", s->d, 0, &b->ln_b);
     return st;
 }
 
@@ -420,7 +446,7 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
         clf_safetensors_shape(L->w.st, "bert.embeddings.word_embeddings.weight", &nd, shape,
                               NULL) == CLF_OK)
         L->w.prefix = "bert.";
-    /* The tensors that size the host buffer below must be in the file with
+    /* The tensors that size the buffers made below must be in the file with
      * config.json's shapes first: a bogus configuration (vocab_size 2^24,
      * hidden_size 2^16) must not make the loader ask for terabytes. */
     char full[160];
@@ -440,13 +466,8 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
     if (st == CLF_OK && clf_safetensors_shape(L->w.st, extra, &nd, shape, NULL) == CLF_OK)
         st = clf_fail(ctx, CLF_E_SHAPE, "%s holds more layers than the %lld of config.json",
                       st_path, (long long)s->layers);
-    if (st == CLF_OK) { /* room for the largest tensor */
-        int64_t most = s->vocab * s->d;
-        const int64_t others[4] = {s->max_pos * s->d, s->types * s->d, 3 * s->d * s->d,
-                                   s->d_ff * s->d};
-        for (int i = 0; i < 4; i++)
-            most = others[i] > most ? others[i] : most;
-        L->host = malloc((size_t)most * sizeof *L->host);
+    if (st == CLF_OK) { /* room for the token type table (checked above) */
+        L->host = malloc((size_t)(s->types * s->d) * sizeof *L->host);
         if (!L->host)
             st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to load %s", st_path);
     }
@@ -475,7 +496,7 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
     if (st == CLF_OK)
         st = clf_encoder_new(ctx, &b->cfg, &unused, &b->enc);
     for (int64_t i = 0; st == CLF_OK && i < L.s.layers; i++)
-        st = load_layer(&L.w, b->enc, i, L.host);
+        st = load_layer(&L.w, b->enc, i);
     load_end(&L);
     if (st == CLF_OK)
         st = clf_encoder_prepare(b->enc);

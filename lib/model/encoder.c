@@ -227,6 +227,22 @@ void clf_encoder_random_weight(const struct clf_encoder_config *cfg, uint64_t se
         host[e] = (float)((is_gamma ? 1.0 : 0.0) + a * uniform(&state));
 }
 
+/* Random weight w of layer i drawn straight into its device tensor. */
+struct random_fill {
+    const struct clf_encoder_config *cfg;
+    uint64_t seed;
+    int64_t layer;
+    size_t w;
+};
+
+static enum clf_status fill_random(void *user, void *dst, size_t bytes)
+{
+    const struct random_fill *f = user;
+    (void)bytes; /* the tensor was made with the weight's shape */
+    clf_encoder_random_weight(f->cfg, f->seed, f->layer, f->w, dst);
+    return CLF_OK;
+}
+
 enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_encoder_config *cfg,
                                           uint64_t seed, struct clf_encoder **out)
 {
@@ -235,24 +251,16 @@ enum clf_status clf_encoder_create_random(struct clf_ctx *ctx, const struct clf_
     if (st != CLF_OK)
         return st;
     cfg = &enc->cfg; /* the caller's, as clf_encoder_new read it */
-    size_t cap = (size_t)(3 * cfg->d_model * cfg->d_model);
-    if ((size_t)(cfg->d_ff * cfg->d_model) > cap)
-        cap = (size_t)(cfg->d_ff * cfg->d_model);
-    float *host = malloc(cap * sizeof *host);
-    if (!host) {
-        clf_encoder_destroy(enc);
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for random weights");
-    }
     for (int64_t i = 0; st == CLF_OK && i < cfg->layers; i++) {
         for (size_t w = 0; st == CLF_OK && w < N_WEIGHTS; w++) {
             const struct weight_desc *wd = &clf_encoder_weight_table[w];
             int64_t shape[2];
             int nd = clf_encoder_weight_shape(cfg, wd, shape);
-            clf_encoder_random_weight(cfg, seed, i, w, host);
-            st = clf_encoder_upload(ctx, nd, shape, host, clf_encoder_slot(&enc->layers[i], wd));
+            struct random_fill f = {cfg, seed, i, w};
+            st = clf_encoder_upload_fill(ctx, nd, shape, fill_random, &f,
+                                         clf_encoder_slot(&enc->layers[i], wd));
         }
     }
-    free(host);
     if (st == CLF_OK)
         st = clf_encoder_prepare(enc);
     if (st != CLF_OK) {

@@ -10,6 +10,7 @@
 
 #include "clformer.h"
 #include "../linalg/tt_svd.h"
+#include "../runtime/tensor.h" /* clf_fill_fn */
 
 /* The weights of one layer, in PyTorch's names (see weight_table). */
 struct layer {
@@ -74,6 +75,10 @@ int clf_encoder_weight_shape(const struct clf_encoder_config *c, const struct we
 /* Creates a device f32 tensor holding host data. */
 enum clf_status clf_encoder_upload(struct clf_ctx *ctx, int ndim, const int64_t *shape,
                                    const float *host, struct clf_tensor **out);
+/* The same with the contents written by fill straight into the new
+ * tensor's memory (clf_tensor_fill: no host copy). */
+enum clf_status clf_encoder_upload_fill(struct clf_ctx *ctx, int ndim, const int64_t *shape,
+                                        clf_fill_fn fill, void *user, struct clf_tensor **out);
 
 /* Checks an encoder configuration (CLF_E_INVALID_ARG, CLF_E_UNSUPPORTED
  * naming what is wrong). */

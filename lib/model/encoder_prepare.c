@@ -26,6 +26,19 @@ enum clf_status clf_encoder_upload(struct clf_ctx *ctx, int ndim, const int64_t 
     return st;
 }
 
+enum clf_status clf_encoder_upload_fill(struct clf_ctx *ctx, int ndim, const int64_t *shape,
+                                        clf_fill_fn fill, void *user, struct clf_tensor **out)
+{
+    enum clf_status st = clf_tensor_create(ctx, CLF_F32, ndim, shape, out);
+    if (st == CLF_OK)
+        st = clf_tensor_fill(*out, fill, user);
+    if (st != CLF_OK) {
+        clf_tensor_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 /* SVD attention: factorises every layer's score forms (qk_lowrank.h) from
  * its in_proj weights, once, when the weights arrive. The mean relative
  * error of the heads' forms goes to the log. */

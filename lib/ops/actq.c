@@ -193,7 +193,7 @@ static enum clf_status enqueue_actq(struct clf_ctx *ctx, struct clf_node *node, 
         const struct clf_tensor *y = node->out;
         size_t rows = (size_t)(clf_tensor_numel(y) / y->shape[y->ndim - 1]);
         if (!group)
-            return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
+            return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
         size_t ls = 1;
         /* 2·ls floats of local memory */
         st = clf_pow2_group_size(ctx, k, y->shape[y->ndim - 1], ACTQ_MAX_GROUP,

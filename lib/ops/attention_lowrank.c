@@ -257,11 +257,11 @@ enum clf_status clf_attention_lowrank_record(struct clf_graph *g, struct clf_ten
  */
 
 /* Launches kernel `name` of attention_lowrank with arguments args[0..n)
- * over global[0..dims) (no local size). */
+ * over global[0..dims) (clf_launch_rounded, work-items doing work). */
 static enum clf_status nys_launch(struct clf_ctx *ctx, const char *name,
                                   const struct clf_karg *args, cl_uint n, cl_uint dims,
-                                  const size_t *global, cl_uint n_wait, const cl_event *wait,
-                                  cl_event *ev)
+                                  const size_t *global, enum clf_work work, cl_uint n_wait,
+                                  const cl_event *wait, cl_event *ev)
 {
     cl_kernel k = NULL;
     enum clf_status st = clf_kernel_get(ctx, "attention_lowrank", NULL, name, &k);
@@ -269,20 +269,20 @@ static enum clf_status nys_launch(struct clf_ctx *ctx, const char *name,
         st = clf_set_args(ctx, k, name, args, n);
     if (st != CLF_OK)
         return st;
-    return clf_launch(ctx, k, dims, global, NULL, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, dims, global, work, n_wait, wait, ev, name);
 }
 
 /* nys_norm: in[0] = A [bh, m, m] dense, out = nrm [bh]; iparams[0] = m. */
 static enum clf_status enqueue_nys_norm(struct clf_ctx *ctx, struct clf_node *node,
                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    cl_long m = node->iparams[0];
+    cl_long m = node->iparams[0], count = node->out->shape[0];
     struct clf_targ a = clf_targ_of(node->in[0]), n = clf_targ_of(node->out);
     const struct clf_karg args[] = {{sizeof(cl_mem), &a.mem}, {sizeof(cl_long), &a.off},
                                     {sizeof(cl_mem), &n.mem}, {sizeof(cl_long), &n.off},
-                                    {sizeof(cl_long), &m}};
-    size_t global = (size_t)node->out->shape[0];
-    return nys_launch(ctx, "nys_norm", args, CLF_NARGS(args), 1, &global, n_wait, wait, ev);
+                                    {sizeof(cl_long), &m},      {sizeof(cl_long), &count}};
+    size_t global = (size_t)count;
+    return nys_launch(ctx, "nys_norm", args, CLF_NARGS(args), 1, &global, CLF_WORK_ROW, n_wait, wait, ev);
 }
 
 /* nys_z0: in[0] = A, in[1] = nrm, out = Z; iparams[0] = m. */
@@ -297,7 +297,7 @@ static enum clf_status enqueue_nys_z0(struct clf_ctx *ctx, struct clf_node *node
                                     {sizeof(cl_mem), &z.mem}, {sizeof(cl_long), &z.off},
                                     {sizeof(cl_long), &m}};
     size_t global[2] = {(size_t)(m * m), (size_t)node->out->shape[0]};
-    return nys_launch(ctx, "nys_z0", args, CLF_NARGS(args), 2, global, n_wait, wait, ev);
+    return nys_launch(ctx, "nys_z0", args, CLF_NARGS(args), 2, global, CLF_WORK_ELEMENT, n_wait, wait, ev);
 }
 
 /* nys_eye: in[0] = X or NULL, out = Y; iparams[0] = m, fparams[0] = c. */
@@ -314,7 +314,7 @@ static enum clf_status enqueue_nys_eye(struct clf_ctx *ctx, struct clf_node *nod
                                     {sizeof(cl_long), &y.off},  {sizeof(cl_long), &m},
                                     {sizeof(cl_float), &c}};
     size_t global[2] = {(size_t)(m * m), (size_t)node->out->shape[0]};
-    return nys_launch(ctx, "nys_eye", args, CLF_NARGS(args), 2, global, n_wait, wait, ev);
+    return nys_launch(ctx, "nys_eye", args, CLF_NARGS(args), 2, global, CLF_WORK_ELEMENT, n_wait, wait, ev);
 }
 
 /* nys_store: in[0] = X (4-D), out = Y (4-D, same shape, any strides). */
@@ -331,7 +331,7 @@ static enum clf_status enqueue_nys_store(struct clf_ctx *ctx, struct clf_node *n
                                     {sizeof(cl_long), &yo},  {sizeof(cl_long4), &ys},
                                     {sizeof(cl_long4), &shape}};
     size_t global = (size_t)clf_tensor_numel(node->out);
-    return nys_launch(ctx, "nys_store", args, CLF_NARGS(args), 1, &global, n_wait, wait, ev);
+    return nys_launch(ctx, "nys_store", args, CLF_NARGS(args), 1, &global, CLF_WORK_ELEMENT, n_wait, wait, ev);
 }
 
 static const struct clf_op_impl op_nys_norm = {.name = "nys_norm", .enqueue = enqueue_nys_norm};

@@ -71,15 +71,15 @@ enum clf_status clf_gemm_epilogue_enqueue(struct clf_ctx *ctx, const struct clf_
     if (st != CLF_OK)
         return st;
     cl_mem bm = bias_mem(p);
-    cl_int has_bias = p->bias_t != NULL, act = (cl_int)p->act;
+    cl_int has_bias = p->bias_t != NULL, act = (cl_int)p->act, n = (cl_int)p->n;
     cl_uint i = 0;
     cl_int err = 0;
 #define ARG(v) err |= clSetKernelArg(kern, i++, sizeof(v), &(v))
     ARG(p->c_t->storage->mem); ARG(p->c_off); ARG(p->c_rs); ARG(p->c_bs);
-    ARG(bm); ARG(p->bias_off); ARG(has_bias); ARG(act);
+    ARG(bm); ARG(p->bias_off); ARG(has_bias); ARG(act); ARG(n);
 #undef ARG
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of gemm_epilogue failed");
     size_t global[3] = {(size_t)p->n, (size_t)p->m, (size_t)p->batch};
-    return clf_launch(ctx, kern, 3, global, NULL, n_wait, wait, ev, "gemm_epilogue");
+    return clf_launch_rounded(ctx, kern, 3, global, CLF_WORK_ELEMENT, n_wait, wait, ev, "gemm_epilogue");
 }

@@ -101,7 +101,7 @@ enum clf_status clf_launch_per_element(struct clf_ctx *ctx, cl_kernel k,
                                        const cl_event *wait, cl_event *ev, const char *name)
 {
     size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 1, &global, CLF_WORK_ELEMENT, n_wait, wait, ev, name);
 }
 
 enum clf_status clf_launch_io_args(struct clf_ctx *ctx, const struct clf_node *node,

@@ -22,7 +22,8 @@ enum clf_status clf_kernel_io(struct clf_ctx *ctx, const struct clf_node *node,
                               const char *family, const char *opts, const char *name,
                               cl_kernel *k, cl_uint *next);
 
-/* Enqueues k with one work-item per element of node->out. */
+/* Enqueues k with one work-item per element of node->out
+ * (clf_launch_rounded, CLF_WORK_ELEMENT: k returns for gid >= that count). */
 enum clf_status clf_launch_per_element(struct clf_ctx *ctx, cl_kernel k,
                                        const struct clf_node *node, cl_uint n_wait,
                                        const cl_event *wait, cl_event *ev, const char *name);

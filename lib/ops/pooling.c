@@ -35,7 +35,7 @@ static enum clf_status enqueue_l2(struct clf_ctx *ctx, struct clf_node *node, cl
     if (st != CLF_OK)
         return st;
     size_t rows = (size_t)node->out->shape[0];
-    return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, "pool_l2_normalize");
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, "pool_l2_normalize");
 }
 
 static const struct clf_op_impl op_key_padding = {.name = "key_padding",

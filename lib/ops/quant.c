@@ -150,14 +150,16 @@ static enum clf_status quant_launch_per_element(struct clf_ctx *ctx, const struc
 static enum clf_status enqueue_scale(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                      const cl_event *wait, cl_event *ev)
 {
-    /* stats, scale, scheme, bits */
+    /* stats, scale, scheme, bits, groups */
     static const char name[] = "quant_scale";
     cl_int scheme = (cl_int)node->iparams[0], bits = (cl_int)node->iparams[2];
+    cl_long groups = clf_tensor_numel(node->out);
     const struct clf_karg args[] = {
         {sizeof(cl_mem), &node->in[0]->storage->mem},
         {sizeof(cl_mem), &node->out->storage->mem},
         {sizeof scheme, &scheme},
         {sizeof bits, &bits},
+        {sizeof groups, &groups},
     };
     return quant_launch_per_element(ctx, node, name, args, CLF_NARGS(args), n_wait, wait, ev);
 }
@@ -165,14 +167,16 @@ static enum clf_status enqueue_scale(struct clf_ctx *ctx, struct clf_node *node,
 static enum clf_status enqueue_zero(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                     const cl_event *wait, cl_event *ev)
 {
-    /* stats, scale, zero, bits */
+    /* stats, scale, zero, bits, groups */
     static const char name[] = "quant_zero";
     cl_int bits = (cl_int)node->iparams[2];
+    cl_long groups = clf_tensor_numel(node->out);
     const struct clf_karg args[] = {
         {sizeof(cl_mem), &node->in[0]->storage->mem},
         {sizeof(cl_mem), &node->in[1]->storage->mem},
         {sizeof(cl_mem), &node->out->storage->mem},
         {sizeof bits, &bits},
+        {sizeof groups, &groups},
     };
     return quant_launch_per_element(ctx, node, name, args, CLF_NARGS(args), n_wait, wait, ev);
 }
@@ -208,7 +212,7 @@ static enum clf_status enqueue_codes(struct clf_ctx *ctx, struct clf_node *node,
     if (node->iparams[3] == QUANT_GROUP)
         return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);
     size_t rows = (size_t)rows_of(x);
-    return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *node,
@@ -249,7 +253,7 @@ static enum clf_status enqueue_dequant(struct clf_ctx *ctx, struct clf_node *nod
     if (!item)
         return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);
     size_t rows = (size_t)rows_of(q);
-    return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_row(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
@@ -277,7 +281,7 @@ static enum clf_status enqueue_row(struct clf_ctx *ctx, struct clf_node *node, c
     if (st != CLF_OK)
         return st;
     size_t rows = (size_t)rows_of(x);
-    return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_partial(struct clf_ctx *ctx, struct clf_node *node,
@@ -302,7 +306,7 @@ static enum clf_status enqueue_partial(struct clf_ctx *ctx, struct clf_node *nod
     if (st != CLF_OK)
         return st;
     size_t global[2] = {(size_t)clf_ceil_div(cols_of(x), 8), (size_t)node->out->shape[1]};
-    return clf_launch(ctx, k, 2, global, NULL, n_wait, wait, ev, name);
+    return clf_launch_rounded(ctx, k, 2, global, CLF_WORK_ROW, n_wait, wait, ev, name);
 }
 
 static enum clf_status enqueue_finish(struct clf_ctx *ctx, struct clf_node *node,

@@ -42,20 +42,15 @@ static int64_t row_count(const struct clf_tensor *t)
     return clf_tensor_numel(t) / t->shape[t->ndim - 1];
 }
 
-/* Kernel name and build options of a row-reduction node: base is "softmax"
- * or "layernorm"; the vector variant is built with -DROWS_VW=16 where the
- * device prefers 16-wide floats, else 8. */
-static void rows_kernel(const struct clf_ctx *ctx, const struct clf_node *node, const char *base,
-                        char *name, size_t size, const char **opts)
+/* Kernel name of a row-reduction node: base is "softmax" or "layernorm"
+ * (the vector variant's width follows the device's preferred float vector
+ * width, CLF_VEC_FLOAT of every build: no options of its own). */
+static void rows_kernel(const struct clf_node *node, const char *base, char *name, size_t size)
 {
-    static const char *vw8 = "-DROWS_VW=8", *vw16 = "-DROWS_VW=16";
     const char *suffix = node->iparams[0] == CLF_ROWS_PER_ITEM   ? "item"
                          : node->iparams[0] == CLF_ROWS_PER_GROUP ? "group"
                                                                   : "vec";
     snprintf(name, size, "%s_%s", base, suffix);
-    *opts = NULL;
-    if (node->iparams[0] == CLF_ROWS_PER_ITEM_VEC)
-        *opts = ctx->info.vec_float >= 16 ? vw16 : vw8;
 }
 
 /* Launches a row-reduction kernel whose arguments up to `arg` are set: the
@@ -68,7 +63,7 @@ static enum clf_status launch_rows(struct clf_ctx *ctx, cl_kernel k, cl_uint arg
     const struct clf_tensor *y = node->out;
     size_t rows = (size_t)row_count(y);
     if (node->iparams[0] != CLF_ROWS_PER_GROUP)
-        return clf_launch(ctx, k, 1, &rows, NULL, n_wait, wait, ev, name);
+        return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
     size_t ls = 1;
     enum clf_status st = clf_pow2_group_size(ctx, k, y->shape[y->ndim - 1], ROWS_MAX_GROUP,
                                              sizeof(float), &ls);
@@ -104,11 +99,10 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *nod
 {
     /* x -> y, shape */
     char name[32];
-    const char *opts;
-    rows_kernel(ctx, node, "softmax", name, sizeof name, &opts);
+    rows_kernel(node, "softmax", name, sizeof name);
     cl_kernel k = NULL;
     cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "rows", opts, name, &k, &arg);
+    enum clf_status st = clf_kernel_io(ctx, node, "rows", NULL, name, &k, &arg);
     return st == CLF_OK ? launch_rows(ctx, k, arg, node, n_wait, wait, ev, name) : st;
 }
 
@@ -118,11 +112,10 @@ static enum clf_status enqueue_layernorm(struct clf_ctx *ctx, struct clf_node *n
     /* x, gamma, beta (either may be absent) -> y, shape, then eps, 1/N and
      * whether gamma and beta are given */
     char name[32];
-    const char *opts;
-    rows_kernel(ctx, node, "layernorm", name, sizeof name, &opts);
+    rows_kernel(node, "layernorm", name, sizeof name);
     cl_kernel k = NULL;
     cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "rows", opts, name, &k, &arg);
+    enum clf_status st = clf_kernel_io(ctx, node, "rows", NULL, name, &k, &arg);
     if (st != CLF_OK)
         return st;
     cl_float eps = node->fparams[0], inv_n = node->fparams[1];
@@ -203,7 +196,7 @@ static enum clf_status enqueue_embedding(struct clf_ctx *ctx, struct clf_node *n
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of embedding_gather failed");
     size_t global = (size_t)clf_tensor_numel(node->out);
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, "embedding_gather");
+    return clf_launch_rounded(ctx, k, 1, &global, CLF_WORK_ELEMENT, n_wait, wait, ev, "embedding_gather");
 }
 
 /* Operation counts for clf_graph_node_cost, per output element: 1 for a

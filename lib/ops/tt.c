@@ -43,7 +43,7 @@ static enum clf_status enqueue_tt(struct clf_ctx *ctx, struct clf_node *node, cl
                             arg + i);
     const size_t global[2] = {(size_t)clf_ceil_div(P * S, TT_TC),
                               (size_t)(Qpad / CLF_TT_QTILE)};
-    return clf_launch(ctx, k, 2, global, NULL, n_wait, wait, ev, "tt_contract");
+    return clf_launch_rounded(ctx, k, 2, global, CLF_WORK_ROW, n_wait, wait, ev, "tt_contract");
 }
 
 static void describe_tt(const struct clf_node *node, char *buf, size_t size)

@@ -10,6 +10,18 @@
 #include "tensor.h"
 #include "abi.h"
 
+/* CLFORMER_BINARIES's values, in enum clf_program_binaries order. */
+static const char *const binaries_names[] = {"auto", "on", "off"};
+
+/* The policy a CLFORMER_BINARIES value names, or -1. */
+static int parse_binaries(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcasecmp(s, binaries_names[i]))
+            return i;
+    return -1;
+}
+
 static enum clf_log_level parse_log_level(const char *s, enum clf_log_level fallback)
 {
     static const char *names[] = {"debug", "info", "warn", "error", "none"};
@@ -52,6 +64,9 @@ void clf_ctx_params_init(struct clf_ctx_params *out, size_t size)
     }
     p.command_buffers = !(env.command_buffer && !strcmp(env.command_buffer, "0"));
     p.tune_mode = CLF_TUNE_AUTO; /* $CLFORMER_TUNE is read (and checked) by clf_ctx_create */
+    p.program_binaries = CLF_BINARIES_AUTO;
+    if (env.binaries && parse_binaries(env.binaries) >= 0)
+        p.program_binaries = (enum clf_program_binaries)parse_binaries(env.binaries);
     p.size = sizeof p;
     clf_abi_fill(out, size, &p, sizeof p);
 }
@@ -90,6 +105,25 @@ static char *resolve_cache_dir(const struct clf_ctx_params *p, const struct clf_
     return dir;
 }
 
+/* True for drivers that keep a cache of their own builds, keyed by source
+ * and options, and compile again to answer CL_PROGRAM_BINARIES: PoCL (its
+ * binary holds every kernel compiled for any work-group size, seconds per
+ * program, while a rebuild from source hits its cache in ~65 ms). */
+static bool driver_caches_builds(const struct clf_device_info *d)
+{
+    return strstr(d->platform_name, "Portable Computing Language") ||
+           strstr(d->platform_version, "PoCL");
+}
+
+/* ctx->read_binaries / write_binaries from the policy, once the device is
+ * known. */
+static void set_binaries(struct clf_ctx *ctx, enum clf_program_binaries policy)
+{
+    ctx->read_binaries = ctx->cache_dir && policy != CLF_BINARIES_OFF;
+    ctx->write_binaries = ctx->read_binaries &&
+                          (policy == CLF_BINARIES_ON || !driver_caches_builds(&ctx->info));
+}
+
 static void set_base_options(struct clf_ctx *ctx)
 {
     const struct clf_device_info *d = &ctx->info;
@@ -98,9 +132,9 @@ static void set_base_options(struct clf_ctx *ctx)
         snprintf(std, sizeof std, "-cl-std=CL%d.%d ", d->c_major, d->c_minor);
     snprintf(ctx->base_options, sizeof ctx->base_options,
              "%s-DCLF_HAS_FP16=%d -DCLF_HAS_FP64=%d -DCLF_HAS_SUBGROUPS=%d "
-             "-DCLF_HAS_INT_DOT=%d -DCLF_DEVICE_CPU=%d",
+             "-DCLF_HAS_INT_DOT=%d -DCLF_DEVICE_CPU=%d -DCLF_VEC_FLOAT=%u",
              std, d->fp16, d->fp64, d->subgroups, d->int_dot_product,
-             d->type == CLF_DEVICE_CPU);
+             d->type == CLF_DEVICE_CPU, d->vec_float);
 }
 
 static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool profiling,
@@ -305,6 +339,16 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_TUNE '%s': off, fast or full", env.tune);
         goto fail;
     }
+    if ((unsigned)p->program_binaries > CLF_BINARIES_OFF) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "program_binaries %d out of range",
+                      (int)p->program_binaries);
+        goto fail;
+    }
+    if (env.binaries && parse_binaries(env.binaries) < 0) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_BINARIES '%s': auto, on or off",
+                      env.binaries);
+        goto fail;
+    }
     if (env.plan && *env.plan) {
         static const char *modes[] = {"auto", "arena", "pool", "none"};
         ctx->plan_mode = -1;
@@ -330,10 +374,14 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     if (st != CLF_OK)
         goto fail;
     set_base_options(ctx);
+    set_binaries(ctx, p->program_binaries);
     if (p->command_buffers)
         load_command_buffers(ctx);
-    clf_log(ctx, CLF_LOG_INFO, "device '%s' (%s), cache %s, kernels %s", ctx->info.name,
-            ctx->info.platform_name, ctx->cache_dir ? ctx->cache_dir : "disabled",
+    clf_log(ctx, CLF_LOG_INFO, "device '%s' (%s), cache %s (program binaries %s), kernels %s",
+            ctx->info.name, ctx->info.platform_name, ctx->cache_dir ? ctx->cache_dir : "disabled",
+            ctx->write_binaries  ? "read and written"
+            : ctx->read_binaries ? "read, not written: the driver caches its builds"
+                                 : "not used",
             ctx->cl_dir ? ctx->cl_dir : "embedded");
     *out = ctx;
     return CLF_OK;
@@ -506,18 +554,23 @@ enum clf_status clf_ctx_warmup(struct clf_ctx *ctx)
     if (!ctx)
         return CLF_E_INVALID_ARG;
     int total = 0, done = 0;
-    for (size_t i = 0; i < clf_cl_sources_count; i++)
-        total += clf_program_is_family(clf_cl_sources[i].family);
+    /* one build per program: a family built with others counts once */
     for (size_t i = 0; i < clf_cl_sources_count; i++) {
         const char *family = clf_cl_sources[i].family;
-        if (!clf_program_is_family(family))
+        total += clf_program_is_family(family) && clf_program_name(family) == family;
+    }
+    for (size_t i = 0; i < clf_cl_sources_count; i++) {
+        const char *family = clf_cl_sources[i].family;
+        if (!clf_program_is_family(family) || clf_program_name(family) != family)
             continue;
         char item[128];
         snprintf(item, sizeof item, "%s.cl", family);
         if (ctx->progress_fn)
             ctx->progress_fn(ctx->progress_user, "building kernels", done, total, item);
         struct clf_program_entry *prog = NULL;
+        ctx->warming = true;
         enum clf_status st = clf_program_get(ctx, family, NULL, &prog);
+        ctx->warming = false;
         if (st != CLF_OK)
             return st;
         done++;

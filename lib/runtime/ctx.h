@@ -93,6 +93,9 @@ struct clf_ctx {
     cl_event node_first_ev;    /* the first command of the node being enqueued */
 
     char *cache_dir;           /* NULL: disk cache disabled */
+    bool read_binaries;        /* program binaries are loaded from cache_dir */
+    bool write_binaries;       /* and written there after a build from source
+                                  (clf_ctx_params.program_binaries resolved) */
     char *cl_dir;              /* NULL: embedded sources */
     char base_options[256];    /* -cl-std and feature defines for every build */
 
@@ -101,6 +104,7 @@ struct clf_ctx {
     enum clf_log_level log_level;
     clf_progress_fn progress_fn;
     void *progress_user;
+    bool warming;              /* in clf_ctx_warmup, which reports the builds */
 
     enum clf_gemm_provider gemm_provider; /* context default for GEMM ops */
 

@@ -15,6 +15,7 @@ void clf_env_read(struct clf_env *env)
     env->command_buffer = getenv("CLFORMER_COMMAND_BUFFER");
     env->plan = getenv("CLFORMER_PLAN");
     env->tune = getenv("CLFORMER_TUNE");
+    env->binaries = getenv("CLFORMER_BINARIES");
     env->xdg_cache = getenv("XDG_CACHE_HOME");
     env->home = getenv("HOME");
 }

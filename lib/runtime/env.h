@@ -20,6 +20,8 @@ struct clf_env {
                               out their intermediates (default auto) */
     const char *tune;      /* CLFORMER_TUNE: off|fast|full, the auto-tuners'
                               mode (default fast) */
+    const char *binaries;  /* CLFORMER_BINARIES: auto|on|off, program binaries in
+                              the disk cache (clf_ctx_params.program_binaries) */
     const char *xdg_cache; /* XDG_CACHE_HOME */
     const char *home;      /* HOME */
 };

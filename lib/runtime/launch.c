@@ -129,6 +129,8 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
 {
     if (ev)
         *ev = NULL;
+    if (!local)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s launched without a local size", what);
     cl_int ferr = CL_SUCCESS;
     if (clf_fault(CLF_FAULT_LAUNCH, &ferr) || clf_fault(CLF_FAULT_ENQUEUE, &ferr))
         return launch_failed(ctx, ferr, what);
@@ -147,6 +149,33 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
     if (own)
         clReleaseEvent(own);
     return CLF_OK;
+}
+
+enum clf_status clf_launch_rounded(struct clf_ctx *ctx, cl_kernel k, cl_uint dims,
+                                   const size_t *global, enum clf_work work, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev, const char *what)
+{
+    size_t group = work == CLF_WORK_ELEMENT            ? 4096
+                   : ctx->info.type == CLF_DEVICE_CPU ? 8
+                                                      : 64;
+    size_t kmax = 0, local[3] = {group, 1, 1}, rounded[3];
+    if (ev)
+        *ev = NULL;
+    if (dims < 1 || dims > 3)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s launched over %u dimensions", what, dims);
+    /* the kernel's own limit (registers, local memory) and the device's:
+     * properties of k and the device, never of the shape */
+    cl_int err = clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                          &kmax, NULL);
+    if (err != CL_SUCCESS)
+        return clf_fail_cl(ctx, err, "clGetKernelWorkGroupInfo");
+    while (local[0] > 1 && ((kmax && local[0] > kmax) ||
+                            (ctx->info.max_work_group_size &&
+                             local[0] > ctx->info.max_work_group_size)))
+        local[0] /= 2;
+    for (cl_uint d = 0; d < dims; d++)
+        rounded[d] = (global[d] + local[d] - 1) / local[d] * local[d];
+    return clf_launch(ctx, k, dims, rounded, local, n_wait, wait, ev, what);
 }
 
 enum clf_status clf_marker(struct clf_ctx *ctx, cl_uint n_wait, const cl_event *wait,

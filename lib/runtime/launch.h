@@ -10,8 +10,12 @@
 #include "ctx.h"
 
 /*
- * Enqueues k over `dims` global sizes (local sizes NULL: the driver's
- * choice) on ctx->queue, after the wait events; names `what` in an error.
+ * Enqueues k over `dims` global sizes in work-groups of `local` sizes on
+ * ctx->queue, after the wait events; names `what` in an error. local is
+ * never NULL (CLF_E_INVALID_ARG): a driver-chosen local size depends on the
+ * global size, and PoCL compiles a kernel anew for every local size it
+ * meets (0.1-1.5 s each), so that every new shape would compile again;
+ * kernels that take any size go through clf_launch_rounded.
  * While a graph is recorded (ctx->rec set) the launch is recorded into the
  * command buffer instead: with a clone of k (arguments as set now), the
  * wait events translated to sync points, and *ev a stand-in event (see
@@ -20,6 +24,35 @@
 enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const size_t *global,
                            const size_t *local, cl_uint n_wait, const cl_event *wait, cl_event *ev,
                            const char *what);
+
+/*
+ * What one work-item of a clf_launch_rounded launch does, which sets the
+ * work-group size (a property of the kernel and the device, never of the
+ * shape). Measured on PoCL 3.1 (2-core AVX-512), BERT batch 8 x 18 tokens:
+ *  CLF_WORK_ELEMENT  one element, a few operations: 4096 work-items per
+ *                    group (PoCL's largest; a GPU's limit caps it); PoCL
+ *                    runs a group as one vectorised loop and its own choice
+ *                    is as large, and smaller groups cost more (64 made an
+ *                    add of 55k elements 1.6x slower than PoCL's choice,
+ *                    1024 still 1.1x);
+ *  CLF_WORK_ROW      a row or another long loop: 8 per group on CPU devices,
+ *                    so that a hundred rows still spread over the cores
+ *                    (groups of 64 made LayerNorm of 144 rows 1.6x slower),
+ *                    64 elsewhere (whole warps and wavefronts).
+ */
+enum clf_work { CLF_WORK_ELEMENT, CLF_WORK_ROW };
+
+/*
+ * clf_launch in work-groups of a fixed shape, whatever the global sizes:
+ * the work-items of `work` along dimension 0 (fewer where the device or k
+ * allows fewer), 1 along the others, and global[0] rounded up to a whole
+ * number of work-groups. The kernel must return at once, before any read
+ * or write, for the work-items at or past the real global[0] (it is given
+ * the size it covers: the common.cl guards).
+ */
+enum clf_status clf_launch_rounded(struct clf_ctx *ctx, cl_kernel k, cl_uint dims,
+                                   const size_t *global, enum clf_work work, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev, const char *what);
 
 /* A marker after the wait events (*ev its event, may be NULL for none);
  * recorded as a barrier while recording. */

@@ -16,13 +16,19 @@ extern const struct clf_cl_source clf_cl_sources[];
 extern const size_t clf_cl_sources_count;
 
 /* Reads a family's full program text (cl/common.cl followed by
- * cl/<family>.cl, whose `#include "NAME.cl"` lines are replaced by those
- * sources) into a malloc'd string. */
+ * cl/<family>.cl, or by each family built together with it, whose
+ * `#include "NAME.cl"` lines are replaced by those sources) into a
+ * malloc'd string. */
 enum clf_status clf_program_source(struct clf_ctx *ctx, const char *family, char **text);
 
 /* False for include-only sources (common.cl and *_common.cl), which are
  * spliced into programs, never built alone. */
 bool clf_program_is_family(const char *name);
+
+/* The program a family's kernels are in: the family itself, or the first
+ * of the small families that are built together as one program (see
+ * program.c), whose full text clf_program_source gives for any of them. */
+const char *clf_program_name(const char *family);
 
 /* Returns the program for family built with the context's base options plus
  * `extra` (may be NULL), building or loading it from the disk cache on first

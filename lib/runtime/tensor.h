@@ -106,4 +106,18 @@ enum clf_status clf_copy_enqueue(struct clf_ctx *ctx, const struct clf_tensor *s
                                  const struct clf_tensor *dst, cl_uint n_wait,
                                  const cl_event *wait, cl_event *ev);
 
+/* Writes bytes (all of them) of a tensor's contents at dst. */
+typedef enum clf_status (*clf_fill_fn)(void *user, void *dst, size_t bytes);
+
+/*
+ * clf_tensor_write without a host copy of the contents: maps the bytes of
+ * a contiguous t for writing (no transfer from the device), lets fill
+ * write all of them, unmaps. On a CPU device the pointer is the buffer
+ * itself, so a weight read from a file lands in it directly (a model's
+ * loading was a read into host memory and then a copy into each buffer).
+ * A non-contiguous t is CLF_E_SHAPE. fill's failure is returned (the
+ * contents are then undefined).
+ */
+enum clf_status clf_tensor_fill(struct clf_tensor *t, clf_fill_fn fill, void *user);
+
 #endif

@@ -35,7 +35,7 @@ enum clf_status clf_copy_enqueue(struct clf_ctx *ctx, const struct clf_tensor *s
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", names[es]);
     size_t global = (size_t)clf_tensor_numel(src);
     /* through clf_launch: recorded when the executor records a graph */
-    return clf_launch(ctx, k, 1, &global, NULL, n_wait, wait, ev, names[es]);
+    return clf_launch_rounded(ctx, k, 1, &global, CLF_WORK_ELEMENT, n_wait, wait, ev, names[es]);
 }
 
 /* Checks a transfer's arguments; *bytes_needed receives numel * dtype size. */
@@ -108,6 +108,37 @@ enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t b
                                       NULL, NULL);
     st = err == CL_SUCCESS ? copy_sync(ctx, tmp, t) : clf_fail_cl(ctx, err, "clEnqueueWriteBuffer");
     clf_tensor_free(tmp);
+    return st;
+}
+
+enum clf_status clf_tensor_fill(struct clf_tensor *t, clf_fill_fn fill, void *user)
+{
+    if (!t || !fill)
+        return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx = t->ctx;
+    if (!clf_tensor_is_contiguous(t))
+        return clf_fail(ctx, CLF_E_SHAPE, "filling a view that is not contiguous");
+    enum clf_status st = ensure_memory(t);
+    if (st != CLF_OK)
+        return st;
+    size_t es = clf_dtype_size(t->dtype), bytes = (size_t)clf_tensor_numel(t) * es;
+    cl_int err = CL_SUCCESS;
+    void *p = clf_fault(CLF_FAULT_ENQUEUE, &err) ? NULL
+              : clEnqueueMapBuffer(ctx->queue, t->storage->mem, CL_TRUE,
+                                   CL_MAP_WRITE_INVALIDATE_REGION, (size_t)t->offset * es, bytes,
+                                   0, NULL, NULL, &err);
+    if (err != CL_SUCCESS)
+        return clf_fail_cl(ctx, err, "clEnqueueMapBuffer");
+    t->storage->version++;
+    st = fill(user, p, bytes);
+    cl_event ev = NULL;
+    err = clEnqueueUnmapMemObject(ctx->queue, t->storage->mem, p, 0, NULL, &ev);
+    if (err == CL_SUCCESS)
+        err = clWaitForEvents(1, &ev);
+    if (ev)
+        clReleaseEvent(ev);
+    if (err != CL_SUCCESS && st == CLF_OK)
+        st = clf_fail_cl(ctx, err, "clEnqueueUnmapMemObject");
     return st;
 }
 
