@@ -231,7 +231,7 @@ PY
   # cache directory of its own, so that programs are built, not loaded
   if command -v script >/dev/null; then
     CLFORMER_CACHE_DIR="$tmp/cache-embed-tty" script -qec "'$exe' embed 'one sentence' >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
-    if grep -q 'building kernels 1/1 (.*\.cl)' "$tmp/tty"; then pass "embed: progress on a terminal"
+    if grep -qE 'building kernels \[[#-]+\] [0-9]+/[0-9]+ .*\.cl' "$tmp/tty"; then pass "embed: progress on a terminal"
     else fail "embed: no progress on a terminal: $(cat -v "$tmp/tty" | head -c 300)"; fi
     CLFORMER_CACHE_DIR="$tmp/cache-embed-tty2" script -qec "'$exe' embed --json 'one sentence' >/dev/null" /dev/null >"$tmp/tty" 2>&1 </dev/null
     if [ -s "$tmp/tty" ]; then fail "embed --json drew on the terminal: $(cat -v "$tmp/tty" | head -c 300)"
