@@ -122,7 +122,7 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct clf_gemm_proble
         /* CPU tiles wider than the device's vectors are correct but spill */
         if (ctx->info.type == CLF_DEVICE_CPU &&
             (unsigned)clf_gemm_cpu_configs[i].vw >
-                (ctx->info.vec_float > 4 ? ctx->info.vec_float : 4))
+                (ctx->float_lanes > 4 ? ctx->float_lanes : 4))
             continue;
         cands.choice[n++] = (struct clf_gemm_choice){CLF_GEMM_NATIVE, i};
     }

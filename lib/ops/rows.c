@@ -55,7 +55,7 @@ static void rows_kernel(const struct clf_ctx *ctx, const struct clf_node *node, 
     snprintf(name, size, "%s_%s", base, suffix);
     *opts = NULL;
     if (node->iparams[0] == CLF_ROWS_PER_ITEM_VEC)
-        *opts = ctx->info.vec_float >= 16 ? vw16 : vw8;
+        *opts = ctx->float_lanes >= 16 ? vw16 : vw8;
 }
 
 /* Launches a row-reduction kernel whose arguments up to `arg` are set: the

@@ -319,6 +319,7 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     st = open(ctx, p, user);
     if (st != CLF_OK)
         goto fail;
+    ctx->float_lanes = clf_device_float_lanes(ctx->device, &ctx->info);
     set_base_options(ctx);
     if (p->command_buffers)
         load_command_buffers(ctx);

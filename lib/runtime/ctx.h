@@ -65,6 +65,7 @@ struct clf_ctx {
     bool released;             /* clf_ctx_destroy dropped the caller's reference */
     bool freeing;              /* the last reference is gone: being freed */
     struct clf_device_info info;
+    unsigned float_lanes;      /* clf_device_float_lanes: sizes the CPU kernels' tiles */
     cl_platform_id platform;
     cl_device_id device;
     cl_context context;
