@@ -413,6 +413,7 @@ static void ctx_free(struct clf_ctx *ctx)
     clf_log(ctx, CLF_LOG_DEBUG, "context on '%s' freed", ctx->info.name);
     clf_pool_trim(ctx);
     free(ctx->pool.free_bufs);
+    free(ctx->run_evs);
     clf_programs_release(ctx);
     if (ctx->queue_in_order)
         clReleaseCommandQueue(ctx->queue_in_order);
