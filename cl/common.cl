@@ -3,7 +3,8 @@
  *   CLF_HAS_FP16, CLF_HAS_FP64, CLF_HAS_SUBGROUPS, CLF_HAS_INT_DOT (0/1):
  *     optional device features, probed at run time;
  *   CLF_DEVICE_CPU (0/1): the device is a CPU (PoCL and the like);
- *   CLF_VEC_FLOAT: the device's preferred float vector width.
+ *   CLF_VEC_FLOAT: the device's float lanes (the larger of its preferred and
+ *   native float vector widths, clf_device_float_lanes).
  * Portability floor: OpenCL C 1.2.
  */
 

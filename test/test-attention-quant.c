@@ -412,8 +412,8 @@ static struct clf_attention_quant_params params_of(const struct qcase *c, struct
 /* Set by test_per_query: record with the context's device type set to GPU,
  * so that a CPU device runs the per-query kernel (attn_quant) too. */
 static bool force_per_query;
-/* Set by test_cpu_narrow: record with the device's float vector width set
- * to this (8: the CPU kernel's 8-lane configuration). */
+/* Set by test_cpu_narrow: record with the device's float lanes set to
+ * this (8: the CPU kernel's 8-lane configuration). */
 static unsigned force_vec_float;
 
 /* Runs the op on x (uploaded into dv); returns the output (malloc'd). */
@@ -425,14 +425,14 @@ static float *run_op(const struct qcase *c, struct qdev *dv, char *desc, size_t 
     struct clf_attention_quant_params p = params_of(c, dv->pad);
     struct clf_tensor *y = NULL;
     enum clf_device_type type = ctx->info.type;
-    unsigned vec_float = ctx->info.vec_float;
+    unsigned lanes = ctx->float_lanes;
     if (force_per_query) /* the kernel is chosen when recorded */
         ctx->info.type = CLF_DEVICE_GPU;
     if (force_vec_float)
-        ctx->info.vec_float = force_vec_float;
+        ctx->float_lanes = force_vec_float;
     enum clf_status st = clf_op_attention_quant(g, dv->q, dv->k, dv->ks, dv->v, dv->vs, &p, &y);
     ctx->info.type = type;
-    ctx->info.vec_float = vec_float;
+    ctx->float_lanes = lanes;
     ck_assert_status(ctx, st, CLF_OK);
     test_poison(y);
     ck_assert_ok(ctx, clf_graph_run(g));

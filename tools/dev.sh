@@ -23,8 +23,9 @@ esac
 # all-MiniLM-L6-v2 model from PyPI for the model tests), Open MPI (mpirun
 # runs of the clformer command), clang (the libFuzzer harnesses of test/fuzz),
 # man-db (`man -l` renders docs/clformer.1 in the man test).
-# doxygen (the API reference, checked by the api-docs test).
-packages="build-essential meson ninja-build pkg-config python3 python3-pip binutils clang
+# doxygen (the API reference, checked by the api-docs test), python3-venv
+# (tools/fetch_intel_opencl.sh installs Intel's OpenCL CPU runtime into one).
+packages="build-essential meson ninja-build pkg-config python3 python3-pip python3-venv binutils clang
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev
   libutf8proc-dev check libopenmpi-dev openmpi-bin man-db doxygen"
@@ -62,16 +63,64 @@ fi
 
 status=0
 meson test -C build --print-errorlogs || status=$?
-# One summary line over every suite; a skipped suite fails the job unless
-# CLFORMER_ALLOW_SKIP=1 (on a machine set up by this script none may skip).
-python3 - build/meson-logs/testlog.json "${CLFORMER_ALLOW_SKIP:-0}" <<'PY' || status=1
+
+# The same suites on a second, independent OpenCL implementation: Intel's
+# CPU runtime (PyPI intel-opencl-rt, installed once into a cache folder by
+# tools/fetch_intel_opencl.sh, no system file changed), the only platform
+# the ICD loader shows (OCL_ICD_VENDORS naming its .icd file: the group,
+# BERT and mpi suites take "all" devices or cpu:0,cpu:1, which would
+# otherwise mix in PoCL's), chosen by CLFORMER_DEVICE. CLFORMER_INTEL=0
+# leaves this pass out. When the runtime cannot be installed (offline, not
+# x86-64) the pass counts as skipped: the job fails unless
+# CLFORMER_ALLOW_SKIP=1, as it does for the model suites offline, since a
+# CI machine (which reaches PyPI) must not pass with one platform tested.
+intel=run
+rm -f build/meson-logs/testlog-intel.json
+if [ "${CLFORMER_INTEL:-1}" = 0 ]; then
+    intel=off
+elif ! icd=$(./tools/fetch_intel_opencl.sh)/intel.icd; then
+    intel=missing
+    echo "clformer: Intel's OpenCL CPU runtime is not installed: its pass is skipped" >&2
+else
+    spec=$(OCL_ICD_VENDORS=$icd ./build/tools/clformer devices --json | python3 -c '
 import json, sys
-results = [json.loads(line)["result"] for line in open(sys.argv[1]) if line.strip()]
-passed = sum(r == "OK" for r in results)
-skipped = sum(r == "SKIP" for r in results)
-failed = len(results) - passed - skipped
-print(f"{passed} passed, {failed} failed, {skipped} skipped")
-sys.exit(1 if failed or (skipped and sys.argv[2] != "1") else 0)
+ids = [d["id"] for d in json.load(sys.stdin)
+       if d["platform_name"] == "Intel(R) OpenCL" and d["type"] == "cpu"]
+print(ids[0] if ids else "")') || spec=""
+    if [ -z "$spec" ]; then
+        intel=nodevice
+        echo "clformer: Intel's OpenCL CPU runtime ($icd) shows no device" >&2
+    else
+        start=$(date +%s)
+        OCL_ICD_VENDORS=$icd CLFORMER_DEVICE=$spec \
+            meson test -C build --print-errorlogs --logbase testlog-intel || status=$?
+        echo "clformer: the suites on Intel's OpenCL CPU runtime ($spec) took" \
+            "$(($(date +%s) - start)) s"
+    fi
+fi
+# One summary line per platform and one over both; a skipped suite or pass
+# fails the job unless CLFORMER_ALLOW_SKIP=1 (on a machine set up by this
+# script none may skip); an installed runtime that shows no device fails it.
+python3 - build/meson-logs "$intel" "${CLFORMER_ALLOW_SKIP:-0}" <<'PY' || status=1
+import json, os, sys
+logs, intel, allow_skip = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+why = {"off": "CLFORMER_INTEL=0", "missing": "no runtime", "nodevice": "no device"}
+total = [0, 0, 0]  # passed, failed, skipped
+for name, log in (("pocl", "testlog.json"), ("intel", "testlog-intel.json")):
+    if name == "intel" and intel != "run":
+        print(f"{name}: not run ({why[intel]})")
+        total[1] += intel == "nodevice"
+        total[2] += intel == "missing"
+        continue
+    results = [json.loads(line)["result"]
+               for line in open(os.path.join(logs, log)) if line.strip()]
+    passed = sum(r == "OK" for r in results)
+    skipped = sum(r == "SKIP" for r in results)
+    failed = len(results) - passed - skipped
+    print(f"{name}: {passed} passed, {failed} failed, {skipped} skipped")
+    total = [total[0] + passed, total[1] + failed, total[2] + skipped]
+print(f"{total[0]} passed, {total[1]} failed, {total[2]} skipped")
+sys.exit(1 if total[1] or (total[2] and not allow_skip) else 0)
 PY
 # Once more under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan).
 # CLFORMER_SANITIZE=0 skips it.

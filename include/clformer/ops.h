@@ -202,9 +202,9 @@ struct clf_node_info {
     /** The latest run replayed a recorded command buffer (no per-node
      *  times then: set clf_ctx_params.command_buffers = false for them) */
     bool replayed;
-    double time_ms;  /**< device time of its last command */
-    double start_ms; /**< device start of its first command, from the run's first start */
-    double end_ms;   /**< device end of its last command, same origin */
+    double time_ms;  /**< device time: the durations of its commands summed */
+    double start_ms; /**< device start of its earliest command, from the run's first start */
+    double end_ms;   /**< device end of its latest command, same origin */
     int queue;       /**< index of the queue it ran on (0 with one queue) */
 };
 

@@ -100,32 +100,80 @@ static bool event_times(cl_event ev, cl_ulong *t0, cl_ulong *t1)
            *t1 >= *t0;
 }
 
+/* Waits for the n events of list (none: nothing to wait for). */
+static cl_int wait_list(const cl_event *list, size_t n)
+{
+    if (n == 0)
+        return CL_SUCCESS;
+    cl_int err;
+    return clf_fault(CLF_FAULT_WAIT, &err) ? err : clWaitForEvents((cl_uint)n, list);
+}
+
+/* The error of a finished command: its execution status when negative. */
+static cl_int event_error(cl_event ev)
+{
+    cl_int status = CL_COMPLETE;
+    cl_int err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status,
+                                NULL);
+    return err == CL_SUCCESS && status < 0 ? status : err;
+}
+
 /* Waits for one event; its execution status folded in. */
 static cl_int wait_event(cl_event ev)
 {
-    cl_int err = clf_fault(CLF_FAULT_WAIT, &err) ? err : clWaitForEvents(1, &ev);
-    cl_int status = CL_COMPLETE;
-    if (err == CL_SUCCESS)
-        err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status,
-                             NULL);
-    if (err == CL_SUCCESS && status < 0)
-        err = status;
-    return err;
+    cl_int err = wait_list(&ev, 1);
+    return err == CL_SUCCESS ? event_error(ev) : err;
+}
+
+/* Adds a completed command's times to a node's: its duration to *busy,
+ * its start and end to the span [*t0, *t1]; false without profiling. */
+static bool add_times(cl_event ev, double *busy, cl_ulong *t0, cl_ulong *t1)
+{
+    cl_ulong s = 0, e = 0;
+    if (!event_times(ev, &s, &e))
+        return false;
+    *busy += (double)(e - s) / 1e6;
+    *t0 = s < *t0 ? s : *t0;
+    *t1 = e > *t1 ? e : *t1;
+    return true;
 }
 
 /*
- * Waits for and releases the first n events of evs (and of firsts, the
- * nodes' first commands, may be NULL entries), recording each node's
- * device time (its final command, clf_node_info.time_ms) and its span:
- * start of its first command to end of its final one, in ms from the
- * earliest start of the run (clf_node_info.start_ms, end_ms). A node whose
- * commands ran out of order could have started before its first command
- * did; the span takes the earlier of the two starts it knows.
+ * Waits for the first n nodes' commands and releases their events: evs,
+ * each node's final command (NULL entries skipped; sink[i]: no node waits
+ * for node i), and ctx->run_evs, every kernel the nodes launched while
+ * tracked (node i's are [cmd_end[i-1], cmd_end[i])). Records each node's
+ * device time, the durations of its kernels and final command summed
+ * (clf_node_info.time_ms; a final command of a library such as CLBlast
+ * counts, its other commands are unknown), and its span: the earliest
+ * start to the latest end of those commands, in ms from the earliest start
+ * of the run (clf_node_info.start_ms, end_ms).
+ *
+ * One wait on the sinks (once they are done every node before them is) and
+ * then on every event, already complete, instead of a wait per node: on a
+ * CPU device the host shares the cores with the kernels, and a wait per
+ * node woke it (PoCL) or made it a worker (Intel's runtime) at every
+ * node's end. list has room for n events.
  */
-static cl_int finish(struct clf_graph *g, struct clf_exec *ex, cl_event *evs, cl_event *firsts,
-                     size_t n)
+static cl_int finish(struct clf_graph *g, struct clf_exec *ex, cl_event *evs,
+                     const size_t *cmd_end, const bool *sink, cl_event *list, size_t n)
 {
-    cl_int worst = CL_SUCCESS;
+    struct clf_ctx *ctx = g->ctx;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (evs[i] && sink[i])
+            list[k++] = evs[i];
+    cl_int worst = wait_list(list, k);
+    /* everything drained before the events go */
+    cl_int err = wait_list(ctx->run_evs, ctx->n_run_evs);
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (evs[i])
+            list[k++] = evs[i];
+    cl_int err_final = wait_list(list, k);
+    err = err == CL_SUCCESS ? err_final : err;
+    if (worst == CL_SUCCESS && err != CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+        worst = err;
     cl_ulong origin = (cl_ulong)-1;
     cl_ulong *t = calloc(2 * (n ? n : 1), sizeof *t); /* start, end per node */
     for (size_t i = 0; i < n; i++) {
@@ -133,16 +181,22 @@ static cl_int finish(struct clf_graph *g, struct clf_exec *ex, cl_event *evs, cl
         node->timed = false;
         if (!evs[i])
             continue;
-        cl_int err = wait_event(evs[i]);
-        if (err != CL_SUCCESS && worst == CL_SUCCESS)
+        err = event_error(evs[i]);
+        if (err != CL_SUCCESS && (worst == CL_SUCCESS ||
+                                  worst == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST))
             worst = err;
-        cl_ulong t0 = 0, t1 = 0, f0 = 0, f1 = 0;
-        if (err == CL_SUCCESS && t && event_times(evs[i], &t0, &t1)) {
+        double busy = 0;
+        cl_ulong t0 = (cl_ulong)-1, t1 = 0;
+        bool final_seen = false, timed = err == CL_SUCCESS && t;
+        for (size_t c = i ? cmd_end[i - 1] : 0; timed && c < cmd_end[i]; c++) {
+            timed = add_times(ctx->run_evs[c], &busy, &t0, &t1);
+            final_seen = final_seen || ctx->run_evs[c] == evs[i];
+        }
+        if (timed && !final_seen)
+            timed = add_times(evs[i], &busy, &t0, &t1);
+        if (timed) {
             node->timed = true;
-            node->time_ms = (double)(t1 - t0) / 1e6;
-            if (firsts[i] && wait_event(firsts[i]) == CL_SUCCESS &&
-                event_times(firsts[i], &f0, &f1) && f0 < t0)
-                t0 = f0;
+            node->time_ms = busy;
             t[2 * i] = t0;
             t[2 * i + 1] = t1;
             origin = t0 < origin ? t0 : origin;
@@ -155,9 +209,10 @@ static cl_int finish(struct clf_graph *g, struct clf_exec *ex, cl_event *evs, cl
         }
         if (evs[i])
             clReleaseEvent(evs[i]);
-        if (firsts[i])
-            clReleaseEvent(firsts[i]);
     }
+    for (size_t c = 0; c < ctx->n_run_evs; c++)
+        clReleaseEvent(ctx->run_evs[c]);
+    ctx->n_run_evs = 0;
     free(t);
     return worst;
 }
@@ -179,21 +234,31 @@ static enum clf_status run_direct(struct clf_graph *g, struct clf_exec *ex)
     for (size_t i = 0; i < n; i++)
         max_deps = g->nodes[i].n_deps > max_deps ? g->nodes[i].n_deps : max_deps;
     cl_event *evs = calloc(n, sizeof *evs);
-    cl_event *firsts = calloc(n, sizeof *firsts);
+    size_t *cmd_end = calloc(n, sizeof *cmd_end); /* node i's commands end in run_evs */
     cl_event *wait = calloc(max_deps, sizeof *wait);
-    if (!evs || !firsts || !wait) {
+    cl_event *list = calloc(n, sizeof *list); /* finish's wait lists */
+    bool *sink = malloc(n * sizeof *sink);
+    if (!evs || !cmd_end || !wait || !list || !sink) {
         free(evs);
-        free(firsts);
+        free(cmd_end);
         free(wait);
+        free(list);
+        free(sink);
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to run a graph");
     }
+    for (size_t i = 0; i < n; i++)
+        sink[i] = true;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < g->nodes[i].n_deps; k++)
+            sink[g->nodes[i].deps[k]] = false;
     /* per queue: its latest node (or SIZE_MAX) */
     size_t last[CLF_MAX_QUEUES];
     for (int q = 0; q < CLF_MAX_QUEUES; q++)
         last[q] = SIZE_MAX;
     enum clf_status st = CLF_OK;
     size_t done = 0;
-    ctx->track_first = ctx->profiling;
+    ctx->n_run_evs = 0;
+    ctx->track = ctx->profiling;
     for (; done < n; done++) {
         struct clf_node *node = &g->nodes[done];
         int q = 0;
@@ -216,31 +281,28 @@ static enum clf_status run_direct(struct clf_graph *g, struct clf_exec *ex)
         for (size_t k = 0; k < node->n_deps; k++)
             wait[k] = evs[node->deps[k]];
         ctx->queue = ctx->queues[q];
-        ctx->node_first_ev = NULL;
         st = node->impl->enqueue(ctx, node, (cl_uint)node->n_deps, wait, &evs[done]);
         ctx->queue = ctx->queues[0];
-        firsts[done] = ctx->node_first_ev;
-        ctx->node_first_ev = NULL;
+        cmd_end[done] = ctx->n_run_evs;
         if (st != CLF_OK) {
             if (evs[done])
                 clReleaseEvent(evs[done]);
             evs[done] = NULL;
-            if (firsts[done])
-                clReleaseEvent(firsts[done]);
-            firsts[done] = NULL;
             break;
         }
         node->out->storage->version++;
     }
-    ctx->track_first = false;
+    ctx->track = false;
     if (st != CLF_OK)
         finish_queues(ctx); /* let what was enqueued drain before reporting */
-    cl_int err = finish(g, ex, evs, firsts, done);
+    cl_int err = finish(g, ex, evs, cmd_end, sink, list, done);
     if (st == CLF_OK && err != CL_SUCCESS)
         st = clf_fail_cl(ctx, err, "graph execution");
     free(evs);
-    free(firsts);
+    free(cmd_end);
     free(wait);
+    free(list);
+    free(sink);
     return st;
 }
 

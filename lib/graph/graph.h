@@ -68,7 +68,7 @@ struct clf_node {
     size_t n_deps;
     size_t n_deps_rec;                /* deps[0..n_deps_rec) come from recording, the
                                          rest from the memory plan (memory reuse) */
-    double time_ms;                   /* device time of the last command, latest run */
+    double time_ms;                   /* device time of its commands, summed, latest run */
     bool timed;                       /* time_ms is valid */
 };
 

@@ -33,7 +33,7 @@ static const struct clf_attn_cpu_config cpu_configs[] = {
 
 const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx)
 {
-    return ctx->info.vec_float >= 16 ? &cpu_configs[0] : &cpu_configs[1];
+    return ctx->float_lanes >= 16 ? &cpu_configs[0] : &cpu_configs[1];
 }
 
 void clf_attn_group_config(const struct clf_ctx *ctx, int dmax, int *gq, int *gk)

@@ -24,8 +24,8 @@
  *    6x64, ahead of it for small m (8, 32 rows) and n a multiple of 48;
  *  - 6x16: 6 rows x 2 float8 = 12 ymm accumulators, the tile for devices
  *    with 256-bit vectors and 16 registers (AVX2); about 0.5x here.
- * The float16 tiles need 512-bit vectors to be fast (preferred float vector
- * width 16); elsewhere they spill and the tuner should skip them.
+ * The float16 tiles need 512-bit vectors to be fast (16 float lanes,
+ * clf_device_float_lanes); elsewhere they spill and the tuner skips them.
  */
 const struct clf_gemm_cpu_config clf_gemm_cpu_configs[] = {
     {6, 64, 16, 4},

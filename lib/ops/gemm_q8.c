@@ -38,14 +38,14 @@ enum { Q8_CPU = 0, Q8_TILED = 1, Q8_PACKED = 2 };
 /* Packed kernels (gemm_q8.cl): register tile TM x TN of VW-lane vectors;
  * depth steps per pack work-item (Q8_PACK_K there). 6 x 64 with float16
  * (24 zmm accumulators: the f32 GEMM's best tile on AVX-512), 6 x 16 with
- * float8 where the device prefers narrower float vectors (AVX2). */
+ * float8 where the device's float vectors are narrower (AVX2). */
 #define Q8_PACK_K 512
 #define Q8_LOCAL_PACKED 4
 
 static void packed_tile(const struct clf_ctx *ctx, int *tm, int *tn, int *vw)
 {
     *tm = 6;
-    *vw = ctx->info.vec_float >= 16 ? 16 : 8;
+    *vw = ctx->float_lanes >= 16 ? 16 : 8;
     *tn = *vw == 16 ? 64 : 16;
 }
 

@@ -107,7 +107,7 @@ static int candidates(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
     bool blas = clf_gemm_clblast_supports(p) && (full || !cpu);
     if (blas && !cpu)
         c[n++] = (struct clf_gemm_choice){CLF_GEMM_CLBLAST, 0};
-    unsigned widest = ctx->info.vec_float > 8 ? ctx->info.vec_float : 8;
+    unsigned widest = ctx->float_lanes > 8 ? ctx->float_lanes : 8;
     for (int i = 0; i < n_native && n < CLF_TUNER_MAX_CANDIDATES - 1; i++)
         if (full || !cpu || (unsigned)clf_gemm_cpu_configs[i].vw <= widest)
             c[n++] = (struct clf_gemm_choice){CLF_GEMM_NATIVE, i};

@@ -43,8 +43,8 @@ static int64_t row_count(const struct clf_tensor *t)
 }
 
 /* Kernel name of a row-reduction node: base is "softmax" or "layernorm"
- * (the vector variant's width follows the device's preferred float vector
- * width, CLF_VEC_FLOAT of every build: no options of its own). */
+ * (the vector variant's width follows the device's float lanes,
+ * CLF_VEC_FLOAT of every build: no options of its own). */
 static void rows_kernel(const struct clf_node *node, const char *base, char *name, size_t size)
 {
     const char *suffix = node->iparams[0] == CLF_ROWS_PER_ITEM   ? "item"

@@ -69,10 +69,11 @@ static const struct shipped {
     {CLASS_GPU_INTEL, "attention", "*", "fused"},
 };
 
-static enum device_class device_class(const struct clf_device_info *d)
+static enum device_class device_class(const struct clf_ctx *ctx)
 {
-    if (d->type & CLF_DEVICE_CPU)
-        return d->vec_float >= 16 ? CLASS_CPU_512 : CLASS_CPU;
+    const struct clf_device_info *d = &ctx->info;
+    if (d->type & CLF_DEVICE_CPU) /* lanes, not the preference (Intel's runtime prefers 1) */
+        return ctx->float_lanes >= 16 ? CLASS_CPU_512 : CLASS_CPU;
     if (!(d->type & CLF_DEVICE_GPU))
         return CLASS_NONE;
     if (clf_icontains(d->vendor, "nvidia"))
@@ -96,7 +97,7 @@ static bool matches(const char *pat, const char *s)
 
 const char *clf_tune_shipped(const struct clf_ctx *ctx, const char *family, const char *key)
 {
-    enum device_class cls = device_class(&ctx->info);
+    enum device_class cls = device_class(ctx);
     for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++)
         if (shipped[i].cls == cls && !strcmp(shipped[i].family, family) &&
             matches(shipped[i].pattern, key))

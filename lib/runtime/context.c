@@ -134,7 +134,7 @@ static void set_base_options(struct clf_ctx *ctx)
              "%s-DCLF_HAS_FP16=%d -DCLF_HAS_FP64=%d -DCLF_HAS_SUBGROUPS=%d "
              "-DCLF_HAS_INT_DOT=%d -DCLF_DEVICE_CPU=%d -DCLF_VEC_FLOAT=%u",
              std, d->fp16, d->fp64, d->subgroups, d->int_dot_product,
-             d->type == CLF_DEVICE_CPU, d->vec_float);
+             d->type == CLF_DEVICE_CPU, ctx->float_lanes);
 }
 
 static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool profiling,
@@ -373,6 +373,7 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     st = open(ctx, p, user);
     if (st != CLF_OK)
         goto fail;
+    ctx->float_lanes = clf_device_float_lanes(ctx->device, &ctx->info);
     set_base_options(ctx);
     set_binaries(ctx, p->program_binaries);
     if (p->command_buffers)
@@ -470,6 +471,7 @@ static void ctx_free(struct clf_ctx *ctx)
     clf_log(ctx, CLF_LOG_DEBUG, "context on '%s' freed", ctx->info.name);
     clf_pool_trim(ctx);
     free(ctx->pool.free_bufs);
+    free(ctx->run_evs);
     clf_programs_release(ctx);
     if (ctx->queue_in_order)
         clReleaseCommandQueue(ctx->queue_in_order);

@@ -65,6 +65,7 @@ struct clf_ctx {
     bool released;             /* clf_ctx_destroy dropped the caller's reference */
     bool freeing;              /* the last reference is gone: being freed */
     struct clf_device_info info;
+    unsigned float_lanes;      /* clf_device_float_lanes: sizes the CPU kernels' tiles */
     cl_platform_id platform;
     cl_device_id device;
     cl_context context;
@@ -89,8 +90,12 @@ struct clf_ctx {
                                   extension and entry points all present) */
     struct clf_cb_api cb;
     struct clf_recorder *rec;  /* non-NULL while a graph is recorded */
-    bool track_first;          /* clf_launch / clf_marker keep node_first_ev */
-    cl_event node_first_ev;    /* the first command of the node being enqueued */
+    /* While track is set (the executor's direct runs with profiling),
+     * clf_launch keeps a reference to each kernel's event in run_evs, in
+     * enqueue order; the executor times and releases them. */
+    bool track;
+    cl_event *run_evs;
+    size_t n_run_evs, cap_run_evs;
 
     char *cache_dir;           /* NULL: disk cache disabled */
     bool read_binaries;        /* program binaries are loaded from cache_dir */

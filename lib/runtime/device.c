@@ -293,3 +293,9 @@ enum clf_status clf_device_find(const char *spec, struct clf_device_info *out, c
     clf_devices_free(list);
     return st;
 }
+
+unsigned clf_device_float_lanes(cl_device_id d, const struct clf_device_info *info)
+{
+    unsigned native = get_dev_uint(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT);
+    return native > info->vec_float ? native : info->vec_float;
+}

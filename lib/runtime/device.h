@@ -26,6 +26,11 @@ void clf_device_describe(cl_device_id d, cl_platform_id *platform, struct clf_de
 /* True when hay contains needle (lowercase), ignoring hay's case
  * (device_spec.c). */
 bool clf_icontains(const char *hay, const char *needle);
+/* The float lanes of the device's vector unit: the larger of its preferred
+ * and native float vector widths. Intel's CPU runtime prefers 1 (it
+ * vectorises across work-items) though its native width is 16 (AVX-512);
+ * the CPU kernels' tiles are sized by this, not by the preference. */
+unsigned clf_device_float_lanes(cl_device_id d, const struct clf_device_info *info);
 
 /* $CLFORMER_DEVICE when set and not empty, else "auto". */
 const char *clf_device_default_spec(void);

@@ -18,13 +18,25 @@ static enum clf_status launch_failed(struct clf_ctx *ctx, cl_int err, const char
                     "enqueueing %s failed: %s (%d)", what, clf_cl_error_name(err), (int)err);
 }
 
-/* Keeps the first command of the node being enqueued (timings). */
-static void track_first(struct clf_ctx *ctx, cl_event e)
+/* Keeps a command's event in ctx->run_evs while the executor times a run
+ * (no memory to grow the array ends the tracking: the nodes enqueued after
+ * are timed from their last command alone). */
+static void track(struct clf_ctx *ctx, cl_event e)
 {
-    if (ctx->track_first && !ctx->node_first_ev && e) {
-        clRetainEvent(e);
-        ctx->node_first_ev = e;
+    if (!ctx->track || !e)
+        return;
+    if (ctx->n_run_evs == ctx->cap_run_evs) {
+        size_t cap = ctx->cap_run_evs ? 2 * ctx->cap_run_evs : 256;
+        cl_event *grown = realloc(ctx->run_evs, cap * sizeof *grown);
+        if (!grown) {
+            ctx->track = false;
+            return;
+        }
+        ctx->run_evs = grown;
+        ctx->cap_run_evs = cap;
     }
+    clRetainEvent(e);
+    ctx->run_evs[ctx->n_run_evs++] = e;
 }
 
 /* Translates a wait list into r's sync points (sps: room for n_wait). */
@@ -139,13 +151,13 @@ enum clf_status clf_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, const
         return err == CL_SUCCESS ? CLF_OK : launch_failed(ctx, err, what);
     }
     cl_event own = NULL;
-    cl_event *out = ev ? ev : ctx->track_first && !ctx->node_first_ev ? &own : NULL;
+    cl_event *out = ev ? ev : ctx->track ? &own : NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, global, local, n_wait,
                                         n_wait ? wait : NULL, out);
     if (err != CL_SUCCESS)
         return launch_failed(ctx, err, what);
     if (out)
-        track_first(ctx, *out);
+        track(ctx, *out);
     if (own)
         clReleaseEvent(own);
     return CLF_OK;
@@ -202,12 +214,10 @@ enum clf_status clf_marker(struct clf_ctx *ctx, cl_uint n_wait, const cl_event *
             free(sps);
         return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clCommandBarrierWithWaitListKHR");
     }
+    /* not tracked: a marker does no work, and a runtime may time it from
+     * its enqueueing (a node made of markers alone is timed by its last) */
     err = clEnqueueMarkerWithWaitList(ctx->queue, n_wait, n_wait ? wait : NULL, ev);
-    if (err != CL_SUCCESS)
-        return clf_fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
-    if (ev)
-        track_first(ctx, *ev);
-    return CLF_OK;
+    return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueMarkerWithWaitList");
 }
 
 void clf_recorder_drop_events(struct clf_recorder *r)

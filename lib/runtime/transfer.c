@@ -68,6 +68,29 @@ static enum clf_status ensure_memory(struct clf_tensor *t)
     return s->hooks ? s->hooks->ensure_memory(s->planner) : CLF_OK;
 }
 
+/*
+ * Writes bytes of src into mem at offset and waits until the buffer holds
+ * them. A blocking write alone is not enough: it only promises that src
+ * may be reused when it returns, and on an out-of-order queue nothing
+ * orders the write before the commands enqueued after it (Intel's CPU
+ * runtime 2026.2 returns before the bytes are in the buffer: a kernel or a
+ * read enqueued next saw the old ones), so the write's event is waited for.
+ */
+static cl_int write_done(struct clf_ctx *ctx, cl_mem mem, size_t offset, size_t bytes,
+                         const void *src)
+{
+    cl_event ev = NULL;
+    cl_int err = clf_fault(CLF_FAULT_ENQUEUE, &err)
+                     ? err
+                     : clEnqueueWriteBuffer(ctx->queue, mem, CL_TRUE, offset, bytes, src, 0,
+                                            NULL, &ev);
+    if (err == CL_SUCCESS)
+        err = clf_fault(CLF_FAULT_WAIT, &err) ? err : clWaitForEvents(1, &ev);
+    if (ev)
+        clReleaseEvent(ev);
+    return err;
+}
+
 /* Runs a copy and waits for it. */
 static enum clf_status copy_sync(struct clf_ctx *ctx, const struct clf_tensor *src,
                                  const struct clf_tensor *dst)
@@ -92,8 +115,7 @@ enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t b
     size_t es = clf_dtype_size(t->dtype);
     t->storage->version++;
     if (clf_tensor_is_contiguous(t)) {
-        cl_int err = clf_fault(CLF_FAULT_ENQUEUE, &err) ? err : clEnqueueWriteBuffer(ctx->queue, t->storage->mem, CL_TRUE,
-                                          (size_t)t->offset * es, bytes, src, 0, NULL, NULL);
+        cl_int err = write_done(ctx, t->storage->mem, (size_t)t->offset * es, bytes, src);
         return err == CL_SUCCESS ? CLF_OK : clf_fail_cl(ctx, err, "clEnqueueWriteBuffer");
     }
     for (int i = 0; i < t->ndim; i++)
@@ -104,8 +126,7 @@ enum clf_status clf_tensor_write(struct clf_tensor *t, const void *src, size_t b
     st = clf_tensor_new(ctx, t->dtype, t->ndim, t->shape, &tmp);
     if (st != CLF_OK)
         return st;
-    cl_int err = clf_fault(CLF_FAULT_ENQUEUE, &err) ? err : clEnqueueWriteBuffer(ctx->queue, tmp->storage->mem, CL_TRUE, 0, bytes, src, 0,
-                                      NULL, NULL);
+    cl_int err = write_done(ctx, tmp->storage->mem, 0, bytes, src);
     st = err == CL_SUCCESS ? copy_sync(ctx, tmp, t) : clf_fail_cl(ctx, err, "clEnqueueWriteBuffer");
     clf_tensor_free(tmp);
     return st;

@@ -40,6 +40,9 @@ static enum clf_status time_run(struct clf_ctx *ctx, const struct clf_tuner *t, 
                                 double *ms)
 {
     cl_event ev = NULL;
+    /* a tuned node's device time is its own kernels', not its candidates' */
+    const bool track = ctx->track;
+    ctx->track = false;
     double t0 = clf_now_ms();
     enum clf_status st = t->run(ctx, t->user, i, &ev);
     if (st == CLF_OK) {
@@ -50,6 +53,7 @@ static enum clf_status time_run(struct clf_ctx *ctx, const struct clf_tuner *t, 
     if (ev)
         clReleaseEvent(ev);
     *ms = clf_now_ms() - t0;
+    ctx->track = track;
     return st;
 }
 
