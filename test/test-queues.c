@@ -1,7 +1,8 @@
 /* The executor's queues, per-node timings and costs, and command buffers:
  * a diamond graph run with 1, 2 and 4 in-order queues, directly and
  * recorded / replayed, with new inputs between runs; weights rewritten
- * after recording; a launch that fails. */
+ * after recording; a launch that fails; a graph with a marker node (a
+ * recorded barrier) on the default queue. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,17 @@ static struct clf_ctx *make_ctx(int queues, bool command_buffers)
     return ctx;
 }
 
+/* Intel's CPU runtime (cl_khr_command_buffer 1.0) must record graphs: it is
+ * where the command-buffer cases of this suite run in the test command. */
+static void expect_recording(struct clf_ctx *ctx, const char *what)
+{
+    if (ctx->info.command_buffer && !strcmp(ctx->info.platform_name, "Intel(R) OpenCL"))
+        ck_assert_msg(ctx->command_buffers,
+                      "%s: Intel's runtime has cl_khr_command_buffer, yet graphs are not "
+                      "recorded",
+                      what);
+}
+
 /* True when the latest run of g was a replay (no per-node times then). */
 static bool replayed(struct clf_graph *g)
 {
@@ -124,6 +136,7 @@ START_TEST(test_diamond_configs)
     for (int qi = 0; qi < 3; qi++) {
         struct clf_ctx *ctx = make_ctx(queues[qi], true);
         bool cb_on = ctx->command_buffers;
+        expect_recording(ctx, "diamond");
         for (int with_cb = 1; with_cb >= 0; with_cb--) {
             ctx->command_buffers = cb_on && with_cb;
             struct diamond dm;
@@ -206,6 +219,7 @@ END_TEST
 START_TEST(test_rewrite_and_failure)
 {
     struct clf_ctx *ctx = make_ctx(0, true);
+    expect_recording(ctx, "the default queue");
     struct diamond dm;
     build(ctx, &dm);
     float *x = malloc(DIM * DIM * sizeof *x), *w = malloc(DIM * DIM * sizeof *w);
@@ -245,6 +259,58 @@ START_TEST(test_rewrite_and_failure)
 }
 END_TEST
 
+/*
+ * A marker node recorded as a command-buffer barrier, on the default queue
+ * (out-of-order where the device has them): per-row symmetric int8
+ * quantisation orders its scale output after the codes with a marker node.
+ * Each row of x holds integers in [-126, 126] and one +-127, so the row's
+ * scale is 127 / 127 = 1 exactly, the codes equal x and the dequantised y
+ * equals x bitwise: direct, recorded and replayed runs, new x each time.
+ */
+START_TEST(test_marker_recorded)
+{
+    enum { ROWS = 32, COLS = 64 };
+    struct clf_ctx *ctx = make_ctx(0, true);
+    expect_recording(ctx, "a graph with a marker node");
+    int64_t shape[2] = {ROWS, COLS};
+    struct clf_tensor *x = NULL, *q = NULL, *scale = NULL, *zero = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &x));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_quant_params qp = clf_quant_params_default();
+    ck_assert_ok(ctx, clf_op_quantize(g, x, &qp, &q, &scale, &zero));
+    ck_assert_ok(ctx, clf_op_dequantize(g, q, scale, NULL, &qp, &y));
+    bool has_marker = false;
+    for (size_t i = 0; i < clf_graph_node_count(g); i++)
+        has_marker |= !strcmp(test_node_info(g, i).op, "quantize_output");
+    ck_assert_msg(has_marker, "the quantisation recorded no marker node");
+    float *xs = malloc(ROWS * COLS * sizeof *xs);
+    for (int run = 0; run < 3; run++) {
+        for (int i = 0; i < ROWS * COLS; i++)
+            xs[i] = (float)((int)(test_rand_u64() % 253) - 126);
+        for (int r = 0; r < ROWS; r++)
+            xs[r * COLS + (int)(test_rand_u64() % COLS)] = test_rand_u64() % 2 ? 127.0f : -127.0f;
+        ck_assert_ok(ctx, clf_tensor_write(x, xs, ROWS * COLS * sizeof *xs));
+        ck_assert_ok(ctx, clf_graph_run(g));
+        float *ys = test_read_all(y), *ss = test_read_all(scale);
+        size_t bad = 0;
+        for (int i = 0; i < ROWS * COLS; i++)
+            bad += !(ys[i] == xs[i]); /* NaN never passes */
+        for (int r = 0; r < ROWS; r++)
+            bad += !(ss[r] == 1.0f);
+        ck_assert_msg(bad == 0, "run %d: %zu values differ from x (or scales from 1)", run, bad);
+        if (run == 2 && ctx->command_buffers)
+            ck_assert_msg(replayed(g), "run 2 not replayed");
+        free(ys);
+        free(ss);
+    }
+    free(xs);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    clf_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     test_require_device();
@@ -255,6 +321,7 @@ int main(void)
     tcase_add_test(tc, test_diamond_configs);
     tcase_add_test(tc, test_timings_and_cost);
     tcase_add_test(tc, test_rewrite_and_failure);
+    tcase_add_test(tc, test_marker_recorded);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -219,14 +219,66 @@ cl_kernel clf_clone_kernel(struct clf_ctx *ctx, cl_kernel k, cl_int *err)
     return clone(k, err);
 }
 
+/* The version of extension `name` on the device (CL_MAKE_VERSION's
+ * encoding: major << 22 | minor << 12 | patch), from
+ * CL_DEVICE_EXTENSIONS_WITH_VERSION (OpenCL 3.0; declared here since the
+ * headers are used at the 1.2 level); 0 when the query is not answered. */
+static unsigned ext_version(cl_device_id dev, const char *name)
+{
+    struct {
+        cl_uint version;
+        char name[64]; /* CL_NAME_VERSION_MAX_NAME_SIZE */
+    } *list = NULL;
+    size_t size = 0;
+    unsigned version = 0;
+    const cl_device_info extensions_with_version = 0x1060;
+    if (clGetDeviceInfo(dev, extensions_with_version, 0, NULL, &size) != CL_SUCCESS || !size ||
+        !(list = malloc(size)) ||
+        clGetDeviceInfo(dev, extensions_with_version, size, list, NULL) != CL_SUCCESS)
+        size = 0;
+    for (size_t i = 0; i < size / sizeof *list; i++)
+        if (!strncmp(list[i].name, name, sizeof list[i].name))
+            version = list[i].version;
+    free(list);
+    return version;
+}
+
+#define CLF_VERSION(major, minor, patch) (((major) << 22) | ((minor) << 12) | (patch))
+
+/* Whether command buffers recorded for our queue (out-of-order or not) are
+ * allowed: from CL_DEVICE_COMMAND_BUFFER_SUPPORTED_QUEUE_PROPERTIES_KHR
+ * where the device answers it (0.9.5 and later), else from the older
+ * capability bit CL_COMMAND_BUFFER_CAPABILITY_OUT_OF_ORDER_KHR. */
+static bool command_buffer_queue_ok(struct clf_ctx *ctx)
+{
+    const cl_device_info supported_props = 0x129A;
+    cl_command_queue_properties need = 0, have = 0, supported = 0;
+    cl_device_command_buffer_capabilities_khr caps = 0;
+    if (clGetDeviceInfo(ctx->device, CL_DEVICE_COMMAND_BUFFER_REQUIRED_QUEUE_PROPERTIES_KHR,
+                        sizeof need, &need, NULL) != CL_SUCCESS ||
+        clGetDeviceInfo(ctx->device, CL_DEVICE_COMMAND_BUFFER_CAPABILITIES_KHR, sizeof caps,
+                        &caps, NULL) != CL_SUCCESS ||
+        clGetCommandQueueInfo(ctx->queues[0], CL_QUEUE_PROPERTIES, sizeof have, &have, NULL) !=
+            CL_SUCCESS)
+        return false;
+    if ((need & ~have) != 0)
+        return false;
+    if (!ctx->queue_out_of_order)
+        return true;
+    if (clGetDeviceInfo(ctx->device, supported_props, sizeof supported, &supported, NULL) ==
+        CL_SUCCESS)
+        return (supported & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0;
+    return (caps & CL_COMMAND_BUFFER_CAPABILITY_OUT_OF_ORDER_KHR) != 0;
+}
+
 /*
  * Enables command-buffer recording when the device has
- * cl_khr_command_buffer, its platform is OpenCL >= 2.1 (recording clones
- * each kernel, clCloneKernel: PoCL 3.1 does not capture a kernel's
- * arguments when a command is recorded, so every recorded command gets a
- * kernel object of its own whose arguments never change), the entry points
- * load, the queues have the properties the device requires, and an
- * out-of-order queue is allowed when ours is one.
+ * cl_khr_command_buffer at a version we know (0.9.x, whose provisional
+ * interface changed at 0.9.5, or 1.x), its platform is OpenCL >= 2.1
+ * (recording clones each kernel, clCloneKernel: PoCL 3.1 does not capture a
+ * kernel's arguments when a command is recorded, so every recorded command
+ * gets a kernel object of its own whose arguments never change), the entry
+ * points load, and the device allows command buffers on our queue.
  */
 static void load_command_buffers(struct clf_ctx *ctx)
 {
@@ -244,6 +296,13 @@ static void load_command_buffers(struct clf_ctx *ctx)
         sscanf(ctx->info.platform_version, "OpenCL %d.%d", &major, &minor) != 2 ||
         major * 10 + minor < 21)
         return;
+    /* a platform below 3.0 cannot say: the version of the headers' time */
+    unsigned version = ext_version(ctx->device, "cl_khr_command_buffer");
+    if (!version)
+        version = CLF_VERSION(0u, 9u, 0u);
+    if (version >= CLF_VERSION(2u, 0u, 0u))
+        return;
+    ctx->cb.version = version;
     /* (memcpy: ISO C has no cast from void * to a function pointer) */
 #define CLF_CB_LOAD(field, name)                                                              \
     {                                                                                         \
@@ -257,21 +316,13 @@ static void load_command_buffers(struct clf_ctx *ctx)
     CLF_CB_LOAD(release, clReleaseCommandBufferKHR)
     CLF_CB_LOAD(enqueue, clEnqueueCommandBufferKHR)
     CLF_CB_LOAD(ndrange, clCommandNDRangeKernelKHR)
-    CLF_CB_LOAD(barrier, clCommandBarrierWithWaitListKHR)
+    if (version >= CLF_VERSION(0u, 9u, 5u))
+        CLF_CB_LOAD(barrier_props, clCommandBarrierWithWaitListKHR)
+    else
+        CLF_CB_LOAD(barrier, clCommandBarrierWithWaitListKHR)
 #undef CLF_CB_LOAD
-    cl_command_queue_properties need = 0, have = 0;
-    cl_device_command_buffer_capabilities_khr caps = 0;
-    if (clGetDeviceInfo(ctx->device, CL_DEVICE_COMMAND_BUFFER_REQUIRED_QUEUE_PROPERTIES_KHR,
-                        sizeof need, &need, NULL) != CL_SUCCESS ||
-        clGetDeviceInfo(ctx->device, CL_DEVICE_COMMAND_BUFFER_CAPABILITIES_KHR, sizeof caps,
-                        &caps, NULL) != CL_SUCCESS ||
-        clGetCommandQueueInfo(ctx->queues[0], CL_QUEUE_PROPERTIES, sizeof have, &have, NULL) !=
-            CL_SUCCESS)
-        return;
-    if ((need & ~have) != 0 ||
-        (ctx->queue_out_of_order && !(caps & CL_COMMAND_BUFFER_CAPABILITY_OUT_OF_ORDER_KHR)))
-        return;
-    ctx->command_buffers = true;
+    if (command_buffer_queue_ok(ctx))
+        ctx->command_buffers = true;
 }
 
 /* clf_ctx_create's way of opening the device: by params->device's spec. */

@@ -15,14 +15,26 @@
 /* Most queues a context makes (clf_ctx_params.queues). */
 #define CLF_MAX_QUEUES 16
 
+/* clCommandBarrierWithWaitListKHR since version 0.9.5 of
+ * cl_khr_command_buffer (1.0 keeps it), which gave every recording entry
+ * point a properties list; the system's headers may declare the older one,
+ * without it (the ABIs differ, so the version decides which is called). */
+typedef cl_int(CL_API_CALL *clf_cb_barrier_props_fn)(cl_command_buffer_khr, cl_command_queue,
+                                                     const cl_ulong *properties, cl_uint,
+                                                     const cl_sync_point_khr *,
+                                                     cl_sync_point_khr *,
+                                                     cl_mutable_command_khr *);
+
 /* The cl_khr_command_buffer entry points (loaded per platform). */
 struct clf_cb_api {
     clCreateCommandBufferKHR_fn create;
     clFinalizeCommandBufferKHR_fn finalize;
     clReleaseCommandBufferKHR_fn release;
     clEnqueueCommandBufferKHR_fn enqueue;
-    clCommandNDRangeKernelKHR_fn ndrange;
-    clCommandBarrierWithWaitListKHR_fn barrier;
+    clCommandNDRangeKernelKHR_fn ndrange;      /* the same ABI in every version */
+    clCommandBarrierWithWaitListKHR_fn barrier; /* before 0.9.5 (else NULL) */
+    clf_cb_barrier_props_fn barrier_props;      /* 0.9.5 and later (else NULL) */
+    unsigned version;                           /* the extension's, CL_MAKE_VERSION */
 };
 
 struct clf_recorder; /* launch.h: a command buffer being recorded */

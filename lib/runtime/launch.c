@@ -207,7 +207,10 @@ enum clf_status clf_marker(struct clf_ctx *ctx, cl_uint n_wait, const cl_event *
         err = record_waits(r, n_wait, wait, sps, &n_sps);
         cl_sync_point_khr sp = 0;
         if (err == CL_SUCCESS)
-            err = ctx->cb.barrier(r->cb, NULL, n_sps, n_sps ? sps : NULL, &sp, NULL);
+            err = ctx->cb.barrier_props
+                      ? ctx->cb.barrier_props(r->cb, NULL, NULL, n_sps, n_sps ? sps : NULL, &sp,
+                                              NULL)
+                      : ctx->cb.barrier(r->cb, NULL, n_sps, n_sps ? sps : NULL, &sp, NULL);
         if (err == CL_SUCCESS)
             err = record_result(ctx, r, sp, ev);
         if (sps != stack)
