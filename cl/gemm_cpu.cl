@@ -7,11 +7,16 @@
  *   TM  rows of C per work-item, 1..16
  *   TN  columns of C per work-item, VW, 2*VW, 3*VW or 4*VW
  *   VW  vector width of the accumulators, 8 or 16
+ *   BPREC  storage of the B panels: 0 f32, 1 f16 (IEEE binary16), 2 bf16
+ *          (bfloat16, as ushort); B is rounded to it to nearest even when
+ *          packed and widened to f32 exactly in the k-loop, so the tile
+ *          computes with round(B) in f32 (only B is narrowed: A's panels
+ *          are small and made on every run)
  * so one work-item keeps TM * TN/VW accumulators of type floatVW.
  *
- * Packed layouts (f32, dense, zero-padded past the matrix edge):
- *   A panels  [batch][ceil(m/TM)][k][TM]:  Ap[p][q][kk][t] = A_p[q*TM + t, kk]
- *   B panels  [batch_b][ceil(n/TN)][k][TN]: Bp[p][q][kk][t] = B_p[kk, q*TN + t]
+ * Packed layouts (dense, zero-padded past the matrix edge):
+ *   A panels  [batch][ceil(m/TM)][k][TM] f32:  Ap[p][q][kk][t] = A_p[q*TM + t, kk]
+ *   B panels  [batch_b][ceil(n/TN)][k][TN] (BPREC): Bp[p][q][kk][t] = B_p[kk, q*TN + t]
  * so the k-loop of the compute kernel reads TM scalars of A and TN/VW
  * vectors of B from two contiguous, sequentially walked streams.
  */
@@ -26,17 +31,72 @@
 #define VW 8
 #endif
 
+#ifndef BPREC
+#define BPREC 0
+#endif
+
 #if VW == 8
 #define VEC float8
 #define VLOAD vload8
 #define VSTORE vstore8
+#define VLOAD_HALF vload_half8
+#define VEC_U32 uint8
+#define CONVERT_VEC_U32 convert_uint8
+#define AS_VEC as_float8
 #elif VW == 16
 #define VEC float16
 #define VLOAD vload16
 #define VSTORE vstore16
+#define VLOAD_HALF vload_half16
+#define VEC_U32 uint16
+#define CONVERT_VEC_U32 convert_uint16
+#define AS_VEC as_float16
 #else
 #error "VW must be 8 or 16"
 #endif
+
+/* The B panels' element type (a pointer to half needs no cl_khr_fp16:
+ * vload_half / vstore_half are core) */
+#if BPREC == 0
+#define BPANEL float
+#elif BPREC == 1
+#define BPANEL half
+#elif BPREC == 2
+#define BPANEL ushort
+#else
+#error "BPREC must be 0, 1 or 2"
+#endif
+
+/* bfloat16 of v rounded to nearest even (the upper 16 bits of an f32);
+ * NaN stays a (quiet) NaN, values beyond bf16's largest finite round to
+ * +-inf as in f32 arithmetic. */
+ushort clf_gemm_cpu_bf16(float v)
+{
+    uint u = as_uint(v);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (ushort)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (ushort)(u >> 16);
+}
+
+/* Element i of a panel buffer set to v: f32 (to_b false, or BPREC 0), or
+ * B's format. to_b is a constant at every call, so one branch remains. */
+void clf_gemm_cpu_put(__global void *dst, long i, float v, const bool to_b)
+{
+    (void)to_b;
+#if BPREC == 1
+    if (to_b) {
+        vstore_half_rte(v, i, (__global half *)dst);
+        return;
+    }
+#elif BPREC == 2
+    if (to_b) {
+        ((__global ushort *)dst)[i] = clf_gemm_cpu_bf16(v);
+        return;
+    }
+#endif
+    ((__global float *)dst)[i] = v;
+}
 
 /* Depth steps packed by one work-item of a pack kernel. */
 #define PACK_K 512
@@ -47,11 +107,11 @@
  * for this work-item's panel q = get_global_id(0), depth chunk
  * kk in [PACK_K*get_global_id(1), +PACK_K) and batch p = get_global_id(2).
  *   src  f32 buffer holding X_p[r, kk] at off + p*bs + r*rs + kk*ks
- *   dst  [batch][ceil(R/T)][K][T] f32
- * T is a compile-time constant at every call (the loops unroll).
+ *   dst  [batch][ceil(R/T)][K][T]: f32, or B's format when to_b
+ * T and to_b are compile-time constants at every call (the loops unroll).
  */
 void clf_gemm_cpu_pack(__global const float *src, long off, long rs, long ks, long bs, int R,
-                       int K, __global float *dst, const int T)
+                       int K, __global void *dst, const int T, const bool to_b)
 {
     int q = (int)get_global_id(0);
     int k0 = (int)get_global_id(1) * PACK_K;
@@ -62,7 +122,7 @@ void clf_gemm_cpu_pack(__global const float *src, long off, long rs, long ks, lo
     int k1 = min(k0 + PACK_K, K);
     int rows = min(T, R - q * T);
     __global const float *s = src + off + p * bs + (long)q * T * rs;
-    __global float *d = dst + ((p * nq + q) * (long)K + k0) * T;
+    long d = ((p * nq + q) * (long)K + k0) * T; /* dst's element of (kk = k0, t = 0) */
     if (rows == T && ks == 1) {
         /* depth contiguous (row-major A, nn.Linear B): per group of up to
          * 8 rows, 8 depth steps of each row by a vector load, written out
@@ -74,29 +134,30 @@ void clf_gemm_cpu_pack(__global const float *src, long off, long rs, long ks, lo
                 for (int t = 0; t < 8 && t0 + t < T; t++)
                     r[t] = vload8(0, s + (t0 + t) * rs + kk);
                 for (int t = 0; t < 8 && t0 + t < T; t++) {
-                    d[0 * T + t0 + t] = r[t].s0;
-                    d[1 * T + t0 + t] = r[t].s1;
-                    d[2 * T + t0 + t] = r[t].s2;
-                    d[3 * T + t0 + t] = r[t].s3;
-                    d[4 * T + t0 + t] = r[t].s4;
-                    d[5 * T + t0 + t] = r[t].s5;
-                    d[6 * T + t0 + t] = r[t].s6;
-                    d[7 * T + t0 + t] = r[t].s7;
+                    long e = d + t0 + t;
+                    clf_gemm_cpu_put(dst, e + 0 * T, r[t].s0, to_b);
+                    clf_gemm_cpu_put(dst, e + 1 * T, r[t].s1, to_b);
+                    clf_gemm_cpu_put(dst, e + 2 * T, r[t].s2, to_b);
+                    clf_gemm_cpu_put(dst, e + 3 * T, r[t].s3, to_b);
+                    clf_gemm_cpu_put(dst, e + 4 * T, r[t].s4, to_b);
+                    clf_gemm_cpu_put(dst, e + 5 * T, r[t].s5, to_b);
+                    clf_gemm_cpu_put(dst, e + 6 * T, r[t].s6, to_b);
+                    clf_gemm_cpu_put(dst, e + 7 * T, r[t].s7, to_b);
                 }
             }
         }
         for (; kk < k1; kk++, d += T)
             for (int t = 0; t < T; t++)
-                d[t] = s[t * rs + kk];
+                clf_gemm_cpu_put(dst, d + t, s[t * rs + kk], to_b);
     } else if (rows == T && rs == 1) {
         /* rows contiguous (transposed A, row-major B): a plain copy */
         for (int kk = k0; kk < k1; kk++, d += T)
             for (int t = 0; t < T; t++)
-                d[t] = s[t + kk * ks];
+                clf_gemm_cpu_put(dst, d + t, s[t + kk * ks], to_b);
     } else {
         for (int kk = k0; kk < k1; kk++, d += T)
             for (int t = 0; t < T; t++)
-                d[t] = t < rows ? s[t * rs + kk * ks] : 0.0f;
+                clf_gemm_cpu_put(dst, d + t, t < rows ? s[t * rs + kk * ks] : 0.0f, to_b);
     }
 }
 
@@ -108,19 +169,20 @@ void clf_gemm_cpu_pack(__global const float *src, long off, long rs, long ks, lo
 __kernel void gemm_cpu_pack_a(__global const float *a, long a_off, long a_rs, long a_cs,
                               long a_bs, int m, int k, __global float *ap)
 {
-    clf_gemm_cpu_pack(a, a_off, a_rs, a_cs, a_bs, m, k, ap, TM);
+    clf_gemm_cpu_pack(a, a_off, a_rs, a_cs, a_bs, m, k, ap, TM, false);
 }
 
 /*
- * B [batch_b][k][n] (any strides) -> B panels [batch_b][ceil(n/TN)][k][TN]:
- *   Bp[p][q][kk][t] = b[b_off + p*b_bs + kk*b_rs + (q*TN + t)*b_cs], 0 past n.
+ * B [batch_b][k][n] (any strides) -> B panels [batch_b][ceil(n/TN)][k][TN]
+ * in BPREC's format:
+ *   Bp[p][q][kk][t] = round(b[b_off + p*b_bs + kk*b_rs + (q*TN + t)*b_cs]), 0 past n.
  * (The rows of a panel run along n, so the row stride passed down is b_cs.)
  * Global size (>= ceil(n/TN), >= ceil(k/PACK_K), batch_b).
  */
 __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, long b_cs,
-                              long b_bs, int n, int k, __global float *bp)
+                              long b_bs, int n, int k, __global BPANEL *bp)
 {
-    clf_gemm_cpu_pack(b, b_off, b_cs, b_rs, b_bs, n, k, bp, TN);
+    clf_gemm_cpu_pack(b, b_off, b_cs, b_rs, b_bs, n, k, bp, TN, true);
 }
 
 /* ROWS(X) expands X(0) ... X(TM-1); COLS(Y, i) expands Y(i, 0) ... Y(i, TN/VW-1). */
@@ -159,7 +221,13 @@ __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, lo
 
 #define ACC_DECL(i, v) VEC acc##i##_##v = (VEC)(0.0f);
 #define ACC_DECL_ROW(i) COLS(ACC_DECL, i)
+#if BPREC == 1
+#define B_LOAD(i, v) VEC b##v = VLOAD_HALF(v, bk);
+#elif BPREC == 2 /* bf16 -> f32: the 16 bits on top of a zero low half */
+#define B_LOAD(i, v) VEC b##v = AS_VEC(CONVERT_VEC_U32(VLOAD(v, bk)) << 16);
+#else
 #define B_LOAD(i, v) VEC b##v = VLOAD(v, bk);
+#endif
 #define ACC_FMA(i, v) acc##i##_##v = fma(a##i, b##v, acc##i##_##v);
 #define ACC_FMA_ROW(i)                                                                          \
     {                                                                                           \
@@ -226,7 +294,7 @@ void clf_gemm_cpu_store(VEC acc, __global float *crow, int j, int n, float alpha
  * q_m = get_global_id(0) (work-items past ceil(m/TM) return at once),
  * q_n = get_global_id(1), p = get_global_id(2).
  *   ap        A panels [batch][ceil(m/TM)][k][TM]
- *   bp        B panels [batch_b][ceil(n/TN)][k][TN]; batch p uses bp + p*bp_bs
+ *   bp        B panels [batch_b][ceil(n/TN)][k][TN] (BPREC); batch p uses bp + p*bp_bs
  *   bp_bs     elements between the batches of bp: 0 when B is shared
  *   c         C_p[i, j] at c[c_off + p*c_bs + i*c_rs + j]  (rows contiguous)
  *   bias      bias[j] at bias[bias_off + j], read only when has_bias
@@ -235,7 +303,7 @@ void clf_gemm_cpu_store(VEC acc, __global float *crow, int j, int n, float alpha
  * TM * TN/VW vector accumulators; padding rows/columns of the panels are
  * zero and their outputs are never stored.
  */
-__kernel void gemm_cpu_tile(__global const float *ap, __global const float *bp, long bp_bs,
+__kernel void gemm_cpu_tile(__global const float *ap, __global const BPANEL *bp, long bp_bs,
                             __global float *c, long c_off, long c_rs, long c_bs,
                             __global const float *bias, long bias_off, int has_bias, int m,
                             int n, int k, float alpha, float beta, int act)
@@ -247,7 +315,7 @@ __kernel void gemm_cpu_tile(__global const float *ap, __global const float *bp, 
     if (qm >= mt)
         return;
     __global const float *ak = ap + (p * mt + qm) * (long)k * TM;
-    __global const float *bk = bp + p * bp_bs + (long)qn * k * TN;
+    __global const BPANEL *bk = bp + p * bp_bs + (long)qn * k * TN;
 
     ROWS(ACC_DECL_ROW)
     for (int kk = 0; kk < k; kk++, ak += TM, bk += TN) {

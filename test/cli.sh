@@ -134,6 +134,13 @@ python3 -c "import json,sys; t=json.load(open('$tmp/trace.json')); sys.exit(0 if
   && pass "run --trace writes trace events" || fail "run --trace: $(head -c 300 "$tmp/trace.json")"
 expect 0 "run --ffn-act lsq:4 --check --json (calibrated)" -- "$exe" run "${small[@]}" --ffn-act lsq:4 --check --json
 json_check "run --ffn-act: calibrated, near exact" "'lsq' in d['config']['options'] and 0 < d['rel_error'] < 0.5"
+# 16-bit weights: applied (an error above fp32's, within bf16's step), named,
+# and refused with int8 linear layers or an unknown format
+expect 0 "run --precision bf16 --check --json" -- "$exe" run "${small[@]}" --precision bf16 --check --json
+json_check "run --precision bf16: applied, near exact" "'precision bf16' in d['config']['options'] and 1e-6 < d['rel_error'] < 2e-2"
+expect 2 "run --precision f8" -- "$exe" run --precision f8; one_line_err "run --precision f8"
+expect 1 "run --precision f16 --linear int8" -- "$exe" run "${small[@]}" --precision f16 --linear int8
+one_line_err "run --precision with int8"; grep -q "exclude" "$tmp/err" || fail "precision with int8: $(cat "$tmp/err")"
 expect 1 "run with a missing weights file" -- "$exe" run "${small[@]}" --weights "$tmp/none.safetensors"
 one_line_err "run missing weights"; grep -q "none.safetensors" "$tmp/err" || fail "missing file not named"
 for f in "$src"/test/corpus/safetensors/bad-*.safetensors; do

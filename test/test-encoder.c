@@ -169,6 +169,43 @@ static void set_tt_ffn(struct ref_weights *rw, struct clf_encoder *enc, const ch
     free(wd), free(w);
 }
 
+/* x rounded to bfloat16, to nearest even (finite x). */
+static float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* The reference's linear weights rounded as an encoder with weights in
+ * precision p computes with them (clf_gemm_params.b_precision): the same
+ * approximation, so the f32 bound applies unchanged. */
+static void set_rounded_linear(struct ref_weights *rw, struct clf_encoder *enc,
+                               enum clf_precision p)
+{
+    struct clf_encoder_config c = clf_encoder_get_config(enc);
+    const int64_t d = c.d_model, f = c.d_ff;
+    const struct {
+        const char *name;
+        size_t n;
+    } ws[] = {{"self_attn.in_proj_weight", (size_t)(3 * d * d)},
+              {"self_attn.out_proj.weight", (size_t)(d * d)},
+              {"linear1.weight", (size_t)(f * d)},
+              {"linear2.weight", (size_t)(d * f)}};
+    float *w = malloc(ws[2].n * 3 * sizeof *w); /* the largest */
+    for (int64_t li = 0; li < c.layers; li++)
+        for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++) {
+            ck_assert_ok(test_ctx(), clf_encoder_read_weight(enc, (int)li, ws[k].name, w, ws[k].n));
+            for (size_t i = 0; i < ws[k].n; i++)
+                w[i] = p == CLF_PRECISION_F16 ? clf_f16_to_f32(clf_f32_to_f16(w[i]))
+                                              : bf16_round(w[i]);
+            ck_assert_int_eq(ref_weights_set(rw, li, ws[k].name, w, ws[k].n), 0);
+        }
+    free(w);
+}
+
 /* Runs enc on fresh x (optionally padded) and compares with the reference. */
 static void check_against_reference(struct clf_encoder *enc, int64_t batch, int64_t seq,
                                     bool padding, bool strided_x)
@@ -217,6 +254,8 @@ static void check_against_reference(struct clf_encoder *enc, int64_t batch, int6
         set_truncated_ffn(rw, enc, ref_ffn_rank);
     if (ref_tt_file)
         set_tt_ffn(rw, enc, ref_tt_file);
+    if (c.precision != CLF_PRECISION_F32)
+        set_rounded_linear(rw, enc, c.precision);
     ck_assert_int_eq(ref_encoder_forward(rw, batch, seq, x, pad, ref), 0);
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) {
@@ -238,7 +277,9 @@ static void check_against_reference(struct clf_encoder *enc, int64_t batch, int6
            ref_form_rank > 0 ? " (reference: truncated forms)"
            : ref_ffn_rank > 0 ? " (reference: truncated W1, W2)"
            : ref_tt_file      ? " (reference: the saved Tensor-Trains)"
-                              : "",
+           : c.precision == CLF_PRECISION_F16  ? " (reference: weights rounded to f16)"
+           : c.precision == CLF_PRECISION_BF16 ? " (reference: weights rounded to bf16)"
+                                               : "",
            rel, b);
     ck_assert_msg(rel <= b, "relative error %g above the bound %g", rel, b);
     ref_weights_free(rw);
@@ -291,6 +332,38 @@ START_TEST(test_random_layers)
     check_against_reference(enc, 2, 13, false, false);
     check_against_reference(enc, 3, 17, true, _i & 1);
     clf_encoder_destroy(enc);
+}
+END_TEST
+
+/* Linear weights in f16 and bf16 (CPU devices): against the reference
+ * with the same weights rounded, within the f32 bound; post- and pre-LN,
+ * padded; refused with int8 linear layers, an unknown precision, and
+ * (other devices) anywhere but on a CPU. */
+START_TEST(test_precision)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_encoder *enc = NULL;
+    struct clf_encoder_config c = small_config(2, false, CLF_ACT_GELU);
+    c.precision = (enum clf_precision)3;
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    c.precision = CLF_PRECISION_F16;
+    c.linear_int8 = true;
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    c.linear_int8 = false;
+    struct clf_device_info info;
+    ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
+    if (info.type != CLF_DEVICE_CPU) {
+        ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_UNSUPPORTED);
+        return;
+    }
+    for (int p = CLF_PRECISION_F16; p <= CLF_PRECISION_BF16; p++)
+        for (int nf = 0; nf < 2; nf++) {
+            c = small_config(2, nf, CLF_ACT_GELU);
+            c.precision = (enum clf_precision)p;
+            ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+            check_against_reference(enc, 3, 11, true, false);
+            clf_encoder_destroy(enc);
+        }
 }
 END_TEST
 
@@ -549,8 +622,9 @@ static double quantised_error(struct clf_encoder *enc, int64_t batch, int64_t se
  * step allows. Bounds: 8-bit symmetric codes carry a relative error of at
  * most 1/(2·127) per element (~0.4 %), less in the mean (~0.23 % rms for a
  * uniform rounding error); through a post-LN layer (LayerNorm renormalises)
- * these stay of that order, so 2e-2 covers int8 K/V, fp16 P (2^-11) and
- * int8 linear layers with margin. Coarser quantisers (4-bit LSQ: step ~ a
+ * these stay of that order, so 2e-2 covers int8 K/V, fp16 P (2^-11),
+ * int8 linear layers and linear weights in f16 (2^-11) or bf16 (2^-8, as
+ * int8's step) with margin. Coarser quantisers (4-bit LSQ: step ~ a
  * tenth of the range; log:4 weights: factor-√2 levels; binarisation:
  * ~60 % per activation) get bounds from their own step: 0.3 for 4-bit and
  * log P, 1.0 for binarisation (which keeps only signs, but the residual
@@ -567,6 +641,7 @@ START_TEST(test_quantised_modes)
         double bound;
     } modes[] = {{"kv int8", 2e-2},        {"kv int8:channel", 2e-2}, {"attn-quant f16", 2e-2},
                  {"attn-quant log:4", 0.3}, {"linear int8", 2e-2},
+                 {"precision f16", 2e-2},   {"precision bf16", 2e-2},
                  {"ffn-act lsq:8,signed", 2e-2}, {"ffn-act lsq:4,signed", 0.3},
                  {"ffn-act lsq:4", 0.3}, {"ffn-act pwl:4", 0.3}, {"ffn-act binary", 1.0}};
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
@@ -580,6 +655,8 @@ START_TEST(test_quantised_modes)
             c.attn_p = strstr(val, "log") ? CLF_P_LOG : CLF_P_F16;
         else if (!strcmp(key, "linear"))
             c.linear_int8 = true;
+        else if (!strcmp(key, "precision"))
+            c.precision = strcmp(val, "f16") ? CLF_PRECISION_BF16 : CLF_PRECISION_F16;
         else
             ck_assert_ok(ctx, clf_actq_parse(val, &c.ffn_act, msg, sizeof msg));
         struct clf_encoder *enc = NULL;
@@ -928,6 +1005,7 @@ int main(void)
     tcase_add_test(tc, test_weights_from_files);
     tcase_add_test(tc, test_svd_attention);
     tcase_add_test(tc, test_quantised_modes);
+    tcase_add_test(tc, test_precision);
     tcase_add_test(tc, test_ffn_lowrank);
     tcase_add_test(tc, test_drop_dense);
     suite_add_tcase(s, tc);

@@ -16,8 +16,18 @@
  * ReLU is exact; GELU adds its own error (erf/tanh within 16 ulp in the
  * OpenCL C full profile, then a few roundings): 32 u |gelu(y)| on top of the
  * propagated bound (|gelu'| <= 1.13).
+ *
+ * Weights in f16 / bf16 (b_precision): the kernels compute the f32 GEMM of
+ * round(B), so against a reference built from round(B) the bound above
+ * holds unchanged; against the exact B each product moves by at most
+ * u_w |a_k b_k| (u_w = 2^-11 for f16, 2^-8 for bf16, round to nearest),
+ * and for f16 by at most 2^-25 |a_k| more where |b_k| < 2^-14 (subnormal
+ * spacing 2^-24), so |alpha| (u_w sum_k |a_k b_k| + 2^-25 sum_{small b} |a_k|)
+ * is added. B already representable in the format gives the f32 result
+ * bit for bit (the same tile, the same fma order, exact widening).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +39,31 @@ struct mats {
     int64_t batch, m, n, k;
     bool ta, tb, shared_b;
     float *a, *b, *c0, *bias; /* host copies, in the stored layouts */
+    /* f16 / bf16: the reference takes round(B) (round_b), or the exact B
+     * with the rounding's bound added (see the header) */
+    enum clf_precision prec;
+    bool round_b;
 };
+
+/* x rounded to bfloat16, to nearest even (NaN kept). */
+static float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return x;
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* x as the kernels see B in format prec. */
+static float round_to(float x, enum clf_precision prec)
+{
+    return prec == CLF_PRECISION_F16    ? clf_f16_to_f32(clf_f32_to_f16(x))
+           : prec == CLF_PRECISION_BF16 ? bf16_round(x)
+                                        : x;
+}
 
 /* A_p[i,k] and B_p[k,j] from the stored layouts. */
 static double a_at(const struct mats *s, int64_t p, int64_t i, int64_t kk)
@@ -40,7 +74,8 @@ static double a_at(const struct mats *s, int64_t p, int64_t i, int64_t kk)
 static double b_at(const struct mats *s, int64_t p, int64_t kk, int64_t j)
 {
     int64_t q = s->shared_b ? 0 : p;
-    return s->tb ? s->b[(q * s->n + j) * s->k + kk] : s->b[(q * s->k + kk) * s->n + j];
+    float b = s->tb ? s->b[(q * s->n + j) * s->k + kk] : s->b[(q * s->k + kk) * s->n + j];
+    return s->round_b ? round_to(b, s->prec) : b;
 }
 
 /* Checks out (dense [batch, m, n]) against the reference; returns the
@@ -52,17 +87,30 @@ static double check(const struct mats *s, const float *out, float alpha, float b
     for (int64_t p = 0; p < s->batch; p++)
         for (int64_t i = 0; i < s->m; i++)
             for (int64_t j = 0; j < s->n; j++) {
-                double dot = 0, mag = 0;
+                double dot = 0, mag = 0, narrow = 0; /* narrow: B's rounding, exact B */
+                double uw = s->prec == CLF_PRECISION_F16    ? 0x1p-11
+                            : s->prec == CLF_PRECISION_BF16 ? 0x1p-8
+                                                            : 0;
                 for (int64_t kk = 0; kk < s->k; kk++) {
-                    double t = a_at(s, p, i, kk) * b_at(s, p, kk, j);
+                    double av = a_at(s, p, i, kk), bv = b_at(s, p, kk, j);
+                    double t = av * bv;
                     dot += t;
                     mag += fabs(t);
+                    if (!s->round_b && s->prec != CLF_PRECISION_F32)
+                        narrow += uw * fabs(t) +
+                                  (s->prec == CLF_PRECISION_F16 && fabs(bv) < 0x1p-14
+                                       ? 0x1p-25 * fabs(av)
+                                       : 0);
                 }
                 size_t idx = (size_t)((p * s->m + i) * s->n + j);
                 double cold = beta != 0 ? s->c0[idx] : 0, bj = s->bias ? s->bias[j] : 0;
                 double y = alpha * dot + beta * cold + bj;
+                /* against the exact B, the kernels' products are each up
+                 * to (1 + u_w) larger in magnitude */
+                double grow = !s->round_b ? 1 + uw : 1;
                 double bound = test_gamma((double)s->k + 3) *
-                               (fabs(alpha) * mag + fabs(beta * cold) + fabs(bj));
+                                   (fabs(alpha) * mag * grow + fabs(beta * cold) + fabs(bj)) +
+                               fabs(alpha) * narrow;
                 double ref = test_act_ref(y, act);
                 if (act == CLF_ACT_GELU || act == CLF_ACT_GELU_TANH)
                     bound = 1.13 * bound + 32 * TEST_U32 * fabs(ref);
@@ -87,7 +135,7 @@ static void run_case(int64_t batch, int64_t m, int64_t n, int64_t k, bool ta, bo
                      enum clf_gemm_provider prov)
 {
     struct clf_ctx *ctx = test_ctx();
-    struct mats s = {batch, m, n, k, ta, tb, shared_b, NULL, NULL, NULL, NULL};
+    struct mats s = {batch, m, n, k, ta, tb, shared_b, NULL, NULL, NULL, NULL, CLF_PRECISION_F32, false};
     int64_t bb = shared_b ? 1 : batch;
     s.a = host_random((size_t)(batch * m * k));
     s.b = host_random((size_t)(bb * k * n));
@@ -138,6 +186,59 @@ static void run_case(int64_t batch, int64_t m, int64_t n, int64_t k, bool ta, bo
     free(out);
 }
 
+/*
+ * One B shared by two GEMM nodes of one graph, in f32 and in `prec` (two
+ * packs of B, kept apart): the narrow result within the bound against
+ * round(B) and against B; with B made representable first (representable),
+ * bit for bit the f32 one. bias and GELU in the epilogue.
+ */
+static void run_narrow_case(int64_t m, int64_t n, int64_t k, bool tb, enum clf_precision prec,
+                            bool representable)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct mats s = {1, m, n, k, false, tb, true, NULL, NULL, NULL, NULL, prec, true};
+    s.a = host_random((size_t)(m * k));
+    s.b = host_random((size_t)(k * n));
+    s.bias = host_random((size_t)n);
+    for (int64_t i = 0; representable && i < k * n; i++)
+        s.b[i] = round_to(s.b[i], prec);
+    int64_t ash[2] = {m, k}, bsh[2] = {tb ? n : k, tb ? k : n};
+    struct clf_tensor *ta_t = test_upload(2, ash, s.a), *tb_t = test_upload(2, bsh, s.b);
+    struct clf_tensor *tbias = test_upload(1, &n, s.bias), *y32 = NULL, *y16 = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_gemm_params p = clf_gemm_params_default();
+    p.trans_b = tb;
+    p.alpha = 0.75f;
+    p.bias = tbias;
+    p.act = CLF_ACT_GELU;
+    ck_assert_ok(ctx, clf_op_gemm(g, ta_t, tb_t, &p, &y32));
+    p.b_precision = prec;
+    ck_assert_ok(ctx, clf_op_gemm(g, ta_t, tb_t, &p, &y16));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float *o32 = test_read_all(y32), *o16 = test_read_all(y16);
+    double r_round = check(&s, o16, 0.75f, 0, CLF_ACT_GELU);
+    s.round_b = false;
+    double r_exact = check(&s, o16, 0.75f, 0, CLF_ACT_GELU);
+    ck_assert_msg(r_round <= 1 && r_exact <= 1,
+                  "%s %lldx%lldx%lld tb%d: error %g x bound against round(B), %g x against B",
+                  clf_precision_str(prec), (long long)m, (long long)n, (long long)k, tb, r_round,
+                  r_exact);
+    if (representable)
+        ck_assert_msg(!memcmp(o32, o16, (size_t)(m * n) * sizeof *o32),
+                      "%s %lldx%lldx%lld: representable B, yet not the f32 result",
+                      clf_precision_str(prec), (long long)m, (long long)n, (long long)k);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(ta_t);
+    clf_tensor_destroy(tb_t);
+    clf_tensor_destroy(tbias);
+    free(s.a);
+    free(s.b);
+    free(s.bias);
+    free(o32);
+    free(o16);
+}
+
 static const int64_t odd[][3] = {{1, 1, 1}, {7, 13, 1}, {13, 7, 29}, {1, 33, 100},
                                  {37, 1, 9}, {61, 67, 71}};
 
@@ -150,6 +251,79 @@ START_TEST(test_native_sizes_and_transposes)
     run_case(1, 1000, 13, 7, false, true, true, 0, false, CLF_ACT_NONE, CLF_GEMM_NATIVE);
     run_case(1, 7, 1000, 13, true, false, true, 0, false, CLF_ACT_NONE, CLF_GEMM_NATIVE);
     run_case(1, 13, 7, 1000, false, false, true, 0, false, CLF_ACT_NONE, CLF_GEMM_NATIVE);
+}
+END_TEST
+
+/* Weights in f16 and bf16 on CPU devices (refused elsewhere); special
+ * values: f16 overflow to inf, NaN kept; a bad precision refused. */
+START_TEST(test_narrow_weights)
+{
+    struct clf_ctx *ctx = test_ctx();
+    int64_t s23[2] = {2, 3}, s34[2] = {3, 4};
+    struct clf_tensor *a = NULL, *b = NULL, *y = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, s23, &a));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, s34, &b));
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_gemm_params p = clf_gemm_params_default();
+    p.b_precision = (enum clf_precision)3;
+    ck_assert_status(ctx, clf_op_gemm(g, a, b, &p, &y), CLF_E_INVALID_ARG);
+    ck_assert_str_eq(clf_precision_str((enum clf_precision)3), "?");
+    ck_assert_str_eq(clf_precision_str(CLF_PRECISION_BF16), "bf16");
+    p.b_precision = CLF_PRECISION_F16;
+    struct clf_device_info info;
+    ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
+    if (info.type != CLF_DEVICE_CPU) {
+        ck_assert_status(ctx, clf_op_gemm(g, a, b, &p, &y), CLF_E_UNSUPPORTED);
+        printf("gemm: not a CPU device: 16-bit weights refused\n");
+        clf_graph_destroy(g);
+        clf_tensor_destroy(a);
+        clf_tensor_destroy(b);
+        return;
+    }
+    p.provider = CLF_GEMM_CLBLAST;
+    ck_assert_status(ctx, clf_op_gemm(g, a, b, &p, &y), CLF_E_UNSUPPORTED);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "CLBlast") != NULL);
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+
+    /* b = [70000, NaN, 1, 0.5] in every row of B [3, 4]; a = 1: f16 makes
+     * column 0 inf (70000 > 65504), bf16 keeps it finite; NaN stays NaN */
+    float ah[6] = {1, 1, 1, 1, 1, 1}, bh[12];
+    for (int r = 0; r < 3; r++) {
+        bh[r * 4 + 0] = 70000.0f;
+        bh[r * 4 + 1] = NAN;
+        bh[r * 4 + 2] = 1.0f;
+        bh[r * 4 + 3] = 0.5f;
+    }
+    ck_assert_ok(ctx, clf_tensor_write(a, ah, sizeof ah));
+    ck_assert_ok(ctx, clf_tensor_write(b, bh, sizeof bh));
+    struct clf_tensor *y16 = NULL, *ybf = NULL;
+    p.provider = CLF_GEMM_AUTO;
+    ck_assert_ok(ctx, clf_op_gemm(g, a, b, &p, &y16));
+    p.b_precision = CLF_PRECISION_BF16;
+    ck_assert_ok(ctx, clf_op_gemm(g, a, b, &p, &ybf));
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float *o16 = test_read_all(y16), *obf = test_read_all(ybf);
+    for (int r = 0; r < 2; r++) {
+        ck_assert(isinf(o16[r * 4]) && o16[r * 4] > 0);
+        ck_assert(isfinite(obf[r * 4]) && obf[r * 4] == 3 * bf16_round(70000.0f));
+        ck_assert(isnan(o16[r * 4 + 1]) && isnan(obf[r * 4 + 1]));
+        ck_assert(o16[r * 4 + 2] == 3 && obf[r * 4 + 3] == 1.5f);
+    }
+    free(o16);
+    free(obf);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(a);
+    clf_tensor_destroy(b);
+
+    static const int64_t sizes[][3] = {{1, 1, 1}, {13, 7, 29}, {1, 33, 100}, {61, 67, 71},
+                                       {16, 130, 384}};
+    for (int prec = CLF_PRECISION_F16; prec <= CLF_PRECISION_BF16; prec++)
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+            for (int t = 0; t < 2; t++) {
+                run_narrow_case(sizes[i][0], sizes[i][1], sizes[i][2], t, prec, false);
+                run_narrow_case(sizes[i][0], sizes[i][1], sizes[i][2], t, prec, true);
+            }
 }
 END_TEST
 
@@ -225,7 +399,7 @@ START_TEST(test_gpu_tiles)
     struct clf_ctx *ctx = test_ctx();
     for (int cfg = 0; cfg < clf_gemm_gpu_n_configs; cfg++) {
         enum { B = 2, M = 37, N = 45, K = 70 };
-        struct mats s = {B, M, N, K, true, false, false, NULL, NULL, NULL, NULL};
+        struct mats s = {B, M, N, K, true, false, false, NULL, NULL, NULL, NULL, CLF_PRECISION_F32, false};
         s.a = host_random(B * M * K);
         s.b = host_random(B * K * N);
         s.c0 = host_random(B * M * N);
@@ -428,6 +602,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_native_sizes_and_transposes);
     tcase_add_test(tc, test_native_epilogue_and_batches);
+    tcase_add_test(tc, test_narrow_weights);
     tcase_add_test(tc, test_head_views);
     tcase_add_test(tc, test_gpu_tiles);
     tcase_add_test(tc, test_in_place_dependencies);

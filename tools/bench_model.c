@@ -147,7 +147,8 @@ static const struct variant variants[] = {
     {"attn", "linformer:8"},    {"attn", "linformer:16"},   {"attn", "nystrom:4"},
     {"attn", "nystrom:8"},      {"attn", "svd:8"},          {"attn", "svd:16"},
     {"kv", "int8"},             {"kv", "int8:channel"},     {"attn-quant", "f16"},
-    {"attn-quant", "log:4"},    {"linear", "int8"},         {"ffn", "svd:64"},
+    {"attn-quant", "log:4"},    {"linear", "int8"},         {"precision", "f16"},
+    {"precision", "bf16"},      {"ffn", "svd:64"},
     {"ffn", "svd:128"},         {"ffn", "rsvd:128"},        {"ffn", "tt:16"},
     {"ffn-act", "lsq:8,signed"}, {"ffn-act", "pwl:4"},      {"ffn-act", "binary"},
 };

@@ -360,6 +360,15 @@ bool cli_parse_layer_option(const char *name, const char *value, struct clf_enco
             cfg->linear_int8 = !strcmp(value, "int8");
         else
             snprintf(msg, size, "--linear takes f32 or int8");
+    } else if (!strcmp(name, "precision")) {
+        if (!strcmp(value, "f32"))
+            cfg->precision = CLF_PRECISION_F32;
+        else if (!strcmp(value, "f16"))
+            cfg->precision = CLF_PRECISION_F16;
+        else if (!strcmp(value, "bf16"))
+            cfg->precision = CLF_PRECISION_BF16;
+        else
+            snprintf(msg, size, "--precision takes f32, f16 or bf16");
     } else if (!strcmp(name, "drop-dense")) {
         cfg->drop_dense = true;
     } else if (!strcmp(name, "ffn")) {
@@ -400,6 +409,8 @@ void cli_layer_options_str(const struct clf_encoder_config *cfg, char *buf, size
         ADD("attn-quant log:%d", cfg->attn_p_bits);
     if (cfg->linear_int8)
         ADD("linear int8");
+    if (cfg->precision != CLF_PRECISION_F32)
+        ADD("precision %s", clf_precision_str(cfg->precision));
     if (cfg->drop_dense)
         ADD("drop-dense");
     if (cfg->ffn_act.kind != CLF_ACTQ_NONE) {

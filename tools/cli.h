@@ -82,6 +82,7 @@ int cli_encoder_option(const char *cmd, const char *name, const char *value,
  *   --kv f32|int8|int8:channel    K and V storage (int8 = per token)
  *   --attn-quant f32|f16|log:B    attention weights' storage
  *   --linear f32|int8             linear layers
+ *   --precision f32|f16|bf16      the linear layers' weights in their GEMMs
  *   --ffn-act SPEC                clf_actq_parse's grammar
  * name is the option without dashes; false with msg set on a bad value. */
 bool cli_parse_layer_option(const char *name, const char *value, struct clf_encoder_config *cfg,

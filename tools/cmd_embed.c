@@ -75,6 +75,8 @@ static void help(void)
            "      --kv F             K and V storage: f32 (default), int8, int8:channel\n"
            "      --attn-quant F     attention weights: f32 (default), f16, log:B\n"
            "      --linear F         linear layers: f32 (default), int8\n"
+           "      --precision P      linear layers' weights: f32 (default), f16, bf16\n"
+           "                         (rounded once, computed in f32; CPU devices)\n"
            "      --ffn-act SPEC     quantiser before W2 (as clformer run); free parameters\n"
            "                         are calibrated on the first batch of texts\n"
            "      --devices LIST     deal the batches over these devices (\"all\",\n"
@@ -151,6 +153,7 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
         {"attn", required_argument, NULL, O_VARIANT},
         {"kv", required_argument, NULL, O_LAYER}, {"attn-quant", required_argument, NULL, O_LAYER},
         {"linear", required_argument, NULL, O_LAYER},
+        {"precision", required_argument, NULL, O_LAYER},
         {"ffn-act", required_argument, NULL, O_LAYER},
         {"ffn", required_argument, NULL, O_LAYER},
         {"drop-dense", no_argument, NULL, O_LAYER}, {"help", no_argument, NULL, 'h'},

@@ -90,6 +90,9 @@ static void help(void)
            "      --attn-quant F     attention weights: f32 (default), f16, log:B\n"
            "      --linear F         linear layers: f32 (default), int8 (per-channel\n"
            "                         weights, per-token activations)\n"
+           "      --precision P      linear layers' weights in their GEMMs: f32\n"
+           "                         (default), f16, bf16 (rounded once, computed in f32;\n"
+           "                         CPU devices)\n"
            "      --ffn-act SPEC     quantiser before W2: none (default), binary[:A],\n"
            "                         lsq:B[,signed][,step:S], pact:B[,alpha:A],\n"
            "                         pwl:B[,clip:C,bp:P], steps:T1/T2/..:L0/L1/..; free\n"
@@ -135,6 +138,7 @@ static int parse(int argc, char **argv, struct run_opts *o)
         {"attn-impl", required_argument, NULL, O_ENC}, {"attn", required_argument, NULL, O_ENC},
         {"kv", required_argument, NULL, O_ENC},     {"attn-quant", required_argument, NULL, O_ENC},
         {"linear", required_argument, NULL, O_ENC}, {"ffn-act", required_argument, NULL, O_ENC},
+        {"precision", required_argument, NULL, O_ENC},
         {"ffn", required_argument, NULL, O_ENC},    {"drop-dense", no_argument, NULL, O_ENC},
         {"save", required_argument, NULL, O_SAVE},
         {"profile", no_argument, NULL, O_PROFILE}, {"trace", required_argument, NULL, O_TRACE},

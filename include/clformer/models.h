@@ -113,6 +113,14 @@ struct clf_encoder_config {
      *  parameters left 0 (LSQ's step, PWL's clip) are set per layer by
      *  clf_encoder_calibrate. Default none. */
     struct clf_actq ffn_act;
+    /** Storage of the linear layers' weights in their GEMMs (QKV, output
+     *  projection, W1, W2 and their SVD factors; not TT cores): f32
+     *  (default), or f16 / bf16, rounded once when packed and computed in
+     *  f32 (enum clf_precision, clf_gemm_params.b_precision). CPU devices
+     *  only (CLF_E_UNSUPPORTED elsewhere); not with linear_int8
+     *  (CLF_E_INVALID_ARG); the weights read back, saved or split for
+     *  tensor parallelism (which refuses it) stay f32. */
+    enum clf_precision precision;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the

@@ -243,6 +243,26 @@ CLF_API enum clf_status clf_op_scale(struct clf_graph *g, struct clf_tensor *x, 
 CLF_API enum clf_status clf_op_copy(struct clf_graph *g, struct clf_tensor *x,
                                     struct clf_tensor **out);
 
+/**
+ * Storage precision of weights (a GEMM's B operand) in the native CPU
+ * kernels. B is rounded to the format to nearest even once, when it is
+ * packed, and widened back to f32 exactly as it is read; the products and
+ * sums stay f32. So the result is the f32 GEMM of round(B), and against
+ * the exact B each output moves by at most u·Σ_k |a_ik·b_kj| more, with u
+ * the format's unit roundoff (plus, for F16, 2^-25 per term whose |b| is
+ * below 2^-14, where the format is subnormal).
+ */
+enum clf_precision {
+    CLF_PRECISION_F32 = 0,  /**< f32: B as it is */
+    /** IEEE binary16: u = 2^-11; |b| beyond 65504 becomes ±inf (b beyond
+     *  65520 in magnitude), so only for weights within that range */
+    CLF_PRECISION_F16 = 1,
+    CLF_PRECISION_BF16 = 2  /**< bfloat16: u = 2^-8, f32's range */
+};
+
+/** "f32", "f16" or "bf16" (or "?"). */
+CLF_API const char *clf_precision_str(enum clf_precision p);
+
 /** Options of clf_op_gemm; get one from clf_gemm_params_default(). */
 struct clf_gemm_params {
     /** The struct\'s size: set by clf_gemm_params_init or _default (see @ref abi
@@ -261,6 +281,12 @@ struct clf_gemm_params {
     struct clf_tensor *c;
     /** Default CLF_GEMM_AUTO: the context's choice (clf_ctx_params.gemm_provider). */
     enum clf_gemm_provider provider;
+    /** B's storage in the kernels (see enum clf_precision). Default
+     *  CLF_PRECISION_F32. F16 and BF16 run on CPU devices with the native
+     *  provider (AUTO chooses it); CLBlast, or another device type, is
+     *  CLF_E_UNSUPPORTED. B stays as it is: the rounded copy is the packed
+     *  one, made again when B is written. */
+    enum clf_precision b_precision;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the

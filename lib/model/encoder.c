@@ -113,6 +113,14 @@ enum clf_status clf_encoder_check_config(struct clf_ctx *ctx, const struct clf_e
     if ((unsigned)c->ffn_act.kind > CLF_ACTQ_LSQ)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown FFN activation quantiser %d",
                         (int)c->ffn_act.kind);
+    if ((unsigned)c->precision > CLF_PRECISION_BF16)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown weight precision %d", (int)c->precision);
+    if (c->precision != CLF_PRECISION_F32 && c->linear_int8)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "%s weights and int8 linear layers exclude each "
+                        "other", clf_precision_str(c->precision));
+    if (c->precision != CLF_PRECISION_F32 && ctx->info.type != CLF_DEVICE_CPU)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED, "%s weights run on CPU devices only",
+                        clf_precision_str(c->precision));
     return clf_attention_variant_check(ctx, &c->attn);
 }
 
@@ -416,7 +424,8 @@ struct lin {
  * in place. int8 (wq set): x quantised per token, clf_op_gemm_q8, then c
  * added (a new tensor). */
 static enum clf_status linear(struct clf_graph *g, struct clf_tensor *x, const struct lin *w,
-                              enum clf_act act, struct clf_tensor *c, struct clf_tensor **y)
+                              enum clf_precision prec, enum clf_act act, struct clf_tensor *c,
+                              struct clf_tensor **y)
 {
     if (w->wq) {
         struct clf_quant_params qp = clf_quant_params_default(); /* symmetric, per row, 8 bits */
@@ -437,6 +446,7 @@ static enum clf_status linear(struct clf_graph *g, struct clf_tensor *x, const s
     p.act = act;
     p.c = c;
     p.beta = c ? 1.0f : 0.0f;
+    p.b_precision = prec;
     if (w->tt) { /* core by core, then c added */
         struct clf_tensor *t = NULL;
         enum clf_status st = clf_op_tt_linear(g, x, w->tt, w->b, act, c ? &t : y);
@@ -446,6 +456,7 @@ static enum clf_status linear(struct clf_graph *g, struct clf_tensor *x, const s
         struct clf_gemm_params p1 = clf_gemm_params_default();
         struct clf_tensor *t = NULL;
         p1.trans_b = true;
+        p1.b_precision = prec;
         enum clf_status st = clf_op_gemm(g, x, w->right, &p1, &t);
         return st == CLF_OK ? clf_op_gemm(g, t, w->left, &p, y) : st;
     }
@@ -522,7 +533,7 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
     const struct lin in = {svd ? l->svd_w : l->in_w, svd ? l->svd_b : l->in_b, l->qkv_q, l->qkv_s,
                            NULL, NULL, NULL};
     const struct lin out = {l->out_w, l->out_b, l->out_q, l->out_s, NULL, NULL, NULL};
-    enum clf_status st = linear(g, x, &in, CLF_ACT_NONE, NULL, &qkv);
+    enum clf_status st = linear(g, x, &in, c->precision, CLF_ACT_NONE, NULL, &qkv);
     const int64_t qks[4] = {batch, h, seq, qd}, hs[4] = {batch, h, seq, hd};
     const int64_t qs[4] = {seq * w, qd, w, 1}, vs[4] = {seq * w, hd, w, 1};
     if (st == CLF_OK)
@@ -566,7 +577,7 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
         }
     }
     if (st == CLF_OK)
-        st = linear(g, attn, &out, CLF_ACT_NONE, NULL, y);
+        st = linear(g, attn, &out, c->precision, CLF_ACT_NONE, NULL, y);
     return st;
 }
 
@@ -607,11 +618,11 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
         if (st == CLF_OK)
             st = clf_op_layernorm(g, r, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
-            st = linear(g, n, &w1, c->act, NULL, &f);
+            st = linear(g, n, &w1, c->precision, c->act, NULL, &f);
         if (st == CLF_OK)
             st = ffn_act_quant(enc, g, l, li, f, &fq);
         if (st == CLF_OK) /* in place (f32): n is this layer's own intermediate */
-            st = linear(g, fq, &w2, CLF_ACT_NONE, n, &out);
+            st = linear(g, fq, &w2, c->precision, CLF_ACT_NONE, n, &out);
         if (st == CLF_OK)
             st = clf_op_layernorm(g, out, l->n2w, l->n2b, c->eps, y);
     } else {
@@ -624,11 +635,11 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
         if (st == CLF_OK)
             st = clf_op_layernorm(g, r, l->n2w, l->n2b, c->eps, &n);
         if (st == CLF_OK)
-            st = linear(g, n, &w1, c->act, NULL, &f);
+            st = linear(g, n, &w1, c->precision, c->act, NULL, &f);
         if (st == CLF_OK)
             st = ffn_act_quant(enc, g, l, li, f, &fq);
         if (st == CLF_OK)
-            st = linear(g, fq, &w2, CLF_ACT_NONE, r, &out);
+            st = linear(g, fq, &w2, c->precision, CLF_ACT_NONE, r, &out);
         if (st == CLF_OK)
             *y = out;
     }

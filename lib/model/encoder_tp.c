@@ -271,11 +271,12 @@ static enum clf_status check_tp_config(struct clf_ctx *ctx, const struct clf_enc
                                        int n, const char *what)
 {
     if (c->attn.sparsity != CLF_ATTN_EXACT || c->kv != CLF_KV_F32 || c->attn_p != CLF_P_F32 ||
-        c->linear_int8 || c->ffn.format != CLF_FFN_DENSE || c->ffn_act.kind != CLF_ACTQ_NONE)
+        c->linear_int8 || c->ffn.format != CLF_FFN_DENSE || c->ffn_act.kind != CLF_ACTQ_NONE ||
+        c->precision != CLF_PRECISION_F32)
         return clf_fail(ctx, CLF_E_UNSUPPORTED,
                         "the tensor-parallel encoder runs exact attention and dense f32 weights "
-                        "only (no attention variant, K/V or weight quantisation, FFN "
-                        "factorisation or activation quantiser)");
+                        "only (no attention variant, K/V or weight quantisation, 16-bit "
+                        "weights, FFN factorisation or activation quantiser)");
     if (c->heads >= 1 && c->d_ff >= 1 && (c->heads % n || c->d_ff % n))
         return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "tensor parallelism over %d %s needs heads (%lld) and d_ff (%lld) "

@@ -20,6 +20,16 @@ const char *clf_gemm_provider_str(enum clf_gemm_provider p)
     return "?";
 }
 
+const char *clf_precision_str(enum clf_precision p)
+{
+    switch (p) {
+    case CLF_PRECISION_F32: return "f32";
+    case CLF_PRECISION_F16: return "f16";
+    case CLF_PRECISION_BF16: return "bf16";
+    }
+    return "?";
+}
+
 void clf_gemm_params_init(struct clf_gemm_params *out, size_t size)
 {
     struct clf_gemm_params p = {0};
@@ -31,6 +41,7 @@ void clf_gemm_params_init(struct clf_gemm_params *out, size_t size)
     p.act = CLF_ACT_NONE;
     p.c = NULL;
     p.provider = CLF_GEMM_AUTO;
+    p.b_precision = CLF_PRECISION_F32;
     p.size = sizeof p;
     clf_abi_fill(out, size, &p, sizeof p);
 }
@@ -104,6 +115,8 @@ static void describe_gemm(const struct clf_node *node, char *buf, size_t size)
     const struct gemm_node *gn = node->state;
     const struct clf_gemm_problem *p = &gn->prob;
     int w = clf_gemm_problem_str(p, buf, size);
+    if (w >= 0 && (size_t)w < size && p->b_prec != CLF_PRECISION_F32)
+        w += snprintf(buf + w, size - (size_t)w, " B %s", clf_precision_str(p->b_prec));
     if (w < 0 || (size_t)w >= size)
         return;
     if (!gn->chosen) {
@@ -180,6 +193,21 @@ enum clf_status clf_op_gemm(struct clf_graph *g, struct clf_tensor *a, struct cl
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown activation %d", (int)p->act);
     if ((unsigned)p->provider > CLF_GEMM_NATIVE)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown GEMM provider %d", (int)p->provider);
+    if ((unsigned)p->b_precision > CLF_PRECISION_BF16)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown GEMM precision %d",
+                        (int)p->b_precision);
+    if (p->b_precision != CLF_PRECISION_F32) {
+        enum clf_gemm_provider req = p->provider != CLF_GEMM_AUTO ? p->provider
+                                                                  : ctx->gemm_provider;
+        if (ctx->info.type != CLF_DEVICE_CPU)
+            return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                            "gemm with %s weights runs on CPU devices only",
+                            clf_precision_str(p->b_precision));
+        if (req == CLF_GEMM_CLBLAST)
+            return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                            "gemm with %s weights needs the native provider, not CLBlast",
+                            clf_precision_str(p->b_precision));
+    }
 
     struct clf_gemm_problem pr = {0};
     int64_t kb = 0;
@@ -202,6 +230,7 @@ enum clf_status clf_op_gemm(struct clf_graph *g, struct clf_tensor *a, struct cl
     pr.alpha = p->alpha;
     pr.beta = p->beta;
     pr.act = p->act;
+    pr.b_prec = p->b_precision;
 
     if (p->bias) {
         if (p->bias->dtype != CLF_F32 || p->bias->ndim != 1 || p->bias->shape[0] != pr.n ||

@@ -35,6 +35,7 @@ struct clf_gemm_problem {
     cl_long bias_off;
     float alpha, beta;
     enum clf_act act;
+    enum clf_precision b_prec; /* B's storage in the kernels (CPU provider only) */
 };
 
 /* Scratch a provider keeps between runs of one node (e.g. the packed A
@@ -75,7 +76,7 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
 
 /* CLBlast (gemm_clblast.c): Sgemm / SgemmStridedBatched on an in-order
  * queue, then cl/gemm.cl's epilogue for bias and activation. Needs a unit
- * stride in each of A and B (row- or column-major storage). Scratch slot 1
+ * stride in each of A and B (row- or column-major storage) and f32 B. Scratch slot 1
  * holds Sgemm's temp buffer, sized once per node. */
 bool clf_gemm_clblast_supports(const struct clf_gemm_problem *p);
 enum clf_status clf_gemm_clblast_enqueue(struct clf_ctx *ctx, const struct clf_gemm_problem *p,

@@ -35,7 +35,7 @@ bool clf_gemm_clblast_supports(const struct clf_gemm_problem *p)
 {
     CLBlastTranspose t;
     size_t ld;
-    return blas_layout(p->a_rs, p->a_cs, p->m, p->k, &t, &ld) &&
+    return p->b_prec == CLF_PRECISION_F32 && blas_layout(p->a_rs, p->a_cs, p->m, p->k, &t, &ld) &&
            blas_layout(p->b_rs, p->b_cs, p->k, p->n, &t, &ld) && p->a_bs >= 0 && p->b_bs >= 0;
 }
 

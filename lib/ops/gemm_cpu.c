@@ -1,7 +1,8 @@
 /*
  * The GEMM provider for CPU devices (cl/gemm_cpu.cl): A is packed on the
  * device into panels [batch][ceil(m/TM)][k][TM] on every run (scratch slot
- * 0); B into panels [batch_b][ceil(n/TN)][k][TN] once, kept as a derived
+ * 0); B into panels [batch_b][ceil(n/TN)][k][TN] once (f32, or rounded to
+ * f16 / bf16 as p->b_prec says: half the bytes to stream), kept as a derived
  * buffer of p->b_t while B's storage version and layout are unchanged
  * (weights are packed at their first use and then reused); then one
  * work-item per TM x TN tile of C accumulates the tile in registers and
@@ -52,15 +53,16 @@ static bool cfg_valid(const struct clf_gemm_cpu_config *cfg)
            cfg->local0 <= 256;
 }
 
-/* Bytes of batches x ceil(rows/t) panels of depth k and width t (f32), or
- * 0 when that overflows. At least 64 bytes (k = 0 still gets a buffer). */
-static size_t panel_bytes(int64_t batches, int64_t rows, int64_t k, int t)
+/* Bytes of batches x ceil(rows/t) panels of depth k and width t, of
+ * elements of `elem` bytes, or 0 when that overflows. At least 64 bytes
+ * (k = 0 still gets a buffer). */
+static size_t panel_bytes(int64_t batches, int64_t rows, int64_t k, int t, size_t elem)
 {
     int64_t panels = clf_ceil_div(rows, t);
-    double approx = (double)batches * (double)panels * (double)k * t * sizeof(float);
+    double approx = (double)batches * (double)panels * (double)k * t * (double)elem;
     if (approx > (double)(SIZE_MAX / 2))
         return 0;
-    size_t bytes = (size_t)batches * (size_t)panels * (size_t)k * (size_t)t * sizeof(float);
+    size_t bytes = (size_t)batches * (size_t)panels * (size_t)k * (size_t)t * elem;
     return bytes < 64 ? 64 : bytes;
 }
 
@@ -164,11 +166,11 @@ static enum clf_status enqueue_pack(struct clf_ctx *ctx, const char *opts, const
     return clf_launch(ctx, k, 3, global, local, n_wait, wait, ev, name);
 }
 
-/* Key of a packed B: the panel width and B's layout. */
+/* Key of a packed B: the panel width and storage, and B's layout. */
 static void pack_b_key(const struct clf_gemm_problem *p, int tn, int64_t batch_b,
                        int64_t key[8])
 {
-    key[0] = tn;
+    key[0] = tn + 1000 * (int64_t)p->b_prec; /* tn <= 64 */
     key[1] = p->k;
     key[2] = p->n;
     key[3] = p->b_off;
@@ -200,8 +202,9 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
 
     const int tm = cfg->tm, tn = cfg->tn;
     const int64_t batch_b = p->b_bs == 0 ? 1 : p->batch;
-    size_t a_bytes = panel_bytes(p->batch, p->m, p->k, tm);
-    size_t b_bytes = panel_bytes(batch_b, p->n, p->k, tn);
+    size_t a_bytes = panel_bytes(p->batch, p->m, p->k, tm, sizeof(float));
+    size_t b_bytes = panel_bytes(batch_b, p->n, p->k, tn,
+                                 p->b_prec == CLF_PRECISION_F32 ? sizeof(float) : 2);
     if (!a_bytes || !b_bytes || a_bytes > ctx->info.max_alloc_bytes ||
         b_bytes > ctx->info.max_alloc_bytes)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
@@ -211,7 +214,8 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
                         a_bytes, b_bytes, (unsigned long long)ctx->info.max_alloc_bytes);
 
     char opts[64];
-    snprintf(opts, sizeof opts, "-DTM=%d -DTN=%d -DVW=%d", tm, tn, cfg_vw(cfg));
+    snprintf(opts, sizeof opts, "-DTM=%d -DTN=%d -DVW=%d -DBPREC=%d", tm, tn, cfg_vw(cfg),
+             (int)p->b_prec);
 
     cl_event ev_a = NULL, ev_b = NULL, ev_c = NULL;
 

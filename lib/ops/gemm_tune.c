@@ -240,6 +240,21 @@ enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_
                                      struct clf_gemm_choice *out)
 {
     char key[64];
+    if (p->b_prec != CLF_PRECISION_F32) {
+        /* 16-bit weights: the tile of the f32 problem (its record, default
+         * or measurement; the k-loop is the same but for B's loads), or
+         * the first native candidate where that is CLBlast */
+        struct clf_gemm_problem f = *p;
+        f.b_prec = CLF_PRECISION_F32;
+        struct clf_gemm_choice c[CLF_TUNER_MAX_CANDIDATES];
+        enum clf_status st = clf_gemm_tune_choose(ctx, &f, out);
+        if (st == CLF_OK && out->provider == CLF_GEMM_CLBLAST) {
+            if (candidates(ctx, p, c) == 0) /* CLBlast is not among p's */
+                return clf_fail(ctx, CLF_E_UNSUPPORTED, "no native GEMM tile for this device");
+            *out = c[0];
+        }
+        return st;
+    }
     clf_gemm_class_key(p, key, sizeof key);
     if (known(ctx, p, key, false, out))
         return CLF_OK;
@@ -249,6 +264,11 @@ enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_
 int clf_gemm_tune_pending(struct clf_ctx *ctx, const struct clf_gemm_problem *p, bool thorough,
                           char *key, size_t size)
 {
+    if (p->b_prec != CLF_PRECISION_F32) { /* what the f32 problem's choice needs */
+        struct clf_gemm_problem f = *p;
+        f.b_prec = CLF_PRECISION_F32;
+        return clf_gemm_tune_pending(ctx, &f, thorough, key, size);
+    }
     char k[64];
     struct clf_gemm_choice c[CLF_TUNER_MAX_CANDIDATES];
     clf_gemm_class_key(p, k, sizeof k);
@@ -262,6 +282,8 @@ enum clf_status clf_gemm_tune_measure(struct clf_ctx *ctx, const struct clf_gemm
 {
     char key[64];
     struct clf_gemm_choice c;
-    clf_gemm_class_key(p, key, sizeof key);
-    return measure_and_keep(ctx, p, key, &c);
+    struct clf_gemm_problem f = *p; /* records are of f32 problems (see _choose) */
+    f.b_prec = CLF_PRECISION_F32;
+    clf_gemm_class_key(&f, key, sizeof key);
+    return measure_and_keep(ctx, &f, key, &c);
 }
