@@ -2,6 +2,7 @@
 # The programs of examples/, each checked against the clformer command:
 #   devices  lists what `clformer devices --json` lists (ids, types, names),
 #            and picks the device `clformer info` picks for the same spec
+#            ($CLFORMER_DEVICE, else cpu: a platform may have no CPU device)
 #   encoder  prints the values `clformer run` computes with the same seed on
 #            the same input (made here as a .npy by the example's generator)
 #   embed    prints the cosine `clformer embed --similarity` gives the same
@@ -20,9 +21,10 @@ fi
 
 case "$name" in
 devices)
-  "$example" cpu >"$tmp/out" || { echo "FAIL: devices exited $?"; exit 1; }
+  spec=${CLFORMER_DEVICE:-cpu}
+  "$example" "$spec" >"$tmp/out" || { echo "FAIL: devices exited $?"; exit 1; }
   "$clformer" devices --json >"$tmp/devices.json" || exit 1
-  "$clformer" info --device cpu --no-build --json >"$tmp/info.json" || exit 1
+  "$clformer" info --device "$spec" --no-build --json >"$tmp/info.json" || exit 1
   cat "$tmp/out"
   python3 - "$tmp/out" "$tmp/devices.json" "$tmp/info.json" <<'PY'
 import json, sys

@@ -262,7 +262,9 @@ END_TEST
 /*
  * A marker node recorded as a command-buffer barrier, on the default queue
  * (out-of-order where the device has them): per-row symmetric int8
- * quantisation orders its scale output after the codes with a marker node.
+ * quantisation orders its scale output after the codes with a marker node
+ * (in its work-item kernel set, chosen for CPU devices when the op is
+ * recorded, and so recorded here as on a CPU device whatever the device).
  * Each row of x holds integers in [-126, 126] and one +-127, so the row's
  * scale is 127 / 127 = 1 exactly, the codes equal x and the dequantised y
  * equals x bitwise: direct, recorded and replayed runs, new x each time.
@@ -278,7 +280,11 @@ START_TEST(test_marker_recorded)
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &x));
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
     struct clf_quant_params qp = clf_quant_params_default();
-    ck_assert_ok(ctx, clf_op_quantize(g, x, &qp, &q, &scale, &zero));
+    enum clf_device_type type = ctx->info.type;
+    ctx->info.type = CLF_DEVICE_CPU;
+    enum clf_status st = clf_op_quantize(g, x, &qp, &q, &scale, &zero);
+    ctx->info.type = type;
+    ck_assert_ok(ctx, st);
     ck_assert_ok(ctx, clf_op_dequantize(g, q, scale, NULL, &qp, &y));
     bool has_marker = false;
     for (size_t i = 0; i < clf_graph_node_count(g); i++)

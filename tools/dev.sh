@@ -98,19 +98,70 @@ print(ids[0] if ids else "")') || spec=""
             "$(($(date +%s) - start)) s"
     fi
 fi
-# One summary line per platform and one over both; a skipped suite or pass
+
+# A third pass on an accelerator: Intel's FPGA emulation runtime (PyPI
+# intel-opencl-fpga-emu-rt, installed once by tools/fetch_intel_fpga_emu.sh
+# into a virtual environment of its own), again the only platform in view:
+# its libraries share file names with the CPU runtime's. Its device is
+# neither a CPU nor a GPU, so the library takes its non-CPU paths there
+# (work-group kernels, CLBlast among the GEMM candidates, no shipped tuning
+# defaults) on OpenCL 1.2's embedded profile, compiling from source at run
+# time. The suites that test the library on one device run; left out:
+#   spec, half, tokenizer  use no OpenCL (the first pass runs them)
+#   man, cli-doc, api-docs, abi, install, layers, layers-self-test
+#                          check the docs, headers, symbols and build: no device
+#   example-*              check the example programs against the command,
+#                          the same library calls on the same device
+#   cli                    checks the command line (options, help, messages,
+#                          output); its device work is the suites'; 84 s alone there
+#   group, mpi             are about several devices or ranks; over the one
+#                          accelerator they compare it with itself
+# CLFORMER_FPGA_EMU=0 leaves the pass out; a runtime that cannot be
+# installed or shows no device is treated as for Intel's CPU runtime.
+fpga_suites="api tensor program graph gemm gemm-cpu rows posenc attention io encoder
+  attention-sparse attention-lowrank linalg quant actq gemm-q8 attention-quant tt pool
+  bert limits threads queues faults tuner tune lifetime interop params shapes"
+fpga=run
+rm -f build/meson-logs/testlog-fpga-emu.json
+if [ "${CLFORMER_FPGA_EMU:-1}" = 0 ]; then
+    fpga=off
+elif ! icd=$(./tools/fetch_intel_fpga_emu.sh)/fpga-emu.icd; then
+    fpga=missing
+    echo "clformer: Intel's FPGA emulation runtime is not installed: its pass is skipped" >&2
+else
+    spec=$(OCL_ICD_VENDORS=$icd ./build/tools/clformer devices --json | python3 -c '
+import json, sys
+ids = [d["id"] for d in json.load(sys.stdin)
+       if d["platform_name"] == "Intel(R) FPGA Emulation Platform for OpenCL(TM)"
+       and d["type"] == "accelerator"]
+print(ids[0] if ids else "")') || spec=""
+    if [ -z "$spec" ]; then
+        fpga=nodevice
+        echo "clformer: Intel's FPGA emulation runtime ($icd) shows no device" >&2
+    else
+        start=$(date +%s)
+        # shellcheck disable=SC2086
+        OCL_ICD_VENDORS=$icd CLFORMER_DEVICE=$spec meson test -C build --print-errorlogs \
+            --logbase testlog-fpga-emu $fpga_suites || status=$?
+        echo "clformer: the suites on Intel's FPGA emulator ($spec) took" \
+            "$(($(date +%s) - start)) s"
+    fi
+fi
+# One summary line per platform and one over all; a skipped suite or pass
 # fails the job unless CLFORMER_ALLOW_SKIP=1 (on a machine set up by this
 # script none may skip); an installed runtime that shows no device fails it.
-python3 - build/meson-logs "$intel" "${CLFORMER_ALLOW_SKIP:-0}" <<'PY' || status=1
+python3 - build/meson-logs "$intel" "$fpga" "${CLFORMER_ALLOW_SKIP:-0}" <<'PY' || status=1
 import json, os, sys
-logs, intel, allow_skip = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-why = {"off": "CLFORMER_INTEL=0", "missing": "no runtime", "nodevice": "no device"}
+logs, intel, fpga, allow_skip = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+why = {"missing": "no runtime", "nodevice": "no device"}
 total = [0, 0, 0]  # passed, failed, skipped
-for name, log in (("pocl", "testlog.json"), ("intel", "testlog-intel.json")):
-    if name == "intel" and intel != "run":
-        print(f"{name}: not run ({why[intel]})")
-        total[1] += intel == "nodevice"
-        total[2] += intel == "missing"
+for name, log, state, off in (("pocl", "testlog.json", "run", ""),
+                              ("intel", "testlog-intel.json", intel, "CLFORMER_INTEL=0"),
+                              ("fpga-emu", "testlog-fpga-emu.json", fpga, "CLFORMER_FPGA_EMU=0")):
+    if state != "run":
+        print(f"{name}: not run ({off if state == 'off' else why[state]})")
+        total[1] += state == "nodevice"
+        total[2] += state == "missing"
         continue
     results = [json.loads(line)["result"]
                for line in open(os.path.join(logs, log)) if line.strip()]
