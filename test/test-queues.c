@@ -317,8 +317,36 @@ START_TEST(test_marker_recorded)
 }
 END_TEST
 
+/* CLFORMER_COMMAND_BUFFER: unset, CPU devices never record (replays
+ * measured slower there); 0 never; 1 wherever the device can (main sets
+ * it); another value refused. */
+START_TEST(test_policy)
+{
+    struct clf_ctx_params p = clf_ctx_params_default();
+    struct clf_ctx *ctx = NULL;
+    setenv("CLFORMER_COMMAND_BUFFER", "sometimes", 1);
+    ck_assert_int_eq(clf_ctx_create(&p, &ctx), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(ctx);
+    setenv("CLFORMER_COMMAND_BUFFER", "0", 1);
+    ck_assert_int_eq(clf_ctx_create(&p, &ctx), CLF_OK);
+    ck_assert(!ctx->command_buffers);
+    clf_ctx_destroy(ctx);
+    unsetenv("CLFORMER_COMMAND_BUFFER");
+    ck_assert_int_eq(clf_ctx_create(&p, &ctx), CLF_OK);
+    ck_assert(ctx->info.type != CLF_DEVICE_CPU || !ctx->command_buffers);
+    clf_ctx_destroy(ctx);
+    setenv("CLFORMER_COMMAND_BUFFER", "1", 1);
+    ck_assert_int_eq(clf_ctx_create(&p, &ctx), CLF_OK);
+    expect_recording(ctx, "CLFORMER_COMMAND_BUFFER=1");
+    clf_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
+    /* record on CPU devices too (by default only other devices do): the
+     * command-buffer cases run on Intel's CPU runtime */
+    setenv("CLFORMER_COMMAND_BUFFER", "1", 1);
     test_require_device();
     printf("queues: seed %llu\n", (unsigned long long)test_seed());
     Suite *s = suite_create("queues");
@@ -328,6 +356,7 @@ int main(void)
     tcase_add_test(tc, test_timings_and_cost);
     tcase_add_test(tc, test_rewrite_and_failure);
     tcase_add_test(tc, test_marker_recorded);
+    tcase_add_test(tc, test_policy);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

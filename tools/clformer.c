@@ -38,7 +38,7 @@ static const struct {
     {"CLFORMER_LOG", "log level: debug, info, warn (default), error"},
     {"CLFORMER_GEMM", "GEMM provider: auto (default), clblast, native"},
     {"CLFORMER_QUEUES", "0: an out-of-order queue (default); N: N in-order"},
-    {"CLFORMER_COMMAND_BUFFER", "0: never record graphs into command buffers"},
+    {"CLFORMER_COMMAND_BUFFER", "0: never record graphs into command buffers; 1: on CPU devices too"},
     {"CLFORMER_PLAN", "intermediates' memory: auto, arena, pool, none"},
     {"CLFORMER_TUNE", "auto-tuning: off, fast (default), full"},
     {"CLFORMER_BINARIES", "program binaries in the cache: auto, on, off"},

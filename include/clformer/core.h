@@ -339,9 +339,13 @@ struct clf_ctx_params {
      *  queue. N >= 1: N in-order queues, nodes spread over them with event
      *  wait lists (1: everything in order). Also $CLFORMER_QUEUES. */
     int queues;
-    /** Default true: where the device has cl_khr_command_buffer, a graph
-     *  is recorded into a command buffer after its first run and replayed;
-     *  false (or $CLFORMER_COMMAND_BUFFER=0) always enqueues directly. */
+    /** Default true: on a device other than a CPU that has
+     *  cl_khr_command_buffer, a graph is recorded into a command buffer
+     *  after its first run and replayed ($CLFORMER_COMMAND_BUFFER=1: on CPU
+     *  devices too, where replays were measured slower than enqueueing);
+     *  false (or $CLFORMER_COMMAND_BUFFER=0) always enqueues directly.
+     *  Another value of the variable makes clf_ctx_create fail with
+     *  CLF_E_INVALID_ARG. */
     bool command_buffers;
     /** How the auto-tuners choose. Default CLF_TUNE_AUTO: $CLFORMER_TUNE
      *  (off, fast, full; any other value makes clf_ctx_create fail with

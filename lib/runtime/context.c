@@ -395,6 +395,11 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
                       (int)p->program_binaries);
         goto fail;
     }
+    if (env.command_buffer && strcmp(env.command_buffer, "0") && strcmp(env.command_buffer, "1")) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_COMMAND_BUFFER '%s': 0 or 1",
+                      env.command_buffer);
+        goto fail;
+    }
     if (env.binaries && parse_binaries(env.binaries) < 0) {
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_BINARIES '%s': auto, on or off",
                       env.binaries);
@@ -427,7 +432,12 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     ctx->float_lanes = clf_device_float_lanes(ctx->device, &ctx->info);
     set_base_options(ctx);
     set_binaries(ctx, p->program_binaries);
-    if (p->command_buffers)
+    /* CLFORMER_COMMAND_BUFFER=1 records on every device that can; by
+     * default CPU devices enqueue directly: replaying a recording of the
+     * short job took 1.4-2.1x the direct run's wall time on Intel's CPU
+     * runtime 2026.2 (docs/measurements.md), and PoCL 3.1 cannot record */
+    bool cb_forced = env.command_buffer && !strcmp(env.command_buffer, "1");
+    if (p->command_buffers && (cb_forced || ctx->info.type != CLF_DEVICE_CPU))
         load_command_buffers(ctx);
     clf_log(ctx, CLF_LOG_INFO, "device '%s' (%s), cache %s (program binaries %s), kernels %s",
             ctx->info.name, ctx->info.platform_name, ctx->cache_dir ? ctx->cache_dir : "disabled",

@@ -15,7 +15,7 @@ struct clf_env {
     const char *gemm;      /* CLFORMER_GEMM: auto|clblast|native */
     const char *queues;    /* CLFORMER_QUEUES: 0 (one queue, out-of-order when
                               possible) or N in-order queues */
-    const char *command_buffer; /* CLFORMER_COMMAND_BUFFER: 0 disables recording */
+    const char *command_buffer; /* CLFORMER_COMMAND_BUFFER: 0 never records, 1 on CPUs too */
     const char *plan;      /* CLFORMER_PLAN: auto|arena|pool|none, how graphs lay
                               out their intermediates (default auto) */
     const char *tune;      /* CLFORMER_TUNE: off|fast|full, the auto-tuners'
