@@ -337,24 +337,6 @@ __kernel void attn_softmax_item(__global float *s, __global const float *kb, int
         row[j] = row[j] / sum;
 }
 
-/* Tree reduction over the work-group (ls a power of two): sum or fmax. */
-float attn_group_reduce(float x, int is_max, __local float *scratch)
-{
-    int lid = (int)get_local_id(0);
-    int ls = (int)get_local_size(0);
-    scratch[lid] = x;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = ls >> 1; w > 0; w >>= 1) {
-        if (lid < w)
-            scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + w])
-                                  : scratch[lid] + scratch[lid + w];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float y = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return y;
-}
-
 __kernel void attn_softmax_group(__global float *s, __global const float *kb, int nk_pad,
                                  int heads, int sq, int sk, int causal,
                                  __local float *scratch)
@@ -368,7 +350,7 @@ __kernel void attn_softmax_group(__global float *s, __global const float *kb, in
     float m = -INFINITY;
     for (int j = lid; j < sk; j += ls)
         m = fmax(m, attn_masked_one(row, kbr, j, i, causal));
-    m = attn_group_reduce(m, 1, scratch);
+    m = clf_group_reduce(m, 1, scratch);
     if (isinf(m) && m < 0.0f) {
         for (int j = lid; j < sk; j += ls)
             row[j] = 0.0f;
@@ -380,7 +362,7 @@ __kernel void attn_softmax_group(__global float *s, __global const float *kb, in
         row[j] = e;
         sum += e;
     }
-    sum = attn_group_reduce(sum, 0, scratch);
+    sum = clf_group_reduce(sum, 0, scratch);
     for (int j = lid; j < sk; j += ls)
         row[j] = row[j] / sum;
 }

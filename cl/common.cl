@@ -62,3 +62,55 @@ float clf_act_apply(float x, int act)
         return 0.5f * x * (1.0f + tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     return x;
 }
+
+/*
+ * Reduction of v over the work-group, into every work-item: the sum
+ * (is_max = 0) or the max (is_max = 1, fmax: NaN ignored as by the tree).
+ * Contains barriers, so every work-item of the group must call it.
+ *   CLF_GROUP_SUBGROUPS 0 (default): a local-memory tree, ls a power of
+ *     two, scratch [ls] local floats, log2(ls) barriers;
+ *   CLF_GROUP_SUBGROUPS 1 (a build option, where the device has
+ *     cl_khr_subgroups or cl_intel_subgroups): each subgroup reduces in
+ *     registers (sub_group_reduce_add / _max), its first work-item puts the
+ *     partial in scratch[subgroup], and after one barrier every work-item
+ *     combines the partials in subgroup order; scratch: a float per
+ *     subgroup.
+ */
+#ifndef CLF_GROUP_SUBGROUPS
+#define CLF_GROUP_SUBGROUPS 0
+#endif
+#if CLF_GROUP_SUBGROUPS
+#if defined(cl_khr_subgroups)
+#pragma OPENCL EXTENSION cl_khr_subgroups : enable
+#endif
+float clf_group_reduce(float v, int is_max, __local float *scratch)
+{
+    float p = is_max ? sub_group_reduce_max(v) : sub_group_reduce_add(v);
+    uint nsg = get_num_sub_groups();
+    if (get_sub_group_local_id() == 0)
+        scratch[get_sub_group_id()] = p;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float r = scratch[0];
+    for (uint i = 1; i < nsg; i++)
+        r = is_max ? fmax(r, scratch[i]) : r + scratch[i];
+    barrier(CLK_LOCAL_MEM_FENCE); /* scratch may be reused at once */
+    return r;
+}
+#else
+float clf_group_reduce(float v, int is_max, __local float *scratch)
+{
+    int lid = (int)get_local_id(0);
+    int ls = (int)get_local_size(0);
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = ls >> 1; w > 0; w >>= 1) {
+        if (lid < w)
+            scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + w])
+                                  : scratch[lid] + scratch[lid + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* scratch may be reused at once */
+    return r;
+}
+#endif

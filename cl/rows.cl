@@ -25,59 +25,6 @@ long rows_base(long r, long4 shape, long4 strides, long offset)
     return clf_offset4(r * shape.s3, shape, strides, offset);
 }
 
-#ifndef ROWS_SUBGROUPS
-#define ROWS_SUBGROUPS 0
-#endif
-
-#if ROWS_SUBGROUPS
-#if defined(cl_khr_subgroups)
-#pragma OPENCL EXTENSION cl_khr_subgroups : enable
-#endif
-/* Reduction of v over the work-group through subgroups (built with
- * -DROWS_SUBGROUPS=1 where the device has them, cl_khr_subgroups or
- * cl_intel_subgroups: the per-subgroup variant): each subgroup reduces in
- * registers (sub_group_reduce_add / _max), its first work-item puts the
- * partial in scratch[subgroup], and after one barrier every work-item
- * combines the partials in subgroup order. Every work-item receives the sum
- * (is_max = 0) or the max (is_max = 1). scratch: at least as many local
- * floats as subgroups; contains barriers, so every work-item of the group
- * must call it. */
-float rows_group_reduce(float v, int is_max, __local float *scratch)
-{
-    float p = is_max ? sub_group_reduce_max(v) : sub_group_reduce_add(v);
-    uint nsg = get_num_sub_groups();
-    if (get_sub_group_local_id() == 0)
-        scratch[get_sub_group_id()] = p;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float r = scratch[0];
-    for (uint i = 1; i < nsg; i++)
-        r = is_max ? fmax(r, scratch[i]) : r + scratch[i];
-    barrier(CLK_LOCAL_MEM_FENCE); /* scratch may be reused at once */
-    return r;
-}
-#else
-/* Tree reduction of v over the work-group (ls a power of two): every
- * work-item receives the sum (is_max = 0) or the fmax (is_max = 1).
- * scratch: [ls] local floats; contains barriers, so every work-item of the
- * group must call it. */
-float rows_group_reduce(float v, int is_max, __local float *scratch)
-{
-    int lid = (int)get_local_id(0);
-    int ls = (int)get_local_size(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = ls >> 1; s > 0; s >>= 1) {
-        if (lid < s)
-            scratch[lid] = is_max ? fmax(scratch[lid], scratch[lid + s])
-                                  : scratch[lid] + scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE); /* scratch may be reused at once */
-    return r;
-}
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* Elementwise along rows: one work-item per element, global = numel.      */
 /* ------------------------------------------------------------------------ */
@@ -157,14 +104,14 @@ __kernel void softmax_group(__global const float *x, long x_off, long4 x_str, /*
     float m = -INFINITY;
     for (long j = lid; j < n; j += ls)
         m = fmax(m, x[xb + j * xs]);
-    m = rows_group_reduce(m, 1, scratch);
+    m = clf_group_reduce(m, 1, scratch);
     float s = 0.0f;
     for (long j = lid; j < n; j += ls) {
         float e = exp(x[xb + j * xs] - m);
         y[yb + j * ys] = e;
         s += e;
     }
-    s = rows_group_reduce(s, 0, scratch);
+    s = clf_group_reduce(s, 0, scratch);
     for (long j = lid; j < n; j += ls)
         y[yb + j * ys] = y[yb + j * ys] / s;
 }
@@ -234,13 +181,13 @@ __kernel void layernorm_group(__global const float *x, long x_off, long4 x_str, 
     float sum = 0.0f;
     for (long j = lid; j < n; j += ls)
         sum += x[xb + j * xs] - p;
-    float d = rows_group_reduce(sum, 0, scratch) * inv_n;
+    float d = clf_group_reduce(sum, 0, scratch) * inv_n;
     float sq = 0.0f;
     for (long j = lid; j < n; j += ls) {
         float c = (x[xb + j * xs] - p) - d;
         sq += c * c;
     }
-    float rs = rsqrt(rows_group_reduce(sq, 0, scratch) * inv_n + eps);
+    float rs = rsqrt(clf_group_reduce(sq, 0, scratch) * inv_n + eps);
     for (long j = lid; j < n; j += ls) {
         float c = (x[xb + j * xs] - p) - d;
         float gj = has_gamma ? g[g_off + j * g_str.s3] : 1.0f;

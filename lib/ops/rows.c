@@ -35,10 +35,10 @@ enum clf_rows_variant clf_rows_auto_variant(const struct clf_ctx *ctx)
 }
 
 /* The build option of a variant: the group kernels reduce through
- * subgroups when built with it (cl/rows.cl, rows_group_reduce). */
+ * subgroups when built with it (cl/common.cl, clf_group_reduce). */
 static const char *variant_options(const struct clf_node *node)
 {
-    return node->iparams[0] == CLF_ROWS_PER_SUBGROUP ? "-DROWS_SUBGROUPS=1" : NULL;
+    return node->iparams[0] == CLF_ROWS_PER_SUBGROUP ? "-DCLF_GROUP_SUBGROUPS=1" : NULL;
 }
 
 /* The variants that launch a work-group per row. */
