@@ -64,39 +64,52 @@ fi
 status=0
 meson test -C build --print-errorlogs || status=$?
 
-# The same suites on a second, independent OpenCL implementation: Intel's
-# CPU runtime (PyPI intel-opencl-rt, installed once into a cache folder by
-# tools/fetch_intel_opencl.sh, no system file changed), the only platform
-# the ICD loader shows (OCL_ICD_VENDORS naming its .icd file: the group,
-# BERT and mpi suites take "all" devices or cpu:0,cpu:1, which would
-# otherwise mix in PoCL's), chosen by CLFORMER_DEVICE. CLFORMER_INTEL=0
-# leaves this pass out. When the runtime cannot be installed (offline, not
-# x86-64) the pass counts as skipped: the job fails unless
-# CLFORMER_ALLOW_SKIP=1, as it does for the model suites offline, since a
-# CI machine (which reaches PyPI) must not pass with one platform tested.
-intel=run
-rm -f build/meson-logs/testlog-intel.json
-if [ "${CLFORMER_INTEL:-1}" = 0 ]; then
-    intel=off
-elif ! icd=$(./tools/fetch_intel_opencl.sh)/intel.icd; then
-    intel=missing
-    echo "clformer: Intel's OpenCL CPU runtime is not installed: its pass is skipped" >&2
-else
+# other_pass NAME FETCH ICD PLATFORM TYPE WHAT [SUITE...]: the suites (all,
+# or those named) on another OpenCL implementation, installed once by
+# FETCH (which prints the folder holding ICD, an .icd file naming it) and
+# made the only platform the ICD loader shows (OCL_ICD_VENDORS naming ICD:
+# the suites that take "all" devices or cpu:0,cpu:1 would otherwise mix in
+# PoCL's), on its first device of TYPE on PLATFORM (CLFORMER_DEVICE). Logs
+# to build/meson-logs/testlog-NAME.json; sets pass_state to run, missing
+# (the runtime cannot be installed: offline, not x86-64) or nodevice.
+other_pass() {
+    name=$1 fetch=$2 icd_name=$3 platform=$4 type=$5 what=$6
+    shift 6
+    if ! icd=$("$fetch")/$icd_name; then
+        pass_state=missing
+        echo "clformer: $what is not installed: its pass is skipped" >&2
+        return
+    fi
     spec=$(OCL_ICD_VENDORS=$icd ./build/tools/clformer devices --json | python3 -c '
 import json, sys
 ids = [d["id"] for d in json.load(sys.stdin)
-       if d["platform_name"] == "Intel(R) OpenCL" and d["type"] == "cpu"]
-print(ids[0] if ids else "")') || spec=""
+       if d["platform_name"] == sys.argv[1] and d["type"] == sys.argv[2]]
+print(ids[0] if ids else "")' "$platform" "$type") || spec=""
     if [ -z "$spec" ]; then
-        intel=nodevice
-        echo "clformer: Intel's OpenCL CPU runtime ($icd) shows no device" >&2
-    else
-        start=$(date +%s)
-        OCL_ICD_VENDORS=$icd CLFORMER_DEVICE=$spec \
-            meson test -C build --print-errorlogs --logbase testlog-intel || status=$?
-        echo "clformer: the suites on Intel's OpenCL CPU runtime ($spec) took" \
-            "$(($(date +%s) - start)) s"
+        pass_state=nodevice
+        echo "clformer: $what ($icd) shows no device" >&2
+        return
     fi
+    pass_state=run
+    start=$(date +%s)
+    OCL_ICD_VENDORS=$icd CLFORMER_DEVICE=$spec meson test -C build --print-errorlogs \
+        --logbase "testlog-$name" "$@" || status=$?
+    echo "clformer: the suites on $what ($spec) took $(($(date +%s) - start)) s"
+}
+
+# The same suites on a second, independent OpenCL implementation: Intel's
+# CPU runtime (PyPI intel-opencl-rt, installed once into a cache folder by
+# tools/fetch_intel_opencl.sh, no system file changed). CLFORMER_INTEL=0
+# leaves this pass out. When the runtime cannot be installed the pass
+# counts as skipped: the job fails unless CLFORMER_ALLOW_SKIP=1, as it does
+# for the model suites offline, since a CI machine (which reaches PyPI)
+# must not pass with one platform tested.
+intel=off
+rm -f build/meson-logs/testlog-intel.json
+if [ "${CLFORMER_INTEL:-1}" != 0 ]; then
+    other_pass intel ./tools/fetch_intel_opencl.sh intel.icd "Intel(R) OpenCL" cpu \
+        "Intel's OpenCL CPU runtime"
+    intel=$pass_state
 fi
 
 # A third pass on an accelerator: Intel's FPGA emulation runtime (PyPI
@@ -121,32 +134,16 @@ fi
 fpga_suites="api tensor program graph gemm gemm-cpu rows posenc attention io encoder
   attention-sparse attention-lowrank linalg quant actq gemm-q8 attention-quant tt pool
   bert limits threads queues faults tuner tune lifetime interop params shapes"
-fpga=run
+fpga=off
 rm -f build/meson-logs/testlog-fpga-emu.json
-if [ "${CLFORMER_FPGA_EMU:-1}" = 0 ]; then
-    fpga=off
-elif ! icd=$(./tools/fetch_intel_fpga_emu.sh)/fpga-emu.icd; then
-    fpga=missing
-    echo "clformer: Intel's FPGA emulation runtime is not installed: its pass is skipped" >&2
-else
-    spec=$(OCL_ICD_VENDORS=$icd ./build/tools/clformer devices --json | python3 -c '
-import json, sys
-ids = [d["id"] for d in json.load(sys.stdin)
-       if d["platform_name"] == "Intel(R) FPGA Emulation Platform for OpenCL(TM)"
-       and d["type"] == "accelerator"]
-print(ids[0] if ids else "")') || spec=""
-    if [ -z "$spec" ]; then
-        fpga=nodevice
-        echo "clformer: Intel's FPGA emulation runtime ($icd) shows no device" >&2
-    else
-        start=$(date +%s)
-        # shellcheck disable=SC2086
-        OCL_ICD_VENDORS=$icd CLFORMER_DEVICE=$spec meson test -C build --print-errorlogs \
-            --logbase testlog-fpga-emu $fpga_suites || status=$?
-        echo "clformer: the suites on Intel's FPGA emulator ($spec) took" \
-            "$(($(date +%s) - start)) s"
-    fi
+if [ "${CLFORMER_FPGA_EMU:-1}" != 0 ]; then
+    # shellcheck disable=SC2086
+    other_pass fpga-emu ./tools/fetch_intel_fpga_emu.sh fpga-emu.icd \
+        "Intel(R) FPGA Emulation Platform for OpenCL(TM)" accelerator \
+        "Intel's FPGA emulator" $fpga_suites
+    fpga=$pass_state
 fi
+
 # One summary line per platform and one over all; a skipped suite or pass
 # fails the job unless CLFORMER_ALLOW_SKIP=1 (on a machine set up by this
 # script none may skip); an installed runtime that shows no device fails it.

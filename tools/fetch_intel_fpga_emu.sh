@@ -18,11 +18,12 @@
 # of its process, since Intel's CPU runtime (tools/fetch_intel_opencl.sh, a
 # newer release) ships libraries of the same file names (libtbb.so.12,
 # libsvml.so, ...). When venv/ and vendors/ are complete nothing is
-# downloaded. Otherwise the wheels are installed into a new folder next to
-# it, which is renamed into place (an interrupted install leaves nothing
-# half-made). Needs python3 with venv and pip (Debian: python3-venv); no
-# root. Exits 1 with one line on stderr when the wheels cannot be installed
-# (offline, or no wheel for this machine: they are for x86-64 Linux only).
+# downloaded. Otherwise tools/venv_install.sh installs the wheels into a
+# new folder next to it, which is renamed into place (an interrupted
+# install leaves nothing half-made). Needs python3 with venv and pip
+# (Debian: python3-venv); no root. Exits 1 with one line on stderr when
+# the wheels cannot be installed (offline, or no wheel for this machine:
+# they are for x86-64 Linux only).
 set -eu
 
 # The newest emulator release on PyPI (2025.0.x); the other Intel wheels
@@ -40,31 +41,8 @@ if [ -f "$lib" ] && [ -f "$dir/vendors/fpga-emu.icd" ]; then
     exit 0
 fi
 
-mkdir -p "$(dirname "$dir")"
-stage="$dir.tmp.$$"
-trap 'rm -rf "$stage"' EXIT INT TERM
-if ! python3 -m venv "$stage/venv" >"$stage.log" 2>&1; then
-    echo "fetch_intel_fpga_emu: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2
-    rm -f "$stage.log"
-    exit 1
-fi
 # shellcheck disable=SC2086
-if ! "$stage/venv/bin/python" -m pip install --quiet --disable-pip-version-check --retries 1 \
-    --timeout 60 $WHEELS >"$stage.log" 2>&1; then
-    echo "fetch_intel_fpga_emu: cannot install intel-opencl-fpga-emu-rt $VERSION from PyPI" \
-        "(offline, or not x86-64 Linux): $(tail -n 1 "$stage.log")" >&2
-    rm -f "$stage.log"
-    exit 1
-fi
-rm -f "$stage.log"
-if [ ! -f "$stage/venv/lib/libintelocl_emu.so" ]; then
-    echo "fetch_intel_fpga_emu: the wheels hold no lib/libintelocl_emu.so (was $VERSION changed?)" >&2
-    exit 1
-fi
-
-# An existing folder (an earlier, interrupted or older install) is replaced.
-rm -rf "$dir"
-mv "$stage" "$dir"
+"$(dirname "$0")/venv_install.sh" fetch_intel_fpga_emu "$dir" lib/libintelocl_emu.so $WHEELS
 mkdir -p "$dir/vendors"
 # written last: its presence marks the install complete
 echo "$lib" >"$dir/vendors/fpga-emu.icd.tmp"

@@ -13,11 +13,12 @@
 # venv/lib/libintelocl.so, which finds its own libraries through its
 # RUNPATH, so no LD_LIBRARY_PATH; plus a copy of every system ICD file, so
 # PoCL stays visible). When venv/ and vendors/ are complete nothing is
-# downloaded. Otherwise the wheels are installed into a new folder next to
-# it, which is renamed into place (an interrupted install leaves nothing
-# half-made). Needs python3 with venv and pip (Debian: python3-venv); no
-# root. Exits 1 with one line on stderr when the wheels cannot be installed
-# (offline, or no wheel for this machine: they are for x86-64 Linux only).
+# downloaded. Otherwise tools/venv_install.sh installs the wheels into a
+# new folder next to it, which is renamed into place (an interrupted
+# install leaves nothing half-made). Needs python3 with venv and pip
+# (Debian: python3-venv); no root. Exits 1 with one line on stderr when
+# the wheels cannot be installed (offline, or no wheel for this machine:
+# they are for x86-64 Linux only).
 set -eu
 
 VERSION=2026.2.0
@@ -33,31 +34,8 @@ if [ -f "$lib" ] && [ -f "$dir/vendors/intel.icd" ]; then
     exit 0
 fi
 
-mkdir -p "$(dirname "$dir")"
-stage="$dir.tmp.$$"
-trap 'rm -rf "$stage"' EXIT INT TERM
-if ! python3 -m venv "$stage/venv" >"$stage.log" 2>&1; then
-    echo "fetch_intel_opencl: python3 -m venv failed (Debian: apt-get install python3-venv)" >&2
-    rm -f "$stage.log"
-    exit 1
-fi
 # shellcheck disable=SC2086
-if ! "$stage/venv/bin/python" -m pip install --quiet --disable-pip-version-check --retries 1 \
-    --timeout 60 $WHEELS >"$stage.log" 2>&1; then
-    echo "fetch_intel_opencl: cannot install intel-opencl-rt $VERSION from PyPI (offline," \
-        "or not x86-64 Linux): $(tail -n 1 "$stage.log")" >&2
-    rm -f "$stage.log"
-    exit 1
-fi
-rm -f "$stage.log"
-if [ ! -f "$stage/venv/lib/libintelocl.so" ]; then
-    echo "fetch_intel_opencl: the wheels hold no lib/libintelocl.so (was $VERSION changed?)" >&2
-    exit 1
-fi
-
-# An existing folder (an earlier, interrupted or older install) is replaced.
-rm -rf "$dir"
-mv "$stage" "$dir"
+"$(dirname "$0")/venv_install.sh" fetch_intel_opencl "$dir" lib/libintelocl.so $WHEELS
 mkdir -p "$dir/vendors"
 for f in /etc/OpenCL/vendors/*.icd; do
     [ -f "$f" ] && cp "$f" "$dir/vendors/"
