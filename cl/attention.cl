@@ -272,8 +272,9 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
  * attn_softmax_item: one work-item per row, VW-wide vectors along it;
  *   global size (bh * sq).
  * attn_softmax_group: one work-group per row (local size ls, a power of
- *   two), columns lid, lid + ls, ..., combined by a tree in local memory;
- *   global size (bh * sq * ls); scratch [ls] floats.
+ *   two), columns lid, lid + ls, ..., combined by clf_group_reduce
+ *   (common.cl: a tree in local memory, or subgroups with
+ *   CLF_GROUP_SUBGROUPS); global size (bh * sq * ls); scratch [ls] floats.
  */
 
 /* Loads VW scores of row s from column j (j + VW <= sk) with the mask. */
