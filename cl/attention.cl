@@ -273,8 +273,8 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
  *   global size (bh * sq).
  * attn_softmax_group: one work-group per row (local size ls, a power of
  *   two), columns lid, lid + ls, ..., combined by clf_group_reduce
- *   (common.cl: a tree in local memory, or subgroups with
- *   CLF_GROUP_SUBGROUPS); global size (bh * sq * ls); scratch [ls] floats.
+ *   (common.cl: through subgroups where the device has them, else a tree
+ *   in local memory); global size (bh * sq * ls); scratch [ls] floats.
  */
 
 /* Loads VW scores of row s from column j (j + VW <= sk) with the mask. */

@@ -67,19 +67,15 @@ float clf_act_apply(float x, int act)
  * Reduction of v over the work-group, into every work-item: the sum
  * (is_max = 0) or the max (is_max = 1, fmax: NaN ignored as by the tree).
  * Contains barriers, so every work-item of the group must call it.
- *   CLF_GROUP_SUBGROUPS 0 (default): a local-memory tree, ls a power of
- *     two, scratch [ls] local floats, log2(ls) barriers;
- *   CLF_GROUP_SUBGROUPS 1 (a build option, where the device has
- *     cl_khr_subgroups or cl_intel_subgroups): each subgroup reduces in
- *     registers (sub_group_reduce_add / _max), its first work-item puts the
- *     partial in scratch[subgroup], and after one barrier every work-item
- *     combines the partials in subgroup order; scratch: a float per
- *     subgroup.
+ * Where the device has subgroups (CLF_HAS_SUBGROUPS: cl_khr_subgroups or
+ * cl_intel_subgroups), each subgroup reduces in registers
+ * (sub_group_reduce_add / _max), its first work-item puts the partial in
+ * scratch[subgroup], and after one barrier every work-item combines the
+ * partials in subgroup order (scratch: a float per subgroup); elsewhere a
+ * local-memory tree, ls a power of two, scratch [ls] floats, log2(ls)
+ * barriers.
  */
-#ifndef CLF_GROUP_SUBGROUPS
-#define CLF_GROUP_SUBGROUPS 0
-#endif
-#if CLF_GROUP_SUBGROUPS
+#if CLF_HAS_SUBGROUPS
 #if defined(cl_khr_subgroups)
 #pragma OPENCL EXTENSION cl_khr_subgroups : enable
 #endif

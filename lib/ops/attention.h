@@ -184,7 +184,6 @@ enum clf_attn_opt {
     CLF_ATTN_OPT_PF,     /* how P is stored (enum clf_p_format) */
     CLF_ATTN_OPT_AQ_CPU, /* 1: the quantised CPU kernels, 0: attn_quant */
     CLF_ATTN_OPT_VS3,    /* 1: the quantised CPU kernel's v has unit last stride */
-    CLF_ATTN_OPT_SG,     /* 1: work-group reductions through subgroups (common.cl) */
     CLF_ATTN_OPTS
 };
 
@@ -211,7 +210,7 @@ struct clf_attn_options clf_attn_options_cpu(const struct clf_ctx *ctx, int64_t 
 /* "-DVW=16 -DQV=2 ..." of every option program reads, into buf (at least
  * CLF_ATTN_OPTIONS_LEN bytes); returns NULL when they all equal the
  * defaults, else buf. */
-#define CLF_ATTN_OPTIONS_LEN 320
+#define CLF_ATTN_OPTIONS_LEN 256
 const char *clf_attn_options_str(enum clf_attn_program program, const struct clf_attn_options *o,
                                  char *buf);
 

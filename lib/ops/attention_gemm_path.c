@@ -168,12 +168,10 @@ enum clf_status clf_attn_gemm_path_enqueue(struct clf_ctx *ctx, struct attn_node
         an->gemm_chosen = true;
     }
 
-    /* the softmax kernels read VW and (the group kernel) how it reduces:
-     * the default program but for them */
+    /* the softmax kernels read VW alone: the default program but for it */
     char buf[CLF_ATTN_OPTIONS_LEN];
     struct clf_attn_options so = clf_attn_options_default();
     so.v[CLF_ATTN_OPT_VW] = clf_attn_cpu_config(ctx)->vw;
-    so.v[CLF_ATTN_OPT_SG] = an->variant == CLF_ATTN_FUSED_GROUP && ctx->info.subgroups;
     const char *opts = clf_attn_options_str(CLF_ATTN_PROGRAM_EXACT, &so, buf);
     int nk_pad = (int)p->sk;
     cl_mem kb = NULL;

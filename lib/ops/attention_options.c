@@ -19,7 +19,6 @@ const struct clf_attn_opt_def clf_attn_opt_defs[CLF_ATTN_OPTS] = {
     [CLF_ATTN_OPT_PF] = {"PF", 0, QUANT},
     [CLF_ATTN_OPT_AQ_CPU] = {"AQ_CPU", 0, QUANT},
     [CLF_ATTN_OPT_VS3] = {"VS3", 1, QUANT},
-    [CLF_ATTN_OPT_SG] = {"CLF_GROUP_SUBGROUPS", 0, EXACT | SPARSE | QUANT},
 };
 
 const char *const clf_attn_program_family[CLF_ATTN_PROGRAMS] = {
@@ -59,8 +58,7 @@ const char *clf_attn_options_str(enum clf_attn_program program, const struct clf
         if (!(def->programs & (1u << program)))
             continue;
         all_default = all_default && o->v[i] == def->value;
-        /* 12 options of at most 34 characters (" -DCLF_GROUP_SUBGROUPS=-2147483648";
-         * the others at most 21) fit */
+        /* 11 options of at most 21 characters (" -DAQ_CPU=-2147483648") fit */
         w += (size_t)snprintf(buf + w, CLF_ATTN_OPTIONS_LEN - w, "%s-D%s=%d", w ? " " : "",
                               def->name, o->v[i]);
     }

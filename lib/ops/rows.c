@@ -29,22 +29,7 @@
 
 enum clf_rows_variant clf_rows_auto_variant(const struct clf_ctx *ctx)
 {
-    return ctx->info.type == CLF_DEVICE_CPU ? CLF_ROWS_PER_ITEM
-           : ctx->info.subgroups            ? CLF_ROWS_PER_SUBGROUP
-                                            : CLF_ROWS_PER_GROUP;
-}
-
-/* The build option of a variant: the group kernels reduce through
- * subgroups when built with it (cl/common.cl, clf_group_reduce). */
-static const char *variant_options(const struct clf_node *node)
-{
-    return node->iparams[0] == CLF_ROWS_PER_SUBGROUP ? "-DCLF_GROUP_SUBGROUPS=1" : NULL;
-}
-
-/* The variants that launch a work-group per row. */
-static bool per_group(const struct clf_node *node)
-{
-    return node->iparams[0] == CLF_ROWS_PER_GROUP || node->iparams[0] == CLF_ROWS_PER_SUBGROUP;
+    return ctx->info.type == CLF_DEVICE_CPU ? CLF_ROWS_PER_ITEM : CLF_ROWS_PER_GROUP;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -62,9 +47,9 @@ static int64_t row_count(const struct clf_tensor *t)
  * CLF_VEC_FLOAT of every build: no options of its own). */
 static void rows_kernel(const struct clf_node *node, const char *base, char *name, size_t size)
 {
-    const char *suffix = node->iparams[0] == CLF_ROWS_PER_ITEM ? "item"
-                         : per_group(node)                       ? "group"
-                                                                 : "vec";
+    const char *suffix = node->iparams[0] == CLF_ROWS_PER_ITEM   ? "item"
+                         : node->iparams[0] == CLF_ROWS_PER_GROUP ? "group"
+                                                                  : "vec";
     snprintf(name, size, "%s_%s", base, suffix);
 }
 
@@ -77,7 +62,7 @@ static enum clf_status launch_rows(struct clf_ctx *ctx, cl_kernel k, cl_uint arg
 {
     const struct clf_tensor *y = node->out;
     size_t rows = (size_t)row_count(y);
-    if (!per_group(node))
+    if (node->iparams[0] != CLF_ROWS_PER_GROUP)
         return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name);
     size_t ls = 1;
     enum clf_status st = clf_pow2_group_size(ctx, k, y->shape[y->ndim - 1], ROWS_MAX_GROUP,
@@ -117,7 +102,7 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *nod
     rows_kernel(node, "softmax", name, sizeof name);
     cl_kernel k = NULL;
     cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "rows", variant_options(node), name, &k, &arg);
+    enum clf_status st = clf_kernel_io(ctx, node, "rows", NULL, name, &k, &arg);
     return st == CLF_OK ? launch_rows(ctx, k, arg, node, n_wait, wait, ev, name) : st;
 }
 
@@ -130,7 +115,7 @@ static enum clf_status enqueue_layernorm(struct clf_ctx *ctx, struct clf_node *n
     rows_kernel(node, "layernorm", name, sizeof name);
     cl_kernel k = NULL;
     cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "rows", variant_options(node), name, &k, &arg);
+    enum clf_status st = clf_kernel_io(ctx, node, "rows", NULL, name, &k, &arg);
     if (st != CLF_OK)
         return st;
     cl_float eps = node->fparams[0], inv_n = node->fparams[1];
@@ -308,11 +293,9 @@ static enum clf_status check_variant(struct clf_graph *g, enum clf_rows_variant 
             *variant = CLF_ROWS_PER_ITEM_VEC;
     }
     if (*variant != CLF_ROWS_PER_ITEM && *variant != CLF_ROWS_PER_GROUP &&
-        *variant != CLF_ROWS_PER_ITEM_VEC && *variant != CLF_ROWS_PER_SUBGROUP)
+        *variant != CLF_ROWS_PER_ITEM_VEC)
         return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: unknown kernel variant %d", op,
                         (int)*variant);
-    if (*variant == CLF_ROWS_PER_SUBGROUP && !g->ctx->info.subgroups)
-        *variant = CLF_ROWS_PER_GROUP;
     if (*variant == CLF_ROWS_PER_ITEM_VEC && !contiguous)
         *variant = CLF_ROWS_PER_ITEM;
     return CLF_OK;

@@ -12,25 +12,19 @@
 /* How a row reduction (softmax, layernorm) is spread over work-items. */
 enum clf_rows_variant {
     CLF_ROWS_AUTO = -1, /* by device type and layout: CPU -> PER_ITEM_VEC (contiguous
-                           rows) or PER_ITEM, others -> PER_SUBGROUP (with
-                           subgroups) or PER_GROUP */
+                           rows) or PER_ITEM, others -> PER_GROUP */
     CLF_ROWS_PER_ITEM = 0,  /* one work-item loops over a whole row, no barriers
                                (best on CPU devices, where barriers are emulated) */
     CLF_ROWS_PER_GROUP = 1, /* one work-group per row, local-memory tree reduction
                                (GPUs) */
-    CLF_ROWS_PER_ITEM_VEC = 2, /* PER_ITEM in explicit float8 / float16 vectors, for
-                                  rows contiguous (last stride 1) in the input and
-                                  gamma / beta; recorded as PER_ITEM when they are
-                                  not */
-    CLF_ROWS_PER_SUBGROUP = 3 /* PER_GROUP reducing within subgroups first
-                                 (sub_group_reduce_*, then one barrier) where
-                                 the device has subgroups (GPUs); recorded as
-                                 PER_GROUP where it has none */
+    CLF_ROWS_PER_ITEM_VEC = 2 /* PER_ITEM in explicit float8 / float16 vectors, for
+                                 rows contiguous (last stride 1) in the input and
+                                 gamma / beta; recorded as PER_ITEM when they are
+                                 not */
 };
 
 /* The variant CLF_ROWS_AUTO resolves to on ctx's device before the layout
- * is looked at (CPU -> PER_ITEM, others -> PER_SUBGROUP where the device
- * has subgroups, else PER_GROUP); the record functions
+ * is looked at (CPU -> PER_ITEM, others -> PER_GROUP); the record functions
  * then take PER_ITEM_VEC instead of PER_ITEM where the rows are contiguous. */
 enum clf_rows_variant clf_rows_auto_variant(const struct clf_ctx *ctx);
 
