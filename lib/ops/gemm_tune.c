@@ -236,16 +236,24 @@ static enum clf_status measure_and_keep(struct clf_ctx *ctx, const struct clf_ge
     return clf_tuner_keep(ctx, "gemm", key, fields, times, choice);
 }
 
+/* p with f32 B: 16-bit weights take the tile of the f32 problem (the
+ * k-loop is the same but for B's loads), whose records, defaults and
+ * measurements are the only ones kept. */
+static struct clf_gemm_problem as_f32(const struct clf_gemm_problem *p)
+{
+    struct clf_gemm_problem f = *p;
+    f.b_prec = CLF_PRECISION_F32;
+    return f;
+}
+
 enum clf_status clf_gemm_tune_choose(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
                                      struct clf_gemm_choice *out)
 {
     char key[64];
     if (p->b_prec != CLF_PRECISION_F32) {
-        /* 16-bit weights: the tile of the f32 problem (its record, default
-         * or measurement; the k-loop is the same but for B's loads), or
-         * the first native candidate where that is CLBlast */
-        struct clf_gemm_problem f = *p;
-        f.b_prec = CLF_PRECISION_F32;
+        /* the f32 problem's choice, or the first native candidate where
+         * that is CLBlast */
+        struct clf_gemm_problem f = as_f32(p);
         struct clf_gemm_choice c[CLF_TUNER_MAX_CANDIDATES];
         enum clf_status st = clf_gemm_tune_choose(ctx, &f, out);
         if (st == CLF_OK && out->provider == CLF_GEMM_CLBLAST) {
@@ -265,8 +273,7 @@ int clf_gemm_tune_pending(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
                           char *key, size_t size)
 {
     if (p->b_prec != CLF_PRECISION_F32) { /* what the f32 problem's choice needs */
-        struct clf_gemm_problem f = *p;
-        f.b_prec = CLF_PRECISION_F32;
+        struct clf_gemm_problem f = as_f32(p);
         return clf_gemm_tune_pending(ctx, &f, thorough, key, size);
     }
     char k[64];
@@ -282,8 +289,7 @@ enum clf_status clf_gemm_tune_measure(struct clf_ctx *ctx, const struct clf_gemm
 {
     char key[64];
     struct clf_gemm_choice c;
-    struct clf_gemm_problem f = *p; /* records are of f32 problems (see _choose) */
-    f.b_prec = CLF_PRECISION_F32;
+    struct clf_gemm_problem f = as_f32(p);
     clf_gemm_class_key(&f, key, sizeof key);
     return measure_and_keep(ctx, &f, key, &c);
 }

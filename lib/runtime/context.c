@@ -302,7 +302,6 @@ static void load_command_buffers(struct clf_ctx *ctx)
         version = CLF_VERSION(0u, 9u, 0u);
     if (version >= CLF_VERSION(2u, 0u, 0u))
         return;
-    ctx->cb.version = version;
     /* (memcpy: ISO C has no cast from void * to a function pointer) */
 #define CLF_CB_LOAD(field, name)                                                              \
     {                                                                                         \

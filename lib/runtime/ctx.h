@@ -34,7 +34,6 @@ struct clf_cb_api {
     clCommandNDRangeKernelKHR_fn ndrange;      /* the same ABI in every version */
     clCommandBarrierWithWaitListKHR_fn barrier; /* before 0.9.5 (else NULL) */
     clf_cb_barrier_props_fn barrier_props;      /* 0.9.5 and later (else NULL) */
-    unsigned version;                           /* the extension's, CL_MAKE_VERSION */
 };
 
 struct clf_recorder; /* launch.h: a command buffer being recorded */

@@ -161,11 +161,10 @@ enum clf_status clf_program_source(struct clf_ctx *ctx, const char *family, char
     char *all = NULL;
     *text = NULL;
     enum clf_status st = family_text(ctx, "common", &all);
-    const char *name = clf_program_name(family);
-    if (strcmp(name, together[0]))
-        st = st == CLF_OK ? append_family(ctx, family, &all) : st;
-    for (size_t i = 0; !strcmp(name, together[0]) && st == CLF_OK && i < N_TOGETHER; i++)
-        st = append_family(ctx, together[i], &all);
+    bool bundle = !strcmp(clf_program_name(family), together[0]);
+    size_t n = bundle ? N_TOGETHER : 1;
+    for (size_t i = 0; st == CLF_OK && i < n; i++)
+        st = append_family(ctx, bundle ? together[i] : family, &all);
     if (st != CLF_OK) {
         free(all);
         return st;
