@@ -206,8 +206,9 @@ static void set_rounded_linear(struct ref_weights *rw, struct clf_encoder *enc,
     free(w);
 }
 
-/* Runs enc on fresh x (optionally padded) and compares with the reference. */
-static void check_against_reference(struct clf_encoder *enc, int64_t batch, int64_t seq,
+/* Runs enc on fresh x (optionally padded) and compares with the reference;
+ * returns the relative error. */
+static double check_against_reference(struct clf_encoder *enc, int64_t batch, int64_t seq,
                                     bool padding, bool strided_x)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -291,6 +292,7 @@ static void check_against_reference(struct clf_encoder *enc, int64_t batch, int6
     free(out);
     free(ref);
     free(pad);
+    return rel;
 }
 
 /* enc's forward pass on the host input x [b, s, d] (shape xs): the output,
@@ -335,6 +337,9 @@ START_TEST(test_random_layers)
 }
 END_TEST
 
+static double quantised_error(struct clf_encoder *enc, int64_t batch, int64_t seq,
+                              enum clf_status *calibrate);
+
 /* Linear weights in f16 and bf16 (CPU devices): against the reference
  * with the same weights rounded, within the f32 bound; post- and pre-LN,
  * padded; refused with int8 linear layers, an unknown precision, and
@@ -356,12 +361,20 @@ START_TEST(test_precision)
         ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_UNSUPPORTED);
         return;
     }
+    /* the reference with rounded weights must also be nearer than the one
+     * with the exact weights: the rounding is applied, and is the one the
+     * reference applies */
     for (int p = CLF_PRECISION_F16; p <= CLF_PRECISION_BF16; p++)
         for (int nf = 0; nf < 2; nf++) {
             c = small_config(2, nf, CLF_ACT_GELU);
             c.precision = (enum clf_precision)p;
             ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
-            check_against_reference(enc, 3, 11, true, false);
+            double rounded = check_against_reference(enc, 3, 11, true, false);
+            enum clf_status cal;
+            double exact = quantised_error(enc, 3, 11, &cal);
+            ck_assert_ok(ctx, cal);
+            ck_assert_msg(rounded < exact, "%s: error %g against rounded weights, %g against "
+                          "exact ones", clf_precision_str(c.precision), rounded, exact);
             clf_encoder_destroy(enc);
         }
 }
