@@ -20,51 +20,39 @@ __kernel void pool_key_padding(__global const int *mask, long m_off, long4 m_str
 }
 
 /*
- * Masked mean (sentence-transformers' Pooling, mode mean):
+ * Sentence embeddings as sentence-transformers makes them, Pooling (mode
+ * mean) then Normalize, one work-item per text b:
  *   p[b, j] = (Σ_t m[b,t]·h[b,t,j]) / max(Σ_t m[b,t], 1e-9),  m = (float)mask
- * one work-item per output element (b, j), the sums in f32 in order t =
- * 0..seq-1 (seq + 1 roundings; m is 0 or 1, so each product is exact).
- * A row with no token gets 0 / 1e-9 = 0.
+ * the sums in f32 in order t = 0..seq-1 (seq + 1 roundings; m is 0 or 1,
+ * so each product is exact), written to y's row; then torch's
+ * normalize(p = 2, eps = 1e-12): y[b, :] = p[b, :] / max(sqrt(Σ_j p_j²),
+ * 1e-12) in place. A text with no token gets 0 / 1e-9 = 0, and zeros stay
+ * zeros. The rows are short (d_model), so one work-item per text does all.
  */
-__kernel void pool_mean(__global const float *h, long h_off, long4 h_str,  /* [B, S, D] */
-                        __global const int *mask, long m_off, long4 m_str, /* [B, S] */
-                        __global float *p, long p_off, long4 p_str,        /* [B, D] */
-                        long4 shape,                                       /* of p */
-                        long seq)                                          /* S */
-{
-    long gid = (long)get_global_id(0);
-    if (gid >= clf_numel4(shape))
-        return;
-    long b = gid / shape.s3, j = gid % shape.s3;
-    long hb = h_off + b * h_str.s1 + j * h_str.s3, mb = m_off + b * m_str.s2;
-    float s = 0.0f, cnt = 0.0f;
-    for (long t = 0; t < seq; t++) {
-        float m = (float)mask[mb + t * m_str.s3];
-        s += m * h[hb + t * h_str.s2];
-        cnt += m;
-    }
-    p[clf_offset4(gid, shape, p_str, p_off)] = s / fmax(cnt, 1e-9f);
-}
-
-/*
- * L2 normalisation of rows (torch.nn.functional.normalize, p = 2, eps =
- * 1e-12): y[b, :] = x[b, :] / max(sqrt(Σ_j x[b,j]²), 1e-12). One work-item
- * per row (rows are short: d_model); zeros stay zeros.
- */
-__kernel void pool_l2_normalize(__global const float *x, long x_off, long4 x_str, /* [B, D] */
-                                __global float *y, long y_off, long4 y_str,       /* [B, D] */
-                                long4 shape)                                      /* of y */
+__kernel void pool_mean_normalize(__global const float *h, long h_off, long4 h_str,  /* [B, S, D] */
+                                  __global const int *mask, long m_off, long4 m_str, /* [B, S] */
+                                  __global float *y, long y_off, long4 y_str,        /* [B, D] */
+                                  long4 shape,                                       /* of y */
+                                  long seq)                                          /* S */
 {
     long b = (long)get_global_id(0), n = shape.s3;
     if (b >= clf_rows4(shape))
         return;
-    long xb = x_off + b * x_str.s2, yb = y_off + b * y_str.s2;
+    long mb = m_off + b * m_str.s2, yb = y_off + b * y_str.s2;
     float ss = 0.0f;
     for (long j = 0; j < n; j++) {
-        float v = x[xb + j * x_str.s3];
+        long hb = h_off + b * h_str.s1 + j * h_str.s3;
+        float s = 0.0f, cnt = 0.0f;
+        for (long t = 0; t < seq; t++) {
+            float m = (float)mask[mb + t * m_str.s3];
+            s += m * h[hb + t * h_str.s2];
+            cnt += m;
+        }
+        float v = s / fmax(cnt, 1e-9f);
+        y[yb + j * y_str.s3] = v;
         ss += v * v;
     }
     float den = fmax(sqrt(ss), 1e-12f);
     for (long j = 0; j < n; j++)
-        y[yb + j * y_str.s3] = x[xb + j * x_str.s3] / den;
+        y[yb + j * y_str.s3] = y[yb + j * y_str.s3] / den;
 }

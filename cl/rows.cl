@@ -130,34 +130,45 @@ __kernel void softmax_group(__global const float *x, long x_off, long4 x_str, /*
  * with g = 1 and b = 0 where gamma / beta are absent (has_gamma / has_beta
  * 0; their buffer arguments are then unused). inv_n = 1/N rounded on the
  * host. A constant row gives c = 0 and y = beta exactly.
+ *
+ * With a residual r (has_res 1; post-LN's LN(x + sublayer(x))), x_j is
+ * replaced by t_j = fl(x_j + r_j), formed the same way at each of its
+ * reads: the result is bitwise that of an elementwise add followed by the
+ * layernorm, without writing and reading t.
  */
+
+/* Element j of the row the layernorm normalises: x, or fl(x + r). */
+#define LN_IN(j) (has_res ? x[xb + (j) * xs] + r[rb + (j) * rsd] : x[xb + (j) * xs])
 
 __kernel void layernorm_item(__global const float *x, long x_off, long4 x_str, /* [..., N] */
                              __global const float *g, long g_off, long4 g_str, /* [N] */
                              __global const float *b, long b_off, long4 b_str, /* [N] */
+                             __global const float *r, long r_off, long4 r_str, /* [..., N] */
                              __global float *y, long y_off, long4 y_str,       /* [..., N] */
                              long4 shape,                                      /* of x and y */
-                             float eps, float inv_n, int has_gamma, int has_beta)
+                             float eps, float inv_n, int has_gamma, int has_beta,
+                             int has_res)
 {
-    long r = (long)get_global_id(0);
-    if (r >= clf_rows4(shape))
+    long row = (long)get_global_id(0);
+    if (row >= clf_rows4(shape))
         return;
     long n = shape.s3;
-    long xb = rows_base(r, shape, x_str, x_off), xs = x_str.s3;
-    long yb = rows_base(r, shape, y_str, y_off), ys = y_str.s3;
-    float p = x[xb];
+    long xb = rows_base(row, shape, x_str, x_off), xs = x_str.s3;
+    long yb = rows_base(row, shape, y_str, y_off), ys = y_str.s3;
+    long rb = rows_base(row, shape, r_str, r_off), rsd = r_str.s3;
+    float p = LN_IN(0);
     float sum = 0.0f;
     for (long j = 0; j < n; j++)
-        sum += x[xb + j * xs] - p;
+        sum += LN_IN(j) - p;
     float d = sum * inv_n;
     float sq = 0.0f;
     for (long j = 0; j < n; j++) {
-        float c = (x[xb + j * xs] - p) - d;
+        float c = (LN_IN(j) - p) - d;
         sq += c * c;
     }
     float rs = rsqrt(sq * inv_n + eps);
     for (long j = 0; j < n; j++) {
-        float c = (x[xb + j * xs] - p) - d;
+        float c = (LN_IN(j) - p) - d;
         float gj = has_gamma ? g[g_off + j * g_str.s3] : 1.0f;
         float bj = has_beta ? b[b_off + j * b_str.s3] : 0.0f;
         y[yb + j * ys] = fma(c * rs, gj, bj);
@@ -167,29 +178,32 @@ __kernel void layernorm_item(__global const float *x, long x_off, long4 x_str, /
 __kernel void layernorm_group(__global const float *x, long x_off, long4 x_str, /* [..., N] */
                               __global const float *g, long g_off, long4 g_str, /* [N] */
                               __global const float *b, long b_off, long4 b_str, /* [N] */
+                              __global const float *r, long r_off, long4 r_str, /* [..., N] */
                               __global float *y, long y_off, long4 y_str,       /* [..., N] */
                               long4 shape,                                      /* of x and y */
                               float eps, float inv_n, int has_gamma, int has_beta,
+                              int has_res,
                               __local float *scratch)                           /* [ls] */
 {
-    long r = (long)get_group_id(0);
+    long row = (long)get_group_id(0);
     long lid = (long)get_local_id(0), ls = (long)get_local_size(0);
     long n = shape.s3;
-    long xb = rows_base(r, shape, x_str, x_off), xs = x_str.s3;
-    long yb = rows_base(r, shape, y_str, y_off), ys = y_str.s3;
-    float p = x[xb];
+    long xb = rows_base(row, shape, x_str, x_off), xs = x_str.s3;
+    long yb = rows_base(row, shape, y_str, y_off), ys = y_str.s3;
+    long rb = rows_base(row, shape, r_str, r_off), rsd = r_str.s3;
+    float p = LN_IN(0);
     float sum = 0.0f;
     for (long j = lid; j < n; j += ls)
-        sum += x[xb + j * xs] - p;
+        sum += LN_IN(j) - p;
     float d = clf_group_reduce(sum, 0, scratch) * inv_n;
     float sq = 0.0f;
     for (long j = lid; j < n; j += ls) {
-        float c = (x[xb + j * xs] - p) - d;
+        float c = (LN_IN(j) - p) - d;
         sq += c * c;
     }
     float rs = rsqrt(clf_group_reduce(sq, 0, scratch) * inv_n + eps);
     for (long j = lid; j < n; j += ls) {
-        float c = (x[xb + j * xs] - p) - d;
+        float c = (LN_IN(j) - p) - d;
         float gj = has_gamma ? g[g_off + j * g_str.s3] : 1.0f;
         float bj = has_beta ? b[b_off + j * b_str.s3] : 0.0f;
         y[yb + j * ys] = fma(c * rs, gj, bj);
@@ -288,51 +302,68 @@ __kernel void softmax_vec(__global const float *x, long x_off, long4 x_str, /* [
         yr[j] = yr[j] / s;
 }
 
-__kernel void layernorm_vec(__global const float *x, long x_off, long4 x_str, /* [..., N] */
-                            __global const float *g, long g_off, long4 g_str, /* [N] */
-                            __global const float *b, long b_off, long4 b_str, /* [N] */
-                            __global float *y, long y_off, long4 y_str,       /* [..., N] */
-                            long4 shape,                                      /* of x and y */
-                            float eps, float inv_n, int has_gamma, int has_beta)
+/* One contiguous row of layernorm_vec: yr = LN(xr (+ rr when has_res)),
+ * xr and yr may be the same row (each element is read before it is
+ * written). */
+void layernorm_row_vec(__global const float *xr, __global const float *rr, int has_res,
+                       __global const float *gr, __global const float *br,
+                       __global float *yr, long n, float eps, float inv_n, int has_gamma,
+                       int has_beta)
 {
-    long r = (long)get_global_id(0);
-    if (r >= clf_rows4(shape))
-        return;
-    long n = shape.s3, nv = n - n % ROWS_VW;
-    __global const float *xr = x + rows_base(r, shape, x_str, x_off);
-    __global float *yr = y + rows_base(r, shape, y_str, y_off);
-    __global const float *gr = g + g_off, *br = b + b_off;
-    float p = xr[0];
+    long nv = n - n % ROWS_VW;
+#define LN_INV(j) (has_res ? rows_vload(0, xr + (j)) + rows_vload(0, rr + (j)) : rows_vload(0, xr + (j)))
+#define LN_INS(j) (has_res ? xr[j] + rr[j] : xr[j])
+    float p = LN_INS(0);
     rows_vf av = (rows_vf)(0.0f);
     for (long j = 0; j < nv; j += ROWS_VW)
-        av += rows_vload(0, xr + j) - p;
+        av += LN_INV(j) - p;
     float sum = rows_hsum(av);
     for (long j = nv; j < n; j++)
-        sum += xr[j] - p;
+        sum += LN_INS(j) - p;
     float d = sum * inv_n;
     rows_vf qv = (rows_vf)(0.0f);
     for (long j = 0; j < nv; j += ROWS_VW) {
-        rows_vf c = (rows_vload(0, xr + j) - p) - d;
+        rows_vf c = (LN_INV(j) - p) - d;
         qv += c * c;
     }
     float sq = rows_hsum(qv);
     for (long j = nv; j < n; j++) {
-        float c = (xr[j] - p) - d;
+        float c = (LN_INS(j) - p) - d;
         sq += c * c;
     }
     float rs = rsqrt(sq * inv_n + eps);
     for (long j = 0; j < nv; j += ROWS_VW) {
-        rows_vf c = (rows_vload(0, xr + j) - p) - d;
+        rows_vf c = (LN_INV(j) - p) - d;
         rows_vf gj = has_gamma ? rows_vload(0, gr + j) : (rows_vf)(1.0f);
         rows_vf bj = has_beta ? rows_vload(0, br + j) : (rows_vf)(0.0f);
         rows_vstore(fma(c * rs, gj, bj), 0, yr + j);
     }
     for (long j = nv; j < n; j++) {
-        float c = (xr[j] - p) - d;
+        float c = (LN_INS(j) - p) - d;
         float gj = has_gamma ? gr[j] : 1.0f;
         float bj = has_beta ? br[j] : 0.0f;
         yr[j] = fma(c * rs, gj, bj);
     }
+#undef LN_INV
+#undef LN_INS
+}
+
+__kernel void layernorm_vec(__global const float *x, long x_off, long4 x_str, /* [..., N] */
+                            __global const float *g, long g_off, long4 g_str, /* [N] */
+                            __global const float *b, long b_off, long4 b_str, /* [N] */
+                            __global const float *r, long r_off, long4 r_str, /* [..., N] */
+                            __global float *y, long y_off, long4 y_str,       /* [..., N] */
+                            long4 shape,                                      /* of x and y */
+                            float eps, float inv_n, int has_gamma, int has_beta,
+                            int has_res)
+{
+    long row = (long)get_global_id(0);
+    if (row >= clf_rows4(shape))
+        return;
+    layernorm_row_vec(x + rows_base(row, shape, x_str, x_off),
+                      r + rows_base(row, shape, r_str, r_off), has_res, g + g_off, b + b_off,
+                      y + rows_base(row, shape, y_str, y_off), shape.s3, eps, inv_n, has_gamma,
+                      has_beta);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -359,4 +390,47 @@ __kernel void embedding_gather(__global const float *t, long t_off, long4 t_str,
     long id = (long)ids[clf_offset4(row, ids_shape, i_str, i_off)];
     id = id < 0 ? 0 : (id >= vocab ? vocab - 1 : id);
     y[clf_offset4(gid, shape, y_str, y_off)] = t[t_off + id * t_str.s2 + k * t_str.s3];
+}
+
+/*
+ * A BERT-style embedding layer in one pass, one work-item per token row:
+ *   s = fl(fl(word[ids[b, t], :] + type[:]) + pos[t, :])     (no type: word + pos)
+ *   y[b, t, :] = LN(s) with gamma, beta                      (layernorm_row_vec)
+ * s is rounded as clf_op_embedding, clf_op_bias_add and clf_op_posenc_add
+ * round it, written to y's row and normalised there in place, so y is
+ * bitwise the four ops' result with layernorm_vec. Every tensor is
+ * contiguous in its rows (the host checks); ids [B, S] padded to 4-D (the
+ * batch stride in .s2), word [V, D] and pos [P >= S, D] by their row
+ * stride .s2, y [B, S, D] (shape padded: [1, B, S, D]). The host checks
+ * the ids; the clamp to [0, vocab - 1] only makes a wild read impossible.
+ */
+__kernel void embedding_ln(__global const float *word, long w_off, long4 w_str, /* [V, D] */
+                           __global const int *ids, long i_off, long4 i_str,    /* [B, S] */
+                           __global const float *pos, long p_off, long4 p_str,  /* [P, D] */
+                           __global const float *type, long t_off, long4 t_str, /* [D] */
+                           __global const float *g, long g_off, long4 g_str,    /* [D] */
+                           __global const float *b, long b_off, long4 b_str,    /* [D] */
+                           __global float *y, long y_off, long4 y_str,          /* [B, S, D] */
+                           long4 shape,                                         /* of y */
+                           long vocab, int has_type, float eps, float inv_n)
+{
+    long row = (long)get_global_id(0);
+    if (row >= clf_rows4(shape))
+        return;
+    long seq = shape.s2, bi = row / seq, t = row % seq, n = shape.s3;
+    long id = (long)ids[i_off + bi * i_str.s2 + t * i_str.s3];
+    id = id < 0 ? 0 : (id >= vocab ? vocab - 1 : id);
+    __global const float *wr = word + w_off + id * w_str.s2, *pr = pos + p_off + t * p_str.s2;
+    __global const float *tr = type + t_off;
+    __global float *yr = y + rows_base(row, shape, y_str, y_off);
+    long nv = n - n % ROWS_VW;
+    for (long j = 0; j < nv; j += ROWS_VW) {
+        rows_vf e = rows_vload(0, wr + j);
+        if (has_type)
+            e += rows_vload(0, tr + j);
+        rows_vstore(e + rows_vload(0, pr + j), 0, yr + j);
+    }
+    for (long j = nv; j < n; j++)
+        yr[j] = (has_type ? wr[j] + tr[j] : wr[j]) + pr[j];
+    layernorm_row_vec(yr, yr, 0, g + g_off, b + b_off, yr, n, eps, inv_n, 1, 1);
 }

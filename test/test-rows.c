@@ -477,7 +477,7 @@ static void run_layernorm(struct test_input *x, struct test_input *gamma, struct
     struct clf_graph *g;
     struct clf_tensor *y;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-    ck_assert_ok(ctx, clf_rows_layernorm_record(g, x->view, gamma ? gamma->view : NULL,
+    ck_assert_ok(ctx, clf_rows_layernorm_record(g, x->view, NULL, gamma ? gamma->view : NULL,
                                                 beta ? beta->view : NULL, eps, variants[v], &y));
     enum clf_rows_variant taken = expected_variant(v, x, gamma, beta);
     ck_assert_int_eq(g->nodes[g->n_nodes - 1].iparams[0], taken);
@@ -555,6 +555,87 @@ START_TEST(test_layernorm_large_mean)
             run_layernorm(&x, &gamma, NULL, 0.25f, v, label);
         }
         test_input_free(&x);
+        test_input_free(&gamma);
+        test_input_free(&beta);
+    }
+}
+END_TEST
+
+/*
+ * LN(x + res) in one kernel (clf_op_add_layernorm, each variant): bitwise
+ * equal to clf_op_add then the same variant's layernorm (the fused kernel
+ * rounds t = fl(x + res) once, the same way at each read, and then does
+ * what the layernorm does to t), and within the layernorm bound of the
+ * double-precision layernorm of the rounded t. x and res in different
+ * layouts (res transposed or dense), so both strides are honoured.
+ */
+static void run_add_layernorm(struct test_input *x, struct test_input *res,
+                              struct test_input *gamma, struct test_input *beta, int v,
+                              const char *label)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_graph *g;
+    struct clf_tensor *y, *t, *y2;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_rows_layernorm_record(g, x->view, res->view, gamma->view, beta->view,
+                                                1e-5f, variants[v], &y));
+    enum clf_rows_variant taken = expected_variant(v, x, gamma, beta);
+    if (taken == CLF_ROWS_PER_ITEM_VEC && !last_contiguous(res))
+        taken = CLF_ROWS_PER_ITEM;
+    ck_assert_int_eq(g->nodes[g->n_nodes - 1].iparams[0], taken);
+    ck_assert_ok(ctx, clf_op_add(g, x->view, res->view, &t));
+    ck_assert_ok(ctx, clf_rows_layernorm_record(g, t, NULL, gamma->view, beta->view, 1e-5f,
+                                                taken, &y2));
+    ck_assert_int_eq(g->nodes[g->n_nodes - 1].iparams[0], taken);
+    ck_assert_ok(ctx, clf_graph_keep(g, y));
+    test_poison(y);
+    test_poison(y2);
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float *out = test_read_all(y), *unfused = test_read_all(y2);
+    int64_t numel = test_input_numel(x);
+    for (int64_t i = 0; i < numel; i++)
+        ck_assert_msg(memcmp(&out[i], &unfused[i], sizeof(float)) == 0,
+                      "add_layernorm %s %s: element %lld is %.9g fused, %.9g as add + layernorm",
+                      label, variant_name[taken], (long long)i, (double)out[i],
+                      (double)unfused[i]);
+    /* t = fl(x + res) on the host (one IEEE rounding, as the device's) */
+    struct test_input th;
+    test_input_make(&th, x->ndim, x->shape, TEST_DENSE);
+    for (int64_t i = 0; i < numel; i++)
+        th.host[test_input_elem(&th, i)] =
+            x->host[test_input_elem(x, i)] + res->host[test_input_elem(res, i)];
+    char what[128];
+    snprintf(what, sizeof what, "add_layernorm %s %s", label, variant_name[taken]);
+    struct worst w = {0, what};
+    check_layernorm_rows(&th, gamma, beta, 1e-5f, out, &w);
+    report(&w);
+    test_input_free(&th);
+    free(out);
+    free(unfused);
+    clf_graph_destroy(g);
+}
+
+START_TEST(test_add_layernorm)
+{
+    for (size_t c = 0; c < N_ROW_CASES; c++) {
+        int64_t n = row_cases[c].shape[row_cases[c].ndim - 1];
+        struct test_input x, res, gamma, beta;
+        input_make(&x, row_cases[c].ndim, row_cases[c].shape, row_cases[c].lay, -2, 3);
+        input_make(&res, row_cases[c].ndim, row_cases[c].shape,
+                   c % 2 ? TEST_TRANSPOSED : TEST_DENSE, -3, 2);
+        input_make(&gamma, 1, &n, TEST_DENSE, 0.5, 1.5);
+        input_make(&beta, 1, &n, TEST_DENSE, -1, 1);
+        test_input_upload(&x);
+        test_input_upload(&res);
+        test_input_upload(&gamma);
+        test_input_upload(&beta);
+        char label[64];
+        snprintf(label, sizeof label, "%d-D n=%lld %s + %s", row_cases[c].ndim, (long long)n,
+                 layout_name[row_cases[c].lay], layout_name[c % 2 ? TEST_TRANSPOSED : TEST_DENSE]);
+        for (int v = 0; v < N_VARIANTS; v++)
+            run_add_layernorm(&x, &res, &gamma, &beta, v, label);
+        test_input_free(&x);
+        test_input_free(&res);
         test_input_free(&gamma);
         test_input_free(&beta);
     }
@@ -693,6 +774,112 @@ START_TEST(test_embedding)
 }
 END_TEST
 
+/*
+ * BERT's embedding layer in one kernel (clf_rows_embedding_ln_record):
+ * bitwise equal to the gather, the type-row bias add, the position add and
+ * the vector layernorm recorded one by one in the same graph, and within
+ * the layernorm bound of the double-precision layernorm of the rounded sum;
+ * with and without a token-type row, for a width with a vector tail (37)
+ * and one without (64); ids given through a transposed (strided) view; an
+ * out-of-range id fails the run, naming it.
+ */
+static void run_embedding_ln(int64_t d, bool with_type)
+{
+    struct clf_ctx *ctx = test_ctx();
+    enum { EV = 50, EB = 3, ES = 5, EP = 7 };
+    int64_t ws[2] = {EV, d}, ps[2] = {EP, d};
+    struct test_input word, pos, type, gamma, beta;
+    input_make(&word, 2, ws, TEST_DENSE, -1, 1);
+    input_make(&pos, 2, ps, TEST_DENSE, -0.5, 0.5);
+    input_make(&type, 1, &d, TEST_DENSE, -0.2, 0.2);
+    input_make(&gamma, 1, &d, TEST_DENSE, 0.5, 1.5);
+    input_make(&beta, 1, &d, TEST_DENSE, -1, 1);
+    struct test_input *all[5] = {&word, &pos, &type, &gamma, &beta};
+    for (int i = 0; i < 5; i++)
+        test_input_upload(all[i]);
+    /* ids [EB, ES] as a view of [ES, EB] storage */
+    int32_t ids[EB * ES], storage[EB * ES];
+    for (int i = 0; i < EB * ES; i++)
+        ids[i] = (int32_t)(test_rand_u64() % EV);
+    for (int b = 0; b < EB; b++)
+        for (int t = 0; t < ES; t++)
+            storage[t * EB + b] = ids[b * ES + t];
+    int64_t n_ids = EB * ES, is[2] = {EB, ES}, ist[2] = {1, EB};
+    struct clf_tensor *ibase, *iview, *y, *w1, *w2, *w3, *y2;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 1, &n_ids, &ibase));
+    ck_assert_ok(ctx, clf_tensor_write(ibase, storage, sizeof storage));
+    ck_assert_ok(ctx, clf_tensor_view(ibase, 2, is, ist, 0, &iview));
+    struct clf_tensor *tv = with_type ? type.view : NULL;
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_rows_embedding_ln_record(g, word.view, iview, pos.view, tv, gamma.view,
+                                                   beta.view, 1e-12f, true, &y));
+    ck_assert_int_eq(clf_tensor_ndim(y), 3);
+    ck_assert_int_eq(clf_tensor_dim(y, 2), d);
+    ck_assert_ok(ctx, clf_graph_keep(g, y));
+    ck_assert_ok(ctx, clf_op_embedding(g, word.view, iview, &w1));
+    if (with_type)
+        ck_assert_ok(ctx, clf_op_bias_add(g, w1, type.view, &w2));
+    else
+        w2 = w1;
+    ck_assert_ok(ctx, clf_op_posenc_add(g, w2, pos.view, &w3));
+    ck_assert_ok(ctx, clf_rows_layernorm_record(g, w3, NULL, gamma.view, beta.view, 1e-12f,
+                                                CLF_ROWS_PER_ITEM_VEC, &y2));
+    ck_assert_int_eq(g->nodes[g->n_nodes - 1].iparams[0], CLF_ROWS_PER_ITEM_VEC);
+    test_poison(y);
+    test_poison(y2);
+    ck_assert_ok(ctx, clf_graph_run(g));
+    float *out = test_read_all(y), *unfused = test_read_all(y2);
+    int64_t numel = n_ids * d, shape3[3] = {EB, ES, d};
+    for (int64_t i = 0; i < numel; i++)
+        ck_assert_msg(memcmp(&out[i], &unfused[i], sizeof(float)) == 0,
+                      "embedding_ln d=%lld%s: element %lld is %.9g fused, %.9g op by op",
+                      (long long)d, with_type ? " type" : "", (long long)i, (double)out[i],
+                      (double)unfused[i]);
+    struct test_input sum;
+    test_input_make(&sum, 3, shape3, TEST_DENSE);
+    for (int64_t r = 0; r < n_ids; r++)
+        for (int64_t j = 0; j < d; j++) {
+            float e = word.host[test_input_elem(&word, ids[r] * d + j)];
+            if (with_type)
+                e += type.host[test_input_elem(&type, j)];
+            e += pos.host[test_input_elem(&pos, (r % ES) * d + j)];
+            sum.host[test_input_elem(&sum, r * d + j)] = e;
+        }
+    char what[64];
+    snprintf(what, sizeof what, "embedding_ln d=%lld%s", (long long)d, with_type ? " type" : "");
+    struct worst w = {0, what};
+    check_layernorm_rows(&sum, &gamma, &beta, 1e-12f, out, &w);
+    report(&w);
+    test_input_free(&sum);
+    free(out);
+    free(unfused);
+    clf_graph_destroy(g);
+
+    /* an id out of range fails the run with its position */
+    storage[2 * EB + 1] = EV; /* ids[1][2] */
+    ck_assert_ok(ctx, clf_tensor_write(ibase, storage, sizeof storage));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_rows_embedding_ln_record(g, word.view, iview, pos.view, tv, gamma.view,
+                                                   beta.view, 1e-12f, true, &y));
+    ck_assert_status(ctx, clf_graph_run(g), CLF_E_INVALID_ARG);
+    ck_assert_msg(strstr(clf_ctx_last_error(ctx), "[1, 2]") != NULL, "%s",
+                  clf_ctx_last_error(ctx));
+    clf_graph_destroy(g);
+    clf_tensor_destroy(iview);
+    clf_tensor_destroy(ibase);
+    for (int i = 0; i < 5; i++)
+        test_input_free(all[i]);
+}
+
+START_TEST(test_embedding_ln)
+{
+    run_embedding_ln(37, true);
+    run_embedding_ln(64, true);
+    run_embedding_ln(37, false);
+}
+END_TEST
+
 /* Without the host check, out-of-range ids are clamped to [0, V - 1]. */
 START_TEST(test_embedding_clamp)
 {
@@ -823,7 +1010,36 @@ START_TEST(test_errors)
     EXPECT(clf_op_layernorm(g, x, NULL, NULL, -1e-5f, &y), CLF_E_INVALID_ARG, "eps");
     EXPECT(clf_op_layernorm(g, x, NULL, NULL, NAN, &y), CLF_E_INVALID_ARG, "eps");
     EXPECT(clf_op_layernorm(g, x, NULL, NULL, INFINITY, &y), CLF_E_INVALID_ARG, "eps");
+    EXPECT(clf_op_add_layernorm(g, x, NULL, NULL, NULL, 1e-5f, &y), CLF_E_INVALID_ARG, "residual");
+    EXPECT(clf_op_add_layernorm(g, x, xi, NULL, NULL, 1e-5f, &y), CLF_E_SHAPE, "residual");
+    EXPECT(clf_op_add_layernorm(g, x, b5, NULL, NULL, 1e-5f, &y), CLF_E_SHAPE, "residual");
+    EXPECT(clf_op_add_layernorm(g, x, x, b4, NULL, 1e-5f, &y), CLF_E_SHAPE, "gamma");
+    EXPECT(clf_op_add_layernorm(g, x, x, NULL, NULL, 0.0f, &y), CLF_E_INVALID_ARG, "eps");
+    ck_assert_int_eq(clf_op_add_layernorm(NULL, x, x, NULL, NULL, 1e-5f, &y), CLF_E_INVALID_ARG);
     /* embedding */
+    /* embedding_ln: x [3, 5] as the word and position tables, b5 the rows */
+    {
+        int64_t s24[2] = {2, 4}, s1x[2] = {1, 3};
+        struct clf_tensor *ids2, *ids1;
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, s24, &ids2));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, s1x, &ids1));
+        EXPECT(clf_rows_embedding_ln_record(g, x, ids, x, b5, b5, b5, 1e-5f, true, &y),
+               CLF_E_SHAPE, "ids");
+        EXPECT(clf_rows_embedding_ln_record(g, x, ids2, x, b5, b5, b5, 1e-5f, true, &y),
+               CLF_E_SHAPE, "position");
+        EXPECT(clf_rows_embedding_ln_record(g, xi, ids1, x, b5, b5, b5, 1e-5f, true, &y),
+               CLF_E_SHAPE, "f32");
+        EXPECT(clf_rows_embedding_ln_record(g, x, ids1, x, b4, b5, b5, 1e-5f, true, &y),
+               CLF_E_SHAPE, "type");
+        EXPECT(clf_rows_embedding_ln_record(g, x, ids1, x, NULL, NULL, b5, 1e-5f, true, &y),
+               CLF_E_INVALID_ARG, "gamma");
+        EXPECT(clf_rows_embedding_ln_record(g, x, ids1, x, NULL, b5, b4, 1e-5f, true, &y),
+               CLF_E_SHAPE, "beta");
+        EXPECT(clf_rows_embedding_ln_record(g, x, ids1, x, NULL, b5, b5, 0.0f, true, &y),
+               CLF_E_INVALID_ARG, "eps");
+        clf_tensor_destroy(ids2);
+        clf_tensor_destroy(ids1);
+    }
     EXPECT(clf_op_embedding(g, NULL, ids, &y), CLF_E_INVALID_ARG, "table");
     EXPECT(clf_op_embedding(g, x, NULL, &y), CLF_E_INVALID_ARG, "ids");
     EXPECT(clf_op_embedding(g, xi, ids, &y), CLF_E_SHAPE, "f32");
@@ -874,8 +1090,10 @@ int main(void)
     tcase_add_test(tc, test_softmax_special);
     tcase_add_test(tc, test_layernorm_random);
     tcase_add_test(tc, test_layernorm_large_mean);
+    tcase_add_test(tc, test_add_layernorm);
     tcase_add_test(tc, test_embedding);
     tcase_add_test(tc, test_embedding_clamp);
+    tcase_add_test(tc, test_embedding_ln);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

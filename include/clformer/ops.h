@@ -334,6 +334,18 @@ CLF_API enum clf_status clf_op_layernorm(struct clf_graph *g, struct clf_tensor 
                                          float eps, struct clf_tensor **out);
 
 /**
+ * LayerNorm of a residual sum, LN(x + res), as clf_op_add then
+ * clf_op_layernorm give it (bitwise: each x + res is rounded once, the same
+ * way at each read), in one kernel that never writes the sum: the
+ * "Add & Norm" of a post-LN layer. res f32 of x's shape (any strides, not
+ * NULL); the rest as clf_op_layernorm.
+ */
+CLF_API enum clf_status clf_op_add_layernorm(struct clf_graph *g, struct clf_tensor *x,
+                                             struct clf_tensor *res, struct clf_tensor *gamma,
+                                             struct clf_tensor *beta, float eps,
+                                             struct clf_tensor **out);
+
+/**
  * Embedding gather: out[..., :] = table[ids[...], :]. table f32 [V, D], ids
  * i32 of any shape (up to 3 dims). Every id is checked against V before the
  * kernel runs (the run waits for the ids and reads them back: one host

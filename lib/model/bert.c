@@ -28,6 +28,7 @@
 
 #include "../graph/graph.h"
 #include "../ops/pooling.h"
+#include "../ops/rows.h"
 #include "../runtime/ctx.h"
 #include "../runtime/abi.h"
 #include "encoder_internal.h"
@@ -637,14 +638,9 @@ static enum clf_status embed(struct clf_bert *b, struct clf_graph *g, struct clf
             return clf_fail(g->ctx, CLF_E_SHAPE, "bert: the mask must be i32 [%lld, %lld] as the ids",
                             (long long)ids->shape[0], (long long)ids->shape[1]);
     }
-    struct clf_tensor *w = NULL, *wt = NULL, *wtp = NULL;
-    st = clf_op_embedding(g, b->word, ids, &w);
-    if (st == CLF_OK)
-        st = clf_op_bias_add(g, w, b->type0, &wt);
-    if (st == CLF_OK)
-        st = clf_op_posenc_add(g, wt, b->pos, &wtp);
-    if (st == CLF_OK)
-        st = clf_op_layernorm(g, wtp, b->ln_w, b->ln_b, b->cfg.eps, e);
+    /* word + type 0 + position rows, LayerNorm: one kernel (ids checked) */
+    st = clf_rows_embedding_ln_record(g, b->word, ids, b->pos, b->type0, b->ln_w, b->ln_b,
+                                      b->cfg.eps, true, e);
     if (st == CLF_OK && mask && kp)
         st = clf_pooling_key_padding(g, mask, kp);
     return st;

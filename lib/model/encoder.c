@@ -611,12 +611,11 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
     struct clf_tensor *a = NULL, *r = NULL, *n = NULL, *f = NULL, *fq = NULL, *out = NULL;
     enum clf_status st;
     if (!c->norm_first) {
-        /* r = x + MHA(x); n = LN1(r); f = act(n W1ᵀ + b1); n += q(f) W2ᵀ + b2; y = LN2(n) */
+        /* n = LN1(x + MHA(x)) (one kernel); f = act(n W1ᵀ + b1); n += q(f) W2ᵀ + b2;
+         * y = LN2(n) */
         st = mha(enc, g, l, x, batch, seq, key_padding, &a);
         if (st == CLF_OK)
-            st = clf_op_add(g, x, a, &r);
-        if (st == CLF_OK)
-            st = clf_op_layernorm(g, r, l->n1w, l->n1b, c->eps, &n);
+            st = clf_op_add_layernorm(g, x, a, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
             st = linear(g, n, &w1, c->precision, c->act, NULL, &f);
         if (st == CLF_OK)

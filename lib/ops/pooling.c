@@ -1,8 +1,8 @@
 /*
  * Sentence pooling (cl/pooling.cl): the masked mean and L2 normalisation of
- * sentence-transformers (clf_op_mean_pool_normalize, two nodes: pool_mean
- * [batch, d], then pool_l2_normalize), and the key padding of an attention
- * mask (clf_pooling_key_padding). Arguments are checked when recorded.
+ * sentence-transformers (clf_op_mean_pool_normalize, one node and kernel,
+ * pool_mean_normalize), and the key padding of an attention mask
+ * (clf_pooling_key_padding). Arguments are checked when recorded.
  */
 #include <stdio.h>
 
@@ -15,33 +15,28 @@ static enum clf_status enqueue_key_padding(struct clf_ctx *ctx, struct clf_node 
     return clf_launch_io_args(ctx, node, "pooling", "pool_key_padding", NULL, 0, n_wait, wait, ev);
 }
 
-static enum clf_status enqueue_mean(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
-                                    const cl_event *wait, cl_event *ev)
+static enum clf_status enqueue_mean_normalize(struct clf_ctx *ctx, struct clf_node *node,
+                                              cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    /* h, mask -> p, shape, then seq */
-    cl_long seq = node->in[0]->shape[1];
-    const struct clf_karg args[] = {{sizeof seq, &seq}};
-    return clf_launch_io_args(ctx, node, "pooling", "pool_mean", args, CLF_NARGS(args), n_wait, wait,
-                              ev);
-}
-
-static enum clf_status enqueue_l2(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
-                                  const cl_event *wait, cl_event *ev)
-{
-    /* x -> y, shape; one work-item per row */
+    /* h, mask -> y, shape, then seq; one work-item per text */
     cl_kernel k = NULL;
     cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "pooling", NULL, "pool_l2_normalize", &k, &arg);
+    enum clf_status st =
+        clf_kernel_io(ctx, node, "pooling", NULL, "pool_mean_normalize", &k, &arg);
     if (st != CLF_OK)
         return st;
+    cl_long seq = node->in[0]->shape[1];
+    if (clSetKernelArg(k, arg, sizeof seq, &seq) != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of pool_mean_normalize failed");
     size_t rows = (size_t)node->out->shape[0];
-    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, "pool_l2_normalize");
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev,
+                              "pool_mean_normalize");
 }
 
 static const struct clf_op_impl op_key_padding = {.name = "key_padding",
                                                   .enqueue = enqueue_key_padding};
-static const struct clf_op_impl op_mean = {.name = "mean_pool", .enqueue = enqueue_mean};
-static const struct clf_op_impl op_l2 = {.name = "l2_normalize", .enqueue = enqueue_l2};
+static const struct clf_op_impl op_mean_normalize = {.name = "mean_pool_normalize",
+                                                     .enqueue = enqueue_mean_normalize};
 
 /* Checks an attention mask: i32 [batch, seq] (of hidden's first two
  * dimensions when hidden is given). */
@@ -87,17 +82,10 @@ enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tenso
     if ((st = check_mask(g, mask, hidden, op)) != CLF_OK)
         return st;
     const int64_t ps[2] = {hidden->shape[0], hidden->shape[2]};
-    struct clf_node mean = {0}, l2 = {0};
-    struct clf_tensor *p = NULL;
-    mean.impl = &op_mean;
-    mean.n_in = 2;
-    mean.in[0] = hidden;
-    mean.in[1] = mask;
-    st = clf_add_node_with_output(g, &mean, CLF_F32, 2, ps, &p);
-    if (st != CLF_OK)
-        return st;
-    l2.impl = &op_l2;
-    l2.n_in = 1;
-    l2.in[0] = p;
-    return clf_add_node_with_output(g, &l2, CLF_F32, 2, ps, out);
+    struct clf_node node = {0};
+    node.impl = &op_mean_normalize;
+    node.n_in = 2;
+    node.in[0] = hidden;
+    node.in[1] = mask;
+    return clf_add_node_with_output(g, &node, CLF_F32, 2, ps, out);
 }

@@ -9,10 +9,14 @@
  *   softmax    iparams[0] = enum clf_rows_variant (resolved, never AUTO;
  *              PER_ITEM_VEC only for rows contiguous in every input)
  *   layernorm  iparams[0] = variant; fparams[0] = eps, fparams[1] = 1/N
- *              (rounded once on the host); in[1] = gamma, in[2] = beta
- *              (either may be NULL)
+ *              (rounded once on the host); in[1] = gamma, in[2] = beta,
+ *              in[3] = a residual added to x first (any may be NULL)
  *   embedding  iparams[0] = 1 to check the ids on the host before the
  *              gather; in[0] = table, in[1] = ids
+ *   embedding_ln  in[0] = word table, in[1] = ids, in[2] = positions,
+ *              in[3] = type row (may be NULL), in[4] = gamma, in[5] = beta;
+ *              iparams[0] = 1 to check the ids; fparams[0] = eps,
+ *              fparams[1] = 1/D
  *
  * The embedding check is a synchronisation point: its enqueue waits for the
  * nodes producing the ids and reads them back (blocking) on every run, so
@@ -109,8 +113,8 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *nod
 static enum clf_status enqueue_layernorm(struct clf_ctx *ctx, struct clf_node *node,
                                          cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    /* x, gamma, beta (either may be absent) -> y, shape, then eps, 1/N and
-     * whether gamma and beta are given */
+    /* x, gamma, beta, residual (any but x may be absent) -> y, shape, then
+     * eps, 1/N and whether gamma, beta and the residual are given */
     char name[32];
     rows_kernel(node, "layernorm", name, sizeof name);
     cl_kernel k = NULL;
@@ -120,10 +124,12 @@ static enum clf_status enqueue_layernorm(struct clf_ctx *ctx, struct clf_node *n
         return st;
     cl_float eps = node->fparams[0], inv_n = node->fparams[1];
     cl_int has_gamma = node->in[1] != NULL, has_beta = node->in[2] != NULL;
+    cl_int has_res = node->in[3] != NULL;
     cl_int err = clSetKernelArg(k, arg++, sizeof eps, &eps);
     err |= clSetKernelArg(k, arg++, sizeof inv_n, &inv_n);
     err |= clSetKernelArg(k, arg++, sizeof has_gamma, &has_gamma);
     err |= clSetKernelArg(k, arg++, sizeof has_beta, &has_beta);
+    err |= clSetKernelArg(k, arg++, sizeof has_res, &has_res);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
     return launch_rows(ctx, k, arg, node, n_wait, wait, ev, name);
@@ -199,6 +205,31 @@ static enum clf_status enqueue_embedding(struct clf_ctx *ctx, struct clf_node *n
     return clf_launch_rounded(ctx, k, 1, &global, CLF_WORK_ELEMENT, n_wait, wait, ev, "embedding_gather");
 }
 
+static enum clf_status enqueue_embedding_ln(struct clf_ctx *ctx, struct clf_node *node,
+                                            cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    /* word, ids, pos, type, gamma, beta -> y, shape, then vocab, has_type, eps, 1/D */
+    cl_long vocab = node->in[0]->shape[0];
+    enum clf_status st;
+    if (node->iparams[0] && (st = check_ids(ctx, node->in[1], vocab, n_wait, wait)) != CLF_OK)
+        return st;
+    cl_kernel k = NULL;
+    cl_uint arg = 0;
+    st = clf_kernel_io(ctx, node, "rows", NULL, "embedding_ln", &k, &arg);
+    if (st != CLF_OK)
+        return st;
+    cl_int has_type = node->in[3] != NULL;
+    cl_float eps = node->fparams[0], inv_n = node->fparams[1];
+    cl_int err = clSetKernelArg(k, arg++, sizeof vocab, &vocab);
+    err |= clSetKernelArg(k, arg++, sizeof has_type, &has_type);
+    err |= clSetKernelArg(k, arg++, sizeof eps, &eps);
+    err |= clSetKernelArg(k, arg++, sizeof inv_n, &inv_n);
+    if (err != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of embedding_ln failed");
+    size_t rows = (size_t)row_count(node->out);
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, "embedding_ln");
+}
+
 /* Operation counts for clf_graph_node_cost, per output element: 1 for a
  * bias add or ReLU, ~20 for GELU (erf or tanh and a cube: a rough figure),
  * ~5 for softmax (max, subtract, exp, sum, scale) and layernorm (mean,
@@ -235,6 +266,9 @@ static const struct clf_op_impl op_softmax = {.name = "softmax", .enqueue = enqu
 static const struct clf_op_impl op_layernorm = {.name = "layernorm", .enqueue = enqueue_layernorm,
                                                 .flops = flops_rows5};
 static const struct clf_op_impl op_embedding = {.name = "embedding", .enqueue = enqueue_embedding};
+static const struct clf_op_impl op_embedding_ln = {.name = "embedding_ln",
+                                                   .enqueue = enqueue_embedding_ln,
+                                                   .flops = flops_rows5};
 
 /* ------------------------------------------------------------------------ */
 /* Recording                                                                */
@@ -278,15 +312,16 @@ static bool last_contiguous(const struct clf_tensor *t)
 }
 
 /* Resolves *variant: AUTO by device type, then PER_ITEM and PER_ITEM_VEC to
- * PER_ITEM_VEC when x, gamma and beta (either may be NULL) are contiguous
- * along the rows (the output always is), else to PER_ITEM. AUTO takes the
- * vector variant on CPU devices only. */
+ * PER_ITEM_VEC when x, gamma, beta and res (any but x may be NULL) are
+ * contiguous along the rows (the output always is), else to PER_ITEM. AUTO
+ * takes the vector variant on CPU devices only. */
 static enum clf_status check_variant(struct clf_graph *g, enum clf_rows_variant *variant,
                                      const char *op, const struct clf_tensor *x,
                                      const struct clf_tensor *gamma,
-                                     const struct clf_tensor *beta)
+                                     const struct clf_tensor *beta, const struct clf_tensor *res)
 {
-    bool contiguous = last_contiguous(x) && last_contiguous(gamma) && last_contiguous(beta);
+    bool contiguous = last_contiguous(x) && last_contiguous(gamma) && last_contiguous(beta) &&
+                      last_contiguous(res);
     if (*variant == CLF_ROWS_AUTO) {
         *variant = clf_rows_auto_variant(g->ctx);
         if (*variant == CLF_ROWS_PER_ITEM && g->ctx->info.type == CLF_DEVICE_CPU)
@@ -351,7 +386,7 @@ enum clf_status clf_rows_softmax_record(struct clf_graph *g, struct clf_tensor *
     if (st == CLF_OK)
         st = check_tensor(g, x, CLF_F32, "softmax", "input");
     if (st == CLF_OK)
-        st = check_variant(g, &variant, "softmax", x, NULL, NULL);
+        st = check_variant(g, &variant, "softmax", x, NULL, NULL, NULL);
     if (st != CLF_OK)
         return st;
     struct clf_node node = {0};
@@ -368,15 +403,19 @@ enum clf_status clf_op_softmax(struct clf_graph *g, struct clf_tensor *x, struct
 }
 
 enum clf_status clf_rows_layernorm_record(struct clf_graph *g, struct clf_tensor *x,
-                                          struct clf_tensor *gamma, struct clf_tensor *beta,
-                                          float eps, enum clf_rows_variant variant,
-                                          struct clf_tensor **out)
+                                          struct clf_tensor *res, struct clf_tensor *gamma,
+                                          struct clf_tensor *beta, float eps,
+                                          enum clf_rows_variant variant, struct clf_tensor **out)
 {
     enum clf_status st = clf_graph_check_call(g, out, "layernorm");
     if (st == CLF_OK)
         st = check_tensor(g, x, CLF_F32, "layernorm", "input");
+    if (st == CLF_OK && res)
+        st = check_tensor(g, res, CLF_F32, "layernorm", "residual");
     if (st != CLF_OK)
         return st;
+    if (res && !clf_same_shape(x, res))
+        return clf_fail(g->ctx, CLF_E_SHAPE, "layernorm: the residual's shape differs from the input's");
     int64_t n = x->shape[x->ndim - 1];
     if (gamma)
         st = check_vector(g, gamma, n, "layernorm", "gamma");
@@ -387,15 +426,16 @@ enum clf_status clf_rows_layernorm_record(struct clf_graph *g, struct clf_tensor
     if (!(eps > 0.0f) || isinf(eps))
         return clf_fail(g->ctx, CLF_E_INVALID_ARG, "layernorm: eps must be > 0 and finite (got %g)",
                         (double)eps);
-    st = check_variant(g, &variant, "layernorm", x, gamma, beta);
+    st = check_variant(g, &variant, "layernorm", x, gamma, beta, res);
     if (st != CLF_OK)
         return st;
     struct clf_node node = {0};
     node.impl = &op_layernorm;
-    node.n_in = 3;
+    node.n_in = 4;
     node.in[0] = x;
     node.in[1] = gamma;
     node.in[2] = beta;
+    node.in[3] = res;
     node.fparams[0] = eps;
     node.fparams[1] = 1.0f / (float)n; /* one IEEE rounding (n < 2^24 is exact as a float) */
     node.iparams[0] = variant;
@@ -406,7 +446,19 @@ enum clf_status clf_op_layernorm(struct clf_graph *g, struct clf_tensor *x,
                                  struct clf_tensor *gamma, struct clf_tensor *beta, float eps,
                                  struct clf_tensor **out)
 {
-    return clf_rows_layernorm_record(g, x, gamma, beta, eps, CLF_ROWS_AUTO, out);
+    return clf_rows_layernorm_record(g, x, NULL, gamma, beta, eps, CLF_ROWS_AUTO, out);
+}
+
+enum clf_status clf_op_add_layernorm(struct clf_graph *g, struct clf_tensor *x,
+                                     struct clf_tensor *res, struct clf_tensor *gamma,
+                                     struct clf_tensor *beta, float eps, struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, "add_layernorm");
+    if (st == CLF_OK && !res) /* a NULL residual is a slip: clf_op_layernorm is x alone */
+        st = clf_fail(g->ctx, CLF_E_INVALID_ARG, "add_layernorm: NULL residual");
+    if (st != CLF_OK)
+        return st;
+    return clf_rows_layernorm_record(g, x, res, gamma, beta, eps, CLF_ROWS_AUTO, out);
 }
 
 enum clf_status clf_rows_embedding_record(struct clf_graph *g, struct clf_tensor *table,
@@ -443,4 +495,67 @@ enum clf_status clf_op_embedding(struct clf_graph *g, struct clf_tensor *table,
                                  struct clf_tensor *ids, struct clf_tensor **out)
 {
     return clf_rows_embedding_record(g, table, ids, true, out);
+}
+
+/* Checks a table of embedding_ln: f32 [rows >= min_rows, d], rows contiguous. */
+static enum clf_status check_table(struct clf_graph *g, const struct clf_tensor *t,
+                                   int64_t min_rows, int64_t d, const char *what)
+{
+    enum clf_status st = check_tensor(g, t, CLF_F32, "embedding_ln", what);
+    if (st != CLF_OK)
+        return st;
+    if (t->ndim != 2 || t->shape[0] < min_rows || (d >= 0 && t->shape[1] != d) ||
+        !last_contiguous(t))
+        return clf_fail(g->ctx, CLF_E_SHAPE,
+                        "embedding_ln: the %s table must be f32 [>= %lld, %lld] with contiguous "
+                        "rows",
+                        what, (long long)min_rows, (long long)d);
+    return CLF_OK;
+}
+
+enum clf_status clf_rows_embedding_ln_record(struct clf_graph *g, struct clf_tensor *word,
+                                             struct clf_tensor *ids, struct clf_tensor *pos,
+                                             struct clf_tensor *type, struct clf_tensor *gamma,
+                                             struct clf_tensor *beta, float eps, bool check_ids,
+                                             struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, "embedding_ln");
+    if (st == CLF_OK)
+        st = check_tensor(g, ids, CLF_I32, "embedding_ln", "ids");
+    if (st != CLF_OK)
+        return st;
+    if (ids->ndim != 2)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "embedding_ln: ids must be i32 [batch, seq]");
+    st = check_table(g, word, 1, -1, "word");
+    const int64_t d = st == CLF_OK ? word->shape[1] : 0;
+    if (st == CLF_OK)
+        st = check_table(g, pos, ids->shape[1], d, "position");
+    if (st == CLF_OK && type)
+        st = check_vector(g, type, d, "embedding_ln", "token type row");
+    if (st == CLF_OK)
+        st = check_vector(g, gamma, d, "embedding_ln", "gamma");
+    if (st == CLF_OK)
+        st = check_vector(g, beta, d, "embedding_ln", "beta");
+    if (st != CLF_OK)
+        return st;
+    if (!last_contiguous(type) || !last_contiguous(gamma) || !last_contiguous(beta))
+        return clf_fail(g->ctx, CLF_E_SHAPE,
+                        "embedding_ln: the type row, gamma and beta must be contiguous");
+    if (!(eps > 0.0f) || isinf(eps))
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                        "embedding_ln: eps must be > 0 and finite (got %g)", (double)eps);
+    struct clf_node node = {0};
+    node.impl = &op_embedding_ln;
+    node.n_in = 6;
+    node.in[0] = word;
+    node.in[1] = ids;
+    node.in[2] = pos;
+    node.in[3] = type;
+    node.in[4] = gamma;
+    node.in[5] = beta;
+    node.iparams[0] = check_ids;
+    node.fparams[0] = eps;
+    node.fparams[1] = 1.0f / (float)d;
+    const int64_t shape[3] = {ids->shape[0], ids->shape[1], d};
+    return clf_add_node_with_output(g, &node, CLF_F32, 3, shape, out);
 }
