@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
-"""Compares clformer's speed on all-MiniLM-L6-v2 with sentence-transformers (PyTorch).
+"""Compares clformer's speed on all-MiniLM-L6-v2 with sentence-transformers (PyTorch)
+and ONNX Runtime, in one run.
 
 Embeds the sentences of `clformer bench model` (read from tools/bench_model.c,
-so that both sides see the same text) in batches of 1, 8 and 32 with
+so that every side sees the same text) in batches of 1, 8 and 32 with
 sentence-transformers on the CPU (inference mode, torch.set_num_threads to
 the machine's cores; tokenisation done once beforehand, so the model's
 forward pass, mean pooling and normalisation are timed), as the median of
---runs after a warm-up of 3 runs and 300 ms, then runs
-`clformer bench model --speed --json` (the graph run plus reading the
-embeddings back; tokenisation excluded likewise) and prints both in
-sentences per second with their ratio. Also checks that clformer's
-embeddings (`clformer embed --npy`) of the batch of 32 agree with
-PyTorch's.
+--runs after a warm-up of 3 runs and 300 ms; then with ONNX Runtime on a
+local torch.onnx export of the model's transformer (nothing downloaded),
+its BERT fusions applied by onnxruntime.transformers' optimizer as ONNX
+Runtime's BERT guide does (attention, LayerNorm and GELU fused), the same
+threads, the pooling and normalisation in numpy and timed with it; then
+runs `clformer bench model --speed --json` (the graph run plus reading the
+embeddings back; tokenisation excluded likewise) and prints all three in
+sentences per second with clformer's ratios. Also checks that clformer's
+embeddings (`clformer embed --npy`) and ONNX Runtime's of the batch of 32
+agree with PyTorch's.
 
 PyTorch and sentence-transformers come from the virtual environment that
 tools/make_reference.py makes (build-ref/venv: Debian's python3-torch plus
 pinned transformers and sentence-transformers); the script re-runs itself
-in it when that exists. Exits 77 (skipped) when they are unavailable.
+in it when that exists. Exits 77 (skipped) when they are unavailable. ONNX
+Runtime (and onnx, for the optimizer) are pip-installed into that venv at
+the first run; without them (no network) its columns are left out, said so.
 
 Usage: tools/compare_minilm.py [--clformer build/tools/clformer] [--runs 10]
        [--threads N] [--model-dir DIR] [--device SPEC]
@@ -86,6 +93,101 @@ def import_torch():
         sys.exit(77)
 
 
+def import_onnxruntime():
+    """onnxruntime, installing it (and onnx) into the venv once; None when
+    that fails."""
+    try:
+        import onnx  # noqa: F401  (the optimizer needs it)
+        import onnxruntime
+        return onnxruntime
+    except ImportError:
+        pass
+    if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
+        return None
+    print("compare_minilm: installing onnxruntime and onnx into build-ref/venv", file=sys.stderr)
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
+                        "-q", "onnxruntime", "onnx", "numpy<2"])
+    if r.returncode != 0:
+        return None
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime
+        return onnxruntime
+    except ImportError:
+        return None
+
+
+def time_batches(fn, inputs, runs):
+    """{n: median ms of fn(inputs[n])} after a warm-up of 3 runs and 300 ms,
+    and fn's result for the largest batch."""
+    ms, out = {}, None
+    for n in BATCHES:
+        start, w = time.perf_counter(), 0
+        while w < 3 or time.perf_counter() - start < 0.3:
+            out = fn(inputs[n])
+            w += 1
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            out = fn(inputs[n])
+            times.append((time.perf_counter() - t0) * 1e3)
+        ms[n] = median(times)
+    return ms, out
+
+
+def onnx_peer(ort, torch, model, features, threads, runs, tmp):
+    """ONNX Runtime on a torch.onnx export of model's transformer, BERT-fused:
+    ({n: ms}, embeddings of the largest batch, a label)."""
+    import numpy as np
+
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    bert = model[0].auto_model
+
+    class Hidden(torch.nn.Module):
+        """The transformer's last hidden states (a tensor, not a dict)."""
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, ids, mask, types):
+            return self.m(input_ids=ids, attention_mask=mask, token_type_ids=types)[0]
+
+    path = os.path.join(tmp, "minilm.onnx")
+    sample = features[max(BATCHES)]
+    axes = {n: {0: "batch", 1: "seq"} for n in names + ("hidden",)}
+    torch.onnx.export(Hidden(bert).eval(), tuple(sample[n] for n in names), path,
+                      input_names=list(names), output_names=["hidden"], dynamic_axes=axes,
+                      opset_version=14)
+    label = "fp32, exported"
+    try:
+        from onnxruntime.transformers import optimizer
+        cfg = bert.config
+        opt = optimizer.optimize_model(path, model_type="bert", num_heads=cfg.num_attention_heads,
+                                       hidden_size=cfg.hidden_size)
+        fused = os.path.join(tmp, "minilm-fused.onnx")
+        opt.save_model_to_file(fused)
+        path, label = fused, "fp32, BERT-fused graph"
+    except Exception as e:  # the plain export still runs
+        print(f"compare_minilm: onnxruntime's BERT optimizer failed ({e}); the plain export "
+              "is timed", file=sys.stderr)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+    def embed(feed):
+        h = sess.run(None, feed)[0]
+        m = feed["attention_mask"][:, :, None].astype(np.float32)
+        p = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        return p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
+
+    feeds = {n: {k: features[n][k].numpy().astype(np.int64) for k in names} for n in BATCHES}
+    ms, out = time_batches(embed, feeds, runs)
+    return ms, out, label
+
+
 def median(xs):
     xs = sorted(xs)
     n = len(xs)
@@ -115,24 +217,27 @@ def main():
 
     torch.set_num_threads(a.threads)
     model = SentenceTransformer(model_dir, device="cpu").eval()
-    torch_sps, torch_ms, seqs, ref = {}, {}, {}, None
+    features = {n: model.tokenize(texts[:n]) for n in BATCHES}
+    seqs = {n: int(features[n]["input_ids"].shape[1]) for n in BATCHES}
     with torch.inference_mode():
-        for n in BATCHES:
-            features = model.tokenize(texts[:n])
-            seqs[n] = int(features["input_ids"].shape[1])
-            start, w = time.perf_counter(), 0
-            while w < 3 or time.perf_counter() - start < 0.3:
-                out = model(dict(features))["sentence_embedding"]
-                w += 1
-            times = []
-            for _ in range(a.runs):
-                t0 = time.perf_counter()
-                out = model(dict(features))["sentence_embedding"]
-                times.append((time.perf_counter() - t0) * 1e3)
-            torch_ms[n] = median(times)
-            torch_sps[n] = n * 1e3 / torch_ms[n]
-            ref = out.numpy()
+        torch_ms, out = time_batches(lambda f: model(dict(f))["sentence_embedding"], features,
+                                     a.runs)
+    ref = out.numpy()
+    torch_sps = {n: n * 1e3 / torch_ms[n] for n in BATCHES}
     time.sleep(0.5)  # let PyTorch's OpenMP workers stop spinning
+
+    ort = import_onnxruntime()
+    ort_sps, ort_diff, ort_label = None, None, None
+    if ort is None:
+        print("compare_minilm: onnxruntime is not installed and could not be: its columns are "
+              "left out", file=sys.stderr)
+    else:
+        with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
+            ort_ms, ort_out, ort_label = onnx_peer(ort, torch, model, features, a.threads,
+                                                   a.runs, tmp)
+        ort_sps = {n: n * 1e3 / ort_ms[n] for n in BATCHES}
+        ort_diff = float(np.abs(ort_out - ref).max())
+        time.sleep(0.5)
 
     cmd = [a.clformer, "bench", "model", "--speed", "--json", "--runs", str(a.runs),
            "--model", model_dir]
@@ -157,17 +262,32 @@ def main():
         diff = float(np.abs(np.load(path) - ref).max())
 
     print(f"all-MiniLM-L6-v2, sentences of {seqs[max(BATCHES)]} tokens, median of {a.runs} "
-          f"runs; pytorch {torch.__version__} with {a.threads} threads, clformer on "
-          f"{bench['device']} ({bench['platform']})")
-    print(f"{'batch':>5} {'pytorch sent/s':>15} {'clformer sent/s':>16} {'clformer/pytorch':>17}")
+          f"runs, {a.threads} threads for each; pytorch {torch.__version__}"
+          + (f", onnxruntime {ort.__version__} ({ort_label})" if ort_sps else "")
+          + f"; clformer on {bench['device']} ({bench['platform']})")
+    head = f"{'batch':>5} {'pytorch sent/s':>15}"
+    if ort_sps:
+        head += f" {'onnxruntime sent/s':>19}"
+    head += f" {'clformer sent/s':>16} {'clformer/pytorch':>17}"
+    if ort_sps:
+        head += f" {'clformer/onnxruntime':>21}"
+    print(head)
     for n in BATCHES:
         if n not in ours or ours[n]["seq"] != seqs[n]:
             print(f"compare_minilm: clformer's batch {n} is missing or has other lengths",
                   file=sys.stderr)
             return 1
         sps = ours[n]["sentences_per_s"]
-        print(f"{n:>5} {torch_sps[n]:>15.1f} {sps:>16.1f} {sps / torch_sps[n]:>17.2f}")
-    print(f"embeddings of the batch of {max(BATCHES)} agree: max abs difference {diff:.2e}")
+        row = f"{n:>5} {torch_sps[n]:>15.1f}"
+        if ort_sps:
+            row += f" {ort_sps[n]:>19.1f}"
+        row += f" {sps:>16.1f} {sps / torch_sps[n]:>17.2f}"
+        if ort_sps:
+            row += f" {sps / ort_sps[n]:>21.2f}"
+        print(row)
+    print(f"embeddings of the batch of {max(BATCHES)} against pytorch's: clformer max abs "
+          f"difference {diff:.2e}"
+          + (f", onnxruntime {ort_diff:.2e}" if ort_diff is not None else ""))
     return 0 if diff < 1e-4 else 1
 
 
