@@ -231,9 +231,13 @@ __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, lo
 #define ACC_FMA(i, v) acc##i##_##v = fma(a##i, b##v, acc##i##_##v);
 #define ACC_FMA_ROW(i)                                                                          \
     {                                                                                           \
-        VEC a##i = (VEC)(ak[i]);                                                                \
+        VEC a##i = (VEC)(ak[ao##i]);                                                            \
         COLS(ACC_FMA, i)                                                                        \
     }
+/* Offset of tile row i in the k-loop's A stream: i in a panel; the row
+ * (clamped to m - 1: rows past m are computed, never stored) times a_rs
+ * when A is read in place */
+#define A_ROW_OFF(i) const long ao##i = a_direct ? (long)min(i0 + (i), m - 1) * a_rs : (long)(i);
 
 /* act(x) component-wise (clf_act_apply of common.cl). */
 VEC clf_gemm_cpu_act(VEC x, int act)
@@ -293,7 +297,10 @@ void clf_gemm_cpu_store(VEC acc, __global float *crow, int j, int n, float alpha
  * for the TM x TN tile (rows q_m*TM.., columns q_n*TN..) of batch p, where
  * q_m = get_global_id(0) (work-items past ceil(m/TM) return at once),
  * q_n = get_global_id(1), p = get_global_id(2).
- *   ap        A panels [batch][ceil(m/TM)][k][TM]
+ *   a         a_direct 0: A panels [batch][ceil(m/TM)][k][TM] (a_off, a_rs
+ *             and a_bs unused); 1: A itself, rows contiguous, A_p[i, kk] at
+ *             a[a_off + p*a_bs + i*a_rs + kk] (read in place: no pack
+ *             kernel and no pass over A for short activations)
  *   bp        B panels [batch_b][ceil(n/TN)][k][TN] (BPREC); batch p uses bp + p*bp_bs
  *   bp_bs     elements between the batches of bp: 0 when B is shared
  *   c         C_p[i, j] at c[c_off + p*c_bs + i*c_rs + j]  (rows contiguous)
@@ -303,7 +310,8 @@ void clf_gemm_cpu_store(VEC acc, __global float *crow, int j, int n, float alpha
  * TM * TN/VW vector accumulators; padding rows/columns of the panels are
  * zero and their outputs are never stored.
  */
-__kernel void gemm_cpu_tile(__global const float *ap, __global const BPANEL *bp, long bp_bs,
+__kernel void gemm_cpu_tile(__global const float *a, long a_off, long a_rs, long a_bs,
+                            int a_direct, __global const BPANEL *bp, long bp_bs,
                             __global float *c, long c_off, long c_rs, long c_bs,
                             __global const float *bias, long bias_off, int has_bias, int m,
                             int n, int k, float alpha, float beta, int act)
@@ -314,16 +322,18 @@ __kernel void gemm_cpu_tile(__global const float *ap, __global const BPANEL *bp,
     int mt = (m + TM - 1) / TM;
     if (qm >= mt)
         return;
-    __global const float *ak = ap + (p * mt + qm) * (long)k * TM;
+    int i0 = qm * TM, j0 = qn * TN;
+    __global const float *ak = a_direct ? a + a_off + p * a_bs : a + (p * mt + qm) * (long)k * TM;
+    const int a_step = a_direct ? 1 : TM;
+    ROWS(A_ROW_OFF)
     __global const BPANEL *bk = bp + p * bp_bs + (long)qn * k * TN;
 
     ROWS(ACC_DECL_ROW)
-    for (int kk = 0; kk < k; kk++, ak += TM, bk += TN) {
+    for (int kk = 0; kk < k; kk++, ak += a_step, bk += TN) {
         COLS(B_LOAD, 0)
         ROWS(ACC_FMA_ROW)
     }
 
-    int i0 = qm * TM, j0 = qn * TN;
     __global float *cp = c + c_off + p * c_bs; /* row 0 of C_p */
     if (has_bias)
         bias += bias_off;

@@ -69,6 +69,21 @@ struct clf_gemm_cpu_config {
 extern const struct clf_gemm_cpu_config clf_gemm_cpu_configs[];
 extern const int clf_gemm_cpu_n_configs;
 
+/* Rows of A up to which the CPU tiles read A in place rather than from
+ * packed panels (when A's rows are contiguous, a_cs = 1): a short
+ * activation is then used where it lies, without a pack kernel and a pass
+ * over it per GEMM. Measured with `clformer bench gemm` on the 2-core
+ * AVX-512 PoCL device (tile 8x48), in place against packed: 18x384x1536
+ * 0.155 against 0.202 ms, 64x1536x384 0.365 against 0.440, 96x384x1536
+ * 0.504 against 0.606; but 128x384x1536 1.04 against 0.81 and 512x384x1536
+ * 4.5 against 3.1 (eight rows 6 KiB apart stream worse than one panel). */
+#define CLF_GEMM_CPU_DIRECT_M 64
+/* True when the CPU provider reads p's A in place (see above). */
+static inline bool clf_gemm_cpu_a_direct(const struct clf_gemm_problem *p)
+{
+    return p->a_cs == 1 && p->m <= CLF_GEMM_CPU_DIRECT_M;
+}
+
 enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_problem *p,
                                      const struct clf_gemm_cpu_config *cfg,
                                      struct clf_gemm_scratch *scratch, cl_uint n_wait,

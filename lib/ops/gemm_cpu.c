@@ -218,16 +218,23 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
              (int)p->b_prec);
 
     cl_event ev_a = NULL, ev_b = NULL, ev_c = NULL;
+    cl_event *own = NULL; /* a wait list made here, freed on every path */
 
-    /* A: packed on every run into scratch slot 0, after the wait list. */
-    cl_mem apk = NULL;
-    st = clf_gemm_scratch_get(ctx, scratch, 0, a_bytes, &apk);
-    if (st != CLF_OK)
-        return st;
-    st = enqueue_pack(ctx, opts, "gemm_cpu_pack_a", p->a_t->storage->mem, p->a_off, p->a_rs,
-                      p->a_cs, p->a_bs, p->batch, p->m, p->k, tm, apk, n_wait, wl, &ev_a);
-    if (st != CLF_OK)
-        return st;
+    /* A: read in place by the tiles (clf_gemm_cpu_a_direct), or packed on
+     * every run into scratch slot 0 after the wait list. */
+    const cl_int a_direct = clf_gemm_cpu_a_direct(p);
+    cl_mem amem = p->a_t->storage->mem;
+    cl_long a_off = p->a_off, a_rs = p->a_rs, a_bs = p->a_bs;
+    if (!a_direct) {
+        st = clf_gemm_scratch_get(ctx, scratch, 0, a_bytes, &amem);
+        if (st != CLF_OK)
+            return st;
+        st = enqueue_pack(ctx, opts, "gemm_cpu_pack_a", p->a_t->storage->mem, p->a_off,
+                          p->a_rs, p->a_cs, p->a_bs, p->batch, p->m, p->k, tm, amem, n_wait,
+                          wl, &ev_a);
+        if (st != CLF_OK)
+            return st;
+    }
 
     /* B: packed once per (layout, contents) and kept with the tensor; a
      * fresh one is used as it is. */
@@ -258,6 +265,27 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
     if (st != CLF_OK)
         goto fail;
     cl_mem bpk = d->mem, cmem = p->c_t->storage->mem;
+    const cl_event *deps = NULL;
+    cl_event pair[2] = {ev_a, ev_b};
+    cl_uint n_deps = 0;
+    if (!a_direct) { /* the pack of A waited for the wait list */
+        deps = pair;
+        n_deps = ev_b ? 2 : 1;
+    } else if (!ev_b) {
+        deps = wl;
+        n_deps = n_wait;
+    } else { /* the wait list and the pack of B */
+        own = malloc((n_wait + 1) * sizeof *own);
+        if (!own) {
+            st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for a wait list");
+            goto fail;
+        }
+        for (cl_uint i = 0; i < n_wait; i++)
+            own[i] = wl[i];
+        own[n_wait] = ev_b;
+        deps = own;
+        n_deps = n_wait + 1;
+    }
     cl_mem bmem = p->bias_t ? p->bias_t->storage->mem : NULL;
     cl_long bp_bs = batch_b > 1 ? (cl_long)(clf_ceil_div(p->n, tn) * p->k * tn) : 0;
     cl_long c_off = p->c_off, c_rs = p->c_rs, c_bs = p->c_bs, bias_off = p->bias_off;
@@ -265,7 +293,9 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
     cl_int act = (cl_int)p->act;
     float alpha = p->alpha, beta = p->beta;
     const struct clf_karg args[] = {
-        {sizeof(cl_mem), &apk},   {sizeof(cl_mem), &bpk},  {sizeof bp_bs, &bp_bs},
+        {sizeof(cl_mem), &amem},  {sizeof a_off, &a_off},  {sizeof a_rs, &a_rs},
+        {sizeof a_bs, &a_bs},     {sizeof a_direct, &a_direct},
+        {sizeof(cl_mem), &bpk},   {sizeof bp_bs, &bp_bs},
         {sizeof(cl_mem), &cmem},  {sizeof c_off, &c_off},  {sizeof c_rs, &c_rs},
         {sizeof c_bs, &c_bs},     {sizeof(cl_mem), bmem ? &bmem : NULL},
         {sizeof bias_off, &bias_off}, {sizeof has_bias, &has_bias}, {sizeof m, &m},
@@ -278,8 +308,9 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
     size_t local[3] = {(size_t)cfg->local0, 1, 1};
     size_t global[3] = {clf_round_up((size_t)clf_ceil_div(p->m, tm), local[0]),
                         (size_t)clf_ceil_div(p->n, tn), (size_t)p->batch};
-    cl_event deps[2] = {ev_a, ev_b};
-    st = clf_launch(ctx, k, 3, global, local, ev_b ? 2 : 1, deps, &ev_c, "gemm_cpu_tile");
+    st = clf_launch(ctx, k, 3, global, local, n_deps, deps, &ev_c, "gemm_cpu_tile");
+    free(own);
+    own = NULL;
     if (st != CLF_OK)
         goto fail;
     clf_release_event(&ev_a);
@@ -291,6 +322,7 @@ enum clf_status clf_gemm_cpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
     return CLF_OK;
 
 fail:
+    free(own);
     /* Let what was enqueued drain before the scratch can be reused; a B
      * pack already enqueued completes, so B stays valid. */
     if (ev_a || ev_b)
