@@ -5,7 +5,7 @@
  * library uses a work-group size that does not depend on the shape
  * (clf_launch_rounded), so once a forward pass has run at one shape, the
  * same pass at other batch sizes and sequence lengths must add no file to
- * that directory. main points POCL_CACHE_DIR at a fresh directory before
+ * that directory (once it has run both short and long: see below). main points POCL_CACHE_DIR at a fresh directory before
  * the first OpenCL call (PoCL reads it once).
  *
  * The pass is what `clformer embed` runs (token embedding, learned
@@ -167,9 +167,13 @@ START_TEST(test_new_shapes_compile_nothing)
     m.enc = make_encoder(ctx, false);
     m.enc_q8 = make_encoder(ctx, true);
 
+    /* one pass of 5 tokens, one of 80: the CPU GEMM reads an A of up to
+     * CLF_GEMM_CPU_DIRECT_M rows in place and packs a longer one, so its
+     * packing kernel is first compiled when a pass first exceeds them */
     run_shape(ctx, &m, 1, 5);
+    run_shape(ctx, &m, 2, 40);
     int first = count_so(pocl_dir);
-    printf("%d kernel binaries after the first shape\n", first);
+    printf("%d kernel binaries after the first two shapes\n", first);
     ck_assert_int_gt(first, 10); /* the count sees PoCL's compiles */
     const int64_t shapes[][2] = {{1, 7}, {2, 13}, {3, 29}, {1, 61}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
