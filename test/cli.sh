@@ -210,6 +210,9 @@ expect 1 "embed with a missing model" -- "$exe" embed --model /nonexistent hello
 one_line_err "embed missing model"
 grep -q "fetch_model.sh" "$tmp/err" || fail "embed missing model does not say how to fetch it"
 expect 2 "embed --batch 0" -- "$exe" embed --batch 0 hello; one_line_err "embed --batch 0"
+expect 2 "embed --max-batch-tokens 0" -- "$exe" embed --max-batch-tokens 0 hello
+one_line_err "embed --max-batch-tokens 0"
+expect 2 "embed --max-batch-tokens x" -- "$exe" embed --max-batch-tokens x hello
 expect 1 "bench model with a missing model" -- "$exe" bench model --model /nonexistent
 one_line_err "bench model missing model"
 grep -q "fetch_model.sh" "$tmp/err" || fail "bench model missing model does not say how to fetch it"
@@ -229,6 +232,39 @@ sys.exit(0 if b[:8] == b"\x93NUMPY\x01\x00" and 10 + n == 128 and h["descr"] == 
          and h["shape"] == (2, 384) and not h["fortran_order"] else 1)
 PY
   then pass "embed --npy holds float32 [2, 384]"; else fail "embed --npy header"; fi
+  # batched longest first, printed in the texts' order: texts of 2 to ~40
+  # tokens in one batch, in batches of 2, in batches of at most 24 tokens,
+  # and each alone give the same vectors in the same rows (a text's vector
+  # does not depend on its batch-mates beyond rounding: 1e-6)
+  printf '%s\n' "Hi." "A man is eating a piece of bread in the kitchen this morning, slowly." \
+    "Two dogs run." "The quick brown fox jumps over the lazy dog while the cat sleeps on a warm windowsill and birds sing outside." \
+    "Rain." "She reads." >"$tmp/texts.txt"
+  expect 0 "embed --file, one batch" -- "$exe" embed --file "$tmp/texts.txt" --npy "$tmp/b1.npy"
+  expect 0 "embed --file --batch 2" -- "$exe" embed --file "$tmp/texts.txt" --batch 2 --npy "$tmp/b2.npy"
+  expect 0 "embed --file --max-batch-tokens 24" -- "$exe" embed --file "$tmp/texts.txt" --max-batch-tokens 24 --npy "$tmp/b3.npy"
+  i=0
+  while IFS= read -r line; do
+    "$exe" embed --npy "$tmp/one$i.npy" "$line" >/dev/null 2>&1 || fail "embed of line $i alone"
+    i=$((i + 1))
+  done <"$tmp/texts.txt"
+  if python3 - "$tmp" "$i" <<'PY'
+import struct, sys
+def load(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<H", b[8:10])[0]
+    v = struct.unpack("<%df" % ((len(b) - 10 - n) // 4), b[10 + n:])
+    return [v[r * 384:(r + 1) * 384] for r in range(len(v) // 384)]
+tmp, n = sys.argv[1], int(sys.argv[2])
+alone = [load(f"{tmp}/one{i}.npy")[0] for i in range(n)]
+for name in ("b1", "b2", "b3"):
+    rows = load(f"{tmp}/{name}.npy")
+    assert len(rows) == n, (name, len(rows))
+    for i in range(n):
+        d = max(abs(a - b) for a, b in zip(rows[i], alone[i]))
+        assert d <= 1e-6, (name, i, d)
+PY
+  then pass "embed: batched longest first, each row the text's own vector (1, 2 per batch, 24 tokens)"
+  else fail "embed: batching changed or reordered the vectors"; fi
   expect 0 "embed --similarity" -- "$exe" embed --similarity "A man is eating food." "Hello, world!"
   # matrix rows: "  I  S_I0  S_I1" (the text list above them has "  I  TEXT")
   if awk '$1 ~ /^[01]$/ && NF == 3 && $2 ~ /^-?[0-9]\.[0-9][0-9][0-9][0-9]$/ {

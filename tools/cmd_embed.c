@@ -31,6 +31,7 @@ struct embed_opts {
     bool json, similarity;
     bool timings;        /* --timings */
     int64_t batch;
+    int64_t max_tokens; /* --max-batch-tokens; 0: no budget */
     struct clf_encoder_config cfg;
 };
 
@@ -59,7 +60,11 @@ static void help(void)
            "                         (tools/fetch_model.sh puts it there)\n"
            "  -d, --device SPEC      device (see clformer info --help); default auto\n"
            "  -f, --file FILE        one more text per line (empty lines are skipped)\n"
-           "      --batch N          texts per forward pass (default 32)\n"
+           "      --batch N          texts per forward pass at most (default 32)\n"
+           "      --max-batch-tokens N  and at most N tokens in one, padding included\n"
+           "                         (a longer text goes alone); default no bound. The\n"
+           "                         texts are batched longest first, so that each\n"
+           "                         batch pads little; the output keeps their order\n"
            "      --json             JSON output (the default; with --similarity: an object\n"
            "                         {\"texts\", \"similarity\"})\n"
            "      --npy FILE         write the embeddings as float32 .npy [texts, d] instead\n"
@@ -78,7 +83,7 @@ static void help(void)
            "      --precision P      linear layers' weights: f32 (default), f16, bf16\n"
            "                         (rounded once, computed in f32; CPU devices)\n"
            "      --ffn-act SPEC     quantiser before W2 (as clformer run); free parameters\n"
-           "                         are calibrated on the first batch of texts\n"
+           "                         are calibrated on the first batch (the longest texts)\n"
            "      --devices LIST     deal the batches over these devices (\"all\",\n"
            "                         \"gpu:0,gpu:1\", ...), a model on each, at the same time\n"
            "      --tensor-parallel  with --devices, or under mpirun: split every layer's\n"
@@ -142,10 +147,11 @@ static int read_lines(const char *path, struct texts *t)
 static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
 {
     enum { O_BATCH = 256, O_JSON, O_NPY, O_SIM, O_ATTN_IMPL, O_VARIANT, O_LAYER, O_DEVICES,
-           O_TP, O_TIMINGS };
+           O_TP, O_TIMINGS, O_MAX_TOKENS };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"device", required_argument, NULL, 'd'},
         {"file", required_argument, NULL, 'f'},   {"batch", required_argument, NULL, O_BATCH},
+        {"max-batch-tokens", required_argument, NULL, O_MAX_TOKENS},
         {"json", no_argument, NULL, O_JSON},      {"npy", required_argument, NULL, O_NPY},
         {"similarity", no_argument, NULL, O_SIM},
         {"timings", no_argument, NULL, O_TIMINGS},
@@ -172,6 +178,11 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
             if (!cli_parse_int(optarg, 1, 1 << 16, &v))
                 return cli_usage_error("embed", "--batch needs an integer from 1 to 65536");
             o->batch = v;
+            break;
+        case O_MAX_TOKENS:
+            if (!cli_parse_int(optarg, 1, INT64_C(1) << 40, &v))
+                return cli_usage_error("embed", "--max-batch-tokens needs a positive integer");
+            o->max_tokens = v;
             break;
         case O_JSON: o->json = true; break;
         case O_DEVICES: o->devices = optarg; break;
@@ -211,13 +222,15 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
     return 0;
 }
 
-/* The texts in batches of --batch, each padded to its longest text
+/* The texts in batches, longest first, each padded to its longest text
  * (embed_batch_pad): pad[k] holds batch k's ids and mask [batch, seq],
- * b[k] the runner's view of them. */
+ * b[k] the runner's view of them; order[s] is the text at position s of
+ * the batches' concatenation. */
 struct batches {
     struct embed_batch *pad;
     struct clf_dp_batch *b;
     size_t n;
+    size_t *order;
 };
 
 static void free_batches(struct batches *bt)
@@ -226,25 +239,58 @@ static void free_batches(struct batches *bt)
         embed_batch_free(&bt->pad[k]);
     free(bt->pad);
     free(bt->b);
+    free(bt->order);
 }
 
-/* Makes the batches of bs texts of n (their ids and lengths given). */
-static bool make_batches(int32_t **ids, const size_t *len, size_t n, size_t bs,
-                         struct batches *bt)
+/* Longer texts first; equal lengths in their input order (a stable,
+ * deterministic order: every MPI rank makes the same batches). */
+static const size_t *sort_len;
+static int by_length(const void *pa, const void *pb)
 {
-    bt->n = (n + bs - 1) / bs;
-    bt->pad = calloc(bt->n, sizeof *bt->pad);
-    bt->b = calloc(bt->n, sizeof *bt->b);
-    if (!bt->pad || !bt->b)
-        return false;
-    for (size_t k = 0; k < bt->n; k++) {
-        const size_t t0 = k * bs, nb = n - t0 < bs ? n - t0 : bs;
-        struct embed_batch *p = &bt->pad[k];
-        if (embed_batch_pad(ids + t0, len + t0, nb, p) != CLF_OK)
-            return false;
-        bt->b[k] = (struct clf_dp_batch){p->ids, p->mask, p->n, p->seq};
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    if (sort_len[a] != sort_len[b])
+        return sort_len[a] > sort_len[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* Makes the batches of n texts (their ids and lengths given): sorted
+ * longest first, at most bs texts each and, when max_tokens > 0, at most
+ * max_tokens ids padding included (the first text of a batch, its longest,
+ * always fits). sentence-transformers sorts so too: a batch pads to its
+ * longest text, and texts of like length pad little. */
+static bool make_batches(int32_t **ids, const size_t *len, size_t n, size_t bs,
+                         int64_t max_tokens, struct batches *bt)
+{
+    bt->order = malloc(n * sizeof *bt->order);
+    int32_t **sids = malloc(n * sizeof *sids);
+    size_t *slen = malloc(n * sizeof *slen);
+    bt->pad = calloc(n, sizeof *bt->pad);
+    bt->b = calloc(n, sizeof *bt->b);
+    bool ok = bt->order && sids && slen && bt->pad && bt->b;
+    for (size_t i = 0; ok && i < n; i++)
+        bt->order[i] = i;
+    sort_len = len;
+    if (ok)
+        qsort(bt->order, n, sizeof *bt->order, by_length);
+    for (size_t i = 0; ok && i < n; i++) {
+        sids[i] = ids[bt->order[i]];
+        slen[i] = len[bt->order[i]];
     }
-    return true;
+    bt->n = 0;
+    for (size_t t0 = 0; ok && t0 < n; bt->n++) {
+        const size_t seq = slen[t0] ? slen[t0] : 1; /* the batch's padded length */
+        size_t nb = 1;
+        while (nb < bs && t0 + nb < n &&
+               (max_tokens <= 0 || (int64_t)((nb + 1) * seq) <= max_tokens))
+            nb++;
+        struct embed_batch *p = &bt->pad[bt->n];
+        ok = embed_batch_pad(sids + t0, slen + t0, nb, p) == CLF_OK;
+        bt->b[bt->n] = (struct clf_dp_batch){p->ids, p->mask, p->n, p->seq};
+        t0 += nb;
+    }
+    free(sids);
+    free(slen);
+    return ok;
 }
 
 /* --tensor-parallel, one batch into out [batch, d]: the embeddings on ctx,
@@ -563,7 +609,8 @@ int cmd_embed(int argc, char **argv)
         }
     }
     /* the ranks must have the same texts and model (see cli_mpi_same) */
-    uint64_t h = XXH3_64bits_withSeed(dir, strlen(dir), (uint64_t)o.batch);
+    uint64_t h = XXH3_64bits_withSeed(dir, strlen(dir),
+                                      (uint64_t)o.batch ^ ((uint64_t)o.max_tokens << 17));
     for (size_t i = 0; st == CLF_OK && i < t.n; i++)
         h = XXH3_64bits_withSeed(ids[i], len[i] * sizeof **ids, h ^ len[i]);
     if (st != CLF_OK)
@@ -578,12 +625,14 @@ int cmd_embed(int argc, char **argv)
     }
     /* the batches of --batch texts, the same on every rank and device */
     struct batches bt = {0};
-    if (st == CLF_OK && !make_batches(ids, len, t.n, (size_t)o.batch, &bt))
+    if (st == CLF_OK && !make_batches(ids, len, t.n, (size_t)o.batch, o.max_tokens, &bt))
         st = CLF_E_OUT_OF_MEMORY;
     if (st != CLF_OK)
         cli_error("out of memory");
-    if (!cli_mpi_all_ok(&mpi, st == CLF_OK))
+    if (!cli_mpi_all_ok(&mpi, st == CLF_OK)) {
+        free_batches(&bt);
         goto done;
+    }
     /* every rank every batch (no share, no gather), or the batches dealt */
     out.n = t.n;
     double t1 = cli_now_ms();
@@ -591,6 +640,20 @@ int cmd_embed(int argc, char **argv)
     st = o.tp ? embed_tp(&o, dir, ctx, grp, &mpi, &bt, &out, &tm)
               : embed_dp(&o, dir, ctx, grp, &mpi, &bt, &out, &tm);
     tm.embed_ms = cli_now_ms() - t1 - tm.load_ms;
+    if (st == CLF_OK && mpi.rank == 0) { /* back to the texts' order */
+        float *e = malloc(t.n * (size_t)out.d * sizeof *e);
+        if (!e) {
+            st = CLF_E_OUT_OF_MEMORY;
+            cli_error("out of memory");
+        }
+        for (size_t s = 0; e && s < t.n; s++)
+            memcpy(e + bt.order[s] * (size_t)out.d, out.e + s * (size_t)out.d,
+                   (size_t)out.d * sizeof *e);
+        if (e) {
+            free(out.e);
+            out.e = e;
+        }
+    }
     free_batches(&bt);
     if (st != CLF_OK)
         goto done;
