@@ -706,6 +706,165 @@ START_TEST(test_data_parallel)
 }
 END_TEST
 
+/*
+ * Sentence batches (clf_text_batches_make), no model: 7 texts of lengths
+ * 3 0 5 3 9 1 5 sorted longest first with ties in input order (4 2 6 0 3
+ * 5 1), cut by a count of 3 (9+5+5, 3+3+1, 0 counting 1) and by a budget
+ * of 10 padded ids (9 alone, 5+5, 3+3+1, 0); each batch padded with id 0
+ * and mask 0 to its longest text; errors.
+ */
+START_TEST(test_text_batches)
+{
+    static const size_t len[7] = {3, 0, 5, 3, 9, 1, 5};
+    static const size_t want_order[7] = {4, 2, 6, 0, 3, 5, 1};
+    int32_t store[7][9];
+    const int32_t *ids[7];
+    for (int i = 0; i < 7; i++) {
+        for (int j = 0; j < 9; j++)
+            store[i][j] = 100 * (i + 1) + j; /* never 0: padding shows */
+        ids[i] = len[i] ? store[i] : NULL;
+    }
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_embed_params p = clf_embed_params_default();
+    ck_assert_int_eq(p.batch, 32);
+    ck_assert_int_eq(p.max_batch_tokens, 0);
+    static const struct {
+        int64_t batch, budget;
+        size_t count;
+        int64_t rows[4], seq[4];
+    } cases[] = {
+        {3, 0, 3, {3, 3, 1}, {9, 3, 1}},
+        {32, 10, 4, {1, 2, 3, 1}, {9, 5, 3, 1}},
+        {32, 0, 1, {7}, {9}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        p.batch = cases[c].batch;
+        p.max_batch_tokens = cases[c].budget;
+        struct clf_text_batches *tb = NULL;
+        ck_assert_ok(ctx, clf_text_batches_make(ctx, ids, len, 7, &p, &tb));
+        ck_assert_uint_eq(clf_text_batches_count(tb), cases[c].count);
+        const size_t *order = clf_text_batches_order(tb);
+        for (int s = 0; s < 7; s++)
+            ck_assert_uint_eq(order[s], want_order[s]);
+        const struct clf_dp_batch *b = clf_text_batches_list(tb);
+        size_t s = 0;
+        for (size_t k = 0; k < cases[c].count; k++) {
+            ck_assert_int_eq(b[k].batch, cases[c].rows[k]);
+            ck_assert_int_eq(b[k].seq, cases[c].seq[k]);
+            for (int64_t r = 0; r < b[k].batch; r++, s++) {
+                const size_t t = order[s];
+                for (int64_t j = 0; j < b[k].seq; j++) {
+                    const bool tok = (size_t)j < len[t];
+                    ck_assert_int_eq(b[k].ids[r * b[k].seq + j], tok ? store[t][j] : 0);
+                    ck_assert_int_eq(b[k].mask[r * b[k].seq + j], tok ? 1 : 0);
+                }
+            }
+        }
+        ck_assert_uint_eq(s, 7);
+        clf_text_batches_destroy(tb);
+    }
+    struct clf_text_batches *tb = (struct clf_text_batches *)ctx;
+    ck_assert_status(ctx, clf_text_batches_make(ctx, ids, len, 0, NULL, &tb), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(tb);
+    ck_assert_status(ctx, clf_text_batches_make(ctx, NULL, len, 7, NULL, &tb), CLF_E_INVALID_ARG);
+    const int32_t *holes[7];
+    memcpy(holes, ids, sizeof holes);
+    holes[2] = NULL; /* 5 ids, no array */
+    ck_assert_status(ctx, clf_text_batches_make(ctx, holes, len, 7, NULL, &tb), CLF_E_INVALID_ARG);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "text 2") != NULL);
+    p.batch = 0;
+    p.max_batch_tokens = 0;
+    ck_assert_status(ctx, clf_text_batches_make(ctx, ids, len, 7, &p, &tb), CLF_E_INVALID_ARG);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "batch") != NULL);
+    p.batch = 4;
+    p.max_batch_tokens = -1;
+    ck_assert_status(ctx, clf_text_batches_make(ctx, ids, len, 7, &p, &tb), CLF_E_INVALID_ARG);
+    p.max_batch_tokens = 0;
+    p.size = 0; /* not set by _init */
+    ck_assert_status(ctx, clf_text_batches_make(ctx, ids, len, 7, &p, &tb), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_text_batches_make(NULL, ids, len, 0, NULL, &tb), CLF_E_INVALID_ARG);
+    ck_assert_uint_eq(clf_text_batches_count(NULL), 0);
+    ck_assert_ptr_null(clf_text_batches_list(NULL));
+    ck_assert_ptr_null(clf_text_batches_order(NULL));
+    clf_text_batches_destroy(NULL);
+}
+END_TEST
+
+/* The gather of a run of one rank: its block is the whole output. */
+static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok)
+{
+    (void)user, (void)y, (void)counts;
+    return ok;
+}
+
+/*
+ * Texts in, vectors out (clf_dp_embed_texts) on one device: the reference
+ * texts (and an empty one) in batches of at most 3 texts and 40 padded
+ * ids, longest first: every row is its text's vector, within the
+ * reference's bounds and within 1e-5 of the text embedded alone (as
+ * test_reference_and_batch bounds batching); the token counts are the
+ * tokenizer's; a text that is not UTF-8 fails the call, named by its index.
+ */
+START_TEST(test_embed_texts)
+{
+    model_setup();
+    struct clf_ctx *ctx = test_ctx();
+    char **texts = NULL;
+    float *ref = NULL;
+    const int n = read_reference(&texts, &ref);
+    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
+    struct clf_dp *dp = NULL;
+    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, model_dir(), NULL, &comm, &dp));
+    struct clf_embed_params p = clf_embed_params_default();
+    p.batch = 3;
+    p.max_batch_tokens = 40;
+    float *out = malloc((size_t)n * D * sizeof *out), *one = malloc(D * sizeof *one);
+    size_t *ntok = calloc((size_t)n, sizeof *ntok);
+    bool *cut = calloc((size_t)n, sizeof *cut);
+    for (int i = 0; i < n * D; i++)
+        out[i] = NAN;
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, (const char *const *)texts, (size_t)n,
+                                         &p, out, ntok, cut));
+    double worst = 0, worst_alone = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t ids[512];
+        size_t len = 0;
+        ck_assert_ok(ctx, clf_tokenizer_encode(tokenizer, texts[i], ids, 512, &len, NULL));
+        ck_assert_uint_eq(ntok[i], len);
+        embed(texts + i, 1, one);
+        for (int j = 0; j < D; j++) {
+            double a = out[i * D + j], e = fabs(a - ref[i * D + j]), e1 = fabs(a - one[j]);
+            ck_assert_msg(e <= 1e-4, "text %d: %.9g, reference %.9g", i, a, ref[i * D + j]);
+            ck_assert_msg(e1 <= 1e-5, "text %d: %.9g, alone %.9g", i, a, (double)one[j]);
+            worst = e > worst ? e : worst;
+            worst_alone = e1 > worst_alone ? e1 : worst_alone;
+        }
+    }
+    printf("bert: %d texts in, vectors out (batches of 3 / 40 ids): max abs error %.3g against "
+           "the reference, %.3g against each alone\n",
+           n, worst, worst_alone);
+    const char *bad[3] = {"fine", "also fine", "\xff\xfe not UTF-8"};
+    ck_assert_status(ctx, clf_dp_embed_texts(dp, tokenizer, bad, 3, NULL, out, NULL, NULL),
+                     CLF_E_INVALID_ARG);
+    ck_assert_msg(strstr(clf_ctx_last_error(ctx), "text 2") != NULL, "%s",
+                  clf_ctx_last_error(ctx));
+    const char *hole[2] = {"fine", NULL};
+    ck_assert_status(ctx, clf_dp_embed_texts(dp, tokenizer, hole, 2, NULL, out, NULL, NULL),
+                     CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_dp_embed_texts(dp, tokenizer, bad, 0, NULL, out, NULL, NULL),
+                     CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_dp_embed_texts(dp, NULL, bad, 1, NULL, out, NULL, NULL),
+                     CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_dp_embed_texts(NULL, tokenizer, bad, 1, NULL, out, NULL, NULL),
+                     CLF_E_INVALID_ARG);
+    clf_dp_destroy(dp);
+    for (int i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts), free(ref), free(out), free(one), free(ntok), free(cut);
+    model_teardown();
+}
+END_TEST
+
 int main(void)
 {
     /* two PoCL devices for the tensor-parallel case (read at platform init) */
@@ -718,6 +877,7 @@ int main(void)
     tcase_add_test(tc, test_tiny_load);
     tcase_add_test(tc, test_load_errors);
     tcase_add_test(tc, test_forward_errors);
+    tcase_add_test(tc, test_text_batches);
     suite_add_tcase(s, tc);
     const bool have_model = model_dir() != NULL;
     if (have_model) {
@@ -727,6 +887,7 @@ int main(void)
         tcase_add_test(tm, test_reference_and_batch);
         tcase_add_test(tm, test_tensor_parallel);
         tcase_add_test(tm, test_data_parallel);
+        tcase_add_test(tm, test_embed_texts);
         suite_add_tcase(s, tm);
     }
     int rc = test_run_suite(s);

@@ -22,7 +22,7 @@
 
 #include "cli.h"
 #include "cli_mpi.h"
-#include "embed_batch.h"
+#include "embed_batch.h" /* embed_cosine */
 
 struct embed_opts {
     const char *model, *device, *npy, *file;
@@ -222,75 +222,35 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
     return 0;
 }
 
-/* The texts in batches, longest first, each padded to its longest text
- * (embed_batch_pad): pad[k] holds batch k's ids and mask [batch, seq],
- * b[k] the runner's view of them; order[s] is the text at position s of
- * the batches' concatenation. */
+/* The texts in batches, longest first (clf_text_batches_make): b[k] batch
+ * k's ids and mask [batch, seq]; order[s] is the text at row s of the
+ * batches' concatenation. */
 struct batches {
-    struct embed_batch *pad;
-    struct clf_dp_batch *b;
+    struct clf_text_batches *tb;
+    const struct clf_dp_batch *b;
     size_t n;
-    size_t *order;
+    const size_t *order;
 };
 
 static void free_batches(struct batches *bt)
 {
-    for (size_t k = 0; bt->pad && k < bt->n; k++)
-        embed_batch_free(&bt->pad[k]);
-    free(bt->pad);
-    free(bt->b);
-    free(bt->order);
+    clf_text_batches_destroy(bt->tb);
 }
 
-/* Longer texts first; equal lengths in their input order (a stable,
- * deterministic order: every MPI rank makes the same batches). */
-static const size_t *sort_len;
-static int by_length(const void *pa, const void *pb)
+/* Makes the batches of n texts (their ids and lengths given): at most bs
+ * texts and max_tokens padded ids (0: no bound) each. */
+static enum clf_status make_batches(struct clf_ctx *ctx, int32_t **ids, const size_t *len,
+                                    size_t n, int64_t bs, int64_t max_tokens, struct batches *bt)
 {
-    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-    if (sort_len[a] != sort_len[b])
-        return sort_len[a] > sort_len[b] ? -1 : 1;
-    return a < b ? -1 : a > b;
-}
-
-/* Makes the batches of n texts (their ids and lengths given): sorted
- * longest first, at most bs texts each and, when max_tokens > 0, at most
- * max_tokens ids padding included (the first text of a batch, its longest,
- * always fits). sentence-transformers sorts so too: a batch pads to its
- * longest text, and texts of like length pad little. */
-static bool make_batches(int32_t **ids, const size_t *len, size_t n, size_t bs,
-                         int64_t max_tokens, struct batches *bt)
-{
-    bt->order = malloc(n * sizeof *bt->order);
-    int32_t **sids = malloc(n * sizeof *sids);
-    size_t *slen = malloc(n * sizeof *slen);
-    bt->pad = calloc(n, sizeof *bt->pad);
-    bt->b = calloc(n, sizeof *bt->b);
-    bool ok = bt->order && sids && slen && bt->pad && bt->b;
-    for (size_t i = 0; ok && i < n; i++)
-        bt->order[i] = i;
-    sort_len = len;
-    if (ok)
-        qsort(bt->order, n, sizeof *bt->order, by_length);
-    for (size_t i = 0; ok && i < n; i++) {
-        sids[i] = ids[bt->order[i]];
-        slen[i] = len[bt->order[i]];
-    }
-    bt->n = 0;
-    for (size_t t0 = 0; ok && t0 < n; bt->n++) {
-        const size_t seq = slen[t0] ? slen[t0] : 1; /* the batch's padded length */
-        size_t nb = 1;
-        while (nb < bs && t0 + nb < n &&
-               (max_tokens <= 0 || (int64_t)((nb + 1) * seq) <= max_tokens))
-            nb++;
-        struct embed_batch *p = &bt->pad[bt->n];
-        ok = embed_batch_pad(sids + t0, slen + t0, nb, p) == CLF_OK;
-        bt->b[bt->n] = (struct clf_dp_batch){p->ids, p->mask, p->n, p->seq};
-        t0 += nb;
-    }
-    free(sids);
-    free(slen);
-    return ok;
+    struct clf_embed_params p = clf_embed_params_default();
+    p.batch = bs;
+    p.max_batch_tokens = max_tokens;
+    enum clf_status st =
+        clf_text_batches_make(ctx, (const int32_t *const *)ids, len, n, &p, &bt->tb);
+    bt->b = clf_text_batches_list(bt->tb);
+    bt->n = clf_text_batches_count(bt->tb);
+    bt->order = clf_text_batches_order(bt->tb);
+    return st;
 }
 
 /* --tensor-parallel, one batch into out [batch, d]: the embeddings on ctx,
@@ -625,10 +585,10 @@ int cmd_embed(int argc, char **argv)
     }
     /* the batches of --batch texts, the same on every rank and device */
     struct batches bt = {0};
-    if (st == CLF_OK && !make_batches(ids, len, t.n, (size_t)o.batch, o.max_tokens, &bt))
-        st = CLF_E_OUT_OF_MEMORY;
+    if (st == CLF_OK)
+        st = make_batches(ctx, ids, len, t.n, o.batch, o.max_tokens, &bt);
     if (st != CLF_OK)
-        cli_error("out of memory");
+        cli_error("%s", clf_ctx_last_error(ctx));
     if (!cli_mpi_all_ok(&mpi, st == CLF_OK)) {
         free_batches(&bt);
         goto done;

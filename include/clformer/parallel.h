@@ -322,6 +322,69 @@ struct clf_dp_batch {
  */
 CLF_API enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batches,
                                      size_t n, float *out);
+/** Options of sentence batching (clf_text_batches_make, clf_dp_embed_texts);
+ *  get one from clf_embed_params_default(). */
+struct clf_embed_params {
+    /** The struct\'s size: set by clf_embed_params_init or _default (see @ref abi
+     *  "the ABI rule"). */
+    size_t size;
+    int64_t batch;            /**< texts per batch at most (>= 1). Default 32 */
+    int64_t max_batch_tokens; /**< ids per batch at most, padding included (its texts
+                                   times its longest text's length); a text longer than
+                                   it goes alone. 0: no bound (default) */
+};
+
+/** Sets the documented defaults in the first `size` bytes of *p (see
+ *  clf_tokenizer_params_init). NULL p: nothing. */
+CLF_API void clf_embed_params_init(struct clf_embed_params *p, size_t size);
+
+/** Returns the documented defaults (inline, see @ref abi "the ABI rule"). */
+CLF_PARAMS_DEFAULT(clf_embed_params)
+
+/** Sentence batches made from texts' token ids (clf_text_batches_make). */
+struct clf_text_batches;
+
+/**
+ * Texts' token ids as padded batches for clf_dp_embed: the texts sorted
+ * longest first (equal lengths in their input order, so every rank makes
+ * the same batches), as sentence-transformers sorts them, then cut into
+ * batches of at most p->batch texts and p->max_batch_tokens padded ids; a
+ * batch is padded (id 0, mask 0) to its longest text (an empty text counts
+ * 1). ids[i] holds text i's len[i] ids (NULL only when len[i] = 0). p NULL:
+ * the defaults. CLF_E_INVALID_ARG for NULL arguments, n = 0 or bad params.
+ * ctx (may be NULL) receives the messages.
+ */
+CLF_API enum clf_status clf_text_batches_make(struct clf_ctx *ctx, const int32_t *const *ids,
+                                              const size_t *len, size_t n,
+                                              const struct clf_embed_params *p,
+                                              struct clf_text_batches **out);
+/** Destroys batches (NULL is fine). */
+CLF_API void clf_text_batches_destroy(struct clf_text_batches *b);
+/** The number of batches. */
+CLF_API size_t clf_text_batches_count(const struct clf_text_batches *b);
+/** The batches (owned by b), for clf_dp_embed. */
+CLF_API const struct clf_dp_batch *clf_text_batches_list(const struct clf_text_batches *b);
+/** order[s]: the text whose row is row s of the batches' concatenation
+ *  (owned by b; [n]). */
+CLF_API const size_t *clf_text_batches_order(const struct clf_text_batches *b);
+
+/**
+ * Sentence embeddings of n UTF-8 texts, texts in and vectors out: each text
+ * tokenised by tok (clf_tokenizer_encode, truncated to its max_length), the
+ * texts batched longest first (clf_text_batches_make with p), the batches
+ * run by the BERT runner (clf_dp_embed: every batch's graph recorded once
+ * per shape and replayed), the vectors put back in the texts' order: out
+ * f32 [n, d_model], row i text i's L2-normalised mean. A rank of an MPI run
+ * (clf_dp_create_bert_rank) gets the rows the gather gave it (rank 0 all).
+ * n_tokens (may be NULL) receives each text's id count, truncated (may be
+ * NULL) whether it was cut. A text that does not tokenise (invalid UTF-8)
+ * fails the call, its index in the message. One call at a time per runner.
+ */
+CLF_API enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
+                                           const char *const *texts, size_t n,
+                                           const struct clf_embed_params *p, float *out,
+                                           size_t *n_tokens, bool *truncated);
+
 /** clf_dp_calibrate for a BERT runner: clf_bert_calibrate on every replica
  *  with this one batch (e.g. the first of the texts, as one device would
  *  calibrate). */

@@ -29,6 +29,7 @@
 
 #include "../runtime/ctx.h"
 #include "encoder_internal.h"
+#include "tokenizer.h"
 
 /* One replica and what it recorded. */
 struct dp_member {
@@ -511,6 +512,63 @@ enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batch
         return CLF_E_INVALID_ARG;
     dp->call = (struct dp_call){.batches = batches, .nbatches = n, .out = out};
     return run(dp, true);
+}
+
+enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
+                                   const char *const *texts, size_t n,
+                                   const struct clf_embed_params *p, float *out,
+                                   size_t *n_tokens, bool *truncated)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx = dp->m[0].ctx;
+    if (!tok || !texts || !out || n == 0)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "embed texts: NULL arguments or no text");
+    if (!dp->bert)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "embed texts: an encoder's runner, not a BERT one");
+    const size_t cap = (size_t)clf_tokenizer_max_ids(tok);
+    int32_t **ids = calloc(n, sizeof *ids);
+    size_t *len = calloc(n, sizeof *len);
+    float *rows = malloc(n * (size_t)dp->d * sizeof *rows);
+    enum clf_status st = ids && len && rows ? CLF_OK : CLF_E_OUT_OF_MEMORY;
+    if (st != CLF_OK)
+        clf_fail(ctx, st, "no memory for %zu texts", n);
+    for (size_t i = 0; st == CLF_OK && i < n; i++) {
+        bool cut = false;
+        ids[i] = malloc(cap * sizeof **ids);
+        if (!ids[i]) {
+            st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for text %zu's ids", i);
+        } else if (!texts[i]) {
+            st = clf_fail(ctx, CLF_E_INVALID_ARG, "embed texts: text %zu is NULL", i);
+        } else if ((st = clf_tokenizer_encode(tok, texts[i], ids[i], cap, &len[i], &cut)) !=
+                   CLF_OK) {
+            struct clf_ctx *tc = clf_tokenizer_ctx(tok);
+            char why[512]; /* a copy: tc's message buffer may be ctx's */
+            snprintf(why, sizeof why, "%s", tc ? clf_ctx_last_error(tc) : clf_status_str(st));
+            clf_fail(ctx, st, "text %zu: %s", i, why);
+        }
+        if (truncated)
+            truncated[i] = cut;
+    }
+    struct clf_text_batches *bt = NULL;
+    if (st == CLF_OK)
+        st = clf_text_batches_make(ctx, (const int32_t *const *)ids, len, n, p, &bt);
+    if (st == CLF_OK)
+        st = clf_dp_embed(dp, clf_text_batches_list(bt), clf_text_batches_count(bt), rows);
+    if (st == CLF_OK) { /* back to the texts' order */
+        const size_t *order = clf_text_batches_order(bt), row = (size_t)dp->d;
+        for (size_t s = 0; s < n; s++)
+            memcpy(out + order[s] * row, rows + s * row, row * sizeof *out);
+    }
+    for (size_t i = 0; n_tokens && len && i < n; i++)
+        n_tokens[i] = len[i];
+    clf_text_batches_destroy(bt);
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+    free(len);
+    free(rows);
+    return st;
 }
 
 enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp, const struct clf_dp_batch *batch)

@@ -37,6 +37,7 @@
 #include <utf8proc.h>
 #include <xxhash.h>
 
+#include "tokenizer.h"
 #include "io.h"
 #include "../runtime/abi.h"
 
@@ -66,6 +67,16 @@ struct clf_tokenizer {
     struct tok_special specials[TOK_MAX_SPECIALS];
     size_t n_specials;
 };
+
+int64_t clf_tokenizer_max_ids(const struct clf_tokenizer *t)
+{
+    return t->p.max_length;
+}
+
+struct clf_ctx *clf_tokenizer_ctx(const struct clf_tokenizer *t)
+{
+    return t->ctx;
+}
 
 void clf_tokenizer_params_init(struct clf_tokenizer_params *out, size_t size)
 {
