@@ -19,7 +19,8 @@ struct bench_opts {
     int n_variants;   /* --attn, repeatable */
     struct clf_attention_variant variants[8];
     const char *plot;  /* --plot FILE.svg */
-    const char *model; /* --model DIR (model), NULL: the default directory */
+    const char *model; /* --model DIR (model, embed), NULL: the default directory */
+    const char *file;  /* --file FILE (embed): one text per line */
     bool speed;        /* --speed (model) */
     const char *devices; /* --devices LIST (scale; default all) */
     bool mpi;            /* --mpi (scale: the ranks of mpirun) */
@@ -50,6 +51,10 @@ int bench_quant(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
 
 /* `clformer bench model` (bench_model.c). */
 int bench_model(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
+
+/* `clformer bench embed` (bench_embed.c): texts in, vectors out in batches of
+ * 1, 8 and 32. */
+int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr);
 
 /* `clformer bench scale` (bench_scale.c): 1, 2 and 4 devices, data and
  * tensor parallel, with the device memory each holds, or with o->mpi the

@@ -451,3 +451,48 @@ void cli_seeded_input(float *x, size_t n, uint64_t seed)
         x[i] = (float)((double)((z ^ (z >> 31)) >> 11) * 0x1.0p-52 - 1.0);
     }
 }
+
+int cli_texts_add(struct cli_texts *t, const char *s)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        char **p = realloc(t->s, cap * sizeof *p);
+        if (!p)
+            return -1;
+        t->s = p;
+        t->cap = cap;
+    }
+    if (!(t->s[t->n] = strdup(s)))
+        return -1;
+    t->n++;
+    return 0;
+}
+
+void cli_texts_free(struct cli_texts *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->s[i]);
+    free(t->s);
+}
+
+int cli_texts_read(const char *path, struct cli_texts *t)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cli_error("%s: cannot open", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = CLI_OK;
+    while (rc == CLI_OK && (len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (len && cli_texts_add(t, line))
+            rc = cli_error("out of memory");
+    }
+    if (rc == CLI_OK && ferror(f))
+        rc = cli_error("%s: read error", path);
+    free(line);
+    fclose(f);
+    return rc;
+}

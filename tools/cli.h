@@ -92,6 +92,18 @@ bool cli_parse_layer_option(const char *name, const char *value, struct clf_enco
  * kv int8, linear int8"), or "none". */
 void cli_layer_options_str(const struct clf_encoder_config *cfg, char *buf, size_t size);
 
+/* A list of texts, one allocation each. */
+struct cli_texts {
+    char **s;
+    size_t n, cap;
+};
+/* Appends a copy of s; -1 when out of memory. */
+int cli_texts_add(struct cli_texts *t, const char *s);
+/* Appends the non-empty lines of path (without their line ends); an error
+ * printed and CLI_FAIL when it cannot be read. */
+int cli_texts_read(const char *path, struct cli_texts *t);
+void cli_texts_free(struct cli_texts *t);
+
 /* Milliseconds from a monotonic clock. */
 double cli_now_ms(void);
 

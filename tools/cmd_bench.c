@@ -722,8 +722,8 @@ static int bench_layer(struct clf_ctx *ctx, const struct bench_opts *o, int64_t 
 
 static void help(void)
 {
-    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant|ffn|model|scale\n"
-           "                      [OPTIONS]\n\n"
+    printf("Usage: clformer bench gemm|softmax|layernorm|attention|layer|quant|ffn|model|embed|\n"
+           "                      scale [OPTIONS]\n\n"
            "Times an op on the device (median of --runs runs after a warm-up of at least\n"
            "two runs and 300 ms, which covers kernel builds and auto-tuning) against a\n"
            "CPU baseline measured in the same run: OpenBLAS cblas_sgemm for gemm (when\n"
@@ -754,7 +754,12 @@ static void help(void)
            "             pair similarities with the exact model's; --speed: the exact\n"
            "             model's sentences/s for batches of 1, 8 and 32 (default --runs 5,\n"
            "             with --speed 10)\n"
-           "  scale      a 6-layer encoder (d_model 384, 12 heads, d_ff 1536, seq 128, batch\n"
+           "  embed      texts in, vectors out (the library's clf_dp_embed_texts: tokenise,\n"
+           "             sort longest first, batch, run, pool, normalise) in batches of at\n"
+           "             most 1, 8 and 32 texts: sentences/s, tokens/s and the padding run,\n"
+           "             over 256 generated sentences of 5-40 words or --file's lines\n"
+           "             (default --runs 3 passes over all texts, after one warm-up pass)\n");
+    printf("  scale      a 6-layer encoder (d_model 384, 12 heads, d_ff 1536, seq 128, batch\n"
            "             8) on 1, 2 and 4 devices, data and tensor parallel: time, efficiency\n"
            "             t1 / (N tN), the weights' bytes on each device, bytes exchanged per\n"
            "             layer and their time on PCIe 4.0,\n"
@@ -773,8 +778,10 @@ static void help(void)
            "                        [,right:R][,global:G], linformer:R, nystrom:M[,iters:N],\n"
            "                        svd:R[,rand] (layer only: it factorises the weights)\n"
            "      --plot FILE.svg   with --attn: draw time and error against n (log axes)\n"
-           "      --model DIR       model: the model directory (default as clformer embed)\n"
+           "      --model DIR       model, embed: the model directory (default as clformer\n"
+           "                        embed)\n"
            "      --speed           model: sentences per second of the exact model\n"
+           "      --file FILE       embed: the texts, one per line\n"
            "      --devices LIST    scale: the devices (default all; the first 1, 2, 4 used)\n"
            "      --mpi             scale: time the ranks of mpirun instead\n"
            "      --runs N          timed runs (default 20)\n"
@@ -794,6 +801,7 @@ int cmd_bench(int argc, char **argv)
                                          {"plot", required_argument, NULL, 'P'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"model", required_argument, NULL, 'm'},
+                                         {"file", required_argument, NULL, 'f'},
                                          {"speed", no_argument, NULL, 'S'},
                                          {"devices", required_argument, NULL, 'D'},
                                          {"mpi", no_argument, NULL, 'M'},
@@ -856,6 +864,7 @@ int cmd_bench(int argc, char **argv)
         case 'P': o.plot = optarg; break;
         case 'j': o.json = true; break;
         case 'm': o.model = optarg; break;
+        case 'f': o.file = optarg; break;
         case 'S': o.speed = true; break;
         case 'D': o.devices = optarg; break;
         case 'M': o.mpi = true; break;
@@ -868,24 +877,31 @@ int cmd_bench(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error("bench", optind >= argc ? "which benchmark? gemm, softmax, "
                                                          "layernorm, attention, layer, quant, "
-                                                         "ffn, model or scale%s"
+                                                         "ffn, model, embed or scale%s"
                                                        : "one benchmark at a time%s", "");
     const char *what = argv[optind];
     bool is_gemm = !strcmp(what, "gemm"), is_sm = !strcmp(what, "softmax"),
          is_ln = !strcmp(what, "layernorm"), is_attn = !strcmp(what, "attention"),
          is_layer = !strcmp(what, "layer"), is_quant = !strcmp(what, "quant"),
          is_ffn = !strcmp(what, "ffn"), is_model = !strcmp(what, "model"),
-         is_scale = !strcmp(what, "scale");
+         is_scale = !strcmp(what, "scale"), is_embed = !strcmp(what, "embed");
     if (!is_gemm && !is_sm && !is_ln && !is_attn && !is_layer && !is_quant && !is_ffn &&
-        !is_model && !is_scale)
+        !is_model && !is_scale && !is_embed)
         return cli_usage_error("bench", "unknown benchmark '%s'", what);
     if ((o.n_variants && !is_attn && !is_layer) || (o.plot && !is_attn))
         return cli_usage_error("bench", "--attn is for the attention and layer benchmarks, "
                                         "--plot for attention");
     if (o.plot && !o.n_variants)
         return cli_usage_error("bench", "--plot draws the --attn variants: give at least one");
-    if ((o.model || o.speed) && !is_model)
-        return cli_usage_error("bench", "--model and --speed are for the model benchmark");
+    if ((o.model && !is_model && !is_embed) || (o.speed && !is_model))
+        return cli_usage_error("bench", "--model is for the model and embed benchmarks, --speed "
+                                        "for model");
+    if (o.file && !is_embed)
+        return cli_usage_error("bench", "--file is for the embed benchmark");
+    if (is_embed && (shape || o.seq))
+        return cli_usage_error("bench", "the embed benchmark takes texts: no --shape or --seq");
+    if (is_embed && !runs_given) /* a pass embeds every text: ~1-4 s */
+        o.runs = 3;
     if (is_model && (shape || o.seq))
         return cli_usage_error("bench", "the model benchmark has its own sentences: no --shape "
                                         "or --seq");
@@ -958,6 +974,8 @@ int cmd_bench(int argc, char **argv)
         rc = bench_ffn(ctx, &o, arr);
     } else if (is_model) {
         rc = bench_model(ctx, &o, arr);
+    } else if (is_embed) {
+        rc = bench_embed(ctx, &o, arr);
     } else if (is_layer && o.n_variants) {
         rc = bench_layer_variants(ctx, &o, arr);
     } else if (is_layer) {

@@ -41,11 +41,6 @@ struct embed_times {
     double context_ms, tokenize_ms, load_ms, embed_ms;
 };
 
-/* The texts: one allocation each. */
-struct texts {
-    char **s;
-    size_t n, cap;
-};
 
 static void help(void)
 {
@@ -98,53 +93,7 @@ static void help(void)
            "--tensor-parallel every rank runs every batch with its share of each layer.\n");
 }
 
-static int add_text(struct texts *t, const char *s)
-{
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 16;
-        char **p = realloc(t->s, cap * sizeof *p);
-        if (!p)
-            return -1;
-        t->s = p;
-        t->cap = cap;
-    }
-    if (!(t->s[t->n] = strdup(s)))
-        return -1;
-    t->n++;
-    return 0;
-}
-
-static void free_texts(struct texts *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->s[i]);
-    free(t->s);
-}
-
-/* Appends the non-empty lines of path (without their line ends). */
-static int read_lines(const char *path, struct texts *t)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return cli_error("%s: cannot open", path);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int rc = CLI_OK;
-    while (rc == CLI_OK && (len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
-        if (len && add_text(t, line))
-            rc = cli_error("out of memory");
-    }
-    if (rc == CLI_OK && ferror(f))
-        rc = cli_error("%s: read error", path);
-    free(line);
-    fclose(f);
-    return rc;
-}
-
-static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
+static int parse(int argc, char **argv, struct embed_opts *o, struct cli_texts *t)
 {
     enum { O_BATCH = 256, O_JSON, O_NPY, O_SIM, O_ATTN_IMPL, O_VARIANT, O_LAYER, O_DEVICES,
            O_TP, O_TIMINGS, O_MAX_TOKENS };
@@ -203,10 +152,10 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct texts *t)
         }
     }
     for (int i = optind; i < argc; i++)
-        if (add_text(t, argv[i]))
+        if (cli_texts_add(t, argv[i]))
             return cli_error("out of memory");
     if (o->file) {
-        int rc = read_lines(o->file, t);
+        int rc = cli_texts_read(o->file, t);
         if (rc)
             return rc;
     }
@@ -428,7 +377,7 @@ static double cosine(const float *e, int64_t d, size_t i, size_t j)
     return embed_cosine(e + i * (size_t)d, e + j * (size_t)d, d);
 }
 
-static int print_output(const struct embed_opts *o, const struct texts *t, const size_t *len,
+static int print_output(const struct embed_opts *o, const struct cli_texts *t, const size_t *len,
                         const float *e, int64_t d)
 {
     if (o->similarity && !o->json) {
@@ -493,25 +442,25 @@ static void print_timings(const struct embed_times *tm, struct clf_ctx *ctx)
 int cmd_embed(int argc, char **argv)
 {
     struct embed_opts o = {0};
-    struct texts t = {0};
+    struct cli_texts t = {0};
     o.cfg = clf_encoder_config_default();
     o.batch = 32;
     int rc = parse(argc, argv, &o, &t);
     if (rc) {
-        free_texts(&t);
+        cli_texts_free(&t);
         return rc < 0 ? CLI_OK : rc;
     }
     char def[4096];
     const char *dir = o.model ? o.model : def;
     if (!o.model && clf_default_model_dir(def, sizeof def) != CLF_OK) {
-        free_texts(&t);
+        cli_texts_free(&t);
         return cli_error("the model directory's path is too long (give --model DIR)");
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "r");
     if (!f) {
-        free_texts(&t);
+        cli_texts_free(&t);
         return cli_error("no model at %s (no config.json): run tools/fetch_model.sh, or give "
                          "--model DIR",
                          dir);
@@ -644,6 +593,6 @@ done:
     else
         clf_ctx_destroy(ctx);
     cli_mpi_end(&mpi);
-    free_texts(&t);
+    cli_texts_free(&t);
     return rc;
 }

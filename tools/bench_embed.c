@@ -1,0 +1,158 @@
+/*
+ * `clformer bench embed`: texts in, vectors out (clf_dp_embed_texts, the
+ * library's sentence-embedding path: tokenise, sort longest first, batch,
+ * run, pool, normalise) over a set of texts, in batches of at most 1, 8
+ * and 32 texts: sentences and tokens per second. The texts are --file's
+ * lines, or 256 generated English-like sentences of 5 to 40 words (a fixed
+ * seed: the same everywhere). One pass embeds every text; the median of
+ * --runs passes after one warm-up pass (kernel builds, tuning, weights'
+ * packing) is reported, with the share of padding in the ids run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+
+#define GEN_TEXTS 256
+
+/* Sentence i of the generated set: 5-40 words of a small vocabulary (the
+ * lengths of short English sentences: 8-47 tokens with [CLS] and [SEP]). */
+static char *generated(uint64_t *state)
+{
+    static const char *const words[] = {
+        "the",    "a",       "man",     "woman",    "child",   "dog",     "cat",      "is",
+        "was",    "runs",    "eats",    "reads",    "writes",  "plays",   "house",    "car",
+        "city",   "river",   "morning", "evening",  "quickly", "slowly",  "small",    "large",
+        "old",    "new",     "music",   "people",   "game",    "book",    "story",    "water",
+        "light",  "night",   "day",     "green",    "blue",    "happy",   "computer", "program",
+        "language", "learning", "model", "data",    "science", "history", "world",    "time",
+        "year",   "on",      "in",      "with",     "under",   "near",    "and",      "while"};
+    const size_t nw = sizeof words / sizeof words[0];
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const int n = 5 + (int)((*state >> 33) % 36);
+    char *s = malloc((size_t)n * 12 + 2);
+    if (!s)
+        return NULL;
+    size_t at = 0;
+    for (int w = 0; w < n; w++) {
+        *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+        at += (size_t)sprintf(s + at, "%s%s", w ? " " : "", words[(*state >> 33) % nw]);
+    }
+    strcpy(s + at, ".");
+    return s;
+}
+
+static int one_size(struct clf_ctx *ctx, const struct bench_opts *o, struct clf_dp *dp,
+                    struct clf_tokenizer *tok, const struct cli_texts *t, int64_t d,
+                    int64_t batch, cJSON *arr)
+{
+    struct clf_embed_params p = clf_embed_params_default();
+    p.batch = batch;
+    float *out = malloc(t->n * (size_t)d * sizeof *out);
+    size_t *ntok = malloc(t->n * sizeof *ntok);
+    double *ms = malloc((size_t)o->runs * sizeof *ms);
+    enum clf_status st = out && ntok && ms ? CLF_OK : CLF_E_OUT_OF_MEMORY;
+    for (int r = -1; st == CLF_OK && r < o->runs; r++) { /* r = -1: the warm-up */
+        double t0 = cli_now_ms();
+        st = clf_dp_embed_texts(dp, tok, (const char *const *)t->s, t->n, &p, out, ntok, NULL);
+        if (r >= 0)
+            ms[r] = cli_now_ms() - t0;
+    }
+    int rc = CLI_OK;
+    if (st != CLF_OK) {
+        rc = cli_error("embed: %s", *clf_ctx_last_error(ctx) ? clf_ctx_last_error(ctx)
+                                                              : clf_status_str(st));
+    } else {
+        /* tokens, and the ids run with padding (the batches' shapes) */
+        size_t tokens = 0, padded = 0;
+        for (size_t i = 0; i < t->n; i++)
+            tokens += ntok[i];
+        /* the batches' shapes depend on the lengths only: any ids do */
+        struct clf_text_batches *tb = NULL;
+        static const int32_t zeros[4096];
+        const int32_t **rows = malloc(t->n * sizeof *rows);
+        for (size_t i = 0; rows && i < t->n; i++)
+            rows[i] = ntok[i] <= 4096 ? zeros : NULL;
+        if (rows && clf_text_batches_make(ctx, rows, ntok, t->n, &p, &tb) == CLF_OK) {
+            const struct clf_dp_batch *b = clf_text_batches_list(tb);
+            for (size_t k = 0; k < clf_text_batches_count(tb); k++)
+                padded += (size_t)(b[k].batch * b[k].seq);
+        }
+        clf_text_batches_destroy(tb);
+        free((void *)rows);
+        double med = cli_median(ms, o->runs);
+        double sps = (double)t->n * 1e3 / med, tps = (double)tokens * 1e3 / med;
+        double pad = padded ? 1.0 - (double)tokens / (double)padded : 0;
+        if (o->json) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "op", "embed");
+            cJSON_AddNumberToObject(x, "batch", (double)batch);
+            cJSON_AddNumberToObject(x, "texts", (double)t->n);
+            cJSON_AddNumberToObject(x, "tokens", (double)tokens);
+            cJSON_AddNumberToObject(x, "ms", med);
+            cJSON_AddNumberToObject(x, "sentences_per_s", sps);
+            cJSON_AddNumberToObject(x, "tokens_per_s", tps);
+            cJSON_AddNumberToObject(x, "padding", pad);
+            cJSON_AddItemToArray(arr, x);
+        } else {
+            printf("batch %2lld: %9.1f ms, %8.1f sentences/s, %9.0f tokens/s, padding %4.1f%%\n",
+                   (long long)batch, med, sps, tps, 100 * pad);
+        }
+    }
+    free(out);
+    free(ntok);
+    free(ms);
+    return rc;
+}
+
+static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok)
+{
+    (void)user, (void)y, (void)counts;
+    return ok; /* one rank: its block is the whole output */
+}
+
+int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
+{
+    char dir[4096], path[4200];
+    if (o->model)
+        snprintf(dir, sizeof dir, "%s", o->model);
+    else if (clf_default_model_dir(dir, sizeof dir) != CLF_OK)
+        snprintf(dir, sizeof dir, ".");
+    struct cli_texts t = {0};
+    int rc = CLI_OK;
+    if (o->file) {
+        rc = cli_texts_read(o->file, &t);
+        if (rc == CLI_OK && !t.n)
+            rc = cli_error("%s: no text (one per line)", o->file);
+    } else {
+        uint64_t state = 42;
+        for (int i = 0; rc == CLI_OK && i < GEN_TEXTS; i++) {
+            char *s = generated(&state);
+            if (!s || cli_texts_add(&t, s))
+                rc = cli_error("out of memory");
+            free(s);
+        }
+    }
+    struct clf_tokenizer *tok = NULL;
+    struct clf_dp *dp = NULL;
+    const struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    if (rc == CLI_OK && (clf_tokenizer_load(ctx, path, NULL, &tok) != CLF_OK ||
+                         clf_dp_create_bert_rank(ctx, dir, NULL, &comm, &dp) != CLF_OK))
+        rc = cli_error("%s (tools/fetch_model.sh fetches all-MiniLM-L6-v2)",
+                       clf_ctx_last_error(ctx));
+    if (rc == CLI_OK && !o->json)
+        printf("%zu %s texts, every text once per pass (median of %d passes): sentences and "
+               "tokens per second, texts in and vectors out\n",
+               t.n, o->file ? o->file : "generated", o->runs);
+    const int64_t d = dp ? clf_encoder_get_config(clf_dp_encoder(dp, 0)).d_model : 0;
+    static const int64_t sizes[] = {1, 8, 32};
+    for (size_t i = 0; rc == CLI_OK && i < sizeof sizes / sizeof sizes[0]; i++)
+        rc = one_size(ctx, o, dp, tok, &t, d, sizes[i], arr);
+    clf_dp_destroy(dp);
+    clf_tokenizer_destroy(tok);
+    cli_texts_free(&t);
+    return rc;
+}
