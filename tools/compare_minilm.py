@@ -265,26 +265,23 @@ def main():
           f"runs, {a.threads} threads for each; pytorch {torch.__version__}"
           + (f", onnxruntime {ort.__version__} ({ort_label})" if ort_sps else "")
           + f"; clformer on {bench['device']} ({bench['platform']})")
-    head = f"{'batch':>5} {'pytorch sent/s':>15}"
-    if ort_sps:
-        head += f" {'onnxruntime sent/s':>19}"
-    head += f" {'clformer sent/s':>16} {'clformer/pytorch':>17}"
-    if ort_sps:
-        head += f" {'clformer/onnxruntime':>21}"
-    print(head)
     for n in BATCHES:
         if n not in ours or ours[n]["seq"] != seqs[n]:
             print(f"compare_minilm: clformer's batch {n} is missing or has other lengths",
                   file=sys.stderr)
             return 1
-        sps = ours[n]["sentences_per_s"]
-        row = f"{n:>5} {torch_sps[n]:>15.1f}"
-        if ort_sps:
-            row += f" {ort_sps[n]:>19.1f}"
-        row += f" {sps:>16.1f} {sps / torch_sps[n]:>17.2f}"
-        if ort_sps:
-            row += f" {sps / ort_sps[n]:>21.2f}"
-        print(row)
+    sps = {n: ours[n]["sentences_per_s"] for n in BATCHES}
+    # (title, value of batch n, format); ONNX Runtime's columns when it ran
+    cols = [("pytorch sent/s", lambda n: torch_sps[n], ".1f")]
+    if ort_sps:
+        cols.append(("onnxruntime sent/s", lambda n: ort_sps[n], ".1f"))
+    cols += [("clformer sent/s", lambda n: sps[n], ".1f"),
+             ("clformer/pytorch", lambda n: sps[n] / torch_sps[n], ".2f")]
+    if ort_sps:
+        cols.append(("clformer/onnxruntime", lambda n: sps[n] / ort_sps[n], ".2f"))
+    print(f"{'batch':>5}" + "".join(f" {t:>{len(t) + 1}}" for t, _, _ in cols))
+    for n in BATCHES:
+        print(f"{n:>5}" + "".join(f" {v(n):>{len(t) + 1}{f}}" for t, v, f in cols))
     print(f"embeddings of the batch of {max(BATCHES)} against pytorch's: clformer max abs "
           f"difference {diff:.2e}"
           + (f", onnxruntime {ort_diff:.2e}" if ort_diff is not None else ""))
