@@ -106,7 +106,8 @@ enum clf_status clf_text_batches_make(struct clf_ctx *ctx, const int32_t *const 
         bt->mask = b->mask + at;
         for (int64_t r = 0; r < bt->batch; r++, s++) {
             const size_t t = b->order[s];
-            memcpy(b->ids + at + (size_t)(r * bt->seq), ids[t], len[t] * sizeof *b->ids);
+            if (len[t]) /* an empty text may have no ids array (memcpy needs one) */
+                memcpy(b->ids + at + (size_t)(r * bt->seq), ids[t], len[t] * sizeof *b->ids);
             for (size_t j = 0; j < len[t]; j++)
                 b->mask[at + (size_t)(r * bt->seq) + j] = 1;
         }
