@@ -18,6 +18,13 @@ sentences per second with clformer's ratios. Also checks that clformer's
 embeddings (`clformer embed --npy`) and ONNX Runtime's of the batch of 32
 agree with PyTorch's.
 
+Then (unless --varied 0) the job the embedding engines are used for: 256
+generated sentences of 5-40 words (mixed lengths), texts in and vectors out
+with tokenising timed, in batches of 1, 8 and 32 sorted by length:
+sentence-transformers' encode, ONNX Runtime on the same sorted batches, and
+`clformer bench embed --file` (the library's clf_dp_embed_texts); the
+vectors of `clformer embed --file` are checked against PyTorch's too.
+
 PyTorch and sentence-transformers come from the virtual environment that
 tools/make_reference.py makes (build-ref/venv: Debian's python3-torch plus
 pinned transformers and sentence-transformers); the script re-runs itself
@@ -135,9 +142,10 @@ def time_batches(fn, inputs, runs):
     return ms, out
 
 
-def onnx_peer(ort, torch, model, features, threads, runs, tmp):
-    """ONNX Runtime on a torch.onnx export of model's transformer, BERT-fused:
-    ({n: ms}, embeddings of the largest batch, a label)."""
+def onnx_session(ort, torch, model, sample, threads, tmp):
+    """ONNX Runtime on a torch.onnx export of model's transformer (sample: a
+    tokenised batch to trace with), BERT-fused: (embed(feed) -> normalised
+    mean-pooled vectors, a label)."""
     import numpy as np
 
     names = ("input_ids", "attention_mask", "token_type_ids")
@@ -154,7 +162,6 @@ def onnx_peer(ort, torch, model, features, threads, runs, tmp):
             return self.m(input_ids=ids, attention_mask=mask, token_type_ids=types)[0]
 
     path = os.path.join(tmp, "minilm.onnx")
-    sample = features[max(BATCHES)]
     axes = {n: {0: "batch", 1: "seq"} for n in names + ("hidden",)}
     torch.onnx.export(Hidden(bert).eval(), tuple(sample[n] for n in names), path,
                       input_names=list(names), output_names=["hidden"], dynamic_axes=axes,
@@ -183,9 +190,47 @@ def onnx_peer(ort, torch, model, features, threads, runs, tmp):
         p = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
         return p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
 
-    feeds = {n: {k: features[n][k].numpy().astype(np.int64) for k in names} for n in BATCHES}
-    ms, out = time_batches(embed, feeds, runs)
-    return ms, out, label
+    return embed, label
+
+
+def onnx_feed(features):
+    """A tokenised batch (torch tensors) as ONNX Runtime's int64 feed."""
+    return {k: features[k].numpy().astype("int64")
+            for k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def varied_texts(n):
+    """n English-like sentences of 5-40 words (8-47 tokens), seeded: the
+    mixed lengths of a real embedding job."""
+    import random
+    rng = random.Random(42)
+    words = ("the a man woman child dog cat is was runs eats reads writes plays house car city "
+             "river morning evening quickly slowly small large old new music people game book "
+             "story water light night day green blue happy computer program language learning "
+             "model data science history world time year on in with under near and while").split()
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(5, 40))).capitalize() + "."
+            for _ in range(n)]
+
+
+def sorted_passes(embed_batch, texts, runs):
+    """{n: median ms of one pass over texts} in batches of n, longest first
+    (by characters, as sentence-transformers' encode sorts), after one
+    warm-up pass; and the last pass's vectors in the texts' order."""
+    import numpy as np
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    ms, out = {}, None
+    for n in BATCHES:
+        times = []
+        for r in range(runs + 1):
+            t0 = time.perf_counter()
+            rows = [embed_batch([texts[i] for i in order[s:s + n]])
+                    for s in range(0, len(texts), n)]
+            if r:
+                times.append((time.perf_counter() - t0) * 1e3)
+        ms[n] = median(times)
+        out = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32)
+        out[order] = np.concatenate(rows)
+    return ms, out
 
 
 def median(xs):
@@ -201,6 +246,9 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--model-dir", default=None)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--varied", type=int, default=256,
+                    help="also time this many generated sentences of mixed lengths, "
+                         "texts in and vectors out, sorted batches (0: not)")
     a = ap.parse_args()
     texts = sentences()
     model_dir = a.model_dir or default_model_dir()
@@ -227,14 +275,17 @@ def main():
     time.sleep(0.5)  # let PyTorch's OpenMP workers stop spinning
 
     ort = import_onnxruntime()
-    ort_sps, ort_diff, ort_label = None, None, None
+    ort_sps, ort_diff, ort_label, ort_embed = None, None, None, None
     if ort is None:
         print("compare_minilm: onnxruntime is not installed and could not be: its columns are "
               "left out", file=sys.stderr)
     else:
-        with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
-            ort_ms, ort_out, ort_label = onnx_peer(ort, torch, model, features, a.threads,
-                                                   a.runs, tmp)
+        ort_tmp = tempfile.TemporaryDirectory()
+        with torch.inference_mode():
+            ort_embed, ort_label = onnx_session(ort, torch, model, features[max(BATCHES)],
+                                                a.threads, ort_tmp.name)
+        ort_ms, ort_out = time_batches(ort_embed, {n: onnx_feed(features[n]) for n in BATCHES},
+                                       a.runs)
         ort_sps = {n: n * 1e3 / ort_ms[n] for n in BATCHES}
         ort_diff = float(np.abs(ort_out - ref).max())
         time.sleep(0.5)
@@ -285,7 +336,67 @@ def main():
     print(f"embeddings of the batch of {max(BATCHES)} against pytorch's: clformer max abs "
           f"difference {diff:.2e}"
           + (f", onnxruntime {ort_diff:.2e}" if ort_diff is not None else ""))
-    return 0 if diff < 1e-4 else 1
+    vdiff = 0.0
+    if a.varied > 0:
+        vdiff = varied_table(a, torch, model, ort_embed, model_dir)
+        if vdiff is None:
+            return 1
+    return 0 if diff < 1e-4 and vdiff < 1e-4 else 1
+
+
+def varied_table(a, torch, model, ort_embed, model_dir):
+    """The mixed-length job, texts in and vectors out (tokenising timed):
+    sentence-transformers' encode (sorts by length itself), ONNX Runtime on
+    batches sorted likewise, `clformer bench embed --file` (sorts by
+    tokens); prints sentences/s and returns clformer's largest difference
+    to PyTorch's vectors (`clformer embed --file --npy`), None on failure."""
+    import numpy as np
+    texts = varied_texts(a.varied)
+    runs = max(1, min(a.runs, 3))
+    with torch.inference_mode():
+        t_ms, t_out = sorted_passes(
+            lambda b: model.encode(b, batch_size=len(b), convert_to_numpy=True), texts, runs)
+    o_ms = None
+    if ort_embed:
+        o_ms, o_out = sorted_passes(lambda b: ort_embed(onnx_feed(model.tokenize(b))), texts,
+                                    runs)
+    time.sleep(0.5)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "texts.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(texts) + "\n")
+        dev = ["--device", a.device] if a.device else []
+        res = subprocess.run([a.clformer, "bench", "embed", "--file", path, "--json", "--runs",
+                              str(runs), "--model", model_dir] + dev,
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            print(res.stderr, file=sys.stderr, end="")
+            return None
+        ours = {r["batch"]: r for r in json.loads(res.stdout)["results"]}
+        npy = os.path.join(tmp, "e.npy")
+        res = subprocess.run([a.clformer, "embed", "--model", model_dir, "--file", path,
+                              "--npy", npy] + dev, capture_output=True, text=True)
+        if res.returncode != 0:
+            print(res.stderr, file=sys.stderr, end="")
+            return None
+        vdiff = float(np.abs(np.load(npy) - t_out).max())
+    tokens = ours[max(BATCHES)]["tokens"]
+    print(f"\n{len(texts)} generated sentences of 5-40 words ({tokens} tokens), texts in and "
+          f"vectors out (tokenising included), batches sorted by length, median of {runs} "
+          "passes after one warm-up")
+    cols = [("pytorch sent/s", lambda n: len(texts) * 1e3 / t_ms[n], ".1f")]
+    if o_ms:
+        cols.append(("onnxruntime sent/s", lambda n: len(texts) * 1e3 / o_ms[n], ".1f"))
+    cols.append(("clformer sent/s", lambda n: ours[n]["sentences_per_s"], ".1f"))
+    if o_ms:
+        cols.append(("clformer/onnxruntime",
+                     lambda n: ours[n]["sentences_per_s"] * o_ms[n] / (len(texts) * 1e3), ".2f"))
+    print(f"{'batch':>5}" + "".join(f" {t:>{len(t) + 1}}" for t, _, _ in cols))
+    for n in BATCHES:
+        print(f"{n:>5}" + "".join(f" {v(n):>{len(t) + 1}{f}}" for t, v, f in cols))
+    print(f"vectors against pytorch's: clformer max abs difference {vdiff:.2e}"
+          + (f", onnxruntime {float(np.abs(o_out - t_out).max()):.2e}" if o_ms else ""))
+    return vdiff
 
 
 if __name__ == "__main__":
