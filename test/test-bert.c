@@ -32,6 +32,7 @@
  *     texts dealt over the devices, one device's bits.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -706,6 +707,49 @@ START_TEST(test_data_parallel)
 }
 END_TEST
 
+/* One thread of test_text_batches_threads: 300 rounds of batches of 64
+ * texts whose lengths fall (arg 0) or rise (arg 1) with the index; the
+ * order must be longest first each time. */
+static void *batches_rounds(void *arg)
+{
+    const bool rising = arg != NULL;
+    size_t len[64];
+    static const int32_t ids[64] = {1};
+    const int32_t *rows[64];
+    for (size_t i = 0; i < 64; i++) {
+        len[i] = rising ? i + 1 : 64 - i;
+        rows[i] = ids;
+    }
+    for (int round = 0; round < 300; round++) {
+        struct clf_text_batches *tb = NULL;
+        if (clf_text_batches_make(NULL, rows, len, 64, NULL, &tb) != CLF_OK)
+            return (void *)"failed";
+        const size_t *order = clf_text_batches_order(tb);
+        for (size_t s = 0; s < 64; s++)
+            if (order[s] != (rising ? 63 - s : s)) {
+                clf_text_batches_destroy(tb);
+                return (void *)"out of order";
+            }
+        clf_text_batches_destroy(tb);
+    }
+    return NULL;
+}
+
+/* Two threads making batches at once each get their own order (the sort
+ * keeps no state between calls). */
+START_TEST(test_text_batches_threads)
+{
+    pthread_t t[2];
+    void *res[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, batches_rounds, i ? (void *)1 : NULL), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(pthread_join(t[i], &res[i]), 0);
+        ck_assert_msg(res[i] == NULL, "thread %d: %s", i, (const char *)res[i]);
+    }
+}
+END_TEST
+
 /*
  * Sentence batches (clf_text_batches_make), no model: 7 texts of lengths
  * 3 0 5 3 9 1 5 sorted longest first with ties in input order (4 2 6 0 3
@@ -878,6 +922,7 @@ int main(void)
     tcase_add_test(tc, test_load_errors);
     tcase_add_test(tc, test_forward_errors);
     tcase_add_test(tc, test_text_batches);
+    tcase_add_test(tc, test_text_batches_threads);
     suite_add_tcase(s, tc);
     const bool have_model = model_dir() != NULL;
     if (have_model) {

@@ -26,14 +26,20 @@ void clf_embed_params_init(struct clf_embed_params *out, size_t size)
     clf_abi_fill(out, size, &p, sizeof p);
 }
 
-/* qsort's comparison of text indices: longer first, then the input order. */
-static const size_t *sort_len;
+/* A text's sort key: its length and its index (qsort's comparison gets no
+ * context, and a file-scope pointer to the lengths would race between
+ * threads). */
+struct text_key {
+    size_t len, index;
+};
+
+/* Longer first, then the input order. */
 static int longest_first(const void *pa, const void *pb)
 {
-    const size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-    if (sort_len[a] != sort_len[b])
-        return sort_len[a] > sort_len[b] ? -1 : 1;
-    return a < b ? -1 : a > b;
+    const struct text_key *a = pa, *b = pb;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
 }
 
 void clf_text_batches_destroy(struct clf_text_batches *b)
@@ -69,18 +75,22 @@ enum clf_status clf_text_batches_make(struct clf_ctx *ctx, const int32_t *const 
         if (!ids[i] && len[i])
             return clf_fail(ctx, CLF_E_INVALID_ARG, "text batches: text %zu has no ids", i);
     struct clf_text_batches *b = calloc(1, sizeof *b);
+    struct text_key *keys = malloc(n * sizeof *keys);
     if (b) {
         b->order = malloc(n * sizeof *b->order);
         b->list = calloc(n, sizeof *b->list);
     }
-    if (!b || !b->order || !b->list) {
+    if (!b || !keys || !b->order || !b->list) {
+        free(keys);
         clf_text_batches_destroy(b);
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for %zu texts' batches", n);
     }
     for (size_t i = 0; i < n; i++)
-        b->order[i] = i;
-    sort_len = len;
-    qsort(b->order, n, sizeof *b->order, longest_first);
+        keys[i] = (struct text_key){len[i], i};
+    qsort(keys, n, sizeof *keys, longest_first);
+    for (size_t i = 0; i < n; i++)
+        b->order[i] = keys[i].index;
+    free(keys);
     /* the batches' shapes, then their padded arrays in one allocation */
     size_t cells = 0;
     for (size_t t0 = 0; t0 < n; b->count++) {
