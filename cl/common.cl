@@ -47,8 +47,9 @@ long clf_rows4(long4 shape) /* its rows: all but the last dimension */
 #define CLF_ACT_GELU_TANH 3
 
 /*
- * erf(x) in f32 within 2.44 ulp of the exact value (checked against the
- * double-precision erf at every float in [0, 4.5], odd symmetry beyond),
+ * erf(x) in f32 within 2.44 ulp of the exact value (tools/erf_check.sh
+ * checks it against the double-precision erf at every float in [0, 4.5];
+ * odd symmetry beyond),
  * branch-free so that lanes vectorise: the library's erf on PoCL is a scalar
  * call that made a GELU epilogue cost more than its GEMM (0.5-0.8 ms for
  * 16 x 1536 outputs). With a = |x|:
