@@ -304,6 +304,15 @@ static enum clf_status check_vector(struct clf_graph *g, const struct clf_tensor
     return CLF_OK;
 }
 
+/* A layernorm's eps: > 0 and finite. */
+static enum clf_status check_eps(struct clf_graph *g, const char *op, float eps)
+{
+    if (!(eps > 0.0f) || isinf(eps))
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: eps must be > 0 and finite (got %g)", op,
+                        (double)eps);
+    return CLF_OK;
+}
+
 /* True when t (NULL: absent) has stride 1 in its last dimension (or a last
  * dimension of 1). */
 static bool last_contiguous(const struct clf_tensor *t)
@@ -423,9 +432,8 @@ enum clf_status clf_rows_layernorm_record(struct clf_graph *g, struct clf_tensor
         st = check_vector(g, beta, n, "layernorm", "beta");
     if (st != CLF_OK)
         return st;
-    if (!(eps > 0.0f) || isinf(eps))
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "layernorm: eps must be > 0 and finite (got %g)",
-                        (double)eps);
+    if ((st = check_eps(g, "layernorm", eps)) != CLF_OK)
+        return st;
     st = check_variant(g, &variant, "layernorm", x, gamma, beta, res);
     if (st != CLF_OK)
         return st;
@@ -541,9 +549,8 @@ enum clf_status clf_rows_embedding_ln_record(struct clf_graph *g, struct clf_ten
     if (!last_contiguous(type) || !last_contiguous(gamma) || !last_contiguous(beta))
         return clf_fail(g->ctx, CLF_E_SHAPE,
                         "embedding_ln: the type row, gamma and beta must be contiguous");
-    if (!(eps > 0.0f) || isinf(eps))
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG,
-                        "embedding_ln: eps must be > 0 and finite (got %g)", (double)eps);
+    if ((st = check_eps(g, "embedding_ln", eps)) != CLF_OK)
+        return st;
     struct clf_node node = {0};
     node.impl = &op_embedding_ln;
     node.n_in = 6;
