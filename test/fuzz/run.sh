@@ -20,7 +20,8 @@ crashers=$build/fuzz-crashers
 
 # Leaks inside PoCL / the ICD loader / LLVM only (test/lsan.supp); ours count.
 export LSAN_OPTIONS="suppressions=$src/test/lsan.supp:print_suppressions=0"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}"
+# intercept_tls_get_addr=0: see tools/sanitize.sh (LSan's tracer crash).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-intercept_tls_get_addr=0:detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export CLFORMER_LOG=none
 
