@@ -355,9 +355,41 @@ CLF_API enum clf_status clf_op_add_layernorm(struct clf_graph *g, struct clf_ten
 CLF_API enum clf_status clf_op_embedding(struct clf_graph *g, struct clf_tensor *table,
                                          struct clf_tensor *ids, struct clf_tensor **out);
 
+/** Sentence pooling modes: sentence-transformers' Pooling (its
+ *  pooling_mode_* flags), a bit set for clf_op_sentence_pool; several are
+ *  concatenated in this order. m_t = mask[b, t] (as a float). */
+enum clf_pooling {
+    CLF_POOL_CLS = 1,            /**< the first token's row, hidden[b, 0, :] */
+    CLF_POOL_MAX = 2,            /**< max over the tokens (m_t != 0), padding
+                                      counting -1e9 */
+    CLF_POOL_MEAN = 4,           /**< Σ_t m_t·hidden[b,t,:] / max(Σ_t m_t, 1e-9) */
+    CLF_POOL_MEAN_SQRT_LEN = 8,  /**< Σ_t m_t·hidden[b,t,:] / sqrt(max(Σ_t m_t, 1e-9)) */
+    CLF_POOL_WEIGHTED_MEAN = 16, /**< the mean with weights m_t·(t+1) (positions) */
+    CLF_POOL_LAST_TOKEN = 32,    /**< m_l·hidden[b, l, :], l the last token before the
+                                      first m_t = 0 (seq - 1 when none; 0 at least) */
+    CLF_POOL_ALL = 63            /**< every bit above */
+};
+
+/**
+ * Sentence embeddings as sentence-transformers computes them: Pooling with
+ * the modes (a nonzero set of enum clf_pooling bits; k of them give a
+ * vector of k·d columns, their order the enum's), the first dims columns
+ * kept (0 keeps them all; at most k·d: Matryoshka truncation), then with
+ * normalize L2 normalisation over the kept columns: out[b] = p[b] /
+ * max(‖p[b]‖₂, 1e-12). hidden f32 [batch, seq, d] (any strides), mask i32
+ * [batch, seq] (1 = token, 0 = padding; other values weigh the token in
+ * the means); *out receives f32 [batch, dims or k·d] (graph-owned). Sums
+ * in f32 in token order. Bad modes or dims are CLF_E_INVALID_ARG.
+ */
+CLF_API enum clf_status clf_op_sentence_pool(struct clf_graph *g, struct clf_tensor *hidden,
+                                             struct clf_tensor *mask, unsigned modes,
+                                             int64_t dims, bool normalize,
+                                             struct clf_tensor **out);
+
 /**
  * Sentence embeddings as sentence-transformers computes them (Pooling
- * mean, then Normalize): p[b] = Σ_t mask[b,t]·hidden[b,t,:] /
+ * mean, then Normalize; clf_op_sentence_pool with CLF_POOL_MEAN, every
+ * column and normalize): p[b] = Σ_t mask[b,t]·hidden[b,t,:] /
  * max(Σ_t mask[b,t], 1e-9), out[b] = p[b] / max(‖p[b]‖₂, 1e-12).
  * hidden f32 [batch, seq, d] (any strides), mask i32 [batch, seq] (1 =
  * token, 0 = padding; other values weigh the token); *out receives f32

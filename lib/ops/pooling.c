@@ -1,7 +1,8 @@
 /*
- * Sentence pooling (cl/pooling.cl): the masked mean and L2 normalisation of
- * sentence-transformers (clf_op_mean_pool_normalize, one node and kernel,
- * pool_mean_normalize), and the key padding of an attention mask
+ * Sentence pooling (cl/pooling.cl): sentence-transformers' Pooling modes,
+ * Matryoshka truncation and L2 normalisation in one node and kernel
+ * (clf_op_sentence_pool; clf_op_mean_pool_normalize is its mean and
+ * normalise), and the key padding of an attention mask
  * (clf_pooling_key_padding). Arguments are checked when recorded.
  */
 #include <stdio.h>
@@ -15,28 +16,31 @@ static enum clf_status enqueue_key_padding(struct clf_ctx *ctx, struct clf_node 
     return clf_launch_io_args(ctx, node, "pooling", "pool_key_padding", NULL, 0, n_wait, wait, ev);
 }
 
-static enum clf_status enqueue_mean_normalize(struct clf_ctx *ctx, struct clf_node *node,
-                                              cl_uint n_wait, const cl_event *wait, cl_event *ev)
+static enum clf_status enqueue_sentence(struct clf_ctx *ctx, struct clf_node *node,
+                                        cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
-    /* h, mask -> y, shape, then seq; one work-item per text */
+    /* h, mask -> y, shape, then seq, d, modes (iparams[0], enum clf_pooling's
+     * bits), normalize (iparams[1]); one work-item per text */
     cl_kernel k = NULL;
     cl_uint arg = 0;
-    enum clf_status st =
-        clf_kernel_io(ctx, node, "pooling", NULL, "pool_mean_normalize", &k, &arg);
+    enum clf_status st = clf_kernel_io(ctx, node, "pooling", NULL, "pool_sentence", &k, &arg);
     if (st != CLF_OK)
         return st;
-    cl_long seq = node->in[0]->shape[1];
-    if (clSetKernelArg(k, arg, sizeof seq, &seq) != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of pool_mean_normalize failed");
+    cl_long seq = node->in[0]->shape[1], d = node->in[0]->shape[2];
+    cl_int modes = (cl_int)node->iparams[0], normalize = (cl_int)node->iparams[1];
+    if (clSetKernelArg(k, arg, sizeof seq, &seq) != CL_SUCCESS ||
+        clSetKernelArg(k, arg + 1, sizeof d, &d) != CL_SUCCESS ||
+        clSetKernelArg(k, arg + 2, sizeof modes, &modes) != CL_SUCCESS ||
+        clSetKernelArg(k, arg + 3, sizeof normalize, &normalize) != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of pool_sentence failed");
     size_t rows = (size_t)node->out->shape[0];
-    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev,
-                              "pool_mean_normalize");
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, "pool_sentence");
 }
 
 static const struct clf_op_impl op_key_padding = {.name = "key_padding",
                                                   .enqueue = enqueue_key_padding};
-static const struct clf_op_impl op_mean_normalize = {.name = "mean_pool_normalize",
-                                                     .enqueue = enqueue_mean_normalize};
+static const struct clf_op_impl op_sentence = {.name = "sentence_pool",
+                                               .enqueue = enqueue_sentence};
 
 /* Checks an attention mask: i32 [batch, seq] (of hidden's first two
  * dimensions when hidden is given). */
@@ -68,10 +72,20 @@ enum clf_status clf_pooling_key_padding(struct clf_graph *g, struct clf_tensor *
     return clf_add_node_with_output(g, &node, CLF_I32, 2, mask->shape, kp);
 }
 
-enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tensor *hidden,
-                                           struct clf_tensor *mask, struct clf_tensor **out)
+/* The modes in a bit set (its population count). */
+static int count_modes(unsigned modes)
 {
-    const char *op = "mean_pool_normalize";
+    int k = 0;
+    for (; modes; modes &= modes - 1)
+        k++;
+    return k;
+}
+
+enum clf_status clf_op_sentence_pool(struct clf_graph *g, struct clf_tensor *hidden,
+                                     struct clf_tensor *mask, unsigned modes, int64_t dims,
+                                     bool normalize, struct clf_tensor **out)
+{
+    const char *op = "sentence_pool";
     enum clf_status st = clf_graph_check_call(g, out, op);
     if (st == CLF_OK)
         st = clf_graph_check_input(g, hidden, "hidden states");
@@ -81,11 +95,27 @@ enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tenso
         return clf_fail(g->ctx, CLF_E_SHAPE, "%s: hidden states must be f32 [batch, seq, d]", op);
     if ((st = check_mask(g, mask, hidden, op)) != CLF_OK)
         return st;
-    const int64_t ps[2] = {hidden->shape[0], hidden->shape[2]};
+    if (modes == 0 || (modes & ~(unsigned)CLF_POOL_ALL))
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: pooling modes 0x%x: not a nonempty set of "
+                        "enum clf_pooling's bits", op, modes);
+    const int64_t width = count_modes(modes) * hidden->shape[2];
+    if (dims < 0 || dims > width)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                        "%s: %lld dimensions asked of a %lld-wide pooled vector", op,
+                        (long long)dims, (long long)width);
+    const int64_t ps[2] = {hidden->shape[0], dims ? dims : width};
     struct clf_node node = {0};
-    node.impl = &op_mean_normalize;
+    node.impl = &op_sentence;
     node.n_in = 2;
     node.in[0] = hidden;
     node.in[1] = mask;
+    node.iparams[0] = modes;
+    node.iparams[1] = normalize;
     return clf_add_node_with_output(g, &node, CLF_F32, 2, ps, out);
+}
+
+enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tensor *hidden,
+                                           struct clf_tensor *mask, struct clf_tensor **out)
+{
+    return clf_op_sentence_pool(g, hidden, mask, CLF_POOL_MEAN, 0, true, out);
 }
