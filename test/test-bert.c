@@ -901,11 +901,67 @@ START_TEST(test_embed_texts)
                      CLF_E_INVALID_ARG);
     ck_assert_int_eq(clf_dp_embed_texts(NULL, tokenizer, bad, 1, NULL, out, NULL, NULL),
                      CLF_E_INVALID_ARG);
+    /* CLS and mean concatenated, not normalised: the mean half, normalised
+     * here, is the default's vector (test-pool checks each mode's values) */
+    ck_assert_int_eq(clf_dp_embed_dim(dp), D);
+    ck_assert_ok(ctx, clf_dp_set_pooling(dp, CLF_POOL_CLS | CLF_POOL_MEAN, 0, false));
+    ck_assert_int_eq(clf_dp_embed_dim(dp), 2 * D);
+    float *two = malloc((size_t)n * 2 * D * sizeof *two);
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, (const char *const *)texts, (size_t)n,
+                                         &p, two, NULL, NULL));
+    for (int i = 0; i < n; i++) {
+        double norm = 0;
+        for (int j = 0; j < D; j++)
+            norm += (double)two[(i * 2 + 1) * D + j] * two[(i * 2 + 1) * D + j];
+        for (int j = 0; j < D; j++)
+            ck_assert_msg(fabs(two[(i * 2 + 1) * D + j] / sqrt(norm) - out[i * D + j]) <= 1e-6,
+                          "text %d, column %d: the mean half differs", i, j);
+    }
+    free(two);
+    ck_assert_status(ctx, clf_dp_set_pooling(dp, 0, 0, true), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_dp_set_pooling(dp, CLF_POOL_ALL + 1, 0, true), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_dp_set_pooling(dp, CLF_POOL_MAX, D + 1, true), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_dp_embed_dim(dp), 2 * D); /* unchanged */
     clf_dp_destroy(dp);
     for (int i = 0; i < n; i++)
         free(texts[i]);
     free(texts), free(ref), free(out), free(one), free(ntok), free(cut);
     model_teardown();
+}
+END_TEST
+
+/* The real folder's configuration (the full cases, against
+ * sentence-transformers, are test/folders.py's), and the argument errors. */
+START_TEST(test_sentence_folder)
+{
+    struct clf_sentence_folder *f = NULL;
+    char msg[512];
+    ck_assert_int_eq(clf_sentence_folder_load(model_dir(), &f, msg, sizeof msg), CLF_OK);
+    ck_assert_str_eq(msg, "");
+    ck_assert_str_eq(clf_sentence_folder_model_dir(f), model_dir());
+    ck_assert(clf_sentence_folder_has_modules(f));
+    ck_assert_uint_eq(clf_sentence_folder_pooling(f), CLF_POOL_MEAN);
+    ck_assert(clf_sentence_folder_normalize(f));
+    ck_assert(clf_sentence_folder_include_prompt(f));
+    ck_assert_int_eq(clf_sentence_folder_pooling_dim(f), D);
+    ck_assert_uint_eq(clf_sentence_folder_prompt_count(f), 0);
+    ck_assert_ptr_null(clf_sentence_folder_prompt(f, NULL));
+    ck_assert_ptr_null(clf_sentence_folder_prompt_name(f, 0));
+    struct clf_tokenizer_params tp = clf_tokenizer_params_default();
+    tp.max_word_chars = 7;
+    ck_assert_int_eq(clf_sentence_folder_tokenizer_params(f, &tp), CLF_OK);
+    ck_assert_int_eq(tp.max_length, 256); /* sentence_bert_config.json's, not the 512 */
+    ck_assert(tp.lower_case);
+    ck_assert_int_eq(tp.max_word_chars, 7); /* the caller's */
+    clf_sentence_folder_destroy(f);
+    ck_assert_int_eq(clf_sentence_folder_load(NULL, &f, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_sentence_folder_load(model_dir(), NULL, NULL, 0), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_sentence_folder_load("/nonexistent/folder", &f, msg, sizeof msg),
+                     CLF_E_IO);
+    ck_assert_ptr_null(f);
+    ck_assert_msg(strstr(msg, "/nonexistent/folder/config.json") != NULL, "%s", msg);
+    ck_assert_int_eq(clf_sentence_folder_tokenizer_params(NULL, &tp), CLF_E_INVALID_ARG);
+    clf_sentence_folder_destroy(NULL);
 }
 END_TEST
 
@@ -933,6 +989,7 @@ int main(void)
         tcase_add_test(tm, test_tensor_parallel);
         tcase_add_test(tm, test_data_parallel);
         tcase_add_test(tm, test_embed_texts);
+        tcase_add_test(tm, test_sentence_folder);
         suite_add_tcase(s, tm);
     }
     int rc = test_run_suite(s);

@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "cli_mpi.h"
 #include "embed_batch.h" /* embed_cosine */
+#include "embed_folder.h"
 
 struct embed_opts {
     const char *model, *device, *npy, *file;
@@ -33,6 +34,15 @@ struct embed_opts {
     int64_t batch;
     int64_t max_tokens; /* --max-batch-tokens; 0: no budget */
     struct clf_encoder_config cfg;
+    /* over the folder's configuration: 0 / NULL when not given */
+    unsigned pooling;        /* --pooling */
+    int normalize;           /* --normalize 1, --no-normalize -1 */
+    int64_t dims;            /* --dimensions */
+    int64_t max_seq;         /* --max-seq-length */
+    const char *prompt_name; /* --prompt */
+    const char *prompt_text; /* --prompt-text */
+    bool no_truncate;        /* --no-truncate */
+    bool describe;           /* --describe */
 };
 
 /* Where the time went (--timings), in ms from the command's start. */
@@ -45,11 +55,14 @@ struct embed_times {
 static void help(void)
 {
     printf("Usage: clformer embed [OPTIONS] TEXT...\n\n"
-           "Sentence embeddings of the texts (and of the lines of --file) with a BERT\n"
-           "model directory (config.json, model.safetensors, vocab.txt): the mean of\n"
-           "the last hidden states over each text's tokens, L2-normalised, as\n"
-           "sentence-transformers computes them. Texts longer than the tokenizer's\n"
-           "256 tokens are truncated (reported on stderr).\n\n"
+           "Sentence embeddings of the texts (and of the lines of --file) with a\n"
+           "sentence-transformers model folder, as sentence-transformers computes them:\n"
+           "its modules.json (Transformer, Pooling, Normalize), pooling configuration,\n"
+           "max_seq_length, lower-casing and prompts are read from the folder, and the\n"
+           "options below override them. A plain BERT directory (config.json,\n"
+           "model.safetensors, vocab.txt, no modules.json) is mean-pooled and not\n"
+           "normalised, as sentence-transformers does with one. Texts longer than the\n"
+           "maximum length are truncated (reported on stderr).\n\n"
            "  -m, --model DIR        model directory; default $CLFORMER_MODEL_DIR, else\n"
            "                         ${XDG_CACHE_HOME:-~/.cache}/clformer/models/all-MiniLM-L6-v2\n"
            "                         (tools/fetch_model.sh puts it there)\n"
@@ -60,6 +73,21 @@ static void help(void)
            "                         (a longer text goes alone); default no bound. The\n"
            "                         texts are batched longest first, so that each\n"
            "                         batch pads little; the output keeps their order\n"
+           );
+    printf(           "      --pooling MODES    cls, max, mean, mean_sqrt_len, weightedmean, lasttoken,\n"
+           "                         or several joined by ',' (concatenated)\n"
+           "      --normalize, --no-normalize  L2-normalise the vectors, or not\n"
+           "      --dimensions N     keep the first N dimensions (Matryoshka), normalised\n"
+           "                         again when normalising\n"
+           "      --max-seq-length N tokens per text, [CLS] and [SEP] included\n"
+           "      --truncate, --no-truncate  cut longer texts (default), or fail naming\n"
+           "                         the first one that is too long\n"
+           "      --prompt NAME      put the folder's prompt NAME before every text (the\n"
+           "                         folder's default_prompt_name applies without it)\n"
+           "      --prompt-text TEXT put TEXT before every text instead (\"\" for none)\n"
+           "      --describe         print what the folder resolves to (architecture,\n"
+           "                         tokenizer, pooling, length, dimensions, prompts) and\n"
+           "                         stop; no text needed\n"
            "      --json             JSON output (the default; with --similarity: an object\n"
            "                         {\"texts\", \"similarity\"})\n"
            "      --npy FILE         write the embeddings as float32 .npy [texts, d] instead\n"
@@ -96,7 +124,8 @@ static void help(void)
 static int parse(int argc, char **argv, struct embed_opts *o, struct cli_texts *t)
 {
     enum { O_BATCH = 256, O_JSON, O_NPY, O_SIM, O_ATTN_IMPL, O_VARIANT, O_LAYER, O_DEVICES,
-           O_TP, O_TIMINGS, O_MAX_TOKENS };
+           O_TP, O_TIMINGS, O_MAX_TOKENS, O_POOLING, O_NORM, O_NO_NORM, O_DIMS, O_MAX_SEQ,
+           O_PROMPT, O_PROMPT_TEXT, O_TRUNC, O_NO_TRUNC, O_DESCRIBE };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},  {"device", required_argument, NULL, 'd'},
         {"file", required_argument, NULL, 'f'},   {"batch", required_argument, NULL, O_BATCH},
@@ -114,6 +143,16 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct cli_texts *
         {"drop-dense", no_argument, NULL, O_LAYER}, {"help", no_argument, NULL, 'h'},
         {"devices", required_argument, NULL, O_DEVICES},
         {"tensor-parallel", no_argument, NULL, O_TP},
+        {"pooling", required_argument, NULL, O_POOLING},
+        {"normalize", no_argument, NULL, O_NORM},
+        {"no-normalize", no_argument, NULL, O_NO_NORM},
+        {"dimensions", required_argument, NULL, O_DIMS},
+        {"max-seq-length", required_argument, NULL, O_MAX_SEQ},
+        {"prompt", required_argument, NULL, O_PROMPT},
+        {"prompt-text", required_argument, NULL, O_PROMPT_TEXT},
+        {"truncate", no_argument, NULL, O_TRUNC},
+        {"no-truncate", no_argument, NULL, O_NO_TRUNC},
+        {"describe", no_argument, NULL, O_DESCRIBE},
         {0, 0, 0, 0}};
     int c, li = -1;
     int64_t v;
@@ -133,6 +172,31 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct cli_texts *
                 return cli_usage_error("embed", "--max-batch-tokens needs a positive integer");
             o->max_tokens = v;
             break;
+        case O_POOLING:
+            if (!embed_pooling_parse(optarg, &o->pooling))
+                return cli_usage_error("embed", "--pooling: \"%s\" is not cls, max, mean, "
+                                                "mean_sqrt_len, weightedmean, lasttoken or "
+                                                "several of them joined by ','",
+                                       optarg);
+            break;
+        case O_NORM: o->normalize = 1; break;
+        case O_NO_NORM: o->normalize = -1; break;
+        case O_DIMS:
+            if (!cli_parse_int(optarg, 1, 1 << 20, &v))
+                return cli_usage_error("embed", "--dimensions needs a positive integer");
+            o->dims = v;
+            break;
+        case O_MAX_SEQ:
+            if (!cli_parse_int(optarg, 2, 1 << 20, &v))
+                return cli_usage_error("embed", "--max-seq-length needs an integer from 2 "
+                                                "([CLS] and [SEP]) to 1048576");
+            o->max_seq = v;
+            break;
+        case O_PROMPT: o->prompt_name = optarg; break;
+        case O_PROMPT_TEXT: o->prompt_text = optarg; break;
+        case O_TRUNC: o->no_truncate = false; break;
+        case O_NO_TRUNC: o->no_truncate = true; break;
+        case O_DESCRIBE: o->describe = true; break;
         case O_JSON: o->json = true; break;
         case O_DEVICES: o->devices = optarg; break;
         case O_TP: o->tp = true; break;
@@ -159,8 +223,10 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct cli_texts *
         if (rc)
             return rc;
     }
-    if (!t->n)
+    if (!t->n && !o->describe)
         return cli_usage_error("embed", "no text to embed (give TEXT... or --file FILE)");
+    if (o->prompt_name && o->prompt_text)
+        return cli_usage_error("embed", "give --prompt or --prompt-text, not both");
     if (o->devices && o->device)
         return cli_usage_error("embed", "give --device or --devices, not both");
     if (o->devices && cli_mpi_launched())
@@ -210,7 +276,9 @@ static enum clf_status make_batches(struct clf_ctx *ctx, int32_t **ids, const si
  * says the failure is another rank's, reported there. */
 static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
                                       struct clf_encoder_tp *tp, struct cli_mpi *mpi,
-                                      const struct clf_dp_batch *bt, float *out, bool *quiet)
+                                      const struct embed_setup *su,
+                                      const struct clf_dp_batch *bt, int64_t cols, float *out,
+                                      bool *quiet)
 {
     *quiet = false;
     const int64_t d = clf_bert_config(b).d_model;
@@ -253,11 +321,11 @@ static enum clf_status embed_batch_tp(struct clf_ctx *ctx, struct clf_bert *b,
     if (st == CLF_OK)
         st = clf_graph_create(ctx, &pool);
     if (st == CLF_OK)
-        st = clf_op_mean_pool_normalize(pool, h, tm, &y);
+        st = clf_op_sentence_pool(pool, h, tm, su->pooling, su->dims, su->normalize, &y);
     if (st == CLF_OK)
         st = clf_graph_run(pool);
     if (st == CLF_OK)
-        st = clf_tensor_read(y, out, (size_t)(bt->batch * d) * sizeof *out);
+        st = clf_tensor_read(y, out, (size_t)(bt->batch * cols) * sizeof *out);
     clf_graph_destroy(pool);
     clf_graph_destroy(g);
     clf_tensor_destroy(h);
@@ -299,8 +367,8 @@ static enum clf_status alloc_out(struct embed_out *out, int64_t d)
  * (no device holds the whole model); every batch through all of them, into
  * out. Under mpirun every rank runs every step and returns the same
  * success or failure; a rank prints its own failure. */
-static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, struct clf_ctx *ctx,
-                                struct clf_group *grp, struct cli_mpi *mpi,
+static enum clf_status embed_tp(const struct embed_opts *o, const struct embed_setup *su,
+                                struct clf_ctx *ctx, struct clf_group *grp, struct cli_mpi *mpi,
                                 const struct batches *bt, struct embed_out *out,
                                 struct embed_times *tm)
 {
@@ -308,11 +376,15 @@ static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, str
     struct clf_encoder_tp *tp = NULL;
     const struct clf_tp_comm comm = {mpi->rank, mpi->size, cli_mpi_allreduce_sum, mpi};
     double t = cli_now_ms();
+    const char *dir = su->model_dir;
     enum clf_status st = grp ? clf_bert_load_tp(grp, dir, &o->cfg, &b, &tp)
                              : clf_bert_load_tp_rank(ctx, dir, &o->cfg, &comm, &b, &tp);
     tm->load_ms = cli_now_ms() - t;
+    int64_t k = 0;
+    for (unsigned bits = su->pooling; bits; bits &= bits - 1)
+        k++;
     if (st == CLF_OK)
-        st = alloc_out(out, clf_bert_config(b).d_model);
+        st = alloc_out(out, su->dims ? su->dims : k * clf_bert_config(b).d_model);
     if (st != CLF_OK)
         rank_error(mpi, ctx, st);
     bool go = cli_mpi_all_ok(mpi, st == CLF_OK);
@@ -323,7 +395,7 @@ static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, str
     float *at = out->e;
     for (size_t k = 0; go && k < bt->n; k++) {
         bool quiet;
-        st = embed_batch_tp(ctx, b, tp, mpi, &bt->b[k], at, &quiet);
+        st = embed_batch_tp(ctx, b, tp, mpi, su, &bt->b[k], out->d, at, &quiet);
         at += (size_t)(bt->b[k].batch * out->d);
         if (st != CLF_OK && !quiet)
             rank_error(mpi, ctx, st);
@@ -342,19 +414,22 @@ static enum clf_status embed_tp(const struct embed_opts *o, const char *dir, str
  * 0, over MPI). The FFN activation quantiser is calibrated on the first
  * batch, as one device would. Every rank returns the same success or
  * failure; a rank prints its own failure. */
-static enum clf_status embed_dp(const struct embed_opts *o, const char *dir, struct clf_ctx *ctx,
-                                struct clf_group *grp, struct cli_mpi *mpi,
+static enum clf_status embed_dp(const struct embed_opts *o, const struct embed_setup *su,
+                                struct clf_ctx *ctx, struct clf_group *grp, struct cli_mpi *mpi,
                                 const struct batches *bt, struct embed_out *out,
                                 struct embed_times *tm)
 {
     struct clf_dp *dp = NULL;
     const struct clf_dp_comm comm = {mpi->rank, mpi->size, cli_mpi_dp_gather, mpi};
     double t = cli_now_ms();
+    const char *dir = su->model_dir;
     enum clf_status st = grp ? clf_dp_create_bert(grp, dir, &o->cfg, &dp)
                              : clf_dp_create_bert_rank(ctx, dir, &o->cfg, &comm, &dp);
     tm->load_ms = cli_now_ms() - t;
     if (st == CLF_OK)
-        st = alloc_out(out, clf_encoder_get_config(clf_dp_encoder(dp, 0)).d_model);
+        st = clf_dp_set_pooling(dp, su->pooling, su->dims, su->normalize);
+    if (st == CLF_OK)
+        st = alloc_out(out, clf_dp_embed_dim(dp));
     if (st == CLF_OK && o->cfg.ffn_act.kind != CLF_ACTQ_NONE)
         st = clf_dp_calibrate_embed(dp, &bt->b[0]);
     if (st != CLF_OK)
@@ -439,6 +514,70 @@ static void print_timings(const struct embed_times *tm, struct clf_ctx *ctx)
     cJSON_Delete(o);
 }
 
+/* The folder's configuration (clf_sentence_folder_load) with the options
+ * over it, into *su; *sf receives the folder (for its prompts). Returns 0
+ * or a CLI exit code (the error printed). */
+static int setup(const struct embed_opts *o, const char *dir, struct embed_setup *su,
+                 struct clf_sentence_folder **sf)
+{
+    char msg[1024];
+    if (clf_sentence_folder_load(dir, sf, msg, sizeof msg) != CLF_OK)
+        return cli_error("%s", msg);
+    snprintf(su->model_dir, sizeof su->model_dir, "%s", clf_sentence_folder_model_dir(*sf));
+    su->tp = clf_tokenizer_params_default();
+    if (clf_sentence_folder_tokenizer_params(*sf, &su->tp) != CLF_OK)
+        return cli_error("the tokenizer's parameters");
+    if (o->max_seq)
+        su->tp.max_length = o->max_seq;
+    su->pooling = o->pooling ? o->pooling : clf_sentence_folder_pooling(*sf);
+    su->normalize = o->normalize ? o->normalize > 0 : clf_sentence_folder_normalize(*sf);
+    su->dims = o->dims;
+    if (o->prompt_text) {
+        su->prompt = *o->prompt_text ? o->prompt_text : NULL;
+    } else {
+        su->prompt_name = o->prompt_name ? o->prompt_name : clf_sentence_folder_default_prompt(*sf);
+        su->prompt = clf_sentence_folder_prompt(*sf, su->prompt_name);
+        if (o->prompt_name && !su->prompt) {
+            char names[512] = "";
+            size_t at = 0;
+            for (size_t i = 0; i < clf_sentence_folder_prompt_count(*sf) && at < sizeof names; i++)
+                at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "",
+                                       clf_sentence_folder_prompt_name(*sf, i));
+            return cli_usage_error("embed", "--prompt %s: %s has no such prompt (%s%s)",
+                                   o->prompt_name, dir, at ? "it has: " : "it has none",
+                                   names);
+        }
+    }
+    if (su->prompt && !clf_sentence_folder_include_prompt(*sf))
+        return cli_error("%s: the Pooling's include_prompt is false (the prompt's tokens left "
+                         "out of the mean), which clformer does not run: give --prompt-text \"\" "
+                         "to embed without the prompt",
+                         dir);
+    return 0;
+}
+
+/* Whether model_dir has a vocab.txt; when not, the error (a folder whose
+ * tokenizer is only in tokenizer.json, or none). */
+static bool vocab_check(const char *model_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        fclose(f);
+        return true;
+    }
+    snprintf(path, sizeof path, "%s/tokenizer.json", model_dir);
+    f = fopen(path, "r");
+    if (f)
+        fclose(f);
+    cli_error("%s/vocab.txt: no such file%s", model_dir,
+              f ? "; the tokenizer is only in tokenizer.json, which clformer does not read yet "
+                  "(it reads BERT's WordPiece vocab.txt)"
+                : "");
+    return false;
+}
+
 int cmd_embed(int argc, char **argv)
 {
     struct embed_opts o = {0};
@@ -460,12 +599,26 @@ int cmd_embed(int argc, char **argv)
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "r");
     if (!f) {
+        snprintf(path, sizeof path, "%s/modules.json", dir);
+        f = fopen(path, "r");
+    }
+    if (!f) {
         cli_texts_free(&t);
-        return cli_error("no model at %s (no config.json): run tools/fetch_model.sh, or give "
-                         "--model DIR",
+        return cli_error("no model at %s (no config.json nor modules.json): run "
+                         "tools/fetch_model.sh, or give --model DIR",
                          dir);
     }
     fclose(f);
+    struct embed_setup su = {0};
+    struct clf_sentence_folder *sf = NULL;
+    rc = setup(&o, dir, &su, &sf);
+    if (rc || o.describe) {
+        if (!rc)
+            rc = embed_describe(dir, sf, &su, o.json);
+        clf_sentence_folder_destroy(sf);
+        cli_texts_free(&t);
+        return rc;
+    }
 
     struct embed_times tm = {cli_now_ms(), 0, 0, 0, 0};
     struct cli_mpi mpi;
@@ -479,6 +632,7 @@ int cmd_embed(int argc, char **argv)
     int32_t **ids = calloc(t.n, sizeof *ids);
     size_t *len = calloc(t.n, sizeof *len);
     struct embed_out out = {0};
+    char *prompted = NULL; /* the prompt, then the text */
     rc = CLI_FAIL;
     bool ok = ids && len;
     if (!ok)
@@ -499,15 +653,31 @@ int cmd_embed(int argc, char **argv)
     if (!cli_mpi_all_ok(&mpi, ok))
         goto done;
     tm.context_ms = cli_now_ms() - tm.t0;
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    struct clf_tokenizer_params tp = clf_tokenizer_params_default();
+    snprintf(path, sizeof path, "%s/vocab.txt", su.model_dir);
+    const struct clf_tokenizer_params tp = su.tp;
+    if (!cli_mpi_all_ok(&mpi, vocab_check(su.model_dir)))
+        goto done;
     enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {
         bool cut = false;
+        const char *text = t.s[i];
+        if (su.prompt) {
+            free(prompted);
+            prompted = malloc(strlen(su.prompt) + strlen(t.s[i]) + 1);
+            if (prompted)
+                text = strcat(strcpy(prompted, su.prompt), t.s[i]);
+        }
         ids[i] = malloc((size_t)tp.max_length * sizeof **ids);
-        st = ids[i] ? clf_tokenizer_encode(tok, t.s[i], ids[i], (size_t)tp.max_length, &len[i],
-                                           &cut)
-                    : CLF_E_OUT_OF_MEMORY;
+        st = ids[i] && (!su.prompt || prompted)
+                 ? clf_tokenizer_encode(tok, text, ids[i], (size_t)tp.max_length, &len[i], &cut)
+                 : CLF_E_OUT_OF_MEMORY;
+        if (st == CLF_OK && cut && o.no_truncate) {
+            if (mpi.rank == 0)
+                cli_error("text %zu is longer than %lld tokens (--no-truncate)", i + 1,
+                          (long long)tp.max_length);
+            cli_mpi_all_ok(&mpi, false);
+            goto done;
+        }
         if (st == CLF_OK && cut && mpi.rank == 0)
             fprintf(stderr, "clformer: text %zu truncated to %zu tokens\n", i + 1, len[i]);
         if (st == CLF_E_INVALID_ARG) {
@@ -519,7 +689,10 @@ int cmd_embed(int argc, char **argv)
     }
     /* the ranks must have the same texts and model (see cli_mpi_same) */
     uint64_t h = XXH3_64bits_withSeed(dir, strlen(dir),
-                                      (uint64_t)o.batch ^ ((uint64_t)o.max_tokens << 17));
+                                      (uint64_t)o.batch ^ ((uint64_t)o.max_tokens << 17) ^
+                                          ((uint64_t)su.pooling << 40) ^
+                                          ((uint64_t)su.normalize << 47) ^
+                                          ((uint64_t)su.dims << 48));
     for (size_t i = 0; st == CLF_OK && i < t.n; i++)
         h = XXH3_64bits_withSeed(ids[i], len[i] * sizeof **ids, h ^ len[i]);
     if (st != CLF_OK)
@@ -546,8 +719,8 @@ int cmd_embed(int argc, char **argv)
     out.n = t.n;
     double t1 = cli_now_ms();
     tm.tokenize_ms = t1 - tm.t0 - tm.context_ms;
-    st = o.tp ? embed_tp(&o, dir, ctx, grp, &mpi, &bt, &out, &tm)
-              : embed_dp(&o, dir, ctx, grp, &mpi, &bt, &out, &tm);
+    st = o.tp ? embed_tp(&o, &su, ctx, grp, &mpi, &bt, &out, &tm)
+              : embed_dp(&o, &su, ctx, grp, &mpi, &bt, &out, &tm);
     tm.embed_ms = cli_now_ms() - t1 - tm.load_ms;
     if (st == CLF_OK && mpi.rank == 0) { /* back to the texts' order */
         float *e = malloc(t.n * (size_t)out.d * sizeof *e);
@@ -582,6 +755,8 @@ int cmd_embed(int argc, char **argv)
     if (rc == CLI_OK && o.timings)
         print_timings(&tm, ctx);
 done:
+    free(prompted);
+    clf_sentence_folder_destroy(sf);
     for (size_t i = 0; ids && i < t.n; i++)
         free(ids[i]);
     free(ids);

@@ -315,6 +315,87 @@ CLF_API int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char
 
 /** @} */
 
+/** @defgroup sentence_folder Sentence-transformers folders
+ * What a sentence-transformers model folder says about its sentence
+ * embeddings (host code, no device): which modules run, the pooling, the
+ * tokenizer's length and lower-casing, the prompts.
+ * @{ */
+
+/** A sentence-transformers folder's configuration (clf_sentence_folder_load). */
+struct clf_sentence_folder;
+
+/**
+ * Reads the configuration of a sentence-transformers model folder, in
+ * either layout in use (the classic one on the Hub, and the one current
+ * sentence-transformers writes):
+ *  - modules.json: a Transformer first (its "path" holds the Hugging Face
+ *    model: config.json, model.safetensors, vocab.txt; "" is the folder),
+ *    one Pooling, then optionally Normalize. Any other module (Dense, ...)
+ *    is CLF_E_UNSUPPORTED naming it; a path leaving the folder (absolute,
+ *    "..") CLF_E_FORMAT. Without modules.json the folder is a plain model,
+ *    and, as sentence-transformers makes of one, pooled by mean and not
+ *    normalised.
+ *  - the Pooling's config.json: pooling_mode_cls_token, _max_tokens,
+ *    _mean_tokens, _mean_sqrt_len_tokens, _weightedmean_tokens, _lasttoken
+ *    (enum clf_pooling; at least one true), include_prompt (default true),
+ *    word_embedding_dimension.
+ *  - the length (tokens per text, [CLS] and [SEP] included):
+ *    sentence_bert_config.json's max_seq_length, else
+ *    tokenizer_config.json's model_max_length, capped by config.json's
+ *    max_position_embeddings (default 512; a larger max_seq_length is
+ *    CLF_E_FORMAT).
+ *  - lower-casing (with accents stripped, as uncased BERT): tokenizer.json's
+ *    BertNormalizer "lowercase", else tokenizer_config.json's
+ *    do_lower_case, else true; a "strip_accents" that differs from it, or
+ *    sentence_bert_config.json's do_lower_case true with a cased tokenizer,
+ *    is CLF_E_UNSUPPORTED.
+ *  - config_sentence_transformers.json: "prompts" (name -> text),
+ *    "default_prompt_name" (one of them, or null), "similarity_fn_name".
+ * Every error names the file and the key (or module) at fault, in msg (may
+ * be NULL; "" on success); a file that is not JSON is CLF_E_FORMAT, one
+ * that cannot be read CLF_E_IO. Host code: no context or device needed.
+ * Destroy with clf_sentence_folder_destroy.
+ */
+CLF_API enum clf_status clf_sentence_folder_load(const char *dir,
+                                                 struct clf_sentence_folder **out, char *msg,
+                                                 size_t msg_size);
+/** Destroys a folder's configuration (NULL is fine). */
+CLF_API void clf_sentence_folder_destroy(struct clf_sentence_folder *f);
+/** Where the Hugging Face model's files are (for clf_bert_load,
+ *  clf_tokenizer_load): the folder, or its Transformer module's path. */
+CLF_API const char *clf_sentence_folder_model_dir(const struct clf_sentence_folder *f);
+/** Whether the folder has a modules.json (false: a plain model). */
+CLF_API bool clf_sentence_folder_has_modules(const struct clf_sentence_folder *f);
+/** The pooling modes (enum clf_pooling bits). */
+CLF_API unsigned clf_sentence_folder_pooling(const struct clf_sentence_folder *f);
+/** Whether a Normalize module follows the pooling. */
+CLF_API bool clf_sentence_folder_normalize(const struct clf_sentence_folder *f);
+/** The Pooling's include_prompt: false means the prompt's tokens are left
+ *  out of the pooling (clformer runs such a model only without a prompt). */
+CLF_API bool clf_sentence_folder_include_prompt(const struct clf_sentence_folder *f);
+/** The Pooling's word_embedding_dimension (0: not given). */
+CLF_API int64_t clf_sentence_folder_pooling_dim(const struct clf_sentence_folder *f);
+/** similarity_fn_name (e.g. "cosine"), or NULL when not given. */
+CLF_API const char *clf_sentence_folder_similarity(const struct clf_sentence_folder *f);
+/** Sets p's lower_case and max_length from the folder (the caller's other
+ *  fields kept; p must come from clf_tokenizer_params_init or _default). */
+CLF_API enum clf_status clf_sentence_folder_tokenizer_params(const struct clf_sentence_folder *f,
+                                                             struct clf_tokenizer_params *p);
+/** The number of prompts. */
+CLF_API size_t clf_sentence_folder_prompt_count(const struct clf_sentence_folder *f);
+/** Prompt i's name (NULL out of range). */
+CLF_API const char *clf_sentence_folder_prompt_name(const struct clf_sentence_folder *f,
+                                                    size_t i);
+/** The default prompt's name, or NULL. */
+CLF_API const char *clf_sentence_folder_default_prompt(const struct clf_sentence_folder *f);
+/** The text of the prompt named name (NULL name: the default prompt), or
+ *  NULL when there is none. sentence-transformers puts it in front of
+ *  every text (prompt + text) before tokenising. */
+CLF_API const char *clf_sentence_folder_prompt(const struct clf_sentence_folder *f,
+                                               const char *name);
+
+/** @} */
+
 /** @defgroup bert BERT models
  * Hugging Face BERT models (e.g. all-MiniLM-L6-v2): weights, embeddings and
  * the encoder; sentence embeddings with clf_op_mean_pool_normalize.

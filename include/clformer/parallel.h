@@ -315,8 +315,9 @@ struct clf_dp_batch {
 /**
  * Sentence embeddings of n batches with a BERT runner, the batches dealt
  * whole over the members (ranks) as above, each one forward: out f32
- * [Σ batch, d_model], the batches' rows in order, L2-normalised means of
- * the last hidden states (clf_op_mean_pool_normalize). A rank's block is
+ * [Σ batch, clf_dp_embed_dim], the batches' rows in order, the last hidden
+ * states pooled as clf_dp_set_pooling says (by default L2-normalised
+ * means, clf_op_mean_pool_normalize). A rank's block is
  * its batches' rows. NULL batches, ids, mask or out, or n = 0, is
  * CLF_E_INVALID_ARG; so is an encoder's runner.
  */
@@ -374,7 +375,8 @@ CLF_API const size_t *clf_text_batches_order(const struct clf_text_batches *b);
  * texts batched longest first (clf_text_batches_make with p), the batches
  * run by the BERT runner (clf_dp_embed: every batch's graph recorded once
  * per shape and replayed), the vectors put back in the texts' order: out
- * f32 [n, d_model], row i text i's L2-normalised mean. A rank of an MPI run
+ * f32 [n, clf_dp_embed_dim], row i text i's (pooled as clf_dp_set_pooling
+ * says; by default the L2-normalised mean). A rank of an MPI run
  * (clf_dp_create_bert_rank) gets the rows the gather gave it (rank 0 all).
  * n_tokens (may be NULL) receives each text's id count, truncated (may be
  * NULL) whether it was cut. A text that does not tokenise (invalid UTF-8)
@@ -384,6 +386,22 @@ CLF_API enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokeniz
                                            const char *const *texts, size_t n,
                                            const struct clf_embed_params *p, float *out,
                                            size_t *n_tokens, bool *truncated);
+
+/**
+ * A BERT runner's pooling, which clf_dp_embed and clf_dp_embed_texts apply
+ * (default: CLF_POOL_MEAN, every column, normalised, as all-MiniLM-L6-v2):
+ * clf_op_sentence_pool's modes, dims (0: all k·d_model columns of k modes;
+ * fewer: Matryoshka truncation, normalised after it) and normalize, e.g.
+ * from a clf_sentence_folder. Every rank must set the same. Recorded graphs
+ * are dropped. Bad modes or dims, or an encoder's runner, are
+ * CLF_E_INVALID_ARG.
+ */
+CLF_API enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, int64_t dims,
+                                           bool normalize);
+
+/** The columns of one text's embedding (clf_dp_set_pooling's; d_model by
+ *  default), or 0 for an encoder's runner or NULL. */
+CLF_API int64_t clf_dp_embed_dim(const struct clf_dp *dp);
 
 /** clf_dp_calibrate for a BERT runner: clf_bert_calibrate on every replica
  *  with this one batch (e.g. the first of the texts, as one device would

@@ -56,42 +56,6 @@ struct bert_sizes {
     double eps;
 };
 
-/* Reads a whole file into a NUL-terminated malloc'd buffer. */
-static enum clf_status read_text(struct clf_ctx *ctx, const char *path, char **out)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clf_fail(ctx, CLF_E_IO, "%s: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, f);
-        if (n < cap - 1)
-            break;
-        char *b = cap > (64u << 20) ? NULL : realloc(buf, 2 * cap);
-        if (!b) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = b;
-        cap *= 2;
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (!buf)
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: too large for a configuration (or no memory)",
-                        path);
-    if (err) {
-        free(buf);
-        return clf_fail(ctx, CLF_E_IO, "%s: read error", path);
-    }
-    buf[n] = 0;
-    *out = buf;
-    return CLF_OK;
-}
-
 /* An integer field >= 1 of the configuration; def < 0: required. */
 static enum clf_status get_int(struct clf_ctx *ctx, const cJSON *root, const char *path,
                                const char *key, int64_t def, int64_t hi, int64_t *out)
@@ -114,9 +78,11 @@ static enum clf_status get_int(struct clf_ctx *ctx, const cJSON *root, const cha
 static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct bert_sizes *s)
 {
     char *text = NULL;
-    enum clf_status st = read_text(ctx, path, &text);
+    char why[512];
+    struct clf_msg m = clf_msg_init(why, sizeof why);
+    enum clf_status st = clf_io_read_text(&m, path, &text);
     if (st != CLF_OK)
-        return st;
+        return clf_msg_to_ctx(ctx, st, why);
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(root)) {

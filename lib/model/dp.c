@@ -65,6 +65,10 @@ struct clf_dp {
     struct dp_member *m;          /* [nlocal] */
     int64_t d;                    /* d_model */
     bool bert;                    /* BERT sentence embeddings, else an encoder */
+    /* BERT: the pooling (clf_dp_set_pooling; default mean, normalised) */
+    unsigned pool_modes;
+    int64_t pool_dims;            /* columns of a text's embedding */
+    bool pool_normalize;
     /* for the replicas' construction (one thread each) */
     const struct clf_encoder_config *cfg;
     const char *path;
@@ -89,7 +93,7 @@ static int rank_of(const struct clf_dp *dp, int i)
 /* Floats of one item's output. */
 static size_t item_floats(const struct clf_dp *dp, int64_t seq)
 {
-    return (size_t)((dp->bert ? 1 : seq) * dp->d);
+    return (size_t)(dp->bert ? dp->pool_dims : seq * dp->d);
 }
 
 /* Frees what was recorded for a shape. */
@@ -235,6 +239,7 @@ static enum clf_status make_dp(struct clf_group *grp, struct clf_ctx *ctx,
         return st;
     }
     dp->d = bert ? clf_bert_config(dp->m[0].bert).d_model : dp->m[0].enc->cfg.d_model;
+    dp->pool_modes = CLF_POOL_MEAN, dp->pool_dims = dp->d, dp->pool_normalize = true;
     *out = dp;
     return CLF_OK;
 }
@@ -308,7 +313,8 @@ static enum clf_status record(struct clf_dp *dp, struct dp_member *m, int64_t co
     if (st == CLF_OK && dp->bert)
         st = clf_bert_forward(m->bert, m->g, m->in, m->pad, &h);
     if (st == CLF_OK && dp->bert)
-        st = clf_op_mean_pool_normalize(m->g, h, m->pad, &m->out);
+        st = clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, dp->pool_dims,
+                                  dp->pool_normalize, &m->out);
     else if (st == CLF_OK)
         st = clf_encoder_forward(m->enc, m->g, m->in, m->pad, &m->out);
     if (st != CLF_OK) {
@@ -381,7 +387,7 @@ static size_t batch_offset(const struct clf_dp *dp, size_t k)
     size_t items = 0;
     for (size_t j = 0; j < k; j++)
         items += (size_t)dp->call.batches[j].batch;
-    return items * (size_t)dp->d;
+    return items * (size_t)dp->pool_dims;
 }
 
 /* Member i's part of a call: a calibration; or its share of the items
@@ -408,7 +414,7 @@ static void run_member(struct clf_dp *dp, int i)
     for (int64_t k = first; dp->bert && m->st == CLF_OK && k < first + count; k++) {
         const struct clf_dp_batch *b = &c->batches[k];
         m->st = run_items(dp, m, b->ids, b->mask, b->batch, b->seq, c->out + at);
-        at += (size_t)(b->batch * dp->d);
+        at += (size_t)(b->batch * dp->pool_dims);
     }
 }
 
@@ -529,7 +535,7 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
     const size_t cap = (size_t)clf_tokenizer_max_ids(tok);
     int32_t **ids = calloc(n, sizeof *ids);
     size_t *len = calloc(n, sizeof *len);
-    float *rows = malloc(n * (size_t)dp->d * sizeof *rows);
+    float *rows = malloc(n * (size_t)dp->pool_dims * sizeof *rows);
     enum clf_status st = ids && len && rows ? CLF_OK : CLF_E_OUT_OF_MEMORY;
     if (st != CLF_OK)
         clf_fail(ctx, st, "no memory for %zu texts", n);
@@ -556,7 +562,7 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
     if (st == CLF_OK)
         st = clf_dp_embed(dp, clf_text_batches_list(bt), clf_text_batches_count(bt), rows);
     if (st == CLF_OK) { /* back to the texts' order */
-        const size_t *order = clf_text_batches_order(bt), row = (size_t)dp->d;
+        const size_t *order = clf_text_batches_order(bt), row = (size_t)dp->pool_dims;
         for (size_t s = 0; s < n; s++)
             memcpy(out + order[s] * row, rows + s * row, row * sizeof *out);
     }
@@ -569,6 +575,38 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
     free(len);
     free(rows);
     return st;
+}
+
+enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, int64_t dims,
+                                   bool normalize)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx = dp->m[0].ctx;
+    if (!dp->bert)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "pooling: an encoder's runner, not a BERT one");
+    int64_t k = 0;
+    for (unsigned b = modes; b; b &= b - 1)
+        k++;
+    if (modes == 0 || (modes & ~(unsigned)CLF_POOL_ALL))
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "pooling modes 0x%x: not a nonempty set of enum clf_pooling's bits",
+                        modes);
+    if (dims < 0 || dims > k * dp->d)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "pooling: %lld dimensions asked of a %lld-wide pooled vector",
+                        (long long)dims, (long long)(k * dp->d));
+    dp->pool_modes = modes;
+    dp->pool_dims = dims ? dims : k * dp->d;
+    dp->pool_normalize = normalize;
+    for (int i = 0; i < dp->nlocal; i++) /* recorded with the previous pooling */
+        drop_shape(&dp->m[i]);
+    return CLF_OK;
+}
+
+int64_t clf_dp_embed_dim(const struct clf_dp *dp)
+{
+    return dp && dp->bert ? dp->pool_dims : 0;
 }
 
 enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp, const struct clf_dp_batch *batch)

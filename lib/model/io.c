@@ -220,3 +220,38 @@ enum clf_status clf_io_upload(struct clf_ctx *ctx, const char *what, int ndim,
     *out = t;
     return CLF_OK;
 }
+
+enum clf_status clf_io_read_text(struct clf_msg *m, const char *path, char **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return clf_msg_fail(m, CLF_E_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break;
+        char *b = cap > (64u << 20) ? NULL : realloc(buf, 2 * cap);
+        if (!b) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = b;
+        cap *= 2;
+    }
+    bool err = ferror(f);
+    fclose(f);
+    if (!buf)
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: too large for a configuration (or no memory)",
+                        path);
+    if (err) {
+        free(buf);
+        return clf_msg_fail(m, CLF_E_IO, "%s: read error", path);
+    }
+    buf[n] = 0;
+    *out = buf;
+    return CLF_OK;
+}

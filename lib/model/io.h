@@ -150,4 +150,8 @@ static inline bool clf_io_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
     return true;
 }
 
+/* Reads a whole (configuration) file into *out, NUL-terminated, malloc'd:
+ * CLF_E_IO naming path when it cannot be read, CLF_E_FORMAT past 64 MiB. */
+enum clf_status clf_io_read_text(struct clf_msg *m, const char *path, char **out);
+
 #endif

@@ -1,0 +1,517 @@
+/*
+ * What a sentence-transformers model folder says about its sentence
+ * embeddings (clformer/models.h, "Sentence-transformers folders"), read
+ * with cJSON from the files both layouts in use write:
+ *
+ *   modules.json                 the modules in order: Transformer (its
+ *                                path holds the Hugging Face model),
+ *                                Pooling (its path holds config.json),
+ *                                Normalize
+ *   <pooling>/config.json        pooling_mode_* flags, include_prompt
+ *   sentence_bert_config.json    max_seq_length, do_lower_case (classic)
+ *   tokenizer_config.json        model_max_length (current), do_lower_case,
+ *                                strip_accents
+ *   tokenizer.json               its BertNormalizer's lowercase and
+ *                                strip_accents (the fast tokenizer
+ *                                sentence-transformers runs reads these)
+ *   config_sentence_transformers.json  prompts, default_prompt_name,
+ *                                similarity_fn_name
+ *   config.json                  max_position_embeddings (the length cap)
+ *
+ * Every error names the file and the key at fault.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "../runtime/abi.h"
+#include "io.h"
+
+struct clf_sentence_folder {
+    char *dir;             /* the folder */
+    char *model_dir;       /* the Transformer module's files */
+    bool has_modules;      /* modules.json was there */
+    unsigned pooling;      /* enum clf_pooling bits */
+    bool normalize;        /* a Normalize module */
+    bool include_prompt;   /* the Pooling's include_prompt */
+    int64_t pooling_dim;   /* its word_embedding_dimension, 0: not said */
+    int64_t max_length;    /* tokens per text, specials included */
+    bool lower_case;       /* the tokenizer lower-cases (and strips accents) */
+    size_t n_prompts;
+    char **prompt_names, **prompt_texts;
+    char *default_prompt;  /* a name of prompt_names, or NULL */
+    char *similarity;      /* similarity_fn_name, or NULL */
+};
+
+/* A file of the folder: dir/sub/name (sub may be ""). */
+static void folder_path(char *buf, size_t size, const char *dir, const char *sub, const char *name)
+{
+    snprintf(buf, size, "%s%s%s/%s", dir, *sub ? "/" : "", sub, name);
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Parses path as JSON into *root: NULL (and CLF_OK) when the file does not
+ * exist and is optional. */
+static enum clf_status read_json(struct clf_msg *m, const char *path, bool optional,
+                                 cJSON **root)
+{
+    *root = NULL;
+    if (optional && !file_exists(path))
+        return CLF_OK;
+    char *text = NULL;
+    enum clf_status st = clf_io_read_text(m, path, &text);
+    if (st != CLF_OK)
+        return st;
+    *root = cJSON_Parse(text);
+    free(text);
+    if (!*root)
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: not valid JSON", path);
+    return CLF_OK;
+}
+
+/* A boolean key: *out unchanged when absent (or JSON null with
+ * null_ok); CLF_E_FORMAT naming file and key when of another type. */
+static enum clf_status get_bool(struct clf_msg *m, const cJSON *o, const char *path,
+                                const char *key, bool null_ok, bool *out, bool *present)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (present)
+        *present = v && !(null_ok && cJSON_IsNull(v));
+    if (!v || (null_ok && cJSON_IsNull(v)))
+        return CLF_OK;
+    if (!cJSON_IsBool(v))
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: \"%s\" must be true or false", path, key);
+    *out = cJSON_IsTrue(v);
+    return CLF_OK;
+}
+
+/* An integer key in [1, hi]: *out unchanged when absent or null. */
+static enum clf_status get_length(struct clf_msg *m, const cJSON *o, const char *path,
+                                  const char *key, int64_t hi, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v))
+        return CLF_OK;
+    double x = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!(x >= 1) || x != floor(x))
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: \"%s\" must be a positive integer", path, key);
+    *out = x > (double)hi ? hi : (int64_t)x;
+    return CLF_OK;
+}
+
+/* A relative path inside the folder ("" is the folder): no absolute path,
+ * no "..", so that a folder's files cannot point outside it. */
+static bool inside_path(const char *p)
+{
+    if (p[0] == '/')
+        return false;
+    for (const char *s = p; *s;) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 2 && s[0] == '.' && s[1] == '.')
+            return false;
+        s += n + (e != NULL);
+    }
+    return true;
+}
+
+/* The type's last component: "sentence_transformers.models.Pooling" ->
+ * "Pooling" (the module's class). */
+static const char *module_class(const char *type)
+{
+    const char *dot = strrchr(type, '.');
+    return dot ? dot + 1 : type;
+}
+
+/* modules.json: the Transformer's path (*model_sub, into the folder's
+ * strings) and the Pooling's (*pool_sub), a Normalize module. */
+static enum clf_status read_modules(struct clf_msg *m, struct clf_sentence_folder *f,
+                                    const cJSON *root, const char *path, const char **model_sub,
+                                    const char **pool_sub)
+{
+    if (!cJSON_IsArray(root))
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON array of modules", path);
+    int i = 0;
+    const cJSON *mod;
+    cJSON_ArrayForEach(mod, root)
+    {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(mod, "type");
+        const cJSON *sub = cJSON_GetObjectItemCaseSensitive(mod, "path");
+        if (!cJSON_IsString(type))
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: module %d has no \"type\" string", path, i);
+        if (sub && !cJSON_IsString(sub))
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: module %d: \"path\" must be a string", path,
+                            i);
+        const char *p = sub ? sub->valuestring : "";
+        if (!inside_path(p))
+            return clf_msg_fail(m, CLF_E_FORMAT,
+                            "%s: module %d: \"path\" \"%s\" leaves the folder", path, i, p);
+        const char *cls = module_class(type->valuestring);
+        if (!strcmp(cls, "Transformer")) {
+            if (i != 0)
+                return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                                "%s: module %d is a Transformer: clformer runs one, first", path,
+                                i);
+            *model_sub = p;
+        } else if (!strcmp(cls, "Pooling")) {
+            if (*pool_sub || !*model_sub)
+                return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                                "%s: module %d (Pooling) must come once, after the Transformer",
+                                path, i);
+            *pool_sub = p;
+        } else if (!strcmp(cls, "Normalize")) {
+            if (!*pool_sub)
+                return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                                "%s: module %d (Normalize) before the Pooling", path, i);
+            f->normalize = true;
+        } else {
+            return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                            "%s: module %d is \"%s\": clformer runs Transformer, Pooling and "
+                            "Normalize modules only",
+                            path, i, type->valuestring);
+        }
+        i++;
+    }
+    if (!*model_sub)
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: no Transformer module", path);
+    if (!*pool_sub)
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                        "%s: no Pooling module (token embeddings are not sentence embeddings)",
+                        path);
+    return CLF_OK;
+}
+
+/* The Pooling's config.json: its modes, include_prompt, dimension. */
+static enum clf_status read_pooling(struct clf_msg *m, struct clf_sentence_folder *f,
+                                    const char *path)
+{
+    static const struct {
+        const char *key;
+        unsigned bit;
+    } modes[] = {
+        {"pooling_mode_cls_token", CLF_POOL_CLS},
+        {"pooling_mode_max_tokens", CLF_POOL_MAX},
+        {"pooling_mode_mean_tokens", CLF_POOL_MEAN},
+        {"pooling_mode_mean_sqrt_len_tokens", CLF_POOL_MEAN_SQRT_LEN},
+        {"pooling_mode_weightedmean_tokens", CLF_POOL_WEIGHTED_MEAN},
+        {"pooling_mode_lasttoken", CLF_POOL_LAST_TOKEN},
+    };
+    cJSON *root = NULL;
+    enum clf_status st = read_json(m, path, false, &root);
+    if (st == CLF_OK && !cJSON_IsObject(root))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", path);
+    f->pooling = 0;
+    for (size_t i = 0; st == CLF_OK && i < sizeof modes / sizeof modes[0]; i++) {
+        bool on = false;
+        st = get_bool(m, root, path, modes[i].key, false, &on, NULL);
+        f->pooling |= on ? modes[i].bit : 0;
+    }
+    if (st == CLF_OK)
+        st = get_bool(m, root, path, "include_prompt", false, &f->include_prompt, NULL);
+    if (st == CLF_OK)
+        st = get_length(m, root, path, "word_embedding_dimension", INT64_C(1) << 20,
+                        &f->pooling_dim);
+    if (st == CLF_OK && !f->pooling)
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: no pooling_mode_* key is true", path);
+    cJSON_Delete(root);
+    return st;
+}
+
+/* The tokenizer's lower-casing: tokenizer.json's BertNormalizer (what the
+ * fast tokenizer runs) over tokenizer_config.json's do_lower_case over
+ * BERT's default (true). clformer's tokenizer strips accents exactly when
+ * it lower-cases, as BERT does with strip_accents null. */
+static enum clf_status read_lower_case(struct clf_msg *m, struct clf_sentence_folder *f,
+                                       const cJSON *tok_config, const char *tc_path)
+{
+    char path[4200];
+    folder_path(path, sizeof path, f->model_dir, "", "tokenizer.json");
+    cJSON *root = NULL;
+    enum clf_status st = read_json(m, path, true, &root);
+    const cJSON *norm = root ? cJSON_GetObjectItemCaseSensitive(root, "normalizer") : NULL;
+    const cJSON *type = norm ? cJSON_GetObjectItemCaseSensitive(norm, "type") : NULL;
+    bool strip = false, has_strip = false;
+    const char *where = tc_path;
+    const cJSON *from = tok_config;
+    if (cJSON_IsString(type) && !strcmp(type->valuestring, "BertNormalizer")) {
+        where = path;
+        from = norm;
+        if (st == CLF_OK)
+            st = get_bool(m, norm, path, "lowercase", false, &f->lower_case, NULL);
+    } else if (st == CLF_OK && tok_config) {
+        st = get_bool(m, tok_config, tc_path, "do_lower_case", false, &f->lower_case, NULL);
+    }
+    if (st == CLF_OK && from)
+        st = get_bool(m, from, where, "strip_accents", true, &strip, &has_strip);
+    if (st == CLF_OK && has_strip && strip != f->lower_case)
+        st = clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                      "%s: \"strip_accents\" %s with lower-casing %s: clformer's tokenizer "
+                      "strips accents exactly when it lower-cases",
+                      where, strip ? "true" : "false", f->lower_case ? "on" : "off");
+    cJSON_Delete(root);
+    return st;
+}
+
+/* config_sentence_transformers.json: prompts, default_prompt_name,
+ * similarity_fn_name. */
+static enum clf_status read_prompts(struct clf_msg *m, struct clf_sentence_folder *f,
+                                    const char *path)
+{
+    cJSON *root = NULL;
+    enum clf_status st = read_json(m, path, true, &root);
+    if (st != CLF_OK || !root)
+        return st;
+    if (!cJSON_IsObject(root))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", path);
+    const cJSON *prompts = st == CLF_OK ? cJSON_GetObjectItemCaseSensitive(root, "prompts") : NULL;
+    if (prompts && !cJSON_IsObject(prompts))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: \"prompts\" must be an object of strings", path);
+    size_t n = prompts ? (size_t)cJSON_GetArraySize(prompts) : 0;
+    if (st == CLF_OK && n) {
+        f->prompt_names = calloc(n, sizeof *f->prompt_names);
+        f->prompt_texts = calloc(n, sizeof *f->prompt_texts);
+        if (!f->prompt_names || !f->prompt_texts)
+            st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for the prompts", path);
+    }
+    const cJSON *p;
+    cJSON_ArrayForEach(p, prompts)
+    {
+        if (st != CLF_OK)
+            break;
+        if (!cJSON_IsString(p)) {
+            st = clf_msg_fail(m, CLF_E_FORMAT, "%s: prompt \"%s\" must be a string", path,
+                          p->string);
+            break;
+        }
+        f->prompt_names[f->n_prompts] = strdup(p->string);
+        f->prompt_texts[f->n_prompts] = strdup(p->valuestring);
+        if (!f->prompt_names[f->n_prompts++] || !f->prompt_texts[f->n_prompts - 1])
+            st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for the prompts", path);
+    }
+    const cJSON *def = st == CLF_OK ? cJSON_GetObjectItemCaseSensitive(root, "default_prompt_name")
+                                    : NULL;
+    if (def && !cJSON_IsNull(def)) {
+        if (!cJSON_IsString(def) || !clf_sentence_folder_prompt(f, def->valuestring))
+            st = clf_msg_fail(m, CLF_E_FORMAT,
+                          "%s: \"default_prompt_name\" must name one of \"prompts\"", path);
+        else if (!(f->default_prompt = strdup(def->valuestring)))
+            st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "no memory");
+    }
+    const cJSON *sim = st == CLF_OK ? cJSON_GetObjectItemCaseSensitive(root, "similarity_fn_name")
+                                    : NULL;
+    if (cJSON_IsString(sim) && !(f->similarity = strdup(sim->valuestring)))
+        st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "no memory");
+    cJSON_Delete(root);
+    return st;
+}
+
+/* The length: sentence_bert_config.json's max_seq_length, else
+ * tokenizer_config.json's model_max_length, else the position table's;
+ * never past config.json's max_position_embeddings (default 512). */
+static enum clf_status read_lengths(struct clf_msg *m, struct clf_sentence_folder *f,
+                                    const cJSON *sb, const char *sb_path, const cJSON *tc,
+                                    const char *tc_path)
+{
+    char path[4200];
+    folder_path(path, sizeof path, f->model_dir, "", "config.json");
+    cJSON *cfg = NULL;
+    enum clf_status st = read_json(m, path, false, &cfg);
+    int64_t max_pos = 512, seq = 0, tok = 0;
+    if (st == CLF_OK && !cJSON_IsObject(cfg))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", path);
+    if (st == CLF_OK)
+        st = get_length(m, cfg, path, "max_position_embeddings", INT64_C(1) << 20, &max_pos);
+    cJSON_Delete(cfg);
+    if (st == CLF_OK && sb)
+        st = get_length(m, sb, sb_path, "max_seq_length", INT64_C(1) << 20, &seq);
+    if (st == CLF_OK && tc) /* Hugging Face writes 1e30 for "no limit": capped below */
+        st = get_length(m, tc, tc_path, "model_max_length", INT64_C(1) << 40, &tok);
+    if (st == CLF_OK && seq > max_pos)
+        st = clf_msg_fail(m, CLF_E_FORMAT,
+                      "%s: \"max_seq_length\" %lld is more than config.json's "
+                      "max_position_embeddings %lld",
+                      sb_path, (long long)seq, (long long)max_pos);
+    f->max_length = seq ? seq : tok && tok < max_pos ? tok : max_pos;
+    return st;
+}
+
+/* Everything past modules.json and the Pooling. */
+static enum clf_status read_rest(struct clf_msg *m, struct clf_sentence_folder *f)
+{
+    char sb_path[4200], tc_path[4200], path[4200];
+    folder_path(sb_path, sizeof sb_path, f->model_dir, "", "sentence_bert_config.json");
+    folder_path(tc_path, sizeof tc_path, f->model_dir, "", "tokenizer_config.json");
+    cJSON *sb = NULL, *tc = NULL;
+    enum clf_status st = read_json(m, sb_path, true, &sb);
+    if (st == CLF_OK && sb && !cJSON_IsObject(sb))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", sb_path);
+    if (st == CLF_OK)
+        st = read_json(m, tc_path, true, &tc);
+    if (st == CLF_OK && tc && !cJSON_IsObject(tc))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", tc_path);
+    if (st == CLF_OK)
+        st = read_lengths(m, f, sb, sb_path, tc, tc_path);
+    if (st == CLF_OK)
+        st = read_lower_case(m, f, tc, tc_path);
+    bool st_lower = false; /* sentence-transformers' own str.lower() first */
+    if (st == CLF_OK && sb)
+        st = get_bool(m, sb, sb_path, "do_lower_case", false, &st_lower, NULL);
+    if (st == CLF_OK && st_lower && !f->lower_case)
+        st = clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                      "%s: \"do_lower_case\" true with a cased tokenizer: clformer lower-cases "
+                      "only in an uncased tokenizer",
+                      sb_path);
+    folder_path(path, sizeof path, f->dir, "", "config_sentence_transformers.json");
+    if (st == CLF_OK)
+        st = read_prompts(m, f, path);
+    cJSON_Delete(sb);
+    cJSON_Delete(tc);
+    return st;
+}
+
+void clf_sentence_folder_destroy(struct clf_sentence_folder *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n_prompts; i++) {
+        free(f->prompt_names[i]);
+        free(f->prompt_texts[i]);
+    }
+    free(f->prompt_names);
+    free(f->prompt_texts);
+    free(f->default_prompt);
+    free(f->similarity);
+    free(f->model_dir);
+    free(f->dir);
+    free(f);
+}
+
+enum clf_status clf_sentence_folder_load(const char *dir, struct clf_sentence_folder **out,
+                                         char *msg, size_t msg_size)
+{
+    struct clf_msg mb = clf_msg_init(msg, msg_size), *m = &mb;
+    if (out)
+        *out = NULL;
+    if (!dir || !out)
+        return clf_msg_fail(m, CLF_E_INVALID_ARG, "sentence folder: NULL argument");
+    struct clf_sentence_folder *f = calloc(1, sizeof *f);
+    if (!f || !(f->dir = strdup(dir))) {
+        free(f);
+        return clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "no memory for a folder's configuration");
+    }
+    /* a plain Hugging Face folder: what sentence-transformers makes of it */
+    f->pooling = CLF_POOL_MEAN;
+    f->include_prompt = true;
+    f->lower_case = true;
+    char path[4200], model_path[4200];
+    folder_path(path, sizeof path, dir, "", "modules.json");
+    cJSON *mods = NULL;
+    enum clf_status st = read_json(m, path, true, &mods);
+    const char *model_sub = NULL, *pool_sub = NULL;
+    f->has_modules = mods != NULL;
+    if (st == CLF_OK && mods)
+        st = read_modules(m, f, mods, path, &model_sub, &pool_sub);
+    folder_path(model_path, sizeof model_path, dir, "", model_sub ? model_sub : "");
+    if (model_path[strlen(model_path) - 1] == '/') /* the folder itself */
+        model_path[strlen(model_path) - 1] = 0;
+    if (st == CLF_OK && !(f->model_dir = strdup(model_path)))
+        st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "no memory for a folder's configuration");
+    folder_path(path, sizeof path, dir, pool_sub ? pool_sub : "", "config.json");
+    if (st == CLF_OK && pool_sub)
+        st = read_pooling(m, f, path);
+    cJSON_Delete(mods);
+    if (st == CLF_OK)
+        st = read_rest(m, f);
+    if (st != CLF_OK) {
+        clf_sentence_folder_destroy(f);
+        return st;
+    }
+    *out = f;
+    return CLF_OK;
+}
+
+const char *clf_sentence_folder_model_dir(const struct clf_sentence_folder *f)
+{
+    return f ? f->model_dir : NULL;
+}
+
+bool clf_sentence_folder_has_modules(const struct clf_sentence_folder *f)
+{
+    return f && f->has_modules;
+}
+
+unsigned clf_sentence_folder_pooling(const struct clf_sentence_folder *f)
+{
+    return f ? f->pooling : 0;
+}
+
+bool clf_sentence_folder_normalize(const struct clf_sentence_folder *f)
+{
+    return f && f->normalize;
+}
+
+bool clf_sentence_folder_include_prompt(const struct clf_sentence_folder *f)
+{
+    return !f || f->include_prompt;
+}
+
+int64_t clf_sentence_folder_pooling_dim(const struct clf_sentence_folder *f)
+{
+    return f ? f->pooling_dim : 0;
+}
+
+const char *clf_sentence_folder_similarity(const struct clf_sentence_folder *f)
+{
+    return f ? f->similarity : NULL;
+}
+
+enum clf_status clf_sentence_folder_tokenizer_params(const struct clf_sentence_folder *f,
+                                                     struct clf_tokenizer_params *p)
+{
+    struct clf_tokenizer_params local = clf_tokenizer_params_default();
+    enum clf_status st = f && p ? clf_abi_import(NULL, "clf_tokenizer_params", p, &local,
+                                                 sizeof local)
+                                : CLF_E_INVALID_ARG;
+    if (st != CLF_OK)
+        return st;
+    local.lower_case = f->lower_case;
+    local.max_length = f->max_length < 2 ? 2 : f->max_length;
+    return clf_abi_export(NULL, "clf_tokenizer_params", p, &local, sizeof local);
+}
+
+size_t clf_sentence_folder_prompt_count(const struct clf_sentence_folder *f)
+{
+    return f ? f->n_prompts : 0;
+}
+
+const char *clf_sentence_folder_prompt_name(const struct clf_sentence_folder *f, size_t i)
+{
+    return f && i < f->n_prompts ? f->prompt_names[i] : NULL;
+}
+
+const char *clf_sentence_folder_default_prompt(const struct clf_sentence_folder *f)
+{
+    return f ? f->default_prompt : NULL;
+}
+
+const char *clf_sentence_folder_prompt(const struct clf_sentence_folder *f, const char *name)
+{
+    if (!f)
+        return NULL;
+    if (!name)
+        name = f->default_prompt;
+    for (size_t i = 0; name && i < f->n_prompts; i++)
+        if (!strcmp(f->prompt_names[i], name))
+            return f->prompt_texts[i];
+    return NULL;
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Sentence-transformers folders through `clformer embed`: each variant of
+test/reference/minilm-folders.json (tools/make_folder_reference.py: the real
+all-MiniLM-L6-v2 weights with other pooling, normalisation, lengths,
+layouts, prompts, Matryoshka dimensions) is rebuilt in a scratch folder and
+embedded; the vectors must be within max abs 1e-5 of sentence-transformers'
+(the bound the real model's goldens use: f32 through six layers, with other
+summation orders than PyTorch's). Then folders that must fail, each with a
+message naming the file and the key or module at fault. Skipped (77)
+without the model (tools/fetch_model.sh).
+
+    folders.py CLFORMER SOURCE_DIR
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+TOL = 1e-5
+
+
+def model_dir():
+    d = os.environ.get("CLFORMER_MODEL_DIR")
+    if not d:
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ.get("HOME", "."),
+                                                                 ".cache")
+        d = os.path.join(cache, "clformer", "models", "all-MiniLM-L6-v2")
+    return d
+
+
+def read_npy(path):
+    """A float32 2-D .npy (as clf_npy_write writes it) as (rows, cols, list)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:6] == b"\x93NUMPY", path
+    hlen = struct.unpack("<H", data[8:10])[0]
+    header = data[10:10 + hlen].decode()
+    assert "'<f4'" in header and "False" in header, header
+    shape = tuple(int(x) for x in header.split("(")[1].split(")")[0].split(",") if x.strip())
+    n = shape[0] * shape[1]
+    vals = struct.unpack("<%df" % n, data[10 + hlen:10 + hlen + 4 * n])
+    return shape[0], shape[1], vals
+
+
+def build(src, dest, hf_files, files, model_sub):
+    sub = os.path.join(dest, model_sub)
+    os.makedirs(sub, exist_ok=True)
+    for f in hf_files:
+        os.symlink(os.path.join(src, f), os.path.join(sub, f))
+    for path, content in files.items():
+        full = os.path.join(dest, path)
+        if os.path.lexists(full):
+            os.remove(full)
+        if content is None:
+            continue
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(content if isinstance(content, str) else json.dumps(content))
+
+
+def embed(exe, folder, texts, args, npy):
+    return subprocess.run([exe, "embed", "-m", folder, "--npy", npy] + args + texts,
+                          capture_output=True, text=True)
+
+
+def main():
+    exe, srcdir = sys.argv[1], sys.argv[2]
+    src = model_dir()
+    if not os.path.exists(os.path.join(src, "model.safetensors")):
+        print("no model at %s (tools/fetch_model.sh): skipped" % src)
+        return 77
+    with open(os.path.join(srcdir, "test", "reference", "minilm-folders.json")) as f:
+        ref = json.load(f)
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, v in enumerate(ref["variants"]):
+            folder = os.path.join(tmp, "v%d" % i)
+            build(src, folder, ref["hf_files"], v["files"], v["model_sub"])
+            npy = folder + ".npy"
+            r = embed(exe, folder, ref["texts"], v["args"], npy)
+            if r.returncode:
+                print("FAIL %s: exit %d: %s" % (v["name"], r.returncode, r.stderr.strip()))
+                failed += 1
+                continue
+            rows, cols, got = read_npy(npy)
+            want = v["embeddings"]
+            if (rows, cols) != (len(want), len(want[0])):
+                print("FAIL %s: shape %s, expected %s" % (v["name"], (rows, cols),
+                                                          (len(want), len(want[0]))))
+                failed += 1
+                continue
+            err = max(abs(got[r * cols + c] - want[r][c]) if got[r * cols + c] ==
+                      got[r * cols + c] else float("inf")
+                      for r in range(rows) for c in range(cols))
+            ok = err <= TOL
+            failed += not ok
+            print("%s %s: max abs error %.2e (bound %.0e)" % ("ok  " if ok else "FAIL", v["name"],
+                                                            err, TOL))
+        failed += check_errors(exe, src, ref["hf_files"], tmp)
+    print("%d failure(s)" % failed)
+    return 1 if failed else 0
+
+
+T = "sentence_transformers.models."
+MODS = [{"path": "", "type": T + "Transformer"}, {"path": "1_Pooling", "type": T + "Pooling"}]
+POOL = {"pooling_mode_mean_tokens": True}
+
+# folder files over a good folder, extra arguments, words the message must hold
+ERRORS = [
+    ("a Dense module", {"modules.json": MODS + [{"path": "2_Dense", "type": T + "Dense"}]}, [],
+     ["modules.json", "module 2", "Dense"]),
+    ("a path leaving the folder", {"modules.json": [MODS[0], {"path": "../x",
+                                                               "type": T + "Pooling"}]}, [],
+     ["modules.json", "module 1", "leaves the folder"]),
+    ("no pooling mode", {"1_Pooling/config.json": {"pooling_mode_mean_tokens": False}}, [],
+     ["1_Pooling/config.json", "pooling_mode_"]),
+    ("a pooling flag not boolean", {"1_Pooling/config.json": {"pooling_mode_cls_token": "yes"}},
+     [], ["1_Pooling/config.json", "pooling_mode_cls_token"]),
+    ("modules.json not JSON", {"modules.json": "[{"}, [], ["modules.json", "not valid JSON"]),
+    ("max_seq_length past the positions", {"sentence_bert_config.json": {"max_seq_length": 513}},
+     [], ["sentence_bert_config.json", "max_seq_length", "max_position_embeddings"]),
+    ("strip_accents against lower-casing",
+     {"tokenizer.json": {"normalizer": {"type": "BertNormalizer", "lowercase": True,
+                                        "strip_accents": False}}},
+     [], ["tokenizer.json", "strip_accents"]),
+    ("a default prompt that is not there",
+     {"config_sentence_transformers.json": {"prompts": {"q": "q: "},
+                                            "default_prompt_name": "query"}},
+     [], ["config_sentence_transformers.json", "default_prompt_name"]),
+    ("an unknown --prompt", {"config_sentence_transformers.json": {"prompts": {"q": "q: "}}},
+     ["--prompt", "query"], ["--prompt query", "it has: q"]),
+    ("a prompt left out of the pooling",
+     {"1_Pooling/config.json": dict(POOL, include_prompt=False)}, ["--prompt-text", "q: "],
+     ["include_prompt"]),
+    ("--no-truncate with a long text", {}, ["--no-truncate", "--max-seq-length", "4"],
+     ["text 1", "longer than 4 tokens"]),
+    ("--dimensions past the vector", {}, ["--dimensions", "385"], ["385", "384"]),
+    ("only tokenizer.json", {"vocab.txt": None}, [], ["vocab.txt", "tokenizer.json"]),
+]
+
+
+def check_errors(exe, src, hf_files, tmp):
+    failed = 0
+    base = {"modules.json": MODS, "1_Pooling/config.json": POOL}
+    for i, (what, files, args, words) in enumerate(ERRORS):
+        folder = os.path.join(tmp, "e%d" % i)
+        build(src, folder, hf_files, dict(base, **files), "")
+        r = embed(exe, folder, ["A man is eating food."], args, folder + ".npy")
+        missing = [w for w in words if w not in r.stderr]
+        ok = r.returncode != 0 and not missing and "Traceback" not in r.stderr
+        failed += not ok
+        print("%s error, %s: exit %d: %s%s" % ("ok  " if ok else "FAIL", what, r.returncode,
+                                               r.stderr.strip().splitlines()[-1:] or "",
+                                               " (missing: %s)" % missing if missing else ""))
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+/* `clformer embed`: pooling names and --describe (embed_folder.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "embed_folder.h"
+
+/* In enum clf_pooling's bit order: the names sentence-transformers' Pooling
+ * takes as pooling_mode. */
+static const char *const pool_names[] = {"cls",           "max",          "mean",
+                                         "mean_sqrt_len", "weightedmean", "lasttoken"};
+
+bool embed_pooling_parse(const char *s, unsigned *modes)
+{
+    unsigned m = 0;
+    while (s && *s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        unsigned bit = 0;
+        for (unsigned i = 0; i < sizeof pool_names / sizeof pool_names[0]; i++)
+            if (strlen(pool_names[i]) == n && !strncmp(pool_names[i], s, n))
+                bit = 1u << i;
+        if (!bit)
+            return false;
+        m |= bit;
+        s = e ? e + 1 : s + n;
+        if (e && !*s)
+            return false; /* a trailing ',' */
+    }
+    if (!m)
+        return false;
+    *modes = m;
+    return true;
+}
+
+void embed_pooling_str(unsigned modes, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < sizeof pool_names / sizeof pool_names[0]; i++)
+        if (modes & (1u << i) && at < size)
+            at += (size_t)snprintf(buf + at, size - at, "%s%s", at ? "," : "", pool_names[i]);
+}
+
+/* config.json's key as a JSON value (a copy), or null. */
+static cJSON *config_item(const cJSON *cfg, const char *key)
+{
+    const cJSON *v = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, key) : NULL;
+    return v ? cJSON_Duplicate(v, true) : cJSON_CreateNull();
+}
+
+/* The model's config.json, parsed (NULL when unreadable: --describe then
+ * says so in its fields). */
+static cJSON *read_config(const char *model_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", model_dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            char *t = cap > (16u << 20) ? NULL : realloc(text, cap = 2 * cap + 8192);
+            if (!t)
+                break;
+            text = t;
+        }
+        size_t got = fread(text + n, 1, 4096, f);
+        n += got;
+        if (got < 4096)
+            break;
+    }
+    fclose(f);
+    cJSON *cfg = NULL;
+    if (text) {
+        text[n] = 0;
+        cfg = cJSON_Parse(text);
+    }
+    free(text);
+    return cfg;
+}
+
+/* The dtype of the weights (model.safetensors' first floating-point
+ * tensor; position_ids are integers), or null. */
+static cJSON *weights_dtype(const char *model_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", model_dir);
+    struct clf_safetensors *st = NULL;
+    if (clf_safetensors_open(path, &st, NULL, 0) != CLF_OK)
+        return cJSON_CreateNull();
+    cJSON *v = NULL;
+    for (size_t i = 0; !v && i < clf_safetensors_count(st); i++) {
+        int ndim;
+        int64_t shape[CLF_MAX_DIMS];
+        const char *dtype = NULL;
+        if (clf_safetensors_shape(st, clf_safetensors_name(st, i), &ndim, shape, &dtype) ==
+                CLF_OK &&
+            dtype && (dtype[0] == 'F' || dtype[0] == 'B'))
+            v = cJSON_CreateString(dtype);
+    }
+    clf_safetensors_close(st);
+    return v ? v : cJSON_CreateNull();
+}
+
+int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
+                   const struct embed_setup *s, bool json)
+{
+    cJSON *cfg = read_config(s->model_dir);
+    cJSON *o = cJSON_CreateObject();
+    char pool[128];
+    embed_pooling_str(s->pooling, pool, sizeof pool);
+    cJSON_AddStringToObject(o, "folder", dir);
+    cJSON_AddStringToObject(o, "layout", clf_sentence_folder_has_modules(sf)
+                                             ? "sentence-transformers (modules.json)"
+                                             : "plain Hugging Face model (no modules.json)");
+    cJSON_AddStringToObject(o, "model_dir", s->model_dir);
+    cJSON_AddItemToObject(o, "architecture", config_item(cfg, "model_type"));
+    cJSON_AddItemToObject(o, "hidden_size", config_item(cfg, "hidden_size"));
+    cJSON_AddItemToObject(o, "layers", config_item(cfg, "num_hidden_layers"));
+    cJSON_AddItemToObject(o, "heads", config_item(cfg, "num_attention_heads"));
+    cJSON_AddItemToObject(o, "vocab_size", config_item(cfg, "vocab_size"));
+    cJSON_AddItemToObject(o, "dtype", weights_dtype(s->model_dir));
+    cJSON_AddStringToObject(o, "tokenizer",
+                            s->tp.lower_case ? "WordPiece (vocab.txt), uncased"
+                                             : "WordPiece (vocab.txt), cased");
+    cJSON_AddNumberToObject(o, "max_seq_length", (double)s->tp.max_length);
+    cJSON_AddStringToObject(o, "pooling", pool);
+    cJSON_AddBoolToObject(o, "normalize", s->normalize);
+    const cJSON *hs = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "hidden_size") : NULL;
+    int64_t k = 0;
+    for (unsigned b = s->pooling; b; b &= b - 1)
+        k++;
+    if (s->dims)
+        cJSON_AddNumberToObject(o, "dimensions", (double)s->dims);
+    else if (cJSON_IsNumber(hs))
+        cJSON_AddNumberToObject(o, "dimensions", (double)k * hs->valuedouble);
+    else
+        cJSON_AddNullToObject(o, "dimensions");
+    cJSON *pr = cJSON_AddObjectToObject(o, "prompts");
+    for (size_t i = 0; i < clf_sentence_folder_prompt_count(sf); i++) {
+        const char *name = clf_sentence_folder_prompt_name(sf, i);
+        cJSON_AddStringToObject(pr, name, clf_sentence_folder_prompt(sf, name));
+    }
+    const char *def = clf_sentence_folder_default_prompt(sf);
+    if (def)
+        cJSON_AddStringToObject(o, "default_prompt_name", def);
+    else
+        cJSON_AddNullToObject(o, "default_prompt_name");
+    if (s->prompt)
+        cJSON_AddStringToObject(o, "prompt", s->prompt);
+    else
+        cJSON_AddNullToObject(o, "prompt");
+    const char *sim = clf_sentence_folder_similarity(sf);
+    cJSON_AddStringToObject(o, "similarity", sim ? sim : "cosine");
+    cJSON_Delete(cfg);
+    if (json)
+        return cli_print_json(o);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, o)
+    {
+        char *v = cJSON_IsString(it) ? NULL : cJSON_PrintUnformatted(it);
+        printf("%-20s %s\n", it->string, v ? v : it->valuestring);
+        free(v);
+    }
+    cJSON_Delete(o);
+    return CLI_OK;
+}

@@ -1,0 +1,42 @@
+/*
+ * `clformer embed`'s reading of a sentence-transformers folder
+ * (clf_sentence_folder_*) with the options that override it: --pooling's
+ * names, and --describe's report of what the folder resolves to.
+ */
+#ifndef CLF_TOOLS_EMBED_FOLDER_H
+#define CLF_TOOLS_EMBED_FOLDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clformer.h"
+
+/* What the embeddings are made with: the folder's settings, then the
+ * options'. */
+struct embed_setup {
+    char model_dir[4096];     /* the Transformer's files */
+    struct clf_tokenizer_params tp;
+    unsigned pooling;         /* enum clf_pooling bits */
+    bool normalize;
+    int64_t dims;             /* 0: every column */
+    const char *prompt_name;  /* the prompt's name, or NULL */
+    const char *prompt;       /* its text (owned by the folder or argv), or NULL */
+};
+
+/* --pooling's value: names from "cls", "max", "mean", "mean_sqrt_len",
+ * "weightedmean", "lasttoken", joined by ',' (their vectors concatenated in
+ * enum clf_pooling's order). False for an unknown or empty name. */
+bool embed_pooling_parse(const char *s, unsigned *modes);
+
+/* The names of modes, joined by ',' ("" for none). */
+void embed_pooling_str(unsigned modes, char *buf, size_t size);
+
+/* --describe: what the folder dir resolves to, with the options applied
+ * (s): architecture and sizes (config.json), the weights' dtype, the
+ * tokenizer, pooling, normalisation, length, dimensions, prompts. JSON
+ * with json, else lines of "key: value". Returns a CLI exit code. */
+int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
+                   const struct embed_setup *s, bool json);
+
+#endif
