@@ -137,7 +137,12 @@ ERRORS = [
     ("--no-truncate with a long text", {}, ["--no-truncate", "--max-seq-length", "4"],
      ["text 1", "longer than 4 tokens"]),
     ("--dimensions past the vector", {}, ["--dimensions", "385"], ["385", "384"]),
-    ("only tokenizer.json", {"vocab.txt": None}, [], ["vocab.txt", "tokenizer.json"]),
+    ("a byte-level BPE tokenizer.json only",
+     {"vocab.txt": None, "tokenizer.json": {"model": {"type": "BPE", "vocab": {}},
+                                            "post_processor": {"type": "RobertaProcessing"}}},
+     [], ["tokenizer.json", "model \"BPE\"", "WordPiece"]),
+    ("no tokenizer", {"vocab.txt": None, "tokenizer.json": None}, [],
+     ["no vocab.txt nor tokenizer.json"]),
 ]
 
 

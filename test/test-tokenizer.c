@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "../lib/model/tokenizer.h" /* internal: the tokenizer.json reader's messages */
 
 static char *tmpdir;
 
@@ -274,6 +275,82 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* tokenizer.json: the tiny vocabulary as a WordPiece model gives the same
+ * ids as vocab.txt; each component clformer does not implement is refused,
+ * naming it. */
+#define TJ_VOCAB "\"vocab\": {\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, " \
+                 "\"un\": 5, \"unaff\": 6, \"##able\": 7, \"hello\": 10, \",\": 14}"
+#define TJ_POST "\"post_processor\": {\"type\": \"BertProcessing\"}"
+START_TEST(test_tokenizer_json)
+{
+    char *path = write_file("tokenizer.json",
+                            "{\"normalizer\": {\"type\": \"BertNormalizer\", \"lowercase\": "
+                            "true, \"strip_accents\": null}, \"pre_tokenizer\": {\"type\": "
+                            "\"BertPreTokenizer\"}, " TJ_POST ", \"added_tokens\": [{\"id\": 2, "
+                            "\"content\": \"[CLS]\"}], \"model\": {\"type\": \"WordPiece\", "
+                            "\"max_input_chars_per_word\": 100, " TJ_VOCAB "}}");
+    struct clf_tokenizer *t = NULL;
+    struct clf_tokenizer_params p = clf_tokenizer_params_default();
+    p.lower_case = false; /* the normaliser's lowercase wins */
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, &p, &t));
+    int32_t ids[16];
+    size_t n = 0;
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "Unaffable, HELLO xyz", ids, 16, &n, NULL));
+    const int32_t want[] = {2, 6, 7, 14, 10, 1, 3};
+    ck_assert_uint_eq(n, 7);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(ids[i], want[i]);
+    clf_tokenizer_destroy(t);
+    free(path);
+    static const struct {
+        const char *json, *words;
+        enum clf_status st;
+    } bad[] = {
+        {"{\"model\": {\"type\": \"BPE\", " TJ_VOCAB "}, " TJ_POST "}", "model \"BPE\"",
+         CLF_E_UNSUPPORTED},
+        {"{\"normalizer\": {\"type\": \"Sequence\"}, " TJ_POST ", \"model\": {\"type\": "
+         "\"WordPiece\", " TJ_VOCAB "}}", "normalizer \"Sequence\"", CLF_E_UNSUPPORTED},
+        {"{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, " TJ_POST ", \"model\": {\"type\": "
+         "\"WordPiece\", " TJ_VOCAB "}}", "pre_tokenizer \"ByteLevel\"", CLF_E_UNSUPPORTED},
+        {"{\"model\": {\"type\": \"WordPiece\", " TJ_VOCAB "}}", "no post_processor",
+         CLF_E_UNSUPPORTED},
+        {"{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"Sequence\": "
+         "{\"id\": \"A\"}}]}, \"model\": {\"type\": \"WordPiece\", " TJ_VOCAB "}}",
+         "post_processor \"TemplateProcessing\"", CLF_E_UNSUPPORTED},
+        {"{" TJ_POST ", \"added_tokens\": [{\"id\": 11, \"content\": \"<s>\"}], "
+         "\"model\": {\"type\": \"WordPiece\", " TJ_VOCAB "}}", "\"<s>\"", CLF_E_UNSUPPORTED},
+        {"{" TJ_POST ", \"model\": {\"type\": \"WordPiece\", \"continuing_subword_prefix\": "
+         "\"@@\", " TJ_VOCAB "}}", "continuing_subword_prefix", CLF_E_UNSUPPORTED},
+        {"{" TJ_POST ", \"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 1.5}}}",
+         "vocab entry \"a\"", CLF_E_FORMAT},
+        {"{\"model\": ", "not a JSON object", CLF_E_FORMAT},
+        {"{" TJ_POST ", \"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[CLS]\": 0}}}",
+         "", CLF_E_FORMAT}, /* no [SEP]: refused by the load, not the reader */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "bad%zu.json", i);
+        path = write_file(name, bad[i].json);
+        ck_assert_status(NULL, clf_tokenizer_load(NULL, path, NULL, &t), bad[i].st);
+        ck_assert_ptr_null(t);
+        /* the message, from the reader (the load above has no context) */
+        char msg[512];
+        struct clf_msg m = clf_msg_init(msg, sizeof msg);
+        struct clf_tok_vocab v;
+        enum clf_status st = clf_tok_vocab_read_json(&m, path, &v);
+        if (st == CLF_OK) { /* the reader accepts it: the load's own check (the specials)
+                               refused it above */
+            clf_tok_vocab_free(&v);
+            free(path);
+            continue;
+        }
+        ck_assert_msg(strstr(msg, bad[i].words) && strstr(msg, name),
+                      "case %zu: \"%s\" lacks \"%s\" or the file", i, msg, bad[i].words);
+        free(path);
+    }
+}
+END_TEST
+
 /* The model directory, or NULL when vocab.txt is absent there. */
 static char *model_vocab(void)
 {
@@ -306,8 +383,12 @@ static char *read_text(const char *path)
     return s;
 }
 
+/* _i 0: vocab.txt, 1: the same folder's tokenizer.json. */
 START_TEST(test_reference)
 {
+    char tj[4200];
+    snprintf(tj, sizeof tj, "%.*s/tokenizer.json", (int)(strlen(vocab_path) - 10), vocab_path);
+    const char *path = _i ? tj : vocab_path;
     char *json = read_text(CLF_SOURCE_DIR "/test/reference/minilm-tokens.json");
     cJSON *root = cJSON_Parse(json);
     ck_assert_msg(root != NULL, "minilm-tokens.json does not parse");
@@ -316,7 +397,7 @@ START_TEST(test_reference)
     ck_assert_int_ge(cJSON_GetArraySize(cases), 60);
 
     struct clf_tokenizer *t = NULL;
-    ck_assert_ok(NULL, clf_tokenizer_load(NULL, vocab_path, NULL, &t));
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
     ck_assert_int_eq(clf_tokenizer_token_id(t, "[CLS]"), 101);
     ck_assert_int_eq(clf_tokenizer_token_id(t, "[SEP]"), 102);
 
@@ -362,8 +443,8 @@ START_TEST(test_reference)
         ck_assert_ok(NULL, clf_tokenizer_encode(t, longest, ids, 256, &n, NULL));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("reference: %zu cases identical; encode of a %zu-byte text: %.1f us (%.1f MB/s)\n",
-           count, strlen(longest), 1e6 * s / reps, (double)strlen(longest) * reps / s / 1e6);
+    printf("reference (%s): %zu cases identical; encode of a %zu-byte text: %.1f us (%.1f MB/s)\n",
+           _i ? "tokenizer.json" : "vocab.txt", count, strlen(longest), 1e6 * s / reps, (double)strlen(longest) * reps / s / 1e6);
     clf_tokenizer_destroy(t);
     cJSON_Delete(root);
     free(json);
@@ -380,10 +461,11 @@ int main(void)
     tcase_add_test(tc, test_normalisation);
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_tokenizer_json);
     suite_add_tcase(s, tc);
     if (vocab_path) {
         tc = tcase_create("reference");
-        tcase_add_test(tc, test_reference);
+        tcase_add_loop_test(tc, test_reference, 0, 2);
         suite_add_tcase(s, tc);
     }
     int rc = test_run_suite(s);

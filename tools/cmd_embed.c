@@ -556,25 +556,21 @@ static int setup(const struct embed_opts *o, const char *dir, struct embed_setup
     return 0;
 }
 
-/* Whether model_dir has a vocab.txt; when not, the error (a folder whose
- * tokenizer is only in tokenizer.json, or none). */
-static bool vocab_check(const char *model_dir)
+/* The tokenizer's file in model_dir into path: vocab.txt, else
+ * tokenizer.json (the same WordPiece vocabulary; clf_tokenizer_load reads
+ * either). False, the error printed, when there is neither. */
+static bool tokenizer_path(const char *model_dir, char *path, size_t size)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        fclose(f);
-        return true;
+    static const char *const names[] = {"vocab.txt", "tokenizer.json"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, size, "%s/%s", model_dir, names[i]);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            fclose(f);
+            return true;
+        }
     }
-    snprintf(path, sizeof path, "%s/tokenizer.json", model_dir);
-    f = fopen(path, "r");
-    if (f)
-        fclose(f);
-    cli_error("%s/vocab.txt: no such file%s", model_dir,
-              f ? "; the tokenizer is only in tokenizer.json, which clformer does not read yet "
-                  "(it reads BERT's WordPiece vocab.txt)"
-                : "");
+    cli_error("%s: no vocab.txt nor tokenizer.json", model_dir);
     return false;
 }
 
@@ -653,9 +649,8 @@ int cmd_embed(int argc, char **argv)
     if (!cli_mpi_all_ok(&mpi, ok))
         goto done;
     tm.context_ms = cli_now_ms() - tm.t0;
-    snprintf(path, sizeof path, "%s/vocab.txt", su.model_dir);
     const struct clf_tokenizer_params tp = su.tp;
-    if (!cli_mpi_all_ok(&mpi, vocab_check(su.model_dir)))
+    if (!cli_mpi_all_ok(&mpi, tokenizer_path(su.model_dir, path, sizeof path)))
         goto done;
     enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {

@@ -124,9 +124,14 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
     cJSON_AddItemToObject(o, "heads", config_item(cfg, "num_attention_heads"));
     cJSON_AddItemToObject(o, "vocab_size", config_item(cfg, "vocab_size"));
     cJSON_AddItemToObject(o, "dtype", weights_dtype(s->model_dir));
-    cJSON_AddStringToObject(o, "tokenizer",
-                            s->tp.lower_case ? "WordPiece (vocab.txt), uncased"
-                                             : "WordPiece (vocab.txt), cased");
+    char path[4200], tok[64];
+    snprintf(path, sizeof path, "%s/vocab.txt", s->model_dir);
+    FILE *vf = fopen(path, "r");
+    if (vf)
+        fclose(vf);
+    snprintf(tok, sizeof tok, "WordPiece (%s), %s", vf ? "vocab.txt" : "tokenizer.json",
+             s->tp.lower_case ? "uncased" : "cased");
+    cJSON_AddStringToObject(o, "tokenizer", tok);
     cJSON_AddNumberToObject(o, "max_seq_length", (double)s->tp.max_length);
     cJSON_AddStringToObject(o, "pooling", pool);
     cJSON_AddBoolToObject(o, "normalize", s->normalize);

@@ -114,6 +114,8 @@ VARIANTS = [
      "", ["--prompt", "passage"], "passage: ", None),
     ("matryoshka-128", {"modules.json": modules(), "1_Pooling/config.json": pooling("mean"),
                         "sentence_bert_config.json": SB}, "", ["--dimensions", "128"], None, 128),
+    # the tokenizer from tokenizer.json alone (what sentence-transformers runs)
+    ("tokenizer-json-only", {"vocab.txt": None}, "", [], None, None),
     ("options-over-folder", {"modules.json": modules(), "1_Pooling/config.json": pooling("mean"),
                              "sentence_bert_config.json": SB}, "",
      ["--pooling", "cls", "--no-normalize", "--max-seq-length", "7"], None, None),

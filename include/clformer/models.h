@@ -269,7 +269,14 @@ struct clf_tokenizer;
 
 /**
  * Loads vocab.txt (one token per line, id = line number, "\r\n" allowed,
- * a later duplicate wins as in Hugging Face's dict; lines must be UTF-8).
+ * a later duplicate wins as in Hugging Face's dict; lines must be UTF-8),
+ * or, for a path ending in ".json", a Hugging Face tokenizer.json of a BERT
+ * WordPiece tokenizer: model WordPiece ("##", [UNK]; its vocab and
+ * max_input_chars_per_word), normalizer BertNormalizer (its lowercase
+ * replaces p's lower_case) or none, pre_tokenizer BertPreTokenizer or none,
+ * post_processor "[CLS] $A [SEP]" (TemplateProcessing or BertProcessing),
+ * added tokens among the specials below; any other component is
+ * CLF_E_UNSUPPORTED naming it.
  * [CLS], [SEP], [UNK] and [PAD] must be present (CLF_E_FORMAT otherwise;
  * [MASK] is optional). p NULL means the defaults; max_length < 2 or
  * max_word_chars < 1 is CLF_E_INVALID_ARG. Errors name the file (CLF_E_IO

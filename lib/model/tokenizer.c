@@ -134,6 +134,116 @@ static bool utf8_valid(const char *s, size_t len)
     return true;
 }
 
+/* An empty table for n tokens (load <= 1/2). */
+static bool make_table(struct clf_tokenizer *t, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    t->table = malloc(cap * sizeof *t->table);
+    if (!t->table)
+        return false;
+    for (size_t i = 0; i < cap; i++)
+        t->table[i].id = -1;
+    t->mask = cap - 1;
+    return true;
+}
+
+/* vocab.txt into t's strings and table (t freed by the caller on failure). */
+static enum clf_status load_txt(struct clf_ctx *ctx, struct clf_tokenizer *t,
+                                const char *vocab_path)
+{
+    uint64_t size;
+    char msg[1024];
+    struct clf_msg m = clf_msg_init(msg, sizeof msg);
+    int fd = clf_io_open_read(&m, vocab_path, &size);
+    if (fd < 0)
+        return clf_msg_to_ctx(ctx, CLF_E_IO, msg);
+    if (size >= UINT32_MAX) {
+        close(fd);
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: %llu bytes is too large for a vocabulary",
+                        vocab_path, (unsigned long long)size);
+    }
+    char *buf = malloc((size_t)size + 1);
+    if (!buf) {
+        close(fd);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
+                        vocab_path);
+    }
+    enum clf_status st = clf_io_pread(&m, fd, vocab_path, buf, (size_t)size, 0, "the vocabulary");
+    close(fd);
+    if (st != CLF_OK) {
+        free(buf);
+        return clf_msg_to_ctx(ctx, st, msg);
+    }
+    buf[size] = '\0';
+    t->strings = buf;
+
+    /* Lines as Python's readlines(): a final line without '\n' counts, the
+     * empty string after a final '\n' does not; "\r\n" ends a line too. */
+    size_t lines = 0;
+    for (size_t i = 0; i < size; i++)
+        lines += buf[i] == '\n';
+    if (size > 0 && buf[size - 1] != '\n')
+        lines++;
+    if (lines > (size_t)INT32_MAX)
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: too many lines", vocab_path);
+    if (!make_table(t, lines))
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
+                        vocab_path);
+
+    size_t start = 0;
+    for (int32_t id = 0; start < size; id++) {
+        size_t end = start;
+        while (end < size && buf[end] != '\n')
+            end++;
+        size_t next = end + 1;
+        if (end > start && buf[end - 1] == '\r')
+            end--;
+        buf[end] = '\0';
+        if (!utf8_valid(buf + start, end - start))
+            return clf_fail(ctx, CLF_E_FORMAT, "%s: line %ld is not valid UTF-8", vocab_path,
+                            (long)id + 1);
+        tok_insert(t, (uint32_t)start, (uint32_t)(end - start), id);
+        start = next;
+    }
+
+    return CLF_OK;
+}
+
+/* tokenizer.json (clf_tok_vocab_read_json) into t's strings and table; its
+ * normaliser's lower-casing and word length replace p's. */
+static enum clf_status load_json(struct clf_ctx *ctx, struct clf_tokenizer *t, const char *path,
+                                 struct clf_tokenizer_params *p)
+{
+    char msg[1024];
+    struct clf_msg m = clf_msg_init(msg, sizeof msg);
+    struct clf_tok_vocab v;
+    enum clf_status st = clf_tok_vocab_read_json(&m, path, &v);
+    if (st != CLF_OK)
+        return clf_msg_to_ctx(ctx, st, msg);
+    t->strings = v.strings;
+    v.strings = NULL;
+    if (!make_table(t, v.n)) {
+        clf_tok_vocab_free(&v);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary", path);
+    }
+    for (size_t i = 0; i < v.n; i++) {
+        if (!utf8_valid(t->strings + v.off[i], v.len[i])) {
+            clf_tok_vocab_free(&v);
+            return clf_fail(ctx, CLF_E_FORMAT, "%s: a vocabulary token is not valid UTF-8",
+                            path);
+        }
+        tok_insert(t, v.off[i], v.len[i], v.id[i]);
+    }
+    if (v.lower_case >= 0)
+        p->lower_case = v.lower_case;
+    if (v.max_word_chars > 0)
+        p->max_word_chars = v.max_word_chars;
+    clf_tok_vocab_free(&v);
+    return CLF_OK;
+}
+
 enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
                                    const struct clf_tokenizer_params *p,
                                    struct clf_tokenizer **out)
@@ -157,78 +267,18 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
                         "clf_tokenizer_load: max_word_chars %lld must be >= 1",
                         (long long)params.max_word_chars);
 
-    uint64_t size;
-    char msg[1024];
-    struct clf_msg m = clf_msg_init(msg, sizeof msg);
-    int fd = clf_io_open_read(&m, vocab_path, &size);
-    if (fd < 0)
-        return clf_msg_to_ctx(ctx, CLF_E_IO, msg);
-    if (size >= UINT32_MAX) {
-        close(fd);
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: %llu bytes is too large for a vocabulary",
-                        vocab_path, (unsigned long long)size);
-    }
     struct clf_tokenizer *t = calloc(1, sizeof *t);
-    char *buf = malloc((size_t)size + 1);
-    if (!t || !buf) {
-        close(fd);
-        free(t);
-        free(buf);
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
-                        vocab_path);
-    }
-    enum clf_status st = clf_io_pread(&m, fd, vocab_path, buf, (size_t)size, 0, "the vocabulary");
-    close(fd);
+    if (!t)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the tokenizer", vocab_path);
+    const size_t plen = strlen(vocab_path);
+    enum clf_status st = plen >= 5 && !strcmp(vocab_path + plen - 5, ".json")
+                             ? load_json(ctx, t, vocab_path, &params)
+                             : load_txt(ctx, t, vocab_path);
     if (st != CLF_OK) {
-        free(t);
-        free(buf);
-        return clf_msg_to_ctx(ctx, st, msg);
+        clf_tokenizer_destroy(t);
+        return st;
     }
-    buf[size] = '\0';
     t->p = params;
-    t->strings = buf;
-
-    /* Lines as Python's readlines(): a final line without '\n' counts, the
-     * empty string after a final '\n' does not; "\r\n" ends a line too. */
-    size_t lines = 0;
-    for (size_t i = 0; i < size; i++)
-        lines += buf[i] == '\n';
-    if (size > 0 && buf[size - 1] != '\n')
-        lines++;
-    if (lines > (size_t)INT32_MAX) {
-        clf_tokenizer_destroy(t);
-        return clf_fail(ctx, CLF_E_FORMAT, "%s: too many lines", vocab_path);
-    }
-    size_t cap = 16;
-    while (cap < 2 * lines)
-        cap *= 2;
-    t->table = malloc(cap * sizeof *t->table);
-    if (!t->table) {
-        clf_tokenizer_destroy(t);
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
-                        vocab_path);
-    }
-    for (size_t i = 0; i < cap; i++)
-        t->table[i].id = -1;
-    t->mask = cap - 1;
-
-    size_t start = 0;
-    for (int32_t id = 0; start < size; id++) {
-        size_t end = start;
-        while (end < size && buf[end] != '\n')
-            end++;
-        size_t next = end + 1;
-        if (end > start && buf[end - 1] == '\r')
-            end--;
-        buf[end] = '\0';
-        if (!utf8_valid(buf + start, end - start)) {
-            clf_tokenizer_destroy(t);
-            return clf_fail(ctx, CLF_E_FORMAT, "%s: line %ld is not valid UTF-8", vocab_path,
-                            (long)id + 1);
-        }
-        tok_insert(t, (uint32_t)start, (uint32_t)(end - start), id);
-        start = next;
-    }
 
     static const char *const required[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]"};
     for (size_t i = 0; i < 4; i++)

@@ -1,0 +1,227 @@
+/*
+ * A BERT WordPiece tokenizer's vocabulary and settings from a Hugging Face
+ * tokenizer.json (the `tokenizers` library's format: "normalizer",
+ * "pre_tokenizer", "model", "post_processor", "added_tokens"), for
+ * clf_tokenizer_load. Only the components clf_tokenizer_encode implements
+ * are accepted; any other is an error naming it, so that a tokenizer that
+ * would split text otherwise is never run silently.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "tokenizer.h"
+
+static const char *const specials[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
+
+static bool is_special(const char *s)
+{
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++)
+        if (!strcmp(s, specials[i]))
+            return true;
+    return false;
+}
+
+/* o's key "type" as a string, or NULL. */
+static const char *type_of(const cJSON *o)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
+    return cJSON_IsString(t) ? t->valuestring : NULL;
+}
+
+/* A boolean key that must be true (or absent) for our BERT tokenizer. */
+static bool true_or_absent(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return !v || cJSON_IsTrue(v);
+}
+
+/* The normaliser: BertNormalizer with clean_text and handle_chinese_chars
+ * (lowercase into v), or none. */
+static enum clf_status check_normalizer(struct clf_msg *m, const char *path, const cJSON *n,
+                                        struct clf_tok_vocab *v)
+{
+    if (!n || cJSON_IsNull(n))
+        return CLF_OK;
+    const char *type = type_of(n);
+    if (!type || strcmp(type, "BertNormalizer"))
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                            "%s: normalizer \"%s\": clformer's tokenizer is BERT's "
+                            "(BertNormalizer)",
+                            path, type ? type : "?");
+    if (!true_or_absent(n, "clean_text") || !true_or_absent(n, "handle_chinese_chars"))
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                            "%s: normalizer: clean_text and handle_chinese_chars false are not "
+                            "supported",
+                            path);
+    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(n, "lowercase");
+    if (lc && !cJSON_IsBool(lc))
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: normalizer: \"lowercase\" must be true or "
+                            "false", path);
+    v->lower_case = lc ? cJSON_IsTrue(lc) : 1;
+    const cJSON *sa = cJSON_GetObjectItemCaseSensitive(n, "strip_accents");
+    if (sa && !cJSON_IsNull(sa) && cJSON_IsTrue(sa) != (v->lower_case == 1))
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                            "%s: normalizer: \"strip_accents\" differs from \"lowercase\": "
+                            "clformer's tokenizer strips accents exactly when it lower-cases",
+                            path);
+    return CLF_OK;
+}
+
+/* The post-processor: [CLS] $A [SEP], in either form. */
+static enum clf_status check_post(struct clf_msg *m, const char *path, const cJSON *p)
+{
+    if (!p || cJSON_IsNull(p))
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                            "%s: no post_processor: clformer adds [CLS] and [SEP]", path);
+    const char *type = type_of(p);
+    if (type && !strcmp(type, "BertProcessing"))
+        return CLF_OK;
+    bool ok = type && !strcmp(type, "TemplateProcessing");
+    const cJSON *single = ok ? cJSON_GetObjectItemCaseSensitive(p, "single") : NULL;
+    const char *want[3] = {"[CLS]", "A", "[SEP]"};
+    ok = cJSON_IsArray(single) && cJSON_GetArraySize(single) == 3;
+    for (int i = 0; ok && i < 3; i++) {
+        const cJSON *piece = cJSON_GetArrayItem(single, i);
+        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(piece, "SpecialToken");
+        const cJSON *seq = cJSON_GetObjectItemCaseSensitive(piece, "Sequence");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(sp ? sp : seq, "id");
+        ok = cJSON_IsString(id) && !strcmp(id->valuestring, want[i]) && (i == 1) == !sp;
+    }
+    if (!ok)
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                            "%s: post_processor \"%s\": clformer's tokenizer makes "
+                            "[CLS] text [SEP] (TemplateProcessing or BertProcessing)",
+                            path, type ? type : "?");
+    return CLF_OK;
+}
+
+/* The model: WordPiece with "##" and [UNK]; its vocabulary into v. */
+static enum clf_status read_model(struct clf_msg *m, const char *path, const cJSON *model,
+                                  struct clf_tok_vocab *v)
+{
+    const char *type = type_of(model);
+    if (!type || strcmp(type, "WordPiece"))
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                            "%s: model \"%s\": clformer reads WordPiece (BERT) tokenizers only",
+                            path, type ? type : "?");
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
+    const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
+    const cJSON *maxc = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
+    if (pre && !(cJSON_IsString(pre) && !strcmp(pre->valuestring, "##")))
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                            "%s: model: \"continuing_subword_prefix\" other than \"##\"", path);
+    if (unk && !(cJSON_IsString(unk) && !strcmp(unk->valuestring, "[UNK]")))
+        return clf_msg_fail(m, CLF_E_UNSUPPORTED, "%s: model: \"unk_token\" other than [UNK]",
+                            path);
+    if (maxc && !(cJSON_IsNumber(maxc) && maxc->valuedouble >= 1 && maxc->valuedouble < 1e9))
+        return clf_msg_fail(m, CLF_E_FORMAT,
+                            "%s: model: \"max_input_chars_per_word\" must be a positive integer",
+                            path);
+    v->max_word_chars = maxc ? (int64_t)maxc->valuedouble : 0;
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    if (!cJSON_IsObject(vocab))
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: model: no \"vocab\" object", path);
+    size_t n = (size_t)cJSON_GetArraySize(vocab), bytes = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vocab)
+    {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > INT32_MAX ||
+            e->valuedouble != (double)(int32_t)e->valuedouble)
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: model: vocab entry \"%s\": not an id",
+                                path, e->string);
+        bytes += strlen(e->string) + 1;
+        if (bytes >= UINT32_MAX)
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: the vocabulary is too large", path);
+    }
+    v->strings = malloc(bytes ? bytes : 1);
+    v->off = malloc((n ? n : 1) * sizeof *v->off);
+    v->len = malloc((n ? n : 1) * sizeof *v->len);
+    v->id = malloc((n ? n : 1) * sizeof *v->id);
+    if (!v->strings || !v->off || !v->len || !v->id)
+        return clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary", path);
+    size_t at = 0;
+    cJSON_ArrayForEach(e, vocab)
+    {
+        size_t len = strlen(e->string);
+        memcpy(v->strings + at, e->string, len + 1);
+        v->off[v->n] = (uint32_t)at, v->len[v->n] = (uint32_t)len;
+        v->id[v->n++] = (int32_t)e->valuedouble;
+        at += len + 1;
+    }
+    return CLF_OK;
+}
+
+/* The added tokens must be BERT's specials, each with its vocabulary id. */
+static enum clf_status check_added(struct clf_msg *m, const char *path, const cJSON *added,
+                                   const struct clf_tok_vocab *v)
+{
+    const cJSON *a;
+    cJSON_ArrayForEach(a, added)
+    {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(a, "content");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+        if (!cJSON_IsString(c) || !cJSON_IsNumber(id))
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: added_tokens: an entry without "
+                                "\"content\" and \"id\"", path);
+        if (!is_special(c->valuestring))
+            return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                                "%s: added_tokens: \"%s\": clformer splits out only [CLS], "
+                                "[SEP], [UNK], [PAD] and [MASK]",
+                                path, c->valuestring);
+        bool found = false;
+        for (size_t i = 0; i < v->n && !found; i++)
+            found = !strcmp(v->strings + v->off[i], c->valuestring) &&
+                    v->id[i] == (int32_t)id->valuedouble;
+        if (!found)
+            return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                                "%s: added_tokens: \"%s\" with id %.0f, not the vocabulary's",
+                                path, c->valuestring, id->valuedouble);
+    }
+    return CLF_OK;
+}
+
+void clf_tok_vocab_free(struct clf_tok_vocab *v)
+{
+    free(v->strings);
+    free(v->off);
+    free(v->len);
+    free(v->id);
+    *v = (struct clf_tok_vocab){0};
+}
+
+enum clf_status clf_tok_vocab_read_json(struct clf_msg *m, const char *path,
+                                        struct clf_tok_vocab *v)
+{
+    *v = (struct clf_tok_vocab){.lower_case = -1};
+    char *text = NULL;
+    enum clf_status st = clf_io_read_text(m, path, &text);
+    if (st != CLF_OK)
+        return st;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", path);
+    }
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const char *pre_type = pre && !cJSON_IsNull(pre) ? type_of(pre) : "BertPreTokenizer";
+    st = read_model(m, path, cJSON_GetObjectItemCaseSensitive(root, "model"), v);
+    if (st == CLF_OK)
+        st = check_normalizer(m, path, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), v);
+    if (st == CLF_OK && (!pre_type || strcmp(pre_type, "BertPreTokenizer")))
+        st = clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                          "%s: pre_tokenizer \"%s\": clformer's tokenizer is BERT's "
+                          "(BertPreTokenizer)",
+                          path, pre_type ? pre_type : "?");
+    if (st == CLF_OK)
+        st = check_post(m, path, cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
+    if (st == CLF_OK)
+        st = check_added(m, path, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), v);
+    cJSON_Delete(root);
+    if (st != CLF_OK)
+        clf_tok_vocab_free(v);
+    return st;
+}
