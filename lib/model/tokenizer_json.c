@@ -163,9 +163,10 @@ static enum clf_status check_added(struct clf_msg *m, const char *path, const cJ
     {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(a, "content");
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
-        if (!cJSON_IsString(c) || !cJSON_IsNumber(id))
+        if (!cJSON_IsString(c) || !cJSON_IsNumber(id) || !(id->valuedouble >= 0) ||
+            id->valuedouble > INT32_MAX)
             return clf_msg_fail(m, CLF_E_FORMAT, "%s: added_tokens: an entry without "
-                                "\"content\" and \"id\"", path);
+                                "\"content\" and an \"id\" in [0, 2^31)", path);
         if (!is_special(c->valuestring))
             return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                                 "%s: added_tokens: \"%s\": clformer splits out only [CLS], "
