@@ -6,8 +6,10 @@ layouts, prompts, Matryoshka dimensions) is rebuilt in a scratch folder and
 embedded; the vectors must be within max abs 1e-5 of sentence-transformers'
 (the bound the real model's goldens use: f32 through six layers, with other
 summation orders than PyTorch's). Then folders that must fail, each with a
-message naming the file and the key or module at fault. Skipped (77)
-without the model (tools/fetch_model.sh).
+message naming the file and the key or module at fault; those need the
+model (tools/fetch_model.sh). First, always, the small committed folders
+of test/models/ (tools/make_tiny_models.py: DistilBERT, a cased BERT with
+CLS pooling) against their sentence-transformers vectors.
 
     folders.py CLFORMER SOURCE_DIR
 """
@@ -65,15 +67,49 @@ def embed(exe, folder, texts, args, npy):
                           capture_output=True, text=True)
 
 
+def compare(name, npy, want):
+    """Checks the .npy against the golden rows; prints the result, returns
+    the failures (0 or 1)."""
+    rows, cols, got = read_npy(npy)
+    if (rows, cols) != (len(want), len(want[0])):
+        print("FAIL %s: shape %s, expected %s" % (name, (rows, cols), (len(want), len(want[0]))))
+        return 1
+    err = max(abs(got[r * cols + c] - want[r][c]) if got[r * cols + c] == got[r * cols + c]
+              else float("inf") for r in range(rows) for c in range(cols))
+    print("%s %s: max abs error %.2e (bound %.0e)" % ("ok  " if err <= TOL else "FAIL", name,
+                                                    err, TOL))
+    return err > TOL
+
+
+def tiny_models(exe, srcdir, tmp):
+    """The committed small folders (tools/make_tiny_models.py): other
+    architectures, trained vocabularies, cased text, CLS pooling."""
+    with open(os.path.join(srcdir, "test", "reference", "tiny-models.json")) as f:
+        ref = json.load(f)
+    failed = 0
+    for m in ref["models"]:
+        npy = os.path.join(tmp, m["name"] + ".npy")
+        r = embed(exe, os.path.join(srcdir, m["folder"]), ref["texts"], [], npy)
+        if r.returncode:
+            print("FAIL %s: exit %d: %s" % (m["name"], r.returncode, r.stderr.strip()))
+            failed += 1
+            continue
+        failed += compare(m["name"], npy, m["embeddings"])
+    return failed
+
+
 def main():
     exe, srcdir = sys.argv[1], sys.argv[2]
     src = model_dir()
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        failed += tiny_models(exe, srcdir, tmp)
     if not os.path.exists(os.path.join(src, "model.safetensors")):
-        print("no model at %s (tools/fetch_model.sh): skipped" % src)
-        return 77
+        print("no model at %s (tools/fetch_model.sh): its variants skipped" % src)
+        print("%d failure(s)" % failed)
+        return 1 if failed else 0
     with open(os.path.join(srcdir, "test", "reference", "minilm-folders.json")) as f:
         ref = json.load(f)
-    failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, v in enumerate(ref["variants"]):
             folder = os.path.join(tmp, "v%d" % i)
@@ -84,20 +120,7 @@ def main():
                 print("FAIL %s: exit %d: %s" % (v["name"], r.returncode, r.stderr.strip()))
                 failed += 1
                 continue
-            rows, cols, got = read_npy(npy)
-            want = v["embeddings"]
-            if (rows, cols) != (len(want), len(want[0])):
-                print("FAIL %s: shape %s, expected %s" % (v["name"], (rows, cols),
-                                                          (len(want), len(want[0]))))
-                failed += 1
-                continue
-            err = max(abs(got[r * cols + c] - want[r][c]) if got[r * cols + c] ==
-                      got[r * cols + c] else float("inf")
-                      for r in range(rows) for c in range(cols))
-            ok = err <= TOL
-            failed += not ok
-            print("%s %s: max abs error %.2e (bound %.0e)" % ("ok  " if ok else "FAIL", v["name"],
-                                                            err, TOL))
+            failed += compare(v["name"], npy, v["embeddings"])
         failed += check_errors(exe, src, ref["hf_files"], tmp)
     print("%d failure(s)" % failed)
     return 1 if failed else 0
@@ -143,6 +166,8 @@ ERRORS = [
      [], ["tokenizer.json", "model \"BPE\"", "WordPiece"]),
     ("no tokenizer", {"vocab.txt": None, "tokenizer.json": None}, [],
      ["no vocab.txt nor tokenizer.json"]),
+    ("an architecture not run", {"config.json": {"model_type": "roberta", "hidden_size": 384}},
+     [], ["config.json", "model_type \"roberta\"", "supported: bert, distilbert"]),
 ]
 
 
@@ -159,6 +184,14 @@ def check_errors(exe, src, hf_files, tmp):
         print("%s error, %s: exit %d: %s%s" % ("ok  " if ok else "FAIL", what, r.returncode,
                                                r.stderr.strip().splitlines()[-1:] or "",
                                                " (missing: %s)" % missing if missing else ""))
+    # run and analyze given a model folder point to embed
+    for cmd in (["run", "--seq", "4", "--weights", src], ["analyze", "attention", "--weights",
+                                                          os.path.join(src, "model.safetensors")]):
+        r = subprocess.run([exe] + cmd, capture_output=True, text=True)
+        ok = r.returncode != 0 and "clformer embed -m" in r.stderr
+        failed += not ok
+        print("%s %s on a model folder: exit %d, %s" % ("ok  " if ok else "FAIL", cmd[0],
+                                                         r.returncode, r.stderr.strip()[-120:]))
     return failed
 
 

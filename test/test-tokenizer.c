@@ -1,7 +1,9 @@
 /*
  * BERT WordPiece tokenizer (clf_tokenizer_*).
  *
- * "unit": a tiny vocabulary written to a temporary directory; each rule of
+ * "unit": the trained vocabularies of test/models/ against Hugging Face's
+ * ids (test/reference/tiny-models.json, 230 varied texts each); a tiny
+ * vocabulary written to a temporary directory; each rule of
  * the algorithm (greedy longest match, "##" continuations, [UNK] for a word
  * with no match or too many characters, cleaning, lower-casing and accent
  * stripping, punctuation and CJK splits, special tokens in the text,
@@ -25,6 +27,8 @@
 
 #include "common.h"
 #include "../lib/model/tokenizer.h" /* internal: the tokenizer.json reader's messages */
+
+static char *read_text(const char *path);
 
 static char *tmpdir;
 
@@ -351,6 +355,61 @@ START_TEST(test_tokenizer_json)
 }
 END_TEST
 
+/* The trained vocabularies of test/models/ (tools/make_tiny_models.py: one
+ * uncased, one cased): Hugging Face's ids (BertTokenizerFast) of 230 varied
+ * texts, through vocab.txt and through tokenizer.json, with the folder's
+ * own settings (clf_sentence_folder_tokenizer_params: its lower-casing). */
+START_TEST(test_trained_vocabularies)
+{
+    char *json = read_text(CLF_SOURCE_DIR "/test/reference/tiny-models.json");
+    cJSON *root = cJSON_Parse(json);
+    ck_assert_msg(root != NULL, "tiny-models.json does not parse");
+    const cJSON *toks = cJSON_GetObjectItemCaseSensitive(root, "tokenizers"), *tk;
+    ck_assert_int_eq(cJSON_GetArraySize(toks), 2);
+    int32_t ids[512];
+    cJSON_ArrayForEach(tk, toks)
+    {
+        const char *folder = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(tk, "folder"));
+        const cJSON *texts = cJSON_GetObjectItemCaseSensitive(tk, "texts");
+        const cJSON *want = cJSON_GetObjectItemCaseSensitive(tk, "ids");
+        ck_assert(folder && cJSON_GetArraySize(texts) >= 200 &&
+                  cJSON_GetArraySize(texts) == cJSON_GetArraySize(want));
+        char dir[4096], path[4200], msg[512];
+        snprintf(dir, sizeof dir, "%s/%s", CLF_SOURCE_DIR, folder);
+        struct clf_sentence_folder *f = NULL;
+        ck_assert_msg(clf_sentence_folder_load(dir, &f, msg, sizeof msg) == CLF_OK, "%s", msg);
+        struct clf_tokenizer_params p = clf_tokenizer_params_default();
+        ck_assert_ok(NULL, clf_sentence_folder_tokenizer_params(f, &p));
+        clf_sentence_folder_destroy(f);
+        p.max_length = 512;
+        for (int file = 0; file < 2; file++) {
+            snprintf(path, sizeof path, "%s/%s", dir, file ? "tokenizer.json" : "vocab.txt");
+            struct clf_tokenizer *t = NULL;
+            ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, &p, &t));
+            size_t total = 0;
+            for (int i = 0; i < cJSON_GetArraySize(texts); i++) {
+                const char *text = cJSON_GetArrayItem(texts, i)->valuestring;
+                const cJSON *w = cJSON_GetArrayItem(want, i);
+                size_t n = 0;
+                ck_assert_ok(NULL, clf_tokenizer_encode(t, text, ids, 512, &n, NULL));
+                ck_assert_msg(n == (size_t)cJSON_GetArraySize(w), "%s, text %d (\"%.40s\"): "
+                              "%zu ids, expected %d", path, i, text, n, cJSON_GetArraySize(w));
+                for (size_t k = 0; k < n; k++)
+                    ck_assert_msg(ids[k] == (int32_t)cJSON_GetArrayItem(w, (int)k)->valuedouble,
+                                  "%s, text %d (\"%.40s\"): id %zu is %d", path, i, text, k,
+                                  ids[k]);
+                total += n;
+            }
+            printf("trained vocabulary %s (%s): %d texts, %zu ids identical\n", folder,
+                   file ? "tokenizer.json" : "vocab.txt", cJSON_GetArraySize(texts), total);
+            clf_tokenizer_destroy(t);
+        }
+    }
+    cJSON_Delete(root);
+    free(json);
+}
+END_TEST
+
 /* The model directory, or NULL when vocab.txt is absent there. */
 static char *model_vocab(void)
 {
@@ -462,6 +521,7 @@ int main(void)
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_tokenizer_json);
+    tcase_add_test(tc, test_trained_vocabularies);
     suite_add_tcase(s, tc);
     if (vocab_path) {
         tc = tcase_create("reference");

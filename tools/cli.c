@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -495,4 +496,32 @@ int cli_texts_read(const char *path, struct cli_texts *t)
     free(line);
     fclose(f);
     return rc;
+}
+
+void cli_model_folder_hint(const char *weights)
+{
+    if (!weights)
+        return;
+    char dir[4096], path[4200];
+    struct stat sb;
+    snprintf(dir, sizeof dir, "%s", weights);
+    if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) { /* a file: its folder */
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+    }
+    static const char *const marks[] = {"config.json", "modules.json"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, marks[i]);
+        if (stat(path, &sb) == 0) {
+            fprintf(stderr,
+                    "clformer: %s is a Hugging Face model folder (%s): for its sentence "
+                    "embeddings use `clformer embed -m %s`; run and analyze take PyTorch "
+                    "nn.TransformerEncoder weights\n",
+                    dir, marks[i], dir);
+            return;
+        }
+    }
 }

@@ -117,4 +117,10 @@ void cli_seeded_input(float *x, size_t n, uint64_t seed);
 /* Human-readable byte size, e.g. "3.7 GiB". */
 const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size);
 
+/* After a failed load of --weights PATH: when PATH is a Hugging Face or
+ * sentence-transformers model folder (or a file in one: config.json or
+ * modules.json beside it), prints that `clformer embed -m DIR` runs such
+ * models (run and analyze take nn.TransformerEncoder weights). */
+void cli_model_folder_hint(const char *weights);
+
 #endif

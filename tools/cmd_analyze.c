@@ -231,6 +231,7 @@ int cmd_analyze(int argc, char **argv)
                                    : clf_encoder_create_random(ctx, &o.cfg, o.seed, &enc);
     if (st != CLF_OK) {
         cli_error("%s", clf_ctx_last_error(ctx));
+        cli_model_folder_hint(o.weights);
         goto done;
     }
     o.cfg = clf_encoder_get_config(enc);

@@ -346,8 +346,11 @@ static bool build(struct run_state *s)
             st = clf_encoder_save(clf_dp_encoder(s->dp, 0), o->save);
     }
     s->load_ms = cli_now_ms() - t0;
-    if (st != CLF_OK)
+    if (st != CLF_OK) {
         rank_error(s);
+        if (s->mpi.rank == 0)
+            cli_model_folder_hint(o->weights);
+    }
     return cli_mpi_all_ok(&s->mpi, st == CLF_OK);
 }
 

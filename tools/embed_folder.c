@@ -43,10 +43,13 @@ void embed_pooling_str(unsigned modes, char *buf, size_t size)
             at += (size_t)snprintf(buf + at, size - at, "%s%s", at ? "," : "", pool_names[i]);
 }
 
-/* config.json's key as a JSON value (a copy), or null. */
-static cJSON *config_item(const cJSON *cfg, const char *key)
+/* config.json's key (or, when absent, the second name, DistilBERT's) as a
+ * JSON value (a copy), or null. */
+static cJSON *config_item(const cJSON *cfg, const char *key, const char *alt)
 {
     const cJSON *v = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, key) : NULL;
+    if (!v && cfg && alt)
+        v = cJSON_GetObjectItemCaseSensitive(cfg, alt);
     return v ? cJSON_Duplicate(v, true) : cJSON_CreateNull();
 }
 
@@ -118,11 +121,11 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
                                              ? "sentence-transformers (modules.json)"
                                              : "plain Hugging Face model (no modules.json)");
     cJSON_AddStringToObject(o, "model_dir", s->model_dir);
-    cJSON_AddItemToObject(o, "architecture", config_item(cfg, "model_type"));
-    cJSON_AddItemToObject(o, "hidden_size", config_item(cfg, "hidden_size"));
-    cJSON_AddItemToObject(o, "layers", config_item(cfg, "num_hidden_layers"));
-    cJSON_AddItemToObject(o, "heads", config_item(cfg, "num_attention_heads"));
-    cJSON_AddItemToObject(o, "vocab_size", config_item(cfg, "vocab_size"));
+    cJSON_AddItemToObject(o, "architecture", config_item(cfg, "model_type", NULL));
+    cJSON_AddItemToObject(o, "hidden_size", config_item(cfg, "hidden_size", "dim"));
+    cJSON_AddItemToObject(o, "layers", config_item(cfg, "num_hidden_layers", "n_layers"));
+    cJSON_AddItemToObject(o, "heads", config_item(cfg, "num_attention_heads", "n_heads"));
+    cJSON_AddItemToObject(o, "vocab_size", config_item(cfg, "vocab_size", NULL));
     cJSON_AddItemToObject(o, "dtype", weights_dtype(s->model_dir));
     char path[4200], tok[64];
     snprintf(path, sizeof path, "%s/vocab.txt", s->model_dir);
@@ -135,7 +138,7 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
     cJSON_AddNumberToObject(o, "max_seq_length", (double)s->tp.max_length);
     cJSON_AddStringToObject(o, "pooling", pool);
     cJSON_AddBoolToObject(o, "normalize", s->normalize);
-    const cJSON *hs = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "hidden_size") : NULL;
+    const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "hidden_size");
     int64_t k = 0;
     for (unsigned b = s->pooling; b; b &= b - 1)
         k++;

@@ -422,7 +422,12 @@ struct clf_bert;
 CLF_API enum clf_status clf_default_model_dir(char *buf, size_t size);
 
 /**
- * Loads a Hugging Face BERT model directory: config.json (read with cJSON:
+ * Loads a Hugging Face BERT or DistilBERT model directory (config.json's
+ * model_type "bert", or none, or "distilbert"; another is CLF_E_UNSUPPORTED
+ * listing these). DistilBERT's keys are dim, n_heads, hidden_dim, n_layers
+ * and activation, its tensors distilbert.embeddings.* and transformer.layer.
+ * N.attention.q_lin.weight, ..., with no token types and LayerNorm eps
+ * 1e-12. BERT's config.json (read with cJSON:
  * hidden_size, num_attention_heads, intermediate_size, num_hidden_layers,
  * vocab_size required; hidden_act "gelu" (erf form; "gelu_new" and
  * "gelu_pytorch_tanh" give the tanh form, "relu" ReLU, others

@@ -49,9 +49,32 @@ struct clf_bert {
 /* config.json                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* What differs between the architectures loaded here (config.json's
+ * model_type): its keys and its tensors' names. Both are post-LN encoders
+ * with learned positions; DistilBERT (Sanh et al. 2019) has no token types
+ * and no configurable LayerNorm eps (1e-12), and scales Q before Q·Kᵀ
+ * rather than the product (the same up to rounding). */
+struct bert_arch {
+    const char *model_type;
+    const char *prefix;     /* the tensors' prefix, when the file has one */
+    const char *k_d, *k_heads, *k_d_ff, *k_layers, *k_act;
+    const char *layer;      /* layer i's tensors' prefix, a format of i */
+    int names;              /* its column of layer_map's names */
+    bool token_types, eps;  /* a token type table; a layer_norm_eps key */
+};
+
+static const struct bert_arch archs[] = {
+    {"bert", "bert.", "hidden_size", "num_attention_heads", "intermediate_size",
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true},
+    {"distilbert", "distilbert.", "dim", "n_heads", "hidden_dim", "n_layers", "activation",
+     "transformer.layer.%lld.", 1, false, false},
+};
+#define N_ARCHS (sizeof archs / sizeof archs[0])
+
 /* The sizes config.json gives. */
 struct bert_sizes {
-    int64_t d, heads, d_ff, layers, vocab, max_pos, types;
+    const struct bert_arch *arch;
+    int64_t d, heads, d_ff, layers, vocab, max_pos, types; /* types 0: none */
     enum clf_act act;
     double eps;
 };
@@ -89,36 +112,54 @@ static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct
         cJSON_Delete(root);
         return clf_fail(ctx, CLF_E_FORMAT, "%s: not a JSON object", path);
     }
-    st = get_int(ctx, root, path, "hidden_size", -1, 1 << 16, &s->d);
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    s->arch = mt ? NULL : &archs[0]; /* older BERT configs have none */
+    for (size_t i = 0; cJSON_IsString(mt) && i < N_ARCHS; i++)
+        if (!strcmp(mt->valuestring, archs[i].model_type))
+            s->arch = &archs[i];
+    if (!s->arch) {
+        char names[128] = "";
+        for (size_t i = 0, n = 0; i < N_ARCHS; i++)
+            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "",
+                                  archs[i].model_type);
+        st = clf_fail(ctx, CLF_E_UNSUPPORTED,
+                      "%s: model_type \"%s\" is not supported (supported: %s)", path,
+                      cJSON_IsString(mt) ? mt->valuestring : "?", names);
+        cJSON_Delete(root);
+        return st;
+    }
+    const struct bert_arch *a = s->arch;
+    st = get_int(ctx, root, path, a->k_d, -1, 1 << 16, &s->d);
     if (st == CLF_OK)
-        st = get_int(ctx, root, path, "num_attention_heads", -1, 1 << 12, &s->heads);
+        st = get_int(ctx, root, path, a->k_heads, -1, 1 << 12, &s->heads);
     if (st == CLF_OK)
-        st = get_int(ctx, root, path, "intermediate_size", -1, 1 << 20, &s->d_ff);
+        st = get_int(ctx, root, path, a->k_d_ff, -1, 1 << 20, &s->d_ff);
     if (st == CLF_OK)
-        st = get_int(ctx, root, path, "num_hidden_layers", -1, 1024, &s->layers);
+        st = get_int(ctx, root, path, a->k_layers, -1, 1024, &s->layers);
     if (st == CLF_OK)
         st = get_int(ctx, root, path, "vocab_size", -1, 1 << 24, &s->vocab);
     if (st == CLF_OK)
         st = get_int(ctx, root, path, "max_position_embeddings", 512, 1 << 20, &s->max_pos);
-    if (st == CLF_OK)
+    s->types = 0;
+    if (st == CLF_OK && a->token_types)
         st = get_int(ctx, root, path, "type_vocab_size", 2, 1 << 16, &s->types);
-    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
-    const char *a = act ? cJSON_GetStringValue(act) : "gelu";
-    if (st == CLF_OK && !a)
-        st = clf_fail(ctx, CLF_E_FORMAT, "%s: \"hidden_act\" must be a string", path);
-    else if (st == CLF_OK && !strcmp(a, "gelu"))
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, a->k_act);
+    const char *an = act ? cJSON_GetStringValue(act) : "gelu";
+    if (st == CLF_OK && !an)
+        st = clf_fail(ctx, CLF_E_FORMAT, "%s: \"%s\" must be a string", path, a->k_act);
+    else if (st == CLF_OK && !strcmp(an, "gelu"))
         s->act = CLF_ACT_GELU;
-    else if (st == CLF_OK && (!strcmp(a, "gelu_new") || !strcmp(a, "gelu_pytorch_tanh")))
+    else if (st == CLF_OK && (!strcmp(an, "gelu_new") || !strcmp(an, "gelu_pytorch_tanh")))
         s->act = CLF_ACT_GELU_TANH;
-    else if (st == CLF_OK && !strcmp(a, "relu"))
+    else if (st == CLF_OK && !strcmp(an, "relu"))
         s->act = CLF_ACT_RELU;
     else if (st == CLF_OK)
         st = clf_fail(ctx, CLF_E_UNSUPPORTED,
-                      "%s: hidden_act \"%s\" is not supported (gelu, gelu_new, "
+                      "%s: %s \"%s\" is not supported (gelu, gelu_new, "
                       "gelu_pytorch_tanh, relu)",
-                      path, a);
-    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
-    s->eps = 1e-12; /* BertConfig's default */
+                      path, a->k_act, an);
+    const cJSON *eps = a->eps ? cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps") : NULL;
+    s->eps = 1e-12; /* BertConfig's default, DistilBERT's constant */
     if (st == CLF_OK && eps) {
         if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1)
             st = clf_fail(ctx, CLF_E_FORMAT, "%s: \"layer_norm_eps\" must be a number in (0, 1]",
@@ -145,7 +186,18 @@ struct weights {
     struct clf_safetensors *st;
     const char *path;
     const char *prefix;
+    const struct bert_arch *arch;
 };
+
+/* Layer i's tensor `name` (after its prefix) in the file's naming, into
+ * buf. */
+static void layer_tensor(const struct weights *w, int64_t i, const char *name, char *buf,
+                         size_t size)
+{
+    char lp[64];
+    snprintf(lp, sizeof lp, w->arch->layer, (long long)i);
+    snprintf(buf, size, "%s%s", lp, name);
+}
 
 /* Checks that tensor prefix+name has shape [rows] (cols 0) or [rows, cols];
  * full receives the name. */
@@ -215,26 +267,29 @@ static enum clf_status load_weight(struct weights *w, const char *name, int64_t 
     return clf_encoder_upload_fill(w->ctx, cols ? 2 : 1, shape, fill_weight, &f, out);
 }
 
-/* An encoder weight and the BERT tensors (after "encoder.layer.N.") it is
- * made of: one, or three stacked along the rows (Q, K, V). */
+/* An encoder weight and the tensors (after layer i's prefix) it is made
+ * of, per architecture (struct bert_arch's names: BERT, DistilBERT): one,
+ * or three stacked along the rows (Q, K, V). */
 static const struct {
     const char *encoder_name;
-    const char *bert[3];
+    const char *names[2][3];
 } layer_map[] = {
     {"self_attn.in_proj_weight",
-     {"attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight"}},
+     {{"attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight"},
+      {"attention.q_lin.weight", "attention.k_lin.weight", "attention.v_lin.weight"}}},
     {"self_attn.in_proj_bias",
-     {"attention.self.query.bias", "attention.self.key.bias", "attention.self.value.bias"}},
-    {"self_attn.out_proj.weight", {"attention.output.dense.weight"}},
-    {"self_attn.out_proj.bias", {"attention.output.dense.bias"}},
-    {"norm1.weight", {"attention.output.LayerNorm.weight"}},
-    {"norm1.bias", {"attention.output.LayerNorm.bias"}},
-    {"linear1.weight", {"intermediate.dense.weight"}},
-    {"linear1.bias", {"intermediate.dense.bias"}},
-    {"linear2.weight", {"output.dense.weight"}},
-    {"linear2.bias", {"output.dense.bias"}},
-    {"norm2.weight", {"output.LayerNorm.weight"}},
-    {"norm2.bias", {"output.LayerNorm.bias"}},
+     {{"attention.self.query.bias", "attention.self.key.bias", "attention.self.value.bias"},
+      {"attention.q_lin.bias", "attention.k_lin.bias", "attention.v_lin.bias"}}},
+    {"self_attn.out_proj.weight", {{"attention.output.dense.weight"}, {"attention.out_lin.weight"}}},
+    {"self_attn.out_proj.bias", {{"attention.output.dense.bias"}, {"attention.out_lin.bias"}}},
+    {"norm1.weight", {{"attention.output.LayerNorm.weight"}, {"sa_layer_norm.weight"}}},
+    {"norm1.bias", {{"attention.output.LayerNorm.bias"}, {"sa_layer_norm.bias"}}},
+    {"linear1.weight", {{"intermediate.dense.weight"}, {"ffn.lin1.weight"}}},
+    {"linear1.bias", {{"intermediate.dense.bias"}, {"ffn.lin1.bias"}}},
+    {"linear2.weight", {{"output.dense.weight"}, {"ffn.lin2.weight"}}},
+    {"linear2.bias", {{"output.dense.bias"}, {"ffn.lin2.bias"}}},
+    {"norm2.weight", {{"output.LayerNorm.weight"}, {"output_layer_norm.weight"}}},
+    {"norm2.bias", {{"output.LayerNorm.bias"}, {"output_layer_norm.bias"}}},
 };
 _Static_assert(sizeof layer_map / sizeof layer_map[0] == N_WEIGHTS, "every encoder weight mapped");
 
@@ -255,13 +310,14 @@ static enum clf_status read_layer_weight(struct weights *w, const struct clf_enc
 {
     int64_t shape[2];
     const int nd = clf_encoder_weight_shape(c, wd, shape);
-    const int parts = layer_map[m].bert[1] ? 3 : 1;
+    const char *const *names = layer_map[m].names[w->arch->names];
+    const int parts = names[1] ? 3 : 1;
     const int64_t rows = shape[0] / parts, cols = nd == 2 ? shape[1] : 0;
     const size_t part = (size_t)(rows * (cols ? cols : 1));
     enum clf_status st = CLF_OK;
     for (int p = 0; st == CLF_OK && p < parts; p++) {
         char name[128];
-        snprintf(name, sizeof name, "encoder.layer.%lld.%s", (long long)i, layer_map[m].bert[p]);
+        layer_tensor(w, i, names[p], name, sizeof name);
         st = read_weight(w, name, rows, cols, host + (size_t)p * part);
     }
     return st;
@@ -302,8 +358,10 @@ static enum clf_status load_embeddings(struct weights *w, struct clf_bert *b,
         load_weight(w, "embeddings.word_embeddings.weight", s->vocab, s->d, &b->word);
     if (st == CLF_OK)
         st = load_weight(w, "embeddings.position_embeddings.weight", s->max_pos, s->d, &b->pos);
-    if (st == CLF_OK) /* all rows checked, row 0 kept */
+    if (st == CLF_OK && s->types) /* all rows checked, row 0 kept */
         st = read_weight(w, "embeddings.token_type_embeddings.weight", s->types, s->d, host);
+    else if (st == CLF_OK) /* none (DistilBERT): a row of zeros adds nothing, exactly */
+        memset(host, 0, (size_t)s->d * sizeof *host);
     if (st == CLF_OK)
         st = clf_encoder_upload(w->ctx, 1, &s->d, host, &b->type0);
     if (st == CLF_OK)
@@ -374,7 +432,7 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
     char *cfg_path = malloc(len), *st_path = malloc(len);
     struct clf_bert *b = calloc(1, sizeof *b);
     struct bert_sizes *s = &L->s;
-    L->w = (struct weights){ctx, NULL, st_path, ""};
+    L->w = (struct weights){ctx, NULL, st_path, "", &archs[0]};
     char msg[1024];
     enum clf_status st = cfg_path && st_path && b
                              ? CLF_OK
@@ -409,32 +467,39 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
         st = clf_msg_to_ctx(ctx, clf_safetensors_open(st_path, &L->w.st, msg, sizeof msg), msg);
     int nd;
     int64_t shape[CLF_MAX_DIMS];
-    if (st == CLF_OK &&
-        clf_safetensors_shape(L->w.st, "bert.embeddings.word_embeddings.weight", &nd, shape,
-                              NULL) == CLF_OK)
-        L->w.prefix = "bert.";
+    char full[160], name[128];
+    if (st == CLF_OK) {
+        L->w.arch = s->arch;
+        snprintf(full, sizeof full, "%sembeddings.word_embeddings.weight", s->arch->prefix);
+        if (clf_safetensors_shape(L->w.st, full, &nd, shape, NULL) == CLF_OK)
+            L->w.prefix = s->arch->prefix;
+    }
     /* The tensors that size the buffers made below must be in the file with
      * config.json's shapes first: a bogus configuration (vocab_size 2^24,
      * hidden_size 2^16) must not make the loader ask for terabytes. */
-    char full[160];
     if (st == CLF_OK)
         st = check_weight(&L->w, "embeddings.word_embeddings.weight", s->vocab, s->d, full);
     if (st == CLF_OK)
         st = check_weight(&L->w, "embeddings.position_embeddings.weight", s->max_pos, s->d, full);
-    if (st == CLF_OK)
+    if (st == CLF_OK && s->types)
         st = check_weight(&L->w, "embeddings.token_type_embeddings.weight", s->types, s->d, full);
+    /* Q's and linear1's tensors (layer_map's in_proj first part, linear1);
+     * no layer past config.json's */
+    const int an = L->w.arch->names;
+    layer_tensor(&L->w, 0, layer_map[0].names[an][0], name, sizeof name);
     if (st == CLF_OK)
-        st = check_weight(&L->w, "encoder.layer.0.attention.self.query.weight", s->d, s->d, full);
+        st = check_weight(&L->w, name, s->d, s->d, full);
+    layer_tensor(&L->w, 0, layer_map[6].names[an][0], name, sizeof name);
     if (st == CLF_OK)
-        st = check_weight(&L->w, "encoder.layer.0.intermediate.dense.weight", s->d_ff, s->d, full);
-    char extra[96];
-    snprintf(extra, sizeof extra, "%sencoder.layer.%lld.attention.self.query.weight",
-             L->w.prefix, (long long)s->layers);
+        st = check_weight(&L->w, name, s->d_ff, s->d, full);
+    char extra[192];
+    layer_tensor(&L->w, s->layers, layer_map[0].names[an][0], name, sizeof name);
+    snprintf(extra, sizeof extra, "%s%s", L->w.prefix, name);
     if (st == CLF_OK && clf_safetensors_shape(L->w.st, extra, &nd, shape, NULL) == CLF_OK)
         st = clf_fail(ctx, CLF_E_SHAPE, "%s holds more layers than the %lld of config.json",
                       st_path, (long long)s->layers);
-    if (st == CLF_OK) { /* room for the token type table (checked above) */
-        L->host = malloc((size_t)(s->types * s->d) * sizeof *L->host);
+    if (st == CLF_OK) { /* room for the token type table (checked above), or a row */
+        L->host = malloc((size_t)((s->types ? s->types : 1) * s->d) * sizeof *L->host);
         if (!L->host)
             st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to load %s", st_path);
     }

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Writes the small sentence-transformers folders under test/models/ and
+their goldens, test/reference/tiny-models.json, for test/folders.py and
+test-tokenizer (nothing is downloaded: the models are built here).
+
+  - two WordPiece vocabularies trained with the `tokenizers` library on the
+    sentences below (uncased with accents stripped, and cased), saved as
+    Hugging Face tokenizers (vocab.txt, tokenizer.json, ...);
+  - distilbert-mean: a DistilBERT (d 32, 2 layers, 4 heads, FFN 64) with
+    the uncased vocabulary, mean pooling, Normalize;
+  - bert-cased-cls: a BERT (d 24, 2 layers, 3 heads, FFN 48, gelu_new) with
+    the cased vocabulary, CLS pooling, no Normalize, max_seq_length 20;
+both with seeded random weights (initializer_range 0.2, so that the layers
+do more than pass the embeddings on), saved by sentence-transformers
+itself. The goldens: each model's sentence-transformers embeddings of the
+texts, and each vocabulary's Hugging Face token ids (BertTokenizerFast,
+which sentence-transformers runs) of at least 200 varied texts.
+
+    build-ref/venv/bin/python tools/make_tiny_models.py
+"""
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+import sentence_transformers
+import tokenizers
+import torch
+import transformers
+from sentence_transformers import SentenceTransformer, models
+from transformers import (BertConfig, BertModel, BertTokenizerFast, DistilBertConfig,
+                          DistilBertModel, DistilBertTokenizerFast)
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+CORPUS = [
+    "A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.",
+    "A man is riding a horse.", "A woman is playing violin.", "Two men pushed carts through "
+    "the woods.", "A man is riding a white horse on an enclosed ground.", "A monkey is playing "
+    "drums.", "Someone in a gorilla costume is playing a set of drums.", "Café crème brûlée.",
+    "Naïve façade, résumé and coöperation.", "Straße in München; Ærøskøbing.", "東京は日本の首都です。",
+    "北京欢迎你", "Добро пожаловать в Москву.", "Καλημέρα κόσμε", "The quick brown fox jumps over "
+    "the lazy dog.", "Unaffable affordances: unbelievable!", "Tokenizers split words into pieces.",
+    "Sentence embeddings compare meanings.", "OpenCL kernels run on GPUs, CPUs and FPGAs.",
+    "Numbers like 3.14159 and 2024 appear too.", "E-mail: someone@example.com, https://x.org/a?b=c",
+    "Hello, world! How are you today?", "It's a beautiful day in the neighbourhood.",
+]
+
+
+def train_vocab(lowercase, size, cls):
+    """A WordPiece vocabulary trained on the corpus, as a Hugging Face
+    tokenizer of class cls (DistilBERT's takes no token types)."""
+    tok = tokenizers.BertWordPieceTokenizer(lowercase=lowercase, strip_accents=lowercase)
+    tok.train_from_iterator(CORPUS * 4, vocab_size=size, min_frequency=1,
+                            special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    d = tempfile.mkdtemp()
+    tok.save_model(d)
+    hf = cls(vocab_file=os.path.join(d, "vocab.txt"), do_lower_case=lowercase,
+             strip_accents=lowercase)
+    shutil.rmtree(d)
+    return hf
+
+
+def token_texts():
+    """At least 200 varied texts: the corpus, pieces of it recombined, accents,
+    CJK, emoji, white-space runs, long words, mixed scripts, control
+    characters, the special tokens written out."""
+    rng = random.Random(1234)
+    words = " ".join(CORPUS).split()
+    extra = ["🙂", "👍🏽", "\u200b", "\t\t", "  ", "\n", "\u00a0", "\x07", "\x1b", "\ufffd", "[CLS]",
+             "[SEP]", "[MASK]", "[UNK]", "supercalifragilisticexpialidocious" * 3, "ÉCOLE",
+             "İstanbul", "ǅungla", "ﬁne", "½", "x²", "Ⅻ", "«quoted»", "—", "…", "ß", "ŉ"]
+    texts = list(CORPUS) + [""]
+    while len(texts) < 230:
+        n = rng.randint(1, 12)
+        pick = [rng.choice(words) if rng.random() < 0.75 else rng.choice(extra) for _ in range(n)]
+        sep = rng.choice([" ", "  ", "\t", " \n ", ""])
+        t = sep.join(pick)
+        if rng.random() < 0.2:
+            t = t.upper()
+        texts.append(t)
+    return texts
+
+
+def st_folder(transformer_dir, pooling_mode, normalize, max_seq, dest):
+    word = models.Transformer(transformer_dir, max_seq_length=max_seq)
+    mods = [word, models.Pooling(word.get_word_embedding_dimension(), pooling_mode=pooling_mode)]
+    if normalize:
+        mods.append(models.Normalize())
+    st = SentenceTransformer(modules=mods, device="cpu")
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    st.save(dest, create_model_card=False)
+    return SentenceTransformer(dest, device="cpu")
+
+
+def tidy(dest):
+    """Drops what clformer does not read and sentence-transformers can do
+    without (a README), so that the folders stay small."""
+    for f in ["README.md"]:
+        p = os.path.join(dest, f)
+        if os.path.exists(p):
+            os.remove(p)
+
+
+def main():
+    torch.manual_seed(20261206)
+    uncased = train_vocab(True, 400, DistilBertTokenizerFast)
+    cased = train_vocab(False, 500, BertTokenizerFast)
+    out = {"generator": "tools/make_tiny_models.py",
+           "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                        "tokenizers": tokenizers.__version__,
+                        "sentence-transformers": sentence_transformers.__version__},
+           "texts": CORPUS[:12] + ["", "short", "ÉCOLE 東京 🙂", "a " * 40],
+           "models": [], "tokenizers": []}
+    specs = [
+        ("distilbert-mean", uncased,
+         DistilBertConfig(vocab_size=uncased.vocab_size, dim=32, n_layers=2, n_heads=4,
+                          hidden_dim=64, max_position_embeddings=64, initializer_range=0.2),
+         DistilBertModel, "mean", True, 64),
+        ("bert-cased-cls", cased,
+         BertConfig(vocab_size=cased.vocab_size, hidden_size=24, num_hidden_layers=2,
+                    num_attention_heads=3, intermediate_size=48, max_position_embeddings=40,
+                    hidden_act="gelu_new", initializer_range=0.2, layer_norm_eps=1e-6),
+         BertModel, "cls", False, 20),
+    ]
+    for name, tok, cfg, cls, pooling, normalize, max_seq in specs:
+        tmp = tempfile.mkdtemp()
+        model = cls(cfg).eval()
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        dest = os.path.join(ROOT, "test", "models", name)
+        st = st_folder(tmp, pooling, normalize, max_seq, dest)
+        tidy(dest)
+        shutil.rmtree(tmp)
+        e = st.encode(out["texts"], batch_size=4, normalize_embeddings=False,
+                      convert_to_numpy=True).astype(np.float64)
+        out["models"].append({"name": name, "folder": "test/models/" + name,
+                              "embeddings": [[float(f"{x:.9g}") for x in r] for r in e]})
+        print(f"{name}: {e.shape}", file=sys.stderr)
+    texts = token_texts()
+    for name, tok in [("distilbert-mean", uncased), ("bert-cased-cls", cased)]:
+        ids = [tok(t, truncation=True, max_length=512)["input_ids"] for t in texts]
+        out["tokenizers"].append({"folder": "test/models/" + name, "texts": texts, "ids": ids})
+    with open(os.path.join(ROOT, "test", "reference", "tiny-models.json"), "w") as f:
+        json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
