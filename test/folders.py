@@ -160,14 +160,15 @@ ERRORS = [
     ("--no-truncate with a long text", {}, ["--no-truncate", "--max-seq-length", "4"],
      ["text 1", "longer than 4 tokens"]),
     ("--dimensions past the vector", {}, ["--dimensions", "385"], ["385", "384"]),
-    ("a byte-level BPE tokenizer.json only",
-     {"vocab.txt": None, "tokenizer.json": {"model": {"type": "BPE", "vocab": {}},
+    ("a Unigram tokenizer.json only",
+     {"vocab.txt": None, "tokenizer.json": {"model": {"type": "Unigram", "vocab": []},
                                             "post_processor": {"type": "RobertaProcessing"}}},
-     [], ["tokenizer.json", "model \"BPE\"", "WordPiece"]),
+     [], ["tokenizer.json", "model \"Unigram\"", "WordPiece", "BPE"]),
     ("no tokenizer", {"vocab.txt": None, "tokenizer.json": None}, [],
      ["no vocab.txt nor tokenizer.json"]),
-    ("an architecture not run", {"config.json": {"model_type": "roberta", "hidden_size": 384}},
-     [], ["config.json", "model_type \"roberta\"", "supported: bert, distilbert"]),
+    ("an architecture not run", {"config.json": {"model_type": "mpnet", "hidden_size": 384}},
+     [], ["config.json", "model_type \"mpnet\"",
+          "supported: bert, distilbert, roberta, xlm-roberta"]),
 ]
 
 

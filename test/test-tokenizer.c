@@ -310,8 +310,18 @@ START_TEST(test_tokenizer_json)
         const char *json, *words;
         enum clf_status st;
     } bad[] = {
-        {"{\"model\": {\"type\": \"BPE\", " TJ_VOCAB "}, " TJ_POST "}", "model \"BPE\"",
+        {"{\"model\": {\"type\": \"Unigram\", " TJ_VOCAB "}, " TJ_POST "}",
+         "model \"Unigram\"", CLF_E_UNSUPPORTED},
+        {"{\"normalizer\": {\"type\": \"NFC\"}, \"model\": {\"type\": \"BPE\", \"merges\": [], "
+         TJ_VOCAB "}, " TJ_POST "}", "normalizer \"NFC\" with BPE", CLF_E_UNSUPPORTED},
+        {"{\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"model\": {\"type\": \"BPE\", "
+         "\"merges\": [], " TJ_VOCAB "}, " TJ_POST "}", "pre_tokenizer \"BertPreTokenizer\"",
          CLF_E_UNSUPPORTED},
+        {"{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", "
+         "\"dropout\": 0.1, \"merges\": [], " TJ_VOCAB "}, " TJ_POST "}", "\"dropout\"",
+         CLF_E_UNSUPPORTED},
+        {"{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", "
+         "\"merges\": [\"ab\"], " TJ_VOCAB "}, " TJ_POST "}", "a merge", CLF_E_FORMAT},
         {"{\"normalizer\": {\"type\": \"Sequence\"}, " TJ_POST ", \"model\": {\"type\": "
          "\"WordPiece\", " TJ_VOCAB "}}", "normalizer \"Sequence\"", CLF_E_UNSUPPORTED},
         {"{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, " TJ_POST ", \"model\": {\"type\": "
@@ -355,17 +365,18 @@ START_TEST(test_tokenizer_json)
 }
 END_TEST
 
-/* The trained vocabularies of test/models/ (tools/make_tiny_models.py: one
- * uncased, one cased): Hugging Face's ids (BertTokenizerFast) of 230 varied
- * texts, through vocab.txt and through tokenizer.json, with the folder's
- * own settings (clf_sentence_folder_tokenizer_params: its lower-casing). */
+/* The trained vocabularies of test/models/ (tools/make_tiny_models.py:
+ * WordPiece uncased and cased, byte-level BPE): Hugging Face's ids (the
+ * fast tokenizers sentence-transformers runs) of 250 varied texts, through
+ * vocab.txt (WordPiece) and through tokenizer.json, with the folder's own
+ * settings (clf_sentence_folder_tokenizer_params: its lower-casing). */
 START_TEST(test_trained_vocabularies)
 {
     char *json = read_text(CLF_SOURCE_DIR "/test/reference/tiny-models.json");
     cJSON *root = cJSON_Parse(json);
     ck_assert_msg(root != NULL, "tiny-models.json does not parse");
     const cJSON *toks = cJSON_GetObjectItemCaseSensitive(root, "tokenizers"), *tk;
-    ck_assert_int_eq(cJSON_GetArraySize(toks), 2);
+    ck_assert_int_eq(cJSON_GetArraySize(toks), 3);
     int32_t ids[512];
     cJSON_ArrayForEach(tk, toks)
     {
@@ -384,6 +395,10 @@ START_TEST(test_trained_vocabularies)
         p.max_length = 512;
         for (int file = 0; file < 2; file++) {
             snprintf(path, sizeof path, "%s/%s", dir, file ? "tokenizer.json" : "vocab.txt");
+            FILE *probe = fopen(path, "rb");
+            if (!probe) /* a BPE folder has tokenizer.json (and vocab.json) only */
+                continue;
+            fclose(probe);
             struct clf_tokenizer *t = NULL;
             ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, &p, &t));
             size_t total = 0;
@@ -407,6 +422,34 @@ START_TEST(test_trained_vocabularies)
     }
     cJSON_Delete(root);
     free(json);
+}
+END_TEST
+
+/* clf_text_strip: Python's str.strip() (sentence-transformers strips each
+ * text), over ASCII and Unicode white space, never into a character. */
+START_TEST(test_strip)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"  \t h\xc3\xa9llo world \xe3\x80\x80\n", "h\xc3\xa9llo world"}, /* U+3000 */
+        {"\xc2\xa0x\xe2\x80\x83", "x"},                            /* U+00A0, U+2003 */
+        {"\x1c\x1fy\x0b", "y"},
+        {"\xe2\x80\x8bz\xe2\x80\x8b", "\xe2\x80\x8bz\xe2\x80\x8b"}, /* U+200B: not space */
+        {" \n\r ", ""},
+        {"", ""},
+        {"kept", "kept"},
+        {" \xff bad ", "\xff bad"}, /* invalid UTF-8 kept for the tokenizer to refuse */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = 99;
+        const char *b = clf_text_strip(cases[i].in, &len);
+        ck_assert_msg(len == strlen(cases[i].out) && !memcmp(b, cases[i].out, len),
+                      "case %zu: \"%.*s\"", i, (int)len, b);
+    }
+    size_t len = 7;
+    ck_assert_ptr_null(clf_text_strip(NULL, &len));
+    ck_assert_uint_eq(len, 0);
 }
 END_TEST
 
@@ -522,6 +565,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_tokenizer_json);
     tcase_add_test(tc, test_trained_vocabularies);
+    tcase_add_test(tc, test_strip);
     suite_add_tcase(s, tc);
     if (vocab_path) {
         tc = tcase_create("reference");

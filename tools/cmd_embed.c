@@ -655,15 +655,19 @@ int cmd_embed(int argc, char **argv)
     enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {
         bool cut = false;
-        const char *text = t.s[i];
-        if (su.prompt) {
-            free(prompted);
-            prompted = malloc(strlen(su.prompt) + strlen(t.s[i]) + 1);
-            if (prompted)
-                text = strcat(strcpy(prompted, su.prompt), t.s[i]);
+        /* as sentence-transformers: the prompt, then the text, stripped */
+        free(prompted);
+        const char *pr = su.prompt ? su.prompt : "";
+        prompted = malloc(strlen(pr) + strlen(t.s[i]) + 1);
+        const char *text = prompted;
+        if (prompted) {
+            size_t kept;
+            const char *b = clf_text_strip(strcat(strcpy(prompted, pr), t.s[i]), &kept);
+            memmove(prompted, b, kept);
+            prompted[kept] = 0;
         }
         ids[i] = malloc((size_t)tp.max_length * sizeof **ids);
-        st = ids[i] && (!su.prompt || prompted)
+        st = ids[i] && prompted
                  ? clf_tokenizer_encode(tok, text, ids[i], (size_t)tp.max_length, &len[i], &cut)
                  : CLF_E_OUT_OF_MEMORY;
         if (st == CLF_OK && cut && o.no_truncate) {

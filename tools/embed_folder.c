@@ -53,12 +53,10 @@ static cJSON *config_item(const cJSON *cfg, const char *key, const char *alt)
     return v ? cJSON_Duplicate(v, true) : cJSON_CreateNull();
 }
 
-/* The model's config.json, parsed (NULL when unreadable: --describe then
+/* A JSON file, parsed (NULL when unreadable or malformed: --describe then
  * says so in its fields). */
-static cJSON *read_config(const char *model_dir)
+static cJSON *read_json_file(const char *path)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", model_dir);
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -66,7 +64,7 @@ static cJSON *read_config(const char *model_dir)
     size_t cap = 0, n = 0;
     for (;;) {
         if (n + 4096 + 1 > cap) {
-            char *t = cap > (16u << 20) ? NULL : realloc(text, cap = 2 * cap + 8192);
+            char *t = cap > (64u << 20) ? NULL : realloc(text, cap = 2 * cap + 8192);
             if (!t)
                 break;
             text = t;
@@ -77,13 +75,13 @@ static cJSON *read_config(const char *model_dir)
             break;
     }
     fclose(f);
-    cJSON *cfg = NULL;
+    cJSON *v = NULL;
     if (text) {
         text[n] = 0;
-        cfg = cJSON_Parse(text);
+        v = cJSON_Parse(text);
     }
     free(text);
-    return cfg;
+    return v;
 }
 
 /* The dtype of the weights (model.safetensors' first floating-point
@@ -109,10 +107,26 @@ static cJSON *weights_dtype(const char *model_dir)
     return v ? v : cJSON_CreateNull();
 }
 
+/* tokenizer.json's model type ("WordPiece", "BPE", ...), or "unreadable". */
+static const char *tokenizer_model(const char *model_dir)
+{
+    static char type[32];
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tokenizer.json", model_dir);
+    cJSON *root = read_json_file(path);
+    const cJSON *m = root ? cJSON_GetObjectItemCaseSensitive(root, "model") : NULL;
+    const cJSON *t = m ? cJSON_GetObjectItemCaseSensitive(m, "type") : NULL;
+    snprintf(type, sizeof type, "%s", cJSON_IsString(t) ? t->valuestring : "unreadable");
+    cJSON_Delete(root);
+    return type;
+}
+
 int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
                    const struct embed_setup *s, bool json)
 {
-    cJSON *cfg = read_config(s->model_dir);
+    char cfg_path[4200];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", s->model_dir);
+    cJSON *cfg = read_json_file(cfg_path);
     cJSON *o = cJSON_CreateObject();
     char pool[128];
     embed_pooling_str(s->pooling, pool, sizeof pool);
@@ -132,8 +146,11 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
     FILE *vf = fopen(path, "r");
     if (vf)
         fclose(vf);
-    snprintf(tok, sizeof tok, "WordPiece (%s), %s", vf ? "vocab.txt" : "tokenizer.json",
-             s->tp.lower_case ? "uncased" : "cased");
+    if (vf)
+        snprintf(tok, sizeof tok, "WordPiece (vocab.txt), %s",
+                 s->tp.lower_case ? "uncased" : "cased");
+    else
+        snprintf(tok, sizeof tok, "tokenizer.json (%s)", tokenizer_model(s->model_dir));
     cJSON_AddStringToObject(o, "tokenizer", tok);
     cJSON_AddNumberToObject(o, "max_seq_length", (double)s->tp.max_length);
     cJSON_AddStringToObject(o, "pooling", pool);

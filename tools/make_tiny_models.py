@@ -4,12 +4,15 @@ their goldens, test/reference/tiny-models.json, for test/folders.py and
 test-tokenizer (nothing is downloaded: the models are built here).
 
   - two WordPiece vocabularies trained with the `tokenizers` library on the
-    sentences below (uncased with accents stripped, and cased), saved as
-    Hugging Face tokenizers (vocab.txt, tokenizer.json, ...);
+    sentences below (uncased with accents stripped, and cased), and a
+    byte-level BPE one, saved as Hugging Face tokenizers (vocab.txt or
+    vocab.json and merges.txt, tokenizer.json, ...);
   - distilbert-mean: a DistilBERT (d 32, 2 layers, 4 heads, FFN 64) with
     the uncased vocabulary, mean pooling, Normalize;
   - bert-cased-cls: a BERT (d 24, 2 layers, 3 heads, FFN 48, gelu_new) with
     the cased vocabulary, CLS pooling, no Normalize, max_seq_length 20;
+  - roberta-mean: a RoBERTa (d 32, 2 layers, 4 heads, FFN 64, positions
+    from 2) with a byte-level BPE vocabulary, mean pooling, Normalize;
 both with seeded random weights (initializer_range 0.2, so that the layers
 do more than pass the embeddings on), saved by sentence-transformers
 itself. The goldens: each model's sentence-transformers embeddings of the
@@ -32,7 +35,8 @@ import torch
 import transformers
 from sentence_transformers import SentenceTransformer, models
 from transformers import (BertConfig, BertModel, BertTokenizerFast, DistilBertConfig,
-                          DistilBertModel, DistilBertTokenizerFast)
+                          DistilBertModel, DistilBertTokenizerFast, RobertaConfig, RobertaModel,
+                          RobertaTokenizerFast)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CORPUS = [
@@ -63,6 +67,19 @@ def train_vocab(lowercase, size, cls):
     return hf
 
 
+def train_bpe(size):
+    """A byte-level BPE vocabulary (RoBERTa's kind) trained on the corpus."""
+    tok = tokenizers.ByteLevelBPETokenizer()
+    tok.train_from_iterator(CORPUS * 4, vocab_size=size, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    d = tempfile.mkdtemp()
+    tok.save_model(d)
+    hf = RobertaTokenizerFast(vocab_file=os.path.join(d, "vocab.json"),
+                              merges_file=os.path.join(d, "merges.txt"))
+    shutil.rmtree(d)
+    return hf
+
+
 def token_texts():
     """At least 200 varied texts: the corpus, pieces of it recombined, accents,
     CJK, emoji, white-space runs, long words, mixed scripts, control
@@ -71,7 +88,9 @@ def token_texts():
     words = " ".join(CORPUS).split()
     extra = ["🙂", "👍🏽", "\u200b", "\t\t", "  ", "\n", "\u00a0", "\x07", "\x1b", "\ufffd", "[CLS]",
              "[SEP]", "[MASK]", "[UNK]", "supercalifragilisticexpialidocious" * 3, "ÉCOLE",
-             "İstanbul", "ǅungla", "ﬁne", "½", "x²", "Ⅻ", "«quoted»", "—", "…", "ß", "ŉ"]
+             "İstanbul", "ǅungla", "ﬁne", "½", "x²", "Ⅻ", "«quoted»", "—", "…", "ß", "ŉ",
+             "<s>", "</s>", " <mask> ", "<pad>", "don't", "I'M", "we'll", "it's", "\u2003",
+             "  \n\n  ", "1234567", "a1b2"]
     texts = list(CORPUS) + [""]
     while len(texts) < 230:
         n = rng.randint(1, 12)
@@ -109,6 +128,7 @@ def main():
     torch.manual_seed(20261206)
     uncased = train_vocab(True, 400, DistilBertTokenizerFast)
     cased = train_vocab(False, 500, BertTokenizerFast)
+    bpe = train_bpe(600)
     out = {"generator": "tools/make_tiny_models.py",
            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                         "tokenizers": tokenizers.__version__,
@@ -125,6 +145,11 @@ def main():
                     num_attention_heads=3, intermediate_size=48, max_position_embeddings=40,
                     hidden_act="gelu_new", initializer_range=0.2, layer_norm_eps=1e-6),
          BertModel, "cls", False, 20),
+        ("roberta-mean", bpe,
+         RobertaConfig(vocab_size=bpe.vocab_size, hidden_size=32, num_hidden_layers=2,
+                       num_attention_heads=4, intermediate_size=64, max_position_embeddings=66,
+                       type_vocab_size=1, pad_token_id=1, initializer_range=0.2),
+         RobertaModel, "mean", True, 64),
     ]
     for name, tok, cfg, cls, pooling, normalize, max_seq in specs:
         tmp = tempfile.mkdtemp()
@@ -141,7 +166,8 @@ def main():
                               "embeddings": [[float(f"{x:.9g}") for x in r] for r in e]})
         print(f"{name}: {e.shape}", file=sys.stderr)
     texts = token_texts()
-    for name, tok in [("distilbert-mean", uncased), ("bert-cased-cls", cased)]:
+    for name, tok in [("distilbert-mean", uncased), ("bert-cased-cls", cased),
+                      ("roberta-mean", bpe)]:
         ids = [tok(t, truncation=True, max_length=512)["input_ids"] for t in texts]
         out["tokenizers"].append({"folder": "test/models/" + name, "texts": texts, "ids": ids})
     with open(os.path.join(ROOT, "test", "reference", "tiny-models.json"), "w") as f:

@@ -270,12 +270,19 @@ struct clf_tokenizer;
 /**
  * Loads vocab.txt (one token per line, id = line number, "\r\n" allowed,
  * a later duplicate wins as in Hugging Face's dict; lines must be UTF-8),
- * or, for a path ending in ".json", a Hugging Face tokenizer.json of a BERT
- * WordPiece tokenizer: model WordPiece ("##", [UNK]; its vocab and
- * max_input_chars_per_word), normalizer BertNormalizer (its lowercase
- * replaces p's lower_case) or none, pre_tokenizer BertPreTokenizer or none,
- * post_processor "[CLS] $A [SEP]" (TemplateProcessing or BertProcessing),
- * added tokens among the specials below; any other component is
+ * or, for a path ending in ".json", a Hugging Face tokenizer.json of one
+ * of two kinds. A BERT WordPiece tokenizer: model WordPiece ("##", [UNK];
+ * its vocab and max_input_chars_per_word), normalizer BertNormalizer (its
+ * lowercase replaces p's lower_case) or none, pre_tokenizer
+ * BertPreTokenizer or none, post_processor "[CLS] $A [SEP]"
+ * (TemplateProcessing or BertProcessing), added tokens among the specials
+ * below. Or byte-level BPE (RoBERTa, GPT-2: Radford et al. 2019): model BPE
+ * (vocab, merges; no dropout, prefix or suffix, byte_fallback), no
+ * normalizer, pre_tokenizer ByteLevel (GPT-2's split; add_prefix_space),
+ * post_processor "<s> $A </s>" (RobertaProcessing or TemplateProcessing),
+ * up to 8 added tokens split out of the text first (lstrip and rstrip
+ * absorbing ASCII white space); p's lower_case and max_word_chars do not
+ * apply. Any other component (Unigram, other normalizers, ...) is
  * CLF_E_UNSUPPORTED naming it.
  * [CLS], [SEP], [UNK] and [PAD] must be present (CLF_E_FORMAT otherwise;
  * [MASK] is optional). p NULL means the defaults; max_length < 2 or
@@ -319,6 +326,14 @@ CLF_API enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char
 
 /** The id of a vocabulary token, or -1. */
 CLF_API int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char *token);
+
+/** The white space at both ends of a UTF-8 text left out, as Python's
+ *  str.strip() does (sentence-transformers strips every text before
+ *  tokenising; it matters for byte-level BPE, where a space is a token):
+ *  returns the first character kept, *len its length in bytes. Characters
+ *  stripped: U+0009-000D, U+001C-0020, U+0085, U+00A0, U+1680,
+ *  U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000. NULL text: NULL. */
+CLF_API const char *clf_text_strip(const char *text, size_t *len);
 
 /** @} */
 
@@ -422,9 +437,12 @@ struct clf_bert;
 CLF_API enum clf_status clf_default_model_dir(char *buf, size_t size);
 
 /**
- * Loads a Hugging Face BERT or DistilBERT model directory (config.json's
- * model_type "bert", or none, or "distilbert"; another is CLF_E_UNSUPPORTED
- * listing these). DistilBERT's keys are dim, n_heads, hidden_dim, n_layers
+ * Loads a Hugging Face BERT, DistilBERT, RoBERTa or XLM-RoBERTa model
+ * directory (config.json's model_type "bert", or none, "distilbert",
+ * "roberta", "xlm-roberta"; another is CLF_E_UNSUPPORTED listing these).
+ * RoBERTa's are BERT's keys and tensors ("roberta." prefix), its positions
+ * counted from pad_token_id + 1 (default 2), so max_position_embeddings -
+ * pad_token_id - 1 tokens per text. DistilBERT's keys are dim, n_heads, hidden_dim, n_layers
  * and activation, its tensors distilbert.embeddings.* and transformer.layer.
  * N.attention.q_lin.weight, ..., with no token types and LayerNorm eps
  * 1e-12. BERT's config.json (read with cJSON:

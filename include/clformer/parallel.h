@@ -371,7 +371,9 @@ CLF_API const size_t *clf_text_batches_order(const struct clf_text_batches *b);
 
 /**
  * Sentence embeddings of n UTF-8 texts, texts in and vectors out: each text
- * tokenised by tok (clf_tokenizer_encode, truncated to its max_length), the
+ * stripped of white space at its ends (clf_text_strip, as
+ * sentence-transformers) and tokenised by tok (clf_tokenizer_encode,
+ * truncated to its max_length), the
  * texts batched longest first (clf_text_batches_make with p), the batches
  * run by the BERT runner (clf_dp_embed: every batch's graph recorded once
  * per shape and replayed), the vectors put back in the texts' order: out

@@ -39,7 +39,8 @@ struct clf_bert {
     struct clf_encoder_config cfg;  /* the encoder's (config.json's sizes) */
     struct clf_encoder *enc;        /* NULL: the embeddings only (clf_bert_load_tp) */
     struct clf_tensor *word;       /* [V, d] */
-    struct clf_tensor *pos;        /* [P, d] */
+    struct clf_tensor *pos;        /* [P, d]: rows 0.. (a view past RoBERTa's offset) */
+    struct clf_tensor *pos_table;  /* the whole table under such a view, else NULL */
     struct clf_tensor *type0;      /* [d]: token type 0's row */
     struct clf_tensor *ln_w, *ln_b; /* [d] */
     int64_t vocab, max_pos;
@@ -53,7 +54,11 @@ struct clf_bert {
  * model_type): its keys and its tensors' names. Both are post-LN encoders
  * with learned positions; DistilBERT (Sanh et al. 2019) has no token types
  * and no configurable LayerNorm eps (1e-12), and scales Q before Q·Kᵀ
- * rather than the product (the same up to rounding). */
+ * rather than the product (the same up to rounding). RoBERTa and
+ * XLM-RoBERTa (Liu et al. 2019; Conneau et al. 2020) are BERT with
+ * positions counted from padding_idx + 1 (pad_token_id + 1, default 2):
+ * token t of a right-padded text takes row t + 2 (padding rows take
+ * another row in Hugging Face, which no token attends to or pools). */
 struct bert_arch {
     const char *model_type;
     const char *prefix;     /* the tensors' prefix, when the file has one */
@@ -61,13 +66,18 @@ struct bert_arch {
     const char *layer;      /* layer i's tensors' prefix, a format of i */
     int names;              /* its column of layer_map's names */
     bool token_types, eps;  /* a token type table; a layer_norm_eps key */
+    bool pos_offset;        /* positions from pad_token_id + 1 (RoBERTa) */
 };
 
 static const struct bert_arch archs[] = {
     {"bert", "bert.", "hidden_size", "num_attention_heads", "intermediate_size",
-     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true},
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, false},
     {"distilbert", "distilbert.", "dim", "n_heads", "hidden_dim", "n_layers", "activation",
-     "transformer.layer.%lld.", 1, false, false},
+     "transformer.layer.%lld.", 1, false, false, false},
+    {"roberta", "roberta.", "hidden_size", "num_attention_heads", "intermediate_size",
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, true},
+    {"xlm-roberta", "roberta.", "hidden_size", "num_attention_heads", "intermediate_size",
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, true},
 };
 #define N_ARCHS (sizeof archs / sizeof archs[0])
 
@@ -75,6 +85,7 @@ static const struct bert_arch archs[] = {
 struct bert_sizes {
     const struct bert_arch *arch;
     int64_t d, heads, d_ff, layers, vocab, max_pos, types; /* types 0: none */
+    int64_t pos_offset;     /* the first position's row (RoBERTa: pad_token_id + 1) */
     enum clf_act act;
     double eps;
 };
@@ -141,6 +152,18 @@ static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct
     if (st == CLF_OK)
         st = get_int(ctx, root, path, "max_position_embeddings", 512, 1 << 20, &s->max_pos);
     s->types = 0;
+    s->pos_offset = 0;
+    const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
+    if (st == CLF_OK && a->pos_offset) {
+        double pv = pad ? (cJSON_IsNumber(pad) ? pad->valuedouble : -1) : 1; /* default 1 */
+        if (!(pv >= 0 && pv < (double)s->max_pos - 2) || pv != floor(pv))
+            st = clf_fail(ctx, CLF_E_FORMAT,
+                          "%s: \"pad_token_id\" must be an integer from 0 to "
+                          "max_position_embeddings - 3",
+                          path);
+        else
+            s->pos_offset = (int64_t)pv + 1;
+    }
     if (st == CLF_OK && a->token_types)
         st = get_int(ctx, root, path, "type_vocab_size", 2, 1 << 16, &s->types);
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, a->k_act);
@@ -358,6 +381,13 @@ static enum clf_status load_embeddings(struct weights *w, struct clf_bert *b,
         load_weight(w, "embeddings.word_embeddings.weight", s->vocab, s->d, &b->word);
     if (st == CLF_OK)
         st = load_weight(w, "embeddings.position_embeddings.weight", s->max_pos, s->d, &b->pos);
+    if (st == CLF_OK && s->pos_offset) { /* rows from the offset on */
+        const int64_t shape[2] = {s->max_pos - s->pos_offset, s->d}, strides[2] = {s->d, 1};
+        b->pos_table = b->pos;
+        b->pos = NULL;
+        st = clf_tensor_view(b->pos_table, 2, shape, strides, s->pos_offset * s->d, &b->pos);
+        b->max_pos = s->max_pos - s->pos_offset;
+    }
     if (st == CLF_OK && s->types) /* all rows checked, row 0 kept */
         st = read_weight(w, "embeddings.token_type_embeddings.weight", s->types, s->d, host);
     else if (st == CLF_OK) /* none (DistilBERT): a row of zeros adds nothing, exactly */
@@ -395,6 +425,7 @@ void clf_bert_destroy(struct clf_bert *b)
     clf_encoder_destroy(b->enc);
     clf_tensor_destroy(b->word);
     clf_tensor_destroy(b->pos);
+    clf_tensor_destroy(b->pos_table);
     clf_tensor_destroy(b->type0);
     clf_tensor_destroy(b->ln_w);
     clf_tensor_destroy(b->ln_b);

@@ -520,6 +520,25 @@ enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batch
     return run(dp, true);
 }
 
+/* clf_tokenizer_encode of the text stripped of white space at its ends,
+ * as sentence-transformers tokenises (clf_text_strip). */
+static enum clf_status encode_stripped(struct clf_tokenizer *tok, const char *text, int32_t *ids,
+                                       size_t cap, size_t *n, bool *cut)
+{
+    size_t len;
+    const char *b = clf_text_strip(text, &len);
+    if (b == text && len == strlen(text))
+        return clf_tokenizer_encode(tok, text, ids, cap, n, cut);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return CLF_E_OUT_OF_MEMORY;
+    memcpy(copy, b, len);
+    copy[len] = 0;
+    enum clf_status st = clf_tokenizer_encode(tok, copy, ids, cap, n, cut);
+    free(copy);
+    return st;
+}
+
 enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
                                    const char *const *texts, size_t n,
                                    const struct clf_embed_params *p, float *out,
@@ -546,7 +565,7 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
             st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for text %zu's ids", i);
         } else if (!texts[i]) {
             st = clf_fail(ctx, CLF_E_INVALID_ARG, "embed texts: text %zu is NULL", i);
-        } else if ((st = clf_tokenizer_encode(tok, texts[i], ids[i], cap, &len[i], &cut)) !=
+        } else if ((st = encode_stripped(tok, texts[i], ids[i], cap, &len[i], &cut)) !=
                    CLF_OK) {
             struct clf_ctx *tc = clf_tokenizer_ctx(tok);
             char why[512]; /* a copy: tc's message buffer may be ctx's */

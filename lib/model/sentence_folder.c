@@ -331,6 +331,13 @@ static enum clf_status read_lengths(struct clf_msg *m, struct clf_sentence_folde
         st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", path);
     if (st == CLF_OK)
         st = get_length(m, cfg, path, "max_position_embeddings", INT64_C(1) << 20, &max_pos);
+    /* RoBERTa's positions start past padding_idx: max_position_embeddings
+     * - pad_token_id - 1 of them are tokens' (514 -> 512) */
+    const cJSON *mt = st == CLF_OK ? cJSON_GetObjectItemCaseSensitive(cfg, "model_type") : NULL;
+    const cJSON *pad = st == CLF_OK ? cJSON_GetObjectItemCaseSensitive(cfg, "pad_token_id") : NULL;
+    if (cJSON_IsString(mt) &&
+        (!strcmp(mt->valuestring, "roberta") || !strcmp(mt->valuestring, "xlm-roberta")))
+        max_pos -= (cJSON_IsNumber(pad) ? (int64_t)pad->valuedouble : 1) + 1;
     cJSON_Delete(cfg);
     if (st == CLF_OK && sb)
         st = get_length(m, sb, sb_path, "max_seq_length", INT64_C(1) << 20, &seq);

@@ -37,12 +37,13 @@
 #include <utf8proc.h>
 #include <xxhash.h>
 
+#include "bpe.h"
 #include "tokenizer.h"
 #include "io.h"
 #include "../runtime/abi.h"
 
-/* [CLS], [SEP], [UNK], [PAD], [MASK] */
-#define TOK_MAX_SPECIALS 5
+/* [CLS], [SEP], [UNK], [PAD], [MASK]; or a BPE tokenizer's added tokens */
+#define TOK_MAX_SPECIALS CLF_TOK_MAX_ADDED
 
 struct tok_entry {
     uint64_t hash;
@@ -52,9 +53,10 @@ struct tok_entry {
 };
 
 struct tok_special {
-    const char *text;
+    char text[32];
     size_t len;
     int32_t id;
+    bool lstrip, rstrip; /* white space before (after) it absorbed */
 };
 
 struct clf_tokenizer {
@@ -63,7 +65,8 @@ struct clf_tokenizer {
     char *strings;           /* vocab.txt's bytes, lines NUL-terminated in place */
     struct tok_entry *table; /* power-of-two size, load <= 1/2 */
     size_t mask;
-    int32_t cls, sep, unk;
+    int32_t cls, sep, unk;   /* unk -1: none (byte-level BPE needs none) */
+    struct clf_bpe *bpe;     /* byte-level BPE (tokenizer.json), else WordPiece */
     struct tok_special specials[TOK_MAX_SPECIALS];
     size_t n_specials;
 };
@@ -240,8 +243,26 @@ static enum clf_status load_json(struct clf_ctx *ctx, struct clf_tokenizer *t, c
         p->lower_case = v.lower_case;
     if (v.max_word_chars > 0)
         p->max_word_chars = v.max_word_chars;
+    if (v.bpe) {
+        t->bpe = clf_bpe_create(v.merges, v.m_off, v.m_len, v.n_merges, v.add_prefix_space);
+        t->cls = tok_lookup(t, v.cls, strlen(v.cls));
+        t->sep = tok_lookup(t, v.sep, strlen(v.sep));
+        t->unk = *v.unk ? tok_lookup(t, v.unk, strlen(v.unk)) : -1;
+        for (size_t i = 0; i < v.n_added; i++) {
+            struct tok_special *sp = &t->specials[t->n_specials++];
+            memcpy(sp->text, v.added[i].text, sizeof sp->text);
+            sp->len = strlen(sp->text);
+            sp->id = v.added[i].id;
+            sp->lstrip = v.added[i].lstrip, sp->rstrip = v.added[i].rstrip;
+        }
+    }
+    if (v.bpe && !t->bpe)
+        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the merges", path);
+    else if (v.bpe && (t->cls < 0 || t->sep < 0 || (*v.unk && t->unk < 0)))
+        st = clf_fail(ctx, CLF_E_FORMAT, "%s: the vocabulary lacks %s", path,
+                      t->cls < 0 ? v.cls : t->sep < 0 ? v.sep : v.unk);
     clf_tok_vocab_free(&v);
-    return CLF_OK;
+    return st;
 }
 
 enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
@@ -281,22 +302,25 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
     t->p = params;
 
     static const char *const required[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]"};
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; !t->bpe && i < 4; i++)
         if (tok_lookup(t, required[i], strlen(required[i])) < 0) {
             clf_tokenizer_destroy(t);
             return clf_fail(ctx, CLF_E_FORMAT, "%s: the vocabulary lacks %s", vocab_path,
                             required[i]);
         }
-    t->cls = tok_lookup(t, "[CLS]", 5);
-    t->sep = tok_lookup(t, "[SEP]", 5);
-    t->unk = tok_lookup(t, "[UNK]", 5);
-    static const char *const specials[TOK_MAX_SPECIALS] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]",
-                                                           "[MASK]"};
-    for (size_t i = 0; i < TOK_MAX_SPECIALS; i++) {
+    static const char *const specials[5] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
+    for (size_t i = 0; !t->bpe && i < 5; i++) {
         int32_t id = tok_lookup(t, specials[i], strlen(specials[i]));
-        if (id >= 0)
-            t->specials[t->n_specials++] =
-                (struct tok_special){.text = specials[i], .len = strlen(specials[i]), .id = id};
+        if (id < 0)
+            continue;
+        struct tok_special *sp = &t->specials[t->n_specials++];
+        *sp = (struct tok_special){.len = strlen(specials[i]), .id = id};
+        memcpy(sp->text, specials[i], sp->len + 1);
+    }
+    if (!t->bpe) {
+        t->cls = tok_lookup(t, "[CLS]", 5);
+        t->sep = tok_lookup(t, "[SEP]", 5);
+        t->unk = tok_lookup(t, "[UNK]", 5);
     }
     clf_ctx_ref(ctx); /* for its error messages: the context outlives it */
     t->ctx = ctx;
@@ -310,6 +334,7 @@ void clf_tokenizer_destroy(struct clf_tokenizer *t)
         return;
     free(t->table);
     free(t->strings);
+    clf_bpe_destroy(t->bpe);
     struct clf_ctx *ctx = t->ctx;
     free(t);
     clf_ctx_unref(ctx);
@@ -398,6 +423,7 @@ struct tok_run {
     char *key; /* "##" + a piece */
     size_t key_cap;
     bool oom;
+    bool missing; /* BPE: a symbol not in the vocabulary */
 };
 
 static bool grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -566,6 +592,37 @@ static void basic_segment(struct tok_run *r, const char *s, size_t len)
     basic_word(r, r->cps, n);
 }
 
+static bool is_ascii_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static int32_t bpe_lookup(void *user, const char *s, size_t len)
+{
+    return tok_lookup(((struct tok_run *)user)->t, s, len);
+}
+
+static bool bpe_emit(void *user, int32_t id)
+{
+    struct tok_run *r = user;
+    emit(r, id);
+    return !r->oom;
+}
+
+/* One segment (no special token inside): BERT's BasicTokenizer and
+ * WordPiece, or byte-level BPE. */
+static void segment(struct tok_run *r, const char *s, size_t len)
+{
+    if (!r->t->bpe) {
+        basic_segment(r, s, len);
+        return;
+    }
+    const struct clf_bpe_sink sink = {r, bpe_lookup, bpe_emit};
+    int rc = clf_bpe_segment(r->t->bpe, s, len, &sink);
+    r->oom |= rc < 0;
+    r->missing |= rc > 0;
+}
+
 enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, int32_t *ids,
                                      size_t cap, size_t *n, bool *truncated)
 {
@@ -579,33 +636,40 @@ enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, 
         return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: invalid UTF-8");
 
     struct tok_run r = {.t = t, .limit = (size_t)t->p.max_length - 2};
-    /* Segments between the special tokens written in the text. The
-     * specials are ASCII, so a byte-wise match never splits a character. */
+    /* Segments between the special tokens written in the text (HF's
+     * added-token split; an lstrip / rstrip token absorbs the ASCII white
+     * space before / after it). The specials are matched byte-wise on whole
+     * UTF-8 strings, so a match never splits a character. */
     size_t seg = 0;
-    for (size_t i = 0; i < len && !r.oom;) {
+    for (size_t i = 0; i < len && !r.oom && !r.missing;) {
         const struct tok_special *sp = NULL;
-        if (text[i] == '[')
-            for (size_t k = 0; k < t->n_specials; k++)
-                if (len - i >= t->specials[k].len &&
-                    memcmp(text + i, t->specials[k].text, t->specials[k].len) == 0) {
-                    sp = &t->specials[k];
-                    break;
-                }
+        for (size_t k = 0; k < t->n_specials && !sp; k++)
+            if (text[i] == t->specials[k].text[0] && len - i >= t->specials[k].len &&
+                memcmp(text + i, t->specials[k].text, t->specials[k].len) == 0)
+                sp = &t->specials[k];
         if (!sp) {
             i++;
             continue;
         }
-        basic_segment(&r, text + seg, i - seg);
+        size_t end = i;
+        while (sp->lstrip && end > seg && is_ascii_space(text[end - 1]))
+            end--;
+        segment(&r, text + seg, end - seg);
         emit(&r, sp->id);
         i += sp->len;
+        while (sp->rstrip && i < len && is_ascii_space(text[i]))
+            i++;
         seg = i;
     }
-    if (!r.oom)
-        basic_segment(&r, text + seg, len - seg);
+    if (!r.oom && !r.missing)
+        segment(&r, text + seg, len - seg);
 
     enum clf_status st = CLF_OK;
     if (r.oom)
         st = clf_fail(t->ctx, CLF_E_OUT_OF_MEMORY, "clf_tokenizer_encode: no memory");
+    else if (r.missing)
+        st = clf_fail(t->ctx, CLF_E_FORMAT,
+                      "clf_tokenizer_encode: a byte-level symbol is not in the vocabulary");
     else if (cap < r.n + 2)
         st = clf_fail(t->ctx, CLF_E_SHAPE,
                       "clf_tokenizer_encode: %zu ids produced, room for %zu", r.n + 2, cap);
@@ -625,4 +689,39 @@ enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, 
     free(r.offs);
     free(r.key);
     return st;
+}
+
+/* Python's str.isspace() on one code point. */
+static bool py_space(int32_t c)
+{
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+const char *clf_text_strip(const char *text, size_t *len)
+{
+    if (!text) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    size_t n = strlen(text), b = 0, e = 0, i = 0;
+    bool seen = false;
+    while (i < n) { /* b: the first kept byte; e: the end of the last kept character */
+        utf8proc_int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
+                                              (utf8proc_ssize_t)(n - i), &c);
+        if (k <= 0) /* invalid UTF-8: kept as it is (the tokenizer refuses it) */
+            c = 'x', k = 1;
+        if (!py_space(c)) {
+            if (!seen)
+                b = i, seen = true;
+            e = i + (size_t)k;
+        }
+        i += (size_t)k;
+    }
+    if (len)
+        *len = seen ? e - b : 0;
+    return text + (seen ? b : n);
 }

@@ -15,24 +15,50 @@ int64_t clf_tokenizer_max_ids(const struct clf_tokenizer *t);
 /* The context its errors go to (may be NULL). */
 struct clf_ctx *clf_tokenizer_ctx(const struct clf_tokenizer *t);
 
-/* A WordPiece vocabulary read from a Hugging Face tokenizer.json
- * (tokenizer_json.c): n tokens, token i the NUL-terminated bytes at
- * strings + off[i] (len[i] bytes) with id[i]. */
+/* An added (special) token of a tokenizer.json: split out of the text
+ * before tokenising, white space around it absorbed as lstrip and rstrip
+ * say. */
+struct clf_tok_added {
+    char text[32];
+    int32_t id;
+    bool lstrip, rstrip;
+};
+
+#define CLF_TOK_MAX_ADDED 8
+
+/* A tokenizer read from a Hugging Face tokenizer.json (tokenizer_json.c):
+ * n vocabulary tokens, token i the NUL-terminated bytes at strings +
+ * off[i] (len[i] bytes) with id[i]; for byte-level BPE the merges too. */
 struct clf_tok_vocab {
     char *strings;
     size_t n;
     uint32_t *off, *len;
     int32_t *id;
+    bool bpe;                    /* byte-level BPE, else WordPiece */
+    char *merges;                /* BPE: n_merges "left right" strings, rank order */
+    size_t n_merges;
+    uint32_t *m_off, *m_len;
+    bool add_prefix_space;       /* BPE: its ByteLevel pre-tokenizer's */
+    char cls[32], sep[32];       /* the post-processor's first and last tokens */
+    char unk[32];                /* the model's unk_token ("" when none) */
+    struct clf_tok_added added[CLF_TOK_MAX_ADDED];
+    size_t n_added;
     int lower_case;         /* its BertNormalizer's lowercase: 1, 0, or -1 when unsaid */
     int64_t max_word_chars; /* max_input_chars_per_word, 0 when unsaid */
 };
 
-/* Reads path as tokenizer.json: model WordPiece ("##" continuations,
- * [UNK]), normalizer BertNormalizer (clean_text, handle_chinese_chars) or
- * none, pre-tokenizer BertPreTokenizer or none, post-processor
- * TemplateProcessing "[CLS] $A [SEP]" or BertProcessing, added tokens
- * among [CLS], [SEP], [UNK], [PAD], [MASK]: what clf_tokenizer_encode
- * implements. Any other component is CLF_E_UNSUPPORTED naming it. */
+/* Reads path as tokenizer.json, one of the two kinds clformer runs:
+ *  - WordPiece (BERT): model WordPiece ("##" continuations, [UNK]),
+ *    normalizer BertNormalizer (clean_text, handle_chinese_chars) or none,
+ *    pre-tokenizer BertPreTokenizer or none, post-processor
+ *    TemplateProcessing "[CLS] $A [SEP]" or BertProcessing, added tokens
+ *    among [CLS], [SEP], [UNK], [PAD], [MASK];
+ *  - byte-level BPE (RoBERTa, GPT-2): model BPE (no dropout, no
+ *    continuing prefix or end-of-word suffix), no normalizer,
+ *    pre-tokenizer ByteLevel (use_regex), post-processor RobertaProcessing
+ *    or TemplateProcessing "X $A Y", at most CLF_TOK_MAX_ADDED added
+ *    tokens (single_word false).
+ * Any other component is CLF_E_UNSUPPORTED naming it. */
 enum clf_status clf_tok_vocab_read_json(struct clf_msg *m, const char *path,
                                         struct clf_tok_vocab *v);
 void clf_tok_vocab_free(struct clf_tok_vocab *v);

@@ -1,10 +1,11 @@
 /*
- * A BERT WordPiece tokenizer's vocabulary and settings from a Hugging Face
- * tokenizer.json (the `tokenizers` library's format: "normalizer",
- * "pre_tokenizer", "model", "post_processor", "added_tokens"), for
- * clf_tokenizer_load. Only the components clf_tokenizer_encode implements
- * are accepted; any other is an error naming it, so that a tokenizer that
- * would split text otherwise is never run silently.
+ * A tokenizer's vocabulary and settings from a Hugging Face tokenizer.json
+ * (the `tokenizers` library's format: "normalizer", "pre_tokenizer",
+ * "model", "post_processor", "added_tokens"), for clf_tokenizer_load: BERT's
+ * WordPiece, or byte-level BPE (RoBERTa). Only the components
+ * clf_tokenizer_encode implements are accepted; any other is an error
+ * naming it, so that a tokenizer that would split text otherwise is never
+ * run silently.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,31 +71,116 @@ static enum clf_status check_normalizer(struct clf_msg *m, const char *path, con
     return CLF_OK;
 }
 
-/* The post-processor: [CLS] $A [SEP], in either form. */
-static enum clf_status check_post(struct clf_msg *m, const char *path, const cJSON *p)
+/* A [token, id] pair's token (RobertaProcessing's "cls", "sep") into out. */
+static bool pair_token(const cJSON *p, const char *key, char out[32])
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(p, key);
+    const cJSON *t = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, 0) : NULL;
+    if (!cJSON_IsString(t) || strlen(t->valuestring) >= 32)
+        return false;
+    strcpy(out, t->valuestring);
+    return true;
+}
+
+/* The post-processor: one special token, the text, one special token
+ * (TemplateProcessing "X $A Y", BertProcessing, RobertaProcessing); the two
+ * into v->cls and v->sep. WordPiece's must be [CLS] and [SEP]. */
+static enum clf_status check_post(struct clf_msg *m, const char *path, const cJSON *p,
+                                  struct clf_tok_vocab *v)
 {
     if (!p || cJSON_IsNull(p))
         return clf_msg_fail(m, CLF_E_UNSUPPORTED,
-                            "%s: no post_processor: clformer adds [CLS] and [SEP]", path);
+                            "%s: no post_processor: clformer adds the special tokens", path);
     const char *type = type_of(p);
-    if (type && !strcmp(type, "BertProcessing"))
-        return CLF_OK;
-    bool ok = type && !strcmp(type, "TemplateProcessing");
-    const cJSON *single = ok ? cJSON_GetObjectItemCaseSensitive(p, "single") : NULL;
-    const char *want[3] = {"[CLS]", "A", "[SEP]"};
-    ok = cJSON_IsArray(single) && cJSON_GetArraySize(single) == 3;
-    for (int i = 0; ok && i < 3; i++) {
-        const cJSON *piece = cJSON_GetArrayItem(single, i);
-        const cJSON *sp = cJSON_GetObjectItemCaseSensitive(piece, "SpecialToken");
-        const cJSON *seq = cJSON_GetObjectItemCaseSensitive(piece, "Sequence");
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(sp ? sp : seq, "id");
-        ok = cJSON_IsString(id) && !strcmp(id->valuestring, want[i]) && (i == 1) == !sp;
+    bool ok = false;
+    if (type && (!strcmp(type, "BertProcessing") || !strcmp(type, "RobertaProcessing"))) {
+        ok = pair_token(p, "cls", v->cls) && pair_token(p, "sep", v->sep);
+        if (!ok && !strcmp(type, "BertProcessing")) /* its defaults */
+            strcpy(v->cls, "[CLS]"), strcpy(v->sep, "[SEP]"), ok = true;
+    } else if (type && !strcmp(type, "TemplateProcessing")) {
+        const cJSON *single = cJSON_GetObjectItemCaseSensitive(p, "single");
+        ok = cJSON_IsArray(single) && cJSON_GetArraySize(single) == 3;
+        for (int i = 0; ok && i < 3; i++) {
+            const cJSON *piece = cJSON_GetArrayItem(single, i);
+            const cJSON *sp = cJSON_GetObjectItemCaseSensitive(piece, "SpecialToken");
+            const cJSON *seq = cJSON_GetObjectItemCaseSensitive(piece, "Sequence");
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(sp ? sp : seq, "id");
+            ok = cJSON_IsString(id) && (i == 1) == !sp && strlen(id->valuestring) < 32 &&
+                 (i != 1 || !strcmp(id->valuestring, "A"));
+            if (ok && i != 1)
+                strcpy(i ? v->sep : v->cls, id->valuestring);
+        }
     }
+    if (ok && !v->bpe && (strcmp(v->cls, "[CLS]") || strcmp(v->sep, "[SEP]")))
+        ok = false;
     if (!ok)
         return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                             "%s: post_processor \"%s\": clformer's tokenizer makes "
-                            "[CLS] text [SEP] (TemplateProcessing or BertProcessing)",
+                            "<special> text <special> (TemplateProcessing, BertProcessing, "
+                            "RobertaProcessing; [CLS] and [SEP] for WordPiece)",
                             path, type ? type : "?");
+    return CLF_OK;
+}
+
+/* The pre-tokenizer: BertPreTokenizer (or none) for WordPiece, ByteLevel
+ * with its regex for BPE (add_prefix_space into v). */
+static enum clf_status check_pre(struct clf_msg *m, const char *path, const cJSON *pre,
+                                 struct clf_tok_vocab *v)
+{
+    const bool none = !pre || cJSON_IsNull(pre);
+    const char *type = none ? NULL : type_of(pre);
+    if (!v->bpe && (none || (type && !strcmp(type, "BertPreTokenizer"))))
+        return CLF_OK;
+    if (v->bpe && type && !strcmp(type, "ByteLevel") && true_or_absent(pre, "use_regex")) {
+        const cJSON *aps = cJSON_GetObjectItemCaseSensitive(pre, "add_prefix_space");
+        v->add_prefix_space = cJSON_IsTrue(aps);
+        return CLF_OK;
+    }
+    return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                        "%s: pre_tokenizer \"%s\": clformer runs BertPreTokenizer with "
+                        "WordPiece and ByteLevel (use_regex) with BPE",
+                        path, none ? "none" : type ? type : "?");
+}
+
+/* BPE's merges, "left right" strings (or [left, right] pairs, as later
+ * versions write them), into v in rank order. */
+static enum clf_status read_merges(struct clf_msg *m, const char *path, const cJSON *merges,
+                                   struct clf_tok_vocab *v)
+{
+    if (!cJSON_IsArray(merges))
+        return clf_msg_fail(m, CLF_E_FORMAT, "%s: model: no \"merges\" array", path);
+    size_t n = (size_t)cJSON_GetArraySize(merges), bytes = 1;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, merges)
+    {
+        const cJSON *a = cJSON_IsArray(e) ? cJSON_GetArrayItem(e, 0) : NULL;
+        const cJSON *b = cJSON_IsArray(e) ? cJSON_GetArrayItem(e, 1) : NULL;
+        if (cJSON_IsString(e) && strchr(e->valuestring, ' '))
+            bytes += strlen(e->valuestring) + 1;
+        else if (cJSON_IsString(a) && cJSON_IsString(b) && cJSON_GetArraySize(e) == 2)
+            bytes += strlen(a->valuestring) + strlen(b->valuestring) + 2;
+        else
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: model: a merge that is not \"a b\" "
+                                "nor [a, b]", path);
+        if (bytes >= UINT32_MAX)
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: too many merges", path);
+    }
+    v->merges = malloc(bytes);
+    v->m_off = malloc((n ? n : 1) * sizeof *v->m_off);
+    v->m_len = malloc((n ? n : 1) * sizeof *v->m_len);
+    if (!v->merges || !v->m_off || !v->m_len)
+        return clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for the merges", path);
+    size_t at = 0;
+    cJSON_ArrayForEach(e, merges)
+    {
+        int len = cJSON_IsString(e)
+                      ? snprintf(v->merges + at, bytes - at, "%s", e->valuestring)
+                      : snprintf(v->merges + at, bytes - at, "%s %s",
+                                 cJSON_GetArrayItem(e, 0)->valuestring,
+                                 cJSON_GetArrayItem(e, 1)->valuestring);
+        v->m_off[v->n_merges] = (uint32_t)at, v->m_len[v->n_merges++] = (uint32_t)len;
+        at += (size_t)len + 1;
+    }
     return CLF_OK;
 }
 
@@ -103,13 +189,33 @@ static enum clf_status read_model(struct clf_msg *m, const char *path, const cJS
                                   struct clf_tok_vocab *v)
 {
     const char *type = type_of(model);
-    if (!type || strcmp(type, "WordPiece"))
+    v->bpe = type && !strcmp(type, "BPE");
+    if (!type || (strcmp(type, "WordPiece") && !v->bpe))
         return clf_msg_fail(m, CLF_E_UNSUPPORTED,
-                            "%s: model \"%s\": clformer reads WordPiece (BERT) tokenizers only",
+                            "%s: model \"%s\": clformer reads WordPiece (BERT) and byte-level "
+                            "BPE (RoBERTa) tokenizers",
                             path, type ? type : "?");
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
     const cJSON *maxc = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
+    if (v->bpe) {
+        static const char *const off[] = {"dropout", "continuing_subword_prefix",
+                                          "end_of_word_suffix"};
+        for (int i = 0; i < 3; i++) {
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(model, off[i]);
+            if (x && !cJSON_IsNull(x) && !(cJSON_IsString(x) && !*x->valuestring))
+                return clf_msg_fail(m, CLF_E_UNSUPPORTED, "%s: model: BPE with \"%s\" is not "
+                                    "supported", path, off[i]);
+        }
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")))
+            return clf_msg_fail(m, CLF_E_UNSUPPORTED, "%s: model: BPE with \"byte_fallback\" "
+                                "is not supported", path);
+        if (cJSON_IsString(unk) && strlen(unk->valuestring) < sizeof v->unk)
+            strcpy(v->unk, unk->valuestring);
+        pre = unk = maxc = NULL;
+    } else {
+        strcpy(v->unk, "[UNK]");
+    }
     if (pre && !(cJSON_IsString(pre) && !strcmp(pre->valuestring, "##")))
         return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                             "%s: model: \"continuing_subword_prefix\" other than \"##\"", path);
@@ -151,12 +257,14 @@ static enum clf_status read_model(struct clf_msg *m, const char *path, const cJS
         v->id[v->n++] = (int32_t)e->valuedouble;
         at += len + 1;
     }
-    return CLF_OK;
+    return v->bpe ? read_merges(m, path, cJSON_GetObjectItemCaseSensitive(model, "merges"), v)
+                  : CLF_OK;
 }
 
-/* The added tokens must be BERT's specials, each with its vocabulary id. */
+/* The added tokens: BERT's specials (WordPiece), or at most
+ * CLF_TOK_MAX_ADDED tokens (BPE) into v; each with its vocabulary id. */
 static enum clf_status check_added(struct clf_msg *m, const char *path, const cJSON *added,
-                                   const struct clf_tok_vocab *v)
+                                   struct clf_tok_vocab *v)
 {
     const cJSON *a;
     cJSON_ArrayForEach(a, added)
@@ -167,11 +275,18 @@ static enum clf_status check_added(struct clf_msg *m, const char *path, const cJ
             id->valuedouble > INT32_MAX)
             return clf_msg_fail(m, CLF_E_FORMAT, "%s: added_tokens: an entry without "
                                 "\"content\" and an \"id\" in [0, 2^31)", path);
-        if (!is_special(c->valuestring))
+        if (!v->bpe && !is_special(c->valuestring))
             return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                                 "%s: added_tokens: \"%s\": clformer splits out only [CLS], "
                                 "[SEP], [UNK], [PAD] and [MASK]",
                                 path, c->valuestring);
+        if (v->bpe && (v->n_added == CLF_TOK_MAX_ADDED || !*c->valuestring ||
+                       strlen(c->valuestring) >= sizeof v->added[0].text ||
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "single_word"))))
+            return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                                "%s: added_tokens: \"%s\": clformer splits out at most %d added "
+                                "tokens of 1 to 31 bytes, not single_word",
+                                path, c->valuestring, CLF_TOK_MAX_ADDED);
         bool found = false;
         for (size_t i = 0; i < v->n && !found; i++)
             found = !strcmp(v->strings + v->off[i], c->valuestring) &&
@@ -180,6 +295,13 @@ static enum clf_status check_added(struct clf_msg *m, const char *path, const cJ
             return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                                 "%s: added_tokens: \"%s\" with id %.0f, not the vocabulary's",
                                 path, c->valuestring, id->valuedouble);
+        if (v->bpe) {
+            struct clf_tok_added *t = &v->added[v->n_added++];
+            strcpy(t->text, c->valuestring);
+            t->id = (int32_t)id->valuedouble;
+            t->lstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "lstrip"));
+            t->rstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "rstrip"));
+        }
     }
     return CLF_OK;
 }
@@ -190,6 +312,9 @@ void clf_tok_vocab_free(struct clf_tok_vocab *v)
     free(v->off);
     free(v->len);
     free(v->id);
+    free(v->merges);
+    free(v->m_off);
+    free(v->m_len);
     *v = (struct clf_tok_vocab){0};
 }
 
@@ -207,18 +332,18 @@ enum clf_status clf_tok_vocab_read_json(struct clf_msg *m, const char *path,
         cJSON_Delete(root);
         return clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", path);
     }
-    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
-    const char *pre_type = pre && !cJSON_IsNull(pre) ? type_of(pre) : "BertPreTokenizer";
     st = read_model(m, path, cJSON_GetObjectItemCaseSensitive(root, "model"), v);
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    if (st == CLF_OK && v->bpe && norm && !cJSON_IsNull(norm))
+        st = clf_msg_fail(m, CLF_E_UNSUPPORTED, "%s: normalizer \"%s\" with BPE: clformer "
+                          "runs byte-level BPE without one", path, type_of(norm) ? type_of(norm)
+                                                                                : "?");
+    else if (st == CLF_OK && !v->bpe)
+        st = check_normalizer(m, path, norm, v);
     if (st == CLF_OK)
-        st = check_normalizer(m, path, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), v);
-    if (st == CLF_OK && (!pre_type || strcmp(pre_type, "BertPreTokenizer")))
-        st = clf_msg_fail(m, CLF_E_UNSUPPORTED,
-                          "%s: pre_tokenizer \"%s\": clformer's tokenizer is BERT's "
-                          "(BertPreTokenizer)",
-                          path, pre_type ? pre_type : "?");
+        st = check_pre(m, path, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), v);
     if (st == CLF_OK)
-        st = check_post(m, path, cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
+        st = check_post(m, path, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), v);
     if (st == CLF_OK)
         st = check_added(m, path, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), v);
     cJSON_Delete(root);
