@@ -144,10 +144,12 @@ ERRORS = [
     ("modules.json not JSON", {"modules.json": "[{"}, [], ["modules.json", "not valid JSON"]),
     ("max_seq_length past the positions", {"sentence_bert_config.json": {"max_seq_length": 513}},
      [], ["sentence_bert_config.json", "max_seq_length", "max_position_embeddings"]),
+    # the top-level "normalizer" is read, not a decoy nested before it
     ("strip_accents against lower-casing",
-     {"tokenizer.json": {"normalizer": {"type": "BertNormalizer", "lowercase": True,
-                                        "strip_accents": False}}},
-     [], ["tokenizer.json", "strip_accents"]),
+     {"tokenizer.json": {"added_tokens": [{"content": "\"normalizer\"", "normalizer": {
+         "type": "BertNormalizer", "lowercase": False, "strip_accents": True}}],
+         "normalizer": {"type": "BertNormalizer", "lowercase": True, "strip_accents": False}}},
+     [], ["tokenizer.json", "\"strip_accents\" false with lower-casing on"]),
     ("a default prompt that is not there",
      {"config_sentence_transformers.json": {"prompts": {"q": "q: "},
                                             "default_prompt_name": "query"}},

@@ -227,6 +227,56 @@ static enum clf_status read_pooling(struct clf_msg *m, struct clf_sentence_folde
     return st;
 }
 
+/* The value of the top-level key `key` of the JSON object in text: the
+ * first character after its colon, or NULL. A scan that steps over
+ * strings (with their escapes) and counts nesting, so that a key inside a
+ * nested object or a string is not taken. */
+static const char *top_level_value(const char *text, const char *key)
+{
+    const size_t klen = strlen(key);
+    int depth = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        } else if (*p == '"') {
+            const char *b = ++p;
+            while (*p && *p != '"')
+                p += p[0] == '\\' && p[1] ? 2 : 1;
+            if (!*p)
+                return NULL;
+            if (depth == 1 && (size_t)(p - b) == klen && !memcmp(b, key, klen)) {
+                const char *c = p + 1;
+                while (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r')
+                    c++;
+                if (*c == ':')
+                    return c + 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* tokenizer.json's "normalizer" into *out (NULL when the file or the key
+ * is absent): only that value is parsed, not the vocabulary around it
+ * (tokenizer.json is often megabytes; embed reads this at every start). */
+static enum clf_status read_normalizer(struct clf_msg *m, const char *path, cJSON **out)
+{
+    *out = NULL;
+    if (!file_exists(path))
+        return CLF_OK;
+    char *text = NULL;
+    enum clf_status st = clf_io_read_text(m, path, &text);
+    if (st != CLF_OK)
+        return st;
+    const char *v = top_level_value(text, "normalizer");
+    if (v && !(*out = cJSON_ParseWithOpts(v, NULL, false)))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: \"normalizer\" is not valid JSON", path);
+    free(text);
+    return st;
+}
+
 /* The tokenizer's lower-casing: tokenizer.json's BertNormalizer (what the
  * fast tokenizer runs) over tokenizer_config.json's do_lower_case over
  * BERT's default (true). clformer's tokenizer strips accents exactly when
@@ -237,8 +287,8 @@ static enum clf_status read_lower_case(struct clf_msg *m, struct clf_sentence_fo
     char path[4200];
     folder_path(path, sizeof path, f->model_dir, "", "tokenizer.json");
     cJSON *root = NULL;
-    enum clf_status st = read_json(m, path, true, &root);
-    const cJSON *norm = root ? cJSON_GetObjectItemCaseSensitive(root, "normalizer") : NULL;
+    enum clf_status st = read_normalizer(m, path, &root);
+    const cJSON *norm = root;
     const cJSON *type = norm ? cJSON_GetObjectItemCaseSensitive(norm, "type") : NULL;
     bool strip = false, has_strip = false;
     const char *where = tc_path;
