@@ -45,6 +45,7 @@ long clf_rows4(long4 shape) /* its rows: all but the last dimension */
 #define CLF_ACT_RELU 1
 #define CLF_ACT_GELU 2
 #define CLF_ACT_GELU_TANH 3
+#define CLF_ACT_TANH 4
 
 /*
  * erf(x) in f32 within 2.44 ulp of the exact value (tools/erf_check.sh
@@ -98,6 +99,7 @@ float clf_erf(float x)
  *   RELU       max(0, x)
  *   GELU       0.5*x*(1 + erf(x/sqrt(2)))  (exact form; clf_erf)
  *   GELU_TANH  0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))  (Hendrycks & Gimpel)
+ *   TANH       tanh(x)
  */
 float clf_act_apply(float x, int act)
 {
@@ -107,6 +109,8 @@ float clf_act_apply(float x, int act)
         return 0.5f * x * (1.0f + clf_erf(x * 0.70710678118654752f));
     if (act == CLF_ACT_GELU_TANH)
         return 0.5f * x * (1.0f + tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    if (act == CLF_ACT_TANH)
+        return tanh(x);
     return x;
 }
 

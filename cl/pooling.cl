@@ -121,3 +121,29 @@ __kernel void pool_sentence(__global const float *h, long h_off, long4 h_str,  /
     for (long j = 0; j < n; j++)
         y[yb + j * y_str.s3] = y[yb + j * y_str.s3] / den;
 }
+
+/*
+ * The last step of a sentence embedding after Dense layers: the first
+ * n = shape.s3 columns of x kept (Matryoshka truncation), then with
+ * normalize L2 normalisation as pool_sentence's:
+ *   y[b, :] = x[b, :n] / max(sqrt(Σ_j x[b, j]²), 1e-12).
+ * One work-item per row b.
+ */
+__kernel void rows_truncate_normalize(__global const float *x, long x_off, long4 x_str, /* [B, N] */
+                                      __global float *y, long y_off, long4 y_str,       /* [B, n] */
+                                      long4 shape,                                      /* of y */
+                                      int normalize)
+{
+    long b = (long)get_global_id(0), n = shape.s3;
+    if (b >= clf_rows4(shape))
+        return;
+    long xb = x_off + b * x_str.s2, yb = y_off + b * y_str.s2;
+    float ss = 0.0f;
+    for (long j = 0; j < n; j++) {
+        float v = x[xb + j * x_str.s3];
+        ss += v * v;
+    }
+    float den = normalize ? fmax(sqrt(ss), 1e-12f) : 1.0f;
+    for (long j = 0; j < n; j++)
+        y[yb + j * y_str.s3] = normalize ? x[xb + j * x_str.s3] / den : x[xb + j * x_str.s3];
+}

@@ -131,6 +131,8 @@ double test_act_ref(double x, enum clf_act act)
         return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
     case CLF_ACT_GELU_TANH:
         return 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case CLF_ACT_TANH:
+        return tanh(x);
     default:
         return x;
     }
@@ -144,6 +146,8 @@ double test_act_bound(double e, double pre, enum clf_act act)
         return 1.13 * e + TEST_U32 * x * (18 + 0.8 * x);
     case CLF_ACT_GELU_TANH:
         return 1.13 * e + TEST_U32 * x * (7 + 4 * 0.8 * (x + 0.045 * x * x * x));
+    case CLF_ACT_TANH: /* |tanh'| <= 1; OpenCL's tanh: 5 ulp (10u relative) */
+        return e + 10 * TEST_U32 * fabs(tanh(pre));
     default:
         return e;
     }

@@ -132,8 +132,16 @@ POOL = {"pooling_mode_mean_tokens": True}
 
 # folder files over a good folder, extra arguments, words the message must hold
 ERRORS = [
-    ("a Dense module", {"modules.json": MODS + [{"path": "2_Dense", "type": T + "Dense"}]}, [],
-     ["modules.json", "module 2", "Dense"]),
+    ("an LSTM module", {"modules.json": MODS + [{"path": "2_LSTM", "type": T + "LSTM"}]}, [],
+     ["modules.json", "module 2", "LSTM"]),
+    ("a Dense module saved as a pickle",
+     {"modules.json": MODS + [{"path": "2_Dense", "type": T + "Dense"}],
+      "2_Dense/config.json": {"in_features": 384, "out_features": 8},
+      "2_Dense/pytorch_model.bin": "not read"}, [], ["2_Dense/pytorch_model.bin", "pickle"]),
+    ("a Dense module whose weights do not fit",
+     {"modules.json": MODS + [{"path": "2_Dense", "type": T + "Dense"}],
+      "2_Dense/config.json": {"in_features": 384, "out_features": 1048576},
+      "2_Dense/model.safetensors": "junk"}, [], ["2_Dense/model.safetensors"]),
     ("a path leaving the folder", {"modules.json": [MODS[0], {"path": "../x",
                                                                "type": T + "Pooling"}]}, [],
      ["modules.json", "module 1", "leaves the folder"]),

@@ -922,6 +922,30 @@ START_TEST(test_embed_texts)
     ck_assert_status(ctx, clf_dp_set_pooling(dp, CLF_POOL_ALL + 1, 0, true), CLF_E_INVALID_ARG);
     ck_assert_status(ctx, clf_dp_set_pooling(dp, CLF_POOL_MAX, D + 1, true), CLF_E_INVALID_ARG);
     ck_assert_int_eq(clf_dp_embed_dim(dp), 2 * D); /* unchanged */
+    /* Dense layers (their values against sentence-transformers: folders.py):
+     * an identity layer after the pooling changes nothing but the bits of
+     * its GEMM (x·1 + 0 is exact: the same vectors) */
+    float *eye = calloc((size_t)2 * D * 2 * D, sizeof *eye), *again = NULL;
+    for (int j = 0; j < 2 * D; j++)
+        eye[(size_t)j * 2 * D + j] = 1.0f;
+    const struct clf_dense_layer id = {2 * D, 2 * D, eye, NULL, CLF_ACT_NONE};
+    const struct clf_dense_layer wrong = {D, 8, eye, NULL, CLF_ACT_TANH};
+    ck_assert_status(ctx, clf_dp_set_dense(dp, &wrong, 1), CLF_E_INVALID_ARG); /* in != 2D */
+    ck_assert_ok(ctx, clf_dp_set_pooling(dp, CLF_POOL_CLS | CLF_POOL_MEAN, 0, true));
+    ck_assert_ok(ctx, clf_dp_set_dense(dp, &id, 1));
+    ck_assert_int_eq(clf_dp_embed_dim(dp), 2 * D);
+    float *normed = malloc((size_t)n * 2 * D * sizeof *normed);
+    again = malloc((size_t)n * 2 * D * sizeof *again);
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, (const char *const *)texts, (size_t)n,
+                                         &p, again, NULL, NULL));
+    ck_assert_ok(ctx, clf_dp_set_dense(dp, NULL, 0));
+    ck_assert_ok(ctx, clf_dp_set_pooling(dp, CLF_POOL_CLS | CLF_POOL_MEAN, 0, true));
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, (const char *const *)texts, (size_t)n,
+                                         &p, normed, NULL, NULL));
+    for (int i = 0; i < n * 2 * D; i++)
+        ck_assert_msg(again[i] == normed[i], "element %d: %.9g through the identity, %.9g "
+                      "without", i, (double)again[i], (double)normed[i]);
+    free(eye), free(again), free(normed);
     clf_dp_destroy(dp);
     for (int i = 0; i < n; i++)
         free(texts[i]);

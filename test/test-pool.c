@@ -235,6 +235,66 @@ START_TEST(test_sentence_pool)
 }
 END_TEST
 
+/* The end after Dense layers (internal): the first dims columns, L2-
+ * normalised or not; a zero row stays exactly zero. The input is exact, so
+ * the bound is the normalisation's alone (header). */
+START_TEST(test_truncate_normalize)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const int64_t B = 5, N = 70, xs[2] = {B, N};
+    float *h = malloc((size_t)(B * N) * sizeof *h);
+    test_fill_uniform(h, (size_t)(B * N), -2, 3);
+    for (int64_t j = 0; j < N; j++)
+        h[2 * N + j] = 0.0f; /* row 2: zeros */
+    struct clf_tensor *x = test_upload(2, xs, h);
+    static const struct {
+        int64_t dims;
+        bool normalize;
+    } cases[] = {{0, true}, {17, true}, {17, false}, {0, false}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct clf_graph *g = NULL;
+        struct clf_tensor *y = NULL;
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        ck_assert_ok(ctx, clf_pooling_truncate_normalize(g, x, cases[c].dims, cases[c].normalize,
+                                                         &y));
+        const int64_t n = cases[c].dims ? cases[c].dims : N;
+        ck_assert_int_eq(y->shape[1], n);
+        test_poison(y);
+        ck_assert_ok(ctx, clf_graph_run(g));
+        float *out = test_read_all(y);
+        for (int64_t b = 0; b < B; b++) {
+            double norm = 0;
+            for (int64_t j = 0; j < n; j++)
+                norm += (double)h[b * N + j] * h[b * N + j];
+            norm = sqrt(norm);
+            for (int64_t j = 0; j < n; j++) {
+                const double ref = cases[c].normalize && norm > 0 ? h[b * N + j] / norm
+                                                                  : h[b * N + j];
+                const double bound = cases[c].normalize
+                                         ? SLACK * fabs(ref) *
+                                               (test_gamma((double)n + 1) / 2 + 11 * TEST_U32)
+                                         : 0;
+                ck_assert_msg(fabs(out[b * n + j] - ref) <= bound,
+                              "dims %lld%s: out[%lld, %lld] = %.9g, reference %.9g", (long long)n,
+                              cases[c].normalize ? ", normalised" : "", (long long)b,
+                              (long long)j, (double)out[b * n + j], ref);
+            }
+        }
+        free(out);
+        clf_graph_destroy(g);
+    }
+    struct clf_graph *g = NULL;
+    struct clf_tensor *y = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_status(ctx, clf_pooling_truncate_normalize(g, x, N + 1, true, &y),
+                     CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_pooling_truncate_normalize(g, x, -1, true, &y), CLF_E_INVALID_ARG);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    free(h);
+}
+END_TEST
+
 /* hidden as a [B, S, D] view of [S, B, D + 3] storage at offset 2 (heads
  * split by strides), the mask a [B, S] view of a transposed [S, B]. */
 START_TEST(test_mean_pool_strided)
@@ -353,6 +413,7 @@ int main(void)
     tcase_add_test(tc, test_mean_pool_dense);
     tcase_add_test(tc, test_mean_pool_strided);
     tcase_add_test(tc, test_sentence_pool);
+    tcase_add_test(tc, test_truncate_normalize);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

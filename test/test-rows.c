@@ -210,8 +210,8 @@ START_TEST(test_act)
     static const float specials[] = {0.0f,  -0.0f, 20.0f, -20.0f, 1e-20f, -1e-20f, 3.0f,
                                      -3.0f, 6.0f,  -6.0f, 0.5f,   -0.5f,  1e-3f,   -10.0f};
     static const enum clf_act acts[] = {CLF_ACT_NONE, CLF_ACT_RELU, CLF_ACT_GELU,
-                                        CLF_ACT_GELU_TANH};
-    static const char *act_name[] = {"none", "relu", "gelu", "gelu_tanh"};
+                                        CLF_ACT_GELU_TANH, CLF_ACT_TANH};
+    static const char *act_name[] = {"none", "relu", "gelu", "gelu_tanh", "tanh"};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         struct test_input x;
         input_make(&x, cases[c].ndim, cases[c].shape, cases[c].lay, -6, 6);
@@ -219,7 +219,7 @@ START_TEST(test_act)
         for (int64_t i = 0; i < n && i < (int64_t)(sizeof specials / sizeof specials[0]); i++)
             x.host[test_input_elem(&x, i * 3 % n)] = specials[i];
         test_input_upload(&x);
-        for (int a = 0; a < 4; a++) {
+        for (int a = 0; a < 5; a++) {
             struct clf_graph *g;
             struct clf_tensor *y;
             ck_assert_ok(ctx, clf_graph_create(ctx, &g));
@@ -239,6 +239,8 @@ START_TEST(test_act)
                     bound = gelu_bound(v, &ref);
                 else if (acts[a] == CLF_ACT_GELU_TANH)
                     bound = gelu_tanh_bound(v, &ref);
+                else if (acts[a] == CLF_ACT_TANH) /* OpenCL's tanh: 5 ulp */
+                    ref = tanh(v), bound = 10 * TEST_U32 * fabs(ref);
                 check_elem(&w, i, out[i], ref, bound);
             }
             report(&w);

@@ -426,6 +426,12 @@ static enum clf_status embed_dp(const struct embed_opts *o, const struct embed_s
     enum clf_status st = grp ? clf_dp_create_bert(grp, dir, &o->cfg, &dp)
                              : clf_dp_create_bert_rank(ctx, dir, &o->cfg, &comm, &dp);
     tm->load_ms = cli_now_ms() - t;
+    /* the modes first (the Dense layers take the pooled width), then the
+     * Dense layers, then the truncation against their output */
+    if (st == CLF_OK)
+        st = clf_dp_set_pooling(dp, su->pooling, 0, su->normalize);
+    if (st == CLF_OK && su->n_dense)
+        st = clf_dp_set_dense(dp, su->dense, su->n_dense);
     if (st == CLF_OK)
         st = clf_dp_set_pooling(dp, su->pooling, su->dims, su->normalize);
     if (st == CLF_OK)
@@ -532,6 +538,13 @@ static int setup(const struct embed_opts *o, const char *dir, struct embed_setup
     su->pooling = o->pooling ? o->pooling : clf_sentence_folder_pooling(*sf);
     su->normalize = o->normalize ? o->normalize > 0 : clf_sentence_folder_normalize(*sf);
     su->dims = o->dims;
+    su->n_dense = clf_sentence_folder_dense_count(*sf);
+    if (su->n_dense > sizeof su->dense / sizeof su->dense[0])
+        return cli_error("%s: %zu Dense modules (at most 8)", dir, su->n_dense);
+    for (size_t i = 0; i < su->n_dense; i++)
+        clf_sentence_folder_dense(*sf, i, &su->dense[i]);
+    if (su->n_dense && o->tp)
+        return cli_error("%s: Dense modules with --tensor-parallel are not supported", dir);
     if (o->prompt_text) {
         su->prompt = *o->prompt_text ? o->prompt_text : NULL;
     } else {

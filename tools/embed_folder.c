@@ -154,6 +154,16 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
     cJSON_AddStringToObject(o, "tokenizer", tok);
     cJSON_AddNumberToObject(o, "max_seq_length", (double)s->tp.max_length);
     cJSON_AddStringToObject(o, "pooling", pool);
+    cJSON *dense = cJSON_AddArrayToObject(o, "dense");
+    static const char *const act_names[] = {"identity", "relu", "gelu", "gelu_tanh", "tanh"};
+    for (size_t i = 0; i < s->n_dense; i++) {
+        char d[96];
+        snprintf(d, sizeof d, "%lld -> %lld, %s%s", (long long)s->dense[i].in,
+                 (long long)s->dense[i].out,
+                 (unsigned)s->dense[i].act <= 4 ? act_names[s->dense[i].act] : "?",
+                 s->dense[i].bias ? "" : ", no bias");
+        cJSON_AddItemToArray(dense, cJSON_CreateString(d));
+    }
     cJSON_AddBoolToObject(o, "normalize", s->normalize);
     const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "hidden_size");
     int64_t k = 0;
@@ -161,6 +171,8 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
         k++;
     if (s->dims)
         cJSON_AddNumberToObject(o, "dimensions", (double)s->dims);
+    else if (s->n_dense)
+        cJSON_AddNumberToObject(o, "dimensions", (double)s->dense[s->n_dense - 1].out);
     else if (cJSON_IsNumber(hs))
         cJSON_AddNumberToObject(o, "dimensions", (double)k * hs->valuedouble);
     else

@@ -22,6 +22,8 @@ struct embed_setup {
     int64_t dims;             /* 0: every column */
     const char *prompt_name;  /* the prompt's name, or NULL */
     const char *prompt;       /* its text (owned by the folder or argv), or NULL */
+    struct clf_dense_layer dense[8]; /* the folder's Dense modules (weights the folder's) */
+    size_t n_dense;
 };
 
 /* --pooling's value: names from "cls", "max", "mean", "mean_sqrt_len",

@@ -13,6 +13,8 @@ test-tokenizer (nothing is downloaded: the models are built here).
     the cased vocabulary, CLS pooling, no Normalize, max_seq_length 20;
   - roberta-mean: a RoBERTa (d 32, 2 layers, 4 heads, FFN 64, positions
     from 2) with a byte-level BPE vocabulary, mean pooling, Normalize;
+  - bert-dense: a BERT (d 24, 1 layer) with the uncased vocabulary, max
+    pooling, a Dense module (24 -> 16, tanh), Normalize;
 both with seeded random weights (initializer_range 0.2, so that the layers
 do more than pass the embeddings on), saved by sentence-transformers
 itself. The goldens: each model's sentence-transformers embeddings of the
@@ -29,6 +31,7 @@ import sys
 import tempfile
 
 import numpy as np
+import safetensors.torch
 import sentence_transformers
 import tokenizers
 import torch
@@ -103,9 +106,11 @@ def token_texts():
     return texts
 
 
-def st_folder(transformer_dir, pooling_mode, normalize, max_seq, dest):
+def st_folder(transformer_dir, pooling_mode, normalize, max_seq, dest, dense=0):
     word = models.Transformer(transformer_dir, max_seq_length=max_seq)
     mods = [word, models.Pooling(word.get_word_embedding_dimension(), pooling_mode=pooling_mode)]
+    if dense:  # Dense(d -> dense), tanh (its default)
+        mods.append(models.Dense(word.get_word_embedding_dimension(), dense))
     if normalize:
         mods.append(models.Normalize())
     st = SentenceTransformer(modules=mods, device="cpu")
@@ -117,11 +122,20 @@ def st_folder(transformer_dir, pooling_mode, normalize, max_seq, dest):
 
 def tidy(dest):
     """Drops what clformer does not read and sentence-transformers can do
-    without (a README), so that the folders stay small."""
+    without (a README), so that the folders stay small; a Dense module's
+    weights become model.safetensors (as sentence-transformers 3 saves
+    them; this 2.3.1 writes a pickle, which clformer refuses)."""
     for f in ["README.md"]:
         p = os.path.join(dest, f)
         if os.path.exists(p):
             os.remove(p)
+    for sub in os.listdir(dest):
+        pkl = os.path.join(dest, sub, "pytorch_model.bin")
+        if sub.endswith("_Dense") and os.path.exists(pkl):
+            state = torch.load(pkl, map_location="cpu")
+            safetensors.torch.save_file({k: v.contiguous() for k, v in state.items()},
+                                        os.path.join(dest, sub, "model.safetensors"))
+            os.remove(pkl)
 
 
 def main():
@@ -150,18 +164,23 @@ def main():
                        num_attention_heads=4, intermediate_size=64, max_position_embeddings=66,
                        type_vocab_size=1, pad_token_id=1, initializer_range=0.2),
          RobertaModel, "mean", True, 64),
+        ("bert-dense", uncased,
+         BertConfig(vocab_size=uncased.vocab_size, hidden_size=24, num_hidden_layers=1,
+                    num_attention_heads=2, intermediate_size=32, max_position_embeddings=64,
+                    initializer_range=0.2),
+         BertModel, "max", True, 64, 16),
     ]
-    for name, tok, cfg, cls, pooling, normalize, max_seq in specs:
+    for name, tok, cfg, cls, pooling, normalize, max_seq, *dense in specs:
         tmp = tempfile.mkdtemp()
         model = cls(cfg).eval()
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         dest = os.path.join(ROOT, "test", "models", name)
-        st = st_folder(tmp, pooling, normalize, max_seq, dest)
-        tidy(dest)
-        shutil.rmtree(tmp)
+        st = st_folder(tmp, pooling, normalize, max_seq, dest, *dense)
         e = st.encode(out["texts"], batch_size=4, normalize_embeddings=False,
                       convert_to_numpy=True).astype(np.float64)
+        tidy(dest)
+        shutil.rmtree(tmp)
         out["models"].append({"name": name, "folder": "test/models/" + name,
                               "embeddings": [[float(f"{x:.9g}") for x in r] for r in e]})
         print(f"{name}: {e.shape}", file=sys.stderr)

@@ -416,6 +416,23 @@ CLF_API const char *clf_sentence_folder_default_prompt(const struct clf_sentence
 CLF_API const char *clf_sentence_folder_prompt(const struct clf_sentence_folder *f,
                                                const char *name);
 
+/** A Dense module of a sentence-transformers folder: y = act(x·Wᵀ + b). */
+struct clf_dense_layer {
+    int64_t in;           /**< input columns */
+    int64_t out;          /**< output columns */
+    const float *weight;  /**< [out, in], row-major */
+    const float *bias;    /**< [out], or NULL */
+    enum clf_act act;     /**< CLF_ACT_TANH (the default), CLF_ACT_NONE (Identity), ... */
+};
+
+/** The number of the folder's Dense modules (after the pooling, before
+ *  Normalize). */
+CLF_API size_t clf_sentence_folder_dense_count(const struct clf_sentence_folder *f);
+/** Dense module i, in order, its weights owned by the folder;
+ *  CLF_E_INVALID_ARG out of range. */
+CLF_API enum clf_status clf_sentence_folder_dense(const struct clf_sentence_folder *f, size_t i,
+                                                  struct clf_dense_layer *out);
+
 /** @} */
 
 /** @defgroup bert BERT models

@@ -227,7 +227,8 @@ enum clf_act {
     CLF_ACT_NONE = 0,      /**< x */
     CLF_ACT_RELU = 1,      /**< max(0, x) */
     CLF_ACT_GELU = 2,      /**< 0.5·x·(1 + erf(x/√2)), the exact form */
-    CLF_ACT_GELU_TANH = 3  /**< 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
+    CLF_ACT_GELU_TANH = 3, /**< 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
+    CLF_ACT_TANH = 4       /**< tanh(x) (sentence-transformers' Dense default) */
 };
 
 /** out = a + b, elementwise; a and b f32 of the same shape (any strides). */

@@ -401,6 +401,20 @@ CLF_API enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokeniz
 CLF_API enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, int64_t dims,
                                            bool normalize);
 
+/**
+ * Dense layers after a BERT runner's pooling (sentence-transformers' Dense
+ * modules, e.g. from clf_sentence_folder_dense): x ← act(x·Wᵀ + b) in
+ * order, then clf_dp_set_pooling's truncation and normalisation. Layer 0
+ * takes the pooled width (k modes · d_model), each next one the previous
+ * one's output; the weights are copied to every member. n = 0 removes
+ * them. Set the pooling's modes first (clf_dp_set_pooling resets its dims
+ * against the new width: call it again after this for a truncation).
+ * CLF_E_INVALID_ARG for sizes that do not chain or an encoder's runner;
+ * on failure no layer is left. Recorded graphs are dropped.
+ */
+CLF_API enum clf_status clf_dp_set_dense(struct clf_dp *dp, const struct clf_dense_layer *layers,
+                                         size_t n);
+
 /** The columns of one text's embedding (clf_dp_set_pooling's; d_model by
  *  default), or 0 for an encoder's runner or NULL. */
 CLF_API int64_t clf_dp_embed_dim(const struct clf_dp *dp);

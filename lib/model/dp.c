@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/pooling.h"
 #include "../runtime/ctx.h"
 #include "encoder_internal.h"
 #include "tokenizer.h"
@@ -44,6 +45,8 @@ struct dp_member {
     struct clf_tensor *pad;       /* key padding, or BERT's mask (1 = token), i32 [count, seq] */
     struct clf_tensor *out;       /* y f32 [count, seq, d], or embeddings [count, d] */
     enum clf_status st;           /* the latest call's */
+    /* BERT: the Dense layers' weights on this member (clf_dp_set_dense) */
+    struct clf_tensor **dense_w, **dense_b; /* [n_dense]: [out, in], [out] or NULL */
 };
 
 /* What the members of one call read (set before their threads start):
@@ -56,6 +59,7 @@ struct dp_call {
     size_t nbatches;
     float *out;                   /* the whole output */
     bool calibrate;               /* calibrate instead (on the whole batch, or batches[0]) */
+    const struct clf_dense_layer *dense; /* clf_dp_set_dense's layers, being uploaded */
 };
 
 struct clf_dp {
@@ -68,7 +72,12 @@ struct clf_dp {
     /* BERT: the pooling (clf_dp_set_pooling; default mean, normalised) */
     unsigned pool_modes;
     int64_t pool_dims;            /* columns of a text's embedding */
+    int64_t dims;                 /* the truncation asked (0: none) */
     bool pool_normalize;
+    /* Dense layers after the pooling (clf_dp_set_dense) */
+    size_t n_dense;
+    enum clf_act *dense_act;      /* [n_dense] */
+    int64_t dense_in, dense_out;  /* the first layer's input, the last one's output */
     /* for the replicas' construction (one thread each) */
     const struct clf_encoder_config *cfg;
     const char *path;
@@ -106,15 +115,29 @@ static void drop_shape(struct dp_member *m)
     m->count = 0;
 }
 
+/* Frees a member's Dense weights. */
+static void drop_dense(const struct clf_dp *dp, struct dp_member *m)
+{
+    for (size_t k = 0; k < dp->n_dense; k++) {
+        clf_tensor_destroy(m->dense_w ? m->dense_w[k] : NULL);
+        clf_tensor_destroy(m->dense_b ? m->dense_b[k] : NULL);
+    }
+    free(m->dense_w);
+    free(m->dense_b);
+    m->dense_w = m->dense_b = NULL;
+}
+
 void clf_dp_destroy(struct clf_dp *dp)
 {
     if (!dp)
         return;
     for (int i = 0; dp->m && i < dp->nlocal; i++) {
         drop_shape(&dp->m[i]);
+        drop_dense(dp, &dp->m[i]);
         clf_encoder_destroy(dp->m[i].enc);
         clf_bert_destroy(dp->m[i].bert);
     }
+    free(dp->dense_act);
     free(dp->m);
     free(dp);
 }
@@ -295,6 +318,32 @@ struct clf_graph *clf_dp_graph(struct clf_dp *dp, int i)
 /* Running                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Records the sentence embedding on member m's graph from the last hidden
+ * states h: the pooling (normalised and truncated there when no Dense layer
+ * follows), else each Dense layer (act(x·Wᵀ + b), one GEMM with its bias
+ * and activation) and then the truncation and normalisation. */
+static enum clf_status record_pooling(struct clf_dp *dp, struct dp_member *m,
+                                      struct clf_tensor *h)
+{
+    if (!dp->n_dense)
+        return clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, dp->pool_dims,
+                                    dp->pool_normalize, &m->out);
+    struct clf_tensor *x = NULL;
+    enum clf_status st = clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, 0, false, &x);
+    for (size_t k = 0; st == CLF_OK && k < dp->n_dense; k++) {
+        struct clf_gemm_params p = clf_gemm_params_default();
+        p.trans_b = true;
+        p.bias = m->dense_b[k];
+        p.act = dp->dense_act[k];
+        struct clf_tensor *y = NULL;
+        st = clf_op_gemm(m->g, x, m->dense_w[k], &p, &y);
+        x = y;
+    }
+    if (st == CLF_OK)
+        st = clf_pooling_truncate_normalize(m->g, x, dp->dims, dp->pool_normalize, &m->out);
+    return st;
+}
+
 /* Records member m's graph for count items of seq tokens, padded or not:
  * its inputs m->in (x f32 [count, seq, d], or ids i32 [count, seq]) and
  * m->pad (key padding, or BERT's mask: i32 [count, seq]). */
@@ -313,8 +362,7 @@ static enum clf_status record(struct clf_dp *dp, struct dp_member *m, int64_t co
     if (st == CLF_OK && dp->bert)
         st = clf_bert_forward(m->bert, m->g, m->in, m->pad, &h);
     if (st == CLF_OK && dp->bert)
-        st = clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, dp->pool_dims,
-                                  dp->pool_normalize, &m->out);
+        st = record_pooling(dp, m, h);
     else if (st == CLF_OK)
         st = clf_encoder_forward(m->enc, m->g, m->in, m->pad, &m->out);
     if (st != CLF_OK) {
@@ -611,16 +659,102 @@ enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, int64_t di
         return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "pooling modes 0x%x: not a nonempty set of enum clf_pooling's bits",
                         modes);
-    if (dims < 0 || dims > k * dp->d)
+    const int64_t width = dp->n_dense ? dp->dense_out : k * dp->d;
+    if (dp->n_dense && k * dp->d != dp->dense_in)
         return clf_fail(ctx, CLF_E_INVALID_ARG,
-                        "pooling: %lld dimensions asked of a %lld-wide pooled vector",
-                        (long long)dims, (long long)(k * dp->d));
+                        "pooling: %lld columns pooled, the first Dense layer takes %lld",
+                        (long long)(k * dp->d), (long long)dp->dense_in);
+    if (dims < 0 || dims > width)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "pooling: %lld dimensions asked of a %lld-wide vector", (long long)dims,
+                        (long long)width);
     dp->pool_modes = modes;
-    dp->pool_dims = dims ? dims : k * dp->d;
+    dp->pool_dims = dims ? dims : width;
+    dp->dims = dims;
     dp->pool_normalize = normalize;
     for (int i = 0; i < dp->nlocal; i++) /* recorded with the previous pooling */
         drop_shape(&dp->m[i]);
     return CLF_OK;
+}
+
+/* Member i's copy of the Dense layers' weights (one thread per member). */
+static void upload_dense(struct clf_dp *dp, int i)
+{
+    struct dp_member *m = &dp->m[i];
+    const struct clf_dense_layer *L = dp->call.dense;
+    m->st = CLF_OK;
+    m->dense_w = calloc(dp->n_dense, sizeof *m->dense_w);
+    m->dense_b = calloc(dp->n_dense, sizeof *m->dense_b);
+    if (!m->dense_w || !m->dense_b)
+        m->st = clf_fail(m->ctx, CLF_E_OUT_OF_MEMORY, "no memory for the Dense layers");
+    for (size_t k = 0; m->st == CLF_OK && k < dp->n_dense; k++) {
+        const int64_t ws[2] = {L[k].out, L[k].in};
+        m->st = clf_tensor_create(m->ctx, CLF_F32, 2, ws, &m->dense_w[k]);
+        if (m->st == CLF_OK)
+            m->st = clf_tensor_write(m->dense_w[k], L[k].weight,
+                                     (size_t)(L[k].out * L[k].in) * sizeof(float));
+        if (m->st == CLF_OK && L[k].bias)
+            m->st = clf_tensor_create(m->ctx, CLF_F32, 1, &L[k].out, &m->dense_b[k]);
+        if (m->st == CLF_OK && L[k].bias)
+            m->st = clf_tensor_write(m->dense_b[k], L[k].bias, (size_t)L[k].out * sizeof(float));
+    }
+}
+
+enum clf_status clf_dp_set_dense(struct clf_dp *dp, const struct clf_dense_layer *layers,
+                                 size_t n)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx = dp->m[0].ctx;
+    if (!dp->bert)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "dense: an encoder's runner, not a BERT one");
+    if (n && !layers)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "dense: NULL layers");
+    int64_t pooled = 0;
+    for (unsigned b = dp->pool_modes; b; b &= b - 1)
+        pooled += dp->d;
+    for (size_t k = 0; k < n; k++) {
+        const struct clf_dense_layer *L = &layers[k];
+        const int64_t want = k ? layers[k - 1].out : pooled;
+        if (!L->weight || L->in != want || L->out < 1 || L->out > (1 << 20) ||
+            (unsigned)L->act > CLF_ACT_TANH)
+            return clf_fail(ctx, CLF_E_INVALID_ARG,
+                            "dense layer %zu: needs weights [out, %lld] (out in [1, 2^20]) and "
+                            "an activation of enum clf_act",
+                            k, (long long)want);
+    }
+    enum clf_act *acts = n ? malloc(n * sizeof *acts) : NULL;
+    if (n && !acts)
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the Dense layers");
+    for (int i = 0; i < dp->nlocal; i++) {
+        drop_shape(&dp->m[i]);
+        drop_dense(dp, &dp->m[i]);
+    }
+    free(dp->dense_act);
+    dp->dense_act = acts;
+    dp->n_dense = n;
+    for (size_t k = 0; k < n; k++)
+        acts[k] = layers[k].act;
+    dp->dense_in = n ? layers[0].in : 0;
+    dp->dense_out = n ? layers[n - 1].out : 0;
+    dp->dims = 0;
+    dp->pool_dims = n ? dp->dense_out : pooled;
+    enum clf_status st = CLF_OK;
+    if (n) {
+        dp->call = (struct dp_call){.dense = layers};
+        run_members(dp, upload_dense);
+        st = members_status(dp);
+        dp->call = (struct dp_call){0};
+    }
+    if (st != CLF_OK) { /* none then, rather than some members' */
+        for (int i = 0; i < dp->nlocal; i++)
+            drop_dense(dp, &dp->m[i]);
+        free(dp->dense_act);
+        dp->dense_act = NULL;
+        dp->n_dense = 0;
+        dp->pool_dims = pooled;
+    }
+    return st;
 }
 
 int64_t clf_dp_embed_dim(const struct clf_dp *dp)

@@ -32,7 +32,18 @@
 #include "../runtime/abi.h"
 #include "io.h"
 
+/* A Dense module, its weights read (host). */
+struct folder_dense {
+    int64_t in, out;
+    float *weight, *bias; /* [out, in], [out] or NULL */
+    enum clf_act act;
+};
+
+#define MAX_DENSE 8
+
 struct clf_sentence_folder {
+    struct folder_dense dense[MAX_DENSE];
+    size_t n_dense;
     char *dir;             /* the folder */
     char *model_dir;       /* the Transformer module's files */
     bool has_modules;      /* modules.json was there */
@@ -133,6 +144,100 @@ static const char *module_class(const char *type)
     return dot ? dot + 1 : type;
 }
 
+/* A Dense module at dir/sub: its config.json (in_features, out_features,
+ * bias, activation_function) and its weights from model.safetensors
+ * (linear.weight [out, in], linear.bias [out]); a pytorch_model.bin alone is
+ * refused (a pickle). */
+static enum clf_status read_dense(struct clf_msg *m, struct clf_sentence_folder *f,
+                                  const char *sub)
+{
+    static const struct {
+        const char *name;
+        enum clf_act act;
+    } acts[] = {
+        {"torch.nn.modules.activation.Tanh", CLF_ACT_TANH},
+        {"torch.nn.modules.linear.Identity", CLF_ACT_NONE},
+        {"torch.nn.modules.activation.ReLU", CLF_ACT_RELU},
+        {"torch.nn.modules.activation.GELU", CLF_ACT_GELU},
+    };
+    struct folder_dense *d = &f->dense[f->n_dense];
+    char path[4200], wpath[4200];
+    folder_path(path, sizeof path, f->dir, sub, "config.json");
+    cJSON *cfg = NULL;
+    enum clf_status st = read_json(m, path, false, &cfg);
+    if (st == CLF_OK && !cJSON_IsObject(cfg))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", path);
+    d->in = d->out = 0;
+    if (st == CLF_OK)
+        st = get_length(m, cfg, path, "in_features", INT64_C(1) << 20, &d->in);
+    if (st == CLF_OK)
+        st = get_length(m, cfg, path, "out_features", INT64_C(1) << 20, &d->out);
+    if (st == CLF_OK && (!d->in || !d->out))
+        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: needs \"in_features\" and \"out_features\"",
+                          path);
+    bool bias = true;
+    if (st == CLF_OK)
+        st = get_bool(m, cfg, path, "bias", false, &bias, NULL);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(cfg, "activation_function");
+    const char *an = cJSON_IsString(a) ? a->valuestring : acts[0].name; /* Tanh by default */
+    size_t k = 0;
+    while (k < sizeof acts / sizeof acts[0] && strcmp(acts[k].name, an))
+        k++;
+    if (st == CLF_OK && k == sizeof acts / sizeof acts[0])
+        st = clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                          "%s: \"activation_function\" \"%s\" is not supported (Tanh, Identity, "
+                          "ReLU, GELU)",
+                          path, an);
+    cJSON_Delete(cfg);
+    if (st != CLF_OK)
+        return st;
+    d->act = acts[k].act;
+    folder_path(wpath, sizeof wpath, f->dir, sub, "model.safetensors");
+    if (!file_exists(wpath)) {
+        folder_path(path, sizeof path, f->dir, sub, "pytorch_model.bin");
+        return file_exists(path)
+                   ? clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                                  "%s: a PyTorch pickle, which clformer does not read: save the "
+                                  "Dense module's weights as model.safetensors",
+                                  path)
+                   : clf_msg_fail(m, CLF_E_IO, "%s: no such file", wpath);
+    }
+    struct clf_safetensors *w = NULL;
+    char why[512];
+    st = clf_safetensors_open(wpath, &w, why, sizeof why);
+    if (st != CLF_OK)
+        st = clf_msg_fail(m, st, "%s", why);
+    /* the file's shapes confirmed before anything is sized from config.json */
+    int nd;
+    int64_t shape[CLF_MAX_DIMS];
+    if (st == CLF_OK &&
+        (clf_safetensors_shape(w, "linear.weight", &nd, shape, NULL) != CLF_OK || nd != 2 ||
+         shape[0] != d->out || shape[1] != d->in))
+        st = clf_msg_fail(m, CLF_E_SHAPE, "%s: needs 'linear.weight' [%lld, %lld]", wpath,
+                          (long long)d->out, (long long)d->in);
+    d->weight = d->bias = NULL;
+    if (st == CLF_OK) {
+        d->weight = malloc((size_t)(d->in * d->out) * sizeof *d->weight);
+        d->bias = bias ? malloc((size_t)d->out * sizeof *d->bias) : NULL;
+        if (!d->weight || (bias && !d->bias))
+            st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory for the weights", wpath);
+    }
+    if (st == CLF_OK)
+        st = clf_safetensors_read(w, "linear.weight", d->weight, (size_t)(d->in * d->out));
+    if (st == CLF_OK && bias)
+        st = clf_safetensors_read(w, "linear.bias", d->bias, (size_t)d->out);
+    if (st != CLF_OK && w && *clf_safetensors_last_error(w))
+        clf_msg_fail(m, st, "%s", clf_safetensors_last_error(w));
+    clf_safetensors_close(w);
+    if (st != CLF_OK) {
+        free(d->weight);
+        free(d->bias);
+        return st;
+    }
+    f->n_dense++;
+    return CLF_OK;
+}
+
 /* modules.json: the Transformer's path (*model_sub, into the folder's
  * strings) and the Pooling's (*pool_sub), a Normalize module. */
 static enum clf_status read_modules(struct clf_msg *m, struct clf_sentence_folder *f,
@@ -169,6 +274,15 @@ static enum clf_status read_modules(struct clf_msg *m, struct clf_sentence_folde
                                 "%s: module %d (Pooling) must come once, after the Transformer",
                                 path, i);
             *pool_sub = p;
+        } else if (!strcmp(cls, "Dense")) {
+            if (!*pool_sub || f->normalize || f->n_dense == MAX_DENSE)
+                return clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                                    "%s: module %d (Dense): clformer runs up to %d Dense modules "
+                                    "between the Pooling and Normalize",
+                                    path, i, MAX_DENSE);
+            enum clf_status st = read_dense(m, f, p);
+            if (st != CLF_OK)
+                return st;
         } else if (!strcmp(cls, "Normalize")) {
             if (!*pool_sub)
                 return clf_msg_fail(m, CLF_E_UNSUPPORTED,
@@ -176,8 +290,8 @@ static enum clf_status read_modules(struct clf_msg *m, struct clf_sentence_folde
             f->normalize = true;
         } else {
             return clf_msg_fail(m, CLF_E_UNSUPPORTED,
-                            "%s: module %d is \"%s\": clformer runs Transformer, Pooling and "
-                            "Normalize modules only",
+                            "%s: module %d is \"%s\": clformer runs Transformer, Pooling, Dense "
+                            "and Normalize modules only",
                             path, i, type->valuestring);
         }
         i++;
@@ -448,6 +562,10 @@ void clf_sentence_folder_destroy(struct clf_sentence_folder *f)
     free(f->prompt_texts);
     free(f->default_prompt);
     free(f->similarity);
+    for (size_t i = 0; i < f->n_dense; i++) {
+        free(f->dense[i].weight);
+        free(f->dense[i].bias);
+    }
     free(f->model_dir);
     free(f->dir);
     free(f);
@@ -571,4 +689,19 @@ const char *clf_sentence_folder_prompt(const struct clf_sentence_folder *f, cons
         if (!strcmp(f->prompt_names[i], name))
             return f->prompt_texts[i];
     return NULL;
+}
+
+size_t clf_sentence_folder_dense_count(const struct clf_sentence_folder *f)
+{
+    return f ? f->n_dense : 0;
+}
+
+enum clf_status clf_sentence_folder_dense(const struct clf_sentence_folder *f, size_t i,
+                                          struct clf_dense_layer *out)
+{
+    if (!f || !out || i >= f->n_dense)
+        return CLF_E_INVALID_ARG;
+    const struct folder_dense *d = &f->dense[i];
+    *out = (struct clf_dense_layer){d->in, d->out, d->weight, d->bias, d->act};
+    return CLF_OK;
 }

@@ -189,7 +189,7 @@ enum clf_status clf_op_gemm(struct clf_graph *g, struct clf_tensor *a, struct cl
                         a->ndim, b->ndim);
     if (b->ndim == 3 && a->ndim != 3)
         return clf_fail(ctx, CLF_E_SHAPE, "a batched B needs a batched A");
-    if ((unsigned)p->act > CLF_ACT_GELU_TANH)
+    if ((unsigned)p->act > CLF_ACT_TANH)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown activation %d", (int)p->act);
     if ((unsigned)p->provider > CLF_GEMM_NATIVE)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown GEMM provider %d", (int)p->provider);

@@ -105,7 +105,7 @@ static enum clf_status check_problem(struct clf_ctx *ctx, const struct clf_gemm_
     if (p->a_t->dtype != CLF_F32 || p->b_t->dtype != CLF_F32 || p->c_t->dtype != CLF_F32 ||
         (p->bias_t && p->bias_t->dtype != CLF_F32))
         return clf_fail(ctx, CLF_E_SHAPE, "gemm (cpu): A, B, C and bias must be f32");
-    if ((int)p->act < CLF_ACT_NONE || (int)p->act > CLF_ACT_GELU_TANH)
+    if ((int)p->act < CLF_ACT_NONE || (int)p->act > CLF_ACT_TANH)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "gemm (cpu): unknown activation %d",
                         (int)p->act);
     if (p->batch == 0 || p->m == 0 || p->n == 0)

@@ -284,7 +284,7 @@ enum clf_status clf_op_gemm_q8(struct clf_graph *g, struct clf_tensor *a,
         return st;
     if (p->bias && (st = clf_graph_check_input(g, p->bias, "bias")) != CLF_OK)
         return st;
-    if ((unsigned)p->act > CLF_ACT_GELU_TANH)
+    if ((unsigned)p->act > CLF_ACT_TANH)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "unknown activation %d", (int)p->act);
     if (a->dtype != CLF_I8 || b->dtype != CLF_I8 || a->ndim != 2 || b->ndim != 2)
         return clf_fail(ctx, CLF_E_SHAPE, "gemm_q8 needs 2-D i8 A and B (got %d-D %s, %d-D %s)",

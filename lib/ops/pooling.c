@@ -37,6 +37,28 @@ static enum clf_status enqueue_sentence(struct clf_ctx *ctx, struct clf_node *no
     return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, "pool_sentence");
 }
 
+static enum clf_status enqueue_truncate_normalize(struct clf_ctx *ctx, struct clf_node *node,
+                                                  cl_uint n_wait, const cl_event *wait,
+                                                  cl_event *ev)
+{
+    /* x -> y, shape, then normalize (iparams[0]); one work-item per row */
+    cl_kernel k = NULL;
+    cl_uint arg = 0;
+    enum clf_status st =
+        clf_kernel_io(ctx, node, "pooling", NULL, "rows_truncate_normalize", &k, &arg);
+    if (st != CLF_OK)
+        return st;
+    cl_int normalize = (cl_int)node->iparams[0];
+    if (clSetKernelArg(k, arg, sizeof normalize, &normalize) != CL_SUCCESS)
+        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of rows_truncate_normalize failed");
+    size_t rows = (size_t)node->out->shape[0];
+    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev,
+                              "rows_truncate_normalize");
+}
+
+static const struct clf_op_impl op_truncate_normalize = {.name = "truncate_normalize",
+                                                         .enqueue = enqueue_truncate_normalize};
+
 static const struct clf_op_impl op_key_padding = {.name = "key_padding",
                                                   .enqueue = enqueue_key_padding};
 static const struct clf_op_impl op_sentence = {.name = "sentence_pool",
@@ -118,4 +140,28 @@ enum clf_status clf_op_mean_pool_normalize(struct clf_graph *g, struct clf_tenso
                                            struct clf_tensor *mask, struct clf_tensor **out)
 {
     return clf_op_sentence_pool(g, hidden, mask, CLF_POOL_MEAN, 0, true, out);
+}
+
+enum clf_status clf_pooling_truncate_normalize(struct clf_graph *g, struct clf_tensor *x,
+                                               int64_t dims, bool normalize,
+                                               struct clf_tensor **out)
+{
+    const char *op = "truncate_normalize";
+    enum clf_status st = clf_graph_check_call(g, out, op);
+    if (st == CLF_OK)
+        st = clf_graph_check_input(g, x, "vectors");
+    if (st != CLF_OK)
+        return st;
+    if (x->dtype != CLF_F32 || x->ndim != 2)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "%s: vectors must be f32 [rows, n]", op);
+    if (dims < 0 || dims > x->shape[1])
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: %lld dimensions of %lld", op,
+                        (long long)dims, (long long)x->shape[1]);
+    const int64_t ys[2] = {x->shape[0], dims ? dims : x->shape[1]};
+    struct clf_node node = {0};
+    node.impl = &op_truncate_normalize;
+    node.n_in = 1;
+    node.in[0] = x;
+    node.iparams[0] = normalize;
+    return clf_add_node_with_output(g, &node, CLF_F32, 2, ys, out);
 }

@@ -247,7 +247,8 @@ static double flops_bias_add(const struct clf_node *node)
 static double flops_act(const struct clf_node *node)
 {
     return flops_per_elem(node, node->iparams[0] == CLF_ACT_GELU ||
-                                        node->iparams[0] == CLF_ACT_GELU_TANH
+                                        node->iparams[0] == CLF_ACT_GELU_TANH ||
+                                        node->iparams[0] == CLF_ACT_TANH
                                     ? 20
                                     : 1);
 }
@@ -376,6 +377,7 @@ enum clf_status clf_op_act(struct clf_graph *g, struct clf_tensor *x, enum clf_a
     case CLF_ACT_RELU:
     case CLF_ACT_GELU:
     case CLF_ACT_GELU_TANH:
+    case CLF_ACT_TANH:
         break;
     default:
         return clf_fail(g->ctx, CLF_E_INVALID_ARG, "act: unknown activation %d", (int)act);

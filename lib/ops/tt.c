@@ -178,7 +178,7 @@ enum clf_status clf_op_tt_linear(struct clf_graph *g, struct clf_tensor *x,
     if (w->ctx != ctx)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "tt_linear: the TT weights belong to another "
                         "context");
-    if (act < CLF_ACT_NONE || act > CLF_ACT_GELU_TANH)
+    if (act < CLF_ACT_NONE || act > CLF_ACT_TANH)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "tt_linear: unknown activation %d", (int)act);
     if (x->dtype != CLF_F32 || x->ndim != 2 || x->shape[1] != w->N || x->strides[1] != 1)
         return clf_fail(ctx, CLF_E_SHAPE,
