@@ -176,6 +176,9 @@ ERRORS = [
      [], ["tokenizer.json", "model \"Unigram\"", "WordPiece", "BPE"]),
     ("no tokenizer", {"vocab.txt": None, "tokenizer.json": None}, [],
      ["no vocab.txt nor tokenizer.json"]),
+    ("an unknown similarity function",
+     {"config_sentence_transformers.json": {"similarity_fn_name": "jaccard"}}, [],
+     ["config_sentence_transformers.json", "similarity_fn_name"]),
     ("an architecture not run", {"config.json": {"model_type": "mpnet", "hidden_size": 384}},
      [], ["config.json", "model_type \"mpnet\"",
           "supported: bert, distilbert, roberta, xlm-roberta"]),
@@ -195,6 +198,32 @@ def check_errors(exe, src, hf_files, tmp):
         print("%s error, %s: exit %d: %s%s" % ("ok  " if ok else "FAIL", what, r.returncode,
                                                r.stderr.strip().splitlines()[-1:] or "",
                                                " (missing: %s)" % missing if missing else ""))
+    # --similarity follows the folder's similarity_fn_name
+    texts = ["A man is eating food.", "A man eats.", "Tokyo is the capital."]
+    for fn in ("dot", "euclidean", "manhattan"):
+        folder = os.path.join(tmp, "sim-" + fn)
+        build(src, folder, hf_files, dict(base, **{"config_sentence_transformers.json":
+                                                   {"similarity_fn_name": fn}}), "")
+        r = embed(exe, folder, texts, [], folder + ".npy")
+        s = subprocess.run([exe, "embed", "-m", folder, "--similarity", "--json"] + texts,
+                           capture_output=True, text=True)
+        ok = r.returncode == 0 and s.returncode == 0
+        worst = float("inf")
+        if ok:
+            rows, cols, e = read_npy(folder + ".npy")
+            got = json.loads(s.stdout)["similarity"]
+            worst = 0
+            for i in range(rows):
+                for j in range(rows):
+                    a, b = e[i * cols:(i + 1) * cols], e[j * cols:(j + 1) * cols]
+                    want = (sum(x * y for x, y in zip(a, b)) if fn == "dot" else
+                            -sum((x - y) ** 2 for x, y in zip(a, b)) ** 0.5
+                            if fn == "euclidean" else -sum(abs(x - y) for x, y in zip(a, b)))
+                    worst = max(worst, abs(got[i][j] - want))
+        ok = ok and worst <= 1e-6
+        failed += not ok
+        print("%s similarity %s: max abs error %.2e (bound 1e-06)" % ("ok  " if ok else "FAIL", fn,
+                                                                    worst))
     # run and analyze given a model folder point to embed
     for cmd in (["run", "--seq", "4", "--weights", src], ["analyze", "attention", "--weights",
                                                           os.path.join(src, "model.safetensors")]):

@@ -14,6 +14,7 @@
  * MPI), and every batch goes through all of them.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,9 @@ static void help(void)
            "                         {\"texts\", \"similarity\"})\n"
            "      --npy FILE         write the embeddings as float32 .npy [texts, d] instead\n"
            "                         of printing them\n"
-           "      --similarity       print the cosine similarity matrix of the texts\n"
+           "      --similarity       print the similarity matrix of the texts (the folder's\n"
+           "                         similarity_fn_name: cosine by default, dot, or\n"
+           "                         euclidean and manhattan as negated distances)\n"
            "      --timings          print where the time went on stderr, one JSON line:\n"
            "                         context, tokenizer, model loading and the embeddings\n"
            "                         in ms, kernel programs built and loaded, tuning\n"
@@ -452,14 +455,25 @@ static enum clf_status embed_dp(const struct embed_opts *o, const struct embed_s
     return st;
 }
 
-/* Cosine similarity of rows i and j of e [n, d] (0 for a zero row). */
-static double cosine(const float *e, int64_t d, size_t i, size_t j)
+/* The similarity of rows i and j of e [n, d], as sentence-transformers'
+ * similarity function fn names it (NULL: cosine, 0 for a zero row; dot;
+ * euclidean and manhattan as negated distances, larger = more similar). */
+static double similarity(const char *fn, const float *e, int64_t d, size_t i, size_t j)
 {
-    return embed_cosine(e + i * (size_t)d, e + j * (size_t)d, d);
+    const float *a = e + i * (size_t)d, *b = e + j * (size_t)d;
+    if (!fn || !strcmp(fn, "cosine"))
+        return embed_cosine(a, b, d);
+    double s = 0;
+    for (int64_t k = 0; k < d; k++) {
+        const double x = a[k], y = b[k];
+        s += !strcmp(fn, "dot") ? x * y : !strcmp(fn, "euclidean") ? (x - y) * (x - y)
+                                                                   : fabs(x - y);
+    }
+    return !strcmp(fn, "dot") ? s : !strcmp(fn, "euclidean") ? -sqrt(s) : -s;
 }
 
 static int print_output(const struct embed_opts *o, const struct cli_texts *t, const size_t *len,
-                        const float *e, int64_t d)
+                        const float *e, int64_t d, const char *fn)
 {
     if (o->similarity && !o->json) {
         for (size_t i = 0; i < t->n; i++)
@@ -471,7 +485,7 @@ static int print_output(const struct embed_opts *o, const struct cli_texts *t, c
         for (size_t i = 0; i < t->n; i++) {
             printf("%3zu ", i);
             for (size_t j = 0; j < t->n; j++)
-                printf(" %7.4f", cosine(e, d, i, j));
+                printf(" %7.4f", similarity(fn, e, d, i, j));
             printf("\n");
         }
         return CLI_OK;
@@ -483,7 +497,7 @@ static int print_output(const struct embed_opts *o, const struct cli_texts *t, c
             cJSON_AddItemToArray(ts, cJSON_CreateString(t->s[i]));
             cJSON *row = cJSON_CreateArray();
             for (size_t j = 0; j < t->n; j++)
-                cJSON_AddItemToArray(row, cJSON_CreateNumber(cosine(e, d, i, j)));
+                cJSON_AddItemToArray(row, cJSON_CreateNumber(similarity(fn, e, d, i, j)));
             cJSON_AddItemToArray(m, row);
         }
         return cli_print_json(r);
@@ -763,7 +777,7 @@ int cmd_embed(int argc, char **argv)
             goto done;
         }
     }
-    rc = print_output(&o, &t, len, out.e, out.d);
+    rc = print_output(&o, &t, len, out.e, out.d, clf_sentence_folder_similarity(sf));
     if (rc == CLI_OK && o.timings)
         print_timings(&tm, ctx);
 done:

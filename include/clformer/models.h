@@ -397,7 +397,8 @@ CLF_API bool clf_sentence_folder_normalize(const struct clf_sentence_folder *f);
 CLF_API bool clf_sentence_folder_include_prompt(const struct clf_sentence_folder *f);
 /** The Pooling's word_embedding_dimension (0: not given). */
 CLF_API int64_t clf_sentence_folder_pooling_dim(const struct clf_sentence_folder *f);
-/** similarity_fn_name (e.g. "cosine"), or NULL when not given. */
+/** similarity_fn_name ("cosine", "dot", "euclidean" or "manhattan"; the
+ *  load refuses others), or NULL when not given (cosine). */
 CLF_API const char *clf_sentence_folder_similarity(const struct clf_sentence_folder *f);
 /** Sets p's lower_case and max_length from the folder (the caller's other
  *  fields kept; p must come from clf_tokenizer_params_init or _default). */

@@ -473,7 +473,16 @@ static enum clf_status read_prompts(struct clf_msg *m, struct clf_sentence_folde
     }
     const cJSON *sim = st == CLF_OK ? cJSON_GetObjectItemCaseSensitive(root, "similarity_fn_name")
                                     : NULL;
-    if (cJSON_IsString(sim) && !(f->similarity = strdup(sim->valuestring)))
+    static const char *const sims[] = {"cosine", "dot", "euclidean", "manhattan"};
+    bool known = !sim || cJSON_IsNull(sim);
+    for (size_t i = 0; cJSON_IsString(sim) && i < sizeof sims / sizeof sims[0]; i++)
+        known |= !strcmp(sim->valuestring, sims[i]);
+    if (st == CLF_OK && !known)
+        st = clf_msg_fail(m, CLF_E_UNSUPPORTED,
+                          "%s: \"similarity_fn_name\" must be cosine, dot, euclidean or "
+                          "manhattan",
+                          path);
+    else if (cJSON_IsString(sim) && !(f->similarity = strdup(sim->valuestring)))
         st = clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "no memory");
     cJSON_Delete(root);
     return st;
