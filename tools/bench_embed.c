@@ -14,6 +14,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "embed_folder.h"
 
 #define GEN_TEXTS 256
 
@@ -135,24 +136,32 @@ int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
             free(s);
         }
     }
+    /* the folder's pipeline (tokenizer, pooling, Dense, normalisation), as
+     * embed runs it; its prompts are left out */
     struct clf_tokenizer *tok = NULL;
     struct clf_dp *dp = NULL;
+    struct clf_sentence_folder *sf = NULL;
+    struct embed_setup su = {0};
     const struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    if (rc == CLI_OK && (clf_tokenizer_load(ctx, path, NULL, &tok) != CLF_OK ||
-                         clf_dp_create_bert_rank(ctx, dir, NULL, &comm, &dp) != CLF_OK))
-        rc = cli_error("%s (tools/fetch_model.sh fetches all-MiniLM-L6-v2)",
-                       clf_ctx_last_error(ctx));
+    if (rc == CLI_OK && (embed_setup_folder(dir, &su, &sf) ||
+                         !embed_tokenizer_path(su.model_dir, path, sizeof path)))
+        rc = cli_error("no model at %s (tools/fetch_model.sh fetches all-MiniLM-L6-v2)", dir);
+    if (rc == CLI_OK &&
+        (clf_tokenizer_load(ctx, path, &su.tp, &tok) != CLF_OK ||
+         clf_dp_create_bert_rank(ctx, su.model_dir, NULL, &comm, &dp) != CLF_OK ||
+         embed_setup_runner(dp, &su) != CLF_OK))
+        rc = cli_error("%s", clf_ctx_last_error(ctx));
     if (rc == CLI_OK && !o->json)
         printf("%zu %s texts, every text once per pass (median of %d passes): sentences and "
                "tokens per second, texts in and vectors out\n",
                t.n, o->file ? o->file : "generated", o->runs);
-    const int64_t d = dp ? clf_encoder_get_config(clf_dp_encoder(dp, 0)).d_model : 0;
+    const int64_t d = clf_dp_embed_dim(dp);
     static const int64_t sizes[] = {1, 8, 32};
     for (size_t i = 0; rc == CLI_OK && i < sizeof sizes / sizeof sizes[0]; i++)
         rc = one_size(ctx, o, dp, tok, &t, d, sizes[i], arr);
     clf_dp_destroy(dp);
     clf_tokenizer_destroy(tok);
+    clf_sentence_folder_destroy(sf);
     cli_texts_free(&t);
     return rc;
 }

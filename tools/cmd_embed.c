@@ -429,14 +429,8 @@ static enum clf_status embed_dp(const struct embed_opts *o, const struct embed_s
     enum clf_status st = grp ? clf_dp_create_bert(grp, dir, &o->cfg, &dp)
                              : clf_dp_create_bert_rank(ctx, dir, &o->cfg, &comm, &dp);
     tm->load_ms = cli_now_ms() - t;
-    /* the modes first (the Dense layers take the pooled width), then the
-     * Dense layers, then the truncation against their output */
     if (st == CLF_OK)
-        st = clf_dp_set_pooling(dp, su->pooling, 0, su->normalize);
-    if (st == CLF_OK && su->n_dense)
-        st = clf_dp_set_dense(dp, su->dense, su->n_dense);
-    if (st == CLF_OK)
-        st = clf_dp_set_pooling(dp, su->pooling, su->dims, su->normalize);
+        st = embed_setup_runner(dp, su);
     if (st == CLF_OK)
         st = alloc_out(out, clf_dp_embed_dim(dp));
     if (st == CLF_OK && o->cfg.ffn_act.kind != CLF_ACTQ_NONE)
@@ -540,23 +534,16 @@ static void print_timings(const struct embed_times *tm, struct clf_ctx *ctx)
 static int setup(const struct embed_opts *o, const char *dir, struct embed_setup *su,
                  struct clf_sentence_folder **sf)
 {
-    char msg[1024];
-    if (clf_sentence_folder_load(dir, sf, msg, sizeof msg) != CLF_OK)
-        return cli_error("%s", msg);
-    snprintf(su->model_dir, sizeof su->model_dir, "%s", clf_sentence_folder_model_dir(*sf));
-    su->tp = clf_tokenizer_params_default();
-    if (clf_sentence_folder_tokenizer_params(*sf, &su->tp) != CLF_OK)
-        return cli_error("the tokenizer's parameters");
+    int rc = embed_setup_folder(dir, su, sf);
+    if (rc)
+        return rc;
     if (o->max_seq)
         su->tp.max_length = o->max_seq;
-    su->pooling = o->pooling ? o->pooling : clf_sentence_folder_pooling(*sf);
-    su->normalize = o->normalize ? o->normalize > 0 : clf_sentence_folder_normalize(*sf);
+    if (o->pooling)
+        su->pooling = o->pooling;
+    if (o->normalize)
+        su->normalize = o->normalize > 0;
     su->dims = o->dims;
-    su->n_dense = clf_sentence_folder_dense_count(*sf);
-    if (su->n_dense > sizeof su->dense / sizeof su->dense[0])
-        return cli_error("%s: %zu Dense modules (at most 8)", dir, su->n_dense);
-    for (size_t i = 0; i < su->n_dense; i++)
-        clf_sentence_folder_dense(*sf, i, &su->dense[i]);
     if (su->n_dense && o->tp)
         return cli_error("%s: Dense modules with --tensor-parallel are not supported", dir);
     if (o->prompt_text) {
@@ -581,24 +568,6 @@ static int setup(const struct embed_opts *o, const char *dir, struct embed_setup
                          "to embed without the prompt",
                          dir);
     return 0;
-}
-
-/* The tokenizer's file in model_dir into path: vocab.txt, else
- * tokenizer.json (the same WordPiece vocabulary; clf_tokenizer_load reads
- * either). False, the error printed, when there is neither. */
-static bool tokenizer_path(const char *model_dir, char *path, size_t size)
-{
-    static const char *const names[] = {"vocab.txt", "tokenizer.json"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, size, "%s/%s", model_dir, names[i]);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            fclose(f);
-            return true;
-        }
-    }
-    cli_error("%s: no vocab.txt nor tokenizer.json", model_dir);
-    return false;
 }
 
 int cmd_embed(int argc, char **argv)
@@ -677,7 +646,7 @@ int cmd_embed(int argc, char **argv)
         goto done;
     tm.context_ms = cli_now_ms() - tm.t0;
     const struct clf_tokenizer_params tp = su.tp;
-    if (!cli_mpi_all_ok(&mpi, tokenizer_path(su.model_dir, path, sizeof path)))
+    if (!cli_mpi_all_ok(&mpi, embed_tokenizer_path(su.model_dir, path, sizeof path)))
         goto done;
     enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {

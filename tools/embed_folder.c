@@ -43,6 +43,52 @@ void embed_pooling_str(unsigned modes, char *buf, size_t size)
             at += (size_t)snprintf(buf + at, size - at, "%s%s", at ? "," : "", pool_names[i]);
 }
 
+int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_sentence_folder **sf)
+{
+    char msg[1024];
+    if (clf_sentence_folder_load(dir, sf, msg, sizeof msg) != CLF_OK)
+        return cli_error("%s", msg);
+    snprintf(s->model_dir, sizeof s->model_dir, "%s", clf_sentence_folder_model_dir(*sf));
+    s->tp = clf_tokenizer_params_default();
+    if (clf_sentence_folder_tokenizer_params(*sf, &s->tp) != CLF_OK)
+        return cli_error("the tokenizer's parameters");
+    s->pooling = clf_sentence_folder_pooling(*sf);
+    s->normalize = clf_sentence_folder_normalize(*sf);
+    s->dims = 0;
+    s->prompt = s->prompt_name = NULL;
+    s->n_dense = clf_sentence_folder_dense_count(*sf);
+    if (s->n_dense > sizeof s->dense / sizeof s->dense[0])
+        return cli_error("%s: %zu Dense modules (at most 8)", dir, s->n_dense);
+    for (size_t i = 0; i < s->n_dense; i++)
+        clf_sentence_folder_dense(*sf, i, &s->dense[i]);
+    return 0;
+}
+
+bool embed_tokenizer_path(const char *model_dir, char *path, size_t size)
+{
+    static const char *const names[] = {"vocab.txt", "tokenizer.json"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, size, "%s/%s", model_dir, names[i]);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            fclose(f);
+            return true;
+        }
+    }
+    cli_error("%s: no vocab.txt nor tokenizer.json", model_dir);
+    return false;
+}
+
+enum clf_status embed_setup_runner(struct clf_dp *dp, const struct embed_setup *s)
+{
+    enum clf_status st = clf_dp_set_pooling(dp, s->pooling, 0, s->normalize);
+    if (st == CLF_OK && s->n_dense)
+        st = clf_dp_set_dense(dp, s->dense, s->n_dense);
+    if (st == CLF_OK)
+        st = clf_dp_set_pooling(dp, s->pooling, s->dims, s->normalize);
+    return st;
+}
+
 /* config.json's key (or, when absent, the second name, DistilBERT's) as a
  * JSON value (a copy), or null. */
 static cJSON *config_item(const cJSON *cfg, const char *key, const char *alt)

@@ -26,6 +26,22 @@ struct embed_setup {
     size_t n_dense;
 };
 
+/* What the folder dir says (clf_sentence_folder_load), into *s: its model
+ * folder, tokenizer parameters, pooling, normalisation and Dense layers
+ * (no truncation, no prompt); *sf receives the folder (it owns the Dense
+ * weights). Returns 0 or a CLI exit code, the error printed. */
+int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_sentence_folder **sf);
+
+/* The tokenizer's file in model_dir into path: vocab.txt, else
+ * tokenizer.json (clf_tokenizer_load reads either). False, the error
+ * printed, when there is neither. */
+bool embed_tokenizer_path(const char *model_dir, char *path, size_t size);
+
+/* A BERT runner's pooling, Dense layers and truncation as s says: the
+ * modes first (the Dense layers take the pooled width), then the Dense
+ * layers, then the truncation against their output. */
+enum clf_status embed_setup_runner(struct clf_dp *dp, const struct embed_setup *s);
+
 /* --pooling's value: names from "cls", "max", "mean", "mean_sqrt_len",
  * "weightedmean", "lasttoken", joined by ',' (their vectors concatenated in
  * enum clf_pooling's order). False for an unknown or empty name. */
