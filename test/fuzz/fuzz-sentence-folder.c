@@ -6,7 +6,7 @@
  * Whatever modules.json says, the load returns a status with a message on
  * failure and never reads outside the folder; what loads has a nonzero set
  * of pooling modes, a model folder inside the folder, a length from the
- * files, and prompts that resolve. */
+ * files (at most BERT's default 512), and prompts that resolve. */
 #include "fuzz.h"
 
 #include <sys/stat.h>
@@ -65,7 +65,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(clf_sentence_folder_dense_count(f) == 0, "a Dense module without weights loaded");
     struct clf_tokenizer_params p = clf_tokenizer_params_default();
     FUZZ_CHECK(clf_sentence_folder_tokenizer_params(f, &p) == CLF_OK, "tokenizer params");
-    FUZZ_CHECK(p.max_length >= 2 && p.max_length <= 128, "max_length %lld",
+    /* 100 from sentence_bert_config.json, 128 from config.json, or, for a
+     * Transformer path at another folder (1_Pooling: a config.json without
+     * max_position_embeddings), BERT's default 512 */
+    FUZZ_CHECK(p.max_length >= 2 && p.max_length <= 512, "max_length %lld",
                (long long)p.max_length);
     for (size_t i = 0; i < clf_sentence_folder_prompt_count(f); i++)
         FUZZ_CHECK(clf_sentence_folder_prompt(f, clf_sentence_folder_prompt_name(f, i)) != NULL,
