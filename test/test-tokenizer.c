@@ -337,6 +337,9 @@ START_TEST(test_tokenizer_json)
          "\"@@\", " TJ_VOCAB "}}", "continuing_subword_prefix", CLF_E_UNSUPPORTED},
         {"{" TJ_POST ", \"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 1.5}}}",
          "vocab entry \"a\"", CLF_E_FORMAT},
+        {"{" TJ_POST ", \"added_tokens\": [{\"id\": 7, \"content\": \"[CLS]\"}], "
+         "\"model\": {\"type\": \"WordPiece\", " TJ_VOCAB "}}",
+         "", CLF_E_UNSUPPORTED}, /* [CLS] is 2: refused by the load's table */
         {"{\"model\": ", "not a JSON object", CLF_E_FORMAT},
         {"{" TJ_POST ", \"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[CLS]\": 0}}}",
          "", CLF_E_FORMAT}, /* no [SEP]: refused by the load, not the reader */

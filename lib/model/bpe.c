@@ -12,28 +12,22 @@
  *     others to 256, 257, ... in byte order), one symbol per byte;
  *  4. the adjacent pair with the lowest merge rank is merged, the leftmost
  *     first among equals, until no pair has a rank (what the library's
- *     priority queue does);
+ *     priority queue does); each pair's rank is looked up once, and again
+ *     only for the two pairs a merge changes;
  *  5. each symbol's id from the vocabulary.
- * The merges are an open-addressing table keyed by XXH3 of "left right".
+ * The merge ranks are a string table (strtab.h) of "left right".
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <utf8proc.h>
-#include <xxhash.h>
 
 #include "bpe.h"
-
-struct merge_entry {
-    uint64_t hash;
-    uint32_t off, len; /* "left right" in strings */
-    int32_t rank;      /* -1: empty slot */
-};
+#include "strtab.h"
 
 struct clf_bpe {
-    char *strings;
-    struct merge_entry *table;
-    size_t mask;
+    char *strings;          /* the merges, "left right" NUL-terminated */
+    struct clf_strtab rank; /* "left right" -> rank */
     bool add_prefix_space;
     char byte_utf8[256][2]; /* each byte's character (2 bytes at most: < U+0800) */
     uint8_t byte_len[256];
@@ -53,50 +47,19 @@ static void byte_map(struct clf_bpe *b)
     }
 }
 
-static int32_t merge_rank(const struct clf_bpe *b, const char *s, size_t len)
-{
-    uint64_t h = XXH3_64bits(s, len);
-    for (size_t i = (size_t)h & b->mask;; i = (i + 1) & b->mask) {
-        const struct merge_entry *e = &b->table[i];
-        if (e->rank < 0)
-            return -1;
-        if (e->hash == h && e->len == len && !memcmp(b->strings + e->off, s, len))
-            return e->rank;
-    }
-}
-
 struct clf_bpe *clf_bpe_create(const char *strings, const uint32_t *off, const uint32_t *len,
                                size_t n, bool add_prefix_space)
 {
     struct clf_bpe *b = calloc(1, sizeof *b);
-    size_t bytes = n ? off[n - 1] + len[n - 1] + 1 : 1, cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    if (b) {
-        b->strings = malloc(bytes);
-        b->table = malloc(cap * sizeof *b->table);
-    }
-    if (!b || !b->strings || !b->table) {
+    size_t bytes = n ? off[n - 1] + len[n - 1] + 1 : 1;
+    if (b && (b->strings = malloc(bytes)) != NULL)
+        memcpy(b->strings, strings, bytes);
+    if (!b || !b->strings || !clf_strtab_init(&b->rank, b->strings, n)) {
         clf_bpe_destroy(b);
         return NULL;
     }
-    memcpy(b->strings, strings, bytes);
-    b->mask = cap - 1;
-    for (size_t i = 0; i < cap; i++)
-        b->table[i].rank = -1;
-    for (size_t r = 0; r < n; r++) { /* an earlier duplicate keeps its (lower) rank */
-        uint64_t h = XXH3_64bits(strings + off[r], len[r]);
-        for (size_t i = (size_t)h & b->mask;; i = (i + 1) & b->mask) {
-            struct merge_entry *e = &b->table[i];
-            if (e->rank < 0) {
-                *e = (struct merge_entry){h, off[r], len[r], (int32_t)r};
-                break;
-            }
-            if (e->hash == h && e->len == len[r] && !memcmp(b->strings + e->off,
-                                                             strings + off[r], len[r]))
-                break;
-        }
-    }
+    for (size_t r = 0; r < n; r++) /* an earlier duplicate keeps its (lower) rank */
+        clf_strtab_put(&b->rank, off[r], len[r], (int32_t)r, false);
     b->add_prefix_space = add_prefix_space;
     byte_map(b);
     return b;
@@ -106,8 +69,8 @@ void clf_bpe_destroy(struct clf_bpe *b)
 {
     if (!b)
         return;
+    clf_strtab_free(&b->rank);
     free(b->strings);
-    free(b->table);
     free(b);
 }
 
@@ -165,10 +128,21 @@ static size_t piece_end(const int32_t *cp, size_t n, size_t i)
     return e - 1;
 }
 
-/* Steps 3-5 on one piece's bytes. */
+/* The merge rank of symbols k and k+1 (-1: none); key is room for both. */
+static int32_t pair_rank(const struct clf_bpe *b, const char *sym, const uint32_t *start,
+                         const uint32_t *slen, size_t k, char *key)
+{
+    memcpy(key, sym + start[k], slen[k]);
+    key[slen[k]] = ' ';
+    memcpy(key + slen[k] + 1, sym + start[k + 1], slen[k + 1]);
+    return clf_strtab_get(&b->rank, key, slen[k] + 1 + slen[k + 1]);
+}
+
+/* Steps 3-5 on one piece's bytes. sym, start, slen, rank and key are room
+ * for the piece (its mapped bytes, a symbol per byte, a pair per symbol). */
 static int piece(const struct clf_bpe *b, const unsigned char *p, size_t n,
                  const struct clf_bpe_sink *sink, char *sym, uint32_t *start, uint32_t *slen,
-                 char *key)
+                 int32_t *rank, char *key)
 {
     size_t m = 0, at = 0;
     for (size_t i = 0; i < n; i++) {
@@ -176,23 +150,26 @@ static int piece(const struct clf_bpe *b, const unsigned char *p, size_t n,
         start[m] = (uint32_t)at, slen[m++] = b->byte_len[p[i]];
         at += b->byte_len[p[i]];
     }
+    for (size_t k = 0; k + 1 < m; k++)
+        rank[k] = pair_rank(b, sym, start, slen, k, key);
     while (m > 1) {
-        int32_t best = -1;
-        size_t where = 0;
-        for (size_t k = 0; k + 1 < m; k++) {
-            memcpy(key, sym + start[k], slen[k]);
-            key[slen[k]] = ' ';
-            memcpy(key + slen[k] + 1, sym + start[k + 1], slen[k + 1]);
-            int32_t r = merge_rank(b, key, slen[k] + 1 + slen[k + 1]);
-            if (r >= 0 && (best < 0 || r < best))
-                best = r, where = k;
-        }
-        if (best < 0)
+        size_t where = m;
+        for (size_t k = 0; k + 1 < m; k++)
+            if (rank[k] >= 0 && (where == m || rank[k] < rank[where]))
+                where = k;
+        if (where == m)
             break;
-        slen[where] += slen[where + 1]; /* neighbours in sym: the merge is a longer span */
+        /* neighbours in sym: the merge is a longer span; symbol where + 1
+         * and its pair go, the pairs on either side of the merge change */
+        slen[where] += slen[where + 1];
         memmove(start + where + 1, start + where + 2, (m - where - 2) * sizeof *start);
         memmove(slen + where + 1, slen + where + 2, (m - where - 2) * sizeof *slen);
+        memmove(rank + where, rank + where + 1, (m - where - 2) * sizeof *rank);
         m--;
+        if (where > 0)
+            rank[where - 1] = pair_rank(b, sym, start, slen, where - 1, key);
+        if (where + 1 < m)
+            rank[where] = pair_rank(b, sym, start, slen, where, key);
     }
     for (size_t k = 0; k < m; k++) {
         int32_t id = sink->lookup(sink->user, sym + start[k], slen[k]);
@@ -214,7 +191,8 @@ int clf_bpe_segment(const struct clf_bpe *b, const char *s, size_t len,
     unsigned char *text = malloc(total + 1);
     char *sym = malloc(2 * total + 1), *key = malloc(4 * total + 2);
     uint32_t *start = malloc((total + 1) * sizeof *start), *slen = malloc((total + 1) * 4);
-    int rc = cp && off && text && sym && key && start && slen ? 0 : -1;
+    int32_t *rank = malloc((total + 1) * sizeof *rank);
+    int rc = cp && off && text && sym && key && start && slen && rank ? 0 : -1;
     size_t n = 0;
     if (rc == 0) {
         if (prefix)
@@ -231,7 +209,7 @@ int clf_bpe_segment(const struct clf_bpe *b, const char *s, size_t len,
     }
     for (size_t i = 0; rc == 0 && i < n;) {
         size_t e = piece_end(cp, n, i);
-        rc = piece(b, text + off[i], off[e] - off[i], sink, sym, start, slen, key);
+        rc = piece(b, text + off[i], off[e] - off[i], sink, sym, start, slen, rank, key);
         i = e;
     }
     free(cp);
@@ -241,5 +219,6 @@ int clf_bpe_segment(const struct clf_bpe *b, const char *s, size_t len,
     free(key);
     free(start);
     free(slen);
+    free(rank);
     return rc;
 }

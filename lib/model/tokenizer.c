@@ -24,8 +24,8 @@
  *   4. [CLS] + the first max_length - 2 pieces + [SEP].
  *
  * The vocabulary (vocab.txt: one token per line, id = line number, a later
- * duplicate wins as in HF's dict) is an open-addressing hash table keyed
- * by XXH3_64bits of the token's UTF-8 bytes. Character properties come
+ * duplicate wins as in HF's dict) is a string table (strtab.h) over the
+ * token's UTF-8 bytes. Character properties come
  * from utf8proc (its Unicode version may differ from Python's for
  * characters assigned recently; those are the only expected differences).
  */
@@ -35,22 +35,15 @@
 #include <unistd.h>
 
 #include <utf8proc.h>
-#include <xxhash.h>
 
 #include "bpe.h"
+#include "strtab.h"
 #include "tokenizer.h"
 #include "io.h"
 #include "../runtime/abi.h"
 
 /* [CLS], [SEP], [UNK], [PAD], [MASK]; or a BPE tokenizer's added tokens */
 #define TOK_MAX_SPECIALS CLF_TOK_MAX_ADDED
-
-struct tok_entry {
-    uint64_t hash;
-    uint32_t off; /* into strings */
-    uint32_t len; /* bytes */
-    int32_t id;   /* -1: empty slot */
-};
 
 struct tok_special {
     char text[32];
@@ -62,9 +55,9 @@ struct tok_special {
 struct clf_tokenizer {
     struct clf_ctx *ctx;
     struct clf_tokenizer_params p;
-    char *strings;           /* vocab.txt's bytes, lines NUL-terminated in place */
-    struct tok_entry *table; /* power-of-two size, load <= 1/2 */
-    size_t mask;
+    char *strings;           /* vocab.txt's bytes, lines NUL-terminated in place (or
+                                tokenizer.json's tokens) */
+    struct clf_strtab vocab; /* token -> id over strings */
     int32_t cls, sep, unk;   /* unk -1: none (byte-level BPE needs none) */
     struct clf_bpe *bpe;     /* byte-level BPE (tokenizer.json), else WordPiece */
     struct tok_special specials[TOK_MAX_SPECIALS];
@@ -94,33 +87,7 @@ void clf_tokenizer_params_init(struct clf_tokenizer_params *out, size_t size)
 
 static int32_t tok_lookup(const struct clf_tokenizer *t, const char *s, size_t len)
 {
-    uint64_t h = XXH3_64bits(s, len);
-    for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
-        const struct tok_entry *e = &t->table[i];
-        if (e->id < 0)
-            return -1;
-        if (e->hash == h && e->len == len && memcmp(t->strings + e->off, s, len) == 0)
-            return e->id;
-    }
-}
-
-/* Inserts or (a later duplicate line) overwrites. The table never fills:
- * its size is at least twice the number of lines. */
-static void tok_insert(struct clf_tokenizer *t, uint32_t off, uint32_t len, int32_t id)
-{
-    const char *s = t->strings + off;
-    uint64_t h = XXH3_64bits(s, len);
-    for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
-        struct tok_entry *e = &t->table[i];
-        if (e->id < 0) {
-            *e = (struct tok_entry){.hash = h, .off = off, .len = len, .id = id};
-            return;
-        }
-        if (e->hash == h && e->len == len && memcmp(t->strings + e->off, s, len) == 0) {
-            e->id = id;
-            return;
-        }
-    }
+    return clf_strtab_get(&t->vocab, s, len);
 }
 
 static bool utf8_valid(const char *s, size_t len)
@@ -134,21 +101,6 @@ static bool utf8_valid(const char *s, size_t len)
             return false;
         i += (size_t)k;
     }
-    return true;
-}
-
-/* An empty table for n tokens (load <= 1/2). */
-static bool make_table(struct clf_tokenizer *t, size_t n)
-{
-    size_t cap = 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    t->table = malloc(cap * sizeof *t->table);
-    if (!t->table)
-        return false;
-    for (size_t i = 0; i < cap; i++)
-        t->table[i].id = -1;
-    t->mask = cap - 1;
     return true;
 }
 
@@ -191,7 +143,7 @@ static enum clf_status load_txt(struct clf_ctx *ctx, struct clf_tokenizer *t,
         lines++;
     if (lines > (size_t)INT32_MAX)
         return clf_fail(ctx, CLF_E_FORMAT, "%s: too many lines", vocab_path);
-    if (!make_table(t, lines))
+    if (!clf_strtab_init(&t->vocab, t->strings, lines))
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary",
                         vocab_path);
 
@@ -207,7 +159,8 @@ static enum clf_status load_txt(struct clf_ctx *ctx, struct clf_tokenizer *t,
         if (!utf8_valid(buf + start, end - start))
             return clf_fail(ctx, CLF_E_FORMAT, "%s: line %ld is not valid UTF-8", vocab_path,
                             (long)id + 1);
-        tok_insert(t, (uint32_t)start, (uint32_t)(end - start), id);
+        /* a later duplicate line wins, as in Hugging Face's dict */
+        clf_strtab_put(&t->vocab, (uint32_t)start, (uint32_t)(end - start), id, true);
         start = next;
     }
 
@@ -227,7 +180,7 @@ static enum clf_status load_json(struct clf_ctx *ctx, struct clf_tokenizer *t, c
         return clf_msg_to_ctx(ctx, st, msg);
     t->strings = v.strings;
     v.strings = NULL;
-    if (!make_table(t, v.n)) {
+    if (!clf_strtab_init(&t->vocab, t->strings, v.n)) {
         clf_tok_vocab_free(&v);
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary", path);
     }
@@ -237,8 +190,17 @@ static enum clf_status load_json(struct clf_ctx *ctx, struct clf_tokenizer *t, c
             return clf_fail(ctx, CLF_E_FORMAT, "%s: a vocabulary token is not valid UTF-8",
                             path);
         }
-        tok_insert(t, v.off[i], v.len[i], v.id[i]);
+        clf_strtab_put(&t->vocab, v.off[i], v.len[i], v.id[i], true);
     }
+    /* each added token must be the vocabulary's, with its id */
+    for (size_t i = 0; i < v.n_added; i++)
+        if (tok_lookup(t, v.added[i].text, strlen(v.added[i].text)) != v.added[i].id) {
+            st = clf_fail(ctx, CLF_E_UNSUPPORTED,
+                          "%s: added_tokens: \"%s\" with id %d, not the vocabulary's", path,
+                          v.added[i].text, (int)v.added[i].id);
+            clf_tok_vocab_free(&v);
+            return st;
+        }
     if (v.lower_case >= 0)
         p->lower_case = v.lower_case;
     if (v.max_word_chars > 0)
@@ -332,7 +294,7 @@ void clf_tokenizer_destroy(struct clf_tokenizer *t)
 {
     if (!t)
         return;
-    free(t->table);
+    clf_strtab_free(&t->vocab);
     free(t->strings);
     clf_bpe_destroy(t->bpe);
     struct clf_ctx *ctx = t->ctx;

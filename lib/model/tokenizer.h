@@ -58,7 +58,8 @@ struct clf_tok_vocab {
  *    pre-tokenizer ByteLevel (use_regex), post-processor RobertaProcessing
  *    or TemplateProcessing "X $A Y", at most CLF_TOK_MAX_ADDED added
  *    tokens (single_word false).
- * Any other component is CLF_E_UNSUPPORTED naming it. */
+ * Any other component is CLF_E_UNSUPPORTED naming it. The added tokens'
+ * ids are left for the caller to check against the vocabulary. */
 enum clf_status clf_tok_vocab_read_json(struct clf_msg *m, const char *path,
                                         struct clf_tok_vocab *v);
 void clf_tok_vocab_free(struct clf_tok_vocab *v);

@@ -261,8 +261,8 @@ static enum clf_status read_model(struct clf_msg *m, const char *path, const cJS
                   : CLF_OK;
 }
 
-/* The added tokens: BERT's specials (WordPiece), or at most
- * CLF_TOK_MAX_ADDED tokens (BPE) into v; each with its vocabulary id. */
+/* The added tokens into v: BERT's specials (WordPiece), or at most
+ * CLF_TOK_MAX_ADDED tokens (BPE). */
 static enum clf_status check_added(struct clf_msg *m, const char *path, const cJSON *added,
                                    struct clf_tok_vocab *v)
 {
@@ -280,28 +280,19 @@ static enum clf_status check_added(struct clf_msg *m, const char *path, const cJ
                                 "%s: added_tokens: \"%s\": clformer splits out only [CLS], "
                                 "[SEP], [UNK], [PAD] and [MASK]",
                                 path, c->valuestring);
-        if (v->bpe && (v->n_added == CLF_TOK_MAX_ADDED || !*c->valuestring ||
-                       strlen(c->valuestring) >= sizeof v->added[0].text ||
-                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "single_word"))))
+        if (v->n_added == CLF_TOK_MAX_ADDED || !*c->valuestring ||
+            strlen(c->valuestring) >= sizeof v->added[0].text ||
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "single_word")))
             return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                                 "%s: added_tokens: \"%s\": clformer splits out at most %d added "
                                 "tokens of 1 to 31 bytes, not single_word",
                                 path, c->valuestring, CLF_TOK_MAX_ADDED);
-        bool found = false;
-        for (size_t i = 0; i < v->n && !found; i++)
-            found = !strcmp(v->strings + v->off[i], c->valuestring) &&
-                    v->id[i] == (int32_t)id->valuedouble;
-        if (!found)
-            return clf_msg_fail(m, CLF_E_UNSUPPORTED,
-                                "%s: added_tokens: \"%s\" with id %.0f, not the vocabulary's",
-                                path, c->valuestring, id->valuedouble);
-        if (v->bpe) {
-            struct clf_tok_added *t = &v->added[v->n_added++];
-            strcpy(t->text, c->valuestring);
-            t->id = (int32_t)id->valuedouble;
-            t->lstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "lstrip"));
-            t->rstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "rstrip"));
-        }
+        /* its id is checked against the vocabulary by the tokenizer's table */
+        struct clf_tok_added *t = &v->added[v->n_added++];
+        strcpy(t->text, c->valuestring);
+        t->id = (int32_t)id->valuedouble;
+        t->lstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "lstrip"));
+        t->rstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "rstrip"));
     }
     return CLF_OK;
 }
