@@ -382,6 +382,10 @@ START_TEST(test_errors)
     ck_assert_status(ctx, clf_op_mean_pool_normalize(g, hf, m, &y), CLF_E_SHAPE);
     ck_assert_status(ctx, clf_op_mean_pool_normalize(g, m, m, &y), CLF_E_SHAPE);
     ck_assert_status(ctx, clf_pooling_key_padding(g, mf, &y), CLF_E_SHAPE);
+    ck_assert_int_eq(clf_pooling_width(CLF_POOL_CLS | CLF_POOL_MEAN, 10), 20);
+    ck_assert_int_eq(clf_pooling_width(CLF_POOL_ALL, 3), 18);
+    ck_assert_int_eq(clf_pooling_width(0, 10), 0);
+    ck_assert_int_eq(clf_pooling_width(CLF_POOL_ALL + 1, 10), 0);
     ck_assert_status(ctx, clf_op_sentence_pool(g, h, m, 0, 0, true, &y), CLF_E_INVALID_ARG);
     ck_assert_status(ctx, clf_op_sentence_pool(g, h, m, 64, 0, true, &y), CLF_E_INVALID_ARG);
     ck_assert_status(ctx, clf_op_sentence_pool(g, h, m, CLF_POOL_CLS, 9, true, &y),

@@ -383,11 +383,9 @@ static enum clf_status embed_tp(const struct embed_opts *o, const struct embed_s
     enum clf_status st = grp ? clf_bert_load_tp(grp, dir, &o->cfg, &b, &tp)
                              : clf_bert_load_tp_rank(ctx, dir, &o->cfg, &comm, &b, &tp);
     tm->load_ms = cli_now_ms() - t;
-    int64_t k = 0;
-    for (unsigned bits = su->pooling; bits; bits &= bits - 1)
-        k++;
     if (st == CLF_OK)
-        st = alloc_out(out, su->dims ? su->dims : k * clf_bert_config(b).d_model);
+        st = alloc_out(out, su->dims ? su->dims
+                                     : clf_pooling_width(su->pooling, clf_bert_config(b).d_model));
     if (st != CLF_OK)
         rank_error(mpi, ctx, st);
     bool go = cli_mpi_all_ok(mpi, st == CLF_OK);

@@ -212,15 +212,13 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
     }
     cJSON_AddBoolToObject(o, "normalize", s->normalize);
     const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "hidden_size");
-    int64_t k = 0;
-    for (unsigned b = s->pooling; b; b &= b - 1)
-        k++;
     if (s->dims)
         cJSON_AddNumberToObject(o, "dimensions", (double)s->dims);
     else if (s->n_dense)
         cJSON_AddNumberToObject(o, "dimensions", (double)s->dense[s->n_dense - 1].out);
     else if (cJSON_IsNumber(hs))
-        cJSON_AddNumberToObject(o, "dimensions", (double)k * hs->valuedouble);
+        cJSON_AddNumberToObject(o, "dimensions",
+                                (double)clf_pooling_width(s->pooling, (int64_t)hs->valuedouble));
     else
         cJSON_AddNullToObject(o, "dimensions");
     cJSON *pr = cJSON_AddObjectToObject(o, "prompts");

@@ -371,6 +371,11 @@ enum clf_pooling {
     CLF_POOL_ALL = 63            /**< every bit above */
 };
 
+/** The columns clf_op_sentence_pool's modes give over d-wide hidden states
+ *  before any truncation (k modes: k·d), or 0 for modes that are not a
+ *  nonempty set of enum clf_pooling's bits. */
+CLF_API int64_t clf_pooling_width(unsigned modes, int64_t d);
+
 /**
  * Sentence embeddings as sentence-transformers computes them: Pooling with
  * the modes (a nonzero set of enum clf_pooling bits; k of them give a

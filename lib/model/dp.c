@@ -71,7 +71,6 @@ struct clf_dp {
     bool bert;                    /* BERT sentence embeddings, else an encoder */
     /* BERT: the pooling (clf_dp_set_pooling; default mean, normalised) */
     unsigned pool_modes;
-    int64_t pool_dims;            /* columns of a text's embedding */
     int64_t dims;                 /* the truncation asked (0: none) */
     bool pool_normalize;
     /* Dense layers after the pooling (clf_dp_set_dense) */
@@ -99,10 +98,18 @@ static int rank_of(const struct clf_dp *dp, int i)
     return dp->comm.gather ? dp->comm.rank : i;
 }
 
+/* Columns of a BERT runner's embedding: the truncation's, else the last
+ * Dense layer's output, else the pooled width. */
+static int64_t embed_cols(const struct clf_dp *dp)
+{
+    return dp->dims ? dp->dims
+                    : dp->n_dense ? dp->dense_out : clf_pooling_width(dp->pool_modes, dp->d);
+}
+
 /* Floats of one item's output. */
 static size_t item_floats(const struct clf_dp *dp, int64_t seq)
 {
-    return (size_t)(dp->bert ? dp->pool_dims : seq * dp->d);
+    return (size_t)(dp->bert ? embed_cols(dp) : seq * dp->d);
 }
 
 /* Frees what was recorded for a shape. */
@@ -262,7 +269,7 @@ static enum clf_status make_dp(struct clf_group *grp, struct clf_ctx *ctx,
         return st;
     }
     dp->d = bert ? clf_bert_config(dp->m[0].bert).d_model : dp->m[0].enc->cfg.d_model;
-    dp->pool_modes = CLF_POOL_MEAN, dp->pool_dims = dp->d, dp->pool_normalize = true;
+    dp->pool_modes = CLF_POOL_MEAN, dp->pool_normalize = true;
     *out = dp;
     return CLF_OK;
 }
@@ -326,7 +333,7 @@ static enum clf_status record_pooling(struct clf_dp *dp, struct dp_member *m,
                                       struct clf_tensor *h)
 {
     if (!dp->n_dense)
-        return clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, dp->pool_dims,
+        return clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, dp->dims,
                                     dp->pool_normalize, &m->out);
     struct clf_tensor *x = NULL;
     enum clf_status st = clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, 0, false, &x);
@@ -435,7 +442,7 @@ static size_t batch_offset(const struct clf_dp *dp, size_t k)
     size_t items = 0;
     for (size_t j = 0; j < k; j++)
         items += (size_t)dp->call.batches[j].batch;
-    return items * (size_t)dp->pool_dims;
+    return items * (size_t)embed_cols(dp);
 }
 
 /* Member i's part of a call: a calibration; or its share of the items
@@ -462,7 +469,7 @@ static void run_member(struct clf_dp *dp, int i)
     for (int64_t k = first; dp->bert && m->st == CLF_OK && k < first + count; k++) {
         const struct clf_dp_batch *b = &c->batches[k];
         m->st = run_items(dp, m, b->ids, b->mask, b->batch, b->seq, c->out + at);
-        at += (size_t)(b->batch * dp->pool_dims);
+        at += (size_t)(b->batch * embed_cols(dp));
     }
 }
 
@@ -602,7 +609,7 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
     const size_t cap = (size_t)clf_tokenizer_max_ids(tok);
     int32_t **ids = calloc(n, sizeof *ids);
     size_t *len = calloc(n, sizeof *len);
-    float *rows = malloc(n * (size_t)dp->pool_dims * sizeof *rows);
+    float *rows = malloc(n * (size_t)embed_cols(dp) * sizeof *rows);
     enum clf_status st = ids && len && rows ? CLF_OK : CLF_E_OUT_OF_MEMORY;
     if (st != CLF_OK)
         clf_fail(ctx, st, "no memory for %zu texts", n);
@@ -629,7 +636,7 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
     if (st == CLF_OK)
         st = clf_dp_embed(dp, clf_text_batches_list(bt), clf_text_batches_count(bt), rows);
     if (st == CLF_OK) { /* back to the texts' order */
-        const size_t *order = clf_text_batches_order(bt), row = (size_t)dp->pool_dims;
+        const size_t *order = clf_text_batches_order(bt), row = (size_t)embed_cols(dp);
         for (size_t s = 0; s < n; s++)
             memcpy(out + order[s] * row, rows + s * row, row * sizeof *out);
     }
@@ -652,24 +659,21 @@ enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, int64_t di
     struct clf_ctx *ctx = dp->m[0].ctx;
     if (!dp->bert)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "pooling: an encoder's runner, not a BERT one");
-    int64_t k = 0;
-    for (unsigned b = modes; b; b &= b - 1)
-        k++;
-    if (modes == 0 || (modes & ~(unsigned)CLF_POOL_ALL))
+    const int64_t pooled = clf_pooling_width(modes, dp->d);
+    if (!pooled)
         return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "pooling modes 0x%x: not a nonempty set of enum clf_pooling's bits",
                         modes);
-    const int64_t width = dp->n_dense ? dp->dense_out : k * dp->d;
-    if (dp->n_dense && k * dp->d != dp->dense_in)
+    const int64_t width = dp->n_dense ? dp->dense_out : pooled;
+    if (dp->n_dense && pooled != dp->dense_in)
         return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "pooling: %lld columns pooled, the first Dense layer takes %lld",
-                        (long long)(k * dp->d), (long long)dp->dense_in);
+                        (long long)pooled, (long long)dp->dense_in);
     if (dims < 0 || dims > width)
         return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "pooling: %lld dimensions asked of a %lld-wide vector", (long long)dims,
                         (long long)width);
     dp->pool_modes = modes;
-    dp->pool_dims = dims ? dims : width;
     dp->dims = dims;
     dp->pool_normalize = normalize;
     for (int i = 0; i < dp->nlocal; i++) /* recorded with the previous pooling */
@@ -710,9 +714,7 @@ enum clf_status clf_dp_set_dense(struct clf_dp *dp, const struct clf_dense_layer
         return clf_fail(ctx, CLF_E_INVALID_ARG, "dense: an encoder's runner, not a BERT one");
     if (n && !layers)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "dense: NULL layers");
-    int64_t pooled = 0;
-    for (unsigned b = dp->pool_modes; b; b &= b - 1)
-        pooled += dp->d;
+    const int64_t pooled = clf_pooling_width(dp->pool_modes, dp->d);
     for (size_t k = 0; k < n; k++) {
         const struct clf_dense_layer *L = &layers[k];
         const int64_t want = k ? layers[k - 1].out : pooled;
@@ -738,7 +740,6 @@ enum clf_status clf_dp_set_dense(struct clf_dp *dp, const struct clf_dense_layer
     dp->dense_in = n ? layers[0].in : 0;
     dp->dense_out = n ? layers[n - 1].out : 0;
     dp->dims = 0;
-    dp->pool_dims = n ? dp->dense_out : pooled;
     enum clf_status st = CLF_OK;
     if (n) {
         dp->call = (struct dp_call){.dense = layers};
@@ -752,14 +753,13 @@ enum clf_status clf_dp_set_dense(struct clf_dp *dp, const struct clf_dense_layer
         free(dp->dense_act);
         dp->dense_act = NULL;
         dp->n_dense = 0;
-        dp->pool_dims = pooled;
     }
     return st;
 }
 
 int64_t clf_dp_embed_dim(const struct clf_dp *dp)
 {
-    return dp && dp->bert ? dp->pool_dims : 0;
+    return dp && dp->bert ? embed_cols(dp) : 0;
 }
 
 enum clf_status clf_dp_calibrate_embed(struct clf_dp *dp, const struct clf_dp_batch *batch)

@@ -94,13 +94,14 @@ enum clf_status clf_pooling_key_padding(struct clf_graph *g, struct clf_tensor *
     return clf_add_node_with_output(g, &node, CLF_I32, 2, mask->shape, kp);
 }
 
-/* The modes in a bit set (its population count). */
-static int count_modes(unsigned modes)
+int64_t clf_pooling_width(unsigned modes, int64_t d)
 {
-    int k = 0;
+    if (modes == 0 || (modes & ~(unsigned)CLF_POOL_ALL))
+        return 0;
+    int64_t k = 0; /* the bits set */
     for (; modes; modes &= modes - 1)
         k++;
-    return k;
+    return k * d;
 }
 
 enum clf_status clf_op_sentence_pool(struct clf_graph *g, struct clf_tensor *hidden,
@@ -117,10 +118,10 @@ enum clf_status clf_op_sentence_pool(struct clf_graph *g, struct clf_tensor *hid
         return clf_fail(g->ctx, CLF_E_SHAPE, "%s: hidden states must be f32 [batch, seq, d]", op);
     if ((st = check_mask(g, mask, hidden, op)) != CLF_OK)
         return st;
-    if (modes == 0 || (modes & ~(unsigned)CLF_POOL_ALL))
+    const int64_t width = clf_pooling_width(modes, hidden->shape[2]);
+    if (!width)
         return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: pooling modes 0x%x: not a nonempty set of "
                         "enum clf_pooling's bits", op, modes);
-    const int64_t width = count_modes(modes) * hidden->shape[2];
     if (dims < 0 || dims > width)
         return clf_fail(g->ctx, CLF_E_INVALID_ARG,
                         "%s: %lld dimensions asked of a %lld-wide pooled vector", op,
