@@ -15,6 +15,7 @@ CLS pooling) against their sentence-transformers vectors.
 """
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -98,12 +99,29 @@ def tiny_models(exe, srcdir, tmp):
     return failed
 
 
+def roberta_length(exe, srcdir, tmp):
+    """Without a max_seq_length, a RoBERTa folder takes max_position_embeddings
+    less its first two rows (66 -> 64 for the tiny one), as the loader does:
+    --describe says so."""
+    folder = os.path.join(tmp, "roberta-no-length")
+    shutil.copytree(os.path.join(srcdir, "test", "models", "roberta-mean"), folder)
+    os.remove(os.path.join(folder, "sentence_bert_config.json"))
+    r = subprocess.run([exe, "embed", "-m", folder, "--describe", "--json"],
+                       capture_output=True, text=True)
+    got = json.loads(r.stdout)["max_seq_length"] if r.returncode == 0 else None
+    ok = got == 64
+    print("%s roberta length without max_seq_length: %s (expected 64)" % ("ok  " if ok else "FAIL",
+                                                                          got))
+    return not ok
+
+
 def main():
     exe, srcdir = sys.argv[1], sys.argv[2]
     src = model_dir()
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         failed += tiny_models(exe, srcdir, tmp)
+        failed += roberta_length(exe, srcdir, tmp)
     if not os.path.exists(os.path.join(src, "model.safetensors")):
         print("no model at %s (tools/fetch_model.sh): its variants skipped" % src)
         print("%d failure(s)" % failed)

@@ -18,7 +18,6 @@
  * per row), as sentence-transformers passes them; the sum is formed in
  * HF's order (word + type, then + position).
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "../ops/rows.h"
 #include "../runtime/ctx.h"
 #include "../runtime/abi.h"
+#include "bert_config.h"
 #include "encoder_internal.h"
 #include "io.h"
 
@@ -81,6 +81,43 @@ static const struct bert_arch archs[] = {
 };
 #define N_ARCHS (sizeof archs / sizeof archs[0])
 
+/* config.json's architecture: its model_type's (none: BERT, as older
+ * configs have it), or NULL for another. */
+static const struct bert_arch *arch_of(const cJSON *config)
+{
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(config, "model_type");
+    if (!mt)
+        return &archs[0];
+    for (size_t i = 0; cJSON_IsString(mt) && i < N_ARCHS; i++)
+        if (!strcmp(mt->valuestring, archs[i].model_type))
+            return &archs[i];
+    return NULL;
+}
+
+/* The first position's row into *off: 0, or RoBERTa's pad_token_id + 1
+ * (default 1 + 1), which must leave a row for a token. False when
+ * pad_token_id is malformed. */
+static bool position_offset(const struct bert_arch *a, const cJSON *config, int64_t max_pos,
+                            int64_t *off)
+{
+    *off = 0;
+    if (!a->pos_offset)
+        return true;
+    const cJSON *pad = cJSON_GetObjectItemCaseSensitive(config, "pad_token_id");
+    double pv = pad ? (cJSON_IsNumber(pad) ? pad->valuedouble : -1) : 1;
+    if (!(pv >= 0 && pv < (double)max_pos - 2) || pv != floor(pv))
+        return false;
+    *off = (int64_t)pv + 1;
+    return true;
+}
+
+int64_t clf_bert_text_positions(const cJSON *config, int64_t max_pos)
+{
+    const struct bert_arch *a = arch_of(config);
+    int64_t off = 0;
+    return a && position_offset(a, config, max_pos, &off) ? max_pos - off : max_pos;
+}
+
 /* The sizes config.json gives. */
 struct bert_sizes {
     const struct bert_arch *arch;
@@ -124,10 +161,7 @@ static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct
         return clf_fail(ctx, CLF_E_FORMAT, "%s: not a JSON object", path);
     }
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-    s->arch = mt ? NULL : &archs[0]; /* older BERT configs have none */
-    for (size_t i = 0; cJSON_IsString(mt) && i < N_ARCHS; i++)
-        if (!strcmp(mt->valuestring, archs[i].model_type))
-            s->arch = &archs[i];
+    s->arch = arch_of(root);
     if (!s->arch) {
         char names[128] = "";
         for (size_t i = 0, n = 0; i < N_ARCHS; i++)
@@ -152,18 +186,11 @@ static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct
     if (st == CLF_OK)
         st = get_int(ctx, root, path, "max_position_embeddings", 512, 1 << 20, &s->max_pos);
     s->types = 0;
-    s->pos_offset = 0;
-    const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
-    if (st == CLF_OK && a->pos_offset) {
-        double pv = pad ? (cJSON_IsNumber(pad) ? pad->valuedouble : -1) : 1; /* default 1 */
-        if (!(pv >= 0 && pv < (double)s->max_pos - 2) || pv != floor(pv))
-            st = clf_fail(ctx, CLF_E_FORMAT,
-                          "%s: \"pad_token_id\" must be an integer from 0 to "
-                          "max_position_embeddings - 3",
-                          path);
-        else
-            s->pos_offset = (int64_t)pv + 1;
-    }
+    if (st == CLF_OK && !position_offset(a, root, s->max_pos, &s->pos_offset))
+        st = clf_fail(ctx, CLF_E_FORMAT,
+                      "%s: \"pad_token_id\" must be an integer from 0 to "
+                      "max_position_embeddings - 3",
+                      path);
     if (st == CLF_OK && a->token_types)
         st = get_int(ctx, root, path, "type_vocab_size", 2, 1 << 16, &s->types);
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, a->k_act);

@@ -20,7 +20,6 @@
  *
  * Every error names the file and the key at fault.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include <cjson/cJSON.h>
 
 #include "../runtime/abi.h"
+#include "bert_config.h"
 #include "io.h"
 
 /* A Dense module, its weights read (host). */
@@ -504,13 +504,8 @@ static enum clf_status read_lengths(struct clf_msg *m, struct clf_sentence_folde
         st = clf_msg_fail(m, CLF_E_FORMAT, "%s: not a JSON object", path);
     if (st == CLF_OK)
         st = get_length(m, cfg, path, "max_position_embeddings", INT64_C(1) << 20, &max_pos);
-    /* RoBERTa's positions start past padding_idx: max_position_embeddings
-     * - pad_token_id - 1 of them are tokens' (514 -> 512) */
-    const cJSON *mt = st == CLF_OK ? cJSON_GetObjectItemCaseSensitive(cfg, "model_type") : NULL;
-    const cJSON *pad = st == CLF_OK ? cJSON_GetObjectItemCaseSensitive(cfg, "pad_token_id") : NULL;
-    if (cJSON_IsString(mt) &&
-        (!strcmp(mt->valuestring, "roberta") || !strcmp(mt->valuestring, "xlm-roberta")))
-        max_pos -= (cJSON_IsNumber(pad) ? (int64_t)pad->valuedouble : 1) + 1;
+    if (st == CLF_OK) /* RoBERTa's first rows are not tokens' */
+        max_pos = clf_bert_text_positions(cfg, max_pos);
     cJSON_Delete(cfg);
     if (st == CLF_OK && sb)
         st = get_length(m, sb, sb_path, "max_seq_length", INT64_C(1) << 20, &seq);
