@@ -901,6 +901,16 @@ START_TEST(test_embed_texts)
                      CLF_E_INVALID_ARG);
     ck_assert_int_eq(clf_dp_embed_texts(NULL, tokenizer, bad, 1, NULL, out, NULL, NULL),
                      CLF_E_INVALID_ARG);
+    /* a prompt: the same ids, so the same bits, as the text written after it */
+    const char *two_texts[2] = {"query: A man is eating food.", "query: A man eats."};
+    const char *bare[2] = {"A man is eating food.", "A man eats."};
+    float *pr_a = malloc(2 * D * sizeof *pr_a), *pr_b = malloc(2 * D * sizeof *pr_b);
+    struct clf_embed_params pp = p;
+    pp.prompt = "query: ";
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, bare, 2, &pp, pr_a, NULL, NULL));
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, two_texts, 2, &p, pr_b, NULL, NULL));
+    ck_assert_mem_eq(pr_a, pr_b, 2 * D * sizeof *pr_a);
+    free(pr_a), free(pr_b);
     /* CLS and mean concatenated, not normalised: the mean half, normalised
      * here, is the default's vector (test-pool checks each mode's values) */
     ck_assert_int_eq(clf_dp_embed_dim(dp), D);

@@ -428,8 +428,10 @@ START_TEST(test_trained_vocabularies)
 }
 END_TEST
 
-/* clf_text_strip: Python's str.strip() (sentence-transformers strips each
- * text), over ASCII and Unicode white space, never into a character. */
+/* clf_text_strip (internal): Python's str.strip() (sentence-transformers
+ * strips each text), over ASCII and Unicode white space, never into a
+ * character; clf_tokenizer_encode_sentence: the prompt, then the text,
+ * stripped, then tokenised. */
 START_TEST(test_strip)
 {
     static const struct {
@@ -453,6 +455,22 @@ START_TEST(test_strip)
     size_t len = 7;
     ck_assert_ptr_null(clf_text_strip(NULL, &len));
     ck_assert_uint_eq(len, 0);
+    char *path = write_file("vocab.txt", tiny_vocab);
+    struct clf_tokenizer *t = NULL;
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+    int32_t a[16], b[16];
+    size_t na = 0, nb = 0;
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "hello, unaffable", a, 16, &na, NULL));
+    ck_assert_ok(NULL, clf_tokenizer_encode_sentence(t, " \thello, ", "unaffable\n ", b, 16, &nb,
+                                                     NULL));
+    ck_assert_uint_eq(na, nb);
+    ck_assert_mem_eq(a, b, na * sizeof *a);
+    ck_assert_ok(NULL, clf_tokenizer_encode_sentence(t, NULL, "  hello", b, 16, &nb, NULL));
+    ck_assert_uint_eq(nb, 3); /* [CLS] hello [SEP] */
+    ck_assert_int_eq(clf_tokenizer_encode_sentence(t, NULL, NULL, b, 16, &nb, NULL),
+                     CLF_E_INVALID_ARG);
+    clf_tokenizer_destroy(t);
+    free(path);
 }
 END_TEST
 

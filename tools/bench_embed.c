@@ -47,10 +47,11 @@ static char *generated(uint64_t *state)
 
 static int one_size(struct clf_ctx *ctx, const struct bench_opts *o, struct clf_dp *dp,
                     struct clf_tokenizer *tok, const struct cli_texts *t, int64_t d,
-                    int64_t batch, cJSON *arr)
+                    const char *prompt, int64_t batch, cJSON *arr)
 {
     struct clf_embed_params p = clf_embed_params_default();
     p.batch = batch;
+    p.prompt = prompt;
     float *out = malloc(t->n * (size_t)d * sizeof *out);
     size_t *ntok = malloc(t->n * sizeof *ntok);
     double *ms = malloc((size_t)o->runs * sizeof *ms);
@@ -136,14 +137,14 @@ int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
             free(s);
         }
     }
-    /* the folder's pipeline (tokenizer, pooling, Dense, normalisation), as
-     * embed runs it; its prompts are left out */
+    /* the folder's pipeline (default prompt, tokenizer, pooling, Dense,
+     * normalisation), as embed runs it */
     struct clf_tokenizer *tok = NULL;
     struct clf_dp *dp = NULL;
     struct clf_sentence_folder *sf = NULL;
     struct embed_setup su = {0};
     const struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
-    if (rc == CLI_OK && (embed_setup_folder(dir, &su, &sf) ||
+    if (rc == CLI_OK && (embed_setup_folder(dir, &su, &sf) || embed_check_prompt(dir, sf, &su) ||
                          !embed_tokenizer_path(su.model_dir, path, sizeof path)))
         rc = cli_error("no model at %s (tools/fetch_model.sh fetches all-MiniLM-L6-v2)", dir);
     if (rc == CLI_OK &&
@@ -158,7 +159,7 @@ int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
     const int64_t d = clf_dp_embed_dim(dp);
     static const int64_t sizes[] = {1, 8, 32};
     for (size_t i = 0; rc == CLI_OK && i < sizeof sizes / sizeof sizes[0]; i++)
-        rc = one_size(ctx, o, dp, tok, &t, d, sizes[i], arr);
+        rc = one_size(ctx, o, dp, tok, &t, d, su.prompt, sizes[i], arr);
     clf_dp_destroy(dp);
     clf_tokenizer_destroy(tok);
     clf_sentence_folder_destroy(sf);

@@ -545,11 +545,12 @@ static int setup(const struct embed_opts *o, const char *dir, struct embed_setup
     if (su->n_dense && o->tp)
         return cli_error("%s: Dense modules with --tensor-parallel are not supported", dir);
     if (o->prompt_text) {
+        su->prompt_name = NULL;
         su->prompt = *o->prompt_text ? o->prompt_text : NULL;
-    } else {
-        su->prompt_name = o->prompt_name ? o->prompt_name : clf_sentence_folder_default_prompt(*sf);
+    } else if (o->prompt_name) {
+        su->prompt_name = o->prompt_name;
         su->prompt = clf_sentence_folder_prompt(*sf, su->prompt_name);
-        if (o->prompt_name && !su->prompt) {
+        if (!su->prompt) {
             char names[512] = "";
             size_t at = 0;
             for (size_t i = 0; i < clf_sentence_folder_prompt_count(*sf) && at < sizeof names; i++)
@@ -560,12 +561,7 @@ static int setup(const struct embed_opts *o, const char *dir, struct embed_setup
                                    names);
         }
     }
-    if (su->prompt && !clf_sentence_folder_include_prompt(*sf))
-        return cli_error("%s: the Pooling's include_prompt is false (the prompt's tokens left "
-                         "out of the mean), which clformer does not run: give --prompt-text \"\" "
-                         "to embed without the prompt",
-                         dir);
-    return 0;
+    return embed_check_prompt(dir, *sf, su);
 }
 
 int cmd_embed(int argc, char **argv)
@@ -622,7 +618,6 @@ int cmd_embed(int argc, char **argv)
     int32_t **ids = calloc(t.n, sizeof *ids);
     size_t *len = calloc(t.n, sizeof *len);
     struct embed_out out = {0};
-    char *prompted = NULL; /* the prompt, then the text */
     rc = CLI_FAIL;
     bool ok = ids && len;
     if (!ok)
@@ -649,21 +644,10 @@ int cmd_embed(int argc, char **argv)
     enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {
         bool cut = false;
-        /* as sentence-transformers: the prompt, then the text, stripped */
-        free(prompted);
-        const char *pr = su.prompt ? su.prompt : "";
-        prompted = malloc(strlen(pr) + strlen(t.s[i]) + 1);
-        const char *text = prompted;
-        if (prompted) {
-            size_t kept;
-            const char *b = clf_text_strip(strcat(strcpy(prompted, pr), t.s[i]), &kept);
-            memmove(prompted, b, kept);
-            prompted[kept] = 0;
-        }
         ids[i] = malloc((size_t)tp.max_length * sizeof **ids);
-        st = ids[i] && prompted
-                 ? clf_tokenizer_encode(tok, text, ids[i], (size_t)tp.max_length, &len[i], &cut)
-                 : CLF_E_OUT_OF_MEMORY;
+        st = ids[i] ? clf_tokenizer_encode_sentence(tok, su.prompt, t.s[i], ids[i],
+                                                    (size_t)tp.max_length, &len[i], &cut)
+                    : CLF_E_OUT_OF_MEMORY;
         if (st == CLF_OK && cut && o.no_truncate) {
             if (mpi.rank == 0)
                 cli_error("text %zu is longer than %lld tokens (--no-truncate)", i + 1,
@@ -748,7 +732,6 @@ int cmd_embed(int argc, char **argv)
     if (rc == CLI_OK && o.timings)
         print_timings(&tm, ctx);
 done:
-    free(prompted);
     clf_sentence_folder_destroy(sf);
     for (size_t i = 0; ids && i < t.n; i++)
         free(ids[i]);

@@ -55,12 +55,24 @@ int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_senten
     s->pooling = clf_sentence_folder_pooling(*sf);
     s->normalize = clf_sentence_folder_normalize(*sf);
     s->dims = 0;
-    s->prompt = s->prompt_name = NULL;
+    s->prompt_name = clf_sentence_folder_default_prompt(*sf); /* sentence-transformers applies it */
+    s->prompt = clf_sentence_folder_prompt(*sf, s->prompt_name);
     s->n_dense = clf_sentence_folder_dense_count(*sf);
     if (s->n_dense > sizeof s->dense / sizeof s->dense[0])
         return cli_error("%s: %zu Dense modules (at most 8)", dir, s->n_dense);
     for (size_t i = 0; i < s->n_dense; i++)
         clf_sentence_folder_dense(*sf, i, &s->dense[i]);
+    return 0;
+}
+
+int embed_check_prompt(const char *dir, const struct clf_sentence_folder *sf,
+                       const struct embed_setup *s)
+{
+    if (s->prompt && !clf_sentence_folder_include_prompt(sf))
+        return cli_error("%s: the Pooling's include_prompt is false (the prompt's tokens left "
+                         "out of the mean), which clformer does not run: give --prompt-text \"\" "
+                         "to embed without the prompt",
+                         dir);
     return 0;
 }
 

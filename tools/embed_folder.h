@@ -27,10 +27,17 @@ struct embed_setup {
 };
 
 /* What the folder dir says (clf_sentence_folder_load), into *s: its model
- * folder, tokenizer parameters, pooling, normalisation and Dense layers
- * (no truncation, no prompt); *sf receives the folder (it owns the Dense
- * weights). Returns 0 or a CLI exit code, the error printed. */
+ * folder, tokenizer parameters, pooling, normalisation, Dense layers and
+ * default prompt (no truncation); *sf receives the folder (it owns the
+ * Dense weights and the prompts). Returns 0 or a CLI exit code, the error
+ * printed. */
 int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_sentence_folder **sf);
+
+/* 0, or the error (printed; a CLI exit code) for a prompt the folder's
+ * pooling would leave out (include_prompt false), which clformer does not
+ * run. */
+int embed_check_prompt(const char *dir, const struct clf_sentence_folder *sf,
+                       const struct embed_setup *s);
 
 /* The tokenizer's file in model_dir into path: vocab.txt, else
  * tokenizer.json (clf_tokenizer_load reads either). False, the error

@@ -327,13 +327,18 @@ CLF_API enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char
 /** The id of a vocabulary token, or -1. */
 CLF_API int32_t clf_tokenizer_token_id(const struct clf_tokenizer *t, const char *token);
 
-/** The white space at both ends of a UTF-8 text left out, as Python's
- *  str.strip() does (sentence-transformers strips every text before
- *  tokenising; it matters for byte-level BPE, where a space is a token):
- *  returns the first character kept, *len its length in bytes. Characters
- *  stripped: U+0009-000D, U+001C-0020, U+0085, U+00A0, U+1680,
- *  U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000. NULL text: NULL. */
-CLF_API const char *clf_text_strip(const char *text, size_t *len);
+/**
+ * A text as sentence-transformers feeds it to its tokenizer:
+ * clf_tokenizer_encode of prompt + text (prompt NULL: none) with the white
+ * space at both ends left out, as Python's str.strip() does it (U+0009-000D,
+ * U+001C-0020, U+0085, U+00A0, U+1680, U+2000-200A, U+2028, U+2029,
+ * U+202F, U+205F, U+3000; it matters for byte-level BPE, where a space is
+ * a token). Arguments and statuses as clf_tokenizer_encode's.
+ */
+CLF_API enum clf_status clf_tokenizer_encode_sentence(struct clf_tokenizer *t,
+                                                      const char *prompt, const char *text,
+                                                      int32_t *ids, size_t cap, size_t *n,
+                                                      bool *truncated);
 
 /** @} */
 

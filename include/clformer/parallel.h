@@ -333,6 +333,9 @@ struct clf_embed_params {
     int64_t max_batch_tokens; /**< ids per batch at most, padding included (its texts
                                    times its longest text's length); a text longer than
                                    it goes alone. 0: no bound (default) */
+    /** clf_dp_embed_texts: put before every text (a sentence-transformers
+     *  prompt, e.g. clf_sentence_folder_prompt's), or NULL (default) */
+    const char *prompt;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (see
@@ -371,9 +374,9 @@ CLF_API const size_t *clf_text_batches_order(const struct clf_text_batches *b);
 
 /**
  * Sentence embeddings of n UTF-8 texts, texts in and vectors out: each text
- * stripped of white space at its ends (clf_text_strip, as
- * sentence-transformers) and tokenised by tok (clf_tokenizer_encode,
- * truncated to its max_length), the
+ * after p->prompt and stripped of white space at its ends, as
+ * sentence-transformers does, then tokenised by tok
+ * (clf_tokenizer_encode_sentence, truncated to its max_length), the
  * texts batched longest first (clf_text_batches_make with p), the batches
  * run by the BERT runner (clf_dp_embed: every batch's graph recorded once
  * per shape and replayed), the vectors put back in the texts' order: out

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../ops/pooling.h"
+#include "../runtime/abi.h"
 #include "../runtime/ctx.h"
 #include "encoder_internal.h"
 #include "tokenizer.h"
@@ -575,25 +576,6 @@ enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batch
     return run(dp, true);
 }
 
-/* clf_tokenizer_encode of the text stripped of white space at its ends,
- * as sentence-transformers tokenises (clf_text_strip). */
-static enum clf_status encode_stripped(struct clf_tokenizer *tok, const char *text, int32_t *ids,
-                                       size_t cap, size_t *n, bool *cut)
-{
-    size_t len;
-    const char *b = clf_text_strip(text, &len);
-    if (b == text && len == strlen(text))
-        return clf_tokenizer_encode(tok, text, ids, cap, n, cut);
-    char *copy = malloc(len + 1);
-    if (!copy)
-        return CLF_E_OUT_OF_MEMORY;
-    memcpy(copy, b, len);
-    copy[len] = 0;
-    enum clf_status st = clf_tokenizer_encode(tok, copy, ids, cap, n, cut);
-    free(copy);
-    return st;
-}
-
 enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
                                    const char *const *texts, size_t n,
                                    const struct clf_embed_params *p, float *out,
@@ -606,6 +588,10 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
         return clf_fail(ctx, CLF_E_INVALID_ARG, "embed texts: NULL arguments or no text");
     if (!dp->bert)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "embed texts: an encoder's runner, not a BERT one");
+    struct clf_embed_params ep = clf_embed_params_default(); /* the prompt */
+    enum clf_status ist = clf_abi_import(ctx, "clf_embed_params", p, &ep, sizeof ep);
+    if (ist != CLF_OK)
+        return ist;
     const size_t cap = (size_t)clf_tokenizer_max_ids(tok);
     int32_t **ids = calloc(n, sizeof *ids);
     size_t *len = calloc(n, sizeof *len);
@@ -620,8 +606,8 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
             st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for text %zu's ids", i);
         } else if (!texts[i]) {
             st = clf_fail(ctx, CLF_E_INVALID_ARG, "embed texts: text %zu is NULL", i);
-        } else if ((st = encode_stripped(tok, texts[i], ids[i], cap, &len[i], &cut)) !=
-                   CLF_OK) {
+        } else if ((st = clf_tokenizer_encode_sentence(tok, ep.prompt, texts[i], ids[i], cap,
+                                                       &len[i], &cut)) != CLF_OK) {
             struct clf_ctx *tc = clf_tokenizer_ctx(tok);
             char why[512]; /* a copy: tc's message buffer may be ctx's */
             snprintf(why, sizeof why, "%s", tc ? clf_ctx_last_error(tc) : clf_status_str(st));

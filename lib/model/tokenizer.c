@@ -687,3 +687,27 @@ const char *clf_text_strip(const char *text, size_t *len)
         *len = seen ? e - b : 0;
     return text + (seen ? b : n);
 }
+
+enum clf_status clf_tokenizer_encode_sentence(struct clf_tokenizer *t, const char *prompt,
+                                              const char *text, int32_t *ids, size_t cap,
+                                              size_t *n, bool *truncated)
+{
+    if (!t)
+        return CLF_E_INVALID_ARG;
+    if (!text)
+        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode_sentence: text is NULL");
+    const char *pr = prompt ? prompt : "";
+    const size_t lp = strlen(pr), lt = strlen(text);
+    char *s = malloc(lp + lt + 1);
+    if (!s)
+        return clf_fail(t->ctx, CLF_E_OUT_OF_MEMORY, "clf_tokenizer_encode_sentence: no memory");
+    memcpy(s, pr, lp);
+    memcpy(s + lp, text, lt + 1);
+    size_t kept;
+    const char *b = clf_text_strip(s, &kept);
+    memmove(s, b, kept);
+    s[kept] = 0;
+    enum clf_status st = clf_tokenizer_encode(t, s, ids, cap, n, truncated);
+    free(s);
+    return st;
+}

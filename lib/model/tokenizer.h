@@ -15,6 +15,12 @@ int64_t clf_tokenizer_max_ids(const struct clf_tokenizer *t);
 /* The context its errors go to (may be NULL). */
 struct clf_ctx *clf_tokenizer_ctx(const struct clf_tokenizer *t);
 
+/* The white space at both ends of a UTF-8 text left out, as Python's
+ * str.strip() does (clf_tokenizer_encode_sentence's rule): the first
+ * character kept, *len its length in bytes; invalid UTF-8 is kept for the
+ * tokenizer to refuse. NULL text: NULL. */
+const char *clf_text_strip(const char *text, size_t *len);
+
 /* An added (special) token of a tokenizer.json: split out of the text
  * before tokenising, white space around it absorbed as lstrip and rstrip
  * say. */
