@@ -62,6 +62,14 @@ enum clf_status clf_launch_io_args(struct clf_ctx *ctx, const struct clf_node *n
                                    const struct clf_karg *args, cl_uint n, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev);
 
+/* The same with one work-item per row of node->out (all its dimensions but
+ * the last; clf_launch_rounded, CLF_WORK_ROW): kernels that loop over a
+ * row. */
+enum clf_status clf_launch_io_rows(struct clf_ctx *ctx, const struct clf_node *node,
+                                   const char *family, const char *name,
+                                   const struct clf_karg *args, cl_uint n, cl_uint n_wait,
+                                   const cl_event *wait, cl_event *ev);
+
 /* A tensor as the kernel argument triple of cl/common.cl: buffer, element
  * offset, long4 strides (padded to 4-D). */
 struct clf_targ {

@@ -21,20 +21,12 @@ static enum clf_status enqueue_sentence(struct clf_ctx *ctx, struct clf_node *no
 {
     /* h, mask -> y, shape, then seq, d, modes (iparams[0], enum clf_pooling's
      * bits), normalize (iparams[1]); one work-item per text */
-    cl_kernel k = NULL;
-    cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, "pooling", NULL, "pool_sentence", &k, &arg);
-    if (st != CLF_OK)
-        return st;
     cl_long seq = node->in[0]->shape[1], d = node->in[0]->shape[2];
     cl_int modes = (cl_int)node->iparams[0], normalize = (cl_int)node->iparams[1];
-    if (clSetKernelArg(k, arg, sizeof seq, &seq) != CL_SUCCESS ||
-        clSetKernelArg(k, arg + 1, sizeof d, &d) != CL_SUCCESS ||
-        clSetKernelArg(k, arg + 2, sizeof modes, &modes) != CL_SUCCESS ||
-        clSetKernelArg(k, arg + 3, sizeof normalize, &normalize) != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of pool_sentence failed");
-    size_t rows = (size_t)node->out->shape[0];
-    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, "pool_sentence");
+    const struct clf_karg args[] = {
+        {sizeof seq, &seq}, {sizeof d, &d}, {sizeof modes, &modes}, {sizeof normalize, &normalize}};
+    return clf_launch_io_rows(ctx, node, "pooling", "pool_sentence", args, CLF_NARGS(args),
+                              n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_truncate_normalize(struct clf_ctx *ctx, struct clf_node *node,
@@ -42,18 +34,10 @@ static enum clf_status enqueue_truncate_normalize(struct clf_ctx *ctx, struct cl
                                                   cl_event *ev)
 {
     /* x -> y, shape, then normalize (iparams[0]); one work-item per row */
-    cl_kernel k = NULL;
-    cl_uint arg = 0;
-    enum clf_status st =
-        clf_kernel_io(ctx, node, "pooling", NULL, "rows_truncate_normalize", &k, &arg);
-    if (st != CLF_OK)
-        return st;
     cl_int normalize = (cl_int)node->iparams[0];
-    if (clSetKernelArg(k, arg, sizeof normalize, &normalize) != CL_SUCCESS)
-        return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of rows_truncate_normalize failed");
-    size_t rows = (size_t)node->out->shape[0];
-    return clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev,
-                              "rows_truncate_normalize");
+    const struct clf_karg args[] = {{sizeof normalize, &normalize}};
+    return clf_launch_io_rows(ctx, node, "pooling", "rows_truncate_normalize", args,
+                              CLF_NARGS(args), n_wait, wait, ev);
 }
 
 static const struct clf_op_impl op_truncate_normalize = {.name = "truncate_normalize",
