@@ -91,18 +91,15 @@ __kernel void pool_sentence(__global const float *h, long h_off, long4 h_str,  /
         return;
     long mb = m_off + b * m_str.s2, yb = y_off + b * y_str.s2, mt = m_str.s3;
     float cnt = 0.0f, wsum = 0.0f;
-    long last = seq - 1;
-    for (long t = seq - 1; t >= 0; t--) {
-        float m = (float)mask[mb + t * mt];
-        if (m == 0.0f)
-            last = t - 1;
-    }
+    long zero = seq; /* the first token with m_t == 0 */
     for (long t = 0; t < seq; t++) {
         float m = (float)mask[mb + t * mt];
         cnt += m;
         wsum += m * (float)(t + 1);
+        if (m == 0.0f && zero == seq)
+            zero = t;
     }
-    last = max(last, 0L);
+    long last = max(zero - 1, 0L);
     float ss = 0.0f;
     long col = 0;
     for (int mode = POOL_CLS; mode <= POOL_LAST_TOKEN && col < n; mode <<= 1) {
