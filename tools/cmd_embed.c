@@ -455,13 +455,13 @@ static double similarity(const char *fn, const float *e, int64_t d, size_t i, si
     const float *a = e + i * (size_t)d, *b = e + j * (size_t)d;
     if (!fn || !strcmp(fn, "cosine"))
         return embed_cosine(a, b, d);
+    const bool dot = !strcmp(fn, "dot"), l2 = !strcmp(fn, "euclidean"); /* else manhattan */
     double s = 0;
     for (int64_t k = 0; k < d; k++) {
         const double x = a[k], y = b[k];
-        s += !strcmp(fn, "dot") ? x * y : !strcmp(fn, "euclidean") ? (x - y) * (x - y)
-                                                                   : fabs(x - y);
+        s += dot ? x * y : l2 ? (x - y) * (x - y) : fabs(x - y);
     }
-    return !strcmp(fn, "dot") ? s : !strcmp(fn, "euclidean") ? -sqrt(s) : -s;
+    return dot ? s : l2 ? -sqrt(s) : -s;
 }
 
 static int print_output(const struct embed_opts *o, const struct cli_texts *t, const size_t *len,
