@@ -268,6 +268,10 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
  * when every key of the row is masked. Row r = bh_index * sq + i; batch
  * b = bh_index / heads.
  *   kb  [batch][nk_pad] from attn_key_bias (nk_pad >= sk)
+ *   pb  with has_pb: the position bias [heads][pb_hs] (element stride 1)
+ *       from pb_off; bias[h, j - i + sq - 1] (natural units) is added to
+ *       t_ij as log2(e) * bias before the mask (MPNet's relative position
+ *       bias, Song et al. 2020; T5's). Without: not read (may be NULL).
  *
  * attn_softmax_item: one work-item per row, VW-wide vectors along it;
  *   global size (bh * sq).
@@ -277,37 +281,55 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
  *   in local memory); global size (bh * sq * ls); scratch [ls] floats.
  */
 
-/* Loads VW scores of row s from column j (j + VW <= sk) with the mask. */
-VEC attn_masked_load(__global const float *s, __global const float *kbr, int j, int i,
-                     int causal)
+/* Loads VW scores of row s from column j (j + VW <= sk) with the position
+ * bias (pbr: the row's bias from its key 0, when has_pb) and the mask. */
+VEC attn_masked_load(__global const float *s, __global const float *kbr,
+                     __global const float *pbr, int has_pb, int j, int i, int causal)
 {
-    VEC x = VLOAD(0, s + j) + VLOAD(0, kbr + j);
+    VEC x = VLOAD(0, s + j);
+    if (has_pb)
+        x += (VEC)(M_LOG2E_F) * VLOAD(0, pbr + j);
+    x += VLOAD(0, kbr + j);
     if (causal)
         x = select(x, (VEC)(-INFINITY), (VECI)(j) + IOTA > (VECI)(i));
     return x;
 }
 
-float attn_masked_one(__global const float *s, __global const float *kbr, int j, int i,
-                      int causal)
+float attn_masked_one(__global const float *s, __global const float *kbr,
+                      __global const float *pbr, int has_pb, int j, int i, int causal)
 {
-    return causal && j > i ? -INFINITY : s[j] + kbr[j];
+    if (causal && j > i)
+        return -INFINITY;
+    float x = s[j];
+    if (has_pb)
+        x += M_LOG2E_F * pbr[j];
+    return x + kbr[j];
+}
+
+/* Row i of head h's bias from its key 0 (NULL without one). */
+__global const float *attn_pb_row(__global const float *pb, long pb_off, long pb_hs, int has_pb,
+                                  long h, int i, int sq)
+{
+    return has_pb ? pb + pb_off + h * pb_hs + (sq - 1 - i) : pb;
 }
 
 __kernel void attn_softmax_item(__global float *s, __global const float *kb, int nk_pad,
-                                int heads, int sq, int sk, int causal)
+                                int heads, int sq, int sk, int causal,
+                                __global const float *pb, long pb_off, long pb_hs, int has_pb)
 {
     long r = (long)get_global_id(0);
     int i = (int)(r % sq);
     long b = r / sq / heads;
     __global float *row = s + r * sk;
     __global const float *kbr = kb + b * nk_pad;
+    __global const float *pbr = attn_pb_row(pb, pb_off, pb_hs, has_pb, r / sq % heads, i, sq);
     int nv = sk - sk % VW;
     VEC mv = (VEC)(-INFINITY);
     for (int j = 0; j < nv; j += VW)
-        mv = fmax(mv, attn_masked_load(row, kbr, j, i, causal));
+        mv = fmax(mv, attn_masked_load(row, kbr, pbr, has_pb, j, i, causal));
     float m = -INFINITY;
     for (int j = nv; j < sk; j++)
-        m = fmax(m, attn_masked_one(row, kbr, j, i, causal));
+        m = fmax(m, attn_masked_one(row, kbr, pbr, has_pb, j, i, causal));
     float mt[VW];
     VSTORE(mv, 0, mt);
     for (int e = 0; e < VW; e++)
@@ -319,13 +341,13 @@ __kernel void attn_softmax_item(__global float *s, __global const float *kb, int
     }
     VEC sv = (VEC)(0.0f);
     for (int j = 0; j < nv; j += VW) {
-        VEC e = exp2(attn_masked_load(row, kbr, j, i, causal) - m);
+        VEC e = exp2(attn_masked_load(row, kbr, pbr, has_pb, j, i, causal) - m);
         VSTORE(e, 0, row + j);
         sv += e;
     }
     float sum = 0.0f;
     for (int j = nv; j < sk; j++) {
-        float e = exp2(attn_masked_one(row, kbr, j, i, causal) - m);
+        float e = exp2(attn_masked_one(row, kbr, pbr, has_pb, j, i, causal) - m);
         row[j] = e;
         sum += e;
     }
@@ -340,6 +362,7 @@ __kernel void attn_softmax_item(__global float *s, __global const float *kb, int
 
 __kernel void attn_softmax_group(__global float *s, __global const float *kb, int nk_pad,
                                  int heads, int sq, int sk, int causal,
+                                 __global const float *pb, long pb_off, long pb_hs, int has_pb,
                                  __local float *scratch)
 {
     long r = (long)get_group_id(0);
@@ -348,9 +371,10 @@ __kernel void attn_softmax_group(__global float *s, __global const float *kb, in
     long b = r / sq / heads;
     __global float *row = s + r * sk;
     __global const float *kbr = kb + b * nk_pad;
+    __global const float *pbr = attn_pb_row(pb, pb_off, pb_hs, has_pb, r / sq % heads, i, sq);
     float m = -INFINITY;
     for (int j = lid; j < sk; j += ls)
-        m = fmax(m, attn_masked_one(row, kbr, j, i, causal));
+        m = fmax(m, attn_masked_one(row, kbr, pbr, has_pb, j, i, causal));
     m = clf_group_reduce(m, 1, scratch);
     if (isinf(m) && m < 0.0f) {
         for (int j = lid; j < sk; j += ls)
@@ -359,7 +383,7 @@ __kernel void attn_softmax_group(__global float *s, __global const float *kb, in
     }
     float sum = 0.0f;
     for (int j = lid; j < sk; j += ls) {
-        float e = exp2(attn_masked_one(row, kbr, j, i, causal) - m);
+        float e = exp2(attn_masked_one(row, kbr, pbr, has_pb, j, i, causal) - m);
         row[j] = e;
         sum += e;
     }

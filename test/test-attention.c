@@ -9,7 +9,9 @@
  * scores, dv only the number of outputs), the memory the fused
  * kernel uses, the AUTO choice remembered per device, bad arguments, and
  * the build options table of the attention programs against the defaults
- * their .cl files give.
+ * their .cl files give, and a relative position bias (MPNet's: bias[h,
+ * j - i + sq - 1] added to the scaled scores) given as a view into a wider
+ * table, on the GEMM path's two softmax families.
  * Every output is poisoned with NaN before the run; NaN never passes.
  * ATTN_TEST_VERBOSE=1 prints each case's error / bound ratio.
  *
@@ -45,6 +47,10 @@
  *     GEMM path's normalisation), the final division one more:
  *       gamma_N (A + E) for each of the two, u (A + E) for the division,
  *     with A = sum_j w_j |v_j[dd]| (computed by the reference).
+ * With a position bias b (natural units), t_j = fl(fl(c q.k_j) + fl(fl(log2 e)
+ * b_j)): the products carry gamma_{d+2} and gamma_2, the sum one more u on
+ * both, so D_j = gamma_{d+3} scale sum|q k_j| + gamma_3 |b_j|, and s_j, M
+ * include b_j.
  * So |o^ - o| <= E + (2 gamma_N + u)(A + E) + 1e-30 (the last for
  * underflowed weights, which are < 2^-126 of the largest). A query whose
  * every key is masked must give exactly 0.
@@ -79,13 +85,23 @@ struct acase {
     enum clf_attn_fused_variant variant;
     enum layout layout;
     int row_step;   /* check every row_step-th query row (1: all) */
+    bool pbias;     /* a position bias [H, sq + sk - 1], a view into a wider table */
 };
 
 /* Logical host data, dense: q [B, H, sq, D], k [B, H, sk, D], v [B, H, sk, DV]. */
 struct data {
     float *q, *k, *v;
     int32_t *pad; /* [B, sk] or NULL */
+    float *pb;    /* [H, PBW] or NULL: the bias of (h, r) at pb[h * PBW + PB_OFF + r] */
 };
+
+/* The position bias table's row width and the view's offset in it: the
+ * view [H, sq + sk - 1] starts PB_OFF into each row of PBW (wider). */
+#define PB_OFF 3
+static int64_t pb_width(const struct acase *c)
+{
+    return c->sq + c->sk - 1 + PB_OFF + 5;
+}
 
 /* v's and out's head_dim */
 static int64_t vdim(const struct acase *c)
@@ -114,7 +130,8 @@ static double check(const struct acase *c, const struct data *x, const float *ou
     float scale = c->scale != 0 ? c->scale : (float)(1.0 / sqrt((double)c->d));
     int64_t T = (c->sk + 3) / 4;
     double u = TEST_U32;
-    double g_d = test_gamma((double)c->d + 2), g_n = test_gamma((double)(c->sk + T + 2));
+    double g_d = test_gamma((double)c->d + (x->pb ? 3 : 2));
+    double g_n = test_gamma((double)(c->sk + T + 2)), g_3 = test_gamma(3);
     double exp_f = pow(1 + 6 * u, (double)(T + 1));
     int64_t dv = vdim(c);
     double *s = malloc((size_t)c->sk * sizeof *s), *w = malloc((size_t)c->sk * sizeof *w);
@@ -136,6 +153,11 @@ static double check(const struct acase *c, const struct data *x, const float *ou
                     }
                     s[j] = (double)scale * dot;
                     r[j] = g_d * fabs((double)scale) * mag; /* D_j for now */
+                    if (x->pb) {
+                        double bj = x->pb[h * pb_width(c) + PB_OFF + j - i + c->sq - 1];
+                        s[j] += bj;
+                        r[j] += g_3 * fabs(bj);
+                    }
                     if (!masked(c, x, b, i, j) && s[j] > m)
                         m = s[j];
                 }
@@ -183,6 +205,7 @@ static double check(const struct acase *c, const struct data *x, const float *ou
  * and the padding mask, with the storages (base) and views to destroy. */
 struct dev {
     struct clf_tensor *q, *k, *v, *out, *pad;
+    struct clf_tensor *pbt, *pb; /* the bias table [H, PBW] and its view */
     struct clf_tensor *base[4];
     struct clf_tensor *views[4];
 };
@@ -241,6 +264,13 @@ static void upload(const struct acase *c, const struct data *x, struct dev *dv)
     test_write_all(dv->v, x->v);
     if (x->pad)
         dv->pad = test_upload_pad(B, c->sk, x->pad);
+    if (x->pb) {
+        const int64_t ts[2] = {H, pb_width(c)}, vs[2] = {H, c->sq + c->sk - 1};
+        const int64_t vst[2] = {pb_width(c), 1};
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, ts, &dv->pbt));
+        test_write_all(dv->pbt, x->pb);
+        ck_assert_ok(ctx, clf_tensor_view(dv->pbt, 2, vs, vst, PB_OFF, &dv->pb));
+    }
 }
 
 static void release(struct dev *dv)
@@ -250,6 +280,8 @@ static void release(struct dev *dv)
     for (int i = 0; i < 4; i++)
         clf_tensor_destroy(dv->base[i]);
     clf_tensor_destroy(dv->pad);
+    clf_tensor_destroy(dv->pb);
+    clf_tensor_destroy(dv->pbt);
 }
 
 static const char *layout_name(enum layout l)
@@ -281,6 +313,8 @@ static void run_case(struct acase c)
                     x.pad[b * c.sk + j] = (test_rand_u64() % 4 == 0) ? -1 : 0;
             }
     }
+    if (c.pbias) /* up to a few units, as MPNet's trained biases */
+        x.pb = test_random_floats((size_t)(c.h * pb_width(&c)), -3, 3);
     struct dev dv;
     upload(&c, &x, &dv);
     struct clf_graph *g = NULL;
@@ -291,6 +325,7 @@ static void run_case(struct acase c)
     p.key_padding = dv.pad;
     p.impl = c.impl;
     p.out = dv.out;
+    p.position_bias = dv.pb;
     struct clf_tensor *y = NULL;
     ck_assert_ok(ctx, clf_attention_record(g, dv.q, dv.k, dv.v, &p, c.variant, &y));
     if (dv.out)
@@ -319,10 +354,14 @@ static void run_case(struct acase c)
             printf("%-90s %s ratio %.3g\n", desc, layout_name(c.layout), r);
         free(out);
     }
-    const char *want = c.impl == CLF_ATTN_GEMM ? " gemm (" : c.impl == CLF_ATTN_FUSED ? " fused " : " auto: ";
+    /* a position bias has the GEMM path alone, AUTO too */
+    const char *want = c.impl == CLF_ATTN_GEMM || c.pbias ? " gemm ("
+                       : c.impl == CLF_ATTN_FUSED        ? " fused "
+                                                         : " auto: ";
     ck_assert_msg(strstr(desc, want), "%s (wanted '%s')", desc, want);
     if (c.impl == CLF_ATTN_FUSED && c.variant == CLF_ATTN_FUSED_GROUP)
         ck_assert_msg(strstr(desc, "fused group"), "%s", desc);
+    ck_assert_msg(!strstr(desc, "position-biased") == !c.pbias, "%s", desc);
     if (c.impl == CLF_ATTN_GEMM && c.variant == CLF_ATTN_FUSED_GROUP)
         ck_assert_msg(strstr(desc, "group softmax"), "%s", desc);
     clf_graph_destroy(g);
@@ -331,6 +370,7 @@ static void run_case(struct acase c)
     free(x.k);
     free(x.v);
     free(x.pad);
+    free(x.pb);
 }
 
 static struct acase mk(int64_t b, int64_t h, int64_t sq, int64_t sk, int64_t d,
@@ -619,6 +659,77 @@ START_TEST(test_fused_memory)
 }
 END_TEST
 
+/* A relative position bias (a view into a wider table) on both softmax
+ * families of the GEMM path, forced and by AUTO; masks, sq != sk both
+ * ways, q/k/v views of a fused projection. */
+START_TEST(test_position_bias)
+{
+    static const int64_t pbs[][5] = {{1, 1, 1, 1, 4},   {2, 3, 7, 7, 16},    {1, 2, 5, 9, 8},
+                                     {1, 2, 9, 5, 8},   {2, 4, 33, 33, 32}, {1, 2, 130, 130, 64}};
+    for (size_t i = 0; i < sizeof pbs / sizeof pbs[0]; i++)
+        for (int fam = 0; fam < 2; fam++)
+            for (int impl = 0; impl < 2; impl++) {
+                struct acase c = mk(pbs[i][0], pbs[i][1], pbs[i][2], pbs[i][3], pbs[i][4],
+                                    impl ? CLF_ATTN_GEMM : CLF_ATTN_AUTO);
+                c.variant = fam ? CLF_ATTN_FUSED_GROUP : CLF_ATTN_FUSED_BY_DEVICE;
+                c.pbias = true;
+                c.causal = i == 2 || i == 5;
+                c.pad = i % 2;
+                if (i == 4)
+                    c.layout = LAYOUT_QKV;
+                run_case(c);
+            }
+}
+END_TEST
+
+/* The position bias's checks: shape, dtype, element stride, the variants
+ * and the implementation that cannot take it. */
+START_TEST(test_position_bias_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const int64_t s4[4] = {1, 2, 3, 4}, k4[4] = {1, 2, 5, 4};
+    const int64_t good[2] = {2, 7}, wide[2] = {2, 14}, bad_w[2] = {2, 6}, bad_h[2] = {3, 7};
+    struct clf_tensor *q, *k, *pb, *pbw, *pbs, *pbh, *pbi, *pb1;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, s4, &q));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, k4, &k));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, good, &pb));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, wide, &pbw));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, bad_w, &pb1));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, bad_h, &pbh));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, good, &pbi));
+    ck_assert_ok(ctx, clf_tensor_view(pbw, 2, good, (const int64_t[2]){14, 2}, 0, &pbs));
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_tensor *y = NULL;
+    struct clf_attention_params p = clf_attention_params_default();
+    struct clf_tensor *bad[] = {pb1, pbh, pbi, pbs, q};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p.position_bias = bad[i];
+        ck_assert_status(ctx, clf_op_attention(g, q, k, k, &p, &y), CLF_E_SHAPE);
+        ck_assert_msg(strstr(clf_ctx_last_error(ctx), "position_bias must be f32 [heads, "
+                                                      "seq_q + seq_k - 1] = [2, 7]"),
+                      "%s", clf_ctx_last_error(ctx));
+    }
+    p.position_bias = pb;
+    p.impl = CLF_ATTN_FUSED;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, k, &p, &y), CLF_E_UNSUPPORTED);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "GEMM path"));
+    p.impl = CLF_ATTN_AUTO;
+    p.variant.sparsity = CLF_ATTN_TOPK;
+    p.variant.topk = 2;
+    ck_assert_status(ctx, clf_op_attention(g, q, k, k, &p, &y), CLF_E_UNSUPPORTED);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "exact attention, not topk"));
+    p.variant = clf_attention_params_default().variant;
+    ck_assert_ok(ctx, clf_op_attention(g, q, k, k, &p, &y));
+    ck_assert_int_eq(clf_graph_node_count(g), 1);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(pbs);
+    struct clf_tensor *all[] = {q, k, pb, pbw, pb1, pbh, pbi};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        clf_tensor_destroy(all[i]);
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -832,6 +943,8 @@ int main(void)
     TCase *tc = tcase_create("attention");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_position_bias_errors);
+    tcase_add_test(tc, test_position_bias);
     tcase_add_test(tc, test_options_match_cl);
     tcase_add_test(tc, test_fused_sizes);
     tcase_add_test(tc, test_gemm_sizes);

@@ -611,6 +611,13 @@ struct clf_attention_params {
      *  head; both or neither. Default NULL: made as variant.projection says. */
     struct clf_tensor *proj_e;
     struct clf_tensor *proj_f; /**< LINFORMER only: F, as proj_e */
+    /** A relative position bias (MPNet's, T5's): f32 [heads, seq_q + seq_k −
+     *  1] with unit element stride (the row stride is free, so a view into a
+     *  longer table serves every length); bias[h, j − i + seq_q − 1] is
+     *  added to the scaled score of query i and key j of head h before the
+     *  mask and the softmax. Exact attention only, on the GEMM path (AUTO
+     *  takes it; CLF_ATTN_FUSED is CLF_E_UNSUPPORTED). Default NULL: none. */
+    struct clf_tensor *position_bias;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the
@@ -623,7 +630,7 @@ CLF_API void clf_attention_params_init(struct clf_attention_params *p, size_t si
 CLF_PARAMS_DEFAULT(clf_attention_params)
 
 /**
- * out = softmax(Q·Kᵀ·scale + mask)·V per batch and head.
+ * out = softmax(Q·Kᵀ·scale + position bias + mask)·V per batch and head.
  * q [batch, heads, seq_q, dk], k [batch, heads, seq_k, dk],
  * v [batch, heads, seq_k, dv], out [batch, heads, seq_q, dv]; f32, any
  * strides (heads addressed by strides need no copy); dk and dv each 1 to

@@ -172,6 +172,28 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                             (long long)batch, (long long)sk, m->ndim, (long long)m->shape[0],
                             m->ndim > 1 ? ", " : "", m->ndim > 1 ? (long long)m->shape[1] : 0LL);
     }
+    if (p->position_bias) {
+        struct clf_tensor *pb = p->position_bias;
+        if ((st = clf_graph_check_input(g, pb, "attention position_bias")) != CLF_OK)
+            return st;
+        if (pb->dtype != CLF_F32 || pb->ndim != 2 || pb->shape[0] != heads ||
+            pb->shape[1] != sq + sk - 1 || (pb->shape[1] > 1 && pb->strides[1] != 1))
+            return clf_fail(ctx, CLF_E_SHAPE,
+                            "attention: position_bias must be f32 [heads, seq_q + seq_k - 1] = "
+                            "[%lld, %lld] with unit element stride, got %s %d-D [%lld%s%lld]",
+                            (long long)heads, (long long)(sq + sk - 1),
+                            clf_dtype_str(pb->dtype), pb->ndim, (long long)pb->shape[0],
+                            pb->ndim > 1 ? ", " : "",
+                            pb->ndim > 1 ? (long long)pb->shape[1] : 0LL);
+        if (p->variant.sparsity != CLF_ATTN_EXACT)
+            return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                            "attention: a position bias needs exact attention, not %s",
+                            sparsity_name(p->variant.sparsity));
+        if (p->impl == CLF_ATTN_FUSED)
+            return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                            "attention: a position bias runs on the GEMM path (impl gemm or "
+                            "auto), not the fused kernels");
+    }
     if (p->out) {
         struct clf_tensor *o = p->out;
         if ((st = clf_graph_check_input(g, o, "attention out")) != CLF_OK)
@@ -196,10 +218,11 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                                 "more than once)",
                                 dims[i]);
         if (may_overlap(o, k) || may_overlap(o, v) || (may_overlap(o, q) && !same_layout(o, q)) ||
-            (p->key_padding && o->storage == p->key_padding->storage))
+            (p->key_padding && o->storage == p->key_padding->storage) ||
+            (p->position_bias && may_overlap(o, p->position_bias)))
             return clf_fail(ctx, CLF_E_INVALID_ARG,
-                            "attention: out overlaps k, v or the mask (only q itself, with the "
-                            "same layout, may be overwritten)");
+                            "attention: out overlaps k, v, the mask or the position bias (only "
+                            "q itself, with the same layout, may be overwritten)");
     }
     if (p->variant.sparsity == CLF_ATTN_LINFORMER) /* projections, then exact attention */
         return clf_attention_lowrank_record(g, q, k, v, p, variant, out);

@@ -50,6 +50,8 @@ struct clf_attn_problem {
     int64_t dv;                      /* v's and out's head_dim */
     struct clf_tensor *q, *k, *v, *out;
     struct clf_tensor *pad; /* [batch, sk] i32 or NULL */
+    struct clf_tensor *pb;  /* position bias [heads, sq + sk - 1] f32 (unit element
+                               stride) or NULL: exact attention's GEMM path only */
     float scale;            /* resolved (never 0) */
     bool causal;
 };

@@ -90,6 +90,7 @@ enum clf_status clf_attn_problem_make(struct clf_graph *g, struct clf_tensor *q,
     prob->k = k;
     prob->v = v;
     prob->pad = p->key_padding;
+    prob->pb = p->position_bias;
     prob->scale = p->scale != 0.0f ? p->scale : (float)(1.0 / sqrt((double)prob->d));
     prob->causal = p->causal;
     prob->out = p->out;

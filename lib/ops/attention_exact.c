@@ -61,10 +61,10 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
     char dvs[32] = "";
     if (p->dv != p->d)
         snprintf(dvs, sizeof dvs, " dv%lld", (long long)p->dv);
-    int w = snprintf(buf, size, "attention %lldx%lld q%lld k%lld d%lld%s%s%s",
+    int w = snprintf(buf, size, "attention %lldx%lld q%lld k%lld d%lld%s%s%s%s",
                      (long long)p->batch, (long long)p->heads, (long long)p->sq,
                      (long long)p->sk, (long long)p->d, dvs, p->causal ? " causal" : "",
-                     p->pad ? " padded" : "");
+                     p->pad ? " padded" : "", p->pb ? " position-biased" : "");
     if (w < 0 || (size_t)w >= size)
         return;
     char *s = buf + w;
@@ -125,7 +125,8 @@ enum clf_status clf_attention_exact_record(struct clf_graph *g,
         return clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory for an attention node");
     }
     an->prob = *prob;
-    an->requested = impl;
+    /* a position bias has the GEMM path alone (clf_attention_record refuses FUSED) */
+    an->requested = prob->pb ? CLF_ATTN_GEMM : impl;
     an->variant = family;
     struct clf_node node;
     memset(&node, 0, sizeof node);
@@ -134,7 +135,8 @@ enum clf_status clf_attention_exact_record(struct clf_graph *g,
     node.in[1] = prob->k;
     node.in[2] = prob->v;
     node.in[3] = prob->pad;
-    node.n_in = 4;
+    node.in[4] = prob->pb;
+    node.n_in = 5;
     node.out = prob->out;
     node.out_owned = out_owned;
     node.state = an;

@@ -2,7 +2,8 @@
  * The GEMM path of exact attention: S = c Q.K^T by the GEMM providers of
  * gemm.h (one batched GEMM over batch x heads when the strides allow it,
  * else one per batch entry), the masked softmax of attn_softmax_*
- * (cl/attention.cl) in place, then O = P.V into out (through a dense
+ * (cl/attention.cl) in place, with the position bias when there is one,
+ * then O = P.V into out (through a dense
  * scratch and a copy when out's rows are not contiguous).
  */
 #include <math.h>
@@ -98,9 +99,15 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, const struct attn_no
     cl_mem s = an->scores->storage->mem;
     cl_int nkp = nk_pad, heads = (cl_int)p->heads, sq = (cl_int)p->sq, sk = (cl_int)p->sk;
     cl_int causal = p->causal;
-    const struct clf_karg args[] = {{sizeof(cl_mem), &s}, {sizeof(cl_mem), &kb}, {sizeof nkp, &nkp},
-                                {sizeof heads, &heads}, {sizeof sq, &sq},  {sizeof sk, &sk},
-                                {sizeof causal, &causal}};
+    /* the position bias, or a NULL buffer the kernel does not read */
+    cl_mem pb = p->pb ? p->pb->storage->mem : NULL;
+    cl_long pb_off = p->pb ? p->pb->offset : 0, pb_hs = p->pb ? p->pb->strides[0] : 0;
+    cl_int has_pb = p->pb != NULL;
+    const struct clf_karg args[] = {
+        {sizeof(cl_mem), &s},   {sizeof(cl_mem), &kb},  {sizeof nkp, &nkp},
+        {sizeof heads, &heads}, {sizeof sq, &sq},       {sizeof sk, &sk},
+        {sizeof causal, &causal}, {sizeof(cl_mem), &pb}, {sizeof pb_off, &pb_off},
+        {sizeof pb_hs, &pb_hs}, {sizeof has_pb, &has_pb}};
     st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
     if (st != CLF_OK)
         return st;
@@ -113,7 +120,7 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, const struct attn_no
     st = clf_pow2_group_size(ctx, k, p->sk, 256, sizeof(float), &ls);
     if (st != CLF_OK)
         return st;
-    cl_int err = clSetKernelArg(k, 7, ls * sizeof(float), NULL);
+    cl_int err = clSetKernelArg(k, CLF_NARGS(args), ls * sizeof(float), NULL);
     if (err != CL_SUCCESS)
         return clf_fail_cl(ctx, err, "clSetKernelArg(attn_softmax_group scratch)");
     size_t global = rows * ls;
