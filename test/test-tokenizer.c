@@ -369,17 +369,20 @@ START_TEST(test_tokenizer_json)
 END_TEST
 
 /* The trained vocabularies of test/models/ (tools/make_tiny_models.py:
- * WordPiece uncased and cased, byte-level BPE): Hugging Face's ids (the
- * fast tokenizers sentence-transformers runs) of 250 varied texts, through
- * vocab.txt (WordPiece) and through tokenizer.json, with the folder's own
- * settings (clf_sentence_folder_tokenizer_params: its lower-casing). */
+ * WordPiece uncased and cased, byte-level BPE, WordPiece with MPNet's <s>
+ * and </s>): Hugging Face's ids (the fast tokenizers sentence-transformers
+ * runs) of 250 varied texts, through tokenizer.json and through vocab.txt
+ * where the folder takes it (clf_sentence_folder_tokenizer_file: not for
+ * MPNet, whose vocab.txt says nothing of its special tokens), with the
+ * folder's own settings (clf_sentence_folder_tokenizer_params: its
+ * lower-casing). */
 START_TEST(test_trained_vocabularies)
 {
     char *json = read_text(CLF_SOURCE_DIR "/test/reference/tiny-models.json");
     cJSON *root = cJSON_Parse(json);
     ck_assert_msg(root != NULL, "tiny-models.json does not parse");
     const cJSON *toks = cJSON_GetObjectItemCaseSensitive(root, "tokenizers"), *tk;
-    ck_assert_int_eq(cJSON_GetArraySize(toks), 3);
+    ck_assert_int_eq(cJSON_GetArraySize(toks), 4);
     int32_t ids[512];
     cJSON_ArrayForEach(tk, toks)
     {
@@ -394,14 +397,15 @@ START_TEST(test_trained_vocabularies)
         ck_assert_msg(clf_sentence_folder_load(dir, &f, msg, sizeof msg) == CLF_OK, "%s", msg);
         struct clf_tokenizer_params p = clf_tokenizer_params_default();
         ck_assert_ok(NULL, clf_sentence_folder_tokenizer_params(f, &p));
+        const char *chosen = clf_sentence_folder_tokenizer_file(f);
+        ck_assert_ptr_nonnull(chosen);
+        const bool mpnet = strstr(folder, "mpnet") != NULL;
+        const bool use_txt = strstr(chosen, "vocab.txt") != NULL;
+        ck_assert_msg(use_txt == (!mpnet && !strstr(folder, "roberta")), "%s", chosen);
         clf_sentence_folder_destroy(f);
         p.max_length = 512;
-        for (int file = 0; file < 2; file++) {
+        for (int file = use_txt ? 0 : 1; file < 2; file++) {
             snprintf(path, sizeof path, "%s/%s", dir, file ? "tokenizer.json" : "vocab.txt");
-            FILE *probe = fopen(path, "rb");
-            if (!probe) /* a BPE folder has tokenizer.json (and vocab.json) only */
-                continue;
-            fclose(probe);
             struct clf_tokenizer *t = NULL;
             ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, &p, &t));
             size_t total = 0;

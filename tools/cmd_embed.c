@@ -639,7 +639,7 @@ int cmd_embed(int argc, char **argv)
         goto done;
     tm.context_ms = cli_now_ms() - tm.t0;
     const struct clf_tokenizer_params tp = su.tp;
-    if (!cli_mpi_all_ok(&mpi, embed_tokenizer_path(su.model_dir, path, sizeof path)))
+    if (!cli_mpi_all_ok(&mpi, embed_tokenizer_path(&su, path, sizeof path)))
         goto done;
     enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {

@@ -49,6 +49,8 @@ int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_senten
     if (clf_sentence_folder_load(dir, sf, msg, sizeof msg) != CLF_OK)
         return cli_error("%s", msg);
     snprintf(s->model_dir, sizeof s->model_dir, "%s", clf_sentence_folder_model_dir(*sf));
+    const char *tok = clf_sentence_folder_tokenizer_file(*sf);
+    snprintf(s->tokenizer, sizeof s->tokenizer, "%s", tok ? tok : "");
     s->tp = clf_tokenizer_params_default();
     if (clf_sentence_folder_tokenizer_params(*sf, &s->tp) != CLF_OK)
         return cli_error("the tokenizer's parameters");
@@ -76,19 +78,14 @@ int embed_check_prompt(const char *dir, const struct clf_sentence_folder *sf,
     return 0;
 }
 
-bool embed_tokenizer_path(const char *model_dir, char *path, size_t size)
+bool embed_tokenizer_path(const struct embed_setup *s, char *path, size_t size)
 {
-    static const char *const names[] = {"vocab.txt", "tokenizer.json"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, size, "%s/%s", model_dir, names[i]);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            fclose(f);
-            return true;
-        }
+    if (!*s->tokenizer) {
+        cli_error("%s: no vocab.txt nor tokenizer.json", s->model_dir);
+        return false;
     }
-    cli_error("%s: no vocab.txt nor tokenizer.json", model_dir);
-    return false;
+    snprintf(path, size, "%s", s->tokenizer);
+    return true;
 }
 
 enum clf_status embed_setup_runner(struct clf_dp *dp, const struct embed_setup *s)
@@ -199,12 +196,9 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
     cJSON_AddItemToObject(o, "heads", config_item(cfg, "num_attention_heads", "n_heads"));
     cJSON_AddItemToObject(o, "vocab_size", config_item(cfg, "vocab_size", NULL));
     cJSON_AddItemToObject(o, "dtype", weights_dtype(s->model_dir));
-    char path[4200], tok[64];
-    snprintf(path, sizeof path, "%s/vocab.txt", s->model_dir);
-    FILE *vf = fopen(path, "r");
-    if (vf)
-        fclose(vf);
-    if (vf)
+    char tok[64];
+    const size_t tl = strlen(s->tokenizer);
+    if (tl >= 9 && !strcmp(s->tokenizer + tl - 9, "vocab.txt"))
         snprintf(tok, sizeof tok, "WordPiece (vocab.txt), %s",
                  s->tp.lower_case ? "uncased" : "cased");
     else

@@ -16,6 +16,7 @@
  * options'. */
 struct embed_setup {
     char model_dir[4096];     /* the Transformer's files */
+    char tokenizer[4200];     /* its tokenizer's file ("": none) */
     struct clf_tokenizer_params tp;
     unsigned pooling;         /* enum clf_pooling bits */
     bool normalize;
@@ -39,10 +40,10 @@ int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_senten
 int embed_check_prompt(const char *dir, const struct clf_sentence_folder *sf,
                        const struct embed_setup *s);
 
-/* The tokenizer's file in model_dir into path: vocab.txt, else
- * tokenizer.json (clf_tokenizer_load reads either). False, the error
- * printed, when there is neither. */
-bool embed_tokenizer_path(const char *model_dir, char *path, size_t size);
+/* The tokenizer's file the folder chose (clf_sentence_folder_tokenizer_file:
+ * vocab.txt or tokenizer.json) into path. False, the error printed, when
+ * there is neither. */
+bool embed_tokenizer_path(const struct embed_setup *s, char *path, size_t size);
 
 /* A BERT runner's pooling, Dense layers and truncation as s says: the
  * modes first (the Dense layers take the pooled width), then the Dense

@@ -15,6 +15,10 @@ test-tokenizer (nothing is downloaded: the models are built here).
     from 2) with a byte-level BPE vocabulary, mean pooling, Normalize;
   - bert-dense: a BERT (d 24, 1 layer) with the uncased vocabulary, max
     pooling, a Dense module (24 -> 16, tanh), Normalize;
+  - mpnet-mean: an MPNet (d 32, 2 layers, 4 heads, FFN 64, positions from
+    2, its relative position bias scaled up 10x so that it matters) with an
+    uncased WordPiece vocabulary of MPNet's special tokens (<s>, </s>,
+    <pad>, [UNK], <mask>), mean pooling, Normalize;
 both with seeded random weights (initializer_range 0.2, so that the layers
 do more than pass the embeddings on), saved by sentence-transformers
 itself. The goldens: each model's sentence-transformers embeddings of the
@@ -38,8 +42,9 @@ import torch
 import transformers
 from sentence_transformers import SentenceTransformer, models
 from transformers import (BertConfig, BertModel, BertTokenizerFast, DistilBertConfig,
-                          DistilBertModel, DistilBertTokenizerFast, RobertaConfig, RobertaModel,
-                          RobertaTokenizerFast)
+                          DistilBertModel, DistilBertTokenizerFast, MPNetConfig, MPNetModel,
+                          MPNetTokenizerFast, RobertaConfig, RobertaModel, RobertaTokenizerFast)
+from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CORPUS = [
@@ -56,12 +61,12 @@ CORPUS = [
 ]
 
 
-def train_vocab(lowercase, size, cls):
+def train_vocab(lowercase, size, cls, specials=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")):
     """A WordPiece vocabulary trained on the corpus, as a Hugging Face
     tokenizer of class cls (DistilBERT's takes no token types)."""
     tok = tokenizers.BertWordPieceTokenizer(lowercase=lowercase, strip_accents=lowercase)
     tok.train_from_iterator(CORPUS * 4, vocab_size=size, min_frequency=1,
-                            special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+                            special_tokens=list(specials))
     d = tempfile.mkdtemp()
     tok.save_model(d)
     hf = cls(vocab_file=os.path.join(d, "vocab.txt"), do_lower_case=lowercase,
@@ -143,6 +148,8 @@ def main():
     uncased = train_vocab(True, 400, DistilBertTokenizerFast)
     cased = train_vocab(False, 500, BertTokenizerFast)
     bpe = train_bpe(600)
+    mpnet_tok = train_vocab(True, 400, MPNetTokenizerFast,
+                            ("<s>", "<pad>", "</s>", "[UNK]", "<mask>"))
     out = {"generator": "tools/make_tiny_models.py",
            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                         "tokenizers": tokenizers.__version__,
@@ -169,10 +176,18 @@ def main():
                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64,
                     initializer_range=0.2),
          BertModel, "max", True, 64, 16),
+        ("mpnet-mean", mpnet_tok,
+         MPNetConfig(vocab_size=mpnet_tok.vocab_size, hidden_size=32, num_hidden_layers=2,
+                     num_attention_heads=4, intermediate_size=64, max_position_embeddings=66,
+                     initializer_range=0.2),
+         MPNetModel, "mean", True, 64),
     ]
     for name, tok, cfg, cls, pooling, normalize, max_seq, *dense in specs:
         tmp = tempfile.mkdtemp()
         model = cls(cfg).eval()
+        if cls is MPNetModel:  # a bias of a few units, as trained ones have
+            with torch.no_grad():
+                model.encoder.relative_attention_bias.weight.mul_(10)
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         dest = os.path.join(ROOT, "test", "models", name)
@@ -186,9 +201,13 @@ def main():
         print(f"{name}: {e.shape}", file=sys.stderr)
     texts = token_texts()
     for name, tok in [("distilbert-mean", uncased), ("bert-cased-cls", cased),
-                      ("roberta-mean", bpe)]:
+                      ("roberta-mean", bpe), ("mpnet-mean", mpnet_tok)]:
         ids = [tok(t, truncation=True, max_length=512)["input_ids"] for t in texts]
         out["tokenizers"].append({"folder": "test/models/" + name, "texts": texts, "ids": ids})
+    # MPNet's relative position buckets as torch computes them (test-bert)
+    rel = torch.arange(-1023, 1024)[None, :]
+    out["mpnet_buckets"] = {"first": -1023,
+                            "buckets": MPNetEncoder.relative_position_bucket(rel)[0].tolist()}
     with open(os.path.join(ROOT, "test", "reference", "tiny-models.json"), "w") as f:
         json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")

@@ -271,12 +271,15 @@ struct clf_tokenizer;
  * Loads vocab.txt (one token per line, id = line number, "\r\n" allowed,
  * a later duplicate wins as in Hugging Face's dict; lines must be UTF-8),
  * or, for a path ending in ".json", a Hugging Face tokenizer.json of one
- * of two kinds. A BERT WordPiece tokenizer: model WordPiece ("##", [UNK];
- * its vocab and max_input_chars_per_word), normalizer BertNormalizer (its
- * lowercase replaces p's lower_case) or none, pre_tokenizer
- * BertPreTokenizer or none, post_processor "[CLS] $A [SEP]"
- * (TemplateProcessing or BertProcessing), added tokens among the specials
- * below. Or byte-level BPE (RoBERTa, GPT-2: Radford et al. 2019): model BPE
+ * of two kinds. A WordPiece tokenizer (BERT, MPNet): model WordPiece
+ * ("##", its unk_token, default [UNK]; its vocab and
+ * max_input_chars_per_word), normalizer BertNormalizer (its lowercase
+ * replaces p's lower_case) or none, pre_tokenizer BertPreTokenizer or
+ * none, post_processor "X $A Y" (TemplateProcessing, e.g. MPNet's "<s> $A
+ * </s>", or BertProcessing), up to 8 special added tokens split out of the
+ * text first (one marked "normalized" matched ASCII-case-blind when the
+ * tokenizer lower-cases, as HF matches it on the lower-cased text). Or
+ * byte-level BPE (RoBERTa, GPT-2: Radford et al. 2019): model BPE
  * (vocab, merges; no dropout, prefix or suffix, byte_fallback), no
  * normalizer, pre_tokenizer ByteLevel (GPT-2's split; add_prefix_space),
  * post_processor "<s> $A </s>" (RobertaProcessing or TemplateProcessing),
@@ -284,8 +287,9 @@ struct clf_tokenizer;
  * absorbing ASCII white space); p's lower_case and max_word_chars do not
  * apply. Any other component (Unigram, other normalizers, ...) is
  * CLF_E_UNSUPPORTED naming it.
- * [CLS], [SEP], [UNK] and [PAD] must be present (CLF_E_FORMAT otherwise;
- * [MASK] is optional). p NULL means the defaults; max_length < 2 or
+ * vocab.txt must hold [CLS], [SEP], [UNK] and [PAD] ([MASK] is optional),
+ * tokenizer.json the tokens its post-processor and model name
+ * (CLF_E_FORMAT otherwise). p NULL means the defaults; max_length < 2 or
  * max_word_chars < 1 is CLF_E_INVALID_ARG. Errors name the file (CLF_E_IO
  * when it cannot be read). ctx only receives error messages and may be
  * NULL; the tokenizer is host code and needs no device. A tokenizer may be
@@ -391,6 +395,11 @@ CLF_API void clf_sentence_folder_destroy(struct clf_sentence_folder *f);
 /** Where the Hugging Face model's files are (for clf_bert_load,
  *  clf_tokenizer_load): the folder, or its Transformer module's path. */
 CLF_API const char *clf_sentence_folder_model_dir(const struct clf_sentence_folder *f);
+/** The tokenizer's file for clf_tokenizer_load, in the model's files:
+ *  vocab.txt when there is one and the folder's tokenizer.json (if any)
+ *  wraps texts in BERT's [CLS] and [SEP], else tokenizer.json (MPNet's
+ *  <s> … </s>, byte-level BPE); NULL when there is neither. */
+CLF_API const char *clf_sentence_folder_tokenizer_file(const struct clf_sentence_folder *f);
 /** Whether the folder has a modules.json (false: a plain model). */
 CLF_API bool clf_sentence_folder_has_modules(const struct clf_sentence_folder *f);
 /** The pooling modes (enum clf_pooling bits). */

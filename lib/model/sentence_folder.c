@@ -57,6 +57,7 @@ struct clf_sentence_folder {
     char **prompt_names, **prompt_texts;
     char *default_prompt;  /* a name of prompt_names, or NULL */
     char *similarity;      /* similarity_fn_name, or NULL */
+    char *tokenizer;       /* the tokenizer's file (tokenizer_file), or NULL: none */
 };
 
 /* A file of the folder: dir/sub/name (sub may be ""). */
@@ -372,26 +373,76 @@ static const char *top_level_value(const char *text, const char *key)
     return NULL;
 }
 
-/* tokenizer.json's "normalizer" into *out (NULL when the file or the key
- * is absent): only that value is parsed, not the vocabulary around it
- * (tokenizer.json is often megabytes; embed reads this at every start). */
-static enum clf_status read_normalizer(struct clf_msg *m, const char *path, cJSON **out)
+/* tokenizer.json's "normalizer" and "post_processor" into *norm and *post
+ * (NULL when the file or the key is absent): only those values are parsed,
+ * not the vocabulary around them (tokenizer.json is often megabytes; embed
+ * reads this at every start). */
+static enum clf_status read_tokenizer_heads(struct clf_msg *m, const char *path, cJSON **norm,
+                                            cJSON **post)
 {
-    *out = NULL;
+    *norm = *post = NULL;
     if (!file_exists(path))
         return CLF_OK;
     char *text = NULL;
     enum clf_status st = clf_io_read_text(m, path, &text);
     if (st != CLF_OK)
         return st;
-    const char *v = top_level_value(text, "normalizer");
-    if (v && !(*out = cJSON_ParseWithOpts(v, NULL, false)))
-        st = clf_msg_fail(m, CLF_E_FORMAT, "%s: \"normalizer\" is not valid JSON", path);
+    static const char *const keys[2] = {"normalizer", "post_processor"};
+    cJSON **outs[2] = {norm, post};
+    for (int i = 0; st == CLF_OK && i < 2; i++) {
+        const char *v = top_level_value(text, keys[i]);
+        if (v && !(*outs[i] = cJSON_ParseWithOpts(v, NULL, false)))
+            st = clf_msg_fail(m, CLF_E_FORMAT, "%s: \"%s\" is not valid JSON", path, keys[i]);
+    }
     free(text);
     return st;
 }
 
-/* The tokenizer's lower-casing: tokenizer.json's BertNormalizer (what the
+/* Whether a tokenizer.json post-processor wraps a text in BERT's [CLS] and
+ * [SEP] (TemplateProcessing "[CLS] $A [SEP]", or BertProcessing's). */
+static bool bert_post_processor(const cJSON *post)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(post, "type");
+    if (!cJSON_IsString(type))
+        return false;
+    const char *want[2] = {"[CLS]", "[SEP]"}, *got[2] = {NULL, NULL};
+    if (!strcmp(type->valuestring, "BertProcessing")) {
+        static const char *const keys[2] = {"cls", "sep"};
+        for (int i = 0; i < 2; i++) {
+            const cJSON *pair = cJSON_GetObjectItemCaseSensitive(post, keys[i]);
+            got[i] = pair ? cJSON_GetStringValue(cJSON_GetArrayItem(pair, 0)) : want[i];
+        }
+    } else if (!strcmp(type->valuestring, "TemplateProcessing")) {
+        const cJSON *single = cJSON_GetObjectItemCaseSensitive(post, "single");
+        for (int i = 0; i < 2 && cJSON_GetArraySize(single) == 3; i++) {
+            const cJSON *sp = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetArrayItem(single, 2 * i), "SpecialToken");
+            got[i] = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(sp, "id"));
+        }
+    }
+    return got[0] && got[1] && !strcmp(got[0], want[0]) && !strcmp(got[1], want[1]);
+}
+
+/* The tokenizer's file: vocab.txt (the quicker to load) when the folder
+ * has one and tokenizer.json, if any, wraps texts in [CLS] and [SEP] as
+ * vocab.txt's BERT tokenizer does; else tokenizer.json (MPNet's <s> and
+ * </s>, byte-level BPE), else none. */
+static enum clf_status choose_tokenizer(struct clf_msg *m, struct clf_sentence_folder *f,
+                                        const char *json_path, const cJSON *post)
+{
+    char txt[4200];
+    folder_path(txt, sizeof txt, f->model_dir, "", "vocab.txt");
+    const bool has_json = file_exists(json_path);
+    const char *pick = file_exists(txt) && (!has_json || bert_post_processor(post)) ? txt
+                       : has_json                                                  ? json_path
+                                                                                   : NULL;
+    if (pick && !(f->tokenizer = strdup(pick)))
+        return clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "no memory for a folder's tokenizer path");
+    return CLF_OK;
+}
+
+/* The tokenizer's file (choose_tokenizer), and its lower-casing:
+ * tokenizer.json's BertNormalizer (what the
  * fast tokenizer runs) over tokenizer_config.json's do_lower_case over
  * BERT's default (true). clformer's tokenizer strips accents exactly when
  * it lower-cases, as BERT does with strip_accents null. */
@@ -400,8 +451,11 @@ static enum clf_status read_lower_case(struct clf_msg *m, struct clf_sentence_fo
 {
     char path[4200];
     folder_path(path, sizeof path, f->model_dir, "", "tokenizer.json");
-    cJSON *root = NULL;
-    enum clf_status st = read_normalizer(m, path, &root);
+    cJSON *root = NULL, *post = NULL;
+    enum clf_status st = read_tokenizer_heads(m, path, &root, &post);
+    if (st == CLF_OK)
+        st = choose_tokenizer(m, f, path, post);
+    cJSON_Delete(post);
     const cJSON *norm = root;
     const cJSON *type = norm ? cJSON_GetObjectItemCaseSensitive(norm, "type") : NULL;
     bool strip = false, has_strip = false;
@@ -566,6 +620,7 @@ void clf_sentence_folder_destroy(struct clf_sentence_folder *f)
     free(f->prompt_texts);
     free(f->default_prompt);
     free(f->similarity);
+    free(f->tokenizer);
     for (size_t i = 0; i < f->n_dense; i++) {
         free(f->dense[i].weight);
         free(f->dense[i].bias);
@@ -652,6 +707,11 @@ int64_t clf_sentence_folder_pooling_dim(const struct clf_sentence_folder *f)
 const char *clf_sentence_folder_similarity(const struct clf_sentence_folder *f)
 {
     return f ? f->similarity : NULL;
+}
+
+const char *clf_sentence_folder_tokenizer_file(const struct clf_sentence_folder *f)
+{
+    return f ? f->tokenizer : NULL;
 }
 
 enum clf_status clf_sentence_folder_tokenizer_params(const struct clf_sentence_folder *f,

@@ -50,6 +50,7 @@ struct tok_special {
     size_t len;
     int32_t id;
     bool lstrip, rstrip; /* white space before (after) it absorbed */
+    bool fold;           /* matched ASCII-case-blind (a normalized token, lower-casing) */
 };
 
 struct clf_tokenizer {
@@ -205,22 +206,24 @@ static enum clf_status load_json(struct clf_ctx *ctx, struct clf_tokenizer *t, c
         p->lower_case = v.lower_case;
     if (v.max_word_chars > 0)
         p->max_word_chars = v.max_word_chars;
-    if (v.bpe) {
+    if (v.bpe)
         t->bpe = clf_bpe_create(v.merges, v.m_off, v.m_len, v.n_merges, v.add_prefix_space);
-        t->cls = tok_lookup(t, v.cls, strlen(v.cls));
-        t->sep = tok_lookup(t, v.sep, strlen(v.sep));
-        t->unk = *v.unk ? tok_lookup(t, v.unk, strlen(v.unk)) : -1;
-        for (size_t i = 0; i < v.n_added; i++) {
-            struct tok_special *sp = &t->specials[t->n_specials++];
-            memcpy(sp->text, v.added[i].text, sizeof sp->text);
-            sp->len = strlen(sp->text);
-            sp->id = v.added[i].id;
-            sp->lstrip = v.added[i].lstrip, sp->rstrip = v.added[i].rstrip;
-        }
+    /* the post-processor's tokens, the model's unknown token (WordPiece's
+     * always, BPE's when it has one), the added tokens */
+    t->cls = tok_lookup(t, v.cls, strlen(v.cls));
+    t->sep = tok_lookup(t, v.sep, strlen(v.sep));
+    t->unk = *v.unk ? tok_lookup(t, v.unk, strlen(v.unk)) : -1;
+    for (size_t i = 0; i < v.n_added; i++) {
+        struct tok_special *sp = &t->specials[t->n_specials++];
+        memcpy(sp->text, v.added[i].text, sizeof sp->text);
+        sp->len = strlen(sp->text);
+        sp->id = v.added[i].id;
+        sp->lstrip = v.added[i].lstrip, sp->rstrip = v.added[i].rstrip;
+        sp->fold = v.added[i].normalized && !v.bpe && p->lower_case;
     }
     if (v.bpe && !t->bpe)
         st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the merges", path);
-    else if (v.bpe && (t->cls < 0 || t->sep < 0 || (*v.unk && t->unk < 0)))
+    else if (t->cls < 0 || t->sep < 0 || (*v.unk && t->unk < 0))
         st = clf_fail(ctx, CLF_E_FORMAT, "%s: the vocabulary lacks %s", path,
                       t->cls < 0 ? v.cls : t->sep < 0 ? v.sep : v.unk);
     clf_tok_vocab_free(&v);
@@ -254,24 +257,25 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
     if (!t)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the tokenizer", vocab_path);
     const size_t plen = strlen(vocab_path);
-    enum clf_status st = plen >= 5 && !strcmp(vocab_path + plen - 5, ".json")
-                             ? load_json(ctx, t, vocab_path, &params)
-                             : load_txt(ctx, t, vocab_path);
+    const bool json = plen >= 5 && !strcmp(vocab_path + plen - 5, ".json");
+    enum clf_status st = json ? load_json(ctx, t, vocab_path, &params)
+                              : load_txt(ctx, t, vocab_path);
     if (st != CLF_OK) {
         clf_tokenizer_destroy(t);
         return st;
     }
     t->p = params;
 
+    /* vocab.txt: BERT's special tokens (tokenizer.json names its own) */
     static const char *const required[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]"};
-    for (size_t i = 0; !t->bpe && i < 4; i++)
+    for (size_t i = 0; !json && i < 4; i++)
         if (tok_lookup(t, required[i], strlen(required[i])) < 0) {
             clf_tokenizer_destroy(t);
             return clf_fail(ctx, CLF_E_FORMAT, "%s: the vocabulary lacks %s", vocab_path,
                             required[i]);
         }
     static const char *const specials[5] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
-    for (size_t i = 0; !t->bpe && i < 5; i++) {
+    for (size_t i = 0; !json && i < 5; i++) {
         int32_t id = tok_lookup(t, specials[i], strlen(specials[i]));
         if (id < 0)
             continue;
@@ -279,7 +283,7 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
         *sp = (struct tok_special){.len = strlen(specials[i]), .id = id};
         memcpy(sp->text, specials[i], sp->len + 1);
     }
-    if (!t->bpe) {
+    if (!json) {
         t->cls = tok_lookup(t, "[CLS]", 5);
         t->sep = tok_lookup(t, "[SEP]", 5);
         t->unk = tok_lookup(t, "[UNK]", 5);
@@ -585,6 +589,21 @@ static void segment(struct tok_run *r, const char *s, size_t len)
     r->missing |= rc > 0;
 }
 
+/* Whether n bytes of a and b agree with ASCII letters' case folded. */
+static bool ascii_ci_equal(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
 enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, int32_t *ids,
                                      size_t cap, size_t *n, bool *truncated)
 {
@@ -598,6 +617,10 @@ enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, 
         return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: invalid UTF-8");
 
     struct tok_run r = {.t = t, .limit = (size_t)t->p.max_length - 2};
+    /* A "normalized" added token is matched by HF on the normalised text:
+     * with lower-casing, "<S>" is MPNet's "<s>". clformer folds ASCII case
+     * only (a special token's other characters, accents stripped or
+     * control characters dropped inside it, are compared as written). */
     /* Segments between the special tokens written in the text (HF's
      * added-token split; an lstrip / rstrip token absorbs the ASCII white
      * space before / after it). The specials are matched byte-wise on whole
@@ -606,8 +629,11 @@ enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, 
     for (size_t i = 0; i < len && !r.oom && !r.missing;) {
         const struct tok_special *sp = NULL;
         for (size_t k = 0; k < t->n_specials && !sp; k++)
-            if (text[i] == t->specials[k].text[0] && len - i >= t->specials[k].len &&
-                memcmp(text + i, t->specials[k].text, t->specials[k].len) == 0)
+            if (len - i >= t->specials[k].len &&
+                (t->specials[k].fold ? ascii_ci_equal(text + i, t->specials[k].text,
+                                                       t->specials[k].len)
+                                     : memcmp(text + i, t->specials[k].text,
+                                              t->specials[k].len) == 0))
                 sp = &t->specials[k];
         if (!sp) {
             i++;

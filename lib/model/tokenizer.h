@@ -28,6 +28,7 @@ struct clf_tok_added {
     char text[32];
     int32_t id;
     bool lstrip, rstrip;
+    bool normalized; /* matched on the normalised text (see tokenizer.c) */
 };
 
 #define CLF_TOK_MAX_ADDED 8
@@ -54,11 +55,11 @@ struct clf_tok_vocab {
 };
 
 /* Reads path as tokenizer.json, one of the two kinds clformer runs:
- *  - WordPiece (BERT): model WordPiece ("##" continuations, [UNK]),
- *    normalizer BertNormalizer (clean_text, handle_chinese_chars) or none,
- *    pre-tokenizer BertPreTokenizer or none, post-processor
- *    TemplateProcessing "[CLS] $A [SEP]" or BertProcessing, added tokens
- *    among [CLS], [SEP], [UNK], [PAD], [MASK];
+ *  - WordPiece (BERT, MPNet): model WordPiece ("##" continuations, its
+ *    unk_token), normalizer BertNormalizer (clean_text,
+ *    handle_chinese_chars) or none, pre-tokenizer BertPreTokenizer or none,
+ *    post-processor TemplateProcessing "X $A Y" or BertProcessing ([CLS]
+ *    and [SEP] by default), at most CLF_TOK_MAX_ADDED special added tokens;
  *  - byte-level BPE (RoBERTa, GPT-2): model BPE (no dropout, no
  *    continuing prefix or end-of-word suffix), no normalizer,
  *    pre-tokenizer ByteLevel (use_regex), post-processor RobertaProcessing

@@ -111,13 +111,11 @@ static enum clf_status check_post(struct clf_msg *m, const char *path, const cJS
                 strcpy(i ? v->sep : v->cls, id->valuestring);
         }
     }
-    if (ok && !v->bpe && (strcmp(v->cls, "[CLS]") || strcmp(v->sep, "[SEP]")))
-        ok = false;
     if (!ok)
         return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                             "%s: post_processor \"%s\": clformer's tokenizer makes "
                             "<special> text <special> (TemplateProcessing, BertProcessing, "
-                            "RobertaProcessing; [CLS] and [SEP] for WordPiece)",
+                            "RobertaProcessing)",
                             path, type ? type : "?");
     return CLF_OK;
 }
@@ -212,16 +210,19 @@ static enum clf_status read_model(struct clf_msg *m, const char *path, const cJS
                                 "is not supported", path);
         if (cJSON_IsString(unk) && strlen(unk->valuestring) < sizeof v->unk)
             strcpy(v->unk, unk->valuestring);
-        pre = unk = maxc = NULL;
+        pre = maxc = NULL;
+    } else if (!unk) {
+        strcpy(v->unk, "[UNK]"); /* WordPiece's default */
+    } else if (cJSON_IsString(unk) && *unk->valuestring &&
+               strlen(unk->valuestring) < sizeof v->unk) {
+        strcpy(v->unk, unk->valuestring);
     } else {
-        strcpy(v->unk, "[UNK]");
+        return clf_msg_fail(m, CLF_E_FORMAT,
+                            "%s: model: \"unk_token\" must be a token of 1 to 31 bytes", path);
     }
     if (pre && !(cJSON_IsString(pre) && !strcmp(pre->valuestring, "##")))
         return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                             "%s: model: \"continuing_subword_prefix\" other than \"##\"", path);
-    if (unk && !(cJSON_IsString(unk) && !strcmp(unk->valuestring, "[UNK]")))
-        return clf_msg_fail(m, CLF_E_UNSUPPORTED, "%s: model: \"unk_token\" other than [UNK]",
-                            path);
     if (maxc && !(cJSON_IsNumber(maxc) && maxc->valuedouble >= 1 && maxc->valuedouble < 1e9))
         return clf_msg_fail(m, CLF_E_FORMAT,
                             "%s: model: \"max_input_chars_per_word\" must be a positive integer",
@@ -261,8 +262,8 @@ static enum clf_status read_model(struct clf_msg *m, const char *path, const cJS
                   : CLF_OK;
 }
 
-/* The added tokens into v: BERT's specials (WordPiece), or at most
- * CLF_TOK_MAX_ADDED tokens (BPE). */
+/* The added tokens into v, at most CLF_TOK_MAX_ADDED: special ones (or
+ * BERT's five by name) with WordPiece, any with BPE. */
 static enum clf_status check_added(struct clf_msg *m, const char *path, const cJSON *added,
                                    struct clf_tok_vocab *v)
 {
@@ -275,10 +276,13 @@ static enum clf_status check_added(struct clf_msg *m, const char *path, const cJ
             id->valuedouble > INT32_MAX)
             return clf_msg_fail(m, CLF_E_FORMAT, "%s: added_tokens: an entry without "
                                 "\"content\" and an \"id\" in [0, 2^31)", path);
-        if (!v->bpe && !is_special(c->valuestring))
+        /* WordPiece: special tokens, matched on the text as written (HF
+         * normalises the others first, which clformer does not) */
+        if (!v->bpe && !is_special(c->valuestring) &&
+            !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "special")))
             return clf_msg_fail(m, CLF_E_UNSUPPORTED,
-                                "%s: added_tokens: \"%s\": clformer splits out only [CLS], "
-                                "[SEP], [UNK], [PAD] and [MASK]",
+                                "%s: added_tokens: \"%s\": clformer splits out special tokens "
+                                "only with WordPiece",
                                 path, c->valuestring);
         if (v->n_added == CLF_TOK_MAX_ADDED || !*c->valuestring ||
             strlen(c->valuestring) >= sizeof v->added[0].text ||
@@ -293,6 +297,7 @@ static enum clf_status check_added(struct clf_msg *m, const char *path, const cJ
         t->id = (int32_t)id->valuedouble;
         t->lstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "lstrip"));
         t->rstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "rstrip"));
+        t->normalized = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "normalized"));
     }
     return CLF_OK;
 }
