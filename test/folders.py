@@ -9,7 +9,8 @@ summation orders than PyTorch's). Then folders that must fail, each with a
 message naming the file and the key or module at fault; those need the
 model (tools/fetch_model.sh). First, always, the small committed folders
 of test/models/ (tools/make_tiny_models.py: DistilBERT, a cased BERT with
-CLS pooling) against their sentence-transformers vectors.
+CLS pooling, RoBERTa, BERT with a Dense module, MPNet) against their
+sentence-transformers vectors.
 
     folders.py CLFORMER SOURCE_DIR
 """
@@ -197,9 +198,10 @@ ERRORS = [
     ("an unknown similarity function",
      {"config_sentence_transformers.json": {"similarity_fn_name": "jaccard"}}, [],
      ["config_sentence_transformers.json", "similarity_fn_name"]),
-    ("an architecture not run", {"config.json": {"model_type": "mpnet", "hidden_size": 384}},
-     [], ["config.json", "model_type \"mpnet\"",
-          "supported: bert, distilbert, roberta, xlm-roberta"]),
+    ("an architecture not run",
+     {"config.json": {"model_type": "modernbert", "hidden_size": 384}},
+     [], ["config.json", "model_type \"modernbert\"",
+          "supported: bert, distilbert, roberta, xlm-roberta, mpnet"]),
 ]
 
 

@@ -40,6 +40,7 @@
 #include <cjson/cJSON.h>
 
 #include "common.h"
+#include "../lib/model/bert_config.h" /* internal: clf_mpnet_bucket */
 
 #ifndef CLF_SOURCE_DIR
 #define CLF_SOURCE_DIR "."
@@ -347,10 +348,9 @@ START_TEST(test_config)
 }
 END_TEST
 
-/* The reference texts and embeddings [n, D] (malloc'd). */
-static int read_reference(char ***texts, float **emb)
+/* A JSON file of the sources, parsed. */
+static cJSON *parse_json_file(const char *path)
 {
-    const char *path = CLF_SOURCE_DIR "/test/reference/minilm-embeddings.json";
     FILE *f = fopen(path, "rb");
     ck_assert_msg(f != NULL, "%s is missing", path);
     fseek(f, 0, SEEK_END);
@@ -362,6 +362,69 @@ static int read_reference(char ***texts, float **emb)
     fclose(f);
     cJSON *root = cJSON_Parse(buf);
     free(buf);
+    ck_assert_msg(root != NULL, "%s does not parse", path);
+    return root;
+}
+
+/* MPNet: its relative position buckets against torch's for |rel| < 1024
+ * (test/reference/tiny-models.json, tools/make_tiny_models.py); its
+ * configuration's bucket count; a quantised K/V cache refused at the
+ * forward pass, since the bias needs exact f32 attention. The vectors
+ * themselves: test/folders.py against sentence-transformers. */
+START_TEST(test_mpnet)
+{
+    cJSON *root = parse_json_file(CLF_SOURCE_DIR "/test/reference/tiny-models.json");
+    const cJSON *mb = cJSON_GetObjectItemCaseSensitive(root, "mpnet_buckets");
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(mb, "first");
+    const cJSON *buckets = cJSON_GetObjectItemCaseSensitive(mb, "buckets");
+    ck_assert(cJSON_IsNumber(first) && cJSON_GetArraySize(buckets) == 2047);
+    int64_t rel = (int64_t)first->valuedouble;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, buckets)
+    {
+        ck_assert_msg(clf_mpnet_bucket(rel) == (int)e->valuedouble,
+                      "relative position %lld: bucket %d, torch's %d", (long long)rel,
+                      clf_mpnet_bucket(rel), (int)e->valuedouble);
+        rel++;
+    }
+    cJSON_Delete(root);
+
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_bert *b = NULL;
+    char *dir = test_make_tmpdir("mpnet");
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    write_file(cfg, "{\"model_type\": \"mpnet\", \"hidden_size\": 8, \"num_attention_heads\": 2, "
+                    "\"intermediate_size\": 16, \"num_hidden_layers\": 1, \"vocab_size\": 10, "
+                    "\"relative_attention_num_buckets\": 16}");
+    ck_assert_status(ctx, clf_bert_load(ctx, dir, NULL, &b), CLF_E_FORMAT);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "relative_attention_num_buckets"));
+    test_remove_dir(dir);
+    free(dir);
+
+    struct clf_encoder_config o = clf_encoder_config_default();
+    o.kv = CLF_KV_INT8_TOKEN;
+    ck_assert_ok(ctx, clf_bert_load(ctx, CLF_SOURCE_DIR "/test/models/mpnet-mean", &o, &b));
+    const int64_t is[2] = {1, 3};
+    const int32_t ids[3] = {0, 5, 2};
+    struct clf_tensor *ti = NULL, *h = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, is, &ti));
+    ck_assert_ok(ctx, clf_tensor_write(ti, ids, sizeof ids));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_status(ctx, clf_bert_forward(b, g, ti, NULL, &h), CLF_E_UNSUPPORTED);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "relative position bias"));
+    clf_graph_destroy(g);
+    clf_tensor_destroy(ti);
+    clf_bert_destroy(b);
+}
+END_TEST
+
+/* The reference texts and embeddings [n, D] (malloc'd). */
+static int read_reference(char ***texts, float **emb)
+{
+    const char *path = CLF_SOURCE_DIR "/test/reference/minilm-embeddings.json";
+    cJSON *root = parse_json_file(path);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "texts");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "embeddings");
     ck_assert_msg(cJSON_IsArray(t) && cJSON_IsArray(e), "%s: texts and embeddings", path);
@@ -1015,6 +1078,7 @@ int main(void)
     TCase *tc = tcase_create("tiny");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_tiny_load);
+    tcase_add_test(tc, test_mpnet);
     tcase_add_test(tc, test_load_errors);
     tcase_add_test(tc, test_forward_errors);
     tcase_add_test(tc, test_text_batches);

@@ -469,12 +469,19 @@ struct clf_bert;
 CLF_API enum clf_status clf_default_model_dir(char *buf, size_t size);
 
 /**
- * Loads a Hugging Face BERT, DistilBERT, RoBERTa or XLM-RoBERTa model
- * directory (config.json's model_type "bert", or none, "distilbert",
- * "roberta", "xlm-roberta"; another is CLF_E_UNSUPPORTED listing these).
- * RoBERTa's are BERT's keys and tensors ("roberta." prefix), its positions
- * counted from pad_token_id + 1 (default 2), so max_position_embeddings -
- * pad_token_id - 1 tokens per text. DistilBERT's keys are dim, n_heads, hidden_dim, n_layers
+ * Loads a Hugging Face BERT, DistilBERT, RoBERTa, XLM-RoBERTa or MPNet
+ * model directory (config.json's model_type "bert", or none, "distilbert",
+ * "roberta", "xlm-roberta", "mpnet"; another is CLF_E_UNSUPPORTED listing
+ * these). RoBERTa's are BERT's keys and tensors ("roberta." prefix), its
+ * positions counted from pad_token_id + 1 (default 2), so
+ * max_position_embeddings - pad_token_id - 1 tokens per text. MPNet's are
+ * BERT's keys without token types, relative_attention_num_buckets (32,
+ * the number Hugging Face uses), positions from 2, layers named
+ * encoder.layer.N.attention.attn.q.weight, ..., attention.LayerNorm, and
+ * encoder.relative_attention_bias.weight [32, heads] added to every
+ * layer's scores by relative distance (exact f32 attention only: a
+ * quantised or approximate attention is CLF_E_UNSUPPORTED at the forward
+ * pass, and so is clf_bert_load_tp). DistilBERT's keys are dim, n_heads, hidden_dim, n_layers
  * and activation, its tensors distilbert.embeddings.* and transformer.layer.
  * N.attention.q_lin.weight, ..., with no token types and LayerNorm eps
  * 1e-12. BERT's config.json (read with cJSON:

@@ -58,7 +58,12 @@ struct clf_bert {
  * XLM-RoBERTa (Liu et al. 2019; Conneau et al. 2020) are BERT with
  * positions counted from padding_idx + 1 (pad_token_id + 1, default 2):
  * token t of a right-padded text takes row t + 2 (padding rows take
- * another row in Hugging Face, which no token attends to or pools). */
+ * another row in Hugging Face, which no token attends to or pools). MPNet
+ * (Song et al. 2020) is RoBERTa's embeddings without token types (its
+ * padding_idx fixed at 1) and BERT's layers under other names, with a
+ * relative position bias added to every layer's scaled scores:
+ * bias[h, i, j] = relative_attention_bias[bucket(j - i), h]
+ * (clf_mpnet_bucket), one table for the whole encoder. */
 struct bert_arch {
     const char *model_type;
     const char *prefix;     /* the tensors' prefix, when the file has one */
@@ -66,18 +71,22 @@ struct bert_arch {
     const char *layer;      /* layer i's tensors' prefix, a format of i */
     int names;              /* its column of layer_map's names */
     bool token_types, eps;  /* a token type table; a layer_norm_eps key */
-    bool pos_offset;        /* positions from pad_token_id + 1 (RoBERTa) */
+    int pos_offset;         /* positions from 0; 1: from pad_token_id + 1 (RoBERTa);
+                               2: from 2 (MPNet) */
+    bool rel_bias;          /* encoder.relative_attention_bias (MPNet) */
 };
 
 static const struct bert_arch archs[] = {
     {"bert", "bert.", "hidden_size", "num_attention_heads", "intermediate_size",
-     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, false},
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 0, false},
     {"distilbert", "distilbert.", "dim", "n_heads", "hidden_dim", "n_layers", "activation",
-     "transformer.layer.%lld.", 1, false, false, false},
+     "transformer.layer.%lld.", 1, false, false, 0, false},
     {"roberta", "roberta.", "hidden_size", "num_attention_heads", "intermediate_size",
-     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, true},
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 1, false},
     {"xlm-roberta", "roberta.", "hidden_size", "num_attention_heads", "intermediate_size",
-     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, true},
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 1, false},
+    {"mpnet", "mpnet.", "hidden_size", "num_attention_heads", "intermediate_size",
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 2, false, true, 2, true},
 };
 #define N_ARCHS (sizeof archs / sizeof archs[0])
 
@@ -94,21 +103,39 @@ static const struct bert_arch *arch_of(const cJSON *config)
     return NULL;
 }
 
-/* The first position's row into *off: 0, or RoBERTa's pad_token_id + 1
- * (default 1 + 1), which must leave a row for a token. False when
- * pad_token_id is malformed. */
+/* The first position's row into *off: 0, RoBERTa's pad_token_id + 1
+ * (default 1 + 1), which must leave a row for a token, or MPNet's 2. False
+ * when pad_token_id is malformed. */
 static bool position_offset(const struct bert_arch *a, const cJSON *config, int64_t max_pos,
                             int64_t *off)
 {
     *off = 0;
     if (!a->pos_offset)
         return true;
+    if (a->pos_offset == 2) { /* MPNetEmbeddings' padding_idx is 1 whatever the config says */
+        *off = 2;
+        return max_pos > 2;
+    }
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(config, "pad_token_id");
     double pv = pad ? (cJSON_IsNumber(pad) ? pad->valuedouble : -1) : 1;
     if (!(pv >= 0 && pv < (double)max_pos - 2) || pv != floor(pv))
         return false;
     *off = (int64_t)pv + 1;
     return true;
+}
+
+int clf_mpnet_bucket(int64_t rel)
+{
+    const int half = 16, max_exact = 8; /* 32 buckets, 16 per direction */
+    const int ret = rel > 0 ? half : 0;  /* a key after its query */
+    const int64_t n = rel < 0 ? -rel : rel;
+    if (n < max_exact)
+        return ret + (int)n;
+    /* in float32, operation by operation, as torch */
+    const float v =
+        logf((float)n / (float)max_exact) / (float)log(16.0) * (float)(half - max_exact);
+    const int large = max_exact + (int)v;
+    return ret + (large < half - 1 ? large : half - 1);
 }
 
 int64_t clf_bert_text_positions(const cJSON *config, int64_t max_pos)
@@ -122,6 +149,7 @@ int64_t clf_bert_text_positions(const cJSON *config, int64_t max_pos)
 struct bert_sizes {
     const struct bert_arch *arch;
     int64_t d, heads, d_ff, layers, vocab, max_pos, types; /* types 0: none */
+    int64_t buckets;        /* relative_attention_num_buckets (MPNet) */
     int64_t pos_offset;     /* the first position's row (RoBERTa: pad_token_id + 1) */
     enum clf_act act;
     double eps;
@@ -189,10 +217,17 @@ static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct
     if (st == CLF_OK && !position_offset(a, root, s->max_pos, &s->pos_offset))
         st = clf_fail(ctx, CLF_E_FORMAT,
                       "%s: \"pad_token_id\" must be an integer from 0 to "
-                      "max_position_embeddings - 3",
+                      "max_position_embeddings - 3 (and max_position_embeddings above 2)",
                       path);
     if (st == CLF_OK && a->token_types)
         st = get_int(ctx, root, path, "type_vocab_size", 2, 1 << 16, &s->types);
+    s->buckets = 0;
+    if (st == CLF_OK && a->rel_bias)
+        st = get_int(ctx, root, path, "relative_attention_num_buckets", 32, 1 << 16, &s->buckets);
+    if (st == CLF_OK && a->rel_bias && s->buckets < 32) /* Hugging Face indexes 32 */
+        st = clf_fail(ctx, CLF_E_FORMAT,
+                      "%s: \"relative_attention_num_buckets\" %lld: MPNet uses 32 buckets", path,
+                      (long long)s->buckets);
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, a->k_act);
     const char *an = act ? cJSON_GetStringValue(act) : "gelu";
     if (st == CLF_OK && !an)
@@ -322,24 +357,30 @@ static enum clf_status load_weight(struct weights *w, const char *name, int64_t 
  * or three stacked along the rows (Q, K, V). */
 static const struct {
     const char *encoder_name;
-    const char *names[2][3];
+    const char *names[3][3]; /* BERT, DistilBERT, MPNet */
 } layer_map[] = {
     {"self_attn.in_proj_weight",
      {{"attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight"},
-      {"attention.q_lin.weight", "attention.k_lin.weight", "attention.v_lin.weight"}}},
+      {"attention.q_lin.weight", "attention.k_lin.weight", "attention.v_lin.weight"},
+      {"attention.attn.q.weight", "attention.attn.k.weight", "attention.attn.v.weight"}}},
     {"self_attn.in_proj_bias",
      {{"attention.self.query.bias", "attention.self.key.bias", "attention.self.value.bias"},
-      {"attention.q_lin.bias", "attention.k_lin.bias", "attention.v_lin.bias"}}},
-    {"self_attn.out_proj.weight", {{"attention.output.dense.weight"}, {"attention.out_lin.weight"}}},
-    {"self_attn.out_proj.bias", {{"attention.output.dense.bias"}, {"attention.out_lin.bias"}}},
-    {"norm1.weight", {{"attention.output.LayerNorm.weight"}, {"sa_layer_norm.weight"}}},
-    {"norm1.bias", {{"attention.output.LayerNorm.bias"}, {"sa_layer_norm.bias"}}},
-    {"linear1.weight", {{"intermediate.dense.weight"}, {"ffn.lin1.weight"}}},
-    {"linear1.bias", {{"intermediate.dense.bias"}, {"ffn.lin1.bias"}}},
-    {"linear2.weight", {{"output.dense.weight"}, {"ffn.lin2.weight"}}},
-    {"linear2.bias", {{"output.dense.bias"}, {"ffn.lin2.bias"}}},
-    {"norm2.weight", {{"output.LayerNorm.weight"}, {"output_layer_norm.weight"}}},
-    {"norm2.bias", {{"output.LayerNorm.bias"}, {"output_layer_norm.bias"}}},
+      {"attention.q_lin.bias", "attention.k_lin.bias", "attention.v_lin.bias"},
+      {"attention.attn.q.bias", "attention.attn.k.bias", "attention.attn.v.bias"}}},
+    {"self_attn.out_proj.weight",
+     {{"attention.output.dense.weight"}, {"attention.out_lin.weight"}, {"attention.attn.o.weight"}}},
+    {"self_attn.out_proj.bias",
+     {{"attention.output.dense.bias"}, {"attention.out_lin.bias"}, {"attention.attn.o.bias"}}},
+    {"norm1.weight",
+     {{"attention.output.LayerNorm.weight"}, {"sa_layer_norm.weight"}, {"attention.LayerNorm.weight"}}},
+    {"norm1.bias",
+     {{"attention.output.LayerNorm.bias"}, {"sa_layer_norm.bias"}, {"attention.LayerNorm.bias"}}},
+    {"linear1.weight", {{"intermediate.dense.weight"}, {"ffn.lin1.weight"}, {"intermediate.dense.weight"}}},
+    {"linear1.bias", {{"intermediate.dense.bias"}, {"ffn.lin1.bias"}, {"intermediate.dense.bias"}}},
+    {"linear2.weight", {{"output.dense.weight"}, {"ffn.lin2.weight"}, {"output.dense.weight"}}},
+    {"linear2.bias", {{"output.dense.bias"}, {"ffn.lin2.bias"}, {"output.dense.bias"}}},
+    {"norm2.weight", {{"output.LayerNorm.weight"}, {"output_layer_norm.weight"}, {"output.LayerNorm.weight"}}},
+    {"norm2.bias", {{"output.LayerNorm.bias"}, {"output_layer_norm.bias"}, {"output.LayerNorm.bias"}}},
 };
 _Static_assert(sizeof layer_map / sizeof layer_map[0] == N_WEIGHTS, "every encoder weight mapped");
 
@@ -571,6 +612,34 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
     return CLF_OK;
 }
 
+/* MPNet's relative position bias: its table [buckets, heads] read, then
+ * given to the encoder per distance, [heads, 2P - 1] for the P text
+ * positions (column r + P - 1: keys r after the query). */
+static enum clf_status load_rel_bias(struct bert_load *L, struct clf_bert *b)
+{
+    const struct bert_sizes *s = &L->s;
+    const int64_t P = b->max_pos, w = 2 * P - 1, shape[2] = {s->heads, w};
+    float *tab = malloc((size_t)(s->buckets * s->heads) * sizeof *tab);
+    float *per = malloc((size_t)(s->heads * w) * sizeof *per);
+    enum clf_status st = tab && per ? read_weight(&L->w, "encoder.relative_attention_bias.weight",
+                                                  s->buckets, s->heads, tab)
+                                    : clf_fail(b->ctx, CLF_E_OUT_OF_MEMORY,
+                                               "no host memory for the position bias");
+    for (int64_t r = -(P - 1); st == CLF_OK && r <= P - 1; r++) {
+        const int64_t bucket = clf_mpnet_bucket(r);
+        for (int64_t h = 0; h < s->heads; h++)
+            per[h * w + r + P - 1] = tab[bucket * s->heads + h];
+    }
+    struct clf_tensor *t = NULL;
+    if (st == CLF_OK)
+        st = clf_encoder_upload(b->ctx, 2, shape, per, &t);
+    if (st == CLF_OK)
+        st = clf_encoder_set_rel_bias(b->enc, t, P);
+    free(tab);
+    free(per);
+    return st;
+}
+
 enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
                               const struct clf_encoder_config *options, struct clf_bert **out)
 {
@@ -587,6 +656,8 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
         st = clf_encoder_new(ctx, &b->cfg, &unused, &b->enc);
     for (int64_t i = 0; st == CLF_OK && i < L.s.layers; i++)
         st = load_layer(&L.w, b->enc, i);
+    if (st == CLF_OK && L.s.arch->rel_bias)
+        st = load_rel_bias(&L, b);
     load_end(&L);
     if (st == CLF_OK)
         st = clf_encoder_prepare(b->enc);
@@ -642,6 +713,11 @@ static enum clf_status load_tp(struct clf_group *grp, struct clf_ctx *ctx, const
     struct bert_load L;
     struct clf_bert *b = NULL;
     enum clf_status st = load_begin(ctx, model_dir, options, &b, &L);
+    if (st == CLF_OK && L.s.arch->rel_bias)
+        st = clf_fail(ctx, CLF_E_UNSUPPORTED,
+                      "%s: tensor parallelism does not split %s's relative position bias: run "
+                      "it on one device or data-parallel",
+                      model_dir, L.s.arch->model_type);
     if (st == CLF_OK) {
         struct bert_src src = {&L, &b->cfg};
         struct clf_weight_reader rd = {read_bert, NULL, &src, false};

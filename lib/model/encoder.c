@@ -143,7 +143,24 @@ void clf_encoder_destroy(struct clf_encoder *enc)
     free(enc->layers);
     clf_tensor_destroy(enc->norm_w);
     clf_tensor_destroy(enc->norm_b);
+    clf_tensor_destroy(enc->rel_bias);
     free(enc);
+}
+
+enum clf_status clf_encoder_set_rel_bias(struct clf_encoder *enc, struct clf_tensor *table,
+                                         int64_t max_len)
+{
+    if (!enc || !table || max_len < 1 || table->ndim != 2 ||
+        table->shape[0] != enc->cfg.heads || table->shape[1] != 2 * max_len - 1) {
+        clf_tensor_destroy(table);
+        return enc ? clf_fail(enc->ctx, CLF_E_INVALID_ARG,
+                              "encoder: a relative position bias must be [heads, 2 max_len - 1]")
+                   : CLF_E_INVALID_ARG;
+    }
+    clf_tensor_destroy(enc->rel_bias);
+    enc->rel_bias = table;
+    enc->rel_max = max_len;
+    return CLF_OK;
 }
 
 /* Checks the arguments every constructor takes and allocates the encoder
@@ -519,7 +536,8 @@ static enum clf_status attention_quant(struct clf_encoder *enc, struct clf_graph
  * output projection [tokens, d]. */
 static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const struct layer *l,
                            struct clf_tensor *x, int64_t batch, int64_t seq,
-                           struct clf_tensor *key_padding, struct clf_tensor **y)
+                           struct clf_tensor *key_padding, struct clf_tensor *pos_bias,
+                           struct clf_tensor **y)
 {
     const struct clf_encoder_config *c = &enc->cfg;
     const int64_t d = c->d_model, h = c->heads, hd = d / h;
@@ -533,6 +551,11 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
     const struct lin in = {svd ? l->svd_w : l->in_w, svd ? l->svd_b : l->in_b, l->qkv_q, l->qkv_s,
                            NULL, NULL, NULL};
     const struct lin out = {l->out_w, l->out_b, l->out_q, l->out_s, NULL, NULL, NULL};
+    if (pos_bias && (svd || quant || c->attn.sparsity != CLF_ATTN_EXACT))
+        return clf_fail(g->ctx, CLF_E_UNSUPPORTED,
+                        "encoder: this model's relative position bias needs exact f32 "
+                        "attention (no sparse, low-rank or quantised attention, --kv or "
+                        "--attn-quant)");
     enum clf_status st = linear(g, x, &in, c->precision, CLF_ACT_NONE, NULL, &qkv);
     const int64_t qks[4] = {batch, h, seq, qd}, hs[4] = {batch, h, seq, hd};
     const int64_t qs[4] = {seq * w, qd, w, 1}, vs[4] = {seq * w, hd, w, 1};
@@ -573,6 +596,7 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
             else
                 ap.variant = c->attn;
             ap.out = heads;
+            ap.position_bias = pos_bias;
             st = clf_op_attention(g, q, k, v, &ap, &o);
         }
     }
@@ -602,7 +626,8 @@ static enum clf_status ffn_act_quant(struct clf_encoder *enc, struct clf_graph *
 /* One layer on x [tokens, d]; *y receives [tokens, d]. */
 static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *g, int64_t li,
                                      struct clf_tensor *x, int64_t batch, int64_t seq,
-                                     struct clf_tensor *key_padding, struct clf_tensor **y)
+                                     struct clf_tensor *key_padding, struct clf_tensor *pos_bias,
+                                     struct clf_tensor **y)
 {
     const struct clf_encoder_config *c = &enc->cfg;
     const struct layer *l = &enc->layers[li];
@@ -613,7 +638,7 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
     if (!c->norm_first) {
         /* n = LN1(x + MHA(x)) (one kernel); f = act(n W1ᵀ + b1); n += q(f) W2ᵀ + b2;
          * y = LN2(n) */
-        st = mha(enc, g, l, x, batch, seq, key_padding, &a);
+        st = mha(enc, g, l, x, batch, seq, key_padding, pos_bias, &a);
         if (st == CLF_OK)
             st = clf_op_add_layernorm(g, x, a, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
@@ -628,7 +653,7 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
         /* n = LN1(x); r = x + MHA(n); n2 = LN2(r); r += FFN(n2); y = r */
         st = clf_op_layernorm(g, x, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
-            st = mha(enc, g, l, n, batch, seq, key_padding, &a);
+            st = mha(enc, g, l, n, batch, seq, key_padding, pos_bias, &a);
         if (st == CLF_OK)
             st = clf_op_add(g, x, a, &r);
         if (st == CLF_OK)
@@ -696,8 +721,19 @@ enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g
                           "layer %lld's FFN activation quantiser has parameters to calibrate: "
                           "call clf_encoder_calibrate first, or give them",
                           (long long)i);
+    /* the relative position bias's [heads, 2 seq - 1] middle columns */
+    struct clf_tensor *pos_bias = NULL;
+    if (st == CLF_OK && enc->rel_bias && seq > enc->rel_max)
+        st = clf_fail(g->ctx, CLF_E_SHAPE,
+                      "encoder: %lld tokens per sequence; the relative position bias covers %lld",
+                      (long long)seq, (long long)enc->rel_max);
+    else if (st == CLF_OK && enc->rel_bias) {
+        const int64_t ps[2] = {enc->cfg.heads, 2 * seq - 1};
+        st = clf_graph_view(g, enc->rel_bias, 2, ps, enc->rel_bias->strides,
+                            enc->rel_bias->offset + enc->rel_max - seq, &pos_bias);
+    }
     for (int64_t i = 0; st == CLF_OK && i < enc->cfg.layers; i++)
-        st = layer_forward(enc, g, i, cur, batch, seq, key_padding, &cur);
+        st = layer_forward(enc, g, i, cur, batch, seq, key_padding, pos_bias, &cur);
     if (st == CLF_OK && enc->norm_w)
         st = clf_op_layernorm(g, cur, enc->norm_w, enc->norm_b, enc->cfg.eps, &cur);
     const int64_t os[3] = {batch, seq, d}, ost[3] = {seq * d, d, 1};

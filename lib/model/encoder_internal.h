@@ -37,10 +37,22 @@ struct clf_encoder {
     struct clf_encoder_config cfg;
     struct layer *layers;
     struct clf_tensor *norm_w, *norm_b; /* optional final LayerNorm */
+    /* optional relative position bias shared by every layer (MPNet's):
+     * [heads, 2·rel_max − 1], column r + rel_max − 1 the bias of key j =
+     * query i + r; sequences up to rel_max tokens (clf_encoder_set_rel_bias) */
+    struct clf_tensor *rel_bias;
+    int64_t rel_max;
     /* clf_encoder_calibrate: while recording, each layer's activation before
      * W2 goes to calib[layer] and the quantiser is left out */
     struct clf_tensor **calib;
 };
+
+/* Gives enc a relative position bias (see struct clf_encoder; it takes
+ * table [heads, 2·max_len − 1] over, also on failure). The attention must
+ * then be exact, f32 and dense (CLF_E_UNSUPPORTED at the forward pass
+ * otherwise). */
+enum clf_status clf_encoder_set_rel_bias(struct clf_encoder *enc, struct clf_tensor *table,
+                                         int64_t max_len);
 
 /* The layer's owned tensors beyond weight_table's. */
 #define EXTRA_TENSORS(l)                                                                      \
