@@ -27,27 +27,36 @@ __kernel void pool_key_padding(__global const int *mask, long m_off, long4 m_str
 #define POOL_WEIGHTED_MEAN 16
 #define POOL_LAST_TOKEN 32
 
+/* The mask of token t as the pooling sees it: 0 for the first skip tokens
+ * (sentence-transformers' include_prompt false: the prompt's, [CLS]
+ * among them), else mask[b, t]. */
+float pool_mask(__global const int *mask, long mb, long mt, long t, long skip)
+{
+    return t < skip ? 0.0f : (float)mask[mb + t * mt];
+}
+
 /* Column j (< d) of mode `mode`'s vector of text b, as sentence-transformers'
- * Pooling computes it (m_t = (float)mask[b, t]; sums in f32, t = 0..seq-1):
+ * Pooling computes it (m_t = pool_mask; sums in f32, t = 0..seq-1):
  *   CLS          h[0, j]
  *   MAX          max_t (m_t != 0 ? h[t, j] : -1e9)
  *   MEAN         Σ m_t·h[t, j] / max(cnt, 1e-9),        cnt = Σ m_t
  *   MEAN_SQRT    Σ m_t·h[t, j] / sqrt(max(cnt, 1e-9))
  *   WEIGHTED     Σ (m_t·(t+1))·h[t, j] / max(wsum, 1e-9), wsum = Σ m_t·(t+1)
- *   LAST_TOKEN   m_l·h[l, j], l = (first t with m_t == 0) - 1, or seq - 1
- *                when there is none, at least 0
+ *   LAST_TOKEN   m_l·h[l, j], l = (first t >= skip with m_t == 0) - 1, or
+ *                seq - 1 when there is none, at least 0 (the last token of
+ *                a right-padded text, as sentence-transformers 3 finds it)
  * hb: h's element (b, 0, j); ht: its token stride; mb, mt: the mask's. */
 float pool_column(__global const float *h, long hb, long ht, __global const int *mask, long mb,
-                  long mt, long seq, int mode, float cnt, float wsum, long last)
+                  long mt, long seq, long skip, int mode, float cnt, float wsum, long last)
 {
     if (mode == POOL_CLS)
         return h[hb];
     if (mode == POOL_LAST_TOKEN)
-        return (float)mask[mb + last * mt] * h[hb + last * ht];
+        return pool_mask(mask, mb, mt, last, skip) * h[hb + last * ht];
     if (mode == POOL_MAX) {
         float v = -INFINITY;
         for (long t = 0; t < seq; t++) {
-            float x = mask[mb + t * mt] != 0 ? h[hb + t * ht] : -1e9f;
+            float x = pool_mask(mask, mb, mt, t, skip) != 0.0f ? h[hb + t * ht] : -1e9f;
             if (isnan(x) || x > v) /* torch.max keeps a NaN; fmax would drop it */
                 v = x;
         }
@@ -55,7 +64,7 @@ float pool_column(__global const float *h, long hb, long ht, __global const int 
     }
     float s = 0.0f;
     for (long t = 0; t < seq; t++) {
-        float m = (float)mask[mb + t * mt];
+        float m = pool_mask(mask, mb, mt, t, skip);
         if (mode == POOL_WEIGHTED_MEAN)
             m *= (float)(t + 1);
         s += m * h[hb + t * ht];
@@ -84,19 +93,20 @@ __kernel void pool_sentence(__global const float *h, long h_off, long4 h_str,  /
                             __global const int *mask, long m_off, long4 m_str, /* [B, S] */
                             __global float *y, long y_off, long4 y_str,        /* [B, n] */
                             long4 shape,                                       /* of y */
-                            long seq, long d, int modes, int normalize)        /* S, D */
+                            long seq, long d, int modes, int normalize,        /* S, D */
+                            long skip)                                         /* tokens left out */
 {
     long b = (long)get_global_id(0), n = shape.s3;
     if (b >= clf_rows4(shape))
         return;
     long mb = m_off + b * m_str.s2, yb = y_off + b * y_str.s2, mt = m_str.s3;
     float cnt = 0.0f, wsum = 0.0f;
-    long zero = seq; /* the first token with m_t == 0 */
+    long zero = seq; /* the first token from skip on with m_t == 0 */
     for (long t = 0; t < seq; t++) {
-        float m = (float)mask[mb + t * mt];
+        float m = pool_mask(mask, mb, mt, t, skip);
         cnt += m;
         wsum += m * (float)(t + 1);
-        if (m == 0.0f && zero == seq)
+        if (m == 0.0f && zero == seq && t >= skip)
             zero = t;
     }
     long last = max(zero - 1, 0L);
@@ -107,7 +117,8 @@ __kernel void pool_sentence(__global const float *h, long h_off, long4 h_str,  /
             continue;
         for (long j = 0; j < d && col < n; j++, col++) {
             long hb = h_off + b * h_str.s1 + j * h_str.s3;
-            float v = pool_column(h, hb, h_str.s2, mask, mb, mt, seq, mode, cnt, wsum, last);
+            float v =
+                pool_column(h, hb, h_str.s2, mask, mb, mt, seq, skip, mode, cnt, wsum, last);
             y[yb + col * y_str.s3] = v;
             ss += v * v;
         }

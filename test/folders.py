@@ -100,6 +100,37 @@ def tiny_models(exe, srcdir, tmp):
     return failed
 
 
+def prompt_left_out(exe, srcdir, tmp):
+    """A prompt the Pooling leaves out (include_prompt false), each pooling
+    mode: test/reference/include-prompt.json (tools/make_prompt_reference.py,
+    sentence-transformers 3)."""
+    with open(os.path.join(srcdir, "test", "reference", "include-prompt.json")) as f:
+        ref = json.load(f)
+    keys = {"mean": "mean_tokens", "max": "max_tokens", "cls": "cls_token",
+            "weightedmean": "weightedmean_tokens"}
+    failed = 0
+    for v in ref["variants"]:
+        name = "include_prompt false, %s, %s" % (os.path.basename(v["folder"]), v["pooling"])
+        folder = os.path.join(tmp, "prompt-" + os.path.basename(v["folder"]) + "-" + v["pooling"])
+        shutil.copytree(os.path.join(srcdir, v["folder"]), folder)
+        path = os.path.join(folder, "1_Pooling", "config.json")
+        with open(path) as f:
+            cfg = json.load(f)
+        cfg = {k: (False if k.startswith("pooling_mode_") else x) for k, x in cfg.items()}
+        cfg["pooling_mode_" + keys.get(v["pooling"], v["pooling"])] = True
+        cfg["include_prompt"] = False
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        npy = os.path.join(tmp, "prompt.npy")
+        r = embed(exe, folder, ref["texts"], ["--prompt-text", ref["prompt"]], npy)
+        if r.returncode:
+            print("FAIL %s: exit %d: %s" % (name, r.returncode, r.stderr.strip()))
+            failed += 1
+            continue
+        failed += compare(name, npy, v["embeddings"])
+    return failed
+
+
 def roberta_length(exe, srcdir, tmp):
     """Without a max_seq_length, a RoBERTa folder takes max_position_embeddings
     less its first two rows (66 -> 64 for the tiny one), as the loader does:
@@ -122,6 +153,7 @@ def main():
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         failed += tiny_models(exe, srcdir, tmp)
+        failed += prompt_left_out(exe, srcdir, tmp)
         failed += roberta_length(exe, srcdir, tmp)
     if not os.path.exists(os.path.join(src, "model.safetensors")):
         print("no model at %s (tools/fetch_model.sh): its variants skipped" % src)
@@ -183,9 +215,6 @@ ERRORS = [
      [], ["config_sentence_transformers.json", "default_prompt_name"]),
     ("an unknown --prompt", {"config_sentence_transformers.json": {"prompts": {"q": "q: "}}},
      ["--prompt", "query"], ["--prompt query", "it has: q"]),
-    ("a prompt left out of the pooling",
-     {"1_Pooling/config.json": dict(POOL, include_prompt=False)}, ["--prompt-text", "q: "],
-     ["include_prompt"]),
     ("--no-truncate with a long text", {}, ["--no-truncate", "--max-seq-length", "4"],
      ["text 1", "longer than 4 tokens"]),
     ("--dimensions past the vector", {}, ["--dimensions", "385"], ["385", "384"]),

@@ -420,6 +420,65 @@ START_TEST(test_mpnet)
 }
 END_TEST
 
+/* Texts in, vectors out with a prompt left out of the pooling
+ * (clf_embed_params.pool_prompt false): the uncased DistilBERT folder's
+ * mean-pooled variant of test/reference/include-prompt.json
+ * (sentence-transformers 3), within its bound in test/folders.py; a
+ * negative count of tokens to leave out refused. */
+static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok);
+
+START_TEST(test_embed_prompt_left_out)
+{
+    struct clf_ctx *ctx = test_ctx();
+    cJSON *root = parse_json_file(CLF_SOURCE_DIR "/test/reference/include-prompt.json");
+    const cJSON *texts = cJSON_GetObjectItemCaseSensitive(root, "texts");
+    const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "variants"), 0);
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(v, "embeddings");
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "pooling")), "mean");
+    const int n = cJSON_GetArraySize(texts);
+    ck_assert_int_eq(n, cJSON_GetArraySize(want));
+    const char *t[16];
+    ck_assert_int_le(n, 16);
+    for (int i = 0; i < n; i++)
+        t[i] = cJSON_GetArrayItem(texts, i)->valuestring;
+    char dir[4096], msg[512];
+    snprintf(dir, sizeof dir, "%s/%s", CLF_SOURCE_DIR,
+             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "folder")));
+    struct clf_sentence_folder *f = NULL;
+    ck_assert_msg(clf_sentence_folder_load(dir, &f, msg, sizeof msg) == CLF_OK, "%s", msg);
+    struct clf_tokenizer_params tp = clf_tokenizer_params_default();
+    ck_assert_ok(ctx, clf_sentence_folder_tokenizer_params(f, &tp));
+    struct clf_tokenizer *tok = NULL;
+    ck_assert_ok(ctx, clf_tokenizer_load(ctx, clf_sentence_folder_tokenizer_file(f), &tp, &tok));
+    struct clf_dp *dp = NULL;
+    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
+    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, dir, NULL, &comm, &dp));
+    ck_assert_status(ctx, clf_dp_set_pooling_skip(dp, -1), CLF_E_INVALID_ARG);
+    const int64_t d = clf_dp_embed_dim(dp);
+    float *out = malloc((size_t)(n * d) * sizeof *out);
+    struct clf_embed_params ep = clf_embed_params_default();
+    ck_assert(ep.pool_prompt);
+    ep.prompt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "prompt"));
+    ep.pool_prompt = false;
+    ep.batch = 2;
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tok, t, (size_t)n, &ep, out, NULL, NULL));
+    double worst = 0;
+    for (int i = 0; i < n; i++)
+        for (int64_t j = 0; j < d; j++) {
+            const double e = fabs(out[i * d + j] -
+                                  cJSON_GetArrayItem(cJSON_GetArrayItem(want, i), (int)j)->valuedouble);
+            worst = e > worst || e != e ? e : worst;
+        }
+    ck_assert_msg(worst <= 1e-5, "max abs error %g against sentence-transformers", worst);
+    printf("bert: a prompt left out of the pooling: max abs error %.3g\n", worst);
+    free(out);
+    clf_dp_destroy(dp);
+    clf_tokenizer_destroy(tok);
+    clf_sentence_folder_destroy(f);
+    cJSON_Delete(root);
+}
+END_TEST
+
 /* The reference texts and embeddings [n, D] (malloc'd). */
 static int read_reference(char ***texts, float **emb)
 {
@@ -1079,6 +1138,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_tiny_load);
     tcase_add_test(tc, test_mpnet);
+    tcase_add_test(tc, test_embed_prompt_left_out);
     tcase_add_test(tc, test_load_errors);
     tcase_add_test(tc, test_forward_errors);
     tcase_add_test(tc, test_text_batches);

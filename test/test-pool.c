@@ -1,7 +1,8 @@
 /*
  * Sentence pooling (lib/ops/pooling.c, cl/pooling.cl), no model needed:
  * clf_op_sentence_pool (every mode alone, and concatenations, truncated,
- * normalised or not) and clf_op_mean_pool_normalize against a
+ * normalised or not; and with leading tokens left out, clf_pooling_sentence's
+ * skip) and clf_op_mean_pool_normalize against a
  * double-precision reference on random hidden states (dense and strided),
  * random masks with a row of no token, a full row and scattered tokens;
  * the key padding of a mask (exact); argument errors.
@@ -36,16 +37,21 @@
 #define SLACK 1.01
 
 /* Mode `mode`'s column j of text b in double, and its bound E (above):
- * hidden [B, S, D] read from host through strides hs, offset ho. */
+ * hidden [B, S, D] read from host through strides hs, offset ho; the first
+ * skip tokens' mask taken as 0 (LAST_TOKEN: the token before the first 0
+ * from skip on). */
 static double ref_column(const float *host, const int64_t *hs, int64_t ho, const int32_t *mask,
-                         int64_t b, int64_t S, int64_t j, unsigned mode, double *e)
+                         int64_t b, int64_t S, int64_t j, unsigned mode, int64_t skip, double *e)
 {
     const double u = TEST_U32;
-    const int32_t *m = mask + b * S;
+    int32_t m[64];
+    ck_assert_int_le(S, 64);
+    for (int64_t t = 0; t < S; t++)
+        m[t] = t < skip ? 0 : mask[b * S + t];
     const float *h = host + ho + b * hs[0] + j * hs[2];
     double n = 0, w = 0, s = 0, a = 0, sw = 0, aw = 0;
     int64_t last = -1;
-    for (int64_t t = 0; t < S && last < 0; t++)
+    for (int64_t t = skip; t < S && last < 0; t++)
         if (!m[t])
             last = t;
     last = last < 0 ? S - 1 : last - 1;
@@ -90,7 +96,7 @@ static double ref_column(const float *host, const int64_t *hs, int64_t ho, const
  * columns, normalised or not), then checks out [B, N] against the bound. */
 static void check_pool(const float *host, const int64_t *hs, int64_t ho, const int32_t *mask,
                        int64_t B, int64_t S, int64_t D, unsigned modes, int64_t N,
-                       bool normalize, const float *out, const char *what)
+                       bool normalize, int64_t skip, const float *out, const char *what)
 {
     const double u = TEST_U32;
     double *p = malloc((size_t)N * sizeof *p), *e = malloc((size_t)N * sizeof *e);
@@ -100,7 +106,7 @@ static void check_pool(const float *host, const int64_t *hs, int64_t ho, const i
         int64_t col = 0;
         for (unsigned mode = CLF_POOL_CLS; mode <= CLF_POOL_LAST_TOKEN; mode <<= 1)
             for (int64_t j = 0; (modes & mode) && j < D && col < N; j++, col++) {
-                p[col] = ref_column(host, hs, ho, mask, b, S, j, mode, &e[col]);
+                p[col] = ref_column(host, hs, ho, mask, b, S, j, mode, skip, &e[col]);
                 pn += p[col] * p[col];
                 en += e[col] * e[col];
             }
@@ -164,7 +170,7 @@ START_TEST(test_mean_pool_dense)
     test_poison(y);
     ck_assert_ok(ctx, clf_graph_run(g));
     float *out = test_read_all(y);
-    check_pool(h, hs, 0, mask, B, S, D, CLF_POOL_MEAN, D, true, out, "dense");
+    check_pool(h, hs, 0, mask, B, S, D, CLF_POOL_MEAN, D, true, 0, out, "dense");
     free(out);
     clf_graph_destroy(g);
     clf_tensor_destroy(x);
@@ -204,7 +210,9 @@ START_TEST(test_sentence_pool)
     struct clf_tensor *x = test_upload(3, shape, h), *m = NULL;
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, ms, &m));
     ck_assert_ok(ctx, clf_tensor_write(m, mask, (size_t)(B * S) * sizeof *mask));
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    for (size_t cs = 0; cs < 2 * sizeof cases / sizeof cases[0]; cs++) {
+        const size_t c = cs % (sizeof cases / sizeof cases[0]);
+        const int64_t skip = cs < sizeof cases / sizeof cases[0] ? 0 : 3; /* a prompt's */
         int64_t k = 0;
         for (unsigned bits = cases[c].modes; bits; bits &= bits - 1)
             k++;
@@ -213,8 +221,12 @@ START_TEST(test_sentence_pool)
         struct clf_graph *g = NULL;
         struct clf_tensor *y = NULL;
         ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-        ck_assert_ok(ctx, clf_op_sentence_pool(g, x, m, cases[c].modes, dims,
-                                               cases[c].normalize, &y));
+        if (skip)
+            ck_assert_ok(ctx, clf_pooling_sentence(g, x, m, cases[c].modes, dims,
+                                                   cases[c].normalize, skip, &y));
+        else
+            ck_assert_ok(ctx, clf_op_sentence_pool(g, x, m, cases[c].modes, dims,
+                                                   cases[c].normalize, &y));
         ck_assert_int_eq(y->ndim, 2);
         ck_assert_int_eq(y->shape[0], B);
         ck_assert_int_eq(y->shape[1], N);
@@ -222,9 +234,10 @@ START_TEST(test_sentence_pool)
         ck_assert_ok(ctx, clf_graph_run(g));
         float *out = test_read_all(y);
         char what[64];
-        snprintf(what, sizeof what, "modes 0x%02x, %lld columns%s", cases[c].modes, (long long)N,
-                 cases[c].normalize ? ", normalised" : "");
-        check_pool(h, hs, 0, mask, B, S, D, cases[c].modes, N, cases[c].normalize, out, what);
+        snprintf(what, sizeof what, "modes 0x%02x, %lld columns%s, skip %lld", cases[c].modes,
+                 (long long)N, cases[c].normalize ? ", normalised" : "", (long long)skip);
+        check_pool(h, hs, 0, mask, B, S, D, cases[c].modes, N, cases[c].normalize, skip, out,
+                   what);
         free(out);
         clf_graph_destroy(g);
     }
@@ -322,7 +335,7 @@ START_TEST(test_mean_pool_strided)
     test_poison(y);
     ck_assert_ok(ctx, clf_graph_run(g));
     float *out = test_read_all(y);
-    check_pool(h, hs, 2, mask, B, S, D, CLF_POOL_MEAN, D, true, out, "strided");
+    check_pool(h, hs, 2, mask, B, S, D, CLF_POOL_MEAN, D, true, 0, out, "strided");
     free(out);
     clf_graph_destroy(g);
     clf_tensor_destroy(x);
@@ -394,6 +407,9 @@ START_TEST(test_errors)
                      CLF_E_INVALID_ARG);
     ck_assert_status(ctx, clf_op_sentence_pool(g, h, mb, CLF_POOL_CLS, 0, true, &y),
                      CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_pooling_sentence(g, h, m, CLF_POOL_MEAN, 0, true, -1, &y),
+                     CLF_E_INVALID_ARG);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "-1 tokens to leave out"));
     ck_assert_ptr_null(y);
     ck_assert_uint_eq(clf_graph_node_count(g), 0);
     clf_graph_destroy(g);

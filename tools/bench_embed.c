@@ -144,11 +144,12 @@ int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
     struct clf_sentence_folder *sf = NULL;
     struct embed_setup su = {0};
     const struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
-    if (rc == CLI_OK && (embed_setup_folder(dir, &su, &sf) || embed_check_prompt(dir, sf, &su) ||
+    if (rc == CLI_OK && (embed_setup_folder(dir, &su, &sf) ||
                          !embed_tokenizer_path(&su, path, sizeof path)))
         rc = cli_error("no model at %s (tools/fetch_model.sh fetches all-MiniLM-L6-v2)", dir);
     if (rc == CLI_OK &&
         (clf_tokenizer_load(ctx, path, &su.tp, &tok) != CLF_OK ||
+         embed_prompt_skip(&su, tok) != CLF_OK ||
          clf_dp_create_bert_rank(ctx, su.model_dir, NULL, &comm, &dp) != CLF_OK ||
          embed_setup_runner(dp, &su) != CLF_OK))
         rc = cli_error("%s", clf_ctx_last_error(ctx));

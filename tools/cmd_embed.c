@@ -561,7 +561,11 @@ static int setup(const struct embed_opts *o, const char *dir, struct embed_setup
                                    names);
         }
     }
-    return embed_check_prompt(dir, *sf, su);
+    if (su->prompt && !su->pool_prompt && o->tp)
+        return cli_error("%s: a prompt left out of the pooling (include_prompt false) with "
+                         "--tensor-parallel is not supported",
+                         dir);
+    return 0;
 }
 
 int cmd_embed(int argc, char **argv)
@@ -642,6 +646,8 @@ int cmd_embed(int argc, char **argv)
     if (!cli_mpi_all_ok(&mpi, embed_tokenizer_path(&su, path, sizeof path)))
         goto done;
     enum clf_status st = clf_tokenizer_load(ctx, path, &tp, &tok);
+    if (st == CLF_OK)
+        st = embed_prompt_skip(&su, tok);
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {
         bool cut = false;
         ids[i] = malloc((size_t)tp.max_length * sizeof **ids);

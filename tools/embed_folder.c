@@ -59,6 +59,8 @@ int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_senten
     s->dims = 0;
     s->prompt_name = clf_sentence_folder_default_prompt(*sf); /* sentence-transformers applies it */
     s->prompt = clf_sentence_folder_prompt(*sf, s->prompt_name);
+    s->pool_prompt = clf_sentence_folder_include_prompt(*sf);
+    s->pool_skip = 0;
     s->n_dense = clf_sentence_folder_dense_count(*sf);
     if (s->n_dense > sizeof s->dense / sizeof s->dense[0])
         return cli_error("%s: %zu Dense modules (at most 8)", dir, s->n_dense);
@@ -67,15 +69,20 @@ int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_senten
     return 0;
 }
 
-int embed_check_prompt(const char *dir, const struct clf_sentence_folder *sf,
-                       const struct embed_setup *s)
+enum clf_status embed_prompt_skip(struct embed_setup *s, struct clf_tokenizer *tok)
 {
-    if (s->prompt && !clf_sentence_folder_include_prompt(sf))
-        return cli_error("%s: the Pooling's include_prompt is false (the prompt's tokens left "
-                         "out of the mean), which clformer does not run: give --prompt-text \"\" "
-                         "to embed without the prompt",
-                         dir);
-    return 0;
+    s->pool_skip = 0;
+    if (!s->prompt || s->pool_prompt)
+        return CLF_OK;
+    const size_t cap = (size_t)s->tp.max_length; /* the tokenizer's, loaded with s->tp */
+    int32_t *ids = malloc(cap * sizeof *ids);
+    size_t n = 0;
+    enum clf_status st = ids ? clf_tokenizer_encode_sentence(tok, NULL, s->prompt, ids, cap, &n,
+                                                             NULL)
+                             : CLF_E_OUT_OF_MEMORY;
+    free(ids);
+    s->pool_skip = st == CLF_OK ? (int64_t)n - 1 : 0;
+    return st;
 }
 
 bool embed_tokenizer_path(const struct embed_setup *s, char *path, size_t size)
@@ -95,6 +102,8 @@ enum clf_status embed_setup_runner(struct clf_dp *dp, const struct embed_setup *
         st = clf_dp_set_dense(dp, s->dense, s->n_dense);
     if (st == CLF_OK)
         st = clf_dp_set_pooling(dp, s->pooling, s->dims, s->normalize);
+    if (st == CLF_OK)
+        st = clf_dp_set_pooling_skip(dp, s->pool_skip);
     return st;
 }
 

@@ -23,6 +23,8 @@ struct embed_setup {
     int64_t dims;             /* 0: every column */
     const char *prompt_name;  /* the prompt's name, or NULL */
     const char *prompt;       /* its text (owned by the folder or argv), or NULL */
+    bool pool_prompt;         /* the prompt's tokens pooled (the Pooling's include_prompt) */
+    int64_t pool_skip;        /* tokens left out of the pooling (embed_prompt_skip) */
     struct clf_dense_layer dense[8]; /* the folder's Dense modules (weights the folder's) */
     size_t n_dense;
 };
@@ -34,11 +36,11 @@ struct embed_setup {
  * printed. */
 int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_sentence_folder **sf);
 
-/* 0, or the error (printed; a CLI exit code) for a prompt the folder's
- * pooling would leave out (include_prompt false), which clformer does not
- * run. */
-int embed_check_prompt(const char *dir, const struct clf_sentence_folder *sf,
-                       const struct embed_setup *s);
+/* s->pool_skip for a prompt the folder's pooling leaves out (include_prompt
+ * false): the prompt's ids as tok makes them alone, less its closing
+ * special token, as sentence-transformers counts them ([CLS] included);
+ * else 0. CLF_OK or tok's error. */
+enum clf_status embed_prompt_skip(struct embed_setup *s, struct clf_tokenizer *tok);
 
 /* The tokenizer's file the folder chose (clf_sentence_folder_tokenizer_file:
  * vocab.txt or tokenizer.json) into path. False, the error printed, when
@@ -47,7 +49,8 @@ bool embed_tokenizer_path(const struct embed_setup *s, char *path, size_t size);
 
 /* A BERT runner's pooling, Dense layers and truncation as s says: the
  * modes first (the Dense layers take the pooled width), then the Dense
- * layers, then the truncation against their output. */
+ * layers, then the truncation against their output; the tokens left out
+ * (s->pool_skip). */
 enum clf_status embed_setup_runner(struct clf_dp *dp, const struct embed_setup *s);
 
 /* --pooling's value: names from "cls", "max", "mean", "mean_sqrt_len",

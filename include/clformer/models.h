@@ -406,8 +406,9 @@ CLF_API bool clf_sentence_folder_has_modules(const struct clf_sentence_folder *f
 CLF_API unsigned clf_sentence_folder_pooling(const struct clf_sentence_folder *f);
 /** Whether a Normalize module follows the pooling. */
 CLF_API bool clf_sentence_folder_normalize(const struct clf_sentence_folder *f);
-/** The Pooling's include_prompt: false means the prompt's tokens are left
- *  out of the pooling (clformer runs such a model only without a prompt). */
+/** The Pooling's include_prompt: false means the prompt's tokens ([CLS]
+ *  among them) are left out of the pooling (clf_embed_params.pool_prompt,
+ *  clf_dp_set_pooling_skip). */
 CLF_API bool clf_sentence_folder_include_prompt(const struct clf_sentence_folder *f);
 /** The Pooling's word_embedding_dimension (0: not given). */
 CLF_API int64_t clf_sentence_folder_pooling_dim(const struct clf_sentence_folder *f);

@@ -336,6 +336,13 @@ struct clf_embed_params {
     /** clf_dp_embed_texts: put before every text (a sentence-transformers
      *  prompt, e.g. clf_sentence_folder_prompt's), or NULL (default) */
     const char *prompt;
+    /** clf_dp_embed_texts with a prompt: whether its tokens are pooled with
+     *  the text's. Default true; false leaves them out (the prompt
+     *  tokenised alone less its closing special token, [CLS] included,
+     *  through clf_dp_set_pooling_skip for the call), as sentence-
+     *  transformers' Pooling with include_prompt false
+     *  (clf_sentence_folder_include_prompt). */
+    bool pool_prompt;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (see
@@ -403,6 +410,14 @@ CLF_API enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokeniz
  */
 CLF_API enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, int64_t dims,
                                            bool normalize);
+
+/** A BERT runner's pooling leaves the first `tokens` tokens of every text
+ *  out (their mask taken as 0 for the pooling only, not the attention; CLS
+ *  pooling still takes token 0): sentence-transformers' include_prompt
+ *  false with a prompt of tokens - 1 tokens after [CLS]. Default 0.
+ *  Recorded graphs are dropped when it changes. A negative count or an
+ *  encoder's runner is CLF_E_INVALID_ARG. */
+CLF_API enum clf_status clf_dp_set_pooling_skip(struct clf_dp *dp, int64_t tokens);
 
 /**
  * Dense layers after a BERT runner's pooling (sentence-transformers' Dense

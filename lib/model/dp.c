@@ -74,6 +74,7 @@ struct clf_dp {
     unsigned pool_modes;
     int64_t dims;                 /* the truncation asked (0: none) */
     bool pool_normalize;
+    int64_t pool_skip;            /* leading tokens left out (clf_dp_set_pooling_skip) */
     /* Dense layers after the pooling (clf_dp_set_dense) */
     size_t n_dense;
     enum clf_act *dense_act;      /* [n_dense] */
@@ -334,10 +335,11 @@ static enum clf_status record_pooling(struct clf_dp *dp, struct dp_member *m,
                                       struct clf_tensor *h)
 {
     if (!dp->n_dense)
-        return clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, dp->dims,
-                                    dp->pool_normalize, &m->out);
+        return clf_pooling_sentence(m->g, h, m->pad, dp->pool_modes, dp->dims,
+                                    dp->pool_normalize, dp->pool_skip, &m->out);
     struct clf_tensor *x = NULL;
-    enum clf_status st = clf_op_sentence_pool(m->g, h, m->pad, dp->pool_modes, 0, false, &x);
+    enum clf_status st =
+        clf_pooling_sentence(m->g, h, m->pad, dp->pool_modes, 0, false, dp->pool_skip, &x);
     for (size_t k = 0; st == CLF_OK && k < dp->n_dense; k++) {
         struct clf_gemm_params p = clf_gemm_params_default();
         p.trans_b = true;
@@ -616,11 +618,25 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
         if (truncated)
             truncated[i] = cut;
     }
+    /* a prompt left out of the pooling: its tokens as it tokenises alone,
+     * less the closing special token, as sentence-transformers counts them */
+    const int64_t skip_before = dp->pool_skip;
+    if (st == CLF_OK && ep.prompt && !ep.pool_prompt) {
+        size_t plen = 0;
+        int32_t *pids = malloc(cap * sizeof *pids);
+        st = pids ? clf_tokenizer_encode_sentence(tok, NULL, ep.prompt, pids, cap, &plen, NULL)
+                  : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the prompt's ids");
+        free(pids);
+        if (st == CLF_OK)
+            st = clf_dp_set_pooling_skip(dp, (int64_t)plen - 1);
+    }
     struct clf_text_batches *bt = NULL;
     if (st == CLF_OK)
         st = clf_text_batches_make(ctx, (const int32_t *const *)ids, len, n, p, &bt);
     if (st == CLF_OK)
         st = clf_dp_embed(dp, clf_text_batches_list(bt), clf_text_batches_count(bt), rows);
+    if (dp->pool_skip != skip_before)
+        clf_dp_set_pooling_skip(dp, skip_before);
     if (st == CLF_OK) { /* back to the texts' order */
         const size_t *order = clf_text_batches_order(bt), row = (size_t)embed_cols(dp);
         for (size_t s = 0; s < n; s++)
@@ -664,6 +680,21 @@ enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, int64_t di
     dp->pool_normalize = normalize;
     for (int i = 0; i < dp->nlocal; i++) /* recorded with the previous pooling */
         drop_shape(&dp->m[i]);
+    return CLF_OK;
+}
+
+enum clf_status clf_dp_set_pooling_skip(struct clf_dp *dp, int64_t tokens)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    if (!dp->bert || tokens < 0)
+        return clf_fail(dp->m[0].ctx, CLF_E_INVALID_ARG,
+                        "pooling: %lld leading tokens to leave out%s", (long long)tokens,
+                        dp->bert ? "" : " of an encoder's runner, not a BERT one");
+    if (tokens != dp->pool_skip)
+        for (int i = 0; i < dp->nlocal; i++) /* recorded with the previous pooling */
+            drop_shape(&dp->m[i]);
+    dp->pool_skip = tokens;
     return CLF_OK;
 }
 

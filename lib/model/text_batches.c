@@ -21,7 +21,7 @@ struct clf_text_batches {
 
 void clf_embed_params_init(struct clf_embed_params *out, size_t size)
 {
-    struct clf_embed_params p = {.batch = 32, .max_batch_tokens = 0};
+    struct clf_embed_params p = {.batch = 32, .max_batch_tokens = 0, .pool_prompt = true};
     p.size = sizeof p;
     clf_abi_fill(out, size, &p, sizeof p);
 }

@@ -20,11 +20,15 @@ static enum clf_status enqueue_sentence(struct clf_ctx *ctx, struct clf_node *no
                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
     /* h, mask -> y, shape, then seq, d, modes (iparams[0], enum clf_pooling's
-     * bits), normalize (iparams[1]); one work-item per text */
-    cl_long seq = node->in[0]->shape[1], d = node->in[0]->shape[2];
+     * bits), normalize (iparams[1]), the tokens left out (iparams[2]); one
+     * work-item per text */
+    cl_long seq = node->in[0]->shape[1], d = node->in[0]->shape[2], skip = node->iparams[2];
     cl_int modes = (cl_int)node->iparams[0], normalize = (cl_int)node->iparams[1];
-    const struct clf_karg args[] = {
-        {sizeof seq, &seq}, {sizeof d, &d}, {sizeof modes, &modes}, {sizeof normalize, &normalize}};
+    const struct clf_karg args[] = {{sizeof seq, &seq},
+                                    {sizeof d, &d},
+                                    {sizeof modes, &modes},
+                                    {sizeof normalize, &normalize},
+                                    {sizeof skip, &skip}};
     return clf_launch_io_rows(ctx, node, "pooling", "pool_sentence", args, CLF_NARGS(args),
                               n_wait, wait, ev);
 }
@@ -92,6 +96,13 @@ enum clf_status clf_op_sentence_pool(struct clf_graph *g, struct clf_tensor *hid
                                      struct clf_tensor *mask, unsigned modes, int64_t dims,
                                      bool normalize, struct clf_tensor **out)
 {
+    return clf_pooling_sentence(g, hidden, mask, modes, dims, normalize, 0, out);
+}
+
+enum clf_status clf_pooling_sentence(struct clf_graph *g, struct clf_tensor *hidden,
+                                     struct clf_tensor *mask, unsigned modes, int64_t dims,
+                                     bool normalize, int64_t skip, struct clf_tensor **out)
+{
     const char *op = "sentence_pool";
     enum clf_status st = clf_graph_check_call(g, out, op);
     if (st == CLF_OK)
@@ -110,6 +121,9 @@ enum clf_status clf_op_sentence_pool(struct clf_graph *g, struct clf_tensor *hid
         return clf_fail(g->ctx, CLF_E_INVALID_ARG,
                         "%s: %lld dimensions asked of a %lld-wide pooled vector", op,
                         (long long)dims, (long long)width);
+    if (skip < 0)
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: %lld tokens to leave out", op,
+                        (long long)skip);
     const int64_t ps[2] = {hidden->shape[0], dims ? dims : width};
     struct clf_node node = {0};
     node.impl = &op_sentence;
@@ -118,6 +132,7 @@ enum clf_status clf_op_sentence_pool(struct clf_graph *g, struct clf_tensor *hid
     node.in[1] = mask;
     node.iparams[0] = modes;
     node.iparams[1] = normalize;
+    node.iparams[2] = skip;
     return clf_add_node_with_output(g, &node, CLF_F32, 2, ps, out);
 }
 

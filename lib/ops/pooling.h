@@ -14,6 +14,13 @@
 enum clf_status clf_pooling_key_padding(struct clf_graph *g, struct clf_tensor *mask,
                                         struct clf_tensor **kp);
 
+/* clf_op_sentence_pool with the first skip tokens of every text left out
+ * of the pooling (their mask taken as 0; CLS pooling still takes token 0):
+ * sentence-transformers' include_prompt false. */
+enum clf_status clf_pooling_sentence(struct clf_graph *g, struct clf_tensor *hidden,
+                                     struct clf_tensor *mask, unsigned modes, int64_t dims,
+                                     bool normalize, int64_t skip, struct clf_tensor **out);
+
 /* *out receives f32 [rows, dims] (graph-owned; dims 0: n) = the first dims
  * columns of x f32 [rows, n], L2-normalised with normalize (as
  * clf_op_sentence_pool's): the end of a sentence embedding after Dense
