@@ -164,16 +164,27 @@ static const char *model_dir(const struct bench_opts *o)
     return clf_default_model_dir(dir, sizeof dir) == CLF_OK ? dir : ".";
 }
 
-/* The sentences tokenised and padded into bt [N_SENT, seq]. */
+/* The sentences tokenised (with the tokenizer the folder chooses, its
+ * settings) and padded into bt [N_SENT, seq]. */
 static int tokenize(struct clf_ctx *ctx, const char *dir, struct embed_batch *bt)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    char msg[1024];
+    struct clf_sentence_folder *f = NULL;
+    if (clf_sentence_folder_load(dir, &f, msg, sizeof msg) != CLF_OK)
+        return cli_error("model: %s", msg);
     struct clf_tokenizer_params tp = clf_tokenizer_params_default();
+    const char *path = clf_sentence_folder_tokenizer_file(f);
     struct clf_tokenizer *tok = NULL;
-    int32_t *ids = malloc((size_t)(N_SENT * tp.max_length) * sizeof *ids), *rows[N_SENT];
+    int32_t *ids = NULL, *rows[N_SENT];
     size_t len[N_SENT];
-    enum clf_status st = ids ? clf_tokenizer_load(ctx, path, &tp, &tok) : CLF_E_OUT_OF_MEMORY;
+    enum clf_status st = path ? clf_sentence_folder_tokenizer_params(f, &tp) : CLF_E_IO;
+    if (st == CLF_OK && !(ids = malloc((size_t)(N_SENT * tp.max_length) * sizeof *ids)))
+        st = CLF_E_OUT_OF_MEMORY;
+    if (st == CLF_OK)
+        st = clf_tokenizer_load(ctx, path, &tp, &tok);
+    clf_sentence_folder_destroy(f);
+    if (!path)
+        return cli_error("model: %s has no vocab.txt nor tokenizer.json", dir);
     for (int i = 0; st == CLF_OK && i < N_SENT; i++) {
         rows[i] = ids + i * tp.max_length;
         st = clf_tokenizer_encode(tok, sentence(i), rows[i], (size_t)tp.max_length, &len[i],

@@ -148,7 +148,8 @@ def onnx_session(ort, torch, model, sample, threads, tmp):
     mean-pooled vectors, a label)."""
     import numpy as np
 
-    names = ("input_ids", "attention_mask", "token_type_ids")
+    # the inputs the tokenizer gives (MPNet, RoBERTa's: no token types)
+    names = tuple(n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample)
     bert = model[0].auto_model
 
     class Hidden(torch.nn.Module):
@@ -158,8 +159,8 @@ def onnx_session(ort, torch, model, sample, threads, tmp):
             super().__init__()
             self.m = m
 
-        def forward(self, ids, mask, types):
-            return self.m(input_ids=ids, attention_mask=mask, token_type_ids=types)[0]
+        def forward(self, *inputs):
+            return self.m(**dict(zip(names, inputs)))[0]
 
     path = os.path.join(tmp, "minilm.onnx")
     axes = {n: {0: "batch", 1: "seq"} for n in names + ("hidden",)}
@@ -196,7 +197,7 @@ def onnx_session(ort, torch, model, sample, threads, tmp):
 def onnx_feed(features):
     """A tokenised batch (torch tensors) as ONNX Runtime's int64 feed."""
     return {k: features[k].numpy().astype("int64")
-            for k in ("input_ids", "attention_mask", "token_type_ids")}
+            for k in ("input_ids", "attention_mask", "token_type_ids") if k in features}
 
 
 def varied_texts(n):
