@@ -492,13 +492,15 @@ static enum clf_status attention_quant(struct clf_encoder *enc, struct clf_graph
                 st = clf_graph_view(g, cs, 3, ss, sst, 0, &scales[i]);
             ap.kv_axis = CLF_QUANT_ROW;
         } else {
-            /* columns of [tokens, d]: scales [d] = [heads, hd], the same for
-             * every batch */
-            const int64_t ts[2] = {batch * seq, d}, tst[2] = {w, 1};
-            const int64_t cst[4] = {seq * d, hd, d, 1};
-            const int64_t ss[3] = {batch, h, hd}, sst[3] = {0, hd, 1};
-            qp.axis = CLF_QUANT_COLUMN;
-            st = clf_graph_view(g, qkv, 2, ts, tst, i ? voff : koff, &src);
+            /* per sequence and channel: rows of the [batch, heads, hd, seq]
+             * view of qkv (k or v transposed), so a scale spans one
+             * sequence's tokens and never its batch-mates'; codes [batch,
+             * heads, hd, seq] dense, read back as [batch, heads, seq, hd];
+             * scales [batch·heads·hd] */
+            const int64_t ts[4] = {batch, h, hd, seq}, tst[4] = {seq * w, hd, 1, w};
+            const int64_t cst[4] = {h * hd * seq, hd * seq, 1, seq};
+            const int64_t ss[3] = {batch, h, hd}, sst[3] = {h * hd, hd, 1};
+            st = clf_graph_view(g, qkv, 4, ts, tst, i ? voff : koff, &src);
             if (st == CLF_OK)
                 st = clf_op_quantize(g, src, &qp, &cq, &cs, &cz);
             if (st == CLF_OK)
