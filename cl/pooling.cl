@@ -19,21 +19,6 @@ __kernel void pool_key_padding(__global const int *mask, long m_off, long4 m_str
         mask[clf_offset4(gid, shape, m_str, m_off)] == 0 ? 1 : 0;
 }
 
-/* y = pad != 0 ? 0 : x (+0; x's NaN and ±Inf too): the padded tokens'
- * values left out of a statistic (pad usually broadcast through zero
- * strides). One work-item per element. */
-__kernel void pool_zero_padded(__global const float *x, long x_off, long4 x_str, /* [...] */
-                               __global const int *pad, long p_off, long4 p_str, /* [...] */
-                               __global float *y, long y_off, long4 y_str,       /* [...] */
-                               long4 shape)                                      /* of all */
-{
-    long gid = (long)get_global_id(0);
-    if (gid >= clf_numel4(shape))
-        return;
-    y[clf_offset4(gid, shape, y_str, y_off)] =
-        pad[clf_offset4(gid, shape, p_str, p_off)] ? 0.0f : x[clf_offset4(gid, shape, x_str, x_off)];
-}
-
 /* Pooling modes: the bits of enum clf_pooling (include/clformer/ops.h). */
 #define POOL_CLS 1
 #define POOL_MAX 2

@@ -17,7 +17,7 @@
 
 #include "../graph/graph.h"
 #include "../ops/attention_variant.h"
-#include "../ops/pooling.h"
+#include "../ops/quant.h"
 #include "encoder_internal.h"
 #include "../ops/tt.h"
 #include "ffn_factor.h"
@@ -493,25 +493,18 @@ static enum clf_status attention_quant(struct clf_encoder *enc, struct clf_graph
                 st = clf_graph_view(g, cs, 3, ss, sst, 0, &scales[i]);
             ap.kv_axis = CLF_QUANT_ROW;
         } else {
-            /* per sequence and channel: rows of the [batch, heads, hd, seq]
-             * view of qkv (k or v transposed), so a scale spans one
-             * sequence's tokens and never its batch-mates', nor its padded
-             * tokens (zeroed first: their number depends on the batch's
-             * longest text); codes [batch, heads, hd, seq] dense, read back
-             * as [batch, heads, seq, hd]; scales [batch·heads·hd] */
-            const int64_t ts[4] = {batch, h, hd, seq}, tst[4] = {seq * w, hd, 1, w};
-            const int64_t cst[4] = {h * hd * seq, hd * seq, 1, seq};
-            const int64_t ss[3] = {batch, h, hd}, sst[3] = {h * hd, hd, 1};
-            st = clf_graph_view(g, qkv, 4, ts, tst, i ? voff : koff, &src);
-            if (st == CLF_OK && key_padding) {
-                const int64_t kst[4] = {key_padding->strides[0], 0, 0, key_padding->strides[1]};
-                struct clf_tensor *pad = NULL;
-                st = clf_graph_view(g, key_padding, 4, ts, kst, key_padding->offset, &pad);
-                if (st == CLF_OK)
-                    st = clf_pooling_zero_padded(g, src, pad, &src);
-            }
+            /* per sequence and channel: one scale per (sequence, column)
+             * of [batch, seq, d] over the sequence's unpadded tokens, so
+             * that neither its batch-mates nor its padding (whose length
+             * depends on the batch's longest text) reach it; codes [batch,
+             * seq, d] read as [batch, heads, seq, hd], scales [batch, d] as
+             * [batch, heads, hd] */
+            const int64_t ts[3] = {batch, seq, d}, tst[3] = {seq * w, w, 1};
+            const int64_t cst[4] = {seq * d, hd, d, 1};
+            const int64_t ss[3] = {batch, h, hd}, sst[3] = {d, hd, 1};
+            st = clf_graph_view(g, qkv, 3, ts, tst, i ? voff : koff, &src);
             if (st == CLF_OK)
-                st = clf_op_quantize(g, src, &qp, &cq, &cs, &cz);
+                st = clf_quantize_seq_columns(g, src, key_padding, &cq, &cs);
             if (st == CLF_OK)
                 st = clf_graph_view(g, cq, 4, hs, cst, 0, &codes[i]);
             if (st == CLF_OK)

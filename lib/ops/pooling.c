@@ -2,9 +2,8 @@
  * Sentence pooling (cl/pooling.cl): sentence-transformers' Pooling modes,
  * Matryoshka truncation and L2 normalisation in one node and kernel
  * (clf_op_sentence_pool; clf_op_mean_pool_normalize is its mean and
- * normalise), the key padding of an attention mask
- * (clf_pooling_key_padding) and the padded tokens' values zeroed
- * (clf_pooling_zero_padded). Arguments are checked when recorded.
+ * normalise), and the key padding of an attention mask
+ * (clf_pooling_key_padding). Arguments are checked when recorded.
  */
 #include <stdio.h>
 
@@ -15,13 +14,6 @@ static enum clf_status enqueue_key_padding(struct clf_ctx *ctx, struct clf_node 
 {
     /* mask -> kp, shape */
     return clf_launch_io_args(ctx, node, "pooling", "pool_key_padding", NULL, 0, n_wait, wait, ev);
-}
-
-static enum clf_status enqueue_zero_padded(struct clf_ctx *ctx, struct clf_node *node,
-                                           cl_uint n_wait, const cl_event *wait, cl_event *ev)
-{
-    /* x, pad -> y, shape */
-    return clf_launch_io_args(ctx, node, "pooling", "pool_zero_padded", NULL, 0, n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_sentence(struct clf_ctx *ctx, struct clf_node *node,
@@ -53,8 +45,6 @@ static const struct clf_op_impl op_truncate_normalize = {.name = "truncate_norma
 
 static const struct clf_op_impl op_key_padding = {.name = "key_padding",
                                                   .enqueue = enqueue_key_padding};
-static const struct clf_op_impl op_zero_padded = {.name = "zero_padded",
-                                                  .enqueue = enqueue_zero_padded};
 static const struct clf_op_impl op_sentence = {.name = "sentence_pool",
                                                .enqueue = enqueue_sentence};
 
@@ -71,28 +61,6 @@ static enum clf_status check_mask(struct clf_graph *g, const struct clf_tensor *
         return clf_fail(g->ctx, CLF_E_SHAPE, "%s: the mask must be i32 [batch, seq]%s", op,
                         hidden ? " matching the hidden states" : "");
     return CLF_OK;
-}
-
-enum clf_status clf_pooling_zero_padded(struct clf_graph *g, struct clf_tensor *x,
-                                        struct clf_tensor *pad, struct clf_tensor **out)
-{
-    enum clf_status st = clf_graph_check_call(g, out, "zero_padded");
-    if (st == CLF_OK)
-        st = clf_graph_check_input(g, x, "zero_padded x");
-    if (st == CLF_OK)
-        st = clf_graph_check_input(g, pad, "zero_padded pad");
-    if (st != CLF_OK)
-        return st;
-    if (x->dtype != CLF_F32 || pad->dtype != CLF_I32 || !clf_same_shape(x, pad))
-        return clf_fail(g->ctx, CLF_E_SHAPE,
-                        "zero_padded: x f32 and pad i32 of one shape needed (got %s, %s)",
-                        clf_dtype_str(x->dtype), clf_dtype_str(pad->dtype));
-    struct clf_node node = {0};
-    node.impl = &op_zero_padded;
-    node.n_in = 2;
-    node.in[0] = x;
-    node.in[1] = pad;
-    return clf_add_node_with_output(g, &node, CLF_F32, x->ndim, x->shape, out);
 }
 
 enum clf_status clf_pooling_key_padding(struct clf_graph *g, struct clf_tensor *mask,

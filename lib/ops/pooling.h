@@ -14,13 +14,6 @@
 enum clf_status clf_pooling_key_padding(struct clf_graph *g, struct clf_tensor *mask,
                                         struct clf_tensor **kp);
 
-/* *out receives f32, x's shape (graph-owned, dense) = pad != 0 ? +0 : x,
- * for x f32 and pad i32 of one shape (any strides: a key padding [batch,
- * seq] broadcast through zero strides): the padded tokens' values left out
- * of a statistic over a sequence. */
-enum clf_status clf_pooling_zero_padded(struct clf_graph *g, struct clf_tensor *x,
-                                        struct clf_tensor *pad, struct clf_tensor **out);
-
 /* *out receives f32 [rows, dims] (graph-owned; dims 0: n) = the first dims
  * columns of x f32 [rows, n], L2-normalised with normalize (as
  * clf_op_sentence_pool's): the end of a sentence embedding after Dense
