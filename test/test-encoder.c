@@ -295,20 +295,28 @@ static double check_against_reference(struct clf_encoder *enc, int64_t batch, in
     return rel;
 }
 
-/* enc's forward pass on the host input x [b, s, d] (shape xs): the output,
- * malloc'd. */
-static float *forward_host(struct clf_encoder *enc, const int64_t xs[3], const float *x)
+/* enc's forward pass on the host input x [b, s, d] (shape xs) with key
+ * padding pad [b, s] (or NULL): the output, malloc'd. */
+static float *forward_padded(struct clf_encoder *enc, const int64_t xs[3], const float *x,
+                             const int32_t *pad)
 {
     struct clf_ctx *ctx = test_ctx();
     struct clf_graph *g = NULL;
     struct clf_tensor *tx = test_upload(3, xs, x), *y = NULL;
+    struct clf_tensor *tp = pad ? test_upload_pad(xs[0], xs[1], pad) : NULL;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-    ck_assert_ok(ctx, clf_encoder_forward(enc, g, tx, NULL, &y));
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, tx, tp, &y));
     ck_assert_ok(ctx, clf_graph_run(g));
     float *out = test_read_all(y);
     clf_graph_destroy(g);
     clf_tensor_destroy(tx);
+    clf_tensor_destroy(tp);
     return out;
+}
+
+static float *forward_host(struct clf_encoder *enc, const int64_t xs[3], const float *x)
+{
+    return forward_padded(enc, xs, x, NULL);
 }
 
 static struct clf_encoder_config small_config(int layers, bool norm_first, enum clf_act act)
@@ -764,25 +772,6 @@ START_TEST(test_quantised_modes)
     ck_assert_ptr_null(enc);
 }
 END_TEST
-
-/* enc's output on x [xs] with key padding pad [xs[0], xs[1]] (or NULL),
- * read back. */
-static float *forward_padded(struct clf_encoder *enc, const int64_t xs[3], const float *x,
-                             const int32_t *pad)
-{
-    struct clf_ctx *ctx = test_ctx();
-    struct clf_graph *g = NULL;
-    struct clf_tensor *tx = test_upload(3, xs, x), *y = NULL;
-    struct clf_tensor *tp = pad ? test_upload_pad(xs[0], xs[1], pad) : NULL;
-    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-    ck_assert_ok(ctx, clf_encoder_forward(enc, g, tx, tp, &y));
-    ck_assert_ok(ctx, clf_graph_run(g));
-    float *out = test_read_all(y);
-    clf_graph_destroy(g);
-    clf_tensor_destroy(tx);
-    clf_tensor_destroy(tp);
-    return out;
-}
 
 /*
  * Batch independence, for every quantisation option (and none): a
