@@ -32,6 +32,8 @@
  *                       the blocks (and columns, per tensor), scale and zero
  *   quant_codes_rows    codes, one work-item per row (given or computed scales)
  *   quant_dequant_rows  values, one work-item per row
+ * and, for the encoder's K and V per sequence and channel (every device):
+ *   quant_seq_cols_item scales and codes per (sequence, 8 columns)
  * Both kinds compute the same exact functions (min, max, the rounding rule
  * of quant_common.cl), so their results are bitwise equal.
  */

@@ -35,6 +35,10 @@
  *   dequantize       in q, scale, zero|NULL   out y f32, q's shape
  * Every node keeps iparams[0] = scheme, [1] = axis, [2] = bits,
  * [3] = variant.
+ * clf_quantize_seq_columns (quant.h) records, on every device:
+ *   quantize_seq     in x, key padding|NULL, scale   out q (quant_seq_cols_item;
+ *                    writes scale too)
+ *   quantize_output  in q                     out scale   (a marker)
  */
 #include <math.h>
 
