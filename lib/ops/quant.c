@@ -675,7 +675,8 @@ enum clf_status clf_quantize_seq_columns(struct clf_graph *g, struct clf_tensor 
         *scale = NULL;
     enum clf_status st = clf_graph_check_call(g, q, "quantize_seq_columns");
     if (st == CLF_OK && !scale)
-        st = clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL scale output pointer for quantize_seq_columns");
+        st = clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                      "NULL scale output pointer for quantize_seq_columns");
     if (st == CLF_OK)
         st = clf_graph_check_input(g, x, "quantize_seq_columns input");
     if (st == CLF_OK && key_padding)
