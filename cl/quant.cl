@@ -32,6 +32,8 @@
  *                       the blocks (and columns, per tensor), scale and zero
  *   quant_codes_rows    codes, one work-item per row (given or computed scales)
  *   quant_dequant_rows  values, one work-item per row
+ * and, for the encoder's K and V per sequence and channel (every device):
+ *   quant_seq_cols_item scales and codes per (sequence, 8 columns)
  * Both kinds compute the same exact functions (min, max, the rounding rule
  * of quant_common.cl), so their results are bitwise equal.
  */
@@ -546,5 +548,69 @@ __kernel void quant_dequant_rows(__global const char *q, long q_off, long4 q_str
         float s = per_col ? scale[clf_offset4(j, s_shape, s_str, s_off)] : s0;
         int z = per_col && affine ? zero[clf_offset4(j, z_shape, z_str, z_off)] : z0;
         yr[j] = q_value((int)q[qb + j * qs], s, z, scheme, bits);
+    }
+}
+
+/*
+ * Symmetric codes per sequence and column (K and V int8 per channel: a
+ * scale never spans two sequences, nor a sequence's padded tokens). x:
+ * [batch, seq, cols] (buffer, offset, strides; shape padded to 4-D: .s1
+ * batch, .s2 token, .s3 column); pad: i32 [batch, seq] (.s2 batch, .s3
+ * token; read only when has_pad), nonzero = padded. Work-item (cb, b) of
+ * global [ceil(cols / 8), batch] takes columns 8 cb .. min(8 cb + 8, cols)
+ * - 1 of sequence b: hi = max |x| over its unpadded tokens' finite values
+ * (as quant_partial_item over those rows: exact, so the order does not
+ * matter), scale[b cols + c] = q_scale_of (q_store_scale), then the codes of
+ * every token (padded ones too, never read) into q (dense i8 [batch, seq,
+ * cols]); scale dense f32 [batch, cols].
+ */
+__kernel void quant_seq_cols_item(__global const float *x, long x_off, long4 x_str, long4 shape,
+                                  __global const int *pad, long p_off, long4 p_str, int has_pad,
+                                  __global char *q, __global float *scale, int bits)
+{
+    long cb = (long)get_global_id(0), b = (long)get_global_id(1);
+    long seq = shape.s2, cols = shape.s3, xs = x_str.s3;
+    long c0 = 8 * cb, c1 = min(c0 + 8, cols);
+    if (c0 >= cols || b >= shape.s1)
+        return;
+    long xb = x_off + b * x_str.s1, pb = p_off + b * p_str.s2;
+    __global char *qb = q + b * seq * cols;
+    __global float *sb = scale + b * cols;
+    if (xs == 1 && c1 - c0 == 8) {
+        float8 lo = 0.0f, hi = 0.0f;
+        for (long t = 0; t < seq; t++) {
+            if (has_pad && pad[pb + t * p_str.s3])
+                continue;
+            float8 v = vload8(0, x + xb + t * x_str.s2 + c0);
+            v = select(v, (float8)0.0f, !isfinite(v));
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
+        }
+        float l[8], h[8];
+        vstore8(lo, 0, l);
+        vstore8(hi, 0, h);
+        for (int i = 0; i < 8; i++)
+            q_store_scale(l[i], h[i], QS_SYMMETRIC, bits, sb, (__global int *)0, c0 + i);
+        float8 s = vload8(0, sb + c0); /* written by this work-item: visible */
+        for (long t = 0; t < seq; t++)
+            vstore8(q_code8(vload8(0, x + xb + t * x_str.s2 + c0), s, (float8)0.0f, QS_SYMMETRIC,
+                            bits),
+                    0, qb + t * cols + c0);
+        return;
+    }
+    for (long c = c0; c < c1; c++) {
+        float lo = 0.0f, hi = 0.0f;
+        for (long t = 0; t < seq; t++) {
+            float v = x[xb + t * x_str.s2 + c * xs];
+            if ((!has_pad || !pad[pb + t * p_str.s3]) && isfinite(v)) {
+                lo = fmin(lo, v);
+                hi = fmax(hi, v);
+            }
+        }
+        q_store_scale(lo, hi, QS_SYMMETRIC, bits, sb, (__global int *)0, c);
+        float s = sb[c];
+        for (long t = 0; t < seq; t++)
+            qb[t * cols + c] = (char)q_code(x[xb + t * x_str.s2 + c * xs], s, 0.0f, QS_SYMMETRIC,
+                                            bits);
     }
 }

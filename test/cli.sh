@@ -265,6 +265,26 @@ for name in ("b1", "b2", "b3"):
 PY
   then pass "embed: batched longest first, each row the text's own vector (1, 2 per batch, 24 tokens)"
   else fail "embed: batching changed or reordered the vectors"; fi
+  # every quantisation option: a text's vector is bitwise its own alone and
+  # in a batch padded to a longer text (each scale spans one token or one
+  # text's unpadded tokens); quantisers' free parameters given, since
+  # calibration runs on the texts of the first batch; fused attention pinned
+  # (auto measures per size class)
+  printf '%s\n' "The quick brown fox jumps over the lazy dog while the cat sleeps on a warm windowsill." \
+    "Hi." "Rain." >"$tmp/mates.txt"
+  for opt in "" "--kv int8" "--kv int8:channel" "--attn-quant f16" "--attn-quant log:4" \
+    "--linear int8" "--precision f16" "--precision bf16" "--ffn-act binary" \
+    "--ffn-act lsq:4,signed,step:0.05" "--ffn-act pact:4,alpha:2" "--ffn-act pwl:4,clip:3,bp:1" \
+    "--ffn-act steps:-0.2/0.3:-1/0/1"; do
+    read -ra o <<<"$opt"
+    if "$exe" embed "${o[@]}" --attn-impl fused --npy "$tmp/alone.npy" "Hi." >/dev/null 2>&1 &&
+      "$exe" embed "${o[@]}" --attn-impl fused --file "$tmp/mates.txt" --npy "$tmp/mates.npy" \
+        >/dev/null 2>&1 &&
+      python3 -c "import sys; a = open(sys.argv[1], 'rb').read(); b = open(sys.argv[2], 'rb').read()
+sys.exit(0 if a[-1536:] == b[-2 * 1536:-1536] else 1)" "$tmp/alone.npy" "$tmp/mates.npy"
+    then pass "embed ${opt:-(f32)}: a text's vector bitwise its own in a padded batch"
+    else fail "embed ${opt:-(f32)}: a text's vector changes in a padded batch"; fi
+  done
   expect 0 "embed --similarity" -- "$exe" embed --similarity "A man is eating food." "Hello, world!"
   # matrix rows: "  I  S_I0  S_I1" (the text list above them has "  I  TEXT")
   if awk '$1 ~ /^[01]$/ && NF == 3 && $2 ~ /^-?[0-9]\.[0-9][0-9][0-9][0-9]$/ {

@@ -3,7 +3,8 @@
 # over the ranks, gathered on rank 0) and --devices (two PoCL devices,
 # POCL_DEVICES="pthread pthread") give the same bytes as one device: the
 # same kernels on identical devices, the same per-item work (a row of the
-# batch never meets another; embed keeps the batches of --batch). Tensor
+# batch never meets another, nor do two sequences' quantisation scales;
+# embed keeps the batches of --batch), for every quantisation option. Tensor
 # parallel adds partial sums in another order: within 1e-5 relative. Tensor
 # parallel over mpirun ranks (every rank a share of every layer, the
 # all-reduce over MPI adding in rank order) gives the same bytes as
@@ -83,11 +84,27 @@ multi=$([ "$ndev" -ge 4 ] && echo 1 || echo 0)
 [ "$multi" = 1 ] || echo "$ndev device(s): the --devices cases (4 devices of one kind) not run"
 
 run "run, one device" -- "$exe" run "${small[@]}" --output "$tmp/one.npy"
+# every quantisation option (bitwise too: each scale spans one token or one
+# sequence, and the calibrated quantisers calibrate on the whole batch on
+# every device and rank); one device's result of each, q1.npy .. qN.npy
+qopts=("--kv int8" "--kv int8:channel" "--attn-quant f16" "--attn-quant log:4" "--linear int8"
+  "--precision f16" "--precision bf16" "--ffn-act binary" "--ffn-act binary:0.5"
+  "--ffn-act lsq:4,signed" "--ffn-act pact:4" "--ffn-act pwl:4" "--ffn-act steps:-0.2/0.3:-1/0/1")
+for i in "${!qopts[@]}"; do
+  read -ra o <<<"${qopts[$i]}"
+  run "run ${qopts[$i]}, one device" -- "$exe" run "${small[@]}" "${o[@]}" --output "$tmp/q$i.npy"
+done
 if [ "$multi" = 1 ]; then
   run "run --devices cpu:0,cpu:1" -- env POCL_DEVICES="$two" "$exe" run "${small[@]}" \
     --devices cpu:0,cpu:1 --output "$tmp/dp.npy"
   same "data parallel = one device" "$tmp/one.npy" "$tmp/dp.npy"
   grep -q "data parallel" "$tmp/out" || fail "run --devices does not say data parallel"
+  for i in "${!qopts[@]}"; do
+    read -ra o <<<"${qopts[$i]}"
+    run "run ${qopts[$i]} --devices cpu:0,cpu:1" -- env POCL_DEVICES="$two" "$exe" run \
+      "${small[@]}" "${o[@]}" --devices cpu:0,cpu:1 --output "$tmp/dpq.npy"
+    same "${qopts[$i]}: data parallel = one device" "$tmp/q$i.npy" "$tmp/dpq.npy"
+  done
   run "run --devices --batch 1 (a device idle)" -- env POCL_DEVICES="$two" "$exe" run \
     --seq 16 --batch 1 --d-model 48 --heads 4 --d-ff 80 --layers 2 --runs 1 --devices cpu:0,cpu:1
   run "run --tensor-parallel" -- env POCL_DEVICES="$two" "$exe" run "${small[@]}" \
@@ -126,6 +143,12 @@ same "2 ranks = one device" "$tmp/one.npy" "$tmp/mpi.npy"
 [ "$(grep -c '^time ' "$tmp/out")" -eq 1 ] || fail "mpirun: more than one rank printed"
 run "mpirun -np 3 run --batch 4" -- "${mpirun[@]/2/3}" "$exe" run "${small[@]}" --output "$tmp/mpi3.npy"
 same "3 ranks (uneven shares) = one device" "$tmp/one.npy" "$tmp/mpi3.npy"
+for i in 1 11; do # ranks take dp.c's path, as devices do: a scale per sequence, a calibration
+  read -ra o <<<"${qopts[$i]}"
+  run "mpirun -np 3 run ${qopts[$i]}" -- "${mpirun[@]/2/3}" "$exe" run "${small[@]}" "${o[@]}" \
+    --output "$tmp/mpiq.npy"
+  same "${qopts[$i]}: 3 ranks = one device" "$tmp/q$i.npy" "$tmp/mpiq.npy"
+done
 run "mpirun -np 2 on two devices" -- env POCL_DEVICES="$two" "${mpirun[@]}" -x POCL_DEVICES \
   "$exe" run "${small[@]}" --output "$tmp/mpi2d.npy"
 same "2 ranks on cpu:0 and cpu:1 = one device" "$tmp/one.npy" "$tmp/mpi2d.npy"

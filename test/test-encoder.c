@@ -295,20 +295,28 @@ static double check_against_reference(struct clf_encoder *enc, int64_t batch, in
     return rel;
 }
 
-/* enc's forward pass on the host input x [b, s, d] (shape xs): the output,
- * malloc'd. */
-static float *forward_host(struct clf_encoder *enc, const int64_t xs[3], const float *x)
+/* enc's forward pass on the host input x [b, s, d] (shape xs) with key
+ * padding pad [b, s] (or NULL): the output, malloc'd. */
+static float *forward_padded(struct clf_encoder *enc, const int64_t xs[3], const float *x,
+                             const int32_t *pad)
 {
     struct clf_ctx *ctx = test_ctx();
     struct clf_graph *g = NULL;
     struct clf_tensor *tx = test_upload(3, xs, x), *y = NULL;
+    struct clf_tensor *tp = pad ? test_upload_pad(xs[0], xs[1], pad) : NULL;
     ck_assert_ok(ctx, clf_graph_create(ctx, &g));
-    ck_assert_ok(ctx, clf_encoder_forward(enc, g, tx, NULL, &y));
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, tx, tp, &y));
     ck_assert_ok(ctx, clf_graph_run(g));
     float *out = test_read_all(y);
     clf_graph_destroy(g);
     clf_tensor_destroy(tx);
+    clf_tensor_destroy(tp);
     return out;
+}
+
+static float *forward_host(struct clf_encoder *enc, const int64_t xs[3], const float *x)
+{
+    return forward_padded(enc, xs, x, NULL);
 }
 
 static struct clf_encoder_config small_config(int layers, bool norm_first, enum clf_act act)
@@ -626,6 +634,26 @@ static double quantised_error(struct clf_encoder *enc, int64_t batch, int64_t se
     return isnan(num) ? INFINITY : sqrt(num / den);
 }
 
+/* Sets in c the quantisation option what, "KEY VALUE" as clformer run
+ * spells it (--KEY VALUE): kv, attn-quant, linear, precision, ffn-act. */
+static void apply_mode(struct clf_encoder_config *c, const char *what)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const char *val = strchr(what, ' ') + 1;
+    char key[32], msg[128];
+    snprintf(key, sizeof key, "%.*s", (int)(val - 1 - what), what);
+    if (!strcmp(key, "kv"))
+        c->kv = strstr(val, "channel") ? CLF_KV_INT8_CHANNEL : CLF_KV_INT8_TOKEN;
+    else if (!strcmp(key, "attn-quant"))
+        c->attn_p = strstr(val, "log") ? CLF_P_LOG : CLF_P_F16;
+    else if (!strcmp(key, "linear"))
+        c->linear_int8 = true;
+    else if (!strcmp(key, "precision"))
+        c->precision = strcmp(val, "f16") ? CLF_PRECISION_BF16 : CLF_PRECISION_F16;
+    else
+        ck_assert_ok(ctx, clf_actq_parse(val, &c->ffn_act, msg, sizeof msg));
+}
+
 /*
  * The quantisation modes wired into the encoder. Each op is tested exactly
  * against a reference applying the same rounding in its own suite
@@ -661,21 +689,9 @@ START_TEST(test_quantised_modes)
     ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         struct clf_encoder_config c = base;
-        char key[32], msg[128];
-        const char *val = strchr(modes[i].what, ' ') + 1;
         if (!strncmp(modes[i].what, "precision", 9) && info.type != CLF_DEVICE_CPU)
             continue; /* CPU devices only: test_precision checks the refusal */
-        snprintf(key, sizeof key, "%.*s", (int)(val - 1 - modes[i].what), modes[i].what);
-        if (!strcmp(key, "kv"))
-            c.kv = strstr(val, "channel") ? CLF_KV_INT8_CHANNEL : CLF_KV_INT8_TOKEN;
-        else if (!strcmp(key, "attn-quant"))
-            c.attn_p = strstr(val, "log") ? CLF_P_LOG : CLF_P_F16;
-        else if (!strcmp(key, "linear"))
-            c.linear_int8 = true;
-        else if (!strcmp(key, "precision"))
-            c.precision = strcmp(val, "f16") ? CLF_PRECISION_BF16 : CLF_PRECISION_F16;
-        else
-            ck_assert_ok(ctx, clf_actq_parse(val, &c.ffn_act, msg, sizeof msg));
+        apply_mode(&c, modes[i].what);
         struct clf_encoder *enc = NULL;
         ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
         enum clf_status cal;
@@ -754,6 +770,81 @@ START_TEST(test_quantised_modes)
     c.kv = (enum clf_kv_format)7;
     ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
     ck_assert_ptr_null(enc);
+}
+END_TEST
+
+/*
+ * Batch independence, for every quantisation option (and none): a
+ * sequence of 8 tokens gives bitwise the same output rows run alone and
+ * run as item 1 of 3 between batch-mates 3x and 0.1x its magnitude, the
+ * batch of its length or (a server's batch of texts) of 11 tokens, the
+ * sequence then padded with 3 tokens 50x its magnitude. Every scale spans
+ * one token or one sequence's unpadded tokens (K/V per channel: per
+ * sequence and channel), the GEMMs and row ops never mix rows, each
+ * sequence's attention reads only its own keys (padded ones weigh exactly
+ * 0), and the kernels add in an order that does not depend on the batch,
+ * so nothing of the batch-mates or the padding can reach the sequence's
+ * rows. The calibrated quantisers are calibrated once, before both runs
+ * (calibration prepares the model, as loading its weights does); the
+ * exact attention's implementation is pinned (auto measures per size
+ * class, and fused and GEMM differ in their last bits). Two layers, so a
+ * first layer's scales feed the second's.
+ */
+START_TEST(test_batch_independence)
+{
+    struct clf_ctx *ctx = test_ctx();
+    static const char *modes[] = {
+        "kv f32",          "kv int8",           "kv int8:channel",      "attn-quant f16",
+        "attn-quant log:4", "linear int8",      "precision f16",        "precision bf16",
+        "ffn-act binary",  "ffn-act binary:0.5", "ffn-act lsq:4,signed", "ffn-act pact:4",
+        "ffn-act pwl:4",   "ffn-act steps:-0.2/0.3:-1/0/1"};
+    struct clf_device_info info;
+    ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
+    const int64_t len = 8, d = 48, n = len * d;
+    float *one = malloc((size_t)n * sizeof *one);
+    test_fill_uniform(one, (size_t)n, -1, 1);
+    for (int padded = 0; padded < 2; padded++) {
+        const int64_t seq = padded ? len + 3 : len, m = seq * d;
+        float *x = malloc(3 * (size_t)m * sizeof *x);
+        int32_t *pad = calloc(3 * (size_t)seq, sizeof *pad);
+        test_fill_uniform(x, 3 * (size_t)m, -1, 1);
+        for (int64_t i = 0; i < m; i++) {
+            x[i] *= 3.0f;         /* item 0: 3x */
+            x[m + i] *= 50.0f;    /* item 1: its padding 50x */
+            x[2 * m + i] *= 0.1f; /* item 2: 0.1x */
+        }
+        memcpy(x + m, one, (size_t)n * sizeof *x);
+        for (int64_t j = len; j < seq; j++)
+            pad[seq + j] = 1;
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+            if (!strncmp(modes[i], "precision", 9) && info.type != CLF_DEVICE_CPU)
+                continue; /* CPU devices only */
+            struct clf_encoder_config c = small_config(2, false, CLF_ACT_GELU);
+            c.attn_impl = CLF_ATTN_FUSED;
+            if (strcmp(modes[i], "kv f32"))
+                apply_mode(&c, modes[i]);
+            struct clf_encoder *enc = NULL;
+            ck_assert_ok(ctx, clf_encoder_create_random(ctx, &c, test_rand_u64(), &enc));
+            const int64_t s1[3] = {1, len, d}, s3[3] = {3, seq, d};
+            struct clf_tensor *cal = test_upload(3, s1, one);
+            ck_assert_ok(ctx, clf_encoder_calibrate(enc, cal, NULL)); /* a no-op for most */
+            clf_tensor_destroy(cal);
+            float *alone = forward_padded(enc, s1, one, NULL);
+            float *batch = forward_padded(enc, s3, x, padded ? pad : NULL);
+            double most = 0;
+            for (int64_t j = 0; j < n; j++)
+                most = fmax(most, fabs((double)alone[j] - batch[m + j]));
+            printf("batch independence%s, %s: largest difference %.3e\n",
+                   padded ? " (padded)" : "", modes[i], most);
+            ck_assert_msg(!memcmp(alone, batch + m, (size_t)n * sizeof *alone),
+                          "%s%s: the sequence's rows differ in a batch (largest difference %g)",
+                          modes[i], padded ? " (padded)" : "", most);
+            free(alone), free(batch);
+            clf_encoder_destroy(enc);
+        }
+        free(x), free(pad);
+    }
+    free(one);
 }
 END_TEST
 
@@ -1022,6 +1113,7 @@ int main(void)
     tcase_add_test(tc, test_weights_from_files);
     tcase_add_test(tc, test_svd_attention);
     tcase_add_test(tc, test_quantised_modes);
+    tcase_add_test(tc, test_batch_independence);
     tcase_add_test(tc, test_precision);
     tcase_add_test(tc, test_ffn_lowrank);
     tcase_add_test(tc, test_drop_dense);

@@ -1047,16 +1047,14 @@ END_TEST
 /* The data-parallel runner                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* One option set of the encoder (small_config otherwise), and whether its
- * result depends on how the batch is split (its quantisation scales span
- * the tokens of a share). */
+/* One option set of the encoder (small_config otherwise). */
 struct dp_case {
     const char *name;
     const char *attn, *ffn, *ffn_act; /* --attn, --ffn, --ffn-act specs, or NULL */
     enum clf_kv_format kv;
     enum clf_p_format attn_p;
+    enum clf_precision precision; /* CPU devices only */
     bool linear_int8, norm_first, gemm_impl;
-    bool batch_dependent;
     bool unpadded; /* the variant takes no key padding */
 };
 
@@ -1070,14 +1068,19 @@ static const struct dp_case dp_cases[] = {
     {.name = "Nystrom", .attn = "nystrom:4,iters:6", .unpadded = true},
     {.name = "SVD attention", .attn = "svd:4"},
     {.name = "K/V int8 per token", .kv = CLF_KV_INT8_TOKEN},
-    {.name = "K/V int8 per channel", .kv = CLF_KV_INT8_CHANNEL, .batch_dependent = true},
+    {.name = "K/V int8 per channel", .kv = CLF_KV_INT8_CHANNEL},
     {.name = "attention weights f16", .attn_p = CLF_P_F16},
     {.name = "attention weights log", .attn_p = CLF_P_LOG},
     {.name = "linear int8", .linear_int8 = true},
+    {.name = "linear weights f16", .precision = CLF_PRECISION_F16},
+    {.name = "linear weights bf16", .precision = CLF_PRECISION_BF16},
     {.name = "FFN SVD", .ffn = "svd:8"},
     {.name = "FFN RSVD", .ffn = "rsvd:8,seed:3"},
     {.name = "FFN TT", .ffn = "tt:4"},
     {.name = "FFN act binary", .ffn_act = "binary"},
+    {.name = "FFN act binary, alpha given", .ffn_act = "binary:0.5"},
+    {.name = "FFN act LSQ signed (calibrated)", .ffn_act = "lsq:4,signed"},
+    {.name = "FFN act steps", .ffn_act = "steps:-0.2/0.3:-1/0/1"},
     {.name = "FFN act LSQ (calibrated)", .ffn_act = "lsq:4"},
     {.name = "FFN act PACT", .ffn_act = "pact:4"},
     {.name = "FFN act PWL (calibrated)", .ffn_act = "pwl:4"},
@@ -1098,6 +1101,7 @@ static struct clf_encoder_config dp_config(const struct dp_case *k)
     c.kv = k->kv;
     c.attn_p = k->attn_p;
     c.linear_int8 = k->linear_int8;
+    c.precision = k->precision;
     c.attn_impl = k->gemm_impl ? CLF_ATTN_GEMM : CLF_ATTN_FUSED; /* see test_dp_options */
     return c;
 }
@@ -1134,9 +1138,10 @@ static double rel_diff(const float *a, const float *b, size_t n)
 }
 
 /* Every option set over the group (every device; batch 3 of 7 tokens,
- * padded but for Linformer: shares of 2 and 1 on two devices) against one device's forward
- * of the whole batch: the same bits, except the batch-dependent ones,
- * which must be near (their quantisation's error) and are reported. */
+ * padded but for Linformer: shares of 2 and 1 on two devices) against one
+ * device's forward of the whole batch: the same bits for every option,
+ * quantised ones included (each scale spans one token or one sequence;
+ * calibration runs on the whole batch on every member). */
 START_TEST(test_dp_options)
 {
     struct clf_group *grp = shared_group(n_devs >= 2);
@@ -1146,9 +1151,12 @@ START_TEST(test_dp_options)
     float *x = make_input(batch, seq, 48, true, &padding);
     const size_t n = (size_t)(batch * seq * 48);
     float *y = malloc(n * sizeof *y);
-    int equal = 0;
+    struct clf_device_info info;
+    ck_assert_ok(ctx0, clf_ctx_device_info(ctx0, &info));
     for (size_t k = 0; k < sizeof dp_cases / sizeof dp_cases[0]; k++) {
         const struct dp_case *dc = &dp_cases[k];
+        if (dc->precision != CLF_PRECISION_F32 && info.type != CLF_DEVICE_CPU)
+            continue;
         const int32_t *pad = dc->unpadded ? NULL : padding;
         struct clf_encoder_config c = dp_config(dc);
         const uint64_t seed = test_rand_u64();
@@ -1163,21 +1171,15 @@ START_TEST(test_dp_options)
         ck_assert_ok(ctx0, clf_dp_forward(dp, x, batch, seq, pad, y));
         const bool same = !memcmp(y, want, n * sizeof *y);
         const double rel = rel_diff(y, want, n);
-        printf("data parallel over %d, %-30s %s (relative difference %.2e)%s\n",
+        printf("data parallel over %d, %-32s %s (relative difference %.2e)\n",
                clf_group_size(grp), dc->name, same ? "bit for bit one device's" : "differs",
-               rel, dc->batch_dependent ? ": its scales span the batch" : "");
-        if (!dc->batch_dependent || clf_group_size(grp) == 1)
-            ck_assert_msg(same, "%s: not one device's result (relative difference %g)",
-                          dc->name, rel);
-        else /* int8 of K and V: a few 1/127 steps of the scale */
-            ck_assert_msg(rel <= 0.05, "%s: relative difference %g", dc->name, rel);
-        equal += same;
+               rel);
+        ck_assert_msg(same, "%s: not one device's result (relative difference %g)", dc->name,
+                      rel);
         clf_dp_destroy(dp);
         clf_encoder_destroy(enc);
         free(want);
     }
-    printf("%d of %zu option sets bit for bit one device's\n", equal,
-           sizeof dp_cases / sizeof dp_cases[0]);
     free(x), free(padding), free(y);
 }
 END_TEST

@@ -23,6 +23,10 @@
  * tests run the device's own; test_group_variant runs the exact checks
  * again with the other set, forced by recording with the context's device
  * type changed (both must give bitwise the same results).
+ *
+ * clf_quantize_seq_columns (K and V int8 per sequence and channel):
+ * against the same reference applied per column to each sequence's
+ * unpadded rows alone (test_seq_columns).
  */
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +35,7 @@
 
 #include "common.h"
 #include "../lib/runtime/ctx.h" /* internal: device type, to force the work-group kernels */
+#include "../lib/ops/quant.h"    /* internal: clf_quantize_seq_columns */
 
 /* ------------------------------------------------------------------------ */
 /* Inputs                                                                   */
@@ -849,6 +854,99 @@ START_TEST(test_group_variant)
 }
 END_TEST
 
+/*
+ * Per sequence and column, symmetric 8 bits: x [B, S, N] (strided: a
+ * [S, B, N] storage, rows padded, N = 8k + 5 so the vector path and the
+ * element path both run, and N = 5 alone) with NaN, ±Inf and a value
+ * 1e30 in a padded token; each sequence's scales and codes must be those
+ * the reference gives its unpadded rows alone (the padded rows' codes
+ * under the same scales); sequence 1 wholly padded (scales 0, codes 0);
+ * without a key padding every token counts. Wrong shapes and dtypes are
+ * refused.
+ */
+START_TEST(test_seq_columns)
+{
+    struct clf_ctx *ctx = test_ctx();
+    for (int k = 0; k < 4; k++) {
+        const int64_t B = 3, S = 6, N = k % 2 ? 5 : 21, shape[3] = {B, S, N};
+        const bool padded = k < 2;
+        struct input in;
+        input_make(&in, 3, shape, TEST_HEADSPLIT, 2.0);
+        int32_t pad[3 * 6];
+        for (int i = 0; i < B * S; i++) /* item 0 pads its last 2 tokens, item 1 all */
+            pad[i] = i / S == 1 || (i / S == 0 && i % S >= S - 2);
+        *at(&in, 1 * N + 3) = NAN;
+        *at(&in, 2 * N + 4) = INFINITY;
+        *at(&in, (2 * S + 1) * N + 2) = -INFINITY;
+        *at(&in, (S - 1) * N + 1) = 1e30f; /* a padded token of item 0 */
+        input_upload(&in);
+        struct clf_tensor *kp = padded ? test_upload_pad(B, S, pad) : NULL, *q = NULL, *sc = NULL;
+        struct clf_graph *g = NULL;
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        ck_assert_ok(ctx, clf_quantize_seq_columns(g, in.t.view, kp, &q, &sc));
+        poison_bytes(q);
+        test_poison(sc);
+        ck_assert_ok(ctx, clf_graph_run(g));
+        int8_t *codes = malloc((size_t)(B * S * N));
+        float *got = test_read_all(sc);
+        ck_assert_ok(ctx, clf_tensor_read(q, codes, (size_t)(B * S * N)));
+        struct clf_quant_params p = clf_quant_params_default();
+        p.axis = CLF_QUANT_COLUMN;
+        float *rows = malloc((size_t)(S * N) * sizeof *rows), want[21];
+        for (int64_t b = 0; b < B; b++) {
+            int64_t kept = 0;
+            for (int64_t t = 0; t < S; t++)
+                if (!padded || !pad[b * S + t])
+                    memcpy(rows + kept++ * N, in.vals + (b * S + t) * N, (size_t)N * sizeof *rows);
+            ref_scales(rows, kept, N, &p, want, NULL);
+            for (int64_t c = 0; c < N; c++) {
+                ck_assert_msg(!memcmp(&got[b * N + c], &want[c], sizeof want[c]),
+                              "N %lld%s: scale[%lld, %lld] = %a, want %a", (long long)N,
+                              padded ? " padded" : "", (long long)b, (long long)c,
+                              (double)got[b * N + c], (double)want[c]);
+                for (int64_t t = 0; t < S; t++) {
+                    int64_t i = (b * S + t) * N + c;
+                    int w = ref_code(in.vals[i], want[c], 0, &p);
+                    ck_assert_msg(codes[i] == w, "N %lld%s: code[%lld, %lld, %lld] = %d, want %d",
+                                  (long long)N, padded ? " padded" : "", (long long)b,
+                                  (long long)t, (long long)c, codes[i], w);
+                }
+            }
+        }
+        printf("quantize per sequence and column, N %lld%s: scales and codes exact\n",
+               (long long)N, padded ? ", padded" : "");
+        free(rows), free(codes), free(got);
+        clf_graph_destroy(g);
+        clf_tensor_destroy(kp);
+        input_free(&in);
+    }
+    /* refusals */
+    const int64_t s2[2] = {4, 8}, s3[3] = {2, 4, 8};
+    struct clf_tensor *x2 = NULL, *x3 = NULL, *i3 = NULL, *q = NULL, *sc = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, s2, &x2));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, s3, &x3));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 3, s3, &i3));
+    int32_t zeros[8] = {0};
+    struct clf_tensor *kp_bad = test_upload_pad(2, 3, zeros), *kp_f32 = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, (const int64_t[2]){2, 4}, &kp_f32));
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_status(ctx, clf_quantize_seq_columns(g, x2, NULL, &q, &sc), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_quantize_seq_columns(g, i3, NULL, &q, &sc), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_quantize_seq_columns(g, x3, kp_bad, &q, &sc), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_quantize_seq_columns(g, x3, kp_f32, &q, &sc), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_quantize_seq_columns(g, NULL, NULL, &q, &sc), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_quantize_seq_columns(g, x3, NULL, NULL, &sc), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_quantize_seq_columns(g, x3, NULL, &q, NULL), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(q);
+    ck_assert_ptr_null(sc);
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x2), clf_tensor_destroy(x3), clf_tensor_destroy(i3);
+    clf_tensor_destroy(kp_bad), clf_tensor_destroy(kp_f32);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
     struct clf_quant_params p = clf_quant_params_default();
@@ -878,6 +976,7 @@ int main(void)
     tcase_add_test(tc, test_dequant_strided);
     tcase_add_test(tc, test_error_model);
     tcase_add_test(tc, test_group_variant);
+    tcase_add_test(tc, test_seq_columns);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -86,7 +86,7 @@ static void help(void)
            "                         calibrated quantiser parameters) as safetensors, for\n"
            "                         a later --weights FILE that skips preparing them\n"
            "      --kv F             K and V storage: f32 (default), int8 (per token),\n"
-           "                         int8:channel\n"
+           "                         int8:channel (per sequence and channel)\n"
            "      --attn-quant F     attention weights: f32 (default), f16, log:B\n"
            "      --linear F         linear layers: f32 (default), int8 (per-channel\n"
            "                         weights, per-token activations)\n"

@@ -69,8 +69,8 @@ CLF_API void clf_ffn_factor_str(const struct clf_ffn_factor *f, char *buf, size_
 enum clf_kv_format {
     CLF_KV_F32 = 0,         /**< fp32 */
     CLF_KV_INT8_TOKEN = 1,  /**< symmetric int8, one scale per token and head */
-    CLF_KV_INT8_CHANNEL = 2 /**< symmetric int8, one scale per channel (of d_model),
-                                 over all the batch's tokens */
+    CLF_KV_INT8_CHANNEL = 2 /**< symmetric int8, one scale per sequence and channel
+                                 (of d_model), over its unpadded tokens */
 };
 
 /** Shape and behaviour of an encoder stack; get one from

@@ -210,11 +210,11 @@ CLF_API enum clf_status clf_bert_load_tp_rank(struct clf_ctx *ctx, const char *m
  * clf_op_mean_pool_normalize) once per shape and replays it; the items of
  * a share never meet (rows of the GEMMs, each sequence's attention), so on
  * devices of one kind the output equals one device's bit for bit, for
- * every option but one: K/V int8 per channel (kv CLF_KV_INT8_CHANNEL)
- * takes a scale per column over all tokens of a share, so an encoder's
- * output then depends on the split (within the quantisation's error).
- * That holds when each share runs the kernels one device runs for the
- * whole batch: with attn_impl CLF_ATTN_AUTO the exact attention's
+ * every option: each quantisation scale spans one token or one sequence
+ * (K/V int8 per channel: one scale per sequence and channel), and the FFN
+ * activation quantisers' free parameters are calibrated by every member
+ * on the same whole batch. That holds when each share runs the kernels
+ * one device runs for the whole batch: with attn_impl CLF_ATTN_AUTO the exact attention's
  * implementation (fused or GEMM, whose bits differ) is measured per size
  * class and device, and a share of fewer sequences may fall into another
  * class (batch·heads above 1, 4, 16) or, before the device's tuning

@@ -17,6 +17,7 @@
 
 #include "../graph/graph.h"
 #include "../ops/attention_variant.h"
+#include "../ops/quant.h"
 #include "encoder_internal.h"
 #include "../ops/tt.h"
 #include "ffn_factor.h"
@@ -509,15 +510,18 @@ static enum clf_status attention_quant(struct clf_encoder *enc, struct clf_graph
                 st = clf_graph_view(g, cs, 3, ss, sst, 0, &scales[i]);
             ap.kv_axis = CLF_QUANT_ROW;
         } else {
-            /* columns of [tokens, d]: scales [d] = [heads, hd], the same for
-             * every batch */
-            const int64_t ts[2] = {batch * seq, d}, tst[2] = {w, 1};
+            /* per sequence and channel: one scale per (sequence, column)
+             * of [batch, seq, d] over the sequence's unpadded tokens, so
+             * that neither its batch-mates nor its padding (whose length
+             * depends on the batch's longest text) reach it; codes [batch,
+             * seq, d] read as [batch, heads, seq, hd], scales [batch, d] as
+             * [batch, heads, hd] */
+            const int64_t ts[3] = {batch, seq, d}, tst[3] = {seq * w, w, 1};
             const int64_t cst[4] = {seq * d, hd, d, 1};
-            const int64_t ss[3] = {batch, h, hd}, sst[3] = {0, hd, 1};
-            qp.axis = CLF_QUANT_COLUMN;
-            st = clf_graph_view(g, qkv, 2, ts, tst, i ? voff : koff, &src);
+            const int64_t ss[3] = {batch, h, hd}, sst[3] = {d, hd, 1};
+            st = clf_graph_view(g, qkv, 3, ts, tst, i ? voff : koff, &src);
             if (st == CLF_OK)
-                st = clf_op_quantize(g, src, &qp, &cq, &cs, &cz);
+                st = clf_quantize_seq_columns(g, src, key_padding, &cq, &cs);
             if (st == CLF_OK)
                 st = clf_graph_view(g, cq, 4, hs, cst, 0, &codes[i]);
             if (st == CLF_OK)

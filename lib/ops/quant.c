@@ -35,10 +35,14 @@
  *   dequantize       in q, scale, zero|NULL   out y f32, q's shape
  * Every node keeps iparams[0] = scheme, [1] = axis, [2] = bits,
  * [3] = variant.
+ * clf_quantize_seq_columns (quant.h) records, on every device:
+ *   quantize_seq     in x, key padding|NULL, scale   out q (quant_seq_cols_item;
+ *                    writes scale too)
+ *   quantize_output  in q                     out scale   (a marker)
  */
 #include <math.h>
 
-#include "ops.h"
+#include "quant.h"
 #include "../runtime/abi.h"
 
 /* Largest work-group size of quant_reduce (a power of two). */
@@ -332,6 +336,35 @@ static enum clf_status enqueue_finish(struct clf_ctx *ctx, struct clf_node *node
     return quant_launch_per_element(ctx, node, name, args, CLF_NARGS(args), n_wait, wait, ev);
 }
 
+static enum clf_status enqueue_seq_columns(struct clf_ctx *ctx, struct clf_node *node,
+                                           cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    /* x, shape, pad (x's buffer when absent), has_pad, q, scale, bits;
+     * global [ceil(n / 8), batch] */
+    static const char name[] = "quant_seq_cols_item";
+    const struct clf_tensor *x = node->in[0], *pad = node->in[1], *scale = node->in[2];
+    struct clf_targ xa = clf_targ_of(x), pa = pad ? clf_targ_of(pad) : xa;
+    cl_long4 shape, strides;
+    cl_long off;
+    clf_tensor_layout4(x, &shape, &strides, &off);
+    cl_int has_pad = pad != NULL, bits = 8;
+    const struct clf_karg args[] = {
+        CLF_TARG(xa),
+        {sizeof shape, &shape},
+        CLF_TARG(pa),
+        {sizeof has_pad, &has_pad},
+        {sizeof(cl_mem), &node->out->storage->mem},
+        {sizeof(cl_mem), &scale->storage->mem},
+        {sizeof bits, &bits},
+    };
+    cl_kernel k = NULL;
+    enum clf_status st = quant_kernel(ctx, name, args, CLF_NARGS(args), &k);
+    if (st != CLF_OK)
+        return st;
+    size_t global[2] = {(size_t)clf_ceil_div(cols_of(x), 8), (size_t)x->shape[0]};
+    return clf_launch_rounded(ctx, k, 2, global, CLF_WORK_ROW, n_wait, wait, ev, name);
+}
+
 /* A second output's writer: orders the node after the one that wrote it. */
 static enum clf_status enqueue_marker(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                       const cl_event *wait, cl_event *ev)
@@ -345,6 +378,8 @@ static const struct clf_op_impl op_partial = {.name = "quantize_partial",
                                               .enqueue = enqueue_partial};
 static const struct clf_op_impl op_finish = {.name = "quantize_finish",
                                              .enqueue = enqueue_finish};
+static const struct clf_op_impl op_seq_columns = {.name = "quantize_seq",
+                                                  .enqueue = enqueue_seq_columns};
 static const struct clf_op_impl op_marker = {.name = "quantize_output", .enqueue = enqueue_marker};
 static const struct clf_op_impl op_reduce = {.name = "quantize_reduce", .enqueue = enqueue_reduce};
 static const struct clf_op_impl op_scale = {.name = "quantize_scale", .enqueue = enqueue_scale};
@@ -630,4 +665,48 @@ enum clf_status clf_op_dequantize(struct clf_graph *g, struct clf_tensor *q,
     }
     struct clf_tensor *in[3] = {q, scale, zero};
     return add(g, &op_dequant, in, 3, p, CLF_F32, q->ndim, q->shape, y);
+}
+
+enum clf_status clf_quantize_seq_columns(struct clf_graph *g, struct clf_tensor *x,
+                                         struct clf_tensor *key_padding, struct clf_tensor **q,
+                                         struct clf_tensor **scale)
+{
+    if (scale)
+        *scale = NULL;
+    enum clf_status st = clf_graph_check_call(g, q, "quantize_seq_columns");
+    if (st == CLF_OK && !scale)
+        st = clf_fail(g->ctx, CLF_E_INVALID_ARG,
+                      "NULL scale output pointer for quantize_seq_columns");
+    if (st == CLF_OK)
+        st = clf_graph_check_input(g, x, "quantize_seq_columns input");
+    if (st == CLF_OK && key_padding)
+        st = clf_graph_check_input(g, key_padding, "quantize_seq_columns key padding");
+    if (st != CLF_OK)
+        return st;
+    if (x->dtype != CLF_F32 || x->ndim != 3)
+        return clf_fail(g->ctx, CLF_E_SHAPE,
+                        "quantize_seq_columns needs an f32 [batch, seq, n] input (got %s, %d-D)",
+                        clf_dtype_str(x->dtype), x->ndim);
+    if (key_padding && (key_padding->dtype != CLF_I32 || key_padding->ndim != 2 ||
+                        key_padding->shape[0] != x->shape[0] ||
+                        key_padding->shape[1] != x->shape[1]))
+        return clf_fail(g->ctx, CLF_E_SHAPE,
+                        "quantize_seq_columns: the key padding must be i32 [batch, seq] = "
+                        "[%lld, %lld]",
+                        (long long)x->shape[0], (long long)x->shape[1]);
+    struct clf_quant_params p = clf_quant_params_default();
+    p.axis = CLF_QUANT_COLUMN;
+    struct clf_tensor *s = NULL;
+    st = hidden_output(g, CLF_F32, x->shape[0] * x->shape[2], &s);
+    struct clf_tensor *in[3] = {x, key_padding, s};
+    if (st == CLF_OK)
+        st = add(g, &op_seq_columns, in, 3, &p, CLF_I8, 3, x->shape, q);
+    if (st == CLF_OK)
+        st = add_marker(g, *q, s);
+    if (st != CLF_OK) {
+        *q = NULL;
+        return st;
+    }
+    *scale = s;
+    return CLF_OK;
 }
