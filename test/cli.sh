@@ -320,6 +320,26 @@ grep -q "another device" "$tmp/err" || fail "foreign import: $(cat "$tmp/err")"
 CLFORMER_TUNE=sometimes expect 1 "a bad CLFORMER_TUNE is refused" -- "$exe" run "${small[@]}"
 one_line_err "bad CLFORMER_TUNE"
 grep -q "CLFORMER_TUNE 'sometimes': off, fast or full" "$tmp/err" || fail "bad CLFORMER_TUNE: $(cat "$tmp/err")"
+# every enumerated or numeric variable is checked when the context is made:
+# a bad value fails the command, naming the variable, the value and what it takes
+for bad in "CLFORMER_LOG=chatty:debug, info, warn, error or none" \
+  "CLFORMER_GEMM=blas:auto, clblast or native" \
+  "CLFORMER_QUEUES=two:an integer from 0 to 16" "CLFORMER_QUEUES=17:an integer from 0 to 16" \
+  "CLFORMER_QUEUES=-1:an integer from 0 to 16" \
+  "CLFORMER_COMMAND_BUFFER=yes:0 or 1" "CLFORMER_PLAN=heap:auto, arena, pool or none" \
+  "CLFORMER_BINARIES=maybe:auto, on or off" "CLFORMER_DEVICE=nosuchdevice:unknown device spec"; do
+  var=${bad%%=*}; rest=${bad#*=}; val=${rest%%:*}; takes=${rest#*:}
+  env "$var=$val" "$exe" run "${small[@]}" >"$tmp/out" 2>"$tmp/err" </dev/null
+  rc=$?
+  if [ "$rc" -eq 1 ] && grep -qF "$var '$val': $takes" "$tmp/err"; then pass "a bad $var is refused"
+  else fail "$var=$val: exit $rc: $(cat "$tmp/err")"; fi
+done
+CLFORMER_GEMM=NATIVE CLFORMER_QUEUES=2 CLFORMER_LOG= expect 0 "good values, any case, empty as unset" -- "$exe" run "${small[@]}"
+# a size that cannot fit is refused before any tuning or building (it took
+# 50-100 s of tuning): the GEMM path's 8 x 2^20 x 2^20 scores are 32 TiB
+expect 1 "an impossible size is refused at once" -- timeout 20 "$exe" run --seq 1048576 --attn-impl gemm
+grep -q "scores need 35184372088832 bytes, the device allows" "$tmp/err" ||
+  fail "impossible size: $(cat "$tmp/err")"
 CLFORMER_TUNE=off CLFORMER_CACHE_DIR="$tmp/tune-off" expect 0 "run with CLFORMER_TUNE=off" -- "$exe" run "${small[@]}" --check --json
 json_check "run with tuning off agrees with the double reference" "d['rel_error'] < 1e-5"
 [ -e "$tmp/tune-off" ] && ls "$tmp/tune-off" | grep -q '^tune-' && fail "tuning off wrote a tuning file"

@@ -453,6 +453,29 @@ void cli_seeded_input(float *x, size_t n, uint64_t seed)
     }
 }
 
+bool cli_read_activations(const char *path, int64_t d, float **data, int *ndim,
+                          int64_t shape[CLF_MAX_DIMS])
+{
+    char msg[1024];
+    if (clf_npy_read(path, data, ndim, shape, msg, sizeof msg) != CLF_OK)
+        return !cli_error("%s", msg);
+    bool ok = (*ndim == 2 || *ndim == 3) && shape[*ndim - 1] == d;
+    for (int i = 0; ok && i < *ndim - 1; i++)
+        ok = shape[i] >= 1;
+    if (ok)
+        return true;
+    char got[CLF_MAX_DIMS * 24] = "";
+    for (int i = 0, w = 0; i < *ndim; i++)
+        w += snprintf(got + w, sizeof got - (size_t)w, "%s%lld", i ? ", " : "",
+                      (long long)shape[i]);
+    cli_error("%s: shape [%s]: the input must be [seq, %lld] or [batch, seq, %lld], seq and "
+              "batch at least 1",
+              path, got, (long long)d, (long long)d);
+    free(*data);
+    *data = NULL;
+    return false;
+}
+
 int cli_texts_add(struct cli_texts *t, const char *s)
 {
     if (t->n == t->cap) {

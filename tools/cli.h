@@ -114,6 +114,12 @@ double cli_median(double *t, int n);
  * from splitmix64, the same for the same seed on every machine. */
 void cli_seeded_input(float *x, size_t n, uint64_t seed);
 
+/* --input FILE: activations [seq, d] or [batch, seq, d] (seq and batch at
+ * least 1) from a float32 .npy into *data (free()), its rank and shape;
+ * false after an error naming the file (and its shape when wrong). */
+bool cli_read_activations(const char *path, int64_t d, float **data, int *ndim,
+                          int64_t shape[CLF_MAX_DIMS]);
+
 /* Human-readable byte size, e.g. "3.7 GiB". */
 const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size);
 

@@ -22,6 +22,7 @@
  * node that touched A (deps beyond the node's n_deps_rec), so an
  * out-of-order queue cannot let B's writer overtake A's last reader.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,6 +333,65 @@ enum clf_status clf_graph_prepare_run(struct clf_graph *g)
             return st;
     }
     g->ran = true;
+    return CLF_OK;
+}
+
+/* The arena a plan of g's storages would take (lifetimes and placement,
+ * nothing allocated) into *bytes. */
+static enum clf_status planned_size(struct clf_graph *g, size_t *bytes)
+{
+    size_t n = g->n_stores;
+    *bytes = 0;
+    if (n == 0)
+        return CLF_OK;
+    struct item *items = calloc(n, sizeof *items);
+    struct item **order = calloc(n, sizeof *order);
+    struct item **live = calloc(n, sizeof *live);
+    enum clf_status st = items && order && live
+                             ? lifetimes(g, items)
+                             : clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory to plan a graph");
+    size_t align = g->ctx->info.mem_base_align_bits / 8;
+    if (st == CLF_OK)
+        *bytes = pack(items, n, align ? align : 128, order, live);
+    if (items)
+        for (size_t i = 0; i < n; i++)
+            free(items[i].touch);
+    free(items);
+    free(order);
+    free(live);
+    return st;
+}
+
+enum clf_status clf_graph_check_fit(struct clf_graph *g)
+{
+    struct clf_ctx *ctx = g->ctx;
+    const unsigned long long max_alloc = ctx->info.max_alloc_bytes,
+                             global = ctx->info.global_mem_bytes;
+    for (size_t i = 0; i < g->n_stores; i++)
+        if (max_alloc && g->stores[i]->s->bytes > max_alloc)
+            return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                            "a tensor of the graph needs %zu bytes; the device allows %llu per "
+                            "buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
+                            g->stores[i]->s->bytes, max_alloc);
+    size_t own = 0;
+    for (size_t k = 0; k < g->n_nodes; k++) {
+        size_t b = 0;
+        const struct clf_op_impl *impl = g->nodes[k].impl;
+        enum clf_status st = impl->own_bytes ? impl->own_bytes(ctx, &g->nodes[k], &b) : CLF_OK;
+        if (st != CLF_OK)
+            return st;
+        own = own + b < own ? SIZE_MAX : own + b;
+    }
+    size_t planned = 0;
+    enum clf_status st = planned_size(g, &planned);
+    if (st != CLF_OK)
+        return st;
+    if (global && (planned > global || own > global - planned))
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                        "the graph needs %zu bytes of device memory for its intermediates as "
+                        "planned and %zu for its nodes' own buffers; the device has %llu "
+                        "(CL_DEVICE_GLOBAL_MEM_SIZE)",
+                        planned, own, global);
     return CLF_OK;
 }
 
