@@ -340,6 +340,45 @@ CLFORMER_GEMM=NATIVE CLFORMER_QUEUES=2 CLFORMER_LOG= expect 0 "good values, any 
 expect 1 "an impossible size is refused at once" -- timeout 20 "$exe" run --seq 1048576 --attn-impl gemm
 grep -q "scores need 35184372088832 bytes, the device allows" "$tmp/err" ||
   fail "impossible size: $(cat "$tmp/err")"
+# the cache directory holds native binaries the context loads and runs: it
+# is created private (0700, its missing parents too) and one that another
+# user owns or may write is not used (one warning; the run goes on uncached)
+cdir="$tmp/cache-perm/sub"
+CLFORMER_LOG=info CLFORMER_CACHE_DIR="$cdir" expect 0 "a new cache directory" -- "$exe" run "${small[@]}"
+[ "$(stat -c %a "$tmp/cache-perm") $(stat -c %a "$cdir")" = "700 700" ] ||
+  fail "new cache directory modes: $(stat -c %a "$tmp/cache-perm") $(stat -c %a "$cdir")"
+grep -q "cache $cdir (" "$tmp/err" || fail "new cache directory not used: $(cat "$tmp/err")"
+cache_bypassed() { # DESCRIPTION WHY: run with $cdir as it is; warned, exit 0, no cache
+  CLFORMER_LOG=info CLFORMER_CACHE_DIR="$cdir" expect 0 "$1" -- "$exe" run "${small[@]}"
+  grep -q "cache directory $cdir not used ($2)" "$tmp/err" && grep -q "cache disabled" "$tmp/err" ||
+    fail "$1: $(cat "$tmp/err")"
+  [ "$(grep -c "cache directory .* not used" "$tmp/err")" -eq 1 ] || fail "$1: not one warning"
+}
+chmod 0777 "$cdir"
+cache_bypassed "a cache directory others may write" "mode 0777: writable by other users"
+chmod 0770 "$cdir"
+cache_bypassed "a cache directory its group may write" "mode 0770: writable by its group"
+chmod 0700 "$cdir"
+if [ "$(id -u)" -eq 0 ]; then
+  chown 12345 "$cdir"
+  cache_bypassed "a cache directory of another user" "owned by uid 12345, not 0"
+else
+  echo "skip: a cache directory of another user (chown needs root)"
+fi
+# device memory exists once a buffer is made, so that a failed allocation is
+# an error (exit 1, a message) rather than PoCL's abort on first use
+if ldd "$exe" 2>/dev/null | grep -q 'libasan'; then
+  echo "skip: allocation failure under ulimit -v (AddressSanitizer reserves more address space)"
+elif ! (ulimit -v 4194304) 2>/dev/null; then
+  echo "skip: allocation failure under ulimit -v (the limit cannot be set here)"
+else
+  (ulimit -v 4194304; exec "$exe" run --d-model 1024 --seq 4096 --batch 32 --runs 1) \
+    >"$tmp/out" 2>"$tmp/err" </dev/null
+  rc=$?
+  if [ "$rc" -eq 1 ] && grep -q "^clformer: cannot allocate [0-9]* bytes" "$tmp/err"; then
+    pass "a device allocation past ulimit -v fails with a message"
+  else fail "allocation under ulimit -v: exit $rc: $(tail -3 "$tmp/err")"; fi
+fi
 CLFORMER_TUNE=off CLFORMER_CACHE_DIR="$tmp/tune-off" expect 0 "run with CLFORMER_TUNE=off" -- "$exe" run "${small[@]}" --check --json
 json_check "run with tuning off agrees with the double reference" "d['rel_error'] < 1e-5"
 [ -e "$tmp/tune-off" ] && ls "$tmp/tune-off" | grep -q '^tune-' && fail "tuning off wrote a tuning file"

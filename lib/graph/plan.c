@@ -135,9 +135,9 @@ static size_t pack(struct item *items, size_t n, size_t align, struct item **ord
  * (the caller falls back to the pool). */
 static bool cut_arena(struct clf_graph *g, struct item *items, size_t n, size_t arena)
 {
-    cl_int err = CL_SUCCESS;
-    cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, arena, NULL, &err);
-    if (err != CL_SUCCESS || !m)
+    cl_mem m;
+    cl_int err = clf_buffer_create(g->ctx, arena, &m);
+    if (err != CL_SUCCESS)
         return false;
     g->bufs[0] = m;
     g->n_bufs = 1;
@@ -186,9 +186,9 @@ static enum clf_status pool(struct clf_graph *g, struct item *items, size_t n,
                                 "a graph tensor of %zu bytes exceeds the device's max "
                                 "allocation of %llu bytes",
                                 it->s->bytes, (unsigned long long)ctx->info.max_alloc_bytes);
-            cl_int err = CL_SUCCESS;
-            cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, it->s->bytes, NULL, &err);
-            if (err != CL_SUCCESS || !m) {
+            cl_mem m;
+            cl_int err = clf_buffer_create(ctx, it->s->bytes, &m);
+            if (err != CL_SUCCESS) {
                 clf_fail_cl(ctx, err, "clCreateBuffer");
                 return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
                                 "cannot allocate %zu bytes for a graph tensor on '%s'",

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_dir.h"
 #include "device.h"
 #include "env.h"
 #include "program.h"
@@ -384,6 +385,10 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     st = open(ctx, p, user);
     if (st != CLF_OK)
         goto fail;
+    if (ctx->cache_dir && !clf_cache_dir_private(ctx, ctx->cache_dir)) {
+        free(ctx->cache_dir);
+        ctx->cache_dir = NULL;
+    }
     ctx->float_lanes = clf_device_float_lanes(ctx->device, &ctx->info);
     set_base_options(ctx);
     set_binaries(ctx, p->program_binaries);
