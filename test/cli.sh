@@ -379,6 +379,31 @@ else
     pass "a device allocation past ulimit -v fails with a message"
   else fail "allocation under ulimit -v: exit $rc: $(tail -3 "$tmp/err")"; fi
 fi
+# every failure says why, naming the file it comes from
+expect 1 "run --save into a missing folder" -- "$exe" run "${small[@]}" --save "$tmp/no-such-dir/w.safetensors"
+one_line_err "run --save into a missing folder"
+grep -q "$tmp/no-such-dir/w.safetensors" "$tmp/err" || fail "run --save: the file is not named: $(cat "$tmp/err")"
+python3 - "$tmp/empty.npy" <<'PY'
+import struct, sys
+h = "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 32), }"
+h += " " * (63 - (10 + len(h)) % 64) + "\n"
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode())
+PY
+expect 1 "run --input of shape [0, 32]" -- "$exe" run "${small[@]}" --input "$tmp/empty.npy"
+one_line_err "run --input of shape [0, 32]"
+grep -q "$tmp/empty.npy: shape \[0, 32\]" "$tmp/err" || fail "empty input: $(cat "$tmp/err")"
+m="$tmp/models"; mkdir -p "$m"
+cp -r "$src/test/models/bert-cased-cls" "$m/heads"
+sed -i 's/"num_attention_heads": 3/"num_attention_heads": 5/' "$m/heads/config.json"
+expect 1 "embed: heads not dividing hidden_size" -- "$exe" embed --model "$m/heads" hello
+one_line_err "embed: heads not dividing hidden_size"
+grep -q "$m/heads/config.json: heads (5) must divide d_model (24)" "$tmp/err" || fail "heads: $(cat "$tmp/err")"
+cp -r "$src/test/models/bert-cased-cls" "$m/vocab"
+rm "$m/vocab/tokenizer.json"; echo "[extra]" >>"$m/vocab/vocab.txt"
+expect 1 "embed: a vocabulary past the embedding table" -- "$exe" embed --model "$m/vocab" hello
+one_line_err "embed: a vocabulary past the embedding table"
+grep -q "$m/vocab/vocab.txt: token id 500 is past the model's embedding table of 500 rows" "$tmp/err" ||
+  fail "vocab: $(cat "$tmp/err")"
 CLFORMER_TUNE=off CLFORMER_CACHE_DIR="$tmp/tune-off" expect 0 "run with CLFORMER_TUNE=off" -- "$exe" run "${small[@]}" --check --json
 json_check "run with tuning off agrees with the double reference" "d['rel_error'] < 1e-5"
 [ -e "$tmp/tune-off" ] && ls "$tmp/tune-off" | grep -q '^tune-' && fail "tuning off wrote a tuning file"

@@ -15,8 +15,13 @@
 
 /* Prints "clformer: <message>" on stderr (one line) and returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints "clformer: <message>" on stderr and returns CLI_FAIL. */
+/* Prints "clformer: <message>" on stderr and returns CLI_FAIL (an empty
+ * message, or one ending in ": " where the library gave none, says so). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Whether an error was printed (cli_error, cli_usage_error, the log
+ * handler's errors): main says so when a command fails without one. */
+bool cli_said_why(void);
 
 /* Context params for a command: the device spec, a log handler that writes
  * "clformer: ..." lines on stderr, and a progress handler that draws on
