@@ -103,6 +103,22 @@ static size_t align_up(size_t x, size_t a)
     return (x + a - 1) / a * a;
 }
 
+/* Frees n items and their touch lists (NULL items: nothing). */
+static void items_free(struct item *items, size_t n)
+{
+    if (items)
+        for (size_t i = 0; i < n; i++)
+            free(items[i].touch);
+    free(items);
+}
+
+/* The arena's alignment of storages: CL_DEVICE_MEM_BASE_ADDR_ALIGN. */
+static size_t arena_align(const struct clf_ctx *ctx)
+{
+    size_t align = ctx->info.mem_base_align_bits / 8;
+    return align ? align : 128;
+}
+
 /* Greedy-by-size placement; returns the arena's size. */
 static size_t pack(struct item *items, size_t n, size_t align, struct item **order,
                    struct item **live)
@@ -290,9 +306,7 @@ enum clf_status clf_graph_plan(struct clf_graph *g)
     if (st == CLF_OK)
         st = lifetimes(g, items);
     if (st == CLF_OK) {
-        size_t align = ctx->info.mem_base_align_bits / 8;
-        align = align ? align : 128;
-        size_t arena = pack(items, n, align, order, scratch);
+        size_t arena = pack(items, n, arena_align(ctx), order, scratch);
         /* sub-buffers: on CPU devices unless told (NVIDIA's driver 580
          * crashed in clReleaseMemObject of sub-buffers in our tests) */
         bool arena_ok = ctx->plan_mode == 1 || (ctx->plan_mode == 0 && ctx->info.type == CLF_DEVICE_CPU);
@@ -308,10 +322,7 @@ enum clf_status clf_graph_plan(struct clf_graph *g)
                         order_pair(g, &items[i], &items[j]);
         }
     }
-    if (items)
-        for (size_t i = 0; i < n; i++)
-            free(items[i].touch);
-    free(items);
+    items_free(items, n);
     free(order);
     free(scratch);
     free(buf_bytes);
@@ -347,16 +358,13 @@ static enum clf_status planned_size(struct clf_graph *g, size_t *bytes)
     struct item *items = calloc(n, sizeof *items);
     struct item **order = calloc(n, sizeof *order);
     struct item **live = calloc(n, sizeof *live);
-    enum clf_status st = items && order && live
-                             ? lifetimes(g, items)
-                             : clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory to plan a graph");
-    size_t align = g->ctx->info.mem_base_align_bits / 8;
+    enum clf_status st =
+        items && order && live
+            ? lifetimes(g, items)
+            : clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory to plan a graph");
     if (st == CLF_OK)
-        *bytes = pack(items, n, align ? align : 128, order, live);
-    if (items)
-        for (size_t i = 0; i < n; i++)
-            free(items[i].touch);
-    free(items);
+        *bytes = pack(items, n, arena_align(g->ctx), order, live);
+    items_free(items, n);
     free(order);
     free(live);
     return st;
