@@ -32,7 +32,7 @@ cl_int clf_buffer_create(struct clf_ctx *ctx, size_t bytes, cl_mem *out)
     /* content undefined: nothing is copied, the memory is only placed */
     cl_event ev = NULL;
     cl_int status = CL_COMPLETE;
-    if (ctx->queues[0])
+    if (ctx->queues[0] && !clf_fault(CLF_FAULT_BUFFER, &err))
         err = clEnqueueMigrateMemObjects(ctx->queues[0], 1, &m,
                                          CL_MIGRATE_MEM_OBJECT_CONTENT_UNDEFINED, 0, NULL, &ev);
     if (ev && err == CL_SUCCESS)
