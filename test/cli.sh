@@ -340,6 +340,90 @@ grep -q "another device" "$tmp/err" || fail "foreign import: $(cat "$tmp/err")"
 CLFORMER_TUNE=sometimes expect 1 "a bad CLFORMER_TUNE is refused" -- "$exe" run "${small[@]}"
 one_line_err "bad CLFORMER_TUNE"
 grep -q "CLFORMER_TUNE 'sometimes': off, fast or full" "$tmp/err" || fail "bad CLFORMER_TUNE: $(cat "$tmp/err")"
+# every enumerated or numeric variable is checked when the context is made:
+# a bad value fails the command, naming the variable, the value and what it takes
+for bad in "CLFORMER_LOG=chatty:debug, info, warn, error or none" \
+  "CLFORMER_GEMM=blas:auto, clblast or native" \
+  "CLFORMER_QUEUES=two:an integer from 0 to 16" "CLFORMER_QUEUES=17:an integer from 0 to 16" \
+  "CLFORMER_QUEUES=-1:an integer from 0 to 16" \
+  "CLFORMER_COMMAND_BUFFER=yes:0 or 1" "CLFORMER_PLAN=heap:auto, arena, pool or none" \
+  "CLFORMER_BINARIES=maybe:auto, on or off" "CLFORMER_DEVICE=nosuchdevice:unknown device spec"; do
+  var=${bad%%=*}; rest=${bad#*=}; val=${rest%%:*}; takes=${rest#*:}
+  env "$var=$val" "$exe" run "${small[@]}" >"$tmp/out" 2>"$tmp/err" </dev/null
+  rc=$?
+  if [ "$rc" -eq 1 ] && grep -qF "$var '$val': $takes" "$tmp/err"; then pass "a bad $var is refused"
+  else fail "$var=$val: exit $rc: $(cat "$tmp/err")"; fi
+done
+CLFORMER_GEMM=NATIVE CLFORMER_QUEUES=2 CLFORMER_LOG= expect 0 "good values, any case, empty as unset" -- "$exe" run "${small[@]}"
+# a size that cannot fit is refused before any tuning or building (it took
+# 50-100 s of tuning): the GEMM path's 8 x 2^20 x 2^20 scores are 32 TiB
+expect 1 "an impossible size is refused at once" -- timeout 20 "$exe" run --seq 1048576 --attn-impl gemm
+grep -q "scores need 35184372088832 bytes, the device allows" "$tmp/err" ||
+  fail "impossible size: $(cat "$tmp/err")"
+# the cache directory holds native binaries the context loads and runs: it
+# is created private (0700, its missing parents too) and one that another
+# user owns or may write is not used (one warning; the run goes on uncached)
+cdir="$tmp/cache-perm/sub"
+CLFORMER_LOG=info CLFORMER_CACHE_DIR="$cdir" expect 0 "a new cache directory" -- "$exe" run "${small[@]}"
+[ "$(stat -c %a "$tmp/cache-perm") $(stat -c %a "$cdir")" = "700 700" ] ||
+  fail "new cache directory modes: $(stat -c %a "$tmp/cache-perm") $(stat -c %a "$cdir")"
+grep -q "cache $cdir (" "$tmp/err" || fail "new cache directory not used: $(cat "$tmp/err")"
+cache_bypassed() { # DESCRIPTION WHY: run with $cdir as it is; warned, exit 0, no cache
+  CLFORMER_LOG=info CLFORMER_CACHE_DIR="$cdir" expect 0 "$1" -- "$exe" run "${small[@]}"
+  grep -q "cache directory $cdir not used ($2)" "$tmp/err" && grep -q "cache disabled" "$tmp/err" ||
+    fail "$1: $(cat "$tmp/err")"
+  [ "$(grep -c "cache directory .* not used" "$tmp/err")" -eq 1 ] || fail "$1: not one warning"
+}
+chmod 0777 "$cdir"
+cache_bypassed "a cache directory others may write" "mode 0777: writable by other users"
+chmod 0770 "$cdir"
+cache_bypassed "a cache directory its group may write" "mode 0770: writable by its group"
+chmod 0700 "$cdir"
+if [ "$(id -u)" -eq 0 ]; then
+  chown 12345 "$cdir"
+  cache_bypassed "a cache directory of another user" "owned by uid 12345, not 0"
+else
+  echo "skip: a cache directory of another user (chown needs root)"
+fi
+# device memory exists once a buffer is made, so that a failed allocation is
+# an error (exit 1, a message) rather than PoCL's abort on first use
+if ldd "$exe" 2>/dev/null | grep -q 'libasan'; then
+  echo "skip: allocation failure under ulimit -v (AddressSanitizer reserves more address space)"
+elif ! (ulimit -v 4194304) 2>/dev/null; then
+  echo "skip: allocation failure under ulimit -v (the limit cannot be set here)"
+else
+  (ulimit -v 4194304; exec "$exe" run --d-model 1024 --seq 4096 --batch 32 --runs 1) \
+    >"$tmp/out" 2>"$tmp/err" </dev/null
+  rc=$?
+  if [ "$rc" -eq 1 ] && grep -q "^clformer: cannot allocate [0-9]* bytes" "$tmp/err"; then
+    pass "a device allocation past ulimit -v fails with a message"
+  else fail "allocation under ulimit -v: exit $rc: $(tail -3 "$tmp/err")"; fi
+fi
+# every failure says why, naming the file it comes from
+expect 1 "run --save into a missing folder" -- "$exe" run "${small[@]}" --save "$tmp/no-such-dir/w.safetensors"
+one_line_err "run --save into a missing folder"
+grep -q "$tmp/no-such-dir/w.safetensors" "$tmp/err" || fail "run --save: the file is not named: $(cat "$tmp/err")"
+python3 - "$tmp/empty.npy" <<'PY'
+import struct, sys
+h = "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 32), }"
+h += " " * (63 - (10 + len(h)) % 64) + "\n"
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode())
+PY
+expect 1 "run --input of shape [0, 32]" -- "$exe" run "${small[@]}" --input "$tmp/empty.npy"
+one_line_err "run --input of shape [0, 32]"
+grep -q "$tmp/empty.npy: shape \[0, 32\]" "$tmp/err" || fail "empty input: $(cat "$tmp/err")"
+m="$tmp/models"; mkdir -p "$m"
+cp -r "$src/test/models/bert-cased-cls" "$m/heads"
+sed -i 's/"num_attention_heads": 3/"num_attention_heads": 5/' "$m/heads/config.json"
+expect 1 "embed: heads not dividing hidden_size" -- "$exe" embed --model "$m/heads" hello
+one_line_err "embed: heads not dividing hidden_size"
+grep -q "$m/heads/config.json: heads (5) must divide d_model (24)" "$tmp/err" || fail "heads: $(cat "$tmp/err")"
+cp -r "$src/test/models/bert-cased-cls" "$m/vocab"
+rm "$m/vocab/tokenizer.json"; echo "[extra]" >>"$m/vocab/vocab.txt"
+expect 1 "embed: a vocabulary past the embedding table" -- "$exe" embed --model "$m/vocab" hello
+one_line_err "embed: a vocabulary past the embedding table"
+grep -q "$m/vocab/vocab.txt: token id 500 is past the model's embedding table of 500 rows" "$tmp/err" ||
+  fail "vocab: $(cat "$tmp/err")"
 CLFORMER_TUNE=off CLFORMER_CACHE_DIR="$tmp/tune-off" expect 0 "run with CLFORMER_TUNE=off" -- "$exe" run "${small[@]}" --check --json
 json_check "run with tuning off agrees with the double reference" "d['rel_error'] < 1e-5"
 [ -e "$tmp/tune-off" ] && ls "$tmp/tune-off" | grep -q '^tune-' && fail "tuning off wrote a tuning file"

@@ -663,6 +663,53 @@ START_TEST(test_plan_diamond)
 }
 END_TEST
 
+/* A graph that cannot fit the device (its memory and largest allocation
+ * lowered on the context) is refused by its run before anything is
+ * planned, tuned or built, with the sizes in the message; it runs once
+ * the device is back as it was. */
+START_TEST(test_plan_fit)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const int64_t shape[1] = {N_PLAN};
+    const size_t bytes = N_PLAN * sizeof(float);
+    float *hx = malloc(bytes), *out = malloc(bytes);
+    for (int i = 0; i < N_PLAN; i++)
+        hx[i] = (float)(i % 100);
+    struct clf_tensor *x, *a, *b, *c;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, shape, &x));
+    ck_assert_ok(ctx, clf_tensor_write(x, hx, bytes));
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_scale(g, x, 2, 0, &a));
+    ck_assert_ok(ctx, clf_op_scale(g, a, 3, 0, &b));
+    ck_assert_ok(ctx, clf_op_add(g, a, b, &c)); /* a, b and c alive together: 3 x bytes */
+    const uint64_t global = ctx->info.global_mem_bytes, max_alloc = ctx->info.max_alloc_bytes;
+    ctx->info.global_mem_bytes = 2 * bytes;
+    ck_assert_status(ctx, clf_graph_run(g), CLF_E_OUT_OF_MEMORY);
+    ck_assert_msg(strstr(clf_ctx_last_error(ctx), "CL_DEVICE_GLOBAL_MEM_SIZE"), "%s",
+                  clf_ctx_last_error(ctx));
+    char has[32];
+    snprintf(has, sizeof has, "the device has %zu", 2 * bytes);
+    ck_assert_msg(strstr(clf_ctx_last_error(ctx), has), "%s", clf_ctx_last_error(ctx));
+    ck_assert(!g->planned);
+    ctx->info.global_mem_bytes = global;
+    ctx->info.max_alloc_bytes = bytes - 1;
+    ck_assert_status(ctx, clf_graph_run(g), CLF_E_OUT_OF_MEMORY);
+    ck_assert_msg(strstr(clf_ctx_last_error(ctx), "CL_DEVICE_MAX_MEM_ALLOC_SIZE"), "%s",
+                  clf_ctx_last_error(ctx));
+    ck_assert(!g->planned);
+    ctx->info.max_alloc_bytes = max_alloc;
+    ck_assert_ok(ctx, clf_graph_run(g));
+    ck_assert_ok(ctx, clf_tensor_read(c, out, bytes));
+    for (int i = 0; i < N_PLAN; i++)
+        ck_assert_float_eq(out[i], 8.0f * hx[i]);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    free(hx);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     test_require_device();
@@ -681,6 +728,7 @@ int main(void)
     tcase_add_test(tc, test_plan_reuse_order);
     tcase_add_test(tc, test_plan_keep);
     tcase_add_test(tc, test_plan_diamond);
+    tcase_add_test(tc, test_plan_fit);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

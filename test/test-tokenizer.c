@@ -206,6 +206,19 @@ START_TEST(test_limits)
     ck_assert_ok(NULL, clf_tokenizer_encode(t, "x x x x", ids, 4, &n, NULL));
     ck_assert_uint_eq(n, 4);
     clf_tokenizer_destroy(t);
+
+    /* vocab_limit (the embedding table's rows): the tiny vocabulary's ids
+     * end at 26, so 27 rows hold it and 26 do not; 0 is no limit */
+    ck_assert_int_eq(clf_tokenizer_params_default().vocab_limit, 0);
+    char *path = write_file("vocab.txt", tiny_vocab);
+    p = clf_tokenizer_params_default();
+    p.vocab_limit = 27;
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, &p, &t));
+    clf_tokenizer_destroy(t);
+    p.vocab_limit = 26;
+    ck_assert_status(NULL, clf_tokenizer_load(NULL, path, &p, &t), CLF_E_FORMAT);
+    ck_assert_ptr_null(t);
+    free(path);
 }
 END_TEST
 

@@ -28,6 +28,7 @@
 #include "../lib/ops/attention_exact.h" /* internal: the attention's size class */
 #include "../lib/ops/gemm.h"            /* internal: the GEMM's shape class */
 #include "../lib/ops/tune_defaults.h"   /* internal: the shipped table */
+#include "../lib/runtime/ctx.h"         /* internal: the resolved tune mode */
 
 /* The workload: a 2-layer encoder (d_model 32, 2 heads, d_ff 64) over
  * x [2, 16, 32]: GEMMs of 32 rows, attention of 16 queries. */
@@ -452,8 +453,9 @@ static void keep_log(void *user, enum clf_log_level level, const char *msg)
 }
 
 /* CLFORMER_TUNE: off/fast/full read when tune_mode is AUTO, anything else
- * refused naming the variable and its values; a mode set by the caller
- * wins; an out-of-range tune_mode is refused. */
+ * refused naming the variable and its values (whatever the params say); a
+ * mode set by the caller wins over a good value; an out-of-range tune_mode
+ * is refused. */
 START_TEST(test_env)
 {
     char msg[512] = "";
@@ -467,8 +469,11 @@ START_TEST(test_env)
     ck_assert_int_eq(clf_ctx_create(&p, &ctx), CLF_E_INVALID_ARG);
     ck_assert_ptr_null(ctx);
     ck_assert_msg(strstr(msg, "CLFORMER_TUNE 'sometimes': off, fast or full"), "%s", msg);
-    p.tune_mode = CLF_TUNE_FAST; /* the caller's mode wins */
+    p.tune_mode = CLF_TUNE_FAST; /* a bad value is refused all the same */
+    ck_assert_int_eq(clf_ctx_create(&p, &ctx), CLF_E_INVALID_ARG);
+    setenv("CLFORMER_TUNE", "off", 1); /* the caller's mode wins */
     ck_assert_int_eq(clf_ctx_create(&p, &ctx), CLF_OK);
+    ck_assert_int_eq(ctx->tune_mode, CLF_TUNE_FAST);
     clf_ctx_destroy(ctx);
 
     setenv("CLFORMER_TUNE", "off", 1); /* read: clf_graph_tune refuses under off */

@@ -27,17 +27,17 @@ static const struct {
 };
 
 /* Every environment variable the library and the command read (lib/runtime/
- * env.c, lib/model/bert.c, tools/cli_mpi.c), one line each; test/cli.sh
- * checks that the sources read no other. */
+ * env.c, tools/cli_mpi.c), one line each; test/cli.sh checks that the
+ * sources read no other. */
 static const struct {
     const char *name, *effect;
 } environment[] = {
     {"CLFORMER_DEVICE", "default device spec: auto, gpu, cpu:1, P:D, name"},
-    {"CLFORMER_CACHE_DIR", "kernel binary and tuning cache; empty: none"},
+    {"CLFORMER_CACHE_DIR", "kernel binary and tuning cache, this user's alone; empty: none"},
     {"CLFORMER_CL_DIR", "read the kernels' .cl sources from this directory"},
-    {"CLFORMER_LOG", "log level: debug, info, warn (default), error"},
+    {"CLFORMER_LOG", "log level: debug, info, warn (default), error, none"},
     {"CLFORMER_GEMM", "GEMM provider: auto (default), clblast, native"},
-    {"CLFORMER_QUEUES", "0: an out-of-order queue (default); N: N in-order"},
+    {"CLFORMER_QUEUES", "0: an out-of-order queue (default); N (1 to 16): N in-order"},
     {"CLFORMER_COMMAND_BUFFER", "0: never record graphs into command buffers; 1: on CPU devices too"},
     {"CLFORMER_PLAN", "intermediates' memory: auto, arena, pool, none"},
     {"CLFORMER_TUNE", "auto-tuning: off, fast (default), full"},
@@ -62,7 +62,8 @@ static void usage(FILE *f)
     fprintf(f, "\n'clformer help COMMAND' (or 'clformer COMMAND --help') describes a\n"
                "command's options. Exit status: 0 done, 1 the work failed, 2 a bad\n"
                "command line.\n\n"
-               "Environment (--device, --model and the library's params win over it):\n");
+               "Environment (--device, --model and the library's params win over it; a\n"
+               "value outside those listed fails the command, naming the variable):\n");
     for (size_t i = 0; i < sizeof environment / sizeof environment[0]; i++)
         fprintf(f, "  %-26s  %s\n", environment[i].name, environment[i].effect);
 }
@@ -102,8 +103,12 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(cmd, commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(cmd, commands[i].name)) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            if (rc != CLI_OK && !cli_said_why()) /* every failure says why */
+                cli_error("%s failed without saying why (a bug: please report it)", cmd);
+            return rc;
+        }
     if (cmd[0] == '-')
         return cli_usage_error(NULL, "unknown option '%s'", cmd);
     return cli_usage_error(NULL, "unknown command '%s'", cmd);

@@ -13,8 +13,18 @@
 
 #include "cli.h"
 
+/* Messages printed on stderr by cli_error, cli_usage_error and the log
+ * handler's errors (cli_said_why). */
+static int said_why;
+
+bool cli_said_why(void)
+{
+    return said_why > 0;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    said_why++;
     va_list ap;
     fputs("clformer: ", stderr);
     va_start(ap, fmt);
@@ -37,6 +47,13 @@ int cli_error(const char *fmt, ...)
         n = 0;
     if ((size_t)n > sizeof line - 2)
         n = (int)sizeof line - 2;
+    /* a library message left empty (a status returned without one) */
+    const char *blank = "failed, and the library gave no reason (a bug: please report it)";
+    if (n == 0 || (n >= 2 && !strcmp(line + n - 2, ": ")))
+        n += snprintf(line + n, sizeof line - 1 - (size_t)n, "%s", blank);
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
+    said_why++;
     line[n] = '\n';
     line[n + 1] = 0;
     fprintf(stderr, "clformer: %s", line);
@@ -47,6 +64,8 @@ static void log_to_stderr(void *user, enum clf_log_level level, const char *msg)
 {
     (void)user;
     static const char *names[] = {"debug", "info", "warning", "error"};
+    if (level >= CLF_LOG_ERROR)
+        said_why++;
     fprintf(stderr, "clformer: %s: %s\n", level < CLF_LOG_NONE ? names[level] : "", msg);
 }
 
@@ -451,6 +470,29 @@ void cli_seeded_input(float *x, size_t n, uint64_t seed)
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
         x[i] = (float)((double)((z ^ (z >> 31)) >> 11) * 0x1.0p-52 - 1.0);
     }
+}
+
+bool cli_read_activations(const char *path, int64_t d, float **data, int *ndim,
+                          int64_t shape[CLF_MAX_DIMS])
+{
+    char msg[1024];
+    if (clf_npy_read(path, data, ndim, shape, msg, sizeof msg) != CLF_OK)
+        return !cli_error("%s", msg);
+    bool ok = (*ndim == 2 || *ndim == 3) && shape[*ndim - 1] == d;
+    for (int i = 0; ok && i < *ndim - 1; i++)
+        ok = shape[i] >= 1;
+    if (ok)
+        return true;
+    char got[CLF_MAX_DIMS * 24] = "";
+    for (int i = 0, w = 0; i < *ndim; i++)
+        w += snprintf(got + w, sizeof got - (size_t)w, "%s%lld", i ? ", " : "",
+                      (long long)shape[i]);
+    cli_error("%s: shape [%s]: the input must be [seq, %lld] or [batch, seq, %lld], seq and "
+              "batch at least 1",
+              path, got, (long long)d, (long long)d);
+    free(*data);
+    *data = NULL;
+    return false;
 }
 
 int cli_texts_add(struct cli_texts *t, const char *s)

@@ -15,8 +15,13 @@
 
 /* Prints "clformer: <message>" on stderr (one line) and returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints "clformer: <message>" on stderr and returns CLI_FAIL. */
+/* Prints "clformer: <message>" on stderr and returns CLI_FAIL (an empty
+ * message, or one ending in ": " where the library gave none, says so). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Whether an error was printed (cli_error, cli_usage_error, the log
+ * handler's errors): main says so when a command fails without one. */
+bool cli_said_why(void);
 
 /* Context params for a command: the device spec, a log handler that writes
  * "clformer: ..." lines on stderr, and a progress handler that draws on
@@ -113,6 +118,12 @@ double cli_median(double *t, int n);
 /* The seeded input of `clformer run` and `analyze`: n values in [-1, 1)
  * from splitmix64, the same for the same seed on every machine. */
 void cli_seeded_input(float *x, size_t n, uint64_t seed);
+
+/* --input FILE: activations [seq, d] or [batch, seq, d] (seq and batch at
+ * least 1) from a float32 .npy into *data (free()), its rank and shape;
+ * false after an error naming the file (and its shape when wrong). */
+bool cli_read_activations(const char *path, int64_t d, float **data, int *ndim,
+                          int64_t shape[CLF_MAX_DIMS]);
 
 /* Human-readable byte size, e.g. "3.7 GiB". */
 const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size);

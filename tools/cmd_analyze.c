@@ -205,17 +205,8 @@ int cmd_analyze(int argc, char **argv)
     int64_t shape[CLF_MAX_DIMS];
     int nd = 0;
     if (o.input) {
-        char msg[1024];
-        if (clf_npy_read(o.input, &host, &nd, shape, msg, sizeof msg) != CLF_OK) {
-            cli_error("%s", msg);
+        if (!cli_read_activations(o.input, o.cfg.d_model, &host, &nd, shape))
             goto done;
-        }
-        if ((nd != 2 && nd != 3) || shape[nd - 1] != o.cfg.d_model || shape[nd - 2] < 1 ||
-            (nd == 3 && shape[0] < 1)) {
-            cli_error("%s: shape must be [seq, %lld] or [batch, seq, %lld]", o.input,
-                      (long long)o.cfg.d_model, (long long)o.cfg.d_model);
-            goto done;
-        }
         o.seq = shape[nd - 2]; /* batch 0 is the first seq rows */
     } else {
         size_t n = (size_t)(o.seq * o.cfg.d_model);

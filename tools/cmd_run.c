@@ -269,16 +269,8 @@ static bool read_input(struct run_state *s)
     bool ok = true;
     s->in_ndim = 3;
     if (o->input) {
-        char msg[1024];
-        if (clf_npy_read(o->input, &s->host, &s->in_ndim, shape, msg, sizeof msg) != CLF_OK) {
-            cli_error("%s", msg);
-            ok = false;
-        } else if ((s->in_ndim != 2 && s->in_ndim != 3) ||
-                   shape[s->in_ndim - 1] != o->cfg.d_model) {
-            cli_error("%s: shape must be [seq, %lld] or [batch, seq, %lld]", o->input,
-                      (long long)o->cfg.d_model, (long long)o->cfg.d_model);
-            ok = false;
-        } else {
+        ok = cli_read_activations(o->input, o->cfg.d_model, &s->host, &s->in_ndim, shape);
+        if (ok) {
             o->batch = s->in_ndim == 3 ? shape[0] : 1;
             o->seq = shape[s->in_ndim - 2];
         }
@@ -297,9 +289,12 @@ static bool read_input(struct run_state *s)
         ok = !cli_error("out of memory");
     if (!cli_mpi_all_ok(&s->mpi, ok))
         return false;
-    /* the ranks must hold the same input, seed and weights file */
-    uint64_t h = XXH3_64bits_withSeed(s->host, n * sizeof *s->host, o->seed);
-    if (o->weights)
+    /* the ranks must hold the same input, seed and weights file (hashed
+     * only under mpirun: seconds for a large input) */
+    uint64_t h = 0;
+    if (s->mpi.active)
+        h = XXH3_64bits_withSeed(s->host, n * sizeof *s->host, o->seed);
+    if (s->mpi.active && o->weights)
         h = XXH3_64bits_withSeed(o->weights, strlen(o->weights), h);
     if (!cli_mpi_same(&s->mpi, h)) {
         if (s->mpi.rank == 0)

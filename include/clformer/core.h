@@ -368,6 +368,12 @@ CLF_PARAMS_DEFAULT(clf_ctx_params)
 
 /**
  * Creates a context on the device chosen by params->device.
+ * An environment variable of the library (CLFORMER_LOG, CLFORMER_GEMM,
+ * CLFORMER_QUEUES, CLFORMER_COMMAND_BUFFER, CLFORMER_PLAN, CLFORMER_TUNE,
+ * CLFORMER_BINARIES, CLFORMER_DEVICE) set to a value it does not accept
+ * makes it fail with CLF_E_INVALID_ARG and a message naming the variable,
+ * the value and the accepted values, whatever params say (an empty value
+ * is as unset).
  * @param params  NULL means clf_ctx_params_default()
  * @param out     receives the context; NULL on failure. Failures before the
  *                context exists are reported through params->log_fn (or

@@ -253,6 +253,11 @@ struct clf_tokenizer_params {
     int64_t max_length;   /**< tokens per text including [CLS] and [SEP]; longer texts
                                are truncated (reported). Default 256 */
     int64_t max_word_chars; /**< longer words become [UNK]. Default 100 */
+    /** Rows of the model's embedding table: a vocabulary with a token id at
+     *  or past it fails the load (CLF_E_FORMAT naming the file). Default 0:
+     *  no limit; clf_sentence_folder_tokenizer_params sets config.json's
+     *  vocab_size. */
+    int64_t vocab_limit;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the

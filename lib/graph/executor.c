@@ -420,7 +420,10 @@ enum clf_status clf_graph_run(struct clf_graph *g)
     if (!g)
         return CLF_E_INVALID_ARG;
     struct clf_ctx *ctx = g->ctx;
-    enum clf_status pst = clf_graph_tune_pass(g, false); /* new nodes' tuning (graph_tune.c) */
+    /* sizes that cannot fit, refused before tuning and building */
+    enum clf_status pst = g->planned ? CLF_OK : clf_graph_check_fit(g);
+    if (pst == CLF_OK)
+        pst = clf_graph_tune_pass(g, false); /* new nodes' tuning (graph_tune.c) */
     if (pst == CLF_OK)
         pst = clf_graph_prepare_run(g); /* memory plan (plan.c) */
     if (pst != CLF_OK)

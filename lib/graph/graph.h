@@ -51,6 +51,12 @@ struct clf_op_impl {
                       char *key, size_t size);
     /* Measures the node's class now and keeps the record (with tune_steps). */
     enum clf_status (*tune)(struct clf_ctx *ctx, struct clf_node *node);
+    /* Optional, for ops that make device buffers of their own at their first
+     * run: *bytes their size; CLF_E_OUT_OF_MEMORY with a message giving the
+     * sizes when one of them can never be allocated on the device (checked
+     * by clf_graph_check_fit before any tuning or building). */
+    enum clf_status (*own_bytes)(struct clf_ctx *ctx, const struct clf_node *node,
+                                 size_t *bytes);
 };
 
 struct clf_node {
@@ -125,6 +131,13 @@ enum clf_status clf_graph_plan(struct clf_graph *g);
 /* Called by clf_graph_run before enqueueing: plans when g is not planned,
  * then marks g as run (its storages become readable). */
 enum clf_status clf_graph_prepare_run(struct clf_graph *g);
+
+/* Refuses (CLF_E_OUT_OF_MEMORY, the sizes in the message) a graph that
+ * cannot fit the device: a storage over CL_DEVICE_MAX_MEM_ALLOC_SIZE, a
+ * node's own buffer that cannot be allocated (own_bytes), or the planned
+ * intermediates with the nodes' own buffers over CL_DEVICE_GLOBAL_MEM_SIZE.
+ * Done by clf_graph_run and clf_graph_tune before tuning (plan.c). */
+enum clf_status clf_graph_check_fit(struct clf_graph *g);
 
 /* The hooks of the storages g's ops create (plan.c): a tensor is readable
  * once its graph has run, unless a later tensor took its memory during the

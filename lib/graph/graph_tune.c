@@ -81,5 +81,6 @@ enum clf_status clf_graph_tune(struct clf_graph *g)
         return CLF_E_INVALID_ARG;
     if (g->ctx->tune_mode == CLF_TUNE_OFF)
         return clf_fail(g->ctx, CLF_E_STATE, "clf_graph_tune: the context's tuning is off");
-    return clf_graph_tune_pass(g, true);
+    enum clf_status st = clf_graph_check_fit(g);
+    return st == CLF_OK ? clf_graph_tune_pass(g, true) : st;
 }

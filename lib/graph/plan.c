@@ -22,6 +22,7 @@
  * node that touched A (deps beyond the node's n_deps_rec), so an
  * out-of-order queue cannot let B's writer overtake A's last reader.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,22 @@ static size_t align_up(size_t x, size_t a)
     return (x + a - 1) / a * a;
 }
 
+/* Frees n items and their touch lists (NULL items: nothing). */
+static void items_free(struct item *items, size_t n)
+{
+    if (items)
+        for (size_t i = 0; i < n; i++)
+            free(items[i].touch);
+    free(items);
+}
+
+/* The arena's alignment of storages: CL_DEVICE_MEM_BASE_ADDR_ALIGN. */
+static size_t arena_align(const struct clf_ctx *ctx)
+{
+    size_t align = ctx->info.mem_base_align_bits / 8;
+    return align ? align : 128;
+}
+
 /* Greedy-by-size placement; returns the arena's size. */
 static size_t pack(struct item *items, size_t n, size_t align, struct item **order,
                    struct item **live)
@@ -134,9 +151,9 @@ static size_t pack(struct item *items, size_t n, size_t align, struct item **ord
  * (the caller falls back to the pool). */
 static bool cut_arena(struct clf_graph *g, struct item *items, size_t n, size_t arena)
 {
-    cl_int err = CL_SUCCESS;
-    cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(g->ctx->context, CL_MEM_READ_WRITE, arena, NULL, &err);
-    if (err != CL_SUCCESS || !m)
+    cl_mem m;
+    cl_int err = clf_buffer_create(g->ctx, arena, &m);
+    if (err != CL_SUCCESS)
         return false;
     g->bufs[0] = m;
     g->n_bufs = 1;
@@ -185,9 +202,9 @@ static enum clf_status pool(struct clf_graph *g, struct item *items, size_t n,
                                 "a graph tensor of %zu bytes exceeds the device's max "
                                 "allocation of %llu bytes",
                                 it->s->bytes, (unsigned long long)ctx->info.max_alloc_bytes);
-            cl_int err = CL_SUCCESS;
-            cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, it->s->bytes, NULL, &err);
-            if (err != CL_SUCCESS || !m) {
+            cl_mem m;
+            cl_int err = clf_buffer_create(ctx, it->s->bytes, &m);
+            if (err != CL_SUCCESS) {
                 clf_fail_cl(ctx, err, "clCreateBuffer");
                 return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
                                 "cannot allocate %zu bytes for a graph tensor on '%s'",
@@ -289,9 +306,7 @@ enum clf_status clf_graph_plan(struct clf_graph *g)
     if (st == CLF_OK)
         st = lifetimes(g, items);
     if (st == CLF_OK) {
-        size_t align = ctx->info.mem_base_align_bits / 8;
-        align = align ? align : 128;
-        size_t arena = pack(items, n, align, order, scratch);
+        size_t arena = pack(items, n, arena_align(ctx), order, scratch);
         /* sub-buffers: on CPU devices unless told (NVIDIA's driver 580
          * crashed in clReleaseMemObject of sub-buffers in our tests) */
         bool arena_ok = ctx->plan_mode == 1 || (ctx->plan_mode == 0 && ctx->info.type == CLF_DEVICE_CPU);
@@ -307,10 +322,7 @@ enum clf_status clf_graph_plan(struct clf_graph *g)
                         order_pair(g, &items[i], &items[j]);
         }
     }
-    if (items)
-        for (size_t i = 0; i < n; i++)
-            free(items[i].touch);
-    free(items);
+    items_free(items, n);
     free(order);
     free(scratch);
     free(buf_bytes);
@@ -332,6 +344,62 @@ enum clf_status clf_graph_prepare_run(struct clf_graph *g)
             return st;
     }
     g->ran = true;
+    return CLF_OK;
+}
+
+/* The arena a plan of g's storages would take (lifetimes and placement,
+ * nothing allocated) into *bytes. */
+static enum clf_status planned_size(struct clf_graph *g, size_t *bytes)
+{
+    size_t n = g->n_stores;
+    *bytes = 0;
+    if (n == 0)
+        return CLF_OK;
+    struct item *items = calloc(n, sizeof *items);
+    struct item **order = calloc(n, sizeof *order);
+    struct item **live = calloc(n, sizeof *live);
+    enum clf_status st =
+        items && order && live
+            ? lifetimes(g, items)
+            : clf_fail(g->ctx, CLF_E_OUT_OF_MEMORY, "no host memory to plan a graph");
+    if (st == CLF_OK)
+        *bytes = pack(items, n, arena_align(g->ctx), order, live);
+    items_free(items, n);
+    free(order);
+    free(live);
+    return st;
+}
+
+enum clf_status clf_graph_check_fit(struct clf_graph *g)
+{
+    struct clf_ctx *ctx = g->ctx;
+    const unsigned long long max_alloc = ctx->info.max_alloc_bytes,
+                             global = ctx->info.global_mem_bytes;
+    for (size_t i = 0; i < g->n_stores; i++)
+        if (max_alloc && g->stores[i]->s->bytes > max_alloc)
+            return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                            "a tensor of the graph needs %zu bytes; the device allows %llu per "
+                            "buffer (CL_DEVICE_MAX_MEM_ALLOC_SIZE)",
+                            g->stores[i]->s->bytes, max_alloc);
+    size_t own = 0;
+    for (size_t k = 0; k < g->n_nodes; k++) {
+        size_t b = 0;
+        const struct clf_op_impl *impl = g->nodes[k].impl;
+        enum clf_status st = impl->own_bytes ? impl->own_bytes(ctx, &g->nodes[k], &b) : CLF_OK;
+        if (st != CLF_OK)
+            return st;
+        own = own + b < own ? SIZE_MAX : own + b;
+    }
+    size_t planned = 0;
+    enum clf_status st = planned_size(g, &planned);
+    if (st != CLF_OK)
+        return st;
+    if (global && (planned > global || own > global - planned))
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                        "the graph needs %zu bytes of device memory for its intermediates as "
+                        "planned and %zu for its nodes' own buffers; the device has %llu "
+                        "(CL_DEVICE_GLOBAL_MEM_SIZE)",
+                        planned, own, global);
     return CLF_OK;
 }
 

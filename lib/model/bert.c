@@ -30,6 +30,7 @@
 #include "../ops/rows.h"
 #include "../runtime/ctx.h"
 #include "../runtime/abi.h"
+#include "../runtime/env.h"
 #include "bert_config.h"
 #include "encoder_internal.h"
 #include "io.h"
@@ -473,11 +474,12 @@ enum clf_status clf_default_model_dir(char *buf, size_t size)
 {
     if (!buf || !size)
         return CLF_E_INVALID_ARG;
-    const char *env = getenv("CLFORMER_MODEL_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME");
+    struct clf_env env;
+    clf_env_read(&env);
+    const char *xdg = env.xdg_cache, *home = env.home;
     int n;
-    if (env && *env)
-        n = snprintf(buf, size, "%s", env);
+    if (env.model_dir && *env.model_dir)
+        n = snprintf(buf, size, "%s", env.model_dir);
     else if (xdg && *xdg)
         n = snprintf(buf, size, "%s/clformer/models/all-MiniLM-L6-v2", xdg);
     else
@@ -542,13 +544,21 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
         snprintf(st_path, len, "%s/model.safetensors", model_dir);
         st = read_config(ctx, cfg_path, s);
     }
-    free(cfg_path);
     /* the options' attention, quantisation and FFN format; the sizes are
      * config.json's */
     struct clf_encoder_config *c = b ? &b->cfg : NULL;
     if (st == CLF_OK) {
         *c = clf_encoder_config_default();
         st = clf_abi_import(ctx, "clf_encoder_config", options, c, sizeof *c);
+    }
+    if (st == CLF_OK) { /* config.json's sizes alone (heads must divide hidden_size, ...) */
+        struct clf_encoder_config sizes = clf_encoder_config_default();
+        sizes.d_model = s->d, sizes.heads = s->heads, sizes.d_ff = s->d_ff;
+        sizes.layers = s->layers, sizes.act = s->act, sizes.eps = (float)s->eps;
+        if ((st = clf_encoder_check_config(ctx, &sizes)) != CLF_OK) {
+            snprintf(msg, sizeof msg, "%s", clf_ctx_last_error(ctx));
+            st = clf_fail(ctx, st, "%s: %s", cfg_path, msg);
+        }
     }
     if (st == CLF_OK) {
         c->d_model = s->d;
@@ -562,6 +572,7 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
         b->max_pos = s->max_pos;
         st = clf_encoder_check_config(ctx, c);
     }
+    free(cfg_path);
     if (st == CLF_OK)
         st = clf_msg_to_ctx(ctx, clf_safetensors_open(st_path, &L->w.st, msg, sizeof msg), msg);
     int nd;

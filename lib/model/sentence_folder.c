@@ -52,6 +52,7 @@ struct clf_sentence_folder {
     bool include_prompt;   /* the Pooling's include_prompt */
     int64_t pooling_dim;   /* its word_embedding_dimension, 0: not said */
     int64_t max_length;    /* tokens per text, specials included */
+    int64_t vocab_size;    /* config.json's: the embedding table's rows (0: not said) */
     bool lower_case;       /* the tokenizer lower-cases (and strips accents) */
     size_t n_prompts;
     char **prompt_names, **prompt_texts;
@@ -560,6 +561,8 @@ static enum clf_status read_lengths(struct clf_msg *m, struct clf_sentence_folde
         st = get_length(m, cfg, path, "max_position_embeddings", INT64_C(1) << 20, &max_pos);
     if (st == CLF_OK) /* RoBERTa's first rows are not tokens' */
         max_pos = clf_bert_text_positions(cfg, max_pos);
+    if (st == CLF_OK)
+        st = get_length(m, cfg, path, "vocab_size", INT64_C(1) << 40, &f->vocab_size);
     cJSON_Delete(cfg);
     if (st == CLF_OK && sb)
         st = get_length(m, sb, sb_path, "max_seq_length", INT64_C(1) << 20, &seq);
@@ -725,6 +728,7 @@ enum clf_status clf_sentence_folder_tokenizer_params(const struct clf_sentence_f
         return st;
     local.lower_case = f->lower_case;
     local.max_length = f->max_length < 2 ? 2 : f->max_length;
+    local.vocab_limit = f->vocab_size;
     return clf_abi_export(NULL, "clf_tokenizer_params", p, &local, sizeof local);
 }
 

@@ -60,6 +60,7 @@ struct clf_tokenizer {
                                 tokenizer.json's tokens) */
     struct clf_strtab vocab; /* token -> id over strings */
     int32_t cls, sep, unk;   /* unk -1: none (byte-level BPE needs none) */
+    int32_t max_id;          /* the vocabulary's largest id (-1: empty) */
     struct clf_bpe *bpe;     /* byte-level BPE (tokenizer.json), else WordPiece */
     struct tok_special specials[TOK_MAX_SPECIALS];
     size_t n_specials;
@@ -162,6 +163,7 @@ static enum clf_status load_txt(struct clf_ctx *ctx, struct clf_tokenizer *t,
                             (long)id + 1);
         /* a later duplicate line wins, as in Hugging Face's dict */
         clf_strtab_put(&t->vocab, (uint32_t)start, (uint32_t)(end - start), id, true);
+        t->max_id = id;
         start = next;
     }
 
@@ -192,6 +194,7 @@ static enum clf_status load_json(struct clf_ctx *ctx, struct clf_tokenizer *t, c
                             path);
         }
         clf_strtab_put(&t->vocab, v.off[i], v.len[i], v.id[i], true);
+        t->max_id = v.id[i] > t->max_id ? v.id[i] : t->max_id;
     }
     /* each added token must be the vocabulary's, with its id */
     for (size_t i = 0; i < v.n_added; i++)
@@ -256,6 +259,7 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
     struct clf_tokenizer *t = calloc(1, sizeof *t);
     if (!t)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the tokenizer", vocab_path);
+    t->max_id = -1;
     const size_t plen = strlen(vocab_path);
     const bool json = plen >= 5 && !strcmp(vocab_path + plen - 5, ".json");
     enum clf_status st = json ? load_json(ctx, t, vocab_path, &params)
@@ -265,6 +269,14 @@ enum clf_status clf_tokenizer_load(struct clf_ctx *ctx, const char *vocab_path,
         return st;
     }
     t->p = params;
+    if (params.vocab_limit > 0 && t->max_id >= params.vocab_limit) {
+        st = clf_fail(ctx, CLF_E_FORMAT,
+                      "%s: token id %ld is past the model's embedding table of %lld rows "
+                      "(config.json's vocab_size)",
+                      vocab_path, (long)t->max_id, (long long)params.vocab_limit);
+        clf_tokenizer_destroy(t);
+        return st;
+    }
 
     /* vocab.txt: BERT's special tokens (tokenizer.json names its own) */
     static const char *const required[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]"};

@@ -105,12 +105,24 @@ static double flops_attention(const struct clf_node *node)
     return clf_attention_flops(node->in[0], node->in[1], node->in[2]);
 }
 
+/* The GEMM path's scores, when the node is to take it (asked for, or
+ * chosen already). */
+static enum clf_status own_bytes_attention(struct clf_ctx *ctx, const struct clf_node *node,
+                                           size_t *bytes)
+{
+    const struct attn_node *an = node->state;
+    bool gemm = an->chosen ? an->impl == CLF_ATTN_GEMM : an->requested == CLF_ATTN_GEMM;
+    *bytes = 0;
+    return gemm ? clf_attn_gemm_path_bytes(ctx, &an->prob, bytes) : CLF_OK;
+}
+
 static const struct clf_op_impl op_attention = {.name = "attention",
                                                 .enqueue = enqueue_attention,
                                                 .describe = describe_attention,
                                                 .flops = flops_attention,
                                                 .tune_steps = tune_steps_attention,
-                                                .tune = tune_attention};
+                                                .tune = tune_attention,
+                                                .own_bytes = own_bytes_attention};
 
 enum clf_status clf_attention_exact_record(struct clf_graph *g,
                                            const struct clf_attn_problem *prob,

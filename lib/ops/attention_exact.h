@@ -46,6 +46,12 @@ enum clf_status clf_attn_fused_group_enqueue(struct clf_ctx *ctx, struct attn_no
                                              cl_uint n_wait, const cl_event *wait,
                                              cl_event *ev);
 
+/* The GEMM path's scores buffer [batch x heads, sq, sk] in *bytes;
+ * CLF_E_OUT_OF_MEMORY, giving the sizes, when the device cannot allocate it
+ * (attention_gemm_path.c). */
+enum clf_status clf_attn_gemm_path_bytes(struct clf_ctx *ctx, const struct clf_attn_problem *p,
+                                         size_t *bytes);
+
 /* The GEMM path (attention_gemm_path.c): S = c Q.K^T, the masked softmax
  * in place, O = P.V. */
 enum clf_status clf_attn_gemm_path_enqueue(struct clf_ctx *ctx, struct attn_node *an,

@@ -127,19 +127,31 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, const struct attn_no
     return clf_launch(ctx, k, 1, &global, &ls, n_wait, wait, ev, name);
 }
 
-enum clf_status clf_attn_gemm_path_enqueue(struct clf_ctx *ctx, struct attn_node *an,
-                                           cl_uint n_wait, const cl_event *wait, cl_event *ev)
+enum clf_status clf_attn_gemm_path_bytes(struct clf_ctx *ctx, const struct clf_attn_problem *p,
+                                         size_t *bytes)
 {
-    const struct clf_attn_problem *p = &an->prob;
-    enum clf_status st = CLF_OK;
     int64_t bh = p->batch * p->heads;
     double sbytes = (double)bh * (double)p->sq * (double)p->sk * sizeof(float);
+    *bytes = 0;
     if (sbytes > (double)ctx->info.max_alloc_bytes)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
                         "attention (gemm): the %lld x %lld x %lld scores need %.0f bytes, the "
                         "device allows %llu per buffer; use the fused implementation",
                         (long long)bh, (long long)p->sq, (long long)p->sk, sbytes,
                         (unsigned long long)ctx->info.max_alloc_bytes);
+    *bytes = (size_t)sbytes;
+    return CLF_OK;
+}
+
+enum clf_status clf_attn_gemm_path_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                           cl_uint n_wait, const cl_event *wait, cl_event *ev)
+{
+    const struct clf_attn_problem *p = &an->prob;
+    int64_t bh = p->batch * p->heads;
+    size_t sbytes;
+    enum clf_status st = clf_attn_gemm_path_bytes(ctx, p, &sbytes);
+    if (st != CLF_OK)
+        return st;
     if (!an->scores) {
         int64_t shape[3] = {bh, p->sq, p->sk};
         st = clf_tensor_new(ctx, CLF_F32, 3, shape, &an->scores);

@@ -9,7 +9,7 @@
 
 #include "cache_dir.h"
 
-/* mkdir -p */
+/* mkdir -p, every directory it makes private (0700) */
 static bool make_dirs(const char *dir)
 {
     char tmp[4096];
@@ -21,11 +21,44 @@ static bool make_dirs(const char *dir)
         if (*p != '/')
             continue;
         *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
             return false;
         *p = '/';
     }
-    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
+    return mkdir(tmp, 0700) == 0 || errno == EEXIST;
+}
+
+bool clf_cache_dir_private(struct clf_ctx *ctx, const char *dir)
+{
+    if (!make_dirs(dir)) {
+        clf_log(ctx, CLF_LOG_WARN, "cannot create the cache directory %s (%s): running without "
+                "a cache", dir, strerror(errno));
+        return false;
+    }
+    struct stat sb;
+    const char *why = NULL;
+    char buf[64];
+    if (stat(dir, &sb) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(sb.st_mode))
+        why = "not a directory";
+    else if (sb.st_uid != geteuid()) {
+        snprintf(buf, sizeof buf, "owned by uid %lu, not %lu", (unsigned long)sb.st_uid,
+                 (unsigned long)geteuid());
+        why = buf;
+    } else if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(buf, sizeof buf, "mode %04o: writable by %s", (unsigned)(sb.st_mode & 07777),
+                 sb.st_mode & S_IWOTH ? "other users" : "its group");
+        why = buf;
+    }
+    if (!why)
+        return true;
+    clf_log(ctx, CLF_LOG_WARN,
+            "cache directory %s not used (%s): the program binaries kept there run as "
+            "this user, so it must be this user's alone (chmod go-w, or another "
+            "CLFORMER_CACHE_DIR); running without a cache",
+            dir, why);
+    return false;
 }
 
 bool clf_file_write_atomic(const char *path, const void *head, size_t head_size,

@@ -16,6 +16,13 @@ bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *hea
  * size excludes the NUL); false when absent, unreadable or disabled. */
 bool clf_cache_read_file(struct clf_ctx *ctx, const char *name, char **data, size_t *size);
 
+/* Makes the cache directory dir ready: created (with any missing parent)
+ * mode 0700 when absent. false, after one warning in the log, when it is
+ * not to be used: not creatable, not a directory, owned by another user or
+ * writable by its group or others (another user could put a native
+ * program binary there, which the context would load and run). */
+bool clf_cache_dir_private(struct clf_ctx *ctx, const char *dir);
+
 /* Writes the file at path as head followed by body, through a temporary
  * file renamed into place (readers never see a partial file). false on
  * failure, errno telling why. */

@@ -2,41 +2,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "cache_dir.h"
 #include "device.h"
 #include "env.h"
 #include "program.h"
 #include "tensor.h"
 #include "abi.h"
 
-/* CLFORMER_BINARIES's values, in enum clf_program_binaries order. */
-static const char *const binaries_names[] = {"auto", "on", "off"};
-
-/* The policy a CLFORMER_BINARIES value names, or -1. */
-static int parse_binaries(const char *s)
-{
-    for (int i = 0; i < 3; i++)
-        if (!strcasecmp(s, binaries_names[i]))
-            return i;
-    return -1;
-}
-
-static enum clf_log_level parse_log_level(const char *s, enum clf_log_level fallback)
-{
-    static const char *names[] = {"debug", "info", "warn", "error", "none"};
-    if (!s)
-        return fallback;
-    for (int i = 0; i < 5; i++)
-        if (!strcasecmp(s, names[i]))
-            return (enum clf_log_level)i;
-    return fallback;
-}
-
 void clf_ctx_params_init(struct clf_ctx_params *out, size_t size)
 {
     struct clf_env env;
+    struct clf_env_values ev;
+    char msg[200];
     clf_env_read(&env);
+    (void)clf_env_parse(&env, &ev, msg, sizeof msg); /* clf_ctx_create refuses a bad one */
     struct clf_ctx_params p;
     memset(&p, 0, sizeof p);
     p.device = NULL;
@@ -45,28 +25,16 @@ void clf_ctx_params_init(struct clf_ctx_params *out, size_t size)
     p.cl_dir = NULL;
     p.log_fn = NULL;
     p.log_user = NULL;
-    p.log_level = parse_log_level(env.log, CLF_LOG_WARN);
+    p.log_level = (enum clf_log_level)ev.log;
     p.progress_fn = NULL;
     p.progress_user = NULL;
     p.pool_max_bytes = (size_t)256 << 20;
     p.profiling = true;
-    p.gemm_provider = CLF_GEMM_AUTO;
-    if (env.gemm && !strcasecmp(env.gemm, "clblast"))
-        p.gemm_provider = CLF_GEMM_CLBLAST;
-    else if (env.gemm && !strcasecmp(env.gemm, "native"))
-        p.gemm_provider = CLF_GEMM_NATIVE;
-    p.queues = 0;
-    if (env.queues && env.queues[0]) {
-        char *end = NULL;
-        long q = strtol(env.queues, &end, 10);
-        if (end && !*end && q >= 0 && q <= CLF_MAX_QUEUES)
-            p.queues = (int)q;
-    }
-    p.command_buffers = !(env.command_buffer && !strcmp(env.command_buffer, "0"));
+    p.gemm_provider = (enum clf_gemm_provider)ev.gemm;
+    p.queues = ev.queues;
+    p.command_buffers = ev.command_buffer != 0;
     p.tune_mode = CLF_TUNE_AUTO; /* $CLFORMER_TUNE is read (and checked) by clf_ctx_create */
-    p.program_binaries = CLF_BINARIES_AUTO;
-    if (env.binaries && parse_binaries(env.binaries) >= 0)
-        p.program_binaries = (enum clf_program_binaries)parse_binaries(env.binaries);
+    p.program_binaries = (enum clf_program_binaries)ev.binaries;
     p.size = sizeof p;
     clf_abi_fill(out, size, &p, sizeof p);
 }
@@ -137,8 +105,10 @@ static void set_base_options(struct clf_ctx *ctx)
              d->type == CLF_DEVICE_CPU, ctx->float_lanes);
 }
 
-static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool profiling,
-                                   int n_queues)
+/* Opens the device spec names; spec_var names the environment variable
+ * spec came from (NULL: the caller's params), for the message. */
+static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, const char *spec_var,
+                                   bool profiling, int n_queues)
 {
     struct clf_device_entry *devs = NULL;
     size_t n = 0, pick = 0;
@@ -157,6 +127,8 @@ static enum clf_status open_device(struct clf_ctx *ctx, const char *spec, bool p
     free(infos);
     if (st != CLF_OK) {
         free(devs);
+        if (spec_var)
+            return clf_fail(ctx, st, "environment variable %s '%s': %s", spec_var, spec, msg);
         return clf_fail(ctx, st, "%s", msg);
     }
     ctx->platform = devs[pick].platform;
@@ -330,7 +302,8 @@ static enum clf_status open_by_spec(struct clf_ctx *ctx, const struct clf_ctx_pa
 {
     (void)user;
     const char *spec = p->device ? p->device : clf_device_default_spec();
-    return open_device(ctx, spec, p->profiling, p->queues);
+    bool from_env = !p->device && strcmp(spec, "auto");
+    return open_device(ctx, spec, from_env ? "CLFORMER_DEVICE" : NULL, p->profiling, p->queues);
 }
 
 enum clf_status clf_ctx_create(const struct clf_ctx_params *params, struct clf_ctx **out)
@@ -345,7 +318,10 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
         return CLF_E_INVALID_ARG;
     *out = NULL;
     struct clf_env env;
+    struct clf_env_values ev;
+    char env_msg[200];
     clf_env_read(&env);
+    bool env_ok = clf_env_parse(&env, &ev, env_msg, sizeof env_msg);
 
     struct clf_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
@@ -364,6 +340,10 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     ctx->pool.max_free_bytes = p->pool_max_bytes;
     if (st != CLF_OK)
         goto fail;
+    if (!env_ok) {
+        st = clf_fail(ctx, CLF_E_INVALID_ARG, "%s", env_msg);
+        goto fail;
+    }
 
     ctx->gemm_provider = p->gemm_provider;
     if ((unsigned)p->gemm_provider > CLF_GEMM_NATIVE) {
@@ -385,37 +365,14 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "tune_mode %d out of range", (int)p->tune_mode);
         goto fail;
     }
-    if (p->tune_mode == CLF_TUNE_AUTO && !clf_env_tune_mode(env.tune, &ctx->tune_mode)) {
-        st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_TUNE '%s': off, fast or full", env.tune);
-        goto fail;
-    }
+    if (p->tune_mode == CLF_TUNE_AUTO)
+        ctx->tune_mode = (enum clf_tune_mode)ev.tune;
     if ((unsigned)p->program_binaries > CLF_BINARIES_OFF) {
         st = clf_fail(ctx, CLF_E_INVALID_ARG, "program_binaries %d out of range",
                       (int)p->program_binaries);
         goto fail;
     }
-    if (env.command_buffer && strcmp(env.command_buffer, "0") && strcmp(env.command_buffer, "1")) {
-        st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_COMMAND_BUFFER '%s': 0 or 1",
-                      env.command_buffer);
-        goto fail;
-    }
-    if (env.binaries && parse_binaries(env.binaries) < 0) {
-        st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_BINARIES '%s': auto, on or off",
-                      env.binaries);
-        goto fail;
-    }
-    if (env.plan && *env.plan) {
-        static const char *modes[] = {"auto", "arena", "pool", "none"};
-        ctx->plan_mode = -1;
-        for (int i = 0; i < 4; i++)
-            if (!strcmp(env.plan, modes[i]))
-                ctx->plan_mode = i;
-        if (ctx->plan_mode < 0) {
-            st = clf_fail(ctx, CLF_E_INVALID_ARG, "CLFORMER_PLAN '%s': auto, arena, pool or none",
-                          env.plan);
-            goto fail;
-        }
-    }
+    ctx->plan_mode = ev.plan;
     bool oom = false;
     ctx->cache_dir = resolve_cache_dir(p, &env, &oom);
     const char *cl_dir = p->cl_dir ? p->cl_dir : env.cl_dir;
@@ -428,6 +385,10 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
     st = open(ctx, p, user);
     if (st != CLF_OK)
         goto fail;
+    if (ctx->cache_dir && !clf_cache_dir_private(ctx, ctx->cache_dir)) {
+        free(ctx->cache_dir);
+        ctx->cache_dir = NULL;
+    }
     ctx->float_lanes = clf_device_float_lanes(ctx->device, &ctx->info);
     set_base_options(ctx);
     set_binaries(ctx, p->program_binaries);
@@ -435,7 +396,7 @@ enum clf_status clf_ctx_create_with(const struct clf_ctx_params *params, clf_ctx
      * default CPU devices enqueue directly: replaying a recording of the
      * short job took 1.4-2.1x the direct run's wall time on Intel's CPU
      * runtime 2026.2 (docs/measurements.md), and PoCL 3.1 cannot record */
-    bool cb_forced = env.command_buffer && !strcmp(env.command_buffer, "1");
+    bool cb_forced = ev.command_buffer == 1;
     if (p->command_buffers && (cb_forced || ctx->info.type != CLF_DEVICE_CPU))
         load_command_buffers(ctx);
     clf_log(ctx, CLF_LOG_INFO, "device '%s' (%s), cache %s (program binaries %s), kernels %s",

@@ -4,6 +4,7 @@
 #define CLF_RUNTIME_ENV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "clformer.h"
 
@@ -22,15 +23,30 @@ struct clf_env {
                               mode (default fast) */
     const char *binaries;  /* CLFORMER_BINARIES: auto|on|off, program binaries in
                               the disk cache (clf_ctx_params.program_binaries) */
+    const char *model_dir; /* CLFORMER_MODEL_DIR: clf_default_model_dir's answer */
     const char *xdg_cache; /* XDG_CACHE_HOME */
     const char *home;      /* HOME */
+};
+
+/* The enumerated and numeric variables' values; each is its default where
+ * the variable is unset or empty. */
+struct clf_env_values {
+    int log;            /* enum clf_log_level; default CLF_LOG_WARN */
+    int gemm;           /* enum clf_gemm_provider; default CLF_GEMM_AUTO */
+    int queues;         /* [0, CLF_MAX_QUEUES]; default 0 */
+    int command_buffer; /* -1 unset (record on non-CPU devices), 0 never, 1 on CPUs too */
+    int plan;           /* 0 auto, 1 arena, 2 pool, 3 none; default auto */
+    int tune;           /* enum clf_tune_mode; default CLF_TUNE_FAST */
+    int binaries;       /* enum clf_program_binaries; default CLF_BINARIES_AUTO */
 };
 
 /* Fills env with the current values (NULL when unset). */
 void clf_env_read(struct clf_env *env);
 
-/* CLFORMER_TUNE's value as a mode: unset or empty is CLF_TUNE_FAST; false
- * for anything but off, fast or full (the context refuses it). */
-bool clf_env_tune_mode(const char *value, enum clf_tune_mode *mode);
+/* Parses every enumerated or numeric variable of env into out. On a value
+ * outside the accepted ones, that value's default in out, false and, in
+ * msg, the variable, the value and what it accepts (the first bad one). */
+bool clf_env_parse(const struct clf_env *env, struct clf_env_values *out, char *msg,
+                   size_t msg_size);
 
 #endif

@@ -10,7 +10,9 @@
  * normal state) it costs one load and test of a global int.
  *
  * Kinds and where they are hooked:
- *   BUFFER   clCreateBuffer / clCreateSubBuffer (runtime/pool.c, graph/plan.c)
+ *   BUFFER   clCreateBuffer / clCreateSubBuffer, and the migration that makes a
+ *            new buffer's memory real (runtime/pool.c clf_buffer_create,
+ *            graph/plan.c)
  *   ENQUEUE  kernel launches and markers (runtime/launch.c clf_launch, clf_marker),
  *            clEnqueueRead/WriteBuffer (runtime/transfer.c)
  *   LAUNCH   kernel launches only (clf_launch; clf_test_fail_launch_after)

@@ -17,6 +17,41 @@ size_t clf_pool_class(size_t bytes)
     return (b + q - 1) / q * q;
 }
 
+cl_int clf_buffer_create(struct clf_ctx *ctx, size_t bytes, cl_mem *out)
+{
+    cl_int err = CL_SUCCESS;
+    cl_mem_flags flags = CL_MEM_READ_WRITE;
+    if (ctx->info.type == CLF_DEVICE_CPU)
+        flags |= CL_MEM_ALLOC_HOST_PTR;
+    cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err)
+                   ? NULL
+                   : clCreateBuffer(ctx->context, flags, bytes, NULL, &err);
+    *out = NULL;
+    if (err != CL_SUCCESS || !m)
+        return err != CL_SUCCESS ? err : CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    /* content undefined: nothing is copied, the memory is only placed */
+    cl_event ev = NULL;
+    cl_int status = CL_COMPLETE;
+    if (ctx->queues[0] && !clf_fault(CLF_FAULT_BUFFER, &err))
+        err = clEnqueueMigrateMemObjects(ctx->queues[0], 1, &m,
+                                         CL_MIGRATE_MEM_OBJECT_CONTENT_UNDEFINED, 0, NULL, &ev);
+    if (ev && err == CL_SUCCESS)
+        err = clWaitForEvents(1, &ev);
+    if (ev && err == CL_SUCCESS)
+        err = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status,
+                             NULL);
+    if (ev)
+        clReleaseEvent(ev);
+    if (err == CL_SUCCESS && status < 0)
+        err = status;
+    if (err != CL_SUCCESS) {
+        clReleaseMemObject(m);
+        return err;
+    }
+    *out = m;
+    return CL_SUCCESS;
+}
+
 enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
                                  size_t *class_bytes)
 {
@@ -45,13 +80,13 @@ enum clf_status clf_pool_acquire(struct clf_ctx *ctx, size_t bytes, cl_mem *mem,
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
                         "buffer of %zu bytes exceeds the device's max allocation of %llu bytes",
                         bytes, (unsigned long long)ctx->info.max_alloc_bytes);
-    cl_int err = CL_SUCCESS;
-    cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, cls, NULL, &err);
-    if (err != CL_SUCCESS || !m) {
+    cl_mem m;
+    cl_int err = clf_buffer_create(ctx, cls, &m);
+    if (err != CL_SUCCESS) {
         /* Free pooled memory and try once more before giving up. */
         clf_pool_trim(ctx);
-        m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL : clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, cls, NULL, &err);
-        if (err != CL_SUCCESS || !m) {
+        err = clf_buffer_create(ctx, cls, &m);
+        if (err != CL_SUCCESS) {
             clf_fail_cl(ctx, err, "clCreateBuffer");
             return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "cannot allocate %zu bytes on '%s': %s",
                             cls, ctx->info.name, clf_cl_error_name(err));

@@ -22,6 +22,14 @@ struct clf_pool {
     size_t max_free_bytes; /* the free bytes themselves are ctx->stats.pool_bytes_free */
 };
 
+/* Creates a device buffer of bytes (CL_MEM_READ_WRITE) whose memory exists
+ * once this returns: drivers that allocate on first use (PoCL, which then
+ * aborts when its allocation fails) are made to allocate now, through a
+ * migration of the new buffer to the device, waited for. Every buffer the
+ * library makes comes from here (the pool, the graphs' memory plan).
+ * CL_SUCCESS, or the OpenCL error (*out NULL). */
+cl_int clf_buffer_create(struct clf_ctx *ctx, size_t bytes, cl_mem *out);
+
 /* Size class for a request: rounded up to 256 bytes, then to a quarter of
  * the next power of two (at most 25% slack). */
 size_t clf_pool_class(size_t bytes);
