@@ -132,7 +132,7 @@ int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
         uint64_t state = 42;
         for (int i = 0; rc == CLI_OK && i < GEN_TEXTS; i++) {
             char *s = generated(&state);
-            if (!s || cli_texts_add(&t, s))
+            if (!s || cli_texts_add(&t, s, strlen(s)))
                 rc = cli_error("out of memory");
             free(s);
         }

@@ -531,12 +531,12 @@ int bench_model(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
     const char *dir = model_dir(o);
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return cli_error("no model at %s (no config.json): run tools/fetch_model.sh, or give "
-                         "--model DIR",
-                         dir);
-    fclose(f);
+    int have = cli_input_exists(path);
+    if (have <= 0)
+        return have < 0 ? CLI_FAIL
+                        : cli_error("no model at %s (no config.json): run tools/fetch_model.sh, "
+                                    "or give --model DIR",
+                                    dir);
     struct embed_batch bt = {0};
     int rc = tokenize(ctx, dir, &bt);
     if (rc == CLI_OK)

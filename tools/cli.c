@@ -495,19 +495,26 @@ bool cli_read_activations(const char *path, int64_t d, float **data, int *ndim,
     return false;
 }
 
-int cli_texts_add(struct cli_texts *t, const char *s)
+int cli_texts_add(struct cli_texts *t, const char *s, size_t len)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 16;
         char **p = realloc(t->s, cap * sizeof *p);
-        if (!p)
+        size_t *l = p ? realloc(t->len, cap * sizeof *l) : NULL;
+        if (p)
+            t->s = p;
+        if (!l)
             return -1;
-        t->s = p;
+        t->len = l;
         t->cap = cap;
     }
-    if (!(t->s[t->n] = strdup(s)))
+    char *copy = malloc(len + 1);
+    if (!copy)
         return -1;
-    t->n++;
+    memcpy(copy, s, len);
+    copy[len] = 0;
+    t->s[t->n] = copy;
+    t->len[t->n++] = len;
     return 0;
 }
 
@@ -516,27 +523,71 @@ void cli_texts_free(struct cli_texts *t)
     for (size_t i = 0; i < t->n; i++)
         free(t->s[i]);
     free(t->s);
+    free(t->len);
+}
+
+/* Whether path names one of the process's own descriptors, which a caller
+ * hands over on purpose: /dev/stdin, /dev/fd/N, /proc/self/fd/N (a shell's
+ * process substitution <(...) gives /dev/fd/N). */
+static bool names_own_descriptor(const char *path)
+{
+    return !strcmp(path, "/dev/stdin") || !strncmp(path, "/dev/fd/", 8) ||
+           !strncmp(path, "/proc/self/fd/", 14);
+}
+
+FILE *cli_open_input(const char *path, bool stream)
+{
+    if (stream && !strcmp(path, "-"))
+        return stdin;
+    char msg[600];
+    unsigned flags = stream && names_own_descriptor(path) ? CLF_FILE_STREAM : 0;
+    int fd = clf_file_open(path, flags, msg, sizeof msg);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (fd >= 0 && !f) {
+        snprintf(msg, sizeof msg, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    if (!f)
+        cli_error("%s", msg);
+    return f;
+}
+
+int cli_input_exists(const char *path)
+{
+    char msg[600];
+    int fd = clf_file_open(path, 0, msg, sizeof msg);
+    if (fd >= 0) {
+        close(fd);
+        return 1;
+    }
+    if (errno == ENOENT || errno == ENOTDIR)
+        return 0;
+    cli_error("%s", msg);
+    return -1;
 }
 
 int cli_texts_read(const char *path, struct cli_texts *t)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = cli_open_input(path, true);
     if (!f)
-        return cli_error("%s: cannot open", path);
+        return CLI_FAIL;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     int rc = CLI_OK;
+    /* the line's length from getline, not strlen: a NUL byte inside a line
+     * is part of the text (the tokenizer decides what it means) */
     while (rc == CLI_OK && (len = getline(&line, &cap, f)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
-        if (len && cli_texts_add(t, line))
+        if (len && cli_texts_add(t, line, (size_t)len))
             rc = cli_error("out of memory");
     }
     if (rc == CLI_OK && ferror(f))
         rc = cli_error("%s: read error", path);
     free(line);
-    fclose(f);
+    if (f != stdin)
+        fclose(f);
     return rc;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "clformer.h"
@@ -99,15 +100,26 @@ void cli_layer_options_str(const struct clf_encoder_config *cfg, char *buf, size
 
 /* A list of texts, one allocation each. */
 struct cli_texts {
-    char **s;
+    char **s;    /* NUL-terminated copies; a text may hold NUL bytes too */
+    size_t *len; /* each text's length in bytes */
     size_t n, cap;
 };
-/* Appends a copy of s; -1 when out of memory. */
-int cli_texts_add(struct cli_texts *t, const char *s);
-/* Appends the non-empty lines of path (without their line ends); an error
- * printed and CLI_FAIL when it cannot be read. */
+/* Appends a copy of len bytes of s; -1 when out of memory. */
+int cli_texts_add(struct cli_texts *t, const char *s, size_t len);
+/* Appends the non-empty lines of path (without their line ends; "-" is
+ * stdin, and /dev/stdin, /dev/fd/N and /proc/self/fd/N may be pipes); an
+ * error printed and CLI_FAIL when it cannot be read. */
 int cli_texts_read(const char *path, struct cli_texts *t);
 void cli_texts_free(struct cli_texts *t);
+
+/* Opens an input for reading through clf_file_open (a FIFO or a folder is
+ * refused with a message, never waited on); with stream, "-" is stdin and
+ * the process's own descriptors (/dev/stdin, /dev/fd/N, /proc/self/fd/N)
+ * may be pipes or terminals. NULL after printing why. */
+FILE *cli_open_input(const char *path, bool stream);
+/* Whether an input exists: 1 a regular file that opens, 0 missing (no
+ * message), -1 anything else (a FIFO, a folder, unreadable; message printed). */
+int cli_input_exists(const char *path);
 
 /* Milliseconds from a monotonic clock. */
 double cli_now_ms(void);

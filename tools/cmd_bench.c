@@ -533,9 +533,10 @@ static int bench_attention_variants(struct clf_ctx *ctx, const struct bench_opts
         free(exact);
         free(out);
     }
+    char msg[600];
     if (rc == CLI_OK && o->plot &&
-        !plot_write_svg(o->plot, "clformer bench attention", panels, 2))
-        rc = cli_error("cannot write %s", o->plot);
+        !plot_write_svg(o->plot, "clformer bench attention", panels, 2, msg, sizeof msg))
+        rc = cli_error("cannot write the plot: %s", msg);
     return rc;
 }
 

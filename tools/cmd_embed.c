@@ -219,7 +219,7 @@ static int parse(int argc, char **argv, struct embed_opts *o, struct cli_texts *
         }
     }
     for (int i = optind; i < argc; i++)
-        if (cli_texts_add(t, argv[i]))
+        if (cli_texts_add(t, argv[i], strlen(argv[i])))
             return cli_error("out of memory");
     if (o->file) {
         int rc = cli_texts_read(o->file, t);
@@ -587,18 +587,18 @@ int cmd_embed(int argc, char **argv)
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    int have = cli_input_exists(path);
+    if (have == 0) {
         snprintf(path, sizeof path, "%s/modules.json", dir);
-        f = fopen(path, "r");
+        have = cli_input_exists(path);
     }
-    if (!f) {
+    if (have <= 0) {
         cli_texts_free(&t);
-        return cli_error("no model at %s (no config.json nor modules.json): run "
-                         "tools/fetch_model.sh, or give --model DIR",
-                         dir);
+        return have < 0 ? CLI_FAIL
+                        : cli_error("no model at %s (no config.json nor modules.json): run "
+                                    "tools/fetch_model.sh, or give --model DIR",
+                                    dir);
     }
-    fclose(f);
     struct embed_setup su = {0};
     struct clf_sentence_folder *sf = NULL;
     rc = setup(&o, dir, &su, &sf);

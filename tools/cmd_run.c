@@ -618,8 +618,9 @@ static int report(struct run_state *s)
     if (!write_output(s) || (s->o.check && !check(s)))
         return CLI_FAIL;
     gather_report(s, &rp);
-    if (s->o.trace && rp.g && !profile_write_trace(rp.g, s->o.trace))
-        return cli_error("cannot write the trace %s: %s", s->o.trace, strerror(errno));
+    char msg[600];
+    if (s->o.trace && rp.g && !profile_write_trace(rp.g, s->o.trace, msg, sizeof msg))
+        return cli_error("cannot write the trace: %s", msg);
     return s->o.json ? report_json(s, &rp) : report_text(s, &rp);
 }
 

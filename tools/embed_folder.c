@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "embed_folder.h"
@@ -121,9 +122,13 @@ static cJSON *config_item(const cJSON *cfg, const char *key, const char *alt)
  * says so in its fields). */
 static cJSON *read_json_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = clf_file_open(path, 0, NULL, 0); /* a FIFO or a folder: unreadable */
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         return NULL;
+    }
     char *text = NULL;
     size_t cap = 0, n = 0;
     for (;;) {

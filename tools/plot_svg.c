@@ -2,7 +2,10 @@
 #include "plot_svg.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "clformer.h"
 
 void plot_add(struct plot_panel *p, const char *name, double x, double y)
 {
@@ -130,11 +133,16 @@ static void panel(FILE *f, const struct plot_panel *p, const struct plot_panel *
 }
 
 bool plot_write_svg(const char *path, const char *title, const struct plot_panel *panels,
-                    int n_panels)
+                    int n_panels, char *msg, size_t size)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
+    /* built in memory, then written as every output is (clf_file_write) */
+    char *text = NULL;
+    size_t text_size = 0;
+    FILE *f = open_memstream(&text, &text_size);
+    if (!f) {
+        snprintf(msg, size, "%s: no memory for the plot", path);
         return false;
+    }
     const double w = 440, h = 340;
     int n_legend = 0;
     for (int p = 0; p < n_panels; p++)
@@ -160,5 +168,11 @@ bool plot_write_svg(const char *path, const char *title, const struct plot_panel
         fputs("</text>\n", f);
     }
     fputs("</svg>\n", f);
-    return fclose(f) == 0;
+    bool ok = fclose(f) == 0;
+    if (!ok)
+        snprintf(msg, size, "%s: no memory for the plot", path);
+    else
+        ok = clf_file_write(path, text, text_size, msg, size) == CLF_OK;
+    free(text);
+    return ok;
 }

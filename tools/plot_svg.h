@@ -27,9 +27,9 @@ struct plot_panel {
  * use); silently ignores points beyond the limits. */
 void plot_add(struct plot_panel *p, const char *name, double x, double y);
 
-/* Writes the panels as one SVG document; false when the file cannot be
- * written. */
+/* Writes the panels as one SVG document (clf_file_write); false, with the
+ * reason naming path in msg, when the file cannot be written. */
 bool plot_write_svg(const char *path, const char *title, const struct plot_panel *panels,
-                    int n_panels);
+                    int n_panels, char *msg, size_t size);
 
 #endif

@@ -72,7 +72,7 @@ cJSON *profile_json(const struct profile_op *ops, int n)
     return a;
 }
 
-bool profile_write_trace(const struct clf_graph *g, const char *path)
+bool profile_write_trace(const struct clf_graph *g, const char *path, char *msg, size_t size)
 {
     cJSON *root = cJSON_CreateObject(), *ev = cJSON_AddArrayToObject(root, "traceEvents");
     cJSON_AddStringToObject(root, "displayTimeUnit", "ms");
@@ -112,13 +112,11 @@ bool profile_write_trace(const struct clf_graph *g, const char *path)
     char *text = max_queue >= 0 ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text) {
-        errno = max_queue >= 0 ? ENOMEM : ENODATA;
+        snprintf(msg, size, "%s: %s", path,
+                 max_queue >= 0 ? "no memory for the trace" : "no node has timings");
         return false;
     }
-    FILE *f = fopen(path, "w");
-    bool ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f) != 0)
-        ok = false;
+    bool ok = clf_file_write(path, text, strlen(text), msg, size) == CLF_OK;
     free(text);
     return ok;
 }

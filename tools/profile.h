@@ -29,8 +29,9 @@ void profile_print(const struct profile_op *ops, int n, double total);
 /* The table as a JSON array. */
 cJSON *profile_json(const struct profile_op *ops, int n);
 
-/* Writes g's latest run as a Chrome trace-event JSON file; false on
- * failure (errno set) or when no node has timings. */
-bool profile_write_trace(const struct clf_graph *g, const char *path);
+/* Writes g's latest run as a Chrome trace-event JSON file (clf_file_write:
+ * a failed write leaves a previous file as it was); false, with the
+ * reason naming path in msg, on failure or when no node has timings. */
+bool profile_write_trace(const struct clf_graph *g, const char *path, char *msg, size_t size);
 
 #endif

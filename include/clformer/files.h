@@ -113,6 +113,45 @@ CLF_API enum clf_status clf_safetensors_write(const char *path,
                                               const struct clf_safetensors_entry *entries,
                                               size_t count, char *msg, size_t msg_size);
 
+/**
+ * How every output file of the library and the command is written
+ * (clf_npy_write, clf_safetensors_write, clf_tune_export, the program
+ * cache, and clf_file_write):
+ * - a regular file, or a name that does not exist yet, is replaced
+ *   atomically: a temporary file in the same folder, created with the
+ *   replaced file's permissions, written, flushed to disk (fsync) and
+ *   renamed over it; on any failure the old file is left as it was and
+ *   the temporary file removed;
+ * - a symbolic link is followed (to the end of a chain) and its target is
+ *   replaced that way; the link stays a link (a link to a missing file
+ *   creates that file);
+ * - a character or block device, a FIFO or a socket is written in place:
+ *   opened without creating or truncating, never replaced (/dev/null stays
+ *   a device); a write or close that fails (/dev/full) is an error;
+ * - a folder, a target that cannot be written or a missing folder is
+ *   CLF_E_IO with a message naming the path.
+ */
+CLF_API enum clf_status clf_file_write(const char *path, const void *data, size_t size,
+                                       char *msg, size_t msg_size);
+
+/** Flags of clf_file_open. */
+enum clf_file_flags {
+    /** Accept a FIFO, character device or socket too (a stream read on
+     *  purpose, such as /dev/stdin); reads from it may block. */
+    CLF_FILE_STREAM = 1u << 0
+};
+
+/**
+ * Opens an existing file for reading as the library opens its inputs:
+ * without blocking on a FIFO, and checked with fstat before anything is
+ * read. A regular file is accepted; a FIFO, character device or socket
+ * only with CLF_FILE_STREAM in flags; a folder or anything else is
+ * refused. Returns a (blocking) file descriptor for the caller to close,
+ * or -1 with the reason, naming path, in msg (errno: ENOENT for a missing
+ * file, EISDIR for a folder, EINVAL for a file of another kind).
+ */
+CLF_API int clf_file_open(const char *path, unsigned flags, char *msg, size_t msg_size);
+
 /** @} */
 
 #ifdef __cplusplus

@@ -294,7 +294,7 @@ enum clf_status clf_npy_read(const char *path, float **data, int *ndim,
     char *header = NULL;
     float *out = NULL;
     uint64_t size = 0;
-    int fd = clf_io_open_read(m, path, &size);
+    int fd = clf_io_open_read(m, path, 0, &size);
     if (fd < 0)
         return CLF_E_IO;
 

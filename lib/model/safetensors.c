@@ -324,7 +324,7 @@ enum clf_status clf_safetensors_open(const char *path, struct clf_safetensors **
         goto fail;
     }
     uint64_t size = 0;
-    sf->fd = clf_io_open_read(m, path, &size);
+    sf->fd = clf_io_open_read(m, path, 0, &size);
     if (sf->fd < 0) {
         st = CLF_E_IO;
         goto fail;

@@ -113,7 +113,7 @@ static enum clf_status load_txt(struct clf_ctx *ctx, struct clf_tokenizer *t,
     uint64_t size;
     char msg[1024];
     struct clf_msg m = clf_msg_init(msg, sizeof msg);
-    int fd = clf_io_open_read(&m, vocab_path, &size);
+    int fd = clf_io_open_read(&m, vocab_path, 0, &size);
     if (fd < 0)
         return clf_msg_to_ctx(ctx, CLF_E_IO, msg);
     if (size >= UINT32_MAX) {

@@ -1,5 +1,4 @@
-/* Files in the context's cache directory, and whole files anywhere (see
- * cache_dir.h). */
+/* Files in the context's cache directory (see cache_dir.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 
 #include "cache_dir.h"
+#include "file.h"
 
 /* mkdir -p, every directory it makes private (0700) */
 static bool make_dirs(const char *dir)
@@ -61,53 +61,6 @@ bool clf_cache_dir_private(struct clf_ctx *ctx, const char *dir)
     return false;
 }
 
-bool clf_file_write_atomic(const char *path, const void *head, size_t head_size,
-                           const void *body, size_t body_size)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (fd >= 0 && !f)
-        close(fd);
-    bool ok = f && (!head_size || fwrite(head, 1, head_size, f) == head_size) &&
-              (!body_size || fwrite(body, 1, body_size, f) == body_size);
-    if (f && fclose(f) != 0)
-        ok = false;
-    if (ok && rename(tmp, path) == 0)
-        return true;
-    int err = errno;
-    if (fd >= 0)
-        remove(tmp);
-    errno = err;
-    return false;
-}
-
-bool clf_file_read(const char *path, char **data, size_t *size)
-{
-    *data = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    struct stat sb;
-    char *buf = NULL;
-    bool ok = fstat(fileno(f), &sb) == 0 && sb.st_size >= 0 &&
-              (buf = malloc((size_t)sb.st_size + 1)) != NULL &&
-              fread(buf, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
-    int err = errno;
-    fclose(f);
-    if (!ok) {
-        free(buf);
-        errno = err;
-        return false;
-    }
-    buf[sb.st_size] = 0;
-    *data = buf;
-    *size = (size_t)sb.st_size;
-    return true;
-}
-
 bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *head,
                           size_t head_size, const void *body, size_t body_size)
 {
@@ -120,9 +73,11 @@ bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *hea
         return false;
     }
     snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, name);
-    if (clf_file_write_atomic(path, head, head_size, body, body_size))
+    char why[512];
+    struct clf_msg m = clf_msg_init(why, sizeof why);
+    if (clf_file_write_parts(&m, path, head, head_size, body, body_size) == CLF_OK)
         return true;
-    clf_log(ctx, CLF_LOG_WARN, "cannot write cache file %s: %s", path, strerror(errno));
+    clf_log(ctx, CLF_LOG_WARN, "cannot write cache file %s", why);
     return false;
 }
 
@@ -134,5 +89,11 @@ bool clf_cache_read_file(struct clf_ctx *ctx, const char *name, char **data, siz
     if (!ctx->cache_dir)
         return false;
     snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, name);
-    return clf_file_read(path, data, size);
+    char why[512];
+    struct clf_msg m = clf_msg_init(why, sizeof why);
+    if (clf_file_read(&m, path, SIZE_MAX, data, size) == CLF_OK)
+        return true;
+    if (errno != ENOENT) /* a missing entry is the normal miss */
+        clf_log(ctx, CLF_LOG_DEBUG, "cache file not used: %s", why);
+    return false;
 }

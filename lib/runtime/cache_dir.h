@@ -1,5 +1,4 @@
-/* Files in the context's cache directory, written atomically; whole-file
- * reads and atomic writes anywhere. */
+/* Files in the context's cache directory, read and written through file.h. */
 #ifndef CLF_RUNTIME_CACHE_DIR_H
 #define CLF_RUNTIME_CACHE_DIR_H
 
@@ -22,15 +21,5 @@ bool clf_cache_read_file(struct clf_ctx *ctx, const char *name, char **data, siz
  * writable by its group or others (another user could put a native
  * program binary there, which the context would load and run). */
 bool clf_cache_dir_private(struct clf_ctx *ctx, const char *dir);
-
-/* Writes the file at path as head followed by body, through a temporary
- * file renamed into place (readers never see a partial file). false on
- * failure, errno telling why. */
-bool clf_file_write_atomic(const char *path, const void *head, size_t head_size,
-                           const void *body, size_t body_size);
-
-/* Reads the file at path whole, as clf_cache_read_file; false when absent
- * or unreadable, errno telling why. */
-bool clf_file_read(const char *path, char **data, size_t *size);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fault.h"
+#include "file.h"
 #include "program.h"
 
 static const char *embedded(const char *family)
@@ -17,36 +18,11 @@ static const char *embedded(const char *family)
 /* Reads <cl_dir>/<family>.cl into a malloc'd string. */
 static enum clf_status read_cl_file(struct clf_ctx *ctx, const char *family, char **text)
 {
-    char path[4096];
+    char path[4096], why[512];
     snprintf(path, sizeof path, "%s/%s.cl", ctx->cl_dir, family);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return clf_fail(ctx, CLF_E_IO, "cannot open kernel source %s (CLFORMER_CL_DIR)", path);
-    enum clf_status st = CLF_OK;
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = clf_fail(ctx, CLF_E_IO, "cannot read kernel source %s", path);
-        goto done;
-    }
-    buf = malloc((size_t)n + 1);
-    if (!buf) {
-        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for %s", path);
-        goto done;
-    }
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        st = clf_fail(ctx, CLF_E_IO, "short read of kernel source %s", path);
-        free(buf);
-        buf = NULL;
-        goto done;
-    }
-    buf[n] = 0;
-done:
-    fclose(f);
-    *text = buf;
-    return st;
+    struct clf_msg m = clf_msg_init(why, sizeof why);
+    enum clf_status st = clf_file_read(&m, path, SIZE_MAX, text, NULL);
+    return st == CLF_OK ? CLF_OK : clf_fail(ctx, st, "kernel source (CLFORMER_CL_DIR) %s", why);
 }
 
 static enum clf_status family_text(struct clf_ctx *ctx, const char *family, char **text)

@@ -12,6 +12,7 @@
  * Anything that does not check out (short, wrong magic/key/size/hash) is a
  * rejected entry: the caller rebuilds from source and overwrites it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <xxhash.h>
 
 #include "cache_dir.h"
+#include "file.h"
 #include "program.h"
 
 #define MAGIC "CLFPRG01"
@@ -76,51 +78,50 @@ bool clf_cache_load(struct clf_ctx *ctx, const unsigned char key[16], unsigned c
                     size_t *size)
 {
     char path[4096];
-    unsigned char hdr[HEADER_SIZE];
-    unsigned char *data = NULL;
     *bin = NULL;
     *size = 0;
     if (!ctx->cache_dir)
         return false;
     clf_cache_path(ctx, key, path, sizeof path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
+    char *data = NULL, msg[512];
+    size_t n = 0;
+    struct clf_msg m = clf_msg_init(msg, sizeof msg);
     const char *why = NULL;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || sb.st_size < HEADER_SIZE) {
+    if (clf_file_read(&m, path, SIZE_MAX, &data, &n) != CLF_OK) {
+        if (errno == ENOENT) /* the normal miss */
+            return false;
+        why = msg;
+        goto reject;
+    }
+    if (n < HEADER_SIZE) {
         why = "shorter than its header";
         goto reject;
     }
-    if (fread(hdr, 1, HEADER_SIZE, f) != HEADER_SIZE || memcmp(hdr, MAGIC, 8) != 0) {
+    if (memcmp(data, MAGIC, 8) != 0) {
         why = "bad magic";
         goto reject;
     }
-    if (memcmp(hdr + 8, key, 16) != 0) {
+    if (memcmp(data + 8, key, 16) != 0) {
         why = "key mismatch";
         goto reject;
     }
-    uint64_t n = get_u64(hdr + 24);
-    if (n == 0 || n != (uint64_t)sb.st_size - HEADER_SIZE) {
+    uint64_t body = get_u64((const unsigned char *)data + 24);
+    if (body == 0 || body != (uint64_t)n - HEADER_SIZE) {
         why = "size mismatch (truncated?)";
         goto reject;
     }
-    data = malloc((size_t)n);
-    if (!data) {
-        fclose(f);
-        return false;
-    }
-    if (fread(data, 1, (size_t)n, f) != n || XXH3_64bits(data, (size_t)n) != get_u64(hdr + 32)) {
+    if (XXH3_64bits(data + HEADER_SIZE, (size_t)body) !=
+        get_u64((const unsigned char *)data + 32)) {
         why = "checksum mismatch";
         goto reject;
     }
-    fclose(f);
-    *bin = data;
-    *size = (size_t)n;
+    /* the binary moved to the start of the buffer the caller frees */
+    memmove(data, data + HEADER_SIZE, (size_t)body);
+    *bin = (unsigned char *)data;
+    *size = (size_t)body;
     return true;
 
 reject:
-    fclose(f);
     free(data);
     ctx->stats.cache_rejected++;
     clf_log(ctx, CLF_LOG_DEBUG, "program cache entry %s rejected: %s; rebuilding", path, why);

@@ -6,6 +6,7 @@
 #include <xxhash.h>
 
 #include "cache_dir.h"
+#include "file.h"
 #include "tune.h"
 
 #define TUNE_FORMAT "clformer-tune"
@@ -200,9 +201,11 @@ enum clf_status clf_tune_export(struct clf_ctx *ctx, const char *path)
     enum clf_status st = records_text(ctx, path != NULL, "clf_tune_export", &text);
     if (st != CLF_OK)
         return st;
-    bool ok = clf_file_write_atomic(path, text, strlen(text), "\n", 1);
+    char why[512];
+    struct clf_msg m = clf_msg_init(why, sizeof why);
+    st = clf_file_write_parts(&m, path, text, strlen(text), "\n", 1);
     cJSON_free(text);
-    return ok ? CLF_OK : clf_fail(ctx, CLF_E_IO, "cannot write %s: %s", path, strerror(errno));
+    return st == CLF_OK ? CLF_OK : clf_fail(ctx, st, "%s", why);
 }
 
 /* The string member `name` of o, or NULL. */
@@ -282,8 +285,11 @@ enum clf_status clf_tune_import(struct clf_ctx *ctx, const char *path, unsigned 
                    : CLF_E_INVALID_ARG;
     char *text = NULL;
     size_t n = 0;
-    if (!clf_file_read(path, &text, &n))
-        return clf_fail(ctx, CLF_E_IO, "cannot read %s: %s", path, strerror(errno));
+    char why[512];
+    struct clf_msg m = clf_msg_init(why, sizeof why);
+    enum clf_status rs = clf_file_read(&m, path, SIZE_MAX, &text, &n);
+    if (rs != CLF_OK)
+        return clf_fail(ctx, rs, "%s", why);
     cJSON *root = cJSON_ParseWithLength(text, n);
     free(text);
     enum clf_status st = root ? check_import(ctx, path, root)
