@@ -1,4 +1,6 @@
 /* The `clformer` command: dispatches to one subcommand per file. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,7 +87,7 @@ static int help(int argc, char **argv)
     return cli_usage_error(NULL, "help: unknown command '%s'", argv[2]);
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -112,4 +114,26 @@ int main(int argc, char **argv)
     if (cmd[0] == '-')
         return cli_usage_error(NULL, "unknown option '%s'", cmd);
     return cli_usage_error(NULL, "unknown command '%s'", cmd);
+}
+
+/* A command's exit status, failed when what it printed on stdout could not
+ * be written (a full disk, /dev/full, a closed pipe without SIGPIPE): stdout
+ * is flushed and closed here, before the process exits with 0. */
+int main(int argc, char **argv)
+{
+    int rc = dispatch(argc, argv);
+    errno = 0;
+    bool failed = fflush(stdout) != 0;
+    int err = errno;
+    failed |= ferror(stdout) != 0; /* an earlier write failed (its errno is gone) */
+    if (fclose(stdout) != 0 && !failed) {
+        failed = true;
+        err = errno;
+    }
+    if (failed) {
+        fprintf(stderr, "clformer: cannot write the standard output: %s\n",
+                err ? strerror(err) : "a write failed");
+        return rc == CLI_OK ? CLI_FAIL : rc;
+    }
+    return rc;
 }
