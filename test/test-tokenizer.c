@@ -445,6 +445,57 @@ START_TEST(test_trained_vocabularies)
 }
 END_TEST
 
+/* clf_tokenizer_encode_sentence_len: a NUL byte inside a text (a line of
+ * embed --file) is part of it. The ids are Hugging Face's (transformers
+ * 4.x AutoTokenizer of each folder, on the stripped text): WordPiece drops
+ * U+0000 as a control character ("foo\0bar baz" is "foobar baz"),
+ * byte-level BPE keeps it as byte 0's symbol (RoBERTa's id 193, "Ā"). */
+START_TEST(test_nul_bytes)
+{
+    static const struct {
+        const char *folder, *file;
+        int32_t want[2][12];
+        size_t n[2];
+    } cases[] = {
+        {"roberta-mean", "tokenizer.json",
+         {{0, 74, 431, 193, 70, 294, 281, 69, 94, 2}, {0, 193, 92, 225, 93, 193, 2}}, {10, 7}},
+        {"bert-cased-cls", "vocab.txt", {{2, 282, 126, 140, 196, 39, 116, 166, 3}, {2, 61, 62, 3}},
+         {9, 4}},
+        {"bert-cased-cls", "tokenizer.json",
+         {{2, 282, 126, 140, 196, 39, 116, 166, 3}, {2, 61, 62, 3}}, {9, 4}},
+        {"distilbert-mean", "vocab.txt",
+         {{2, 235, 92, 107, 95, 93, 24, 95, 102, 3}, {2, 46, 47, 3}}, {10, 4}},
+    };
+    static const char text0[] = "foo\0bar baz", text1[] = " \0x y\0\n";
+    const struct {
+        const char *s;
+        size_t len;
+    } texts[2] = {{text0, sizeof text0 - 1}, {text1, sizeof text1 - 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char dir[4096], path[4200], msg[512];
+        snprintf(dir, sizeof dir, "%s/test/models/%s", CLF_SOURCE_DIR, cases[c].folder);
+        struct clf_sentence_folder *f = NULL;
+        ck_assert_msg(clf_sentence_folder_load(dir, &f, msg, sizeof msg) == CLF_OK, "%s", msg);
+        struct clf_tokenizer_params p = clf_tokenizer_params_default();
+        ck_assert_ok(NULL, clf_sentence_folder_tokenizer_params(f, &p));
+        clf_sentence_folder_destroy(f);
+        snprintf(path, sizeof path, "%s/%s", dir, cases[c].file);
+        struct clf_tokenizer *t = NULL;
+        ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, &p, &t));
+        for (int k = 0; k < 2; k++) {
+            int32_t ids[32];
+            size_t n = 0;
+            ck_assert_ok(NULL, clf_tokenizer_encode_sentence_len(t, NULL, texts[k].s,
+                                                                 texts[k].len, ids, 32, &n, NULL));
+            ck_assert_msg(n == cases[c].n[k] && !memcmp(ids, cases[c].want[k], n * sizeof *ids),
+                          "%s (%s), text %d: %zu ids, ids[3] %d", cases[c].folder,
+                          cases[c].file, k, n, n > 3 ? ids[3] : -1);
+        }
+        clf_tokenizer_destroy(t);
+    }
+}
+END_TEST
+
 /* clf_text_strip (internal): Python's str.strip() (sentence-transformers
  * strips each text), over ASCII and Unicode white space, never into a
  * character; clf_tokenizer_encode_sentence: the prompt, then the text,
@@ -604,6 +655,7 @@ int main(void)
     tcase_add_test(tc, test_tokenizer_json);
     tcase_add_test(tc, test_trained_vocabularies);
     tcase_add_test(tc, test_strip);
+    tcase_add_test(tc, test_nul_bytes);
     suite_add_tcase(s, tc);
     if (vocab_path) {
         tc = tcase_create("reference");

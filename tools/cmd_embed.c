@@ -651,8 +651,8 @@ int cmd_embed(int argc, char **argv)
     for (size_t i = 0; st == CLF_OK && i < t.n; i++) {
         bool cut = false;
         ids[i] = malloc((size_t)tp.max_length * sizeof **ids);
-        st = ids[i] ? clf_tokenizer_encode_sentence(tok, su.prompt, t.s[i], ids[i],
-                                                    (size_t)tp.max_length, &len[i], &cut)
+        st = ids[i] ? clf_tokenizer_encode_sentence_len(tok, su.prompt, t.s[i], t.len[i], ids[i],
+                                                        (size_t)tp.max_length, &len[i], &cut)
                     : CLF_E_OUT_OF_MEMORY;
         if (st == CLF_OK && cut && o.no_truncate) {
             if (mpi.rank == 0)

@@ -349,6 +349,19 @@ CLF_API enum clf_status clf_tokenizer_encode_sentence(struct clf_tokenizer *t,
                                                       int32_t *ids, size_t cap, size_t *n,
                                                       bool *truncated);
 
+/**
+ * clf_tokenizer_encode_sentence of text's first len bytes, which may hold
+ * NUL bytes (a line of a file): as Hugging Face's tokenizers, WordPiece
+ * drops U+0000 with the other control characters ("foo\0bar" gives the
+ * ids of "foobar") and byte-level BPE keeps it as byte 0's symbol. prompt
+ * is NUL-terminated. Arguments and statuses otherwise as
+ * clf_tokenizer_encode_sentence's (which is this with strlen(text)).
+ */
+CLF_API enum clf_status clf_tokenizer_encode_sentence_len(struct clf_tokenizer *t,
+                                                          const char *prompt, const char *text,
+                                                          size_t len, int32_t *ids, size_t cap,
+                                                          size_t *n, bool *truncated);
+
 /** @} */
 
 /** @defgroup sentence_folder Sentence-transformers folders

@@ -616,15 +616,14 @@ static bool ascii_ci_equal(const char *a, const char *b, size_t n)
     return true;
 }
 
-enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, int32_t *ids,
-                                     size_t cap, size_t *n, bool *truncated)
+/* clf_tokenizer_encode of len bytes (NUL bytes included: the WordPiece
+ * cleaner drops U+0000 as BERT's does, byte-level BPE maps byte 0 to its
+ * symbol as GPT-2's does). */
+static enum clf_status encode_bytes(struct clf_tokenizer *t, const char *text, size_t len,
+                                    int32_t *ids, size_t cap, size_t *n, bool *truncated)
 {
-    if (!t)
-        return CLF_E_INVALID_ARG;
-    if (!text || !n || (!ids && cap > 0))
-        return clf_fail(t->ctx, CLF_E_INVALID_ARG,
-                        "clf_tokenizer_encode: text, n or ids is NULL");
-    size_t len = strlen(text);
+    if (!n || (!ids && cap > 0))
+        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: n or ids is NULL");
     if (!utf8_valid(text, len))
         return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: invalid UTF-8");
 
@@ -691,6 +690,16 @@ enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, 
     return st;
 }
 
+enum clf_status clf_tokenizer_encode(struct clf_tokenizer *t, const char *text, int32_t *ids,
+                                     size_t cap, size_t *n, bool *truncated)
+{
+    if (!t)
+        return CLF_E_INVALID_ARG;
+    if (!text)
+        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: text is NULL");
+    return encode_bytes(t, text, strlen(text), ids, cap, n, truncated);
+}
+
 /* Python's str.isspace() on one code point. */
 static bool py_space(int32_t c)
 {
@@ -699,14 +708,10 @@ static bool py_space(int32_t c)
            c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-const char *clf_text_strip(const char *text, size_t *len)
+/* clf_text_strip of n bytes (which may hold NUL bytes). */
+static const char *strip_bytes(const char *text, size_t n, size_t *len)
 {
-    if (!text) {
-        if (len)
-            *len = 0;
-        return NULL;
-    }
-    size_t n = strlen(text), b = 0, e = 0, i = 0;
+    size_t b = 0, e = 0, i = 0;
     bool seen = false;
     while (i < n) { /* b: the first kept byte; e: the end of the last kept character */
         utf8proc_int32_t c;
@@ -726,26 +731,42 @@ const char *clf_text_strip(const char *text, size_t *len)
     return text + (seen ? b : n);
 }
 
-enum clf_status clf_tokenizer_encode_sentence(struct clf_tokenizer *t, const char *prompt,
-                                              const char *text, int32_t *ids, size_t cap,
-                                              size_t *n, bool *truncated)
+const char *clf_text_strip(const char *text, size_t *len)
+{
+    if (!text) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    return strip_bytes(text, strlen(text), len);
+}
+
+enum clf_status clf_tokenizer_encode_sentence_len(struct clf_tokenizer *t, const char *prompt,
+                                                  const char *text, size_t len, int32_t *ids,
+                                                  size_t cap, size_t *n, bool *truncated)
 {
     if (!t)
         return CLF_E_INVALID_ARG;
     if (!text)
         return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode_sentence: text is NULL");
     const char *pr = prompt ? prompt : "";
-    const size_t lp = strlen(pr), lt = strlen(text);
-    char *s = malloc(lp + lt + 1);
+    const size_t lp = strlen(pr);
+    char *s = malloc(lp + len + 1);
     if (!s)
         return clf_fail(t->ctx, CLF_E_OUT_OF_MEMORY, "clf_tokenizer_encode_sentence: no memory");
     memcpy(s, pr, lp);
-    memcpy(s + lp, text, lt + 1);
+    memcpy(s + lp, text, len);
     size_t kept;
-    const char *b = clf_text_strip(s, &kept);
-    memmove(s, b, kept);
-    s[kept] = 0;
-    enum clf_status st = clf_tokenizer_encode(t, s, ids, cap, n, truncated);
+    const char *b = strip_bytes(s, lp + len, &kept);
+    enum clf_status st = encode_bytes(t, b, kept, ids, cap, n, truncated);
     free(s);
     return st;
+}
+
+enum clf_status clf_tokenizer_encode_sentence(struct clf_tokenizer *t, const char *prompt,
+                                              const char *text, int32_t *ids, size_t cap,
+                                              size_t *n, bool *truncated)
+{
+    return clf_tokenizer_encode_sentence_len(t, prompt, text, text ? strlen(text) : 0, ids, cap,
+                                             n, truncated);
 }
