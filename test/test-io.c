@@ -6,14 +6,20 @@
  * (ok-* accepted, bad-* rejected), the callers' message buffers: all
  * without a context. Then the reads into tensors, on a context. */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "file.h" /* clf_file_read (internal) */
 
 static char *tmpdir;
 
@@ -499,6 +505,191 @@ START_TEST(test_npy_args_and_atomic_write)
     struct stat sb;
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_uint_eq(sb.st_mode & 0777, 0666 & ~mask);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* The one output path and the one input path (lib/runtime/file.c)          */
+/* ------------------------------------------------------------------------ */
+
+/* Whole contents of path compared with s. */
+static bool holds(const char *path, const char *s)
+{
+    size_t n = 0;
+    unsigned char *b = slurp(path, &n);
+    bool same = n == strlen(s) && !memcmp(b, s, n);
+    free(b);
+    return same;
+}
+
+/* Outputs: a regular file replaced atomically (its mode kept; a failed
+ * write leaves it whole and no temporary file), a symbolic link followed
+ * to its target (the link stays, a dangling one creates the target), a
+ * device written in place and never replaced (a copy of /dev/null made
+ * with mknod: root only), /dev/full's failure reported, a folder and a
+ * missing folder refused, each message naming the path. */
+START_TEST(test_write_targets)
+{
+    struct stat sb;
+    char real[4200], link1[4200], link2[4200], dangling[4200], keep[4200], dev[4200];
+    snprintf(real, sizeof real, "%s", tmp_path("real.txt")); /* tmp_path's buffers rotate */
+    ck_io_ok(clf_file_write(real, "old", 3, msg, sizeof msg));
+    ck_assert(holds(real, "old"));
+    ck_assert_int_eq(chmod(real, 0640), 0);
+    ck_io_ok(clf_file_write(real, "newer", 5, msg, sizeof msg));
+    ck_assert(holds(real, "newer"));
+    ck_assert_int_eq(stat(real, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0640);
+
+    /* a chain of two links, the first relative to its folder */
+    snprintf(link1, sizeof link1, "%s", tmp_path("link1.txt"));
+    snprintf(link2, sizeof link2, "%s", tmp_path("link2.txt"));
+    ck_assert_int_eq(symlink("real.txt", link1), 0);
+    ck_assert_int_eq(symlink(link1, link2), 0);
+    ck_io_ok(clf_file_write(link2, "through", 7, msg, sizeof msg));
+    ck_assert_int_eq(lstat(link2, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert_int_eq(lstat(link1, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert(holds(real, "through"));
+    const float v[2] = {1, 2};
+    const int64_t shape[1] = {2};
+    ck_io_ok(clf_npy_write(link1, v, 1, shape, msg, sizeof msg));
+    ck_assert_int_eq(lstat(link1, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert_int_eq(stat(real, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 128 + 8);
+    snprintf(dangling, sizeof dangling, "%s", tmp_path("dangling.txt"));
+    ck_assert_int_eq(symlink("created.txt", dangling), 0);
+    ck_io_ok(clf_file_write(dangling, "made", 4, msg, sizeof msg));
+    ck_assert_int_eq(lstat(dangling, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert(holds(tmp_path("created.txt"), "made"));
+
+    /* a failed write (the file size limit, its signal ignored) leaves the
+     * previous file whole and no temporary file */
+    snprintf(keep, sizeof keep, "%s", tmp_path("keep.txt"));
+    ck_io_ok(clf_file_write(keep, "good", 4, msg, sizeof msg));
+    struct rlimit old_limit, small;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    small = old_limit;
+    small.rlim_cur = 1024;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    static char big[8192];
+    memset(big, 'x', sizeof big);
+    enum clf_status st = clf_file_write(keep, big, sizeof big, msg, sizeof msg);
+    setrlimit(RLIMIT_FSIZE, &old_limit);
+    signal(SIGXFSZ, old_handler);
+    ck_assert_int_eq(st, CLF_E_IO);
+    assert_message(keep, "cannot write");
+    ck_assert(holds(keep, "good"));
+    ck_assert_int_eq(count_files_containing(".tmp"), 0);
+
+    /* devices: written in place, never replaced. Copies made with mknod
+     * (root), so that a regression replaces the copy, not the machine's
+     * /dev/full; the real one otherwise (rename into /dev then fails). */
+    char full[4200];
+    snprintf(full, sizeof full, "%s", tmp_path("full-copy"));
+    if (mknod(full, S_IFCHR | 0666, makedev(1, 7)) != 0)
+        snprintf(full, sizeof full, "/dev/full");
+    if (access(full, W_OK) == 0) {
+        ck_io_status(clf_file_write(full, "x", 1, msg, sizeof msg), CLF_E_IO);
+        assert_message(full, "No space left");
+        ck_io_status(clf_npy_write(full, v, 1, shape, msg, sizeof msg), CLF_E_IO);
+        assert_message(full, NULL);
+        ck_assert_int_eq(stat(full, &sb), 0);
+        ck_assert(S_ISCHR(sb.st_mode));
+    }
+    snprintf(dev, sizeof dev, "%s", tmp_path("null-copy"));
+    if (mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+        ck_io_ok(clf_file_write(dev, "gone", 4, msg, sizeof msg));
+        ck_io_ok(clf_npy_write(dev, v, 1, shape, msg, sizeof msg));
+        char dev_link[4200];
+        snprintf(dev_link, sizeof dev_link, "%s", tmp_path("null-link"));
+        ck_assert_int_eq(symlink("null-copy", dev_link), 0);
+        ck_io_ok(clf_file_write(dev_link, "gone", 4, msg, sizeof msg));
+        ck_assert_int_eq(lstat(dev, &sb), 0);
+        ck_assert_msg(S_ISCHR(sb.st_mode), "the device became mode %o", (unsigned)sb.st_mode);
+        ck_assert_int_eq(lstat(dev_link, &sb), 0);
+        ck_assert(S_ISLNK(sb.st_mode));
+        ck_assert_int_eq(count_files_containing(".tmp"), 0);
+    } else {
+        printf("mknod: %s (not root): the device copy is left out\n", strerror(errno));
+    }
+
+    /* refused: a folder, a missing folder */
+    ck_io_status(clf_file_write(tmpdir, "x", 1, msg, sizeof msg), CLF_E_IO);
+    assert_message(tmpdir, "folder");
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s", tmp_path("no-such-folder/x.txt"));
+    ck_io_status(clf_file_write(missing, "x", 1, msg, sizeof msg), CLF_E_IO);
+    assert_message(missing, NULL);
+    ck_io_status(clf_file_write(NULL, "x", 1, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_io_status(clf_file_write(real, NULL, 1, msg, sizeof msg), CLF_E_INVALID_ARG);
+}
+END_TEST
+
+/* Inputs: a FIFO is refused at once (no writer: an open without
+ * O_NONBLOCK would wait forever; alarm() fails the test instead) by every
+ * reader, accepted as a stream only when asked; a folder refused with
+ * EISDIR; a missing file is ENOENT. */
+START_TEST(test_open_inputs)
+{
+    char fifo[4200], real[4200]; /* tmp_path's buffers rotate */
+    snprintf(fifo, sizeof fifo, "%s", tmp_path("input.fifo"));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    alarm(60);
+    char m[512];
+    errno = 0;
+    ck_assert_int_eq(clf_file_open(fifo, 0, m, sizeof m), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    assert_text(m, fifo, "FIFO");
+    int fd = clf_file_open(fifo, CLF_FILE_STREAM, m, sizeof m);
+    ck_assert_msg(fd >= 0, "%s", m);
+    ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    close(fd);
+    ck_assert_int_eq(clf_file_open(tmpdir, CLF_FILE_STREAM, m, sizeof m), -1);
+    ck_assert_int_eq(errno, EISDIR);
+    assert_text(m, tmpdir, "folder");
+    ck_assert_int_eq(clf_file_open(tmp_path("absent"), 0, m, sizeof m), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    snprintf(real, sizeof real, "%s", write_bytes("input.txt", "abc", 3));
+    fd = clf_file_open(real, 0, m, sizeof m);
+    ck_assert_msg(fd >= 0, "%s", m);
+    char b[4];
+    ck_assert_int_eq(read(fd, b, 4), 3);
+    close(fd);
+
+    /* every reader of the library: .npy, safetensors, vocab.txt,
+     * tokenizer.json and whole-file reads */
+    float *y = NULL;
+    int nd = 0;
+    int64_t sh[CLF_MAX_DIMS];
+    ck_io_status(clf_npy_read(fifo, &y, &nd, sh, msg, sizeof msg), CLF_E_IO);
+    assert_message(fifo, "FIFO");
+    struct clf_safetensors *sf = NULL;
+    ck_io_status(clf_safetensors_open(fifo, &sf, msg, sizeof msg), CLF_E_IO);
+    assert_message(fifo, "FIFO");
+    const char *vocab = tmp_path("vocab.txt");
+    ck_assert_int_eq(mkfifo(vocab, 0600), 0);
+    struct clf_tokenizer *t = NULL;
+    ck_assert_int_eq(clf_tokenizer_load(NULL, vocab, NULL, &t), CLF_E_IO);
+    ck_assert_int_eq(unlink(vocab), 0);
+    const char *json = tmp_path("tokenizer.json");
+    ck_assert_int_eq(mkfifo(json, 0600), 0);
+    ck_assert_int_eq(clf_tokenizer_load(NULL, json, NULL, &t), CLF_E_IO);
+    ck_assert_int_eq(unlink(json), 0);
+    char *text = NULL;
+    struct clf_msg cm = clf_msg_init(msg, sizeof msg);
+    ck_assert_int_eq(clf_file_read(&cm, fifo, 1 << 20, &text, NULL), CLF_E_IO);
+    assert_message(fifo, "FIFO");
+    ck_assert_int_eq(clf_file_read(&cm, real, 2, &text, NULL), CLF_E_FORMAT);
+    ck_assert_int_eq(clf_file_read(&cm, real, 3, &text, NULL), CLF_OK);
+    ck_assert_str_eq(text, "abc");
+    free(text);
+    alarm(0);
+    ck_assert_int_eq(unlink(fifo), 0);
 }
 END_TEST
 
@@ -1203,6 +1394,8 @@ int main(void)
     tcase_add_test(tc, test_npy_header_variants);
     tcase_add_test(tc, test_npy_malformed);
     tcase_add_test(tc, test_npy_args_and_atomic_write);
+    tcase_add_test(tc, test_write_targets);
+    tcase_add_test(tc, test_open_inputs);
     suite_add_tcase(s, tc);
     tc = tcase_create("safetensors");
     tcase_add_test(tc, test_st_round_trip);
