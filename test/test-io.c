@@ -3,7 +3,9 @@
  * (F16, BF16, F64) on values whose conversion is exact plus rounding cases,
  * malformed files (each error's status and that its message names the
  * file), argument errors, atomic writes, the seed corpus of test/corpus
- * (ok-* accepted, bad-* rejected), the callers' message buffers: all
+ * (ok-* accepted, bad-* rejected), the callers' message buffers; the one
+ * output path (clf_file_write: links, devices, failures) and the one input
+ * path (clf_file_open: FIFOs and folders refused without blocking): all
  * without a context. Then the reads into tensors, on a context. */
 #include <dirent.h>
 #include <errno.h>

@@ -62,8 +62,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'clformer help COMMAND' (or 'clformer COMMAND --help') describes a\n"
-               "command's options. Exit status: 0 done, 1 the work failed, 2 a bad\n"
-               "command line.\n\n"
+               "command's options. Exit status: 0 done, 1 the work failed (standard\n"
+               "output that cannot be written too), 2 a bad command line.\n\n"
                "Environment (--device, --model and the library's params win over it; a\n"
                "value outside those listed fails the command, naming the variable):\n");
     for (size_t i = 0; i < sizeof environment / sizeof environment[0]; i++)
