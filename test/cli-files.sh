@@ -10,26 +10,12 @@
 # command under a timeout so that one that blocks fails instead of hanging,
 # and embed --file reading a pipe on purpose (-, /dev/stdin).
 # Usage: cli-files.sh PATH/TO/clformer SOURCE_DIR
-set -u
 exe=$1
 src=$2
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+expect_timeout=60 # a command that blocks fails instead of hanging
+. "$(dirname "$0")/cli-common.sh"
 export CLFORMER_CACHE_DIR="$tmp/cache"
 
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
-
-# expect RC DESCRIPTION -- COMMAND...: runs it under a timeout (124: it
-# blocked), stdout and stderr kept in $tmp/out and $tmp/err.
-expect() {
-  local want=$1 what=$2; shift 3
-  timeout 60 "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then pass "$what"; else
-    fail "$what: exit $rc, expected $want"; sed 's/^/  | /' "$tmp/err"; fi
-}
 # names TEXT DESCRIPTION: stderr holds TEXT (a path, a kind of file).
 names() {
   if grep -qF -- "$1" "$tmp/err"; then pass "$2: the message names $1"

@@ -5,24 +5,9 @@
 # CLFORMER_TUNE), info (with --build: the program cache cold then warm),
 # and silence (no progress) when stderr is not a tty.
 # Usage: cli.sh PATH/TO/clformer SOURCE_DIR
-set -u
 exe=$1
 src=$2
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
-
-# expect RC DESCRIPTION -- COMMAND...: runs it, keeps stdout/stderr in $tmp.
-expect() {
-  local want=$1 what=$2; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-  local rc=$?
-  if [ "$rc" -eq "$want" ]; then pass "$what"; else
-    fail "$what: exit $rc, expected $want"; sed 's/^/  | /' "$tmp/err"; fi
-}
+. "$(dirname "$0")/cli-common.sh"
 one_line_err() {
   local n; n=$(wc -l <"$tmp/err")
   if [ "$n" -eq 1 ] && grep -q '^clformer: ' "$tmp/err"; then pass "$1: one-line error"
