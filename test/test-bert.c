@@ -1032,6 +1032,17 @@ START_TEST(test_embed_texts)
     ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, bare, 2, &pp, pr_a, NULL, NULL));
     ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, two_texts, 2, &p, pr_b, NULL, NULL));
     ck_assert_mem_eq(pr_a, pr_b, 2 * D * sizeof *pr_a);
+    /* text_lengths: a NUL byte inside a text is part of it (WordPiece drops
+     * it: "foo\0bar baz" is "foobar baz"); without them the text ends there */
+    const char *nul[2] = {"foo\0bar baz", "foobar baz"}, *cut_text[1] = {"foo"};
+    const size_t nul_len[2] = {11, 10};
+    struct clf_embed_params pn = p;
+    pn.text_lengths = nul_len;
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, nul, 2, &pn, pr_a, NULL, NULL));
+    ck_assert_mem_eq(pr_a, pr_a + D, D * sizeof *pr_a);
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, nul, 1, &p, pr_b, NULL, NULL));
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, cut_text, 1, &p, pr_b + D, NULL, NULL));
+    ck_assert_mem_eq(pr_b, pr_b + D, D * sizeof *pr_b);
     free(pr_a), free(pr_b);
     /* CLS and mean concatenated, not normalised: the mean half, normalised
      * here, is the default's vector (test-pool checks each mode's values) */

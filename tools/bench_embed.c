@@ -52,6 +52,7 @@ static int one_size(struct clf_ctx *ctx, const struct bench_opts *o, struct clf_
     struct clf_embed_params p = clf_embed_params_default();
     p.batch = batch;
     p.prompt = prompt;
+    p.text_lengths = t->len; /* --file's lines may hold NUL bytes */
     float *out = malloc(t->n * (size_t)d * sizeof *out);
     size_t *ntok = malloc(t->n * sizeof *ntok);
     double *ms = malloc((size_t)o->runs * sizeof *ms);

@@ -343,6 +343,10 @@ struct clf_embed_params {
      *  transformers' Pooling with include_prompt false
      *  (clf_sentence_folder_include_prompt). */
     bool pool_prompt;
+    /** clf_dp_embed_texts: each text's length in bytes, so that a text may
+     *  hold NUL bytes (clf_tokenizer_encode_sentence_len), or NULL (default):
+     *  every text ends at its first NUL */
+    const size_t *text_lengths;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (see

@@ -608,8 +608,10 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
             st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for text %zu's ids", i);
         } else if (!texts[i]) {
             st = clf_fail(ctx, CLF_E_INVALID_ARG, "embed texts: text %zu is NULL", i);
-        } else if ((st = clf_tokenizer_encode_sentence(tok, ep.prompt, texts[i], ids[i], cap,
-                                                       &len[i], &cut)) != CLF_OK) {
+        } else if ((st = clf_tokenizer_encode_sentence_len(
+                        tok, ep.prompt, texts[i],
+                        ep.text_lengths ? ep.text_lengths[i] : strlen(texts[i]), ids[i], cap,
+                        &len[i], &cut)) != CLF_OK) {
             struct clf_ctx *tc = clf_tokenizer_ctx(tok);
             char why[512]; /* a copy: tc's message buffer may be ctx's */
             snprintf(why, sizeof why, "%s", tc ? clf_ctx_last_error(tc) : clf_status_str(st));
