@@ -528,8 +528,9 @@ static bool holds(const char *path, const char *s)
  * write leaves it whole and no temporary file), a symbolic link followed
  * to its target (the link stays, a dangling one creates the target), a
  * device written in place and never replaced (a copy of /dev/null made
- * with mknod: root only), /dev/full's failure reported, a folder and a
- * missing folder refused, each message naming the path. */
+ * with mknod: root only), /dev/full's failure reported, a FIFO refused
+ * where the library names the file, a folder and a missing folder
+ * refused, each message naming the path. */
 START_TEST(test_write_targets)
 {
     struct stat sb;
@@ -619,6 +620,18 @@ START_TEST(test_write_targets)
     } else {
         printf("mknod: %s (not root): the device copy is left out\n", strerror(errno));
     }
+
+    /* a FIFO as a file the library names itself (a cache entry, flags 0):
+     * refused at once, not waited on for a reader */
+    char fifo[4200];
+    snprintf(fifo, sizeof fifo, "%s", tmp_path("out.fifo"));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    struct clf_msg cm = clf_msg_init(msg, sizeof msg);
+    alarm(60);
+    ck_assert_int_eq(clf_file_write_parts(&cm, fifo, 0, "x", 1, NULL, 0), CLF_E_IO);
+    alarm(0);
+    assert_message(fifo, "FIFO");
+    ck_assert_int_eq(unlink(fifo), 0);
 
     /* refused: a folder, a missing folder */
     ck_io_status(clf_file_write(tmpdir, "x", 1, msg, sizeof msg), CLF_E_IO);

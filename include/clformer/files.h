@@ -137,7 +137,9 @@ CLF_API enum clf_status clf_file_write(const char *path, const void *data, size_
 /** Flags of clf_file_open. */
 enum clf_file_flags {
     /** Accept a FIFO, character device or socket too (a stream read on
-     *  purpose, such as /dev/stdin); reads from it may block. */
+     *  purpose, such as /dev/stdin); reads from it may block. (The
+     *  library's own writes of files it names itself, cache entries,
+     *  refuse such targets rather than block on a planted FIFO.) */
     CLF_FILE_STREAM = 1u << 0
 };
 

@@ -473,7 +473,7 @@ enum clf_status clf_npy_write(const char *path, const float *data, int ndim,
     size_t head_size = 10 + hlen + pad;
 
     struct clf_io_writer w;
-    enum clf_status st = clf_io_writer_open(m, &w, path);
+    enum clf_status st = clf_io_writer_open(m, &w, path, CLF_FILE_STREAM);
     if (st != CLF_OK)
         return st;
     if ((st = clf_io_writer_put(m, &w, head, head_size)) != CLF_OK ||

@@ -754,7 +754,7 @@ enum clf_status clf_safetensors_write(const char *path,
     unsigned char len8[8];
     clf_io_put_le64(len8, (uint64_t)h.len);
     struct clf_io_writer w;
-    if ((st = clf_io_writer_open(m, &w, path)) != CLF_OK) {
+    if ((st = clf_io_writer_open(m, &w, path, CLF_FILE_STREAM)) != CLF_OK) {
         free(h.s);
         return st;
     }

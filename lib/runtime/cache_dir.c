@@ -75,7 +75,7 @@ bool clf_cache_write_file(struct clf_ctx *ctx, const char *name, const void *hea
     snprintf(path, sizeof path, "%s/%s", ctx->cache_dir, name);
     char why[512];
     struct clf_msg m = clf_msg_init(why, sizeof why);
-    if (clf_file_write_parts(&m, path, head, head_size, body, body_size) == CLF_OK)
+    if (clf_file_write_parts(&m, path, 0, head, head_size, body, body_size) == CLF_OK)
         return true;
     clf_log(ctx, CLF_LOG_WARN, "cannot write cache file %s", why);
     return false;

@@ -203,7 +203,8 @@ static enum clf_status open_temporary(struct clf_msg *m, struct clf_io_writer *w
     return st;
 }
 
-enum clf_status clf_io_writer_open(struct clf_msg *m, struct clf_io_writer *w, const char *path)
+enum clf_status clf_io_writer_open(struct clf_msg *m, struct clf_io_writer *w, const char *path,
+                                   unsigned flags)
 {
     *w = (struct clf_io_writer){.path = path, .fd = -1};
     if (!(w->target = follow_links(m, path)))
@@ -220,6 +221,8 @@ enum clf_status clf_io_writer_open(struct clf_msg *m, struct clf_io_writer *w, c
         st = clf_msg_fail(m, CLF_E_IO, "%s: cannot write: %s", path, strerror(errno));
     } else if (S_ISREG(sb.st_mode)) {
         st = open_temporary(m, w, sb.st_mode, true);
+    } else if (!(flags & CLF_FILE_STREAM)) {
+        st = clf_msg_fail(m, CLF_E_IO, "%s: is %s, not a regular file", path, kind_of(sb.st_mode));
     } else {
         /* a device, FIFO or socket: written in place, never replaced (a
          * FIFO's open waits for a reader, as a shell's redirection does) */
@@ -297,11 +300,12 @@ enum clf_status clf_io_writer_commit(struct clf_msg *m, struct clf_io_writer *w)
     return st;
 }
 
-enum clf_status clf_file_write_parts(struct clf_msg *m, const char *path, const void *head,
-                                     size_t head_size, const void *body, size_t body_size)
+enum clf_status clf_file_write_parts(struct clf_msg *m, const char *path, unsigned flags,
+                                     const void *head, size_t head_size, const void *body,
+                                     size_t body_size)
 {
     struct clf_io_writer w;
-    enum clf_status st = clf_io_writer_open(m, &w, path);
+    enum clf_status st = clf_io_writer_open(m, &w, path, flags);
     if (st != CLF_OK)
         return st;
     if (head_size)
@@ -328,5 +332,5 @@ enum clf_status clf_file_write(const char *path, const void *data, size_t size, 
     struct clf_msg m = clf_msg_init(msg, msg_size);
     if (!path || (!data && size))
         return clf_msg_fail(&m, CLF_E_INVALID_ARG, "clf_file_write: NULL path or data");
-    return clf_file_write_parts(&m, path, data, size, NULL, 0);
+    return clf_file_write_parts(&m, path, CLF_FILE_STREAM, data, size, NULL, 0);
 }

@@ -66,7 +66,10 @@ enum clf_status clf_file_read(struct clf_msg *m, const char *path, size_t limit,
  * no temporary file behind. The target is path with its symbolic links
  * followed (a link to a missing file creates that file). A character or
  * block device, FIFO or socket is opened and written in place (no create,
- * no truncate, no rename); every write and the close are checked. */
+ * no truncate, no rename; a FIFO's open waits for a reader) when flags
+ * hold CLF_FILE_STREAM, as for the caller's outputs, and refused otherwise
+ * (files the library names itself, such as cache entries, where a planted
+ * FIFO must not block); every write and the close are checked. */
 struct clf_io_writer {
     const char *path; /* destination as the caller named it (messages) */
     char *target;     /* path with its symbolic links followed (malloc'd) */
@@ -77,7 +80,8 @@ struct clf_io_writer {
 
 /* Opens the output; CLF_E_IO naming path (a folder, an unwritable file, a
  * missing folder, ...) or CLF_E_OUT_OF_MEMORY on failure. */
-enum clf_status clf_io_writer_open(struct clf_msg *m, struct clf_io_writer *w, const char *path);
+enum clf_status clf_io_writer_open(struct clf_msg *m, struct clf_io_writer *w, const char *path,
+                                   unsigned flags);
 /* Appends n bytes; CLF_E_IO on failure (the writer is then marked failed). */
 enum clf_status clf_io_writer_put(struct clf_msg *m, struct clf_io_writer *w, const void *buf,
                                   size_t n);
@@ -90,8 +94,10 @@ enum clf_status clf_io_writer_commit(struct clf_msg *m, struct clf_io_writer *w)
 void clf_io_writer_abort(struct clf_io_writer *w);
 
 /* Writes head followed by body (either may be empty) to path through a
- * clf_io_writer (the public clf_file_write is this with one part). */
-enum clf_status clf_file_write_parts(struct clf_msg *m, const char *path, const void *head,
-                                     size_t head_size, const void *body, size_t body_size);
+ * clf_io_writer opened with flags (the public clf_file_write is this with
+ * one part and CLF_FILE_STREAM). */
+enum clf_status clf_file_write_parts(struct clf_msg *m, const char *path, unsigned flags,
+                                     const void *head, size_t head_size, const void *body,
+                                     size_t body_size);
 
 #endif

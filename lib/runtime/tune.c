@@ -203,7 +203,7 @@ enum clf_status clf_tune_export(struct clf_ctx *ctx, const char *path)
         return st;
     char why[512];
     struct clf_msg m = clf_msg_init(why, sizeof why);
-    st = clf_file_write_parts(&m, path, text, strlen(text), "\n", 1);
+    st = clf_file_write_parts(&m, path, CLF_FILE_STREAM, text, strlen(text), "\n", 1);
     cJSON_free(text);
     return st == CLF_OK ? CLF_OK : clf_fail(ctx, st, "%s", why);
 }
