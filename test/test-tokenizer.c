@@ -558,6 +558,51 @@ static char *model_vocab(void)
 
 static char *vocab_path;
 
+/* An added token with lstrip (RoBERTa's and MPNet's <mask>) absorbs the
+ * white space before it as Hugging Face does, Unicode's White_Space (Rust's
+ * char::is_whitespace: U+00A0, U+3000, U+2003, U+2028, U+0085, ...), not
+ * U+200B (not White_Space); rstrip false keeps what follows. Ids from
+ * Hugging Face's fast tokenizers (tokenizers 0.15) on the two folders. */
+START_TEST(test_added_token_unicode_space)
+{
+    static const char *const texts[6] = {"hello\u00a0<mask>", "a\u3000\u2003 <mask>x",
+                                          "<mask>\u00a0b", "x\u2028<mask>", "\xc2\x85<mask>",
+                                          "y\u200b<mask>"};
+    static const struct {
+        const char *folder;
+        int32_t ids[6][8];
+    } want[2] = {
+        {"test/models/roberta-mean",
+         {{0, 270, 80, 323, 4, 2, -1}, {0, 69, 4, 92, 2, -1}, {0, 4, 131, 259, 70, 2, -1},
+          {0, 92, 4, 2, -1}, {0, 4, 2, -1}, {0, 93, 163, 227, 238, 4, 2, -1}}},
+        {"test/models/mpnet-mean",
+         {{0, 244, 307, 4, 2, -1}, {0, 23, 4, 46, 2, -1}, {0, 4, 24, 2, -1}, {0, 46, 4, 2, -1},
+          {0, 4, 2, -1}, {0, 47, 4, 2, -1}}},
+    };
+    for (int f = 0; f < 2; f++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s/tokenizer.json", CLF_SOURCE_DIR, want[f].folder);
+        struct clf_tokenizer_params p = clf_tokenizer_params_default();
+        struct clf_tokenizer *t = NULL;
+        ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, &p, &t));
+        for (int i = 0; i < 6; i++) {
+            int32_t ids[16];
+            size_t n = 0;
+            ck_assert_ok(NULL, clf_tokenizer_encode(t, texts[i], ids, 16, &n, NULL));
+            size_t k = 0;
+            while (want[f].ids[i][k] >= 0)
+                k++;
+            ck_assert_msg(n == k, "%s, text %d: %zu ids, Hugging Face %zu", want[f].folder, i, n,
+                          k);
+            for (size_t j = 0; j < n; j++)
+                ck_assert_msg(ids[j] == want[f].ids[i][j], "%s, text %d: id %zu is %d, HF %d",
+                              want[f].folder, i, j, ids[j], want[f].ids[i][j]);
+        }
+        clf_tokenizer_destroy(t);
+    }
+}
+END_TEST
+
 static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -656,6 +701,7 @@ int main(void)
     tcase_add_test(tc, test_trained_vocabularies);
     tcase_add_test(tc, test_strip);
     tcase_add_test(tc, test_nul_bytes);
+    tcase_add_test(tc, test_added_token_unicode_space);
     suite_add_tcase(s, tc);
     if (vocab_path) {
         tc = tcase_create("reference");

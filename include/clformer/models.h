@@ -289,7 +289,7 @@ struct clf_tokenizer;
  * normalizer, pre_tokenizer ByteLevel (GPT-2's split; add_prefix_space),
  * post_processor "<s> $A </s>" (RobertaProcessing or TemplateProcessing),
  * up to 8 added tokens split out of the text first (lstrip and rstrip
- * absorbing ASCII white space); p's lower_case and max_word_chars do not
+ * absorbing Unicode White_Space, as Hugging Face); p's lower_case and max_word_chars do not
  * apply. Any other component (Unigram, other normalizers, ...) is
  * CLF_E_UNSUPPORTED naming it.
  * vocab.txt must hold [CLS], [SEP], [UNK] and [PAD] ([MASK] is optional),

@@ -570,9 +570,44 @@ static void basic_segment(struct tok_run *r, const char *s, size_t len)
     basic_word(r, r->cps, n);
 }
 
-static bool is_ascii_space(char c)
+/* Unicode's White_Space (Rust's char::is_whitespace, which Hugging Face's
+ * lstrip / rstrip use). */
+static bool is_white_space(utf8proc_int32_t c)
 {
-    return c == ' ' || (c >= '\t' && c <= '\r');
+    return c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+/* The end of text[seg, end) less its trailing white space. */
+static size_t trim_end(const char *text, size_t seg, size_t end)
+{
+    while (end > seg) {
+        size_t start = end - 1; /* the last character's first byte */
+        while (start > seg && ((unsigned char)text[start] & 0xC0) == 0x80)
+            start--;
+        utf8proc_int32_t c = -1;
+        utf8proc_iterate((const utf8proc_uint8_t *)text + start, (utf8proc_ssize_t)(end - start),
+                         &c);
+        if (!is_white_space(c))
+            break;
+        end = start;
+    }
+    return end;
+}
+
+/* The start of text[i, len) less its leading white space. */
+static size_t trim_start(const char *text, size_t i, size_t len)
+{
+    while (i < len) {
+        utf8proc_int32_t c = -1;
+        utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
+                                              (utf8proc_ssize_t)(len - i), &c);
+        if (n <= 0 || !is_white_space(c))
+            break;
+        i += (size_t)n;
+    }
+    return i;
 }
 
 static int32_t bpe_lookup(void *user, const char *s, size_t len)
@@ -633,8 +668,8 @@ static enum clf_status encode_bytes(struct clf_tokenizer *t, const char *text, s
      * only (a special token's other characters, accents stripped or
      * control characters dropped inside it, are compared as written). */
     /* Segments between the special tokens written in the text (HF's
-     * added-token split; an lstrip / rstrip token absorbs the ASCII white
-     * space before / after it). The specials are matched byte-wise on whole
+     * added-token split; an lstrip / rstrip token absorbs the white space,
+     * Unicode's White_Space, before / after it). The specials are matched byte-wise on whole
      * UTF-8 strings, so a match never splits a character. */
     size_t seg = 0;
     for (size_t i = 0; i < len && !r.oom && !r.missing;) {
@@ -651,13 +686,13 @@ static enum clf_status encode_bytes(struct clf_tokenizer *t, const char *text, s
             continue;
         }
         size_t end = i;
-        while (sp->lstrip && end > seg && is_ascii_space(text[end - 1]))
-            end--;
+        if (sp->lstrip)
+            end = trim_end(text, seg, end);
         segment(&r, text + seg, end - seg);
         emit(&r, sp->id);
         i += sp->len;
-        while (sp->rstrip && i < len && is_ascii_space(text[i]))
-            i++;
+        if (sp->rstrip)
+            i = trim_start(text, i, len);
         seg = i;
     }
     if (!r.oom && !r.missing)
