@@ -21,6 +21,8 @@
 # (CLFORMER_TUNE=off: tuning would run every candidate under the simulator).
 # Logs: BUILD/oclgrind/NAME-SET.log (Oclgrind's reports), .out (the
 # command's own output).
+# shellcheck disable=SC2086 # $enc, $pool, $checks, $extra: word lists
+# shellcheck disable=SC2016 # sh -c '...' expands in the inner shell
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -83,7 +85,6 @@ under() {
     rm -f "$out.log"
     cpu=0
     [ "$kset" = cpu ] && cpu=1
-    # shellcheck disable=SC2086
     oclgrind $checks $extra --log "$out.log" env CLF_OCLGRIND_CPU=$cpu \
         CLF_OCLGRIND_KERNELS="$logs/kernels" sh -c 'LD_PRELOAD="$0:$LD_PRELOAD" exec "$@"' \
         "$shim" "$@" >"$out.out" 2>&1
