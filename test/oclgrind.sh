@@ -63,9 +63,12 @@ trap 'rm -rf "$CLFORMER_CACHE_DIR"' EXIT
 # (not a finding).
 checks="--check-api --data-races"
 
-# The encoder: 1 layer, d_model 24, 2 heads of 12, d_ff 40, seq 11, batch 2:
-# no size a multiple of a tile, so every kernel meets its edges.
-enc="run --runs 1 --layers 1 --d-model 24 --heads 2 --d-ff 40 --seq 11 --batch 2"
+# The encoder: 1 layer, d_model 24, 2 heads of 12, d_ff 40, seq 13, batch 2:
+# no size a multiple of a tile, so every kernel meets its edges (13 keys:
+# a full tile of 12 and a tail in attn_fused_cpu). long: 70 positions, for
+# the work-group attention kernels' tiles of 64 queries and keys.
+enc="run --runs 1 --layers 1 --d-model 24 --heads 2 --d-ff 40 --seq 13 --batch 2"
+long="run --runs 1 --layers 1 --d-model 8 --heads 1 --d-ff 8 --seq 70"
 models=test/models
 
 failed=""
@@ -173,10 +176,13 @@ both="gpu cpu"
 # Exact attention, both implementations; pre-LN and the GELUs (rows_act).
 case_ attn-fused "$both" "$clformer" $enc --attn-impl fused
 case_ attn-gemm "$both" "$clformer" $enc --attn-impl gemm --norm-first --activation gelu
+case_ attn-long-fused gpu "$clformer" $long --attn-impl fused
+case_ attn-long-gemm gpu "$clformer" $long --attn-impl gemm
 # Sparse and low-rank attention.
 case_ attn-threshold "$both" "$clformer" $enc --attn threshold:0.05,renorm
 case_ attn-topk "$both" "$clformer" $enc --attn topk:3
 case_ attn-window "$both" "$clformer" $enc --attn window:2,global:1
+case_ attn-long-sparse gpu "$clformer" $long --attn window:3,global:2
 case_ attn-linformer gpu "$clformer" $enc --attn linformer:4
 case_ attn-nystrom gpu "$clformer" $enc --attn nystrom:4,iters:3
 case_ attn-svd gpu "$clformer" $enc --attn svd:4,rand
@@ -185,6 +191,7 @@ case_ attn-svd gpu "$clformer" $enc --attn svd:4,rand
 case_ kv-int8 "$both" "$clformer" $enc --kv int8
 case_ kv-int8-channel "$both" "$clformer" $enc --kv int8:channel --attn-quant f16
 case_ attn-quant-log "$both" "$clformer" $enc --attn-quant log:4
+case_ kv-int8-long gpu "$clformer" $long --kv int8 --attn-quant f16
 # int8 linear layers (gemm_q8: its tiled and CPU kernels, the packing).
 case_ linear-int8 "$both" "$clformer" $enc --linear int8
 # FFN forms: factorised by SVD, tensor train; activation quantisers.
