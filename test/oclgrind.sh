@@ -62,6 +62,12 @@ trap 'rm -rf "$CLFORMER_CACHE_DIR"' EXIT
 # --data-races alone, which decides it, and the plugin's failure is listed
 # (not a finding).
 checks="--check-api --data-races"
+# Cases never run with --uninitialized: gemm-tiles, since the plugin takes
+# no clEnqueueFillBuffer as a write (a buffer zero-filled by it, then read
+# by a kernel, is reported as uninitialised: checked with a 20-line
+# program), and the tuner's operands are zero-filled that way
+# (clf_tuner_zeros); every value the kernels read there is that fill's.
+no_uninitialized="gemm-tiles"
 
 # The encoder: 1 layer, d_model 24, 2 heads of 12, d_ff 40, seq 13, batch 2:
 # no size a multiple of a tile, so every kernel meets its edges (13 keys:
@@ -103,8 +109,12 @@ case_() {
     for set in $sets; do
         n=$((n + 1))
         rc=0
-        under "$set" "$name-$set" --uninitialized "$@" || rc=$?
         log=$logs/$name-$set.log
+        if printf ' %s ' "$no_uninitialized" | grep -q " $name "; then
+            under "$set" "$name-$set" "$@" || rc=$?
+        else
+            under "$set" "$name-$set" --uninitialized "$@" || rc=$?
+        fi
         if grep -q 'FATAL ERROR (.*Uninitialized' "$log" ||
             { [ "$rc" -gt 128 ] && [ ! -s "$log" ]; }; then
             why=$(grep -m1 -A2 'FATAL ERROR (.*Uninitialized' "$log" |
@@ -204,6 +214,15 @@ case_ actq-pwl "$both" "$clformer" $enc --ffn-act pwl:4
 case_ precision-f16 cpu "$clformer" $enc --precision f16
 # CLBlast's kernels, once.
 case_ clblast gpu env CLFORMER_GEMM=clblast "$clformer" $enc --attn-impl gemm
+# Every native GEMM tile configuration (3 per set: CLFORMER_TUNE=off takes
+# one) and CLBlast: the tuner measures them all on one shape, 13 x 40 x 24
+# (no tile divides it), with no provider forced (CLFORMER_GEMM=native
+# leaves nothing to choose), keeping its records in a cache folder of each
+# set's own (the two sets are one device to the records).
+case_ gemm-tiles gpu env CLFORMER_GEMM=auto CLFORMER_CACHE_DIR="$CLFORMER_CACHE_DIR/tune-gpu" \
+    "$clformer" tune --shape 13x40x24 --mode full
+case_ gemm-tiles cpu env CLFORMER_GEMM=auto CLFORMER_CACHE_DIR="$CLFORMER_CACHE_DIR/tune-cpu" \
+    "$clformer" tune --shape 13x40x24 --mode full
 # Sentence embeddings of the test folders: the embedding gather and its
 # LayerNorm, the padding mask, every pooling mode, a Dense module, RoBERTa's
 # positions; two texts of different lengths (padding in the batch).
