@@ -7,20 +7,23 @@
 #   test/oclgrind.sh [BUILD]              every case (BUILD: default build)
 #   test/oclgrind.sh BUILD NAME...        only the cases named (self-test:
 #                                         the check of the check, below)
-# Each case is one `clformer run` or `clformer embed`, forced onto one
-# family by its options, once on each of the library's two kernel sets:
-# "gpu" (Oclgrind as it reports itself: the work-group kernels, GPU GEMM
-# tiles) and "cpu" (through test/oclgrind/shim.c, a preloaded shim that
-# makes the same device report only CPU: packed GEMM tiles, a row per
-# work-item, attn_fused_cpu, ...). The shim also logs every kernel launched:
-# a kernel of cl/ that no case launched fails the step too, unless it is
-# listed below with the reason. The kernels that no command reaches
-# (positional encodings, element-wise ops, dequantisation, ...) run through
-# test/oclgrind/ops.c. The GEMMs are native
-# (CLFORMER_GEMM=native; CLBlast once, "clblast") and untuned
-# (CLFORMER_TUNE=off: tuning would run every candidate under the simulator).
+# Oclgrind is reached through its wrapper (`oclgrind CMD` preloads its
+# runtime; Debian's package installs no ICD file, so the suites never see
+# it). Each case is one `clformer run`, `embed` or `tune` (or ops.c, below),
+# forced onto one family by its options, on one or both of the library's
+# two kernel sets: "gpu" (Oclgrind as it reports itself: the work-group
+# kernels, GPU GEMM tiles) and "cpu" (through test/oclgrind/shim.c, a
+# preloaded shim that makes the same device report only CPU: packed GEMM
+# tiles, a row per work-item, attn_fused_cpu, ...). The shim also logs
+# every kernel launched: a kernel of cl/ that no case launched fails the
+# step too, unless it is listed below with the reason. The kernels that no
+# command reaches (positional encodings, element-wise ops, dequantisation,
+# ...) run through test/oclgrind/ops.c. The GEMMs are native
+# (CLFORMER_GEMM=native; CLBlast in "clblast") and untuned
+# (CLFORMER_TUNE=off), but in "gemm-tiles", which measures every tile
+# configuration on purpose.
 # Logs: BUILD/oclgrind/NAME-SET.log (Oclgrind's reports), .out (the
-# command's own output).
+# command's own output), kernels (the kernels launched).
 # shellcheck disable=SC2086 # $enc, $pool, $checks, $extra: word lists
 # shellcheck disable=SC2016 # sh -c '...' expands in the inner shell
 set -eu
