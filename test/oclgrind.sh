@@ -235,6 +235,8 @@ case_ embed-pooling "$both" "$clformer" embed -m $models/bert-cased-cls --poolin
 case_ embed-dense gpu "$clformer" embed -m $models/bert-dense "short" "$texts"
 case_ embed-distilbert gpu "$clformer" embed -m $models/distilbert-mean --dimensions 8 "short" "$texts"
 case_ embed-roberta cpu "$clformer" embed -m $models/roberta-mean "short" "$texts"
+# MPNet: its relative position bias, on the GEMM path of exact attention.
+case_ embed-mpnet "$both" "$clformer" embed -m $models/mpnet-mean "short" "$texts"
 # The kernels no command launches (test/oclgrind/ops.c).
 case_ ops "$both" "$build/test/oclgrind-ops"
 
