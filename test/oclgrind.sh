@@ -213,8 +213,9 @@ case_ ffn-tt "$both" "$clformer" $enc --ffn tt:2 --activation gelu-tanh
 case_ actq-binary "$both" "$clformer" $enc --ffn-act binary
 case_ actq-lsq "$both" "$clformer" $enc --ffn-act lsq:4,signed
 case_ actq-pwl "$both" "$clformer" $enc --ffn-act pwl:4
-# f16 weights in the GEMMs (CPU devices only).
+# 16-bit weights in the GEMMs (CPU devices only).
 case_ precision-f16 cpu "$clformer" $enc --precision f16
+case_ precision-bf16 cpu "$clformer" $enc --precision bf16
 # CLBlast's kernels, once.
 case_ clblast gpu env CLFORMER_GEMM=clblast "$clformer" $enc --attn-impl gemm
 # Every native GEMM tile configuration (3 per set: CLFORMER_TUNE=off takes
