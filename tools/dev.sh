@@ -24,11 +24,12 @@ esac
 # runs of the clformer command), clang (the libFuzzer harnesses of test/fuzz),
 # man-db (`man -l` renders docs/clformer.1 in the man test).
 # doxygen (the API reference, checked by the api-docs test), python3-venv
-# (tools/fetch_intel_opencl.sh installs Intel's OpenCL CPU runtime into one).
+# (tools/fetch_intel_opencl.sh installs Intel's OpenCL CPU runtime into one),
+# oclgrind (a simulated OpenCL device that checks kernels: test/oclgrind.sh).
 packages="build-essential meson ninja-build pkg-config python3 python3-pip python3-venv binutils clang
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev
-  libutf8proc-dev check libopenmpi-dev openmpi-bin man-db doxygen"
+  libutf8proc-dev check libopenmpi-dev openmpi-bin man-db doxygen oclgrind"
 
 missing=""
 for p in $packages; do
@@ -170,6 +171,12 @@ for name, log, state, off in (("pocl", "testlog.json", "run", ""),
 print(f"{total[0]} passed, {total[1]} failed, {total[2]} skipped")
 sys.exit(1 if total[1] or (total[2] and not allow_skip) else 0)
 PY
+# Every kernel family on tiny shapes under Oclgrind (out-of-bounds accesses,
+# data races, uninitialised values inside kernels, which ASan cannot see);
+# any report fails. CLFORMER_OCLGRIND=0 skips it.
+if [ "$status" = 0 ] && [ "${CLFORMER_OCLGRIND:-1}" != 0 ]; then
+    ./test/oclgrind.sh build || status=1
+fi
 # Once more under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan).
 # CLFORMER_SANITIZE=0 skips it.
 if [ "$status" = 0 ] && [ "${CLFORMER_SANITIZE:-1}" != 0 ]; then
