@@ -104,19 +104,28 @@ enum clf_status clf_launch_per_element(struct clf_ctx *ctx, cl_kernel k,
     return clf_launch_rounded(ctx, k, 1, &global, CLF_WORK_ELEMENT, n_wait, wait, ev, name);
 }
 
-/* Kernel `name` with its clf_kernel_io arguments, then args[0..n). */
-static enum clf_status kernel_io_args(struct clf_ctx *ctx, const struct clf_node *node,
-                                      const char *family, const char *name,
-                                      const struct clf_karg *args, cl_uint n, cl_kernel *k)
+/* Kernel `name` with its clf_kernel_io arguments, then args[0..n),
+ * launched over node->out's elements (rows false) or its rows (all but the
+ * last dimension). */
+static enum clf_status launch_io(struct clf_ctx *ctx, const struct clf_node *node,
+                                 const char *family, const char *name,
+                                 const struct clf_karg *args, cl_uint n, bool rows,
+                                 cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
+    cl_kernel k = NULL;
     cl_uint arg = 0;
-    enum clf_status st = clf_kernel_io(ctx, node, family, NULL, name, k, &arg);
+    enum clf_status st = clf_kernel_io(ctx, node, family, NULL, name, &k, &arg);
+    for (cl_uint i = 0; st == CLF_OK && i < n; i++)
+        if (clSetKernelArg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
+            st = clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
     if (st != CLF_OK)
         return st;
-    for (cl_uint i = 0; i < n; i++)
-        if (clSetKernelArg(*k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
-            return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
-    return CLF_OK;
+    const struct clf_tensor *out = node->out;
+    size_t global = rows ? 1 : (size_t)clf_tensor_numel(out);
+    for (int i = 0; rows && i + 1 < out->ndim; i++)
+        global *= (size_t)out->shape[i];
+    return clf_launch_rounded(ctx, k, 1, &global, rows ? CLF_WORK_ROW : CLF_WORK_ELEMENT, n_wait,
+                              wait, ev, name);
 }
 
 enum clf_status clf_launch_io_args(struct clf_ctx *ctx, const struct clf_node *node,
@@ -124,9 +133,7 @@ enum clf_status clf_launch_io_args(struct clf_ctx *ctx, const struct clf_node *n
                                    const struct clf_karg *args, cl_uint n, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
-    cl_kernel k = NULL;
-    enum clf_status st = kernel_io_args(ctx, node, family, name, args, n, &k);
-    return st == CLF_OK ? clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name) : st;
+    return launch_io(ctx, node, family, name, args, n, false, n_wait, wait, ev);
 }
 
 enum clf_status clf_launch_io_rows(struct clf_ctx *ctx, const struct clf_node *node,
@@ -134,14 +141,7 @@ enum clf_status clf_launch_io_rows(struct clf_ctx *ctx, const struct clf_node *n
                                    const struct clf_karg *args, cl_uint n, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
-    cl_kernel k = NULL;
-    enum clf_status st = kernel_io_args(ctx, node, family, name, args, n, &k);
-    size_t rows = 1;
-    for (int i = 0; i + 1 < node->out->ndim; i++)
-        rows *= (size_t)node->out->shape[i];
-    return st == CLF_OK
-               ? clf_launch_rounded(ctx, k, 1, &rows, CLF_WORK_ROW, n_wait, wait, ev, name)
-               : st;
+    return launch_io(ctx, node, family, name, args, n, true, n_wait, wait, ev);
 }
 
 enum clf_status clf_add_node_with_output(struct clf_graph *g, struct clf_node *node,
