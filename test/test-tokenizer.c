@@ -585,6 +585,14 @@ START_TEST(test_added_token_unicode_space)
         struct clf_tokenizer_params p = clf_tokenizer_params_default();
         struct clf_tokenizer *t = NULL;
         ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, &p, &t));
+        /* a prompt's leading tokens: <s> and "<mask>" (stripped white space
+         * and all), none without one */
+        size_t np = 9;
+        ck_assert_ok(NULL, clf_tokenizer_prompt_tokens(t, " <mask> ", &np));
+        ck_assert_uint_eq(np, 2);
+        ck_assert_ok(NULL, clf_tokenizer_prompt_tokens(t, NULL, &np));
+        ck_assert_uint_eq(np, 0);
+        ck_assert_int_eq(clf_tokenizer_prompt_tokens(t, "x", NULL), CLF_E_INVALID_ARG);
         for (int i = 0; i < 6; i++) {
             int32_t ids[16];
             size_t n = 0;

@@ -75,14 +75,9 @@ enum clf_status embed_prompt_skip(struct embed_setup *s, struct clf_tokenizer *t
     s->pool_skip = 0;
     if (!s->prompt || s->pool_prompt)
         return CLF_OK;
-    const size_t cap = (size_t)s->tp.max_length; /* the tokenizer's, loaded with s->tp */
-    int32_t *ids = malloc(cap * sizeof *ids);
     size_t n = 0;
-    enum clf_status st = ids ? clf_tokenizer_encode_sentence(tok, NULL, s->prompt, ids, cap, &n,
-                                                             NULL)
-                             : CLF_E_OUT_OF_MEMORY;
-    free(ids);
-    s->pool_skip = st == CLF_OK ? (int64_t)n - 1 : 0;
+    enum clf_status st = clf_tokenizer_prompt_tokens(tok, s->prompt, &n);
+    s->pool_skip = (int64_t)n;
     return st;
 }
 

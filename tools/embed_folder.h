@@ -37,9 +37,7 @@ struct embed_setup {
 int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_sentence_folder **sf);
 
 /* s->pool_skip for a prompt the folder's pooling leaves out (include_prompt
- * false): the prompt's ids as tok makes them alone, less its closing
- * special token, as sentence-transformers counts them ([CLS] included);
- * else 0. CLF_OK or tok's error. */
+ * false): clf_tokenizer_prompt_tokens; else 0. CLF_OK or tok's error. */
 enum clf_status embed_prompt_skip(struct embed_setup *s, struct clf_tokenizer *tok);
 
 /* The tokenizer's file the folder chose (clf_sentence_folder_tokenizer_file:

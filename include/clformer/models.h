@@ -350,6 +350,17 @@ CLF_API enum clf_status clf_tokenizer_encode_sentence(struct clf_tokenizer *t,
                                                       bool *truncated);
 
 /**
+ * The leading tokens of prompt + text that are the prompt's, as
+ * sentence-transformers counts them for a Pooling with include_prompt
+ * false: the prompt encoded alone (clf_tokenizer_encode_sentence, so
+ * stripped and truncated to max_length) less its closing special token,
+ * the opening one ([CLS], or RoBERTa's and MPNet's) included. prompt NULL: *n = 0. For
+ * clf_dp_set_pooling_skip. Statuses as clf_tokenizer_encode's.
+ */
+CLF_API enum clf_status clf_tokenizer_prompt_tokens(struct clf_tokenizer *t, const char *prompt,
+                                                    size_t *n);
+
+/**
  * clf_tokenizer_encode_sentence of text's first len bytes, which may hold
  * NUL bytes (a line of a file): as Hugging Face's tokenizers, WordPiece
  * drops U+0000 with the other control characters ("foo\0bar" gives the

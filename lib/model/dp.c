@@ -624,13 +624,10 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
      * less the closing special token, as sentence-transformers counts them */
     const int64_t skip_before = dp->pool_skip;
     if (st == CLF_OK && ep.prompt && !ep.pool_prompt) {
-        size_t plen = 0;
-        int32_t *pids = malloc(cap * sizeof *pids);
-        st = pids ? clf_tokenizer_encode_sentence(tok, NULL, ep.prompt, pids, cap, &plen, NULL)
-                  : clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the prompt's ids");
-        free(pids);
+        size_t skip = 0;
+        st = clf_tokenizer_prompt_tokens(tok, ep.prompt, &skip);
         if (st == CLF_OK)
-            st = clf_dp_set_pooling_skip(dp, (int64_t)plen - 1);
+            st = clf_dp_set_pooling_skip(dp, (int64_t)skip);
     }
     struct clf_text_batches *bt = NULL;
     if (st == CLF_OK)

@@ -798,6 +798,27 @@ enum clf_status clf_tokenizer_encode_sentence_len(struct clf_tokenizer *t, const
     return st;
 }
 
+enum clf_status clf_tokenizer_prompt_tokens(struct clf_tokenizer *t, const char *prompt,
+                                            size_t *n)
+{
+    if (!t || !n)
+        return t ? clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_prompt_tokens: n is NULL")
+                 : CLF_E_INVALID_ARG;
+    *n = 0;
+    if (!prompt)
+        return CLF_OK;
+    const size_t cap = (size_t)t->p.max_length;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    size_t len = 0;
+    enum clf_status st =
+        ids ? clf_tokenizer_encode_sentence(t, NULL, prompt, ids, cap, &len, NULL)
+            : clf_fail(t->ctx, CLF_E_OUT_OF_MEMORY, "clf_tokenizer_prompt_tokens: no memory");
+    free(ids);
+    if (st == CLF_OK)
+        *n = len - 1; /* encode always adds the closing token */
+    return st;
+}
+
 enum clf_status clf_tokenizer_encode_sentence(struct clf_tokenizer *t, const char *prompt,
                                               const char *text, int32_t *ids, size_t cap,
                                               size_t *n, bool *truncated)
