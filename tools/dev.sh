@@ -25,11 +25,12 @@ esac
 # man-db (`man -l` renders docs/clformer.1 in the man test).
 # doxygen (the API reference, checked by the api-docs test), python3-venv
 # (tools/fetch_intel_opencl.sh installs Intel's OpenCL CPU runtime into one),
-# oclgrind (a simulated OpenCL device that checks kernels: test/oclgrind.sh).
+# oclgrind (a simulated OpenCL device that checks kernels: test/oclgrind.sh),
+# libmicrohttpd (the HTTP server of `clformer serve`).
 packages="build-essential meson ninja-build pkg-config python3 python3-pip python3-venv binutils clang
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev
-  libutf8proc-dev check libopenmpi-dev openmpi-bin man-db doxygen oclgrind"
+  libutf8proc-dev check libopenmpi-dev openmpi-bin man-db doxygen oclgrind libmicrohttpd-dev"
 
 missing=""
 for p in $packages; do
@@ -61,6 +62,14 @@ fi
 # The model the tokenizer and BERT suites check against (cached; a no-op
 # once there). Offline, those suites skip, which fails the job below.
 ./tools/fetch_model.sh >/dev/null || echo "clformer: no model; its suites will skip" >&2
+
+# The Python the Python package's and the server's suites run (numpy,
+# pytest, openai in a cached virtual environment); offline, they skip.
+if CLFORMER_PYTHON=$(./tools/fetch_pyenv.sh); then
+    export CLFORMER_PYTHON
+else
+    echo "clformer: no Python environment; its suites will skip" >&2
+fi
 
 status=0
 meson test -C build --print-errorlogs || status=$?
