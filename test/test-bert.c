@@ -1138,6 +1138,67 @@ START_TEST(test_sentence_folder)
 }
 END_TEST
 
+/* clf_dp_set_folder on the folder with a Dense module (max pooling of 24
+ * columns, Dense 24 -> 16 tanh, Normalize): the folder's pipeline, its
+ * overrides (no normalisation: the same direction, another length;
+ * Matryoshka dims), and what it refuses (no folder, too many dims: no
+ * Dense layer left). */
+START_TEST(test_set_folder)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const char *dir = CLF_SOURCE_DIR "/test/models/bert-dense";
+    char msg[512];
+    struct clf_sentence_folder *f = NULL;
+    ck_assert_msg(clf_sentence_folder_load(dir, &f, msg, sizeof msg) == CLF_OK, "%s", msg);
+    struct clf_tokenizer_params tp = clf_tokenizer_params_default();
+    ck_assert_ok(ctx, clf_sentence_folder_tokenizer_params(f, &tp));
+    struct clf_tokenizer *tok = NULL;
+    ck_assert_ok(ctx, clf_tokenizer_load(ctx, clf_sentence_folder_tokenizer_file(f), &tp, &tok));
+    struct clf_dp *dp = NULL;
+    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
+    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, dir, NULL, &comm, &dp));
+    ck_assert_int_eq(clf_dp_embed_dim(dp), 24);
+    ck_assert_status(ctx, clf_dp_set_folder(dp, NULL, 0, -1, 0), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_dp_set_folder(NULL, f, 0, -1, 0), CLF_E_INVALID_ARG);
+    ck_assert_ok(ctx, clf_dp_set_folder(dp, f, 0, -1, 0));
+    ck_assert_int_eq(clf_dp_embed_dim(dp), 16);
+    const char *t[2] = {"a man is eating food.", "tokenizers split words."};
+    const struct clf_embed_params ep = clf_embed_params_default();
+    float a[2 * 16], b[2 * 16], c[2 * 8];
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tok, t, 2, &ep, a, NULL, NULL));
+    ck_assert_ok(ctx, clf_dp_set_folder(dp, f, 0, 0, 0)); /* Normalize overridden */
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tok, t, 2, &ep, b, NULL, NULL));
+    ck_assert_ok(ctx, clf_dp_set_folder(dp, f, 0, 1, 8)); /* Matryoshka */
+    ck_assert_int_eq(clf_dp_embed_dim(dp), 8);
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tok, t, 2, &ep, c, NULL, NULL));
+    for (int i = 0; i < 2; i++) {
+        double na = 0, nb = 0, nb8 = 0, nc = 0;
+        for (int j = 0; j < 16; j++) {
+            na += (double)a[i * 16 + j] * a[i * 16 + j];
+            nb += (double)b[i * 16 + j] * b[i * 16 + j];
+            nb8 += j < 8 ? (double)b[i * 16 + j] * b[i * 16 + j] : 0;
+        }
+        for (int j = 0; j < 8; j++)
+            nc += (double)c[i * 8 + j] * c[i * 8 + j];
+        /* f32 sums of 16 squares and a rsqrt: a few ulp */
+        ck_assert_msg(fabs(na - 1) < 1e-5 && fabs(nc - 1) < 1e-5, "norms %g %g", na, nc);
+        ck_assert_msg(fabs(nb - 1) > 1e-3, "not normalised, yet of norm %g", nb);
+        for (int j = 0; j < 16; j++) /* tanh outputs: |x| <= 1, so 1e-6 is f32 rounding */
+            ck_assert_msg(fabs(a[i * 16 + j] - b[i * 16 + j] / sqrt(nb)) < 1e-6, "%d %d", i, j);
+        for (int j = 0; j < 8; j++)
+            ck_assert_msg(fabs(c[i * 8 + j] - b[i * 16 + j] / sqrt(nb8)) < 1e-6, "%d %d", i, j);
+    }
+    ck_assert_status(ctx, clf_dp_set_folder(dp, f, 0, -1, 17), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_dp_embed_dim(dp), 24); /* no Dense layer left */
+    ck_assert_status(ctx, clf_dp_set_folder(dp, f, CLF_POOL_ALL + 1, -1, 0), CLF_E_INVALID_ARG);
+    ck_assert_ok(ctx, clf_dp_set_folder(dp, f, CLF_POOL_CLS, -1, 0)); /* 24 columns too */
+    ck_assert_int_eq(clf_dp_embed_dim(dp), 16);
+    clf_dp_destroy(dp);
+    clf_tokenizer_destroy(tok);
+    clf_sentence_folder_destroy(f);
+}
+END_TEST
+
 int main(void)
 {
     /* two PoCL devices for the tensor-parallel case (read at platform init) */
@@ -1150,6 +1211,7 @@ int main(void)
     tcase_add_test(tc, test_tiny_load);
     tcase_add_test(tc, test_mpnet);
     tcase_add_test(tc, test_embed_prompt_left_out);
+    tcase_add_test(tc, test_set_folder);
     tcase_add_test(tc, test_load_errors);
     tcase_add_test(tc, test_forward_errors);
     tcase_add_test(tc, test_text_batches);
