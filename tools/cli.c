@@ -210,6 +210,31 @@ int cli_print_json(cJSON *v)
     return CLI_OK;
 }
 
+cJSON *cli_json_bytes(const char *s, size_t n)
+{
+    char *q = n < ((size_t)1 << 28) ? malloc(6 * n + 3) : NULL; /* \u00XX at most */
+    if (!q)
+        return NULL;
+    size_t at = 0;
+    q[at++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            q[at++] = '\\';
+            q[at++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            at += (size_t)sprintf(q + at, "\\u%04x", c);
+        } else {
+            q[at++] = (char)c;
+        }
+    }
+    q[at++] = '"';
+    q[at] = 0;
+    cJSON *v = cJSON_CreateRaw(q);
+    free(q);
+    return v;
+}
+
 const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

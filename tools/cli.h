@@ -40,6 +40,10 @@ cJSON *cli_device_json(const struct clf_device_info *d);
 
 /* Prints a JSON value on stdout (pretty) and frees it; CLI_FAIL when NULL. */
 int cli_print_json(cJSON *v);
+/* A JSON string of the n bytes at s, NUL bytes included (as \u0000, which
+ * cJSON_CreateString cannot hold: it ends at the first NUL); other control
+ * characters escaped, the rest as they are. NULL when out of memory. */
+cJSON *cli_json_bytes(const char *s, size_t n);
 
 /* Parses a whole decimal integer in [lo, hi]. */
 bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);

@@ -469,8 +469,12 @@ static int print_output(const struct embed_opts *o, const struct cli_texts *t, c
                         const float *e, int64_t d, const char *fn)
 {
     if (o->similarity && !o->json) {
-        for (size_t i = 0; i < t->n; i++)
-            printf("%3zu  %s\n", i, t->s[i]);
+        for (size_t i = 0; i < t->n; i++) { /* a NUL shown as a space */
+            printf("%3zu  ", i);
+            for (size_t k = 0; k < t->len[i]; k++)
+                putchar(t->s[i][k] ? t->s[i][k] : ' ');
+            putchar('\n');
+        }
         printf("\n    ");
         for (size_t j = 0; j < t->n; j++)
             printf(" %7zu", j);
@@ -487,7 +491,7 @@ static int print_output(const struct embed_opts *o, const struct cli_texts *t, c
         cJSON *r = cJSON_CreateObject(), *ts = cJSON_AddArrayToObject(r, "texts"),
               *m = cJSON_AddArrayToObject(r, "similarity");
         for (size_t i = 0; i < t->n; i++) {
-            cJSON_AddItemToArray(ts, cJSON_CreateString(t->s[i]));
+            cJSON_AddItemToArray(ts, cli_json_bytes(t->s[i], t->len[i]));
             cJSON *row = cJSON_CreateArray();
             for (size_t j = 0; j < t->n; j++)
                 cJSON_AddItemToArray(row, cJSON_CreateNumber(similarity(fn, e, d, i, j)));
@@ -500,7 +504,7 @@ static int print_output(const struct embed_opts *o, const struct cli_texts *t, c
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < t->n; i++) {
         cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "text", t->s[i]);
+        cJSON_AddItemToObject(x, "text", cli_json_bytes(t->s[i], t->len[i]));
         cJSON_AddNumberToObject(x, "tokens", (double)len[i]);
         cJSON *v = cJSON_AddArrayToObject(x, "embedding");
         for (int64_t k = 0; k < d; k++)
