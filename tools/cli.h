@@ -34,6 +34,14 @@ struct clf_ctx_params cli_ctx_params(const char *device, bool quiet);
  * programs_loaded (binaries from the program cache), build_ms (both),
  * tuned (shape classes measured), tune_loaded (records read). */
 cJSON *cli_startup_json(struct clf_ctx *ctx);
+/* When ctx built kernel programs from source without writing their binaries
+ * (PoCL under CLFORMER_BINARIES auto: clf_ctx_unsaved_programs), starts
+ * `clformer save-binaries` on ctx's device in the background (a new session,
+ * low priority, no terminal, the list on its standard input) to write them,
+ * so that the next process loads them; returns at once. Call it when the
+ * command's work is done. Silent: a failure to start only costs the next
+ * process its builds. */
+void cli_save_binaries_later(struct clf_ctx *ctx);
 
 /* A device's capabilities as a JSON object. */
 cJSON *cli_device_json(const struct clf_device_info *d);

@@ -743,6 +743,8 @@ int cmd_embed(int argc, char **argv)
     rc = print_output(&o, &t, len, out.e, out.d, clf_sentence_folder_similarity(sf));
     if (rc == CLI_OK && o.timings)
         print_timings(&tm, ctx);
+    if (rc == CLI_OK)
+        cli_save_binaries_later(ctx);
 done:
     clf_sentence_folder_destroy(sf);
     for (size_t i = 0; ids && i < t.n; i++)

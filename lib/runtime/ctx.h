@@ -50,6 +50,8 @@ struct clf_program_entry {
     char *family;      /* e.g. "elementwise" (cl/elementwise.cl) */
     char *options;     /* full build options used */
     cl_program program;
+    bool unsaved;      /* built from source, its binary not written (the driver
+                          caches its builds: clf_ctx_unsaved_programs) */
     struct clf_kernel_entry *kernels;
     size_t n_kernels;
 };
