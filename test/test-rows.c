@@ -253,6 +253,72 @@ START_TEST(test_act)
 END_TEST
 
 /*
+ * glu: y = act(a)·g with a, g the halves of x's rows. The float act(a) is
+ * within `ab` of the exact one (the bounds of test_act above, 0 for none
+ * and ReLU), then one rounding of the product:
+ * |y − act(a)·g| <= |g|·ab + u·(|act(a)·g| + |g|·ab).
+ */
+START_TEST(test_glu)
+{
+    struct clf_ctx *ctx = test_ctx();
+    static const struct {
+        int ndim;
+        int64_t shape[4];
+        enum test_layout lay;
+    } cases[] = {
+        {3, {3, 5, 12}, TEST_HEADSPLIT},
+        {2, {9, 1000}, TEST_TRANSPOSED},
+        {1, {8}, TEST_DENSE},
+    };
+    static const enum clf_act acts[] = {CLF_ACT_NONE, CLF_ACT_RELU, CLF_ACT_GELU,
+                                        CLF_ACT_GELU_TANH, CLF_ACT_TANH};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct test_input x;
+        const int nd = cases[c].ndim;
+        input_make(&x, nd, cases[c].shape, cases[c].lay, -6, 6);
+        test_input_upload(&x);
+        const int64_t w = cases[c].shape[nd - 1], n = w / 2, rows = test_input_numel(&x) / w;
+        for (int a = 0; a < 5; a++) {
+            struct clf_graph *g;
+            struct clf_tensor *y;
+            ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+            ck_assert_ok(ctx, clf_op_glu(g, x.view, acts[a], &y));
+            ck_assert_int_eq(clf_tensor_ndim(y), nd);
+            ck_assert_int_eq(clf_tensor_dim(y, nd - 1), n);
+            test_poison(y);
+            ck_assert_ok(ctx, clf_graph_run(g));
+            float *out = test_read_all(y);
+            char what[96];
+            snprintf(what, sizeof what, "glu act %d %lld rows of %lld %s", (int)acts[a],
+                     (long long)rows, (long long)w, layout_name[cases[c].lay]);
+            struct worst wst = {0, what};
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < n; j++) {
+                    double v = x.host[test_input_elem(&x, r * w + j)];
+                    double gv = x.host[test_input_elem(&x, r * w + n + j)];
+                    double act = v, ab = 0;
+                    if (acts[a] == CLF_ACT_RELU)
+                        act = v > 0 ? v : 0;
+                    else if (acts[a] == CLF_ACT_GELU)
+                        ab = gelu_bound(v, &act);
+                    else if (acts[a] == CLF_ACT_GELU_TANH)
+                        ab = gelu_tanh_bound(v, &act);
+                    else if (acts[a] == CLF_ACT_TANH)
+                        act = tanh(v), ab = 10 * TEST_U32 * fabs(act);
+                    double ref = act * gv;
+                    double bound = fabs(gv) * ab + TEST_U32 * (fabs(ref) + fabs(gv) * ab);
+                    check_elem(&wst, r * n + j, out[r * n + j], ref, bound);
+                }
+            report(&wst);
+            free(out);
+            clf_graph_destroy(g);
+        }
+        test_input_free(&x);
+    }
+}
+END_TEST
+
+/*
  * clf_erf (cl/common.cl, the erf of GELU): a branch-free polynomial
  * evaluation whose worst error over every float in [0, 4.5] is 2.44 ulp of
  * erf (measured against the double erf when it was written), so within 3
@@ -1104,6 +1170,12 @@ START_TEST(test_errors)
     EXPECT(clf_op_act(g, xi, CLF_ACT_RELU, &y), CLF_E_SHAPE, "f32");
     EXPECT(clf_op_act(g, x, (enum clf_act)99, &y), CLF_E_INVALID_ARG, "activation");
     EXPECT(clf_op_act(g, x, (enum clf_act)-1, &y), CLF_E_INVALID_ARG, "activation");
+    /* glu: x [3, 5] has an odd last dimension */
+    EXPECT(clf_op_glu(g, NULL, CLF_ACT_GELU, &y), CLF_E_INVALID_ARG, "glu");
+    EXPECT(clf_op_glu(g, xi, CLF_ACT_GELU, &y), CLF_E_SHAPE, "f32");
+    EXPECT(clf_op_glu(g, x, CLF_ACT_GELU, &y), CLF_E_SHAPE, "odd");
+    EXPECT(clf_op_glu(g, b4, (enum clf_act)99, &y), CLF_E_INVALID_ARG, "activation");
+    ck_assert_status(ctx, clf_op_glu(g, b4, CLF_ACT_GELU, NULL), CLF_E_INVALID_ARG);
     /* softmax */
     EXPECT(clf_op_softmax(g, NULL, &y), CLF_E_INVALID_ARG, "softmax");
     EXPECT(clf_op_softmax(g, xi, &y), CLF_E_SHAPE, "f32");
@@ -1197,6 +1269,7 @@ int main(void)
     tcase_add_test(tc, test_auto_variant);
     tcase_add_test(tc, test_bias_add);
     tcase_add_test(tc, test_act);
+    tcase_add_test(tc, test_glu);
     tcase_add_test(tc, test_erf);
     tcase_add_test(tc, test_softmax_random);
     tcase_add_test(tc, test_softmax_special);
