@@ -16,7 +16,9 @@
  * negative bias before the softmax; the encoder leaves padded keys out of
  * it, the same up to exp(-3.4e38) = 0. Token types are always 0 (one text
  * per row), as sentence-transformers passes them; the sum is formed in
- * HF's order (word + type, then + position).
+ * HF's order (word + type, then + position). ModernBERT (model_type
+ * "modernbert") shares the loader and the forward shape but not the layer:
+ * see struct bert_arch and load_modern.
  */
 #include <math.h>
 #include <stdio.h>
