@@ -5,7 +5,6 @@
  * rotates x [..., seq, dim] by it.
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
@@ -21,9 +20,11 @@
  * pos·2^-22): this table is the more exact one, and the two differ by that
  * much at large positions.
  */
-static void fill_rope(float *t, int64_t max_len, int64_t d, double theta)
+static void fill_rope(float *t, const int64_t key[4])
 {
-    const int64_t h = d / 2;
+    const int64_t max_len = key[0], d = key[1], h = d / 2;
+    double theta;
+    memcpy(&theta, &key[2], sizeof theta);
     for (int64_t i = 0; i < h; i++) {
         const double denom = pow(theta, (double)(2 * i) / (double)d);
         for (int64_t pos = 0; pos < max_len; pos++) {
@@ -51,35 +52,9 @@ enum clf_status clf_rope_table(struct clf_ctx *ctx, int64_t max_len, int64_t dim
     if (!(theta > 0) || !isfinite(theta))
         return clf_fail(ctx, CLF_E_INVALID_ARG, "rotary table: theta %g (must be finite, > 0)",
                         theta);
-    int64_t key[4] = {max_len, dim, 0, 0};
+    int64_t key[4] = {max_len, dim, 0, 0}; /* theta's bits in key[2] */
     memcpy(&key[2], &theta, sizeof theta);
-    struct clf_tensor *t = clf_ctx_owned_find(ctx, CLF_CTX_TENSOR_ROPE, key);
-    if (t) {
-        *table = t;
-        return CLF_OK;
-    }
-    const int64_t shape[2] = {max_len, dim};
-    enum clf_status st = clf_tensor_new(ctx, CLF_F32, 2, shape, &t); /* checks overflow */
-    if (st != CLF_OK)
-        return st;
-    const size_t bytes = (size_t)max_len * (size_t)dim * sizeof(float);
-    float *host = malloc(bytes);
-    if (!host) {
-        clf_tensor_free(t);
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a %lld x %lld rotary table",
-                        (long long)max_len, (long long)dim);
-    }
-    fill_rope(host, max_len, dim, theta);
-    st = clf_tensor_write(t, host, bytes);
-    free(host);
-    if (st != CLF_OK) {
-        clf_tensor_free(t);
-        return st;
-    }
-    st = clf_ctx_owned_add(ctx, CLF_CTX_TENSOR_ROPE, key, t); /* frees t on failure */
-    if (st == CLF_OK)
-        *table = t;
-    return st;
+    return clf_owned_table(ctx, CLF_CTX_TENSOR_ROPE, key, fill_rope, "rotary", table);
 }
 
 static enum clf_status enqueue_rope(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,

@@ -89,24 +89,16 @@ static enum clf_status enqueue_bias_add(struct clf_ctx *ctx, struct clf_node *no
     return clf_launch_io_args(ctx, node, "rows", "rows_bias_add", NULL, 0, n_wait, wait, ev);
 }
 
+/* act and glu: kernel rows_<op name>, x -> y, y's shape, then the
+ * activation code (glu's x is [..., 2n] for y [..., n]). */
 static enum clf_status enqueue_act(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
-    /* x -> y, shape, then the activation code */
+    char name[32];
+    snprintf(name, sizeof name, "rows_%s", node->impl->name);
     cl_int act = (cl_int)node->iparams[0];
     const struct clf_karg args[] = {{sizeof act, &act}};
-    return clf_launch_io_args(ctx, node, "rows", "rows_act", args, CLF_NARGS(args), n_wait, wait,
-                              ev);
-}
-
-static enum clf_status enqueue_glu(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
-                                   const cl_event *wait, cl_event *ev)
-{
-    /* x [..., 2n] -> y [..., n], y's shape, then the activation code */
-    cl_int act = (cl_int)node->iparams[0];
-    const struct clf_karg args[] = {{sizeof act, &act}};
-    return clf_launch_io_args(ctx, node, "rows", "rows_glu", args, CLF_NARGS(args), n_wait, wait,
-                              ev);
+    return clf_launch_io_args(ctx, node, "rows", name, args, CLF_NARGS(args), n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *node,
@@ -273,7 +265,7 @@ static const struct clf_op_impl op_bias_add = {.name = "bias_add", .enqueue = en
                                                .flops = flops_bias_add};
 static const struct clf_op_impl op_act = {.name = "act", .enqueue = enqueue_act,
                                           .flops = flops_act};
-static const struct clf_op_impl op_glu = {.name = "glu", .enqueue = enqueue_glu,
+static const struct clf_op_impl op_glu = {.name = "glu", .enqueue = enqueue_act,
                                           .flops = flops_act};
 static const struct clf_op_impl op_softmax = {.name = "softmax", .enqueue = enqueue_softmax,
                                               .flops = flops_rows5};
