@@ -515,8 +515,9 @@ CLF_API enum clf_status clf_default_model_dir(char *buf, size_t size);
  * positions on Q and K, a GeGLU FFN and, on local layers (all but every
  * global_attn_every_n_layers-th from 0), window attention over keys within
  * local_attention / 2; it takes exact f32 attention and dense weights only
- * (options asking for more are CLF_E_UNSUPPORTED at load, and so is
- * clf_bert_load_tp); clf_encoder_save refuses its encoder. RoBERTa's are BERT's keys and tensors ("roberta." prefix), its
+ * (options asking for more are CLF_E_UNSUPPORTED at load, and so are
+ * clf_bert_load_tp and clf_encoder_tp_create_from of its encoder);
+ * clf_encoder_save refuses its encoder. RoBERTa's are BERT's keys and tensors ("roberta." prefix), its
  * positions counted from pad_token_id + 1 (default 2), so
  * max_position_embeddings - pad_token_id - 1 tokens per text. MPNet's are
  * BERT's keys without token types, relative_attention_num_buckets (32,
