@@ -58,7 +58,8 @@ struct clf_program_entry {
 
 /* Kinds of context-owned tensors. */
 enum clf_ctx_tensor_kind {
-    CLF_CTX_TENSOR_SINUSOIDAL = 1 /* key: max_len, d_model */
+    CLF_CTX_TENSOR_SINUSOIDAL = 1, /* key: max_len, d_model */
+    CLF_CTX_TENSOR_ROPE = 2        /* key: max_len, dim, theta's bits */
 };
 
 /* A tensor the context owns (e.g. a precomputed positional table), found
