@@ -418,6 +418,20 @@ START_TEST(test_mpnet)
     clf_graph_destroy(g);
     clf_tensor_destroy(ti);
     clf_bert_destroy(b);
+
+    /* tensor parallelism from a loaded MPNet would drop its bias: refused */
+    ck_assert_ok(ctx, clf_bert_load(ctx, CLF_SOURCE_DIR "/test/models/mpnet-mean", NULL, &b));
+    char msg[1024];
+    struct clf_group *grp = NULL;
+    struct clf_encoder_tp *etp = NULL;
+    ck_assert_msg(clf_group_create("all", NULL, &grp, msg, sizeof msg) == CLF_OK, "%s", msg);
+    struct clf_ctx *g0 = clf_group_ctx(grp, 0);
+    ck_assert_status(g0, clf_encoder_tp_create_from(grp, clf_bert_encoder(b), &etp),
+                     CLF_E_UNSUPPORTED);
+    ck_assert(strstr(clf_ctx_last_error(g0), "MPNet"));
+    ck_assert_ptr_null(etp);
+    clf_group_destroy(grp);
+    clf_bert_destroy(b);
 }
 END_TEST
 
