@@ -420,3 +420,20 @@ void test_device_bytes(struct clf_ctx *ctx, double *live, double *peak)
     *live = (double)s.pool_bytes_live;
     *peak = (double)s.pool_bytes_peak;
 }
+
+cJSON *test_read_json(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s is missing", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    buf[len] = 0;
+    fclose(f);
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    ck_assert_msg(root != NULL, "%s does not parse", path);
+    return root;
+}

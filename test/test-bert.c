@@ -349,23 +349,6 @@ START_TEST(test_config)
 }
 END_TEST
 
-/* A JSON file of the sources, parsed. */
-static cJSON *parse_json_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s is missing", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    buf[len] = 0;
-    fclose(f);
-    cJSON *root = cJSON_Parse(buf);
-    free(buf);
-    ck_assert_msg(root != NULL, "%s does not parse", path);
-    return root;
-}
 
 /* MPNet: its relative position buckets against torch's for |rel| < 1024
  * (test/reference/tiny-models.json, tools/make_tiny_models.py); its
@@ -374,7 +357,7 @@ static cJSON *parse_json_file(const char *path)
  * themselves: test/folders.py against sentence-transformers. */
 START_TEST(test_mpnet)
 {
-    cJSON *root = parse_json_file(CLF_SOURCE_DIR "/test/reference/tiny-models.json");
+    cJSON *root = test_read_json(CLF_SOURCE_DIR "/test/reference/tiny-models.json");
     const cJSON *mb = cJSON_GetObjectItemCaseSensitive(root, "mpnet_buckets");
     const cJSON *first = cJSON_GetObjectItemCaseSensitive(mb, "first");
     const cJSON *buckets = cJSON_GetObjectItemCaseSensitive(mb, "buckets");
@@ -567,7 +550,7 @@ static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok)
 START_TEST(test_embed_prompt_left_out)
 {
     struct clf_ctx *ctx = test_ctx();
-    cJSON *root = parse_json_file(CLF_SOURCE_DIR "/test/reference/include-prompt.json");
+    cJSON *root = test_read_json(CLF_SOURCE_DIR "/test/reference/include-prompt.json");
     const cJSON *texts = cJSON_GetObjectItemCaseSensitive(root, "texts");
     const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "variants"), 0);
     const cJSON *want = cJSON_GetObjectItemCaseSensitive(v, "embeddings");
@@ -620,7 +603,7 @@ END_TEST
 static int read_reference(char ***texts, float **emb)
 {
     const char *path = CLF_SOURCE_DIR "/test/reference/minilm-embeddings.json";
-    cJSON *root = parse_json_file(path);
+    cJSON *root = test_read_json(path);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "texts");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "embeddings");
     ck_assert_msg(cJSON_IsArray(t) && cJSON_IsArray(e), "%s: texts and embeddings", path);

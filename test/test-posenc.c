@@ -727,6 +727,16 @@ END_TEST
 /* Rotary position embedding                                                */
 /* ------------------------------------------------------------------------ */
 
+/* The angle the table is defined with (rope.c): Hugging Face's, each step
+ * rounded to f32 (test_rope_table_hf checks the definition against
+ * transformers' own table). */
+static double rope_angle_f32(int64_t pos, int64_t i, int64_t d, double theta)
+{
+    const float e = (float)(2 * i) / (float)d;
+    const float f = 1.0f / powf((float)theta, e);
+    return (double)((float)pos * f);
+}
+
 /* The exact angle pos·θ^(−2i/d), computed another way than the library
  * (exp and log): within (angle + 1)·2^-49 of it. */
 static double rope_angle(int64_t pos, int64_t i, int64_t d, double theta)
@@ -734,9 +744,11 @@ static double rope_angle(int64_t pos, int64_t i, int64_t d, double theta)
     return (double)pos * exp(-(double)(2 * i) / (double)d * log(theta));
 }
 
-/* Each entry is one f32 rounding of a double within angle·2^-50 of the
- * exact cos or sin: |got − ref| <= min(u·|ref|, 2^-25) + (angle + 1)·2^-46
- * (the second term with 8x margin over both double errors). */
+/* Each entry is one f32 rounding of the cos or sin (in double) of the
+ * angle as Hugging Face forms it in f32 (rope.c), which is within
+ * a·(ln θ + 3)·2^-24 of the exact angle a (the exponent's rounding scaled
+ * by ln θ, the power's, the division's and the product's), so
+ * |got − ref| <= min(u·|ref|, 2^-25) + a·(ln θ + 3)·2^-24 + (a + 1)·2^-46. */
 static void check_rope_table(int64_t max_len, int64_t d, double theta)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -750,7 +762,8 @@ static void check_rope_table(int64_t max_len, int64_t d, double theta)
             const int64_t i = c % (d / 2);
             const double a = rope_angle(pos, i, d, theta);
             const double ref = c < d / 2 ? cos(a) : sin(a);
-            const double bound = fmin(TEST_U32 * fabs(ref), 0x1p-25) + (a + 1) * 0x1p-46;
+            const double bound = fmin(TEST_U32 * fabs(ref), 0x1p-25) +
+                                 a * (log(theta) + 3) * 0x1p-24 + (a + 1) * 0x1p-46;
             ck_assert_msg(fabs(got[pos * d + c] - ref) <= bound,
                           "rope table %lldx%lld theta %g [%lld, %lld] = %.9g, reference %.17g",
                           (long long)max_len, (long long)d, theta, (long long)pos, (long long)c,
@@ -758,6 +771,48 @@ static void check_rope_table(int64_t max_len, int64_t d, double theta)
         }
     free(got);
 }
+
+/* The table equals transformers' ModernBertRotaryEmbedding (f32 angles;
+ * test/reference/rope-hf.json from tools/make_rope_reference.py) up to the
+ * last rounding of cos and sin, which torch's f32 cos and sin make within
+ * an ulp: |got − hf| <= 2^-23 (values <= 1). The exact angles miss it by
+ * up to 5e-4 at position 8191. */
+START_TEST(test_rope_table_hf)
+{
+    struct clf_ctx *ctx = test_ctx();
+    cJSON *root = test_read_json(CLF_SOURCE_DIR "/test/reference/rope-hf.json");
+    const cJSON *c;
+    int cases = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "cases"))
+    {
+        const int64_t d = (int64_t)cJSON_GetObjectItemCaseSensitive(c, "dim")->valuedouble;
+        const double theta = cJSON_GetObjectItemCaseSensitive(c, "theta")->valuedouble;
+        const cJSON *pos = cJSON_GetObjectItemCaseSensitive(c, "positions");
+        const cJSON *cs = cJSON_GetObjectItemCaseSensitive(c, "cos");
+        const cJSON *sn = cJSON_GetObjectItemCaseSensitive(c, "sin");
+        struct clf_tensor *t = NULL;
+        ck_assert_ok(ctx, clf_rope_table(ctx, 8192, d, theta, &t));
+        float *got = test_read_all(t);
+        for (int k = 0; k < cJSON_GetArraySize(pos); k++) {
+            const int64_t p = (int64_t)cJSON_GetArrayItem(pos, k)->valuedouble;
+            for (int64_t i = 0; i < d / 2; i++) {
+                const double hc = cJSON_GetArrayItem(cJSON_GetArrayItem(cs, k), (int)i)->valuedouble;
+                const double hs = cJSON_GetArrayItem(cJSON_GetArrayItem(sn, k), (int)i)->valuedouble;
+                const double ec = fabs(got[p * d + i] - hc), es = fabs(got[p * d + d / 2 + i] - hs);
+                ck_assert_msg(ec <= 0x1p-23 && es <= 0x1p-23,
+                              "rope d %lld theta %g position %lld column %lld: cos %.9g sin %.9g, "
+                              "transformers' %.9g %.9g",
+                              (long long)d, theta, (long long)p, (long long)i, got[p * d + i],
+                              got[p * d + d / 2 + i], hc, hs);
+            }
+        }
+        free(got);
+        cases++;
+    }
+    ck_assert_int_eq(cases, 4);
+    cJSON_Delete(root);
+}
+END_TEST
 
 START_TEST(test_rope_table_values)
 {
@@ -806,8 +861,8 @@ END_TEST
 
 /*
  * out = fma(x_a, ĉ, ∓ round(x_b·ŝ)): two roundings on the table's entries,
- * each within u·|exact| (+ the double angle error) of the exact cos and
- * sin. Against the double reference with exact cos and sin:
+ * each within u·|exact| (+ the double angle error) of the cos and sin of
+ * the table's f32 angle. Against the double reference with those:
  * |out − ref| <= 3.01·u·(|x_a·c| + |x_b·s|) + (|x_a| + |x_b|)·(angle + 1)·2^-46.
  * NaN fails.
  */
@@ -819,7 +874,7 @@ static void check_rope(const float *out, const float *x, int64_t rows, int64_t s
         const int64_t s = r % seq;
         for (int64_t j = 0; j < d; j++) {
             const int64_t i = j % h;
-            const double a = rope_angle(s, i, d, theta), c = cos(a), sn = sin(a);
+            const double a = rope_angle_f32(s, i, d, theta), c = cos(a), sn = sin(a);
             const double xa = x[xoff[r] + j], xb = x[xoff[r] + (j < h ? j + h : j - h)];
             const double ref = j < h ? xa * c - xb * sn : xa * c + xb * sn;
             const double bound = 3.01 * TEST_U32 * (fabs(xa * c) + fabs(xb * sn)) +
@@ -938,6 +993,7 @@ int main(void)
     tcase_add_test(tc, test_factorize_errors);
     tcase_add_test(tc, test_lowrank_sinusoidal_512);
     tcase_add_test(tc, test_rope_table_values);
+    tcase_add_test(tc, test_rope_table_hf);
     tcase_add_test(tc, test_rope_table_cached);
     tcase_add_test(tc, test_rope_table_errors);
     tcase_add_test(tc, test_rope_op);

@@ -10,15 +10,16 @@
 #include "ops.h"
 
 /*
- * table[pos, i] = cos(pos·θ^(−2i/d)), table[pos, d/2 + i] = sin(same), i < d/2.
- *
- * Accuracy: the angle pos / θ^(2i/d) is computed in double (pow, one
- * division: a few double ulps, relative), so cos and sin are off by at most
- * about angle·2^-50 before the one rounding to f32, which adds at most
- * 2^-25 (|value| <= 1). Hugging Face computes θ^(−2i/d) and the angle in
- * f32 (relative error a few 2^-24, an absolute angle error up to
- * pos·2^-22): this table is the more exact one, and the two differ by that
- * much at large positions.
+ * table[pos, i] = cos(a), table[pos, d/2 + i] = sin(a), i < d/2, with the
+ * angle a = pos·θ^(−2i/d) formed in f32 as Hugging Face forms it (and so
+ * the models trained with it): the exponent e = 2i/d, the inverse
+ * frequency f = 1/θ^e and a = pos·f each rounded to f32 (powf: glibc's is
+ * correctly rounded in all but rare cases, as torch's f32 pow), then cos
+ * and sin of that f32 angle in double, rounded once to f32. The exact
+ * angle differs from it by up to a·(ln θ + 3)·2^-24 (5e-4 rad at position
+ * 8191), which moves a long text's embedding; test-posenc checks the table
+ * against transformers' own (test/reference/rope-hf.json) and against the
+ * exact angle within that bound.
  */
 static void fill_rope(float *t, const int64_t key[4])
 {
@@ -26,11 +27,12 @@ static void fill_rope(float *t, const int64_t key[4])
     double theta;
     memcpy(&theta, &key[2], sizeof theta);
     for (int64_t i = 0; i < h; i++) {
-        const double denom = pow(theta, (double)(2 * i) / (double)d);
+        const float e = (float)(2 * i) / (float)d;
+        const float f = 1.0f / powf((float)theta, e);
         for (int64_t pos = 0; pos < max_len; pos++) {
-            const double angle = (double)pos / denom;
-            t[pos * d + i] = (float)cos(angle);
-            t[pos * d + h + i] = (float)sin(angle);
+            const float angle = (float)pos * f;
+            t[pos * d + i] = (float)cos((double)angle);
+            t[pos * d + h + i] = (float)sin((double)angle);
         }
     }
 }
