@@ -350,6 +350,26 @@ START_TEST(test_config)
 END_TEST
 
 
+/* A group of every device (the tensor-parallel refusals). */
+static struct clf_group *all_devices(void)
+{
+    char msg[1024];
+    struct clf_group *grp = NULL;
+    ck_assert_msg(clf_group_create("all", NULL, &grp, msg, sizeof msg) == CLF_OK, "%s", msg);
+    return grp;
+}
+
+/* Tensor parallelism split from b's loaded encoder is refused, naming why. */
+static void tp_from_refused(struct clf_group *grp, struct clf_bert *b, const char *why)
+{
+    struct clf_ctx *g0 = clf_group_ctx(grp, 0);
+    struct clf_encoder_tp *etp = (struct clf_encoder_tp *)g0;
+    ck_assert_status(g0, clf_encoder_tp_create_from(grp, clf_bert_encoder(b), &etp),
+                     CLF_E_UNSUPPORTED);
+    ck_assert_msg(strstr(clf_ctx_last_error(g0), why), "%s", clf_ctx_last_error(g0));
+    ck_assert_ptr_null(etp);
+}
+
 /* MPNet: its relative position buckets against torch's for |rel| < 1024
  * (test/reference/tiny-models.json, tools/make_tiny_models.py); its
  * configuration's bucket count; a quantised K/V cache refused at the
@@ -404,15 +424,8 @@ START_TEST(test_mpnet)
 
     /* tensor parallelism from a loaded MPNet would drop its bias: refused */
     ck_assert_ok(ctx, clf_bert_load(ctx, CLF_SOURCE_DIR "/test/models/mpnet-mean", NULL, &b));
-    char msg[1024];
-    struct clf_group *grp = NULL;
-    struct clf_encoder_tp *etp = NULL;
-    ck_assert_msg(clf_group_create("all", NULL, &grp, msg, sizeof msg) == CLF_OK, "%s", msg);
-    struct clf_ctx *g0 = clf_group_ctx(grp, 0);
-    ck_assert_status(g0, clf_encoder_tp_create_from(grp, clf_bert_encoder(b), &etp),
-                     CLF_E_UNSUPPORTED);
-    ck_assert(strstr(clf_ctx_last_error(g0), "MPNet"));
-    ck_assert_ptr_null(etp);
+    struct clf_group *grp = all_devices();
+    tp_from_refused(grp, b, "MPNet");
     clf_group_destroy(grp);
     clf_bert_destroy(b);
 }
@@ -521,15 +534,10 @@ START_TEST(test_modernbert)
     test_remove_dir(tmp);
     free(tmp);
 
-    char msg[1024];
-    struct clf_group *grp = NULL;
-    struct clf_encoder_tp *etp = NULL;
-    ck_assert_msg(clf_group_create("all", NULL, &grp, msg, sizeof msg) == CLF_OK, "%s", msg);
+    struct clf_group *grp = all_devices();
     struct clf_ctx *g0 = clf_group_ctx(grp, 0);
-    ck_assert_status(g0, clf_encoder_tp_create_from(grp, clf_bert_encoder(b), &etp),
-                     CLF_E_UNSUPPORTED);
-    ck_assert(strstr(clf_ctx_last_error(g0), "ModernBERT"));
-    ck_assert_ptr_null(etp);
+    struct clf_encoder_tp *etp = NULL;
+    tp_from_refused(grp, b, "ModernBERT");
     clf_bert_destroy(b);
     struct clf_bert *emb = (struct clf_bert *)ctx;
     ck_assert_status(g0, clf_bert_load_tp(grp, folder, NULL, &emb, &etp), CLF_E_UNSUPPORTED);
