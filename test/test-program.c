@@ -92,28 +92,13 @@ static void write_file(const char *path, const char *text, size_t len)
     fclose(f);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void copy_cl(const char *dir, const char *family)
 {
     char src[4096], dst[4096];
     size_t len;
     snprintf(src, sizeof src, "%s/cl/%s.cl", CLF_SOURCE_DIR, family);
     snprintf(dst, sizeof dst, "%s/%s.cl", dir, family);
-    char *text = read_file(src, &len);
+    char *text = test_read_file(src, &len);
     write_file(dst, text, len);
     free(text);
 }
@@ -166,10 +151,10 @@ START_TEST(test_corrupt_entries_rebuilt)
 
     /* truncate the first entry, flip one payload byte of the second */
     size_t len;
-    char *data = read_file(names[0], &len);
+    char *data = test_read_file(names[0], &len);
     write_file(names[0], data, len / 2);
     free(data);
-    data = read_file(names[1], &len);
+    data = test_read_file(names[1], &len);
     data[len - len / 3] ^= 0x5a;
     write_file(names[1], data, len);
     free(data);
@@ -193,7 +178,7 @@ START_TEST(test_corrupt_entries_rebuilt)
 
     /* an entry holding another entry's content (key mismatch), and an
      * empty file, are rejected too */
-    data = read_file(names[1], &len);
+    data = test_read_file(names[1], &len);
     write_file(names[0], data, len);
     free(data);
     write_file(names[1], "", 0);
