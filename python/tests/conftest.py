@@ -31,11 +31,7 @@ def reference(name):
 
 def model_dir():
     """The real all-MiniLM-L6-v2 folder (tools/fetch_model.sh), or None."""
-    d = os.environ.get("CLFORMER_MODEL_DIR")
-    if not d:
-        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ.get("HOME", "."),
-                                                                 ".cache")
-        d = os.path.join(cache, "clformer", "models", "all-MiniLM-L6-v2")
+    d = clformer.default_model_dir()
     return d if os.path.isfile(os.path.join(d, "model.safetensors")) else None
 
 

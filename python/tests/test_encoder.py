@@ -157,3 +157,17 @@ def test_random_weights_equal_clformer_run(ctx, weights, tmp_path):
     np.testing.assert_array_equal(y, run_cli(tmp_path, x, "--seed", "7"))
     with clformer.Encoder(D, H, FF, L, seed=8, device=ctx) as enc:
         assert np.abs(enc.forward(x) - y).max() > 1e-3
+
+
+def test_quantiser_calibrated_once(ctx, weights):
+    """An activation quantiser's free parameters come from the first input
+    (as `clformer run` calibrates on its input) and stay for later shapes."""
+    _, path, x = weights
+    x2 = np.random.default_rng(3).standard_normal((1, 4, D)).astype(np.float32) * 3
+    with clformer.Encoder(D, H, FF, L, weights=path, device=ctx, ffn_act="lsq:2") as enc:
+        first = enc.forward(x)
+        after = enc.forward(x2)
+        np.testing.assert_array_equal(enc.forward(x), first)
+    with clformer.Encoder(D, H, FF, L, weights=path, device=ctx, ffn_act="lsq:2") as enc:
+        alone = enc.forward(x2)  # calibrated on x2 itself
+    assert np.abs(after - alone).max() > 1e-4

@@ -1,5 +1,6 @@
 """Errors: every failure raises a clformer.Error subclass carrying the
 library's message."""
+import json
 import os
 import shutil
 import subprocess
@@ -26,10 +27,10 @@ def test_broken_folder_names_the_file(ctx, tmp_path):
     (d / "modules.json").write_text("{ not json")
     with pytest.raises(clformer.FormatError, match="modules.json"):
         clformer.SentenceEncoder(str(d), ctx)
-    (d / "modules.json").write_text(
-        '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},'
-        ' {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},'
-        ' {"idx": 2, "name": "2", "path": "x", "type": "sentence_transformers.models.LayerNorm"}]')
+    modules = [{"idx": i, "name": str(i), "path": p, "type": "sentence_transformers.models." + t}
+               for i, (p, t) in enumerate([("", "Transformer"), ("1_Pooling", "Pooling"),
+                                           ("x", "LayerNorm")])]
+    (d / "modules.json").write_text(json.dumps(modules))
     with pytest.raises(clformer.UnsupportedError, match="LayerNorm"):
         clformer.SentenceEncoder(str(d), ctx)
 

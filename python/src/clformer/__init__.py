@@ -27,6 +27,18 @@ def library_path():
     return _lib.path()
 
 
+def default_model_dir():
+    """Where clformer's default model lives, as `clformer embed` takes it:
+    $CLFORMER_MODEL_DIR, else ${XDG_CACHE_HOME:-~/.cache}/clformer/models/
+    all-MiniLM-L6-v2 (tools/fetch_model.sh puts it there); not checked."""
+    import ctypes
+    from . import _lib
+    buf = ctypes.create_string_buffer(8192)
+    if _lib.lib().clf_default_model_dir(buf, len(buf)) != _lib.OK:
+        raise InvalidArgError("the default model's path is too long")
+    return _lib.text(buf.value)
+
+
 def library_version():
     """The loaded library's version, "MAJOR.MINOR.PATCH"."""
     from . import _lib
@@ -36,5 +48,5 @@ def library_version():
 __all__ = ["Context", "devices", "Encoder", "SentenceEncoder", "Error", "InvalidArgError",
            "ShapeError", "NoDeviceError", "DeviceSpecError", "OutOfMemoryError", "BuildError",
            "OpenCLError", "IOError", "FormatError", "UnsupportedError", "StateError",
-           "NumericError", "CommError", "LibraryNotFoundError", "library_path",
-           "library_version"]
+           "NumericError", "CommError", "LibraryNotFoundError", "default_model_dir",
+           "library_path", "library_version"]

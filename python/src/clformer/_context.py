@@ -72,7 +72,23 @@ def _log_handler(errors):
     return handler
 
 
-class Context:
+class Closeable:
+    """close() at the end of a `with` block and when collected."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing left to do
+            pass
+
+
+class Context(Closeable):
     """One OpenCL device with its queues, kernel programs and caches
     (struct clf_ctx). `device` takes the device spec of the command line and
     of CLFORMER_DEVICE: "auto", "cpu", "gpu:1", an id "P:D" from devices(),
@@ -148,18 +164,6 @@ class Context:
         with self._lock:
             self._closing = True
             self._destroy_if_unused()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: nothing left to do
-            pass
 
     def __repr__(self):
         return "<clformer.Context %s %r%s>" % (self.device["id"], self.device["name"],

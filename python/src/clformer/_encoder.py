@@ -5,7 +5,7 @@ import ctypes
 import numpy as np
 
 from . import _lib
-from ._context import Context, check
+from ._context import Closeable, Context, check
 from ._errors import InvalidArgError, ShapeError, StateError
 
 # The words of --activation, --attn-impl, --kv, --attn-quant, --linear and
@@ -87,7 +87,7 @@ def own_context(device):
     return Context(device), True
 
 
-class Encoder:
+class Encoder(Closeable):
     """A stack of Transformer encoder layers (PyTorch's nn.TransformerEncoder
     at inference; `clformer run`'s model) on one device, on numpy float32
     [batch, seq, d_model] inputs.
@@ -271,15 +271,3 @@ class Encoder:
                 ctx._release()
         if self._owns_ctx:
             ctx.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -157,6 +157,7 @@ _PROTOTYPES = {
     "clf_tokenizer_params_init": (None, [POINTER(TokenizerParams), c_size_t]),
     "clf_tokenizer_load": (status, [P, c_char_p, POINTER(TokenizerParams), POINTER(P)]),
     "clf_tokenizer_destroy": (None, [P]),
+    "clf_default_model_dir": (status, [c_char_p, c_size_t]),
     "clf_sentence_folder_load": (status, [c_char_p, POINTER(P), c_char_p, c_size_t]),
     "clf_sentence_folder_destroy": (None, [P]),
     "clf_sentence_folder_model_dir": (c_char_p, [P]),

@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from . import _lib
-from ._context import check
+from ._context import Closeable, check
 from ._encoder import default_config, layer_options, own_context
 from ._errors import InvalidArgError, StateError, UnsupportedError, error_for
 
@@ -58,12 +58,13 @@ def similarity(fn, a, b):
     return s.astype(np.float32)
 
 
-class SentenceEncoder:
+class SentenceEncoder(Closeable):
     """A sentence-transformers model folder on one device, with
     SentenceTransformer's interface: existing code switches by changing the
     import.
 
-    model_name_or_path: a local folder (this package downloads nothing).
+    model_name_or_path: a local folder ("~" expanded; this package
+    downloads nothing).
     device: a device spec ("auto", "cpu", "gpu:1", "P:D", a name; None:
     $CLFORMER_DEVICE, else auto) or a clformer.Context to share.
     truncate_dim: keep the first columns of every embedding, as
@@ -81,7 +82,7 @@ class SentenceEncoder:
                  kv=None, attn_quant=None, linear=None, precision=None, ffn=None):
         self._ctx = self._folder = self._tok = self._dp = None
         lib = _lib.lib()
-        path = os.fspath(model_name_or_path)
+        path = os.path.expanduser(os.fspath(model_name_or_path))
         folder = ctypes.c_void_p()
         msg = _lib.msg_buffer()
         st = lib.clf_sentence_folder_load(path.encode(), ctypes.byref(folder), msg, len(msg))
@@ -321,18 +322,6 @@ class SentenceEncoder:
         if self._folder:
             lib.clf_sentence_folder_destroy(self._folder)
             self._folder = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return "<clformer.SentenceEncoder %r on %s, %d dimensions>" % (
