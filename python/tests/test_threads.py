@@ -71,3 +71,16 @@ def test_two_encoders_in_two_threads():
     for runs in got:
         for r in runs:
             np.testing.assert_array_equal(r, want)
+
+
+def test_library_calls_release_the_gil():
+    """ctypes releases the GIL around a call of a CDLL's function, not of a
+    PyDLL's (FUNCFLAG_PYTHONAPI): every function the package calls is the
+    former, so device work in one thread lets the others run."""
+    import ctypes
+
+    from clformer import _lib
+    lib = _lib.lib()
+    assert isinstance(lib, ctypes.CDLL) and not isinstance(lib, ctypes.PyDLL)
+    for name in _lib._PROTOTYPES:
+        assert not getattr(lib, name)._flags_ & ctypes._FUNCFLAG_PYTHONAPI, name

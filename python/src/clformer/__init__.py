@@ -10,7 +10,7 @@ pooling and the folder's configuration all happen in the library, as in
 `clformer embed`. The library is found through $CLFORMER_LIBRARY, else the
 system's loader, else pkg-config (python/README.md).
 """
-from ._context import Context, devices
+from ._context import Context, DeviceGroup, devices
 from ._encoder import Encoder
 from ._errors import (BuildError, CommError, DeviceSpecError, Error, FormatError,
                       InvalidArgError, IOError_ as IOError, LibraryNotFoundError, NoDeviceError,
@@ -45,8 +45,8 @@ def library_version():
     return _lib.text(_lib.lib().clf_version())
 
 
-__all__ = ["Context", "devices", "Encoder", "SentenceEncoder", "Error", "InvalidArgError",
-           "ShapeError", "NoDeviceError", "DeviceSpecError", "OutOfMemoryError", "BuildError",
-           "OpenCLError", "IOError", "FormatError", "UnsupportedError", "StateError",
-           "NumericError", "CommError", "LibraryNotFoundError", "default_model_dir",
-           "library_path", "library_version"]
+__all__ = ["Context", "DeviceGroup", "devices", "Encoder", "SentenceEncoder", "Error",
+           "InvalidArgError", "ShapeError", "NoDeviceError", "DeviceSpecError",
+           "OutOfMemoryError", "BuildError", "OpenCLError", "IOError", "FormatError",
+           "UnsupportedError", "StateError", "NumericError", "CommError",
+           "LibraryNotFoundError", "default_model_dir", "library_path", "library_version"]

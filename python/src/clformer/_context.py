@@ -88,7 +88,65 @@ class Closeable:
             pass
 
 
-class Context(Closeable):
+class _Devices(Closeable):
+    """What Context and DeviceGroup share: the library's handle, a lock that
+    every call on it or on an object made on it takes (the library's rule:
+    one thread at a time), and a count of those objects, which keep the
+    device until they are closed too."""
+
+    _what = "context"
+
+    def _start(self):
+        self._ptr = None
+        self._lock = threading.RLock()
+        self._users = 0          # objects made on it and not yet closed
+        self._closing = False
+
+    @staticmethod
+    def _params(log_fn, device=None):
+        p = _lib.CtxParams()
+        _lib.lib().clf_ctx_params_init(ctypes.byref(p), ctypes.sizeof(p))
+        if device is not None:
+            if not isinstance(device, str):
+                raise TypeError("a device spec is a string, not %s" % type(device).__name__)
+            p.device = device.encode()
+        p.log_fn = log_fn
+        return p
+
+    @property
+    def closed(self):
+        return self._closing
+
+    def _handle(self):
+        if self._closing or not self._ptr:
+            raise StateError("the %s is closed" % self._what)
+        return self._ptr
+
+    def _retain(self):
+        """An object made on it (closed with _release)."""
+        with self._lock:
+            self._handle()
+            self._users += 1
+
+    def _release(self):
+        with self._lock:
+            self._users -= 1
+            self._destroy_if_unused()
+
+    def _destroy_if_unused(self):
+        if self._closing and self._users == 0 and self._ptr:
+            self._destroy(self._ptr)
+            self._ptr = None
+
+    def close(self):
+        """Closes it: no new object can be made on it; the devices are
+        released once the objects made on it are closed too."""
+        with self._lock:
+            self._closing = True
+            self._destroy_if_unused()
+
+
+class Context(_Devices):
     """One OpenCL device with its queues, kernel programs and caches
     (struct clf_ctx). `device` takes the device spec of the command line and
     of CLFORMER_DEVICE: "auto", "cpu", "gpu:1", an id "P:D" from devices(),
@@ -104,22 +162,12 @@ class Context(Closeable):
 
     def __init__(self, device=None):
         lib = _lib.lib()
-        self._ptr = None
-        self._lock = threading.RLock()
-        self._users = 0          # objects made on this context and not yet closed
-        self._closing = False
+        self._start()
         # The library's log messages; failures before the context exists are
         # reported only this way, so they become the exception's text.
         errors = [[]]
         self._log_fn = _lib.LOG_FN(_log_handler(errors))
-        p = _lib.CtxParams()
-        lib.clf_ctx_params_init(ctypes.byref(p), ctypes.sizeof(p))
-        if device is not None:
-            if not isinstance(device, str):
-                raise TypeError("device must be a spec string or None, not %s"
-                                % type(device).__name__)
-            p.device = device.encode()
-        p.log_fn = self._log_fn
+        p = self._params(self._log_fn, device)
         ptr = ctypes.c_void_p()
         st = lib.clf_ctx_create(ctypes.byref(p), ctypes.byref(ptr))
         check(st, lambda: "; ".join(errors[0]))
@@ -129,42 +177,67 @@ class Context(Closeable):
         check(lib.clf_ctx_device_info(ptr, ctypes.byref(info)), self.last_error)
         self.device = _device_dict(info)
 
+    def _ctx(self):
+        """The clf_ctx for calls that take one."""
+        return self._handle()
+
+    def _destroy(self, ptr):
+        _lib.lib().clf_ctx_destroy(ptr)
+
     def last_error(self):
         """The message of the last failure on this context ("" when none)."""
         return _lib.text(_lib.lib().clf_ctx_last_error(self._ptr)) if self._ptr else ""
 
-    @property
-    def closed(self):
-        return self._closing
-
-    def _handle(self):
-        if self._closing or not self._ptr:
-            raise StateError("the context is closed")
-        return self._ptr
-
-    def _retain(self):
-        """An object made on the context (closed with _release)."""
-        with self._lock:
-            self._handle()
-            self._users += 1
-
-    def _release(self):
-        with self._lock:
-            self._users -= 1
-            self._destroy_if_unused()
-
-    def _destroy_if_unused(self):
-        if self._closing and self._users == 0 and self._ptr:
-            _lib.lib().clf_ctx_destroy(self._ptr)
-            self._ptr = None
-
-    def close(self):
-        """Closes the context: no new object can be made on it; the device
-        is released once the objects made on it are closed too."""
-        with self._lock:
-            self._closing = True
-            self._destroy_if_unused()
-
     def __repr__(self):
         return "<clformer.Context %s %r%s>" % (self.device["id"], self.device["name"],
+                                               " closed" if self._closing else "")
+
+
+class DeviceGroup(_Devices):
+    """Several devices, a context each (struct clf_group), for a
+    SentenceEncoder that deals its batches over them (data parallel, as
+    `clformer embed --devices LIST`): `spec` is "all" or a comma-separated
+    list of device specs ("cpu:0,cpu:1", "0:0,0:1"). `devices` lists the
+    members (dicts as devices() gives). Used by one thread at a time, as a
+    Context (the library runs the members in threads of its own)."""
+
+    _what = "device group"
+
+    def __init__(self, spec):
+        lib = _lib.lib()
+        self._start()
+        self._log_fn = _lib.LOG_FN(_log_handler([None]))
+        if not isinstance(spec, str):
+            raise TypeError("a device list is a string, not %s" % type(spec).__name__)
+        p = self._params(self._log_fn)
+        ptr = ctypes.c_void_p()
+        msg = _lib.msg_buffer()
+        st = lib.clf_group_create(spec.encode(), ctypes.byref(p), ctypes.byref(ptr), msg,
+                                  len(msg))
+        check(st, lambda: _lib.text(msg.value))
+        self._ptr = ptr
+        self.devices = []
+        for i in range(lib.clf_group_size(ptr)):
+            info = _lib.DeviceInfo()
+            check(lib.clf_ctx_device_info(lib.clf_group_ctx(ptr, i), ctypes.byref(info)),
+                  self.last_error)
+            self.devices.append(_device_dict(info))
+        self.device = {"id": ",".join(d["id"] for d in self.devices)}
+
+    def _ctx(self):
+        """The first member's context: tokenizers are made on it, and the
+        group's errors are reported there."""
+        return _lib.lib().clf_group_ctx(self._handle(), 0)
+
+    def _destroy(self, ptr):
+        _lib.lib().clf_group_destroy(ptr)
+
+    def last_error(self):
+        """The message of the group's last failure ("" when none)."""
+        lib = _lib.lib()
+        return _lib.text(lib.clf_ctx_last_error(lib.clf_group_ctx(self._ptr, 0))) \
+            if self._ptr else ""
+
+    def __repr__(self):
+        return "<clformer.DeviceGroup %s%s>" % (self.device["id"],
                                                " closed" if self._closing else "")

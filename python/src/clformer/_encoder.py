@@ -5,8 +5,8 @@ import ctypes
 import numpy as np
 
 from . import _lib
-from ._context import Closeable, Context, check
-from ._errors import InvalidArgError, ShapeError, StateError
+from ._context import Closeable, Context, DeviceGroup, check
+from ._errors import InvalidArgError, ShapeError, StateError, UnsupportedError
 
 # The words of --activation, --attn-impl, --kv, --attn-quant, --linear and
 # --precision, which the command line (not the library) parses, as values of
@@ -80,9 +80,13 @@ def default_config():
     return cfg
 
 
-def own_context(device):
-    """(context, owned): the Context given, or a new one on a device spec."""
-    if isinstance(device, Context):
+def own_context(device, group_ok=False):
+    """(context, owned): the Context (or, where group_ok, DeviceGroup) given,
+    or a new Context on a device spec."""
+    if isinstance(device, DeviceGroup) and not group_ok:
+        raise UnsupportedError("an Encoder runs on one device (a Context or a device spec), "
+                               "not a DeviceGroup")
+    if isinstance(device, (Context, DeviceGroup)):
         return device, False
     return Context(device), True
 

@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from . import _lib
-from ._context import Closeable, check
+from ._context import Closeable, DeviceGroup, check
 from ._encoder import default_config, layer_options, own_context
 from ._errors import InvalidArgError, StateError, UnsupportedError, error_for
 
@@ -66,7 +66,10 @@ class SentenceEncoder(Closeable):
     model_name_or_path: a local folder ("~" expanded; this package
     downloads nothing).
     device: a device spec ("auto", "cpu", "gpu:1", "P:D", a name; None:
-    $CLFORMER_DEVICE, else auto) or a clformer.Context to share.
+    $CLFORMER_DEVICE, else auto), a clformer.Context to share, or a
+    clformer.DeviceGroup whose devices the batches are dealt over.
+    devices: a device list ("all", "cpu:0,cpu:1") for a group of the
+    model's own, as `clformer embed --devices`; not with device.
     truncate_dim: keep the first columns of every embedding, as
     sentence-transformers does (after the folder's pipeline, not
     re-normalised: pass normalize_embeddings=True for unit vectors).
@@ -77,7 +80,8 @@ class SentenceEncoder(Closeable):
     (attn, attn_impl, kv, attn_quant, linear, precision, ffn; see Encoder).
     """
 
-    def __init__(self, model_name_or_path, device=None, *, truncate_dim=None, prompts=None,
+    def __init__(self, model_name_or_path, device=None, *, devices=None, truncate_dim=None,
+                 prompts=None,
                  default_prompt_name=None, similarity_fn_name=None, attn=None, attn_impl=None,
                  kv=None, attn_quant=None, linear=None, precision=None, ffn=None):
         self._ctx = self._folder = self._tok = self._dp = None
@@ -117,7 +121,12 @@ class SentenceEncoder(Closeable):
             if tok_file is None:
                 raise error_for(8, "%s: no vocab.txt nor tokenizer.json" % _lib.text(model_dir))
             self._tok_file = tok_file
-            self._ctx, self._owns_ctx = own_context(device)
+            if devices is not None and device is not None:
+                raise InvalidArgError("give device or devices, not both")
+            if devices is not None:
+                self._ctx, self._owns_ctx = DeviceGroup(devices), True
+            else:
+                self._ctx, self._owns_ctx = own_context(device, group_ok=True)
             ctx = self._ctx
             with ctx._lock:
                 ctx._retain()
@@ -128,10 +137,15 @@ class SentenceEncoder(Closeable):
                       lambda: "the folder's tokenizer parameters")
                 self._load_tokenizer()
                 dp = ctypes.c_void_p()
-                comm = _lib.DpComm(0, 1, _GATHER, None)
-                check(lib.clf_dp_create_bert_rank(ctx._handle(), model_dir, ctypes.byref(options),
-                                                  ctypes.byref(comm), ctypes.byref(dp)),
-                      ctx.last_error)
+                if isinstance(ctx, DeviceGroup):
+                    st = lib.clf_dp_create_bert(ctx._handle(), model_dir, ctypes.byref(options),
+                                                ctypes.byref(dp))
+                else:  # a run of one rank: the same batches, one device
+                    comm = _lib.DpComm(0, 1, _GATHER, None)
+                    st = lib.clf_dp_create_bert_rank(ctx._handle(), model_dir,
+                                                     ctypes.byref(options), ctypes.byref(comm),
+                                                     ctypes.byref(dp))
+                check(st, ctx.last_error)
                 self._dp = dp
                 check(lib.clf_dp_set_folder(dp, folder, 0, -1, 0), ctx.last_error)
                 self._dim = int(lib.clf_dp_embed_dim(dp))
@@ -143,7 +157,7 @@ class SentenceEncoder(Closeable):
     def _load_tokenizer(self):
         lib = _lib.lib()
         tok = ctypes.c_void_p()
-        check(lib.clf_tokenizer_load(self._ctx._handle(), self._tok_file, ctypes.byref(self._tp),
+        check(lib.clf_tokenizer_load(self._ctx._ctx(), self._tok_file, ctypes.byref(self._tp),
                                      ctypes.byref(tok)), self._ctx.last_error)
         if self._tok:
             lib.clf_tokenizer_destroy(self._tok)
@@ -155,7 +169,7 @@ class SentenceEncoder(Closeable):
 
     @property
     def device(self):
-        """The device's id "P:D"."""
+        """The device's id "P:D" (a group's: its members' joined by ",")."""
         return self._ctx.device["id"]
 
     @property
