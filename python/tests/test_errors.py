@@ -1,5 +1,6 @@
 """Errors: every failure raises a clformer.Error subclass carrying the
 library's message."""
+import ctypes.util
 import json
 import os
 import shutil
@@ -128,3 +129,8 @@ def test_library_not_found(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "refused:" in r.stdout and "CLFORMER_LIBRARY" in r.stdout
     assert str(tmp_path / "libclformer.so") in r.stdout
+    # a library that is not clformer's (or an older one): the missing function named
+    env["CLFORMER_LIBRARY"] = ctypes.util.find_library("m") or "libm.so.6"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "refused:" in r.stdout and "has no clf_" in r.stdout

@@ -225,6 +225,9 @@ def lib():
         if _lib is not None:
             return _lib
         paths, from_env = _candidates()
+        how = ("set CLFORMER_LIBRARY to the path of libclformer.so (the build tree's "
+               "build/libclformer.so, or the installed one), or install the library "
+               "(meson install -C build) where the system's loader or pkg-config finds it")
         errors = []
         for path in paths:
             try:
@@ -233,16 +236,17 @@ def lib():
             except OSError as e:
                 errors.append("%s: %s" % (path, e))
         else:
-            how = ("set CLFORMER_LIBRARY to the path of libclformer.so (the build tree's "
-                   "build/libclformer.so, or the installed one), or install the library "
-                   "(meson install -C build) where the system's loader or pkg-config finds it")
             if from_env:
                 raise LibraryNotFoundError("CLFORMER_LIBRARY=%s cannot be loaded (%s): %s"
                                            % (paths[0], "; ".join(errors), how))
             raise LibraryNotFoundError("libclformer was not found%s: %s"
                                        % (" (" + "; ".join(errors) + ")" if errors else "", how))
         for fn, (restype, argtypes) in _PROTOTYPES.items():
-            f = getattr(handle, fn)
+            try:
+                f = getattr(handle, fn)
+            except AttributeError:
+                raise LibraryNotFoundError("%s has no %s: a libclformer older than this "
+                                           "package (%s)" % (handle._name, fn, how)) from None
             f.restype = restype
             f.argtypes = argtypes
         _lib = handle
