@@ -134,3 +134,19 @@ def test_library_not_found(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert "refused:" in r.stdout and "has no clf_" in r.stdout
+
+
+def test_folder_without_tokenizer_and_bad_arguments(ctx, tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(tiny("distilbert-mean"), d)
+    for f in ("vocab.txt", "tokenizer.json"):
+        if (d / f).exists():
+            (d / f).unlink()
+    with pytest.raises(clformer.IOError, match="no vocab.txt nor tokenizer.json"):
+        clformer.SentenceEncoder(str(d), ctx)
+    with pytest.raises(clformer.InvalidArgError, match="truncate_dim"):
+        clformer.SentenceEncoder(tiny("distilbert-mean"), ctx, truncate_dim=0)
+    with pytest.raises(clformer.InvalidArgError, match="similarity_fn_name"):
+        clformer.SentenceEncoder(tiny("distilbert-mean"), ctx, similarity_fn_name="jaccard")
+    with pytest.raises(clformer.InvalidArgError, match="attn"):
+        clformer.SentenceEncoder(tiny("distilbert-mean"), ctx, attn="bogus")

@@ -184,3 +184,18 @@ def test_unsupported_arguments(ctx):
             m.encode("x", batch_size=0)
         # show_progress_bar is accepted (no bar)
         m.encode(["x"], show_progress_bar=True)
+
+
+@pytest.mark.parametrize("opts,args", [
+    ({"kv": "int8", "linear": "int8"}, ["--kv", "int8", "--linear", "int8"]),
+    ({"attn": "window:2"}, ["--attn", "window:2"]),
+    ({"precision": "bf16", "attn_impl": "gemm"}, ["--precision", "bf16", "--attn-impl", "gemm"]),
+], ids=lambda o: str(o))
+def test_encoder_options_equal_cli(ctx, tmp_path, opts, args):
+    texts = reference("tiny-models.json")["texts"]
+    with clformer.SentenceEncoder(tiny("bert-cased-cls"), ctx) as m:
+        exact = m.encode(texts)
+    with clformer.SentenceEncoder(tiny("bert-cased-cls"), ctx, **opts) as m:
+        got = m.encode(texts)
+    np.testing.assert_array_equal(got, cli_embed(tmp_path, tiny("bert-cased-cls"), texts, *args))
+    assert np.abs(got - exact).max() > 0  # the option took effect

@@ -11,7 +11,7 @@ import numpy as np
 from . import _lib
 from ._context import Closeable, DeviceGroup, check
 from ._encoder import default_config, layer_options, own_context
-from ._errors import InvalidArgError, StateError, UnsupportedError, error_for
+from ._errors import InvalidArgError, IOError_, StateError, UnsupportedError, error_for
 
 SIMILARITY_FUNCTIONS = ("cosine", "dot", "euclidean", "manhattan")
 
@@ -81,10 +81,11 @@ class SentenceEncoder(Closeable):
     """
 
     def __init__(self, model_name_or_path, device=None, *, devices=None, truncate_dim=None,
-                 prompts=None,
-                 default_prompt_name=None, similarity_fn_name=None, attn=None, attn_impl=None,
-                 kv=None, attn_quant=None, linear=None, precision=None, ffn=None):
+                 prompts=None, default_prompt_name=None, similarity_fn_name=None, attn=None,
+                 attn_impl=None, kv=None, attn_quant=None, linear=None, precision=None,
+                 ffn=None):
         self._ctx = self._folder = self._tok = self._dp = None
+        self.truncate_dim = truncate_dim
         lib = _lib.lib()
         path = os.path.expanduser(os.fspath(model_name_or_path))
         folder = ctypes.c_void_p()
@@ -96,7 +97,7 @@ class SentenceEncoder(Closeable):
         self.model_path = path
         n = lib.clf_sentence_folder_prompt_count(folder)
         names = [_lib.text(lib.clf_sentence_folder_prompt_name(folder, i)) for i in range(n)]
-        self.prompts = prompts if prompts is not None else {
+        self.prompts = dict(prompts) if prompts is not None else {
             k: _lib.text(lib.clf_sentence_folder_prompt(folder, k.encode())) for k in names}
         self.default_prompt_name = (default_prompt_name if default_prompt_name is not None else
                                     _lib.text(lib.clf_sentence_folder_default_prompt(folder)))
@@ -119,7 +120,7 @@ class SentenceEncoder(Closeable):
                                     attn_quant=attn_quant, linear=linear, precision=precision,
                                     ffn=ffn)
             if tok_file is None:
-                raise error_for(8, "%s: no vocab.txt nor tokenizer.json" % _lib.text(model_dir))
+                raise IOError_("%s: no vocab.txt nor tokenizer.json" % _lib.text(model_dir))
             self._tok_file = tok_file
             if devices is not None and device is not None:
                 raise InvalidArgError("give device or devices, not both")
@@ -152,7 +153,6 @@ class SentenceEncoder(Closeable):
         except BaseException:
             self.close()
             raise
-        self.truncate_dim = truncate_dim
 
     def _load_tokenizer(self):
         lib = _lib.lib()
