@@ -17,16 +17,20 @@ sys.path.insert(0, os.path.join(SRC, "python", "src"))  # the package as it is i
 
 import clformer  # noqa: E402
 
-TINY = ["distilbert-mean", "bert-cased-cls", "roberta-mean", "bert-dense", "mpnet-mean"]
-
-
-def tiny(name):
-    return os.path.join(SRC, "test", "models", name)
 
 
 def reference(name):
     with open(os.path.join(SRC, "test", "reference", name)) as f:
         return json.load(f)
+
+
+# The small committed folders of test/models/ with sentence-transformers'
+# vectors (tools/make_tiny_models.py and the like)
+TINY = [m["name"] for m in reference("tiny-models.json")["models"]]
+
+
+def tiny(name):
+    return os.path.join(SRC, "test", "models", name)
 
 
 def model_dir():
