@@ -21,6 +21,11 @@ spec = ",".join(ids[:2])
 texts = sys.argv[3:]
 with clformer.SentenceEncoder(sys.argv[1], device=ids[0]) as one:
     a = one.encode(texts, batch_size=2)
+    try:
+        one.encode(texts, device=ids[1])
+        sys.exit("encode on another device than the model's was not refused")
+    except clformer.UnsupportedError:
+        pass
 with clformer.SentenceEncoder(sys.argv[1], devices=spec) as two:
     assert two.device == spec, two.device
     from clformer import _lib

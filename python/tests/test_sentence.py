@@ -171,8 +171,18 @@ def test_unsupported_arguments(ctx):
             m.encode("x", output_value="token_embeddings")
         with pytest.raises(clformer.UnsupportedError, match="int8"):
             m.encode("x", precision="int8")
-        with pytest.raises(clformer.UnsupportedError, match="device"):
-            m.encode("x", device="cuda")
+        with pytest.raises(clformer.DeviceSpecError, match="cuda"):
+            m.encode("x", device="cuda")  # no such device
+        # a spec naming the model's device is fine (sentence-transformers'
+        # code passes one), another device is refused
+        np.testing.assert_array_equal(m.encode("x", device=m.device), m.encode("x"))
+        kind = m.context.device["type"]
+        if next(d["id"] for d in clformer.devices() if d["type"] == kind) == m.device:
+            np.testing.assert_array_equal(m.encode("x", device=kind), m.encode("x"))
+        others = [d["id"] for d in clformer.devices() if d["id"] != m.device]
+        if others:
+            with pytest.raises(clformer.UnsupportedError, match="another device"):
+                m.encode("x", device=others[0])
         try:
             import torch  # noqa: F401
         except ImportError:

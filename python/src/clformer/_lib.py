@@ -131,6 +131,7 @@ _PROTOTYPES = {
     "clf_device_type_str": (c_char_p, [c_int]),
     "clf_devices_query": (status, [POINTER(POINTER(DeviceInfo)), POINTER(c_size_t)]),
     "clf_devices_free": (None, [POINTER(DeviceInfo)]),
+    "clf_device_find": (status, [c_char_p, POINTER(DeviceInfo), c_char_p, c_size_t]),
     "clf_ctx_params_init": (None, [POINTER(CtxParams), c_size_t]),
     "clf_ctx_create": (status, [POINTER(CtxParams), POINTER(P)]),
     "clf_ctx_destroy": (None, [P]),

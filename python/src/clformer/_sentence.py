@@ -208,6 +208,19 @@ class SentenceEncoder(Closeable):
         """The columns of an embedding (truncate_dim's when smaller)."""
         return min(self._dim, self._truncate_dim or self._dim)
 
+    def _runs_on(self, spec):
+        """Whether a device spec names the model's device (or its group)."""
+        if spec == self.device:
+            return True
+        if not isinstance(spec, str) or isinstance(self._ctx, DeviceGroup):
+            return False
+        info = _lib.DeviceInfo()
+        msg = _lib.msg_buffer()
+        st = _lib.lib().clf_device_find(spec.encode(), ctypes.byref(info), msg, len(msg))
+        if st != _lib.OK:
+            raise error_for(st, _lib.text(msg.value) or _lib.status_str(st))
+        return "%d:%d" % (info.platform_index, info.device_index) == self.device
+
     def _open(self):
         if not self._dp:
             raise StateError("the SentenceEncoder is closed")
@@ -240,14 +253,15 @@ class SentenceEncoder(Closeable):
         show_progress_bar is accepted and shows nothing (the whole call is
         one library call). Not supported (UnsupportedError): output_value
         other than "sentence_embedding", precision other than "float32",
-        convert_to_tensor without torch, another device than the model's."""
+        convert_to_tensor without torch, a device other than the model's
+        (a spec naming the model's device is accepted)."""
         if output_value != "sentence_embedding":
             raise UnsupportedError("output_value=%r: only \"sentence_embedding\" is supported "
                                    "(token embeddings are not returned by the library)"
                                    % (output_value,))
         if precision != "float32":
             raise UnsupportedError("precision=%r: only \"float32\" is supported" % (precision,))
-        if device is not None and device != self.device:
+        if device is not None and not self._runs_on(device):
             raise UnsupportedError("device=%r: the model runs on %s; make another "
                                    "SentenceEncoder for another device" % (device, self.device))
         torch = None
