@@ -9,7 +9,8 @@ summation orders than PyTorch's). Then folders that must fail, each with a
 message naming the file and the key or module at fault; those need the
 model (tools/fetch_model.sh). First, always, the small committed folders
 of test/models/ (tools/make_tiny_models.py: DistilBERT, a cased BERT with
-CLS pooling, RoBERTa, BERT with a Dense module, MPNet) against their
+CLS pooling, RoBERTa, BERT with a Dense module, MPNet, XLM-RoBERTa with a
+Unigram tokenizer) against their
 sentence-transformers vectors.
 
     folders.py CLFORMER SOURCE_DIR
@@ -218,10 +219,14 @@ ERRORS = [
     ("--no-truncate with a long text", {}, ["--no-truncate", "--max-seq-length", "4"],
      ["text 1", "longer than 4 tokens"]),
     ("--dimensions past the vector", {}, ["--dimensions", "385"], ["385", "384"]),
-    ("a Unigram tokenizer.json only",
+    ("a WordLevel tokenizer.json only",
+     {"vocab.txt": None, "tokenizer.json": {"model": {"type": "WordLevel", "vocab": {}},
+                                            "post_processor": {"type": "RobertaProcessing"}}},
+     [], ["tokenizer.json", "model \"WordLevel\"", "WordPiece", "BPE", "Unigram"]),
+    ("a Unigram tokenizer.json with an empty vocabulary",
      {"vocab.txt": None, "tokenizer.json": {"model": {"type": "Unigram", "vocab": []},
                                             "post_processor": {"type": "RobertaProcessing"}}},
-     [], ["tokenizer.json", "model \"Unigram\"", "WordPiece", "BPE"]),
+     [], ["tokenizer.json", "Unigram \"vocab\"", "non-empty"]),
     ("no tokenizer", {"vocab.txt": None, "tokenizer.json": None}, [],
      ["no vocab.txt nor tokenizer.json"]),
     ("an unknown similarity function",

@@ -259,7 +259,7 @@ enum clf_status clf_charsmap_parse(struct clf_msg *m, const char *path, const ch
         clf_charsmap_destroy(c);
         return clf_msg_fail(m, CLF_E_FORMAT, "%s: normalizer: \"precompiled_charsmap\": %s",
                             path, utf8 ? "a trie leaf points outside its pool of "
-                                         "replacements"
+                                         "replacements or inside a character"
                                        : "its replacements are not UTF-8");
     }
     *out = c;

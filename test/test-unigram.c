@@ -1,0 +1,331 @@
+/*
+ * Unigram tokenizers from tokenizer.json (lib/model/unigram.c, charsmap.c,
+ * unigram_text.c, tokenizer_json_unigram.c) on a hand-made file: a
+ * Precompiled charsmap of one rule ("a" -> "b": a darts-clone trie of 256
+ * units written here), Replace with a String and with a Regex, Metaspace
+ * with each prepend scheme, byte fallback, fused unknowns, an added token.
+ * The expected ids are Hugging Face's: tokenizers 0.15.2's
+ * Tokenizer.from_str on the same JSON gave them. Then each malformed or
+ * unsupported part of such a file is refused with a message naming the
+ * file and the key. The trained XLM-R folder (test/models/xlmr-mean) is
+ * checked against its 430 golden texts by test-tokenizer.
+ *
+ * No OpenCL device is needed: the tokenizer is host code (ctx NULL).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "../lib/model/tokenizer.h" /* internal: the tokenizer.json reader's messages */
+
+static char *tmpdir;
+
+/* Writes text to tmpdir/name; returns the malloc'd path. */
+static char *write_file(const char *name, const char *text)
+{
+    size_t len = strlen(tmpdir) + strlen(name) + 2;
+    char *path = malloc(len);
+    ck_assert_ptr_nonnull(path);
+    snprintf(path, len, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+static void base64(const unsigned char *in, size_t n, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        const uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                           (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        out[o++] = i + 1 < n ? a[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8), p[2] = (unsigned char)(v >> 16),
+    p[3] = (unsigned char)(v >> 24);
+}
+
+/* A charsmap of one key, "a", whose leaf holds pool offset `leaf`, and the
+ * pool's pool_len bytes, into out as base64; its size field says `claim`
+ * trie bytes (1024 are there). The root's children sit at 0x60 ^ c: "a" at
+ * unit 1 (label 0x61, has-leaf, children at 1 ^ 3 = 2), its leaf at unit 2
+ * (bit 31: no byte's label); the other 253 units are zero, so that a
+ * search for any byte stays inside the array (Hugging Face's does not check
+ * bounds). */
+static void charsmap(uint32_t claim, uint32_t leaf, const char *pool, size_t pool_len, char *out)
+{
+    unsigned char blob[4 + 1024 + 16] = {0};
+    put32(blob, claim);
+    put32(blob + 4, 0x60u << 10);
+    put32(blob + 8, 0x61u | 1u << 8 | 3u << 10);
+    put32(blob + 12, 1u << 31 | leaf);
+    memcpy(blob + 4 + 1024, pool, pool_len);
+    base64(blob, 4 + 1024 + pool_len, out);
+}
+
+#define VOCAB                                                                                 \
+    "[[\"<unk>\", 0], [\"<s>\", 0], [\"</s>\", 0], [\"\xe2\x96\x81\", -2], "                 \
+    "[\"\xe2\x96\x81" "b\", -1.5], [\"b\", -3], [\"c\", -3], [\"bc\", -2.5], "               \
+    "[\"<0xC3>\", -6], [\"<0xA9>\", -6], [\"d\", -4], [\"\xe2\x96\x81" "bc\", -4]]"
+#define METASPACE(aps, scheme)                                                                \
+    "{\"type\": \"Metaspace\", \"replacement\": \"\xe2\x96\x81\", \"add_prefix_space\": " aps \
+    ", \"prepend_scheme\": \"" scheme "\"}"
+
+/* The tokenizer.json: normalizer Sequence [Precompiled (map), Replace "cc"
+ * -> "c", Replace / {2,}/ -> " "], pre_tokenizer pre, model Unigram
+ * (model's keys), <s> $A </s>, added tokens <s> and </s>. */
+static char *tokenizer_json(const char *map, const char *pre, const char *model)
+{
+    static const char fmt[] =
+        "{\"added_tokens\": [{\"id\": 1, \"content\": \"<s>\", \"special\": true}, "
+        "{\"id\": 2, \"content\": \"</s>\", \"special\": true}], "
+        "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\", "
+        "\"precompiled_charsmap\": \"%s\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": "
+        "\"cc\"}, \"content\": \"c\"}, {\"type\": \"Replace\", \"pattern\": {\"Regex\": "
+        "\" {2,}\"}, \"content\": \" \"}]}, \"pre_tokenizer\": %s, "
+        "\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": "
+        "{\"id\": \"<s>\"}}, {\"Sequence\": {\"id\": \"A\"}}, {\"SpecialToken\": {\"id\": "
+        "\"</s>\"}}]}, \"model\": {\"type\": \"Unigram\", %s}}";
+    size_t n = sizeof fmt + strlen(map) + strlen(pre) + strlen(model);
+    char *s = malloc(n);
+    ck_assert_ptr_nonnull(s);
+    snprintf(s, n, fmt, map, pre, model);
+    return s;
+}
+
+/* Hugging Face's ids of eight texts under each Metaspace setting. */
+START_TEST(test_unigram_ids)
+{
+    static const char *const texts[8] = {
+        "abc", "\xc3\xa9" "bc", "x y", "cccc c", "  b", "b<s>b",
+        "a  bc\xc3\xa9\xc3\xa9" "d", "e\xcc\x81xe\xcc\x81"};
+    static const struct {
+        const char *pre;
+        int32_t ids[8][10];
+    } cases[] = {
+        /* "a" becomes "b" (the charsmap), "é" has no piece: its bytes, "cccc" is
+         * "cc" (one pass of "cc" -> "c"), "x" is unknown, "e\u0301xe\u0301" is
+         * one fused unknown (no <0x65> for its bytes) */
+        {METASPACE("true", "always"),
+         {{1, 4, 7, 2}, {1, 3, 8, 9, 7, 2}, {1, 3, 0, 3, 0, 2}, {1, 3, 6, 6, 3, 6, 2},
+          {1, 4, 2}, {1, 4, 1, 4, 2}, {1, 4, 11, 8, 9, 8, 9, 10, 2}, {1, 3, 0, 2}}},
+        {METASPACE("true", "never"),
+         {{1, 5, 7, 2}, {1, 8, 9, 7, 2}, {1, 0, 3, 0, 2}, {1, 6, 6, 3, 6, 2},
+          {1, 4, 2}, {1, 5, 1, 5, 2}, {1, 5, 11, 8, 9, 8, 9, 10, 2}, {1, 0, 2}}},
+        /* "first": only the segment at the text's start */
+        {METASPACE("true", "first"),
+         {{1, 4, 7, 2}, {1, 3, 8, 9, 7, 2}, {1, 3, 0, 3, 0, 2}, {1, 3, 6, 6, 3, 6, 2},
+          {1, 4, 2}, {1, 4, 1, 5, 2}, {1, 4, 11, 8, 9, 8, 9, 10, 2}, {1, 3, 0, 2}}},
+        /* tokenizers 0.15: add_prefix_space false prepends nothing */
+        {METASPACE("false", "always"),
+         {{1, 5, 7, 2}, {1, 8, 9, 7, 2}, {1, 0, 3, 0, 2}, {1, 6, 6, 3, 6, 2},
+          {1, 4, 2}, {1, 5, 1, 5, 2}, {1, 5, 11, 8, 9, 8, 9, 10, 2}, {1, 0, 2}}},
+    };
+    char map[2048];
+    charsmap(1024, 0, "b", 2, map);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char *json = tokenizer_json(map, cases[c].pre,
+                                    "\"unk_id\": 0, \"byte_fallback\": true, \"vocab\": " VOCAB);
+        char *path = write_file("tokenizer.json", json);
+        struct clf_tokenizer *t = NULL;
+        ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+        for (int i = 0; i < 8; i++) {
+            int32_t ids[32];
+            size_t n = 0, k = 0;
+            ck_assert_ok(NULL, clf_tokenizer_encode(t, texts[i], ids, 32, &n, NULL));
+            while (cases[c].ids[i][k] != 2) /* the ids up to </s> */
+                k++;
+            ck_assert_msg(n == k + 1, "case %zu, \"%s\": %zu ids, expected %zu", c, texts[i], n,
+                          k + 1);
+            for (size_t j = 0; j < n; j++)
+                ck_assert_msg(ids[j] == cases[c].ids[i][j], "case %zu, \"%s\": id %zu is %d, "
+                              "expected %d", c, texts[i], j, ids[j], cases[c].ids[i][j]);
+        }
+        clf_tokenizer_destroy(t);
+        free(path);
+        free(json);
+    }
+}
+END_TEST
+
+/* Without byte_fallback an unknown "é" is <unk> (0), fused with its
+ * unknown neighbours: "é" + "x" is one <unk>. */
+START_TEST(test_unigram_no_fallback)
+{
+    char map[2048];
+    charsmap(1024, 0, "b", 2, map);
+    char *json = tokenizer_json(map, METASPACE("true", "always"),
+                                "\"unk_id\": 0, \"vocab\": " VOCAB);
+    char *path = write_file("tokenizer.json", json);
+    struct clf_tokenizer *t = NULL;
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+    int32_t ids[16];
+    size_t n = 0;
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "\xc3\xa9x" "bc", ids, 16, &n, NULL));
+    const int32_t want[] = {1, 3, 0, 7, 2};
+    ck_assert_uint_eq(n, 5);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(ids[i], want[i]);
+    clf_tokenizer_destroy(t);
+    free(path);
+    free(json);
+}
+END_TEST
+
+/* Each malformed or unsupported part: the status, and a message naming the
+ * file and the key. */
+START_TEST(test_unigram_errors)
+{
+    char good[2048], map[2048];
+    charsmap(1024, 0, "b", 2, good);
+    const char *const ms = METASPACE("true", "always");
+    const char *const model = "\"unk_id\": 0, \"vocab\": " VOCAB;
+    static const struct {
+        const char *what;
+        uint32_t claim, leaf;
+        const char *pool;
+        size_t pool_len;
+        const char *pre, *model, *words;
+        enum clf_status st;
+    } bad[] = {
+        {"scores not numbers", 1024, 0, "b", 2, NULL,
+         "\"unk_id\": 0, \"vocab\": [[\"<unk>\", 0], [\"a\", \"-1\"]]", "\"vocab\" entry 1",
+         CLF_E_FORMAT},
+        {"an entry not a pair", 1024, 0, "b", 2, NULL, "\"unk_id\": 0, \"vocab\": [\"<unk>\"]",
+         "\"vocab\" entry 0", CLF_E_FORMAT},
+        {"unk_id out of range", 1024, 0, "b", 2, NULL,
+         "\"unk_id\": 12, \"vocab\": " VOCAB, "\"unk_id\" must be an id in [0, 12)",
+         CLF_E_FORMAT},
+        {"unk_id negative", 1024, 0, "b", 2, NULL, "\"unk_id\": -1, \"vocab\": " VOCAB,
+         "\"unk_id\"", CLF_E_FORMAT},
+        {"no unk_id", 1024, 0, "b", 2, NULL, "\"unk_id\": null, \"vocab\": " VOCAB,
+         "without \"unk_id\"", CLF_E_UNSUPPORTED},
+        {"an empty vocabulary", 1024, 0, "b", 2, NULL, "\"unk_id\": 0, \"vocab\": []",
+         "non-empty", CLF_E_FORMAT},
+        {"byte_fallback not boolean", 1024, 0, "b", 2, NULL,
+         "\"unk_id\": 0, \"byte_fallback\": 1, \"vocab\": " VOCAB, "\"byte_fallback\"",
+         CLF_E_FORMAT},
+        {"a truncated trie", 2048, 0, "b", 2, NULL, NULL,
+         "\"precompiled_charsmap\": its trie size says 2048 bytes", CLF_E_FORMAT},
+        {"a trie size not whole units", 1022, 0, "b", 2, NULL, NULL,
+         "\"precompiled_charsmap\": its trie size says 1022", CLF_E_FORMAT},
+        {"a leaf past the pool", 1024, 100, "b", 2, NULL, NULL,
+         "\"precompiled_charsmap\": a trie leaf points outside", CLF_E_FORMAT},
+        {"a leaf inside a character", 1024, 1, "\xc3\xa9", 3, NULL, NULL,
+         "\"precompiled_charsmap\": a trie leaf points outside", CLF_E_FORMAT},
+        {"a pool not UTF-8", 1024, 0, "\xff", 2, NULL, NULL,
+         "\"precompiled_charsmap\": its replacements are not UTF-8", CLF_E_FORMAT},
+        {"not base64", 0, 0, NULL, 0, NULL, NULL, "\"precompiled_charsmap\" is not base64",
+         CLF_E_FORMAT},
+        {"a pre-tokenizer other than Metaspace", 1024, 0, "b", 2,
+         "{\"type\": \"ByteLevel\"}", NULL, "pre_tokenizer \"ByteLevel\"", CLF_E_UNSUPPORTED},
+        {"no pre-tokenizer", 1024, 0, "b", 2, "null", NULL, "pre_tokenizer \"none\"",
+         CLF_E_UNSUPPORTED},
+        {"a replacement of two characters", 1024, 0, "b", 2,
+         "{\"type\": \"Metaspace\", \"replacement\": \"ab\"}", NULL,
+         "\"replacement\" must be one character", CLF_E_FORMAT},
+        {"an unknown prepend scheme", 1024, 0, "b", 2,
+         "{\"type\": \"Metaspace\", \"replacement\": \"_\", \"prepend_scheme\": \"twice\"}",
+         NULL, "\"prepend_scheme\" \"twice\"", CLF_E_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (bad[i].pool)
+            charsmap(bad[i].claim, bad[i].leaf, bad[i].pool, bad[i].pool_len, map);
+        else
+            strcpy(map, "AAAA@@@@");
+        char *json = tokenizer_json(map, bad[i].pre ? bad[i].pre : ms,
+                                    bad[i].model ? bad[i].model : model);
+        char name[32];
+        snprintf(name, sizeof name, "bad%zu.json", i);
+        char *path = write_file(name, json);
+        struct clf_tokenizer *t = NULL;
+        ck_assert_status_msg(bad[i].what, clf_tokenizer_load(NULL, path, NULL, &t), bad[i].st);
+        ck_assert_ptr_null(t);
+        char msg[512];
+        struct clf_msg m = clf_msg_init(msg, sizeof msg);
+        struct clf_tok_vocab v;
+        ck_assert_int_eq(clf_tok_vocab_read_json(&m, path, &v), bad[i].st);
+        ck_assert_msg(strstr(msg, bad[i].words) && strstr(msg, name),
+                      "%s: \"%s\" lacks \"%s\" or the file", bad[i].what, msg, bad[i].words);
+        free(path);
+        free(json);
+    }
+    /* normalizers: one not implemented (in a Sequence too), a regex beyond
+     * literals and runs of one character */
+    static const struct {
+        const char *norm, *words;
+        enum clf_status st;
+    } norms[] = {
+        {"{\"type\": \"NFKC\"}", "normalizer \"NFKC\"", CLF_E_UNSUPPORTED},
+        {"{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Lowercase\"}]}",
+         "normalizer \"Lowercase\"", CLF_E_UNSUPPORTED},
+        {"{\"type\": \"Sequence\"}", "no \"normalizers\" array", CLF_E_FORMAT},
+        {"{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"content\": \" \"}",
+         "regex \"\\s+\"", CLF_E_UNSUPPORTED},
+        {"{\"type\": \"Replace\", \"pattern\": {\"Regex\": \".{2,}\"}, \"content\": \" \"}",
+         "regex \".{2,}\"", CLF_E_UNSUPPORTED},
+        {"{\"type\": \"Replace\", \"pattern\": {\"String\": \"\"}, \"content\": \" \"}",
+         "an empty pattern", CLF_E_FORMAT},
+        {"{\"type\": \"Replace\", \"content\": \" \"}", "needs a \"pattern\"", CLF_E_FORMAT},
+        {"{\"type\": \"Precompiled\"}", "no \"precompiled_charsmap\"", CLF_E_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
+        char json[4096];
+        snprintf(json, sizeof json,
+                 "{\"normalizer\": %s, \"pre_tokenizer\": %s, \"post_processor\": {\"type\": "
+                 "\"RobertaProcessing\", \"cls\": [\"<s>\", 1], \"sep\": [\"</s>\", 2]}, "
+                 "\"model\": {\"type\": \"Unigram\", %s}}", norms[i].norm, ms, model);
+        char *path = write_file("norm.json", json);
+        char msg[512];
+        struct clf_msg m = clf_msg_init(msg, sizeof msg);
+        struct clf_tok_vocab v;
+        ck_assert_int_eq(clf_tok_vocab_read_json(&m, path, &v), norms[i].st);
+        ck_assert_msg(strstr(msg, norms[i].words) && strstr(msg, "norm.json"),
+                      "\"%s\" lacks \"%s\" or the file", msg, norms[i].words);
+        free(path);
+    }
+    /* the good charsmap with RobertaProcessing, no normalizer Sequence: loads */
+    char json[4096];
+    snprintf(json, sizeof json,
+             "{\"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"%s\"}, "
+             "\"pre_tokenizer\": %s, \"post_processor\": {\"type\": \"RobertaProcessing\", "
+             "\"cls\": [\"<s>\", 1], \"sep\": [\"</s>\", 2]}, \"model\": {\"type\": \"Unigram\", "
+             "%s}}", good, ms, model);
+    char *path = write_file("good.json", json);
+    struct clf_tokenizer *t = NULL;
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+    int32_t ids[8];
+    size_t n = 0;
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "a", ids, 8, &n, NULL));
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ids[1], 4); /* "\u2581b" */
+    clf_tokenizer_destroy(t);
+    free(path);
+}
+END_TEST
+
+int main(void)
+{
+    tmpdir = test_make_tmpdir("unigram");
+    Suite *s = suite_create("unigram");
+    TCase *tc = tcase_create("unit");
+    tcase_add_test(tc, test_unigram_ids);
+    tcase_add_test(tc, test_unigram_no_fallback);
+    tcase_add_test(tc, test_unigram_errors);
+    suite_add_tcase(s, tc);
+    int rc = test_run_suite(s);
+    test_remove_dir(tmpdir);
+    free(tmpdir);
+    return rc;
+}
