@@ -160,7 +160,7 @@ START_TEST(test_unigram_ids)
 END_TEST
 
 /* Without byte_fallback an unknown "é" is <unk> (0), fused with its
- * unknown neighbours: "é" + "x" is one <unk>. */
+ * unknown neighbours: "é" + "x" is one <unk>. Empty texts. */
 START_TEST(test_unigram_no_fallback)
 {
     char map[2048];
@@ -177,6 +177,13 @@ START_TEST(test_unigram_no_fallback)
     ck_assert_uint_eq(n, 5);
     for (size_t i = 0; i < n; i++)
         ck_assert_int_eq(ids[i], want[i]);
+    /* an empty text, and an empty segment before an added token (no
+     * normalised text to split: the fuzz harness's first find under UBSan) */
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "", ids, 16, &n, NULL));
+    ck_assert_uint_eq(n, 2);
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, "<s>", ids, 16, &n, NULL));
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(ids[1], 1);
     clf_tokenizer_destroy(t);
     free(path);
     free(json);
@@ -278,6 +285,8 @@ START_TEST(test_unigram_errors)
         {"{\"type\": \"Replace\", \"pattern\": {\"String\": \"\"}, \"content\": \" \"}",
          "an empty pattern", CLF_E_FORMAT},
         {"{\"type\": \"Replace\", \"content\": \" \"}", "needs a \"pattern\"", CLF_E_FORMAT},
+        {"{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"\xff\"}",
+         "must be UTF-8", CLF_E_FORMAT},
         {"{\"type\": \"Precompiled\"}", "no \"precompiled_charsmap\"", CLF_E_FORMAT},
     };
     for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {

@@ -114,7 +114,8 @@ bool clf_charsmap_apply(const struct clf_charsmap *c, const char *s, size_t len,
             if (i - g >= 6 || !replace(c, s + g, i - g, out, &ok))
                 for (size_t j = g; j < i && ok;) {
                     utf8proc_int32_t ch;
-                    size_t n = (size_t)utf8proc_iterate(p + j, (utf8proc_ssize_t)(i - j), &ch);
+                    utf8proc_ssize_t k1 = utf8proc_iterate(p + j, (utf8proc_ssize_t)(i - j), &ch);
+                    const size_t n = k1 > 0 ? (size_t)k1 : 1; /* (UTF-8: always k1) */
                     if (!replace(c, s + j, n, out, &ok))
                         ok = clf_bytes_put(out, s + j, n);
                     j += n;

@@ -711,7 +711,7 @@ static void segment(struct tok_run *r, const char *s, size_t len, bool at_start)
         struct clf_bytes norm = {0};
         if (!clf_unigram_normalize(r->t->uni, s, len, &norm))
             r->oom = true;
-        else
+        else if (norm.n) /* (an empty text has no buffer) */
             split_added(r, norm.p, norm.n, true, at_start);
         free(norm.p);
         return;

@@ -138,8 +138,9 @@ static bool viterbi(void *user, const char *s, size_t len)
     for (size_t start = 0; start < len;) {
         const double here = r->node[start].score;
         utf8proc_int32_t cp;
-        const size_t first = (size_t)utf8proc_iterate(p + start, (utf8proc_ssize_t)(len - start),
-                                                      &cp);
+        const utf8proc_ssize_t k1 = utf8proc_iterate(p + start,
+                                                     (utf8proc_ssize_t)(len - start), &cp);
+        const size_t first = k1 > 0 ? (size_t)k1 : 1; /* (the text is UTF-8: always k1) */
         bool single = false;
         for (size_t end = start + first; end <= len && end - start <= u->max_len;) {
             const int32_t id = k->lookup(k->user, s + start, end - start);
@@ -152,7 +153,9 @@ static bool viterbi(void *user, const char *s, size_t len)
             }
             if (end == len)
                 break;
-            end += (size_t)utf8proc_iterate(p + end, (utf8proc_ssize_t)(len - end), &cp);
+            const utf8proc_ssize_t k = utf8proc_iterate(p + end, (utf8proc_ssize_t)(len - end),
+                                                         &cp);
+            end += k > 0 ? (size_t)k : 1;
         }
         if (!single) {
             struct lattice_node *t = &r->node[start + first];

@@ -59,6 +59,8 @@ bool clf_spm_normalize(const struct clf_spm_text *t, const char *s, size_t len,
                        struct clf_bytes *a, struct clf_bytes *tmp)
 {
     a->n = 0;
+    if (!len) /* nothing to normalise (and a->p may be NULL) */
+        return true;
     if (!clf_bytes_put(a, s, len))
         return false;
     for (size_t i = 0; i < t->n_steps; i++) {
