@@ -82,14 +82,16 @@ static void charsmap(uint32_t claim, uint32_t leaf, const char *pool, size_t poo
     "{\"type\": \"Metaspace\", \"replacement\": \"\xe2\x96\x81\", \"add_prefix_space\": " aps \
     ", \"prepend_scheme\": \"" scheme "\"}"
 
-/* The tokenizer.json: normalizer Sequence [Precompiled (map), Replace "cc"
+/* The tokenizer.json: added tokens <s>, </s> and `added` (", {...}"),
+ * normalizer Sequence [Precompiled (map), Replace "cc"
  * -> "c", Replace / {2,}/ -> " "], pre_tokenizer pre, model Unigram
- * (model's keys), <s> $A </s>, added tokens <s> and </s>. */
-static char *tokenizer_json(const char *map, const char *pre, const char *model)
+ * (model's keys), <s> $A </s>. */
+static char *tokenizer_json_added(const char *map, const char *pre, const char *model,
+                                  const char *added)
 {
     static const char fmt[] =
         "{\"added_tokens\": [{\"id\": 1, \"content\": \"<s>\", \"special\": true}, "
-        "{\"id\": 2, \"content\": \"</s>\", \"special\": true}], "
+        "{\"id\": 2, \"content\": \"</s>\", \"special\": true}%s], "
         "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\", "
         "\"precompiled_charsmap\": \"%s\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": "
         "\"cc\"}, \"content\": \"c\"}, {\"type\": \"Replace\", \"pattern\": {\"Regex\": "
@@ -97,11 +99,16 @@ static char *tokenizer_json(const char *map, const char *pre, const char *model)
         "\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": "
         "{\"id\": \"<s>\"}}, {\"Sequence\": {\"id\": \"A\"}}, {\"SpecialToken\": {\"id\": "
         "\"</s>\"}}]}, \"model\": {\"type\": \"Unigram\", %s}}";
-    size_t n = sizeof fmt + strlen(map) + strlen(pre) + strlen(model);
+    size_t n = sizeof fmt + strlen(added) + strlen(map) + strlen(pre) + strlen(model);
     char *s = malloc(n);
     ck_assert_ptr_nonnull(s);
-    snprintf(s, n, fmt, map, pre, model);
+    snprintf(s, n, fmt, added, map, pre, model);
     return s;
+}
+
+static char *tokenizer_json(const char *map, const char *pre, const char *model)
+{
+    return tokenizer_json_added(map, pre, model, "");
 }
 
 /* Hugging Face's ids of eight texts under each Metaspace setting. */
@@ -184,6 +191,51 @@ START_TEST(test_unigram_no_fallback)
     ck_assert_ok(NULL, clf_tokenizer_encode(t, "<s>", ids, 16, &n, NULL));
     ck_assert_uint_eq(n, 3);
     ck_assert_int_eq(ids[1], 1);
+    clf_tokenizer_destroy(t);
+    free(path);
+    free(json);
+}
+END_TEST
+
+/* Viterbi's rules where they decide (Hugging Face's ids again): a tie
+ * keeps the first offer ("\u2581b" -1 against "\u2581" -0.5 + "b" -0.5);
+ * an unknown character costs the lowest score (-30) minus 10, so "qw" -25
+ * beats unknown "q" + "w" +8 (-32 against -25; with a penalty of 1 it
+ * would not); a "normalized" added token is found in the normalised text
+ * ("<a>" becomes "<b>"). */
+START_TEST(test_unigram_scores)
+{
+    char map[2048];
+    charsmap(1024, 0, "b", 2, map);
+    char *json = tokenizer_json_added(
+        map, METASPACE("true", "always"),
+        "\"unk_id\": 0, \"vocab\": [[\"<unk>\", 0], [\"<s>\", 0], [\"</s>\", 0], "
+        "[\"\xe2\x96\x81\", -0.5], [\"\xe2\x96\x81" "b\", -1], [\"b\", -0.5], [\"qw\", -25], "
+        "[\"w\", 8], [\"z\", -30], [\"<b>\", 0]]",
+        ", {\"id\": 9, \"content\": \"<b>\", \"normalized\": true, \"special\": true}");
+    char *path = write_file("scores.json", json);
+    struct clf_tokenizer *t = NULL;
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+    static const struct {
+        const char *text;
+        int32_t ids[8];
+        size_t n;
+    } cases[] = {
+        {"b", {1, 4, 2}, 3},
+        {"qw", {1, 3, 6, 2}, 4},
+        {"q w", {1, 3, 0, 3, 7, 2}, 6},
+        {"x<a>b", {1, 3, 0, 9, 4, 2}, 6},
+        {"<b>", {1, 9, 2}, 3},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int32_t ids[16];
+        size_t n = 0;
+        ck_assert_ok(NULL, clf_tokenizer_encode(t, cases[c].text, ids, 16, &n, NULL));
+        ck_assert_msg(n == cases[c].n, "\"%s\": %zu ids", cases[c].text, n);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(ids[i] == cases[c].ids[i], "\"%s\": id %zu is %d, expected %d",
+                          cases[c].text, i, ids[i], cases[c].ids[i]);
+    }
     clf_tokenizer_destroy(t);
     free(path);
     free(json);
@@ -331,6 +383,7 @@ int main(void)
     TCase *tc = tcase_create("unit");
     tcase_add_test(tc, test_unigram_ids);
     tcase_add_test(tc, test_unigram_no_fallback);
+    tcase_add_test(tc, test_unigram_scores);
     tcase_add_test(tc, test_unigram_errors);
     suite_add_tcase(s, tc);
     int rc = test_run_suite(s);
