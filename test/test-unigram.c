@@ -24,15 +24,7 @@ static char *tmpdir;
 /* Writes text to tmpdir/name; returns the malloc'd path. */
 static char *write_file(const char *name, const char *text)
 {
-    size_t len = strlen(tmpdir) + strlen(name) + 2;
-    char *path = malloc(len);
-    ck_assert_ptr_nonnull(path);
-    snprintf(path, len, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    ck_assert_int_eq(fclose(f), 0);
-    return path;
+    return test_write_text(tmpdir, name, text);
 }
 
 static void base64(const unsigned char *in, size_t n, char *out)

@@ -21,6 +21,7 @@
 
 #include <utf8proc.h>
 
+#include "grow.h"
 #include "unigram.h"
 
 struct clf_charsmap {
@@ -32,15 +33,8 @@ struct clf_charsmap {
 
 bool clf_bytes_put(struct clf_bytes *b, const char *s, size_t n)
 {
-    if (b->n + n > b->cap) {
-        size_t c = b->cap ? b->cap : 64;
-        while (c < b->n + n)
-            c *= 2;
-        char *q = realloc(b->p, c);
-        if (!q)
-            return false;
-        b->p = q, b->cap = c;
-    }
+    if (!clf_grow((void **)&b->p, &b->cap, b->n + n, 1))
+        return false;
     if (n)
         memcpy(b->p + b->n, s, n);
     b->n += n;

@@ -37,6 +37,7 @@
 #include <utf8proc.h>
 
 #include "bpe.h"
+#include "grow.h"
 #include "strtab.h"
 #include "unigram.h"
 #include "tokenizer.h"
@@ -412,28 +413,13 @@ struct tok_run {
     bool missing; /* BPE: a symbol not in the vocabulary */
 };
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = c;
-    return true;
-}
-
 static void emit(struct tok_run *r, int32_t id)
 {
     if (r->n >= r->limit) {
         r->truncated = true;
         return;
     }
-    if (!grow((void **)&r->body, &r->body_cap, r->n + 1, sizeof *r->body)) {
+    if (!clf_grow((void **)&r->body, &r->body_cap, r->n + 1, sizeof *r->body)) {
         r->oom = true;
         return;
     }
@@ -451,9 +437,9 @@ static void wordpiece(struct tok_run *r, const int32_t *w, size_t n)
         emit(r, t->unk);
         return;
     }
-    if (!grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1) ||
-        !grow((void **)&r->offs, &r->offs_cap, n + 1, sizeof *r->offs) ||
-        !grow((void **)&r->key, &r->key_cap, 4 * n + 2, 1)) {
+    if (!clf_grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1) ||
+        !clf_grow((void **)&r->offs, &r->offs_cap, n + 1, sizeof *r->offs) ||
+        !clf_grow((void **)&r->key, &r->key_cap, 4 * n + 2, 1)) {
         r->oom = true;
         return;
     }
@@ -509,7 +495,7 @@ static void basic_word(struct tok_run *r, const int32_t *w, size_t n)
     if (r->t->p.lower_case) {
         /* Lower-case into UTF-8, then NFD (canonical decomposition with
          * canonical ordering) back to code points. */
-        if (!grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1)) {
+        if (!clf_grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1)) {
             r->oom = true;
             return;
         }
@@ -527,7 +513,7 @@ static void basic_word(struct tok_run *r, const int32_t *w, size_t n)
             }
             if ((size_t)k <= r->nfd_cap)
                 break;
-            if (!grow((void **)&r->nfd, &r->nfd_cap, (size_t)k, sizeof *r->nfd)) {
+            if (!clf_grow((void **)&r->nfd, &r->nfd_cap, (size_t)k, sizeof *r->nfd)) {
                 r->oom = true;
                 return;
             }
@@ -569,7 +555,7 @@ static void basic_segment(struct tok_run *r, const char *s, size_t len)
                 basic_word(r, &c, 1);
             continue;
         }
-        if (!grow((void **)&r->cps, &r->cps_cap, n + 1, sizeof *r->cps)) {
+        if (!clf_grow((void **)&r->cps, &r->cps_cap, n + 1, sizeof *r->cps)) {
             r->oom = true;
             return;
         }

@@ -21,6 +21,7 @@
 
 #include <utf8proc.h>
 
+#include "grow.h"
 #include "unigram.h"
 
 struct clf_unigram {
@@ -84,20 +85,6 @@ struct uni_run {
     bool oom;
 };
 
-static bool grow_to(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return false;
-    *p = q, *cap = c;
-    return true;
-}
-
 /* Emits the string s[0, n) of the best path: its piece, else (a fused
  * unknown) its bytes' pieces or unk_id. */
 static bool emit_string(struct uni_run *r, const char *s, size_t n)
@@ -127,8 +114,8 @@ static bool viterbi(void *user, const char *s, size_t len)
     struct uni_run *r = user;
     const struct clf_unigram *u = r->u;
     const struct clf_bpe_sink *k = r->sink;
-    if (!grow_to((void **)&r->node, &r->node_cap, len + 1, sizeof *r->node) ||
-        !grow_to((void **)&r->cut, &r->cut_cap, len + 1, sizeof *r->cut)) {
+    if (!clf_grow((void **)&r->node, &r->node_cap, len + 1, sizeof *r->node) ||
+        !clf_grow((void **)&r->cut, &r->cut_cap, len + 1, sizeof *r->cut)) {
         r->oom = true;
         return false;
     }
