@@ -11,7 +11,8 @@ model (tools/fetch_model.sh). First, always, the small committed folders
 of test/models/ (tools/make_tiny_models.py: DistilBERT, a cased BERT with
 CLS pooling, RoBERTa, BERT with a Dense module, MPNet, XLM-RoBERTa with a
 Unigram tokenizer) against their
-sentence-transformers vectors.
+sentence-transformers vectors, and what --describe names as their
+architecture and tokenizer.
 
     folders.py CLFORMER SOURCE_DIR
 """
@@ -148,6 +149,24 @@ def roberta_length(exe, srcdir, tmp):
     return not ok
 
 
+def tokenizer_kinds(exe, srcdir):
+    """--describe names each tiny folder's architecture and tokenizer."""
+    want = {"roberta-mean": ("roberta", "tokenizer.json (BPE)"),
+            "mpnet-mean": ("mpnet", "tokenizer.json (WordPiece)"),
+            "xlmr-mean": ("xlm-roberta", "tokenizer.json (Unigram)"),
+            "distilbert-mean": ("distilbert", "WordPiece (vocab.txt), uncased")}
+    failed = 0
+    for name, (arch, tok) in want.items():
+        r = subprocess.run([exe, "embed", "-m", os.path.join(srcdir, "test", "models", name),
+                            "--describe", "--json"], capture_output=True, text=True)
+        d = json.loads(r.stdout) if r.returncode == 0 else {}
+        got = (d.get("architecture"), d.get("tokenizer"))
+        print("%s %s --describe: %s (expected %s)" % ("ok  " if got == (arch, tok) else "FAIL",
+                                                     name, got, (arch, tok)))
+        failed += got != (arch, tok)
+    return failed
+
+
 def main():
     exe, srcdir = sys.argv[1], sys.argv[2]
     src = model_dir()
@@ -156,6 +175,7 @@ def main():
         failed += tiny_models(exe, srcdir, tmp)
         failed += prompt_left_out(exe, srcdir, tmp)
         failed += roberta_length(exe, srcdir, tmp)
+        failed += tokenizer_kinds(exe, srcdir)
     if not os.path.exists(os.path.join(src, "model.safetensors")):
         print("no model at %s (tools/fetch_model.sh): its variants skipped" % src)
         print("%d failure(s)" % failed)
