@@ -140,9 +140,9 @@ static bool viterbi(void *user, const char *s, size_t len)
             }
             if (end == len)
                 break;
-            const utf8proc_ssize_t k = utf8proc_iterate(p + end, (utf8proc_ssize_t)(len - end),
-                                                         &cp);
-            end += k > 0 ? (size_t)k : 1;
+            const utf8proc_ssize_t step = utf8proc_iterate(p + end,
+                                                           (utf8proc_ssize_t)(len - end), &cp);
+            end += step > 0 ? (size_t)step : 1;
         }
         if (!single) {
             struct lattice_node *t = &r->node[start + first];
