@@ -2,7 +2,7 @@
  * Unigram tokenizers from tokenizer.json (lib/model/unigram.c, charsmap.c,
  * unigram_text.c, tokenizer_json_unigram.c) on a hand-made file: a
  * Precompiled charsmap of one rule ("a" -> "b": a darts-clone trie of 256
- * units written here), Replace with a String and with a Regex, Metaspace
+ * units written here), Replace with a String and with a Regex, Strip, Metaspace
  * with each prepend scheme, byte fallback, fused unknowns, an added token.
  * The expected ids are Hugging Face's: tokenizers 0.15.2's
  * Tokenizer.from_str on the same JSON gave them. Then each malformed or
@@ -78,24 +78,34 @@ static void charsmap(uint32_t claim, uint32_t leaf, const char *pool, size_t poo
  * normalizer Sequence [Precompiled (map), Replace "cc"
  * -> "c", Replace / {2,}/ -> " "], pre_tokenizer pre, model Unigram
  * (model's keys), <s> $A </s>. */
-static char *tokenizer_json_added(const char *map, const char *pre, const char *model,
-                                  const char *added)
+/* REPLACES: the normalizers after Precompiled that tokenizer_json uses */
+#define REPLACES                                                                              \
+    "{\"type\": \"Replace\", \"pattern\": {\"String\": \"cc\"}, \"content\": \"c\"}, "          \
+    "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \" {2,}\"}, \"content\": \" \"}"
+
+static char *tokenizer_json_full(const char *map, const char *rest, const char *pre,
+                                 const char *model, const char *added)
 {
     static const char fmt[] =
         "{\"added_tokens\": [{\"id\": 1, \"content\": \"<s>\", \"special\": true}, "
         "{\"id\": 2, \"content\": \"</s>\", \"special\": true}%s], "
         "\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\", "
-        "\"precompiled_charsmap\": \"%s\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": "
-        "\"cc\"}, \"content\": \"c\"}, {\"type\": \"Replace\", \"pattern\": {\"Regex\": "
-        "\" {2,}\"}, \"content\": \" \"}]}, \"pre_tokenizer\": %s, "
+        "\"precompiled_charsmap\": \"%s\"}, %s]}, \"pre_tokenizer\": %s, "
         "\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": "
         "{\"id\": \"<s>\"}}, {\"Sequence\": {\"id\": \"A\"}}, {\"SpecialToken\": {\"id\": "
         "\"</s>\"}}]}, \"model\": {\"type\": \"Unigram\", %s}}";
-    size_t n = sizeof fmt + strlen(added) + strlen(map) + strlen(pre) + strlen(model);
+    size_t n = sizeof fmt + strlen(added) + strlen(map) + strlen(rest) + strlen(pre) +
+               strlen(model);
     char *s = malloc(n);
     ck_assert_ptr_nonnull(s);
-    snprintf(s, n, fmt, added, map, pre, model);
+    snprintf(s, n, fmt, added, map, rest, pre, model);
     return s;
+}
+
+static char *tokenizer_json_added(const char *map, const char *pre, const char *model,
+                                  const char *added)
+{
+    return tokenizer_json_full(map, REPLACES, pre, model, added);
 }
 
 static char *tokenizer_json(const char *map, const char *pre, const char *model)
@@ -234,6 +244,49 @@ START_TEST(test_unigram_scores)
 }
 END_TEST
 
+/* Strip (as newer transformers write it before a Replace of space runs by
+ * "\u2581"): right only, then both ends; Hugging Face's ids. U+3000 is white
+ * space to Strip (this charsmap leaves it, and it has no piece). */
+START_TEST(test_unigram_strip)
+{
+    static const char *const texts[4] = {" b ", "b   b", "\xe3\x80\x80 b", "b  <s>  b  "};
+    static const struct {
+        const char *strip;
+        int32_t ids[4][8];
+    } cases[] = {
+        {"{\"type\": \"Strip\", \"strip_left\": false, \"strip_right\": true}",
+         {{1, 4, 2}, {1, 4, 4, 2}, {1, 3, 0, 4, 2}, {1, 4, 1, 4, 2}}},
+        {"{\"type\": \"Strip\", \"strip_left\": true, \"strip_right\": true}",
+         {{1, 4, 2}, {1, 4, 4, 2}, {1, 4, 2}, {1, 4, 1, 4, 2}}},
+    };
+    char map[2048], rest[512];
+    charsmap(1024, 0, "b", 2, map);
+    for (size_t c = 0; c < 2; c++) {
+        snprintf(rest, sizeof rest, "%s, {\"type\": \"Replace\", \"pattern\": {\"Regex\": "
+                 "\" {2,}\"}, \"content\": \"\xe2\x96\x81\"}", cases[c].strip);
+        char *json = tokenizer_json_full(map, rest, METASPACE("true", "always"),
+                                         "\"unk_id\": 0, \"vocab\": " VOCAB, "");
+        char *path = write_file("strip.json", json);
+        struct clf_tokenizer *t = NULL;
+        ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+        for (int i = 0; i < 4; i++) {
+            int32_t ids[16];
+            size_t n = 0, k = 0;
+            ck_assert_ok(NULL, clf_tokenizer_encode(t, texts[i], ids, 16, &n, NULL));
+            while (cases[c].ids[i][k] != 2)
+                k++;
+            ck_assert_msg(n == k + 1, "case %zu, \"%s\": %zu ids", c, texts[i], n);
+            for (size_t j = 0; j < n; j++)
+                ck_assert_msg(ids[j] == cases[c].ids[i][j], "case %zu, \"%s\": id %zu is %d",
+                              c, texts[i], j, ids[j]);
+        }
+        clf_tokenizer_destroy(t);
+        free(path);
+        free(json);
+    }
+}
+END_TEST
+
 /* Each malformed or unsupported part: the status, and a message naming the
  * file and the key. */
 START_TEST(test_unigram_errors)
@@ -332,6 +385,7 @@ START_TEST(test_unigram_errors)
         {"{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"\xff\"}",
          "must be UTF-8", CLF_E_FORMAT},
         {"{\"type\": \"Precompiled\"}", "no \"precompiled_charsmap\"", CLF_E_FORMAT},
+        {"{\"type\": \"Strip\", \"strip_right\": 1}", "\"strip_right\"", CLF_E_FORMAT},
     };
     for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
         char json[4096];
@@ -376,6 +430,7 @@ int main(void)
     tcase_add_test(tc, test_unigram_ids);
     tcase_add_test(tc, test_unigram_no_fallback);
     tcase_add_test(tc, test_unigram_scores);
+    tcase_add_test(tc, test_unigram_strip);
     tcase_add_test(tc, test_unigram_errors);
     suite_add_tcase(s, tc);
     int rc = test_run_suite(s);

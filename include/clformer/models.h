@@ -294,8 +294,8 @@ struct clf_tokenizer;
  * model Unigram ([piece, score] vocab, unk_id, byte_fallback; the best
  * segmentation by Viterbi, unknown characters at the lowest score minus 10
  * and fused), normalizers Precompiled (SentencePiece's charsmap, applied per
- * grapheme cluster as Hugging Face does) and Replace (a literal, or a regex
- * "c+" / "c{n,}"), alone or in a Sequence, pre_tokenizer Metaspace,
+ * grapheme cluster as Hugging Face does), Replace (a literal, or a regex
+ * "c+" / "c{n,}") and Strip, alone or in a Sequence, pre_tokenizer Metaspace,
  * post_processor "<s> $A </s>", up to 8 added tokens (a "normalized" one
  * matched on the normalised text); p's lower_case and max_word_chars do not
  * apply. Any other component (WordLevel, other normalizers, ...) is

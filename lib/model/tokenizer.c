@@ -564,15 +564,6 @@ static void basic_segment(struct tok_run *r, const char *s, size_t len)
     basic_word(r, r->cps, n);
 }
 
-/* Unicode's White_Space (Rust's char::is_whitespace, which Hugging Face's
- * lstrip / rstrip use). */
-static bool is_white_space(utf8proc_int32_t c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
-}
-
 /* The end of text[seg, end) less its trailing white space. */
 static size_t trim_end(const char *text, size_t seg, size_t end)
 {
@@ -583,7 +574,7 @@ static size_t trim_end(const char *text, size_t seg, size_t end)
         utf8proc_int32_t c = -1;
         utf8proc_iterate((const utf8proc_uint8_t *)text + start, (utf8proc_ssize_t)(end - start),
                          &c);
-        if (!is_white_space(c))
+        if (!clf_is_white_space(c))
             break;
         end = start;
     }
@@ -597,7 +588,7 @@ static size_t trim_start(const char *text, size_t i, size_t len)
         utf8proc_int32_t c = -1;
         utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
                                               (utf8proc_ssize_t)(len - i), &c);
-        if (n <= 0 || !is_white_space(c))
+        if (n <= 0 || !clf_is_white_space(c))
             break;
         i += (size_t)n;
     }

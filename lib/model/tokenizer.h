@@ -73,7 +73,7 @@ struct clf_tok_vocab {
  *    tokens (single_word false);
  *  - Unigram (XLM-RoBERTa's SentencePiece conversion): model Unigram
  *    ([piece, score] vocabulary, unk_id, byte_fallback), normalizers
- *    Precompiled and Replace (alone or in a Sequence), pre-tokenizer
+ *    Precompiled, Replace and Strip (alone or in a Sequence), pre-tokenizer
  *    Metaspace, post-processor as BPE's, added tokens as BPE's (a
  *    "normalized" one split out of the normalised text).
  * Any other component is CLF_E_UNSUPPORTED naming it. The added tokens'

@@ -2,7 +2,7 @@
  * The Unigram parts of a tokenizer.json (tokenizer_json.c reads the rest):
  * the model's [piece, score] vocabulary, unk_id and byte_fallback; the
  * normalizers an XLM-RoBERTa conversion writes (Precompiled, Replace, in a
- * Sequence); the Metaspace pre-tokenizer. Anything else is refused, naming
+ * Sequence; newer transformers add Strip); the Metaspace pre-tokenizer. Anything else is refused, naming
  * it.
  */
 #include <ctype.h>
@@ -143,16 +143,27 @@ static enum clf_status read_step(struct clf_msg *m, const char *path, const cJSO
                                  struct clf_spm_text *t)
 {
     const char *type = type_name(n);
-    const bool pre = !strcmp(type, "Precompiled");
-    if (!pre && strcmp(type, "Replace"))
+    const bool pre = !strcmp(type, "Precompiled"), strip = !strcmp(type, "Strip");
+    if (!pre && !strip && strcmp(type, "Replace"))
         return clf_msg_fail(m, CLF_E_UNSUPPORTED, "%s: normalizer \"%s\": clformer runs "
-                            "Precompiled and Replace with Unigram", path, type);
+                            "Precompiled, Replace and Strip with Unigram", path, type);
     struct clf_norm_step *s = realloc(t->steps, (t->n_steps + 1) * sizeof *s);
     if (!s)
         return clf_msg_fail(m, CLF_E_OUT_OF_MEMORY, "%s: no memory", path);
     t->steps = s;
     s = &t->steps[t->n_steps++];
     *s = (struct clf_norm_step){0};
+    if (strip) { /* its ends (both absent: Hugging Face's default, none) */
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(n, "strip_left");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(n, "strip_right");
+        if ((l && !cJSON_IsBool(l)) || (r && !cJSON_IsBool(r)))
+            return clf_msg_fail(m, CLF_E_FORMAT, "%s: normalizer Strip: \"strip_left\" and "
+                                "\"strip_right\" are true or false", path);
+        s->strip = (cJSON_IsTrue(l) ? 1u : 0u) | (cJSON_IsTrue(r) ? 2u : 0u);
+        if (!s->strip) /* strips nothing: no step */
+            t->n_steps--;
+        return CLF_OK;
+    }
     if (!pre)
         return read_replace(m, path, n, s);
     const char *map = cJSON_GetStringValue(

@@ -1,7 +1,7 @@
 /*
  * SentencePiece's Unigram tokenizer (Kudo 2018) as Hugging Face's
  * `tokenizers` 0.15 runs a converted XLM-RoBERTa tokenizer.json: the
- * normalizers (Precompiled: charsmap.c; Replace: unigram_text.c), the
+ * normalizers (Precompiled: charsmap.c; Replace, Strip: unigram_text.c), the
  * Metaspace pre-tokenizer (unigram_text.c) and the model's Viterbi
  * segmentation over piece scores (unigram.c). The vocabulary itself stays
  * the tokenizer's (tokenizer.c looks pieces up). Not installed.
@@ -42,10 +42,16 @@ void clf_charsmap_destroy(struct clf_charsmap *c);
 bool clf_charsmap_apply(const struct clf_charsmap *c, const char *s, size_t len,
                         struct clf_bytes *out);
 
-/* One normaliser of a Sequence: Precompiled (charsmap) or Replace (every
- * non-overlapping match of pattern, left to right, becomes content). */
+/* Unicode's White_Space (Rust's char::is_whitespace, which Hugging Face's
+ * Strip and an added token's lstrip / rstrip use). */
+bool clf_is_white_space(int32_t c);
+
+/* One normaliser of a Sequence: Precompiled (charsmap), Strip (strip) or
+ * Replace (every non-overlapping match of pattern, left to right, becomes
+ * content). */
 struct clf_norm_step {
-    struct clf_charsmap *charsmap; /* Precompiled; NULL for Replace */
+    struct clf_charsmap *charsmap; /* Precompiled; NULL for the others */
+    unsigned strip;                /* Strip: 1 its left end, 2 its right end, 3 both */
     char *pattern;                 /* Replace: a literal, or one character ... */
     size_t plen;
     unsigned min_run;              /* ... repeated at least min_run times (0: literal) */

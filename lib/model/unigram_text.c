@@ -1,12 +1,44 @@
 /*
  * A Unigram tokenizer's text before its model (unigram.h): the normalizers
- * of tokenizer.json's Sequence in order, then the Metaspace pre-tokenizer,
+ * of tokenizer.json's Sequence in order (Replace, Strip here), then the
+ * Metaspace pre-tokenizer,
  * as `tokenizers` 0.15 runs them on each segment between added tokens.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "unigram.h"
+
+bool clf_is_white_space(int32_t c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+/* A Strip step: s less its white space at the ends r->strip names. */
+static bool strip_ends(const struct clf_norm_step *r, const char *s, size_t len,
+                       struct clf_bytes *out)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    size_t b = 0, e = 0; /* the first kept byte; the end of the last kept character */
+    bool seen = false;
+    for (size_t i = 0; i < len;) {
+        utf8proc_int32_t c;
+        const utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &c);
+        const size_t n = k > 0 ? (size_t)k : 1; /* (UTF-8: always k) */
+        if (!clf_is_white_space(c) || (!seen && !(r->strip & 1))) {
+            b = seen ? b : i;
+            seen = true;
+        }
+        if (!clf_is_white_space(c) || !(r->strip & 2))
+            e = i + n;
+        i += n;
+    }
+    return !seen || clf_bytes_put(out, s + b, e - b);
+}
 
 void clf_spm_text_free(struct clf_spm_text *t)
 {
@@ -67,6 +99,7 @@ bool clf_spm_normalize(const struct clf_spm_text *t, const char *s, size_t len,
         const struct clf_norm_step *st = &t->steps[i];
         tmp->n = 0;
         if (!(st->charsmap ? clf_charsmap_apply(st->charsmap, a->p, a->n, tmp)
+              : st->strip  ? strip_ends(st, a->p, a->n, tmp)
                            : replace_all(st, a->p, a->n, tmp)))
             return false;
         struct clf_bytes x = *a;
