@@ -113,6 +113,30 @@ static char *tokenizer_json(const char *map, const char *pre, const char *model)
     return tokenizer_json_added(map, pre, model, "");
 }
 
+/* Writes json to tmpdir/name and loads it (asserting success). */
+static struct clf_tokenizer *load_json(const char *name, const char *json)
+{
+    char *path = write_file(name, json);
+    struct clf_tokenizer *t = NULL;
+    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+    free(path);
+    return t;
+}
+
+/* text's ids must be want's, which end with </s> (2). */
+static void expect_ids(struct clf_tokenizer *t, const char *text, const int32_t *want)
+{
+    int32_t ids[32];
+    size_t n = 0, k = 0;
+    ck_assert_ok(NULL, clf_tokenizer_encode(t, text, ids, 32, &n, NULL));
+    while (want[k] != 2)
+        k++;
+    ck_assert_msg(n == k + 1, "\"%s\": %zu ids, expected %zu", text, n, k + 1);
+    for (size_t j = 0; j < n; j++)
+        ck_assert_msg(ids[j] == want[j], "\"%s\": id %zu is %d, expected %d", text, j, ids[j],
+                      want[j]);
+}
+
 /* Hugging Face's ids of eight texts under each Metaspace setting. */
 START_TEST(test_unigram_ids)
 {
@@ -146,23 +170,10 @@ START_TEST(test_unigram_ids)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char *json = tokenizer_json(map, cases[c].pre,
                                     "\"unk_id\": 0, \"byte_fallback\": true, \"vocab\": " VOCAB);
-        char *path = write_file("tokenizer.json", json);
-        struct clf_tokenizer *t = NULL;
-        ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
-        for (int i = 0; i < 8; i++) {
-            int32_t ids[32];
-            size_t n = 0, k = 0;
-            ck_assert_ok(NULL, clf_tokenizer_encode(t, texts[i], ids, 32, &n, NULL));
-            while (cases[c].ids[i][k] != 2) /* the ids up to </s> */
-                k++;
-            ck_assert_msg(n == k + 1, "case %zu, \"%s\": %zu ids, expected %zu", c, texts[i], n,
-                          k + 1);
-            for (size_t j = 0; j < n; j++)
-                ck_assert_msg(ids[j] == cases[c].ids[i][j], "case %zu, \"%s\": id %zu is %d, "
-                              "expected %d", c, texts[i], j, ids[j], cases[c].ids[i][j]);
-        }
+        struct clf_tokenizer *t = load_json("tokenizer.json", json);
+        for (int i = 0; i < 8; i++)
+            expect_ids(t, texts[i], cases[c].ids[i]);
         clf_tokenizer_destroy(t);
-        free(path);
         free(json);
     }
 }
@@ -176,25 +187,13 @@ START_TEST(test_unigram_no_fallback)
     charsmap(1024, 0, "b", 2, map);
     char *json = tokenizer_json(map, METASPACE("true", "always"),
                                 "\"unk_id\": 0, \"vocab\": " VOCAB);
-    char *path = write_file("tokenizer.json", json);
-    struct clf_tokenizer *t = NULL;
-    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
-    int32_t ids[16];
-    size_t n = 0;
-    ck_assert_ok(NULL, clf_tokenizer_encode(t, "\xc3\xa9x" "bc", ids, 16, &n, NULL));
-    const int32_t want[] = {1, 3, 0, 7, 2};
-    ck_assert_uint_eq(n, 5);
-    for (size_t i = 0; i < n; i++)
-        ck_assert_int_eq(ids[i], want[i]);
+    struct clf_tokenizer *t = load_json("tokenizer.json", json);
+    expect_ids(t, "\xc3\xa9x" "bc", (const int32_t[]){1, 3, 0, 7, 2});
     /* an empty text, and an empty segment before an added token (no
      * normalised text to split: the fuzz harness's first find under UBSan) */
-    ck_assert_ok(NULL, clf_tokenizer_encode(t, "", ids, 16, &n, NULL));
-    ck_assert_uint_eq(n, 2);
-    ck_assert_ok(NULL, clf_tokenizer_encode(t, "<s>", ids, 16, &n, NULL));
-    ck_assert_uint_eq(n, 3);
-    ck_assert_int_eq(ids[1], 1);
+    expect_ids(t, "", (const int32_t[]){1, 2});
+    expect_ids(t, "<s>", (const int32_t[]){1, 1, 2});
     clf_tokenizer_destroy(t);
-    free(path);
     free(json);
 }
 END_TEST
@@ -215,31 +214,17 @@ START_TEST(test_unigram_scores)
         "[\"\xe2\x96\x81\", -0.5], [\"\xe2\x96\x81" "b\", -1], [\"b\", -0.5], [\"qw\", -25], "
         "[\"w\", 8], [\"z\", -30], [\"<b>\", 0]]",
         ", {\"id\": 9, \"content\": \"<b>\", \"normalized\": true, \"special\": true}");
-    char *path = write_file("scores.json", json);
-    struct clf_tokenizer *t = NULL;
-    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
+    struct clf_tokenizer *t = load_json("scores.json", json);
     static const struct {
         const char *text;
         int32_t ids[8];
-        size_t n;
     } cases[] = {
-        {"b", {1, 4, 2}, 3},
-        {"qw", {1, 3, 6, 2}, 4},
-        {"q w", {1, 3, 0, 3, 7, 2}, 6},
-        {"x<a>b", {1, 3, 0, 9, 4, 2}, 6},
-        {"<b>", {1, 9, 2}, 3},
+        {"b", {1, 4, 2}},         {"qw", {1, 3, 6, 2}}, {"q w", {1, 3, 0, 3, 7, 2}},
+        {"x<a>b", {1, 3, 0, 9, 4, 2}}, {"<b>", {1, 9, 2}},
     };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        int32_t ids[16];
-        size_t n = 0;
-        ck_assert_ok(NULL, clf_tokenizer_encode(t, cases[c].text, ids, 16, &n, NULL));
-        ck_assert_msg(n == cases[c].n, "\"%s\": %zu ids", cases[c].text, n);
-        for (size_t i = 0; i < n; i++)
-            ck_assert_msg(ids[i] == cases[c].ids[i], "\"%s\": id %zu is %d, expected %d",
-                          cases[c].text, i, ids[i], cases[c].ids[i]);
-    }
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        expect_ids(t, cases[c].text, cases[c].ids);
     clf_tokenizer_destroy(t);
-    free(path);
     free(json);
 }
 END_TEST
@@ -266,22 +251,10 @@ START_TEST(test_unigram_strip)
                  "\" {2,}\"}, \"content\": \"\xe2\x96\x81\"}", cases[c].strip);
         char *json = tokenizer_json_full(map, rest, METASPACE("true", "always"),
                                          "\"unk_id\": 0, \"vocab\": " VOCAB, "");
-        char *path = write_file("strip.json", json);
-        struct clf_tokenizer *t = NULL;
-        ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
-        for (int i = 0; i < 4; i++) {
-            int32_t ids[16];
-            size_t n = 0, k = 0;
-            ck_assert_ok(NULL, clf_tokenizer_encode(t, texts[i], ids, 16, &n, NULL));
-            while (cases[c].ids[i][k] != 2)
-                k++;
-            ck_assert_msg(n == k + 1, "case %zu, \"%s\": %zu ids", c, texts[i], n);
-            for (size_t j = 0; j < n; j++)
-                ck_assert_msg(ids[j] == cases[c].ids[i][j], "case %zu, \"%s\": id %zu is %d",
-                              c, texts[i], j, ids[j]);
-        }
+        struct clf_tokenizer *t = load_json("strip.json", json);
+        for (int i = 0; i < 4; i++)
+            expect_ids(t, texts[i], cases[c].ids[i]);
         clf_tokenizer_destroy(t);
-        free(path);
         free(json);
     }
 }
@@ -409,16 +382,9 @@ START_TEST(test_unigram_errors)
              "\"pre_tokenizer\": %s, \"post_processor\": {\"type\": \"RobertaProcessing\", "
              "\"cls\": [\"<s>\", 1], \"sep\": [\"</s>\", 2]}, \"model\": {\"type\": \"Unigram\", "
              "%s}}", good, ms, model);
-    char *path = write_file("good.json", json);
-    struct clf_tokenizer *t = NULL;
-    ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
-    int32_t ids[8];
-    size_t n = 0;
-    ck_assert_ok(NULL, clf_tokenizer_encode(t, "a", ids, 8, &n, NULL));
-    ck_assert_uint_eq(n, 3);
-    ck_assert_int_eq(ids[1], 4); /* "\u2581b" */
+    struct clf_tokenizer *t = load_json("good.json", json);
+    expect_ids(t, "a", (const int32_t[]){1, 4, 2}); /* "\u2581b" */
     clf_tokenizer_destroy(t);
-    free(path);
 }
 END_TEST
 
