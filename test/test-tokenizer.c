@@ -384,10 +384,12 @@ END_TEST
 
 /* The trained vocabularies of test/models/ (tools/make_tiny_models.py:
  * WordPiece uncased and cased, byte-level BPE, WordPiece with MPNet's <s>
- * and </s>, XLM-R's Unigram): Hugging Face's ids (the fast tokenizers
- * sentence-transformers runs) of 230 varied texts (430 for the Unigram
- * one: tools/make_tiny_models.py's unigram_texts() on what its
- * normalisation changes), through tokenizer.json and through vocab.txt
+ * and </s>, XLM-R's Unigram; tools/make_tiny_modernbert.py: byte-level BPE
+ * with [CLS] and [SEP] by TemplateProcessing, tokenizer.json alone):
+ * Hugging Face's ids (the fast tokenizers sentence-transformers runs) of
+ * 230 varied texts (430 for the Unigram one: tools/make_tiny_models.py's
+ * unigram_texts() on what its normalisation changes), through
+ * tokenizer.json and through vocab.txt
  * where the folder takes it (clf_sentence_folder_tokenizer_file: not for
  * MPNet, whose vocab.txt says nothing of its special tokens), with the
  * folder's own settings (clf_sentence_folder_tokenizer_params: its
@@ -398,7 +400,7 @@ START_TEST(test_trained_vocabularies)
     cJSON *root = cJSON_Parse(json);
     ck_assert_msg(root != NULL, "tiny-models.json does not parse");
     const cJSON *toks = cJSON_GetObjectItemCaseSensitive(root, "tokenizers"), *tk;
-    ck_assert_int_eq(cJSON_GetArraySize(toks), 5);
+    ck_assert_int_eq(cJSON_GetArraySize(toks), 6);
     int32_t ids[512];
     cJSON_ArrayForEach(tk, toks)
     {
@@ -419,7 +421,8 @@ START_TEST(test_trained_vocabularies)
         const bool use_txt = strstr(chosen, "vocab.txt") != NULL;
         /* xlmr-mean: a Unigram tokenizer (no vocab.txt) */
         ck_assert_msg(use_txt == (!mpnet && !strstr(folder, "roberta") &&
-                                  !strstr(folder, "xlmr")), "%s", chosen);
+                                  !strstr(folder, "modernbert") && !strstr(folder, "xlmr")),
+                      "%s", chosen);
         clf_sentence_folder_destroy(f);
         p.max_length = 512;
         for (int file = use_txt ? 0 : 1; file < 2; file++) {

@@ -49,6 +49,7 @@ int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_senten
     char msg[1024];
     if (clf_sentence_folder_load(dir, sf, msg, sizeof msg) != CLF_OK)
         return cli_error("%s", msg);
+    s->sf = *sf;
     snprintf(s->model_dir, sizeof s->model_dir, "%s", clf_sentence_folder_model_dir(*sf));
     const char *tok = clf_sentence_folder_tokenizer_file(*sf);
     snprintf(s->tokenizer, sizeof s->tokenizer, "%s", tok ? tok : "");
@@ -93,11 +94,7 @@ bool embed_tokenizer_path(const struct embed_setup *s, char *path, size_t size)
 
 enum clf_status embed_setup_runner(struct clf_dp *dp, const struct embed_setup *s)
 {
-    enum clf_status st = clf_dp_set_pooling(dp, s->pooling, 0, s->normalize);
-    if (st == CLF_OK && s->n_dense)
-        st = clf_dp_set_dense(dp, s->dense, s->n_dense);
-    if (st == CLF_OK)
-        st = clf_dp_set_pooling(dp, s->pooling, s->dims, s->normalize);
+    enum clf_status st = clf_dp_set_folder(dp, s->sf, s->pooling, s->normalize, s->dims);
     if (st == CLF_OK)
         st = clf_dp_set_pooling_skip(dp, s->pool_skip);
     return st;

@@ -27,6 +27,7 @@ struct embed_setup {
     int64_t pool_skip;        /* tokens left out of the pooling (embed_prompt_skip) */
     struct clf_dense_layer dense[8]; /* the folder's Dense modules (weights the folder's) */
     size_t n_dense;
+    const struct clf_sentence_folder *sf; /* the folder itself (embed_setup_folder's *sf) */
 };
 
 /* What the folder dir says (clf_sentence_folder_load), into *s: its model
@@ -45,9 +46,8 @@ enum clf_status embed_prompt_skip(struct embed_setup *s, struct clf_tokenizer *t
  * there is neither. */
 bool embed_tokenizer_path(const struct embed_setup *s, char *path, size_t size);
 
-/* A BERT runner's pooling, Dense layers and truncation as s says: the
- * modes first (the Dense layers take the pooled width), then the Dense
- * layers, then the truncation against their output; the tokens left out
+/* A BERT runner's pooling, Dense layers and truncation as the folder and
+ * the options say (clf_dp_set_folder), and the tokens left out
  * (s->pool_skip). */
 enum clf_status embed_setup_runner(struct clf_dp *dp, const struct embed_setup *s);
 

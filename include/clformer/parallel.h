@@ -437,6 +437,22 @@ CLF_API enum clf_status clf_dp_set_pooling_skip(struct clf_dp *dp, int64_t token
 CLF_API enum clf_status clf_dp_set_dense(struct clf_dp *dp, const struct clf_dense_layer *layers,
                                          size_t n);
 
+/**
+ * A BERT runner set up as a sentence-transformers folder says (f, from
+ * clf_sentence_folder_load): its pooling modes, its Dense layers and its
+ * normalisation, in that order, then dims columns kept (0: all; fewer:
+ * Matryoshka truncation, re-normalised when normalising). The one setup
+ * that `clformer embed`, `clformer serve` and the Python package share.
+ * modes 0 takes the folder's pooling, other bits override it; normalize
+ * < 0 takes the folder's Normalize, 0 or 1 overrides it. The prompt's
+ * tokens are clf_dp_embed_texts' affair (clf_embed_params.pool_prompt:
+ * clf_sentence_folder_include_prompt's). Errors as clf_dp_set_pooling's
+ * and clf_dp_set_dense's (a NULL f: CLF_E_INVALID_ARG); on failure the
+ * runner has no Dense layer.
+ */
+CLF_API enum clf_status clf_dp_set_folder(struct clf_dp *dp, const struct clf_sentence_folder *f,
+                                          unsigned modes, int normalize, int64_t dims);
+
 /** The columns of one text's embedding (clf_dp_set_pooling's; d_model by
  *  default), or 0 for an encoder's runner or NULL. */
 CLF_API int64_t clf_dp_embed_dim(const struct clf_dp *dp);

@@ -682,6 +682,39 @@ enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, int64_t di
     return CLF_OK;
 }
 
+enum clf_status clf_dp_set_folder(struct clf_dp *dp, const struct clf_sentence_folder *f,
+                                  unsigned modes, int normalize, int64_t dims)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    if (!f)
+        return clf_fail(dp->m[0].ctx, CLF_E_INVALID_ARG, "pooling: no sentence-transformers folder");
+    if (!modes)
+        modes = clf_sentence_folder_pooling(f);
+    const bool norm = normalize < 0 ? clf_sentence_folder_normalize(f) : normalize != 0;
+    const size_t n = clf_sentence_folder_dense_count(f);
+    struct clf_dense_layer *dense = n ? calloc(n, sizeof *dense) : NULL;
+    if (n && !dense)
+        return clf_fail(dp->m[0].ctx, CLF_E_OUT_OF_MEMORY, "no memory for the Dense layers");
+    enum clf_status st = CLF_OK;
+    for (size_t i = 0; st == CLF_OK && i < n; i++)
+        st = clf_sentence_folder_dense(f, i, &dense[i]);
+    /* the modes first: the Dense layers take the pooled width; then the
+       truncation against their output */
+    if (st == CLF_OK)
+        st = clf_dp_set_dense(dp, NULL, 0);
+    if (st == CLF_OK)
+        st = clf_dp_set_pooling(dp, modes, 0, norm);
+    if (st == CLF_OK)
+        st = clf_dp_set_dense(dp, dense, n);
+    if (st == CLF_OK)
+        st = clf_dp_set_pooling(dp, modes, dims, norm);
+    if (st != CLF_OK)
+        clf_dp_set_dense(dp, NULL, 0);
+    free(dense);
+    return st;
+}
+
 enum clf_status clf_dp_set_pooling_skip(struct clf_dp *dp, int64_t tokens)
 {
     if (!dp)
