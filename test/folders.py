@@ -9,8 +9,10 @@ summation orders than PyTorch's). Then folders that must fail, each with a
 message naming the file and the key or module at fault; those need the
 model (tools/fetch_model.sh). First, always, the small committed folders
 of test/models/ (tools/make_tiny_models.py: DistilBERT, a cased BERT with
-CLS pooling, RoBERTa, BERT with a Dense module, MPNet) against their
-sentence-transformers vectors.
+CLS pooling, RoBERTa, BERT with a Dense module, MPNet, XLM-RoBERTa with a
+Unigram tokenizer) against their
+sentence-transformers vectors, and what --describe names as their
+architecture and tokenizer.
 
     folders.py CLFORMER SOURCE_DIR
 """
@@ -147,6 +149,24 @@ def roberta_length(exe, srcdir, tmp):
     return not ok
 
 
+def tokenizer_kinds(exe, srcdir):
+    """--describe names each tiny folder's architecture and tokenizer."""
+    want = {"roberta-mean": ("roberta", "tokenizer.json (BPE)"),
+            "mpnet-mean": ("mpnet", "tokenizer.json (WordPiece)"),
+            "xlmr-mean": ("xlm-roberta", "tokenizer.json (Unigram)"),
+            "distilbert-mean": ("distilbert", "WordPiece (vocab.txt), uncased")}
+    failed = 0
+    for name, (arch, tok) in want.items():
+        r = subprocess.run([exe, "embed", "-m", os.path.join(srcdir, "test", "models", name),
+                            "--describe", "--json"], capture_output=True, text=True)
+        d = json.loads(r.stdout) if r.returncode == 0 else {}
+        got = (d.get("architecture"), d.get("tokenizer"))
+        print("%s %s --describe: %s (expected %s)" % ("ok  " if got == (arch, tok) else "FAIL",
+                                                     name, got, (arch, tok)))
+        failed += got != (arch, tok)
+    return failed
+
+
 def main():
     exe, srcdir = sys.argv[1], sys.argv[2]
     src = model_dir()
@@ -155,6 +175,7 @@ def main():
         failed += tiny_models(exe, srcdir, tmp)
         failed += prompt_left_out(exe, srcdir, tmp)
         failed += roberta_length(exe, srcdir, tmp)
+        failed += tokenizer_kinds(exe, srcdir)
     if not os.path.exists(os.path.join(src, "model.safetensors")):
         print("no model at %s (tools/fetch_model.sh): its variants skipped" % src)
         print("%d failure(s)" % failed)
@@ -218,10 +239,14 @@ ERRORS = [
     ("--no-truncate with a long text", {}, ["--no-truncate", "--max-seq-length", "4"],
      ["text 1", "longer than 4 tokens"]),
     ("--dimensions past the vector", {}, ["--dimensions", "385"], ["385", "384"]),
-    ("a Unigram tokenizer.json only",
+    ("a WordLevel tokenizer.json only",
+     {"vocab.txt": None, "tokenizer.json": {"model": {"type": "WordLevel", "vocab": {}},
+                                            "post_processor": {"type": "RobertaProcessing"}}},
+     [], ["tokenizer.json", "model \"WordLevel\"", "WordPiece", "BPE", "Unigram"]),
+    ("a Unigram tokenizer.json with an empty vocabulary",
      {"vocab.txt": None, "tokenizer.json": {"model": {"type": "Unigram", "vocab": []},
                                             "post_processor": {"type": "RobertaProcessing"}}},
-     [], ["tokenizer.json", "model \"Unigram\"", "WordPiece", "BPE"]),
+     [], ["tokenizer.json", "Unigram \"vocab\"", "non-empty"]),
     ("no tokenizer", {"vocab.txt": None, "tokenizer.json": None}, [],
      ["no vocab.txt nor tokenizer.json"]),
     ("an unknown similarity function",

@@ -2,7 +2,8 @@
  * BERT WordPiece tokenizer (clf_tokenizer_*).
  *
  * "unit": the trained vocabularies of test/models/ against Hugging Face's
- * ids (test/reference/tiny-models.json, 230 varied texts each); a tiny
+ * ids (test/reference/tiny-models.json, 230 varied texts each, 430 for
+ * XLM-R's Unigram; its own rules are test-unigram's); a tiny
  * vocabulary written to a temporary directory; each rule of
  * the algorithm (greedy longest match, "##" continuations, [UNK] for a word
  * with no match or too many characters, cleaning, lower-casing and accent
@@ -323,8 +324,8 @@ START_TEST(test_tokenizer_json)
         const char *json, *words;
         enum clf_status st;
     } bad[] = {
-        {"{\"model\": {\"type\": \"Unigram\", " TJ_VOCAB "}, " TJ_POST "}",
-         "model \"Unigram\"", CLF_E_UNSUPPORTED},
+        {"{\"model\": {\"type\": \"WordLevel\", " TJ_VOCAB "}, " TJ_POST "}",
+         "model \"WordLevel\"", CLF_E_UNSUPPORTED},
         {"{\"normalizer\": {\"type\": \"NFC\"}, \"model\": {\"type\": \"BPE\", \"merges\": [], "
          TJ_VOCAB "}, " TJ_POST "}", "normalizer \"NFC\" with BPE", CLF_E_UNSUPPORTED},
         {"{\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, \"model\": {\"type\": \"BPE\", "
@@ -383,9 +384,12 @@ END_TEST
 
 /* The trained vocabularies of test/models/ (tools/make_tiny_models.py:
  * WordPiece uncased and cased, byte-level BPE, WordPiece with MPNet's <s>
- * and </s>; tools/make_tiny_modernbert.py: byte-level BPE with [CLS] and
- * [SEP] by TemplateProcessing, tokenizer.json alone): Hugging Face's ids (the fast tokenizers sentence-transformers
- * runs) of 250 varied texts, through tokenizer.json and through vocab.txt
+ * and </s>, XLM-R's Unigram; tools/make_tiny_modernbert.py: byte-level BPE
+ * with [CLS] and [SEP] by TemplateProcessing, tokenizer.json alone):
+ * Hugging Face's ids (the fast tokenizers sentence-transformers runs) of
+ * 230 varied texts (430 for the Unigram one: tools/make_tiny_models.py's
+ * unigram_texts() on what its normalisation changes), through
+ * tokenizer.json and through vocab.txt
  * where the folder takes it (clf_sentence_folder_tokenizer_file: not for
  * MPNet, whose vocab.txt says nothing of its special tokens), with the
  * folder's own settings (clf_sentence_folder_tokenizer_params: its
@@ -396,7 +400,7 @@ START_TEST(test_trained_vocabularies)
     cJSON *root = cJSON_Parse(json);
     ck_assert_msg(root != NULL, "tiny-models.json does not parse");
     const cJSON *toks = cJSON_GetObjectItemCaseSensitive(root, "tokenizers"), *tk;
-    ck_assert_int_eq(cJSON_GetArraySize(toks), 5);
+    ck_assert_int_eq(cJSON_GetArraySize(toks), 6);
     int32_t ids[512];
     cJSON_ArrayForEach(tk, toks)
     {
@@ -415,8 +419,9 @@ START_TEST(test_trained_vocabularies)
         ck_assert_ptr_nonnull(chosen);
         const bool mpnet = strstr(folder, "mpnet") != NULL;
         const bool use_txt = strstr(chosen, "vocab.txt") != NULL;
+        /* xlmr-mean: a Unigram tokenizer (no vocab.txt) */
         ck_assert_msg(use_txt == (!mpnet && !strstr(folder, "roberta") &&
-                                  !strstr(folder, "modernbert")),
+                                  !strstr(folder, "modernbert") && !strstr(folder, "xlmr")),
                       "%s", chosen);
         clf_sentence_folder_destroy(f);
         p.max_length = 512;

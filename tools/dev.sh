@@ -130,7 +130,7 @@ fi
 # (work-group kernels, CLBlast among the GEMM candidates, no shipped tuning
 # defaults) on OpenCL 1.2's embedded profile, compiling from source at run
 # time. The suites that test the library on one device run; left out:
-#   spec, half, tokenizer  use no OpenCL (the first pass runs them)
+#   spec, half, tokenizer, unigram  use no OpenCL (the first pass runs them)
 #   man, cli-doc, api-docs, abi, install, layers, layers-self-test
 #                          check the docs, headers, symbols and build: no device
 #   example-*              check the example programs against the command,

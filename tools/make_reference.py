@@ -24,7 +24,10 @@ VENV = os.path.join(ROOT, "build-ref", "venv")
 # Versions that work with torch 1.13 (transformers >= 4.38 and
 # sentence-transformers >= 3 need newer torch); numpy < 2 because Debian's
 # torch is built against numpy 1.x.
-PINS = ["transformers==4.36.2", "sentence-transformers==2.3.1", "numpy<2"]
+# sentencepiece (which sentence-transformers 2.3.1 pulls in): pinned, for
+# tools/make_tiny_models.py's Unigram model to train the same each time.
+PINS = ["transformers==4.36.2", "sentence-transformers==2.3.1", "numpy<2",
+        "sentencepiece==0.2.3"]
 MAX_LENGTH = 256  # sentence_bert_config.json's max_seq_length
 
 LONG_WORD = "pneumonoultramicroscopicsilicovolcanoconiosis" * 3  # 135 chars

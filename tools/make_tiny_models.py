@@ -19,13 +19,24 @@ test-tokenizer (nothing is downloaded: the models are built here).
     2, its relative position bias scaled up 10x so that it matters) with an
     uncased WordPiece vocabulary of MPNet's special tokens (<s>, </s>,
     <pad>, [UNK], <mask>), mean pooling, Normalize;
+  - xlmr-mean: an XLM-RoBERTa (d 32, 2 layers, 4 heads, FFN 64, positions
+    from 2) with a SentencePiece Unigram model trained here (the sentences
+    below and MULTILINGUAL, normalisation nmt_nfkc) and converted as
+    transformers converts XLM-R's (XLMRobertaTokenizer to
+    XLMRobertaTokenizerFast: a Precompiled charsmap, Replace, Metaspace),
+    mean pooling, Normalize;
 both with seeded random weights (initializer_range 0.2, so that the layers
 do more than pass the embeddings on), saved by sentence-transformers
 itself. The goldens: each model's sentence-transformers embeddings of the
-texts, and each vocabulary's Hugging Face token ids (BertTokenizerFast,
-which sentence-transformers runs) of at least 200 varied texts.
+texts, and each vocabulary's Hugging Face token ids (the fast tokenizers
+sentence-transformers runs) of at least 200 varied texts (for xlmr-mean
+also unigram_texts(): what NFKC and SentencePiece's charsmap change).
 
-    build-ref/venv/bin/python tools/make_tiny_models.py
+    build-ref/venv/bin/python tools/make_tiny_models.py [NAME...]
+
+The `tokenizers` trainers order tied tokens differently from run to run, so
+a full run rewrites every WordPiece vocabulary; NAME... (e.g. xlmr-mean)
+rebuilds only those folders and replaces only their entries in the goldens.
 """
 import json
 import os
@@ -41,9 +52,12 @@ import tokenizers
 import torch
 import transformers
 from sentence_transformers import SentenceTransformer, models
+import sentencepiece
 from transformers import (BertConfig, BertModel, BertTokenizerFast, DistilBertConfig,
                           DistilBertModel, DistilBertTokenizerFast, MPNetConfig, MPNetModel,
-                          MPNetTokenizerFast, RobertaConfig, RobertaModel, RobertaTokenizerFast)
+                          MPNetTokenizerFast, RobertaConfig, RobertaModel, RobertaTokenizerFast,
+                          XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer,
+                          XLMRobertaTokenizerFast)
 from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -58,6 +72,23 @@ CORPUS = [
     "Sentence embeddings compare meanings.", "OpenCL kernels run on GPUs, CPUs and FPGAs.",
     "Numbers like 3.14159 and 2024 appear too.", "E-mail: someone@example.com, https://x.org/a?b=c",
     "Hello, world! How are you today?", "It's a beautiful day in the neighbourhood.",
+]
+
+# More scripts and forms for the Unigram model (not the other vocabularies:
+# their goldens stay as they were).
+MULTILINGUAL = [
+    "Der schnelle braune Fuchs springt über den faulen Hund.", "Ça va très bien, merci!",
+    "¿Dónde está la biblioteca? Ñandú y pingüino.", "Jeg har ingen penge, så øl er dyrt.",
+    "Łódź jest pięknym miastem, źdźbło trawy.", "Příliš žluťoučký kůň úpěl ďábelské ódy.",
+    "Türkçe ve İngilizce dillerini öğreniyorum.", "Tiếng Việt có dấu: người, được, những.",
+    "Это предложение на русском языке, съешь же ещё этих мягких булок.",
+    "Η γρήγορη καφέ αλεπού πηδάει πάνω από τον τεμπέλη σκύλο.",
+    "我们今天去公园散步，天气很好。", "日本語の文章：ひらがな、カタカナ、漢字。",
+    "한국어 문장입니다. 안녕하세요, 반갑습니다.", "العربية لغة جميلة، مرحبا بالعالم.",
+    "עברית היא שפה שמית.", "हिन्दी में यह एक वाक्य है।", "ภาษาไทยไม่มีช่องว่างระหว่างคำ",
+    "Full-width ＡＢＣ １２３ and ligatures ﬁ ﬂ ﬀ, circled ① ② ③, ㎞ ㎏ ℃ № ™.",
+    "Emoji: 🙂 👍🏽 👨‍👩‍👧 🇫🇷 ❤️ and symbols © ® ° ± × ÷ € £ ¥.",
+    "Combining: e\u0301 a\u0308 n\u0303, precomposed: é ä ñ; Å Å Ω Ω.",
 ]
 
 
@@ -86,6 +117,53 @@ def train_bpe(size):
                               merges_file=os.path.join(d, "merges.txt"))
     shutil.rmtree(d)
     return hf
+
+
+def train_unigram(size):
+    """A SentencePiece Unigram model (nmt_nfkc, XLM-R's special-piece
+    layout: <unk> 0, <s> 1, </s> 2) trained on the corpus and MULTILINGUAL,
+    as XLM-R's slow and fast Hugging Face tokenizers."""
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "sentencepiece.bpe.model")
+    with open(path, "wb") as f:
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter((CORPUS + MULTILINGUAL) * 4), model_writer=f,
+            vocab_size=size, model_type="unigram", normalization_rule_name="nmt_nfkc",
+            character_coverage=1.0, hard_vocab_limit=False, num_threads=1,
+            minloglevel=2, seed_sentencepiece_size=20000)
+    hf = XLMRobertaTokenizerFast(vocab_file=path)
+    shutil.rmtree(d)
+    return hf
+
+
+def unigram_texts():
+    """Texts on what a Unigram tokenizer's normalisation does: NFKC's
+    full-width forms, ligatures, compatibility characters, combining
+    sequences (grapheme clusters), control characters, white-space runs of
+    every kind, CRLF, very long words, scripts without spaces."""
+    rng = random.Random(4321)
+    fixed = list(MULTILINGUAL) + [
+        "ＡＢＣ１２３！？", "ﬁnancial ﬂow ﬀ ﬃ ﬄ ﬅ ﬆ", "① ⑳ ㈱ ㍿ ㎞ ㎡ ℡ ™ ℃ ℉ Ⅻ ⅻ ½ ¼ ¾ x² H₂O",
+        "e\u0301e\u0301 a\u0308\u0301 n\u0303\u0323", "\u1100\u1161\u11a8 가각 각",
+        "a\r\nb\rc\nd", "\r\n\r\n", "tab\there\vvertical\fform", "\x01\x02\x7f\x85\x9f",
+        "zero\u200bwidth\u200cnon\u200djoiner\u2060word\ufeffbom", "soft\u00adhyphen",
+        "\u3000ideographic\u3000space\u3000", "a\u2028line\u2029para", "   leading", "trailing   ",
+        " ", "", "▁", "▁▁word", "a ▁ b", "<s>", "</s>", "<unk>", "<pad>", " <mask> ", "<mask>x",
+        "＜s＞ ＜/s＞", "x" * 300, "ab" * 150, "pneumonoultramicroscopicsilicovolcanoconiosis",
+        "👨‍👩‍👧‍👦👍🏽🏳️‍🌈🇯🇵", "ﷺ ﷽", "Ǆ ǅ ǆ Ǳ ǲ ǳ Ĳ ĳ Ŀ ŀ", "ｶﾀｶﾅ ﾊﾟﾋﾟ", "…‥‼⁇⁈", "ℌℍℎ 𝐀𝐁𝐂 𝔸𝔹",
+        "Ω K Å", "İı ẞß ﬅ", "\ud7a3\uac00", "\U0001F600\U0010FFFD", "\ue000private",
+        "mixed日本語and English와 한국어", "१२३ ١٢٣ ๑๒๓", "e\u0301\u0301\u0301\u0301\u0301",
+    ]
+    pool = ["ａ", "Ｚ", "ﬁ", "①", "㎞", "e\u0301", "\u1100\u1161", "\r\n", "\t", "\u3000",
+            "\u00a0", "\u2003", "  ", "\u200b", "\x07", "é", "東京", "한국", "😀", "👍🏽",
+            "<s>", "</s>", " <mask>", "Ⅻ", "½", "™", "ß", "İ", "ǅ", "▁", "x²", "\ufeff"]
+    words = " ".join(CORPUS + MULTILINGUAL).split()
+    texts = list(fixed)
+    while len(texts) < 200:
+        n = rng.randint(1, 10)
+        pick = [rng.choice(words) if rng.random() < 0.6 else rng.choice(pool) for _ in range(n)]
+        texts.append(rng.choice([" ", "", "  ", "\n"]).join(pick))
+    return texts
 
 
 def token_texts():
@@ -129,8 +207,9 @@ def tidy(dest):
     """Drops what clformer does not read and sentence-transformers can do
     without (a README), so that the folders stay small; a Dense module's
     weights become model.safetensors (as sentence-transformers 3 saves
-    them; this 2.3.1 writes a pickle, which clformer refuses)."""
-    for f in ["README.md"]:
+    them; this 2.3.1 writes a pickle, which clformer refuses); the
+    SentencePiece model, which tokenizer.json holds converted."""
+    for f in ["README.md", "sentencepiece.bpe.model"]:
         p = os.path.join(dest, f)
         if os.path.exists(p):
             os.remove(p)
@@ -144,12 +223,14 @@ def tidy(dest):
 
 
 def main():
+    only = sys.argv[1:]
     torch.manual_seed(20261206)
     uncased = train_vocab(True, 400, DistilBertTokenizerFast)
     cased = train_vocab(False, 500, BertTokenizerFast)
     bpe = train_bpe(600)
     mpnet_tok = train_vocab(True, 400, MPNetTokenizerFast,
                             ("<s>", "<pad>", "</s>", "[UNK]", "<mask>"))
+    unigram = train_unigram(700)
     out = {"generator": "tools/make_tiny_models.py",
            "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                         "tokenizers": tokenizers.__version__,
@@ -181,8 +262,17 @@ def main():
                      num_attention_heads=4, intermediate_size=64, max_position_embeddings=66,
                      initializer_range=0.2),
          MPNetModel, "mean", True, 64),
+        ("xlmr-mean", unigram,
+         XLMRobertaConfig(vocab_size=len(unigram), hidden_size=32, num_hidden_layers=2,
+                          num_attention_heads=4, intermediate_size=64, max_position_embeddings=66,
+                          type_vocab_size=1, pad_token_id=1, initializer_range=0.2),
+         XLMRobertaModel, "mean", True, 64),
     ]
     for name, tok, cfg, cls, pooling, normalize, max_seq, *dense in specs:
+        if only and name not in only:
+            continue
+        if cls is XLMRobertaModel:  # its own seed: the same weights built alone
+            torch.manual_seed(22)
         tmp = tempfile.mkdtemp()
         model = cls(cfg).eval()
         if cls is MPNetModel:  # a bias of a few units, as trained ones have
@@ -201,14 +291,26 @@ def main():
         print(f"{name}: {e.shape}", file=sys.stderr)
     texts = token_texts()
     for name, tok in [("distilbert-mean", uncased), ("bert-cased-cls", cased),
-                      ("roberta-mean", bpe), ("mpnet-mean", mpnet_tok)]:
-        ids = [tok(t, truncation=True, max_length=512)["input_ids"] for t in texts]
-        out["tokenizers"].append({"folder": "test/models/" + name, "texts": texts, "ids": ids})
+                      ("roberta-mean", bpe), ("mpnet-mean", mpnet_tok), ("xlmr-mean", unigram)]:
+        if only and name not in only:
+            continue
+        these = texts + unigram_texts() if tok is unigram else texts
+        ids = [tok(t, truncation=True, max_length=512)["input_ids"] for t in these]
+        out["tokenizers"].append({"folder": "test/models/" + name, "texts": these, "ids": ids})
     # MPNet's relative position buckets as torch computes them (test-bert)
     rel = torch.arange(-1023, 1024)[None, :]
     out["mpnet_buckets"] = {"first": -1023,
                             "buckets": MPNetEncoder.relative_position_bucket(rel)[0].tolist()}
-    with open(os.path.join(ROOT, "test", "reference", "tiny-models.json"), "w") as f:
+    gold = os.path.join(ROOT, "test", "reference", "tiny-models.json")
+    if only:  # the other entries as they were
+        with open(gold) as f:
+            old = json.load(f)
+        for key, name in (("models", "name"), ("tokenizers", "folder")):
+            new = {e[name]: e for e in out[key]}
+            kept = [new.pop(e[name], e) for e in old[key]]
+            out[key] = kept + list(new.values())
+        out["versions"] = old["versions"]
+    with open(gold, "w") as f:
         json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
 

@@ -290,7 +290,15 @@ struct clf_tokenizer;
  * post_processor "<s> $A </s>" (RobertaProcessing or TemplateProcessing),
  * up to 8 added tokens split out of the text first (lstrip and rstrip
  * absorbing Unicode White_Space, as Hugging Face); p's lower_case and max_word_chars do not
- * apply. Any other component (Unigram, other normalizers, ...) is
+ * apply. Or Unigram (XLM-RoBERTa's SentencePiece conversion: Kudo 2018):
+ * model Unigram ([piece, score] vocab, unk_id, byte_fallback; the best
+ * segmentation by Viterbi, unknown characters at the lowest score minus 10
+ * and fused), normalizers Precompiled (SentencePiece's charsmap, applied per
+ * grapheme cluster as Hugging Face does), Replace (a literal, or a regex
+ * "c+" / "c{n,}") and Strip, alone or in a Sequence, pre_tokenizer Metaspace,
+ * post_processor "<s> $A </s>", up to 8 added tokens (a "normalized" one
+ * matched on the normalised text); p's lower_case and max_word_chars do not
+ * apply. Any other component (WordLevel, other normalizers, ...) is
  * CLF_E_UNSUPPORTED naming it.
  * vocab.txt must hold [CLS], [SEP], [UNK] and [PAD] ([MASK] is optional),
  * tokenizer.json the tokens its post-processor and model name

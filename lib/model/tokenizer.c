@@ -37,7 +37,9 @@
 #include <utf8proc.h>
 
 #include "bpe.h"
+#include "grow.h"
 #include "strtab.h"
+#include "unigram.h"
 #include "tokenizer.h"
 #include "io.h"
 #include "../runtime/abi.h"
@@ -51,6 +53,7 @@ struct tok_special {
     int32_t id;
     bool lstrip, rstrip; /* white space before (after) it absorbed */
     bool fold;           /* matched ASCII-case-blind (a normalized token, lower-casing) */
+    bool after_norm;     /* Unigram: matched on the normalised text (a normalized token) */
 };
 
 struct clf_tokenizer {
@@ -62,6 +65,7 @@ struct clf_tokenizer {
     int32_t cls, sep, unk;   /* unk -1: none (byte-level BPE needs none) */
     int32_t max_id;          /* the vocabulary's largest id (-1: empty) */
     struct clf_bpe *bpe;     /* byte-level BPE (tokenizer.json), else WordPiece */
+    struct clf_unigram *uni; /* Unigram (tokenizer.json), else WordPiece or BPE */
     struct tok_special specials[TOK_MAX_SPECIALS];
     size_t n_specials;
 };
@@ -211,21 +215,25 @@ static enum clf_status load_json(struct clf_ctx *ctx, struct clf_tokenizer *t, c
         p->max_word_chars = v.max_word_chars;
     if (v.bpe)
         t->bpe = clf_bpe_create(v.merges, v.m_off, v.m_len, v.n_merges, v.add_prefix_space);
+    if (v.unigram)
+        t->uni = clf_unigram_create(v.score, v.len, v.n, v.unk_id, v.byte_fallback, &v.spm);
     /* the post-processor's tokens, the model's unknown token (WordPiece's
      * always, BPE's when it has one), the added tokens */
     t->cls = tok_lookup(t, v.cls, strlen(v.cls));
     t->sep = tok_lookup(t, v.sep, strlen(v.sep));
-    t->unk = *v.unk ? tok_lookup(t, v.unk, strlen(v.unk)) : -1;
+    t->unk = v.unigram ? v.unk_id : *v.unk ? tok_lookup(t, v.unk, strlen(v.unk)) : -1;
     for (size_t i = 0; i < v.n_added; i++) {
         struct tok_special *sp = &t->specials[t->n_specials++];
         memcpy(sp->text, v.added[i].text, sizeof sp->text);
         sp->len = strlen(sp->text);
         sp->id = v.added[i].id;
         sp->lstrip = v.added[i].lstrip, sp->rstrip = v.added[i].rstrip;
-        sp->fold = v.added[i].normalized && !v.bpe && p->lower_case;
+        sp->fold = v.added[i].normalized && !v.bpe && !v.unigram && p->lower_case;
+        sp->after_norm = v.added[i].normalized && v.unigram;
     }
-    if (v.bpe && !t->bpe)
-        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the merges", path);
+    if ((v.bpe && !t->bpe) || (v.unigram && !t->uni))
+        st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the %s", path,
+                      v.bpe ? "merges" : "Unigram model");
     else if (t->cls < 0 || t->sep < 0 || (*v.unk && t->unk < 0))
         st = clf_fail(ctx, CLF_E_FORMAT, "%s: the vocabulary lacks %s", path,
                       t->cls < 0 ? v.cls : t->sep < 0 ? v.sep : v.unk);
@@ -313,6 +321,7 @@ void clf_tokenizer_destroy(struct clf_tokenizer *t)
     clf_strtab_free(&t->vocab);
     free(t->strings);
     clf_bpe_destroy(t->bpe);
+    clf_unigram_destroy(t->uni);
     struct clf_ctx *ctx = t->ctx;
     free(t);
     clf_ctx_unref(ctx);
@@ -404,28 +413,13 @@ struct tok_run {
     bool missing; /* BPE: a symbol not in the vocabulary */
 };
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = c;
-    return true;
-}
-
 static void emit(struct tok_run *r, int32_t id)
 {
     if (r->n >= r->limit) {
         r->truncated = true;
         return;
     }
-    if (!grow((void **)&r->body, &r->body_cap, r->n + 1, sizeof *r->body)) {
+    if (!clf_grow((void **)&r->body, &r->body_cap, r->n + 1, sizeof *r->body)) {
         r->oom = true;
         return;
     }
@@ -443,9 +437,9 @@ static void wordpiece(struct tok_run *r, const int32_t *w, size_t n)
         emit(r, t->unk);
         return;
     }
-    if (!grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1) ||
-        !grow((void **)&r->offs, &r->offs_cap, n + 1, sizeof *r->offs) ||
-        !grow((void **)&r->key, &r->key_cap, 4 * n + 2, 1)) {
+    if (!clf_grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1) ||
+        !clf_grow((void **)&r->offs, &r->offs_cap, n + 1, sizeof *r->offs) ||
+        !clf_grow((void **)&r->key, &r->key_cap, 4 * n + 2, 1)) {
         r->oom = true;
         return;
     }
@@ -501,7 +495,7 @@ static void basic_word(struct tok_run *r, const int32_t *w, size_t n)
     if (r->t->p.lower_case) {
         /* Lower-case into UTF-8, then NFD (canonical decomposition with
          * canonical ordering) back to code points. */
-        if (!grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1)) {
+        if (!clf_grow((void **)&r->bytes, &r->bytes_cap, 4 * n, 1)) {
             r->oom = true;
             return;
         }
@@ -519,7 +513,7 @@ static void basic_word(struct tok_run *r, const int32_t *w, size_t n)
             }
             if ((size_t)k <= r->nfd_cap)
                 break;
-            if (!grow((void **)&r->nfd, &r->nfd_cap, (size_t)k, sizeof *r->nfd)) {
+            if (!clf_grow((void **)&r->nfd, &r->nfd_cap, (size_t)k, sizeof *r->nfd)) {
                 r->oom = true;
                 return;
             }
@@ -561,22 +555,13 @@ static void basic_segment(struct tok_run *r, const char *s, size_t len)
                 basic_word(r, &c, 1);
             continue;
         }
-        if (!grow((void **)&r->cps, &r->cps_cap, n + 1, sizeof *r->cps)) {
+        if (!clf_grow((void **)&r->cps, &r->cps_cap, n + 1, sizeof *r->cps)) {
             r->oom = true;
             return;
         }
         r->cps[n++] = c;
     }
     basic_word(r, r->cps, n);
-}
-
-/* Unicode's White_Space (Rust's char::is_whitespace, which Hugging Face's
- * lstrip / rstrip use). */
-static bool is_white_space(utf8proc_int32_t c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
 }
 
 /* The end of text[seg, end) less its trailing white space. */
@@ -589,7 +574,7 @@ static size_t trim_end(const char *text, size_t seg, size_t end)
         utf8proc_int32_t c = -1;
         utf8proc_iterate((const utf8proc_uint8_t *)text + start, (utf8proc_ssize_t)(end - start),
                          &c);
-        if (!is_white_space(c))
+        if (!clf_is_white_space(c))
             break;
         end = start;
     }
@@ -603,7 +588,7 @@ static size_t trim_start(const char *text, size_t i, size_t len)
         utf8proc_int32_t c = -1;
         utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
                                               (utf8proc_ssize_t)(len - i), &c);
-        if (n <= 0 || !is_white_space(c))
+        if (n <= 0 || !clf_is_white_space(c))
             break;
         i += (size_t)n;
     }
@@ -622,20 +607,6 @@ static bool bpe_emit(void *user, int32_t id)
     return !r->oom;
 }
 
-/* One segment (no special token inside): BERT's BasicTokenizer and
- * WordPiece, or byte-level BPE. */
-static void segment(struct tok_run *r, const char *s, size_t len)
-{
-    if (!r->t->bpe) {
-        basic_segment(r, s, len);
-        return;
-    }
-    const struct clf_bpe_sink sink = {r, bpe_lookup, bpe_emit};
-    int rc = clf_bpe_segment(r->t->bpe, s, len, &sink);
-    r->oom |= rc < 0;
-    r->missing |= rc > 0;
-}
-
 /* Whether n bytes of a and b agree with ASCII letters' case folded. */
 static bool ascii_ci_equal(const char *a, const char *b, size_t n)
 {
@@ -651,31 +622,40 @@ static bool ascii_ci_equal(const char *a, const char *b, size_t n)
     return true;
 }
 
-/* clf_tokenizer_encode of len bytes (NUL bytes included: the WordPiece
- * cleaner drops U+0000 as BERT's does, byte-level BPE maps byte 0 to its
- * symbol as GPT-2's does). */
-static enum clf_status encode_bytes(struct clf_tokenizer *t, const char *text, size_t len,
-                                    int32_t *ids, size_t cap, size_t *n, bool *truncated)
-{
-    if (!n || (!ids && cap > 0))
-        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: n or ids is NULL");
-    if (!utf8_valid(text, len))
-        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: invalid UTF-8");
+static void segment(struct tok_run *r, const char *s, size_t len, bool at_start);
 
-    struct tok_run r = {.t = t, .limit = (size_t)t->p.max_length - 2};
-    /* A "normalized" added token is matched by HF on the normalised text:
-     * with lower-casing, "<S>" is MPNet's "<s>". clformer folds ASCII case
-     * only (a special token's other characters, accents stripped or
-     * control characters dropped inside it, are compared as written). */
-    /* Segments between the special tokens written in the text (HF's
-     * added-token split; an lstrip / rstrip token absorbs the white space,
-     * Unicode's White_Space, before / after it). The specials are matched byte-wise on whole
-     * UTF-8 strings, so a match never splits a character. */
+/* A part between added tokens: a segment of the text, or (after_norm) a
+ * Unigram's normalised text for its pre-tokenizer and model. */
+static void part(struct tok_run *r, const char *s, size_t len, bool after_norm, bool at_start)
+{
+    if (!after_norm) {
+        segment(r, s, len, at_start);
+        return;
+    }
+    const struct clf_bpe_sink sink = {r, bpe_lookup, bpe_emit};
+    r->oom |= clf_unigram_pieces(r->t->uni, s, len, at_start, &sink) < 0;
+}
+
+/* Segments between the added tokens written in the text (HF's added-token
+ * split; an lstrip / rstrip token absorbs the white space, Unicode's
+ * White_Space, before / after it), each tokenised: the text as given and
+ * the tokens not after_norm, or (Unigram) a segment's normalised text and
+ * the after_norm ones, whose parts go to the model. The tokens are matched
+ * byte-wise on whole UTF-8 strings, so a match never splits a character.
+ * A "normalized" WordPiece token is matched by HF on the normalised text:
+ * with lower-casing, "<S>" is MPNet's "<s>". clformer folds ASCII case only
+ * there (a special token's other characters, accents stripped or control
+ * characters dropped inside it, are compared as written). at_start: text
+ * begins the input. */
+static void split_added(struct tok_run *r, const char *text, size_t len, bool after_norm,
+                        bool at_start)
+{
+    const struct clf_tokenizer *t = r->t;
     size_t seg = 0;
-    for (size_t i = 0; i < len && !r.oom && !r.missing;) {
+    for (size_t i = 0; i < len && !r->oom && !r->missing;) {
         const struct tok_special *sp = NULL;
         for (size_t k = 0; k < t->n_specials && !sp; k++)
-            if (len - i >= t->specials[k].len &&
+            if (t->specials[k].after_norm == after_norm && len - i >= t->specials[k].len &&
                 (t->specials[k].fold ? ascii_ci_equal(text + i, t->specials[k].text,
                                                        t->specials[k].len)
                                      : memcmp(text + i, t->specials[k].text,
@@ -688,15 +668,54 @@ static enum clf_status encode_bytes(struct clf_tokenizer *t, const char *text, s
         size_t end = i;
         if (sp->lstrip)
             end = trim_end(text, seg, end);
-        segment(&r, text + seg, end - seg);
-        emit(&r, sp->id);
+        part(r, text + seg, end - seg, after_norm, at_start && seg == 0);
+        emit(r, sp->id);
         i += sp->len;
         if (sp->rstrip)
             i = trim_start(text, i, len);
         seg = i;
     }
-    if (!r.oom && !r.missing)
-        segment(&r, text + seg, len - seg);
+    if (!r->oom && !r->missing)
+        part(r, text + seg, len - seg, after_norm, at_start && seg == 0);
+}
+
+/* One segment (no added token inside; at_start: it begins the text):
+ * BERT's BasicTokenizer and WordPiece, byte-level BPE, or Unigram's
+ * normalizers and then its normalised added tokens split out. */
+static void segment(struct tok_run *r, const char *s, size_t len, bool at_start)
+{
+    if (r->t->uni) {
+        struct clf_bytes norm = {0};
+        if (!clf_unigram_normalize(r->t->uni, s, len, &norm))
+            r->oom = true;
+        else if (norm.n) /* (an empty text has no buffer) */
+            split_added(r, norm.p, norm.n, true, at_start);
+        free(norm.p);
+        return;
+    }
+    if (!r->t->bpe) {
+        basic_segment(r, s, len);
+        return;
+    }
+    const struct clf_bpe_sink sink = {r, bpe_lookup, bpe_emit};
+    int rc = clf_bpe_segment(r->t->bpe, s, len, &sink);
+    r->oom |= rc < 0;
+    r->missing |= rc > 0;
+}
+
+/* clf_tokenizer_encode of len bytes (NUL bytes included: the WordPiece
+ * cleaner drops U+0000 as BERT's does, byte-level BPE maps byte 0 to its
+ * symbol as GPT-2's does). */
+static enum clf_status encode_bytes(struct clf_tokenizer *t, const char *text, size_t len,
+                                    int32_t *ids, size_t cap, size_t *n, bool *truncated)
+{
+    if (!n || (!ids && cap > 0))
+        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: n or ids is NULL");
+    if (!utf8_valid(text, len))
+        return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: invalid UTF-8");
+
+    struct tok_run r = {.t = t, .limit = (size_t)t->p.max_length - 2};
+    split_added(&r, text, len, false, true);
 
     enum clf_status st = CLF_OK;
     if (r.oom)

@@ -8,6 +8,7 @@
 
 #include "clformer.h"
 #include "io.h"
+#include "unigram.h"
 
 /* The most ids one text gives (its params' max_length): the capacity
  * clf_tokenizer_encode needs. */
@@ -41,7 +42,12 @@ struct clf_tok_vocab {
     size_t n;
     uint32_t *off, *len;
     int32_t *id;
-    bool bpe;                    /* byte-level BPE, else WordPiece */
+    bool bpe;                    /* byte-level BPE, else WordPiece (or Unigram) */
+    bool unigram;                /* Unigram: id[i] = i, of score[i] */
+    double *score;
+    int32_t unk_id;              /* Unigram: its unknown piece */
+    bool byte_fallback;          /* Unigram: unknowns as <0xNN> pieces */
+    struct clf_spm_text spm;     /* Unigram: its normalizers and Metaspace */
     char *merges;                /* BPE: n_merges "left right" strings, rank order */
     size_t n_merges;
     uint32_t *m_off, *m_len;
@@ -64,11 +70,26 @@ struct clf_tok_vocab {
  *    continuing prefix or end-of-word suffix), no normalizer,
  *    pre-tokenizer ByteLevel (use_regex), post-processor RobertaProcessing
  *    or TemplateProcessing "X $A Y", at most CLF_TOK_MAX_ADDED added
- *    tokens (single_word false).
+ *    tokens (single_word false);
+ *  - Unigram (XLM-RoBERTa's SentencePiece conversion): model Unigram
+ *    ([piece, score] vocabulary, unk_id, byte_fallback), normalizers
+ *    Precompiled, Replace and Strip (alone or in a Sequence), pre-tokenizer
+ *    Metaspace, post-processor as BPE's, added tokens as BPE's (a
+ *    "normalized" one split out of the normalised text).
  * Any other component is CLF_E_UNSUPPORTED naming it. The added tokens'
  * ids are left for the caller to check against the vocabulary. */
 enum clf_status clf_tok_vocab_read_json(struct clf_msg *m, const char *path,
                                         struct clf_tok_vocab *v);
 void clf_tok_vocab_free(struct clf_tok_vocab *v);
+
+/* tokenizer_json_unigram.c: a Unigram model's vocabulary into v (unigram
+ * set); the normalizer (none, one, or a Sequence) and the Metaspace
+ * pre-tokenizer into v->spm. cJSON values (cjson/cJSON.h). */
+struct cJSON;
+enum clf_status clf_tok_read_unigram(struct clf_msg *m, const char *path,
+                                     const struct cJSON *model, struct clf_tok_vocab *v);
+enum clf_status clf_tok_read_spm_text(struct clf_msg *m, const char *path,
+                                      const struct cJSON *norm, const struct cJSON *pre,
+                                      struct clf_tok_vocab *v);
 
 #endif

@@ -2,7 +2,8 @@
  * A tokenizer's vocabulary and settings from a Hugging Face tokenizer.json
  * (the `tokenizers` library's format: "normalizer", "pre_tokenizer",
  * "model", "post_processor", "added_tokens"), for clf_tokenizer_load: BERT's
- * WordPiece, or byte-level BPE (RoBERTa). Only the components
+ * WordPiece, byte-level BPE (RoBERTa), or Unigram (XLM-RoBERTa:
+ * tokenizer_json_unigram.c). Only the components
  * clf_tokenizer_encode implements are accepted; any other is an error
  * naming it, so that a tokenizer that would split text otherwise is never
  * run silently.
@@ -188,10 +189,12 @@ static enum clf_status read_model(struct clf_msg *m, const char *path, const cJS
 {
     const char *type = type_of(model);
     v->bpe = type && !strcmp(type, "BPE");
+    if (type && !strcmp(type, "Unigram"))
+        return clf_tok_read_unigram(m, path, model, v);
     if (!type || (strcmp(type, "WordPiece") && !v->bpe))
         return clf_msg_fail(m, CLF_E_UNSUPPORTED,
-                            "%s: model \"%s\": clformer reads WordPiece (BERT) and byte-level "
-                            "BPE (RoBERTa) tokenizers",
+                            "%s: model \"%s\": clformer reads WordPiece (BERT), byte-level "
+                            "BPE (RoBERTa) and Unigram (XLM-RoBERTa) tokenizers",
                             path, type ? type : "?");
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(model, "continuing_subword_prefix");
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(model, "unk_token");
@@ -278,7 +281,7 @@ static enum clf_status check_added(struct clf_msg *m, const char *path, const cJ
                                 "\"content\" and an \"id\" in [0, 2^31)", path);
         /* WordPiece: special tokens, matched on the text as written (HF
          * normalises the others first, which clformer does not) */
-        if (!v->bpe && !is_special(c->valuestring) &&
+        if (!v->bpe && !v->unigram && !is_special(c->valuestring) &&
             !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "special")))
             return clf_msg_fail(m, CLF_E_UNSUPPORTED,
                                 "%s: added_tokens: \"%s\": clformer splits out special tokens "
@@ -311,6 +314,8 @@ void clf_tok_vocab_free(struct clf_tok_vocab *v)
     free(v->merges);
     free(v->m_off);
     free(v->m_len);
+    free(v->score);
+    clf_spm_text_free(&v->spm);
     *v = (struct clf_tok_vocab){0};
 }
 
@@ -334,9 +339,12 @@ enum clf_status clf_tok_vocab_read_json(struct clf_msg *m, const char *path,
         st = clf_msg_fail(m, CLF_E_UNSUPPORTED, "%s: normalizer \"%s\" with BPE: clformer "
                           "runs byte-level BPE without one", path, type_of(norm) ? type_of(norm)
                                                                                 : "?");
+    else if (st == CLF_OK && v->unigram)
+        st = clf_tok_read_spm_text(m, path, norm,
+                                   cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), v);
     else if (st == CLF_OK && !v->bpe)
         st = check_normalizer(m, path, norm, v);
-    if (st == CLF_OK)
+    if (st == CLF_OK && !v->unigram)
         st = check_pre(m, path, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), v);
     if (st == CLF_OK)
         st = check_post(m, path, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), v);

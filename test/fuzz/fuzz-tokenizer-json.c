@@ -1,7 +1,8 @@
 /* libFuzzer harness: clf_tokenizer_load on the input as a Hugging Face
  * tokenizer.json (a path ending in ".json": a symlink to the input's
  * file), with a context, so that every failure must leave a message. What
- * loads (WordPiece or byte-level BPE) must tokenise a few fixed texts
+ * loads (WordPiece, byte-level BPE or Unigram, its charsmap walked at load)
+ * must tokenise a few fixed texts
  * (ASCII, accents, CJK, the specials written out, a long word) into
  * non-negative ids within max_length 16, the same special first and last
  * in each; a BPE vocabulary missing a byte's symbol may refuse a text
