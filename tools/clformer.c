@@ -13,6 +13,7 @@ int cmd_run(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -25,6 +26,7 @@ static const struct {
     {"bench", cmd_bench, "time ops against a CPU baseline measured in the same run"},
     {"analyze", cmd_analyze, "analyse a layer's attention (singular values, low-rank error)"},
     {"embed", cmd_embed, "sentence embeddings with a BERT model (all-MiniLM-L6-v2)"},
+    {"serve", cmd_serve, "an OpenAI-compatible embeddings server with dynamic batching"},
     {"tune", cmd_tune, "measure a job's GEMM and attention choices; share them"},
 };
 
