@@ -284,6 +284,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "clformer: %s: finishing the requests in flight\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
+    serve_batcher_hurry(b);
     serve_http_stop(h);
     serve_batcher_stop(b);
     pthread_mutex_destroy(&tok_lock);

@@ -137,7 +137,12 @@ enum clf_status serve_batcher_start(struct serve_device *devs, int n,
 bool serve_batcher_embed(struct serve_batcher *b, const struct serve_request *r, float *vecs,
                          struct serve_error *e);
 
-/* Lets the workers finish what is queued, joins them, frees b. */
+/* From now on the workers run what is queued at once, without waiting for
+ * their batches to fill (a shutdown has begun); requests are still taken. */
+void serve_batcher_hurry(struct serve_batcher *b);
+
+/* Lets the workers finish what is queued, joins them, frees b (later
+ * requests: 503). */
 void serve_batcher_stop(struct serve_batcher *b);
 
 /* ---- serve_metrics.c: counters and histograms for /metrics ---- */

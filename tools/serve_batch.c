@@ -52,6 +52,7 @@ struct serve_batcher {
     struct job *head, *tail;
     size_t queued;         /* requests in the queue */
     size_t queued_tokens;  /* ids of the untaken inputs */
+    bool hurry;    /* stopping soon: no waiting for batches to fill */
     bool stopping;
     struct serve_batch_params p;
     struct serve_metrics *mx;
@@ -154,13 +155,13 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&b->work, &b->lock);
         if (!b->head)
             break; /* stopping, and nothing left */
-        /* let the batch fill, up to the wait bound (not when stopping) */
+        /* let the batch fill, up to the wait bound (not when stopping soon) */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         const long long ns = until.tv_nsec + b->p.max_wait_ms * 1000000LL;
         until.tv_sec += (time_t)(ns / 1000000000LL);
         until.tv_nsec = (long)(ns % 1000000000LL);
-        while (b->head && !b->stopping && b->queued_tokens < (size_t)b->p.max_batch_tokens)
+        while (b->head && !b->hurry && b->queued_tokens < (size_t)b->p.max_batch_tokens)
             if (pthread_cond_timedwait(&b->work, &b->lock, &until) == ETIMEDOUT)
                 break;
         size_t tokens = 0;
@@ -253,12 +254,22 @@ bool serve_batcher_embed(struct serve_batcher *b, const struct serve_request *r,
     return true;
 }
 
+void serve_batcher_hurry(struct serve_batcher *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->lock);
+    b->hurry = true;
+    pthread_cond_broadcast(&b->work);
+    pthread_mutex_unlock(&b->lock);
+}
+
 void serve_batcher_stop(struct serve_batcher *b)
 {
     if (!b)
         return;
     pthread_mutex_lock(&b->lock);
-    b->stopping = true;
+    b->hurry = b->stopping = true;
     pthread_cond_broadcast(&b->work);
     pthread_mutex_unlock(&b->lock);
     for (int i = 0; i < b->n; i++) {
