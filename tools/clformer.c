@@ -46,7 +46,7 @@ static const struct {
     {"CLFORMER_PLAN", "intermediates' memory: auto, arena, pool, none"},
     {"CLFORMER_TUNE", "auto-tuning: off, fast (default), full"},
     {"CLFORMER_BINARIES", "program binaries in the cache: auto, on, off"},
-    {"CLFORMER_MODEL_DIR", "model of embed, bench model (all-MiniLM-L6-v2)"},
+    {"CLFORMER_MODEL_DIR", "model of embed, serve, bench model (all-MiniLM-L6-v2)"},
     {"XDG_CACHE_HOME", "the default cache is $XDG_CACHE_HOME/clformer"},
     {"HOME", "without XDG_CACHE_HOME: $HOME/.cache/clformer"},
     {"OMPI_COMM_WORLD_SIZE", "set by mpirun (Open MPI): run as one of its ranks"},
