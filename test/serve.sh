@@ -17,7 +17,7 @@ start() {
   "$exe" serve -m "$model" --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   pid=$!
   for _ in $(seq 600); do
-    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/$name.out")
+    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/$name.out" 2>/dev/null)
     [ -n "$port" ] && return 0
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
@@ -160,6 +160,32 @@ python3 -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) < 
   pass "SIGTERM ended the batch's wait" || fail "SIGTERM did not end the batch's wait"
 curl -s --max-time 5 "$url/health" >/dev/null && fail "the port still answers after exit" ||
   pass "the port is closed after exit"
+
+# Two devices (PoCL's CPU device twice, POCL_DEVICES), a worker each: 8
+# concurrent requests, each answer's vectors those of one device.
+ndev=$(env POCL_DEVICES="pthread pthread" "$exe" devices --json |
+  python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+if [ "$ndev" -ge 2 ]; then
+  export POCL_DEVICES="pthread pthread"
+  start two --devices cpu:0,cpu:1 --max-wait-ms 0 --max-batch-tokens 16
+  unset POCL_DEVICES
+  url=http://127.0.0.1:$port
+  for i in $(seq 8); do
+    curl -s -o "$tmp/two$i" --max-time 60 -X POST "$url/v1/embeddings" \
+      -d '{"input": ["a b", "hello world", "c", "hello world"]}' &
+  done
+  wait $(jobs -p | grep -v "^$pid$")
+  for i in $(seq 8); do
+    cp "$tmp/two$i" "$tmp/body"
+    json "two devices, request $i: one device's vectors" "all(max(abs(x - y) for x, y in zip(b['data'][k]['embedding'], json.load(open('$tmp/one.json'))['data'][0]['embedding'])) < 1e-6 for k in (1, 3))"
+  done
+  curl -s "$url/metrics" >"$tmp/body"
+  grep -q '^clformer_batch_inputs_count [1-9]' "$tmp/body" && pass "two devices: batches counted" ||
+    fail "two devices: no batch counted"
+  kill -TERM "$pid"; wait "$pid" || fail "two devices: exit $? after SIGTERM"
+else
+  echo "$ndev device(s) with POCL_DEVICES: the two-device case not run"
+fi
 
 # the command line
 expect 2 "--port 70000" -- "$exe" serve -m "$model" --port 70000

@@ -6,6 +6,7 @@ the client's errors carry the server's status and message.
 
 Usage: serve_openai.py PATH/TO/clformer   (exit 77 without the model)
 """
+import base64
 import os
 import signal
 import subprocess
@@ -31,6 +32,14 @@ def check(what, ok, detail=""):
     global fails
     print(("ok: " if ok else "FAIL: ") + what + ("" if ok else f" ({detail})"))
     fails += not ok
+
+
+def close(what, rows, want):
+    """Checks that rows equal want within TOL; returns them as an array."""
+    got = np.array(rows, dtype=np.float64)
+    err = np.abs(got - want).max() if got.shape == want.shape else float("inf")
+    check(f"{what} (max |diff| {err:.2g})", err <= TOL, got.shape)
+    return got
 
 
 def embed_npy(exe, model, tmp, *args):
@@ -59,34 +68,24 @@ def main():
             ref64 = embed_npy(exe, model, tmp, "--dimensions", "64")
         r = client.embeddings.create(model="all-MiniLM-L6-v2", input=TEXTS,
                                      encoding_format="float")
-        got = np.array([d.embedding for d in r.data])
-        err = np.abs(got - ref).max()
-        check(f"float vectors equal embed's (max |diff| {err:.2g})",
-              got.shape == ref.shape and err <= TOL, got.shape)
+        close("float vectors equal embed's", [d.embedding for d in r.data], ref)
         check("the answer's model, indices and usage",
               r.model == "all-MiniLM-L6-v2" and [d.index for d in r.data] == list(range(6))
               and r.usage.prompt_tokens == r.usage.total_tokens > 6 * 2, r)
         r = client.embeddings.create(model="m", input=TEXTS)  # the client asks for base64
-        got = np.array([d.embedding for d in r.data])
-        err = np.abs(got - ref).max()
-        check(f"base64 vectors equal embed's (max |diff| {err:.2g})",
-              got.shape == ref.shape and err <= TOL, got.shape)
+        close("base64 vectors (decoded by the client) equal embed's",
+              [d.embedding for d in r.data], ref)
         r = client.embeddings.create(model="m", input=TEXTS, encoding_format="base64")
-        raw = [np.frombuffer(__import__("base64").b64decode(d.embedding), dtype="<f4")
-               for d in r.data]
-        check("base64 is little-endian float32", all(v.shape == (384,) for v in raw),
-              [v.shape for v in raw])
+        close("base64 is embed's vectors as little-endian float32",
+              [np.frombuffer(base64.b64decode(d.embedding), dtype="<f4") for d in r.data], ref)
         r = client.embeddings.create(model="m", input=TEXTS, dimensions=64,
                                      encoding_format="float")
-        got = np.array([d.embedding for d in r.data])
-        err = np.abs(got - ref64).max()
-        check(f"dimensions 64 equals embed --dimensions 64 (max |diff| {err:.2g})",
-              got.shape == ref64.shape and err <= TOL, got.shape)
+        got = close("dimensions 64 equals embed --dimensions 64", [d.embedding for d in r.data],
+                    ref64)
         check("dimensions 64: unit vectors",
               np.abs(np.linalg.norm(got, axis=1) - 1).max() < 1e-6)
         r = client.embeddings.create(model="m", input=TEXTS[0], encoding_format="float")
-        check("one string", len(r.data) == 1 and
-              np.abs(np.array(r.data[0].embedding) - ref[0]).max() <= TOL)
+        close("one string", [d.embedding for d in r.data], ref[:1])
         try:
             client.embeddings.create(model="m", input=TEXTS, dimensions=385)
             check("dimensions 385 is refused", False, "no error")
