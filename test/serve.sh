@@ -144,7 +144,7 @@ url=http://127.0.0.1:$port
 curl -s -o "$tmp/held" -w '%{http_code}' --max-time 60 -X POST "$url/v1/embeddings" \
   -d '{"input": ["held", "request"]}' >"$tmp/held.code" &
 held=$!
-sleep 0.5
+sleep 1
 call 503 "a full queue (--max-queue 1)" -X POST "$url/v1/embeddings" -d '{"input": "x"}'
 json "503: code queue_full" "b['error']['code'] == 'queue_full' and b['error']['type'] == 'server_error'"
 call 503 "/embed, a full queue: TEI's Overloaded" -X POST "$url/embed" -d '{"inputs": "x"}'

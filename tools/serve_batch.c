@@ -211,8 +211,11 @@ enum clf_status serve_batcher_start(struct serve_device *devs, int n,
     b->mx = mx;
     b->n = n;
     for (int i = 0; i < n; i++) {
-        b->w[i] = (struct worker){.b = b, .dev = &devs[i]};
-        b->w[i].started = !pthread_create(&b->w[i].thread, NULL, worker_main, &b->w[i]);
+        /* room for a batch's first input at least: take() never fails on it */
+        b->w[i] = (struct worker){.b = b, .dev = &devs[i], .cap = 64};
+        b->w[i].slots = malloc(b->w[i].cap * sizeof *b->w[i].slots);
+        b->w[i].started = b->w[i].slots &&
+                          !pthread_create(&b->w[i].thread, NULL, worker_main, &b->w[i]);
         if (!b->w[i].started) {
             serve_batcher_stop(b);
             return CLF_E_OUT_OF_MEMORY;
