@@ -10,11 +10,12 @@ src=$2
 model=$src/test/models/distilbert-mean
 command -v curl >/dev/null || { echo "FAIL: no curl (Debian: curl)"; exit 1; }
 
-# start NAME ARGS...: a server in the background (pid in $pid), its port in
+# start NAME ARGS...: a server of $serve_model (default $model) in the
+# background (pid in $pid), its port in
 # $port once it prints "listening on http://127.0.0.1:PORT".
 start() {
   local name=$1; shift
-  "$exe" serve -m "$model" --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  "$exe" serve -m "${serve_model:-$model}" --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   pid=$!
   for _ in $(seq 600); do
     port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' "$tmp/$name.out" 2>/dev/null)
@@ -135,6 +136,31 @@ for want in 'clformer_requests_total{endpoint="/v1/embeddings",status="200"}' \
 done
 kill -TERM "$pid"; wait "$pid"; rc=$?
 [ "$rc" -eq 0 ] && pass "SIGTERM when idle: exit 0" || fail "SIGTERM when idle: exit $rc"
+
+# A folder whose default prompt is left out of the pooling (include_prompt
+# false): a text gets the prompt and the pooling skips it, as `embed` does;
+# token ids get neither (the folder's model without a prompt), also when
+# both kinds share a batch. "the of a" is [CLS] the of a [SEP] in its vocabulary.
+pf=$tmp/prompted
+cp -r "$model" "$pf"
+echo '{"prompts": {"query": "query: "}, "default_prompt_name": "query"}' \
+  >"$pf/config_sentence_transformers.json"
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["include_prompt"] = False
+json.dump(c, open(sys.argv[1], "w"))' "$pf/1_Pooling/config.json"
+"$exe" embed -m "$pf" --json "the of a" >"$tmp/prompted.json" 2>/dev/null &&
+  "$exe" embed -m "$model" --json "the of a" >"$tmp/plain.json" 2>/dev/null ||
+  fail "embed of the prompted folder"
+serve_model=$pf start prompted --max-wait-ms 0
+call 200 "a text and token ids, prompt left out of the pooling" -X POST \
+  "http://127.0.0.1:$port/v1/embeddings" -d '{"input": ["the of a", [2, 151, 183, 23, 3]]}'
+kill -TERM "$pid"; wait "$pid"
+near="max(abs(x - y) for x, y in zip(b['data'][K]['embedding'], json.load(open('$tmp/F.json'))[0]['embedding'])) < 1e-6"
+json "the text: embed's vector with the prompt skipped" \
+  "$(echo "$near" | sed 's/\[K\]/[0]/; s/F\.json/prompted.json/')"
+json "the token ids: embed's vector of the folder's model, no prompt" \
+  "$(echo "$near" | sed 's/\[K\]/[1]/; s/F\.json/plain.json/')"
+json "the text's vector differs from the ids' (the prompt counts)" \
+  "$(echo "$near" | sed 's/\[K\]/[1]/; s/F\.json/prompted.json/; s/ < 1e-6/ > 1e-3/')"
 
 # A worker that waits 10 s for its batch to fill: one request fills the
 # queue of 1, so the next is refused (503); SIGTERM then ends the wait, the

@@ -9,8 +9,8 @@ threads of REQUESTS requests each to POST /v1/embeddings, each request
 1 to 32 sentences drawn from the pool; every vector of every answer is
 checked against the reference row of its sentence (so a vector routed to
 the wrong request or the wrong place fails). Meanwhile --disconnects times
-a client sends a request and hangs up before its answer: the others must
-not notice. At the end the server gets SIGTERM and must exit 0. Prints the
+a client sends a request and hangs up before its answer (every other one
+halfway through its body): the others must not notice. At the end the server gets SIGTERM and must exit 0. Prints the
 throughput and the latencies' p50 and p99; exits 1 on any failure.
 Needs numpy (tools/fetch_pyenv.sh's environment has it).
 """
@@ -125,13 +125,16 @@ def main():
 
     def disconnecter():
         drng = random.Random(a.seed + 7)
-        for _ in range(a.disconnects):
+        for k in range(a.disconnects):
             time.sleep(drng.uniform(0.0, 0.2))
             body = json.dumps({"input": [pool[drng.randrange(a.pool)] for _ in range(32)]})
+            req = (f"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                   f"application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode()
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall((f"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                       f"application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode())
-            s.close()  # gone before the answer
+            # every other one hangs up halfway through its body, the rest
+            # once it is sent, while the request waits for its vectors
+            s.sendall(req[:len(req) // 2] if k % 2 else req)
+            s.close()
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(a.clients)]
     threads.append(threading.Thread(target=disconnecter))
