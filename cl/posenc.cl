@@ -57,3 +57,33 @@ __kernel void posenc_add_lowrank(__global const float *x, long x_off, long4 x_st
         acc = fma(urow[k * u_str.s3], vcol[k * v_str.s2], acc);
     y[clf_offset4(gid, shape, y_str, y_off)] = x[clf_offset4(gid, shape, x_str, x_off)] + acc;
 }
+
+/*
+ * Rotary position embedding, rotate-half layout: for i < h = d/2,
+ *   y[.., s, i]     = x[.., s, i]·c − x[.., s, h + i]·sn
+ *   y[.., s, h + i] = x[.., s, h + i]·c + x[.., s, i]·sn
+ * with c = table[s, i], sn = table[s, h + i].
+ *   x      [d0, d1, seq, d]  f32, any strides
+ *   table  [rows, d]         f32, rows >= seq, cos | sin columns
+ *   y      [d0, d1, seq, d]  f32
+ *   shape  (d0, d1, seq, d), d even
+ * The partner term is rounded once, then an fma: two roundings per output.
+ */
+__kernel void rope_apply(__global const float *x, long x_off, long4 x_str,
+                         __global const float *table, long t_off, long4 t_str,
+                         __global float *y, long y_off, long4 y_str, long4 shape)
+{
+    long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
+    long h = shape.s3 / 2;
+    long j = gid % shape.s3;
+    long s = (gid / shape.s3) % shape.s2;
+    long i = j < h ? j : j - h;
+    long xo = clf_offset4(gid, shape, x_str, x_off);
+    long po = xo + (j < h ? h : -h) * x_str.s3; /* the partner x[.., s, j ± h] */
+    __global const float *row = table + t_off + s * t_str.s2;
+    float c = row[i * t_str.s3], sn = row[(h + i) * t_str.s3];
+    float p = x[po] * sn;
+    y[clf_offset4(gid, shape, y_str, y_off)] = fma(x[xo], c, j < h ? -p : p);
+}

@@ -56,6 +56,21 @@ __kernel void rows_act(__global const float *x, long x_off, long4 x_str, /* [...
         clf_act_apply(x[clf_offset4(gid, shape, x_str, x_off)], act);
 }
 
+/* y[..., j] = act(x[..., j])·x[..., n + j], n = shape.s3 (y's row length):
+ * a gated linear unit's gate over x [..., 2n]; the act then one rounding. */
+__kernel void rows_glu(__global const float *x, long x_off, long4 x_str, /* [..., 2n] */
+                       __global float *y, long y_off, long4 y_str,       /* [..., n] */
+                       long4 shape,                                      /* of y */
+                       int act)
+{
+    long gid = (long)get_global_id(0);
+    if (gid >= clf_numel4(shape))
+        return;
+    long xa = clf_offset4(gid, shape, x_str, x_off); /* x's leading indices are y's */
+    y[clf_offset4(gid, shape, y_str, y_off)] =
+        clf_act_apply(x[xa], act) * x[xa + shape.s3 * x_str.s3];
+}
+
 /* ------------------------------------------------------------------------ */
 /* Softmax over rows                                                       */
 /* ------------------------------------------------------------------------ */

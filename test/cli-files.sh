@@ -151,6 +151,21 @@ expect 0 "embed --file with a NUL byte (bert)" -- "$exe" embed -m "$bert" --file
 rows "$tmp/nul.npy" 0 1 && pass "bert-dense: 'foo\\0bar baz' embeds as 'foobar baz'" \
   || fail "bert-dense: 'foo\\0bar baz' differs from 'foobar baz'"
 
+# the texts echoed whole by --json, the NUL as \u0000 (cJSON's strings end at it)
+printf 'foo\0bar "q"\tz\n' >"$tmp/nul1.txt"
+for opt in "" "--similarity"; do
+  if "$exe" embed -m "$bert" --file "$tmp/nul1.txt" --json $opt >"$tmp/nul.json" 2>"$tmp/err" &&
+    python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+t = o["texts"][0] if isinstance(o, dict) else o[0]["text"]
+sys.exit(0 if t == "foo\0bar \"q\"\tz" else 1)' "$tmp/nul.json"; then
+    pass "embed --json $opt echoes a text with a NUL whole"
+  else
+    fail "embed --json $opt cuts or mangles a text with a NUL: $(head -c 300 "$tmp/nul.json")"
+  fi
+done
+
 # ---- inputs: FIFOs and folders refused at once --------------------------------
 mkfifo "$tmp/in.fifo"
 expect 1 "run --input a FIFO" -- "$exe" run "${small[@]}" --input "$tmp/in.fifo"

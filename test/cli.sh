@@ -361,6 +361,46 @@ cache_bypassed() { # DESCRIPTION WHY: run with $cdir as it is; warned, exit 0, n
 }
 chmod 0777 "$cdir"
 cache_bypassed "a cache directory others may write" "mode 0777: writable by other users"
+# program binaries written later: on PoCL (which compiles every kernel again
+# when asked for a binary) run builds from source and starts save-binaries
+# in the background with what it built; a later run loads them. Elsewhere
+# the binaries are written at once. CLFORMER_BINARIES=off starts nothing.
+"$exe" info --json >"$tmp/info.json" 2>/dev/null
+pocl=$(python3 -c 'import json,sys; print(int("Portable Computing Language" in json.load(open(sys.argv[1]))["platform_name"]))' "$tmp/info.json")
+bdir="$tmp/cache-later"
+CLFORMER_CACHE_DIR="$bdir" expect 0 "run with an empty cache" -- "$exe" run "${small[@]}" --json
+built=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["startup"]["programs_built"])' "$tmp/out")
+for _ in $(seq 120); do # the saver compiles for seconds per program on PoCL
+  [ "$(ls "$bdir"/*.clbin 2>/dev/null | wc -l)" -ge "$built" ] && break
+  sleep 1
+done
+n=$(ls "$bdir"/*.clbin 2>/dev/null | wc -l)
+if [ "$built" -ge 1 ] && [ "$n" -eq "$built" ]; then pass "the $built programs built are in the cache (pocl=$pocl)"
+else fail "$built programs built, $n binaries in the cache after 120 s"; fi
+CLFORMER_CACHE_DIR="$bdir" expect 0 "run with the binaries" -- "$exe" run "${small[@]}" --json
+json_check "the next run loads them, builds none" \
+  "d['startup']['programs_loaded'] == $built and d['startup']['programs_built'] == 0"
+odir="$tmp/cache-later-off"
+CLFORMER_BINARIES=off CLFORMER_CACHE_DIR="$odir" expect 0 "run with CLFORMER_BINARIES=off" -- "$exe" run "${small[@]}"
+sleep 2
+[ "$(ls "$odir"/*.clbin 2>/dev/null | wc -l)" -eq 0 ] && pass "CLFORMER_BINARIES=off: no binary written later" ||
+  fail "CLFORMER_BINARIES=off: binaries written"
+feed() { # WANT DESCRIPTION LIST-FILE ARGS...: as expect, with LIST-FILE on stdin
+  local want=$1 what=$2 list=$3; shift 3
+  "$exe" save-binaries "$@" <"$list" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ "$rc" -eq "$want" ]; then pass "$what"; else
+    fail "$what: exit $rc, expected $want"; sed 's/^/  | /' "$tmp/err"; fi
+}
+feed 0 "save-binaries, an empty list" /dev/null
+grep -q "^0 program binaries written to " "$tmp/out" || fail "save-binaries empty list: $(cat "$tmp/out")"
+printf 'elementwise -DX\n' >"$tmp/badlist"
+feed 1 "save-binaries, a malformed list" "$tmp/badlist"
+one_line_err "save-binaries, a malformed list"
+grep -q "FAMILY<tab>OPTIONS" "$tmp/err" || fail "save-binaries malformed list: $(cat "$tmp/err")"
+feed 2 "save-binaries, an argument" /dev/null list.txt; one_line_err "save-binaries, an argument"
+CLFORMER_BINARIES=off feed 1 "save-binaries without a cache" /dev/null
+grep -q "no program cache" "$tmp/err" || fail "save-binaries without a cache: $(cat "$tmp/err")"
 chmod 0770 "$cdir"
 cache_bypassed "a cache directory its group may write" "mode 0770: writable by its group"
 chmod 0700 "$cdir"

@@ -420,3 +420,28 @@ void test_device_bytes(struct clf_ctx *ctx, double *live, double *peak)
     *live = (double)s.pool_bytes_live;
     *peak = (double)s.pool_bytes_peak;
 }
+
+char *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s is missing", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+cJSON *test_read_json(const char *path)
+{
+    char *buf = test_read_file(path, NULL);
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    ck_assert_msg(root != NULL, "%s does not parse", path);
+    return root;
+}

@@ -6,6 +6,8 @@
 #include <check.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "clformer.h"
 
 /* Exit status that meson counts as "skipped". */
@@ -170,5 +172,12 @@ int test_run_suite(Suite *s);
     ck_assert_status_msg(clf_ctx_last_error(ctx), expr, want)
 
 #define ck_assert_ok(ctx, expr) ck_assert_status(ctx, expr, CLF_OK)
+
+/* A whole file, NUL-terminated (malloc'd; *len, when not NULL, its bytes);
+ * the test fails when it cannot be read. */
+char *test_read_file(const char *path, size_t *len);
+/* A JSON file of the sources (e.g. a golden under test/reference), parsed;
+ * the test fails when it is missing or malformed. */
+cJSON *test_read_json(const char *path);
 
 #endif

@@ -228,9 +228,9 @@ ERRORS = [
      {"config_sentence_transformers.json": {"similarity_fn_name": "jaccard"}}, [],
      ["config_sentence_transformers.json", "similarity_fn_name"]),
     ("an architecture not run",
-     {"config.json": {"model_type": "modernbert", "hidden_size": 384}},
-     [], ["config.json", "model_type \"modernbert\"",
-          "supported: bert, distilbert, roberta, xlm-roberta, mpnet"]),
+     {"config.json": {"model_type": "nomic_bert", "hidden_size": 384}},
+     [], ["config.json", "model_type \"nomic_bert\"",
+          "supported: bert, distilbert, roberta, xlm-roberta, mpnet, modernbert"]),
 ]
 
 

@@ -238,6 +238,10 @@ case_ embed-distilbert gpu "$clformer" embed -m $models/distilbert-mean --dimens
 case_ embed-roberta cpu "$clformer" embed -m $models/roberta-mean "short" "$texts"
 # MPNet: its relative position bias, on the GEMM path of exact attention.
 case_ embed-mpnet "$both" "$clformer" embed -m $models/mpnet-mean "short" "$texts"
+# ModernBERT: rotary positions (rope_apply), the GeGLU gate (rows_glu), the
+# window attention of its local layers (keys within 4: a text of 14 tokens).
+case_ embed-modernbert "$both" "$clformer" embed -m $models/modernbert-mean "short" \
+    "$texts, and longer still"
 # The kernels no command launches (test/oclgrind/ops.c).
 case_ ops "$both" "$build/test/oclgrind-ops"
 

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* symlink */
 
 #include <cjson/cJSON.h>
 
@@ -348,22 +349,25 @@ START_TEST(test_config)
 }
 END_TEST
 
-/* A JSON file of the sources, parsed. */
-static cJSON *parse_json_file(const char *path)
+
+/* A group of every device (the tensor-parallel refusals). */
+static struct clf_group *all_devices(void)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s is missing", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    buf[len] = 0;
-    fclose(f);
-    cJSON *root = cJSON_Parse(buf);
-    free(buf);
-    ck_assert_msg(root != NULL, "%s does not parse", path);
-    return root;
+    char msg[1024];
+    struct clf_group *grp = NULL;
+    ck_assert_msg(clf_group_create("all", NULL, &grp, msg, sizeof msg) == CLF_OK, "%s", msg);
+    return grp;
+}
+
+/* Tensor parallelism split from b's loaded encoder is refused, naming why. */
+static void tp_from_refused(struct clf_group *grp, struct clf_bert *b, const char *why)
+{
+    struct clf_ctx *g0 = clf_group_ctx(grp, 0);
+    struct clf_encoder_tp *etp = (struct clf_encoder_tp *)g0;
+    ck_assert_status(g0, clf_encoder_tp_create_from(grp, clf_bert_encoder(b), &etp),
+                     CLF_E_UNSUPPORTED);
+    ck_assert_msg(strstr(clf_ctx_last_error(g0), why), "%s", clf_ctx_last_error(g0));
+    ck_assert_ptr_null(etp);
 }
 
 /* MPNet: its relative position buckets against torch's for |rel| < 1024
@@ -373,7 +377,7 @@ static cJSON *parse_json_file(const char *path)
  * themselves: test/folders.py against sentence-transformers. */
 START_TEST(test_mpnet)
 {
-    cJSON *root = parse_json_file(CLF_SOURCE_DIR "/test/reference/tiny-models.json");
+    cJSON *root = test_read_json(CLF_SOURCE_DIR "/test/reference/tiny-models.json");
     const cJSON *mb = cJSON_GetObjectItemCaseSensitive(root, "mpnet_buckets");
     const cJSON *first = cJSON_GetObjectItemCaseSensitive(mb, "first");
     const cJSON *buckets = cJSON_GetObjectItemCaseSensitive(mb, "buckets");
@@ -417,6 +421,130 @@ START_TEST(test_mpnet)
     clf_graph_destroy(g);
     clf_tensor_destroy(ti);
     clf_bert_destroy(b);
+
+    /* tensor parallelism from a loaded MPNet would drop its bias: refused */
+    ck_assert_ok(ctx, clf_bert_load(ctx, CLF_SOURCE_DIR "/test/models/mpnet-mean", NULL, &b));
+    struct clf_group *grp = all_devices();
+    tp_from_refused(grp, b, "MPNet");
+    clf_group_destroy(grp);
+    clf_bert_destroy(b);
+}
+END_TEST
+
+/* A copy of test/models/modernbert-mean's config.json with `edit` (a
+ * JSON member, e.g. "\"norm_bias\": true") added after its "{" in a new
+ * directory, beside a link to its weights; returns the directory. */
+static char *modern_variant(const char *edit)
+{
+    const char *src = CLF_SOURCE_DIR "/test/models/modernbert-mean";
+    char path[4200], *dir = test_make_tmpdir("modernbert");
+    snprintf(path, sizeof path, "%s/config.json", src);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *brace = strchr(text, '{');
+    ck_assert_ptr_nonnull(brace);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "{%s,%s", edit, brace + 1);
+    fclose(f);
+    char target[4200];
+    snprintf(target, sizeof target, "%s/model.safetensors", src);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    ck_assert_int_eq(symlink(target, path), 0);
+    return dir;
+}
+
+/* ModernBERT (test/models/modernbert-mean): what it does not support is
+ * refused by name: biases, rope_scaling, bad thetas, sizes its tensors do
+ * not have, approximate or quantised attention and the FFN forms of the
+ * options, saving its encoder, tensor parallelism. Its vectors: test/
+ * folders.py against sentence-transformers. */
+START_TEST(test_modernbert)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_bert *b = NULL;
+    static const struct {
+        const char *edit;
+        enum clf_status want;
+        const char *word;
+    } cases[] = {
+        {"\"norm_bias\": true", CLF_E_UNSUPPORTED, "norm_bias"},
+        {"\"attention_bias\": true", CLF_E_UNSUPPORTED, "attention_bias"},
+        {"\"mlp_bias\": true", CLF_E_UNSUPPORTED, "mlp_bias"},
+        {"\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 2}", CLF_E_UNSUPPORTED,
+         "rope_scaling"},
+        {"\"global_rope_theta\": -1", CLF_E_FORMAT, "global_rope_theta"},
+        {"\"local_rope_theta\": \"x\"", CLF_E_FORMAT, "local_rope_theta"},
+        {"\"global_attn_every_n_layers\": 0", CLF_E_FORMAT, "global_attn_every_n_layers"},
+        {"\"norm_eps\": 0", CLF_E_FORMAT, "norm_eps"},
+        {"\"hidden_activation\": \"silu\"", CLF_E_UNSUPPORTED, "silu"},
+        {"\"intermediate_size\": 40", CLF_E_SHAPE, "mlp.Wi.weight"},
+        {"\"num_hidden_layers\": 2", CLF_E_SHAPE, "more layers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *dir = modern_variant(cases[i].edit);
+        ck_assert_status(ctx, clf_bert_load(ctx, dir, NULL, &b), cases[i].want);
+        ck_assert_ptr_null(b);
+        ck_assert_msg(strstr(clf_ctx_last_error(ctx), cases[i].word), "%s: \"%s\"",
+                      cases[i].edit, clf_ctx_last_error(ctx));
+        test_remove_dir(dir);
+        free(dir);
+    }
+    /* null local_rope_theta: the global one, accepted */
+    char *dir = modern_variant("\"local_rope_theta\": null");
+    ck_assert_ok(ctx, clf_bert_load(ctx, dir, NULL, &b));
+    clf_bert_destroy(b);
+    test_remove_dir(dir);
+    free(dir);
+
+    const char *folder = CLF_SOURCE_DIR "/test/models/modernbert-mean";
+    static const char *const words[] = {"approximate", "quantised", "quantised", "int8",
+                                        "factored"};
+    for (int k = 0; k < 5; k++) {
+        struct clf_encoder_config o = clf_encoder_config_default();
+        if (k == 0)
+            o.attn.sparsity = CLF_ATTN_TOPK, o.attn.topk = 4;
+        else if (k == 1)
+            o.kv = CLF_KV_INT8_TOKEN;
+        else if (k == 2)
+            o.attn_p = CLF_P_F16;
+        else if (k == 3)
+            o.linear_int8 = true;
+        else
+            o.ffn.format = CLF_FFN_SVD, o.ffn.rank = 4;
+        b = (struct clf_bert *)ctx;
+        ck_assert_status(ctx, clf_bert_load(ctx, folder, &o, &b), CLF_E_UNSUPPORTED);
+        ck_assert_ptr_null(b);
+        ck_assert_msg(strstr(clf_ctx_last_error(ctx), words[k]), "%s",
+                      clf_ctx_last_error(ctx));
+    }
+    ck_assert_ok(ctx, clf_bert_load(ctx, folder, NULL, &b));
+    struct clf_encoder_config c = clf_bert_config(b);
+    ck_assert(c.norm_first);
+    ck_assert_int_eq(c.d_ff, 48);
+    char *tmp = test_make_tmpdir("modernbert-save"), path[4200];
+    snprintf(path, sizeof path, "%s/enc.safetensors", tmp);
+    ck_assert_status(ctx, clf_encoder_save(clf_bert_encoder(b), path), CLF_E_UNSUPPORTED);
+    ck_assert(strstr(clf_ctx_last_error(ctx), "ModernBERT"));
+    test_remove_dir(tmp);
+    free(tmp);
+
+    struct clf_group *grp = all_devices();
+    struct clf_ctx *g0 = clf_group_ctx(grp, 0);
+    struct clf_encoder_tp *etp = NULL;
+    tp_from_refused(grp, b, "ModernBERT");
+    clf_bert_destroy(b);
+    struct clf_bert *emb = (struct clf_bert *)ctx;
+    ck_assert_status(g0, clf_bert_load_tp(grp, folder, NULL, &emb, &etp), CLF_E_UNSUPPORTED);
+    ck_assert(strstr(clf_ctx_last_error(g0), "modernbert"));
+    ck_assert_ptr_null(emb);
+    ck_assert_ptr_null(etp);
+    clf_group_destroy(grp);
 }
 END_TEST
 
@@ -430,7 +558,7 @@ static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok)
 START_TEST(test_embed_prompt_left_out)
 {
     struct clf_ctx *ctx = test_ctx();
-    cJSON *root = parse_json_file(CLF_SOURCE_DIR "/test/reference/include-prompt.json");
+    cJSON *root = test_read_json(CLF_SOURCE_DIR "/test/reference/include-prompt.json");
     const cJSON *texts = cJSON_GetObjectItemCaseSensitive(root, "texts");
     const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "variants"), 0);
     const cJSON *want = cJSON_GetObjectItemCaseSensitive(v, "embeddings");
@@ -483,7 +611,7 @@ END_TEST
 static int read_reference(char ***texts, float **emb)
 {
     const char *path = CLF_SOURCE_DIR "/test/reference/minilm-embeddings.json";
-    cJSON *root = parse_json_file(path);
+    cJSON *root = test_read_json(path);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "texts");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "embeddings");
     ck_assert_msg(cJSON_IsArray(t) && cJSON_IsArray(e), "%s: texts and embeddings", path);
@@ -1210,6 +1338,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_tiny_load);
     tcase_add_test(tc, test_mpnet);
+    tcase_add_test(tc, test_modernbert);
     tcase_add_test(tc, test_embed_prompt_left_out);
     tcase_add_test(tc, test_set_folder);
     tcase_add_test(tc, test_load_errors);

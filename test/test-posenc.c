@@ -723,6 +723,257 @@ START_TEST(test_lowrank_sinusoidal_512)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Rotary position embedding                                                */
+/* ------------------------------------------------------------------------ */
+
+/* The angle the table is defined with (rope.c): Hugging Face's, each step
+ * rounded to f32 (test_rope_table_hf checks the definition against
+ * transformers' own table). */
+static double rope_angle_f32(int64_t pos, int64_t i, int64_t d, double theta)
+{
+    const float e = (float)(2 * i) / (float)d;
+    const float f = 1.0f / powf((float)theta, e);
+    return (double)((float)pos * f);
+}
+
+/* The exact angle pos·θ^(−2i/d), computed another way than the library
+ * (exp and log): within (angle + 1)·2^-49 of it. */
+static double rope_angle(int64_t pos, int64_t i, int64_t d, double theta)
+{
+    return (double)pos * exp(-(double)(2 * i) / (double)d * log(theta));
+}
+
+/* Each entry is one f32 rounding of the cos or sin (in double) of the
+ * angle as Hugging Face forms it in f32 (rope.c), which is within
+ * a·(ln θ + 3)·2^-24 of the exact angle a (the exponent's rounding scaled
+ * by ln θ, the power's, the division's and the product's), so
+ * |got − ref| <= min(u·|ref|, 2^-25) + a·(ln θ + 3)·2^-24 + (a + 1)·2^-46. */
+static void check_rope_table(int64_t max_len, int64_t d, double theta)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_tensor *t = NULL;
+    ck_assert_ok(ctx, clf_rope_table(ctx, max_len, d, theta, &t));
+    ck_assert_int_eq(clf_tensor_dim(t, 0), max_len);
+    ck_assert_int_eq(clf_tensor_dim(t, 1), d);
+    float *got = test_read_all(t);
+    for (int64_t pos = 0; pos < max_len; pos++)
+        for (int64_t c = 0; c < d; c++) {
+            const int64_t i = c % (d / 2);
+            const double a = rope_angle(pos, i, d, theta);
+            const double ref = c < d / 2 ? cos(a) : sin(a);
+            const double bound = fmin(TEST_U32 * fabs(ref), 0x1p-25) +
+                                 a * (log(theta) + 3) * 0x1p-24 + (a + 1) * 0x1p-46;
+            ck_assert_msg(fabs(got[pos * d + c] - ref) <= bound,
+                          "rope table %lldx%lld theta %g [%lld, %lld] = %.9g, reference %.17g",
+                          (long long)max_len, (long long)d, theta, (long long)pos, (long long)c,
+                          got[pos * d + c], ref);
+        }
+    free(got);
+}
+
+/* The table equals transformers' ModernBertRotaryEmbedding (f32 angles;
+ * test/reference/rope-hf.json from tools/make_rope_reference.py) up to the
+ * last rounding of cos and sin, which torch's f32 cos and sin make within
+ * an ulp: |got − hf| <= 2^-23 (values <= 1). The exact angles miss it by
+ * up to 5e-4 at position 8191. */
+START_TEST(test_rope_table_hf)
+{
+    struct clf_ctx *ctx = test_ctx();
+    cJSON *root = test_read_json(CLF_SOURCE_DIR "/test/reference/rope-hf.json");
+    const cJSON *c;
+    int cases = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "cases"))
+    {
+        const int64_t d = (int64_t)cJSON_GetObjectItemCaseSensitive(c, "dim")->valuedouble;
+        const double theta = cJSON_GetObjectItemCaseSensitive(c, "theta")->valuedouble;
+        const cJSON *pos = cJSON_GetObjectItemCaseSensitive(c, "positions");
+        const cJSON *cs = cJSON_GetObjectItemCaseSensitive(c, "cos");
+        const cJSON *sn = cJSON_GetObjectItemCaseSensitive(c, "sin");
+        struct clf_tensor *t = NULL;
+        ck_assert_ok(ctx, clf_rope_table(ctx, 8192, d, theta, &t));
+        float *got = test_read_all(t);
+        for (int k = 0; k < cJSON_GetArraySize(pos); k++) {
+            const int64_t p = (int64_t)cJSON_GetArrayItem(pos, k)->valuedouble;
+            for (int64_t i = 0; i < d / 2; i++) {
+                const double hc = cJSON_GetArrayItem(cJSON_GetArrayItem(cs, k), (int)i)->valuedouble;
+                const double hs = cJSON_GetArrayItem(cJSON_GetArrayItem(sn, k), (int)i)->valuedouble;
+                const double ec = fabs(got[p * d + i] - hc), es = fabs(got[p * d + d / 2 + i] - hs);
+                ck_assert_msg(ec <= 0x1p-23 && es <= 0x1p-23,
+                              "rope d %lld theta %g position %lld column %lld: cos %.9g sin %.9g, "
+                              "transformers' %.9g %.9g",
+                              (long long)d, theta, (long long)p, (long long)i, got[p * d + i],
+                              got[p * d + d / 2 + i], hc, hs);
+            }
+        }
+        free(got);
+        cases++;
+    }
+    ck_assert_int_eq(cases, 4);
+    cJSON_Delete(root);
+}
+END_TEST
+
+START_TEST(test_rope_table_values)
+{
+    check_rope_table(512, 64, 10000.0);
+    check_rope_table(300, 8, 160000.0);
+    check_rope_table(5, 2, 10.0); /* one frequency: angle = pos */
+}
+END_TEST
+
+START_TEST(test_rope_table_cached)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_tensor *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+    ck_assert_ok(ctx, clf_rope_table(ctx, 64, 16, 10000.0, &a));
+    ck_assert_ok(ctx, clf_rope_table(ctx, 64, 16, 10000.0, &b));
+    ck_assert_ptr_eq(a, b);
+    ck_assert_ok(ctx, clf_rope_table(ctx, 64, 16, 160000.0, &c)); /* another theta */
+    ck_assert_ok(ctx, clf_rope_table(ctx, 32, 16, 10000.0, &d));
+    ck_assert_ptr_ne(a, c);
+    ck_assert_ptr_ne(a, d);
+    float *fa = test_read_all(a), *fc = test_read_all(c);
+    ck_assert(memcmp(fa, fc, 64 * 16 * sizeof *fa) != 0);
+    free(fa);
+    free(fc);
+}
+END_TEST
+
+START_TEST(test_rope_table_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_tensor *t = (struct clf_tensor *)ctx;
+    ck_assert_status(ctx, clf_rope_table(ctx, 0, 8, 1e4, &t), CLF_E_SHAPE);
+    ck_assert_ptr_null(t);
+    ck_assert_status(ctx, clf_rope_table(ctx, 8, 7, 1e4, &t), CLF_E_SHAPE); /* odd */
+    ck_assert_status(ctx, clf_rope_table(ctx, 8, 0, 1e4, &t), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_rope_table(ctx, INT64_MAX / 2, 4, 1e4, &t), CLF_E_SHAPE);
+    ck_assert_status(ctx, clf_rope_table(ctx, 8, 8, 0.0, &t), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_rope_table(ctx, 8, 8, -1.0, &t), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_rope_table(ctx, 8, 8, NAN, &t), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_rope_table(ctx, 8, 8, INFINITY, &t), CLF_E_INVALID_ARG);
+    ck_assert_ptr_null(t);
+    ck_assert_status(ctx, clf_rope_table(ctx, 8, 8, 1e4, NULL), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_rope_table(NULL, 8, 8, 1e4, &t), CLF_E_INVALID_ARG);
+}
+END_TEST
+
+/*
+ * out = fma(x_a, ĉ, ∓ round(x_b·ŝ)): two roundings on the table's entries,
+ * each within u·|exact| (+ the double angle error) of the cos and sin of
+ * the table's f32 angle. Against the double reference with those:
+ * |out − ref| <= 3.01·u·(|x_a·c| + |x_b·s|) + (|x_a| + |x_b|)·(angle + 1)·2^-46.
+ * NaN fails.
+ */
+static void check_rope(const float *out, const float *x, int64_t rows, int64_t seq, int64_t d,
+                       const int64_t *xoff, double theta, const char *what)
+{
+    const int64_t h = d / 2;
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t s = r % seq;
+        for (int64_t j = 0; j < d; j++) {
+            const int64_t i = j % h;
+            const double a = rope_angle_f32(s, i, d, theta), c = cos(a), sn = sin(a);
+            const double xa = x[xoff[r] + j], xb = x[xoff[r] + (j < h ? j + h : j - h)];
+            const double ref = j < h ? xa * c - xb * sn : xa * c + xb * sn;
+            const double bound = 3.01 * TEST_U32 * (fabs(xa * c) + fabs(xb * sn)) +
+                                 (fabs(xa) + fabs(xb)) * (a + 1) * 0x1p-46;
+            const double got = out[r * d + j];
+            ck_assert_msg(fabs(got - ref) <= bound, "%s[row %lld, %lld] = %.9g, reference %.17g",
+                          what, (long long)r, (long long)j, got, ref);
+        }
+    }
+}
+
+START_TEST(test_rope_op)
+{
+    struct clf_ctx *ctx = test_ctx();
+    /* q and k of a fused projection [B, S, 3·H·D] read as [B, 2H, S, D]
+     * (heads by strides, as the encoder does), and a dense 2-D x */
+    enum { B = 2, H = 3, S = 37, D = 16, W = 3 * H * D, MAXLEN = 64, S2 = 64, D2 = 8 };
+    const double theta = 10000.0, theta2 = 50.0;
+    static float qkv[B * S * W], x2[S2 * D2];
+    const int64_t qs[3] = {B, S, W}, vs[4] = {B, 2 * H, S, D}, vst[4] = {S * W, D, W, 1};
+    const int64_t s2[2] = {S2, D2};
+    struct clf_tensor *tq = test_upload(3, qs, qkv), *v = test_view4(tq, vs, vst, 0);
+    struct clf_tensor *t2 = test_upload(2, s2, x2), *table = NULL, *table2 = NULL;
+    ck_assert_ok(ctx, clf_rope_table(ctx, MAXLEN, D, theta, &table));
+    ck_assert_ok(ctx, clf_rope_table(ctx, S2, D2, theta2, &table2));
+    struct clf_graph *g;
+    struct clf_tensor *y = NULL, *y2 = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_op_rope(g, v, table, &y));
+    ck_assert_ok(ctx, clf_op_rope(g, t2, table2, &y2)); /* seq = the table's rows */
+    ck_assert_int_eq(clf_tensor_ndim(y), 4);
+    ck_assert(clf_tensor_is_contiguous(y));
+    static int64_t xoff[B * 2 * H * S], xoff2[S2];
+    for (int64_t b = 0, r = 0; b < B; b++)
+        for (int64_t hh = 0; hh < 2 * H; hh++)
+            for (int64_t s = 0; s < S; s++)
+                xoff[r++] = b * S * W + hh * D + s * W;
+    for (int64_t s = 0; s < S2; s++)
+        xoff2[s] = s * D2;
+    for (int run = 0; run < 2; run++) {
+        test_fill_uniform(qkv, B * S * W, -2, 2);
+        test_fill_uniform(x2, S2 * D2, -1, 1);
+        test_write_all(tq, qkv);
+        test_write_all(t2, x2);
+        test_poison(y);
+        test_poison(y2);
+        ck_assert_ok(ctx, clf_graph_run(g));
+        float *out = test_read_all(y), *out2 = test_read_all(y2);
+        check_rope(out, qkv, B * 2 * H * S, S, D, xoff, theta, "rope of q,k heads");
+        check_rope(out2, x2, S2, S2, D2, xoff2, theta2, "rope of a 2-D x");
+        free(out);
+        free(out2);
+    }
+    clf_graph_destroy(g);
+    clf_tensor_destroy(v);
+    clf_tensor_destroy(tq);
+    clf_tensor_destroy(t2);
+}
+END_TEST
+
+START_TEST(test_rope_op_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_tensor *table = NULL, *x = NULL, *xlong = NULL, *xodd = NULL, *xd = NULL,
+                      *xi8 = NULL, *x1 = NULL, *y = (struct clf_tensor *)ctx;
+    int64_t sx[3] = {2, 16, 8}, sl[2] = {17, 8}, so[2] = {4, 7}, sd[2] = {4, 6}, s1[1] = {8};
+    ck_assert_ok(ctx, clf_rope_table(ctx, 16, 8, 1e4, &table));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, sx, &x));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, sl, &xlong));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, so, &xodd));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, sd, &xd));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I8, 3, sx, &xi8));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, s1, &x1));
+    struct clf_graph *g;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_status(ctx, clf_op_rope(g, xlong, table, &y), CLF_E_SHAPE); /* seq > rows */
+    ck_assert_ptr_null(y);
+    ck_assert_status(ctx, clf_op_rope(g, xodd, table, &y), CLF_E_SHAPE);  /* odd, differs */
+    ck_assert_status(ctx, clf_op_rope(g, xd, table, &y), CLF_E_SHAPE);    /* d differs */
+    ck_assert_status(ctx, clf_op_rope(g, xi8, table, &y), CLF_E_SHAPE);   /* dtype */
+    ck_assert_status(ctx, clf_op_rope(g, x1, table, &y), CLF_E_SHAPE);    /* no seq axis */
+    ck_assert_status(ctx, clf_op_rope(g, table, x, &y), CLF_E_SHAPE);     /* 3-D table */
+    ck_assert_status(ctx, clf_op_rope(g, NULL, table, &y), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_rope(g, x, NULL, &y), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_op_rope(g, x, table, NULL), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_op_rope(NULL, x, table, &y), CLF_E_INVALID_ARG);
+    ck_assert_uint_eq(clf_graph_node_count(g), 0);
+    ck_assert_ok(ctx, clf_op_rope(g, x, table, &y));
+    ck_assert_uint_eq(clf_graph_node_count(g), 1);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    clf_tensor_destroy(xlong);
+    clf_tensor_destroy(xodd);
+    clf_tensor_destroy(xd);
+    clf_tensor_destroy(xi8);
+    clf_tensor_destroy(x1);
+}
+END_TEST
+
 int main(void)
 {
     test_require_device();
@@ -741,6 +992,12 @@ int main(void)
     tcase_add_test(tc, test_svd_errors);
     tcase_add_test(tc, test_factorize_errors);
     tcase_add_test(tc, test_lowrank_sinusoidal_512);
+    tcase_add_test(tc, test_rope_table_values);
+    tcase_add_test(tc, test_rope_table_hf);
+    tcase_add_test(tc, test_rope_table_cached);
+    tcase_add_test(tc, test_rope_table_errors);
+    tcase_add_test(tc, test_rope_op);
+    tcase_add_test(tc, test_rope_op_errors);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }

@@ -3,10 +3,13 @@
  * build failures. The cache tests force program binaries on
  * (CLF_BINARIES_ON): by default they are not written on PoCL. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -89,28 +92,13 @@ static void write_file(const char *path, const char *text, size_t len)
     fclose(f);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void copy_cl(const char *dir, const char *family)
 {
     char src[4096], dst[4096];
     size_t len;
     snprintf(src, sizeof src, "%s/cl/%s.cl", CLF_SOURCE_DIR, family);
     snprintf(dst, sizeof dst, "%s/%s.cl", dir, family);
-    char *text = read_file(src, &len);
+    char *text = test_read_file(src, &len);
     write_file(dst, text, len);
     free(text);
 }
@@ -163,10 +151,10 @@ START_TEST(test_corrupt_entries_rebuilt)
 
     /* truncate the first entry, flip one payload byte of the second */
     size_t len;
-    char *data = read_file(names[0], &len);
+    char *data = test_read_file(names[0], &len);
     write_file(names[0], data, len / 2);
     free(data);
-    data = read_file(names[1], &len);
+    data = test_read_file(names[1], &len);
     data[len - len / 3] ^= 0x5a;
     write_file(names[1], data, len);
     free(data);
@@ -190,7 +178,7 @@ START_TEST(test_corrupt_entries_rebuilt)
 
     /* an entry holding another entry's content (key mismatch), and an
      * empty file, are rejected too */
-    data = read_file(names[1], &len);
+    data = test_read_file(names[1], &len);
     write_file(names[0], data, len);
     free(data);
     write_file(names[1], "", 0);
@@ -336,6 +324,90 @@ START_TEST(test_binaries_policy)
     p.program_binaries = (enum clf_program_binaries)7;
     ck_assert_int_eq(clf_ctx_create(&p, &d), CLF_E_INVALID_ARG);
     ck_assert_ptr_null(d);
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
+/* Binaries written later: what an AUTO context on PoCL built from source
+ * without writing (clf_ctx_unsaved_programs) is written by another
+ * context (clf_ctx_save_binaries), which a third then loads; the size
+ * query, a buffer too small, lists refused before anything is built, the
+ * lock of another saver, and a context without a cache. Elsewhere (a
+ * driver without a build cache) AUTO writes every binary at once and
+ * leaves nothing unsaved. */
+START_TEST(test_save_binaries_later)
+{
+    char *dir = test_make_tmpdir("later");
+    char names[8][4096], list[4096];
+    size_t need = 0;
+    struct clf_ctx *a = policy_ctx(dir, CLF_BINARIES_AUTO);
+    struct clf_device_info info;
+    ck_assert_ok(a, clf_ctx_device_info(a, &info));
+    const bool pocl = strstr(info.platform_name, "Portable Computing Language") != NULL;
+    run_add(a);
+    const unsigned built = stats_of(a).programs_built;
+    ck_assert_uint_ge(built, 1);
+    ck_assert_ok(a, clf_ctx_unsaved_programs(a, NULL, 0, &need));
+    ck_assert_ok(a, clf_ctx_unsaved_programs(a, list, sizeof list, NULL));
+    ck_assert_uint_eq(need, strlen(list) + 1);
+    unsigned lines = 0;
+    for (const char *c = list; *c; c++)
+        lines += *c == '\n';
+    ck_assert_uint_eq(lines, pocl ? built : 0);
+    if (pocl) {
+        ck_assert_msg(!strncmp(list, "elementwise\t", 12), "%s", list);
+        char small[8];
+        ck_assert_status(a, clf_ctx_unsaved_programs(a, small, sizeof small, NULL),
+                         CLF_E_INVALID_ARG);
+        ck_assert_uint_eq(strlen(small), sizeof small - 1);
+    }
+    const int at_once = pocl ? 0 : (int)built; /* written by a itself */
+    ck_assert_int_eq(list_entries(dir, names, 8), at_once);
+    clf_ctx_destroy(a);
+
+    struct clf_ctx *b = policy_ctx(dir, CLF_BINARIES_AUTO);
+    int saved = -1;
+    static const char *const bad[] = {"elementwise", "elementwise\t-DX=1", "../x\t-DX=1\n",
+                                      "Elementwise\t\n", "rows\t-DX=1\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_status(b, clf_ctx_save_binaries(b, bad[i], &saved), CLF_E_INVALID_ARG);
+        ck_assert_int_eq(saved, 0);
+    }
+    ck_assert(strstr(clf_ctx_last_error(b), "part of elementwise")); /* rows is in its bundle */
+    ck_assert_int_ne(clf_ctx_save_binaries(b, "nosuchfamily\t-DX=1\n", &saved), CLF_OK);
+    ck_assert_int_eq(list_entries(dir, names, 8), at_once);
+    if (pocl) {
+        char lock[4200]; /* another saver holds the lock: nothing done */
+        snprintf(lock, sizeof lock, "%s/binaries.lock", dir);
+        int fd = open(lock, O_RDWR | O_CREAT, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+        ck_assert_ok(b, clf_ctx_save_binaries(b, list, &saved));
+        ck_assert_int_eq(saved, 0);
+        ck_assert_int_eq(list_entries(dir, names, 8), 0);
+        close(fd);
+        ck_assert_ok(b, clf_ctx_save_binaries(b, list, &saved));
+        ck_assert_int_eq(saved, (int)built);
+        ck_assert_int_eq(list_entries(dir, names, 8), (int)built);
+        ck_assert_ok(b, clf_ctx_save_binaries(b, list, &saved)); /* there already */
+        ck_assert_int_eq(saved, 0);
+    }
+    clf_ctx_destroy(b);
+
+    struct clf_ctx *c = policy_ctx(dir, CLF_BINARIES_AUTO);
+    run_add(c);
+    ck_assert_uint_eq(stats_of(c).programs_built, 0); /* loaded: written by b, or a at once */
+    ck_assert_ok(c, clf_ctx_unsaved_programs(c, list, sizeof list, NULL));
+    ck_assert_str_eq(list, "");
+    clf_ctx_destroy(c);
+
+    struct clf_ctx *d = policy_ctx(dir, CLF_BINARIES_OFF);
+    ck_assert_status(d, clf_ctx_save_binaries(d, "", &saved), CLF_E_INVALID_ARG);
+    ck_assert(strstr(clf_ctx_last_error(d), "no program cache"));
+    clf_ctx_destroy(d);
+    ck_assert_int_eq(clf_ctx_unsaved_programs(NULL, list, sizeof list, NULL), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_ctx_save_binaries(NULL, "", NULL), CLF_E_INVALID_ARG);
     test_remove_dir(dir);
     free(dir);
 }
@@ -501,6 +573,7 @@ int main(void)
     tcase_add_test(tc, test_corrupt_entries_rebuilt);
     tcase_add_test(tc, test_cache_disabled_and_env);
     tcase_add_test(tc, test_binaries_policy);
+    tcase_add_test(tc, test_save_binaries_later);
     tcase_add_test(tc, test_broken_kernel);
     tcase_add_test(tc, test_cl_dir);
     tcase_add_test(tc, test_include_cycle);

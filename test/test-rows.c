@@ -195,26 +195,45 @@ static double gelu_tanh_bound(double x, double *ref)
            FLT_MIN_NORMAL;
 }
 
+/* act(v) in double into *ref, and the bound of the float evaluation's
+ * error (0 for none and ReLU, which are exact). */
+static double act_bound(double v, enum clf_act act, double *ref)
+{
+    *ref = v;
+    if (act == CLF_ACT_RELU)
+        *ref = v > 0 ? v : 0;
+    else if (act == CLF_ACT_GELU)
+        return gelu_bound(v, ref);
+    else if (act == CLF_ACT_GELU_TANH)
+        return gelu_tanh_bound(v, ref);
+    else if (act == CLF_ACT_TANH) /* OpenCL's tanh: 5 ulp */
+        return *ref = tanh(v), 10 * TEST_U32 * fabs(*ref);
+    return 0;
+}
+
+/* The inputs of test_act (test_glu doubles their last dimension) and the
+ * activations. */
+static const struct {
+    int ndim;
+    int64_t shape[4];
+    enum test_layout lay;
+} act_cases[] = {
+    {3, {3, 5, 13}, TEST_HEADSPLIT},
+    {2, {9, 1001}, TEST_TRANSPOSED},
+    {1, {7}, TEST_DENSE},
+};
+static const enum clf_act acts[] = {CLF_ACT_NONE, CLF_ACT_RELU, CLF_ACT_GELU, CLF_ACT_GELU_TANH,
+                                    CLF_ACT_TANH};
+
 START_TEST(test_act)
 {
     struct clf_ctx *ctx = test_ctx();
-    static const struct {
-        int ndim;
-        int64_t shape[4];
-        enum test_layout lay;
-    } cases[] = {
-        {3, {3, 5, 13}, TEST_HEADSPLIT},
-        {2, {9, 1001}, TEST_TRANSPOSED},
-        {1, {7}, TEST_DENSE},
-    };
     static const float specials[] = {0.0f,  -0.0f, 20.0f, -20.0f, 1e-20f, -1e-20f, 3.0f,
                                      -3.0f, 6.0f,  -6.0f, 0.5f,   -0.5f,  1e-3f,   -10.0f};
-    static const enum clf_act acts[] = {CLF_ACT_NONE, CLF_ACT_RELU, CLF_ACT_GELU,
-                                        CLF_ACT_GELU_TANH, CLF_ACT_TANH};
     static const char *act_name[] = {"none", "relu", "gelu", "gelu_tanh", "tanh"};
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    for (size_t c = 0; c < sizeof act_cases / sizeof act_cases[0]; c++) {
         struct test_input x;
-        input_make(&x, cases[c].ndim, cases[c].shape, cases[c].lay, -6, 6);
+        input_make(&x, act_cases[c].ndim, act_cases[c].shape, act_cases[c].lay, -6, 6);
         int64_t n = test_input_numel(&x);
         for (int64_t i = 0; i < n && i < (int64_t)(sizeof specials / sizeof specials[0]); i++)
             x.host[test_input_elem(&x, i * 3 % n)] = specials[i];
@@ -229,21 +248,63 @@ START_TEST(test_act)
             float *out = test_read_all(y);
             char what[96];
             snprintf(what, sizeof what, "act %s %lld elements %s", act_name[a], (long long)n,
-                     layout_name[cases[c].lay]);
+                     layout_name[act_cases[c].lay]);
             struct worst w = {0, what};
             for (int64_t i = 0; i < n; i++) {
-                double v = x.host[test_input_elem(&x, i)], ref = v, bound = 0; /* none, relu: exact */
-                if (acts[a] == CLF_ACT_RELU)
-                    ref = v > 0 ? v : 0;
-                else if (acts[a] == CLF_ACT_GELU)
-                    bound = gelu_bound(v, &ref);
-                else if (acts[a] == CLF_ACT_GELU_TANH)
-                    bound = gelu_tanh_bound(v, &ref);
-                else if (acts[a] == CLF_ACT_TANH) /* OpenCL's tanh: 5 ulp */
-                    ref = tanh(v), bound = 10 * TEST_U32 * fabs(ref);
+                double ref, bound = act_bound(x.host[test_input_elem(&x, i)], acts[a], &ref);
                 check_elem(&w, i, out[i], ref, bound);
             }
             report(&w);
+            free(out);
+            clf_graph_destroy(g);
+        }
+        test_input_free(&x);
+    }
+}
+END_TEST
+
+/*
+ * glu: y = act(a)·g with a, g the halves of x's rows. The float act(a) is
+ * within `ab` of the exact one (act_bound), then one rounding of the
+ * product:
+ * |y − act(a)·g| <= |g|·ab + u·(|act(a)·g| + |g|·ab).
+ */
+START_TEST(test_glu)
+{
+    struct clf_ctx *ctx = test_ctx();
+    for (size_t c = 0; c < sizeof act_cases / sizeof act_cases[0]; c++) {
+        struct test_input x;
+        const int nd = act_cases[c].ndim;
+        int64_t shape[4];
+        memcpy(shape, act_cases[c].shape, sizeof shape);
+        shape[nd - 1] *= 2;
+        input_make(&x, nd, shape, act_cases[c].lay, -6, 6);
+        test_input_upload(&x);
+        const int64_t w = shape[nd - 1], n = w / 2, rows = test_input_numel(&x) / w;
+        for (int a = 0; a < 5; a++) {
+            struct clf_graph *g;
+            struct clf_tensor *y;
+            ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+            ck_assert_ok(ctx, clf_op_glu(g, x.view, acts[a], &y));
+            ck_assert_int_eq(clf_tensor_ndim(y), nd);
+            ck_assert_int_eq(clf_tensor_dim(y, nd - 1), n);
+            test_poison(y);
+            ck_assert_ok(ctx, clf_graph_run(g));
+            float *out = test_read_all(y);
+            char what[96];
+            snprintf(what, sizeof what, "glu act %d %lld rows of %lld %s", (int)acts[a],
+                     (long long)rows, (long long)w, layout_name[act_cases[c].lay]);
+            struct worst wst = {0, what};
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < n; j++) {
+                    double v = x.host[test_input_elem(&x, r * w + j)];
+                    double gv = x.host[test_input_elem(&x, r * w + n + j)];
+                    double act, ab = act_bound(v, acts[a], &act);
+                    double ref = act * gv;
+                    double bound = fabs(gv) * ab + TEST_U32 * (fabs(ref) + fabs(gv) * ab);
+                    check_elem(&wst, r * n + j, out[r * n + j], ref, bound);
+                }
+            report(&wst);
             free(out);
             clf_graph_destroy(g);
         }
@@ -1104,6 +1165,12 @@ START_TEST(test_errors)
     EXPECT(clf_op_act(g, xi, CLF_ACT_RELU, &y), CLF_E_SHAPE, "f32");
     EXPECT(clf_op_act(g, x, (enum clf_act)99, &y), CLF_E_INVALID_ARG, "activation");
     EXPECT(clf_op_act(g, x, (enum clf_act)-1, &y), CLF_E_INVALID_ARG, "activation");
+    /* glu: x [3, 5] has an odd last dimension */
+    EXPECT(clf_op_glu(g, NULL, CLF_ACT_GELU, &y), CLF_E_INVALID_ARG, "glu");
+    EXPECT(clf_op_glu(g, xi, CLF_ACT_GELU, &y), CLF_E_SHAPE, "f32");
+    EXPECT(clf_op_glu(g, x, CLF_ACT_GELU, &y), CLF_E_SHAPE, "odd");
+    EXPECT(clf_op_glu(g, b4, (enum clf_act)99, &y), CLF_E_INVALID_ARG, "activation");
+    ck_assert_status(ctx, clf_op_glu(g, b4, CLF_ACT_GELU, NULL), CLF_E_INVALID_ARG);
     /* softmax */
     EXPECT(clf_op_softmax(g, NULL, &y), CLF_E_INVALID_ARG, "softmax");
     EXPECT(clf_op_softmax(g, xi, &y), CLF_E_SHAPE, "f32");
@@ -1197,6 +1264,7 @@ int main(void)
     tcase_add_test(tc, test_auto_variant);
     tcase_add_test(tc, test_bias_add);
     tcase_add_test(tc, test_act);
+    tcase_add_test(tc, test_glu);
     tcase_add_test(tc, test_erf);
     tcase_add_test(tc, test_softmax_random);
     tcase_add_test(tc, test_softmax_special);

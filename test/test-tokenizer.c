@@ -383,7 +383,8 @@ END_TEST
 
 /* The trained vocabularies of test/models/ (tools/make_tiny_models.py:
  * WordPiece uncased and cased, byte-level BPE, WordPiece with MPNet's <s>
- * and </s>): Hugging Face's ids (the fast tokenizers sentence-transformers
+ * and </s>; tools/make_tiny_modernbert.py: byte-level BPE with [CLS] and
+ * [SEP] by TemplateProcessing, tokenizer.json alone): Hugging Face's ids (the fast tokenizers sentence-transformers
  * runs) of 250 varied texts, through tokenizer.json and through vocab.txt
  * where the folder takes it (clf_sentence_folder_tokenizer_file: not for
  * MPNet, whose vocab.txt says nothing of its special tokens), with the
@@ -395,7 +396,7 @@ START_TEST(test_trained_vocabularies)
     cJSON *root = cJSON_Parse(json);
     ck_assert_msg(root != NULL, "tiny-models.json does not parse");
     const cJSON *toks = cJSON_GetObjectItemCaseSensitive(root, "tokenizers"), *tk;
-    ck_assert_int_eq(cJSON_GetArraySize(toks), 4);
+    ck_assert_int_eq(cJSON_GetArraySize(toks), 5);
     int32_t ids[512];
     cJSON_ArrayForEach(tk, toks)
     {
@@ -414,7 +415,9 @@ START_TEST(test_trained_vocabularies)
         ck_assert_ptr_nonnull(chosen);
         const bool mpnet = strstr(folder, "mpnet") != NULL;
         const bool use_txt = strstr(chosen, "vocab.txt") != NULL;
-        ck_assert_msg(use_txt == (!mpnet && !strstr(folder, "roberta")), "%s", chosen);
+        ck_assert_msg(use_txt == (!mpnet && !strstr(folder, "roberta") &&
+                                  !strstr(folder, "modernbert")),
+                      "%s", chosen);
         clf_sentence_folder_destroy(f);
         p.max_length = 512;
         for (int file = use_txt ? 0 : 1; file < 2; file++) {

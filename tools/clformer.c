@@ -14,6 +14,7 @@ int cmd_analyze(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_save_binaries(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -28,6 +29,7 @@ static const struct {
     {"embed", cmd_embed, "sentence embeddings with a BERT model (all-MiniLM-L6-v2)"},
     {"serve", cmd_serve, "an OpenAI-compatible embeddings server with dynamic batching"},
     {"tune", cmd_tune, "measure a job's GEMM and attention choices; share them"},
+    {"save-binaries", cmd_save_binaries, "write kernel binaries into the cache (run, embed: in the background)"},
 };
 
 /* Every environment variable the library and the command read (lib/runtime/
@@ -62,7 +64,7 @@ static void usage(FILE *f)
                "       clformer help COMMAND\n\n"
                "A portable OpenCL backend for transformer inference.\n\nCommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'clformer help COMMAND' (or 'clformer COMMAND --help') describes a\n"
                "command's options. Exit status: 0 done, 1 the work failed (standard\n"
                "output that cannot be written too), 2 a bad command line.\n\n"

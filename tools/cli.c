@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,6 +154,66 @@ cJSON *cli_startup_json(struct clf_ctx *ctx)
     return o;
 }
 
+void cli_save_binaries_later(struct clf_ctx *ctx)
+{
+    size_t need = 0;
+    if (!ctx || clf_ctx_unsaved_programs(ctx, NULL, 0, &need) != CLF_OK || need <= 1)
+        return;
+    char *list = malloc(need);
+    struct clf_device_info d;
+    if (!list || clf_ctx_unsaved_programs(ctx, list, need, NULL) != CLF_OK ||
+        clf_ctx_device_info(ctx, &d) != CLF_OK || access("/proc/self/exe", X_OK) != 0) {
+        free(list);
+        return;
+    }
+    /* everything the child needs is made before fork: after it, in a copy of
+       a process with threads, only async-signal-safe calls */
+    char spec[32];
+    snprintf(spec, sizeof spec, "%d:%d", d.platform_index, d.device_index);
+    char *args[] = {"clformer", "save-binaries", "--device", spec, "--quiet", NULL};
+    /* the list goes into the pipe before the fork: a few hundred bytes, within
+       a pipe's buffer (at least 4 KiB, 64 KiB on Linux), so no write waits on
+       the saver or meets a closed pipe (SIGPIPE) */
+    int fds[2];
+    size_t n = need - 1, at = 0;
+    if (n > 4096 || pipe(fds) != 0) {
+        free(list);
+        return;
+    }
+    while (at < n) {
+        ssize_t w = write(fds[1], list + at, n - at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        at += (size_t)w;
+    }
+    close(fds[1]);
+    pid_t pid = at == n ? fork() : -1;
+    if (pid == 0) {
+        /* the child starts the saver in a session of its own and exits, so
+           that nobody waits for the saver: not this process, not a shell
+           reading this one's output (standard output and error /dev/null,
+           every other descriptor closed) */
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || dup2(fds[0], 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+            _exit(127);
+        for (int fd = 3; fd < 1024; fd++) /* close_range is not in every libc */
+            close(fd);
+        setpriority(PRIO_PROCESS, 0, 15);
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    close(fds[0]);
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    free(list);
+}
+
 cJSON *cli_device_json(const struct clf_device_info *d)
 {
     cJSON *o = cJSON_CreateObject();
@@ -208,6 +271,31 @@ int cli_print_json(cJSON *v)
     puts(s);
     cJSON_free(s);
     return CLI_OK;
+}
+
+cJSON *cli_json_bytes(const char *s, size_t n)
+{
+    char *q = n < ((size_t)1 << 28) ? malloc(6 * n + 3) : NULL; /* \u00XX at most */
+    if (!q)
+        return NULL;
+    size_t at = 0;
+    q[at++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            q[at++] = '\\';
+            q[at++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            at += (size_t)sprintf(q + at, "\\u%04x", c);
+        } else {
+            q[at++] = (char)c;
+        }
+    }
+    q[at++] = '"';
+    q[at] = 0;
+    cJSON *v = cJSON_CreateRaw(q);
+    free(q);
+    return v;
 }
 
 const char *cli_bytes(unsigned long long bytes, char *buf, unsigned size)

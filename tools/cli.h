@@ -34,12 +34,24 @@ struct clf_ctx_params cli_ctx_params(const char *device, bool quiet);
  * programs_loaded (binaries from the program cache), build_ms (both),
  * tuned (shape classes measured), tune_loaded (records read). */
 cJSON *cli_startup_json(struct clf_ctx *ctx);
+/* When ctx built kernel programs from source without writing their binaries
+ * (PoCL under CLFORMER_BINARIES auto: clf_ctx_unsaved_programs), starts
+ * `clformer save-binaries` on ctx's device in the background (a new session,
+ * low priority, no terminal, the list on its standard input) to write them,
+ * so that the next process loads them; returns at once. Call it when the
+ * command's work is done. Silent: a failure to start only costs the next
+ * process its builds. */
+void cli_save_binaries_later(struct clf_ctx *ctx);
 
 /* A device's capabilities as a JSON object. */
 cJSON *cli_device_json(const struct clf_device_info *d);
 
 /* Prints a JSON value on stdout (pretty) and frees it; CLI_FAIL when NULL. */
 int cli_print_json(cJSON *v);
+/* A JSON string of the n bytes at s, NUL bytes included (as \u0000, which
+ * cJSON_CreateString cannot hold: it ends at the first NUL); other control
+ * characters escaped, the rest as they are. NULL when out of memory. */
+cJSON *cli_json_bytes(const char *s, size_t n);
 
 /* Parses a whole decimal integer in [lo, hi]. */
 bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);

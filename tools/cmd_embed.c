@@ -104,7 +104,8 @@ static void help(void)
            "      --attn SPEC        attention variant, as clformer run --attn\n"
            "      --ffn SPEC         FFN weights, as clformer run --ffn\n"
            "      --drop-dense       free the f32 weights a prepared form replaces\n"
-           "      --kv F             K and V storage: f32 (default), int8, int8:channel\n"
+           "      --kv F             K and V storage: f32 (default), int8 (per token),\n"
+           "                         int8:channel (per sequence and channel)\n"
            "      --attn-quant F     attention weights: f32 (default), f16, log:B\n"
            "      --linear F         linear layers: f32 (default), int8\n"
            "      --precision P      linear layers' weights: f32 (default), f16, bf16\n"
@@ -469,8 +470,12 @@ static int print_output(const struct embed_opts *o, const struct cli_texts *t, c
                         const float *e, int64_t d, const char *fn)
 {
     if (o->similarity && !o->json) {
-        for (size_t i = 0; i < t->n; i++)
-            printf("%3zu  %s\n", i, t->s[i]);
+        for (size_t i = 0; i < t->n; i++) { /* a NUL shown as a space */
+            printf("%3zu  ", i);
+            for (size_t k = 0; k < t->len[i]; k++)
+                putchar(t->s[i][k] ? t->s[i][k] : ' ');
+            putchar('\n');
+        }
         printf("\n    ");
         for (size_t j = 0; j < t->n; j++)
             printf(" %7zu", j);
@@ -487,7 +492,7 @@ static int print_output(const struct embed_opts *o, const struct cli_texts *t, c
         cJSON *r = cJSON_CreateObject(), *ts = cJSON_AddArrayToObject(r, "texts"),
               *m = cJSON_AddArrayToObject(r, "similarity");
         for (size_t i = 0; i < t->n; i++) {
-            cJSON_AddItemToArray(ts, cJSON_CreateString(t->s[i]));
+            cJSON_AddItemToArray(ts, cli_json_bytes(t->s[i], t->len[i]));
             cJSON *row = cJSON_CreateArray();
             for (size_t j = 0; j < t->n; j++)
                 cJSON_AddItemToArray(row, cJSON_CreateNumber(similarity(fn, e, d, i, j)));
@@ -500,7 +505,7 @@ static int print_output(const struct embed_opts *o, const struct cli_texts *t, c
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < t->n; i++) {
         cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "text", t->s[i]);
+        cJSON_AddItemToObject(x, "text", cli_json_bytes(t->s[i], t->len[i]));
         cJSON_AddNumberToObject(x, "tokens", (double)len[i]);
         cJSON *v = cJSON_AddArrayToObject(x, "embedding");
         for (int64_t k = 0; k < d; k++)
@@ -738,6 +743,8 @@ int cmd_embed(int argc, char **argv)
     rc = print_output(&o, &t, len, out.e, out.d, clf_sentence_folder_similarity(sf));
     if (rc == CLI_OK && o.timings)
         print_timings(&tm, ctx);
+    if (rc == CLI_OK)
+        cli_save_binaries_later(ctx);
 done:
     clf_sentence_folder_destroy(sf);
     for (size_t i = 0; ids && i < t.n; i++)

@@ -656,6 +656,8 @@ int cmd_run(int argc, char **argv)
     s.context_ms = cli_now_ms() - t0;
     if (opened && read_input(&s) && build(&s) && time_runs(&s))
         rc = s.mpi.rank > 0 ? CLI_OK : report(&s); /* rank 0 reports */
+    if (rc == CLI_OK)
+        cli_save_binaries_later(s.ctx);
     free_state(&s);
     cli_mpi_end(&s.mpi);
     return rc;

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Installs the Python packages the Python package's and the server's tests
-# use (numpy, pytest, the official openai client) once into a virtual
-# environment in a cache folder, and prints that environment's python:
+# use (numpy, pytest, the official openai client, and a setuptools that
+# builds wheels by itself, for the test of `pip install ./python` without
+# build isolation: venv's own setuptools 65 needs the wheel package) once
+# into a virtual environment in a cache folder, and prints that
+# environment's python:
 #
 #   "$(tools/fetch_pyenv.sh)" -m pytest python/tests
 #
@@ -14,8 +17,8 @@
 # with one line on stderr when the wheels cannot be installed (offline).
 set -eu
 
-VERSION=1
-WHEELS="numpy==2.4.6 pytest==9.2.0 openai==3.63.0"
+VERSION=2
+WHEELS="numpy==2.4.6 pytest==9.2.0 openai==3.63.0 setuptools==84.2.1"
 
 dir=${XDG_CACHE_HOME:-$HOME/.cache}/clformer/pyenv-$VERSION
 py=$dir/venv/bin/python

@@ -405,6 +405,41 @@ CLF_API const char *clf_ctx_cache_dir(const struct clf_ctx *ctx);
  */
 CLF_API enum clf_status clf_ctx_warmup(struct clf_ctx *ctx);
 
+/**
+ * The kernel programs this context built from source without writing their
+ * binaries to the cache: on drivers that keep a cache of their own builds
+ * (PoCL), where CLFORMER_BINARIES auto reads binaries but does not write
+ * them, since asking such a driver for a binary compiles every kernel of
+ * the program again (seconds each). Loading a binary is faster than a
+ * rebuild from the driver's cache (5-9 ms against 65-120 ms per program on
+ * PoCL), so a later process starts faster once they are written: pass this
+ * text to clf_ctx_save_binaries on a context of the same device, e.g. in a
+ * background process (the `clformer` command does that after a command,
+ * through `clformer save-binaries`). One line per program
+ * ("FAMILY<tab>OPTIONS\n"), "" when there is none, written into buf
+ * (NUL-terminated); *needed (may be NULL) receives the bytes it takes,
+ * the NUL included. buf NULL with size 0 asks for the size alone; a buf
+ * too small is CLF_E_INVALID_ARG (it holds as much as fits).
+ */
+CLF_API enum clf_status clf_ctx_unsaved_programs(struct clf_ctx *ctx, char *buf, size_t size,
+                                                 size_t *needed);
+
+/**
+ * Writes the binaries of list's programs (clf_ctx_unsaved_programs' text,
+ * from a context of the same device and library) into this context's
+ * cache directory, whatever CLFORMER_BINARIES says (off, or no usable
+ * cache directory: CLF_E_INVALID_ARG). Each program is built from source
+ * (the driver's cache makes that quick) and its binary asked for (the slow
+ * part on PoCL: seconds per program); programs whose binary is there
+ * already are skipped. One process at a time per cache directory (a lock
+ * file, binaries.lock, in it): while another holds it, nothing is done and
+ * CLF_OK returned. *saved (may be NULL) counts the binaries written. A
+ * line that is not FAMILY<tab>OPTIONS with a family of the library is
+ * CLF_E_INVALID_ARG before anything is built; a build failure is
+ * CLF_E_BUILD.
+ */
+CLF_API enum clf_status clf_ctx_save_binaries(struct clf_ctx *ctx, const char *list, int *saved);
+
 /** Counters of a context, for diagnostics and tests. */
 struct clf_ctx_stats {
     unsigned programs_built;      /**< built from source */

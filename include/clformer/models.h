@@ -499,10 +499,25 @@ struct clf_bert;
 CLF_API enum clf_status clf_default_model_dir(char *buf, size_t size);
 
 /**
- * Loads a Hugging Face BERT, DistilBERT, RoBERTa, XLM-RoBERTa or MPNet
- * model directory (config.json's model_type "bert", or none, "distilbert",
- * "roberta", "xlm-roberta", "mpnet"; another is CLF_E_UNSUPPORTED listing
- * these). RoBERTa's are BERT's keys and tensors ("roberta." prefix), its
+ * Loads a Hugging Face BERT, DistilBERT, RoBERTa, XLM-RoBERTa, MPNet or
+ * ModernBERT model directory (config.json's model_type "bert", or none,
+ * "distilbert", "roberta", "xlm-roberta", "mpnet", "modernbert"; another is
+ * CLF_E_UNSUPPORTED listing these). ModernBERT's keys are BERT's sizes,
+ * hidden_activation, norm_eps (1e-5), max_position_embeddings (8192),
+ * global_rope_theta (160000), local_rope_theta (10000; null: the global
+ * one), global_attn_every_n_layers (3) and local_attention (128), with
+ * attention_bias, mlp_bias and norm_bias false and no rope_scaling
+ * (CLF_E_UNSUPPORTED otherwise); its tensors (with or without "model.")
+ * embeddings.tok_embeddings.weight, embeddings.norm.weight,
+ * layers.N.attn.Wqkv.weight, attn.Wo.weight, attn_norm.weight (not in
+ * layer 0), mlp_norm.weight, mlp.Wi.weight [2·intermediate_size, hidden],
+ * mlp.Wo.weight and final_norm.weight; its layers are pre-LN with rotary
+ * positions on Q and K, a GeGLU FFN and, on local layers (all but every
+ * global_attn_every_n_layers-th from 0), window attention over keys within
+ * local_attention / 2; it takes exact f32 attention and dense weights only
+ * (options asking for more are CLF_E_UNSUPPORTED at load, and so are
+ * clf_bert_load_tp and clf_encoder_tp_create_from of its encoder);
+ * clf_encoder_save refuses its encoder. RoBERTa's are BERT's keys and tensors ("roberta." prefix), its
  * positions counted from pad_token_id + 1 (default 2), so
  * max_position_embeddings - pad_token_id - 1 tokens per text. MPNet's are
  * BERT's keys without token types, relative_attention_num_buckets (32,

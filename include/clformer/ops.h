@@ -319,6 +319,16 @@ CLF_API enum clf_status clf_op_bias_add(struct clf_graph *g, struct clf_tensor *
 CLF_API enum clf_status clf_op_act(struct clf_graph *g, struct clf_tensor *x, enum clf_act act,
                                    struct clf_tensor **out);
 
+/**
+ * A gated linear unit's gate (GLU family: GeGLU with CLF_ACT_GELU, ReGLU
+ * with CLF_ACT_RELU; Shazeer 2020): x f32 [..., 2n] (any strides) split in
+ * halves a = x[..., :n] and g = x[..., n:] (as torch's chunk(2, dim=-1)),
+ * out[..., j] = act(a[..., j])·g[..., j], a new dense f32 [..., n]. An odd
+ * last dimension is CLF_E_SHAPE.
+ */
+CLF_API enum clf_status clf_op_glu(struct clf_graph *g, struct clf_tensor *x, enum clf_act act,
+                                   struct clf_tensor **out);
+
 /** Softmax over the last dimension, max-subtracted (no overflow for any
  *  finite input); x f32 [..., N]. −inf entries give 0; a row of only −inf,
  *  or with NaN or +inf, gives NaN (as PyTorch). */
@@ -446,6 +456,32 @@ CLF_API enum clf_status clf_posenc_factorize(struct clf_ctx *ctx, struct clf_ten
 CLF_API enum clf_status clf_op_posenc_add_lowrank(struct clf_graph *g, struct clf_tensor *x,
                                                   struct clf_tensor *u, struct clf_tensor *v,
                                                   struct clf_tensor **out);
+
+/**
+ * The rotary table of RoPE (Su et al. 2021) in the rotate-half layout of
+ * Hugging Face's models (GPT-NeoX, LLaMA, ModernBERT): [max_len, dim] f32,
+ * column i < dim/2 holding cos(pos·θ^(−2i/dim)) and column dim/2 + i
+ * sin(pos·θ^(−2i/dim)), θ = theta. Computed in double on the host and
+ * rounded once, once per context per (max_len, dim, theta), and kept by
+ * the context (it lives until clf_ctx_destroy; clf_tensor_destroy ignores
+ * it). dim even and >= 2, max_len >= 1 (CLF_E_SHAPE otherwise); theta
+ * finite and > 0 (CLF_E_INVALID_ARG).
+ */
+CLF_API enum clf_status clf_rope_table(struct clf_ctx *ctx, int64_t max_len, int64_t dim,
+                                       double theta, struct clf_tensor **table);
+
+/**
+ * Rotary position embedding of x [..., seq, dim] (f32, any strides, up to
+ * 4 dimensions; position s is x's second-to-last index) with a table from
+ * clf_rope_table (rows >= seq, columns dim): for i < h = dim/2,
+ * out[..., s, i] = x[..., s, i]·cos − x[..., s, h + i]·sin and
+ * out[..., s, h + i] = x[..., s, h + i]·cos + x[..., s, i]·sin, cos and
+ * sin the table's row s. *out: a new dense f32 tensor of x's shape. Each
+ * output is a product and an fma: within 2u·(|x_a·cos| + |x_b·sin|) of the
+ * value with the table's entries (u = 2^-24).
+ */
+CLF_API enum clf_status clf_op_rope(struct clf_graph *g, struct clf_tensor *x,
+                                    struct clf_tensor *table, struct clf_tensor **out);
 
 /** @} */
 

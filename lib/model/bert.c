@@ -16,7 +16,9 @@
  * negative bias before the softmax; the encoder leaves padded keys out of
  * it, the same up to exp(-3.4e38) = 0. Token types are always 0 (one text
  * per row), as sentence-transformers passes them; the sum is formed in
- * HF's order (word + type, then + position).
+ * HF's order (word + type, then + position). ModernBERT (model_type
+ * "modernbert") shares the loader and the forward shape but not the layer:
+ * see struct bert_arch and load_modern.
  */
 #include <math.h>
 #include <stdio.h>
@@ -64,7 +66,10 @@ struct clf_bert {
  * padding_idx fixed at 1) and BERT's layers under other names, with a
  * relative position bias added to every layer's scaled scores:
  * bias[h, i, j] = relative_attention_bias[bucket(j - i), h]
- * (clf_mpnet_bucket), one table for the whole encoder. */
+ * (clf_mpnet_bucket), one table for the whole encoder. ModernBERT
+ * (Warner et al. 2024) is another kind: token embeddings and a LayerNorm
+ * without bias, pre-LN layers with rotary positions, sliding windows on its
+ * local layers and a gated FFN, a final LayerNorm (load_modern). */
 struct bert_arch {
     const char *model_type;
     const char *prefix;     /* the tensors' prefix, when the file has one */
@@ -75,19 +80,22 @@ struct bert_arch {
     int pos_offset;         /* positions from 0; 1: from pad_token_id + 1 (RoBERTa);
                                2: from 2 (MPNet) */
     bool rel_bias;          /* encoder.relative_attention_bias (MPNet) */
+    bool modern;            /* ModernBERT's layers (see load_modern) */
 };
 
 static const struct bert_arch archs[] = {
     {"bert", "bert.", "hidden_size", "num_attention_heads", "intermediate_size",
-     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 0, false},
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 0, false, false},
     {"distilbert", "distilbert.", "dim", "n_heads", "hidden_dim", "n_layers", "activation",
-     "transformer.layer.%lld.", 1, false, false, 0, false},
+     "transformer.layer.%lld.", 1, false, false, 0, false, false},
     {"roberta", "roberta.", "hidden_size", "num_attention_heads", "intermediate_size",
-     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 1, false},
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 1, false, false},
     {"xlm-roberta", "roberta.", "hidden_size", "num_attention_heads", "intermediate_size",
-     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 1, false},
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 0, true, true, 1, false, false},
     {"mpnet", "mpnet.", "hidden_size", "num_attention_heads", "intermediate_size",
-     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 2, false, true, 2, true},
+     "num_hidden_layers", "hidden_act", "encoder.layer.%lld.", 2, false, true, 2, true, false},
+    {"modernbert", "model.", "hidden_size", "num_attention_heads", "intermediate_size",
+     "num_hidden_layers", "hidden_activation", "layers.%lld.", 0, false, false, 0, false, true},
 };
 #define N_ARCHS (sizeof archs / sizeof archs[0])
 
@@ -146,11 +154,19 @@ int64_t clf_bert_text_positions(const cJSON *config, int64_t max_pos)
     return a && position_offset(a, config, max_pos, &off) ? max_pos - off : max_pos;
 }
 
+/* ModernBERT's tensors read first (sizes checked before anything is made). */
+#define MODERN_QKV "attn.Wqkv.weight"
+#define MODERN_WI "mlp.Wi.weight"
+
 /* The sizes config.json gives. */
 struct bert_sizes {
     const struct bert_arch *arch;
     int64_t d, heads, d_ff, layers, vocab, max_pos, types; /* types 0: none */
     int64_t buckets;        /* relative_attention_num_buckets (MPNet) */
+    /* ModernBERT: rotary theta of global and local layers, every n-th
+     * layer global (from 0), a local layer's keys |i − j| <= window */
+    double rope_global, rope_local;
+    int64_t every_n, window;
     int64_t pos_offset;     /* the first position's row (RoBERTa: pad_token_id + 1) */
     enum clf_act act;
     double eps;
@@ -173,6 +189,49 @@ static enum clf_status get_int(struct clf_ctx *ctx, const cJSON *root, const cha
                         key, (long long)hi);
     *out = (int64_t)x;
     return CLF_OK;
+}
+
+/* A positive number of the configuration (def when absent; null too where
+ * null_def). */
+static enum clf_status get_double(struct clf_ctx *ctx, const cJSON *root, const char *path,
+                                  const char *key, double def, bool null_def, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    *out = def;
+    if (!v || (null_def && cJSON_IsNull(v)))
+        return CLF_OK;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !isfinite(v->valuedouble))
+        return clf_fail(ctx, CLF_E_FORMAT, "%s: \"%s\" must be a positive number", path, key);
+    *out = v->valuedouble;
+    return CLF_OK;
+}
+
+/* ModernBERT's keys (ModernBertConfig's defaults): its layer pattern and
+ * rotary thetas; the biases it can have and rope_scaling are refused. */
+static enum clf_status read_modern_config(struct clf_ctx *ctx, const cJSON *root,
+                                          const char *path, struct bert_sizes *s)
+{
+    enum clf_status st = get_double(ctx, root, path, "global_rope_theta", 160000.0, false,
+                                    &s->rope_global);
+    const bool has_local = cJSON_GetObjectItemCaseSensitive(root, "local_rope_theta") != NULL;
+    if (st == CLF_OK) /* absent: 10000; null: the global layers' */
+        st = get_double(ctx, root, path, "local_rope_theta",
+                        has_local ? s->rope_global : 10000.0, true, &s->rope_local);
+    if (st == CLF_OK)
+        st = get_int(ctx, root, path, "global_attn_every_n_layers", 3, 1 << 20, &s->every_n);
+    int64_t local = 0;
+    if (st == CLF_OK)
+        st = get_int(ctx, root, path, "local_attention", 128, 1 << 20, &local);
+    s->window = local / 2;
+    static const char *const biases[] = {"attention_bias", "mlp_bias", "norm_bias"};
+    for (size_t i = 0; st == CLF_OK && i < sizeof biases / sizeof biases[0]; i++)
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, biases[i])))
+            st = clf_fail(ctx, CLF_E_UNSUPPORTED,
+                          "%s: ModernBERT with \"%s\" true is not supported", path, biases[i]);
+    const cJSON *scaling = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (st == CLF_OK && scaling && !cJSON_IsNull(scaling))
+        st = clf_fail(ctx, CLF_E_UNSUPPORTED, "%s: \"rope_scaling\" is not supported", path);
+    return st;
 }
 
 static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct bert_sizes *s)
@@ -213,7 +272,8 @@ static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct
     if (st == CLF_OK)
         st = get_int(ctx, root, path, "vocab_size", -1, 1 << 24, &s->vocab);
     if (st == CLF_OK)
-        st = get_int(ctx, root, path, "max_position_embeddings", 512, 1 << 20, &s->max_pos);
+        st = get_int(ctx, root, path, "max_position_embeddings", a->modern ? 8192 : 512,
+                     1 << 20, &s->max_pos);
     s->types = 0;
     if (st == CLF_OK && !position_offset(a, root, s->max_pos, &s->pos_offset))
         st = clf_fail(ctx, CLF_E_FORMAT,
@@ -244,12 +304,14 @@ static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct
                       "%s: %s \"%s\" is not supported (gelu, gelu_new, "
                       "gelu_pytorch_tanh, relu)",
                       path, a->k_act, an);
-    const cJSON *eps = a->eps ? cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps") : NULL;
-    s->eps = 1e-12; /* BertConfig's default, DistilBERT's constant */
+    const cJSON *eps = a->eps      ? cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps")
+                       : a->modern ? cJSON_GetObjectItemCaseSensitive(root, "norm_eps")
+                                   : NULL;
+    s->eps = a->modern ? 1e-5 : 1e-12; /* the configs' defaults, DistilBERT's constant */
     if (st == CLF_OK && eps) {
         if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1)
-            st = clf_fail(ctx, CLF_E_FORMAT, "%s: \"layer_norm_eps\" must be a number in (0, 1]",
-                          path);
+            st = clf_fail(ctx, CLF_E_FORMAT, "%s: \"%s\" must be a number in (0, 1]", path,
+                          eps->string);
         else
             s->eps = eps->valuedouble;
     }
@@ -257,6 +319,8 @@ static enum clf_status read_config(struct clf_ctx *ctx, const char *path, struct
     if (st == CLF_OK && pe && (!cJSON_IsString(pe) || strcmp(pe->valuestring, "absolute")))
         st = clf_fail(ctx, CLF_E_UNSUPPORTED,
                       "%s: only absolute (learned) position embeddings are supported", path);
+    if (st == CLF_OK && a->modern)
+        st = read_modern_config(ctx, root, path, s);
     cJSON_Delete(root);
     return st;
 }
@@ -567,7 +631,7 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
         c->layers = s->layers;
         c->act = s->act;
         c->eps = (float)s->eps;
-        c->norm_first = false;
+        c->norm_first = s->arch->modern;
         b->vocab = s->vocab;
         b->max_pos = s->max_pos;
         st = clf_encoder_check_config(ctx, c);
@@ -578,9 +642,12 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
     int nd;
     int64_t shape[CLF_MAX_DIMS];
     char full[160], name[128];
+    const bool modern = st == CLF_OK && s->arch->modern;
+    const char *word = modern ? "embeddings.tok_embeddings.weight"
+                              : "embeddings.word_embeddings.weight";
     if (st == CLF_OK) {
         L->w.arch = s->arch;
-        snprintf(full, sizeof full, "%sembeddings.word_embeddings.weight", s->arch->prefix);
+        snprintf(full, sizeof full, "%s%s", s->arch->prefix, word);
         if (clf_safetensors_shape(L->w.st, full, &nd, shape, NULL) == CLF_OK)
             L->w.prefix = s->arch->prefix;
     }
@@ -588,22 +655,23 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
      * config.json's shapes first: a bogus configuration (vocab_size 2^24,
      * hidden_size 2^16) must not make the loader ask for terabytes. */
     if (st == CLF_OK)
-        st = check_weight(&L->w, "embeddings.word_embeddings.weight", s->vocab, s->d, full);
-    if (st == CLF_OK)
+        st = check_weight(&L->w, word, s->vocab, s->d, full);
+    if (st == CLF_OK && !modern)
         st = check_weight(&L->w, "embeddings.position_embeddings.weight", s->max_pos, s->d, full);
     if (st == CLF_OK && s->types)
         st = check_weight(&L->w, "embeddings.token_type_embeddings.weight", s->types, s->d, full);
     /* Q's and linear1's tensors (layer_map's in_proj first part, linear1);
      * no layer past config.json's */
     const int an = L->w.arch->names;
-    layer_tensor(&L->w, 0, layer_map[0].names[an][0], name, sizeof name);
+    const char *q = modern ? MODERN_QKV : layer_map[0].names[an][0];
+    layer_tensor(&L->w, 0, q, name, sizeof name);
     if (st == CLF_OK)
-        st = check_weight(&L->w, name, s->d, s->d, full);
-    layer_tensor(&L->w, 0, layer_map[6].names[an][0], name, sizeof name);
-    if (st == CLF_OK)
-        st = check_weight(&L->w, name, s->d_ff, s->d, full);
+        st = check_weight(&L->w, name, modern ? 3 * s->d : s->d, s->d, full);
+    layer_tensor(&L->w, 0, modern ? MODERN_WI : layer_map[6].names[an][0], name, sizeof name);
+    if (st == CLF_OK) /* ModernBERT's stacks a and g (GeGLU) */
+        st = check_weight(&L->w, name, modern ? 2 * s->d_ff : s->d_ff, s->d, full);
     char extra[192];
-    layer_tensor(&L->w, s->layers, layer_map[0].names[an][0], name, sizeof name);
+    layer_tensor(&L->w, s->layers, q, name, sizeof name);
     snprintf(extra, sizeof extra, "%s%s", L->w.prefix, name);
     if (st == CLF_OK && clf_safetensors_shape(L->w.st, extra, &nd, shape, NULL) == CLF_OK)
         st = clf_fail(ctx, CLF_E_SHAPE, "%s holds more layers than the %lld of config.json",
@@ -613,7 +681,12 @@ static enum clf_status load_begin(struct clf_ctx *ctx, const char *model_dir,
         if (!L->host)
             st = clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to load %s", st_path);
     }
-    if (st == CLF_OK)
+    if (st == CLF_OK && modern) { /* token embeddings, LayerNorm without bias */
+        b->max_pos = s->max_pos;
+        st = load_weight(&L->w, word, s->vocab, s->d, &b->word);
+        if (st == CLF_OK)
+            st = load_weight(&L->w, "embeddings.norm.weight", s->d, 0, &b->ln_w);
+    } else if (st == CLF_OK)
         st = load_embeddings(&L->w, b, s, L->host);
     if (st != CLF_OK) {
         clf_bert_destroy(b);
@@ -651,6 +724,57 @@ static enum clf_status load_rel_bias(struct bert_load *L, struct clf_bert *b)
     return st;
 }
 
+/* ModernBERT's layers (Warner et al. 2024; ModernBertModel at inference):
+ *   in_proj  = attn.Wqkv (Q, K, V stacked)  [3d, d]
+ *   out_proj = attn.Wo                      [d, d]
+ *   norm1    = attn_norm (none in layer 0)  [d]
+ *   linear1  = mlp.Wi ([a; g] stacked)      [2·d_ff, d]
+ *   linear2  = mlp.Wo                       [d, d_ff]
+ *   norm2    = mlp_norm                     [d]
+ * no biases (read_modern_config refuses them), final_norm the encoder's
+ * final LayerNorm; every global_attn_every_n_layers-th layer from 0 is
+ * global with global_rope_theta, the others local with local_rope_theta
+ * and keys |i − j| <= local_attention / 2. */
+static enum clf_status load_modern(struct bert_load *L, struct clf_encoder *enc)
+{
+    const struct bert_sizes *s = &L->s;
+    const int64_t d = s->d;
+    double *theta = malloc((size_t)s->layers * sizeof *theta);
+    int64_t *window = malloc((size_t)s->layers * sizeof *window);
+    enum clf_status st = theta && window ? CLF_OK
+                                         : clf_fail(L->w.ctx, CLF_E_OUT_OF_MEMORY,
+                                                    "no host memory for ModernBERT's layers");
+    for (int64_t i = 0; st == CLF_OK && i < s->layers; i++) {
+        const bool global = i % s->every_n == 0;
+        theta[i] = global ? s->rope_global : s->rope_local;
+        window[i] = global ? 0 : s->window;
+    }
+    if (st == CLF_OK)
+        st = clf_encoder_set_modern(enc, s->max_pos, theta, window);
+    free(theta);
+    free(window);
+    for (int64_t i = 0; st == CLF_OK && i < s->layers; i++) {
+        struct layer *l = &enc->layers[i];
+        const struct {
+            const char *name;
+            int64_t rows, cols;
+            struct clf_tensor **slot;
+        } t[] = {{MODERN_QKV, 3 * d, d, &l->in_w},          {"attn.Wo.weight", d, d, &l->out_w},
+                 {"attn_norm.weight", d, 0, &l->n1w},      {MODERN_WI, 2 * s->d_ff, d, &l->w1},
+                 {"mlp.Wo.weight", d, s->d_ff, &l->w2},    {"mlp_norm.weight", d, 0, &l->n2w}};
+        for (size_t k = 0; st == CLF_OK && k < sizeof t / sizeof t[0]; k++) {
+            char name[128];
+            if (i == 0 && t[k].slot == &l->n1w) /* nn.Identity */
+                continue;
+            layer_tensor(&L->w, i, t[k].name, name, sizeof name);
+            st = load_weight(&L->w, name, t[k].rows, t[k].cols, t[k].slot);
+        }
+    }
+    if (st == CLF_OK)
+        st = load_weight(&L->w, "final_norm.weight", d, 0, &enc->norm_w);
+    return st;
+}
+
 enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
                               const struct clf_encoder_config *options, struct clf_bert **out)
 {
@@ -665,7 +789,9 @@ enum clf_status clf_bert_load(struct clf_ctx *ctx, const char *model_dir,
     enum clf_status st = load_begin(ctx, model_dir, options, &b, &L);
     if (st == CLF_OK)
         st = clf_encoder_new(ctx, &b->cfg, &unused, &b->enc);
-    for (int64_t i = 0; st == CLF_OK && i < L.s.layers; i++)
+    if (st == CLF_OK && L.s.arch->modern)
+        st = load_modern(&L, b->enc);
+    for (int64_t i = 0; st == CLF_OK && !L.s.arch->modern && i < L.s.layers; i++)
         st = load_layer(&L.w, b->enc, i);
     if (st == CLF_OK && L.s.arch->rel_bias)
         st = load_rel_bias(&L, b);
@@ -724,11 +850,12 @@ static enum clf_status load_tp(struct clf_group *grp, struct clf_ctx *ctx, const
     struct bert_load L;
     struct clf_bert *b = NULL;
     enum clf_status st = load_begin(ctx, model_dir, options, &b, &L);
-    if (st == CLF_OK && L.s.arch->rel_bias)
+    if (st == CLF_OK && (L.s.arch->rel_bias || L.s.arch->modern))
         st = clf_fail(ctx, CLF_E_UNSUPPORTED,
-                      "%s: tensor parallelism does not split %s's relative position bias: run "
-                      "it on one device or data-parallel",
-                      model_dir, L.s.arch->model_type);
+                      "%s: tensor parallelism does not split %s's %s: run it on one device or "
+                      "data-parallel",
+                      model_dir, L.s.arch->model_type,
+                      L.s.arch->modern ? "layers" : "relative position bias");
     if (st == CLF_OK) {
         struct bert_src src = {&L, &b->cfg};
         struct clf_weight_reader rd = {read_bert, NULL, &src, false};
@@ -814,9 +941,17 @@ static enum clf_status embed(struct clf_bert *b, struct clf_graph *g, struct clf
             return clf_fail(g->ctx, CLF_E_SHAPE, "bert: the mask must be i32 [%lld, %lld] as the ids",
                             (long long)ids->shape[0], (long long)ids->shape[1]);
     }
-    /* word + type 0 + position rows, LayerNorm: one kernel (ids checked) */
-    st = clf_rows_embedding_ln_record(g, b->word, ids, b->pos, b->type0, b->ln_w, b->ln_b,
-                                      b->cfg.eps, true, e);
+    /* word + type 0 + position rows, LayerNorm: one kernel (ids checked);
+     * ModernBERT's token rows and LayerNorm without bias: two */
+    if (b->pos)
+        st = clf_rows_embedding_ln_record(g, b->word, ids, b->pos, b->type0, b->ln_w, b->ln_b,
+                                          b->cfg.eps, true, e);
+    else {
+        struct clf_tensor *rows = NULL;
+        st = clf_op_embedding(g, b->word, ids, &rows);
+        if (st == CLF_OK)
+            st = clf_op_layernorm(g, rows, b->ln_w, NULL, b->cfg.eps, e);
+    }
     if (st == CLF_OK && mask && kp)
         st = clf_pooling_key_padding(g, mask, kp);
     return st;

@@ -145,6 +145,11 @@ void clf_encoder_destroy(struct clf_encoder *enc)
     clf_tensor_destroy(enc->norm_w);
     clf_tensor_destroy(enc->norm_b);
     clf_tensor_destroy(enc->rel_bias);
+    if (enc->modern) {
+        free(enc->modern->rope);
+        free(enc->modern->window);
+        free(enc->modern);
+    }
     free(enc);
 }
 
@@ -162,6 +167,47 @@ enum clf_status clf_encoder_set_rel_bias(struct clf_encoder *enc, struct clf_ten
     enc->rel_bias = table;
     enc->rel_max = max_len;
     return CLF_OK;
+}
+
+enum clf_status clf_encoder_set_modern(struct clf_encoder *enc, int64_t max_len,
+                                       const double *theta, const int64_t *window)
+{
+    const struct clf_encoder_config *c = &enc->cfg;
+    const char *what = c->attn.sparsity != CLF_ATTN_EXACT            ? "an approximate attention"
+                       : c->kv != CLF_KV_F32 || c->attn_p != CLF_P_F32 ? "a quantised attention"
+                       : c->linear_int8                               ? "int8 linear layers"
+                       : c->ffn.format != CLF_FFN_DENSE               ? "a factored FFN"
+                       : c->ffn_act.kind != CLF_ACTQ_NONE ? "an FFN activation quantiser"
+                                                          : NULL;
+    if (what)
+        return clf_fail(enc->ctx, CLF_E_UNSUPPORTED,
+                        "ModernBERT's layers (rotary positions, gated FFN) do not take %s",
+                        what);
+    if (!c->norm_first)
+        return clf_fail(enc->ctx, CLF_E_STATE, "ModernBERT's layers are pre-LN");
+    struct clf_encoder_modern *m = calloc(1, sizeof *m);
+    if (m) {
+        m->rope = calloc((size_t)c->layers, sizeof *m->rope);
+        m->window = calloc((size_t)c->layers, sizeof *m->window);
+    }
+    enum clf_status st = m && m->rope && m->window
+                             ? CLF_OK
+                             : clf_fail(enc->ctx, CLF_E_OUT_OF_MEMORY,
+                                        "no host memory for ModernBERT's layers");
+    for (int64_t i = 0; st == CLF_OK && i < c->layers; i++) {
+        m->window[i] = window[i] > 0 ? window[i] : 0;
+        st = clf_rope_table(enc->ctx, max_len, c->d_model / c->heads, theta[i], &m->rope[i]);
+    }
+    if (st == CLF_OK) {
+        enc->modern = m;
+        return CLF_OK;
+    }
+    if (m) {
+        free(m->rope);
+        free(m->window);
+    }
+    free(m);
+    return st;
 }
 
 /* Checks the arguments every constructor takes and allocates the encoder
@@ -536,13 +582,35 @@ static enum clf_status attention_quant(struct clf_encoder *enc, struct clf_graph
     return st;
 }
 
-/* Multi-head self-attention of x [tokens = batch·seq, d]: returns the
- * output projection [tokens, d]. */
-static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const struct layer *l,
+/* ModernBERT: Q and K of qkv [tokens, 3d] rotated by layer li's table.
+ * Q's heads then K's are the 2·heads heads of one [batch, 2h, seq, hd]
+ * view, so one rope op; *q and *k are the halves of its dense output. */
+static enum clf_status rotate_qk(struct clf_encoder *enc, struct clf_graph *g, int64_t li,
+                                 struct clf_tensor *qkv, int64_t batch, int64_t seq,
+                                 struct clf_tensor **q, struct clf_tensor **k)
+{
+    const int64_t h = enc->cfg.heads, hd = enc->cfg.d_model / h, w = qkv->strides[0];
+    const int64_t qks[4] = {batch, 2 * h, seq, hd}, qkst[4] = {seq * w, hd, w, 1};
+    const int64_t hs[4] = {batch, h, seq, hd}, rst[4] = {2 * h * seq * hd, seq * hd, hd, 1};
+    struct clf_tensor *qk = NULL, *rot = NULL;
+    enum clf_status st = clf_graph_view(g, qkv, 4, qks, qkst, qkv->offset, &qk);
+    if (st == CLF_OK)
+        st = clf_op_rope(g, qk, enc->modern->rope[li], &rot);
+    if (st == CLF_OK)
+        st = clf_graph_view(g, rot, 4, hs, rst, rot->offset, q);
+    if (st == CLF_OK)
+        st = clf_graph_view(g, rot, 4, hs, rst, rot->offset + h * seq * hd, k);
+    return st;
+}
+
+/* Multi-head self-attention of layer li on x [tokens = batch·seq, d]:
+ * returns the output projection [tokens, d]. */
+static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, int64_t li,
                            struct clf_tensor *x, int64_t batch, int64_t seq,
                            struct clf_tensor *key_padding, struct clf_tensor *pos_bias,
                            struct clf_tensor **y)
 {
+    const struct layer *l = &enc->layers[li];
     const struct clf_encoder_config *c = &enc->cfg;
     const int64_t d = c->d_model, h = c->heads, hd = d / h;
     struct clf_tensor *qkv = NULL, *q = NULL, *k = NULL, *v = NULL, *attn = NULL, *heads = NULL,
@@ -569,6 +637,8 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
         st = clf_graph_view(g, qkv, 4, qks, qs, h * qd, &k);
     if (st == CLF_OK)
         st = clf_graph_view(g, qkv, 4, hs, vs, 2 * h * qd, &v);
+    if (st == CLF_OK && enc->modern)
+        st = rotate_qk(enc, g, li, qkv, batch, seq, &q, &k);
     const int64_t ts[2] = {batch * seq, d};
     if (quant) {
         /* o [batch, heads, seq, hd] dense, then its heads merged by a copy
@@ -599,6 +669,10 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, const s
                 ap.scale = (float)(1.0 / sqrt((double)hd));
             else
                 ap.variant = c->attn;
+            if (enc->modern && enc->modern->window[li]) { /* a local layer */
+                ap.variant.sparsity = CLF_ATTN_WINDOW;
+                ap.variant.window_left = ap.variant.window_right = enc->modern->window[li];
+            }
             ap.out = heads;
             ap.position_bias = pos_bias;
             st = clf_op_attention(g, q, k, v, &ap, &o);
@@ -642,7 +716,7 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
     if (!c->norm_first) {
         /* n = LN1(x + MHA(x)) (one kernel); f = act(n W1ᵀ + b1); n += q(f) W2ᵀ + b2;
          * y = LN2(n) */
-        st = mha(enc, g, l, x, batch, seq, key_padding, pos_bias, &a);
+        st = mha(enc, g, li, x, batch, seq, key_padding, pos_bias, &a);
         if (st == CLF_OK)
             st = clf_op_add_layernorm(g, x, a, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
@@ -654,15 +728,24 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
         if (st == CLF_OK)
             st = clf_op_layernorm(g, out, l->n2w, l->n2b, c->eps, y);
     } else {
-        /* n = LN1(x); r = x + MHA(n); n2 = LN2(r); r += FFN(n2); y = r */
-        st = clf_op_layernorm(g, x, l->n1w, l->n1b, c->eps, &n);
+        /* n = LN1(x); r = x + MHA(n); n2 = LN2(r); r += FFN(n2); y = r
+         * (ModernBERT: no LN1 where its weight is NULL; FFN gated) */
+        if (enc->modern && !l->n1w)
+            n = x, st = CLF_OK;
+        else
+            st = clf_op_layernorm(g, x, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
-            st = mha(enc, g, l, n, batch, seq, key_padding, pos_bias, &a);
+            st = mha(enc, g, li, n, batch, seq, key_padding, pos_bias, &a);
         if (st == CLF_OK)
             st = clf_op_add(g, x, a, &r);
         if (st == CLF_OK)
             st = clf_op_layernorm(g, r, l->n2w, l->n2b, c->eps, &n);
-        if (st == CLF_OK)
+        if (st == CLF_OK && enc->modern) { /* f = act(a) ⊙ g of [a, g] = n W1ᵀ + b1 */
+            struct clf_tensor *ag = NULL;
+            st = linear(g, n, &w1, c->precision, CLF_ACT_NONE, NULL, &ag);
+            if (st == CLF_OK)
+                st = clf_op_glu(g, ag, c->act, &f);
+        } else if (st == CLF_OK)
             st = linear(g, n, &w1, c->precision, c->act, NULL, &f);
         if (st == CLF_OK)
             st = ffn_act_quant(enc, g, l, li, f, &fq);

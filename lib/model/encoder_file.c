@@ -428,6 +428,10 @@ enum clf_status clf_encoder_save(struct clf_encoder *enc, const char *path)
         return CLF_E_INVALID_ARG;
     if (!path)
         return clf_fail(enc->ctx, CLF_E_INVALID_ARG, "NULL path");
+    if (enc->modern) /* clf_encoder_load has no form for its gated FFN and rotary tables */
+        return clf_fail(enc->ctx, CLF_E_UNSUPPORTED,
+                        "cannot save ModernBERT's layers as an encoder file: load the model "
+                        "folder itself");
     struct save_list sl = {0};
     sl.cap = (size_t)enc->cfg.layers * (N_WEIGHTS + 8 + 2 * CLF_TT_MAX_D) + 2;
     sl.e = calloc(sl.cap, sizeof *sl.e);

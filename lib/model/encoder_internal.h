@@ -42,6 +42,7 @@ struct clf_encoder {
      * query i + r; sequences up to rel_max tokens (clf_encoder_set_rel_bias) */
     struct clf_tensor *rel_bias;
     int64_t rel_max;
+    struct clf_encoder_modern *modern; /* ModernBERT's layers, or NULL */
     /* clf_encoder_calibrate: while recording, each layer's activation before
      * W2 goes to calib[layer] and the quantiser is left out */
     struct clf_tensor **calib;
@@ -53,6 +54,27 @@ struct clf_encoder {
  * otherwise). */
 enum clf_status clf_encoder_set_rel_bias(struct clf_encoder *enc, struct clf_tensor *table,
                                          int64_t max_len);
+
+/*
+ * ModernBERT's layers (Warner et al. 2024) on a pre-LN encoder
+ * (clf_encoder_set_modern):
+ *   x = x + Wo·attn(LN1(x)),  Q and K rotated (clf_op_rope) by the layer's
+ *                             table, keys |i − j| <= window[i] when > 0
+ *   x = x + W2·(act(a) ⊙ g),  [a, g] = W1·LN2(x): W1 is [2·d_ff, d] (GeGLU)
+ * A layer whose norm1 weight is NULL reads x itself (layer 0's attn_norm
+ * is nn.Identity). The tables belong to the context (clf_rope_table).
+ */
+struct clf_encoder_modern {
+    struct clf_tensor **rope; /* [layers]: [max_len, head_dim] cos | sin */
+    int64_t *window;          /* [layers]: 0 global; w > 0 a band of keys |i − j| <= w */
+};
+
+/* Makes enc's layers ModernBERT's (see struct clf_encoder_modern): rotary
+ * tables of max_len positions with theta[i] and window[i] (>= 0) for layer
+ * i. enc must be pre-LN with exact f32 attention and dense f32 FFN
+ * weights (CLF_E_UNSUPPORTED naming what is not). */
+enum clf_status clf_encoder_set_modern(struct clf_encoder *enc, int64_t max_len,
+                                       const double *theta, const int64_t *window);
 
 /* The layer's owned tensors beyond weight_table's. */
 #define EXTRA_TENSORS(l)                                                                      \

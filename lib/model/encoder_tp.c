@@ -404,6 +404,14 @@ static enum clf_status make_tp(struct clf_group *grp, struct clf_ctx *ctx,
                              grp ? "devices" : "ranks");
     if (st == CLF_OK && !full)
         st = clf_encoder_check_config(ctx, cfg);
+    if (st == CLF_OK && full && full->modern)
+        st = clf_fail(ctx, CLF_E_UNSUPPORTED,
+                      "tensor parallelism does not split ModernBERT's layers (rotary positions, "
+                      "gated FFN): run them on one device or data-parallel");
+    if (st == CLF_OK && full && full->rel_bias) /* its ranks would drop the bias */
+        st = clf_fail(ctx, CLF_E_UNSUPPORTED,
+                      "tensor parallelism does not split MPNet's relative position bias: run it "
+                      "on one device or data-parallel");
     struct clf_weight_reader rd = {0};
     if (st == CLF_OK && full)
         clf_encoder_reader((struct clf_encoder *)full, &rd); /* only read */

@@ -94,6 +94,13 @@ static inline size_t clf_round_up(size_t a, size_t b)
     return (a + b - 1) / b * b;
 }
 
+/* The context-owned f32 table [key[0], key[1]] of (kind, key)
+ * (clf_ctx_owned_find): found, or filled on the host by fill(host, key),
+ * written and kept by the context (posenc.c); `what` names it in errors. */
+enum clf_status clf_owned_table(struct clf_ctx *ctx, int kind, const int64_t key[4],
+                                void (*fill)(float *host, const int64_t key[4]),
+                                const char *what, struct clf_tensor **table);
+
 /* Releases *e when set and clears it. */
 void clf_release_event(cl_event *e);
 

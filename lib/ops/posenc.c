@@ -33,8 +33,9 @@
  * arguments: pos / 10000^(2i/d) itself rounded, an absolute angle error up
  * to max_len * 2^-24), which is far weaker for large positions.
  */
-static void fill_sinusoidal(float *pe, int64_t max_len, int64_t d)
+static void fill_sinusoidal(float *pe, const int64_t key[4])
 {
+    const int64_t max_len = key[0], d = key[1];
     for (int64_t c = 0; c < d; c++) {
         const int64_t i2 = c - c % 2; /* 2i */
         const double denom = pow(10000.0, (double)i2 / (double)d);
@@ -59,31 +60,38 @@ enum clf_status clf_posenc_sinusoidal(struct clf_ctx *ctx, int64_t max_len, int6
                         "sinusoidal table of %lld positions x %lld features (both must be >= 1)",
                         (long long)max_len, (long long)d_model);
     const int64_t key[4] = {max_len, d_model, 0, 0};
-    struct clf_tensor *t = clf_ctx_owned_find(ctx, CLF_OWNED_POSENC_SINUSOIDAL, key);
+    return clf_owned_table(ctx, CLF_OWNED_POSENC_SINUSOIDAL, key, fill_sinusoidal, "sinusoidal",
+                           table);
+}
+
+enum clf_status clf_owned_table(struct clf_ctx *ctx, int kind, const int64_t key[4],
+                                void (*fill)(float *host, const int64_t key[4]),
+                                const char *what, struct clf_tensor **table)
+{
+    struct clf_tensor *t = clf_ctx_owned_find(ctx, kind, key);
     if (t) {
         *table = t;
         return CLF_OK;
     }
-    const int64_t shape[2] = {max_len, d_model};
+    const int64_t shape[2] = {key[0], key[1]};
     enum clf_status st = clf_tensor_new(ctx, CLF_F32, 2, shape, &t); /* checks overflow */
     if (st != CLF_OK)
         return st;
-    const size_t bytes = (size_t)max_len * (size_t)d_model * sizeof(float);
+    const size_t bytes = (size_t)key[0] * (size_t)key[1] * sizeof(float);
     float *host = malloc(bytes);
     if (!host) {
         clf_tensor_free(t);
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
-                        "no host memory for a %lld x %lld sinusoidal table", (long long)max_len,
-                        (long long)d_model);
+        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory for a %lld x %lld %s table",
+                        (long long)key[0], (long long)key[1], what);
     }
-    fill_sinusoidal(host, max_len, d_model);
+    fill(host, key);
     st = clf_tensor_write(t, host, bytes);
     free(host);
     if (st != CLF_OK) {
         clf_tensor_free(t);
         return st;
     }
-    st = clf_ctx_owned_add(ctx, CLF_OWNED_POSENC_SINUSOIDAL, key, t); /* frees t on failure */
+    st = clf_ctx_owned_add(ctx, kind, key, t); /* frees t on failure */
     if (st == CLF_OK)
         *table = t;
     return st;

@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rows.h"
 
@@ -88,14 +89,16 @@ static enum clf_status enqueue_bias_add(struct clf_ctx *ctx, struct clf_node *no
     return clf_launch_io_args(ctx, node, "rows", "rows_bias_add", NULL, 0, n_wait, wait, ev);
 }
 
+/* act and glu: kernel rows_<op name>, x -> y, y's shape, then the
+ * activation code (glu's x is [..., 2n] for y [..., n]). */
 static enum clf_status enqueue_act(struct clf_ctx *ctx, struct clf_node *node, cl_uint n_wait,
                                    const cl_event *wait, cl_event *ev)
 {
-    /* x -> y, shape, then the activation code */
+    char name[32];
+    snprintf(name, sizeof name, "rows_%s", node->impl->name);
     cl_int act = (cl_int)node->iparams[0];
     const struct clf_karg args[] = {{sizeof act, &act}};
-    return clf_launch_io_args(ctx, node, "rows", "rows_act", args, CLF_NARGS(args), n_wait, wait,
-                              ev);
+    return clf_launch_io_args(ctx, node, "rows", name, args, CLF_NARGS(args), n_wait, wait, ev);
 }
 
 static enum clf_status enqueue_softmax(struct clf_ctx *ctx, struct clf_node *node,
@@ -262,6 +265,8 @@ static const struct clf_op_impl op_bias_add = {.name = "bias_add", .enqueue = en
                                                .flops = flops_bias_add};
 static const struct clf_op_impl op_act = {.name = "act", .enqueue = enqueue_act,
                                           .flops = flops_act};
+static const struct clf_op_impl op_glu = {.name = "glu", .enqueue = enqueue_act,
+                                          .flops = flops_act};
 static const struct clf_op_impl op_softmax = {.name = "softmax", .enqueue = enqueue_softmax,
                                               .flops = flops_rows5};
 static const struct clf_op_impl op_layernorm = {.name = "layernorm", .enqueue = enqueue_layernorm,
@@ -364,6 +369,21 @@ enum clf_status clf_op_bias_add(struct clf_graph *g, struct clf_tensor *x,
     return clf_add_node_with_output(g, &node, CLF_F32, x->ndim, x->shape, out);
 }
 
+/* CLF_E_INVALID_ARG, naming op, unless act is an enum clf_act value. */
+static enum clf_status check_act(struct clf_graph *g, enum clf_act act, const char *op)
+{
+    switch (act) {
+    case CLF_ACT_NONE:
+    case CLF_ACT_RELU:
+    case CLF_ACT_GELU:
+    case CLF_ACT_GELU_TANH:
+    case CLF_ACT_TANH:
+        return CLF_OK;
+    default:
+        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "%s: unknown activation %d", op, (int)act);
+    }
+}
+
 enum clf_status clf_op_act(struct clf_graph *g, struct clf_tensor *x, enum clf_act act,
                            struct clf_tensor **out)
 {
@@ -372,22 +392,38 @@ enum clf_status clf_op_act(struct clf_graph *g, struct clf_tensor *x, enum clf_a
         st = check_tensor(g, x, CLF_F32, "act", "input");
     if (st != CLF_OK)
         return st;
-    switch (act) {
-    case CLF_ACT_NONE:
-    case CLF_ACT_RELU:
-    case CLF_ACT_GELU:
-    case CLF_ACT_GELU_TANH:
-    case CLF_ACT_TANH:
-        break;
-    default:
-        return clf_fail(g->ctx, CLF_E_INVALID_ARG, "act: unknown activation %d", (int)act);
-    }
+    if ((st = check_act(g, act, "act")) != CLF_OK)
+        return st;
     struct clf_node node = {0};
     node.impl = &op_act;
     node.n_in = 1;
     node.in[0] = x;
     node.iparams[0] = act;
     return clf_add_node_with_output(g, &node, CLF_F32, x->ndim, x->shape, out);
+}
+
+enum clf_status clf_op_glu(struct clf_graph *g, struct clf_tensor *x, enum clf_act act,
+                           struct clf_tensor **out)
+{
+    enum clf_status st = clf_graph_check_call(g, out, "glu");
+    if (st == CLF_OK)
+        st = check_tensor(g, x, CLF_F32, "glu", "input");
+    if (st == CLF_OK)
+        st = check_act(g, act, "glu");
+    if (st != CLF_OK)
+        return st;
+    int64_t shape[CLF_MAX_DIMS];
+    memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
+    if (shape[x->ndim - 1] % 2)
+        return clf_fail(g->ctx, CLF_E_SHAPE, "glu: the input's last dimension %lld is odd",
+                        (long long)shape[x->ndim - 1]);
+    shape[x->ndim - 1] /= 2;
+    struct clf_node node = {0};
+    node.impl = &op_glu;
+    node.n_in = 1;
+    node.in[0] = x;
+    node.iparams[0] = act;
+    return clf_add_node_with_output(g, &node, CLF_F32, x->ndim, shape, out);
 }
 
 enum clf_status clf_rows_softmax_record(struct clf_graph *g, struct clf_tensor *x,

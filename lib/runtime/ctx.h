@@ -50,13 +50,16 @@ struct clf_program_entry {
     char *family;      /* e.g. "elementwise" (cl/elementwise.cl) */
     char *options;     /* full build options used */
     cl_program program;
+    bool unsaved;      /* built from source, its binary not written (the driver
+                          caches its builds: clf_ctx_unsaved_programs) */
     struct clf_kernel_entry *kernels;
     size_t n_kernels;
 };
 
 /* Kinds of context-owned tensors. */
 enum clf_ctx_tensor_kind {
-    CLF_CTX_TENSOR_SINUSOIDAL = 1 /* key: max_len, d_model */
+    CLF_CTX_TENSOR_SINUSOIDAL = 1, /* key: max_len, d_model */
+    CLF_CTX_TENSOR_ROPE = 2        /* key: max_len, dim, theta's bits */
 };
 
 /* A tensor the context owns (e.g. a precomputed positional table), found

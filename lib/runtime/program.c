@@ -1,7 +1,11 @@
 /* Kernel program sources, builds and the per-context program table. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "file.h"
@@ -190,7 +194,7 @@ static cl_program build_from_cache(struct clf_ctx *ctx, const unsigned char key[
 static void store_binary(struct clf_ctx *ctx, cl_program prog, const unsigned char key[16])
 {
     size_t size = 0;
-    if (!ctx->write_binaries ||
+    if (!ctx->cache_dir ||
         clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS ||
         size == 0)
         return;
@@ -201,9 +205,12 @@ static void store_binary(struct clf_ctx *ctx, cl_program prog, const unsigned ch
     free(bin);
 }
 
-/* Builds program `name` (clf_program_name) with options into *out. */
+/* Builds program `name` (clf_program_name) with options into *out; its
+ * binary written to the cache when the context writes binaries or store
+ * says so. *unsaved: built from source and its binary not written though
+ * the context reads binaries (NULL: not asked). */
 static enum clf_status build(struct clf_ctx *ctx, const char *name, const char *options,
-                             cl_program *out)
+                             bool store, cl_program *out, bool *unsaved)
 {
     char *src = NULL, label[80];
     cl_program prog = NULL;
@@ -247,7 +254,10 @@ static enum clf_status build(struct clf_ctx *ctx, const char *name, const char *
         goto done;
     }
     ctx->stats.programs_built++;
-    store_binary(ctx, prog, key);
+    if (store || ctx->write_binaries)
+        store_binary(ctx, prog, key);
+    else if (unsaved)
+        *unsaved = ctx->read_binaries;
 done:
     if (shown)
         ctx->progress_fn(ctx->progress_user, "building kernels", 1, 1, NULL);
@@ -283,13 +293,13 @@ enum clf_status clf_program_get(struct clf_ctx *ctx, const char *family, const c
         ctx->programs = grown;
         ctx->cap_programs = cap;
     }
-    struct clf_program_entry e = {strdup(family), strdup(options), NULL, NULL, 0};
+    struct clf_program_entry e = {strdup(family), strdup(options), NULL, false, NULL, 0};
     if (!e.family || !e.options) {
         free(e.family);
         free(e.options);
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no memory for the program table");
     }
-    enum clf_status st = build(ctx, family, options, &e.program);
+    enum clf_status st = build(ctx, family, options, false, &e.program, &e.unsaved);
     if (st != CLF_OK) {
         free(e.family);
         free(e.options);
@@ -353,4 +363,108 @@ void clf_programs_release(struct clf_ctx *ctx)
     free(ctx->programs);
     ctx->programs = NULL;
     ctx->n_programs = ctx->cap_programs = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Binaries written later (clf_ctx_unsaved_programs, clf_ctx_save_binaries)  */
+/* ------------------------------------------------------------------------ */
+
+enum clf_status clf_ctx_unsaved_programs(struct clf_ctx *ctx, char *buf, size_t size,
+                                         size_t *needed)
+{
+    if (!ctx || (!buf && size))
+        return CLF_E_INVALID_ARG;
+    size_t at = 0;
+    for (size_t i = 0; i < ctx->n_programs; i++) {
+        const struct clf_program_entry *e = &ctx->programs[i];
+        if (!e->unsaved)
+            continue;
+        int w = snprintf(at < size ? buf + at : NULL, at < size ? size - at : 0, "%s\t%s\n",
+                         e->family, e->options);
+        at += w > 0 ? (size_t)w : 0;
+    }
+    if (needed)
+        *needed = at + 1;
+    if (at >= size) {
+        if (size)
+            buf[size - 1] = 0;
+        return buf ? clf_fail(ctx, CLF_E_INVALID_ARG,
+                              "unsaved programs: %zu bytes needed, %zu given", at + 1, size)
+                   : CLF_OK;
+    }
+    buf[at] = 0;
+    return CLF_OK;
+}
+
+/* A family name as the library spells them (letters, digits, '_'): the
+ * list is read from another process, and a name becomes a file name with
+ * CLFORMER_CL_DIR. */
+static bool family_name_ok(const char *s, size_t n)
+{
+    if (!n || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
+enum clf_status clf_ctx_save_binaries(struct clf_ctx *ctx, const char *list, int *saved)
+{
+    if (saved)
+        *saved = 0;
+    if (!ctx || !list)
+        return CLF_E_INVALID_ARG;
+    if (!ctx->read_binaries) /* no cache directory, or CLFORMER_BINARIES off */
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "saving program binaries: the context has no program cache (an empty "
+                        "CLFORMER_CACHE_DIR, a folder others may write, or CLFORMER_BINARIES=off)");
+    /* every line checked before anything is built */
+    for (const char *l = list; *l;) {
+        const char *tab = strchr(l, '\t'), *nl = strchr(l, '\n');
+        if (!nl || !tab || tab > nl || !family_name_ok(l, (size_t)(tab - l)) ||
+            (size_t)(nl - tab - 1) >= 1024) {
+            const size_t len = nl ? (size_t)(nl - l) : strlen(l);
+            return clf_fail(ctx, CLF_E_INVALID_ARG,
+                            "saving program binaries: line '%.*s%s' is not FAMILY<tab>OPTIONS "
+                            "(clf_ctx_unsaved_programs' text)",
+                            (int)(len < 40 ? len : 40), l, len > 40 ? "..." : "");
+        }
+        l = nl + 1;
+    }
+    /* one saver per cache directory: each binary costs PoCL seconds of
+       compiling, and two savers would compile the same ones */
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s/binaries.lock", ctx->cache_dir);
+    int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return clf_fail(ctx, CLF_E_IO, "saving program binaries: %s: %s", lock, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        clf_log(ctx, CLF_LOG_INFO, "another process is saving program binaries into %s",
+                ctx->cache_dir);
+        return CLF_OK;
+    }
+    enum clf_status st = CLF_OK;
+    for (const char *l = list; *l && st == CLF_OK;) {
+        const char *tab = strchr(l, '\t'), *nl = strchr(l, '\n');
+        char family[65], options[1024];
+        snprintf(family, sizeof family, "%.*s", (int)(tab - l), l);
+        snprintf(options, sizeof options, "%.*s", (int)(nl - tab - 1), tab + 1);
+        l = nl + 1;
+        if (strcmp(clf_program_name(family), family))
+            st = clf_fail(ctx, CLF_E_INVALID_ARG,
+                          "saving program binaries: %s is built as part of %s", family,
+                          clf_program_name(family));
+        cl_program prog = NULL;
+        const unsigned built = ctx->stats.programs_built; /* else found in the cache */
+        if (st == CLF_OK)
+            st = build(ctx, family, options, true, &prog, NULL);
+        if (prog)
+            clReleaseProgram(prog);
+        if (st == CLF_OK && saved && ctx->stats.programs_built > built)
+            (*saved)++;
+    }
+    close(fd); /* and the lock with it */
+    return st;
 }
