@@ -134,6 +134,9 @@ for want in 'clformer_requests_total{endpoint="/v1/embeddings",status="200"}' \
   'clformer_batch_tokens_count ' 'clformer_queue_seconds_sum ' 'clformer_request_seconds_bucket{le="0.1"}'; do
   grep -qF "$want" "$tmp/body" && pass "/metrics has $want" || fail "/metrics lacks $want"
 done
+expect 1 "a port in use" -- "$exe" serve -m "$model" --port "$port"
+one_line_err "a port in use"
+grep -q "cannot listen on 127.0.0.1 port $port: .*in use" "$tmp/err" || fail "a port in use: $(cat "$tmp/err")"
 kill -TERM "$pid"; wait "$pid"; rc=$?
 [ "$rc" -eq 0 ] && pass "SIGTERM when idle: exit 0" || fail "SIGTERM when idle: exit $rc"
 
@@ -219,6 +222,7 @@ expect 2 "--device and --devices" -- "$exe" serve -m "$model" --device cpu --dev
 expect 2 "an argument" -- "$exe" serve -m "$model" extra
 expect 2 "--max-queue 0" -- "$exe" serve -m "$model" --max-queue 0
 expect 1 "--host not an address" -- "$exe" serve -m "$model" --port 0 --host localhost
+one_line_err "--host not an address"
 grep -q 'not a numeric IPv4 or IPv6 address' "$tmp/err" || fail "--host localhost: $(cat "$tmp/err")"
 expect 1 "no model" -- "$exe" serve -m "$tmp/none" --port 0
 

@@ -11,12 +11,15 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "serve.h"
 
 struct serve_http {
@@ -29,6 +32,8 @@ struct serve_http {
     pthread_cond_t idle;
     unsigned in_flight;
     bool stopping;
+    atomic_bool listening; /* started: libmicrohttpd's messages go to stderr */
+    char start_msg[256]; /* before: its last message, for the error */
 };
 
 /* One request's state, from its first call to its completion. */
@@ -224,6 +229,20 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
     pthread_mutex_unlock(&h->lock);
 }
 
+/* libmicrohttpd's messages: kept while starting (the error says it on
+ * its one line), then "clformer: libmicrohttpd: ..." lines on stderr. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct serve_http *h = cls;
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = 0;
+    if (h->listening)
+        fprintf(stderr, "clformer: libmicrohttpd: %s\n", msg);
+    else
+        snprintf(h->start_msg, sizeof h->start_msg, "%s", msg);
+}
+
 bool serve_http_start(const struct serve_http_params *p, const struct serve_model *m,
                       struct serve_batcher *b, struct serve_metrics *mx, struct serve_http **out,
                       int *port)
@@ -233,12 +252,12 @@ bool serve_http_start(const struct serve_http_params *p, const struct serve_mode
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p->port)};
     const bool ipv6 = inet_pton(AF_INET, p->host, &v4.sin_addr) != 1;
     if (ipv6 && inet_pton(AF_INET6, p->host, &v6.sin6_addr) != 1) {
-        fprintf(stderr, "clformer: --host %s is not a numeric IPv4 or IPv6 address\n", p->host);
+        cli_error("--host %s is not a numeric IPv4 or IPv6 address", p->host);
         return false;
     }
     struct serve_http *h = calloc(1, sizeof *h);
     if (!h) {
-        fprintf(stderr, "clformer: out of memory\n");
+        cli_error("out of memory");
         return false;
     }
     *h = (struct serve_http){.m = m, .b = b, .mx = mx, .max_body = p->max_body};
@@ -250,16 +269,16 @@ bool serve_http_start(const struct serve_http_params *p, const struct serve_mode
         flags, (uint16_t)p->port, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR,
         ipv6 ? (struct sockaddr *)&v6 : (struct sockaddr *)&v4, MHD_OPTION_NOTIFY_COMPLETED,
         completed, h, MHD_OPTION_CONNECTION_LIMIT, p->max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_END);
+        (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_END);
     const union MHD_DaemonInfo *info =
         h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (!info) {
-        fprintf(stderr, "clformer: cannot listen on %s port %d (in use, or not an address of "
-                        "this machine)\n",
-                p->host, p->port);
+        cli_error("cannot listen on %s port %d: %s", p->host, p->port,
+                  *h->start_msg ? h->start_msg : "libmicrohttpd failed to start");
         serve_http_stop(h);
         return false;
     }
+    h->listening = true;
     *port = info->port;
     *out = h;
     return true;
