@@ -47,7 +47,7 @@ static void help(void)
            "      --devices LIST     a worker on each device of LIST (clformer embed's\n"
            "                         grammar, e.g. all, cpu:0,cpu:1)\n");
     printf("      --max-batch-tokens N  token ids per batch at most, padding included\n"
-           "                         (default 512; a longer input goes alone)\n"
+           "                         (default 1024; a longer input goes alone)\n"
            "      --max-wait-ms N    how long a worker waits for a batch to fill\n"
            "                         (default 5)\n"
            "      --max-queue N      requests waiting at most; more are refused with\n"
@@ -224,7 +224,7 @@ int cmd_serve(int argc, char **argv)
 {
     struct serve_opts o = {.host = "127.0.0.1",
                            .port = 8080,
-                           .max_batch_tokens = 512,
+                           .max_batch_tokens = 1024,
                            .max_wait_ms = 5,
                            .max_queue = 256,
                            .max_inputs = 2048,
