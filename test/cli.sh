@@ -8,11 +8,6 @@
 exe=$1
 src=$2
 . "$(dirname "$0")/cli-common.sh"
-one_line_err() {
-  local n; n=$(wc -l <"$tmp/err")
-  if [ "$n" -eq 1 ] && grep -q '^clformer: ' "$tmp/err"; then pass "$1: one-line error"
-  else fail "$1: stderr has $n lines"; sed 's/^/  | /' "$tmp/err"; fi
-}
 json_check() { # python expression over `d`, the parsed stdout
   if python3 -c "import json,sys; d=json.load(open('$tmp/out')); sys.exit(0 if ($2) else 1)"
   then pass "$1"; else fail "$1"; head -c 2000 "$tmp/out"; fi

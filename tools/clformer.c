@@ -13,6 +13,7 @@ int cmd_run(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_save_binaries(int argc, char **argv);
 
 static const struct {
@@ -26,6 +27,7 @@ static const struct {
     {"bench", cmd_bench, "time ops against a CPU baseline measured in the same run"},
     {"analyze", cmd_analyze, "analyse a layer's attention (singular values, low-rank error)"},
     {"embed", cmd_embed, "sentence embeddings with a BERT model (all-MiniLM-L6-v2)"},
+    {"serve", cmd_serve, "an OpenAI-compatible embeddings server with dynamic batching"},
     {"tune", cmd_tune, "measure a job's GEMM and attention choices; share them"},
     {"save-binaries", cmd_save_binaries, "write kernel binaries into the cache (run, embed: in the background)"},
 };
@@ -46,7 +48,7 @@ static const struct {
     {"CLFORMER_PLAN", "intermediates' memory: auto, arena, pool, none"},
     {"CLFORMER_TUNE", "auto-tuning: off, fast (default), full"},
     {"CLFORMER_BINARIES", "program binaries in the cache: auto, on, off"},
-    {"CLFORMER_MODEL_DIR", "model of embed, bench model (all-MiniLM-L6-v2)"},
+    {"CLFORMER_MODEL_DIR", "model of embed, serve, bench model (all-MiniLM-L6-v2)"},
     {"XDG_CACHE_HOME", "the default cache is $XDG_CACHE_HOME/clformer"},
     {"HOME", "without XDG_CACHE_HOME: $HOME/.cache/clformer"},
     {"OMPI_COMM_WORLD_SIZE", "set by mpirun (Open MPI): run as one of its ranks"},

@@ -26,11 +26,12 @@ esac
 # doxygen (the API reference, checked by the api-docs test), python3-venv
 # (tools/fetch_intel_opencl.sh installs Intel's OpenCL CPU runtime into one),
 # oclgrind (a simulated OpenCL device that checks kernels: test/oclgrind.sh),
-# libmicrohttpd (the HTTP server of `clformer serve`).
+# libmicrohttpd (the HTTP server of `clformer serve`), curl (its test,
+# test/serve.sh).
 packages="build-essential meson ninja-build pkg-config python3 python3-pip python3-venv binutils clang
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   libclblast-dev libxxhash-dev libcjson-dev liblapacke-dev libopenblas-dev
-  libutf8proc-dev check libopenmpi-dev openmpi-bin man-db doxygen oclgrind libmicrohttpd-dev"
+  libutf8proc-dev check libopenmpi-dev openmpi-bin man-db doxygen oclgrind libmicrohttpd-dev curl"
 
 missing=""
 for p in $packages; do
