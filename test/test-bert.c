@@ -555,6 +555,22 @@ END_TEST
  * negative count of tokens to leave out refused. */
 static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok);
 
+/* The folder dir (*f), its tokenizer (*tok) and a one-rank BERT runner of
+ * its model on ctx, as `clformer embed` makes them. */
+static struct clf_dp *folder_runner(struct clf_ctx *ctx, const char *dir,
+                                    struct clf_sentence_folder **f, struct clf_tokenizer **tok)
+{
+    char msg[512];
+    ck_assert_msg(clf_sentence_folder_load(dir, f, msg, sizeof msg) == CLF_OK, "%s", msg);
+    struct clf_tokenizer_params tp = clf_tokenizer_params_default();
+    ck_assert_ok(ctx, clf_sentence_folder_tokenizer_params(*f, &tp));
+    ck_assert_ok(ctx, clf_tokenizer_load(ctx, clf_sentence_folder_tokenizer_file(*f), &tp, tok));
+    struct clf_dp *dp = NULL;
+    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
+    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, dir, NULL, &comm, &dp));
+    return dp;
+}
+
 START_TEST(test_embed_prompt_left_out)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -569,18 +585,12 @@ START_TEST(test_embed_prompt_left_out)
     ck_assert_int_le(n, 16);
     for (int i = 0; i < n; i++)
         t[i] = cJSON_GetArrayItem(texts, i)->valuestring;
-    char dir[4096], msg[512];
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", CLF_SOURCE_DIR,
              cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "folder")));
     struct clf_sentence_folder *f = NULL;
-    ck_assert_msg(clf_sentence_folder_load(dir, &f, msg, sizeof msg) == CLF_OK, "%s", msg);
-    struct clf_tokenizer_params tp = clf_tokenizer_params_default();
-    ck_assert_ok(ctx, clf_sentence_folder_tokenizer_params(f, &tp));
     struct clf_tokenizer *tok = NULL;
-    ck_assert_ok(ctx, clf_tokenizer_load(ctx, clf_sentence_folder_tokenizer_file(f), &tp, &tok));
-    struct clf_dp *dp = NULL;
-    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
-    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, dir, NULL, &comm, &dp));
+    struct clf_dp *dp = folder_runner(ctx, dir, &f, &tok);
     ck_assert_status(ctx, clf_dp_set_pooling_skip(dp, -1), CLF_E_INVALID_ARG);
     const int64_t d = clf_dp_embed_dim(dp);
     float *out = malloc((size_t)(n * d) * sizeof *out);
@@ -1275,16 +1285,9 @@ START_TEST(test_set_folder)
 {
     struct clf_ctx *ctx = test_ctx();
     const char *dir = CLF_SOURCE_DIR "/test/models/bert-dense";
-    char msg[512];
     struct clf_sentence_folder *f = NULL;
-    ck_assert_msg(clf_sentence_folder_load(dir, &f, msg, sizeof msg) == CLF_OK, "%s", msg);
-    struct clf_tokenizer_params tp = clf_tokenizer_params_default();
-    ck_assert_ok(ctx, clf_sentence_folder_tokenizer_params(f, &tp));
     struct clf_tokenizer *tok = NULL;
-    ck_assert_ok(ctx, clf_tokenizer_load(ctx, clf_sentence_folder_tokenizer_file(f), &tp, &tok));
-    struct clf_dp *dp = NULL;
-    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
-    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, dir, NULL, &comm, &dp));
+    struct clf_dp *dp = folder_runner(ctx, dir, &f, &tok);
     ck_assert_int_eq(clf_dp_embed_dim(dp), 24);
     ck_assert_status(ctx, clf_dp_set_folder(dp, NULL, 0, -1, 0), CLF_E_INVALID_ARG);
     ck_assert_status(ctx, clf_dp_set_folder(NULL, f, 0, -1, 0), CLF_E_INVALID_ARG);
