@@ -64,35 +64,41 @@ long clf_rows4(long4 shape) /* its rows: all but the last dimension */
  * propagates (it takes the PB branch), ±inf give ±1. Coefficients from
  * mpmath.chebyfit, highest degree first.
  */
-float clf_erf(float x)
-{
-    const float a = fabs(x), s = a * a;
-    float pa = 7.875874871e-05f;
-    pa = fma(pa, s, -8.016864303e-04f);
-    pa = fma(pa, s, 5.189087242e-03f);
-    pa = fma(pa, s, -2.685421146e-02f);
-    pa = fma(pa, s, 1.128359437e-01f);
-    pa = fma(pa, s, -3.761262596e-01f);
-    pa = fma(pa, s, 1.128379107e+00f);
-    const float u = fma(a, 6.666666865e-01f, -1.666666627e+00f);
-    float pb = -2.580060973e-04f;
-    pb = fma(pb, u, -9.497238352e-05f);
-    pb = fma(pb, u, 2.032798715e-03f);
-    pb = fma(pb, u, -1.542911050e-03f);
-    pb = fma(pb, u, -4.667028785e-03f);
-    pb = fma(pb, u, 1.041184552e-02f);
-    pb = fma(pb, u, -6.637864280e-03f);
-    pb = fma(pb, u, -9.579305537e-03f);
-    pb = fma(pb, u, 3.186845034e-02f);
-    pb = fma(pb, u, -4.638958350e-02f);
-    pb = fma(pb, u, 4.365148023e-02f);
-    pb = fma(pb, u, -2.818740718e-02f);
-    pb = fma(pb, u, 1.225282997e-02f);
-    pb = fma(pb, u, -3.267270280e-03f);
-    pb = fma(pb, u, 4.069520219e-04f);
-    const float r = a >= 4.0f ? 1.0f : (a < 1.0f ? a * pa : 1.0f - pb);
-    return copysign(r, x);
-}
+/* clf_erf for a float type T (float, or floatN for a vector epilogue,
+ * gemm_cpu.cl): the same operations in every lane, the branches as
+ * selects, so every instance computes the same bits. */
+#define CLF_ERF_DEFINE(NAME, T)                                                                \
+    T NAME(T x)                                                                                \
+    {                                                                                          \
+        const T a = fabs(x), s = a * a;                                                        \
+        T pa = (T)(7.875874871e-05f);                                                          \
+        pa = fma(pa, s, (T)(-8.016864303e-04f));                                               \
+        pa = fma(pa, s, (T)(5.189087242e-03f));                                                \
+        pa = fma(pa, s, (T)(-2.685421146e-02f));                                               \
+        pa = fma(pa, s, (T)(1.128359437e-01f));                                                \
+        pa = fma(pa, s, (T)(-3.761262596e-01f));                                               \
+        pa = fma(pa, s, (T)(1.128379107e+00f));                                                \
+        const T u = fma(a, (T)(6.666666865e-01f), (T)(-1.666666627e+00f));                     \
+        T pb = (T)(-2.580060973e-04f);                                                         \
+        pb = fma(pb, u, (T)(-9.497238352e-05f));                                               \
+        pb = fma(pb, u, (T)(2.032798715e-03f));                                                \
+        pb = fma(pb, u, (T)(-1.542911050e-03f));                                               \
+        pb = fma(pb, u, (T)(-4.667028785e-03f));                                               \
+        pb = fma(pb, u, (T)(1.041184552e-02f));                                                \
+        pb = fma(pb, u, (T)(-6.637864280e-03f));                                               \
+        pb = fma(pb, u, (T)(-9.579305537e-03f));                                               \
+        pb = fma(pb, u, (T)(3.186845034e-02f));                                                \
+        pb = fma(pb, u, (T)(-4.638958350e-02f));                                               \
+        pb = fma(pb, u, (T)(4.365148023e-02f));                                                \
+        pb = fma(pb, u, (T)(-2.818740718e-02f));                                               \
+        pb = fma(pb, u, (T)(1.225282997e-02f));                                                \
+        pb = fma(pb, u, (T)(-3.267270280e-03f));                                               \
+        pb = fma(pb, u, (T)(4.069520219e-04f));                                                \
+        T r = select((T)(1.0f) - pb, a * pa, a < (T)(1.0f));                                   \
+        r = select(r, (T)(1.0f), a >= (T)(4.0f));                                              \
+        return copysign(r, x);                                                                 \
+    }
+CLF_ERF_DEFINE(clf_erf, float)
 
 /*
  * act(x) for an activation code:

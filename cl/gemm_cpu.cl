@@ -239,40 +239,10 @@ __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, lo
  * when A is read in place */
 #define A_ROW_OFF(i) const long ao##i = a_direct ? (long)min(i0 + (i), m - 1) * a_rs : (long)(i);
 
-/* clf_erf (common.cl) on VW lanes at once: the same operations in the same
- * order in every lane, so the same bits as the scalar function (the
- * ternaries become selects; the scalar epilogue of a GELU GEMM called
- * clf_erf lane by lane, 6 % of a short-sequence forward pass in perf). */
-VEC clf_gemm_cpu_erf(VEC x)
-{
-    const VEC a = fabs(x), s = a * a;
-    VEC pa = (VEC)(7.875874871e-05f);
-    pa = fma(pa, s, (VEC)(-8.016864303e-04f));
-    pa = fma(pa, s, (VEC)(5.189087242e-03f));
-    pa = fma(pa, s, (VEC)(-2.685421146e-02f));
-    pa = fma(pa, s, (VEC)(1.128359437e-01f));
-    pa = fma(pa, s, (VEC)(-3.761262596e-01f));
-    pa = fma(pa, s, (VEC)(1.128379107e+00f));
-    const VEC u = fma(a, (VEC)(6.666666865e-01f), (VEC)(-1.666666627e+00f));
-    VEC pb = (VEC)(-2.580060973e-04f);
-    pb = fma(pb, u, (VEC)(-9.497238352e-05f));
-    pb = fma(pb, u, (VEC)(2.032798715e-03f));
-    pb = fma(pb, u, (VEC)(-1.542911050e-03f));
-    pb = fma(pb, u, (VEC)(-4.667028785e-03f));
-    pb = fma(pb, u, (VEC)(1.041184552e-02f));
-    pb = fma(pb, u, (VEC)(-6.637864280e-03f));
-    pb = fma(pb, u, (VEC)(-9.579305537e-03f));
-    pb = fma(pb, u, (VEC)(3.186845034e-02f));
-    pb = fma(pb, u, (VEC)(-4.638958350e-02f));
-    pb = fma(pb, u, (VEC)(4.365148023e-02f));
-    pb = fma(pb, u, (VEC)(-2.818740718e-02f));
-    pb = fma(pb, u, (VEC)(1.225282997e-02f));
-    pb = fma(pb, u, (VEC)(-3.267270280e-03f));
-    pb = fma(pb, u, (VEC)(4.069520219e-04f));
-    VEC r = select((VEC)(1.0f) - pb, a * pa, a < (VEC)(1.0f));
-    r = select(r, (VEC)(1.0f), a >= (VEC)(4.0f));
-    return copysign(r, x);
-}
+/* clf_erf (common.cl) on VW lanes at once: the same bits as the scalar
+ * function (the scalar epilogue of a GELU GEMM called clf_erf lane by
+ * lane, 6 % of a short-sequence forward pass in perf). */
+CLF_ERF_DEFINE(clf_gemm_cpu_erf, VEC)
 
 /* act(x) component-wise (clf_act_apply of common.cl): ReLU and GELU on the
  * vector (the same bits), the others lane by lane. */

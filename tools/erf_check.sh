@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The worst error of clf_erf (cl/common.cl) over every float in [0, 4.5]
 # (erf is odd), against the double-precision erf of libm: clf_erf's own
-# lines, taken from cl/common.cl, compiled as C with the float functions
+# lines (the CLF_ERF_DEFINE macro), taken from cl/common.cl, compiled as C with the float functions
 # OpenCL C names fabs, fma and copysign (the same IEEE operations, correctly
 # rounded), no contraction. About 2 minutes on one core.
 # Usage: tools/erf_check.sh
@@ -17,7 +17,9 @@ trap 'rm -rf "$tmp"' EXIT
     echo '#define fabs fabsf'
     echo '#define fma fmaf'
     echo '#define copysign copysignf'
-    sed -n '/^float clf_erf(float x)$/,/^}$/p' cl/common.cl
+    echo '#define select(a, b, c) ((c) ? (b) : (a))' # OpenCL C's, for scalars
+    sed -n '/^#define CLF_ERF_DEFINE(NAME, T)/,/^    }$/p' cl/common.cl
+    echo 'CLF_ERF_DEFINE(clf_erf, float)'
     cat <<'C'
 int main(void)
 {
@@ -43,6 +45,6 @@ int main(void)
 }
 C
 } >"$tmp/erf.c"
-grep -q 'clf_erf(float x)' "$tmp/erf.c" || { echo "erf_check.sh: clf_erf not found in cl/common.cl" >&2; exit 1; }
+grep -q 'return copysign(r, x);' "$tmp/erf.c" || { echo "erf_check.sh: CLF_ERF_DEFINE not found in cl/common.cl" >&2; exit 1; }
 cc -O2 -ffp-contract=off "$tmp/erf.c" -o "$tmp/erf" -lm
 "$tmp/erf"
