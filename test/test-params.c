@@ -224,12 +224,76 @@ START_TEST(test_import_device)
 }
 END_TEST
 
+/* clf_encoder_config_option: every option's words into cfg, a bad value or
+ * name refused with its reason, the other fields untouched. */
+START_TEST(test_encoder_option)
+{
+    struct clf_encoder_config c = clf_encoder_config_default();
+    char msg[256];
+    const struct {
+        const char *name, *value;
+    } good[] = {{"activation", "gelu-tanh"}, {"attn-impl", "gemm"},   {"attn", "topk:32"},
+                {"kv", "int8:channel"},       {"attn-quant", "log:5"}, {"linear", "int8"},
+                {"precision", "bf16"},        {"ffn", "svd:16"},      {"ffn-act", "binary"},
+                {"drop-dense", NULL}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        ck_assert_msg(clf_encoder_config_option(&c, good[i].name, good[i].value, msg,
+                                                sizeof msg) == CLF_OK,
+                      "%s %s: %s", good[i].name, good[i].value, msg);
+    ck_assert_int_eq(c.act, CLF_ACT_GELU_TANH);
+    ck_assert_int_eq(c.attn_impl, CLF_ATTN_GEMM);
+    ck_assert_int_eq(c.attn.sparsity, CLF_ATTN_TOPK);
+    ck_assert_int_eq(c.attn.topk, 32);
+    ck_assert_int_eq(c.kv, CLF_KV_INT8_CHANNEL);
+    ck_assert_int_eq(c.attn_p, CLF_P_LOG);
+    ck_assert_int_eq(c.attn_p_bits, 5);
+    ck_assert(c.linear_int8);
+    ck_assert_int_eq(c.precision, CLF_PRECISION_BF16);
+    ck_assert_int_eq(c.ffn.format, CLF_FFN_SVD);
+    ck_assert_int_eq(c.ffn.rank, 16);
+    ck_assert_int_eq(c.ffn_act.kind, CLF_ACTQ_BINARY);
+    ck_assert(c.drop_dense);
+    ck_assert_ok(NULL, clf_encoder_config_option(&c, "kv", "int8", NULL, 0));
+    ck_assert_int_eq(c.kv, CLF_KV_INT8_TOKEN);
+    ck_assert_ok(NULL, clf_encoder_config_option(&c, "attn-quant", "f16", NULL, 0));
+    ck_assert_int_eq(c.attn_p, CLF_P_F16);
+
+    const struct clf_encoder_config before = c;
+    const struct {
+        const char *name, *value, *why;
+    } bad[] = {{"activation", "swish", "unknown activation 'swish'"},
+               {"attn-impl", "flash", "unknown --attn-impl 'flash'"},
+               {"attn", "topk:x", "--attn topk:x: "},
+               {"kv", "int4", "--kv takes f32"},
+               {"attn-quant", "log:9", "log:B with B in 2..8"},
+               {"attn-quant", "log:", "log:B"},
+               {"attn-quant", "log:3x", "log:B"},
+               {"linear", "int4", "--linear takes f32 or int8"},
+               {"precision", "f64", "--precision takes f32, f16 or bf16"},
+               {"ffn", "svd:", "--ffn svd:: "},
+               {"ffn-act", "lsq:99", "--ffn-act lsq:99: "},
+               {"layers", "2", "unknown encoder option 'layers'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(clf_encoder_config_option(&c, bad[i].name, bad[i].value, msg, sizeof msg),
+                         CLF_E_INVALID_ARG);
+        ck_assert_msg(strstr(msg, bad[i].why) != NULL, "%s %s: '%s'", bad[i].name, bad[i].value,
+                      msg);
+    }
+    ck_assert(memcmp(&before, &c, sizeof c) == 0);
+    ck_assert_int_eq(clf_encoder_config_option(NULL, "kv", "f32", msg, sizeof msg),
+                     CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_encoder_config_option(&c, "kv", NULL, msg, sizeof msg), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_encoder_config_option(&c, NULL, "f32", NULL, 0), CLF_E_INVALID_ARG);
+}
+END_TEST
+
 int main(void)
 {
     test_seed();
     Suite *s = suite_create("params");
     TCase *tc = tcase_create("params");
     tcase_add_test(tc, test_init);
+    tcase_add_test(tc, test_encoder_option);
     tcase_add_test(tc, test_import_host);
     if (test_have_device()) /* the rest needs a device */
         tcase_add_test(tc, test_import_device);

@@ -318,12 +318,8 @@ static int run_variant(struct clf_ctx *ctx, const struct bench_opts *o, const ch
     char msg[256];
     if (!v->opt) {
         snprintf(row->name, sizeof row->name, "exact");
-    } else if (!strcmp(v->opt, "attn")) {
-        if (clf_attention_variant_parse(v->value, &cfg.attn, msg, sizeof msg) != CLF_OK)
-            return cli_error("model: --attn %s: %s", v->value, msg);
-        snprintf(row->name, sizeof row->name, "attn %s", v->value);
     } else {
-        if (!cli_parse_layer_option(v->opt, v->value, &cfg, msg, sizeof msg))
+        if (clf_encoder_config_option(&cfg, v->opt, v->value, msg, sizeof msg) != CLF_OK)
             return cli_error("model: %s", msg);
         snprintf(row->name, sizeof row->name, "%s %s", v->opt, v->value);
     }

@@ -377,27 +377,19 @@ int cli_check_shape(const char *cmd, const struct clf_encoder_config *cfg)
 
 bool cli_parse_act(const char *s, enum clf_act *act)
 {
-    if (!strcmp(s, "relu"))
-        *act = CLF_ACT_RELU;
-    else if (!strcmp(s, "gelu"))
-        *act = CLF_ACT_GELU;
-    else if (!strcmp(s, "gelu-tanh"))
-        *act = CLF_ACT_GELU_TANH;
-    else
+    struct clf_encoder_config c = clf_encoder_config_default();
+    if (clf_encoder_config_option(&c, "activation", s, NULL, 0) != CLF_OK)
         return false;
+    *act = c.act;
     return true;
 }
 
 bool cli_parse_attn_impl(const char *s, enum clf_attention_impl *impl)
 {
-    if (!strcmp(s, "auto"))
-        *impl = CLF_ATTN_AUTO;
-    else if (!strcmp(s, "fused"))
-        *impl = CLF_ATTN_FUSED;
-    else if (!strcmp(s, "gemm"))
-        *impl = CLF_ATTN_GEMM;
-    else
+    struct clf_encoder_config c = clf_encoder_config_default();
+    if (clf_encoder_config_option(&c, "attn-impl", s, NULL, 0) != CLF_OK)
         return false;
+    *impl = c.attn_impl;
     return true;
 }
 
@@ -419,78 +411,16 @@ int cli_encoder_option(const char *cmd, const char *name, const char *value,
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (!strcmp(name, ints[i].name))
             return cli_int_option(cmd, name, value, 1, ints[i].hi, ints[i].field);
-    if (!strcmp(name, "activation")) {
-        if (!cli_parse_act(value, &cfg->act))
-            return cli_usage_error(cmd, "unknown activation '%s' (relu, gelu, gelu-tanh)", value);
-    } else if (!strcmp(name, "eps")) {
+    if (!strcmp(name, "eps")) {
         char *end;
         double e = strtod(value, &end);
         if (end == value || *end || !(e > 0) || e > 1)
             return cli_usage_error(cmd, "--eps needs a number in (0, 1]");
         cfg->eps = (float)e;
-    } else if (!strcmp(name, "attn-impl")) {
-        if (!cli_parse_attn_impl(value, &cfg->attn_impl))
-            return cli_usage_error(cmd, "unknown --attn-impl '%s' (auto, fused, gemm)", value);
-    } else if (!strcmp(name, "attn")) {
-        if (clf_attention_variant_parse(value, &cfg->attn, msg, sizeof msg) != CLF_OK)
-            return cli_usage_error(cmd, "--attn %s: %s", value, msg);
-    } else if (!cli_parse_layer_option(name, value, cfg, msg, sizeof msg)) {
+    } else if (clf_encoder_config_option(cfg, name, value, msg, sizeof msg) != CLF_OK) {
         return cli_usage_error(cmd, "%s", msg);
     }
     return 0;
-}
-
-bool cli_parse_layer_option(const char *name, const char *value, struct clf_encoder_config *cfg,
-                     char *msg, size_t size)
-{
-    msg[0] = 0;
-    if (!strcmp(name, "kv")) {
-        if (!strcmp(value, "f32"))
-            cfg->kv = CLF_KV_F32;
-        else if (!strcmp(value, "int8") || !strcmp(value, "int8:token"))
-            cfg->kv = CLF_KV_INT8_TOKEN;
-        else if (!strcmp(value, "int8:channel"))
-            cfg->kv = CLF_KV_INT8_CHANNEL;
-        else
-            snprintf(msg, size, "--kv takes f32, int8 (per token) or int8:channel");
-    } else if (!strcmp(name, "attn-quant")) {
-        int64_t bits = 0;
-        if (!strcmp(value, "f32"))
-            cfg->attn_p = CLF_P_F32;
-        else if (!strcmp(value, "f16"))
-            cfg->attn_p = CLF_P_F16;
-        else if (!strncmp(value, "log:", 4) && cli_parse_int(value + 4, 2, 8, &bits))
-            cfg->attn_p = CLF_P_LOG, cfg->attn_p_bits = (int)bits;
-        else
-            snprintf(msg, size, "--attn-quant takes f32, f16 or log:B with B in 2..8");
-    } else if (!strcmp(name, "linear")) {
-        if (!strcmp(value, "f32") || !strcmp(value, "int8"))
-            cfg->linear_int8 = !strcmp(value, "int8");
-        else
-            snprintf(msg, size, "--linear takes f32 or int8");
-    } else if (!strcmp(name, "precision")) {
-        if (!strcmp(value, "f32"))
-            cfg->precision = CLF_PRECISION_F32;
-        else if (!strcmp(value, "f16"))
-            cfg->precision = CLF_PRECISION_F16;
-        else if (!strcmp(value, "bf16"))
-            cfg->precision = CLF_PRECISION_BF16;
-        else
-            snprintf(msg, size, "--precision takes f32, f16 or bf16");
-    } else if (!strcmp(name, "drop-dense")) {
-        cfg->drop_dense = true;
-    } else if (!strcmp(name, "ffn")) {
-        char why[200];
-        if (clf_ffn_factor_parse(value, &cfg->ffn, why, sizeof why) != CLF_OK)
-            snprintf(msg, size, "--ffn %s: %s", value, why);
-    } else if (!strcmp(name, "ffn-act")) {
-        char why[200];
-        if (clf_actq_parse(value, &cfg->ffn_act, why, sizeof why) != CLF_OK)
-            snprintf(msg, size, "--ffn-act %s: %s", value, why);
-    } else {
-        snprintf(msg, size, "unknown quantisation option '%s'", name);
-    }
-    return msg[0] == 0;
 }
 
 void cli_layer_options_str(const struct clf_encoder_config *cfg, char *buf, size_t size)

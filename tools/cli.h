@@ -83,28 +83,15 @@ bool cli_parse_act(const char *s, enum clf_act *act);
 /* auto, fused, gemm -> *impl; false for anything else. */
 bool cli_parse_attn_impl(const char *s, enum clf_attention_impl *impl);
 
-/* The encoder options shared by run, embed and analyze, into cfg: the shape
- * (--layers 1..1024, --d-model 1..65536, --heads 1..4096, --d-ff 1..262144),
- * --activation (cli_parse_act), --eps (0, 1], --attn-impl
- * (cli_parse_attn_impl), --attn (clf_attention_variant_parse's grammar) and
- * the layer options (cli_parse_layer_option). name is the option without
+/* The encoder options shared by run, embed, analyze and bench, into cfg:
+ * the shape (--layers 1..1024, --d-model 1..65536, --heads 1..4096, --d-ff
+ * 1..262144), --eps (0, 1], and every option of clf_encoder_config_option
+ * (--activation, --attn-impl, --attn, --kv, --attn-quant, --linear,
+ * --precision, --ffn, --ffn-act, --drop-dense). name is the option without
  * dashes. Returns 0, or prints the usage error for cmd and returns
  * CLI_USAGE. */
 int cli_encoder_option(const char *cmd, const char *name, const char *value,
                        struct clf_encoder_config *cfg);
-
-/* The layer options shared by run and bench, into cfg:
- *   --ffn SPEC                    FFN weights (clf_ffn_factor_parse's grammar)
- *   --drop-dense                  free the f32 weights a prepared form replaces
- *                                 (value ignored)
- *   --kv f32|int8|int8:channel    K and V storage (int8 = per token)
- *   --attn-quant f32|f16|log:B    attention weights' storage
- *   --linear f32|int8             linear layers
- *   --precision f32|f16|bf16      the linear layers' weights in their GEMMs
- *   --ffn-act SPEC                clf_actq_parse's grammar
- * name is the option without dashes; false with msg set on a bad value. */
-bool cli_parse_layer_option(const char *name, const char *value, struct clf_encoder_config *cfg,
-                     char *msg, size_t size);
 
 /* cfg's FFN format and quantisation in the options' words ("ffn svd:64,
  * kv int8, linear int8"), or "none". */

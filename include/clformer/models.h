@@ -132,6 +132,28 @@ CLF_API void clf_encoder_config_init(struct clf_encoder_config *p, size_t size);
  *  its own struct's size, see @ref abi "the ABI rule"). */
 CLF_PARAMS_DEFAULT(clf_encoder_config)
 
+/**
+ * Sets one option of cfg from its text in the `clformer` command's grammar
+ * (docs/cli.md), the one parser the command line and the Python package
+ * share. name is the option without its dashes:
+ *   activation  relu, gelu, gelu-tanh
+ *   attn-impl   auto, fused, gemm
+ *   attn        clf_attention_variant_parse's grammar (exact, topk:32, ...)
+ *   kv          f32, int8 (int8:token: per token), int8:channel
+ *   attn-quant  f32, f16, log:B with B in 2..8
+ *   linear      f32, int8
+ *   precision   f32, f16, bf16
+ *   ffn         clf_ffn_factor_parse's grammar (dense, svd:64, tt:8, ...)
+ *   ffn-act     clf_actq_parse's grammar (none, binary, lsq:4, ...)
+ *   drop-dense  (value ignored, may be NULL) free the f32 weights a prepared
+ *               form replaces
+ * CLF_E_INVALID_ARG for an unknown name or a value outside its grammar,
+ * with a one-line reason in msg (may be NULL; truncated to size).
+ */
+CLF_API enum clf_status clf_encoder_config_option(struct clf_encoder_config *cfg,
+                                                  const char *name, const char *value,
+                                                  char *msg, size_t size);
+
 /** A stack of encoder layers with its weights on the device. */
 struct clf_encoder;
 

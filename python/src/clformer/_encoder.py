@@ -1,5 +1,5 @@
 """The encoder stack on numpy arrays (clf_encoder_*), and the options of
-`clformer run` in its grammar (tools/cmd_run.c, tools/cli.c)."""
+`clformer run` in its grammar (clf_encoder_config_option)."""
 import ctypes
 
 import numpy as np
@@ -8,67 +8,29 @@ from . import _lib
 from ._context import Closeable, Context, DeviceGroup, check
 from ._errors import InvalidArgError, ShapeError, StateError, UnsupportedError
 
-# The words of --activation, --attn-impl, --kv, --attn-quant, --linear and
-# --precision, which the command line (not the library) parses, as values of
-# enum clf_act, clf_attention_impl, clf_kv_format, clf_p_format and
-# clf_precision.
-_ACT = {"relu": 1, "gelu": 2, "gelu-tanh": 3}
-_ATTN_IMPL = {"auto": 0, "fused": 1, "gemm": 2}
-_KV = {"f32": 0, "int8": 1, "int8:token": 1, "int8:channel": 2}
-_LINEAR = {"f32": False, "int8": True}
-_PRECISION = {"f32": 0, "f16": 1, "bf16": 2}
-_P_F32, _P_F16, _P_LOG = 0, 1, 2
 
-
-def _word(option, value, table):
-    if not isinstance(value, str) or value not in table:
-        raise InvalidArgError("%s=%r: takes %s" % (option, value, ", ".join(sorted(table))))
-    return table[value]
-
-
-def _attn_quant(value):
-    """--attn-quant: f32, f16 or log:B with B in 2..8 -> (format, bits)."""
-    if value == "f32":
-        return _P_F32, 4
-    if value == "f16":
-        return _P_F16, 4
-    if isinstance(value, str) and value.startswith("log:") and value[4:].isdigit() \
-            and 2 <= int(value[4:]) <= 8:
-        return _P_LOG, int(value[4:])
-    raise InvalidArgError("attn_quant=%r: takes f32, f16 or log:B with B in 2..8" % (value,))
-
-
-def _parse(fn, option, value, out):
-    """One of the library's parsers (clf_attention_variant_parse, ...)."""
+def option(cfg, name, value, keyword=None):
+    """One option of `clformer run` in its grammar onto an EncoderConfig,
+    through the library's parser (clf_encoder_config_option); keyword names
+    the Python argument in the error."""
     if not isinstance(value, str):
         raise InvalidArgError("%s must be a string in the command line's grammar, not %s"
-                              % (option, type(value).__name__))
+                              % (keyword or name, type(value).__name__))
     msg = _lib.msg_buffer()
-    st = fn(value.encode(), ctypes.byref(out), msg, len(msg))
-    check(st, lambda: "%s=%r: %s" % (option, value, _lib.text(msg.value)))
+    st = _lib.lib().clf_encoder_config_option(ctypes.byref(cfg), name.encode(), value.encode(),
+                                               msg, len(msg))
+    check(st, lambda: "%s=%r: %s" % (keyword or name, value, _lib.text(msg.value)))
 
 
 def layer_options(cfg, attn=None, attn_impl=None, kv=None, attn_quant=None, linear=None,
                   precision=None, ffn=None, ffn_act=None, drop_dense=None):
     """Sets the attention variant, quantisation and FFN options of
     `clformer run` on an EncoderConfig (None: the default stays)."""
-    lib = _lib.lib()
-    if attn is not None:
-        _parse(lib.clf_attention_variant_parse, "attn", attn, cfg.attn)
-    if attn_impl is not None:
-        cfg.attn_impl = _word("attn_impl", attn_impl, _ATTN_IMPL)
-    if kv is not None:
-        cfg.kv = _word("kv", kv, _KV)
-    if attn_quant is not None:
-        cfg.attn_p, cfg.attn_p_bits = _attn_quant(attn_quant)
-    if linear is not None:
-        cfg.linear_int8 = _word("linear", linear, _LINEAR)
-    if precision is not None:
-        cfg.precision = _word("precision", precision, _PRECISION)
-    if ffn is not None:
-        _parse(lib.clf_ffn_factor_parse, "ffn", ffn, cfg.ffn)
-    if ffn_act is not None:
-        _parse(lib.clf_actq_parse, "ffn_act", ffn_act, cfg.ffn_act)
+    given = (("attn", attn), ("attn-impl", attn_impl), ("kv", kv), ("attn-quant", attn_quant),
+             ("linear", linear), ("precision", precision), ("ffn", ffn), ("ffn-act", ffn_act))
+    for name, value in given:
+        if value is not None:
+            option(cfg, name, value, name.replace("-", "_"))
     if drop_dense is not None:
         cfg.drop_dense = bool(drop_dense)
     return cfg
@@ -125,7 +87,7 @@ class Encoder(Closeable):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise InvalidArgError("%s must be a positive integer, not %r" % (name, v))
             setattr(cfg, name, int(v))
-        cfg.act = _word("activation", activation, _ACT)
+        option(cfg, "activation", activation)
         cfg.eps = float(eps)
         cfg.norm_first = bool(norm_first)
         layer_options(cfg, attn=attn, attn_impl=attn_impl, kv=kv, attn_quant=attn_quant,
