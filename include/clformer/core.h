@@ -434,7 +434,8 @@ CLF_API enum clf_status clf_ctx_unsaved_programs(struct clf_ctx *ctx, char *buf,
  * already are skipped. One process at a time per cache directory (a lock
  * file, binaries.lock, in it): while another holds it, nothing is done and
  * CLF_OK returned. *saved (may be NULL) counts the binaries written. A
- * line that is not FAMILY<tab>OPTIONS with a family of the library is
+ * line that is not FAMILY<tab>OPTIONS with a program of the library (a
+ * family built on its own, not one of a bundle) is
  * CLF_E_INVALID_ARG before anything is built; a build failure is
  * CLF_E_BUILD.
  */

@@ -396,17 +396,19 @@ enum clf_status clf_ctx_unsaved_programs(struct clf_ctx *ctx, char *buf, size_t 
     return CLF_OK;
 }
 
-/* A family name as the library spells them (letters, digits, '_'): the
+/* A program's name as the library spells them (letters, digits, '_'; the
  * list is read from another process, and a name becomes a file name with
- * CLFORMER_CL_DIR. */
-static bool family_name_ok(const char *s, size_t n)
+ * CLFORMER_CL_DIR) and built on its own, not a family of a bundle. */
+static bool program_name_ok(const char *s, size_t n)
 {
-    if (!n || n > 64)
+    char name[65];
+    if (!n || n >= sizeof name)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
             return false;
-    return true;
+    snprintf(name, sizeof name, "%.*s", (int)n, s);
+    return !strcmp(clf_program_name(name), name);
 }
 
 enum clf_status clf_ctx_save_binaries(struct clf_ctx *ctx, const char *list, int *saved)
@@ -422,7 +424,7 @@ enum clf_status clf_ctx_save_binaries(struct clf_ctx *ctx, const char *list, int
     /* every line checked before anything is built */
     for (const char *l = list; *l;) {
         const char *tab = strchr(l, '\t'), *nl = strchr(l, '\n');
-        if (!nl || !tab || tab > nl || !family_name_ok(l, (size_t)(tab - l)) ||
+        if (!nl || !tab || tab > nl || !program_name_ok(l, (size_t)(tab - l)) ||
             (size_t)(nl - tab - 1) >= 1024) {
             const size_t len = nl ? (size_t)(nl - l) : strlen(l);
             return clf_fail(ctx, CLF_E_INVALID_ARG,
@@ -452,14 +454,9 @@ enum clf_status clf_ctx_save_binaries(struct clf_ctx *ctx, const char *list, int
         snprintf(family, sizeof family, "%.*s", (int)(tab - l), l);
         snprintf(options, sizeof options, "%.*s", (int)(nl - tab - 1), tab + 1);
         l = nl + 1;
-        if (strcmp(clf_program_name(family), family))
-            st = clf_fail(ctx, CLF_E_INVALID_ARG,
-                          "saving program binaries: %s is built as part of %s", family,
-                          clf_program_name(family));
         cl_program prog = NULL;
         const unsigned built = ctx->stats.programs_built; /* else found in the cache */
-        if (st == CLF_OK)
-            st = build(ctx, family, options, true, &prog, NULL);
+        st = build(ctx, family, options, true, &prog, NULL);
         if (prog)
             clReleaseProgram(prog);
         if (st == CLF_OK && saved && ctx->stats.programs_built > built)
