@@ -188,7 +188,4 @@ bool serve_http_start(const struct serve_http_params *p, const struct serve_mode
  * closes everything. */
 void serve_http_stop(struct serve_http *h);
 
-/* Monotonic seconds. */
-double serve_now(void);
-
 #endif
