@@ -138,11 +138,11 @@ static enum clf_status make_runner(struct serve_device *dev, const struct embed_
 {
     const struct clf_dp_comm comm = {0, 1, gather_one, NULL};
     const struct clf_encoder_config cfg = clf_encoder_config_default();
+    struct embed_setup raw = *su; /* serve_answer normalises */
+    raw.normalize = false;
     enum clf_status st = clf_dp_create_bert_rank(dev->ctx, su->model_dir, &cfg, &comm, &dev->dp);
     if (st == CLF_OK)
-        st = clf_dp_set_folder(dev->dp, su->sf, su->pooling, 0, 0);
-    if (st == CLF_OK)
-        st = clf_dp_set_pooling_skip(dev->dp, su->pool_skip);
+        st = embed_setup_runner(dev->dp, &raw);
     const char *text = "warm up";
     float *v = st == CLF_OK ? malloc((size_t)clf_dp_embed_dim(dev->dp) * sizeof *v) : NULL;
     struct clf_embed_params p = clf_embed_params_default();
