@@ -157,8 +157,7 @@ enum serve_hist {
 
 struct serve_metrics *serve_metrics_create(void);
 void serve_metrics_destroy(struct serve_metrics *m);
-/* A request answered: endpoint, status, its latency in seconds (< 0: not
- * observed). */
+/* A request answered: endpoint, status, its latency in seconds. */
 void serve_metrics_request(struct serve_metrics *m, enum serve_endpoint ep, unsigned status,
                            double seconds);
 /* An embedding request's inputs and tokens. */

@@ -82,8 +82,7 @@ void serve_metrics_request(struct serve_metrics *m, enum serve_endpoint ep, unsi
             break;
         }
     }
-    if (seconds >= 0)
-        observe_locked(m, SERVE_H_LATENCY_S, seconds);
+    observe_locked(m, SERVE_H_LATENCY_S, seconds);
     pthread_mutex_unlock(&m->lock);
 }
 
