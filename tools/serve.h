@@ -25,6 +25,8 @@ enum serve_endpoint {
     SERVE_EP_OTHER,  /* anything else (404, 405) */
     SERVE_EP_COUNT
 };
+/* Their paths, and "other" (serve_metrics.c): routing and the labels. */
+extern const char *const serve_ep_names[SERVE_EP_COUNT];
 
 /* ---- serve_api.c: requests and answers ---- */
 

@@ -114,9 +114,8 @@ static enum MHD_Result embed(struct serve_http *h, struct MHD_Connection *c, str
 
 static enum serve_endpoint route(const char *url)
 {
-    static const char *const paths[] = {"/v1/embeddings", "/embed", "/health", "/metrics"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(url, paths[i]))
+    for (int i = 0; i < SERVE_EP_OTHER; i++)
+        if (!strcmp(url, serve_ep_names[i]))
             return (enum serve_endpoint)i;
     return SERVE_EP_OTHER;
 }
