@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpi.h"
 #include "embed_folder.h"
 #include "serve.h"
 
@@ -110,15 +111,6 @@ static int parse(int argc, char **argv, struct serve_opts *o)
     return rc;
 }
 
-/* The gather of a rank of one: its block is the whole output. */
-static bool gather_one(void *user, float *y, const size_t *counts, bool ok)
-{
-    (void)user;
-    (void)y;
-    (void)counts;
-    return ok;
-}
-
 /* The folder's name (its path's last part), what answers name as the
  * model when a request names none. */
 static const char *folder_name(const char *dir, char *buf, size_t size)
@@ -136,13 +128,15 @@ static const char *folder_name(const char *dir, char *buf, size_t size)
 static enum clf_status make_runner(struct serve_device *dev, const struct embed_setup *su,
                                    struct clf_tokenizer *tok)
 {
-    const struct clf_dp_comm comm = {0, 1, gather_one, NULL};
+    /* a rank of one, as `clformer embed` is without mpirun: nothing to gather */
+    static struct cli_mpi alone = {.size = 1};
+    const struct clf_dp_comm comm = {0, 1, cli_mpi_dp_gather, &alone};
     const struct clf_encoder_config cfg = clf_encoder_config_default();
+    struct embed_setup raw = *su; /* serve_answer normalises */
+    raw.normalize = false;
     enum clf_status st = clf_dp_create_bert_rank(dev->ctx, su->model_dir, &cfg, &comm, &dev->dp);
     if (st == CLF_OK)
-        st = clf_dp_set_folder(dev->dp, su->sf, su->pooling, 0, 0);
-    if (st == CLF_OK)
-        st = clf_dp_set_pooling_skip(dev->dp, su->pool_skip);
+        st = embed_setup_runner(dev->dp, &raw);
     const char *text = "warm up";
     float *v = st == CLF_OK ? malloc((size_t)clf_dp_embed_dim(dev->dp) * sizeof *v) : NULL;
     struct clf_embed_params p = clf_embed_params_default();

@@ -25,6 +25,8 @@ enum serve_endpoint {
     SERVE_EP_OTHER,  /* anything else (404, 405) */
     SERVE_EP_COUNT
 };
+/* Their paths, and "other" (serve_metrics.c): routing and the labels. */
+extern const char *const serve_ep_names[SERVE_EP_COUNT];
 
 /* ---- serve_api.c: requests and answers ---- */
 
@@ -157,8 +159,7 @@ enum serve_hist {
 
 struct serve_metrics *serve_metrics_create(void);
 void serve_metrics_destroy(struct serve_metrics *m);
-/* A request answered: endpoint, status, its latency in seconds (< 0: not
- * observed). */
+/* A request answered: endpoint, status, its latency in seconds. */
 void serve_metrics_request(struct serve_metrics *m, enum serve_endpoint ep, unsigned status,
                            double seconds);
 /* An embedding request's inputs and tokens. */
@@ -187,8 +188,5 @@ bool serve_http_start(const struct serve_http_params *p, const struct serve_mode
 /* Stops accepting, waits until the requests in flight are answered, then
  * closes everything. */
 void serve_http_stop(struct serve_http *h);
-
-/* Monotonic seconds. */
-double serve_now(void);
 
 #endif

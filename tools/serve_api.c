@@ -242,13 +242,13 @@ static void put_base64(struct serve_text *t, const float *v, int64_t d)
     }
 }
 
-/* Row v [d]: its first cols kept, L2-normalised (in double) when norm. */
-static void finish_row(float *v, int64_t cols, bool norm)
+/* Row v's first cols, L2-normalised (in double). */
+static void normalize_row(float *v, int64_t cols)
 {
     double ss = 0;
     for (int64_t k = 0; k < cols; k++)
         ss += (double)v[k] * v[k];
-    if (!norm || ss <= 0)
+    if (ss <= 0)
         return;
     const double s = 1.0 / sqrt(ss);
     for (int64_t k = 0; k < cols; k++)
@@ -264,7 +264,8 @@ char *serve_answer(const struct serve_model *m, enum serve_endpoint ep,
     serve_put(&t, openai ? "{\"object\":\"list\",\"data\":[" : "[");
     for (size_t i = 0; i < r->n; i++) {
         float *v = vecs + i * (size_t)m->dim;
-        finish_row(v, cols, r->normalize);
+        if (r->normalize)
+            normalize_row(v, cols);
         serve_put(&t, "%s", i ? "," : "");
         if (openai)
             serve_put(&t, "{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i);

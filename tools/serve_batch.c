@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "serve.h"
 
 /* A request in the queue (on its handler's stack while it waits). */
@@ -27,7 +28,7 @@ struct job {
     size_t left;         /* inputs not yet embedded */
     enum clf_status st;  /* the first failure of its batches */
     char msg[200];       /* and its message */
-    double queued;       /* serve_now() at submission */
+    double queued;       /* cli_now_ms() / 1e3 at submission */
     struct job *qnext;
 };
 
@@ -117,7 +118,7 @@ static size_t take(struct worker *w, size_t *tokens)
     struct serve_batcher *b = w->b;
     size_t n = 0;
     *tokens = 0;
-    const double now = serve_now();
+    const double now = cli_now_ms() / 1e3;
     while (b->head) {
         struct job *j = b->head;
         const size_t len = j->r->in[j->next].len;
@@ -228,7 +229,8 @@ enum clf_status serve_batcher_start(struct serve_device *devs, int n,
 bool serve_batcher_embed(struct serve_batcher *b, const struct serve_request *r, float *vecs,
                          struct serve_error *e)
 {
-    struct job j = {.r = r, .out = vecs, .left = r->n, .st = CLF_OK, .queued = serve_now()};
+    struct job j = {
+        .r = r, .out = vecs, .left = r->n, .st = CLF_OK, .queued = cli_now_ms() / 1e3};
     pthread_mutex_lock(&b->lock);
     if (b->stopping) {
         pthread_mutex_unlock(&b->lock);

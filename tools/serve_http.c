@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -46,13 +45,6 @@ struct req {
     bool answered;
 };
 
-double serve_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Queues text (malloc'd; freed here) as the answer. */
 static enum MHD_Result answer(struct serve_http *h, struct MHD_Connection *c, struct req *q,
                               unsigned status, char *text, const char *type)
@@ -80,7 +72,7 @@ static enum MHD_Result answer(struct serve_http *h, struct MHD_Connection *c, st
     const enum MHD_Result ok = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     q->answered = true;
-    serve_metrics_request(h->mx, q->ep, status, serve_now() - q->t0);
+    serve_metrics_request(h->mx, q->ep, status, cli_now_ms() / 1e3 - q->t0);
     return ok;
 }
 
@@ -122,9 +114,8 @@ static enum MHD_Result embed(struct serve_http *h, struct MHD_Connection *c, str
 
 static enum serve_endpoint route(const char *url)
 {
-    static const char *const paths[] = {"/v1/embeddings", "/embed", "/health", "/metrics"};
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(url, paths[i]))
+    for (int i = 0; i < SERVE_EP_OTHER; i++)
+        if (!strcmp(url, serve_ep_names[i]))
             return (enum serve_endpoint)i;
     return SERVE_EP_OTHER;
 }
@@ -177,7 +168,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         q = calloc(1, sizeof *q);
         if (!q)
             return MHD_NO;
-        q->t0 = serve_now();
+        q->t0 = cli_now_ms() / 1e3;
         q->ep = route(url);
         *state = q;
         pthread_mutex_lock(&h->lock);

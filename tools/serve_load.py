@@ -167,10 +167,10 @@ def main():
               f"{n / wall:.1f} requests/s, {inputs[0] / wall:.0f} sentences/s; latency "
               f"p50 {q[0]:.0f} ms, p99 {q[1]:.0f} ms; every vector within {worst[0]:.2g} "
               f"of clformer embed's")
-    for e in errors[:20]:
-        print("FAIL:", e)
     if n != a.clients * a.requests and not errors:
         errors.append(f"{n} answers for {a.clients * a.requests} requests")
+    for e in errors[:20]:
+        print("FAIL:", e)
     print(f"{n - bad[0]} passed, {len(errors)} failed")
     return 1 if errors else 0
 

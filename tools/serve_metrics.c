@@ -10,8 +10,8 @@
 #define MAX_BUCKETS 16
 #define MAX_STATUS 16 /* distinct status codes counted per endpoint */
 
-static const char *const ep_names[SERVE_EP_COUNT] = {"/v1/embeddings", "/embed", "/health",
-                                                     "/metrics", "other"};
+const char *const serve_ep_names[SERVE_EP_COUNT] = {"/v1/embeddings", "/embed", "/health",
+                                                    "/metrics", "other"};
 
 /* Each histogram's name, help and upper bounds (+Inf is implied). */
 static const struct {
@@ -82,8 +82,7 @@ void serve_metrics_request(struct serve_metrics *m, enum serve_endpoint ep, unsi
             break;
         }
     }
-    if (seconds >= 0)
-        observe_locked(m, SERVE_H_LATENCY_S, seconds);
+    observe_locked(m, SERVE_H_LATENCY_S, seconds);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -110,7 +109,7 @@ char *serve_metrics_text(struct serve_metrics *m)
             "# TYPE clformer_requests_total counter\n");
     for (int ep = 0; ep < SERVE_EP_COUNT; ep++)
         for (int i = 0; i < MAX_STATUS && m->req[ep][i].status; i++)
-            serve_put(&o, "clformer_requests_total{endpoint=\"%s\",status=\"%u\"} %llu\n", ep_names[ep],
+            serve_put(&o, "clformer_requests_total{endpoint=\"%s\",status=\"%u\"} %llu\n", serve_ep_names[ep],
                 m->req[ep][i].status, m->req[ep][i].n);
     serve_put(&o, "# HELP clformer_inputs_total Inputs embedded\n# TYPE clformer_inputs_total counter\n"
             "clformer_inputs_total %llu\n",
