@@ -14,6 +14,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "cli_mpi.h"
 #include "embed_folder.h"
 
 #define GEN_TEXTS 256
@@ -110,12 +111,6 @@ static int one_size(struct clf_ctx *ctx, const struct bench_opts *o, struct clf_
     return rc;
 }
 
-static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok)
-{
-    (void)user, (void)y, (void)counts;
-    return ok; /* one rank: its block is the whole output */
-}
-
 int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
 {
     char dir[4096], path[4200];
@@ -144,7 +139,8 @@ int bench_embed(struct clf_ctx *ctx, const struct bench_opts *o, cJSON *arr)
     struct clf_dp *dp = NULL;
     struct clf_sentence_folder *sf = NULL;
     struct embed_setup su = {0};
-    const struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
+    static struct cli_mpi alone = {.size = 1}; /* a rank of one: nothing to gather */
+    const struct clf_dp_comm comm = {0, 1, cli_mpi_dp_gather, &alone};
     if (rc == CLI_OK && (embed_setup_folder(dir, &su, &sf) ||
                          !embed_tokenizer_path(&su, path, sizeof path)))
         rc = cli_error("no model at %s (tools/fetch_model.sh fetches all-MiniLM-L6-v2)", dir);

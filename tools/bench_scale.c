@@ -274,13 +274,6 @@ static double time_ranks(struct cli_mpi *m, int runs, double *t, const struct mp
     return cli_mpi_all_ok(m, ok) ? cli_median(t, runs) : -1;
 }
 
-/* Rank 0 alone is a data-parallel rank of one: nothing to gather. */
-static bool alone_gather(void *user, float *y, const size_t *counts, bool ok)
-{
-    (void)user, (void)y, (void)counts;
-    return ok;
-}
-
 /* A row of --mpi: its time, the bytes exchanged (gathered per forward, or
  * sent over MPI per layer and rank by tensor parallelism, which also
  * stages `staged` bytes per layer through each rank's host) and the device
@@ -365,8 +358,8 @@ static int scale_mpi(const struct bench_opts *o, cJSON *arr, int64_t seq, const 
     if (!ok)
         goto done;
     if (m.rank == 0) {
-        const struct clf_dp_comm alone = {0, 1, alone_gather, NULL};
-        struct cli_mpi none = {.size = 1}; /* rank 0 by itself: no MPI call */
+        struct cli_mpi none = {.size = 1}; /* rank 0 by itself: no MPI call, nothing to gather */
+        const struct clf_dp_comm alone = {0, 1, cli_mpi_dp_gather, &none};
         mpi_model(o, &none, ctx, &alone, seq, x, y, t, &one);
         ok = (t1 = one.ms) >= 0;
     }
