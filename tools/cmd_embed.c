@@ -548,7 +548,7 @@ static int setup(const struct embed_opts *o, const char *dir, struct embed_setup
     if (o->normalize)
         su->normalize = o->normalize > 0;
     su->dims = o->dims;
-    if (su->n_dense && o->tp)
+    if (clf_sentence_folder_dense_count(*sf) && o->tp)
         return cli_error("%s: Dense modules with --tensor-parallel are not supported", dir);
     if (o->prompt_text) {
         su->prompt_name = NULL;

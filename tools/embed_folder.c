@@ -63,11 +63,6 @@ int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_senten
     s->prompt = clf_sentence_folder_prompt(*sf, s->prompt_name);
     s->pool_prompt = clf_sentence_folder_include_prompt(*sf);
     s->pool_skip = 0;
-    s->n_dense = clf_sentence_folder_dense_count(*sf);
-    if (s->n_dense > sizeof s->dense / sizeof s->dense[0])
-        return cli_error("%s: %zu Dense modules (at most 8)", dir, s->n_dense);
-    for (size_t i = 0; i < s->n_dense; i++)
-        clf_sentence_folder_dense(*sf, i, &s->dense[i]);
     return 0;
 }
 
@@ -214,20 +209,23 @@ int embed_describe(const char *dir, const struct clf_sentence_folder *sf,
     cJSON_AddStringToObject(o, "pooling", pool);
     cJSON *dense = cJSON_AddArrayToObject(o, "dense");
     static const char *const act_names[] = {"identity", "relu", "gelu", "gelu_tanh", "tanh"};
-    for (size_t i = 0; i < s->n_dense; i++) {
+    const size_t n_dense = clf_sentence_folder_dense_count(sf);
+    struct clf_dense_layer last = {0};
+    for (size_t i = 0; i < n_dense; i++) {
+        struct clf_dense_layer L;
+        clf_sentence_folder_dense(sf, i, &L);
         char d[96];
-        snprintf(d, sizeof d, "%lld -> %lld, %s%s", (long long)s->dense[i].in,
-                 (long long)s->dense[i].out,
-                 (unsigned)s->dense[i].act <= 4 ? act_names[s->dense[i].act] : "?",
-                 s->dense[i].bias ? "" : ", no bias");
+        snprintf(d, sizeof d, "%lld -> %lld, %s%s", (long long)L.in, (long long)L.out,
+                 (unsigned)L.act <= 4 ? act_names[L.act] : "?", L.bias ? "" : ", no bias");
         cJSON_AddItemToArray(dense, cJSON_CreateString(d));
+        last = L;
     }
     cJSON_AddBoolToObject(o, "normalize", s->normalize);
     const cJSON *hs = cJSON_GetObjectItemCaseSensitive(o, "hidden_size");
     if (s->dims)
         cJSON_AddNumberToObject(o, "dimensions", (double)s->dims);
-    else if (s->n_dense)
-        cJSON_AddNumberToObject(o, "dimensions", (double)s->dense[s->n_dense - 1].out);
+    else if (n_dense)
+        cJSON_AddNumberToObject(o, "dimensions", (double)last.out);
     else if (cJSON_IsNumber(hs))
         cJSON_AddNumberToObject(o, "dimensions",
                                 (double)clf_pooling_width(s->pooling, (int64_t)hs->valuedouble));

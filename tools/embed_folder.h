@@ -25,14 +25,12 @@ struct embed_setup {
     const char *prompt;       /* its text (owned by the folder or argv), or NULL */
     bool pool_prompt;         /* the prompt's tokens pooled (the Pooling's include_prompt) */
     int64_t pool_skip;        /* tokens left out of the pooling (embed_prompt_skip) */
-    struct clf_dense_layer dense[8]; /* the folder's Dense modules (weights the folder's) */
-    size_t n_dense;
-    const struct clf_sentence_folder *sf; /* the folder itself (embed_setup_folder's *sf) */
+    const struct clf_sentence_folder *sf; /* the folder itself (embed_setup_folder's *sf:
+                                             its Dense modules, prompts) */
 };
 
 /* What the folder dir says (clf_sentence_folder_load), into *s: its model
- * folder, tokenizer parameters, pooling, normalisation, Dense layers and
- * default prompt (no truncation); *sf receives the folder (it owns the
+ * folder, tokenizer parameters, pooling, normalisation and default prompt (no truncation); *sf receives the folder (it owns the
  * Dense weights and the prompts). Returns 0 or a CLI exit code, the error
  * printed. */
 int embed_setup_folder(const char *dir, struct embed_setup *s, struct clf_sentence_folder **sf);
