@@ -98,10 +98,7 @@ static enum clf_status read_replace(struct clf_msg *m, const char *path, const c
                             "{\"String\" or \"Regex\": ...} and a \"content\" string", path);
     const char *lit = str ? str : re;
     /* the normalised text must stay UTF-8 (cJSON lets other bytes through) */
-    if (utf8proc_decompose((const utf8proc_uint8_t *)lit, (utf8proc_ssize_t)strlen(lit), NULL,
-                           0, 0) < 0 ||
-        utf8proc_decompose((const utf8proc_uint8_t *)content, (utf8proc_ssize_t)strlen(content),
-                           NULL, 0, 0) < 0)
+    if (!clf_utf8_valid(lit, strlen(lit)) || !clf_utf8_valid(content, strlen(content)))
         return clf_msg_fail(m, CLF_E_FORMAT, "%s: normalizer Replace: \"pattern\" and "
                             "\"content\" must be UTF-8", path);
     size_t plen = strlen(lit);
