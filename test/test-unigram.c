@@ -260,6 +260,27 @@ START_TEST(test_unigram_strip)
 }
 END_TEST
 
+/* Replace's other regex forms: "c+" (a run of one or more) and an escaped
+ * character's run ("\.+", dots). These ids are worked out by hand from the
+ * scores (no Hugging Face run): "bcccc" is "\u2581bc" (-4 against -4.5 for
+ * "\u2581b" + "c" or "\u2581" + "bc"); "b...c" is "\u2581b", "\u2581", "c". */
+START_TEST(test_unigram_regex_forms)
+{
+    char map[2048];
+    charsmap(1024, 0, "b", 2, map);
+    char *json = tokenizer_json_full(
+        map,
+        "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"c+\"}, \"content\": \"c\"}, "
+        "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"\\\\.+\"}, \"content\": \" \"}",
+        METASPACE("true", "always"), "\"unk_id\": 0, \"vocab\": " VOCAB, "");
+    struct clf_tokenizer *t = load_json("regex.json", json);
+    expect_ids(t, "bcccc", (const int32_t[]){1, 11, 2});
+    expect_ids(t, "b...c", (const int32_t[]){1, 4, 3, 6, 2});
+    clf_tokenizer_destroy(t);
+    free(json);
+}
+END_TEST
+
 /* Each malformed or unsupported part: the status, and a message naming the
  * file and the key. */
 START_TEST(test_unigram_errors)
@@ -397,6 +418,7 @@ int main(void)
     tcase_add_test(tc, test_unigram_no_fallback);
     tcase_add_test(tc, test_unigram_scores);
     tcase_add_test(tc, test_unigram_strip);
+    tcase_add_test(tc, test_unigram_regex_forms);
     tcase_add_test(tc, test_unigram_errors);
     suite_add_tcase(s, tc);
     int rc = test_run_suite(s);
