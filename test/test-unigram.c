@@ -260,10 +260,12 @@ START_TEST(test_unigram_strip)
 }
 END_TEST
 
-/* Replace's other regex forms: "c+" (a run of one or more) and an escaped
- * character's run ("\.+", dots). These ids are worked out by hand from the
- * scores (no Hugging Face run): "bcccc" is "\u2581bc" (-4 against -4.5 for
- * "\u2581b" + "c" or "\u2581" + "bc"); "b...c" is "\u2581b", "\u2581", "c". */
+/* Replace's other regex forms: "c+" (a run of one or more), an escaped
+ * character's run ("\.+", dots) and a run of a two-byte character
+ * ("\u00e9+" becomes "d"). These ids are worked out by hand from the scores
+ * (no Hugging Face run): "bcccc" is "\u2581bc" (-4 against -4.5 for
+ * "\u2581b" + "c" or "\u2581" + "bc"); "b...c" is "\u2581b", "\u2581", "c";
+ * "b\u00e9\u00e9c" is "\u2581b", "d", "c". */
 START_TEST(test_unigram_regex_forms)
 {
     char map[2048];
@@ -271,11 +273,13 @@ START_TEST(test_unigram_regex_forms)
     char *json = tokenizer_json_full(
         map,
         "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"c+\"}, \"content\": \"c\"}, "
-        "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"\\\\.+\"}, \"content\": \" \"}",
+        "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"\\\\.+\"}, \"content\": \" \"}, "
+        "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"\xc3\xa9+\"}, \"content\": \"d\"}",
         METASPACE("true", "always"), "\"unk_id\": 0, \"vocab\": " VOCAB, "");
     struct clf_tokenizer *t = load_json("regex.json", json);
     expect_ids(t, "bcccc", (const int32_t[]){1, 11, 2});
     expect_ids(t, "b...c", (const int32_t[]){1, 4, 3, 6, 2});
+    expect_ids(t, "b\xc3\xa9\xc3\xa9" "c", (const int32_t[]){1, 4, 10, 6, 2});
     clf_tokenizer_destroy(t);
     free(json);
 }
