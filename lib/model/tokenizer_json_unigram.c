@@ -107,10 +107,12 @@ static enum clf_status read_replace(struct clf_msg *m, const char *path, const c
         const bool escaped = re[0] == '\\';
         if (escaped && !isalnum((unsigned char)re[1]) && re[1])
             lit = re + 1; /* an escaped character (not a class such as \s) */
-        /* one character: its UTF-8 length from the lead byte */
-        const unsigned char c = (unsigned char)lit[0];
-        const size_t clen = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        const char *q = strlen(lit) >= clen ? lit + clen : lit;
+        /* one character (lit is UTF-8: 0 bytes only when empty) */
+        utf8proc_int32_t cp;
+        const utf8proc_ssize_t k1 = utf8proc_iterate((const utf8proc_uint8_t *)lit,
+                                                     (utf8proc_ssize_t)strlen(lit), &cp);
+        const size_t clen = k1 > 0 ? (size_t)k1 : 0;
+        const char *q = lit + clen;
         char *end = NULL;
         unsigned long k = 0;
         if (!strcmp(q, "+"))
