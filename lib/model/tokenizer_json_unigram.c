@@ -77,9 +77,6 @@ enum clf_status clf_tok_read_unigram(struct clf_msg *m, const char *path, const 
         v->n++;
         at += len + 1;
     }
-    const char *u = v->strings + v->off[v->unk_id];
-    if (strlen(u) < sizeof v->unk)
-        strcpy(v->unk, u);
     return CLF_OK;
 }
 
