@@ -102,15 +102,9 @@ static char *tokenizer_json_full(const char *map, const char *rest, const char *
     return s;
 }
 
-static char *tokenizer_json_added(const char *map, const char *pre, const char *model,
-                                  const char *added)
-{
-    return tokenizer_json_full(map, REPLACES, pre, model, added);
-}
-
 static char *tokenizer_json(const char *map, const char *pre, const char *model)
 {
-    return tokenizer_json_added(map, pre, model, "");
+    return tokenizer_json_full(map, REPLACES, pre, model, "");
 }
 
 /* Writes json to tmpdir/name and loads it (asserting success). */
@@ -120,6 +114,19 @@ static struct clf_tokenizer *load_json(const char *name, const char *json)
     struct clf_tokenizer *t = NULL;
     ck_assert_ok(NULL, clf_tokenizer_load(NULL, path, NULL, &t));
     free(path);
+    return t;
+}
+
+/* tokenizer_json_full's file with the one-rule charsmap ("a" -> "b"),
+ * written to tmpdir/name and loaded (asserting success). */
+static struct clf_tokenizer *load_good(const char *name, const char *rest, const char *pre,
+                                       const char *model, const char *added)
+{
+    char map[2048];
+    charsmap(1024, 0, "b", 2, map);
+    char *json = tokenizer_json_full(map, rest, pre, model, added);
+    struct clf_tokenizer *t = load_json(name, json);
+    free(json);
     return t;
 }
 
@@ -165,16 +172,13 @@ START_TEST(test_unigram_ids)
          {{1, 5, 7, 2}, {1, 8, 9, 7, 2}, {1, 0, 3, 0, 2}, {1, 6, 6, 3, 6, 2},
           {1, 4, 2}, {1, 5, 1, 5, 2}, {1, 5, 11, 8, 9, 8, 9, 10, 2}, {1, 0, 2}}},
     };
-    char map[2048];
-    charsmap(1024, 0, "b", 2, map);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        char *json = tokenizer_json(map, cases[c].pre,
-                                    "\"unk_id\": 0, \"byte_fallback\": true, \"vocab\": " VOCAB);
-        struct clf_tokenizer *t = load_json("tokenizer.json", json);
+        struct clf_tokenizer *t =
+            load_good("tokenizer.json", REPLACES, cases[c].pre,
+                      "\"unk_id\": 0, \"byte_fallback\": true, \"vocab\": " VOCAB, "");
         for (int i = 0; i < 8; i++)
             expect_ids(t, texts[i], cases[c].ids[i]);
         clf_tokenizer_destroy(t);
-        free(json);
     }
 }
 END_TEST
@@ -183,18 +187,14 @@ END_TEST
  * unknown neighbours: "é" + "x" is one <unk>. Empty texts. */
 START_TEST(test_unigram_no_fallback)
 {
-    char map[2048];
-    charsmap(1024, 0, "b", 2, map);
-    char *json = tokenizer_json(map, METASPACE("true", "always"),
-                                "\"unk_id\": 0, \"vocab\": " VOCAB);
-    struct clf_tokenizer *t = load_json("tokenizer.json", json);
+    struct clf_tokenizer *t = load_good("tokenizer.json", REPLACES, METASPACE("true", "always"),
+                                        "\"unk_id\": 0, \"vocab\": " VOCAB, "");
     expect_ids(t, "\xc3\xa9x" "bc", (const int32_t[]){1, 3, 0, 7, 2});
     /* an empty text, and an empty segment before an added token (no
      * normalised text to split: the fuzz harness's first find under UBSan) */
     expect_ids(t, "", (const int32_t[]){1, 2});
     expect_ids(t, "<s>", (const int32_t[]){1, 1, 2});
     clf_tokenizer_destroy(t);
-    free(json);
 }
 END_TEST
 
@@ -206,15 +206,12 @@ END_TEST
  * ("<a>" becomes "<b>"). */
 START_TEST(test_unigram_scores)
 {
-    char map[2048];
-    charsmap(1024, 0, "b", 2, map);
-    char *json = tokenizer_json_added(
-        map, METASPACE("true", "always"),
+    struct clf_tokenizer *t = load_good(
+        "scores.json", REPLACES, METASPACE("true", "always"),
         "\"unk_id\": 0, \"vocab\": [[\"<unk>\", 0], [\"<s>\", 0], [\"</s>\", 0], "
         "[\"\xe2\x96\x81\", -0.5], [\"\xe2\x96\x81" "b\", -1], [\"b\", -0.5], [\"qw\", -25], "
         "[\"w\", 8], [\"z\", -30], [\"<b>\", 0]]",
         ", {\"id\": 9, \"content\": \"<b>\", \"normalized\": true, \"special\": true}");
-    struct clf_tokenizer *t = load_json("scores.json", json);
     static const struct {
         const char *text;
         int32_t ids[8];
@@ -225,7 +222,6 @@ START_TEST(test_unigram_scores)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         expect_ids(t, cases[c].text, cases[c].ids);
     clf_tokenizer_destroy(t);
-    free(json);
 }
 END_TEST
 
@@ -244,19 +240,37 @@ START_TEST(test_unigram_strip)
         {"{\"type\": \"Strip\", \"strip_left\": true, \"strip_right\": true}",
          {{1, 4, 2}, {1, 4, 4, 2}, {1, 4, 2}, {1, 4, 1, 4, 2}}},
     };
-    char map[2048], rest[512];
-    charsmap(1024, 0, "b", 2, map);
+    char rest[512];
     for (size_t c = 0; c < 2; c++) {
         snprintf(rest, sizeof rest, "%s, {\"type\": \"Replace\", \"pattern\": {\"Regex\": "
                  "\" {2,}\"}, \"content\": \"\xe2\x96\x81\"}", cases[c].strip);
-        char *json = tokenizer_json_full(map, rest, METASPACE("true", "always"),
-                                         "\"unk_id\": 0, \"vocab\": " VOCAB, "");
-        struct clf_tokenizer *t = load_json("strip.json", json);
+        struct clf_tokenizer *t = load_good("strip.json", rest, METASPACE("true", "always"),
+                                            "\"unk_id\": 0, \"vocab\": " VOCAB, "");
         for (int i = 0; i < 4; i++)
             expect_ids(t, texts[i], cases[c].ids[i]);
         clf_tokenizer_destroy(t);
-        free(json);
     }
+}
+END_TEST
+
+/* Replace's other regex forms: "c+" (a run of one or more), an escaped
+ * character's run ("\.+", dots) and a run of a two-byte character
+ * ("\u00e9+" becomes "d"). These ids are worked out by hand from the scores
+ * (no Hugging Face run): "bcccc" is "\u2581bc" (-4 against -4.5 for
+ * "\u2581b" + "c" or "\u2581" + "bc"); "b...c" is "\u2581b", "\u2581", "c";
+ * "b\u00e9\u00e9c" is "\u2581b", "d", "c". */
+START_TEST(test_unigram_regex_forms)
+{
+    struct clf_tokenizer *t = load_good(
+        "regex.json",
+        "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"c+\"}, \"content\": \"c\"}, "
+        "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"\\\\.+\"}, \"content\": \" \"}, "
+        "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"\xc3\xa9+\"}, \"content\": \"d\"}",
+        METASPACE("true", "always"), "\"unk_id\": 0, \"vocab\": " VOCAB, "");
+    expect_ids(t, "bcccc", (const int32_t[]){1, 11, 2});
+    expect_ids(t, "b...c", (const int32_t[]){1, 4, 3, 6, 2});
+    expect_ids(t, "b\xc3\xa9\xc3\xa9" "c", (const int32_t[]){1, 4, 10, 6, 2});
+    clf_tokenizer_destroy(t);
 }
 END_TEST
 
@@ -397,6 +411,7 @@ int main(void)
     tcase_add_test(tc, test_unigram_no_fallback);
     tcase_add_test(tc, test_unigram_scores);
     tcase_add_test(tc, test_unigram_strip);
+    tcase_add_test(tc, test_unigram_regex_forms);
     tcase_add_test(tc, test_unigram_errors);
     suite_add_tcase(s, tc);
     int rc = test_run_suite(s);

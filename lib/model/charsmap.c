@@ -246,8 +246,7 @@ enum clf_status clf_charsmap_parse(struct clf_msg *m, const char *path, const ch
     c->pool[c->pool_len] = '\0';
     free(blob);
     /* the pool as a whole is UTF-8 (Hugging Face reads it as a String) */
-    const bool utf8 = utf8proc_decompose((const utf8proc_uint8_t *)c->pool,
-                                         (utf8proc_ssize_t)c->pool_len, NULL, 0, 0) >= 0;
+    const bool utf8 = clf_utf8_valid(c->pool, c->pool_len);
     const bool sound = utf8 && trie_sound(c, seen);
     free(seen);
     if (!sound) {

@@ -96,20 +96,6 @@ static int32_t tok_lookup(const struct clf_tokenizer *t, const char *s, size_t l
     return clf_strtab_get(&t->vocab, s, len);
 }
 
-static bool utf8_valid(const char *s, size_t len)
-{
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
-    size_t i = 0;
-    while (i < len) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k <= 0)
-            return false;
-        i += (size_t)k;
-    }
-    return true;
-}
-
 /* vocab.txt into t's strings and table (t freed by the caller on failure). */
 static enum clf_status load_txt(struct clf_ctx *ctx, struct clf_tokenizer *t,
                                 const char *vocab_path)
@@ -162,7 +148,7 @@ static enum clf_status load_txt(struct clf_ctx *ctx, struct clf_tokenizer *t,
         if (end > start && buf[end - 1] == '\r')
             end--;
         buf[end] = '\0';
-        if (!utf8_valid(buf + start, end - start))
+        if (!clf_utf8_valid(buf + start, end - start))
             return clf_fail(ctx, CLF_E_FORMAT, "%s: line %ld is not valid UTF-8", vocab_path,
                             (long)id + 1);
         /* a later duplicate line wins, as in Hugging Face's dict */
@@ -192,7 +178,7 @@ static enum clf_status load_json(struct clf_ctx *ctx, struct clf_tokenizer *t, c
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "%s: no memory for the vocabulary", path);
     }
     for (size_t i = 0; i < v.n; i++) {
-        if (!utf8_valid(t->strings + v.off[i], v.len[i])) {
+        if (!clf_utf8_valid(t->strings + v.off[i], v.len[i])) {
             clf_tok_vocab_free(&v);
             return clf_fail(ctx, CLF_E_FORMAT, "%s: a vocabulary token is not valid UTF-8",
                             path);
@@ -711,7 +697,7 @@ static enum clf_status encode_bytes(struct clf_tokenizer *t, const char *text, s
 {
     if (!n || (!ids && cap > 0))
         return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: n or ids is NULL");
-    if (!utf8_valid(text, len))
+    if (!clf_utf8_valid(text, len))
         return clf_fail(t->ctx, CLF_E_INVALID_ARG, "clf_tokenizer_encode: invalid UTF-8");
 
     struct tok_run r = {.t = t, .limit = (size_t)t->p.max_length - 2};

@@ -53,7 +53,7 @@ struct clf_tok_vocab {
     uint32_t *m_off, *m_len;
     bool add_prefix_space;       /* BPE: its ByteLevel pre-tokenizer's */
     char cls[32], sep[32];       /* the post-processor's first and last tokens */
-    char unk[32];                /* the model's unk_token ("" when none) */
+    char unk[32];                /* WordPiece's, BPE's unk_token ("" when none) */
     struct clf_tok_added added[CLF_TOK_MAX_ADDED];
     size_t n_added;
     int lower_case;         /* its BertNormalizer's lowercase: 1, 0, or -1 when unsaid */

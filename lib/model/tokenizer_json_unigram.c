@@ -77,9 +77,6 @@ enum clf_status clf_tok_read_unigram(struct clf_msg *m, const char *path, const 
         v->n++;
         at += len + 1;
     }
-    const char *u = v->strings + v->off[v->unk_id];
-    if (strlen(u) < sizeof v->unk)
-        strcpy(v->unk, u);
     return CLF_OK;
 }
 
@@ -98,10 +95,7 @@ static enum clf_status read_replace(struct clf_msg *m, const char *path, const c
                             "{\"String\" or \"Regex\": ...} and a \"content\" string", path);
     const char *lit = str ? str : re;
     /* the normalised text must stay UTF-8 (cJSON lets other bytes through) */
-    if (utf8proc_decompose((const utf8proc_uint8_t *)lit, (utf8proc_ssize_t)strlen(lit), NULL,
-                           0, 0) < 0 ||
-        utf8proc_decompose((const utf8proc_uint8_t *)content, (utf8proc_ssize_t)strlen(content),
-                           NULL, 0, 0) < 0)
+    if (!clf_utf8_valid(lit, strlen(lit)) || !clf_utf8_valid(content, strlen(content)))
         return clf_msg_fail(m, CLF_E_FORMAT, "%s: normalizer Replace: \"pattern\" and "
                             "\"content\" must be UTF-8", path);
     size_t plen = strlen(lit);
@@ -110,10 +104,12 @@ static enum clf_status read_replace(struct clf_msg *m, const char *path, const c
         const bool escaped = re[0] == '\\';
         if (escaped && !isalnum((unsigned char)re[1]) && re[1])
             lit = re + 1; /* an escaped character (not a class such as \s) */
-        /* one character: its UTF-8 length from the lead byte */
-        const unsigned char c = (unsigned char)lit[0];
-        const size_t clen = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        const char *q = strlen(lit) >= clen ? lit + clen : lit;
+        /* one character (lit is UTF-8: 0 bytes only when empty) */
+        utf8proc_int32_t cp;
+        const utf8proc_ssize_t k1 = utf8proc_iterate((const utf8proc_uint8_t *)lit,
+                                                     (utf8proc_ssize_t)strlen(lit), &cp);
+        const size_t clen = k1 > 0 ? (size_t)k1 : 0;
+        const char *q = lit + clen;
         char *end = NULL;
         unsigned long k = 0;
         if (!strcmp(q, "+"))

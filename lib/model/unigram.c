@@ -10,8 +10,8 @@
  *     offered as unk_id at the lowest piece score minus 10;
  *   - the best path read back from the end, consecutive unknown pieces
  *     fused into one (fuse_unk);
- *   - each resulting string looked up again: a fused unknown that is not a
- *     piece becomes its bytes' <0xNN> pieces when byte_fallback holds and
+ *   - a fused unknown looked up again as a whole: when it is not a
+ *     piece, it becomes its bytes' <0xNN> pieces when byte_fallback holds and
  *     all of them exist, else unk_id.
  */
 #include <math.h>
@@ -85,9 +85,9 @@ struct uni_run {
     bool oom;
 };
 
-/* Emits the string s[0, n) of the best path: its piece, else (a fused
- * unknown) its bytes' pieces or unk_id. */
-static bool emit_string(struct uni_run *r, const char *s, size_t n)
+/* Emits a fused unknown s[0, n) of the best path: its piece when it is
+ * one, else its bytes' pieces or unk_id. */
+static bool emit_unknown(struct uni_run *r, const char *s, size_t n)
 {
     const struct clf_bpe_sink *k = r->sink;
     int32_t id = k->lookup(k->user, s, n);
@@ -157,14 +157,15 @@ static bool viterbi(void *user, const char *s, size_t len)
     r->cut[0] = len;
     for (size_t end = len; end > 0; end = r->node[end].start)
         r->cut[++n] = r->node[end].start;
-    /* its strings from the front, consecutive unknowns fused */
+    /* its pieces from the front (a piece's id is its node's: the lookup
+     * that offered it), consecutive unknowns fused */
     for (size_t j = n; j > 0;) {
         const size_t begin = r->cut[j];
-        const bool unk = r->node[r->cut[j - 1]].id == u->unk_id;
-        j--;
-        while (unk && j > 0 && r->node[r->cut[j - 1]].id == u->unk_id)
+        const int32_t id = r->node[r->cut[--j]].id;
+        while (id == u->unk_id && j > 0 && r->node[r->cut[j - 1]].id == u->unk_id)
             j--;
-        if (!emit_string(r, s + begin, r->cut[j] - begin))
+        if (!(id == u->unk_id ? emit_unknown(r, s + begin, r->cut[j] - begin)
+                              : k->emit(k->user, id)))
             return false;
     }
     return true;

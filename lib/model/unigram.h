@@ -46,6 +46,9 @@ bool clf_charsmap_apply(const struct clf_charsmap *c, const char *s, size_t len,
  * Strip and an added token's lstrip / rstrip use). */
 bool clf_is_white_space(int32_t c);
 
+/* Whether len bytes of s are UTF-8 (NUL bytes included). */
+bool clf_utf8_valid(const char *s, size_t len);
+
 /* One normaliser of a Sequence: Precompiled (charsmap), Strip (strip) or
  * Replace (every non-overlapping match of pattern, left to right, becomes
  * content). */

@@ -18,6 +18,20 @@ bool clf_is_white_space(int32_t c)
            c == 0x205F || c == 0x3000;
 }
 
+bool clf_utf8_valid(const char *s, size_t len)
+{
+    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+    size_t i = 0;
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (k <= 0)
+            return false;
+        i += (size_t)k;
+    }
+    return true;
+}
+
 /* A Strip step: s less its white space at the ends r->strip names. */
 static bool strip_ends(const struct clf_norm_step *r, const char *s, size_t len,
                        struct clf_bytes *out)
