@@ -29,10 +29,18 @@ cl_int clf_buffer_create(struct clf_ctx *ctx, size_t bytes, cl_mem *out)
     *out = NULL;
     if (err != CL_SUCCESS || !m)
         return err != CL_SUCCESS ? err : CL_MEM_OBJECT_ALLOCATION_FAILURE;
-    /* content undefined: nothing is copied, the memory is only placed */
+    /* A CPU runtime allocates CL_MEM_ALLOC_HOST_PTR memory in clCreateBuffer
+     * (PoCL and Intel's both do, and report failure there). A GPU driver may
+     * place the memory on first use, so there a content-undefined migration
+     * (nothing is copied) is waited for. Not on CPU devices: besides being
+     * useless there, this wait, made while a graph is being enqueued from two
+     * threads on two contexts, sometimes never returns on Intel's CPU runtime
+     * (2026.2; one hang in about 30 runs of python/tests/test_threads.py under
+     * load, in clWaitForEvents on an out-of-order queue). */
     cl_event ev = NULL;
     cl_int status = CL_COMPLETE;
-    if (ctx->queues[0] && !clf_fault(CLF_FAULT_BUFFER, &err))
+    if (ctx->info.type != CLF_DEVICE_CPU && ctx->queues[0] &&
+        !clf_fault(CLF_FAULT_BUFFER, &err))
         err = clEnqueueMigrateMemObjects(ctx->queues[0], 1, &m,
                                          CL_MIGRATE_MEM_OBJECT_CONTENT_UNDEFINED, 0, NULL, &ev);
     if (ev && err == CL_SUCCESS)
