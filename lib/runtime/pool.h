@@ -23,11 +23,15 @@ struct clf_pool {
 };
 
 /* Creates a device buffer of bytes (CL_MEM_READ_WRITE) whose memory exists
- * once this returns: drivers that allocate on first use (PoCL, which then
- * aborts when its allocation fails) are made to allocate now, through a
- * migration of the new buffer to the device, waited for. Every buffer the
- * library makes comes from here (the pool, the graphs' memory plan).
- * CL_SUCCESS, or the OpenCL error (*out NULL). */
+ * once this returns. On CPU devices: from 2 MiB up, host memory the library
+ * allocates (2 MiB-aligned, advised as transparent huge pages, freed by the
+ * buffer's destructor callback) used in place (CL_MEM_USE_HOST_PTR); below,
+ * CL_MEM_ALLOC_HOST_PTR, which PoCL (otherwise allocating on first use and
+ * aborting when that fails) and Intel's runtime allocate in clCreateBuffer.
+ * On other devices, whose drivers may allocate on first use, a migration of
+ * the new buffer, waited for. Every buffer the library makes comes from
+ * here (the pool, the graphs' memory plan). CL_SUCCESS, or the OpenCL error
+ * (*out NULL). */
 cl_int clf_buffer_create(struct clf_ctx *ctx, size_t bytes, cl_mem *out);
 
 /* Size class for a request: rounded up to 256 bytes, then to a quarter of
