@@ -39,8 +39,12 @@ static void CL_CALLBACK free_host(cl_mem m, void *host)
 
 static cl_mem create_host_backed(struct clf_ctx *ctx, size_t bytes, cl_int *err)
 {
-    size_t rounded = (bytes + 4095) & ~(size_t)4095; /* aligned_alloc: a multiple */
-    void *host = rounded >= bytes ? aligned_alloc(HUGE_BYTES, rounded) : NULL;
+    /* posix_memalign, not aligned_alloc: C11 wants a size that is a
+     * multiple of the alignment (AddressSanitizer's refuses any other) */
+    size_t rounded = (bytes + 4095) & ~(size_t)4095;
+    void *host = NULL;
+    if (rounded < bytes || posix_memalign(&host, HUGE_BYTES, rounded) != 0)
+        host = NULL;
     if (!host) {
         *err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
         return NULL;
