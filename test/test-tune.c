@@ -15,7 +15,8 @@
  *    naming the file and merging nothing: a corrupt (truncated) file, a
  *    file that is not a tuning file, another device's file, a missing one;
  *  - a bad CLFORMER_TUNE (or tune_mode) makes clf_ctx_create fail with a
- *    message naming the variable and the accepted values.
+ *    message naming the variable and the accepted values;
+ *  - short activations (m <= 64) take the CPU tile that pads fewer rows.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -517,6 +518,50 @@ START_TEST(test_env)
 }
 END_TEST
 
+/* Short activations on a CPU device with AVX-512's defaults (8x48 float16
+ * up to 256 rows): the choice takes 6x64 where it pads fewer rows of m
+ * (both tiles hold 24 float16 accumulators), keeps 8x48 on a tie or where
+ * it pads fewer, and leaves batched problems and m over 64 alone. */
+START_TEST(test_short_rows)
+{
+    char *dir = test_make_tmpdir("tune-rows");
+    struct clf_ctx *ctx = make_ctx(dir, CLF_TUNE_OFF);
+    const char *shipped = clf_tune_shipped(ctx, "gemm", "m1-n4-k3-b0-rc");
+    if (ctx->info.type != CLF_DEVICE_CPU || !shipped || strcmp(shipped, "native:1") != 0) {
+        printf("skip: not a CPU device whose short GEMMs default to 8x48 (%s)\n",
+               shipped ? shipped : "no default");
+    } else {
+        ck_assert_int_eq(clf_gemm_cpu_configs[0].tm * clf_gemm_cpu_configs[0].tn,
+                         clf_gemm_cpu_configs[1].tm * clf_gemm_cpu_configs[1].tn);
+        static const struct {
+            int64_t m, batch;
+            int config;
+        } cases[] = {
+            {12, 1, 0}, {18, 1, 0}, {30, 1, 0}, {60, 1, 0},  /* 6x64 pads fewer */
+            {8, 1, 1},  {16, 1, 1}, {24, 1, 1}, {40, 1, 1},  /* 8x48 pads fewer, or a tie */
+            {18, 2, 1}, {90, 1, 1}, {130, 1, 1},             /* batched; over 64 rows */
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            struct clf_gemm_problem p = {.batch = cases[i].batch, .m = cases[i].m, .n = 1536,
+                                         .k = 384, .a_rs = 384, .a_cs = 1, .b_rs = 1,
+                                         .b_cs = 384, .b_prec = CLF_PRECISION_F32};
+            struct clf_gemm_choice c;
+            ck_assert_ok(ctx, clf_gemm_tune_choose(ctx, &p, &c));
+            ck_assert_msg(c.provider == CLF_GEMM_NATIVE && c.config == cases[i].config,
+                          "m %lld batch %lld: native:%d, expected native:%d",
+                          (long long)cases[i].m, (long long)cases[i].batch, c.config,
+                          cases[i].config);
+            p.b_prec = CLF_PRECISION_F16; /* 16-bit weights take the f32 problem's tile */
+            ck_assert_ok(ctx, clf_gemm_tune_choose(ctx, &p, &c));
+            ck_assert_int_eq(c.config, cases[i].config);
+        }
+    }
+    clf_ctx_destroy(ctx);
+    test_remove_dir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     test_require_device();
@@ -527,6 +572,7 @@ int main(void)
     tcase_add_test(tc, test_fast_and_graph_tune);
     tcase_add_test(tc, test_export_import);
     tcase_add_test(tc, test_env);
+    tcase_add_test(tc, test_short_rows);
     suite_add_tcase(s, tc);
     return test_run_suite(s);
 }
