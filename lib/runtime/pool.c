@@ -54,14 +54,16 @@ static cl_mem create_host_backed(struct clf_ctx *ctx, size_t bytes, cl_int *err)
 #endif
     cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes,
                               host, err);
-    if (*err == CL_SUCCESS && m)
-        *err = clSetMemObjectDestructorCallback(m, free_host, host);
-    else
+    if (*err != CL_SUCCESS || !m) {
         free(host);
-    if (*err != CL_SUCCESS && m) {
-        /* no callback: the buffer must not outlive the memory, which stays */
+        return NULL;
+    }
+    *err = clSetMemObjectDestructorCallback(m, free_host, host);
+    if (*err != CL_SUCCESS) {
+        /* nothing would free host: it is left allocated, since the runtime
+         * may release the buffer later than clReleaseMemObject returns */
         clReleaseMemObject(m);
-        m = NULL;
+        return NULL;
     }
     return m;
 }
@@ -69,14 +71,14 @@ static cl_mem create_host_backed(struct clf_ctx *ctx, size_t bytes, cl_int *err)
 cl_int clf_buffer_create(struct clf_ctx *ctx, size_t bytes, cl_mem *out)
 {
     cl_int err = CL_SUCCESS;
-    cl_mem_flags flags = CL_MEM_READ_WRITE;
     const bool cpu = ctx->info.type == CLF_DEVICE_CPU;
-    if (cpu)
-        flags |= CL_MEM_ALLOC_HOST_PTR;
-    cl_mem m = clf_fault(CLF_FAULT_BUFFER, &err) ? NULL
-               : cpu && bytes >= HUGE_BYTES
-                   ? create_host_backed(ctx, bytes, &err)
-                   : clCreateBuffer(ctx->context, flags, bytes, NULL, &err);
+    cl_mem m = NULL;
+    if (!clf_fault(CLF_FAULT_BUFFER, &err))
+        m = cpu && bytes >= HUGE_BYTES
+                ? create_host_backed(ctx, bytes, &err)
+                : clCreateBuffer(ctx->context,
+                                 CL_MEM_READ_WRITE | (cpu ? CL_MEM_ALLOC_HOST_PTR : 0), bytes,
+                                 NULL, &err);
     *out = NULL;
     if (err != CL_SUCCESS || !m)
         return err != CL_SUCCESS ? err : CL_MEM_OBJECT_ALLOCATION_FAILURE;
@@ -90,8 +92,7 @@ cl_int clf_buffer_create(struct clf_ctx *ctx, size_t bytes, cl_mem *out)
      * load, in clWaitForEvents on an out-of-order queue). */
     cl_event ev = NULL;
     cl_int status = CL_COMPLETE;
-    if (!cpu && ctx->queues[0] &&
-        !clf_fault(CLF_FAULT_BUFFER, &err))
+    if (!cpu && ctx->queues[0] && !clf_fault(CLF_FAULT_BUFFER, &err))
         err = clEnqueueMigrateMemObjects(ctx->queues[0], 1, &m,
                                          CL_MIGRATE_MEM_OBJECT_CONTENT_UNDEFINED, 0, NULL, &ev);
     if (ev && err == CL_SUCCESS)
