@@ -116,12 +116,10 @@ def import_onnxruntime():
                         "-q", "onnxruntime", "onnx", "numpy<2"])
     if r.returncode != 0:
         return None
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime
-        return onnxruntime
-    except ImportError:
-        return None
+    # Again in a new process: modules imported before the install (torch's
+    # typing_extensions, older than the one onnx needs and pip installed)
+    # stay loaded in this one.
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
 def time_batches(fn, inputs, runs):
