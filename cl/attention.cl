@@ -89,7 +89,9 @@ __kernel void attn_key_bias(__global const int *pad, long pad_off, long4 pad_str
  *   m_i, l_i    running max and running sum of 2^(t_ij - m_i)
  * For each tile of BK keys j0..j0+BK-1 (causal: only up to q0+QB-1):
  *   1. t = qt . kp (BK x QV register tile, one fma per (key, dd), the key
- *      values broadcast from the panel), + kb (padding / past seq_k),
+ *      values broadcast from the panel: attn_pack_k's, or with kdirect one
+ *      the work-item packs from k itself), + the key bias (-inf for a padded
+ *      key or one past seq_k, ATT_KEY_BIAS: no kernel of its own),
  *      causal lanes with j > i set to -inf;
  *   2. m' = max(m, max_j t); mu = m' (0 while every key so far is masked,
  *      so that no -inf - -inf arises); alpha = 2^(m - mu);
@@ -98,13 +100,18 @@ __kernel void attn_key_bias(__global const int *pad, long pad_off, long4 pad_str
  *      (v broadcast from its row, which must be contiguous: v_str.s3 == 1).
  * At the end out[i, dd] = ot[dd][i] / l_i (dd < dv), or 0 when l_i == 0 (every key
  * masked). No buffer other than out is written.
- *   kp   key panels from attn_pack_k: [b][h][nkb][d][BK]
- *   kb   key bias from attn_key_bias: [batch][nkb*BK]
+ *   kp   key panels from attn_pack_k: [b][h][nkb][d][BK]; unread when kdirect
+ *   k    the keys [b,h,sk,d], read (each key once) only when kdirect: the
+ *        host sets it when every head has one query block (seq_q <= QB)
+ *   pad  i32 key padding [batch, seq_k] (strides .s2, .s3; nonzero: padded),
+ *        read only when has_pad
  *   d    q's and k's head_dim; dv v's and out's (both <= DMAX)
  *   c    scale * log2(e)
  */
 __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /* [b,h,sq,d] */
-                             __global const float *kp, __global const float *kb,
+                             __global const float *kp,
+                             __global const float *k, long k_off, long4 k_str, int kdirect,
+                             __global const int *pad, long pad_off, long4 pad_str, int has_pad,
                              __global const float *v, long v_off, long4 v_str, /* [b,h,sk,dv] */
                              __global float *o, long o_off, long4 o_str,       /* [b,h,sq,dv] */
                              int sq, int sk, int d, int dv, int nkb, float cl2, int causal)
@@ -117,6 +124,8 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
     float qt[DMAX * QB];
     float ot[DMAX * QB];
     float ps[BK * QB];
+    float kbt[BK];
+    float kt[DMAX * BK]; /* the tile's keys when kdirect */
 
     /* queries, scaled, transposed; lanes past seq_q hold zeros */
     attn_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2, 0, 0);
@@ -128,12 +137,19 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
 
     int kend = causal ? min(sk, q0 + QB) : sk;
     __global const float *kph = kp + (b * heads + h) * nkb * (long)d * BK;
-    __global const float *kbb = kb + b * (long)nkb * BK;
+    __global const float *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
+    __global const int *padb = pad + pad_off + b * pad_str.s2;
     __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
     for (int j0 = 0; j0 < kend; j0 += BK) {
         /* 1. scores */
-        ATT_SCORE_TILE()
-        __global const float *kbt = kbb + j0;
+        ATT_LIST(BK, S_DECL_J)
+        if (kdirect) {
+            attn_pack_tile(kt, kh, k_str, j0, sk, d);
+            ATT_SCORE_LOOP(__private, kt)
+        } else {
+            ATT_SCORE_LOOP(__global, kph + (long)(j0 / BK) * d * BK)
+        }
+        ATT_KEY_BIAS()
         ATT_LIST(BK, S_BIAS_J)
         if (causal && j0 + BK - 1 > q0) {
             ATT_LIST(BK, S_CAUSAL_J)

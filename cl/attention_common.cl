@@ -148,20 +148,57 @@ inline void attn_load_q(__private float *qt, __global const float *qh, long4 q_s
 }
 
 /*
- * The BK x QV score tile s<j>_<v> = qt . k of the keys j0 .. j0+BK-1 (no
- * bias, no mask), one fma per (key, dd) with the keys broadcast from their
- * panel. Needs qt (attn_load_q), kph (the head's key panels
- * [nkb][d][BK]), j0 and d.
+ * s<j>_<v> += qt . k over the keys j0 .. j0+BK-1 of one tile [d][BK] at
+ * kt0 (in address space `space`), one fma per (key, dd) with the keys
+ * broadcast from the tile. Needs qt (attn_load_q) and d.
  */
-#define ATT_SCORE_TILE()                                                                          \
-    ATT_LIST(BK, S_DECL_J)                                                                        \
+#define ATT_SCORE_LOOP(space, kt0)                                                                \
     {                                                                                             \
-        __global const float *kr = kph + (long)(j0 / BK) * d * BK;                                \
+        space const float *kr = (kt0);                                                            \
         __private const float *qr = qt;                                                           \
         for (int dd = 0; dd < d; dd++, kr += BK, qr += QB) {                                      \
             QVS(Q_LOAD, 0)                                                                        \
             ATT_LIST(BK, S_FMA_J)                                                                 \
         }                                                                                         \
+    }
+
+/*
+ * The BK x QV score tile s<j>_<v> = qt . k of the keys j0 .. j0+BK-1 (no
+ * bias, no mask) from the key panels. Needs qt, kph (the head's key panels
+ * [nkb][d][BK]), j0 and d.
+ */
+#define ATT_SCORE_TILE()                                                                          \
+    ATT_LIST(BK, S_DECL_J)                                                                        \
+    ATT_SCORE_LOOP(__global, kph + (long)(j0 / BK) * d * BK)
+
+/*
+ * One key panel made by the work-item that reads it: kt[dd*BK + j] =
+ * k[j0 + j, dd] for dd < d, zero past seq_k (kh: k at its batch entry and
+ * head, k_str its strides), what attn_pack_k writes for tile j0 / BK. For
+ * kernels whose heads have one query block, where each key is read once
+ * and a pack launch would cost more than it saves.
+ */
+inline void attn_pack_tile(__private float *kt, __global const float *kh, long4 k_str, int j0,
+                           int sk, int d)
+{
+    for (int j = 0; j < BK; j++) {
+        bool live = j0 + j < sk;
+        __global const float *r = kh + (long)(live ? j0 + j : 0) * k_str.s2;
+        for (int dd = 0; dd < d; dd++)
+            kt[dd * BK + j] = live ? r[dd * k_str.s3] : 0.0f;
+    }
+}
+
+/*
+ * The key bias of the tile j0 .. j0+BK-1 into kbt[BK] (private): 0 for an
+ * attended key, -inf for one past seq_k or padded (has_pad and
+ * padb[key * pad_str.s3] != 0, padb the mask's row of this batch). Needs
+ * j0, sk, has_pad, padb, pad_str.
+ */
+#define ATT_KEY_BIAS()                                                                            \
+    for (int j = 0; j < BK; j++) {                                                                \
+        int jc = min(j0 + j, sk - 1);                                                             \
+        kbt[j] = j0 + j >= sk || (has_pad && padb[jc * pad_str.s3] != 0) ? -INFINITY : 0.0f;     \
     }
 
 /* The P.V accumulators of attn_pv: a<e>_<v> holds ot[c + e][v * VW ..]. */

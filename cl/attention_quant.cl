@@ -315,12 +315,15 @@ __kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int 
 }
 #endif
 
-/* Per tile: key bias kbt[j] (0, or -inf for a padded key or one past
- * seq_k), token scales kst[j] of K and vst[j] of V (KV 1). */
+/* Per tile, beside ATT_KEY_BIAS's kbt: the token scales kst[j] of K and
+ * vst[j] of V (KV 1). */
 #if KV == 1
-#define AQ_TILE_SCALES(jc)                                                                        \
-    kst[j] = ksh[(jc) * ks_str.s2];                                                               \
-    vst[j] = vsh[(jc) * vs_str.s2];
+#define AQ_TILE_SCALES()                                                                          \
+    for (int j = 0; j < BK; j++) {                                                                \
+        int jc = min(j0 + j, sk - 1);                                                             \
+        kst[j] = ksh[jc * ks_str.s2];                                                             \
+        vst[j] = vsh[jc * vs_str.s2];                                                             \
+    }
 /* t = (q.k) * ks[j], then the bias (0 or -inf) */
 #define AQ_SB(j, v) s##j##_##v = s##j##_##v * kj + bj;
 #define AQ_SB_J(j)                                                                                \
@@ -330,7 +333,7 @@ __kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int 
     }
 #define AQ_W(j, e) ((e) * vst[j]) /* the weight with V's token scale */
 #else
-#define AQ_TILE_SCALES(jc)
+#define AQ_TILE_SCALES()
 #define AQ_SB_J(j) S_BIAS_J(j)
 #define AQ_W(j, e) (e)
 #endif
@@ -338,11 +341,8 @@ __kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int 
 /* The BK x QV score tile s<j>_<v> of keys j0 .. j0+BK-1 (masked: -inf). */
 #define AQ_SCORES                                                                                 \
     ATT_SCORE_TILE()                                                                              \
-    for (int j = 0; j < BK; j++) {                                                                \
-        int jc = min(j0 + j, sk - 1);                                                             \
-        kbt[j] = j0 + j >= sk || (has_pad && padb[jc * pad_str.s3] != 0) ? -INFINITY : 0.0f;     \
-        AQ_TILE_SCALES(jc)                                                                        \
-    }                                                                                             \
+    ATT_KEY_BIAS()                                                                                \
+    AQ_TILE_SCALES()                                                                              \
     ATT_LIST(BK, AQ_SB_J)                                                                         \
     if (causal && j0 + BK - 1 > q0) {                                                             \
         ATT_LIST(BK, S_CAUSAL_J)                                                                  \

@@ -125,26 +125,34 @@ enum clf_status clf_attn_enqueue_pack_k(struct clf_ctx *ctx, const char *family,
                                         cl_event *ev);
 
 /* What the CPU kernels (attn_fused_cpu, the sparse *_cpu kernels) read
- * besides q. */
+ * besides q: the parts a kernel asks for (clf_attn_cpu_inputs). */
+enum clf_attn_cpu_part {
+    CLF_ATTN_KEY_BIAS = 1,   /* kb from attn_key_bias (attn_fused_cpu masks by itself) */
+    CLF_ATTN_KEY_PANELS = 2, /* kp from attn_pack_k (attn_fused_cpu packs its own when
+                              * every head has one query block) */
+    CLF_ATTN_DENSE_V = 4     /* v copied when its rows are strided (dv > 1) */
+};
 struct clf_attn_cpu_inputs {
-    cl_mem kp;                  /* key panels [b][h][nkb][d][BK] (attn_pack_k) */
-    cl_mem kb;                  /* key bias [batch][nkb * BK] (attn_key_bias) */
+    cl_mem kp;                  /* key panels [b][h][nkb][d][BK] (attn_pack_k), or NULL */
+    cl_mem kb;                  /* key bias [batch][nkb * BK] (attn_key_bias), or NULL */
     int nkb;                    /* key tiles: ceil(seq_k / BK) */
     const struct clf_tensor *v; /* p->v, or a dense copy when its rows are strided */
     cl_event evs[3];            /* what made them */
     cl_uint n_ev;
 };
 
-/* Enqueues the CPU inputs of p after the wait list, in slots 0 (panels)
- * and 1 (bias) of fs: the key bias from cl/attention.cl built with
- * bias_opts (NULL: the default program), the key panels from program
- * `family` built with opts (the BK of this device's CPU tiles) and, when
- * need_v and v's rows are strided (dv > 1), a dense copy of v in *vdense
- * (made on first use). `what` names the op in errors. On failure the
- * caller finishes the queue and releases what in->evs holds. */
+/* Enqueues the CPU inputs of p that `parts` (clf_attn_cpu_part flags)
+ * names after the wait list, in slots 0 (panels) and 1 (bias) of fs: the
+ * key bias from cl/attention.cl's default program, the key panels from
+ * program `family` built with opts (the BK of this device's CPU tiles),
+ * a dense copy of strided v in *vdense (made on first use). Every launch
+ * saved counts on a CPU device: one that wakes a second worker thread
+ * costs about 20 us on the project's VM (docs/measurements.md). `what`
+ * names the op in errors. On failure the caller finishes the queue and
+ * releases what in->evs holds. */
 enum clf_status clf_attn_cpu_inputs(struct clf_ctx *ctx, const struct clf_attn_problem *p,
-                                    const char *family, const char *opts, const char *bias_opts,
-                                    bool need_v, struct clf_gemm_scratch *fs,
+                                    const char *family, const char *opts, unsigned parts,
+                                    struct clf_gemm_scratch *fs,
                                     struct clf_tensor **vdense, const char *what,
                                     cl_uint n_wait, const cl_event *wait,
                                     struct clf_attn_cpu_inputs *in);

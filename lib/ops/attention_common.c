@@ -170,8 +170,8 @@ enum clf_status clf_attn_enqueue_pack_k(struct clf_ctx *ctx, const char *family,
 }
 
 enum clf_status clf_attn_cpu_inputs(struct clf_ctx *ctx, const struct clf_attn_problem *p,
-                                    const char *family, const char *opts, const char *bias_opts,
-                                    bool need_v, struct clf_gemm_scratch *fs,
+                                    const char *family, const char *opts, unsigned parts,
+                                    struct clf_gemm_scratch *fs,
                                     struct clf_tensor **vdense, const char *what,
                                     cl_uint n_wait, const cl_event *wait,
                                     struct clf_attn_cpu_inputs *in)
@@ -181,27 +181,32 @@ enum clf_status clf_attn_cpu_inputs(struct clf_ctx *ctx, const struct clf_attn_p
     in->nkb = (int)clf_ceil_div(p->sk, bk);
     in->v = p->v;
     int nk_pad = in->nkb * bk;
-    size_t kp_bytes = clf_attn_key_panel_bytes(p->k, bk);
-    if (kp_bytes > ctx->info.max_alloc_bytes)
-        return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
-                        "%s: %zu bytes of key panels exceed the device's %llu per buffer", what,
-                        kp_bytes, (unsigned long long)ctx->info.max_alloc_bytes);
-    enum clf_status st = clf_gemm_scratch_get(ctx, fs, 0, kp_bytes, &in->kp);
-    if (st == CLF_OK)
+    enum clf_status st = CLF_OK;
+    if (parts & CLF_ATTN_KEY_PANELS) {
+        size_t kp_bytes = clf_attn_key_panel_bytes(p->k, bk);
+        if (kp_bytes > ctx->info.max_alloc_bytes)
+            return clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                            "%s: %zu bytes of key panels exceed the device's %llu per buffer",
+                            what, kp_bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+        st = clf_gemm_scratch_get(ctx, fs, 0, kp_bytes, &in->kp);
+        if (st == CLF_OK)
+            st = clf_attn_enqueue_pack_k(ctx, family, opts, p->k, bk, in->kp, n_wait, wait,
+                                         &in->evs[in->n_ev]);
+        if (st == CLF_OK)
+            in->n_ev++;
+    }
+    if (st == CLF_OK && (parts & CLF_ATTN_KEY_BIAS)) {
         st = clf_gemm_scratch_get(ctx, fs, 1, (size_t)(p->batch * nk_pad) * sizeof(float),
                                   &in->kb);
-    if (st == CLF_OK)
-        st = clf_attn_enqueue_key_bias(ctx, p, bias_opts, in->kb, nk_pad, n_wait, wait,
-                                       &in->evs[in->n_ev]);
+        if (st == CLF_OK)
+            st = clf_attn_enqueue_key_bias(ctx, p, NULL, in->kb, nk_pad, n_wait, wait,
+                                           &in->evs[in->n_ev]);
+        if (st == CLF_OK)
+            in->n_ev++;
+    }
     if (st != CLF_OK)
         return st;
-    in->n_ev++;
-    st = clf_attn_enqueue_pack_k(ctx, family, opts, p->k, bk, in->kp, n_wait, wait,
-                                 &in->evs[in->n_ev]);
-    if (st != CLF_OK)
-        return st;
-    in->n_ev++;
-    if (!need_v || p->dv <= 1 || p->v->strides[3] == 1)
+    if (!(parts & CLF_ATTN_DENSE_V) || p->dv <= 1 || p->v->strides[3] == 1)
         return CLF_OK;
     if (!*vdense) {
         int64_t shape[4] = {p->batch, p->heads, p->sk, p->dv};

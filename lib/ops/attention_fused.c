@@ -3,7 +3,9 @@
  * online-softmax recurrence of FlashAttention, never an n x n buffer. On
  * CPU devices attn_fused_cpu keeps a block of QB queries per work-item in
  * vector lanes and walks the keys in register tiles (the keys first packed
- * into transposed panels by attn_pack_k: O(n d) scratch); on other devices
+ * into transposed panels by attn_pack_k: O(n d) scratch; when every head
+ * has one query block, by the work-item itself, with no pack launch) and
+ * masks padded keys from the mask itself; on other devices
  * attn_fused_group stages K/V tiles in local memory.
  */
 #include <math.h>
@@ -31,31 +33,44 @@ enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node
     char buf[CLF_ATTN_OPTIONS_LEN];
     int gq, gk;
     const char *opts = fused_options(ctx, p, buf, &gq, &gk);
+    int qb = cfg->qv * cfg->vw;
+    /* one query block per head: each key is read once, so the kernel packs
+     * its own key tiles and the pack launch is saved */
+    cl_int kdirect = clf_ceil_div(p->sq, qb) == 1;
     struct clf_attn_cpu_inputs in;
-    enum clf_status st = clf_attn_cpu_inputs(ctx, p, "attention", opts, opts, true, &an->fs,
-                                             &an->vdense, "attention (fused)", n_wait, wait,
-                                             &in);
+    enum clf_status st = clf_attn_cpu_inputs(
+        ctx, p, "attention", opts, CLF_ATTN_DENSE_V | (kdirect ? 0 : CLF_ATTN_KEY_PANELS),
+        &an->fs, &an->vdense, "attention (fused)", n_wait, wait, &in);
     cl_kernel k = NULL;
     if (st == CLF_OK)
         st = clf_kernel_get(ctx, "attention", opts, "attn_fused_cpu", &k);
     if (st == CLF_OK) {
-        struct clf_targ qt = clf_targ_of(p->q), vt = clf_targ_of(in.v), ot = clf_targ_of(p->out);
+        struct clf_targ qt = clf_targ_of(p->q), kt = clf_targ_of(p->k), vt = clf_targ_of(in.v),
+                        ot = clf_targ_of(p->out);
+        /* q's buffer stands in for what is not read: an absent mask (!has_pad),
+         * the panels when kdirect */
+        struct clf_targ pad = clf_targ_of(p->pad ? p->pad : p->q);
+        cl_mem kp = kdirect ? qt.mem : in.kp;
         cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, dv = (cl_int)p->dv;
-        cl_int nkb = in.nkb, causal = p->causal;
+        cl_int nkb = in.nkb, causal = p->causal, has_pad = p->pad != NULL;
         cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
-        const struct clf_karg args[] = {CLF_TARG(qt),         {sizeof(cl_mem), &in.kp},
-                                        {sizeof(cl_mem), &in.kb}, CLF_TARG(vt),
-                                        CLF_TARG(ot),         {sizeof sq, &sq},
-                                        {sizeof sk, &sk},     {sizeof d, &d},
-                                        {sizeof dv, &dv},     {sizeof nkb, &nkb},
-                                        {sizeof cl2, &cl2},   {sizeof causal, &causal}};
+        const struct clf_karg args[] = {CLF_TARG(qt),         {sizeof(cl_mem), &kp},
+                                        CLF_TARG(kt),         {sizeof kdirect, &kdirect},
+                                        CLF_TARG(pad),        {sizeof has_pad, &has_pad},
+                                        CLF_TARG(vt),         CLF_TARG(ot),
+                                        {sizeof sq, &sq},     {sizeof sk, &sk},
+                                        {sizeof d, &d},       {sizeof dv, &dv},
+                                        {sizeof nkb, &nkb},   {sizeof cl2, &cl2},
+                                        {sizeof causal, &causal}};
         st = clf_set_args(ctx, k, "attn_fused_cpu", args, CLF_NARGS(args));
     }
     if (st == CLF_OK) {
-        int qb = cfg->qv * cfg->vw;
         size_t global[3] = {(size_t)clf_ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
         size_t local[3] = {1, 1, 1};
-        st = clf_launch(ctx, k, 3, global, local, in.n_ev, in.evs, ev, "attn_fused_cpu");
+        /* after what the inputs' kernels waited for; the wait list itself
+         * when there were none (kdirect, v dense) */
+        st = in.n_ev ? clf_launch(ctx, k, 3, global, local, in.n_ev, in.evs, ev, "attn_fused_cpu")
+                     : clf_launch(ctx, k, 3, global, local, n_wait, wait, ev, "attn_fused_cpu");
     }
     if (st != CLF_OK && in.n_ev)
         clFinish(ctx->queue);

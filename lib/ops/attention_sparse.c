@@ -116,7 +116,9 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
     const char *name = NULL;
     if (sn->cpu) {
         struct clf_attn_cpu_inputs cp;
-        st = clf_attn_cpu_inputs(ctx, p, "attention_sparse", opts, NULL, sn->kind != SP_SELECT,
+        st = clf_attn_cpu_inputs(ctx, p, "attention_sparse", opts,
+                                 CLF_ATTN_KEY_BIAS | CLF_ATTN_KEY_PANELS |
+                                     (sn->kind != SP_SELECT ? CLF_ATTN_DENSE_V : 0),
                                  &sn->fs, &sn->vdense, "sparse attention", n_wait, wait, &cp);
         struct clf_targ vt = clf_targ_of(cp.v);
         cl_int nkb = cp.nkb;
