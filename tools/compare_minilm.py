@@ -32,8 +32,14 @@ in it when that exists. Exits 77 (skipped) when they are unavailable. ONNX
 Runtime (and onnx, for the optimizer) are pip-installed into that venv at
 the first run; without them (no network) its columns are left out, said so.
 
+With --rounds N (default 1) ONNX Runtime and clformer are timed N times
+in turn (ONNX Runtime, clformer, ONNX Runtime, ...; PyTorch once): on a
+shared machine whose speed drifts by tens of percent over minutes, the
+median of the N per-round ratios is the figure to quote; the columns give
+each engine's median over the rounds and the ratio's range.
+
 Usage: tools/compare_minilm.py [--clformer build/tools/clformer] [--runs 10]
-       [--threads N] [--model-dir DIR] [--device SPEC]
+       [--rounds 1] [--threads N] [--model-dir DIR] [--device SPEC]
 """
 import argparse
 import json
@@ -242,6 +248,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clformer", default=os.path.join(ROOT, "build", "tools", "clformer"))
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="time ONNX Runtime and clformer this many times in turn")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--model-dir", default=None)
     ap.add_argument("--device", default=None)
@@ -274,7 +282,7 @@ def main():
     time.sleep(0.5)  # let PyTorch's OpenMP workers stop spinning
 
     ort = import_onnxruntime()
-    ort_sps, ort_diff, ort_label, ort_embed = None, None, None, None
+    ort_diff, ort_label, ort_embed = None, None, None
     if ort is None:
         print("compare_minilm: onnxruntime is not installed and could not be: its columns are "
               "left out", file=sys.stderr)
@@ -283,22 +291,32 @@ def main():
         with torch.inference_mode():
             ort_embed, ort_label = onnx_session(ort, torch, model, features[max(BATCHES)],
                                                 a.threads, ort_tmp.name)
-        ort_ms, ort_out = time_batches(ort_embed, {n: onnx_feed(features[n]) for n in BATCHES},
-                                       a.runs)
-        ort_sps = {n: n * 1e3 / ort_ms[n] for n in BATCHES}
-        ort_diff = float(np.abs(ort_out - ref).max())
-        time.sleep(0.5)
 
     cmd = [a.clformer, "bench", "model", "--speed", "--json", "--runs", str(a.runs),
            "--model", model_dir]
     if a.device:
         cmd += ["--device", a.device]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        print(res.stderr, file=sys.stderr, end="")
-        return 1
-    bench = json.loads(res.stdout)
-    ours = {r["batch"]: r for r in bench["results"] if r["op"] == "model-speed"}
+    # per round: {n: ONNX Runtime's sentences/s}, {n: clformer's}
+    ort_rounds, our_rounds = [], []
+    for _ in range(max(1, a.rounds)):
+        if ort_embed:
+            ort_ms, ort_out = time_batches(ort_embed,
+                                           {n: onnx_feed(features[n]) for n in BATCHES}, a.runs)
+            ort_rounds.append({n: n * 1e3 / ort_ms[n] for n in BATCHES})
+            ort_diff = float(np.abs(ort_out - ref).max())
+            time.sleep(0.5)
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            print(res.stderr, file=sys.stderr, end="")
+            return 1
+        bench = json.loads(res.stdout)
+        ours = {r["batch"]: r for r in bench["results"] if r["op"] == "model-speed"}
+        for n in BATCHES:
+            if n not in ours or ours[n]["seq"] != seqs[n]:
+                print(f"compare_minilm: clformer's batch {n} is missing or has other lengths",
+                      file=sys.stderr)
+                return 1
+        our_rounds.append({n: ours[n]["sentences_per_s"] for n in BATCHES})
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "e.npy")
@@ -313,25 +331,19 @@ def main():
 
     print(f"all-MiniLM-L6-v2, sentences of {seqs[max(BATCHES)]} tokens, median of {a.runs} "
           f"runs, {a.threads} threads for each; pytorch {torch.__version__}"
-          + (f", onnxruntime {ort.__version__} ({ort_label})" if ort_sps else "")
-          + f"; clformer on {bench['device']} ({bench['platform']})")
-    for n in BATCHES:
-        if n not in ours or ours[n]["seq"] != seqs[n]:
-            print(f"compare_minilm: clformer's batch {n} is missing or has other lengths",
-                  file=sys.stderr)
-            return 1
-    sps = {n: ours[n]["sentences_per_s"] for n in BATCHES}
+          + (f", onnxruntime {ort.__version__} ({ort_label})" if ort_rounds else "")
+          + f"; clformer on {bench['device']} ({bench['platform']})"
+          + (f"; {len(our_rounds)} rounds: medians" if len(our_rounds) > 1 else ""))
+    sps = {n: median([r[n] for r in our_rounds]) for n in BATCHES}
     # (title, value of batch n, format); ONNX Runtime's columns when it ran
     cols = [("pytorch sent/s", lambda n: torch_sps[n], ".1f")]
-    if ort_sps:
-        cols.append(("onnxruntime sent/s", lambda n: ort_sps[n], ".1f"))
+    if ort_rounds:
+        cols.append(("onnxruntime sent/s", lambda n: median([r[n] for r in ort_rounds]), ".1f"))
     cols += [("clformer sent/s", lambda n: sps[n], ".1f"),
              ("clformer/pytorch", lambda n: sps[n] / torch_sps[n], ".2f")]
-    if ort_sps:
-        cols.append(("clformer/onnxruntime", lambda n: sps[n] / ort_sps[n], ".2f"))
-    print(f"{'batch':>5}" + "".join(f" {t:>{len(t) + 1}}" for t, _, _ in cols))
-    for n in BATCHES:
-        print(f"{n:>5}" + "".join(f" {v(n):>{len(t) + 1}{f}}" for t, v, f in cols))
+    if ort_rounds:
+        cols.append(("clformer/onnxruntime", ratio_column(our_rounds, ort_rounds), "s"))
+    print_table(cols)
     print(f"embeddings of the batch of {max(BATCHES)} against pytorch's: clformer max abs "
           f"difference {diff:.2e}"
           + (f", onnxruntime {ort_diff:.2e}" if ort_diff is not None else ""))
@@ -341,6 +353,24 @@ def main():
         if vdiff is None:
             return 1
     return 0 if diff < 1e-4 and vdiff < 1e-4 else 1
+
+
+def ratio_column(ours, peers):
+    """The column of ours / peers' sentences/s per batch size, both lists of
+    {n: sentences/s} per round: the ratio, or with several rounds the median
+    of the per-round ratios and their range."""
+    def cell(n):
+        r = sorted(o[n] / p[n] for o, p in zip(ours, peers))
+        return f"{r[0]:.2f}" if len(r) == 1 else f"{median(r):.2f} ({r[0]:.2f}-{r[-1]:.2f})"
+    return cell
+
+
+def print_table(cols):
+    """cols: (title, value of batch n, format) for each column."""
+    w = {t: max(len(t), 16) for t, _, _ in cols}
+    print(f"{'batch':>5}" + "".join(f" {t:>{w[t]}}" for t, _, _ in cols))
+    for n in BATCHES:
+        print(f"{n:>5}" + "".join(f" {v(n):>{w[t]}{f}}" for t, v, f in cols))
 
 
 def varied_table(a, torch, model, ort_embed, model_dir):
@@ -355,23 +385,26 @@ def varied_table(a, torch, model, ort_embed, model_dir):
     with torch.inference_mode():
         t_ms, t_out = sorted_passes(
             lambda b: model.encode(b, batch_size=len(b), convert_to_numpy=True), texts, runs)
-    o_ms = None
-    if ort_embed:
-        o_ms, o_out = sorted_passes(lambda b: ort_embed(onnx_feed(model.tokenize(b))), texts,
-                                    runs)
-    time.sleep(0.5)
+    ort_rounds, our_rounds = [], []  # {n: sentences/s} per round
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "texts.txt")
         with open(path, "w", encoding="utf-8") as f:
             f.write("\n".join(texts) + "\n")
         dev = ["--device", a.device] if a.device else []
-        res = subprocess.run([a.clformer, "bench", "embed", "--file", path, "--json", "--runs",
-                              str(runs), "--model", model_dir] + dev,
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            print(res.stderr, file=sys.stderr, end="")
-            return None
-        ours = {r["batch"]: r for r in json.loads(res.stdout)["results"]}
+        for _ in range(max(1, a.rounds)):
+            if ort_embed:
+                o_ms, o_out = sorted_passes(lambda b: ort_embed(onnx_feed(model.tokenize(b))),
+                                            texts, runs)
+                ort_rounds.append({n: len(texts) * 1e3 / o_ms[n] for n in BATCHES})
+            time.sleep(0.5)
+            res = subprocess.run([a.clformer, "bench", "embed", "--file", path, "--json",
+                                  "--runs", str(runs), "--model", model_dir] + dev,
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                print(res.stderr, file=sys.stderr, end="")
+                return None
+            ours = {r["batch"]: r for r in json.loads(res.stdout)["results"]}
+            our_rounds.append({n: ours[n]["sentences_per_s"] for n in BATCHES})
         npy = os.path.join(tmp, "e.npy")
         res = subprocess.run([a.clformer, "embed", "--model", model_dir, "--file", path,
                               "--npy", npy] + dev, capture_output=True, text=True)
@@ -382,19 +415,17 @@ def varied_table(a, torch, model, ort_embed, model_dir):
     tokens = ours[max(BATCHES)]["tokens"]
     print(f"\n{len(texts)} generated sentences of 5-40 words ({tokens} tokens), texts in and "
           f"vectors out (tokenising included), batches sorted by length, median of {runs} "
-          "passes after one warm-up")
+          "passes after one warm-up"
+          + (f"; {len(our_rounds)} rounds: medians" if len(our_rounds) > 1 else ""))
     cols = [("pytorch sent/s", lambda n: len(texts) * 1e3 / t_ms[n], ".1f")]
-    if o_ms:
-        cols.append(("onnxruntime sent/s", lambda n: len(texts) * 1e3 / o_ms[n], ".1f"))
-    cols.append(("clformer sent/s", lambda n: ours[n]["sentences_per_s"], ".1f"))
-    if o_ms:
-        cols.append(("clformer/onnxruntime",
-                     lambda n: ours[n]["sentences_per_s"] * o_ms[n] / (len(texts) * 1e3), ".2f"))
-    print(f"{'batch':>5}" + "".join(f" {t:>{len(t) + 1}}" for t, _, _ in cols))
-    for n in BATCHES:
-        print(f"{n:>5}" + "".join(f" {v(n):>{len(t) + 1}{f}}" for t, v, f in cols))
+    if ort_rounds:
+        cols.append(("onnxruntime sent/s", lambda n: median([r[n] for r in ort_rounds]), ".1f"))
+    cols.append(("clformer sent/s", lambda n: median([r[n] for r in our_rounds]), ".1f"))
+    if ort_rounds:
+        cols.append(("clformer/onnxruntime", ratio_column(our_rounds, ort_rounds), "s"))
+    print_table(cols)
     print(f"vectors against pytorch's: clformer max abs difference {vdiff:.2e}"
-          + (f", onnxruntime {float(np.abs(o_out - t_out).max()):.2e}" if o_ms else ""))
+          + (f", onnxruntime {float(np.abs(o_out - t_out).max()):.2e}" if ort_rounds else ""))
     return vdiff
 
 
