@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../graph/graph.h"
 #include "../ops/pooling.h"
 #include "../runtime/abi.h"
 #include "../runtime/ctx.h"
@@ -375,6 +376,10 @@ static enum clf_status record(struct clf_dp *dp, struct dp_member *m, int64_t co
         st = record_pooling(dp, m, h);
     else if (st == CLF_OK)
         st = clf_encoder_forward(m->enc, m->g, m->in, m->pad, &m->out);
+    /* a graph that cannot fit is refused now, before the caller's input is
+     * written into m->in (2 GiB for `run --seq 1048576`: seconds) */
+    if (st == CLF_OK)
+        st = clf_graph_check_fit(m->g);
     if (st != CLF_OK) {
         drop_shape(m);
         return st;
