@@ -396,6 +396,27 @@ grep -q "FAMILY<tab>OPTIONS" "$tmp/err" || fail "save-binaries malformed list: $
 feed 2 "save-binaries, an argument" /dev/null list.txt; one_line_err "save-binaries, an argument"
 CLFORMER_BINARIES=off feed 1 "save-binaries without a cache" /dev/null
 grep -q "no program cache" "$tmp/err" || fail "save-binaries without a cache: $(cat "$tmp/err")"
+# --when-idle (as run and embed start it): the writer waits while a run or
+# an embed holds active.lock (shared; held here by flock for 3 s), then for
+# 2 s of quiet, so that its compiling does not slow the next command
+idir="$tmp/cache-idle"
+mkdir -m 0700 "$idir"
+elapsed_feed() { # DESCRIPTION: feed 0 with --when-idle in idir; the seconds it took in $took
+  local t0; t0=$(date +%s.%N)
+  CLFORMER_CACHE_DIR="$idir" feed 0 "$1" /dev/null --when-idle
+  took=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$(date +%s.%N)")
+}
+flock -s "$idir/active.lock" sleep 3 &
+holder=$!
+sleep 0.3
+elapsed_feed "save-binaries --when-idle while a run is active"
+wait "$holder"
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 4.5 else 1)" "$took" &&
+  pass "--when-idle waited for the run and 2 s after ($took s)" ||
+  fail "--when-idle returned after $took s with a run active for 2.7 s of it (want >= 4.5)"
+elapsed_feed "save-binaries --when-idle, nothing active"
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) >= 2 else 1)" "$took" &&
+  pass "--when-idle waited 2 s of quiet ($took s)" || fail "--when-idle returned after $took s"
 chmod 0770 "$cdir"
 cache_bypassed "a cache directory its group may write" "mode 0770: writable by its group"
 chmod 0700 "$cdir"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -170,7 +171,7 @@ void cli_save_binaries_later(struct clf_ctx *ctx)
        a process with threads, only async-signal-safe calls */
     char spec[32];
     snprintf(spec, sizeof spec, "%d:%d", d.platform_index, d.device_index);
-    char *args[] = {"clformer", "save-binaries", "--device", spec, "--quiet", NULL};
+    char *args[] = {"clformer", "save-binaries", "--device", spec, "--quiet", "--when-idle", NULL};
     /* the list goes into the pipe before the fork: a few hundred bytes, within
        a pipe's buffer (at least 4 KiB, 64 KiB on Linux), so no write waits on
        the saver or meets a closed pipe (SIGPIPE) */
@@ -212,6 +213,47 @@ void cli_save_binaries_later(struct clf_ctx *ctx)
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
     free(list);
+}
+
+/* dir/active.lock opened for locking, or -1. */
+static int open_active_lock(const char *dir)
+{
+    char path[4200];
+    if (!dir || snprintf(path, sizeof path, "%s/active.lock", dir) >= (int)sizeof path)
+        return -1;
+    return open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+void cli_hold_active(struct clf_ctx *ctx)
+{
+    static int fd = -1; /* held until exit; the lock goes with the process */
+    if (fd >= 0 || !ctx)
+        return;
+    fd = open_active_lock(clf_ctx_cache_dir(ctx));
+    /* blocks only for the instant a writer tests the lock (cli_wait_quiet) */
+    if (fd >= 0 && flock(fd, LOCK_SH) != 0) {
+        close(fd);
+        fd = -1;
+    }
+}
+
+void cli_wait_quiet(const char *dir, double quiet_ms, double max_ms)
+{
+    int fd = open_active_lock(dir);
+    if (fd < 0)
+        return;
+    double start = cli_now_ms(), quiet_since = start;
+    for (;;) {
+        double now = cli_now_ms();
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) /* nobody holds it: let go at once */
+            flock(fd, LOCK_UN);
+        else
+            quiet_since = now;
+        if (now - quiet_since >= quiet_ms || now - start >= max_ms)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+    }
+    close(fd);
 }
 
 cJSON *cli_device_json(const struct clf_device_info *d)

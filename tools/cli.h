@@ -43,6 +43,18 @@ cJSON *cli_startup_json(struct clf_ctx *ctx);
  * process its builds. */
 void cli_save_binaries_later(struct clf_ctx *ctx);
 
+/* Marks this process as one whose speed a user waits on (`run`, `embed`)
+ * until it exits: a shared lock on ctx's cache directory's active.lock,
+ * which the background writer of binaries waits on (cli_wait_quiet) so that
+ * its seconds of compiling do not share the cores with such a process.
+ * Silent and best effort: without a cache directory, nothing. */
+void cli_hold_active(struct clf_ctx *ctx);
+
+/* For that writer: returns once no process has held `dir`/active.lock for
+ * quiet_ms in a row, or after max_ms in all (a long-lived holder, a
+ * server, must not keep the binaries from being written forever). */
+void cli_wait_quiet(const char *dir, double quiet_ms, double max_ms);
+
 /* A device's capabilities as a JSON object. */
 cJSON *cli_device_json(const struct clf_device_info *d);
 

@@ -647,6 +647,7 @@ int cmd_embed(int argc, char **argv)
     }
     if (!cli_mpi_all_ok(&mpi, ok))
         goto done;
+    cli_hold_active(ctx);
     tm.context_ms = cli_now_ms() - tm.t0;
     const struct clf_tokenizer_params tp = su.tp;
     if (!cli_mpi_all_ok(&mpi, embed_tokenizer_path(&su, path, sizeof path)))

@@ -256,6 +256,7 @@ static bool open_devices(struct run_state *s)
             cli_error("%s", msg);
         return false;
     }
+    cli_hold_active(s->ctx);
     return true;
 }
 

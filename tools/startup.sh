@@ -56,10 +56,14 @@ PY
 }
 
 # the binaries a process built from source are written by a saver it starts
-# in the background (clformer save-binaries, PoCL only): the third process
-# runs once that saver has released the cache's lock
+# in the background (clformer save-binaries --when-idle, PoCL only: it waits
+# for 2 s without a run or an embed first, holding saver.lock): the third
+# process runs once that saver has released its lock
 saved() {
-  [ -f "$CLFORMER_CACHE_DIR/binaries.lock" ] && flock -w 300 "$CLFORMER_CACHE_DIR/binaries.lock" true
+  local f
+  for f in saver.lock binaries.lock; do
+    [ -f "$CLFORMER_CACHE_DIR/$f" ] && flock -w 300 "$CLFORMER_CACHE_DIR/$f" true
+  done
   return 0
 }
 run_job "run, first process" "$exe" run --json
