@@ -139,6 +139,9 @@ struct clf_attn_cpu_inputs {
     const struct clf_tensor *v; /* p->v, or a dense copy when its rows are strided */
     cl_event evs[3];            /* what made them */
     cl_uint n_ev;
+    const cl_event *deps;       /* what the kernel reading them waits for: evs, or the
+                                 * caller's wait list when nothing was enqueued */
+    cl_uint n_deps;
 };
 
 /* Enqueues the CPU inputs of p that `parts` (clf_attn_cpu_part flags)

@@ -204,22 +204,23 @@ enum clf_status clf_attn_cpu_inputs(struct clf_ctx *ctx, const struct clf_attn_p
         if (st == CLF_OK)
             in->n_ev++;
     }
-    if (st != CLF_OK)
-        return st;
-    if (!(parts & CLF_ATTN_DENSE_V) || p->dv <= 1 || p->v->strides[3] == 1)
-        return CLF_OK;
-    if (!*vdense) {
-        int64_t shape[4] = {p->batch, p->heads, p->sk, p->dv};
-        st = clf_tensor_new(ctx, CLF_F32, 4, shape, vdense);
-        if (st != CLF_OK)
-            return st;
+    if (st == CLF_OK && (parts & CLF_ATTN_DENSE_V) && p->dv > 1 && p->v->strides[3] != 1) {
+        if (!*vdense) {
+            int64_t shape[4] = {p->batch, p->heads, p->sk, p->dv};
+            st = clf_tensor_new(ctx, CLF_F32, 4, shape, vdense);
+        }
+        if (st == CLF_OK)
+            st = clf_copy_enqueue(ctx, p->v, *vdense, n_wait, wait, &in->evs[in->n_ev]);
+        if (st == CLF_OK) {
+            in->n_ev++;
+            in->v = *vdense;
+        }
     }
-    st = clf_copy_enqueue(ctx, p->v, *vdense, n_wait, wait, &in->evs[in->n_ev]);
-    if (st != CLF_OK)
-        return st;
-    in->n_ev++;
-    in->v = *vdense;
-    return CLF_OK;
+    /* each input's kernel waited for the wait list; with none enqueued,
+     * the reader waits for the wait list itself */
+    in->deps = in->n_ev ? in->evs : wait;
+    in->n_deps = in->n_ev ? in->n_ev : n_wait;
+    return st;
 }
 
 void clf_attn_cpu_inputs_release(struct clf_attn_cpu_inputs *in)

@@ -67,10 +67,7 @@ enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node
     if (st == CLF_OK) {
         size_t global[3] = {(size_t)clf_ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
         size_t local[3] = {1, 1, 1};
-        /* after what the inputs' kernels waited for; the wait list itself
-         * when there were none (kdirect, v dense) */
-        st = in.n_ev ? clf_launch(ctx, k, 3, global, local, in.n_ev, in.evs, ev, "attn_fused_cpu")
-                     : clf_launch(ctx, k, 3, global, local, n_wait, wait, ev, "attn_fused_cpu");
+        st = clf_launch(ctx, k, 3, global, local, in.n_deps, in.deps, ev, "attn_fused_cpu");
     }
     if (st != CLF_OK && in.n_ev)
         clFinish(ctx->queue);

@@ -155,7 +155,7 @@ static enum clf_status enqueue_main(struct clf_ctx *ctx, struct sp_node *sn, cl_
             int qb = cfg->qv * cfg->vw;
             size_t global[3] = {(size_t)clf_ceil_div(p->sq, qb), (size_t)p->heads, (size_t)p->batch};
             size_t local[3] = {1, 1, 1};
-            st = clf_launch(ctx, k, 3, global, local, cp.n_ev, cp.evs, ev, name);
+            st = clf_launch(ctx, k, 3, global, local, cp.n_deps, cp.deps, ev, name);
         }
         if (st != CLF_OK && cp.n_ev)
             clFinish(ctx->queue);
