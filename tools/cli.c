@@ -215,11 +215,10 @@ void cli_save_binaries_later(struct clf_ctx *ctx)
     free(list);
 }
 
-/* dir/active.lock opened for locking, or -1. */
-static int open_active_lock(const char *dir)
+int cli_open_lock(const char *dir, const char *name)
 {
     char path[4200];
-    if (!dir || snprintf(path, sizeof path, "%s/active.lock", dir) >= (int)sizeof path)
+    if (!dir || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
         return -1;
     return open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
@@ -229,7 +228,7 @@ void cli_hold_active(struct clf_ctx *ctx)
     static int fd = -1; /* held until exit; the lock goes with the process */
     if (fd >= 0 || !ctx)
         return;
-    fd = open_active_lock(clf_ctx_cache_dir(ctx));
+    fd = cli_open_lock(clf_ctx_cache_dir(ctx), "active.lock");
     /* blocks only for the instant a writer tests the lock (cli_wait_quiet) */
     if (fd >= 0 && flock(fd, LOCK_SH) != 0) {
         close(fd);
@@ -239,7 +238,7 @@ void cli_hold_active(struct clf_ctx *ctx)
 
 void cli_wait_quiet(const char *dir, double quiet_ms, double max_ms)
 {
-    int fd = open_active_lock(dir);
+    int fd = cli_open_lock(dir, "active.lock");
     if (fd < 0)
         return;
     double start = cli_now_ms(), quiet_since = start;

@@ -43,6 +43,10 @@ cJSON *cli_startup_json(struct clf_ctx *ctx);
  * process its builds. */
 void cli_save_binaries_later(struct clf_ctx *ctx);
 
+/* dir/name (a lock file of the cache directory dir) opened for flock,
+ * created if missing (0600, no symlink followed), or -1. */
+int cli_open_lock(const char *dir, const char *name);
+
 /* Marks this process as one whose speed a user waits on (`run`, `embed`)
  * until it exits: a shared lock on ctx's cache directory's active.lock,
  * which the background writer of binaries waits on (cli_wait_quiet) so that

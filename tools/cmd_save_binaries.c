@@ -3,7 +3,6 @@
  * (clf_ctx_unsaved_programs' list on standard input), which `run` and
  * `embed` start in the background on drivers that keep their own build
  * cache (PoCL; cli_save_binaries_later). */
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +22,10 @@ static void help(void)
            "for its binary (seconds), `run` and `embed` do not write binaries while\n"
            "they work (CLFORMER_BINARIES auto): when they built any program from\n"
            "source, they start this command in the background, at low priority, with\n"
-           "the list of those programs and --when-idle, after their own work is done.\n"
-           "One such process writes at a time per cache directory; CLFORMER_BINARIES=off (or no\n"
-           "cache directory) starts none. LIST is the library's text\n"
+           "the list of those programs and --when-idle, after their own work is\n"
+           "done. One such process writes at a time per cache directory;\n"
+           "CLFORMER_BINARIES=off (or no cache directory) starts none. LIST is the\n"
+           "library's text\n"
            "(clf_ctx_unsaved_programs: FAMILY<tab>OPTIONS lines) from a process on the\n"
            "same device.\n\n"
            "  -d, --device SPEC  the device the list was built for (auto by default)\n"
@@ -71,10 +71,7 @@ static char *read_list(void)
  * tests wait on it for the binaries of the processes before them. */
 static void hold_saver_lock(const char *dir)
 {
-    char path[4200];
-    if (!dir || snprintf(path, sizeof path, "%s/saver.lock", dir) >= (int)sizeof path)
-        return;
-    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = cli_open_lock(dir, "saver.lock");
     if (fd >= 0 && flock(fd, LOCK_EX) != 0)
         close(fd);
     /* else left open: the lock goes with the process */
