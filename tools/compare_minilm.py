@@ -115,7 +115,8 @@ def import_onnxruntime():
         return onnxruntime
     except ImportError:
         pass
-    if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
+    if (os.path.realpath(sys.prefix) != os.path.realpath(VENV)
+            or os.environ.get("COMPARE_MINILM_INSTALLED")):  # installed, still not importable
         return None
     print("compare_minilm: installing onnxruntime and onnx into build-ref/venv", file=sys.stderr)
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
@@ -124,7 +125,8 @@ def import_onnxruntime():
         return None
     # Again in a new process: modules imported before the install (torch's
     # typing_extensions, older than the one onnx needs and pip installed)
-    # stay loaded in this one.
+    # stay loaded in this one. Once: the variable stops a second install.
+    os.environ["COMPARE_MINILM_INSTALLED"] = "1"
     os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
