@@ -235,9 +235,8 @@ __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, lo
         COLS(ACC_FMA, i)                                                                        \
     }
 /* Offset of tile row i in the k-loop's A stream: i in a panel; the row
- * (clamped to m - 1: rows past m are computed, never stored) times a_rs
- * when A is read in place */
-#define A_ROW_OFF(i) const long ao##i = a_direct ? (long)min(i0 + (i), m - 1) * a_rs : (long)(i);
+ * times a_rs when A is read in place (a whole tile: every row < m) */
+#define A_ROW_OFF(i) const long ao##i = a_direct ? (long)(i0 + (i)) * a_rs : (long)(i);
 
 /* clf_erf (common.cl) on VW lanes at once: the same bits as the scalar
  * function (the scalar epilogue of a GELU GEMM called clf_erf lane by
@@ -297,9 +296,41 @@ void clf_gemm_cpu_store(VEC acc, __global float *crow, int j, int n, float alpha
 #define ACC_STORE(i, v)                                                                         \
     clf_gemm_cpu_store(acc##i##_##v, crow, j0 + (v) * VW, n, alpha, beta, bias, has_bias, act);
 #define ACC_STORE_ROW(i)                                                                        \
-    if (i0 + (i) < m) {                                                                         \
+    {                                                                                           \
         __global float *crow = cp + (long)(i0 + (i)) * c_rs;                                   \
         COLS(ACC_STORE, i)                                                                      \
+    }
+
+/* A pass of R rows (a constant) of a tile's remainder, rows ib.. ib+R-1,
+ * over the whole k-loop: as the full tile (the same fma order, the same
+ * bits), with the A stream rk and the B panel b0 of the tile. */
+#define RA_OFF(t) const long ro##t = a_direct ? (long)(ib + (t)) * a_rs : (long)(ib - i0 + (t));
+#define RACC_DECL(t, v) VEC racc##t##_##v = (VEC)(0.0f);
+#define RACC_DECL_ROW(t) COLS(RACC_DECL, t)
+#define RACC_FMA(t, v) racc##t##_##v = fma(ra##t, b##v, racc##t##_##v);
+#define RACC_FMA_ROW(t)                                                                         \
+    {                                                                                           \
+        VEC ra##t = (VEC)(rk[ro##t]);                                                           \
+        COLS(RACC_FMA, t)                                                                       \
+    }
+#define RACC_STORE(t, v)                                                                        \
+    clf_gemm_cpu_store(racc##t##_##v, crow, j0 + (v) * VW, n, alpha, beta, bias, has_bias, act);
+#define RACC_STORE_ROW(t)                                                                       \
+    {                                                                                           \
+        __global float *crow = cp + (long)(ib + (t)) * c_rs;                                   \
+        COLS(RACC_STORE, t)                                                                     \
+    }
+#define ROW_PASS(R)                                                                             \
+    {                                                                                           \
+        CLF_ROWS(R, RA_OFF)                                                                     \
+        __global const float *rk = ak;                                                          \
+        __global const BPANEL *bk = b0;                                                         \
+        CLF_ROWS(R, RACC_DECL_ROW)                                                              \
+        for (int kk = 0; kk < k; kk++, rk += a_step, bk += TN) {                                \
+            COLS(B_LOAD, 0)                                                                     \
+            CLF_ROWS(R, RACC_FMA_ROW)                                                           \
+        }                                                                                       \
+        CLF_ROWS(R, RACC_STORE_ROW)                                                             \
     }
 
 /*
@@ -317,8 +348,12 @@ void clf_gemm_cpu_store(VEC acc, __global float *crow, int j, int n, float alpha
  *   bias      bias[j] at bias[bias_off + j], read only when has_bias
  *   m, n, k   the problem; alpha, beta, act (CLF_ACT_*) the epilogue
  * The dot products run over kk = 0..k-1 in order, one fma per step, in
- * TM * TN/VW vector accumulators; padding rows/columns of the panels are
- * zero and their outputs are never stored.
+ * TM * TN/VW vector accumulators; padding columns of the B panels are zero
+ * and their outputs are never stored. The last row tile, when m is no
+ * multiple of TM, runs its m % TM rows in passes of 2 and 1 rows instead
+ * of a whole tile: a short sequence (m = 25 with TM 6: 30 rows computed)
+ * no longer pays for rows it does not have. Each pass streams the tile's B
+ * panel again (from cache); per row it costs about what a tile row does.
  */
 __kernel void gemm_cpu_tile(__global const float *a, long a_off, long a_rs, long a_bs,
                             int a_direct, __global const BPANEL *bp, long bp_bs,
@@ -335,17 +370,26 @@ __kernel void gemm_cpu_tile(__global const float *a, long a_off, long a_rs, long
     int i0 = qm * TM, j0 = qn * TN;
     __global const float *ak = a_direct ? a + a_off + p * a_bs : a + (p * mt + qm) * (long)k * TM;
     const int a_step = a_direct ? 1 : TM;
-    ROWS(A_ROW_OFF)
-    __global const BPANEL *bk = bp + p * bp_bs + (long)qn * k * TN;
+    __global const BPANEL *b0 = bp + p * bp_bs + (long)qn * k * TN;
+    __global float *cp = c + c_off + p * c_bs; /* row 0 of C_p */
+    if (has_bias)
+        bias += bias_off;
 
+    if (i0 + TM > m) { /* the remainder rows */
+        int ib = i0;
+        for (; ib + 2 <= m; ib += 2)
+            ROW_PASS(2)
+        if (ib < m)
+            ROW_PASS(1)
+        return;
+    }
+
+    ROWS(A_ROW_OFF)
+    __global const BPANEL *bk = b0;
     ROWS(ACC_DECL_ROW)
     for (int kk = 0; kk < k; kk++, ak += a_step, bk += TN) {
         COLS(B_LOAD, 0)
         ROWS(ACC_FMA_ROW)
     }
-
-    __global float *cp = c + c_off + p * c_bs; /* row 0 of C_p */
-    if (has_bias)
-        bias += bias_off;
     ROWS(ACC_STORE_ROW)
 }
