@@ -1211,8 +1211,13 @@ START_TEST(test_dp_shapes)
         ck_assert_ptr_null(clf_dp_encoder(dp, -1));
         ck_assert_ptr_null(clf_dp_encoder(dp, clf_dp_members(dp)));
         ck_assert_ptr_null(clf_dp_graph(dp, clf_dp_members(dp)));
-        const int64_t shapes[][3] = {{3, 7, 1}, {1, 5, 0}, {4, 6, 1}, {4, 6, 1}, {3, 7, 0}};
-        for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        /* a shape seen before runs the graph kept for it (each shape's
+         * graph stays alive beside the others: no pointer is reused) */
+        const int64_t shapes[][3] = {{3, 7, 1}, {1, 5, 0}, {4, 6, 1}, {4, 6, 1},
+                                     {3, 7, 0}, {1, 5, 0}, {3, 7, 1}};
+        const size_t n_shapes = sizeof shapes / sizeof shapes[0];
+        struct clf_graph *kept[sizeof shapes / sizeof shapes[0]] = {0};
+        for (size_t k = 0; k < n_shapes; k++) {
             const int64_t batch = shapes[k][0], seq = shapes[k][1];
             const size_t n = (size_t)(batch * seq * c.d_model);
             int32_t *pad = NULL;
@@ -1223,7 +1228,14 @@ START_TEST(test_dp_shapes)
             ck_assert_ok(ctx0, clf_dp_forward(dp, x, batch, seq, pad, y));
             ck_assert_msg(!memcmp(y, want, n * sizeof *y), "batch %lld seq %lld: not one device's",
                           (long long)batch, (long long)seq);
-            ck_assert_ptr_nonnull(clf_dp_graph(dp, 0));
+            kept[k] = clf_dp_graph(dp, 0);
+            ck_assert_ptr_nonnull(kept[k]);
+            for (size_t j = 0; j < k; j++) {
+                const bool same = !memcmp(shapes[j], shapes[k], sizeof shapes[k]);
+                ck_assert_msg((kept[j] == kept[k]) == same,
+                              "shapes %zu and %zu: %s graph", j, k,
+                              same ? "recorded again, not the kept" : "one");
+            }
             printf("data parallel over %d, batch %lld seq %lld%s: one device's bits\n",
                    clf_group_size(grp), (long long)batch, (long long)seq, pad ? " padded" : "");
             free(x), free(pad), free(want), free(y);
@@ -1236,6 +1248,48 @@ START_TEST(test_dp_shapes)
         test_remove_dir(dir);
         free(dir);
     }
+}
+END_TEST
+
+/* More shapes than a member keeps (64: lib/model/dp.c's DP_SHAPES): the
+ * least recently run give way, and every shape, evicted and recorded
+ * again or kept, still gives one device's bits. */
+START_TEST(test_dp_shape_eviction)
+{
+    struct clf_group *grp = shared_group(false);
+    struct clf_ctx *ctx0 = clf_group_ctx(grp, 0);
+    struct clf_encoder_config c = small_config(false, CLF_ACT_RELU);
+    c.layers = 1;
+    c.attn_impl = CLF_ATTN_FUSED;
+    struct clf_encoder *enc = NULL;
+    struct clf_dp *dp = NULL;
+    ck_assert_ok(ctx0, clf_encoder_create_random(ctx0, &c, test_rand_u64(), &enc));
+    char *dir = test_make_tmpdir("group-dp-evict"), path[512];
+    snprintf(path, sizeof path, "%s/w.safetensors", dir);
+    ck_assert_ok(ctx0, clf_encoder_save(enc, path));
+    ck_assert_ok(ctx0, clf_dp_create(grp, &c, path, 0, &dp));
+    /* seq 1..70, then 1 (evicted: recorded again) and 70 (kept) */
+    const int64_t seqs[] = {0, 1, 70};
+    for (int64_t k = 1; k <= 72; k++) {
+        const int64_t seq = k <= 70 ? k : seqs[k - 70];
+        const size_t n = (size_t)(seq * c.d_model);
+        int32_t *pad = NULL;
+        float *x = make_input(1, seq, c.d_model, false, &pad);
+        float *y = malloc(n * sizeof *y);
+        ck_assert_ok(ctx0, clf_dp_forward(dp, x, 1, seq, NULL, y));
+        if (k % 10 == 0 || k > 70) {
+            float *want = reference(ctx0, enc, x, 1, seq, NULL);
+            ck_assert_msg(!memcmp(y, want, n * sizeof *y), "run %lld, seq %lld: not one device's",
+                          (long long)k, (long long)seq);
+            free(want);
+        }
+        free(x), free(y);
+    }
+    printf("72 runs of 70 shapes (64 kept at most): one device's bits\n");
+    clf_dp_destroy(dp);
+    clf_encoder_destroy(enc);
+    test_remove_dir(dir);
+    free(dir);
 }
 END_TEST
 
@@ -1404,6 +1458,7 @@ int main(void)
     tc = tcase_create("data-parallel");
     tcase_add_test(tc, test_dp_options);
     tcase_add_test(tc, test_dp_shapes);
+    tcase_add_test(tc, test_dp_shape_eviction);
     tcase_add_test(tc, test_dp_errors);
     tcase_add_test(tc, test_dp_ranks);
     tcase_add_test(tc, test_dp_rank_faults);

@@ -468,10 +468,13 @@ CLF_API int clf_dp_members(const struct clf_dp *dp);
 /** Replica i's encoder (owned by the runner; a BERT runner's is its
  *  model's), e.g. for clf_encoder_save, or NULL out of range. */
 CLF_API struct clf_encoder *clf_dp_encoder(struct clf_dp *dp, int i);
-/** The graph replica i recorded last (owned by the runner: for
+/** The graph replica i ran last (owned by the runner: for
  *  clf_graph_node_time, clf_graph_memory; an idle replica keeps its
- *  previous one), or NULL when it has recorded none or i is out of
- *  range. */
+ *  previous one), or NULL when it has run none or i is out of range. A
+ *  replica keeps the graphs of the shapes it ran last (up to 64, their
+ *  planned memory bounded) and runs a shape it keeps without recording it
+ *  again; changing the pooling, the Dense layers or the calibration drops
+ *  them. */
 CLF_API struct clf_graph *clf_dp_graph(struct clf_dp *dp, int i);
 
 /** @} */
