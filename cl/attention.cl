@@ -105,6 +105,13 @@ __kernel void attn_key_bias(__global const int *pad, long pad_off, long4 pad_str
  *        host sets it when every head has one query block (seq_q <= QB)
  *   pad  i32 key padding [batch, seq_k] (strides .s2, .s3; nonzero: padded),
  *        read only when has_pad
+ *   cu   ragged (nonzero) only: i32 [batch + 1] offsets of the sequences
+ *        packed end to end along the rows of q, k, v and out (their batch
+ *        dimension 1, `rows` rows): sequence b is rows cu[b] .. cu[b+1]-1,
+ *        at most sq = sk of them (the longest; clamped into [0, rows], so
+ *        bad offsets cannot address outside the tensors); every
+ *        position (queries, keys, causal order) counts from its sequence's
+ *        first row. The host sets kdirect with it.
  *   d    q's and k's head_dim; dv v's and out's (both <= DMAX)
  *   c    scale * log2(e)
  */
@@ -112,6 +119,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
                              __global const float *kp,
                              __global const float *k, long k_off, long4 k_str, int kdirect,
                              __global const int *pad, long pad_off, long4 pad_str, int has_pad,
+                             __global const int *cu, long cu_off, int ragged, int rows,
                              __global const float *v, long v_off, long4 v_str, /* [b,h,sk,dv] */
                              __global float *o, long o_off, long4 o_str,       /* [b,h,sq,dv] */
                              int sq, int sk, int d, int dv, int nkb, float cl2, int causal)
@@ -119,6 +127,13 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
     int q0 = (int)get_global_id(0) * QB;
     long h = (long)get_global_id(1), b = (long)get_global_id(2);
     long heads = (long)get_global_size(1);
+    /* the elements of batch b: b's slice, or (ragged) its sequence's rows */
+    long qb = b * q_str.s0, kb = b * k_str.s0, vb = b * v_str.s0, ob = b * o_str.s0;
+    if (ragged) {
+        long r0 = clamp(cu[cu_off + b], 0, rows), r1 = clamp(cu[cu_off + b + 1], (int)r0, rows);
+        sq = sk = (int)min(r1 - r0, (long)sq);
+        qb = r0 * q_str.s2, kb = r0 * k_str.s2, vb = r0 * v_str.s2, ob = r0 * o_str.s2;
+    }
     if (q0 >= sq)
         return;
     float qt[DMAX * QB];
@@ -128,7 +143,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
     float kt[DMAX * BK]; /* the tile's keys when kdirect */
 
     /* queries, scaled, transposed; lanes past seq_q hold zeros */
-    attn_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2, 0, 0);
+    attn_load_q(qt, q + q_off + qb + h * q_str.s1, q_str, q0, sq, d, cl2, 0, 0);
     for (int e = 0; e < dv * QB; e++)
         ot[e] = 0.0f;
 
@@ -137,9 +152,9 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
 
     int kend = causal ? min(sk, q0 + QB) : sk;
     __global const float *kph = kp + (b * heads + h) * nkb * (long)d * BK;
-    __global const float *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
+    __global const float *kh = k + k_off + kb + h * k_str.s1;
     __global const int *padb = pad + pad_off + b * pad_str.s2;
-    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
+    __global const float *vh = v + v_off + vb + h * v_str.s1;
     for (int j0 = 0; j0 < kend; j0 += BK) {
         /* 1. scores */
         ATT_LIST(BK, S_DECL_J)
@@ -171,7 +186,7 @@ __kernel void attn_fused_cpu(__global const float *q, long q_off, long4 q_str, /
     /* out = ot / l; 0 where every key was masked */
     float lf[QB];
     QVS(L_STORE, 0)
-    attn_store_out(o + o_off + b * o_str.s0 + h * o_str.s1, o_str, q0, sq, dv, ot, lf, 1, 0, 0);
+    attn_store_out(o + o_off + ob + h * o_str.s1, o_str, q0, sq, dv, ot, lf, 1, 0, 0);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -682,6 +682,189 @@ START_TEST(test_position_bias)
 }
 END_TEST
 
+/* Ragged batches (seq_offsets): n sequences packed end to end in the rows
+ * of q, k, v and out (batch 1), lengths 5, 40, 1, 17 and 33 (more than one
+ * query block, and a single row), causal or not, v's head_dim different.
+ * Each sequence is checked against the reference of that sequence alone
+ * (the bound above), and bit for bit against the padded form of the same
+ * batch (lengths padded to 40 with key padding) on the same kernel. */
+START_TEST(test_ragged)
+{
+    struct clf_ctx *ctx = test_ctx();
+    if (clf_attn_family(ctx, CLF_ATTN_FUSED_BY_DEVICE) != CLF_ATTN_FUSED_CPU) {
+        printf("ragged attention: not on this device (test_ragged_errors checks the refusal)\n");
+        return;
+    }
+    enum { N = 5 };
+    const int64_t len[N] = {5, 40, 1, 17, 33}, H = 3, D = 16, DV = 8, L = 40;
+    int32_t cu[N + 1] = {0};
+    for (int b = 0; b < N; b++)
+        cu[b + 1] = cu[b] + (int32_t)len[b];
+    const int64_t T = cu[N];
+    for (int causal = 0; causal < 2; causal++) {
+        /* packed host data q [1, H, T, D], k, v [1, H, T, DV] */
+        float *q = test_random_floats((size_t)(H * T * D), -2, 2);
+        float *k = test_random_floats((size_t)(H * T * D), -2, 2);
+        float *v = test_random_floats((size_t)(H * T * DV), -1, 1);
+        const int64_t qs[4] = {1, H, T, D}, vs[4] = {1, H, T, DV}, cs[1] = {N + 1};
+        struct clf_tensor *tq, *tk, *tv, *tcu, *y = NULL;
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &tq));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &tk));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, vs, &tv));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 1, cs, &tcu));
+        test_write_all(tq, q);
+        test_write_all(tk, k);
+        test_write_all(tv, v);
+        ck_assert_ok(ctx, clf_tensor_write(tcu, cu, sizeof cu));
+        struct clf_graph *g = NULL;
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        struct clf_attention_params p = clf_attention_params_default();
+        p.causal = causal;
+        p.seq_offsets = tcu;
+        p.max_seq_len = L;
+        ck_assert_ok(ctx, clf_attention_record(g, tq, tk, tv, &p, CLF_ATTN_FUSED_CPU, &y));
+        test_poison(y);
+        ck_assert_ok(ctx, clf_graph_run(g));
+        float *out = test_read_all(y);
+        ck_assert_msg(strstr(test_node_info(g, 0).desc, " ragged"), "%s",
+                      test_node_info(g, 0).desc);
+
+        /* the padded form: [N, H, L, *], keys past each length padded */
+        const int64_t ps[4] = {N, H, L, D}, pvs[4] = {N, H, L, DV};
+        float *pq = calloc((size_t)(N * H * L * D), sizeof *pq);
+        float *pk = calloc((size_t)(N * H * L * D), sizeof *pk);
+        float *pv = calloc((size_t)(N * H * L * DV), sizeof *pv);
+        int32_t *pad = calloc((size_t)(N * L), sizeof *pad);
+        for (int b = 0; b < N; b++) {
+            for (int64_t j = len[b]; j < L; j++)
+                pad[b * L + j] = 1;
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t i = 0; i < len[b]; i++) {
+                    const int64_t r = (h * T + cu[b] + i), pr = ((b * H + h) * L + i);
+                    memcpy(pq + pr * D, q + r * D, (size_t)D * sizeof *q);
+                    memcpy(pk + pr * D, k + r * D, (size_t)D * sizeof *k);
+                    memcpy(pv + pr * DV, v + r * DV, (size_t)DV * sizeof *v);
+                }
+        }
+        struct clf_tensor *bq, *bk, *bv, *bpad, *by = NULL;
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ps, &bq));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ps, &bk));
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, pvs, &bv));
+        test_write_all(bq, pq);
+        test_write_all(bk, pk);
+        test_write_all(bv, pv);
+        bpad = test_upload_pad(N, L, pad);
+        struct clf_graph *pg = NULL;
+        ck_assert_ok(ctx, clf_graph_create(ctx, &pg));
+        struct clf_attention_params pp = clf_attention_params_default();
+        pp.causal = causal;
+        pp.key_padding = bpad;
+        pp.impl = CLF_ATTN_FUSED;
+        ck_assert_ok(ctx, clf_attention_record(pg, bq, bk, bv, &pp, CLF_ATTN_FUSED_CPU, &by));
+        ck_assert_ok(ctx, clf_graph_run(pg));
+        float *pout = test_read_all(by);
+
+        for (int b = 0; b < N; b++) {
+            /* sequence b alone, dense [1, H, len, *], against the reference */
+            const int64_t n = len[b];
+            struct data x = {0};
+            x.q = malloc((size_t)(H * n * D) * sizeof *x.q);
+            x.k = malloc((size_t)(H * n * D) * sizeof *x.k);
+            x.v = malloc((size_t)(H * n * DV) * sizeof *x.v);
+            float *o = malloc((size_t)(H * n * DV) * sizeof *o);
+            for (int64_t h = 0; h < H; h++) {
+                const int64_t r = h * T + cu[b];
+                memcpy(x.q + h * n * D, q + r * D, (size_t)(n * D) * sizeof *q);
+                memcpy(x.k + h * n * D, k + r * D, (size_t)(n * D) * sizeof *k);
+                memcpy(x.v + h * n * DV, v + r * DV, (size_t)(n * DV) * sizeof *v);
+                memcpy(o + h * n * DV, out + r * DV, (size_t)(n * DV) * sizeof *o);
+                for (int64_t i = 0; i < n; i++)
+                    ck_assert_msg(!memcmp(out + (r + i) * DV,
+                                          pout + ((b * H + h) * L + i) * DV,
+                                          (size_t)DV * sizeof *out),
+                                  "sequence %d head %lld row %lld: not the padded form's bits",
+                                  b, (long long)h, (long long)i);
+            }
+            struct acase c = {.b = 1, .h = H, .sq = n, .sk = n, .d = D, .dv = DV,
+                              .causal = causal, .row_step = 1};
+            double r = check(&c, &x, o);
+            ck_assert_msg(r <= 1, "ragged sequence %d (%lld rows, causal %d): error %g x bound",
+                          b, (long long)n, causal, r);
+            free(x.q), free(x.k), free(x.v), free(o);
+        }
+        printf("ragged attention, %d sequences of 1-40 rows%s: within the bound, the padded "
+               "form's bits\n", N, causal ? ", causal" : "");
+        free(out), free(pout), free(pq), free(pk), free(pv), free(pad);
+        clf_graph_destroy(g);
+        clf_graph_destroy(pg);
+        struct clf_tensor *all[] = {tq, tk, tv, tcu, bq, bk, bv, bpad};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            clf_tensor_destroy(all[i]);
+        free(q), free(k), free(v);
+    }
+}
+END_TEST
+
+/* Ragged batches' refusals, and offsets out of range (clamped: the run
+ * reads nothing outside the tensors). */
+START_TEST(test_ragged_errors)
+{
+    struct clf_ctx *ctx = test_ctx();
+    const int64_t qs[4] = {1, 2, 10, 8}, q2[4] = {2, 2, 5, 8}, cs[1] = {3}, c2[2] = {1, 3};
+    struct clf_tensor *q, *qb, *cu, *cu2d, *cuf, *pad, *y = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &q));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, q2, &qb));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 1, cs, &cu));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, c2, &cu2d));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, cs, &cuf));
+    const int64_t pads[2] = {1, 10};
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 2, pads, &pad));
+    float *qh = test_random_floats(160, -1, 1);
+    test_write_all(q, qh);
+    free(qh);
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_attention_params p = clf_attention_params_default();
+    p.seq_offsets = cu;
+    p.max_seq_len = 0;
+    ck_assert_status(ctx, clf_op_attention(g, q, q, q, &p, &y), CLF_E_INVALID_ARG);
+    p.max_seq_len = 11;
+    ck_assert_status(ctx, clf_op_attention(g, q, q, q, &p, &y), CLF_E_INVALID_ARG);
+    p.max_seq_len = 6;
+    ck_assert_status(ctx, clf_op_attention(g, qb, qb, qb, &p, &y), CLF_E_SHAPE);
+    p.seq_offsets = cu2d;
+    ck_assert_status(ctx, clf_op_attention(g, q, q, q, &p, &y), CLF_E_SHAPE);
+    p.seq_offsets = cuf;
+    ck_assert_status(ctx, clf_op_attention(g, q, q, q, &p, &y), CLF_E_SHAPE);
+    p.seq_offsets = cu;
+    p.key_padding = pad;
+    ck_assert_status(ctx, clf_op_attention(g, q, q, q, &p, &y), CLF_E_INVALID_ARG);
+    p.key_padding = NULL;
+    p.impl = CLF_ATTN_GEMM;
+    ck_assert_status(ctx, clf_op_attention(g, q, q, q, &p, &y), CLF_E_UNSUPPORTED);
+    p.impl = CLF_ATTN_AUTO;
+    ck_assert_status(ctx, clf_attention_record(g, q, q, q, &p, CLF_ATTN_FUSED_GROUP, &y),
+                     CLF_E_UNSUPPORTED);
+    ck_assert_int_eq(clf_graph_node_count(g), 0);
+    if (clf_attn_family(ctx, CLF_ATTN_FUSED_BY_DEVICE) != CLF_ATTN_FUSED_CPU) {
+        /* a device without the CPU kernel: refused as such */
+        ck_assert_status(ctx, clf_op_attention(g, q, q, q, &p, &y), CLF_E_UNSUPPORTED);
+        p.max_seq_len = 0;
+    }
+    /* offsets past the rows, decreasing, negative: clamped */
+    const int32_t bad[3] = {-7, 400, 2};
+    ck_assert_ok(ctx, clf_tensor_write(cu, bad, sizeof bad));
+    if (p.max_seq_len) {
+        ck_assert_ok(ctx, clf_op_attention(g, q, q, q, &p, &y));
+        ck_assert_ok(ctx, clf_graph_run(g));
+    }
+    clf_graph_destroy(g);
+    struct clf_tensor *all[] = {q, qb, cu, cu2d, cuf, pad};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        clf_tensor_destroy(all[i]);
+}
+END_TEST
+
 /* The position bias's checks: shape, dtype, element stride, the variants
  * and the implementation that cannot take it. */
 START_TEST(test_position_bias_errors)
@@ -943,6 +1126,8 @@ int main(void)
     TCase *tc = tcase_create("attention");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_ragged);
+    tcase_add_test(tc, test_ragged_errors);
     tcase_add_test(tc, test_position_bias_errors);
     tcase_add_test(tc, test_position_bias);
     tcase_add_test(tc, test_options_match_cl);

@@ -654,6 +654,19 @@ struct clf_attention_params {
      *  mask and the softmax. Exact attention only, on the GEMM path (AUTO
      *  takes it; CLF_ATTN_FUSED is CLF_E_UNSUPPORTED). Default NULL: none. */
     struct clf_tensor *position_bias;
+    /** Ragged batches (FlashAttention's variable-length form): i32 [n + 1]
+     *  cumulative offsets of n sequences packed end to end along the rows
+     *  of q, k, v and out, whose batch dimension is then 1 (q and k the same
+     *  rows: self-attention); sequence b is the rows from seq_offsets[b] to
+     *  seq_offsets[b+1] − 1, attends only itself, and counts its positions
+     *  (causal order) from its first row. Offsets out of [0, rows] are
+     *  clamped, never read past. Needs max_seq_len; exact attention on a CPU
+     *  device's fused kernel only (CLF_E_UNSUPPORTED otherwise), no
+     *  key_padding or position_bias. Default NULL: q's batch dimension. */
+    struct clf_tensor *seq_offsets;
+    /** With seq_offsets: the longest sequence's rows (1 .. rows); longer
+     *  sequences are cut to it. Default 0. */
+    int64_t max_seq_len;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the

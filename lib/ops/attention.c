@@ -82,6 +82,50 @@ static bool same_layout(const struct clf_tensor *a, const struct clf_tensor *b)
     return true;
 }
 
+/* The ragged form's conditions (clf_attention_params.seq_offsets). */
+static enum clf_status check_ragged(struct clf_graph *g, const struct clf_tensor *q,
+                                    const struct clf_tensor *k, const struct clf_tensor *v,
+                                    const struct clf_attention_params *p,
+                                    enum clf_attn_fused_variant variant)
+{
+    struct clf_ctx *ctx = g->ctx;
+    const struct clf_tensor *cu = p->seq_offsets;
+    enum clf_status st = clf_graph_check_input(g, (struct clf_tensor *)cu, "attention seq_offsets");
+    if (st != CLF_OK)
+        return st;
+    if (cu->dtype != CLF_I32 || cu->ndim != 1 || cu->shape[0] < 2 ||
+        cu->shape[0] - 1 > INT32_MAX || (cu->shape[0] > 1 && cu->strides[0] != 1))
+        return clf_fail(ctx, CLF_E_SHAPE,
+                        "attention: seq_offsets must be i32 [n + 1], n >= 1, contiguous; got %s "
+                        "%d-D [%lld]",
+                        clf_dtype_str(cu->dtype), cu->ndim, (long long)cu->shape[0]);
+    if (q->shape[0] != 1 || k->shape[2] != q->shape[2])
+        return clf_fail(ctx, CLF_E_SHAPE,
+                        "attention: with seq_offsets, q, k and v hold the packed rows: batch 1 "
+                        "and the same rows for q and k (got batch %lld, %lld and %lld rows)",
+                        (long long)q->shape[0], (long long)q->shape[2], (long long)k->shape[2]);
+    if (p->max_seq_len < 1 || p->max_seq_len > q->shape[2] || p->max_seq_len > INT32_MAX)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "attention: max_seq_len %lld with seq_offsets: must be 1 .. %lld (the "
+                        "rows)",
+                        (long long)p->max_seq_len, (long long)q->shape[2]);
+    if (q->shape[2] > INT32_MAX)
+        return clf_fail(ctx, CLF_E_SHAPE, "attention: more than 2^31 packed rows");
+    if (p->key_padding || p->position_bias || p->variant.sparsity != CLF_ATTN_EXACT)
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
+                        "attention: seq_offsets take the place of key_padding, with exact "
+                        "attention and no position_bias");
+    if (p->impl == CLF_ATTN_GEMM || clf_attn_family(ctx, variant) != CLF_ATTN_FUSED_CPU)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "attention: ragged batches (seq_offsets) run on the CPU devices' fused "
+                        "kernel only, not %s",
+                        p->impl == CLF_ATTN_GEMM ? "the GEMM path" : "this device's");
+    if (v->shape[3] > 1 && v->strides[3] != 1)
+        return clf_fail(ctx, CLF_E_SHAPE,
+                        "attention: with seq_offsets, v's head_dim must have unit stride");
+    return CLF_OK;
+}
+
 enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                                      struct clf_tensor *k, struct clf_tensor *v,
                                      const struct clf_attention_params *params,
@@ -224,6 +268,8 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
                             "attention: out overlaps k, v, the mask or the position bias (only "
                             "q itself, with the same layout, may be overwritten)");
     }
+    if (p->seq_offsets && (st = check_ragged(g, q, k, v, p, variant)) != CLF_OK)
+        return st;
     if (p->variant.sparsity == CLF_ATTN_LINFORMER) /* projections, then exact attention */
         return clf_attention_lowrank_record(g, q, k, v, p, variant, out);
     if (p->variant.sparsity == CLF_ATTN_NYSTROM) /* GEMMs, softmaxes, pseudo-inverse */
@@ -234,6 +280,13 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     if (st != CLF_OK)
         return st;
     variant = clf_attn_family(ctx, variant);
+    if (p->seq_offsets) { /* n sequences of at most max_seq_len rows each */
+        prob.cu = p->seq_offsets;
+        prob.rows = sq;
+        prob.batch = p->seq_offsets->shape[0] - 1;
+        prob.sq = prob.sk = p->max_seq_len;
+        return clf_attention_exact_record(g, &prob, CLF_ATTN_FUSED, variant, out_owned, out);
+    }
     if (p->variant.sparsity != CLF_ATTN_EXACT) /* their own kernels (p->impl does not apply) */
         return clf_attention_sparse_record(g, &prob, p, variant, out_owned, out);
     return clf_attention_exact_record(g, &prob, p->impl, variant, out_owned, out);

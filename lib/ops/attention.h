@@ -54,6 +54,12 @@ struct clf_attn_problem {
                                stride) or NULL: exact attention's GEMM path only */
     float scale;            /* resolved (never 0) */
     bool causal;
+    /* ragged (clf_attention_params.seq_offsets): i32 [batch + 1] offsets of
+     * the sequences packed along the rows of q, k, v, out (their batch
+     * dimension 1, `rows` rows); sq = sk = the longest sequence. NULL:
+     * not ragged. */
+    struct clf_tensor *cu;
+    int64_t rows;
 };
 
 /* ------------------------------------------------------------------------ */

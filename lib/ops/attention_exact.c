@@ -64,7 +64,7 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
     int w = snprintf(buf, size, "attention %lldx%lld q%lld k%lld d%lld%s%s%s%s",
                      (long long)p->batch, (long long)p->heads, (long long)p->sq,
                      (long long)p->sk, (long long)p->d, dvs, p->causal ? " causal" : "",
-                     p->pad ? " padded" : "", p->pb ? " position-biased" : "");
+                     p->pad ? " padded" : p->cu ? " ragged" : "", p->pb ? " position-biased" : "");
     if (w < 0 || (size_t)w >= size)
         return;
     char *s = buf + w;
@@ -102,6 +102,11 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
 
 static double flops_attention(const struct clf_node *node)
 {
+    const struct attn_node *an = node->state;
+    const struct clf_attn_problem *p = &an->prob;
+    if (p->cu) /* ragged: as if the rows were split evenly (the lengths are on the device) */
+        return 2.0 * (double)p->heads * (double)p->rows * (double)p->rows /
+               (double)p->batch * (double)(p->d + p->dv);
     return clf_attention_flops(node->in[0], node->in[1], node->in[2]);
 }
 
@@ -148,7 +153,8 @@ enum clf_status clf_attention_exact_record(struct clf_graph *g,
     node.in[2] = prob->v;
     node.in[3] = prob->pad;
     node.in[4] = prob->pb;
-    node.n_in = 5;
+    node.in[5] = prob->cu;
+    node.n_in = 6;
     node.out = prob->out;
     node.out_owned = out_owned;
     node.state = an;

@@ -36,7 +36,7 @@ enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node
     int qb = cfg->qv * cfg->vw;
     /* one query block per head: each key is read once, so the kernel packs
      * its own key tiles and the pack launch is saved */
-    cl_int kdirect = clf_ceil_div(p->sq, qb) == 1;
+    cl_int kdirect = clf_ceil_div(p->sq, qb) == 1 || p->cu; /* ragged: always */
     struct clf_attn_cpu_inputs in;
     enum clf_status st = clf_attn_cpu_inputs(
         ctx, p, "attention", opts, CLF_ATTN_DENSE_V | (kdirect ? 0 : CLF_ATTN_KEY_PANELS),
@@ -50,13 +50,18 @@ enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node
         /* q's buffer stands in for what is not read: an absent mask (!has_pad),
          * the panels when kdirect */
         struct clf_targ pad = clf_targ_of(p->pad ? p->pad : p->q);
-        cl_mem kp = kdirect ? qt.mem : in.kp;
+        cl_mem kp = kdirect ? qt.mem : in.kp, cu = p->cu ? p->cu->storage->mem : qt.mem;
+        cl_long cu_off = p->cu ? p->cu->offset : 0;
+        cl_int ragged = p->cu != NULL, rows = (cl_int)p->rows;
         cl_int sq = (cl_int)p->sq, sk = (cl_int)p->sk, d = (cl_int)p->d, dv = (cl_int)p->dv;
         cl_int nkb = in.nkb, causal = p->causal, has_pad = p->pad != NULL;
         cl_float cl2 = (cl_float)((double)p->scale * M_LOG2E);
         const struct clf_karg args[] = {CLF_TARG(qt),         {sizeof(cl_mem), &kp},
                                         CLF_TARG(kt),         {sizeof kdirect, &kdirect},
                                         CLF_TARG(pad),        {sizeof has_pad, &has_pad},
+                                        {sizeof(cl_mem), &cu}, {sizeof cu_off, &cu_off},
+                                        {sizeof ragged, &ragged},
+                                        {sizeof rows, &rows},
                                         CLF_TARG(vt),         CLF_TARG(ot),
                                         {sizeof sq, &sq},     {sizeof sk, &sk},
                                         {sizeof d, &d},       {sizeof dv, &dv},
