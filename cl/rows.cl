@@ -408,6 +408,31 @@ __kernel void embedding_gather(__global const float *t, long t_off, long4 t_str,
 }
 
 /*
+ * embedding_gather with one work-item per output row, for a table whose
+ * rows are contiguous (t_rs apart) and a dense output y [ids..., D]: the
+ * row copied by vectors (the ragged batches gather whole hidden states
+ * with it: per element, the index arithmetic cost more than the copy).
+ */
+__kernel void embedding_rows(__global const float *t, long t_off, long t_rs, /* [V, D] */
+                             __global const int *ids, long i_off, long4 i_str, /* [ids...] */
+                             long4 ids_shape, __global float *y, long y_off,   /* [ids..., D] */
+                             long rows, long D, long vocab)
+{
+    long row = (long)get_global_id(0);
+    if (row >= rows)
+        return;
+    long id = (long)ids[clf_offset4(row, ids_shape, i_str, i_off)];
+    id = id < 0 ? 0 : (id >= vocab ? vocab - 1 : id);
+    __global const float *src = t + t_off + id * t_rs;
+    __global float *dst = y + y_off + row * D;
+    long j = 0;
+    for (; j + ROWS_VW <= D; j += ROWS_VW)
+        rows_vstore(rows_vload(0, src + j), 0, dst + j);
+    for (; j < D; j++)
+        dst[j] = src[j];
+}
+
+/*
  * A BERT-style embedding layer in one pass, one work-item per token row:
  *   s = fl(fl(word[ids[b, t], :] + type[:]) + pos[t, :])     (no type: word + pos)
  *   y[b, t, :] = LN(s) with gamma, beta                      (layernorm_row_vec)

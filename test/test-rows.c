@@ -821,10 +821,10 @@ END_TEST
 enum { V = 11, D = 7 };
 
 /* A [V, D] table, stored transposed ([D, V] storage). */
-static void make_table(struct test_input *t)
+static void make_table(struct test_input *t, enum test_layout layout)
 {
     int64_t shape[2] = {V, D};
-    input_make(t, 2, shape, TEST_TRANSPOSED, -1, 1);
+    input_make(t, 2, shape, layout, -1, 1);
     test_input_upload(t);
 }
 
@@ -840,11 +840,14 @@ static void check_gather(const struct test_input *t, const int32_t *ids, int64_t
         }
 }
 
+/* The table dense (embedding_rows: a work-item per row) and transposed
+ * (embedding_gather: per element). */
 START_TEST(test_embedding)
 {
+    const enum test_layout layout = _i ? TEST_TRANSPOSED : TEST_DENSE;
     struct clf_ctx *ctx = test_ctx();
     struct test_input table;
-    make_table(&table);
+    make_table(&table, layout);
     static const struct {
         int ndim;
         int64_t shape[3];
@@ -1052,12 +1055,13 @@ START_TEST(test_embedding_ln)
 }
 END_TEST
 
-/* Without the host check, out-of-range ids are clamped to [0, V - 1]. */
+/* Without the host check, out-of-range ids are clamped to [0, V - 1]
+ * (both kernels, as test_embedding). */
 START_TEST(test_embedding_clamp)
 {
     struct clf_ctx *ctx = test_ctx();
     struct test_input table;
-    make_table(&table);
+    make_table(&table, _i ? TEST_TRANSPOSED : TEST_DENSE);
     int32_t ids[6] = {-1, V, V + 1000, 3, INT32_MIN, INT32_MAX};
     int32_t clamped[6] = {0, V - 1, V - 1, 3, 0, V - 1};
     int64_t n = 6;
@@ -1271,8 +1275,8 @@ int main(void)
     tcase_add_test(tc, test_layernorm_random);
     tcase_add_test(tc, test_layernorm_large_mean);
     tcase_add_test(tc, test_add_layernorm);
-    tcase_add_test(tc, test_embedding);
-    tcase_add_test(tc, test_embedding_clamp);
+    tcase_add_loop_test(tc, test_embedding, 0, 2);
+    tcase_add_loop_test(tc, test_embedding_clamp, 0, 2);
     tcase_add_test(tc, test_embedding_ln);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

@@ -189,11 +189,33 @@ static enum clf_status enqueue_embedding(struct clf_ctx *ctx, struct clf_node *n
             return st;
     }
     cl_kernel k = NULL;
+    cl_long4 shape, ids_shape, strides;
+    cl_long off;
+    const cl_long D = table->shape[1];
+    if (table->strides[1] == 1 || D == 1) { /* contiguous rows: a work-item per row */
+        st = clf_kernel_get(ctx, "rows", NULL, "embedding_rows", &k);
+        if (st != CLF_OK)
+            return st;
+        cl_mem tm = table->storage->mem, im = ids->storage->mem, ym = node->out->storage->mem;
+        cl_long t_off = table->offset, t_rs = table->strides[0], y_off = node->out->offset;
+        cl_long rows = clf_tensor_numel(ids);
+        clf_tensor_layout4(ids, &ids_shape, &strides, &off);
+        const struct clf_karg args[] = {
+            {sizeof tm, &tm},       {sizeof t_off, &t_off},     {sizeof t_rs, &t_rs},
+            {sizeof im, &im},       {sizeof off, &off},         {sizeof strides, &strides},
+            {sizeof ids_shape, &ids_shape}, {sizeof ym, &ym},   {sizeof y_off, &y_off},
+            {sizeof rows, &rows},   {sizeof D, &D},             {sizeof vocab, &vocab},
+        };
+        st = clf_set_args(ctx, k, "embedding_rows", args, CLF_NARGS(args));
+        if (st != CLF_OK)
+            return st;
+        size_t global = (size_t)rows;
+        return clf_launch_rounded(ctx, k, 1, &global, CLF_WORK_ROW, n_wait, wait, ev,
+                                  "embedding_rows");
+    }
     st = clf_kernel_get(ctx, "rows", NULL, "embedding_gather", &k);
     if (st != CLF_OK)
         return st;
-    cl_long4 shape, ids_shape, strides;
-    cl_long off;
     clf_tensor_layout4(node->out, &shape, &strides, &off);
     clf_tensor_layout4(ids, &ids_shape, &strides, &off);
     cl_int err = clf_set_tensor_args(k, 0, table);

@@ -42,7 +42,7 @@ static enum clf_status more_ops(struct clf_ctx *ctx, struct clf_graph *g, struct
                                 struct clf_tensor **in)
 {
     static const float bias[D] = {1, -2, 3, -4, 5, -6, 7, -8, 9, -10};
-    static const int32_t ids[S] = {3, 0, 8, 8, 1, 5, 2};
+    static const int32_t ids[S] = {3, 0, 8, 8, 1, 5, 2}, small_ids[3] = {6, 0, 2};
     static uint16_t half[S * D];
     const int64_t d1[1] = {D}, t_shape[2] = {S, D}, t_strides[2] = {1, S}, ids_shape[1] = {S},
                   table_shape[2] = {L, D}, half_shape[2] = {S, D};
@@ -66,6 +66,11 @@ static enum clf_status more_ops(struct clf_ctx *ctx, struct clf_graph *g, struct
         st = clf_tensor_create(ctx, CLF_F32, 2, table_shape, &in[3]);
     if (st == CLF_OK) /* any values: the first L * D of x */
         st = clf_tensor_write(in[3], x_host, L * D * sizeof(float));
+    const int64_t small_shape[1] = {3};
+    if (st == CLF_OK)
+        st = clf_tensor_create(ctx, CLF_I32, 1, small_shape, &in[5]);
+    if (st == CLF_OK)
+        st = clf_tensor_write(in[5], small_ids, sizeof small_ids);
     if (st == CLF_OK)
         st = clf_tensor_create(ctx, CLF_F16, 2, half_shape, &in[4]);
     if (st == CLF_OK)
@@ -84,8 +89,11 @@ static enum clf_status more_ops(struct clf_ctx *ctx, struct clf_graph *g, struct
         st = clf_op_softmax(g, x, &out);
     if (st == CLF_OK)
         st = clf_op_layernorm(g, in[1], NULL, NULL, 1e-5f, &out);
-    if (st == CLF_OK)
+    if (st == CLF_OK) /* rows contiguous: a work-item per row (embedding_rows) */
         st = clf_op_embedding(g, in[3], in[2], &out);
+    if (st == CLF_OK) /* x's column-major [S, D] view: strided rows, a work-item per
+                         element (embedding_gather) */
+        st = clf_op_embedding(g, in[1], in[5], &out);
     if (st == CLF_OK)
         st = clf_op_quantize(g, x, &qp, &q, &scale, &zero);
     if (st == CLF_OK)
@@ -108,7 +116,7 @@ int main(void)
     struct clf_ctx *ctx = NULL;
     struct clf_tensor *tx = NULL, *table = NULL, *tu = NULL, *tv = NULL, *add = NULL,
                       *low = NULL;
-    struct clf_tensor *in[5] = {NULL};
+    struct clf_tensor *in[6] = {NULL};
     struct clf_graph *g = NULL;
     const int64_t shape[3] = {B, S, D};
     enum clf_status st = clf_ctx_create(NULL, &ctx);
@@ -168,7 +176,7 @@ int main(void)
     clf_graph_destroy(g);
     clf_tensor_destroy(tu);
     clf_tensor_destroy(tv);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         clf_tensor_destroy(in[i]);
     clf_tensor_destroy(tx);
     clf_ctx_destroy(ctx);
