@@ -1243,6 +1243,68 @@ END_TEST
 
 /* The real folder's configuration (the full cases, against
  * sentence-transformers, are test/folders.py's), and the argument errors. */
+/*
+ * Ragged batches (clf_dp_set_ragged): the reference texts in batches of 4
+ * and 16 (padded, each mask row a run of tokens): bit for bit the padded
+ * pass's vectors; two texts of different lengths in one batch ran through
+ * the ragged attention (the graph says so), and padded once turned off.
+ */
+START_TEST(test_embed_ragged)
+{
+    model_setup();
+    struct clf_ctx *ctx = test_ctx();
+    char **texts = NULL;
+    float *ref = NULL;
+    const int n = read_reference(&texts, &ref);
+    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
+    struct clf_dp *dp = NULL;
+    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, model_dir(), NULL, &comm, &dp));
+    float *rag = malloc((size_t)n * D * sizeof *rag), *pad = malloc((size_t)n * D * sizeof *pad);
+    const int64_t batches[2] = {4, 16};
+    for (int k = 0; k < 2; k++) {
+        struct clf_embed_params p = clf_embed_params_default();
+        p.batch = batches[k];
+        for (int i = 0; i < n * D; i++)
+            rag[i] = pad[i] = NAN;
+        ck_assert_ok(ctx, clf_dp_set_ragged(dp, true));
+        ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, (const char *const *)texts,
+                                             (size_t)n, &p, rag, NULL, NULL));
+        ck_assert_ok(ctx, clf_dp_set_ragged(dp, false));
+        ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, (const char *const *)texts,
+                                             (size_t)n, &p, pad, NULL, NULL));
+        for (int i = 0; i < n * D; i++)
+            ck_assert_msg(!memcmp(&rag[i], &pad[i], sizeof *rag) && !isnan(rag[i]),
+                          "batch %lld, text %d, element %d: ragged %.9g, padded %.9g",
+                          (long long)batches[k], i / D, i % D, rag[i], pad[i]);
+    }
+    /* which attention ran: ragged on, then off (on other devices than CPUs
+     * the batches run padded: the local-memory kernel has no ragged form) */
+    struct clf_device_info info;
+    ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
+    const bool cpu = info.type == CLF_DEVICE_CPU;
+    const char *two[2] = {"A man is eating food.", "A man eats."};
+    for (int on = 1; on >= 0; on--) {
+        ck_assert_ok(ctx, clf_dp_set_ragged(dp, on));
+        ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, two, 2, NULL, rag, NULL, NULL));
+        struct clf_graph *g = clf_dp_graph(dp, 0);
+        bool ragged = false;
+        for (size_t i = 0; i < clf_graph_node_count(g); i++)
+            ragged |= strstr(test_node_info(g, i).desc, " ragged") != NULL;
+        ck_assert_msg(ragged == (on && cpu), "ragged %d on a %s, but the attention %s ragged",
+                      on, cpu ? "CPU" : "device other than a CPU", ragged ? "ran" : "did not run");
+    }
+    ck_assert_int_eq(clf_dp_set_ragged(NULL, true), CLF_E_INVALID_ARG);
+    printf("bert: %d texts in batches of 4 and 16, ragged: the padded pass's bits\n", n);
+    clf_dp_destroy(dp);
+    free(rag), free(pad);
+    for (int i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    free(ref);
+    model_teardown();
+}
+END_TEST
+
 START_TEST(test_sentence_folder)
 {
     struct clf_sentence_folder *f = NULL;
@@ -1358,6 +1420,7 @@ int main(void)
         tcase_add_test(tm, test_tensor_parallel);
         tcase_add_test(tm, test_data_parallel);
         tcase_add_test(tm, test_embed_texts);
+        tcase_add_test(tm, test_embed_ragged);
         tcase_add_test(tm, test_sentence_folder);
         suite_add_tcase(s, tm);
     }

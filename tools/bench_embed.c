@@ -6,7 +6,8 @@
  * lines, or 256 generated English-like sentences of 5 to 40 words (a fixed
  * seed: the same everywhere). One pass embeds every text; the median of
  * --runs passes after one warm-up pass (kernel builds, tuning, weights'
- * packing) is reported, with the share of padding in the ids run.
+ * packing) is reported, with the share of padding in the batches' ids
+ * (which a batch run ragged, on CPU devices, does not compute).
  */
 #include <stdio.h>
 #include <stdlib.h>

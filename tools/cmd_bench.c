@@ -757,8 +757,10 @@ static void help(void)
            "             with --speed 10)\n"
            "  embed      texts in, vectors out (the library's clf_dp_embed_texts: tokenise,\n"
            "             sort longest first, batch, run, pool, normalise) in batches of at\n"
-           "             most 1, 8 and 32 texts: sentences/s, tokens/s and the padding run,\n"
-           "             over 256 generated sentences of 5-40 words or --file's lines\n"
+           "             most 1, 8 and 32 texts: sentences/s, tokens/s and the batches'\n"
+           "             padding (not computed where a batch runs ragged: exact attention\n"
+           "             on a CPU device), over 256 generated sentences of 5-40 words or\n"
+           "             --file's lines\n"
            "             (default --runs 3 passes over all texts, after one warm-up pass)\n");
     printf("  scale      a 6-layer encoder (d_model 384, 12 heads, d_ff 1536, seq 128, batch\n"
            "             8) on 1, 2 and 4 devices, data and tensor parallel: time, efficiency\n"

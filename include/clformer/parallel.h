@@ -423,6 +423,17 @@ CLF_API enum clf_status clf_dp_set_pooling(struct clf_dp *dp, unsigned modes, in
  *  encoder's runner is CLF_E_INVALID_ARG. */
 CLF_API enum clf_status clf_dp_set_pooling_skip(struct clf_dp *dp, int64_t tokens);
 
+/** Whether a BERT runner packs a padded batch's texts end to end (ragged
+ *  batches, as FlashAttention's variable-length kernels and
+ *  text-embeddings-inference do): the GEMMs and row ops over the texts'
+ *  tokens alone, the attention per text (clf_attention_params.seq_offsets),
+ *  the result bitwise the padded pass's. It applies where the attention is
+ *  exact f32 on a CPU device's fused kernel, the model has no relative or
+ *  rotary positions, and each mask row is a run of tokens then padding
+ *  (as clf_text_batches_make makes them); other batches run padded.
+ *  Default true. NULL dp is CLF_E_INVALID_ARG. */
+CLF_API enum clf_status clf_dp_set_ragged(struct clf_dp *dp, bool on);
+
 /**
  * Dense layers after a BERT runner's pooling (sentence-transformers' Dense
  * modules, e.g. from clf_sentence_folder_dense): x ← act(x·Wᵀ + b) in

@@ -32,6 +32,7 @@
 #include "../ops/rows.h"
 #include "../runtime/ctx.h"
 #include "../runtime/abi.h"
+#include "bert_ragged.h"
 #include "../runtime/env.h"
 #include "bert_config.h"
 #include "encoder_internal.h"
@@ -978,6 +979,52 @@ enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g, struct
         st = embed(b, g, ids, mask, &e, &kp);
     if (st == CLF_OK)
         st = clf_encoder_forward(b->enc, g, e, kp, hidden);
+    return st;
+}
+
+bool clf_bert_can_ragged(const struct clf_bert *b)
+{
+    return b && b->enc && clf_encoder_can_ragged(b->enc);
+}
+
+/* t [rows, d] (a dense [.., .., d] tensor viewed flat) gathered by idx into
+ * *out [idx..., d]. */
+static enum clf_status gather_rows(struct clf_graph *g, struct clf_tensor *t, int64_t rows,
+                                   struct clf_tensor *idx, struct clf_tensor **out)
+{
+    const int64_t d = t->shape[t->ndim - 1], shape[2] = {rows, d}, strides[2] = {d, 1};
+    struct clf_tensor *flat = NULL;
+    enum clf_status st = clf_graph_view(g, t, 2, shape, strides, t->offset, &flat);
+    return st == CLF_OK ? clf_rows_embedding_record(g, flat, idx, false, out) : st;
+}
+
+enum clf_status clf_bert_forward_ragged(struct clf_bert *b, struct clf_graph *g,
+                                        struct clf_tensor *ids, struct clf_tensor *mask,
+                                        struct clf_tensor *pack, struct clf_tensor *unpack,
+                                        struct clf_tensor *offsets, int64_t max_seq,
+                                        struct clf_tensor **hidden)
+{
+    if (!b)
+        return g ? clf_fail(g->ctx, CLF_E_INVALID_ARG, "NULL model") : CLF_E_INVALID_ARG;
+    enum clf_status st = clf_graph_check_call(g, hidden, "bert (ragged)");
+    if (st == CLF_OK && !b->enc)
+        st = no_encoder(b);
+    if (st == CLF_OK && (!pack || !unpack || !offsets || pack->ndim != 1))
+        st = clf_fail(g->ctx, CLF_E_INVALID_ARG, "bert (ragged): pack, unpack and offsets");
+    struct clf_tensor *e = NULL, *x = NULL, *packed = NULL, *h = NULL;
+    if (st == CLF_OK)
+        st = embed(b, g, ids, mask, &e, NULL);
+    const int64_t tokens = st == CLF_OK ? pack->shape[0] : 0;
+    if (st == CLF_OK)
+        st = gather_rows(g, e, e->shape[0] * e->shape[1], pack, &x);
+    const int64_t xs[3] = {1, tokens, b->cfg.d_model}, xst[3] = {tokens * b->cfg.d_model,
+                                                                 b->cfg.d_model, 1};
+    if (st == CLF_OK)
+        st = clf_graph_view(g, x, 3, xs, xst, x->offset, &packed);
+    if (st == CLF_OK)
+        st = clf_encoder_forward_ragged(b->enc, g, packed, offsets, max_seq, &h);
+    if (st == CLF_OK)
+        st = gather_rows(g, h, tokens, unpack, hidden);
     return st;
 }
 

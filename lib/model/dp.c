@@ -37,6 +37,7 @@
 #include "../ops/pooling.h"
 #include "../runtime/abi.h"
 #include "../runtime/ctx.h"
+#include "bert_ragged.h"
 #include "encoder_internal.h"
 #include "tokenizer.h"
 
@@ -44,6 +45,8 @@
 struct dp_shape {
     int64_t count, seq;           /* items of its share, sequence length */
     bool padded;
+    int64_t tokens;               /* a ragged BERT batch's tokens (0: run padded) */
+    struct clf_tensor *pack, *unpack, *offsets; /* ragged: clf_bert_forward_ragged's */
     struct clf_graph *g;          /* NULL: a free slot */
     struct clf_tensor *in;        /* x f32 [count, seq, d], or ids i32 [count, seq] */
     struct clf_tensor *pad;       /* key padding, or BERT's mask (1 = token), i32 [count, seq] */
@@ -99,6 +102,7 @@ struct clf_dp {
     int64_t dims;                 /* the truncation asked (0: none) */
     bool pool_normalize;
     int64_t pool_skip;            /* leading tokens left out (clf_dp_set_pooling_skip) */
+    bool ragged;                  /* BERT: ragged batches where they apply (clf_dp_set_ragged) */
     /* Dense layers after the pooling (clf_dp_set_dense) */
     size_t n_dense;
     enum clf_act *dense_act;      /* [n_dense] */
@@ -144,6 +148,9 @@ static void drop_one(struct dp_member *m, struct dp_shape *s)
     clf_graph_destroy(s->g);
     clf_tensor_destroy(s->in);
     clf_tensor_destroy(s->pad);
+    clf_tensor_destroy(s->pack);
+    clf_tensor_destroy(s->unpack);
+    clf_tensor_destroy(s->offsets);
     if (m->last == s)
         m->last = NULL;
     *s = (struct dp_shape){0};
@@ -303,7 +310,7 @@ static enum clf_status make_dp(struct clf_group *grp, struct clf_ctx *ctx,
         return st;
     }
     dp->d = bert ? clf_bert_config(dp->m[0].bert).d_model : dp->m[0].enc->cfg.d_model;
-    dp->pool_modes = CLF_POOL_MEAN, dp->pool_normalize = true;
+    dp->pool_modes = CLF_POOL_MEAN, dp->pool_normalize = true, dp->ragged = true;
     *out = dp;
     return CLF_OK;
 }
@@ -391,17 +398,27 @@ static enum clf_status record_pooling(struct clf_dp *dp, struct dp_member *m,
  * [count, seq]) and s->pad (key padding, or BERT's mask: i32 [count, seq]).
  * On failure the slot stays free. */
 static enum clf_status record(struct clf_dp *dp, struct dp_member *m, struct dp_shape *s,
-                              int64_t count, int64_t seq, bool padded)
+                              int64_t count, int64_t seq, bool padded, int64_t tokens)
 {
-    const int64_t ps[2] = {count, seq}, xs[3] = {count, seq, dp->d};
+    const int64_t ps[2] = {count, seq}, xs[3] = {count, seq, dp->d}, ts[1] = {tokens},
+                  cs[1] = {count + 1};
     enum clf_status st = dp->bert ? clf_tensor_create(m->ctx, CLF_I32, 2, ps, &s->in)
                                   : clf_tensor_create(m->ctx, CLF_F32, 3, xs, &s->in);
     if (st == CLF_OK && padded)
         st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &s->pad);
+    if (st == CLF_OK && tokens)
+        st = clf_tensor_create(m->ctx, CLF_I32, 1, ts, &s->pack);
+    if (st == CLF_OK && tokens)
+        st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &s->unpack);
+    if (st == CLF_OK && tokens)
+        st = clf_tensor_create(m->ctx, CLF_I32, 1, cs, &s->offsets);
     if (st == CLF_OK)
         st = clf_graph_create(m->ctx, &s->g);
     struct clf_tensor *h = NULL;
-    if (st == CLF_OK && dp->bert)
+    if (st == CLF_OK && dp->bert && tokens)
+        st = clf_bert_forward_ragged(m->bert, s->g, s->in, s->pad, s->pack, s->unpack,
+                                     s->offsets, seq, &h);
+    else if (st == CLF_OK && dp->bert)
         st = clf_bert_forward(m->bert, s->g, s->in, s->pad, &h);
     if (st == CLF_OK && dp->bert)
         st = record_pooling(dp, m, s, h);
@@ -415,19 +432,21 @@ static enum clf_status record(struct clf_dp *dp, struct dp_member *m, struct dp_
         drop_one(m, s);
         return st;
     }
-    s->count = count, s->seq = seq, s->padded = padded;
+    s->count = count, s->seq = seq, s->padded = padded, s->tokens = tokens;
     return CLF_OK;
 }
 
 /* Member m's shape for (count, seq, padded): a kept one, or one recorded
  * now in a free slot or in the least recently run one's. */
 static enum clf_status shape_for(struct clf_dp *dp, struct dp_member *m, int64_t count,
-                                 int64_t seq, bool padded, struct dp_shape **out)
+                                 int64_t seq, bool padded, int64_t tokens,
+                                 struct dp_shape **out)
 {
     struct dp_shape *lru = &m->shapes[0];
     for (int i = 0; i < DP_SHAPES; i++) {
         struct dp_shape *s = &m->shapes[i];
-        if (s->g && s->count == count && s->seq == seq && s->padded == padded) {
+        if (s->g && s->count == count && s->seq == seq && s->padded == padded &&
+            s->tokens == tokens) {
             *out = s;
             return CLF_OK;
         }
@@ -436,7 +455,55 @@ static enum clf_status shape_for(struct clf_dp *dp, struct dp_member *m, int64_t
     }
     drop_one(m, lru);
     *out = lru;
-    return record(dp, m, lru, count, seq, padded);
+    return record(dp, m, lru, count, seq, padded, tokens);
+}
+
+/* A BERT batch's ragged form, when it is to run so (not turned off, the
+ * model and device able, more than one item, padding in it, each mask row
+ * a run of tokens then padding and no row empty): its tokens, and the
+ * arrays of clf_bert_forward_ragged (pack [tokens], unpack [count, seq],
+ * offsets [count + 1]) in *arrays (one allocation; the caller frees it).
+ * 0 otherwise, or when no memory is left for the arrays (it runs padded). */
+static int64_t ragged_form(const struct clf_dp *dp, const struct dp_member *m,
+                           const int32_t *mask, int64_t count, int64_t seq, int32_t **arrays)
+{
+    *arrays = NULL;
+    if (!dp->bert || !mask || count < 2 || !dp->ragged || !clf_bert_can_ragged(m->bert) ||
+        count * seq > INT32_MAX)
+        return 0;
+    int64_t tokens = 0;
+    for (int64_t b = 0; b < count; b++) {
+        const int32_t *r = mask + b * seq;
+        int64_t len = 0;
+        while (len < seq && r[len])
+            len++;
+        for (int64_t j = len; j < seq; j++)
+            if (r[j])
+                return 0; /* a token after padding */
+        if (!len)
+            return 0;
+        tokens += len;
+    }
+    if (tokens == count * seq)
+        return 0;
+    int32_t *a = malloc((size_t)(tokens + count * seq + count + 1) * sizeof *a);
+    if (!a)
+        return 0;
+    int32_t *pack = a, *unpack = a + tokens, *offsets = unpack + count * seq;
+    offsets[0] = 0;
+    for (int64_t b = 0; b < count; b++) {
+        int64_t len = 0;
+        while (len < seq && mask[b * seq + len])
+            len++;
+        for (int64_t j = 0; j < seq; j++) {
+            unpack[b * seq + j] = j < len ? offsets[b] + (int32_t)j : 0;
+            if (j < len)
+                pack[offsets[b] + j] = (int32_t)(b * seq + j);
+        }
+        offsets[b + 1] = offsets[b] + (int32_t)len;
+    }
+    *arrays = a;
+    return tokens;
 }
 
 /* After shape s's run: its planned memory noted, and the least recently
@@ -475,9 +542,13 @@ static enum clf_status run_items(struct clf_dp *dp, struct dp_member *m, const v
                                  const int32_t *pad, int64_t count, int64_t seq, float *out)
 {
     struct dp_shape *s = NULL;
-    enum clf_status st = shape_for(dp, m, count, seq, pad != NULL, &s);
-    if (st != CLF_OK)
+    int32_t *arrays = NULL;
+    const int64_t packed = ragged_form(dp, m, pad, count, seq, &arrays);
+    enum clf_status st = shape_for(dp, m, count, seq, pad != NULL, packed, &s);
+    if (st != CLF_OK) {
+        free(arrays);
         return st;
+    }
     s->used = ++m->runs;
     m->last = s;
     const size_t tokens = (size_t)(count * seq);
@@ -485,6 +556,14 @@ static enum clf_status run_items(struct clf_dp *dp, struct dp_member *m, const v
                                                        : (size_t)dp->d * sizeof(float)));
     if (st == CLF_OK && pad)
         st = clf_tensor_write(s->pad, pad, tokens * sizeof(int32_t));
+    if (st == CLF_OK && packed)
+        st = clf_tensor_write(s->pack, arrays, (size_t)packed * sizeof *arrays);
+    if (st == CLF_OK && packed)
+        st = clf_tensor_write(s->unpack, arrays + packed, tokens * sizeof *arrays);
+    if (st == CLF_OK && packed)
+        st = clf_tensor_write(s->offsets, arrays + packed + tokens,
+                              (size_t)(count + 1) * sizeof *arrays);
+    free(arrays);
     if (st == CLF_OK)
         st = clf_graph_run(s->g);
     if (st == CLF_OK)
@@ -801,6 +880,14 @@ enum clf_status clf_dp_set_folder(struct clf_dp *dp, const struct clf_sentence_f
         clf_dp_set_dense(dp, NULL, 0);
     free(dense);
     return st;
+}
+
+enum clf_status clf_dp_set_ragged(struct clf_dp *dp, bool on)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    dp->ragged = on; /* the kept shapes stay: a padded batch's key differs */
+    return CLF_OK;
 }
 
 enum clf_status clf_dp_set_pooling_skip(struct clf_dp *dp, int64_t tokens)

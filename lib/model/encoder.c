@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../graph/graph.h"
+#include "../ops/attention.h"
 #include "../ops/attention_variant.h"
 #include "../ops/quant.h"
 #include "encoder_internal.h"
@@ -603,13 +604,23 @@ static enum clf_status rotate_qk(struct clf_encoder *enc, struct clf_graph *g, i
     return st;
 }
 
+/* Which keys a query sees: its batch entry's, less the padded ones (pad:
+ * i32 [batch, seq], or NULL); or, ragged (cu != NULL: batch 1, seq the
+ * packed tokens), its sequence's (cu: i32 [n + 1] offsets, max_seq the
+ * longest; clf_attention_params.seq_offsets). */
+struct seqs {
+    struct clf_tensor *pad, *cu;
+    int64_t max_seq;
+};
+
 /* Multi-head self-attention of layer li on x [tokens = batch·seq, d]:
  * returns the output projection [tokens, d]. */
 static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, int64_t li,
                            struct clf_tensor *x, int64_t batch, int64_t seq,
-                           struct clf_tensor *key_padding, struct clf_tensor *pos_bias,
+                           const struct seqs *sq, struct clf_tensor *pos_bias,
                            struct clf_tensor **y)
 {
+    struct clf_tensor *key_padding = sq->pad;
     const struct layer *l = &enc->layers[li];
     const struct clf_encoder_config *c = &enc->cfg;
     const int64_t d = c->d_model, h = c->heads, hd = d / h;
@@ -623,6 +634,10 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, int64_t
     const struct lin in = {svd ? l->svd_w : l->in_w, svd ? l->svd_b : l->in_b, l->qkv_q, l->qkv_s,
                            NULL, NULL, NULL};
     const struct lin out = {l->out_w, l->out_b, l->out_q, l->out_s, NULL, NULL, NULL};
+    if (sq->cu && (svd || quant || pos_bias || enc->modern || c->attn.sparsity != CLF_ATTN_EXACT))
+        return clf_fail(g->ctx, CLF_E_UNSUPPORTED,
+                        "encoder: ragged batches need exact f32 attention, without a position "
+                        "bias or rotary positions");
     if (pos_bias && (svd || quant || c->attn.sparsity != CLF_ATTN_EXACT))
         return clf_fail(g->ctx, CLF_E_UNSUPPORTED,
                         "encoder: this model's relative position bias needs exact f32 "
@@ -675,6 +690,8 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, int64_t
             }
             ap.out = heads;
             ap.position_bias = pos_bias;
+            ap.seq_offsets = sq->cu;
+            ap.max_seq_len = sq->max_seq;
             st = clf_op_attention(g, q, k, v, &ap, &o);
         }
     }
@@ -704,7 +721,7 @@ static enum clf_status ffn_act_quant(struct clf_encoder *enc, struct clf_graph *
 /* One layer on x [tokens, d]; *y receives [tokens, d]. */
 static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *g, int64_t li,
                                      struct clf_tensor *x, int64_t batch, int64_t seq,
-                                     struct clf_tensor *key_padding, struct clf_tensor *pos_bias,
+                                     const struct seqs *sq, struct clf_tensor *pos_bias,
                                      struct clf_tensor **y)
 {
     const struct clf_encoder_config *c = &enc->cfg;
@@ -716,7 +733,7 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
     if (!c->norm_first) {
         /* n = LN1(x + MHA(x)) (one kernel); f = act(n W1ᵀ + b1); n += q(f) W2ᵀ + b2;
          * y = LN2(n) */
-        st = mha(enc, g, li, x, batch, seq, key_padding, pos_bias, &a);
+        st = mha(enc, g, li, x, batch, seq, sq, pos_bias, &a);
         if (st == CLF_OK)
             st = clf_op_add_layernorm(g, x, a, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
@@ -735,7 +752,7 @@ static enum clf_status layer_forward(struct clf_encoder *enc, struct clf_graph *
         else
             st = clf_op_layernorm(g, x, l->n1w, l->n1b, c->eps, &n);
         if (st == CLF_OK)
-            st = mha(enc, g, li, n, batch, seq, key_padding, pos_bias, &a);
+            st = mha(enc, g, li, n, batch, seq, sq, pos_bias, &a);
         if (st == CLF_OK)
             st = clf_op_add(g, x, a, &r);
         if (st == CLF_OK)
@@ -764,10 +781,12 @@ static bool needs_calibration(const struct clf_actq *q)
            (q->kind == CLF_ACTQ_PWL && (q->clip == 0 || q->breakpoint == 0));
 }
 
-enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g,
-                                    struct clf_tensor *x, struct clf_tensor *key_padding,
-                                    struct clf_tensor **out)
+/* clf_encoder_forward, and the ragged form (sq->cu: x [1, tokens, d]). */
+static enum clf_status forward(struct clf_encoder *enc, struct clf_graph *g,
+                               struct clf_tensor *x, const struct seqs *sq,
+                               struct clf_tensor **out)
 {
+    struct clf_tensor *key_padding = sq->pad;
     if (!enc)
         return CLF_E_INVALID_ARG;
     enum clf_status st = clf_graph_check_call(g, out, "encoder");
@@ -810,7 +829,11 @@ enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g
                           (long long)i);
     /* the relative position bias's [heads, 2 seq - 1] middle columns */
     struct clf_tensor *pos_bias = NULL;
-    if (st == CLF_OK && enc->rel_bias && seq > enc->rel_max)
+    if (st == CLF_OK && enc->rel_bias && sq->cu)
+        st = clf_fail(g->ctx, CLF_E_UNSUPPORTED,
+                      "encoder: ragged batches need exact f32 attention, without a position "
+                      "bias or rotary positions");
+    else if (st == CLF_OK && enc->rel_bias && seq > enc->rel_max)
         st = clf_fail(g->ctx, CLF_E_SHAPE,
                       "encoder: %lld tokens per sequence; the relative position bias covers %lld",
                       (long long)seq, (long long)enc->rel_max);
@@ -820,13 +843,42 @@ enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g
                             enc->rel_bias->offset + enc->rel_max - seq, &pos_bias);
     }
     for (int64_t i = 0; st == CLF_OK && i < enc->cfg.layers; i++)
-        st = layer_forward(enc, g, i, cur, batch, seq, key_padding, pos_bias, &cur);
+        st = layer_forward(enc, g, i, cur, batch, seq, sq, pos_bias, &cur);
     if (st == CLF_OK && enc->norm_w)
         st = clf_op_layernorm(g, cur, enc->norm_w, enc->norm_b, enc->cfg.eps, &cur);
     const int64_t os[3] = {batch, seq, d}, ost[3] = {seq * d, d, 1};
     if (st == CLF_OK)
         st = clf_graph_view(g, cur, 3, os, ost, cur->offset, out);
     return st;
+}
+
+enum clf_status clf_encoder_forward(struct clf_encoder *enc, struct clf_graph *g,
+                                    struct clf_tensor *x, struct clf_tensor *key_padding,
+                                    struct clf_tensor **out)
+{
+    const struct seqs sq = {key_padding, NULL, 0};
+    return forward(enc, g, x, &sq, out);
+}
+
+bool clf_encoder_can_ragged(const struct clf_encoder *enc)
+{
+    const struct clf_encoder_config *c = &enc->cfg;
+    return c->attn.sparsity == CLF_ATTN_EXACT && c->kv == CLF_KV_F32 && c->attn_p == CLF_P_F32 &&
+           !enc->rel_bias && !enc->modern && c->attn_impl != CLF_ATTN_GEMM &&
+           clf_attn_family(enc->ctx, CLF_ATTN_FUSED_BY_DEVICE) == CLF_ATTN_FUSED_CPU;
+}
+
+enum clf_status clf_encoder_forward_ragged(struct clf_encoder *enc, struct clf_graph *g,
+                                           struct clf_tensor *x, struct clf_tensor *offsets,
+                                           int64_t max_seq, struct clf_tensor **out)
+{
+    if (!enc)
+        return CLF_E_INVALID_ARG;
+    if (!offsets || !x || x->ndim != 3 || x->shape[0] != 1)
+        return clf_fail(g ? g->ctx : enc->ctx, CLF_E_INVALID_ARG,
+                        "encoder (ragged): x must be [1, tokens, d] with sequence offsets");
+    const struct seqs sq = {NULL, offsets, max_seq};
+    return forward(enc, g, x, &sq, out);
 }
 
 enum clf_status clf_encoder_calibrate(struct clf_encoder *enc, struct clf_tensor *x,

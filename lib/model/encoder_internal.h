@@ -48,6 +48,19 @@ struct clf_encoder {
     struct clf_tensor **calib;
 };
 
+/* The forward pass over a ragged batch: x [1, tokens, d] holds n sequences
+ * end to end, offsets i32 [n + 1] their first rows (and the end), max_seq
+ * the longest; every op but the attention runs over the packed tokens,
+ * the attention per sequence (clf_attention_params.seq_offsets). out: [1,
+ * tokens, d]. Needs clf_encoder_can_ragged. */
+enum clf_status clf_encoder_forward_ragged(struct clf_encoder *enc, struct clf_graph *g,
+                                           struct clf_tensor *x, struct clf_tensor *offsets,
+                                           int64_t max_seq, struct clf_tensor **out);
+/* True when enc's forward pass can run ragged: exact f32 attention on a
+ * CPU device's fused kernel, no relative position bias, no rotary
+ * positions. */
+bool clf_encoder_can_ragged(const struct clf_encoder *enc);
+
 /* Gives enc a relative position bias (see struct clf_encoder; it takes
  * table [heads, 2·max_len − 1] over, also on failure). The attention must
  * then be exact, f32 and dense (CLF_E_UNSUPPORTED at the forward pass
