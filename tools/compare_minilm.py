@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Compares clformer's speed on all-MiniLM-L6-v2 with sentence-transformers (PyTorch)
-and ONNX Runtime, in one run.
+"""Compares clformer's speed on all-MiniLM-L6-v2 with sentence-transformers (PyTorch),
+ONNX Runtime and OpenVINO, in one run.
 
 Embeds the sentences of `clformer bench model` (read from tools/bench_model.c,
 so that every side sees the same text) in batches of 1, 8 and 32 with
@@ -12,16 +12,19 @@ local torch.onnx export of the model's transformer (nothing downloaded),
 its BERT fusions applied by onnxruntime.transformers' optimizer as ONNX
 Runtime's BERT guide does (attention, LayerNorm and GELU fused), the same
 threads, the pooling and normalisation in numpy and timed with it; then
-runs `clformer bench model --speed --json` (the graph run plus reading the
-embeddings back; tokenisation excluded likewise) and prints all three in
-sentences per second with clformer's ratios. Also checks that clformer's
-embeddings (`clformer embed --npy`) and ONNX Runtime's of the batch of 32
-agree with PyTorch's.
+with OpenVINO on the same export before the fusions (its ONNX reader does
+not take ONNX Runtime's fused operators; f32 inference precision, the
+latency hint, the same threads); then runs `clformer bench model --speed
+--json` (the graph run plus reading the embeddings back; tokenisation
+excluded likewise) and prints them all in sentences per second with
+clformer's ratios. Also checks that clformer's embeddings (`clformer embed
+--npy`) and the peers' of the batch of 32 agree with PyTorch's.
 
 Then (unless --varied 0) the job the embedding engines are used for: 256
 generated sentences of 5-40 words (mixed lengths), texts in and vectors out
 with tokenising timed, in batches of 1, 8 and 32 sorted by length:
-sentence-transformers' encode, ONNX Runtime on the same sorted batches, and
+sentence-transformers' encode, ONNX Runtime and OpenVINO on the same sorted
+batches, and
 `clformer bench embed --file` (the library's clf_dp_embed_texts); the
 vectors of `clformer embed --file` are checked against PyTorch's too.
 
@@ -29,11 +32,12 @@ PyTorch and sentence-transformers come from the virtual environment that
 tools/make_reference.py makes (build-ref/venv: Debian's python3-torch plus
 pinned transformers and sentence-transformers); the script re-runs itself
 in it when that exists. Exits 77 (skipped) when they are unavailable. ONNX
-Runtime (and onnx, for the optimizer) are pip-installed into that venv at
-the first run; without them (no network) its columns are left out, said so.
+Runtime (and onnx, for the optimizer) and OpenVINO are pip-installed into
+that venv at the first run; without them (no network) their columns are
+left out, said so.
 
-With --rounds N (default 1) ONNX Runtime and clformer are timed N times
-in turn (ONNX Runtime, clformer, ONNX Runtime, ...; PyTorch once): on a
+With --rounds N (default 1) the peers and clformer are timed N times in
+turn (ONNX Runtime, OpenVINO, clformer, ONNX Runtime, ...; PyTorch once): on a
 shared machine whose speed drifts by tens of percent over minutes, the
 median of the N per-round ratios is the figure to quote; the columns give
 each engine's median over the rounds and the ratio's range.
@@ -130,6 +134,49 @@ def import_onnxruntime():
     os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
+def import_openvino():
+    """openvino, installing it into the venv once; None when that fails (its
+    columns are then left out)."""
+    try:
+        import openvino
+        return openvino
+    except ImportError:
+        pass
+    if (os.path.realpath(sys.prefix) != os.path.realpath(VENV)
+            or os.environ.get("COMPARE_MINILM_OV_INSTALLED")):
+        return None
+    print("compare_minilm: installing openvino into build-ref/venv", file=sys.stderr)
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
+                        "-q", "openvino", "numpy<2"])
+    if r.returncode != 0:
+        return None
+    os.environ["COMPARE_MINILM_OV_INSTALLED"] = "1"  # as for onnxruntime: a new process, once
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+
+def openvino_session(ov, onnx_path, threads):
+    """OpenVINO on the plain torch.onnx export (its reader takes ONNX; the
+    BERT-fused graph has ONNX Runtime's own operators): f32 inference, the
+    latency hint, `threads` threads; embed(feed) -> normalised mean-pooled
+    vectors."""
+    import numpy as np
+    core = ov.Core()
+    model = core.read_model(onnx_path)
+    comp = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": threads,
+                                              "PERFORMANCE_HINT": "LATENCY",
+                                              "INFERENCE_PRECISION_HINT": "f32"})
+    req = comp.create_infer_request()
+    names = [i.get_any_name() for i in comp.inputs]
+
+    def embed(feed):
+        h = req.infer([feed[n] for n in names])[comp.outputs[0]]
+        m = feed["attention_mask"][:, :, None].astype(np.float32)
+        p = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        return p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
+
+    return embed
+
+
 def time_batches(fn, inputs, runs):
     """{n: median ms of fn(inputs[n])} after a warm-up of 3 runs and 300 ms,
     and fn's result for the largest batch."""
@@ -148,12 +195,9 @@ def time_batches(fn, inputs, runs):
     return ms, out
 
 
-def onnx_session(ort, torch, model, sample, threads, tmp):
-    """ONNX Runtime on a torch.onnx export of model's transformer (sample: a
-    tokenised batch to trace with), BERT-fused: (embed(feed) -> normalised
-    mean-pooled vectors, a label)."""
-    import numpy as np
-
+def onnx_export(torch, model, sample, tmp):
+    """model's transformer exported by torch.onnx (sample: a tokenised batch
+    to trace with) into tmp: the file's path."""
     # the inputs the tokenizer gives (MPNet, RoBERTa's: no token types)
     names = tuple(n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample)
     bert = model[0].auto_model
@@ -173,6 +217,14 @@ def onnx_session(ort, torch, model, sample, threads, tmp):
     torch.onnx.export(Hidden(bert).eval(), tuple(sample[n] for n in names), path,
                       input_names=list(names), output_names=["hidden"], dynamic_axes=axes,
                       opset_version=14)
+    return path
+
+
+def onnx_session(ort, model, path, threads, tmp):
+    """ONNX Runtime on the export at path, BERT-fused by its optimizer:
+    (embed(feed) -> normalised mean-pooled vectors, a label)."""
+    import numpy as np
+    bert = model[0].auto_model
     label = "fp32, exported"
     try:
         from onnxruntime.transformers import optimizer
@@ -251,7 +303,7 @@ def main():
     ap.add_argument("--clformer", default=os.path.join(ROOT, "build", "tools", "clformer"))
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=1,
-                    help="time ONNX Runtime and clformer this many times in turn")
+                    help="time the peers and clformer this many times in turn")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--model-dir", default=None)
     ap.add_argument("--device", default=None)
@@ -283,29 +335,36 @@ def main():
     torch_sps = {n: n * 1e3 / torch_ms[n] for n in BATCHES}
     time.sleep(0.5)  # let PyTorch's OpenMP workers stop spinning
 
-    ort = import_onnxruntime()
-    ort_diff, ort_label, ort_embed = None, None, None
-    if ort is None:
-        print("compare_minilm: onnxruntime is not installed and could not be: its columns are "
-              "left out", file=sys.stderr)
-    else:
-        ort_tmp = tempfile.TemporaryDirectory()
+    # the peers on the same ONNX export: (name, label, embed(feed))
+    peers = []
+    ort, ov = import_onnxruntime(), import_openvino()
+    for name, mod in (("onnxruntime", ort), ("openvino", ov)):
+        if mod is None:
+            print(f"compare_minilm: {name} is not installed and could not be: its columns are "
+                  "left out", file=sys.stderr)
+    onnx_tmp = tempfile.TemporaryDirectory()
+    if ort or ov:
         with torch.inference_mode():
-            ort_embed, ort_label = onnx_session(ort, torch, model, features[max(BATCHES)],
-                                                a.threads, ort_tmp.name)
+            onnx_path = onnx_export(torch, model, features[max(BATCHES)], onnx_tmp.name)
+    if ort:
+        embed, label = onnx_session(ort, model, onnx_path, a.threads, onnx_tmp.name)
+        peers.append(("onnxruntime", f"onnxruntime {ort.__version__} ({label})", embed))
+    if ov:
+        peers.append(("openvino", f"openvino {ov.__version__} (f32, the plain export)",
+                      openvino_session(ov, onnx_path, a.threads)))
 
     cmd = [a.clformer, "bench", "model", "--speed", "--json", "--runs", str(a.runs),
            "--model", model_dir]
     if a.device:
         cmd += ["--device", a.device]
-    # per round: {n: ONNX Runtime's sentences/s}, {n: clformer's}
-    ort_rounds, our_rounds = [], []
+    # per round: {n: each peer's sentences/s}, {n: clformer's}
+    peer_rounds, peer_diff, our_rounds = {p[0]: [] for p in peers}, {}, []
+    feeds = {n: onnx_feed(features[n]) for n in BATCHES}
     for _ in range(max(1, a.rounds)):
-        if ort_embed:
-            ort_ms, ort_out = time_batches(ort_embed,
-                                           {n: onnx_feed(features[n]) for n in BATCHES}, a.runs)
-            ort_rounds.append({n: n * 1e3 / ort_ms[n] for n in BATCHES})
-            ort_diff = float(np.abs(ort_out - ref).max())
+        for name, _, embed in peers:
+            ms, out = time_batches(embed, feeds, a.runs)
+            peer_rounds[name].append({n: n * 1e3 / ms[n] for n in BATCHES})
+            peer_diff[name] = float(np.abs(out - ref).max())
             time.sleep(0.5)
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
@@ -333,25 +392,20 @@ def main():
 
     print(f"all-MiniLM-L6-v2, sentences of {seqs[max(BATCHES)]} tokens, median of {a.runs} "
           f"runs, {a.threads} threads for each; pytorch {torch.__version__}"
-          + (f", onnxruntime {ort.__version__} ({ort_label})" if ort_rounds else "")
+          + "".join(f", {label}" for _, label, _ in peers)
           + f"; clformer on {bench['device']} ({bench['platform']})"
           + (f"; {len(our_rounds)} rounds: medians" if len(our_rounds) > 1 else ""))
     sps = {n: median([r[n] for r in our_rounds]) for n in BATCHES}
-    # (title, value of batch n, format); ONNX Runtime's columns when it ran
     cols = [("pytorch sent/s", lambda n: torch_sps[n], ".1f")]
-    if ort_rounds:
-        cols.append(("onnxruntime sent/s", lambda n: median([r[n] for r in ort_rounds]), ".1f"))
-    cols += [("clformer sent/s", lambda n: sps[n], ".1f"),
-             ("clformer/pytorch", lambda n: sps[n] / torch_sps[n], ".2f")]
-    if ort_rounds:
-        cols.append(("clformer/onnxruntime", ratio_column(our_rounds, ort_rounds), "s"))
+    cols += peer_columns(peer_rounds, our_rounds, lambda n: sps[n])
+    cols.insert(len(cols) - len(peers), ("clformer/pytorch", lambda n: sps[n] / torch_sps[n],
+                                         ".2f"))
     print_table(cols)
     print(f"embeddings of the batch of {max(BATCHES)} against pytorch's: clformer max abs "
-          f"difference {diff:.2e}"
-          + (f", onnxruntime {ort_diff:.2e}" if ort_diff is not None else ""))
+          f"difference {diff:.2e}" + "".join(f", {k} {v:.2e}" for k, v in peer_diff.items()))
     vdiff = 0.0
     if a.varied > 0:
-        vdiff = varied_table(a, torch, model, ort_embed, model_dir)
+        vdiff = varied_table(a, torch, model, peers, model_dir)
         if vdiff is None:
             return 1
     return 0 if diff < 1e-4 and vdiff < 1e-4 else 1
@@ -367,6 +421,16 @@ def ratio_column(ours, peers):
     return cell
 
 
+def peer_columns(peer_rounds, our_rounds, ours):
+    """The table's columns after PyTorch's: each peer's sentences/s (median
+    over the rounds), clformer's (ours(n)), then clformer / each peer."""
+    cols = [(f"{k} sent/s", lambda n, r=r: median([x[n] for x in r]), ".1f")
+            for k, r in peer_rounds.items()]
+    cols.append(("clformer sent/s", ours, ".1f"))
+    cols += [(f"clformer/{k}", ratio_column(our_rounds, r), "s") for k, r in peer_rounds.items()]
+    return cols
+
+
 def print_table(cols):
     """cols: (title, value of batch n, format) for each column."""
     w = {t: max(len(t), 16) for t, _, _ in cols}
@@ -375,30 +439,32 @@ def print_table(cols):
         print(f"{n:>5}" + "".join(f" {v(n):>{w[t]}{f}}" for t, v, f in cols))
 
 
-def varied_table(a, torch, model, ort_embed, model_dir):
+def varied_table(a, torch, model, peers, model_dir):
     """The mixed-length job, texts in and vectors out (tokenising timed):
-    sentence-transformers' encode (sorts by length itself), ONNX Runtime on
-    batches sorted likewise, `clformer bench embed --file` (sorts by
-    tokens); prints sentences/s and returns clformer's largest difference
-    to PyTorch's vectors (`clformer embed --file --npy`), None on failure."""
+    sentence-transformers' encode (sorts by length itself), each peer
+    (ONNX Runtime, OpenVINO) on batches sorted likewise, `clformer bench
+    embed --file` (sorts by tokens), in turn for each round; prints
+    sentences/s and returns clformer's largest difference to PyTorch's
+    vectors (`clformer embed --file --npy`), None on failure."""
     import numpy as np
     texts = varied_texts(a.varied)
     runs = max(1, min(a.runs, 3))
     with torch.inference_mode():
         t_ms, t_out = sorted_passes(
             lambda b: model.encode(b, batch_size=len(b), convert_to_numpy=True), texts, runs)
-    ort_rounds, our_rounds = [], []  # {n: sentences/s} per round
+    peer_rounds, peer_diff, our_rounds = {p[0]: [] for p in peers}, {}, []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "texts.txt")
         with open(path, "w", encoding="utf-8") as f:
             f.write("\n".join(texts) + "\n")
         dev = ["--device", a.device] if a.device else []
         for _ in range(max(1, a.rounds)):
-            if ort_embed:
-                o_ms, o_out = sorted_passes(lambda b: ort_embed(onnx_feed(model.tokenize(b))),
-                                            texts, runs)
-                ort_rounds.append({n: len(texts) * 1e3 / o_ms[n] for n in BATCHES})
-            time.sleep(0.5)
+            for name, _, embed in peers:
+                ms, out = sorted_passes(lambda b, e=embed: e(onnx_feed(model.tokenize(b))),
+                                        texts, runs)
+                peer_rounds[name].append({n: len(texts) * 1e3 / ms[n] for n in BATCHES})
+                peer_diff[name] = float(np.abs(out - t_out).max())
+                time.sleep(0.5)
             res = subprocess.run([a.clformer, "bench", "embed", "--file", path, "--json",
                                   "--runs", str(runs), "--model", model_dir] + dev,
                                  capture_output=True, text=True)
@@ -420,16 +486,12 @@ def varied_table(a, torch, model, ort_embed, model_dir):
           "passes after one warm-up"
           + (f"; {len(our_rounds)} rounds: medians" if len(our_rounds) > 1 else ""))
     cols = [("pytorch sent/s", lambda n: len(texts) * 1e3 / t_ms[n], ".1f")]
-    if ort_rounds:
-        cols.append(("onnxruntime sent/s", lambda n: median([r[n] for r in ort_rounds]), ".1f"))
-    cols.append(("clformer sent/s", lambda n: median([r[n] for r in our_rounds]), ".1f"))
-    if ort_rounds:
-        cols.append(("clformer/onnxruntime", ratio_column(our_rounds, ort_rounds), "s"))
+    cols += peer_columns(peer_rounds, our_rounds,
+                         lambda n: median([r[n] for r in our_rounds]))
     print_table(cols)
     print(f"vectors against pytorch's: clformer max abs difference {vdiff:.2e}"
-          + (f", onnxruntime {float(np.abs(o_out - t_out).max()):.2e}" if ort_rounds else ""))
+          + "".join(f", {k} {v:.2e}" for k, v in peer_diff.items()))
     return vdiff
-
 
 if __name__ == "__main__":
     sys.exit(main())
