@@ -682,6 +682,20 @@ START_TEST(test_position_bias)
 }
 END_TEST
 
+/* Dense q, k [qs] and v [vs] tensors holding the host arrays. */
+static void upload_qkv(const int64_t *qs, const int64_t *vs, const float *q, const float *k,
+                       const float *v, struct clf_tensor **tq, struct clf_tensor **tk,
+                       struct clf_tensor **tv)
+{
+    struct clf_ctx *ctx = test_ctx();
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, tq));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, tk));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, vs, tv));
+    test_write_all(*tq, q);
+    test_write_all(*tk, k);
+    test_write_all(*tv, v);
+}
+
 /* Ragged batches (seq_offsets): n sequences packed end to end in the rows
  * of q, k, v and out (batch 1), lengths 5, 40, 1, 17 and 33 (more than one
  * query block, and a single row), causal or not, v's head_dim different.
@@ -708,13 +722,8 @@ START_TEST(test_ragged)
         float *v = test_random_floats((size_t)(H * T * DV), -1, 1);
         const int64_t qs[4] = {1, H, T, D}, vs[4] = {1, H, T, DV}, cs[1] = {N + 1};
         struct clf_tensor *tq, *tk, *tv, *tcu, *y = NULL;
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &tq));
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, qs, &tk));
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, vs, &tv));
+        upload_qkv(qs, vs, q, k, v, &tq, &tk, &tv);
         ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_I32, 1, cs, &tcu));
-        test_write_all(tq, q);
-        test_write_all(tk, k);
-        test_write_all(tv, v);
         ck_assert_ok(ctx, clf_tensor_write(tcu, cu, sizeof cu));
         struct clf_graph *g = NULL;
         ck_assert_ok(ctx, clf_graph_create(ctx, &g));
@@ -747,12 +756,7 @@ START_TEST(test_ragged)
                 }
         }
         struct clf_tensor *bq, *bk, *bv, *bpad, *by = NULL;
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ps, &bq));
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, ps, &bk));
-        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, pvs, &bv));
-        test_write_all(bq, pq);
-        test_write_all(bk, pk);
-        test_write_all(bv, pv);
+        upload_qkv(ps, pvs, pq, pk, pv, &bq, &bk, &bv);
         bpad = test_upload_pad(N, L, pad);
         struct clf_graph *pg = NULL;
         ck_assert_ok(ctx, clf_graph_create(ctx, &pg));

@@ -1101,6 +1101,19 @@ static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok)
     return ok;
 }
 
+/* The model set up, the reference texts and vectors read (n of them),
+ * and a one-rank BERT runner of the model on the test's device. */
+static struct clf_dp *reference_runner(char ***texts, float **ref, int *n)
+{
+    model_setup();
+    struct clf_ctx *ctx = test_ctx();
+    *n = read_reference(texts, ref);
+    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
+    struct clf_dp *dp = NULL;
+    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, model_dir(), NULL, &comm, &dp));
+    return dp;
+}
+
 /*
  * Texts in, vectors out (clf_dp_embed_texts) on one device: the reference
  * texts (and an empty one) in batches of at most 3 texts and 40 padded
@@ -1111,14 +1124,11 @@ static bool one_rank_gather(void *user, float *y, const size_t *counts, bool ok)
  */
 START_TEST(test_embed_texts)
 {
-    model_setup();
     struct clf_ctx *ctx = test_ctx();
     char **texts = NULL;
     float *ref = NULL;
-    const int n = read_reference(&texts, &ref);
-    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
-    struct clf_dp *dp = NULL;
-    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, model_dir(), NULL, &comm, &dp));
+    int n = 0;
+    struct clf_dp *dp = reference_runner(&texts, &ref, &n);
     struct clf_embed_params p = clf_embed_params_default();
     p.batch = 3;
     p.max_batch_tokens = 40;
@@ -1241,8 +1251,6 @@ START_TEST(test_embed_texts)
 }
 END_TEST
 
-/* The real folder's configuration (the full cases, against
- * sentence-transformers, are test/folders.py's), and the argument errors. */
 /*
  * Ragged batches (clf_dp_set_ragged): the reference texts in batches of 4
  * and 16 (padded, each mask row a run of tokens): bit for bit the padded
@@ -1251,14 +1259,11 @@ END_TEST
  */
 START_TEST(test_embed_ragged)
 {
-    model_setup();
     struct clf_ctx *ctx = test_ctx();
     char **texts = NULL;
     float *ref = NULL;
-    const int n = read_reference(&texts, &ref);
-    struct clf_dp_comm comm = {0, 1, one_rank_gather, NULL};
-    struct clf_dp *dp = NULL;
-    ck_assert_ok(ctx, clf_dp_create_bert_rank(ctx, model_dir(), NULL, &comm, &dp));
+    int n = 0;
+    struct clf_dp *dp = reference_runner(&texts, &ref, &n);
     float *rag = malloc((size_t)n * D * sizeof *rag), *pad = malloc((size_t)n * D * sizeof *pad);
     const int64_t batches[2] = {4, 16};
     for (int k = 0; k < 2; k++) {
@@ -1305,6 +1310,8 @@ START_TEST(test_embed_ragged)
 }
 END_TEST
 
+/* The real folder's configuration (the full cases, against
+ * sentence-transformers, are test/folders.py's), and the argument errors. */
 START_TEST(test_sentence_folder)
 {
     struct clf_sentence_folder *f = NULL;
