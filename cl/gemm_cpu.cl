@@ -185,7 +185,7 @@ __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, lo
     clf_gemm_cpu_pack(b, b_off, b_cs, b_rs, b_bs, n, k, bp, TN, true);
 }
 
-/* ROWS(X) expands X(0) ... X(TM-1); COLS(Y, i) expands Y(i, 0) ... Y(i, TN/VW-1). */
+/* CLF_ROWS(R, X) expands X(0) ... X(R-1); COLS(Y, i) expands Y(i, 0) ... Y(i, TN/VW-1). */
 #define CLF_R1(X) X(0)
 #define CLF_R2(X) CLF_R1(X) X(1)
 #define CLF_R3(X) CLF_R2(X) X(2)
@@ -204,7 +204,6 @@ __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, lo
 #define CLF_R16(X) CLF_R15(X) X(15)
 #define CLF_ROWS_(n, X) CLF_R##n(X)
 #define CLF_ROWS(n, X) CLF_ROWS_(n, X)
-#define ROWS(X) CLF_ROWS(TM, X)
 
 #if TN == VW
 #define COLS(Y, i) Y(i, 0)
@@ -219,8 +218,6 @@ __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, lo
 #endif
 #define NV (TN / VW)
 
-#define ACC_DECL(i, v) VEC acc##i##_##v = (VEC)(0.0f);
-#define ACC_DECL_ROW(i) COLS(ACC_DECL, i)
 #if BPREC == 1
 #define B_LOAD(i, v) VEC b##v = VLOAD_HALF(v, bk);
 #elif BPREC == 2 /* bf16 -> f32: the 16 bits on top of a zero low half */
@@ -228,15 +225,6 @@ __kernel void gemm_cpu_pack_b(__global const float *b, long b_off, long b_rs, lo
 #else
 #define B_LOAD(i, v) VEC b##v = VLOAD(v, bk);
 #endif
-#define ACC_FMA(i, v) acc##i##_##v = fma(a##i, b##v, acc##i##_##v);
-#define ACC_FMA_ROW(i)                                                                          \
-    {                                                                                           \
-        VEC a##i = (VEC)(ak[ao##i]);                                                            \
-        COLS(ACC_FMA, i)                                                                        \
-    }
-/* Offset of tile row i in the k-loop's A stream: i in a panel; the row
- * times a_rs when A is read in place (a whole tile: every row < m) */
-#define A_ROW_OFF(i) const long ao##i = a_direct ? (long)(i0 + (i)) * a_rs : (long)(i);
 
 /* clf_erf (common.cl) on VW lanes at once: the same bits as the scalar
  * function (the scalar epilogue of a GELU GEMM called clf_erf lane by
@@ -293,44 +281,39 @@ void clf_gemm_cpu_store(VEC acc, __global float *crow, int j, int n, float alpha
     }
 }
 
-#define ACC_STORE(i, v)                                                                         \
-    clf_gemm_cpu_store(acc##i##_##v, crow, j0 + (v) * VW, n, alpha, beta, bias, has_bias, act);
-#define ACC_STORE_ROW(i)                                                                        \
+/* A pass of R rows (a constant) of the tile, rows ib .. ib+R-1, over the
+ * whole k-loop: R x TN/VW vector accumulators, per depth step TN/VW
+ * vectors of the B panel (b0, the tile's) and one broadcast A value per
+ * row (row t at ro_t in the A stream ak: its offset in the panel, or the
+ * row times a_rs when A is read in place); then the epilogue as each row
+ * is stored. A whole tile is a pass of TM rows from i0. */
+#define A_ROW_OFF(t) const long ro##t = a_direct ? (long)(ib + (t)) * a_rs : (long)(ib - i0 + (t));
+#define ACC_DECL(t, v) VEC acc##t##_##v = (VEC)(0.0f);
+#define ACC_DECL_ROW(t) COLS(ACC_DECL, t)
+#define ACC_FMA(t, v) acc##t##_##v = fma(a##t, b##v, acc##t##_##v);
+#define ACC_FMA_ROW(t)                                                                          \
     {                                                                                           \
-        __global float *crow = cp + (long)(i0 + (i)) * c_rs;                                   \
-        COLS(ACC_STORE, i)                                                                      \
+        VEC a##t = (VEC)(rk[ro##t]);                                                            \
+        COLS(ACC_FMA, t)                                                                        \
     }
-
-/* A pass of R rows (a constant) of a tile's remainder, rows ib.. ib+R-1,
- * over the whole k-loop: as the full tile (the same fma order, the same
- * bits), with the A stream rk and the B panel b0 of the tile. */
-#define RA_OFF(t) const long ro##t = a_direct ? (long)(ib + (t)) * a_rs : (long)(ib - i0 + (t));
-#define RACC_DECL(t, v) VEC racc##t##_##v = (VEC)(0.0f);
-#define RACC_DECL_ROW(t) COLS(RACC_DECL, t)
-#define RACC_FMA(t, v) racc##t##_##v = fma(ra##t, b##v, racc##t##_##v);
-#define RACC_FMA_ROW(t)                                                                         \
+#define ACC_STORE(t, v)                                                                         \
+    clf_gemm_cpu_store(acc##t##_##v, crow, j0 + (v) * VW, n, alpha, beta, bias, has_bias, act);
+#define ACC_STORE_ROW(t)                                                                        \
     {                                                                                           \
-        VEC ra##t = (VEC)(rk[ro##t]);                                                           \
-        COLS(RACC_FMA, t)                                                                       \
-    }
-#define RACC_STORE(t, v)                                                                        \
-    clf_gemm_cpu_store(racc##t##_##v, crow, j0 + (v) * VW, n, alpha, beta, bias, has_bias, act);
-#define RACC_STORE_ROW(t)                                                                       \
-    {                                                                                           \
-        __global float *crow = cp + (long)(ib + (t)) * c_rs;                                   \
-        COLS(RACC_STORE, t)                                                                     \
+        __global float *crow = cp + (long)(ib + (t)) * c_rs;                                    \
+        COLS(ACC_STORE, t)                                                                      \
     }
 #define ROW_PASS(R)                                                                             \
     {                                                                                           \
-        CLF_ROWS(R, RA_OFF)                                                                     \
+        CLF_ROWS(R, A_ROW_OFF)                                                                  \
         __global const float *rk = ak;                                                          \
         __global const BPANEL *bk = b0;                                                         \
-        CLF_ROWS(R, RACC_DECL_ROW)                                                              \
+        CLF_ROWS(R, ACC_DECL_ROW)                                                               \
         for (int kk = 0; kk < k; kk++, rk += a_step, bk += TN) {                                \
             COLS(B_LOAD, 0)                                                                     \
-            CLF_ROWS(R, RACC_FMA_ROW)                                                           \
+            CLF_ROWS(R, ACC_FMA_ROW)                                                            \
         }                                                                                       \
-        CLF_ROWS(R, RACC_STORE_ROW)                                                             \
+        CLF_ROWS(R, ACC_STORE_ROW)                                                              \
     }
 
 /*
@@ -375,21 +358,13 @@ __kernel void gemm_cpu_tile(__global const float *a, long a_off, long a_rs, long
     if (has_bias)
         bias += bias_off;
 
-    if (i0 + TM > m) { /* the remainder rows */
-        int ib = i0;
-        for (; ib + 2 <= m; ib += 2)
-            ROW_PASS(2)
-        if (ib < m)
-            ROW_PASS(1)
+    int ib = i0;
+    if (i0 + TM <= m) { /* a whole tile */
+        ROW_PASS(TM)
         return;
     }
-
-    ROWS(A_ROW_OFF)
-    __global const BPANEL *bk = b0;
-    ROWS(ACC_DECL_ROW)
-    for (int kk = 0; kk < k; kk++, ak += a_step, bk += TN) {
-        COLS(B_LOAD, 0)
-        ROWS(ACC_FMA_ROW)
-    }
-    ROWS(ACC_STORE_ROW)
+    for (; ib + 2 <= m; ib += 2) /* the remainder rows */
+        ROW_PASS(2)
+    if (ib < m)
+        ROW_PASS(1)
 }
