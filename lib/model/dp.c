@@ -15,10 +15,9 @@
  * into its rows of the caller's output. A member keeps the graphs of the
  * shapes it ran last (struct dp_shape), so that sentences of varied
  * lengths, sorted and batched, find their shapes recorded from the second
- * pass on: a graph's first run after its recording costs more than a
- * replay (its memory is planned, its kernels' arguments set; measured
- * 6.9 against 5.1 ms at batch 1 on all-MiniLM-L6-v2, where 36 of every
- * 256 sentences started a new shape). The graph is the one a single
+ * pass on (a recording took 0.25-0.4 ms for all-MiniLM-L6-v2, where 36 of
+ * every 256 sentences started a new shape at batch 1 and 28 of 32 batches
+ * at batch 8). The graph is the one a single
  * device records for the same model (clf_encoder_forward; clf_bert_forward
  * then clf_op_mean_pool_normalize), so an item's result is one device's
  * wherever it runs, as long as no op mixes the items of a share: true of
@@ -46,7 +45,9 @@ struct dp_shape {
     int64_t count, seq;           /* items of its share, sequence length */
     bool padded;
     int64_t tokens;               /* a ragged BERT batch's tokens (0: run padded) */
-    struct clf_tensor *pack, *unpack, *offsets; /* ragged: clf_bert_forward_ragged's */
+    /* ragged: one i32 tensor [count + 1 + count·seq + tokens] (one write a
+     * run) and its views, clf_bert_forward_ragged's offsets, unpack, pack */
+    struct clf_tensor *index, *offsets, *unpack, *pack;
     struct clf_graph *g;          /* NULL: a free slot */
     struct clf_tensor *in;        /* x f32 [count, seq, d], or ids i32 [count, seq] */
     struct clf_tensor *pad;       /* key padding, or BERT's mask (1 = token), i32 [count, seq] */
@@ -148,9 +149,10 @@ static void drop_one(struct dp_member *m, struct dp_shape *s)
     clf_graph_destroy(s->g);
     clf_tensor_destroy(s->in);
     clf_tensor_destroy(s->pad);
-    clf_tensor_destroy(s->pack);
-    clf_tensor_destroy(s->unpack);
     clf_tensor_destroy(s->offsets);
+    clf_tensor_destroy(s->unpack);
+    clf_tensor_destroy(s->pack);
+    clf_tensor_destroy(s->index);
     if (m->last == s)
         m->last = NULL;
     *s = (struct dp_shape){0};
@@ -400,18 +402,22 @@ static enum clf_status record_pooling(struct clf_dp *dp, struct dp_member *m,
 static enum clf_status record(struct clf_dp *dp, struct dp_member *m, struct dp_shape *s,
                               int64_t count, int64_t seq, bool padded, int64_t tokens)
 {
-    const int64_t ps[2] = {count, seq}, xs[3] = {count, seq, dp->d}, ts[1] = {tokens},
-                  cs[1] = {count + 1};
+    const int64_t ps[2] = {count, seq}, xs[3] = {count, seq, dp->d};
     enum clf_status st = dp->bert ? clf_tensor_create(m->ctx, CLF_I32, 2, ps, &s->in)
                                   : clf_tensor_create(m->ctx, CLF_F32, 3, xs, &s->in);
     if (st == CLF_OK && padded)
         st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &s->pad);
-    if (st == CLF_OK && tokens)
-        st = clf_tensor_create(m->ctx, CLF_I32, 1, ts, &s->pack);
-    if (st == CLF_OK && tokens)
-        st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &s->unpack);
-    if (st == CLF_OK && tokens)
-        st = clf_tensor_create(m->ctx, CLF_I32, 1, cs, &s->offsets);
+    if (st == CLF_OK && tokens) { /* the layout ragged_form fills */
+        const int64_t is[1] = {count + 1 + count * seq + tokens}, cs[1] = {count + 1},
+                      ts[1] = {tokens}, one[1] = {1}, rs[2] = {seq, 1};
+        st = clf_tensor_create(m->ctx, CLF_I32, 1, is, &s->index);
+        if (st == CLF_OK)
+            st = clf_tensor_view(s->index, 1, cs, one, 0, &s->offsets);
+        if (st == CLF_OK)
+            st = clf_tensor_view(s->index, 2, ps, rs, count + 1, &s->unpack);
+        if (st == CLF_OK)
+            st = clf_tensor_view(s->index, 1, ts, one, count + 1 + count * seq, &s->pack);
+    }
     if (st == CLF_OK)
         st = clf_graph_create(m->ctx, &s->g);
     struct clf_tensor *h = NULL;
@@ -460,10 +466,11 @@ static enum clf_status shape_for(struct clf_dp *dp, struct dp_member *m, int64_t
 
 /* A BERT batch's ragged form, when it is to run so (not turned off, the
  * model and device able, more than one item, padding in it, each mask row
- * a run of tokens then padding and no row empty): its tokens, and the
- * arrays of clf_bert_forward_ragged (pack [tokens], unpack [count, seq],
- * offsets [count + 1]) in *arrays (one allocation; the caller frees it).
- * 0 otherwise, or when no memory is left for the arrays (it runs padded). */
+ * a run of tokens then padding and no row empty): its tokens, and in
+ * *arrays (the caller frees it) the arrays of clf_bert_forward_ragged end
+ * to end, as struct dp_shape's index holds them: offsets [count + 1],
+ * unpack [count, seq], pack [tokens]. 0 otherwise, or when no memory is
+ * left for the arrays (it runs padded). */
 static int64_t ragged_form(const struct clf_dp *dp, const struct dp_member *m,
                            const int32_t *mask, int64_t count, int64_t seq, int32_t **arrays)
 {
@@ -471,37 +478,37 @@ static int64_t ragged_form(const struct clf_dp *dp, const struct dp_member *m,
     if (!dp->bert || !mask || count < 2 || !dp->ragged || !clf_bert_can_ragged(m->bert) ||
         count * seq > INT32_MAX)
         return 0;
-    int64_t tokens = 0;
+    int32_t *a = malloc((size_t)(count + 1 + 2 * count * seq) * sizeof *a);
+    if (!a)
+        return 0;
+    int32_t *offsets = a, *unpack = a + count + 1, *pack = unpack + count * seq;
+    offsets[0] = 0;
     for (int64_t b = 0; b < count; b++) {
         const int32_t *r = mask + b * seq;
         int64_t len = 0;
         while (len < seq && r[len])
             len++;
-        for (int64_t j = len; j < seq; j++)
-            if (r[j])
-                return 0; /* a token after padding */
-        if (!len)
+        bool holes = len == 0; /* no row empty, no token after padding */
+        for (int64_t j = len; j < seq && !holes; j++)
+            holes = r[j] != 0;
+        if (holes) {
+            free(a);
             return 0;
-        tokens += len;
-    }
-    if (tokens == count * seq)
-        return 0;
-    int32_t *a = malloc((size_t)(tokens + count * seq + count + 1) * sizeof *a);
-    if (!a)
-        return 0;
-    int32_t *pack = a, *unpack = a + tokens, *offsets = unpack + count * seq;
-    offsets[0] = 0;
-    for (int64_t b = 0; b < count; b++) {
-        int64_t len = 0;
-        while (len < seq && mask[b * seq + len])
-            len++;
-        for (int64_t j = 0; j < seq; j++) {
-            unpack[b * seq + j] = j < len ? offsets[b] + (int32_t)j : 0;
-            if (j < len)
-                pack[offsets[b] + j] = (int32_t)(b * seq + j);
         }
         offsets[b + 1] = offsets[b] + (int32_t)len;
     }
+    const int64_t tokens = offsets[count];
+    if (tokens == count * seq) {
+        free(a);
+        return 0;
+    }
+    for (int64_t b = 0; b < count; b++)
+        for (int64_t j = 0; j < seq; j++) {
+            const bool token = offsets[b] + j < offsets[b + 1];
+            unpack[b * seq + j] = token ? offsets[b] + (int32_t)j : 0;
+            if (token)
+                pack[offsets[b] + j] = (int32_t)(b * seq + j);
+        }
     *arrays = a;
     return tokens;
 }
@@ -557,12 +564,8 @@ static enum clf_status run_items(struct clf_dp *dp, struct dp_member *m, const v
     if (st == CLF_OK && pad)
         st = clf_tensor_write(s->pad, pad, tokens * sizeof(int32_t));
     if (st == CLF_OK && packed)
-        st = clf_tensor_write(s->pack, arrays, (size_t)packed * sizeof *arrays);
-    if (st == CLF_OK && packed)
-        st = clf_tensor_write(s->unpack, arrays + packed, tokens * sizeof *arrays);
-    if (st == CLF_OK && packed)
-        st = clf_tensor_write(s->offsets, arrays + packed + tokens,
-                              (size_t)(count + 1) * sizeof *arrays);
+        st = clf_tensor_write(s->index, arrays,
+                              ((size_t)count + 1 + tokens + (size_t)packed) * sizeof *arrays);
     free(arrays);
     if (st == CLF_OK)
         st = clf_graph_run(s->g);
