@@ -32,9 +32,9 @@
 #include "../ops/rows.h"
 #include "../runtime/ctx.h"
 #include "../runtime/abi.h"
-#include "bert_ragged.h"
 #include "../runtime/env.h"
 #include "bert_config.h"
+#include "bert_ragged.h"
 #include "encoder_internal.h"
 #include "io.h"
 

@@ -634,10 +634,6 @@ static enum clf_status mha(struct clf_encoder *enc, struct clf_graph *g, int64_t
     const struct lin in = {svd ? l->svd_w : l->in_w, svd ? l->svd_b : l->in_b, l->qkv_q, l->qkv_s,
                            NULL, NULL, NULL};
     const struct lin out = {l->out_w, l->out_b, l->out_q, l->out_s, NULL, NULL, NULL};
-    if (sq->cu && (svd || quant || pos_bias || enc->modern || c->attn.sparsity != CLF_ATTN_EXACT))
-        return clf_fail(g->ctx, CLF_E_UNSUPPORTED,
-                        "encoder: ragged batches need exact f32 attention, without a position "
-                        "bias or rotary positions");
     if (pos_bias && (svd || quant || c->attn.sparsity != CLF_ATTN_EXACT))
         return clf_fail(g->ctx, CLF_E_UNSUPPORTED,
                         "encoder: this model's relative position bias needs exact f32 "
@@ -829,11 +825,7 @@ static enum clf_status forward(struct clf_encoder *enc, struct clf_graph *g,
                           (long long)i);
     /* the relative position bias's [heads, 2 seq - 1] middle columns */
     struct clf_tensor *pos_bias = NULL;
-    if (st == CLF_OK && enc->rel_bias && sq->cu)
-        st = clf_fail(g->ctx, CLF_E_UNSUPPORTED,
-                      "encoder: ragged batches need exact f32 attention, without a position "
-                      "bias or rotary positions");
-    else if (st == CLF_OK && enc->rel_bias && seq > enc->rel_max)
+    if (st == CLF_OK && enc->rel_bias && seq > enc->rel_max)
         st = clf_fail(g->ctx, CLF_E_SHAPE,
                       "encoder: %lld tokens per sequence; the relative position bias covers %lld",
                       (long long)seq, (long long)enc->rel_max);
@@ -874,9 +866,14 @@ enum clf_status clf_encoder_forward_ragged(struct clf_encoder *enc, struct clf_g
 {
     if (!enc)
         return CLF_E_INVALID_ARG;
+    struct clf_ctx *ctx = g ? g->ctx : enc->ctx;
     if (!offsets || !x || x->ndim != 3 || x->shape[0] != 1)
-        return clf_fail(g ? g->ctx : enc->ctx, CLF_E_INVALID_ARG,
+        return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "encoder (ragged): x must be [1, tokens, d] with sequence offsets");
+    if (!clf_encoder_can_ragged(enc)) /* what mha() would otherwise pass on */
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "encoder: ragged batches need exact f32 attention on a CPU device, "
+                        "without a position bias or rotary positions");
     const struct seqs sq = {NULL, offsets, max_seq};
     return forward(enc, g, x, &sq, out);
 }

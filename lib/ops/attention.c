@@ -94,7 +94,7 @@ static enum clf_status check_ragged(struct clf_graph *g, const struct clf_tensor
     if (st != CLF_OK)
         return st;
     if (cu->dtype != CLF_I32 || cu->ndim != 1 || cu->shape[0] < 2 ||
-        cu->shape[0] - 1 > INT32_MAX || (cu->shape[0] > 1 && cu->strides[0] != 1))
+        cu->shape[0] - 1 > INT32_MAX || cu->strides[0] != 1)
         return clf_fail(ctx, CLF_E_SHAPE,
                         "attention: seq_offsets must be i32 [n + 1], n >= 1, contiguous; got %s "
                         "%d-D [%lld]",
@@ -104,7 +104,7 @@ static enum clf_status check_ragged(struct clf_graph *g, const struct clf_tensor
                         "attention: with seq_offsets, q, k and v hold the packed rows: batch 1 "
                         "and the same rows for q and k (got batch %lld, %lld and %lld rows)",
                         (long long)q->shape[0], (long long)q->shape[2], (long long)k->shape[2]);
-    if (p->max_seq_len < 1 || p->max_seq_len > q->shape[2] || p->max_seq_len > INT32_MAX)
+    if (p->max_seq_len < 1 || p->max_seq_len > q->shape[2])
         return clf_fail(ctx, CLF_E_INVALID_ARG,
                         "attention: max_seq_len %lld with seq_offsets: must be 1 .. %lld (the "
                         "rows)",
