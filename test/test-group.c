@@ -1253,7 +1253,11 @@ END_TEST
 
 /* More shapes than a member keeps (64: lib/model/dp.c's DP_SHAPES): the
  * least recently run give way, and every shape, evicted and recorded
- * again or kept, still gives one device's bits. */
+ * again or kept, still gives one device's bits. The graph of seq 70, run
+ * last before the eviction, is looked for again after it, as far as
+ * addresses can tell: a graph recorded anew may take a freed graph's
+ * address, so evicting the wrong shape can go unseen here (flipping the
+ * LRU's comparison did); test_dp_shapes pins the keeping itself. */
 START_TEST(test_dp_shape_eviction)
 {
     struct clf_group *grp = shared_group(false);
@@ -1270,13 +1274,20 @@ START_TEST(test_dp_shape_eviction)
     ck_assert_ok(ctx0, clf_dp_create(grp, &c, path, 0, &dp));
     /* seq 1..70, then 1 (evicted: recorded again) and 70 (kept) */
     const int64_t seqs[] = {0, 1, 70};
+    struct clf_graph *g70 = NULL;
     for (int64_t k = 1; k <= 72; k++) {
         const int64_t seq = k <= 70 ? k : seqs[k - 70];
         const size_t n = (size_t)(seq * c.d_model);
-        int32_t *pad = NULL;
-        float *x = make_input(1, seq, c.d_model, false, &pad);
+        int32_t *none = NULL;
+        float *x = make_input(1, seq, c.d_model, false, &none);
         float *y = malloc(n * sizeof *y);
         ck_assert_ok(ctx0, clf_dp_forward(dp, x, 1, seq, NULL, y));
+        if (k == 70)
+            g70 = clf_dp_graph(dp, 0);
+        if (k == 71) /* g70 alive, so no other graph has its address */
+            ck_assert_msg(clf_dp_graph(dp, 0) != g70, "seq 70, run last, was evicted");
+        if (k == 72)
+            ck_assert_msg(clf_dp_graph(dp, 0) == g70, "seq 70 was recorded again");
         if (k % 10 == 0 || k > 70) {
             float *want = reference(ctx0, enc, x, 1, seq, NULL);
             ck_assert_msg(!memcmp(y, want, n * sizeof *y), "run %lld, seq %lld: not one device's",
@@ -1285,7 +1296,7 @@ START_TEST(test_dp_shape_eviction)
         }
         free(x), free(y);
     }
-    printf("72 runs of 70 shapes (64 kept at most): one device's bits\n");
+    printf("72 runs of 70 shapes, through evictions: one device's bits\n");
     clf_dp_destroy(dp);
     clf_encoder_destroy(enc);
     test_remove_dir(dir);

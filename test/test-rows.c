@@ -820,7 +820,10 @@ END_TEST
 
 enum { V = 11, D = 7 };
 
-/* A [V, D] table, stored transposed ([D, V] storage). */
+/* A [V, D] table in the layout given (TEST_TRANSPOSED: [D, V] storage).
+ * D = 7 is below every vector width: embedding_rows copies by its scalar
+ * tail here; its vector loop is checked bit for bit by test-bert's ragged
+ * batches (rows of 384). */
 static void make_table(struct test_input *t, enum test_layout layout)
 {
     int64_t shape[2] = {V, D};
