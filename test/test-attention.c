@@ -809,8 +809,8 @@ START_TEST(test_ragged)
 }
 END_TEST
 
-/* Ragged batches' refusals, and offsets out of range (clamped: the run
- * reads nothing outside the tensors). */
+/* Ragged batches' refusals, and offsets out of range: clamped into the
+ * rows, the same output as the offsets they clamp to. */
 START_TEST(test_ragged_errors)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -853,14 +853,26 @@ START_TEST(test_ragged_errors)
     if (clf_attn_family(ctx, CLF_ATTN_FUSED_BY_DEVICE) != CLF_ATTN_FUSED_CPU) {
         /* a device without the CPU kernel: refused as such */
         ck_assert_status(ctx, clf_op_attention(g, q, q, q, &p, &y), CLF_E_UNSUPPORTED);
-        p.max_seq_len = 0;
-    }
-    /* offsets past the rows, decreasing, negative: clamped */
-    const int32_t bad[3] = {-7, 400, 2};
-    ck_assert_ok(ctx, clf_tensor_write(cu, bad, sizeof bad));
-    if (p.max_seq_len) {
+    } else {
+        /* offsets negative, past the rows, decreasing: {-7, 400, 2} clamps to
+         * sequence 0 = rows 0-5 (cut to max_seq_len 6) and an empty sequence
+         * 1, as {0, 6, 6} gives them; rows 6-9 are written by neither */
+        const int32_t bad[3] = {-7, 400, 2}, good[3] = {0, 6, 6};
         ck_assert_ok(ctx, clf_op_attention(g, q, q, q, &p, &y));
-        ck_assert_ok(ctx, clf_graph_run(g));
+        float *out[2];
+        for (int r = 0; r < 2; r++) {
+            ck_assert_ok(ctx, clf_tensor_write(cu, r ? bad : good, sizeof bad));
+            test_poison(y);
+            ck_assert_ok(ctx, clf_graph_run(g));
+            out[r] = test_read_all(y);
+        }
+        for (int h = 0; h < 2; h++)
+            for (int i = 0; i < 6 * 8; i++) {
+                const float a = out[0][h * 80 + i], b = out[1][h * 80 + i];
+                ck_assert_msg(!memcmp(&a, &b, sizeof a) && !isnan(a),
+                              "head %d element %d: %g with clamped offsets, %g", h, i, b, a);
+            }
+        free(out[0]), free(out[1]);
     }
     clf_graph_destroy(g);
     struct clf_tensor *all[] = {q, qb, cu, cu2d, cuf, pad};
