@@ -58,6 +58,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "../lib/model/dp_internal.h"
 #include "../lib/runtime/fault.h"
 
 static char *cache_dir;
@@ -1252,12 +1253,13 @@ START_TEST(test_dp_shapes)
 END_TEST
 
 /* More shapes than a member keeps (64: lib/model/dp.c's DP_SHAPES): the
- * least recently run give way, and every shape, evicted and recorded
- * again or kept, still gives one device's bits. The graph of seq 70, run
- * last before the eviction, is looked for again after it, as far as
- * addresses can tell: a graph recorded anew may take a freed graph's
- * address, so evicting the wrong shape can go unseen here (flipping the
- * LRU's comparison did); test_dp_shapes pins the keeping itself. */
+ * least recently run give way. Seq 1..64 fill the slots; seq 1 runs
+ * again (kept: nothing recorded), so seq 65 must evict seq 2, the least
+ * recently run, and not seq 1; seq 1 is then still kept and seq 2 is
+ * recorded again. The member's recording count says which, where graph
+ * addresses could not (a graph recorded anew may take a freed graph's
+ * address). Every shape, evicted and recorded again or kept, still gives
+ * one device's bits. */
 START_TEST(test_dp_shape_eviction)
 {
     struct clf_group *grp = shared_group(false);
@@ -1272,31 +1274,34 @@ START_TEST(test_dp_shape_eviction)
     snprintf(path, sizeof path, "%s/w.safetensors", dir);
     ck_assert_ok(ctx0, clf_encoder_save(enc, path));
     ck_assert_ok(ctx0, clf_dp_create(grp, &c, path, 0, &dp));
-    /* seq 1..70, then 1 (evicted: recorded again) and 70 (kept) */
-    const int64_t seqs[] = {0, 1, 70};
-    struct clf_graph *g70 = NULL;
-    for (int64_t k = 1; k <= 72; k++) {
-        const int64_t seq = k <= 70 ? k : seqs[k - 70];
+    /* after seq 1..64: the sequence run next and the recordings after it */
+    const int64_t tail[][2] = {{1, 64}, {65, 65}, {1, 65}, {2, 66}, {65, 66}, {3, 67}};
+    const int n_tail = (int)(sizeof tail / sizeof tail[0]);
+    for (int k = 1; k <= 64 + n_tail; k++) {
+        const int64_t seq = k <= 64 ? k : tail[k - 65][0];
         const size_t n = (size_t)(seq * c.d_model);
         int32_t *none = NULL;
         float *x = make_input(1, seq, c.d_model, false, &none);
         float *y = malloc(n * sizeof *y);
         ck_assert_ok(ctx0, clf_dp_forward(dp, x, 1, seq, NULL, y));
-        if (k == 70)
-            g70 = clf_dp_graph(dp, 0);
-        if (k == 71) /* g70 alive, so no other graph has its address */
-            ck_assert_msg(clf_dp_graph(dp, 0) != g70, "seq 70, run last, was evicted");
-        if (k == 72)
-            ck_assert_msg(clf_dp_graph(dp, 0) == g70, "seq 70 was recorded again");
-        if (k % 10 == 0 || k > 70) {
+        const uint64_t want_rec = k <= 64 ? (uint64_t)k : (uint64_t)tail[k - 65][1];
+        ck_assert_msg(clf_dp_recorded(dp, 0) == want_rec,
+                      "run %d, seq %lld: %llu graphs recorded, want %llu (%s)", k,
+                      (long long)seq, (unsigned long long)clf_dp_recorded(dp, 0),
+                      (unsigned long long)want_rec,
+                      k <= 64 ? "each new shape once" : "the least recently run evicted");
+        if (k % 16 == 0 || k > 64) {
             float *want = reference(ctx0, enc, x, 1, seq, NULL);
-            ck_assert_msg(!memcmp(y, want, n * sizeof *y), "run %lld, seq %lld: not one device's",
-                          (long long)k, (long long)seq);
+            ck_assert_msg(!memcmp(y, want, n * sizeof *y), "run %d, seq %lld: not one device's",
+                          k, (long long)seq);
             free(want);
         }
         free(x), free(y);
     }
-    printf("72 runs of 70 shapes, through evictions: one device's bits\n");
+    ck_assert_uint_eq(clf_dp_recorded(NULL, 0), 0);
+    ck_assert_uint_eq(clf_dp_recorded(dp, clf_dp_members(dp)), 0);
+    printf("%d runs of 67 shapes, the least recently run evicted: one device's bits\n",
+           64 + n_tail);
     clf_dp_destroy(dp);
     clf_encoder_destroy(enc);
     test_remove_dir(dir);

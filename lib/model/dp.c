@@ -37,6 +37,7 @@
 #include "../runtime/abi.h"
 #include "../runtime/ctx.h"
 #include "bert_ragged.h"
+#include "dp_internal.h"
 #include "encoder_internal.h"
 #include "tokenizer.h"
 
@@ -73,6 +74,7 @@ struct dp_member {
     struct dp_shape shapes[DP_SHAPES];
     struct dp_shape *last;        /* the shape run last (clf_dp_graph), or NULL */
     uint64_t runs;                /* the member's graph runs so far (LRU's clock) */
+    uint64_t recorded;            /* graphs it recorded so far (clf_dp_recorded) */
     enum clf_status st;           /* the latest call's */
     /* BERT: the Dense layers' weights on this member (clf_dp_set_dense) */
     struct clf_tensor **dense_w, **dense_b; /* [n_dense]: [out, in], [out] or NULL */
@@ -364,6 +366,11 @@ struct clf_graph *clf_dp_graph(struct clf_dp *dp, int i)
     return dp && i >= 0 && i < dp->nlocal && dp->m[i].last ? dp->m[i].last->g : NULL;
 }
 
+uint64_t clf_dp_recorded(const struct clf_dp *dp, int i)
+{
+    return dp && i >= 0 && i < dp->nlocal ? dp->m[i].recorded : 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Running                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -420,6 +427,8 @@ static enum clf_status record(struct clf_dp *dp, struct dp_member *m, struct dp_
     }
     if (st == CLF_OK)
         st = clf_graph_create(m->ctx, &s->g);
+    if (st == CLF_OK)
+        m->recorded++;
     struct clf_tensor *h = NULL;
     if (st == CLF_OK && dp->bert && tokens)
         st = clf_bert_forward_ragged(m->bert, s->g, s->in, s->pad, s->pack, s->unpack,
