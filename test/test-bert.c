@@ -1122,6 +1122,59 @@ static struct clf_dp *reference_runner(char ***texts, float **ref, int *n)
  * test_reference_and_batch bounds batching); the token counts are the
  * tokenizer's; a text that is not UTF-8 fails the call, named by its index.
  */
+/* clf_dp_timings after one clf_dp_embed_texts of the n texts (ntok: their
+ * ids) from reset: a graph run per batch, each shape recorded once (none
+ * again on a second pass), every part of the time counted; then reset and
+ * the errors. */
+static void check_timings(struct clf_dp *dp, char **texts, const size_t *ntok, size_t n,
+                          const struct clf_embed_params *p)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_text_batches *tb = NULL;
+    int32_t **ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = calloc(ntok[i] ? ntok[i] : 1, sizeof **ids); /* the lengths make the batches */
+    ck_assert_ok(ctx, clf_text_batches_make(ctx, (const int32_t *const *)ids, ntok, n, p, &tb));
+    const uint64_t nb = clf_text_batches_count(tb);
+    clf_text_batches_destroy(tb);
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    struct clf_dp_timings t = {.size = sizeof t};
+    ck_assert_ok(ctx, clf_dp_timings(dp, &t));
+    ck_assert_uint_eq(t.size, sizeof t);
+    ck_assert_uint_eq(t.batches, nb);
+    ck_assert_msg(t.recorded >= 1 && t.recorded <= nb, "%llu graphs recorded for %llu batches",
+                  (unsigned long long)t.recorded, (unsigned long long)nb);
+    ck_assert_msg(t.text_ms > 0 && t.host_ms > 0 && t.record_ms > 0 && t.run_ms > 0,
+                  "texts %g, host %g, recording %g, runs %g ms", t.text_ms, t.host_ms,
+                  t.record_ms, t.run_ms);
+    ck_assert_uint_le(t.untimed, t.batches);
+    if (t.untimed < t.batches) /* some runs timed on the device */
+        ck_assert_msg(t.device_ms > 0, "device %g ms", t.device_ms);
+    const uint64_t recorded = t.recorded;
+    float *again = malloc(n * D * sizeof *again);
+    ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, (const char *const *)texts, n, p, again,
+                                         NULL, NULL));
+    free(again);
+    ck_assert_ok(ctx, clf_dp_timings(dp, &t));
+    ck_assert_uint_eq(t.batches, 2 * nb);
+    ck_assert_uint_eq(t.recorded, recorded); /* every shape kept */
+    printf("bert: %llu batches, %llu graphs recorded; a pass: texts %.2f ms, host %.2f ms, "
+           "runs %.2f ms (device %.2f ms, %llu untimed)\n",
+           (unsigned long long)nb, (unsigned long long)recorded, t.text_ms / 2, t.host_ms / 2,
+           t.run_ms / 2, t.device_ms / 2, (unsigned long long)t.untimed);
+    clf_dp_timings_reset(dp);
+    ck_assert_ok(ctx, clf_dp_timings(dp, &t));
+    ck_assert(t.batches == 0 && t.recorded == 0 && t.text_ms == 0 && t.host_ms == 0 &&
+              t.record_ms == 0 && t.run_ms == 0 && t.device_ms == 0 && t.untimed == 0);
+    struct clf_dp_timings unset = {0};
+    ck_assert_status(ctx, clf_dp_timings(dp, &unset), CLF_E_INVALID_ARG);
+    ck_assert_status(ctx, clf_dp_timings(dp, NULL), CLF_E_INVALID_ARG);
+    ck_assert_int_eq(clf_dp_timings(NULL, &t), CLF_E_INVALID_ARG);
+    clf_dp_timings_reset(NULL);
+}
+
 START_TEST(test_embed_texts)
 {
     struct clf_ctx *ctx = test_ctx();
@@ -1137,8 +1190,10 @@ START_TEST(test_embed_texts)
     bool *cut = calloc((size_t)n, sizeof *cut);
     for (int i = 0; i < n * D; i++)
         out[i] = NAN;
+    clf_dp_timings_reset(dp);
     ck_assert_ok(ctx, clf_dp_embed_texts(dp, tokenizer, (const char *const *)texts, (size_t)n,
                                          &p, out, ntok, cut));
+    check_timings(dp, texts, ntok, (size_t)n, &p);
     double worst = 0, worst_alone = 0;
     for (int i = 0; i < n; i++) {
         int32_t ids[512];

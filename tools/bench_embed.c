@@ -7,7 +7,10 @@
  * seed: the same everywhere). One pass embeds every text; the median of
  * --runs passes after one warm-up pass (kernel builds, tuning, weights'
  * packing) is reported, with the share of padding in the batches' ids
- * (which a batch run ragged, on CPU devices, does not compute).
+ * (which a batch run ragged, on CPU devices, does not compute), and where
+ * a timed pass's time went on average (clf_dp_timings): the texts' host
+ * work, the batches' host work, recordings, and the graph runs split into
+ * device time and the rest.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,12 +62,17 @@ static int one_size(struct clf_ctx *ctx, const struct bench_opts *o, struct clf_
     size_t *ntok = malloc(t->n * sizeof *ntok);
     double *ms = malloc((size_t)o->runs * sizeof *ms);
     enum clf_status st = out && ntok && ms ? CLF_OK : CLF_E_OUT_OF_MEMORY;
+    struct clf_dp_timings tm = {.size = sizeof tm};
     for (int r = -1; st == CLF_OK && r < o->runs; r++) { /* r = -1: the warm-up */
+        if (r == 0)
+            clf_dp_timings_reset(dp); /* the timed passes' alone */
         double t0 = cli_now_ms();
         st = clf_dp_embed_texts(dp, tok, (const char *const *)t->s, t->n, &p, out, ntok, NULL);
         if (r >= 0)
             ms[r] = cli_now_ms() - t0;
     }
+    if (st == CLF_OK)
+        st = clf_dp_timings(dp, &tm);
     int rc = CLI_OK;
     if (st != CLF_OK) {
         rc = cli_error("embed: %s", *clf_ctx_last_error(ctx) ? clf_ctx_last_error(ctx)
@@ -90,6 +98,8 @@ static int one_size(struct clf_ctx *ctx, const struct bench_opts *o, struct clf_
         double med = cli_median(ms, o->runs);
         double sps = (double)t->n * 1e3 / med, tps = (double)tokens * 1e3 / med;
         double pad = padded ? 1.0 - (double)tokens / (double)padded : 0;
+        /* where a pass's time went: its means over the timed passes */
+        const double per = 1.0 / o->runs, gaps = tm.run_ms - tm.device_ms;
         if (o->json) {
             cJSON *x = cJSON_CreateObject();
             cJSON_AddStringToObject(x, "op", "embed");
@@ -100,10 +110,26 @@ static int one_size(struct clf_ctx *ctx, const struct bench_opts *o, struct clf_
             cJSON_AddNumberToObject(x, "sentences_per_s", sps);
             cJSON_AddNumberToObject(x, "tokens_per_s", tps);
             cJSON_AddNumberToObject(x, "padding", pad);
+            cJSON_AddNumberToObject(x, "batches", (double)tm.batches * per);
+            cJSON_AddNumberToObject(x, "text_ms", tm.text_ms * per);
+            cJSON_AddNumberToObject(x, "host_ms", tm.host_ms * per);
+            cJSON_AddNumberToObject(x, "record_ms", tm.record_ms * per);
+            cJSON_AddNumberToObject(x, "run_ms", tm.run_ms * per);
+            if (!tm.untimed)
+                cJSON_AddNumberToObject(x, "device_ms", tm.device_ms * per);
             cJSON_AddItemToArray(arr, x);
         } else {
             printf("batch %2lld: %9.1f ms, %8.1f sentences/s, %9.0f tokens/s, padding %4.1f%%\n",
                    (long long)batch, med, sps, tps, 100 * pad);
+            printf("          a pass: %.0f batches; texts %.1f ms, batches' host work %.1f ms, "
+                   "recording %.1f ms, graph runs %.1f ms",
+                   (double)tm.batches * per, tm.text_ms * per, tm.host_ms * per,
+                   tm.record_ms * per, tm.run_ms * per);
+            if (tm.untimed)
+                printf(" (%.0f untimed)\n", (double)tm.untimed * per);
+            else
+                printf(" = device %.1f + launches and waits %.1f ms\n", tm.device_ms * per,
+                       gaps * per);
         }
     }
     free(out);

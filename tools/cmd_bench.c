@@ -760,7 +760,8 @@ static void help(void)
            "             most 1, 8 and 32 texts: sentences/s, tokens/s and the batches'\n"
            "             padding (not computed where a batch runs ragged: exact attention\n"
            "             on a CPU device), over 256 generated sentences of 5-40 words or\n"
-           "             --file's lines\n"
+           "             --file's lines; and where a pass went: the texts' and the\n"
+           "             batches' host work, recordings, graph runs, their device time\n"
            "             (default --runs 3 passes over all texts, after one warm-up pass)\n");
     printf("  scale      a 6-layer encoder (d_model 384, 12 heads, d_ff 1536, seq 128, batch\n"
            "             8) on 1, 2 and 4 devices, data and tensor parallel: time, efficiency\n"

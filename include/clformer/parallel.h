@@ -488,6 +488,43 @@ CLF_API struct clf_encoder *clf_dp_encoder(struct clf_dp *dp, int i);
  *  them. */
 CLF_API struct clf_graph *clf_dp_graph(struct clf_dp *dp, int i);
 
+/**
+ * Where a runner's time went, summed since its creation or the latest
+ * clf_dp_timings_reset, over its replicas (replicas run side by side, so
+ * their sums may exceed the wall time). Filled by clf_dp_timings: set size
+ * to sizeof(struct clf_dp_timings) first (the library fills the fields that
+ * fit and zeroes those it does not know).
+ */
+struct clf_dp_timings {
+    size_t size;          /**< set by the caller: sizeof(struct clf_dp_timings) */
+    uint64_t batches;     /**< graph runs (a replica's share of a call, or one BERT batch) */
+    uint64_t recorded;    /**< graphs recorded: shapes run without a kept graph */
+    /** clf_dp_embed_texts' own host work: tokenising, batching, putting
+     *  the vectors back in the texts' order */
+    double text_ms;
+    /** recording graphs for new shapes (ops recorded, memory checked) */
+    double record_ms;
+    /** each batch's host work around its graph run: a ragged batch's
+     *  index arrays, writing ids, mask or x, reading the output back */
+    double host_ms;
+    /** clf_graph_run's wall time: the device work, the gaps between its
+     *  launches and the wait for the last (a new graph's first run also
+     *  plans, tunes and packs weights) */
+    double run_ms;
+    /** the device time of the runs' nodes (the durations of their
+     *  commands, summed; run_ms minus it is launch and wait overhead) */
+    double device_ms;
+    /** graph runs without per-node times (profiling off, or a replayed
+     *  command buffer): their device time is not in device_ms */
+    uint64_t untimed;
+};
+
+/** Fills *out (see struct clf_dp_timings). CLF_E_INVALID_ARG for a NULL
+ *  dp or out, or an unset out->size. */
+CLF_API enum clf_status clf_dp_timings(const struct clf_dp *dp, struct clf_dp_timings *out);
+/** Sets a runner's timings back to zero (NULL: nothing). */
+CLF_API void clf_dp_timings_reset(struct clf_dp *dp);
+
 /** @} */
 
 #ifdef __cplusplus

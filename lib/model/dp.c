@@ -75,6 +75,7 @@ struct dp_member {
     struct dp_shape *last;        /* the shape run last (clf_dp_graph), or NULL */
     uint64_t runs;                /* the member's graph runs so far (LRU's clock) */
     uint64_t recorded;            /* graphs it recorded so far (clf_dp_recorded) */
+    struct clf_dp_timings t;      /* its share of clf_dp_timings (text_ms unused) */
     enum clf_status st;           /* the latest call's */
     /* BERT: the Dense layers' weights on this member (clf_dp_set_dense) */
     struct clf_tensor **dense_w, **dense_b; /* [n_dense]: [out, in], [out] or NULL */
@@ -106,6 +107,7 @@ struct clf_dp {
     bool pool_normalize;
     int64_t pool_skip;            /* leading tokens left out (clf_dp_set_pooling_skip) */
     bool ragged;                  /* BERT: ragged batches where they apply (clf_dp_set_ragged) */
+    double text_ms;               /* clf_dp_embed_texts' host work (clf_dp_timings) */
     /* Dense layers after the pooling (clf_dp_set_dense) */
     size_t n_dense;
     enum clf_act *dense_act;      /* [n_dense] */
@@ -371,6 +373,35 @@ uint64_t clf_dp_recorded(const struct clf_dp *dp, int i)
     return dp && i >= 0 && i < dp->nlocal ? dp->m[i].recorded : 0;
 }
 
+enum clf_status clf_dp_timings(const struct clf_dp *dp, struct clf_dp_timings *out)
+{
+    if (!dp)
+        return CLF_E_INVALID_ARG;
+    if (!out)
+        return clf_fail(dp->m[0].ctx, CLF_E_INVALID_ARG, "clf_dp_timings: NULL output");
+    struct clf_dp_timings t = {.size = sizeof t, .text_ms = dp->text_ms};
+    for (int i = 0; i < dp->nlocal; i++) {
+        const struct clf_dp_timings *mt = &dp->m[i].t;
+        t.batches += mt->batches;
+        t.recorded += mt->recorded;
+        t.record_ms += mt->record_ms;
+        t.host_ms += mt->host_ms;
+        t.run_ms += mt->run_ms;
+        t.device_ms += mt->device_ms;
+        t.untimed += mt->untimed;
+    }
+    return clf_abi_export(dp->m[0].ctx, "clf_dp_timings", out, &t, sizeof t);
+}
+
+void clf_dp_timings_reset(struct clf_dp *dp)
+{
+    if (!dp)
+        return;
+    dp->text_ms = 0;
+    for (int i = 0; i < dp->nlocal; i++)
+        dp->m[i].t = (struct clf_dp_timings){0};
+}
+
 /* ------------------------------------------------------------------------ */
 /* Running                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -428,7 +459,7 @@ static enum clf_status record(struct clf_dp *dp, struct dp_member *m, struct dp_
     if (st == CLF_OK)
         st = clf_graph_create(m->ctx, &s->g);
     if (st == CLF_OK)
-        m->recorded++;
+        m->recorded++, m->t.recorded++;
     struct clf_tensor *h = NULL;
     if (st == CLF_OK && dp->bert && tokens)
         st = clf_bert_forward_ragged(m->bert, s->g, s->in, s->pad, s->pack, s->unpack,
@@ -470,7 +501,10 @@ static enum clf_status shape_for(struct clf_dp *dp, struct dp_member *m, int64_t
     }
     drop_one(m, lru);
     *out = lru;
-    return record(dp, m, lru, count, seq, padded, tokens);
+    const double t0 = clf_now_ms();
+    enum clf_status st = record(dp, m, lru, count, seq, padded, tokens);
+    m->t.record_ms += clf_now_ms() - t0;
+    return st;
 }
 
 /* A BERT batch's ragged form, when it is to run so (not turned off, the
@@ -550,6 +584,21 @@ static void keep_within_budget(struct dp_member *m, struct dp_shape *s)
     }
 }
 
+/* The device time of g's latest run into m's timings: its nodes' command
+ * durations summed, or one untimed run (no profiling, or a replay). */
+static void add_device_time(struct dp_member *m, const struct clf_graph *g)
+{
+    double ms = 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        if (!g->nodes[i].timed) {
+            m->t.untimed++;
+            return;
+        }
+        ms += g->nodes[i].time_ms;
+    }
+    m->t.device_ms += ms;
+}
+
 /* Runs count items of seq tokens on member m: in (x [count, seq, d] f32,
  * or ids [count, seq] i32) and pad ([count, seq] i32, or NULL) through
  * its graph for that shape (kept, or recorded now), the output into out
@@ -559,6 +608,7 @@ static enum clf_status run_items(struct clf_dp *dp, struct dp_member *m, const v
 {
     struct dp_shape *s = NULL;
     int32_t *arrays = NULL;
+    double t0 = clf_now_ms(), record_before = m->t.record_ms;
     const int64_t packed = ragged_form(dp, m, pad, count, seq, &arrays);
     enum clf_status st = shape_for(dp, m, count, seq, pad != NULL, packed, &s);
     if (st != CLF_OK) {
@@ -576,10 +626,19 @@ static enum clf_status run_items(struct clf_dp *dp, struct dp_member *m, const v
         st = clf_tensor_write(s->index, arrays,
                               ((size_t)count + 1 + tokens + (size_t)packed) * sizeof *arrays);
     free(arrays);
-    if (st == CLF_OK)
+    /* the host work so far, less a recording (record_ms has it) */
+    m->t.host_ms += clf_now_ms() - t0 - (m->t.record_ms - record_before);
+    if (st == CLF_OK) {
+        t0 = clf_now_ms();
         st = clf_graph_run(s->g);
+        m->t.run_ms += clf_now_ms() - t0;
+        m->t.batches++;
+        add_device_time(m, s->g);
+    }
+    t0 = clf_now_ms();
     if (st == CLF_OK)
         st = clf_tensor_read(s->out, out, (size_t)count * item_floats(dp, seq) * sizeof(float));
+    m->t.host_ms += clf_now_ms() - t0;
     if (st == CLF_OK)
         keep_within_budget(m, s);
     return st;
@@ -773,6 +832,8 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
     enum clf_status ist = clf_abi_import(ctx, "clf_embed_params", p, &ep, sizeof ep);
     if (ist != CLF_OK)
         return ist;
+    const double t0 = clf_now_ms();
+    double run_ms = 0; /* clf_dp_embed's part, not the texts' */
     const size_t cap = (size_t)clf_tokenizer_max_ids(tok);
     int32_t **ids = calloc(n, sizeof *ids);
     size_t *len = calloc(n, sizeof *len);
@@ -811,8 +872,11 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
     struct clf_text_batches *bt = NULL;
     if (st == CLF_OK)
         st = clf_text_batches_make(ctx, (const int32_t *const *)ids, len, n, p, &bt);
-    if (st == CLF_OK)
+    if (st == CLF_OK) {
+        const double t1 = clf_now_ms();
         st = clf_dp_embed(dp, clf_text_batches_list(bt), clf_text_batches_count(bt), rows);
+        run_ms = clf_now_ms() - t1;
+    }
     if (dp->pool_skip != skip_before)
         clf_dp_set_pooling_skip(dp, skip_before);
     if (st == CLF_OK) { /* back to the texts' order */
@@ -828,6 +892,7 @@ enum clf_status clf_dp_embed_texts(struct clf_dp *dp, struct clf_tokenizer *tok,
     free(ids);
     free(len);
     free(rows);
+    dp->text_ms += clf_now_ms() - t0 - run_ms;
     return st;
 }
 
