@@ -20,6 +20,8 @@
  *   attn_pack_k       K into transposed key panels (attention_common.cl)
  *   attn_fused_cpu    online softmax, register tiles, no local memory
  *   attn_fused_group  online softmax, K/V tiles staged in local memory (GPUs)
+ *   attn_fused_subgroup  online softmax, one sub-group per query, lanes over
+ *                     keys then over dv (built only with subgroups)
  *   attn_softmax_*    the GEMM path's masked softmax over an n x n score
  *                     buffer (per row: one work-item, or one work-group)
  *
@@ -286,6 +288,110 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
     for (int dd = 0; dd < dv; dd++)
         orow[dd * o_str.s3] = l > 0.0f ? acc[dd] / l : 0.0f;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Fused attention, one sub-group per query (devices with subgroups)        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Built only where the device has subgroups (CLF_HAS_SUBGROUPS: the host
+ * sets it from cl_khr_subgroups or cl_intel_subgroups and never launches
+ * this kernel elsewhere; common.cl enables the extension). One sub-group
+ * of S lanes (S = get_sub_group_size(), whatever the compiler chose: 4 to
+ * 16 on Intel's CPU runtime, 32 on NVIDIA, 32 or 64 on AMD) computes one
+ * query at a time; no local memory, no barrier. Same arguments as
+ * attn_fused_group (kb: [batch][nk_pad] from attn_key_bias, nk_pad >=
+ * seq_k). Global size (G * L, heads, batch), local size (L, 1, 1): the
+ * sub-groups of the launch take queries qi = group * nsg + sg, then
+ * qi += G * nsg (nsg = get_num_sub_groups()), so the result does not
+ * depend on the host's guess of S (it sizes G so that each sub-group
+ * usually takes one query); every lane of a sub-group has the same qi, so
+ * the sub-group functions are reached by all of its lanes.
+ *
+ * Per query i (causal: keys j <= i only), keys in tiles of S, lane u
+ * holding key j = j0 + u of the tile:
+ *   t_u = c q_i . k_j (d fmas in dd order) + kb[b, j]; -inf past the tile's
+ *         keys (j >= kend)
+ *   m' = max(m, sub_group_reduce_max(t)); mu = m' (0 while every key so
+ *   far is masked, so that no -inf - -inf arises); alpha = 2^(m - mu);
+ *   p_u = 2^(t_u - mu);
+ *   l = fma(l, alpha, sub_group_reduce_add(p))  (the tile's sum, in the
+ *       order the device's reduction takes: at most (keys in tile - 1)
+ *       roundings per term, then one per later tile);
+ *   lanes over dv: lane u owns acc[r] = the sum for dd = u + r S
+ *   (r < ceil(dv / S)); acc[r] = alpha acc[r], then for each key jj of the
+ *   tile in order, acc[r] = fma(p_jj, v[j0 + jj, dd], acc[r]) with p_jj
+ *   from lane jj (sub_group_broadcast).
+ * out[i, dd] = acc / l, or 0 when l == 0 (every key masked).
+ *   d    q's and k's head_dim; dv v's and out's (both <= DMAX)
+ *   c    scale * log2(e)
+ */
+#if CLF_HAS_SUBGROUPS
+__kernel void attn_fused_subgroup(__global const float *q, long q_off, long4 q_str, /* [b,h,sq,d] */
+                                  __global const float *k, long k_off, long4 k_str, /* [b,h,sk,d] */
+                                  __global const float *v, long v_off, long4 v_str, /* [b,h,sk,dv] */
+                                  __global const float *kb, int nk_pad,
+                                  __global float *o, long o_off, long4 o_str,       /* [b,h,sq,dv] */
+                                  int sq, int sk, int d, int dv, float cl2, int causal)
+{
+    int S = (int)get_sub_group_size();
+    int u = (int)get_sub_group_local_id();
+    int nsg = (int)get_num_sub_groups();
+    int step = (int)get_num_groups(0) * nsg;
+    long h = (long)get_global_id(1), b = (long)get_global_id(2);
+    int nr = (dv + S - 1) / S; /* accumulators per lane */
+    __global const float *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
+    __global const float *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
+    __global const float *kbb = kb + b * nk_pad;
+
+    for (int qi = (int)get_group_id(0) * nsg + (int)get_sub_group_id(); qi < sq; qi += step) {
+        float qr[DMAX];  /* c q[qi, :d], the same in every lane */
+        float acc[DMAX]; /* acc[r]: output dd = u + r S */
+        __global const float *qrow = q + q_off + b * q_str.s0 + h * q_str.s1 + (long)qi * q_str.s2;
+        for (int dd = 0; dd < d; dd++)
+            qr[dd] = cl2 * qrow[dd * q_str.s3];
+        for (int r = 0; r < nr; r++)
+            acc[r] = 0.0f;
+        float m = -INFINITY, l = 0.0f;
+        int kend = causal ? min(sk, qi + 1) : sk;
+        for (int j0 = 0; j0 < kend; j0 += S) {
+            int j = j0 + u;
+            float t = -INFINITY;
+            if (j < kend) {
+                __global const float *kr = kh + (long)j * k_str.s2;
+                float s = 0.0f;
+                for (int dd = 0; dd < d; dd++)
+                    s = fma(qr[dd], kr[dd * k_str.s3], s);
+                t = s + kbb[j];
+            }
+            float mb = fmax(m, sub_group_reduce_max(t));
+            float mu = isinf(mb) ? 0.0f : mb;
+            float al = exp2(m - mu);
+            m = mb;
+            float p = exp2(t - mu);
+            l = fma(l, al, sub_group_reduce_add(p));
+            for (int r = 0; r < nr; r++)
+                acc[r] *= al;
+            int n = min(S, kend - j0);
+            for (int jj = 0; jj < n; jj++) {
+                float pj = sub_group_broadcast(p, (uint)jj);
+                __global const float *vr = vh + (long)(j0 + jj) * v_str.s2;
+                for (int r = 0; r < nr; r++) {
+                    int dd = u + r * S;
+                    if (dd < dv)
+                        acc[r] = fma(pj, vr[dd * v_str.s3], acc[r]);
+                }
+            }
+        }
+        __global float *orow = o + o_off + b * o_str.s0 + h * o_str.s1 + (long)qi * o_str.s2;
+        for (int r = 0; r < nr; r++) {
+            int dd = u + r * S;
+            if (dd < dv)
+                orow[dd * o_str.s3] = l > 0.0f ? acc[r] / l : 0.0f;
+        }
+    }
+}
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* GEMM path: masked softmax over the scores                                */

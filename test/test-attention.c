@@ -9,7 +9,9 @@
  * scores, dv only the number of outputs), the memory the fused
  * kernel uses, the AUTO choice remembered per device, bad arguments, and
  * the build options table of the attention programs against the defaults
- * their .cl files give, and a relative position bias (MPNet's: bias[h,
+ * their .cl files give, the sub-group kernel (attn_fused_subgroup: forced
+ * over the same cases where the device has subgroups, required on Intel's
+ * runtime, CLF_E_UNSUPPORTED elsewhere), and a relative position bias (MPNet's: bias[h,
  * j - i + sq - 1] added to the scaled scores) given as a view into a wider
  * table, on the GEMM path's two softmax families.
  * Every output is poisoned with NaN before the run; NaN never passes.
@@ -33,7 +35,10 @@
  *     factor exp(2u (M - s_j)) in natural units. exp2 is within 3 ulp
  *     (OpenCL 1.2 spec, section 7.4; 3 ulp <= 6u relative for normal results), once
  *     for the weight and once per later rescale, at most T = ceil(sk/4)
- *     rescales (one per key tile, every variant's tiles hold >= 4 keys):
+ *     rescales (one per key tile, the CPU and group kernels' tiles hold >= 4
+ *     keys; attn_fused_subgroup's tiles hold S keys, S the sub-group size the
+ *     device picks, not known here and not bounded below by the spec, so its
+ *     cases take T = sk, one tile per key):
  *     a factor (1 + 6u)^(T+1). Together, weight j is perturbed by a factor
  *     (1 + rho_j) with
  *       |rho_j| <= r_j = exp(D_j + 2u (M - s_j)) (1 + 6u)^(T+1) - 1.
@@ -44,7 +49,12 @@
  *       |sum_j (w~_j - w_j) v_j| <= E = sum_j w_j (r_j + R) |v_j| / (1 - R).
  *  3. Accumulation: the numerator and the sum each go through at most
  *     N = sk + T + 2 roundings per term (fma chain, rescale products, the
- *     GEMM path's normalisation), the final division one more:
+ *     GEMM path's normalisation), the final division one more. In
+ *     attn_fused_subgroup the numerator is an fma chain over the keys in
+ *     order with one rescale per tile (<= sk + T), and the sum adds each
+ *     tile's weights by sub_group_reduce_add in whatever order the device
+ *     takes (<= keys in the tile - 1 roundings per term), then
+ *     l = fma(l, alpha, tile sum), one rounding per tile (<= sk + T):
  *       gamma_N (A + E) for each of the two, u (A + E) for the division,
  *     with A = sum_j w_j |v_j[dd]| (computed by the reference).
  * With a position bias b (natural units), t_j = fl(fl(c q.k_j) + fl(fl(log2 e)
@@ -128,7 +138,9 @@ static bool masked(const struct acase *c, const struct data *x, int64_t b, int64
 static double check(const struct acase *c, const struct data *x, const float *out)
 {
     float scale = c->scale != 0 ? c->scale : (float)(1.0 / sqrt((double)c->d));
-    int64_t T = (c->sk + 3) / 4;
+    /* tiles of >= 4 keys, but the sub-group kernel's (of S keys, any S) */
+    bool sub = c->impl != CLF_ATTN_GEMM && c->variant == CLF_ATTN_FUSED_SUBGROUP;
+    int64_t T = sub ? c->sk : (c->sk + 3) / 4;
     double u = TEST_U32;
     double g_d = test_gamma((double)c->d + (x->pb ? 3 : 2));
     double g_n = test_gamma((double)(c->sk + T + 2)), g_3 = test_gamma(3);
@@ -361,6 +373,8 @@ static void run_case(struct acase c)
     ck_assert_msg(strstr(desc, want), "%s (wanted '%s')", desc, want);
     if (c.impl == CLF_ATTN_FUSED && c.variant == CLF_ATTN_FUSED_GROUP)
         ck_assert_msg(strstr(desc, "fused group"), "%s", desc);
+    if (c.impl == CLF_ATTN_FUSED && c.variant == CLF_ATTN_FUSED_SUBGROUP)
+        ck_assert_msg(strstr(desc, "fused subgroup"), "%s", desc);
     ck_assert_msg(!strstr(desc, "position-biased") == !c.pbias, "%s", desc);
     if (c.impl == CLF_ATTN_GEMM && c.variant == CLF_ATTN_FUSED_GROUP)
         ck_assert_msg(strstr(desc, "group softmax"), "%s", desc);
@@ -429,6 +443,104 @@ START_TEST(test_group_sizes)
             c.variant = CLF_ATTN_FUSED_GROUP;
             run_case(c);
         }
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* The sub-group kernel (attn_fused_subgroup)                               */
+/* ------------------------------------------------------------------------ */
+
+/* Whether the device has subgroups; on Intel's runtime, which has them,
+ * a failure when it says it has not (the sub-group cases must run there,
+ * not be skipped). Without: forcing the SUBGROUP family is CLF_E_UNSUPPORTED
+ * at record time, and nothing is recorded. */
+static bool subgroups_or_refused(void)
+{
+    struct clf_ctx *ctx = test_ctx();
+    struct clf_device_info info;
+    ck_assert_ok(ctx, clf_ctx_device_info(ctx, &info));
+    if (strstr(info.platform_name, "Intel(R) OpenCL"))
+        ck_assert_msg(info.subgroups, "Intel's runtime reports no subgroups");
+    if (info.subgroups)
+        return true;
+    int64_t shape[4] = {1, 2, 5, 8};
+    struct clf_tensor *q = NULL, *y = NULL;
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, shape, &q));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    struct clf_attention_params p = clf_attention_params_default();
+    for (int impl = CLF_ATTN_AUTO; impl <= CLF_ATTN_GEMM; impl++) {
+        p.impl = (enum clf_attention_impl)impl;
+        ck_assert_status(ctx, clf_attention_record(g, q, q, q, &p, CLF_ATTN_FUSED_SUBGROUP, &y),
+                         CLF_E_UNSUPPORTED);
+    }
+    ck_assert_int_eq(clf_graph_node_count(g), 0);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(q);
+    printf("no subgroups on %s: the sub-group kernel refused (CLF_E_UNSUPPORTED)\n", info.name);
+    return false;
+}
+
+/* The sub-group kernel forced, against the double reference: the size
+ * sweep (head_dim 1 to 256, seq_q != seq_k both ways, causal and not); the
+ * masks (key padding with whole batch entries padded, query 0 seeing no
+ * key, seq_q > seq_k causal, a sharp scale); strided views (q/k/v of one
+ * projection, v and out with a strided head_dim, out overwriting q); dv !=
+ * d; long sequences (sampled rows); the GEMM path with the SUBGROUP family
+ * (its softmax per work-group). Every case's description must name the
+ * sub-group kernel (run_case), so it is known to have run. */
+START_TEST(test_subgroup)
+{
+    if (!subgroups_or_refused())
+        return;
+    const enum clf_attn_fused_variant SG = CLF_ATTN_FUSED_SUBGROUP;
+    sweep(CLF_ATTN_FUSED, SG);
+    for (int mode = 0; mode < 5; mode++) {
+        struct acase c = mk(3, 2, 37, 45, 64, CLF_ATTN_FUSED);
+        c.variant = SG;
+        switch (mode) {
+        case 0: c.pad = 1; break;
+        case 1: c.pad = 1, c.causal = true; break;
+        case 2: c.pad = 2, c.causal = true; break; /* query 0 sees nothing */
+        case 3: c.pad = 1, c.sq = 60, c.sk = 20, c.causal = true; break;
+        case 4: c.pad = 1, c.scale = 2.5f, c.d = 32; break;
+        }
+        run_case(c);
+    }
+    for (int l = LAYOUT_QKV; l <= LAYOUT_IN_PLACE; l++) {
+        struct acase c = mk(2, 3, 45, 45, 64, CLF_ATTN_FUSED);
+        if (l == LAYOUT_COLUMNS)
+            c.sq = 30, c.d = 24;
+        c.layout = (enum layout)l;
+        c.variant = SG;
+        c.causal = l != LAYOUT_COLUMNS;
+        c.pad = l == LAYOUT_QKV ? 1 : 0;
+        run_case(c);
+    }
+    static const int64_t dims[][2] = {{8, 32}, {32, 8}, {16, 64}, {5, 3}, {7, 33}, {256, 1},
+                                      {1, 256}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        struct acase c = mk(2, 2, 21, 30, dims[i][0], CLF_ATTN_FUSED);
+        c.dv = dims[i][1];
+        c.variant = SG;
+        c.causal = i % 2 == 0;
+        c.pad = i < 2 ? 1 : 2;
+        if (i == 3)
+            c.sq = 40, c.sk = 13, c.causal = true, c.pad = 1;
+        run_case(c);
+    }
+    struct acase c = mk(2, 3, 19, 19, 16, CLF_ATTN_FUSED);
+    c.dv = 24, c.layout = LAYOUT_QKV, c.variant = SG, c.causal = true, c.pad = 1;
+    run_case(c);
+    c = mk(1, 1, 1030, 1030, 64, CLF_ATTN_FUSED);
+    c.variant = SG, c.causal = true, c.row_step = 11;
+    run_case(c);
+    c = mk(1, 2, 5, 1030, 33, CLF_ATTN_FUSED);
+    c.variant = SG;
+    run_case(c);
+    c = mk(1, 2, 13, 100, 80, CLF_ATTN_GEMM);
+    c.variant = SG, c.causal = true;
+    run_case(c);
 }
 END_TEST
 
@@ -1157,5 +1269,10 @@ int main(void)
     tcase_add_test(tc, test_fused_memory);
     tcase_add_test(tc, test_auto_remembered);
     suite_add_tcase(s, tc);
+    /* a case of its own: CK_RUN_CASE=subgroup runs it alone */
+    TCase *ts = tcase_create("subgroup");
+    tcase_set_timeout(ts, 600);
+    tcase_add_test(ts, test_subgroup);
+    suite_add_tcase(s, ts);
     return test_run_suite(s);
 }

@@ -199,9 +199,14 @@ enum clf_status clf_attention_record(struct clf_graph *g, struct clf_tensor *q,
     if ((unsigned)p->impl > CLF_ATTN_GEMM)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "attention: unknown implementation %d",
                         (int)p->impl);
-    if (variant < CLF_ATTN_FUSED_BY_DEVICE || variant > CLF_ATTN_FUSED_GROUP)
+    if (variant < CLF_ATTN_FUSED_BY_DEVICE || variant > CLF_ATTN_FUSED_SUBGROUP)
         return clf_fail(ctx, CLF_E_INVALID_ARG, "attention: unknown fused variant %d",
                         (int)variant);
+    if (variant == CLF_ATTN_FUSED_SUBGROUP && !ctx->info.subgroups)
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "attention: the sub-group kernel needs cl_khr_subgroups or "
+                        "cl_intel_subgroups, which %s lacks",
+                        ctx->info.name);
     if (p->key_padding) {
         struct clf_tensor *m = p->key_padding;
         if ((st = clf_graph_check_input(g, m, "attention key_padding")) != CLF_OK)

@@ -34,8 +34,12 @@ enum clf_attn_fused_variant {
     CLF_ATTN_FUSED_BY_DEVICE = -1, /* CPU devices: CPU; others: GROUP */
     CLF_ATTN_FUSED_CPU = 0,        /* register tiles, no local memory (attn_fused_cpu);
                                       one work-item per softmax row */
-    CLF_ATTN_FUSED_GROUP = 1       /* K/V tiles in local memory (attn_fused_group);
+    CLF_ATTN_FUSED_GROUP = 1,      /* K/V tiles in local memory (attn_fused_group);
                                       one work-group per softmax row */
+    CLF_ATTN_FUSED_SUBGROUP = 2    /* one sub-group per query, no local memory
+                                      (attn_fused_subgroup); devices with subgroups only
+                                      (CLF_E_UNSUPPORTED elsewhere); the GEMM path's
+                                      softmax and the sparse variants as GROUP */
 };
 
 /*
@@ -75,6 +79,14 @@ struct clf_attn_cpu_config {
     int vw, qv, bk, dc;
 };
 const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx);
+
+/* Launch shape of attn_fused_subgroup for its kernel k: the local size
+ * *local (a multiple of the sub-group size the device reports for it, via
+ * clGetKernelSubGroupInfoKHR where the platform has it; else 64 capped by
+ * the device) and the queries one work-group covers per pass, *per_group
+ * (local / sub-group size; local when the size is unknown: the kernel
+ * loops over queries, so the guess only sizes the grid). */
+void clf_attn_subgroup_config(struct clf_ctx *ctx, cl_kernel k, size_t *local, int *per_group);
 
 /* Work-group shape of attn_fused_group: GQ queries (work-items) and GK keys
  * per local tile, K and V tiles of GK x DMAX floats each within the

@@ -5,6 +5,15 @@
 
 #include "attention.h"
 
+#include <CL/cl_ext.h> /* CL_KERNEL_MAX_SUB_GROUP_SIZE_FOR_NDRANGE_KHR (after cl.h's
+                          CL_TARGET_OPENCL_VERSION) */
+
+/* cl_khr_subgroups' clGetKernelSubGroupInfoKHR (the headers' own typedef is
+ * marked deprecated: the call is core in OpenCL 2.1, which the 1.2 headers
+ * of this build cannot name) */
+typedef cl_int(CL_API_CALL *sg_info_fn)(cl_kernel, cl_device_id, cl_uint, size_t, const void *,
+                                        size_t, void *, size_t *);
+
 const char *clf_attention_impl_str(enum clf_attention_impl impl)
 {
     switch (impl) {
@@ -34,6 +43,38 @@ static const struct clf_attn_cpu_config cpu_configs[] = {
 const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx)
 {
     return ctx->float_lanes >= 16 ? &cpu_configs[0] : &cpu_configs[1];
+}
+
+void clf_attn_subgroup_config(struct clf_ctx *ctx, cl_kernel k, size_t *local, int *per_group)
+{
+    size_t ls = 64, kwg = 0;
+    while (ls > 1 && ls > ctx->info.max_work_group_size)
+        ls /= 2;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg,
+                                 NULL) == CL_SUCCESS &&
+        kwg >= 1)
+        while (ls > 1 && ls > kwg)
+            ls /= 2;
+    /* the sub-group size the compiler chose for k at this local size
+     * (memcpy: ISO C has no cast from void * to a function pointer) */
+    size_t sgs = 0;
+    void *sym = clGetExtensionFunctionAddressForPlatform(ctx->platform,
+                                                         "clGetKernelSubGroupInfoKHR");
+    if (sym) {
+        sg_info_fn info;
+        memcpy(&info, &sym, sizeof sym);
+        size_t want[3] = {ls, 1, 1};
+        if (info(k, ctx->device, CL_KERNEL_MAX_SUB_GROUP_SIZE_FOR_NDRANGE_KHR, sizeof want, want,
+                 sizeof sgs, &sgs, NULL) != CL_SUCCESS)
+            sgs = 0;
+    }
+    if (sgs >= 1 && sgs <= ls) {
+        ls -= ls % sgs; /* whole sub-groups */
+        *per_group = (int)(ls / sgs);
+    } else {
+        *per_group = (int)ls; /* unknown: at most one query per work-item */
+    }
+    *local = ls;
 }
 
 void clf_attn_group_config(const struct clf_ctx *ctx, int dmax, int *gq, int *gk)

@@ -86,8 +86,11 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
                 snprintf(g[i], sizeof g[i], "native:%d", an->gc[i].config);
         }
         snprintf(s, left, " %sgemm (QK %s, PV %s, %s softmax%s)", how, g[0], g[1],
-                 an->variant == CLF_ATTN_FUSED_GROUP ? "group" : "row",
+                 an->variant != CLF_ATTN_FUSED_CPU ? "group" : "row",
                  an->gemm_flat ? "" : ", per batch");
+    } else if (an->variant == CLF_ATTN_FUSED_SUBGROUP) {
+        snprintf(s, left, " %sfused subgroup (a sub-group per query, d<=%d)", how,
+                 clf_attn_problem_dmax(p));
     } else if (an->variant == CLF_ATTN_FUSED_GROUP) {
         int gq, gk, dmax = clf_attn_problem_dmax(p);
         clf_attn_group_config(ctx, dmax, &gq, &gk);

@@ -12,7 +12,7 @@
 struct attn_node {
     struct clf_attn_problem prob;
     enum clf_attention_impl requested;
-    enum clf_attn_fused_variant variant; /* resolved: CPU or GROUP */
+    enum clf_attn_fused_variant variant; /* resolved: CPU, GROUP or SUBGROUP */
     bool chosen;
     enum clf_attention_impl impl;        /* FUSED or GEMM once chosen */
     bool measured;                       /* chosen by the tuner (AUTO) */
@@ -45,6 +45,10 @@ enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node
 enum clf_status clf_attn_fused_group_enqueue(struct clf_ctx *ctx, struct attn_node *an,
                                              cl_uint n_wait, const cl_event *wait,
                                              cl_event *ev);
+/* attn_fused_subgroup after key bias (devices with subgroups only). */
+enum clf_status clf_attn_fused_subgroup_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                                cl_uint n_wait, const cl_event *wait,
+                                                cl_event *ev);
 
 /* The GEMM path's scores buffer [batch x heads, sq, sk] in *bytes;
  * CLF_E_OUT_OF_MEMORY, giving the sizes, when the device cannot allocate it

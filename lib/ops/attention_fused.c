@@ -6,7 +6,10 @@
  * into transposed panels by attn_pack_k: O(n d) scratch; when every head
  * has one query block, by the work-item itself, with no pack launch) and
  * masks padded keys from the mask itself; on other devices
- * attn_fused_group stages K/V tiles in local memory.
+ * attn_fused_group stages K/V tiles in local memory, and, where the device
+ * has subgroups, attn_fused_subgroup runs a query per sub-group (lanes over
+ * keys, then over dv) with no local memory (chosen by measurement:
+ * attention_tune.c).
  */
 #include <math.h>
 
@@ -80,11 +83,14 @@ enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node
     return st;
 }
 
-enum clf_status clf_attn_fused_group_enqueue(struct clf_ctx *ctx, struct attn_node *an,
-                                             cl_uint n_wait, const cl_event *wait,
-                                             cl_event *ev)
+/* attn_fused_group or attn_fused_subgroup (sub: the latter), which share
+ * their arguments, after the key bias kb [batch][nk_pad] (nk_pad: seq_k
+ * rounded up to the group kernel's GK) made by attn_key_bias. */
+static enum clf_status fused_gpu_enqueue(struct clf_ctx *ctx, struct attn_node *an, bool sub,
+                                         cl_uint n_wait, const cl_event *wait, cl_event *ev)
 {
     const struct clf_attn_problem *p = &an->prob;
+    const char *name = sub ? "attn_fused_subgroup" : "attn_fused_group";
     char buf[CLF_ATTN_OPTIONS_LEN];
     int gq, gk;
     const char *opts = fused_options(ctx, p, buf, &gq, &gk);
@@ -99,7 +105,7 @@ enum clf_status clf_attn_fused_group_enqueue(struct clf_ctx *ctx, struct attn_no
     if (st != CLF_OK)
         return st;
     cl_kernel k = NULL;
-    st = clf_kernel_get(ctx, "attention", opts, "attn_fused_group", &k);
+    st = clf_kernel_get(ctx, "attention", opts, name, &k);
     if (st == CLF_OK) {
         struct clf_targ qt = clf_targ_of(p->q), kt = clf_targ_of(p->k), vt = clf_targ_of(p->v),
                         ot = clf_targ_of(p->out);
@@ -112,16 +118,40 @@ enum clf_status clf_attn_fused_group_enqueue(struct clf_ctx *ctx, struct attn_no
                                         {sizeof sq, &sq},   {sizeof sk, &sk},
                                         {sizeof d, &d},     {sizeof dv, &dv},
                                         {sizeof cl2, &cl2}, {sizeof causal, &causal}};
-        st = clf_set_args(ctx, k, "attn_fused_group", args, CLF_NARGS(args));
+        st = clf_set_args(ctx, k, name, args, CLF_NARGS(args));
     }
     if (st == CLF_OK) {
-        size_t global[3] = {(size_t)(clf_ceil_div(p->sq, gq) * gq), (size_t)p->heads,
+        /* group: a work-item per query, GQ per group; subgroup: a sub-group
+         * per query, per_group of them per group of `local` work-items */
+        size_t local = (size_t)gq;
+        int per_group = gq;
+        if (sub)
+            clf_attn_subgroup_config(ctx, k, &local, &per_group);
+        size_t global[3] = {(size_t)clf_ceil_div(p->sq, per_group) * local, (size_t)p->heads,
                             (size_t)p->batch};
-        size_t local[3] = {(size_t)gq, 1, 1};
-        st = clf_launch(ctx, k, 3, global, local, 1, &ev_kb, ev, "attn_fused_group");
+        size_t lsz[3] = {local, 1, 1};
+        st = clf_launch(ctx, k, 3, global, lsz, 1, &ev_kb, ev, name);
     }
     if (st != CLF_OK)
         clFinish(ctx->queue);
     clf_release_event(&ev_kb);
     return st;
+}
+
+enum clf_status clf_attn_fused_group_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                             cl_uint n_wait, const cl_event *wait,
+                                             cl_event *ev)
+{
+    return fused_gpu_enqueue(ctx, an, false, n_wait, wait, ev);
+}
+
+enum clf_status clf_attn_fused_subgroup_enqueue(struct clf_ctx *ctx, struct attn_node *an,
+                                                cl_uint n_wait, const cl_event *wait,
+                                                cl_event *ev)
+{
+    if (!ctx->info.subgroups) /* the kernel is not even built there */
+        return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                        "attention: attn_fused_subgroup needs subgroups, which %s lacks",
+                        ctx->info.name);
+    return fused_gpu_enqueue(ctx, an, true, n_wait, wait, ev);
 }

@@ -84,13 +84,13 @@ static enum clf_status choose_gemm(struct clf_ctx *ctx, const struct clf_gemm_pr
 
 /* Launches the masked softmax over the scores after the wait list: one
  * work-item per row with the CPU kernel family, one work-group per row
- * with the GROUP family. */
+ * with the GROUP (and SUBGROUP) family. */
 static enum clf_status enqueue_softmax(struct clf_ctx *ctx, const struct attn_node *an,
                                        const char *opts, cl_mem kb, int nk_pad, cl_uint n_wait,
                                        const cl_event *wait, cl_event *ev)
 {
     const struct clf_attn_problem *p = &an->prob;
-    bool cpu = an->variant != CLF_ATTN_FUSED_GROUP;
+    bool cpu = an->variant == CLF_ATTN_FUSED_CPU; /* GROUP, SUBGROUP: per group */
     const char *name = cpu ? "attn_softmax_item" : "attn_softmax_group";
     cl_kernel k = NULL;
     enum clf_status st = clf_kernel_get(ctx, "attention", opts, name, &k);

@@ -23,5 +23,7 @@ enum clf_status clf_attn_exact_enqueue(struct clf_ctx *ctx, struct attn_node *an
         return clf_attn_gemm_path_enqueue(ctx, an, n_wait, wait, ev);
     if (an->variant == CLF_ATTN_FUSED_GROUP)
         return clf_attn_fused_group_enqueue(ctx, an, n_wait, wait, ev);
+    if (an->variant == CLF_ATTN_FUSED_SUBGROUP)
+        return clf_attn_fused_subgroup_enqueue(ctx, an, n_wait, wait, ev);
     return clf_attn_fused_cpu_enqueue(ctx, an, n_wait, wait, ev);
 }
