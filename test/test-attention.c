@@ -11,7 +11,8 @@
  * the build options table of the attention programs against the defaults
  * their .cl files give, the sub-group kernel (attn_fused_subgroup: forced
  * over the same cases where the device has subgroups, required on Intel's
- * runtime, CLF_E_UNSUPPORTED elsewhere), and a relative position bias (MPNet's: bias[h,
+ * runtime, CLF_E_UNSUPPORTED elsewhere; and as AUTO's third candidate on
+ * the GROUP family), and a relative position bias (MPNet's: bias[h,
  * j - i + sq - 1] added to the scaled scores) given as a view into a wider
  * table, on the GEMM path's two softmax families.
  * Every output is poisoned with NaN before the run; NaN never passes.
@@ -72,6 +73,7 @@
 
 #include "../lib/ops/attention.h" /* internal: forcing the fused kernel variant */
 #include "../lib/runtime/program.h" /* internal: the programs' source */
+#include "../lib/runtime/tune.h"    /* internal: the tuning records */
 #include "common.h"
 
 /* How q, k, v and out are laid out in device memory. */
@@ -138,8 +140,11 @@ static bool masked(const struct acase *c, const struct data *x, int64_t b, int64
 static double check(const struct acase *c, const struct data *x, const float *out)
 {
     float scale = c->scale != 0 ? c->scale : (float)(1.0 / sqrt((double)c->d));
-    /* tiles of >= 4 keys, but the sub-group kernel's (of S keys, any S) */
-    bool sub = c->impl != CLF_ATTN_GEMM && c->variant == CLF_ATTN_FUSED_SUBGROUP;
+    /* tiles of >= 4 keys, but the sub-group kernel's (of S keys, any S),
+     * which AUTO on the GROUP family may choose too */
+    bool sub = c->impl != CLF_ATTN_GEMM &&
+               (c->variant == CLF_ATTN_FUSED_SUBGROUP ||
+                (c->variant == CLF_ATTN_FUSED_GROUP && c->impl == CLF_ATTN_AUTO));
     int64_t T = sub ? c->sk : (c->sk + 3) / 4;
     double u = TEST_U32;
     double g_d = test_gamma((double)c->d + (x->pb ? 3 : 2));
@@ -541,6 +546,68 @@ START_TEST(test_subgroup)
     c = mk(1, 2, 13, 100, 80, CLF_ATTN_GEMM);
     c.variant = SG, c.causal = true;
     run_case(c);
+}
+END_TEST
+
+/* AUTO on the GROUP family of a device with subgroups measures three
+ * candidates (fused, fused-subgroup, gemm), keeps them in the record, runs
+ * the one it chose (named in the description) and a second context with the
+ * same cache directory reads the choice back. The cases with AUTO on GROUP
+ * then check the result against the reference on the shared context. */
+START_TEST(test_subgroup_auto)
+{
+    if (!subgroups_or_refused())
+        return;
+    char *dir = test_make_tmpdir("attn-sg-tune");
+    char first[256] = "";
+    for (int round = 0; round < 2; round++) {
+        struct clf_ctx_params cp = clf_ctx_params_default();
+        cp.cache_dir = dir;
+        cp.gemm_provider = CLF_GEMM_NATIVE;
+        cp.tune_mode = CLF_TUNE_FULL;
+        struct clf_ctx *ctx = NULL;
+        ck_assert_int_eq(clf_ctx_create(&cp, &ctx), CLF_OK);
+        int64_t shape[4] = {1, 2, 40, 16};
+        float q[2 * 40 * 16];
+        test_fill_uniform(q, 2 * 40 * 16, -1, 1);
+        struct clf_tensor *t = NULL, *y = NULL;
+        struct clf_graph *g = NULL;
+        ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 4, shape, &t));
+        ck_assert_ok(ctx, clf_tensor_write(t, q, sizeof q));
+        ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+        struct clf_attention_params p = clf_attention_params_default();
+        ck_assert_ok(ctx, clf_attention_record(g, t, t, t, &p, CLF_ATTN_FUSED_GROUP, &y));
+        ck_assert_ok(ctx, clf_graph_run(g));
+        char desc[256];
+        snprintf(desc, sizeof desc, "%s", test_node_info(g, 0).desc);
+        ck_assert_msg(strstr(desc, " auto: fused group ") || strstr(desc, " auto: fused subgroup ") ||
+                          strstr(desc, " auto: gemm "),
+                      "%s", desc);
+        const cJSON *rec = clf_tune_get(ctx, "attention", "q1-k1-d32-h1-c0");
+        ck_assert_ptr_nonnull(rec);
+        const cJSON *ms = cJSON_GetObjectItem(rec, "ms");
+        const char *names[3] = {"fused", "fused-subgroup", "gemm"};
+        for (int i = 0; i < 3; i++)
+            ck_assert_msg(cJSON_IsNumber(cJSON_GetObjectItem(ms, names[i])),
+                          "no time for %s in the record", names[i]);
+        if (round == 0)
+            snprintf(first, sizeof first, "%s", desc);
+        else
+            ck_assert_str_eq(desc, first);
+        struct clf_ctx_stats st;
+        ck_assert_ok(ctx, clf_ctx_stats(ctx, &st));
+        ck_assert_uint_eq(st.tuned, round == 0 ? 1 : 0);
+        clf_graph_destroy(g);
+        clf_tensor_destroy(t);
+        clf_ctx_destroy(ctx);
+    }
+    test_remove_dir(dir);
+    free(dir);
+    for (int causal = 0; causal < 2; causal++) {
+        struct acase c = mk(2, 2, 33, 47, 64, CLF_ATTN_AUTO);
+        c.variant = CLF_ATTN_FUSED_GROUP, c.causal = causal, c.pad = 1;
+        run_case(c);
+    }
 }
 END_TEST
 
@@ -1273,6 +1340,7 @@ int main(void)
     TCase *ts = tcase_create("subgroup");
     tcase_set_timeout(ts, 600);
     tcase_add_test(ts, test_subgroup);
+    tcase_add_test(ts, test_subgroup_auto);
     suite_add_tcase(s, ts);
     return test_run_suite(s);
 }

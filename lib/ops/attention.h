@@ -35,7 +35,9 @@ enum clf_attn_fused_variant {
     CLF_ATTN_FUSED_CPU = 0,        /* register tiles, no local memory (attn_fused_cpu);
                                       one work-item per softmax row */
     CLF_ATTN_FUSED_GROUP = 1,      /* K/V tiles in local memory (attn_fused_group);
-                                      one work-group per softmax row */
+                                      one work-group per softmax row. With AUTO on a
+                                      device with subgroups, the tuner also measures
+                                      attn_fused_subgroup (attention_tune.c) */
     CLF_ATTN_FUSED_SUBGROUP = 2    /* one sub-group per query, no local memory
                                       (attn_fused_subgroup); devices with subgroups only
                                       (CLF_E_UNSUPPORTED elsewhere); the GEMM path's
@@ -97,7 +99,8 @@ void clf_attn_group_config(const struct clf_ctx *ctx, int dmax, int *gq, int *gk
 int clf_attn_problem_dmax(const struct clf_attn_problem *p);
 
 /* The kernel family to run: `family`, or by the device when
- * CLF_ATTN_FUSED_BY_DEVICE (CPU devices: CPU; others: GROUP). */
+ * CLF_ATTN_FUSED_BY_DEVICE (CPU devices: CPU; others: GROUP, whose AUTO
+ * also measures SUBGROUP where the device has subgroups). */
 enum clf_attn_fused_variant clf_attn_family(const struct clf_ctx *ctx,
                                             enum clf_attn_fused_variant family);
 

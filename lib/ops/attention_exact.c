@@ -27,7 +27,7 @@ static enum clf_status enqueue_attention(struct clf_ctx *ctx, struct clf_node *n
     if (!an->chosen) {
         enum clf_status st = CLF_OK;
         if (an->requested == CLF_ATTN_AUTO) {
-            st = clf_attn_tune_choose(ctx, an, &an->impl);
+            st = clf_attn_tune_choose(ctx, an);
             an->measured = true;
         } else {
             an->impl = an->requested;

@@ -12,7 +12,8 @@
 struct attn_node {
     struct clf_attn_problem prob;
     enum clf_attention_impl requested;
-    enum clf_attn_fused_variant variant; /* resolved: CPU, GROUP or SUBGROUP */
+    enum clf_attn_fused_variant variant; /* resolved: CPU, GROUP or SUBGROUP (AUTO on GROUP
+                                            may choose SUBGROUP: attention_tune.c) */
     bool chosen;
     enum clf_attention_impl impl;        /* FUSED or GEMM once chosen */
     bool measured;                       /* chosen by the tuner (AUTO) */
@@ -62,9 +63,10 @@ enum clf_status clf_attn_gemm_path_enqueue(struct clf_ctx *ctx, struct attn_node
                                            cl_uint n_wait, const cl_event *wait, cl_event *ev);
 
 /* AUTO (attention_tune.c): the faster implementation for an's size class
- * on this device, measured once and kept as a tuning record. */
-enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an,
-                                     enum clf_attention_impl *out);
+ * on this device, measured once and kept as a tuning record, into an->impl
+ * (and an->variant: SUBGROUP when the sub-group kernel won for a GROUP
+ * node). */
+enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an);
 /* p's size class, e.g. "q4-k4-d64-h2-c0" (see attention_tune.c), into key. */
 void clf_attn_class_key(const struct clf_attn_problem *p, char *key, size_t size);
 /* The tuner's steps that choosing for an's class would measure, with

@@ -1,5 +1,8 @@
 /*
- * AUTO for exact attention: both implementations (fused, GEMM path) timed
+ * AUTO for exact attention: the implementations (fused, GEMM path; on the
+ * GROUP family of a device with subgroups also the sub-group fused kernel,
+ * recorded as "fused-subgroup": no device here showed it faster or slower
+ * than attn_fused_group, so it is measured, not assumed) timed
  * once per device and size class by the tuner of lib/runtime/tuner.h on
  * zero operands, the faster kept as a tuning record under family
  * "attention" (lib/runtime/tune.h); sizes whose n x n scores would be too
@@ -46,17 +49,45 @@ void clf_attn_class_key(const struct clf_attn_problem *p, char *key, size_t size
              clf_attn_dmax(p->d), vpart, hb, p->causal);
 }
 
-static const enum clf_attention_impl tune_impls[2] = {CLF_ATTN_FUSED, CLF_ATTN_GEMM};
+/* A choice of AUTO: an implementation and, for FUSED, the kernel family
+ * that runs it; name as kept in the record ("fused": the node's own
+ * family's fused kernel). */
+struct choice {
+    enum clf_attention_impl impl;
+    enum clf_attn_fused_variant variant;
+    const char *name;
+};
 
-/* One run of tune_impls[i] on the node `user` (clf_tuner's run). */
+/* The candidates for a node of family `variant` (resolved) into c[3]; their
+ * count. */
+static int candidates(const struct clf_ctx *ctx, enum clf_attn_fused_variant variant,
+                      struct choice *c)
+{
+    int n = 0;
+    c[n++] = (struct choice){CLF_ATTN_FUSED, variant, "fused"};
+    if (variant == CLF_ATTN_FUSED_GROUP && ctx->info.subgroups)
+        c[n++] = (struct choice){CLF_ATTN_FUSED, CLF_ATTN_FUSED_SUBGROUP, "fused-subgroup"};
+    c[n++] = (struct choice){CLF_ATTN_GEMM, variant, "gemm"};
+    return n;
+}
+
+/* The measuring node and its candidates (clf_tuner's user). */
+struct tune_state {
+    struct attn_node *an;
+    struct choice c[3];
+};
+
+/* One run of candidate i on the node (clf_tuner's run). */
 static enum clf_status tune_run(struct clf_ctx *ctx, void *user, int i, cl_event *ev)
 {
-    struct attn_node *an = user;
+    struct tune_state *ts = user;
+    struct attn_node *an = ts->an;
     /* fresh K and V contents, as when a projection feeds them on every run:
      * the GEMM path may not reuse K and V packed by an earlier run */
     an->prob.k->storage->version++;
     an->prob.v->storage->version++;
-    return clf_attn_exact_enqueue(ctx, an, tune_impls[i], 0, NULL, ev);
+    an->variant = ts->c[i].variant;
+    return clf_attn_exact_enqueue(ctx, an, ts->c[i].impl, 0, NULL, ev);
 }
 
 /* A dense [1, heads, rows, d] tensor of zeros. */
@@ -68,7 +99,7 @@ static enum clf_status zeros(struct clf_ctx *ctx, int64_t heads, int64_t rows, i
 }
 
 static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
-                               enum clf_attention_impl *best, cJSON **times)
+                               struct choice *best, cJSON **times)
 {
     const struct clf_attn_problem *p = &an->prob;
     double head_flops = 2.0 * (double)p->sq * (double)p->sk * (double)(p->d + p->dv);
@@ -89,17 +120,20 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
         st = zeros(ctx, heads, p->sk, p->dv, &t.prob.v);
     if (st == CLF_OK)
         st = zeros(ctx, heads, p->sq, p->dv, &t.prob.out);
-    const char *names[2] = {clf_attention_impl_str(tune_impls[0]),
-                            clf_attention_impl_str(tune_impls[1])};
+    struct tune_state ts = {&t, {{0}}};
+    int n = candidates(ctx, an->variant, ts.c);
+    const char *names[3];
+    for (int i = 0; i < n; i++)
+        names[i] = ts.c[i].name;
     char what[96];
     snprintf(what, sizeof what, "attention q%lld k%lld d%lld x%lld", (long long)p->sq,
              (long long)p->sk, (long long)p->d, (long long)(p->batch * p->heads));
-    const struct clf_tuner tuner = {what, 2, names, tune_run, &t};
+    const struct clf_tuner tuner = {what, n, names, tune_run, &ts};
     int i = 0;
     if (st == CLF_OK)
         st = clf_tuner_run(ctx, &tuner, &i, times);
     if (st == CLF_OK)
-        *best = tune_impls[i];
+        *best = ts.c[i];
     clf_attn_node_release(ctx, &t);
     clf_tensor_free(t.prob.q);
     clf_tensor_free(t.prob.k);
@@ -108,81 +142,96 @@ static enum clf_status measure(struct clf_ctx *ctx, const struct attn_node *an,
     return st;
 }
 
-/* An implementation's name as a choice: FUSED or GEMM (false for others). */
-static bool parse_impl(const char *s, enum clf_attention_impl *out)
+/* A choice's name, as kept, for a node of family `variant` (false for
+ * others): "fused" (the family's fused kernel), "gemm", "fused-subgroup"
+ * (the family's fused kernel where the node cannot run the sub-group one:
+ * a record kept by a GROUP-family node, read by a CPU-family one). */
+static bool parse_impl(const struct clf_ctx *ctx, enum clf_attn_fused_variant variant,
+                       const char *s, struct choice *out)
 {
-    if (s && !strcmp(s, "fused"))
-        *out = CLF_ATTN_FUSED;
-    else if (s && !strcmp(s, "gemm"))
-        *out = CLF_ATTN_GEMM;
-    else
-        return false;
-    return true;
+    struct choice c[3];
+    int n = candidates(ctx, variant, c);
+    for (int i = 0; s && i < n; i++)
+        if (!strcmp(s, c[i].name)) {
+            *out = c[i];
+            return true;
+        }
+    if (s && !strcmp(s, "fused-subgroup")) {
+        *out = c[0];
+        return true;
+    }
+    return false;
 }
 
 /* The choice for an's class known without measuring (see the top; with
  * `thorough` the shipped defaults do not count); false: to be measured.
  * key receives the class key. */
 static bool known(struct clf_ctx *ctx, const struct attn_node *an, bool thorough, char *key,
-                  size_t size, enum clf_attention_impl *out)
+                  size_t size, struct choice *out)
 {
+    struct choice fused = {CLF_ATTN_FUSED, an->variant, "fused"};
     const struct clf_attn_problem *p = &an->prob;
     double head_flops = 2.0 * (double)p->sq * (double)p->sk * (double)(p->d + p->dv);
     double scores = (double)(p->batch * p->heads) * (double)p->sq * (double)p->sk * sizeof(float);
     clf_attn_class_key(p, key, size);
-    *out = CLF_ATTN_FUSED;
+    *out = fused;
     if (head_flops > TUNE_MAX_HEAD_FLOPS || scores > (double)ctx->info.max_alloc_bytes)
         return true;
     const cJSON *rec = clf_tune_get(ctx, "attention", key);
     const cJSON *impl = rec ? cJSON_GetObjectItem(rec, "impl") : NULL;
-    if (cJSON_IsString(impl) && parse_impl(impl->valuestring, out))
+    if (cJSON_IsString(impl) && parse_impl(ctx, an->variant, impl->valuestring, out))
         return true;
     if (!thorough && ctx->tune_mode != CLF_TUNE_FULL &&
-        parse_impl(clf_tune_shipped(ctx, "attention", key), out))
+        parse_impl(ctx, an->variant, clf_tune_shipped(ctx, "attention", key), out))
         return true;
-    *out = CLF_ATTN_FUSED;
+    *out = fused;
     return ctx->tune_mode == CLF_TUNE_OFF;
 }
 
 /* Measures an's class and keeps the record; *out receives the choice. */
 static enum clf_status measure_and_keep(struct clf_ctx *ctx, const struct attn_node *an,
-                                        const char *key, enum clf_attention_impl *out)
+                                        const char *key, struct choice *out)
 {
     cJSON *times = NULL;
     enum clf_status st = measure(ctx, an, out, &times);
     if (st != CLF_OK)
         return st;
     cJSON *fields = cJSON_CreateObject();
-    cJSON_AddStringToObject(fields, "impl", clf_attention_impl_str(*out));
-    return clf_tuner_keep(ctx, "attention", key, fields, times, clf_attention_impl_str(*out));
+    cJSON_AddStringToObject(fields, "impl", out->name);
+    return clf_tuner_keep(ctx, "attention", key, fields, times, out->name);
 }
 
-enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an,
-                                     enum clf_attention_impl *out)
+enum clf_status clf_attn_tune_choose(struct clf_ctx *ctx, struct attn_node *an)
 {
     char key[64];
-    if (known(ctx, an, false, key, sizeof key, out))
-        return CLF_OK;
-    return measure_and_keep(ctx, an, key, out);
+    struct choice c;
+    enum clf_status st = CLF_OK;
+    if (!known(ctx, an, false, key, sizeof key, &c))
+        st = measure_and_keep(ctx, an, key, &c);
+    if (st == CLF_OK) {
+        an->impl = c.impl;
+        an->variant = c.variant;
+    }
+    return st;
 }
 
 int clf_attn_tune_pending(struct clf_ctx *ctx, const struct attn_node *an, bool thorough,
                           char *key, size_t size)
 {
     char k[64];
-    enum clf_attention_impl impl;
-    if (ctx->tune_mode == CLF_TUNE_OFF || known(ctx, an, thorough, k, sizeof k, &impl))
+    struct choice c[3];
+    if (ctx->tune_mode == CLF_TUNE_OFF || known(ctx, an, thorough, k, sizeof k, c))
         return 0;
     snprintf(key, size, "attention %s", k);
-    return CLF_TUNER_STEPS(2);
+    return CLF_TUNER_STEPS(candidates(ctx, an->variant, c));
 }
 
 enum clf_status clf_attn_tune_measure(struct clf_ctx *ctx, const struct attn_node *an)
 {
     char key[64];
-    enum clf_attention_impl impl;
+    struct choice c;
     if (ctx->tune_mode == CLF_TUNE_OFF)
         return clf_fail(ctx, CLF_E_STATE, "attention: tuning is off");
     clf_attn_class_key(&an->prob, key, sizeof key);
-    return measure_and_keep(ctx, an, key, &impl);
+    return measure_and_keep(ctx, an, key, &c);
 }
