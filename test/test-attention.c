@@ -91,7 +91,9 @@ struct acase {
     int64_t dv;     /* v's and out's head_dim (0: d) */
     bool causal;
     int pad;        /* 0 none; 1 random keys per batch (some batch fully padded when b>1);
-                       2 key 0 padded (with causal: query 0 fully masked) */
+                       2 key 0 padded (with causal: query 0 fully masked); 3 the first
+                       3/4 of the keys padded (whole key tiles masked before the first
+                       attended key: the all-masked start of the online softmax) */
     float scale;    /* 0: default */
     enum clf_attention_impl impl;
     enum clf_attn_fused_variant variant;
@@ -324,6 +326,8 @@ static void run_case(struct acase c)
             for (int64_t j = 0; j < c.sk; j++) {
                 if (c.pad == 2)
                     x.pad[b * c.sk + j] = j == 0 ? 7 : 0;
+                else if (c.pad == 3)
+                    x.pad[b * c.sk + j] = j < c.sk * 3 / 4 ? 1 : 0;
                 else if (c.b > 1 && b == c.b - 1)
                     x.pad[b * c.sk + j] = 1; /* the whole batch entry padded */
                 else
@@ -489,7 +493,8 @@ static bool subgroups_or_refused(void)
 /* The sub-group kernel forced, against the double reference: the size
  * sweep (head_dim 1 to 256, seq_q != seq_k both ways, causal and not); the
  * masks (key padding with whole batch entries padded, query 0 seeing no
- * key, seq_q > seq_k causal, a sharp scale); strided views (q/k/v of one
+ * key, seq_q > seq_k causal, a sharp scale, whole key tiles masked before
+ * the first attended key); strided views (q/k/v of one
  * projection, v and out with a strided head_dim, out overwriting q); dv !=
  * d; long sequences (sampled rows); the GEMM path with the SUBGROUP family
  * (its softmax per work-group). Every case's description must name the
@@ -500,7 +505,7 @@ START_TEST(test_subgroup)
         return;
     const enum clf_attn_fused_variant SG = CLF_ATTN_FUSED_SUBGROUP;
     sweep(CLF_ATTN_FUSED, SG);
-    for (int mode = 0; mode < 5; mode++) {
+    for (int mode = 0; mode < 7; mode++) {
         struct acase c = mk(3, 2, 37, 45, 64, CLF_ATTN_FUSED);
         c.variant = SG;
         switch (mode) {
@@ -509,6 +514,8 @@ START_TEST(test_subgroup)
         case 2: c.pad = 2, c.causal = true; break; /* query 0 sees nothing */
         case 3: c.pad = 1, c.sq = 60, c.sk = 20, c.causal = true; break;
         case 4: c.pad = 1, c.scale = 2.5f, c.d = 32; break;
+        case 5: c.pad = 3, c.sk = 200; break; /* whole tiles masked first */
+        case 6: c.pad = 3, c.sq = c.sk = 200, c.causal = true, c.b = 1; break;
         }
         run_case(c);
     }
@@ -633,12 +640,15 @@ START_TEST(test_long)
 END_TEST
 
 /* Causal, key padding, both; fully masked rows; batch > 1 with per-batch
- * padding (the last batch entry entirely padded); a sharp custom scale. */
+ * padding (the last batch entry entirely padded); a sharp custom scale;
+ * the first 3/4 of 200 keys padded, so that whole key tiles (of every
+ * kernel: 64 keys for the group kernel) are masked before the first
+ * attended one (the all-masked start, mu = 0 there). */
 START_TEST(test_masks)
 {
     for (int impl = CLF_ATTN_FUSED; impl <= CLF_ATTN_GEMM + 2; impl++) {
         bool group = impl > CLF_ATTN_GEMM;
-        for (int mode = 0; mode < 5; mode++) {
+        for (int mode = 0; mode < 7; mode++) {
             struct acase c = mk(3, 2, 37, 45, 64,
                                 impl == CLF_ATTN_GEMM + 2 ? CLF_ATTN_GEMM
                                 : group                   ? CLF_ATTN_FUSED
@@ -650,6 +660,8 @@ START_TEST(test_masks)
             case 2: c.pad = 2, c.causal = true; break; /* query 0 sees nothing */
             case 3: c.pad = 1, c.sq = 60, c.sk = 20, c.causal = true; break;
             case 4: c.pad = 1, c.scale = 2.5f, c.d = 32; break;
+            case 5: c.pad = 3, c.sk = 200; break;
+            case 6: c.pad = 3, c.sq = c.sk = 200, c.causal = true, c.b = 1; break;
             }
             run_case(c);
         }
