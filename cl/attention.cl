@@ -38,6 +38,9 @@
  *         arrays)
  *   GQ    queries (= work-items) per work-group of attn_fused_group
  *   GK    keys per local-memory tile of attn_fused_group
+ *   SG    sub-group size required of attn_fused_subgroup, where the device
+ *         has cl_intel_required_subgroup_size (0: the compiler chooses, as
+ *         the library leaves it; test-attention runs each size offered)
  */
 
 #ifndef GQ
@@ -45,6 +48,9 @@
 #endif
 #ifndef GK
 #define GK 64
+#endif
+#ifndef SG
+#define SG 0
 #endif
 
 #include "attention_common.cl"
@@ -327,6 +333,12 @@ __kernel void attn_fused_group(__global const float *q, long q_off, long4 q_str,
  *   c    scale * log2(e)
  */
 #if CLF_HAS_SUBGROUPS
+#if SG > 0 && defined(cl_intel_required_subgroup_size)
+#define ATTN_SG_SIZE __attribute__((intel_reqd_sub_group_size(SG)))
+#else
+#define ATTN_SG_SIZE
+#endif
+ATTN_SG_SIZE
 __kernel void attn_fused_subgroup(__global const float *q, long q_off, long4 q_str, /* [b,h,sq,d] */
                                   __global const float *k, long k_off, long4 k_str, /* [b,h,sk,d] */
                                   __global const float *v, long v_off, long4 v_str, /* [b,h,sk,dv] */

@@ -71,7 +71,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/ops/attention.h" /* internal: forcing the fused kernel variant */
+#include "../lib/graph/graph.h"        /* internal: the node's state (a required sub-group size) */
+#include "../lib/ops/attention.h"       /* internal: forcing the fused kernel variant */
+#include "../lib/ops/attention_exact.h" /* internal: the exact node's state */
 #include "../lib/runtime/program.h" /* internal: the programs' source */
 #include "../lib/runtime/tune.h"    /* internal: the tuning records */
 #include "common.h"
@@ -100,6 +102,9 @@ struct acase {
     enum layout layout;
     int row_step;   /* check every row_step-th query row (1: all) */
     bool pbias;     /* a position bias [H, sq + sk - 1], a view into a wider table */
+    int sg;         /* SUBGROUP: the sub-group size required of the kernel (0: the
+                       compiler's choice), checked to be the one it ran with; -n: n
+                       required, not checked (the device may run fewer lanes) */
 };
 
 /* Logical host data, dense: q [B, H, sq, D], k [B, H, sk, D], v [B, H, sk, DV]. */
@@ -349,6 +354,10 @@ static void run_case(struct acase c)
     p.position_bias = dv.pb;
     struct clf_tensor *y = NULL;
     ck_assert_ok(ctx, clf_attention_record(g, dv.q, dv.k, dv.v, &p, c.variant, &y));
+    if (c.sg) {
+        ck_assert_int_eq(c.variant, CLF_ATTN_FUSED_SUBGROUP);
+        ((struct attn_node *)g->nodes[0].state)->sg_required = abs(c.sg);
+    }
     if (dv.out)
         ck_assert_ptr_eq(y, dv.out);
     char desc[256];
@@ -384,6 +393,11 @@ static void run_case(struct acase c)
         ck_assert_msg(strstr(desc, "fused group"), "%s", desc);
     if (c.impl == CLF_ATTN_FUSED && c.variant == CLF_ATTN_FUSED_SUBGROUP)
         ck_assert_msg(strstr(desc, "fused subgroup"), "%s", desc);
+    if (c.sg > 0) {
+        char of[48];
+        snprintf(of, sizeof of, "sub-group of %d per query", c.sg);
+        ck_assert_msg(strstr(desc, of), "%s (wanted '%s')", desc, of);
+    }
     ck_assert_msg(!strstr(desc, "position-biased") == !c.pbias, "%s", desc);
     if (c.impl == CLF_ATTN_GEMM && c.variant == CLF_ATTN_FUSED_GROUP)
         ck_assert_msg(strstr(desc, "group softmax"), "%s", desc);
@@ -553,6 +567,52 @@ START_TEST(test_subgroup)
     c = mk(1, 2, 13, 100, 80, CLF_ATTN_GEMM);
     c.variant = SG, c.causal = true;
     run_case(c);
+}
+END_TEST
+
+/* The sub-group kernel at every sub-group size Intel's runtime offers (4,
+ * 8, 16, 32, 64: cl_intel_required_subgroup_size, build define SG), the
+ * sizes of CPUs, NVIDIA's and AMD's GPUs: sizes from d = 1 to 256, dv
+ * below and above the size, causal, padding with whole tiles masked, strided
+ * views; each case checks that the kernel ran with the size required (but
+ * 64 at head_dims above 64, see below). Other
+ * devices: their compiler's own size only (test_subgroup). */
+START_TEST(test_subgroup_sizes)
+{
+    if (!subgroups_or_refused())
+        return;
+    struct clf_device_info info;
+    ck_assert_ok(test_ctx(), clf_ctx_device_info(test_ctx(), &info));
+    if (!strstr(info.platform_name, "Intel(R) OpenCL")) {
+        printf("not Intel's runtime: no required sub-group sizes\n");
+        return;
+    }
+    static const int sgs[] = {4, 8, 16, 32, 64};
+    static const int64_t cases[][6] = {
+        /* sq, sk, d, dv, causal, pad */
+        {1, 1, 1, 1, 0, 0},      {1, 7, 32, 32, 0, 0},    {13, 100, 80, 80, 1, 0},
+        {33, 70, 256, 256, 0, 1}, {50, 50, 1, 1, 1, 2},   {21, 30, 5, 3, 1, 1},
+        {21, 30, 1, 256, 0, 2},  {37, 200, 64, 64, 0, 3}, {200, 200, 33, 7, 1, 3},
+        {129, 65, 48, 48, 1, 1},
+    };
+    for (size_t k = 0; k < sizeof sgs / sizeof sgs[0]; k++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            struct acase c = mk(2, 2, cases[i][0], cases[i][1], cases[i][2], CLF_ATTN_FUSED);
+            c.dv = cases[i][3], c.causal = cases[i][4], c.pad = (int)cases[i][5];
+            c.variant = CLF_ATTN_FUSED_SUBGROUP;
+            c.sg = sgs[k];
+            /* 64 lanes with private arrays of 2 x 128 floats or more: Intel's
+             * runtime gives the kernel a work-group size of 1 (so one-lane
+             * sub-groups run it; still checked against the reference) */
+            if (c.sg == 64 && clf_attn_dmax(c.d > c.dv ? c.d : c.dv) > 64)
+                c.sg = -64;
+            run_case(c);
+        }
+        struct acase c = mk(2, 3, 45, 45, 24, CLF_ATTN_FUSED);
+        c.dv = 40, c.layout = LAYOUT_QKV, c.variant = CLF_ATTN_FUSED_SUBGROUP, c.causal = true;
+        c.pad = 1, c.sg = sgs[k];
+        run_case(c);
+    }
 }
 END_TEST
 
@@ -1352,6 +1412,7 @@ int main(void)
     TCase *ts = tcase_create("subgroup");
     tcase_set_timeout(ts, 600);
     tcase_add_test(ts, test_subgroup);
+    tcase_add_test(ts, test_subgroup_sizes);
     tcase_add_test(ts, test_subgroup_auto);
     suite_add_tcase(s, ts);
     return test_run_suite(s);

@@ -85,10 +85,12 @@ const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx)
 /* Launch shape of attn_fused_subgroup for its kernel k: the local size
  * *local (a multiple of the sub-group size the device reports for it, via
  * clGetKernelSubGroupInfoKHR where the platform has it; else 64 capped by
- * the device) and the queries one work-group covers per pass, *per_group
+ * the device), the queries one work-group covers per pass, *per_group
  * (local / sub-group size; local when the size is unknown: the kernel
- * loops over queries, so the guess only sizes the grid). */
-void clf_attn_subgroup_config(struct clf_ctx *ctx, cl_kernel k, size_t *local, int *per_group);
+ * loops over queries, so the guess only sizes the grid), and that
+ * sub-group size in *sg (0: unknown). */
+void clf_attn_subgroup_config(struct clf_ctx *ctx, cl_kernel k, size_t *local, int *per_group,
+                              int *sg);
 
 /* Work-group shape of attn_fused_group: GQ queries (work-items) and GK keys
  * per local tile, K and V tiles of GK x DMAX floats each within the
@@ -214,6 +216,8 @@ enum clf_attn_opt {
     CLF_ATTN_OPT_DMAX,   /* largest head_dim (d and dv), sizes private arrays */
     CLF_ATTN_OPT_GQ,     /* queries per work-group of attn_fused_group */
     CLF_ATTN_OPT_GK,     /* keys per local-memory tile of attn_fused_group */
+    CLF_ATTN_OPT_SG,     /* required sub-group size of attn_fused_subgroup (0: the
+                            compiler's choice; honoured with cl_intel_required_subgroup_size) */
     CLF_ATTN_OPT_KV,     /* quantised K, V: 0 f32, 1 i8 per token, 2 i8 per channel */
     CLF_ATTN_OPT_PF,     /* how P is stored (enum clf_p_format) */
     CLF_ATTN_OPT_AQ_CPU, /* 1: the quantised CPU kernels, 0: attn_quant */

@@ -45,7 +45,8 @@ const struct clf_attn_cpu_config *clf_attn_cpu_config(const struct clf_ctx *ctx)
     return ctx->float_lanes >= 16 ? &cpu_configs[0] : &cpu_configs[1];
 }
 
-void clf_attn_subgroup_config(struct clf_ctx *ctx, cl_kernel k, size_t *local, int *per_group)
+void clf_attn_subgroup_config(struct clf_ctx *ctx, cl_kernel k, size_t *local, int *per_group,
+                              int *sg)
 {
     size_t ls = 64, kwg = 0;
     while (ls > 1 && ls > ctx->info.max_work_group_size)
@@ -68,9 +69,11 @@ void clf_attn_subgroup_config(struct clf_ctx *ctx, cl_kernel k, size_t *local, i
                  sizeof sgs, &sgs, NULL) != CL_SUCCESS)
             sgs = 0;
     }
+    *sg = 0;
     if (sgs >= 1 && sgs <= ls) {
         ls -= ls % sgs; /* whole sub-groups */
         *per_group = (int)(ls / sgs);
+        *sg = (int)sgs;
     } else {
         *per_group = (int)ls; /* unknown: at most one query per work-item */
     }

@@ -89,7 +89,10 @@ static void describe_attention(const struct clf_node *node, char *buf, size_t si
                  an->variant != CLF_ATTN_FUSED_CPU ? "group" : "row",
                  an->gemm_flat ? "" : ", per batch");
     } else if (an->variant == CLF_ATTN_FUSED_SUBGROUP) {
-        snprintf(s, left, " %sfused subgroup (a sub-group per query, d<=%d)", how,
+        char lanes[24] = "";
+        if (an->sg_ran)
+            snprintf(lanes, sizeof lanes, " of %d", an->sg_ran);
+        snprintf(s, left, " %sfused subgroup (a sub-group%s per query, d<=%d)", how, lanes,
                  clf_attn_problem_dmax(p));
     } else if (an->variant == CLF_ATTN_FUSED_GROUP) {
         int gq, gk, dmax = clf_attn_problem_dmax(p);

@@ -17,6 +17,11 @@ struct attn_node {
     bool chosen;
     enum clf_attention_impl impl;        /* FUSED or GEMM once chosen */
     bool measured;                       /* chosen by the tuner (AUTO) */
+    /* SUBGROUP: the sub-group size required of attn_fused_subgroup (build
+     * define SG; 0: the compiler's choice, as the library always leaves it;
+     * test-attention sets others to run the kernel at every size the device
+     * offers), and the size it last ran with (0: unknown or not run) */
+    int sg_required, sg_ran;
     /* fused: slot 0 key panels (CPU variant), slot 1 key bias */
     struct clf_gemm_scratch fs;
     struct clf_tensor *vdense;           /* dense copy of v [b, h, sk, dv] (CPU variant,

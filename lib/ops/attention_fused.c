@@ -15,16 +15,19 @@
 
 #include "attention_exact.h"
 
-/* The exact program's options for p: this device's CPU tiles, p's DMAX and
- * the group shape (*gq, *gk); into buf, or NULL for the default program. */
-static const char *fused_options(const struct clf_ctx *ctx, const struct clf_attn_problem *p,
+/* The exact program's options for an's problem: this device's CPU tiles,
+ * its DMAX, the group shape (*gq, *gk) and the required sub-group size;
+ * into buf, or NULL for the default program. */
+static const char *fused_options(const struct clf_ctx *ctx, const struct attn_node *an,
                                  char *buf, int *gq, int *gk)
 {
+    const struct clf_attn_problem *p = &an->prob;
     int dmax = clf_attn_problem_dmax(p);
     clf_attn_group_config(ctx, dmax, gq, gk);
     struct clf_attn_options o = clf_attn_options_cpu(ctx, p->d > p->dv ? p->d : p->dv);
     o.v[CLF_ATTN_OPT_GQ] = *gq;
     o.v[CLF_ATTN_OPT_GK] = *gk;
+    o.v[CLF_ATTN_OPT_SG] = an->sg_required;
     return clf_attn_options_str(CLF_ATTN_PROGRAM_EXACT, &o, buf);
 }
 
@@ -35,7 +38,7 @@ enum clf_status clf_attn_fused_cpu_enqueue(struct clf_ctx *ctx, struct attn_node
     const struct clf_attn_cpu_config *cfg = clf_attn_cpu_config(ctx);
     char buf[CLF_ATTN_OPTIONS_LEN];
     int gq, gk;
-    const char *opts = fused_options(ctx, p, buf, &gq, &gk);
+    const char *opts = fused_options(ctx, an, buf, &gq, &gk);
     int qb = cfg->qv * cfg->vw;
     /* one query block per head: each key is read once, so the kernel packs
      * its own key tiles and the pack launch is saved */
@@ -93,7 +96,7 @@ static enum clf_status fused_gpu_enqueue(struct clf_ctx *ctx, struct attn_node *
     const char *name = sub ? "attn_fused_subgroup" : "attn_fused_group";
     char buf[CLF_ATTN_OPTIONS_LEN];
     int gq, gk;
-    const char *opts = fused_options(ctx, p, buf, &gq, &gk);
+    const char *opts = fused_options(ctx, an, buf, &gq, &gk);
     int nk_pad = (int)(clf_ceil_div(p->sk, gk) * gk);
     cl_mem kb = NULL;
     enum clf_status st =
@@ -126,7 +129,7 @@ static enum clf_status fused_gpu_enqueue(struct clf_ctx *ctx, struct attn_node *
         size_t local = (size_t)gq;
         int per_group = gq;
         if (sub)
-            clf_attn_subgroup_config(ctx, k, &local, &per_group);
+            clf_attn_subgroup_config(ctx, k, &local, &per_group, &an->sg_ran);
         size_t global[3] = {(size_t)clf_ceil_div(p->sq, per_group) * local, (size_t)p->heads,
                             (size_t)p->batch};
         size_t lsz[3] = {local, 1, 1};

@@ -15,6 +15,7 @@ const struct clf_attn_opt_def clf_attn_opt_defs[CLF_ATTN_OPTS] = {
     [CLF_ATTN_OPT_DMAX] = {"DMAX", 64, EXACT | SPARSE | QUANT},
     [CLF_ATTN_OPT_GQ] = {"GQ", 64, EXACT},
     [CLF_ATTN_OPT_GK] = {"GK", 64, EXACT},
+    [CLF_ATTN_OPT_SG] = {"SG", 0, EXACT},
     [CLF_ATTN_OPT_KV] = {"KV", 0, QUANT},
     [CLF_ATTN_OPT_PF] = {"PF", 0, QUANT},
     [CLF_ATTN_OPT_AQ_CPU] = {"AQ_CPU", 0, QUANT},
@@ -58,7 +59,7 @@ const char *clf_attn_options_str(enum clf_attn_program program, const struct clf
         if (!(def->programs & (1u << program)))
             continue;
         all_default = all_default && o->v[i] == def->value;
-        /* 11 options of at most 21 characters (" -DAQ_CPU=-2147483648") fit */
+        /* 12 options of at most 21 characters (" -DAQ_CPU=-2147483648") fit */
         w += (size_t)snprintf(buf + w, CLF_ATTN_OPTIONS_LEN - w, "%s-D%s=%d", w ? " " : "",
                               def->name, o->v[i]);
     }
