@@ -1,8 +1,9 @@
 /*
  * AUTO for exact attention: the implementations (fused, GEMM path; on the
  * GROUP family of a device with subgroups also the sub-group fused kernel,
- * recorded as "fused-subgroup": no device here showed it faster or slower
- * than attn_fused_group, so it is measured, not assumed) timed
+ * recorded as "fused-subgroup": no GPU was at hand to compare it with
+ * attn_fused_group, and on Intel's CPU runtime it won at 32 keys and lost
+ * at 128 (docs/measurements.md), so it is measured, not assumed) timed
  * once per device and size class by the tuner of lib/runtime/tuner.h on
  * zero operands, the faster kept as a tuning record under family
  * "attention" (lib/runtime/tune.h); sizes whose n x n scores would be too
