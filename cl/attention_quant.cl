@@ -30,6 +30,24 @@
  * covers both (test/test-attention-quant.c); results may still differ in
  * the last bits (scalar vs vector exp2).
  *
+ * QI8 (int8 queries; KV 1 or 2 only): the scores become integer dot
+ * products. Per query i, with qc[dd] as above (c * q[dd], KV 2 times
+ * ks[dd]; dd < d):
+ *   s_i = max_dd |qc[dd]| / 127, correctly rounded (q_div_rn);
+ *   code[dd] = clamp(rne(qc[dd] / s_i), -127, 127), rne of the exact
+ *         quotient, ties to even (q_rne_div); s_i == 0: every code 0;
+ *   S_j = sum_dd code[dd] * kcode[j, dd], exact: |S_j| <= d 127^2 <=
+ *         4,129,024 < 2^24 for d <= 256, so exact in i32 and, with every
+ *         partial sum an integer below 2^24, in an fp32 fma chain too;
+ *   t_j = ((float)S_j * s_i) * ks[j] (KV 1), (float)S_j * s_i (KV 2): two
+ *         (one) correctly rounded products, in this order.
+ * The rest (m, p^_j, l, P.V) as above. The scores are therefore the same
+ * bits in every kernel and on every device: attn_quant sums S_j in int
+ * (QI8 2: cl_khr_integer_dot_product's dot_4x8packed_ss_int on 4 codes
+ * at a time; QI8 1: int multiply-adds on the same char4 words),
+ * attn_quant_cpu keeps the codes as integer-valued floats in its f32
+ * lanes (the builtins are not vectorised by CPU compilers).
+ *
  * Kernels:
  *   attn_quant      one work-item per query (GPUs)
  *   attn_pack_k     K (f32 or codes) into f32 key panels (CPU devices;
@@ -56,6 +74,10 @@
  *         attention_common.cl, and VS3 = 1 when the last stride of the
  *         v it reads is 1);
  *         0: attn_quant
+ *   QI8   0: f32 queries; 1: int8 queries (above), integer multiply-adds;
+ *         2: int8 queries, attn_quant with the packed dot builtins (the
+ *         host passes 2 only where the device reports
+ *         cl_khr_integer_dot_product; the CPU kernel treats 1 and 2 alike)
  */
 
 #ifndef KV
@@ -73,8 +95,29 @@
 #ifndef VS3
 #define VS3 1
 #endif
+#ifndef QI8
+#define QI8 0
+#endif
+#if QI8 && KV == 0
+#error "QI8 needs i8 K and V (KV 1 or 2)"
+#endif
 
-#include "quant_common.cl" /* q_lg */
+#include "quant_common.cl" /* q_lg, q_rne_div, q_div_rn */
+
+#if QI8
+/* The scale s_i of a query from max|qc| (QI8 above): 0 for an all-zero
+ * query. */
+inline float aq_q_scale(float amax)
+{
+    return amax > 0.0f ? q_div_rn(amax, 127.0f) : 0.0f;
+}
+
+/* The code of qc with the query's scale s (QI8 above), as a float. */
+inline float aq_q_code(float x, float s)
+{
+    return s > 0.0f ? clamp(q_rne_div(x, s), -127.0f, 127.0f) : 0.0f;
+}
+#endif
 
 #if KV == 0
 #define KV_T float
@@ -90,6 +133,42 @@
 
 /* Keys per inner tile: each q[dd] / acc[dd] load serves AQ_BK keys. */
 #define AQ_BK 4
+
+#if QI8
+/* sum of the 4 products a.sN * b.sN, exact in int (|sum| <= 4 * 127^2) */
+#if QI8 == 2
+#if !(defined(__opencl_c_integer_dot_product_input_4x8bit_packed) || \
+      defined(cl_khr_integer_dot_product))
+/* the host asks for QI8 2 only where the device reports the extension */
+#error "QI8 2: cl_khr_integer_dot_product reported but its builtins are not declared"
+#endif
+#define AQ_DOT4(a, b) dot_4x8packed_ss_int(as_uint(a), as_uint(b))
+#else
+inline int aq_dot4(char4 a, char4 b)
+{
+    int4 p = convert_int4(a) * convert_int4(b);
+    return (p.s0 + p.s1) + (p.s2 + p.s3);
+}
+#define AQ_DOT4(a, b) aq_dot4((a), (b))
+#endif
+
+/* The codes kr[dd], kr[dd+1], .. kr[dd+3] of a key row (element stride
+ * s3), the ones past n (n = d - dd of them left) 0. */
+inline char4 aq_k4(__global const char *kr, long s3, int dd, int n)
+{
+    if (n >= 4 && s3 == 1)
+        return vload4(0, kr + dd);
+    char4 w = (char4)(0);
+    w.s0 = kr[dd * s3];
+    if (n > 1)
+        w.s1 = kr[(dd + 1) * s3];
+    if (n > 2)
+        w.s2 = kr[(dd + 2) * s3];
+    if (n > 3)
+        w.s3 = kr[(dd + 3) * s3];
+    return w;
+}
+#endif
 
 /* The stored weight p^ of a weight p in (0, 1] (see PF above). */
 inline float aq_store_p(float p, int levels)
@@ -157,6 +236,25 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
     }
     for (int dd = 0; dd < dv; dd++)
         acc[dd] = 0.0f;
+#if QI8
+    /* the query's scale qs and codes, 4 per char4 word (0 past d) */
+    float amax = 0.0f;
+    for (int dd = 0; dd < d; dd++)
+        amax = fmax(amax, fabs(qc[dd]));
+    float qs = aq_q_scale(amax);
+    char4 q4[DMAX / 4];
+    for (int dd = 0; dd < d; dd += 4) {
+        char4 w = (char4)(0);
+        w.s0 = (char)aq_q_code(qc[dd], qs);
+        if (dd + 1 < d)
+            w.s1 = (char)aq_q_code(qc[dd + 1], qs);
+        if (dd + 2 < d)
+            w.s2 = (char)aq_q_code(qc[dd + 2], qs);
+        if (dd + 3 < d)
+            w.s3 = (char)aq_q_code(qc[dd + 3], qs);
+        q4[dd / 4] = w;
+    }
+#endif
     __global const KV_T *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
     __global const KV_T *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
     __global const int *padb = pad + pad_off + b * pad_str.s2;
@@ -167,6 +265,37 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
 #else
 #define AQ_KSCALE(jj) 1.0f
 #endif
+#if QI8
+/* S_j in int, 4 codes at a time; t_j = ((float)S_j * qs) * ks[j] */
+#define AQ_SCORES(t)                                                                          \
+    {                                                                                         \
+        int jr[AQ_BK];                                                                        \
+        __global const KV_T *kr[AQ_BK];                                                       \
+        for (int u = 0; u < AQ_BK; u++) {                                                     \
+            jr[u] = min(j0 + u, sk - 1);                                                      \
+            kr[u] = kh + jr[u] * k_str.s2;                                                    \
+        }                                                                                     \
+        int a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                                   \
+        for (int dd = 0; dd < d; dd += 4) {                                                   \
+            char4 qw = q4[dd / 4];                                                            \
+            int n = d - dd;                                                                   \
+            a0 += AQ_DOT4(qw, aq_k4(kr[0], k_str.s3, dd, n));                                 \
+            a1 += AQ_DOT4(qw, aq_k4(kr[1], k_str.s3, dd, n));                                 \
+            a2 += AQ_DOT4(qw, aq_k4(kr[2], k_str.s3, dd, n));                                 \
+            a3 += AQ_DOT4(qw, aq_k4(kr[3], k_str.s3, dd, n));                                 \
+        }                                                                                     \
+        t[0] = ((float)a0 * qs) * AQ_KSCALE(jr[0]);                                           \
+        t[1] = ((float)a1 * qs) * AQ_KSCALE(jr[1]);                                           \
+        t[2] = ((float)a2 * qs) * AQ_KSCALE(jr[2]);                                           \
+        t[3] = ((float)a3 * qs) * AQ_KSCALE(jr[3]);                                           \
+        for (int u = 0; u < AQ_BK; u++) {                                                     \
+            int j = j0 + u;                                                                   \
+            bool masked = j >= kend || (causal && j > iq) ||                                  \
+                          (has_pad && padb[jr[u] * pad_str.s3] != 0);                         \
+            t[u] = masked ? -INFINITY : t[u];                                                 \
+        }                                                                                     \
+    }
+#else
 #define AQ_SCORES(t)                                                                          \
     {                                                                                         \
         int jr[AQ_BK];                                                                        \
@@ -195,6 +324,7 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
             t[u] = masked ? -INFINITY : t[u];                                                 \
         }                                                                                     \
     }
+#endif
 
     /* pass 1: the row maximum */
     float m = -INFINITY;
@@ -338,9 +468,20 @@ __kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int 
 #define AQ_W(j, e) (e)
 #endif
 
+#if QI8
+/* the exact sums S_j times the queries' scales, lane-wise (QI8 above) */
+#define AQ_QS_DECL(a, v) VEC qs##v = VLOAD(v, qsc);
+#define AQ_QS(j, v) s##j##_##v = s##j##_##v * qs##v;
+#define AQ_QS_J(j) QVS(AQ_QS, j)
+#define AQ_QSCALE() ATT_LIST(BK, AQ_QS_J)
+#else
+#define AQ_QSCALE()
+#endif
+
 /* The BK x QV score tile s<j>_<v> of keys j0 .. j0+BK-1 (masked: -inf). */
 #define AQ_SCORES                                                                                 \
     ATT_SCORE_TILE()                                                                              \
+    AQ_QSCALE()                                                                                   \
     ATT_KEY_BIAS()                                                                                \
     AQ_TILE_SCALES()                                                                              \
     ATT_LIST(BK, AQ_SB_J)                                                                         \
@@ -368,9 +509,10 @@ __kernel void aq_convert_v(__global const KV_T *v, long v_off, long4 v_str, int 
  * queries in vector lanes as in attn_fused_cpu (attention.cl):
  *   qt[dd][i]  qc[dd] of query q0+i (zeros past seq_q), private
  *   ot[dd][i]  the P.V accumulators, private
+ * QI8: the queries quantised in qt (codes as floats, scales qsc[i]).
  * Pass 1, per tile of BK keys (causal: up to q0+QB-1): the BK x QV score
- * tile (one fma per (key, dd) with the key broadcast from its panel), the
- * token scale (KV 1), the mask; m = lane-wise max. Pass 2: the same
+ * tile (one fma per (key, dd) with the key broadcast from its panel; QI8:
+ * the exact S_j, then times qsc), the token scale (KV 1), the mask; m = lane-wise max. Pass 2: the same
  * tile again, p^ = store(2^(t - mu)) (mu = m, 0 where all masked), l += p^,
  * ps[j] = the weights (KV 1: times V's token scale), then
  * ot += ps . v, DC of the dv elements at a time (v broadcast from its row;
@@ -418,6 +560,21 @@ __kernel void attn_quant_cpu(__global const float *q, long q_off, long4 q_str,
 
     attn_load_q(qt, q + q_off + b * q_str.s0 + h * q_str.s1, q_str, q0, sq, d, cl2, kcs,
                 ks_str.s2);
+#if QI8
+    /* each query's scale qsc[i] and codes, in place in qt as integer-valued
+     * floats (lanes past seq_q: all zero, scale 0) */
+    float qsc[QB];
+    for (int i = 0; i < QB; i++) {
+        float amax = 0.0f;
+        for (int dd = 0; dd < d; dd++)
+            amax = fmax(amax, fabs(qt[dd * QB + i]));
+        float s = aq_q_scale(amax);
+        qsc[i] = s;
+        for (int dd = 0; dd < d; dd++)
+            qt[dd * QB + i] = aq_q_code(qt[dd * QB + i], s);
+    }
+    QVS(AQ_QS_DECL, 0)
+#endif
     for (int e = 0; e < dv * QB; e++)
         ot[e] = 0.0f;
 

@@ -22,6 +22,14 @@
  * Every output is poisoned with NaN;
  * NaN never passes. AQ_TEST_VERBOSE=1 prints each case's error / bound.
  *
+ * q_int8 (queries quantised per query, integer scores): the reference
+ * quantises the queries as the kernels do (qi8_scores, whose comment
+ * derives the scores' bound D_j); those cases run on both families too,
+ * plus: queries whose quantisation is exact give today's int8-K/V result
+ * bit for bit (test_qi8_exact), and attn_quant with
+ * cl_khr_integer_dot_product's builtins gives the same bits as with them
+ * forced off (test_qi8_dot; Intel's runtime must have them).
+ *
  * Error bound, per output element (u = 2^-24, gamma_n = n u / (1 - n u)).
  *  1. Weights before storage. The device computes t_j = c q.k'_j in fp32
  *     (c = fl(scale log2 e); the channel scale folded into q, or the token
@@ -81,6 +89,10 @@ struct qcase {
     bool vstep2;  /* v a view of every other element of a [B, H, sk, 2 dv] storage */
     float scale;  /* 0: default */
     bool gauss;   /* N(0, 1) data instead of uniform */
+    bool qi8;     /* q_int8: the queries quantised too (i8 K and V) */
+    bool kstep2;  /* k a view of every other element (the codes' stride 2) */
+    bool extreme; /* q and k rows one +-1 pattern per head: |S_j| = d 127^2 */
+    bool exactq;  /* q built so that quantising it is exact (make_exact_q) */
 };
 
 /* Host data, dense logical order: q [B,H,sq,d], k [B,H,sk,d], v [B,H,sk,dv];
@@ -178,6 +190,56 @@ static float scale_of(const struct qcase *c)
 }
 
 /*
+ * q_int8: the scores s[j] (natural-log units, as the reference's) and
+ * their error bounds D[j] of query i of (b, h), with the op's quantisation
+ * of the query done here in the same fp32 arithmetic (cl/attention_quant.cl,
+ * QI8): qc = fl(c q) (per channel: fl(fl(c q) ks)), c = fl(scale log2 e);
+ * s_i = fl(max|qc| / 127) (IEEE division: correctly rounded, as the
+ * device's q_div_rn); code = nearbyint of the quotient in double, which is
+ * rne of the exact quotient (a tie n + 1/2 is exact in double, and a
+ * quotient of two floats that is not a tie lies at least 2^-25 from one,
+ * far beyond double's rounding near 127), clamped to +-127. The integer
+ * sum S_j = sum code kcode is exact on both sides. The device's score is
+ * t_j = fl(fl(S_j s_i) ks[j]) (per channel one product): two correctly
+ * rounded products, so |t_j - S_j s_i ks[j]| <= gamma_2 |t_j|; the
+ * reference's t_j = S_j s_i ks[j] in double adds two roundings of 2^-53
+ * and the conversion to natural-log units (times ln 2) one more, so
+ * D_j = gamma_3 |s_j| covers both (the rest of the header's bound as is,
+ * with D_j for the score's error).
+ */
+static void qi8_scores(const struct qcase *c, const struct qdata *x, int64_t b, int64_t h,
+                       int64_t i, double *s, double *D)
+{
+    int64_t H = c->h, sq = c->sq, sk = c->sk, d = c->d;
+    float cc = (float)((double)scale_of(c) * 1.4426950408889634);
+    const float *qi = x->q + ix(H, sq, d, b, h, i, 0);
+    float qc[256], amax = 0;
+    int code[256];
+    for (int64_t dd = 0; dd < d; dd++) {
+        qc[dd] = cc * qi[dd];
+        if (c->kv == KV_COL)
+            qc[dd] = qc[dd] * x->ksc[(b * H + h) * d + dd];
+        amax = fmaxf(amax, fabsf(qc[dd]));
+    }
+    float qs = amax / 127.0f;
+    for (int64_t dd = 0; dd < d; dd++) {
+        double t = qs > 0 ? nearbyint((double)qc[dd] / (double)qs) : 0;
+        code[dd] = (int)fmin(127, fmax(-127, t));
+    }
+    double gd = test_gamma(3);
+    for (int64_t j = 0; j < sk; j++) {
+        int64_t S = 0;
+        for (int64_t dd = 0; dd < d; dd++)
+            S += (int64_t)code[dd] * x->kc[ix(H, sk, d, b, h, j, dd)];
+        double t = (double)S * (double)qs;
+        if (c->kv == KV_ROW)
+            t *= (double)x->ksc[(b * H + h) * sk + j];
+        s[j] = t * 0.6931471805599453; /* ln 2: base 2 to base e */
+        D[j] = gd * fabs(s[j]);
+    }
+}
+
+/*
  * The reference (with the bound of the header comment) of every output;
  * ref receives sum_j h_j v_j / sum_j h_j (the approximation applied), or,
  * with exact set, plain softmax attention on x->q, x->k, x->v (no bound).
@@ -200,7 +262,15 @@ static double reference(const struct qcase *c, const struct qdata *x, bool exact
             for (int64_t i = 0; i < sq; i++) {
                 const float *qi = x->q + ix(H, sq, d, b, h, i, 0);
                 double M = -INFINITY, Dmax = 0;
+                bool qi8 = c->qi8 && !exact;
+                if (qi8)
+                    qi8_scores(c, x, b, h, i, s, D);
                 for (int64_t j = 0; j < sk; j++) {
+                    if (qi8) {
+                        if (!masked(c, x, b, i, j))
+                            M = fmax(M, s[j]), Dmax = fmax(Dmax, D[j]);
+                        continue;
+                    }
                     double dot = 0, mag = 0;
                     for (int64_t dd = 0; dd < d; dd++) {
                         size_t at = ix(H, sk, d, b, h, j, dd);
@@ -327,7 +397,7 @@ static void upload(const struct qcase *c, const struct qdata *x, struct qdev *dv
     dv->q = make4(dv, CLF_F32, B, H, sq, d, c->strided, 2 * d);
     ck_assert_ok(ctx, clf_tensor_write(dv->q, x->q, (size_t)(B * H * sq * d) * sizeof(float)));
     enum clf_dtype dt = c->kv == KV_F32 ? CLF_F32 : CLF_I8;
-    dv->k = make4(dv, dt, B, H, sk, d, c->strided, d);
+    dv->k = make4(dv, dt, B, H, sk, d, c->strided, c->kstep2 ? -1 : d);
     dv->v = make4(dv, dt, B, H, sk, dvv, c->strided, c->vstep2 ? -1 : dvv + 1);
     size_t nk = (size_t)(B * H * sk * d), nv = (size_t)(B * H * sk * dvv);
     if (c->kv == KV_F32) {
@@ -355,6 +425,59 @@ static void release(struct qdev *dv)
         clf_tensor_destroy(dv->own[i]);
 }
 
+/*
+ * Queries whose quantisation is exact (c->scale from unit_c_scale, so that
+ * c = 1): per query a step sigma = 2^-(3..6) and integers n[dd] in
+ * [-127, 127], one of them +-127, q[dd] = n[dd] sigma (per channel: divided
+ * by K's channel scale, which is replaced here by a power of two 2^-(0..3),
+ * the dequantised keys recomputed). Then qc = n sigma exactly, s_i =
+ * fl(127 sigma / 127) = sigma and the codes are n: the q_int8 scores
+ * fl(fl(S sigma) ks) equal the f32-query path's fma chain of n sigma times
+ * the codes (every partial sum an exact multiple of sigma below 2^24
+ * sigma) times ks, bit for bit.
+ */
+static void make_exact_q(const struct qcase *c, struct qdata *x)
+{
+    int64_t BH = c->b * c->h, sq = c->sq, sk = c->sk, d = c->d;
+    bool col = c->kv == KV_COL;
+    if (col) {
+        for (int64_t g = 0; g < BH * d; g++)
+            x->ksc[g] = ldexpf(1.0f, -(int)(test_rand_u64() % 4));
+        for (int64_t bh = 0; bh < BH; bh++)
+            for (int64_t j = 0; j < sk; j++)
+                for (int64_t dd = 0; dd < d; dd++) {
+                    size_t at = (size_t)((bh * sk + j) * d + dd);
+                    x->kd[at] = (double)x->kc[at] * x->ksc[bh * d + dd];
+                }
+    }
+    for (int64_t bh = 0; bh < BH; bh++)
+        for (int64_t i = 0; i < sq; i++) {
+            float sigma = ldexpf(1.0f, -3 - (int)(test_rand_u64() % 4));
+            int64_t top = (int64_t)(test_rand_u64() % (uint64_t)d);
+            for (int64_t dd = 0; dd < d; dd++) {
+                int n = (int)(test_rand_u64() % 255) - 127;
+                if (dd == top)
+                    n = test_rand_u64() % 2 ? 127 : -127;
+                float v = (float)n * sigma;
+                x->q[(size_t)((bh * sq + i) * d + dd)] = col ? v / x->ksc[bh * d + dd] : v;
+            }
+        }
+}
+
+/* A scale whose c = fl(scale log2 e) (as the op rounds it) is exactly 1. */
+static float unit_c_scale(void)
+{
+    float s = (float)0.6931471805599453; /* ln 2 */
+    for (int k = 0; k < 8; k++) {
+        float c = (float)((double)s * 1.4426950408889634);
+        if (c == 1.0f)
+            return s;
+        s = nextafterf(s, c < 1.0f ? 1.0f : 0.0f);
+    }
+    ck_abort_msg("no scale with c = 1 near ln 2");
+    return 0;
+}
+
 static void make_data(const struct qcase *c, struct qdata *x)
 {
     int64_t B = c->b, H = c->h, sk = c->sk, d = c->d, dv = c->dv;
@@ -364,6 +487,17 @@ static void make_data(const struct qcase *c, struct qdata *x)
     x->q = rand_floats(nq, c->gauss, -2, 2);
     x->k = rand_floats(nk, c->gauss, -2, 2);
     x->v = rand_floats(nv, c->gauss, -1, 1);
+    if (c->extreme) /* one +-1 pattern per head in every q and k row: codes +-127 */
+        for (int64_t bh = 0; bh < B * H; bh++)
+            for (int64_t dd = 0; dd < d; dd++) {
+                float sgn = test_rand_u64() % 2 ? 1.0f : -1.0f;
+                for (int64_t i = 0; i < c->sq; i++)
+                    x->q[(size_t)((bh * c->sq + i) * d + dd)] = sgn;
+                for (int64_t j = 0; j < sk; j++)
+                    x->k[(size_t)((bh * sk + j) * d + dd)] = sgn;
+            }
+    else if (c->qi8 && !c->exactq) /* query 0 of (0, 0) all zero: scale 0, scores 0 */
+        memset(x->q, 0, (size_t)d * sizeof *x->q);
     x->kd = malloc(nk * sizeof *x->kd);
     x->vd = malloc(nv * sizeof *x->vd);
     if (c->kv == KV_F32) {
@@ -380,6 +514,8 @@ static void make_data(const struct qcase *c, struct qdata *x)
         quantise(x->k, B * H, sk, d, col, x->kc, x->ksc, x->kd);
         quantise(x->v, B * H, sk, dv, col, x->vc, x->vsc, x->vd);
     }
+    if (c->exactq)
+        make_exact_q(c, x);
     if (c->pad) {
         /* random keys padded; in batch 0 key 0 too, and with causal query 0
          * is then fully masked; with B > 1 the last batch entry entirely */
@@ -406,6 +542,7 @@ static struct clf_attention_quant_params params_of(const struct qcase *c, struct
     p.kv_axis = c->kv == KV_COL ? CLF_QUANT_COLUMN : CLF_QUANT_ROW;
     p.p_format = c->pf;
     p.p_bits = c->p_bits ? c->p_bits : 4;
+    p.q_int8 = c->qi8;
     return p;
 }
 
@@ -415,6 +552,10 @@ static bool force_per_query;
 /* Set by test_cpu_narrow: record with the device's float lanes set to
  * this (8: the CPU kernel's 8-lane configuration). */
 static unsigned force_vec_float;
+/* Set by test_qi8_dot: record with the device's int_dot_product cleared,
+ * so that attn_quant sums q_int8's codes with plain int multiply-adds
+ * instead of cl_khr_integer_dot_product's builtins. */
+static bool force_no_dot;
 
 /* Runs the op on x (uploaded into dv); returns the output (malloc'd). */
 static float *run_op(const struct qcase *c, struct qdev *dv, char *desc, size_t dsize)
@@ -426,13 +567,17 @@ static float *run_op(const struct qcase *c, struct qdev *dv, char *desc, size_t 
     struct clf_tensor *y = NULL;
     enum clf_device_type type = ctx->info.type;
     unsigned lanes = ctx->float_lanes;
+    bool dot = ctx->info.int_dot_product;
     if (force_per_query) /* the kernel is chosen when recorded */
         ctx->info.type = CLF_DEVICE_GPU;
     if (force_vec_float)
         ctx->float_lanes = force_vec_float;
+    if (force_no_dot)
+        ctx->info.int_dot_product = false;
     enum clf_status st = clf_op_attention_quant(g, dv->q, dv->k, dv->ks, dv->v, dv->vs, &p, &y);
     ctx->info.type = type;
     ctx->float_lanes = lanes;
+    ctx->info.int_dot_product = dot;
     ck_assert_status(ctx, st, CLF_OK);
     test_poison(y);
     ck_assert_ok(ctx, clf_graph_run(g));
@@ -441,6 +586,11 @@ static float *run_op(const struct qcase *c, struct qdev *dv, char *desc, size_t 
     ck_assert_msg(strstr(desc, cpu ? "(cpu tiles" : "(per query)"), "%s", desc);
     if (cpu && force_vec_float == 8)
         ck_assert_msg(strstr(desc, "(cpu tiles 8 queries"), "%s", desc);
+    /* q_int8: the packed dot builtins exactly where attn_quant runs on a
+     * device that has them and they are not forced off */
+    bool dot4 = !cpu && dot && !force_no_dot;
+    ck_assert_msg(!strstr(desc, " q i8") == !c->qi8, "%s", desc);
+    ck_assert_msg(!strstr(desc, " q i8 dot4") == !(c->qi8 && dot4), "%s", desc);
     float *out = test_read_all(y);
     clf_graph_destroy(g);
     return out;
@@ -451,29 +601,37 @@ static const char *kv_name(enum kvq kv)
     return kv == KV_ROW ? "i8-row" : kv == KV_COL ? "i8-col" : "f32";
 }
 
+/* Runs case c (c.dv set) on the data x, checks it against the reference
+ * and its bound; returns the output (malloc'd). */
+static float *run_on(const struct qcase *cp, const struct qdata *x)
+{
+    struct qcase c = *cp;
+    struct qdev dv;
+    upload(&c, x, &dv);
+    char desc[256];
+    float *out = run_op(&c, &dv, desc, sizeof desc);
+    double *ref = malloc((size_t)(c.b * c.h * c.sq * c.dv) * sizeof *ref);
+    double r = reference(&c, x, false, out, ref);
+    if (getenv("AQ_TEST_VERBOSE"))
+        printf("%-100s ratio %.3g\n", desc, r);
+    ck_assert_msg(r <= 1,
+                  "%s: b%lld h%lld sq%lld sk%lld d%lld dv%lld kv %s pf %d bits %d causal %d "
+                  "pad %d strided %d q_int8 %d: error %g x bound",
+                  desc, (long long)c.b, (long long)c.h, (long long)c.sq, (long long)c.sk,
+                  (long long)c.d, (long long)c.dv, kv_name(c.kv), (int)c.pf, c.p_bits, c.causal,
+                  c.pad, c.strided, c.qi8, r);
+    free(ref);
+    release(&dv);
+    return out;
+}
+
 static void run_case(struct qcase c)
 {
     if (!c.dv)
         c.dv = c.d;
     struct qdata x;
     make_data(&c, &x);
-    struct qdev dv;
-    upload(&c, &x, &dv);
-    char desc[256];
-    float *out = run_op(&c, &dv, desc, sizeof desc);
-    double *ref = malloc((size_t)(c.b * c.h * c.sq * c.dv) * sizeof *ref);
-    double r = reference(&c, &x, false, out, ref);
-    if (getenv("AQ_TEST_VERBOSE"))
-        printf("%-100s ratio %.3g\n", desc, r);
-    ck_assert_msg(r <= 1,
-                  "%s: b%lld h%lld sq%lld sk%lld d%lld dv%lld kv %s pf %d bits %d causal %d "
-                  "pad %d strided %d: error %g x bound",
-                  desc, (long long)c.b, (long long)c.h, (long long)c.sq, (long long)c.sk,
-                  (long long)c.d, (long long)c.dv, kv_name(c.kv), (int)c.pf, c.p_bits, c.causal,
-                  c.pad, c.strided, r);
-    free(ref);
-    free(out);
-    release(&dv);
+    free(run_on(&c, &x));
     free_data(&x);
 }
 
@@ -591,6 +749,139 @@ START_TEST(test_strided)
 }
 END_TEST
 
+/*
+ * q_int8 (the queries quantised, integer scores) against the reference
+ * with the same quantisation (qi8_scores): per token and per channel,
+ * every P format, head_dim 1, 3 and 13 (codes not a multiple of 4: the
+ * packed words' tail), 64, 256; k's codes with element stride 2 (the
+ * gathered words); strided q and k, causal and padded keys; a query that
+ * is all zeros (scale 0: every score 0; in every case but the extreme
+ * and exact ones); and the extreme sums |S_j| = 256 127^2.
+ */
+static void cases_qi8(void)
+{
+    enum kvq kvs[2] = {KV_ROW, KV_COL};
+    for (int a = 0; a < 2; a++) {
+        struct qcase c = mk(1, 2, 31, 47, 64, kvs[a], CLF_P_F32);
+        c.qi8 = true;
+        run_case(c);
+        c = mk(2, 2, 20, 9, 13, kvs[a], CLF_P_F16);
+        c.qi8 = true;
+        c.kstep2 = true;
+        run_case(c);
+        c = mk(1, 1, 8, 70, 256, kvs[a], CLF_P_LOG);
+        c.dv = 40;
+        c.qi8 = true;
+        run_case(c);
+        c = mk(3, 2, 21, 37, 3, kvs[a], CLF_P_F32);
+        c.qi8 = true;
+        c.pad = 1;
+        c.causal = true;
+        run_case(c);
+        c = mk(2, 3, 18, 29, 32, kvs[a], CLF_P_F16);
+        c.qi8 = true;
+        c.strided = true;
+        run_case(c);
+        c = mk(1, 2, 5, 33, 256, kvs[a], CLF_P_F32);
+        c.qi8 = true;
+        c.extreme = true;
+        run_case(c);
+        c = mk(1, 1, 4, 5, 1, kvs[a], CLF_P_F32);
+        c.qi8 = true;
+        run_case(c);
+    }
+}
+
+START_TEST(test_qi8)
+{
+    cases_qi8();
+}
+END_TEST
+
+/* Runs c on x twice, as c and with q_int8 flipped, or (flip_dot) with the
+ * dot builtins on and then forced off; asserts the outputs equal bit for
+ * bit (each also within its own bound, run_on). */
+static void run_bitwise(struct qcase c, const struct qdata *x, bool flip_dot, const char *what)
+{
+    float *a = run_on(&c, x);
+    if (flip_dot)
+        force_no_dot = true;
+    else
+        c.qi8 = !c.qi8;
+    float *b = run_on(&c, x);
+    force_no_dot = false;
+    size_t n = (size_t)(c.b * c.h * c.sq * c.dv);
+    size_t at = 0;
+    while (at < n && !memcmp(&a[at], &b[at], sizeof *a))
+        at++;
+    ck_assert_msg(at == n, "%s: kv %s d %lld: element %zu: %a vs %a", what, kv_name(c.kv),
+                  (long long)c.d, at, at < n ? (double)a[at] : 0.0, at < n ? (double)b[at] : 0.0);
+    free(a);
+    free(b);
+}
+
+/*
+ * Queries whose quantisation is exact (make_exact_q): q_int8 gives today's
+ * int8-K/V path's result bit for bit (see make_exact_q), on both kernel
+ * families; both also within the reference's bound of today's path.
+ */
+START_TEST(test_qi8_exact)
+{
+    enum kvq kvs[2] = {KV_ROW, KV_COL};
+    int64_t sizes[][5] = {{1, 2, 31, 47, 64}, {2, 1, 17, 20, 13}, {1, 1, 9, 40, 256}};
+    for (int fam = 0; fam < 2; fam++) {
+        force_per_query = fam == 1;
+        for (int a = 0; a < 2; a++)
+            for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+                int64_t *z = sizes[k];
+                struct qcase c = mk(z[0], z[1], z[2], z[3], z[4], kvs[a], CLF_P_F32);
+                c.dv = c.d;
+                c.exactq = true;
+                c.scale = unit_c_scale();
+                c.causal = k == 1;
+                struct qdata x;
+                make_data(&c, &x);
+                run_bitwise(c, &x, false, fam ? "per query, exact q" : "device family, exact q");
+                free_data(&x);
+            }
+    }
+    force_per_query = false;
+}
+END_TEST
+
+/*
+ * attn_quant with cl_khr_integer_dot_product's builtins against the same
+ * kernel with them forced off (plain int multiply-adds): the same i32
+ * sums, so the same bits. On a device without the extension both runs are
+ * the plain kernel (run_op checks which ran); Intel's CPU runtime must
+ * report the extension, so that the builtins do run there.
+ */
+START_TEST(test_qi8_dot)
+{
+    struct clf_ctx *ctx = test_ctx();
+    if (!strcmp(ctx->info.platform_name, "Intel(R) OpenCL"))
+        ck_assert_msg(ctx->info.int_dot_product,
+                      "Intel's runtime reports no cl_khr_integer_dot_product");
+    enum kvq kvs[2] = {KV_ROW, KV_COL};
+    int64_t sizes[][5] = {{1, 2, 31, 47, 64}, {2, 2, 20, 9, 13}, {1, 1, 8, 70, 256}};
+    force_per_query = true;
+    for (int a = 0; a < 2; a++)
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            int64_t *z = sizes[k];
+            struct qcase c = mk(z[0], z[1], z[2], z[3], z[4], kvs[a], CLF_P_F32);
+            c.dv = c.d;
+            c.qi8 = true;
+            c.kstep2 = k == 1;
+            c.pad = k == 2;
+            struct qdata x;
+            make_data(&c, &x);
+            run_bitwise(c, &x, true, "dot builtins on / off");
+            free_data(&x);
+        }
+    force_per_query = false;
+}
+END_TEST
+
 /* Every case above through the per-query kernel (attn_quant, the GPU
  * family): a no-op repeat on GPUs, the other family on CPU devices. */
 START_TEST(test_per_query)
@@ -600,6 +891,7 @@ START_TEST(test_per_query)
     cases_i8();
     cases_masks();
     cases_strided();
+    cases_qi8();
     force_per_query = false;
 }
 END_TEST
@@ -614,6 +906,7 @@ START_TEST(test_cpu_narrow)
     cases_i8();
     cases_masks();
     cases_strided();
+    cases_qi8();
     force_vec_float = 0;
 }
 END_TEST
@@ -737,7 +1030,7 @@ START_TEST(test_errors)
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, sp, &pad)); /* f32: wrong dtype */
     struct clf_attention_quant_params p = clf_attention_quant_params_default();
     ck_assert(p.scale == 0 && !p.causal && !p.key_padding && p.kv_axis == CLF_QUANT_ROW &&
-              p.p_format == CLF_P_F32 && p.p_bits == 4);
+              p.p_format == CLF_P_F32 && p.p_bits == 4 && !p.q_int8);
     struct clf_tensor *y = (struct clf_tensor *)1;
     /* mixed dtypes */
     ck_assert_status(ctx, clf_op_attention_quant(g, q, k8, ksr, vf, NULL, &p, &y), CLF_E_SHAPE);
@@ -775,6 +1068,11 @@ START_TEST(test_errors)
     ck_assert_status(ctx, clf_op_attention_quant(g, q, k8, ksr, v8, vsr, &p, &y),
                      CLF_E_INVALID_ARG);
     p.scale = 0;
+    /* q_int8 needs i8 K and V */
+    p.q_int8 = true;
+    ck_assert_status(ctx, clf_op_attention_quant(g, q, kf, NULL, vf, NULL, &p, &y),
+                     CLF_E_INVALID_ARG);
+    p.q_int8 = false;
     /* head_dim > 256, mismatched shapes, a bad mask, NULLs */
     ck_assert_status(ctx, clf_op_attention_quant(g, big, big, NULL, big, NULL, &p, &y),
                      CLF_E_SHAPE);
@@ -802,10 +1100,14 @@ START_TEST(test_errors)
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 1, s1, &c1));
     ck_assert_ok(ctx, clf_op_attention_quant(g, q, k8, c1, v8, c1, &p, &y));
     ck_assert_ok(ctx, clf_op_attention_quant(g, q, kf, NULL, vf, NULL, NULL, &y));
-    ck_assert_uint_eq(clf_graph_node_count(g), 4);
+    p.q_int8 = true; /* per channel, i8 queries */
+    ck_assert_ok(ctx, clf_op_attention_quant(g, q, k8, ksc, v8, vsc, &p, &y));
+    ck_assert_uint_eq(clf_graph_node_count(g), 5);
     char desc[256];
     snprintf(desc, sizeof desc, "%s", test_node_info(g, 1).desc);
-    ck_assert_msg(strstr(desc, "i8 per channel"), "%s", desc);
+    ck_assert_msg(strstr(desc, "i8 per channel") && !strstr(desc, "q i8"), "%s", desc);
+    snprintf(desc, sizeof desc, "%s", test_node_info(g, 4).desc);
+    ck_assert_msg(strstr(desc, "i8 per channel q i8"), "%s", desc);
     clf_graph_destroy(g);
     struct clf_tensor *all[] = {q, kf, vf, k8, v8, ksr, vsr, ksc, vsc, big, big8, bad, pad, c1};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -825,6 +1127,9 @@ int main(void)
     tcase_add_test(tc, test_i8);
     tcase_add_test(tc, test_masks);
     tcase_add_test(tc, test_strided);
+    tcase_add_test(tc, test_qi8);
+    tcase_add_test(tc, test_qi8_exact);
+    tcase_add_test(tc, test_qi8_dot);
     tcase_add_test(tc, test_per_query);
     tcase_add_test(tc, test_cpu_narrow);
     tcase_add_test(tc, test_accuracy);

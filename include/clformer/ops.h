@@ -860,6 +860,16 @@ struct clf_attention_quant_params {
     enum clf_quant_axis kv_axis;
     enum clf_p_format p_format;      /**< Default CLF_P_F32 */
     int p_bits;                      /**< CLF_P_LOG: 2..8. Default 4 */
+    /** Quantise the queries too, so that q.k is an integer dot product
+     *  (i8 K and V only: with f32 K and V CLF_E_INVALID_ARG). Per query i,
+     *  qc = c·q (per token) or c·q·ks (per channel: K's channel scale folded
+     *  in), c = fl(scale·log2 e); s_i = max|qc| / 127 (correctly rounded;
+     *  0 gives codes 0 and scores 0); codes rne(qc/s_i) of the exact
+     *  quotient clamped to ±127; score t_j = ((float)Σ code·kcode)·s_i,
+     *  then ·ks[j] per token. The sum is exact (|Σ| <= 256·127² < 2^24).
+     *  Uses cl_khr_integer_dot_product where the device has it (same
+     *  results without). q must be finite. Default false */
+    bool q_int8;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the
@@ -891,8 +901,8 @@ CLF_PARAMS_DEFAULT(clf_attention_quant_params)
  * dims, mismatched sizes, scale shapes, head_dim > 256, key_padding not
  * i32 [batch, seq_k]); CLF_E_INVALID_ARG (NULL tensors, scales missing for
  * i8 or given for f32, kv_axis not ROW or COLUMN for i8, unknown p_format,
- * p_bits outside 2..8 with CLF_P_LOG, non-finite scale). Nothing is
- * recorded on error.
+ * p_bits outside 2..8 with CLF_P_LOG, non-finite scale, q_int8 with f32 K
+ * and V). Nothing is recorded on error.
  * p NULL means clf_attention_quant_params_default().
  */
 CLF_API enum clf_status clf_op_attention_quant(struct clf_graph *g, struct clf_tensor *q,

@@ -222,6 +222,8 @@ enum clf_attn_opt {
     CLF_ATTN_OPT_PF,     /* how P is stored (enum clf_p_format) */
     CLF_ATTN_OPT_AQ_CPU, /* 1: the quantised CPU kernels, 0: attn_quant */
     CLF_ATTN_OPT_VS3,    /* 1: the quantised CPU kernel's v has unit last stride */
+    CLF_ATTN_OPT_QI8,    /* int8 queries: 0 off, 1 plain integer dot products,
+                            2 cl_khr_integer_dot_product's packed 4x8-bit ones */
     CLF_ATTN_OPTS
 };
 

@@ -20,6 +20,7 @@ const struct clf_attn_opt_def clf_attn_opt_defs[CLF_ATTN_OPTS] = {
     [CLF_ATTN_OPT_PF] = {"PF", 0, QUANT},
     [CLF_ATTN_OPT_AQ_CPU] = {"AQ_CPU", 0, QUANT},
     [CLF_ATTN_OPT_VS3] = {"VS3", 1, QUANT},
+    [CLF_ATTN_OPT_QI8] = {"QI8", 0, QUANT},
 };
 
 const char *const clf_attn_program_family[CLF_ATTN_PROGRAMS] = {
