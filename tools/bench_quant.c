@@ -5,9 +5,10 @@
  *      against the f32 GEMM of the same shapes: time and error;
  *   2. quantise→dequantise of a K-like matrix [12·512, 64] ~ N(0, 1) in
  *      every scheme: error and bytes;
- *   3. mixed-precision attention (int8 K/V per token or per channel, fp16
- *      or log-quantised attention weights) against exact fp32 attention:
- *      time, K+V bytes, error;
+ *   3. mixed-precision attention (int8 K/V per token or per channel, with
+ *      f32 or int8 queries (q_int8: integer scores), fp16 or log-quantised
+ *      attention weights) against exact fp32 attention: time, K+V bytes,
+ *      error;
  *   4. FFN activation quantisers on GELU(N(0, 1)) activations [512, 1536],
  *      calibrated on those activations: error and time.
  * Errors are relative Frobenius norms ‖y − y_ref‖ / ‖y_ref‖.
@@ -206,14 +207,17 @@ static int bench_attention_quant(struct clf_ctx *ctx, const struct bench_opts *o
     static const struct {
         enum clf_kv_format kv;
         enum clf_p_format p;
+        bool q_int8; /* the queries quantised too: integer scores */
         const char *name;
     } modes[] = {
-        {CLF_KV_F32, CLF_P_F32, "f32 K/V, f32 P"},
-        {CLF_KV_INT8_TOKEN, CLF_P_F32, "int8 K/V per token"},
-        {CLF_KV_INT8_CHANNEL, CLF_P_F32, "int8 K/V per channel"},
-        {CLF_KV_F32, CLF_P_F16, "f16 P"},
-        {CLF_KV_F32, CLF_P_LOG, "log:4 P"},
-        {CLF_KV_INT8_TOKEN, CLF_P_F16, "int8 K/V per token, f16 P"},
+        {CLF_KV_F32, CLF_P_F32, false, "f32 K/V, f32 P"},
+        {CLF_KV_INT8_TOKEN, CLF_P_F32, false, "int8 K/V per token"},
+        {CLF_KV_INT8_TOKEN, CLF_P_F32, true, "int8 Q, K/V per token"},
+        {CLF_KV_INT8_CHANNEL, CLF_P_F32, false, "int8 K/V per channel"},
+        {CLF_KV_INT8_CHANNEL, CLF_P_F32, true, "int8 Q, K/V per channel"},
+        {CLF_KV_F32, CLF_P_F16, false, "f16 P"},
+        {CLF_KV_F32, CLF_P_LOG, false, "log:4 P"},
+        {CLF_KV_INT8_TOKEN, CLF_P_F16, false, "int8 K/V per token, f16 P"},
     };
     const int64_t h = 12, hd = 64, d = h * hd, ts[2] = {n, d};
     const int64_t hs[4] = {1, h, n, hd}, hst[4] = {n * d, hd, d, 1};
@@ -249,6 +253,7 @@ static int bench_attention_quant(struct clf_ctx *ctx, const struct bench_opts *o
             struct clf_attention_quant_params ap = clf_attention_quant_params_default();
             ap.p_format = modes[mi].p;
             ap.p_bits = 4;
+            ap.q_int8 = modes[mi].q_int8;
             for (int i = 0; st == CLF_OK && modes[mi].kv != CLF_KV_F32 && i < 2; i++) {
                 struct clf_quant_params qp = clf_quant_params_default();
                 struct clf_tensor *q = NULL, *s = NULL, *z = NULL;
