@@ -422,6 +422,26 @@ inline VEC aq_store_pv(VEC p, int levels)
 #endif
 }
 
+#if QI8
+/* aq_q_code lane by lane: q_rne_div's operations with selects for its
+ * branches (the same decisions, so the same codes), clamped to +-127; 0
+ * where s == 0. */
+inline VEC aq_q_code_v(VEC x, VEC s)
+{
+    VEC t = x / s;
+    VEC n0 = rint(t);
+    VEC r = fma(-n0, s, x); /* exact, as in q_rne_div */
+    VEC hs = 0.5f * s;
+    VEC n = select(n0, n0 + 1.0f, r > hs);
+    n = select(n, n0 - 1.0f, r < -hs);
+    VEC other = n0 + select((VEC)(-1.0f), (VEC)(1.0f), r > 0.0f);
+    VEC even = select(other, n0, fmod(n0, (VEC)(2.0f)) == (VEC)(0.0f));
+    n = select(n, even, (r == hs) | (r == -hs));
+    n = select(n, t, fabs(t) >= (VEC)(8388608.0f)); /* 2^23: as q_rne_div */
+    return select((VEC)(0.0f), clamp(n, -127.0f, 127.0f), s > (VEC)(0.0f));
+}
+#endif
+
 #if KV != 0
 /*
  * V's codes [batch, heads, seq_k, dv] (any strides) -> dense f32 codes
@@ -562,16 +582,21 @@ __kernel void attn_quant_cpu(__global const float *q, long q_off, long4 q_str,
                 ks_str.s2);
 #if QI8
     /* each query's scale qsc[i] and codes, in place in qt as integer-valued
-     * floats (lanes past seq_q: all zero, scale 0) */
+     * floats (lanes past seq_q: all zero, scale 0); VW queries at a time */
     float qsc[QB];
-    for (int i = 0; i < QB; i++) {
-        float amax = 0.0f;
+    for (int v = 0; v < QV; v++) {
+        VEC amax = (VEC)(0.0f);
         for (int dd = 0; dd < d; dd++)
-            amax = fmax(amax, fabs(qt[dd * QB + i]));
-        float s = aq_q_scale(amax);
-        qsc[i] = s;
-        for (int dd = 0; dd < d; dd++)
-            qt[dd * QB + i] = aq_q_code(qt[dd * QB + i], s);
+            amax = fmax(amax, fabs(VLOAD(0, qt + dd * QB + v * VW)));
+        float am[VW];
+        VSTORE(amax, 0, am);
+        for (int i = 0; i < VW; i++)
+            qsc[v * VW + i] = aq_q_scale(am[i]);
+        VEC s = VLOAD(v, qsc);
+        for (int dd = 0; dd < d; dd++) {
+            __private float *r = qt + dd * QB + v * VW;
+            VSTORE(aq_q_code_v(VLOAD(0, r), s), 0, r);
+        }
     }
     QVS(AQ_QS_DECL, 0)
 #endif
