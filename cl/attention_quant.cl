@@ -156,8 +156,6 @@ inline int aq_dot4(char4 a, char4 b)
  * s3), the ones past n (n = d - dd of them left) 0. */
 inline char4 aq_k4(__global const char *kr, long s3, int dd, int n)
 {
-    if (n >= 4 && s3 == 1)
-        return vload4(0, kr + dd);
     char4 w = (char4)(0);
     w.s0 = kr[dd * s3];
     if (n > 1)
@@ -254,6 +252,7 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
             w.s3 = (char)aq_q_code(qc[dd + 3], qs);
         q4[dd / 4] = w;
     }
+    int dfull = d & ~3; /* codes in whole words */
 #endif
     __global const KV_T *kh = k + k_off + b * k_str.s0 + h * k_str.s1;
     __global const KV_T *vh = v + v_off + b * v_str.s0 + h * v_str.s1;
@@ -276,7 +275,16 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
             kr[u] = kh + jr[u] * k_str.s2;                                                    \
         }                                                                                     \
         int a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                                   \
-        for (int dd = 0; dd < d; dd += 4) {                                                   \
+        if (k_str.s3 == 1) { /* whole words: one 4-byte load each */                         \
+            for (int dd = 0; dd < dfull; dd += 4) {                                           \
+                char4 qw = q4[dd / 4];                                                        \
+                a0 += AQ_DOT4(qw, vload4(0, kr[0] + dd));                                     \
+                a1 += AQ_DOT4(qw, vload4(0, kr[1] + dd));                                     \
+                a2 += AQ_DOT4(qw, vload4(0, kr[2] + dd));                                     \
+                a3 += AQ_DOT4(qw, vload4(0, kr[3] + dd));                                     \
+            }                                                                                 \
+        }                                                                                     \
+        for (int dd = k_str.s3 == 1 ? dfull : 0; dd < d; dd += 4) { /* gathered words */     \
             char4 qw = q4[dd / 4];                                                            \
             int n = d - dd;                                                                   \
             a0 += AQ_DOT4(qw, aq_k4(kr[0], k_str.s3, dd, n));                                 \
