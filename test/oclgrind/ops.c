@@ -10,8 +10,11 @@
  *    transposed view) and LayerNorm on that view (a row per work-item on
  *    CPU devices: the vectorised row kernels need contiguous rows), the
  *    embedding gather, and affine
- *    quantisation per column with its dequantisation. Only their status is
- *    checked: the suites check their values, this checks their accesses.
+ *    quantisation per column with its dequantisation, and attention with
+ *    int8 queries, K and V (q_int8: the integer scores; x as q [2, 1, 7,
+ *    10], head_dim 10 ending in a partial word of 4 codes). Only their
+ *    status is checked: the suites check their values, this checks their
+ *    accesses.
  * Exits 1 on an error.
  */
 #include <math.h>
@@ -102,6 +105,29 @@ static enum clf_status more_ops(struct clf_ctx *ctx, struct clf_graph *g, struct
         st = clf_op_copy(g, q, &out);
     if (st == CLF_OK)
         st = clf_op_copy(g, in[4], &out);
+    /* attention, q_int8: q a view of x [B, 1, S, D]; K and V the same codes
+     * [B, 1, S, D] (any values), scales per token [B, 1, S] */
+    static int8_t codes[B * S * D];
+    static float scales[B * S];
+    for (int i = 0; i < B * S * D; i++)
+        codes[i] = (int8_t)((i * 37) % 255 - 127);
+    for (int i = 0; i < B * S; i++)
+        scales[i] = 0.01f * (float)(i + 1);
+    const int64_t h4[4] = {B, 1, S, D}, h4s[4] = {S * D, S * D, D, 1}, h3[3] = {B, 1, S};
+    if (st == CLF_OK)
+        st = clf_tensor_view(x, 4, h4, h4s, 0, &in[6]);
+    if (st == CLF_OK)
+        st = clf_tensor_create(ctx, CLF_I8, 4, h4, &in[7]);
+    if (st == CLF_OK)
+        st = clf_tensor_write(in[7], codes, sizeof codes);
+    if (st == CLF_OK)
+        st = clf_tensor_create(ctx, CLF_F32, 3, h3, &in[8]);
+    if (st == CLF_OK)
+        st = clf_tensor_write(in[8], scales, sizeof scales);
+    struct clf_attention_quant_params ap = clf_attention_quant_params_default();
+    ap.q_int8 = true;
+    if (st == CLF_OK)
+        st = clf_op_attention_quant(g, in[6], in[7], in[8], in[7], in[8], &ap, &out);
     return st;
 }
 
@@ -116,7 +142,7 @@ int main(void)
     struct clf_ctx *ctx = NULL;
     struct clf_tensor *tx = NULL, *table = NULL, *tu = NULL, *tv = NULL, *add = NULL,
                       *low = NULL;
-    struct clf_tensor *in[6] = {NULL};
+    struct clf_tensor *in[9] = {NULL};
     struct clf_graph *g = NULL;
     const int64_t shape[3] = {B, S, D};
     enum clf_status st = clf_ctx_create(NULL, &ctx);
@@ -176,7 +202,7 @@ int main(void)
     clf_graph_destroy(g);
     clf_tensor_destroy(tu);
     clf_tensor_destroy(tv);
-    for (int i = 0; i < 6; i++)
+    for (int i = 8; i >= 0; i--) /* views before what they view */
         clf_tensor_destroy(in[i]);
     clf_tensor_destroy(tx);
     clf_ctx_destroy(ctx);
