@@ -1115,6 +1115,15 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* Every test starts unforced (the suite runs without fork: a failed test
+ * must not leave its forcing to the next). */
+static void reset_forces(void)
+{
+    force_per_query = false;
+    force_vec_float = 0;
+    force_no_dot = false;
+}
+
 int main(void)
 {
     test_require_device();
@@ -1122,6 +1131,7 @@ int main(void)
     Suite *s = suite_create("attention-quant");
     TCase *tc = tcase_create("attention-quant");
     tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, reset_forces, NULL);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_f32_exact);
     tcase_add_test(tc, test_i8);
