@@ -252,8 +252,8 @@ PY
   # (auto measures per size class)
   printf '%s\n' "The quick brown fox jumps over the lazy dog while the cat sleeps on a warm windowsill." \
     "Hi." "Rain." >"$tmp/mates.txt"
-  for opt in "" "--kv int8" "--kv int8:channel" "--attn-quant f16" "--attn-quant log:4" \
-    "--linear int8" "--precision f16" "--precision bf16" "--ffn-act binary" \
+  for opt in "" "--kv int8" "--kv int8:channel" "--kv int8,q" "--attn-quant f16" \
+    "--attn-quant log:4" "--linear int8" "--precision f16" "--precision bf16" "--ffn-act binary" \
     "--ffn-act lsq:4,signed,step:0.05" "--ffn-act pact:4,alpha:2" "--ffn-act pwl:4,clip:3,bp:1" \
     "--ffn-act steps:-0.2/0.3:-1/0/1"; do
     read -ra o <<<"$opt"

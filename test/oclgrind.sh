@@ -205,6 +205,8 @@ case_ kv-int8 "$both" "$clformer" $enc --kv int8
 case_ kv-int8-channel "$both" "$clformer" $enc --kv int8:channel --attn-quant f16
 case_ attn-quant-log "$both" "$clformer" $enc --attn-quant log:4
 case_ kv-int8-long gpu "$clformer" $long --kv int8 --attn-quant f16
+# int8 queries too: integer scores (also in ops.c, head_dim 10).
+case_ kv-int8-q "$both" "$clformer" $enc --kv int8:channel,q
 # int8 linear layers (gemm_q8: its tiled and CPU kernels, the packing).
 case_ linear-int8 "$both" "$clformer" $enc --linear int8
 # FFN forms: factorised by SVD, tensor train; activation quantisers.

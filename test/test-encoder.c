@@ -642,8 +642,10 @@ static void apply_mode(struct clf_encoder_config *c, const char *what)
     const char *val = strchr(what, ' ') + 1;
     char key[32], msg[128];
     snprintf(key, sizeof key, "%.*s", (int)(val - 1 - what), what);
-    if (!strcmp(key, "kv"))
+    if (!strcmp(key, "kv")) {
         c->kv = strstr(val, "channel") ? CLF_KV_INT8_CHANNEL : CLF_KV_INT8_TOKEN;
+        c->attn_q_int8 = strstr(val, ",q") != NULL;
+    }
     else if (!strcmp(key, "attn-quant"))
         c->attn_p = strstr(val, "log") ? CLF_P_LOG : CLF_P_F16;
     else if (!strcmp(key, "linear"))
@@ -680,7 +682,8 @@ START_TEST(test_quantised_modes)
     static const struct {
         const char *what;
         double bound;
-    } modes[] = {{"kv int8", 2e-2},        {"kv int8:channel", 2e-2}, {"attn-quant f16", 2e-2},
+    } modes[] = {{"kv int8", 2e-2},        {"kv int8:channel", 2e-2}, {"kv int8,q", 2e-2},
+                 {"kv int8:channel,q", 2e-2}, {"attn-quant f16", 2e-2},
                  {"attn-quant log:4", 0.3}, {"linear int8", 2e-2},
                  {"precision f16", 2e-2},   {"precision bf16", 2e-2},
                  {"ffn-act lsq:8,signed", 2e-2}, {"ffn-act lsq:4,signed", 0.3},
@@ -769,6 +772,9 @@ START_TEST(test_quantised_modes)
     c = base;
     c.kv = (enum clf_kv_format)7;
     ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
+    c = base; /* int8 queries with f32 K and V */
+    c.attn_q_int8 = true;
+    ck_assert_status(ctx, clf_encoder_create_random(ctx, &c, 1, &enc), CLF_E_INVALID_ARG);
     ck_assert_ptr_null(enc);
 }
 END_TEST
@@ -794,7 +800,8 @@ START_TEST(test_batch_independence)
 {
     struct clf_ctx *ctx = test_ctx();
     static const char *modes[] = {
-        "kv f32",          "kv int8",           "kv int8:channel",      "attn-quant f16",
+        "kv f32",          "kv int8",           "kv int8:channel",      "kv int8,q",
+        "kv int8:channel,q", "attn-quant f16",
         "attn-quant log:4", "linear int8",      "precision f16",        "precision bf16",
         "ffn-act binary",  "ffn-act binary:0.5", "ffn-act lsq:4,signed", "ffn-act pact:4",
         "ffn-act pwl:4",   "ffn-act steps:-0.2/0.3:-1/0/1"};

@@ -233,7 +233,7 @@ START_TEST(test_encoder_option)
     const struct {
         const char *name, *value;
     } good[] = {{"activation", "gelu-tanh"}, {"attn-impl", "gemm"},   {"attn", "topk:32"},
-                {"kv", "int8:channel"},       {"attn-quant", "log:5"}, {"linear", "int8"},
+                {"kv", "int8:channel,q"},     {"attn-quant", "log:5"}, {"linear", "int8"},
                 {"precision", "bf16"},        {"ffn", "svd:16"},      {"ffn-act", "binary"},
                 {"drop-dense", NULL}};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
@@ -245,6 +245,7 @@ START_TEST(test_encoder_option)
     ck_assert_int_eq(c.attn.sparsity, CLF_ATTN_TOPK);
     ck_assert_int_eq(c.attn.topk, 32);
     ck_assert_int_eq(c.kv, CLF_KV_INT8_CHANNEL);
+    ck_assert(c.attn_q_int8);
     ck_assert_int_eq(c.attn_p, CLF_P_LOG);
     ck_assert_int_eq(c.attn_p_bits, 5);
     ck_assert(c.linear_int8);
@@ -255,6 +256,7 @@ START_TEST(test_encoder_option)
     ck_assert(c.drop_dense);
     ck_assert_ok(NULL, clf_encoder_config_option(&c, "kv", "int8", NULL, 0));
     ck_assert_int_eq(c.kv, CLF_KV_INT8_TOKEN);
+    ck_assert(!c.attn_q_int8); /* no ,q: f32 queries again */
     ck_assert_ok(NULL, clf_encoder_config_option(&c, "attn-quant", "f16", NULL, 0));
     ck_assert_int_eq(c.attn_p, CLF_P_F16);
 
@@ -265,6 +267,8 @@ START_TEST(test_encoder_option)
                {"attn-impl", "flash", "unknown --attn-impl 'flash'"},
                {"attn", "topk:x", "--attn topk:x: "},
                {"kv", "int4", "--kv takes f32"},
+               {"kv", "f32,q", "with ,q for int8 queries"},
+               {"kv", "int8,x", "--kv takes f32"},
                {"attn-quant", "log:9", "log:B with B in 2..8"},
                {"attn-quant", "log:", "log:B"},
                {"attn-quant", "log:3x", "log:B"},

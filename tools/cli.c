@@ -481,7 +481,8 @@ void cli_layer_options_str(const struct clf_encoder_config *cfg, char *buf, size
         ADD("ffn %s", act);
     }
     if (cfg->kv != CLF_KV_F32)
-        ADD("kv %s", cfg->kv == CLF_KV_INT8_TOKEN ? "int8" : "int8:channel");
+        ADD("kv %s%s", cfg->kv == CLF_KV_INT8_TOKEN ? "int8" : "int8:channel",
+            cfg->attn_q_int8 ? ",q" : "");
     if (cfg->attn_p == CLF_P_F16)
         ADD("attn-quant f16");
     else if (cfg->attn_p == CLF_P_LOG)

@@ -121,6 +121,11 @@ struct clf_encoder_config {
      *  (CLF_E_INVALID_ARG); the weights read back, saved or split for
      *  tensor parallelism (which refuses it) stay f32. */
     enum clf_precision precision;
+    /** With int8 K and V (kv not CLF_KV_F32): the queries quantised too,
+     *  per query, so that the attention scores are integer dot products
+     *  (clf_attention_quant_params.q_int8); with f32 K and V
+     *  CLF_E_INVALID_ARG. Default false. */
+    bool attn_q_int8;
 };
 
 /** Sets the documented defaults in the first `size` bytes of *p (the

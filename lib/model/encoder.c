@@ -73,6 +73,7 @@ void clf_encoder_config_init(struct clf_encoder_config *out, size_t size)
     c.norm_first = false;
     c.attn_impl = CLF_ATTN_AUTO;
     c.attn_p_bits = 4;
+    c.attn_q_int8 = false;
     c.size = sizeof c;
     clf_abi_fill(out, size, &c, sizeof c);
 }
@@ -106,6 +107,8 @@ enum clf_status clf_encoder_check_config(struct clf_ctx *ctx, const struct clf_e
     if (c->attn_p == CLF_P_LOG && (c->attn_p_bits < 2 || c->attn_p_bits > 8))
         return clf_fail(ctx, CLF_E_INVALID_ARG, "log-quantised attention weights need 2..8 bits, "
                                                 "got %d", c->attn_p_bits);
+    if (c->attn_q_int8 && c->kv == CLF_KV_F32)
+        return clf_fail(ctx, CLF_E_INVALID_ARG, "int8 queries (attn_q_int8) need int8 K and V");
     if ((c->kv != CLF_KV_F32 || c->attn_p != CLF_P_F32) && c->attn.sparsity != CLF_ATTN_EXACT)
         return clf_fail(ctx, CLF_E_UNSUPPORTED,
                         "quantised K/V or attention weights need exact attention (the sparse "
@@ -543,6 +546,7 @@ static enum clf_status attention_quant(struct clf_encoder *enc, struct clf_graph
     ap.key_padding = key_padding;
     ap.p_format = c->attn_p;
     ap.p_bits = c->attn_p_bits;
+    ap.q_int8 = c->attn_q_int8;
     struct clf_tensor *kv[2] = {k, v}, *codes[2] = {NULL, NULL}, *scales[2] = {NULL, NULL};
     enum clf_status st = CLF_OK;
     for (int i = 0; st == CLF_OK && c->kv != CLF_KV_F32 && i < 2; i++) {

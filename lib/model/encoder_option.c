@@ -1,6 +1,6 @@
 /*
  * clf_encoder_config_option: one encoder option in the `clformer` command's
- * grammar (--activation, --attn-impl, --attn, --kv, --attn-quant, --linear,
+ * grammar (--activation, --attn-impl, --attn, --kv [,q], --attn-quant, --linear,
  * --precision, --ffn, --ffn-act, --drop-dense), the one parser the command
  * line and the Python package share.
  */
@@ -79,10 +79,18 @@ enum clf_status clf_encoder_config_option(struct clf_encoder_config *cfg, const 
         else
             snprintf(why, sizeof why, "unknown --attn-impl '%s' (auto, fused, gemm)", value);
     } else if (!strcmp(name, "kv")) {
-        if ((ok = FIND(kvs, value, &v)))
+        /* an int8 format, then ",q": the queries in int8 too */
+        size_t n = strlen(value);
+        bool q = n > 2 && !strcmp(value + n - 2, ",q");
+        char base[32];
+        snprintf(base, sizeof base, "%.*s", (int)(q ? n - 2 : n), value);
+        if ((ok = FIND(kvs, base, &v) && !(q && v == CLF_KV_F32))) {
             cfg->kv = (enum clf_kv_format)v;
-        else
-            snprintf(why, sizeof why, "--kv takes f32, int8 (per token) or int8:channel");
+            cfg->attn_q_int8 = q;
+        } else {
+            snprintf(why, sizeof why, "--kv takes f32, int8 (per token) or int8:channel, the "
+                                      "int8 ones with ,q for int8 queries too");
+        }
     } else if (!strcmp(name, "attn-quant")) {
         if (!(ok = attn_quant(value, cfg)))
             snprintf(why, sizeof why, "--attn-quant takes f32, f16 or log:B with B in 2..8");

@@ -65,7 +65,7 @@ class Encoder(Closeable):
     The options take the strings of `clformer run` (docs/cli.md): attn
     ("exact", "topk:32", "window:64,global:2", "linformer:64", "nystrom:32,
     iters:20", "svd:16", ...), attn_impl ("auto", "fused", "gemm"), kv
-    ("f32", "int8", "int8:channel"), attn_quant ("f32", "f16", "log:4"),
+    ("f32", "int8", "int8:channel", "int8,q", "int8:channel,q"), attn_quant ("f32", "f16", "log:4"),
     linear ("f32", "int8"), precision ("f32", "f16", "bf16"), ffn ("dense",
     "svd:64", "rsvd:64", "tt:8", ...), ffn_act ("none", "binary", "lsq:4",
     "pwl:4", ...); activation ("relu", "gelu", "gelu-tanh").

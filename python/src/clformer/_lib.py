@@ -106,7 +106,7 @@ class EncoderConfig(Structure):
                 ("norm_first", c_bool), ("attn_impl", c_int), ("attn", AttentionVariant),
                 ("kv", c_int), ("attn_p", c_int), ("attn_p_bits", c_int),
                 ("linear_int8", c_bool), ("ffn", FfnFactor), ("drop_dense", c_bool),
-                ("ffn_act", Actq), ("precision", c_int)]
+                ("ffn_act", Actq), ("precision", c_int), ("attn_q_int8", c_bool)]
 
 
 GATHER_FN = CFUNCTYPE(c_bool, c_void_p, POINTER(c_float), POINTER(c_size_t), c_bool)
