@@ -57,6 +57,12 @@ extern "C" {
  *    size (clf_node_info), and zeroes those it does not know.
  *  - Fields are only ever added at the end; none is removed, moved or
  *    retyped under one soname.
+ *  - A field added into the tail padding of the previous layout leaves
+ *    the size unchanged (clf_attention_quant_params.q_int8 and
+ *    clf_encoder_config.attn_q_int8 did): a library built before it reads
+ *    the caller's struct as its own and cannot tell that the field was
+ *    set. Such fields are added only before the first release; after it,
+ *    a struct grows.
  *
  * The other structs (clf_device_info, clf_ctx_stats, clf_ffn_stats, and the
  * plain values embedded in params: clf_attention_variant, clf_actq,
