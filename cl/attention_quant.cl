@@ -264,16 +264,38 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
 #else
 #define AQ_KSCALE(jj) 1.0f
 #endif
+/* The AQ_BK key rows of the tile (the last key repeated past seq_k): jr[u]
+ * their indices, kr[u] their codes (or values) */
+#define AQ_KEY_ROWS()                                                                         \
+    int jr[AQ_BK];                                                                            \
+    __global const KV_T *kr[AQ_BK];                                                           \
+    for (int u = 0; u < AQ_BK; u++) {                                                         \
+        jr[u] = min(j0 + u, sk - 1);                                                          \
+        kr[u] = kh + jr[u] * k_str.s2;                                                        \
+    }
+/* t[u] = the sum a<u> times the query's scale (QI8) and the key's, then
+ * -inf for a masked key */
+#if QI8
+#define AQ_T(u) (((float)a##u * qs) * AQ_KSCALE(jr[u]))
+#else
+#define AQ_T(u) (a##u * AQ_KSCALE(jr[u]))
+#endif
+#define AQ_SCALE_MASK(t)                                                                      \
+    t[0] = AQ_T(0);                                                                           \
+    t[1] = AQ_T(1);                                                                           \
+    t[2] = AQ_T(2);                                                                           \
+    t[3] = AQ_T(3);                                                                           \
+    for (int u = 0; u < AQ_BK; u++) {                                                         \
+        int j = j0 + u;                                                                       \
+        bool masked = j >= kend || (causal && j > iq) ||                                      \
+                      (has_pad && padb[jr[u] * pad_str.s3] != 0);                             \
+        t[u] = masked ? -INFINITY : t[u];                                                     \
+    }
 #if QI8
 /* S_j in int, 4 codes at a time; t_j = ((float)S_j * qs) * ks[j] */
 #define AQ_SCORES(t)                                                                          \
     {                                                                                         \
-        int jr[AQ_BK];                                                                        \
-        __global const KV_T *kr[AQ_BK];                                                       \
-        for (int u = 0; u < AQ_BK; u++) {                                                     \
-            jr[u] = min(j0 + u, sk - 1);                                                      \
-            kr[u] = kh + jr[u] * k_str.s2;                                                    \
-        }                                                                                     \
+        AQ_KEY_ROWS()                                                                         \
         int a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                                   \
         if (k_str.s3 == 1) { /* whole words: one 4-byte load each */                         \
             for (int dd = 0; dd < dfull; dd += 4) {                                           \
@@ -292,26 +314,12 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
             a2 += AQ_DOT4(qw, aq_k4(kr[2], k_str.s3, dd, n));                                 \
             a3 += AQ_DOT4(qw, aq_k4(kr[3], k_str.s3, dd, n));                                 \
         }                                                                                     \
-        t[0] = ((float)a0 * qs) * AQ_KSCALE(jr[0]);                                           \
-        t[1] = ((float)a1 * qs) * AQ_KSCALE(jr[1]);                                           \
-        t[2] = ((float)a2 * qs) * AQ_KSCALE(jr[2]);                                           \
-        t[3] = ((float)a3 * qs) * AQ_KSCALE(jr[3]);                                           \
-        for (int u = 0; u < AQ_BK; u++) {                                                     \
-            int j = j0 + u;                                                                   \
-            bool masked = j >= kend || (causal && j > iq) ||                                  \
-                          (has_pad && padb[jr[u] * pad_str.s3] != 0);                         \
-            t[u] = masked ? -INFINITY : t[u];                                                 \
-        }                                                                                     \
+        AQ_SCALE_MASK(t)                                                                      \
     }
 #else
 #define AQ_SCORES(t)                                                                          \
     {                                                                                         \
-        int jr[AQ_BK];                                                                        \
-        __global const KV_T *kr[AQ_BK];                                                       \
-        for (int u = 0; u < AQ_BK; u++) {                                                     \
-            jr[u] = min(j0 + u, sk - 1);                                                      \
-            kr[u] = kh + jr[u] * k_str.s2;                                                    \
-        }                                                                                     \
+        AQ_KEY_ROWS()                                                                         \
         float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;                                     \
         for (int dd = 0; dd < d; dd++) {                                                      \
             float qd = qc[dd];                                                                \
@@ -321,16 +329,7 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
             a2 = fma(qd, (float)kr[2][o3], a2);                                               \
             a3 = fma(qd, (float)kr[3][o3], a3);                                               \
         }                                                                                     \
-        t[0] = a0 * AQ_KSCALE(jr[0]);                                                         \
-        t[1] = a1 * AQ_KSCALE(jr[1]);                                                         \
-        t[2] = a2 * AQ_KSCALE(jr[2]);                                                         \
-        t[3] = a3 * AQ_KSCALE(jr[3]);                                                         \
-        for (int u = 0; u < AQ_BK; u++) {                                                     \
-            int j = j0 + u;                                                                   \
-            bool masked = j >= kend || (causal && j > iq) ||                                  \
-                          (has_pad && padb[jr[u] * pad_str.s3] != 0);                         \
-            t[u] = masked ? -INFINITY : t[u];                                                 \
-        }                                                                                     \
+        AQ_SCALE_MASK(t)                                                                      \
     }
 #endif
 
@@ -371,6 +370,9 @@ __kernel void attn_quant(__global const float *q, long q_off, long4 q_str,
         }
     }
 #undef AQ_SCORES
+#undef AQ_SCALE_MASK
+#undef AQ_T
+#undef AQ_KEY_ROWS
 #undef AQ_KSCALE
     if (i >= sq)
         return;
@@ -431,21 +433,12 @@ inline VEC aq_store_pv(VEC p, int levels)
 }
 
 #if QI8
-/* aq_q_code lane by lane: q_rne_div's operations with selects for its
- * branches (the same decisions, so the same codes), clamped to +-127; 0
- * where s == 0. */
+/* aq_q_code lane by lane: q_rne_div's decisions (the same codes), clamped
+ * to +-127; 0 where s == 0 */
+Q_RNE_DIV_VEC(VEC, VECI, aq_rne_div_v)
 inline VEC aq_q_code_v(VEC x, VEC s)
 {
-    VEC t = x / s;
-    VEC n0 = rint(t);
-    VEC r = fma(-n0, s, x); /* exact, as in q_rne_div */
-    VEC hs = 0.5f * s;
-    VEC n = select(n0, n0 + 1.0f, r > hs);
-    n = select(n, n0 - 1.0f, r < -hs);
-    VEC other = n0 + select((VEC)(-1.0f), (VEC)(1.0f), r > 0.0f);
-    VEC even = select(other, n0, fmod(n0, (VEC)(2.0f)) == (VEC)(0.0f));
-    n = select(n, even, (r == hs) | (r == -hs));
-    n = select(n, t, fabs(t) >= (VEC)(8388608.0f)); /* 2^23: as q_rne_div */
+    VEC n = aq_rne_div_v(x, select((VEC)(1.0f), s, s > (VEC)(0.0f)));
     return select((VEC)(0.0f), clamp(n, -127.0f, 127.0f), s > (VEC)(0.0f));
 }
 #endif

@@ -216,24 +216,11 @@ inline int q_code(float v, float s, float z, int scheme, int bits)
 }
 
 /*
- * q_rne_div and q_lg lane by lane (same operations, selects for the
- * branches), for finite x and s > 0 per lane (other lanes: don't care).
+ * q_rne_div (quant_common.cl) and q_lg lane by lane (same operations,
+ * selects for the branches), for finite x and s > 0 per lane (other lanes:
+ * don't care).
  */
-inline float8 q_rne_div8(float8 x, float8 s)
-{
-    float8 t = x / s;
-    float8 n0 = rint(t);
-    float8 r = fma(-n0, s, x); /* exact, as in q_rne_div */
-    float8 hs = 0.5f * s;
-    float8 n = select(n0, n0 + 1.0f, r > hs);
-    n = select(n, n0 - 1.0f, r < -hs);
-    int8 tie = r == hs || r == -hs;
-    if (any(tie)) { /* a true tie: the even neighbour */
-        float8 other = n0 + select((float8)-1.0f, (float8)1.0f, r > 0.0f);
-        n = select(n, select(other, n0, fmod(n0, (float8)2.0f) == 0.0f), tie);
-    }
-    return select(n, t, fabs(t) >= 8388608.0f); /* 2^23, as q_rne_div */
-}
+Q_RNE_DIV_VEC(float8, int8, q_rne_div8)
 
 inline int8 q_lg8(float8 y)
 {

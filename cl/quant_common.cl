@@ -45,6 +45,29 @@ inline float q_rne_div(float x, float s)
     return n0;
 }
 
+/*
+ * Defines `inline T name(T x, T s)`: q_rne_div lane by lane for a float
+ * vector type T whose comparisons give TI (the same operations, selects
+ * for the branches), for finite x and s > 0 per lane (other lanes: don't
+ * care).
+ */
+#define Q_RNE_DIV_VEC(T, TI, name)                                                             \
+    inline T name(T x, T s)                                                                   \
+    {                                                                                         \
+        T t = x / s;                                                                          \
+        T n0 = rint(t);                                                                       \
+        T r = fma(-n0, s, x); /* exact, as in q_rne_div */                                    \
+        T hs = 0.5f * s;                                                                      \
+        T n = select(n0, n0 + 1.0f, r > hs);                                                  \
+        n = select(n, n0 - 1.0f, r < -hs);                                                    \
+        TI tie = r == hs || r == -hs;                                                         \
+        if (any(tie)) { /* a true tie: the even neighbour */                                  \
+            T other = n0 + select((T)(-1.0f), (T)(1.0f), r > 0.0f);                           \
+            n = select(n, select(other, n0, fmod(n0, (T)(2.0f)) == (T)(0.0f)), tie);          \
+        }                                                                                     \
+        return select(n, t, fabs(t) >= (T)(8388608.0f)); /* 2^23, as q_rne_div */             \
+    }
+
 inline float q_div_rn(float a, float b)
 {
     float c = a / b;
