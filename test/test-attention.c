@@ -423,6 +423,25 @@ static struct acase mk(int64_t b, int64_t h, int64_t sq, int64_t sk, int64_t d,
     return c;
 }
 
+/* Mask mode 0..MASK_MODES-1 of test_masks on c (3 x 2 heads, 37 queries,
+ * 45 keys): key padding, causal, both; fully masked rows (pad 2: query 0
+ * sees nothing); seq_q != seq_k; a sharp custom scale; the first 3/4 of
+ * 200 keys padded (pad 3: whole key tiles masked before the first
+ * attended one). */
+#define MASK_MODES 7
+static void mask_mode(struct acase *c, int mode)
+{
+    switch (mode) {
+    case 0: c->pad = 1; break;
+    case 1: c->pad = 1, c->causal = true; break;
+    case 2: c->pad = 2, c->causal = true; break;
+    case 3: c->pad = 1, c->sq = 60, c->sk = 20, c->causal = true; break;
+    case 4: c->pad = 1, c->scale = 2.5f, c->d = 32; break;
+    case 5: c->pad = 3, c->sk = 200; break;
+    case 6: c->pad = 3, c->sq = c->sk = 200, c->causal = true, c->b = 1; break;
+    }
+}
+
 /* (sq, sk, d) for the size sweeps: odd sizes, seq_q != seq_k both ways,
  * head_dim 1 to 256 (every DMAX bucket). */
 static const int64_t sizes[][3] = {
@@ -519,18 +538,10 @@ START_TEST(test_subgroup)
         return;
     const enum clf_attn_fused_variant SG = CLF_ATTN_FUSED_SUBGROUP;
     sweep(CLF_ATTN_FUSED, SG);
-    for (int mode = 0; mode < 7; mode++) {
+    for (int mode = 0; mode < MASK_MODES; mode++) {
         struct acase c = mk(3, 2, 37, 45, 64, CLF_ATTN_FUSED);
         c.variant = SG;
-        switch (mode) {
-        case 0: c.pad = 1; break;
-        case 1: c.pad = 1, c.causal = true; break;
-        case 2: c.pad = 2, c.causal = true; break; /* query 0 sees nothing */
-        case 3: c.pad = 1, c.sq = 60, c.sk = 20, c.causal = true; break;
-        case 4: c.pad = 1, c.scale = 2.5f, c.d = 32; break;
-        case 5: c.pad = 3, c.sk = 200; break; /* whole tiles masked first */
-        case 6: c.pad = 3, c.sq = c.sk = 200, c.causal = true, c.b = 1; break;
-        }
+        mask_mode(&c, mode);
         run_case(c);
     }
     for (int l = LAYOUT_QKV; l <= LAYOUT_IN_PLACE; l++) {
@@ -708,21 +719,13 @@ START_TEST(test_masks)
 {
     for (int impl = CLF_ATTN_FUSED; impl <= CLF_ATTN_GEMM + 2; impl++) {
         bool group = impl > CLF_ATTN_GEMM;
-        for (int mode = 0; mode < 7; mode++) {
+        for (int mode = 0; mode < MASK_MODES; mode++) {
             struct acase c = mk(3, 2, 37, 45, 64,
                                 impl == CLF_ATTN_GEMM + 2 ? CLF_ATTN_GEMM
                                 : group                   ? CLF_ATTN_FUSED
                                                           : (enum clf_attention_impl)impl);
             c.variant = group ? CLF_ATTN_FUSED_GROUP : CLF_ATTN_FUSED_BY_DEVICE;
-            switch (mode) {
-            case 0: c.pad = 1; break;
-            case 1: c.pad = 1, c.causal = true; break;
-            case 2: c.pad = 2, c.causal = true; break; /* query 0 sees nothing */
-            case 3: c.pad = 1, c.sq = 60, c.sk = 20, c.causal = true; break;
-            case 4: c.pad = 1, c.scale = 2.5f, c.d = 32; break;
-            case 5: c.pad = 3, c.sk = 200; break;
-            case 6: c.pad = 3, c.sq = c.sk = 200, c.causal = true, c.b = 1; break;
-            }
+            mask_mode(&c, mode);
             run_case(c);
         }
     }
