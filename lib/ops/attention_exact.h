@@ -22,6 +22,10 @@ struct attn_node {
      * test-attention sets others to run the kernel at every size the device
      * offers), and the size it last ran with (0: unknown or not run) */
     int sg_required, sg_ran;
+    /* SUBGROUP: the launch shape clf_attn_subgroup_config gave for the
+     * node's kernel, asked on its first enqueue (0: not yet) */
+    size_t sg_local;
+    int sg_per_group;
     /* fused: slot 0 key panels (CPU variant), slot 1 key bias */
     struct clf_gemm_scratch fs;
     struct clf_tensor *vdense;           /* dense copy of v [b, h, sk, dv] (CPU variant,

@@ -128,8 +128,10 @@ static enum clf_status fused_gpu_enqueue(struct clf_ctx *ctx, struct attn_node *
          * per query, per_group of them per group of `local` work-items */
         size_t local = (size_t)gq;
         int per_group = gq;
+        if (sub && !an->sg_local) /* the kernel's: asked once */
+            clf_attn_subgroup_config(ctx, k, &an->sg_local, &an->sg_per_group, &an->sg_ran);
         if (sub)
-            clf_attn_subgroup_config(ctx, k, &local, &per_group, &an->sg_ran);
+            local = an->sg_local, per_group = an->sg_per_group;
         size_t global[3] = {(size_t)clf_ceil_div(p->sq, per_group) * local, (size_t)p->heads,
                             (size_t)p->batch};
         size_t lsz[3] = {local, 1, 1};
@@ -152,9 +154,7 @@ enum clf_status clf_attn_fused_subgroup_enqueue(struct clf_ctx *ctx, struct attn
                                                 cl_uint n_wait, const cl_event *wait,
                                                 cl_event *ev)
 {
-    if (!ctx->info.subgroups) /* the kernel is not even built there */
-        return clf_fail(ctx, CLF_E_UNSUPPORTED,
-                        "attention: attn_fused_subgroup needs subgroups, which %s lacks",
-                        ctx->info.name);
+    /* only where the device has subgroups: clf_attention_record refuses the
+     * family elsewhere, and the tuner offers it only there */
     return fused_gpu_enqueue(ctx, an, true, n_wait, wait, ev);
 }
