@@ -2,7 +2,8 @@
  * a diamond graph run with 1, 2 and 4 in-order queues, directly and
  * recorded / replayed, with new inputs between runs; weights rewritten
  * after recording; a launch that fails; a graph with a marker node (a
- * recorded barrier) on the default queue. */
+ * recorded barrier) on the default queue; mutable recordings brought up to
+ * date instead of recorded anew. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #define DIM 96
 
 struct diamond {
+    int m;                 /* rows of x, a, ..., d (DIM but in test_mutable) */
     struct clf_graph *g;
     struct clf_tensor *x, *w, *a, *b, *c, *d;
 };
@@ -35,9 +37,9 @@ static void fill_ints(float *v, size_t n)
         v[i] = (float)((int)(test_rand_u64() % 9) - 4);
 }
 
-static void reference(const float *x, const float *w, double *d)
+static void reference(const float *x, const float *w, double *d, int m)
 {
-    for (int i = 0; i < DIM; i++)
+    for (int i = 0; i < m; i++)
         for (int j = 0; j < DIM; j++) {
             double a = 0;
             for (int k = 0; k < DIM; k++)
@@ -46,19 +48,32 @@ static void reference(const float *x, const float *w, double *d)
         }
 }
 
-static void build(struct clf_ctx *ctx, struct diamond *dm)
+/* The diamond over m rows of x; swapped: c computed before b (the same
+ * values through other kernels in the same number of nodes). */
+static void build_rows(struct clf_ctx *ctx, struct diamond *dm, int m, bool swapped)
 {
-    int64_t shape[2] = {DIM, DIM};
+    int64_t shape[2] = {m, DIM}, wshape[2] = {DIM, DIM};
+    dm->m = m;
     ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &dm->x));
-    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, shape, &dm->w));
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 2, wshape, &dm->w));
     ck_assert_ok(ctx, clf_graph_create(ctx, &dm->g));
     struct clf_gemm_params gp = clf_gemm_params_default();
     gp.provider = CLF_GEMM_NATIVE;
     ck_assert_ok(ctx, clf_op_gemm(dm->g, dm->x, dm->w, &gp, &dm->a));
-    ck_assert_ok(ctx, clf_op_act(dm->g, dm->a, CLF_ACT_RELU, &dm->b));
-    ck_assert_ok(ctx, clf_op_scale(dm->g, dm->a, 0.5f, 0.25f, &dm->c));
+    if (swapped) {
+        ck_assert_ok(ctx, clf_op_scale(dm->g, dm->a, 0.5f, 0.25f, &dm->c));
+        ck_assert_ok(ctx, clf_op_act(dm->g, dm->a, CLF_ACT_RELU, &dm->b));
+    } else {
+        ck_assert_ok(ctx, clf_op_act(dm->g, dm->a, CLF_ACT_RELU, &dm->b));
+        ck_assert_ok(ctx, clf_op_scale(dm->g, dm->a, 0.5f, 0.25f, &dm->c));
+    }
     ck_assert_ok(ctx, clf_op_add(dm->g, dm->b, dm->c, &dm->d));
     ck_assert_uint_eq(clf_graph_node_count(dm->g), 4);
+}
+
+static void build(struct clf_ctx *ctx, struct diamond *dm)
+{
+    build_rows(ctx, dm, DIM, false);
 }
 
 static void destroy(struct diamond *dm)
@@ -72,21 +87,22 @@ static void destroy(struct diamond *dm)
 static void run_check(struct clf_ctx *ctx, struct diamond *dm, float *x, float *w, bool w_too,
                       const char *what)
 {
-    fill_ints(x, DIM * DIM);
-    ck_assert_ok(ctx, clf_tensor_write(dm->x, x, DIM * DIM * sizeof *x));
+    const int m = dm->m;
+    fill_ints(x, (size_t)m * DIM);
+    ck_assert_ok(ctx, clf_tensor_write(dm->x, x, (size_t)m * DIM * sizeof *x));
     if (w_too) {
         fill_ints(w, DIM * DIM);
         ck_assert_ok(ctx, clf_tensor_write(dm->w, w, DIM * DIM * sizeof *w));
     }
-    double *ref = malloc(DIM * DIM * sizeof *ref);
-    reference(x, w, ref);
+    double *ref = malloc((size_t)m * DIM * sizeof *ref);
+    reference(x, w, ref, m);
     ck_assert_ok(ctx, clf_graph_run(dm->g));
     float *d = test_read_all(dm->d);
     size_t bad = 0;
-    for (size_t i = 0; i < DIM * DIM; i++)
+    for (size_t i = 0; i < (size_t)m * DIM; i++)
         bad += !((double)d[i] == ref[i]); /* NaN never passes */
     ck_assert_msg(bad == 0, "%s: %zu of %d elements differ from the exact result", what, bad,
-                  DIM * DIM);
+                  m * DIM);
     free(d);
     free(ref);
 }
@@ -238,6 +254,7 @@ START_TEST(test_rewrite_and_failure)
 
     /* direct run: the 3rd launch fails (the GEMM takes 2 or more) */
     build(ctx, &dm);
+    clf_recorder_spares_free(ctx); /* a recording, not an update of dm's old one */
     clf_test_fail_launch_after(3);
     enum clf_status st = clf_graph_run(dm.g);
     clf_test_fail_launch_after(0);
@@ -317,6 +334,182 @@ START_TEST(test_marker_recorded)
 }
 END_TEST
 
+/* Command buffers recorded and recordings updated since *rec, *upd (then
+ * set to the counts of now): drec and dupd of them, else a failure. */
+static void expect_counts(struct clf_ctx *ctx, unsigned long *rec, unsigned long *upd,
+                          unsigned long drec, unsigned long dupd, const char *what)
+{
+    ck_assert_msg(ctx->cb_recorded - *rec == drec && ctx->cb_updated - *upd == dupd,
+                  "%s: %lu recorded and %lu updated, want %lu and %lu", what,
+                  ctx->cb_recorded - *rec, ctx->cb_updated - *upd, drec, dupd);
+    *rec = ctx->cb_recorded;
+    *upd = ctx->cb_updated;
+}
+
+/*
+ * Mutable command buffers (cl_khr_command_buffer_mutable_dispatch: Intel's
+ * runtime here), brought up to date where they would be recorded anew:
+ *  - W rewritten: the run after the direct one (which repacks W) updates;
+ *  - an intermediate kept: the graph plans again, its buffers move, and
+ *    the next run updates the recording with the new buffers;
+ *  - a destroyed graph's recording taken over by a graph over 160 rows
+ *    instead of 96 (new buffers, larger global sizes: rows left out would
+ *    keep the previous run's values and fail the check);
+ *  - one taken over by a graph of as many nodes but other kernels (b and c
+ *    swapped), and an update whose first launch fails: recorded anew.
+ * Every run is exact against the double reference. A device that records
+ * without the extension records where an update would be; one that does
+ * not record does neither.
+ */
+START_TEST(test_mutable)
+{
+    struct clf_ctx *ctx = make_ctx(0, true);
+    expect_recording(ctx, "mutable dispatch");
+    const bool cb = ctx->command_buffers, mut = cb && ctx->cb.update;
+    if (cb && !strcmp(ctx->info.platform_name, "Intel(R) OpenCL"))
+        ck_assert_msg(mut, "Intel's runtime has cl_khr_command_buffer_mutable_dispatch, yet "
+                           "recordings are not mutable");
+    printf("queues: command buffers %s, mutable %s\n", cb ? "on" : "off", mut ? "yes" : "no");
+    /* where an update is expected: (records, updates) */
+    const unsigned long ur = cb && !mut, uu = mut;
+    unsigned long rec = ctx->cb_recorded, upd = ctx->cb_updated;
+    float *x = malloc(160 * DIM * sizeof *x), *w = malloc(DIM * DIM * sizeof *w);
+    struct diamond dm;
+    build(ctx, &dm);
+    run_check(ctx, &dm, x, w, true, "direct");
+    run_check(ctx, &dm, x, w, false, "recorded");
+    expect_counts(ctx, &rec, &upd, cb, 0, "first recording");
+    run_check(ctx, &dm, x, w, true, "new W (direct)");
+    run_check(ctx, &dm, x, w, false, "new W (updated)");
+    expect_counts(ctx, &rec, &upd, ur, uu, "new W");
+    ck_assert(!cb || replayed(dm.g));
+    run_check(ctx, &dm, x, w, false, "new W (replayed)");
+    ck_assert_ok(ctx, clf_graph_keep(dm.g, dm.d));
+    run_check(ctx, &dm, x, w, false, "d kept (updated)");
+    expect_counts(ctx, &rec, &upd, ur, uu, "d kept");
+    run_check(ctx, &dm, x, w, false, "d kept (replayed)");
+    expect_counts(ctx, &rec, &upd, 0, 0, "replays");
+
+    /* taken over by 160 rows */
+    destroy(&dm);
+    build_rows(ctx, &dm, 160, false);
+    run_check(ctx, &dm, x, w, true, "160 rows (direct)");
+    run_check(ctx, &dm, x, w, false, "160 rows (took the recording over)");
+    expect_counts(ctx, &rec, &upd, ur, uu, "160 rows");
+    run_check(ctx, &dm, x, w, false, "160 rows (replayed)");
+    ck_assert(!cb || replayed(dm.g));
+
+    /* other kernels in as many nodes: the update fails, recorded anew */
+    destroy(&dm);
+    build_rows(ctx, &dm, 160, true);
+    run_check(ctx, &dm, x, w, true, "swapped (direct)");
+    run_check(ctx, &dm, x, w, false, "swapped (recorded anew)");
+    expect_counts(ctx, &rec, &upd, cb, 0, "other kernels");
+    run_check(ctx, &dm, x, w, false, "swapped (replayed)");
+
+    /* the update's first launch fails: recorded anew */
+    run_check(ctx, &dm, x, w, true, "newest W (direct)");
+    clf_test_fail_launch_after(cb ? 1 : 0); /* a direct run would fail with it */
+    run_check(ctx, &dm, x, w, false, "failed update (recorded anew)");
+    clf_test_fail_launch_after(0);
+    expect_counts(ctx, &rec, &upd, cb, 0, "a failed update");
+    run_check(ctx, &dm, x, w, false, "after a failed update (replayed)");
+    ck_assert(!cb || replayed(dm.g));
+    destroy(&dm);
+    clf_ctx_destroy(ctx);
+    free(x);
+    free(w);
+}
+END_TEST
+
+/* A graph of enc over x [1, seq, 64] (random x, written), its output. */
+static struct clf_graph *encoder_graph(struct clf_ctx *ctx, struct clf_encoder *enc, int64_t seq,
+                                       struct clf_tensor **x, struct clf_tensor **y)
+{
+    int64_t shape[3] = {1, seq, 64};
+    struct clf_graph *g = NULL;
+    ck_assert_ok(ctx, clf_tensor_create(ctx, CLF_F32, 3, shape, x));
+    ck_assert_ok(ctx, clf_graph_create(ctx, &g));
+    ck_assert_ok(ctx, clf_encoder_forward(enc, g, *x, NULL, y));
+    return g;
+}
+
+/* Writes x (n floats, uniform in [-1, 1] from seed), runs g, returns y. */
+static float *encoder_run(struct clf_ctx *ctx, struct clf_graph *g, struct clf_tensor *x,
+                          struct clf_tensor *y, size_t n, uint64_t seed)
+{
+    float *xs = malloc(n * sizeof *xs);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        xs[i] = (float)((double)(seed >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+    }
+    ck_assert_ok(ctx, clf_tensor_write(x, xs, n * sizeof *xs));
+    free(xs);
+    ck_assert_ok(ctx, clf_graph_run(g));
+    return test_read_all(y);
+}
+
+/*
+ * A whole encoder (2 layers, d_model 64, 4 heads, d_ff 128: every op kind
+ * of a layer) taken over by a graph of another length: seq 15's recording
+ * updated for seq 16 (the same kernels; new buffers and length arguments,
+ * while most global sizes round alike: test_mutable checks sizes). The
+ * updated command buffer must give a direct run's output bitwise (the same
+ * kernels with the same arguments): run 2 (updated, input x2) against a
+ * fresh graph's direct run of x2, and run 3 (a replay, input x1 again)
+ * against run 1 (direct, x1), run 2 having left another output behind.
+ */
+START_TEST(test_mutable_encoder)
+{
+    struct clf_ctx *ctx = make_ctx(0, true);
+    const bool cb = ctx->command_buffers, mut = cb && ctx->cb.update;
+    struct clf_encoder_config cfg;
+    clf_encoder_config_init(&cfg, sizeof cfg);
+    cfg.layers = 2;
+    cfg.d_model = 64;
+    cfg.heads = 4;
+    cfg.d_ff = 128;
+    struct clf_encoder *enc = NULL;
+    ck_assert_ok(ctx, clf_encoder_create_random(ctx, &cfg, test_seed(), &enc));
+    struct clf_tensor *x = NULL, *y = NULL;
+    struct clf_graph *g = encoder_graph(ctx, enc, 15, &x, &y);
+    for (int run = 0; run < 2; run++)
+        free(encoder_run(ctx, g, x, y, 15 * 64, 1));
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    unsigned long rec = ctx->cb_recorded, upd = ctx->cb_updated;
+    g = encoder_graph(ctx, enc, 16, &x, &y);
+    const size_t n = 16 * 64;
+    float *y1 = encoder_run(ctx, g, x, y, n, 1);
+    float *y2 = encoder_run(ctx, g, x, y, n, 2);
+    expect_counts(ctx, &rec, &upd, cb && !mut, mut, "seq 16 after seq 15");
+    float *y3 = encoder_run(ctx, g, x, y, n, 1);
+    ck_assert(!cb || replayed(g));
+    struct clf_tensor *xc = NULL, *yc = NULL;
+    struct clf_graph *gc = encoder_graph(ctx, enc, 16, &xc, &yc);
+    float *y2_direct = encoder_run(ctx, gc, xc, yc, n, 2);
+    size_t bad2 = 0, bad3 = 0, same = 0;
+    for (size_t i = 0; i < n; i++) {
+        bad2 += memcmp(&y2[i], &y2_direct[i], sizeof *y2) != 0 || y2[i] != y2[i];
+        bad3 += memcmp(&y3[i], &y1[i], sizeof *y1) != 0 || y1[i] != y1[i];
+        same += y2[i] == y1[i];
+    }
+    ck_assert_msg(bad2 == 0, "updated run: %zu of %zu outputs differ from a direct run's", bad2, n);
+    ck_assert_msg(bad3 == 0, "replay: %zu of %zu outputs differ from run 1's", bad3, n);
+    ck_assert_msg(same < n / 100, "x2's output equals x1's in %zu of %zu places", same, n);
+    free(y1);
+    free(y2);
+    free(y3);
+    free(y2_direct);
+    clf_graph_destroy(gc);
+    clf_tensor_destroy(xc);
+    clf_graph_destroy(g);
+    clf_tensor_destroy(x);
+    clf_encoder_destroy(enc);
+    clf_ctx_destroy(ctx);
+}
+END_TEST
+
 /* CLFORMER_COMMAND_BUFFER: unset, CPU devices never record (replays
  * measured slower there); 0 never; 1 wherever the device can (main sets
  * it); another value refused. */
@@ -356,6 +549,8 @@ int main(void)
     tcase_add_test(tc, test_timings_and_cost);
     tcase_add_test(tc, test_rewrite_and_failure);
     tcase_add_test(tc, test_marker_recorded);
+    tcase_add_test(tc, test_mutable);
+    tcase_add_test(tc, test_mutable_encoder);
     tcase_add_test(tc, test_policy);
     suite_add_tcase(s, tc);
     return test_run_suite(s);

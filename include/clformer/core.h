@@ -350,6 +350,13 @@ struct clf_ctx_params {
      *  after its first run and replayed ($CLFORMER_COMMAND_BUFFER=1: on CPU
      *  devices too, where replays were measured slower than enqueueing);
      *  false (or $CLFORMER_COMMAND_BUFFER=0) always enqueues directly.
+     *  Where the device also has cl_khr_command_buffer_mutable_dispatch
+     *  (0.9.3 or later), a recording that no longer fits its graph (new
+     *  buffers after a plan, a repacked weight) is updated rather than
+     *  recorded anew, and the context keeps the recordings of the last two
+     *  destroyed graphs for a new graph of as many nodes and the same
+     *  kernels (another sequence length, say) to take over and update
+     *  (clf_ctx_trim releases them).
      *  Another value of the variable makes clf_ctx_create fail with
      *  CLF_E_INVALID_ARG. */
     bool command_buffers;
@@ -499,8 +506,10 @@ CLF_API enum clf_status clf_tune_json(struct clf_ctx *ctx, char *buf, size_t siz
 /** Copies the context's counters. */
 CLF_API enum clf_status clf_ctx_stats(const struct clf_ctx *ctx, struct clf_ctx_stats *out);
 
-/** Releases every pooled (free) device buffer, and restarts the peak of
- *  live bytes (clf_ctx_stats) from the bytes live now. */
+/** Releases every pooled (free) device buffer and the recordings kept
+ *  from destroyed graphs (where the device updates recordings: see
+ *  clf_ctx_params.command_buffers), and restarts the peak of live bytes
+ *  (clf_ctx_stats) from the bytes live now. */
 CLF_API void clf_ctx_trim(struct clf_ctx *ctx);
 
 /** @} */

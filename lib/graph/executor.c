@@ -24,6 +24,17 @@
  * derived buffers (packed weights) was written since it was recorded: the
  * next run is direct (it refreshes them) and the one after records again.
  * Replays give no per-node times (the command buffer runs as one command).
+ *
+ * Mutable recordings (cl_khr_command_buffer_mutable_dispatch, ctx->cb.update):
+ * a recording that stops describing the graph (planned again, a derived
+ * input written) is kept as stale instead of dropped, and where it would be
+ * recorded anew it is brought up to date (an update pass, launch.h: the
+ * same launches with the arguments and global sizes of now). A destroyed
+ * graph's recording becomes a spare of the context, which the next graph
+ * of as many nodes to record takes over and updates (the runners' graphs of
+ * another length). An update that fails (other kernels or dependencies:
+ * a GEMM's tiles change with m, a new plan orders nodes otherwise) drops
+ * the recording and records anew.
  */
 #include <stdlib.h>
 
@@ -48,6 +59,8 @@ struct clf_exec {
     size_t direct_ok_nodes; /* n_nodes of the latest successful direct run (+1) */
     size_t unrecordable_nodes; /* n_nodes (+1) at which recording failed */
     struct clf_recorder rec; /* rec.cb: the recording (NULL: none) */
+    bool rec_stale;         /* rec (mutable) no longer describes the graph: it is
+                               brought up to date where it would be recorded */
     size_t rec_nodes;
     uint64_t rec_plan_gen;
     struct rec_input *inputs;
@@ -59,7 +72,7 @@ void clf_exec_free(struct clf_graph *g)
     struct clf_exec *ex = g->exec;
     if (!ex)
         return;
-    clf_recorder_free(g->ctx, &ex->rec);
+    clf_recorder_keep_spare(g->ctx, &ex->rec); /* a mutable one, for a later graph */
     free(ex->start_ms);
     free(ex->end_ms);
     free(ex->queue);
@@ -357,8 +370,11 @@ static bool recording_valid(const struct clf_graph *g, const struct clf_exec *ex
     return true;
 }
 
-/* Records every node into a new command buffer (ex->rec.cb on success). */
-static enum clf_status record(struct clf_graph *g, struct clf_exec *ex)
+/* Records every node into a new command buffer (update false: ex->rec.cb
+ * on success), or brings ex->rec (mutable) up to date for them (update
+ * true: the same launches with the arguments and sizes of now, launch.h;
+ * ex->rec unchanged on failure). */
+static enum clf_status record(struct clf_graph *g, struct clf_exec *ex, bool update)
 {
     struct clf_ctx *ctx = g->ctx;
     size_t n = g->n_nodes, max_deps = 1;
@@ -366,9 +382,10 @@ static enum clf_status record(struct clf_graph *g, struct clf_exec *ex)
         max_deps = g->nodes[i].n_deps > max_deps ? g->nodes[i].n_deps : max_deps;
     cl_event *evs = calloc(n, sizeof *evs);
     cl_event *wait = calloc(max_deps, sizeof *wait);
-    enum clf_status st = evs && wait ? clf_recorder_begin(ctx, &ex->rec)
-                                     : clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
-                                                "no host memory to record a graph");
+    enum clf_status st = !evs || !wait ? clf_fail(ctx, CLF_E_OUT_OF_MEMORY,
+                                                  "no host memory to record a graph")
+                         : update     ? clf_recorder_update_begin(ctx, &ex->rec)
+                                      : clf_recorder_begin(ctx, &ex->rec);
     if (st == CLF_OK) {
         for (size_t i = 0; i < n && st == CLF_OK; i++) {
             struct clf_node *node = &g->nodes[i];
@@ -378,7 +395,8 @@ static enum clf_status record(struct clf_graph *g, struct clf_exec *ex)
             if (st == CLF_OK)
                 node->out->storage->version++;
         }
-        st = clf_recorder_end(ctx, &ex->rec, st);
+        st = update ? clf_recorder_update_end(ctx, &ex->rec, st)
+                    : clf_recorder_end(ctx, &ex->rec, st);
     }
     for (size_t i = 0; evs && i < n; i++)
         if (evs[i])
@@ -387,13 +405,35 @@ static enum clf_status record(struct clf_graph *g, struct clf_exec *ex)
     free(wait);
     clf_recorder_drop_events(&ex->rec);
     if (st != CLF_OK) {
-        clf_log(ctx, CLF_LOG_DEBUG, "graph not recorded: %s", ctx->last_error);
-        clf_recorder_free(ctx, &ex->rec);
+        clf_log(ctx, CLF_LOG_DEBUG, "graph not %s: %s", update ? "updated" : "recorded",
+                ctx->last_error);
+        if (!update)
+            clf_recorder_free(ctx, &ex->rec);
         return st;
     }
+    ex->rec.nodes = n;
     ex->rec_nodes = n;
     ex->rec_plan_gen = g->plan_gen;
+    ex->rec_stale = false;
     return CLF_OK;
+}
+
+/* Records g's nodes, or brings a mutable recording up to date for them
+ * where one is at hand (ex->rec gone stale, or a destroyed graph's of as
+ * many nodes: a spare); a failed update drops it and records anew. */
+static enum clf_status record_or_update(struct clf_graph *g, struct clf_exec *ex)
+{
+    struct clf_ctx *ctx = g->ctx;
+    if (ex->rec.cb && ex->rec.nodes != g->n_nodes) /* gained nodes: other launches */
+        clf_recorder_free(ctx, &ex->rec);
+    if (!ex->rec.cb)
+        clf_recorder_take_spare(ctx, g->n_nodes, &ex->rec);
+    if (ex->rec.cb) {
+        if (record(g, ex, true) == CLF_OK)
+            return CLF_OK;
+        clf_recorder_free(ctx, &ex->rec);
+    }
+    return record(g, ex, false);
 }
 
 /* Enqueues the recorded command buffer and waits for it. */
@@ -435,15 +475,19 @@ enum clf_status clf_graph_run(struct clf_graph *g)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to run a graph");
     ex->ran = true;
     ex->replayed = false;
-    if (ex->rec.cb && !recording_valid(g, ex))
-        clf_recorder_free(ctx, &ex->rec);
-    if (ex->rec.cb)
+    if (ex->rec.cb && !ex->rec_stale && !recording_valid(g, ex)) {
+        if (ex->rec.mutable_cb)
+            ex->rec_stale = true; /* kept, to update where it would be recorded */
+        else
+            clf_recorder_free(ctx, &ex->rec);
+    }
+    if (ex->rec.cb && !ex->rec_stale)
         return replay(g, ex, true);
     /* record when a direct run of these nodes succeeded and the graph's
      * derived buffers are fresh (refreshing them is for direct runs) */
     if (ctx->command_buffers && ex->direct_ok_nodes == g->n_nodes + 1 &&
         ex->unrecordable_nodes != g->n_nodes + 1 && collect_inputs(g, ex)) {
-        if (record(g, ex) == CLF_OK)
+        if (record_or_update(g, ex) == CLF_OK)
             return replay(g, ex, false); /* record() bumped the versions */
         enum clf_status st = run_direct(g, ex);
         if (st == CLF_OK) /* the node, not the run, was the problem */

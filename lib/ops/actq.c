@@ -200,7 +200,7 @@ static enum clf_status enqueue_actq(struct clf_ctx *ctx, struct clf_node *node, 
                                  2 * sizeof(float), &ls);
         if (st != CLF_OK)
             return st;
-        cl_int err = clSetKernelArg(k, arg, 2 * ls * sizeof(float), NULL);
+        cl_int err = clf_set_arg(k, arg, 2 * ls * sizeof(float), NULL);
         if (err != CL_SUCCESS)
             return clf_fail(ctx, CLF_E_OPENCL, "setting the local scratch of %s failed: %s",
                             name, clf_cl_error_name(err));
@@ -211,10 +211,10 @@ static enum clf_status enqueue_actq(struct clf_ctx *ctx, struct clf_node *node, 
     enum clf_status st = clf_kernel_io(ctx, node, "actq", NULL, "actq_elem", &k, &arg);
     if (st != CLF_OK)
         return st;
-    cl_int err = clSetKernelArg(k, arg++, sizeof s->kind, &s->kind);
-    err |= clSetKernelArg(k, arg++, sizeof s->prm, &s->prm);
-    err |= clSetKernelArg(k, arg++, sizeof s->thr, &s->thr);
-    err |= clSetKernelArg(k, arg++, sizeof s->lev, &s->lev);
+    cl_int err = clf_set_arg(k, arg++, sizeof s->kind, &s->kind);
+    err |= clf_set_arg(k, arg++, sizeof s->prm, &s->prm);
+    err |= clf_set_arg(k, arg++, sizeof s->thr, &s->thr);
+    err |= clf_set_arg(k, arg++, sizeof s->lev, &s->lev);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of actq_elem failed");
     return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "actq_elem");

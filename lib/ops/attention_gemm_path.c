@@ -120,7 +120,7 @@ static enum clf_status enqueue_softmax(struct clf_ctx *ctx, const struct attn_no
     st = clf_pow2_group_size(ctx, k, p->sk, 256, sizeof(float), &ls);
     if (st != CLF_OK)
         return st;
-    cl_int err = clSetKernelArg(k, CLF_NARGS(args), ls * sizeof(float), NULL);
+    cl_int err = clf_set_arg(k, CLF_NARGS(args), ls * sizeof(float), NULL);
     if (err != CL_SUCCESS)
         return clf_fail_cl(ctx, err, "clSetKernelArg(attn_softmax_group scratch)");
     size_t global = rows * ls;

@@ -20,9 +20,9 @@ static enum clf_status enqueue_ew(struct clf_ctx *ctx, struct clf_node *node, cl
     cl_int contig = clf_tensor_is_contiguous(node->out);
     for (int i = 0; i < node->n_in; i++)
         contig = contig && clf_tensor_is_contiguous(node->in[i]);
-    cl_int err = clSetKernelArg(k, arg++, sizeof contig, &contig);
+    cl_int err = clf_set_arg(k, arg++, sizeof contig, &contig);
     for (int64_t i = 0; i < node->iparams[0]; i++)
-        err |= clSetKernelArg(k, arg++, sizeof(float), &node->fparams[i]);
+        err |= clf_set_arg(k, arg++, sizeof(float), &node->fparams[i]);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
     return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, name);

@@ -45,7 +45,7 @@ enum clf_status clf_gemm_gpu_enqueue(struct clf_ctx *ctx, const struct clf_gemm_
            act = (cl_int)p->act;
     cl_uint i = 0;
     cl_int err = 0;
-#define ARG(v) err |= clSetKernelArg(kern, i++, sizeof(v), &(v))
+#define ARG(v) err |= clf_set_arg(kern, i++, sizeof(v), &(v))
     ARG(p->a_t->storage->mem); ARG(p->a_off); ARG(p->a_rs); ARG(p->a_cs); ARG(p->a_bs);
     ARG(p->b_t->storage->mem); ARG(p->b_off); ARG(p->b_rs); ARG(p->b_cs); ARG(p->b_bs);
     ARG(p->c_t->storage->mem); ARG(p->c_off); ARG(p->c_rs); ARG(p->c_bs);
@@ -74,7 +74,7 @@ enum clf_status clf_gemm_epilogue_enqueue(struct clf_ctx *ctx, const struct clf_
     cl_int has_bias = p->bias_t != NULL, act = (cl_int)p->act, n = (cl_int)p->n;
     cl_uint i = 0;
     cl_int err = 0;
-#define ARG(v) err |= clSetKernelArg(kern, i++, sizeof(v), &(v))
+#define ARG(v) err |= clf_set_arg(kern, i++, sizeof(v), &(v))
     ARG(p->c_t->storage->mem); ARG(p->c_off); ARG(p->c_rs); ARG(p->c_bs);
     ARG(bm); ARG(p->bias_off); ARG(has_bias); ARG(act); ARG(n);
 #undef ARG

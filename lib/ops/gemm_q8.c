@@ -217,9 +217,9 @@ static enum clf_status enqueue_gemm_q8(struct clf_ctx *ctx, struct clf_node *nod
         return st;
     cl_int kd = (cl_int)node->in[0]->shape[1], has_bias = node->in[4] != NULL;
     cl_int act = (cl_int)node->iparams[0];
-    cl_int err = clSetKernelArg(k, arg++, sizeof kd, &kd);
-    err |= clSetKernelArg(k, arg++, sizeof has_bias, &has_bias);
-    err |= clSetKernelArg(k, arg++, sizeof act, &act);
+    cl_int err = clf_set_arg(k, arg++, sizeof kd, &kd);
+    err |= clf_set_arg(k, arg++, sizeof has_bias, &has_bias);
+    err |= clf_set_arg(k, arg++, sizeof act, &act);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
     size_t m = (size_t)node->out->shape[0], n = (size_t)node->out->shape[1];

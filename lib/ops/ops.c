@@ -8,9 +8,9 @@ cl_int clf_set_tensor_args(cl_kernel k, cl_uint arg, const struct clf_tensor *t)
     cl_long4 shape, strides;
     cl_long off;
     clf_tensor_layout4(t, &shape, &strides, &off);
-    cl_int err = clSetKernelArg(k, arg, sizeof(cl_mem), &t->storage->mem);
-    err |= clSetKernelArg(k, arg + 1, sizeof off, &off);
-    err |= clSetKernelArg(k, arg + 2, sizeof strides, &strides);
+    cl_int err = clf_set_arg(k, arg, sizeof(cl_mem), &t->storage->mem);
+    err |= clf_set_arg(k, arg + 1, sizeof off, &off);
+    err |= clf_set_arg(k, arg + 2, sizeof strides, &strides);
     return err;
 }
 
@@ -18,7 +18,7 @@ enum clf_status clf_set_args(struct clf_ctx *ctx, cl_kernel k, const char *name,
                              const struct clf_karg *args, cl_uint n)
 {
     for (cl_uint i = 0; i < n; i++) {
-        cl_int err = clSetKernelArg(k, i, args[i].size, args[i].value);
+        cl_int err = clf_set_arg(k, i, args[i].size, args[i].value);
         if (err != CL_SUCCESS)
             return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of %s failed: %s (%d)", i,
                             name, clf_cl_error_name(err), (int)err);
@@ -57,9 +57,9 @@ enum clf_status clf_kernel_io(struct clf_ctx *ctx, const struct clf_node *node,
         } else { /* an absent optional input: a placeholder never read */
             cl_long off = 0;
             cl_long4 zero = {{0, 0, 0, 0}};
-            err |= clSetKernelArg(*k, arg, sizeof(cl_mem), &node->in[0]->storage->mem);
-            err |= clSetKernelArg(*k, arg + 1, sizeof off, &off);
-            err |= clSetKernelArg(*k, arg + 2, sizeof zero, &zero);
+            err |= clf_set_arg(*k, arg, sizeof(cl_mem), &node->in[0]->storage->mem);
+            err |= clf_set_arg(*k, arg + 1, sizeof off, &off);
+            err |= clf_set_arg(*k, arg + 2, sizeof zero, &zero);
         }
     }
     err |= clf_set_tensor_args(*k, arg, node->out);
@@ -67,7 +67,7 @@ enum clf_status clf_kernel_io(struct clf_ctx *ctx, const struct clf_node *node,
     cl_long4 shape, strides;
     cl_long off;
     clf_tensor_layout4(node->out, &shape, &strides, &off);
-    err |= clSetKernelArg(*k, arg++, sizeof shape, &shape);
+    err |= clf_set_arg(*k, arg++, sizeof shape, &shape);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
     *next = arg;
@@ -116,7 +116,7 @@ static enum clf_status launch_io(struct clf_ctx *ctx, const struct clf_node *nod
     cl_uint arg = 0;
     enum clf_status st = clf_kernel_io(ctx, node, family, NULL, name, &k, &arg);
     for (cl_uint i = 0; st == CLF_OK && i < n; i++)
-        if (clSetKernelArg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
+        if (clf_set_arg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
             st = clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
     if (st != CLF_OK)
         return st;

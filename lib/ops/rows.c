@@ -74,7 +74,7 @@ static enum clf_status launch_rows(struct clf_ctx *ctx, cl_kernel k, cl_uint arg
                                              sizeof(float), &ls);
     if (st != CLF_OK)
         return st;
-    cl_int err = clSetKernelArg(k, arg, ls * sizeof(float), NULL);
+    cl_int err = clf_set_arg(k, arg, ls * sizeof(float), NULL);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting the local scratch of %s failed: %s", name,
                         clf_cl_error_name(err));
@@ -128,11 +128,11 @@ static enum clf_status enqueue_layernorm(struct clf_ctx *ctx, struct clf_node *n
     cl_float eps = node->fparams[0], inv_n = node->fparams[1];
     cl_int has_gamma = node->in[1] != NULL, has_beta = node->in[2] != NULL;
     cl_int has_res = node->in[3] != NULL;
-    cl_int err = clSetKernelArg(k, arg++, sizeof eps, &eps);
-    err |= clSetKernelArg(k, arg++, sizeof inv_n, &inv_n);
-    err |= clSetKernelArg(k, arg++, sizeof has_gamma, &has_gamma);
-    err |= clSetKernelArg(k, arg++, sizeof has_beta, &has_beta);
-    err |= clSetKernelArg(k, arg++, sizeof has_res, &has_res);
+    cl_int err = clf_set_arg(k, arg++, sizeof eps, &eps);
+    err |= clf_set_arg(k, arg++, sizeof inv_n, &inv_n);
+    err |= clf_set_arg(k, arg++, sizeof has_gamma, &has_gamma);
+    err |= clf_set_arg(k, arg++, sizeof has_beta, &has_beta);
+    err |= clf_set_arg(k, arg++, sizeof has_res, &has_res);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", name);
     return launch_rows(ctx, k, arg, node, n_wait, wait, ev, name);
@@ -221,9 +221,9 @@ static enum clf_status enqueue_embedding(struct clf_ctx *ctx, struct clf_node *n
     cl_int err = clf_set_tensor_args(k, 0, table);
     err |= clf_set_tensor_args(k, 3, ids);
     err |= clf_set_tensor_args(k, 6, node->out);
-    err |= clSetKernelArg(k, 9, sizeof shape, &shape);
-    err |= clSetKernelArg(k, 10, sizeof ids_shape, &ids_shape);
-    err |= clSetKernelArg(k, 11, sizeof vocab, &vocab);
+    err |= clf_set_arg(k, 9, sizeof shape, &shape);
+    err |= clf_set_arg(k, 10, sizeof ids_shape, &ids_shape);
+    err |= clf_set_arg(k, 11, sizeof vocab, &vocab);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of embedding_gather failed");
     size_t global = (size_t)clf_tensor_numel(node->out);
@@ -245,10 +245,10 @@ static enum clf_status enqueue_embedding_ln(struct clf_ctx *ctx, struct clf_node
         return st;
     cl_int has_type = node->in[3] != NULL;
     cl_float eps = node->fparams[0], inv_n = node->fparams[1];
-    cl_int err = clSetKernelArg(k, arg++, sizeof vocab, &vocab);
-    err |= clSetKernelArg(k, arg++, sizeof has_type, &has_type);
-    err |= clSetKernelArg(k, arg++, sizeof eps, &eps);
-    err |= clSetKernelArg(k, arg++, sizeof inv_n, &inv_n);
+    cl_int err = clf_set_arg(k, arg++, sizeof vocab, &vocab);
+    err |= clf_set_arg(k, arg++, sizeof has_type, &has_type);
+    err |= clf_set_arg(k, arg++, sizeof eps, &eps);
+    err |= clf_set_arg(k, arg++, sizeof inv_n, &inv_n);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of embedding_ln failed");
     size_t rows = (size_t)row_count(node->out);

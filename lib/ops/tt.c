@@ -38,7 +38,7 @@ static enum clf_status enqueue_tt(struct clf_ctx *ctx, struct clf_node *node, cl
         {sizeof S, &S},   {sizeof ldp, &ldp}, {sizeof has_bias, &has_bias}, {sizeof M, &M},
         {sizeof act, &act}};
     for (cl_uint i = 0; i < CLF_NARGS(args); i++)
-        if (clSetKernelArg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
+        if (clf_set_arg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
             return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of tt_contract failed",
                             arg + i);
     const size_t global[2] = {(size_t)clf_ceil_div(P * S, TT_TC),
@@ -70,7 +70,7 @@ static enum clf_status enqueue_bias_act(struct clf_ctx *ctx, struct clf_node *no
     const struct clf_karg args[] = {{sizeof M, &M}, {sizeof has_bias, &has_bias},
                                     {sizeof act, &act}};
     for (cl_uint i = 0; i < CLF_NARGS(args); i++)
-        if (clSetKernelArg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
+        if (clf_set_arg(k, arg + i, args[i].size, args[i].value) != CL_SUCCESS)
             return clf_fail(ctx, CLF_E_OPENCL, "setting argument %u of tt_bias_act failed",
                             arg + i);
     return clf_launch_per_element(ctx, k, node, n_wait, wait, ev, "tt_bias_act");

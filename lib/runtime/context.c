@@ -6,6 +6,7 @@
 #include "cache_dir.h"
 #include "device.h"
 #include "env.h"
+#include "launch.h"
 #include "program.h"
 #include "tensor.h"
 #include "abi.h"
@@ -244,6 +245,29 @@ static bool command_buffer_queue_ok(struct clf_ctx *ctx)
 }
 
 /*
+ * Makes recordings mutable (ctx->cb.update) when the device has
+ * cl_khr_command_buffer_mutable_dispatch at 0.9.3 or later (the update's
+ * interface changed at 0.9.3; below 2.0) and can update kernel arguments
+ * and global sizes.
+ */
+static void load_mutable_dispatch(struct clf_ctx *ctx)
+{
+    unsigned version = ext_version(ctx->device, "cl_khr_command_buffer_mutable_dispatch");
+    const cl_mutable_dispatch_fields_khr need =
+        CL_MUTABLE_DISPATCH_ARGUMENTS_KHR | CL_MUTABLE_DISPATCH_GLOBAL_SIZE_KHR;
+    cl_mutable_dispatch_fields_khr caps = 0;
+    if (version < CLF_VERSION(0u, 9u, 3u) || version >= CLF_VERSION(2u, 0u, 0u) ||
+        clGetDeviceInfo(ctx->device, CL_DEVICE_MUTABLE_DISPATCH_CAPABILITIES_KHR, sizeof caps,
+                        &caps, NULL) != CL_SUCCESS ||
+        (caps & need) != need)
+        return;
+    void *sym = clGetExtensionFunctionAddressForPlatform(ctx->platform,
+                                                         "clUpdateMutableCommandsKHR");
+    if (sym)
+        memcpy(&ctx->cb.update, &sym, sizeof sym);
+}
+
+/*
  * Enables command-buffer recording when the device has
  * cl_khr_command_buffer at a version we know (0.9.x, whose provisional
  * interface changed at 0.9.5, or 1.x), its platform is OpenCL >= 2.1
@@ -292,8 +316,10 @@ static void load_command_buffers(struct clf_ctx *ctx)
     else
         CLF_CB_LOAD(barrier, clCommandBarrierWithWaitListKHR)
 #undef CLF_CB_LOAD
-    if (command_buffer_queue_ok(ctx))
+    if (command_buffer_queue_ok(ctx)) {
         ctx->command_buffers = true;
+        load_mutable_dispatch(ctx);
+    }
 }
 
 /* clf_ctx_create's way of opening the device: by params->device's spec. */
@@ -483,6 +509,7 @@ static void ctx_free(struct clf_ctx *ctx)
         clFinish(ctx->queue_in_order);
     for (int i = 0; i < ctx->n_on_destroy; i++)
         ctx->on_destroy[i](ctx);
+    clf_recorder_spares_free(ctx); /* before the kernels their clones came from */
     for (size_t i = 0; i < ctx->n_owned; i++)
         clf_tensor_free(ctx->owned[i].tensor);
     free(ctx->owned);
@@ -568,6 +595,7 @@ void clf_ctx_trim(struct clf_ctx *ctx)
 {
     if (!ctx)
         return;
+    clf_recorder_spares_free(ctx); /* a spare may keep its graph's buffers alive */
     clf_pool_trim(ctx);
     ctx->stats.pool_bytes_peak = ctx->stats.pool_bytes_live;
 }

@@ -25,6 +25,28 @@ typedef cl_int(CL_API_CALL *clf_cb_barrier_props_fn)(cl_command_buffer_khr, cl_c
                                                      cl_sync_point_khr *,
                                                      cl_mutable_command_khr *);
 
+/* cl_khr_command_buffer_mutable_dispatch from version 0.9.3 on (1.0 keeps
+ * it): an array of update configs, each without the type and next fields
+ * of the older form that the system's headers may declare (the ABIs
+ * differ; older versions are not used). */
+struct clf_mutable_dispatch_config {
+    cl_mutable_command_khr command;
+    cl_uint num_args;
+    cl_uint num_svm_args;
+    cl_uint num_exec_infos;
+    cl_uint work_dim;
+    const cl_mutable_dispatch_arg_khr *arg_list;
+    const cl_mutable_dispatch_arg_khr *arg_svm_list;
+    const cl_mutable_dispatch_exec_info_khr *exec_info_list;
+    const size_t *global_work_offset;
+    const size_t *global_work_size;
+    const size_t *local_work_size;
+};
+#define CLF_MUTABLE_DISPATCH_CONFIG 0 /* its cl_command_buffer_update_type_khr */
+typedef cl_int(CL_API_CALL *clf_update_mutable_fn)(cl_command_buffer_khr, cl_uint num_configs,
+                                                   const cl_uint *config_types,
+                                                   const void **configs);
+
 /* The cl_khr_command_buffer entry points (loaded per platform). */
 struct clf_cb_api {
     clCreateCommandBufferKHR_fn create;
@@ -34,7 +56,15 @@ struct clf_cb_api {
     clCommandNDRangeKernelKHR_fn ndrange;      /* the same ABI in every version */
     clCommandBarrierWithWaitListKHR_fn barrier; /* before 0.9.5 (else NULL) */
     clf_cb_barrier_props_fn barrier_props;      /* 0.9.5 and later (else NULL) */
+    /* cl_khr_command_buffer_mutable_dispatch >= 0.9.3 with arguments and
+     * global sizes updatable (else NULL): command buffers are made mutable
+     * and brought up to date instead of recorded anew (launch.h) */
+    clf_update_mutable_fn update;
 };
+
+/* Recordings of destroyed graphs a context keeps for a graph of the same
+ * nodes to take over and update (executor.c): most kept. */
+#define CLF_SPARE_RECORDINGS 2
 
 struct clf_recorder; /* launch.h: a command buffer being recorded */
 
@@ -103,7 +133,13 @@ struct clf_ctx {
     bool command_buffers;      /* graphs are recorded and replayed (param, device
                                   extension and entry points all present) */
     struct clf_cb_api cb;
-    struct clf_recorder *rec;  /* non-NULL while a graph is recorded */
+    struct clf_recorder *rec;  /* non-NULL while a graph is recorded (or updated) */
+    /* mutable recordings of destroyed graphs, oldest first (executor.c) */
+    struct clf_recorder *spares[CLF_SPARE_RECORDINGS];
+    int n_spares;
+    /* command buffers recorded, and recordings brought up to date by an
+     * update instead (the tests' and benches' counts) */
+    unsigned long cb_recorded, cb_updated;
     /* While track is set (the executor's direct runs with profiling),
      * clf_launch keeps a reference to each kernel's event in run_evs, in
      * enqueue order; the executor times and releases them. */

@@ -24,13 +24,13 @@ enum clf_status clf_copy_enqueue(struct clf_ctx *ctx, const struct clf_tensor *s
     clf_tensor_layout4(src, &sshape, &sstr, &soff);
     clf_tensor_layout4(dst, &dshape, &dstr, &doff);
     cl_int err = 0;
-    err |= clSetKernelArg(k, 0, sizeof(cl_mem), &src->storage->mem);
-    err |= clSetKernelArg(k, 1, sizeof soff, &soff);
-    err |= clSetKernelArg(k, 2, sizeof sstr, &sstr);
-    err |= clSetKernelArg(k, 3, sizeof(cl_mem), &dst->storage->mem);
-    err |= clSetKernelArg(k, 4, sizeof doff, &doff);
-    err |= clSetKernelArg(k, 5, sizeof dstr, &dstr);
-    err |= clSetKernelArg(k, 6, sizeof sshape, &sshape);
+    err |= clf_set_arg(k, 0, sizeof(cl_mem), &src->storage->mem);
+    err |= clf_set_arg(k, 1, sizeof soff, &soff);
+    err |= clf_set_arg(k, 2, sizeof sstr, &sstr);
+    err |= clf_set_arg(k, 3, sizeof(cl_mem), &dst->storage->mem);
+    err |= clf_set_arg(k, 4, sizeof doff, &doff);
+    err |= clf_set_arg(k, 5, sizeof dstr, &dstr);
+    err |= clf_set_arg(k, 6, sizeof sshape, &sshape);
     if (err != CL_SUCCESS)
         return clf_fail(ctx, CLF_E_OPENCL, "setting arguments of %s failed", names[es]);
     size_t global = (size_t)clf_tensor_numel(src);
