@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "../lib/runtime/fault.h"
 #include "../lib/runtime/launch.h" /* clf_test_fail_launch_after */
 #include "../lib/runtime/ctx.h"
 
@@ -83,6 +84,11 @@ static void destroy(struct diamond *dm)
     clf_tensor_destroy(dm->w);
 }
 
+/* Where set, run_check counts the enqueue-kind fault hooks its graph run
+ * passes (fault.h) into *count_enqueues; where nonzero, the run's
+ * fail_enqueue_at-th such hook fails. */
+static unsigned long *count_enqueues, fail_enqueue_at;
+
 /* Writes new x (and W when w_too), runs, checks d bitwise. */
 static void run_check(struct clf_ctx *ctx, struct diamond *dm, float *x, float *w, bool w_too,
                       const char *what)
@@ -96,7 +102,15 @@ static void run_check(struct clf_ctx *ctx, struct diamond *dm, float *x, float *
     }
     double *ref = malloc((size_t)m * DIM * sizeof *ref);
     reference(x, w, ref, m);
+    if (count_enqueues)
+        clf_fault_count(true);
+    if (fail_enqueue_at)
+        clf_fault_arm(CLF_FAULT_ENQUEUE, fail_enqueue_at, CL_OUT_OF_RESOURCES);
     ck_assert_ok(ctx, clf_graph_run(dm->g));
+    if (count_enqueues) {
+        *count_enqueues = clf_fault_calls(CLF_FAULT_ENQUEUE);
+        clf_fault_reset();
+    }
     float *d = test_read_all(dm->d);
     size_t bad = 0;
     for (size_t i = 0; i < (size_t)m * DIM; i++)
@@ -356,7 +370,10 @@ static void expect_counts(struct clf_ctx *ctx, unsigned long *rec, unsigned long
  *    instead of 96 (new buffers, larger global sizes: rows left out would
  *    keep the previous run's values and fail the check);
  *  - one taken over by a graph of as many nodes but other kernels (b and c
- *    swapped), and an update whose first launch fails: recorded anew.
+ *    swapped), an update whose first launch fails and one whose
+ *    clUpdateMutableCommandsKHR fails: recorded anew;
+ *  - three graphs destroyed: the last two recordings kept as spares, which
+ *    clf_ctx_trim releases.
  * Every run is exact against the double reference. A device that records
  * without the extension records where an update would be; one that does
  * not record does neither.
@@ -415,7 +432,43 @@ START_TEST(test_mutable)
     expect_counts(ctx, &rec, &upd, cb, 0, "a failed update");
     run_check(ctx, &dm, x, w, false, "after a failed update (replayed)");
     ck_assert(!cb || replayed(dm.g));
+
+    /* clUpdateMutableCommandsKHR itself fails (the last enqueue-kind hook
+     * of an updating run, counted on one first): recorded anew */
+    if (mut) {
+        unsigned long calls = 0;
+        run_check(ctx, &dm, x, w, true, "W again (direct)");
+        count_enqueues = &calls;
+        run_check(ctx, &dm, x, w, false, "W again (updated, calls counted)");
+        count_enqueues = NULL;
+        expect_counts(ctx, &rec, &upd, 0, 1, "counted update");
+        run_check(ctx, &dm, x, w, true, "W once more (direct)");
+        fail_enqueue_at = calls;
+        run_check(ctx, &dm, x, w, false, "failed update call (recorded anew)");
+        fail_enqueue_at = 0;
+        ck_assert(clf_fault_fired(CLF_FAULT_ENQUEUE));
+        clf_fault_reset();
+        expect_counts(ctx, &rec, &upd, 1, 0, "a failed update call");
+        ck_assert_msg(strstr(clf_ctx_last_error(ctx), "clUpdateMutableCommandsKHR") != NULL,
+                      "last error: %s", clf_ctx_last_error(ctx));
+    }
     destroy(&dm);
+
+    /* three recorded graphs destroyed together: the last two kept;
+     * clf_ctx_trim releases them */
+    clf_ctx_trim(ctx);
+    struct diamond three[3];
+    for (int i = 0; i < 3; i++) {
+        build(ctx, &three[i]);
+        run_check(ctx, &three[i], x, w, true, "spares (direct)");
+        run_check(ctx, &three[i], x, w, false, "spares (recorded)");
+    }
+    expect_counts(ctx, &rec, &upd, 3 * cb, 0, "three graphs alive");
+    for (int i = 0; i < 3; i++)
+        destroy(&three[i]);
+    ck_assert_int_eq(ctx->n_spares, mut ? CLF_SPARE_RECORDINGS : 0);
+    clf_ctx_trim(ctx);
+    ck_assert_int_eq(ctx->n_spares, 0);
     clf_ctx_destroy(ctx);
     free(x);
     free(w);
