@@ -18,22 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench-common.h"
 #include "../lib/ops/attention.h" /* internal: forcing the fused kernel family */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -104,9 +91,9 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < runs && st == CLF_OK; i++)
         for (int f = 0; f < nf && st == CLF_OK; f++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             st = clf_graph_run(g[f]);
-            t[f][i] = now_ms() - t0;
+            t[f][i] = bench_now_ms() - t0;
         }
     if (st != CLF_OK) {
         fprintf(stderr, "bench-attention-family: %s: %s\n", clf_status_str(st),
@@ -121,7 +108,7 @@ int main(int argc, char **argv)
     for (int f = 0; f < nf; f++) {
         out[f] = malloc(n * sizeof *out[f]);
         clf_tensor_read(y[f], out[f], n * sizeof *out[f]);
-        qsort(t[f], (size_t)runs, sizeof *t[f], cmp_double);
+        qsort(t[f], (size_t)runs, sizeof *t[f], bench_cmp_double);
         med[f] = t[f][runs / 2];
         double diff = 0;
         for (size_t i = 0; i < n; i++) {

@@ -21,26 +21,13 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench-common.h"
 #include "../lib/runtime/ctx.h" /* internal: the update entry point and counts */
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -59,9 +46,9 @@ static enum clf_status round_of(struct clf_ctx *ctx, struct clf_encoder *enc, in
     if (st == CLF_OK)
         st = clf_encoder_forward(enc, g, x, NULL, &y);
     for (int r = 0; r < 3 && st == CLF_OK; r++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         st = clf_graph_run(g);
-        t[r] = now_ms() - t0;
+        t[r] = bench_now_ms() - t0;
     }
     clf_graph_destroy(g);
     clf_tensor_destroy(x);
