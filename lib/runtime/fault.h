@@ -14,6 +14,7 @@
  *            new buffer's memory real (runtime/pool.c clf_buffer_create,
  *            graph/plan.c)
  *   ENQUEUE  kernel launches and markers (runtime/launch.c clf_launch, clf_marker),
+ *            clUpdateMutableCommandsKHR (clf_recorder_update_end),
  *            clEnqueueRead/WriteBuffer (runtime/transfer.c)
  *   LAUNCH   kernel launches only (clf_launch; clf_test_fail_launch_after)
  *   BUILD    clBuildProgram from source, clCreateProgramWithBinary from the
