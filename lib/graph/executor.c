@@ -411,6 +411,8 @@ static enum clf_status record(struct clf_graph *g, struct clf_exec *ex, bool upd
             clf_recorder_free(ctx, &ex->rec);
         return st;
     }
+    if (update)
+        clf_log(ctx, CLF_LOG_DEBUG, "graph of %zu nodes: its recording updated", n);
     ex->rec.nodes = n;
     ex->rec_nodes = n;
     ex->rec_plan_gen = g->plan_gen;
