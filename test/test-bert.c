@@ -949,6 +949,24 @@ START_TEST(test_data_parallel)
     ck_assert_int_eq(memcmp(dp_out, one, (size_t)n * D * sizeof *one), 0);
     printf("bert data parallel over %d device(s): %d texts in %d batches, one device's bits\n",
            clf_group_size(grp), n, nb);
+    /* an id outside the vocabulary, in a batch and in a calibration batch:
+     * refused on the host (the runner's graphs leave the in-graph check
+     * out), naming the id and its place */
+    for (int neg = 0; neg < 2; neg++) {
+        const int32_t saved = ids[0][1], bad = neg ? -3 : 1 << 30;
+        ids[0][1] = bad;
+        char want[64];
+        snprintf(want, sizeof want, "id %d at position [0, 1]", (int)bad);
+        ck_assert_status(ctx0, clf_dp_embed(dp, b, (size_t)nb, dp_out), CLF_E_INVALID_ARG);
+        bool named = false;
+        for (int i = 0; i < clf_group_size(grp); i++)
+            named = named || strstr(clf_ctx_last_error(clf_group_ctx(grp, i)), want);
+        ck_assert_msg(named, "no member's error names %s", want);
+        ck_assert_int_eq(clf_dp_calibrate_embed(dp, &b[0]), CLF_E_INVALID_ARG);
+        ids[0][1] = saved;
+    }
+    ck_assert_ok(ctx0, clf_dp_embed(dp, b, (size_t)nb, dp_out));
+    ck_assert_int_eq(memcmp(dp_out, one, (size_t)n * D * sizeof *one), 0);
     /* an encoder's call, a batch without its mask */
     float x[D];
     ck_assert_status(ctx0, clf_dp_forward(dp, x, 1, 1, NULL, dp_out), CLF_E_INVALID_ARG);

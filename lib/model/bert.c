@@ -48,6 +48,11 @@ struct clf_bert {
     struct clf_tensor *type0;      /* [d]: token type 0's row */
     struct clf_tensor *ln_w, *ln_b; /* [d] */
     int64_t vocab, max_pos;
+    /* the caller checks the ids on the host before writing them (the
+     * data-parallel runner's replicas, clf_bert_set_ids_checked): its
+     * graphs leave out the embedding's own check, which waits for the ids
+     * and reads them back at every run, and cannot be recorded */
+    bool ids_checked;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -946,10 +951,10 @@ static enum clf_status embed(struct clf_bert *b, struct clf_graph *g, struct clf
      * ModernBERT's token rows and LayerNorm without bias: two */
     if (b->pos)
         st = clf_rows_embedding_ln_record(g, b->word, ids, b->pos, b->type0, b->ln_w, b->ln_b,
-                                          b->cfg.eps, true, e);
+                                          b->cfg.eps, !b->ids_checked, e);
     else {
         struct clf_tensor *rows = NULL;
-        st = clf_op_embedding(g, b->word, ids, &rows);
+        st = clf_rows_embedding_record(g, b->word, ids, !b->ids_checked, &rows);
         if (st == CLF_OK)
             st = clf_op_layernorm(g, rows, b->ln_w, NULL, b->cfg.eps, e);
     }
@@ -980,6 +985,25 @@ enum clf_status clf_bert_forward(struct clf_bert *b, struct clf_graph *g, struct
     if (st == CLF_OK)
         st = clf_encoder_forward(b->enc, g, e, kp, hidden);
     return st;
+}
+
+void clf_bert_set_ids_checked(struct clf_bert *b, bool on)
+{
+    b->ids_checked = on;
+}
+
+enum clf_status clf_bert_check_ids(const struct clf_bert *b, const int32_t *ids, int64_t batch,
+                                   int64_t seq)
+{
+    const int64_t rows = b->word->shape[0];
+    for (int64_t i = 0; i < batch * seq; i++)
+        if (ids[i] < 0 || ids[i] >= rows)
+            return clf_fail(b->ctx, CLF_E_INVALID_ARG,
+                            "embedding: id %d at position [%lld, %lld] is outside the table's "
+                            "rows [0, %lld)",
+                            (int)ids[i], (long long)(i / seq), (long long)(i % seq),
+                            (long long)rows);
+    return CLF_OK;
 }
 
 bool clf_bert_can_ragged(const struct clf_bert *b)

@@ -1,6 +1,6 @@
 /*
- * BERT's forward pass over a ragged batch (bert.c), for the data-parallel
- * runner (dp.c). Not installed.
+ * BERT's forward pass over a ragged batch, and its ids checked on the host
+ * (bert.c), for the data-parallel runner (dp.c). Not installed.
  */
 #ifndef CLF_MODEL_BERT_RAGGED_H
 #define CLF_MODEL_BERT_RAGGED_H
@@ -9,6 +9,17 @@
 #include <stdint.h>
 
 #include "clformer.h"
+
+/* on: the caller checks every batch's ids with clf_bert_check_ids before
+ * writing them, and b's graphs leave the embedding's in-graph check out
+ * (it waits for the ids and reads them back at every run, and a graph
+ * with it cannot be recorded into a command buffer). */
+void clf_bert_set_ids_checked(struct clf_bert *b, bool on);
+
+/* CLF_E_INVALID_ARG, with the embedding's message, when one of the ids
+ * [batch, seq] is outside [0, the rows of b's word table). */
+enum clf_status clf_bert_check_ids(const struct clf_bert *b, const int32_t *ids, int64_t batch,
+                                   int64_t seq);
 
 /* True when b's encoder can run ragged (clf_encoder_can_ragged). */
 bool clf_bert_can_ragged(const struct clf_bert *b);

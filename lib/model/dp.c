@@ -259,9 +259,11 @@ static enum clf_status members_status(struct clf_dp *dp)
 static void make_replica(struct clf_dp *dp, int i)
 {
     struct dp_member *m = &dp->m[i];
-    if (dp->bert)
+    if (dp->bert) {
         m->st = clf_bert_load(m->ctx, dp->path, dp->cfg, &m->bert);
-    else if (dp->path)
+        if (m->st == CLF_OK) /* checked here before each write: no read-back per run */
+            clf_bert_set_ids_checked(m->bert, true);
+    } else if (dp->path)
         m->st = clf_encoder_load(m->ctx, dp->cfg, dp->path, &m->enc);
     else
         m->st = clf_encoder_create_random(m->ctx, dp->cfg, dp->seed, &m->enc);
@@ -609,8 +611,11 @@ static enum clf_status run_items(struct clf_dp *dp, struct dp_member *m, const v
     struct dp_shape *s = NULL;
     int32_t *arrays = NULL;
     double t0 = clf_now_ms(), record_before = m->t.record_ms;
+    enum clf_status st = dp->bert ? clf_bert_check_ids(m->bert, in, count, seq) : CLF_OK;
+    if (st != CLF_OK)
+        return st;
     const int64_t packed = ragged_form(dp, m, pad, count, seq, &arrays);
-    enum clf_status st = shape_for(dp, m, count, seq, pad != NULL, packed, &s);
+    st = shape_for(dp, m, count, seq, pad != NULL, packed, &s);
     if (st != CLF_OK) {
         free(arrays);
         return st;
@@ -661,6 +666,8 @@ static void calibrate_member(struct clf_dp *dp, struct dp_member *m)
         m->st = clf_tensor_create(m->ctx, CLF_I32, 2, ps, &in);
     else
         m->st = clf_tensor_create(m->ctx, CLF_F32, 3, xs, &in);
+    if (m->st == CLF_OK && dp->bert)
+        m->st = clf_bert_check_ids(m->bert, c->batches[0].ids, count, seq);
     if (m->st == CLF_OK && dp->bert)
         m->st = clf_tensor_write(in, c->batches[0].ids, tokens * sizeof(int32_t));
     else if (m->st == CLF_OK)
