@@ -613,7 +613,9 @@ static inline struct clf_encoder_config clf_bert_config(const struct clf_bert *b
  * (1 = token, 0 = padding) or NULL (no padding); *hidden receives the last
  * hidden states f32 [batch, seq, d] (graph-owned). seq <= max_position_
  * embeddings (CLF_E_SHAPE otherwise). Embeddings: word rows (ids checked
- * against the vocabulary when the graph runs: clf_op_embedding) + token
+ * against the vocabulary when the graph runs: clf_op_embedding, which
+ * reads them back, so that such a graph is not recorded into a command
+ * buffer; the data-parallel runner checks them on the host instead) + token
  * type 0's row + position rows 0..seq-1, LayerNorm; then the encoder with
  * key padding (mask == 0), made on the device. Rows of padding get hidden
  * states too (they attend to the tokens); only the mask says which count.

@@ -319,7 +319,9 @@ struct clf_dp_batch {
  * states pooled as clf_dp_set_pooling says (by default L2-normalised
  * means, clf_op_mean_pool_normalize). A rank's block is
  * its batches' rows. NULL batches, ids, mask or out, or n = 0, is
- * CLF_E_INVALID_ARG; so is an encoder's runner.
+ * CLF_E_INVALID_ARG; so is an encoder's runner, and an id outside the
+ * vocabulary (checked on the host before the batch is written, so that
+ * the runner's graphs do not read the ids back and can be recorded).
  */
 CLF_API enum clf_status clf_dp_embed(struct clf_dp *dp, const struct clf_dp_batch *batches,
                                      size_t n, float *out);
