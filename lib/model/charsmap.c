@@ -21,7 +21,7 @@
 
 #include <utf8proc.h>
 
-#include "grow.h"
+#include "../runtime/grow.h"
 #include "unigram.h"
 
 struct clf_charsmap {

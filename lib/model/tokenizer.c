@@ -37,7 +37,7 @@
 #include <utf8proc.h>
 
 #include "bpe.h"
-#include "grow.h"
+#include "../runtime/grow.h"
 #include "strtab.h"
 #include "unigram.h"
 #include "tokenizer.h"

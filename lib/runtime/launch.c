@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fault.h"
+#include "grow.h"
 #include "launch.h"
 
 void clf_test_fail_launch_after(int n)
@@ -22,23 +23,6 @@ static enum clf_status launch_failed(struct clf_ctx *ctx, cl_int err, const char
 /* The update pass of this thread, if any (clf_set_arg keeps its values). */
 static _Thread_local struct clf_recorder *capture;
 
-/* Grows *p (elements of `size` bytes, *cap of them) to hold n more than
- * *used; false on no memory. */
-static bool grow(void **p, size_t size, size_t used, size_t n, size_t *cap)
-{
-    if (used + n <= *cap)
-        return true;
-    size_t c = *cap ? 2 * *cap : 64;
-    while (c < used + n)
-        c *= 2;
-    void *q = realloc(*p, c * size);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = c;
-    return true;
-}
-
 /* r's shadow of k's arguments (made on k's first value in the pass), or
  * NULL on no memory or a failed query. */
 static struct clf_arg_shadow *shadow_of(struct clf_recorder *r, cl_kernel k)
@@ -49,11 +33,9 @@ static struct clf_arg_shadow *shadow_of(struct clf_recorder *r, cl_kernel k)
     cl_uint n = 0;
     if (clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof n, &n, NULL) != CL_SUCCESS)
         return NULL;
-    struct clf_arg_shadow *grown = realloc(r->shadows, (r->n_shadows + 1) * sizeof *grown);
-    if (!grown)
+    if (!clf_grow((void **)&r->shadows, &r->cap_shadows, r->n_shadows + 1, sizeof *r->shadows))
         return NULL;
-    r->shadows = grown;
-    struct clf_arg_shadow *sh = &grown[r->n_shadows];
+    struct clf_arg_shadow *sh = &r->shadows[r->n_shadows];
     sh->k = k;
     sh->n = n;
     sh->a = calloc(n ? n : 1, sizeof *sh->a);
@@ -71,7 +53,7 @@ cl_int clf_set_arg(cl_kernel k, cl_uint index, size_t size, const void *value)
         return err;
     struct clf_arg_shadow *sh = shadow_of(r, k);
     if (!sh || index >= sh->n ||
-        (value && !grow((void **)&r->vals, 1, r->n_vals, size, &r->cap_vals))) {
+        (value && !clf_grow((void **)&r->vals, &r->cap_vals, r->n_vals + size, 1))) {
         r->lost = true;
         return err;
     }
@@ -173,8 +155,8 @@ static cl_int keep_cmd(struct clf_recorder *r, cl_kernel kernel, cl_mutable_comm
 {
     if (!r->mutable_cb)
         return CL_SUCCESS;
-    if (!grow((void **)&r->cmds, sizeof *r->cmds, r->n_cmds, 1, &r->cap_cmds) ||
-        !grow((void **)&r->waits, sizeof *r->waits, r->n_waits, n_sps, &r->cap_waits))
+    if (!clf_grow((void **)&r->cmds, &r->cap_cmds, r->n_cmds + 1, sizeof *r->cmds) ||
+        !clf_grow((void **)&r->waits, &r->cap_waits, r->n_waits + n_sps, sizeof *r->waits))
         return CL_OUT_OF_HOST_MEMORY;
     struct clf_rec_cmd *c = &r->cmds[r->n_cmds++];
     memset(c, 0, sizeof *c);
@@ -223,21 +205,15 @@ static cl_int update_launch(struct clf_ctx *ctx, cl_kernel k, cl_uint dims, cons
     const struct clf_rec_cmd *c = meet(r, k, dims, local, sps, n_sps);
     if (!c)
         return CL_INVALID_OPERATION;
-    struct clf_arg_shadow *sh = NULL;
-    for (size_t i = r->n_shadows; !sh && i-- > 0;)
-        sh = r->shadows[i].k == k ? &r->shadows[i] : NULL;
-    if (r->lost)
+    struct clf_arg_shadow *sh = r->lost ? NULL : shadow_of(r, k);
+    if (!sh)
         return CL_OUT_OF_HOST_MEMORY;
-    cl_uint n = sh ? sh->n : 0;
-    for (cl_uint i = 0; sh && i < n; i++)
+    const cl_uint n = sh->n;
+    for (cl_uint i = 0; i < n; i++)
         if (!sh->a[i].size)
             return CL_INVALID_OPERATION; /* set before the pass: unknown here */
-    if (!sh) {
-        if (clGetKernelInfo(k, CL_KERNEL_NUM_ARGS, sizeof n, &n, NULL) != CL_SUCCESS || n)
-            return CL_INVALID_OPERATION;
-    }
-    if (!grow((void **)&r->upds, sizeof *r->upds, r->n_upds, 1, &r->cap_upds) ||
-        !grow((void **)&r->args, sizeof *r->args, r->n_args, n, &r->cap_args))
+    if (!clf_grow((void **)&r->upds, &r->cap_upds, r->n_upds + 1, sizeof *r->upds) ||
+        !clf_grow((void **)&r->args, &r->cap_args, r->n_args + n, sizeof *r->args))
         return CL_OUT_OF_HOST_MEMORY;
     struct clf_rec_update *u = &r->upds[r->n_upds++];
     memset(u, 0, sizeof *u);
@@ -381,24 +357,23 @@ enum clf_status clf_marker(struct clf_ctx *ctx, cl_uint n_wait, const cl_event *
         cl_uint n_sps = 0;
         err = record_waits(r, n_wait, wait, sps, &n_sps);
         cl_sync_point_khr sp = 0;
-        if (err == CL_SUCCESS && r->updating) {
-            const struct clf_rec_cmd *c = meet(r, NULL, 0, NULL, sps, n_sps);
-            err = c ? record_result(ctx, r, c->sp, ev) : CL_INVALID_OPERATION;
-            if (sps != stack)
-                free(sps);
-            return err == CL_SUCCESS ? CLF_OK
-                   : err == CL_INVALID_OPERATION
-                       ? clf_fail(ctx, CLF_E_UNSUPPORTED,
-                                  "a barrier unlike the recording's command %zu", r->cursor)
-                       : clf_fail_cl(ctx, err, "updating a recorded barrier");
-        }
-        if (err == CL_SUCCESS)
+        if (err == CL_SUCCESS && r->updating) { /* the recorded barrier's sync point */
+            const struct clf_rec_cmd *met = meet(r, NULL, 0, NULL, sps, n_sps);
+            if (!met) {
+                if (sps != stack)
+                    free(sps);
+                return clf_fail(ctx, CLF_E_UNSUPPORTED,
+                                "a barrier unlike the recording's command %zu", r->cursor);
+            }
+            sp = met->sp;
+        } else if (err == CL_SUCCESS) {
             err = ctx->cb.barrier_props
                       ? ctx->cb.barrier_props(r->cb, NULL, NULL, n_sps, n_sps ? sps : NULL, &sp,
                                               NULL)
                       : ctx->cb.barrier(r->cb, NULL, n_sps, n_sps ? sps : NULL, &sp, NULL);
-        if (err == CL_SUCCESS)
-            err = keep_cmd(r, NULL, NULL, 0, NULL, sp, sps, n_sps);
+            if (err == CL_SUCCESS)
+                err = keep_cmd(r, NULL, NULL, 0, NULL, sp, sps, n_sps);
+        }
         if (err == CL_SUCCESS)
             err = record_result(ctx, r, sp, ev);
         if (sps != stack)
@@ -435,7 +410,7 @@ static void pass_free(struct clf_recorder *r)
     r->vals = NULL;
     r->args = NULL;
     r->upds = NULL;
-    r->n_shadows = r->n_vals = r->cap_vals = r->n_args = r->cap_args = 0;
+    r->n_shadows = r->cap_shadows = r->n_vals = r->cap_vals = r->n_args = r->cap_args = 0;
     r->n_upds = r->cap_upds = 0;
     r->lost = false;
     r->updating = false;

@@ -141,7 +141,7 @@ struct clf_recorder {
     bool updating;
     size_t cursor;            /* the next command a launch or barrier must meet */
     struct clf_arg_shadow *shadows;
-    size_t n_shadows;
+    size_t n_shadows, cap_shadows;
     unsigned char *vals;      /* argument bytes kept by clf_set_arg */
     size_t n_vals, cap_vals;
     bool lost;                /* no memory to keep a value: the pass fails */

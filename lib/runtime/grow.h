@@ -1,9 +1,10 @@
 /*
  * A growable array's reallocation, shared by the tokenizers' scratch
- * buffers (tokenizer.c, unigram.c, charsmap.c). Not installed.
+ * buffers (model/tokenizer.c, unigram.c, charsmap.c) and the command-buffer
+ * recorder (launch.c). Not installed.
  */
-#ifndef CLF_MODEL_GROW_H
-#define CLF_MODEL_GROW_H
+#ifndef CLF_RUNTIME_GROW_H
+#define CLF_RUNTIME_GROW_H
 
 #include <stdbool.h>
 #include <stdlib.h>
