@@ -58,10 +58,10 @@ struct clf_exec {
 
     size_t direct_ok_nodes; /* n_nodes of the latest successful direct run (+1) */
     size_t unrecordable_nodes; /* n_nodes (+1) at which recording failed */
-    struct clf_recorder rec; /* rec.cb: the recording (NULL: none) */
+    struct clf_recorder rec; /* rec.cb: the recording (NULL: none); rec.nodes:
+                                the graph's nodes when it was recorded */
     bool rec_stale;         /* rec (mutable) no longer describes the graph: it is
                                brought up to date where it would be recorded */
-    size_t rec_nodes;
     uint64_t rec_plan_gen;
     struct rec_input *inputs;
     size_t n_inputs;
@@ -362,7 +362,7 @@ static bool collect_inputs(struct clf_graph *g, struct clf_exec *ex)
 /* True while the recording still describes g. */
 static bool recording_valid(const struct clf_graph *g, const struct clf_exec *ex)
 {
-    if (ex->rec_nodes != g->n_nodes || ex->rec_plan_gen != g->plan_gen)
+    if (ex->rec.nodes != g->n_nodes || ex->rec_plan_gen != g->plan_gen)
         return false;
     for (size_t k = 0; k < ex->n_inputs; k++)
         if (ex->inputs[k].t->storage->version != ex->inputs[k].version)
@@ -414,7 +414,6 @@ static enum clf_status record(struct clf_graph *g, struct clf_exec *ex, bool upd
     if (update)
         clf_log(ctx, CLF_LOG_DEBUG, "graph of %zu nodes: its recording updated", n);
     ex->rec.nodes = n;
-    ex->rec_nodes = n;
     ex->rec_plan_gen = g->plan_gen;
     ex->rec_stale = false;
     return CLF_OK;
@@ -477,6 +476,8 @@ enum clf_status clf_graph_run(struct clf_graph *g)
         return clf_fail(ctx, CLF_E_OUT_OF_MEMORY, "no host memory to run a graph");
     ex->ran = true;
     ex->replayed = false;
+    /* once invalid, a recording stays so until updated or recorded anew
+     * (collect_inputs, below, rewrites the inputs recording_valid reads) */
     if (ex->rec.cb && !ex->rec_stale && !recording_valid(g, ex)) {
         if (ex->rec.mutable_cb)
             ex->rec_stale = true; /* kept, to update where it would be recorded */

@@ -128,10 +128,13 @@ static enum clf_status fused_gpu_enqueue(struct clf_ctx *ctx, struct attn_node *
          * per query, per_group of them per group of `local` work-items */
         size_t local = (size_t)gq;
         int per_group = gq;
-        if (sub && !an->sg_local) /* the kernel's: asked once */
-            clf_attn_subgroup_config(ctx, k, &an->sg_local, &an->sg_per_group, &an->sg_ran);
-        if (sub)
-            local = an->sg_local, per_group = an->sg_per_group;
+        if (sub) {
+            if (!an->sg_local) /* the kernel's: asked once */
+                clf_attn_subgroup_config(ctx, k, &an->sg_local, &an->sg_per_group,
+                                         &an->sg_ran);
+            local = an->sg_local;
+            per_group = an->sg_per_group;
+        }
         size_t global[3] = {(size_t)clf_ceil_div(p->sq, per_group) * local, (size_t)p->heads,
                             (size_t)p->batch};
         size_t lsz[3] = {local, 1, 1};

@@ -25,10 +25,10 @@ typedef cl_int(CL_API_CALL *clf_cb_barrier_props_fn)(cl_command_buffer_khr, cl_c
                                                      cl_sync_point_khr *,
                                                      cl_mutable_command_khr *);
 
-/* cl_khr_command_buffer_mutable_dispatch from version 0.9.3 on (1.0 keeps
- * it): an array of update configs, each without the type and next fields
- * of the older form that the system's headers may declare (the ABIs
- * differ; older versions are not used). */
+/* cl_khr_command_buffer_mutable_dispatch from version 0.9.3 on (the
+ * headers of 0.9.3 and 0.9.5 agree): an array of update configs, each
+ * without the type and next fields of the older form that the system's
+ * headers declare (the ABIs differ; older versions are not used). */
 struct clf_mutable_dispatch_config {
     cl_mutable_command_khr command;
     cl_uint num_args;
