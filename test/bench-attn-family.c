@@ -50,11 +50,7 @@ int main(int argc, char **argv)
     size_t n = (size_t)(B * H * S * D);
     float *x = malloc(n * sizeof *x), *out[3] = {NULL, NULL, NULL};
     double *t[3];
-    uint64_t r = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < n; i++) {
-        r = r * 6364136223846793005ull + 1442695040888963407ull;
-        x[i] = (float)((double)(r >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
-    }
+    bench_fill_uniform(x, n);
     int64_t shape[4] = {B, H, S, D};
     struct clf_tensor *q = NULL, *k = NULL, *v = NULL, *y[3] = {NULL, NULL, NULL};
     struct clf_graph *g[3] = {NULL, NULL, NULL};

@@ -91,11 +91,8 @@ int main(int argc, char **argv)
     enum clf_status st = clf_encoder_create_random(ctx, &cfg, 7, &enc);
     const int64_t batch = a[4], seq = a[5], d = a[1];
     float *xs = malloc((size_t)(batch * (seq + 1) * d) * sizeof *xs);
-    uint64_t r = 0x9e3779b97f4a7c15ull;
-    for (int64_t i = 0; xs && i < batch * (seq + 1) * d; i++) {
-        r = r * 6364136223846793005ull + 1442695040888963407ull;
-        xs[i] = (float)((double)(r >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
-    }
+    if (xs)
+        bench_fill_uniform(xs, (size_t)(batch * (seq + 1) * d));
     double *t[2][3];
     unsigned long made[2] = {0, 0}, updated[2] = {0, 0};
     for (int m = 0; m < 2; m++)
